@@ -1,0 +1,176 @@
+//! The command line: which part of hrsync a command starts.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::sandbox::faults::Faults;
+use crate::sandbox::{Sandbox, SandboxConfig};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "hrsync",
+    version,
+    about = "Keeps an HRIS and an LMS in step, with an operations console"
+)]
+pub struct Cli {
+    /// Where the log goes (never to the terminal).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve the simulated HRIS, LMS and LRS; the first stdout line is their URLs and credentials as JSON.
+    Sandbox(SandboxArgs),
+    /// The whole thing on the built-in sandbox.
+    Demo {
+        #[arg(long, default_value_t = 2000)]
+        employees: usize,
+        #[arg(long, default_value_t = 2.0, value_name = "PER_SEC")]
+        churn: f64,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct SandboxArgs {
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub addr: SocketAddr,
+    #[arg(long, default_value_t = 1000)]
+    pub employees: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// HRIS changes per second.
+    #[arg(long, default_value_t = 0.0, value_name = "PER_SEC")]
+    pub churn: f64,
+    /// xAPI completions per second.
+    #[arg(long, default_value_t = 0.0, value_name = "PER_SEC")]
+    pub completions: f64,
+    /// Where HRIS webhooks are posted.
+    #[arg(long, value_name = "URL")]
+    pub webhook_url: Option<url::Url>,
+    /// A JSON fault set, as POST /_sandbox/faults takes.
+    #[arg(long, value_name = "FILE")]
+    pub faults: Option<PathBuf>,
+    /// The company name in the HRIS URL path.
+    #[arg(long, default_value = "acme")]
+    pub company: String,
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let log_file = cli
+        .log_file
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join("hrsync").join("hrsync.log"));
+    let _log_guard = init_logging(&log_file)?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Sandbox(args) => sandbox(args).await,
+            Command::Demo { employees, churn } => demo(employees, churn, &log_file).await,
+        }
+    })
+}
+
+fn init_logging(path: &Path) -> anyhow::Result<tracing_appender::non_blocking::WorkerGuard> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).with_context(|| format!("creating the log folder {}", dir.display()))?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening the log file {}", path.display()))?;
+    let (writer, guard) = tracing_appender::non_blocking(file);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HRSYNC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .init();
+    Ok(guard)
+}
+
+fn read_faults(path: &Path) -> anyhow::Result<Faults> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the faults file {}", path.display()))?;
+    let faults: Faults = serde_json::from_str(&text)
+        .with_context(|| format!("the faults file {} is not a valid fault set", path.display()))?;
+    faults
+        .validate()
+        .map_err(|problem| anyhow::anyhow!("the faults file {}: {problem}", path.display()))?;
+    Ok(faults)
+}
+
+async fn sandbox(args: SandboxArgs) -> anyhow::Result<()> {
+    let faults = args
+        .faults
+        .as_deref()
+        .map(read_faults)
+        .transpose()?
+        .unwrap_or_default();
+    let config = SandboxConfig {
+        addr: args.addr,
+        employees: args.employees,
+        seed: args.seed,
+        churn_per_sec: args.churn,
+        completions_per_sec: args.completions,
+        webhook_url: args.webhook_url,
+        faults,
+        company: args.company,
+        today: None,
+    };
+    let sandbox = Sandbox::start(config).await?;
+    println!("{}", serde_json::to_string(sandbox.credentials())?);
+    shutdown_signal().await;
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+async fn demo(employees: usize, churn: f64, log_file: &Path) -> anyhow::Result<()> {
+    let config = SandboxConfig {
+        employees,
+        churn_per_sec: churn,
+        completions_per_sec: churn,
+        ..SandboxConfig::default()
+    };
+    let sandbox = Sandbox::start(config).await?;
+    let credentials = sandbox.credentials();
+    println!("hrsync demo: the sync engine and console are not built yet; this starts the sandbox only.");
+    println!(
+        "Nothing is being synchronised. The simulated systems, with {employees} employees and churn at {churn}/s:"
+    );
+    println!("  HRIS (BambooHR-style): {}", credentials.hris_api());
+    println!("  LMS  (SCIM 2.0):       {}", credentials.scim_url);
+    println!("  LRS  (xAPI 1.0.3):     {}", credentials.xapi_url);
+    println!("  admin:                 {}/state", credentials.admin_url);
+    println!("Credentials, as `hrsync sandbox` prints them:");
+    println!("  {}", serde_json::to_string(credentials)?);
+    println!("Log: {}. Press Ctrl-C to stop.", log_file.display());
+    shutdown_signal().await;
+    sandbox.shutdown().await;
+    Ok(())
+}
+
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler");
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

@@ -1,0 +1,8 @@
+//! The `hrsync` binary: parse the command line and hand over to the library.
+#![forbid(unsafe_code)]
+
+use clap::Parser;
+
+fn main() -> anyhow::Result<()> {
+    hrsync::cli::run(hrsync::cli::Cli::parse())
+}

@@ -1,0 +1,148 @@
+//! The sandbox's admin API under `/_sandbox`, for tests, the demo and
+//! benchmarks: counts, on-demand churn and run-time faults. Loopback only.
+
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use jiff::Timestamp;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::Shared;
+use super::churn::{AppliedChange, ChurnKind};
+use super::faults::Faults;
+use super::hris::employee::EmploymentStatus;
+
+pub fn router() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/state", get(state))
+        .route("/churn", axum::routing::post(churn))
+        .route("/faults", get(get_faults).post(set_faults))
+        .layer(middleware::from_fn(loopback_only))
+}
+
+async fn loopback_only(request: Request, next: Next) -> Response {
+    let from_loopback = request
+        .extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .is_some_and(|ConnectInfo(peer)| peer.ip().is_loopback());
+    if from_loopback {
+        next.run(request).await
+    } else {
+        (
+            StatusCode::FORBIDDEN,
+            Json(json!({"error": "the sandbox admin API answers on loopback only"})),
+        )
+            .into_response()
+    }
+}
+
+fn bad_request(message: impl std::fmt::Display) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"error": message.to_string()})),
+    )
+        .into_response()
+}
+
+async fn state(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
+    let hris = {
+        let hris = shared.hris.lock();
+        let count = |status| {
+            hris.employees
+                .iter()
+                .filter(|e| e.employment_status == status)
+                .count()
+        };
+        json!({
+            "employees": hris.employees.len(),
+            "active": count(EmploymentStatus::Active),
+            "on_leave": count(EmploymentStatus::OnLeave),
+            "terminated": count(EmploymentStatus::Terminated),
+            "contractors": hris.employees.iter().filter(|e| e.employment_type == "Contractor").count(),
+            "training_records": hris.training_records.values().map(Vec::len).sum::<usize>(),
+            "certifications": hris.certifications.values().map(Vec::len).sum::<usize>(),
+        })
+    };
+    let lms = shared.lms.read().counts();
+    let lrs = json!({ "statements": shared.lrs.read().statement_count() });
+    Json(json!({
+        "hris": hris,
+        "lms": lms,
+        "lrs": lrs,
+        "planted_duplicates": shared.planted_duplicates,
+        "seed": shared.seed,
+    }))
+}
+
+/// `{"changes": [{"kind": "termination", "count": 2}, {"kind": "leave", "employee_id": "17"}]}`
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChurnRequest {
+    changes: Vec<ChurnOrder>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChurnOrder {
+    kind: ChurnKind,
+    #[serde(default)]
+    employee_id: Option<String>,
+    #[serde(default)]
+    count: Option<usize>,
+}
+
+async fn churn(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+    let request: ChurnRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => return bad_request(format!("churn request: {error}")),
+    };
+    let mut applied: Vec<AppliedChange> = Vec::new();
+    let mut churn = shared.churn.lock();
+    let mut hris = shared.hris.lock();
+    for (position, order) in request.changes.iter().enumerate() {
+        let target = match order.employee_id.as_deref().map(str::parse::<u32>) {
+            None => None,
+            Some(Ok(id)) => Some(id),
+            Some(Err(_)) => return bad_request(format!("changes[{position}].employee_id is not a number")),
+        };
+        let count = order.count.unwrap_or(1);
+        if target.is_some() && count != 1 {
+            return bad_request(format!(
+                "changes[{position}]: count must be 1 with an employee_id"
+            ));
+        }
+        for _ in 0..count {
+            match churn.apply(&mut hris, order.kind, target, Timestamp::now()) {
+                Ok(change) => applied.push(change),
+                Err(error) => {
+                    // What was applied stays applied; say so with the error.
+                    let body = json!({"error": format!("changes[{position}]: {error}"), "applied": applied});
+                    return (StatusCode::CONFLICT, Json(body)).into_response();
+                }
+            }
+        }
+    }
+    Json(json!({ "applied": applied })).into_response()
+}
+
+async fn get_faults(State(shared): State<Arc<Shared>>) -> Json<Faults> {
+    Json(shared.faults.get())
+}
+
+async fn set_faults(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+    let faults: Faults = match serde_json::from_slice(&body) {
+        Ok(faults) => faults,
+        Err(error) => return bad_request(format!("faults: {error}")),
+    };
+    if let Err(problem) = faults.validate() {
+        return bad_request(format!("faults: {problem}"));
+    }
+    shared.faults.set(faults.clone());
+    Json(faults).into_response()
+}

@@ -1,0 +1,266 @@
+//! A whole fake HRIS (BambooHR-shaped), LMS (SCIM 2.0) and LRS (xAPI 1.0.3)
+//! speaking the real protocols on one loopback address, with a deterministic
+//! workforce, churn, completions and fault injection. It is the outside world:
+//! it never uses the engine.
+
+pub mod admin;
+pub mod churn;
+pub mod faults;
+pub mod hris;
+pub mod scim;
+mod serve;
+pub mod world;
+pub mod xapi;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use jiff::Timestamp;
+use jiff::civil::Date;
+use parking_lot::{Mutex, RwLock};
+use rand::distr::{Alphanumeric, SampleString};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use faults::{FaultState, Faults};
+use hris::state::HrisState;
+use scim::LmsState;
+use world::{PlantedDuplicate, WorkforceSpec};
+use xapi::LrsState;
+
+/// How to start a sandbox.
+#[derive(Clone, Debug)]
+pub struct SandboxConfig {
+    pub addr: SocketAddr,
+    pub employees: usize,
+    pub seed: u64,
+    /// HRIS changes per second from the churn generator (0: none).
+    pub churn_per_sec: f64,
+    /// xAPI completions per second from the completion generator (0: none).
+    pub completions_per_sec: f64,
+    /// Where HRIS webhooks are posted; none are sent without it.
+    pub webhook_url: Option<url::Url>,
+    pub faults: Faults,
+    /// The company name in the HRIS URL path.
+    pub company: String,
+    /// The day the workforce's dates are spread around (default: today, UTC).
+    pub today: Option<Date>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            employees: 100,
+            seed: 1,
+            churn_per_sec: 0.0,
+            completions_per_sec: 0.0,
+            webhook_url: None,
+            faults: Faults::default(),
+            company: "acme".into(),
+            today: None,
+        }
+    }
+}
+
+/// Base URLs and credentials: the first line `hrsync sandbox` prints.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Credentials {
+    pub hris_url: String,
+    pub hris_company: String,
+    pub hris_api_key: String,
+    pub webhook_secret: String,
+    pub scim_url: String,
+    pub scim_token: String,
+    pub xapi_url: String,
+    pub xapi_user: String,
+    pub xapi_password: String,
+    pub admin_url: String,
+}
+
+impl Credentials {
+    fn new(addr: SocketAddr, company: &str) -> Self {
+        let base = format!("http://{addr}");
+        let secret = |len| Alphanumeric.sample_string(&mut rand::rng(), len);
+        Self {
+            hris_url: base.clone(),
+            hris_company: company.to_string(),
+            hris_api_key: secret(40),
+            webhook_secret: secret(32),
+            scim_url: format!("{base}/scim/v2"),
+            scim_token: secret(40),
+            xapi_url: format!("{base}/xAPI"),
+            xapi_user: format!("lrs-{}", secret(8).to_lowercase()),
+            xapi_password: secret(24),
+            admin_url: format!("{base}/_sandbox"),
+        }
+    }
+
+    /// The HRIS API base, `{hris_url}/api/gateway.php/{company}/v1`.
+    pub fn hris_api(&self) -> String {
+        format!("{}/api/gateway.php/{}/v1", self.hris_url, self.hris_company)
+    }
+}
+
+/// Everything the three systems hold, shared by their handlers and generators.
+pub struct Shared {
+    pub credentials: Credentials,
+    pub hris: Mutex<HrisState>,
+    pub lms: RwLock<LmsState>,
+    pub lrs: RwLock<LrsState>,
+    pub faults: FaultState,
+    pub churn: Mutex<churn::ChurnState>,
+    pub planted_duplicates: Vec<PlantedDuplicate>,
+    pub seed: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("bad faults: {0}")]
+    Faults(String),
+    #[error("employees must be between 1 and 1,000,000, got {0}")]
+    Employees(usize),
+}
+
+/// A running sandbox. Dropping it stops every task it started.
+pub struct Sandbox {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    cancel: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Sandbox {
+    pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
+        if !(1..=1_000_000).contains(&config.employees) {
+            return Err(SandboxError::Employees(config.employees));
+        }
+        config.faults.validate().map_err(SandboxError::Faults)?;
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .map_err(|source| SandboxError::Bind {
+                addr: config.addr,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| SandboxError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+
+        let now = Timestamp::now();
+        let spec = WorkforceSpec {
+            employees: config.employees,
+            seed: config.seed,
+            today: config
+                .today
+                .unwrap_or_else(|| now.to_zoned(jiff::tz::TimeZone::UTC).date()),
+            generated_at: now,
+        };
+        let workforce = tokio::task::spawn_blocking(move || world::generate(&spec))
+            .await
+            .expect("workforce generation does not panic");
+        let planted_duplicates = workforce.planted_duplicates.clone();
+
+        let (webhook_tx, webhook_rx) = match &config.webhook_url {
+            Some(_) => {
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                (Some(tx), Some(rx))
+            }
+            None => (None, None),
+        };
+        let credentials = Credentials::new(addr, &config.company);
+        let shared = Arc::new(Shared {
+            credentials,
+            hris: Mutex::new(HrisState::new(workforce, webhook_tx)),
+            lms: RwLock::new(LmsState::new(&world::catalog::learning_paths())),
+            lrs: RwLock::new(LrsState::new()),
+            faults: FaultState::new(config.faults.clone(), config.seed),
+            churn: Mutex::new(churn::ChurnState::new(config.seed)),
+            planted_duplicates,
+            seed: config.seed,
+        });
+
+        let cancel = CancellationToken::new();
+        let mut tasks = Vec::new();
+        let app = router().with_state(shared.clone());
+        tasks.push(tokio::spawn(serve::serve(
+            listener,
+            app,
+            shared.clone(),
+            cancel.clone(),
+        )));
+        if let (Some(url), Some(rx)) = (config.webhook_url.clone(), webhook_rx) {
+            tasks.push(tokio::spawn(hris::webhooks::deliver(
+                rx,
+                url,
+                shared.clone(),
+                cancel.clone(),
+            )));
+        }
+        if config.churn_per_sec > 0.0 {
+            tasks.push(tokio::spawn(churn::run(
+                shared.clone(),
+                config.churn_per_sec,
+                cancel.clone(),
+            )));
+        }
+        if config.completions_per_sec > 0.0 {
+            tasks.push(tokio::spawn(xapi::completions::run(
+                shared.clone(),
+                config.completions_per_sec,
+                cancel.clone(),
+            )));
+        }
+        tracing::info!(%addr, employees = config.employees, seed = config.seed, "sandbox started");
+        Ok(Sandbox {
+            addr,
+            shared,
+            cancel,
+            tasks,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn credentials(&self) -> &Credentials {
+        &self.shared.credentials
+    }
+
+    /// The shared state, for in-process inspection by tests and benchmarks.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Stops serving and generating, and waits for every task to end.
+    pub async fn shutdown(mut self) {
+        self.cancel.cancel();
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+fn router() -> Router<Arc<Shared>> {
+    let company_api = "/api/gateway.php/{company}/v1";
+    Router::new()
+        .nest(company_api, hris::router())
+        .nest("/scim/v2", scim::router())
+        .nest("/xAPI", xapi::router())
+        .nest("/_sandbox", admin::router().merge(xapi::admin_router()))
+}
