@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -34,6 +35,15 @@ pub enum Command {
         #[arg(long, default_value_t = 2.0, value_name = "PER_SEC")]
         churn: f64,
     },
+    /// Work with the mapping contract.
+    #[command(subcommand)]
+    Contract(ContractCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ContractCommand {
+    /// Check a contract file: print a summary, or each problem with its line and exit non-zero.
+    Check { file: PathBuf },
 }
 
 #[derive(clap::Args, Debug)]
@@ -61,7 +71,10 @@ pub struct SandboxArgs {
     pub company: String,
 }
 
-pub fn run(cli: Cli) -> anyhow::Result<()> {
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Contract(ContractCommand::Check { file }) = &cli.command {
+        return check_contract(file);
+    }
     let log_file = cli
         .log_file
         .clone()
@@ -72,8 +85,32 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         match cli.command {
             Command::Sandbox(args) => sandbox(args).await,
             Command::Demo { employees, churn } => demo(employees, churn, &log_file).await,
+            Command::Contract(_) => unreachable!("handled before the runtime starts"),
         }
-    })
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_contract(file: &Path) -> anyhow::Result<ExitCode> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading the contract {}", file.display()))?;
+    match crate::contract::parse(&text) {
+        Ok(contract) => {
+            println!("{}: ok, {}", file.display(), contract.summary());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(problems) => {
+            for problem in &problems {
+                eprintln!("{}:{}: {}", file.display(), problem.line, problem.message);
+            }
+            eprintln!(
+                "{}: {} problem(s); the contract was not accepted",
+                file.display(),
+                problems.len()
+            );
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 fn init_logging(path: &Path) -> anyhow::Result<tracing_appender::non_blocking::WorkerGuard> {

@@ -3,6 +3,6 @@
 
 use clap::Parser;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<std::process::ExitCode> {
     hrsync::cli::run(hrsync::cli::Cli::parse())
 }

@@ -6,7 +6,7 @@ pub mod names;
 pub mod org;
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use jiff::civil::Date;
 use jiff::{Timestamp, ToSpan};
@@ -58,19 +58,25 @@ pub const EMAIL_DOMAIN: &str = "acme.example";
 #[derive(Default)]
 pub struct EmailBook {
     taken: HashSet<String>,
+    /// The next number to try per `given.family`, so a common name does not
+    /// walk through every earlier holder of it.
+    next_suffix: HashMap<String, u32>,
 }
 
 impl EmailBook {
     pub fn issue(&mut self, given: &str, family: &str) -> String {
         let base = format!("{given}.{family}");
-        let mut candidate = format!("{base}@{EMAIL_DOMAIN}");
-        let mut n = 2;
-        while self.taken.contains(&candidate) {
-            candidate = format!("{base}{n}@{EMAIL_DOMAIN}");
-            n += 1;
+        let next = self.next_suffix.entry(base).or_insert(1);
+        loop {
+            let candidate = match *next {
+                1 => format!("{given}.{family}@{EMAIL_DOMAIN}"),
+                n => format!("{given}.{family}{n}@{EMAIL_DOMAIN}"),
+            };
+            *next += 1;
+            if self.taken.insert(candidate.clone()) {
+                return candidate;
+            }
         }
-        self.taken.insert(candidate.clone());
-        candidate
     }
 }
 

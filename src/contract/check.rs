@@ -1,0 +1,433 @@
+//! Turns the contract file into a [`Contract`], or into every problem it has,
+//! each with its line, so an operator can fix them all in one pass.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+
+use toml::Spanned;
+
+use super::raw::{RawContract, RawField, RawLifecycle, RawTrigger};
+use super::{
+    Contract, EmptyRule, FieldRule, FieldType, InclusionRule, LeaveAction, Lifecycle, Owner, Trigger,
+    TriggerWhen, ValueTable,
+};
+
+/// One thing wrong with a contract file, at a line (1-based).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContractProblem {
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ContractProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+/// Parses and checks a contract; every problem found is returned, in line order.
+pub fn parse(text: &str) -> Result<Contract, Vec<ContractProblem>> {
+    let lines = LineIndex::new(text);
+    let raw: RawContract = toml::from_str(text).map_err(|error| {
+        let line = error.span().map_or(1, |span| lines.line(span.start));
+        vec![ContractProblem {
+            line,
+            message: error.message().trim().to_string(),
+        }]
+    })?;
+    let mut checker = Checker {
+        lines,
+        problems: Vec::new(),
+    };
+    let contract = checker.contract(raw);
+    let mut problems = checker.problems;
+    match contract {
+        Some(contract) if problems.is_empty() => Ok(contract),
+        _ => {
+            problems.sort_by_key(|p| p.line);
+            Err(problems)
+        }
+    }
+}
+
+struct LineIndex {
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    fn new(text: &str) -> Self {
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Self { starts }
+    }
+
+    fn line(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&start| start <= offset).max(1)
+    }
+}
+
+struct Checker {
+    lines: LineIndex,
+    problems: Vec<ContractProblem>,
+}
+
+impl Checker {
+    fn line_of<T>(&self, spanned: &Spanned<T>) -> usize {
+        self.lines.line(spanned.span().start)
+    }
+
+    fn problem<T>(&mut self, at: &Spanned<T>, message: impl Into<String>) {
+        let line = self.line_of(at);
+        self.problems.push(ContractProblem {
+            line,
+            message: message.into(),
+        });
+    }
+
+    fn contract(&mut self, raw: RawContract) -> Option<Contract> {
+        if *raw.version.get_ref() != 1 {
+            self.problem(
+                &raw.version,
+                format!("version {} is not supported (expected 1)", raw.version.get_ref()),
+            );
+        }
+        let (time_zone, time_zone_name) = match &raw.time_zone {
+            None => (jiff::tz::TimeZone::UTC, "UTC".to_string()),
+            Some(name) => match jiff::tz::TimeZone::get(name.get_ref()) {
+                Ok(zone) => (zone, name.get_ref().clone()),
+                Err(_) => {
+                    self.problem(
+                        name,
+                        format!("time_zone \"{}\" is not an IANA time zone", name.get_ref()),
+                    );
+                    (jiff::tz::TimeZone::UTC, name.get_ref().clone())
+                }
+            },
+        };
+        let value_tables: BTreeMap<String, ValueTable> = raw
+            .values
+            .iter()
+            .map(|(name, table)| {
+                let line = self.line_of(table);
+                (
+                    name.clone(),
+                    ValueTable {
+                        entries: table.get_ref().clone(),
+                        line,
+                    },
+                )
+            })
+            .collect();
+        let fields = self.fields(&raw.fields, &value_tables);
+        let names: HashSet<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+        let inclusion = raw
+            .inclusion
+            .iter()
+            .map(|rule| {
+                let inner = rule.get_ref();
+                self.known_field(&inner.field, &names, "inclusion");
+                if inner.any_of.is_empty() {
+                    self.problem(
+                        rule,
+                        "inclusion rule: `in` lists no values, so nobody would be in scope",
+                    );
+                }
+                InclusionRule {
+                    field: inner.field.get_ref().clone(),
+                    any_of: inner.any_of.clone(),
+                    line: self.line_of(rule),
+                }
+            })
+            .collect();
+        let lifecycle = match &raw.lifecycle {
+            Some(lifecycle) => self.lifecycle(lifecycle, &names),
+            None => {
+                let at = &raw.version;
+                self.problem(
+                    at,
+                    "the [lifecycle] section is missing (status_field, active, terminated, hire_date_field)",
+                );
+                None
+            }
+        };
+        let triggers = raw
+            .triggers
+            .iter()
+            .filter_map(|t| self.trigger(t, &names))
+            .collect();
+        Some(Contract {
+            version: *raw.version.get_ref(),
+            time_zone,
+            time_zone_name,
+            fields,
+            value_tables,
+            inclusion,
+            lifecycle: lifecycle?,
+            triggers,
+        })
+    }
+
+    fn fields(&mut self, raw: &[Spanned<RawField>], tables: &BTreeMap<String, ValueTable>) -> Vec<FieldRule> {
+        let mut seen_names = HashSet::new();
+        let mut seen_scim = HashSet::new();
+        let mut fields = Vec::new();
+        for spanned in raw {
+            let f = spanned.get_ref();
+            let name = f.name.get_ref().clone();
+            if !seen_names.insert(name.clone()) {
+                self.problem(&f.name, format!("field \"{name}\" is defined twice"));
+            }
+            if let Some(scim) = &f.scim
+                && !seen_scim.insert(scim.get_ref().to_ascii_lowercase())
+            {
+                self.problem(
+                    scim,
+                    format!(
+                        "field \"{name}\": SCIM path \"{}\" is used by another field",
+                        scim.get_ref()
+                    ),
+                );
+            }
+            for (path, side) in [(Some(&f.hris), "hris"), (f.scim.as_ref(), "scim")] {
+                if let Some(path) = path.filter(|p| p.get_ref().trim().is_empty()) {
+                    self.problem(path, format!("field \"{name}\": the {side} path is empty"));
+                }
+            }
+            let kind = match f.kind.get_ref().as_str() {
+                "string" => FieldType::String,
+                "email" => FieldType::Email,
+                "date" => FieldType::Date,
+                "enum" => FieldType::Enum,
+                "number" => FieldType::Number,
+                "bool" => FieldType::Bool,
+                other => {
+                    let message = format!(
+                        "field \"{name}\": type \"{other}\" is not one of string, email, date, enum, number, bool"
+                    );
+                    self.problem(&f.kind, message);
+                    FieldType::String
+                }
+            };
+            if kind == FieldType::Enum && f.allowed.is_empty() {
+                self.problem(
+                    &f.kind,
+                    format!("field \"{name}\": an enum needs `allowed` values"),
+                );
+            }
+            let owner = match f.owner.get_ref().as_str() {
+                "hris" => Owner::Hris,
+                "lms" => Owner::Lms,
+                other => {
+                    self.problem(
+                        &f.owner,
+                        format!("field \"{name}\": owner \"{other}\" is not hris or lms"),
+                    );
+                    Owner::Hris
+                }
+            };
+            let empty = match f.empty.as_ref().map(|e| (e, e.get_ref().as_str())) {
+                None => {
+                    if f.required {
+                        EmptyRule::Reject
+                    } else {
+                        EmptyRule::Skip
+                    }
+                }
+                Some((_, "skip")) => EmptyRule::Skip,
+                Some((_, "empty")) => EmptyRule::Empty,
+                Some((_, "null")) => EmptyRule::Null,
+                Some((_, "reject")) => EmptyRule::Reject,
+                Some((at, other)) => {
+                    self.problem(
+                        at,
+                        format!(
+                            "field \"{name}\": empty rule \"{other}\" is not skip, empty, null or reject"
+                        ),
+                    );
+                    EmptyRule::Skip
+                }
+            };
+            if f.required && empty != EmptyRule::Reject {
+                let at = f.empty.as_ref().unwrap_or(&f.name);
+                self.problem(at, format!("field \"{name}\" is required, so an empty value must be rejected (empty = \"reject\")"));
+            }
+            if let Some(table) = &f.values
+                && !tables.contains_key(table.get_ref())
+            {
+                self.problem(
+                    table,
+                    format!(
+                        "field \"{name}\": value table \"{}\" is not defined under [values]",
+                        table.get_ref()
+                    ),
+                );
+            }
+            fields.push(FieldRule {
+                name,
+                hris: f.hris.get_ref().clone(),
+                scim: f.scim.as_ref().map(|s| s.get_ref().clone()),
+                kind,
+                required: f.required,
+                owner,
+                empty,
+                key: f.key,
+                allowed: f.allowed.clone(),
+                values: f.values.as_ref().map(|v| v.get_ref().clone()),
+                line: self.line_of(spanned),
+            });
+        }
+        let keys: Vec<&FieldRule> = fields.iter().filter(|f| f.key).collect();
+        match keys.as_slice() {
+            [] => self.problems.push(ContractProblem {
+                line: 1,
+                message: "no field is the join key (key = true on the employee id)".into(),
+            }),
+            [key] if !key.required || key.owner != Owner::Hris => self.problems.push(ContractProblem {
+                line: key.line,
+                message: format!(
+                    "key field \"{}\" must be required and owned by the HRIS",
+                    key.name
+                ),
+            }),
+            [_] => {}
+            [_, second, ..] => self.problems.push(ContractProblem {
+                line: second.line,
+                message: format!(
+                    "field \"{}\" is a second join key; only one field may have key = true",
+                    second.name
+                ),
+            }),
+        }
+        fields
+    }
+
+    fn known_field(&mut self, field: &Spanned<String>, names: &HashSet<&str>, context: &str) -> bool {
+        let known = names.contains(field.get_ref().as_str());
+        if !known {
+            self.problem(
+                field,
+                format!(
+                    "{context}: field \"{}\" is not defined by any [[field]]",
+                    field.get_ref()
+                ),
+            );
+        }
+        known
+    }
+
+    fn lifecycle(&mut self, spanned: &Spanned<RawLifecycle>, names: &HashSet<&str>) -> Option<Lifecycle> {
+        let l = spanned.get_ref();
+        self.known_field(&l.status_field, names, "lifecycle.status_field");
+        self.known_field(&l.hire_date_field, names, "lifecycle.hire_date_field");
+        if let Some(manager) = &l.manager_field {
+            self.known_field(manager, names, "lifecycle.manager_field");
+        }
+        if l.active.is_empty() || l.terminated.is_empty() {
+            self.problem(
+                spanned,
+                "lifecycle: `active` and `terminated` must each list at least one status",
+            );
+        }
+        let on_leave_action = match l.on_leave_action.as_ref().map(|a| (a, a.get_ref().as_str())) {
+            None | Some((_, "stay_active")) => LeaveAction::StayActive,
+            Some((_, "deactivate")) => LeaveAction::Deactivate,
+            Some((at, other)) => {
+                self.problem(
+                    at,
+                    format!("lifecycle.on_leave_action \"{other}\" is not stay_active or deactivate"),
+                );
+                LeaveAction::StayActive
+            }
+        };
+        Some(Lifecycle {
+            status_field: l.status_field.get_ref().clone(),
+            active: l.active.clone(),
+            on_leave: l.on_leave.clone(),
+            terminated: l.terminated.clone(),
+            on_leave_action,
+            hire_date_field: l.hire_date_field.get_ref().clone(),
+            manager_field: l.manager_field.as_ref().map(|m| m.get_ref().clone()),
+        })
+    }
+
+    fn trigger(&mut self, spanned: &Spanned<RawTrigger>, names: &HashSet<&str>) -> Option<Trigger> {
+        let t = spanned.get_ref();
+        let name = t.name.get_ref().clone();
+        if t.group.get_ref().trim().is_empty() {
+            self.problem(&t.group, format!("trigger \"{name}\": group is empty"));
+        }
+        let field = |checker: &mut Self| match &t.field {
+            Some(field) => checker
+                .known_field(field, names, &format!("trigger \"{name}\""))
+                .then(|| field.get_ref().clone()),
+            None => {
+                checker.problem(
+                    &t.when,
+                    format!(
+                        "trigger \"{name}\": `when = \"{}\"` needs a `field`",
+                        t.when.get_ref()
+                    ),
+                );
+                None
+            }
+        };
+        let when = match t.when.get_ref().as_str() {
+            "hire" => TriggerWhen::Hire,
+            "field_matches" => {
+                let field = field(self);
+                let pattern = match &t.pattern {
+                    Some(pattern) => match regex::Regex::new(pattern.get_ref()) {
+                        Ok(regex) => Some(regex),
+                        Err(error) => {
+                            let first = error
+                                .to_string()
+                                .lines()
+                                .last()
+                                .unwrap_or_default()
+                                .trim()
+                                .to_string();
+                            self.problem(
+                                pattern,
+                                format!("trigger \"{name}\": pattern is not a valid regex: {first}"),
+                            );
+                            None
+                        }
+                    },
+                    None => {
+                        self.problem(
+                            &t.when,
+                            format!("trigger \"{name}\": field_matches needs a `pattern`"),
+                        );
+                        None
+                    }
+                };
+                TriggerWhen::FieldMatches {
+                    field: field?,
+                    pattern: pattern?,
+                }
+            }
+            "field_value" => {
+                if !t.group.get_ref().contains("{value}") {
+                    self.problem(
+                        &t.group,
+                        format!("trigger \"{name}\": a field_value group must contain {{value}}"),
+                    );
+                }
+                TriggerWhen::FieldValue { field: field(self)? }
+            }
+            other => {
+                let message =
+                    format!("trigger \"{name}\": when \"{other}\" is not hire, field_matches or field_value");
+                self.problem(&t.when, message);
+                return None;
+            }
+        };
+        Some(Trigger {
+            name,
+            when,
+            group: t.group.get_ref().clone(),
+            line: self.line_of(spanned),
+        })
+    }
+}

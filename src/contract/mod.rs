@@ -1,0 +1,162 @@
+//! The mapping contract: per field its path on each side, type, owner, empty
+//! rule and value table; who is in scope; the lifecycle; and the enrolment
+//! triggers. Pure: parsing and checking only, no I/O.
+
+mod check;
+mod raw;
+
+use std::collections::BTreeMap;
+
+pub use check::{ContractProblem, parse};
+
+/// A checked contract, ready for the engine.
+#[derive(Clone, Debug)]
+pub struct Contract {
+    pub version: u32,
+    /// IANA zone the HRIS dates (hire date, termination date) are meant in.
+    pub time_zone: jiff::tz::TimeZone,
+    pub time_zone_name: String,
+    pub fields: Vec<FieldRule>,
+    pub value_tables: BTreeMap<String, ValueTable>,
+    pub inclusion: Vec<InclusionRule>,
+    pub lifecycle: Lifecycle,
+    pub triggers: Vec<Trigger>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldType {
+    String,
+    Email,
+    Date,
+    Enum,
+    Number,
+    Bool,
+}
+
+/// Which system's value wins for a field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Owner {
+    Hris,
+    Lms,
+}
+
+/// What to do when the source value is empty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmptyRule {
+    /// Leave the field out of the write.
+    Skip,
+    /// Send an empty string.
+    Empty,
+    /// Send null (clears the target).
+    Null,
+    /// Refuse the whole record.
+    Reject,
+}
+
+#[derive(Clone, Debug)]
+pub struct FieldRule {
+    pub name: String,
+    /// The HRIS field name (BambooHR), e.g. `workEmail`.
+    pub hris: String,
+    /// The SCIM attribute path, e.g. `emails[type eq "work"].value`; none
+    /// for a field the rules read but the LMS does not hold (a hire date).
+    pub scim: Option<String>,
+    pub kind: FieldType,
+    pub required: bool,
+    pub owner: Owner,
+    pub empty: EmptyRule,
+    /// The join key: employee id on both sides.
+    pub key: bool,
+    /// For `enum` fields: the values the HRIS may send.
+    pub allowed: Vec<String>,
+    /// The value table mapping HRIS values to LMS values, by name.
+    pub values: Option<String>,
+    pub line: usize,
+}
+
+/// HRIS value → LMS value; values not in the table pass through unchanged.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ValueTable {
+    pub entries: BTreeMap<String, String>,
+    pub line: usize,
+}
+
+/// A record is in scope when every rule holds.
+#[derive(Clone, Debug)]
+pub struct InclusionRule {
+    pub field: String,
+    pub any_of: Vec<String>,
+    pub line: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeaveAction {
+    StayActive,
+    Deactivate,
+}
+
+/// Which contract fields carry the lifecycle, and how leave is treated.
+#[derive(Clone, Debug)]
+pub struct Lifecycle {
+    pub status_field: String,
+    pub active: Vec<String>,
+    pub on_leave: Vec<String>,
+    pub terminated: Vec<String>,
+    pub on_leave_action: LeaveAction,
+    pub hire_date_field: String,
+    pub manager_field: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub enum TriggerWhen {
+    /// A new learner is created (hire, or a future hire date reached).
+    Hire,
+    /// The field's value matches the pattern.
+    FieldMatches { field: String, pattern: regex::Regex },
+    /// Every value of the field has its own group: `{value}` in the group name.
+    FieldValue { field: String },
+}
+
+#[derive(Clone, Debug)]
+pub struct Trigger {
+    pub name: String,
+    pub when: TriggerWhen,
+    /// The SCIM group's displayName; may hold `{value}`.
+    pub group: String,
+    pub line: usize,
+}
+
+impl Contract {
+    pub fn field(&self, name: &str) -> Option<&FieldRule> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    pub fn key_field(&self) -> &FieldRule {
+        self.fields
+            .iter()
+            .find(|f| f.key)
+            .expect("a checked contract has exactly one key field")
+    }
+
+    /// A one-paragraph summary, as `hrsync contract check` prints it.
+    pub fn summary(&self) -> String {
+        let owned = |owner| self.fields.iter().filter(|f| f.owner == owner).count();
+        format!(
+            "contract version {}: {} fields ({} owned by the HRIS, {} by the LMS), key {} → {}, \
+             {} value tables, {} inclusion rules, {} triggers, time zone {}",
+            self.version,
+            self.fields.len(),
+            owned(Owner::Hris),
+            owned(Owner::Lms),
+            self.key_field().hris,
+            self.key_field().scim.as_deref().unwrap_or("-"),
+            self.value_tables.len(),
+            self.inclusion.len(),
+            self.triggers.len(),
+            self.time_zone_name,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,73 @@
+//! The contract file as written: TOML with every position kept, so each
+//! problem can name its line.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawContract {
+    pub version: Spanned<u32>,
+    pub time_zone: Option<Spanned<String>>,
+    #[serde(rename = "field", default)]
+    pub fields: Vec<Spanned<RawField>>,
+    #[serde(default)]
+    pub values: BTreeMap<String, Spanned<BTreeMap<String, String>>>,
+    #[serde(default)]
+    pub inclusion: Vec<Spanned<RawInclusion>>,
+    pub lifecycle: Option<Spanned<RawLifecycle>>,
+    #[serde(rename = "trigger", default)]
+    pub triggers: Vec<Spanned<RawTrigger>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawField {
+    pub name: Spanned<String>,
+    pub hris: Spanned<String>,
+    pub scim: Option<Spanned<String>>,
+    #[serde(rename = "type")]
+    pub kind: Spanned<String>,
+    #[serde(default)]
+    pub required: bool,
+    pub owner: Spanned<String>,
+    pub empty: Option<Spanned<String>>,
+    #[serde(default)]
+    pub key: bool,
+    #[serde(default)]
+    pub allowed: Vec<String>,
+    pub values: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInclusion {
+    pub field: Spanned<String>,
+    #[serde(rename = "in")]
+    pub any_of: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLifecycle {
+    pub status_field: Spanned<String>,
+    pub active: Vec<String>,
+    #[serde(default)]
+    pub on_leave: Vec<String>,
+    pub terminated: Vec<String>,
+    pub on_leave_action: Option<Spanned<String>>,
+    pub hire_date_field: Spanned<String>,
+    pub manager_field: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrigger {
+    pub name: Spanned<String>,
+    pub when: Spanned<String>,
+    pub field: Option<Spanned<String>>,
+    pub pattern: Option<Spanned<String>>,
+    pub group: Spanned<String>,
+}
