@@ -15,7 +15,7 @@ use axum::Router;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine;
 
@@ -48,6 +48,34 @@ pub(crate) fn hris_error(status: StatusCode, detail: &str) -> Response {
         response.headers_mut().insert("X-BambooHR-Error-Message", value);
     }
     response
+}
+
+/// A refused request: its status and what was wrong, answered as [`hris_error`].
+pub(crate) struct Refusal {
+    status: StatusCode,
+    detail: String,
+}
+
+impl Refusal {
+    pub(crate) fn bad_request(detail: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            detail: detail.into(),
+        }
+    }
+
+    pub(crate) fn not_found(detail: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        hris_error(self.status, &self.detail)
+    }
 }
 
 async fn no_such_endpoint(_: Authorized) -> Response {

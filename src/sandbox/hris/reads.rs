@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use jiff::Timestamp;
@@ -16,7 +16,7 @@ use serde_json::json;
 
 use super::employee::{DIRECTORY_FIELDS, FIELDS, HrisEmployee};
 use super::state::ChangeAction;
-use super::{Authorized, hris_error};
+use super::{Authorized, Refusal};
 use crate::sandbox::Shared;
 
 /// Employees serialised per lock hold while streaming a full pull.
@@ -74,15 +74,12 @@ fn describe(field: &'static str) -> FieldDescription {
 }
 
 /// Maps asked-for field names onto the HRIS's own, naming the first unknown one.
-fn known_fields<'a>(asked: impl IntoIterator<Item = &'a str>) -> Result<Vec<&'static str>, Response> {
+fn known_fields<'a>(asked: impl IntoIterator<Item = &'a str>) -> Result<Vec<&'static str>, Refusal> {
     asked
         .into_iter()
         .map(|name| {
-            FIELDS
-                .iter()
-                .copied()
-                .find(|known| *known == name)
-                .ok_or_else(|| hris_error(StatusCode::BAD_REQUEST, &format!("unknown field: {name}")))
+            let known = FIELDS.iter().copied().find(|known| *known == name);
+            known.ok_or_else(|| Refusal::bad_request(format!("unknown field: {name}")))
         })
         .collect()
 }
@@ -108,32 +105,26 @@ pub(super) async fn custom_report(
     State(shared): State<Arc<Shared>>,
     Query(query): Query<HashMap<String, String>>,
     body: Bytes,
-) -> Response {
+) -> Result<Response, Refusal> {
     match query.get("format") {
         Some(format) if format.eq_ignore_ascii_case("json") => {}
         Some(format) => {
-            return hris_error(
-                StatusCode::BAD_REQUEST,
-                &format!("unsupported report format: {format} (this HRIS answers JSON)"),
-            );
+            return Err(Refusal::bad_request(format!(
+                "unsupported report format: {format} (this HRIS answers JSON)"
+            )));
         }
-        None => return hris_error(StatusCode::BAD_REQUEST, "format is required (format=JSON)"),
+        None => return Err(Refusal::bad_request("format is required (format=JSON)")),
     }
-    let request: ReportRequest = match serde_json::from_slice(&body) {
-        Ok(request) => request,
-        Err(error) => return hris_error(StatusCode::BAD_REQUEST, &format!("report request: {error}")),
-    };
+    let request: ReportRequest = serde_json::from_slice(&body)
+        .map_err(|error| Refusal::bad_request(format!("report request: {error}")))?;
     if request.fields.is_empty() {
-        return hris_error(StatusCode::BAD_REQUEST, "fields must name at least one field");
+        return Err(Refusal::bad_request("fields must name at least one field"));
     }
-    let fields = match known_fields(request.fields.iter().map(String::as_str)) {
-        Ok(fields) => fields,
-        Err(answer) => return answer,
-    };
+    let fields = known_fields(request.fields.iter().map(String::as_str))?;
     let described: Vec<_> = fields.iter().map(|f| describe(f)).collect();
     let title = request.title.unwrap_or_else(|| "Custom report".into());
     let head = json!({ "title": title, "fields": described });
-    full_pull(shared, head, with_id(fields), false)
+    Ok(full_pull(shared, head, with_id(fields), false))
 }
 
 /// Rows always carry the employee id first, as BambooHR's do.
@@ -222,21 +213,18 @@ pub(super) async fn employee(
     State(shared): State<Arc<Shared>>,
     Path(params): Path<HashMap<String, String>>,
     Query(query): Query<HashMap<String, String>>,
-) -> Response {
+) -> Result<Response, Refusal> {
     let fields = match query.get("fields") {
-        Some(list) => known_fields(list.split(',').map(str::trim).filter(|f| !f.is_empty())),
-        None => Ok(DEFAULT_FIELDS.to_vec()),
+        Some(list) => known_fields(list.split(',').map(str::trim).filter(|f| !f.is_empty()))?,
+        None => DEFAULT_FIELDS.to_vec(),
     };
-    let fields = match fields {
-        Ok(fields) => with_id(fields),
-        Err(answer) => return answer,
-    };
+    let fields = with_id(fields);
     let id = params.get("id").map_or("", String::as_str);
     let hris = shared.hris.lock();
-    match hris.find(id) {
-        Some(employee) => axum::Json(employee.view(&fields)).into_response(),
-        None => hris_error(StatusCode::NOT_FOUND, &format!("no employee with id {id}")),
-    }
+    let employee = hris
+        .find(id)
+        .ok_or_else(|| Refusal::not_found(format!("no employee with id {id}")))?;
+    Ok(axum::Json(employee.view(&fields)).into_response())
 }
 
 #[derive(Serialize)]
@@ -252,30 +240,23 @@ pub(super) async fn changed(
     _: Authorized,
     State(shared): State<Arc<Shared>>,
     Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    let Some(since) = query.get("since") else {
-        return hris_error(StatusCode::BAD_REQUEST, "since is required (ISO 8601)");
-    };
+) -> Result<Response, Refusal> {
+    let since = query
+        .get("since")
+        .ok_or_else(|| Refusal::bad_request("since is required (ISO 8601)"))?;
     // An unencoded "+00:00" arrives as " 00:00" after form decoding.
-    let since = match since.replace(' ', "+").parse::<Timestamp>() {
-        Ok(since) => since,
-        Err(error) => {
-            return hris_error(
-                StatusCode::BAD_REQUEST,
-                &format!("since is not an ISO 8601 timestamp: {since}: {error}"),
-            );
-        }
-    };
+    let since = since.replace(' ', "+").parse::<Timestamp>().map_err(|error| {
+        Refusal::bad_request(format!("since is not an ISO 8601 timestamp: {since}: {error}"))
+    })?;
     let wanted = match query.get("type").map(|t| t.to_ascii_lowercase()).as_deref() {
         None => None,
         Some("inserted") => Some(ChangeAction::Inserted),
         Some("updated") => Some(ChangeAction::Updated),
         Some("deleted") => Some(ChangeAction::Deleted),
         Some(other) => {
-            return hris_error(
-                StatusCode::BAD_REQUEST,
-                &format!("type must be inserted, updated or deleted, got {other}"),
-            );
+            return Err(Refusal::bad_request(format!(
+                "type must be inserted, updated or deleted, got {other}"
+            )));
         }
     };
     let (latest, employees) = {
@@ -290,7 +271,7 @@ pub(super) async fn changed(
         (latest, employees)
     };
     let latest = latest.unwrap_or_else(Timestamp::now);
-    axum::Json(json!({ "latest": latest.to_string(), "employees": employees })).into_response()
+    Ok(axum::Json(json!({ "latest": latest.to_string(), "employees": employees })).into_response())
 }
 
 fn change_entry(employee: &HrisEmployee, action: ChangeAction) -> serde_json::Value {

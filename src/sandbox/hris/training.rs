@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::state::ChangeAction;
-use super::{Authorized, hris_error};
+use super::{Authorized, Refusal};
 use crate::sandbox::Shared;
 use crate::sandbox::world::catalog::COURSES;
 
@@ -89,27 +89,23 @@ struct TrainingRecord {
     cost: Option<Cost>,
 }
 
-fn employee_id(params: &HashMap<String, String>) -> Result<u32, Response> {
+fn employee_id(params: &HashMap<String, String>) -> Result<u32, Refusal> {
     let id = params.get("id").map_or("", String::as_str);
     id.parse()
-        .map_err(|_| hris_error(StatusCode::NOT_FOUND, &format!("no employee with id {id}")))
+        .map_err(|_| Refusal::not_found(format!("no employee with id {id}")))
 }
 
-fn date(field: &str, value: &str) -> Result<Date, Response> {
-    value.parse().map_err(|_| {
-        hris_error(
-            StatusCode::BAD_REQUEST,
-            &format!("{field} must be a date as YYYY-MM-DD, got {value:?}"),
-        )
-    })
+fn date(field: &str, value: &str) -> Result<Date, Refusal> {
+    value
+        .parse()
+        .map_err(|_| Refusal::bad_request(format!("{field} must be a date as YYYY-MM-DD, got {value:?}")))
 }
 
-fn non_negative(field: &str, value: Option<f64>) -> Result<(), Response> {
+fn non_negative(field: &str, value: Option<f64>) -> Result<(), Refusal> {
     match value {
-        Some(number) if !number.is_finite() || number < 0.0 => Err(hris_error(
-            StatusCode::BAD_REQUEST,
-            &format!("{field} must be a number of at least 0, got {number}"),
-        )),
+        Some(number) if !number.is_finite() || number < 0.0 => Err(Refusal::bad_request(format!(
+            "{field} must be a number of at least 0, got {number}"
+        ))),
         _ => Ok(()),
     }
 }
@@ -120,35 +116,30 @@ pub(super) async fn add_record(
     State(shared): State<Arc<Shared>>,
     Path(params): Path<HashMap<String, String>>,
     body: Bytes,
-) -> Response {
-    match store_record(&shared, &params, &body) {
-        Ok(record) => (StatusCode::CREATED, Json(record)).into_response(),
-        Err(answer) => answer,
-    }
+) -> Result<Response, Refusal> {
+    let record = store_record(&shared, &params, &body)?;
+    Ok((StatusCode::CREATED, Json(record)).into_response())
 }
 
 fn store_record(
     shared: &Shared,
     params: &HashMap<String, String>,
     body: &[u8],
-) -> Result<serde_json::Value, Response> {
+) -> Result<serde_json::Value, Refusal> {
     let id = employee_id(params)?;
     let new: NewTrainingRecord = serde_json::from_slice(body)
-        .map_err(|error| hris_error(StatusCode::BAD_REQUEST, &format!("training record: {error}")))?;
+        .map_err(|error| Refusal::bad_request(format!("training record: {error}")))?;
     let completed = date("completed", &new.completed)?;
     if !COURSES.iter().any(|c| c.training_type_id == new.type_id) {
         let detail = format!("unknown training type: {}", new.type_id);
-        return Err(hris_error(StatusCode::BAD_REQUEST, &detail));
+        return Err(Refusal::bad_request(detail));
     }
     non_negative("hours", new.hours)?;
     non_negative("credits", new.credits)?;
     non_negative("score", new.score)?;
     let mut hris = shared.hris.lock();
     if hris.get(id).is_none() {
-        return Err(hris_error(
-            StatusCode::NOT_FOUND,
-            &format!("no employee with id {id}"),
-        ));
+        return Err(Refusal::not_found(format!("no employee with id {id}")));
     }
     let record = TrainingRecord {
         id: hris.next_record_id,
@@ -162,8 +153,10 @@ fn store_record(
         instructor: new.instructor,
         cost: new.cost,
     };
-    let record = serde_json::to_value(record)
-        .map_err(|error| hris_error(StatusCode::INTERNAL_SERVER_ERROR, &error.to_string()))?;
+    let record = serde_json::to_value(record).map_err(|error| Refusal {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        detail: error.to_string(),
+    })?;
     hris.next_record_id += 1;
     hris.training_records.entry(id).or_default().push(record.clone());
     hris.record_change(
@@ -180,14 +173,11 @@ pub(super) async fn records(
     _: Authorized,
     State(shared): State<Arc<Shared>>,
     Path(params): Path<HashMap<String, String>>,
-) -> Response {
-    let id = match employee_id(&params) {
-        Ok(id) => id,
-        Err(answer) => return answer,
-    };
+) -> Result<Json<serde_json::Value>, Refusal> {
+    let id = employee_id(&params)?;
     let hris = shared.hris.lock();
     if hris.get(id).is_none() {
-        return hris_error(StatusCode::NOT_FOUND, &format!("no employee with id {id}"));
+        return Err(Refusal::not_found(format!("no employee with id {id}")));
     }
     let records: serde_json::Map<String, serde_json::Value> = hris
         .training_records
@@ -196,7 +186,7 @@ pub(super) async fn records(
         .flatten()
         .map(|record| (record["id"].to_string(), record.clone()))
         .collect();
-    Json(serde_json::Value::Object(records)).into_response()
+    Ok(Json(serde_json::Value::Object(records)))
 }
 
 /// One row a client may add to the certifications table.
@@ -211,13 +201,13 @@ struct NewCertification {
     expires: Option<String>,
 }
 
-fn table_name(params: &HashMap<String, String>) -> Result<(), Response> {
+fn table_name(params: &HashMap<String, String>) -> Result<(), Refusal> {
     match params.get("table").map(String::as_str) {
         Some(CERTIFICATIONS) => Ok(()),
-        other => Err(hris_error(
-            StatusCode::NOT_FOUND,
-            &format!("no such table: {}", other.unwrap_or("")),
-        )),
+        other => Err(Refusal::not_found(format!(
+            "no such table: {}",
+            other.unwrap_or("")
+        ))),
     }
 }
 
@@ -227,39 +217,31 @@ pub(super) async fn add_table_row(
     State(shared): State<Arc<Shared>>,
     Path(params): Path<HashMap<String, String>>,
     body: Bytes,
-) -> Response {
-    match store_certification(&shared, &params, &body) {
-        Ok(row) => (StatusCode::CREATED, Json(row)).into_response(),
-        Err(answer) => answer,
-    }
+) -> Result<Response, Refusal> {
+    let row = store_certification(&shared, &params, &body)?;
+    Ok((StatusCode::CREATED, Json(row)).into_response())
 }
 
 fn store_certification(
     shared: &Shared,
     params: &HashMap<String, String>,
     body: &[u8],
-) -> Result<serde_json::Value, Response> {
+) -> Result<serde_json::Value, Refusal> {
     table_name(params)?;
     let id = employee_id(params)?;
     let new: NewCertification = serde_json::from_slice(body)
-        .map_err(|error| hris_error(StatusCode::BAD_REQUEST, &format!("certification: {error}")))?;
+        .map_err(|error| Refusal::bad_request(format!("certification: {error}")))?;
     if new.name.trim().is_empty() {
-        return Err(hris_error(StatusCode::BAD_REQUEST, "name must not be empty"));
+        return Err(Refusal::bad_request("name must not be empty"));
     }
     let issued = date("issued", &new.issued)?;
     let expires = new.expires.as_deref().map(|e| date("expires", e)).transpose()?;
     if expires.is_some_and(|expires| expires < issued) {
-        return Err(hris_error(
-            StatusCode::BAD_REQUEST,
-            "expires must not be before issued",
-        ));
+        return Err(Refusal::bad_request("expires must not be before issued"));
     }
     let mut hris = shared.hris.lock();
     if hris.get(id).is_none() {
-        return Err(hris_error(
-            StatusCode::NOT_FOUND,
-            &format!("no employee with id {id}"),
-        ));
+        return Err(Refusal::not_found(format!("no employee with id {id}")));
     }
     // Table rows carry string ids, as BambooHR's do.
     let row = json!({
@@ -286,18 +268,12 @@ pub(super) async fn table_rows(
     _: Authorized,
     State(shared): State<Arc<Shared>>,
     Path(params): Path<HashMap<String, String>>,
-) -> Response {
-    if let Err(answer) = table_name(&params) {
-        return answer;
-    }
-    let id = match employee_id(&params) {
-        Ok(id) => id,
-        Err(answer) => return answer,
-    };
+) -> Result<Json<Vec<serde_json::Value>>, Refusal> {
+    table_name(&params)?;
+    let id = employee_id(&params)?;
     let hris = shared.hris.lock();
     if hris.get(id).is_none() {
-        return hris_error(StatusCode::NOT_FOUND, &format!("no employee with id {id}"));
+        return Err(Refusal::not_found(format!("no employee with id {id}")));
     }
-    let rows = hris.certifications.get(&id).cloned().unwrap_or_default();
-    Json(rows).into_response()
+    Ok(Json(hris.certifications.get(&id).cloned().unwrap_or_default()))
 }
