@@ -136,7 +136,8 @@ async fn the_directory_lists_active_employees_with_directory_fields() {
 
 #[tokio::test]
 async fn the_custom_report_lists_everyone_and_keeps_names_exactly() {
-    let sandbox = sandbox(400).await;
+    // More than one streamed chunk (2,000 employees), to cross chunk boundaries.
+    let sandbox = sandbox(4_500).await;
     let hris = Hris::new(&sandbox);
     hris.admin("churn", json!({"changes": [{"kind": "termination", "count": 2}]}))
         .await;

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -103,9 +104,10 @@ struct ReportRequest {
 pub(super) async fn custom_report(
     _: Authorized,
     State(shared): State<Arc<Shared>>,
-    Query(query): Query<HashMap<String, String>>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
     body: Bytes,
 ) -> Result<Response, Refusal> {
+    let query = query_params(query)?;
     match query.get("format") {
         Some(format) if format.eq_ignore_ascii_case("json") => {}
         Some(format) => {
@@ -125,6 +127,15 @@ pub(super) async fn custom_report(
     let title = request.title.unwrap_or_else(|| "Custom report".into());
     let head = json!({ "title": title, "fields": described });
     Ok(full_pull(shared, head, with_id(fields), false))
+}
+
+/// The query parameters, or a JSON 400 naming what is wrong with them.
+fn query_params(
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<HashMap<String, String>, Refusal> {
+    query
+        .map(|Query(params)| params)
+        .map_err(|rejection| Refusal::bad_request(format!("query: {}", rejection.body_text())))
 }
 
 /// Rows always carry the employee id first, as BambooHR's do.
@@ -212,8 +223,9 @@ pub(super) async fn employee(
     _: Authorized,
     State(shared): State<Arc<Shared>>,
     Path(params): Path<HashMap<String, String>>,
-    Query(query): Query<HashMap<String, String>>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, Refusal> {
+    let query = query_params(query)?;
     let fields = match query.get("fields") {
         Some(list) => known_fields(list.split(',').map(str::trim).filter(|f| !f.is_empty()))?,
         None => DEFAULT_FIELDS.to_vec(),
@@ -239,8 +251,9 @@ struct ChangedEmployee {
 pub(super) async fn changed(
     _: Authorized,
     State(shared): State<Arc<Shared>>,
-    Query(query): Query<HashMap<String, String>>,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
 ) -> Result<Response, Refusal> {
+    let query = query_params(query)?;
     let since = query
         .get("since")
         .ok_or_else(|| Refusal::bad_request("since is required (ISO 8601)"))?;
