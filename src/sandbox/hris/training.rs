@@ -1,0 +1,279 @@
+//! The HRIS's write-back targets: training types, per-employee training
+//! records and the `certifications` custom table. Each write counts as a
+//! change of the employee, so it shows in `changed?since` and sends a webhook.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::state::ChangeAction;
+use super::{Authorized, Refusal};
+use crate::sandbox::Shared;
+use crate::sandbox::world::catalog::COURSES;
+
+/// The only custom table this HRIS has.
+const CERTIFICATIONS: &str = "certifications";
+
+/// `GET training/type`: the catalogue's courses keyed by training type id.
+pub(super) async fn types(_: Authorized) -> Json<serde_json::Value> {
+    let types: serde_json::Map<String, serde_json::Value> = COURSES
+        .iter()
+        .map(|course| {
+            // A credential's validity in days, as BambooHR's renewal months.
+            let frequency = course.credential.map(|(_, days)| days.div_ceil(30));
+            let entry = json!({
+                "id": course.training_type_id,
+                "name": course.name,
+                "renewable": course.credential.is_some(),
+                "frequency": frequency,
+                "required": false,
+                "category": null,
+            });
+            (course.training_type_id.to_string(), entry)
+        })
+        .collect();
+    Json(serde_json::Value::Object(types))
+}
+
+/// What a client may send for a training record.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTrainingRecord {
+    completed: String,
+    #[serde(rename = "type")]
+    type_id: u32,
+    #[serde(default)]
+    hours: Option<f64>,
+    #[serde(default)]
+    credits: Option<f64>,
+    #[serde(default)]
+    notes: Option<String>,
+    #[serde(default)]
+    score: Option<f64>,
+    #[serde(default)]
+    instructor: Option<String>,
+    #[serde(default)]
+    cost: Option<Cost>,
+}
+
+/// A plain amount, or BambooHR's `{"currency": "USD", "cost": "20.00"}`.
+#[derive(Deserialize, Serialize)]
+#[serde(untagged)]
+enum Cost {
+    Amount(f64),
+    Priced { currency: String, cost: String },
+}
+
+#[derive(Serialize)]
+struct TrainingRecord {
+    id: u64,
+    #[serde(rename = "employeeId")]
+    employee_id: String,
+    completed: Date,
+    #[serde(rename = "type")]
+    type_id: u32,
+    hours: Option<f64>,
+    credits: Option<f64>,
+    notes: Option<String>,
+    score: Option<f64>,
+    instructor: Option<String>,
+    cost: Option<Cost>,
+}
+
+fn employee_id(params: &HashMap<String, String>) -> Result<u32, Refusal> {
+    let id = params.get("id").map_or("", String::as_str);
+    id.parse()
+        .map_err(|_| Refusal::not_found(format!("no employee with id {id}")))
+}
+
+fn date(field: &str, value: &str) -> Result<Date, Refusal> {
+    value
+        .parse()
+        .map_err(|_| Refusal::bad_request(format!("{field} must be a date as YYYY-MM-DD, got {value:?}")))
+}
+
+fn non_negative(field: &str, value: Option<f64>) -> Result<(), Refusal> {
+    match value {
+        Some(number) if !number.is_finite() || number < 0.0 => Err(Refusal::bad_request(format!(
+            "{field} must be a number of at least 0, got {number}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// `POST training/record/employee/{id}`: stores a completion, answers 201.
+pub(super) async fn add_record(
+    _: Authorized,
+    State(shared): State<Arc<Shared>>,
+    Path(params): Path<HashMap<String, String>>,
+    body: Bytes,
+) -> Result<Response, Refusal> {
+    let record = store_record(&shared, &params, &body)?;
+    Ok((StatusCode::CREATED, Json(record)).into_response())
+}
+
+fn store_record(
+    shared: &Shared,
+    params: &HashMap<String, String>,
+    body: &[u8],
+) -> Result<serde_json::Value, Refusal> {
+    let id = employee_id(params)?;
+    let new: NewTrainingRecord = serde_json::from_slice(body)
+        .map_err(|error| Refusal::bad_request(format!("training record: {error}")))?;
+    let completed = date("completed", &new.completed)?;
+    if !COURSES.iter().any(|c| c.training_type_id == new.type_id) {
+        let detail = format!("unknown training type: {}", new.type_id);
+        return Err(Refusal::bad_request(detail));
+    }
+    non_negative("hours", new.hours)?;
+    non_negative("credits", new.credits)?;
+    non_negative("score", new.score)?;
+    let mut hris = shared.hris.lock();
+    if hris.get(id).is_none() {
+        return Err(Refusal::not_found(format!("no employee with id {id}")));
+    }
+    let record = TrainingRecord {
+        id: hris.next_record_id,
+        employee_id: id.to_string(),
+        completed,
+        type_id: new.type_id,
+        hours: new.hours,
+        credits: new.credits,
+        notes: new.notes,
+        score: new.score,
+        instructor: new.instructor,
+        cost: new.cost,
+    };
+    let record = serde_json::to_value(record).map_err(|error| Refusal {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        detail: error.to_string(),
+    })?;
+    hris.next_record_id += 1;
+    hris.training_records.entry(id).or_default().push(record.clone());
+    hris.record_change(
+        id,
+        ChangeAction::Updated,
+        vec!["trainingRecords"],
+        Timestamp::now(),
+    );
+    Ok(record)
+}
+
+/// `GET training/record/employee/{id}`: the employee's records keyed by id.
+pub(super) async fn records(
+    _: Authorized,
+    State(shared): State<Arc<Shared>>,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Json<serde_json::Value>, Refusal> {
+    let id = employee_id(&params)?;
+    let hris = shared.hris.lock();
+    if hris.get(id).is_none() {
+        return Err(Refusal::not_found(format!("no employee with id {id}")));
+    }
+    let records: serde_json::Map<String, serde_json::Value> = hris
+        .training_records
+        .get(&id)
+        .into_iter()
+        .flatten()
+        .map(|record| (record["id"].to_string(), record.clone()))
+        .collect();
+    Ok(Json(serde_json::Value::Object(records)))
+}
+
+/// One row a client may add to the certifications table.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewCertification {
+    name: String,
+    #[serde(default)]
+    number: Option<String>,
+    issued: String,
+    #[serde(default)]
+    expires: Option<String>,
+}
+
+fn table_name(params: &HashMap<String, String>) -> Result<(), Refusal> {
+    match params.get("table").map(String::as_str) {
+        Some(CERTIFICATIONS) => Ok(()),
+        other => Err(Refusal::not_found(format!(
+            "no such table: {}",
+            other.unwrap_or("")
+        ))),
+    }
+}
+
+/// `POST employees/{id}/tables/certifications`: adds a row, answers 201.
+pub(super) async fn add_table_row(
+    _: Authorized,
+    State(shared): State<Arc<Shared>>,
+    Path(params): Path<HashMap<String, String>>,
+    body: Bytes,
+) -> Result<Response, Refusal> {
+    let row = store_certification(&shared, &params, &body)?;
+    Ok((StatusCode::CREATED, Json(row)).into_response())
+}
+
+fn store_certification(
+    shared: &Shared,
+    params: &HashMap<String, String>,
+    body: &[u8],
+) -> Result<serde_json::Value, Refusal> {
+    table_name(params)?;
+    let id = employee_id(params)?;
+    let new: NewCertification = serde_json::from_slice(body)
+        .map_err(|error| Refusal::bad_request(format!("certification: {error}")))?;
+    if new.name.trim().is_empty() {
+        return Err(Refusal::bad_request("name must not be empty"));
+    }
+    let issued = date("issued", &new.issued)?;
+    let expires = new.expires.as_deref().map(|e| date("expires", e)).transpose()?;
+    if expires.is_some_and(|expires| expires < issued) {
+        return Err(Refusal::bad_request("expires must not be before issued"));
+    }
+    let mut hris = shared.hris.lock();
+    if hris.get(id).is_none() {
+        return Err(Refusal::not_found(format!("no employee with id {id}")));
+    }
+    // Table rows carry string ids, as BambooHR's do.
+    let row = json!({
+        "id": hris.next_record_id.to_string(),
+        "employeeId": id.to_string(),
+        "name": new.name,
+        "number": new.number,
+        "issued": issued,
+        "expires": expires,
+    });
+    hris.next_record_id += 1;
+    hris.certifications.entry(id).or_default().push(row.clone());
+    hris.record_change(
+        id,
+        ChangeAction::Updated,
+        vec!["certifications"],
+        Timestamp::now(),
+    );
+    Ok(row)
+}
+
+/// `GET employees/{id}/tables/certifications`: the employee's rows.
+pub(super) async fn table_rows(
+    _: Authorized,
+    State(shared): State<Arc<Shared>>,
+    Path(params): Path<HashMap<String, String>>,
+) -> Result<Json<Vec<serde_json::Value>>, Refusal> {
+    table_name(&params)?;
+    let id = employee_id(&params)?;
+    let hris = shared.hris.lock();
+    if hris.get(id).is_none() {
+        return Err(Refusal::not_found(format!("no employee with id {id}")));
+    }
+    Ok(Json(hris.certifications.get(&id).cloned().unwrap_or_default()))
+}
