@@ -64,7 +64,10 @@ async fn loopback_only(request: Request, next: Next) -> Response {
     if from_loopback {
         next.run(request).await
     } else {
-        answer(StatusCode::FORBIDDEN, "the sandbox admin API answers on loopback only")
+        answer(
+            StatusCode::FORBIDDEN,
+            "the sandbox admin API answers on loopback only",
+        )
     }
 }
 
@@ -78,7 +81,10 @@ async fn completions(State(shared): State<Arc<Shared>>, body: axum::body::Bytes)
         Err(error) => return answer(StatusCode::BAD_REQUEST, format!("completions request: {error}")),
     };
     if request.count > MAX_COUNT {
-        return answer(StatusCode::BAD_REQUEST, format!("count must be at most {MAX_COUNT}"));
+        return answer(
+            StatusCode::BAD_REQUEST,
+            format!("count must be at most {MAX_COUNT}"),
+        );
     }
     if !(0.0..=1.0).contains(&request.duplicate_ratio) {
         return answer(StatusCode::BAD_REQUEST, "duplicate_ratio must be between 0 and 1");
@@ -100,7 +106,10 @@ async fn completions(State(shared): State<Arc<Shared>>, body: axum::body::Bytes)
     match work {
         Ok(Ok(answer)) => Json(answer).into_response(),
         Ok(Err(nobody)) => answer(StatusCode::CONFLICT, nobody),
-        Err(_) => answer(StatusCode::INTERNAL_SERVER_ERROR, "the completion generator failed"),
+        Err(_) => answer(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the completion generator failed",
+        ),
     }
 }
 

@@ -61,7 +61,11 @@ pub fn completion_statement(rng: &mut impl Rng, employee_id: &str, course: &Cour
             "expires": expires.to_string(),
         });
         // Real feeds put it in either place; the engine must read both.
-        let home = if rng.random_bool(0.5) { &mut result } else { &mut context };
+        let home = if rng.random_bool(0.5) {
+            &mut result
+        } else {
+            &mut context
+        };
         home["extensions"] = json!({ CREDENTIAL_EXTENSION: credential });
     }
     json!({
@@ -177,7 +181,9 @@ mod tests {
         let now = Timestamp::now();
         let make = || {
             let mut rng = ChaCha8Rng::seed_from_u64(3);
-            (0..5).map(|_| random_completion(&mut rng, "9", now)).collect::<Vec<_>>()
+            (0..5)
+                .map(|_| random_completion(&mut rng, "9", now))
+                .collect::<Vec<_>>()
         };
         assert_eq!(make(), make());
     }

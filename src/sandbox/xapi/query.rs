@@ -84,7 +84,11 @@ pub fn parse(raw_query: Option<&str>) -> Result<StatementRequest, String> {
                 let limit: usize = value
                     .parse()
                     .map_err(|_| format!("limit must be a non-negative integer, got {value:?}"))?;
-                query.limit = if limit == 0 { MAX_LIMIT } else { limit.min(MAX_LIMIT) };
+                query.limit = if limit == 0 {
+                    MAX_LIMIT
+                } else {
+                    limit.min(MAX_LIMIT)
+                };
             }
             "ascending" => {
                 query.ascending = value
@@ -163,10 +167,20 @@ mod tests {
 
     #[test]
     fn bad_parameters_are_named() {
-        assert_eq!(parse(Some("limit=-1")).unwrap_err(), "limit must be a non-negative integer, got \"-1\"");
-        assert_eq!(parse(Some("colour=red")).unwrap_err(), "colour is not a statements parameter");
+        assert_eq!(
+            parse(Some("limit=-1")).unwrap_err(),
+            "limit must be a non-negative integer, got \"-1\""
+        );
+        assert_eq!(
+            parse(Some("colour=red")).unwrap_err(),
+            "colour is not a statements parameter"
+        );
         assert!(parse(Some("statementId=x&verb=y")).is_err());
-        assert!(parse(Some("since=yesterday")).unwrap_err().starts_with("since must be"));
+        assert!(
+            parse(Some("since=yesterday"))
+                .unwrap_err()
+                .starts_with("since must be")
+        );
         assert!(parse(Some("more=garbage")).is_err());
     }
 

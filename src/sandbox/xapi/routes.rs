@@ -40,10 +40,14 @@ impl FromRequestParts<Arc<Shared>> for LrsClient {
             .and_then(|encoded| STANDARD.decode(encoded.trim()).ok())
             .is_some_and(|decoded| decoded == expected.as_bytes());
         if !authorized {
-            let mut response = error(StatusCode::UNAUTHORIZED, "HTTP Basic credentials are missing or wrong");
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"xAPI\""));
+            let mut response = error(
+                StatusCode::UNAUTHORIZED,
+                "HTTP Basic credentials are missing or wrong",
+            );
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"xAPI\""),
+            );
             return Err(response);
         }
         match parts.headers.get(VERSION_HEADER).map(|v| v.to_str()) {
@@ -72,10 +76,10 @@ pub async fn not_found(_client: LrsClient) -> Response {
     )
 }
 
-/// Validates a POST body: one statement or an array, with no id twice.
-fn validate_body(body: &[u8]) -> Result<Vec<ValidStatement>, Response> {
-    let bad = |detail: String| error(StatusCode::BAD_REQUEST, detail);
-    let parsed: Value = serde_json::from_slice(body).map_err(|e| bad(format!("body is not JSON: {e}")))?;
+/// Validates a POST body: one statement or an array, with no id twice. The
+/// error is the detail of a 400.
+fn validate_body(body: &[u8]) -> Result<Vec<ValidStatement>, String> {
+    let parsed: Value = serde_json::from_slice(body).map_err(|e| format!("body is not JSON: {e}"))?;
     let batch = match parsed {
         Value::Array(items) => items
             .into_iter()
@@ -83,20 +87,18 @@ fn validate_body(body: &[u8]) -> Result<Vec<ValidStatement>, Response> {
             .map(|(i, item)| statements::validate(item, &format!("statements[{i}]")))
             .collect::<Result<Vec<_>, _>>(),
         single => statements::validate(single, "statement").map(|s| vec![s]),
-    }
-    .map_err(bad)?;
+    }?;
     let mut ids: Vec<&str> = batch.iter().map(|s| s.id.as_str()).collect();
     ids.sort_unstable();
     if let Some(pair) = ids.windows(2).find(|pair| pair[0] == pair[1]) {
-        return Err(bad(format!("statement id {} appears twice in the batch", pair[0])));
+        return Err(format!("statement id {} appears twice in the batch", pair[0]));
     }
     Ok(batch)
 }
 
-fn store(shared: &Shared, batch: Vec<ValidStatement>) -> Result<Vec<String>, Response> {
+fn store(shared: &Shared, batch: Vec<ValidStatement>) -> Result<Vec<String>, StoreError> {
     let authority = authority(&shared.credentials);
-    let result = shared.lrs.write().store(batch, &authority, Timestamp::now());
-    result.map_err(|conflict @ StoreError::Conflict(_)| error(StatusCode::CONFLICT, conflict))
+    shared.lrs.write().store(batch, &authority, Timestamp::now())
 }
 
 /// `POST /xAPI/statements`: the ids of the statements, in order.
@@ -107,11 +109,11 @@ pub async fn post_statements(
 ) -> Response {
     let batch = match validate_body(&body) {
         Ok(batch) => batch,
-        Err(response) => return response,
+        Err(detail) => return error(StatusCode::BAD_REQUEST, detail),
     };
     match store(&shared, batch) {
         Ok(ids) => axum::Json(ids).into_response(),
-        Err(response) => response,
+        Err(conflict) => error(StatusCode::CONFLICT, conflict),
     }
 }
 
@@ -138,9 +140,15 @@ pub async fn put_statement(
         Ok(_) => return bad("body must be one statement object".into()),
         Err(e) => return bad(format!("body is not JSON: {e}")),
     };
-    match statement.get("id").and_then(Value::as_str).map(str::to_ascii_lowercase) {
+    match statement
+        .get("id")
+        .and_then(Value::as_str)
+        .map(str::to_ascii_lowercase)
+    {
         Some(id) if id != statement_id => {
-            return bad(format!("statement.id {id} differs from statementId {statement_id}"));
+            return bad(format!(
+                "statement.id {id} differs from statementId {statement_id}"
+            ));
         }
         _ => statement["id"] = Value::String(statement_id),
     }
@@ -150,7 +158,7 @@ pub async fn put_statement(
     };
     match store(&shared, vec![valid]) {
         Ok(_) => StatusCode::NO_CONTENT.into_response(),
-        Err(response) => response,
+        Err(conflict) => error(StatusCode::CONFLICT, conflict),
     }
 }
 

@@ -73,7 +73,10 @@ impl AgentKey {
                 "{what} needs one of mbox, mbox_sha1sum, openid or account"
             )),
             1 => Ok(keys.pop()),
-            _ => Err(format!("{what} must have exactly one identifier, found {}", keys.len())),
+            _ => Err(format!(
+                "{what} must have exactly one identifier, found {}",
+                keys.len()
+            )),
         }
     }
 }
@@ -107,7 +110,9 @@ pub fn validate(statement: Value, at: &str) -> Result<ValidStatement, String> {
     };
     body.insert("id".into(), Value::String(id.clone()));
 
-    let actor = body.get("actor").ok_or_else(|| format!("{at}.actor is required"))?;
+    let actor = body
+        .get("actor")
+        .ok_or_else(|| format!("{at}.actor is required"))?;
     let actor = AgentKey::of(actor, &format!("{at}.actor"))?;
 
     let verb = body
@@ -120,8 +125,13 @@ pub fn validate(statement: Value, at: &str) -> Result<ValidStatement, String> {
     }
     let verb = verb.to_string();
 
-    let object = body.get("object").ok_or_else(|| format!("{at}.object is required"))?;
-    let object_type = object.get("objectType").and_then(Value::as_str).unwrap_or("Activity");
+    let object = body
+        .get("object")
+        .ok_or_else(|| format!("{at}.object is required"))?;
+    let object_type = object
+        .get("objectType")
+        .and_then(Value::as_str)
+        .unwrap_or("Activity");
     let activity = match object_type {
         "Activity" | "StatementRef" => {
             let object_id = object
@@ -147,15 +157,17 @@ pub fn validate(statement: Value, at: &str) -> Result<ValidStatement, String> {
             return Err(format!("{at}.timestamp must be an ISO 8601 time with an offset"));
         }
     }
-    if let Some(version) = body.get("version") {
-        if !version.as_str().is_some_and(is_supported_version) {
-            return Err(format!("{at}.version must be 1.0.x"));
-        }
+    if let Some(version) = body.get("version")
+        && !version.as_str().is_some_and(is_supported_version)
+    {
+        return Err(format!("{at}.version must be 1.0.x"));
     }
-    if let Some(scaled) = body.get("result").and_then(|r| r.pointer("/score/scaled")) {
-        if !scaled.as_f64().is_some_and(|s| (-1.0..=1.0).contains(&s)) {
-            return Err(format!("{at}.result.score.scaled must be a number between -1 and 1"));
-        }
+    if let Some(scaled) = body.get("result").and_then(|r| r.pointer("/score/scaled"))
+        && !scaled.as_f64().is_some_and(|s| (-1.0..=1.0).contains(&s))
+    {
+        return Err(format!(
+            "{at}.result.score.scaled must be a number between -1 and 1"
+        ));
     }
 
     let fingerprint = fingerprint(&body);
@@ -196,7 +208,9 @@ fn is_iri(text: &str) -> bool {
         Some((scheme, rest)) => {
             !rest.is_empty()
                 && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-                && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
         }
         None => false,
     }
@@ -206,9 +220,10 @@ fn is_iri(text: &str) -> bool {
 pub fn is_uuid(text: &str) -> bool {
     let groups: Vec<&str> = text.split('-').collect();
     groups.len() == 5
-        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(group, len)| {
-            group.len() == len && group.bytes().all(|b| b.is_ascii_hexdigit())
-        })
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(group, len)| group.len() == len && group.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 /// A random (version 4) UUID.
@@ -258,10 +273,17 @@ mod tests {
         assert_eq!(validate(bad_id, "s").unwrap_err(), "s.id must be a UUID");
         let mut extra = minimal();
         extra["colour"] = json!("red");
-        assert_eq!(validate(extra, "s").unwrap_err(), "s.colour is not a statement property");
+        assert_eq!(
+            validate(extra, "s").unwrap_err(),
+            "s.colour is not a statement property"
+        );
         let mut two_ifis = minimal();
         two_ifis["actor"]["mbox"] = json!("mailto:a@example.com");
-        assert!(validate(two_ifis, "s").unwrap_err().contains("exactly one identifier"));
+        assert!(
+            validate(two_ifis, "s")
+                .unwrap_err()
+                .contains("exactly one identifier")
+        );
     }
 
     #[test]

@@ -22,7 +22,10 @@ struct StoredStatement {
 impl StoredStatement {
     fn matches(&self, query: &StatementQuery) -> bool {
         query.verb.as_deref().is_none_or(|verb| *self.verb == *verb)
-            && query.agent.as_ref().is_none_or(|agent| self.actor.as_ref() == Some(agent))
+            && query
+                .agent
+                .as_ref()
+                .is_none_or(|agent| self.actor.as_ref() == Some(agent))
             && query
                 .activity
                 .as_deref()
@@ -70,10 +73,10 @@ impl LrsState {
         now: Timestamp,
     ) -> Result<Vec<String>, StoreError> {
         for statement in &batch {
-            if let Some(&at) = self.by_id.get(&statement.id) {
-                if self.statements[at].fingerprint != statement.fingerprint {
-                    return Err(StoreError::Conflict(statement.id.clone()));
-                }
+            if let Some(&at) = self.by_id.get(&statement.id)
+                && self.statements[at].fingerprint != statement.fingerprint
+            {
+                return Err(StoreError::Conflict(statement.id.clone()));
             }
         }
         let mut ids = Vec::with_capacity(batch.len());
@@ -90,7 +93,8 @@ impl LrsState {
         let stored = self.next_stored(now);
         let stored_text = format!("{stored:.6}");
         let mut body = statement.body;
-        body.entry("timestamp").or_insert_with(|| Value::String(stored_text.clone()));
+        body.entry("timestamp")
+            .or_insert_with(|| Value::String(stored_text.clone()));
         body.insert("stored".into(), Value::String(stored_text));
         body.insert("authority".into(), authority.clone());
         body.insert("version".into(), Value::String("1.0.3".into()));
@@ -137,7 +141,9 @@ impl LrsState {
     pub fn page(&self, query: &StatementQuery, after: Option<Timestamp>) -> Page<'_> {
         let all = &self.statements;
         // since is exclusive and until inclusive (xAPI 1.0.3, 7.2.3).
-        let mut start = query.since.map_or(0, |since| all.partition_point(|s| s.stored <= since));
+        let mut start = query
+            .since
+            .map_or(0, |since| all.partition_point(|s| s.stored <= since));
         let mut end = query
             .until
             .map_or(all.len(), |until| all.partition_point(|s| s.stored <= until));
