@@ -76,7 +76,8 @@ pub fn parse(raw_query: Option<&str>) -> Result<StatementRequest, String> {
             "agent" => {
                 let agent: serde_json::Value = serde_json::from_str(&value)
                     .map_err(|error| format!("agent must be an Agent as JSON: {error}"))?;
-                query.agent = AgentKey::of(&agent, "agent")?;
+                let key = AgentKey::of(&agent, "agent")?;
+                query.agent = Some(key.ok_or("agent must carry an identifier (account or mbox)")?);
             }
             "since" => query.since = Some(time(&value)?),
             "until" => query.until = Some(time(&value)?),
@@ -182,6 +183,8 @@ mod tests {
                 .starts_with("since must be")
         );
         assert!(parse(Some("more=garbage")).is_err());
+        let anonymous_group = "agent=%7B%22objectType%22%3A%22Group%22%7D";
+        assert!(parse(Some(anonymous_group)).unwrap_err().contains("identifier"));
     }
 
     #[test]
