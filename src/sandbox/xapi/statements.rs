@@ -4,7 +4,7 @@
 
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// The properties a 1.0.3 statement may have; anything else is rejected.
@@ -85,9 +85,11 @@ impl AgentKey {
 #[derive(Debug)]
 pub struct ValidStatement {
     pub id: String,
-    pub body: Map<String, Value>,
-    /// Digest of the statement minus LRS-owned properties: equal digests are
-    /// the same statement posted twice.
+    /// The statement as JSON without the properties the LRS sets (`stored`,
+    /// `authority`, `version`); never empty, it has at least the id.
+    pub canonical: String,
+    pub has_timestamp: bool,
+    /// Digest of `canonical`: equal digests are the same statement posted twice.
     pub fingerprint: [u8; 32],
     pub actor: Option<AgentKey>,
     pub verb: String,
@@ -170,29 +172,21 @@ pub fn validate(statement: Value, at: &str) -> Result<ValidStatement, String> {
         ));
     }
 
-    let fingerprint = fingerprint(&body);
+    for owned in LRS_OWNED {
+        body.remove(*owned);
+    }
+    // serde_json's map is sorted (no `preserve_order`), so this is canonical.
+    let canonical = serde_json::to_string(&body).map_err(|e| format!("{at} cannot be serialized: {e}"))?;
+    let fingerprint = Sha256::digest(canonical.as_bytes()).into();
     Ok(ValidStatement {
         id,
-        body,
+        has_timestamp: body.contains_key("timestamp"),
+        canonical,
         fingerprint,
         actor,
         verb,
         activity,
     })
-}
-
-/// serde_json's map is sorted (no `preserve_order`), so the serialization is canonical.
-fn fingerprint(body: &Map<String, Value>) -> [u8; 32] {
-    let bytes = if LRS_OWNED.iter().any(|owned| body.contains_key(*owned)) {
-        let mut compared = body.clone();
-        LRS_OWNED.iter().for_each(|owned| drop(compared.remove(*owned)));
-        serde_json::to_vec(&compared)
-    } else {
-        // The common case, a statement as a client first sends it: no copy.
-        serde_json::to_vec(body)
-    };
-    let bytes = bytes.unwrap_or_default();
-    Sha256::digest(bytes).into()
 }
 
 /// `1.0`, `1.0.0` … `1.0.9`: the versions this LRS accepts.
@@ -264,7 +258,7 @@ mod tests {
         let valid = validate(minimal(), "statement").unwrap();
         assert!(is_uuid(&valid.id), "{}", valid.id);
         assert_eq!(&valid.id[14..15], "4");
-        assert_eq!(valid.body["id"], valid.id);
+        assert!(valid.canonical.contains(&valid.id));
     }
 
     #[test]

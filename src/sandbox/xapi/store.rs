@@ -79,26 +79,29 @@ impl LrsState {
                 return Err(StoreError::Conflict(statement.id.clone()));
             }
         }
+        let authority = authority.to_string();
         let mut ids = Vec::with_capacity(batch.len());
         for statement in batch {
             ids.push(statement.id.clone());
             if !self.by_id.contains_key(&statement.id) {
-                self.insert(statement, authority, now);
+                self.insert(statement, &authority, now);
             }
         }
         Ok(ids)
     }
 
-    fn insert(&mut self, statement: ValidStatement, authority: &Value, now: Timestamp) {
+    /// Stores one statement; its JSON is the canonical form with the LRS's
+    /// properties spliced in front, so it is serialized once.
+    fn insert(&mut self, statement: ValidStatement, authority: &str, now: Timestamp) {
         let stored = self.next_stored(now);
-        let stored_text = format!("{stored:.6}");
-        let mut body = statement.body;
-        body.entry("timestamp")
-            .or_insert_with(|| Value::String(stored_text.clone()));
-        body.insert("stored".into(), Value::String(stored_text));
-        body.insert("authority".into(), authority.clone());
-        body.insert("version".into(), Value::String("1.0.3".into()));
-        let json = serde_json::to_string(&body).unwrap_or_default().into_boxed_str();
+        let mut json = String::with_capacity(statement.canonical.len() + authority.len() + 96);
+        json.push_str(&format!(
+            "{{\"stored\":\"{stored:.6}\",\"authority\":{authority},\"version\":\"1.0.3\","
+        ));
+        if !statement.has_timestamp {
+            json.push_str(&format!("\"timestamp\":\"{stored:.6}\","));
+        }
+        json.push_str(&statement.canonical[1..]);
         self.by_id.insert(statement.id, self.statements.len());
         self.statements.push(StoredStatement {
             stored,
@@ -106,7 +109,7 @@ impl LrsState {
             actor: statement.actor,
             verb: statement.verb.into_boxed_str(),
             activity: statement.activity.map(String::into_boxed_str),
-            json,
+            json: json.into_boxed_str(),
         });
     }
 
