@@ -51,9 +51,9 @@ impl AttrPath {
                     .next()
                     .is_some_and(|c| c.is_ascii_alphabetic() || c == '$')
         };
-        if !(attr.is_empty() && extension.is_some()) && !name_ok(attr)
-            || sub.as_deref().is_some_and(|s| !name_ok(s))
-        {
+        let whole_extension = attr.is_empty() && extension.is_some();
+        let attr_ok = whole_extension || name_ok(attr);
+        if !attr_ok || sub.as_deref().is_some_and(|s| !name_ok(s)) {
             return Err(format!("bad attribute path {text:?}"));
         }
         Ok(AttrPath {

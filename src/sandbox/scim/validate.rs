@@ -111,12 +111,13 @@ pub fn prepare(kind: ResourceKind, body: Value) -> Result<Map<String, Value>, Sc
         )));
     }
     // readOnly attributes sent by a client are ignored (RFC 7643 §2.2).
-    object.retain(|k, _| {
-        !["schemas", "id", "meta"]
+    let computed = |k: &str| {
+        ["schemas", "id", "meta"]
             .iter()
             .any(|r| k.eq_ignore_ascii_case(r))
-            && !(kind == ResourceKind::User && k.eq_ignore_ascii_case("groups"))
-    });
+            || (kind == ResourceKind::User && k.eq_ignore_ascii_case("groups"))
+    };
+    object.retain(|k, _| !computed(k));
     check_object(&mut object, kind.attrs())?;
     if let Some(external_id) = object.get("externalId")
         && !external_id.is_string()
