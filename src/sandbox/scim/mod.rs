@@ -1,9 +1,14 @@
 //! The simulated LMS: SCIM 2.0 (RFC 7643/7644) Users with the enterprise
 //! extension and Groups as learning paths, served under `/scim/v2`.
 
+mod attr_path;
+mod discovery;
 mod error;
 pub mod filter;
+mod matching;
 mod patch;
+mod patch_request;
+mod queries;
 mod render;
 mod routes;
 pub mod schemas;
@@ -26,31 +31,37 @@ pub use validate::ResourceKind;
 pub const BODY_LIMIT: usize = 1 << 20;
 
 pub fn router() -> Router<Arc<Shared>> {
-    let only_get = |handler| get(handler).fallback(routes::not_allowed);
+    let only_get = |handler| get(handler).fallback(discovery::not_allowed);
     Router::new()
         .route(
             "/ServiceProviderConfig",
-            only_get(routes::service_provider_config),
+            only_get(discovery::service_provider_config),
         )
-        .route("/Schemas", get(routes::schema_list).fallback(routes::not_allowed))
+        .route(
+            "/Schemas",
+            get(discovery::schema_list).fallback(discovery::not_allowed),
+        )
         .route(
             "/Schemas/{id}",
-            get(routes::schema_one).fallback(routes::not_allowed),
+            get(discovery::schema_one).fallback(discovery::not_allowed),
         )
         .route(
             "/ResourceTypes",
-            get(routes::resource_type_list).fallback(routes::not_allowed),
+            get(discovery::resource_type_list).fallback(discovery::not_allowed),
         )
         .route(
             "/ResourceTypes/{id}",
-            get(routes::resource_type_one).fallback(routes::not_allowed),
+            get(discovery::resource_type_one).fallback(discovery::not_allowed),
         )
-        .route("/.search", post(routes::search_all).fallback(routes::not_allowed))
+        .route(
+            "/.search",
+            post(routes::search_all).fallback(discovery::not_allowed),
+        )
         .route(
             "/{resource}",
             get(routes::list)
                 .post(routes::create)
-                .fallback(routes::not_allowed),
+                .fallback(discovery::not_allowed),
         )
         .route(
             "/{resource}/{id}",
@@ -59,8 +70,8 @@ pub fn router() -> Router<Arc<Shared>> {
                 .patch(routes::modify)
                 .delete(routes::delete)
                 .post(routes::search_in)
-                .fallback(routes::not_allowed),
+                .fallback(discovery::not_allowed),
         )
-        .fallback(routes::not_found)
+        .fallback(discovery::not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
 }

@@ -15,13 +15,12 @@ use super::error::{SCIM_JSON, ScimError};
 use super::filter::{self, Filter};
 use super::patch;
 use super::render::{Projection, render};
-use super::schemas;
 use super::validate::ResourceKind;
 use crate::sandbox::Shared;
 
 /// The most resources one page carries, whatever `count` asks.
 pub const MAX_RESULTS: usize = 1000;
-const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+pub(super) const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
 /// Proof that the request carried the sandbox's SCIM bearer token.
 pub struct Authorized;
@@ -49,7 +48,7 @@ impl FromRequestParts<Arc<Shared>> for Authorized {
     }
 }
 
-fn scim_json(status: StatusCode, body: &Value) -> Response {
+pub(super) fn scim_json(status: StatusCode, body: &Value) -> Response {
     let mut response = (status, body.to_string()).into_response();
     response
         .headers_mut()
@@ -100,7 +99,7 @@ fn if_match(headers: &HeaderMap) -> Option<&str> {
     headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok())
 }
 
-fn base(shared: &Shared) -> &str {
+pub(super) fn base(shared: &Shared) -> &str {
     &shared.credentials.scim_url
 }
 
@@ -360,74 +359,10 @@ pub async fn search_in(
     Ok(list_response(&shared, &[kind], &query))
 }
 
-pub async fn service_provider_config(_: Authorized, State(shared): State<Arc<Shared>>) -> Response {
-    scim_json(
-        StatusCode::OK,
-        &schemas::service_provider_config(base(&shared), MAX_RESULTS),
-    )
-}
-
-fn discovery_list(items: Vec<Value>) -> Response {
-    let body = json!({
-        "schemas": [LIST_RESPONSE],
-        "totalResults": items.len(),
-        "itemsPerPage": items.len(),
-        "startIndex": 1,
-        "Resources": items,
-    });
-    scim_json(StatusCode::OK, &body)
-}
-
-pub async fn schema_list(_: Authorized, State(shared): State<Arc<Shared>>) -> Response {
-    discovery_list(
-        schemas::ALL_SCHEMAS
-            .iter()
-            .filter_map(|s| schemas::schema_json(base(&shared), s))
-            .collect(),
-    )
-}
-
-pub async fn schema_one(
-    _: Authorized,
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-) -> Result<Response, ScimError> {
-    let schema = schemas::schema_json(base(&shared), &id)
-        .ok_or_else(|| ScimError::not_found(format!("schema {id}")))?;
-    Ok(scim_json(StatusCode::OK, &schema))
-}
-
-pub async fn resource_type_list(_: Authorized, State(shared): State<Arc<Shared>>) -> Response {
-    discovery_list(
-        ["User", "Group"]
-            .iter()
-            .filter_map(|n| schemas::resource_type_json(base(&shared), n))
-            .collect(),
-    )
-}
-
-pub async fn resource_type_one(
-    _: Authorized,
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-) -> Result<Response, ScimError> {
-    let found = schemas::resource_type_json(base(&shared), &id)
-        .ok_or_else(|| ScimError::not_found(format!("resource type {id}")))?;
-    Ok(scim_json(StatusCode::OK, &found))
-}
-
-fn method_not_allowed() -> ScimError {
+pub(super) fn method_not_allowed() -> ScimError {
     ScimError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         None,
         "this endpoint does not take that method",
     )
-}
-
-pub async fn not_allowed(_: Authorized) -> ScimError {
-    method_not_allowed()
-}
-
-pub async fn not_found(_: Authorized) -> ScimError {
-    ScimError::not_found("endpoint")
 }

@@ -9,7 +9,7 @@ use rand::Rng;
 use serde_json::{Map, Value, json};
 
 use super::error::ScimError;
-use super::filter::{self, Filter, get_ci};
+use super::filter::get_ci;
 use super::patch::{self, Operation};
 use super::schemas::ENTERPRISE_SCHEMA;
 use super::validate::{ResourceKind, prepare};
@@ -19,16 +19,16 @@ pub struct LmsState {
     pub(super) users: BTreeMap<String, Value>,
     pub(super) groups: BTreeMap<String, Value>,
     /// Every user id, for sampling a random learner in O(1).
-    user_ids: Vec<String>,
+    pub(super) user_ids: Vec<String>,
     user_slots: HashMap<String, usize>,
-    by_user_name: HashMap<String, String>,
-    by_external_id: HashMap<String, Vec<String>>,
-    by_employee_number: HashMap<String, Vec<String>>,
+    pub(super) by_user_name: HashMap<String, String>,
+    pub(super) by_external_id: HashMap<String, Vec<String>>,
+    pub(super) by_employee_number: HashMap<String, Vec<String>>,
     /// Member id → the groups it is in; and group id → its member ids.
-    groups_of: HashMap<String, BTreeSet<String>>,
+    pub(super) groups_of: HashMap<String, BTreeSet<String>>,
     members_of: HashMap<String, HashSet<String>>,
-    active_users: usize,
-    memberships: usize,
+    pub(super) active_users: usize,
+    pub(super) memberships: usize,
     next_version: u64,
 }
 
@@ -51,19 +51,19 @@ fn new_id() -> String {
     )
 }
 
-fn text<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+pub(super) fn text<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
     get_ci(value, key).and_then(Value::as_str)
 }
 
-fn employee_number(user: &Value) -> Option<&str> {
+pub(super) fn employee_number(user: &Value) -> Option<&str> {
     get_ci(user, ENTERPRISE_SCHEMA).and_then(|e| text(e, "employeeNumber"))
 }
 
-fn is_active(user: &Value) -> bool {
+pub(super) fn is_active(user: &Value) -> bool {
     get_ci(user, "active").and_then(Value::as_bool) != Some(false)
 }
 
-fn member_ids(group: &Value) -> Vec<String> {
+pub(super) fn member_ids(group: &Value) -> Vec<String> {
     get_ci(group, "members")
         .and_then(Value::as_array)
         .into_iter()
@@ -90,7 +90,7 @@ fn remove_from(index: &mut HashMap<String, Vec<String>>, key: Option<&str>, id: 
 }
 
 /// Whether an `If-Match` header names the current version (or is `*`).
-fn version_matches(current: &Value, if_match: Option<&str>) -> bool {
+pub(super) fn version_matches(current: &Value, if_match: Option<&str>) -> bool {
     let Some(if_match) = if_match else { return true };
     let version = current["meta"]["version"].as_str().unwrap_or("");
     let bare = |tag: &str| tag.trim().trim_start_matches("W/").to_string();
@@ -126,135 +126,6 @@ impl LmsState {
             let _ = state.create(ResourceKind::Group, body);
         }
         state
-    }
-
-    /// Counts for `/_sandbox/state`.
-    pub fn counts(&self) -> Value {
-        json!({
-            "users": self.users.len(),
-            "active_users": self.active_users,
-            "groups": self.groups.len(),
-            "memberships": self.memberships,
-        })
-    }
-
-    /// The externalId of a random active learner, if there is one.
-    pub fn sample_active_learner(&self, rng: &mut impl Rng) -> Option<String> {
-        fn eligible(user: &Value) -> Option<&str> {
-            is_active(user).then(|| text(user, "externalId")).flatten()
-        }
-        if !self.user_ids.is_empty() {
-            for _ in 0..16 {
-                let id = &self.user_ids[rng.random_range(0..self.user_ids.len())];
-                if let Some(external_id) = self.users.get(id).and_then(eligible) {
-                    return Some(external_id.to_string());
-                }
-            }
-        }
-        self.users.values().find_map(eligible).map(str::to_string)
-    }
-
-    /// The user with this externalId, as GET would show it (without meta.location).
-    pub fn user_by_external_id(&self, external_id: &str) -> Option<Value> {
-        let id = self.by_external_id.get(external_id)?.first()?;
-        self.get(ResourceKind::User, id)
-    }
-
-    /// The externalIds of the users in the group with this displayName.
-    pub fn group_member_external_ids(&self, group_display_name: &str) -> Vec<String> {
-        let group = self
-            .groups
-            .values()
-            .find(|g| text(g, "displayName").is_some_and(|n| n.eq_ignore_ascii_case(group_display_name)));
-        group
-            .map(member_ids)
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|id| {
-                self.users
-                    .get(id)
-                    .and_then(|u| text(u, "externalId"))
-                    .map(str::to_string)
-            })
-            .collect()
-    }
-
-    fn table(&self, kind: ResourceKind) -> &BTreeMap<String, Value> {
-        match kind {
-            ResourceKind::User => &self.users,
-            ResourceKind::Group => &self.groups,
-        }
-    }
-
-    /// A resource as GET shows it, with a user's computed `groups`.
-    pub fn get(&self, kind: ResourceKind, id: &str) -> Option<Value> {
-        let stored = self.table(kind).get(id)?;
-        Some(self.with_groups(kind, id, stored))
-    }
-
-    fn with_groups(&self, kind: ResourceKind, id: &str, stored: &Value) -> Value {
-        let mut shown = stored.clone();
-        if kind == ResourceKind::User
-            && let Some(groups) = self.groups_of.get(id)
-        {
-            let groups: Vec<Value> = groups
-                .iter()
-                .map(|gid| {
-                    let display = self
-                        .groups
-                        .get(gid)
-                        .and_then(|g| text(g, "displayName"))
-                        .unwrap_or("");
-                    json!({"value": gid, "display": display, "type": "direct"})
-                })
-                .collect();
-            shown["groups"] = Value::Array(groups);
-        }
-        shown
-    }
-
-    /// The resources matching `filter`: their total, and the page from
-    /// `start` (1-based) of at most `count`.
-    pub fn search(
-        &self,
-        kind: ResourceKind,
-        filter: Option<&Filter>,
-        start: usize,
-        count: usize,
-    ) -> (usize, Vec<Value>) {
-        let table = self.table(kind);
-        let matching = |(_, v): &(&String, &Value)| filter.is_none_or(|f| filter::matches(f, v, None));
-        let lookup = filter.and_then(filter::indexed_equality).map(|(name, value)| {
-            let ids: Vec<&String> = match name.as_str() {
-                "id" => table.get_key_value(value).map(|(k, _)| k).into_iter().collect(),
-                _ if kind == ResourceKind::Group => return None,
-                "username" => self.by_user_name.get(&value.to_lowercase()).into_iter().collect(),
-                "externalid" => self.by_external_id.get(value).into_iter().flatten().collect(),
-                _ => self.by_employee_number.get(value).into_iter().flatten().collect(),
-            };
-            Some(ids)
-        });
-        let page = |iter: &mut dyn Iterator<Item = (&String, &Value)>| {
-            let mut total = 0;
-            let mut page = Vec::new();
-            for (id, value) in iter {
-                total += 1;
-                if total >= start && page.len() < count {
-                    page.push(self.with_groups(kind, id, value));
-                }
-            }
-            (total, page)
-        };
-        match lookup.flatten() {
-            Some(ids) => {
-                let mut hits = ids
-                    .into_iter()
-                    .filter_map(|id| table.get_key_value(id))
-                    .filter(|e| matching(e));
-                page(&mut hits)
-            }
-            None => page(&mut table.iter().filter(|e| matching(e))),
-        }
     }
 
     fn stamp(
