@@ -388,3 +388,83 @@ fn equalities(filter: &Filter, element: &mut Map<String, Value>) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sandbox::scim::schemas::{GROUP_ATTRS, USER_ATTRS};
+    use serde_json::json;
+
+    fn run(resource: &mut Value, core: &'static [Attr], ops: Value) -> Result<(), ScimError> {
+        let body = json!({"schemas": [PATCH_SCHEMA], "Operations": ops});
+        parse_request(&body)?
+            .iter()
+            .try_for_each(|op| apply(resource, op, core))
+    }
+
+    #[test]
+    fn azure_style_member_removal_by_value_list() {
+        let mut group =
+            json!({"displayName": "G", "members": [{"value": "a"}, {"value": "b"}, {"value": "c"}]});
+        let ops = json!([{"op": "Remove", "path": "members", "value": [{"value": "a"}, {"value": "c"}]}]);
+        run(&mut group, GROUP_ATTRS, ops).unwrap();
+        assert_eq!(group["members"], json!([{"value": "b"}]));
+    }
+
+    #[test]
+    fn add_through_a_filter_that_matches_nothing_creates_the_element() {
+        let mut user = json!({"userName": "a"});
+        let ops = json!([{"op": "add", "path": "emails[type eq \"work\"].value", "value": "a@work"}]);
+        run(&mut user, USER_ATTRS, ops).unwrap();
+        assert_eq!(user["emails"], json!([{"type": "work", "value": "a@work"}]));
+    }
+
+    #[test]
+    fn the_whole_extension_can_be_added_replaced_and_removed() {
+        let mut user = json!({"userName": "a", ENTERPRISE_SCHEMA: {"department": "X", "costCenter": "1"}});
+        let add = json!([{"op": "add", "path": ENTERPRISE_SCHEMA, "value": {"schemas": [ENTERPRISE_SCHEMA], "department": "Y"}}]);
+        run(&mut user, USER_ATTRS, add).unwrap();
+        assert_eq!(
+            user[ENTERPRISE_SCHEMA],
+            json!({"department": "Y", "costCenter": "1"})
+        );
+        let replace = json!([{"op": "replace", "path": ENTERPRISE_SCHEMA, "value": {"division": "Z"}}]);
+        run(&mut user, USER_ATTRS, replace).unwrap();
+        assert_eq!(user[ENTERPRISE_SCHEMA], json!({"division": "Z"}));
+        run(
+            &mut user,
+            USER_ATTRS,
+            json!([{"op": "remove", "path": ENTERPRISE_SCHEMA}]),
+        )
+        .unwrap();
+        assert!(user.get(ENTERPRISE_SCHEMA).is_none());
+    }
+
+    #[test]
+    fn bad_requests_name_their_scim_type() {
+        let mut user = json!({"userName": "a"});
+        let cases = [
+            (
+                json!({"Operations": [{"op": "add", "path": "title", "value": "x"}]}),
+                "invalidSyntax",
+            ),
+            (
+                json!({"schemas": [PATCH_SCHEMA], "Operations": [{"op": "move", "path": "title"}]}),
+                "invalidSyntax",
+            ),
+            (
+                json!({"schemas": [PATCH_SCHEMA], "Operations": [{"op": "add", "path": "title"}]}),
+                "invalidValue",
+            ),
+            (
+                json!({"schemas": [PATCH_SCHEMA], "Operations": [{"op": "add", "path": "emails[", "value": 1}]}),
+                "invalidPath",
+            ),
+        ];
+        for (body, scim_type) in cases {
+            let error = parse_request(&body)
+                .and_then(|ops| ops.iter().try_for_each(|op| apply(&mut user, op, USER_ATTRS)));
+            assert_eq!(error.unwrap_err().scim_type, Some(scim_type), "{body}");
+        }
+    }
+}
