@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::StatusCode;
-use axum::middleware::{self, Next};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -23,10 +23,11 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/state", get(state))
         .route("/churn", axum::routing::post(churn))
         .route("/faults", get(get_faults).post(set_faults))
-        .layer(middleware::from_fn(loopback_only))
 }
 
-async fn loopback_only(request: Request, next: Next) -> Response {
+/// Guards everything under `/_sandbox`: the admin API has no credentials, so
+/// it answers only to this machine.
+pub async fn loopback_only(request: Request, next: Next) -> Response {
     let from_loopback = request
         .extensions()
         .get::<ConnectInfo<std::net::SocketAddr>>()

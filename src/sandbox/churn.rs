@@ -4,7 +4,6 @@
 
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::Duration;
 
 use jiff::{Timestamp, ToSpan};
 use rand::distr::Distribution;
@@ -268,26 +267,17 @@ impl ChurnState {
 
 /// Applies random changes at `per_sec` until cancelled.
 pub async fn run(shared: Arc<Shared>, per_sec: f64, cancel: CancellationToken) {
-    const TICK: Duration = Duration::from_millis(100);
-    let mut ticker = tokio::time::interval(TICK);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut owed = 0.0;
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = ticker.tick() => {}
-        }
-        owed += per_sec * TICK.as_secs_f64();
+    super::pace::at_rate(per_sec, cancel, |due| {
         let mut churn = shared.churn.lock();
         let mut hris = shared.hris.lock();
-        while owed >= 1.0 {
-            owed -= 1.0;
+        for _ in 0..due {
             let kind = churn.random_kind();
             if let Err(error) = churn.apply(&mut hris, kind, None, Timestamp::now()) {
                 tracing::debug!(%error, "churn skipped");
             }
         }
-    }
+    })
+    .await
 }
 
 #[cfg(test)]

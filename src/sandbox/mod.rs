@@ -8,6 +8,7 @@ pub mod churn;
 pub mod faults;
 pub mod hris;
 pub mod scim;
+mod pace;
 mod serve;
 pub mod world;
 pub mod xapi;
@@ -262,5 +263,10 @@ fn router() -> Router<Arc<Shared>> {
         .nest(company_api, hris::router())
         .nest("/scim/v2", scim::router())
         .nest("/xAPI", xapi::router())
-        .nest("/_sandbox", admin::router().merge(xapi::admin_router()))
+        .nest(
+            "/_sandbox",
+            admin::router()
+                .merge(xapi::admin_router())
+                .layer(axum::middleware::from_fn(admin::loopback_only)),
+        )
 }

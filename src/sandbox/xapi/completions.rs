@@ -2,7 +2,6 @@
 //! statements with scores and, for some courses, a credential that expires.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use rand::seq::IndexedRandom;
@@ -123,19 +122,10 @@ pub fn store_generated(shared: &Shared, generated: Vec<Value>) -> Vec<String> {
 /// until `cancel` fires; with no learners it makes none.
 pub async fn run(shared: Arc<Shared>, per_sec: f64, cancel: CancellationToken) {
     let mut rng = ChaCha8Rng::seed_from_u64(shared.seed ^ 0x0C0_4B1E7E);
-    let mut ticker = tokio::time::interval(Duration::from_millis(100));
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut owed = 0.0;
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = ticker.tick() => {}
-        }
-        owed += per_sec / 10.0;
-        let mut generated = Vec::new();
+    crate::sandbox::pace::at_rate(per_sec, cancel, |due| {
         let now = Timestamp::now();
-        while owed >= 1.0 {
-            owed -= 1.0;
+        let mut generated = Vec::with_capacity(due);
+        for _ in 0..due {
             let learner = shared.lms.read().sample_active_learner(&mut rng);
             if let Some(employee_id) = learner {
                 generated.push(random_completion(&mut rng, &employee_id, now));
@@ -144,7 +134,8 @@ pub async fn run(shared: Arc<Shared>, per_sec: f64, cancel: CancellationToken) {
         if !generated.is_empty() {
             store_generated(&shared, generated);
         }
-    }
+    })
+    .await
 }
 
 #[cfg(test)]
