@@ -78,7 +78,7 @@ async fn bench_scim() {
     let users = format!("{}/Users", creds.scim_url);
 
     // Seed the LMS with learners, concurrently.
-    let ids: Vec<String> = futures::future::join_all((0..CONCURRENCY).map(|worker| {
+    let mut ids: Vec<(usize, String)> = futures::future::join_all((0..CONCURRENCY).map(|worker| {
         let (client, users, token) = (client.clone(), users.clone(), creds.scim_token.clone());
         async move {
             let mut ids = Vec::new();
@@ -93,12 +93,13 @@ async fn bench_scim() {
                     .json()
                     .await
                     .unwrap();
-                ids.push(
+                ids.push((
+                    n,
                     answer["id"]
                         .as_str()
                         .expect("created users have an id")
                         .to_string(),
-                );
+                ));
             }
             ids
         }
@@ -108,7 +109,9 @@ async fn bench_scim() {
     .flatten()
     .collect();
     assert_eq!(ids.len(), SCIM_USERS);
-    let ids = Arc::new(ids);
+    // Index by learner number, so a PUT goes to the learner it describes.
+    ids.sort_unstable();
+    let ids: Arc<Vec<String>> = Arc::new(ids.into_iter().map(|(_, id)| id).collect());
 
     for kind in ["GET by filter", "PUT"] {
         let done = Arc::new(AtomicU64::new(0));

@@ -49,8 +49,7 @@ enum Source {
 }
 
 pub fn router() -> Router<Arc<Shared>> {
-    Router::new()
-        .route("/completions", axum::routing::post(completions))
+    Router::new().route("/completions", axum::routing::post(completions))
 }
 
 fn answer(status: StatusCode, message: impl std::fmt::Display) -> Response {
