@@ -24,6 +24,22 @@ fn change(key: &str, employee: &str) -> NewEvent {
     }
 }
 
+/// `n` events of `n` different employees.
+fn distinct(n: usize) -> Vec<NewEvent> {
+    (0..n)
+        .map(|i| change(&format!("k{i}"), &format!("E{i}")))
+        .collect()
+}
+
+fn append_ids(store: &Store, batch: &[NewEvent]) -> Vec<EventId> {
+    store
+        .append(batch)
+        .expect("append")
+        .iter()
+        .map(|a| a.id())
+        .collect()
+}
+
 fn id(appended: &[Appended], i: usize) -> EventId {
     appended[i].id()
 }
@@ -176,16 +192,7 @@ fn a_dead_letter_blocks_the_employee_until_an_operator_acts() {
 #[test]
 fn every_transition_and_an_illegal_one() {
     let (_dir, store) = open();
-    let ids: Vec<EventId> = store
-        .append(
-            &(0..6)
-                .map(|i| change(&format!("k{i}"), &format!("E{i}")))
-                .collect::<Vec<_>>(),
-        )
-        .expect("append")
-        .iter()
-        .map(|a| a.id())
-        .collect();
+    let ids = append_ids(&store, &distinct(6));
     let applied = store.mark_applied(ids[0], &write()).expect("applied");
     assert_eq!(applied.status, EventStatus::Applied);
     let detail = store.event(ids[0]).expect("read").expect("exists");
@@ -270,12 +277,7 @@ fn a_restart_finds_everything_where_it_was() {
     let path = dir.path().join("hrsync.db");
     let ids = {
         let store = Store::open(&path).expect("open");
-        let ids: Vec<EventId> = store
-            .append(&[change("a1", "A"), change("a2", "A"), change("b1", "B")])
-            .expect("append")
-            .iter()
-            .map(|a| a.id())
-            .collect();
+        let ids = append_ids(&store, &[change("a1", "A"), change("a2", "A"), change("b1", "B")]);
         store.mark_applied(ids[0], &write()).expect("applied");
         store
             .mark_dead_letter(ids[2], "LMS down", Some(503))
@@ -401,16 +403,7 @@ fn pages_return_each_event_once_newest_first() {
 #[test]
 fn counts_follow_every_transition() {
     let (_dir, store) = open();
-    let ids: Vec<EventId> = store
-        .append(
-            &(0..7)
-                .map(|i| change(&format!("k{i}"), &format!("E{i}")))
-                .collect::<Vec<_>>(),
-        )
-        .expect("append")
-        .iter()
-        .map(|a| a.id())
-        .collect();
+    let ids = append_ids(&store, &distinct(7));
     store.mark_applied(ids[0], &write()).expect("applied");
     store.mark_unchanged(ids[1]).expect("unchanged");
     store

@@ -8,8 +8,8 @@
 //! connections from a small pool, so a console page never waits on a write (WAL).
 //! Payloads are stored as given: callers must never hand the store request headers.
 
-// mod audit;
-// mod export;
+mod audit;
+mod export;
 mod journal;
 mod queries;
 mod schema;
@@ -25,8 +25,8 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::model::{EventId, EventStatus};
 
-// pub use audit::{AuditBreak, AuditFilter, AuditReport};
-// pub use export::AuditFormat;
+pub use audit::{AuditBreak, AuditFilter, AuditReport, GENESIS_HASH};
+pub use export::{AUDIT_CSV_HEADER, AuditFormat};
 pub use journal::{Appended, StoreTx};
 pub use queries::{EventDetail, EventFilter, EventSummary, StoreCounts};
 

@@ -147,7 +147,7 @@ pub(super) fn read_event(conn: &Connection, id: EventId) -> Result<Option<Event>
 }
 
 /// `%` and `_` in the operator's text match themselves.
-fn like_pattern(text: &str) -> String {
+pub(super) fn like_pattern(text: &str) -> String {
     let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
     format!("%{escaped}%")
 }
