@@ -145,6 +145,12 @@ fn a_retry_waits_for_its_time_and_keeps_the_employee_waiting() {
         .mark_retry(id(&a, 0), "503", Some(503), next)
         .expect("retry");
     assert_eq!((event.attempts, event.last_http_status), (2, Some(503)));
+    let failures = store.event(id(&a, 0)).expect("read").expect("exists").failures;
+    let seen: Vec<_> = failures
+        .iter()
+        .map(|f| (f.error.as_str(), f.http_status))
+        .collect();
+    assert_eq!(seen, vec![("connect timeout", None), ("503", Some(503))]);
 }
 
 #[test]
@@ -433,4 +439,37 @@ fn counts_follow_every_transition() {
     store.flag(ids[3], "ask HR").expect("flag");
     let c = store.counts().expect("counts");
     assert_eq!((c.dead_letters, c.flagged, c.total), (0, 1, 7));
+}
+
+#[test]
+fn reads_never_wait_for_an_open_write() {
+    let (_dir, store) = open();
+    store.append(&[change("k1", "E1")]).expect("append");
+    let seen_inside = store
+        .transaction(|tx| {
+            tx.append(&[change("k2", "E2")])?;
+            // The writer is busy; a read on the same thread would deadlock if it waited.
+            store.events_page(&EventFilter::default(), None, 10)
+        })
+        .expect("transaction");
+    assert_eq!(seen_inside.len(), 1, "a read sees only what is committed");
+    assert_eq!(
+        store
+            .events_page(&EventFilter::default(), None, 10)
+            .expect("page")
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn a_file_from_a_newer_hrsync_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("hrsync.db");
+    drop(Store::open(&path).expect("open"));
+    let raw = rusqlite::Connection::open(&path).expect("raw");
+    raw.pragma_update(None, "user_version", 99).expect("bump version");
+    drop(raw);
+    let err = Store::open(&path).err().expect("refused");
+    assert!(matches!(err, StoreError::NewerSchema { found: 99, .. }), "{err}");
 }

@@ -155,6 +155,14 @@ pub struct StoredWrite {
     pub write: WriteRecord,
 }
 
+/// One failed attempt at applying an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedAttempt {
+    pub at: Timestamp,
+    pub error: String,
+    pub http_status: Option<u16>,
+}
+
 /// A journaled event with everything the journal knows about it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {

@@ -6,5 +6,6 @@ pub mod event;
 
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use event::{
-    Direction, Event, EventId, EventStatus, FieldReason, NewEvent, Source, StoredWrite, WriteRecord,
+    Direction, Event, EventId, EventStatus, FailedAttempt, FieldReason, NewEvent, Source, StoredWrite,
+    WriteRecord,
 };

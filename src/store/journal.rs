@@ -150,6 +150,20 @@ impl<'a> StoreTx<'a> {
         Ok(())
     }
 
+    pub(super) fn record_failure(
+        &self,
+        id: EventId,
+        error: &str,
+        http_status: Option<u16>,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO failures (event_id, at, error, http_status) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![id.0, to_micros(self.now), error, http_status])?;
+        Ok(())
+    }
+
     /// The event as this transaction sees it.
     pub fn event(&self, id: EventId) -> Result<Event, StoreError> {
         queries::read_event(self.conn, id)?.ok_or(StoreError::NoSuchEvent(id))

@@ -9,7 +9,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{Store, StoreError, from_micros, to_micros};
-use crate::model::{Direction, Event, EventId, EventStatus, FieldReason, Source, StoredWrite, WriteRecord};
+use crate::model::{
+    Direction, Event, EventId, EventStatus, FailedAttempt, FieldReason, Source, StoredWrite, WriteRecord,
+};
 
 pub(super) const EVENT_COLUMNS: &str = "id, idempotency_key, source, direction, employee_id, kind, \
     occurred_at, received_at, updated_at, status, attempts, next_attempt_at, last_error, \
@@ -45,11 +47,12 @@ pub struct EventSummary {
     pub last_http_status: Option<u16>,
 }
 
-/// One event and every write made for it, oldest write first.
+/// One event with every write made for it and every failed attempt, oldest first.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EventDetail {
     pub event: Event,
     pub writes: Vec<StoredWrite>,
+    pub failures: Vec<FailedAttempt>,
 }
 
 /// Journal totals, read from counters kept in step with every transition.
@@ -241,9 +244,20 @@ impl Store {
                 },
             })
         })?;
+        let writes = writes.collect::<Result<_, _>>()?;
+        let mut stmt = conn
+            .prepare_cached("SELECT at, error, http_status FROM failures WHERE event_id = ?1 ORDER BY id")?;
+        let failures = stmt.query_map([id.0], |row| {
+            Ok(FailedAttempt {
+                at: time(row, 0)?,
+                error: row.get(1)?,
+                http_status: row.get(2)?,
+            })
+        })?;
         Ok(Some(EventDetail {
             event,
-            writes: writes.collect::<Result<_, _>>()?,
+            writes,
+            failures: failures.collect::<Result<_, _>>()?,
         }))
     }
 

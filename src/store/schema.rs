@@ -56,6 +56,16 @@ CREATE TABLE writes (
 );
 CREATE INDEX writes_event ON writes (event_id);
 
+-- Every failed attempt, so the detail view shows the history, not just the last error.
+CREATE TABLE failures (
+    id          INTEGER PRIMARY KEY,
+    event_id    INTEGER NOT NULL REFERENCES events (id),
+    at          INTEGER NOT NULL,
+    error       TEXT NOT NULL,
+    http_status INTEGER
+);
+CREATE INDEX failures_event ON failures (event_id);
+
 -- Kept in step by every transition so counts stay cheap at a million events.
 CREATE TABLE status_counts (name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
