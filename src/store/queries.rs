@@ -161,6 +161,8 @@ impl Store {
     /// event that waits for an operator (dead letter, rejected, held) keeps that
     /// employee's later events waiting until it is retried, skipped or flagged, so that
     /// one employee's changes always apply in the order they happened.
+    /// It claims nothing: until an event is marked, it stays ready, so the engine keeps
+    /// its own set of events in flight.
     pub fn ready(&self, now: Timestamp, limit: usize) -> Result<Vec<Event>, StoreError> {
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events INDEXED BY events_ready \
