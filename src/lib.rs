@@ -4,4 +4,6 @@
 
 pub mod cli;
 pub mod contract;
+pub mod model;
 pub mod sandbox;
+pub mod store;

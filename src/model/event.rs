@@ -1,0 +1,190 @@
+//! A journaled change: where it came from, which way it flows, whose record it is,
+//! and how far it has got (its status, attempts and the writes it caused).
+
+use std::fmt;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The journal's id for an event; grows with time, so newer events have larger ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct EventId(pub i64);
+
+impl fmt::Display for EventId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Generates `as_str`/`parse` pairs so the words stored in SQLite are written once.
+macro_rules! named_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $word:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The word used in the store, the CLI's `--json` and the console.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $word),+ }
+            }
+
+            pub fn parse(word: &str) -> Option<$name> {
+                match word { $($word => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+named_enum!(
+    /// Which way a change flows.
+    Direction {
+        /// Identity: employees become learners.
+        HrisToLms => "hris_to_lms",
+        /// Completions written back as training records.
+        LmsToHris => "lms_to_hris",
+    }
+);
+
+named_enum!(
+    /// How the change reached hrsync.
+    Source {
+        Webhook => "webhook",
+        Poll => "poll",
+        InitialLoad => "initial_load",
+        Csv => "csv",
+        Lrs => "lrs",
+        Operator => "operator",
+        Reconcile => "reconcile",
+    }
+);
+
+named_enum!(
+    /// Where an event stands. Open statuses keep the employee's later events waiting.
+    EventStatus {
+        /// Journaled, not yet tried.
+        Pending => "pending",
+        /// Written to the target.
+        Applied => "applied",
+        /// The target already had these values: nothing to write.
+        Unchanged => "unchanged",
+        /// A transient failure; tried again at `next_attempt_at`.
+        Retrying => "retrying",
+        /// Out of retries; waits for an operator.
+        DeadLetter => "dead_letter",
+        /// A permanent failure (contract violation or 4xx); waits for an operator.
+        Rejected => "rejected",
+        /// Held by the safety threshold or a duplicate hold; waits for an operator.
+        Held => "held",
+        /// Closed by an operator without applying it.
+        Skipped => "skipped",
+        /// Closed by an operator and handed to the HRIS admin.
+        Flagged => "flagged",
+    }
+);
+
+impl EventStatus {
+    /// Statuses that still block the employee's later events (see `Store::ready`).
+    pub const OPEN: &'static [EventStatus] = &[
+        EventStatus::Pending,
+        EventStatus::Retrying,
+        EventStatus::DeadLetter,
+        EventStatus::Rejected,
+        EventStatus::Held,
+    ];
+
+    pub fn is_open(self) -> bool {
+        Self::OPEN.contains(&self)
+    }
+}
+
+/// A change as the ingest side hands it to the journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewEvent {
+    /// Same key twice means the same delivery: acknowledged, applied once.
+    pub idempotency_key: String,
+    pub source: Source,
+    pub direction: Direction,
+    pub employee_id: String,
+    /// What changed, in the source's words, e.g. "Updated" or "completion".
+    pub kind: String,
+    pub occurred_at: Timestamp,
+    /// The record as received (never request headers: secrets stay out of the store).
+    pub payload: Value,
+}
+
+/// Why one field of a record was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldReason {
+    pub field: String,
+    pub reason: String,
+}
+
+/// One write carried out on a target system.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WriteRecord {
+    /// The system whose value won, e.g. "hris".
+    pub sent_from: String,
+    /// The system written to, e.g. "lms".
+    pub sent_to: String,
+    /// The record's id on the target side, e.g. the SCIM user id.
+    pub target_id: Option<String>,
+    pub before: Value,
+    pub after: Value,
+    pub http_status: Option<u16>,
+}
+
+/// A write as the journal keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredWrite {
+    pub id: i64,
+    pub event_id: EventId,
+    pub at: Timestamp,
+    #[serde(flatten)]
+    pub write: WriteRecord,
+}
+
+/// One failed attempt at applying an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedAttempt {
+    pub at: Timestamp,
+    pub error: String,
+    pub http_status: Option<u16>,
+}
+
+/// A journaled event with everything the journal knows about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: EventId,
+    pub idempotency_key: String,
+    pub source: Source,
+    pub direction: Direction,
+    pub employee_id: String,
+    pub kind: String,
+    pub occurred_at: Timestamp,
+    pub received_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub status: EventStatus,
+    pub attempts: u32,
+    pub next_attempt_at: Option<Timestamp>,
+    pub last_error: Option<String>,
+    pub last_http_status: Option<u16>,
+    /// Why a rejected event was refused, field by field.
+    pub reasons: Vec<FieldReason>,
+    /// Why it is held, skipped or flagged.
+    pub note: Option<String>,
+    pub payload: Value,
+    /// The payload mapped through the contract, once the engine has done so.
+    pub mapped: Option<Value>,
+}

@@ -1,0 +1,273 @@
+//! Writing to the journal inside one transaction: appending a batch of events
+//! (duplicates acknowledged and counted), cursors, mapped payloads, writes, and the
+//! status change every transition goes through.
+
+use jiff::Timestamp;
+use rusqlite::{Connection, OptionalExtension, ToSql, params};
+use serde_json::Value;
+
+use super::{Store, StoreError, queries, to_micros};
+use crate::model::{Event, EventId, EventStatus, NewEvent, WriteRecord};
+
+/// What the journal did with one event of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    New(EventId),
+    /// The idempotency key was seen before: acknowledged, not journaled again.
+    Duplicate(EventId),
+}
+
+impl Appended {
+    pub fn id(self) -> EventId {
+        match self {
+            Appended::New(id) | Appended::Duplicate(id) => id,
+        }
+    }
+}
+
+/// One open write transaction; everything done through it commits or rolls back together.
+pub struct StoreTx<'a> {
+    pub(super) conn: &'a Connection,
+    pub(super) now: Timestamp,
+}
+
+impl<'a> StoreTx<'a> {
+    pub(super) fn new(conn: &'a Connection, now: Timestamp) -> StoreTx<'a> {
+        StoreTx { conn, now }
+    }
+
+    /// The transaction's clock: every row it touches gets this time.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// Journals a batch as Pending; an event whose key is known comes back as a duplicate.
+    pub fn append(&self, batch: &[NewEvent]) -> Result<Vec<Appended>, StoreError> {
+        let now = to_micros(self.now);
+        let mut has_open = self.conn.prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM events WHERE direction = ?1 AND employee_id = ?2 \
+             AND status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held'))",
+        )?;
+        let mut insert = self.conn.prepare_cached(
+            "INSERT INTO events (idempotency_key, source, direction, employee_id, kind, occurred_at, \
+             received_at, updated_at, status, is_head, next_attempt_at, payload) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, 'pending', ?8, ?7, ?9) \
+             ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+        )?;
+        let mut known = self
+            .conn
+            .prepare_cached("SELECT id FROM events WHERE idempotency_key = ?1")?;
+        let mut appended = Vec::with_capacity(batch.len());
+        let (mut new, mut duplicates) = (0_i64, 0_i64);
+        for (index, event) in batch.iter().enumerate() {
+            // Checked as rows go in: a bad event rolls back the ones before it too.
+            if event.idempotency_key.is_empty() {
+                return Err(StoreError::InvalidEvent {
+                    index,
+                    reason: "empty idempotency key".into(),
+                });
+            }
+            if event.employee_id.is_empty() {
+                return Err(StoreError::InvalidEvent {
+                    index,
+                    reason: "empty employee id".into(),
+                });
+            }
+            let direction = event.direction.as_str();
+            let blocked: bool = has_open.query_row(params![direction, event.employee_id], |r| r.get(0))?;
+            let inserted: Option<i64> = insert
+                .query_row(
+                    params![
+                        event.idempotency_key,
+                        event.source.as_str(),
+                        direction,
+                        event.employee_id,
+                        event.kind,
+                        to_micros(event.occurred_at),
+                        now,
+                        !blocked,
+                        event.payload.to_string(),
+                    ],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            appended.push(match inserted {
+                Some(id) => {
+                    new += 1;
+                    Appended::New(EventId(id))
+                }
+                None => {
+                    duplicates += 1;
+                    Appended::Duplicate(EventId(known.query_row([&event.idempotency_key], |r| r.get(0))?))
+                }
+            });
+        }
+        add_count(self.conn, "status_counts", EventStatus::Pending.as_str(), new)?;
+        add_count(self.conn, "counters", "duplicates", duplicates)?;
+        Ok(appended)
+    }
+
+    /// Remembers how far a source has been read (e.g. the poller's "changed since").
+    pub fn set_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO cursors (name, value, updated_at) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            )?
+            .execute(params![name, value, to_micros(self.now)])?;
+        Ok(())
+    }
+
+    /// Keeps the contract-mapped payload beside the raw one, for the console's detail view.
+    pub fn set_mapped(&self, id: EventId, mapped: &Value) -> Result<Event, StoreError> {
+        let changed = self
+            .conn
+            .prepare_cached("UPDATE events SET mapped = ?1, updated_at = ?2 WHERE id = ?3")?
+            .execute(params![mapped.to_string(), to_micros(self.now), id.0])?;
+        if changed == 0 {
+            return Err(StoreError::NoSuchEvent(id));
+        }
+        self.event(id)
+    }
+
+    /// Records a write made for an event; `mark_applied` records its own.
+    pub fn record_write(&self, id: EventId, write: &WriteRecord) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO writes (event_id, at, sent_from, sent_to, target_id, before, after, http_status) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                id.0,
+                to_micros(self.now),
+                write.sent_from,
+                write.sent_to,
+                write.target_id,
+                write.before.to_string(),
+                write.after.to_string(),
+                write.http_status,
+            ])?;
+        Ok(())
+    }
+
+    pub(super) fn record_failure(
+        &self,
+        id: EventId,
+        error: &str,
+        http_status: Option<u16>,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO failures (event_id, at, error, http_status) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![id.0, to_micros(self.now), error, http_status])?;
+        Ok(())
+    }
+
+    /// The event as this transaction sees it.
+    pub fn event(&self, id: EventId) -> Result<Event, StoreError> {
+        queries::read_event(self.conn, id)?.ok_or(StoreError::NoSuchEvent(id))
+    }
+
+    /// Moves an event from one of `allowed` to `to`, setting `set` (SQL with ?4.. bound
+    /// to `extra`), keeps the counts and passes the employee's turn on when it finishes.
+    pub(super) fn transition(
+        &self,
+        id: EventId,
+        action: &'static str,
+        allowed: &[EventStatus],
+        to: EventStatus,
+        set: &str,
+        extra: &[&dyn ToSql],
+    ) -> Result<Event, StoreError> {
+        let found = self
+            .conn
+            .prepare_cached("SELECT status, is_head, direction, employee_id FROM events WHERE id = ?1")?
+            .query_row([id.0], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, bool>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })
+            .optional()?;
+        let (from, is_head, direction, employee_id) = found.ok_or(StoreError::NoSuchEvent(id))?;
+        let from = EventStatus::parse(&from).ok_or_else(|| StoreError::Corrupt {
+            row: id.0,
+            column: "status",
+            reason: from.clone(),
+        })?;
+        if !allowed.contains(&from) {
+            return Err(StoreError::IllegalTransition { id, from, action });
+        }
+        let sql = format!("UPDATE events SET status = ?1, updated_at = ?2, {set} WHERE id = ?3");
+        let (status, at) = (to.as_str(), to_micros(self.now));
+        let mut bound: Vec<&dyn ToSql> = vec![&status, &at, &id.0];
+        bound.extend_from_slice(extra);
+        self.conn.prepare_cached(&sql)?.execute(bound.as_slice())?;
+        if from != to {
+            add_count(self.conn, "status_counts", from.as_str(), -1)?;
+            add_count(self.conn, "status_counts", to.as_str(), 1)?;
+        }
+        if is_head && !to.is_open() {
+            self.pass_turn(id, &direction, &employee_id)?;
+        }
+        self.event(id)
+    }
+
+    /// The finished head hands over to the employee's next open event, if any.
+    fn pass_turn(&self, finished: EventId, direction: &str, employee_id: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("UPDATE events SET is_head = 0 WHERE id = ?1")?
+            .execute([finished.0])?;
+        self.conn
+            .prepare_cached(
+                "UPDATE events SET is_head = 1 WHERE id = (SELECT id FROM events \
+                 WHERE direction = ?1 AND employee_id = ?2 \
+                 AND status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held') \
+                 ORDER BY id LIMIT 1)",
+            )?
+            .execute(params![direction, employee_id])?;
+        Ok(())
+    }
+}
+
+fn add_count(conn: &Connection, table: &str, name: &str, delta: i64) -> Result<(), StoreError> {
+    if delta == 0 {
+        return Ok(());
+    }
+    let sql =
+        format!("INSERT INTO {table} (name, n) VALUES (?1, ?2) ON CONFLICT DO UPDATE SET n = n + excluded.n");
+    conn.prepare_cached(&sql)?.execute(params![name, delta])?;
+    Ok(())
+}
+
+impl Store {
+    /// Journals a batch in one transaction (group commit): when this returns, it is on disk.
+    pub fn append(&self, batch: &[NewEvent]) -> Result<Vec<Appended>, StoreError> {
+        self.transaction(|tx| tx.append(batch))
+    }
+
+    /// Journals a batch and moves a cursor in the same transaction: never one without the other.
+    pub fn append_with_cursor(
+        &self,
+        batch: &[NewEvent],
+        cursor: &str,
+        value: &str,
+    ) -> Result<Vec<Appended>, StoreError> {
+        self.transaction(|tx| {
+            let appended = tx.append(batch)?;
+            tx.set_cursor(cursor, value)?;
+            Ok(appended)
+        })
+    }
+
+    pub fn set_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.transaction(|tx| tx.set_cursor(name, value))
+    }
+
+    pub fn set_mapped(&self, id: EventId, mapped: &Value) -> Result<Event, StoreError> {
+        self.transaction(|tx| tx.set_mapped(id, mapped))
+    }
+}

@@ -1,0 +1,330 @@
+//! Reading the journal for the engine, the console and the CLI: what may apply now,
+//! pages of events (keyset-paginated, never OFFSET), one event with its writes,
+//! the operator queues, counts and cursors.
+
+use jiff::Timestamp;
+use rusqlite::types::Type;
+use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Store, StoreError, from_micros, to_micros};
+use crate::model::{
+    Direction, Event, EventId, EventStatus, FailedAttempt, FieldReason, Source, StoredWrite, WriteRecord,
+};
+
+pub(super) const EVENT_COLUMNS: &str = "id, idempotency_key, source, direction, employee_id, kind, \
+    occurred_at, received_at, updated_at, status, attempts, next_attempt_at, last_error, \
+    last_http_status, reasons, note, payload, mapped";
+
+const SUMMARY_COLUMNS: &str = "id, source, direction, employee_id, kind, occurred_at, received_at, \
+    status, attempts, next_attempt_at, last_error, last_http_status";
+
+/// What the events pane filters on; `None` means any. `text` matches the employee id,
+/// kind, last error or raw payload (ASCII case-insensitive).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventFilter {
+    pub direction: Option<Direction>,
+    pub status: Option<EventStatus>,
+    pub employee_id: Option<String>,
+    pub text: Option<String>,
+}
+
+/// One line of the events pane: everything but the payloads.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventSummary {
+    pub id: EventId,
+    pub source: Source,
+    pub direction: Direction,
+    pub employee_id: String,
+    pub kind: String,
+    pub occurred_at: Timestamp,
+    pub received_at: Timestamp,
+    pub status: EventStatus,
+    pub attempts: u32,
+    pub next_attempt_at: Option<Timestamp>,
+    pub last_error: Option<String>,
+    pub last_http_status: Option<u16>,
+}
+
+/// One event with every write made for it and every failed attempt, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventDetail {
+    pub event: Event,
+    pub writes: Vec<StoredWrite>,
+    pub failures: Vec<FailedAttempt>,
+}
+
+/// Journal totals, read from counters kept in step with every transition.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct StoreCounts {
+    pub total: u64,
+    pub pending: u64,
+    pub retrying: u64,
+    pub applied: u64,
+    pub unchanged: u64,
+    pub dead_letters: u64,
+    pub rejected: u64,
+    pub held: u64,
+    pub skipped: u64,
+    pub flagged: u64,
+    /// Deliveries acknowledged as already journaled.
+    pub duplicates: u64,
+}
+
+fn word<T>(row: &Row<'_>, idx: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+    let text: String = row.get(idx)?;
+    parse(&text).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, format!("unknown word {text:?}").into())
+    })
+}
+
+pub(super) fn json(row: &Row<'_>, idx: usize) -> rusqlite::Result<Value> {
+    let text: String = row.get(idx)?;
+    serde_json::from_str(&text)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, e.into()))
+}
+
+fn time(row: &Row<'_>, idx: usize) -> rusqlite::Result<Timestamp> {
+    Ok(from_micros(row.get(idx)?))
+}
+
+fn maybe_time(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Timestamp>> {
+    Ok(row.get::<_, Option<i64>>(idx)?.map(from_micros))
+}
+
+pub(super) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
+    let reasons: Vec<FieldReason> = match row.get::<_, Option<String>>(14)? {
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(14, Type::Text, e.into()))?,
+        None => Vec::new(),
+    };
+    Ok(Event {
+        id: EventId(row.get(0)?),
+        idempotency_key: row.get(1)?,
+        source: word(row, 2, Source::parse)?,
+        direction: word(row, 3, Direction::parse)?,
+        employee_id: row.get(4)?,
+        kind: row.get(5)?,
+        occurred_at: time(row, 6)?,
+        received_at: time(row, 7)?,
+        updated_at: time(row, 8)?,
+        status: word(row, 9, EventStatus::parse)?,
+        attempts: row.get(10)?,
+        next_attempt_at: maybe_time(row, 11)?,
+        last_error: row.get(12)?,
+        last_http_status: row.get(13)?,
+        reasons,
+        note: row.get(15)?,
+        payload: json(row, 16)?,
+        mapped: match row.get::<_, Option<String>>(17)? {
+            Some(_) => Some(json(row, 17)?),
+            None => None,
+        },
+    })
+}
+
+fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<EventSummary> {
+    Ok(EventSummary {
+        id: EventId(row.get(0)?),
+        source: word(row, 1, Source::parse)?,
+        direction: word(row, 2, Direction::parse)?,
+        employee_id: row.get(3)?,
+        kind: row.get(4)?,
+        occurred_at: time(row, 5)?,
+        received_at: time(row, 6)?,
+        status: word(row, 7, EventStatus::parse)?,
+        attempts: row.get(8)?,
+        next_attempt_at: maybe_time(row, 9)?,
+        last_error: row.get(10)?,
+        last_http_status: row.get(11)?,
+    })
+}
+
+pub(super) fn read_event(conn: &Connection, id: EventId) -> Result<Option<Event>, StoreError> {
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([id.0], event_from_row)
+        .optional()?)
+}
+
+/// `%` and `_` in the operator's text match themselves.
+pub(super) fn like_pattern(text: &str) -> String {
+    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+impl Store {
+    /// Events that may be applied now, longest-due first: Pending or Retrying and due,
+    /// and only the oldest open event of each employee in each direction. An employee's
+    /// event that waits for an operator (dead letter, rejected, held) keeps that
+    /// employee's later events waiting until it is retried, skipped or flagged, so that
+    /// one employee's changes always apply in the order they happened.
+    /// It claims nothing: until an event is marked, it stays ready, so the engine keeps
+    /// its own set of events in flight.
+    pub fn ready(&self, now: Timestamp, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events INDEXED BY events_ready \
+             WHERE is_head = 1 AND status IN ('pending', 'retrying') AND next_attempt_at <= ?1 \
+             ORDER BY next_attempt_at, id LIMIT ?2"
+        );
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![to_micros(now), limit as i64], event_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// A page of events, newest first, older than `before` (None: from the newest).
+    pub fn events_page(
+        &self,
+        filter: &EventFilter,
+        before: Option<EventId>,
+        limit: usize,
+    ) -> Result<Vec<EventSummary>, StoreError> {
+        let mut conditions = vec!["id < ?1".to_string()];
+        let before = before.map_or(i64::MAX, |id| id.0);
+        let limit = limit as i64;
+        let mut bound: Vec<&dyn ToSql> = vec![&before, &limit];
+        let (direction, status) = (
+            filter.direction.map(|d| d.as_str()),
+            filter.status.map(|s| s.as_str()),
+        );
+        if let Some(direction) = &direction {
+            bound.push(direction);
+            conditions.push(format!("direction = ?{}", bound.len()));
+        }
+        if let Some(status) = &status {
+            bound.push(status);
+            conditions.push(format!("status = ?{}", bound.len()));
+        }
+        if let Some(employee_id) = &filter.employee_id {
+            bound.push(employee_id);
+            conditions.push(format!("employee_id = ?{}", bound.len()));
+        }
+        let pattern = filter.text.as_deref().map(like_pattern);
+        if let Some(pattern) = &pattern {
+            bound.push(pattern);
+            let n = bound.len();
+            conditions.push(format!(
+                "(employee_id LIKE ?{n} ESCAPE '\\' OR kind LIKE ?{n} ESCAPE '\\' \
+                 OR last_error LIKE ?{n} ESCAPE '\\' OR payload LIKE ?{n} ESCAPE '\\')"
+            ));
+        }
+        let sql = format!(
+            "SELECT {SUMMARY_COLUMNS} FROM events WHERE {} ORDER BY id DESC LIMIT ?2",
+            conditions.join(" AND ")
+        );
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(bound.as_slice(), summary_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// One event with its writes, for the detail view.
+    pub fn event(&self, id: EventId) -> Result<Option<EventDetail>, StoreError> {
+        let conn = self.reader()?;
+        let Some(event) = read_event(&conn, id)? else {
+            return Ok(None);
+        };
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, event_id, at, sent_from, sent_to, target_id, before, after, http_status \
+             FROM writes WHERE event_id = ?1 ORDER BY id",
+        )?;
+        let writes = stmt.query_map([id.0], |row| {
+            Ok(StoredWrite {
+                id: row.get(0)?,
+                event_id: EventId(row.get(1)?),
+                at: time(row, 2)?,
+                write: WriteRecord {
+                    sent_from: row.get(3)?,
+                    sent_to: row.get(4)?,
+                    target_id: row.get(5)?,
+                    before: json(row, 6)?,
+                    after: json(row, 7)?,
+                    http_status: row.get(8)?,
+                },
+            })
+        })?;
+        let writes = writes.collect::<Result<_, _>>()?;
+        let mut stmt = conn
+            .prepare_cached("SELECT at, error, http_status FROM failures WHERE event_id = ?1 ORDER BY id")?;
+        let failures = stmt.query_map([id.0], |row| {
+            Ok(FailedAttempt {
+                at: time(row, 0)?,
+                error: row.get(1)?,
+                http_status: row.get(2)?,
+            })
+        })?;
+        Ok(Some(EventDetail {
+            event,
+            writes,
+            failures: failures.collect::<Result<_, _>>()?,
+        }))
+    }
+
+    /// Events with one status, oldest first, after `after` (None: from the oldest).
+    pub fn with_status(
+        &self,
+        status: EventStatus,
+        after: Option<EventId>,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        let sql =
+            format!("SELECT {EVENT_COLUMNS} FROM events WHERE status = ?1 AND id > ?2 ORDER BY id LIMIT ?3");
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let after = after.map_or(0, |id| id.0);
+        let rows = stmt.query_map(params![status.as_str(), after, limit as i64], event_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The failed-retries pane: dead letters, oldest first.
+    pub fn dead_letters(&self, limit: usize, after: Option<EventId>) -> Result<Vec<Event>, StoreError> {
+        self.with_status(EventStatus::DeadLetter, after, limit)
+    }
+
+    /// Held events (safety threshold, duplicate holds), oldest first.
+    pub fn held(&self, limit: usize, after: Option<EventId>) -> Result<Vec<Event>, StoreError> {
+        self.with_status(EventStatus::Held, after, limit)
+    }
+
+    pub fn counts(&self) -> Result<StoreCounts, StoreError> {
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT name, n FROM status_counts UNION ALL SELECT 'duplicates', n FROM counters \
+             WHERE name = 'duplicates'",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut counts = StoreCounts::default();
+        while let Some(row) = rows.next()? {
+            let (name, n): (String, i64) = (row.get(0)?, row.get(1)?);
+            let n = n.max(0) as u64;
+            let slot = match EventStatus::parse(&name) {
+                Some(EventStatus::Pending) => &mut counts.pending,
+                Some(EventStatus::Retrying) => &mut counts.retrying,
+                Some(EventStatus::Applied) => &mut counts.applied,
+                Some(EventStatus::Unchanged) => &mut counts.unchanged,
+                Some(EventStatus::DeadLetter) => &mut counts.dead_letters,
+                Some(EventStatus::Rejected) => &mut counts.rejected,
+                Some(EventStatus::Held) => &mut counts.held,
+                Some(EventStatus::Skipped) => &mut counts.skipped,
+                Some(EventStatus::Flagged) => &mut counts.flagged,
+                None if name == "duplicates" => {
+                    counts.duplicates = n;
+                    continue;
+                }
+                None => continue,
+            };
+            *slot = n;
+            counts.total += n;
+        }
+        Ok(counts)
+    }
+
+    pub fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare_cached("SELECT value FROM cursors WHERE name = ?1")?;
+        Ok(stmt.query_row([name], |row| row.get(0)).optional()?)
+    }
+}

@@ -1,0 +1,182 @@
+//! The moves an event makes: the engine's outcomes (applied, unchanged, retry, dead
+//! letter, rejected, held) and the operator's (retry, skip, flag, release). Anything
+//! else is an `IllegalTransition`.
+
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use super::{Store, StoreError, StoreTx, to_micros};
+use crate::model::{Event, EventId, EventStatus, FieldReason, WriteRecord};
+
+use EventStatus::{Applied, DeadLetter, Flagged, Held, Pending, Rejected, Retrying, Skipped, Unchanged};
+
+/// Statuses the engine may be working on.
+const IN_FLIGHT: &[EventStatus] = &[Pending, Retrying];
+/// Statuses that wait for an operator.
+const WAITING: &[EventStatus] = &[DeadLetter, Held, Rejected];
+/// Statuses an operator may close.
+const OPEN: &[EventStatus] = EventStatus::OPEN;
+/// The `set` of transitions that leave nothing scheduled.
+const NO_NEXT: &str = "next_attempt_at = NULL";
+/// The `set` of transitions that keep why (?4) and leave nothing scheduled.
+const WITH_NOTE: &str = "note = ?4, next_attempt_at = NULL";
+/// The `set` of failures: one more attempt, its error (?4) and HTTP status (?5).
+const FAILED: &str = "attempts = attempts + 1, last_error = ?4, last_http_status = ?5";
+
+impl StoreTx<'_> {
+    /// Written to the target; the write is recorded with the event.
+    pub fn mark_applied(&self, id: EventId, write: &WriteRecord) -> Result<Event, StoreError> {
+        let event = self.transition(id, "mark applied", IN_FLIGHT, Applied, NO_NEXT, &[])?;
+        self.record_write(id, write)?;
+        Ok(event)
+    }
+
+    /// The target already held these values: nothing was written.
+    pub fn mark_unchanged(&self, id: EventId) -> Result<Event, StoreError> {
+        self.transition(id, "mark unchanged", IN_FLIGHT, Unchanged, NO_NEXT, &[])
+    }
+
+    /// A transient failure: one more failed attempt, tried again at `next_attempt_at`.
+    pub fn mark_retry(
+        &self,
+        id: EventId,
+        error: &str,
+        http_status: Option<u16>,
+        next_attempt_at: Timestamp,
+    ) -> Result<Event, StoreError> {
+        let next = to_micros(next_attempt_at);
+        let set = format!("{FAILED}, next_attempt_at = ?6");
+        let event = self.transition(
+            id,
+            "retry later",
+            IN_FLIGHT,
+            Retrying,
+            &set,
+            &[&error, &http_status, &next],
+        )?;
+        self.record_failure(id, error, http_status)?;
+        Ok(event)
+    }
+
+    /// The last attempt failed too: counted, and the event waits for an operator.
+    pub fn mark_dead_letter(
+        &self,
+        id: EventId,
+        error: &str,
+        http_status: Option<u16>,
+    ) -> Result<Event, StoreError> {
+        let set = format!("{FAILED}, {NO_NEXT}");
+        let event = self.transition(
+            id,
+            "dead-letter",
+            IN_FLIGHT,
+            DeadLetter,
+            &set,
+            &[&error, &http_status],
+        )?;
+        self.record_failure(id, error, http_status)?;
+        Ok(event)
+    }
+
+    /// A permanent failure (contract violation, 4xx), with the reason for each field.
+    pub fn mark_rejected(&self, id: EventId, reasons: &[FieldReason]) -> Result<Event, StoreError> {
+        let summary = reasons
+            .iter()
+            .map(|r| format!("{}: {}", r.field, r.reason))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let reasons = Value::Array(
+            reasons
+                .iter()
+                .map(|r| json!({ "field": r.field, "reason": r.reason }))
+                .collect(),
+        )
+        .to_string();
+        let set = "last_error = ?4, reasons = ?5, next_attempt_at = NULL";
+        self.transition(id, "reject", IN_FLIGHT, Rejected, set, &[&summary, &reasons])
+    }
+
+    /// Held by the safety threshold or a duplicate hold until an operator decides.
+    pub fn mark_held(&self, id: EventId, why: &str) -> Result<Event, StoreError> {
+        self.transition(id, "hold", IN_FLIGHT, Held, WITH_NOTE, &[&why])
+    }
+
+    /// Operator: try a waiting event again from scratch, now.
+    pub fn retry(&self, id: EventId) -> Result<Event, StoreError> {
+        let now = to_micros(self.now);
+        let set = "attempts = 0, next_attempt_at = ?4, note = NULL";
+        self.transition(id, "retry", WAITING, Pending, set, &[&now])
+    }
+
+    /// Operator: close an open event without applying it.
+    pub fn skip(&self, id: EventId, reason: &str) -> Result<Event, StoreError> {
+        self.transition(id, "skip", OPEN, Skipped, WITH_NOTE, &[&reason])
+    }
+
+    /// Operator: close an open event and hand it to the HRIS admin.
+    pub fn flag(&self, id: EventId, reason: &str) -> Result<Event, StoreError> {
+        self.transition(id, "flag", OPEN, Flagged, WITH_NOTE, &[&reason])
+    }
+
+    /// Operator: confirm held events; they apply as soon as it is their employee's turn.
+    pub fn release_held(&self, ids: &[EventId]) -> Result<Vec<Event>, StoreError> {
+        let now = to_micros(self.now);
+        ids.iter()
+            .map(|&id| self.transition(id, "release", &[Held], Pending, "next_attempt_at = ?4", &[&now]))
+            .collect()
+    }
+}
+
+impl Store {
+    pub fn mark_applied(&self, id: EventId, write: &WriteRecord) -> Result<Event, StoreError> {
+        self.transaction(|tx| tx.mark_applied(id, write))
+    }
+
+    pub fn mark_unchanged(&self, id: EventId) -> Result<Event, StoreError> {
+        self.transaction(|tx| tx.mark_unchanged(id))
+    }
+
+    pub fn mark_retry(
+        &self,
+        id: EventId,
+        error: &str,
+        http_status: Option<u16>,
+        next_attempt_at: Timestamp,
+    ) -> Result<Event, StoreError> {
+        self.transaction(|tx| tx.mark_retry(id, error, http_status, next_attempt_at))
+    }
+
+    pub fn mark_dead_letter(
+        &self,
+        id: EventId,
+        error: &str,
+        http_status: Option<u16>,
+    ) -> Result<Event, StoreError> {
+        self.transaction(|tx| tx.mark_dead_letter(id, error, http_status))
+    }
+
+    pub fn mark_rejected(&self, id: EventId, reasons: &[FieldReason]) -> Result<Event, StoreError> {
+        self.transaction(|tx| tx.mark_rejected(id, reasons))
+    }
+
+    pub fn mark_held(&self, id: EventId, why: &str) -> Result<Event, StoreError> {
+        self.transaction(|tx| tx.mark_held(id, why))
+    }
+
+    pub fn retry(&self, id: EventId) -> Result<Event, StoreError> {
+        self.transaction(|tx| tx.retry(id))
+    }
+
+    pub fn skip(&self, id: EventId, reason: &str) -> Result<Event, StoreError> {
+        self.transaction(|tx| tx.skip(id, reason))
+    }
+
+    pub fn flag(&self, id: EventId, reason: &str) -> Result<Event, StoreError> {
+        self.transaction(|tx| tx.flag(id, reason))
+    }
+
+    /// All or none: one id that is not held releases nothing.
+    pub fn release_held(&self, ids: &[EventId]) -> Result<Vec<Event>, StoreError> {
+        self.transaction(|tx| tx.release_held(ids))
+    }
+}
