@@ -188,8 +188,8 @@ async fn demo(employees: usize, churn: f64, log_file: &Path) -> anyhow::Result<(
     println!("  LMS  (SCIM 2.0):       {}", credentials.scim_url);
     println!("  LRS  (xAPI 1.0.3):     {}", credentials.xapi_url);
     println!("  admin:                 {}/state", credentials.admin_url);
-    println!("Credentials, as `hrsync sandbox` prints them:");
-    println!("  {}", serde_json::to_string(credentials)?);
+    // Secrets never reach the screen; `hrsync sandbox` hands them to scripts.
+    println!("Credentials stay in this process; `hrsync sandbox` prints them for scripts.");
     println!("Log: {}. Press Ctrl-C to stop.", log_file.display());
     shutdown_signal().await;
     sandbox.shutdown().await;
