@@ -15,7 +15,7 @@ use super::error::{SCIM_JSON, ScimError};
 use super::filter::{self, Filter};
 use super::patch;
 use super::render::{Projection, render};
-use super::validate::ResourceKind;
+use super::validate::{ResourceKind, prepare};
 use crate::sandbox::Shared;
 
 /// The most resources one page carries, whatever `count` asks.
@@ -303,8 +303,13 @@ pub async fn replace(
 ) -> Result<Response, ScimError> {
     let kind = kind_of(&resource)?;
     let projection = projection_of(query)?;
-    let body = json_body(&headers, body)?;
-    let replaced = shared.lms.write().replace(kind, &id, body, if_match(&headers))?;
+    // Validate before the write lock: every PUT waits on whoever holds it.
+    let object = prepare(kind, json_body(&headers, body)?)?;
+    let (replaced, previous) = shared
+        .lms
+        .write()
+        .replace_prepared(kind, &id, object, if_match(&headers))?;
+    drop(previous);
     Ok(scim_json(
         StatusCode::OK,
         &render(base(&shared), kind, replaced, &projection),

@@ -290,13 +290,26 @@ impl LmsState {
         body: Value,
         if_match: Option<&str>,
     ) -> Result<Value, ScimError> {
+        let object = prepare(kind, body)?;
+        Ok(self.replace_prepared(kind, id, object, if_match)?.0)
+    }
+
+    /// PUT of a body already through `prepare`, so a handler can validate it
+    /// before taking the write lock. Answers the resource as shown and the one
+    /// it replaced, for the caller to drop outside the lock.
+    pub fn replace_prepared(
+        &mut self,
+        kind: ResourceKind,
+        id: &str,
+        mut object: Map<String, Value>,
+        if_match: Option<&str>,
+    ) -> Result<(Value, Option<Value>), ScimError> {
         let created = self.current(kind, id, if_match)?["meta"]["created"].clone();
-        let mut object = prepare(kind, body)?;
         self.check_unique(kind, &object, Some(id))?;
         self.check_members(&mut object)?;
         self.stamp(kind, &mut object, id, Some(created));
-        self.take(kind, id);
-        Ok(self.put(kind, id, Value::Object(object)))
+        let previous = self.take(kind, id);
+        Ok((self.put(kind, id, Value::Object(object)), previous))
     }
 
     /// PATCH: all operations apply, or none do.
