@@ -4,10 +4,11 @@
 
 use std::fmt;
 
-use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::page::PageQuery;
 use super::queries::json;
 use super::{Store, StoreError, StoreTx, from_micros, to_micros};
 use crate::model::{AuditEntry, NewAuditEntry};
@@ -201,37 +202,12 @@ impl Store {
         before_seq: Option<u64>,
         limit: usize,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        let before = before_seq.map_or(i64::MAX, |s| s as i64);
-        let limit = limit as i64;
-        let mut bound: Vec<&dyn ToSql> = vec![&before, &limit];
-        let mut conditions = vec!["seq < ?1".to_string()];
-        for (column, value) in [
-            ("employee_id", &filter.employee_id),
-            ("actor", &filter.actor),
-            ("action", &filter.action),
-        ] {
-            if let Some(value) = value {
-                bound.push(value);
-                conditions.push(format!("{column} = ?{}", bound.len()));
-            }
-        }
-        let pattern = filter.text.as_deref().map(super::queries::like_pattern);
-        if let Some(pattern) = &pattern {
-            bound.push(pattern);
-            let n = bound.len();
-            conditions.push(format!(
-                "(subject LIKE ?{n} ESCAPE '\\' OR reason LIKE ?{n} ESCAPE '\\' \
-                 OR before LIKE ?{n} ESCAPE '\\' OR after LIKE ?{n} ESCAPE '\\')"
-            ));
-        }
-        let sql = format!(
-            "SELECT {AUDIT_COLUMNS} FROM audit WHERE {} ORDER BY seq DESC LIMIT ?2",
-            conditions.join(" AND ")
-        );
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(bound.as_slice(), entry_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut page = PageQuery::below("seq", before_seq.map(|s| s as i64), limit);
+        page.equal("employee_id", filter.employee_id.as_deref());
+        page.equal("actor", filter.actor.as_deref());
+        page.equal("action", filter.action.as_deref());
+        page.contains_text(&["subject", "reason", "before", "after"], filter.text.as_deref());
+        page.run(&*self.reader()?, AUDIT_COLUMNS, "audit", entry_from_row)
     }
 }
 

@@ -11,6 +11,7 @@
 mod audit;
 mod export;
 mod journal;
+mod page;
 mod queries;
 mod schema;
 mod transitions;

@@ -4,10 +4,11 @@
 
 use jiff::Timestamp;
 use rusqlite::types::Type;
-use rusqlite::{Connection, OptionalExtension, Row, ToSql, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::page::PageQuery;
 use super::{Store, StoreError, from_micros, to_micros};
 use crate::model::{
     Direction, Event, EventId, EventStatus, FailedAttempt, FieldReason, Source, StoredWrite, WriteRecord,
@@ -149,12 +150,6 @@ pub(super) fn read_event(conn: &Connection, id: EventId) -> Result<Option<Event>
         .optional()?)
 }
 
-/// `%` and `_` in the operator's text match themselves.
-pub(super) fn like_pattern(text: &str) -> String {
-    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    format!("%{escaped}%")
-}
-
 impl Store {
     /// Events that may be applied now, longest-due first: Pending or Retrying and due,
     /// and only the oldest open event of each employee in each direction. An employee's
@@ -182,43 +177,15 @@ impl Store {
         before: Option<EventId>,
         limit: usize,
     ) -> Result<Vec<EventSummary>, StoreError> {
-        let mut conditions = vec!["id < ?1".to_string()];
-        let before = before.map_or(i64::MAX, |id| id.0);
-        let limit = limit as i64;
-        let mut bound: Vec<&dyn ToSql> = vec![&before, &limit];
-        let (direction, status) = (
-            filter.direction.map(|d| d.as_str()),
-            filter.status.map(|s| s.as_str()),
+        let mut page = PageQuery::below("id", before.map(|id| id.0), limit);
+        page.equal("direction", filter.direction.map(|d| d.as_str()));
+        page.equal("status", filter.status.map(|s| s.as_str()));
+        page.equal("employee_id", filter.employee_id.as_deref());
+        page.contains_text(
+            &["employee_id", "kind", "last_error", "payload"],
+            filter.text.as_deref(),
         );
-        if let Some(direction) = &direction {
-            bound.push(direction);
-            conditions.push(format!("direction = ?{}", bound.len()));
-        }
-        if let Some(status) = &status {
-            bound.push(status);
-            conditions.push(format!("status = ?{}", bound.len()));
-        }
-        if let Some(employee_id) = &filter.employee_id {
-            bound.push(employee_id);
-            conditions.push(format!("employee_id = ?{}", bound.len()));
-        }
-        let pattern = filter.text.as_deref().map(like_pattern);
-        if let Some(pattern) = &pattern {
-            bound.push(pattern);
-            let n = bound.len();
-            conditions.push(format!(
-                "(employee_id LIKE ?{n} ESCAPE '\\' OR kind LIKE ?{n} ESCAPE '\\' \
-                 OR last_error LIKE ?{n} ESCAPE '\\' OR payload LIKE ?{n} ESCAPE '\\')"
-            ));
-        }
-        let sql = format!(
-            "SELECT {SUMMARY_COLUMNS} FROM events WHERE {} ORDER BY id DESC LIMIT ?2",
-            conditions.join(" AND ")
-        );
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(bound.as_slice(), summary_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        page.run(&*self.reader()?, SUMMARY_COLUMNS, "events", summary_from_row)
     }
 
     /// One event with its writes, for the detail view.
