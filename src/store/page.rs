@@ -36,6 +36,7 @@ impl PageQuery {
     /// Keeps rows where any of `columns` contains `text` (ASCII case-insensitive).
     pub fn contains_text(&mut self, columns: &[&str], text: Option<&str>) {
         let Some(text) = text else { return };
+        // Escaped, so `%` and `_` in the operator's text match themselves.
         let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
         self.bound.push(Value::Text(format!("%{escaped}%")));
         let n = self.bound.len();
