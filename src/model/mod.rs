@@ -3,9 +3,11 @@
 
 pub mod audit;
 pub mod event;
+pub mod secret;
 
 pub use audit::{AuditEntry, NewAuditEntry};
 pub use event::{
     Direction, Event, EventId, EventStatus, FailedAttempt, FieldReason, NewEvent, Source, StoredWrite,
-    WriteRecord,
+    WriteRecord, hris_change_key,
 };
+pub use secret::Secret;
