@@ -1,0 +1,140 @@
+//! `hrsync.toml`: where the HRIS, LMS, LRS and ops channel are, where the store
+//! lives, and the retry, poll and safety settings. Secrets are named by
+//! environment variable in the file and read from the environment at load time.
+
+mod raw;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::model::Secret;
+
+/// A loaded configuration, secrets resolved, paths made absolute against the file's folder.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub hris: HrisConfig,
+    pub lms: LmsConfig,
+    pub lrs: Option<LrsConfig>,
+    pub webhook: WebhookConfig,
+    pub store_path: PathBuf,
+    pub contract_path: PathBuf,
+    pub retry: RetryPolicy,
+    pub poll_interval: Duration,
+    pub safety: SafetyThreshold,
+    pub notify_url: Option<url::Url>,
+    pub apply: ApplyConfig,
+}
+
+#[derive(Debug, Clone)]
+pub struct HrisConfig {
+    /// `{url}/api/gateway.php/{company}/v1`.
+    pub api_base: String,
+    pub api_key: Secret,
+}
+
+#[derive(Debug, Clone)]
+pub struct LmsConfig {
+    pub scim_url: String,
+    pub token: Secret,
+}
+
+#[derive(Debug, Clone)]
+pub struct LrsConfig {
+    pub url: String,
+    pub user: Secret,
+    pub password: Secret,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    pub listen: SocketAddr,
+    pub secret: Secret,
+}
+
+/// How often a transient failure is tried, and how long apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included; after the last the event is a dead letter.
+    pub attempts: u32,
+    pub interval: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 3,
+            interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Deactivations from one pull, poll or batch beyond the larger of these are held.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SafetyThreshold {
+    pub max_deactivate_percent: f64,
+    pub max_deactivate_count: u64,
+}
+
+impl Default for SafetyThreshold {
+    fn default() -> Self {
+        SafetyThreshold {
+            max_deactivate_percent: 5.0,
+            max_deactivate_count: 50,
+        }
+    }
+}
+
+impl SafetyThreshold {
+    /// How many deactivations out of `learners` may pass without an operator.
+    pub fn allowed(&self, learners: u64) -> u64 {
+        let share = (learners as f64 * self.max_deactivate_percent / 100.0).floor() as u64;
+        share.max(self.max_deactivate_count)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApplyConfig {
+    /// Employees applied at the same time, at most.
+    pub concurrency: usize,
+}
+
+impl Default for ApplyConfig {
+    fn default() -> Self {
+        ApplyConfig { concurrency: 32 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}:{line}: {message}")]
+    Invalid { path: PathBuf, line: usize, message: String },
+    #[error("{path}: [{section}] {key} names the environment variable {var}, which is not set (or empty)")]
+    MissingSecret {
+        path: PathBuf,
+        section: &'static str,
+        key: &'static str,
+        var: String,
+    },
+}
+
+impl Config {
+    /// Reads and checks `path`, taking secrets from the process environment.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(path, &text, |var| std::env::var(var).ok())
+    }
+
+    /// Checks `text` as the file at `path`; `env` looks up an environment variable.
+    pub fn parse(path: &Path, text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        raw::resolve(path, text, &env)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,289 @@
+//! The configuration file as written (TOML, unknown keys refused), and its
+//! resolution into a `Config`: defaults, checks with line numbers, secrets.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{
+    ApplyConfig, Config, ConfigError, HrisConfig, LmsConfig, LrsConfig, RetryPolicy, SafetyThreshold,
+    WebhookConfig,
+};
+use crate::model::Secret;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    hris: RawHris,
+    lms: RawLms,
+    lrs: Option<RawLrs>,
+    webhook: RawWebhook,
+    store: RawStore,
+    contract: Option<RawContract>,
+    #[serde(default)]
+    retry: RawRetry,
+    #[serde(default)]
+    poll: RawPoll,
+    #[serde(default)]
+    safety: RawSafety,
+    #[serde(default)]
+    notify: RawNotify,
+    #[serde(default)]
+    apply: RawApply,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHris {
+    url: Spanned<String>,
+    api_key_env: Spanned<String>,
+    company: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLms {
+    scim_url: Spanned<String>,
+    token_env: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLrs {
+    url: Spanned<String>,
+    user_env: Spanned<String>,
+    password_env: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebhook {
+    listen: Spanned<String>,
+    secret_env: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    path: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawContract {
+    path: Spanned<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRetry {
+    attempts: Option<Spanned<u32>>,
+    interval_s: Option<Spanned<f64>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPoll {
+    interval_s: Option<Spanned<f64>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSafety {
+    max_deactivate_percent: Option<Spanned<f64>>,
+    max_deactivate_count: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawNotify {
+    webhook_url: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawApply {
+    concurrency: Option<Spanned<usize>>,
+}
+
+/// Turns byte offsets into line numbers and collects the first problem.
+struct Resolver<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Resolver<'_> {
+    fn invalid<T>(&self, at: &Spanned<T>, message: impl Into<String>) -> ConfigError {
+        let line = self.text[..at.span().start.min(self.text.len())].matches('\n').count() + 1;
+        ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            line,
+            message: message.into(),
+        }
+    }
+
+    fn url(&self, at: &Spanned<String>, what: &str) -> Result<url::Url, ConfigError> {
+        url::Url::parse(at.get_ref())
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .ok_or_else(|| self.invalid(at, format!("{what} \"{}\" is not an http(s) URL", at.get_ref())))
+    }
+
+    fn secret(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+        section: &'static str,
+        key: &'static str,
+        var: &Spanned<String>,
+    ) -> Result<Secret, ConfigError> {
+        let name = var.get_ref().trim();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(self.invalid(
+                var,
+                format!("[{section}] {key} must name an environment variable (letters, digits, _), not hold the secret"),
+            ));
+        }
+        match env(name).filter(|v| !v.is_empty()) {
+            Some(value) => Ok(Secret::new(value)),
+            None => Err(ConfigError::MissingSecret {
+                path: self.path.to_path_buf(),
+                section,
+                key,
+                var: name.to_string(),
+            }),
+        }
+    }
+
+    fn seconds(&self, at: &Spanned<f64>, what: &str) -> Result<Duration, ConfigError> {
+        Duration::try_from_secs_f64(*at.get_ref())
+            .map_err(|_| self.invalid(at, format!("{what} must be a number of seconds ≥ 0")))
+    }
+
+    /// A path in the file is relative to the file's folder, not to where hrsync runs.
+    fn path(&self, at: &Spanned<String>) -> PathBuf {
+        let written = Path::new(at.get_ref());
+        match self.path.parent() {
+            Some(dir) if written.is_relative() => dir.join(written),
+            _ => written.to_path_buf(),
+        }
+    }
+}
+
+pub(super) fn resolve(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    let r = Resolver { path, text };
+    let raw: RawConfig = toml::from_str(text).map_err(|error| {
+        let line = error
+            .span()
+            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1)
+            .unwrap_or(1);
+        ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line,
+            message: error.message().to_string(),
+        }
+    })?;
+
+    let hris_url = r.url(&raw.hris.url, "[hris] url")?;
+    let company = raw.hris.company.get_ref().trim();
+    if company.is_empty() || company.contains('/') {
+        return Err(r.invalid(&raw.hris.company, "[hris] company must be a name without '/'"));
+    }
+    let hris = HrisConfig {
+        api_base: format!(
+            "{}/api/gateway.php/{company}/v1",
+            hris_url.as_str().trim_end_matches('/')
+        ),
+        api_key: r.secret(env, "hris", "api_key_env", &raw.hris.api_key_env)?,
+    };
+    let lms = LmsConfig {
+        scim_url: r
+            .url(&raw.lms.scim_url, "[lms] scim_url")?
+            .as_str()
+            .trim_end_matches('/')
+            .to_string(),
+        token: r.secret(env, "lms", "token_env", &raw.lms.token_env)?,
+    };
+    let lrs = match &raw.lrs {
+        Some(lrs) => Some(LrsConfig {
+            url: r.url(&lrs.url, "[lrs] url")?.as_str().trim_end_matches('/').to_string(),
+            user: r.secret(env, "lrs", "user_env", &lrs.user_env)?,
+            password: r.secret(env, "lrs", "password_env", &lrs.password_env)?,
+        }),
+        None => None,
+    };
+    let listen: SocketAddr = raw.webhook.listen.get_ref().parse().map_err(|_| {
+        r.invalid(
+            &raw.webhook.listen,
+            format!(
+                "[webhook] listen \"{}\" is not an address like 127.0.0.1:8088",
+                raw.webhook.listen.get_ref()
+            ),
+        )
+    })?;
+    let webhook = WebhookConfig {
+        listen,
+        secret: r.secret(env, "webhook", "secret_env", &raw.webhook.secret_env)?,
+    };
+
+    let mut retry = RetryPolicy::default();
+    if let Some(attempts) = &raw.retry.attempts {
+        if *attempts.get_ref() == 0 {
+            return Err(r.invalid(attempts, "[retry] attempts must be at least 1"));
+        }
+        retry.attempts = *attempts.get_ref();
+    }
+    if let Some(interval) = &raw.retry.interval_s {
+        retry.interval = r.seconds(interval, "[retry] interval_s")?;
+    }
+    let poll_interval = match &raw.poll.interval_s {
+        Some(at) => {
+            let interval = r.seconds(at, "[poll] interval_s")?;
+            if interval.is_zero() {
+                return Err(r.invalid(at, "[poll] interval_s must be more than 0"));
+            }
+            interval
+        }
+        None => Duration::from_secs(300),
+    };
+    let mut safety = SafetyThreshold::default();
+    if let Some(percent) = &raw.safety.max_deactivate_percent {
+        if !(0.0..=100.0).contains(percent.get_ref()) {
+            return Err(r.invalid(percent, "[safety] max_deactivate_percent must be between 0 and 100"));
+        }
+        safety.max_deactivate_percent = *percent.get_ref();
+    }
+    if let Some(count) = raw.safety.max_deactivate_count {
+        safety.max_deactivate_count = count;
+    }
+    let notify_url = match &raw.notify.webhook_url {
+        Some(url) if !url.get_ref().is_empty() => Some(r.url(url, "[notify] webhook_url")?),
+        _ => None,
+    };
+    let mut apply = ApplyConfig::default();
+    if let Some(concurrency) = &raw.apply.concurrency {
+        if !(1..=1024).contains(concurrency.get_ref()) {
+            return Err(r.invalid(concurrency, "[apply] concurrency must be between 1 and 1024"));
+        }
+        apply.concurrency = *concurrency.get_ref();
+    }
+    let contract_path = match &raw.contract {
+        Some(contract) => r.path(&contract.path),
+        None => r.path(&Spanned::new(0..0, "contract.toml".to_string())),
+    };
+    Ok(Config {
+        hris,
+        lms,
+        lrs,
+        webhook,
+        store_path: r.path(&raw.store.path),
+        contract_path,
+        retry,
+        poll_interval,
+        safety,
+        notify_url,
+        apply,
+    })
+}

@@ -1,0 +1,101 @@
+use std::path::Path;
+
+use super::{Config, ConfigError};
+
+const EXAMPLE: &str = include_str!("../../assets/hrsync.example.toml");
+
+fn env(var: &str) -> Option<String> {
+    Some(format!("value-of-{var}"))
+}
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(Path::new("/etc/hrsync/hrsync.toml"), text, env)
+}
+
+fn problem(text: &str) -> String {
+    parse(text).unwrap_err().to_string()
+}
+
+#[test]
+fn the_example_loads_with_secrets_from_the_environment() {
+    let config = parse(EXAMPLE).unwrap();
+    assert_eq!(config.hris.api_base, "http://127.0.0.1:8080/api/gateway.php/acme/v1");
+    assert_eq!(config.hris.api_key.expose(), "value-of-HRSYNC_HRIS_API_KEY");
+    assert_eq!(config.lms.scim_url, "http://127.0.0.1:8080/scim/v2");
+    assert_eq!(config.webhook.listen.port(), 8088);
+    assert_eq!(config.store_path, Path::new("/etc/hrsync/hrsync.db"));
+    assert_eq!(config.contract_path, Path::new("/etc/hrsync/contract.toml"));
+    assert_eq!(config.retry.attempts, 3);
+    assert_eq!(config.poll_interval.as_secs(), 300);
+    assert_eq!(config.notify_url, None);
+    assert!(config.lrs.is_some());
+}
+
+#[test]
+fn secrets_never_show_in_debug_output() {
+    let config = parse(EXAMPLE).unwrap();
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("value-of-"), "{debug}");
+}
+
+#[test]
+fn a_missing_secret_names_the_variable() {
+    let error = Config::parse(Path::new("h.toml"), EXAMPLE, |var| {
+        (var != "HRSYNC_SCIM_TOKEN").then(|| "x".to_string())
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("[lms] token_env"), "{error}");
+    assert!(error.contains("HRSYNC_SCIM_TOKEN"), "{error}");
+}
+
+#[test]
+fn unknown_keys_and_bad_values_name_their_line() {
+    let typo = EXAMPLE.replace("attempts = 3", "atempts = 3");
+    let line = typo.lines().position(|l| l.starts_with("atempts")).unwrap() + 1;
+    let error = problem(&typo);
+    assert!(error.starts_with(&format!("/etc/hrsync/hrsync.toml:{line}:")), "{error}");
+    assert!(error.contains("atempts"), "{error}");
+
+    let bad_url = EXAMPLE.replace("scim_url = \"http", "scim_url = \"ftp");
+    assert!(problem(&bad_url).contains("[lms] scim_url"));
+
+    let bad_listen = EXAMPLE.replace("127.0.0.1:8088", "localhost");
+    assert!(problem(&bad_listen).contains("[webhook] listen \"localhost\""));
+
+    let zero = EXAMPLE.replace("attempts = 3", "attempts = 0");
+    assert!(problem(&zero).contains("at least 1"));
+
+    let secret_inline = EXAMPLE.replace("secret_env = \"HRSYNC_WEBHOOK_SECRET\"", "secret_env = \"s3cr3t!!\"");
+    let error = problem(&secret_inline);
+    assert!(error.contains("must name an environment variable"), "{error}");
+    assert!(!error.contains("s3cr3t"), "{error}");
+}
+
+#[test]
+fn required_sections_are_required_and_defaults_fill_the_rest() {
+    let without_store = EXAMPLE.replace("[store]\n", "[storage]\n");
+    assert!(problem(&without_store).contains("store"));
+
+    let minimal = r#"
+[hris]
+url = "http://h"
+api_key_env = "K"
+company = "c"
+[lms]
+scim_url = "http://l/scim/v2/"
+token_env = "T"
+[webhook]
+listen = "127.0.0.1:0"
+secret_env = "S"
+[store]
+path = "/var/lib/hrsync/x.db"
+"#;
+    let config = parse(minimal).unwrap();
+    assert_eq!(config.lms.scim_url, "http://l/scim/v2");
+    assert_eq!(config.retry.attempts, 3);
+    assert_eq!(config.retry.interval.as_secs(), 60);
+    assert_eq!(config.safety.allowed(100), 50);
+    assert_eq!(config.safety.allowed(10_000), 500);
+    assert!(config.lrs.is_none());
+}
