@@ -110,7 +110,11 @@ pub enum ConfigError {
     #[error("cannot read the configuration {path}: {source}")]
     Read { path: PathBuf, source: std::io::Error },
     #[error("{path}:{line}: {message}")]
-    Invalid { path: PathBuf, line: usize, message: String },
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error("{path}: [{section}] {key} names the environment variable {var}, which is not set (or empty)")]
     MissingSecret {
         path: PathBuf,
@@ -131,7 +135,11 @@ impl Config {
     }
 
     /// Checks `text` as the file at `path`; `env` looks up an environment variable.
-    pub fn parse(path: &Path, text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    pub fn parse(
+        path: &Path,
+        text: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         raw::resolve(path, text, &env)
     }
 }

@@ -117,7 +117,10 @@ struct Resolver<'a> {
 
 impl Resolver<'_> {
     fn invalid<T>(&self, at: &Spanned<T>, message: impl Into<String>) -> ConfigError {
-        let line = self.text[..at.span().start.min(self.text.len())].matches('\n').count() + 1;
+        let line = self.text[..at.span().start.min(self.text.len())]
+            .matches('\n')
+            .count()
+            + 1;
         ConfigError::Invalid {
             path: self.path.to_path_buf(),
             line,
@@ -172,7 +175,11 @@ impl Resolver<'_> {
     }
 }
 
-pub(super) fn resolve(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+pub(super) fn resolve(
+    path: &Path,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
     let r = Resolver { path, text };
     let raw: RawConfig = toml::from_str(text).map_err(|error| {
         let line = error
@@ -208,7 +215,11 @@ pub(super) fn resolve(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<Stri
     };
     let lrs = match &raw.lrs {
         Some(lrs) => Some(LrsConfig {
-            url: r.url(&lrs.url, "[lrs] url")?.as_str().trim_end_matches('/').to_string(),
+            url: r
+                .url(&lrs.url, "[lrs] url")?
+                .as_str()
+                .trim_end_matches('/')
+                .to_string(),
             user: r.secret(env, "lrs", "user_env", &lrs.user_env)?,
             password: r.secret(env, "lrs", "password_env", &lrs.password_env)?,
         }),
@@ -251,7 +262,10 @@ pub(super) fn resolve(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<Stri
     let mut safety = SafetyThreshold::default();
     if let Some(percent) = &raw.safety.max_deactivate_percent {
         if !(0.0..=100.0).contains(percent.get_ref()) {
-            return Err(r.invalid(percent, "[safety] max_deactivate_percent must be between 0 and 100"));
+            return Err(r.invalid(
+                percent,
+                "[safety] max_deactivate_percent must be between 0 and 100",
+            ));
         }
         safety.max_deactivate_percent = *percent.get_ref();
     }

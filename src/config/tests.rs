@@ -19,7 +19,10 @@ fn problem(text: &str) -> String {
 #[test]
 fn the_example_loads_with_secrets_from_the_environment() {
     let config = parse(EXAMPLE).unwrap();
-    assert_eq!(config.hris.api_base, "http://127.0.0.1:8080/api/gateway.php/acme/v1");
+    assert_eq!(
+        config.hris.api_base,
+        "http://127.0.0.1:8080/api/gateway.php/acme/v1"
+    );
     assert_eq!(config.hris.api_key.expose(), "value-of-HRSYNC_HRIS_API_KEY");
     assert_eq!(config.lms.scim_url, "http://127.0.0.1:8080/scim/v2");
     assert_eq!(config.webhook.listen.port(), 8088);
@@ -54,7 +57,10 @@ fn unknown_keys_and_bad_values_name_their_line() {
     let typo = EXAMPLE.replace("attempts = 3", "atempts = 3");
     let line = typo.lines().position(|l| l.starts_with("atempts")).unwrap() + 1;
     let error = problem(&typo);
-    assert!(error.starts_with(&format!("/etc/hrsync/hrsync.toml:{line}:")), "{error}");
+    assert!(
+        error.starts_with(&format!("/etc/hrsync/hrsync.toml:{line}:")),
+        "{error}"
+    );
     assert!(error.contains("atempts"), "{error}");
 
     let bad_url = EXAMPLE.replace("scim_url = \"http", "scim_url = \"ftp");
@@ -66,7 +72,10 @@ fn unknown_keys_and_bad_values_name_their_line() {
     let zero = EXAMPLE.replace("attempts = 3", "attempts = 0");
     assert!(problem(&zero).contains("at least 1"));
 
-    let secret_inline = EXAMPLE.replace("secret_env = \"HRSYNC_WEBHOOK_SECRET\"", "secret_env = \"s3cr3t!!\"");
+    let secret_inline = EXAMPLE.replace(
+        "secret_env = \"HRSYNC_WEBHOOK_SECRET\"",
+        "secret_env = \"s3cr3t!!\"",
+    );
     let error = problem(&secret_inline);
     assert!(error.contains("must name an environment variable"), "{error}");
     assert!(!error.contains("s3cr3t"), "{error}");

@@ -8,9 +8,12 @@ use toml::Spanned;
 
 use super::raw::{RawContract, RawField, RawLifecycle, RawTrigger};
 use super::{
-    Contract, EmptyRule, FieldRule, FieldType, InclusionRule, LeaveAction, Lifecycle, Owner, Trigger,
-    TriggerWhen, ValueTable,
+    Contract, EmptyRule, FieldRule, FieldType, InclusionRule, LeaveAction, Lifecycle, Owner, ScimPath,
+    Trigger, TriggerWhen, ValueTable,
 };
+
+/// A hire trigger enrols people hired at most this many days ago unless the contract says.
+const DEFAULT_ONBOARDING_DAYS: u32 = 30;
 
 /// One thing wrong with a contract file, at a line (1-based).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -188,6 +191,11 @@ impl Checker {
                         scim.get_ref()
                     ),
                 );
+            }
+            if let Some(scim) = f.scim.as_ref().filter(|p| !p.get_ref().trim().is_empty())
+                && let Err(problem) = ScimPath::parse(scim.get_ref())
+            {
+                self.problem(scim, format!("field \"{name}\": SCIM path {problem}"));
             }
             for (path, side) in [(Some(&f.hris), "hris"), (f.scim.as_ref(), "scim")] {
                 if let Some(path) = path.filter(|p| p.get_ref().trim().is_empty()) {
@@ -373,7 +381,12 @@ impl Checker {
             }
         };
         let when = match t.when.get_ref().as_str() {
-            "hire" => TriggerWhen::Hire,
+            "hire" => TriggerWhen::Hire {
+                within_days: t
+                    .within_days
+                    .as_ref()
+                    .map_or(DEFAULT_ONBOARDING_DAYS, |d| *d.get_ref()),
+            },
             "field_matches" => {
                 let field = field(self);
                 let pattern = match &t.pattern {

@@ -3,11 +3,14 @@
 //! triggers. Pure: parsing and checking only, no I/O.
 
 mod check;
+pub mod map;
 mod raw;
+mod scim_path;
 
 use std::collections::BTreeMap;
 
 pub use check::{ContractProblem, parse};
+pub use scim_path::ScimPath;
 
 /// A checked contract, ready for the engine.
 #[derive(Clone, Debug)]
@@ -109,8 +112,9 @@ pub struct Lifecycle {
 
 #[derive(Clone, Debug)]
 pub enum TriggerWhen {
-    /// A new learner is created (hire, or a future hire date reached).
-    Hire,
+    /// A learner is created or reactivated for someone hired at most
+    /// `within_days` ago (a hire, a rehire, or a future hire date reached).
+    Hire { within_days: u32 },
     /// The field's value matches the pattern.
     FieldMatches { field: String, pattern: regex::Regex },
     /// Every value of the field has its own group: `{value}` in the group name.

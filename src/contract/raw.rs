@@ -69,5 +69,6 @@ pub struct RawTrigger {
     pub when: Spanned<String>,
     pub field: Option<Spanned<String>>,
     pub pattern: Option<Spanned<String>>,
+    pub within_days: Option<Spanned<u32>>,
     pub group: Spanned<String>,
 }

@@ -1,0 +1,275 @@
+//! One HRIS record through the contract: each field validated against its type,
+//! required flag and empty rule, mapped through its value table, plus the record's
+//! lifecycle state and scope. Pure; the engine decides what to write from this.
+
+use std::collections::BTreeMap;
+
+use jiff::civil::Date;
+use serde_json::{Map, Value};
+
+use super::{Contract, EmptyRule, FieldRule, FieldType, LeaveAction, Owner, ScimPath};
+use crate::model::FieldReason;
+
+/// Where the employee stands in the HRIS, by the contract's lifecycle rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmploymentState {
+    Active,
+    OnLeave,
+    Terminated,
+}
+
+/// One field's value for the LMS, after the empty rule and the value table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LmsValue {
+    pub field: String,
+    pub path: ScimPath,
+    /// `Null` clears the attribute in the LMS.
+    pub value: Value,
+    pub kind: FieldType,
+}
+
+/// A record the contract accepted (or, for one leaving, at least identified).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MappedEmployee {
+    pub employee_id: String,
+    pub state: EmploymentState,
+    /// Every inclusion rule holds.
+    pub in_scope: bool,
+    pub hire_date: Option<Date>,
+    /// The manager's employee id, if the record names one.
+    pub manager_id: Option<String>,
+    /// The values the LMS should hold; skipped fields are absent.
+    pub lms: Vec<LmsValue>,
+    /// Each field's checked HRIS value by contract name (empty ones absent), for the triggers.
+    pub values: BTreeMap<String, String>,
+    /// Problems found in fields; empty for a record that may be written in full.
+    pub problems: Vec<FieldReason>,
+}
+
+impl MappedEmployee {
+    /// Whether the learner should be active: in scope and employed (leave per contract).
+    pub fn should_be_active(&self, contract: &Contract) -> bool {
+        self.in_scope
+            && match self.state {
+                EmploymentState::Active => true,
+                EmploymentState::OnLeave => contract.lifecycle.on_leave_action == LeaveAction::StayActive,
+                EmploymentState::Terminated => false,
+            }
+    }
+
+    /// The record as the LMS attributes it maps to, by contract field name, for the journal.
+    pub fn to_json(&self) -> Value {
+        let fields: Map<String, Value> = self
+            .lms
+            .iter()
+            .map(|v| (v.field.clone(), v.value.clone()))
+            .collect();
+        serde_json::json!({
+            "employee_id": self.employee_id,
+            "state": format!("{:?}", self.state),
+            "in_scope": self.in_scope,
+            "lms": fields,
+            "problems": self.problems,
+        })
+    }
+}
+
+/// Maps one HRIS record (BambooHR field names). Err only when the record cannot
+/// even be identified or placed in the lifecycle; other field problems are in
+/// `problems`, so a termination is never blocked by a bad phone number.
+pub fn map_employee(
+    contract: &Contract,
+    record: &Map<String, Value>,
+) -> Result<MappedEmployee, Vec<FieldReason>> {
+    let mut problems = Vec::new();
+    let mut values = BTreeMap::new();
+    let mut lms = Vec::new();
+    for rule in &contract.fields {
+        // Flow 1 carries only what the HRIS owns; the LMS's own fields are not ours to check.
+        if rule.owner == Owner::Lms {
+            continue;
+        }
+        let raw = text_of(record.get(&rule.hris));
+        match check_value(contract, rule, raw.as_deref()) {
+            Ok(Checked::Value { hris, lms: value }) => {
+                values.insert(rule.name.clone(), hris);
+                push_lms(&mut lms, rule, value);
+            }
+            Ok(Checked::Empty(rule_value)) => {
+                if let Some(value) = rule_value {
+                    push_lms(&mut lms, rule, value);
+                }
+            }
+            Err(reason) => problems.push(FieldReason {
+                field: rule.name.clone(),
+                reason,
+            }),
+        }
+    }
+    let key = contract.key_field();
+    let Some(employee_id) = values.get(&key.name).cloned() else {
+        return Err(problems);
+    };
+    let lifecycle = &contract.lifecycle;
+    let status = values.get(&lifecycle.status_field).map(String::as_str);
+    let state = match status {
+        Some(s) if lifecycle.terminated.iter().any(|t| t == s) => EmploymentState::Terminated,
+        Some(s) if lifecycle.on_leave.iter().any(|t| t == s) => EmploymentState::OnLeave,
+        Some(s) if lifecycle.active.iter().any(|t| t == s) => EmploymentState::Active,
+        other => {
+            if !problems.iter().any(|p| p.field == lifecycle.status_field) {
+                problems.push(FieldReason {
+                    field: lifecycle.status_field.clone(),
+                    reason: format!(
+                        "\"{}\" is none of the lifecycle's statuses ({})",
+                        other.unwrap_or(""),
+                        [&lifecycle.active, &lifecycle.on_leave, &lifecycle.terminated]
+                            .iter()
+                            .flat_map(|l| l.iter().map(String::as_str))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                });
+            }
+            return Err(problems);
+        }
+    };
+    let in_scope = contract.inclusion.iter().all(|rule| {
+        values
+            .get(&rule.field)
+            .is_some_and(|v| rule.any_of.iter().any(|allowed| allowed == v))
+    });
+    let hire_date = values
+        .get(&lifecycle.hire_date_field)
+        .and_then(|d| d.parse::<Date>().ok());
+    let manager_id = lifecycle
+        .manager_field
+        .as_ref()
+        .and_then(|f| values.get(f))
+        .cloned();
+    Ok(MappedEmployee {
+        employee_id,
+        state,
+        in_scope,
+        hire_date,
+        manager_id,
+        lms,
+        values,
+        problems,
+    })
+}
+
+fn push_lms(lms: &mut Vec<LmsValue>, rule: &FieldRule, value: Value) {
+    if let Some(path) = rule.scim.as_deref().and_then(|p| ScimPath::parse(p).ok()) {
+        lms.push(LmsValue {
+            field: rule.name.clone(),
+            path,
+            value,
+            kind: rule.kind,
+        });
+    }
+}
+
+enum Checked {
+    /// The HRIS value as checked, and what the LMS gets.
+    Value { hris: String, lms: Value },
+    /// Empty, allowed: what the empty rule sends (None: nothing, the field is skipped).
+    Empty(Option<Value>),
+}
+
+/// The HRIS value as text; absent, null and BambooHR's "0000-00-00" are empty.
+fn text_of(value: Option<&Value>) -> Option<String> {
+    let text = match value? {
+        Value::Null => return None,
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        other => other.to_string(),
+    };
+    (!text.trim().is_empty() && text != "0000-00-00").then_some(text)
+}
+
+fn check_value(contract: &Contract, rule: &FieldRule, raw: Option<&str>) -> Result<Checked, String> {
+    let Some(raw) = raw else {
+        if rule.required || rule.empty == EmptyRule::Reject {
+            return Err("is required but empty".to_string());
+        }
+        return Ok(Checked::Empty(match rule.empty {
+            EmptyRule::Skip | EmptyRule::Reject => None,
+            EmptyRule::Empty => Some(Value::String(String::new())),
+            EmptyRule::Null => Some(Value::Null),
+        }));
+    };
+    let (hris, lms) = match rule.kind {
+        // Kept exactly: names in any script, with their spaces, are the person's.
+        FieldType::String => (raw.to_string(), Value::String(raw.to_string())),
+        FieldType::Email => {
+            let email = raw.trim();
+            if !looks_like_email(email) {
+                return Err(format!("\"{raw}\" is not an email address"));
+            }
+            (email.to_string(), Value::String(email.to_string()))
+        }
+        FieldType::Date => {
+            let date: Date = raw
+                .trim()
+                .parse()
+                .map_err(|_| format!("\"{raw}\" is not a date (YYYY-MM-DD)"))?;
+            (date.to_string(), Value::String(date.to_string()))
+        }
+        FieldType::Enum => {
+            let found = rule
+                .allowed
+                .iter()
+                .find(|a| a.eq_ignore_ascii_case(raw.trim()))
+                .ok_or_else(|| format!("\"{raw}\" is not one of {}", rule.allowed.join(", ")))?;
+            (found.clone(), Value::String(found.clone()))
+        }
+        FieldType::Number => {
+            let number: f64 = raw
+                .trim()
+                .parse()
+                .ok()
+                .filter(|n: &f64| n.is_finite())
+                .ok_or_else(|| format!("\"{raw}\" is not a number"))?;
+            let value = serde_json::Number::from_f64(number).map_or(Value::Null, Value::Number);
+            (raw.trim().to_string(), value)
+        }
+        FieldType::Bool => {
+            let flag = match raw.trim().to_ascii_lowercase().as_str() {
+                "true" | "yes" | "1" => true,
+                "false" | "no" | "0" => false,
+                _ => return Err(format!("\"{raw}\" is not true or false")),
+            };
+            (flag.to_string(), Value::Bool(flag))
+        }
+    };
+    let lms = match (&rule.values, &lms) {
+        (Some(table), Value::String(s)) => contract
+            .value_tables
+            .get(table)
+            .and_then(|t| t.entries.get(s))
+            .map_or(lms.clone(), |mapped| Value::String(mapped.clone())),
+        _ => lms,
+    };
+    Ok(Checked::Value { hris, lms })
+}
+
+/// One '@' with something on both sides, a dot in the domain, no whitespace.
+fn looks_like_email(text: &str) -> bool {
+    match text.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+                && !text.chars().any(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+#[cfg(test)]
+#[path = "map_tests.rs"]
+mod tests;
