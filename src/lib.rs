@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod config;
 pub mod contract;
+pub mod engine;
 pub mod model;
 pub mod sandbox;
 pub mod store;

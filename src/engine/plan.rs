@@ -1,0 +1,249 @@
+//! The pure decision at the heart of flow 1: given a mapped HRIS record, the
+//! learner the LMS holds now (if any), where the manager stands and today's date,
+//! what must be written? Only differences are written; the engine carries it out.
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde_json::{Map, Value, json};
+
+use crate::contract::map::{EmploymentState, MappedEmployee};
+use crate::contract::{Contract, FieldType, TriggerWhen};
+use crate::model::FieldReason;
+
+pub const CORE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+
+/// Where the record's manager stands in the LMS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ManagerRef {
+    /// The record names no manager.
+    None,
+    /// The manager's learner, by SCIM id.
+    Learner(String),
+    /// The manager has no learner yet; `coming` when an open change for them is journaled.
+    NotSynced { coming: bool },
+}
+
+/// What to write, as before/after per contract field (and `active`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Changes {
+    pub before: Map<String, Value>,
+    pub after: Map<String, Value>,
+}
+
+impl Changes {
+    pub fn is_empty(&self) -> bool {
+        self.after.is_empty()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Plan {
+    /// The LMS already holds this, or holds nothing and should not.
+    Nothing { why: &'static str, enrol: Vec<String> },
+    Create {
+        document: Value,
+        changes: Changes,
+        enrol: Vec<String>,
+    },
+    /// A full replacement (PUT) of the learner with only `changes` differing.
+    Update {
+        document: Value,
+        changes: Changes,
+        enrol: Vec<String>,
+        deactivates: bool,
+    },
+    /// A future-dated hire: try again at the start of the hire date.
+    WaitUntil { at: Timestamp, why: String },
+    /// The manager's own change is journaled and not applied yet.
+    WaitForManager { manager_id: String },
+    /// The record breaks the contract; nothing is written.
+    Reject(Vec<FieldReason>),
+}
+
+pub fn plan(
+    contract: &Contract,
+    mapped: &MappedEmployee,
+    learner: Option<&Value>,
+    manager: &ManagerRef,
+    today: Date,
+) -> Plan {
+    let active_now = learner.map(|l| l.get("active").and_then(Value::as_bool).unwrap_or(true));
+    if !mapped.should_be_active(contract) {
+        return match active_now {
+            None => Plan::Nothing {
+                why: "no learner, and none is wanted (terminated, on leave or out of scope)",
+                enrol: Vec::new(),
+            },
+            Some(false) => Plan::Nothing {
+                why: "the learner is already inactive",
+                enrol: Vec::new(),
+            },
+            Some(true) => {
+                let mut document = replacement_of(learner.expect("active_now is Some"));
+                document["active"] = Value::Bool(false);
+                let mut changes = Changes::default();
+                changes.before.insert("active".into(), Value::Bool(true));
+                changes.after.insert("active".into(), Value::Bool(false));
+                Plan::Update {
+                    document,
+                    changes,
+                    enrol: Vec::new(),
+                    deactivates: true,
+                }
+            }
+        };
+    }
+    if !mapped.problems.is_empty() {
+        return Plan::Reject(mapped.problems.clone());
+    }
+    if learner.is_none()
+        && mapped.state == EmploymentState::Active
+        && let Some(hire) = mapped.hire_date.filter(|&d| d > today)
+    {
+        let at = hire
+            .to_zoned(contract.time_zone.clone())
+            .map(|z| z.timestamp())
+            .unwrap_or(Timestamp::MAX);
+        return Plan::WaitUntil {
+            at,
+            why: format!("hired on {hire}: the learner is created that day"),
+        };
+    }
+    let manager_field = contract.lifecycle.manager_field.as_deref();
+    let manager_value = match manager {
+        ManagerRef::Learner(id) => Some(Value::String(id.clone())),
+        ManagerRef::None => Some(Value::Null),
+        ManagerRef::NotSynced { coming: true } => {
+            return Plan::WaitForManager {
+                manager_id: mapped.manager_id.clone().unwrap_or_default(),
+            };
+        }
+        // The manager will not be synced (out of scope): leave the attribute alone.
+        ManagerRef::NotSynced { coming: false } => None,
+    };
+
+    let mut document = match learner {
+        Some(current) => replacement_of(current),
+        None => json!({ "schemas": [CORE_USER_SCHEMA] }),
+    };
+    let mut changes = Changes::default();
+    for wanted in &mapped.lms {
+        let value = if Some(wanted.field.as_str()) == manager_field {
+            match &manager_value {
+                Some(v) => v.clone(),
+                None => continue,
+            }
+        } else {
+            wanted.value.clone()
+        };
+        let current = learner.and_then(|l| wanted.path.get(l));
+        if same(current, &value, wanted.kind) {
+            continue;
+        }
+        if let Some(schema) = &wanted.path.schema {
+            add_schema(&mut document, schema);
+        }
+        wanted.path.set(&mut document, value.clone());
+        changes
+            .before
+            .insert(wanted.field.clone(), current.cloned().unwrap_or(Value::Null));
+        changes.after.insert(wanted.field.clone(), value);
+    }
+    if active_now != Some(true) {
+        document["active"] = Value::Bool(true);
+        changes.before.insert("active".into(), json!(active_now));
+        changes.after.insert("active".into(), Value::Bool(true));
+    }
+    let enrol = groups_for(contract, mapped, today);
+    match learner {
+        None => Plan::Create {
+            document,
+            changes,
+            enrol,
+        },
+        Some(_) if changes.is_empty() => Plan::Nothing {
+            why: "the learner already holds these values",
+            enrol,
+        },
+        Some(_) => Plan::Update {
+            document,
+            changes,
+            enrol,
+            deactivates: false,
+        },
+    }
+}
+
+/// The learning paths an active learner belongs in by the triggers (never removed:
+/// an enrolment, once made, is the LMS's history).
+pub fn groups_for(contract: &Contract, mapped: &MappedEmployee, today: Date) -> Vec<String> {
+    if !mapped.should_be_active(contract) {
+        return Vec::new();
+    }
+    let mut groups = Vec::new();
+    for trigger in &contract.triggers {
+        let group = match &trigger.when {
+            TriggerWhen::Hire { within_days } => mapped
+                .hire_date
+                .filter(|&hired| {
+                    hired <= today
+                        && today
+                            .since(hired)
+                            .is_ok_and(|d| d.get_days() <= *within_days as i32)
+                })
+                .map(|_| trigger.group.clone()),
+            TriggerWhen::FieldMatches { field, pattern } => mapped
+                .values
+                .get(field)
+                .filter(|v| pattern.is_match(v))
+                .map(|_| trigger.group.clone()),
+            TriggerWhen::FieldValue { field } => mapped
+                .values
+                .get(field)
+                .map(|v| trigger.group.replace("{value}", v)),
+        };
+        if let Some(group) = group.filter(|g| !groups.contains(g)) {
+            groups.push(group);
+        }
+    }
+    groups
+}
+
+/// Equal as the LMS means it: a cleared value matches an absent or empty one, emails
+/// compare without case.
+fn same(current: Option<&Value>, wanted: &Value, kind: FieldType) -> bool {
+    match (current, wanted) {
+        (None | Some(Value::Null), Value::Null) => true,
+        (Some(Value::String(s)), Value::Null) => s.is_empty(),
+        (Some(Value::String(a)), Value::String(b)) if kind == FieldType::Email => a.eq_ignore_ascii_case(b),
+        (Some(Value::Number(a)), Value::Number(b)) => a.as_f64() == b.as_f64(),
+        (Some(current), wanted) => current == wanted,
+        (None, _) => false,
+    }
+}
+
+/// The learner as it will be PUT back: everything it holds, minus what the server owns.
+fn replacement_of(learner: &Value) -> Value {
+    let mut document = learner.clone();
+    if let Some(object) = document.as_object_mut() {
+        object.remove("meta");
+    }
+    document
+}
+
+fn add_schema(document: &mut Value, schema: &str) {
+    if !document.get("schemas").is_some_and(Value::is_array) {
+        document["schemas"] = json!([CORE_USER_SCHEMA]);
+    }
+    let schemas = document["schemas"].as_array_mut().expect("just made an array");
+    if !schemas
+        .iter()
+        .any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(schema)))
+    {
+        schemas.push(Value::String(schema.to_string()));
+    }
+}
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;
