@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod connectors;
 pub mod contract;
 pub mod engine;
 pub mod model;

@@ -1,5 +1,180 @@
 //! The engine: ingest (webhooks, poller, initial load), the journal's apply
 //! worker with retries and dead letters, and the operator actions. It knows
-//! nothing of the console; the console reaches it through `EngineHandle`.
+//! nothing of the console; the console reaches it through `RunningEngine`.
 
+pub mod apply;
+pub mod enrol;
+pub mod initial_load;
+pub mod journal_writer;
+pub mod metrics;
+pub mod operator;
 pub mod plan;
+pub mod poll;
+pub mod webhook;
+pub mod worker;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::connectors::{ConnectorError, HrisClient, Notifier, ScimClient};
+use crate::contract::Contract;
+use crate::store::{Store, StoreError};
+use apply::Applier;
+use enrol::Enroller;
+use initial_load::LoadSummary;
+use journal_writer::JournalWriter;
+use metrics::Metrics;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("opening the store {path}: {source}")]
+    Store { path: String, source: StoreError },
+    #[error("connecting: {0}")]
+    Connector(#[from] ConnectorError),
+    #[error(transparent)]
+    InitialLoad(#[from] initial_load::LoadError),
+    #[error("listening for webhooks on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+}
+
+/// A started engine: its background tasks, and what the console and CLI read.
+pub struct RunningEngine {
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+    /// Where webhooks (POST /webhooks/hris) and GET /metrics are served.
+    pub webhook_addr: SocketAddr,
+    /// What the initial load did, if this start ran one.
+    pub initial_load: Option<LoadSummary>,
+    pub paused: Arc<AtomicBool>,
+    pub wake: Arc<Notify>,
+    cancel: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl RunningEngine {
+    /// Stops cleanly: no new work starts; what is in flight finishes and is journaled;
+    /// what was not started stays journaled for the next start.
+    pub async fn shutdown(self) {
+        self.cancel.cancel();
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Starts the engine on a configuration and a checked contract.
+pub async fn start(config: &Config, contract: Contract) -> Result<RunningEngine, StartError> {
+    let listener = tokio::net::TcpListener::bind(config.webhook.listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: config.webhook.listen,
+            source,
+        })?;
+    start_with_listener(config, contract, listener).await
+}
+
+/// Starts the engine with its webhook listener already bound (so its address can be
+/// handed to the HRIS before the initial load; deliveries wait in the backlog).
+pub async fn start_with_listener(
+    config: &Config,
+    contract: Contract,
+    listener: tokio::net::TcpListener,
+) -> Result<RunningEngine, StartError> {
+    let path = config.store_path.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&path))
+        .await
+        .expect("opening the store does not panic")
+        .map_err(|source| StartError::Store {
+            path: config.store_path.display().to_string(),
+            source,
+        })?;
+    let hris = HrisClient::new(&config.hris.api_base, config.hris.api_key.clone())?;
+    let scim = ScimClient::new(&config.lms.scim_url, config.lms.token.clone())?;
+    let notifier = Notifier::new(config.notify_url.clone());
+    let metrics = Arc::new(Metrics::default());
+    let cancel = CancellationToken::new();
+    let wake = Arc::new(Notify::new());
+    let paused = Arc::new(AtomicBool::new(false));
+    let contract = Arc::new(contract);
+    let mut tasks = Vec::new();
+
+    let (enroller, task) = Enroller::spawn(scim.clone(), cancel.child_token());
+    tasks.push(task);
+    let applier = Arc::new(Applier::new(
+        store.clone(),
+        contract.clone(),
+        scim.clone(),
+        config.retry,
+        enroller,
+    ));
+
+    let loaded = initial_load::run_if_needed(&store, &contract, &hris, &scim, config.safety).await?;
+    let initial_load = loaded.map(|(summary, preload)| {
+        tracing::info!(?summary, "initial load journaled");
+        applier.set_preload(preload);
+        summary
+    });
+    if let Some(summary) = initial_load.filter(|s| s.held > 0) {
+        let text = format!(
+            ":octagonal_sign: hrsync: the initial load would deactivate {} learners, beyond the safety threshold; \
+             they are held. `hrsync held list` shows them, `hrsync held confirm --all` applies them.",
+            summary.held
+        );
+        if let Err(error) = notifier.send(&text).await {
+            tracing::warn!(%error, "cannot tell the ops channel about held deactivations");
+        }
+    }
+
+    let (journal, task) = JournalWriter::spawn(store.clone(), wake.clone(), cancel.child_token());
+    tasks.push(task);
+    let webhook_addr = listener.local_addr().map_err(|source| StartError::Listen {
+        addr: config.webhook.listen,
+        source,
+    })?;
+    let router = webhook::router(
+        webhook::WebhookConfig::new(config.webhook.secret.clone()),
+        journal,
+        metrics.clone(),
+        store.clone(),
+    );
+    let serve_cancel = cancel.child_token();
+    tasks.push(tokio::spawn(async move {
+        if let Err(error) = webhook::serve(listener, router, serve_cancel).await {
+            tracing::error!(%error, "the webhook listener stopped");
+        }
+    }));
+
+    let worker = worker::Worker {
+        applier: applier.clone(),
+        concurrency: config.apply.concurrency,
+        metrics: metrics.clone(),
+        notifier,
+        wake: wake.clone(),
+        paused: paused.clone(),
+    };
+    tasks.push(tokio::spawn(worker.run(cancel.child_token())));
+    tasks.push(tokio::spawn(poll::run(
+        store.clone(),
+        applier.contract.clone(),
+        hris,
+        config.poll_interval,
+        wake.clone(),
+        cancel.child_token(),
+    )));
+    Ok(RunningEngine {
+        store,
+        metrics,
+        webhook_addr,
+        initial_load,
+        paused,
+        wake,
+        cancel,
+        tasks,
+    })
+}

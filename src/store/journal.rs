@@ -107,6 +107,18 @@ impl<'a> StoreTx<'a> {
         Ok(appended)
     }
 
+    /// Remembers that the employee was enrolled in these learning paths.
+    pub fn record_enrolments(&self, employee_id: &str, groups: &[String]) -> Result<(), StoreError> {
+        let mut insert = self.conn.prepare_cached(
+            "INSERT INTO enrolments (employee_id, group_name, at) VALUES (?1, ?2, ?3) \
+             ON CONFLICT DO NOTHING",
+        )?;
+        for group in groups {
+            insert.execute(params![employee_id, group, to_micros(self.now)])?;
+        }
+        Ok(())
+    }
+
     /// Remembers how far a source has been read (e.g. the poller's "changed since").
     pub fn set_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
         self.conn

@@ -170,6 +170,25 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Whether the employee has a change in this direction that is not finished yet.
+    pub fn has_open_change(&self, direction: Direction, employee_id: &str) -> Result<bool, StoreError> {
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM events INDEXED BY events_open WHERE direction = ?1 \
+             AND employee_id = ?2 AND status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held'))",
+        )?;
+        Ok(stmt.query_row(params![direction.as_str(), employee_id], |r| r.get(0))?)
+    }
+
+    /// The learning paths the employee is recorded as enrolled in.
+    pub fn enrolments(&self, employee_id: &str) -> Result<Vec<String>, StoreError> {
+        let conn = self.reader()?;
+        let mut stmt =
+            conn.prepare_cached("SELECT group_name FROM enrolments WHERE employee_id = ?1 ORDER BY group_name")?;
+        let rows = stmt.query_map([employee_id], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// A page of events, newest first, older than `before` (None: from the newest).
     pub fn events_page(
         &self,

@@ -96,6 +96,15 @@ CREATE TABLE audit_head (
     seq  INTEGER NOT NULL,
     hash TEXT NOT NULL
 );
+"#, r#"
+-- The learning paths each employee was enrolled in, so a retried or repeated change
+-- does not PATCH the group again. Enrolments are never undone by the engine.
+CREATE TABLE enrolments (
+    employee_id TEXT NOT NULL,
+    group_name  TEXT NOT NULL,
+    at          INTEGER NOT NULL,
+    PRIMARY KEY (employee_id, group_name)
+) WITHOUT ROWID;
 "#];
 
 /// Brings the file's schema up to the newest version, in one transaction.

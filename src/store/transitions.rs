@@ -101,6 +101,14 @@ impl StoreTx<'_> {
         self.transition(id, "hold", IN_FLIGHT, Held, WITH_NOTE, &[&why])
     }
 
+    /// Not yet: the event waits until `until` (a future hire date, a manager not yet
+    /// synced) without counting as a failed attempt.
+    pub fn defer(&self, id: EventId, until: Timestamp, why: &str) -> Result<Event, StoreError> {
+        let until = to_micros(until);
+        let set = "note = ?4, next_attempt_at = ?5";
+        self.transition(id, "defer", IN_FLIGHT, Pending, set, &[&why, &until])
+    }
+
     /// Operator: try a waiting event again from scratch, now.
     pub fn retry(&self, id: EventId) -> Result<Event, StoreError> {
         let now = to_micros(self.now);

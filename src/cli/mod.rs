@@ -1,5 +1,10 @@
 //! The command line: which part of hrsync a command starts.
 
+mod ops;
+mod run;
+
+pub use run::{sandbox_config, sandbox_config_from};
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -38,6 +43,34 @@ pub enum Command {
     /// Work with the mapping contract.
     #[command(subcommand)]
     Contract(ContractCommand),
+    /// Run the engine headless until SIGINT/SIGTERM.
+    Run {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// The journal's counts and cursors.
+    Status(ops::StoreArgs),
+    /// Dead letters: list, retry, skip, flag.
+    Retries {
+        #[command(flatten)]
+        store: ops::StoreArgs,
+        #[command(subcommand)]
+        command: ops::RetriesCommand,
+    },
+    /// Deactivations held by the safety threshold: list, confirm, reject.
+    Held {
+        #[command(flatten)]
+        store: ops::StoreArgs,
+        #[command(subcommand)]
+        command: ops::HeldCommand,
+    },
+    /// The hash-chained audit log: verify, export.
+    Audit {
+        #[command(flatten)]
+        store: ops::StoreArgs,
+        #[command(subcommand)]
+        command: ops::AuditCommand,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -72,8 +105,13 @@ pub struct SandboxArgs {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    if let Command::Contract(ContractCommand::Check { file }) = &cli.command {
-        return check_contract(file);
+    match &cli.command {
+        Command::Contract(ContractCommand::Check { file }) => return check_contract(file),
+        Command::Status(store) => return ops::status(store),
+        Command::Retries { store, command } => return ops::retries(store, command),
+        Command::Held { store, command } => return ops::held(store, command),
+        Command::Audit { store, command } => return ops::audit(store, command),
+        _ => {}
     }
     let log_file = cli
         .log_file
@@ -84,8 +122,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         match cli.command {
             Command::Sandbox(args) => sandbox(args).await,
-            Command::Demo { employees, churn } => demo(employees, churn, &log_file).await,
-            Command::Contract(_) => unreachable!("handled before the runtime starts"),
+            Command::Demo { employees, churn } => run::demo(employees, churn, &log_file).await,
+            Command::Run { config } => run::headless(&config).await,
+            _ => unreachable!("handled before the runtime starts"),
         }
     })?;
     Ok(ExitCode::SUCCESS)
@@ -166,31 +205,6 @@ async fn sandbox(args: SandboxArgs) -> anyhow::Result<()> {
     };
     let sandbox = Sandbox::start(config).await?;
     println!("{}", serde_json::to_string(sandbox.credentials())?);
-    shutdown_signal().await;
-    sandbox.shutdown().await;
-    Ok(())
-}
-
-async fn demo(employees: usize, churn: f64, log_file: &Path) -> anyhow::Result<()> {
-    let config = SandboxConfig {
-        employees,
-        churn_per_sec: churn,
-        completions_per_sec: churn,
-        ..SandboxConfig::default()
-    };
-    let sandbox = Sandbox::start(config).await?;
-    let credentials = sandbox.credentials();
-    println!("hrsync demo: the sync engine and console are not built yet; this starts the sandbox only.");
-    println!(
-        "Nothing is being synchronised. The simulated systems, with {employees} employees and churn at {churn}/s:"
-    );
-    println!("  HRIS (BambooHR-style): {}", credentials.hris_api());
-    println!("  LMS  (SCIM 2.0):       {}", credentials.scim_url);
-    println!("  LRS  (xAPI 1.0.3):     {}", credentials.xapi_url);
-    println!("  admin:                 {}/state", credentials.admin_url);
-    // Secrets never reach the screen; `hrsync sandbox` hands them to scripts.
-    println!("Credentials stay in this process; `hrsync sandbox` prints them for scripts.");
-    println!("Log: {}. Press Ctrl-C to stop.", log_file.display());
     shutdown_signal().await;
     sandbox.shutdown().await;
     Ok(())

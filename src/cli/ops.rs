@@ -1,0 +1,284 @@
+//! The operator commands on a store: status, retries, held deactivations, audit.
+//! They work beside a running engine (SQLite WAL, one writer at a time); each
+//! prints for people, or JSON with `--json` for scripts.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use crate::config::Config;
+use crate::engine::operator::{self, operator_name};
+use crate::model::{Event, EventId};
+use crate::store::{AuditFormat, Store};
+
+/// Which store a command works on.
+#[derive(Args, Debug, Clone)]
+pub struct StoreArgs {
+    /// The configuration whose `[store] path` to use.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+    /// The store file itself (instead of --config).
+    #[arg(long, value_name = "PATH", global = true)]
+    pub db: Option<PathBuf>,
+    /// Print JSON for scripts.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+impl StoreArgs {
+    pub fn open(&self) -> anyhow::Result<Store> {
+        let path = match (&self.db, &self.config) {
+            (Some(db), _) => db.clone(),
+            (None, Some(config)) => store_path_of(config)?,
+            (None, None) => anyhow::bail!("say which store: --config FILE or --db PATH"),
+        };
+        if !path.exists() {
+            anyhow::bail!("no store at {} (has `hrsync run` started there?)", path.display());
+        }
+        Store::open(&path).with_context(|| format!("opening the store {}", path.display()))
+    }
+}
+
+/// The store path from a configuration, without needing its secrets.
+fn store_path_of(config: &Path) -> anyhow::Result<PathBuf> {
+    let text = std::fs::read_to_string(config).with_context(|| format!("reading {}", config.display()))?;
+    // Secrets are not needed to find the store: any value stands in for them.
+    let loaded = Config::parse(config, &text, |_| Some("unused".into()))?;
+    Ok(loaded.store_path)
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RetriesCommand {
+    /// The dead letters: attempts, last error, HTTP status.
+    List,
+    /// Try dead letters (or rejected events) again now.
+    Retry {
+        ids: Vec<i64>,
+        /// Every dead letter.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+    },
+    /// Close an event without applying it.
+    Skip {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Close an event and hand it to the HRIS admin.
+    Flag {
+        id: i64,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum HeldCommand {
+    /// Deactivations held by the safety threshold.
+    List,
+    /// Apply held deactivations.
+    Confirm {
+        ids: Vec<i64>,
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+    },
+    /// Drop held deactivations, with a reason.
+    Reject {
+        ids: Vec<i64>,
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check the hash chain: any edited or removed entry is found.
+    Verify,
+    /// Write the log out.
+    Export {
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: ExportFormat,
+        /// Only this employee's history.
+        #[arg(long)]
+        employee: Option<String>,
+        /// Where to write (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum ExportFormat {
+    Jsonl,
+    Csv,
+}
+
+pub fn status(args: &StoreArgs) -> anyhow::Result<ExitCode> {
+    let store = args.open()?;
+    let counts = store.counts()?;
+    let poll = store.cursor(crate::engine::initial_load::POLL_CURSOR)?;
+    let loaded = store.cursor(crate::engine::initial_load::DONE_CURSOR)?;
+    if args.json {
+        println!(
+            "{}",
+            json!({ "store": store.path(), "counts": counts, "poll_cursor": poll, "initial_load_done": loaded })
+        );
+    } else {
+        println!("store {}", store.path().display());
+        println!(
+            "events {}: {} pending, {} retrying, {} applied, {} unchanged, {} dead letters, {} rejected, {} held, {} skipped, {} flagged; {} duplicate deliveries",
+            counts.total,
+            counts.pending,
+            counts.retrying,
+            counts.applied,
+            counts.unchanged,
+            counts.dead_letters,
+            counts.rejected,
+            counts.held,
+            counts.skipped,
+            counts.flagged,
+            counts.duplicates
+        );
+        println!("initial load: {}", loaded.as_deref().unwrap_or("not done yet"));
+        println!("HRIS polled up to: {}", poll.as_deref().unwrap_or("never"));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ids(ids: &[i64]) -> Vec<EventId> {
+    ids.iter().map(|&id| EventId(id)).collect()
+}
+
+fn print_events(json: bool, events: &[Event], what: &str) {
+    if json {
+        println!("{}", serde_json::to_string(events).unwrap_or_default());
+        return;
+    }
+    if events.is_empty() {
+        println!("no {what}");
+    }
+    for e in events {
+        println!(
+            "{:>8}  {:<12} employee {:<10} {:<8} attempts {}  {}{}",
+            e.id,
+            e.status.as_str(),
+            e.employee_id,
+            e.kind,
+            e.attempts,
+            e.last_http_status.map(|s| format!("HTTP {s}: ")).unwrap_or_default(),
+            e.last_error.as_deref().or(e.note.as_deref()).unwrap_or("")
+        );
+    }
+}
+
+pub fn retries(args: &StoreArgs, command: &RetriesCommand) -> anyhow::Result<ExitCode> {
+    let store = args.open()?;
+    let actor = operator_name();
+    match command {
+        RetriesCommand::List => {
+            let mut all = Vec::new();
+            let mut after = None;
+            loop {
+                let page = store.dead_letters(1000, after)?;
+                let Some(last) = page.last() else { break };
+                after = Some(last.id);
+                all.extend(page);
+            }
+            print_events(args.json, &all, "dead letters");
+        }
+        RetriesCommand::Retry { ids: chosen, all } => {
+            if chosen.is_empty() && !all {
+                anyhow::bail!("name the events to retry, or --all");
+            }
+            let done = if *all {
+                operator::retry_all_dead_letters(&store, &actor)?
+            } else {
+                operator::retry(&store, &actor, &ids(chosen))?
+            };
+            print_events(args.json, &done, "dead letters to retry");
+        }
+        RetriesCommand::Skip { id, reason } => {
+            let event = operator::skip(&store, &actor, EventId(*id), reason)?;
+            print_events(args.json, &[event], "events");
+        }
+        RetriesCommand::Flag { id, reason } => {
+            let event = operator::flag(&store, &actor, EventId(*id), reason)?;
+            print_events(args.json, &[event], "events");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn held(args: &StoreArgs, command: &HeldCommand) -> anyhow::Result<ExitCode> {
+    let store = args.open()?;
+    let actor = operator_name();
+    let chosen = |list: &[i64], all: bool| -> anyhow::Result<Vec<EventId>> {
+        match (list.is_empty(), all) {
+            (_, true) => Ok(operator::all_held(&store)?),
+            (false, false) => Ok(ids(list)),
+            (true, false) => anyhow::bail!("name the held events, or --all"),
+        }
+    };
+    match command {
+        HeldCommand::List => {
+            let held: Vec<Event> = operator::all_held(&store)?
+                .into_iter()
+                .filter_map(|id| store.event(id).ok().flatten().map(|d| d.event))
+                .collect();
+            print_events(args.json, &held, "held deactivations");
+        }
+        HeldCommand::Confirm { ids: list, all } => {
+            let done = operator::confirm_held(&store, &actor, &chosen(list, *all)?)?;
+            print_events(args.json, &done, "held deactivations");
+        }
+        HeldCommand::Reject { ids: list, all, reason } => {
+            let done = operator::reject_held(&store, &actor, &chosen(list, *all)?, reason)?;
+            print_events(args.json, &done, "held deactivations");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn audit(args: &StoreArgs, command: &AuditCommand) -> anyhow::Result<ExitCode> {
+    let store = args.open()?;
+    match command {
+        AuditCommand::Verify => match store.verify_audit()? {
+            Ok(report) => {
+                if args.json {
+                    println!("{}", json!({ "ok": true, "entries": report.entries, "last_hash": report.last_hash }));
+                } else {
+                    println!("audit log intact: {} entries, last hash {}", report.entries, report.last_hash);
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(broken) => {
+                if args.json {
+                    println!("{}", json!({ "ok": false, "seq": broken.seq, "reason": broken.reason }));
+                } else {
+                    eprintln!("{broken}");
+                }
+                Ok(ExitCode::FAILURE)
+            }
+        },
+        AuditCommand::Export { format, employee, out } => {
+            let format = match format {
+                ExportFormat::Jsonl => AuditFormat::Jsonl,
+                ExportFormat::Csv => AuditFormat::Csv,
+            };
+            let written = match out {
+                Some(path) => {
+                    let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+                    store.export_audit(format, employee.as_deref(), std::io::BufWriter::new(file))?
+                }
+                None => store.export_audit(format, employee.as_deref(), std::io::stdout().lock())?,
+            };
+            eprintln!("{written} audit entries written");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

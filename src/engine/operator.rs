@@ -1,0 +1,123 @@
+//! What an operator may do to the journal (from the CLI now, the console later):
+//! retry, skip or flag a waiting event, confirm or reject held deactivations.
+//! Each action and its audit entry commit together, so none goes unrecorded.
+
+use serde_json::json;
+
+use crate::model::{Event, EventId, EventStatus, NewAuditEntry};
+use crate::store::{Store, StoreError};
+
+/// Who acts, for the audit log: `$HRSYNC_OPERATOR`, else the login name.
+pub fn operator_name() -> String {
+    ["HRSYNC_OPERATOR", "USER", "LOGNAME"]
+        .iter()
+        .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+        .unwrap_or_else(|| "operator".to_string())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("a reason is required to {0}")]
+    NoReason(&'static str),
+}
+
+fn entry(actor: &str, action: &str, event: &Event, before: EventStatus, reason: Option<&str>) -> NewAuditEntry {
+    NewAuditEntry {
+        actor: actor.to_string(),
+        action: action.to_string(),
+        employee_id: Some(event.employee_id.clone()),
+        subject: format!("event {}", event.id),
+        before: json!({ "status": before }),
+        after: json!({ "status": event.status }),
+        reason: reason.map(str::to_string),
+    }
+}
+
+/// Tries waiting events (dead letters, rejected, held) again from scratch.
+pub fn retry(store: &Store, actor: &str, ids: &[EventId]) -> Result<Vec<Event>, ActionError> {
+    Ok(store.transaction(|tx| {
+        ids.iter()
+            .map(|&id| {
+                let before = tx.event(id)?.status;
+                let event = tx.retry(id)?;
+                tx.audit(entry(actor, "event.retry", &event, before, None))?;
+                Ok(event)
+            })
+            .collect()
+    })?)
+}
+
+/// Every dead letter, retried in one go.
+pub fn retry_all_dead_letters(store: &Store, actor: &str) -> Result<Vec<Event>, ActionError> {
+    let mut ids = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.dead_letters(1000, after)?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        ids.extend(page.iter().map(|e| e.id));
+    }
+    retry(store, actor, &ids)
+}
+
+pub fn skip(store: &Store, actor: &str, id: EventId, reason: &str) -> Result<Event, ActionError> {
+    close(store, actor, id, reason, "skip")
+}
+
+pub fn flag(store: &Store, actor: &str, id: EventId, reason: &str) -> Result<Event, ActionError> {
+    close(store, actor, id, reason, "flag")
+}
+
+fn close(store: &Store, actor: &str, id: EventId, reason: &str, how: &'static str) -> Result<Event, ActionError> {
+    if reason.trim().is_empty() {
+        return Err(ActionError::NoReason(how));
+    }
+    Ok(store.transaction(|tx| {
+        let before = tx.event(id)?.status;
+        let event = if how == "skip" { tx.skip(id, reason)? } else { tx.flag(id, reason)? };
+        tx.audit(entry(actor, &format!("event.{how}"), &event, before, Some(reason)))?;
+        Ok(event)
+    })?)
+}
+
+/// Confirms held deactivations: they apply when it is their employee's turn.
+pub fn confirm_held(store: &Store, actor: &str, ids: &[EventId]) -> Result<Vec<Event>, ActionError> {
+    Ok(store.transaction(|tx| {
+        let released = tx.release_held(ids)?;
+        for event in &released {
+            tx.audit(entry(actor, "held.confirm", event, EventStatus::Held, None))?;
+        }
+        Ok(released)
+    })?)
+}
+
+/// Rejects held deactivations: they are closed (skipped) with the reason.
+pub fn reject_held(store: &Store, actor: &str, ids: &[EventId], reason: &str) -> Result<Vec<Event>, ActionError> {
+    if reason.trim().is_empty() {
+        return Err(ActionError::NoReason("reject held deactivations"));
+    }
+    Ok(store.transaction(|tx| {
+        ids.iter()
+            .map(|&id| {
+                let event = tx.skip(id, reason)?;
+                tx.audit(entry(actor, "held.reject", &event, EventStatus::Held, Some(reason)))?;
+                Ok(event)
+            })
+            .collect()
+    })?)
+}
+
+/// Every held event's id.
+pub fn all_held(store: &Store) -> Result<Vec<EventId>, StoreError> {
+    let mut ids = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.held(1000, after)?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        ids.extend(page.iter().map(|e| e.id));
+    }
+    Ok(ids)
+}

@@ -1,0 +1,327 @@
+//! What the engine's end-to-end tests share: the sandbox and the engine started
+//! together on a temporary store, waiting until the journal has settled, and
+//! reading the HRIS and the LMS back over HTTP to compare them.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use hrsync::cli::sandbox_config;
+use hrsync::engine::{self, RunningEngine};
+use hrsync::sandbox::faults::Faults;
+use hrsync::sandbox::{Sandbox, SandboxConfig};
+use serde_json::{Value, json};
+
+pub const CONTRACT: &str = include_str!("../../assets/contract.toml");
+pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+pub struct World {
+    pub sandbox: Sandbox,
+    pub engine: Option<RunningEngine>,
+    pub dir: tempfile::TempDir,
+    pub http: reqwest::Client,
+    pub config: hrsync::config::Config,
+}
+
+pub struct Options {
+    pub employees: usize,
+    pub seed: u64,
+    pub faults: Faults,
+    pub retry_attempts: u32,
+    pub retry_interval: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            employees: 300,
+            seed: 11,
+            faults: Faults::default(),
+            retry_attempts: 3,
+            retry_interval: Duration::from_millis(200),
+        }
+    }
+}
+
+pub async fn start(options: Options) -> World {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let webhook_url = format!("http://{}/webhooks/hris", listener.local_addr().unwrap());
+    let sandbox = Sandbox::start(SandboxConfig {
+        employees: options.employees,
+        seed: options.seed,
+        webhook_url: Some(webhook_url.parse().unwrap()),
+        faults: options.faults,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let contract_path = dir.path().join("contract.toml");
+    std::fs::write(&contract_path, CONTRACT).unwrap();
+    let mut config = sandbox_config(&sandbox, &dir.path().join("hrsync.db"), &contract_path);
+    config.retry.attempts = options.retry_attempts;
+    config.retry.interval = options.retry_interval;
+    let contract = hrsync::contract::parse(CONTRACT).unwrap();
+    let engine = engine::start_with_listener(&config, contract, listener).await.unwrap();
+    World {
+        sandbox,
+        engine: Some(engine),
+        dir,
+        http: reqwest::Client::new(),
+        config,
+    }
+}
+
+impl World {
+    pub fn engine(&self) -> &RunningEngine {
+        self.engine.as_ref().expect("the engine is running")
+    }
+
+    pub fn store(&self) -> &hrsync::store::Store {
+        &self.engine().store
+    }
+
+    /// Waits until nothing is pending or retrying, and `extra` holds; panics after `limit`.
+    pub async fn settle_until(&self, limit: Duration, extra: impl Fn(&hrsync::store::StoreCounts) -> bool) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let counts = self.store().counts().unwrap();
+            if counts.pending == 0 && counts.retrying == 0 && extra(&counts) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the journal did not settle: {counts:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn settle(&self) {
+        self.settle_until(Duration::from_secs(60), |_| true).await;
+    }
+
+    pub async fn admin(&self, path: &str, body: Value) -> Value {
+        let url = format!("{}/{path}", self.sandbox.credentials().admin_url);
+        let answer = self.http.post(url).json(&body).send().await.unwrap();
+        assert!(answer.status().is_success(), "admin {path}: {}", answer.status());
+        answer.json().await.unwrap()
+    }
+
+    pub async fn churn(&self, changes: Value) -> Vec<Value> {
+        self.admin("churn", json!({ "changes": changes })).await["applied"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// Every HRIS employee by id, read through the HRIS API.
+    pub async fn hris(&self) -> BTreeMap<String, Value> {
+        let c = self.sandbox.credentials();
+        let fields: Vec<&str> = vec![
+            "id", "employeeNumber", "workEmail", "firstName", "lastName", "preferredName", "jobTitle",
+            "department", "division", "costCenter", "supervisorEId", "location", "employmentHistoryStatus",
+            "employmentStatus", "hireDate",
+        ];
+        let report: Value = self
+            .http
+            .post(format!("{}/reports/custom?format=JSON", c.hris_api()))
+            .basic_auth(&c.hris_api_key, Some("x"))
+            .json(&json!({ "fields": fields }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        report["employees"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["id"].as_str().unwrap().to_string(), e.clone()))
+            .collect()
+    }
+
+    /// Every learner by externalId, read through SCIM.
+    pub async fn learners(&self) -> BTreeMap<String, Value> {
+        let c = self.sandbox.credentials();
+        let mut all = BTreeMap::new();
+        let mut start = 1;
+        loop {
+            let page: Value = self
+                .http
+                .get(format!("{}/Users?startIndex={start}&count=500", c.scim_url))
+                .bearer_auth(&c.scim_token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let resources = page["Resources"].as_array().cloned().unwrap_or_default();
+            if resources.is_empty() {
+                return all;
+            }
+            start += resources.len();
+            for user in resources {
+                let key = user["externalId"].as_str().unwrap_or("").to_string();
+                assert!(all.insert(key.clone(), user).is_none(), "two learners with externalId {key}");
+            }
+        }
+    }
+
+    /// Group display name → member learner ids.
+    pub async fn groups(&self) -> BTreeMap<String, BTreeSet<String>> {
+        let c = self.sandbox.credentials();
+        let page: Value = self
+            .http
+            .get(format!("{}/Groups?count=1000", c.scim_url))
+            .bearer_auth(&c.scim_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        page["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| {
+                let members = g["members"]
+                    .as_array()
+                    .map(|m| m.iter().map(|m| m["value"].as_str().unwrap().to_string()).collect())
+                    .unwrap_or_default();
+                (g["displayName"].as_str().unwrap().to_string(), members)
+            })
+            .collect()
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(engine) = self.engine.take() {
+            engine.shutdown().await;
+        }
+    }
+}
+
+/// Today in the contract's time zone.
+pub fn today() -> jiff::civil::Date {
+    jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::get("Europe/Berlin").unwrap()).date()
+}
+
+/// Whether the HRIS employee should have an active learner under the shipped contract.
+pub fn in_scope_and_employed(e: &Value) -> bool {
+    let hired = e["hireDate"].as_str().and_then(|d| d.parse::<jiff::civil::Date>().ok());
+    matches!(e["employmentHistoryStatus"].as_str(), Some("Full-Time" | "Part-Time"))
+        && matches!(e["employmentStatus"].as_str(), Some("Active" | "On Leave"))
+        && hired.is_some_and(|d| d <= today())
+}
+
+/// Checks one learner against its employee, field by field, as the shipped contract
+/// says, written out here independently of the engine's mapping code.
+pub fn assert_learner_matches(e: &Value, learner: &Value, manager_learner: Option<&str>) {
+    let id = e["id"].as_str().unwrap();
+    let text = |v: &Value| v.as_str().unwrap_or("").to_string();
+    let email = text(&e["workEmail"]).trim().to_string();
+    let check = |what: &str, got: &Value, want: Value| {
+        assert_eq!(got, &want, "employee {id}: {what}\nemployee {e}\nlearner {learner}");
+    };
+    check("externalId", &learner["externalId"], json!(id));
+    check("active", &learner["active"], json!(in_scope_and_employed(e)));
+    assert!(
+        text(&learner["userName"]).eq_ignore_ascii_case(&email),
+        "employee {id}: userName {} vs {email}",
+        learner["userName"]
+    );
+    let work_email = learner["emails"]
+        .as_array()
+        .and_then(|l| l.iter().find(|m| m["type"] == "work"))
+        .map(|m| m["value"].clone())
+        .unwrap_or(Value::Null);
+    check("work email", &work_email, json!(email));
+    check("givenName", &learner["name"]["givenName"], e["firstName"].clone());
+    check("familyName", &learner["name"]["familyName"], e["lastName"].clone());
+    let preferred = text(&e["preferredName"]);
+    let nick = learner.get("nickName").cloned().unwrap_or(Value::Null);
+    check("nickName", &nick, if preferred.trim().is_empty() { Value::Null } else { json!(preferred) });
+    check("title", &learner["title"], e["jobTitle"].clone());
+    check("userType", &learner["userType"], e["employmentHistoryStatus"].clone());
+    let ext = &learner[ENTERPRISE];
+    check("employeeNumber", &ext["employeeNumber"], e["employeeNumber"].clone());
+    check("costCenter", &ext["costCenter"], e["costCenter"].clone());
+    let department = match text(&e["department"]).as_str() {
+        "Information Technology" => json!("IT Dept"),
+        "Human Resources" => json!("People"),
+        _ => e["department"].clone(),
+    };
+    check("department", &ext["department"], department);
+    let manager = ext.get("manager").and_then(|m| m.get("value")).cloned().unwrap_or(Value::Null);
+    check("manager", &manager, manager_learner.map_or(Value::Null, |m| json!(m)));
+    let locality = learner["addresses"]
+        .as_array()
+        .and_then(|l| l.iter().find(|a| a["type"] == "work"))
+        .map(|a| a["locality"].clone())
+        .unwrap_or(Value::Null);
+    check("work locality", &locality, e["location"].clone());
+}
+
+/// The groups the shipped contract's triggers put an active employee in.
+pub fn expected_groups(e: &Value, today: jiff::civil::Date) -> BTreeSet<String> {
+    let mut groups = BTreeSet::new();
+    if !in_scope_and_employed(e) {
+        return groups;
+    }
+    let leadership = regex::Regex::new(r"(?i)\b(manager|director|head|chief|vp|lead|supervisor|counsel)\b").unwrap();
+    if leadership.is_match(e["jobTitle"].as_str().unwrap_or("")) {
+        groups.insert("Leadership".to_string());
+    }
+    if let Some(location) = e["location"].as_str().filter(|l| !l.is_empty()) {
+        groups.insert(format!("Compliance {location}"));
+    }
+    let hired: jiff::civil::Date = e["hireDate"].as_str().unwrap().parse().unwrap();
+    if hired <= today && (today - hired).get_days() <= 30 {
+        groups.insert("Onboarding".to_string());
+    }
+    groups
+}
+
+/// The whole comparison: every employee who should have an active learner has
+/// one equal to it, field for field and group for group; every other learner is
+/// inactive; no learner lacks an employee. Returns how many are active.
+pub async fn assert_in_step(world: &World) -> usize {
+    let hris = world.hris().await;
+    let learners = world.learners().await;
+    let groups = world.groups().await;
+    let today = today();
+    let mut active = 0;
+    for (id, employee) in &hris {
+        let learner = learners.get(id);
+        if !in_scope_and_employed(employee) {
+            if let Some(learner) = learner {
+                assert_eq!(learner["active"], false, "employee {id} should be inactive: {employee}\n{learner}");
+            }
+            continue;
+        }
+        let learner = learner.unwrap_or_else(|| panic!("employee {id} has no learner: {employee}"));
+        let manager = employee["supervisorEId"]
+            .as_str()
+            .and_then(|m| learners.get(m))
+            .filter(|m| m["active"] == true || hris.get(m["externalId"].as_str().unwrap()).is_some())
+            .map(|m| m["id"].as_str().unwrap());
+        assert_learner_matches(employee, learner, manager);
+        let learner_id = learner["id"].as_str().unwrap();
+        let member_of: BTreeSet<String> = groups
+            .iter()
+            .filter(|(_, members)| members.contains(learner_id))
+            .map(|(name, _)| name.clone())
+            .collect();
+        // Enrolment is never undone, so someone transferred keeps the old path too.
+        let wanted = expected_groups(employee, today);
+        assert!(
+            wanted.is_subset(&member_of),
+            "employee {id}: groups {member_of:?} lack some of {wanted:?}"
+        );
+        active += 1;
+    }
+    for id in learners.keys() {
+        assert!(hris.contains_key(id), "learner {id} has no employee");
+    }
+    active
+}

@@ -1,0 +1,190 @@
+//! When the outside systems misbehave: 5xx and 429 are retried until everything
+//! arrives; an LMS down past the retries leaves dead letters (and tells the ops
+//! channel) that `hrsync retries retry` later applies; an HRIS answering an empty
+//! list trips the safety threshold and nobody is deactivated.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{Options, assert_in_step, start};
+use hrsync::sandbox::faults::{Faults, SystemFaults};
+use parking_lot::Mutex;
+use serde_json::{Value, json};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_5xx_and_429_faults_everything_still_arrives() {
+    let faults = Faults {
+        scim: SystemFaults {
+            error_ratio: 0.2,
+            rate_limit_per_sec: Some(400),
+            retry_after_s: 1,
+            ..SystemFaults::default()
+        },
+        ..Faults::default()
+    };
+    let world = start(Options {
+        employees: 400,
+        faults,
+        retry_attempts: 20,
+        retry_interval: Duration::from_millis(50),
+        ..Options::default()
+    })
+    .await;
+    world.settle_until(Duration::from_secs(120), |_| true).await;
+    let counts = world.store().counts().unwrap();
+    assert_eq!(counts.dead_letters + counts.rejected, 0, "{counts:?}");
+    assert!(counts.retrying == 0);
+    // Retries really happened: failures are on record.
+    let retried = world
+        .store()
+        .events_page(&Default::default(), None, 1000)
+        .unwrap()
+        .iter()
+        .filter(|e| e.attempts > 0)
+        .count();
+    assert!(retried > 0, "the faults caused retries");
+    world.admin("faults", json!({})).await;
+    assert_in_step(&world).await;
+}
+
+/// A Slack-style incoming webhook that keeps what it is sent.
+async fn ops_channel() -> (String, Arc<Mutex<Vec<String>>>, tokio::task::JoinHandle<()>) {
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let kept = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let kept = kept.clone();
+            async move {
+                kept.lock().push(body["text"].as_str().unwrap_or("").to_string());
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (url, received, server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_lms_down_past_the_retries_gives_dead_letters_that_retry_applies() {
+    let (ops_url, ops_messages, ops_server) = ops_channel().await;
+    let mut world = start(Options {
+        employees: 200,
+        retry_attempts: 2,
+        retry_interval: Duration::from_millis(100),
+        ..Options::default()
+    })
+    .await;
+    world.settle().await;
+    // Restart with the ops channel configured (the options above keep the sandbox's defaults).
+    world.stop().await;
+    world.config.notify_url = Some(ops_url.parse().unwrap());
+    let contract = hrsync::contract::parse(common::CONTRACT).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    world.config.webhook.listen = listener.local_addr().unwrap();
+    world.engine = Some(hrsync::engine::start_with_listener(&world.config, contract, listener).await.unwrap());
+
+    world.admin("faults", json!({"scim": {"error_ratio": 1.0}})).await;
+    let before = world.store().counts().unwrap();
+    // The engine restarted on a new port the sandbox does not post to, so the
+    // changes come in through the poller: poll now instead of waiting 30 s.
+    let applied = world.churn(json!([{"kind": "promotion", "count": 4}])).await;
+    let contract = hrsync::contract::parse(common::CONTRACT).unwrap();
+    let hris = hrsync::connectors::HrisClient::new(&world.config.hris.api_base, world.config.hris.api_key.clone()).unwrap();
+    hrsync::engine::poll::poll_once(world.store(), &contract, &hris).await.unwrap();
+    world.engine().wake.notify_one();
+    world
+        .settle_until(Duration::from_secs(30), |c| c.dead_letters >= before.dead_letters + 4)
+        .await;
+    let dead = world.store().dead_letters(100, None).unwrap();
+    assert_eq!(dead.len(), 4);
+    for event in &dead {
+        assert_eq!(event.attempts, 2);
+        assert!(event.last_http_status.is_some_and(|s| s >= 500), "{event:?}");
+        assert!(applied.iter().any(|c| c["employee_id"] == event.employee_id.as_str()));
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while ops_messages.lock().len() < 4 {
+        assert!(std::time::Instant::now() < deadline, "the ops channel heard {:?}", ops_messages.lock());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ops_messages.lock().iter().all(|m| m.contains("dead letter")));
+
+    // The LMS is back; the operator retries from the command line.
+    world.admin("faults", json!({})).await;
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hrsync"))
+        .args(["retries", "retry", "--all", "--json", "--db"])
+        .arg(&world.config.store_path)
+        .env("HRSYNC_OPERATOR", "on-call")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let retried: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(retried.len(), 4);
+    world.settle().await;
+    assert_eq!(world.store().counts().unwrap().dead_letters, 0);
+    assert_in_step(&world).await;
+    let mut audit = Vec::new();
+    world
+        .store()
+        .export_audit(hrsync::store::AuditFormat::Jsonl, None, &mut audit)
+        .unwrap();
+    let audit = String::from_utf8(audit).unwrap();
+    assert_eq!(audit.matches(r#""action":"event.retry""#).count(), 4);
+    assert!(audit.contains(r#""actor":"on-call""#));
+    ops_server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_hris_list_trips_the_safety_threshold_and_nobody_is_deactivated() {
+    let world = start(Options {
+        employees: 300,
+        ..Options::default()
+    })
+    .await;
+    world.settle().await;
+    let active_before = world.learners().await.values().filter(|l| l["active"] == true).count();
+    assert!(active_before > 200);
+
+    world.admin("faults", json!({"hris": {"empty_next_full_pull": true}})).await;
+    let contract = hrsync::contract::parse(common::CONTRACT).unwrap();
+    let config = &world.config;
+    let hris = hrsync::connectors::HrisClient::new(&config.hris.api_base, config.hris.api_key.clone()).unwrap();
+    let scim = hrsync::connectors::ScimClient::new(&config.lms.scim_url, config.lms.token.clone()).unwrap();
+    let (summary, _) = hrsync::engine::initial_load::full_sync(
+        world.store(),
+        &contract,
+        &hris,
+        &scim,
+        config.safety,
+        hrsync::engine::initial_load::Mode::Resync,
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.employees, 0);
+    assert_eq!(summary.held, active_before);
+    world.engine().wake.notify_one();
+    world.settle().await;
+    assert_eq!(world.store().counts().unwrap().held as usize, active_before);
+    let active_after = world.learners().await.values().filter(|l| l["active"] == true).count();
+    assert_eq!(active_after, active_before, "nobody was deactivated");
+
+    // The operator rejects the held deactivations; they are closed, not applied.
+    let rejected = hrsync::engine::operator::reject_held(
+        world.store(),
+        "on-call",
+        &hrsync::engine::operator::all_held(world.store()).unwrap(),
+        "HRIS returned an empty list",
+    )
+    .unwrap();
+    assert_eq!(rejected.len(), active_before);
+    world.settle().await;
+    assert_eq!(world.learners().await.values().filter(|l| l["active"] == true).count(), active_before);
+    assert_in_step(&world).await;
+}
