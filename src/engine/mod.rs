@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod operator;
 pub mod plan;
 pub mod poll;
+pub mod status;
 pub mod webhook;
 pub mod worker;
 

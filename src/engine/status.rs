@@ -1,0 +1,96 @@
+//! What a running engine publishes about itself and what it takes from operators,
+//! both through the store, so a console in the same process and one attached to a
+//! headless `hrsync run` over SSH see and steer the engine the same way.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::store::{Store, StoreError};
+
+/// Cursor holding the engine's latest `EngineStatus` as JSON (written about once a second).
+pub const STATUS_CURSOR: &str = "engine.status";
+/// Cursor an operator sets to "true" to pause the engine, "false" to resume it.
+pub const PAUSE_CURSOR: &str = "control.paused";
+/// Cursor holding a checked contract's TOML text for the engine to switch to.
+pub const CONTRACT_CURSOR: &str = "control.contract";
+
+/// How long a published status stays believable; older means the engine is gone.
+pub const STATUS_STALE_AFTER: jiff::SignedDuration = jiff::SignedDuration::from_secs(10);
+
+/// Whether the engine is taking new work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineState {
+    Running,
+    /// An operator paused it: ingest continues (changes are journaled), nothing is applied.
+    Paused,
+    /// Stopping: in-flight work finishes, nothing new starts.
+    Draining,
+}
+
+impl EngineState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineState::Running => "running",
+            EngineState::Paused => "paused",
+            EngineState::Draining => "draining",
+        }
+    }
+}
+
+/// The figures the console's header shows, measured inside the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct MetricsSnapshot {
+    /// Events finished per second over the last minute.
+    pub events_per_sec: f64,
+    /// Receipt → target acknowledgement, over the last minute's applied events.
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    /// Share of the last minute's finished events that failed (retrying, dead letter, rejected).
+    pub error_rate: f64,
+    /// Since the engine started.
+    pub finished_total: u64,
+    pub webhooks_accepted: u64,
+    pub webhooks_refused: u64,
+}
+
+/// One published status of a running engine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineStatus {
+    pub state: EngineState,
+    pub pid: u32,
+    pub updated_at: Timestamp,
+    pub started_at: Timestamp,
+    /// Where webhooks and /metrics are served.
+    pub webhook_listen: String,
+    pub last_poll_at: Option<Timestamp>,
+    pub next_poll_at: Option<Timestamp>,
+    pub last_poll_error: Option<String>,
+    pub metrics: MetricsSnapshot,
+    /// The contract in force: its version line or a short hash of its text.
+    pub contract_version: String,
+}
+
+impl EngineStatus {
+    /// The latest status a running engine published, if any (stale or not: see `is_stale`).
+    pub fn read(store: &Store) -> Result<Option<EngineStatus>, StoreError> {
+        Ok(store
+            .cursor(STATUS_CURSOR)?
+            .and_then(|text| serde_json::from_str(&text).ok()))
+    }
+
+    pub fn publish(&self, store: &Store) -> Result<(), StoreError> {
+        let text = serde_json::to_string(self).expect("a status serialises");
+        store.set_cursor(STATUS_CURSOR, &text)
+    }
+
+    /// True when the engine has not published for a while (stopped or hung).
+    pub fn is_stale(&self, now: Timestamp) -> bool {
+        now.duration_since(self.updated_at) > STATUS_STALE_AFTER
+    }
+}
+
+/// Whether an operator has asked the engine to pause.
+pub fn pause_requested(store: &Store) -> Result<bool, StoreError> {
+    Ok(store.cursor(PAUSE_CURSOR)?.as_deref() == Some("true"))
+}
