@@ -37,7 +37,10 @@ fn main() {
         .unwrap();
     let credentials: Value = serde_json::from_str(&first_line).expect("the sandbox prints its credentials");
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let contract_path = dir.path().join("contract.toml");
@@ -60,7 +63,7 @@ fn main() {
         println!(
             "initial load of {employees} employees: {:.1} s in all ({:.1} s pulling both sides and journaling), \
              {:.0} employees/s; {} learners created/updated, {} unchanged, {} rejected, {} dead letters; \
-             receipt→LMS p50 {:?} p99 {:?}; engine peak RSS {:.0} MB",
+             receipt→LMS p50 {:.1} ms p99 {:.1} ms; engine peak RSS {:.0} MB",
             elapsed.as_secs_f64(),
             journaled.as_secs_f64(),
             employees as f64 / elapsed.as_secs_f64(),
@@ -68,8 +71,8 @@ fn main() {
             c.unchanged,
             c.rejected,
             c.dead_letters,
-            snapshot.p50,
-            snapshot.p99,
+            snapshot.p50_ms,
+            snapshot.p99_ms,
             peak_rss_mb()
         );
         engine.shutdown().await;

@@ -17,8 +17,16 @@ async fn each_churn_kind_has_its_effect_in_the_lms() {
     let before = world.learners().await;
 
     let kinds = [
-        "hire", "promotion", "transfer", "name_change", "email_change", "leave", "return", "termination",
-        "rehire", "conversion",
+        "hire",
+        "promotion",
+        "transfer",
+        "name_change",
+        "email_change",
+        "leave",
+        "return",
+        "termination",
+        "rehire",
+        "conversion",
     ];
     let changes: Vec<_> = kinds.iter().map(|k| json!({"kind": k, "count": 3})).collect();
     let applied = world.churn(json!(changes)).await;
@@ -36,7 +44,10 @@ async fn each_churn_kind_has_its_effect_in_the_lms() {
         if webhook_events >= 30 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "only {webhook_events} webhook events arrived");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "only {webhook_events} webhook events arrived"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     world.settle().await;
@@ -50,7 +61,10 @@ async fn each_churn_kind_has_its_effect_in_the_lms() {
             "rehire" => {
                 assert_eq!(after[id]["active"], true, "rehired {id}");
                 if let Some(old) = before.get(id) {
-                    assert_eq!(after[id]["id"], old["id"], "a rehire reactivates the same learner");
+                    assert_eq!(
+                        after[id]["id"], old["id"],
+                        "a rehire reactivates the same learner"
+                    );
                 }
             }
             "hire" => assert!(!before.contains_key(id) && after.contains_key(id), "hired {id}"),

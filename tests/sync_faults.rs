@@ -88,7 +88,11 @@ async fn an_lms_down_past_the_retries_gives_dead_letters_that_retry_applies() {
     let contract = hrsync::contract::parse(common::CONTRACT).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     world.config.webhook.listen = listener.local_addr().unwrap();
-    world.engine = Some(hrsync::engine::start_with_listener(&world.config, contract, listener).await.unwrap());
+    world.engine = Some(
+        hrsync::engine::start_with_listener(&world.config, contract, listener)
+            .await
+            .unwrap(),
+    );
 
     world.admin("faults", json!({"scim": {"error_ratio": 1.0}})).await;
     let before = world.store().counts().unwrap();
@@ -96,22 +100,36 @@ async fn an_lms_down_past_the_retries_gives_dead_letters_that_retry_applies() {
     // changes come in through the poller: poll now instead of waiting 30 s.
     let applied = world.churn(json!([{"kind": "promotion", "count": 4}])).await;
     let contract = hrsync::contract::parse(common::CONTRACT).unwrap();
-    let hris = hrsync::connectors::HrisClient::new(&world.config.hris.api_base, world.config.hris.api_key.clone()).unwrap();
-    hrsync::engine::poll::poll_once(world.store(), &contract, &hris).await.unwrap();
+    let hris =
+        hrsync::connectors::HrisClient::new(&world.config.hris.api_base, world.config.hris.api_key.clone())
+            .unwrap();
+    hrsync::engine::poll::poll_once(world.store(), &contract, &hris, world.config.safety)
+        .await
+        .unwrap();
     world.engine().wake.notify_one();
     world
-        .settle_until(Duration::from_secs(30), |c| c.dead_letters >= before.dead_letters + 4)
+        .settle_until(Duration::from_secs(30), |c| {
+            c.dead_letters >= before.dead_letters + 4
+        })
         .await;
     let dead = world.store().dead_letters(100, None).unwrap();
     assert_eq!(dead.len(), 4);
     for event in &dead {
         assert_eq!(event.attempts, 2);
         assert!(event.last_http_status.is_some_and(|s| s >= 500), "{event:?}");
-        assert!(applied.iter().any(|c| c["employee_id"] == event.employee_id.as_str()));
+        assert!(
+            applied
+                .iter()
+                .any(|c| c["employee_id"] == event.employee_id.as_str())
+        );
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while ops_messages.lock().len() < 4 {
-        assert!(std::time::Instant::now() < deadline, "the ops channel heard {:?}", ops_messages.lock());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the ops channel heard {:?}",
+            ops_messages.lock()
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(ops_messages.lock().iter().all(|m| m.contains("dead letter")));
@@ -124,7 +142,11 @@ async fn an_lms_down_past_the_retries_gives_dead_letters_that_retry_applies() {
         .env("HRSYNC_OPERATOR", "on-call")
         .output()
         .unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let retried: Vec<Value> = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(retried.len(), 4);
     world.settle().await;
@@ -149,13 +171,21 @@ async fn an_empty_hris_list_trips_the_safety_threshold_and_nobody_is_deactivated
     })
     .await;
     world.settle().await;
-    let active_before = world.learners().await.values().filter(|l| l["active"] == true).count();
+    let active_before = world
+        .learners()
+        .await
+        .values()
+        .filter(|l| l["active"] == true)
+        .count();
     assert!(active_before > 200);
 
-    world.admin("faults", json!({"hris": {"empty_next_full_pull": true}})).await;
+    world
+        .admin("faults", json!({"hris": {"empty_next_full_pull": true}}))
+        .await;
     let contract = hrsync::contract::parse(common::CONTRACT).unwrap();
     let config = &world.config;
-    let hris = hrsync::connectors::HrisClient::new(&config.hris.api_base, config.hris.api_key.clone()).unwrap();
+    let hris =
+        hrsync::connectors::HrisClient::new(&config.hris.api_base, config.hris.api_key.clone()).unwrap();
     let scim = hrsync::connectors::ScimClient::new(&config.lms.scim_url, config.lms.token.clone()).unwrap();
     let (summary, _) = hrsync::engine::initial_load::full_sync(
         world.store(),
@@ -172,7 +202,12 @@ async fn an_empty_hris_list_trips_the_safety_threshold_and_nobody_is_deactivated
     world.engine().wake.notify_one();
     world.settle().await;
     assert_eq!(world.store().counts().unwrap().held as usize, active_before);
-    let active_after = world.learners().await.values().filter(|l| l["active"] == true).count();
+    let active_after = world
+        .learners()
+        .await
+        .values()
+        .filter(|l| l["active"] == true)
+        .count();
     assert_eq!(active_after, active_before, "nobody was deactivated");
 
     // The operator rejects the held deactivations; they are closed, not applied.
@@ -185,6 +220,14 @@ async fn an_empty_hris_list_trips_the_safety_threshold_and_nobody_is_deactivated
     .unwrap();
     assert_eq!(rejected.len(), active_before);
     world.settle().await;
-    assert_eq!(world.learners().await.values().filter(|l| l["active"] == true).count(), active_before);
+    assert_eq!(
+        world
+            .learners()
+            .await
+            .values()
+            .filter(|l| l["active"] == true)
+            .count(),
+        active_before
+    );
     assert_in_step(&world).await;
 }

@@ -15,7 +15,10 @@ async fn the_initial_load_makes_the_lms_equal_the_mapped_hris() {
         ..Options::default()
     })
     .await;
-    let load = world.engine().initial_load.expect("an empty store runs the initial load");
+    let load = world
+        .engine()
+        .initial_load
+        .expect("an empty store runs the initial load");
     assert!(load.employees >= 2500, "{load:?}");
     assert_eq!(load.learners, 0);
     world.settle().await;
@@ -28,7 +31,10 @@ async fn the_initial_load_makes_the_lms_equal_the_mapped_hris() {
     for (id, employee) in &hris {
         let learner = learners.get(id);
         if !in_scope_and_employed(employee) {
-            assert!(learner.is_none(), "employee {id} is out of scope, terminated or not hired yet: {employee}");
+            assert!(
+                learner.is_none(),
+                "employee {id} is out of scope, terminated or not hired yet: {employee}"
+            );
             continue;
         }
         let learner = learner.unwrap_or_else(|| panic!("employee {id} has no learner: {employee}"));
@@ -43,16 +49,27 @@ async fn the_initial_load_makes_the_lms_equal_the_mapped_hris() {
             .filter(|(_, members)| members.contains(learner_id))
             .map(|(name, _)| name.clone())
             .collect();
-        assert_eq!(member_of, expected_groups(employee, today), "employee {id}'s groups");
+        assert_eq!(
+            member_of,
+            expected_groups(employee, today),
+            "employee {id}'s groups"
+        );
         synced += 1;
     }
     assert_eq!(learners.len(), synced, "no learner without an in-scope employee");
     assert!(synced > 2000, "most of the workforce is synced: {synced}");
 
     let counts = world.store().counts().unwrap();
-    assert_eq!(counts.rejected + counts.dead_letters + counts.held, 0, "{counts:?}");
+    assert_eq!(
+        counts.rejected + counts.dead_letters + counts.held,
+        0,
+        "{counts:?}"
+    );
     let audit = world.store().verify_audit().unwrap().unwrap();
-    assert!(audit.entries as usize >= synced, "every create is audited: {audit:?}");
+    assert!(
+        audit.entries as usize >= synced,
+        "every create is audited: {audit:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

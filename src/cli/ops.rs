@@ -170,7 +170,9 @@ fn print_events(json: bool, events: &[Event], what: &str) {
             e.employee_id,
             e.kind,
             e.attempts,
-            e.last_http_status.map(|s| format!("HTTP {s}: ")).unwrap_or_default(),
+            e.last_http_status
+                .map(|s| format!("HTTP {s}: "))
+                .unwrap_or_default(),
             e.last_error.as_deref().or(e.note.as_deref()).unwrap_or("")
         );
     }
@@ -236,7 +238,11 @@ pub fn held(args: &StoreArgs, command: &HeldCommand) -> anyhow::Result<ExitCode>
             let done = operator::confirm_held(&store, &actor, &chosen(list, *all)?)?;
             print_events(args.json, &done, "held deactivations");
         }
-        HeldCommand::Reject { ids: list, all, reason } => {
+        HeldCommand::Reject {
+            ids: list,
+            all,
+            reason,
+        } => {
             let done = operator::reject_held(&store, &actor, &chosen(list, *all)?, reason)?;
             print_events(args.json, &done, "held deactivations");
         }
@@ -250,29 +256,43 @@ pub fn audit(args: &StoreArgs, command: &AuditCommand) -> anyhow::Result<ExitCod
         AuditCommand::Verify => match store.verify_audit()? {
             Ok(report) => {
                 if args.json {
-                    println!("{}", json!({ "ok": true, "entries": report.entries, "last_hash": report.last_hash }));
+                    println!(
+                        "{}",
+                        json!({ "ok": true, "entries": report.entries, "last_hash": report.last_hash })
+                    );
                 } else {
-                    println!("audit log intact: {} entries, last hash {}", report.entries, report.last_hash);
+                    println!(
+                        "audit log intact: {} entries, last hash {}",
+                        report.entries, report.last_hash
+                    );
                 }
                 Ok(ExitCode::SUCCESS)
             }
             Err(broken) => {
                 if args.json {
-                    println!("{}", json!({ "ok": false, "seq": broken.seq, "reason": broken.reason }));
+                    println!(
+                        "{}",
+                        json!({ "ok": false, "seq": broken.seq, "reason": broken.reason })
+                    );
                 } else {
                     eprintln!("{broken}");
                 }
                 Ok(ExitCode::FAILURE)
             }
         },
-        AuditCommand::Export { format, employee, out } => {
+        AuditCommand::Export {
+            format,
+            employee,
+            out,
+        } => {
             let format = match format {
                 ExportFormat::Jsonl => AuditFormat::Jsonl,
                 ExportFormat::Csv => AuditFormat::Csv,
             };
             let written = match out {
                 Some(path) => {
-                    let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+                    let file = std::fs::File::create(path)
+                        .with_context(|| format!("creating {}", path.display()))?;
                     store.export_audit(format, employee.as_deref(), std::io::BufWriter::new(file))?
                 }
                 None => store.export_audit(format, employee.as_deref(), std::io::stdout().lock())?,

@@ -7,13 +7,16 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::shutdown_signal;
-use crate::config::{ApplyConfig, Config, HrisConfig, LmsConfig, RetryPolicy, SafetyThreshold, WebhookConfig};
+use crate::config::{
+    ApplyConfig, Config, HrisConfig, LmsConfig, RetryPolicy, SafetyThreshold, WebhookConfig,
+};
 use crate::engine::{self, RunningEngine};
 use crate::model::Secret;
 use crate::sandbox::{Sandbox, SandboxConfig};
 
 fn load_contract(path: &Path) -> anyhow::Result<crate::contract::Contract> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading the contract {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading the contract {}", path.display()))?;
     crate::contract::parse(&text).map_err(|problems| {
         let listed: Vec<String> = problems
             .iter()
@@ -52,7 +55,11 @@ pub fn sandbox_config(sandbox: &Sandbox, store_path: &Path, contract_path: &Path
 }
 
 /// The same from the credentials line `hrsync sandbox` prints.
-pub fn sandbox_config_from(credentials: &serde_json::Value, store_path: &Path, contract_path: &Path) -> Config {
+pub fn sandbox_config_from(
+    credentials: &serde_json::Value,
+    store_path: &Path,
+    contract_path: &Path,
+) -> Config {
     let c: crate::sandbox::Credentials =
         serde_json::from_value(credentials.clone()).expect("the sandbox's credentials line");
     Config {

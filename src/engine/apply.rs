@@ -143,7 +143,13 @@ pub struct Applier {
 }
 
 impl Applier {
-    pub fn new(store: Store, contract: Arc<Contract>, scim: ScimClient, retry: RetryPolicy, enroller: Enroller) -> Applier {
+    pub fn new(
+        store: Store,
+        contract: Arc<Contract>,
+        scim: ScimClient,
+        retry: RetryPolicy,
+        enroller: Enroller,
+    ) -> Applier {
         Applier {
             store,
             contract: Arc::new(parking_lot::RwLock::new(contract)),
@@ -191,7 +197,13 @@ impl Applier {
             _ => ManagerRef::None,
         };
         let mapped_json = Some(mapped.to_json());
-        let decision = plan(&contract, &mapped, learner.as_ref().map(|u| &u.resource), &manager, today);
+        let decision = plan(
+            &contract,
+            &mapped,
+            learner.as_ref().map(|u| &u.resource),
+            &manager,
+            today,
+        );
         Ok(match decision {
             Plan::Nothing { why, enrol } => {
                 let enrolled = match &learner {
@@ -204,9 +216,15 @@ impl Applier {
                     why,
                 }
             }
-            Plan::Create { document, changes, enrol } => {
+            Plan::Create {
+                document,
+                changes,
+                enrol,
+            } => {
                 let created = self.scim.create_user(&document).await?;
-                self.learner_ids.lock().insert(event.employee_id.clone(), created.id.clone());
+                self.learner_ids
+                    .lock()
+                    .insert(event.employee_id.clone(), created.id.clone());
                 let enrolled = self.enrol(&event.employee_id, &created.id, enrol).await?;
                 Outcome::Applied {
                     write: write_record(&created.id, changes.before, changes.after, 201),
@@ -215,11 +233,20 @@ impl Applier {
                     mapped: mapped_json,
                 }
             }
-            Plan::Update { document, changes, enrol, deactivates } => {
+            Plan::Update {
+                document,
+                changes,
+                enrol,
+                deactivates,
+            } => {
                 let user = learner.expect("an update has a learner");
-                let updated = self.scim.replace_user(&user.id, &document, user.etag.as_deref()).await?;
+                let updated = self
+                    .scim
+                    .replace_user(&user.id, &document, user.etag.as_deref())
+                    .await?;
                 let enrolled = self.enrol(&event.employee_id, &updated.id, enrol).await?;
-                let reactivates = changes.after.get("active") == Some(&Value::Bool(true)) && !changes.before.is_empty()
+                let reactivates = changes.after.get("active") == Some(&Value::Bool(true))
+                    && !changes.before.is_empty()
                     && changes.before.get("active") == Some(&Value::Bool(false));
                 Outcome::Applied {
                     write: write_record(&updated.id, changes.before, changes.after, 200),
@@ -264,7 +291,10 @@ impl Applier {
             object.remove("meta");
         }
         document["active"] = Value::Bool(false);
-        let updated = self.scim.replace_user(&user.id, &document, user.etag.as_deref()).await?;
+        let updated = self
+            .scim
+            .replace_user(&user.id, &document, user.etag.as_deref())
+            .await?;
         let mut before = Map::new();
         before.insert("active".into(), Value::Bool(true));
         let mut after = Map::new();
@@ -304,7 +334,9 @@ impl Applier {
             return Ok(ManagerRef::Learner(id.clone()));
         }
         if let Some(user) = self.scim.user_by_external_id(manager_id).await? {
-            self.learner_ids.lock().insert(manager_id.to_string(), user.id.clone());
+            self.learner_ids
+                .lock()
+                .insert(manager_id.to_string(), user.id.clone());
             return Ok(ManagerRef::Learner(user.id));
         }
         let coming = self.store.has_open_change(Direction::HrisToLms, manager_id)?;
@@ -312,7 +344,12 @@ impl Applier {
     }
 
     /// Enrols the learner in the groups it is not yet recorded in; returns those.
-    async fn enrol(&self, employee_id: &str, learner_id: &str, groups: Vec<String>) -> Result<Vec<String>, Failure> {
+    async fn enrol(
+        &self,
+        employee_id: &str,
+        learner_id: &str,
+        groups: Vec<String>,
+    ) -> Result<Vec<String>, Failure> {
         if groups.is_empty() {
             return Ok(groups);
         }
@@ -325,7 +362,12 @@ impl Applier {
     }
 }
 
-fn write_record(target_id: &str, before: Map<String, Value>, after: Map<String, Value>, status: u16) -> WriteRecord {
+fn write_record(
+    target_id: &str,
+    before: Map<String, Value>,
+    after: Map<String, Value>,
+    status: u16,
+) -> WriteRecord {
     WriteRecord {
         sent_from: "hris".into(),
         sent_to: "lms".into(),

@@ -107,7 +107,11 @@ pub async fn full_sync(
     let why = format!(
         "safety threshold: the {} would deactivate {} of {} active learners (allowed {}); \
          confirm with `hrsync held confirm --all`",
-        if mode == Mode::Initial { "initial load" } else { "resync" },
+        if mode == Mode::Initial {
+            "initial load"
+        } else {
+            "resync"
+        },
         deactivations.len(),
         active_learners,
         allowed
@@ -122,6 +126,10 @@ pub async fn full_sync(
                     }
                 }
             }
+            tx.set_cursor(
+                super::safety::ACTIVE_LEARNERS_CURSOR,
+                &active_learners.to_string(),
+            )?;
             if mode == Mode::Initial {
                 tx.set_cursor(POLL_CURSOR, &started.to_string())?;
                 tx.set_cursor(DONE_CURSOR, &Timestamp::now().to_string())?;
@@ -158,7 +166,10 @@ fn events_for(
     let managers: HashMap<String, String> = employees
         .iter()
         .filter_map(|e| {
-            let manager = manager_field.as_ref().and_then(|f| e.get(f)).and_then(Value::as_str)?;
+            let manager = manager_field
+                .as_ref()
+                .and_then(|f| e.get(f))
+                .and_then(Value::as_str)?;
             (!manager.is_empty()).then(|| (id_of(e), manager.to_string()))
         })
         .collect();
@@ -171,7 +182,8 @@ fn events_for(
         }
         depth
     };
-    let mut ordered: Vec<(usize, Map<String, Value>)> = employees.into_iter().map(|e| (depth(&id_of(&e)), e)).collect();
+    let mut ordered: Vec<(usize, Map<String, Value>)> =
+        employees.into_iter().map(|e| (depth(&id_of(&e)), e)).collect();
     ordered.sort_by_key(|(depth, _)| *depth);
     let mut events = Vec::with_capacity(ordered.len());
     let mut deactivations = Vec::new();
@@ -212,11 +224,18 @@ fn events_for(
         });
     }
     // A learner whose employee the HRIS no longer lists has left: deactivate it.
-    for (employee_id, _) in preload.iter().filter(|(id, user)| !seen.contains(*id) && is_active(user)) {
+    for (employee_id, _) in preload
+        .iter()
+        .filter(|(id, user)| !seen.contains(*id) && is_active(user))
+    {
         deactivations.push(events.len());
         events.push(NewEvent {
             idempotency_key: format!("missing:{:017}:{employee_id}", started.as_microsecond()),
-            source: if mode == Mode::Initial { Source::InitialLoad } else { Source::Reconcile },
+            source: if mode == Mode::Initial {
+                Source::InitialLoad
+            } else {
+                Source::Reconcile
+            },
             direction: Direction::HrisToLms,
             employee_id: employee_id.clone(),
             kind: "Missing".into(),
@@ -233,7 +252,12 @@ fn is_active(user: &ScimUser) -> bool {
 
 /// Whether the learner the LMS holds differs from what the contract wants (a
 /// record the contract refuses counts as differing, so its rejection is seen).
-fn differs(contract: &Contract, mapped: Option<&MappedEmployee>, preload: &Preload, today: jiff::civil::Date) -> bool {
+fn differs(
+    contract: &Contract,
+    mapped: Option<&MappedEmployee>,
+    preload: &Preload,
+    today: jiff::civil::Date,
+) -> bool {
     let Some(mapped) = mapped else { return true };
     let learner = preload.get(&mapped.employee_id).map(|u| &u.resource);
     let manager = match &mapped.manager_id {
@@ -243,5 +267,8 @@ fn differs(contract: &Contract, mapped: Option<&MappedEmployee>, preload: &Prelo
         },
         None => ManagerRef::None,
     };
-    !matches!(plan(contract, mapped, learner, &manager, today), Plan::Nothing { .. })
+    !matches!(
+        plan(contract, mapped, learner, &manager, today),
+        Plan::Nothing { .. }
+    )
 }

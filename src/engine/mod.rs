@@ -3,6 +3,7 @@
 //! nothing of the console; the console reaches it through `RunningEngine`.
 
 pub mod apply;
+pub mod control;
 pub mod enrol;
 pub mod initial_load;
 pub mod journal_writer;
@@ -10,6 +11,7 @@ pub mod metrics;
 pub mod operator;
 pub mod plan;
 pub mod poll;
+pub mod safety;
 pub mod status;
 pub mod webhook;
 pub mod worker;
@@ -41,7 +43,10 @@ pub enum StartError {
     #[error(transparent)]
     InitialLoad(#[from] initial_load::LoadError),
     #[error("listening for webhooks on {addr}: {source}")]
-    Listen { addr: SocketAddr, source: std::io::Error },
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 /// A started engine: its background tasks, and what the console and CLI read.
@@ -54,6 +59,8 @@ pub struct RunningEngine {
     pub initial_load: Option<LoadSummary>,
     pub paused: Arc<AtomicBool>,
     pub wake: Arc<Notify>,
+    /// The contract in force; an operator's change swaps it (see `control`).
+    pub contract: Arc<parking_lot::RwLock<Arc<Contract>>>,
     cancel: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -101,7 +108,8 @@ pub async fn start_with_listener(
     let metrics = Arc::new(Metrics::default());
     let cancel = CancellationToken::new();
     let wake = Arc::new(Notify::new());
-    let paused = Arc::new(AtomicBool::new(false));
+    // An operator's pause outlives a restart: they paused for a reason.
+    let paused = Arc::new(AtomicBool::new(status::pause_requested(&store).unwrap_or(false)));
     let contract = Arc::new(contract);
     let mut tasks = Vec::new();
 
@@ -139,7 +147,12 @@ pub async fn start_with_listener(
         source,
     })?;
     let router = webhook::router(
-        webhook::WebhookConfig::new(config.webhook.secret.clone()),
+        webhook::WebhookConfig {
+            secret: config.webhook.secret.clone(),
+            contract: applier.contract.clone(),
+            safety: config.safety,
+            notifier: notifier.clone(),
+        },
         journal,
         metrics.clone(),
         store.clone(),
@@ -155,19 +168,36 @@ pub async fn start_with_listener(
         applier: applier.clone(),
         concurrency: config.apply.concurrency,
         metrics: metrics.clone(),
-        notifier,
+        notifier: notifier.clone(),
         wake: wake.clone(),
         paused: paused.clone(),
     };
     tasks.push(tokio::spawn(worker.run(cancel.child_token())));
+    let poll_info = Arc::new(parking_lot::Mutex::new(poll::PollInfo::default()));
     tasks.push(tokio::spawn(poll::run(
         store.clone(),
         applier.contract.clone(),
         hris,
         config.poll_interval,
+        config.safety,
+        notifier.clone(),
         wake.clone(),
+        poll_info.clone(),
         cancel.child_token(),
     )));
+    let contract_text = std::fs::read_to_string(&config.contract_path).unwrap_or_default();
+    let version = control::contract_version(&applier.contract(), &contract_text);
+    let control = control::Control {
+        store: store.clone(),
+        metrics: metrics.clone(),
+        paused: paused.clone(),
+        contract: applier.contract.clone(),
+        poll: poll_info,
+        webhook_listen: webhook_addr.to_string(),
+        wake: wake.clone(),
+        contract_path: Some(config.contract_path.clone()),
+    };
+    tasks.push(tokio::spawn(control.run(version, cancel.child_token())));
     Ok(RunningEngine {
         store,
         metrics,
@@ -175,6 +205,7 @@ pub async fn start_with_listener(
         initial_load,
         paused,
         wake,
+        contract: applier.contract.clone(),
         cancel,
         tasks,
     })

@@ -23,7 +23,13 @@ pub enum ActionError {
     NoReason(&'static str),
 }
 
-fn entry(actor: &str, action: &str, event: &Event, before: EventStatus, reason: Option<&str>) -> NewAuditEntry {
+fn entry(
+    actor: &str,
+    action: &str,
+    event: &Event,
+    before: EventStatus,
+    reason: Option<&str>,
+) -> NewAuditEntry {
     NewAuditEntry {
         actor: actor.to_string(),
         action: action.to_string(),
@@ -70,14 +76,30 @@ pub fn flag(store: &Store, actor: &str, id: EventId, reason: &str) -> Result<Eve
     close(store, actor, id, reason, "flag")
 }
 
-fn close(store: &Store, actor: &str, id: EventId, reason: &str, how: &'static str) -> Result<Event, ActionError> {
+fn close(
+    store: &Store,
+    actor: &str,
+    id: EventId,
+    reason: &str,
+    how: &'static str,
+) -> Result<Event, ActionError> {
     if reason.trim().is_empty() {
         return Err(ActionError::NoReason(how));
     }
     Ok(store.transaction(|tx| {
         let before = tx.event(id)?.status;
-        let event = if how == "skip" { tx.skip(id, reason)? } else { tx.flag(id, reason)? };
-        tx.audit(entry(actor, &format!("event.{how}"), &event, before, Some(reason)))?;
+        let event = if how == "skip" {
+            tx.skip(id, reason)?
+        } else {
+            tx.flag(id, reason)?
+        };
+        tx.audit(entry(
+            actor,
+            &format!("event.{how}"),
+            &event,
+            before,
+            Some(reason),
+        ))?;
         Ok(event)
     })?)
 }
@@ -94,7 +116,12 @@ pub fn confirm_held(store: &Store, actor: &str, ids: &[EventId]) -> Result<Vec<E
 }
 
 /// Rejects held deactivations: they are closed (skipped) with the reason.
-pub fn reject_held(store: &Store, actor: &str, ids: &[EventId], reason: &str) -> Result<Vec<Event>, ActionError> {
+pub fn reject_held(
+    store: &Store,
+    actor: &str,
+    ids: &[EventId],
+    reason: &str,
+) -> Result<Vec<Event>, ActionError> {
     if reason.trim().is_empty() {
         return Err(ActionError::NoReason("reject held deactivations"));
     }
@@ -102,7 +129,13 @@ pub fn reject_held(store: &Store, actor: &str, ids: &[EventId], reason: &str) ->
         ids.iter()
             .map(|&id| {
                 let event = tx.skip(id, reason)?;
-                tx.audit(entry(actor, "held.reject", &event, EventStatus::Held, Some(reason)))?;
+                tx.audit(entry(
+                    actor,
+                    "held.reject",
+                    &event,
+                    EventStatus::Held,
+                    Some(reason),
+                ))?;
                 Ok(event)
             })
             .collect()

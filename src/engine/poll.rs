@@ -13,7 +13,9 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::initial_load::{POLL_CURSOR, hris_fields};
-use crate::connectors::{ConnectorError, HrisChange, HrisClient};
+use super::safety;
+use crate::config::SafetyThreshold;
+use crate::connectors::{ConnectorError, HrisChange, HrisClient, Notifier};
 use crate::contract::Contract;
 use crate::model::{Direction, NewEvent, Source, hris_change_key};
 use crate::store::Store;
@@ -34,10 +36,17 @@ pub enum PollError {
 pub struct PollSummary {
     pub changes: usize,
     pub new: usize,
+    /// Deactivations held by the safety threshold.
+    pub held: usize,
 }
 
 /// Polls once: journals every change since the cursor and moves the cursor.
-pub async fn poll_once(store: &Store, contract: &Contract, hris: &HrisClient) -> Result<PollSummary, PollError> {
+pub async fn poll_once(
+    store: &Store,
+    contract: &Contract,
+    hris: &HrisClient,
+    threshold: SafetyThreshold,
+) -> Result<PollSummary, PollError> {
     let since = store
         .cursor(POLL_CURSOR)?
         .and_then(|c| c.parse::<Timestamp>().ok())
@@ -53,17 +62,24 @@ pub async fn poll_once(store: &Store, contract: &Contract, hris: &HrisClient) ->
         .buffered(READ_CONCURRENCY)
         .try_collect()
         .await?;
+    let deactivating: Vec<bool> = events
+        .iter()
+        .map(|e| safety::may_deactivate(contract, e))
+        .collect();
+    let allowed = safety::allowed(store, threshold)?;
     let store = store.clone();
-    let appended = tokio::task::spawn_blocking(move || {
+    let (appended, held) = tokio::task::spawn_blocking(move || {
         store.transaction(|tx| {
             let appended = tx.append(&events)?;
+            let held = safety::hold_mass_deactivations(tx, &appended, &deactivating, allowed, "poll")?;
             tx.set_cursor(POLL_CURSOR, &latest)?;
-            Ok(appended)
+            Ok((appended, held))
         })
     })
     .await
     .expect("the poll's journal task does not panic")?;
     Ok(PollSummary {
+        held,
         changes: appended.len(),
         new: appended
             .iter()
@@ -73,7 +89,11 @@ pub async fn poll_once(store: &Store, contract: &Contract, hris: &HrisClient) ->
 }
 
 /// One changed employee, read and made a journal event.
-async fn journal_entry(hris: &HrisClient, fields: &[String], change: HrisChange) -> Result<NewEvent, ConnectorError> {
+async fn journal_entry(
+    hris: &HrisClient,
+    fields: &[String],
+    change: HrisChange,
+) -> Result<NewEvent, ConnectorError> {
     let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
     let record = if change.action.eq_ignore_ascii_case("deleted") {
         None
@@ -104,27 +124,55 @@ async fn journal_entry(hris: &HrisClient, fields: &[String], change: HrisChange)
     })
 }
 
+/// When the poller last ran and will run next, for the console's header.
+#[derive(Debug, Clone, Default)]
+pub struct PollInfo {
+    pub last_at: Option<Timestamp>,
+    pub next_at: Option<Timestamp>,
+    pub last_error: Option<String>,
+}
+
 /// Polls every `interval` until `cancel`; a failed poll is logged and tried at the next tick.
 pub async fn run(
     store: Store,
     contract: Arc<parking_lot::RwLock<Arc<Contract>>>,
     hris: HrisClient,
     interval: Duration,
+    threshold: SafetyThreshold,
+    notifier: Notifier,
     wake: Arc<Notify>,
+    info: Arc<parking_lot::Mutex<PollInfo>>,
     cancel: CancellationToken,
 ) {
+    let step = jiff::SignedDuration::try_from(interval).unwrap_or(jiff::SignedDuration::from_secs(300));
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await;
+    info.lock().next_at = Some(Timestamp::now() + step);
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = ticker.tick() => {}
         }
         let contract = contract.read().clone();
-        match poll_once(&store, &contract, &hris).await {
+        let result = poll_once(&store, &contract, &hris, threshold).await;
+        {
+            let mut info = info.lock();
+            info.last_at = Some(Timestamp::now());
+            info.next_at = Some(Timestamp::now() + step);
+            info.last_error = result.as_ref().err().map(ToString::to_string);
+        }
+        match result {
             Ok(summary) => {
-                tracing::info!(changes = summary.changes, new = summary.new, "polled the HRIS");
+                tracing::info!(
+                    changes = summary.changes,
+                    new = summary.new,
+                    held = summary.held,
+                    "polled the HRIS"
+                );
+                if summary.held > 0 {
+                    super::webhook::tell_held(&notifier, summary.held, "one poll of the HRIS");
+                }
                 if summary.new > 0 {
                     wake.notify_one();
                 }

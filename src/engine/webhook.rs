@@ -1,7 +1,365 @@
-// TEMPORARY STUB
-#![allow(unused, clippy::all)]
+//! The webhook receiver: checks a BambooHR-style delivery's signature, timestamp
+//! and freshness, journals each employee change durably (group commit), and only
+//! then answers 200. Also serves `GET /metrics`. Every refusal is counted.
+
+use std::collections::HashMap;
 use std::sync::Arc;
-pub struct WebhookConfig;
-impl WebhookConfig { pub fn new(s: crate::model::Secret) -> Self { todo!() } }
-pub fn router(c: WebhookConfig, j: super::journal_writer::JournalWriter, m: Arc<super::metrics::Metrics>, s: crate::store::Store) -> axum::Router { todo!() }
-pub async fn serve(l: tokio::net::TcpListener, r: axum::Router, c: tokio_util::sync::CancellationToken) -> std::io::Result<()> { todo!() }
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use hmac::{Hmac, Mac};
+use jiff::Timestamp;
+use parking_lot::Mutex;
+use serde_json::{Value, json};
+use sha2::Sha256;
+use tokio_util::sync::CancellationToken;
+
+use super::journal_writer::{Intake, JournalWriter};
+use super::metrics::{Metrics, WebhookResult};
+use crate::config::SafetyThreshold;
+use crate::connectors::Notifier;
+use crate::contract::Contract;
+use crate::model::{Direction, FieldReason, NewEvent, Secret, Source, hris_change_key};
+use crate::store::{Appended, Store};
+
+pub const TIMESTAMP_HEADER: &str = "X-BambooHR-Timestamp";
+pub const SIGNATURE_HEADER: &str = "X-BambooHR-Signature";
+/// Deliveries larger than this are refused (413).
+pub const MAX_BODY: usize = 1024 * 1024;
+/// A delivery's timestamp may be this far from our clock, either way.
+pub const MAX_SKEW_S: i64 = 300;
+
+/// What the receiver checks deliveries against, and what it needs to hold mass deactivations.
+pub struct WebhookConfig {
+    pub secret: Secret,
+    pub contract: Arc<parking_lot::RwLock<Arc<Contract>>>,
+    pub safety: SafetyThreshold,
+    pub notifier: Notifier,
+}
+
+struct Receiver {
+    config: WebhookConfig,
+    journal: JournalWriter,
+    metrics: Arc<Metrics>,
+    store: Store,
+    /// Signatures of journaled deliveries still inside the skew window, with their timestamps.
+    seen: Mutex<HashMap<String, i64>>,
+}
+
+pub fn router(config: WebhookConfig, journal: JournalWriter, metrics: Arc<Metrics>, store: Store) -> Router {
+    let receiver = Arc::new(Receiver {
+        config,
+        journal,
+        metrics,
+        store,
+        seen: Mutex::new(HashMap::new()),
+    });
+    Router::new()
+        .route("/webhooks/hris", post(receive))
+        .route("/metrics", get(serve_metrics))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(receiver)
+}
+
+/// Serves until `cancel`; connections in progress are finished first.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    cancel: CancellationToken,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(cancel.cancelled_owned())
+        .await
+}
+
+fn refuse(receiver: &Receiver, result: WebhookResult, status: StatusCode, why: &str) -> Response {
+    receiver.metrics.webhook(result);
+    tracing::warn!(result = result.as_str(), why, "webhook refused");
+    (status, axum::Json(json!({ "error": why }))).into_response()
+}
+
+async fn receive(
+    State(receiver): State<Arc<Receiver>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let receiver = receiver.as_ref();
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            let why = format!("the delivery is larger than {MAX_BODY} bytes");
+            return refuse(
+                receiver,
+                WebhookResult::TooLarge,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &why,
+            );
+        }
+        Err(rejection) => {
+            let why = format!("cannot read the delivery: {rejection}");
+            return refuse(receiver, WebhookResult::Malformed, StatusCode::BAD_REQUEST, &why);
+        }
+    };
+    let now = Timestamp::now().as_second();
+    let checked = check(&receiver.config.secret, &headers, &body, now);
+    let (timestamp, signature) = match checked {
+        Ok(pair) => pair,
+        Err((result, why)) => return refuse(receiver, result, StatusCode::UNAUTHORIZED, why),
+    };
+    if receiver.seen.lock().contains_key(&signature) {
+        let why = "this delivery was received before (replay)";
+        return refuse(receiver, WebhookResult::Replayed, StatusCode::UNAUTHORIZED, why);
+    }
+    let mut batch = match intake(&body, timestamp) {
+        Ok(batch) => batch,
+        Err(why) => return refuse(receiver, WebhookResult::Malformed, StatusCode::BAD_REQUEST, &why),
+    };
+    let contract = receiver.config.contract.read().clone();
+    for change in &mut batch {
+        change.deactivates = super::safety::may_deactivate(&contract, &change.event);
+    }
+    let allowed = super::safety::allowed(&receiver.store, receiver.config.safety).unwrap_or(0);
+    let rejected = batch.iter().filter(|i| i.rejected.is_some()).count() as u64;
+    let journaled = match receiver.journal.journal(batch, allowed).await {
+        Ok(journaled) => journaled,
+        Err(error) => {
+            // Not journaled, so not remembered: the HRIS's retry of this delivery is welcome.
+            let why = format!("not journaled, try again: {error}");
+            return refuse(
+                receiver,
+                WebhookResult::Unavailable,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &why,
+            );
+        }
+    };
+    remember(&receiver.seen, signature, timestamp, now);
+    if journaled.held > 0 {
+        tell_held(&receiver.config.notifier, journaled.held, "one webhook delivery");
+    }
+    let appended = journaled.appended;
+    let duplicates = appended
+        .iter()
+        .filter(|a| matches!(a, Appended::Duplicate(_)))
+        .count() as u64;
+    let new = appended.len() as u64 - duplicates;
+    receiver.metrics.webhook(WebhookResult::Accepted);
+    receiver.metrics.webhook_changes("new", new - rejected.min(new));
+    receiver.metrics.webhook_changes("duplicate", duplicates);
+    receiver.metrics.webhook_changes("rejected", rejected);
+    axum::Json(json!({ "journaled": new, "duplicates": duplicates, "rejected": rejected })).into_response()
+}
+
+/// Checks signature then freshness; returns the delivery's timestamp and signature.
+fn check(
+    secret: &Secret,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: i64,
+) -> Result<(i64, String), (WebhookResult, &'static str)> {
+    let header_text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
+    let Some(signature) = header_text(SIGNATURE_HEADER).filter(|s| !s.is_empty()) else {
+        return Err((
+            WebhookResult::Unsigned,
+            "the delivery is not signed (X-BambooHR-Signature)",
+        ));
+    };
+    let Some(stamp) = header_text(TIMESTAMP_HEADER) else {
+        return Err((
+            WebhookResult::StaleTimestamp,
+            "the delivery has no X-BambooHR-Timestamp",
+        ));
+    };
+    let Ok(expected) = hex::decode(signature) else {
+        return Err((WebhookResult::BadSignature, "the signature is not hex"));
+    };
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()).expect("HMAC takes a key of any length");
+    mac.update(body);
+    mac.update(stamp.as_bytes());
+    // verify_slice compares in constant time.
+    if mac.verify_slice(&expected).is_err() {
+        return Err((
+            WebhookResult::BadSignature,
+            "the signature does not match the body and timestamp",
+        ));
+    }
+    let Ok(timestamp) = stamp.parse::<i64>() else {
+        return Err((
+            WebhookResult::StaleTimestamp,
+            "X-BambooHR-Timestamp is not Unix seconds",
+        ));
+    };
+    if (now - timestamp).abs() > MAX_SKEW_S {
+        return Err((
+            WebhookResult::StaleTimestamp,
+            "the timestamp is more than 5 minutes from now",
+        ));
+    }
+    Ok((timestamp, signature.to_ascii_lowercase()))
+}
+
+fn remember(seen: &Mutex<HashMap<String, i64>>, signature: String, timestamp: i64, now: i64) {
+    let mut seen = seen.lock();
+    // Older deliveries are refused as stale anyway, so they need not be remembered.
+    if seen.len() >= 4096 {
+        seen.retain(|_, at| (now - *at).abs() <= MAX_SKEW_S);
+    }
+    seen.insert(signature, timestamp);
+}
+
+/// The delivery's changes as journal entries; an unusable change is journaled as rejected.
+fn intake(body: &[u8], delivery_time: i64) -> Result<Vec<Intake>, String> {
+    let parsed: Value = serde_json::from_slice(body).map_err(|e| format!("the delivery is not JSON: {e}"))?;
+    let Some(employees) = parsed.get("employees").and_then(Value::as_array) else {
+        return Err("the delivery has no \"employees\" list".into());
+    };
+    let delivered_at = Timestamp::from_second(delivery_time).unwrap_or_else(|_| Timestamp::now());
+    Ok(employees
+        .iter()
+        .enumerate()
+        .map(|(index, change)| one_change(change, index, delivery_time, delivered_at))
+        .collect())
+}
+
+fn one_change(change: &Value, index: usize, delivery_time: i64, delivered_at: Timestamp) -> Intake {
+    let id = match change.get("id") {
+        Some(Value::String(s)) => s.trim().to_string(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => String::new(),
+    };
+    let action = change
+        .get("action")
+        .and_then(Value::as_str)
+        .unwrap_or("Updated")
+        .to_string();
+    let changed_at = change
+        .get("timestamp")
+        .and_then(Value::as_str)
+        .and_then(|t| t.parse::<Timestamp>().ok());
+    let mut reasons = Vec::new();
+    if id.is_empty() {
+        reasons.push(FieldReason {
+            field: "id".into(),
+            reason: "the change names no employee id".into(),
+        });
+    }
+    if !action.eq_ignore_ascii_case("deleted") && !change.get("fields").is_some_and(Value::is_object) {
+        reasons.push(FieldReason {
+            field: "fields".into(),
+            reason: format!("a \"{action}\" change must carry the employee's fields"),
+        });
+    }
+    let key = match (&reasons[..], changed_at) {
+        ([], Some(at)) => hris_change_key(&id, at),
+        // Without its own time the change gets a key from the delivery, still unique per change.
+        _ => format!("webhook:{delivery_time:012}:{index}:{id}"),
+    };
+    Intake {
+        event: NewEvent {
+            idempotency_key: key,
+            source: Source::Webhook,
+            direction: Direction::HrisToLms,
+            employee_id: if id.is_empty() { "(none)".into() } else { id },
+            kind: action,
+            occurred_at: changed_at.unwrap_or(delivered_at),
+            payload: change.clone(),
+        },
+        rejected: (!reasons.is_empty()).then_some(reasons),
+        deactivates: false,
+    }
+}
+
+/// Tells the ops channel, without holding up the answer, that deactivations wait for an operator.
+pub fn tell_held(notifier: &Notifier, held: usize, what: &str) {
+    let text = format!(
+        ":octagonal_sign: hrsync: {what} would deactivate {held} learners, beyond the safety threshold; \
+         they are held. `hrsync held list` shows them, `hrsync held confirm --all` applies them."
+    );
+    let notifier = notifier.clone();
+    tokio::spawn(async move {
+        if let Err(error) = notifier.send(&text).await {
+            tracing::warn!(%error, "cannot tell the ops channel about held deactivations");
+        }
+    });
+}
+
+async fn serve_metrics(State(receiver): State<Arc<Receiver>>) -> Response {
+    let store = receiver.store.clone();
+    if let Ok(Ok(counts)) = tokio::task::spawn_blocking(move || store.counts()).await {
+        receiver.metrics.set_journal(&counts);
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        receiver.metrics.render(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signed(secret: &str, body: &[u8], stamp: &str) -> HeaderMap {
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(body);
+        mac.update(stamp.as_bytes());
+        let mut headers = HeaderMap::new();
+        headers.insert(TIMESTAMP_HEADER, stamp.parse().unwrap());
+        headers.insert(
+            SIGNATURE_HEADER,
+            hex::encode(mac.finalize().into_bytes()).parse().unwrap(),
+        );
+        headers
+    }
+
+    #[test]
+    fn signature_and_freshness_are_checked() {
+        let secret = Secret::new("s3cret");
+        let body = br#"{"employees":[]}"#;
+        let now = 1_800_000_000;
+        let good = signed("s3cret", body, &now.to_string());
+        assert!(check(&secret, &good, body, now).is_ok());
+        assert_eq!(
+            check(&secret, &good, b"{}", now).unwrap_err().0,
+            WebhookResult::BadSignature
+        );
+        assert_eq!(
+            check(&secret, &HeaderMap::new(), body, now).unwrap_err().0,
+            WebhookResult::Unsigned
+        );
+        let wrong_key = signed("other", body, &now.to_string());
+        assert_eq!(
+            check(&secret, &wrong_key, body, now).unwrap_err().0,
+            WebhookResult::BadSignature
+        );
+        let old = signed("s3cret", body, &(now - 301).to_string());
+        assert_eq!(
+            check(&secret, &old, body, now).unwrap_err().0,
+            WebhookResult::StaleTimestamp
+        );
+    }
+
+    #[test]
+    fn a_change_without_an_id_is_journaled_as_rejected_and_the_rest_as_sent() {
+        let body = br#"{"employees":[{"id":"7","action":"Updated","timestamp":"2026-01-02T03:04:05Z","fields":{"id":"7"}},{"action":"Updated","fields":{}}]}"#;
+        let batch = intake(body, 1_800_000_000).unwrap();
+        assert_eq!(batch.len(), 2);
+        assert!(batch[0].rejected.is_none());
+        assert_eq!(
+            batch[0].event.idempotency_key,
+            hris_change_key("7", "2026-01-02T03:04:05Z".parse().unwrap())
+        );
+        assert_eq!(batch[1].rejected.as_ref().unwrap()[0].field, "id");
+        assert!(intake(b"{\"employees\": 3}", 0).is_err());
+        assert!(intake(b"not json", 0).is_err());
+    }
+}

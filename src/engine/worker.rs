@@ -235,11 +235,17 @@ fn record(
 
 /// The policy's interval, or the target's Retry-After when that is longer.
 fn next_attempt(failure: &Failure, retry: crate::config::RetryPolicy) -> Timestamp {
-    let wait = failure.retry_after.map_or(retry.interval, |after| after.max(retry.interval));
+    let wait = failure
+        .retry_after
+        .map_or(retry.interval, |after| after.max(retry.interval));
     Timestamp::now() + SignedDuration::try_from(wait).unwrap_or(SignedDuration::from_secs(60))
 }
 
-fn set_mapped(tx: &crate::store::StoreTx<'_>, id: EventId, mapped: &Option<serde_json::Value>) -> Result<(), StoreError> {
+fn set_mapped(
+    tx: &crate::store::StoreTx<'_>,
+    id: EventId,
+    mapped: &Option<serde_json::Value>,
+) -> Result<(), StoreError> {
     if let Some(mapped) = mapped {
         tx.set_mapped(id, mapped)?;
     }

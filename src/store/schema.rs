@@ -6,7 +6,8 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Each step runs once, in order; a file is at version N after step N.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 -- The primary key is an INTEGER rowid that only grows: every insert lands on the
 -- right edge of the table's B-tree. CEILINGS.md: 100 rows/commit reach ~190,000/s
 -- with a time-ordered key and ~5x fewer with a random one, so the (often random)
@@ -96,7 +97,8 @@ CREATE TABLE audit_head (
     seq  INTEGER NOT NULL,
     hash TEXT NOT NULL
 );
-"#, r#"
+"#,
+    r#"
 -- The learning paths each employee was enrolled in, so a retried or repeated change
 -- does not PATCH the group again. Enrolments are never undone by the engine.
 CREATE TABLE enrolments (
@@ -105,7 +107,8 @@ CREATE TABLE enrolments (
     at          INTEGER NOT NULL,
     PRIMARY KEY (employee_id, group_name)
 ) WITHOUT ROWID;
-"#];
+"#,
+];
 
 /// Brings the file's schema up to the newest version, in one transaction.
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

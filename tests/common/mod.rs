@@ -62,7 +62,9 @@ pub async fn start(options: Options) -> World {
     config.retry.attempts = options.retry_attempts;
     config.retry.interval = options.retry_interval;
     let contract = hrsync::contract::parse(CONTRACT).unwrap();
-    let engine = engine::start_with_listener(&config, contract, listener).await.unwrap();
+    let engine = engine::start_with_listener(&config, contract, listener)
+        .await
+        .unwrap();
     World {
         sandbox,
         engine: Some(engine),
@@ -89,7 +91,10 @@ impl World {
             if counts.pending == 0 && counts.retrying == 0 && extra(&counts) {
                 return;
             }
-            assert!(Instant::now() < deadline, "the journal did not settle: {counts:?}");
+            assert!(
+                Instant::now() < deadline,
+                "the journal did not settle: {counts:?}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -116,9 +121,21 @@ impl World {
     pub async fn hris(&self) -> BTreeMap<String, Value> {
         let c = self.sandbox.credentials();
         let fields: Vec<&str> = vec![
-            "id", "employeeNumber", "workEmail", "firstName", "lastName", "preferredName", "jobTitle",
-            "department", "division", "costCenter", "supervisorEId", "location", "employmentHistoryStatus",
-            "employmentStatus", "hireDate",
+            "id",
+            "employeeNumber",
+            "workEmail",
+            "firstName",
+            "lastName",
+            "preferredName",
+            "jobTitle",
+            "department",
+            "division",
+            "costCenter",
+            "supervisorEId",
+            "location",
+            "employmentHistoryStatus",
+            "employmentStatus",
+            "hireDate",
         ];
         let report: Value = self
             .http
@@ -162,7 +179,10 @@ impl World {
             start += resources.len();
             for user in resources {
                 let key = user["externalId"].as_str().unwrap_or("").to_string();
-                assert!(all.insert(key.clone(), user).is_none(), "two learners with externalId {key}");
+                assert!(
+                    all.insert(key.clone(), user).is_none(),
+                    "two learners with externalId {key}"
+                );
             }
         }
     }
@@ -187,7 +207,11 @@ impl World {
             .map(|g| {
                 let members = g["members"]
                     .as_array()
-                    .map(|m| m.iter().map(|m| m["value"].as_str().unwrap().to_string()).collect())
+                    .map(|m| {
+                        m.iter()
+                            .map(|m| m["value"].as_str().unwrap().to_string())
+                            .collect()
+                    })
                     .unwrap_or_default();
                 (g["displayName"].as_str().unwrap().to_string(), members)
             })
@@ -203,14 +227,20 @@ impl World {
 
 /// Today in the contract's time zone.
 pub fn today() -> jiff::civil::Date {
-    jiff::Zoned::now().with_time_zone(jiff::tz::TimeZone::get("Europe/Berlin").unwrap()).date()
+    jiff::Zoned::now()
+        .with_time_zone(jiff::tz::TimeZone::get("Europe/Berlin").unwrap())
+        .date()
 }
 
 /// Whether the HRIS employee should have an active learner under the shipped contract.
 pub fn in_scope_and_employed(e: &Value) -> bool {
-    let hired = e["hireDate"].as_str().and_then(|d| d.parse::<jiff::civil::Date>().ok());
-    matches!(e["employmentHistoryStatus"].as_str(), Some("Full-Time" | "Part-Time"))
-        && matches!(e["employmentStatus"].as_str(), Some("Active" | "On Leave"))
+    let hired = e["hireDate"]
+        .as_str()
+        .and_then(|d| d.parse::<jiff::civil::Date>().ok());
+    matches!(
+        e["employmentHistoryStatus"].as_str(),
+        Some("Full-Time" | "Part-Time")
+    ) && matches!(e["employmentStatus"].as_str(), Some("Active" | "On Leave"))
         && hired.is_some_and(|d| d <= today())
 }
 
@@ -221,7 +251,10 @@ pub fn assert_learner_matches(e: &Value, learner: &Value, manager_learner: Optio
     let text = |v: &Value| v.as_str().unwrap_or("").to_string();
     let email = text(&e["workEmail"]).trim().to_string();
     let check = |what: &str, got: &Value, want: Value| {
-        assert_eq!(got, &want, "employee {id}: {what}\nemployee {e}\nlearner {learner}");
+        assert_eq!(
+            got, &want,
+            "employee {id}: {what}\nemployee {e}\nlearner {learner}"
+        );
     };
     check("externalId", &learner["externalId"], json!(id));
     check("active", &learner["active"], json!(in_scope_and_employed(e)));
@@ -237,14 +270,34 @@ pub fn assert_learner_matches(e: &Value, learner: &Value, manager_learner: Optio
         .unwrap_or(Value::Null);
     check("work email", &work_email, json!(email));
     check("givenName", &learner["name"]["givenName"], e["firstName"].clone());
-    check("familyName", &learner["name"]["familyName"], e["lastName"].clone());
+    check(
+        "familyName",
+        &learner["name"]["familyName"],
+        e["lastName"].clone(),
+    );
     let preferred = text(&e["preferredName"]);
     let nick = learner.get("nickName").cloned().unwrap_or(Value::Null);
-    check("nickName", &nick, if preferred.trim().is_empty() { Value::Null } else { json!(preferred) });
+    check(
+        "nickName",
+        &nick,
+        if preferred.trim().is_empty() {
+            Value::Null
+        } else {
+            json!(preferred)
+        },
+    );
     check("title", &learner["title"], e["jobTitle"].clone());
-    check("userType", &learner["userType"], e["employmentHistoryStatus"].clone());
+    check(
+        "userType",
+        &learner["userType"],
+        e["employmentHistoryStatus"].clone(),
+    );
     let ext = &learner[ENTERPRISE];
-    check("employeeNumber", &ext["employeeNumber"], e["employeeNumber"].clone());
+    check(
+        "employeeNumber",
+        &ext["employeeNumber"],
+        e["employeeNumber"].clone(),
+    );
     check("costCenter", &ext["costCenter"], e["costCenter"].clone());
     let department = match text(&e["department"]).as_str() {
         "Information Technology" => json!("IT Dept"),
@@ -252,8 +305,16 @@ pub fn assert_learner_matches(e: &Value, learner: &Value, manager_learner: Optio
         _ => e["department"].clone(),
     };
     check("department", &ext["department"], department);
-    let manager = ext.get("manager").and_then(|m| m.get("value")).cloned().unwrap_or(Value::Null);
-    check("manager", &manager, manager_learner.map_or(Value::Null, |m| json!(m)));
+    let manager = ext
+        .get("manager")
+        .and_then(|m| m.get("value"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    check(
+        "manager",
+        &manager,
+        manager_learner.map_or(Value::Null, |m| json!(m)),
+    );
     let locality = learner["addresses"]
         .as_array()
         .and_then(|l| l.iter().find(|a| a["type"] == "work"))
@@ -268,7 +329,8 @@ pub fn expected_groups(e: &Value, today: jiff::civil::Date) -> BTreeSet<String> 
     if !in_scope_and_employed(e) {
         return groups;
     }
-    let leadership = regex::Regex::new(r"(?i)\b(manager|director|head|chief|vp|lead|supervisor|counsel)\b").unwrap();
+    let leadership =
+        regex::Regex::new(r"(?i)\b(manager|director|head|chief|vp|lead|supervisor|counsel)\b").unwrap();
     if leadership.is_match(e["jobTitle"].as_str().unwrap_or("")) {
         groups.insert("Leadership".to_string());
     }
@@ -295,7 +357,10 @@ pub async fn assert_in_step(world: &World) -> usize {
         let learner = learners.get(id);
         if !in_scope_and_employed(employee) {
             if let Some(learner) = learner {
-                assert_eq!(learner["active"], false, "employee {id} should be inactive: {employee}\n{learner}");
+                assert_eq!(
+                    learner["active"], false,
+                    "employee {id} should be inactive: {employee}\n{learner}"
+                );
             }
             continue;
         }

@@ -1,0 +1,149 @@
+//! The engine's side of the status/control seam (see `status`): once a second it
+//! publishes its status to the store and takes up what operators asked for there
+//! (pause or resume, a new contract), wherever their console runs.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use jiff::Timestamp;
+use parking_lot::{Mutex, RwLock};
+use tokio_util::sync::CancellationToken;
+
+use super::metrics::Metrics;
+use super::poll::PollInfo;
+use super::status::{CONTRACT_CURSOR, EngineState, EngineStatus, pause_requested};
+use crate::contract::Contract;
+use crate::store::Store;
+
+/// How often the status is published and the control cursors are read.
+pub const TICK: Duration = Duration::from_secs(1);
+
+pub struct Control {
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+    pub paused: Arc<AtomicBool>,
+    pub contract: Arc<RwLock<Arc<Contract>>>,
+    pub poll: Arc<Mutex<PollInfo>>,
+    pub webhook_listen: String,
+    pub wake: Arc<tokio::sync::Notify>,
+    /// Where an applied contract is saved, so the next start uses it too.
+    pub contract_path: Option<std::path::PathBuf>,
+}
+
+/// A short, stable name for a contract text: its version and the start of its hash.
+pub fn contract_version(contract: &Contract, text: &str) -> String {
+    use sha2::Digest;
+    let hash = hex::encode(sha2::Sha256::digest(text.as_bytes()));
+    format!("v{} ({})", contract.version, &hash[..8])
+}
+
+impl Control {
+    /// Runs until `cancel`, then publishes `draining` once.
+    pub async fn run(self, mut contract_version: String, cancel: CancellationToken) {
+        let started_at = Timestamp::now();
+        // A request left from before this start is not taken up: the file may have changed since.
+        let mut applied_contract: Option<String> = self.store.cursor(CONTRACT_CURSOR).ok().flatten();
+        let mut ticker = tokio::time::interval(TICK);
+        loop {
+            let stopping = tokio::select! {
+                _ = cancel.cancelled() => true,
+                _ = ticker.tick() => false,
+            };
+            if !stopping {
+                self.take_up_requests(&mut applied_contract, &mut contract_version)
+                    .await;
+            }
+            let state = if stopping {
+                EngineState::Draining
+            } else if self.paused.load(Ordering::Relaxed) {
+                EngineState::Paused
+            } else {
+                EngineState::Running
+            };
+            self.publish(state, started_at, &contract_version).await;
+            if stopping {
+                return;
+            }
+        }
+    }
+
+    async fn take_up_requests(&self, applied: &mut Option<String>, version: &mut String) {
+        let store = self.store.clone();
+        let read = tokio::task::spawn_blocking(move || {
+            Ok::<_, crate::store::StoreError>((pause_requested(&store)?, store.cursor(CONTRACT_CURSOR)?))
+        })
+        .await;
+        let Ok(Ok((pause, contract_text))) = read else {
+            tracing::warn!("cannot read the control cursors");
+            return;
+        };
+        let was_paused = self.paused.swap(pause, Ordering::Relaxed);
+        if was_paused && !pause {
+            self.wake.notify_one();
+        }
+        if was_paused != pause {
+            tracing::info!(paused = pause, "an operator paused or resumed the engine");
+        }
+        let Some(text) = contract_text.filter(|t| applied.as_deref() != Some(t.as_str())) else {
+            return;
+        };
+        // The console checked it before asking; check again, the store is not a trusted channel.
+        match crate::contract::parse(&text) {
+            Ok(contract) => {
+                *version = contract_version(&contract, &text);
+                *self.contract.write() = Arc::new(contract);
+                tracing::info!(version = %version, "switched to the contract an operator applied");
+                if let Some(path) = &self.contract_path {
+                    if let Err(error) = save_contract(path, &text) {
+                        tracing::error!(%error, path = %path.display(), "cannot save the applied contract; it is in force until the engine stops");
+                    }
+                }
+                self.wake.notify_one();
+            }
+            Err(problems) => {
+                tracing::error!(
+                    problems = problems.len(),
+                    "refused a contract from the control cursor; the old one stays"
+                );
+            }
+        }
+        *applied = Some(text);
+    }
+
+    async fn publish(&self, state: EngineState, started_at: Timestamp, contract_version: &str) {
+        let poll = self.poll.lock().clone();
+        let status = EngineStatus {
+            state,
+            pid: std::process::id(),
+            updated_at: Timestamp::now(),
+            started_at,
+            webhook_listen: self.webhook_listen.clone(),
+            last_poll_at: poll.last_at,
+            next_poll_at: poll.next_at,
+            last_poll_error: poll.last_error,
+            metrics: self.metrics.snapshot(),
+            contract_version: contract_version.to_string(),
+        };
+        let store = self.store.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            status.publish(&store)?;
+            store.counts()
+        })
+        .await;
+        match written {
+            Ok(Ok(counts)) => self.metrics.set_journal(&counts),
+            _ => tracing::warn!("cannot publish the engine's status"),
+        }
+    }
+}
+
+/// Replaces the contract file atomically, keeping the previous one beside it as `.previous`.
+fn save_contract(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let fresh = path.with_extension("toml.new");
+    std::fs::write(&fresh, text)?;
+    if path.exists() {
+        std::fs::copy(path, path.with_extension("toml.previous"))?;
+    }
+    std::fs::rename(&fresh, path)
+}
