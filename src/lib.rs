@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod config;
 pub mod connectors;
+pub mod console;
 pub mod contract;
 pub mod engine;
 pub mod model;

@@ -1,5 +1,6 @@
 //! The command line: which part of hrsync a command starts.
 
+mod console;
 mod ops;
 mod run;
 
@@ -48,6 +49,8 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
+    /// The operations console: the engine and the console here, or attached to a running engine.
+    Console(console::ConsoleArgs),
     /// The journal's counts and cursors.
     Status(ops::StoreArgs),
     /// Dead letters: list, retry, skip, flag.
@@ -124,6 +127,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Sandbox(args) => sandbox(args).await,
             Command::Demo { employees, churn } => run::demo(employees, churn, &log_file).await,
             Command::Run { config } => run::headless(&config).await,
+            Command::Console(args) => console::run(args).await,
             _ => unreachable!("handled before the runtime starts"),
         }
     })?;

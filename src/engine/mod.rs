@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod control;
 pub mod enrol;
+pub mod handle;
 pub mod initial_load;
 pub mod journal_writer;
 pub mod metrics;

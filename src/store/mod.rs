@@ -9,12 +9,14 @@
 //! Payloads are stored as given: callers must never hand the store request headers.
 
 mod audit;
+mod console_queries;
 mod export;
 mod journal;
 mod page;
 mod queries;
 mod schema;
 mod transitions;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -27,9 +29,11 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use crate::model::{EventId, EventStatus};
 
 pub use audit::{AuditBreak, AuditFilter, AuditReport, GENESIS_HASH};
+pub use console_queries::Toward;
 pub use export::{AUDIT_CSV_HEADER, AuditFormat};
 pub use journal::{Appended, StoreTx};
 pub use queries::{EventDetail, EventFilter, EventSummary, StoreCounts};
+pub use watch::ChangeWatch;
 
 /// Read connections kept open for reuse; more are opened when needed, then dropped.
 const IDLE_READERS: usize = 4;

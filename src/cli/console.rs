@@ -1,0 +1,79 @@
+//! `hrsync console`: the engine and the console in one process (`--config`), or a
+//! console attached to the store of a running `hrsync run` (`--attach`).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::config::Config;
+use crate::console::{ConsoleOptions, run_console};
+use crate::engine::{self, handle::EngineHandle};
+
+#[derive(Args, Debug)]
+pub struct ConsoleArgs {
+    /// The configuration: its engine runs in this process (or, with --attach, its store is used).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Attach to the store of an engine running elsewhere (`hrsync run`) instead of starting one.
+    #[arg(long)]
+    pub attach: bool,
+    /// The store file to attach to (instead of the one --config names).
+    #[arg(long, value_name = "PATH", requires = "attach")]
+    pub db: Option<PathBuf>,
+    /// The contract file the attached engine started with, to show and edit.
+    #[arg(long, value_name = "FILE")]
+    pub contract: Option<PathBuf>,
+    /// Look, never change: every write is refused.
+    #[arg(long)]
+    pub read_only: bool,
+    /// No colours (as NO_COLOR does).
+    #[arg(long)]
+    pub no_color: bool,
+}
+
+fn read(path: &Path, what: &str) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading the {what} {}", path.display()))
+}
+
+pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
+    let options = ConsoleOptions {
+        read_only: args.read_only,
+        no_color: args.no_color,
+    };
+    if args.attach {
+        let (db, contract_path) = match (&args.db, &args.config) {
+            (Some(db), _) => (db.clone(), args.contract.clone()),
+            (None, Some(config)) => {
+                // Secrets are not needed to find the store: any value stands in for them.
+                let config =
+                    Config::parse(config, &read(config, "configuration")?, |_| Some("unused".into()))?;
+                (
+                    config.store_path,
+                    args.contract.clone().or(Some(config.contract_path)),
+                )
+            }
+            (None, None) => anyhow::bail!("say which engine to attach to: --db PATH or --config FILE"),
+        };
+        let contract = contract_path.map(|p| read(&p, "contract")).transpose()?;
+        let handle = EngineHandle::attach(&db, contract)?;
+        return run_console(handle, options).await;
+    }
+    let Some(config_path) = &args.config else {
+        anyhow::bail!("say which engine: --config FILE to run one here, or --attach to join a running one");
+    };
+    let config = Config::load(config_path)?;
+    let text = read(&config.contract_path, "contract")?;
+    let contract = crate::contract::parse(&text).map_err(|problems| {
+        let listed: Vec<String> = problems
+            .iter()
+            .map(|p| format!("{}:{}: {}", config.contract_path.display(), p.line, p.message))
+            .collect();
+        anyhow::anyhow!("the contract was not accepted:\n{}", listed.join("\n"))
+    })?;
+    let engine = engine::start(&config, contract).await?;
+    let handle = EngineHandle::in_process(&engine, Some(text));
+    let result = run_console(handle, options).await;
+    engine.shutdown().await;
+    result
+}

@@ -1,0 +1,174 @@
+//! The contract pane's text: the mapping table, value tables and rules read from
+//! a checked contract, and the line diff shown before an edited one is applied.
+
+use similar::{ChangeTag, TextDiff};
+
+use crate::contract::{Contract, EmptyRule, FieldType, LeaveAction, Owner, TriggerWhen};
+
+/// Display lines for the contract text in force (or why there is none to show).
+pub fn lines(text: Option<&str>) -> Vec<String> {
+    let Some(text) = text else {
+        return vec![
+            "The contract in force is not known to this console.".into(),
+            "In one process it is the file the engine started with; attached, pass".into(),
+            "`hrsync console --attach --contract FILE`, or apply one from here.".into(),
+        ];
+    };
+    match crate::contract::parse(text) {
+        Ok(contract) => describe(&contract),
+        Err(problems) => {
+            let mut out = vec!["The contract text in the store does not check:".to_string()];
+            out.extend(problems.iter().map(|p| format!("  {p}")));
+            out
+        }
+    }
+}
+
+fn kind(t: FieldType) -> &'static str {
+    match t {
+        FieldType::String => "string",
+        FieldType::Email => "email",
+        FieldType::Date => "date",
+        FieldType::Enum => "enum",
+        FieldType::Number => "number",
+        FieldType::Bool => "bool",
+    }
+}
+
+fn empty(rule: EmptyRule) -> &'static str {
+    match rule {
+        EmptyRule::Skip => "skip",
+        EmptyRule::Empty => "empty",
+        EmptyRule::Null => "null",
+        EmptyRule::Reject => "reject",
+    }
+}
+
+fn describe(c: &Contract) -> Vec<String> {
+    let mut out = vec![
+        format!(
+            "Contract version {} · time zone {} · {} fields · {} value tables · {} triggers",
+            c.version,
+            c.time_zone_name,
+            c.fields.len(),
+            c.value_tables.len(),
+            c.triggers.len()
+        ),
+        String::new(),
+        "MAPPING".into(),
+        format!(
+            "  {:<18} {:<16} {:<7} {:<3} {:<5} {:<6} {:<10} {}",
+            "field", "HRIS", "type", "req", "owner", "empty", "values", "LMS (SCIM path)"
+        ),
+    ];
+    for f in &c.fields {
+        let owner = match f.owner {
+            Owner::Hris => "hris",
+            Owner::Lms => "lms",
+        };
+        let name = if f.key {
+            format!("{} (key)", f.name)
+        } else {
+            f.name.clone()
+        };
+        out.push(format!(
+            "  {:<18} {:<16} {:<7} {:<3} {:<5} {:<6} {:<10} {}",
+            name,
+            f.hris,
+            kind(f.kind),
+            if f.required { "yes" } else { "no" },
+            owner,
+            empty(f.empty),
+            f.values.as_deref().unwrap_or("-"),
+            f.scim.as_deref().unwrap_or("(not in the LMS)")
+        ));
+    }
+    out.push(String::new());
+    out.push("VALUE TABLES (HRIS → LMS)".into());
+    for (name, table) in &c.value_tables {
+        out.push(format!("  {name}"));
+        for (from, to) in &table.entries {
+            out.push(format!("    {from:?} → {to:?}"));
+        }
+    }
+    out.push(String::new());
+    out.push("INCLUSION (all must hold)".into());
+    for rule in &c.inclusion {
+        out.push(format!("  {} in [{}]", rule.field, rule.any_of.join(", ")));
+    }
+    let l = &c.lifecycle;
+    out.push(String::new());
+    out.push("LIFECYCLE".into());
+    out.push(format!(
+        "  status field {}: active [{}], on leave [{}] ({}), terminated [{}]",
+        l.status_field,
+        l.active.join(", "),
+        l.on_leave.join(", "),
+        match l.on_leave_action {
+            LeaveAction::StayActive => "stay active",
+            LeaveAction::Deactivate => "deactivate",
+        },
+        l.terminated.join(", ")
+    ));
+    out.push(format!(
+        "  hire date {}, manager {}",
+        l.hire_date_field,
+        l.manager_field.as_deref().unwrap_or("-")
+    ));
+    out.push(String::new());
+    out.push("ENROLMENT TRIGGERS".into());
+    for t in &c.triggers {
+        let when = match &t.when {
+            TriggerWhen::Hire { within_days } => format!("hired within {within_days} days"),
+            TriggerWhen::FieldMatches { field, pattern } => format!("{field} matches /{pattern}/"),
+            TriggerWhen::FieldValue { field } => format!("each value of {field}"),
+        };
+        out.push(format!("  {}: {when} → group {:?}", t.name, t.group));
+    }
+    out
+}
+
+/// The change from `old` to `new` as unified-diff lines (`-`, `+`, and a little context).
+pub fn diff(old: &str, new: &str) -> Vec<String> {
+    let diff = TextDiff::from_lines(old, new);
+    let mut out = Vec::new();
+    for group in diff.grouped_ops(2) {
+        if let Some(first) = group.first() {
+            out.push(format!("@@ line {} @@", first.new_range().start + 1));
+        }
+        for op in &group {
+            for change in diff.iter_changes(op) {
+                let sign = match change.tag() {
+                    ChangeTag::Delete => '-',
+                    ChangeTag::Insert => '+',
+                    ChangeTag::Equal => ' ',
+                };
+                out.push(format!("{sign} {}", change.value().trim_end_matches('\n')));
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push("(no change)".into());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_contract_reads_as_tables() {
+        let text = include_str!("../../assets/contract.toml");
+        let shown = lines(Some(text)).join("\n");
+        assert!(shown.contains("MAPPING"), "{shown}");
+        assert!(shown.contains("employee_id (key)"), "{shown}");
+    }
+
+    #[test]
+    fn a_diff_names_the_changed_line() {
+        let shown = diff("a = 1\nb = 2\n", "a = 1\nb = 3\n");
+        assert!(shown.contains(&"- b = 2".to_string()), "{shown:?}");
+        assert!(shown.contains(&"+ b = 3".to_string()), "{shown:?}");
+    }
+}

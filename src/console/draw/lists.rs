@@ -1,0 +1,362 @@
+//! The list panes: events, failed retries, held deactivations and the audit log,
+//! each drawing only the rows in view from the window the state holds.
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table};
+
+use crate::console::list::{Keyed, Window};
+use crate::console::palette::status_label;
+use crate::console::state::{QueuePane, State};
+use crate::model::{Direction, Event};
+
+/// Wall-clock time of day in the machine's zone.
+pub fn clock(at: Timestamp) -> String {
+    at.to_zoned(TimeZone::system()).strftime("%H:%M:%S").to_string()
+}
+
+fn direction(d: Direction) -> &'static str {
+    match d {
+        Direction::HrisToLms => "→LMS",
+        Direction::LmsToHris => "→HRIS",
+    }
+}
+
+/// One line, never wrapped: newlines in operator-facing text become spaces.
+fn flat(text: &str) -> String {
+    text.replace(['\n', '\r'], " ")
+}
+
+/// A list's column titles and widths, and what it says when it has no rows.
+struct Columns<'a> {
+    titles: &'a [&'a str],
+    widths: &'a [Constraint],
+    empty: &'a str,
+}
+
+/// Draws the column titles and the rows of `window` in view.
+fn table<T: Keyed + Clone>(
+    state: &State,
+    frame: &mut Frame,
+    area: Rect,
+    window: &Window<T>,
+    Columns {
+        titles,
+        widths,
+        empty,
+    }: Columns<'_>,
+    row: impl Fn(&T) -> Vec<Cell<'static>>,
+) {
+    if window.rows.is_empty() {
+        frame.render_widget(
+            Paragraph::new(Line::styled(empty.to_string(), state.palette.dim())),
+            area,
+        );
+        return;
+    }
+    let visible = area.height.saturating_sub(1) as usize;
+    let start = window.view_start(visible);
+    let rows: Vec<Row> = window
+        .rows
+        .iter()
+        .enumerate()
+        .skip(start)
+        .take(visible)
+        .map(|(i, r)| {
+            // A mark as well as reversed video: the cursor shows in plain text too.
+            let here = i == window.selected;
+            let mut cells = vec![Cell::from(if here { "›" } else { " " })];
+            cells.extend(row(r));
+            let line = Row::new(cells);
+            if here {
+                line.style(state.palette.cursor())
+            } else {
+                line
+            }
+        })
+        .collect();
+    let header =
+        Row::new(std::iter::once(Cell::from(" ")).chain(titles.iter().map(|t| Cell::from(t.to_string()))))
+            .style(state.palette.dim());
+    let mut widths = widths.to_vec();
+    widths.insert(0, Constraint::Length(1));
+    frame.render_widget(Table::new(rows, widths).header(header).column_spacing(1), area);
+}
+
+fn status_cell(state: &State, e: &Event) -> Cell<'static> {
+    Cell::from(Span::styled(
+        status_label(e.status),
+        state.palette.status(e.status),
+    ))
+}
+
+pub fn events(state: &State, frame: &mut Frame, area: Rect) {
+    let pane = &state.events;
+    let f = &pane.filter;
+    let mut scope = Vec::new();
+    if let Some(d) = f.direction {
+        scope.push(format!("direction {}", direction(d)));
+    }
+    if let Some(s) = f.status {
+        scope.push(format!("status {s}"));
+    }
+    if let Some(e) = &f.employee_id {
+        scope.push(format!("employee {e}"));
+    }
+    if let Some(t) = &f.text {
+        scope.push(format!("text {t:?}"));
+    }
+    let mode = if pane.follow {
+        "following the tail"
+    } else {
+        "scrolling (f or g follows)"
+    };
+    let title = if scope.is_empty() {
+        format!("{} events · {mode}", state.counts.total)
+    } else {
+        format!("filtered by {} · {mode}", scope.join(", "))
+    };
+    let [title_area, list] =
+        ratatui::layout::Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    frame.render_widget(
+        Paragraph::new(Line::styled(title, state.palette.dim())),
+        title_area,
+    );
+    let wide = area.width >= 120;
+    let mut widths = vec![
+        Constraint::Length(11),
+        Constraint::Length(8),
+        Constraint::Length(8),
+        Constraint::Length(5),
+        Constraint::Length(10),
+        Constraint::Length(12),
+    ];
+    let mut titles = vec!["status", "id", "received", "dir", "employee", "kind"];
+    if wide {
+        widths.push(Constraint::Length(12));
+        titles.push("source");
+        widths.push(Constraint::Length(3));
+        titles.push("try");
+    }
+    widths.push(Constraint::Fill(1));
+    titles.push("note");
+    table(
+        state,
+        frame,
+        list,
+        &pane.list,
+        Columns {
+            titles: &titles,
+            widths: &widths,
+            empty: "No events match. The engine journals every change it receives here.",
+        },
+        |e| {
+            let mut cells = vec![
+                status_cell(state, e),
+                Cell::from(e.id.to_string()),
+                Cell::from(clock(e.received_at)),
+                Cell::from(direction(e.direction)),
+                Cell::from(e.employee_id.clone()),
+                Cell::from(e.kind.clone()),
+            ];
+            if wide {
+                cells.push(Cell::from(e.source.as_str()));
+                cells.push(Cell::from(e.attempts.to_string()));
+            }
+            let note = e.last_error.as_deref().or(e.note.as_deref()).unwrap_or("");
+            cells.push(Cell::from(flat(note)));
+            cells
+        },
+    );
+}
+
+fn chosen_mark(queue: &QueuePane, e: &Event) -> Cell<'static> {
+    Cell::from(if queue.chosen.contains(&e.id) {
+        "[x]"
+    } else {
+        "[ ]"
+    })
+}
+
+/// A title line above a queue: how many, how many chosen.
+fn queue_title(state: &State, frame: &mut Frame, area: Rect, queue: &QueuePane, what: String) -> Rect {
+    let [title_area, list] =
+        ratatui::layout::Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    let chosen = match queue.chosen.len() {
+        0 => String::new(),
+        n => format!(" · {n} selected"),
+    };
+    frame.render_widget(
+        Paragraph::new(Line::styled(format!("{what}{chosen}"), state.palette.dim())),
+        title_area,
+    );
+    list
+}
+
+pub fn failed(state: &State, frame: &mut Frame, area: Rect) {
+    let queue = &state.failed;
+    let area = queue_title(
+        state,
+        frame,
+        area,
+        queue,
+        format!("{} dead letters, newest first", state.counts.dead_letters),
+    );
+    let titles = [
+        "sel",
+        "id",
+        "employee",
+        "kind",
+        "try",
+        "http",
+        "next attempt",
+        "last error",
+    ];
+    let widths = [
+        Constraint::Length(3),
+        Constraint::Length(8),
+        Constraint::Length(10),
+        Constraint::Length(10),
+        Constraint::Length(3),
+        Constraint::Length(4),
+        Constraint::Length(12),
+        Constraint::Fill(1),
+    ];
+    table(
+        state,
+        frame,
+        area,
+        &queue.list,
+        Columns {
+            titles: &titles,
+            widths: &widths,
+            empty: "No failed retries: nothing is waiting for an operator.",
+        },
+        |e| {
+            vec![
+                chosen_mark(queue, e),
+                Cell::from(e.id.to_string()),
+                Cell::from(e.employee_id.clone()),
+                Cell::from(e.kind.clone()),
+                Cell::from(e.attempts.to_string()),
+                Cell::from(e.last_http_status.map_or("-".into(), |s| s.to_string())),
+                Cell::from(e.next_attempt_at.map_or("on retry".into(), clock)),
+                Cell::from(Span::styled(
+                    flat(e.last_error.as_deref().unwrap_or("")),
+                    state.palette.bad(),
+                )),
+            ]
+        },
+    );
+}
+
+pub fn held(state: &State, frame: &mut Frame, area: Rect) {
+    let queue = &state.held;
+    let area = queue_title(
+        state,
+        frame,
+        area,
+        queue,
+        format!("{} deactivations held by the safety threshold", state.counts.held),
+    );
+    let titles = ["sel", "id", "employee", "kind", "received", "why held"];
+    let widths = [
+        Constraint::Length(3),
+        Constraint::Length(8),
+        Constraint::Length(10),
+        Constraint::Length(12),
+        Constraint::Length(8),
+        Constraint::Fill(1),
+    ];
+    table(
+        state,
+        frame,
+        area,
+        &queue.list,
+        Columns {
+            titles: &titles,
+            widths: &widths,
+            empty: "No held deactivations: the safety threshold has not stopped anything.",
+        },
+        |e| {
+            vec![
+                chosen_mark(queue, e),
+                Cell::from(e.id.to_string()),
+                Cell::from(e.employee_id.clone()),
+                Cell::from(e.kind.clone()),
+                Cell::from(clock(e.received_at)),
+                Cell::from(Span::styled(
+                    flat(e.note.as_deref().unwrap_or("")),
+                    state.palette.warn(),
+                )),
+            ]
+        },
+    );
+}
+
+pub fn audit(state: &State, frame: &mut Frame, area: Rect) {
+    let pane = &state.audit;
+    let mut scope = Vec::new();
+    if let Some(e) = &pane.filter.employee_id {
+        scope.push(format!("history of employee {e} (Esc: all)"));
+    }
+    if let Some(t) = &pane.filter.text {
+        scope.push(format!("text {t:?}"));
+    }
+    let title = if scope.is_empty() {
+        "the audit log, newest first".to_string()
+    } else {
+        scope.join(" · ")
+    };
+    let [title_area, list] =
+        ratatui::layout::Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    frame.render_widget(
+        Paragraph::new(Line::styled(title, state.palette.dim())),
+        title_area,
+    );
+    let titles = [
+        "seq",
+        "at",
+        "actor",
+        "action",
+        "employee",
+        "subject",
+        "reason / after",
+    ];
+    let widths = [
+        Constraint::Length(6),
+        Constraint::Length(8),
+        Constraint::Length(10),
+        Constraint::Length(15),
+        Constraint::Length(10),
+        Constraint::Length(10),
+        Constraint::Fill(1),
+    ];
+    table(
+        state,
+        frame,
+        list,
+        &pane.list,
+        Columns {
+            titles: &titles,
+            widths: &widths,
+            empty: "No audit entries match.",
+        },
+        |a| {
+            let why = a.reason.clone().unwrap_or_else(|| a.after.to_string());
+            vec![
+                Cell::from(a.seq.to_string()),
+                Cell::from(clock(a.at)),
+                Cell::from(a.actor.clone()),
+                Cell::from(a.action.clone()),
+                Cell::from(a.employee_id.clone().unwrap_or_default()),
+                Cell::from(a.subject.clone()),
+                Cell::from(Span::styled(flat(&why), Style::default())),
+            ]
+        },
+    );
+}

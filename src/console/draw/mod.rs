@@ -1,0 +1,158 @@
+//! `draw`: a pure function of the state onto a frame. Header, pane tabs, the pane
+//! and the key-hint footer, and whatever overlay is open.
+
+mod header;
+mod lists;
+mod overlays;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::action::Action;
+use super::keys;
+use super::layout;
+use super::state::{Mode, Pane, State};
+
+pub fn draw(state: &State, frame: &mut Frame) {
+    let areas = layout::areas(frame.area());
+    header::draw(state, frame, areas.header);
+    tabs(state, frame, areas.tabs);
+    match &state.mode {
+        Mode::Help => overlays::help(state, frame, areas.body),
+        Mode::Detail { detail, scroll } => overlays::detail(state, detail, *scroll, frame, areas.body),
+        Mode::EditContract { editor, problems } => {
+            overlays::editor(state, editor, problems, frame, areas.body)
+        }
+        _ => pane(state, frame, areas.body),
+    }
+    match &state.mode {
+        Mode::Confirm { command, body } => overlays::confirm(state, command, body, frame, areas.body),
+        Mode::Prompt { prompt, input } => overlays::prompt(state, prompt, input, frame, areas.body),
+        _ => {}
+    }
+    footer(state, frame, areas.footer);
+}
+
+fn pane(state: &State, frame: &mut Frame, area: Rect) {
+    match state.pane {
+        Pane::Events => lists::events(state, frame, area),
+        Pane::Failed => lists::failed(state, frame, area),
+        Pane::Held => lists::held(state, frame, area),
+        Pane::Audit => lists::audit(state, frame, area),
+        Pane::Contract => {
+            let lines: Vec<Line> = state
+                .contract
+                .lines
+                .iter()
+                .skip(state.contract.scroll as usize)
+                .map(|l| {
+                    if l.chars().next().is_some_and(|c| c.is_ascii_uppercase()) && l == &l.to_uppercase() {
+                        Line::styled(l.as_str(), state.palette.accent())
+                    } else {
+                        Line::raw(l.as_str())
+                    }
+                })
+                .collect();
+            let mut shown = lines;
+            if let Some(version) = &state.contract.pending_version {
+                shown.insert(
+                    0,
+                    Line::styled(
+                        format!("⧗ applied {version}; waiting for the engine to take it up"),
+                        state.palette.warn(),
+                    ),
+                );
+            }
+            frame.render_widget(Paragraph::new(shown), area);
+        }
+        Pane::Drift => placeholder(
+            frame,
+            area,
+            "Drift",
+            6,
+            "the latest reconciliation by category, HRIS vs LMS per field",
+        ),
+        Pane::Duplicates => placeholder(
+            frame,
+            area,
+            "Duplicates",
+            6,
+            "suspected duplicate groups side by side, to resolve",
+        ),
+        Pane::Credentials => placeholder(
+            frame,
+            area,
+            "Credentials",
+            5,
+            "credentials expiring within 30/60/90 days",
+        ),
+    }
+}
+
+/// An honest empty pane: what will be here, and which issue brings it.
+fn placeholder(frame: &mut Frame, area: Rect, name: &str, issue: u32, what: &str) {
+    let text = vec![
+        Line::raw(format!("{name}: not built yet.")),
+        Line::raw(format!("Comes with issue {issue}: {what}.")),
+        Line::raw("Nothing shown here is made up; this pane stays empty until then."),
+    ];
+    frame.render_widget(Paragraph::new(text), area);
+}
+
+fn tabs(state: &State, frame: &mut Frame, area: Rect) {
+    let mut spans = Vec::new();
+    for (i, pane) in Pane::ALL.iter().enumerate() {
+        let count = match pane {
+            Pane::Failed => Some(state.counts.dead_letters),
+            Pane::Held => Some(state.counts.held),
+            _ => None,
+        };
+        let mut label = format!("{} {}", i + 1, pane.title());
+        if let Some(n) = count.filter(|n| *n > 0) {
+            label.push_str(&format!(" {n}"));
+        }
+        if *pane == state.pane {
+            spans.push(Span::styled(
+                format!("[{label}]"),
+                state.palette.accent().add_modifier(Modifier::REVERSED),
+            ));
+        } else {
+            spans.push(Span::raw(format!(" {label} ")));
+        }
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn footer(state: &State, frame: &mut Frame, area: Rect) {
+    let mut spans = Vec::new();
+    if state.read_only {
+        spans.push(Span::styled(
+            "READ-ONLY ",
+            state.palette.warn().add_modifier(Modifier::BOLD),
+        ));
+    }
+    if let Some(flash) = &state.flash {
+        let style = if flash.error {
+            state.palette.bad()
+        } else {
+            state.palette.good()
+        };
+        spans.push(Span::styled(flash.text.clone(), style));
+    } else {
+        for binding in keys::bindings(state) {
+            if binding.label.is_empty() || (binding.writes && state.read_only) {
+                continue;
+            }
+            let what = match binding.action {
+                Action::TogglePause if state.pause_requested => "resume",
+                _ => binding.what,
+            };
+            spans.push(Span::styled(binding.label, state.palette.accent()));
+            spans.push(Span::raw(format!(" {what}  ")));
+        }
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)).style(Style::default()), area);
+}

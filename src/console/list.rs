@@ -1,0 +1,260 @@
+//! A scrolling list over a keyset-paged table: it holds a few pages around the
+//! cursor and fetches the next one as the cursor nears an edge, so a journal of a
+//! million rows costs the same as one of ten.
+
+use crate::engine::handle::HandleError;
+use crate::model::{AuditEntry, Event};
+use crate::store::Toward;
+
+/// Rows fetched at a time.
+pub const PAGE: usize = 100;
+/// Rows kept at most; the far end is dropped beyond this.
+const KEEP: usize = 3 * PAGE;
+
+/// A row with the key it is paged by (ids and sequence numbers grow with time).
+pub trait Keyed {
+    fn key(&self) -> i64;
+}
+
+impl Keyed for Event {
+    fn key(&self) -> i64 {
+        self.id.0
+    }
+}
+
+impl Keyed for AuditEntry {
+    fn key(&self) -> i64 {
+        self.seq as i64
+    }
+}
+
+/// Fetches a page from a key toward older or newer rows, newest first.
+pub type Fetch<'a, T> = dyn FnMut(Option<i64>, Toward, usize) -> Result<Vec<T>, HandleError> + 'a;
+
+/// The rows around the cursor, newest first.
+#[derive(Debug, Clone)]
+pub struct Window<T> {
+    pub rows: Vec<T>,
+    pub selected: usize,
+    /// The first row shown; kept so the view does not jump while the cursor moves.
+    pub offset: usize,
+    /// Nothing newer than the first row.
+    pub at_newest: bool,
+    /// Nothing older than the last row.
+    pub at_oldest: bool,
+    pub loaded: bool,
+}
+
+impl<T> Default for Window<T> {
+    fn default() -> Self {
+        Window {
+            rows: Vec::new(),
+            selected: 0,
+            offset: 0,
+            at_newest: true,
+            at_oldest: true,
+            loaded: false,
+        }
+    }
+}
+
+impl<T: Keyed + Clone> Window<T> {
+    pub fn selected_row(&self) -> Option<&T> {
+        self.rows.get(self.selected)
+    }
+
+    /// The newest page, cursor on the newest row.
+    pub fn load_newest(&mut self, fetch: &mut Fetch<'_, T>) -> Result<(), HandleError> {
+        self.rows = fetch(None, Toward::Older, PAGE)?;
+        self.selected = 0;
+        self.offset = 0;
+        self.at_newest = true;
+        self.at_oldest = self.rows.len() < PAGE;
+        self.loaded = true;
+        Ok(())
+    }
+
+    /// The oldest page, cursor on the oldest row.
+    pub fn load_oldest(&mut self, fetch: &mut Fetch<'_, T>) -> Result<(), HandleError> {
+        self.rows = fetch(None, Toward::Newer, PAGE)?;
+        self.selected = self.rows.len().saturating_sub(1);
+        self.at_oldest = true;
+        self.at_newest = self.rows.len() < PAGE;
+        self.loaded = true;
+        Ok(())
+    }
+
+    /// Reads the rows again where they are: changed statuses show, rows that left
+    /// the filter go, the cursor stays on its row (or the next older one).
+    pub fn refresh(&mut self, fetch: &mut Fetch<'_, T>) -> Result<(), HandleError> {
+        let Some(selected_key) = self.selected_row().map(Keyed::key) else {
+            return self.load_newest(fetch);
+        };
+        let old_selected = self.selected;
+        let want = self.rows.len().max(PAGE);
+        let rows = if self.at_newest {
+            fetch(None, Toward::Older, want)?
+        } else {
+            let top = self.rows.first().map_or(i64::MAX, |r| r.key().saturating_add(1));
+            fetch(Some(top), Toward::Older, want)?
+        };
+        self.at_oldest = rows.len() < want;
+        self.rows = rows;
+        self.selected = self
+            .rows
+            .iter()
+            .position(|r| r.key() <= selected_key)
+            .unwrap_or(self.rows.len().saturating_sub(1));
+        // Rows that arrived above move the view with the cursor's row.
+        self.offset = (self.offset + self.selected).saturating_sub(old_selected);
+        self.loaded = true;
+        Ok(())
+    }
+
+    /// Moves the cursor by `delta` rows (negative: toward newer), fetching pages as needed.
+    pub fn move_by(&mut self, delta: isize, fetch: &mut Fetch<'_, T>) -> Result<(), HandleError> {
+        if !self.loaded {
+            self.load_newest(fetch)?;
+        }
+        let mut target = self.selected as isize + delta;
+        while target >= self.rows.len() as isize && !self.at_oldest {
+            let last = self.rows.last().map(Keyed::key);
+            let more = fetch(last, Toward::Older, PAGE)?;
+            self.at_oldest = more.len() < PAGE;
+            self.rows.extend(more);
+            let extra = self.rows.len().saturating_sub(KEEP);
+            if extra > 0 {
+                self.rows.drain(..extra);
+                self.selected = self.selected.saturating_sub(extra);
+                self.offset = self.offset.saturating_sub(extra);
+                self.at_newest = false;
+                target -= extra as isize;
+            }
+        }
+        while target < 0 && !self.at_newest {
+            let first = self.rows.first().map(Keyed::key);
+            let more = fetch(first, Toward::Newer, PAGE)?;
+            self.at_newest = more.len() < PAGE;
+            let added = more.len();
+            self.rows.splice(0..0, more);
+            if self.rows.len() > KEEP {
+                self.rows.truncate(KEEP);
+                self.at_oldest = false;
+            }
+            self.selected += added;
+            self.offset += added;
+            target += added as isize;
+        }
+        self.step(target);
+        if self.selected == 0 && !self.at_newest {
+            // A full page may have been the last: one row's probe settles whether this is the top.
+            let first = self.rows.first().map(Keyed::key);
+            self.at_newest = fetch(first, Toward::Newer, 1)?.is_empty();
+        }
+        Ok(())
+    }
+
+    fn step(&mut self, target: isize) {
+        let last = self.rows.len().saturating_sub(1) as isize;
+        self.selected = target.clamp(0, last.max(0)) as usize;
+    }
+
+    /// Moves the view the least that shows the cursor in `rows` lines.
+    pub fn keep_visible(&mut self, rows: usize) {
+        let rows = rows.max(1);
+        if self.selected < self.offset {
+            self.offset = self.selected;
+        } else if self.selected >= self.offset + rows {
+            self.offset = self.selected + 1 - rows;
+        }
+    }
+
+    /// The first row to draw in `rows` lines: the kept offset, moved if it hides the cursor.
+    pub fn view_start(&self, rows: usize) -> usize {
+        let rows = rows.max(1);
+        let start = self.offset.min(self.selected);
+        if self.selected >= start + rows {
+            self.selected + 1 - rows
+        } else {
+            start
+        }
+    }
+
+    /// The cursor is on the newest row there is.
+    pub fn at_top(&self) -> bool {
+        self.at_newest && self.selected == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Debug)]
+    struct Row(i64);
+    impl Keyed for Row {
+        fn key(&self) -> i64 {
+            self.0
+        }
+    }
+
+    /// A table of rows 1..=n, paged like the store pages.
+    fn table(n: i64) -> impl FnMut(Option<i64>, Toward, usize) -> Result<Vec<Row>, HandleError> {
+        move |from, toward, limit| {
+            Ok(match toward {
+                Toward::Older => {
+                    let below = from.unwrap_or(i64::MAX).min(n + 1);
+                    (1..below).rev().take(limit).map(Row).collect()
+                }
+                Toward::Newer => {
+                    let above = from.unwrap_or(0);
+                    let mut rows: Vec<Row> = (above + 1..=n).take(limit).map(Row).collect();
+                    rows.reverse();
+                    rows
+                }
+            })
+        }
+    }
+
+    #[test]
+    fn scrolls_down_and_back_up_through_many_pages_holding_few() {
+        let mut fetch = table(1_000_000);
+        let mut window = Window::default();
+        window.load_newest(&mut fetch).unwrap();
+        for _ in 0..1000 {
+            window.move_by(1, &mut fetch).unwrap();
+        }
+        assert_eq!(window.selected_row().unwrap().0, 1_000_000 - 1000);
+        assert!(window.rows.len() <= KEEP);
+        for _ in 0..1000 {
+            window.move_by(-1, &mut fetch).unwrap();
+        }
+        assert_eq!(window.selected_row().unwrap().0, 1_000_000);
+        assert!(window.at_top());
+    }
+
+    #[test]
+    fn the_oldest_page_and_a_refresh_keep_the_cursor_on_its_row() {
+        let mut fetch = table(1000);
+        let mut window = Window::default();
+        window.load_oldest(&mut fetch).unwrap();
+        assert_eq!(window.selected_row().unwrap().0, 1);
+        window.move_by(-5, &mut fetch).unwrap();
+        assert_eq!(window.selected_row().unwrap().0, 6);
+        window.refresh(&mut fetch).unwrap();
+        assert_eq!(window.selected_row().unwrap().0, 6);
+        window.move_by(-200, &mut fetch).unwrap();
+        assert_eq!(window.selected_row().unwrap().0, 206);
+    }
+
+    #[test]
+    fn an_empty_table_is_harmless() {
+        let mut fetch = table(0);
+        let mut window: Window<Row> = Window::default();
+        window.load_newest(&mut fetch).unwrap();
+        window.move_by(5, &mut fetch).unwrap();
+        window.move_by(-5, &mut fetch).unwrap();
+        window.refresh(&mut fetch).unwrap();
+        assert!(window.selected_row().is_none());
+    }
+}

@@ -1,0 +1,115 @@
+//! The operations console: what the operator sees and what they asked for.
+//! Elm-style: terminal input becomes an [`Action`], [`Console::update`] changes
+//! the [`State`], [`draw`] paints it. It reaches the engine only through an
+//! [`EngineHandle`], so the same console runs beside an engine or attached to one.
+
+pub mod action;
+mod contract_view;
+pub mod draw;
+pub mod keys;
+pub mod layout;
+pub mod list;
+pub mod palette;
+pub mod state;
+pub mod terminal;
+mod update;
+
+use std::time::Duration;
+
+use crossterm::event::{Event as TermEvent, EventStream};
+use futures::{FutureExt, StreamExt};
+
+pub use action::{Action, Command};
+pub use draw::draw;
+pub use state::{Pane, State};
+pub use update::Console;
+
+use crate::engine::handle::EngineHandle;
+
+/// How often the store is asked whether anything changed (one PRAGMA, no rows).
+const CHANGE_POLL: Duration = Duration::from_millis(250);
+/// The clock tick: "12s ago" moves, a silent engine turns stale.
+const TICK: Duration = Duration::from_secs(1);
+
+/// How the console was started.
+#[derive(Debug, Clone, Default)]
+pub struct ConsoleOptions {
+    /// Refuse every change (the second operator, the on-call engineer looking).
+    pub read_only: bool,
+    /// No colour, as with NO_COLOR.
+    pub no_color: bool,
+}
+
+/// Runs the console on this terminal until the operator quits. The terminal is
+/// restored on every way out, panics included.
+pub async fn run_console(handle: EngineHandle, options: ConsoleOptions) -> anyhow::Result<()> {
+    let mut terminal = terminal::enter()?;
+    let result = run_loop(&mut terminal, handle, options).await;
+    terminal::leave()?;
+    result
+}
+
+async fn run_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    handle: EngineHandle,
+    options: ConsoleOptions,
+) -> anyhow::Result<()> {
+    let mut watch = handle.watch()?;
+    watch.changed()?;
+    let mut console = Console::new(handle, &options);
+    let size = terminal.size()?;
+    console.update(Action::Resize(size.width, size.height));
+    let mut input = EventStream::new();
+    let mut poll = tokio::time::interval(CHANGE_POLL);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut dirty = true;
+    loop {
+        if dirty {
+            terminal.draw(|frame| draw(&console.state, frame))?;
+            if let Some(text) = console.state.clipboard.take() {
+                terminal::copy(&text)?;
+            }
+            dirty = false;
+        }
+        if console.state.quit {
+            return Ok(());
+        }
+        tokio::select! {
+            next = input.next() => {
+                let Some(event) = next else { return Ok(()) };
+                dirty |= on_terminal(&mut console, event?);
+                // Drain what is already queued (a paste, a held key), then draw once.
+                while let Some(Some(event)) = input.next().now_or_never() {
+                    dirty |= on_terminal(&mut console, event?);
+                }
+            }
+            _ = poll.tick() => {
+                if watch.changed()? {
+                    console.update(Action::StoreChanged);
+                    dirty = true;
+                }
+            }
+            _ = tick.tick() => {
+                console.update(Action::Tick);
+                dirty = true;
+            }
+        }
+    }
+}
+
+/// Whether the event changed anything worth a redraw.
+fn on_terminal(console: &mut Console, event: TermEvent) -> bool {
+    match event {
+        TermEvent::Key(key) => {
+            console.key(key);
+            true
+        }
+        TermEvent::Resize(width, height) => {
+            console.update(Action::Resize(width, height));
+            true
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,240 @@
+//! Everything the console shows, as plain data: `update` changes it, `draw`
+//! reads it and nothing else.
+
+use std::collections::BTreeSet;
+
+use jiff::Timestamp;
+use tui_textarea::TextArea;
+
+use super::action::Command;
+use super::list::Window;
+use super::palette::Palette;
+use crate::contract::ContractProblem;
+use crate::engine::status::EngineStatus;
+use crate::model::{AuditEntry, Event, EventId};
+use crate::store::{AuditFilter, EventDetail, EventFilter, StoreCounts};
+
+/// The panes, in the order of their digit keys (SPEC §5 first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Events,
+    Failed,
+    Drift,
+    Duplicates,
+    Contract,
+    Audit,
+    Held,
+    Credentials,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 8] = [
+        Pane::Events,
+        Pane::Failed,
+        Pane::Drift,
+        Pane::Duplicates,
+        Pane::Contract,
+        Pane::Audit,
+        Pane::Held,
+        Pane::Credentials,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Events => "Events",
+            Pane::Failed => "Failed",
+            Pane::Drift => "Drift",
+            Pane::Duplicates => "Dups",
+            Pane::Contract => "Contract",
+            Pane::Audit => "Audit",
+            Pane::Held => "Held",
+            Pane::Credentials => "Creds",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+
+    pub fn by_digit(digit: char) -> Option<Pane> {
+        let n = digit.to_digit(10)? as usize;
+        Pane::ALL.get(n.checked_sub(1)?).copied()
+    }
+
+    pub fn next(self) -> Pane {
+        Pane::ALL[(self.index() + 1) % Pane::ALL.len()]
+    }
+
+    pub fn prev(self) -> Pane {
+        Pane::ALL[(self.index() + Pane::ALL.len() - 1) % Pane::ALL.len()]
+    }
+}
+
+/// What a one-line prompt is for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prompt {
+    EventText,
+    EventEmployee,
+    AuditText,
+    /// The reason a command needs before it can go on.
+    Reason(Command),
+}
+
+impl Prompt {
+    pub fn title(&self) -> String {
+        match self {
+            Prompt::EventText => "Filter events by text (Enter applies, empty clears)".into(),
+            Prompt::EventEmployee => "Filter events by employee id (empty clears)".into(),
+            Prompt::AuditText => "Filter the audit log by text (empty clears)".into(),
+            Prompt::Reason(command) => format!("Why {}? (goes to the audit log)", command.describe()),
+        }
+    }
+}
+
+/// What covers the pane, if anything. One at a time.
+#[derive(Debug, Default)]
+pub enum Mode {
+    #[default]
+    Normal,
+    Help,
+    Detail {
+        detail: Box<EventDetail>,
+        scroll: u16,
+    },
+    Prompt {
+        prompt: Prompt,
+        input: TextArea<'static>,
+    },
+    /// The one confirmation every destructive command passes through.
+    Confirm {
+        command: Command,
+        body: Vec<String>,
+    },
+    EditContract {
+        editor: TextArea<'static>,
+        problems: Vec<ContractProblem>,
+    },
+}
+
+/// A one-line note at the bottom: what a command did, or why it was refused.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flash {
+    pub text: String,
+    pub error: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct EventsPane {
+    pub list: Window<Event>,
+    pub filter: EventFilter,
+    /// Follow the tail: the cursor stays on the newest event as events arrive.
+    pub follow: bool,
+}
+
+/// A list of waiting events (dead letters, held) with the operator's selection.
+#[derive(Debug, Default)]
+pub struct QueuePane {
+    pub list: Window<Event>,
+    pub chosen: BTreeSet<EventId>,
+}
+
+impl QueuePane {
+    /// The chosen events, else the one under the cursor.
+    pub fn targets(&self) -> Vec<EventId> {
+        if self.chosen.is_empty() {
+            self.list.selected_row().map(|e| vec![e.id]).unwrap_or_default()
+        } else {
+            self.chosen.iter().copied().collect()
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct AuditPane {
+    pub list: Window<AuditEntry>,
+    pub filter: AuditFilter,
+}
+
+#[derive(Debug, Default)]
+pub struct ContractPane {
+    /// The contract text in force, if the console knows it.
+    pub text: Option<String>,
+    /// The text as display lines (tables and rules), rebuilt when the text changes.
+    pub lines: Vec<String>,
+    pub scroll: u16,
+    /// Where the last apply stands: "waiting for the engine", "in force".
+    pub pending_version: Option<String>,
+}
+
+pub struct State {
+    pub pane: Pane,
+    pub mode: Mode,
+    pub read_only: bool,
+    pub palette: Palette,
+    pub width: u16,
+    pub height: u16,
+    pub now: Timestamp,
+    pub status: Option<EngineStatus>,
+    pub counts: StoreCounts,
+    pub pause_requested: bool,
+    pub in_process: bool,
+    pub operator: String,
+    pub events: EventsPane,
+    pub failed: QueuePane,
+    pub held: QueuePane,
+    pub audit: AuditPane,
+    pub contract: ContractPane,
+    pub flash: Option<Flash>,
+    /// Text to put on the clipboard (OSC 52) at the next draw.
+    pub clipboard: Option<String>,
+    pub quit: bool,
+}
+
+impl State {
+    pub fn new(read_only: bool, palette: Palette, operator: String, in_process: bool) -> State {
+        State {
+            pane: Pane::Events,
+            mode: Mode::Normal,
+            read_only,
+            palette,
+            width: 80,
+            height: 24,
+            now: Timestamp::now(),
+            status: None,
+            counts: StoreCounts::default(),
+            pause_requested: false,
+            in_process,
+            operator,
+            events: EventsPane {
+                follow: true,
+                ..EventsPane::default()
+            },
+            failed: QueuePane::default(),
+            held: QueuePane::default(),
+            audit: AuditPane::default(),
+            contract: ContractPane::default(),
+            flash: None,
+            clipboard: None,
+            quit: false,
+        }
+    }
+
+    /// Rows of the list a page key moves by: the body's height, less header and footer.
+    pub fn page_rows(&self) -> isize {
+        (self.height as isize - 6).max(1)
+    }
+
+    pub fn say(&mut self, text: impl Into<String>) {
+        self.flash = Some(Flash {
+            text: text.into(),
+            error: false,
+        });
+    }
+
+    pub fn warn(&mut self, text: impl Into<String>) {
+        self.flash = Some(Flash {
+            text: text.into(),
+            error: true,
+        });
+    }
+}

@@ -1,0 +1,252 @@
+//! The one seam between a console and an engine: store reads out, operator
+//! commands in. In one process it also wakes the engine at once; attached to a
+//! headless `hrsync run`, the same commands travel through the store's cursors.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+use super::metrics::Metrics;
+use super::operator::{self, ActionError};
+use super::status::{CONTRACT_CURSOR, EngineStatus, PAUSE_CURSOR, pause_requested};
+use super::{RunningEngine, control};
+use crate::contract::ContractProblem;
+use crate::model::{AuditEntry, Event, EventId, NewAuditEntry};
+use crate::store::{
+    AuditFilter, ChangeWatch, EventDetail, EventFilter, Store, StoreCounts, StoreError, Toward,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandleError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Action(#[from] ActionError),
+    #[error("no store at {0} (has `hrsync run` started there?)")]
+    NoStore(String),
+}
+
+/// What became of a contract an operator asked to apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContractVerdict {
+    /// Checked and handed to the engine, which switches within about a second.
+    Applied { version: String },
+    /// Refused with every problem; the running contract stays.
+    Refused(Vec<ContractProblem>),
+}
+
+/// A console's view of, and say over, one engine. Cheap to clone.
+#[derive(Clone)]
+pub struct EngineHandle {
+    store: Store,
+    operator: String,
+    wake: Option<Arc<Notify>>,
+    metrics: Option<Arc<Metrics>>,
+    /// The contract the engine started with, for when no operator has applied one yet.
+    started_contract: Option<String>,
+}
+
+impl EngineHandle {
+    /// A handle on an engine in this process.
+    pub fn in_process(engine: &RunningEngine, contract_text: Option<String>) -> EngineHandle {
+        EngineHandle {
+            store: engine.store.clone(),
+            operator: operator::operator_name(),
+            wake: Some(engine.wake.clone()),
+            metrics: Some(engine.metrics.clone()),
+            started_contract: contract_text,
+        }
+    }
+
+    /// A handle on the store of an engine running elsewhere (`hrsync run`).
+    pub fn attach(db: &Path, contract_text: Option<String>) -> Result<EngineHandle, HandleError> {
+        if !db.exists() {
+            return Err(HandleError::NoStore(db.display().to_string()));
+        }
+        let mut handle = EngineHandle::on_store(Store::open(db)?);
+        handle.started_contract = contract_text;
+        Ok(handle)
+    }
+
+    /// A handle on an open store with no engine in this process (attach mode, tests).
+    pub fn on_store(store: Store) -> EngineHandle {
+        EngineHandle {
+            store,
+            operator: operator::operator_name(),
+            wake: None,
+            metrics: None,
+            started_contract: None,
+        }
+    }
+
+    /// Acts as `name` in the audit log.
+    pub fn with_operator(mut self, name: impl Into<String>) -> EngineHandle {
+        self.operator = name.into();
+        self
+    }
+
+    pub fn with_contract_text(mut self, text: Option<String>) -> EngineHandle {
+        self.started_contract = text;
+        self
+    }
+
+    pub fn operator(&self) -> &str {
+        &self.operator
+    }
+
+    pub fn store_path(&self) -> &Path {
+        self.store.path()
+    }
+
+    pub fn is_in_process(&self) -> bool {
+        self.wake.is_some()
+    }
+
+    /// Notices any commit to the store, by this process or another.
+    pub fn watch(&self) -> Result<ChangeWatch, HandleError> {
+        Ok(ChangeWatch::new(&self.store)?)
+    }
+
+    // --- reads ---
+
+    pub fn events(
+        &self,
+        filter: &EventFilter,
+        from: Option<EventId>,
+        toward: Toward,
+        limit: usize,
+    ) -> Result<Vec<Event>, HandleError> {
+        Ok(self.store.events_window(filter, from, toward, limit)?)
+    }
+
+    pub fn event(&self, id: EventId) -> Result<Option<EventDetail>, HandleError> {
+        Ok(self.store.event(id)?)
+    }
+
+    pub fn audit(
+        &self,
+        filter: &AuditFilter,
+        from: Option<u64>,
+        toward: Toward,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, HandleError> {
+        Ok(self.store.audit_window(filter, from, toward, limit)?)
+    }
+
+    pub fn counts(&self) -> Result<StoreCounts, HandleError> {
+        Ok(self.store.counts()?)
+    }
+
+    /// The engine's latest published status; in process, with this instant's metrics.
+    pub fn status(&self) -> Result<Option<EngineStatus>, HandleError> {
+        let mut status = EngineStatus::read(&self.store)?;
+        if let (Some(status), Some(metrics)) = (status.as_mut(), &self.metrics) {
+            status.metrics = metrics.snapshot();
+        }
+        Ok(status)
+    }
+
+    pub fn pause_requested(&self) -> Result<bool, HandleError> {
+        Ok(pause_requested(&self.store)?)
+    }
+
+    /// The contract text in force: the last one applied, else the one the engine started with.
+    pub fn contract_text(&self) -> Result<Option<String>, HandleError> {
+        Ok(self
+            .store
+            .cursor(CONTRACT_CURSOR)?
+            .or_else(|| self.started_contract.clone()))
+    }
+
+    // --- commands ---
+
+    pub fn retry(&self, ids: &[EventId]) -> Result<Vec<Event>, HandleError> {
+        let done = operator::retry(&self.store, &self.operator, ids)?;
+        self.poke();
+        Ok(done)
+    }
+
+    pub fn retry_all(&self) -> Result<Vec<Event>, HandleError> {
+        let done = operator::retry_all_dead_letters(&self.store, &self.operator)?;
+        self.poke();
+        Ok(done)
+    }
+
+    pub fn skip(&self, id: EventId, reason: &str) -> Result<Event, HandleError> {
+        Ok(operator::skip(&self.store, &self.operator, id, reason)?)
+    }
+
+    pub fn flag(&self, id: EventId, reason: &str) -> Result<Event, HandleError> {
+        Ok(operator::flag(&self.store, &self.operator, id, reason)?)
+    }
+
+    pub fn confirm_held(&self, ids: &[EventId]) -> Result<Vec<Event>, HandleError> {
+        let done = operator::confirm_held(&self.store, &self.operator, ids)?;
+        self.poke();
+        Ok(done)
+    }
+
+    pub fn reject_held(&self, ids: &[EventId], reason: &str) -> Result<Vec<Event>, HandleError> {
+        Ok(operator::reject_held(&self.store, &self.operator, ids, reason)?)
+    }
+
+    /// Asks the engine to pause (or resume); audited, taken up within about a second.
+    pub fn set_paused(&self, paused: bool) -> Result<(), HandleError> {
+        let value = if paused { "true" } else { "false" };
+        let entry = NewAuditEntry {
+            actor: self.operator.clone(),
+            action: if paused { "engine.pause" } else { "engine.resume" }.to_string(),
+            employee_id: None,
+            subject: "engine".to_string(),
+            before: serde_json::json!({ "paused": !paused }),
+            after: serde_json::json!({ "paused": paused }),
+            reason: None,
+        };
+        self.store.transaction(|tx| {
+            tx.set_cursor(PAUSE_CURSOR, value)?;
+            tx.audit(entry)?;
+            Ok(())
+        })?;
+        self.poke();
+        Ok(())
+    }
+
+    /// Checks `text` as a contract; when it passes, hands it to the engine and audits it.
+    pub fn apply_contract(&self, text: &str) -> Result<ContractVerdict, HandleError> {
+        let contract = match crate::contract::parse(text) {
+            Ok(contract) => contract,
+            Err(problems) => return Ok(ContractVerdict::Refused(problems)),
+        };
+        let version = control::contract_version(&contract, text);
+        let before = self.contract_text()?.map(|old| {
+            crate::contract::parse(&old).map_or_else(
+                |_| "unreadable".to_string(),
+                |c| control::contract_version(&c, &old),
+            )
+        });
+        let entry = NewAuditEntry {
+            actor: self.operator.clone(),
+            action: "contract.apply".to_string(),
+            employee_id: None,
+            subject: "contract".to_string(),
+            before: serde_json::json!({ "version": before }),
+            after: serde_json::json!({ "version": version }),
+            reason: None,
+        };
+        self.store.transaction(|tx| {
+            tx.set_cursor(CONTRACT_CURSOR, text)?;
+            tx.audit(entry)?;
+            Ok(())
+        })?;
+        self.poke();
+        Ok(ContractVerdict::Applied { version })
+    }
+
+    /// In process, the engine starts on a command now instead of at its next tick.
+    fn poke(&self) {
+        if let Some(wake) = &self.wake {
+            wake.notify_one();
+        }
+    }
+}
