@@ -47,7 +47,7 @@ fn empty(rule: EmptyRule) -> &'static str {
 fn describe(c: &Contract) -> Vec<String> {
     let mut out = vec![
         format!(
-            "Contract version {} · time zone {} · {} fields · {} value tables · {} triggers",
+            "Contract version {} · time zone {} · fields {} · value tables {} · triggers {}",
             c.version,
             c.time_zone_name,
             c.fields.len(),
@@ -56,11 +56,42 @@ fn describe(c: &Contract) -> Vec<String> {
         ),
         String::new(),
         "MAPPING".into(),
-        format!(
-            "  {:<18} {:<16} {:<7} {:<3} {:<5} {:<6} {:<10} {}",
-            "field", "HRIS", "type", "req", "owner", "empty", "values", "LMS (SCIM path)"
-        ),
     ];
+    let name_width = c
+        .fields
+        .iter()
+        .map(|f| f.name.chars().count() + if f.key { 6 } else { 0 })
+        .max()
+        .unwrap_or(5);
+    let hris_width = c.fields.iter().map(|f| f.hris.chars().count()).max().unwrap_or(4);
+    let values_width = c
+        .fields
+        .iter()
+        .map(|f| f.values.as_deref().map_or(1, |v| v.chars().count()))
+        .max()
+        .unwrap_or(6);
+    let row = |name: &str,
+               hris: &str,
+               kind: &str,
+               req: &str,
+               owner: &str,
+               empty: &str,
+               values: &str,
+               scim: &str| {
+        format!(
+            "  {name:<name_width$} {hris:<hris_width$} {kind:<6} {req:<3} {owner:<5} {empty:<6} {values:<values_width$} {scim}"
+        )
+    };
+    out.push(row(
+        "field",
+        "HRIS",
+        "type",
+        "req",
+        "owner",
+        "empty",
+        "values",
+        "LMS (SCIM path)",
+    ));
     for f in &c.fields {
         let owner = match f.owner {
             Owner::Hris => "hris",
@@ -71,16 +102,15 @@ fn describe(c: &Contract) -> Vec<String> {
         } else {
             f.name.clone()
         };
-        out.push(format!(
-            "  {:<18} {:<16} {:<7} {:<3} {:<5} {:<6} {:<10} {}",
-            name,
-            f.hris,
+        out.push(row(
+            &name,
+            &f.hris,
             kind(f.kind),
             if f.required { "yes" } else { "no" },
             owner,
             empty(f.empty),
             f.values.as_deref().unwrap_or("-"),
-            f.scim.as_deref().unwrap_or("(not in the LMS)")
+            f.scim.as_deref().unwrap_or("(not in the LMS)"),
         ));
     }
     out.push(String::new());

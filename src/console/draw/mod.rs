@@ -7,7 +7,7 @@ mod overlays;
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Modifier, Style};
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
@@ -126,6 +126,14 @@ fn tabs(state: &State, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
+/// Movement keys go last in the footer: operators know them; `?` lists them anyway.
+fn is_move(action: &Action) -> bool {
+    matches!(
+        action,
+        Action::Up | Action::Down | Action::PageUp | Action::PageDown | Action::Top | Action::Bottom
+    )
+}
+
 fn footer(state: &State, frame: &mut Frame, area: Rect) {
     let mut spans = Vec::new();
     if state.read_only {
@@ -141,18 +149,48 @@ fn footer(state: &State, frame: &mut Frame, area: Rect) {
             state.palette.good()
         };
         spans.push(Span::styled(flash.text.clone(), style));
-    } else {
-        for binding in keys::bindings(state) {
-            if binding.label.is_empty() || (binding.writes && state.read_only) {
-                continue;
-            }
-            let what = match binding.action {
-                Action::TogglePause if state.pause_requested => "resume",
-                _ => binding.what,
-            };
-            spans.push(Span::styled(binding.label, state.palette.accent()));
-            spans.push(Span::raw(format!(" {what}  ")));
-        }
+        frame.render_widget(Paragraph::new(Line::from(spans)), area);
+        return;
     }
-    frame.render_widget(Paragraph::new(Line::from(spans)).style(Style::default()), area);
+    let mut hints: Vec<_> = keys::bindings(state)
+        .into_iter()
+        .filter(|b| !b.label.is_empty())
+        .filter(|b| !(b.writes && state.read_only))
+        .collect();
+    // Stable: the table's order within each group.
+    hints.sort_by_key(|b| {
+        (
+            is_move(&b.action),
+            matches!(b.action, Action::Help | Action::Quit),
+        )
+    });
+    let used: usize = spans.iter().map(|s| s.width()).sum();
+    let budget = (area.width as usize).saturating_sub(used);
+    // `?` and `q` always fit when anything does: they are the way to everything else.
+    let tail: Vec<String> = hints
+        .iter()
+        .filter(|b| matches!(b.action, Action::Help | Action::Quit))
+        .map(|b| format!("{} {}", b.label, b.what))
+        .collect();
+    let tail_text = tail.join("  ");
+    let mut width = tail_text.chars().count();
+    for binding in hints
+        .iter()
+        .filter(|b| !matches!(b.action, Action::Help | Action::Quit))
+    {
+        let what = match binding.action {
+            Action::TogglePause if state.pause_requested => "resume",
+            _ => binding.what,
+        };
+        let text = format!(" {what}  ");
+        let needed = binding.label.chars().count() + text.chars().count();
+        if width + needed > budget {
+            break;
+        }
+        width += needed;
+        spans.push(Span::styled(binding.label, state.palette.accent()));
+        spans.push(Span::raw(text));
+    }
+    spans.push(Span::styled(tail_text, state.palette.dim()));
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
