@@ -174,17 +174,17 @@ pub async fn start_with_listener(
     };
     tasks.push(tokio::spawn(worker.run(cancel.child_token())));
     let poll_info = Arc::new(parking_lot::Mutex::new(poll::PollInfo::default()));
-    tasks.push(tokio::spawn(poll::run(
-        store.clone(),
-        applier.contract.clone(),
+    let poller = poll::Poller {
+        store: store.clone(),
+        contract: applier.contract.clone(),
         hris,
-        config.poll_interval,
-        config.safety,
-        notifier.clone(),
-        wake.clone(),
-        poll_info.clone(),
-        cancel.child_token(),
-    )));
+        interval: config.poll_interval,
+        threshold: config.safety,
+        notifier: notifier.clone(),
+        wake: wake.clone(),
+        info: poll_info.clone(),
+    };
+    tasks.push(tokio::spawn(poller.run(cancel.child_token())));
     let contract_text = std::fs::read_to_string(&config.contract_path).unwrap_or_default();
     let version = control::contract_version(&applier.contract(), &contract_text);
     let control = control::Control {

@@ -181,6 +181,7 @@ fn record(
             audit_action,
             enrolled,
             mapped,
+            awaits_manager,
         } => {
             set_mapped(tx, id, mapped)?;
             tx.mark_applied(id, write)?;
@@ -195,13 +196,23 @@ fn record(
                 reason: Some(format!("event {id} ({} {})", event.source, event.kind)),
             })?;
             audit_enrolments(tx, event, write.target_id.as_deref(), enrolled)?;
+            tx.set_manager_wait(&event.employee_id, awaits_manager.as_deref(), id)?;
+            if *audit_action == "learner.create" {
+                tx.release_manager_waits(&event.employee_id)?;
+            }
             EventStatus::Applied
         }
-        Outcome::Unchanged { enrolled, mapped, .. } => {
+        Outcome::Unchanged {
+            enrolled,
+            mapped,
+            awaits_manager,
+            ..
+        } => {
             set_mapped(tx, id, mapped)?;
             tx.mark_unchanged(id)?;
             tx.record_enrolments(&event.employee_id, enrolled)?;
             audit_enrolments(tx, event, None, enrolled)?;
+            tx.set_manager_wait(&event.employee_id, awaits_manager.as_deref(), id)?;
             EventStatus::Unchanged
         }
         Outcome::Deferred { until, why } => {
