@@ -17,7 +17,10 @@ pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:
 
 pub struct World {
     pub sandbox: Sandbox,
+    /// The engine in this process; `None` when it runs as the real binary.
     pub engine: Option<RunningEngine>,
+    /// The engine's store, read by the test (another handle on the same file).
+    pub store: hrsync::store::Store,
     pub dir: tempfile::TempDir,
     pub http: reqwest::Client,
     pub config: hrsync::config::Config,
@@ -67,6 +70,7 @@ pub async fn start(options: Options) -> World {
         .unwrap();
     World {
         sandbox,
+        store: engine.store.clone(),
         engine: Some(engine),
         dir,
         http: reqwest::Client::new(),
@@ -74,13 +78,113 @@ pub async fn start(options: Options) -> World {
     }
 }
 
+/// The sandbox and a configuration for the real `hrsync` binary, which the test
+/// starts itself: its webhook listener on a port found free, `hrsync.toml` and
+/// the contract written to a temporary directory, the secrets in [`World::engine_env`].
+pub async fn start_for_binary(options: Options) -> World {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sandbox = Sandbox::start(SandboxConfig {
+        employees: options.employees,
+        seed: options.seed,
+        webhook_url: Some(format!("http://127.0.0.1:{port}/webhooks/hris").parse().unwrap()),
+        faults: options.faults,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let contract_path = dir.path().join("contract.toml");
+    std::fs::write(&contract_path, CONTRACT).unwrap();
+    let store_path = dir.path().join("hrsync.db");
+    let mut config = sandbox_config(&sandbox, &store_path, &contract_path);
+    config.webhook.listen = format!("127.0.0.1:{port}").parse().unwrap();
+    let c = sandbox.credentials();
+    let toml = format!(
+        r#"[hris]
+url = "{hris}"
+api_key_env = "T_HRIS_KEY"
+company = "{company}"
+[lms]
+scim_url = "{scim}"
+token_env = "T_SCIM_TOKEN"
+[lrs]
+url = "{xapi}"
+user_env = "T_LRS_USER"
+password_env = "T_LRS_PASSWORD"
+[webhook]
+listen = "127.0.0.1:{port}"
+secret_env = "T_WEBHOOK_SECRET"
+[store]
+path = "{store}"
+[contract]
+path = "{contract}"
+[retry]
+attempts = {attempts}
+interval_s = 1
+[poll]
+interval_s = 1
+[safety]
+max_deactivate_percent = 5.0
+max_deactivate_count = 50
+"#,
+        hris = c.hris_url,
+        company = c.hris_company,
+        scim = c.scim_url,
+        xapi = c.xapi_url,
+        store = store_path.display(),
+        contract = contract_path.display(),
+        attempts = options.retry_attempts,
+    );
+    std::fs::write(dir.path().join("hrsync.toml"), toml).unwrap();
+    let store = hrsync::store::Store::open(&store_path).unwrap();
+    World {
+        sandbox,
+        engine: None,
+        store,
+        dir,
+        http: reqwest::Client::new(),
+        config,
+    }
+}
+
 impl World {
+    /// The environment the binary reads its secrets from.
+    pub fn engine_env(&self) -> Vec<(&'static str, String)> {
+        let c = self.sandbox.credentials();
+        vec![
+            ("T_HRIS_KEY", c.hris_api_key.clone()),
+            ("T_SCIM_TOKEN", c.scim_token.clone()),
+            ("T_LRS_USER", c.xapi_user.clone()),
+            ("T_LRS_PASSWORD", c.xapi_password.clone()),
+            ("T_WEBHOOK_SECRET", c.webhook_secret.clone()),
+        ]
+    }
+
+    /// Starts `hrsync run` on this world's configuration.
+    pub fn spawn_binary(&self) -> std::process::Child {
+        std::process::Command::new(env!("CARGO_BIN_EXE_hrsync"))
+            .arg("--log-file")
+            .arg(self.dir.path().join("hrsync.log"))
+            .arg("run")
+            .arg("--config")
+            .arg(self.dir.path().join("hrsync.toml"))
+            .envs(self.engine_env())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("hrsync starts")
+    }
+
     pub fn engine(&self) -> &RunningEngine {
         self.engine.as_ref().expect("the engine is running")
     }
 
     pub fn store(&self) -> &hrsync::store::Store {
-        &self.engine().store
+        &self.store
     }
 
     /// Waits until nothing is due (pending or retrying with its time come, or
