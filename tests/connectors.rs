@@ -301,3 +301,51 @@ async fn the_notifier_posts_text_and_is_silent_unconfigured() {
     );
     server.abort();
 }
+
+#[tokio::test]
+async fn the_lrs_pages_statements_oldest_first_from_a_stored_time() {
+    let sandbox = sandbox(50).await;
+    let c = sandbox.credentials();
+    let http = reqwest::Client::new();
+    let generated: Value = http
+        .post(format!("{}/completions", c.admin_url))
+        .json(&json!({ "count": 230, "from": "hris" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(generated.is_object(), "{generated}");
+    let lrs = hrsync::connectors::LrsClient::new(
+        &c.xapi_url,
+        Secret::new(c.xapi_user.clone()),
+        Secret::new(c.xapi_password.clone()),
+    )
+    .unwrap();
+    let mut page = lrs.stored_since(None, 100).await.unwrap();
+    assert!(page.consistent_through.is_some());
+    let mut all = page.statements.clone();
+    while let Some(more) = page.more.clone() {
+        page = lrs.more(&more).await.unwrap();
+        all.extend(page.statements.clone());
+    }
+    assert_eq!(all.len(), 230);
+    let stored: Vec<_> = all
+        .iter()
+        .map(|s| hrsync::connectors::stored_at(s).unwrap())
+        .collect();
+    assert!(stored.windows(2).all(|w| w[0] <= w[1]), "oldest first");
+    let ids: std::collections::HashSet<_> = all.iter().map(|s| s["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 230);
+
+    let later = lrs
+        .stored_since(Some(*stored.last().unwrap()), 100)
+        .await
+        .unwrap();
+    assert!(later.statements.is_empty(), "since is exclusive");
+
+    let wrong = hrsync::connectors::LrsClient::new(&c.xapi_url, Secret::new("x"), Secret::new("y")).unwrap();
+    let error = wrong.stored_since(None, 10).await.unwrap_err();
+    assert_eq!(error.status(), Some(401));
+}

@@ -1,5 +1,5 @@
 //! The outside systems as typed clients: the HRIS (BambooHR-shaped REST), the
-//! LMS (SCIM 2.0) and the ops channel (a Slack-style incoming webhook).
+//! LMS (SCIM 2.0), the LRS (xAPI) and the ops channel (a Slack-style incoming webhook).
 //!
 //! Every failure is sorted once, here, into the one distinction the engine acts
 //! on: transient (connect/timeout, 429, 5xx, a stale ETag: try again later,
@@ -7,6 +7,7 @@
 //! Messages name the request and what the far side said, never a credential.
 
 mod hris;
+mod lrs;
 mod notify;
 mod scim;
 
@@ -15,6 +16,7 @@ use std::time::Duration;
 use reqwest::{Response, StatusCode, header};
 
 pub use hris::{ChangedSince, HrisChange, HrisClient};
+pub use lrs::{LrsClient, StatementPage, stored_at};
 pub use notify::Notifier;
 pub use scim::{ScimClient, ScimUser};
 
