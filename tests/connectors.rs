@@ -349,3 +349,69 @@ async fn the_lrs_pages_statements_oldest_first_from_a_stored_time() {
     let error = wrong.stored_since(None, 10).await.unwrap_err();
     assert_eq!(error.status(), Some(401));
 }
+
+#[tokio::test]
+async fn the_hris_write_back_targets_read_and_write() {
+    let sandbox = sandbox(20).await;
+    let hris = hris(&sandbox);
+    let types = hris.training_types().await.unwrap();
+    assert!(!types.is_empty());
+    let renewable = types
+        .iter()
+        .find(|t| t.renewable)
+        .expect("a course with a credential");
+
+    let employee = hris.full_pull(&["status"]).await.unwrap()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let before = hris
+        .training_records(&employee)
+        .await
+        .unwrap()
+        .expect("the employee exists");
+    let record = hris
+        .add_training_record(
+            &employee,
+            &json!({ "completed": "2026-11-20", "type": renewable.id, "hours": 1.5, "score": 92.0 }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(record["type"], json!(renewable.id));
+    let after = hris.training_records(&employee).await.unwrap().unwrap();
+    assert_eq!(after.len(), before.len() + 1);
+    assert!(
+        after
+            .iter()
+            .any(|r| r["completed"] == "2026-11-20" && r["hours"] == json!(1.5))
+    );
+    assert!(hris.training_records("987654321").await.unwrap().is_none());
+
+    let bad = hris
+        .add_training_record(&employee, &json!({ "completed": "20 Nov", "type": renewable.id }))
+        .await
+        .unwrap_err();
+    assert!(!bad.is_transient() && bad.status() == Some(400), "{bad}");
+    assert!(
+        bad.to_string().contains("completed"),
+        "the HRIS's reason is kept: {bad}"
+    );
+
+    let row =
+        json!({ "name": renewable.name, "number": "C-1", "issued": "2026-11-20", "expires": "2027-11-20" });
+    hris.add_table_row(&employee, "certifications", &row)
+        .await
+        .unwrap();
+    let rows = hris
+        .table_rows(&employee, "certifications")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        rows.iter()
+            .any(|r| r["expires"] == "2027-11-20" && r["number"] == "C-1"),
+        "{rows:?}"
+    );
+    let missing = hris.table_rows(&employee, "no_such_table").await.unwrap();
+    assert!(missing.is_none());
+}

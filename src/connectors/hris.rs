@@ -157,6 +157,135 @@ impl HrisClient {
     }
 }
 
+/// A training type the HRIS knows (`GET training/type`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrainingType {
+    pub id: u32,
+    pub name: String,
+    pub renewable: bool,
+}
+
+impl HrisClient {
+    /// The training types, by id.
+    pub async fn training_types(&self) -> Result<Vec<TrainingType>, ConnectorError> {
+        let what = "HRIS training types (GET training/type)";
+        let response = self
+            .request(reqwest::Method::GET, "training/type")
+            .send()
+            .await
+            .map_err(|error| unanswered(what, error))?;
+        let types: Map<String, Value> = json_of(what, checked(what, response).await?).await?;
+        let mut found = Vec::with_capacity(types.len());
+        for (key, entry) in types {
+            let id = entry["id"]
+                .as_u64()
+                .or_else(|| key.parse().ok())
+                .and_then(|id| u32::try_from(id).ok())
+                .ok_or_else(|| ConnectorError::permanent(format!("{what}: type {key} has no numeric id")))?;
+            found.push(TrainingType {
+                id,
+                name: entry["name"].as_str().unwrap_or_default().to_string(),
+                renewable: entry["renewable"].as_bool().unwrap_or(false),
+            });
+        }
+        found.sort_by_key(|t| t.id);
+        Ok(found)
+    }
+
+    /// The employee's training records; `None` when the HRIS has no such employee.
+    pub async fn training_records(&self, employee_id: &str) -> Result<Option<Vec<Value>>, ConnectorError> {
+        let what =
+            format!("HRIS training records of employee {employee_id} (GET training/record/employee/{{id}})");
+        let path = format!("training/record/employee/{}", encode_segment(employee_id));
+        let response = self
+            .request(reqwest::Method::GET, &path)
+            .send()
+            .await
+            .map_err(|error| unanswered(&what, error))?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let records: Value = json_of(&what, checked(&what, response).await?).await?;
+        Ok(Some(rows_of(records)))
+    }
+
+    /// Adds a training record (`completed`, `type`, `hours`, `credits`, `notes`, `score`).
+    pub async fn add_training_record(
+        &self,
+        employee_id: &str,
+        record: &Value,
+    ) -> Result<Value, ConnectorError> {
+        let what = format!(
+            "adding a training record for employee {employee_id} (POST training/record/employee/{{id}})"
+        );
+        let path = format!("training/record/employee/{}", encode_segment(employee_id));
+        let response = self
+            .request(reqwest::Method::POST, &path)
+            .json(record)
+            .send()
+            .await
+            .map_err(|error| unanswered(&what, error))?;
+        json_of(&what, checked(&what, response).await?).await
+    }
+
+    /// The rows of one of the employee's custom tables (e.g. `certifications`).
+    pub async fn table_rows(
+        &self,
+        employee_id: &str,
+        table: &str,
+    ) -> Result<Option<Vec<Value>>, ConnectorError> {
+        let what =
+            format!("HRIS table {table} of employee {employee_id} (GET employees/{{id}}/tables/{table})");
+        let path = format!(
+            "employees/{}/tables/{}",
+            encode_segment(employee_id),
+            encode_segment(table)
+        );
+        let response = self
+            .request(reqwest::Method::GET, &path)
+            .send()
+            .await
+            .map_err(|error| unanswered(&what, error))?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let rows: Value = json_of(&what, checked(&what, response).await?).await?;
+        Ok(Some(rows_of(rows)))
+    }
+
+    /// Adds a row to one of the employee's custom tables.
+    pub async fn add_table_row(
+        &self,
+        employee_id: &str,
+        table: &str,
+        row: &Value,
+    ) -> Result<Value, ConnectorError> {
+        let what =
+            format!("adding a {table} row for employee {employee_id} (POST employees/{{id}}/tables/{table})");
+        let path = format!(
+            "employees/{}/tables/{}",
+            encode_segment(employee_id),
+            encode_segment(table)
+        );
+        let response = self
+            .request(reqwest::Method::POST, &path)
+            .json(row)
+            .send()
+            .await
+            .map_err(|error| unanswered(&what, error))?;
+        json_of(&what, checked(&what, response).await?).await
+    }
+}
+
+/// BambooHR answers lists as an array or as an object keyed by row id.
+fn rows_of(answer: Value) -> Vec<Value> {
+    match answer {
+        Value::Array(rows) => rows,
+        Value::Object(map) => map.into_iter().map(|(_, row)| row).collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// BambooHR sends ids as strings, but a number is the same id.
 fn normalise_id(employee: &mut Map<String, Value>) {
     if let Some(text) = employee.get("id").and_then(id_text) {

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use reqwest::{Response, StatusCode, header};
 
-pub use hris::{ChangedSince, HrisChange, HrisClient};
+pub use hris::{ChangedSince, HrisChange, HrisClient, TrainingType};
 pub use lrs::{LrsClient, StatementPage, stored_at};
 pub use notify::Notifier;
 pub use scim::{ScimClient, ScimUser};
