@@ -3,6 +3,7 @@
 //! nothing of the console; the console reaches it through `RunningEngine`.
 
 pub mod apply;
+pub mod completions;
 pub mod control;
 pub mod enrol;
 pub mod initial_load;
@@ -15,6 +16,7 @@ pub mod safety;
 pub mod status;
 pub mod webhook;
 pub mod worker;
+pub mod writeback;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,7 +27,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::connectors::{ConnectorError, HrisClient, Notifier, ScimClient};
+use crate::connectors::{ConnectorError, HrisClient, LrsClient, Notifier, ScimClient};
 use crate::contract::Contract;
 use crate::store::{Store, StoreError};
 use apply::Applier;
@@ -164,8 +166,28 @@ pub async fn start_with_listener(
         }
     }));
 
+    // Flow 2: completions from the LRS written back to the HRIS, when configured.
+    let writeback = match (&config.lrs, applier.contract().writeback.is_some()) {
+        (Some(lrs), true) => {
+            let client = LrsClient::new(&lrs.url, lrs.user.clone(), lrs.password.clone())?;
+            let source = completions::CompletionsSource {
+                store: store.clone(),
+                contract: applier.contract.clone(),
+                lrs: client,
+                interval: lrs.poll_interval,
+                wake: wake.clone(),
+            };
+            tasks.push(tokio::spawn(source.run(cancel.child_token())));
+            Some(Arc::new(writeback::WriteBack {
+                hris: hris.clone(),
+                contract: applier.contract.clone(),
+            }))
+        }
+        _ => None,
+    };
     let worker = worker::Worker {
         applier: applier.clone(),
+        writeback,
         concurrency: config.apply.concurrency,
         metrics: metrics.clone(),
         notifier: notifier.clone(),
