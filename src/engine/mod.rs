@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod completions;
 pub mod control;
+pub mod credentials;
 pub mod enrol;
 pub mod initial_load;
 pub mod journal_writer;
