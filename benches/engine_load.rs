@@ -50,9 +50,10 @@ fn main() {
         let started = Instant::now();
         let engine = hrsync::engine::start(&config, contract).await.unwrap();
         let journaled = started.elapsed();
+        // Done when nothing is due: future-dated hires wait for their day, not for us.
         loop {
-            let c = engine.store.counts().unwrap();
-            if c.pending == 0 && c.retrying == 0 {
+            let horizon = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(5);
+            if engine.store.ready(horizon, 1).unwrap().is_empty() {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -62,7 +63,7 @@ fn main() {
         let snapshot = engine.metrics.snapshot();
         println!(
             "initial load of {employees} employees: {:.1} s in all ({:.1} s pulling both sides and journaling), \
-             {:.0} employees/s; {} learners created/updated, {} unchanged, {} rejected, {} dead letters; \
+             {:.0} employees/s; {} learners created/updated, {} unchanged, {} rejected, {} dead letters, {} waiting for a later date; \
              receipt→LMS p50 {:.1} ms p99 {:.1} ms; engine peak RSS {:.0} MB",
             elapsed.as_secs_f64(),
             journaled.as_secs_f64(),
@@ -71,6 +72,7 @@ fn main() {
             c.unchanged,
             c.rejected,
             c.dead_letters,
+            c.pending,
             snapshot.p50_ms,
             snapshot.p99_ms,
             peak_rss_mb()

@@ -604,3 +604,79 @@ async fn sandbox_state_counts_follow_the_lms() {
     let found = shared.lms.read().user_by_external_id("E-1").expect("E-1 exists");
     assert_eq!(found["userName"], "ada@example.com");
 }
+
+#[tokio::test]
+async fn adding_members_is_atomic_idempotent_and_answers_only_what_was_asked() {
+    let lms = Lms::start().await;
+    let mut ids = Vec::new();
+    for name in ["m1@example.test", "m2@example.test"] {
+        let (status, user) = lms
+            .call(
+                Method::POST,
+                "/Users",
+                Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{user}");
+        ids.push(user["id"].as_str().unwrap().to_string());
+    }
+    let (_, group) = lms
+        .call(Method::POST, "/Groups", Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Fast path"})))
+        .await;
+    let gid = group["id"].as_str().unwrap().to_string();
+    let add = |members: Value| {
+        json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "add", "path": "members", "value": members}],
+        })
+    };
+    let (status, answer) = lms
+        .call(
+            Method::PATCH,
+            &format!("/Groups/{gid}?attributes=id"),
+            Some(add(
+                json!([{"value": ids[0]}, {"value": ids[0]}, {"value": ids[1]}]),
+            )),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(
+        answer.get("members").is_none(),
+        "members were not asked for: {answer}"
+    );
+    let (_, after) = lms.call(Method::GET, &format!("/Groups/{gid}"), None).await;
+    let members: Vec<&str> = after["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        members,
+        vec![ids[0].as_str(), ids[1].as_str()],
+        "each member once"
+    );
+    assert_ne!(
+        after["meta"]["version"], group["meta"]["version"],
+        "the version moved"
+    );
+
+    let (status, _) = lms
+        .call(
+            Method::PATCH,
+            &format!("/Groups/{gid}"),
+            Some(add(json!([{"value": ids[1]}, {"value": "no-such-id"}]))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, unchanged) = lms.call(Method::GET, &format!("/Groups/{gid}"), None).await;
+    assert_eq!(unchanged["members"], after["members"], "all or nothing");
+    assert_eq!(unchanged["meta"]["version"], after["meta"]["version"]);
+
+    let (_, user) = lms.call(Method::GET, &format!("/Users/{}", ids[1]), None).await;
+    assert_eq!(
+        user["groups"][0]["value"],
+        json!(gid),
+        "the user lists the group: {user}"
+    );
+}

@@ -3,6 +3,7 @@
 mod console;
 mod ops;
 mod run;
+mod writeback;
 
 pub use run::{sandbox_config, sandbox_config_from};
 
@@ -74,6 +75,24 @@ pub enum Command {
         #[command(subcommand)]
         command: ops::AuditCommand,
     },
+    /// Credentials the write-back has seen: which expire soon, and whether the HRIS has them.
+    Credentials {
+        #[command(flatten)]
+        store: ops::StoreArgs,
+        #[command(flatten)]
+        contract: writeback::ContractArg,
+        #[command(subcommand)]
+        command: writeback::CredentialsCommand,
+    },
+    /// Export for systems without an API.
+    Export {
+        #[command(flatten)]
+        store: ops::StoreArgs,
+        #[command(flatten)]
+        contract: writeback::ContractArg,
+        #[command(subcommand)]
+        command: writeback::ExportCommand,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -114,6 +133,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Retries { store, command } => return ops::retries(store, command),
         Command::Held { store, command } => return ops::held(store, command),
         Command::Audit { store, command } => return ops::audit(store, command),
+        Command::Credentials {
+            store,
+            contract,
+            command,
+        } => return writeback::credentials(store, contract, command),
+        Command::Export {
+            store,
+            contract,
+            command,
+        } => return writeback::export(store, contract, command),
         _ => {}
     }
     let log_file = cli

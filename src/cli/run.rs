@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use super::shutdown_signal;
 use crate::config::{
-    ApplyConfig, Config, HrisConfig, LmsConfig, RetryPolicy, SafetyThreshold, WebhookConfig,
+    ApplyConfig, Config, HrisConfig, LmsConfig, LrsConfig, RetryPolicy, SafetyThreshold, WebhookConfig,
 };
 use crate::engine::{self, RunningEngine};
 use crate::model::Secret;
@@ -71,7 +71,12 @@ pub fn sandbox_config_from(
             scim_url: c.scim_url.clone(),
             token: Secret::new(c.scim_token.clone()),
         },
-        lrs: None,
+        lrs: Some(LrsConfig {
+            url: c.xapi_url.clone(),
+            user: Secret::new(c.xapi_user.clone()),
+            password: Secret::new(c.xapi_password.clone()),
+            poll_interval: Duration::from_secs(2),
+        }),
         webhook: WebhookConfig {
             listen: "127.0.0.1:0".parse().expect("a literal address"),
             secret: Secret::new(c.webhook_secret.clone()),

@@ -44,6 +44,8 @@ pub struct LrsConfig {
     pub url: String,
     pub user: Secret,
     pub password: Secret,
+    /// How often new statements are read (`[lrs] poll_interval_s`, default 30).
+    pub poll_interval: std::time::Duration,
 }
 
 #[derive(Debug, Clone)]

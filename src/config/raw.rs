@@ -56,6 +56,7 @@ struct RawLrs {
     url: Spanned<String>,
     user_env: Spanned<String>,
     password_env: Spanned<String>,
+    poll_interval_s: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -222,6 +223,16 @@ pub(super) fn resolve(
                 .to_string(),
             user: r.secret(env, "lrs", "user_env", &lrs.user_env)?,
             password: r.secret(env, "lrs", "password_env", &lrs.password_env)?,
+            poll_interval: match &lrs.poll_interval_s {
+                Some(at) => {
+                    let interval = r.seconds(at, "[lrs] poll_interval_s")?;
+                    if interval.is_zero() {
+                        return Err(r.invalid(at, "[lrs] poll_interval_s must be more than 0"));
+                    }
+                    interval
+                }
+                None => std::time::Duration::from_secs(30),
+            },
         }),
         None => None,
     };

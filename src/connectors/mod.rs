@@ -1,105 +1,249 @@
-// TEMPORARY STUB for type-checking; replaced by the real connectors.
-#![allow(unused, clippy::all)]
-use crate::model::Secret;
-use serde_json::{Map, Value};
+//! The outside systems as typed clients: the HRIS (BambooHR-shaped REST), the
+//! LMS (SCIM 2.0), the LRS (xAPI) and the ops channel (a Slack-style incoming webhook).
+//!
+//! Every failure is sorted once, here, into the one distinction the engine acts
+//! on: transient (connect/timeout, 429, 5xx, a stale ETag: try again later,
+//! honouring Retry-After) or permanent (any other 4xx: retrying will not help).
+//! Messages name the request and what the far side said, never a credential.
+
+mod hris;
+mod lrs;
+mod notify;
+mod scim;
+
 use std::time::Duration;
+
+use reqwest::{Response, StatusCode, header};
+
+pub use hris::{ChangedSince, HrisChange, HrisClient, TrainingType};
+pub use lrs::{LrsClient, StatementPage, stored_at};
+pub use notify::Notifier;
+pub use scim::{ScimClient, ScimUser};
+
+/// How long one request may take before it counts as a transient failure.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How much of an error answer's body goes into the message.
+const DETAIL_LIMIT: usize = 300;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
-    #[error("x")]
+    /// Worth trying again: the far side is busy, down or out of date.
+    #[error("{message}")]
     Transient {
         status: Option<u16>,
         retry_after: Option<Duration>,
         message: String,
     },
-    #[error("y")]
+    /// Will fail the same way again: the request itself is wrong.
+    #[error("{message}")]
     Permanent { status: Option<u16>, message: String },
 }
+
 impl ConnectorError {
     pub fn is_transient(&self) -> bool {
-        todo!()
+        matches!(self, ConnectorError::Transient { .. })
     }
+
+    /// The HTTP status of the answer, when there was one.
     pub fn status(&self) -> Option<u16> {
-        todo!()
+        match self {
+            ConnectorError::Transient { status, .. } | ConnectorError::Permanent { status, .. } => *status,
+        }
     }
+
+    /// How long the far side asked us to wait, when it said.
     pub fn retry_after(&self) -> Option<Duration> {
-        todo!()
+        match self {
+            ConnectorError::Transient { retry_after, .. } => *retry_after,
+            ConnectorError::Permanent { .. } => None,
+        }
+    }
+
+    fn permanent(message: String) -> ConnectorError {
+        ConnectorError::Permanent {
+            status: None,
+            message,
+        }
     }
 }
-#[derive(Clone)]
-pub struct HrisClient;
-pub struct ChangedSince {
-    pub latest: jiff::Timestamp,
-    pub changes: Vec<HrisChange>,
+
+/// The HTTP client every connector shares the settings of (rustls, timeouts).
+fn http_client() -> Result<reqwest::Client, ConnectorError> {
+    reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .pool_max_idle_per_host(64)
+        .user_agent(concat!("hrsync/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|error| ConnectorError::permanent(format!("building the HTTP client: {error}")))
 }
-pub struct HrisChange {
-    pub employee_id: String,
-    pub action: String,
-    pub last_changed: jiff::Timestamp,
-}
-impl HrisClient {
-    pub fn new(api_base: &str, api_key: Secret) -> Result<HrisClient, ConnectorError> {
-        todo!()
-    }
-    pub async fn full_pull(&self, fields: &[&str]) -> Result<Vec<Map<String, Value>>, ConnectorError> {
-        todo!()
-    }
-    pub async fn changed_since(&self, since: jiff::Timestamp) -> Result<ChangedSince, ConnectorError> {
-        todo!()
-    }
-    pub async fn employee(
-        &self,
-        id: &str,
-        fields: &[&str],
-    ) -> Result<Option<Map<String, Value>>, ConnectorError> {
-        todo!()
+
+/// A request that got no answer: a connect failure or timeout is transient,
+/// anything else (a malformed URL, say) is not.
+fn unanswered(what: &str, error: reqwest::Error) -> ConnectorError {
+    let transient = error.is_connect() || error.is_timeout() || error.is_request() || error.is_body();
+    let message = format!("{what}: {}", describe(error.without_url()));
+    if transient {
+        ConnectorError::Transient {
+            status: None,
+            retry_after: None,
+            message,
+        }
+    } else {
+        ConnectorError::permanent(message)
     }
 }
-#[derive(Clone, Debug)]
-pub struct ScimUser {
-    pub id: String,
-    pub etag: Option<String>,
-    pub resource: Value,
+
+/// The error and its causes, one after the other.
+fn describe(error: reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
-#[derive(Clone)]
-pub struct ScimClient;
-impl ScimClient {
-    pub fn new(scim_base: &str, token: Secret) -> Result<ScimClient, ConnectorError> {
-        todo!()
+
+/// Passes a 2xx answer through; turns any other into the error it stands for.
+async fn checked(what: &str, response: Response) -> Result<Response, ConnectorError> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
     }
-    pub async fn user_by_external_id(&self, external_id: &str) -> Result<Option<ScimUser>, ConnectorError> {
-        todo!()
-    }
-    pub async fn user_by_employee_number(&self, number: &str) -> Result<Option<ScimUser>, ConnectorError> {
-        todo!()
-    }
-    pub async fn create_user(&self, body: &Value) -> Result<ScimUser, ConnectorError> {
-        todo!()
-    }
-    pub async fn replace_user(
-        &self,
-        id: &str,
-        body: &Value,
-        etag: Option<&str>,
-    ) -> Result<ScimUser, ConnectorError> {
-        todo!()
-    }
-    pub async fn group_id(&self, display_name: &str) -> Result<Option<String>, ConnectorError> {
-        todo!()
-    }
-    pub async fn add_members(&self, group_id: &str, user_ids: &[String]) -> Result<(), ConnectorError> {
-        todo!()
-    }
-    pub async fn all_users(&self) -> Result<Vec<ScimUser>, ConnectorError> {
-        todo!()
+    let retry_after = response
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after);
+    let hris_detail = response
+        .headers()
+        .get("X-BambooHR-Error-Message")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = response.text().await.unwrap_or_default();
+    let detail = hris_detail.unwrap_or_else(|| detail_of(&body));
+    let message = if detail.is_empty() {
+        format!("{what}: HTTP {}", status.as_u16())
+    } else {
+        format!("{what}: HTTP {}: {detail}", status.as_u16())
+    };
+    Err(classify(status, retry_after, message))
+}
+
+fn classify(status: StatusCode, retry_after: Option<Duration>, message: String) -> ConnectorError {
+    let transient = status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::REQUEST_TIMEOUT
+        || status == StatusCode::PRECONDITION_FAILED
+        || status.is_server_error();
+    if transient {
+        ConnectorError::Transient {
+            status: Some(status.as_u16()),
+            retry_after,
+            message,
+        }
+    } else {
+        ConnectorError::Permanent {
+            status: Some(status.as_u16()),
+            message,
+        }
     }
 }
-#[derive(Clone)]
-pub struct Notifier;
-impl Notifier {
-    pub fn new(u: Option<url::Url>) -> Notifier {
-        todo!()
+
+/// What an error body says: SCIM's `detail`, the HRIS's `error`, or the text.
+fn detail_of(body: &str) -> String {
+    let parsed: Option<serde_json::Value> = serde_json::from_str(body).ok();
+    let text = parsed
+        .as_ref()
+        .and_then(|v| {
+            v.get("detail")
+                .or_else(|| v.get("error"))
+                .or_else(|| v.get("message"))
+        })
+        .and_then(|v| v.as_str())
+        .unwrap_or(body)
+        .trim();
+    let mut cut: String = text.chars().take(DETAIL_LIMIT).collect();
+    if cut.len() < text.len() {
+        cut.push('…');
     }
-    pub async fn send(&self, text: &str) -> Result<(), ConnectorError> {
-        todo!()
+    cut
+}
+
+/// `Retry-After` as delay-seconds or an HTTP date (RFC 9110 §10.2.3).
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let when = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
+    let wait = when.duration_since(jiff::Timestamp::now());
+    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
+}
+
+/// Reads a JSON answer, naming the request when it is not what was promised.
+async fn json_of<T: serde::de::DeserializeOwned>(
+    what: &str,
+    response: Response,
+) -> Result<T, ConnectorError> {
+    let bytes = response.bytes().await.map_err(|error| unanswered(what, error))?;
+    serde_json::from_slice(&bytes).map_err(|error| {
+        ConnectorError::permanent(format!("{what}: the answer is not the JSON expected: {error}"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_sort_into_transient_and_permanent() {
+        for (status, transient) in [
+            (429, true),
+            (500, true),
+            (503, true),
+            (412, true),
+            (400, false),
+            (404, false),
+            (409, false),
+            (401, false),
+        ] {
+            let error = classify(StatusCode::from_u16(status).unwrap(), None, "x".into());
+            assert_eq!(error.is_transient(), transient, "HTTP {status}");
+            assert_eq!(error.status(), Some(status));
+        }
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(Duration::ZERO)
+        );
+        let later = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(120);
+        let text = jiff::fmt::rfc2822::to_string(&later.to_zoned(jiff::tz::TimeZone::UTC)).unwrap();
+        let wait = parse_retry_after(&text).unwrap();
+        assert!(
+            wait > Duration::from_secs(100) && wait <= Duration::from_secs(120),
+            "{text}: {wait:?}"
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn error_details_come_from_the_body() {
+        assert_eq!(
+            detail_of(r#"{"detail":"userName taken","status":"409"}"#),
+            "userName taken"
+        );
+        assert_eq!(
+            detail_of(r#"{"error":"no such employee","status":404}"#),
+            "no such employee"
+        );
+        let long = "x".repeat(1000);
+        assert_eq!(detail_of(&long).chars().count(), DETAIL_LIMIT + 1);
     }
 }

@@ -6,7 +6,8 @@ use std::fmt;
 
 use toml::Spanned;
 
-use super::raw::{RawContract, RawField, RawLifecycle, RawTrigger};
+use super::raw::{RawContract, RawField, RawLifecycle, RawTrigger, RawWriteback};
+use super::writeback::Writeback;
 use super::{
     Contract, EmptyRule, FieldRule, FieldType, InclusionRule, LeaveAction, Lifecycle, Owner, ScimPath,
     Trigger, TriggerWhen, ValueTable,
@@ -159,6 +160,10 @@ impl Checker {
             .iter()
             .filter_map(|t| self.trigger(t, &names))
             .collect();
+        let writeback = raw
+            .writeback
+            .as_ref()
+            .and_then(|wb| self.writeback(wb, &value_tables));
         Some(Contract {
             version: *raw.version.get_ref(),
             time_zone,
@@ -168,6 +173,82 @@ impl Checker {
             inclusion,
             lifecycle: lifecycle?,
             triggers,
+            writeback,
+        })
+    }
+
+    fn writeback(
+        &mut self,
+        spanned: &Spanned<RawWriteback>,
+        tables: &BTreeMap<String, ValueTable>,
+    ) -> Option<Writeback> {
+        let raw = spanned.get_ref();
+        let verbs = match &raw.verbs {
+            Some(verbs) if verbs.get_ref().is_empty() => {
+                self.problem(
+                    verbs,
+                    "writeback: verbs lists none, so nothing would be written back",
+                );
+                Vec::new()
+            }
+            Some(verbs) => verbs.get_ref().clone(),
+            None => vec!["completed".into(), "passed".into(), "failed".into()],
+        };
+        let mut table = |name: &Spanned<String>, what: &str, numeric: fn(&str) -> bool| match tables
+            .get(name.get_ref())
+        {
+            None => self.problem(
+                name,
+                format!(
+                    "writeback: {what} names the value table \"{}\", which does not exist",
+                    name.get_ref()
+                ),
+            ),
+            Some(found) => {
+                if let Some((iri, value)) = found.entries.iter().find(|(_, v)| !numeric(v)) {
+                    self.problem(
+                        name,
+                        format!(
+                            "writeback: {what} table \"{}\" maps {iri} to {value:?}, not a number",
+                            name.get_ref()
+                        ),
+                    );
+                }
+            }
+        };
+        table(&raw.courses, "courses", |v| v.trim().parse::<u32>().is_ok());
+        if let Some(credits) = &raw.credits {
+            table(credits, "credits", |v| {
+                v.trim().parse::<f64>().is_ok_and(|c| c >= 0.0)
+            });
+        }
+        let text = |value: &Option<Spanned<String>>, default: &str| {
+            value
+                .as_ref()
+                .map_or(default.to_string(), |v| v.get_ref().trim().to_string())
+        };
+        let credential_table = text(&raw.credential_table, "certifications");
+        if credential_table.is_empty() || credential_table.contains('/') {
+            self.problem(
+                spanned,
+                "writeback: credential_table must be a table name without '/'",
+            );
+        }
+        Some(Writeback {
+            verbs,
+            record_failed: raw.record_failed,
+            account_home_page: raw
+                .account_home_page
+                .as_ref()
+                .map(|h| h.get_ref().trim().to_string()),
+            courses: raw.courses.get_ref().clone(),
+            credits: raw.credits.as_ref().map(|c| c.get_ref().clone()),
+            credential_extension: text(
+                &raw.credential_extension,
+                "https://hrsync.dev/xapi/extensions/credential",
+            ),
+            credential_table,
+            line: self.line_of(spanned),
         })
     }
 

@@ -6,6 +6,7 @@ mod check;
 pub mod map;
 mod raw;
 mod scim_path;
+pub mod writeback;
 
 use std::collections::BTreeMap;
 
@@ -24,6 +25,8 @@ pub struct Contract {
     pub inclusion: Vec<InclusionRule>,
     pub lifecycle: Lifecycle,
     pub triggers: Vec<Trigger>,
+    /// Flow 2 (completions → HRIS); `None` when the contract has no `[writeback]`.
+    pub writeback: Option<writeback::Writeback>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,7 +161,14 @@ impl Contract {
             self.inclusion.len(),
             self.triggers.len(),
             self.time_zone_name,
-        )
+        ) + &match &self.writeback {
+            Some(wb) => format!(
+                ", write-back of {} into training types by the value table {}",
+                wb.verbs.join("/"),
+                wb.courses
+            ),
+            None => ", no write-back".to_string(),
+        }
     }
 }
 

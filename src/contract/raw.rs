@@ -20,6 +20,21 @@ pub struct RawContract {
     pub lifecycle: Option<Spanned<RawLifecycle>>,
     #[serde(rename = "trigger", default)]
     pub triggers: Vec<Spanned<RawTrigger>>,
+    pub writeback: Option<Spanned<RawWriteback>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWriteback {
+    #[serde(default)]
+    pub verbs: Option<Spanned<Vec<String>>>,
+    #[serde(default)]
+    pub record_failed: bool,
+    pub account_home_page: Option<Spanned<String>>,
+    pub courses: Spanned<String>,
+    pub credits: Option<Spanned<String>>,
+    pub credential_extension: Option<Spanned<String>>,
+    pub credential_table: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

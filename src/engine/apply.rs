@@ -29,11 +29,15 @@ pub enum Outcome {
         audit_action: &'static str,
         enrolled: Vec<String>,
         mapped: Option<Value>,
+        /// The manager (HRIS id) this learner should point at once they have a
+        /// learner; the worker remembers it so the link is made then.
+        awaits_manager: Option<String>,
     },
     Unchanged {
         enrolled: Vec<String>,
         mapped: Option<Value>,
         why: &'static str,
+        awaits_manager: Option<String>,
     },
     Deferred {
         until: Timestamp,
@@ -197,6 +201,12 @@ impl Applier {
             _ => ManagerRef::None,
         };
         let mapped_json = Some(mapped.to_json());
+        // A manager who will not be synced by any open change may still get a
+        // learner later (a rehire, a conversion into scope): remember to link then.
+        let awaits_manager = match manager {
+            ManagerRef::NotSynced { coming: false } => mapped.manager_id.clone(),
+            _ => None,
+        };
         let decision = plan(
             &contract,
             &mapped,
@@ -214,6 +224,7 @@ impl Applier {
                     enrolled,
                     mapped: mapped_json,
                     why,
+                    awaits_manager,
                 }
             }
             Plan::Create {
@@ -231,6 +242,7 @@ impl Applier {
                     audit_action: "learner.create",
                     enrolled,
                     mapped: mapped_json,
+                    awaits_manager: awaits_manager.clone(),
                 }
             }
             Plan::Update {
@@ -259,6 +271,7 @@ impl Applier {
                     },
                     enrolled,
                     mapped: mapped_json,
+                    awaits_manager: awaits_manager.clone(),
                 }
             }
             Plan::WaitUntil { at, why } => Outcome::Deferred { until: at, why },
@@ -284,6 +297,7 @@ impl Applier {
                 enrolled: Vec::new(),
                 mapped: None,
                 why: "gone from the HRIS, and no active learner",
+                awaits_manager: None,
             });
         };
         let mut document = user.resource.clone();
@@ -304,6 +318,7 @@ impl Applier {
             audit_action: "learner.deactivate",
             enrolled: Vec::new(),
             mapped: None,
+            awaits_manager: None,
         })
     }
 

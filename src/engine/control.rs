@@ -94,10 +94,10 @@ impl Control {
                 *version = contract_version(&contract, &text);
                 *self.contract.write() = Arc::new(contract);
                 tracing::info!(version = %version, "switched to the contract an operator applied");
-                if let Some(path) = &self.contract_path {
-                    if let Err(error) = save_contract(path, &text) {
-                        tracing::error!(%error, path = %path.display(), "cannot save the applied contract; it is in force until the engine stops");
-                    }
+                if let Some(path) = &self.contract_path
+                    && let Err(error) = save_contract(path, &text)
+                {
+                    tracing::error!(%error, path = %path.display(), "cannot save the applied contract; it is in force until the engine stops");
                 }
                 self.wake.notify_one();
             }

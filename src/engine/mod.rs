@@ -3,7 +3,9 @@
 //! nothing of the console; the console reaches it through `RunningEngine`.
 
 pub mod apply;
+pub mod completions;
 pub mod control;
+pub mod credentials;
 pub mod enrol;
 pub mod handle;
 pub mod initial_load;
@@ -16,6 +18,7 @@ pub mod safety;
 pub mod status;
 pub mod webhook;
 pub mod worker;
+pub mod writeback;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -26,7 +29,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::connectors::{ConnectorError, HrisClient, Notifier, ScimClient};
+use crate::connectors::{ConnectorError, HrisClient, LrsClient, Notifier, ScimClient};
 use crate::contract::Contract;
 use crate::store::{Store, StoreError};
 use apply::Applier;
@@ -165,8 +168,28 @@ pub async fn start_with_listener(
         }
     }));
 
+    // Flow 2: completions from the LRS written back to the HRIS, when configured.
+    let writeback = match (&config.lrs, applier.contract().writeback.is_some()) {
+        (Some(lrs), true) => {
+            let client = LrsClient::new(&lrs.url, lrs.user.clone(), lrs.password.clone())?;
+            let source = completions::CompletionsSource {
+                store: store.clone(),
+                contract: applier.contract.clone(),
+                lrs: client,
+                interval: lrs.poll_interval,
+                wake: wake.clone(),
+            };
+            tasks.push(tokio::spawn(source.run(cancel.child_token())));
+            Some(Arc::new(writeback::WriteBack {
+                hris: hris.clone(),
+                contract: applier.contract.clone(),
+            }))
+        }
+        _ => None,
+    };
     let worker = worker::Worker {
         applier: applier.clone(),
+        writeback,
         concurrency: config.apply.concurrency,
         metrics: metrics.clone(),
         notifier: notifier.clone(),
@@ -175,17 +198,17 @@ pub async fn start_with_listener(
     };
     tasks.push(tokio::spawn(worker.run(cancel.child_token())));
     let poll_info = Arc::new(parking_lot::Mutex::new(poll::PollInfo::default()));
-    tasks.push(tokio::spawn(poll::run(
-        store.clone(),
-        applier.contract.clone(),
+    let poller = poll::Poller {
+        store: store.clone(),
+        contract: applier.contract.clone(),
         hris,
-        config.poll_interval,
-        config.safety,
-        notifier.clone(),
-        wake.clone(),
-        poll_info.clone(),
-        cancel.child_token(),
-    )));
+        interval: config.poll_interval,
+        threshold: config.safety,
+        notifier: notifier.clone(),
+        wake: wake.clone(),
+        info: poll_info.clone(),
+    };
+    tasks.push(tokio::spawn(poller.run(cancel.child_token())));
     let contract_text = std::fs::read_to_string(&config.contract_path).unwrap_or_default();
     let version = control::contract_version(&applier.contract(), &contract_text);
     let control = control::Control {

@@ -132,8 +132,42 @@ pub struct PollInfo {
     pub last_error: Option<String>,
 }
 
-/// Polls every `interval` until `cancel`; a failed poll is logged and tried at the next tick.
-pub async fn run(
+/// The poller task: what it reads, how often, and whom it tells.
+pub struct Poller {
+    pub store: Store,
+    pub contract: Arc<parking_lot::RwLock<Arc<Contract>>>,
+    pub hris: HrisClient,
+    pub interval: Duration,
+    pub threshold: SafetyThreshold,
+    pub notifier: Notifier,
+    /// Poked when a poll journaled something, so the worker starts at once.
+    pub wake: Arc<Notify>,
+    /// When it last ran and runs next, for the status the console shows.
+    pub info: Arc<parking_lot::Mutex<PollInfo>>,
+}
+
+impl Poller {
+    /// Polls every `interval` until `cancel`; a failed poll is logged and tried at the next tick.
+    pub async fn run(self, cancel: CancellationToken) {
+        let Poller {
+            store,
+            contract,
+            hris,
+            interval,
+            threshold,
+            notifier,
+            wake,
+            info,
+        } = self;
+        run(
+            store, contract, hris, interval, threshold, notifier, wake, info, cancel,
+        )
+        .await
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run(
     store: Store,
     contract: Arc<parking_lot::RwLock<Arc<Contract>>>,
     hris: HrisClient,

@@ -120,6 +120,12 @@ async fn receive(
         Err(why) => return refuse(receiver, WebhookResult::Malformed, StatusCode::BAD_REQUEST, &why),
     };
     let contract = receiver.config.contract.read().clone();
+    // A change only to fields the contract does not map (our own write-back of a
+    // training record, say) has nothing for the LMS: acknowledged, not journaled,
+    // so a write-back never loops back as an LMS update.
+    let before = batch.len();
+    batch.retain(|change| concerns_the_lms(&contract, &change.event.payload));
+    let ignored = (before - batch.len()) as u64;
     for change in &mut batch {
         change.deactivates = super::safety::may_deactivate(&contract, &change.event);
     }
@@ -152,7 +158,29 @@ async fn receive(
     receiver.metrics.webhook_changes("new", new - rejected.min(new));
     receiver.metrics.webhook_changes("duplicate", duplicates);
     receiver.metrics.webhook_changes("rejected", rejected);
-    axum::Json(json!({ "journaled": new, "duplicates": duplicates, "rejected": rejected })).into_response()
+    receiver.metrics.webhook_changes("ignored", ignored);
+    axum::Json(json!({
+        "journaled": new,
+        "duplicates": duplicates,
+        "rejected": rejected,
+        "ignored": ignored,
+    }))
+    .into_response()
+}
+
+/// Whether a change may matter to the LMS: it lists no `changedFields` (so
+/// anything may have changed), or at least one of them is a contract field.
+pub fn concerns_the_lms(contract: &crate::contract::Contract, change: &Value) -> bool {
+    let Some(changed) = change.get("changedFields").and_then(Value::as_array) else {
+        return true;
+    };
+    if changed.is_empty() {
+        return true;
+    }
+    changed
+        .iter()
+        .filter_map(Value::as_str)
+        .any(|name| contract.fields.iter().any(|f| f.hris == name))
 }
 
 /// Checks signature then freshness; returns the delivery's timestamp and signature.

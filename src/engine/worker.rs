@@ -23,6 +23,8 @@ const IDLE_LOOK: Duration = Duration::from_millis(500);
 
 pub struct Worker {
     pub applier: Arc<Applier>,
+    /// Flow 2, when the LRS and the contract's `[writeback]` are configured.
+    pub writeback: Option<Arc<super::writeback::WriteBack>>,
     pub concurrency: usize,
     pub metrics: Arc<Metrics>,
     pub notifier: Notifier,
@@ -100,16 +102,28 @@ impl Worker {
             if tasks.len() >= self.concurrency {
                 break;
             }
-            if event.direction != Direction::HrisToLms
-                || !in_flight.insert((event.direction, event.employee_id.clone()))
-            {
+            if event.direction == Direction::LmsToHris && self.writeback.is_none() {
                 continue;
             }
-            let applier = self.applier.clone();
-            tasks.spawn(async move {
-                let outcome = applier.apply(&event).await;
-                Finished { event, outcome }
-            });
+            if !in_flight.insert((event.direction, event.employee_id.clone())) {
+                continue;
+            }
+            match event.direction {
+                Direction::HrisToLms => {
+                    let applier = self.applier.clone();
+                    tasks.spawn(async move {
+                        let outcome = applier.apply(&event).await;
+                        Finished { event, outcome }
+                    });
+                }
+                Direction::LmsToHris => {
+                    let writeback = self.writeback.clone().expect("checked above");
+                    tasks.spawn(async move {
+                        let outcome = writeback.apply(&event).await;
+                        Finished { event, outcome }
+                    });
+                }
+            }
         }
     }
 
@@ -181,6 +195,7 @@ fn record(
             audit_action,
             enrolled,
             mapped,
+            awaits_manager,
         } => {
             set_mapped(tx, id, mapped)?;
             tx.mark_applied(id, write)?;
@@ -189,19 +204,36 @@ fn record(
                 actor: "engine".into(),
                 action: audit_action.to_string(),
                 employee_id: Some(event.employee_id.clone()),
-                subject: format!("learner {}", write.target_id.as_deref().unwrap_or("?")),
+                subject: match event.direction {
+                    Direction::HrisToLms => format!("learner {}", write.target_id.as_deref().unwrap_or("?")),
+                    Direction::LmsToHris => format!("HRIS {}", write.target_id.as_deref().unwrap_or("?")),
+                },
                 before: write.before.clone(),
                 after: write.after.clone(),
                 reason: Some(format!("event {id} ({} {})", event.source, event.kind)),
             })?;
             audit_enrolments(tx, event, write.target_id.as_deref(), enrolled)?;
+            if event.direction == Direction::HrisToLms {
+                tx.set_manager_wait(&event.employee_id, awaits_manager.as_deref(), id)?;
+                if *audit_action == "learner.create" {
+                    tx.release_manager_waits(&event.employee_id)?;
+                }
+            }
             EventStatus::Applied
         }
-        Outcome::Unchanged { enrolled, mapped, .. } => {
+        Outcome::Unchanged {
+            enrolled,
+            mapped,
+            awaits_manager,
+            ..
+        } => {
             set_mapped(tx, id, mapped)?;
             tx.mark_unchanged(id)?;
             tx.record_enrolments(&event.employee_id, enrolled)?;
             audit_enrolments(tx, event, None, enrolled)?;
+            if event.direction == Direction::HrisToLms {
+                tx.set_manager_wait(&event.employee_id, awaits_manager.as_deref(), id)?;
+            }
             EventStatus::Unchanged
         }
         Outcome::Deferred { until, why } => {

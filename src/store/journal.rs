@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use serde_json::Value;
 
 use super::{Store, StoreError, queries, to_micros};
-use crate::model::{Event, EventId, EventStatus, NewEvent, WriteRecord};
+use crate::model::{Direction, Event, EventId, EventStatus, NewEvent, Source, WriteRecord};
 
 /// What the journal did with one event of a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +117,66 @@ impl<'a> StoreTx<'a> {
             insert.execute(params![employee_id, group, to_micros(self.now)])?;
         }
         Ok(())
+    }
+
+    /// Remembers (or, with `None`, forgets) that this employee's learner waits for
+    /// its manager to get a learner; `event` is the change to apply again then.
+    pub fn set_manager_wait(
+        &self,
+        employee_id: &str,
+        manager_id: Option<&str>,
+        event: EventId,
+    ) -> Result<(), StoreError> {
+        match manager_id {
+            Some(manager_id) => {
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO manager_waits (employee_id, manager_id, event_id, at) \
+                         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (employee_id) DO UPDATE SET \
+                         manager_id = excluded.manager_id, event_id = excluded.event_id, at = excluded.at",
+                    )?
+                    .execute(params![employee_id, manager_id, event.0, to_micros(self.now)])?;
+            }
+            None => {
+                self.conn
+                    .prepare_cached("DELETE FROM manager_waits WHERE employee_id = ?1")?
+                    .execute([employee_id])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The manager now has a learner: journals the waiting employees' last change
+    /// again (source `reconcile`), so each gets its manager reference, and forgets
+    /// the waits. Returns what was appended.
+    pub fn release_manager_waits(&self, manager_id: &str) -> Result<Vec<Appended>, StoreError> {
+        let waiting: Vec<(String, i64)> = {
+            let mut stmt = self
+                .conn
+                .prepare_cached("SELECT employee_id, event_id FROM manager_waits WHERE manager_id = ?1")?;
+            let rows = stmt.query_map([manager_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        if waiting.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut batch = Vec::with_capacity(waiting.len());
+        for (employee_id, event_id) in &waiting {
+            let earlier = self.event(EventId(*event_id))?;
+            batch.push(NewEvent {
+                idempotency_key: format!("manager-link:{employee_id}:{event_id}:{manager_id}"),
+                source: Source::Reconcile,
+                direction: Direction::HrisToLms,
+                employee_id: employee_id.clone(),
+                kind: "manager linked".into(),
+                occurred_at: self.now,
+                payload: earlier.payload,
+            });
+        }
+        self.conn
+            .prepare_cached("DELETE FROM manager_waits WHERE manager_id = ?1")?
+            .execute([manager_id])?;
+        self.append(&batch)
     }
 
     /// Remembers how far a source has been read (e.g. the poller's "changed since").

@@ -108,6 +108,18 @@ CREATE TABLE enrolments (
     PRIMARY KEY (employee_id, group_name)
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- Learners whose manager had no learner when they were written (a terminated
+-- manager, say): when that manager gets one, the waiting learners' last change
+-- is journaled again so their manager reference is filled in.
+CREATE TABLE manager_waits (
+    employee_id TEXT PRIMARY KEY,
+    manager_id  TEXT NOT NULL,
+    event_id    INTEGER NOT NULL,
+    at          INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX manager_waits_manager ON manager_waits (manager_id);
+"#,
 ];
 
 /// Brings the file's schema up to the newest version, in one transaction.

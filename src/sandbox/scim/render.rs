@@ -15,6 +15,15 @@ pub struct Projection {
 }
 
 impl Projection {
+    /// Whether a core attribute appears in the answer.
+    pub fn shows(&self, attr: &str) -> bool {
+        let named = |p: &AttrPath| p.extension.is_none() && p.attr.eq_ignore_ascii_case(attr);
+        if !self.attributes.is_empty() {
+            return self.attributes.iter().any(named);
+        }
+        !self.excluded.iter().any(|p| named(p) && p.sub.is_none())
+    }
+
     pub fn parse(attributes: Option<&str>, excluded: Option<&str>) -> Result<Projection, ScimError> {
         let list = |text: Option<&str>| -> Result<Vec<AttrPath>, ScimError> {
             text.into_iter()

@@ -327,10 +327,13 @@ pub async fn modify(
     let kind = kind_of(&resource)?;
     let projection = projection_of(query)?;
     let operations = patch::parse_request(&json_body(&headers, body)?)?;
-    let patched = shared
-        .lms
-        .write()
-        .patch(kind, &id, &operations, if_match(&headers))?;
+    let patched = shared.lms.write().patch(
+        kind,
+        &id,
+        &operations,
+        if_match(&headers),
+        projection.shows("members"),
+    )?;
     Ok(scim_json(
         StatusCode::OK,
         &render(base(&shared), kind, patched, &projection),

@@ -312,14 +312,22 @@ impl LmsState {
         Ok((self.put(kind, id, Value::Object(object)), previous))
     }
 
-    /// PATCH: all operations apply, or none do.
+    /// PATCH: all operations apply, or none do. `members_shown` says whether
+    /// the answer needs a group's members (a client asking `attributes=id`
+    /// does not), so adding to a large group stays cheap.
     pub fn patch(
         &mut self,
         kind: ResourceKind,
         id: &str,
         ops: &[Operation],
         if_match: Option<&str>,
+        members_shown: bool,
     ) -> Result<Value, ScimError> {
+        if kind == ResourceKind::Group
+            && let Some(added) = member_adds(ops)
+        {
+            return self.add_members(id, added, if_match, members_shown);
+        }
         let current = self.current(kind, id, if_match)?;
         let created = current["meta"]["created"].clone();
         let mut draft = current.clone();
@@ -343,6 +351,68 @@ impl LmsState {
         self.stamp(kind, &mut object, id, Some(created));
         self.take(kind, id);
         Ok(self.put(kind, id, Value::Object(object)))
+    }
+
+    /// The common PATCH `add` of `members`, done in place: only the new members
+    /// are checked and indexed, not the whole group again.
+    fn add_members(
+        &mut self,
+        id: &str,
+        added: Vec<&Value>,
+        if_match: Option<&str>,
+        members_shown: bool,
+    ) -> Result<Value, ScimError> {
+        self.current(ResourceKind::Group, id, if_match)?;
+        let mut fresh = Vec::new();
+        let mut seen = HashSet::new();
+        for member in added {
+            let value = text(member, "value")
+                .ok_or_else(|| ScimError::invalid_value("every member needs a value (the member's id)"))?;
+            if !self.users.contains_key(value) && !self.groups.contains_key(value) {
+                return Err(ScimError::invalid_value(format!(
+                    "member {value:?} is no User or Group"
+                )));
+            }
+            let already = self.members_of.get(id).is_some_and(|m| m.contains(value));
+            if !already && seen.insert(value.to_string()) {
+                fresh.push(member.clone());
+            }
+        }
+        let version = format!("W/\"{}\"", self.next_version);
+        self.next_version += 1;
+        for member in &fresh {
+            let value = text(member, "value").unwrap_or_default().to_string();
+            self.groups_of
+                .entry(value.clone())
+                .or_default()
+                .insert(id.to_string());
+            self.members_of.entry(id.to_string()).or_default().insert(value);
+            self.memberships += 1;
+        }
+        let group = self.groups.get_mut(id).expect("checked by current");
+        if let Some(object) = group.as_object_mut() {
+            match object.get_mut("members") {
+                Some(Value::Array(members)) => members.extend(fresh),
+                _ if !fresh.is_empty() => {
+                    object.insert("members".into(), Value::Array(fresh));
+                }
+                _ => {}
+            }
+            if let Some(meta) = object.get_mut("meta").and_then(Value::as_object_mut) {
+                meta.insert("lastModified".into(), now().into());
+                meta.insert("version".into(), version.into());
+            }
+        }
+        if members_shown {
+            return Ok(group.clone());
+        }
+        let mut shown = Map::new();
+        for (key, value) in group.as_object().into_iter().flatten() {
+            if !key.eq_ignore_ascii_case("members") {
+                shown.insert(key.clone(), value.clone());
+            }
+        }
+        Ok(Value::Object(shown))
     }
 
     /// DELETE; a deleted user or group also leaves every group it was in.
@@ -370,4 +440,36 @@ impl LmsState {
         }
         Ok(())
     }
+}
+
+/// The members a PATCH adds, when every operation is a plain `add` to `members`.
+fn member_adds(ops: &[Operation]) -> Option<Vec<&Value>> {
+    let mut added = Vec::new();
+    for op in ops {
+        let path = op.path.as_ref()?;
+        let plain = op.kind == super::patch::OpKind::Add
+            && path.filter.is_none()
+            && path.attr.extension.is_none()
+            && path.attr.sub.is_none()
+            && path.attr.attr.eq_ignore_ascii_case("members");
+        if !plain {
+            return None;
+        }
+        match op.value.as_ref()? {
+            Value::Array(members) if members.iter().all(plain_member) => added.extend(members),
+            member if plain_member(member) => added.push(member),
+            _ => return None,
+        }
+    }
+    Some(added)
+}
+
+/// `{"value": "id"}`, perhaps with `display`: anything else takes the full path,
+/// which validates every sub-attribute.
+fn plain_member(member: &Value) -> bool {
+    member.as_object().is_some_and(|m| {
+        m.get("value").is_some_and(Value::is_string)
+            && m.iter()
+                .all(|(k, v)| (k == "value" || k == "display") && v.is_string())
+    })
 }

@@ -1,0 +1,130 @@
+//! The completion write-back: 100,000 completions stored in the sandbox LRS,
+//! read, journaled and written to the sandbox HRIS as training records (and
+//! certification rows) through the whole engine. The sandbox runs as its own
+//! process, so the peak memory reported is the engine's alone.
+//! Run: `cargo bench --bench writeback` (HRSYNC_BENCH_COMPLETIONS to change the size).
+
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hrsync::cli::sandbox_config_from;
+use serde_json::{Value, json};
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+fn main() {
+    let completions: usize = std::env::var("HRSYNC_BENCH_COMPLETIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100_000);
+    let mut sandbox = Command::new(env!("CARGO_BIN_EXE_hrsync"))
+        .args(["sandbox", "--employees", "2000", "--seed", "5"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the hrsync binary starts a sandbox");
+    let mut first_line = String::new();
+    std::io::BufReader::new(sandbox.stdout.take().unwrap())
+        .read_line(&mut first_line)
+        .unwrap();
+    let credentials: Value = serde_json::from_str(&first_line).expect("the sandbox prints its credentials");
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let contract_path = dir.path().join("contract.toml");
+        std::fs::write(&contract_path, include_str!("../assets/contract.toml")).unwrap();
+        let mut config = sandbox_config_from(&credentials, &dir.path().join("hrsync.db"), &contract_path);
+        if let Some(lrs) = config.lrs.as_mut() {
+            lrs.poll_interval = Duration::from_millis(200);
+        }
+        let contract = hrsync::contract::parse(include_str!("../assets/contract.toml")).unwrap();
+        let engine = hrsync::engine::start(&config, contract).await.unwrap();
+        // The initial load of the 2,000 employees first, untimed.
+        settle(&engine.store).await;
+        let before = engine.store.counts().unwrap();
+
+        let http = reqwest::Client::new();
+        let admin = credentials["admin_url"].as_str().unwrap();
+        let generating = Instant::now();
+        let answer: Value = http
+            .post(format!("{admin}/completions"))
+            .json(&json!({ "count": completions, "from": "hris" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(answer.is_object(), "{answer}");
+        let generated = generating.elapsed();
+        let newest: Value = http
+            .get(format!("{}/statements?limit=1", credentials["xapi_url"].as_str().unwrap()))
+            .basic_auth(credentials["xapi_user"].as_str().unwrap(), credentials["xapi_password"].as_str())
+            .header("X-Experience-API-Version", "1.0.3")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let newest = hrsync::connectors::stored_at(&newest["statements"][0]).expect("a newest statement");
+
+        let started = Instant::now();
+        loop {
+            let cursor = engine
+                .store
+                .cursor(hrsync::engine::completions::LRS_CURSOR)
+                .unwrap()
+                .and_then(|c| c.parse::<jiff::Timestamp>().ok());
+            if cursor >= Some(newest) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let read = started.elapsed();
+        settle(&engine.store).await;
+        let elapsed = started.elapsed().as_secs_f64();
+        let after = engine.store.counts().unwrap();
+        let finished = (after.applied + after.unchanged) - (before.applied + before.unchanged);
+        let snapshot = engine.metrics.snapshot();
+        println!(
+            "write-back of {completions} generated statements (stored in {:.1} s): {finished} completions read in \
+             {:.1} s and applied in {elapsed:.1} s in all = {:.0} completions/s; {} dead letters, {} rejected; \
+             receipt→HRIS p50 {:.0} ms p99 {:.0} ms (last 60 s); engine peak RSS {:.0} MB",
+            generated.as_secs_f64(),
+            read.as_secs_f64(),
+            finished as f64 / elapsed,
+            after.dead_letters - before.dead_letters,
+            after.rejected - before.rejected,
+            snapshot.p50_ms,
+            snapshot.p99_ms,
+            peak_rss_mb()
+        );
+        engine.shutdown().await;
+    });
+    let _ = sandbox.kill();
+    let _ = sandbox.wait();
+}
+
+/// Waits until nothing is due in the journal (future-dated hires wait for their day).
+async fn settle(store: &hrsync::store::Store) {
+    loop {
+        let horizon = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(5);
+        if store.ready(horizon, 1).unwrap().is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -1,0 +1,137 @@
+//! `hrsync credentials expiring` and `hrsync export completions`: the write-back
+//! as the journal holds it, for scripts and for HRIS systems without an API.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use serde_json::json;
+
+use super::ops::StoreArgs;
+use crate::config::Config;
+use crate::contract::Contract;
+use crate::engine::credentials;
+
+#[derive(Args, Debug)]
+pub struct ContractArg {
+    /// The mapping contract (default: the one `--config` names).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub contract: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum CredentialsCommand {
+    /// Credentials expiring within N days, and those already expired.
+    Expiring {
+        #[arg(long, default_value_t = 90)]
+        days: i32,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ExportCommand {
+    /// Completions as CSV (RFC 4180, UTF-8, a fixed column order).
+    Completions {
+        /// The first completion day to include (YYYY-MM-DD, the contract's time zone).
+        #[arg(long, value_name = "DATE")]
+        since: String,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+}
+
+fn contract_of(store: &StoreArgs, arg: &ContractArg) -> anyhow::Result<Contract> {
+    let path = match (&arg.contract, &store.config) {
+        (Some(path), _) => path.clone(),
+        (None, Some(config)) => contract_path_of(config)?,
+        (None, None) => anyhow::bail!("say which contract: --contract FILE or --config FILE"),
+    };
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading the contract {}", path.display()))?;
+    crate::contract::parse(&text).map_err(|problems| {
+        let listed: Vec<String> = problems
+            .iter()
+            .map(|p| format!("{}:{}: {}", path.display(), p.line, p.message))
+            .collect();
+        anyhow::anyhow!("the contract was not accepted:\n{}", listed.join("\n"))
+    })
+}
+
+fn contract_path_of(config: &Path) -> anyhow::Result<PathBuf> {
+    let text = std::fs::read_to_string(config).with_context(|| format!("reading {}", config.display()))?;
+    let loaded = Config::parse(config, &text, |_| Some("unused".into()))?;
+    Ok(loaded.contract_path)
+}
+
+pub fn credentials(
+    store_args: &StoreArgs,
+    arg: &ContractArg,
+    command: &CredentialsCommand,
+) -> anyhow::Result<ExitCode> {
+    let CredentialsCommand::Expiring { days } = command;
+    if *days < 0 {
+        anyhow::bail!("--days must be 0 or more, got {days}");
+    }
+    let contract = contract_of(store_args, arg)?;
+    let store = store_args.open()?;
+    let today = jiff::Timestamp::now().to_zoned(contract.time_zone.clone()).date();
+    let expiring = credentials::expiring(&store, &contract, today, *days)?;
+    if store_args.json {
+        println!(
+            "{}",
+            json!({ "today": today.to_string(), "days": days, "credentials": expiring })
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if expiring.is_empty() {
+        println!("no credential expires within {days} days");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<8} {:>5}  {:<10}  {:<10}  {:<22}  {:<34}  in HRIS",
+        "band", "days", "expires", "employee", "department", "credential"
+    );
+    for c in &expiring {
+        println!(
+            "{:<8} {:>5}  {:<10}  {:<10}  {:<22}  {:<34}  {}",
+            c.band,
+            c.days_left,
+            c.expires.to_string(),
+            c.employee_id,
+            c.department.as_deref().unwrap_or("-"),
+            c.name,
+            if c.in_hris { "yes" } else { "NO" }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn export(
+    store_args: &StoreArgs,
+    arg: &ContractArg,
+    command: &ExportCommand,
+) -> anyhow::Result<ExitCode> {
+    let ExportCommand::Completions { since, out } = command;
+    let since: jiff::civil::Date = since
+        .parse()
+        .with_context(|| format!("--since must be a date as YYYY-MM-DD, got {since:?}"))?;
+    let contract = contract_of(store_args, arg)?;
+    let store = store_args.open()?;
+    // Written beside the target and renamed into place: a failed export leaves no half file.
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut file =
+        tempfile::NamedTempFile::new_in(dir).with_context(|| format!("writing into {}", dir.display()))?;
+    let rows = credentials::export_completions(&store, &contract, since, &mut file)?;
+    file.persist(out)
+        .with_context(|| format!("writing {}", out.display()))?;
+    if store_args.json {
+        println!("{}", json!({ "rows": rows, "out": out }));
+    } else {
+        println!("{rows} completion(s) since {since} written to {}", out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,166 @@
+//! The completions source (flow 2): reads the LRS's statements stored since the
+//! cursor, oldest first, page by page; journals each one the contract writes
+//! back (or refuses, with its reasons) and moves the cursor in the same
+//! transaction, so a restart neither loses nor repeats a statement.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde_json::Value;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::connectors::{ConnectorError, LrsClient, stored_at};
+use crate::contract::Contract;
+use crate::contract::writeback::{StatementMapping, actor_employee, map_statement, verb_name};
+use crate::model::{Direction, NewEvent, Source};
+use crate::store::{Appended, Store, StoreError};
+
+/// The stored time of the last statement journaled.
+pub const LRS_CURSOR: &str = "lrs.stored";
+/// Statements asked for per page.
+const PAGE: usize = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("reading completions: {0}")]
+    Connector(#[from] ConnectorError),
+    #[error("reading completions: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// What one read of the LRS found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadSummary {
+    pub statements: usize,
+    /// Journaled for the first time.
+    pub new: usize,
+    /// Already journaled (the same completion reported again).
+    pub duplicates: usize,
+    /// Journaled as refused (a course with no training type, no employee id, ...).
+    pub refused: usize,
+    /// Not written back by the contract (another verb, a failed attempt).
+    pub ignored: usize,
+}
+
+/// Reads everything stored since the cursor. Each page is journaled with the
+/// cursor in one transaction before the next page is asked for.
+pub async fn read_once(
+    store: &Store,
+    contract: &Contract,
+    lrs: &LrsClient,
+) -> Result<ReadSummary, ReadError> {
+    let mut summary = ReadSummary::default();
+    let Some(writeback) = contract.writeback.as_ref() else {
+        return Ok(summary);
+    };
+    let since = store
+        .cursor(LRS_CURSOR)?
+        .and_then(|c| c.parse::<Timestamp>().ok());
+    let mut page = lrs.stored_since(since, PAGE).await?;
+    loop {
+        let mut batch = Vec::with_capacity(page.statements.len());
+        let mut refusals = Vec::new();
+        let mut latest = None;
+        for statement in &page.statements {
+            summary.statements += 1;
+            latest = latest.max(stored_at(statement));
+            match map_statement(contract, writeback, statement) {
+                Ok(StatementMapping::Ignored(_)) => summary.ignored += 1,
+                Ok(StatementMapping::Completion(completion)) => batch.push(NewEvent {
+                    idempotency_key: completion.idempotency_key(),
+                    source: Source::Lrs,
+                    direction: Direction::LmsToHris,
+                    employee_id: completion.employee_id.clone(),
+                    kind: completion.verb.clone(),
+                    occurred_at: completion.at,
+                    payload: statement.clone(),
+                }),
+                Err(reasons) => {
+                    refusals.push((batch.len(), reasons));
+                    batch.push(refused_event(statement));
+                }
+            }
+        }
+        if let Some(latest) = latest {
+            let store = store.clone();
+            let cursor = latest.to_string();
+            let (new, duplicates, refused) = tokio::task::spawn_blocking(move || {
+                store.transaction(|tx| {
+                    let appended = tx.append(&batch)?;
+                    let mut refused = 0;
+                    for (index, reasons) in &refusals {
+                        if let Appended::New(id) = appended[*index] {
+                            tx.mark_rejected(id, reasons)?;
+                            refused += 1;
+                        }
+                    }
+                    tx.set_cursor(LRS_CURSOR, &cursor)?;
+                    let new = appended.iter().filter(|a| matches!(a, Appended::New(_))).count();
+                    Ok((new - refused, appended.len() - new, refused))
+                })
+            })
+            .await
+            .expect("the completions' journal task does not panic")?;
+            summary.new += new;
+            summary.duplicates += duplicates;
+            summary.refused += refused;
+        }
+        match page.more.take() {
+            Some(more) => page = lrs.more(&more).await?,
+            None => return Ok(summary),
+        }
+    }
+}
+
+/// A statement the contract refuses, journaled so an operator sees it.
+fn refused_event(statement: &Value) -> NewEvent {
+    let id = statement["id"].as_str().unwrap_or("(no id)");
+    NewEvent {
+        idempotency_key: format!("xapi-statement:{id}"),
+        source: Source::Lrs,
+        direction: Direction::LmsToHris,
+        employee_id: actor_employee(statement).unwrap_or("(none)").to_string(),
+        kind: verb_name(statement).unwrap_or("statement").to_string(),
+        occurred_at: statement["timestamp"]
+            .as_str()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or_else(Timestamp::now),
+        payload: statement.clone(),
+    }
+}
+
+/// The source task: reads every `interval` until `cancel`.
+pub struct CompletionsSource {
+    pub store: Store,
+    pub contract: Arc<parking_lot::RwLock<Arc<Contract>>>,
+    pub lrs: LrsClient,
+    pub interval: Duration,
+    pub wake: Arc<Notify>,
+}
+
+impl CompletionsSource {
+    pub async fn run(self, cancel: CancellationToken) {
+        let mut ticker = tokio::time::interval(self.interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            let contract = self.contract.read().clone();
+            match read_once(&self.store, &contract, &self.lrs).await {
+                Ok(summary) => {
+                    if summary.new + summary.refused > 0 {
+                        tracing::info!(?summary, "read completions from the LRS");
+                        self.wake.notify_one();
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read completions; trying again at the next tick")
+                }
+            }
+        }
+    }
+}

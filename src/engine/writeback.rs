@@ -1,0 +1,120 @@
+//! Applies one completion (flow 2) to the HRIS: read what it holds first, then
+//! write only what is missing — the training record, and the credential's row
+//! with its expiry. A completion for an employee the HRIS does not know is
+//! refused (the error queue), never dropped.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value, json};
+
+use super::apply::{Failure, Outcome};
+use crate::connectors::HrisClient;
+use crate::contract::Contract;
+use crate::contract::writeback::{Completion, StatementMapping, map_statement};
+use crate::model::{Event, FieldReason, WriteRecord};
+
+pub struct WriteBack {
+    pub hris: HrisClient,
+    pub contract: Arc<parking_lot::RwLock<Arc<Contract>>>,
+}
+
+impl WriteBack {
+    /// Applies one LMS → HRIS event; never panics, never loses the event.
+    pub async fn apply(&self, event: &Event) -> Outcome {
+        match self.try_apply(event).await {
+            Ok(outcome) => outcome,
+            Err(failure) => Outcome::Failed(failure),
+        }
+    }
+
+    async fn try_apply(&self, event: &Event) -> Result<Outcome, Failure> {
+        let contract = self.contract.read().clone();
+        let Some(writeback) = contract.writeback.as_ref() else {
+            return Ok(Outcome::Rejected(vec![FieldReason {
+                field: "writeback".into(),
+                reason: "the contract in force has no [writeback] section".into(),
+            }]));
+        };
+        let completion = match map_statement(&contract, writeback, &event.payload) {
+            Ok(StatementMapping::Completion(completion)) => completion,
+            Ok(StatementMapping::Ignored(_)) => {
+                return Ok(Outcome::Unchanged {
+                    enrolled: Vec::new(),
+                    mapped: None,
+                    why: "the contract in force does not write this statement back",
+                    awaits_manager: None,
+                });
+            }
+            Err(reasons) => return Ok(Outcome::Rejected(reasons)),
+        };
+        let employee = &completion.employee_id;
+        let Some(records) = self.hris.training_records(employee).await? else {
+            return Ok(Outcome::Rejected(vec![FieldReason {
+                field: "actor.account.name".into(),
+                reason: format!("the HRIS has no employee {employee}"),
+            }]));
+        };
+        let mapped = Some(mapped_json(&completion));
+        let mut after = Map::new();
+        let mut target = Vec::new();
+        if !completion.recorded_in(&records) {
+            let record = completion.training_record();
+            let written = self.hris.add_training_record(employee, &record).await?;
+            target.push(format!("training record {}", written["id"]));
+            after.insert("training_record".into(), record);
+        }
+        if let Some(row) = completion.certification_row() {
+            let table = &writeback.credential_table;
+            let rows = self.hris.table_rows(employee, table).await?.unwrap_or_default();
+            if !completion.credential_in(&rows) {
+                let written = self.hris.add_table_row(employee, table, &row).await?;
+                target.push(format!("{table} row {}", written["id"]));
+                after.insert(table.clone(), row);
+            }
+        }
+        if after.is_empty() {
+            return Ok(Outcome::Unchanged {
+                enrolled: Vec::new(),
+                mapped,
+                why: "the HRIS already holds this completion",
+                awaits_manager: None,
+            });
+        }
+        Ok(Outcome::Applied {
+            write: WriteRecord {
+                sent_from: "lms".into(),
+                sent_to: "hris".into(),
+                target_id: Some(target.join(", ")),
+                before: Value::Null,
+                after: Value::Object(after),
+                http_status: Some(201),
+            },
+            audit_action: "training.record",
+            enrolled: Vec::new(),
+            mapped,
+            awaits_manager: None,
+        })
+    }
+}
+
+fn mapped_json(c: &Completion) -> Value {
+    json!({
+        "employee_id": c.employee_id,
+        "verb": c.verb,
+        "course": c.course_iri,
+        "course_name": c.course_name,
+        "completed": c.completed.to_string(),
+        "training_type": c.training_type,
+        "hours": c.hours,
+        "credits": c.credits,
+        "score_raw": c.score_raw,
+        "score_scaled": c.score_scaled,
+        "success": c.success,
+        "credential": c.credential.as_ref().map(|k| json!({
+            "name": k.name,
+            "number": k.number,
+            "issued": k.issued.to_string(),
+            "expires": k.expires.map(|e| e.to_string()),
+        })),
+    })
+}

@@ -1,0 +1,311 @@
+//! Flow 2 end to end: completions stored in the LRS become HRIS training records
+//! and certification rows exactly once — with re-posted statements, across a
+//! restart with statements stored while the engine was down, with 5xx and 429
+//! from the HRIS — and the HRIS webhooks our writes cause never reach the LMS.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use common::{Options, World, start};
+use hrsync::connectors::{HrisClient, LrsClient, stored_at};
+use hrsync::contract::writeback::{Completion, StatementMapping, map_statement};
+use hrsync::engine::completions::LRS_CURSOR;
+use hrsync::model::Secret;
+use serde_json::{Value, json};
+
+fn lrs(world: &World) -> LrsClient {
+    let c = world.sandbox.credentials();
+    LrsClient::new(
+        &c.xapi_url,
+        Secret::new(c.xapi_user.clone()),
+        Secret::new(c.xapi_password.clone()),
+    )
+    .unwrap()
+}
+
+fn hris(world: &World) -> HrisClient {
+    HrisClient::new(&world.config.hris.api_base, world.config.hris.api_key.clone()).unwrap()
+}
+
+async fn generate(world: &World, body: Value) {
+    let answer = world.admin("completions", body).await;
+    assert!(answer.is_object(), "{answer}");
+}
+
+/// Every statement in the LRS, oldest first.
+async fn all_statements(world: &World) -> Vec<Value> {
+    let lrs = lrs(world);
+    let mut page = lrs.stored_since(None, 500).await.unwrap();
+    let mut all = std::mem::take(&mut page.statements);
+    while let Some(more) = page.more.take() {
+        page = lrs.more(&more).await.unwrap();
+        all.append(&mut page.statements);
+    }
+    all
+}
+
+/// Waits until the engine has read the LRS to its end and applied what it read.
+async fn caught_up(world: &World) {
+    let latest = all_statements(world)
+        .await
+        .iter()
+        .filter_map(stored_at)
+        .max()
+        .expect("statements exist");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let cursor = world
+            .store()
+            .cursor(LRS_CURSOR)
+            .unwrap()
+            .and_then(|c| c.parse::<jiff::Timestamp>().ok());
+        if cursor >= Some(latest) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the LRS cursor {cursor:?} never reached {latest}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    world.settle_until(Duration::from_secs(90), |_| true).await;
+}
+
+/// The completions the contract writes back, one per idempotency key.
+fn completions(statements: &[Value]) -> BTreeMap<String, Completion> {
+    let contract = hrsync::contract::parse(common::CONTRACT).unwrap();
+    let wb = contract.writeback.clone().unwrap();
+    statements
+        .iter()
+        .filter_map(|s| match map_statement(&contract, &wb, s) {
+            Ok(StatementMapping::Completion(c)) => Some((c.idempotency_key(), *c)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Checks the HRIS holds each completion's record and credential exactly once.
+async fn assert_recorded_once(world: &World, wanted: &BTreeMap<String, Completion>) {
+    let hris = hris(world);
+    let employees: BTreeSet<&str> = wanted.values().map(|c| c.employee_id.as_str()).collect();
+    for employee in employees {
+        let records = hris
+            .training_records(employee)
+            .await
+            .unwrap()
+            .expect("employee exists");
+        let rows = hris
+            .table_rows(employee, "certifications")
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        for c in wanted.values().filter(|c| c.employee_id == employee) {
+            let day = c.completed.to_string();
+            let same = records
+                .iter()
+                .filter(|r| {
+                    r["type"].as_u64() == Some(u64::from(c.training_type)) && r["completed"] == json!(day)
+                })
+                .count();
+            assert_eq!(
+                same, 1,
+                "employee {employee}: course {} on {day}: {records:?}",
+                c.course_iri
+            );
+            if let Some(k) = &c.credential {
+                let same = rows
+                    .iter()
+                    .filter(|r| {
+                        r["name"] == json!(k.name)
+                            && r["issued"] == json!(k.issued.to_string())
+                            && r["expires"] == json!(k.expires.map(|e| e.to_string()))
+                    })
+                    .count();
+                assert_eq!(same, 1, "employee {employee}: credential {k:?}: {rows:?}");
+            }
+        }
+    }
+}
+
+fn learner_versions(learners: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
+    learners
+        .iter()
+        .map(|(id, l)| (id.clone(), l["meta"]["version"].clone()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completions_reach_the_hris_once_and_never_loop_back_to_the_lms() {
+    let world = start(Options::default()).await;
+    world.settle().await;
+    let versions = learner_versions(&world.learners().await);
+    let audit_before = world.store().verify_audit().unwrap().unwrap().entries;
+
+    generate(
+        &world,
+        json!({ "count": 150, "from": "hris", "duplicate_ratio": 0.2 }),
+    )
+    .await;
+    caught_up(&world).await;
+
+    let statements = all_statements(&world).await;
+    let wanted = completions(&statements);
+    assert!(wanted.len() >= 60, "enough passed completions: {}", wanted.len());
+    assert!(
+        statements.len() > wanted.len(),
+        "re-posted and failed statements exist too"
+    );
+    assert_recorded_once(&world, &wanted).await;
+    assert!(
+        wanted.values().any(|c| c.credential.is_some()),
+        "some completions carry credentials"
+    );
+
+    // Our writes made the HRIS send webhooks; give them time, then check the LMS saw nothing.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    world.settle().await;
+    assert_eq!(
+        learner_versions(&world.learners().await),
+        versions,
+        "no learner was written because of the write-back"
+    );
+    let mut before = None;
+    let mut written_back = 0;
+    loop {
+        let page = world
+            .store()
+            .audit_page(&Default::default(), before, 500)
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        before = Some(last.seq);
+        for entry in page.iter().filter(|e| e.seq > audit_before) {
+            assert!(
+                !entry.action.starts_with("learner."),
+                "an LMS write after the write-back: {entry:?}"
+            );
+            written_back += usize::from(entry.action == "training.record");
+        }
+    }
+    assert!(
+        written_back > 0 && written_back <= wanted.len(),
+        "{written_back} audited write-backs"
+    );
+    let metrics = world
+        .http
+        .get(format!("http://{}/metrics", world.engine().webhook_addr))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.contains("result=\"ignored\"") && !l.ends_with(" 0")),
+        "the echoes are counted as ignored:\n{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statements_stored_while_down_and_hris_faults_still_arrive_once() {
+    let mut world = start(Options {
+        retry_attempts: 30,
+        retry_interval: Duration::from_millis(100),
+        ..Options::default()
+    })
+    .await;
+    world.settle().await;
+    generate(&world, json!({ "count": 40, "from": "hris" })).await;
+    caught_up(&world).await;
+
+    world.stop().await;
+    generate(
+        &world,
+        json!({ "count": 80, "from": "hris", "duplicate_ratio": 0.3 }),
+    )
+    .await;
+    world
+        .admin(
+            "faults",
+            json!({ "hris": { "error_ratio": 0.3, "rate_limit_per_sec": 200, "retry_after_s": 1 } }),
+        )
+        .await;
+    let contract = hrsync::contract::parse(common::CONTRACT).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    world.config.webhook.listen = listener.local_addr().unwrap();
+    world.engine = Some(
+        hrsync::engine::start_with_listener(&world.config, contract, listener)
+            .await
+            .unwrap(),
+    );
+    caught_up(&world).await;
+    world.admin("faults", json!({})).await;
+
+    let counts = world.store().counts().unwrap();
+    assert_eq!(counts.dead_letters, 0, "{counts:?}");
+    let wanted = completions(&all_statements(&world).await);
+    assert_recorded_once(&world, &wanted).await;
+    let retried = world
+        .store()
+        .events_page(
+            &hrsync::store::EventFilter {
+                direction: Some(hrsync::model::Direction::LmsToHris),
+                ..Default::default()
+            },
+            None,
+            1000,
+        )
+        .unwrap()
+        .iter()
+        .filter(|e| e.attempts > 0)
+        .count();
+    assert!(retried > 0, "the HRIS faults caused retries");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completion_for_an_unknown_employee_waits_in_the_error_queue() {
+    let world = start(Options::default()).await;
+    world.settle().await;
+    generate(&world, json!({ "count": 3, "employee_ids": ["99999999"] })).await;
+    caught_up(&world).await;
+    let refused = world
+        .store()
+        .events_page(
+            &hrsync::store::EventFilter {
+                employee_id: Some("99999999".into()),
+                ..Default::default()
+            },
+            None,
+            10,
+        )
+        .unwrap();
+    let wanted = completions(&all_statements(&world).await);
+    let expected = wanted.values().filter(|c| c.employee_id == "99999999").count();
+    assert_eq!(refused.len(), expected, "nothing dropped: {refused:?}");
+    // The oldest is refused with its reason; the employee's later ones wait behind it
+    // (one employee's events apply in order) until an operator acts.
+    let (oldest, later) = refused.split_last().expect("at least one");
+    assert_eq!(oldest.status, hrsync::model::EventStatus::Rejected, "{oldest:?}");
+    assert!(
+        oldest
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("no employee 99999999")),
+        "{oldest:?}"
+    );
+    for event in later {
+        assert_eq!(event.status, hrsync::model::EventStatus::Pending, "{event:?}");
+    }
+    hrsync::engine::operator::skip(world.store(), "test", oldest.id, "not our employee").unwrap();
+    world.engine().wake.notify_one();
+    world.settle().await;
+    let next = world
+        .store()
+        .event(later.last().map_or(oldest.id, |e| e.id))
+        .unwrap()
+        .unwrap();
+    assert_ne!(next.event.status, hrsync::model::EventStatus::Pending, "{next:?}");
+}
