@@ -206,6 +206,10 @@ fn an_edited_contract_is_checked_shown_as_a_diff_and_applied() {
         None,
         "not before the yes"
     );
+    // No goes back to the edit, which is kept.
+    press(&mut console, "n");
+    assert!(screen(&mut console, 100, 30).contains("# reviewed by alice"));
+    console.key(ctrl('s'));
     press(&mut console, "y");
     let applied = fixture
         .store

@@ -155,6 +155,25 @@ fn describe(c: &Contract) -> Vec<String> {
         };
         out.push(format!("  {}: {when} → group {:?}", t.name, t.group));
     }
+    if let Some(w) = &c.writeback {
+        out.push(String::new());
+        out.push("WRITE-BACK (LMS → HRIS)".into());
+        out.push(format!(
+            "  verbs [{}]{}; course → training type by table {:?}, credits by {}",
+            w.verbs.join(", "),
+            if w.record_failed {
+                ", failures recorded"
+            } else {
+                ""
+            },
+            w.courses,
+            w.credits.as_deref().unwrap_or("-")
+        ));
+        out.push(format!(
+            "  credentials from extension {} into HRIS table {:?}",
+            w.credential_extension, w.credential_table
+        ));
+    }
     out
 }
 

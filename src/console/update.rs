@@ -165,12 +165,22 @@ impl Console {
                     self.execute(command)?;
                 }
             }
-            Action::No => {
-                if matches!(self.state.mode, Mode::Confirm { .. }) {
-                    self.state.mode = Mode::Normal;
-                    self.state.say("cancelled; nothing was changed");
+            Action::No => match std::mem::take(&mut self.state.mode) {
+                // Back to the edit, not lost: the operator may only want to change it more.
+                Mode::Confirm {
+                    command: Command::ApplyContract(text),
+                    ..
+                } => {
+                    let editor = TextArea::new(text.lines().map(str::to_string).collect());
+                    self.state.mode = Mode::EditContract {
+                        editor,
+                        problems: Vec::new(),
+                    };
+                    self.state.say("not applied; still editing");
                 }
-            }
+                Mode::Confirm { .. } => self.state.say("cancelled; nothing was changed"),
+                other => self.state.mode = other,
+            },
         }
         self.keep_visible();
         Ok(())
