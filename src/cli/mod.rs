@@ -41,6 +41,15 @@ pub enum Command {
         employees: usize,
         #[arg(long, default_value_t = 2.0, value_name = "PER_SEC")]
         churn: f64,
+        /// Print progress lines instead of opening the console.
+        #[arg(long)]
+        headless: bool,
+        /// A JSON fault set (as `hrsync sandbox --faults`) instead of the demo's light sprinkle.
+        #[arg(long, value_name = "FILE")]
+        faults: Option<PathBuf>,
+        /// No colours (as NO_COLOR does).
+        #[arg(long)]
+        no_color: bool,
     },
     /// Work with the mapping contract.
     #[command(subcommand)]
@@ -154,7 +163,22 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         match cli.command {
             Command::Sandbox(args) => sandbox(args).await,
-            Command::Demo { employees, churn } => run::demo(employees, churn, &log_file).await,
+            Command::Demo {
+                employees,
+                churn,
+                headless,
+                faults,
+                no_color,
+            } => {
+                let options = run::DemoOptions {
+                    employees,
+                    churn,
+                    headless,
+                    faults: faults.as_deref().map(read_faults).transpose()?,
+                    no_color,
+                };
+                run::demo(options, &log_file).await
+            }
             Command::Run { config } => run::headless(&config).await,
             Command::Console(args) => console::run(args).await,
             _ => unreachable!("handled before the runtime starts"),

@@ -94,43 +94,119 @@ pub fn sandbox_config_from(
     }
 }
 
-pub async fn demo(employees: usize, churn: f64, log_file: &Path) -> anyhow::Result<()> {
+/// What `hrsync demo` runs with: the sandbox's size and pace, and how it is shown.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    pub employees: usize,
+    pub churn: f64,
+    /// Print progress lines instead of opening the console (also when stdout is no terminal).
+    pub headless: bool,
+    /// Faults in place of the demo's light sprinkle.
+    pub faults: Option<crate::sandbox::faults::Faults>,
+    pub no_color: bool,
+}
+
+/// The sandbox, the engine and the console together on a temporary store, with
+/// churn, completions and a sprinkle of faults, so every pane has something real
+/// in it within seconds: dead letters (the LMS fails now and then and the demo
+/// retries quickly), refused webhooks, a planted duplicate refused by the LMS,
+/// and a mass termination held by the safety threshold.
+pub async fn demo(options: DemoOptions, log_file: &Path) -> anyhow::Result<()> {
+    use std::io::IsTerminal;
     let dir = tempfile::tempdir().context("creating the demo's temporary folder")?;
     let contract_path = dir.path().join("contract.toml");
-    std::fs::write(&contract_path, include_str!("../../assets/contract.toml"))?;
+    let contract_text = include_str!("../../assets/contract.toml");
+    std::fs::write(&contract_path, contract_text)?;
     let contract = load_contract(&contract_path)?;
     // The engine's port is bound first so the sandbox can post webhooks to it; they
     // wait in the backlog while the initial load runs.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let webhook_url = format!("http://{}/webhooks/hris", listener.local_addr()?).parse()?;
+    let faults = options.faults.clone().unwrap_or(crate::sandbox::faults::Faults {
+        scim: crate::sandbox::faults::SystemFaults {
+            error_ratio: 0.03,
+            ..Default::default()
+        },
+        hris: crate::sandbox::faults::SystemFaults {
+            error_ratio: 0.02,
+            ..Default::default()
+        },
+        webhooks: crate::sandbox::faults::WebhookFaults {
+            unsigned_ratio: 0.02,
+            malformed_ratio: 0.01,
+            duplicate_ratio: 0.05,
+            ..Default::default()
+        },
+        ..Default::default()
+    });
     let sandbox = Sandbox::start(SandboxConfig {
-        employees,
-        churn_per_sec: churn,
-        completions_per_sec: churn,
+        employees: options.employees,
+        churn_per_sec: options.churn,
+        completions_per_sec: options.churn,
         webhook_url: Some(webhook_url),
+        faults,
         ..SandboxConfig::default()
     })
     .await?;
-    let config = sandbox_config(&sandbox, &dir.path().join("hrsync.db"), &contract_path);
-    println!("hrsync demo: sandbox HRIS + LMS with {employees} employees; initial load running...");
-    let engine = engine::start_with_listener(&config, contract, listener).await?;
+    let mut config = sandbox_config(&sandbox, &dir.path().join("hrsync.db"), &contract_path);
+    // Quick retries, so a dead letter shows within seconds.
+    config.retry = RetryPolicy {
+        attempts: 2,
+        interval: Duration::from_secs(2),
+    };
     println!(
-        "engine running (store {}); churn {churn}/s flows in by signed webhooks. The console comes next; \
-         meanwhile progress prints here every 2 s.",
-        config.store_path.display()
+        "hrsync demo: sandbox HRIS + LMS + LRS with {} employees; initial load running...",
+        options.employees
     );
-    println!("Log: {}. Press Ctrl-C to stop.", log_file.display());
-    let signal = shutdown_signal();
-    tokio::pin!(signal);
-    loop {
-        tokio::select! {
-            _ = &mut signal => break,
-            _ = tokio::time::sleep(Duration::from_secs(2)) => print_progress(&engine),
+    let engine = engine::start_with_listener(&config, contract, listener).await?;
+    let admin = sandbox.credentials().admin_url.clone();
+    let held = tokio::spawn(async move {
+        // After a while, a reorganisation terminates more people than the safety
+        // threshold lets through in one delivery: they wait in the held pane.
+        tokio::time::sleep(Duration::from_secs(8)).await;
+        let body = serde_json::json!({ "changes": [{ "kind": "termination", "count": 60 }] });
+        if let Err(error) = reqwest::Client::new()
+            .post(format!("{admin}/churn"))
+            .json(&body)
+            .send()
+            .await
+        {
+            tracing::warn!(%error, "the demo's mass termination was not sent");
         }
-    }
+    });
+    let result = if options.headless || !std::io::stdout().is_terminal() {
+        println!(
+            "engine running (store {}); churn {}/s flows in by signed webhooks, completions flow back. \
+             Progress prints here every 2 s.",
+            config.store_path.display(),
+            options.churn
+        );
+        println!("Log: {}. Press Ctrl-C to stop.", log_file.display());
+        let signal = shutdown_signal();
+        tokio::pin!(signal);
+        loop {
+            tokio::select! {
+                _ = &mut signal => break,
+                _ = tokio::time::sleep(Duration::from_secs(2)) => print_progress(&engine),
+            }
+        }
+        Ok(())
+    } else {
+        let handle =
+            crate::engine::handle::EngineHandle::in_process(&engine, Some(contract_text.to_string()));
+        crate::console::run_console(
+            handle,
+            crate::console::ConsoleOptions {
+                read_only: false,
+                no_color: options.no_color,
+            },
+        )
+        .await
+    };
+    held.abort();
     engine.shutdown().await;
     sandbox.shutdown().await;
-    Ok(())
+    result
 }
 
 fn print_progress(engine: &RunningEngine) {

@@ -49,6 +49,10 @@ pub async fn run_console(handle: EngineHandle, options: ConsoleOptions) -> anyho
     result
 }
 
+fn signal(kind: tokio::signal::unix::SignalKind) -> anyhow::Result<tokio::signal::unix::Signal> {
+    Ok(tokio::signal::unix::signal(kind)?)
+}
+
 async fn run_loop(
     terminal: &mut ratatui::DefaultTerminal,
     handle: EngineHandle,
@@ -65,6 +69,9 @@ async fn run_loop(
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut dirty = true;
+    // SIGTERM, or SIGHUP when the SSH session drops: leave as `q` does.
+    let mut hangup = signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut terminate = signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         if dirty {
             terminal.draw(|frame| draw(&console.state, frame))?;
@@ -77,6 +84,8 @@ async fn run_loop(
             return Ok(());
         }
         tokio::select! {
+            _ = hangup.recv() => return Ok(()),
+            _ = terminate.recv() => return Ok(()),
             next = input.next() => {
                 let Some(event) = next else { return Ok(()) };
                 dirty |= on_terminal(&mut console, event?);
