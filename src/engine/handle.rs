@@ -151,12 +151,18 @@ impl EngineHandle {
         Ok(pause_requested(&self.store)?)
     }
 
-    /// The contract text in force: the last one applied, else the one the engine started with.
+    /// The contract text in force: the last one applied, else the one the engine
+    /// started with (given to this handle, or published by the engine in the store).
     pub fn contract_text(&self) -> Result<Option<String>, HandleError> {
+        if let Some(applied) = self.store.cursor(CONTRACT_CURSOR)? {
+            return Ok(Some(applied));
+        }
+        if let Some(started) = &self.started_contract {
+            return Ok(Some(started.clone()));
+        }
         Ok(self
             .store
-            .cursor(CONTRACT_CURSOR)?
-            .or_else(|| self.started_contract.clone()))
+            .cursor(crate::engine::status::STARTED_CONTRACT_CURSOR)?)
     }
 
     // --- commands ---

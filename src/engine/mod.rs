@@ -211,6 +211,11 @@ pub async fn start_with_listener(
     tasks.push(tokio::spawn(poller.run(cancel.child_token())));
     let contract_text = std::fs::read_to_string(&config.contract_path).unwrap_or_default();
     let version = control::contract_version(&applier.contract(), &contract_text);
+    if !contract_text.is_empty()
+        && let Err(error) = store.set_cursor(status::STARTED_CONTRACT_CURSOR, &contract_text)
+    {
+        tracing::warn!(%error, "cannot publish the contract for attached consoles");
+    }
     let control = control::Control {
         store: store.clone(),
         metrics: metrics.clone(),

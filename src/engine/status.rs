@@ -13,6 +13,8 @@ pub const STATUS_CURSOR: &str = "engine.status";
 pub const PAUSE_CURSOR: &str = "control.paused";
 /// Cursor holding a checked contract's TOML text for the engine to switch to.
 pub const CONTRACT_CURSOR: &str = "control.contract";
+/// The contract text the engine started with, so an attached console can show it.
+pub const STARTED_CONTRACT_CURSOR: &str = "engine.contract";
 
 /// How long a published status stays believable; older means the engine is gone.
 pub const STATUS_STALE_AFTER: jiff::SignedDuration = jiff::SignedDuration::from_secs(10);
