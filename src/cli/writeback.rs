@@ -73,10 +73,15 @@ pub fn credentials(
     if *days < 0 {
         anyhow::bail!("--days must be 0 or more, got {days}");
     }
-    let contract = contract_of(store_args, arg)?;
+    // The contract says the time zone "today" is in.
+    let zone = match contract_of(store_args, arg) {
+        Ok(contract) => contract.time_zone,
+        Err(_) if arg.contract.is_none() && store_args.config.is_none() => jiff::tz::TimeZone::system(),
+        Err(error) => return Err(error),
+    };
     let store = store_args.open()?;
-    let today = jiff::Timestamp::now().to_zoned(contract.time_zone.clone()).date();
-    let expiring = credentials::expiring(&store, &contract, today, *days)?;
+    let today = jiff::Timestamp::now().to_zoned(zone).date();
+    let expiring = credentials::expiring(&store, today, *days)?;
     if store_args.json {
         println!(
             "{}",

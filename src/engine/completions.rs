@@ -15,7 +15,7 @@ use crate::connectors::{ConnectorError, LrsClient, stored_at};
 use crate::contract::Contract;
 use crate::contract::writeback::{StatementMapping, actor_employee, map_statement, verb_name};
 use crate::model::{Direction, NewEvent, Source};
-use crate::store::{Appended, Store, StoreError};
+use crate::store::{Appended, NewCredential, Store, StoreError};
 
 /// The stored time of the last statement journaled.
 pub const LRS_CURSOR: &str = "lrs.stored";
@@ -62,21 +62,38 @@ pub async fn read_once(
     loop {
         let mut batch = Vec::with_capacity(page.statements.len());
         let mut refusals = Vec::new();
+        let mut awarded: Vec<(usize, Credential)> = Vec::new();
         let mut latest = None;
         for statement in &page.statements {
             summary.statements += 1;
             latest = latest.max(stored_at(statement));
             match map_statement(contract, writeback, statement) {
                 Ok(StatementMapping::Ignored(_)) => summary.ignored += 1,
-                Ok(StatementMapping::Completion(completion)) => batch.push(NewEvent {
-                    idempotency_key: completion.idempotency_key(),
-                    source: Source::Lrs,
-                    direction: Direction::LmsToHris,
-                    employee_id: completion.employee_id.clone(),
-                    kind: completion.verb.clone(),
-                    occurred_at: completion.at,
-                    payload: statement.clone(),
-                }),
+                Ok(StatementMapping::Completion(completion)) => {
+                    if let Some(credential) = &completion.credential
+                        && let Some(expires) = credential.expires
+                    {
+                        awarded.push((
+                            batch.len(),
+                            Credential {
+                                employee_id: completion.employee_id.clone(),
+                                name: credential.name.clone(),
+                                number: credential.number.clone(),
+                                issued: credential.issued.to_string(),
+                                expires: expires.to_string(),
+                            },
+                        ));
+                    }
+                    batch.push(NewEvent {
+                        idempotency_key: completion.idempotency_key(),
+                        source: Source::Lrs,
+                        direction: Direction::LmsToHris,
+                        employee_id: completion.employee_id.clone(),
+                        kind: completion.verb.clone(),
+                        occurred_at: completion.at,
+                        payload: statement.clone(),
+                    })
+                }
                 Err(reasons) => {
                     refusals.push((batch.len(), reasons));
                     batch.push(refused_event(statement));
@@ -96,6 +113,18 @@ pub async fn read_once(
                             refused += 1;
                         }
                     }
+                    for (index, c) in &awarded {
+                        if let Appended::New(id) = appended[*index] {
+                            tx.record_credential(&NewCredential {
+                                employee_id: &c.employee_id,
+                                name: &c.name,
+                                number: c.number.as_deref(),
+                                issued: &c.issued,
+                                expires: &c.expires,
+                                event_id: id,
+                            })?;
+                        }
+                    }
                     tx.set_cursor(LRS_CURSOR, &cursor)?;
                     let new = appended.iter().filter(|a| matches!(a, Appended::New(_))).count();
                     Ok((new - refused, appended.len() - new, refused))
@@ -112,6 +141,15 @@ pub async fn read_once(
             None => return Ok(summary),
         }
     }
+}
+
+/// A credential to put in the ledger with its completion's event.
+struct Credential {
+    employee_id: String,
+    name: String,
+    number: Option<String>,
+    issued: String,
+    expires: String,
 }
 
 /// A statement the contract refuses, journaled so an operator sees it.

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::contract::Contract;
 use crate::contract::writeback::{Completion, StatementMapping, map_statement};
 use crate::model::{Direction, EventId, EventStatus};
-use crate::store::{EventFilter, Store, StoreError};
+use crate::store::{CredentialRow, EventFilter, Store, StoreError};
 
 /// Events read per page while walking the journal.
 const PAGE: usize = 1000;
@@ -76,90 +76,67 @@ pub struct CredentialStatus {
     pub expires: Date,
     /// Negative once expired.
     pub days_left: i32,
-    /// `expired`, `30`, `60` or `90`: the band it falls in.
+    /// `expired`, `30`, `60` or `90`: the band it falls in (`later` beyond).
     pub band: &'static str,
     pub in_hris: bool,
     pub event_id: EventId,
 }
 
-/// Credentials expiring within `days` of `today` (expired ones included), the
-/// latest award of each credential per employee, soonest first.
-pub fn expiring(
-    store: &Store,
-    contract: &Contract,
-    today: Date,
-    days: i32,
-) -> Result<Vec<CredentialStatus>, StoreError> {
-    let mut latest: std::collections::BTreeMap<(String, String), JournaledCompletion> = Default::default();
-    for journaled in journaled_completions(store, contract)? {
-        let Some(credential) = &journaled.completion.credential else {
-            continue;
-        };
-        if credential.expires.is_none() {
-            continue;
-        }
-        let key = (journaled.completion.employee_id.clone(), credential.name.clone());
-        let newer = latest.get(&key).is_none_or(|held| {
-            held.completion.credential.as_ref().and_then(|c| c.expires) <= credential.expires
-        });
-        if newer {
-            latest.insert(key, journaled);
-        }
-    }
-    let mut statuses = Vec::new();
-    for ((employee_id, _), journaled) in latest {
-        let credential = journaled
-            .completion
-            .credential
-            .as_ref()
-            .expect("kept only with one");
-        let expires = credential.expires.expect("kept only with an expiry");
+impl CredentialStatus {
+    pub fn from_row(row: CredentialRow, today: Date) -> Option<CredentialStatus> {
+        let issued: Date = row.issued.parse().ok()?;
+        let expires: Date = row.expires.parse().ok()?;
         let days_left = (expires - today).get_days();
-        if days_left > days {
-            continue;
-        }
-        let band = match days_left {
-            ..0 => "expired",
-            0..=30 => "30",
-            31..=60 => "60",
-            _ => "90",
-        };
-        statuses.push(CredentialStatus {
-            department: department_of(store, &employee_id)?,
-            employee_id,
-            name: credential.name.clone(),
-            number: credential.number.clone(),
-            issued: credential.issued,
+        Some(CredentialStatus {
+            employee_id: row.employee_id,
+            department: row.department,
+            name: row.name,
+            number: row.number,
+            issued,
             expires,
             days_left,
-            band,
-            in_hris: journaled.in_hris(),
-            event_id: journaled.event_id,
-        });
+            band: band(days_left),
+            in_hris: row.in_hris,
+            event_id: row.event_id,
+        })
     }
-    statuses.sort_by(|a, b| (a.expires, &a.employee_id).cmp(&(b.expires, &b.employee_id)));
-    Ok(statuses)
 }
 
-/// The employee's department as the HRIS last sent it.
-fn department_of(store: &Store, employee_id: &str) -> Result<Option<String>, StoreError> {
-    let filter = EventFilter {
-        direction: Some(Direction::HrisToLms),
-        employee_id: Some(employee_id.to_string()),
-        ..Default::default()
-    };
-    for summary in store.events_page(&filter, None, 5)? {
-        if let Some(detail) = store.event(summary.id)?
-            && let Some(department) = detail
-                .event
-                .payload
-                .pointer("/fields/department")
-                .and_then(|d| d.as_str())
-        {
-            return Ok(Some(department.to_string()));
+/// The 30 / 60 / 90-day band a credential falls in.
+pub fn band(days_left: i32) -> &'static str {
+    match days_left {
+        ..0 => "expired",
+        0..=30 => "30",
+        31..=60 => "60",
+        61..=90 => "90",
+        _ => "later",
+    }
+}
+
+/// Credentials expiring within `days` of `today` (expired ones included), the
+/// latest award of each credential per employee, soonest first.
+pub fn expiring(store: &Store, today: Date, days: i32) -> Result<Vec<CredentialStatus>, StoreError> {
+    let until = (today + jiff::Span::new().days(i64::from(days))).to_string();
+    let mut found = Vec::new();
+    let mut after: Option<(String, String)> = None;
+    loop {
+        let page = store.credentials_expiring(
+            &until,
+            after.as_ref().map(|(e, id)| (e.as_str(), id.as_str())),
+            PAGE,
+        )?;
+        let Some(last) = page.last() else { break };
+        after = Some((last.expires.clone(), last.employee_id.clone()));
+        let full = page.len() == PAGE;
+        found.extend(
+            page.into_iter()
+                .filter_map(|row| CredentialStatus::from_row(row, today)),
+        );
+        if !full {
+            break;
         }
     }
-    Ok(None)
+    Ok(found)
 }
 
 /// The columns of `hrsync export completions`, in their fixed order.

@@ -213,11 +213,14 @@ fn record(
                 reason: Some(format!("event {id} ({} {})", event.source, event.kind)),
             })?;
             audit_enrolments(tx, event, write.target_id.as_deref(), enrolled)?;
-            if event.direction == Direction::HrisToLms {
-                tx.set_manager_wait(&event.employee_id, awaits_manager.as_deref(), id)?;
-                if *audit_action == "learner.create" {
-                    tx.release_manager_waits(&event.employee_id)?;
+            match event.direction {
+                Direction::HrisToLms => {
+                    tx.set_manager_wait(&event.employee_id, awaits_manager.as_deref(), id)?;
+                    if *audit_action == "learner.create" {
+                        tx.release_manager_waits(&event.employee_id)?;
+                    }
                 }
+                Direction::LmsToHris => tx.credential_in_hris(id)?,
             }
             EventStatus::Applied
         }
@@ -231,8 +234,13 @@ fn record(
             tx.mark_unchanged(id)?;
             tx.record_enrolments(&event.employee_id, enrolled)?;
             audit_enrolments(tx, event, None, enrolled)?;
-            if event.direction == Direction::HrisToLms {
-                tx.set_manager_wait(&event.employee_id, awaits_manager.as_deref(), id)?;
+            match event.direction {
+                Direction::HrisToLms => {
+                    tx.set_manager_wait(&event.employee_id, awaits_manager.as_deref(), id)?
+                }
+                // Found in the HRIS already (not a statement the contract stopped writing back).
+                Direction::LmsToHris if mapped.is_some() => tx.credential_in_hris(id)?,
+                Direction::LmsToHris => {}
             }
             EventStatus::Unchanged
         }

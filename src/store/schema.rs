@@ -120,6 +120,23 @@ CREATE TABLE manager_waits (
 ) WITHOUT ROWID;
 CREATE INDEX manager_waits_manager ON manager_waits (manager_id);
 "#,
+    r#"
+-- The credentials the write-back has seen: the latest award of each credential
+-- per employee, with its expiry and whether the HRIS holds it, for the
+-- credentials view and `hrsync credentials expiring` (read by expiry, paged).
+CREATE TABLE credentials (
+    employee_id TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    number      TEXT,
+    issued      TEXT NOT NULL,
+    expires     TEXT NOT NULL,
+    in_hris     INTEGER NOT NULL DEFAULT 0,
+    event_id    INTEGER NOT NULL,
+    PRIMARY KEY (employee_id, name)
+) WITHOUT ROWID;
+CREATE INDEX credentials_expires ON credentials (expires, employee_id);
+CREATE INDEX credentials_event ON credentials (event_id);
+"#,
 ];
 
 /// Brings the file's schema up to the newest version, in one transaction.

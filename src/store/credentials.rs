@@ -1,0 +1,96 @@
+//! The credentials ledger: the latest award of each credential per employee,
+//! kept in step with the journal (written when a completion is journaled,
+//! marked as held by the HRIS when its write-back is applied), read by expiry.
+
+use rusqlite::params;
+use serde::Serialize;
+
+use super::{Store, StoreError, StoreTx};
+use crate::model::EventId;
+
+/// A credential as the journal has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CredentialRow {
+    pub employee_id: String,
+    pub name: String,
+    pub number: Option<String>,
+    /// YYYY-MM-DD.
+    pub issued: String,
+    /// YYYY-MM-DD.
+    pub expires: String,
+    /// The HRIS holds it (written by us, or found there already).
+    pub in_hris: bool,
+    pub event_id: EventId,
+    /// The employee's department as the HRIS last sent it.
+    pub department: Option<String>,
+}
+
+/// A credential awarded by a journaled completion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCredential<'a> {
+    pub employee_id: &'a str,
+    pub name: &'a str,
+    pub number: Option<&'a str>,
+    pub issued: &'a str,
+    pub expires: &'a str,
+    pub event_id: EventId,
+}
+
+impl StoreTx<'_> {
+    /// Records a credential unless a later-expiring award of it is already kept.
+    pub fn record_credential(&self, c: &NewCredential<'_>) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO credentials (employee_id, name, number, issued, expires, in_hris, event_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6) \
+                 ON CONFLICT (employee_id, name) DO UPDATE SET number = excluded.number, \
+                 issued = excluded.issued, expires = excluded.expires, in_hris = 0, event_id = excluded.event_id \
+                 WHERE excluded.expires >= credentials.expires",
+            )?
+            .execute(params![c.employee_id, c.name, c.number, c.issued, c.expires, c.event_id.0])?;
+        Ok(())
+    }
+
+    /// The completion of this event is in the HRIS now: so is its credential.
+    pub fn credential_in_hris(&self, event: EventId) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("UPDATE credentials SET in_hris = 1 WHERE event_id = ?1")?
+            .execute([event.0])?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Credentials expiring on or before `until` (YYYY-MM-DD), soonest first, after
+    /// the `(expires, employee_id)` of the last row shown, at most `limit`.
+    pub fn credentials_expiring(
+        &self,
+        until: &str,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<CredentialRow>, StoreError> {
+        let conn = self.reader()?;
+        let (after_expires, after_employee) = after.unwrap_or(("", ""));
+        let mut stmt = conn.prepare_cached(
+            "SELECT c.employee_id, c.name, c.number, c.issued, c.expires, c.in_hris, c.event_id, \
+             (SELECT json_extract(e.payload, '$.fields.department') FROM events e INDEXED BY events_employee \
+              WHERE e.employee_id = c.employee_id AND e.direction = 'hris_to_lms' \
+              AND json_extract(e.payload, '$.fields.department') IS NOT NULL ORDER BY e.id DESC LIMIT 1) \
+             FROM credentials c WHERE c.expires <= ?1 AND (c.expires, c.employee_id) > (?2, ?3) \
+             ORDER BY c.expires, c.employee_id, c.name LIMIT ?4",
+        )?;
+        let rows = stmt.query_map(params![until, after_expires, after_employee, limit as i64], |r| {
+            Ok(CredentialRow {
+                employee_id: r.get(0)?,
+                name: r.get(1)?,
+                number: r.get(2)?,
+                issued: r.get(3)?,
+                expires: r.get(4)?,
+                in_hris: r.get::<_, i64>(5)? != 0,
+                event_id: EventId(r.get(6)?),
+                department: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
