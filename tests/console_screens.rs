@@ -96,3 +96,54 @@ fn skip_asks_for_a_reason() {
         press(c, "duplicate of E004's later change");
     });
 }
+
+#[test]
+fn credentials_pane_shows_bands_and_what_the_hris_lacks() {
+    use hrsync::model::Direction;
+    use hrsync::store::{EventFilter, NewCredential};
+    let fixture = fixture();
+    let today = jiff::Zoned::now().date();
+    let day = |n: i64| (today + jiff::Span::new().days(n)).to_string();
+    let filter = EventFilter {
+        direction: Some(Direction::LmsToHris),
+        ..Default::default()
+    };
+    let completions = fixture.store.events_page(&filter, None, 10).unwrap();
+    assert!(completions.len() >= 5, "the fixture has completions");
+    fixture
+        .store
+        .transaction(|tx| {
+            for (i, (event, days)) in completions.iter().zip([-5, 10, 45, 80, 200]).enumerate() {
+                let name = if i % 2 == 0 {
+                    "First Aid Certificate"
+                } else {
+                    "Forklift Licence"
+                };
+                tx.record_credential(&NewCredential {
+                    employee_id: &event.employee_id,
+                    name,
+                    number: Some("FA-000001"),
+                    issued: &day(days - 365),
+                    expires: &day(days),
+                    event_id: event.id,
+                })?;
+                if i % 2 == 0 {
+                    tx.credential_in_hris(event.id)?;
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    let dates = regex::Regex::new(r"\d{4}-\d{2}-\d{2}").unwrap();
+    for (width, height) in SIZES {
+        let mut console = console(&fixture, false);
+        press(&mut console, "8");
+        let shown = stable(&screen(&mut console, width, height));
+        assert!(
+            shown.contains("expired 1 · within 30 days 1 · 60 1 · 90 1 · not in the HRIS 2"),
+            "{shown}"
+        );
+        let shown = dates.replace_all(&shown, "YYYY-MM-DD").into_owned();
+        insta::assert_snapshot!(format!("credentials_{width}x{height}"), shown);
+    }
+}

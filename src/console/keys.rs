@@ -82,7 +82,7 @@ fn moves() -> Vec<Binding> {
 /// The keys of a pane in normal mode.
 pub fn pane_bindings(pane: Pane) -> Vec<Binding> {
     let mut keys = match pane {
-        Pane::Events | Pane::Failed | Pane::Held | Pane::Audit => moves(),
+        Pane::Events | Pane::Failed | Pane::Held | Pane::Audit | Pane::Credentials => moves(),
         Pane::Contract => vec![
             bind(&[Char('j'), Code(KeyCode::Down)], "j/k", "scroll", Action::Down),
             bind(&[Char('k'), Code(KeyCode::Up)], "", "", Action::Up),
@@ -94,7 +94,7 @@ pub fn pane_bindings(pane: Pane) -> Vec<Binding> {
             ),
             bind(&[Code(KeyCode::PageUp), Ctrl('u')], "", "", Action::PageUp),
         ],
-        Pane::Drift | Pane::Duplicates | Pane::Credentials => Vec::new(),
+        Pane::Drift | Pane::Duplicates => Vec::new(),
     };
     match pane {
         Pane::Events => keys.extend([
@@ -126,7 +126,8 @@ pub fn pane_bindings(pane: Pane) -> Vec<Binding> {
             bind(&[Char('/')], "/", "filter", Action::FilterText),
             bind(&[Code(KeyCode::Esc)], "Esc", "all", Action::Back),
         ]),
-        Pane::Drift | Pane::Duplicates | Pane::Credentials => {}
+        Pane::Credentials => keys.push(bind(&[Code(KeyCode::Enter)], "Enter", "completion", Action::Open)),
+        Pane::Drift | Pane::Duplicates => {}
     }
     keys
 }

@@ -10,9 +10,10 @@ use super::action::Command;
 use super::list::Window;
 use super::palette::Palette;
 use crate::contract::ContractProblem;
+use crate::engine::credentials::CredentialStatus;
 use crate::engine::status::EngineStatus;
 use crate::model::{AuditEntry, Event, EventId};
-use crate::store::{AuditFilter, EventDetail, EventFilter, StoreCounts};
+use crate::store::{AuditFilter, CredentialTotals, EventDetail, EventFilter, StoreCounts};
 
 /// The panes, in the order of their digit keys (SPEC §5 first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,6 +150,26 @@ impl QueuePane {
     }
 }
 
+/// A credential with its place in the list (the list's paging key).
+#[derive(Debug, Clone)]
+pub struct Ranked {
+    pub rank: i64,
+    pub credential: CredentialStatus,
+}
+
+impl super::list::Keyed for Ranked {
+    fn key(&self) -> i64 {
+        self.rank
+    }
+}
+
+/// Credentials expiring within 90 days and expired: the first rows, soonest first.
+#[derive(Debug, Default)]
+pub struct CredentialsPane {
+    pub list: Window<Ranked>,
+    pub totals: CredentialTotals,
+}
+
 #[derive(Debug, Default)]
 pub struct AuditPane {
     pub list: Window<AuditEntry>,
@@ -184,6 +205,7 @@ pub struct State {
     pub held: QueuePane,
     pub audit: AuditPane,
     pub contract: ContractPane,
+    pub credentials: CredentialsPane,
     pub flash: Option<Flash>,
     /// Text to put on the clipboard (OSC 52) at the next draw.
     pub clipboard: Option<String>,
@@ -213,6 +235,7 @@ impl State {
             held: QueuePane::default(),
             audit: AuditPane::default(),
             contract: ContractPane::default(),
+            credentials: CredentialsPane::default(),
             flash: None,
             clipboard: None,
             quit: false,

@@ -9,11 +9,14 @@ use super::action::{Action, Command};
 use super::contract_view;
 use super::keys;
 use super::list::Fetch;
-use super::state::{Mode, Pane, Prompt, State};
+use super::state::{Mode, Pane, Prompt, Ranked, State};
 use super::{ConsoleOptions, layout, palette::Palette};
 use crate::engine::handle::{ContractVerdict, EngineHandle, HandleError};
 use crate::model::{AuditEntry, Direction, Event, EventStatus};
 use crate::store::{AuditFilter, EventFilter};
+
+/// Credentials the view loads: the soonest to expire (the CLI lists them all).
+const CREDENTIALS_SHOWN: usize = 1000;
 
 /// The console: its state and the handle it reads and commands the engine through.
 pub struct Console {
@@ -249,7 +252,25 @@ impl Console {
                 let audit = &mut self.state.audit;
                 audit.list.refresh(&mut audit_fetch(handle, &audit.filter))?;
             }
-            Pane::Contract | Pane::Drift | Pane::Duplicates | Pane::Credentials => {}
+            Pane::Credentials => {
+                let today = jiff::Zoned::now().date();
+                let (rows, totals) = handle.credentials(today, CREDENTIALS_SHOWN)?;
+                let pane = &mut self.state.credentials;
+                pane.list.selected = pane.list.selected.min(rows.len().saturating_sub(1));
+                pane.list.rows = rows
+                    .into_iter()
+                    .enumerate()
+                    .map(|(rank, credential)| Ranked {
+                        rank: rank as i64,
+                        credential,
+                    })
+                    .collect();
+                pane.list.at_newest = true;
+                pane.list.at_oldest = true;
+                pane.list.loaded = true;
+                pane.totals = totals;
+            }
+            Pane::Contract | Pane::Drift | Pane::Duplicates => {}
         }
         Ok(())
     }
@@ -314,7 +335,12 @@ impl Console {
                 let to = (self.state.contract.scroll as i64 + delta as i64).clamp(0, last.max(0));
                 self.state.contract.scroll = u16::try_from(to).unwrap_or(u16::MAX);
             }
-            Pane::Drift | Pane::Duplicates | Pane::Credentials => {}
+            Pane::Credentials => {
+                // All rows shown are loaded at once: nothing more to fetch.
+                let mut loaded = |_: Option<i64>, _: crate::store::Toward, _: usize| Ok(Vec::new());
+                self.state.credentials.list.move_by(delta, &mut loaded)?;
+            }
+            Pane::Drift | Pane::Duplicates => {}
         }
         Ok(())
     }
@@ -350,7 +376,15 @@ impl Console {
                 ends!(audit.list, audit_fetch(handle, &audit.filter))?;
             }
             Pane::Contract => self.state.contract.scroll = 0,
-            Pane::Drift | Pane::Duplicates | Pane::Credentials => {}
+            Pane::Credentials => {
+                let list = &mut self.state.credentials.list;
+                list.selected = if newest {
+                    0
+                } else {
+                    list.rows.len().saturating_sub(1)
+                };
+            }
+            Pane::Drift | Pane::Duplicates => {}
         }
         Ok(())
     }
@@ -361,6 +395,7 @@ impl Console {
         self.state.failed.list.keep_visible(rows);
         self.state.held.list.keep_visible(rows);
         self.state.audit.list.keep_visible(rows);
+        self.state.credentials.list.keep_visible(rows);
     }
 
     fn selected_event(&self) -> Option<&Event> {
@@ -387,7 +422,16 @@ impl Console {
             };
             return self.reload_audit();
         }
-        let Some(id) = self.selected_event().map(|e| e.id) else {
+        let id = match self.state.pane {
+            Pane::Credentials => self
+                .state
+                .credentials
+                .list
+                .selected_row()
+                .map(|c| c.credential.event_id),
+            _ => self.selected_event().map(|e| e.id),
+        };
+        let Some(id) = id else {
             return Ok(());
         };
         if let Some(detail) = self.handle.event(id)? {

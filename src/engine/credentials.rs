@@ -139,6 +139,23 @@ pub fn expiring(store: &Store, today: Date, days: i32) -> Result<Vec<CredentialS
     Ok(found)
 }
 
+/// The first `limit` credentials expiring within 90 days (expired included),
+/// soonest first, and the band totals, for the console's credentials view.
+pub fn overview(
+    store: &Store,
+    today: Date,
+    limit: usize,
+) -> Result<(Vec<CredentialStatus>, crate::store::CredentialTotals), StoreError> {
+    let day = |n: i64| (today + jiff::Span::new().days(n)).to_string();
+    let totals = store.credential_totals(&today.to_string(), &day(30), &day(60), &day(90))?;
+    let rows = store
+        .credentials_expiring(&day(90), None, limit)?
+        .into_iter()
+        .filter_map(|row| CredentialStatus::from_row(row, today))
+        .collect();
+    Ok((rows, totals))
+}
+
 /// The columns of `hrsync export completions`, in their fixed order.
 pub const COMPLETIONS_CSV_HEADER: [&str; 17] = [
     "employee_id",

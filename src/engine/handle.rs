@@ -138,6 +138,21 @@ impl EngineHandle {
         Ok(self.store.counts()?)
     }
 
+    /// Credentials expiring within 90 days (and expired), soonest first, with the band totals.
+    pub fn credentials(
+        &self,
+        today: jiff::civil::Date,
+        limit: usize,
+    ) -> Result<
+        (
+            Vec<crate::engine::credentials::CredentialStatus>,
+            crate::store::CredentialTotals,
+        ),
+        HandleError,
+    > {
+        Ok(crate::engine::credentials::overview(&self.store, today, limit)?)
+    }
+
     /// The engine's latest published status; in process, with this instant's metrics.
     pub fn status(&self) -> Result<Option<EngineStatus>, HandleError> {
         let mut status = EngineStatus::read(&self.store)?;

@@ -60,7 +60,44 @@ impl StoreTx<'_> {
     }
 }
 
+/// How many credentials fall in each band, and how many of those the HRIS lacks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CredentialTotals {
+    pub expired: u64,
+    pub within_30: u64,
+    pub within_60: u64,
+    pub within_90: u64,
+    /// Expired or expiring within 90 days, and not in the HRIS.
+    pub missing_in_hris: u64,
+}
+
 impl Store {
+    /// The band totals, with days given as YYYY-MM-DD (`today` and today + 30/60/90).
+    pub fn credential_totals(
+        &self,
+        today: &str,
+        d30: &str,
+        d60: &str,
+        d90: &str,
+    ) -> Result<CredentialTotals, StoreError> {
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT COALESCE(SUM(expires < ?1), 0), COALESCE(SUM(expires >= ?1 AND expires <= ?2), 0), \
+             COALESCE(SUM(expires > ?2 AND expires <= ?3), 0), COALESCE(SUM(expires > ?3 AND expires <= ?4), 0), \
+             COALESCE(SUM(in_hris = 0), 0) FROM credentials INDEXED BY credentials_expires WHERE expires <= ?4",
+        )?;
+        let totals = stmt.query_row(params![today, d30, d60, d90], |r| {
+            Ok(CredentialTotals {
+                expired: r.get::<_, i64>(0)? as u64,
+                within_30: r.get::<_, i64>(1)? as u64,
+                within_60: r.get::<_, i64>(2)? as u64,
+                within_90: r.get::<_, i64>(3)? as u64,
+                missing_in_hris: r.get::<_, i64>(4)? as u64,
+            })
+        })?;
+        Ok(totals)
+    }
+
     /// Credentials expiring on or before `until` (YYYY-MM-DD), soonest first, after
     /// the `(expires, employee_id)` of the last row shown, at most `limit`.
     pub fn credentials_expiring(

@@ -31,7 +31,7 @@ use crate::model::{EventId, EventStatus};
 
 pub use audit::{AuditBreak, AuditFilter, AuditReport, GENESIS_HASH};
 pub use console_queries::Toward;
-pub use credentials::{CredentialRow, NewCredential};
+pub use credentials::{CredentialRow, CredentialTotals, NewCredential};
 pub use export::{AUDIT_CSV_HEADER, AuditFormat};
 pub use journal::{Appended, StoreTx};
 pub use queries::{EventDetail, EventFilter, EventSummary, StoreCounts};

@@ -360,3 +360,81 @@ pub fn audit(state: &State, frame: &mut Frame, area: Rect) {
         },
     );
 }
+
+pub fn credentials(state: &State, frame: &mut Frame, area: Rect) {
+    let pane = &state.credentials;
+    let [title_area, list] =
+        ratatui::layout::Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    let t = &pane.totals;
+    let mut title = format!(
+        "expired {} · within 30 days {} · 60 {} · 90 {} · not in the HRIS {}",
+        t.expired, t.within_30, t.within_60, t.within_90, t.missing_in_hris
+    );
+    let total = t.expired + t.within_30 + t.within_60 + t.within_90;
+    if total as usize > pane.list.rows.len() {
+        title.push_str(&format!(
+            " · the {} soonest shown (all: hrsync credentials expiring)",
+            pane.list.rows.len()
+        ));
+    }
+    frame.render_widget(
+        Paragraph::new(Line::styled(title, state.palette.dim())),
+        title_area,
+    );
+    let titles = [
+        "band",
+        "days",
+        "expires",
+        "employee",
+        "department",
+        "credential",
+        "HRIS",
+    ];
+    let widths = [
+        Constraint::Length(9),
+        Constraint::Length(5),
+        Constraint::Length(10),
+        Constraint::Length(10),
+        Constraint::Length(14),
+        Constraint::Fill(1),
+        Constraint::Length(5),
+    ];
+    table(
+        state,
+        frame,
+        list,
+        &pane.list,
+        Columns {
+            titles: &titles,
+            widths: &widths,
+            empty: "No credential expires within 90 days, and none has expired.",
+        },
+        |r| {
+            let c = &r.credential;
+            let band = Cell::from(match c.band {
+                "expired" => "✗ expired",
+                "30" => "! 30d",
+                "60" => "· 60d",
+                _ => "· 90d",
+            });
+            let band = match c.band {
+                "expired" => band.style(state.palette.bad()),
+                "30" => band.style(state.palette.warn()),
+                _ => band,
+            };
+            vec![
+                band,
+                Cell::from(c.days_left.to_string()),
+                Cell::from(c.expires.to_string()),
+                Cell::from(c.employee_id.clone()),
+                Cell::from(c.department.clone().unwrap_or_else(|| "-".into())),
+                Cell::from(c.name.clone()),
+                if c.in_hris {
+                    Cell::from("✓ yes")
+                } else {
+                    Cell::from("✗ NO").style(state.palette.bad())
+                },
+            ]
+        },
+    );
+}

@@ -82,13 +82,7 @@ fn pane(state: &State, frame: &mut Frame, area: Rect) {
             6,
             "suspected duplicate groups side by side, to resolve",
         ),
-        Pane::Credentials => placeholder(
-            frame,
-            area,
-            "Credentials",
-            5,
-            "credentials expiring within 30/60/90 days",
-        ),
+        Pane::Credentials => lists::credentials(state, frame, area),
     }
 }
 
