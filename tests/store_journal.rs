@@ -473,3 +473,36 @@ fn a_file_from_a_newer_hrsync_is_refused() {
     let err = Store::open(&path).err().expect("refused");
     assert!(matches!(err, StoreError::NewerSchema { found: 99, .. }), "{err}");
 }
+
+#[test]
+fn only_a_change_the_engine_will_apply_soon_counts_as_coming() {
+    let (_dir, store) = open();
+    let soon = || Timestamp::now() + SignedDuration::from_secs(120);
+    let ids = append_ids(&store, &[change("m-1", "M"), change("m-2", "M")]);
+    assert!(store.has_change_due(Direction::HrisToLms, "M", soon()).unwrap());
+    assert!(!store.has_change_due(Direction::HrisToLms, "N", soon()).unwrap());
+    assert!(!store.has_change_due(Direction::LmsToHris, "M", soon()).unwrap());
+
+    // Deferred to a later date (a future hire): not coming now.
+    let later = Timestamp::now() + SignedDuration::from_hours(48);
+    store
+        .transaction(|tx| tx.defer(ids[0], later, "hired in two days"))
+        .unwrap();
+    assert!(!store.has_change_due(Direction::HrisToLms, "M", soon()).unwrap());
+
+    // Waiting for an operator: its later change waits behind it, so nothing is coming.
+    store
+        .mark_rejected(
+            ids[0],
+            &[FieldReason {
+                field: "work_email".into(),
+                reason: "not an address".into(),
+            }],
+        )
+        .unwrap();
+    assert!(!store.has_change_due(Direction::HrisToLms, "M", soon()).unwrap());
+
+    // Skipped by the operator: the next change is the head and due.
+    store.skip(ids[0], "bad data, fixed in the HRIS").unwrap();
+    assert!(store.has_change_due(Direction::HrisToLms, "M", soon()).unwrap());
+}

@@ -20,6 +20,8 @@ use crate::store::{Store, StoreError};
 
 /// How long a change waits for its manager's own change before looking again.
 const MANAGER_WAIT: jiff::SignedDuration = jiff::SignedDuration::from_secs(2);
+/// A manager's change due within this long (a retry, say) is worth waiting for.
+const MANAGER_DUE_WITHIN: jiff::SignedDuration = jiff::SignedDuration::from_secs(120);
 
 /// What applying one event came to; the worker journals it.
 #[derive(Debug)]
@@ -354,7 +356,13 @@ impl Applier {
                 .insert(manager_id.to_string(), user.id.clone());
             return Ok(ManagerRef::Learner(user.id));
         }
-        let coming = self.store.has_open_change(Direction::HrisToLms, manager_id)?;
+        // Wait only for a manager whose own change the engine is about to apply. One
+        // waiting for an operator or for a later date would keep this one waiting with
+        // it; instead it goes ahead and is linked when the manager's learner is made.
+        let soon = Timestamp::now() + MANAGER_DUE_WITHIN;
+        let coming = self
+            .store
+            .has_change_due(Direction::HrisToLms, manager_id, soon)?;
         Ok(ManagerRef::NotSynced { coming })
     }
 

@@ -170,14 +170,28 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Whether the employee has a change in this direction that is not finished yet.
-    pub fn has_open_change(&self, direction: Direction, employee_id: &str) -> Result<bool, StoreError> {
+    /// Whether the engine will apply a change of the employee by itself before `by`:
+    /// the employee's head change is pending or retrying and due by then. A change
+    /// that waits for an operator (dead letter, rejected, held) or for a later date
+    /// (a future hire) is not coming, so nobody should wait for it.
+    pub fn has_change_due(
+        &self,
+        direction: Direction,
+        employee_id: &str,
+        by: Timestamp,
+    ) -> Result<bool, StoreError> {
         let conn = self.reader()?;
         let mut stmt = conn.prepare_cached(
+            // The first status term is the index's own condition, so the partial index applies.
             "SELECT EXISTS (SELECT 1 FROM events INDEXED BY events_open WHERE direction = ?1 \
-             AND employee_id = ?2 AND status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held'))",
+             AND employee_id = ?2 AND status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held') \
+             AND status IN ('pending', 'retrying') AND is_head = 1 AND next_attempt_at <= ?3)",
         )?;
-        Ok(stmt.query_row(params![direction.as_str(), employee_id], |r| r.get(0))?)
+        Ok(
+            stmt.query_row(params![direction.as_str(), employee_id, to_micros(by)], |r| {
+                r.get(0)
+            })?,
+        )
     }
 
     /// The learning paths the employee is recorded as enrolled in.

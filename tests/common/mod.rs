@@ -291,6 +291,34 @@ impl World {
         }
     }
 
+    /// The employee's journaled events, one per line, for a failure message.
+    pub fn events_of(&self, id: &str) -> String {
+        let filter = hrsync::store::EventFilter {
+            employee_id: Some(id.to_string()),
+            ..Default::default()
+        };
+        self.store()
+            .events_page(&filter, None, 20)
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let note = self.store().event(e.id).unwrap().and_then(|d| d.event.note);
+                format!(
+                    "  event {} {} {} {} attempts {} next {:?} error {:?} note {:?}",
+                    e.id.0,
+                    e.source.as_str(),
+                    e.kind,
+                    e.status.as_str(),
+                    e.attempts,
+                    e.next_attempt_at,
+                    e.last_error,
+                    note
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     pub async fn settle(&self) {
         self.settle_until(Duration::from_secs(60), |_| true).await;
     }
@@ -559,7 +587,12 @@ pub async fn assert_in_step(world: &World) -> usize {
         if learner.is_none() && world.refused_as_email_twin(id, &learners) {
             continue;
         }
-        let learner = learner.unwrap_or_else(|| panic!("employee {id} has no learner: {employee}"));
+        let learner = learner.unwrap_or_else(|| {
+            panic!(
+                "employee {id} has no learner: {employee}\n{}",
+                world.events_of(id)
+            )
+        });
         let manager = employee["supervisorEId"]
             .as_str()
             .and_then(|m| learners.get(m))
