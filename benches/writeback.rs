@@ -46,6 +46,9 @@ fn main() {
         let contract_path = dir.path().join("contract.toml");
         std::fs::write(&contract_path, include_str!("../assets/contract.toml")).unwrap();
         let mut config = sandbox_config_from(&credentials, &dir.path().join("hrsync.db"), &contract_path);
+        if let Ok(n) = std::env::var("HRSYNC_BENCH_CONCURRENCY") {
+            config.apply.concurrency = n.parse().expect("a number");
+        }
         if let Some(lrs) = config.lrs.as_mut() {
             lrs.poll_interval = Duration::from_millis(200);
         }

@@ -89,7 +89,23 @@ impl Worker {
         }
         let store = self.applier.store.clone();
         let limit = in_flight.len() + room;
-        let ready = tokio::task::spawn_blocking(move || store.ready(Timestamp::now(), limit)).await;
+        let skip: HashSet<(Direction, String)> = in_flight.clone();
+        let writeback = self.writeback.is_some();
+        // Heads first (no payloads), then whole events only for those to start.
+        let ready = tokio::task::spawn_blocking(move || {
+            let heads = store.ready_heads(Timestamp::now(), limit)?;
+            let start: Vec<EventId> = heads
+                .into_iter()
+                .filter(|(_, direction, employee)| {
+                    (writeback || *direction == Direction::HrisToLms)
+                        && !skip.contains(&(*direction, employee.clone()))
+                })
+                .take(room)
+                .map(|(id, _, _)| id)
+                .collect();
+            store.events(&start)
+        })
+        .await;
         let ready = match ready {
             Ok(Ok(ready)) => ready,
             Ok(Err(error)) => {
