@@ -3,7 +3,6 @@
 
 mod common;
 #[path = "console_support/mod.rs"]
-#[allow(dead_code)]
 mod console_support;
 
 use std::time::{Duration, Instant};
