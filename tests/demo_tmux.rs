@@ -84,11 +84,9 @@ fn the_demo_in_a_real_terminal() {
         &command,
     ]);
 
-    let screen = tmux.wait_for("→LMS", Duration::from_secs(60));
-    assert!(
-        screen.contains("hrsync ●"),
-        "the header shows the engine state:\n{screen}"
-    );
+    tmux.wait_for("→LMS", Duration::from_secs(60));
+    // The engine publishes its state once a second.
+    let screen = tmux.wait_for("● running", Duration::from_secs(10));
     assert!(screen.contains("q quit"), "the footer shows the keys:\n{screen}");
 
     tmux.keys("2");
@@ -109,7 +107,8 @@ fn the_demo_in_a_real_terminal() {
     tmux.keys("5");
     tmux.wait_for("MAPPING", Duration::from_secs(10));
     tmux.keys("6");
-    tmux.wait_for("retry", Duration::from_secs(10));
+    tmux.wait_for("[6 Audit]", Duration::from_secs(10));
+    tmux.wait_for("learner.", Duration::from_secs(10));
 
     tmux.keys("q");
     let screen = tmux.wait_for("DEMO-EXITED 0", Duration::from_secs(30));

@@ -92,6 +92,7 @@ async fn a_killed_engine_restarted_loses_nothing_and_applies_nothing_twice() {
         .expect("the audit chain is whole");
     let mut per_event: BTreeMap<String, usize> = BTreeMap::new();
     let mut creates: BTreeMap<String, usize> = BTreeMap::new();
+    let mut recovered = 0;
     let mut before = None;
     loop {
         let page = world
@@ -103,11 +104,24 @@ async fn a_killed_engine_restarted_loses_nothing_and_applies_nothing_twice() {
         for entry in &page {
             if !matches!(
                 entry.action.as_str(),
-                "learner.create" | "learner.update" | "learner.deactivate" | "learner.reactivate"
+                "learner.create"
+                    | "learner.update"
+                    | "learner.deactivate"
+                    | "learner.reactivate"
+                    | "learner.recovered"
             ) {
                 continue;
             }
-            let reason = entry.reason.clone().unwrap_or_default();
+            recovered += usize::from(entry.action == "learner.recovered");
+            // The event's id leads the reason: "event N (source kind)...".
+            let reason = entry
+                .reason
+                .clone()
+                .unwrap_or_default()
+                .split(" (")
+                .next()
+                .unwrap_or_default()
+                .to_string();
             *per_event.entry(reason).or_default() += 1;
             if entry.action == "learner.create" {
                 *creates.entry(entry.employee_id.clone().unwrap()).or_default() += 1;
@@ -122,10 +136,12 @@ async fn a_killed_engine_restarted_loses_nothing_and_applies_nothing_twice() {
         created_twice.is_empty(),
         "learners created twice: {created_twice:?}"
     );
+    // Every applied change is audited once; a change whose attempt the kill cut off
+    // after its write is audited as recovered when the restart finds the LMS holding it.
     assert_eq!(
         per_event.len() as u64,
-        counts.applied,
-        "every applied change is audited, and nothing else is"
+        counts.applied + recovered as u64,
+        "every write is audited once ({recovered} recovered after the kill)"
     );
 }
 
@@ -135,4 +151,77 @@ fn nix_terminate(child: &std::process::Child) {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// An attempt cut off after its write (simulated: the event is marked started, as
+/// the killed process left it) is audited as recovered when the LMS already holds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_cut_off_before_its_journal_entry_is_audited_as_recovered() {
+    let world = common::start(Options {
+        employees: 60,
+        ..Options::default()
+    })
+    .await;
+    world.settle().await;
+    let engine = world.engine();
+    engine.paused.store(true, std::sync::atomic::Ordering::Relaxed);
+    let applied = world
+        .store()
+        .events_page(
+            &hrsync::store::EventFilter {
+                status: Some(hrsync::model::EventStatus::Applied),
+                ..Default::default()
+            },
+            None,
+            1,
+        )
+        .unwrap();
+    let earlier = world.store().event(applied[0].id).unwrap().unwrap().event;
+    let again = hrsync::model::NewEvent {
+        idempotency_key: format!("test-cut-off:{}", earlier.id),
+        source: hrsync::model::Source::Poll,
+        direction: earlier.direction,
+        employee_id: earlier.employee_id.clone(),
+        kind: "Updated".into(),
+        occurred_at: jiff::Timestamp::now(),
+        payload: earlier.payload.clone(),
+    };
+    let id = world.store().append(&[again]).unwrap()[0].id();
+    let cut = world.store().transaction(|tx| tx.mark_started(&[id])).unwrap();
+    assert!(cut.is_empty(), "a first start is not a cut-off one");
+    engine.paused.store(false, std::sync::atomic::Ordering::Relaxed);
+    engine.wake.notify_one();
+    world.settle().await;
+
+    let event = world.store().event(id).unwrap().unwrap().event;
+    assert_eq!(event.status, hrsync::model::EventStatus::Unchanged);
+    let audit = world
+        .store()
+        .audit_page(
+            &hrsync::store::AuditFilter {
+                action: Some("learner.recovered".into()),
+                ..Default::default()
+            },
+            None,
+            10,
+        )
+        .unwrap();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(
+        audit[0].employee_id.as_deref(),
+        Some(earlier.employee_id.as_str())
+    );
+    assert!(
+        audit[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with(&format!("event {id} "))
+    );
+    assert!(
+        audit[0].after.is_object(),
+        "the values the LMS holds: {:?}",
+        audit[0].after
+    );
+    world.store().verify_audit().unwrap().expect("the chain is whole");
 }

@@ -38,6 +38,8 @@ pub struct Worker {
 struct Finished {
     event: Event,
     outcome: Outcome,
+    /// The last attempt was cut off by a stop before it reached the journal.
+    cut_off: bool,
 }
 
 impl Worker {
@@ -103,10 +105,12 @@ impl Worker {
                 .take(room)
                 .map(|(id, _, _)| id)
                 .collect();
-            store.events(&start)
+            let events = store.events(&start)?;
+            let cut_off = store.transaction(|tx| tx.mark_started(&start))?;
+            Ok::<_, crate::store::StoreError>((events, cut_off))
         })
         .await;
-        let ready = match ready {
+        let (ready, cut_off) = match ready {
             Ok(Ok(ready)) => ready,
             Ok(Err(error)) => {
                 tracing::error!(%error, "cannot read ready events from the journal");
@@ -115,6 +119,7 @@ impl Worker {
             Err(_) => return,
         };
         for event in ready {
+            let cut_off = cut_off.contains(&event.id);
             if tasks.len() >= self.concurrency {
                 break;
             }
@@ -129,14 +134,22 @@ impl Worker {
                     let applier = self.applier.clone();
                     tasks.spawn(async move {
                         let outcome = applier.apply(&event).await;
-                        Finished { event, outcome }
+                        Finished {
+                            event,
+                            outcome,
+                            cut_off,
+                        }
                     });
                 }
                 Direction::LmsToHris => {
                     let writeback = self.writeback.clone().expect("checked above");
                     tasks.spawn(async move {
                         let outcome = writeback.apply(&event).await;
-                        Finished { event, outcome }
+                        Finished {
+                            event,
+                            outcome,
+                            cut_off,
+                        }
                     });
                 }
             }
@@ -150,8 +163,16 @@ impl Worker {
         let result = tokio::task::spawn_blocking(move || {
             store.transaction(|tx| {
                 let mut results = Vec::with_capacity(finished.len());
-                for Finished { event, outcome } in &finished {
+                for Finished {
+                    event,
+                    outcome,
+                    cut_off,
+                } in &finished
+                {
                     results.push((event.clone(), record(tx, event, outcome, retry)?));
+                    if *cut_off {
+                        audit_recovered(tx, event, outcome)?;
+                    }
                 }
                 Ok(results)
             })
@@ -195,6 +216,42 @@ impl Worker {
             }
         }
     }
+}
+
+/// An attempt cut off by a stop may have written before it could journal: if the
+/// target now holds the values, say so in the audit log, so no write goes unrecorded.
+fn audit_recovered(
+    tx: &crate::store::StoreTx<'_>,
+    event: &Event,
+    outcome: &Outcome,
+) -> Result<(), StoreError> {
+    let Outcome::Unchanged {
+        mapped: Some(mapped), ..
+    } = outcome
+    else {
+        return Ok(());
+    };
+    let (action, after) = match event.direction {
+        Direction::HrisToLms => (
+            "learner.recovered",
+            mapped.get("lms").cloned().unwrap_or(serde_json::Value::Null),
+        ),
+        Direction::LmsToHris => ("training.recovered", mapped.clone()),
+    };
+    tx.audit(NewAuditEntry {
+        actor: "engine".into(),
+        action: action.into(),
+        employee_id: Some(event.employee_id.clone()),
+        subject: format!("event {}", event.id),
+        before: serde_json::Value::Null,
+        after,
+        reason: Some(format!(
+            "event {} ({} {}): an attempt cut off by a stop; the target already holds these values, \
+             most likely written by that attempt",
+            event.id, event.source, event.kind
+        )),
+    })?;
+    Ok(())
 }
 
 /// Journals one outcome inside the group's transaction; returns the new status.

@@ -236,6 +236,26 @@ impl<'a> StoreTx<'a> {
         Ok(())
     }
 
+    /// Marks events as being applied now; answers those whose last start never
+    /// reached the journal (an attempt cut off by a stop).
+    pub fn mark_started(&self, ids: &[EventId]) -> Result<Vec<EventId>, StoreError> {
+        let mut cut_off = Vec::new();
+        let mut was = self
+            .conn
+            .prepare_cached("SELECT started_at IS NOT NULL FROM events WHERE id = ?1")?;
+        let mut mark = self
+            .conn
+            .prepare_cached("UPDATE events SET started_at = ?2 WHERE id = ?1")?;
+        for id in ids {
+            let started: Option<bool> = was.query_row([id.0], |r| r.get(0)).optional()?;
+            if started == Some(true) {
+                cut_off.push(*id);
+            }
+            mark.execute(params![id.0, to_micros(self.now)])?;
+        }
+        Ok(cut_off)
+    }
+
     /// The event as this transaction sees it.
     pub fn event(&self, id: EventId) -> Result<Event, StoreError> {
         queries::read_event(self.conn, id)?.ok_or(StoreError::NoSuchEvent(id))
@@ -273,7 +293,8 @@ impl<'a> StoreTx<'a> {
         if !allowed.contains(&from) {
             return Err(StoreError::IllegalTransition { id, from, action });
         }
-        let sql = format!("UPDATE events SET status = ?1, updated_at = ?2, {set} WHERE id = ?3");
+        let sql =
+            format!("UPDATE events SET status = ?1, updated_at = ?2, started_at = NULL, {set} WHERE id = ?3");
         let (status, at) = (to.as_str(), to_micros(self.now));
         let mut bound: Vec<&dyn ToSql> = vec![&status, &at, &id.0];
         bound.extend_from_slice(extra);

@@ -137,6 +137,13 @@ CREATE TABLE credentials (
 CREATE INDEX credentials_expires ON credentials (expires, employee_id);
 CREATE INDEX credentials_event ON credentials (event_id);
 "#,
+    r#"
+-- When the engine started applying the event, cleared by every transition. Set at
+-- the next start means the last attempt was cut off (the process stopped between
+-- the write and its journal entry): the audit says so if the target already holds
+-- the values.
+ALTER TABLE events ADD COLUMN started_at INTEGER;
+"#,
 ];
 
 /// Brings the file's schema up to the newest version, in one transaction.
