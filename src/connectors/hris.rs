@@ -197,16 +197,7 @@ impl HrisClient {
         let what =
             format!("HRIS training records of employee {employee_id} (GET training/record/employee/{{id}})");
         let path = format!("training/record/employee/{}", encode_segment(employee_id));
-        let response = self
-            .request(reqwest::Method::GET, &path)
-            .send()
-            .await
-            .map_err(|error| unanswered(&what, error))?;
-        if response.status() == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        let records: Value = json_of(&what, checked(&what, response).await?).await?;
-        Ok(Some(rows_of(records)))
+        Ok(self.get_found(&what, &path).await?.map(rows_of))
     }
 
     /// Adds a training record (`completed`, `type`, `hours`, `credits`, `notes`, `score`).
@@ -219,13 +210,7 @@ impl HrisClient {
             "adding a training record for employee {employee_id} (POST training/record/employee/{{id}})"
         );
         let path = format!("training/record/employee/{}", encode_segment(employee_id));
-        let response = self
-            .request(reqwest::Method::POST, &path)
-            .json(record)
-            .send()
-            .await
-            .map_err(|error| unanswered(&what, error))?;
-        json_of(&what, checked(&what, response).await?).await
+        self.post(&what, &path, record).await
     }
 
     /// The rows of one of the employee's custom tables (e.g. `certifications`).
@@ -236,21 +221,10 @@ impl HrisClient {
     ) -> Result<Option<Vec<Value>>, ConnectorError> {
         let what =
             format!("HRIS table {table} of employee {employee_id} (GET employees/{{id}}/tables/{table})");
-        let path = format!(
-            "employees/{}/tables/{}",
-            encode_segment(employee_id),
-            encode_segment(table)
-        );
-        let response = self
-            .request(reqwest::Method::GET, &path)
-            .send()
-            .await
-            .map_err(|error| unanswered(&what, error))?;
-        if response.status() == reqwest::StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        let rows: Value = json_of(&what, checked(&what, response).await?).await?;
-        Ok(Some(rows_of(rows)))
+        Ok(self
+            .get_found(&what, &table_path(employee_id, table))
+            .await?
+            .map(rows_of))
     }
 
     /// Adds a row to one of the employee's custom tables.
@@ -262,19 +236,40 @@ impl HrisClient {
     ) -> Result<Value, ConnectorError> {
         let what =
             format!("adding a {table} row for employee {employee_id} (POST employees/{{id}}/tables/{table})");
-        let path = format!(
-            "employees/{}/tables/{}",
-            encode_segment(employee_id),
-            encode_segment(table)
-        );
+        self.post(&what, &table_path(employee_id, table), row).await
+    }
+
+    /// GET a JSON answer; `None` when the HRIS answers 404.
+    async fn get_found(&self, what: &str, path: &str) -> Result<Option<Value>, ConnectorError> {
         let response = self
-            .request(reqwest::Method::POST, &path)
-            .json(row)
+            .request(reqwest::Method::GET, path)
             .send()
             .await
-            .map_err(|error| unanswered(&what, error))?;
-        json_of(&what, checked(&what, response).await?).await
+            .map_err(|error| unanswered(what, error))?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        Ok(Some(json_of(what, checked(what, response).await?).await?))
     }
+
+    /// POST a JSON body; answers the created row.
+    async fn post(&self, what: &str, path: &str, body: &Value) -> Result<Value, ConnectorError> {
+        let response = self
+            .request(reqwest::Method::POST, path)
+            .json(body)
+            .send()
+            .await
+            .map_err(|error| unanswered(what, error))?;
+        json_of(what, checked(what, response).await?).await
+    }
+}
+
+fn table_path(employee_id: &str, table: &str) -> String {
+    format!(
+        "employees/{}/tables/{}",
+        encode_segment(employee_id),
+        encode_segment(table)
+    )
 }
 
 /// BambooHR answers lists as an array or as an object keyed by row id.

@@ -18,11 +18,6 @@ impl Notifier {
         Notifier { target }
     }
 
-    /// Whether messages go anywhere.
-    pub fn is_configured(&self) -> bool {
-        self.target.is_some()
-    }
-
     pub async fn send(&self, text: &str) -> Result<(), ConnectorError> {
         let Some((client, url)) = &self.target else {
             return Ok(());
