@@ -91,6 +91,7 @@ pub fn sandbox_config_from(
         safety: SafetyThreshold::default(),
         notify_url: None,
         apply: ApplyConfig::default(),
+        reconcile: crate::config::ReconcileSchedule::default(),
     }
 }
 

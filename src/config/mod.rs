@@ -3,6 +3,9 @@
 //! environment variable in the file and read from the environment at load time.
 
 mod raw;
+mod schedule;
+
+pub use schedule::ReconcileSchedule;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -24,6 +27,8 @@ pub struct Config {
     pub safety: SafetyThreshold,
     pub notify_url: Option<url::Url>,
     pub apply: ApplyConfig,
+    /// When reconciliation runs by itself.
+    pub reconcile: ReconcileSchedule,
 }
 
 #[derive(Debug, Clone)]

@@ -33,6 +33,8 @@ struct RawConfig {
     notify: RawNotify,
     #[serde(default)]
     apply: RawApply,
+    #[serde(default)]
+    reconcile: RawReconcile,
 }
 
 #[derive(Deserialize)]
@@ -108,6 +110,13 @@ struct RawNotify {
 #[serde(deny_unknown_fields)]
 struct RawApply {
     concurrency: Option<Spanned<usize>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawReconcile {
+    at: Option<Spanned<String>>,
+    time_zone: Option<Spanned<String>>,
 }
 
 /// Turns byte offsets into line numbers and collects the first problem.
@@ -294,6 +303,30 @@ pub(super) fn resolve(
         }
         apply.concurrency = *concurrency.get_ref();
     }
+    let mut reconcile = super::ReconcileSchedule::default();
+    if let Some(at) = &raw.reconcile.at {
+        reconcile.at = at.get_ref().parse().map_err(|_| {
+            r.invalid(
+                at,
+                format!(
+                    "[reconcile] at \"{}\" is not a time of day like \"02:00\"",
+                    at.get_ref()
+                ),
+            )
+        })?;
+    }
+    if let Some(zone) = &raw.reconcile.time_zone {
+        reconcile.time_zone = jiff::tz::TimeZone::get(zone.get_ref()).map_err(|_| {
+            r.invalid(
+                zone,
+                format!(
+                    "[reconcile] time_zone \"{}\" is not an IANA time zone like \"Europe/Berlin\"",
+                    zone.get_ref()
+                ),
+            )
+        })?;
+        reconcile.time_zone_name = zone.get_ref().clone();
+    }
     let contract_path = match &raw.contract {
         Some(contract) => r.path(&contract.path),
         None => r.path(&Spanned::new(0..0, "contract.toml".to_string())),
@@ -310,5 +343,6 @@ pub(super) fn resolve(
         safety,
         notify_url,
         apply,
+        reconcile,
     })
 }

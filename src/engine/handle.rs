@@ -2,6 +2,8 @@
 //! commands in. In one process it also wakes the engine at once; attached to a
 //! headless `hrsync run`, the same commands travel through the store's cursors.
 
+mod drift;
+
 use std::path::Path;
 use std::sync::Arc;
 

@@ -21,6 +21,9 @@ pub enum ActionError {
     Store(#[from] StoreError),
     #[error("a reason is required to {0}")]
     NoReason(&'static str),
+    /// The action does not fit the record (a missing group, a learner not in it).
+    #[error("{0}")]
+    Refused(String),
 }
 
 fn entry(

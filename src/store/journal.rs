@@ -119,6 +119,15 @@ impl<'a> StoreTx<'a> {
         Ok(())
     }
 
+    /// Forgets a recorded enrolment, so the next change enrols the learner again
+    /// (reconciliation found the LMS group without them).
+    pub fn forget_enrolment(&self, employee_id: &str, group: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("DELETE FROM enrolments WHERE employee_id = ?1 AND group_name = ?2")?
+            .execute(params![employee_id, group])?;
+        Ok(())
+    }
+
     /// Remembers (or, with `None`, forgets) that this employee's learner waits for
     /// its manager to get a learner; `event` is the change to apply again then.
     pub fn set_manager_wait(

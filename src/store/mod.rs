@@ -11,10 +11,12 @@
 mod audit;
 mod console_queries;
 mod credentials;
+mod duplicates;
 mod export;
 mod journal;
 mod page;
 mod queries;
+mod reconcile;
 mod schema;
 mod transitions;
 mod watch;
@@ -32,9 +34,11 @@ use crate::model::{EventId, EventStatus};
 pub use audit::{AuditBreak, AuditFilter, AuditReport, GENESIS_HASH};
 pub use console_queries::Toward;
 pub use credentials::{CredentialRow, CredentialTotals, NewCredential};
+pub use duplicates::{DuplicateCounts, DuplicateGroup, DuplicateMember, Sharer, SuspectedGroup};
 pub use export::{AUDIT_CSV_HEADER, AuditFormat};
 pub use journal::{Appended, StoreTx};
 pub use queries::{EventDetail, EventFilter, EventSummary, StoreCounts};
+pub use reconcile::{DriftItem, Finding, Flag, ReconcileRun};
 pub use watch::ChangeWatch;
 
 /// Read connections kept open for reuse; more are opened when needed, then dropped.

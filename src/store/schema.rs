@@ -144,6 +144,105 @@ CREATE INDEX credentials_event ON credentials (event_id);
 -- the values.
 ALTER TABLE events ADD COLUMN started_at INTEGER;
 "#,
+    r#"
+-- Who each HRIS employee is, for duplicate detection on ingest: normalised keys,
+-- what an operator compares, and when the engine first saw them (the first seen
+-- of a suspected group syncs; the newcomers are held).
+CREATE TABLE people (
+    employee_id TEXT PRIMARY KEY,
+    email_key   TEXT NOT NULL,
+    name_key    TEXT NOT NULL,
+    first_seen  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    display     TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX people_email ON people (email_key) WHERE email_key <> '';
+CREATE INDEX people_name ON people (name_key) WHERE name_key <> '';
+
+-- Suspected duplicates, on the HRIS side (employees) or the LMS side (learners),
+-- one group per shared key. Never merged: an operator decides, and the decision
+-- holds while the members stay the same (`members_key`).
+CREATE TABLE duplicate_groups (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    side        TEXT NOT NULL,
+    basis       TEXT NOT NULL,
+    match_key   TEXT NOT NULL,
+    members_key TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    found_at    INTEGER NOT NULL,
+    seen_at     INTEGER NOT NULL,
+    decided_at  INTEGER,
+    decided_by  TEXT,
+    note        TEXT,
+    UNIQUE (side, basis, match_key)
+);
+CREATE INDEX duplicate_groups_state ON duplicate_groups (state, id);
+CREATE TABLE duplicate_members (
+    group_id    INTEGER NOT NULL REFERENCES duplicate_groups (id),
+    member_id   TEXT NOT NULL,
+    employee_id TEXT,
+    learner_id  TEXT,
+    first_seen  INTEGER NOT NULL,
+    fields      TEXT NOT NULL,
+    PRIMARY KEY (group_id, member_id)
+) WITHOUT ROWID;
+CREATE INDEX duplicate_members_employee ON duplicate_members (employee_id);
+
+-- Reconciliation runs with their counts, and an item per finding.
+CREATE TABLE reconcile_runs (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    trigger     TEXT NOT NULL,
+    started_at  INTEGER NOT NULL,
+    beat_at     INTEGER NOT NULL,
+    finished_at INTEGER,
+    outcome     TEXT NOT NULL,
+    error       TEXT,
+    employees   INTEGER NOT NULL DEFAULT 0,
+    learners    INTEGER NOT NULL DEFAULT 0,
+    completions INTEGER NOT NULL DEFAULT 0,
+    accepted    INTEGER NOT NULL DEFAULT 0,
+    counts      TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE drift_items (
+    id          INTEGER PRIMARY KEY,
+    run_id      INTEGER NOT NULL REFERENCES reconcile_runs (id),
+    category    TEXT NOT NULL,
+    employee_id TEXT NOT NULL,
+    learner_id  TEXT,
+    field       TEXT NOT NULL,
+    hris_value  TEXT,
+    lms_value   TEXT,
+    state       TEXT NOT NULL DEFAULT 'open',
+    note        TEXT,
+    detail      TEXT NOT NULL
+);
+CREATE INDEX drift_items_run ON drift_items (run_id, category, id);
+-- Accepted differences: not reported again while the values stay as accepted.
+CREATE TABLE drift_accepted (
+    category    TEXT NOT NULL,
+    employee_id TEXT NOT NULL,
+    field       TEXT NOT NULL,
+    hris_value  TEXT,
+    lms_value   TEXT,
+    reason      TEXT NOT NULL,
+    expires_at  INTEGER,
+    actor       TEXT NOT NULL,
+    at          INTEGER NOT NULL,
+    PRIMARY KEY (category, employee_id, field)
+) WITHOUT ROWID;
+
+-- The HRIS admin's queue: drift and duplicates an operator handed over, with a note.
+CREATE TABLE flags (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    at          INTEGER NOT NULL,
+    actor       TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    employee_id TEXT,
+    subject     TEXT NOT NULL,
+    note        TEXT NOT NULL,
+    detail      TEXT NOT NULL
+);
+"#,
 ];
 
 /// Brings the file's schema up to the newest version, in one transaction.

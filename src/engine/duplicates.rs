@@ -1,0 +1,177 @@
+//! Suspected duplicate employees: found on ingest (each change is checked against
+//! everyone seen before) and in every reconciliation run (the whole pull at once).
+//! The first seen of a group syncs; the newcomers are held until an operator
+//! decides. Nothing is ever merged.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+
+use crate::model::{DuplicateBasis, DuplicateSide, IdentityKeys};
+use crate::store::{DuplicateMember, Store, StoreError, SuspectedGroup};
+
+/// Every hold's note starts so; `not a duplicate` releases the events it held.
+pub const HOLD_NOTE: &str = "suspected duplicate";
+
+/// What applying one change learned about who the employee is: the worker
+/// records it with the outcome (the person, and any group they are in).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sighting {
+    pub keys: IdentityKeys,
+    pub groups: Vec<SuspectedGroup>,
+}
+
+/// Whether a change may go on, and what it showed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Clear(Sighting),
+    /// A newcomer to an undecided group: held, with the reason.
+    Hold {
+        why: String,
+        sighting: Sighting,
+    },
+}
+
+fn member(keys: &IdentityKeys, first_seen: Timestamp) -> DuplicateMember {
+    DuplicateMember {
+        member_id: keys.employee_id.clone(),
+        employee_id: Some(keys.employee_id.clone()),
+        learner_id: None,
+        first_seen,
+        fields: keys.display.clone(),
+    }
+}
+
+/// The first seen of a group (ties: the smaller id) is the one that syncs.
+fn incumbent(members: &[DuplicateMember]) -> Option<&DuplicateMember> {
+    members
+        .iter()
+        .min_by(|a, b| (a.first_seen, &a.member_id).cmp(&(b.first_seen, &b.member_id)))
+}
+
+/// Checks one employee against everyone seen before.
+pub fn check(store: &Store, keys: IdentityKeys) -> Result<Verdict, StoreError> {
+    let sharers = store.people_sharing(&keys)?;
+    if sharers.is_empty() {
+        return Ok(Verdict::Clear(Sighting {
+            keys,
+            groups: Vec::new(),
+        }));
+    }
+    let me = member(
+        &keys,
+        store
+            .person_first_seen(&keys.employee_id)?
+            .unwrap_or_else(Timestamp::now),
+    );
+    let mut groups = Vec::new();
+    let mut hold = None;
+    for basis in [DuplicateBasis::Email, DuplicateBasis::NameAndHireDate] {
+        let Some(match_key) = keys.key(basis) else {
+            continue;
+        };
+        let mut members = vec![me.clone()];
+        members.extend(
+            sharers
+                .iter()
+                .filter(|s| s.basis == basis)
+                .map(|s| s.member.clone()),
+        );
+        if members.len() < 2 {
+            continue;
+        }
+        let group = SuspectedGroup {
+            side: DuplicateSide::Hris,
+            basis,
+            match_key,
+            members,
+        };
+        let decided = store
+            .duplicate_group_by_key(DuplicateSide::Hris, basis, &group.match_key)?
+            .is_some_and(|g| !g.state.holds() && g.members_key == group.members_key());
+        let first = incumbent(&group.members).map(|m| m.member_id.clone());
+        if !decided && hold.is_none() && first.as_deref() != Some(me.member_id.as_str()) {
+            hold = Some(format!(
+                "{HOLD_NOTE} of employee {} ({}): held until an operator decides in the Duplicates pane \
+                 or with `hrsync duplicates`",
+                first.unwrap_or_default(),
+                basis.describe()
+            ));
+        }
+        groups.push(group);
+    }
+    let sighting = Sighting { keys, groups };
+    Ok(match hold {
+        Some(why) => Verdict::Hold { why, sighting },
+        None => Verdict::Clear(sighting),
+    })
+}
+
+/// Every group in a whole population (a full pull), with each one's first sighting.
+pub fn employee_groups(people: &[(IdentityKeys, Timestamp)]) -> Vec<SuspectedGroup> {
+    let mut by_key: BTreeMap<(DuplicateBasis, String), Vec<DuplicateMember>> = BTreeMap::new();
+    for (keys, first_seen) in people {
+        for basis in [DuplicateBasis::Email, DuplicateBasis::NameAndHireDate] {
+            if let Some(key) = keys.key(basis) {
+                by_key
+                    .entry((basis, key))
+                    .or_default()
+                    .push(member(keys, *first_seen));
+            }
+        }
+    }
+    by_key
+        .into_iter()
+        .filter(|(_, members)| members.len() > 1)
+        .map(|((basis, match_key), members)| SuspectedGroup {
+            side: DuplicateSide::Hris,
+            basis,
+            match_key,
+            members,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(id: &str, email: &str, name: &str, hire: &str) -> IdentityKeys {
+        IdentityKeys {
+            employee_id: id.into(),
+            email: email.into(),
+            name: name.into(),
+            hire_date: hire.into(),
+            display: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_whole_pull_groups_by_email_and_by_name_with_hire_date() {
+        let t = Timestamp::UNIX_EPOCH;
+        let people = [
+            (keys("1", "a@x.com", "ana lopez", "2024-01-01"), t),
+            (keys("2", "a@x.com", "ana maria", "2024-02-01"), t),
+            (keys("3", "b@x.com", "ana lopez", "2024-01-01"), t),
+            (keys("4", "c@x.com", "ana lopez", "2023-01-01"), t),
+        ];
+        let groups = employee_groups(&people);
+        let got: Vec<(DuplicateBasis, String)> = groups.iter().map(|g| (g.basis, g.members_key())).collect();
+        assert_eq!(
+            got,
+            [
+                (DuplicateBasis::Email, "1,2".to_string()),
+                (DuplicateBasis::NameAndHireDate, "1,3".to_string())
+            ]
+        );
+    }
+
+    #[test]
+    fn the_first_seen_is_the_incumbent_and_ties_go_to_the_smaller_id() {
+        let early = Timestamp::UNIX_EPOCH;
+        let late = early + jiff::SignedDuration::from_secs(5);
+        let m = |id: &str, at| member(&keys(id, "", "", ""), at);
+        assert_eq!(incumbent(&[m("9", late), m("5", early)]).unwrap().member_id, "5");
+        assert_eq!(incumbent(&[m("7", early), m("5", early)]).unwrap().member_id, "5");
+    }
+}

@@ -1,0 +1,133 @@
+//! The handle's reads and commands for reconciliation drift and suspected
+//! duplicates: what the Drift and Duplicates panes show and ask for.
+
+use jiff::Timestamp;
+
+use super::{EngineHandle, HandleError};
+use crate::engine::reconcile::schedule::{NEXT_CURSOR, REQUEST_CURSOR};
+use crate::engine::resolve::{self, Resolved};
+use crate::model::{DriftCategory, GroupState, NewAuditEntry};
+use crate::store::{DriftItem, DuplicateCounts, DuplicateGroup, Flag, ReconcileRun};
+
+impl EngineHandle {
+    // --- reads ---
+
+    /// The newest runs first (complete, failed or running), at most `limit`: the
+    /// first complete one is what the Drift pane shows, the rest its trend.
+    pub fn reconcile_runs(&self, limit: usize) -> Result<Vec<ReconcileRun>, HandleError> {
+        Ok(self.store.reconcile_runs(limit)?)
+    }
+
+    /// A run's items (one category, or all) from row `offset`, at most `limit`.
+    pub fn drift_items(
+        &self,
+        run_id: i64,
+        category: Option<DriftCategory>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<DriftItem>, HandleError> {
+        Ok(self.store.drift_items_page(run_id, category, offset, limit)?)
+    }
+
+    pub fn drift_item(&self, id: i64) -> Result<Option<DriftItem>, HandleError> {
+        Ok(self.store.drift_item(id)?)
+    }
+
+    /// When the engine's schedule runs next, if an engine has said.
+    pub fn next_reconcile(&self) -> Result<Option<Timestamp>, HandleError> {
+        Ok(self.store.cursor(NEXT_CURSOR)?.and_then(|t| t.parse().ok()))
+    }
+
+    /// Suspected groups in `states` (all when empty): open first, then newest.
+    pub fn duplicate_groups(
+        &self,
+        states: &[GroupState],
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<DuplicateGroup>, HandleError> {
+        Ok(self.store.duplicate_groups(states, offset, limit)?)
+    }
+
+    pub fn duplicate_counts(&self) -> Result<DuplicateCounts, HandleError> {
+        Ok(self.store.duplicate_counts()?)
+    }
+
+    /// The HRIS admin's queue, oldest first.
+    pub fn flags(&self, after_id: i64, limit: usize) -> Result<Vec<Flag>, HandleError> {
+        Ok(self.store.flags(after_id, limit)?)
+    }
+
+    // --- commands ---
+
+    /// Asks the engine for a reconciliation run now (taken up within about a second;
+    /// not started twice if one is under way). Audited.
+    pub fn request_reconcile(&self) -> Result<(), HandleError> {
+        let now = Timestamp::now().to_string();
+        let entry = NewAuditEntry {
+            actor: self.operator.clone(),
+            action: "reconcile.request".to_string(),
+            employee_id: None,
+            subject: "reconciliation".to_string(),
+            before: serde_json::Value::Null,
+            after: serde_json::json!({ "requested_at": now }),
+            reason: None,
+        };
+        self.store.transaction(|tx| {
+            tx.set_cursor(REQUEST_CURSOR, &now)?;
+            tx.audit(entry)?;
+            Ok(())
+        })?;
+        self.poke();
+        Ok(())
+    }
+
+    /// Fix: the owner's value is journaled and applied like any change.
+    pub fn fix_drift(&self, ids: &[i64]) -> Result<Vec<Resolved>, HandleError> {
+        let done = resolve::fix(&self.store, &self.operator, ids)?;
+        self.poke();
+        Ok(done)
+    }
+
+    pub fn flag_drift(&self, ids: &[i64], note: &str) -> Result<Vec<Resolved>, HandleError> {
+        Ok(resolve::flag(&self.store, &self.operator, ids, note)?)
+    }
+
+    pub fn accept_drift(
+        &self,
+        ids: &[i64],
+        reason: &str,
+        expires: Option<Timestamp>,
+    ) -> Result<Vec<Resolved>, HandleError> {
+        Ok(resolve::accept(
+            &self.store,
+            &self.operator,
+            ids,
+            reason,
+            expires,
+        )?)
+    }
+
+    /// Not a duplicate: remembered; the held records sync.
+    pub fn not_duplicate(&self, group: i64, reason: &str) -> Result<DuplicateGroup, HandleError> {
+        let done = resolve::not_duplicate(&self.store, &self.operator, group, reason)?;
+        self.poke();
+        Ok(done)
+    }
+
+    /// Flag to the HRIS admin with a note; the newcomers stay held.
+    pub fn flag_duplicate(&self, group: i64, note: &str) -> Result<DuplicateGroup, HandleError> {
+        Ok(resolve::flag_duplicate(&self.store, &self.operator, group, note)?)
+    }
+
+    /// Link (learner side): points `learner_id` at `employee_id`.
+    pub fn link_learner(
+        &self,
+        group: i64,
+        learner_id: &str,
+        employee_id: &str,
+    ) -> Result<DuplicateGroup, HandleError> {
+        let done = resolve::link(&self.store, &self.operator, group, learner_id, employee_id)?;
+        self.poke();
+        Ok(done)
+    }
+}

@@ -1,0 +1,285 @@
+//! Reconciliation: pull the full lists from the HRIS, the LMS and the LRS, join
+//! them on employee id, store the run with its counts and an item per finding,
+//! and record the suspected duplicates it sees. A run that cannot finish (a side
+//! down, an empty HRIS list) says so and reports nothing as drift.
+
+pub mod compare;
+pub mod schedule;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use jiff::Timestamp;
+use serde_json::{Value, json};
+
+use super::duplicates::employee_groups;
+use super::initial_load::hris_fields;
+use crate::connectors::{HrisClient, LrsClient, Notifier, ScimClient};
+use crate::contract::Contract;
+use crate::contract::identity::identity_keys;
+use crate::contract::writeback::{Completion, StatementMapping, map_statement};
+use crate::model::DriftCategory;
+use crate::store::{Finding, ReconcileRun, Store, StoreError};
+
+/// A run whose heartbeat is older than this is taken for dead (its process stopped).
+pub const STALE_AFTER: Duration = Duration::from_secs(15 * 60);
+/// Employees whose training records are read at once when checking completions.
+const HRIS_READS_AT_ONCE: usize = 16;
+
+/// What asking for a run came to.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum RunResult {
+    Complete {
+        run: ReconcileRun,
+    },
+    /// It could not finish; nothing was reported as drift.
+    Failed {
+        run: ReconcileRun,
+    },
+    /// Another run is under way; this one was not started.
+    AlreadyRunning {
+        run: ReconcileRun,
+    },
+}
+
+impl RunResult {
+    pub fn run(&self) -> &ReconcileRun {
+        match self {
+            RunResult::Complete { run } | RunResult::Failed { run } | RunResult::AlreadyRunning { run } => {
+                run
+            }
+        }
+    }
+}
+
+/// Everything a run reads from; shared by the schedule, the CLI and tests.
+#[derive(Clone)]
+pub struct Reconciler {
+    pub store: Store,
+    pub contract: Arc<parking_lot::RwLock<Arc<Contract>>>,
+    pub hris: HrisClient,
+    pub scim: ScimClient,
+    pub lrs: Option<LrsClient>,
+    pub notifier: Notifier,
+}
+
+impl Reconciler {
+    /// One run now, unless one is under way.
+    pub async fn run(&self, trigger: &str) -> Result<RunResult, StoreError> {
+        let store = self.store.clone();
+        let trigger_name = trigger.to_string();
+        let begun = tokio::task::spawn_blocking(move || store.begin_run(&trigger_name, STALE_AFTER))
+            .await
+            .expect("beginning a run does not panic")?;
+        let id = match begun {
+            Ok(id) => id,
+            Err(run) => return Ok(RunResult::AlreadyRunning { run }),
+        };
+        tracing::info!(run = id, trigger, "reconciliation started");
+        let outcome = self.pull_and_compare(id).await;
+        let store = self.store.clone();
+        let result = tokio::task::spawn_blocking(move || -> Result<RunResult, StoreError> {
+            match outcome {
+                Ok(pulled) => {
+                    let run = store.transaction(|tx| pulled.store(tx, id))?;
+                    Ok(RunResult::Complete { run })
+                }
+                Err(why) => {
+                    store.fail_run(id, &why)?;
+                    let run = store.reconcile_run(id)?.ok_or(StoreError::Corrupt {
+                        row: id,
+                        column: "reconcile_runs",
+                        reason: "the run just failed is missing".into(),
+                    })?;
+                    Ok(RunResult::Failed { run })
+                }
+            }
+        })
+        .await
+        .expect("storing a run does not panic")?;
+        self.tell(&result).await;
+        Ok(result)
+    }
+
+    async fn tell(&self, result: &RunResult) {
+        let text = match result {
+            RunResult::Complete { run } if run.count(DriftCategory::TerminatedButActive) > 0 => format!(
+                ":rotating_light: hrsync reconciliation {}: {} terminated employees still have an active learner. \
+                 The Drift pane (or `hrsync drift list --category terminated_but_active`) shows them; fix pushes the deactivation.",
+                run.id,
+                run.count(DriftCategory::TerminatedButActive)
+            ),
+            RunResult::Failed { run } => format!(
+                ":warning: hrsync reconciliation {} could not finish: {}",
+                run.id,
+                run.error.as_deref().unwrap_or("unknown")
+            ),
+            _ => return,
+        };
+        if let Err(error) = self.notifier.send(&text).await {
+            tracing::warn!(%error, "cannot tell the ops channel about a reconciliation");
+        }
+    }
+
+    /// Everything read and compared; `Err` says why the run cannot finish.
+    async fn pull_and_compare(&self, id: i64) -> Result<Pulled, String> {
+        let contract = self.contract.read().clone();
+        let fields = hris_fields(&contract);
+        let (employees, learners) = tokio::try_join!(
+            async {
+                self.hris
+                    .full_pull(&fields)
+                    .await
+                    .map_err(|e| format!("the HRIS could not be read: {e}"))
+            },
+            async {
+                self.scim
+                    .all_users()
+                    .await
+                    .map_err(|e| format!("the LMS could not be read: {e}"))
+            },
+        )?;
+        if employees.is_empty() {
+            return Err(
+                "the HRIS answered an empty employee list; nothing is reported as drift \
+                        (the safety threshold would hold what it implies)"
+                    .into(),
+            );
+        }
+        let _ = self.store.beat_run(id);
+        let today = Timestamp::now().to_zoned(contract.time_zone.clone()).date();
+        let mut findings = compare::compare(&contract, &employees, &learners, today);
+        let known: std::collections::HashSet<String> = employees
+            .iter()
+            .filter_map(|e| {
+                e.get(&contract.key_field().hris).and_then(|v| match v {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                })
+            })
+            .collect();
+        let completions = match &self.lrs {
+            Some(lrs) if contract.writeback.is_some() => {
+                let (count, missing) = self.completions_not_written_back(&contract, lrs, &known).await?;
+                findings.extend(missing);
+                count
+            }
+            _ => 0,
+        };
+        let _ = self.store.beat_run(id);
+        let keys = employees.iter().map(|e| identity_keys(&contract, e)).collect();
+        Ok(Pulled {
+            employees: employees.len() as u64,
+            learners: learners.len() as u64,
+            completions,
+            findings,
+            keys,
+            learner_groups: compare::learner_duplicates(&learners, Timestamp::now()),
+        })
+    }
+
+    /// Every completion in the LRS the HRIS has no training record of.
+    async fn completions_not_written_back(
+        &self,
+        contract: &Contract,
+        lrs: &LrsClient,
+        known: &std::collections::HashSet<String>,
+    ) -> Result<(u64, Vec<Finding>), String> {
+        let writeback = contract.writeback.as_ref().expect("checked by the caller");
+        let mut by_employee: HashMap<String, Vec<(Box<Completion>, Value)>> = HashMap::new();
+        let mut count = 0u64;
+        let mut page = lrs
+            .stored_since(None, 500)
+            .await
+            .map_err(|e| format!("the LRS could not be read: {e}"))?;
+        loop {
+            for statement in page.statements {
+                if let Ok(StatementMapping::Completion(c)) = map_statement(contract, writeback, &statement) {
+                    count += 1;
+                    // An employee the HRIS does not know waits in the error queue already.
+                    if known.contains(&c.employee_id) {
+                        by_employee
+                            .entry(c.employee_id.clone())
+                            .or_default()
+                            .push((c, statement));
+                    }
+                }
+            }
+            match page.more {
+                Some(more) => {
+                    page = lrs
+                        .more(&more)
+                        .await
+                        .map_err(|e| format!("the LRS could not be read: {e}"))?
+                }
+                None => break,
+            }
+        }
+        let hris = &self.hris;
+        let mut checks = futures::stream::iter(by_employee)
+            .map(|(employee, completions)| async move {
+                let records = hris.training_records(&employee).await;
+                (employee, completions, records)
+            })
+            .buffer_unordered(HRIS_READS_AT_ONCE);
+        let mut findings = Vec::new();
+        while let Some((employee, completions, records)) = checks.next().await {
+            let records = records
+                .map_err(|e| format!("the HRIS training records of {employee} could not be read: {e}"))?
+                .unwrap_or_default();
+            for (c, statement) in completions {
+                if c.recorded_in(&records) {
+                    continue;
+                }
+                findings.push(Finding {
+                    category: DriftCategory::CompletionNotWrittenBack,
+                    employee_id: employee.clone(),
+                    learner_id: None,
+                    field: c.statement_id.clone(),
+                    hris_value: None,
+                    lms_value: Some(format!(
+                        "{} {} on {}",
+                        c.verb,
+                        c.course_name.as_deref().unwrap_or(&c.course_iri),
+                        c.completed
+                    )),
+                    detail: json!({ "statement": statement, "verb": c.verb }),
+                });
+            }
+        }
+        findings.sort_by(|a, b| (&a.employee_id, &a.field).cmp(&(&b.employee_id, &b.field)));
+        Ok((count, findings))
+    }
+}
+
+/// A finished pull, ready to be stored in one transaction.
+struct Pulled {
+    employees: u64,
+    learners: u64,
+    completions: u64,
+    findings: Vec<Finding>,
+    keys: Vec<crate::model::IdentityKeys>,
+    learner_groups: Vec<crate::store::SuspectedGroup>,
+}
+
+impl Pulled {
+    fn store(self, tx: &crate::store::StoreTx<'_>, id: i64) -> Result<ReconcileRun, StoreError> {
+        let mut people = Vec::with_capacity(self.keys.len());
+        for keys in self.keys.into_iter().filter(|k| !k.employee_id.is_empty()) {
+            let first_seen = tx.upsert_person(&keys)?;
+            people.push((keys, first_seen));
+        }
+        for group in employee_groups(&people).iter().chain(&self.learner_groups) {
+            tx.record_suspected(group)?;
+        }
+        tx.finish_run(
+            id,
+            (self.employees, self.learners, self.completions),
+            &self.findings,
+        )
+    }
+}
