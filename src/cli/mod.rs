@@ -2,6 +2,7 @@
 
 mod console;
 mod ops;
+mod reconcile;
 mod run;
 mod writeback;
 
@@ -93,6 +94,35 @@ pub enum Command {
         #[command(subcommand)]
         command: writeback::CredentialsCommand,
     },
+    /// Run a reconciliation now (both sides pulled in full and compared) and wait for it.
+    Reconcile {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Print the run as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What reconciliation found: list, fix, flag, accept.
+    Drift {
+        #[command(flatten)]
+        store: ops::StoreArgs,
+        #[command(subcommand)]
+        command: reconcile::DriftCommand,
+    },
+    /// Suspected duplicate employees and learners: list, not-duplicate, flag, link.
+    Duplicates {
+        #[command(flatten)]
+        store: ops::StoreArgs,
+        #[command(subcommand)]
+        command: reconcile::DuplicatesCommand,
+    },
+    /// The HRIS admin's queue of flagged drift and duplicates.
+    Flags {
+        #[command(flatten)]
+        store: ops::StoreArgs,
+        #[command(subcommand)]
+        command: reconcile::FlagsCommand,
+    },
     /// Export for systems without an API.
     Export {
         #[command(flatten)]
@@ -152,6 +182,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             contract,
             command,
         } => return writeback::export(store, contract, command),
+        Command::Drift { store, command } => return reconcile::drift(store, command),
+        Command::Duplicates { store, command } => return reconcile::duplicates(store, command),
+        Command::Flags { store, command } => return reconcile::flags(store, command),
         _ => {}
     }
     let log_file = cli
@@ -160,6 +193,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| std::env::temp_dir().join("hrsync").join("hrsync.log"));
     let _log_guard = init_logging(&log_file)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    if let Command::Reconcile { config, json } = &cli.command {
+        return runtime.block_on(reconcile::reconcile(config, *json));
+    }
     runtime.block_on(async move {
         match cli.command {
             Command::Sandbox(args) => sandbox(args).await,

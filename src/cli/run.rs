@@ -14,7 +14,7 @@ use crate::engine::{self, RunningEngine};
 use crate::model::Secret;
 use crate::sandbox::{Sandbox, SandboxConfig};
 
-fn load_contract(path: &Path) -> anyhow::Result<crate::contract::Contract> {
+pub(super) fn load_contract(path: &Path) -> anyhow::Result<crate::contract::Contract> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading the contract {}", path.display()))?;
     crate::contract::parse(&text).map_err(|problems| {

@@ -110,6 +110,22 @@ impl ScimClient {
             .transpose()
     }
 
+    /// One learner by its SCIM id; `None` when the LMS answers 404.
+    pub async fn user(&self, id: &str) -> Result<Option<ScimUser>, ConnectorError> {
+        let what = format!("LMS learner {id} (GET Users/{{id}})");
+        let response = self
+            .request(reqwest::Method::GET, &format!("Users/{}", encode_segment(id)))
+            .send()
+            .await
+            .map_err(|error| unanswered(&what, error))?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let response = checked(&what, response).await?;
+        let etag = etag_of(&response);
+        ScimUser::from_resource(json_of(&what, response).await?, etag).map(Some)
+    }
+
     pub async fn user_by_external_id(&self, external_id: &str) -> Result<Option<ScimUser>, ConnectorError> {
         let what = format!("LMS learner with externalId {external_id} (GET Users)");
         self.one_user(&what, format!("externalId eq {}", quoted(external_id)))

@@ -9,11 +9,13 @@ use jiff::Timestamp;
 use parking_lot::Mutex;
 use serde_json::{Map, Value};
 
+use super::duplicates::{self, Sighting, Verdict};
 use super::enrol::Enroller;
 use super::plan::{ManagerRef, Plan, plan};
 use crate::config::RetryPolicy;
 use crate::connectors::{ConnectorError, ScimClient, ScimUser};
 use crate::contract::Contract;
+use crate::contract::identity::identity_keys;
 use crate::contract::map::map_employee;
 use crate::model::{Direction, Event, FieldReason, Source, WriteRecord};
 use crate::store::{Store, StoreError};
@@ -47,6 +49,10 @@ pub enum Outcome {
     },
     Failed(Failure),
     Rejected(Vec<FieldReason>),
+    /// Held for an operator (a suspected duplicate newcomer), with the reason.
+    Held {
+        why: String,
+    },
 }
 
 /// A failed attempt, as the journal and the retry policy see it.
@@ -181,19 +187,42 @@ impl Applier {
 
     /// Applies one HRIS → LMS event; never panics, never loses the event.
     pub async fn apply(&self, event: &Event) -> Outcome {
-        match self.try_apply(event).await {
-            Ok(outcome) => outcome,
-            Err(failure) => Outcome::Failed(failure),
-        }
+        self.apply_sighted(event).await.0
     }
 
-    async fn try_apply(&self, event: &Event) -> Result<Outcome, Failure> {
+    /// Applies one HRIS → LMS event, and says who the employee turned out to be
+    /// (for the duplicate detection the worker records with the outcome).
+    pub async fn apply_sighted(&self, event: &Event) -> (Outcome, Option<Sighting>) {
+        let mut sighting = None;
+        let outcome = match self.try_apply(event, &mut sighting).await {
+            Ok(outcome) => outcome,
+            Err(failure) => Outcome::Failed(failure),
+        };
+        (outcome, sighting)
+    }
+
+    async fn try_apply(&self, event: &Event, sighting: &mut Option<Sighting>) -> Result<Outcome, Failure> {
         let contract = self.contract();
         let today = Timestamp::now().to_zoned(contract.time_zone.clone()).date();
-        let learner = self.find_learner(event).await?;
+        if event.kind == "Link" {
+            return super::link::apply_link(&self.scim, event).await;
+        }
         let Some(record) = event.payload.get("fields").and_then(Value::as_object) else {
+            let learner = self.find_learner(event).await?;
             return self.without_fields(event, learner).await;
         };
+        // A newcomer to a suspected duplicate group is held before anything is written.
+        let keys = identity_keys(&contract, record);
+        if !keys.employee_id.is_empty() {
+            match duplicates::check(&self.store, keys)? {
+                Verdict::Clear(seen) => *sighting = Some(seen),
+                Verdict::Hold { why, sighting: seen } => {
+                    *sighting = Some(seen);
+                    return Ok(Outcome::Held { why });
+                }
+            }
+        }
+        let learner = self.find_learner(event).await?;
         let mapped = match map_employee(&contract, record) {
             Ok(mapped) => mapped,
             Err(reasons) => return Ok(Outcome::Rejected(reasons)),

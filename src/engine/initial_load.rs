@@ -93,6 +93,12 @@ pub async fn full_sync(
     )?;
     let preload = Preload::new(learners);
     let pulled = employees.len();
+    // Everyone is seen now, in the HRIS's order: a suspected duplicate's first seen syncs.
+    let people: Vec<_> = employees
+        .iter()
+        .map(|e| crate::contract::identity::identity_keys(contract, e))
+        .filter(|k| !k.employee_id.is_empty())
+        .collect();
     let (events, deactivations) = events_for(contract, employees, &preload, started, mode);
     let active_learners = preload.active_count();
     let allowed = safety.allowed(active_learners as u64) as usize;
@@ -118,6 +124,9 @@ pub async fn full_sync(
     );
     tokio::task::spawn_blocking(move || {
         store.transaction(|tx| {
+            for keys in &people {
+                tx.upsert_person(keys)?;
+            }
             let appended = tx.append(&events)?;
             if hold {
                 for index in &deactivations {

@@ -11,6 +11,7 @@ pub mod enrol;
 pub mod handle;
 pub mod initial_load;
 pub mod journal_writer;
+pub mod link;
 pub mod metrics;
 pub mod operator;
 pub mod plan;
@@ -170,6 +171,24 @@ pub async fn start_with_listener(
             tracing::error!(%error, "the webhook listener stopped");
         }
     }));
+
+    let reconciler = reconcile::Reconciler {
+        store: store.clone(),
+        contract: applier.contract.clone(),
+        hris: hris.clone(),
+        scim: scim.clone(),
+        lrs: match &config.lrs {
+            Some(lrs) => Some(LrsClient::new(&lrs.url, lrs.user.clone(), lrs.password.clone())?),
+            None => None,
+        },
+        notifier: notifier.clone(),
+    };
+    let scheduler = reconcile::schedule::Scheduler {
+        reconciler,
+        schedule: config.reconcile.clone(),
+        wake: wake.clone(),
+    };
+    tasks.push(tokio::spawn(scheduler.run(cancel.child_token())));
 
     // Flow 2: completions from the LRS written back to the HRIS, when configured.
     let writeback = match (&config.lrs, applier.contract().writeback.is_some()) {

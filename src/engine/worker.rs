@@ -40,6 +40,8 @@ struct Finished {
     outcome: Outcome,
     /// The last attempt was cut off by a stop before it reached the journal.
     cut_off: bool,
+    /// Who the employee turned out to be (HRIS → LMS only), for duplicate detection.
+    sighting: Option<super::duplicates::Sighting>,
 }
 
 impl Worker {
@@ -133,11 +135,12 @@ impl Worker {
                 Direction::HrisToLms => {
                     let applier = self.applier.clone();
                     tasks.spawn(async move {
-                        let outcome = applier.apply(&event).await;
+                        let (outcome, sighting) = applier.apply_sighted(&event).await;
                         Finished {
                             event,
                             outcome,
                             cut_off,
+                            sighting,
                         }
                     });
                 }
@@ -149,6 +152,7 @@ impl Worker {
                             event,
                             outcome,
                             cut_off,
+                            sighting: None,
                         }
                     });
                 }
@@ -167,9 +171,16 @@ impl Worker {
                     event,
                     outcome,
                     cut_off,
+                    sighting,
                 } in &finished
                 {
                     results.push((event.clone(), record(tx, event, outcome, retry)?));
+                    if let Some(sighting) = sighting {
+                        tx.upsert_person(&sighting.keys)?;
+                        for group in &sighting.groups {
+                            tx.record_suspected(group)?;
+                        }
+                    }
                     if *cut_off {
                         audit_recovered(tx, event, outcome)?;
                     }
@@ -324,6 +335,10 @@ fn record(
         Outcome::Rejected(reasons) => {
             tx.mark_rejected(id, reasons)?;
             EventStatus::Rejected
+        }
+        Outcome::Held { why } => {
+            tx.mark_held(id, why)?;
+            EventStatus::Held
         }
         Outcome::Failed(failure) if !failure.transient => {
             let reasons = [FieldReason {

@@ -232,16 +232,13 @@ impl World {
         }
     }
 
-    /// Whether `id` is one of the sandbox's planted same-email pairs whose twin
-    /// holds the learner, and the LMS refused this one (409: the userName is
-    /// taken), leaving it in the error queue for an operator. Which of the two
-    /// wins depends on which is applied first.
+    /// Whether `id` is one of the sandbox's planted duplicates (same email, or
+    /// same name and hire date) whose twin holds the learner, and this one was
+    /// held as a suspected duplicate for an operator (or, for an email twin that
+    /// got past detection, refused by the LMS with 409: the userName is taken).
     pub fn refused_as_email_twin(&self, id: &str, learners: &BTreeMap<String, Value>) -> bool {
-        use hrsync::sandbox::world::DuplicateKind;
         let twin = self.sandbox.shared().planted_duplicates.iter().find_map(|d| {
-            if d.kind != DuplicateKind::SameEmail {
-                None
-            } else if d.duplicate_id == id {
+            if d.duplicate_id == id {
                 Some(d.original_id.clone())
             } else if d.original_id == id {
                 Some(d.duplicate_id.clone())
@@ -249,23 +246,55 @@ impl World {
                 None
             }
         });
-        let Some(twin) = twin else { return false };
+        let filter = hrsync::store::EventFilter {
+            employee_id: Some(id.to_string()),
+            ..Default::default()
+        };
+        let events = self.store().events_page(&filter, None, 20).unwrap();
+        // Names repeat in a big workforce: an unplanted pair with one name and
+        // hire date is a suspected duplicate too, held the same way.
+        let Some(twin) = twin else {
+            return events
+                .iter()
+                .any(|e| e.status == hrsync::model::EventStatus::Held && self.held_as_duplicate(e.id));
+        };
         if !learners.contains_key(&twin) {
             return false;
         }
-        let filter = hrsync::store::EventFilter {
-            employee_id: Some(id.to_string()),
-            status: Some(hrsync::model::EventStatus::Rejected),
-            ..Default::default()
-        };
-        let refused = self.store().events_page(&filter, None, 10).unwrap();
         assert!(
-            refused
-                .iter()
-                .any(|e| e.last_error.as_deref().is_some_and(|m| m.contains("409"))),
-            "employee {id}, the email twin of {twin}, has no learner and no refusal: {refused:?}"
+            events.iter().any(|e| {
+                (e.status == hrsync::model::EventStatus::Held && self.held_as_duplicate(e.id))
+                    || (e.status == hrsync::model::EventStatus::Rejected
+                        && e.last_error.as_deref().is_some_and(|m| m.contains("409")))
+            }),
+            "employee {id}, the planted duplicate of {twin}, has no learner and is neither held nor refused: {events:?}"
         );
         true
+    }
+
+    /// Every held change is a suspected duplicate (the safety threshold held none).
+    pub fn assert_only_duplicates_held(&self) {
+        let filter = hrsync::store::EventFilter {
+            status: Some(hrsync::model::EventStatus::Held),
+            ..Default::default()
+        };
+        for held in self.store().events_page(&filter, None, 100).unwrap() {
+            assert!(
+                self.held_as_duplicate(held.id),
+                "a held change that is not a suspected duplicate: {held:?}"
+            );
+        }
+    }
+
+    /// Whether the event's hold is a duplicate hold (its note says so).
+    pub fn held_as_duplicate(&self, id: hrsync::model::EventId) -> bool {
+        let event = self
+            .store()
+            .event(id)
+            .unwrap()
+            .expect("a listed event exists")
+            .event;
+        event.note.is_some_and(|n| n.starts_with("suspected duplicate"))
     }
 
     /// Every refused change is one of a planted same-email pair (the LMS's 409).

@@ -69,6 +69,16 @@ pub struct Reconciler {
 impl Reconciler {
     /// One run now, unless one is under way.
     pub async fn run(&self, trigger: &str) -> Result<RunResult, StoreError> {
+        self.run_until(trigger, &tokio_util::sync::CancellationToken::new())
+            .await
+    }
+
+    /// One run, given up (and stored as failed) if `cancel` fires first.
+    pub async fn run_until(
+        &self,
+        trigger: &str,
+        cancel: &tokio_util::sync::CancellationToken,
+    ) -> Result<RunResult, StoreError> {
         let store = self.store.clone();
         let trigger_name = trigger.to_string();
         let begun = tokio::task::spawn_blocking(move || store.begin_run(&trigger_name, STALE_AFTER))
@@ -79,7 +89,10 @@ impl Reconciler {
             Err(run) => return Ok(RunResult::AlreadyRunning { run }),
         };
         tracing::info!(run = id, trigger, "reconciliation started");
-        let outcome = self.pull_and_compare(id).await;
+        let outcome = tokio::select! {
+            outcome = self.pull_and_compare(id) => outcome,
+            _ = cancel.cancelled() => Err("stopped: the engine shut down during the run".to_string()),
+        };
         let store = self.store.clone();
         let result = tokio::task::spawn_blocking(move || -> Result<RunResult, StoreError> {
             match outcome {

@@ -1,0 +1,321 @@
+//! `hrsync reconcile`, `hrsync drift`, `hrsync duplicates` and `hrsync flags`:
+//! a run on demand, and the operator's decisions on what runs find, for scripts.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::ops::StoreArgs;
+use crate::config::Config;
+use crate::connectors::{HrisClient, LrsClient, Notifier, ScimClient};
+use crate::engine::operator::operator_name;
+use crate::engine::reconcile::{Reconciler, RunResult};
+use crate::engine::resolve::{self, Resolved};
+use crate::model::{DriftCategory, GroupState};
+use crate::store::{DuplicateGroup, Store};
+
+/// One run now, in this process; waits for it. Exit 0 when complete, 1 when it
+/// failed, 2 when another run is under way.
+pub async fn reconcile(config_path: &Path, json_out: bool) -> anyhow::Result<ExitCode> {
+    let config = Config::load(config_path)?;
+    let contract = super::run::load_contract(&config.contract_path)?;
+    let store = Store::open(&config.store_path)?;
+    let reconciler = Reconciler {
+        store,
+        contract: Arc::new(parking_lot::RwLock::new(Arc::new(contract))),
+        hris: HrisClient::new(&config.hris.api_base, config.hris.api_key.clone())?,
+        scim: ScimClient::new(&config.lms.scim_url, config.lms.token.clone())?,
+        lrs: match &config.lrs {
+            Some(lrs) => Some(LrsClient::new(&lrs.url, lrs.user.clone(), lrs.password.clone())?),
+            None => None,
+        },
+        notifier: Notifier::new(config.notify_url.clone()),
+    };
+    let result = reconciler.run("operator").await?;
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else {
+        let run = result.run();
+        match &result {
+            RunResult::Complete { .. } => {
+                println!(
+                    "reconciliation {} complete: {} employees, {} learners, {} completions; {} findings ({} accepted left out)",
+                    run.id,
+                    run.employees,
+                    run.learners,
+                    run.completions,
+                    run.total(),
+                    run.accepted
+                );
+                for category in DriftCategory::ALL {
+                    let critical = if category.is_critical() {
+                        "  (critical)"
+                    } else {
+                        ""
+                    };
+                    println!(
+                        "  {:<30} {:>7}{critical}",
+                        category.as_str(),
+                        run.count(*category)
+                    );
+                }
+            }
+            RunResult::Failed { .. } => println!(
+                "reconciliation {} could not finish: {}; nothing is reported as drift",
+                run.id,
+                run.error.as_deref().unwrap_or("unknown")
+            ),
+            RunResult::AlreadyRunning { .. } => println!(
+                "reconciliation {} is under way (started {}); not started twice",
+                run.id, run.started_at
+            ),
+        }
+    }
+    Ok(match result {
+        RunResult::Complete { .. } => ExitCode::SUCCESS,
+        RunResult::Failed { .. } => ExitCode::from(1),
+        RunResult::AlreadyRunning { .. } => ExitCode::from(2),
+    })
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DriftCommand {
+    /// The latest complete run's items (or another run's), one category or all.
+    List {
+        #[arg(long)]
+        run: Option<i64>,
+        #[arg(long, value_name = "CATEGORY")]
+        category: Option<String>,
+    },
+    /// Push the owner's value now, through the normal pipeline.
+    Fix { ids: Vec<i64> },
+    /// Hand items to the HRIS admin's queue with a note.
+    Flag {
+        ids: Vec<i64>,
+        #[arg(long)]
+        note: String,
+    },
+    /// Accept items: not reported again while their values stay (or until --days pass).
+    Accept {
+        ids: Vec<i64>,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        days: Option<u32>,
+    },
+}
+
+fn print_resolved(json_out: bool, done: &[Resolved]) -> ExitCode {
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(done).unwrap_or_default());
+    }
+    let mut refused = false;
+    for r in done {
+        match &r.result {
+            Ok(state) if !json_out => println!("drift item {}: {state}", r.item),
+            Ok(_) => {}
+            Err(why) => {
+                refused = true;
+                eprintln!("drift item {}: not done: {why}", r.item)
+            }
+        }
+    }
+    if refused {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+pub fn drift(args: &StoreArgs, command: &DriftCommand) -> anyhow::Result<ExitCode> {
+    let store = args.open()?;
+    let actor = operator_name();
+    Ok(match command {
+        DriftCommand::List { run, category } => {
+            let category = match category {
+                Some(word) => Some(DriftCategory::parse(word).ok_or_else(|| {
+                    let known: Vec<&str> = DriftCategory::ALL.iter().map(|c| c.as_str()).collect();
+                    anyhow::anyhow!("unknown category {word:?}; one of {}", known.join(", "))
+                })?),
+                None => None,
+            };
+            let run = match run {
+                Some(id) => store
+                    .reconcile_run(*id)?
+                    .ok_or_else(|| anyhow::anyhow!("no run {id}"))?,
+                None => store.latest_complete_run()?.ok_or_else(|| {
+                    anyhow::anyhow!("no complete reconciliation yet: `hrsync reconcile` runs one")
+                })?,
+            };
+            let mut items = Vec::new();
+            loop {
+                let page = store.drift_items_page(run.id, category, items.len(), 1000)?;
+                let done = page.len() < 1000;
+                items.extend(page);
+                if done {
+                    break;
+                }
+            }
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json!({ "run": run, "items": items }))?
+                );
+            } else {
+                println!("run {} ({}), {} items", run.id, run.started_at, items.len());
+                for i in &items {
+                    println!(
+                        "{:>7}  {:<28} {:<10} {:<18} hris={} lms={} [{}]",
+                        i.id,
+                        i.category.as_str(),
+                        i.employee_id,
+                        i.field,
+                        i.hris_value.as_deref().unwrap_or("-"),
+                        i.lms_value.as_deref().unwrap_or("-"),
+                        i.state
+                    );
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        DriftCommand::Fix { ids } => print_resolved(args.json, &resolve::fix(&store, &actor, ids)?),
+        DriftCommand::Flag { ids, note } => {
+            print_resolved(args.json, &resolve::flag(&store, &actor, ids, note)?)
+        }
+        DriftCommand::Accept { ids, reason, days } => {
+            let expires =
+                days.map(|d| jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * d as i64));
+            print_resolved(args.json, &resolve::accept(&store, &actor, ids, reason, expires)?)
+        }
+    })
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DuplicatesCommand {
+    /// Suspected groups, open and flagged first.
+    List {
+        /// Decided groups too.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Not a duplicate: remembered; the held records sync.
+    NotDuplicate {
+        group: i64,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Hand the group to the HRIS admin with a note; the newcomers stay held.
+    Flag {
+        group: i64,
+        #[arg(long)]
+        note: String,
+    },
+    /// Learner side: link the right learner to the employee.
+    Link {
+        group: i64,
+        #[arg(long)]
+        learner: String,
+        #[arg(long)]
+        employee: String,
+    },
+}
+
+fn print_groups(json_out: bool, groups: &[DuplicateGroup]) {
+    if json_out {
+        println!("{}", serde_json::to_string_pretty(groups).unwrap_or_default());
+        return;
+    }
+    for g in groups {
+        let members: Vec<&str> = g.members.iter().map(|m| m.member_id.as_str()).collect();
+        println!(
+            "group {:>5}  {:<4} {:<24} {:<13} {}",
+            g.id,
+            g.side.as_str(),
+            g.basis.describe(),
+            g.state.as_str(),
+            members.join(", ")
+        );
+    }
+}
+
+pub fn duplicates(args: &StoreArgs, command: &DuplicatesCommand) -> anyhow::Result<ExitCode> {
+    let store = args.open()?;
+    let actor = operator_name();
+    match command {
+        DuplicatesCommand::List { all } => {
+            let states: &[GroupState] = if *all {
+                &[]
+            } else {
+                &[GroupState::Open, GroupState::Flagged]
+            };
+            let mut groups = Vec::new();
+            loop {
+                let page = store.duplicate_groups(states, groups.len(), 500)?;
+                let done = page.len() < 500;
+                groups.extend(page);
+                if done {
+                    break;
+                }
+            }
+            print_groups(args.json, &groups);
+        }
+        DuplicatesCommand::NotDuplicate { group, reason } => print_groups(
+            args.json,
+            &[resolve::not_duplicate(&store, &actor, *group, reason)?],
+        ),
+        DuplicatesCommand::Flag { group, note } => print_groups(
+            args.json,
+            &[resolve::flag_duplicate(&store, &actor, *group, note)?],
+        ),
+        DuplicatesCommand::Link {
+            group,
+            learner,
+            employee,
+        } => print_groups(
+            args.json,
+            &[resolve::link(&store, &actor, *group, learner, employee)?],
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Subcommand, Debug)]
+pub enum FlagsCommand {
+    /// The HRIS admin's queue: drift and duplicates operators handed over.
+    List,
+}
+
+pub fn flags(args: &StoreArgs, command: &FlagsCommand) -> anyhow::Result<ExitCode> {
+    let store = args.open()?;
+    let FlagsCommand::List = command;
+    let mut all = Vec::new();
+    loop {
+        let after = all.last().map_or(0, |f: &crate::store::Flag| f.id);
+        let page = store.flags(after, 1000)?;
+        let done = page.len() < 1000;
+        all.extend(page);
+        if done {
+            break;
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&all)?);
+    } else {
+        for f in &all {
+            println!(
+                "{:>5}  {}  {:<9} {:<10} {}: {}  ({})",
+                f.id,
+                f.at,
+                f.kind,
+                f.employee_id.as_deref().unwrap_or("-"),
+                f.subject,
+                f.note,
+                f.actor
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
