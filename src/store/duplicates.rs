@@ -249,7 +249,7 @@ impl StoreTx<'_> {
     /// The held events of these employees that a duplicate hold put there.
     pub fn duplicate_held_events(&self, employee_ids: &[String]) -> Result<Vec<EventId>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id FROM events INDEXED BY events_open WHERE direction = 'hris_to_lms' AND employee_id = ?1 \
+            "SELECT id FROM events WHERE direction = 'hris_to_lms' AND employee_id = ?1 \
              AND status = 'held' AND note LIKE 'suspected duplicate%' ORDER BY id",
         )?;
         let mut ids = Vec::new();
