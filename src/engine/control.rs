@@ -124,15 +124,21 @@ impl Control {
             last_poll_error: poll.last_error,
             metrics: self.metrics.snapshot(),
             contract_version: contract_version.to_string(),
+            reconcile: Default::default(),
         };
         let store = self.store.clone();
         let written = tokio::task::spawn_blocking(move || {
+            let mut status = status;
+            status.reconcile = super::status::ReconcileSummary::read(&store)?;
             status.publish(&store)?;
-            store.counts()
+            Ok::<_, crate::store::StoreError>((store.counts()?, status.reconcile))
         })
         .await;
         match written {
-            Ok(Ok(counts)) => self.metrics.set_journal(&counts),
+            Ok(Ok((counts, reconcile))) => {
+                self.metrics.set_journal(&counts);
+                self.metrics.set_reconcile(&reconcile);
+            }
             _ => tracing::warn!("cannot publish the engine's status"),
         }
     }

@@ -81,6 +81,7 @@ pub struct Metrics {
     events: Family<StatusLabel, Counter>,
     latency: Histogram,
     queue: Family<StatusLabel, Gauge>,
+    reconcile: Family<ResultLabel, Gauge>,
     window: Mutex<VecDeque<Finished>>,
     started: Instant,
     finished_total: AtomicU64,
@@ -117,6 +118,13 @@ impl Default for Metrics {
         );
         let queue = Family::<StatusLabel, Gauge>::default();
         registry.register("journal_events", "Events in the journal by status", queue.clone());
+        let reconcile = Family::<ResultLabel, Gauge>::default();
+        registry.register(
+            "reconcile",
+            "The latest reconciliation: drift items, critical items, open duplicate groups, \
+             last complete and next run (Unix seconds)",
+            reconcile.clone(),
+        );
         Metrics {
             registry,
             webhooks,
@@ -124,6 +132,7 @@ impl Default for Metrics {
             events,
             latency,
             queue,
+            reconcile,
             window: Mutex::new(VecDeque::new()),
             started: Instant::now(),
             finished_total: AtomicU64::new(0),
@@ -208,6 +217,23 @@ impl Metrics {
                     status: status.as_str().to_string(),
                 })
                 .set(n as i64);
+        }
+    }
+
+    /// Sets the reconciliation gauges (`hrsync_reconcile{result="..."}`).
+    pub fn set_reconcile(&self, summary: &super::status::ReconcileSummary) {
+        let seconds = |t: Option<Timestamp>| t.map_or(0, |t| t.as_second());
+        let gauges = [
+            ("drift_items", summary.drift_total as i64),
+            ("critical_items", summary.critical as i64),
+            ("open_duplicate_groups", summary.open_duplicates as i64),
+            ("last_complete_run_seconds", seconds(summary.last_complete_at)),
+            ("next_run_seconds", seconds(summary.next_at)),
+        ];
+        for (name, value) in gauges {
+            self.reconcile
+                .get_or_create(&ResultLabel { result: name.into() })
+                .set(value);
         }
     }
 

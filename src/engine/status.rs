@@ -71,6 +71,49 @@ pub struct EngineStatus {
     pub metrics: MetricsSnapshot,
     /// The contract in force: its version line or a short hash of its text.
     pub contract_version: String,
+    /// Reconciliation and duplicates at a glance (older engines published none).
+    #[serde(default)]
+    pub reconcile: ReconcileSummary,
+}
+
+/// The latest reconciliation, the next one, and what waits for an operator.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ReconcileSummary {
+    /// The newest complete run: when it finished, its findings, the critical ones.
+    pub last_complete_at: Option<Timestamp>,
+    pub drift_total: u64,
+    pub critical: u64,
+    /// The newest run failed: why (a failed run reports nothing as drift).
+    pub last_failure: Option<String>,
+    pub running: bool,
+    pub next_at: Option<Timestamp>,
+    /// Suspected duplicate groups waiting for a decision (open or flagged).
+    pub open_duplicates: u64,
+}
+
+impl ReconcileSummary {
+    pub fn read(store: &Store) -> Result<ReconcileSummary, StoreError> {
+        use crate::model::{DriftCategory, RunOutcome};
+        let latest = store.latest_complete_run()?;
+        let newest = store.reconcile_runs(1)?.into_iter().next();
+        let duplicates = store.duplicate_counts()?;
+        Ok(ReconcileSummary {
+            last_complete_at: latest.as_ref().and_then(|r| r.finished_at),
+            drift_total: latest.as_ref().map_or(0, |r| r.total()),
+            critical: latest
+                .as_ref()
+                .map_or(0, |r| r.count(DriftCategory::TerminatedButActive)),
+            last_failure: newest
+                .as_ref()
+                .filter(|r| r.outcome == RunOutcome::Failed)
+                .and_then(|r| r.error.clone()),
+            running: newest.as_ref().is_some_and(|r| r.outcome == RunOutcome::Running),
+            next_at: store
+                .cursor(crate::engine::reconcile::schedule::NEXT_CURSOR)?
+                .and_then(|t| t.parse().ok()),
+            open_duplicates: duplicates.open + duplicates.flagged,
+        })
+    }
 }
 
 impl EngineStatus {

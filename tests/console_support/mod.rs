@@ -195,6 +195,7 @@ pub fn publish_status(store: &Store) {
             webhooks_refused: 2,
         },
         contract_version: hrsync::engine::control::contract_version(&contract, CONTRACT),
+        reconcile: Default::default(),
     }
     .publish(store)
     .expect("publish status");
