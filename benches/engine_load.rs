@@ -63,7 +63,7 @@ fn main() {
         let snapshot = engine.metrics.snapshot();
         println!(
             "initial load of {employees} employees: {:.1} s in all ({:.1} s pulling both sides and journaling), \
-             {:.0} employees/s; {} learners created/updated, {} unchanged, {} rejected, {} dead letters, {} waiting for a later date; \
+             {:.0} employees/s; {} learners created/updated, {} unchanged, {} rejected, {} held as suspected duplicates, {} dead letters, {} waiting for a later date; \
              receipt→LMS p50 {:.1} ms p99 {:.1} ms; engine peak RSS {:.0} MB",
             elapsed.as_secs_f64(),
             journaled.as_secs_f64(),
@@ -71,10 +71,33 @@ fn main() {
             c.applied,
             c.unchanged,
             c.rejected,
+            c.held,
             c.dead_letters,
             c.pending,
             snapshot.p50_ms,
             snapshot.p99_ms,
+            peak_rss_mb()
+        );
+        // One reconciliation of everything just loaded: both full pulls, the join, the store.
+        let reconciler = hrsync::engine::reconcile::Reconciler {
+            store: engine.store.clone(),
+            contract: engine.contract.clone(),
+            hris: hrsync::connectors::HrisClient::new(&config.hris.api_base, config.hris.api_key.clone()).unwrap(),
+            scim: hrsync::connectors::ScimClient::new(&config.lms.scim_url, config.lms.token.clone()).unwrap(),
+            lrs: None,
+            notifier: hrsync::connectors::Notifier::new(None),
+        };
+        let started = Instant::now();
+        let result = reconciler.run("bench").await.unwrap();
+        let run = result.run();
+        println!(
+            "reconciliation of {} employees against {} learners: {:.1} s, {} findings ({:?}), {} open duplicate groups; engine peak RSS {:.0} MB",
+            run.employees,
+            run.learners,
+            started.elapsed().as_secs_f64(),
+            run.total(),
+            run.counts.iter().filter(|(_, n)| **n > 0).collect::<Vec<_>>(),
+            engine.store.duplicate_counts().unwrap().open,
             peak_rss_mb()
         );
         engine.shutdown().await;

@@ -287,13 +287,14 @@ impl Store {
         let mut found = Vec::new();
         for basis in [DuplicateBasis::Email, DuplicateBasis::NameAndHireDate] {
             let Some(key) = keys.key(basis) else { continue };
+            // `<> ''` repeats the partial index's condition so SQLite uses the index.
             let column = match basis {
                 DuplicateBasis::Email => "email_key",
                 DuplicateBasis::NameAndHireDate => "name_key",
             };
             let sql = format!(
-                "SELECT employee_id, first_seen, display FROM people WHERE {column} = ?1 AND employee_id <> ?2 \
-                 ORDER BY first_seen, employee_id LIMIT 50"
+                "SELECT employee_id, first_seen, display FROM people WHERE {column} = ?1 AND {column} <> '' \
+                 AND employee_id <> ?2 ORDER BY first_seen, employee_id LIMIT 50"
             );
             let mut stmt = conn.prepare_cached(&sql)?;
             let rows = stmt.query_map(params![key, keys.employee_id], |r| {
