@@ -123,9 +123,6 @@ impl Console {
     /// Link: the learner under the column cursor, to an employee id the operator
     /// confirms or corrects in a prompt prefilled from the learner.
     pub(super) fn link(&mut self) -> Result<(), HandleError> {
-        if self.writes_refused() {
-            return Ok(());
-        }
         let Some(group) = self.state.duplicates.group().cloned() else {
             self.state.say("no suspected duplicate group here");
             return Ok(());

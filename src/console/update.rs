@@ -79,7 +79,7 @@ impl Console {
     }
 
     /// The one gate for writes: read-only attach mode refuses them all here.
-    pub(super) fn writes_refused(&mut self) -> bool {
+    fn writes_refused(&mut self) -> bool {
         if self.state.read_only {
             self.state
                 .warn("read-only console: no changes can be made from here");
