@@ -80,7 +80,7 @@ fn audit_pane() {
 }
 
 #[test]
-fn placeholders_say_which_issue_brings_them() {
+fn drift_pane_before_any_run() {
     snap("drift", |c| press(c, "3"));
 }
 

@@ -2,6 +2,7 @@
 //! anything that writes becomes a `Command`, which passes the one gate in `update`.
 
 use crossterm::event::KeyEvent;
+use jiff::Timestamp;
 
 use super::state::Pane;
 use crate::model::EventId;
@@ -47,6 +48,21 @@ pub enum Action {
     ConfirmHeld,
     RejectHeld,
     TogglePause,
+    /// Drift: push the owner's value for the chosen items.
+    Fix,
+    /// Drift: accept the chosen items with a reason (and maybe an end).
+    Accept,
+    /// Drift: all categories → each one → all.
+    CycleCategory,
+    /// Drift: ask the engine for a reconciliation run now.
+    RunReconcile,
+    /// Duplicates: the group under the cursor is not one person.
+    NotDuplicate,
+    /// Duplicates: point the learner under the column cursor at an employee.
+    Link,
+    /// Duplicates: the column cursor over the group's members.
+    Left,
+    Right,
     /// A write the operator asked for; it may still need a reason or a yes.
     Request(Command),
     /// Keys typed into the open text area.
@@ -79,6 +95,39 @@ pub enum Command {
     Pause,
     Resume,
     ApplyContract(String),
+    FixDrift(Vec<i64>),
+    FlagDrift {
+        ids: Vec<i64>,
+        note: Option<String>,
+    },
+    AcceptDrift {
+        ids: Vec<i64>,
+        reason: Option<String>,
+        /// `None` until the operator has answered "until when?".
+        expires: Option<Expiry>,
+    },
+    RequestReconcile,
+    NotDuplicate {
+        group: i64,
+        reason: Option<String>,
+    },
+    FlagDuplicate {
+        group: i64,
+        note: Option<String>,
+    },
+    LinkLearner {
+        group: i64,
+        learner: String,
+        /// `None` until the operator has confirmed or typed the employee id.
+        employee: Option<String>,
+    },
+}
+
+/// How long an accepted difference stays accepted.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Expiry {
+    Never,
+    At(Timestamp),
 }
 
 impl Command {
@@ -87,6 +136,10 @@ impl Command {
         let n = |ids: &[EventId]| match ids {
             [one] => format!("event {one}"),
             many => format!("{} events", many.len()),
+        };
+        let items = |ids: &[i64]| match ids {
+            [one] => format!("drift item {one}"),
+            many => format!("{} drift items", many.len()),
         };
         match self {
             Command::Retry(ids) => format!("retry {}", n(ids)),
@@ -98,6 +151,32 @@ impl Command {
             Command::Pause => "pause the engine".into(),
             Command::Resume => "resume the engine".into(),
             Command::ApplyContract(_) => "apply the edited contract".into(),
+            Command::FixDrift(ids) => format!("fix {} (push the owner's value)", items(ids)),
+            Command::FlagDrift { ids, .. } => format!("flag {} to the HRIS admin", items(ids)),
+            Command::AcceptDrift { ids, .. } => format!("accept {}", items(ids)),
+            Command::RequestReconcile => "run a reconciliation now".into(),
+            Command::NotDuplicate { group, .. } => {
+                format!("mark duplicate group {group} as not a duplicate")
+            }
+            Command::FlagDuplicate { group, .. } => {
+                format!("flag duplicate group {group} to the HRIS admin")
+            }
+            Command::LinkLearner {
+                learner, employee, ..
+            } => match employee {
+                Some(employee) => format!("link learner {learner} to employee {employee}"),
+                None => format!("link learner {learner}"),
+            },
+        }
+    }
+
+    /// What the reason prompt asks: a flag is a note for the HRIS admin.
+    pub fn reason_question(&self) -> String {
+        match self {
+            Command::FlagDrift { .. } | Command::FlagDuplicate { .. } => {
+                format!("Note for the HRIS admin: {}", self.describe())
+            }
+            _ => format!("Why {}? (goes to the audit log)", self.describe()),
         }
     }
 
@@ -108,6 +187,10 @@ impl Command {
             Command::Skip { reason: None, .. }
                 | Command::Flag { reason: None, .. }
                 | Command::RejectHeld { reason: None, .. }
+                | Command::FlagDrift { note: None, .. }
+                | Command::AcceptDrift { reason: None, .. }
+                | Command::NotDuplicate { reason: None, .. }
+                | Command::FlagDuplicate { note: None, .. }
         )
     }
 
@@ -117,15 +200,25 @@ impl Command {
             Command::Skip { ids, .. } => Command::Skip { ids, reason },
             Command::Flag { ids, .. } => Command::Flag { ids, reason },
             Command::RejectHeld { ids, .. } => Command::RejectHeld { ids, reason },
+            Command::FlagDrift { ids, .. } => Command::FlagDrift { ids, note: reason },
+            Command::AcceptDrift { ids, expires, .. } => Command::AcceptDrift { ids, reason, expires },
+            Command::NotDuplicate { group, .. } => Command::NotDuplicate { group, reason },
+            Command::FlagDuplicate { group, .. } => Command::FlagDuplicate { group, note: reason },
             other => other,
         }
     }
 
-    /// Destructive: closes events, applies many at once, or changes the mapping.
+    /// Destructive: closes events, applies many at once, changes the mapping,
+    /// pushes values, hides drift from later runs, or releases held records.
+    /// A flag only adds to the HRIS admin's queue; a run only reads.
     pub fn needs_confirmation(&self) -> bool {
         match self {
             Command::Retry(ids) => ids.len() > 1,
-            Command::Pause | Command::Resume => false,
+            Command::Pause
+            | Command::Resume
+            | Command::RequestReconcile
+            | Command::FlagDrift { .. }
+            | Command::FlagDuplicate { .. } => false,
             _ => true,
         }
     }

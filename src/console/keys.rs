@@ -82,7 +82,13 @@ fn moves() -> Vec<Binding> {
 /// The keys of a pane in normal mode.
 pub fn pane_bindings(pane: Pane) -> Vec<Binding> {
     let mut keys = match pane {
-        Pane::Events | Pane::Failed | Pane::Held | Pane::Audit | Pane::Credentials => moves(),
+        Pane::Events
+        | Pane::Failed
+        | Pane::Held
+        | Pane::Audit
+        | Pane::Credentials
+        | Pane::Drift
+        | Pane::Duplicates => moves(),
         Pane::Contract => vec![
             bind(&[Char('j'), Code(KeyCode::Down)], "j/k", "scroll", Action::Down),
             bind(&[Char('k'), Code(KeyCode::Up)], "", "", Action::Up),
@@ -94,7 +100,6 @@ pub fn pane_bindings(pane: Pane) -> Vec<Binding> {
             ),
             bind(&[Code(KeyCode::PageUp), Ctrl('u')], "", "", Action::PageUp),
         ],
-        Pane::Drift | Pane::Duplicates => Vec::new(),
     };
     match pane {
         Pane::Events => keys.extend([
@@ -127,9 +132,61 @@ pub fn pane_bindings(pane: Pane) -> Vec<Binding> {
             bind(&[Code(KeyCode::Esc)], "Esc", "all", Action::Back),
         ]),
         Pane::Credentials => keys.push(bind(&[Code(KeyCode::Enter)], "Enter", "completion", Action::Open)),
-        Pane::Drift | Pane::Duplicates => {}
+        // The same letters as the Failed pane where the meaning is the same (Space, f).
+        Pane::Drift => keys.extend([
+            bind(&[Code(KeyCode::Enter)], "Enter", "detail", Action::Open),
+            bind(&[Char(' ')], "Space", "select", Action::ToggleSelect),
+            bind(&[Char('c')], "c", "category", Action::CycleCategory),
+            write(&[Char('x')], "x", "fix", Action::Fix),
+            write(&[Char('f')], "f", "flag", Action::Flag),
+            write(&[Char('a')], "a", "accept", Action::Accept),
+            write(&[Char('R')], "R", "run now", Action::RunReconcile),
+        ]),
+        Pane::Duplicates => keys.extend([
+            bind(&[Char('l'), Code(KeyCode::Right)], "h/l", "member", Action::Right),
+            bind(&[Char('h'), Code(KeyCode::Left)], "", "", Action::Left),
+            write(&[Char('n')], "n", "not a duplicate", Action::NotDuplicate),
+            write(&[Char('f')], "f", "flag", Action::Flag),
+            write(&[Char('L')], "L", "link", Action::Link),
+        ]),
     }
     keys
+}
+
+/// Whether a pane's key does anything where the cursor is: the footer leaves
+/// out the others (the key still answers, saying why it does nothing).
+fn works_here(state: &State, action: &Action) -> bool {
+    match state.pane {
+        Pane::Drift => {
+            let item = state.drift.items.selected_row();
+            match action {
+                Action::Open | Action::ToggleSelect | Action::Flag | Action::Accept => item.is_some(),
+                Action::Fix => !state.drift.chosen.is_empty() || item.is_some_and(|i| i.category.can_fix()),
+                Action::RunReconcile => state.drift.under_way().is_none(),
+                _ => true,
+            }
+        }
+        Pane::Duplicates => {
+            let group = state.duplicates.group();
+            match action {
+                Action::Left | Action::Right => group.is_some_and(|g| g.members.len() > 1),
+                Action::NotDuplicate | Action::Flag => group.is_some_and(|g| g.state.holds()),
+                Action::Link => group.is_some_and(|g| {
+                    g.side == crate::model::DuplicateSide::Lms && g.state != crate::model::GroupState::Linked
+                }),
+                _ => true,
+            }
+        }
+        _ => true,
+    }
+}
+
+/// The keys the footer shows: those that work now, where the cursor is.
+pub fn hints(state: &State) -> Vec<Binding> {
+    bindings(state)
+        .into_iter()
+        .filter(|b| !matches!(state.mode, Mode::Normal) || works_here(state, &b.action))
+        .collect()
 }
 
 fn global() -> Vec<Binding> {
@@ -161,7 +218,7 @@ pub fn bindings(state: &State) -> Vec<Binding> {
             ),
             bind(&[Ctrl('c')], "", "", Action::Quit),
         ],
-        Mode::Detail { .. } => vec![
+        Mode::Detail { .. } | Mode::DriftDetail { .. } => vec![
             bind(&[Char('j'), Code(KeyCode::Down)], "j/k", "scroll", Action::Down),
             bind(&[Char('k'), Code(KeyCode::Up)], "", "", Action::Up),
             bind(&[Char('y')], "y", "copy payload", Action::Copy),

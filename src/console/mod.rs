@@ -6,9 +6,12 @@
 pub mod action;
 mod contract_view;
 pub mod draw;
+mod drift;
+mod duplicates;
 pub mod keys;
 pub mod layout;
 pub mod list;
+pub mod paged;
 pub mod palette;
 pub mod state;
 pub mod terminal;

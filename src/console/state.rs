@@ -8,12 +8,16 @@ use tui_textarea::TextArea;
 
 use super::action::Command;
 use super::list::Window;
+use super::paged::Paged;
 use super::palette::Palette;
 use crate::contract::ContractProblem;
 use crate::engine::credentials::CredentialStatus;
 use crate::engine::status::EngineStatus;
-use crate::model::{AuditEntry, Event, EventId};
-use crate::store::{AuditFilter, CredentialTotals, EventDetail, EventFilter, StoreCounts};
+use crate::model::{AuditEntry, DriftCategory, Event, EventId, RunOutcome};
+use crate::store::{
+    AuditFilter, CredentialTotals, DriftItem, DuplicateCounts, DuplicateGroup, EventDetail, EventFilter,
+    ReconcileRun, StoreCounts,
+};
 
 /// The panes, in the order of their digit keys (SPEC §5 first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +83,10 @@ pub enum Prompt {
     AuditText,
     /// The reason a command needs before it can go on.
     Reason(Command),
+    /// Until when an accepted difference stays accepted.
+    Expiry(Command),
+    /// The employee id a learner is linked to (prefilled from the learner).
+    LinkEmployee(Command),
 }
 
 impl Prompt {
@@ -87,7 +95,9 @@ impl Prompt {
             Prompt::EventText => "Filter events by text (Enter applies, empty clears)".into(),
             Prompt::EventEmployee => "Filter events by employee id (empty clears)".into(),
             Prompt::AuditText => "Filter the audit log by text (empty clears)".into(),
-            Prompt::Reason(command) => format!("Why {}? (goes to the audit log)", command.describe()),
+            Prompt::Reason(command) => command.reason_question(),
+            Prompt::Expiry(_) => "Accept until? days (30) or a date (2030-12-31); empty: no end".into(),
+            Prompt::LinkEmployee(command) => format!("{} to which employee id?", command.describe()),
         }
     }
 }
@@ -100,6 +110,11 @@ pub enum Mode {
     Help,
     Detail {
         detail: Box<EventDetail>,
+        scroll: u16,
+    },
+    /// A drift item in full: both values and what the run recorded.
+    DriftDetail {
+        item: Box<DriftItem>,
         scroll: u16,
     },
     Prompt {
@@ -170,6 +185,90 @@ pub struct CredentialsPane {
     pub totals: CredentialTotals,
 }
 
+/// The latest reconciliation, its trend, and a page of its items.
+#[derive(Debug, Default)]
+pub struct DriftPane {
+    /// The newest runs first (complete, failed, running): the latest and its trend.
+    pub runs: Vec<ReconcileRun>,
+    pub next_run: Option<Timestamp>,
+    /// The category whose items are listed; `None` lists them all.
+    pub category: Option<DriftCategory>,
+    pub items: Paged<DriftItem>,
+    pub chosen: BTreeSet<i64>,
+    /// The run whose items `items` holds.
+    pub shown_run: Option<i64>,
+}
+
+impl DriftPane {
+    fn complete(&self) -> impl Iterator<Item = &ReconcileRun> {
+        self.runs.iter().filter(|r| r.outcome == RunOutcome::Complete)
+    }
+
+    /// The newest complete run: the one whose items are shown.
+    pub fn latest(&self) -> Option<&ReconcileRun> {
+        self.complete().next()
+    }
+
+    /// The complete run before it, for the change per category.
+    pub fn previous(&self) -> Option<&ReconcileRun> {
+        self.complete().nth(1)
+    }
+
+    /// The newest run when it is running or failed after the latest complete one.
+    pub fn newer_unfinished(&self) -> Option<&ReconcileRun> {
+        let newest = self.runs.first()?;
+        (newest.outcome != RunOutcome::Complete).then_some(newest)
+    }
+
+    pub fn under_way(&self) -> Option<&ReconcileRun> {
+        self.newer_unfinished()
+            .filter(|r| r.outcome == RunOutcome::Running)
+    }
+
+    /// Items listed in the chosen category of the latest run.
+    pub fn listed(&self) -> usize {
+        let Some(run) = self.latest() else { return 0 };
+        match self.category {
+            Some(category) => run.count(category) as usize,
+            None => run.total() as usize,
+        }
+    }
+
+    /// The chosen items, else the one under the cursor.
+    pub fn targets(&self) -> Vec<i64> {
+        if self.chosen.is_empty() {
+            self.items.selected_row().map(|i| vec![i.id]).unwrap_or_default()
+        } else {
+            self.chosen.iter().copied().collect()
+        }
+    }
+}
+
+/// Suspected duplicate groups (open and flagged first), a page at a time.
+#[derive(Debug, Default)]
+pub struct DuplicatesPane {
+    pub groups: Paged<DuplicateGroup>,
+    pub counts: DuplicateCounts,
+    /// The member under the column cursor in the group under the row cursor.
+    pub column: usize,
+}
+
+impl DuplicatesPane {
+    pub fn group(&self) -> Option<&DuplicateGroup> {
+        self.groups.selected_row()
+    }
+
+    pub fn total(&self) -> usize {
+        (self.counts.open + self.counts.flagged + self.counts.decided) as usize
+    }
+
+    /// The column cursor, kept inside the group's members.
+    pub fn column(&self) -> usize {
+        let members = self.group().map_or(0, |g| g.members.len());
+        self.column.min(members.saturating_sub(1))
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct AuditPane {
     pub list: Window<AuditEntry>,
@@ -203,6 +302,8 @@ pub struct State {
     pub events: EventsPane,
     pub failed: QueuePane,
     pub held: QueuePane,
+    pub drift: DriftPane,
+    pub duplicates: DuplicatesPane,
     pub audit: AuditPane,
     pub contract: ContractPane,
     pub credentials: CredentialsPane,
@@ -233,6 +334,8 @@ impl State {
             },
             failed: QueuePane::default(),
             held: QueuePane::default(),
+            drift: DriftPane::default(),
+            duplicates: DuplicatesPane::default(),
             audit: AuditPane::default(),
             contract: ContractPane::default(),
             credentials: CredentialsPane::default(),

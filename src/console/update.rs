@@ -21,7 +21,7 @@ const CREDENTIALS_SHOWN: usize = 1000;
 /// The console: its state and the handle it reads and commands the engine through.
 pub struct Console {
     pub state: State,
-    handle: EngineHandle,
+    pub(super) handle: EngineHandle,
 }
 
 fn events_fetch<'a>(handle: &'a EngineHandle, filter: &'a EventFilter) -> Box<Fetch<'a, Event>> {
@@ -105,9 +105,11 @@ impl Console {
             Action::PageDown => self.move_cursor(self.state.page_rows())?,
             Action::Top => self.jump(true)?,
             Action::Bottom => self.jump(false)?,
+            Action::Open if self.state.pane == Pane::Drift => self.open_drift()?,
             Action::Open => self.open()?,
             Action::Back => self.back()?,
             Action::Help => self.state.mode = Mode::Help,
+            Action::ToggleSelect if self.state.pane == Pane::Drift => self.toggle_drift_select(),
             Action::ToggleSelect => self.toggle_select(),
             Action::Copy => self.copy(),
             Action::FollowTail => {
@@ -148,7 +150,23 @@ impl Console {
             Action::Retry => self.on_queue(Command::Retry),
             Action::RetryAll => self.request(Command::RetryAllDeadLetters)?,
             Action::Skip => self.on_queue(|ids| Command::Skip { ids, reason: None }),
-            Action::Flag => self.on_queue(|ids| Command::Flag { ids, reason: None }),
+            Action::Flag => match self.state.pane {
+                Pane::Drift => self.on_drift(|ids| Command::FlagDrift { ids, note: None })?,
+                Pane::Duplicates => self.flag_duplicate()?,
+                _ => self.on_queue(|ids| Command::Flag { ids, reason: None }),
+            },
+            Action::Fix => self.on_drift(Command::FixDrift)?,
+            Action::Accept => self.on_drift(|ids| Command::AcceptDrift {
+                ids,
+                reason: None,
+                expires: None,
+            })?,
+            Action::CycleCategory => self.cycle_category()?,
+            Action::RunReconcile => self.run_reconcile()?,
+            Action::NotDuplicate => self.not_duplicate()?,
+            Action::Link => self.link()?,
+            Action::Left => self.move_column(-1),
+            Action::Right => self.move_column(1),
             Action::ConfirmHeld => self.on_queue(Command::ConfirmHeld),
             Action::RejectHeld => self.on_queue(|ids| Command::RejectHeld { ids, reason: None }),
             Action::TogglePause => {
@@ -192,11 +210,12 @@ impl Console {
     // --- reading ---
 
     /// The store changed: the header's figures and the rows in view are read again.
-    fn refresh(&mut self) -> Result<(), HandleError> {
+    pub(super) fn refresh(&mut self) -> Result<(), HandleError> {
         self.state.now = jiff::Timestamp::now();
         self.state.counts = self.handle.counts()?;
         self.state.status = self.handle.status()?;
         self.state.pause_requested = self.handle.pause_requested()?;
+        self.read_review_counts()?;
         let text = self.handle.contract_text()?;
         if text != self.state.contract.text {
             self.state.contract.lines = contract_view::lines(text.as_deref());
@@ -211,6 +230,11 @@ impl Console {
             && let Some(fresh) = self.handle.event(detail.event.id)?
         {
             **detail = fresh;
+        }
+        if let Mode::DriftDetail { item, .. } = &mut self.state.mode
+            && let Some(fresh) = self.handle.drift_item(item.id)?
+        {
+            **item = fresh;
         }
         self.refresh_pane()
     }
@@ -270,7 +294,9 @@ impl Console {
                 pane.list.loaded = true;
                 pane.totals = totals;
             }
-            Pane::Contract | Pane::Drift | Pane::Duplicates => {}
+            Pane::Drift => self.refresh_drift()?,
+            Pane::Duplicates => self.refresh_duplicates()?,
+            Pane::Contract => {}
         }
         Ok(())
     }
@@ -296,7 +322,7 @@ impl Console {
     }
 
     fn move_cursor(&mut self, delta: isize) -> Result<(), HandleError> {
-        if let Mode::Detail { scroll, .. } = &mut self.state.mode {
+        if let Mode::Detail { scroll, .. } | Mode::DriftDetail { scroll, .. } = &mut self.state.mode {
             *scroll = scroll.saturating_add_signed(delta as i16);
             return Ok(());
         }
@@ -340,7 +366,8 @@ impl Console {
                 let mut loaded = |_: Option<i64>, _: crate::store::Toward, _: usize| Ok(Vec::new());
                 self.state.credentials.list.move_by(delta, &mut loaded)?;
             }
-            Pane::Drift | Pane::Duplicates => {}
+            Pane::Drift => self.move_drift(delta)?,
+            Pane::Duplicates => self.move_duplicates(delta)?,
         }
         Ok(())
     }
@@ -384,7 +411,8 @@ impl Console {
                     list.rows.len().saturating_sub(1)
                 };
             }
-            Pane::Drift | Pane::Duplicates => {}
+            Pane::Drift => self.jump_drift(newest)?,
+            Pane::Duplicates => self.jump_duplicates(newest)?,
         }
         Ok(())
     }
@@ -396,6 +424,10 @@ impl Console {
         self.state.held.list.keep_visible(rows);
         self.state.audit.list.keep_visible(rows);
         self.state.credentials.list.keep_visible(rows);
+        let (width, height) = (self.state.width, self.state.height);
+        let (drift, groups) = layout::review_list_rows(width, height);
+        self.state.drift.items.window.keep_visible(drift);
+        self.state.duplicates.groups.window.keep_visible(groups);
     }
 
     fn selected_event(&self) -> Option<&Event> {
@@ -477,6 +509,15 @@ impl Console {
             (Mode::Detail { detail, .. }, _) => {
                 serde_json::to_string_pretty(&detail.event.payload).unwrap_or_default()
             }
+            (Mode::DriftDetail { item, .. }, _) => serde_json::to_string_pretty(item).unwrap_or_default(),
+            (_, Pane::Drift) => match self.state.drift.items.selected_row() {
+                Some(item) => serde_json::to_string(item).unwrap_or_default(),
+                None => return,
+            },
+            (_, Pane::Duplicates) => match self.state.duplicates.group() {
+                Some(group) => serde_json::to_string(group).unwrap_or_default(),
+                None => return,
+            },
             (_, Pane::Audit) => match self.state.audit.list.selected_row() {
                 Some(entry) => serde_json::to_string(entry).unwrap_or_default(),
                 None => return,
@@ -519,12 +560,16 @@ impl Console {
 
     /// Every write comes here: refused when read-only, then a reason if it needs one,
     /// then a yes if it is destructive, then done.
-    fn request(&mut self, command: Command) -> Result<(), HandleError> {
+    pub(super) fn request(&mut self, command: Command) -> Result<(), HandleError> {
         if self.writes_refused() {
             return Ok(());
         }
         if command.lacks_reason() {
             self.prompt(Prompt::Reason(command), String::new());
+            return Ok(());
+        }
+        if matches!(command, Command::AcceptDrift { expires: None, .. }) {
+            self.prompt(Prompt::Expiry(command), String::new());
             return Ok(());
         }
         if command.needs_confirmation() {
@@ -551,6 +596,13 @@ impl Console {
                 return contract_view::diff(self.state.contract.text.as_deref().unwrap_or(""), text);
             }
             Command::Pause | Command::Resume => return Vec::new(),
+            Command::FixDrift(_)
+            | Command::FlagDrift { .. }
+            | Command::AcceptDrift { .. }
+            | Command::RequestReconcile => return self.drift_body(command),
+            Command::NotDuplicate { .. } | Command::FlagDuplicate { .. } | Command::LinkLearner { .. } => {
+                return self.duplicate_body(command);
+            }
         };
         let rows: Vec<&Event> = [&self.state.failed.list.rows, &self.state.held.list.rows]
             .into_iter()
@@ -580,6 +632,13 @@ impl Console {
         let what = command.describe();
         let h = &self.handle;
         let done = match command {
+            Command::FixDrift(_)
+            | Command::FlagDrift { .. }
+            | Command::AcceptDrift { .. }
+            | Command::RequestReconcile => return self.execute_drift(command),
+            Command::NotDuplicate { .. } | Command::FlagDuplicate { .. } | Command::LinkLearner { .. } => {
+                return self.execute_duplicate(command);
+            }
             Command::Retry(ids) => h.retry(&ids).map(|e| e.len()),
             Command::RetryAllDeadLetters => h.retry_all().map(|e| e.len()),
             Command::Skip { ids, reason } => each(&ids, |id| h.skip(id, reason.as_deref().unwrap_or(""))),
@@ -621,7 +680,7 @@ impl Console {
 
     // --- text ---
 
-    fn prompt(&mut self, prompt: Prompt, text: String) {
+    pub(super) fn prompt(&mut self, prompt: Prompt, text: String) {
         let mut input = TextArea::new(vec![text]);
         input.move_cursor(tui_textarea::CursorMove::End);
         self.state.mode = Mode::Prompt { prompt, input };
@@ -678,6 +737,8 @@ impl Console {
                         }
                         self.request(command.with_reason(text))?;
                     }
+                    Prompt::Expiry(command) => self.submit_expiry(command, text)?,
+                    Prompt::LinkEmployee(command) => self.submit_link(command, text)?,
                 }
             }
             Mode::EditContract { editor, .. } => {
@@ -714,7 +775,7 @@ fn each<T>(
 }
 
 /// any → first → … → last → any.
-fn cycle<T: Copy + PartialEq>(all: &[T], now: Option<T>) -> Option<T> {
+pub(super) fn cycle<T: Copy + PartialEq>(all: &[T], now: Option<T>) -> Option<T> {
     match now {
         None => all.first().copied(),
         Some(current) => {
@@ -737,6 +798,11 @@ impl Action {
                 | Action::RejectHeld
                 | Action::TogglePause
                 | Action::EditContract
+                | Action::Fix
+                | Action::Accept
+                | Action::RunReconcile
+                | Action::NotDuplicate
+                | Action::Link
                 | Action::Request(_)
         )
     }

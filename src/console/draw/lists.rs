@@ -27,19 +27,19 @@ fn direction(d: Direction) -> &'static str {
 }
 
 /// One line, never wrapped: newlines in operator-facing text become spaces.
-fn flat(text: &str) -> String {
+pub(super) fn flat(text: &str) -> String {
     text.replace(['\n', '\r'], " ")
 }
 
 /// A list's column titles and widths, and what it says when it has no rows.
-struct Columns<'a> {
-    titles: &'a [&'a str],
-    widths: &'a [Constraint],
-    empty: &'a str,
+pub(super) struct Columns<'a> {
+    pub titles: &'a [&'a str],
+    pub widths: &'a [Constraint],
+    pub empty: &'a str,
 }
 
 /// Draws the column titles and the rows of `window` in view.
-fn table<T: Keyed + Clone>(
+pub(super) fn table<T: Keyed + Clone>(
     state: &State,
     frame: &mut Frame,
     area: Rect,

@@ -1,9 +1,13 @@
 //! `draw`: a pure function of the state onto a frame. Header, pane tabs, the pane
 //! and the key-hint footer, and whatever overlay is open.
 
+mod drift;
+mod duplicates;
 mod header;
 mod lists;
 mod overlays;
+
+pub use lists::clock;
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -23,6 +27,7 @@ pub fn draw(state: &State, frame: &mut Frame) {
     match &state.mode {
         Mode::Help => overlays::help(state, frame, areas.body),
         Mode::Detail { detail, scroll } => overlays::detail(state, detail, *scroll, frame, areas.body),
+        Mode::DriftDetail { item, scroll } => drift::detail(state, item, *scroll, frame, areas.body),
         Mode::EditContract { editor, problems } => {
             overlays::editor(state, editor, problems, frame, areas.body)
         }
@@ -68,53 +73,53 @@ fn pane(state: &State, frame: &mut Frame, area: Rect) {
             }
             frame.render_widget(Paragraph::new(shown), area);
         }
-        Pane::Drift => placeholder(
-            frame,
-            area,
-            "Drift",
-            6,
-            "the latest reconciliation by category, HRIS vs LMS per field",
-        ),
-        Pane::Duplicates => placeholder(
-            frame,
-            area,
-            "Duplicates",
-            6,
-            "suspected duplicate groups side by side, to resolve",
-        ),
+        Pane::Drift => drift::pane(state, frame, area),
+        Pane::Duplicates => duplicates::pane(state, frame, area),
         Pane::Credentials => lists::credentials(state, frame, area),
     }
 }
 
-/// An honest empty pane: what will be here, and which issue brings it.
-fn placeholder(frame: &mut Frame, area: Rect, name: &str, issue: u32, what: &str) {
-    let text = vec![
-        Line::raw(format!("{name}: not built yet.")),
-        Line::raw(format!("Comes with issue {issue}: {what}.")),
-        Line::raw("Nothing shown here is made up; this pane stays empty until then."),
-    ];
-    frame.render_widget(Paragraph::new(text), area);
-}
-
 fn tabs(state: &State, frame: &mut Frame, area: Rect) {
-    let mut spans = Vec::new();
+    let mut labels = Vec::new();
     for (i, pane) in Pane::ALL.iter().enumerate() {
         let count = match pane {
             Pane::Failed => Some(state.counts.dead_letters),
             Pane::Held => Some(state.counts.held),
+            Pane::Drift => state.drift.latest().map(|r| r.total()),
+            Pane::Duplicates => Some(state.duplicates.counts.open + state.duplicates.counts.flagged),
             _ => None,
         };
         let mut label = format!("{} {}", i + 1, pane.title());
         if let Some(n) = count.filter(|n| *n > 0) {
             label.push_str(&format!(" {n}"));
         }
-        if *pane == state.pane {
+        // A critical finding shows as a mark, not by colour alone.
+        let critical = state
+            .drift
+            .latest()
+            .is_some_and(|r| r.count(crate::model::DriftCategory::TerminatedButActive) > 0);
+        if *pane == Pane::Drift && critical {
+            label.push('!');
+        }
+        labels.push((*pane, label));
+    }
+    // Counts make the line longer: narrower spacing before anything is cut off.
+    let padded: usize = labels.iter().map(|(_, l)| l.chars().count() + 2).sum();
+    let roomy = padded <= area.width as usize;
+    let mut spans = Vec::new();
+    for (pane, label) in labels {
+        if pane == state.pane {
+            if !roomy {
+                spans.push(Span::raw(" "));
+            }
             spans.push(Span::styled(
                 format!("[{label}]"),
                 state.palette.accent().add_modifier(Modifier::REVERSED),
             ));
-        } else {
+        } else if roomy {
             spans.push(Span::raw(format!(" {label} ")));
+        } else {
+            spans.push(Span::raw(format!(" {label}")));
         }
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
@@ -146,7 +151,7 @@ fn footer(state: &State, frame: &mut Frame, area: Rect) {
         frame.render_widget(Paragraph::new(Line::from(spans)), area);
         return;
     }
-    let mut hints: Vec<_> = keys::bindings(state)
+    let mut hints: Vec<_> = keys::hints(state)
         .into_iter()
         .filter(|b| !b.label.is_empty())
         .filter(|b| !(b.writes && state.read_only))

@@ -1,0 +1,218 @@
+//! The Duplicates pane: suspected groups (open and flagged first) and the
+//! selected group's members side by side, one column each, the fields that
+//! differ marked with ≠ (not by colour alone) and the first seen labelled as
+//! the one that syncs.
+
+use std::collections::BTreeSet;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table};
+use serde_json::Value;
+
+use super::header::ago;
+use super::lists::{Columns, clock, flat, table};
+use crate::console::layout::duplicates_areas;
+use crate::console::state::State;
+use crate::model::{DuplicateSide, GroupState};
+use crate::store::{DuplicateGroup, DuplicateMember};
+
+/// The field names' column, and the narrowest a member's column gets.
+const LABEL: u16 = 18;
+const MEMBER_MIN: u16 = 18;
+
+pub fn state_label(state: GroupState) -> &'static str {
+    match state {
+        GroupState::Open => "● open",
+        GroupState::Flagged => "⚑ flagged",
+        GroupState::NotDuplicate => "≠ not dup",
+        GroupState::Linked => "⇄ linked",
+    }
+}
+
+fn side(side: DuplicateSide) -> &'static str {
+    match side {
+        DuplicateSide::Hris => "HRIS",
+        DuplicateSide::Lms => "LMS",
+    }
+}
+
+fn text(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => "—".into(),
+        Some(Value::String(s)) => flat(s),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// The rows compared: who each record is, then the union of their fields.
+/// How long ago hrsync first saw a record: "5m", "3h", "12d".
+fn since(now: jiff::Timestamp, at: jiff::Timestamp) -> String {
+    let secs = now.duration_since(at).as_secs().max(0);
+    if secs >= 2 * 86_400 {
+        format!("{}d ago", secs / 86_400)
+    } else {
+        format!("{} ago", ago(now, at))
+    }
+}
+
+/// Rows that name the records rather than describe the person: they always differ.
+const IDENTITY_ROWS: usize = 4;
+
+fn rows(now: jiff::Timestamp, group: &DuplicateGroup) -> Vec<(String, Vec<String>)> {
+    let each = |f: &dyn Fn(&DuplicateMember) -> String| group.members.iter().map(f).collect::<Vec<_>>();
+    let mut rows = vec![
+        ("record id".to_string(), each(&|m| m.member_id.clone())),
+        (
+            "employee id".to_string(),
+            each(&|m| m.employee_id.clone().unwrap_or_else(|| "—".into())),
+        ),
+        (
+            "learner id".to_string(),
+            each(&|m| m.learner_id.clone().unwrap_or_else(|| "—".into())),
+        ),
+        ("first seen".to_string(), each(&|m| since(now, m.first_seen))),
+    ];
+    let names: BTreeSet<&String> = group.members.iter().flat_map(|m| m.fields.keys()).collect();
+    for name in names {
+        rows.push((name.clone(), each(&|m| text(m.fields.get(name)))));
+    }
+    rows
+}
+
+fn groups(state: &State, frame: &mut Frame, area: Rect) {
+    let titles = ["state", "id", "side", "basis", "n", "match key"];
+    let widths = [
+        Constraint::Length(10),
+        Constraint::Length(5),
+        Constraint::Length(4),
+        Constraint::Length(23),
+        Constraint::Length(2),
+        Constraint::Fill(1),
+    ];
+    table(
+        state,
+        frame,
+        area,
+        &state.duplicates.groups.window,
+        Columns {
+            titles: &titles,
+            widths: &widths,
+            empty: "No suspected duplicates: no two records share an email, or a name and hire date.",
+        },
+        |g| {
+            let style = match g.state {
+                GroupState::Open => state.palette.warn(),
+                _ => Style::default(),
+            };
+            vec![
+                Cell::from(Span::styled(state_label(g.state), style)),
+                Cell::from(g.id.to_string()),
+                Cell::from(side(g.side)),
+                Cell::from(g.basis.describe()),
+                Cell::from(g.members.len().to_string()),
+                Cell::from(flat(&g.match_key)),
+            ]
+        },
+    );
+}
+
+/// The first seen syncs; while the group holds, the others wait.
+fn role(group: &DuplicateGroup, index: usize) -> &'static str {
+    match (index, group.state) {
+        (0, _) => "✓ syncs",
+        (_, GroupState::Open | GroupState::Flagged) => "‖ held",
+        (_, GroupState::NotDuplicate) => "✓ syncs",
+        (_, GroupState::Linked) => "· linked",
+    }
+}
+
+fn compare(state: &State, group: &DuplicateGroup, frame: &mut Frame, area: Rect) {
+    let p = state.palette;
+    let [head, body] = Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(area);
+    let column = state.duplicates.column();
+    let fit = (area.width.saturating_sub(LABEL) / MEMBER_MIN).max(1) as usize;
+    let first = column.saturating_sub(fit - 1);
+    let shown: Vec<usize> = (first..group.members.len()).take(fit).collect();
+    let mut title = format!(
+        "group {} · {} side · {} · {} members",
+        group.id,
+        side(group.side),
+        group.basis.describe(),
+        group.members.len()
+    );
+    if shown.len() < group.members.len() {
+        title.push_str(&format!(" · {}–{} shown (h/l)", first + 1, first + shown.len()));
+    }
+    let decision = match (&group.decided_by, group.decided_at) {
+        (Some(by), Some(at)) => format!(
+            "{} by {by} at {}: {}",
+            state_label(group.state),
+            clock(at),
+            flat(group.note.as_deref().unwrap_or(""))
+        ),
+        _ => "the first seen syncs; the others are held until an operator decides".into(),
+    };
+    frame.render_widget(
+        Paragraph::new(vec![
+            Line::styled(title, p.accent()),
+            Line::styled(decision, p.dim()),
+        ]),
+        head,
+    );
+    let header = Row::new(
+        std::iter::once(Cell::from("≠ differs")).chain(shown.iter().map(|&i| {
+            let here = i == column;
+            let label = format!("{}#{} {}", if here { "›" } else { " " }, i + 1, role(group, i));
+            let cell = Cell::from(label);
+            if here { cell.style(p.cursor()) } else { cell }
+        })),
+    )
+    .style(p.dim().add_modifier(Modifier::BOLD));
+    let lines: Vec<Row> = rows(state.now, group)
+        .into_iter()
+        .enumerate()
+        .map(|(n, (name, values))| {
+            let differs = n >= IDENTITY_ROWS && values.windows(2).any(|w| w[0] != w[1]);
+            let mark = if differs { "≠" } else { " " };
+            let style = if differs {
+                p.warn().add_modifier(Modifier::BOLD)
+            } else if n < IDENTITY_ROWS {
+                p.dim()
+            } else {
+                Style::default()
+            };
+            let cells = std::iter::once(Cell::from(format!("{mark} {name}"))).chain(
+                shown
+                    .iter()
+                    .map(|&i| Cell::from(values.get(i).cloned().unwrap_or_default())),
+            );
+            Row::new(cells).style(style)
+        })
+        .collect();
+    let mut widths = vec![Constraint::Length(LABEL)];
+    widths.extend(shown.iter().map(|_| Constraint::Fill(1)));
+    frame.render_widget(Table::new(lines, widths).header(header).column_spacing(1), body);
+}
+
+pub fn pane(state: &State, frame: &mut Frame, area: Rect) {
+    let pane = &state.duplicates;
+    let [title_area, list, members] = duplicates_areas(area);
+    let c = &pane.counts;
+    frame.render_widget(
+        Paragraph::new(Line::styled(
+            format!(
+                "suspected duplicates: {} open · {} flagged · {} decided (open and flagged first)",
+                c.open, c.flagged, c.decided
+            ),
+            state.palette.dim(),
+        )),
+        title_area,
+    );
+    groups(state, frame, list);
+    if let Some(group) = pane.group() {
+        compare(state, group, frame, members);
+    }
+}
