@@ -177,7 +177,6 @@ fn not_a_duplicate_asks_a_reason_and_a_yes() {
 /// its WHERE clause does not imply, so SQLite refuses it ("no query solution")
 /// for every group; the console shows that error in the status line.
 #[test]
-#[ignore = "store bug: duplicate_held_events uses INDEXED BY events_open with status = 'held' (src/store/duplicates.rs)"]
 fn not_a_duplicate_is_stored_and_audited() {
     let (fixture, hris, _) = seeded();
     let mut console = console(&fixture, false);

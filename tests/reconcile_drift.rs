@@ -273,8 +273,12 @@ fn hrsync(world: &World, args: &[&str]) -> (i32, Value) {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    let json = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {text}\n{}", String::from_utf8_lossy(&out.stderr)));
+    let json = serde_json::from_str(&text).unwrap_or_else(|e| {
+        panic!(
+            "{args:?} printed no JSON ({e}): {text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
     (out.status.code().unwrap_or(-1), json)
 }
 
@@ -292,7 +296,10 @@ async fn the_command_line_runs_and_lists_for_scripts() {
     let missing = run["run"]["counts"]["employee_without_learner"].as_u64().unwrap();
     assert!(missing > 100, "{run}");
     let (code, listed) = tokio::task::block_in_place(|| {
-        hrsync(&world, &["drift", "list", "--category", "employee_without_learner"])
+        hrsync(
+            &world,
+            &["drift", "list", "--category", "employee_without_learner"],
+        )
     });
     assert_eq!(code, 0);
     assert_eq!(listed["items"].as_array().unwrap().len() as u64, missing);

@@ -32,12 +32,16 @@ fn group(ids: &[&str]) -> SuspectedGroup {
 fn a_decision_holds_while_the_members_stay_the_same() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("s.db")).unwrap();
-    let found = store.transaction(|tx| tx.record_suspected(&group(&["1", "2"]))).unwrap();
+    let found = store
+        .transaction(|tx| tx.record_suspected(&group(&["1", "2"])))
+        .unwrap();
     assert_eq!(found.state, GroupState::Open);
     store
         .transaction(|tx| tx.decide_duplicate(found.id, GroupState::NotDuplicate, Some("two people"), "op"))
         .unwrap();
-    let again = store.transaction(|tx| tx.record_suspected(&group(&["2", "1"]))).unwrap();
+    let again = store
+        .transaction(|tx| tx.record_suspected(&group(&["2", "1"])))
+        .unwrap();
     assert_eq!((again.id, again.state), (found.id, GroupState::NotDuplicate));
     let joined = store
         .transaction(|tx| tx.record_suspected(&group(&["1", "2", "3"])))
@@ -61,7 +65,9 @@ fn finding(lms: &str) -> Finding {
 
 fn run_with(store: &Store, findings: &[Finding]) -> hrsync::store::ReconcileRun {
     let id = store.begin_run("test", Duration::from_secs(60)).unwrap().unwrap();
-    store.transaction(|tx| tx.finish_run(id, (1, 1, 0), findings)).unwrap()
+    store
+        .transaction(|tx| tx.finish_run(id, (1, 1, 0), findings))
+        .unwrap()
 }
 
 #[test]
@@ -77,12 +83,20 @@ fn accepted_drift_is_left_out_until_its_values_change_or_it_expires() {
     let second = run_with(&store, &[finding("Senior Engineer")]);
     assert_eq!((second.count(DriftCategory::FieldDrift), second.accepted), (0, 1));
     let changed = run_with(&store, &[finding("Principal Engineer")]);
-    assert_eq!(changed.count(DriftCategory::FieldDrift), 1, "a changed value is reported again");
+    assert_eq!(
+        changed.count(DriftCategory::FieldDrift),
+        1,
+        "a changed value is reported again"
+    );
     let expired = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(1);
     let item = store.drift_items_page(changed.id, None, 0, 10).unwrap().remove(0);
     store
         .transaction(|tx| tx.accept_drift(&item, "for a day", Some(expired), "op"))
         .unwrap();
     let after_expiry = run_with(&store, &[finding("Principal Engineer")]);
-    assert_eq!(after_expiry.count(DriftCategory::FieldDrift), 1, "an expired acceptance no longer hides it");
+    assert_eq!(
+        after_expiry.count(DriftCategory::FieldDrift),
+        1,
+        "an expired acceptance no longer hides it"
+    );
 }
