@@ -14,7 +14,6 @@ const DISPLAY_FIELDS: &[&str] = &[
     "department",
     "location",
     "jobTitle",
-    "status",
     "employmentHistoryStatus",
     "supervisorEId",
 ];
@@ -45,6 +44,7 @@ pub fn identity_keys(contract: &Contract, record: &Map<String, Value>) -> Identi
         hris_of("last_name", "lastName"),
     );
     let hire_field = hris_of(&contract.lifecycle.hire_date_field, "hireDate");
+    let status_field = hris_of(&contract.lifecycle.status_field, "employmentStatus");
     let first = text(&first_field);
     let last = text(&last_field);
     let name = if first.is_empty() && last.is_empty() {
@@ -53,10 +53,16 @@ pub fn identity_keys(contract: &Contract, record: &Map<String, Value>) -> Identi
         normalise(&format!("{first} {last}"))
     };
     let mut display = Map::new();
-    for field in [&first_field, &last_field, &email_field, &hire_field]
-        .into_iter()
-        .map(String::as_str)
-        .chain(DISPLAY_FIELDS.iter().copied())
+    for field in [
+        &first_field,
+        &last_field,
+        &email_field,
+        &hire_field,
+        &status_field,
+    ]
+    .into_iter()
+    .map(String::as_str)
+    .chain(DISPLAY_FIELDS.iter().copied())
     {
         if let Some(value) = record.get(field).filter(|v| !v.is_null()) {
             display.insert(field.to_string(), value.clone());

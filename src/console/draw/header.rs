@@ -73,6 +73,26 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     if c.rejected > 0 {
         figures.push(Span::styled(format!("  rejected {}", c.rejected), p.bad()));
     }
+    if let Some(r) = state.status.as_ref().map(|s| &s.reconcile) {
+        if r.critical > 0 {
+            figures.push(Span::styled(
+                format!("  drift {} (! {} critical)", r.drift_total, r.critical),
+                p.bad(),
+            ));
+        } else if r.last_complete_at.is_some() {
+            figures.push(Span::raw(format!("  drift {}", r.drift_total)));
+        }
+        if r.running {
+            figures.push(Span::raw("  reconciling…"));
+        } else if r.last_failure.is_some() {
+            figures.push(Span::styled("  last run failed", p.warn()));
+        } else if let Some(next) = r.next_at {
+            figures.push(Span::styled(
+                format!("  recon in {}", ago(state.now, next)),
+                p.dim(),
+            ));
+        }
+    }
     let sources = state.status.as_ref().map(|s| {
         let last = s
             .last_poll_at
