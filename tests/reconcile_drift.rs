@@ -19,6 +19,10 @@ use hrsync::store::{DriftItem, ReconcileRun};
 use serde_json::{Value, json};
 
 fn reconciler(world: &World) -> Reconciler {
+    reconciler_telling(world, None)
+}
+
+fn reconciler_telling(world: &World, ops: Option<&str>) -> Reconciler {
     let c = &world.config;
     let lrs = c.lrs.as_ref().unwrap();
     Reconciler {
@@ -27,8 +31,28 @@ fn reconciler(world: &World) -> Reconciler {
         hris: HrisClient::new(&c.hris.api_base, c.hris.api_key.clone()).unwrap(),
         scim: ScimClient::new(&c.lms.scim_url, c.lms.token.clone()).unwrap(),
         lrs: Some(LrsClient::new(&lrs.url, lrs.user.clone(), lrs.password.clone()).unwrap()),
-        notifier: Notifier::new(None),
+        notifier: Notifier::new(ops.map(|u| u.parse().unwrap())),
     }
+}
+
+/// A Slack-style incoming webhook that keeps what it is told.
+async fn ops_channel() -> (String, std::sync::Arc<parking_lot::Mutex<Vec<String>>>) {
+    let heard = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let kept = heard.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let kept = kept.clone();
+            async move {
+                kept.lock().push(body["text"].as_str().unwrap_or("").to_string());
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, heard)
 }
 
 async fn complete_run(world: &World) -> ReconcileRun {
@@ -120,7 +144,23 @@ async fn a_run_finds_each_kind_of_drift_and_the_operator_resolves_it() {
         )
         .await;
 
-    let run = complete_run(&world).await;
+    let (ops_url, heard) = ops_channel().await;
+    let run = match reconciler_telling(&world, Some(&ops_url))
+        .run("test")
+        .await
+        .unwrap()
+    {
+        RunResult::Complete { run } => run,
+        other => panic!("the run did not complete: {other:?}"),
+    };
+    assert!(
+        heard
+            .lock()
+            .iter()
+            .any(|m| m.contains("terminated employees still have an active learner")),
+        "the critical finding reached the ops channel: {:?}",
+        heard.lock()
+    );
     let field = items(&world, &run, DriftCategory::FieldDrift);
     let title = field
         .iter()
