@@ -35,26 +35,6 @@ fn reconciler_telling(world: &World, ops: Option<&str>) -> Reconciler {
     }
 }
 
-/// A Slack-style incoming webhook that keeps what it is told.
-async fn ops_channel() -> (String, std::sync::Arc<parking_lot::Mutex<Vec<String>>>) {
-    let heard = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
-    let kept = heard.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
-            let kept = kept.clone();
-            async move {
-                kept.lock().push(body["text"].as_str().unwrap_or("").to_string());
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, heard)
-}
-
 async fn complete_run(world: &World) -> ReconcileRun {
     match reconciler(world).run("test").await.unwrap() {
         RunResult::Complete { run } => run,
@@ -144,7 +124,7 @@ async fn a_run_finds_each_kind_of_drift_and_the_operator_resolves_it() {
         )
         .await;
 
-    let (ops_url, heard) = ops_channel().await;
+    let (ops_url, heard, _server) = common::ops_channel().await;
     let run = match reconciler_telling(&world, Some(&ops_url))
         .run("test")
         .await

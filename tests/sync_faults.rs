@@ -5,12 +5,10 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::{Options, assert_in_step, start};
 use hrsync::sandbox::faults::{Faults, SystemFaults};
-use parking_lot::Mutex;
 use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,31 +50,9 @@ async fn with_5xx_and_429_faults_everything_still_arrives() {
     assert_in_step(&world).await;
 }
 
-/// A Slack-style incoming webhook that keeps what it is sent.
-async fn ops_channel() -> (String, Arc<Mutex<Vec<String>>>, tokio::task::JoinHandle<()>) {
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let kept = received.clone();
-    let app = axum::Router::new().route(
-        "/hook",
-        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
-            let kept = kept.clone();
-            async move {
-                kept.lock().push(body["text"].as_str().unwrap_or("").to_string());
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    (url, received, server)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_lms_down_past_the_retries_gives_dead_letters_that_retry_applies() {
-    let (ops_url, ops_messages, ops_server) = ops_channel().await;
+    let (ops_url, ops_messages, ops_server) = common::ops_channel().await;
     let mut world = start(Options {
         employees: 200,
         retry_attempts: 2,

@@ -49,6 +49,26 @@ fn audit(actor: &str, action: &str, item: &DriftItem, after: Value, reason: Opti
     }
 }
 
+/// Runs `act` on each item in one transaction; an item that is missing or
+/// refuses is reported with its reason and the others go on.
+fn each_item(
+    store: &Store,
+    ids: &[i64],
+    mut act: impl FnMut(&StoreTx<'_>, DriftItem) -> Result<Result<DriftState, String>, StoreError>,
+) -> Result<Vec<Resolved>, ActionError> {
+    Ok(store.transaction(|tx| {
+        let mut done = Vec::with_capacity(ids.len());
+        for &id in ids {
+            let result = match item_of(tx, id)? {
+                Ok(item) => act(tx, item)?,
+                Err(why) => Err(why),
+            };
+            done.push(Resolved { item: id, result });
+        }
+        Ok(done)
+    })?)
+}
+
 /// The event that pushes the owner's value for `item`, if it can be pushed.
 fn fix_event(item: &DriftItem, at: jiff::Timestamp) -> Result<NewEvent, String> {
     if !item.category.can_fix() {
@@ -92,78 +112,38 @@ fn fix_event(item: &DriftItem, at: jiff::Timestamp) -> Result<NewEvent, String> 
 
 /// Fix: journals the owner's value for each item; the engine applies it like any change.
 pub fn fix(store: &Store, actor: &str, ids: &[i64]) -> Result<Vec<Resolved>, ActionError> {
-    Ok(store.transaction(|tx| {
-        let mut done = Vec::with_capacity(ids.len());
-        for &id in ids {
-            let item = match item_of(tx, id)? {
-                Ok(item) => item,
-                Err(why) => {
-                    done.push(Resolved {
-                        item: id,
-                        result: Err(why),
-                    });
-                    continue;
-                }
-            };
-            let event = match fix_event(&item, tx.now()) {
-                Ok(event) => event,
-                Err(why) => {
-                    done.push(Resolved {
-                        item: id,
-                        result: Err(why),
-                    });
-                    continue;
-                }
-            };
-            if item.category == DriftCategory::WrongGroups {
-                // The enrolment was recorded but the LMS lost it: enrol again.
-                tx.forget_enrolment(&item.employee_id, &item.field)?;
-            }
-            let appended = tx.append(std::slice::from_ref(&event))?;
-            tx.set_drift_state(id, DriftState::Fixing, None)?;
-            let after = json!({ "state": DriftState::Fixing, "event": appended[0].id() });
-            tx.audit(audit(actor, "drift.fix", &item, after, None))?;
-            done.push(Resolved {
-                item: id,
-                result: Ok(DriftState::Fixing),
-            });
+    each_item(store, ids, |tx, item| {
+        let event = match fix_event(&item, tx.now()) {
+            Ok(event) => event,
+            Err(why) => return Ok(Err(why)),
+        };
+        if item.category == DriftCategory::WrongGroups {
+            // The enrolment was recorded but the LMS lost it: enrol again.
+            tx.forget_enrolment(&item.employee_id, &item.field)?;
         }
-        Ok(done)
-    })?)
+        let appended = tx.append(std::slice::from_ref(&event))?;
+        tx.set_drift_state(item.id, DriftState::Fixing, None)?;
+        let after = json!({ "state": DriftState::Fixing, "event": appended[0].id() });
+        tx.audit(audit(actor, "drift.fix", &item, after, None))?;
+        Ok(Ok(DriftState::Fixing))
+    })
 }
 
 /// Flag: hands each item to the HRIS admin's queue with the note.
 pub fn flag(store: &Store, actor: &str, ids: &[i64], note: &str) -> Result<Vec<Resolved>, ActionError> {
     require(note, "flag drift")?;
-    Ok(store.transaction(|tx| {
-        let mut done = Vec::with_capacity(ids.len());
-        for &id in ids {
-            let item = match item_of(tx, id)? {
-                Ok(item) => item,
-                Err(why) => {
-                    done.push(Resolved {
-                        item: id,
-                        result: Err(why),
-                    });
-                    continue;
-                }
-            };
-            let subject = format!("{} {}", item.category.describe(), item.field)
-                .trim()
-                .to_string();
-            let detail = json!({ "drift_item": item.id, "run": item.run_id, "category": item.category,
-                "field": item.field, "hris": item.hris_value, "lms": item.lms_value });
-            let flag = tx.add_flag("drift", Some(&item.employee_id), &subject, note, &detail, actor)?;
-            tx.set_drift_state(id, DriftState::Flagged, Some(note))?;
-            let after = json!({ "state": DriftState::Flagged, "flag": flag });
-            tx.audit(audit(actor, "drift.flag", &item, after, Some(note)))?;
-            done.push(Resolved {
-                item: id,
-                result: Ok(DriftState::Flagged),
-            });
-        }
-        Ok(done)
-    })?)
+    each_item(store, ids, |tx, item| {
+        let subject = format!("{} {}", item.category.describe(), item.field)
+            .trim()
+            .to_string();
+        let detail = json!({ "drift_item": item.id, "run": item.run_id, "category": item.category,
+            "field": item.field, "hris": item.hris_value, "lms": item.lms_value });
+        let flag = tx.add_flag("drift", Some(&item.employee_id), &subject, note, &detail, actor)?;
+        tx.set_drift_state(item.id, DriftState::Flagged, Some(note))?;
+        let after = json!({ "state": DriftState::Flagged, "flag": flag });
+        tx.audit(audit(actor, "drift.flag", &item, after, Some(note)))?;
+        Ok(Ok(DriftState::Flagged))
+    })
 }
 
 /// Accept: later runs leave the item out while its values stay (until `expires`).
@@ -175,29 +155,12 @@ pub fn accept(
     expires: Option<jiff::Timestamp>,
 ) -> Result<Vec<Resolved>, ActionError> {
     require(reason, "accept drift")?;
-    Ok(store.transaction(|tx| {
-        let mut done = Vec::with_capacity(ids.len());
-        for &id in ids {
-            let item = match item_of(tx, id)? {
-                Ok(item) => item,
-                Err(why) => {
-                    done.push(Resolved {
-                        item: id,
-                        result: Err(why),
-                    });
-                    continue;
-                }
-            };
-            tx.accept_drift(&item, reason, expires, actor)?;
-            let after = json!({ "state": DriftState::Accepted, "expires": expires });
-            tx.audit(audit(actor, "drift.accept", &item, after, Some(reason)))?;
-            done.push(Resolved {
-                item: id,
-                result: Ok(DriftState::Accepted),
-            });
-        }
-        Ok(done)
-    })?)
+    each_item(store, ids, |tx, item| {
+        tx.accept_drift(&item, reason, expires, actor)?;
+        let after = json!({ "state": DriftState::Accepted, "expires": expires });
+        tx.audit(audit(actor, "drift.accept", &item, after, Some(reason)))?;
+        Ok(Ok(DriftState::Accepted))
+    })
 }
 
 fn group_audit(

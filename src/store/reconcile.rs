@@ -245,33 +245,6 @@ impl Store {
         }
     }
 
-    /// A run's items (of one category, or all), in id order after `after_id`, at most `limit`.
-    pub fn drift_items(
-        &self,
-        run_id: i64,
-        category: Option<DriftCategory>,
-        after_id: i64,
-        limit: usize,
-    ) -> Result<Vec<DriftItem>, StoreError> {
-        let conn = self.reader()?;
-        let sql = format!(
-            "SELECT {ITEM_COLUMNS} FROM drift_items WHERE run_id = ?1 AND (?2 IS NULL OR category = ?2) \
-             AND id > ?3 ORDER BY category, id LIMIT ?4"
-        );
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query(params![
-            run_id,
-            category.map(|c| c.as_str()),
-            after_id,
-            limit as i64
-        ])?;
-        let mut items = Vec::new();
-        while let Some(row) = rows.next()? {
-            items.push(item_from_row(row)?);
-        }
-        Ok(items)
-    }
-
     /// A run's items of one category from row `offset` on, at most `limit`: for paging.
     pub fn drift_items_page(
         &self,

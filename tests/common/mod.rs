@@ -647,3 +647,29 @@ pub async fn assert_in_step(world: &World) -> usize {
     }
     active
 }
+
+/// A Slack-style incoming webhook that keeps what it is sent.
+pub async fn ops_channel() -> (
+    String,
+    std::sync::Arc<parking_lot::Mutex<Vec<String>>>,
+    tokio::task::JoinHandle<()>,
+) {
+    let received = std::sync::Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let kept = received.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
+            let kept = kept.clone();
+            async move {
+                kept.lock().push(body["text"].as_str().unwrap_or("").to_string());
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (url, received, server)
+}
