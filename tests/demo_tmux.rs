@@ -104,6 +104,15 @@ fn the_demo_in_a_real_terminal() {
     tmux.keys("r");
     tmux.wait_for("done: retry event", Duration::from_secs(10));
 
+    // A reconciliation on demand from the Drift pane, and the suspected duplicates.
+    tmux.keys("3");
+    tmux.wait_for("no reconciliation has completed", Duration::from_secs(10));
+    tmux.keys("R");
+    tmux.wait_for("accepted 0", Duration::from_secs(60));
+    tmux.keys("4");
+    tmux.wait_for("suspected duplicates", Duration::from_secs(10));
+    tmux.wait_for("‖ held", Duration::from_secs(10));
+
     tmux.keys("5");
     tmux.wait_for("MAPPING", Duration::from_secs(10));
     tmux.keys("6");

@@ -76,6 +76,8 @@ async fn a_run_finds_each_kind_of_drift_and_the_operator_resolves_it() {
     let clean = complete_run(&world).await;
     assert_eq!(clean.count(DriftCategory::FieldDrift), 0, "{clean:?}");
     assert_eq!(clean.count(DriftCategory::TerminatedButActive), 0, "{clean:?}");
+    assert_eq!(clean.count(DriftCategory::WrongGroups), 0, "{clean:?}");
+    assert_eq!(clean.count(DriftCategory::LearnerWithoutEmployee), 0, "{clean:?}");
     assert!(clean.employees >= 300, "{clean:?}");
 
     // Drift: a job title changed in the LMS by hand.
