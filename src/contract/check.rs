@@ -356,6 +356,11 @@ impl Checker {
                 name,
                 hris: f.hris.get_ref().clone(),
                 scim: f.scim.as_ref().map(|s| s.get_ref().clone()),
+                scim_path: f
+                    .scim
+                    .as_ref()
+                    .and_then(|s| ScimPath::parse(s.get_ref()).ok())
+                    .map(std::sync::Arc::new),
                 kind,
                 required: f.required,
                 owner,

@@ -2,6 +2,7 @@
 //! required flag and empty rule, mapped through its value table, plus the record's
 //! lifecycle state and scope. Pure; the engine decides what to write from this.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use jiff::civil::Date;
@@ -22,7 +23,7 @@ pub enum EmploymentState {
 #[derive(Clone, Debug, PartialEq)]
 pub struct LmsValue {
     pub field: String,
-    pub path: ScimPath,
+    pub path: std::sync::Arc<ScimPath>,
     /// `Null` clears the attribute in the LMS.
     pub value: Value,
     pub kind: FieldType,
@@ -77,9 +78,9 @@ impl MappedEmployee {
 /// Maps one HRIS record (BambooHR field names). Err only when the record cannot
 /// even be identified or placed in the lifecycle; other field problems are in
 /// `problems`, so a termination is never blocked by a bad phone number.
-pub fn map_employee(
+pub fn map_employee<R: FieldSource + ?Sized>(
     contract: &Contract,
-    record: &Map<String, Value>,
+    record: &R,
 ) -> Result<MappedEmployee, Vec<FieldReason>> {
     let mut problems = Vec::new();
     let mut values = BTreeMap::new();
@@ -89,7 +90,7 @@ pub fn map_employee(
         if rule.owner == Owner::Lms {
             continue;
         }
-        let raw = text_of(record.get(&rule.hris));
+        let raw = text_of(record.text(&rule.hris));
         match check_value(contract, rule, raw.as_deref()) {
             Ok(Checked::Value { hris, lms: value }) => {
                 values.insert(rule.name.clone(), hris);
@@ -160,10 +161,10 @@ pub fn map_employee(
 }
 
 fn push_lms(lms: &mut Vec<LmsValue>, rule: &FieldRule, value: Value) {
-    if let Some(path) = rule.scim.as_deref().and_then(|p| ScimPath::parse(p).ok()) {
+    if let Some(path) = &rule.scim_path {
         lms.push(LmsValue {
             field: rule.name.clone(),
-            path,
+            path: path.clone(),
             value,
             kind: rule.kind,
         });
@@ -177,16 +178,29 @@ enum Checked {
     Empty(Option<Value>),
 }
 
+/// Where an HRIS record's fields are read from: the record as the HRIS sent it, or
+/// a reconciliation's packed copy of it.
+pub trait FieldSource {
+    /// The field's value as text (numbers and flags as their JSON text); `None` when
+    /// it is absent or null.
+    fn text(&self, field: &str) -> Option<Cow<'_, str>>;
+}
+
+impl FieldSource for Map<String, Value> {
+    fn text(&self, field: &str) -> Option<Cow<'_, str>> {
+        Some(match self.get(field)? {
+            Value::Null => return None,
+            Value::String(s) => Cow::Borrowed(s.as_str()),
+            Value::Bool(b) => Cow::Owned(b.to_string()),
+            Value::Number(n) => Cow::Owned(n.to_string()),
+            other => Cow::Owned(other.to_string()),
+        })
+    }
+}
+
 /// The HRIS value as text; absent, null and BambooHR's "0000-00-00" are empty.
-fn text_of(value: Option<&Value>) -> Option<String> {
-    let text = match value? {
-        Value::Null => return None,
-        Value::String(s) => s.clone(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        other => other.to_string(),
-    };
-    (!text.trim().is_empty() && text != "0000-00-00").then_some(text)
+fn text_of(text: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
+    text.filter(|text| !text.trim().is_empty() && text != "0000-00-00")
 }
 
 fn check_value(contract: &Contract, rule: &FieldRule, raw: Option<&str>) -> Result<Checked, String> {

@@ -68,6 +68,8 @@ pub struct FieldRule {
     /// The SCIM attribute path, e.g. `emails[type eq "work"].value`; none
     /// for a field the rules read but the LMS does not hold (a hire date).
     pub scim: Option<String>,
+    /// `scim` parsed once (the checker refuses a contract whose path does not parse).
+    pub scim_path: Option<std::sync::Arc<ScimPath>>,
     pub kind: FieldType,
     pub required: bool,
     pub owner: Owner,

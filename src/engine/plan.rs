@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use serde_json::{Map, Value, json};
 
-use crate::contract::map::{EmploymentState, MappedEmployee};
+use crate::contract::map::{EmploymentState, LmsValue, MappedEmployee};
 use crate::contract::{Contract, FieldType, TriggerWhen};
 use crate::model::FieldReason;
 
@@ -60,6 +60,7 @@ pub enum Plan {
     Reject(Vec<FieldReason>),
 }
 
+/// What to write for one mapped record, given the learner the LMS holds now.
 pub fn plan(
     contract: &Contract,
     mapped: &MappedEmployee,
@@ -67,7 +68,29 @@ pub fn plan(
     manager: &ManagerRef,
     today: Date,
 ) -> Plan {
-    let active_now = learner.map(|l| l.get("active").and_then(Value::as_bool).unwrap_or(true));
+    let mut decided = assess(contract, mapped, learner, manager, today);
+    if let Plan::Create {
+        document, changes, ..
+    }
+    | Plan::Update {
+        document, changes, ..
+    } = &mut decided
+    {
+        *document = document_for(learner, mapped, changes);
+    }
+    decided
+}
+
+/// The decision alone: what `plan` returns, but with `Value::Null` for each
+/// document (a reconciliation needs the changes, not the document to PUT).
+pub fn assess<L: LearnerState + ?Sized>(
+    contract: &Contract,
+    mapped: &MappedEmployee,
+    learner: Option<&L>,
+    manager: &ManagerRef,
+    today: Date,
+) -> Plan {
+    let active_now = learner.map(|l| l.active());
     if !mapped.should_be_active(contract) {
         return match active_now {
             None => Plan::Nothing {
@@ -79,13 +102,11 @@ pub fn plan(
                 enrol: Vec::new(),
             },
             Some(true) => {
-                let mut document = replacement_of(learner.expect("active_now is Some"));
-                document["active"] = Value::Bool(false);
                 let mut changes = Changes::default();
                 changes.before.insert("active".into(), Value::Bool(true));
                 changes.after.insert("active".into(), Value::Bool(false));
                 Plan::Update {
-                    document,
+                    document: Value::Null,
                     changes,
                     enrol: Vec::new(),
                     deactivates: true,
@@ -122,10 +143,6 @@ pub fn plan(
         ManagerRef::NotSynced { coming: false } => None,
     };
 
-    let mut document = match learner {
-        Some(current) => replacement_of(current),
-        None => json!({ "schemas": [CORE_USER_SCHEMA] }),
-    };
     let mut changes = Changes::default();
     for wanted in &mapped.lms {
         let value = if Some(wanted.field.as_str()) == manager_field {
@@ -136,28 +153,21 @@ pub fn plan(
         } else {
             wanted.value.clone()
         };
-        let current = learner.and_then(|l| wanted.path.get(l));
-        if same(current, &value, wanted.kind) {
+        let current = learner.map_or(Current::Missing, |l| l.current(wanted));
+        if same(&current, &value, wanted.kind) {
             continue;
         }
-        if let Some(schema) = &wanted.path.schema {
-            add_schema(&mut document, schema);
-        }
-        wanted.path.set(&mut document, value.clone());
-        changes
-            .before
-            .insert(wanted.field.clone(), current.cloned().unwrap_or(Value::Null));
+        changes.before.insert(wanted.field.clone(), current.into_value());
         changes.after.insert(wanted.field.clone(), value);
     }
     if active_now != Some(true) {
-        document["active"] = Value::Bool(true);
         changes.before.insert("active".into(), json!(active_now));
         changes.after.insert("active".into(), Value::Bool(true));
     }
     let enrol = groups_for(contract, mapped, today);
     match learner {
         None => Plan::Create {
-            document,
+            document: Value::Null,
             changes,
             enrol,
         },
@@ -166,11 +176,72 @@ pub fn plan(
             enrol,
         },
         Some(_) => Plan::Update {
-            document,
+            document: Value::Null,
             changes,
             enrol,
             deactivates: false,
         },
+    }
+}
+
+/// The document a create or update sends: the learner as it is (minus what the
+/// server owns), or a new one, with each change written at its path.
+fn document_for(learner: Option<&Value>, mapped: &MappedEmployee, changes: &Changes) -> Value {
+    let mut document = match learner {
+        Some(current) => replacement_of(current),
+        None => json!({ "schemas": [CORE_USER_SCHEMA] }),
+    };
+    for wanted in &mapped.lms {
+        if let Some(value) = changes.after.get(&wanted.field) {
+            if let Some(schema) = &wanted.path.schema {
+                add_schema(&mut document, schema);
+            }
+            wanted.path.set(&mut document, value.clone());
+        }
+    }
+    if let Some(active) = changes.after.get("active") {
+        document["active"] = active.clone();
+    }
+    document
+}
+
+/// What a plan reads of the learner the LMS holds: the learner itself, or a
+/// reconciliation's packed copy of it.
+pub trait LearnerState {
+    /// Whether the learner is active (an absent `active` means it is).
+    fn active(&self) -> bool;
+    /// The value the learner holds at one contract field's path.
+    fn current(&self, wanted: &LmsValue) -> Current<'_>;
+}
+
+impl LearnerState for Value {
+    fn active(&self) -> bool {
+        self.get("active").and_then(Value::as_bool).unwrap_or(true)
+    }
+
+    fn current(&self, wanted: &LmsValue) -> Current<'_> {
+        wanted.path.get(self).map_or(Current::Missing, Current::Json)
+    }
+}
+
+/// A learner's value at one path.
+#[derive(Clone, Debug)]
+pub enum Current<'a> {
+    Missing,
+    Json(&'a Value),
+    Text(&'a str),
+    /// A value read back from a packed copy.
+    Parsed(Value),
+}
+
+impl Current<'_> {
+    fn into_value(self) -> Value {
+        match self {
+            Current::Missing => Value::Null,
+            Current::Json(value) => value.clone(),
+            Current::Text(text) => Value::String(text.to_string()),
+            Current::Parsed(value) => value,
+        }
     }
 }
 
@@ -211,7 +282,22 @@ pub fn groups_for(contract: &Contract, mapped: &MappedEmployee, today: Date) -> 
 
 /// Equal as the LMS means it: a cleared value matches an absent or empty one, emails
 /// compare without case.
-fn same(current: Option<&Value>, wanted: &Value, kind: FieldType) -> bool {
+fn same(current: &Current<'_>, wanted: &Value, kind: FieldType) -> bool {
+    match current {
+        Current::Missing => same_json(None, wanted, kind),
+        Current::Json(value) => same_json(Some(value), wanted, kind),
+        Current::Parsed(value) => same_json(Some(value), wanted, kind),
+        // As a JSON string would compare, without making one.
+        Current::Text(text) => match wanted {
+            Value::Null => text.is_empty(),
+            Value::String(w) if kind == FieldType::Email => text.eq_ignore_ascii_case(w),
+            Value::String(w) => *text == w.as_str(),
+            _ => false,
+        },
+    }
+}
+
+fn same_json(current: Option<&Value>, wanted: &Value, kind: FieldType) -> bool {
     match (current, wanted) {
         (None | Some(Value::Null), Value::Null) => true,
         (Some(Value::String(s)), Value::Null) => s.is_empty(),

@@ -1,86 +1,192 @@
-//! The pure half of a reconciliation run: given both full lists (and the group
-//! memberships the learners show), which differences are there? Every finding
-//! carries what a fix needs (the HRIS record).
+//! The pure half of a reconciliation run: given both full lists (packed, see
+//! `rows`), which differences are there? The same contract mapping and the same
+//! decision as a sync (`map_employee`, `assess`) judge each pair, so a clean load
+//! reports nothing. Every finding carries what a fix needs (the HRIS record).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::ops::Range;
 
 use jiff::civil::Date;
 use serde_json::{Map, Value, json};
 
-use crate::connectors::ScimUser;
+use super::rows::{
+    Cell, Employees, LEARNER_ACTIVE, LEARNER_EMAIL, LEARNER_EXTERNAL_ID, LEARNER_FAMILY_NAME,
+    LEARNER_GIVEN_NAME, LEARNER_GROUPS, LEARNER_ID, LEARNER_USER_NAME, Learners, Record,
+};
 use crate::contract::Contract;
-use crate::contract::map::{EmploymentState, map_employee};
-use crate::engine::plan::{ManagerRef, Plan, groups_for, plan};
+use crate::contract::map::{EmploymentState, LmsValue, map_employee};
+use crate::engine::plan::{Current, LearnerState, ManagerRef, Plan, assess, groups_for};
 use crate::model::identity::normalise_email;
 use crate::model::{DriftCategory, DuplicateBasis, DuplicateSide};
 use crate::store::{DuplicateMember, Finding, SuspectedGroup};
 
-fn text(value: &Value) -> Option<String> {
-    match value {
-        Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
+/// Learner rows by the employee id they carry (`externalId`).
+type Index<'a> = HashMap<&'a str, u32>;
+
+/// One packed learner, as a plan reads it.
+struct LearnerView<'a> {
+    learners: &'a Learners,
+    cells: &'a [Cell<'a>],
+}
+
+impl LearnerState for LearnerView<'_> {
+    fn active(&self) -> bool {
+        self.cells[LEARNER_ACTIVE] != Cell::Json("false")
+    }
+
+    fn current(&self, wanted: &LmsValue) -> Current<'_> {
+        match self.learners.field_column(&wanted.field).map(|c| self.cells[c]) {
+            None | Some(Cell::Missing) => Current::Missing,
+            Some(Cell::Text(text)) => Current::Text(text),
+            Some(Cell::Json(json)) => Current::Parsed(Cell::Json(json).to_value()),
+        }
     }
 }
 
-fn is_active(user: &ScimUser) -> bool {
-    user.resource.get("active") != Some(&Value::Bool(false))
+impl LearnerView<'_> {
+    fn id(&self) -> &str {
+        self.cells[LEARNER_ID].text().unwrap_or_default()
+    }
+
+    fn in_group(&self, group: &str) -> bool {
+        self.cells[LEARNER_GROUPS]
+            .text()
+            .is_some_and(|groups| groups.split('\n').any(|g| g == group))
+    }
 }
 
-/// The groups (by display name) a learner is a member of, as the LMS shows it.
-fn groups_of(user: &ScimUser) -> HashSet<String> {
-    user.resource["groups"]
-        .as_array()
-        .map(|groups| {
-            groups
-                .iter()
-                .filter_map(|g| g["display"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
+/// The key as text, however the record holds it.
+fn key_text(cell: Cell<'_>) -> Option<&str> {
+    match cell {
+        Cell::Missing => None,
+        Cell::Text(text) | Cell::Json(text) => Some(text),
+    }
 }
 
-/// Compares the HRIS's employees with the LMS's learners under `contract`.
-pub fn compare(
-    contract: &Contract,
-    employees: &[Map<String, Value>],
-    learners: &[ScimUser],
-    today: Date,
-) -> Vec<Finding> {
-    let by_employee: HashMap<&str, &ScimUser> = learners
-        .iter()
-        .filter_map(|u| Some((u.resource["externalId"].as_str()?, u)))
-        .collect();
-    let id_field = &contract.key_field().hris;
+/// Compares the HRIS's employees with the LMS's learners under `contract`, on as
+/// many threads as the machine has cores.
+pub fn compare(contract: &Contract, employees: &Employees, learners: &Learners, today: Date) -> Vec<Finding> {
+    let mut index: Index<'_> = HashMap::with_capacity(learners.rows.len());
+    for row in 0..learners.rows.len() {
+        if let Some(id) = key_text(learners.rows.cell(row, LEARNER_EXTERNAL_ID)) {
+            index.insert(id, row as u32);
+        }
+    }
+    let rows = employees.rows.len();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let chunk = rows.div_ceil(threads).max(1);
+    let index = &index;
+    let parts: Vec<(Vec<Finding>, Vec<u32>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..rows)
+            .step_by(chunk)
+            .map(|start| {
+                let range = start..(start + chunk).min(rows);
+                scope.spawn(move || compare_range(contract, employees, learners, index, range, today))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().expect("comparing does not panic"))
+            .collect()
+    });
+    let mut listed = vec![false; learners.rows.len()];
     let mut findings = Vec::new();
-    let mut listed = HashSet::with_capacity(employees.len());
-    for record in employees {
-        let Some(employee_id) = record.get(id_field).and_then(text) else {
+    for (found, matched) in parts {
+        findings.extend(found);
+        for row in matched {
+            listed[row as usize] = true;
+        }
+    }
+    let mut cells = Vec::new();
+    for row in 0..learners.rows.len() {
+        learners.rows.row(row, &mut cells);
+        if cells[LEARNER_ACTIVE] == Cell::Json("false") {
+            continue;
+        }
+        // Listed when an employee carries this id (one learner per id is in the index).
+        let external = key_text(cells[LEARNER_EXTERNAL_ID]).unwrap_or("");
+        if !external.is_empty() && index.get(external).is_some_and(|&r| listed[r as usize]) {
+            continue;
+        }
+        findings.push(Finding {
+            category: DriftCategory::LearnerWithoutEmployee,
+            employee_id: if external.is_empty() {
+                "(none)".into()
+            } else {
+                external.into()
+            },
+            learner_id: cells[LEARNER_ID].text().map(str::to_string),
+            field: String::new(),
+            hris_value: None,
+            lms_value: cells[LEARNER_USER_NAME].text().map(str::to_string),
+            detail: json!({ "learner": learner_summary(&cells) }),
+        });
+    }
+    findings
+}
+
+/// The findings for employees `range`, and the learner rows they matched.
+fn compare_range(
+    contract: &Contract,
+    employees: &Employees,
+    learners: &Learners,
+    index: &Index<'_>,
+    range: Range<usize>,
+    today: Date,
+) -> (Vec<Finding>, Vec<u32>) {
+    let id_field = &contract.key_field().hris;
+    let columns = employees.rows.columns();
+    let mut findings = Vec::new();
+    let mut matched = Vec::new();
+    let (mut cells, mut learner_cells) = (Vec::new(), Vec::new());
+    for row in range {
+        employees.rows.row(row, &mut cells);
+        let record = Record {
+            columns,
+            cells: &cells,
+        };
+        let Some(employee_id) = key_text(record.get(id_field)) else {
             continue;
         };
-        listed.insert(employee_id.clone());
+        let learner_row = index.get(employee_id).copied();
+        matched.extend(learner_row);
         // A record the contract refuses is in the error queue already, not drift.
-        let Ok(mapped) = map_employee(contract, record) else {
+        let Ok(mapped) = map_employee(contract, &record) else {
             continue;
         };
-        let learner = by_employee.get(employee_id.as_str()).copied();
+        if let Some(r) = learner_row {
+            learners.rows.row(r as usize, &mut learner_cells);
+        }
+        let learner = learner_row.map(|_| LearnerView {
+            learners,
+            cells: &learner_cells,
+        });
         let manager = match &mapped.manager_id {
-            Some(id) => match by_employee.get(id.as_str()) {
-                Some(user) => ManagerRef::Learner(user.id.clone()),
+            Some(id) => match index.get(id.as_str()) {
+                Some(&r) => ManagerRef::Learner(
+                    learners
+                        .rows
+                        .cell(r as usize, LEARNER_ID)
+                        .text()
+                        .unwrap_or_default()
+                        .to_string(),
+                ),
                 None => ManagerRef::NotSynced { coming: false },
             },
             None => ManagerRef::None,
         };
         let finding = |category, field: &str, hris: Option<String>, lms: Option<String>| Finding {
             category,
-            employee_id: employee_id.clone(),
-            learner_id: learner.map(|u| u.id.clone()),
+            employee_id: employee_id.to_string(),
+            learner_id: learner.as_ref().map(|l| l.id().to_string()),
             field: field.to_string(),
             hris_value: hris,
             lms_value: lms,
-            detail: json!({ "record": record }),
+            detail: json!({ "record": record.to_map() }),
         };
-        match plan(contract, &mapped, learner.map(|u| &u.resource), &manager, today) {
+        match assess(contract, &mapped, learner.as_ref(), &manager, today) {
             Plan::Create { .. } => findings.push(finding(
                 DriftCategory::EmployeeWithoutLearner,
                 "",
@@ -108,10 +214,12 @@ pub fn compare(
             }
             _ => {}
         }
-        if let Some(user) = learner.filter(|u| is_active(u) && mapped.should_be_active(contract)) {
-            let member_of = groups_of(user);
+        if let Some(user) = learner
+            .as_ref()
+            .filter(|l| l.active() && mapped.should_be_active(contract))
+        {
             for group in groups_for(contract, &mapped, today) {
-                if !member_of.contains(&group) {
+                if !user.in_group(&group) {
                     findings.push(finding(
                         DriftCategory::WrongGroups,
                         &group,
@@ -122,73 +230,68 @@ pub fn compare(
             }
         }
     }
-    for user in learners.iter().filter(|u| is_active(u)) {
-        let external = user.resource["externalId"].as_str().unwrap_or("");
-        if external.is_empty() || !listed.contains(external) {
-            findings.push(Finding {
-                category: DriftCategory::LearnerWithoutEmployee,
-                employee_id: if external.is_empty() {
-                    "(none)".into()
-                } else {
-                    external.into()
-                },
-                learner_id: Some(user.id.clone()),
-                field: String::new(),
-                hris_value: None,
-                lms_value: user.resource["userName"].as_str().map(str::to_string),
-                detail: json!({ "learner": learner_summary(user) }),
-            });
-        }
+    (findings, matched)
+}
+
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
     }
-    findings
 }
 
 /// What an operator compares of a learner.
-fn learner_summary(user: &ScimUser) -> Map<String, Value> {
-    let r = &user.resource;
+fn learner_summary(cells: &[Cell<'_>]) -> Map<String, Value> {
     let mut fields = Map::new();
-    for (name, value) in [
-        ("userName", &r["userName"]),
-        ("externalId", &r["externalId"]),
-        ("givenName", &r["name"]["givenName"]),
-        ("familyName", &r["name"]["familyName"]),
-        ("email", &r["emails"][0]["value"]),
-        ("active", &r["active"]),
+    for (name, column) in [
+        ("userName", LEARNER_USER_NAME),
+        ("externalId", LEARNER_EXTERNAL_ID),
+        ("givenName", LEARNER_GIVEN_NAME),
+        ("familyName", LEARNER_FAMILY_NAME),
+        ("email", LEARNER_EMAIL),
+        ("active", LEARNER_ACTIVE),
     ] {
+        let value = cells[column].to_value();
         if !value.is_null() {
-            fields.insert(name.into(), value.clone());
+            fields.insert(name.into(), value);
         }
     }
     fields
 }
 
 /// Learners sharing one normalised email (their work email, else their userName).
-pub fn learner_duplicates(learners: &[ScimUser], first_seen: jiff::Timestamp) -> Vec<SuspectedGroup> {
-    let mut by_email: HashMap<String, Vec<&ScimUser>> = HashMap::new();
-    for user in learners {
-        let email = user.resource["emails"]
-            .as_array()
-            .and_then(|emails| emails.iter().find_map(|e| e["value"].as_str()))
-            .or_else(|| user.resource["userName"].as_str().filter(|u| u.contains('@')));
+pub fn learner_duplicates(learners: &Learners, first_seen: jiff::Timestamp) -> Vec<SuspectedGroup> {
+    let mut by_email: HashMap<String, Vec<u32>> = HashMap::new();
+    let mut cells = Vec::new();
+    for row in 0..learners.rows.len() {
+        learners.rows.row(row, &mut cells);
+        let email = cells[LEARNER_EMAIL]
+            .text()
+            .or_else(|| cells[LEARNER_USER_NAME].text().filter(|u| u.contains('@')));
         if let Some(email) = email.map(normalise_email).filter(|e| !e.is_empty()) {
-            by_email.entry(email).or_default().push(user);
+            by_email.entry(email).or_default().push(row as u32);
         }
     }
     let mut groups: Vec<SuspectedGroup> = by_email
         .into_iter()
-        .filter(|(_, users)| users.len() > 1)
-        .map(|(email, users)| SuspectedGroup {
+        .filter(|(_, rows)| rows.len() > 1)
+        .map(|(email, rows)| SuspectedGroup {
             side: DuplicateSide::Lms,
             basis: DuplicateBasis::Email,
             match_key: email,
-            members: users
+            members: rows
                 .into_iter()
-                .map(|u| DuplicateMember {
-                    member_id: u.id.clone(),
-                    employee_id: u.resource["externalId"].as_str().map(str::to_string),
-                    learner_id: Some(u.id.clone()),
-                    first_seen,
-                    fields: learner_summary(u),
+                .map(|row| {
+                    learners.rows.row(row as usize, &mut cells);
+                    let id = cells[LEARNER_ID].text().unwrap_or_default().to_string();
+                    DuplicateMember {
+                        member_id: id.clone(),
+                        employee_id: cells[LEARNER_EXTERNAL_ID].text().map(str::to_string),
+                        learner_id: Some(id),
+                        first_seen,
+                        fields: learner_summary(&cells),
+                    }
                 })
                 .collect(),
         })

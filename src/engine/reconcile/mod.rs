@@ -4,6 +4,7 @@
 //! down, an empty HRIS list) says so and reports nothing as drift.
 
 pub mod compare;
+pub mod rows;
 pub mod schedule;
 
 use std::collections::HashMap;
@@ -164,17 +165,40 @@ impl Reconciler {
         }
         let _ = self.store.beat_run(id);
         let today = Timestamp::now().to_zoned(contract.time_zone.clone()).date();
-        let mut findings = compare::compare(&contract, &employees, &learners, today);
+        let key_field = &contract.key_field().hris;
         let known: std::collections::HashSet<String> = employees
             .iter()
             .filter_map(|e| {
-                e.get(&contract.key_field().hris).and_then(|v| match v {
+                e.get(key_field).and_then(|v| match v {
                     Value::String(s) => Some(s.clone()),
                     Value::Number(n) => Some(n.to_string()),
                     _ => None,
                 })
             })
             .collect();
+        let keys: Vec<_> = employees.iter().map(|e| identity_keys(&contract, e)).collect();
+        let (employee_count, learner_count) = (employees.len() as u64, learners.len() as u64);
+        // Packed, the lists take a fraction of their JSON size while they are compared.
+        let mut packed = rows::Employees::new(&fields);
+        for record in &employees {
+            packed.push(record);
+        }
+        drop(employees);
+        let mut packed_learners = rows::Learners::new(&contract);
+        for user in &learners {
+            packed_learners.push(user);
+        }
+        drop(learners);
+        let comparing = contract.clone();
+        let (mut findings, learner_groups) = tokio::task::spawn_blocking(move || {
+            let findings = compare::compare(&comparing, &packed, &packed_learners, today);
+            (
+                findings,
+                compare::learner_duplicates(&packed_learners, Timestamp::now()),
+            )
+        })
+        .await
+        .map_err(|e| format!("the comparison failed: {e}"))?;
         let completions = match &self.lrs {
             Some(lrs) if contract.writeback.is_some() => {
                 let (count, missing) = self.completions_not_written_back(&contract, lrs, &known).await?;
@@ -184,14 +208,13 @@ impl Reconciler {
             _ => 0,
         };
         let _ = self.store.beat_run(id);
-        let keys = employees.iter().map(|e| identity_keys(&contract, e)).collect();
         Ok(Pulled {
-            employees: employees.len() as u64,
-            learners: learners.len() as u64,
+            employees: employee_count,
+            learners: learner_count,
             completions,
             findings,
             keys,
-            learner_groups: compare::learner_duplicates(&learners, Timestamp::now()),
+            learner_groups,
         })
     }
 

@@ -1,0 +1,442 @@
+//! A reconciliation's full lists held compactly: every record's values packed
+//! into one byte arena in column order, and the values a column repeats
+//! (departments, titles, statuses, group sets) stored once. A million employees
+//! and a million learners fit in a few hundred megabytes this way, where the same
+//! lists as JSON values take several gigabytes.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+use crate::connectors::ScimUser;
+use crate::contract::Contract;
+use crate::contract::ScimPath;
+use crate::contract::map::FieldSource;
+
+/// Distinct values a column stores once before it stops (an id or an email column).
+const SHARED_PER_COLUMN: usize = 4_096;
+
+/// One value read back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cell<'a> {
+    /// Absent or null.
+    Missing,
+    Text(&'a str),
+    /// Any other JSON value, as its JSON text.
+    Json(&'a str),
+}
+
+impl<'a> Cell<'a> {
+    pub fn text(self) -> Option<&'a str> {
+        match self {
+            Cell::Text(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The value as JSON again.
+    pub fn to_value(self) -> Value {
+        match self {
+            Cell::Missing => Value::Null,
+            Cell::Text(text) => Value::String(text.to_string()),
+            Cell::Json(json) => serde_json::from_str(json).unwrap_or(Value::Null),
+        }
+    }
+}
+
+const MISSING: u64 = 0;
+const TEXT: u64 = 1;
+const SHARED: u64 = 2;
+const JSON: u64 = 3;
+
+/// The values one column has stored once.
+#[derive(Default)]
+struct Shared {
+    index: HashMap<Box<str>, u32>,
+    values: Vec<Box<str>>,
+}
+
+/// Records with the same columns, packed.
+pub struct Packed {
+    columns: Vec<String>,
+    arena: Vec<u8>,
+    starts: Vec<usize>,
+    shared: Vec<Shared>,
+}
+
+impl Packed {
+    pub fn new(columns: Vec<String>) -> Packed {
+        let shared = columns.iter().map(|_| Shared::default()).collect();
+        Packed {
+            columns,
+            arena: Vec::new(),
+            starts: Vec::new(),
+            shared,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == name)
+    }
+
+    /// Adds one record; `cells` yields a value per column, in column order.
+    pub fn push<'v>(&mut self, cells: impl IntoIterator<Item = Cell<'v>>) {
+        self.starts.push(self.arena.len());
+        let mut count = 0;
+        for (column, cell) in cells.into_iter().enumerate() {
+            count += 1;
+            match cell {
+                Cell::Missing => put_varint(&mut self.arena, MISSING),
+                Cell::Json(json) => {
+                    put_varint(&mut self.arena, (json.len() as u64) << 2 | JSON);
+                    self.arena.extend_from_slice(json.as_bytes());
+                }
+                Cell::Text(text) => {
+                    let shared = &mut self.shared[column];
+                    let index = match shared.index.get(text) {
+                        Some(&index) => Some(index),
+                        None if shared.values.len() < SHARED_PER_COLUMN => {
+                            let index = shared.values.len() as u32;
+                            shared.values.push(text.into());
+                            shared.index.insert(text.into(), index);
+                            Some(index)
+                        }
+                        None => None,
+                    };
+                    match index {
+                        Some(index) => put_varint(&mut self.arena, u64::from(index) << 2 | SHARED),
+                        None => {
+                            put_varint(&mut self.arena, (text.len() as u64) << 2 | TEXT);
+                            self.arena.extend_from_slice(text.as_bytes());
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(count, self.columns.len(), "a record gives one value per column");
+    }
+
+    /// The values of record `row`, in column order.
+    pub fn row<'a>(&'a self, row: usize, into: &mut Vec<Cell<'a>>) {
+        into.clear();
+        self.read(row, self.columns.len(), |cell| into.push(cell));
+    }
+
+    /// One value of record `row`.
+    pub fn cell(&self, row: usize, column: usize) -> Cell<'_> {
+        let mut last = Cell::Missing;
+        self.read(row, column + 1, |cell| last = cell);
+        last
+    }
+
+    /// Hands the first `count` values of record `row` to `each`.
+    fn read<'a>(&'a self, row: usize, count: usize, mut each: impl FnMut(Cell<'a>)) {
+        let mut at = self.starts[row];
+        for column in 0..count {
+            let tag = get_varint(&self.arena, &mut at);
+            let payload = (tag >> 2) as usize;
+            let cell = match tag & 3 {
+                MISSING => Cell::Missing,
+                SHARED => Cell::Text(&self.shared[column].values[payload]),
+                kind => {
+                    let bytes = &self.arena[at..at + payload];
+                    at += payload;
+                    // Only whole strings were written, so the bytes are UTF-8.
+                    let text = std::str::from_utf8(bytes).expect("the arena holds whole strings");
+                    if kind == TEXT {
+                        Cell::Text(text)
+                    } else {
+                        Cell::Json(text)
+                    }
+                }
+            };
+            each(cell);
+        }
+    }
+
+    /// Bytes held (the arena, the row starts and the values stored once).
+    pub fn heap_bytes(&self) -> usize {
+        self.arena.capacity()
+            + self.starts.capacity() * std::mem::size_of::<usize>()
+            + self
+                .shared
+                .iter()
+                .map(|s| s.values.iter().map(|v| 2 * v.len() + 48).sum::<usize>())
+                .sum::<usize>()
+    }
+}
+
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+fn get_varint(bytes: &[u8], at: &mut usize) -> u64 {
+    let mut value = 0u64;
+    let mut shift = 0;
+    loop {
+        let byte = bytes[*at];
+        *at += 1;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte < 0x80 {
+            return value;
+        }
+        shift += 7;
+    }
+}
+
+fn cell_of(value: Option<&Value>) -> Cell<'_> {
+    match value {
+        None | Some(Value::Null) => Cell::Missing,
+        Some(Value::String(text)) => Cell::Text(text),
+        Some(_) => unreachable!("non-strings are written through json_cell"),
+    }
+}
+
+/// Packs a JSON value: strings as text, anything else as its JSON text in `scratch`.
+fn push_value<'v>(value: Option<&'v Value>, scratch: &'v mut String) -> Cell<'v> {
+    match value {
+        None | Some(Value::Null) | Some(Value::String(_)) => cell_of(value),
+        Some(other) => {
+            scratch.clear();
+            scratch.push_str(&other.to_string());
+            Cell::Json(scratch)
+        }
+    }
+}
+
+/// The HRIS's employees: one column per field the contract reads.
+pub struct Employees {
+    pub rows: Packed,
+}
+
+impl Employees {
+    pub fn new(fields: &[&str]) -> Employees {
+        let mut columns: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+        // Sorted, so a field is found by binary search.
+        columns.sort_unstable();
+        columns.dedup();
+        Employees {
+            rows: Packed::new(columns),
+        }
+    }
+
+    pub fn push(&mut self, record: &Map<String, Value>) {
+        let mut scratch: Vec<String> = vec![String::new(); self.rows.columns.len()];
+        let cells: Vec<Cell<'_>> = (self.rows.columns.iter())
+            .zip(scratch.iter_mut())
+            .map(|(name, scratch)| push_value(record.get(name), scratch))
+            .collect();
+        self.rows.push(cells);
+    }
+}
+
+/// One packed employee seen through its (sorted) column names, as the contract reads it.
+pub struct Record<'a> {
+    pub columns: &'a [String],
+    pub cells: &'a [Cell<'a>],
+}
+
+impl Record<'_> {
+    pub fn get(&self, field: &str) -> Cell<'_> {
+        self.columns
+            .binary_search_by(|c| c.as_str().cmp(field))
+            .map_or(Cell::Missing, |i| self.cells[i])
+    }
+
+    /// The record as the HRIS sent it (for a finding's detail).
+    pub fn to_map(&self) -> Map<String, Value> {
+        self.columns
+            .iter()
+            .zip(self.cells)
+            .map(|(name, cell)| (name.clone(), cell.to_value()))
+            .collect()
+    }
+}
+
+impl FieldSource for Record<'_> {
+    fn text(&self, field: &str) -> Option<Cow<'_, str>> {
+        match self.get(field) {
+            Cell::Missing => None,
+            Cell::Text(text) => Some(Cow::Borrowed(text)),
+            Cell::Json(json) => Some(Cow::Borrowed(json)),
+        }
+    }
+}
+
+/// The columns a learner keeps: who it is, what an operator compares, each
+/// attribute the contract writes, and its groups.
+pub const LEARNER_ID: usize = 0;
+pub const LEARNER_EXTERNAL_ID: usize = 1;
+pub const LEARNER_ACTIVE: usize = 2;
+pub const LEARNER_USER_NAME: usize = 3;
+pub const LEARNER_EMAIL: usize = 4;
+pub const LEARNER_GIVEN_NAME: usize = 5;
+pub const LEARNER_FAMILY_NAME: usize = 6;
+pub const LEARNER_GROUPS: usize = 7;
+const LEARNER_FIXED: [&str; 8] = [
+    "id",
+    "externalId",
+    "active",
+    "userName",
+    "email",
+    "givenName",
+    "familyName",
+    "groups",
+];
+
+/// The LMS's learners: the fixed columns, then one per SCIM path the contract writes.
+pub struct Learners {
+    pub rows: Packed,
+    paths: Vec<ScimPath>,
+    /// Each contract field the LMS holds, and the column of its path.
+    by_field: Vec<(String, usize)>,
+}
+
+impl Learners {
+    pub fn new(contract: &Contract) -> Learners {
+        let mut columns: Vec<String> = LEARNER_FIXED.iter().map(|c| c.to_string()).collect();
+        let mut paths: Vec<ScimPath> = Vec::new();
+        let mut by_field = Vec::new();
+        for rule in &contract.fields {
+            let Some(path) = rule.scim_path.as_ref() else {
+                continue;
+            };
+            let at = match paths.iter().position(|p| p == path.as_ref()) {
+                Some(at) => at,
+                None => {
+                    paths.push(ScimPath::clone(path));
+                    columns.push(rule.scim.clone().unwrap_or_default());
+                    paths.len() - 1
+                }
+            };
+            by_field.push((rule.name.clone(), LEARNER_FIXED.len() + at));
+        }
+        Learners {
+            rows: Packed::new(columns),
+            paths,
+            by_field,
+        }
+    }
+
+    pub fn push(&mut self, user: &ScimUser) {
+        let r = &user.resource;
+        let email = r["emails"]
+            .as_array()
+            .and_then(|emails| emails.iter().find_map(|e| e["value"].as_str()));
+        let mut groups: Vec<&str> = r["groups"]
+            .as_array()
+            .map(|groups| groups.iter().filter_map(|g| g["display"].as_str()).collect())
+            .unwrap_or_default();
+        groups.sort_unstable();
+        groups.dedup();
+        let groups = groups.join("\n");
+        let mut scratch: Vec<String> = vec![String::new(); 2 + self.paths.len()];
+        let (fixed, by_path) = scratch.split_at_mut(2);
+        let [external, active] = fixed else {
+            unreachable!("two scratch strings")
+        };
+        let mut cells = vec![
+            Cell::Text(&user.id),
+            push_value(r.get("externalId"), external),
+            push_value(r.get("active"), active),
+            cell_of(r.get("userName").filter(|v| v.is_string())),
+            email.map_or(Cell::Missing, Cell::Text),
+            cell_of(r["name"].get("givenName").filter(|v| v.is_string())),
+            cell_of(r["name"].get("familyName").filter(|v| v.is_string())),
+            if groups.is_empty() {
+                Cell::Missing
+            } else {
+                Cell::Text(&groups)
+            },
+        ];
+        for (path, scratch) in self.paths.iter().zip(by_path.iter_mut()) {
+            cells.push(push_value(path.get(r), scratch));
+        }
+        self.rows.push(cells);
+    }
+
+    /// The column holding the values of contract field `field`.
+    pub fn field_column(&self, field: &str) -> Option<usize> {
+        self.by_field
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|&(_, column)| column)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_read_back_as_written_past_the_shared_limit() {
+        let mut packed = Packed::new(vec!["id".into(), "dept".into(), "flag".into()]);
+        let rows = SHARED_PER_COLUMN + 10;
+        for n in 0..rows {
+            let id = format!("é{n}");
+            let flag = if n % 2 == 0 {
+                Cell::Json("true")
+            } else {
+                Cell::Missing
+            };
+            packed.push([
+                Cell::Text(&id),
+                Cell::Text(if n % 3 == 0 { "Sales" } else { "" }),
+                flag,
+            ]);
+        }
+        let mut cells = Vec::new();
+        for n in [0, 1, 2, SHARED_PER_COLUMN - 1, SHARED_PER_COLUMN, rows - 1] {
+            packed.row(n, &mut cells);
+            assert_eq!(cells[0], Cell::Text(&format!("é{n}")), "row {n}");
+            assert_eq!(cells[1], Cell::Text(if n % 3 == 0 { "Sales" } else { "" }));
+            assert_eq!(
+                packed.cell(n, 2),
+                if n % 2 == 0 {
+                    Cell::Json("true")
+                } else {
+                    Cell::Missing
+                }
+            );
+        }
+        assert_eq!(packed.len(), rows);
+        assert_eq!(Cell::Json("true").to_value(), Value::Bool(true));
+    }
+
+    #[test]
+    fn a_packed_employee_reads_like_the_record() {
+        let record: Map<String, Value> = serde_json::from_value(serde_json::json!({
+            "id": "7", "firstName": "Ærø", "supervisorEId": null, "hours": 12
+        }))
+        .unwrap();
+        let mut employees = Employees::new(&["supervisorEId", "id", "hours", "firstName", "id"]);
+        employees.push(&record);
+        let mut cells = Vec::new();
+        employees.rows.row(0, &mut cells);
+        let packed = Record {
+            columns: employees.rows.columns(),
+            cells: &cells,
+        };
+        for field in ["id", "firstName", "supervisorEId", "hours", "unknown"] {
+            assert_eq!(packed.text(field), record.text(field), "{field}");
+        }
+        assert_eq!(packed.to_map()["hours"], Value::from(12));
+    }
+}
