@@ -680,3 +680,68 @@ async fn adding_members_is_atomic_idempotent_and_answers_only_what_was_asked() {
         "the user lists the group: {user}"
     );
 }
+
+#[tokio::test]
+async fn answers_carry_location_groups_and_etag_and_never_the_password() {
+    let lms = Lms::start().await;
+    let mut body = user("ada@example.com", "E-1", "1001");
+    body["password"] = json!("s3cret");
+    let (status, created) = lms.call(Method::POST, "/Users", Some(body.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    let (_, groups) = lms
+        .call(
+            Method::GET,
+            &format!("/Groups?filter={}", encode(r#"displayName eq "Leadership""#)),
+            None,
+        )
+        .await;
+    let group_id = groups["Resources"][0]["id"].as_str().unwrap().to_string();
+    let add = json!({"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": [{"value": id}]}]});
+    let (status, _) = lms
+        .call(Method::PATCH, &format!("/Groups/{group_id}"), Some(add))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    body["name"]["givenName"] = json!("Augusta");
+    let put = lms
+        .request(Method::PUT, &format!("/Users/{id}"))
+        .header("content-type", "application/scim+json")
+        .body(body.to_string());
+    let (status, headers, replaced) = lms.send(put).await;
+    assert_eq!(status, StatusCode::OK, "{replaced}");
+    let (_, got_headers, got) = lms.send(lms.request(Method::GET, &format!("/Users/{id}"))).await;
+    let found = lms.filter(r#"externalId eq "E-1""#).await;
+    let listed = &found["Resources"][0];
+    for (answer, etag) in [
+        (&replaced, Some(&headers)),
+        (&got, Some(&got_headers)),
+        (listed, None),
+    ] {
+        assert!(answer.get("password").is_none(), "{answer}");
+        assert_eq!(answer["name"]["givenName"], "Augusta", "{answer}");
+        assert_eq!(
+            answer["meta"]["location"],
+            lms.url(&format!("/Users/{id}")),
+            "{answer}"
+        );
+        assert_eq!(answer["meta"]["created"], created["meta"]["created"], "{answer}");
+        assert_eq!(
+            answer["groups"],
+            json!([{"value": group_id, "display": "Leadership", "type": "direct",
+                    "$ref": lms.url(&format!("/Groups/{group_id}"))}]),
+            "{answer}"
+        );
+        if let Some(headers) = etag {
+            assert_eq!(headers["etag"], answer["meta"]["version"].as_str().unwrap());
+        }
+    }
+    assert_ne!(replaced["meta"]["version"], created["meta"]["version"]);
+    let (_, picked) = lms
+        .call(Method::GET, &format!("/Users/{id}?attributes=userName"), None)
+        .await;
+    assert_eq!(
+        picked,
+        json!({"schemas": [USER, ENTERPRISE], "id": id, "userName": "ada@example.com"})
+    );
+}

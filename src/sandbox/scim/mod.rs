@@ -2,9 +2,11 @@
 //! extension and Groups as learning paths, served under `/scim/v2`.
 
 mod attr_path;
+mod clock;
 mod discovery;
 mod error;
 pub mod filter;
+mod json_out;
 mod matching;
 mod patch;
 mod patch_request;
@@ -12,6 +14,7 @@ mod queries;
 mod render;
 mod routes;
 pub mod schemas;
+mod shown;
 mod store;
 mod validate;
 

@@ -2,11 +2,13 @@
 //! (through the indexes when the filter allows), counts and sampling.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use rand::Rng;
 use serde_json::{Value, json};
 
 use super::filter::{self, Filter};
+use super::shown::{Found, GroupRef};
 use super::store::{LmsState, is_active, member_ids, text};
 use super::validate::ResourceKind;
 
@@ -29,12 +31,12 @@ impl LmsState {
         if !self.user_ids.is_empty() {
             for _ in 0..16 {
                 let id = &self.user_ids[rng.random_range(0..self.user_ids.len())];
-                if let Some(external_id) = self.users.get(id).and_then(eligible) {
+                if let Some(external_id) = self.users.get(id).and_then(|u| eligible(u)) {
                     return Some(external_id.to_string());
                 }
             }
         }
-        self.users.values().find_map(eligible).map(str::to_string)
+        self.users.values().find_map(|u| eligible(u)).map(str::to_string)
     }
 
     /// The user with this externalId, as GET would show it (without meta.location).
@@ -50,7 +52,7 @@ impl LmsState {
             .values()
             .find(|g| text(g, "displayName").is_some_and(|n| n.eq_ignore_ascii_case(group_display_name)));
         group
-            .map(member_ids)
+            .map(|g| member_ids(g))
             .unwrap_or_default()
             .iter()
             .filter_map(|id| {
@@ -62,7 +64,7 @@ impl LmsState {
             .collect()
     }
 
-    pub(super) fn table(&self, kind: ResourceKind) -> &BTreeMap<String, Value> {
+    pub(super) fn table(&self, kind: ResourceKind) -> &BTreeMap<String, Arc<Value>> {
         match kind {
             ResourceKind::User => &self.users,
             ResourceKind::Group => &self.groups,
@@ -71,29 +73,32 @@ impl LmsState {
 
     /// A resource as GET shows it, with a user's computed `groups`.
     pub fn get(&self, kind: ResourceKind, id: &str) -> Option<Value> {
-        let stored = self.table(kind).get(id)?;
-        Some(self.with_groups(kind, id, stored))
+        self.find(kind, id).map(Found::into_value)
     }
 
-    pub(super) fn with_groups(&self, kind: ResourceKind, id: &str, stored: &Value) -> Value {
-        let mut shown = stored.clone();
-        if kind == ResourceKind::User
-            && let Some(groups) = self.groups_of.get(id)
-        {
-            let groups: Vec<Value> = groups
+    /// The stored resource, shared, with a user's groups beside it.
+    pub(super) fn find(&self, kind: ResourceKind, id: &str) -> Option<Found> {
+        let stored = self.table(kind).get(id)?;
+        Some(self.found(kind, id, stored.clone()))
+    }
+
+    pub(super) fn found(&self, kind: ResourceKind, id: &str, stored: Arc<Value>) -> Found {
+        let groups = match self.groups_of.get(id) {
+            Some(groups) if kind == ResourceKind::User => groups
                 .iter()
-                .map(|gid| {
-                    let display = self
+                .map(|gid| GroupRef {
+                    id: gid.clone(),
+                    display: self
                         .groups
                         .get(gid)
                         .and_then(|g| text(g, "displayName"))
-                        .unwrap_or("");
-                    json!({"value": gid, "display": display, "type": "direct"})
+                        .unwrap_or("")
+                        .to_string(),
                 })
-                .collect();
-            shown["groups"] = Value::Array(groups);
-        }
-        shown
+                .collect(),
+            _ => Vec::new(),
+        };
+        Found { kind, stored, groups }
     }
 
     /// The resources matching `filter`: their total, and the page from
@@ -104,9 +109,9 @@ impl LmsState {
         filter: Option<&Filter>,
         start: usize,
         count: usize,
-    ) -> (usize, Vec<Value>) {
+    ) -> (usize, Vec<Found>) {
         let table = self.table(kind);
-        let matching = |(_, v): &(&String, &Value)| filter.is_none_or(|f| filter::matches(f, v, None));
+        let matching = |(_, v): &(&String, &Arc<Value>)| filter.is_none_or(|f| filter::matches(f, v, None));
         let lookup = filter.and_then(filter::indexed_equality).map(|(name, value)| {
             let ids: Vec<&String> = match name.as_str() {
                 "id" => table.get_key_value(value).map(|(k, _)| k).into_iter().collect(),
@@ -117,13 +122,13 @@ impl LmsState {
             };
             Some(ids)
         });
-        let page = |iter: &mut dyn Iterator<Item = (&String, &Value)>| {
+        let page = |iter: &mut dyn Iterator<Item = (&String, &Arc<Value>)>| {
             let mut total = 0;
             let mut page = Vec::new();
             for (id, value) in iter {
                 total += 1;
                 if total >= start && page.len() < count {
-                    page.push(self.with_groups(kind, id, value));
+                    page.push(self.found(kind, id, value.clone()));
                 }
             }
             (total, page)

@@ -9,12 +9,13 @@ use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::error::{SCIM_JSON, ScimError};
 use super::filter::{self, Filter};
 use super::patch;
-use super::render::{Projection, render};
+use super::render::Projection;
+use super::shown::Found;
 use super::validate::{ResourceKind, prepare};
 use crate::sandbox::Shared;
 
@@ -57,6 +58,21 @@ pub(super) fn scim_json(status: StatusCode, body: &Value) -> Response {
         .as_str()
         .and_then(|v| HeaderValue::from_str(v).ok())
     {
+        response.headers_mut().insert(header::ETAG, version);
+    }
+    response
+}
+
+/// One resource as the answer's body, with its version as the ETag.
+fn resource_json(status: StatusCode, base: &str, found: &Found, projection: &Projection) -> Response {
+    let shown = found.shown(base, projection);
+    let mut body = Vec::with_capacity(1024);
+    shown.write(&mut body);
+    let mut response = (status, body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+    if let Some(version) = shown.version().and_then(|v| HeaderValue::from_str(v).ok()) {
         response.headers_mut().insert(header::ETAG, version);
     }
     response
@@ -162,29 +178,37 @@ fn query_params(query: Option<String>) -> Vec<(String, String)> {
 
 fn list_response(shared: &Shared, kinds: &[ResourceKind], query: &ListQuery) -> Response {
     let mut total = 0;
-    let mut resources = Vec::new();
+    let mut found = Vec::new();
     {
         let lms = shared.lms.read();
         for &kind in kinds {
             // Later kinds continue the page where the earlier ones left off.
             let start = query.start.saturating_sub(total).max(1);
-            let (found, page) = lms.search(kind, query.filter.as_ref(), start, query.count - resources.len());
-            total += found;
-            resources.extend(page.into_iter().map(|r| (kind, r)));
+            let (matched, page) = lms.search(kind, query.filter.as_ref(), start, query.count - found.len());
+            total += matched;
+            found.extend(page);
         }
     }
-    let resources: Vec<Value> = resources
-        .into_iter()
-        .map(|(kind, r)| render(base(shared), kind, r, &query.projection))
-        .collect();
-    let body = json!({
-        "schemas": [LIST_RESPONSE],
-        "totalResults": total,
-        "itemsPerPage": resources.len(),
-        "startIndex": query.start,
-        "Resources": resources,
-    });
-    scim_json(StatusCode::OK, &body)
+    // Keys in the order a sorted JSON map gives, as before.
+    let mut body = Vec::with_capacity(256 + 1024 * found.len());
+    body.extend_from_slice(b"{\"Resources\":[");
+    for (i, resource) in found.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        resource.shown(base(shared), &query.projection).write(&mut body);
+    }
+    let tail = format!(
+        "],\"itemsPerPage\":{},\"schemas\":[\"{LIST_RESPONSE}\"],\"startIndex\":{},\"totalResults\":{total}}}",
+        found.len(),
+        query.start
+    );
+    body.extend_from_slice(tail.as_bytes());
+    let mut response = (StatusCode::OK, body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+    response
 }
 
 pub async fn list(
@@ -239,14 +263,8 @@ pub async fn create(
     let projection = projection_of(query)?;
     let body = json_body(&headers, body)?;
     let created = shared.lms.write().create(kind, body)?;
-    let shown = render(base(&shared), kind, created, &projection);
-    let location = format!(
-        "{}/{}/{}",
-        base(&shared),
-        kind.endpoint(),
-        shown["id"].as_str().unwrap_or("")
-    );
-    let mut response = scim_json(StatusCode::CREATED, &shown);
+    let location = format!("{}/{}/{}", base(&shared), kind.endpoint(), created.id());
+    let mut response = resource_json(StatusCode::CREATED, base(&shared), &created, &projection);
     if let Ok(location) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -273,24 +291,21 @@ pub async fn read(
 ) -> Result<Response, ScimError> {
     let kind = kind_of(&resource)?;
     let projection = projection_of(query)?;
-    let found = shared.lms.read().get(kind, &id);
+    let found = shared.lms.read().find(kind, &id);
     let found = found.ok_or_else(|| ScimError::not_found(format!("{} {id}", kind.name())))?;
-    let version = found["meta"]["version"].as_str().unwrap_or("").to_string();
+    let version = found.version();
     let unchanged = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|tags| tags.split(',').any(|t| t.trim() == version || t.trim() == "*"));
     if unchanged {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
-        if let Ok(etag) = HeaderValue::from_str(&version) {
+        if let Ok(etag) = HeaderValue::from_str(version) {
             response.headers_mut().insert(header::ETAG, etag);
         }
         return Ok(response);
     }
-    Ok(scim_json(
-        StatusCode::OK,
-        &render(base(&shared), kind, found, &projection),
-    ))
+    Ok(resource_json(StatusCode::OK, base(&shared), &found, &projection))
 }
 
 pub async fn replace(
@@ -310,9 +325,11 @@ pub async fn replace(
         .write()
         .replace_prepared(kind, &id, object, if_match(&headers))?;
     drop(previous);
-    Ok(scim_json(
+    Ok(resource_json(
         StatusCode::OK,
-        &render(base(&shared), kind, replaced, &projection),
+        base(&shared),
+        &replaced,
+        &projection,
     ))
 }
 
@@ -334,9 +351,11 @@ pub async fn modify(
         if_match(&headers),
         projection.shows("members"),
     )?;
-    Ok(scim_json(
+    Ok(resource_json(
         StatusCode::OK,
-        &render(base(&shared), kind, patched, &projection),
+        base(&shared),
+        &patched,
+        &projection,
     ))
 }
 

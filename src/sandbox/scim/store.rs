@@ -1,23 +1,26 @@
 //! The LMS's learners and learning paths as SCIM resources: stored JSON plus
 //! the indexes (userName, externalId, employeeNumber, membership) that keep
-//! lookups O(1) at a million users.
+//! lookups O(1) at a million users. Each resource sits behind an `Arc`, so an
+//! answer is serialised from the stored copy after the lock is released.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
-use jiff::Timestamp;
 use rand::Rng;
 use serde_json::{Map, Value, json};
 
+use super::clock::Clock;
 use super::error::ScimError;
 use super::filter::get_ci;
 use super::patch::{self, Operation};
 use super::schemas::ENTERPRISE_SCHEMA;
+use super::shown::Found;
 use super::validate::{ResourceKind, prepare};
 use crate::sandbox::world::catalog::LearningPath;
 
 pub struct LmsState {
-    pub(super) users: BTreeMap<String, Value>,
-    pub(super) groups: BTreeMap<String, Value>,
+    pub(super) users: BTreeMap<String, Arc<Value>>,
+    pub(super) groups: BTreeMap<String, Arc<Value>>,
     /// Every user id, for sampling a random learner in O(1).
     pub(super) user_ids: Vec<String>,
     user_slots: HashMap<String, usize>,
@@ -30,10 +33,7 @@ pub struct LmsState {
     pub(super) active_users: usize,
     pub(super) memberships: usize,
     next_version: u64,
-}
-
-fn now() -> String {
-    Timestamp::now().strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+    clock: Clock,
 }
 
 fn new_id() -> String {
@@ -115,6 +115,7 @@ impl LmsState {
             active_users: 0,
             memberships: 0,
             next_version: 1,
+            clock: Clock::default(),
         };
         for path in paths {
             let body = json!({
@@ -135,7 +136,7 @@ impl LmsState {
         id: &str,
         created: Option<Value>,
     ) {
-        let now = now();
+        let now = self.clock.now();
         let version = format!("W/\"{}\"", self.next_version);
         self.next_version += 1;
         object.insert("id".into(), id.into());
@@ -239,17 +240,33 @@ impl LmsState {
         }
     }
 
-    fn put(&mut self, kind: ResourceKind, id: &str, value: Value) -> Value {
+    fn put(&mut self, kind: ResourceKind, id: &str, value: Value) -> Found {
         self.link(kind, id, &value);
-        let shown = self.with_groups(kind, id, &value);
+        let stored = Arc::new(value);
         match kind {
-            ResourceKind::User => self.users.insert(id.to_string(), value),
-            ResourceKind::Group => self.groups.insert(id.to_string(), value),
+            ResourceKind::User => self.users.insert(id.to_string(), stored.clone()),
+            ResourceKind::Group => self.groups.insert(id.to_string(), stored.clone()),
         };
-        shown
+        self.found(kind, id, stored)
     }
 
-    fn take(&mut self, kind: ResourceKind, id: &str) -> Option<Value> {
+    /// Stores `value` in place of the resource `id`, answering it as shown and
+    /// the one it replaced. A user whose indexed attributes did not change
+    /// keeps its index entries: the common PUT touches no index.
+    fn swap(&mut self, kind: ResourceKind, id: &str, value: Value) -> (Found, Option<Arc<Value>>) {
+        if kind == ResourceKind::User
+            && let Some(slot) = self.users.get_mut(id)
+            && same_index_entries(slot, &value)
+        {
+            let stored = Arc::new(value);
+            let previous = std::mem::replace(slot, stored.clone());
+            return (self.found(kind, id, stored), Some(previous));
+        }
+        let previous = self.take(kind, id);
+        (self.put(kind, id, value), previous)
+    }
+
+    fn take(&mut self, kind: ResourceKind, id: &str) -> Option<Arc<Value>> {
         let value = match kind {
             ResourceKind::User => self.users.remove(id),
             ResourceKind::Group => self.groups.remove(id),
@@ -258,7 +275,7 @@ impl LmsState {
         Some(value)
     }
 
-    pub fn create(&mut self, kind: ResourceKind, body: Value) -> Result<Value, ScimError> {
+    pub fn create(&mut self, kind: ResourceKind, body: Value) -> Result<Found, ScimError> {
         let mut object = prepare(kind, body)?;
         self.check_unique(kind, &object, None)?;
         self.check_members(&mut object)?;
@@ -271,7 +288,12 @@ impl LmsState {
         Ok(self.put(kind, &id, Value::Object(object)))
     }
 
-    fn current(&self, kind: ResourceKind, id: &str, if_match: Option<&str>) -> Result<&Value, ScimError> {
+    fn current(
+        &self,
+        kind: ResourceKind,
+        id: &str,
+        if_match: Option<&str>,
+    ) -> Result<&Arc<Value>, ScimError> {
         let current = self
             .table(kind)
             .get(id)
@@ -289,7 +311,7 @@ impl LmsState {
         id: &str,
         body: Value,
         if_match: Option<&str>,
-    ) -> Result<Value, ScimError> {
+    ) -> Result<Found, ScimError> {
         let object = prepare(kind, body)?;
         Ok(self.replace_prepared(kind, id, object, if_match)?.0)
     }
@@ -303,13 +325,12 @@ impl LmsState {
         id: &str,
         mut object: Map<String, Value>,
         if_match: Option<&str>,
-    ) -> Result<(Value, Option<Value>), ScimError> {
+    ) -> Result<(Found, Option<Arc<Value>>), ScimError> {
         let created = self.current(kind, id, if_match)?["meta"]["created"].clone();
         self.check_unique(kind, &object, Some(id))?;
         self.check_members(&mut object)?;
         self.stamp(kind, &mut object, id, Some(created));
-        let previous = self.take(kind, id);
-        Ok((self.put(kind, id, Value::Object(object)), previous))
+        Ok(self.swap(kind, id, Value::Object(object)))
     }
 
     /// PATCH: all operations apply, or none do. `members_shown` says whether
@@ -322,7 +343,7 @@ impl LmsState {
         ops: &[Operation],
         if_match: Option<&str>,
         members_shown: bool,
-    ) -> Result<Value, ScimError> {
+    ) -> Result<Found, ScimError> {
         if kind == ResourceKind::Group
             && let Some(added) = member_adds(ops)
         {
@@ -330,7 +351,7 @@ impl LmsState {
         }
         let current = self.current(kind, id, if_match)?;
         let created = current["meta"]["created"].clone();
-        let mut draft = current.clone();
+        let mut draft = Value::clone(current);
         for op in ops {
             patch::apply(&mut draft, op, kind.attrs())?;
         }
@@ -349,8 +370,7 @@ impl LmsState {
         self.check_unique(kind, &object, Some(id))?;
         self.check_members(&mut object)?;
         self.stamp(kind, &mut object, id, Some(created));
-        self.take(kind, id);
-        Ok(self.put(kind, id, Value::Object(object)))
+        Ok(self.swap(kind, id, Value::Object(object)).0)
     }
 
     /// The common PATCH `add` of `members`, done in place: only the new members
@@ -361,7 +381,7 @@ impl LmsState {
         added: Vec<&Value>,
         if_match: Option<&str>,
         members_shown: bool,
-    ) -> Result<Value, ScimError> {
+    ) -> Result<Found, ScimError> {
         self.current(ResourceKind::Group, id, if_match)?;
         let mut fresh = Vec::new();
         let mut seen = HashSet::new();
@@ -390,7 +410,7 @@ impl LmsState {
             self.memberships += 1;
         }
         let group = self.groups.get_mut(id).expect("checked by current");
-        if let Some(object) = group.as_object_mut() {
+        if let Some(object) = Arc::make_mut(group).as_object_mut() {
             match object.get_mut("members") {
                 Some(Value::Array(members)) => members.extend(fresh),
                 _ if !fresh.is_empty() => {
@@ -399,12 +419,17 @@ impl LmsState {
                 _ => {}
             }
             if let Some(meta) = object.get_mut("meta").and_then(Value::as_object_mut) {
-                meta.insert("lastModified".into(), now().into());
+                meta.insert("lastModified".into(), self.clock.now().into());
                 meta.insert("version".into(), version.into());
             }
         }
+        let found = |stored| Found {
+            kind: ResourceKind::Group,
+            stored,
+            groups: Vec::new(),
+        };
         if members_shown {
-            return Ok(group.clone());
+            return Ok(found(group.clone()));
         }
         let mut shown = Map::new();
         for (key, value) in group.as_object().into_iter().flatten() {
@@ -412,7 +437,7 @@ impl LmsState {
                 shown.insert(key.clone(), value.clone());
             }
         }
-        Ok(Value::Object(shown))
+        Ok(found(Arc::new(Value::Object(shown))))
     }
 
     /// DELETE; a deleted user or group also leaves every group it was in.
@@ -429,7 +454,7 @@ impl LmsState {
         }
         for gid in self.groups_of.remove(id).unwrap_or_default() {
             if let Some(group) = self.groups.get_mut(&gid) {
-                if let Some(Value::Array(members)) = group.get_mut("members") {
+                if let Some(Value::Array(members)) = Arc::make_mut(group).get_mut("members") {
                     members.retain(|m| text(m, "value") != Some(id));
                 }
                 if let Some(members) = self.members_of.get_mut(&gid) {
@@ -440,6 +465,15 @@ impl LmsState {
         }
         Ok(())
     }
+}
+
+/// Whether a user's new version files under the same userName, externalId,
+/// employeeNumber and active count as the old one.
+fn same_index_entries(old: &Value, new: &Value) -> bool {
+    text(old, "userName") == text(new, "userName")
+        && text(old, "externalId") == text(new, "externalId")
+        && employee_number(old) == employee_number(new)
+        && is_active(old) == is_active(new)
 }
 
 /// The members a PATCH adds, when every operation is a plain `add` to `members`.

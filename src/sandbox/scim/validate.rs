@@ -39,53 +39,78 @@ impl ResourceKind {
     }
 }
 
-fn type_error(path: &str, def: &Attr) -> ScimError {
+/// Where a checked value sits, `emails.value` say; spelt out only in an error,
+/// so a valid body costs no allocation per sub-attribute.
+#[derive(Clone, Copy)]
+struct Place {
+    parent: Option<&'static str>,
+    name: &'static str,
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.parent {
+            Some(parent) => write!(f, "{parent}.{}", self.name),
+            None => f.write_str(self.name),
+        }
+    }
+}
+
+fn type_error(place: Place, def: &Attr) -> ScimError {
     let expected = match def.kind {
         Kind::Boolean => "a boolean",
         Kind::Integer => "an integer",
         Kind::Complex => "an object",
         _ => "a string",
     };
-    ScimError::invalid_value(format!("{path} must be {expected}"))
+    ScimError::invalid_value(format!("{place} must be {expected}"))
 }
 
-fn check_single(path: &str, def: &Attr, value: &Value) -> Result<(), ScimError> {
+fn check_single(place: Place, def: &'static Attr, value: &Value) -> Result<(), ScimError> {
     let ok = match def.kind {
         Kind::String | Kind::DateTime | Kind::Binary | Kind::Reference => value.is_string(),
         Kind::Boolean => value.is_boolean(),
         Kind::Integer => value.is_i64(),
         Kind::Complex => {
             let Some(object) = value.as_object() else {
-                return Err(type_error(path, def));
+                return Err(type_error(place, def));
             };
             for (key, field) in object {
                 if let Some(sub) = def.sub_attr(key)
                     && !field.is_null()
                 {
-                    check(&format!("{path}.{}", sub.name), sub, field)?;
+                    let inner = Place {
+                        parent: Some(place.name),
+                        name: sub.name,
+                    };
+                    check(inner, sub, field)?;
                 }
             }
             true
         }
     };
-    if ok { Ok(()) } else { Err(type_error(path, def)) }
+    if ok { Ok(()) } else { Err(type_error(place, def)) }
 }
 
-fn check(path: &str, def: &Attr, value: &Value) -> Result<(), ScimError> {
+fn check(place: Place, def: &'static Attr, value: &Value) -> Result<(), ScimError> {
     match (def.multi, value) {
-        (true, Value::Array(items)) => items.iter().try_for_each(|item| check_single(path, def, item)),
-        (true, _) => Err(ScimError::invalid_value(format!("{path} must be an array"))),
-        (false, _) => check_single(path, def, value),
+        (true, Value::Array(items)) => items.iter().try_for_each(|item| check_single(place, def, item)),
+        (true, _) => Err(ScimError::invalid_value(format!("{place} must be an array"))),
+        (false, _) => check_single(place, def, value),
     }
 }
 
 /// Checks every known attribute of `object` against `attrs`, dropping nulls
 /// and empty arrays (RFC 7643 §2.5: both mean unassigned).
-fn check_object(object: &mut Map<String, Value>, attrs: &[Attr]) -> Result<(), ScimError> {
+fn check_object(object: &mut Map<String, Value>, attrs: &'static [Attr]) -> Result<(), ScimError> {
     object.retain(|_, v| !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty()));
     for (key, value) in object.iter() {
         if let Some(def) = schemas::find(attrs, key) {
-            check(def.name, def, value)?;
+            let place = Place {
+                parent: None,
+                name: def.name,
+            };
+            check(place, def, value)?;
         }
     }
     Ok(())
