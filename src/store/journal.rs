@@ -265,6 +265,56 @@ impl<'a> StoreTx<'a> {
         Ok(cut_off)
     }
 
+    /// The employee's queued events after `head`, oldest first, that may apply now
+    /// (pending or retrying and due), stopping at the first that may not and after
+    /// `limit`: the rest of a run its worker claims with the head.
+    pub fn queued_after(
+        &self,
+        head: EventId,
+        direction: Direction,
+        employee_id: &str,
+        limit: usize,
+    ) -> Result<Vec<EventId>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            // The first status term is the index's own condition, so the partial index applies.
+            "SELECT id, COALESCE(status IN ('pending', 'retrying') AND next_attempt_at <= ?4, 0) \
+             FROM events INDEXED BY events_open WHERE direction = ?1 AND employee_id = ?2 \
+             AND status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held') AND id > ?3 \
+             ORDER BY id LIMIT ?5",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                direction.as_str(),
+                employee_id,
+                head.0,
+                to_micros(self.now),
+                limit as i64
+            ],
+            |r| Ok((EventId(r.get(0)?), r.get::<_, bool>(1)?)),
+        )?;
+        let mut queued = Vec::new();
+        for row in rows {
+            let (id, may_apply) = row?;
+            if !may_apply {
+                break;
+            }
+            queued.push(id);
+        }
+        Ok(queued)
+    }
+
+    /// Forgets the start of events claimed but never tried (their run stopped
+    /// before them), so their next start is not taken for one cut off by a stop.
+    pub fn unstart(&self, ids: &[EventId]) -> Result<(), StoreError> {
+        let mut unmark = self
+            .conn
+            .prepare_cached("UPDATE events SET started_at = NULL WHERE id = ?1")?;
+        for id in ids {
+            unmark.execute([id.0])?;
+        }
+        Ok(())
+    }
+
     /// The event as this transaction sees it.
     pub fn event(&self, id: EventId) -> Result<Event, StoreError> {
         queries::read_event(self.conn, id)?.ok_or(StoreError::NoSuchEvent(id))
