@@ -436,7 +436,7 @@ fn set_mapped(
     mapped: &Option<serde_json::Value>,
 ) -> Result<(), StoreError> {
     if let Some(mapped) = mapped {
-        tx.set_mapped(id, mapped)?;
+        tx.keep_mapped(id, mapped)?;
     }
     Ok(())
 }
