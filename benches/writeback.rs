@@ -2,7 +2,9 @@
 //! read, journaled and written to the sandbox HRIS as training records (and
 //! certification rows) through the whole engine. The sandbox runs as its own
 //! process, so the peak memory reported is the engine's alone.
-//! Run: `cargo bench --bench writeback` (HRSYNC_BENCH_COMPLETIONS to change the size).
+//! Run: `cargo bench --bench writeback` (HRSYNC_BENCH_COMPLETIONS to change the size,
+//! HRSYNC_BENCH_CONCURRENCY for `[apply] concurrency`, HRSYNC_BENCH_SANDBOX for another
+//! hrsync binary to run the sandbox with).
 
 use std::io::BufRead;
 use std::process::{Command, Stdio};
@@ -20,12 +22,40 @@ fn peak_rss_mb() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// CPU seconds (user + system) a process has used so far, from `/proc/{pid}/stat`.
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name and state.
+    (ticks(11) + ticks(12)) / clock_ticks_per_second()
+}
+
+fn clock_ticks_per_second() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
 fn main() {
     let completions: usize = std::env::var("HRSYNC_BENCH_COMPLETIONS")
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(100_000);
-    let mut sandbox = Command::new(env!("CARGO_BIN_EXE_hrsync"))
+    let binary =
+        std::env::var("HRSYNC_BENCH_SANDBOX").unwrap_or_else(|_| env!("CARGO_BIN_EXE_hrsync").into());
+    let mut sandbox = Command::new(binary)
         .args(["sandbox", "--employees", "2000", "--seed", "5"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -84,6 +114,8 @@ fn main() {
             .unwrap();
         let newest = hrsync::connectors::stored_at(&newest["statements"][0]).expect("a newest statement");
 
+        let sandbox_pid = sandbox.id().to_string();
+        let cpu_before = (cpu_seconds("self"), cpu_seconds(&sandbox_pid));
         let started = Instant::now();
         loop {
             let cursor = engine
@@ -99,6 +131,8 @@ fn main() {
         let read = started.elapsed();
         settle(&engine.store).await;
         let elapsed = started.elapsed().as_secs_f64();
+        let engine_cpu = cpu_seconds("self") - cpu_before.0;
+        let sandbox_cpu = cpu_seconds(&sandbox_pid) - cpu_before.1;
         let after = engine.store.counts().unwrap();
         let finished = (after.applied + after.unchanged) - (before.applied + before.unchanged);
         let snapshot = engine.metrics.snapshot();
@@ -114,6 +148,15 @@ fn main() {
             snapshot.p50_ms,
             snapshot.p99_ms,
             peak_rss_mb()
+        );
+        let per_thousand = |cpu: f64| cpu / (finished as f64 / 1000.0);
+        println!(
+            "CPU per 1,000 completions: engine {:.3} s, sandbox {:.3} s, both {:.3} s \
+             (engine {engine_cpu:.1} s, sandbox {sandbox_cpu:.1} s in all; concurrency {})",
+            per_thousand(engine_cpu),
+            per_thousand(sandbox_cpu),
+            per_thousand(engine_cpu + sandbox_cpu),
+            config.apply.concurrency,
         );
         engine.shutdown().await;
     });

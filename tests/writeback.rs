@@ -309,3 +309,88 @@ async fn a_completion_for_an_unknown_employee_waits_in_the_error_queue() {
         .unwrap();
     assert_ne!(next.event.status, hrsync::model::EventStatus::Pending, "{next:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_of_one_employee_writes_only_what_the_hris_lacks() {
+    let mut world = start(Options::default()).await;
+    world.settle().await;
+    let employee = world
+        .hris()
+        .await
+        .into_iter()
+        .find(|(_, e)| common::in_scope_and_employed(e))
+        .map(|(id, _)| id)
+        .expect("an employed employee");
+    // Stored while the engine is down, so they wait as one queue for one employee:
+    // more than one run's worth.
+    world.stop().await;
+    generate(&world, json!({ "count": 45, "employee_ids": [employee] })).await;
+    let wanted = completions(&all_statements(&world).await);
+    assert!(wanted.len() >= 10, "enough passed completions: {}", wanted.len());
+    // A legacy import already holds some of them.
+    let hris = hris(&world);
+    let legacy: Vec<&Completion> = wanted.values().step_by(4).collect();
+    for c in &legacy {
+        hris.add_training_record(
+            &employee,
+            &json!({ "completed": c.completed.to_string(), "type": c.training_type, "notes": "legacy import" }),
+        )
+        .await
+        .unwrap();
+        if let Some(row) = c.certification_row() {
+            hris.add_table_row(&employee, "certifications", &row)
+                .await
+                .unwrap();
+        }
+    }
+    let contract = hrsync::contract::parse(common::CONTRACT).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    world.config.webhook.listen = listener.local_addr().unwrap();
+    world.engine = Some(
+        hrsync::engine::start_with_listener(&world.config, contract, listener)
+            .await
+            .unwrap(),
+    );
+    caught_up(&world).await;
+
+    assert_recorded_once(&world, &wanted).await;
+    let events = world
+        .store()
+        .events_page(
+            &hrsync::store::EventFilter {
+                employee_id: Some(employee.clone()),
+                direction: Some(hrsync::model::Direction::LmsToHris),
+                ..Default::default()
+            },
+            None,
+            1000,
+        )
+        .unwrap();
+    let mut applied = 0;
+    for summary in &events {
+        let detail = world.store().event(summary.id).unwrap().unwrap();
+        let was_legacy = legacy
+            .iter()
+            .any(|c| c.idempotency_key() == detail.event.idempotency_key);
+        match detail.event.status {
+            hrsync::model::EventStatus::Unchanged => {}
+            hrsync::model::EventStatus::Applied => {
+                assert!(!was_legacy, "a legacy record was written again: {detail:?}");
+                applied += 1;
+            }
+            other => panic!("event {} is {other}: {detail:?}", summary.id),
+        }
+        if was_legacy {
+            assert_eq!(detail.event.status, hrsync::model::EventStatus::Unchanged);
+        }
+    }
+    assert!(applied > 0, "the missing ones were written");
+    let audited = world
+        .store()
+        .audit_page(&Default::default(), None, 10_000)
+        .unwrap()
+        .iter()
+        .filter(|e| e.action == "training.record" && e.employee_id.as_deref() == Some(employee.as_str()))
+        .count();
+    assert_eq!(audited, applied, "each written completion is audited on its own");
+}

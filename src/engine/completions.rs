@@ -1,7 +1,8 @@
 //! The completions source (flow 2): reads the LRS's statements stored since the
 //! cursor, oldest first, page by page; journals each one the contract writes
 //! back (or refuses, with its reasons) and moves the cursor in the same
-//! transaction, so a restart neither loses nor repeats a statement.
+//! transaction, so a restart neither loses nor repeats a statement. The next page
+//! is fetched while one is journaled.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,7 +46,7 @@ pub struct ReadSummary {
 }
 
 /// Reads everything stored since the cursor. Each page is journaled with the
-/// cursor in one transaction before the next page is asked for.
+/// cursor in one transaction before the next page (fetched meanwhile) is journaled.
 pub async fn read_once(
     store: &Store,
     contract: &Contract,
@@ -64,10 +65,10 @@ pub async fn read_once(
         let mut refusals = Vec::new();
         let mut awarded: Vec<(usize, Credential)> = Vec::new();
         let mut latest = None;
-        for statement in &page.statements {
+        for statement in std::mem::take(&mut page.statements) {
             summary.statements += 1;
-            latest = latest.max(stored_at(statement));
-            match map_statement(contract, writeback, statement) {
+            latest = latest.max(stored_at(&statement));
+            match map_statement(contract, writeback, &statement) {
                 Ok(StatementMapping::Ignored(_)) => summary.ignored += 1,
                 Ok(StatementMapping::Completion(completion)) => {
                     if let Some(credential) = &completion.credential
@@ -91,7 +92,7 @@ pub async fn read_once(
                         employee_id: completion.employee_id.clone(),
                         kind: completion.verb.clone(),
                         occurred_at: completion.at,
-                        payload: statement.clone(),
+                        payload: statement,
                     })
                 }
                 Err(reasons) => {
@@ -100,10 +101,20 @@ pub async fn read_once(
                 }
             }
         }
-        if let Some(latest) = latest {
+        // The next page is asked for while this one is journaled; it is journaled only after.
+        let next = async {
+            match page.more.take() {
+                Some(more) => lrs.more(&more).await.map(Some),
+                None => Ok(None),
+            }
+        };
+        let journaled = async {
+            let Some(latest) = latest else {
+                return Ok((0, 0, 0));
+            };
             let store = store.clone();
             let cursor = latest.to_string();
-            let (new, duplicates, refused) = tokio::task::spawn_blocking(move || {
+            tokio::task::spawn_blocking(move || {
                 store.transaction(|tx| {
                     let appended = tx.append(&batch)?;
                     let mut refused = 0;
@@ -131,13 +142,15 @@ pub async fn read_once(
                 })
             })
             .await
-            .expect("the completions' journal task does not panic")?;
-            summary.new += new;
-            summary.duplicates += duplicates;
-            summary.refused += refused;
-        }
-        match page.more.take() {
-            Some(more) => page = lrs.more(&more).await?,
+            .expect("the completions' journal task does not panic")
+        };
+        let (journaled, next) = tokio::join!(journaled, next);
+        let (new, duplicates, refused) = journaled?;
+        summary.new += new;
+        summary.duplicates += duplicates;
+        summary.refused += refused;
+        match next? {
+            Some(next) => page = next,
             None => return Ok(summary),
         }
     }
@@ -153,19 +166,19 @@ struct Credential {
 }
 
 /// A statement the contract refuses, journaled so an operator sees it.
-fn refused_event(statement: &Value) -> NewEvent {
+fn refused_event(statement: Value) -> NewEvent {
     let id = statement["id"].as_str().unwrap_or("(no id)");
     NewEvent {
         idempotency_key: format!("xapi-statement:{id}"),
         source: Source::Lrs,
         direction: Direction::LmsToHris,
-        employee_id: actor_employee(statement).unwrap_or("(none)").to_string(),
-        kind: verb_name(statement).unwrap_or("statement").to_string(),
+        employee_id: actor_employee(&statement).unwrap_or("(none)").to_string(),
+        kind: verb_name(&statement).unwrap_or("statement").to_string(),
         occurred_at: statement["timestamp"]
             .as_str()
             .and_then(|t| t.parse().ok())
             .unwrap_or_else(Timestamp::now),
-        payload: statement.clone(),
+        payload: statement,
     }
 }
 

@@ -1,6 +1,7 @@
-//! The apply worker: takes ready events from the journal (one per employee at a
-//! time, a bounded number at once), applies them, and journals their outcomes in
-//! groups: one transaction for everything that finished together.
+//! The apply worker: takes ready events from the journal (one employee at a time
+//! in each direction, a bounded number at once), applies them, and journals their
+//! outcomes in groups: one transaction for everything that finished together. A
+//! write-back head brings its employee's queued completions along as one run.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -20,6 +21,8 @@ use crate::store::StoreError;
 
 /// Looks at the journal at least this often, even when nothing wakes it.
 const IDLE_LOOK: Duration = Duration::from_millis(500);
+/// Completions of one employee applied as one run at most.
+const RUN: usize = 32;
 
 pub struct Worker {
     pub applier: Arc<Applier>,
@@ -44,11 +47,18 @@ struct Finished {
     sighting: Option<super::duplicates::Sighting>,
 }
 
+/// What one task finished: its events in order, and the events of its run it
+/// claimed but never tried (an earlier one is left open, so they must wait).
+struct Done {
+    finished: Vec<Finished>,
+    untried: Vec<EventId>,
+}
+
 impl Worker {
     /// Runs until `cancel`; events in flight then finish and are journaled.
     pub async fn run(self, cancel: CancellationToken) {
         let mut in_flight: HashSet<(Direction, String)> = HashSet::new();
-        let mut tasks: JoinSet<Finished> = JoinSet::new();
+        let mut tasks: JoinSet<Done> = JoinSet::new();
         let mut stopping = false;
         loop {
             if !stopping && !self.paused.load(std::sync::atomic::Ordering::Relaxed) {
@@ -58,14 +68,19 @@ impl Worker {
                 return;
             }
             let mut finished = Vec::new();
+            let mut untried = Vec::new();
             tokio::select! {
                 _ = cancel.cancelled(), if !stopping => stopping = true,
                 Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                    let mut take = |done: Done| {
+                        finished.extend(done.finished);
+                        untried.extend(done.untried);
+                    };
                     if let Ok(done) = done {
-                        finished.push(done);
+                        take(done);
                     }
                     while let Some(Ok(done)) = tasks.try_join_next() {
-                        finished.push(done);
+                        take(done);
                     }
                 }
                 _ = self.wake.notified(), if !stopping => {}
@@ -78,7 +93,7 @@ impl Worker {
                 .iter()
                 .map(|f| (f.event.direction, f.event.employee_id.clone()))
                 .collect();
-            self.journal(finished).await;
+            self.journal(finished, untried).await;
             // Only now may the employee's next event start: its predecessor is journaled.
             for key in keys {
                 in_flight.remove(&key);
@@ -86,7 +101,7 @@ impl Worker {
         }
     }
 
-    async fn start_ready(&self, tasks: &mut JoinSet<Finished>, in_flight: &mut HashSet<(Direction, String)>) {
+    async fn start_ready(&self, tasks: &mut JoinSet<Done>, in_flight: &mut HashSet<(Direction, String)>) {
         let room = self.concurrency.saturating_sub(tasks.len());
         if room == 0 {
             return;
@@ -98,18 +113,36 @@ impl Worker {
         // Heads first (no payloads), then whole events only for those to start.
         let ready = tokio::task::spawn_blocking(move || {
             let heads = store.ready_heads(Timestamp::now(), limit)?;
-            let start: Vec<EventId> = heads
+            let start: Vec<(EventId, Direction, String)> = heads
                 .into_iter()
                 .filter(|(_, direction, employee)| {
                     (writeback || *direction == Direction::HrisToLms)
                         && !skip.contains(&(*direction, employee.clone()))
                 })
                 .take(room)
-                .map(|(id, _, _)| id)
                 .collect();
-            let events = store.events(&start)?;
-            let cut_off = store.transaction(|tx| tx.mark_started(&start))?;
-            Ok::<_, crate::store::StoreError>((events, cut_off))
+            // Claimed in the start's transaction, so no other start takes them too.
+            let (runs, cut_off) = store.transaction(|tx| {
+                let mut runs = Vec::with_capacity(start.len());
+                for (head, direction, employee) in &start {
+                    let mut run = vec![*head];
+                    if *direction == Direction::LmsToHris {
+                        run.extend(tx.queued_after(*head, *direction, employee, RUN - 1)?);
+                    }
+                    runs.push(run);
+                }
+                let all: Vec<EventId> = runs.iter().flatten().copied().collect();
+                Ok((runs, tx.mark_started(&all)?))
+            })?;
+            let all: Vec<EventId> = runs.iter().flatten().copied().collect();
+            let mut events: std::collections::HashMap<EventId, Event> =
+                store.events(&all)?.into_iter().map(|e| (e.id, e)).collect();
+            let runs: Vec<Vec<Event>> = runs
+                .into_iter()
+                .map(|run| run.iter().filter_map(|id| events.remove(id)).collect::<Vec<_>>())
+                .filter(|run| !run.is_empty())
+                .collect();
+            Ok::<_, crate::store::StoreError>((runs, cut_off))
         })
         .await;
         let (ready, cut_off) = match ready {
@@ -120,39 +153,57 @@ impl Worker {
             }
             Err(_) => return,
         };
-        for event in ready {
-            let cut_off = cut_off.contains(&event.id);
-            if tasks.len() >= self.concurrency {
-                break;
-            }
-            if event.direction == Direction::LmsToHris && self.writeback.is_none() {
+        let cut_off: HashSet<EventId> = cut_off.into_iter().collect();
+        for run in ready {
+            let head = &run[0];
+            if tasks.len() >= self.concurrency
+                || (head.direction == Direction::LmsToHris && self.writeback.is_none())
+                || !in_flight.insert((head.direction, head.employee_id.clone()))
+            {
+                // Marked started but not begun: not an attempt cut off by a stop.
+                self.unstart(run.iter().map(|e| e.id).collect()).await;
                 continue;
             }
-            if !in_flight.insert((event.direction, event.employee_id.clone())) {
-                continue;
-            }
-            match event.direction {
+            match head.direction {
                 Direction::HrisToLms => {
                     let applier = self.applier.clone();
+                    let event = run.into_iter().next().expect("a run has its head");
+                    let cut_off = cut_off.contains(&event.id);
                     tasks.spawn(async move {
                         let (outcome, sighting) = applier.apply_sighted(&event).await;
-                        Finished {
-                            event,
-                            outcome,
-                            cut_off,
-                            sighting,
+                        Done {
+                            finished: vec![Finished {
+                                event,
+                                outcome,
+                                cut_off,
+                                sighting,
+                            }],
+                            untried: Vec::new(),
                         }
                     });
                 }
                 Direction::LmsToHris => {
                     let writeback = self.writeback.clone().expect("checked above");
+                    let cut_off: Vec<bool> = run.iter().map(|e| cut_off.contains(&e.id)).collect();
                     tasks.spawn(async move {
-                        let outcome = writeback.apply(&event).await;
-                        Finished {
-                            event,
-                            outcome,
-                            cut_off,
-                            sighting: None,
+                        let outcomes = writeback.apply_run(&run).await;
+                        let tried = outcomes.len();
+                        let mut events = run.into_iter();
+                        let finished = events
+                            .by_ref()
+                            .take(tried)
+                            .zip(outcomes)
+                            .zip(cut_off)
+                            .map(|((event, outcome), cut_off)| Finished {
+                                event,
+                                outcome,
+                                cut_off,
+                                sighting: None,
+                            })
+                            .collect();
+                        Done {
+                            finished,
+                            untried: events.map(|e| e.id).collect(),
                         }
                     });
                 }
@@ -160,12 +211,22 @@ impl Worker {
         }
     }
 
+    /// Forgets the start of claimed events that were not begun.
+    async fn unstart(&self, ids: Vec<EventId>) {
+        let store = self.applier.store.clone();
+        let result = tokio::task::spawn_blocking(move || store.transaction(|tx| tx.unstart(&ids))).await;
+        if let Ok(Err(error)) = result {
+            tracing::warn!(%error, "cannot forget the start of events not begun");
+        }
+    }
+
     /// Journals a group of outcomes in one transaction, then counts and tells.
-    async fn journal(&self, finished: Vec<Finished>) {
+    async fn journal(&self, finished: Vec<Finished>, untried: Vec<EventId>) {
         let store = self.applier.store.clone();
         let retry = self.applier.retry;
         let result = tokio::task::spawn_blocking(move || {
             store.transaction(|tx| {
+                tx.unstart(&untried)?;
                 let mut results = Vec::with_capacity(finished.len());
                 for Finished {
                     event,
@@ -375,7 +436,7 @@ fn set_mapped(
     mapped: &Option<serde_json::Value>,
 ) -> Result<(), StoreError> {
     if let Some(mapped) = mapped {
-        tx.set_mapped(id, mapped)?;
+        tx.keep_mapped(id, mapped)?;
     }
     Ok(())
 }

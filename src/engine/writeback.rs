@@ -1,7 +1,8 @@
 //! Applies one completion (flow 2) to the HRIS: read what it holds first, then
 //! write only what is missing — the training record, and the credential's row
 //! with its expiry. A completion for an employee the HRIS does not know is
-//! refused (the error queue), never dropped.
+//! refused (the error queue), never dropped. One employee's queued completions
+//! go as a run: the HRIS is read once for all of them.
 
 use std::sync::Arc;
 
@@ -18,24 +19,60 @@ pub struct WriteBack {
     pub contract: Arc<parking_lot::RwLock<Arc<Contract>>>,
 }
 
+/// What the HRIS holds for the employee of a run, read once when first needed
+/// and kept up to date with the run's own writes.
+#[derive(Default)]
+struct HeldByHris {
+    /// `None` until read.
+    records: Option<Vec<Value>>,
+    /// The credential table's rows; `None` until read.
+    rows: Option<Vec<Value>>,
+}
+
 impl WriteBack {
     /// Applies one LMS → HRIS event; never panics, never loses the event.
     pub async fn apply(&self, event: &Event) -> Outcome {
-        match self.try_apply(event).await {
-            Ok(outcome) => outcome,
-            Err(failure) => Outcome::Failed(failure),
-        }
+        self.apply_run(std::slice::from_ref(event))
+            .await
+            .pop()
+            .expect("a run of one event has one outcome")
     }
 
-    async fn try_apply(&self, event: &Event) -> Result<Outcome, Failure> {
+    /// Applies a run of one employee's events, oldest first: what the HRIS holds
+    /// is read once, and only what is missing is written. Answers one outcome
+    /// per event tried, in order; it stops after the first event left open (a
+    /// failure, a refusal), since the employee's later events must wait for it.
+    pub async fn apply_run(&self, events: &[Event]) -> Vec<Outcome> {
         let contract = self.contract.read().clone();
+        let mut held = HeldByHris::default();
+        let mut outcomes = Vec::with_capacity(events.len());
+        for event in events {
+            let outcome = match self.try_apply(&contract, event, &mut held).await {
+                Ok(outcome) => outcome,
+                Err(failure) => Outcome::Failed(failure),
+            };
+            let finished = matches!(outcome, Outcome::Applied { .. } | Outcome::Unchanged { .. });
+            outcomes.push(outcome);
+            if !finished {
+                break;
+            }
+        }
+        outcomes
+    }
+
+    async fn try_apply(
+        &self,
+        contract: &Contract,
+        event: &Event,
+        held: &mut HeldByHris,
+    ) -> Result<Outcome, Failure> {
         let Some(writeback) = contract.writeback.as_ref() else {
             return Ok(Outcome::Rejected(vec![FieldReason {
                 field: "writeback".into(),
                 reason: "the contract in force has no [writeback] section".into(),
             }]));
         };
-        let completion = match map_statement(&contract, writeback, &event.payload) {
+        let completion = match map_statement(contract, writeback, &event.payload) {
             Ok(StatementMapping::Completion(completion)) => completion,
             Ok(StatementMapping::Ignored(_)) => {
                 return Ok(Outcome::Unchanged {
@@ -48,7 +85,10 @@ impl WriteBack {
             Err(reasons) => return Ok(Outcome::Rejected(reasons)),
         };
         let employee = &completion.employee_id;
-        let Some(records) = self.hris.training_records(employee).await? else {
+        if held.records.is_none() {
+            held.records = self.hris.training_records(employee).await?;
+        }
+        let Some(records) = held.records.as_mut() else {
             return Ok(Outcome::Rejected(vec![FieldReason {
                 field: "actor.account.name".into(),
                 reason: format!("the HRIS has no employee {employee}"),
@@ -57,18 +97,23 @@ impl WriteBack {
         let mapped = Some(mapped_json(&completion));
         let mut after = Map::new();
         let mut target = Vec::new();
-        if !completion.recorded_in(&records) {
+        if !completion.recorded_in(records) {
             let record = completion.training_record();
             let written = self.hris.add_training_record(employee, &record).await?;
             target.push(format!("training record {}", written["id"]));
+            records.push(written);
             after.insert("training_record".into(), record);
         }
         if let Some(row) = completion.certification_row() {
             let table = &writeback.credential_table;
-            let rows = self.hris.table_rows(employee, table).await?.unwrap_or_default();
-            if !completion.credential_in(&rows) {
+            if held.rows.is_none() {
+                held.rows = Some(self.hris.table_rows(employee, table).await?.unwrap_or_default());
+            }
+            let rows = held.rows.as_mut().expect("read just above");
+            if !completion.credential_in(rows) {
                 let written = self.hris.add_table_row(employee, table, &row).await?;
                 target.push(format!("{table} row {}", written["id"]));
+                rows.push(written);
                 after.insert(table.clone(), row);
             }
         }

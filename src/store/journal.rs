@@ -201,6 +201,12 @@ impl<'a> StoreTx<'a> {
 
     /// Keeps the contract-mapped payload beside the raw one, for the console's detail view.
     pub fn set_mapped(&self, id: EventId, mapped: &Value) -> Result<Event, StoreError> {
+        self.keep_mapped(id, mapped)?;
+        self.event(id)
+    }
+
+    /// [`StoreTx::set_mapped`] without reading the event back (the worker's hot path).
+    pub fn keep_mapped(&self, id: EventId, mapped: &Value) -> Result<(), StoreError> {
         let changed = self
             .conn
             .prepare_cached("UPDATE events SET mapped = ?1, updated_at = ?2 WHERE id = ?3")?
@@ -208,7 +214,7 @@ impl<'a> StoreTx<'a> {
         if changed == 0 {
             return Err(StoreError::NoSuchEvent(id));
         }
-        self.event(id)
+        Ok(())
     }
 
     /// Records a write made for an event; `mark_applied` records its own.
@@ -263,6 +269,56 @@ impl<'a> StoreTx<'a> {
             mark.execute(params![id.0, to_micros(self.now)])?;
         }
         Ok(cut_off)
+    }
+
+    /// The employee's queued events after `head`, oldest first, that may apply now
+    /// (pending or retrying and due), stopping at the first that may not and after
+    /// `limit`: the rest of a run its worker claims with the head.
+    pub fn queued_after(
+        &self,
+        head: EventId,
+        direction: Direction,
+        employee_id: &str,
+        limit: usize,
+    ) -> Result<Vec<EventId>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            // The first status term is the index's own condition, so the partial index applies.
+            "SELECT id, COALESCE(status IN ('pending', 'retrying') AND next_attempt_at <= ?4, 0) \
+             FROM events INDEXED BY events_open WHERE direction = ?1 AND employee_id = ?2 \
+             AND status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held') AND id > ?3 \
+             ORDER BY id LIMIT ?5",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                direction.as_str(),
+                employee_id,
+                head.0,
+                to_micros(self.now),
+                limit as i64
+            ],
+            |r| Ok((EventId(r.get(0)?), r.get::<_, bool>(1)?)),
+        )?;
+        let mut queued = Vec::new();
+        for row in rows {
+            let (id, may_apply) = row?;
+            if !may_apply {
+                break;
+            }
+            queued.push(id);
+        }
+        Ok(queued)
+    }
+
+    /// Forgets the start of events claimed but never tried (their run stopped
+    /// before them), so their next start is not taken for one cut off by a stop.
+    pub fn unstart(&self, ids: &[EventId]) -> Result<(), StoreError> {
+        let mut unmark = self
+            .conn
+            .prepare_cached("UPDATE events SET started_at = NULL WHERE id = ?1")?;
+        for id in ids {
+            unmark.execute([id.0])?;
+        }
+        Ok(())
     }
 
     /// The event as this transaction sees it.

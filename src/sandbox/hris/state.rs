@@ -8,6 +8,7 @@ use serde::Serialize;
 use tokio::sync::mpsc;
 
 use super::employee::HrisEmployee;
+use super::training::{CertificationRow, TrainingRecord};
 use crate::sandbox::world::{EmailBook, Workforce};
 
 /// BambooHR's change actions, as `changed?since` and webhooks name them.
@@ -36,9 +37,9 @@ pub struct HrisState {
     /// Set when `--webhook-url` is given: every change goes out on it.
     webhook_tx: Option<mpsc::UnboundedSender<EmployeeChange>>,
     /// Training records by employee id (write-back target).
-    pub training_records: HashMap<u32, Vec<serde_json::Value>>,
+    pub training_records: HashMap<u32, Vec<TrainingRecord>>,
     /// Rows of the `certifications` custom table by employee id.
-    pub certifications: HashMap<u32, Vec<serde_json::Value>>,
+    pub certifications: HashMap<u32, Vec<CertificationRow>>,
     pub next_record_id: u64,
 }
 

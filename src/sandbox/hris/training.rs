@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -73,8 +73,9 @@ enum Cost {
     Priced { currency: String, cost: String },
 }
 
+/// A stored training record, answered as BambooHR's JSON.
 #[derive(Serialize)]
-struct TrainingRecord {
+pub struct TrainingRecord {
     id: u64,
     #[serde(rename = "employeeId")]
     employee_id: String,
@@ -118,14 +119,10 @@ pub(super) async fn add_record(
     body: Bytes,
 ) -> Result<Response, Refusal> {
     let record = store_record(&shared, &params, &body)?;
-    Ok((StatusCode::CREATED, Json(record)).into_response())
+    Ok(json_answer(StatusCode::CREATED, record))
 }
 
-fn store_record(
-    shared: &Shared,
-    params: &HashMap<String, String>,
-    body: &[u8],
-) -> Result<serde_json::Value, Refusal> {
+fn store_record(shared: &Shared, params: &HashMap<String, String>, body: &[u8]) -> Result<Vec<u8>, Refusal> {
     let id = employee_id(params)?;
     let new: NewTrainingRecord = serde_json::from_slice(body)
         .map_err(|error| Refusal::bad_request(format!("training record: {error}")))?;
@@ -153,19 +150,43 @@ fn store_record(
         instructor: new.instructor,
         cost: new.cost,
     };
-    let record = serde_json::to_value(record).map_err(|error| Refusal {
-        status: StatusCode::INTERNAL_SERVER_ERROR,
-        detail: error.to_string(),
-    })?;
+    let answer = json_bytes(&record)?;
     hris.next_record_id += 1;
-    hris.training_records.entry(id).or_default().push(record.clone());
+    hris.training_records.entry(id).or_default().push(record);
     hris.record_change(
         id,
         ChangeAction::Updated,
         vec!["trainingRecords"],
         Timestamp::now(),
     );
-    Ok(record)
+    Ok(answer)
+}
+
+/// The JSON of `value`, made while the state's lock is held, so nothing is cloned.
+fn json_bytes(value: &impl Serialize) -> Result<Vec<u8>, Refusal> {
+    serde_json::to_vec(value).map_err(|error| Refusal {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        detail: error.to_string(),
+    })
+}
+
+/// A JSON answer already serialised.
+fn json_answer(status: StatusCode, body: Vec<u8>) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body,
+    )
+        .into_response()
+}
+
+/// An employee's records as BambooHR lists them: an object keyed by record id.
+struct ById<'a>(&'a [TrainingRecord]);
+
+impl Serialize for ById<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|record| (record.id, record)))
+    }
 }
 
 /// `GET training/record/employee/{id}`: the employee's records keyed by id.
@@ -173,20 +194,16 @@ pub(super) async fn records(
     _: Authorized,
     State(shared): State<Arc<Shared>>,
     Path(params): Path<HashMap<String, String>>,
-) -> Result<Json<serde_json::Value>, Refusal> {
+) -> Result<Response, Refusal> {
     let id = employee_id(&params)?;
     let hris = shared.hris.lock();
     if hris.get(id).is_none() {
         return Err(Refusal::not_found(format!("no employee with id {id}")));
     }
-    let records: serde_json::Map<String, serde_json::Value> = hris
-        .training_records
-        .get(&id)
-        .into_iter()
-        .flatten()
-        .map(|record| (record["id"].to_string(), record.clone()))
-        .collect();
-    Ok(Json(serde_json::Value::Object(records)))
+    let records = hris.training_records.get(&id).map_or(&[][..], Vec::as_slice);
+    let body = json_bytes(&ById(records))?;
+    drop(hris);
+    Ok(json_answer(StatusCode::OK, body))
 }
 
 /// One row a client may add to the certifications table.
@@ -211,6 +228,18 @@ fn table_name(params: &HashMap<String, String>) -> Result<(), Refusal> {
     }
 }
 
+/// A row of the certifications table; ids are strings, as BambooHR's are.
+#[derive(Serialize)]
+pub struct CertificationRow {
+    id: String,
+    #[serde(rename = "employeeId")]
+    employee_id: String,
+    name: String,
+    number: Option<String>,
+    issued: Date,
+    expires: Option<Date>,
+}
+
 /// `POST employees/{id}/tables/certifications`: adds a row, answers 201.
 pub(super) async fn add_table_row(
     _: Authorized,
@@ -219,14 +248,14 @@ pub(super) async fn add_table_row(
     body: Bytes,
 ) -> Result<Response, Refusal> {
     let row = store_certification(&shared, &params, &body)?;
-    Ok((StatusCode::CREATED, Json(row)).into_response())
+    Ok(json_answer(StatusCode::CREATED, row))
 }
 
 fn store_certification(
     shared: &Shared,
     params: &HashMap<String, String>,
     body: &[u8],
-) -> Result<serde_json::Value, Refusal> {
+) -> Result<Vec<u8>, Refusal> {
     table_name(params)?;
     let id = employee_id(params)?;
     let new: NewCertification = serde_json::from_slice(body)
@@ -243,24 +272,24 @@ fn store_certification(
     if hris.get(id).is_none() {
         return Err(Refusal::not_found(format!("no employee with id {id}")));
     }
-    // Table rows carry string ids, as BambooHR's do.
-    let row = json!({
-        "id": hris.next_record_id.to_string(),
-        "employeeId": id.to_string(),
-        "name": new.name,
-        "number": new.number,
-        "issued": issued,
-        "expires": expires,
-    });
+    let row = CertificationRow {
+        id: hris.next_record_id.to_string(),
+        employee_id: id.to_string(),
+        name: new.name,
+        number: new.number,
+        issued,
+        expires,
+    };
+    let answer = json_bytes(&row)?;
     hris.next_record_id += 1;
-    hris.certifications.entry(id).or_default().push(row.clone());
+    hris.certifications.entry(id).or_default().push(row);
     hris.record_change(
         id,
         ChangeAction::Updated,
         vec!["certifications"],
         Timestamp::now(),
     );
-    Ok(row)
+    Ok(answer)
 }
 
 /// `GET employees/{id}/tables/certifications`: the employee's rows.
@@ -268,12 +297,15 @@ pub(super) async fn table_rows(
     _: Authorized,
     State(shared): State<Arc<Shared>>,
     Path(params): Path<HashMap<String, String>>,
-) -> Result<Json<Vec<serde_json::Value>>, Refusal> {
+) -> Result<Response, Refusal> {
     table_name(&params)?;
     let id = employee_id(&params)?;
     let hris = shared.hris.lock();
     if hris.get(id).is_none() {
         return Err(Refusal::not_found(format!("no employee with id {id}")));
     }
-    Ok(Json(hris.certifications.get(&id).cloned().unwrap_or_default()))
+    let rows = hris.certifications.get(&id).map_or(&[][..], Vec::as_slice);
+    let body = json_bytes(&rows)?;
+    drop(hris);
+    Ok(json_answer(StatusCode::OK, body))
 }
