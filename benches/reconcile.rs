@@ -74,6 +74,8 @@ fn main() {
         }
     }
     drop(workforce);
+    employees.rows.shrink_to_fit();
+    learners.rows.shrink_to_fit();
     let packed_mb = (employees.rows.heap_bytes() + learners.rows.heap_bytes()) as f64 / 1e6;
     let before = rss_mb("VmRSS:");
     // The peak from here on is the comparison's (generating the world is not measured).

@@ -235,7 +235,30 @@ impl Worker {
                     sighting,
                 } in &finished
                 {
-                    results.push((event.clone(), record(tx, event, outcome, retry)?));
+                    let status = match record(tx, event, outcome, retry) {
+                        Ok(status) => status,
+                        // An operator decided the event (skipped, flagged) while it was in
+                        // flight: the decision stands, and the attempt is on record.
+                        Err(StoreError::IllegalTransition { from, .. }) => {
+                            tx.audit(NewAuditEntry {
+                                actor: "engine".into(),
+                                action: "event.decided_in_flight".into(),
+                                employee_id: Some(event.employee_id.clone()),
+                                subject: format!("event {}", event.id),
+                                before: serde_json::Value::Null,
+                                after: serde_json::Value::Null,
+                                reason: Some(format!(
+                                    "event {} became {} while it was being applied; what the attempt \
+                                     wrote (if anything) stays in the target, the operator's decision stands",
+                                    event.id,
+                                    from.as_str()
+                                )),
+                            })?;
+                            continue;
+                        }
+                        Err(error) => return Err(error),
+                    };
+                    results.push((event.clone(), status));
                     if let Some(sighting) = sighting {
                         tx.upsert_person(&sighting.keys)?;
                         for group in &sighting.groups {

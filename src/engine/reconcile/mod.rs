@@ -184,11 +184,13 @@ impl Reconciler {
             packed.push(record);
         }
         drop(employees);
+        packed.rows.shrink_to_fit();
         let mut packed_learners = rows::Learners::new(&contract);
         for user in &learners {
             packed_learners.push(user);
         }
         drop(learners);
+        packed_learners.rows.shrink_to_fit();
         let comparing = contract.clone();
         let (mut findings, learner_groups) = tokio::task::spawn_blocking(move || {
             let findings = compare::compare(&comparing, &packed, &packed_learners, today);

@@ -167,6 +167,12 @@ impl Packed {
         }
     }
 
+    /// Gives back what the arena grew by but does not use (once every record is in).
+    pub fn shrink_to_fit(&mut self) {
+        self.arena.shrink_to_fit();
+        self.starts.shrink_to_fit();
+    }
+
     /// Bytes held (the arena, the row starts and the values stored once).
     pub fn heap_bytes(&self) -> usize {
         self.arena.capacity()
