@@ -4,6 +4,8 @@
 //! by a child process so the memory reported is the console's alone.
 //! Run: `cargo bench --bench console` (HRSYNC_BENCH_EVENTS to change the size).
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -15,15 +17,6 @@ use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
 const BATCH: usize = 10_000;
-
-fn rss_mb(field: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
 
 /// Fills a store with `n` events of 50,000 employees, and dead-letters a few hundred.
 fn build(path: &str, n: usize) {
@@ -125,7 +118,7 @@ fn main() {
         .expect("build the journal in a child process");
     assert!(status.success());
 
-    let rss_before = rss_mb("VmRSS:");
+    let rss_before = common::rss_mb("VmRSS:");
     let start = Instant::now();
     let handle = EngineHandle::on_store(Store::open(&path).expect("open")).with_operator("bench");
     let mut console = Console::new(handle.clone(), &ConsoleOptions::default());
@@ -217,8 +210,8 @@ fn main() {
     println!(
         "{:<44} {:>8.1} MB (peak {:.1} MB, {:.1} MB before opening)",
         "memory (RSS)",
-        rss_mb("VmRSS:"),
-        rss_mb("VmHWM:"),
+        common::rss_mb("VmRSS:"),
+        common::rss_mb("VmHWM:"),
         rss_before
     );
 }

@@ -4,21 +4,14 @@
 //! engine's alone. Run: `cargo bench --bench engine_load` (HRSYNC_BENCH_EMPLOYEES
 //! to change the size).
 
+mod common;
+
 use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hrsync::cli::sandbox_config_from;
 use serde_json::Value;
-
-fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
 
 fn main() {
     let employees: usize = std::env::var("HRSYNC_BENCH_EMPLOYEES")
@@ -76,7 +69,7 @@ fn main() {
             c.pending,
             snapshot.p50_ms,
             snapshot.p99_ms,
-            peak_rss_mb()
+            common::rss_mb("VmHWM:")
         );
         // One reconciliation of everything just loaded: both full pulls, the join, the store.
         let reconciler = hrsync::engine::reconcile::Reconciler {
@@ -98,7 +91,7 @@ fn main() {
             run.total(),
             run.counts.iter().filter(|(_, n)| **n > 0).collect::<Vec<_>>(),
             engine.store.duplicate_counts().unwrap().open,
-            peak_rss_mb()
+            common::rss_mb("VmHWM:")
         );
         engine.shutdown().await;
     });

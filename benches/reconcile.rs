@@ -3,6 +3,8 @@
 //! hold. Run: `cargo bench --bench reconcile` (HRSYNC_BENCH_RECORDS to change the
 //! size; default 1,000,000 employees against 1,000,000 learners).
 
+mod common;
+
 use std::time::Instant;
 
 use hrsync::connectors::ScimUser;
@@ -12,15 +14,6 @@ use hrsync::engine::reconcile::compare::compare;
 use hrsync::engine::reconcile::rows::{Employees, Learners};
 use hrsync::sandbox::world::{WorkforceSpec, generate};
 use serde_json::{Map, Value, json};
-
-fn rss_mb(field: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
 
 fn main() {
     let records: usize = std::env::var("HRSYNC_BENCH_RECORDS")
@@ -77,13 +70,13 @@ fn main() {
     employees.rows.shrink_to_fit();
     learners.rows.shrink_to_fit();
     let packed_mb = (employees.rows.heap_bytes() + learners.rows.heap_bytes()) as f64 / 1e6;
-    let before = rss_mb("VmRSS:");
+    let before = common::rss_mb("VmRSS:");
     // The peak from here on is the comparison's (generating the world is not measured).
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let started = Instant::now();
     let findings = compare(&contract, &employees, &learners, today);
     let elapsed = started.elapsed();
-    let peak = rss_mb("VmHWM:");
+    let peak = common::rss_mb("VmHWM:");
     let drift = findings
         .iter()
         .filter(|f| f.category == hrsync::model::DriftCategory::FieldDrift)

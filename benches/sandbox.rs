@@ -2,6 +2,8 @@
 //! requests per second the simulated LMS serves, so the sandbox is never what
 //! limits the engine's benchmarks. Run: `cargo bench --bench sandbox [-- generate|scim]`.
 
+mod common;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -46,16 +48,6 @@ fn main() {
     }
 }
 
-/// Peak resident memory of this process so far, from /proc (Linux).
-fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
 fn bench_generate() {
     let employees: usize = std::env::var("HRSYNC_BENCH_EMPLOYEES")
         .ok()
@@ -67,11 +59,11 @@ fn bench_generate() {
         today: jiff::civil::date(2026, 11, 21),
         generated_at: jiff::Timestamp::now(),
     };
-    let before = peak_rss_mb();
+    let before = common::rss_mb("VmHWM:");
     let started = Instant::now();
     let workforce = generate(&spec);
     let seconds = started.elapsed().as_secs_f64();
-    let peak = peak_rss_mb();
+    let peak = common::rss_mb("VmHWM:");
     println!(
         "generate: {employees} employees in {seconds:.2} s ({:.0} employees/s), peak RSS {peak:.0} MB (was {before:.0} MB before), {} planted duplicates",
         employees as f64 / seconds,

@@ -6,21 +6,14 @@
 //! HRSYNC_BENCH_CONCURRENCY for `[apply] concurrency`, HRSYNC_BENCH_SANDBOX for another
 //! hrsync binary to run the sandbox with).
 
+mod common;
+
 use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hrsync::cli::sandbox_config_from;
 use serde_json::{Value, json};
-
-fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
 
 /// CPU seconds (user + system) a process has used so far, from `/proc/{pid}/stat`.
 fn cpu_seconds(pid: &str) -> f64 {
@@ -147,7 +140,7 @@ fn main() {
             after.rejected - before.rejected,
             snapshot.p50_ms,
             snapshot.p99_ms,
-            peak_rss_mb()
+            common::rss_mb("VmHWM:")
         );
         let per_thousand = |cpu: f64| cpu / (finished as f64 / 1000.0);
         println!(
