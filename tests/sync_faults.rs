@@ -64,14 +64,7 @@ async fn an_lms_down_past_the_retries_gives_dead_letters_that_retry_applies() {
     // Restart with the ops channel configured (the options above keep the sandbox's defaults).
     world.stop().await;
     world.config.notify_url = Some(ops_url.parse().unwrap());
-    let contract = hrsync::contract::parse(common::CONTRACT).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    world.config.webhook.listen = listener.local_addr().unwrap();
-    world.engine = Some(
-        hrsync::engine::start_with_listener(&world.config, contract, listener)
-            .await
-            .unwrap(),
-    );
+    world.restart().await;
 
     world.admin("faults", json!({"scim": {"error_ratio": 1.0}})).await;
     let before = world.store().counts().unwrap();

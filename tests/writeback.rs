@@ -233,14 +233,7 @@ async fn statements_stored_while_down_and_hris_faults_still_arrive_once() {
             json!({ "hris": { "error_ratio": 0.3, "rate_limit_per_sec": 200, "retry_after_s": 1 } }),
         )
         .await;
-    let contract = hrsync::contract::parse(common::CONTRACT).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    world.config.webhook.listen = listener.local_addr().unwrap();
-    world.engine = Some(
-        hrsync::engine::start_with_listener(&world.config, contract, listener)
-            .await
-            .unwrap(),
-    );
+    world.restart().await;
     caught_up(&world).await;
     world.admin("faults", json!({})).await;
 
@@ -343,14 +336,7 @@ async fn a_run_of_one_employee_writes_only_what_the_hris_lacks() {
                 .unwrap();
         }
     }
-    let contract = hrsync::contract::parse(common::CONTRACT).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    world.config.webhook.listen = listener.local_addr().unwrap();
-    world.engine = Some(
-        hrsync::engine::start_with_listener(&world.config, contract, listener)
-            .await
-            .unwrap(),
-    );
+    world.restart().await;
     caught_up(&world).await;
 
     assert_recorded_once(&world, &wanted).await;

@@ -152,6 +152,19 @@ max_deactivate_count = 50
 }
 
 impl World {
+    /// Starts the engine again (after `stop`) with `config` as it now stands, its
+    /// webhook listener on a fresh port.
+    pub async fn restart(&mut self) {
+        let contract = hrsync::contract::parse(CONTRACT).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        self.config.webhook.listen = listener.local_addr().unwrap();
+        self.engine = Some(
+            engine::start_with_listener(&self.config, contract, listener)
+                .await
+                .unwrap(),
+        );
+    }
+
     /// The environment the binary reads its secrets from.
     pub fn engine_env(&self) -> Vec<(&'static str, String)> {
         let c = self.sandbox.credentials();
