@@ -270,7 +270,7 @@ fn check_value(contract: &Contract, rule: &FieldRule, raw: Option<&str>) -> Resu
 }
 
 /// One '@' with something on both sides, a dot in the domain, no whitespace.
-fn looks_like_email(text: &str) -> bool {
+pub(crate) fn looks_like_email(text: &str) -> bool {
     match text.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()
@@ -278,7 +278,12 @@ fn looks_like_email(text: &str) -> bool {
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')
                 && !domain.contains('@')
-                && !text.chars().any(char::is_whitespace)
+                // Most addresses are ASCII: only the others need their characters decoded.
+                && if text.is_ascii() {
+                    !text.bytes().any(|b| b.is_ascii_whitespace() || b == 0x0b)
+                } else {
+                    !text.chars().any(char::is_whitespace)
+                }
         }
         None => false,
     }

@@ -9,6 +9,7 @@ use std::ops::Range;
 use jiff::civil::Date;
 use serde_json::{Map, Value, json};
 
+use super::quick::{Quick, Scratch};
 use super::rows::{
     Cell, Employees, LEARNER_ACTIVE, LEARNER_EMAIL, LEARNER_EXTERNAL_ID, LEARNER_FAMILY_NAME,
     LEARNER_GIVEN_NAME, LEARNER_GROUPS, LEARNER_ID, LEARNER_USER_NAME, Learners, Record,
@@ -20,8 +21,9 @@ use crate::model::identity::normalise_email;
 use crate::model::{DriftCategory, DuplicateBasis, DuplicateSide};
 use crate::store::{DuplicateMember, Finding, SuspectedGroup};
 
-/// Learner rows by the employee id they carry (`externalId`).
-type Index<'a> = HashMap<&'a str, u32>;
+/// Learner rows (and their SCIM ids, for the employees they manage) by the
+/// employee id they carry (`externalId`).
+type Index<'a> = HashMap<&'a str, (u32, &'a str), foldhash::fast::RandomState>;
 
 /// One packed learner, as a plan reads it.
 struct LearnerView<'a> {
@@ -66,12 +68,33 @@ fn key_text(cell: Cell<'_>) -> Option<&str> {
 /// Compares the HRIS's employees with the LMS's learners under `contract`, on as
 /// many threads as the machine has cores.
 pub fn compare(contract: &Contract, employees: &Employees, learners: &Learners, today: Date) -> Vec<Finding> {
-    let mut index: Index<'_> = HashMap::with_capacity(learners.rows.len());
+    compare_with(contract, employees, learners, today, true)
+}
+
+/// `compare`, with or without the quick proof of clean pairs (without: every pair
+/// takes the full path, as the tests check the quick one against).
+fn compare_with(
+    contract: &Contract,
+    employees: &Employees,
+    learners: &Learners,
+    today: Date,
+    quick: bool,
+) -> Vec<Finding> {
+    let quick = quick.then(|| Quick::new(contract, employees, learners));
+    let quick = quick.as_ref();
+    let mut index: Index<'_> = HashMap::with_capacity_and_hasher(learners.rows.len(), Default::default());
+    // Learners another one with the same employee id hides from the index (the last one wins).
+    let mut hidden = Vec::new();
+    let mut cells = Vec::new();
     for row in 0..learners.rows.len() {
-        if let Some(id) = key_text(learners.rows.cell(row, LEARNER_EXTERNAL_ID)) {
-            index.insert(id, row as u32);
+        learners.rows.head(row, LEARNER_EXTERNAL_ID + 1, &mut cells);
+        // A learner without an employee id is nobody's (and reported).
+        if let Some(id) = key_text(cells[LEARNER_EXTERNAL_ID]).filter(|id| !id.is_empty()) {
+            let learner_id = cells[LEARNER_ID].text().unwrap_or_default();
+            hidden.extend(index.insert(id, (row as u32, learner_id)).map(|(row, _)| row));
         }
     }
+    hidden.sort_unstable();
     let rows = employees.rows.len();
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -83,7 +106,10 @@ pub fn compare(contract: &Contract, employees: &Employees, learners: &Learners, 
             .step_by(chunk)
             .map(|start| {
                 let range = start..(start + chunk).min(rows);
-                scope.spawn(move || compare_range(contract, employees, learners, index, range, today))
+                let quick = quick.cloned();
+                scope.spawn(move || {
+                    compare_range(contract, employees, learners, index, quick.as_ref(), range, today)
+                })
             })
             .collect();
         handles
@@ -99,15 +125,22 @@ pub fn compare(contract: &Contract, employees: &Employees, learners: &Learners, 
             listed[row as usize] = true;
         }
     }
-    let mut cells = Vec::new();
     for row in 0..learners.rows.len() {
-        learners.rows.row(row, &mut cells);
-        if cells[LEARNER_ACTIVE] == Cell::Json("false") {
+        // Listed when an employee carries its id; a hidden learner goes with the
+        // one that hides it.
+        let listed = |row: usize| {
+            listed[row]
+                || (hidden.binary_search(&(row as u32)).is_ok()
+                    && key_text(learners.rows.cell(row, LEARNER_EXTERNAL_ID))
+                        .and_then(|external| index.get(external))
+                        .is_some_and(|&(r, _)| listed[r as usize]))
+        };
+        if listed(row) {
             continue;
         }
-        // Listed when an employee carries this id (one learner per id is in the index).
+        learners.rows.row(row, &mut cells);
         let external = key_text(cells[LEARNER_EXTERNAL_ID]).unwrap_or("");
-        if !external.is_empty() && index.get(external).is_some_and(|&r| listed[r as usize]) {
+        if cells[LEARNER_ACTIVE] == Cell::Json("false") {
             continue;
         }
         findings.push(Finding {
@@ -127,52 +160,85 @@ pub fn compare(contract: &Contract, employees: &Employees, learners: &Learners, 
     findings
 }
 
+/// Employees whose learners are looked up together.
+const LOOKUPS_AT_ONCE: usize = 16;
+
 /// The findings for employees `range`, and the learner rows they matched.
 fn compare_range(
     contract: &Contract,
     employees: &Employees,
     learners: &Learners,
     index: &Index<'_>,
+    quick: Option<&Quick<'_>>,
     range: Range<usize>,
     today: Date,
 ) -> (Vec<Finding>, Vec<u32>) {
-    let id_field = &contract.key_field().hris;
+    let id_column = employees.rows.column(&contract.key_field().hris);
     let columns = employees.rows.columns();
     let mut findings = Vec::new();
     let mut matched = Vec::new();
     let (mut cells, mut learner_cells) = (Vec::new(), Vec::new());
+    let mut scratch = Scratch::default();
+    let manager_column = (contract.lifecycle.manager_field.as_deref())
+        .and_then(|name| contract.field(name))
+        .and_then(|rule| employees.rows.column(&rule.hris));
+    let head = id_column.max(manager_column).map_or(0, |c| c + 1);
+    let mut looked_up = Vec::with_capacity(LOOKUPS_AT_ONCE);
+    let end = range.end;
     for row in range {
+        // Every lookup of the next few employees first, so their cache misses overlap.
+        if looked_up.is_empty() {
+            for ahead in (row..(row + LOOKUPS_AT_ONCE).min(end)).rev() {
+                employees.rows.head(ahead, head, &mut cells);
+                let lookup = |column: Option<usize>| {
+                    let key = column.and_then(|c| key_text(cells[c]))?;
+                    Some((key, index.get(key).copied()))
+                };
+                looked_up.push((lookup(id_column), lookup(manager_column)));
+            }
+        }
+        let (own, manager) = looked_up.pop().expect("looked up just now");
         employees.rows.row(row, &mut cells);
         let record = Record {
             columns,
             cells: &cells,
         };
-        let Some(employee_id) = key_text(record.get(id_field)) else {
+        let Some(employee_id) = id_column.and_then(|c| key_text(cells[c])) else {
             continue;
         };
-        let learner_row = index.get(employee_id).copied();
+        let learner_row = match own {
+            Some((key, found)) if key == employee_id => found,
+            _ => index.get(employee_id).copied(),
+        }
+        .map(|(row, _)| row);
         matched.extend(learner_row);
+        if let Some(r) = learner_row {
+            learners.rows.row(r as usize, &mut learner_cells);
+        }
+        let manager_learner = |id: &str| {
+            match manager {
+                Some((key, found)) if key == id => found,
+                _ => index.get(id).copied(),
+            }
+            .map(|(_, learner)| learner)
+        };
+        if quick.is_some_and(|quick| {
+            let learner = learner_row.map(|_| learner_cells.as_slice());
+            quick.clean(&cells, learner, manager_learner, today, &mut scratch)
+        }) {
+            continue;
+        }
         // A record the contract refuses is in the error queue already, not drift.
         let Ok(mapped) = map_employee(contract, &record) else {
             continue;
         };
-        if let Some(r) = learner_row {
-            learners.rows.row(r as usize, &mut learner_cells);
-        }
         let learner = learner_row.map(|_| LearnerView {
             learners,
             cells: &learner_cells,
         });
         let manager = match &mapped.manager_id {
-            Some(id) => match index.get(id.as_str()) {
-                Some(&r) => ManagerRef::Learner(
-                    learners
-                        .rows
-                        .cell(r as usize, LEARNER_ID)
-                        .text()
-                        .unwrap_or_default()
-                        .to_string(),
-                ),
+            Some(id) => match manager_learner(id) {
+                Some(learner) => ManagerRef::Learner(learner.to_string()),
                 None => ManagerRef::NotSynced { coming: false },
             },
             None => ManagerRef::None,
@@ -299,3 +365,7 @@ pub fn learner_duplicates(learners: &Learners, first_seen: jiff::Timestamp) -> V
     groups.sort_by(|a, b| a.match_key.cmp(&b.match_key));
     groups
 }
+
+#[cfg(test)]
+#[path = "compare_tests.rs"]
+mod tests;

@@ -1,5 +1,5 @@
 //! A reconciliation's full lists held compactly: every record's values packed
-//! into one byte arena in column order, and the values a column repeats
+//! into one arena in column order, and the values a column repeats
 //! (departments, titles, statuses, group sets) stored once. A million employees
 //! and a million learners fit in a few hundred megabytes this way, where the same
 //! lists as JSON values take several gigabytes.
@@ -57,11 +57,15 @@ struct Shared {
     values: Vec<Box<str>>,
 }
 
-/// Records with the same columns, packed.
+/// Records with the same columns, packed: per value a tag (kind and length, or
+/// the index of a value stored once) and, apart, the text itself, so reading a
+/// value back needs no UTF-8 check.
 pub struct Packed {
     columns: Vec<String>,
-    arena: Vec<u8>,
-    starts: Vec<usize>,
+    tags: Vec<u8>,
+    text: String,
+    /// Per record: where its tags and its text start.
+    starts: Vec<(usize, usize)>,
     shared: Vec<Shared>,
 }
 
@@ -70,7 +74,8 @@ impl Packed {
         let shared = columns.iter().map(|_| Shared::default()).collect();
         Packed {
             columns,
-            arena: Vec::new(),
+            tags: Vec::new(),
+            text: String::new(),
             starts: Vec::new(),
             shared,
         }
@@ -94,15 +99,15 @@ impl Packed {
 
     /// Adds one record; `cells` yields a value per column, in column order.
     pub fn push<'v>(&mut self, cells: impl IntoIterator<Item = Cell<'v>>) {
-        self.starts.push(self.arena.len());
+        self.starts.push((self.tags.len(), self.text.len()));
         let mut count = 0;
         for (column, cell) in cells.into_iter().enumerate() {
             count += 1;
             match cell {
-                Cell::Missing => put_varint(&mut self.arena, MISSING),
+                Cell::Missing => put_varint(&mut self.tags, MISSING),
                 Cell::Json(json) => {
-                    put_varint(&mut self.arena, (json.len() as u64) << 2 | JSON);
-                    self.arena.extend_from_slice(json.as_bytes());
+                    put_varint(&mut self.tags, (json.len() as u64) << 2 | JSON);
+                    self.text.push_str(json);
                 }
                 Cell::Text(text) => {
                     let shared = &mut self.shared[column];
@@ -117,10 +122,10 @@ impl Packed {
                         None => None,
                     };
                     match index {
-                        Some(index) => put_varint(&mut self.arena, u64::from(index) << 2 | SHARED),
+                        Some(index) => put_varint(&mut self.tags, u64::from(index) << 2 | SHARED),
                         None => {
-                            put_varint(&mut self.arena, (text.len() as u64) << 2 | TEXT);
-                            self.arena.extend_from_slice(text.as_bytes());
+                            put_varint(&mut self.tags, (text.len() as u64) << 2 | TEXT);
+                            self.text.push_str(text);
                         }
                     }
                 }
@@ -135,6 +140,12 @@ impl Packed {
         self.read(row, self.columns.len(), |cell| into.push(cell));
     }
 
+    /// The first `count` values of record `row`.
+    pub fn head<'a>(&'a self, row: usize, count: usize, into: &mut Vec<Cell<'a>>) {
+        into.clear();
+        self.read(row, count.min(self.columns.len()), |cell| into.push(cell));
+    }
+
     /// One value of record `row`.
     pub fn cell(&self, row: usize, column: usize) -> Cell<'_> {
         let mut last = Cell::Missing;
@@ -144,18 +155,16 @@ impl Packed {
 
     /// Hands the first `count` values of record `row` to `each`.
     fn read<'a>(&'a self, row: usize, count: usize, mut each: impl FnMut(Cell<'a>)) {
-        let mut at = self.starts[row];
+        let (mut at, mut text_at) = self.starts[row];
         for column in 0..count {
-            let tag = get_varint(&self.arena, &mut at);
+            let tag = get_varint(&self.tags, &mut at);
             let payload = (tag >> 2) as usize;
             let cell = match tag & 3 {
                 MISSING => Cell::Missing,
                 SHARED => Cell::Text(&self.shared[column].values[payload]),
                 kind => {
-                    let bytes = &self.arena[at..at + payload];
-                    at += payload;
-                    // Only whole strings were written, so the bytes are UTF-8.
-                    let text = std::str::from_utf8(bytes).expect("the arena holds whole strings");
+                    let text = &self.text[text_at..text_at + payload];
+                    text_at += payload;
                     if kind == TEXT {
                         Cell::Text(text)
                     } else {
@@ -169,14 +178,16 @@ impl Packed {
 
     /// Gives back what the arena grew by but does not use (once every record is in).
     pub fn shrink_to_fit(&mut self) {
-        self.arena.shrink_to_fit();
+        self.tags.shrink_to_fit();
+        self.text.shrink_to_fit();
         self.starts.shrink_to_fit();
     }
 
-    /// Bytes held (the arena, the row starts and the values stored once).
+    /// Bytes held (tags, text, the row starts and the values stored once).
     pub fn heap_bytes(&self) -> usize {
-        self.arena.capacity()
-            + self.starts.capacity() * std::mem::size_of::<usize>()
+        self.tags.capacity()
+            + self.text.capacity()
+            + self.starts.capacity() * std::mem::size_of::<(usize, usize)>()
             + self
                 .shared
                 .iter()

@@ -1,0 +1,148 @@
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Map, Value, json};
+
+use super::*;
+use crate::connectors::ScimUser;
+use crate::engine::initial_load::hris_fields;
+use crate::engine::plan::plan;
+use crate::sandbox::world::{WorkforceSpec, generate};
+
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+/// Something an HRIS may send that a clean learner does not match, or that the
+/// contract refuses.
+fn spoil_employee(record: &mut Map<String, Value>, rng: &mut ChaCha8Rng) {
+    let (field, value) = match rng.random_range(0..24) {
+        0 => (
+            "workEmail",
+            json!(record["workEmail"].as_str().unwrap_or("").to_uppercase()),
+        ),
+        1 => (
+            "workEmail",
+            json!(format!("  {}  ", record["workEmail"].as_str().unwrap_or(""))),
+        ),
+        2 => ("workEmail", json!("not-an-address")),
+        3 => ("workEmail", Value::Null),
+        4 => ("employmentStatus", json!("active")),
+        5 => ("employmentStatus", json!("Terminated")),
+        6 => ("employmentStatus", json!("On Leave")),
+        7 => ("employmentStatus", json!("Retired")),
+        8 => ("employmentHistoryStatus", json!("contractor")),
+        9 => ("employmentHistoryStatus", json!(" full-time ")),
+        10 => ("hireDate", json!("2027-03-01")),
+        11 => ("hireDate", json!("0000-00-00")),
+        12 => ("hireDate", json!("2026-11-20")),
+        13 => ("hireDate", json!(" 2019-04-02")),
+        14 => ("department", json!("Information Technology")),
+        15 => ("department", json!("")),
+        16 => ("preferredName", json!("   ")),
+        17 => ("jobTitle", json!("Head of Sales")),
+        18 => ("jobTitle", json!(7)),
+        19 => ("location", Value::Null),
+        20 => ("location", json!("Zürich")),
+        21 => ("supervisorEId", json!("999999")),
+        22 => ("supervisorEId", Value::Null),
+        _ => ("firstName", json!("Ærø ")),
+    };
+    record.insert(field.into(), value);
+}
+
+/// Something a learner may hold that its employee's record does not say.
+fn spoil_learner(document: &mut Value, rng: &mut ChaCha8Rng) {
+    match rng.random_range(0..14) {
+        0 => document["active"] = json!(false),
+        1 => document[ENTERPRISE]["department"] = json!("Elsewhere"),
+        2 => document["userName"] = json!(document["userName"].as_str().unwrap_or("").to_uppercase()),
+        3 => document["title"] = json!(5),
+        4 => document["nickName"] = json!(""),
+        5 => document["nickName"] = json!("Someone"),
+        6 => document["groups"] = json!([]),
+        7 => document["groups"] = json!([{ "display": "Leadership" }]),
+        8 => document[ENTERPRISE]["manager"] = json!({ "value": "u-other" }),
+        9 => document[ENTERPRISE]["costCenter"] = Value::Null,
+        10 => document["name"]["givenName"] = json!(null),
+        11 => document["externalId"] = json!(""),
+        12 => document["active"] = json!("false"),
+        _ => {
+            if let Some(object) = document.as_object_mut() {
+                object.remove("title");
+            }
+        }
+    }
+}
+
+fn sorted(mut findings: Vec<Finding>) -> Vec<Finding> {
+    findings.sort_by(|a, b| {
+        (&a.employee_id, a.category as u8, &a.field, &a.learner_id).cmp(&(
+            &b.employee_id,
+            b.category as u8,
+            &b.field,
+            &b.learner_id,
+        ))
+    });
+    findings
+}
+
+#[test]
+fn the_quick_proof_finds_exactly_what_the_full_mapping_finds() {
+    let contract = crate::contract::parse(include_str!("../../../assets/contract.toml")).unwrap();
+    let today = jiff::civil::date(2026, 11, 25);
+    let workforce = generate(&WorkforceSpec {
+        employees: 3_000,
+        seed: 11,
+        today,
+        generated_at: jiff::Timestamp::now(),
+    });
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut employees = Employees::new(&hris_fields(&contract));
+    let mut learners = Learners::new(&contract);
+    for employee in &workforce.employees {
+        let clean = employee.to_json();
+        let mut record = clean.clone();
+        if rng.random_bool(0.3) {
+            spoil_employee(&mut record, &mut rng);
+        }
+        employees.push(&record);
+        // The learner a clean sync made of the record before it was spoiled.
+        let Ok(mapped) = map_employee(&contract, &clean) else {
+            continue;
+        };
+        let manager = match &mapped.manager_id {
+            Some(id) => ManagerRef::Learner(format!("u-{id}")),
+            None => ManagerRef::None,
+        };
+        if let Plan::Create {
+            mut document, enrol, ..
+        } = plan(&contract, &mapped, None, &manager, today)
+        {
+            document["groups"] = enrol.iter().map(|g| json!({ "display": g })).collect();
+            if rng.random_bool(0.3) {
+                spoil_learner(&mut document, &mut rng);
+            }
+            learners.push(&ScimUser {
+                id: format!("u-{}", mapped.employee_id),
+                etag: None,
+                resource: document,
+            });
+        }
+    }
+
+    let quick = sorted(compare_with(&contract, &employees, &learners, today, true));
+    let full = sorted(compare_with(&contract, &employees, &learners, today, false));
+    assert_eq!(quick.len(), full.len());
+    for (quick, full) in quick.iter().zip(&full) {
+        assert_eq!(quick, full);
+    }
+    // Every kind of difference was there to be found (the test spoils enough).
+    for category in [
+        DriftCategory::EmployeeWithoutLearner,
+        DriftCategory::LearnerWithoutEmployee,
+        DriftCategory::TerminatedButActive,
+        DriftCategory::FieldDrift,
+        DriftCategory::WrongGroups,
+    ] {
+        let found = full.iter().filter(|f| f.category == category).count();
+        assert!(found >= 3, "{category:?}: {found} findings");
+    }
+}
