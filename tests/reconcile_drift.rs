@@ -71,9 +71,14 @@ async fn a_run_finds_each_kind_of_drift_and_the_operator_resolves_it() {
     world.settle().await;
     let handle = EngineHandle::in_process(world.engine(), None).with_operator("on-call");
 
-    // In step: the only findings are what the sandbox planted (held duplicates
-    // have no learner), never field drift.
+    // In step: nothing to report. The planted duplicates are held without a
+    // learner, and the Duplicates and Held panes already ask about them.
     let clean = complete_run(&world).await;
+    assert_eq!(clean.count(DriftCategory::EmployeeWithoutLearner), 0, "{clean:?}");
+    assert!(
+        world.store().counts().unwrap().held > 0,
+        "duplicates were planted and held"
+    );
     assert_eq!(clean.count(DriftCategory::FieldDrift), 0, "{clean:?}");
     assert_eq!(clean.count(DriftCategory::TerminatedButActive), 0, "{clean:?}");
     assert_eq!(clean.count(DriftCategory::WrongGroups), 0, "{clean:?}");

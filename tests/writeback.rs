@@ -380,3 +380,101 @@ async fn a_run_of_one_employee_writes_only_what_the_hris_lacks() {
         .count();
     assert_eq!(audited, applied, "each written completion is audited on its own");
 }
+
+/// An operator who skips a completion while its write is under way has the last
+/// word: the attempt is put on record, and the employee's queue goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_completion_skipped_while_in_flight_stays_skipped_and_the_queue_goes_on() {
+    let world = start(Options::default()).await;
+    world.settle().await;
+    let employee = world
+        .hris()
+        .await
+        .into_iter()
+        .find(|(_, e)| common::in_scope_and_employed(e))
+        .map(|(id, _)| id)
+        .expect("an employed employee");
+    world
+        .admin("faults", json!({ "hris": { "latency_ms": 1500 } }))
+        .await;
+    generate(&world, json!({ "count": 1, "employee_ids": [employee] })).await;
+    // The engine's own record of an attempt under way: the event's start time.
+    let journal = rusqlite::Connection::open(&world.config.store_path).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let in_flight = loop {
+        let started: Option<i64> = journal
+            .query_row(
+                "SELECT id FROM events WHERE direction = 'lms_to_hris' AND employee_id = ?1 \
+                 AND started_at IS NOT NULL AND status IN ('pending', 'retrying')",
+                [&employee],
+                |row| row.get(0),
+            )
+            .ok();
+        if let Some(id) = started {
+            break hrsync::model::EventId(id);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no completion of {employee} was started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    hrsync::engine::operator::skip(world.store(), "operator", in_flight, "the course was cancelled").unwrap();
+    world.admin("faults", json!({})).await;
+
+    let audited = |action: &str| {
+        world
+            .store()
+            .audit_page(
+                &hrsync::store::AuditFilter {
+                    action: Some(action.into()),
+                    ..Default::default()
+                },
+                None,
+                100,
+            )
+            .unwrap()
+            .iter()
+            .filter(|e| e.subject == format!("event {}", in_flight.0))
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while audited("event.decided_in_flight") == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the finished attempt was not put on record"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(audited("event.skip"), 1);
+    let event = world.store().event(in_flight).unwrap().unwrap().event;
+    assert_eq!(event.status, hrsync::model::EventStatus::Skipped, "{event:?}");
+
+    // Later completions of the same employee are written as usual.
+    generate(&world, json!({ "count": 6, "employee_ids": [employee] })).await;
+    caught_up(&world).await;
+    let events = world
+        .store()
+        .events_page(
+            &hrsync::store::EventFilter {
+                employee_id: Some(employee.clone()),
+                direction: Some(hrsync::model::Direction::LmsToHris),
+                ..Default::default()
+            },
+            None,
+            1000,
+        )
+        .unwrap();
+    assert!(events.len() > 1, "{events:?}");
+    for e in events.iter().filter(|e| e.id != in_flight) {
+        assert!(
+            matches!(
+                e.status,
+                hrsync::model::EventStatus::Applied | hrsync::model::EventStatus::Unchanged
+            ),
+            "{e:?}"
+        );
+    }
+    let event = world.store().event(in_flight).unwrap().unwrap().event;
+    assert_eq!(event.status, hrsync::model::EventStatus::Skipped, "still skipped");
+}

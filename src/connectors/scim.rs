@@ -218,6 +218,13 @@ impl ScimClient {
     /// Every learner in the LMS, read page by page.
     pub async fn all_users(&self) -> Result<Vec<ScimUser>, ConnectorError> {
         let mut users = Vec::new();
+        self.each_user(|user| users.push(user)).await?;
+        Ok(users)
+    }
+
+    /// Hands every learner to `each`, page by page, so a caller that keeps them in
+    /// another form never holds the whole list as JSON.
+    pub async fn each_user(&self, mut each: impl FnMut(ScimUser)) -> Result<usize, ConnectorError> {
         let mut start = 1usize;
         loop {
             let what = format!("LMS learners from {start} (GET Users)");
@@ -227,11 +234,11 @@ impl ScimClient {
             let answer: ListAnswer = json_of(&what, self.send(&what, request).await?).await?;
             let got = answer.resources.len();
             for resource in answer.resources {
-                users.push(ScimUser::from_resource(resource, None)?);
+                each(ScimUser::from_resource(resource, None)?);
             }
             start += got;
             if got == 0 || start > answer.total_results {
-                return Ok(users);
+                return Ok(start - 1);
             }
         }
     }

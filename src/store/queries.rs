@@ -329,6 +329,22 @@ impl Store {
         self.with_status(EventStatus::Held, after, limit)
     }
 
+    /// Employees with a change held for an operator in `direction` (a suspected
+    /// duplicate, a mass deactivation): the held pane already asks about them.
+    pub fn held_employees(
+        &self,
+        direction: Direction,
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT DISTINCT employee_id FROM events WHERE status = 'held' AND direction = ?1",
+        )?;
+        let held = stmt
+            .query_map([direction.as_str()], |r| r.get::<_, String>(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(held)
+    }
+
     pub fn counts(&self) -> Result<StoreCounts, StoreError> {
         let conn = self.reader()?;
         let mut stmt = conn.prepare_cached(

@@ -143,7 +143,9 @@ impl Reconciler {
     async fn pull_and_compare(&self, id: i64) -> Result<Pulled, String> {
         let contract = self.contract.read().clone();
         let fields = hris_fields(&contract);
-        let (employees, learners) = tokio::try_join!(
+        // Each learner is packed as its page arrives: the list is never whole as JSON.
+        let mut packed_learners = rows::Learners::new(&contract);
+        let (employees, _) = tokio::try_join!(
             async {
                 self.hris
                     .full_pull(&fields)
@@ -152,11 +154,12 @@ impl Reconciler {
             },
             async {
                 self.scim
-                    .all_users()
+                    .each_user(|user| packed_learners.push(&user))
                     .await
                     .map_err(|e| format!("the LMS could not be read: {e}"))
             },
         )?;
+        packed_learners.rows.shrink_to_fit();
         if employees.is_empty() {
             return Err(
                 "the HRIS answered an empty employee list; nothing is reported as drift \
@@ -178,20 +181,14 @@ impl Reconciler {
             })
             .collect();
         let keys: Vec<_> = employees.iter().map(|e| identity_keys(&contract, e)).collect();
-        let (employee_count, learner_count) = (employees.len() as u64, learners.len() as u64);
-        // Packed, the lists take a fraction of their JSON size while they are compared.
+        let (employee_count, learner_count) = (employees.len() as u64, packed_learners.rows.len() as u64);
+        // Packed, the list takes a fraction of its JSON size while it is compared.
         let mut packed = rows::Employees::new(&fields);
         for record in &employees {
             packed.push(record);
         }
         drop(employees);
         packed.rows.shrink_to_fit();
-        let mut packed_learners = rows::Learners::new(&contract);
-        for user in &learners {
-            packed_learners.push(user);
-        }
-        drop(learners);
-        packed_learners.rows.shrink_to_fit();
         let comparing = contract.clone();
         let (mut findings, learner_groups) = tokio::task::spawn_blocking(move || {
             let findings = compare::compare(&comparing, &packed, &packed_learners, today);
@@ -202,6 +199,15 @@ impl Reconciler {
         })
         .await
         .map_err(|e| format!("the comparison failed: {e}"))?;
+        // An employee whose learner is held for an operator (a suspected duplicate)
+        // is asked about in the Duplicates and Held panes, not reported as drift.
+        let held = self
+            .store
+            .held_employees(crate::model::Direction::HrisToLms)
+            .map_err(|e| format!("the journal could not be read: {e}"))?;
+        findings.retain(|f| {
+            f.category != DriftCategory::EmployeeWithoutLearner || !held.contains(&f.employee_id)
+        });
         let completions = match &self.lrs {
             Some(lrs) if contract.writeback.is_some() => {
                 let (count, missing) = self.completions_not_written_back(&contract, lrs, &known).await?;
