@@ -182,23 +182,26 @@ fn compare_range(
     let manager_column = (contract.lifecycle.manager_field.as_deref())
         .and_then(|name| contract.field(name))
         .and_then(|rule| employees.rows.column(&rule.hris));
-    let head = id_column.max(manager_column).map_or(0, |c| c + 1);
     let mut looked_up = Vec::with_capacity(LOOKUPS_AT_ONCE);
+    let mut spare: Vec<Vec<Cell<'_>>> = Vec::new();
     let end = range.end;
     for row in range {
-        // Every lookup of the next few employees first, so their cache misses overlap.
+        // The next few employees read and looked up first, so their cache misses overlap.
         if looked_up.is_empty() {
             for ahead in (row..(row + LOOKUPS_AT_ONCE).min(end)).rev() {
-                employees.rows.head(ahead, head, &mut cells);
+                let mut read = spare.pop().unwrap_or_default();
+                employees.rows.row(ahead, &mut read);
                 let lookup = |column: Option<usize>| {
-                    let key = column.and_then(|c| key_text(cells[c]))?;
+                    let key = column.and_then(|c| key_text(read[c]))?;
                     Some((key, index.get(key).copied()))
                 };
-                looked_up.push((lookup(id_column), lookup(manager_column)));
+                let (own, manager) = (lookup(id_column), lookup(manager_column));
+                looked_up.push((read, own, manager));
             }
         }
-        let (own, manager) = looked_up.pop().expect("looked up just now");
-        employees.rows.row(row, &mut cells);
+        let (mut read, own, manager) = looked_up.pop().expect("looked up just now");
+        std::mem::swap(&mut cells, &mut read);
+        spare.push(read);
         let record = Record {
             columns,
             cells: &cells,
