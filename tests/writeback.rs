@@ -86,6 +86,33 @@ fn completions(statements: &[Value]) -> BTreeMap<String, Completion> {
         .collect()
 }
 
+/// Someone in scope and employed, whose completions are written back.
+async fn an_employed_employee(world: &World) -> String {
+    world
+        .hris()
+        .await
+        .into_iter()
+        .find(|(_, e)| common::in_scope_and_employed(e))
+        .map(|(id, _)| id)
+        .expect("an employed employee")
+}
+
+/// The employee's completion events (LMS → HRIS), newest first.
+fn completion_events(world: &World, employee: &str) -> Vec<hrsync::store::EventSummary> {
+    world
+        .store()
+        .events_page(
+            &hrsync::store::EventFilter {
+                employee_id: Some(employee.to_string()),
+                direction: Some(hrsync::model::Direction::LmsToHris),
+                ..Default::default()
+            },
+            None,
+            1000,
+        )
+        .unwrap()
+}
+
 /// Checks the HRIS holds each completion's record and credential exactly once.
 async fn assert_recorded_once(world: &World, wanted: &BTreeMap<String, Completion>) {
     let hris = hris(world);
@@ -307,13 +334,7 @@ async fn a_completion_for_an_unknown_employee_waits_in_the_error_queue() {
 async fn a_run_of_one_employee_writes_only_what_the_hris_lacks() {
     let mut world = start(Options::default()).await;
     world.settle().await;
-    let employee = world
-        .hris()
-        .await
-        .into_iter()
-        .find(|(_, e)| common::in_scope_and_employed(e))
-        .map(|(id, _)| id)
-        .expect("an employed employee");
+    let employee = an_employed_employee(&world).await;
     // Stored while the engine is down, so they wait as one queue for one employee:
     // more than one run's worth.
     world.stop().await;
@@ -340,18 +361,7 @@ async fn a_run_of_one_employee_writes_only_what_the_hris_lacks() {
     caught_up(&world).await;
 
     assert_recorded_once(&world, &wanted).await;
-    let events = world
-        .store()
-        .events_page(
-            &hrsync::store::EventFilter {
-                employee_id: Some(employee.clone()),
-                direction: Some(hrsync::model::Direction::LmsToHris),
-                ..Default::default()
-            },
-            None,
-            1000,
-        )
-        .unwrap();
+    let events = completion_events(&world, &employee);
     let mut applied = 0;
     for summary in &events {
         let detail = world.store().event(summary.id).unwrap().unwrap();
@@ -387,13 +397,7 @@ async fn a_run_of_one_employee_writes_only_what_the_hris_lacks() {
 async fn a_completion_skipped_while_in_flight_stays_skipped_and_the_queue_goes_on() {
     let world = start(Options::default()).await;
     world.settle().await;
-    let employee = world
-        .hris()
-        .await
-        .into_iter()
-        .find(|(_, e)| common::in_scope_and_employed(e))
-        .map(|(id, _)| id)
-        .expect("an employed employee");
+    let employee = an_employed_employee(&world).await;
     world
         .admin("faults", json!({ "hris": { "latency_ms": 1500 } }))
         .await;
@@ -453,18 +457,7 @@ async fn a_completion_skipped_while_in_flight_stays_skipped_and_the_queue_goes_o
     // Later completions of the same employee are written as usual.
     generate(&world, json!({ "count": 6, "employee_ids": [employee] })).await;
     caught_up(&world).await;
-    let events = world
-        .store()
-        .events_page(
-            &hrsync::store::EventFilter {
-                employee_id: Some(employee.clone()),
-                direction: Some(hrsync::model::Direction::LmsToHris),
-                ..Default::default()
-            },
-            None,
-            1000,
-        )
-        .unwrap();
+    let events = completion_events(&world, &employee);
     assert!(events.len() > 1, "{events:?}");
     for e in events.iter().filter(|e| e.id != in_flight) {
         assert!(
