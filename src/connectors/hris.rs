@@ -59,9 +59,72 @@ struct ChangedEntry {
     last_changed: String,
 }
 
-#[derive(Deserialize)]
-struct ReportAnswer {
-    employees: Vec<Map<String, Value>>,
+/// A custom report's answer, `{"fields": [...], "employees": [...]}`, read one
+/// employee at a time.
+struct Report<'f, F> {
+    each: &'f mut F,
+}
+
+impl<'de, F: FnMut(Map<String, Value>)> serde::de::DeserializeSeed<'de> for Report<'_, F> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de, F: FnMut(Map<String, Value>)> serde::de::Visitor<'de> for Report<'_, F> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a report with an employees list")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut employees = false;
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            if key == "employees" {
+                map.next_value_seed(Employees {
+                    each: &mut *self.each,
+                })?;
+                employees = true;
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        if !employees {
+            return Err(serde::de::Error::missing_field("employees"));
+        }
+        Ok(())
+    }
+}
+
+/// The employees list itself.
+struct Employees<'f, F> {
+    each: &'f mut F,
+}
+
+impl<'de, F: FnMut(Map<String, Value>)> serde::de::DeserializeSeed<'de> for Employees<'_, F> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de, F: FnMut(Map<String, Value>)> serde::de::Visitor<'de> for Employees<'_, F> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of employees")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(employee) = seq.next_element::<Map<String, Value>>()? {
+            (self.each)(employee);
+        }
+        Ok(())
+    }
 }
 
 impl HrisClient {
@@ -85,6 +148,20 @@ impl HrisClient {
 
     /// Every employee, terminated ones included, with these fields (and `id`).
     pub async fn full_pull(&self, fields: &[&str]) -> Result<Vec<Map<String, Value>>, ConnectorError> {
+        let mut employees = Vec::new();
+        self.full_pull_each(fields, |employee| employees.push(employee))
+            .await?;
+        Ok(employees)
+    }
+
+    /// The full pull, each employee handed to `each` as it is read from the
+    /// answer, so a caller that keeps them in another form never holds the whole
+    /// list as JSON values. Returns how many there were.
+    pub async fn full_pull_each(
+        &self,
+        fields: &[&str],
+        mut each: impl FnMut(Map<String, Value>),
+    ) -> Result<usize, ConnectorError> {
         let what = "HRIS full pull (POST reports/custom)";
         let response = self
             .request(
@@ -95,12 +172,24 @@ impl HrisClient {
             .send()
             .await
             .map_err(|error| unanswered(what, error))?;
-        let answer: ReportAnswer = json_of(what, checked(what, response).await?).await?;
-        let mut employees = answer.employees;
-        for employee in &mut employees {
-            normalise_id(employee);
-        }
-        Ok(employees)
+        let bytes = checked(what, response)
+            .await?
+            .bytes()
+            .await
+            .map_err(|error| unanswered(what, error))?;
+        let mut count = 0;
+        let mut one = |mut employee: Map<String, Value>| {
+            normalise_id(&mut employee);
+            count += 1;
+            each(employee);
+        };
+        let mut reader = serde_json::Deserializer::from_slice(&bytes);
+        serde::de::DeserializeSeed::deserialize(Report { each: &mut one }, &mut reader)
+            .and_then(|()| reader.end())
+            .map_err(|error| {
+                ConnectorError::permanent(format!("{what}: the answer is not the JSON expected: {error}"))
+            })?;
+        Ok(count)
     }
 
     /// The employees changed since `since`, oldest change first.
@@ -314,6 +403,33 @@ pub(super) fn encode_segment(segment: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn read_report(text: &str) -> Result<Vec<Map<String, Value>>, serde_json::Error> {
+        let mut employees = Vec::new();
+        let mut each = |employee| employees.push(employee);
+        let mut reader = serde_json::Deserializer::from_str(text);
+        serde::de::DeserializeSeed::deserialize(Report { each: &mut each }, &mut reader)?;
+        reader.end()?;
+        Ok(employees)
+    }
+
+    #[test]
+    fn a_report_is_read_one_employee_at_a_time_and_must_have_its_list() {
+        let employees = read_report(
+            r#"{"title": "x", "fields": [{"id": "id"}], "employees": [{"id": 7, "firstName": "Ærø"}, {"id": "8"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(employees.len(), 2);
+        assert_eq!(employees[0]["firstName"], json!("Ærø"));
+        assert_eq!(employees[1]["id"], json!("8"));
+        let missing = read_report(r#"{"fields": []}"#).unwrap_err();
+        assert!(missing.to_string().contains("employees"), "{missing}");
+        assert!(
+            read_report(r#"{"employees": [{"id": 1}"#).is_err(),
+            "a cut-off answer is refused"
+        );
+        assert!(read_report(r#"{"employees": []} trailing"#).is_err());
+    }
 
     #[test]
     fn the_key_never_shows_in_debug() {

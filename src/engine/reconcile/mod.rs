@@ -143,12 +143,24 @@ impl Reconciler {
     async fn pull_and_compare(&self, id: i64) -> Result<Pulled, String> {
         let contract = self.contract.read().clone();
         let fields = hris_fields(&contract);
-        // Each learner is packed as its page arrives: the list is never whole as JSON.
+        // Each record is packed as it is read: neither list is ever whole as JSON.
+        let key_field = &contract.key_field().hris;
+        let mut packed = rows::Employees::new(&fields);
+        let mut known = std::collections::HashSet::new();
+        let mut keys = Vec::new();
         let mut packed_learners = rows::Learners::new(&contract);
-        let (employees, _) = tokio::try_join!(
+        let (employee_count, _) = tokio::try_join!(
             async {
                 self.hris
-                    .full_pull(&fields)
+                    .full_pull_each(&fields, |record| {
+                        packed.push(&record);
+                        match record.get(key_field) {
+                            Some(Value::String(id)) => known.insert(id.clone()),
+                            Some(Value::Number(id)) => known.insert(id.to_string()),
+                            _ => false,
+                        };
+                        keys.push(identity_keys(&contract, &record));
+                    })
                     .await
                     .map_err(|e| format!("the HRIS could not be read: {e}"))
             },
@@ -159,36 +171,18 @@ impl Reconciler {
                     .map_err(|e| format!("the LMS could not be read: {e}"))
             },
         )?;
-        packed_learners.rows.shrink_to_fit();
-        if employees.is_empty() {
+        if employee_count == 0 {
             return Err(
                 "the HRIS answered an empty employee list; nothing is reported as drift \
                         (the safety threshold would hold what it implies)"
                     .into(),
             );
         }
+        packed.rows.shrink_to_fit();
+        packed_learners.rows.shrink_to_fit();
         let _ = self.store.beat_run(id);
         let today = Timestamp::now().to_zoned(contract.time_zone.clone()).date();
-        let key_field = &contract.key_field().hris;
-        let known: std::collections::HashSet<String> = employees
-            .iter()
-            .filter_map(|e| {
-                e.get(key_field).and_then(|v| match v {
-                    Value::String(s) => Some(s.clone()),
-                    Value::Number(n) => Some(n.to_string()),
-                    _ => None,
-                })
-            })
-            .collect();
-        let keys: Vec<_> = employees.iter().map(|e| identity_keys(&contract, e)).collect();
-        let (employee_count, learner_count) = (employees.len() as u64, packed_learners.rows.len() as u64);
-        // Packed, the list takes a fraction of its JSON size while it is compared.
-        let mut packed = rows::Employees::new(&fields);
-        for record in &employees {
-            packed.push(record);
-        }
-        drop(employees);
-        packed.rows.shrink_to_fit();
+        let (employee_count, learner_count) = (employee_count as u64, packed_learners.rows.len() as u64);
         let comparing = contract.clone();
         let (mut findings, learner_groups) = tokio::task::spawn_blocking(move || {
             let findings = compare::compare(&comparing, &packed, &packed_learners, today);
