@@ -195,7 +195,9 @@ fn compare_range(
                     let key = column.and_then(|c| key_text(read[c]))?;
                     Some((key, index.get(key).copied()))
                 };
-                let (own, manager) = (lookup(id_column), lookup(manager_column));
+                // The employee's own learner (its key is the id read again below).
+                let own = lookup(id_column).and_then(|(_, found)| found);
+                let manager = lookup(manager_column);
                 looked_up.push((read, own, manager));
             }
         }
@@ -209,11 +211,7 @@ fn compare_range(
         let Some(employee_id) = id_column.and_then(|c| key_text(cells[c])) else {
             continue;
         };
-        let learner_row = match own {
-            Some((key, found)) if key == employee_id => found,
-            _ => index.get(employee_id).copied(),
-        }
-        .map(|(row, _)| row);
+        let learner_row = own.map(|(row, _)| row);
         matched.extend(learner_row);
         if let Some(r) = learner_row {
             learners.rows.row(r as usize, &mut learner_cells);
