@@ -506,3 +506,19 @@ fn only_a_change_the_engine_will_apply_soon_counts_as_coming() {
     store.skip(ids[0], "bad data, fixed in the HRIS").unwrap();
     assert!(store.has_change_due(Direction::HrisToLms, "M", soon()).unwrap());
 }
+
+#[test]
+fn a_checkpoint_beside_the_writer_copies_the_log_and_loses_nothing() {
+    let (dir, store) = open();
+    let ids = append_ids(&store, &distinct(300));
+    let (frames, copied) = store.checkpoint().expect("checkpoint");
+    assert!(frames > 0, "300 events are in the log before any checkpoint");
+    assert_eq!(copied, frames, "no reader holds the log back, so all of it is copied");
+    // Writes go on after it, and everything is there when the file is opened again.
+    store.mark_applied(ids[0], &write()).expect("applied");
+    drop(store);
+    let store = Store::open(dir.path().join("hrsync.db")).expect("open again");
+    assert_eq!(store.counts().expect("counts").total, 300);
+    let first = store.event(ids[0]).expect("read").expect("the event is there");
+    assert_eq!(first.event.status, EventStatus::Applied);
+}

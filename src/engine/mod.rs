@@ -150,6 +150,7 @@ pub async fn start_with_listener(
 
     let (journal, task) = JournalWriter::spawn(store.clone(), wake.clone(), cancel.child_token());
     tasks.push(task);
+    tasks.push(tokio::spawn(checkpoints(store.clone(), cancel.child_token())));
     let webhook_addr = listener.local_addr().map_err(|source| StartError::Listen {
         addr: config.webhook.listen,
         source,
@@ -260,4 +261,23 @@ pub async fn start_with_listener(
         cancel,
         tasks,
     })
+}
+
+/// How often the checkpointer copies the write-ahead log into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Checkpoints the journal beside the writer, so commits stay short under load.
+async fn checkpoints(store: Store, cancel: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(CHECKPOINT_EVERY) => {}
+        }
+        let store = store.clone();
+        match tokio::task::spawn_blocking(move || store.checkpoint()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "cannot checkpoint the journal"),
+            Err(_) => return,
+        }
+    }
 }

@@ -255,18 +255,19 @@ impl<'a> StoreTx<'a> {
     /// reached the journal (an attempt cut off by a stop).
     pub fn mark_started(&self, ids: &[EventId]) -> Result<Vec<EventId>, StoreError> {
         let mut cut_off = Vec::new();
-        let mut was = self
+        // One statement per event: the first start of an event; only an event started
+        // before (an attempt cut off by a stop) takes the second.
+        let mut first = self
             .conn
-            .prepare_cached("SELECT started_at IS NOT NULL FROM events WHERE id = ?1")?;
-        let mut mark = self
+            .prepare_cached("UPDATE events SET started_at = ?2 WHERE id = ?1 AND started_at IS NULL")?;
+        let mut again = self
             .conn
             .prepare_cached("UPDATE events SET started_at = ?2 WHERE id = ?1")?;
+        let now = to_micros(self.now);
         for id in ids {
-            let started: Option<bool> = was.query_row([id.0], |r| r.get(0)).optional()?;
-            if started == Some(true) {
+            if first.execute(params![id.0, now])? == 0 && again.execute(params![id.0, now])? == 1 {
                 cut_off.push(*id);
             }
-            mark.execute(params![id.0, to_micros(self.now)])?;
         }
         Ok(cut_off)
     }
@@ -336,7 +337,7 @@ impl<'a> StoreTx<'a> {
         to: EventStatus,
         set: &str,
         extra: &[&dyn ToSql],
-    ) -> Result<Event, StoreError> {
+    ) -> Result<(), StoreError> {
         let found = self
             .conn
             .prepare_cached("SELECT status, is_head, direction, employee_id FROM events WHERE id = ?1")?
@@ -371,7 +372,7 @@ impl<'a> StoreTx<'a> {
         if is_head && !to.is_open() {
             self.pass_turn(id, &direction, &employee_id)?;
         }
-        self.event(id)
+        Ok(())
     }
 
     /// The finished head hands over to the employee's next open event, if any.

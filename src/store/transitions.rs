@@ -24,15 +24,17 @@ const WITH_NOTE: &str = "note = ?4, next_attempt_at = NULL";
 const FAILED: &str = "attempts = attempts + 1, last_error = ?4, last_http_status = ?5";
 
 impl StoreTx<'_> {
+    // The engine's outcomes do not read the event back (the worker journals thousands
+    // a second); the `Store` wrappers, for operators and tests, do.
+
     /// Written to the target; the write is recorded with the event.
-    pub fn mark_applied(&self, id: EventId, write: &WriteRecord) -> Result<Event, StoreError> {
-        let event = self.transition(id, "mark applied", IN_FLIGHT, Applied, NO_NEXT, &[])?;
-        self.record_write(id, write)?;
-        Ok(event)
+    pub fn mark_applied(&self, id: EventId, write: &WriteRecord) -> Result<(), StoreError> {
+        self.transition(id, "mark applied", IN_FLIGHT, Applied, NO_NEXT, &[])?;
+        self.record_write(id, write)
     }
 
     /// The target already held these values: nothing was written.
-    pub fn mark_unchanged(&self, id: EventId) -> Result<Event, StoreError> {
+    pub fn mark_unchanged(&self, id: EventId) -> Result<(), StoreError> {
         self.transition(id, "mark unchanged", IN_FLIGHT, Unchanged, NO_NEXT, &[])
     }
 
@@ -43,10 +45,10 @@ impl StoreTx<'_> {
         error: &str,
         http_status: Option<u16>,
         next_attempt_at: Timestamp,
-    ) -> Result<Event, StoreError> {
+    ) -> Result<(), StoreError> {
         let next = to_micros(next_attempt_at);
         let set = format!("{FAILED}, next_attempt_at = ?6");
-        let event = self.transition(
+        self.transition(
             id,
             "retry later",
             IN_FLIGHT,
@@ -54,8 +56,7 @@ impl StoreTx<'_> {
             &set,
             &[&error, &http_status, &next],
         )?;
-        self.record_failure(id, error, http_status)?;
-        Ok(event)
+        self.record_failure(id, error, http_status)
     }
 
     /// The last attempt failed too: counted, and the event waits for an operator.
@@ -64,9 +65,9 @@ impl StoreTx<'_> {
         id: EventId,
         error: &str,
         http_status: Option<u16>,
-    ) -> Result<Event, StoreError> {
+    ) -> Result<(), StoreError> {
         let set = format!("{FAILED}, {NO_NEXT}");
-        let event = self.transition(
+        self.transition(
             id,
             "dead-letter",
             IN_FLIGHT,
@@ -74,12 +75,11 @@ impl StoreTx<'_> {
             &set,
             &[&error, &http_status],
         )?;
-        self.record_failure(id, error, http_status)?;
-        Ok(event)
+        self.record_failure(id, error, http_status)
     }
 
     /// A permanent failure (contract violation, 4xx), with the reason for each field.
-    pub fn mark_rejected(&self, id: EventId, reasons: &[FieldReason]) -> Result<Event, StoreError> {
+    pub fn mark_rejected(&self, id: EventId, reasons: &[FieldReason]) -> Result<(), StoreError> {
         let summary = reasons
             .iter()
             .map(|r| format!("{}: {}", r.field, r.reason))
@@ -97,13 +97,13 @@ impl StoreTx<'_> {
     }
 
     /// Held by the safety threshold or a duplicate hold until an operator decides.
-    pub fn mark_held(&self, id: EventId, why: &str) -> Result<Event, StoreError> {
+    pub fn mark_held(&self, id: EventId, why: &str) -> Result<(), StoreError> {
         self.transition(id, "hold", IN_FLIGHT, Held, WITH_NOTE, &[&why])
     }
 
     /// Not yet: the event waits until `until` (a future hire date, a manager not yet
     /// synced) without counting as a failed attempt.
-    pub fn defer(&self, id: EventId, until: Timestamp, why: &str) -> Result<Event, StoreError> {
+    pub fn defer(&self, id: EventId, until: Timestamp, why: &str) -> Result<(), StoreError> {
         let until = to_micros(until);
         let set = "note = ?4, next_attempt_at = ?5";
         self.transition(id, "defer", IN_FLIGHT, Pending, set, &[&why, &until])
@@ -113,35 +113,47 @@ impl StoreTx<'_> {
     pub fn retry(&self, id: EventId) -> Result<Event, StoreError> {
         let now = to_micros(self.now);
         let set = "attempts = 0, next_attempt_at = ?4, note = NULL";
-        self.transition(id, "retry", WAITING, Pending, set, &[&now])
+        self.transition(id, "retry", WAITING, Pending, set, &[&now])?;
+        self.event(id)
     }
 
     /// Operator: close an open event without applying it.
     pub fn skip(&self, id: EventId, reason: &str) -> Result<Event, StoreError> {
-        self.transition(id, "skip", OPEN, Skipped, WITH_NOTE, &[&reason])
+        self.transition(id, "skip", OPEN, Skipped, WITH_NOTE, &[&reason])?;
+        self.event(id)
     }
 
     /// Operator: close an open event and hand it to the HRIS admin.
     pub fn flag(&self, id: EventId, reason: &str) -> Result<Event, StoreError> {
-        self.transition(id, "flag", OPEN, Flagged, WITH_NOTE, &[&reason])
+        self.transition(id, "flag", OPEN, Flagged, WITH_NOTE, &[&reason])?;
+        self.event(id)
     }
 
     /// Operator: confirm held events; they apply as soon as it is their employee's turn.
     pub fn release_held(&self, ids: &[EventId]) -> Result<Vec<Event>, StoreError> {
         let now = to_micros(self.now);
         ids.iter()
-            .map(|&id| self.transition(id, "release", &[Held], Pending, "next_attempt_at = ?4", &[&now]))
+            .map(|&id| {
+                self.transition(id, "release", &[Held], Pending, "next_attempt_at = ?4", &[&now])?;
+                self.event(id)
+            })
             .collect()
     }
 }
 
 impl Store {
     pub fn mark_applied(&self, id: EventId, write: &WriteRecord) -> Result<Event, StoreError> {
-        self.transaction(|tx| tx.mark_applied(id, write))
+        self.transaction(|tx| {
+            tx.mark_applied(id, write)?;
+            tx.event(id)
+        })
     }
 
     pub fn mark_unchanged(&self, id: EventId) -> Result<Event, StoreError> {
-        self.transaction(|tx| tx.mark_unchanged(id))
+        self.transaction(|tx| {
+            tx.mark_unchanged(id)?;
+            tx.event(id)
+        })
     }
 
     pub fn mark_retry(
@@ -151,7 +163,10 @@ impl Store {
         http_status: Option<u16>,
         next_attempt_at: Timestamp,
     ) -> Result<Event, StoreError> {
-        self.transaction(|tx| tx.mark_retry(id, error, http_status, next_attempt_at))
+        self.transaction(|tx| {
+            tx.mark_retry(id, error, http_status, next_attempt_at)?;
+            tx.event(id)
+        })
     }
 
     pub fn mark_dead_letter(
@@ -160,15 +175,24 @@ impl Store {
         error: &str,
         http_status: Option<u16>,
     ) -> Result<Event, StoreError> {
-        self.transaction(|tx| tx.mark_dead_letter(id, error, http_status))
+        self.transaction(|tx| {
+            tx.mark_dead_letter(id, error, http_status)?;
+            tx.event(id)
+        })
     }
 
     pub fn mark_rejected(&self, id: EventId, reasons: &[FieldReason]) -> Result<Event, StoreError> {
-        self.transaction(|tx| tx.mark_rejected(id, reasons))
+        self.transaction(|tx| {
+            tx.mark_rejected(id, reasons)?;
+            tx.event(id)
+        })
     }
 
     pub fn mark_held(&self, id: EventId, why: &str) -> Result<Event, StoreError> {
-        self.transaction(|tx| tx.mark_held(id, why))
+        self.transaction(|tx| {
+            tx.mark_held(id, why)?;
+            tx.event(id)
+        })
     }
 
     pub fn retry(&self, id: EventId) -> Result<Event, StoreError> {
