@@ -513,7 +513,10 @@ fn a_checkpoint_beside_the_writer_copies_the_log_and_loses_nothing() {
     let ids = append_ids(&store, &distinct(300));
     let (frames, copied) = store.checkpoint().expect("checkpoint");
     assert!(frames > 0, "300 events are in the log before any checkpoint");
-    assert_eq!(copied, frames, "no reader holds the log back, so all of it is copied");
+    assert_eq!(
+        copied, frames,
+        "no reader holds the log back, so all of it is copied"
+    );
     // Writes go on after it, and everything is there when the file is opened again.
     store.mark_applied(ids[0], &write()).expect("applied");
     drop(store);

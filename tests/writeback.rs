@@ -379,6 +379,13 @@ async fn a_run_of_one_employee_writes_only_what_the_hris_lacks() {
         if was_legacy {
             assert_eq!(detail.event.status, hrsync::model::EventStatus::Unchanged);
         }
+        // What it came to is kept with it, written or found, for the event's detail.
+        let mapped = detail.event.mapped.as_ref();
+        assert!(
+            mapped.is_some_and(|m| !m.is_null()),
+            "event {} keeps its mapped record: {detail:?}",
+            summary.id
+        );
     }
     assert!(applied > 0, "the missing ones were written");
     let audited = world

@@ -47,6 +47,25 @@ struct Finished {
     sighting: Option<super::duplicates::Sighting>,
 }
 
+/// What the worker still needs of a journaled event (not its payload).
+struct Journaled {
+    id: EventId,
+    employee_id: String,
+    attempts: u32,
+    received_at: Timestamp,
+}
+
+impl Journaled {
+    fn of(event: &Event) -> Journaled {
+        Journaled {
+            id: event.id,
+            employee_id: event.employee_id.clone(),
+            attempts: event.attempts,
+            received_at: event.received_at,
+        }
+    }
+}
+
 /// What one task finished: its events in order, and the events of its run it
 /// claimed but never tried (an earlier one is left open, so they must wait).
 struct Done {
@@ -258,7 +277,7 @@ impl Worker {
                         }
                         Err(error) => return Err(error),
                     };
-                    results.push((event.clone(), status));
+                    results.push((Journaled::of(event), status));
                     if let Some(sighting) = sighting {
                         tx.upsert_person(&sighting.keys)?;
                         for group in &sighting.groups {
@@ -365,8 +384,7 @@ fn record(
             mapped,
             awaits_manager,
         } => {
-            set_mapped(tx, id, mapped)?;
-            tx.mark_applied(id, write)?;
+            tx.mark_applied(id, write, mapped.as_ref())?;
             tx.record_enrolments(&event.employee_id, enrolled)?;
             tx.audit(NewAuditEntry {
                 actor: "engine".into(),
@@ -398,8 +416,7 @@ fn record(
             awaits_manager,
             ..
         } => {
-            set_mapped(tx, id, mapped)?;
-            tx.mark_unchanged(id)?;
+            tx.mark_unchanged(id, mapped.as_ref())?;
             tx.record_enrolments(&event.employee_id, enrolled)?;
             audit_enrolments(tx, event, None, enrolled)?;
             match event.direction {
@@ -451,17 +468,6 @@ fn next_attempt(failure: &Failure, retry: crate::config::RetryPolicy) -> Timesta
         .retry_after
         .map_or(retry.interval, |after| after.max(retry.interval));
     Timestamp::now() + SignedDuration::try_from(wait).unwrap_or(SignedDuration::from_secs(60))
-}
-
-fn set_mapped(
-    tx: &crate::store::StoreTx<'_>,
-    id: EventId,
-    mapped: &Option<serde_json::Value>,
-) -> Result<(), StoreError> {
-    if let Some(mapped) = mapped {
-        tx.keep_mapped(id, mapped)?;
-    }
-    Ok(())
 }
 
 fn audit_enrolments(

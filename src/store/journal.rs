@@ -73,6 +73,16 @@ impl<'a> StoreTx<'a> {
                     reason: "empty employee id".into(),
                 });
             }
+            // A key seen before is answered from the index alone: a duplicate
+            // (redelivered, re-read) costs neither its payload's text nor an insert.
+            let seen: Option<i64> = known
+                .query_row([&event.idempotency_key], |r| r.get(0))
+                .optional()?;
+            if let Some(id) = seen {
+                duplicates += 1;
+                appended.push(Appended::Duplicate(EventId(id)));
+                continue;
+            }
             let direction = event.direction.as_str();
             let blocked: bool = has_open.query_row(params![direction, event.employee_id], |r| r.get(0))?;
             let inserted: Option<i64> = insert

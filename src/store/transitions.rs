@@ -20,6 +20,8 @@ const OPEN: &[EventStatus] = EventStatus::OPEN;
 const NO_NEXT: &str = "next_attempt_at = NULL";
 /// The `set` of transitions that keep why (?4) and leave nothing scheduled.
 const WITH_NOTE: &str = "note = ?4, next_attempt_at = NULL";
+/// The `set` of a finish that keeps what the event mapped to (?4), if given.
+const KEEP_MAPPED: &str = "next_attempt_at = NULL, mapped = COALESCE(?4, mapped)";
 /// The `set` of failures: one more attempt, its error (?4) and HTTP status (?5).
 const FAILED: &str = "attempts = attempts + 1, last_error = ?4, last_http_status = ?5";
 
@@ -28,14 +30,29 @@ impl StoreTx<'_> {
     // a second); the `Store` wrappers, for operators and tests, do.
 
     /// Written to the target; the write is recorded with the event.
-    pub fn mark_applied(&self, id: EventId, write: &WriteRecord) -> Result<(), StoreError> {
-        self.transition(id, "mark applied", IN_FLIGHT, Applied, NO_NEXT, &[])?;
+    /// `mapped`, when given, is kept as what the event came to (see `keep_mapped`).
+    pub fn mark_applied(
+        &self,
+        id: EventId,
+        write: &WriteRecord,
+        mapped: Option<&Value>,
+    ) -> Result<(), StoreError> {
+        let mapped = mapped.map(Value::to_string);
+        self.transition(id, "mark applied", IN_FLIGHT, Applied, KEEP_MAPPED, &[&mapped])?;
         self.record_write(id, write)
     }
 
     /// The target already held these values: nothing was written.
-    pub fn mark_unchanged(&self, id: EventId) -> Result<(), StoreError> {
-        self.transition(id, "mark unchanged", IN_FLIGHT, Unchanged, NO_NEXT, &[])
+    pub fn mark_unchanged(&self, id: EventId, mapped: Option<&Value>) -> Result<(), StoreError> {
+        let mapped = mapped.map(Value::to_string);
+        self.transition(
+            id,
+            "mark unchanged",
+            IN_FLIGHT,
+            Unchanged,
+            KEEP_MAPPED,
+            &[&mapped],
+        )
     }
 
     /// A transient failure: one more failed attempt, tried again at `next_attempt_at`.
@@ -144,14 +161,14 @@ impl StoreTx<'_> {
 impl Store {
     pub fn mark_applied(&self, id: EventId, write: &WriteRecord) -> Result<Event, StoreError> {
         self.transaction(|tx| {
-            tx.mark_applied(id, write)?;
+            tx.mark_applied(id, write, None)?;
             tx.event(id)
         })
     }
 
     pub fn mark_unchanged(&self, id: EventId) -> Result<Event, StoreError> {
         self.transaction(|tx| {
-            tx.mark_unchanged(id)?;
+            tx.mark_unchanged(id, None)?;
             tx.event(id)
         })
     }
