@@ -93,12 +93,19 @@ async fn receive(
         Ok(body) => body,
         Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             let why = format!("the delivery is larger than {MAX_BODY} bytes");
-            return refuse(
+            let mut response = refuse(
                 receiver,
                 WebhookResult::TooLarge,
                 StatusCode::PAYLOAD_TOO_LARGE,
                 &why,
             );
+            // The rest of the body was never read: the connection cannot carry another
+            // request, and a sender that reused it would see its next delivery fail.
+            response.headers_mut().insert(
+                axum::http::header::CONNECTION,
+                axum::http::HeaderValue::from_static("close"),
+            );
+            return response;
         }
         Err(rejection) => {
             let why = format!("cannot read the delivery: {rejection}");
