@@ -266,6 +266,19 @@ async fn all_users_reads_every_page() {
     assert_eq!(users.len(), before + 1203, "more than one page of 1000");
     let ids: std::collections::HashSet<_> = users.iter().map(|u| u.id.as_str()).collect();
     assert_eq!(ids.len(), users.len(), "no learner twice");
+
+    // A throttled page is asked again after the LMS's Retry-After: the pull still
+    // reads everyone, once.
+    sandbox.shared().faults.set(Faults {
+        scim: SystemFaults {
+            rate_limit_per_sec: Some(1),
+            retry_after_s: 1,
+            ..SystemFaults::default()
+        },
+        ..Faults::default()
+    });
+    let throttled = scim.all_users().await.expect("a throttled page is retried");
+    assert_eq!(throttled.len(), users.len(), "every learner, throttled or not");
 }
 
 #[tokio::test]

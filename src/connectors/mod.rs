@@ -68,6 +68,23 @@ impl ConnectorError {
     }
 }
 
+/// How a page of a full pull is asked again after a transient failure: three more
+/// times, 200 ms, 400 ms, 800 ms apart (with jitter).
+fn page_retries() -> backon::ExponentialBuilder {
+    backon::ExponentialBuilder::new()
+        .with_min_delay(Duration::from_millis(200))
+        .with_max_times(3)
+        .with_jitter()
+}
+
+/// The far side's Retry-After when it gave one (capped: a pull does not wait
+/// minutes for one page), else the backoff's own delay; `None` stops retrying.
+fn retry_after_within(error: &ConnectorError, backoff: Option<Duration>) -> Option<Duration> {
+    const LONGEST: Duration = Duration::from_secs(10);
+    let delay = backoff?;
+    Some(error.retry_after().map_or(delay, |asked| asked.min(LONGEST)))
+}
+
 /// The HTTP client every connector shares the settings of (rustls, timeouts).
 fn http_client() -> Result<reqwest::Client, ConnectorError> {
     reqwest::Client::builder()

@@ -2,6 +2,7 @@
 //! employeeNumber, create, replace with If-Match, read every learner in pages,
 //! and add learners to a group (a learning path) with PATCH.
 
+use backon::Retryable;
 use std::fmt;
 
 use serde::Deserialize;
@@ -228,10 +229,19 @@ impl ScimClient {
         let mut start = 1usize;
         loop {
             let what = format!("LMS learners from {start} (GET Users)");
-            let request = self
-                .request(reqwest::Method::GET, "Users")
-                .query(&[("startIndex", start.to_string()), ("count", PAGE.to_string())]);
-            let answer: ListAnswer = json_of(&what, self.send(&what, request).await?).await?;
+            let page = || async {
+                let request = self
+                    .request(reqwest::Method::GET, "Users")
+                    .query(&[("startIndex", start.to_string()), ("count", PAGE.to_string())]);
+                json_of::<ListAnswer>(&what, self.send(&what, request).await?).await
+            };
+            // One busy answer must not cost a whole pull: a page is asked again a
+            // few times (as long as the LMS says, within reason) before the pull fails.
+            let answer = page
+                .retry(super::page_retries())
+                .when(ConnectorError::is_transient)
+                .adjust(super::retry_after_within)
+                .await?;
             let got = answer.resources.len();
             for resource in answer.resources {
                 each(ScimUser::from_resource(resource, None)?);
