@@ -48,16 +48,16 @@ struct Finished {
 }
 
 /// What the worker still needs of a journaled event (not its payload).
-struct Journaled {
+struct JournaledEvent {
     id: EventId,
     employee_id: String,
     attempts: u32,
     received_at: Timestamp,
 }
 
-impl Journaled {
-    fn of(event: &Event) -> Journaled {
-        Journaled {
+impl JournaledEvent {
+    fn of(event: &Event) -> JournaledEvent {
+        JournaledEvent {
             id: event.id,
             employee_id: event.employee_id.clone(),
             attempts: event.attempts,
@@ -277,7 +277,7 @@ impl Worker {
                         }
                         Err(error) => return Err(error),
                     };
-                    results.push((Journaled::of(event), status));
+                    results.push((JournaledEvent::of(event), status));
                     if let Some(sighting) = sighting {
                         tx.upsert_person(&sighting.keys)?;
                         for group in &sighting.groups {

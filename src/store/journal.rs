@@ -210,13 +210,8 @@ impl<'a> StoreTx<'a> {
     }
 
     /// Keeps the contract-mapped payload beside the raw one, for the console's detail view.
+    /// The worker keeps it with the outcome instead (`mark_applied`, `mark_unchanged`).
     pub fn set_mapped(&self, id: EventId, mapped: &Value) -> Result<Event, StoreError> {
-        self.keep_mapped(id, mapped)?;
-        self.event(id)
-    }
-
-    /// [`StoreTx::set_mapped`] without reading the event back (the worker's hot path).
-    pub fn keep_mapped(&self, id: EventId, mapped: &Value) -> Result<(), StoreError> {
         let changed = self
             .conn
             .prepare_cached("UPDATE events SET mapped = ?1, updated_at = ?2 WHERE id = ?3")?
@@ -224,7 +219,7 @@ impl<'a> StoreTx<'a> {
         if changed == 0 {
             return Err(StoreError::NoSuchEvent(id));
         }
-        Ok(())
+        self.event(id)
     }
 
     /// Records a write made for an event; `mark_applied` records its own.

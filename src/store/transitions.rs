@@ -30,7 +30,7 @@ impl StoreTx<'_> {
     // a second); the `Store` wrappers, for operators and tests, do.
 
     /// Written to the target; the write is recorded with the event.
-    /// `mapped`, when given, is kept as what the event came to (see `keep_mapped`).
+    /// `mapped`, when given, is kept as what the event came to (as `set_mapped` keeps it).
     pub fn mark_applied(
         &self,
         id: EventId,
