@@ -73,21 +73,31 @@ struct Done {
     untried: Vec<EventId>,
 }
 
+/// What one turn of the journal answers: the outcomes it journaled, and the
+/// runs it claimed to start (with the events whose last start was cut off).
+struct Turned {
+    journaled: Vec<(JournaledEvent, EventStatus)>,
+    runs: Vec<Vec<Event>>,
+    cut_off: HashSet<EventId>,
+}
+
 impl Worker {
     /// Runs until `cancel`; events in flight then finish and are journaled.
     pub async fn run(self, cancel: CancellationToken) {
         let mut in_flight: HashSet<(Direction, String)> = HashSet::new();
         let mut tasks: JoinSet<Done> = JoinSet::new();
         let mut stopping = false;
+        let mut finished = Vec::new();
+        let mut untried = Vec::new();
         loop {
-            if !stopping && !self.paused.load(std::sync::atomic::Ordering::Relaxed) {
-                self.start_ready(&mut tasks, &mut in_flight).await;
+            let start = !stopping && !self.paused.load(std::sync::atomic::Ordering::Relaxed);
+            if start || !finished.is_empty() {
+                let done = (std::mem::take(&mut finished), std::mem::take(&mut untried));
+                self.turn(done, start, &mut tasks, &mut in_flight).await;
             }
             if stopping && tasks.is_empty() {
                 return;
             }
-            let mut finished = Vec::new();
-            let mut untried = Vec::new();
             tokio::select! {
                 _ = cancel.cancelled(), if !stopping => stopping = true,
                 Some(done) = tasks.join_next(), if !tasks.is_empty() => {
@@ -105,75 +115,77 @@ impl Worker {
                 _ = self.wake.notified(), if !stopping => {}
                 _ = tokio::time::sleep(IDLE_LOOK), if !stopping => {}
             }
-            if finished.is_empty() {
-                continue;
-            }
-            let keys: Vec<_> = finished
-                .iter()
-                .map(|f| (f.event.direction, f.event.employee_id.clone()))
-                .collect();
-            self.journal(finished, untried).await;
-            // Only now may the employee's next event start: its predecessor is journaled.
-            for key in keys {
-                in_flight.remove(&key);
-            }
         }
     }
 
-    async fn start_ready(&self, tasks: &mut JoinSet<Done>, in_flight: &mut HashSet<(Direction, String)>) {
-        let room = self.concurrency.saturating_sub(tasks.len());
-        if room == 0 {
-            return;
+    /// One transaction (one commit) per turn: journals what finished, and, when
+    /// `start`, claims the ready runs there is room for, the finished employees'
+    /// next events included (their predecessors are journaled in the same
+    /// transaction). Then counts and tells, and starts the claimed runs.
+    async fn turn(
+        &self,
+        (finished, untried): (Vec<Finished>, Vec<EventId>),
+        start: bool,
+        tasks: &mut JoinSet<Done>,
+        in_flight: &mut HashSet<(Direction, String)>,
+    ) {
+        // An employee whose event finished has nothing in flight once it is journaled
+        // (or, if journaling fails, its event stays ready and is applied again).
+        for f in &finished {
+            in_flight.remove(&(f.event.direction, f.event.employee_id.clone()));
         }
-        let store = self.applier.store.clone();
+        let room = if start {
+            self.concurrency.saturating_sub(tasks.len())
+        } else {
+            0
+        };
         let limit = in_flight.len() + room;
-        let skip: HashSet<(Direction, String)> = in_flight.clone();
+        let skip = in_flight.clone();
         let writeback = self.writeback.is_some();
-        // Heads first (no payloads), then whole events only for those to start.
-        let ready = tokio::task::spawn_blocking(move || {
-            let heads = store.ready_heads(Timestamp::now(), limit)?;
-            let start: Vec<(EventId, Direction, String)> = heads
-                .into_iter()
-                .filter(|(_, direction, employee)| {
-                    (writeback || *direction == Direction::HrisToLms)
-                        && !skip.contains(&(*direction, employee.clone()))
+        let store = self.applier.store.clone();
+        let retry = self.applier.retry;
+        let turned = tokio::task::spawn_blocking(move || {
+            store.transaction(|tx| {
+                let journaled = journal_outcomes(tx, &finished, &untried, retry)?;
+                let (runs, cut_off) = if room == 0 {
+                    (Vec::new(), HashSet::new())
+                } else {
+                    claim_runs(tx, limit, room, &skip, writeback)?
+                };
+                Ok(Turned {
+                    journaled,
+                    runs,
+                    cut_off,
                 })
-                .take(room)
-                .collect();
-            // Claimed in the start's transaction, so no other start takes them too.
-            let (runs, cut_off) = store.transaction(|tx| {
-                let mut runs = Vec::with_capacity(start.len());
-                for (head, direction, employee) in &start {
-                    let mut run = vec![*head];
-                    if *direction == Direction::LmsToHris {
-                        run.extend(tx.queued_after(*head, *direction, employee, RUN - 1)?);
-                    }
-                    runs.push(run);
-                }
-                let all: Vec<EventId> = runs.iter().flatten().copied().collect();
-                Ok((runs, tx.mark_started(&all)?))
-            })?;
-            let all: Vec<EventId> = runs.iter().flatten().copied().collect();
-            let mut events: std::collections::HashMap<EventId, Event> =
-                store.events(&all)?.into_iter().map(|e| (e.id, e)).collect();
-            let runs: Vec<Vec<Event>> = runs
-                .into_iter()
-                .map(|run| run.iter().filter_map(|id| events.remove(id)).collect::<Vec<_>>())
-                .filter(|run| !run.is_empty())
-                .collect();
-            Ok::<_, crate::store::StoreError>((runs, cut_off))
+            })
         })
         .await;
-        let (ready, cut_off) = match ready {
-            Ok(Ok(ready)) => ready,
+        let turned = match turned {
+            Ok(Ok(turned)) => turned,
             Ok(Err(error)) => {
-                tracing::error!(%error, "cannot read ready events from the journal");
+                // Nothing of the turn was journaled; the finished events stay ready and
+                // are applied again, which writes nothing the second time (only
+                // differences are written).
+                tracing::error!(%error, "cannot journal outcomes or start events; they will be tried again");
+                tokio::time::sleep(Duration::from_secs(1)).await;
                 return;
             }
             Err(_) => return,
         };
-        let cut_off: HashSet<EventId> = cut_off.into_iter().collect();
-        for run in ready {
+        self.count_and_tell(turned.journaled);
+        self.spawn_runs(turned.runs, &turned.cut_off, tasks, in_flight)
+            .await;
+    }
+
+    /// Starts the claimed runs, one task each.
+    async fn spawn_runs(
+        &self,
+        runs: Vec<Vec<Event>>,
+        cut_off: &HashSet<EventId>,
+        tasks: &mut JoinSet<Done>,
+        in_flight: &mut HashSet<(Direction, String)>,
+    ) {
+        for run in runs {
             let head = &run[0];
             if tasks.len() >= self.concurrency
                 || (head.direction == Direction::LmsToHris && self.writeback.is_none())
@@ -239,71 +251,9 @@ impl Worker {
         }
     }
 
-    /// Journals a group of outcomes in one transaction, then counts and tells.
-    async fn journal(&self, finished: Vec<Finished>, untried: Vec<EventId>) {
-        let store = self.applier.store.clone();
-        let retry = self.applier.retry;
-        let result = tokio::task::spawn_blocking(move || {
-            store.transaction(|tx| {
-                tx.unstart(&untried)?;
-                let mut results = Vec::with_capacity(finished.len());
-                for Finished {
-                    event,
-                    outcome,
-                    cut_off,
-                    sighting,
-                } in &finished
-                {
-                    let status = match record(tx, event, outcome, retry) {
-                        Ok(status) => status,
-                        // An operator decided the event (skipped, flagged) while it was in
-                        // flight: the decision stands, and the attempt is on record.
-                        Err(StoreError::IllegalTransition { from, .. }) => {
-                            tx.audit(NewAuditEntry {
-                                actor: "engine".into(),
-                                action: "event.decided_in_flight".into(),
-                                employee_id: Some(event.employee_id.clone()),
-                                subject: format!("event {}", event.id),
-                                before: serde_json::Value::Null,
-                                after: serde_json::Value::Null,
-                                reason: Some(format!(
-                                    "event {} became {} while it was being applied; what the attempt \
-                                     wrote (if anything) stays in the target, the operator's decision stands",
-                                    event.id,
-                                    from.as_str()
-                                )),
-                            })?;
-                            continue;
-                        }
-                        Err(error) => return Err(error),
-                    };
-                    results.push((JournaledEvent::of(event), status));
-                    if let Some(sighting) = sighting {
-                        tx.upsert_person(&sighting.keys)?;
-                        for group in &sighting.groups {
-                            tx.record_suspected(group)?;
-                        }
-                    }
-                    if *cut_off {
-                        audit_recovered(tx, event, outcome)?;
-                    }
-                }
-                Ok(results)
-            })
-        })
-        .await;
-        let results = match result {
-            Ok(Ok(results)) => results,
-            Ok(Err(error)) => {
-                // Nothing of the group was journaled; the events stay ready and are
-                // applied again, which writes nothing the second time (only differences are written).
-                tracing::error!(%error, "cannot journal outcomes; they will be tried again");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                return;
-            }
-            Err(_) => return,
-        };
-        for (event, status) in results {
+    /// Counts journaled outcomes and tells the ops channel of dead letters.
+    fn count_and_tell(&self, journaled: Vec<(JournaledEvent, EventStatus)>) {
+        for (event, status) in journaled {
             self.metrics.event_finished(status, event.received_at);
             if status == EventStatus::DeadLetter {
                 let text = format!(
@@ -330,6 +280,98 @@ impl Worker {
             }
         }
     }
+}
+
+/// Claims up to `room` ready runs (heads not in `skip`; write-back ones only with
+/// `writeback`), each a head and, for a write-back, its employee's queued
+/// completions after it. Answers them whole, and those whose last start was cut off.
+fn claim_runs(
+    tx: &crate::store::StoreTx<'_>,
+    limit: usize,
+    room: usize,
+    skip: &HashSet<(Direction, String)>,
+    writeback: bool,
+) -> Result<(Vec<Vec<Event>>, HashSet<EventId>), StoreError> {
+    let heads = tx.ready_heads(limit)?;
+    let start = heads
+        .into_iter()
+        .filter(|(_, direction, employee)| {
+            (writeback || *direction == Direction::HrisToLms)
+                && !skip.contains(&(*direction, employee.clone()))
+        })
+        .take(room);
+    let mut runs = Vec::with_capacity(room);
+    for (head, direction, employee) in start {
+        let mut run = vec![head];
+        if direction == Direction::LmsToHris {
+            run.extend(tx.queued_after(head, direction, &employee, RUN - 1)?);
+        }
+        runs.push(run);
+    }
+    let all: Vec<EventId> = runs.iter().flatten().copied().collect();
+    let cut_off = tx.mark_started(&all)?.into_iter().collect();
+    let mut events: std::collections::HashMap<EventId, Event> =
+        tx.events(&all)?.into_iter().map(|e| (e.id, e)).collect();
+    let runs = runs
+        .into_iter()
+        .map(|run| run.iter().filter_map(|id| events.remove(id)).collect::<Vec<_>>())
+        .filter(|run| !run.is_empty())
+        .collect();
+    Ok((runs, cut_off))
+}
+
+/// Journals finished outcomes (and forgets the start of untried events) inside
+/// the turn's transaction; answers each journaled event with its new status.
+fn journal_outcomes(
+    tx: &crate::store::StoreTx<'_>,
+    finished: &[Finished],
+    untried: &[EventId],
+    retry: crate::config::RetryPolicy,
+) -> Result<Vec<(JournaledEvent, EventStatus)>, StoreError> {
+    tx.unstart(untried)?;
+    let mut results = Vec::with_capacity(finished.len());
+    for Finished {
+        event,
+        outcome,
+        cut_off,
+        sighting,
+    } in finished
+    {
+        let status = match record(tx, event, outcome, retry) {
+            Ok(status) => status,
+            // An operator decided the event (skipped, flagged) while it was in
+            // flight: the decision stands, and the attempt is on record.
+            Err(StoreError::IllegalTransition { from, .. }) => {
+                tx.audit(NewAuditEntry {
+                    actor: "engine".into(),
+                    action: "event.decided_in_flight".into(),
+                    employee_id: Some(event.employee_id.clone()),
+                    subject: format!("event {}", event.id),
+                    before: serde_json::Value::Null,
+                    after: serde_json::Value::Null,
+                    reason: Some(format!(
+                        "event {} became {} while it was being applied; what the attempt \
+                         wrote (if anything) stays in the target, the operator's decision stands",
+                        event.id,
+                        from.as_str()
+                    )),
+                })?;
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
+        results.push((JournaledEvent::of(event), status));
+        if let Some(sighting) = sighting {
+            tx.upsert_person(&sighting.keys)?;
+            for group in &sighting.groups {
+                tx.record_suspected(group)?;
+            }
+        }
+        if *cut_off {
+            audit_recovered(tx, event, outcome)?;
+        }
+    }
+    Ok(results)
 }
 
 /// An attempt cut off by a stop may have written before it could journal: if the

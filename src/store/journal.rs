@@ -2,6 +2,9 @@
 //! (duplicates acknowledged and counted), cursors, mapped payloads, writes, and the
 //! status change every transition goes through.
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use serde_json::Value;
@@ -29,11 +32,35 @@ impl Appended {
 pub struct StoreTx<'a> {
     pub(super) conn: &'a Connection,
     pub(super) now: Timestamp,
+    /// What the transaction changes the counters by (table, name), written once
+    /// before it commits: a group of transitions costs a few upserts, not two each.
+    counts: RefCell<BTreeMap<(&'static str, &'static str), i64>>,
 }
 
 impl<'a> StoreTx<'a> {
     pub(super) fn new(conn: &'a Connection, now: Timestamp) -> StoreTx<'a> {
-        StoreTx { conn, now }
+        StoreTx {
+            conn,
+            now,
+            counts: RefCell::default(),
+        }
+    }
+
+    /// Writes the counters' changes; the store calls it just before committing.
+    pub(super) fn write_counts(&self) -> Result<(), StoreError> {
+        for ((table, name), delta) in std::mem::take(&mut *self.counts.borrow_mut()) {
+            if delta != 0 {
+                let sql = format!(
+                    "INSERT INTO {table} (name, n) VALUES (?1, ?2) ON CONFLICT DO UPDATE SET n = n + excluded.n"
+                );
+                self.conn.prepare_cached(&sql)?.execute(params![name, delta])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn add_count(&self, table: &'static str, name: &'static str, delta: i64) {
+        *self.counts.borrow_mut().entry((table, name)).or_default() += delta;
     }
 
     /// The transaction's clock: every row it touches gets this time.
@@ -112,8 +139,8 @@ impl<'a> StoreTx<'a> {
                 }
             });
         }
-        add_count(self.conn, "status_counts", EventStatus::Pending.as_str(), new)?;
-        add_count(self.conn, "counters", "duplicates", duplicates)?;
+        self.add_count("status_counts", EventStatus::Pending.as_str(), new);
+        self.add_count("counters", "duplicates", duplicates);
         Ok(appended)
     }
 
@@ -315,6 +342,33 @@ impl<'a> StoreTx<'a> {
         Ok(queued)
     }
 
+    /// The employees' heads that may apply now, longest-due first, without their
+    /// payloads, as this transaction sees them: a head it passed the turn to counts.
+    pub fn ready_heads(&self, limit: usize) -> Result<Vec<(EventId, Direction, String)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, direction, employee_id FROM events INDEXED BY events_ready \
+             WHERE is_head = 1 AND status IN ('pending', 'retrying') AND next_attempt_at <= ?1 \
+             ORDER BY next_attempt_at, id LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![to_micros(self.now), limit as i64], |row| {
+            Ok((
+                EventId(row.get(0)?),
+                queries::word(row, 1, Direction::parse)?,
+                row.get(2)?,
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Whole events by id, in the order asked; ids not in the journal are left out.
+    pub fn events(&self, ids: &[EventId]) -> Result<Vec<Event>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            found.extend(queries::read_event(self.conn, *id)?);
+        }
+        Ok(found)
+    }
+
     /// Forgets the start of events claimed but never tried (their run stopped
     /// before them), so their next start is not taken for one cut off by a stop.
     pub fn unstart(&self, ids: &[EventId]) -> Result<(), StoreError> {
@@ -371,8 +425,8 @@ impl<'a> StoreTx<'a> {
         bound.extend_from_slice(extra);
         self.conn.prepare_cached(&sql)?.execute(bound.as_slice())?;
         if from != to {
-            add_count(self.conn, "status_counts", from.as_str(), -1)?;
-            add_count(self.conn, "status_counts", to.as_str(), 1)?;
+            self.add_count("status_counts", from.as_str(), -1);
+            self.add_count("status_counts", to.as_str(), 1);
         }
         if is_head && !to.is_open() {
             self.pass_turn(id, &direction, &employee_id)?;
@@ -395,16 +449,6 @@ impl<'a> StoreTx<'a> {
             .execute(params![direction, employee_id])?;
         Ok(())
     }
-}
-
-fn add_count(conn: &Connection, table: &str, name: &str, delta: i64) -> Result<(), StoreError> {
-    if delta == 0 {
-        return Ok(());
-    }
-    let sql =
-        format!("INSERT INTO {table} (name, n) VALUES (?1, ?2) ON CONFLICT DO UPDATE SET n = n + excluded.n");
-    conn.prepare_cached(&sql)?.execute(params![name, delta])?;
-    Ok(())
 }
 
 impl Store {

@@ -73,7 +73,7 @@ pub struct StoreCounts {
     pub duplicates: u64,
 }
 
-fn word<T>(row: &Row<'_>, idx: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
+pub(super) fn word<T>(row: &Row<'_>, idx: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
     let text: String = row.get(idx)?;
     parse(&text).ok_or_else(|| {
         rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, format!("unknown word {text:?}").into())
@@ -168,46 +168,6 @@ impl Store {
         let mut stmt = conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(params![to_micros(now), limit as i64], event_from_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// The same heads as [`Store::ready`], without reading their payloads: the
-    /// worker skips those already in flight before it reads whole events.
-    pub fn ready_heads(
-        &self,
-        now: Timestamp,
-        limit: usize,
-    ) -> Result<Vec<(EventId, Direction, String)>, StoreError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, direction, employee_id FROM events INDEXED BY events_ready \
-             WHERE is_head = 1 AND status IN ('pending', 'retrying') AND next_attempt_at <= ?1 \
-             ORDER BY next_attempt_at, id LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![to_micros(now), limit as i64], |row| {
-            let direction: String = row.get(1)?;
-            let direction = Direction::parse(&direction).ok_or_else(|| {
-                rusqlite::Error::FromSqlConversionFailure(
-                    1,
-                    Type::Text,
-                    format!("unknown direction {direction:?}").into(),
-                )
-            })?;
-            Ok((EventId(row.get(0)?), direction, row.get(2)?))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// Whole events by id, in the order asked; ids not in the journal are left out.
-    pub fn events(&self, ids: &[EventId]) -> Result<Vec<Event>, StoreError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1"))?;
-        let mut found = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(event) = stmt.query_row([id.0], event_from_row).optional()? {
-                found.push(event);
-            }
-        }
-        Ok(found)
     }
 
     /// Whether the engine will apply a change of the employee by itself before `by`:
