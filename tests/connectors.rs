@@ -358,6 +358,28 @@ async fn the_lrs_pages_statements_oldest_first_from_a_stored_time() {
         .unwrap();
     assert!(later.statements.is_empty(), "since is exclusive");
 
+    // A throttled page is asked again after the LRS's Retry-After: a read that
+    // follows `more` to the end still gets every statement, once.
+    sandbox.shared().faults.set(Faults {
+        xapi: SystemFaults {
+            rate_limit_per_sec: Some(1),
+            retry_after_s: 1,
+            ..SystemFaults::default()
+        },
+        ..Faults::default()
+    });
+    let mut page = lrs
+        .stored_since(None, 100)
+        .await
+        .expect("a throttled page is retried");
+    let mut throttled = page.statements.len();
+    while let Some(more) = page.more.clone() {
+        page = lrs.more(&more).await.expect("a throttled page is retried");
+        throttled += page.statements.len();
+    }
+    assert_eq!(throttled, 230, "every statement, throttled or not");
+    sandbox.shared().faults.set(Faults::default());
+
     let wrong = hrsync::connectors::LrsClient::new(&c.xapi_url, Secret::new("x"), Secret::new("y")).unwrap();
     let error = wrong.stored_since(None, 10).await.unwrap_err();
     assert_eq!(error.status(), Some(401));

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use backon::Retryable;
 use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::Value;
@@ -62,7 +63,17 @@ impl LrsClient {
         })
     }
 
+    /// One page; a busy or failing answer is asked again a few times (as long as
+    /// the LRS says, within reason) before the read fails, as for the LMS's pages.
     async fn get(&self, what: &str, url: url::Url) -> Result<StatementPage, ConnectorError> {
+        let page = || self.get_once(what, url.clone());
+        page.retry(super::page_retries())
+            .when(ConnectorError::is_transient)
+            .adjust(super::retry_after_within)
+            .await
+    }
+
+    async fn get_once(&self, what: &str, url: url::Url) -> Result<StatementPage, ConnectorError> {
         let response = self
             .http
             .get(url)
