@@ -94,6 +94,27 @@ async fn the_hris_pull_poll_and_one_employee_read() {
         "nothing changed after latest: {:?}",
         later.changes
     );
+
+    // A throttled report is asked for again after the HRIS's Retry-After: pulls
+    // made back to back all get everyone, once.
+    sandbox.shared().faults.set(Faults {
+        hris: SystemFaults {
+            rate_limit_per_sec: Some(1),
+            retry_after_s: 1,
+            ..SystemFaults::default()
+        },
+        ..Faults::default()
+    });
+    for _ in 0..2 {
+        let mut ids = Vec::new();
+        let count = hris
+            .full_pull_each(&["status"], |e| ids.push(e["id"].as_str().unwrap().to_string()))
+            .await
+            .expect("a throttled report is retried");
+        ids.sort();
+        ids.dedup();
+        assert_eq!((count, ids.len()), (120, 120), "everyone, throttled or not, once");
+    }
 }
 
 #[tokio::test]

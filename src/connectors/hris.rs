@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use backon::Retryable;
 use jiff::Timestamp;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -163,20 +164,29 @@ impl HrisClient {
         mut each: impl FnMut(Map<String, Value>),
     ) -> Result<usize, ConnectorError> {
         let what = "HRIS full pull (POST reports/custom)";
-        let response = self
-            .request(
-                reqwest::Method::POST,
-                "reports/custom?format=JSON&onlyCurrent=false",
-            )
-            .json(&json!({ "title": "hrsync full pull", "fields": fields }))
-            .send()
-            .await
-            .map_err(|error| unanswered(what, error))?;
-        let bytes = checked(what, response)
-            .await?
-            .bytes()
-            .await
-            .map_err(|error| unanswered(what, error))?;
+        let report = || async {
+            let response = self
+                .request(
+                    reqwest::Method::POST,
+                    "reports/custom?format=JSON&onlyCurrent=false",
+                )
+                .json(&json!({ "title": "hrsync full pull", "fields": fields }))
+                .send()
+                .await
+                .map_err(|error| unanswered(what, error))?;
+            checked(what, response)
+                .await?
+                .bytes()
+                .await
+                .map_err(|error| unanswered(what, error))
+        };
+        // The answer is read whole before a record is handed on, so asking again
+        // after a busy or cut-off answer hands nobody out twice.
+        let bytes = report
+            .retry(super::page_retries())
+            .when(ConnectorError::is_transient)
+            .adjust(super::retry_after_within)
+            .await?;
         let mut count = 0;
         let mut one = |mut employee: Map<String, Value>| {
             normalise_id(&mut employee);
