@@ -7,6 +7,7 @@
 //! hrsync binary to run the sandbox with).
 
 mod common;
+mod cpu;
 
 use std::io::BufRead;
 use std::process::{Command, Stdio};
@@ -14,32 +15,6 @@ use std::time::{Duration, Instant};
 
 use hrsync::cli::sandbox_config_from;
 use serde_json::{Value, json};
-
-/// CPU seconds (user + system) a process has used so far, from `/proc/{pid}/stat`.
-fn cpu_seconds(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // The fields after the command name, which is in parentheses and may hold spaces.
-    let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(f64::NAN)
-    };
-    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name and state.
-    (ticks(11) + ticks(12)) / clock_ticks_per_second()
-}
-
-fn clock_ticks_per_second() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|t| t.trim().parse().ok())
-        .unwrap_or(100.0)
-}
 
 fn main() {
     let completions: usize = std::env::var("HRSYNC_BENCH_COMPLETIONS")
@@ -108,7 +83,7 @@ fn main() {
         let newest = hrsync::connectors::stored_at(&newest["statements"][0]).expect("a newest statement");
 
         let sandbox_pid = sandbox.id().to_string();
-        let cpu_before = (cpu_seconds("self"), cpu_seconds(&sandbox_pid));
+        let cpu_before = (cpu::cpu_seconds("self"), cpu::cpu_seconds(&sandbox_pid));
         let started = Instant::now();
         loop {
             let cursor = engine
@@ -124,8 +99,8 @@ fn main() {
         let read = started.elapsed();
         settle(&engine.store).await;
         let elapsed = started.elapsed().as_secs_f64();
-        let engine_cpu = cpu_seconds("self") - cpu_before.0;
-        let sandbox_cpu = cpu_seconds(&sandbox_pid) - cpu_before.1;
+        let engine_cpu = cpu::cpu_seconds("self") - cpu_before.0;
+        let sandbox_cpu = cpu::cpu_seconds(&sandbox_pid) - cpu_before.1;
         let after = engine.store.counts().unwrap();
         let finished = (after.applied + after.unchanged) - (before.applied + before.unchanged);
         let snapshot = engine.metrics.snapshot();

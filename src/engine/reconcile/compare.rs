@@ -80,7 +80,7 @@ fn compare_with(
     today: Date,
     quick: bool,
 ) -> Vec<Finding> {
-    let quick = quick.then(|| Quick::new(contract, employees, learners));
+    let quick = quick.then(|| Quick::new(contract, employees, learners, today));
     let quick = quick.as_ref();
     let mut index: Index<'_> = HashMap::with_capacity_and_hasher(learners.rows.len(), Default::default());
     // Learners another one with the same employee id hides from the index (the last one wins).
@@ -106,10 +106,7 @@ fn compare_with(
             .step_by(chunk)
             .map(|start| {
                 let range = start..(start + chunk).min(rows);
-                let quick = quick.cloned();
-                scope.spawn(move || {
-                    compare_range(contract, employees, learners, index, quick.as_ref(), range, today)
-                })
+                scope.spawn(move || compare_range(contract, employees, learners, index, quick, range, today))
             })
             .collect();
         handles
@@ -178,19 +175,20 @@ fn compare_range(
     let mut findings = Vec::new();
     let mut matched = Vec::new();
     let (mut cells, mut learner_cells) = (Vec::new(), Vec::new());
+    let (mut shared, mut learner_shared) = (Vec::new(), Vec::new());
     let mut scratch = Scratch::default();
     let manager_column = (contract.lifecycle.manager_field.as_deref())
         .and_then(|name| contract.field(name))
         .and_then(|rule| employees.rows.column(&rule.hris));
     let mut looked_up = Vec::with_capacity(LOOKUPS_AT_ONCE);
-    let mut spare: Vec<Vec<Cell<'_>>> = Vec::new();
+    let mut spare: Vec<(Vec<Cell<'_>>, Vec<u32>)> = Vec::new();
     let end = range.end;
     for row in range {
         // The next few employees read and looked up first, so their cache misses overlap.
         if looked_up.is_empty() {
             for ahead in (row..(row + LOOKUPS_AT_ONCE).min(end)).rev() {
-                let mut read = spare.pop().unwrap_or_default();
-                employees.rows.row(ahead, &mut read);
+                let (mut read, mut indices) = spare.pop().unwrap_or_default();
+                employees.rows.row_shared(ahead, &mut read, &mut indices);
                 let lookup = |column: Option<usize>| {
                     let key = column.and_then(|c| key_text(read[c]))?;
                     Some((key, index.get(key).copied()))
@@ -198,12 +196,13 @@ fn compare_range(
                 // The employee's own learner (its key is the id read again below).
                 let own = lookup(id_column).and_then(|(_, found)| found);
                 let manager = lookup(manager_column);
-                looked_up.push((read, own, manager));
+                looked_up.push((read, indices, own, manager));
             }
         }
-        let (mut read, own, manager) = looked_up.pop().expect("looked up just now");
+        let (mut read, mut indices, own, manager) = looked_up.pop().expect("looked up just now");
         std::mem::swap(&mut cells, &mut read);
-        spare.push(read);
+        std::mem::swap(&mut shared, &mut indices);
+        spare.push((read, indices));
         let record = Record {
             columns,
             cells: &cells,
@@ -214,7 +213,9 @@ fn compare_range(
         let learner_row = own.map(|(row, _)| row);
         matched.extend(learner_row);
         if let Some(r) = learner_row {
-            learners.rows.row(r as usize, &mut learner_cells);
+            learners
+                .rows
+                .row_shared(r as usize, &mut learner_cells, &mut learner_shared);
         }
         let manager_learner = |id: &str| {
             match manager {
@@ -224,8 +225,8 @@ fn compare_range(
             .map(|(_, learner)| learner)
         };
         if quick.is_some_and(|quick| {
-            let learner = learner_row.map(|_| learner_cells.as_slice());
-            quick.clean(&cells, learner, manager_learner, today, &mut scratch)
+            let learner = learner_row.map(|_| (learner_cells.as_slice(), learner_shared.as_slice()));
+            quick.clean((&cells, &shared), learner, manager_learner, &mut scratch)
         }) {
             continue;
         }

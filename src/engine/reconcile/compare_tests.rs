@@ -13,7 +13,7 @@ const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:
 /// Something an HRIS may send that a clean learner does not match, or that the
 /// contract refuses.
 fn spoil_employee(record: &mut Map<String, Value>, rng: &mut ChaCha8Rng) {
-    let (field, value) = match rng.random_range(0..24) {
+    let (field, value) = match rng.random_range(0..26) {
         0 => (
             "workEmail",
             json!(record["workEmail"].as_str().unwrap_or("").to_uppercase()),
@@ -34,6 +34,10 @@ fn spoil_employee(record: &mut Map<String, Value>, rng: &mut ChaCha8Rng) {
         11 => ("hireDate", json!("0000-00-00")),
         12 => ("hireDate", json!("2026-11-20")),
         13 => ("hireDate", json!(" 2019-04-02")),
+        // The last hire day the onboarding trigger catches, and the first it misses
+        // (today is 2026-11-25).
+        24 => ("hireDate", json!("2026-10-26")),
+        25 => ("hireDate", json!("2026-10-25")),
         14 => ("department", json!("Information Technology")),
         15 => ("department", json!("")),
         16 => ("preferredName", json!("   ")),
@@ -50,7 +54,12 @@ fn spoil_employee(record: &mut Map<String, Value>, rng: &mut ChaCha8Rng) {
 
 /// Something a learner may hold that its employee's record does not say.
 fn spoil_learner(document: &mut Value, rng: &mut ChaCha8Rng) {
-    match rng.random_range(0..14) {
+    let keep_groups = |document: &mut Value, keep: fn(&str) -> bool| {
+        if let Some(groups) = document["groups"].as_array_mut() {
+            groups.retain(|g| keep(g["display"].as_str().unwrap_or("")));
+        }
+    };
+    match rng.random_range(0..16) {
         0 => document["active"] = json!(false),
         1 => document[ENTERPRISE]["department"] = json!("Elsewhere"),
         2 => document["userName"] = json!(document["userName"].as_str().unwrap_or("").to_uppercase()),
@@ -64,6 +73,9 @@ fn spoil_learner(document: &mut Value, rng: &mut ChaCha8Rng) {
         10 => document["name"]["givenName"] = json!(null),
         11 => document["externalId"] = json!(""),
         12 => document["active"] = json!("false"),
+        // One trigger's group missing, the others there.
+        13 => keep_groups(document, |g| g.starts_with("Compliance ")),
+        14 => keep_groups(document, |g| !g.starts_with("Compliance ")),
         _ => {
             if let Some(object) = document.as_object_mut() {
                 object.remove("title");
@@ -84,10 +96,9 @@ fn sorted(mut findings: Vec<Finding>) -> Vec<Finding> {
     findings
 }
 
-#[test]
-fn the_quick_proof_finds_exactly_what_the_full_mapping_finds() {
-    let contract = crate::contract::parse(include_str!("../../../assets/contract.toml")).unwrap();
-    let today = jiff::civil::date(2026, 11, 25);
+/// 3,000 generated employees, some spoiled, and the learners a clean sync made
+/// of them, some spoiled; each column stores at most `shared` values once.
+fn spoiled_lists(contract: &Contract, today: Date, shared: Option<usize>) -> (Employees, Learners) {
     let workforce = generate(&WorkforceSpec {
         employees: 3_000,
         seed: 11,
@@ -95,8 +106,12 @@ fn the_quick_proof_finds_exactly_what_the_full_mapping_finds() {
         generated_at: jiff::Timestamp::now(),
     });
     let mut rng = ChaCha8Rng::seed_from_u64(7);
-    let mut employees = Employees::new(&hris_fields(&contract));
-    let mut learners = Learners::new(&contract);
+    let mut employees = Employees::new(&hris_fields(contract));
+    let mut learners = Learners::new(contract);
+    if let Some(limit) = shared {
+        employees.rows.share_at_most(limit);
+        learners.rows.share_at_most(limit);
+    }
     for employee in &workforce.employees {
         let clean = employee.to_json();
         let mut record = clean.clone();
@@ -105,7 +120,7 @@ fn the_quick_proof_finds_exactly_what_the_full_mapping_finds() {
         }
         employees.push(&record);
         // The learner a clean sync made of the record before it was spoiled.
-        let Ok(mapped) = map_employee(&contract, &clean) else {
+        let Ok(mapped) = map_employee(contract, &clean) else {
             continue;
         };
         let manager = match &mapped.manager_id {
@@ -114,7 +129,7 @@ fn the_quick_proof_finds_exactly_what_the_full_mapping_finds() {
         };
         if let Plan::Create {
             mut document, enrol, ..
-        } = plan(&contract, &mapped, None, &manager, today)
+        } = plan(contract, &mapped, None, &manager, today)
         {
             document["groups"] = enrol.iter().map(|g| json!({ "display": g })).collect();
             if rng.random_bool(0.3) {
@@ -127,12 +142,25 @@ fn the_quick_proof_finds_exactly_what_the_full_mapping_finds() {
             });
         }
     }
+    (employees, learners)
+}
 
-    let quick = sorted(compare_with(&contract, &employees, &learners, today, true));
-    let full = sorted(compare_with(&contract, &employees, &learners, today, false));
-    assert_eq!(quick.len(), full.len());
-    for (quick, full) in quick.iter().zip(&full) {
-        assert_eq!(quick, full);
+#[test]
+fn the_quick_proof_finds_exactly_what_the_full_mapping_finds() {
+    let contract = crate::contract::parse(include_str!("../../../assets/contract.toml")).unwrap();
+    let today = jiff::civil::date(2026, 11, 25);
+    // Every value stored once (all these columns have fewer distinct values than
+    // the limit), and then only the first few of each column: the quick proof
+    // compares shared indices for the first and text for the rest.
+    let mut full = Vec::new();
+    for shared in [None, Some(6)] {
+        let (employees, learners) = spoiled_lists(&contract, today, shared);
+        let quick = sorted(compare_with(&contract, &employees, &learners, today, true));
+        full = sorted(compare_with(&contract, &employees, &learners, today, false));
+        assert_eq!(quick.len(), full.len(), "sharing at most {shared:?}");
+        for (quick, full) in quick.iter().zip(&full) {
+            assert_eq!(quick, full, "sharing at most {shared:?}");
+        }
     }
     // Every kind of difference was there to be found (the test spoils enough).
     for category in [

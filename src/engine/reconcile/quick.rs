@@ -6,18 +6,29 @@
 //! would (a field problem, a value that is not plain text, any difference at
 //! all) is unsure, and the full path decides. `compare`'s tests run every pair
 //! both ways and require the same findings.
+//!
+//! The values a column stores once (departments, titles, statuses, group sets)
+//! are worked out once per run: what each comes to under each rule, which
+//! learner value it must equal, whether it fires a trigger and which groups a
+//! learner's group set holds. A row then compares indices, not text, for them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use jiff::civil::Date;
 
-use super::rows::{Cell, Employees, LEARNER_ACTIVE, LEARNER_GROUPS, Learners};
+use super::rows::{Cell, Employees, LEARNER_ACTIVE, LEARNER_GROUPS, Learners, NOT_SHARED};
 use crate::contract::map::looks_like_email;
 use crate::contract::{Contract, EmptyRule, FieldRule, FieldType, LeaveAction, Owner, TriggerWhen};
 
-/// The contract resolved against both lists' columns, once per run (and cloned
-/// per thread: each clone has its own regex caches).
-#[derive(Clone)]
+/// A learner value to compare as text (it is not among the ones stored once, or
+/// the rule compares without case).
+const BY_TEXT: u32 = u32::MAX;
+/// A wanted learner value no learner holds as one of the column's shared values:
+/// any shared learner value differs from it.
+const ABSENT: u32 = u32::MAX - 1;
+
+/// The contract resolved against both lists' columns and their shared values,
+/// once per run; the threads comparing share it.
 pub struct Quick<'c> {
     rules: Vec<QuickRule<'c>>,
     key: Option<usize>,
@@ -30,10 +41,16 @@ pub struct Quick<'c> {
     hire: Option<usize>,
     manager: Option<usize>,
     triggers: Vec<QuickTrigger<'c>>,
+    today: Date,
+    /// `today` as `YYYY-MM-DD`.
+    today_text: String,
+    /// Every group a learner group set stored once holds, numbered.
+    group_ids: HashMap<&'c str, u32>,
+    /// Per learner group set stored once: the numbers of its groups, sorted.
+    group_sets: Vec<Vec<u32>>,
 }
 
 /// One field the HRIS owns: where each side keeps it.
-#[derive(Clone)]
 struct QuickRule<'c> {
     rule: &'c FieldRule,
     /// The employee column of its HRIS field (none: always empty).
@@ -44,23 +61,47 @@ struct QuickRule<'c> {
     /// An earlier rule that reads the same field the same way (a work email as
     /// both userName and email): its result is this one's.
     same_as: Option<usize>,
+    /// Per value the employee column stores once: what it comes to.
+    known: Vec<Known<'c>>,
 }
 
-#[derive(Clone)]
+/// What one shared employee value comes to under one rule.
+#[derive(Clone, Copy)]
+struct Known<'c> {
+    /// `quick_value`'s answer (`None`: a field problem).
+    seen: Option<Seen<'c>>,
+    /// The learner column's shared index of the value the LMS gets, `ABSENT`,
+    /// or `BY_TEXT`.
+    learner: u32,
+}
+
+/// A group a trigger wants, as worked out once: its name and its number among
+/// the groups the shared learner group sets hold (`None`: none holds it).
+struct KnownGroup {
+    name: Box<str>,
+    id: Option<u32>,
+}
+
 enum QuickTrigger<'c> {
     Hire {
+        /// The earliest hire day within the trigger's days, as `YYYY-MM-DD`.
+        from: String,
         within_days: u32,
-        group: &'c str,
+        group: KnownGroup,
     },
     Matches {
         field: Option<usize>,
         pattern: regex::Regex,
-        group: &'c str,
+        group: KnownGroup,
+        /// Per value the field's column stores once: whether it matches.
+        known: Vec<bool>,
     },
     /// The group name split at each `{value}`.
     Value {
         field: Option<usize>,
         parts: Vec<&'c str>,
+        /// Per value the field's column stores once: the group it names.
+        known: Vec<Option<KnownGroup>>,
     },
 }
 
@@ -85,11 +126,19 @@ enum Lms<'a> {
 #[derive(Default)]
 pub struct Scratch<'a> {
     seen: Vec<Seen<'a>>,
+    /// Per rule: the learner's shared index its value must have, or `ABSENT`
+    /// or `BY_TEXT`.
+    wanted: Vec<u32>,
     group: String,
 }
 
 impl<'c> Quick<'c> {
-    pub fn new(contract: &'c Contract, employees: &Employees, learners: &Learners) -> Quick<'c> {
+    pub fn new(
+        contract: &'c Contract,
+        employees: &'c Employees,
+        learners: &'c Learners,
+        today: Date,
+    ) -> Quick<'c> {
         let mut rules: Vec<QuickRule<'c>> = Vec::new();
         for rule in contract.fields.iter().filter(|rule| rule.owner != Owner::Lms) {
             let table = (rule.values.as_ref())
@@ -113,7 +162,7 @@ impl<'c> Quick<'c> {
                     table,
                 )
             });
-            rules.push(QuickRule {
+            let mut quick = QuickRule {
                 rule,
                 column: employees.rows.column(&rule.hris),
                 learner: rule
@@ -122,25 +171,90 @@ impl<'c> Quick<'c> {
                     .and_then(|_| learners.field_column(&rule.name)),
                 table,
                 same_as,
+                known: Vec::new(),
+            };
+            quick.known = quick.column.map_or_else(Vec::new, |column| {
+                (employees.rows.shared_values(column).iter())
+                    .map(|value| {
+                        let seen = quick_value(&quick, Some(value));
+                        let learner = match (seen, quick.learner) {
+                            // Emails compare without case: by text.
+                            (
+                                Some(Seen {
+                                    lms: Lms::Text(wanted),
+                                    ..
+                                }),
+                                Some(column),
+                            ) if rule.kind != FieldType::Email => {
+                                learners.rows.shared_index(column, wanted).unwrap_or(ABSENT)
+                            }
+                            _ => BY_TEXT,
+                        };
+                        Known { seen, learner }
+                    })
+                    .collect()
             });
+            rules.push(quick);
         }
         let find = |name: &str| rules.iter().position(|r| r.rule.name == name);
+        // Every group the learner group sets stored once hold, numbered.
+        let mut group_ids: HashMap<&'c str, u32> = HashMap::new();
+        let group_sets: Vec<Vec<u32>> = (learners.rows.shared_values(LEARNER_GROUPS).iter())
+            .map(|set| {
+                let mut ids: Vec<u32> = (set.split('\n'))
+                    .map(|group| {
+                        let next = group_ids.len() as u32;
+                        *group_ids.entry(group).or_insert(next)
+                    })
+                    .collect();
+                ids.sort_unstable();
+                ids
+            })
+            .collect();
+        let known_group = |name: String| KnownGroup {
+            id: group_ids.get(name.as_str()).copied(),
+            name: name.into(),
+        };
+        // What a trigger's field comes to, per value its column stores once.
+        let shared_of = |field: Option<usize>| -> Vec<Option<&'c str>> {
+            field.map_or_else(Vec::new, |at| {
+                (rules[at].known.iter())
+                    .map(|known| known.seen.and_then(|seen| seen.hris))
+                    .collect()
+            })
+        };
         let lifecycle = &contract.lifecycle;
         let triggers = (contract.triggers.iter())
             .map(|trigger| match &trigger.when {
                 TriggerWhen::Hire { within_days } => QuickTrigger::Hire {
+                    // Before the earliest day there is: every day counts.
+                    from: (jiff::Span::new().try_days(i64::from(*within_days)))
+                        .and_then(|days| today.checked_sub(days))
+                        .map_or_else(|_| String::new(), |from| from.to_string()),
                     within_days: *within_days,
-                    group: &trigger.group,
+                    group: known_group(trigger.group.clone()),
                 },
-                TriggerWhen::FieldMatches { field, pattern } => QuickTrigger::Matches {
-                    field: find(field),
-                    pattern: pattern.clone(),
-                    group: &trigger.group,
-                },
-                TriggerWhen::FieldValue { field } => QuickTrigger::Value {
-                    field: find(field),
-                    parts: trigger.group.split("{value}").collect(),
-                },
+                TriggerWhen::FieldMatches { field, pattern } => {
+                    let field = find(field);
+                    QuickTrigger::Matches {
+                        known: (shared_of(field).into_iter())
+                            .map(|value| value.is_some_and(|v| pattern.is_match(v)))
+                            .collect(),
+                        field,
+                        pattern: pattern.clone(),
+                        group: known_group(trigger.group.clone()),
+                    }
+                }
+                TriggerWhen::FieldValue { field } => {
+                    let field = find(field);
+                    QuickTrigger::Value {
+                        known: (shared_of(field).into_iter())
+                            .map(|value| value.map(|v| known_group(trigger.group.replace("{value}", v))))
+                            .collect(),
+                        field,
+                        parts: trigger.group.split("{value}").collect(),
+                    }
+                }
             })
             .collect();
         Quick {
@@ -157,25 +271,44 @@ impl<'c> Quick<'c> {
             manager: lifecycle.manager_field.as_deref().and_then(find),
             triggers,
             rules,
+            today,
+            today_text: today.to_string(),
+            group_ids,
+            group_sets,
         }
     }
 
     /// Whether the pair is certainly clean: the full path would find nothing.
+    /// Each row comes with its cells' shared indices (`Packed::row_shared`).
     /// `manager_learner` gives the SCIM id of an employee id's learner, if it has one.
     pub fn clean<'a>(
         &self,
-        employee: &[Cell<'a>],
-        learner: Option<&[Cell<'_>]>,
+        employee: (&[Cell<'a>], &[u32]),
+        learner: Option<(&[Cell<'_>], &[u32])>,
         manager_learner: impl Fn(&str) -> Option<&'a str>,
-        today: Date,
         scratch: &mut Scratch<'a>,
     ) -> bool
     where
         'c: 'a,
     {
-        let Scratch { seen, group } = scratch;
+        let (employee, employee_shared) = employee;
+        let Scratch { seen, wanted, group } = scratch;
         seen.clear();
+        wanted.clear();
+        let shared = |column: Option<usize>| column.map_or(NOT_SHARED, |c| employee_shared[c]);
         for rule in &self.rules {
+            let index = shared(rule.column);
+            if index != NOT_SHARED {
+                let known = rule.known[index as usize];
+                let Some(value) = known.seen else {
+                    // A field problem: the full path says what it comes to.
+                    return false;
+                };
+                seen.push(value);
+                wanted.push(known.learner);
+                continue;
+            }
+            wanted.push(BY_TEXT);
             if let Some(earlier) = rule.same_as {
                 seen.push(seen[earlier]);
                 continue;
@@ -202,7 +335,7 @@ impl<'c> Quick<'c> {
             _ => return false,
         } && (self.inclusion.iter())
             .all(|&(field, any_of)| hris(field).is_some_and(|v| listed(any_of, v)));
-        let Some(learner) = learner else {
+        let Some((learner, learner_shared)) = learner else {
             // No learner, and none wanted; anything else is a finding or a wait.
             return !should_be_active;
         };
@@ -215,50 +348,101 @@ impl<'c> Quick<'c> {
             let Some(column) = rule.learner else {
                 continue;
             };
-            let wanted = match seen[at].lms {
+            let (lms, by_index) = match seen[at].lms {
                 Lms::Skip => continue,
                 _ if Some(at) == self.manager => match (seen[at].hris, manager) {
-                    (None, _) => Lms::Null,
-                    (Some(_), Some(id)) => Lms::Text(id),
+                    (None, _) => (Lms::Null, BY_TEXT),
+                    (Some(_), Some(id)) => (Lms::Text(id), BY_TEXT),
                     // The manager has no learner: the attribute is left alone.
                     (Some(_), None) => continue,
                 },
-                lms => lms,
+                lms => (lms, wanted[at]),
             };
-            if !same(learner[column], wanted, rule.rule.kind) {
+            let current = learner_shared[column];
+            let equal = if by_index != BY_TEXT && current != NOT_SHARED {
+                // Both stored once: the same value is the same index.
+                current == by_index
+            } else {
+                same(learner[column], lms, rule.rule.kind)
+            };
+            if !equal {
                 return false;
             }
         }
+        let groups_at = learner_shared[LEARNER_GROUPS];
         let groups = learner[LEARNER_GROUPS].text().unwrap_or("");
-        let member = |group: &str| groups.split('\n').any(|g| g == group);
-        let hired = hris(self.hire).and_then(|d| d.parse::<Date>().ok());
+        let member = |wanted: &KnownGroup| match groups_at {
+            NOT_SHARED => groups.split('\n').any(|g| g == &*wanted.name),
+            set => (wanted.id).is_some_and(|id| self.group_sets[set as usize].binary_search(&id).is_ok()),
+        };
+        let member_by_name = |name: &str| match groups_at {
+            NOT_SHARED => groups.split('\n').any(|g| g == name),
+            set => (self.group_ids.get(name))
+                .is_some_and(|id| self.group_sets[set as usize].binary_search(id).is_ok()),
+        };
         for trigger in &self.triggers {
-            let wanted = match trigger {
-                QuickTrigger::Hire { within_days, group } => hired
-                    .filter(|&hired| {
-                        hired <= today
-                            && today
-                                .since(hired)
-                                .is_ok_and(|d| d.get_days() <= *within_days as i32)
-                    })
-                    .map(|_| *group),
+            let is_member = match trigger {
+                QuickTrigger::Hire {
+                    from,
+                    within_days,
+                    group,
+                } => {
+                    let Some(hired) = hris(self.hire) else {
+                        continue;
+                    };
+                    let within = if canonical_date(hired) {
+                        // `YYYY-MM-DD` sorts as the days do.
+                        from.as_str() <= hired && hired <= self.today_text.as_str()
+                    } else {
+                        hired.parse::<Date>().is_ok_and(|hired| {
+                            hired <= self.today
+                                && (self.today.since(hired))
+                                    .is_ok_and(|d| d.get_days() <= *within_days as i32)
+                        })
+                    };
+                    if !within {
+                        continue;
+                    }
+                    member(group)
+                }
                 QuickTrigger::Matches {
                     field,
                     pattern,
                     group,
-                } => hris(*field).filter(|v| pattern.is_match(v)).map(|_| *group),
-                QuickTrigger::Value { field, parts } => hris(*field).map(|value| {
-                    group.clear();
-                    for (n, part) in parts.iter().enumerate() {
-                        if n > 0 {
-                            group.push_str(value);
-                        }
-                        group.push_str(part);
+                    known,
+                } => {
+                    let matches = match shared(field.and_then(|at| self.rules[at].column)) {
+                        NOT_SHARED => hris(*field).is_some_and(|v| pattern.is_match(v)),
+                        index => known[index as usize],
+                    };
+                    if !matches {
+                        continue;
                     }
-                    group.as_str()
-                }),
+                    member(group)
+                }
+                QuickTrigger::Value { field, parts, known } => {
+                    match shared(field.and_then(|at| self.rules[at].column)) {
+                        NOT_SHARED => {
+                            let Some(value) = hris(*field) else {
+                                continue;
+                            };
+                            group.clear();
+                            for (n, part) in parts.iter().enumerate() {
+                                if n > 0 {
+                                    group.push_str(value);
+                                }
+                                group.push_str(part);
+                            }
+                            member_by_name(group)
+                        }
+                        index => match &known[index as usize] {
+                            Some(wanted) => member(wanted),
+                            None => continue,
+                        },
+                    }
+                }
             };
-            if wanted.is_some_and(|group| !member(group)) {
+            if !is_member {
                 return false;
             }
         }
@@ -337,15 +521,18 @@ fn trimmed(text: &str) -> &str {
 /// A valid date already written as `YYYY-MM-DD` (as the full path writes it back).
 fn canonical_date(text: &str) -> bool {
     let bytes = text.as_bytes();
-    bytes.len() == 10
-        && (bytes.iter().enumerate()).all(|(i, b)| {
-            if i == 4 || i == 7 {
-                *b == b'-'
-            } else {
-                b.is_ascii_digit()
-            }
+    let number = |digits: &[u8]| {
+        (digits.iter()).try_fold(0i16, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + i16::from(d - b'0'))
         })
-        && text.parse::<Date>().is_ok()
+    };
+    if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
+        return false;
+    }
+    match (number(&bytes[..4]), number(&bytes[5..7]), number(&bytes[8..])) {
+        (Some(year), Some(month), Some(day)) => Date::new(year, month as i8, day as i8).is_ok(),
+        _ => false,
+    }
 }
 
 /// `plan`'s equality, for the plain cases; anything else counts as different.

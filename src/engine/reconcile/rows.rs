@@ -17,6 +17,9 @@ use crate::contract::map::FieldSource;
 /// Distinct values a column stores once before it stops (an id or an email column).
 const SHARED_PER_COLUMN: usize = 4_096;
 
+/// The shared index of a value a column did not store once.
+pub const NOT_SHARED: u32 = u32::MAX;
+
 /// One value read back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cell<'a> {
@@ -67,6 +70,8 @@ pub struct Packed {
     /// Per record: where its tags and its text start.
     starts: Vec<(usize, usize)>,
     shared: Vec<Shared>,
+    /// Distinct values a column stores once at most.
+    shared_limit: usize,
 }
 
 impl Packed {
@@ -78,7 +83,25 @@ impl Packed {
             text: String::new(),
             starts: Vec::new(),
             shared,
+            shared_limit: SHARED_PER_COLUMN,
         }
+    }
+
+    /// Stores at most `limit` distinct values per column once (tests use a few,
+    /// so both kinds of cell are read).
+    #[cfg(test)]
+    pub fn share_at_most(&mut self, limit: usize) {
+        self.shared_limit = limit;
+    }
+
+    /// The values column `column` stores once; a cell's shared index is its place here.
+    pub fn shared_values(&self, column: usize) -> &[Box<str>] {
+        &self.shared[column].values
+    }
+
+    /// The shared index of `text` in column `column`, if the column stores it once.
+    pub fn shared_index(&self, column: usize, text: &str) -> Option<u32> {
+        self.shared[column].index.get(text).copied()
     }
 
     pub fn len(&self) -> usize {
@@ -113,7 +136,7 @@ impl Packed {
                     let shared = &mut self.shared[column];
                     let index = match shared.index.get(text) {
                         Some(&index) => Some(index),
-                        None if shared.values.len() < SHARED_PER_COLUMN => {
+                        None if shared.values.len() < self.shared_limit => {
                             let index = shared.values.len() as u32;
                             shared.values.push(text.into());
                             shared.index.insert(text.into(), index);
@@ -137,42 +160,54 @@ impl Packed {
     /// The values of record `row`, in column order.
     pub fn row<'a>(&'a self, row: usize, into: &mut Vec<Cell<'a>>) {
         into.clear();
-        self.read(row, self.columns.len(), |cell| into.push(cell));
+        self.read(row, self.columns.len(), |cell, _| into.push(cell));
+    }
+
+    /// The values of record `row` and, beside them, each one's shared index
+    /// (`NOT_SHARED` for a value the column does not store once).
+    pub fn row_shared<'a>(&'a self, row: usize, into: &mut Vec<Cell<'a>>, indices: &mut Vec<u32>) {
+        into.clear();
+        indices.clear();
+        self.read(row, self.columns.len(), |cell, index| {
+            into.push(cell);
+            indices.push(index);
+        });
     }
 
     /// The first `count` values of record `row`.
     pub fn head<'a>(&'a self, row: usize, count: usize, into: &mut Vec<Cell<'a>>) {
         into.clear();
-        self.read(row, count.min(self.columns.len()), |cell| into.push(cell));
+        self.read(row, count.min(self.columns.len()), |cell, _| into.push(cell));
     }
 
     /// One value of record `row`.
     pub fn cell(&self, row: usize, column: usize) -> Cell<'_> {
         let mut last = Cell::Missing;
-        self.read(row, column + 1, |cell| last = cell);
+        self.read(row, column + 1, |cell, _| last = cell);
         last
     }
 
-    /// Hands the first `count` values of record `row` to `each`.
-    fn read<'a>(&'a self, row: usize, count: usize, mut each: impl FnMut(Cell<'a>)) {
+    /// Hands the first `count` values of record `row` to `each`, with their
+    /// shared index (or `NOT_SHARED`).
+    fn read<'a>(&'a self, row: usize, count: usize, mut each: impl FnMut(Cell<'a>, u32)) {
         let (mut at, mut text_at) = self.starts[row];
         for column in 0..count {
             let tag = get_varint(&self.tags, &mut at);
             let payload = (tag >> 2) as usize;
-            let cell = match tag & 3 {
-                MISSING => Cell::Missing,
-                SHARED => Cell::Text(&self.shared[column].values[payload]),
+            let (cell, index) = match tag & 3 {
+                MISSING => (Cell::Missing, NOT_SHARED),
+                SHARED => (Cell::Text(&self.shared[column].values[payload]), payload as u32),
                 kind => {
                     let text = &self.text[text_at..text_at + payload];
                     text_at += payload;
                     if kind == TEXT {
-                        Cell::Text(text)
+                        (Cell::Text(text), NOT_SHARED)
                     } else {
-                        Cell::Json(text)
+                        (Cell::Json(text), NOT_SHARED)
                     }
                 }
             };
-            each(cell);
+            each(cell, index);
         }
     }
 
@@ -433,6 +468,16 @@ mod tests {
                 }
             );
         }
+        // Shared indices beside the cells: "é0".."é4095" and "Sales"/"" are stored
+        // once, ids past the limit are not, and flags are JSON.
+        let mut indices = Vec::new();
+        packed.row_shared(SHARED_PER_COLUMN + 3, &mut cells, &mut indices);
+        assert_eq!(indices, [NOT_SHARED, 1, NOT_SHARED]);
+        packed.row_shared(3, &mut cells, &mut indices);
+        assert_eq!(indices, [3, 0, NOT_SHARED]);
+        assert_eq!(&*packed.shared_values(0)[3], "é3");
+        assert_eq!(packed.shared_index(1, "Sales"), Some(0));
+        assert_eq!(packed.shared_index(0, "é4097"), None);
         assert_eq!(packed.len(), rows);
         assert_eq!(Cell::Json("true").to_value(), Value::Bool(true));
     }
