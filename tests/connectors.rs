@@ -115,6 +115,16 @@ async fn the_hris_pull_poll_and_one_employee_read() {
         ids.dedup();
         assert_eq!((count, ids.len()), (120, 120), "everyone, throttled or not, once");
     }
+    // So are one employee's training records, read back to back for a
+    // reconciliation's completions check.
+    for employee in all.iter().take(3) {
+        let id = employee["id"].as_str().unwrap();
+        let records = hris
+            .training_records_retried(id)
+            .await
+            .expect("throttled training records are asked for again");
+        assert!(records.is_some(), "employee {id} exists");
+    }
 }
 
 #[tokio::test]

@@ -299,6 +299,20 @@ impl HrisClient {
         Ok(self.get_found(&what, &path).await?.map(rows_of))
     }
 
+    /// The employee's training records, asked for again after a transient failure
+    /// (a busy or cut-off answer, Retry-After honoured up to 10 s), for a caller that
+    /// has no retries of its own, such as a reconciliation's completions check.
+    pub async fn training_records_retried(
+        &self,
+        employee_id: &str,
+    ) -> Result<Option<Vec<Value>>, ConnectorError> {
+        (|| self.training_records(employee_id))
+            .retry(super::page_retries())
+            .when(ConnectorError::is_transient)
+            .adjust(super::retry_after_within)
+            .await
+    }
+
     /// Adds a training record (`completed`, `type`, `hours`, `credits`, `notes`, `score`).
     pub async fn add_training_record(
         &self,

@@ -261,7 +261,7 @@ impl Reconciler {
         let hris = &self.hris;
         let mut checks = futures::stream::iter(by_employee)
             .map(|(employee, completions)| async move {
-                let records = hris.training_records(&employee).await;
+                let records = hris.training_records_retried(&employee).await;
                 (employee, completions, records)
             })
             .buffer_unordered(HRIS_READS_AT_ONCE);
