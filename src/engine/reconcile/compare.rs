@@ -9,6 +9,7 @@ use std::ops::Range;
 use jiff::civil::Date;
 use serde_json::{Map, Value, json};
 
+use super::index::LearnerIndex;
 use super::quick::{Quick, Scratch};
 use super::rows::{
     Cell, Employees, LEARNER_ACTIVE, LEARNER_EMAIL, LEARNER_EXTERNAL_ID, LEARNER_FAMILY_NAME,
@@ -20,10 +21,6 @@ use crate::engine::plan::{Current, LearnerState, ManagerRef, Plan, assess, group
 use crate::model::identity::normalise_email;
 use crate::model::{DriftCategory, DuplicateBasis, DuplicateSide};
 use crate::store::{DuplicateMember, Finding, SuspectedGroup};
-
-/// Learner rows (and their SCIM ids, for the employees they manage) by the
-/// employee id they carry (`externalId`).
-type Index<'a> = HashMap<&'a str, (u32, &'a str), foldhash::fast::RandomState>;
 
 /// One packed learner, as a plan reads it.
 struct LearnerView<'a> {
@@ -82,23 +79,12 @@ fn compare_with(
 ) -> Vec<Finding> {
     let quick = quick.then(|| Quick::new(contract, employees, learners, today));
     let quick = quick.as_ref();
-    let mut index: Index<'_> = HashMap::with_capacity_and_hasher(learners.rows.len(), Default::default());
-    // Learners another one with the same employee id hides from the index (the last one wins).
-    let mut hidden = Vec::new();
-    let mut cells = Vec::new();
-    for row in 0..learners.rows.len() {
-        learners.rows.head(row, LEARNER_EXTERNAL_ID + 1, &mut cells);
-        // A learner without an employee id is nobody's (and reported).
-        if let Some(id) = key_text(cells[LEARNER_EXTERNAL_ID]).filter(|id| !id.is_empty()) {
-            let learner_id = cells[LEARNER_ID].text().unwrap_or_default();
-            hidden.extend(index.insert(id, (row as u32, learner_id)).map(|(row, _)| row));
-        }
-    }
-    hidden.sort_unstable();
-    let rows = employees.rows.len();
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8);
+    let index = LearnerIndex::build(learners, threads);
+    let mut cells = Vec::new();
+    let rows = employees.rows.len();
     let chunk = rows.div_ceil(threads).max(1);
     let index = &index;
     let parts: Vec<(Vec<Finding>, Vec<u32>)> = std::thread::scope(|scope| {
@@ -127,10 +113,10 @@ fn compare_with(
         // one that hides it.
         let listed = |row: usize| {
             listed[row]
-                || (hidden.binary_search(&(row as u32)).is_ok()
+                || (index.is_hidden(row as u32)
                     && key_text(learners.rows.cell(row, LEARNER_EXTERNAL_ID))
                         .and_then(|external| index.get(external))
-                        .is_some_and(|&(r, _)| listed[r as usize]))
+                        .is_some_and(|(r, _)| listed[r as usize]))
         };
         if listed(row) {
             continue;
@@ -165,7 +151,7 @@ fn compare_range(
     contract: &Contract,
     employees: &Employees,
     learners: &Learners,
-    index: &Index<'_>,
+    index: &LearnerIndex<'_>,
     quick: Option<&Quick<'_>>,
     range: Range<usize>,
     today: Date,
@@ -182,22 +168,48 @@ fn compare_range(
         .and_then(|rule| employees.rows.column(&rule.hris));
     let mut looked_up = Vec::with_capacity(LOOKUPS_AT_ONCE);
     let mut spare: Vec<(Vec<Cell<'_>>, Vec<u32>)> = Vec::new();
+    let mut guess_cells = Vec::new();
+    let mut next_guess = usize::MAX;
     let end = range.end;
     for row in range {
         // The next few employees read and looked up first, so their cache misses overlap.
         if looked_up.is_empty() {
-            for ahead in (row..(row + LOOKUPS_AT_ONCE).min(end)).rev() {
+            for ahead in row..(row + LOOKUPS_AT_ONCE).min(end) {
                 let (mut read, mut indices) = spare.pop().unwrap_or_default();
                 employees.rows.row_shared(ahead, &mut read, &mut indices);
-                let lookup = |column: Option<usize>| {
-                    let key = column.and_then(|c| key_text(read[c]))?;
-                    Some((key, index.get(key).copied()))
-                };
-                // The employee's own learner (its key is the id read again below).
-                let own = lookup(id_column).and_then(|(_, found)| found);
-                let manager = lookup(manager_column);
-                looked_up.push((read, indices, own, manager));
+                // The employee's own learner: learners mostly come in the HRIS's
+                // order, so the one after the last found is tried first.
+                let own = id_column.and_then(|c| key_text(read[c])).and_then(|key| {
+                    // (A hidden twin or an empty id would fool the guess.)
+                    if next_guess < learners.rows.len() && !index.hides_any() && !key.is_empty() {
+                        learners
+                            .rows
+                            .head(next_guess, LEARNER_EXTERNAL_ID + 1, &mut guess_cells);
+                        if key_text(guess_cells[LEARNER_EXTERNAL_ID]) == Some(key) {
+                            let found = (
+                                next_guess as u32,
+                                guess_cells[LEARNER_ID].text().unwrap_or_default(),
+                            );
+                            next_guess += 1;
+                            return Some(found);
+                        }
+                    }
+                    let found = index.get(key);
+                    if let Some((r, _)) = found {
+                        next_guess = r as usize + 1;
+                    }
+                    found
+                });
+                looked_up.push((read, indices, own, None));
             }
+            // The managers' learners looked up in a tight loop of their own, so
+            // their cache misses overlap.
+            for (read, _, _, manager) in &mut looked_up {
+                *manager = manager_column
+                    .and_then(|c| key_text(read[c]))
+                    .map(|key| (key, index.get(key)));
+            }
+            looked_up.reverse();
         }
         let (mut read, mut indices, own, manager) = looked_up.pop().expect("looked up just now");
         std::mem::swap(&mut cells, &mut read);
@@ -220,7 +232,7 @@ fn compare_range(
         let manager_learner = |id: &str| {
             match manager {
                 Some((key, found)) if key == id => found,
-                _ => index.get(id).copied(),
+                _ => index.get(id),
             }
             .map(|(_, learner)| learner)
         };

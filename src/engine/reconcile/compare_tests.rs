@@ -96,18 +96,35 @@ fn sorted(mut findings: Vec<Finding>) -> Vec<Finding> {
     findings
 }
 
+/// The order the LMS lists its learners in.
+#[derive(Clone, Copy, Debug)]
+enum Listed {
+    /// As they were synced: the HRIS's order.
+    AsSynced,
+    Reversed,
+    Shuffled,
+}
+
 /// 3,000 generated employees, some spoiled, and the learners a clean sync made
-/// of them, some spoiled; each column stores at most `shared` values once.
-fn spoiled_lists(contract: &Contract, today: Date, shared: Option<usize>) -> (Employees, Learners) {
+/// of them, some spoiled, listed in `listed` order; each column stores at most
+/// `shared` values once.
+fn spoiled_lists(
+    contract: &Contract,
+    today: Date,
+    shared: Option<usize>,
+    listed: Listed,
+) -> (Employees, Learners) {
     let workforce = generate(&WorkforceSpec {
         employees: 3_000,
         seed: 11,
         today,
-        generated_at: jiff::Timestamp::now(),
+        // Fixed, so lists made twice are the same.
+        generated_at: jiff::Timestamp::from_second(1_764_028_800).expect("a time"),
     });
     let mut rng = ChaCha8Rng::seed_from_u64(7);
     let mut employees = Employees::new(&hris_fields(contract));
     let mut learners = Learners::new(contract);
+    let mut users = Vec::new();
     if let Some(limit) = shared {
         employees.rows.share_at_most(limit);
         learners.rows.share_at_most(limit);
@@ -135,12 +152,20 @@ fn spoiled_lists(contract: &Contract, today: Date, shared: Option<usize>) -> (Em
             if rng.random_bool(0.3) {
                 spoil_learner(&mut document, &mut rng);
             }
-            learners.push(&ScimUser {
+            users.push(ScimUser {
                 id: format!("u-{}", mapped.employee_id),
                 etag: None,
                 resource: document,
             });
         }
+    }
+    match listed {
+        Listed::AsSynced => {}
+        Listed::Reversed => users.reverse(),
+        Listed::Shuffled => rand::seq::SliceRandom::shuffle(users.as_mut_slice(), &mut rng),
+    }
+    for user in &users {
+        learners.push(user);
     }
     (employees, learners)
 }
@@ -154,7 +179,7 @@ fn the_quick_proof_finds_exactly_what_the_full_mapping_finds() {
     // compares shared indices for the first and text for the rest.
     let mut full = Vec::new();
     for shared in [None, Some(6)] {
-        let (employees, learners) = spoiled_lists(&contract, today, shared);
+        let (employees, learners) = spoiled_lists(&contract, today, shared, Listed::AsSynced);
         let quick = sorted(compare_with(&contract, &employees, &learners, today, true));
         full = sorted(compare_with(&contract, &employees, &learners, today, false));
         assert_eq!(quick.len(), full.len(), "sharing at most {shared:?}");
@@ -172,5 +197,26 @@ fn the_quick_proof_finds_exactly_what_the_full_mapping_finds() {
     ] {
         let found = full.iter().filter(|f| f.category == category).count();
         assert!(found >= 3, "{category:?}: {found} findings");
+    }
+}
+
+#[test]
+fn the_order_the_lms_lists_learners_in_changes_no_finding() {
+    // The join tries the learner after the last one found first; listed in any
+    // other order, every employee must still meet its own learner.
+    let contract = crate::contract::parse(include_str!("../../../assets/contract.toml")).unwrap();
+    let today = jiff::civil::date(2026, 11, 25);
+    let found = |listed| {
+        let (employees, learners) = spoiled_lists(&contract, today, None, listed);
+        sorted(compare(&contract, &employees, &learners, today))
+    };
+    let as_synced = found(Listed::AsSynced);
+    assert!(as_synced.len() > 100, "{} findings", as_synced.len());
+    for listed in [Listed::Reversed, Listed::Shuffled] {
+        let other = found(listed);
+        assert_eq!(other.len(), as_synced.len(), "{listed:?}");
+        for (other, as_synced) in other.iter().zip(&as_synced) {
+            assert_eq!(other, as_synced, "{listed:?}");
+        }
     }
 }

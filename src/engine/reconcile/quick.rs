@@ -26,6 +26,10 @@ const BY_TEXT: u32 = u32::MAX;
 /// A wanted learner value no learner holds as one of the column's shared values:
 /// any shared learner value differs from it.
 const ABSENT: u32 = u32::MAX - 1;
+/// A shared value's code when it is a field problem.
+const PROBLEM: u32 = u32::MAX - 2;
+/// A shared value's code when the LMS's value is left out of the write.
+const SKIP: u32 = u32::MAX - 3;
 
 /// The contract resolved against both lists' columns and their shared values,
 /// once per run; the threads comparing share it.
@@ -63,6 +67,9 @@ struct QuickRule<'c> {
     same_as: Option<usize>,
     /// Per value the employee column stores once: what it comes to.
     known: Vec<Known<'c>>,
+    /// The same in four bytes, read for every row so the tables stay in cache:
+    /// `PROBLEM`, `SKIP` or `Known::learner`. `known` is read only for the text.
+    codes: Vec<u32>,
 }
 
 /// What one shared employee value comes to under one rule.
@@ -126,8 +133,11 @@ enum Lms<'a> {
 #[derive(Default)]
 pub struct Scratch<'a> {
     seen: Vec<Seen<'a>>,
-    /// Per rule: the learner's shared index its value must have, or `ABSENT`
-    /// or `BY_TEXT`.
+    /// Per rule: the employee value's shared index, whose `Known` holds what
+    /// it comes to (`NOT_SHARED`: `seen` holds it).
+    shared_at: Vec<u32>,
+    /// Per rule: the learner's shared index its value must have, `ABSENT`,
+    /// `BY_TEXT` or `SKIP`.
     wanted: Vec<u32>,
     group: String,
 }
@@ -172,6 +182,7 @@ impl<'c> Quick<'c> {
                 table,
                 same_as,
                 known: Vec::new(),
+                codes: Vec::new(),
             };
             quick.known = quick.column.map_or_else(Vec::new, |column| {
                 (employees.rows.shared_values(column).iter())
@@ -194,6 +205,13 @@ impl<'c> Quick<'c> {
                     })
                     .collect()
             });
+            quick.codes = (quick.known.iter())
+                .map(|known| match known.seen {
+                    None => PROBLEM,
+                    Some(Seen { lms: Lms::Skip, .. }) => SKIP,
+                    Some(_) => known.learner,
+                })
+                .collect();
             rules.push(quick);
         }
         let find = |name: &str| rules.iter().position(|r| r.rule.name == name);
@@ -292,22 +310,33 @@ impl<'c> Quick<'c> {
         'c: 'a,
     {
         let (employee, employee_shared) = employee;
-        let Scratch { seen, wanted, group } = scratch;
+        let Scratch {
+            seen,
+            shared_at,
+            wanted,
+            group,
+        } = scratch;
         seen.clear();
+        shared_at.clear();
         wanted.clear();
         let shared = |column: Option<usize>| column.map_or(NOT_SHARED, |c| employee_shared[c]);
         for rule in &self.rules {
             let index = shared(rule.column);
             if index != NOT_SHARED {
-                let known = rule.known[index as usize];
-                let Some(value) = known.seen else {
+                let code = rule.codes[index as usize];
+                if code == PROBLEM {
                     // A field problem: the full path says what it comes to.
                     return false;
-                };
-                seen.push(value);
-                wanted.push(known.learner);
+                }
+                seen.push(Seen {
+                    hris: None,
+                    lms: Lms::Skip,
+                });
+                shared_at.push(index);
+                wanted.push(code);
                 continue;
             }
+            shared_at.push(NOT_SHARED);
             wanted.push(BY_TEXT);
             if let Some(earlier) = rule.same_as {
                 seen.push(seen[earlier]);
@@ -323,7 +352,13 @@ impl<'c> Quick<'c> {
                 None => return false,
             }
         }
-        let hris = |at: Option<usize>| at.and_then(|i| seen[i].hris);
+        let seen_of = |at: usize| match shared_at[at] {
+            NOT_SHARED => seen[at],
+            index => {
+                (self.rules[at].known[index as usize].seen).expect("a shared value's code is no problem")
+            }
+        };
+        let hris = |at: Option<usize>| at.and_then(|i| seen_of(i).hris);
         if hris(self.key).is_none() {
             return false;
         }
@@ -348,24 +383,30 @@ impl<'c> Quick<'c> {
             let Some(column) = rule.learner else {
                 continue;
             };
-            let (lms, by_index) = match seen[at].lms {
+            let current = learner_shared[column];
+            let by_index = wanted[at];
+            if by_index == SKIP {
+                continue;
+            }
+            if Some(at) != self.manager && by_index != BY_TEXT && current != NOT_SHARED {
+                // Both stored once: the same value is the same index.
+                if current != by_index {
+                    return false;
+                }
+                continue;
+            }
+            let here = seen_of(at);
+            let lms = match here.lms {
                 Lms::Skip => continue,
-                _ if Some(at) == self.manager => match (seen[at].hris, manager) {
-                    (None, _) => (Lms::Null, BY_TEXT),
-                    (Some(_), Some(id)) => (Lms::Text(id), BY_TEXT),
+                _ if Some(at) == self.manager => match (here.hris, manager) {
+                    (None, _) => Lms::Null,
+                    (Some(_), Some(id)) => Lms::Text(id),
                     // The manager has no learner: the attribute is left alone.
                     (Some(_), None) => continue,
                 },
-                lms => (lms, wanted[at]),
+                lms => lms,
             };
-            let current = learner_shared[column];
-            let equal = if by_index != BY_TEXT && current != NOT_SHARED {
-                // Both stored once: the same value is the same index.
-                current == by_index
-            } else {
-                same(learner[column], lms, rule.rule.kind)
-            };
-            if !equal {
+            if !same(learner[column], lms, rule.rule.kind) {
                 return false;
             }
         }
