@@ -22,14 +22,20 @@ use crate::contract::{Contract, EmptyRule, FieldRule, FieldType, LeaveAction, Ow
 
 /// A learner value to compare as text (it is not among the ones stored once, or
 /// the rule compares without case).
-const BY_TEXT: u32 = u32::MAX;
+const BY_TEXT: u32 = 0x0fff_ffff;
 /// A wanted learner value no learner holds as one of the column's shared values:
 /// any shared learner value differs from it.
-const ABSENT: u32 = u32::MAX - 1;
+const ABSENT: u32 = BY_TEXT - 1;
 /// A shared value's code when it is a field problem.
-const PROBLEM: u32 = u32::MAX - 2;
+const PROBLEM: u32 = BY_TEXT - 2;
 /// A shared value's code when the LMS's value is left out of the write.
-const SKIP: u32 = u32::MAX - 3;
+const SKIP: u32 = BY_TEXT - 3;
+/// A code's part that says which learner value it wants (or one of the above).
+const WANTED: u32 = 0x0fff_ffff;
+/// A code's flag: the checked HRIS text is the cell's own text.
+const HRIS_IS_CELL: u32 = 1 << 28;
+/// A code's flag: the value has no HRIS text (empty).
+const HRIS_IS_NONE: u32 = 1 << 29;
 
 /// The contract resolved against both lists' columns and their shared values,
 /// once per run; the threads comparing share it.
@@ -68,7 +74,8 @@ struct QuickRule<'c> {
     /// Per value the employee column stores once: what it comes to.
     known: Vec<Known<'c>>,
     /// The same in four bytes, read for every row so the tables stay in cache:
-    /// `PROBLEM`, `SKIP` or `Known::learner`. `known` is read only for the text.
+    /// `PROBLEM`, `SKIP` or `Known::learner`, and where its HRIS text is
+    /// (`HRIS_IS_CELL`, `HRIS_IS_NONE`). `known` is read only for other text.
     codes: Vec<u32>,
 }
 
@@ -137,7 +144,7 @@ pub struct Scratch<'a> {
     /// it comes to (`NOT_SHARED`: `seen` holds it).
     shared_at: Vec<u32>,
     /// Per rule: the learner's shared index its value must have, `ABSENT`,
-    /// `BY_TEXT` or `SKIP`.
+    /// `BY_TEXT` or `SKIP`, with the code's flags for a shared value.
     wanted: Vec<u32>,
     group: String,
 }
@@ -206,10 +213,21 @@ impl<'c> Quick<'c> {
                     .collect()
             });
             quick.codes = (quick.known.iter())
-                .map(|known| match known.seen {
-                    None => PROBLEM,
-                    Some(Seen { lms: Lms::Skip, .. }) => SKIP,
-                    Some(_) => known.learner,
+                .zip(quick.column.map_or(&[][..], |c| employees.rows.shared_values(c)))
+                .map(|(known, value)| {
+                    let Some(seen) = known.seen else {
+                        return PROBLEM;
+                    };
+                    let wanted = if matches!(seen.lms, Lms::Skip) {
+                        SKIP
+                    } else {
+                        known.learner
+                    };
+                    match seen.hris {
+                        None => wanted | HRIS_IS_NONE,
+                        Some(hris) if hris == &**value => wanted | HRIS_IS_CELL,
+                        Some(_) => wanted,
+                    }
                 })
                 .collect();
             rules.push(quick);
@@ -324,7 +342,7 @@ impl<'c> Quick<'c> {
             let index = shared(rule.column);
             if index != NOT_SHARED {
                 let code = rule.codes[index as usize];
-                if code == PROBLEM {
+                if code & WANTED == PROBLEM {
                     // A field problem: the full path says what it comes to.
                     return false;
                 }
@@ -358,7 +376,16 @@ impl<'c> Quick<'c> {
                 (self.rules[at].known[index as usize].seen).expect("a shared value's code is no problem")
             }
         };
-        let hris = |at: Option<usize>| at.and_then(|i| seen_of(i).hris);
+        // The HRIS text, from the row's own cell where the code says it is that.
+        let hris = |at: Option<usize>| {
+            let at = at?;
+            match shared_at[at] {
+                NOT_SHARED => seen[at].hris,
+                _ if wanted[at] & HRIS_IS_NONE != 0 => None,
+                _ if wanted[at] & HRIS_IS_CELL != 0 => self.rules[at].column.and_then(|c| employee[c].text()),
+                _ => seen_of(at).hris,
+            }
+        };
         if hris(self.key).is_none() {
             return false;
         }
@@ -384,7 +411,7 @@ impl<'c> Quick<'c> {
                 continue;
             };
             let current = learner_shared[column];
-            let by_index = wanted[at];
+            let by_index = wanted[at] & WANTED;
             if by_index == SKIP {
                 continue;
             }
@@ -395,16 +422,22 @@ impl<'c> Quick<'c> {
                 }
                 continue;
             }
-            let here = seen_of(at);
-            let lms = match here.lms {
-                Lms::Skip => continue,
-                _ if Some(at) == self.manager => match (here.hris, manager) {
+            let lms = if Some(at) == self.manager {
+                // (A shared value left out of the write went above.)
+                if shared_at[at] == NOT_SHARED && matches!(seen[at].lms, Lms::Skip) {
+                    continue;
+                }
+                match (hris(Some(at)), manager) {
                     (None, _) => Lms::Null,
                     (Some(_), Some(id)) => Lms::Text(id),
                     // The manager has no learner: the attribute is left alone.
                     (Some(_), None) => continue,
-                },
-                lms => lms,
+                }
+            } else {
+                match seen_of(at).lms {
+                    Lms::Skip => continue,
+                    lms => lms,
+                }
             };
             if !same(learner[column], lms, rule.rule.kind) {
                 return false;
