@@ -1,17 +1,14 @@
 //! Learner rows by the employee id they carry (`externalId`), for a run's join.
 //!
-//! The ids are hashed on every thread first; then one table is filled from the
-//! hashes in a tight loop, so its cache misses overlap. One table, sized once,
-//! holds the fewest buckets (shards each round up to a power of two).
+//! The ids are hashed on every thread first; then one table, sized once, is
+//! filled from the hashes. One table holds the fewest buckets (shards each
+//! round up to a power of two, and at a million learners that doubled them).
 
 use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
 
 use super::rows::{Cell, LEARNER_EXTERNAL_ID, LEARNER_ID, Learners};
-
-/// Learners read before their entries go into the table.
-const INSERTS_AT_ONCE: usize = 64;
 
 /// An entry: the employee id, the learner's row and its SCIM id.
 type Entry<'a> = (&'a str, u32, &'a str);
@@ -70,23 +67,16 @@ impl<'a> LearnerIndex<'a> {
         let mut hidden = Vec::new();
         let mut cells = Vec::new();
         let rehash = |&(_, row, _): &Entry<'a>| hashes[row as usize];
-        // A batch's entries are read first, then inserted in a tight loop of
-        // their own, so the table's cache misses overlap.
-        let mut batch: Vec<(u64, Entry<'a>)> = Vec::with_capacity(INSERTS_AT_ONCE);
-        for (part, batch_hashes) in hashes.chunks(INSERTS_AT_ONCE).enumerate() {
-            batch.clear();
-            for (at, &hash) in batch_hashes.iter().enumerate() {
-                let row = part * INSERTS_AT_ONCE + at;
-                batch.extend(ids(learners, row, &mut cells).map(|entry| (hash, entry)));
-            }
-            for &(hash, entry) in &batch {
-                match table.entry(hash, |&(key, ..)| key == entry.0, rehash) {
-                    hashbrown::hash_table::Entry::Occupied(mut earlier) => {
-                        hidden.push(std::mem::replace(earlier.get_mut(), entry).1);
-                    }
-                    hashbrown::hash_table::Entry::Vacant(vacant) => {
-                        vacant.insert(entry);
-                    }
+        for (row, &hash) in hashes.iter().enumerate() {
+            let Some(entry) = ids(learners, row, &mut cells) else {
+                continue;
+            };
+            match table.entry(hash, |&(key, ..)| key == entry.0, rehash) {
+                hashbrown::hash_table::Entry::Occupied(mut earlier) => {
+                    hidden.push(std::mem::replace(earlier.get_mut(), entry).1);
+                }
+                hashbrown::hash_table::Entry::Vacant(vacant) => {
+                    vacant.insert(entry);
                 }
             }
         }

@@ -20,9 +20,12 @@ use super::rows::{Cell, Employees, LEARNER_ACTIVE, LEARNER_GROUPS, Learners, NOT
 use crate::contract::map::looks_like_email;
 use crate::contract::{Contract, EmptyRule, FieldRule, FieldType, LeaveAction, Owner, TriggerWhen};
 
+/// A code's part that says which learner value it wants: a shared index or one
+/// of the values below; the bits above it are flags.
+const WANTED: u32 = (1 << 28) - 1;
 /// A learner value to compare as text (it is not among the ones stored once, or
 /// the rule compares without case).
-const BY_TEXT: u32 = 0x0fff_ffff;
+const BY_TEXT: u32 = WANTED;
 /// A wanted learner value no learner holds as one of the column's shared values:
 /// any shared learner value differs from it.
 const ABSENT: u32 = BY_TEXT - 1;
@@ -30,8 +33,6 @@ const ABSENT: u32 = BY_TEXT - 1;
 const PROBLEM: u32 = BY_TEXT - 2;
 /// A shared value's code when the LMS's value is left out of the write.
 const SKIP: u32 = BY_TEXT - 3;
-/// A code's part that says which learner value it wants (or one of the above).
-const WANTED: u32 = 0x0fff_ffff;
 /// A code's flag: the checked HRIS text is the cell's own text.
 const HRIS_IS_CELL: u32 = 1 << 28;
 /// A code's flag: the value has no HRIS text (empty).
@@ -346,6 +347,7 @@ impl<'c> Quick<'c> {
                     // A field problem: the full path says what it comes to.
                     return false;
                 }
+                // A stand-in: `seen_of` and `hris` read the code and `known` instead.
                 seen.push(Seen {
                     hris: None,
                     lms: Lms::Skip,
