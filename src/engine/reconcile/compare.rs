@@ -13,7 +13,7 @@ use super::index::LearnerIndex;
 use super::quick::{Quick, Scratch};
 use super::rows::{
     Cell, Employees, LEARNER_ACTIVE, LEARNER_EMAIL, LEARNER_EXTERNAL_ID, LEARNER_FAMILY_NAME,
-    LEARNER_GIVEN_NAME, LEARNER_GROUPS, LEARNER_ID, LEARNER_USER_NAME, Learners, Record,
+    LEARNER_GIVEN_NAME, LEARNER_GROUPS, LEARNER_ID, LEARNER_USER_NAME, Learners, NOT_SHARED, Record,
 };
 use crate::contract::Contract;
 use crate::contract::map::{EmploymentState, LmsValue, map_employee};
@@ -77,12 +77,12 @@ fn compare_with(
     today: Date,
     quick: bool,
 ) -> Vec<Finding> {
-    let quick = quick.then(|| Quick::new(contract, employees, learners, today));
-    let quick = quick.as_ref();
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .clamp(1, 8);
     let index = LearnerIndex::build(learners, threads);
+    let quick = quick.then(|| Quick::new(contract, employees, learners, &index, today));
+    let quick = quick.as_ref();
     let mut cells = Vec::new();
     let rows = employees.rows.len();
     let chunk = rows.div_ceil(threads).max(1);
@@ -203,9 +203,11 @@ fn compare_range(
                 looked_up.push((read, indices, own, None));
             }
             // The managers' learners looked up in a tight loop of their own, so
-            // their cache misses overlap.
-            for (read, _, _, manager) in &mut looked_up {
+            // their cache misses overlap (a manager the column stores once was
+            // looked up once, for the quick proof).
+            for (read, indices, _, manager) in &mut looked_up {
                 *manager = manager_column
+                    .filter(|&c| quick.is_none() || indices[c] == NOT_SHARED)
                     .and_then(|c| key_text(read[c]))
                     .map(|key| (key, index.get(key)));
             }

@@ -59,7 +59,7 @@ fn spoil_learner(document: &mut Value, rng: &mut ChaCha8Rng) {
             groups.retain(|g| keep(g["display"].as_str().unwrap_or("")));
         }
     };
-    match rng.random_range(0..16) {
+    match rng.random_range(0..17) {
         0 => document["active"] = json!(false),
         1 => document[ENTERPRISE]["department"] = json!("Elsewhere"),
         2 => document["userName"] = json!(document["userName"].as_str().unwrap_or("").to_uppercase()),
@@ -69,6 +69,8 @@ fn spoil_learner(document: &mut Value, rng: &mut ChaCha8Rng) {
         6 => document["groups"] = json!([]),
         7 => document["groups"] = json!([{ "display": "Leadership" }]),
         8 => document[ENTERPRISE]["manager"] = json!({ "value": "u-other" }),
+        // A manager no other learner has (so never among the values stored once).
+        15 => document[ENTERPRISE]["manager"] = json!({ "value": format!("u-{}", rng.random::<u64>()) }),
         9 => document[ENTERPRISE]["costCenter"] = Value::Null,
         10 => document["name"]["givenName"] = json!(null),
         11 => document["externalId"] = json!(""),
@@ -106,12 +108,13 @@ enum Listed {
 }
 
 /// 3,000 generated employees, some spoiled, and the learners a clean sync made
-/// of them, some spoiled, listed in `listed` order; each column stores at most
-/// `shared` values once.
+/// of them, some spoiled, listed in `listed` order; each column stores `shared`
+/// values once before checking they repeat (and past them goes on if they do
+/// and the flag says so).
 fn spoiled_lists(
     contract: &Contract,
     today: Date,
-    shared: Option<usize>,
+    shared: Option<(usize, bool)>,
     listed: Listed,
 ) -> (Employees, Learners) {
     let workforce = generate(&WorkforceSpec {
@@ -125,9 +128,9 @@ fn spoiled_lists(
     let mut employees = Employees::new(&hris_fields(contract));
     let mut learners = Learners::new(contract);
     let mut users = Vec::new();
-    if let Some(limit) = shared {
-        employees.rows.share_at_most(limit);
-        learners.rows.share_at_most(limit);
+    if let Some((limit, repeating)) = shared {
+        employees.rows.share_at_most(limit, repeating);
+        learners.rows.share_at_most(limit, repeating);
     }
     for employee in &workforce.employees {
         let clean = employee.to_json();
@@ -175,10 +178,12 @@ fn the_quick_proof_finds_exactly_what_the_full_mapping_finds() {
     let contract = crate::contract::parse(include_str!("../../../assets/contract.toml")).unwrap();
     let today = jiff::civil::date(2026, 11, 25);
     // Every value stored once (all these columns have fewer distinct values than
-    // the limit), and then only the first few of each column: the quick proof
-    // compares shared indices for the first and text for the rest.
+    // the limit); then only the first few of each column, so the quick proof
+    // compares shared indices for the first and text for the rest; then the
+    // first few and past them the values of columns that repeat (the managers,
+    // the hire dates), whose cells hold their text as well.
     let mut full = Vec::new();
-    for shared in [None, Some(6)] {
+    for shared in [None, Some((6, false)), Some((6, true))] {
         let (employees, learners) = spoiled_lists(&contract, today, shared, Listed::AsSynced);
         let quick = sorted(compare_with(&contract, &employees, &learners, today, true));
         full = sorted(compare_with(&contract, &employees, &learners, today, false));

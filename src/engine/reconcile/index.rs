@@ -1,8 +1,11 @@
 //! Learner rows by the employee id they carry (`externalId`), for a run's join.
 //!
 //! The ids are hashed on every thread first; then one table, sized once, is
-//! filled from the hashes. One table holds the fewest buckets (shards each
-//! round up to a power of two, and at a million learners that doubled them).
+//! filled from the hashes. The table holds only rows (four bytes a bucket, so a
+//! million learners fill it in cache); a lookup checks the row's hash, then
+//! reads its ids from the packed learner. A run looks up few learners this way:
+//! most employees find theirs by the join's sequence, and each manager stored
+//! once is looked up once.
 
 use std::hash::BuildHasher;
 
@@ -10,26 +13,30 @@ use hashbrown::HashTable;
 
 use super::rows::{Cell, LEARNER_EXTERNAL_ID, LEARNER_ID, Learners};
 
-/// An entry: the employee id, the learner's row and its SCIM id.
-type Entry<'a> = (&'a str, u32, &'a str);
+/// A hash no id has: the learner has none.
+const NO_ID: u64 = 0;
 
 pub struct LearnerIndex<'a> {
+    learners: &'a Learners,
     state: foldhash::fast::RandomState,
-    table: HashTable<Entry<'a>>,
+    /// Per learner row: its employee id's hash, or `NO_ID`.
+    hashes: Vec<u64>,
+    table: HashTable<u32>,
     /// Rows another learner with the same id hides (the last one wins), ascending.
     hidden: Vec<u32>,
 }
 
-/// A learner's employee id (if it has one) and its SCIM id.
-fn ids<'a>(learners: &'a Learners, row: usize, cells: &mut Vec<Cell<'a>>) -> Option<Entry<'a>> {
-    // The SCIM id is the first column, the employee id the second.
-    learners.rows.head(row, LEARNER_EXTERNAL_ID + 1, cells);
-    match cells[LEARNER_EXTERNAL_ID] {
-        Cell::Text(id) | Cell::Json(id) if !id.is_empty() => {
-            Some((id, row as u32, cells[LEARNER_ID].text().unwrap_or_default()))
-        }
+/// A learner's employee id, if it has one.
+fn employee_id(learners: &Learners, row: usize) -> Option<&str> {
+    match learners.rows.cell(row, LEARNER_EXTERNAL_ID) {
+        Cell::Text(id) | Cell::Json(id) if !id.is_empty() => Some(id),
         _ => None,
     }
+}
+
+/// An id's hash (never `NO_ID`).
+fn hash(state: &foldhash::fast::RandomState, id: &str) -> u64 {
+    state.hash_one(id) | 1
 }
 
 impl<'a> LearnerIndex<'a> {
@@ -38,8 +45,7 @@ impl<'a> LearnerIndex<'a> {
         let state = foldhash::fast::RandomState::default();
         let rows = learners.rows.len();
         let threads = threads.clamp(1, 8);
-        // The hash of each learner's id (any value for a learner without one).
-        let mut hashes: Vec<u64> = vec![0; rows];
+        let mut hashes: Vec<u64> = vec![NO_ID; rows];
         let chunk = rows.div_ceil(threads).max(1);
         let mut size = 0;
         std::thread::scope(|scope| {
@@ -47,11 +53,10 @@ impl<'a> LearnerIndex<'a> {
             let handles: Vec<_> = (hashes.chunks_mut(chunk).enumerate())
                 .map(|(part, hashes)| {
                     scope.spawn(move || {
-                        let mut cells = Vec::new();
                         let mut with_id = 0;
                         for (at, slot) in hashes.iter_mut().enumerate() {
-                            if let Some((id, ..)) = ids(learners, part * chunk + at, &mut cells) {
-                                *slot = state.hash_one(id);
+                            if let Some(id) = employee_id(learners, part * chunk + at) {
+                                *slot = hash(state, id);
                                 with_id += 1;
                             }
                         }
@@ -63,34 +68,46 @@ impl<'a> LearnerIndex<'a> {
                 size += handle.join().expect("hashing does not panic");
             }
         });
-        let mut table: HashTable<Entry<'a>> = HashTable::with_capacity(size);
+        let mut table: HashTable<u32> = HashTable::with_capacity(size);
         let mut hidden = Vec::new();
-        let mut cells = Vec::new();
-        let rehash = |&(_, row, _): &Entry<'a>| hashes[row as usize];
+        let rehash = |&row: &u32| hashes[row as usize];
         for (row, &hash) in hashes.iter().enumerate() {
-            let Some(entry) = ids(learners, row, &mut cells) else {
+            if hash == NO_ID {
                 continue;
+            }
+            // The same hash is almost always the same id; the ids say for sure.
+            let same = |&other: &u32| {
+                hashes[other as usize] == hash
+                    && employee_id(learners, other as usize) == employee_id(learners, row)
             };
-            match table.entry(hash, |&(key, ..)| key == entry.0, rehash) {
+            match table.entry(hash, same, rehash) {
                 hashbrown::hash_table::Entry::Occupied(mut earlier) => {
-                    hidden.push(std::mem::replace(earlier.get_mut(), entry).1);
+                    hidden.push(std::mem::replace(earlier.get_mut(), row as u32));
                 }
                 hashbrown::hash_table::Entry::Vacant(vacant) => {
-                    vacant.insert(entry);
+                    vacant.insert(row as u32);
                 }
             }
         }
-        drop(hashes);
         hidden.sort_unstable();
-        LearnerIndex { state, table, hidden }
+        LearnerIndex {
+            learners,
+            state,
+            hashes,
+            table,
+            hidden,
+        }
     }
 
     /// The row and SCIM id of the learner carrying employee id `id`.
     pub fn get(&self, id: &str) -> Option<(u32, &'a str)> {
-        let hash = self.state.hash_one(id);
-        self.table
-            .find(hash, |&(key, ..)| key == id)
-            .map(|&(_, row, learner)| (row, learner))
+        let hash = hash(&self.state, id);
+        let learners = self.learners;
+        let &row = self.table.find(hash, |&row| {
+            self.hashes[row as usize] == hash && employee_id(learners, row as usize) == Some(id)
+        })?;
+        let learner = learners.rows.cell(row as usize, LEARNER_ID).text();
+        Some((row, learner.unwrap_or_default()))
     }
 
     /// Whether another learner with the same employee id hides row `row`.

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use jiff::civil::Date;
 
+use super::index::LearnerIndex;
 use super::rows::{Cell, Employees, LEARNER_ACTIVE, LEARNER_GROUPS, Learners, NOT_SHARED};
 use crate::contract::map::looks_like_email;
 use crate::contract::{Contract, EmptyRule, FieldRule, FieldType, LeaveAction, Owner, TriggerWhen};
@@ -33,6 +34,9 @@ const ABSENT: u32 = BY_TEXT - 1;
 const PROBLEM: u32 = BY_TEXT - 2;
 /// A shared value's code when the LMS's value is left out of the write.
 const SKIP: u32 = BY_TEXT - 3;
+/// A shared manager's code when the manager has no learner (the attribute is
+/// left alone).
+const NO_LEARNER: u32 = BY_TEXT - 4;
 /// A code's flag: the checked HRIS text is the cell's own text.
 const HRIS_IS_CELL: u32 = 1 << 28;
 /// A code's flag: the value has no HRIS text (empty).
@@ -51,6 +55,11 @@ pub struct Quick<'c> {
     inclusion: Vec<(Option<usize>, &'c [String])>,
     hire: Option<usize>,
     manager: Option<usize>,
+    /// Per value the manager's column stores once: the learner column's shared
+    /// index of its learner's SCIM id (`ABSENT`, `BY_TEXT` or `NO_LEARNER`)...
+    manager_codes: Vec<u32>,
+    /// ... and that SCIM id.
+    manager_ids: Vec<&'c str>,
     triggers: Vec<QuickTrigger<'c>>,
     today: Date,
     /// `today` as `YYYY-MM-DD`.
@@ -155,6 +164,7 @@ impl<'c> Quick<'c> {
         contract: &'c Contract,
         employees: &'c Employees,
         learners: &'c Learners,
+        index: &LearnerIndex<'c>,
         today: Date,
     ) -> Quick<'c> {
         let mut rules: Vec<QuickRule<'c>> = Vec::new();
@@ -261,6 +271,25 @@ impl<'c> Quick<'c> {
             })
         };
         let lifecycle = &contract.lifecycle;
+        let manager = lifecycle.manager_field.as_deref().and_then(find);
+        // Each manager stored once, looked up once.
+        let (manager_codes, manager_ids) = manager.map_or_else(Default::default, |at| {
+            let rule = &rules[at];
+            (rule.known.iter())
+                .map(
+                    |known| match known.seen.and_then(|seen| seen.hris).and_then(|id| index.get(id)) {
+                        None => (NO_LEARNER, ""),
+                        Some((_, id)) if rule.rule.kind == FieldType::Email => (BY_TEXT, id),
+                        Some((_, id)) => (
+                            (rule.learner)
+                                .and_then(|column| learners.rows.shared_index(column, id))
+                                .unwrap_or(ABSENT),
+                            id,
+                        ),
+                    },
+                )
+                .unzip()
+        });
         let triggers = (contract.triggers.iter())
             .map(|trigger| match &trigger.when {
                 TriggerWhen::Hire { within_days } => QuickTrigger::Hire {
@@ -305,7 +334,9 @@ impl<'c> Quick<'c> {
                 .map(|rule| (find(&rule.field), rule.any_of.as_slice()))
                 .collect(),
             hire: find(&lifecycle.hire_date_field),
-            manager: lifecycle.manager_field.as_deref().and_then(find),
+            manager,
+            manager_codes,
+            manager_ids,
             triggers,
             rules,
             today,
@@ -407,7 +438,6 @@ impl<'c> Quick<'c> {
         if !should_be_active || !active {
             return !should_be_active && !active;
         }
-        let manager = hris(self.manager).and_then(&manager_learner);
         for (at, rule) in self.rules.iter().enumerate() {
             let Some(column) = rule.learner else {
                 continue;
@@ -425,15 +455,26 @@ impl<'c> Quick<'c> {
                 continue;
             }
             let lms = if Some(at) == self.manager {
-                // (A shared value left out of the write went above.)
-                if shared_at[at] == NOT_SHARED && matches!(seen[at].lms, Lms::Skip) {
-                    continue;
-                }
-                match (hris(Some(at)), manager) {
-                    (None, _) => Lms::Null,
-                    (Some(_), Some(id)) => Lms::Text(id),
-                    // The manager has no learner: the attribute is left alone.
-                    (Some(_), None) => continue,
+                match shared_at[at] {
+                    // (A shared value left out of the write went above.)
+                    NOT_SHARED if matches!(seen[at].lms, Lms::Skip) => continue,
+                    NOT_SHARED => match seen[at].hris.map(&manager_learner) {
+                        None => Lms::Null,
+                        Some(Some(id)) => Lms::Text(id),
+                        // The manager has no learner: the attribute is left alone.
+                        Some(None) => continue,
+                    },
+                    _ if wanted[at] & HRIS_IS_NONE != 0 => Lms::Null,
+                    index => match self.manager_codes[index as usize] {
+                        NO_LEARNER => continue,
+                        code if code != BY_TEXT && current != NOT_SHARED => {
+                            if current != code {
+                                return false;
+                            }
+                            continue;
+                        }
+                        _ => Lms::Text(self.manager_ids[index as usize]),
+                    },
                 }
             } else {
                 match seen_of(at).lms {

@@ -5,7 +5,9 @@
 //! lists as JSON values take several gigabytes.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
 
 use serde_json::{Map, Value};
 
@@ -14,8 +16,14 @@ use crate::contract::Contract;
 use crate::contract::ScimPath;
 use crate::contract::map::FieldSource;
 
-/// Distinct values a column stores once before it stops (an id or an email column).
+/// Distinct values a column stores once before it checks that its values repeat:
+/// past this, a column goes on storing new values once only while at most one
+/// record in `REPEATS` has brought one (a manager or a hire date column does;
+/// an id or an email column stops here).
 const SHARED_PER_COLUMN: usize = 4_096;
+
+/// See `SHARED_PER_COLUMN`.
+const REPEATS: usize = 4;
 
 /// The shared index of a value a column did not store once.
 pub const NOT_SHARED: u32 = u32::MAX;
@@ -48,6 +56,10 @@ impl<'a> Cell<'a> {
     }
 }
 
+/// A tag's kinds (its low two bits). A shared value past the column's first
+/// `SHARED_PER_COLUMN` keeps its text in the record too, so reading it does not
+/// look it up: its tag is `MISSING` with the text's length plus one, then its
+/// shared index.
 const MISSING: u64 = 0;
 const TEXT: u64 = 1;
 const SHARED: u64 = 2;
@@ -56,8 +68,11 @@ const JSON: u64 = 3;
 /// The values one column has stored once.
 #[derive(Default)]
 struct Shared {
-    index: HashMap<Box<str>, u32>,
+    /// Each value's place in `values`, by the value.
+    index: HashTable<u32>,
     values: Vec<Box<str>>,
+    /// Past the limit, new values came too often: no more are stored once.
+    stopped: bool,
 }
 
 /// Records with the same columns, packed: per value a tag (kind and length, or
@@ -70,8 +85,13 @@ pub struct Packed {
     /// Per record: where its tags and its text start.
     starts: Vec<(usize, usize)>,
     shared: Vec<Shared>,
-    /// Distinct values a column stores once at most.
+    /// Hashes the values stored once.
+    state: foldhash::fast::RandomState,
+    /// Distinct values a column stores once before it checks that they repeat.
     shared_limit: usize,
+    /// Whether a column whose values repeat goes on past `shared_limit` (only
+    /// tests turn it off).
+    repeating: bool,
 }
 
 impl Packed {
@@ -83,15 +103,19 @@ impl Packed {
             text: String::new(),
             starts: Vec::new(),
             shared,
+            state: foldhash::fast::RandomState::default(),
             shared_limit: SHARED_PER_COLUMN,
+            repeating: true,
         }
     }
 
-    /// Stores at most `limit` distinct values per column once (tests use a few,
-    /// so both kinds of cell are read).
+    /// Stores `limit` distinct values per column once before checking that they
+    /// repeat, and past it goes on only if `repeating` (tests use a few, so every
+    /// kind of cell is read).
     #[cfg(test)]
-    pub fn share_at_most(&mut self, limit: usize) {
+    pub fn share_at_most(&mut self, limit: usize, repeating: bool) {
         self.shared_limit = limit;
+        self.repeating = repeating;
     }
 
     /// The values column `column` stores once; a cell's shared index is its place here.
@@ -101,7 +125,12 @@ impl Packed {
 
     /// The shared index of `text` in column `column`, if the column stores it once.
     pub fn shared_index(&self, column: usize, text: &str) -> Option<u32> {
-        self.shared[column].index.get(text).copied()
+        let shared = &self.shared[column];
+        (shared.index)
+            .find(self.state.hash_one(text), |&at| {
+                &*shared.values[at as usize] == text
+            })
+            .copied()
     }
 
     pub fn len(&self) -> usize {
@@ -134,18 +163,37 @@ impl Packed {
                 }
                 Cell::Text(text) => {
                     let shared = &mut self.shared[column];
-                    let index = match shared.index.get(text) {
+                    let records = self.starts.len();
+                    let hash = self.state.hash_one(text);
+                    let values = &shared.values;
+                    let index = match shared.index.find(hash, |&at| &*values[at as usize] == text) {
                         Some(&index) => Some(index),
-                        None if shared.values.len() < self.shared_limit => {
+                        None if shared.values.len() < self.shared_limit
+                            || (self.repeating
+                                && !shared.stopped
+                                && shared.values.len() * REPEATS <= records) =>
+                        {
                             let index = shared.values.len() as u32;
                             shared.values.push(text.into());
-                            shared.index.insert(text.into(), index);
+                            let (state, values) = (&self.state, &shared.values);
+                            (shared.index)
+                                .insert_unique(hash, index, |&at| state.hash_one(&values[at as usize]));
                             Some(index)
                         }
-                        None => None,
+                        None => {
+                            shared.stopped = true;
+                            None
+                        }
                     };
                     match index {
-                        Some(index) => put_varint(&mut self.tags, u64::from(index) << 2 | SHARED),
+                        Some(index) if (index as usize) < self.shared_limit => {
+                            put_varint(&mut self.tags, u64::from(index) << 2 | SHARED)
+                        }
+                        Some(index) => {
+                            put_varint(&mut self.tags, (text.len() as u64 + 1) << 2 | MISSING);
+                            put_varint(&mut self.tags, u64::from(index));
+                            self.text.push_str(text);
+                        }
                         None => {
                             put_varint(&mut self.tags, (text.len() as u64) << 2 | TEXT);
                             self.text.push_str(text);
@@ -195,7 +243,13 @@ impl Packed {
             let tag = get_varint(&self.tags, &mut at);
             let payload = (tag >> 2) as usize;
             let (cell, index) = match tag & 3 {
-                MISSING => (Cell::Missing, NOT_SHARED),
+                MISSING if payload == 0 => (Cell::Missing, NOT_SHARED),
+                MISSING => {
+                    let index = get_varint(&self.tags, &mut at) as u32;
+                    let text = &self.text[text_at..text_at + payload - 1];
+                    text_at += payload - 1;
+                    (Cell::Text(text), index)
+                }
                 SHARED => (Cell::Text(&self.shared[column].values[payload]), payload as u32),
                 kind => {
                     let text = &self.text[text_at..text_at + payload];
@@ -223,10 +277,13 @@ impl Packed {
         self.tags.capacity()
             + self.text.capacity()
             + self.starts.capacity() * std::mem::size_of::<(usize, usize)>()
-            + self
-                .shared
-                .iter()
-                .map(|s| s.values.iter().map(|v| 2 * v.len() + 48).sum::<usize>())
+            + (self.shared.iter())
+                .map(|s| {
+                    // A value's text and its box; its place in the index and a control byte.
+                    s.values.iter().map(|v| v.len()).sum::<usize>()
+                        + s.values.capacity() * std::mem::size_of::<Box<str>>()
+                        + s.index.capacity() * (std::mem::size_of::<u32>() + 1)
+                })
                 .sum::<usize>()
     }
 }
@@ -480,6 +537,31 @@ mod tests {
         assert_eq!(packed.shared_index(0, "é4097"), None);
         assert_eq!(packed.len(), rows);
         assert_eq!(Cell::Json("true").to_value(), Value::Bool(true));
+    }
+
+    #[test]
+    fn a_column_whose_values_repeat_goes_on_storing_them_once_past_the_limit() {
+        let mut packed = Packed::new(vec!["id".into(), "manager".into()]);
+        packed.share_at_most(4, true);
+        // Ids never repeat; each manager comes five times (one record in five
+        // brings a new one, within `REPEATS`).
+        for n in 0..100 {
+            packed.push([Cell::Text(&format!("e{n}")), Cell::Text(&format!("m{}", n / 5))]);
+        }
+        let (mut cells, mut indices) = (Vec::new(), Vec::new());
+        for n in [0, 3, 4, 19, 20, 21, 50, 99] {
+            packed.row_shared(n, &mut cells, &mut indices);
+            assert_eq!(
+                cells,
+                [Cell::Text(&format!("e{n}")), Cell::Text(&format!("m{}", n / 5))]
+            );
+            let id = if n < 4 { n as u32 } else { NOT_SHARED };
+            assert_eq!(indices, [id, (n / 5) as u32], "row {n}");
+        }
+        assert_eq!(packed.shared_values(0).len(), 4, "the ids stopped at the limit");
+        assert_eq!(packed.shared_values(1).len(), 20);
+        assert_eq!(packed.shared_index(1, "m19"), Some(19));
+        assert_eq!(packed.cell(99, 1), Cell::Text("m19"));
     }
 
     #[test]
