@@ -177,6 +177,9 @@ fn compare_range(
             for ahead in row..(row + LOOKUPS_AT_ONCE).min(end) {
                 let (mut read, mut indices) = spare.pop().unwrap_or_default();
                 employees.rows.row_shared(ahead, &mut read, &mut indices);
+                if let Some(c) = id_column {
+                    read[c] = employees.rows.resolved(c, read[c], indices[c]);
+                }
                 // The employee's own learner: learners mostly come in the HRIS's
                 // order, so the one after the last found is tried first.
                 let own = id_column.and_then(|c| key_text(read[c])).and_then(|key| {
@@ -208,7 +211,7 @@ fn compare_range(
             for (read, indices, _, manager) in &mut looked_up {
                 *manager = manager_column
                     .filter(|&c| quick.is_none() || indices[c] == NOT_SHARED)
-                    .and_then(|c| key_text(read[c]))
+                    .and_then(|c| key_text(employees.rows.resolved(c, read[c], indices[c])))
                     .map(|key| (key, index.get(key)));
             }
             looked_up.reverse();
@@ -217,10 +220,6 @@ fn compare_range(
         std::mem::swap(&mut cells, &mut read);
         std::mem::swap(&mut shared, &mut indices);
         spare.push((read, indices));
-        let record = Record {
-            columns,
-            cells: &cells,
-        };
         let Some(employee_id) = id_column.and_then(|c| key_text(cells[c])) else {
             continue;
         };
@@ -244,6 +243,13 @@ fn compare_range(
         }) {
             continue;
         }
+        // The full path reads every value's text.
+        employees.rows.resolve(&mut cells, &shared);
+        learners.rows.resolve(&mut learner_cells, &learner_shared);
+        let record = Record {
+            columns,
+            cells: &cells,
+        };
         // A record the contract refuses is in the error queue already, not drift.
         let Ok(mapped) = map_employee(contract, &record) else {
             continue;

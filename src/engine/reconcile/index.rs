@@ -1,8 +1,8 @@
 //! Learner rows by the employee id they carry (`externalId`), for a run's join.
 //!
-//! The ids are hashed on every thread first; then one table, sized once, is
-//! filled from the hashes. The table holds only rows (four bytes a bucket, so a
-//! million learners fill it in cache); a lookup checks the row's hash, then
+//! The ids are hashed on every thread first; then each thread fills the table
+//! of its share of the hashes, sized once. A table holds only rows (four bytes
+//! a bucket, so a million learners fill it in cache); a lookup checks the row's hash, then
 //! reads its ids from the packed learner. A run looks up few learners this way:
 //! most employees find theirs by the join's sequence, and each manager stored
 //! once is looked up once.
@@ -21,7 +21,8 @@ pub struct LearnerIndex<'a> {
     state: foldhash::fast::RandomState,
     /// Per learner row: its employee id's hash, or `NO_ID`.
     hashes: Vec<u64>,
-    table: HashTable<u32>,
+    /// Rows by hash, in one table per share of the hashes (see `shard`).
+    tables: Vec<HashTable<u32>>,
     /// Rows another learner with the same id hides (the last one wins), ascending.
     hidden: Vec<u32>,
 }
@@ -39,6 +40,40 @@ fn hash(state: &foldhash::fast::RandomState, id: &str) -> u64 {
     state.hash_one(id) | 1
 }
 
+/// The table of a hash among `shards` (chosen by bits the table itself does not
+/// use: it takes the low ones for the bucket and the top seven for the tag).
+fn shard(hash: u64, shards: usize) -> usize {
+    (hash >> 32) as usize % shards
+}
+
+/// Shard `at` of `shards`: its table of rows, and the rows a later learner with
+/// the same id hides in it.
+fn fill(learners: &Learners, hashes: &[u64], at: usize, shards: usize) -> (HashTable<u32>, Vec<u32>) {
+    let mine = |hash: u64| hash != NO_ID && shard(hash, shards) == at;
+    let mut table: HashTable<u32> = HashTable::with_capacity(hashes.iter().filter(|&&h| mine(h)).count());
+    let mut hidden = Vec::new();
+    let rehash = |&row: &u32| hashes[row as usize];
+    for (row, &hash) in hashes.iter().enumerate() {
+        if !mine(hash) {
+            continue;
+        }
+        // The same hash is almost always the same id; the ids say for sure.
+        let same = |&other: &u32| {
+            hashes[other as usize] == hash
+                && employee_id(learners, other as usize) == employee_id(learners, row)
+        };
+        match table.entry(hash, same, rehash) {
+            hashbrown::hash_table::Entry::Occupied(mut earlier) => {
+                hidden.push(std::mem::replace(earlier.get_mut(), row as u32));
+            }
+            hashbrown::hash_table::Entry::Vacant(vacant) => {
+                vacant.insert(row as u32);
+            }
+        }
+    }
+    (table, hidden)
+}
+
 impl<'a> LearnerIndex<'a> {
     /// Indexes `learners`, hashing on `threads` threads.
     pub fn build(learners: &'a Learners, threads: usize) -> LearnerIndex<'a> {
@@ -47,54 +82,45 @@ impl<'a> LearnerIndex<'a> {
         let threads = threads.clamp(1, 8);
         let mut hashes: Vec<u64> = vec![NO_ID; rows];
         let chunk = rows.div_ceil(threads).max(1);
-        let mut size = 0;
         std::thread::scope(|scope| {
             let state = &state;
             let handles: Vec<_> = (hashes.chunks_mut(chunk).enumerate())
                 .map(|(part, hashes)| {
                     scope.spawn(move || {
-                        let mut with_id = 0;
                         for (at, slot) in hashes.iter_mut().enumerate() {
                             if let Some(id) = employee_id(learners, part * chunk + at) {
                                 *slot = hash(state, id);
-                                with_id += 1;
                             }
                         }
-                        with_id
                     })
                 })
                 .collect();
             for handle in handles {
-                size += handle.join().expect("hashing does not panic");
+                handle.join().expect("hashing does not panic");
             }
         });
-        let mut table: HashTable<u32> = HashTable::with_capacity(size);
+        // Then each thread fills the table of its share of the hashes.
+        let shards: Vec<(HashTable<u32>, Vec<u32>)> = std::thread::scope(|scope| {
+            let hashes = &hashes;
+            let handles: Vec<_> = (0..threads)
+                .map(|shard| scope.spawn(move || fill(learners, hashes, shard, threads)))
+                .collect();
+            (handles.into_iter())
+                .map(|handle| handle.join().expect("indexing does not panic"))
+                .collect()
+        });
         let mut hidden = Vec::new();
-        let rehash = |&row: &u32| hashes[row as usize];
-        for (row, &hash) in hashes.iter().enumerate() {
-            if hash == NO_ID {
-                continue;
-            }
-            // The same hash is almost always the same id; the ids say for sure.
-            let same = |&other: &u32| {
-                hashes[other as usize] == hash
-                    && employee_id(learners, other as usize) == employee_id(learners, row)
-            };
-            match table.entry(hash, same, rehash) {
-                hashbrown::hash_table::Entry::Occupied(mut earlier) => {
-                    hidden.push(std::mem::replace(earlier.get_mut(), row as u32));
-                }
-                hashbrown::hash_table::Entry::Vacant(vacant) => {
-                    vacant.insert(row as u32);
-                }
-            }
+        let mut tables = Vec::new();
+        for (table, shard_hidden) in shards {
+            tables.push(table);
+            hidden.extend(shard_hidden);
         }
         hidden.sort_unstable();
         LearnerIndex {
             learners,
             state,
             hashes,
-            table,
+            tables,
             hidden,
         }
     }
@@ -103,7 +129,8 @@ impl<'a> LearnerIndex<'a> {
     pub fn get(&self, id: &str) -> Option<(u32, &'a str)> {
         let hash = hash(&self.state, id);
         let learners = self.learners;
-        let &row = self.table.find(hash, |&row| {
+        let table = &self.tables[shard(hash, self.tables.len())];
+        let &row = table.find(hash, |&row| {
             self.hashes[row as usize] == hash && employee_id(learners, row as usize) == Some(id)
         })?;
         let learner = learners.rows.cell(row as usize, LEARNER_ID).text();

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap};
 use jiff::civil::Date;
 
 use super::index::LearnerIndex;
-use super::rows::{Cell, Employees, LEARNER_ACTIVE, LEARNER_GROUPS, Learners, NOT_SHARED};
+use super::rows::{Cell, Employees, LEARNER_ACTIVE, LEARNER_GROUPS, Learners, NOT_SHARED, Packed};
 use crate::contract::map::looks_like_email;
 use crate::contract::{Contract, EmptyRule, FieldRule, FieldType, LeaveAction, Owner, TriggerWhen};
 
@@ -45,6 +45,8 @@ const HRIS_IS_NONE: u32 = 1 << 29;
 /// The contract resolved against both lists' columns and their shared values,
 /// once per run; the threads comparing share it.
 pub struct Quick<'c> {
+    employees: &'c Packed,
+    learners: &'c Packed,
     rules: Vec<QuickRule<'c>>,
     key: Option<usize>,
     status: Option<usize>,
@@ -202,11 +204,14 @@ impl<'c> Quick<'c> {
                 known: Vec::new(),
                 codes: Vec::new(),
             };
+            // (A manager's learner value is its learner's SCIM id: see `manager_codes`.)
+            let is_manager = contract.lifecycle.manager_field.as_deref() == Some(rule.name.as_str());
             quick.known = quick.column.map_or_else(Vec::new, |column| {
                 (employees.rows.shared_values(column).iter())
                     .map(|value| {
                         let seen = quick_value(&quick, Some(value));
                         let learner = match (seen, quick.learner) {
+                            _ if is_manager => BY_TEXT,
                             // Emails compare without case: by text.
                             (
                                 Some(Seen {
@@ -272,24 +277,8 @@ impl<'c> Quick<'c> {
         };
         let lifecycle = &contract.lifecycle;
         let manager = lifecycle.manager_field.as_deref().and_then(find);
-        // Each manager stored once, looked up once.
-        let (manager_codes, manager_ids) = manager.map_or_else(Default::default, |at| {
-            let rule = &rules[at];
-            (rule.known.iter())
-                .map(
-                    |known| match known.seen.and_then(|seen| seen.hris).and_then(|id| index.get(id)) {
-                        None => (NO_LEARNER, ""),
-                        Some((_, id)) if rule.rule.kind == FieldType::Email => (BY_TEXT, id),
-                        Some((_, id)) => (
-                            (rule.learner)
-                                .and_then(|column| learners.rows.shared_index(column, id))
-                                .unwrap_or(ABSENT),
-                            id,
-                        ),
-                    },
-                )
-                .unzip()
-        });
+        let (manager_codes, manager_ids) =
+            manager.map_or_else(Default::default, |at| manager_codes(&rules[at], learners, index));
         let triggers = (contract.triggers.iter())
             .map(|trigger| match &trigger.when {
                 TriggerWhen::Hire { within_days } => QuickTrigger::Hire {
@@ -324,6 +313,8 @@ impl<'c> Quick<'c> {
             })
             .collect();
         Quick {
+            employees: &employees.rows,
+            learners: &learners.rows,
             key: find(&contract.key_field().name),
             status: find(&lifecycle.status_field),
             active: &lifecycle.active,
@@ -415,7 +406,8 @@ impl<'c> Quick<'c> {
             match shared_at[at] {
                 NOT_SHARED => seen[at].hris,
                 _ if wanted[at] & HRIS_IS_NONE != 0 => None,
-                _ if wanted[at] & HRIS_IS_CELL != 0 => self.rules[at].column.and_then(|c| employee[c].text()),
+                _ if wanted[at] & HRIS_IS_CELL != 0 => (self.rules[at].column)
+                    .and_then(|c| self.employees.resolved(c, employee[c], employee_shared[c]).text()),
                 _ => seen_of(at).hris,
             }
         };
@@ -434,7 +426,8 @@ impl<'c> Quick<'c> {
             // No learner, and none wanted; anything else is a finding or a wait.
             return !should_be_active;
         };
-        let active = learner[LEARNER_ACTIVE] != Cell::Json("false");
+        let learner_cell = |c: usize| self.learners.resolved(c, learner[c], learner_shared[c]);
+        let active = learner_cell(LEARNER_ACTIVE) != Cell::Json("false");
         if !should_be_active || !active {
             return !should_be_active && !active;
         }
@@ -482,7 +475,7 @@ impl<'c> Quick<'c> {
                     lms => lms,
                 }
             };
-            if !same(learner[column], lms, rule.rule.kind) {
+            if !same(learner_cell(column), lms, rule.rule.kind) {
                 return false;
             }
         }
@@ -565,6 +558,39 @@ impl<'c> Quick<'c> {
         }
         true
     }
+}
+
+/// Per value the manager's column stores once: the learner column's shared
+/// index of its learner's SCIM id (or `NO_LEARNER`, `ABSENT`, `BY_TEXT`), and
+/// that id. Each is looked up once, on as many threads as the machine has cores.
+fn manager_codes<'c>(
+    rule: &QuickRule<'c>,
+    learners: &'c Learners,
+    index: &LearnerIndex<'c>,
+) -> (Vec<u32>, Vec<&'c str>) {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    let chunk = rule.known.len().div_ceil(threads).max(1);
+    let code = |known: &Known<'c>| match known.seen.and_then(|seen| seen.hris).and_then(|id| index.get(id)) {
+        None => (NO_LEARNER, ""),
+        Some((_, id)) if rule.rule.kind == FieldType::Email => (BY_TEXT, id),
+        Some((_, id)) => (
+            (rule.learner)
+                .and_then(|column| learners.rows.shared_index(column, id))
+                .unwrap_or(ABSENT),
+            id,
+        ),
+    };
+    std::thread::scope(|scope| {
+        let code = &code;
+        let handles: Vec<_> = (rule.known.chunks(chunk))
+            .map(|known| scope.spawn(move || known.iter().map(code).collect::<Vec<_>>()))
+            .collect();
+        (handles.into_iter())
+            .flat_map(|handle| handle.join().expect("looking up managers does not panic"))
+            .unzip()
+    })
 }
 
 /// `check_value` without allocating; `None` for a field problem (or a date not

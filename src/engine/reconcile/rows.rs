@@ -208,36 +208,56 @@ impl Packed {
     /// The values of record `row`, in column order.
     pub fn row<'a>(&'a self, row: usize, into: &mut Vec<Cell<'a>>) {
         into.clear();
-        self.read(row, self.columns.len(), |cell, _| into.push(cell));
+        self.read::<false>(row, self.columns.len(), |cell, _| into.push(cell));
     }
 
     /// The values of record `row` and, beside them, each one's shared index
-    /// (`NOT_SHARED` for a value the column does not store once).
+    /// (`NOT_SHARED` for a value the column does not store once). A value that
+    /// is among the first `SHARED_PER_COLUMN` a column stores once comes as
+    /// `Cell::Missing` with its index beside it, and `resolved` (or `resolve`)
+    /// gives its text: most comparisons need only the index, and the text is a
+    /// read elsewhere in memory.
     pub fn row_shared<'a>(&'a self, row: usize, into: &mut Vec<Cell<'a>>, indices: &mut Vec<u32>) {
         into.clear();
         indices.clear();
-        self.read(row, self.columns.len(), |cell, index| {
+        self.read::<true>(row, self.columns.len(), |cell, index| {
             into.push(cell);
             indices.push(index);
         });
     }
 
+    /// Cell `cell` of column `column` as `row_shared` read it, with its text.
+    pub fn resolved<'a>(&'a self, column: usize, cell: Cell<'a>, index: u32) -> Cell<'a> {
+        match cell {
+            Cell::Missing if index != NOT_SHARED => Cell::Text(&self.shared[column].values[index as usize]),
+            cell => cell,
+        }
+    }
+
+    /// A record as `row_shared` read it, with every value's text.
+    pub fn resolve<'a>(&'a self, cells: &mut [Cell<'a>], indices: &[u32]) {
+        for (column, (cell, &index)) in cells.iter_mut().zip(indices).enumerate() {
+            *cell = self.resolved(column, *cell, index);
+        }
+    }
+
     /// The first `count` values of record `row`.
     pub fn head<'a>(&'a self, row: usize, count: usize, into: &mut Vec<Cell<'a>>) {
         into.clear();
-        self.read(row, count.min(self.columns.len()), |cell, _| into.push(cell));
+        self.read::<false>(row, count.min(self.columns.len()), |cell, _| into.push(cell));
     }
 
     /// One value of record `row`.
     pub fn cell(&self, row: usize, column: usize) -> Cell<'_> {
         let mut last = Cell::Missing;
-        self.read(row, column + 1, |cell, _| last = cell);
+        self.read::<false>(row, column + 1, |cell, _| last = cell);
         last
     }
 
     /// Hands the first `count` values of record `row` to `each`, with their
-    /// shared index (or `NOT_SHARED`).
-    fn read<'a>(&'a self, row: usize, count: usize, mut each: impl FnMut(Cell<'a>, u32)) {
+    /// shared index (or `NOT_SHARED`); if `LAZY`, the values that take a look-up
+    /// as `Cell::Missing` (see `row_shared`).
+    fn read<'a, const LAZY: bool>(&'a self, row: usize, count: usize, mut each: impl FnMut(Cell<'a>, u32)) {
         let (mut at, mut text_at) = self.starts[row];
         for column in 0..count {
             let tag = get_varint(&self.tags, &mut at);
@@ -250,6 +270,7 @@ impl Packed {
                     text_at += payload - 1;
                     (Cell::Text(text), index)
                 }
+                SHARED if LAZY => (Cell::Missing, payload as u32),
                 SHARED => (Cell::Text(&self.shared[column].values[payload]), payload as u32),
                 kind => {
                     let text = &self.text[text_at..text_at + payload];
@@ -532,6 +553,10 @@ mod tests {
         assert_eq!(indices, [NOT_SHARED, 1, NOT_SHARED]);
         packed.row_shared(3, &mut cells, &mut indices);
         assert_eq!(indices, [3, 0, NOT_SHARED]);
+        // Values among the first stored once come without their text, until resolved.
+        assert_eq!(cells, [Cell::Missing, Cell::Missing, Cell::Missing]);
+        packed.resolve(&mut cells, &indices);
+        assert_eq!(cells, [Cell::Text("é3"), Cell::Text("Sales"), Cell::Missing]);
         assert_eq!(&*packed.shared_values(0)[3], "é3");
         assert_eq!(packed.shared_index(1, "Sales"), Some(0));
         assert_eq!(packed.shared_index(0, "é4097"), None);
@@ -551,6 +576,9 @@ mod tests {
         let (mut cells, mut indices) = (Vec::new(), Vec::new());
         for n in [0, 3, 4, 19, 20, 21, 50, 99] {
             packed.row_shared(n, &mut cells, &mut indices);
+            // The managers past the first four keep their text in the record.
+            assert_eq!(cells[1] == Cell::Missing, n < 20, "row {n}");
+            packed.resolve(&mut cells, &indices);
             assert_eq!(
                 cells,
                 [Cell::Text(&format!("e{n}")), Cell::Text(&format!("m{}", n / 5))]
