@@ -57,10 +57,8 @@ pub struct Quick<'c> {
     inclusion: Vec<(Option<usize>, &'c [String])>,
     hire: Option<usize>,
     manager: Option<usize>,
-    /// Per value the manager's column stores once: the learner column's shared
-    /// index of its learner's SCIM id (`ABSENT`, `BY_TEXT` or `NO_LEARNER`)...
-    manager_codes: Vec<u32>,
-    /// ... and that SCIM id.
+    /// Per value the manager's column stores once: its learner's SCIM id (the
+    /// rule's code holds that id's shared index in the learner column).
     manager_ids: Vec<&'c str>,
     triggers: Vec<QuickTrigger<'c>>,
     today: Date,
@@ -86,8 +84,10 @@ struct QuickRule<'c> {
     /// Per value the employee column stores once: what it comes to.
     known: Vec<Known<'c>>,
     /// The same in four bytes, read for every row so the tables stay in cache:
-    /// `PROBLEM`, `SKIP` or `Known::learner`, and where its HRIS text is
-    /// (`HRIS_IS_CELL`, `HRIS_IS_NONE`). `known` is read only for other text.
+    /// `PROBLEM`, `SKIP` or `Known::learner` (for the manager: the learner
+    /// column's shared index of its learner's SCIM id, or `NO_LEARNER`,
+    /// `ABSENT`, `BY_TEXT`), and where its HRIS text is (`HRIS_IS_CELL`,
+    /// `HRIS_IS_NONE`). `known` is read only for other text.
     codes: Vec<u32>,
 }
 
@@ -312,7 +312,7 @@ impl<'c> Quick<'c> {
                 }
             })
             .collect();
-        Quick {
+        let mut quick = Quick {
             employees: &employees.rows,
             learners: &learners.rows,
             key: find(&contract.key_field().name),
@@ -326,7 +326,6 @@ impl<'c> Quick<'c> {
                 .collect(),
             hire: find(&lifecycle.hire_date_field),
             manager,
-            manager_codes,
             manager_ids,
             triggers,
             rules,
@@ -334,7 +333,16 @@ impl<'c> Quick<'c> {
             today_text: today.to_string(),
             group_ids,
             group_sets,
+        };
+        if let Some(at) = manager {
+            // The manager's code wants its learner's SCIM id (a row reads one code).
+            for (code, learner) in quick.rules[at].codes.iter_mut().zip(manager_codes) {
+                if !matches!(*code & WANTED, PROBLEM | SKIP) {
+                    *code = (*code & !WANTED) | learner;
+                }
+            }
         }
+        quick
     }
 
     /// Whether the pair is certainly clean: the full path would find nothing.
@@ -458,7 +466,7 @@ impl<'c> Quick<'c> {
                         Some(None) => continue,
                     },
                     _ if wanted[at] & HRIS_IS_NONE != 0 => Lms::Null,
-                    index => match self.manager_codes[index as usize] {
+                    index => match by_index {
                         NO_LEARNER => continue,
                         code if code != BY_TEXT && current != NOT_SHARED => {
                             if current != code {
