@@ -245,7 +245,9 @@ fn compare_range(
         }
         // The full path reads every value's text.
         employees.rows.resolve(&mut cells, &shared);
-        learners.rows.resolve(&mut learner_cells, &learner_shared);
+        if learner_row.is_some() {
+            learners.rows.resolve(&mut learner_cells, &learner_shared);
+        }
         let record = Record {
             columns,
             cells: &cells,
