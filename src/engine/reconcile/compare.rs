@@ -81,7 +81,7 @@ fn compare_with(
         .map_or(1, |n| n.get())
         .clamp(1, 8);
     let index = LearnerIndex::build(learners, threads);
-    let quick = quick.then(|| Quick::new(contract, employees, learners, &index, today));
+    let quick = quick.then(|| Quick::new(contract, employees, learners, &index, threads, today));
     let quick = quick.as_ref();
     let mut cells = Vec::new();
     let rows = employees.rows.len();

@@ -167,6 +167,7 @@ impl<'c> Quick<'c> {
         employees: &'c Employees,
         learners: &'c Learners,
         index: &LearnerIndex<'c>,
+        threads: usize,
         today: Date,
     ) -> Quick<'c> {
         let mut rules: Vec<QuickRule<'c>> = Vec::new();
@@ -277,8 +278,9 @@ impl<'c> Quick<'c> {
         };
         let lifecycle = &contract.lifecycle;
         let manager = lifecycle.manager_field.as_deref().and_then(find);
-        let (manager_codes, manager_ids) =
-            manager.map_or_else(Default::default, |at| manager_codes(&rules[at], learners, index));
+        let (manager_codes, manager_ids) = manager.map_or_else(Default::default, |at| {
+            manager_codes(&rules[at], learners, index, threads)
+        });
         let triggers = (contract.triggers.iter())
             .map(|trigger| match &trigger.when {
                 TriggerWhen::Hire { within_days } => QuickTrigger::Hire {
@@ -570,15 +572,13 @@ impl<'c> Quick<'c> {
 
 /// Per value the manager's column stores once: the learner column's shared
 /// index of its learner's SCIM id (or `NO_LEARNER`, `ABSENT`, `BY_TEXT`), and
-/// that id. Each is looked up once, on as many threads as the machine has cores.
+/// that id. Each is looked up once, on `threads` threads.
 fn manager_codes<'c>(
     rule: &QuickRule<'c>,
     learners: &'c Learners,
     index: &LearnerIndex<'c>,
+    threads: usize,
 ) -> (Vec<u32>, Vec<&'c str>) {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8);
     let chunk = rule.known.len().div_ceil(threads).max(1);
     let code = |known: &Known<'c>| match known.seen.and_then(|seen| seen.hris).and_then(|id| index.get(id)) {
         None => (NO_LEARNER, ""),
