@@ -82,12 +82,16 @@ fn main() {
         .max(1);
     let (mut times, mut cpu) = (Vec::new(), Vec::new());
     let mut findings = Vec::new();
+    // What the rounds lost to the host (steal) and to other tasks in this machine.
+    let host_before = (cpu::stolen_seconds(), cpu::waiting_seconds());
     for _ in 0..rounds {
         let (started, cpu_before) = (Instant::now(), cpu::cpu_seconds("self"));
         findings = compare(&contract, &employees, &learners, today());
         times.push(started.elapsed().as_secs_f64());
         cpu.push(cpu::cpu_seconds("self") - cpu_before);
     }
+    let stolen = cpu::stolen_seconds() - host_before.0;
+    let waiting = cpu::waiting_seconds() - host_before.1;
     let median = |figures: &mut Vec<f64>| {
         figures.sort_by(f64::total_cmp);
         figures[rounds / 2]
@@ -101,7 +105,8 @@ fn main() {
         .count();
     println!(
         "comparison of {} employees against {} learners: {elapsed:.2} s on {} threads, {cpu_median:.2} s of CPU \
-         (median of {rounds}; rounds {times:.2?} s, CPU {cpu:.2?} s), {} findings ({drift} field drift, {} planted); \
+         (median of {rounds}; rounds {times:.2?} s, CPU {cpu:.2?} s; in all rounds the host took {stolen:.2} s of \
+         CPU away and tasks here waited {waiting:.2} s for a core), {} findings ({drift} field drift, {} planted); \
          both lists packed {packed_mb:.0} MB; process RSS {before:.0} MB before the comparison \
          (peak while reading the lists {peak_reading:.0} MB), peak during it {peak:.0} MB",
         employees.rows.len(),

@@ -84,6 +84,7 @@ fn main() {
 
         let sandbox_pid = sandbox.id().to_string();
         let cpu_before = (cpu::cpu_seconds("self"), cpu::cpu_seconds(&sandbox_pid));
+        let host_before = (cpu::stolen_seconds(), cpu::waiting_seconds());
         let started = Instant::now();
         loop {
             let cursor = engine
@@ -101,6 +102,8 @@ fn main() {
         let elapsed = started.elapsed().as_secs_f64();
         let engine_cpu = cpu::cpu_seconds("self") - cpu_before.0;
         let sandbox_cpu = cpu::cpu_seconds(&sandbox_pid) - cpu_before.1;
+        let stolen = cpu::stolen_seconds() - host_before.0;
+        let waiting = cpu::waiting_seconds() - host_before.1;
         let after = engine.store.counts().unwrap();
         let finished = (after.applied + after.unchanged) - (before.applied + before.unchanged);
         let snapshot = engine.metrics.snapshot();
@@ -120,7 +123,8 @@ fn main() {
         let per_thousand = |cpu: f64| cpu / (finished as f64 / 1000.0);
         println!(
             "CPU per 1,000 completions: engine {:.3} s, sandbox {:.3} s, both {:.3} s \
-             (engine {engine_cpu:.1} s, sandbox {sandbox_cpu:.1} s in all; concurrency {})",
+             (engine {engine_cpu:.1} s, sandbox {sandbox_cpu:.1} s in all; concurrency {}); \
+             the host took {stolen:.1} s of CPU away, tasks waited {waiting:.1} s for a core",
             per_thousand(engine_cpu),
             per_thousand(sandbox_cpu),
             per_thousand(engine_cpu + sandbox_cpu),

@@ -271,19 +271,36 @@ fn check_value(contract: &Contract, rule: &FieldRule, raw: Option<&str>) -> Resu
 
 /// One '@' with something on both sides, a dot in the domain, no whitespace.
 pub(crate) fn looks_like_email(text: &str) -> bool {
-    match text.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !domain.contains('@')
-                // Most addresses are ASCII: only the others need their characters decoded.
-                && if text.is_ascii() {
-                    !text.bytes().any(|b| b.is_ascii_whitespace() || b == 0x0b)
-                } else {
-                    !text.chars().any(char::is_whitespace)
-                }
+    // Most addresses are ASCII: one pass over their bytes (a reconciliation
+    // checks a million); only the others need their characters decoded.
+    if !text.is_ascii() {
+        return match text.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+                    && !domain.contains('@')
+                    && !text.chars().any(char::is_whitespace)
+            }
+            None => false,
+        };
+    }
+    let mut at = None;
+    let mut dot_in_domain = false;
+    for (i, &byte) in text.as_bytes().iter().enumerate() {
+        match byte {
+            b'@' if at.is_some() => return false,
+            b'@' => at = Some(i),
+            b'.' => dot_in_domain |= at.is_some(),
+            byte if byte.is_ascii_whitespace() || byte == 0x0b => return false,
+            _ => {}
+        }
+    }
+    let bytes = text.as_bytes();
+    match at {
+        Some(at) => {
+            at > 0 && dot_in_domain && bytes.get(at + 1) != Some(&b'.') && bytes.last() != Some(&b'.')
         }
         None => false,
     }

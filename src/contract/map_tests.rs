@@ -248,3 +248,28 @@ fn on_leave_record() -> Map<String, Value> {
     r.insert("employmentStatus".into(), json!("On Leave"));
     r
 }
+
+#[test]
+fn an_email_has_one_at_sign_a_dotted_domain_and_no_whitespace() {
+    for (text, expected) in [
+        ("ana@acme.example", true),
+        ("a.b@c.d", true),
+        ("zoë.ørsted@acme.example", true),
+        ("zoë@acme", false),
+        ("@acme.example", false),
+        ("ana@", false),
+        ("ana", false),
+        ("ana@acme", false),
+        ("ana@.acme.example", false),
+        ("ana@acme.example.", false),
+        ("ana@acme@example.com", false),
+        ("a na@acme.example", false),
+        ("ana@acme.example\t", false),
+        ("ana@acme.exa\u{b}mple", false),
+        ("zoë@acme.exa\u{2003}mple", false),
+        ("ana.@acme.example", true),
+        ("ana@a.b.c", true),
+    ] {
+        assert_eq!(super::looks_like_email(text), expected, "{text:?}");
+    }
+}

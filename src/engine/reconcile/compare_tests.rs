@@ -59,7 +59,7 @@ fn spoil_learner(document: &mut Value, rng: &mut ChaCha8Rng) {
             groups.retain(|g| keep(g["display"].as_str().unwrap_or("")));
         }
     };
-    match rng.random_range(0..17) {
+    match rng.random_range(0..18) {
         0 => document["active"] = json!(false),
         1 => document[ENTERPRISE]["department"] = json!("Elsewhere"),
         2 => document["userName"] = json!(document["userName"].as_str().unwrap_or("").to_uppercase()),
@@ -75,6 +75,12 @@ fn spoil_learner(document: &mut Value, rng: &mut ChaCha8Rng) {
         10 => document["name"]["givenName"] = json!(null),
         11 => document["externalId"] = json!(""),
         12 => document["active"] = json!("false"),
+        // Another work email, the userName (read from the same HRIS field) kept.
+        16 => {
+            if let Some(email) = document["emails"].get_mut(0) {
+                email["value"] = json!("someone.else@acme.example");
+            }
+        }
         // One trigger's group missing, the others there.
         13 => keep_groups(document, |g| g.starts_with("Compliance ")),
         14 => keep_groups(document, |g| !g.starts_with("Compliance ")),

@@ -151,14 +151,36 @@ enum Lms<'a> {
 /// What can be reused from one employee to the next.
 #[derive(Default)]
 pub struct Scratch<'a> {
-    seen: Vec<Seen<'a>>,
-    /// Per rule: the employee value's shared index, whose `Known` holds what
-    /// it comes to (`NOT_SHARED`: `seen` holds it).
-    shared_at: Vec<u32>,
-    /// Per rule: the learner's shared index its value must have, `ABSENT`,
-    /// `BY_TEXT` or `SKIP`, with the code's flags for a shared value.
-    wanted: Vec<u32>,
+    /// Per rule, written in place (a push per rule costs more than the check).
+    slots: Vec<Slot<'a>>,
     group: String,
+}
+
+/// One rule's value in the employee being checked.
+#[derive(Clone, Copy)]
+struct Slot<'a> {
+    /// What the value comes to, when the column does not store it once (else
+    /// whatever an earlier employee left).
+    seen: Seen<'a>,
+    /// The employee value's shared index, whose `Known` holds what it comes to
+    /// (`NOT_SHARED`: `seen` holds it).
+    shared_at: u32,
+    /// The learner's shared index its value must have, `ABSENT`, `BY_TEXT` or
+    /// `SKIP`, with the code's flags for a shared value.
+    wanted: u32,
+}
+
+impl Default for Slot<'_> {
+    fn default() -> Self {
+        Slot {
+            seen: Seen {
+                hris: None,
+                lms: Lms::Skip,
+            },
+            shared_at: NOT_SHARED,
+            wanted: BY_TEXT,
+        }
+    }
 }
 
 impl<'c> Quick<'c> {
@@ -361,17 +383,10 @@ impl<'c> Quick<'c> {
         'c: 'a,
     {
         let (employee, employee_shared) = employee;
-        let Scratch {
-            seen,
-            shared_at,
-            wanted,
-            group,
-        } = scratch;
-        seen.clear();
-        shared_at.clear();
-        wanted.clear();
+        let Scratch { slots, group } = scratch;
+        slots.resize(self.rules.len(), Slot::default());
         let shared = |column: Option<usize>| column.map_or(NOT_SHARED, |c| employee_shared[c]);
-        for rule in &self.rules {
+        for (at, rule) in self.rules.iter().enumerate() {
             let index = shared(rule.column);
             if index != NOT_SHARED {
                 let code = rule.codes[index as usize];
@@ -379,33 +394,34 @@ impl<'c> Quick<'c> {
                     // A field problem: the full path says what it comes to.
                     return false;
                 }
-                // A stand-in: `seen_of` and `hris` read the code and `known` instead.
-                seen.push(Seen {
-                    hris: None,
-                    lms: Lms::Skip,
-                });
-                shared_at.push(index);
-                wanted.push(code);
+                // `seen` is left as it was: only a value not stored once reads it.
+                (slots[at].shared_at, slots[at].wanted) = (index, code);
                 continue;
             }
-            shared_at.push(NOT_SHARED);
-            wanted.push(BY_TEXT);
-            if let Some(earlier) = rule.same_as {
-                seen.push(seen[earlier]);
-                continue;
-            }
-            let raw = rule.column.and_then(|c| match employee[c] {
-                Cell::Missing => None,
-                Cell::Text(text) | Cell::Json(text) => Some(text),
-            });
-            match quick_value(rule, raw) {
-                Some(value) => seen.push(value),
-                // A field problem: the full path says what it comes to.
-                None => return false,
-            }
+            let seen = match rule.same_as {
+                // (The same column: not stored once either.)
+                Some(earlier) => slots[earlier].seen,
+                None => {
+                    let raw = rule.column.and_then(|c| match employee[c] {
+                        Cell::Missing => None,
+                        Cell::Text(text) | Cell::Json(text) => Some(text),
+                    });
+                    match quick_value(rule, raw) {
+                        Some(seen) => seen,
+                        // A field problem: the full path says what it comes to.
+                        None => return false,
+                    }
+                }
+            };
+            slots[at] = Slot {
+                seen,
+                shared_at: NOT_SHARED,
+                wanted: BY_TEXT,
+            };
         }
-        let seen_of = |at: usize| match shared_at[at] {
-            NOT_SHARED => seen[at],
+        let slots = &*slots;
+        let seen_of = |at: usize| match slots[at].shared_at {
+            NOT_SHARED => slots[at].seen,
             index => {
                 (self.rules[at].known[index as usize].seen).expect("a shared value's code is no problem")
             }
@@ -413,10 +429,14 @@ impl<'c> Quick<'c> {
         // The HRIS text, from the row's own cell where the code says it is that.
         let hris = |at: Option<usize>| {
             let at = at?;
-            match shared_at[at] {
-                NOT_SHARED => seen[at].hris,
-                _ if wanted[at] & HRIS_IS_NONE != 0 => None,
-                _ if wanted[at] & HRIS_IS_CELL != 0 => (self.rules[at].column)
+            match slots[at] {
+                Slot {
+                    shared_at: NOT_SHARED,
+                    seen,
+                    ..
+                } => seen.hris,
+                Slot { wanted, .. } if wanted & HRIS_IS_NONE != 0 => None,
+                Slot { wanted, .. } if wanted & HRIS_IS_CELL != 0 => (self.rules[at].column)
                     .and_then(|c| self.employees.resolved(c, employee[c], employee_shared[c]).text()),
                 _ => seen_of(at).hris,
             }
@@ -446,7 +466,12 @@ impl<'c> Quick<'c> {
                 continue;
             };
             let current = learner_shared[column];
-            let by_index = wanted[at] & WANTED;
+            let Slot {
+                seen,
+                shared_at,
+                wanted,
+            } = slots[at];
+            let by_index = wanted & WANTED;
             if by_index == SKIP {
                 continue;
             }
@@ -458,16 +483,16 @@ impl<'c> Quick<'c> {
                 continue;
             }
             let lms = if Some(at) == self.manager {
-                match shared_at[at] {
+                match shared_at {
                     // (A shared value left out of the write went above.)
-                    NOT_SHARED if matches!(seen[at].lms, Lms::Skip) => continue,
-                    NOT_SHARED => match seen[at].hris.map(&manager_learner) {
+                    NOT_SHARED if matches!(seen.lms, Lms::Skip) => continue,
+                    NOT_SHARED => match seen.hris.map(&manager_learner) {
                         None => Lms::Null,
                         Some(Some(id)) => Lms::Text(id),
                         // The manager has no learner: the attribute is left alone.
                         Some(None) => continue,
                     },
-                    _ if wanted[at] & HRIS_IS_NONE != 0 => Lms::Null,
+                    _ if wanted & HRIS_IS_NONE != 0 => Lms::Null,
                     index => match by_index {
                         NO_LEARNER => continue,
                         code if code != BY_TEXT && current != NOT_SHARED => {
@@ -510,7 +535,9 @@ impl<'c> Quick<'c> {
                     let Some(hired) = hris(self.hire) else {
                         continue;
                     };
-                    let within = if canonical_date(hired) {
+                    // (A date rule's value is `YYYY-MM-DD` already: `quick_value` checked.)
+                    let hire_kind = self.hire.map(|at| self.rules[at].rule.kind);
+                    let within = if hire_kind == Some(FieldType::Date) || canonical_date(hired) {
                         // `YYYY-MM-DD` sorts as the days do.
                         from.as_str() <= hired && hired <= self.today_text.as_str()
                     } else {
@@ -603,6 +630,7 @@ fn manager_codes<'c>(
 
 /// `check_value` without allocating; `None` for a field problem (or a date not
 /// written the way the full path writes it back).
+#[inline]
 fn quick_value<'a>(quick: &QuickRule<'a>, raw: Option<&'a str>) -> Option<Seen<'a>> {
     let rule = quick.rule;
     let Some(raw) = raw.filter(|text| !trimmed(text).is_empty() && *text != "0000-00-00") else {

@@ -208,7 +208,7 @@ impl Packed {
     /// The values of record `row`, in column order.
     pub fn row<'a>(&'a self, row: usize, into: &mut Vec<Cell<'a>>) {
         into.clear();
-        self.read::<false>(row, self.columns.len(), |cell, _| into.push(cell));
+        self.read(row, self.columns.len(), |cell, _| into.push(cell));
     }
 
     /// The values of record `row` and, beside them, each one's shared index
@@ -218,12 +218,14 @@ impl Packed {
     /// gives its text: most comparisons need only the index, and the text is a
     /// read elsewhere in memory.
     pub fn row_shared<'a>(&'a self, row: usize, into: &mut Vec<Cell<'a>>, indices: &mut Vec<u32>) {
-        into.clear();
-        indices.clear();
-        self.read::<true>(row, self.columns.len(), |cell, index| {
-            into.push(cell);
-            indices.push(index);
-        });
+        let count = self.columns.len();
+        into.resize(count, Cell::Missing);
+        indices.resize(count, NOT_SHARED);
+        let (mut at, mut text_at) = self.starts[row];
+        // Written in place: a push per value costs more than the decoding.
+        for (column, (cell, index)) in into.iter_mut().zip(indices.iter_mut()).enumerate() {
+            (*cell, *index) = self.next::<true>(column, &mut at, &mut text_at);
+        }
     }
 
     /// Cell `cell` of column `column` as `row_shared` read it, with its text.
@@ -244,45 +246,57 @@ impl Packed {
     /// The first `count` values of record `row`.
     pub fn head<'a>(&'a self, row: usize, count: usize, into: &mut Vec<Cell<'a>>) {
         into.clear();
-        self.read::<false>(row, count.min(self.columns.len()), |cell, _| into.push(cell));
+        self.read(row, count.min(self.columns.len()), |cell, _| into.push(cell));
     }
 
     /// One value of record `row`.
     pub fn cell(&self, row: usize, column: usize) -> Cell<'_> {
         let mut last = Cell::Missing;
-        self.read::<false>(row, column + 1, |cell, _| last = cell);
+        self.read(row, column + 1, |cell, _| last = cell);
         last
     }
 
     /// Hands the first `count` values of record `row` to `each`, with their
-    /// shared index (or `NOT_SHARED`); if `LAZY`, the values that take a look-up
-    /// as `Cell::Missing` (see `row_shared`).
-    fn read<'a, const LAZY: bool>(&'a self, row: usize, count: usize, mut each: impl FnMut(Cell<'a>, u32)) {
+    /// shared index (or `NOT_SHARED`).
+    fn read<'a>(&'a self, row: usize, count: usize, mut each: impl FnMut(Cell<'a>, u32)) {
         let (mut at, mut text_at) = self.starts[row];
         for column in 0..count {
-            let tag = get_varint(&self.tags, &mut at);
-            let payload = (tag >> 2) as usize;
-            let (cell, index) = match tag & 3 {
-                MISSING if payload == 0 => (Cell::Missing, NOT_SHARED),
-                MISSING => {
-                    let index = get_varint(&self.tags, &mut at) as u32;
-                    let text = &self.text[text_at..text_at + payload - 1];
-                    text_at += payload - 1;
-                    (Cell::Text(text), index)
-                }
-                SHARED if LAZY => (Cell::Missing, payload as u32),
-                SHARED => (Cell::Text(&self.shared[column].values[payload]), payload as u32),
-                kind => {
-                    let text = &self.text[text_at..text_at + payload];
-                    text_at += payload;
-                    if kind == TEXT {
-                        (Cell::Text(text), NOT_SHARED)
-                    } else {
-                        (Cell::Json(text), NOT_SHARED)
-                    }
-                }
-            };
+            let (cell, index) = self.next::<false>(column, &mut at, &mut text_at);
             each(cell, index);
+        }
+    }
+
+    /// The value of column `column` whose tag is at `at` and text at `text_at`,
+    /// with its shared index; moves both past it. If `LAZY`, a value that takes
+    /// a look-up comes as `Cell::Missing` (see `row_shared`).
+    #[inline(always)]
+    fn next<'a, const LAZY: bool>(
+        &'a self,
+        column: usize,
+        at: &mut usize,
+        text_at: &mut usize,
+    ) -> (Cell<'a>, u32) {
+        let tag = get_varint(&self.tags, at);
+        let payload = (tag >> 2) as usize;
+        match tag & 3 {
+            MISSING if payload == 0 => (Cell::Missing, NOT_SHARED),
+            MISSING => {
+                let index = get_varint(&self.tags, at) as u32;
+                let text = &self.text[*text_at..*text_at + payload - 1];
+                *text_at += payload - 1;
+                (Cell::Text(text), index)
+            }
+            SHARED if LAZY => (Cell::Missing, payload as u32),
+            SHARED => (Cell::Text(&self.shared[column].values[payload]), payload as u32),
+            kind => {
+                let text = &self.text[*text_at..*text_at + payload];
+                *text_at += payload;
+                if kind == TEXT {
+                    (Cell::Text(text), NOT_SHARED)
+                } else {
+                    (Cell::Json(text), NOT_SHARED)
+                }
+            }
         }
     }
 
@@ -317,9 +331,16 @@ fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     out.push(value as u8);
 }
 
+#[inline(always)]
 fn get_varint(bytes: &[u8], at: &mut usize) -> u64 {
-    let mut value = 0u64;
-    let mut shift = 0;
+    // Most tags take one byte: that case first, out of the loop.
+    let first = bytes[*at];
+    *at += 1;
+    if first < 0x80 {
+        return u64::from(first);
+    }
+    let mut value = u64::from(first & 0x7f);
+    let mut shift = 7;
     loop {
         let byte = bytes[*at];
         *at += 1;
