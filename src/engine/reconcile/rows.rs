@@ -452,9 +452,22 @@ const LEARNER_FIXED: [&str; 8] = [
     "groups",
 ];
 
-/// The LMS's learners: the fixed columns, then one per SCIM path the contract writes.
+/// The fixed columns read at a SCIM path, as a contract may name it too: a
+/// contract field at one of these paths reads the fixed column (the same
+/// values), so a learner does not store them twice.
+const LEARNER_AT_PATH: [(usize, &str); 4] = [
+    (LEARNER_EXTERNAL_ID, "externalId"),
+    (LEARNER_USER_NAME, "userName"),
+    (LEARNER_GIVEN_NAME, "name.givenName"),
+    (LEARNER_FAMILY_NAME, "name.familyName"),
+];
+
+/// The LMS's learners: the fixed columns, then one per other SCIM path the
+/// contract writes.
 pub struct Learners {
     pub rows: Packed,
+    /// The paths of `LEARNER_AT_PATH`, parsed.
+    fixed_paths: Vec<ScimPath>,
     paths: Vec<ScimPath>,
     /// Each contract field the LMS holds, and the column of its path.
     by_field: Vec<(String, usize)>,
@@ -463,24 +476,32 @@ pub struct Learners {
 impl Learners {
     pub fn new(contract: &Contract) -> Learners {
         let mut columns: Vec<String> = LEARNER_FIXED.iter().map(|c| c.to_string()).collect();
+        let fixed_paths: Vec<ScimPath> = (LEARNER_AT_PATH.iter())
+            .map(|(_, path)| ScimPath::parse(path).expect("a fixed column's path parses"))
+            .collect();
         let mut paths: Vec<ScimPath> = Vec::new();
         let mut by_field = Vec::new();
         for rule in &contract.fields {
             let Some(path) = rule.scim_path.as_ref() else {
                 continue;
             };
-            let at = match paths.iter().position(|p| p == path.as_ref()) {
-                Some(at) => at,
-                None => {
-                    paths.push(ScimPath::clone(path));
-                    columns.push(rule.scim.clone().unwrap_or_default());
-                    paths.len() - 1
-                }
+            let same = |other: &ScimPath| same_path(other, path);
+            let column = match fixed_paths.iter().position(same) {
+                Some(at) => LEARNER_AT_PATH[at].0,
+                None => match paths.iter().position(same) {
+                    Some(at) => LEARNER_FIXED.len() + at,
+                    None => {
+                        paths.push(ScimPath::clone(path));
+                        columns.push(rule.scim.clone().unwrap_or_default());
+                        LEARNER_FIXED.len() + paths.len() - 1
+                    }
+                },
             };
-            by_field.push((rule.name.clone(), LEARNER_FIXED.len() + at));
+            by_field.push((rule.name.clone(), column));
         }
         Learners {
             rows: Packed::new(columns),
+            fixed_paths,
             paths,
             by_field,
         }
@@ -498,25 +519,19 @@ impl Learners {
         groups.sort_unstable();
         groups.dedup();
         let groups = groups.join("\n");
-        let mut scratch: Vec<String> = vec![String::new(); 2 + self.paths.len()];
-        let (fixed, by_path) = scratch.split_at_mut(2);
-        let [external, active] = fixed else {
-            unreachable!("two scratch strings")
-        };
-        let mut cells = vec![
-            Cell::Text(&user.id),
-            push_value(r.get("externalId"), external),
-            push_value(r.get("active"), active),
-            cell_of(r.get("userName").filter(|v| v.is_string())),
-            email.map_or(Cell::Missing, Cell::Text),
-            cell_of(r["name"].get("givenName").filter(|v| v.is_string())),
-            cell_of(r["name"].get("familyName").filter(|v| v.is_string())),
-            if groups.is_empty() {
-                Cell::Missing
-            } else {
-                Cell::Text(&groups)
-            },
-        ];
+        let mut active = String::new();
+        let mut scratch: Vec<String> = vec![String::new(); LEARNER_AT_PATH.len() + self.paths.len()];
+        let (fixed, by_path) = scratch.split_at_mut(LEARNER_AT_PATH.len());
+        let mut cells = vec![Cell::Missing; LEARNER_FIXED.len()];
+        cells[LEARNER_ID] = Cell::Text(&user.id);
+        cells[LEARNER_ACTIVE] = push_value(r.get("active"), &mut active);
+        cells[LEARNER_EMAIL] = email.map_or(Cell::Missing, Cell::Text);
+        if !groups.is_empty() {
+            cells[LEARNER_GROUPS] = Cell::Text(&groups);
+        }
+        for (((column, _), path), scratch) in LEARNER_AT_PATH.iter().zip(&self.fixed_paths).zip(fixed) {
+            cells[*column] = push_value(path.get(r), scratch);
+        }
         for (path, scratch) in self.paths.iter().zip(by_path.iter_mut()) {
             cells.push(push_value(path.get(r), scratch));
         }
@@ -530,6 +545,19 @@ impl Learners {
             .find(|(f, _)| f == field)
             .map(|&(_, column)| column)
     }
+}
+
+/// Two paths naming the same attribute: names match without case, as SCIM
+/// says and as `ScimPath::get` reads them.
+fn same_path(a: &ScimPath, b: &ScimPath) -> bool {
+    let name = |a: &Option<String>, b: &Option<String>| match (a, b) {
+        (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+        (a, b) => a.is_none() && b.is_none(),
+    };
+    name(&a.schema, &b.schema)
+        && a.attribute.eq_ignore_ascii_case(&b.attribute)
+        && a.filter == b.filter
+        && name(&a.sub_attribute, &b.sub_attribute)
 }
 
 #[cfg(test)]
@@ -611,6 +639,46 @@ mod tests {
         assert_eq!(packed.shared_values(1).len(), 20);
         assert_eq!(packed.shared_index(1, "m19"), Some(19));
         assert_eq!(packed.cell(99, 1), Cell::Text("m19"));
+    }
+
+    #[test]
+    fn a_field_at_a_fixed_columns_path_reads_that_column_whatever_the_case() {
+        let contract = crate::contract::parse(include_str!("../../../assets/contract.toml")).unwrap();
+        let mut learners = Learners::new(&contract);
+        for (field, column) in [
+            ("employee_id", LEARNER_EXTERNAL_ID),
+            ("user_name", LEARNER_USER_NAME),
+            ("first_name", LEARNER_GIVEN_NAME),
+            ("last_name", LEARNER_FAMILY_NAME),
+        ] {
+            assert_eq!(learners.field_column(field), Some(column), "{field}");
+        }
+        // No column holds a path twice.
+        let columns = learners.rows.columns();
+        assert!(
+            !columns[LEARNER_FIXED.len()..]
+                .iter()
+                .any(|c| c == "userName" || c == "externalId")
+        );
+        learners.push(&ScimUser {
+            id: "u-1".into(),
+            etag: None,
+            resource: serde_json::json!({
+                "ExternalID": "7", "USERNAME": "ana@acme.example",
+                "Name": { "GivenName": "Ana", "familyName": 5 }, "active": false,
+                "emails": [{ "type": "work", "value": "ana@acme.example" }]
+            }),
+        });
+        let mut cells = Vec::new();
+        learners.rows.row(0, &mut cells);
+        assert_eq!(cells[LEARNER_ID], Cell::Text("u-1"));
+        assert_eq!(cells[LEARNER_EXTERNAL_ID], Cell::Text("7"));
+        assert_eq!(cells[LEARNER_USER_NAME], Cell::Text("ana@acme.example"));
+        assert_eq!(cells[LEARNER_GIVEN_NAME], Cell::Text("Ana"));
+        assert_eq!(cells[LEARNER_FAMILY_NAME], Cell::Json("5"));
+        assert_eq!(cells[LEARNER_ACTIVE], Cell::Json("false"));
+        assert_eq!(cells[LEARNER_EMAIL], Cell::Text("ana@acme.example"));
+        assert_eq!(cells[LEARNER_GROUPS], Cell::Missing);
     }
 
     #[test]
