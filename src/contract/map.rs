@@ -271,24 +271,12 @@ fn check_value(contract: &Contract, rule: &FieldRule, raw: Option<&str>) -> Resu
 
 /// One '@' with something on both sides, a dot in the domain, no whitespace.
 pub(crate) fn looks_like_email(text: &str) -> bool {
-    // Most addresses are ASCII: one pass over their bytes (a reconciliation
-    // checks a million); only the others need their characters decoded.
-    if !text.is_ascii() {
-        return match text.split_once('@') {
-            Some((local, domain)) => {
-                !local.is_empty()
-                    && domain.contains('.')
-                    && !domain.starts_with('.')
-                    && !domain.ends_with('.')
-                    && !domain.contains('@')
-                    && !text.chars().any(char::is_whitespace)
-            }
-            None => false,
-        };
-    }
+    // One pass over the bytes ('@' and '.' never occur inside a multi-byte
+    // character): a reconciliation checks a million addresses.
+    let bytes = text.as_bytes();
     let mut at = None;
     let mut dot_in_domain = false;
-    for (i, &byte) in text.as_bytes().iter().enumerate() {
+    for (i, &byte) in bytes.iter().enumerate() {
         match byte {
             b'@' if at.is_some() => return false,
             b'@' => at = Some(i),
@@ -297,13 +285,15 @@ pub(crate) fn looks_like_email(text: &str) -> bool {
             _ => {}
         }
     }
-    let bytes = text.as_bytes();
-    match at {
-        Some(at) => {
-            at > 0 && dot_in_domain && bytes.get(at + 1) != Some(&b'.') && bytes.last() != Some(&b'.')
-        }
-        None => false,
-    }
+    let Some(at) = at else {
+        return false;
+    };
+    at > 0
+        && dot_in_domain
+        && bytes.get(at + 1) != Some(&b'.')
+        && bytes.last() != Some(&b'.')
+        // Other whitespace is not ASCII: only such addresses need their characters decoded.
+        && (text.is_ascii() || !text.chars().any(char::is_whitespace))
 }
 
 #[cfg(test)]

@@ -1,11 +1,11 @@
 //! Learner rows by the employee id they carry (`externalId`), for a run's join.
 //!
 //! The ids are hashed on every thread first; then each thread fills the table
-//! of its share of the hashes, sized once. A table holds only rows (four bytes
-//! a bucket, so a million learners fill it in cache); a lookup checks the row's hash, then
-//! reads its ids from the packed learner. A run looks up few learners this way:
-//! most employees find theirs by the join's sequence, and each manager stored
-//! once is looked up once.
+//! of its share of the hashes, sized once. A table holds only rows (four
+//! bytes a bucket, so a million learners fill it in cache); a lookup checks the
+//! row's hash, then reads its ids from the packed learner. A run looks up few
+//! learners this way: most employees find theirs by the join's sequence, and
+//! each manager stored once is looked up once.
 
 use std::hash::BuildHasher;
 

@@ -56,6 +56,9 @@ pub struct Quick<'c> {
     leave_stays_active: bool,
     inclusion: Vec<(Option<usize>, &'c [String])>,
     hire: Option<usize>,
+    /// The hire date's rule is a `date`: its value is `YYYY-MM-DD` already
+    /// (`quick_value` checked).
+    hire_is_date: bool,
     manager: Option<usize>,
     /// Per value the manager's column stores once: its learner's SCIM id (the
     /// rule's code holds that id's shared index in the learner column).
@@ -349,6 +352,8 @@ impl<'c> Quick<'c> {
                 .map(|rule| (find(&rule.field), rule.any_of.as_slice()))
                 .collect(),
             hire: find(&lifecycle.hire_date_field),
+            hire_is_date: find(&lifecycle.hire_date_field)
+                .is_some_and(|at| rules[at].rule.kind == FieldType::Date),
             manager,
             manager_ids,
             triggers,
@@ -535,9 +540,7 @@ impl<'c> Quick<'c> {
                     let Some(hired) = hris(self.hire) else {
                         continue;
                     };
-                    // (A date rule's value is `YYYY-MM-DD` already: `quick_value` checked.)
-                    let hire_kind = self.hire.map(|at| self.rules[at].rule.kind);
-                    let within = if hire_kind == Some(FieldType::Date) || canonical_date(hired) {
+                    let within = if self.hire_is_date || canonical_date(hired) {
                         // `YYYY-MM-DD` sorts as the days do.
                         from.as_str() <= hired && hired <= self.today_text.as_str()
                     } else {
