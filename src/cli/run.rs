@@ -70,6 +70,8 @@ pub fn sandbox_config_from(
         lms: LmsConfig {
             scim_url: c.scim_url.clone(),
             token: Secret::new(c.scim_token.clone()),
+            create_groups: true,
+            quirks: Vec::new(),
         },
         lrs: Some(LrsConfig {
             url: c.xapi_url.clone(),

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::model::Secret;
+use crate::model::{ScimQuirk, Secret};
 
 /// A loaded configuration, secrets resolved, paths made absolute against the file's folder.
 #[derive(Debug, Clone)]
@@ -42,6 +42,10 @@ pub struct HrisConfig {
 pub struct LmsConfig {
     pub scim_url: String,
     pub token: Secret,
+    /// Learning paths the triggers need and the LMS lacks are created (`[lms] create_groups`).
+    pub create_groups: bool,
+    /// Where the server departs from SCIM in ways it does not say (`[lms] quirks`).
+    pub quirks: Vec<ScimQuirk>,
 }
 
 #[derive(Debug, Clone)]

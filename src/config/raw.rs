@@ -12,7 +12,7 @@ use super::{
     ApplyConfig, Config, ConfigError, HrisConfig, LmsConfig, LrsConfig, RetryPolicy, SafetyThreshold,
     WebhookConfig,
 };
-use crate::model::Secret;
+use crate::model::{ScimQuirk, Secret};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,6 +50,10 @@ struct RawHris {
 struct RawLms {
     scim_url: Spanned<String>,
     token_env: Spanned<String>,
+    #[serde(default)]
+    create_groups: Option<bool>,
+    #[serde(default)]
+    quirks: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -222,6 +226,24 @@ pub(super) fn resolve(
             .trim_end_matches('/')
             .to_string(),
         token: r.secret(env, "lms", "token_env", &raw.lms.token_env)?,
+        create_groups: raw.lms.create_groups.unwrap_or(true),
+        quirks: raw
+            .lms
+            .quirks
+            .iter()
+            .map(|word| {
+                ScimQuirk::parse(word.get_ref().trim()).ok_or_else(|| {
+                    r.invalid(
+                        word,
+                        format!(
+                            "[lms] quirks: \"{}\" is not a known quirk (known: {})",
+                            word.get_ref(),
+                            ScimQuirk::names()
+                        ),
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?,
     };
     let lrs = match &raw.lrs {
         Some(lrs) => Some(LrsConfig {

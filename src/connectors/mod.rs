@@ -10,6 +10,9 @@ mod hris;
 mod lrs;
 mod notify;
 mod scim;
+mod scim_groups;
+mod scim_paging;
+mod scim_profile;
 
 use std::time::Duration;
 
@@ -19,6 +22,8 @@ pub use hris::{ChangedSince, HrisChange, HrisClient, TrainingType};
 pub use lrs::{LrsClient, StatementPage, stored_at};
 pub use notify::Notifier;
 pub use scim::{ScimClient, ScimUser};
+pub use scim_groups::GroupMembers;
+pub use scim_profile::ScimProfile;
 
 /// How long one request may take before it counts as a transient failure.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

@@ -1,24 +1,21 @@
-//! The LMS client, SCIM 2.0 (RFC 7644): find a learner by externalId or
-//! employeeNumber, create, replace with If-Match, read every learner in pages,
-//! and add learners to a group (a learning path) with PATCH.
+//! The LMS client, SCIM 2.0 (RFC 7644): find a learner by externalId,
+//! employeeNumber or userName, create, replace with If-Match, and read every
+//! learner in checked pages. Requests take the forms the server's profile allows.
+
+use std::fmt;
+use std::sync::Arc;
 
 use backon::Retryable;
-use std::fmt;
-
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::hris::encode_segment;
+use super::scim_paging::{ListAnswer, Pager};
+use super::scim_profile::ScimProfile;
 use super::{ConnectorError, checked, http_client, json_of, unanswered};
-use crate::model::Secret;
+use crate::model::{ScimQuirk, Secret};
 
-const SCIM_JSON: &str = "application/scim+json";
-const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub(super) const SCIM_JSON: &str = "application/scim+json";
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-/// Learners asked for per page when reading them all.
-const PAGE: usize = 1000;
-/// Members added per PATCH, so one request stays a reasonable size.
-const MEMBERS_PER_PATCH: usize = 500;
 
 #[derive(Clone)]
 pub struct ScimClient {
@@ -26,6 +23,7 @@ pub struct ScimClient {
     /// `…/scim/v2`, without a trailing slash.
     base: String,
     token: Secret,
+    profile: Arc<ScimProfile>,
 }
 
 impl fmt::Debug for ScimClient {
@@ -33,6 +31,7 @@ impl fmt::Debug for ScimClient {
         f.debug_struct("ScimClient")
             .field("base", &self.base)
             .field("token", &self.token)
+            .field("profile", &self.profile)
             .finish()
     }
 }
@@ -46,7 +45,20 @@ pub struct ScimUser {
 }
 
 impl ScimUser {
-    fn from_resource(resource: Value, etag_header: Option<String>) -> Result<ScimUser, ConnectorError> {
+    pub(super) fn from_resource(
+        mut resource: Value,
+        etag_header: Option<String>,
+    ) -> Result<ScimUser, ConnectorError> {
+        // Some servers answer booleans as strings; everything after reads booleans.
+        if let Some(active) = resource.get_mut("active")
+            && let Some(word) = active.as_str()
+        {
+            if word.eq_ignore_ascii_case("true") {
+                *active = Value::Bool(true);
+            } else if word.eq_ignore_ascii_case("false") {
+                *active = Value::Bool(false);
+            }
+        }
         let id = resource["id"]
             .as_str()
             .ok_or_else(|| ConnectorError::permanent("the LMS answered a user without an id".into()))?
@@ -54,14 +66,6 @@ impl ScimUser {
         let etag = etag_header.or_else(|| resource["meta"]["version"].as_str().map(str::to_string));
         Ok(ScimUser { id, etag, resource })
     }
-}
-
-#[derive(Deserialize)]
-struct ListAnswer {
-    #[serde(rename = "totalResults", default)]
-    total_results: usize,
-    #[serde(rename = "Resources", default)]
-    resources: Vec<Value>,
 }
 
 impl ScimClient {
@@ -73,17 +77,33 @@ impl ScimClient {
             http: http_client()?,
             base: scim_base.trim_end_matches('/').to_string(),
             token,
+            profile: Arc::new(ScimProfile::default()),
         })
     }
 
-    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    /// The same client, choosing its requests by `profile` (see `discover`).
+    pub fn with_profile(mut self, profile: ScimProfile) -> ScimClient {
+        self.profile = Arc::new(profile);
+        self
+    }
+
+    pub fn profile(&self) -> &ScimProfile {
+        &self.profile
+    }
+
+    /// The server, for messages.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub(super) fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.http
             .request(method, format!("{}/{path}", self.base))
             .bearer_auth(self.token.expose())
             .header(reqwest::header::ACCEPT, SCIM_JSON)
     }
 
-    async fn send(
+    pub(super) async fn send(
         &self,
         what: &str,
         request: reqwest::RequestBuilder,
@@ -133,13 +153,24 @@ impl ScimClient {
             .await
     }
 
+    /// `None` too when the server cannot filter on the enterprise extension
+    /// (`no_enterprise_filter`): it would answer nothing anyway.
     pub async fn user_by_employee_number(&self, number: &str) -> Result<Option<ScimUser>, ConnectorError> {
+        if self.profile.has(ScimQuirk::NoEnterpriseFilter) {
+            return Ok(None);
+        }
         let what = format!("LMS learner with employeeNumber {number} (GET Users)");
         self.one_user(
             &what,
             format!("{ENTERPRISE}:employeeNumber eq {}", quoted(number)),
         )
         .await
+    }
+
+    pub async fn user_by_user_name(&self, user_name: &str) -> Result<Option<ScimUser>, ConnectorError> {
+        let what = format!("LMS learner with userName {user_name} (GET Users)");
+        self.one_user(&what, format!("userName eq {}", quoted(user_name)))
+            .await
     }
 
     pub async fn create_user(&self, body: &Value) -> Result<ScimUser, ConnectorError> {
@@ -169,51 +200,12 @@ impl ScimClient {
             .request(reqwest::Method::PUT, &format!("Users/{}", encode_segment(id)))
             .header(reqwest::header::CONTENT_TYPE, SCIM_JSON)
             .body(body.to_string());
-        if let Some(etag) = etag {
+        if let Some(etag) = etag.filter(|_| self.profile.sends_if_match()) {
             request = request.header(reqwest::header::IF_MATCH, etag);
         }
         let response = self.send(&what, request).await?;
         let etag = etag_of(&response);
         ScimUser::from_resource(json_of(&what, response).await?, etag)
-    }
-
-    /// The id of the group with this displayName, if the LMS has one.
-    pub async fn group_id(&self, display_name: &str) -> Result<Option<String>, ConnectorError> {
-        let what = format!("LMS group {display_name:?} (GET Groups)");
-        let filter = format!("displayName eq {}", quoted(display_name));
-        let request = self
-            .request(reqwest::Method::GET, "Groups")
-            .query(&[("filter", filter.as_str()), ("attributes", "id,displayName")]);
-        let answer: ListAnswer = json_of(&what, self.send(&what, request).await?).await?;
-        Ok(answer
-            .resources
-            .iter()
-            .find_map(|g| g["id"].as_str().map(str::to_string)))
-    }
-
-    /// Adds learners to a group; adding one already in it changes nothing.
-    pub async fn add_members(&self, group_id: &str, user_ids: &[String]) -> Result<(), ConnectorError> {
-        for chunk in user_ids.chunks(MEMBERS_PER_PATCH) {
-            let what = format!(
-                "adding {} learner(s) to LMS group {group_id} (PATCH Groups/{{id}})",
-                chunk.len()
-            );
-            let members: Vec<Value> = chunk.iter().map(|id| json!({ "value": id })).collect();
-            let body = json!({
-                "schemas": [PATCH_OP],
-                "Operations": [{ "op": "add", "path": "members", "value": members }],
-            });
-            let request = self
-                .request(
-                    reqwest::Method::PATCH,
-                    &format!("Groups/{}", encode_segment(group_id)),
-                )
-                .query(&[("attributes", "id")])
-                .header(reqwest::header::CONTENT_TYPE, SCIM_JSON)
-                .body(body.to_string());
-            self.send(&what, request).await?;
-        }
-        Ok(())
     }
 
     /// Every learner in the LMS, read page by page.
@@ -227,34 +219,39 @@ impl ScimClient {
     /// another form never holds the whole list as JSON.
     pub async fn each_user(&self, mut each: impl FnMut(ScimUser)) -> Result<usize, ConnectorError> {
         let mut start = 1usize;
+        let mut pager = Pager::new("learners", &self.base);
+        let mut listed = 0;
         loop {
             let what = format!("LMS learners from {start} (GET Users)");
             let page = || async {
-                let request = self
-                    .request(reqwest::Method::GET, "Users")
-                    .query(&[("startIndex", start.to_string()), ("count", PAGE.to_string())]);
+                let request = self.request(reqwest::Method::GET, "Users").query(&[
+                    ("startIndex", start.to_string()),
+                    ("count", self.profile.page_size().to_string()),
+                ]);
                 json_of::<ListAnswer>(&what, self.send(&what, request).await?).await
             };
             // One busy answer must not cost a whole pull: a page is asked again a
             // few times (as long as the LMS says, within reason) before the pull fails.
-            let answer = page
+            let mut answer = page
                 .retry(super::page_retries())
                 .when(ConnectorError::is_transient)
                 .adjust(super::retry_after_within)
                 .await?;
             let got = answer.resources.len();
+            pager.check(start, &mut answer)?;
+            listed += answer.resources.len();
             for resource in answer.resources {
                 each(ScimUser::from_resource(resource, None)?);
             }
             start += got;
             if got == 0 || start > answer.total_results {
-                return Ok(start - 1);
+                return Ok(listed);
             }
         }
     }
 }
 
-fn etag_of(response: &reqwest::Response) -> Option<String> {
+pub(super) fn etag_of(response: &reqwest::Response) -> Option<String> {
     response
         .headers()
         .get(reqwest::header::ETAG)
@@ -263,7 +260,7 @@ fn etag_of(response: &reqwest::Response) -> Option<String> {
 }
 
 /// A string as a SCIM filter literal (a JSON string, RFC 7644 §3.4.2.2).
-fn quoted(value: &str) -> String {
+pub(super) fn quoted(value: &str) -> String {
     Value::String(value.to_string()).to_string()
 }
 

@@ -9,8 +9,8 @@ use toml::Spanned;
 use super::raw::{RawContract, RawField, RawLifecycle, RawTrigger, RawWriteback};
 use super::writeback::Writeback;
 use super::{
-    Contract, EmptyRule, FieldRule, FieldType, InclusionRule, LeaveAction, Lifecycle, Owner, ScimPath,
-    Trigger, TriggerWhen, ValueTable,
+    AdoptBy, Contract, EmptyRule, FieldRule, FieldType, InclusionRule, LeaveAction, Lifecycle, Owner,
+    ScimPath, Trigger, TriggerWhen, ValueTable,
 };
 
 /// A hire trigger enrols people hired at most this many days ago unless the contract says.
@@ -434,7 +434,19 @@ impl Checker {
                 LeaveAction::StayActive
             }
         };
+        let adopt_by = match l.adopt_by.as_ref().map(|a| (a, a.get_ref().as_str())) {
+            None | Some((_, "userName")) => AdoptBy::UserName,
+            Some((_, "none")) => AdoptBy::None,
+            Some((at, other)) => {
+                self.problem(
+                    at,
+                    format!("lifecycle.adopt_by \"{other}\" is not userName or none"),
+                );
+                AdoptBy::UserName
+            }
+        };
         Some(Lifecycle {
+            adopt_by,
             status_field: l.status_field.get_ref().clone(),
             active: l.active.clone(),
             on_leave: l.on_leave.clone(),

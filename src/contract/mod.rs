@@ -114,6 +114,18 @@ pub struct Lifecycle {
     pub on_leave_action: LeaveAction,
     pub hire_date_field: String,
     pub manager_field: Option<String>,
+    /// Whether a learner the LMS already holds under the mapped userName (made by
+    /// hand, by an earlier process, or by an attempt cut off) is taken over.
+    pub adopt_by: AdoptBy,
+}
+
+/// How a create that meets an existing learner may take it over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdoptBy {
+    /// The learner with the mapped userName, if it has no externalId or this employee's.
+    UserName,
+    /// Never: the clash is reported as a learner-side duplicate.
+    None,
 }
 
 #[derive(Clone, Debug)]

@@ -75,6 +75,7 @@ pub struct RawLifecycle {
     pub on_leave_action: Option<Spanned<String>>,
     pub hire_date_field: Spanned<String>,
     pub manager_field: Option<Spanned<String>>,
+    pub adopt_by: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

@@ -9,14 +9,15 @@ use jiff::Timestamp;
 use parking_lot::Mutex;
 use serde_json::{Map, Value};
 
-use super::duplicates::{self, Sighting, Verdict};
+use super::duplicates::{self, HOLD_NOTE, Sighting, Verdict};
 use super::enrol::Enroller;
-use super::plan::{ManagerRef, Plan, plan};
+use super::plan::{Changes, ManagerRef, Plan, plan};
 use crate::config::RetryPolicy;
 use crate::connectors::{ConnectorError, ScimClient, ScimUser};
-use crate::contract::Contract;
 use crate::contract::identity::identity_keys;
-use crate::contract::map::map_employee;
+use crate::contract::map::{MappedEmployee, map_employee};
+use crate::contract::{AdoptBy, Contract};
+use crate::model::ScimQuirk;
 use crate::model::{Direction, Event, FieldReason, Source, WriteRecord};
 use crate::store::{Store, StoreError};
 
@@ -47,12 +48,36 @@ pub enum Outcome {
         until: Timestamp,
         why: String,
     },
-    Failed(Failure),
+    /// A step failed; what earlier steps of the same attempt wrote is `written`.
+    Failed {
+        failure: Failure,
+        written: Option<Box<Written>>,
+    },
     Rejected(Vec<FieldReason>),
     /// Held for an operator (a suspected duplicate newcomer), with the reason.
     Held {
         why: String,
     },
+}
+
+impl Outcome {
+    /// A failure before anything reached the target.
+    pub fn failed(failure: Failure) -> Outcome {
+        Outcome::Failed {
+            failure,
+            written: None,
+        }
+    }
+}
+
+/// Writes that reached the target before a later step of the same attempt
+/// failed: journaled and audited with the failure, so no write goes unrecorded.
+#[derive(Debug, Default)]
+pub struct Written {
+    /// The record's own write, and its audit action.
+    pub write: Option<(WriteRecord, &'static str)>,
+    /// Groups the learner was added to.
+    pub enrolled: Vec<String>,
 }
 
 /// A failed attempt, as the journal and the retry policy see it.
@@ -98,7 +123,8 @@ impl From<StoreError> for Failure {
     }
 }
 
-/// The learners the initial load read in one full pull, so it need not ask per employee.
+/// The learners the initial load read in one full pull, so it need not ask per
+/// employee. Each is handed out once: a later attempt asks the LMS.
 #[derive(Default)]
 pub struct Preload {
     by_external_id: HashMap<String, ScimUser>,
@@ -151,7 +177,7 @@ pub struct Applier {
     /// Learner ids by employee id; a learner's id never changes, so this is never stale.
     learner_ids: Mutex<HashMap<String, String>>,
     /// The initial load's snapshot, consulted only by its own first attempts.
-    preload: Mutex<Option<Arc<Preload>>>,
+    preload: Mutex<Option<Preload>>,
 }
 
 impl Applier {
@@ -178,7 +204,7 @@ impl Applier {
         for (employee, user) in &preload.by_external_id {
             ids.insert(employee.clone(), user.id.clone());
         }
-        *self.preload.lock() = Some(Arc::new(preload));
+        *self.preload.lock() = Some(preload);
     }
 
     pub fn contract(&self) -> Arc<Contract> {
@@ -196,7 +222,7 @@ impl Applier {
         let mut sighting = None;
         let outcome = match self.try_apply(event, &mut sighting).await {
             Ok(outcome) => outcome,
-            Err(failure) => Outcome::Failed(failure),
+            Err(failure) => Outcome::failed(failure),
         };
         (outcome, sighting)
     }
@@ -208,7 +234,7 @@ impl Applier {
             return super::link::apply_link(&self.scim, event).await;
         }
         let Some(record) = event.payload.get("fields").and_then(Value::as_object) else {
-            let learner = self.find_learner(event).await?;
+            let learner = self.find_learner(event, None).await?;
             return self.without_fields(event, learner).await;
         };
         // A newcomer to a suspected duplicate group is held before anything is written.
@@ -222,96 +248,271 @@ impl Applier {
                 }
             }
         }
-        let learner = self.find_learner(event).await?;
         let mapped = match map_employee(&contract, record) {
             Ok(mapped) => mapped,
             Err(reasons) => return Ok(Outcome::Rejected(reasons)),
         };
+        let learner = self.find_learner(event, user_name_of(&mapped)).await?;
         let manager = match &mapped.manager_id {
             Some(manager_id) if mapped.should_be_active(&contract) => self.manager_ref(manager_id).await?,
             _ => ManagerRef::None,
         };
-        let mapped_json = Some(mapped.to_json());
         // A manager who will not be synced by any open change may still get a
         // learner later (a rehire, a conversion into scope): remember to link then.
         let awaits_manager = match manager {
             ManagerRef::NotSynced { coming: false } => mapped.manager_id.clone(),
             _ => None,
         };
-        let decision = plan(
+        let decided = plan(
             &contract,
             &mapped,
             learner.as_ref().map(|u| &u.resource),
             &manager,
             today,
         );
-        Ok(match decision {
-            Plan::Nothing { why, enrol } => {
-                let enrolled = match &learner {
-                    Some(user) => self.enrol(&event.employee_id, &user.id, enrol).await?,
-                    None => Vec::new(),
+        let planned = match (decided, learner) {
+            (
+                Plan::Create {
+                    document,
+                    changes,
+                    enrol,
+                },
+                None,
+            ) => match self.create(event, &document).await? {
+                Created::New(user) => Planned::Created(user, changes, enrol),
+                Created::Taken(holder) => {
+                    match self.adoption(&contract, event, &mapped, &document, holder, sighting) {
+                        Ok(user) => {
+                            let again = plan(&contract, &mapped, Some(&user.resource), &manager, today);
+                            Planned::Adopt(user, again)
+                        }
+                        Err(why) => return Ok(Outcome::Held { why }),
+                    }
+                }
+            },
+            (decided, learner) => Planned::Decided(decided, learner),
+        };
+        let mapped_json = Some(mapped.to_json());
+        let applied =
+            |write: WriteRecord, audit_action: &'static str, enrolled: Vec<String>| Outcome::Applied {
+                write,
+                audit_action,
+                enrolled,
+                mapped: mapped_json.clone(),
+                awaits_manager: awaits_manager.clone(),
+            };
+        Ok(match planned {
+            Planned::Created(created, changes, enrol) => {
+                let write = write_record(&created.id, changes.before, changes.after, 201);
+                self.enrolled_after(
+                    event,
+                    &created.id,
+                    enrol,
+                    Some((write, "learner.create")),
+                    applied,
+                )
+                .await
+            }
+            Planned::Adopt(user, again) => {
+                // Linked first, so the learner's externalId says whose it is.
+                let (document, changes, enrol) = match again {
+                    Plan::Update {
+                        document,
+                        changes,
+                        enrol,
+                        ..
+                    } => (Some(document), changes, enrol),
+                    Plan::Nothing { enrol, .. } => (None, Changes::default(), enrol),
+                    other => return Ok(self.outcome_of_plan(other)),
                 };
-                Outcome::Unchanged {
-                    enrolled,
+                let learner_id = match document {
+                    Some(document) => {
+                        let updated = self
+                            .scim
+                            .replace_user(&user.id, &document, user.etag.as_deref())
+                            .await?;
+                        updated.id
+                    }
+                    None => user.id.clone(),
+                };
+                self.learner_ids
+                    .lock()
+                    .insert(event.employee_id.clone(), learner_id.clone());
+                let write = write_record(&learner_id, changes.before, changes.after, 200);
+                self.enrolled_after(event, &learner_id, enrol, Some((write, "learner.adopt")), applied)
+                    .await
+            }
+            Planned::Decided(Plan::Nothing { why, enrol }, learner) => match &learner {
+                Some(user) => {
+                    let (enrolled, failed) = self.enrol(&event.employee_id, &user.id, enrol).await;
+                    match failed {
+                        Some(failure) => Outcome::Failed {
+                            failure,
+                            written: Some(Box::new(Written {
+                                write: None,
+                                enrolled,
+                            })),
+                        },
+                        None => Outcome::Unchanged {
+                            enrolled,
+                            mapped: mapped_json,
+                            why,
+                            awaits_manager,
+                        },
+                    }
+                }
+                None => Outcome::Unchanged {
+                    enrolled: Vec::new(),
                     mapped: mapped_json,
                     why,
                     awaits_manager,
-                }
-            }
-            Plan::Create {
-                document,
-                changes,
-                enrol,
-            } => {
-                let created = self.scim.create_user(&document).await?;
-                self.learner_ids
-                    .lock()
-                    .insert(event.employee_id.clone(), created.id.clone());
-                let enrolled = self.enrol(&event.employee_id, &created.id, enrol).await?;
-                Outcome::Applied {
-                    write: write_record(&created.id, changes.before, changes.after, 201),
-                    audit_action: "learner.create",
-                    enrolled,
-                    mapped: mapped_json,
-                    awaits_manager: awaits_manager.clone(),
-                }
-            }
-            Plan::Update {
-                document,
-                changes,
-                enrol,
-                deactivates,
-            } => {
-                let user = learner.expect("an update has a learner");
+                },
+            },
+            Planned::Decided(
+                Plan::Update {
+                    document,
+                    changes,
+                    enrol,
+                    deactivates,
+                },
+                Some(user),
+            ) => {
                 let updated = self
                     .scim
                     .replace_user(&user.id, &document, user.etag.as_deref())
                     .await?;
-                let enrolled = self.enrol(&event.employee_id, &updated.id, enrol).await?;
                 let reactivates = changes.after.get("active") == Some(&Value::Bool(true))
                     && !changes.before.is_empty()
                     && changes.before.get("active") == Some(&Value::Bool(false));
-                Outcome::Applied {
-                    write: write_record(&updated.id, changes.before, changes.after, 200),
-                    audit_action: if deactivates {
-                        "learner.deactivate"
-                    } else if reactivates {
-                        "learner.reactivate"
-                    } else {
-                        "learner.update"
-                    },
-                    enrolled,
-                    mapped: mapped_json,
-                    awaits_manager: awaits_manager.clone(),
-                }
+                let action = if deactivates {
+                    "learner.deactivate"
+                } else if reactivates {
+                    "learner.reactivate"
+                } else {
+                    "learner.update"
+                };
+                let write = write_record(&updated.id, changes.before, changes.after, 200);
+                self.enrolled_after(event, &updated.id, enrol, Some((write, action)), applied)
+                    .await
             }
+            Planned::Decided(other, _) => self.outcome_of_plan(other),
+        })
+    }
+
+    /// What a plan that writes nothing now comes to.
+    fn outcome_of_plan(&self, plan: Plan) -> Outcome {
+        match plan {
             Plan::WaitUntil { at, why } => Outcome::Deferred { until: at, why },
             Plan::WaitForManager { manager_id } => Outcome::Deferred {
                 until: Timestamp::now() + MANAGER_WAIT,
                 why: format!("waiting for the manager {manager_id} to be synced first"),
             },
             Plan::Reject(reasons) => Outcome::Rejected(reasons),
-        })
+            Plan::Nothing { why, .. } => Outcome::Unchanged {
+                enrolled: Vec::new(),
+                mapped: None,
+                why,
+                awaits_manager: None,
+            },
+            Plan::Create { .. } | Plan::Update { .. } => Outcome::failed(Failure::permanent(
+                "the learner changed while it was being written; the event is tried again",
+            )),
+        }
+    }
+
+    /// Enrols after the learner's own write; a failed enrolment keeps that write
+    /// (and the groups that did go) with the failure.
+    async fn enrolled_after(
+        &self,
+        event: &Event,
+        learner_id: &str,
+        groups: Vec<String>,
+        write: Option<(WriteRecord, &'static str)>,
+        applied: impl FnOnce(WriteRecord, &'static str, Vec<String>) -> Outcome,
+    ) -> Outcome {
+        let (enrolled, failed) = self.enrol(&event.employee_id, learner_id, groups).await;
+        match (failed, write) {
+            (None, Some((write, action))) => applied(write, action, enrolled),
+            (failed, write) => Outcome::Failed {
+                failure: failed.unwrap_or_else(|| Failure::permanent("nothing was written")),
+                written: Some(Box::new(Written { write, enrolled })),
+            },
+        }
+    }
+
+    /// POSTs the learner; a userName the LMS says is taken answers the learner holding it.
+    async fn create(&self, event: &Event, document: &Value) -> Result<Created, Failure> {
+        match self.scim.create_user(document).await {
+            Ok(user) => {
+                self.learner_ids
+                    .lock()
+                    .insert(event.employee_id.clone(), user.id.clone());
+                Ok(Created::New(user))
+            }
+            Err(error) if self.is_taken(&error) => {
+                let holder = match document["userName"].as_str() {
+                    Some(user_name) => self.scim.user_by_user_name(user_name).await?,
+                    None => None,
+                };
+                match holder {
+                    Some(user) => Ok(Created::Taken(user)),
+                    None => Err(error.into()),
+                }
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// A 409, or a 400 from a server that answers taken names so (or says so).
+    fn is_taken(&self, error: &ConnectorError) -> bool {
+        match error.status() {
+            Some(409) => true,
+            Some(400) => {
+                let text = error.to_string().to_ascii_lowercase();
+                self.scim.profile().has(ScimQuirk::DuplicateIs400)
+                    || ["taken", "already", "exists", "unique", "duplicate"]
+                        .iter()
+                        .any(|word| text.contains(word))
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the learner holding the mapped userName may be taken over: it has
+    /// no externalId or this employee's, and the contract allows it. Otherwise
+    /// the clash is a learner-side duplicate for an operator: `Err` says why the
+    /// event is held.
+    fn adoption(
+        &self,
+        contract: &Contract,
+        event: &Event,
+        mapped: &MappedEmployee,
+        document: &Value,
+        holder: ScimUser,
+        sighting: &mut Option<Sighting>,
+    ) -> Result<ScimUser, String> {
+        let owner = holder.resource["externalId"].as_str().filter(|id| !id.is_empty());
+        let ours = owner.is_none_or(|owner| owner == event.employee_id);
+        if ours && contract.lifecycle.adopt_by == AdoptBy::UserName {
+            return Ok(holder);
+        }
+        let user_name = document["userName"].as_str().unwrap_or_default();
+        let why = match owner {
+            Some(owner) if owner != event.employee_id => format!(
+                "{HOLD_NOTE}: the LMS learner {} already holds userName {user_name:?} and belongs to employee {owner}",
+                holder.id
+            ),
+            _ => format!(
+                "{HOLD_NOTE}: the LMS learner {} already holds userName {user_name:?}, and the contract's \
+                 adopt_by = \"none\" forbids taking it over",
+                holder.id
+            ),
+        };
+        if let Some(seen) = sighting {
+            seen.groups
+                .push(duplicates::user_name_clash(mapped, user_name, &holder));
+        }
+        Err(why)
     }
 
     /// A change that carries no record: the HRIS deleted the employee, or a full
@@ -353,17 +554,32 @@ impl Applier {
         })
     }
 
-    async fn find_learner(&self, event: &Event) -> Result<Option<ScimUser>, Failure> {
-        if event.source == Source::InitialLoad && event.attempts == 0 {
-            let preload = self.preload.lock().clone();
-            if let Some(preload) = preload {
-                return Ok(preload.get(&event.employee_id).cloned());
+    /// The learner of the event's employee: by externalId, then (for one made
+    /// before hrsync) by employeeNumber, or by userName where the LMS cannot filter
+    /// on the enterprise extension. Only an initial-load event's first try reads
+    /// the load's snapshot, once; every other attempt asks the LMS as it is now.
+    async fn find_learner(
+        &self,
+        event: &Event,
+        user_name: Option<&str>,
+    ) -> Result<Option<ScimUser>, Failure> {
+        if event.source == Source::InitialLoad && event.attempts == 0 && event.last_error.is_none() {
+            let mut preload = self.preload.lock();
+            if let Some(preload) = preload.as_mut() {
+                return Ok(preload.by_external_id.remove(&event.employee_id));
             }
         }
         if let Some(user) = self.scim.user_by_external_id(&event.employee_id).await? {
             return Ok(Some(user));
         }
-        // A learner made before hrsync (by hand, by the old process) may lack the externalId.
+        if self.scim.profile().has(ScimQuirk::NoEnterpriseFilter) {
+            // Only a learner without an externalId can be this employee's.
+            let found = match user_name {
+                Some(user_name) => self.scim.user_by_user_name(user_name).await?,
+                None => None,
+            };
+            return Ok(found.filter(|u| u.resource["externalId"].as_str().is_none_or(str::is_empty)));
+        }
         let number = event
             .payload
             .pointer("/fields/employeeNumber")
@@ -395,23 +611,55 @@ impl Applier {
         Ok(ManagerRef::NotSynced { coming })
     }
 
-    /// Enrols the learner in the groups it is not yet recorded in; returns those.
+    /// Enrols the learner in the groups it is not yet recorded in; answers those
+    /// it went into, and the failure that stopped the rest.
     async fn enrol(
         &self,
         employee_id: &str,
         learner_id: &str,
         groups: Vec<String>,
-    ) -> Result<Vec<String>, Failure> {
+    ) -> (Vec<String>, Option<Failure>) {
         if groups.is_empty() {
-            return Ok(groups);
+            return (groups, None);
         }
-        let known = self.store.enrolments(employee_id)?;
-        let missing: Vec<String> = groups.into_iter().filter(|g| !known.contains(g)).collect();
-        for group in &missing {
-            self.enroller.enrol(group, learner_id).await?;
+        let known = match self.store.enrolments(employee_id) {
+            Ok(known) => known,
+            Err(error) => return (Vec::new(), Some(error.into())),
+        };
+        let mut enrolled = Vec::new();
+        for group in groups.into_iter().filter(|g| !known.contains(g)) {
+            if let Err(failure) = self.enroller.enrol(&group, learner_id).await {
+                return (enrolled, Some(failure));
+            }
+            enrolled.push(group);
         }
-        Ok(missing)
+        (enrolled, None)
     }
+}
+
+/// The learner's own write that reached the LMS, before enrolment.
+enum Planned {
+    Created(ScimUser, Changes, Vec<String>),
+    /// A learner the LMS held under the mapped userName, taken over, and the
+    /// plan against it.
+    Adopt(ScimUser, Plan),
+    Decided(Plan, Option<ScimUser>),
+}
+
+/// What a POST came to.
+enum Created {
+    New(ScimUser),
+    /// The userName is taken; this learner holds it.
+    Taken(ScimUser),
+}
+
+/// The userName the contract maps the employee to, if it maps one.
+fn user_name_of(mapped: &MappedEmployee) -> Option<&str> {
+    mapped
+        .lms
+        .iter()
+        .find(|v| v.path.schema.is_none() && v.path.attribute.eq_ignore_ascii_case("userName"))
+        .and_then(|v| v.value.as_str())
 }
 
 fn write_record(

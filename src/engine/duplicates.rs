@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
+use crate::connectors::ScimUser;
+use crate::contract::map::MappedEmployee;
 use crate::model::{DuplicateBasis, DuplicateSide, IdentityKeys};
 use crate::store::{DuplicateMember, Store, StoreError, SuspectedGroup};
 
@@ -105,6 +107,44 @@ pub fn check(store: &Store, keys: IdentityKeys) -> Result<Verdict, StoreError> {
         Some(why) => Verdict::Hold { why, sighting },
         None => Verdict::Clear(sighting),
     })
+}
+
+/// A create the LMS refused because another employee's learner (or one the
+/// contract may not adopt) holds the mapped userName: the two, side by side.
+pub fn user_name_clash(mapped: &MappedEmployee, user_name: &str, holder: &ScimUser) -> SuspectedGroup {
+    let now = Timestamp::now();
+    let mut wanting = serde_json::Map::new();
+    wanting.insert("userName".into(), user_name.into());
+    for (field, value) in &mapped.values {
+        wanting.insert(field.clone(), value.clone().into());
+    }
+    let mut holding = serde_json::Map::new();
+    for attribute in ["userName", "externalId", "displayName", "active"] {
+        if let Some(value) = holder.resource.get(attribute) {
+            holding.insert(attribute.into(), value.clone());
+        }
+    }
+    SuspectedGroup {
+        side: DuplicateSide::Lms,
+        basis: DuplicateBasis::UserName,
+        match_key: user_name.to_string(),
+        members: vec![
+            DuplicateMember {
+                member_id: holder.id.clone(),
+                employee_id: holder.resource["externalId"].as_str().map(str::to_string),
+                learner_id: Some(holder.id.clone()),
+                first_seen: now,
+                fields: holding,
+            },
+            DuplicateMember {
+                member_id: mapped.employee_id.clone(),
+                employee_id: Some(mapped.employee_id.clone()),
+                learner_id: None,
+                first_seen: now,
+                fields: wanting,
+            },
+        ],
+    }
 }
 
 /// Every group in a whole population (a full pull), with each one's first sighting.

@@ -1,8 +1,10 @@
 //! Enrolment into learning paths (SCIM groups), batched: every learner waiting
 //! for the same group while one PATCH is in flight goes in the next PATCH
 //! together, so an initial load sends hundreds of members per request, not one.
+//! A path the LMS lacks is created (`[lms] create_groups`), or named once in the
+//! log as the configuration problem it is.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -27,9 +29,19 @@ pub struct Enroller {
 
 impl Enroller {
     /// Starts the task; it stops when `cancel` fires, answering what is queued.
-    pub fn spawn(scim: ScimClient, cancel: CancellationToken) -> (Enroller, tokio::task::JoinHandle<()>) {
+    pub fn spawn(
+        scim: ScimClient,
+        create_groups: bool,
+        cancel: CancellationToken,
+    ) -> (Enroller, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(MAX_BATCH);
-        let task = tokio::spawn(run(scim, rx, cancel));
+        let paths = Paths {
+            scim,
+            create_groups,
+            ids: HashMap::new(),
+            reported: HashSet::new(),
+        };
+        let task = tokio::spawn(run(paths, rx, cancel));
         (Enroller { tx }, task)
     }
 
@@ -52,8 +64,17 @@ impl Enroller {
     }
 }
 
-async fn run(scim: ScimClient, mut rx: mpsc::Receiver<Request>, cancel: CancellationToken) {
-    let mut group_ids: HashMap<String, String> = HashMap::new();
+/// The learning paths as the enrolment task knows them.
+struct Paths {
+    scim: ScimClient,
+    create_groups: bool,
+    /// Group ids by display name; a group's id never changes.
+    ids: HashMap<String, String>,
+    /// Paths already named in the log as missing, so each is named once.
+    reported: HashSet<String>,
+}
+
+async fn run(mut paths: Paths, mut rx: mpsc::Receiver<Request>, cancel: CancellationToken) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     loop {
         let received = tokio::select! {
@@ -68,7 +89,7 @@ async fn run(scim: ScimClient, mut rx: mpsc::Receiver<Request>, cancel: Cancella
             by_group.entry(request.group.clone()).or_default().push(request);
         }
         for (group, requests) in by_group {
-            let result = add(&scim, &mut group_ids, &group, &requests).await;
+            let result = paths.add(&group, &requests).await;
             for request in requests {
                 let _ = request.reply.send(result.clone());
             }
@@ -76,25 +97,55 @@ async fn run(scim: ScimClient, mut rx: mpsc::Receiver<Request>, cancel: Cancella
     }
 }
 
-async fn add(
-    scim: &ScimClient,
-    group_ids: &mut HashMap<String, String>,
-    group: &str,
-    requests: &[Request],
-) -> Result<(), Failure> {
-    let id = match group_ids.get(group) {
-        Some(id) => id.clone(),
-        None => {
-            let id = scim.group_id(group).await?.ok_or_else(|| {
-                Failure::permanent(format!("the learning path \"{group}\" does not exist in the LMS"))
-            })?;
-            group_ids.insert(group.to_string(), id.clone());
-            id
+impl Paths {
+    async fn add(&mut self, group: &str, requests: &[Request]) -> Result<(), Failure> {
+        let id = self.id_of(group).await?;
+        let mut members: Vec<String> = requests.iter().map(|r| r.learner_id.clone()).collect();
+        members.sort();
+        members.dedup();
+        self.scim.add_members(&id, &members).await?;
+        Ok(())
+    }
+
+    /// The group's id; a missing group is created when the configuration allows.
+    async fn id_of(&mut self, group: &str) -> Result<String, Failure> {
+        if let Some(id) = self.ids.get(group) {
+            return Ok(id.clone());
         }
-    };
-    let mut members: Vec<String> = requests.iter().map(|r| r.learner_id.clone()).collect();
-    members.sort();
-    members.dedup();
-    scim.add_members(&id, &members).await?;
-    Ok(())
+        let id = match self.scim.group_id(group).await? {
+            Some(id) => id,
+            None if self.create_groups => match self.scim.create_group(group).await {
+                Ok(id) => {
+                    tracing::info!(group, id, "created the learning path in the LMS");
+                    id
+                }
+                Err(error) if !error.is_transient() => {
+                    return Err(self.missing(
+                        group,
+                        format!("the LMS refused to create it ({error}); create it in the LMS"),
+                    ));
+                }
+                Err(error) => return Err(error.into()),
+            },
+            None => {
+                return Err(self.missing(
+                    group,
+                    "[lms] create_groups is off; create it in the LMS or turn create_groups on".into(),
+                ));
+            }
+        };
+        self.ids.insert(group.to_string(), id.clone());
+        Ok(id)
+    }
+
+    /// A configuration problem: named once in the log, and in every event it stops.
+    fn missing(&mut self, group: &str, what_to_do: String) -> Failure {
+        let message = format!(
+            "the learning path \"{group}\" does not exist in the LMS: {what_to_do}, then retry the event"
+        );
+        if self.reported.insert(group.to_string()) {
+            tracing::warn!(group, "configuration problem: {message}");
+        }
+        Failure::permanent(message)
+    }
 }

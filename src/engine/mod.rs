@@ -112,6 +112,12 @@ pub async fn start_with_listener(
         })?;
     let hris = HrisClient::new(&config.hris.api_base, config.hris.api_key.clone())?;
     let scim = ScimClient::new(&config.lms.scim_url, config.lms.token.clone())?;
+    // The request forms follow what the LMS says it supports, and the quirks named.
+    let profile = scim.discover(&config.lms.quirks).await;
+    for difference in profile.differences() {
+        tracing::warn!(lms = %config.lms.scim_url, "{difference}");
+    }
+    let scim = scim.with_profile(profile);
     let notifier = Notifier::new(config.notify_url.clone());
     let metrics = Arc::new(Metrics::default());
     let cancel = CancellationToken::new();
@@ -121,7 +127,7 @@ pub async fn start_with_listener(
     let contract = Arc::new(contract);
     let mut tasks = Vec::new();
 
-    let (enroller, task) = Enroller::spawn(scim.clone(), cancel.child_token());
+    let (enroller, task) = Enroller::spawn(scim.clone(), config.lms.create_groups, cancel.child_token());
     tasks.push(task);
     let applier = Arc::new(Applier::new(
         store.clone(),

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::apply::{Applier, Failure, Outcome};
 use super::metrics::Metrics;
 use crate::connectors::Notifier;
-use crate::model::{Direction, Event, EventId, EventStatus, FieldReason, NewAuditEntry};
+use crate::model::{Direction, Event, EventId, EventStatus, FieldReason, NewAuditEntry, WriteRecord};
 use crate::store::StoreError;
 
 /// Looks at the journal at least this often, even when nothing wakes it.
@@ -427,26 +427,10 @@ fn record(
             awaits_manager,
         } => {
             tx.mark_applied(id, write, mapped.as_ref())?;
-            tx.record_enrolments(&event.employee_id, enrolled)?;
-            tx.audit(NewAuditEntry {
-                actor: "engine".into(),
-                action: audit_action.to_string(),
-                employee_id: Some(event.employee_id.clone()),
-                subject: match event.direction {
-                    Direction::HrisToLms => format!("learner {}", write.target_id.as_deref().unwrap_or("?")),
-                    Direction::LmsToHris => format!("HRIS {}", write.target_id.as_deref().unwrap_or("?")),
-                },
-                before: write.before.clone(),
-                after: write.after.clone(),
-                reason: Some(format!("event {id} ({} {})", event.source, event.kind)),
-            })?;
-            audit_enrolments(tx, event, write.target_id.as_deref(), enrolled)?;
+            journal_write(tx, event, Some((write, audit_action)), enrolled)?;
             match event.direction {
                 Direction::HrisToLms => {
                     tx.set_manager_wait(&event.employee_id, awaits_manager.as_deref(), id)?;
-                    if *audit_action == "learner.create" {
-                        tx.release_manager_waits(&event.employee_id)?;
-                    }
                 }
                 Direction::LmsToHris => tx.credential_in_hris(id)?,
             }
@@ -459,8 +443,7 @@ fn record(
             ..
         } => {
             tx.mark_unchanged(id, mapped.as_ref())?;
-            tx.record_enrolments(&event.employee_id, enrolled)?;
-            audit_enrolments(tx, event, None, enrolled)?;
+            journal_write(tx, event, None, enrolled)?;
             match event.direction {
                 Direction::HrisToLms => {
                     tx.set_manager_wait(&event.employee_id, awaits_manager.as_deref(), id)?
@@ -483,15 +466,20 @@ fn record(
             tx.mark_held(id, why)?;
             EventStatus::Held
         }
-        Outcome::Failed(failure) if !failure.transient => {
+        Outcome::Failed { failure, written } if !failure.transient => {
+            journal_partial(tx, event, written.as_deref())?;
             let reasons = [FieldReason {
-                field: "lms".into(),
+                field: match event.direction {
+                    Direction::HrisToLms => "lms".into(),
+                    Direction::LmsToHris => "hris".into(),
+                },
                 reason: failure.message.clone(),
             }];
             tx.mark_rejected(id, &reasons)?;
             EventStatus::Rejected
         }
-        Outcome::Failed(failure) => {
+        Outcome::Failed { failure, written } => {
+            journal_partial(tx, event, written.as_deref())?;
             if event.attempts + 1 >= retry.attempts {
                 tx.mark_dead_letter(id, &failure.message, failure.status)?;
                 EventStatus::DeadLetter
@@ -502,6 +490,60 @@ fn record(
         }
     };
     Ok(status)
+}
+
+/// A write that reached the target, with its audit entry and the enrolments
+/// that came with it: one implementation for a whole outcome and a partial one.
+fn journal_write(
+    tx: &crate::store::StoreTx<'_>,
+    event: &Event,
+    write: Option<(&WriteRecord, &&'static str)>,
+    enrolled: &[String],
+) -> Result<(), StoreError> {
+    tx.record_enrolments(&event.employee_id, enrolled)?;
+    let Some((write, audit_action)) = write else {
+        return audit_enrolments(tx, event, None, enrolled);
+    };
+    tx.audit(NewAuditEntry {
+        actor: "engine".into(),
+        action: audit_action.to_string(),
+        employee_id: Some(event.employee_id.clone()),
+        subject: match event.direction {
+            Direction::HrisToLms => format!("learner {}", write.target_id.as_deref().unwrap_or("?")),
+            Direction::LmsToHris => format!("HRIS {}", write.target_id.as_deref().unwrap_or("?")),
+        },
+        before: write.before.clone(),
+        after: write.after.clone(),
+        reason: Some(format!("event {} ({} {})", event.id, event.source, event.kind)),
+    })?;
+    audit_enrolments(tx, event, write.target_id.as_deref(), enrolled)?;
+    // A new learner is someone's manager, maybe: the links waiting for them go now.
+    if event.direction == Direction::HrisToLms && matches!(*audit_action, "learner.create" | "learner.adopt")
+    {
+        tx.release_manager_waits(&event.employee_id)?;
+    }
+    Ok(())
+}
+
+/// What a failed attempt wrote before it failed: recorded with the event, so
+/// the journal and the audit match the target.
+fn journal_partial(
+    tx: &crate::store::StoreTx<'_>,
+    event: &Event,
+    written: Option<&super::apply::Written>,
+) -> Result<(), StoreError> {
+    let Some(written) = written else {
+        return Ok(());
+    };
+    if let Some((write, _)) = &written.write {
+        tx.record_write(event.id, write)?;
+    }
+    journal_write(
+        tx,
+        event,
+        written.write.as_ref().map(|(write, action)| (write, action)),
+        &written.enrolled,
+    )
 }
 
 /// The policy's interval, or the target's Retry-After when that is longer.

@@ -49,7 +49,7 @@ impl WriteBack {
         for event in events {
             let outcome = match self.try_apply(&contract, event, &mut held).await {
                 Ok(outcome) => outcome,
-                Err(failure) => Outcome::Failed(failure),
+                Err(failure) => Outcome::failed(failure),
             };
             let finished = matches!(outcome, Outcome::Applied { .. } | Outcome::Unchanged { .. });
             outcomes.push(outcome);

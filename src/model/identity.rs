@@ -29,6 +29,8 @@ pub enum DuplicateBasis {
     /// The same normalised full name and the same hire date.
     #[serde(rename = "name_hire_date")]
     NameAndHireDate,
+    /// A learner already holds the userName another employee maps to.
+    UserName,
 }
 
 impl DuplicateBasis {
@@ -36,6 +38,7 @@ impl DuplicateBasis {
         match self {
             DuplicateBasis::Email => "email",
             DuplicateBasis::NameAndHireDate => "name_hire_date",
+            DuplicateBasis::UserName => "user_name",
         }
     }
 
@@ -43,6 +46,7 @@ impl DuplicateBasis {
         match text {
             "email" => Some(DuplicateBasis::Email),
             "name_hire_date" => Some(DuplicateBasis::NameAndHireDate),
+            "user_name" => Some(DuplicateBasis::UserName),
             _ => None,
         }
     }
@@ -52,6 +56,7 @@ impl DuplicateBasis {
         match self {
             DuplicateBasis::Email => "same work email",
             DuplicateBasis::NameAndHireDate => "same name and hire date",
+            DuplicateBasis::UserName => "learner already holds the userName",
         }
     }
 }
@@ -63,6 +68,8 @@ impl IdentityKeys {
             DuplicateBasis::Email => (!self.email.is_empty()).then(|| self.email.clone()),
             DuplicateBasis::NameAndHireDate => (!self.name.is_empty() && !self.hire_date.is_empty())
                 .then(|| format!("{}|{}", self.name, self.hire_date)),
+            // Found only by a create the LMS refused, never among HRIS records.
+            DuplicateBasis::UserName => None,
         }
     }
 }

@@ -34,6 +34,7 @@ pub mod audit;
 pub mod drift;
 pub mod event;
 pub mod identity;
+pub mod profile;
 pub mod secret;
 
 pub use audit::{AuditEntry, NewAuditEntry};
@@ -43,4 +44,5 @@ pub use event::{
     WriteRecord, hris_change_key,
 };
 pub use identity::{DuplicateBasis, IdentityKeys};
+pub use profile::ScimQuirk;
 pub use secret::Secret;

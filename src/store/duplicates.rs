@@ -291,6 +291,7 @@ impl Store {
             let column = match basis {
                 DuplicateBasis::Email => "email_key",
                 DuplicateBasis::NameAndHireDate => "name_key",
+                DuplicateBasis::UserName => continue,
             };
             let sql = format!(
                 "SELECT employee_id, first_seen, display FROM people WHERE {column} = ?1 AND {column} <> '' \

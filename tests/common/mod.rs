@@ -26,12 +26,21 @@ pub struct World {
     pub config: hrsync::config::Config,
 }
 
+/// An LMS other than the sandbox's: its SCIM base URL and bearer token.
+#[derive(Clone, Debug)]
+pub struct OtherLms {
+    pub scim_url: String,
+    pub token: String,
+}
+
 pub struct Options {
     pub employees: usize,
     pub seed: u64,
     pub faults: Faults,
     pub retry_attempts: u32,
     pub retry_interval: Duration,
+    /// The engine syncs to this LMS instead of the sandbox's (and reads no LRS).
+    pub lms: Option<OtherLms>,
 }
 
 impl Default for Options {
@@ -42,6 +51,7 @@ impl Default for Options {
             faults: Faults::default(),
             retry_attempts: 3,
             retry_interval: Duration::from_millis(200),
+            lms: None,
         }
     }
 }
@@ -64,6 +74,11 @@ pub async fn start(options: Options) -> World {
     let mut config = sandbox_config(&sandbox, &dir.path().join("hrsync.db"), &contract_path);
     config.retry.attempts = options.retry_attempts;
     config.retry.interval = options.retry_interval;
+    if let Some(lms) = &options.lms {
+        config.lms.scim_url = lms.scim_url.clone();
+        config.lms.token = hrsync::model::Secret::new(lms.token.clone());
+        config.lrs = None;
+    }
     let contract = hrsync::contract::parse(CONTRACT).unwrap();
     let engine = engine::start_with_listener(&config, contract, listener)
         .await
@@ -420,14 +435,14 @@ impl World {
 
     /// Every learner by externalId, read through SCIM.
     pub async fn learners(&self) -> BTreeMap<String, Value> {
-        let c = self.sandbox.credentials();
+        let (scim_url, token) = (&self.config.lms.scim_url, self.config.lms.token.expose());
         let mut all = BTreeMap::new();
         let mut start = 1;
         loop {
             let page: Value = self
                 .http
-                .get(format!("{}/Users?startIndex={start}&count=500", c.scim_url))
-                .bearer_auth(&c.scim_token)
+                .get(format!("{scim_url}/Users?startIndex={start}&count=500"))
+                .bearer_auth(token)
                 .send()
                 .await
                 .unwrap()
@@ -451,11 +466,11 @@ impl World {
 
     /// Group display name → member learner ids.
     pub async fn groups(&self) -> BTreeMap<String, BTreeSet<String>> {
-        let c = self.sandbox.credentials();
+        let (scim_url, token) = (&self.config.lms.scim_url, self.config.lms.token.expose());
         let page: Value = self
             .http
-            .get(format!("{}/Groups?count=1000", c.scim_url))
-            .bearer_auth(&c.scim_token)
+            .get(format!("{scim_url}/Groups?count=1000"))
+            .bearer_auth(token)
             .send()
             .await
             .unwrap()
@@ -478,6 +493,67 @@ impl World {
                 (g["displayName"].as_str().unwrap().to_string(), members)
             })
             .collect()
+    }
+
+    /// Every learner the LMS holds was created or adopted exactly once by the
+    /// audit log's account, and the log names no create or adoption of a learner
+    /// the LMS does not hold: the audit matches the LMS.
+    pub async fn assert_one_create_or_adopt_per_learner(&self) {
+        let learners = self.learners().await;
+        let mut made: BTreeMap<String, usize> = BTreeMap::new();
+        for action in ["learner.create", "learner.adopt"] {
+            let filter = hrsync::store::AuditFilter {
+                action: Some(action.into()),
+                ..Default::default()
+            };
+            let mut before = None;
+            loop {
+                let page = self.store().audit_page(&filter, before, 1000).unwrap();
+                let Some(last) = page.last() else { break };
+                before = Some(last.seq);
+                for entry in &page {
+                    *made
+                        .entry(entry.employee_id.clone().unwrap_or_default())
+                        .or_default() += 1;
+                }
+            }
+        }
+        for id in learners.keys() {
+            assert_eq!(
+                made.get(id).copied().unwrap_or(0),
+                1,
+                "learner of employee {id}: creates and adoptions audited\n{}",
+                self.events_of(id)
+            );
+        }
+        for id in made.keys() {
+            assert!(
+                learners.contains_key(id),
+                "audited a learner for {id} the LMS does not hold"
+            );
+        }
+    }
+
+    /// Every in-scope learner is in exactly the groups the triggers name, read
+    /// through `/Groups` (true right after an initial load: nobody moved yet).
+    pub async fn assert_groups_exact(&self) {
+        let hris = self.hris().await;
+        let learners = self.learners().await;
+        let groups = self.groups().await;
+        let today = today();
+        for (id, learner) in &learners {
+            let learner_id = learner["id"].as_str().unwrap();
+            let member_of: BTreeSet<String> = groups
+                .iter()
+                .filter(|(_, members)| members.contains(learner_id))
+                .map(|(name, _)| name.clone())
+                .collect();
+            assert_eq!(
+                member_of,
+                expected_groups(&hris[id], today),
+                "employee {id}'s groups"
+            );
+        }
     }
 
     pub async fn stop(&mut self) {

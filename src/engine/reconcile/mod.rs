@@ -166,6 +166,11 @@ impl Reconciler {
                     .map_err(|e| format!("the HRIS could not be read: {e}"))
             },
             async {
+                // Membership first: many servers list it only on the group.
+                let groups = (self.scim.all_groups().await)
+                    .map_err(|e| format!("the LMS's groups could not be read: {e}"))?;
+                packed_learners.set_memberships(&groups);
+                drop(groups);
                 self.scim
                     .each_user(|user| packed_learners.push(&user))
                     .await

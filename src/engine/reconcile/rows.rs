@@ -5,13 +5,14 @@
 //! lists as JSON values take several gigabytes.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
 
 use serde_json::{Map, Value};
 
-use crate::connectors::ScimUser;
+use crate::connectors::{GroupMembers, ScimUser};
 use crate::contract::Contract;
 use crate::contract::ScimPath;
 use crate::contract::map::FieldSource;
@@ -471,6 +472,9 @@ pub struct Learners {
     paths: Vec<ScimPath>,
     /// Each contract field the LMS holds, and the column of its path.
     by_field: Vec<(String, usize)>,
+    /// Group names by learner id, from `/Groups` members: servers that leave the
+    /// User's `groups` empty hold membership only there.
+    member_of: HashMap<String, Vec<std::sync::Arc<str>>>,
 }
 
 impl Learners {
@@ -504,6 +508,22 @@ impl Learners {
             fixed_paths,
             paths,
             by_field,
+            member_of: HashMap::new(),
+        }
+    }
+
+    /// The LMS's groups and their members, read before the learners are pushed:
+    /// a learner's groups are those its `groups` attribute names and those that
+    /// list it as a member.
+    pub fn set_memberships(&mut self, groups: &[GroupMembers]) {
+        for group in groups {
+            let name: std::sync::Arc<str> = group.display_name.as_str().into();
+            for member in &group.members {
+                self.member_of
+                    .entry(member.clone())
+                    .or_default()
+                    .push(name.clone());
+            }
         }
     }
 
@@ -516,6 +536,9 @@ impl Learners {
             .as_array()
             .map(|groups| groups.iter().filter_map(|g| g["display"].as_str()).collect())
             .unwrap_or_default();
+        if let Some(names) = self.member_of.get(&user.id) {
+            groups.extend(names.iter().map(|name| &**name));
+        }
         groups.sort_unstable();
         groups.dedup();
         let groups = groups.join("\n");

@@ -1,0 +1,135 @@
+//! Learning paths as SCIM groups (RFC 7644 §3): find one by displayName, create
+//! it, add learners with PATCH, and read every group's members in checked pages
+//! (real servers often leave the User's read-only `groups` attribute empty).
+
+use backon::Retryable;
+use serde_json::{Value, json};
+
+use super::hris::encode_segment;
+use super::scim::{SCIM_JSON, ScimClient, quoted};
+use super::scim_paging::{ListAnswer, Pager};
+use super::{ConnectorError, json_of};
+
+const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+/// Members added per PATCH, so one request stays a reasonable size.
+const MEMBERS_PER_PATCH: usize = 500;
+/// Groups asked for per page (each may carry many members).
+const GROUP_PAGE: usize = 50;
+
+/// One group and the ids of its members.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GroupMembers {
+    pub id: String,
+    pub display_name: String,
+    pub members: Vec<String>,
+}
+
+impl ScimClient {
+    /// The id of the group with this displayName, if the LMS has one.
+    pub async fn group_id(&self, display_name: &str) -> Result<Option<String>, ConnectorError> {
+        let what = format!("LMS group {display_name:?} (GET Groups)");
+        let filter = format!("displayName eq {}", quoted(display_name));
+        let mut request = self
+            .request(reqwest::Method::GET, "Groups")
+            .query(&[("filter", filter.as_str())]);
+        if self.profile().sends_attributes() {
+            request = request.query(&[("attributes", "id,displayName")]);
+        }
+        let answer: ListAnswer = json_of(&what, self.send(&what, request).await?).await?;
+        // A server that cannot filter groups answers all of them: pick by name.
+        Ok(answer.resources.iter().find_map(|g| {
+            let named = g["displayName"].as_str().is_none_or(|name| name == display_name);
+            g["id"].as_str().filter(|_| named).map(str::to_string)
+        }))
+    }
+
+    /// Creates an empty group (a learning path); answers its id.
+    pub async fn create_group(&self, display_name: &str) -> Result<String, ConnectorError> {
+        let what = format!("creating LMS group {display_name:?} (POST Groups)");
+        let body = json!({ "schemas": [GROUP], "displayName": display_name, "members": [] });
+        let request = self
+            .request(reqwest::Method::POST, "Groups")
+            .header(reqwest::header::CONTENT_TYPE, SCIM_JSON)
+            .body(body.to_string());
+        let created: Value = json_of(&what, self.send(&what, request).await?).await?;
+        created["id"].as_str().map(str::to_string).ok_or_else(|| {
+            ConnectorError::permanent(format!("{what}: the LMS answered a group without an id"))
+        })
+    }
+
+    /// Adds learners to a group; adding one already in it changes nothing.
+    pub async fn add_members(&self, group_id: &str, user_ids: &[String]) -> Result<(), ConnectorError> {
+        for chunk in user_ids.chunks(MEMBERS_PER_PATCH) {
+            let what = format!(
+                "adding {} learner(s) to LMS group {group_id} (PATCH Groups/{{id}})",
+                chunk.len()
+            );
+            let members: Vec<Value> = chunk.iter().map(|id| json!({ "value": id })).collect();
+            let body = json!({
+                "schemas": [PATCH_OP],
+                "Operations": [{ "op": "add", "path": "members", "value": members }],
+            });
+            let mut request = self
+                .request(
+                    reqwest::Method::PATCH,
+                    &format!("Groups/{}", encode_segment(group_id)),
+                )
+                .header(reqwest::header::CONTENT_TYPE, SCIM_JSON)
+                .body(body.to_string());
+            // Asking for the id alone spares the whole member list in the answer.
+            if self.profile().sends_attributes() {
+                request = request.query(&[("attributes", "id")]);
+            }
+            self.send(&what, request).await?;
+        }
+        Ok(())
+    }
+
+    /// Every group with its members, read in checked pages.
+    pub async fn all_groups(&self) -> Result<Vec<GroupMembers>, ConnectorError> {
+        let mut groups = Vec::new();
+        let mut start = 1usize;
+        let mut pager = Pager::new("groups", self.base());
+        loop {
+            let what = format!("LMS groups from {start} (GET Groups)");
+            let page = || async {
+                let request = self.request(reqwest::Method::GET, "Groups").query(&[
+                    ("startIndex", start.to_string()),
+                    ("count", GROUP_PAGE.min(self.profile().page_size()).to_string()),
+                ]);
+                json_of::<ListAnswer>(&what, self.send(&what, request).await?).await
+            };
+            let mut answer = page
+                .retry(super::page_retries())
+                .when(ConnectorError::is_transient)
+                .adjust(super::retry_after_within)
+                .await?;
+            let got = answer.resources.len();
+            pager.check(start, &mut answer)?;
+            for group in &answer.resources {
+                let Some(id) = group["id"].as_str() else {
+                    continue;
+                };
+                let members = group["members"]
+                    .as_array()
+                    .map(|members| {
+                        members
+                            .iter()
+                            .filter_map(|m| m["value"].as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                groups.push(GroupMembers {
+                    id: id.to_string(),
+                    display_name: group["displayName"].as_str().unwrap_or_default().to_string(),
+                    members,
+                });
+            }
+            start += got;
+            if got == 0 || start > answer.total_results {
+                return Ok(groups);
+            }
+        }
+    }
+}
