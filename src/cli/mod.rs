@@ -1,6 +1,7 @@
 //! The command line: which part of hrsync a command starts.
 
 mod console;
+mod doctor;
 mod ops;
 mod reconcile;
 mod run;
@@ -102,6 +103,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Probe the HRIS, LMS and LRS with reads only: what each supports, and what hrsync will do differently.
+    Doctor {
+        #[arg(
+            long,
+            value_name = "FILE",
+            help = "The configuration naming the systems (as `run` takes)"
+        )]
+        config: PathBuf,
+        /// Print the findings as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// What reconciliation found: list, fix, flag, accept.
     Drift {
         #[command(flatten)]
@@ -195,6 +208,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     if let Command::Reconcile { config, json } = &cli.command {
         return runtime.block_on(reconcile::reconcile(config, *json));
+    }
+    if let Command::Doctor { config, json } = &cli.command {
+        return runtime.block_on(doctor::doctor(config, *json));
     }
     runtime.block_on(async move {
         match cli.command {

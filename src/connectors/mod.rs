@@ -12,6 +12,7 @@ mod notify;
 mod scim;
 mod scim_groups;
 mod scim_paging;
+mod scim_probe;
 mod scim_profile;
 
 use std::time::Duration;
@@ -23,6 +24,7 @@ pub use lrs::{LrsClient, StatementPage, stored_at};
 pub use notify::Notifier;
 pub use scim::{ScimClient, ScimUser};
 pub use scim_groups::GroupMembers;
+pub use scim_probe::ScimFindings;
 pub use scim_profile::ScimProfile;
 
 /// How long one request may take before it counts as a transient failure.

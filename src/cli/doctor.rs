@@ -1,0 +1,166 @@
+//! `hrsync doctor`: reads (never writes) the HRIS, the LMS and the LRS a
+//! configuration names, and says what each supports and what hrsync will do
+//! differently because of it.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::config::Config;
+use crate::connectors::{HrisClient, LrsClient, ScimClient, ScimFindings};
+
+#[derive(Serialize)]
+struct Report {
+    hris: Reach,
+    lms: LmsReport,
+    lrs: Option<Reach>,
+}
+
+#[derive(Serialize)]
+struct Reach {
+    url: String,
+    reachable: bool,
+    problem: Option<String>,
+}
+
+#[derive(Serialize)]
+struct LmsReport {
+    url: String,
+    reachable: bool,
+    findings: ScimFindings,
+    /// What hrsync does differently with this server, in the operator's words.
+    will: Vec<String>,
+}
+
+pub async fn doctor(config_path: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
+    let config = Config::load(config_path).with_context(|| format!("loading {}", config_path.display()))?;
+    let scim = ScimClient::new(&config.lms.scim_url, config.lms.token.clone())?;
+    let profile = scim.discover(&config.lms.quirks).await;
+    let scim = scim.with_profile(profile);
+    let hris = HrisClient::new(&config.hris.api_base, config.hris.api_key.clone())?;
+    let since = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
+    let (findings, hris_read, lrs) = tokio::join!(scim.probe(), hris.changed_since(since), async {
+        match &config.lrs {
+            Some(lrs) => {
+                let client = LrsClient::new(&lrs.url, lrs.user.clone(), lrs.password.clone());
+                let read = match client {
+                    Ok(client) => client.stored_since(None, 1).await.map(|_| ()),
+                    Err(error) => Err(error),
+                };
+                Some(reach(&lrs.url, read))
+            }
+            None => None,
+        }
+    });
+    let report = Report {
+        hris: reach(&config.hris.api_base, hris_read.map(|_| ())),
+        lms: LmsReport {
+            url: config.lms.scim_url.clone(),
+            reachable: findings.learners.is_some(),
+            will: scim.profile().differences(),
+            findings,
+        },
+        lrs,
+    };
+    let healthy =
+        report.hris.reachable && report.lms.reachable && report.lrs.as_ref().is_none_or(|l| l.reachable);
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", text(&report));
+    }
+    Ok(if healthy {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn reach<T>(url: &str, read: Result<T, crate::connectors::ConnectorError>) -> Reach {
+    Reach {
+        url: url.to_string(),
+        reachable: read.is_ok(),
+        problem: read.err().map(|error| error.to_string()),
+    }
+}
+
+/// The report for a person: one block per system.
+fn text(report: &Report) -> String {
+    let mut out = String::new();
+    let mut line = |text: String| {
+        out.push_str(&text);
+        out.push('\n');
+    };
+    let state = |reach: &Reach| match &reach.problem {
+        None => "ok".to_string(),
+        Some(problem) => format!("FAILED: {problem}"),
+    };
+    line(format!("HRIS  {}  {}", report.hris.url, state(&report.hris)));
+    let lms = &report.lms;
+    let f = &lms.findings;
+    line(format!(
+        "LMS   {}  {}",
+        lms.url,
+        if lms.reachable { "ok" } else { "FAILED" }
+    ));
+    for problem in &f.problems {
+        line(format!("      problem: {problem}"));
+    }
+    let p = &f.profile;
+    line(format!(
+        "      says it supports: filter {}, patch {}, etag {}, bulk {}, max results {}{}",
+        yes(p.filter),
+        yes(p.patch),
+        yes(p.etag),
+        yes(p.bulk),
+        p.max_results.map_or("not said".into(), |n| n.to_string()),
+        if p.discovered {
+            ""
+        } else {
+            " (ServiceProviderConfig unread: assumed)"
+        }
+    ));
+    let seen = |found: Option<bool>| found.map_or("not tried (no data)", |f| if f { "yes" } else { "NO" });
+    line(format!(
+        "      holds: {} learners, {} groups",
+        f.learners.map_or("?".into(), |n| n.to_string()),
+        f.groups.map_or("?".into(), |n| n.to_string()),
+    ));
+    for (what, found) in [
+        ("pages correctly", f.pages_correctly),
+        ("filters on the enterprise extension", f.enterprise_filter),
+        ("Users carry their groups", f.groups_attribute),
+        ("booleans come as strings", f.string_booleans),
+    ] {
+        line(format!("      {what}: {}", seen(found)));
+    }
+    if f.pages_correctly == Some(false) {
+        line("      the server does not page correctly: reconciliations against it will fail".into());
+    }
+    if lms.will.is_empty() {
+        line("      hrsync will use the standard request forms".into());
+    }
+    for will in &lms.will {
+        line(format!("      hrsync will: {will}"));
+    }
+    if !f.suggested_quirks.is_empty() {
+        let names: Vec<String> = f
+            .suggested_quirks
+            .iter()
+            .map(|q| json!(q.as_str()).to_string())
+            .collect();
+        line(format!("      add to [lms]: quirks = [{}]", names.join(", ")));
+    }
+    match &report.lrs {
+        Some(lrs) => line(format!("LRS   {}  {}", lrs.url, state(lrs))),
+        None => line("LRS   not configured (no completion write-back)".into()),
+    }
+    out
+}
+
+fn yes(flag: bool) -> &'static str {
+    if flag { "yes" } else { "no" }
+}
