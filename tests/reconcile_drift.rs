@@ -114,7 +114,12 @@ async fn a_run_finds_each_kind_of_drift_and_the_operator_resolves_it() {
     )
     .await;
     // Changes journaled but not applied yet: the engine is paused.
-    world.engine().paused.store(true, Ordering::Relaxed);
+    handle.set_paused(true).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !world.engine().paused.load(Ordering::Relaxed) {
+        assert!(std::time::Instant::now() < deadline, "the engine did not pause");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let churned = world
         .churn(json!([{"kind": "termination", "count": 2}, {"kind": "hire", "count": 3}]))
         .await;
@@ -123,13 +128,28 @@ async fn a_run_finds_each_kind_of_drift_and_the_operator_resolves_it() {
         .filter(|c| c["kind"] == "termination")
         .map(|c| c["employee_id"].as_str().unwrap())
         .collect();
-    // A completion stored while nothing writes it back.
+    // A completion stored while nothing writes it back, once the completions
+    // source has read it (one stored after its cursor is on its way, not drift).
+    let read = hrsync::store::EventFilter {
+        employee_id: Some(victim.clone()),
+        direction: Some(hrsync::model::Direction::LmsToHris),
+        ..Default::default()
+    };
+    let before = world.store().events_page(&read, None, 100).unwrap().len();
     world
         .admin(
             "completions",
             json!({"count": 5, "employee_ids": [victim.clone()]}),
         )
         .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while world.store().events_page(&read, None, 100).unwrap().len() <= before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the completions were never read"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 
     let (ops_url, heard, _server) = common::ops_channel().await;
     let run = match reconciler_telling(&world, Some(&ops_url))
@@ -145,7 +165,7 @@ async fn a_run_finds_each_kind_of_drift_and_the_operator_resolves_it() {
             .lock()
             .iter()
             .any(|m| m.contains("terminated employees still have an active learner")),
-        "the critical finding reached the ops channel: {:?}",
+        "the critical finding reached the ops channel: {:?}\n{run:?}",
         heard.lock()
     );
     let field = items(&world, &run, DriftCategory::FieldDrift);
@@ -191,7 +211,7 @@ async fn a_run_finds_each_kind_of_drift_and_the_operator_resolves_it() {
     // The ghost has no HRIS record to push: refused with the reason, not dropped.
     let refused = handle.fix_drift(&[ghost.id]).unwrap();
     assert!(refused[0].result.as_ref().unwrap_err().contains("no HRIS record"));
-    world.engine().paused.store(false, Ordering::Relaxed);
+    handle.set_paused(false).unwrap();
     world.engine().wake.notify_one();
     world.settle_until(Duration::from_secs(90), |_| true).await;
     let after: Value = scim(&world, reqwest::Method::GET, &format!("Users/{learner_id}"), None).await;

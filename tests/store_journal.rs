@@ -525,3 +525,47 @@ fn a_checkpoint_beside_the_writer_copies_the_log_and_loses_nothing() {
     let first = store.event(ids[0]).expect("read").expect("the event is there");
     assert_eq!(first.event.status, EventStatus::Applied);
 }
+
+#[test]
+fn a_refused_completion_holds_back_none_of_its_employees_other_completions() {
+    let (_dir, store) = open();
+    let completion = |key: &str| NewEvent {
+        direction: Direction::LmsToHris,
+        source: Source::Lrs,
+        kind: "completed".into(),
+        ..change(key, "A")
+    };
+    let a = store
+        .append(&[completion("c1"), completion("c2"), completion("c3")])
+        .expect("append");
+    let refused = [FieldReason {
+        field: "object.id".into(),
+        reason: "no training type for this course".into(),
+    }];
+    store.mark_rejected(id(&a, 0), &refused).expect("reject");
+    assert_eq!(ready_ids(&store), vec![id(&a, 1)], "the next completion goes on");
+    store
+        .mark_dead_letter(id(&a, 1), "HRIS down", Some(503))
+        .expect("dead letter");
+    assert_eq!(
+        ready_ids(&store),
+        vec![id(&a, 2)],
+        "so does the one after a dead letter"
+    );
+    let later = store.append(&[completion("c4")]).expect("append");
+    assert_eq!(ready_ids(&store), vec![id(&a, 2)], "one at a time per employee");
+
+    // Retried after a fix, a refused completion takes its turn when one is free.
+    store.mark_unchanged(id(&a, 2)).expect("done");
+    store.retry(id(&a, 0)).expect("retry");
+    assert_eq!(ready_ids(&store), vec![id(&later, 0)]);
+    store.mark_unchanged(id(&later, 0)).expect("done");
+    assert_eq!(ready_ids(&store), vec![id(&a, 0)]);
+
+    // Identity changes keep their order: a refusal holds the employee's next change.
+    let b = store
+        .append(&[change("b1", "B"), change("b2", "B")])
+        .expect("append");
+    store.mark_rejected(id(&b, 0), &refused).expect("reject");
+    assert_eq!(ready_ids(&store), vec![id(&a, 0)]);
+}

@@ -305,29 +305,24 @@ async fn a_completion_for_an_unknown_employee_waits_in_the_error_queue() {
     let wanted = completions(&all_statements(&world).await);
     let expected = wanted.values().filter(|c| c.employee_id == "99999999").count();
     assert_eq!(refused.len(), expected, "nothing dropped: {refused:?}");
-    // The oldest is refused with its reason; the employee's later ones wait behind it
-    // (one employee's events apply in order) until an operator acts.
-    let (oldest, later) = refused.split_last().expect("at least one");
-    assert_eq!(oldest.status, hrsync::model::EventStatus::Rejected, "{oldest:?}");
-    assert!(
-        oldest
-            .last_error
-            .as_deref()
-            .is_some_and(|e| e.contains("no employee 99999999")),
-        "{oldest:?}"
-    );
-    for event in later {
-        assert_eq!(event.status, hrsync::model::EventStatus::Pending, "{event:?}");
-    }
-    hrsync::engine::operator::skip(world.store(), "test", oldest.id, "not our employee").unwrap();
-    world.engine().wake.notify_one();
+    // Completions are independent of each other: each is refused with its reason,
+    // none waits behind another, and the error queue holds them all.
     world.settle().await;
-    let next = world
-        .store()
-        .event(later.last().map_or(oldest.id, |e| e.id))
-        .unwrap()
-        .unwrap();
-    assert_ne!(next.event.status, hrsync::model::EventStatus::Pending, "{next:?}");
+    for event in &refused {
+        let event = world.store().event(event.id).unwrap().unwrap().event;
+        assert_eq!(event.status, hrsync::model::EventStatus::Rejected, "{event:?}");
+        assert!(
+            event
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("no employee 99999999")),
+            "{event:?}"
+        );
+    }
+    let oldest = refused.last().expect("at least one");
+    hrsync::engine::operator::skip(world.store(), "test", oldest.id, "not our employee").unwrap();
+    let skipped = world.store().event(oldest.id).unwrap().unwrap().event;
+    assert_eq!(skipped.status, hrsync::model::EventStatus::Skipped, "{skipped:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -78,6 +78,7 @@ pub fn sandbox_config_from(
             user: Secret::new(c.xapi_user.clone()),
             password: Secret::new(c.xapi_password.clone()),
             poll_interval: Duration::from_secs(2),
+            overlap: Duration::from_secs(600),
         }),
         webhook: WebhookConfig {
             listen: "127.0.0.1:0".parse().expect("a literal address"),

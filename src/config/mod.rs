@@ -55,6 +55,10 @@ pub struct LrsConfig {
     pub password: Secret,
     /// How often new statements are read (`[lrs] poll_interval_s`, default 30).
     pub poll_interval: std::time::Duration,
+    /// How far before its cursor each read starts again (`[lrs] overlap_s`, default
+    /// 600): LRSs that compare `since` with the statement's own time, or show a
+    /// statement a little after storing it, are read without a gap.
+    pub overlap: std::time::Duration,
 }
 
 #[derive(Debug, Clone)]

@@ -63,6 +63,7 @@ struct RawLrs {
     user_env: Spanned<String>,
     password_env: Spanned<String>,
     poll_interval_s: Option<Spanned<f64>>,
+    overlap_s: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -263,6 +264,10 @@ pub(super) fn resolve(
                     interval
                 }
                 None => std::time::Duration::from_secs(30),
+            },
+            overlap: match &lrs.overlap_s {
+                Some(at) => r.seconds(at, "[lrs] overlap_s")?,
+                None => std::time::Duration::from_secs(600),
             },
         }),
         None => None,

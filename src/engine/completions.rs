@@ -1,8 +1,9 @@
 //! The completions source (flow 2): reads the LRS's statements stored since the
-//! cursor, oldest first, page by page; journals each one the contract writes
-//! back (or refuses, with its reasons) and moves the cursor in the same
-//! transaction, so a restart neither loses nor repeats a statement. The next page
-//! is fetched while one is journaled.
+//! cursor (less an overlap, since real LRSs compare `since` with other times
+//! than `stored` or make statements visible late), page by page; journals each
+//! one the contract writes back (or refuses, with its reasons). A statement
+//! read twice is a duplicate by its idempotency key. The cursor moves when the
+//! whole read is journaled, never past the LRS's consistent-through time.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,15 +52,21 @@ pub async fn read_once(
     store: &Store,
     contract: &Contract,
     lrs: &LrsClient,
+    overlap: Duration,
 ) -> Result<ReadSummary, ReadError> {
     let mut summary = ReadSummary::default();
     let Some(writeback) = contract.writeback.as_ref() else {
         return Ok(summary);
     };
-    let since = store
+    let cursor = store
         .cursor(LRS_CURSOR)?
         .and_then(|c| c.parse::<Timestamp>().ok());
+    let overlap = jiff::SignedDuration::try_from(overlap).unwrap_or(jiff::SignedDuration::ZERO);
+    let since = cursor.map(|c| c - overlap);
     let mut page = lrs.stored_since(since, PAGE).await?;
+    // The newest stored time read, and the LRS's promise of what it has shown.
+    let mut newest: Option<Timestamp> = None;
+    let mut consistent_through = page.consistent_through;
     loop {
         let mut batch = Vec::with_capacity(page.statements.len());
         let mut refusals = Vec::new();
@@ -68,6 +75,7 @@ pub async fn read_once(
         for statement in std::mem::take(&mut page.statements) {
             summary.statements += 1;
             latest = latest.max(stored_at(&statement));
+            newest = newest.max(stored_at(&statement));
             match map_statement(contract, writeback, &statement) {
                 Ok(StatementMapping::Ignored(_)) => summary.ignored += 1,
                 Ok(StatementMapping::Completion(completion)) => {
@@ -109,11 +117,10 @@ pub async fn read_once(
             }
         };
         let journaled = async {
-            let Some(latest) = latest else {
+            if latest.is_none() {
                 return Ok((0, 0, 0));
-            };
+            }
             let store = store.clone();
-            let cursor = latest.to_string();
             tokio::task::spawn_blocking(move || {
                 store.transaction(|tx| {
                     let appended = tx.append(&batch)?;
@@ -136,7 +143,6 @@ pub async fn read_once(
                             })?;
                         }
                     }
-                    tx.set_cursor(LRS_CURSOR, &cursor)?;
                     let new = appended.iter().filter(|a| matches!(a, Appended::New(_))).count();
                     Ok((new - refused, appended.len() - new, refused))
                 })
@@ -150,10 +156,26 @@ pub async fn read_once(
         summary.duplicates += duplicates;
         summary.refused += refused;
         match next? {
-            Some(next) => page = next,
-            None => return Ok(summary),
+            Some(next) => {
+                consistent_through = match (consistent_through, next.consistent_through) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                page = next;
+            }
+            None => break,
         }
     }
+    // Not past what the LRS vouches for: a statement stored before that time but
+    // not yet visible would otherwise be skipped for good.
+    let moved = match (newest, consistent_through) {
+        (Some(newest), Some(through)) => Some(newest.min(through)),
+        (newest, _) => newest,
+    };
+    if let Some(moved) = moved.filter(|m| cursor.is_none_or(|c| *m > c)) {
+        store.set_cursor(LRS_CURSOR, &moved.to_string())?;
+    }
+    Ok(summary)
 }
 
 /// A credential to put in the ledger with its completion's event.
@@ -188,6 +210,8 @@ pub struct CompletionsSource {
     pub contract: Arc<parking_lot::RwLock<Arc<Contract>>>,
     pub lrs: LrsClient,
     pub interval: Duration,
+    /// How far before the cursor each read starts again.
+    pub overlap: Duration,
     pub wake: Arc<Notify>,
 }
 
@@ -201,7 +225,7 @@ impl CompletionsSource {
                 _ = ticker.tick() => {}
             }
             let contract = self.contract.read().clone();
-            match read_once(&self.store, &contract, &self.lrs).await {
+            match read_once(&self.store, &contract, &self.lrs, self.overlap).await {
                 Ok(summary) => {
                     if summary.new + summary.refused > 0 {
                         tracing::info!(?summary, "read completions from the LRS");

@@ -202,6 +202,7 @@ pub async fn start_with_listener(
         (Some(lrs), true) => {
             let client = LrsClient::new(&lrs.url, lrs.user.clone(), lrs.password.clone())?;
             let source = completions::CompletionsSource {
+                overlap: lrs.overlap,
                 store: store.clone(),
                 contract: applier.contract.clone(),
                 lrs: client,

@@ -28,6 +28,24 @@ named_enum!(
     }
 );
 
+impl Direction {
+    /// Whether an event waiting for an operator (rejected, dead letter, held)
+    /// holds back the employee's later events: identity changes must apply in
+    /// order; completions are independent of each other.
+    pub fn in_order(self) -> bool {
+        self == Direction::HrisToLms
+    }
+
+    /// Whether an event in `status` keeps its employee's turn in this direction.
+    pub fn keeps_turn(self, status: EventStatus) -> bool {
+        if self.in_order() {
+            status.is_open()
+        } else {
+            matches!(status, EventStatus::Pending | EventStatus::Retrying)
+        }
+    }
+}
+
 named_enum!(
     /// How the change reached hrsync.
     Source {

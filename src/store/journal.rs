@@ -71,9 +71,10 @@ impl<'a> StoreTx<'a> {
     /// Journals a batch as Pending; an event whose key is known comes back as a duplicate.
     pub fn append(&self, batch: &[NewEvent]) -> Result<Vec<Appended>, StoreError> {
         let now = to_micros(self.now);
-        let mut has_open = self.conn.prepare_cached(
+        // The first status term is the index's own condition, so the partial index applies.
+        let mut has_head = self.conn.prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM events WHERE direction = ?1 AND employee_id = ?2 \
-             AND status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held'))",
+             AND status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held') AND is_head = 1)",
         )?;
         let mut insert = self.conn.prepare_cached(
             "INSERT INTO events (idempotency_key, source, direction, employee_id, kind, occurred_at, \
@@ -111,7 +112,7 @@ impl<'a> StoreTx<'a> {
                 continue;
             }
             let direction = event.direction.as_str();
-            let blocked: bool = has_open.query_row(params![direction, event.employee_id], |r| r.get(0))?;
+            let blocked: bool = has_head.query_row(params![direction, event.employee_id], |r| r.get(0))?;
             let inserted: Option<i64> = insert
                 .query_row(
                     params![
@@ -334,10 +335,11 @@ impl<'a> StoreTx<'a> {
         let mut queued = Vec::new();
         for row in rows {
             let (id, may_apply) = row?;
-            if !may_apply {
+            if may_apply {
+                queued.push(id);
+            } else if direction.in_order() {
                 break;
             }
-            queued.push(id);
         }
         Ok(queued)
     }
@@ -409,7 +411,12 @@ impl<'a> StoreTx<'a> {
                 ))
             })
             .optional()?;
-        let (from, is_head, direction, employee_id) = found.ok_or(StoreError::NoSuchEvent(id))?;
+        let (from, is_head, direction_word, employee_id) = found.ok_or(StoreError::NoSuchEvent(id))?;
+        let direction = Direction::parse(&direction_word).ok_or_else(|| StoreError::Corrupt {
+            row: id.0,
+            column: "direction",
+            reason: direction_word.clone(),
+        })?;
         let from = EventStatus::parse(&from).ok_or_else(|| StoreError::Corrupt {
             row: id.0,
             column: "status",
@@ -428,25 +435,46 @@ impl<'a> StoreTx<'a> {
             self.add_count("status_counts", from.as_str(), -1);
             self.add_count("status_counts", to.as_str(), 1);
         }
-        if is_head && !to.is_open() {
-            self.pass_turn(id, &direction, &employee_id)?;
+        if is_head && !direction.keeps_turn(to) {
+            self.pass_turn(id, direction, &employee_id)?;
+        } else if !is_head && direction.keeps_turn(to) {
+            // A completion retried after a refusal: its turn comes when nothing holds it.
+            self.conn
+                .prepare_cached(
+                    "UPDATE events SET is_head = 1 WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM events \
+                     WHERE direction = ?2 AND employee_id = ?3 \
+                     AND status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held') AND is_head = 1)",
+                )?
+                .execute(params![id.0, direction_word, employee_id])?;
         }
         Ok(())
     }
 
-    /// The finished head hands over to the employee's next open event, if any.
-    fn pass_turn(&self, finished: EventId, direction: &str, employee_id: &str) -> Result<(), StoreError> {
+    /// The head that is done (or, for completions, waits for an operator) hands
+    /// over to the employee's next event that keeps a turn, if any.
+    fn pass_turn(
+        &self,
+        finished: EventId,
+        direction: Direction,
+        employee_id: &str,
+    ) -> Result<(), StoreError> {
         self.conn
             .prepare_cached("UPDATE events SET is_head = 0 WHERE id = ?1")?
             .execute([finished.0])?;
+        let next = if direction.in_order() {
+            "UPDATE events SET is_head = 1 WHERE id = (SELECT id FROM events \
+             WHERE direction = ?1 AND employee_id = ?2 \
+             AND status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held') \
+             ORDER BY id LIMIT 1)"
+        } else {
+            "UPDATE events SET is_head = 1 WHERE id = (SELECT id FROM events \
+             WHERE direction = ?1 AND employee_id = ?2 \
+             AND status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held') \
+             AND status IN ('pending', 'retrying') ORDER BY id LIMIT 1)"
+        };
         self.conn
-            .prepare_cached(
-                "UPDATE events SET is_head = 1 WHERE id = (SELECT id FROM events \
-                 WHERE direction = ?1 AND employee_id = ?2 \
-                 AND status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held') \
-                 ORDER BY id LIMIT 1)",
-            )?
-            .execute(params![direction, employee_id])?;
+            .prepare_cached(next)?
+            .execute(params![direction.as_str(), employee_id])?;
         Ok(())
     }
 }

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use super::duplicates::employee_groups;
 use super::initial_load::hris_fields;
-use crate::connectors::{HrisClient, LrsClient, Notifier, ScimClient};
+use crate::connectors::{HrisClient, LrsClient, Notifier, ScimClient, stored_at};
 use crate::contract::Contract;
 use crate::contract::identity::identity_keys;
 use crate::contract::writeback::{Completion, StatementMapping, map_statement};
@@ -235,6 +235,13 @@ impl Reconciler {
         known: &std::collections::HashSet<String>,
     ) -> Result<(u64, Vec<Finding>), String> {
         let writeback = contract.writeback.as_ref().expect("checked by the caller");
+        // A completion stored after the completions source's cursor has not been
+        // read yet: it is on its way, not drift.
+        let read_up_to = self
+            .store
+            .cursor(super::completions::LRS_CURSOR)
+            .map_err(|e| format!("the journal could not be read: {e}"))?
+            .and_then(|c| c.parse::<Timestamp>().ok());
         let mut by_employee: HashMap<String, Vec<(Box<Completion>, Value)>> = HashMap::new();
         let mut count = 0u64;
         let mut page = lrs
@@ -243,6 +250,12 @@ impl Reconciler {
             .map_err(|e| format!("the LRS could not be read: {e}"))?;
         loop {
             for statement in page.statements {
+                let read = stored_at(&statement)
+                    .zip(read_up_to)
+                    .is_some_and(|(at, up_to)| at <= up_to);
+                if !read {
+                    continue;
+                }
                 if let Ok(StatementMapping::Completion(c)) = map_statement(contract, writeback, &statement) {
                     count += 1;
                     // An employee the HRIS does not know waits in the error queue already.
