@@ -25,8 +25,8 @@ pub struct Faults {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SystemFaults {
-    /// Requests per second served; beyond it the answer is 429 (503 for the
-    /// HRIS, as BambooHR throttles) with `Retry-After`.
+    /// Requests per second served; beyond it the answer is 429 with
+    /// `Retry-After` (BambooHR too since 2026-09-16: its 503 now means an outage).
     pub rate_limit_per_sec: Option<u32>,
     /// The `Retry-After` seconds sent with a throttled answer.
     pub retry_after_s: u64,
@@ -179,12 +179,12 @@ impl FaultState {
             }
             window.1 += 1;
             if window.1 > limit {
-                let status = if system == System::Hris {
-                    StatusCode::SERVICE_UNAVAILABLE
-                } else {
-                    StatusCode::TOO_MANY_REQUESTS
-                };
-                let answer = error_answer(system, status, "rate limit exceeded", Some(faults.retry_after_s));
+                let answer = error_answer(
+                    system,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate limit exceeded",
+                    Some(faults.retry_after_s),
+                );
                 return (latency, Verdict::Answer(answer));
             }
         }
@@ -281,7 +281,7 @@ mod tests {
             match state.judge(System::Hris).1 {
                 Verdict::Serve => served += 1,
                 Verdict::Answer(response) => {
-                    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+                    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
                     assert_eq!(response.headers()[header::RETRY_AFTER], "7");
                 }
                 Verdict::DropConnection => panic!("no drops were asked for"),
