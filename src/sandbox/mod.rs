@@ -8,6 +8,7 @@ pub mod churn;
 pub mod faults;
 pub mod hris;
 mod pace;
+mod quirks;
 pub mod scim;
 mod serve;
 pub mod world;
