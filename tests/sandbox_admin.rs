@@ -164,6 +164,43 @@ async fn faults_are_read_validated_and_replaced_at_run_time() {
     assert_eq!(now.webhooks.duplicate_ratio, 0.5);
 }
 
+#[tokio::test]
+async fn quirks_are_named_checked_per_system_and_shown() {
+    let client = reqwest::Client::new();
+    let sandbox = start(5, 1).await;
+    let url = format!("{}/faults", sandbox.credentials().admin_url);
+    let refusal = |faults: Value| {
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            let answer = client.post(url).json(&faults).send().await.unwrap();
+            assert_eq!(answer.status(), 400, "{faults}");
+            answer.text().await.unwrap()
+        }
+    };
+    let unknown = refusal(json!({"scim": {"quirks": ["no_etags"]}})).await;
+    assert!(
+        unknown.contains("no_etags") && unknown.contains("no_enterprise_filter, no_groups_attribute"),
+        "names the bad quirk and the known ones: {unknown}"
+    );
+    assert!(
+        refusal(json!({"hris": {"quirks": ["no_etag"]}}))
+            .await
+            .contains("hris.quirks")
+    );
+    let misplaced = refusal(json!({"scim": {"since_on_timestamp": true}})).await;
+    assert!(misplaced.contains("scim.since_on_timestamp"), "{misplaced}");
+
+    let plain: Value = client.get(&url).send().await.unwrap().json().await.unwrap();
+    assert!(plain["scim"].get("quirks").is_none() && plain["xapi"].get("since_on_timestamp").is_none());
+    let wanted =
+        json!({"scim": {"quirks": ["no_etag", "broken_paging"]}, "lrs": {"since_on_timestamp": true}});
+    let set = client.post(&url).json(&wanted).send().await.unwrap();
+    assert_eq!(set.status(), 200);
+    let shown: Value = client.get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(shown["scim"]["quirks"], json!(["no_etag", "broken_paging"]));
+    assert_eq!(shown["xapi"]["since_on_timestamp"], true);
+}
+
 /// Faults sit in front of every system; the SCIM and xAPI paths show it.
 #[tokio::test]
 async fn injected_faults_answer_before_the_system_does() {

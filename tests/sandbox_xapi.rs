@@ -246,6 +246,60 @@ async fn since_is_exclusive_and_until_inclusive_on_the_stored_time() {
     assert_eq!(names, ["2", "3"]);
 }
 
+/// Some real LRSs compare `since` with the statement's own `timestamp`: a
+/// statement stored now about last year is missed by a `since` of last month.
+#[tokio::test]
+async fn since_on_timestamp_compares_the_statement_time_not_the_stored_time() {
+    let lrs = Lrs::start().await;
+    let mut late = statement("late", COMPLETED);
+    late["timestamp"] = json!("2020-01-01T00:00:00Z");
+    let mut future = statement("future", COMPLETED);
+    future["timestamp"] = json!("2100-01-01T00:00:00Z");
+    let posted = lrs.post(json!([late, future, statement("now", COMPLETED)])).await;
+    assert_eq!(posted.status(), StatusCode::OK);
+    let names = |page: &Value| -> HashSet<String> {
+        page["statements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["actor"]["account"]["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let set = |faults: Value| {
+        let url = format!("{}/faults", lrs.sandbox.credentials().admin_url);
+        let http = lrs.http.clone();
+        async move {
+            assert!(
+                http.post(url)
+                    .json(&faults)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .is_success()
+            )
+        }
+    };
+    let since = |t: &str| format!("/statements?since={}", urlencode(t));
+    let last_year = since("2025-01-01T00:00:00Z");
+    let far_ahead = since("2099-01-01T00:00:00Z");
+
+    let (_, spec) = lrs.get(&last_year).await;
+    assert_eq!(
+        names(&spec),
+        HashSet::from(["late", "future", "now"].map(String::from))
+    );
+    let (_, spec) = lrs.get(&far_ahead).await;
+    assert!(names(&spec).is_empty(), "{spec}");
+
+    set(json!({"lrs": {"since_on_timestamp": true}})).await;
+    let (status, quirky) = lrs.get(&last_year).await;
+    assert_eq!(status, StatusCode::OK, "{quirky}");
+    assert_eq!(names(&quirky), HashSet::from(["future", "now"].map(String::from)));
+    let (_, quirky) = lrs.get(&far_ahead).await;
+    assert_eq!(names(&quirky), HashSet::from(["future".to_string()]));
+}
+
 #[tokio::test]
 async fn verb_and_agent_filters_select_statements() {
     let lrs = Lrs::start().await;

@@ -144,6 +144,6 @@ async fn set_faults(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) 
     if let Err(problem) = faults.validate() {
         return bad_request(format!("faults: {problem}"));
     }
-    shared.faults.set(faults.clone());
+    shared.set_faults(faults.clone());
     Json(faults).into_response()
 }

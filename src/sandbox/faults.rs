@@ -1,7 +1,8 @@
 //! Fault injection: per system a rate limit, a share of 5xx answers, added
 //! latency and dropped connections; for webhooks bad and repeated deliveries;
-//! and the one-shot "next full pull is empty". Set by `--faults FILE` and
-//! `POST /_sandbox/faults`, both with the JSON of [`Faults`].
+//! the one-shot "next full pull is empty"; and the known deviations of real
+//! SCIM servers and LRSs. Set by `--faults FILE` and `POST /_sandbox/faults`,
+//! both with the JSON of [`Faults`].
 
 use std::time::Duration;
 
@@ -12,12 +13,16 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
+pub use super::quirks::{ScimQuirk, ScimQuirks};
+
 /// The whole fault set. Every part is optional; `{}` means no faults.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Faults {
     pub hris: SystemFaults,
     pub scim: SystemFaults,
+    /// Also read as `lrs`, the name the LRS's deviations go by.
+    #[serde(alias = "lrs")]
     pub xapi: SystemFaults,
     pub webhooks: WebhookFaults,
 }
@@ -25,8 +30,8 @@ pub struct Faults {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SystemFaults {
-    /// Requests per second served; beyond it the answer is 429 (503 for the
-    /// HRIS, as BambooHR throttles) with `Retry-After`.
+    /// Requests per second served; beyond it the answer is 429 with
+    /// `Retry-After` (BambooHR too since 2026-09-16: its 503 now means an outage).
     pub rate_limit_per_sec: Option<u32>,
     /// The `Retry-After` seconds sent with a throttled answer.
     pub retry_after_s: u64,
@@ -38,6 +43,13 @@ pub struct SystemFaults {
     pub drop_ratio: f64,
     /// HRIS only: the next full pull (custom report, directory) is empty.
     pub empty_next_full_pull: bool,
+    /// SCIM only: the real servers' deviations the LMS imitates.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub quirks: Vec<ScimQuirk>,
+    /// xAPI only: `since` is compared with a statement's `timestamp`, not its
+    /// `stored`, as some real LRSs do.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub since_on_timestamp: bool,
 }
 
 impl Default for SystemFaults {
@@ -49,6 +61,8 @@ impl Default for SystemFaults {
             latency_ms: 0,
             drop_ratio: 0.0,
             empty_next_full_pull: false,
+            quirks: Vec::new(),
+            since_on_timestamp: false,
         }
     }
 }
@@ -63,7 +77,8 @@ pub struct WebhookFaults {
 }
 
 impl Faults {
-    /// Checks every ratio is within 0..=1, naming the first one that is not.
+    /// Checks every ratio is within 0..=1 and each system-specific fault is
+    /// set on its system, naming the first field that is wrong.
     pub fn validate(&self) -> Result<(), String> {
         let systems = [("hris", &self.hris), ("scim", &self.scim), ("xapi", &self.xapi)];
         for (name, system) in systems {
@@ -75,6 +90,16 @@ impl Faults {
             }
             if system.rate_limit_per_sec == Some(0) {
                 return Err(format!("{name}.rate_limit_per_sec must be at least 1"));
+            }
+            if name != "scim" && !system.quirks.is_empty() {
+                return Err(format!(
+                    "{name}.quirks: quirks are SCIM servers' deviations; set them under scim"
+                ));
+            }
+            if name != "xapi" && system.since_on_timestamp {
+                return Err(format!(
+                    "{name}.since_on_timestamp is an LRS behaviour; set it under xapi (or lrs)"
+                ));
             }
         }
         let w = &self.webhooks;
@@ -150,8 +175,20 @@ impl FaultState {
         self.inner.lock().faults.clone()
     }
 
+    /// Replaces the faults. `Shared::set_faults` also carries out what
+    /// takes effect once (deleting the groups for `no_groups`).
     pub fn set(&self, faults: Faults) {
         self.inner.lock().faults = faults;
+    }
+
+    /// The SCIM quirks in force now.
+    pub fn scim_quirks(&self) -> ScimQuirks {
+        self.inner.lock().faults.scim.quirks.iter().collect()
+    }
+
+    /// Whether the LRS compares `since` with `timestamp` rather than `stored`.
+    pub fn since_on_timestamp(&self) -> bool {
+        self.inner.lock().faults.xapi.since_on_timestamp
     }
 
     /// True once after `empty_next_full_pull` was set, then it clears itself.
@@ -179,12 +216,12 @@ impl FaultState {
             }
             window.1 += 1;
             if window.1 > limit {
-                let status = if system == System::Hris {
-                    StatusCode::SERVICE_UNAVAILABLE
-                } else {
-                    StatusCode::TOO_MANY_REQUESTS
-                };
-                let answer = error_answer(system, status, "rate limit exceeded", Some(faults.retry_after_s));
+                let answer = error_answer(
+                    system,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate limit exceeded",
+                    Some(faults.retry_after_s),
+                );
                 return (latency, Verdict::Answer(answer));
             }
         }
@@ -271,6 +308,41 @@ mod tests {
     }
 
     #[test]
+    fn system_specific_faults_are_refused_elsewhere_and_lrs_means_xapi() {
+        let faults: Faults = serde_json::from_str(
+            r#"{"scim": {"quirks": ["no_etag", "broken_paging"]}, "lrs": {"since_on_timestamp": true}}"#,
+        )
+        .unwrap();
+        assert_eq!(faults.scim.quirks, [ScimQuirk::NoEtag, ScimQuirk::BrokenPaging]);
+        assert!(faults.xapi.since_on_timestamp);
+        assert_eq!(faults.validate(), Ok(()));
+
+        let unknown = serde_json::from_str::<Faults>(r#"{"scim": {"quirks": ["no_etags"]}}"#).unwrap_err();
+        let message = unknown.to_string();
+        assert!(
+            message.contains("\"no_etags\"") && message.contains("duplicate_is_400"),
+            "{message}"
+        );
+
+        let misplaced: Faults = serde_json::from_str(r#"{"hris": {"quirks": ["no_etag"]}}"#).unwrap();
+        assert!(misplaced.validate().unwrap_err().starts_with("hris.quirks"));
+        let misplaced: Faults = serde_json::from_str(r#"{"scim": {"since_on_timestamp": true}}"#).unwrap();
+        assert!(
+            misplaced
+                .validate()
+                .unwrap_err()
+                .starts_with("scim.since_on_timestamp")
+        );
+    }
+
+    #[test]
+    fn no_faults_serialise_without_the_system_specific_fields() {
+        let json = serde_json::to_value(Faults::default()).unwrap();
+        assert!(json["scim"].get("quirks").is_none() && json["xapi"].get("since_on_timestamp").is_none());
+        assert_eq!(serde_json::from_value::<Faults>(json).unwrap(), Faults::default());
+    }
+
+    #[test]
     fn rate_limit_throttles_beyond_the_limit_with_retry_after() {
         let mut faults = Faults::default();
         faults.hris.rate_limit_per_sec = Some(3);
@@ -281,7 +353,7 @@ mod tests {
             match state.judge(System::Hris).1 {
                 Verdict::Serve => served += 1,
                 Verdict::Answer(response) => {
-                    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+                    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
                     assert_eq!(response.headers()[header::RETRY_AFTER], "7");
                 }
                 Verdict::DropConnection => panic!("no drops were asked for"),

@@ -8,6 +8,7 @@ pub mod churn;
 pub mod faults;
 pub mod hris;
 mod pace;
+mod quirks;
 pub mod scim;
 mod serve;
 pub mod world;
@@ -26,7 +27,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use faults::{FaultState, Faults};
+use faults::{FaultState, Faults, ScimQuirk};
 use hris::state::HrisState;
 use scim::LmsState;
 use world::{PlantedDuplicate, WorkforceSpec};
@@ -118,6 +119,21 @@ pub struct Shared {
     pub seed: u64,
 }
 
+impl Shared {
+    /// Replaces the faults at run time and carries out what a newly set one
+    /// does at once: `no_groups` deletes every group there is then (set again
+    /// while already on, it leaves the groups clients have made since).
+    pub fn set_faults(&self, faults: Faults) {
+        let mut lms = self.lms.write();
+        let had_no_groups = self.faults.scim_quirks().has(ScimQuirk::NoGroups);
+        let wants_no_groups = faults.scim.quirks.contains(&ScimQuirk::NoGroups);
+        self.faults.set(faults);
+        if wants_no_groups && !had_no_groups {
+            lms.delete_all_groups();
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
     #[error("cannot listen on {addr}: {source}")]
@@ -177,11 +193,17 @@ impl Sandbox {
             }
             None => (None, None),
         };
+        // Imitating a server without learning paths, the LMS starts with none.
+        let learning_paths = if config.faults.scim.quirks.contains(&ScimQuirk::NoGroups) {
+            Vec::new()
+        } else {
+            world::catalog::learning_paths()
+        };
         let credentials = Credentials::new(addr, &config.company);
         let shared = Arc::new(Shared {
             credentials,
             hris: Mutex::new(HrisState::new(workforce, webhook_tx)),
-            lms: RwLock::new(LmsState::new(&world::catalog::learning_paths())),
+            lms: RwLock::new(LmsState::new(&learning_paths)),
             lrs: RwLock::new(LrsState::new()),
             faults: FaultState::new(config.faults.clone(), config.seed),
             churn: Mutex::new(churn::ChurnState::new(config.seed)),

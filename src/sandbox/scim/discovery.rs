@@ -12,12 +12,16 @@ use super::error::ScimError;
 use super::routes::{Authorized, LIST_RESPONSE, MAX_RESULTS, base, method_not_allowed, scim_json};
 use super::schemas;
 use crate::sandbox::Shared;
+use crate::sandbox::faults::ScimQuirk;
 
+/// The server's features; a quirk that drops one the spec flags clears its
+/// flag. Filtering stays claimed: real servers claim it, then fail it.
 pub async fn service_provider_config(_: Authorized, State(shared): State<Arc<Shared>>) -> Response {
-    scim_json(
-        StatusCode::OK,
-        &schemas::service_provider_config(base(&shared), MAX_RESULTS),
-    )
+    let mut config = schemas::service_provider_config(base(&shared), MAX_RESULTS);
+    if shared.faults.scim_quirks().has(ScimQuirk::NoEtag) {
+        config["etag"]["supported"] = false.into();
+    }
+    scim_json(StatusCode::OK, &config)
 }
 
 fn discovery_list(items: Vec<Value>) -> Response {

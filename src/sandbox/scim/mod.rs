@@ -7,10 +7,12 @@ mod discovery;
 mod error;
 pub mod filter;
 mod json_out;
+mod listing;
 mod matching;
 mod patch;
 mod patch_request;
 mod queries;
+mod quirks;
 mod render;
 mod routes;
 pub mod schemas;
@@ -58,11 +60,11 @@ pub fn router() -> Router<Arc<Shared>> {
         )
         .route(
             "/.search",
-            post(routes::search_all).fallback(discovery::not_allowed),
+            post(listing::search_all).fallback(discovery::not_allowed),
         )
         .route(
             "/{resource}",
-            get(routes::list)
+            get(listing::list)
                 .post(routes::create)
                 .fallback(discovery::not_allowed),
         )
@@ -72,7 +74,7 @@ pub fn router() -> Router<Arc<Shared>> {
                 .put(routes::replace)
                 .patch(routes::modify)
                 .delete(routes::delete)
-                .post(routes::search_in)
+                .post(listing::search_in)
                 .fallback(discovery::not_allowed),
         )
         .fallback(discovery::not_found)

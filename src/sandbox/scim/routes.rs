@@ -1,5 +1,5 @@
-//! The SCIM HTTP endpoints: bearer auth, discovery, and CRUD + search on
-//! `/Users` and `/Groups`, with ETags and If-Match.
+//! The SCIM HTTP endpoints: bearer auth, and CRUD on `/Users` and `/Groups`
+//! with ETags and If-Match, bent by the SCIM quirks in force.
 
 use std::sync::Arc;
 
@@ -12,12 +12,14 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::error::{SCIM_JSON, ScimError};
-use super::filter::{self, Filter};
+use super::listing::query_params;
 use super::patch;
+use super::quirks;
 use super::render::Projection;
 use super::shown::Found;
 use super::validate::{ResourceKind, prepare};
 use crate::sandbox::Shared;
+use crate::sandbox::faults::{ScimQuirk, ScimQuirks};
 
 /// The most resources one page carries, whatever `count` asks.
 pub const MAX_RESULTS: usize = 1000;
@@ -63,22 +65,7 @@ pub(super) fn scim_json(status: StatusCode, body: &Value) -> Response {
     response
 }
 
-/// One resource as the answer's body, with its version as the ETag.
-fn resource_json(status: StatusCode, base: &str, found: &Found, projection: &Projection) -> Response {
-    let shown = found.shown(base, projection);
-    let mut body = Vec::with_capacity(1024);
-    shown.write(&mut body);
-    let mut response = (status, body).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
-    if let Some(version) = shown.version().and_then(|v| HeaderValue::from_str(v).ok()) {
-        response.headers_mut().insert(header::ETAG, version);
-    }
-    response
-}
-
-fn kind_of(resource: &str) -> Result<ResourceKind, ScimError> {
+pub(super) fn kind_of(resource: &str) -> Result<ResourceKind, ScimError> {
     match resource {
         "Users" => Ok(ResourceKind::User),
         "Groups" => Ok(ResourceKind::Group),
@@ -87,7 +74,10 @@ fn kind_of(resource: &str) -> Result<ResourceKind, ScimError> {
 }
 
 /// A JSON request body, sent as `application/scim+json` or `application/json`.
-fn json_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Value, ScimError> {
+pub(super) fn json_body(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Value, ScimError> {
     let body = body.map_err(|rejection| match rejection.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ScimError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -111,144 +101,34 @@ fn json_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result
     serde_json::from_slice(&body).map_err(|e| ScimError::bad("invalidSyntax", format!("bad JSON: {e}")))
 }
 
-fn if_match(headers: &HeaderMap) -> Option<&str> {
-    headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok())
+fn if_match(headers: &HeaderMap, quirks: ScimQuirks) -> Option<&str> {
+    let header = headers.get(header::IF_MATCH).and_then(|v| v.to_str().ok());
+    quirks::if_match(header, quirks)
 }
 
 pub(super) fn base(shared: &Shared) -> &str {
     &shared.credentials.scim_url
 }
 
-/// The query parameters of a list request, names in any letter case.
-struct ListQuery {
-    filter: Option<Filter>,
-    start: usize,
-    count: usize,
-    projection: Projection,
-}
-
-impl ListQuery {
-    fn parse(params: &[(String, String)]) -> Result<ListQuery, ScimError> {
-        let param = |name: &str| {
-            params
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_str())
-        };
-        ListQuery::from_parts(
-            param("filter"),
-            param("startIndex").map(Value::from),
-            param("count").map(Value::from),
-            Projection::parse(param("attributes"), param("excludedAttributes"))?,
-        )
-    }
-
-    fn from_parts(
-        filter: Option<&str>,
-        start: Option<Value>,
-        count: Option<Value>,
-        projection: Projection,
-    ) -> Result<ListQuery, ScimError> {
-        let number = |name: &str, v: Option<Value>| -> Result<Option<i64>, ScimError> {
-            match v {
-                None => Some(None),
-                Some(Value::Number(n)) => n.as_i64().map(Some),
-                Some(Value::String(s)) => s.trim().parse().ok().map(Some),
-                Some(_) => None,
-            }
-            .ok_or_else(|| ScimError::invalid_value(format!("{name} must be an integer")))
-        };
-        // RFC 7644 §3.4.2.4: startIndex below 1 means 1, a negative count means 0.
-        let start = number("startIndex", start)?.unwrap_or(1).max(1) as usize;
-        let count = number("count", count)?.map_or(MAX_RESULTS, |c| c.clamp(0, MAX_RESULTS as i64) as usize);
-        Ok(ListQuery {
-            filter: filter.map(filter::parse).transpose()?,
-            start,
-            count,
-            projection,
-        })
-    }
-}
-
-fn query_params(query: Option<String>) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect()
-}
-
-fn list_response(shared: &Shared, kinds: &[ResourceKind], query: &ListQuery) -> Response {
-    let mut total = 0;
-    let mut found = Vec::new();
-    {
-        let lms = shared.lms.read();
-        for &kind in kinds {
-            // Later kinds continue the page where the earlier ones left off.
-            let start = query.start.saturating_sub(total).max(1);
-            let (matched, page) = lms.search(kind, query.filter.as_ref(), start, query.count - found.len());
-            total += matched;
-            found.extend(page);
-        }
-    }
-    // Keys in the order a sorted JSON map gives, as before.
-    let mut body = Vec::with_capacity(256 + 1024 * found.len());
-    body.extend_from_slice(b"{\"Resources\":[");
-    for (i, resource) in found.iter().enumerate() {
-        if i > 0 {
-            body.push(b',');
-        }
-        resource.shown(base(shared), &query.projection).write(&mut body);
-    }
-    let tail = format!(
-        "],\"itemsPerPage\":{},\"schemas\":[\"{LIST_RESPONSE}\"],\"startIndex\":{},\"totalResults\":{total}}}",
-        found.len(),
-        query.start
-    );
-    body.extend_from_slice(tail.as_bytes());
-    let mut response = (StatusCode::OK, body).into_response();
+/// One resource as the answer's body, with its version as the ETag.
+fn resource_json(
+    status: StatusCode,
+    base: &str,
+    found: &Found,
+    projection: &Projection,
+    quirks: ScimQuirks,
+) -> Response {
+    let shown = quirks::shown(found, base, projection, quirks);
+    let mut body = Vec::with_capacity(1024);
+    shown.write(&mut body);
+    let mut response = (status, body).into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+    if let Some(version) = shown.version().and_then(|v| HeaderValue::from_str(v).ok()) {
+        response.headers_mut().insert(header::ETAG, version);
+    }
     response
-}
-
-pub async fn list(
-    _: Authorized,
-    State(shared): State<Arc<Shared>>,
-    Path(resource): Path<String>,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ScimError> {
-    let kind = kind_of(&resource)?;
-    let query = ListQuery::parse(&query_params(query))?;
-    Ok(list_response(&shared, &[kind], &query))
-}
-
-fn search_query(body: &Value) -> Result<ListQuery, ScimError> {
-    let filter = match filter::get_ci(body, "filter") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(f)) => Some(f.as_str()),
-        Some(_) => return Err(ScimError::invalid_filter("filter must be a string")),
-    };
-    ListQuery::from_parts(
-        filter,
-        filter::get_ci(body, "startIndex").cloned(),
-        filter::get_ci(body, "count").cloned(),
-        Projection::from_search(body)?,
-    )
-}
-
-/// `POST /.search` over every resource type.
-pub async fn search_all(
-    _: Authorized,
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ScimError> {
-    let query = search_query(&json_body(&headers, body)?)?;
-    Ok(list_response(
-        &shared,
-        &[ResourceKind::User, ResourceKind::Group],
-        &query,
-    ))
 }
 
 pub async fn create(
@@ -260,19 +140,24 @@ pub async fn create(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ScimError> {
     let kind = kind_of(&resource)?;
-    let projection = projection_of(query)?;
-    let body = json_body(&headers, body)?;
-    let created = shared.lms.write().create(kind, body)?;
+    let quirks = shared.faults.scim_quirks();
+    let projection = projection_of(&query_params(query))?;
+    let mut body = json_body(&headers, body)?;
+    quirks::accept_string_booleans(&mut body, quirks);
+    let created = shared
+        .lms
+        .write()
+        .create(kind, body)
+        .map_err(|e| quirks::refusal(e, quirks))?;
     let location = format!("{}/{}/{}", base(&shared), kind.endpoint(), created.id());
-    let mut response = resource_json(StatusCode::CREATED, base(&shared), &created, &projection);
+    let mut response = resource_json(StatusCode::CREATED, base(&shared), &created, &projection, quirks);
     if let Ok(location) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, location);
     }
     Ok(response)
 }
 
-fn projection_of(query: Option<String>) -> Result<Projection, ScimError> {
-    let params = query_params(query);
+fn projection_of(params: &[(String, String)]) -> Result<Projection, ScimError> {
     let param = |name: &str| {
         params
             .iter()
@@ -290,14 +175,16 @@ pub async fn read(
     headers: HeaderMap,
 ) -> Result<Response, ScimError> {
     let kind = kind_of(&resource)?;
-    let projection = projection_of(query)?;
+    let quirks = shared.faults.scim_quirks();
+    let projection = quirks::read_projection(projection_of(&query_params(query))?, quirks);
     let found = shared.lms.read().find(kind, &id);
     let found = found.ok_or_else(|| ScimError::not_found(format!("{} {id}", kind.name())))?;
     let version = found.version();
-    let unchanged = headers
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|tags| tags.split(',').any(|t| t.trim() == version || t.trim() == "*"));
+    let unchanged = !quirks.has(ScimQuirk::NoEtag)
+        && headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|tags| tags.split(',').any(|t| t.trim() == version || t.trim() == "*"));
     if unchanged {
         let mut response = StatusCode::NOT_MODIFIED.into_response();
         if let Ok(etag) = HeaderValue::from_str(version) {
@@ -305,7 +192,13 @@ pub async fn read(
         }
         return Ok(response);
     }
-    Ok(resource_json(StatusCode::OK, base(&shared), &found, &projection))
+    Ok(resource_json(
+        StatusCode::OK,
+        base(&shared),
+        &found,
+        &projection,
+        quirks,
+    ))
 }
 
 pub async fn replace(
@@ -317,19 +210,24 @@ pub async fn replace(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ScimError> {
     let kind = kind_of(&resource)?;
-    let projection = projection_of(query)?;
+    let quirks = shared.faults.scim_quirks();
+    let projection = projection_of(&query_params(query))?;
+    let mut body = json_body(&headers, body)?;
+    quirks::accept_string_booleans(&mut body, quirks);
     // Validate before the write lock: every PUT waits on whoever holds it.
-    let object = prepare(kind, json_body(&headers, body)?)?;
+    let object = prepare(kind, body)?;
     let (replaced, previous) = shared
         .lms
         .write()
-        .replace_prepared(kind, &id, object, if_match(&headers))?;
+        .replace_prepared(kind, &id, object, if_match(&headers, quirks))
+        .map_err(|e| quirks::refusal(e, quirks))?;
     drop(previous);
     Ok(resource_json(
         StatusCode::OK,
         base(&shared),
         &replaced,
         &projection,
+        quirks,
     ))
 }
 
@@ -342,20 +240,28 @@ pub async fn modify(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ScimError> {
     let kind = kind_of(&resource)?;
-    let projection = projection_of(query)?;
+    let quirks = shared.faults.scim_quirks();
+    let params = query_params(query);
+    let projection = projection_of(&params)?;
+    quirks::check_patch_query(&params, quirks)?;
     let operations = patch::parse_request(&json_body(&headers, body)?)?;
-    let patched = shared.lms.write().patch(
-        kind,
-        &id,
-        &operations,
-        if_match(&headers),
-        projection.shows("members"),
-    )?;
+    let patched = shared
+        .lms
+        .write()
+        .patch(
+            kind,
+            &id,
+            &operations,
+            if_match(&headers, quirks),
+            projection.shows("members"),
+        )
+        .map_err(|e| quirks::refusal(e, quirks))?;
     Ok(resource_json(
         StatusCode::OK,
         base(&shared),
         &patched,
         &projection,
+        quirks,
     ))
 }
 
@@ -366,24 +272,9 @@ pub async fn delete(
     headers: HeaderMap,
 ) -> Result<Response, ScimError> {
     let kind = kind_of(&resource)?;
-    shared.lms.write().delete(kind, &id, if_match(&headers))?;
+    let quirks = shared.faults.scim_quirks();
+    shared.lms.write().delete(kind, &id, if_match(&headers, quirks))?;
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-/// `POST /Users/.search`: the only POST under a resource path.
-pub async fn search_in(
-    _: Authorized,
-    State(shared): State<Arc<Shared>>,
-    Path((resource, id)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ScimError> {
-    let kind = kind_of(&resource)?;
-    if id != ".search" {
-        return Err(method_not_allowed());
-    }
-    let query = search_query(&json_body(&headers, body)?)?;
-    Ok(list_response(&shared, &[kind], &query))
 }
 
 pub(super) fn method_not_allowed() -> ScimError {

@@ -55,6 +55,11 @@ impl Found {
         if plain {
             return Shown::InPlace { base, found: self };
         }
+        Shown::Rendered(self.rendered(base, projection))
+    }
+
+    /// How the client sees it, always as a copy: for answers bent after rendering.
+    pub fn rendered(&self, base: &str, projection: &Projection) -> Value {
         let copy = Found {
             kind: self.kind,
             stored: self.stored.clone(),
@@ -67,7 +72,7 @@ impl Found {
                 })
                 .collect(),
         };
-        Shown::Rendered(render(base, self.kind, copy.into_value(), projection))
+        render(base, self.kind, copy.into_value(), projection)
     }
 }
 

@@ -166,7 +166,7 @@ impl LmsState {
             .and_then(|(_, v)| v.as_str());
         match user_name.and_then(|n| self.by_user_name.get(&n.to_lowercase())) {
             Some(owner) if Some(owner.as_str()) != id => Err(ScimError::uniqueness(format!(
-                "userName {:?} is taken",
+                "userName {:?} is already taken",
                 user_name.unwrap_or("")
             ))),
             _ => Ok(()),

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::query::{self, StatementRequest};
 use super::statements::{self, ValidStatement};
-use super::store::StoreError;
+use super::store::{SinceOn, StoreError};
 use super::{VERSION_HEADER, authority};
 use crate::sandbox::Shared;
 use crate::sandbox::faults::{System, error_answer};
@@ -190,7 +190,12 @@ pub async fn get_statements(
         }
         StatementRequest::More(query, after) => (query, Some(after)),
     };
-    let page = lrs.page(&query, after);
+    let since_on = if shared.faults.since_on_timestamp() {
+        SinceOn::Timestamp
+    } else {
+        SinceOn::Stored
+    };
+    let page = lrs.page(&query, after, since_on);
     let more = page
         .continue_after
         .map(|after| query::more_irl(&query, after))

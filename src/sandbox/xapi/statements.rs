@@ -88,7 +88,8 @@ pub struct ValidStatement {
     /// The statement as JSON without the properties the LRS sets (`stored`,
     /// `authority`, `version`); never empty, it has at least the id.
     pub canonical: String,
-    pub has_timestamp: bool,
+    /// When the experience happened, if the statement says.
+    pub timestamp: Option<jiff::Timestamp>,
     /// Digest of `canonical`: equal digests are the same statement posted twice.
     pub fingerprint: [u8; 32],
     pub actor: Option<AgentKey>,
@@ -153,12 +154,13 @@ pub fn validate(statement: Value, at: &str) -> Result<ValidStatement, String> {
         other => return Err(format!("{at}.object.objectType {other:?} is not known")),
     };
 
-    if let Some(timestamp) = body.get("timestamp") {
-        let parsed = timestamp.as_str().map(str::parse::<jiff::Timestamp>);
-        if !matches!(parsed, Some(Ok(_))) {
-            return Err(format!("{at}.timestamp must be an ISO 8601 time with an offset"));
-        }
-    }
+    let timestamp = match body.get("timestamp") {
+        None => None,
+        Some(timestamp) => match timestamp.as_str().map(str::parse::<jiff::Timestamp>) {
+            Some(Ok(parsed)) => Some(parsed),
+            _ => return Err(format!("{at}.timestamp must be an ISO 8601 time with an offset")),
+        },
+    };
     if let Some(version) = body.get("version")
         && !version.as_str().is_some_and(is_supported_version)
     {
@@ -180,7 +182,7 @@ pub fn validate(statement: Value, at: &str) -> Result<ValidStatement, String> {
     let fingerprint = Sha256::digest(canonical.as_bytes()).into();
     Ok(ValidStatement {
         id,
-        has_timestamp: body.contains_key("timestamp"),
+        timestamp,
         canonical,
         fingerprint,
         actor,

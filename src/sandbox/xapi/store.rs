@@ -12,6 +12,8 @@ use super::statements::{AgentKey, ValidStatement};
 /// One statement as stored: its JSON, and the keys queries filter on.
 struct StoredStatement {
     stored: Timestamp,
+    /// The statement's own time, or `stored` when it gave none (as it is answered).
+    timestamp: Timestamp,
     fingerprint: [u8; 32],
     actor: Option<AgentKey>,
     verb: Box<str>,
@@ -38,6 +40,14 @@ impl StoredStatement {
 pub enum StoreError {
     #[error("statement {0} already exists with different content")]
     Conflict(String),
+}
+
+/// What a query's `since` is compared with: the spec's `stored`, or the
+/// statement's `timestamp` as some real LRSs do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SinceOn {
+    Stored,
+    Timestamp,
 }
 
 /// One page of a statement query, statements as raw JSON.
@@ -98,13 +108,14 @@ impl LrsState {
         json.push_str(&format!(
             "{{\"stored\":\"{stored:.6}\",\"authority\":{authority},\"version\":\"1.0.3\","
         ));
-        if !statement.has_timestamp {
+        if statement.timestamp.is_none() {
             json.push_str(&format!("\"timestamp\":\"{stored:.6}\","));
         }
         json.push_str(&statement.canonical[1..]);
         self.by_id.insert(statement.id, self.statements.len());
         self.statements.push(StoredStatement {
             stored,
+            timestamp: statement.timestamp.unwrap_or(stored),
             fingerprint: statement.fingerprint,
             actor: statement.actor,
             verb: statement.verb.into_boxed_str(),
@@ -140,13 +151,20 @@ impl LrsState {
     }
 
     /// The statements `query` matches after `after` (exclusive, in the query's
-    /// direction), at most `query.limit` of them.
-    pub fn page(&self, query: &StatementQuery, after: Option<Timestamp>) -> Page<'_> {
+    /// direction), at most `query.limit` of them. Pages follow `stored`
+    /// whatever `since` is compared with.
+    pub fn page(&self, query: &StatementQuery, after: Option<Timestamp>, since_on: SinceOn) -> Page<'_> {
         let all = &self.statements;
         // since is exclusive and until inclusive (xAPI 1.0.3, 7.2.3).
-        let mut start = query
-            .since
-            .map_or(0, |since| all.partition_point(|s| s.stored <= since));
+        let mut start = match (query.since, since_on) {
+            (Some(since), SinceOn::Stored) => all.partition_point(|s| s.stored <= since),
+            _ => 0,
+        };
+        // Timestamps are in no order, so each statement is tested on its own.
+        let since_timestamp = query.since.filter(|_| since_on == SinceOn::Timestamp);
+        let matches = |s: &&StoredStatement| {
+            s.matches(query) && since_timestamp.is_none_or(|since| s.timestamp > since)
+        };
         let mut end = query
             .until
             .map_or(all.len(), |until| all.partition_point(|s| s.stored <= until));
@@ -159,9 +177,9 @@ impl LrsState {
         }
         let window = &all[start..end.max(start)];
         let mut matching: Box<dyn Iterator<Item = &StoredStatement>> = if query.ascending {
-            Box::new(window.iter().filter(|s| s.matches(query)))
+            Box::new(window.iter().filter(matches))
         } else {
-            Box::new(window.iter().rev().filter(|s| s.matches(query)))
+            Box::new(window.iter().rev().filter(matches))
         };
         let page: Vec<&StoredStatement> = matching.by_ref().take(query.limit).collect();
         let continue_after = match (page.last(), matching.next()) {
@@ -215,11 +233,44 @@ mod tests {
                 ascending,
                 ..StatementQuery::default()
             };
-            let first = lrs.page(&query, None);
+            let first = lrs.page(&query, None, SinceOn::Stored);
             assert_eq!(first.statements.len(), 3);
-            let second = lrs.page(&query, first.continue_after);
+            let second = lrs.page(&query, first.continue_after, SinceOn::Stored);
             assert_eq!(second.statements.len(), 1);
             assert!(second.continue_after.is_none());
         }
+    }
+
+    #[test]
+    fn since_on_timestamp_tests_each_statement_own_time_and_stored_stays_the_default() {
+        let mut lrs = LrsState::new();
+        let at = |timestamp: Option<&str>| {
+            let mut value = json!({
+                "actor": {"mbox": "mailto:a@example.com"},
+                "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
+                "object": {"id": "https://lms.example.com/courses/first-aid"},
+            });
+            if let Some(timestamp) = timestamp {
+                value["timestamp"] = json!(timestamp);
+            }
+            validate(value, "s").unwrap()
+        };
+        let batch = vec![
+            at(Some("2020-01-01T00:00:00Z")),
+            at(None),
+            at(Some("2100-01-01T00:00:00Z")),
+        ];
+        lrs.store(batch, &json!({}), Timestamp::now()).unwrap();
+        let count = |since: &str, since_on| {
+            let query = StatementQuery {
+                since: Some(since.parse().unwrap()),
+                ..StatementQuery::default()
+            };
+            lrs.page(&query, None, since_on).statements.len()
+        };
+        assert_eq!(count("2025-01-01T00:00:00Z", SinceOn::Stored), 3);
+        assert_eq!(count("2025-01-01T00:00:00Z", SinceOn::Timestamp), 2);
+        assert_eq!(count("2099-01-01T00:00:00Z", SinceOn::Stored), 0);
+        assert_eq!(count("2099-01-01T00:00:00Z", SinceOn::Timestamp), 1);
     }
 }
