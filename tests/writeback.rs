@@ -473,3 +473,63 @@ async fn a_completion_skipped_while_in_flight_stays_skipped_and_the_queue_goes_o
     let event = world.store().event(in_flight).unwrap().unwrap().event;
     assert_eq!(event.status, hrsync::model::EventStatus::Skipped, "still skipped");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_lrs_comparing_since_with_the_timestamp_loses_no_late_statement() {
+    let faults = serde_json::from_value(json!({ "lrs": { "since_on_timestamp": true } })).unwrap();
+    let world = start(Options {
+        faults,
+        ..Options::default()
+    })
+    .await;
+    world.settle().await;
+    let hris_now = world.hris().await;
+    let mut employed = hris_now
+        .iter()
+        .filter(|(_, e)| common::in_scope_and_employed(e))
+        .map(|(id, _)| id.clone());
+    let (first, second) = (employed.next().unwrap(), employed.next().unwrap());
+    generate(&world, json!({ "count": 3, "employee_ids": [first] })).await;
+    caught_up(&world).await;
+    let cursor: jiff::Timestamp = world
+        .store()
+        .cursor(LRS_CURSOR)
+        .unwrap()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    // Reported late: stored now, but its own time is before the cursor. An LRS
+    // that compares `since` with the timestamp shows it only to a read that
+    // starts before that time.
+    let template = all_statements(&world)
+        .await
+        .into_iter()
+        .find(|s| !completions(std::slice::from_ref(s)).is_empty())
+        .expect("a statement the contract writes back");
+    let mut late = template.clone();
+    for key in ["stored", "authority", "version"] {
+        late.as_object_mut().unwrap().remove(key);
+    }
+    late["id"] = json!("0b0e0f3c-5a6d-4c1e-9f00-1a2b3c4d5e6f");
+    late["actor"]["account"]["name"] = json!(second);
+    late["timestamp"] = json!((cursor - jiff::SignedDuration::from_mins(2)).to_string());
+    let c = world.sandbox.credentials();
+    let posted = world
+        .http
+        .post(format!("{}/statements", c.xapi_url))
+        .basic_auth(&c.xapi_user, Some(&c.xapi_password))
+        .header("X-Experience-API-Version", "1.0.3")
+        .json(&json!([late]))
+        .send()
+        .await
+        .unwrap();
+    assert!(posted.status().is_success(), "{}", posted.status());
+    caught_up(&world).await;
+    let wanted: BTreeMap<String, Completion> = completions(&[late])
+        .into_iter()
+        .filter(|(_, c)| c.employee_id == second)
+        .collect();
+    assert_eq!(wanted.len(), 1);
+    assert_recorded_once(&world, &wanted).await;
+}

@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use backon::Retryable;
 use serde_json::Value;
@@ -24,6 +25,8 @@ pub struct ScimClient {
     base: String,
     token: Secret,
     profile: Arc<ScimProfile>,
+    /// Set when the server broke on an `attributes` parameter the profile allowed.
+    attributes_refused: Arc<AtomicBool>,
 }
 
 impl fmt::Debug for ScimClient {
@@ -78,6 +81,7 @@ impl ScimClient {
             base: scim_base.trim_end_matches('/').to_string(),
             token,
             profile: Arc::new(ScimProfile::default()),
+            attributes_refused: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -89,6 +93,22 @@ impl ScimClient {
 
     pub fn profile(&self) -> &ScimProfile {
         &self.profile
+    }
+
+    pub(super) fn attributes_refused(&self) -> bool {
+        self.attributes_refused.load(Ordering::Relaxed)
+    }
+
+    /// A request failed with `attributes` and worked without: never send it again.
+    pub(super) fn refuse_attributes(&self, error: &ConnectorError) {
+        if !self.attributes_refused.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                lms = %self.base,
+                %error,
+                "the LMS fails requests that carry `attributes`; hrsync sends none from now on \
+                 (name `ignores_attributes_param` in [lms] quirks to skip the first failure)"
+            );
+        }
     }
 
     /// The server, for messages.

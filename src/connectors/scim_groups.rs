@@ -70,20 +70,38 @@ impl ScimClient {
                 "schemas": [PATCH_OP],
                 "Operations": [{ "op": "add", "path": "members", "value": members }],
             });
-            let mut request = self
-                .request(
-                    reqwest::Method::PATCH,
-                    &format!("Groups/{}", encode_segment(group_id)),
-                )
-                .header(reqwest::header::CONTENT_TYPE, SCIM_JSON)
-                .body(body.to_string());
-            // Asking for the id alone spares the whole member list in the answer.
-            if self.profile().sends_attributes() {
-                request = request.query(&[("attributes", "id")]);
+            // Asking for the id alone spares the whole member list in the answer,
+            // but some servers break on it: then asked once more without it.
+            let trimmed = self.profile().sends_attributes() && !self.attributes_refused();
+            match self.patch_group(group_id, &what, &body, trimmed).await {
+                Err(error) if trimmed && error.status() == Some(500) => {
+                    self.patch_group(group_id, &what, &body, false).await?;
+                    self.refuse_attributes(&error);
+                }
+                answer => answer?,
             }
-            self.send(&what, request).await?;
         }
         Ok(())
+    }
+
+    async fn patch_group(
+        &self,
+        group_id: &str,
+        what: &str,
+        body: &Value,
+        trimmed: bool,
+    ) -> Result<(), ConnectorError> {
+        let mut request = self
+            .request(
+                reqwest::Method::PATCH,
+                &format!("Groups/{}", encode_segment(group_id)),
+            )
+            .header(reqwest::header::CONTENT_TYPE, SCIM_JSON)
+            .body(body.to_string());
+        if trimmed {
+            request = request.query(&[("attributes", "id")]);
+        }
+        self.send(what, request).await.map(|_| ())
     }
 
     /// Every group with its members, read in checked pages.

@@ -103,7 +103,15 @@ impl Paths {
         let mut members: Vec<String> = requests.iter().map(|r| r.learner_id.clone()).collect();
         members.sort();
         members.dedup();
-        self.scim.add_members(&id, &members).await?;
+        match self.scim.add_members(&id, &members).await {
+            // Deleted in the LMS since it was looked up: look it up (or make it) again.
+            Err(error) if error.status() == Some(404) => {
+                self.ids.remove(group);
+                let id = self.id_of(group).await?;
+                self.scim.add_members(&id, &members).await?;
+            }
+            answer => answer?,
+        }
         Ok(())
     }
 

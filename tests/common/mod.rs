@@ -41,6 +41,10 @@ pub struct Options {
     pub retry_interval: Duration,
     /// The engine syncs to this LMS instead of the sandbox's (and reads no LRS).
     pub lms: Option<OtherLms>,
+    /// What `[lms] quirks` names.
+    pub lms_quirks: Vec<hrsync::model::ScimQuirk>,
+    /// `[lms] create_groups`.
+    pub create_groups: bool,
 }
 
 impl Default for Options {
@@ -52,6 +56,8 @@ impl Default for Options {
             retry_attempts: 3,
             retry_interval: Duration::from_millis(200),
             lms: None,
+            lms_quirks: Vec::new(),
+            create_groups: true,
         }
     }
 }
@@ -74,6 +80,8 @@ pub async fn start(options: Options) -> World {
     let mut config = sandbox_config(&sandbox, &dir.path().join("hrsync.db"), &contract_path);
     config.retry.attempts = options.retry_attempts;
     config.retry.interval = options.retry_interval;
+    config.lms.quirks = options.lms_quirks.clone();
+    config.lms.create_groups = options.create_groups;
     if let Some(lms) = &options.lms {
         config.lms.scim_url = lms.scim_url.clone();
         config.lms.token = hrsync::model::Secret::new(lms.token.clone());
@@ -454,12 +462,20 @@ impl World {
                 return all;
             }
             start += resources.len();
-            for user in resources {
+            let last = start > page["totalResults"].as_u64().unwrap_or(u64::MAX) as usize;
+            for mut user in resources {
+                // Read as the engine reads it: some servers send booleans as strings.
+                if let Some(active) = user["active"].as_str().map(|a| a == "true") {
+                    user["active"] = Value::Bool(active);
+                }
                 let key = user["externalId"].as_str().unwrap_or("").to_string();
                 assert!(
                     all.insert(key.clone(), user).is_none(),
                     "two learners with externalId {key}"
                 );
+            }
+            if last {
+                return all;
             }
         }
     }
@@ -553,6 +569,38 @@ impl World {
                 expected_groups(&hris[id], today),
                 "employee {id}'s groups"
             );
+        }
+    }
+
+    /// A reconciliation now, as the engine's schedule would run it (the same
+    /// clients, the LMS's profile read with the configured quirks).
+    pub async fn reconcile(&self) -> hrsync::engine::reconcile::RunResult {
+        use hrsync::connectors::{HrisClient, LrsClient, Notifier, ScimClient};
+        let c = &self.config;
+        let scim = ScimClient::new(&c.lms.scim_url, c.lms.token.clone()).unwrap();
+        let profile = scim.discover(&c.lms.quirks).await;
+        let reconciler = hrsync::engine::reconcile::Reconciler {
+            store: self.store().clone(),
+            contract: self.engine().contract.clone(),
+            hris: HrisClient::new(&c.hris.api_base, c.hris.api_key.clone()).unwrap(),
+            scim: scim.with_profile(profile),
+            lrs: c
+                .lrs
+                .as_ref()
+                .map(|l| LrsClient::new(&l.url, l.user.clone(), l.password.clone()).unwrap()),
+            notifier: Notifier::new(None),
+        };
+        reconciler.run("test").await.unwrap()
+    }
+
+    /// A reconciliation now finds nothing.
+    pub async fn assert_reconciles_clean(&self) {
+        match self.reconcile().await {
+            hrsync::engine::reconcile::RunResult::Complete { run } => {
+                let items = self.store().drift_items_page(run.id, None, 0, 20).unwrap();
+                assert_eq!(run.total(), 0, "findings on a synced LMS: {run:?}\n{items:#?}");
+            }
+            other => panic!("the run did not complete: {other:?}"),
         }
     }
 
