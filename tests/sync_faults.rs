@@ -215,3 +215,69 @@ async fn an_empty_hris_list_trips_the_safety_threshold_and_nobody_is_deactivated
     );
     assert_in_step(&world).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poll_goes_on_when_employee_reads_fail_and_they_are_read_when_applied() {
+    let mut world = start(Options {
+        employees: 200,
+        retry_attempts: 100,
+        retry_interval: Duration::from_millis(100),
+        ..Options::default()
+    })
+    .await;
+    world.settle().await;
+    // Restarted on a port the sandbox does not post to: the changes come by poll.
+    world.stop().await;
+    world.restart().await;
+    world
+        .admin("faults", json!({"hris": {"failing_employee_reads": true}}))
+        .await;
+    let applied = world.churn(json!([{"kind": "transfer", "count": 5}])).await;
+    let before = world
+        .store()
+        .cursor(hrsync::engine::initial_load::POLL_CURSOR)
+        .unwrap();
+    let contract = hrsync::contract::parse(common::CONTRACT).unwrap();
+    let hris =
+        hrsync::connectors::HrisClient::new(&world.config.hris.api_base, world.config.hris.api_key.clone())
+            .unwrap();
+    let summary = hrsync::engine::poll::poll_once(world.store(), &contract, &hris, world.config.safety)
+        .await
+        .expect("one employee's failed read does not fail the poll");
+    assert_eq!(summary.new, 5, "{summary:?}");
+    assert_ne!(
+        world
+            .store()
+            .cursor(hrsync::engine::initial_load::POLL_CURSOR)
+            .unwrap(),
+        before,
+        "the cursor moves past what was journaled"
+    );
+    // Each is read when applied; while reads fail, it retries by policy.
+    world.engine().wake.notify_one();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while world.store().counts().unwrap().retrying < 5 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{:?}",
+            world.store().counts()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    world.admin("faults", json!({})).await;
+    world.settle_until(Duration::from_secs(60), |_| true).await;
+    let learners = world.learners().await;
+    let hris_now = world.hris().await;
+    for change in &applied {
+        let id = change["employee_id"].as_str().unwrap();
+        if !common::in_scope_and_employed(&hris_now[id]) {
+            continue;
+        }
+        let locality = learners[id]["addresses"][0]["locality"].clone();
+        assert_eq!(
+            locality, hris_now[id]["location"],
+            "employee {id} moved in the LMS"
+        );
+    }
+    assert_in_step(&world).await;
+}

@@ -254,6 +254,20 @@ impl HrisClient {
         normalise_id(&mut employee);
         Ok(Some(employee))
     }
+
+    /// One employee, asked again after a transient failure (as a page is), for a
+    /// poll that reads many and should not give up on one busy answer.
+    pub async fn employee_retried(
+        &self,
+        id: &str,
+        fields: &[&str],
+    ) -> Result<Option<Map<String, Value>>, ConnectorError> {
+        (|| self.employee(id, fields))
+            .retry(super::page_retries())
+            .when(ConnectorError::is_transient)
+            .adjust(super::retry_after_within)
+            .await
+    }
 }
 
 /// A training type the HRIS knows (`GET training/type`).

@@ -11,9 +11,11 @@ use serde_json::{Map, Value};
 
 use super::duplicates::{self, HOLD_NOTE, Sighting, Verdict};
 use super::enrol::Enroller;
+use super::initial_load::hris_fields;
 use super::plan::{Changes, ManagerRef, Plan, plan};
+use super::poll::READ_LATER;
 use crate::config::RetryPolicy;
-use crate::connectors::{ConnectorError, ScimClient, ScimUser};
+use crate::connectors::{ConnectorError, HrisClient, ScimClient, ScimUser};
 use crate::contract::identity::identity_keys;
 use crate::contract::map::{MappedEmployee, map_employee};
 use crate::contract::{AdoptBy, Contract};
@@ -172,6 +174,8 @@ pub struct Applier {
     pub store: Store,
     pub contract: Arc<parking_lot::RwLock<Arc<Contract>>>,
     pub scim: ScimClient,
+    /// The HRIS, for a change the poll journaled without its record.
+    pub hris: HrisClient,
     pub retry: RetryPolicy,
     pub enroller: Enroller,
     /// Learner ids by employee id; a learner's id never changes, so this is never stale.
@@ -184,7 +188,7 @@ impl Applier {
     pub fn new(
         store: Store,
         contract: Arc<Contract>,
-        scim: ScimClient,
+        (scim, hris): (ScimClient, HrisClient),
         retry: RetryPolicy,
         enroller: Enroller,
     ) -> Applier {
@@ -192,6 +196,7 @@ impl Applier {
             store,
             contract: Arc::new(parking_lot::RwLock::new(contract)),
             scim,
+            hris,
             retry,
             enroller,
             learner_ids: Mutex::new(HashMap::new()),
@@ -233,9 +238,28 @@ impl Applier {
         if event.kind == "Link" {
             return super::link::apply_link(&self.scim, event).await;
         }
-        let Some(record) = event.payload.get("fields").and_then(Value::as_object) else {
-            let learner = self.find_learner(event, None).await?;
-            return self.without_fields(event, learner).await;
+        let read_now;
+        let record = match event.payload.get("fields").and_then(Value::as_object) {
+            Some(record) => record,
+            // The poll could not read the employee: read them now (a failure is
+            // retried by policy like any other).
+            None if event.payload.get(READ_LATER).is_some() => {
+                let fields = hris_fields(&contract);
+                match self.hris.employee(&event.employee_id, &fields).await? {
+                    Some(record) => {
+                        read_now = record;
+                        &read_now
+                    }
+                    None => {
+                        let learner = self.find_learner(event, None).await?;
+                        return self.without_fields(event, learner, true).await;
+                    }
+                }
+            }
+            None => {
+                let learner = self.find_learner(event, None).await?;
+                return self.without_fields(event, learner, false).await;
+            }
         };
         // A newcomer to a suspected duplicate group is held before anything is written.
         let keys = identity_keys(&contract, record);
@@ -517,8 +541,15 @@ impl Applier {
 
     /// A change that carries no record: the HRIS deleted the employee, or a full
     /// pull no longer lists them. Deactivate.
-    async fn without_fields(&self, event: &Event, learner: Option<ScimUser>) -> Result<Outcome, Failure> {
-        if !event.kind.eq_ignore_ascii_case("deleted") && !event.kind.eq_ignore_ascii_case("missing") {
+    async fn without_fields(
+        &self,
+        event: &Event,
+        learner: Option<ScimUser>,
+        gone: bool,
+    ) -> Result<Outcome, Failure> {
+        let gone =
+            gone || event.kind.eq_ignore_ascii_case("deleted") || event.kind.eq_ignore_ascii_case("missing");
+        if !gone {
             return Ok(Outcome::Rejected(vec![FieldReason {
                 field: "fields".into(),
                 reason: format!("a \"{}\" change must carry the employee's fields", event.kind),

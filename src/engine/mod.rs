@@ -132,7 +132,7 @@ pub async fn start_with_listener(
     let applier = Arc::new(Applier::new(
         store.clone(),
         contract.clone(),
-        scim.clone(),
+        (scim.clone(), hris.clone()),
         config.retry,
         enroller,
     ));

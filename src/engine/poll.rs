@@ -1,12 +1,14 @@
 //! The poller: every `[poll] interval_s`, "changed since" the stored cursor, each
 //! changed employee read and journaled under the same idempotency key a webhook
-//! for that change has, so a change seen both ways applies once. The cursor moves
-//! in the transaction that journals the batch.
+//! for that change has, so a change seen both ways applies once. An employee
+//! whose read keeps failing is journaled to be read when applied (with the
+//! retry policy), so one bad answer never stops the poll. The cursor moves in
+//! the transaction that journals the batch.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use jiff::Timestamp;
 use serde_json::json;
 use tokio::sync::Notify;
@@ -60,8 +62,8 @@ pub async fn poll_once(
     });
     let events: Vec<NewEvent> = futures::stream::iter(reads)
         .buffered(READ_CONCURRENCY)
-        .try_collect()
-        .await?;
+        .collect()
+        .await;
     let deactivating: Vec<bool> = events
         .iter()
         .map(|e| safety::may_deactivate(contract, e))
@@ -88,32 +90,34 @@ pub async fn poll_once(
     })
 }
 
-/// One changed employee, read and made a journal event.
-async fn journal_entry(
-    hris: &HrisClient,
-    fields: &[String],
-    change: HrisChange,
-) -> Result<NewEvent, ConnectorError> {
+/// One changed employee, read and made a journal event; one that cannot be
+/// read now is journaled to be read when it is applied.
+async fn journal_entry(hris: &HrisClient, fields: &[String], change: HrisChange) -> NewEvent {
     let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
     let record = if change.action.eq_ignore_ascii_case("deleted") {
-        None
+        Ok(None)
     } else {
-        hris.employee(&change.employee_id, &fields).await?
+        hris.employee_retried(&change.employee_id, &fields).await
     };
     let mut payload = json!({
         "id": change.employee_id,
         "action": change.action,
         "lastChanged": change.last_changed.to_string(),
     });
-    // An employee gone between the two reads is a deletion.
     let kind = match record {
-        Some(record) => {
+        Ok(Some(record)) => {
             payload["fields"] = serde_json::Value::Object(record);
             change.action.clone()
         }
-        None => "Deleted".to_string(),
+        // An employee gone between the two reads is a deletion.
+        Ok(None) => "Deleted".to_string(),
+        Err(error) => {
+            tracing::warn!(employee = %change.employee_id, %error, "cannot read a changed employee; it is read again when applied");
+            payload[READ_LATER] = json!(error.to_string());
+            change.action.clone()
+        }
     };
-    Ok(NewEvent {
+    NewEvent {
         idempotency_key: hris_change_key(&change.employee_id, change.last_changed),
         source: Source::Poll,
         direction: Direction::HrisToLms,
@@ -121,8 +125,12 @@ async fn journal_entry(
         kind,
         occurred_at: change.last_changed,
         payload,
-    })
+    }
 }
+
+/// In a change's payload: its employee could not be read when it was journaled
+/// (the value says why); the applier reads them.
+pub const READ_LATER: &str = "read_later";
 
 /// When the poller last ran and will run next, for the console's header.
 #[derive(Debug, Clone, Default)]

@@ -43,6 +43,10 @@ pub struct SystemFaults {
     pub drop_ratio: f64,
     /// HRIS only: the next full pull (custom report, directory) is empty.
     pub empty_next_full_pull: bool,
+    /// HRIS only: every one-employee read (`GET employees/{id}`) answers 502,
+    /// while lists and "changed since" work: one bad endpoint behind a gateway.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub failing_employee_reads: bool,
     /// SCIM only: the real servers' deviations the LMS imitates.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub quirks: Vec<ScimQuirk>,
@@ -61,6 +65,7 @@ impl Default for SystemFaults {
             latency_ms: 0,
             drop_ratio: 0.0,
             empty_next_full_pull: false,
+            failing_employee_reads: false,
             quirks: Vec::new(),
             since_on_timestamp: false,
         }
@@ -94,6 +99,11 @@ impl Faults {
             if name != "scim" && !system.quirks.is_empty() {
                 return Err(format!(
                     "{name}.quirks: quirks are SCIM servers' deviations; set them under scim"
+                ));
+            }
+            if name != "hris" && system.failing_employee_reads {
+                return Err(format!(
+                    "{name}.failing_employee_reads is an HRIS behaviour; set it under hris"
                 ));
             }
             if name != "xapi" && system.since_on_timestamp {
@@ -189,6 +199,11 @@ impl FaultState {
     /// Whether the LRS compares `since` with `timestamp` rather than `stored`.
     pub fn since_on_timestamp(&self) -> bool {
         self.inner.lock().faults.xapi.since_on_timestamp
+    }
+
+    /// Whether one-employee reads fail now.
+    pub fn failing_employee_reads(&self) -> bool {
+        self.inner.lock().faults.hris.failing_employee_reads
     }
 
     /// True once after `empty_next_full_pull` was set, then it clears itself.

@@ -232,6 +232,12 @@ pub(super) async fn employee(
     };
     let fields = with_id(fields);
     let id = params.get("id").map_or("", String::as_str);
+    if shared.faults.failing_employee_reads() {
+        return Err(Refusal {
+            status: axum::http::StatusCode::BAD_GATEWAY,
+            detail: format!("injected: employee {id} cannot be read"),
+        });
+    }
     let hris = shared.hris.lock();
     let employee = hris
         .find(id)
