@@ -171,6 +171,19 @@ fn a_dead_letter_blocks_the_employee_until_an_operator_acts() {
         vec![id(&a, 2)],
         "B goes on, A's second change waits"
     );
+    let waiting = store.event(id(&a, 1)).expect("read").expect("exists").event;
+    assert_eq!(
+        waiting.note.as_deref(),
+        Some(format!("waiting behind event {} (dead letter): LMS down", id(&a, 0).0).as_str()),
+        "the waiting change names what holds it"
+    );
+    let behind: Vec<EventId> = store
+        .waiting_behind(None, 10)
+        .expect("read")
+        .iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(behind, vec![id(&a, 1)]);
     let letters = store.dead_letters(10, None).expect("dead letters");
     assert_eq!(letters.iter().map(|e| e.id).collect::<Vec<_>>(), vec![id(&a, 0)]);
 
@@ -182,6 +195,8 @@ fn a_dead_letter_blocks_the_employee_until_an_operator_acts() {
         .mark_dead_letter(id(&a, 0), "LMS down", Some(503))
         .expect("dead letter");
     let skipped = store.skip(id(&a, 0), "superseded").expect("skip");
+    let next = store.event(id(&a, 1)).expect("read").expect("exists").event;
+    assert_eq!(next.note, None, "once nothing holds it, it says nothing");
     assert_eq!(
         (skipped.status, skipped.note.as_deref()),
         (EventStatus::Skipped, Some("superseded"))

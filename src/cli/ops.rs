@@ -53,7 +53,12 @@ fn store_path_of(config: &Path) -> anyhow::Result<PathBuf> {
 #[derive(Subcommand, Debug)]
 pub enum RetriesCommand {
     /// The dead letters: attempts, last error, HTTP status.
-    List,
+    List {
+        /// Instead, the events waiting behind another that waits for an operator
+        /// (a dead letter, a refusal, a hold), each naming the event it waits for.
+        #[arg(long)]
+        blocked: bool,
+    },
     /// Try dead letters (or rejected events) again now.
     Retry {
         ids: Vec<i64>,
@@ -173,7 +178,11 @@ fn print_events(json: bool, events: &[Event], what: &str) {
             e.last_http_status
                 .map(|s| format!("HTTP {s}: "))
                 .unwrap_or_default(),
-            e.last_error.as_deref().or(e.note.as_deref()).unwrap_or("")
+            // A held-back event says first what it waits for.
+            (e.note.as_deref().filter(|n| n.starts_with("waiting behind")))
+                .or(e.last_error.as_deref())
+                .or(e.note.as_deref())
+                .unwrap_or("")
         );
     }
 }
@@ -182,16 +191,25 @@ pub fn retries(args: &StoreArgs, command: &RetriesCommand) -> anyhow::Result<Exi
     let store = args.open()?;
     let actor = operator_name();
     match command {
-        RetriesCommand::List => {
+        RetriesCommand::List { blocked } => {
             let mut all = Vec::new();
             let mut after = None;
             loop {
-                let page = store.dead_letters(1000, after)?;
+                let page = if *blocked {
+                    store.waiting_behind(after, 1000)?
+                } else {
+                    store.dead_letters(1000, after)?
+                };
                 let Some(last) = page.last() else { break };
                 after = Some(last.id);
                 all.extend(page);
             }
-            print_events(args.json, &all, "dead letters");
+            let what = if *blocked {
+                "events waiting behind another"
+            } else {
+                "dead letters"
+            };
+            print_events(args.json, &all, what);
         }
         RetriesCommand::Retry { ids: chosen, all } => {
             if chosen.is_empty() && !all {

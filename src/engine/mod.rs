@@ -144,14 +144,7 @@ pub async fn start_with_listener(
         summary
     });
     if let Some(summary) = initial_load.filter(|s| s.held > 0) {
-        let text = format!(
-            ":octagonal_sign: hrsync: the initial load would deactivate {} learners, beyond the safety threshold; \
-             they are held. `hrsync held list` shows them, `hrsync held confirm --all` applies them.",
-            summary.held
-        );
-        if let Err(error) = notifier.send(&text).await {
-            tracing::warn!(%error, "cannot tell the ops channel about held deactivations");
-        }
+        webhook::tell_held(&notifier, summary.held, "the initial load");
     }
 
     let (journal, task) = JournalWriter::spawn(store.clone(), wake.clone(), cancel.child_token());

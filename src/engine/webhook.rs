@@ -316,6 +316,10 @@ pub fn tell_held(notifier: &Notifier, held: usize, what: &str) {
         ":octagonal_sign: hrsync: {what} would deactivate {held} learners, beyond the safety threshold; \
          they are held. `hrsync held list` shows them, `hrsync held confirm --all` applies them."
     );
+    tracing::warn!(
+        held,
+        "{what} would deactivate beyond the safety threshold; the deactivations are held"
+    );
     let notifier = notifier.clone();
     tokio::spawn(async move {
         if let Err(error) = notifier.send(&text).await {

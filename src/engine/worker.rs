@@ -53,15 +53,30 @@ struct JournaledEvent {
     employee_id: String,
     attempts: u32,
     received_at: Timestamp,
+    /// Why it waits for an operator now (a failure, a refusal, a hold), if it does.
+    why: Option<String>,
 }
 
 impl JournaledEvent {
-    fn of(event: &Event) -> JournaledEvent {
+    fn of(event: &Event, outcome: &Outcome) -> JournaledEvent {
+        let why = match outcome {
+            Outcome::Failed { failure, .. } => Some(failure.message.clone()),
+            Outcome::Rejected(reasons) => Some(
+                reasons
+                    .iter()
+                    .map(|r| format!("{}: {}", r.field, r.reason))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            Outcome::Held { why } => Some(why.clone()),
+            _ => None,
+        };
         JournaledEvent {
             id: event.id,
             employee_id: event.employee_id.clone(),
             attempts: event.attempts,
             received_at: event.received_at,
+            why,
         }
     }
 }
@@ -251,10 +266,23 @@ impl Worker {
         }
     }
 
-    /// Counts journaled outcomes and tells the ops channel of dead letters.
+    /// Counts journaled outcomes, logs each that now waits for an operator, and
+    /// tells the ops channel of dead letters.
     fn count_and_tell(&self, journaled: Vec<(JournaledEvent, EventStatus)>) {
         for (event, status) in journaled {
             self.metrics.event_finished(status, event.received_at);
+            if matches!(
+                status,
+                EventStatus::DeadLetter | EventStatus::Rejected | EventStatus::Held
+            ) {
+                tracing::warn!(
+                    event = event.id.0,
+                    employee = %event.employee_id,
+                    status = status.as_str(),
+                    reason = event.why.as_deref().unwrap_or(""),
+                    "an event waits for an operator"
+                );
+            }
             if status == EventStatus::DeadLetter {
                 let text = format!(
                     ":warning: hrsync: event {} for employee {} is a dead letter after {} attempts: {}. \
@@ -360,7 +388,7 @@ fn journal_outcomes(
             }
             Err(error) => return Err(error),
         };
-        results.push((JournaledEvent::of(event), status));
+        results.push((JournaledEvent::of(event, outcome), status));
         if let Some(sighting) = sighting {
             tx.upsert_person(&sighting.keys)?;
             for group in &sighting.groups {

@@ -14,9 +14,18 @@ use crate::model::{
     Direction, Event, EventId, EventStatus, FailedAttempt, FieldReason, Source, StoredWrite, WriteRecord,
 };
 
+/// The note is worked out when read: an event held back by its employee's earlier
+/// event that waits for an operator says which and why, so it is never stale.
 pub(super) const EVENT_COLUMNS: &str = "id, idempotency_key, source, direction, employee_id, kind, \
     occurred_at, received_at, updated_at, status, attempts, next_attempt_at, last_error, \
-    last_http_status, reasons, note, payload, mapped";
+    last_http_status, reasons, \
+    COALESCE(CASE WHEN events.status IN ('pending', 'retrying') AND events.is_head = 0 \
+    THEN (SELECT 'waiting behind event ' || h.id || ' (' || REPLACE(h.status, '_', ' ') || '): ' \
+    || COALESCE(h.note, h.last_error, '') FROM events h \
+    WHERE h.direction = events.direction AND h.employee_id = events.employee_id \
+    AND h.status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held') \
+    AND h.status IN ('dead_letter', 'rejected', 'held') AND h.is_head = 1) END, events.note), \
+    payload, mapped";
 
 const SUMMARY_COLUMNS: &str = "id, source, direction, employee_id, kind, occurred_at, received_at, \
     status, attempts, next_attempt_at, last_error, last_http_status";
@@ -282,6 +291,22 @@ impl Store {
     /// The failed-retries pane: dead letters, oldest first.
     pub fn dead_letters(&self, limit: usize, after: Option<EventId>) -> Result<Vec<Event>, StoreError> {
         self.with_status(EventStatus::DeadLetter, after, limit)
+    }
+
+    /// Events held back by their employee's earlier event that waits for an
+    /// operator (its note names it), oldest first, after `after`.
+    pub fn waiting_behind(&self, after: Option<EventId>, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE status IN ('pending', 'retrying') AND is_head = 0 \
+             AND id > ?1 AND EXISTS (SELECT 1 FROM events h WHERE h.direction = events.direction \
+             AND h.employee_id = events.employee_id \
+             AND h.status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held') \
+             AND h.status IN ('dead_letter', 'rejected', 'held') AND h.is_head = 1) ORDER BY id LIMIT ?2"
+        );
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params![after.map_or(0, |id| id.0), limit as i64], event_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Held events (safety threshold, duplicate holds), oldest first.
