@@ -59,10 +59,14 @@ impl ScimClient {
                 None
             }
         };
-        match self.list("Groups", 1, 1, None).await {
+        match self.list("Groups", 1, 50, None).await {
             Ok(page) => {
                 findings.groups = Some(page.total_results);
-                if let Some(group) = page.resources.first() {
+                let with_members = page
+                    .resources
+                    .iter()
+                    .find(|g| g["members"].as_array().is_some_and(|m| !m.is_empty()));
+                if let Some(group) = with_members {
                     findings.groups_attribute = self.groups_attribute(group).await;
                 }
             }
