@@ -287,3 +287,14 @@ async fn scim(world: &World, method: reqwest::Method, path: &str, body: Value) -
     assert!(response.status().is_success(), "{path}: {}", response.status());
     response.json().await.unwrap_or(Value::Null)
 }
+
+/// The engine's quirk names and the sandbox's are one vocabulary: every quirk
+/// hrsync works around can be switched on in the sandbox under the same name.
+#[test]
+fn every_quirk_the_engine_knows_the_sandbox_can_imitate() {
+    for quirk in ScimQuirk::ALL {
+        let imitated: Result<hrsync::sandbox::faults::ScimQuirk, _> =
+            serde_json::from_value(json!(quirk.as_str()));
+        assert!(imitated.is_ok(), "the sandbox has no quirk named {quirk}");
+    }
+}

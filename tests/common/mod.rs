@@ -45,6 +45,8 @@ pub struct Options {
     pub lms_quirks: Vec<hrsync::model::ScimQuirk>,
     /// `[lms] create_groups`.
     pub create_groups: bool,
+    /// The engine reads completions from this xAPI base URL instead of the sandbox's.
+    pub lrs_url: Option<String>,
 }
 
 impl Default for Options {
@@ -58,6 +60,7 @@ impl Default for Options {
             lms: None,
             lms_quirks: Vec::new(),
             create_groups: true,
+            lrs_url: None,
         }
     }
 }
@@ -82,6 +85,9 @@ pub async fn start(options: Options) -> World {
     config.retry.interval = options.retry_interval;
     config.lms.quirks = options.lms_quirks.clone();
     config.lms.create_groups = options.create_groups;
+    if let (Some(url), Some(lrs)) = (&options.lrs_url, config.lrs.as_mut()) {
+        lrs.url = url.clone();
+    }
     if let Some(lms) = &options.lms {
         config.lms.scim_url = lms.scim_url.clone();
         config.lms.token = hrsync::model::Secret::new(lms.token.clone());
