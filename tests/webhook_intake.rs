@@ -235,3 +235,137 @@ impl<'a> Post<'a> {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_changes_of_one_employee_in_the_same_second_both_apply_in_order() {
+    let world = start(Options {
+        employees: 120,
+        ..Options::default()
+    })
+    .await;
+    world.settle().await;
+    let secret = world.sandbox.credentials().webhook_secret.clone();
+    let url = format!("http://{}/webhooks/hris", world.engine().webhook_addr);
+    let employees: Vec<Value> = world
+        .hris()
+        .await
+        .into_values()
+        .filter(common::in_scope_and_employed)
+        .take(2)
+        .collect();
+    let change = |employee: &Value, title: &str| {
+        let mut fields = employee.as_object().unwrap().clone();
+        fields.insert("jobTitle".into(), json!(title));
+        json!({"id": employee["id"], "action": "Updated", "timestamp": "2030-01-01T00:00:00Z",
+               "fields": fields, "changedFields": ["jobTitle"]})
+    };
+    let deliver = |changes: Vec<Value>, stamp: String| {
+        let body = serde_json::to_vec(&json!({ "employees": changes })).unwrap();
+        Post {
+            signature: Some(sign(&secret, &body, &stamp)),
+            body,
+            stamp,
+            url: &url,
+        }
+    };
+    // In one delivery: the second edit wins.
+    let one = &employees[0];
+    let (status, answer) = deliver(vec![change(one, "Analyst"), change(one, "Senior Analyst")], now())
+        .send(&world.http)
+        .await;
+    assert_eq!((status, answer["journaled"].as_u64()), (200, Some(2)), "{answer}");
+    // In two deliveries of the same second.
+    let two = &employees[1];
+    let stamp = now();
+    let first = deliver(vec![change(two, "Designer")], stamp.clone());
+    let second = deliver(vec![change(two, "Lead Designer")], stamp);
+    assert_eq!(first.send(&world.http).await.0, 200);
+    let (status, answer) = second.send(&world.http).await;
+    assert_eq!((status, answer["journaled"].as_u64()), (200, Some(1)), "{answer}");
+    world.settle().await;
+    let learners = world.learners().await;
+    assert_eq!(learners[one["id"].as_str().unwrap()]["title"], "Senior Analyst");
+    assert_eq!(learners[two["id"].as_str().unwrap()]["title"], "Lead Designer");
+    for employee in [one, two] {
+        let id = employee["id"].as_str().unwrap();
+        let applied = world
+            .store()
+            .audit_page(
+                &hrsync::store::AuditFilter {
+                    employee_id: Some(id.into()),
+                    action: Some("learner.update".into()),
+                    ..Default::default()
+                },
+                None,
+                10,
+            )
+            .unwrap();
+        assert_eq!(
+            applied.len(),
+            2,
+            "both edits of {id} applied: {}",
+            world.events_of(id)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_id_that_is_not_the_records_own_or_not_a_whole_number_is_refused() {
+    let world = start(Options {
+        employees: 60,
+        ..Options::default()
+    })
+    .await;
+    world.settle().await;
+    let secret = world.sandbox.credentials().webhook_secret.clone();
+    let url = format!("http://{}/webhooks/hris", world.engine().webhook_addr);
+    let employee = world
+        .hris()
+        .await
+        .into_values()
+        .find(common::in_scope_and_employed)
+        .unwrap();
+    let mut fields = employee.as_object().unwrap().clone();
+    fields.insert("jobTitle".into(), json!("Impostor"));
+    let body = serde_json::to_vec(&json!({"employees": [
+        {"id": "999999", "action": "Updated", "timestamp": "2030-01-02T00:00:00Z", "fields": fields},
+        {"id": 1.5e300, "action": "Updated", "timestamp": "2030-01-02T00:00:00Z", "fields": {"id": "1"}},
+    ]}))
+    .unwrap();
+    let stamp = now();
+    let post = Post {
+        signature: Some(sign(&secret, &body, &stamp)),
+        body,
+        stamp,
+        url: &url,
+    };
+    let (status, answer) = post.send(&world.http).await;
+    assert_eq!(status, 200, "{answer}");
+    world.settle().await;
+    let refused = world
+        .store()
+        .events_page(
+            &hrsync::store::EventFilter {
+                status: Some(hrsync::model::EventStatus::Rejected),
+                ..Default::default()
+            },
+            None,
+            10,
+        )
+        .unwrap();
+    let reasons: Vec<String> = refused.iter().filter_map(|e| e.last_error.clone()).collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("not the change's id")),
+        "{reasons:?}"
+    );
+    assert!(reasons.iter().any(|r| r.contains("whole number")), "{reasons:?}");
+    let learner = world
+        .learners()
+        .await
+        .remove(employee["id"].as_str().unwrap())
+        .unwrap();
+    assert_ne!(
+        learner["title"], "Impostor",
+        "nothing was written for the mismatched change"
+    );
+}

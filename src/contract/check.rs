@@ -352,7 +352,16 @@ impl Checker {
                     ),
                 );
             }
+            let max_length = match &f.max_length {
+                None => super::DEFAULT_MAX_LENGTH,
+                Some(at) if *at.get_ref() >= 1 => usize::try_from(*at.get_ref()).unwrap_or(usize::MAX),
+                Some(at) => {
+                    self.problem(at, format!("field \"{name}\": max_length must be at least 1"));
+                    super::DEFAULT_MAX_LENGTH
+                }
+            };
             fields.push(FieldRule {
+                max_length,
                 name,
                 hris: f.hris.get_ref().clone(),
                 scim: f.scim.as_ref().map(|s| s.get_ref().clone()),

@@ -214,6 +214,7 @@ fn check_value(contract: &Contract, rule: &FieldRule, raw: Option<&str>) -> Resu
             EmptyRule::Null => Some(Value::Null),
         }));
     };
+    acceptable_text(rule, raw)?;
     let (hris, lms) = match rule.kind {
         // Kept exactly: names in any script, with their spaces, are the person's.
         FieldType::String => (raw.to_string(), Value::String(raw.to_string())),
@@ -267,6 +268,40 @@ fn check_value(contract: &Contract, rule: &FieldRule, raw: Option<&str>) -> Resu
         _ => lms,
     };
     Ok(Checked::Value { hris, lms })
+}
+
+/// A text value must fit the contract's length and hold no control character
+/// (C0, DEL, C1): one in a name would reach the LMS and every terminal that shows
+/// it. The reason never repeats the value (it may be an escape sequence).
+/// Shared by the full mapping and the reconciliation's quick check.
+pub(crate) fn acceptable_text(rule: &FieldRule, raw: &str) -> Result<(), String> {
+    if !matches!(rule.kind, FieldType::String | FieldType::Email | FieldType::Enum) {
+        return Ok(());
+    }
+    // A character is at least one byte: only a long text needs counting.
+    if raw.len() > rule.max_length {
+        let length = raw.chars().count();
+        if length > rule.max_length {
+            return Err(format!(
+                "is {length} characters long, more than the contract's {} (max_length)",
+                rule.max_length
+            ));
+        }
+    }
+    let bytes = raw.as_bytes();
+    // C1 controls are U+0080..U+009F, encoded 0xC2 0x80..0x9F.
+    let control = bytes.iter().enumerate().find(|&(i, &b)| {
+        b < 0x20 || b == 0x7f || (b == 0xc2 && bytes.get(i + 1).is_some_and(|&n| (0x80..=0x9f).contains(&n)))
+    });
+    if let Some((at, _)) = control {
+        let character = raw[at..].chars().next().unwrap_or_default();
+        let position = raw[..at].chars().count() + 1;
+        return Err(format!(
+            "holds a control character (U+{:04X}) at character {position}",
+            u32::from(character)
+        ));
+    }
+    Ok(())
 }
 
 /// One '@' with something on both sides, a dot in the domain, no whitespace.

@@ -273,3 +273,34 @@ fn an_email_has_one_at_sign_a_dotted_domain_and_no_whitespace() {
         assert_eq!(super::looks_like_email(text), expected, "{text:?}");
     }
 }
+
+#[test]
+fn text_too_long_or_holding_a_control_character_is_refused_by_field() {
+    let contract = shipped();
+    let rule = contract.fields.iter().find(|f| f.hris == "firstName").unwrap();
+    assert_eq!(super::acceptable_text(rule, "Zoë 李 محمد"), Ok(()));
+    let at_limit = "é".repeat(rule.max_length);
+    assert_eq!(
+        super::acceptable_text(rule, &at_limit),
+        Ok(()),
+        "characters are counted, not bytes"
+    );
+    let long = super::acceptable_text(rule, &"a".repeat(rule.max_length + 1)).unwrap_err();
+    assert!(
+        long.contains("1025 characters") && long.contains("max_length"),
+        "{long}"
+    );
+    for (text, code, position) in [
+        ("Ana\u{1b}]52;c;aGk=\u{7}", "U+001B", 4),
+        ("Li\u{9b}2J", "U+009B", 3),
+        ("é\u{7f}", "U+007F", 2),
+        ("tab\there", "U+0009", 4),
+    ] {
+        let why = super::acceptable_text(rule, text).unwrap_err();
+        assert!(
+            why.contains(code) && why.contains(&format!("character {position}")),
+            "{text:?}: {why}"
+        );
+        assert!(!why.contains('\u{1b}'), "the reason never repeats the value");
+    }
+}

@@ -80,8 +80,14 @@ pub struct FieldRule {
     pub allowed: Vec<String>,
     /// The value table mapping HRIS values to LMS values, by name.
     pub values: Option<String>,
+    /// The most characters a value may have (`max_length`, default
+    /// [`DEFAULT_MAX_LENGTH`]); a longer one is refused, never cut.
+    pub max_length: usize,
     pub line: usize,
 }
+
+/// A field's longest value when the contract does not say.
+pub const DEFAULT_MAX_LENGTH: usize = 1024;
 
 /// HRIS value → LMS value; values not in the table pass through unchanged.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -158,6 +164,26 @@ impl Contract {
             .iter()
             .find(|f| f.key)
             .expect("a checked contract has exactly one key field")
+    }
+
+    /// What one HRIS record says of the fields this contract reads, as a short
+    /// digest: two changes of one employee in the same second tell apart by it,
+    /// while the same change reached by webhook, poll or full pull (which carry
+    /// other fields besides) digests the same.
+    pub fn change_digest(&self, record: &serde_json::Map<String, serde_json::Value>) -> String {
+        use sha2::Digest;
+        let mut names: Vec<&str> = self.fields.iter().map(|f| f.hris.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut hash = sha2::Sha256::new();
+        for name in names {
+            let value = record.get(name).unwrap_or(&serde_json::Value::Null);
+            hash.update(name.as_bytes());
+            hash.update([0]);
+            hash.update(value.to_string().as_bytes());
+            hash.update([0]);
+        }
+        hex::encode(&hash.finalize()[..8])
     }
 
     /// A one-paragraph summary, as `hrsync contract check` prints it.

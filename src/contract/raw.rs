@@ -54,6 +54,7 @@ pub struct RawField {
     #[serde(default)]
     pub allowed: Vec<String>,
     pub values: Option<Spanned<String>>,
+    pub max_length: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]

@@ -122,11 +122,11 @@ async fn receive(
         let why = "this delivery was received before (replay)";
         return refuse(receiver, WebhookResult::Replayed, StatusCode::UNAUTHORIZED, why);
     }
-    let mut batch = match intake(&body, timestamp) {
+    let contract = receiver.config.contract.read().clone();
+    let mut batch = match intake(&contract, &body, timestamp) {
         Ok(batch) => batch,
         Err(why) => return refuse(receiver, WebhookResult::Malformed, StatusCode::BAD_REQUEST, &why),
     };
-    let contract = receiver.config.contract.read().clone();
     // A change only to fields the contract does not map (our own write-back of a
     // training record, say) has nothing for the LMS: acknowledged, not journaled,
     // so a write-back never loops back as an LMS update.
@@ -249,7 +249,7 @@ fn remember(seen: &Mutex<HashMap<String, i64>>, signature: String, timestamp: i6
 }
 
 /// The delivery's changes as journal entries; an unusable change is journaled as rejected.
-fn intake(body: &[u8], delivery_time: i64) -> Result<Vec<Intake>, String> {
+fn intake(contract: &Contract, body: &[u8], delivery_time: i64) -> Result<Vec<Intake>, String> {
     let parsed: Value = serde_json::from_slice(body).map_err(|e| format!("the delivery is not JSON: {e}"))?;
     let Some(employees) = parsed.get("employees").and_then(Value::as_array) else {
         return Err("the delivery has no \"employees\" list".into());
@@ -258,15 +258,40 @@ fn intake(body: &[u8], delivery_time: i64) -> Result<Vec<Intake>, String> {
     Ok(employees
         .iter()
         .enumerate()
-        .map(|(index, change)| one_change(change, index, delivery_time, delivered_at))
+        .map(|(index, change)| one_change(contract, change, index, delivery_time, delivered_at))
         .collect())
 }
 
-fn one_change(change: &Value, index: usize, delivery_time: i64, delivered_at: Timestamp) -> Intake {
-    let id = match change.get("id") {
-        Some(Value::String(s)) => s.trim().to_string(),
-        Some(Value::Number(n)) => n.to_string(),
-        _ => String::new(),
+/// An employee id as a change may give it: a string, or a whole number in
+/// range (never a float: `1.5e300` would be journaled as one id and written as
+/// another).
+fn id_text(value: &Value) -> Result<String, &'static str> {
+    match value {
+        Value::String(s) => Ok(s.trim().to_string()),
+        Value::Number(n) if n.is_u64() || n.is_i64() => Ok(n.to_string()),
+        Value::Number(_) => Err("an employee id must be a string or a whole number"),
+        _ => Err("an employee id must be a string or a whole number"),
+    }
+}
+
+fn one_change(
+    contract: &Contract,
+    change: &Value,
+    index: usize,
+    delivery_time: i64,
+    delivered_at: Timestamp,
+) -> Intake {
+    let mut reasons = Vec::new();
+    let id = match change.get("id").map(id_text) {
+        Some(Ok(id)) => id,
+        Some(Err(why)) => {
+            reasons.push(FieldReason {
+                field: "id".into(),
+                reason: why.into(),
+            });
+            String::new()
+        }
+        None => String::new(),
     };
     let action = change
         .get("action")
@@ -277,12 +302,27 @@ fn one_change(change: &Value, index: usize, delivery_time: i64, delivered_at: Ti
         .get("timestamp")
         .and_then(Value::as_str)
         .and_then(|t| t.parse::<Timestamp>().ok());
-    let mut reasons = Vec::new();
-    if id.is_empty() {
+    if id.is_empty() && reasons.is_empty() {
         reasons.push(FieldReason {
             field: "id".into(),
             reason: "the change names no employee id".into(),
         });
+    }
+    // The record's own id must be the change's: otherwise the journal would name
+    // one employee and the write go to another.
+    let key_field = &contract.key_field().hris;
+    if let Some(inner) = change.get("fields").and_then(|f| f.get(key_field.as_str())) {
+        match id_text(inner) {
+            Ok(inner) if inner == id || id.is_empty() => {}
+            Ok(_) => reasons.push(FieldReason {
+                field: format!("fields.{key_field}"),
+                reason: "the record's employee id is not the change's id".into(),
+            }),
+            Err(why) => reasons.push(FieldReason {
+                field: format!("fields.{key_field}"),
+                reason: why.into(),
+            }),
+        }
     }
     if !action.eq_ignore_ascii_case("deleted") && !change.get("fields").is_some_and(Value::is_object) {
         reasons.push(FieldReason {
@@ -290,8 +330,12 @@ fn one_change(change: &Value, index: usize, delivery_time: i64, delivered_at: Ti
             reason: format!("a \"{action}\" change must carry the employee's fields"),
         });
     }
+    let digest = match change.get("fields").and_then(Value::as_object) {
+        Some(fields) => contract.change_digest(fields),
+        None => "deleted".to_string(),
+    };
     let key = match (&reasons[..], changed_at) {
-        ([], Some(at)) => hris_change_key(&id, at),
+        ([], Some(at)) => hris_change_key(&id, at, &digest),
         // Without its own time the change gets a key from the delivery, still unique per change.
         _ => format!("webhook:{delivery_time:012}:{index}:{id}"),
     };
@@ -390,15 +434,22 @@ mod tests {
     #[test]
     fn a_change_without_an_id_is_journaled_as_rejected_and_the_rest_as_sent() {
         let body = br#"{"employees":[{"id":"7","action":"Updated","timestamp":"2026-01-02T03:04:05Z","fields":{"id":"7"}},{"action":"Updated","fields":{}}]}"#;
-        let batch = intake(body, 1_800_000_000).unwrap();
+        let contract = crate::contract::parse(include_str!("../../assets/contract.toml")).unwrap();
+        let batch = intake(&contract, body, 1_800_000_000).unwrap();
         assert_eq!(batch.len(), 2);
         assert!(batch[0].rejected.is_none());
+        let fields = serde_json::json!({"id": "7"});
         assert_eq!(
             batch[0].event.idempotency_key,
-            hris_change_key("7", "2026-01-02T03:04:05Z".parse().unwrap())
+            hris_change_key(
+                "7",
+                "2026-01-02T03:04:05Z".parse().unwrap(),
+                &contract.change_digest(fields.as_object().unwrap())
+            )
         );
         assert_eq!(batch[1].rejected.as_ref().unwrap()[0].field, "id");
-        assert!(intake(b"{\"employees\": 3}", 0).is_err());
-        assert!(intake(b"not json", 0).is_err());
+        let contract = crate::contract::parse(include_str!("../../assets/contract.toml")).unwrap();
+        assert!(intake(&contract, b"{\"employees\": 3}", 0).is_err());
+        assert!(intake(&contract, b"not json", 0).is_err());
     }
 }

@@ -13,7 +13,7 @@ const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:
 /// Something an HRIS may send that a clean learner does not match, or that the
 /// contract refuses.
 fn spoil_employee(record: &mut Map<String, Value>, rng: &mut ChaCha8Rng) {
-    let (field, value) = match rng.random_range(0..26) {
+    let (field, value) = match rng.random_range(0..29) {
         0 => (
             "workEmail",
             json!(record["workEmail"].as_str().unwrap_or("").to_uppercase()),
@@ -47,6 +47,13 @@ fn spoil_employee(record: &mut Map<String, Value>, rng: &mut ChaCha8Rng) {
         20 => ("location", json!("Zürich")),
         21 => ("supervisorEId", json!("999999")),
         22 => ("supervisorEId", Value::Null),
+        // Refused text: an escape sequence, a C1 control, one character too long.
+        26 => ("firstName", json!("Ana\u{1b}]52;c;aGk=\u{7}")),
+        27 => ("lastName", json!("Li\u{9b}2J")),
+        28 => (
+            "jobTitle",
+            json!("x".repeat(crate::contract::DEFAULT_MAX_LENGTH + 1)),
+        ),
         _ => ("firstName", json!("Ærø ")),
     };
     record.insert(field.into(), value);

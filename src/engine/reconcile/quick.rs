@@ -18,7 +18,7 @@ use jiff::civil::Date;
 
 use super::index::LearnerIndex;
 use super::rows::{Cell, Employees, LEARNER_ACTIVE, LEARNER_GROUPS, Learners, NOT_SHARED, Packed};
-use crate::contract::map::looks_like_email;
+use crate::contract::map::{acceptable_text, looks_like_email};
 use crate::contract::{Contract, EmptyRule, FieldRule, FieldType, LeaveAction, Owner, TriggerWhen};
 
 /// A code's part that says which learner value it wants: a shared index or one
@@ -647,6 +647,7 @@ fn quick_value<'a>(quick: &QuickRule<'a>, raw: Option<&'a str>) -> Option<Seen<'
         };
         return Some(Seen { hris: None, lms });
     };
+    acceptable_text(rule, raw).ok()?;
     let hris: &'a str = match rule.kind {
         FieldType::String => raw,
         FieldType::Email => Some(trimmed(raw)).filter(|email| looks_like_email(email))?,
