@@ -44,6 +44,8 @@ use metrics::Metrics;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
+    #[error(transparent)]
+    Locked(#[from] crate::store::LockError),
     #[error("opening the store {path}: {source}")]
     Store { path: String, source: StoreError },
     #[error("connecting: {0}")]
@@ -71,6 +73,8 @@ pub struct RunningEngine {
     pub contract: Arc<parking_lot::RwLock<Arc<Contract>>>,
     cancel: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
+    /// This engine's hold on its store: one engine per store. Released on drop.
+    _lock: crate::store::EngineLock,
 }
 
 impl RunningEngine {
@@ -102,6 +106,8 @@ pub async fn start_with_listener(
     contract: Contract,
     listener: tokio::net::TcpListener,
 ) -> Result<RunningEngine, StartError> {
+    // Before anything else: a second engine on this store must not start at all.
+    let lock = crate::store::EngineLock::acquire(&config.store_path)?;
     let path = config.store_path.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&path))
         .await
@@ -260,6 +266,7 @@ pub async fn start_with_listener(
         contract: applier.contract.clone(),
         cancel,
         tasks,
+        _lock: lock,
     })
 }
 
