@@ -341,7 +341,7 @@ impl HrisClient {
         self.post(&what, &path, record).await
     }
 
-    /// The rows of one of the employee's custom tables (e.g. `certifications`).
+    /// The rows of one of the employee's custom tables (e.g. `customCertifications`).
     pub async fn table_rows(
         &self,
         employee_id: &str,

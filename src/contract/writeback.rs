@@ -629,6 +629,35 @@ mod tests {
     }
 
     #[test]
+    fn the_credential_table_must_be_a_custom_table() {
+        let shipped = include_str!("../../assets/contract.toml");
+        let wb = contract().writeback.unwrap();
+        assert_eq!(wb.credential_table, "customCertifications");
+        let without = shipped.replace("credential_table = \"customCertifications\"\n", "");
+        assert_ne!(without, shipped);
+        let wb = crate::contract::parse(&without).unwrap().writeback.unwrap();
+        assert_eq!(wb.credential_table, "customCertifications", "the default");
+        for bad in ["certifications", "custom"] {
+            let text = shipped.replace(
+                "credential_table = \"customCertifications\"",
+                &format!("credential_table = \"{bad}\""),
+            );
+            let line = text
+                .lines()
+                .position(|l| l.starts_with("credential_table"))
+                .unwrap()
+                + 1;
+            let problems = crate::contract::parse(&text).unwrap_err();
+            assert!(
+                problems.iter().any(|p| p.line == line
+                    && p.message
+                        .contains(&format!("\"{bad}\" is not a BambooHR custom table"))),
+                "{bad}: {problems:?}"
+            );
+        }
+    }
+
+    #[test]
     fn a_writeback_naming_a_missing_table_is_refused_with_its_line() {
         let text = include_str!("../../assets/contract.toml")
             .replace(r#"courses = "courses""#, r#"courses = "nope""#);
