@@ -439,7 +439,7 @@ async fn the_hris_write_back_targets_read_and_write() {
     let record = hris
         .add_training_record(
             &employee,
-            &json!({ "completed": "2026-11-20", "type": renewable.id, "hours": 1.5, "score": 92.0 }),
+            &json!({ "completed": "2026-11-20", "type": renewable.id, "hours": 1.5, "notes": "score 92" }),
         )
         .await
         .unwrap();
@@ -462,14 +462,26 @@ async fn the_hris_write_back_targets_read_and_write() {
         bad.to_string().contains("completed"),
         "the HRIS's reason is kept: {bad}"
     );
+    // BambooHR's record has no score: a client sending one is told which field.
+    let scored = hris
+        .add_training_record(
+            &employee,
+            &json!({ "completed": "2026-11-20", "type": renewable.id, "score": 92.0 }),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        scored.status() == Some(400) && scored.to_string().contains("score"),
+        "{scored}"
+    );
 
     let row =
         json!({ "name": renewable.name, "number": "C-1", "issued": "2026-11-20", "expires": "2027-11-20" });
-    hris.add_table_row(&employee, "certifications", &row)
+    hris.add_table_row(&employee, "customCertifications", &row)
         .await
         .unwrap();
     let rows = hris
-        .table_rows(&employee, "certifications")
+        .table_rows(&employee, "customCertifications")
         .await
         .unwrap()
         .unwrap();
@@ -478,6 +490,8 @@ async fn the_hris_write_back_targets_read_and_write() {
             .any(|r| r["expires"] == "2027-11-20" && r["number"] == "C-1"),
         "{rows:?}"
     );
-    let missing = hris.table_rows(&employee, "no_such_table").await.unwrap();
-    assert!(missing.is_none());
+    for missing in ["no_such_table", "certifications"] {
+        let rows = hris.table_rows(&employee, missing).await.unwrap();
+        assert!(rows.is_none(), "{missing}: {rows:?}");
+    }
 }

@@ -56,6 +56,38 @@ fn a_broken_contract_names_each_problem_with_its_line_and_fails() {
 }
 
 #[test]
+fn a_credential_table_without_the_custom_prefix_is_a_problem_on_its_line() {
+    let shipped = include_str!("../assets/contract.toml");
+    let old_style = shipped.replace(
+        "credential_table = \"customCertifications\"",
+        "credential_table = \"certifications\"",
+    );
+    assert_ne!(old_style, shipped, "the shipped contract names the table");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.toml");
+    std::fs::write(&path, &old_style).unwrap();
+    let output = check(&path);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let line = old_style
+        .lines()
+        .position(|l| l.starts_with("credential_table"))
+        .unwrap()
+        + 1;
+    assert!(
+        stderr.contains(&format!(
+            "old.toml:{line}: writeback: credential_table \"certifications\" is not a BambooHR custom table"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("customCertifications"),
+        "the fix is named: {stderr}"
+    );
+    assert!(stderr.contains("1 problem(s)"), "{stderr}");
+}
+
+#[test]
 fn a_missing_contract_file_is_named() {
     let output = check(std::path::Path::new("/nonexistent/contract.toml"));
     assert!(!output.status.success());

@@ -293,16 +293,50 @@ async fn training_records_round_trip_and_are_validated() {
     let hris = Hris::new(&sandbox);
     let id = sandbox.shared().hris.lock().employees[0].id;
     let path = format!("training/record/employee/{id}");
-    let record =
-        json!({"completed": "2026-03-04", "type": 3, "hours": 1.5, "score": 92.0, "notes": "Ünïcode ✓"});
+    // Type 3 is renewable every 13 months (a 365-day credential): the HRIS
+    // computes the due date; type 1 is not renewable.
+    let record = json!({"completed": "2026-03-04", "type": 3, "hours": 1.5, "credits": 1,
+                        "instructor": "A. Trainer", "notes": "score 92/100 (0.92), passed ✓"});
     let (status, stored) = hris.json(hris.post(&path, record)).await;
     assert_eq!(status, StatusCode::CREATED, "{stored}");
     assert!(stored["id"].is_u64());
     assert_eq!(stored["employeeId"], id.to_string());
-    assert_eq!(stored["notes"], "Ünïcode ✓");
+    assert_eq!(stored["completed"], "2026-03-04");
+    assert_eq!(stored["type"], 3);
+    assert_eq!(stored["hours"], 1.5);
+    assert_eq!(stored["credits"], 1.0);
+    assert_eq!(stored["notes"], "score 92/100 (0.92), passed ✓");
+    assert_eq!(stored["due"], "2027-04-04");
+    assert!(stored.get("score").is_none(), "{stored}");
+    let (status, once) = hris
+        .json(hris.post(&path, json!({"completed": "2026-03-04", "type": 1})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{once}");
+    assert_eq!(once["due"], Value::Null);
     let (status, records) = hris.json(hris.get(&path)).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(records, json!({ stored["id"].to_string(): stored }));
+    assert_eq!(
+        records,
+        json!({ stored["id"].to_string(): stored, once["id"].to_string(): once })
+    );
+
+    // What BambooHR's record does not take is refused, naming the field.
+    let not_taken = [
+        ("score", json!(92.0), "no score"),
+        ("expires", json!("2027-03-04"), "no expiry"),
+        ("expirationDate", json!("2027-03-04"), "no expiry"),
+        ("dueDate", json!("2027-03-04"), "no expiry"),
+        ("colour", json!("green"), "not a training record field"),
+    ];
+    for (field, value, why) in not_taken {
+        let mut body = json!({"completed": "2026-03-04", "type": 3});
+        body[field] = value;
+        let (status, error) = hris.json(hris.post(&path, body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{field}: {error}");
+        let message = error["error"].as_str().unwrap_or_default();
+        assert!(message.starts_with(&format!("{field}: ")), "{message}");
+        assert!(message.contains(why), "{message}");
+    }
 
     let bad = [
         (
@@ -337,17 +371,17 @@ async fn training_records_round_trip_and_are_validated() {
     let (_, records) = hris.json(hris.get(&path)).await;
     assert_eq!(
         records.as_object().unwrap().len(),
-        1,
+        2,
         "refused records are not stored"
     );
 }
 
 #[tokio::test]
-async fn certifications_round_trip() {
+async fn the_custom_certifications_table_round_trips() {
     let sandbox = sandbox(10).await;
     let hris = Hris::new(&sandbox);
     let id = sandbox.shared().hris.lock().employees[1].id;
-    let path = format!("employees/{id}/tables/certifications");
+    let path = format!("employees/{id}/tables/customCertifications");
     let row = json!({"name": "Forklift Licence", "number": "FL-1", "issued": "2026-01-01", "expires": "2026-04-01"});
     let (status, stored) = hris.json(hris.post(&path, row)).await;
     assert_eq!(status, StatusCode::CREATED, "{stored}");
@@ -358,10 +392,21 @@ async fn certifications_round_trip() {
     let backwards = json!({"name": "X", "issued": "2026-05-01", "expires": "2026-04-01"});
     let (status, _) = hris.json(hris.post(&path, backwards)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (status, _) = hris
-        .json(hris.get(&format!("employees/{id}/tables/salaries")))
-        .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Custom tables go by their API name only: without the prefix there is no such table.
+    for table in ["salaries", "certifications"] {
+        let (status, error) = hris
+            .json(hris.get(&format!("employees/{id}/tables/{table}")))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{table}: {error}");
+        assert_eq!(error["error"], format!("no such table: {table}"));
+        let row = json!({"name": "X", "issued": "2026-05-01"});
+        let (status, _) = hris
+            .json(hris.post(&format!("employees/{id}/tables/{table}"), row))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{table}");
+    }
+    let (_, rows) = hris.json(hris.get(&path)).await;
+    assert_eq!(rows.as_array().unwrap().len(), 1, "refused rows are not stored");
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{Options, World, start};
 use hrsync::connectors::{HrisClient, LrsClient, stored_at};
-use hrsync::contract::writeback::{Completion, StatementMapping, map_statement};
+use hrsync::contract::writeback::{Completion, NotedScore, StatementMapping, map_statement};
 use hrsync::engine::completions::LRS_CURSOR;
 use hrsync::model::Secret;
 use serde_json::{Value, json};
@@ -73,16 +73,24 @@ async fn caught_up(world: &World) {
     world.settle_until(Duration::from_secs(90), |_| true).await;
 }
 
-/// The completions the contract writes back, one per idempotency key.
-fn completions(statements: &[Value]) -> BTreeMap<String, Completion> {
+/// The completion each statement the contract writes back comes to.
+fn mapped(statements: &[Value]) -> Vec<Completion> {
     let contract = hrsync::contract::parse(common::CONTRACT).unwrap();
     let wb = contract.writeback.clone().unwrap();
     statements
         .iter()
         .filter_map(|s| match map_statement(&contract, &wb, s) {
-            Ok(StatementMapping::Completion(c)) => Some((c.idempotency_key(), *c)),
+            Ok(StatementMapping::Completion(c)) => Some(*c),
             _ => None,
         })
+        .collect()
+}
+
+/// The completions the contract writes back, one per idempotency key.
+fn completions(statements: &[Value]) -> BTreeMap<String, Completion> {
+    mapped(statements)
+        .into_iter()
+        .map(|c| (c.idempotency_key(), c))
         .collect()
 }
 
@@ -113,9 +121,20 @@ fn completion_events(world: &World, employee: &str) -> Vec<hrsync::store::EventS
         .unwrap()
 }
 
+/// The table credentials go to, as the shipped contract names it.
+fn credential_table() -> String {
+    let contract = hrsync::contract::parse(common::CONTRACT).unwrap();
+    contract.writeback.unwrap().credential_table
+}
+
 /// Checks the HRIS holds each completion's record and credential exactly once.
 async fn assert_recorded_once(world: &World, wanted: &BTreeMap<String, Completion>) {
     let hris = hris(world);
+    let by_statement: BTreeMap<String, Completion> = mapped(&all_statements(world).await)
+        .into_iter()
+        .map(|c| (c.statement_id.clone(), c))
+        .collect();
+    let mut scores_noted = 0;
     let employees: BTreeSet<&str> = wanted.values().map(|c| c.employee_id.as_str()).collect();
     for employee in employees {
         let records = hris
@@ -124,23 +143,35 @@ async fn assert_recorded_once(world: &World, wanted: &BTreeMap<String, Completio
             .unwrap()
             .expect("employee exists");
         let rows = hris
-            .table_rows(employee, "certifications")
+            .table_rows(employee, &credential_table())
             .await
             .unwrap()
             .unwrap_or_default();
         for c in wanted.values().filter(|c| c.employee_id == employee) {
             let day = c.completed.to_string();
-            let same = records
+            let same: Vec<&Value> = records
                 .iter()
                 .filter(|r| {
                     r["type"].as_u64() == Some(u64::from(c.training_type)) && r["completed"] == json!(day)
                 })
-                .count();
+                .collect();
             assert_eq!(
-                same, 1,
+                same.len(),
+                1,
                 "employee {employee}: course {} on {day}: {records:?}",
                 c.course_iri
             );
+            // A record we wrote carries, in its notes (the HRIS takes no score), the
+            // assessment of the statement it names: with several statements under
+            // one key, or one course twice a day, that is the one written first.
+            let notes = same[0]["notes"].as_str().unwrap_or_default();
+            if let Some((_, id)) = notes.split_once("(xAPI statement ") {
+                let from = &by_statement[id.trim_end_matches(')')];
+                let read = NotedScore::parse(notes).map(|n| (n.raw, n.max, n.scaled, n.success));
+                let reported = (from.score_raw, from.score_max, from.score_scaled, from.success);
+                assert_eq!(read.unwrap_or((None, None, None, None)), reported, "{notes}");
+                scores_noted += usize::from(reported.0.is_some());
+            }
             if let Some(k) = &c.credential {
                 let same = rows
                     .iter()
@@ -153,6 +184,9 @@ async fn assert_recorded_once(world: &World, wanted: &BTreeMap<String, Completio
                 assert_eq!(same, 1, "employee {employee}: credential {k:?}: {rows:?}");
             }
         }
+    }
+    if wanted.values().any(|c| c.score_raw.is_some()) {
+        assert!(scores_noted > 0, "no record we wrote carried a score");
     }
 }
 
@@ -347,7 +381,7 @@ async fn a_run_of_one_employee_writes_only_what_the_hris_lacks() {
         .await
         .unwrap();
         if let Some(row) = c.certification_row() {
-            hris.add_table_row(&employee, "certifications", &row)
+            hris.add_table_row(&employee, &credential_table(), &row)
                 .await
                 .unwrap();
         }

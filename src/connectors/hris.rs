@@ -327,7 +327,8 @@ impl HrisClient {
             .await
     }
 
-    /// Adds a training record (`completed`, `type`, `hours`, `credits`, `notes`, `score`).
+    /// Adds a training record (`completed`, `type`, `instructor`, `hours`, `credits`,
+    /// `cost`, `notes`; BambooHR takes no score and no expiry).
     pub async fn add_training_record(
         &self,
         employee_id: &str,
@@ -340,7 +341,7 @@ impl HrisClient {
         self.post(&what, &path, record).await
     }
 
-    /// The rows of one of the employee's custom tables (e.g. `certifications`).
+    /// The rows of one of the employee's custom tables (e.g. `customCertifications`).
     pub async fn table_rows(
         &self,
         employee_id: &str,

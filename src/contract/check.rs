@@ -227,11 +227,22 @@ impl Checker {
                 .as_ref()
                 .map_or(default.to_string(), |v| v.get_ref().trim().to_string())
         };
-        let credential_table = text(&raw.credential_table, "certifications");
+        let credential_table = text(&raw.credential_table, "customCertifications");
         if credential_table.is_empty() || credential_table.contains('/') {
             self.problem(
                 spanned,
                 "writeback: credential_table must be a table name without '/'",
+            );
+        } else if let Some(at) = &raw.credential_table
+            && credential_table.strip_prefix("custom").is_none_or(str::is_empty)
+        {
+            // BambooHR adds rows only to custom tables, and names those with this prefix.
+            self.problem(
+                at,
+                format!(
+                    "writeback: credential_table \"{credential_table}\" is not a BambooHR custom table; \
+                     custom tables are named with the \"custom\" prefix, e.g. \"customCertifications\""
+                ),
             );
         }
         Some(Writeback {

@@ -1,6 +1,6 @@
 //! Flow 2 through the contract: one xAPI statement becomes a completion for an
-//! HRIS employee (training type, date in the contract's time zone, hours,
-//! credits, score, pass/fail, credential), or the reasons it cannot. Pure.
+//! HRIS employee (training type, date in the contract's time zone, hours, credits,
+//! score and pass/fail for the notes, credential), or the reasons it cannot. Pure.
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -53,9 +53,20 @@ pub struct Completion {
     pub hours: Option<f64>,
     pub credits: Option<f64>,
     pub score_raw: Option<f64>,
+    /// `result.score.max`: what the raw score is out of.
+    pub score_max: Option<f64>,
     pub score_scaled: Option<f64>,
     pub success: Option<bool>,
     pub credential: Option<Credential>,
+}
+
+/// The assessment a training record's notes carry (see [`Completion::notes`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NotedScore {
+    pub raw: Option<f64>,
+    pub max: Option<f64>,
+    pub scaled: Option<f64>,
+    pub success: Option<bool>,
 }
 
 /// What a statement comes to under the contract.
@@ -199,6 +210,7 @@ pub fn map_statement(
             .and_then(hours_of),
         credits,
         score_raw,
+        score_max: path(statement, &["result", "score", "max"]).and_then(Value::as_f64),
         score_scaled: path(statement, &["result", "score", "scaled"]).and_then(Value::as_f64),
         success,
         credential,
@@ -259,19 +271,61 @@ impl Completion {
         )
     }
 
-    /// The BambooHR training record for it.
-    pub fn training_record(&self) -> Value {
-        let mut notes = format!("{} via hrsync", self.verb);
+    /// The training record's notes. BambooHR's record has no score field, so the
+    /// assessment goes here, in a form [`NotedScore::parse`] reads back; keep it
+    /// stable, since records already written carry it:
+    ///
+    /// `[{course name}: ]{verb} via hrsync[; {assessment}][ (xAPI statement {id})]`
+    ///
+    /// The assessment is a score, an outcome or both, joined by `, `: the score
+    /// is `score {raw}[/{max}][ ({scaled})]`, or `score ({scaled})` without a raw
+    /// one; the outcome is `passed` or `failed` (`result.success`). Numbers are
+    /// printed as Rust prints an f64 (`88`, `0.88`), so they parse back exactly.
+    /// E.g. `Data Protection Essentials: passed via hrsync; score 88/100 (0.88),
+    /// passed (xAPI statement 6f1c…)`.
+    pub fn notes(&self) -> String {
+        let mut notes = String::new();
         if let Some(name) = &self.course_name {
-            notes = format!("{name}: {notes}");
+            notes.push_str(&format!("{name}: "));
+        }
+        notes.push_str(&format!("{} via hrsync", self.verb));
+        let mut assessment = Vec::new();
+        match (self.score_raw, self.score_scaled) {
+            (Some(raw), scaled) => {
+                let mut score = format!("score {raw}");
+                if let Some(max) = self.score_max {
+                    score.push_str(&format!("/{max}"));
+                }
+                if let Some(scaled) = scaled {
+                    score.push_str(&format!(" ({scaled})"));
+                }
+                assessment.push(score);
+            }
+            (None, Some(scaled)) => assessment.push(format!("score ({scaled})")),
+            (None, None) => {}
+        }
+        match self.success {
+            Some(true) => assessment.push("passed".into()),
+            Some(false) => assessment.push("failed".into()),
+            None => {}
+        }
+        if !assessment.is_empty() {
+            notes.push_str("; ");
+            notes.push_str(&assessment.join(", "));
         }
         if !self.statement_id.is_empty() {
             notes.push_str(&format!(" (xAPI statement {})", self.statement_id));
         }
+        notes
+    }
+
+    /// The BambooHR training record for it: what the API takes (no score, no
+    /// expiry: a renewable type's due date is the HRIS's to compute).
+    pub fn training_record(&self) -> Value {
         let mut record = json!({
             "completed": self.completed.to_string(),
             "type": self.training_type,
-            "notes": notes,
+            "notes": self.notes(),
         });
         if let Some(hours) = self.hours {
             record["hours"] = json!(hours);
@@ -279,13 +333,11 @@ impl Completion {
         if let Some(credits) = self.credits {
             record["credits"] = json!(credits);
         }
-        if let Some(score) = self.score_raw {
-            record["score"] = json!(score);
-        }
         record
     }
 
-    /// The certifications row for its credential, if it carries one.
+    /// The credential table's row for its credential, if it carries one: the
+    /// only place its expiry goes.
     pub fn certification_row(&self) -> Option<Value> {
         let c = self.credential.as_ref()?;
         let mut row = json!({ "name": c.name, "issued": c.issued.to_string() });
@@ -299,11 +351,25 @@ impl Completion {
     }
 
     /// Whether the HRIS already holds this completion (ours, or a legacy import):
-    /// a record of the same training type on the same day.
+    /// a record of the same training type on the same day, or one whose notes
+    /// name this statement (ours, whatever day the HRIS shows). The type may come
+    /// back as a number or a string, the day with a time after it.
     pub fn recorded_in(&self, records: &[Value]) -> bool {
+        let day = self.completed.to_string();
+        let ours = (!self.statement_id.is_empty()).then(|| format!("(xAPI statement {})", self.statement_id));
         records.iter().any(|r| {
-            r["type"].as_u64() == Some(u64::from(self.training_type))
-                && r["completed"].as_str() == Some(&self.completed.to_string())
+            let same_type = match &r["type"] {
+                Value::Number(n) => n.as_u64() == Some(u64::from(self.training_type)),
+                Value::String(s) => s.trim().parse::<u32>().ok() == Some(self.training_type),
+                _ => false,
+            };
+            let same_day = r["completed"]
+                .as_str()
+                .is_some_and(|c| c.get(..10) == Some(day.as_str()));
+            let noted = ours
+                .as_deref()
+                .is_some_and(|ours| r["notes"].as_str().is_some_and(|n| n.contains(ours)));
+            same_type && (same_day || noted)
         })
     }
 
@@ -316,6 +382,47 @@ impl Completion {
                 && r["issued"].as_str() == Some(&c.issued.to_string())
                 && r["expires"].as_str().map(str::to_string) == c.expires.map(|e| e.to_string())
         })
+    }
+}
+
+impl NotedScore {
+    /// The assessment in notes written by [`Completion::notes`]; `None` when
+    /// they carry none (another writer's record, or a completion without one).
+    pub fn parse(notes: &str) -> Option<NotedScore> {
+        // Anchored on our own words, so a course name with "; " in it is no trouble.
+        let (_, rest) = notes.split_once(" via hrsync; ")?;
+        let part = rest
+            .rsplit_once(" (xAPI statement ")
+            .map_or(rest, |(part, _)| part);
+        let mut noted = NotedScore {
+            raw: None,
+            max: None,
+            scaled: None,
+            success: None,
+        };
+        for item in part.split(", ") {
+            match item {
+                "passed" => noted.success = Some(true),
+                "failed" => noted.success = Some(false),
+                _ => {
+                    let score = item.strip_prefix("score ")?;
+                    let (numbers, scaled) = match score.split_once('(') {
+                        Some((numbers, scaled)) => (numbers.trim(), Some(scaled.strip_suffix(')')?)),
+                        None => (score.trim(), None),
+                    };
+                    noted.scaled = scaled.map(str::parse).transpose().ok()?;
+                    if !numbers.is_empty() {
+                        let (raw, max) = match numbers.split_once('/') {
+                            Some((raw, max)) => (raw, Some(max.parse().ok()?)),
+                            None => (numbers, None),
+                        };
+                        noted.raw = Some(raw.parse().ok()?);
+                        noted.max = max;
+                    }
+                }
+            }
+        }
+        Some(noted)
     }
 }
 
@@ -377,18 +484,58 @@ mod tests {
         assert_eq!(record["type"], 3);
         assert_eq!(record["completed"], local.to_string());
         assert_eq!(record["hours"], 1.5);
-        assert!(
-            record["notes"]
-                .as_str()
-                .unwrap()
-                .contains("Data Protection Essentials")
+        assert_eq!(
+            record["notes"],
+            "Data Protection Essentials: passed via hrsync; score 88/100 (0.88), passed \
+             (xAPI statement 6f1c1f9e-0000-4000-8000-000000000001)"
         );
+        // Only what BambooHR's training record takes: no score, no expiry.
+        let mut keys: Vec<&str> = record.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["completed", "credits", "hours", "notes", "type"]);
         let row = c.certification_row().expect("a credential");
         assert_eq!(
             row,
             json!({"name": "Data Protection Certificate", "number": "DPC-000042",
                                "issued": "2026-11-20", "expires": "2027-11-20"})
         );
+    }
+
+    #[test]
+    fn the_notes_carry_the_assessment_and_read_back() {
+        let c = completion(&statement("passed"));
+        let noted = NotedScore::parse(&c.notes()).expect("an assessment");
+        let expected = NotedScore {
+            raw: Some(88.0),
+            max: Some(100.0),
+            scaled: Some(0.88),
+            success: Some(true),
+        };
+        assert_eq!(noted, expected);
+
+        // Every shape the format allows reads back as it was written.
+        let mut c = completion(&statement("completed"));
+        c.course_name = Some("Safety; part 2: (xAPI statement x)".into());
+        let shapes = [
+            (Some(7.5), None, Some(-0.25), Some(false)),
+            (Some(40.0), Some(50.0), None, None),
+            (None, None, Some(0.6), Some(true)),
+            (None, None, None, Some(false)),
+        ];
+        for shape in shapes {
+            (c.score_raw, c.score_max, c.score_scaled, c.success) = shape;
+            let notes = c.notes();
+            let noted = NotedScore::parse(&notes).unwrap_or_else(|| panic!("{notes}"));
+            assert_eq!(
+                (noted.raw, noted.max, noted.scaled, noted.success),
+                shape,
+                "{notes}"
+            );
+        }
+        (c.score_raw, c.score_max, c.score_scaled, c.success) = (None, None, None, None);
+        let bare = c.notes();
+        assert_eq!(NotedScore::parse(&bare), None, "{bare}");
+        assert_eq!(NotedScore::parse("legacy import"), None);
     }
 
     #[test]
@@ -465,11 +612,49 @@ mod tests {
         assert!(c.recorded_in(&[json!({"type": 3, "completed": day})]));
         assert!(!c.recorded_in(&[json!({"type": 4, "completed": day})]));
         assert!(!c.recorded_in(&[json!({"type": 3, "completed": "2001-01-01"})]));
+        // As BambooHR may show it: the type as a string, the day with a time.
+        assert!(c.recorded_in(&[json!({"type": "3", "completed": format!("{day} 00:00:00")})]));
+        assert!(!c.recorded_in(&[json!({"type": "4", "completed": day})]));
+        // Ours, by the statement in its notes, even if the HRIS shows another day.
+        let ours = json!({"type": 3, "completed": "2001-01-01", "notes": c.notes()});
+        assert!(c.recorded_in(std::slice::from_ref(&ours)));
+        let mut other_type = ours;
+        other_type["type"] = json!(4);
+        assert!(!c.recorded_in(&[other_type]));
         let row = c.certification_row().unwrap();
         assert!(c.credential_in(std::slice::from_ref(&row)));
         let mut renewed = row;
         renewed["expires"] = json!("2028-11-20");
         assert!(!c.credential_in(&[renewed]), "a different expiry is a renewal");
+    }
+
+    #[test]
+    fn the_credential_table_must_be_a_custom_table() {
+        let shipped = include_str!("../../assets/contract.toml");
+        let wb = contract().writeback.unwrap();
+        assert_eq!(wb.credential_table, "customCertifications");
+        let without = shipped.replace("credential_table = \"customCertifications\"\n", "");
+        assert_ne!(without, shipped);
+        let wb = crate::contract::parse(&without).unwrap().writeback.unwrap();
+        assert_eq!(wb.credential_table, "customCertifications", "the default");
+        for bad in ["certifications", "custom"] {
+            let text = shipped.replace(
+                "credential_table = \"customCertifications\"",
+                &format!("credential_table = \"{bad}\""),
+            );
+            let line = text
+                .lines()
+                .position(|l| l.starts_with("credential_table"))
+                .unwrap()
+                + 1;
+            let problems = crate::contract::parse(&text).unwrap_err();
+            assert!(
+                problems.iter().any(|p| p.line == line
+                    && p.message
+                        .contains(&format!("\"{bad}\" is not a BambooHR custom table"))),
+                "{bad}: {problems:?}"
+            );
+        }
     }
 
     #[test]

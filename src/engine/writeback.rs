@@ -1,8 +1,8 @@
 //! Applies one completion (flow 2) to the HRIS: read what it holds first, then
-//! write only what is missing — the training record, and the credential's row
-//! with its expiry. A completion for an employee the HRIS does not know is
-//! refused (the error queue), never dropped. One employee's queued completions
-//! go as a run: the HRIS is read once for all of them.
+//! write only what is missing — the training record (score in its notes), and
+//! the credential's row with its expiry. A completion for an employee the HRIS
+//! does not know is refused (the error queue), never dropped. One employee's
+//! queued completions go as a run: the HRIS is read once for all of them.
 
 use std::sync::Arc;
 
@@ -153,6 +153,7 @@ fn mapped_json(c: &Completion) -> Value {
         "hours": c.hours,
         "credits": c.credits,
         "score_raw": c.score_raw,
+        "score_max": c.score_max,
         "score_scaled": c.score_scaled,
         "success": c.success,
         "credential": c.credential.as_ref().map(|k| json!({

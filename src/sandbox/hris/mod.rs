@@ -1,6 +1,6 @@
 //! The simulated HRIS, shaped like BambooHR: Basic auth with the API key, the
 //! directory and custom report, per-employee reads, `changed?since`, training
-//! records and the certifications table, and signed webhooks.
+//! records and the `customCertifications` table, and signed webhooks.
 
 pub mod employee;
 mod reads;

@@ -38,7 +38,7 @@ pub struct HrisState {
     webhook_tx: Option<mpsc::UnboundedSender<EmployeeChange>>,
     /// Training records by employee id (write-back target).
     pub training_records: HashMap<u32, Vec<TrainingRecord>>,
-    /// Rows of the `certifications` custom table by employee id.
+    /// Rows of the `customCertifications` custom table by employee id.
     pub certifications: HashMap<u32, Vec<CertificationRow>>,
     pub next_record_id: u64,
 }

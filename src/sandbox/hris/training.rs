@@ -1,6 +1,7 @@
-//! The HRIS's write-back targets: training types, per-employee training
-//! records and the `certifications` custom table. Each write counts as a
-//! change of the employee, so it shows in `changed?since` and sends a webhook.
+//! The HRIS's write-back targets, as BambooHR takes them: training types,
+//! per-employee training records (no score, no expiry: a renewable type's due
+//! date is computed here) and the `customCertifications` custom table. Each
+//! write counts as a change of the employee (`changed?since`, a webhook).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -20,21 +21,26 @@ use super::{Authorized, Refusal};
 use crate::sandbox::Shared;
 use crate::sandbox::world::catalog::COURSES;
 
-/// The only custom table this HRIS has.
-const CERTIFICATIONS: &str = "certifications";
+/// The only custom table this HRIS has, named as BambooHR names custom tables.
+const CERTIFICATIONS: &str = "customCertifications";
+
+/// A course's renewal period in months (BambooHR's `frequency`), if it has one:
+/// its credential's validity in days, rounded up to whole months.
+fn frequency_months(type_id: u32) -> Option<u32> {
+    let course = COURSES.iter().find(|c| c.training_type_id == type_id)?;
+    course.credential.map(|(_, days)| days.div_ceil(30))
+}
 
 /// `GET training/type`: the catalogue's courses keyed by training type id.
 pub(super) async fn types(_: Authorized) -> Json<serde_json::Value> {
     let types: serde_json::Map<String, serde_json::Value> = COURSES
         .iter()
         .map(|course| {
-            // A credential's validity in days, as BambooHR's renewal months.
-            let frequency = course.credential.map(|(_, days)| days.div_ceil(30));
             let entry = json!({
                 "id": course.training_type_id,
                 "name": course.name,
                 "renewable": course.credential.is_some(),
-                "frequency": frequency,
+                "frequency": frequency_months(course.training_type_id),
                 "required": false,
                 "category": null,
             });
@@ -44,9 +50,20 @@ pub(super) async fn types(_: Authorized) -> Json<serde_json::Value> {
     Json(serde_json::Value::Object(types))
 }
 
-/// What a client may send for a training record.
+/// The fields BambooHR takes for a training record; anything else is refused.
+const RECORD_FIELDS: &[&str] = &[
+    "completed",
+    "type",
+    "instructor",
+    "hours",
+    "credits",
+    "cost",
+    "notes",
+];
+
+/// What a client may send for a training record (checked against
+/// [`RECORD_FIELDS`] first, so a refusal can say why a field is not taken).
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct NewTrainingRecord {
     completed: String,
     #[serde(rename = "type")]
@@ -57,8 +74,6 @@ struct NewTrainingRecord {
     credits: Option<f64>,
     #[serde(default)]
     notes: Option<String>,
-    #[serde(default)]
-    score: Option<f64>,
     #[serde(default)]
     instructor: Option<String>,
     #[serde(default)]
@@ -73,7 +88,9 @@ enum Cost {
     Priced { currency: String, cost: String },
 }
 
-/// A stored training record, answered as BambooHR's JSON.
+/// A stored training record, answered as BambooHR's JSON. `due` is the
+/// sandbox's stand-in for the due date BambooHR shows for a renewable type:
+/// completed + the type's frequency in months; null for other types.
 #[derive(Serialize)]
 pub struct TrainingRecord {
     id: u64,
@@ -85,9 +102,33 @@ pub struct TrainingRecord {
     hours: Option<f64>,
     credits: Option<f64>,
     notes: Option<String>,
-    score: Option<f64>,
     instructor: Option<String>,
     cost: Option<Cost>,
+    due: Option<Date>,
+}
+
+/// Refuses a field BambooHR does not take, naming it: a score or an expiry
+/// with the reason, since clients written for other HRISs send both.
+fn refuse_unknown_field(body: &serde_json::Map<String, serde_json::Value>) -> Result<(), Refusal> {
+    let Some(field) = body.keys().find(|k| !RECORD_FIELDS.contains(&k.as_str())) else {
+        return Ok(());
+    };
+    let lower = field.to_ascii_lowercase();
+    let why = if lower.contains("score") {
+        "a training record has no score (put it in notes)"
+    } else if ["expir", "due", "renew", "valid"]
+        .iter()
+        .any(|w| lower.contains(w))
+    {
+        "a training record has no expiry (a renewable training type's due date is \
+         computed from its frequency)"
+    } else {
+        "not a training record field"
+    };
+    Err(Refusal::bad_request(format!(
+        "{field}: {why}; the fields are {}",
+        RECORD_FIELDS.join(", ")
+    )))
 }
 
 fn employee_id(params: &HashMap<String, String>) -> Result<u32, Refusal> {
@@ -124,8 +165,10 @@ pub(super) async fn add_record(
 
 fn store_record(shared: &Shared, params: &HashMap<String, String>, body: &[u8]) -> Result<Vec<u8>, Refusal> {
     let id = employee_id(params)?;
-    let new: NewTrainingRecord = serde_json::from_slice(body)
-        .map_err(|error| Refusal::bad_request(format!("training record: {error}")))?;
+    let bad = |error: serde_json::Error| Refusal::bad_request(format!("training record: {error}"));
+    let body: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(body).map_err(bad)?;
+    refuse_unknown_field(&body)?;
+    let new: NewTrainingRecord = serde_json::from_value(body.into()).map_err(bad)?;
     let completed = date("completed", &new.completed)?;
     if !COURSES.iter().any(|c| c.training_type_id == new.type_id) {
         let detail = format!("unknown training type: {}", new.type_id);
@@ -133,7 +176,8 @@ fn store_record(shared: &Shared, params: &HashMap<String, String>, body: &[u8]) 
     }
     non_negative("hours", new.hours)?;
     non_negative("credits", new.credits)?;
-    non_negative("score", new.score)?;
+    let due = frequency_months(new.type_id)
+        .and_then(|months| completed.checked_add(jiff::Span::new().months(months)).ok());
     let mut hris = shared.hris.lock();
     if hris.get(id).is_none() {
         return Err(Refusal::not_found(format!("no employee with id {id}")));
@@ -146,9 +190,9 @@ fn store_record(shared: &Shared, params: &HashMap<String, String>, body: &[u8]) 
         hours: new.hours,
         credits: new.credits,
         notes: new.notes,
-        score: new.score,
         instructor: new.instructor,
         cost: new.cost,
+        due,
     };
     let answer = json_bytes(&record)?;
     hris.next_record_id += 1;
@@ -206,7 +250,7 @@ pub(super) async fn records(
     Ok(json_answer(StatusCode::OK, body))
 }
 
-/// One row a client may add to the certifications table.
+/// One row a client may add to the `customCertifications` table.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewCertification {
@@ -218,6 +262,8 @@ struct NewCertification {
     expires: Option<String>,
 }
 
+/// Only `customCertifications`: BambooHR addresses custom tables with the
+/// `custom` prefix, so `certifications` is as unknown as any other name.
 fn table_name(params: &HashMap<String, String>) -> Result<(), Refusal> {
     match params.get("table").map(String::as_str) {
         Some(CERTIFICATIONS) => Ok(()),
@@ -228,7 +274,7 @@ fn table_name(params: &HashMap<String, String>) -> Result<(), Refusal> {
     }
 }
 
-/// A row of the certifications table; ids are strings, as BambooHR's are.
+/// A row of the `customCertifications` table; ids are strings, as BambooHR's are.
 #[derive(Serialize)]
 pub struct CertificationRow {
     id: String,
@@ -240,7 +286,7 @@ pub struct CertificationRow {
     expires: Option<Date>,
 }
 
-/// `POST employees/{id}/tables/certifications`: adds a row, answers 201.
+/// `POST employees/{id}/tables/customCertifications`: adds a row, answers 201.
 pub(super) async fn add_table_row(
     _: Authorized,
     State(shared): State<Arc<Shared>>,
@@ -283,16 +329,11 @@ fn store_certification(
     let answer = json_bytes(&row)?;
     hris.next_record_id += 1;
     hris.certifications.entry(id).or_default().push(row);
-    hris.record_change(
-        id,
-        ChangeAction::Updated,
-        vec!["certifications"],
-        Timestamp::now(),
-    );
+    hris.record_change(id, ChangeAction::Updated, vec![CERTIFICATIONS], Timestamp::now());
     Ok(answer)
 }
 
-/// `GET employees/{id}/tables/certifications`: the employee's rows.
+/// `GET employees/{id}/tables/customCertifications`: the employee's rows.
 pub(super) async fn table_rows(
     _: Authorized,
     State(shared): State<Arc<Shared>>,
