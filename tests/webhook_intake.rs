@@ -138,7 +138,7 @@ async fn bad_deliveries_are_refused_and_counted_and_a_repeated_change_applies_on
 
     let metrics = world
         .http
-        .get(format!("http://{}/metrics", world.engine().webhook_addr))
+        .get(format!("http://{}/metrics", world.engine().admin_addr))
         .send()
         .await
         .unwrap()

@@ -255,7 +255,7 @@ async fn completions_reach_the_hris_once_and_never_loop_back_to_the_lms() {
     );
     let metrics = world
         .http
-        .get(format!("http://{}/metrics", world.engine().webhook_addr))
+        .get(format!("http://{}/metrics", world.engine().admin_addr))
         .send()
         .await
         .unwrap()

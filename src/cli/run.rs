@@ -31,9 +31,9 @@ pub async fn headless(config_path: &Path) -> anyhow::Result<()> {
     let contract = load_contract(&config.contract_path)?;
     let engine = engine::start(&config, contract).await?;
     println!(
-        "hrsync engine running: webhooks on http://{}/webhooks/hris, metrics on http://{}/metrics, store {}",
+        "hrsync engine running: webhooks on http://{}/webhooks/hris, metrics and health on http://{}, store {}",
         engine.webhook_addr,
-        engine.webhook_addr,
+        engine.admin_addr,
         config.store_path.display()
     );
     if let Some(load) = engine.initial_load {
@@ -83,7 +83,9 @@ pub fn sandbox_config_from(
         webhook: WebhookConfig {
             listen: "127.0.0.1:0".parse().expect("a literal address"),
             secret: Secret::new(c.webhook_secret.clone()),
+            limits: crate::config::ListenerLimits::default(),
         },
+        admin_listen: "127.0.0.1:0".parse().expect("a literal address"),
         store_path: store_path.to_path_buf(),
         contract_path: contract_path.to_path_buf(),
         retry: RetryPolicy {

@@ -20,6 +20,9 @@ pub struct Config {
     pub lms: LmsConfig,
     pub lrs: Option<LrsConfig>,
     pub webhook: WebhookConfig,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served (`[admin] listen`,
+    /// default 127.0.0.1:8089): never on the internet-facing webhook port.
+    pub admin_listen: SocketAddr,
     pub store_path: PathBuf,
     pub contract_path: PathBuf,
     pub retry: RetryPolicy,
@@ -65,6 +68,34 @@ pub struct LrsConfig {
 pub struct WebhookConfig {
     pub listen: SocketAddr,
     pub secret: Secret,
+    /// What one client may hold of the listener (`[webhook] header_timeout_s`,
+    /// `request_timeout_s`, `max_connections`, `max_per_address`).
+    pub limits: ListenerLimits,
+}
+
+/// How much a listener lets its clients hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListenerLimits {
+    /// A request's headers must arrive within this; also how long a kept-alive
+    /// connection may sit idle before the next request.
+    pub header_timeout: Duration,
+    /// A whole request, its body included, must be read and answered within this.
+    pub request_timeout: Duration,
+    /// Connections open at once; beyond it new ones are closed at once.
+    pub max_connections: usize,
+    /// Connections open at once from one client address.
+    pub per_address: usize,
+}
+
+impl Default for ListenerLimits {
+    fn default() -> Self {
+        ListenerLimits {
+            header_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(15),
+            max_connections: 2048,
+            per_address: 256,
+        }
+    }
 }
 
 /// How often a transient failure is tried, and how long apart.

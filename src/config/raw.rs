@@ -21,6 +21,8 @@ struct RawConfig {
     lms: RawLms,
     lrs: Option<RawLrs>,
     webhook: RawWebhook,
+    #[serde(default)]
+    admin: RawAdmin,
     store: RawStore,
     contract: Option<RawContract>,
     #[serde(default)]
@@ -66,11 +68,21 @@ struct RawLrs {
     overlap_s: Option<Spanned<f64>>,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAdmin {
+    listen: Option<Spanned<String>>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawWebhook {
     listen: Spanned<String>,
     secret_env: Spanned<String>,
+    header_timeout_s: Option<Spanned<f64>>,
+    request_timeout_s: Option<Spanned<f64>>,
+    max_connections: Option<Spanned<u32>>,
+    max_per_address: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -281,9 +293,62 @@ pub(super) fn resolve(
             ),
         )
     })?;
+    let mut limits = crate::config::ListenerLimits::default();
+    let w = &raw.webhook;
+    for (at, what, slot) in [
+        (
+            &w.header_timeout_s,
+            "[webhook] header_timeout_s",
+            &mut limits.header_timeout,
+        ),
+        (
+            &w.request_timeout_s,
+            "[webhook] request_timeout_s",
+            &mut limits.request_timeout,
+        ),
+    ] {
+        if let Some(at) = at {
+            *slot = r.seconds(at, what)?;
+            if slot.is_zero() {
+                return Err(r.invalid(at, format!("{what} must be more than 0")));
+            }
+        }
+    }
+    for (at, what, slot) in [
+        (
+            &w.max_connections,
+            "[webhook] max_connections",
+            &mut limits.max_connections,
+        ),
+        (
+            &w.max_per_address,
+            "[webhook] max_per_address",
+            &mut limits.per_address,
+        ),
+    ] {
+        if let Some(at) = at {
+            if *at.get_ref() == 0 {
+                return Err(r.invalid(at, format!("{what} must be at least 1")));
+            }
+            *slot = *at.get_ref() as usize;
+        }
+    }
     let webhook = WebhookConfig {
         listen,
         secret: r.secret(env, "webhook", "secret_env", &raw.webhook.secret_env)?,
+        limits,
+    };
+    let admin_listen: SocketAddr = match &raw.admin.listen {
+        None => SocketAddr::from(([127, 0, 0, 1], 8089)),
+        Some(at) => at.get_ref().parse().map_err(|_| {
+            r.invalid(
+                at,
+                format!(
+                    "[admin] listen \"{}\" is not an address like 127.0.0.1:8089",
+                    at.get_ref()
+                ),
+            )
+        })?,
     };
 
     let mut retry = RetryPolicy::default();
@@ -363,6 +428,7 @@ pub(super) fn resolve(
         lms,
         lrs,
         webhook,
+        admin_listen,
         store_path: r.path(&raw.store.path),
         contract_path,
         retry,

@@ -2,6 +2,7 @@
 //! worker with retries and dead letters, and the operator actions. It knows
 //! nothing of the console; the console reaches it through `RunningEngine`.
 
+pub mod admin;
 pub mod apply;
 pub mod completions;
 pub mod control;
@@ -12,6 +13,7 @@ pub mod handle;
 pub mod initial_load;
 pub mod journal_writer;
 pub mod link;
+pub mod listener;
 pub mod metrics;
 pub mod operator;
 pub mod plan;
@@ -63,8 +65,10 @@ pub enum StartError {
 pub struct RunningEngine {
     pub store: Store,
     pub metrics: Arc<Metrics>,
-    /// Where webhooks (POST /webhooks/hris) and GET /metrics are served.
+    /// Where webhooks (POST /webhooks/hris) are served.
     pub webhook_addr: SocketAddr,
+    /// Where GET /metrics, /healthz and /readyz are served.
+    pub admin_addr: SocketAddr,
     /// What the initial load did, if this start ran one.
     pub initial_load: Option<LoadSummary>,
     pub paused: Arc<AtomicBool>,
@@ -171,12 +175,31 @@ pub async fn start_with_listener(
         metrics.clone(),
         store.clone(),
     );
-    let serve_cancel = cancel.child_token();
-    tasks.push(tokio::spawn(async move {
-        if let Err(error) = webhook::serve(listener, router, serve_cancel).await {
-            tracing::error!(%error, "the webhook listener stopped");
-        }
-    }));
+    let limits = config.webhook.limits;
+    tasks.push(tokio::spawn(listener::serve(
+        listener,
+        router,
+        limits,
+        "webhooks",
+        cancel.child_token(),
+    )));
+    let admin_listener = tokio::net::TcpListener::bind(config.admin_listen)
+        .await
+        .map_err(|source| StartError::Listen {
+            addr: config.admin_listen,
+            source,
+        })?;
+    let admin_addr = admin_listener.local_addr().map_err(|source| StartError::Listen {
+        addr: config.admin_listen,
+        source,
+    })?;
+    tasks.push(tokio::spawn(listener::serve(
+        admin_listener,
+        admin::router(store.clone(), metrics.clone()),
+        limits,
+        "admin",
+        cancel.child_token(),
+    )));
 
     let reconciler = reconcile::Reconciler {
         store: store.clone(),
@@ -260,6 +283,7 @@ pub async fn start_with_listener(
         store,
         metrics,
         webhook_addr,
+        admin_addr,
         initial_load,
         paused,
         wake,

@@ -63,7 +63,7 @@ pub struct EngineStatus {
     pub pid: u32,
     pub updated_at: Timestamp,
     pub started_at: Timestamp,
-    /// Where webhooks and /metrics are served.
+    /// Where webhooks are served.
     pub webhook_listen: String,
     pub last_poll_at: Option<Timestamp>,
     pub next_poll_at: Option<Timestamp>,

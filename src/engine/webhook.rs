@@ -1,23 +1,21 @@
 //! The webhook receiver: checks a BambooHR-style delivery's signature, timestamp
-//! and freshness, journals each employee change durably (group commit), and only
-//! then answers 200. Also serves `GET /metrics`. Every refusal is counted.
+//! and freshness (the headers before the body is read), journals each employee
+//! change durably (group commit), and only then answers 200. Every refusal is
+//! counted. It serves nothing else: metrics and health are on the admin listener.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::post;
 use hmac::{Hmac, Mac};
 use jiff::Timestamp;
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 use sha2::Sha256;
-use tokio_util::sync::CancellationToken;
 
 use super::journal_writer::{Intake, JournalWriter};
 use super::metrics::{Metrics, WebhookResult};
@@ -59,22 +57,10 @@ pub fn router(config: WebhookConfig, journal: JournalWriter, metrics: Arc<Metric
         store,
         seen: Mutex::new(HashMap::new()),
     });
+    // Only deliveries here: metrics and health are on the admin listener.
     Router::new()
         .route("/webhooks/hris", post(receive))
-        .route("/metrics", get(serve_metrics))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(receiver)
-}
-
-/// Serves until `cancel`; connections in progress are finished first.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    cancel: CancellationToken,
-) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(cancel.cancelled_owned())
-        .await
 }
 
 fn refuse(receiver: &Receiver, result: WebhookResult, status: StatusCode, why: &str) -> Response {
@@ -83,15 +69,33 @@ fn refuse(receiver: &Receiver, result: WebhookResult, status: StatusCode, why: &
     (status, axum::Json(json!({ "error": why }))).into_response()
 }
 
-async fn receive(
-    State(receiver): State<Arc<Receiver>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+async fn receive(State(receiver): State<Arc<Receiver>>, request: axum::extract::Request) -> Response {
     let receiver = receiver.as_ref();
+    let now = Timestamp::now().as_second();
+    // Who sent it and when, before a byte of the body is read: an unsigned or
+    // stale sender never gets to hold a megabyte of our memory.
+    let (stamp, signature) = match signed_and_fresh(request.headers(), now) {
+        Ok(pair) => pair,
+        Err((result, why)) => return refuse(receiver, result, StatusCode::UNAUTHORIZED, why),
+    };
+    let (stamp, signature) = (stamp.to_string(), signature.to_string());
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let body = match declared {
+        Some(length) if length > MAX_BODY as u64 => Err(true),
+        _ => axum::body::to_bytes(request.into_body(), MAX_BODY)
+            .await
+            .map_err(|error| {
+                std::error::Error::source(&error).is_some_and(|e| e.is::<http_body_util::LengthLimitError>())
+                    || error.to_string().contains("length limit")
+            }),
+    };
     let body = match body {
         Ok(body) => body,
-        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+        Err(true) => {
             let why = format!("the delivery is larger than {MAX_BODY} bytes");
             let mut response = refuse(
                 receiver,
@@ -107,15 +111,13 @@ async fn receive(
             );
             return response;
         }
-        Err(rejection) => {
-            let why = format!("cannot read the delivery: {rejection}");
-            return refuse(receiver, WebhookResult::Malformed, StatusCode::BAD_REQUEST, &why);
+        Err(false) => {
+            let why = "cannot read the delivery's body";
+            return refuse(receiver, WebhookResult::Malformed, StatusCode::BAD_REQUEST, why);
         }
     };
-    let now = Timestamp::now().as_second();
-    let checked = check(&receiver.config.secret, &headers, &body, now);
-    let (timestamp, signature) = match checked {
-        Ok(pair) => pair,
+    let (timestamp, signature) = match signature_matches(&receiver.config.secret, &stamp, &signature, &body) {
+        Ok(timestamp) => (timestamp, signature.to_ascii_lowercase()),
         Err((result, why)) => return refuse(receiver, result, StatusCode::UNAUTHORIZED, why),
     };
     if receiver.seen.lock().contains_key(&signature) {
@@ -190,13 +192,22 @@ pub fn concerns_the_lms(contract: &crate::contract::Contract, change: &Value) ->
         .any(|name| contract.fields.iter().any(|f| f.hris == name))
 }
 
-/// Checks signature then freshness; returns the delivery's timestamp and signature.
+/// Checks freshness then signature; returns the delivery's timestamp and signature.
+#[cfg(test)]
 fn check(
     secret: &Secret,
     headers: &HeaderMap,
     body: &[u8],
     now: i64,
 ) -> Result<(i64, String), (WebhookResult, &'static str)> {
+    let (stamp, signature) = signed_and_fresh(headers, now)?;
+    let timestamp = signature_matches(secret, stamp, signature, body)?;
+    Ok((timestamp, signature.to_ascii_lowercase()))
+}
+
+/// The signature and timestamp headers are there and the timestamp is within
+/// the skew window; answers the timestamp's text and the signature.
+fn signed_and_fresh(headers: &HeaderMap, now: i64) -> Result<(&str, &str), (WebhookResult, &'static str)> {
     let header_text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     let Some(signature) = header_text(SIGNATURE_HEADER).filter(|s| !s.is_empty()) else {
         return Err((
@@ -210,6 +221,28 @@ fn check(
             "the delivery has no X-BambooHR-Timestamp",
         ));
     };
+    let Ok(timestamp) = stamp.parse::<i64>() else {
+        return Err((
+            WebhookResult::StaleTimestamp,
+            "X-BambooHR-Timestamp is not Unix seconds",
+        ));
+    };
+    if (now - timestamp).abs() > MAX_SKEW_S {
+        return Err((
+            WebhookResult::StaleTimestamp,
+            "the timestamp is more than 5 minutes from now",
+        ));
+    }
+    Ok((stamp, signature))
+}
+
+/// The HMAC-SHA256 of body and timestamp is the signature; answers the timestamp.
+fn signature_matches(
+    secret: &Secret,
+    stamp: &str,
+    signature: &str,
+    body: &[u8],
+) -> Result<i64, (WebhookResult, &'static str)> {
     let Ok(expected) = hex::decode(signature) else {
         return Err((WebhookResult::BadSignature, "the signature is not hex"));
     };
@@ -224,19 +257,7 @@ fn check(
             "the signature does not match the body and timestamp",
         ));
     }
-    let Ok(timestamp) = stamp.parse::<i64>() else {
-        return Err((
-            WebhookResult::StaleTimestamp,
-            "X-BambooHR-Timestamp is not Unix seconds",
-        ));
-    };
-    if (now - timestamp).abs() > MAX_SKEW_S {
-        return Err((
-            WebhookResult::StaleTimestamp,
-            "the timestamp is more than 5 minutes from now",
-        ));
-    }
-    Ok((timestamp, signature.to_ascii_lowercase()))
+    Ok(stamp.parse().unwrap_or_default())
 }
 
 fn remember(seen: &Mutex<HashMap<String, i64>>, signature: String, timestamp: i64, now: i64) {
@@ -370,21 +391,6 @@ pub fn tell_held(notifier: &Notifier, held: usize, what: &str) {
             tracing::warn!(%error, "cannot tell the ops channel about held deactivations");
         }
     });
-}
-
-async fn serve_metrics(State(receiver): State<Arc<Receiver>>) -> Response {
-    let store = receiver.store.clone();
-    if let Ok(Ok(counts)) = tokio::task::spawn_blocking(move || store.counts()).await {
-        receiver.metrics.set_journal(&counts);
-    }
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        receiver.metrics.render(),
-    )
-        .into_response()
 }
 
 #[cfg(test)]

@@ -147,6 +147,8 @@ password_env = "T_LRS_PASSWORD"
 [webhook]
 listen = "127.0.0.1:{port}"
 secret_env = "T_WEBHOOK_SECRET"
+[admin]
+listen = "127.0.0.1:0"
 [store]
 path = "{store}"
 [contract]
