@@ -213,3 +213,26 @@ fn contract_credentials_header_and_flash() {
         },
     );
 }
+
+/// Piped, the CLI prints values exactly as stored: scripts see the real bytes.
+#[test]
+fn cli_lists_stay_exact_in_a_pipe() {
+    let fixture = hostile();
+    let db = fixture.dir.path().join("hrsync.db");
+    for args in [&["retries", "list"][..], &["drift", "list"]] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_hrsync"))
+            .args(args)
+            .arg("--db")
+            .arg(&db)
+            .output()
+            .expect("run hrsync");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let stdout = String::from_utf8(output.stdout).expect("utf-8");
+        assert!(stdout.contains(NAME), "{args:?}: {stdout:?}");
+        assert!(!stdout.contains(NAME_SHOWN), "{args:?}: {stdout:?}");
+    }
+}

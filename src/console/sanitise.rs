@@ -3,6 +3,8 @@
 //! escaped instead of acted on. Also the last sweep over each drawn frame.
 
 use std::borrow::Cow;
+use std::io::IsTerminal;
+use std::sync::OnceLock;
 
 use ratatui::buffer::Buffer;
 
@@ -69,6 +71,22 @@ pub fn visible_string(text: String) -> String {
     match visible(&text) {
         Cow::Borrowed(_) => text,
         Cow::Owned(escaped) => escaped,
+    }
+}
+
+/// Whether stdout is a terminal, asked once: the CLI escapes only for a person
+/// reading; a pipe or file gets the values exactly.
+pub fn stdout_is_terminal() -> bool {
+    static TERMINAL: OnceLock<bool> = OnceLock::new();
+    *TERMINAL.get_or_init(|| std::io::stdout().is_terminal())
+}
+
+/// A value the CLI prints: [`visible`] on a terminal, exact otherwise.
+pub fn on_stdout(text: &str) -> Cow<'_, str> {
+    if stdout_is_terminal() {
+        visible(text)
+    } else {
+        Cow::Borrowed(text)
     }
 }
 
