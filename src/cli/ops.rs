@@ -160,6 +160,7 @@ fn ids(ids: &[i64]) -> Vec<EventId> {
 }
 
 fn print_events(json: bool, events: &[Event], what: &str) {
+    use crate::console::sanitise::on_stdout;
     if json {
         println!("{}", serde_json::to_string(events).unwrap_or_default());
         return;
@@ -167,22 +168,25 @@ fn print_events(json: bool, events: &[Event], what: &str) {
     if events.is_empty() {
         println!("no {what}");
     }
+    // On a terminal, values from the HRIS or LMS are shown escaped (on_stdout).
     for e in events {
         println!(
             "{:>8}  {:<12} employee {:<10} {:<8} attempts {}  {}{}",
             e.id,
             e.status.as_str(),
-            e.employee_id,
-            e.kind,
+            on_stdout(&e.employee_id),
+            on_stdout(&e.kind),
             e.attempts,
             e.last_http_status
                 .map(|s| format!("HTTP {s}: "))
                 .unwrap_or_default(),
             // A held-back event says first what it waits for.
-            (e.note.as_deref().filter(|n| n.starts_with("waiting behind")))
-                .or(e.last_error.as_deref())
-                .or(e.note.as_deref())
-                .unwrap_or("")
+            on_stdout(
+                (e.note.as_deref().filter(|n| n.starts_with("waiting behind")))
+                    .or(e.last_error.as_deref())
+                    .or(e.note.as_deref())
+                    .unwrap_or("")
+            )
         );
     }
 }

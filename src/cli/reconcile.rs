@@ -11,6 +11,7 @@ use serde_json::json;
 use super::ops::StoreArgs;
 use crate::config::Config;
 use crate::connectors::{HrisClient, LrsClient, Notifier, ScimClient};
+use crate::console::sanitise::on_stdout;
 use crate::engine::operator::operator_name;
 use crate::engine::reconcile::{Reconciler, RunResult};
 use crate::engine::resolve::{self, Resolved};
@@ -66,7 +67,7 @@ pub async fn reconcile(config_path: &Path, json_out: bool) -> anyhow::Result<Exi
             RunResult::Failed { .. } => println!(
                 "reconciliation {} could not finish: {}; nothing is reported as drift",
                 run.id,
-                run.error.as_deref().unwrap_or("unknown")
+                on_stdout(run.error.as_deref().unwrap_or("unknown"))
             ),
             RunResult::AlreadyRunning { .. } => println!(
                 "reconciliation {} is under way (started {}); not started twice",
@@ -171,10 +172,10 @@ pub fn drift(args: &StoreArgs, command: &DriftCommand) -> anyhow::Result<ExitCod
                         "{:>7}  {:<28} {:<10} {:<18} hris={} lms={} [{}]",
                         i.id,
                         i.category.as_str(),
-                        i.employee_id,
-                        i.field,
-                        i.hris_value.as_deref().unwrap_or("-"),
-                        i.lms_value.as_deref().unwrap_or("-"),
+                        on_stdout(&i.employee_id),
+                        on_stdout(&i.field),
+                        on_stdout(i.hris_value.as_deref().unwrap_or("-")),
+                        on_stdout(i.lms_value.as_deref().unwrap_or("-")),
                         i.state
                     );
                 }
@@ -236,7 +237,7 @@ fn print_groups(json_out: bool, groups: &[DuplicateGroup]) {
             g.side.as_str(),
             g.basis.describe(),
             g.state.as_str(),
-            members.join(", ")
+            on_stdout(&members.join(", "))
         );
     }
 }
@@ -310,10 +311,10 @@ pub fn flags(args: &StoreArgs, command: &FlagsCommand) -> anyhow::Result<ExitCod
                 f.id,
                 f.at,
                 f.kind,
-                f.employee_id.as_deref().unwrap_or("-"),
-                f.subject,
-                f.note,
-                f.actor
+                on_stdout(f.employee_id.as_deref().unwrap_or("-")),
+                on_stdout(&f.subject),
+                on_stdout(&f.note),
+                on_stdout(&f.actor)
             );
         }
     }

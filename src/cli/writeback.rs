@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::ops::StoreArgs;
 use crate::config::Config;
+use crate::console::sanitise::on_stdout;
 use crate::contract::Contract;
 use crate::engine::credentials;
 
@@ -103,9 +104,9 @@ pub fn credentials(
             c.band,
             c.days_left,
             c.expires.to_string(),
-            c.employee_id,
-            c.department.as_deref().unwrap_or("-"),
-            c.name,
+            on_stdout(&c.employee_id),
+            on_stdout(c.department.as_deref().unwrap_or("-")),
+            on_stdout(&c.name),
             if c.in_hris { "yes" } else { "NO" }
         );
     }

@@ -13,6 +13,7 @@ pub mod layout;
 pub mod list;
 pub mod paged;
 pub mod palette;
+pub mod sanitise;
 pub mod state;
 pub mod terminal;
 mod update;
@@ -23,7 +24,7 @@ use crossterm::event::{Event as TermEvent, EventStream};
 use futures::{FutureExt, StreamExt};
 
 pub use action::{Action, Command};
-pub use draw::draw;
+pub use draw::{draw, paint};
 pub use state::{Pane, State};
 pub use update::Console;
 

@@ -681,7 +681,9 @@ impl Console {
     // --- text ---
 
     pub(super) fn prompt(&mut self, prompt: Prompt, text: String) {
-        let mut input = TextArea::new(vec![text]);
+        // A prefill can be a value from outside (a learner's external id): the
+        // operator edits and submits what they see, escapes included.
+        let mut input = TextArea::new(vec![crate::console::sanitise::visible_string(text)]);
         input.move_cursor(tui_textarea::CursorMove::End);
         self.state.mode = Mode::Prompt { prompt, input };
     }

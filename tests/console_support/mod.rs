@@ -3,6 +3,9 @@
 //! a published engine status), a console on it, and its screen as text.
 #![allow(dead_code)]
 
+/// A store filled with text a terminal would act on.
+pub mod hostile;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use hrsync::console::{Console, ConsoleOptions, draw};
 use hrsync::engine::handle::EngineHandle;

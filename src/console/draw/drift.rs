@@ -11,8 +11,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Wrap};
 
 use super::header::ago;
-use super::lists::{Columns, clock, flat, table};
+use super::lists::{Columns, clock, shown, table};
 use crate::console::layout::drift_areas;
+use crate::console::sanitise::{visible, visible_string};
 use crate::console::state::{DriftPane, State};
 use crate::model::{DriftCategory, DriftState, RunOutcome};
 use crate::store::{DriftItem, ReconcileRun};
@@ -72,20 +73,21 @@ fn summary(state: &State, pane: &DriftPane) -> Vec<Line<'static>> {
     if let Some(run) = pane.newer_unfinished() {
         lines.push(match run.outcome {
             RunOutcome::Running => Line::styled(
-                format!(
+                visible_string(format!(
                     "⧗ run {} under way since {} ({})",
                     run.id,
                     when(state, run.started_at),
                     run.trigger
-                ),
+                )),
                 p.warn(),
             ),
+            // A failed run's error can quote what the HRIS or LMS answered.
             _ => Line::styled(
                 format!(
                     "✗ run {} failed {}: {}",
                     run.id,
                     when(state, run.finished_at.unwrap_or(run.started_at)),
-                    flat(run.error.as_deref().unwrap_or("no reason recorded"))
+                    visible(run.error.as_deref().unwrap_or("no reason recorded"))
                 ),
                 p.bad(),
             ),
@@ -103,13 +105,13 @@ fn summary(state: &State, pane: &DriftPane) -> Vec<Line<'static>> {
     };
     let finished = run.finished_at.unwrap_or(run.started_at);
     lines.push(Line::styled(
-        format!(
+        visible_string(format!(
             "run {} · {} ({} ago) · {}",
             run.id,
             when(state, finished),
             ago(state.now, finished),
             run.trigger
-        ),
+        )),
         p.accent(),
     ));
     lines.push(Line::raw(format!(
@@ -181,7 +183,7 @@ fn categories(state: &State, pane: &DriftPane) -> Vec<Line<'static>> {
 }
 
 fn value(v: &Option<String>) -> String {
-    v.as_deref().map_or_else(|| "—".to_string(), flat)
+    v.as_deref().map_or_else(|| "—".to_string(), shown)
 }
 
 fn items(state: &State, pane: &DriftPane, frame: &mut Frame, area: Rect) {
@@ -241,9 +243,9 @@ fn short(i: &DriftItem) -> String {
         DriftCategory::EmployeeWithoutLearner => "no learner".into(),
         DriftCategory::LearnerWithoutEmployee => "no employee".into(),
         DriftCategory::TerminatedButActive => "still active".into(),
-        DriftCategory::FieldDrift => i.field.clone(),
-        DriftCategory::CompletionNotWrittenBack => format!("unwritten {}", i.field),
-        DriftCategory::WrongGroups => format!("group {}", i.field),
+        DriftCategory::FieldDrift => shown(&i.field),
+        DriftCategory::CompletionNotWrittenBack => format!("unwritten {}", visible(&i.field)),
+        DriftCategory::WrongGroups => format!("group {}", visible(&i.field)),
     }
 }
 
@@ -252,7 +254,7 @@ fn item_cells(state: &State, pane: &DriftPane, i: &DriftItem, wide: bool) -> Vec
     let what = if wide {
         match i.field.as_str() {
             "" => i.category.describe().to_string(),
-            field => format!("{}: {field}", i.category.describe()),
+            field => format!("{}: {}", i.category.describe(), visible(field)),
         }
     } else {
         short(i)
@@ -265,10 +267,10 @@ fn item_cells(state: &State, pane: &DriftPane, i: &DriftItem, wide: bool) -> Vec
     let mut cells = vec![
         Cell::from(chosen),
         Cell::from(Span::styled(state_label(i.state), state_style(state, i.state))),
-        Cell::from(i.employee_id.clone()),
+        Cell::from(shown(&i.employee_id)),
     ];
     if wide {
-        cells.push(Cell::from(i.learner_id.clone().unwrap_or_else(|| "—".into())));
+        cells.push(Cell::from(shown(i.learner_id.as_deref().unwrap_or("—"))));
     }
     cells.extend([
         what,
@@ -309,7 +311,7 @@ pub fn detail(state: &State, item: &DriftItem, scroll: u16, frame: &mut Frame, a
             p.bad(),
         ));
     }
-    lines.push(Line::raw(format!(
+    lines.push(Line::raw(visible_string(format!(
         "employee {} · learner {}{}",
         item.employee_id,
         item.learner_id.as_deref().unwrap_or("—"),
@@ -318,19 +320,20 @@ pub fn detail(state: &State, item: &DriftItem, scroll: u16, frame: &mut Frame, a
         } else {
             format!(" · {}", item.field)
         }
-    )));
+    ))));
     for (title, v) in [
         ("HRIS VALUE (the owner's)", &item.hris_value),
         ("LMS VALUE", &item.lms_value),
     ] {
         lines.push(Line::styled(title, p.accent()));
         match v {
-            Some(v) => lines.extend(v.lines().map(|l| Line::raw(l.to_string()))),
+            // In full, line by line; each line escaped.
+            Some(v) => lines.extend(v.lines().map(|l| Line::raw(visible(l).into_owned()))),
             None => lines.push(Line::styled("(none)", p.dim())),
         }
     }
     if let Some(note) = &item.note {
-        lines.push(Line::raw(format!("note: {note}")));
+        lines.push(Line::raw(format!("note: {}", visible(note))));
     }
     lines.push(if item.category.can_fix() {
         Line::styled("x fixes it: the HRIS value is pushed like any change", p.dim())
@@ -342,7 +345,7 @@ pub fn detail(state: &State, item: &DriftItem, scroll: u16, frame: &mut Frame, a
     });
     lines.push(Line::styled("DETAIL", p.accent()));
     let pretty = serde_json::to_string_pretty(&item.detail).unwrap_or_default();
-    lines.extend(pretty.lines().map(|l| Line::raw(l.to_string())));
+    lines.extend(pretty.lines().map(|l| Line::raw(visible(l).into_owned())));
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })

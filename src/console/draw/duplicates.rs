@@ -13,8 +13,9 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use serde_json::Value;
 
 use super::header::ago;
-use super::lists::{Columns, clock, flat, table};
+use super::lists::{Columns, clock, shown, table};
 use crate::console::layout::duplicates_areas;
+use crate::console::sanitise::{visible, visible_string};
 use crate::console::state::State;
 use crate::model::{DuplicateSide, GroupState};
 use crate::store::{DuplicateGroup, DuplicateMember};
@@ -42,8 +43,8 @@ fn side(side: DuplicateSide) -> &'static str {
 fn text(value: Option<&Value>) -> String {
     match value {
         None | Some(Value::Null) => "—".into(),
-        Some(Value::String(s)) => flat(s),
-        Some(other) => other.to_string(),
+        Some(Value::String(s)) => shown(s),
+        Some(other) => visible_string(other.to_string()),
     }
 }
 
@@ -64,20 +65,21 @@ const IDENTITY_ROWS: usize = 4;
 fn rows(now: jiff::Timestamp, group: &DuplicateGroup) -> Vec<(String, Vec<String>)> {
     let each = |f: &dyn Fn(&DuplicateMember) -> String| group.members.iter().map(f).collect::<Vec<_>>();
     let mut rows = vec![
-        ("record id".to_string(), each(&|m| m.member_id.clone())),
+        ("record id".to_string(), each(&|m| shown(&m.member_id))),
         (
             "employee id".to_string(),
-            each(&|m| m.employee_id.clone().unwrap_or_else(|| "—".into())),
+            each(&|m| shown(m.employee_id.as_deref().unwrap_or("—"))),
         ),
         (
             "learner id".to_string(),
-            each(&|m| m.learner_id.clone().unwrap_or_else(|| "—".into())),
+            each(&|m| shown(m.learner_id.as_deref().unwrap_or("—"))),
         ),
         ("first seen".to_string(), each(&|m| since(now, m.first_seen))),
     ];
     let names: BTreeSet<&String> = group.members.iter().flat_map(|m| m.fields.keys()).collect();
     for name in names {
-        rows.push((name.clone(), each(&|m| text(m.fields.get(name)))));
+        // Field names come from the records too.
+        rows.push((shown(name), each(&|m| text(m.fields.get(name)))));
     }
     rows
 }
@@ -113,7 +115,7 @@ fn groups(state: &State, frame: &mut Frame, area: Rect) {
                 Cell::from(side(g.side)),
                 Cell::from(g.basis.describe()),
                 Cell::from(g.members.len().to_string()),
-                Cell::from(flat(&g.match_key)),
+                Cell::from(shown(&g.match_key)),
             ]
         },
     );
@@ -148,10 +150,11 @@ fn compare(state: &State, group: &DuplicateGroup, frame: &mut Frame, area: Rect)
     }
     let decision = match (&group.decided_by, group.decided_at) {
         (Some(by), Some(at)) => format!(
-            "{} by {by} at {}: {}",
+            "{} by {} at {}: {}",
             state_label(group.state),
+            visible(by),
             clock(at),
-            flat(group.note.as_deref().unwrap_or(""))
+            visible(group.note.as_deref().unwrap_or(""))
         ),
         _ => "the first seen syncs; the others are held until an operator decides".into(),
     };

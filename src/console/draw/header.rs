@@ -8,6 +8,7 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+use crate::console::sanitise::visible_string;
 use crate::console::state::State;
 use crate::engine::status::EngineState;
 
@@ -104,10 +105,11 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
             .last_poll_error
             .as_ref()
             .map_or(String::new(), |_| " (failed)".to_string());
-        format!(
+        // The status row is read from the store, which an attached console shares.
+        visible_string(format!(
             "webhooks {} · poll {last}{error}{next} · contract {}",
             s.webhook_listen, s.contract_version
-        )
+        ))
     });
     let mode = if state.in_process { "" } else { " · attached" };
     if area.height >= 2 {

@@ -11,6 +11,7 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
 use crate::console::list::{Keyed, Window};
 use crate::console::palette::status_label;
+use crate::console::sanitise::{visible, visible_string};
 use crate::console::state::{QueuePane, State};
 use crate::model::{Direction, Event};
 
@@ -26,9 +27,10 @@ fn direction(d: Direction) -> &'static str {
     }
 }
 
-/// One line, never wrapped: newlines in operator-facing text become spaces.
-pub(super) fn flat(text: &str) -> String {
-    text.replace(['\n', '\r'], " ")
+/// A value from outside as a cell's text: one line, controls escaped (see
+/// [`visible`]). Every list cell that is not hrsync's own words goes through it.
+pub(super) fn shown(text: &str) -> String {
+    visible(text).into_owned()
 }
 
 /// A list's column titles and widths, and what it says when it has no rows.
@@ -118,7 +120,8 @@ pub fn events(state: &State, frame: &mut Frame, area: Rect) {
     let title = if scope.is_empty() {
         format!("{} events · {mode}", state.counts.total)
     } else {
-        format!("filtered by {} · {mode}", scope.join(", "))
+        // The filter may be a value copied from an event.
+        visible_string(format!("filtered by {} · {mode}", scope.join(", ")))
     };
     let [title_area, list] =
         ratatui::layout::Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
@@ -160,15 +163,15 @@ pub fn events(state: &State, frame: &mut Frame, area: Rect) {
                 Cell::from(e.id.to_string()),
                 Cell::from(clock(e.received_at)),
                 Cell::from(direction(e.direction)),
-                Cell::from(e.employee_id.clone()),
-                Cell::from(e.kind.clone()),
+                Cell::from(shown(&e.employee_id)),
+                Cell::from(shown(&e.kind)),
             ];
             if wide {
                 cells.push(Cell::from(e.source.as_str()));
                 cells.push(Cell::from(e.attempts.to_string()));
             }
             let note = e.last_error.as_deref().or(e.note.as_deref()).unwrap_or("");
-            cells.push(Cell::from(flat(note)));
+            cells.push(Cell::from(shown(note)));
             cells
         },
     );
@@ -240,13 +243,13 @@ pub fn failed(state: &State, frame: &mut Frame, area: Rect) {
             vec![
                 chosen_mark(queue, e),
                 Cell::from(e.id.to_string()),
-                Cell::from(e.employee_id.clone()),
-                Cell::from(e.kind.clone()),
+                Cell::from(shown(&e.employee_id)),
+                Cell::from(shown(&e.kind)),
                 Cell::from(e.attempts.to_string()),
                 Cell::from(e.last_http_status.map_or("-".into(), |s| s.to_string())),
                 Cell::from(e.next_attempt_at.map_or("on retry".into(), clock)),
                 Cell::from(Span::styled(
-                    flat(e.last_error.as_deref().unwrap_or("")),
+                    shown(e.last_error.as_deref().unwrap_or("")),
                     state.palette.bad(),
                 )),
             ]
@@ -286,11 +289,11 @@ pub fn held(state: &State, frame: &mut Frame, area: Rect) {
             vec![
                 chosen_mark(queue, e),
                 Cell::from(e.id.to_string()),
-                Cell::from(e.employee_id.clone()),
-                Cell::from(e.kind.clone()),
+                Cell::from(shown(&e.employee_id)),
+                Cell::from(shown(&e.kind)),
                 Cell::from(clock(e.received_at)),
                 Cell::from(Span::styled(
-                    flat(e.note.as_deref().unwrap_or("")),
+                    shown(e.note.as_deref().unwrap_or("")),
                     state.palette.warn(),
                 )),
             ]
@@ -310,7 +313,7 @@ pub fn audit(state: &State, frame: &mut Frame, area: Rect) {
     let title = if scope.is_empty() {
         "the audit log, newest first".to_string()
     } else {
-        scope.join(" · ")
+        visible_string(scope.join(" · "))
     };
     let [title_area, list] =
         ratatui::layout::Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
@@ -347,15 +350,18 @@ pub fn audit(state: &State, frame: &mut Frame, area: Rect) {
             empty: "No audit entries match.",
         },
         |a| {
-            let why = a.reason.clone().unwrap_or_else(|| a.after.to_string());
+            let why = match &a.reason {
+                Some(reason) => shown(reason),
+                None => visible_string(a.after.to_string()),
+            };
             vec![
                 Cell::from(a.seq.to_string()),
                 Cell::from(clock(a.at)),
-                Cell::from(a.actor.clone()),
-                Cell::from(a.action.clone()),
-                Cell::from(a.employee_id.clone().unwrap_or_default()),
-                Cell::from(a.subject.clone()),
-                Cell::from(Span::styled(flat(&why), Style::default())),
+                Cell::from(shown(&a.actor)),
+                Cell::from(shown(&a.action)),
+                Cell::from(shown(a.employee_id.as_deref().unwrap_or_default())),
+                Cell::from(shown(&a.subject)),
+                Cell::from(Span::styled(why, Style::default())),
             ]
         },
     );
@@ -426,9 +432,9 @@ pub fn credentials(state: &State, frame: &mut Frame, area: Rect) {
                 band,
                 Cell::from(c.days_left.to_string()),
                 Cell::from(c.expires.to_string()),
-                Cell::from(c.employee_id.clone()),
-                Cell::from(c.department.clone().unwrap_or_else(|| "-".into())),
-                Cell::from(c.name.clone()),
+                Cell::from(shown(&c.employee_id)),
+                Cell::from(shown(c.department.as_deref().unwrap_or("-"))),
+                Cell::from(shown(&c.name)),
                 if c.in_hris {
                     Cell::from("✓ yes")
                 } else {

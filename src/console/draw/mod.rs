@@ -18,9 +18,20 @@ use ratatui::widgets::Paragraph;
 use super::action::Action;
 use super::keys;
 use super::layout;
+use super::sanitise::{self, visible, visible_string};
 use super::state::{Mode, Pane, State};
 
+/// Draws the console, then sweeps the frame (see [`sanitise::sweep`]): every
+/// draw site escapes outside text itself, and the sweep makes sure a site added
+/// later without it still cannot send a control character to the terminal.
 pub fn draw(state: &State, frame: &mut Frame) {
+    paint(state, frame);
+    sanitise::sweep(frame.buffer_mut());
+}
+
+/// Draws the console without the sweep. Tests use it to show that each draw
+/// site escapes on its own, so the sweep stays a net rather than the fix.
+pub fn paint(state: &State, frame: &mut Frame) {
     let areas = layout::areas(frame.area());
     header::draw(state, frame, areas.header);
     tabs(state, frame, areas.tabs);
@@ -54,10 +65,12 @@ fn pane(state: &State, frame: &mut Frame, area: Rect) {
                 .iter()
                 .skip(state.contract.scroll as usize)
                 .map(|l| {
-                    if l.chars().next().is_some_and(|c| c.is_ascii_uppercase()) && l == &l.to_uppercase() {
-                        Line::styled(l.as_str(), state.palette.accent())
+                    // The contract's values and its problems can quote anything.
+                    let l = visible(l);
+                    if l.chars().next().is_some_and(|c| c.is_ascii_uppercase()) && *l == l.to_uppercase() {
+                        Line::styled(l, state.palette.accent())
                     } else {
-                        Line::raw(l.as_str())
+                        Line::raw(l)
                     }
                 })
                 .collect();
@@ -66,7 +79,9 @@ fn pane(state: &State, frame: &mut Frame, area: Rect) {
                 shown.insert(
                     0,
                     Line::styled(
-                        format!("⧗ applied {version}; waiting for the engine to take it up"),
+                        visible_string(format!(
+                            "⧗ applied {version}; waiting for the engine to take it up"
+                        )),
                         state.palette.warn(),
                     ),
                 );
@@ -147,7 +162,8 @@ fn footer(state: &State, frame: &mut Frame, area: Rect) {
         } else {
             state.palette.good()
         };
-        spans.push(Span::styled(flash.text.clone(), style));
+        // Errors quote what was refused: a value from outside, often.
+        spans.push(Span::styled(visible(&flash.text), style));
         frame.render_widget(Paragraph::new(Line::from(spans)), area);
         return;
     }

@@ -13,15 +13,18 @@ use crate::console::action::Command;
 use crate::console::keys;
 use crate::console::layout::centered;
 use crate::console::palette::status_label;
+use crate::console::sanitise::{visible, visible_string};
 use crate::console::state::{Pane, Prompt, State};
 use crate::contract::ContractProblem;
 use crate::store::EventDetail;
 
+/// A payload as indented JSON. serde_json escapes C0 controls in strings
+/// already; DEL, C1 and bidi characters it leaves as they are.
 fn pretty(value: &serde_json::Value) -> Vec<Line<'static>> {
     serde_json::to_string_pretty(value)
         .unwrap_or_default()
         .lines()
-        .map(|l| Line::raw(l.to_string()))
+        .map(|l| Line::raw(visible(l).into_owned()))
         .collect()
 }
 
@@ -37,14 +40,14 @@ fn outcome(state: &State, detail: &EventDetail) -> Vec<Line<'static>> {
     }
     for w in &detail.writes {
         let r = &w.write;
-        lines.push(Line::raw(format!(
+        lines.push(Line::raw(visible_string(format!(
             "{} {} → {} {} HTTP {}",
             clock(w.at),
             r.sent_from,
             r.sent_to,
             r.target_id.as_deref().unwrap_or("-"),
             r.http_status.map_or("-".into(), |s| s.to_string())
-        )));
+        ))));
         lines.push(Line::styled("before:", state.palette.dim()));
         lines.extend(pretty(&r.before));
         lines.push(Line::styled("after:", state.palette.dim()));
@@ -54,12 +57,12 @@ fn outcome(state: &State, detail: &EventDetail) -> Vec<Line<'static>> {
         lines.push(section(state, "FAILED ATTEMPTS"));
         for f in &detail.failures {
             lines.push(Line::styled(
-                format!(
+                visible_string(format!(
                     "{} HTTP {} {}",
                     clock(f.at),
                     f.http_status.map_or("-".into(), |s| s.to_string()),
                     f.error
-                ),
+                )),
                 state.palette.bad(),
             ));
         }
@@ -72,7 +75,7 @@ pub fn detail(state: &State, detail: &EventDetail, scroll: u16, frame: &mut Fram
     let mut head = vec![Line::from(vec![
         Span::styled(format!("event {} ", e.id), state.palette.accent()),
         Span::styled(status_label(e.status), state.palette.status(e.status)),
-        Span::raw(format!(
+        Span::raw(visible_string(format!(
             "  {} {} {} via {}  received {}  attempts {}",
             e.employee_id,
             e.kind,
@@ -80,17 +83,20 @@ pub fn detail(state: &State, detail: &EventDetail, scroll: u16, frame: &mut Fram
             e.source,
             clock(e.received_at),
             e.attempts
-        )),
+        ))),
     ])];
     if let Some(error) = &e.last_error {
-        head.push(Line::styled(format!("last error: {error}"), state.palette.bad()));
+        head.push(Line::styled(
+            format!("last error: {}", visible(error)),
+            state.palette.bad(),
+        ));
     }
     if let Some(note) = &e.note {
-        head.push(Line::raw(format!("note: {note}")));
+        head.push(Line::raw(format!("note: {}", visible(note))));
     }
     for r in &e.reasons {
         head.push(Line::styled(
-            format!("  {}: {}", r.field, r.reason),
+            visible_string(format!("  {}: {}", r.field, r.reason)),
             state.palette.bad(),
         ));
     }
@@ -175,7 +181,8 @@ pub fn confirm(state: &State, command: &Command, body: &[String], frame: &mut Fr
                 Some('-') => state.palette.bad(),
                 _ => ratatui::style::Style::default(),
             };
-            Line::styled(l.clone(), style)
+            // Bodies name ids, reasons and contract lines from outside.
+            Line::styled(visible(l).into_owned(), style)
         })
         .collect();
     lines.push(Line::styled("y/Enter: yes · n/Esc: no", state.palette.dim()));
@@ -183,7 +190,7 @@ pub fn confirm(state: &State, command: &Command, body: &[String], frame: &mut Fr
         state,
         frame,
         area,
-        format!("Really {}?", command.describe()),
+        visible_string(format!("Really {}?", command.describe())),
         lines,
     );
 }
@@ -193,11 +200,10 @@ pub fn prompt(state: &State, prompt: &Prompt, input: &TextArea<'static>, frame: 
     let rect = centered(area, width, 3);
     frame.render_widget(Clear, rect);
     let mut input = input.clone();
-    input.set_block(
-        Block::default()
-            .borders(Borders::ALL)
-            .title(Span::styled(prompt.title(), state.palette.accent())),
-    );
+    input.set_block(Block::default().borders(Borders::ALL).title(Span::styled(
+        visible_string(prompt.title()),
+        state.palette.accent(),
+    )));
     input.set_cursor_line_style(ratatui::style::Style::default());
     frame.render_widget(&input, rect);
 }
@@ -215,6 +221,8 @@ pub fn editor(
         (problems.len() as u16 + 1).min(area.height / 3)
     };
     let [text, below] = Layout::vertical([Constraint::Min(0), Constraint::Length(problem_rows)]).areas(area);
+    // The text stays exact here, as it will be saved; the frame's sweep keeps
+    // any control character in it off the terminal.
     let mut editor = editor.clone();
     editor.set_block(Block::default().borders(Borders::TOP).title(Span::styled(
         "Editing the contract · Ctrl-S checks it and shows the change · Esc discards",
@@ -230,7 +238,7 @@ pub fn editor(
             ),
             state.palette.bad(),
         )];
-        lines.extend(problems.iter().map(|p| Line::raw(p.to_string())));
+        lines.extend(problems.iter().map(|p| Line::raw(visible_string(p.to_string()))));
         frame.render_widget(Paragraph::new(lines), below);
     }
 }
