@@ -70,7 +70,9 @@ impl Palette {
     pub fn engine(self, state: Option<EngineState>) -> Style {
         match state {
             Some(EngineState::Running) => self.good(),
-            Some(EngineState::Paused) | Some(EngineState::Draining) => self.warn(),
+            Some(EngineState::Paused) | Some(EngineState::Draining) | Some(EngineState::Degraded) => {
+                self.warn()
+            }
             None => self.bad(),
         }
     }

@@ -28,6 +28,10 @@ const MANAGER_WAIT: jiff::SignedDuration = jiff::SignedDuration::from_secs(2);
 /// A manager's change due within this long (a retry, say) is worth waiting for.
 const MANAGER_DUE_WITHIN: jiff::SignedDuration = jiff::SignedDuration::from_secs(120);
 
+/// A fault-injection point for tests: called with every HRIS → LMS event before
+/// it is applied (a test makes it panic for one employee). Unset, it costs a load.
+pub static FAULT_HOOK: std::sync::OnceLock<fn(&Event)> = std::sync::OnceLock::new();
+
 /// What applying one event came to; the worker journals it.
 #[derive(Debug)]
 pub enum Outcome {
@@ -233,6 +237,9 @@ impl Applier {
     }
 
     async fn try_apply(&self, event: &Event, sighting: &mut Option<Sighting>) -> Result<Outcome, Failure> {
+        if let Some(hook) = FAULT_HOOK.get() {
+            hook(event);
+        }
         let contract = self.contract();
         let today = Timestamp::now().to_zoned(contract.time_zone.clone()).date();
         if event.kind == "Link" {

@@ -205,6 +205,7 @@ fn refused_event(statement: Value) -> NewEvent {
 }
 
 /// The source task: reads every `interval` until `cancel`.
+#[derive(Clone)]
 pub struct CompletionsSource {
     pub store: Store,
     pub contract: Arc<parking_lot::RwLock<Arc<Contract>>>,

@@ -19,6 +19,7 @@ use crate::store::Store;
 /// How often the status is published and the control cursors are read.
 pub const TICK: Duration = Duration::from_secs(1);
 
+#[derive(Clone)]
 pub struct Control {
     pub store: Store,
     pub metrics: Arc<Metrics>,
@@ -29,6 +30,8 @@ pub struct Control {
     pub wake: Arc<tokio::sync::Notify>,
     /// Where an applied contract is saved, so the next start uses it too.
     pub contract_path: Option<std::path::PathBuf>,
+    /// What went wrong with the engine's own tasks: the engine is degraded while any.
+    pub trouble: super::supervise::TaskTrouble,
 }
 
 /// A short, stable name for a contract text: its version and the start of its hash.
@@ -58,6 +61,8 @@ impl Control {
                 EngineState::Draining
             } else if self.paused.load(Ordering::Relaxed) {
                 EngineState::Paused
+            } else if !self.trouble.current().is_empty() {
+                EngineState::Degraded
             } else {
                 EngineState::Running
             };
@@ -125,6 +130,7 @@ impl Control {
             metrics: self.metrics.snapshot(),
             contract_version: contract_version.to_string(),
             reconcile: Default::default(),
+            problems: self.trouble.current(),
         };
         let store = self.store.clone();
         let written = tokio::task::spawn_blocking(move || {

@@ -22,6 +22,7 @@ pub mod reconcile;
 pub mod resolve;
 pub mod safety;
 pub mod status;
+pub mod supervise;
 pub mod webhook;
 pub mod worker;
 pub mod writeback;
@@ -137,8 +138,23 @@ pub async fn start_with_listener(
     let contract = Arc::new(contract);
     let mut tasks = Vec::new();
 
+    let trouble = supervise::TaskTrouble::default();
+    let watch = |name: &'static str, task: JoinHandle<()>| {
+        supervise::supervise(
+            name,
+            trouble.clone(),
+            cancel.clone(),
+            supervise::once(async move {
+                if let Err(error) = task.await
+                    && error.is_panic()
+                {
+                    std::panic::resume_unwind(error.into_panic());
+                }
+            }),
+        )
+    };
     let (enroller, task) = Enroller::spawn(scim.clone(), config.lms.create_groups, cancel.child_token());
-    tasks.push(task);
+    tasks.push(watch("enrolment", task));
     let applier = Arc::new(Applier::new(
         store.clone(),
         contract.clone(),
@@ -158,8 +174,11 @@ pub async fn start_with_listener(
     }
 
     let (journal, task) = JournalWriter::spawn(store.clone(), wake.clone(), cancel.child_token());
-    tasks.push(task);
-    tasks.push(tokio::spawn(checkpoints(store.clone(), cancel.child_token())));
+    tasks.push(watch("journal writer", task));
+    tasks.push(watch(
+        "checkpoint",
+        tokio::spawn(checkpoints(store.clone(), cancel.child_token())),
+    ));
     let webhook_addr = listener.local_addr().map_err(|source| StartError::Listen {
         addr: config.webhook.listen,
         source,
@@ -176,13 +195,16 @@ pub async fn start_with_listener(
         store.clone(),
     );
     let limits = config.webhook.limits;
-    tasks.push(tokio::spawn(listener::serve(
-        listener,
-        router,
-        limits,
-        "webhooks",
-        cancel.child_token(),
-    )));
+    tasks.push(watch(
+        "webhook listener",
+        tokio::spawn(listener::serve(
+            listener,
+            router,
+            limits,
+            "webhooks",
+            cancel.child_token(),
+        )),
+    ));
     let admin_listener = tokio::net::TcpListener::bind(config.admin_listen)
         .await
         .map_err(|source| StartError::Listen {
@@ -193,13 +215,16 @@ pub async fn start_with_listener(
         addr: config.admin_listen,
         source,
     })?;
-    tasks.push(tokio::spawn(listener::serve(
-        admin_listener,
-        admin::router(store.clone(), metrics.clone()),
-        limits,
-        "admin",
-        cancel.child_token(),
-    )));
+    tasks.push(watch(
+        "admin listener",
+        tokio::spawn(listener::serve(
+            admin_listener,
+            admin::router(store.clone(), metrics.clone()),
+            limits,
+            "admin",
+            cancel.child_token(),
+        )),
+    ));
 
     let reconciler = reconcile::Reconciler {
         store: store.clone(),
@@ -217,7 +242,15 @@ pub async fn start_with_listener(
         schedule: config.reconcile.clone(),
         wake: wake.clone(),
     };
-    tasks.push(tokio::spawn(scheduler.run(cancel.child_token())));
+    tasks.push(supervise::supervise(
+        "reconciliation schedule",
+        trouble.clone(),
+        cancel.clone(),
+        {
+            let cancel = cancel.clone();
+            move || Some(scheduler.clone().run(cancel.child_token()))
+        },
+    ));
 
     // Flow 2: completions from the LRS written back to the HRIS, when configured.
     let writeback = match (&config.lrs, applier.contract().writeback.is_some()) {
@@ -231,7 +264,15 @@ pub async fn start_with_listener(
                 interval: lrs.poll_interval,
                 wake: wake.clone(),
             };
-            tasks.push(tokio::spawn(source.run(cancel.child_token())));
+            tasks.push(supervise::supervise(
+                "completions source",
+                trouble.clone(),
+                cancel.clone(),
+                {
+                    let cancel = cancel.clone();
+                    move || Some(source.clone().run(cancel.child_token()))
+                },
+            ));
             Some(Arc::new(writeback::WriteBack {
                 hris: hris.clone(),
                 contract: applier.contract.clone(),
@@ -247,8 +288,17 @@ pub async fn start_with_listener(
         notifier: notifier.clone(),
         wake: wake.clone(),
         paused: paused.clone(),
+        trouble: trouble.clone(),
     };
-    tasks.push(tokio::spawn(worker.run(cancel.child_token())));
+    tasks.push(supervise::supervise(
+        "apply worker",
+        trouble.clone(),
+        cancel.clone(),
+        {
+            let cancel = cancel.clone();
+            move || Some(worker.clone().run(cancel.child_token()))
+        },
+    ));
     let poll_info = Arc::new(parking_lot::Mutex::new(poll::PollInfo::default()));
     let poller = poll::Poller {
         store: store.clone(),
@@ -260,7 +310,10 @@ pub async fn start_with_listener(
         wake: wake.clone(),
         info: poll_info.clone(),
     };
-    tasks.push(tokio::spawn(poller.run(cancel.child_token())));
+    tasks.push(supervise::supervise("poller", trouble.clone(), cancel.clone(), {
+        let cancel = cancel.clone();
+        move || Some(poller.clone().run(cancel.child_token()))
+    }));
     let contract_text = std::fs::read_to_string(&config.contract_path).unwrap_or_default();
     let version = control::contract_version(&applier.contract(), &contract_text);
     if !contract_text.is_empty()
@@ -277,8 +330,17 @@ pub async fn start_with_listener(
         webhook_listen: webhook_addr.to_string(),
         wake: wake.clone(),
         contract_path: Some(config.contract_path.clone()),
+        trouble: trouble.clone(),
     };
-    tasks.push(tokio::spawn(control.run(version, cancel.child_token())));
+    tasks.push(supervise::supervise(
+        "status and control",
+        trouble.clone(),
+        cancel.clone(),
+        {
+            let cancel = cancel.clone();
+            move || Some(control.clone().run(version.clone(), cancel.child_token()))
+        },
+    ));
     Ok(RunningEngine {
         store,
         metrics,

@@ -147,6 +147,7 @@ pub struct PollInfo {
 }
 
 /// The poller task: what it reads, how often, and whom it tells.
+#[derive(Clone)]
 pub struct Poller {
     pub store: Store,
     pub contract: Arc<parking_lot::RwLock<Arc<Contract>>>,

@@ -28,6 +28,8 @@ pub enum EngineState {
     Paused,
     /// Stopping: in-flight work finishes, nothing new starts.
     Draining,
+    /// Running, but one of its own tasks failed (see `problems`).
+    Degraded,
 }
 
 impl EngineState {
@@ -36,6 +38,7 @@ impl EngineState {
             EngineState::Running => "running",
             EngineState::Paused => "paused",
             EngineState::Draining => "draining",
+            EngineState::Degraded => "degraded",
         }
     }
 }
@@ -74,6 +77,9 @@ pub struct EngineStatus {
     /// Reconciliation and duplicates at a glance (older engines published none).
     #[serde(default)]
     pub reconcile: ReconcileSummary,
+    /// What went wrong with the engine's own tasks (why it is degraded).
+    #[serde(default)]
+    pub problems: Vec<String>,
 }
 
 /// The latest reconciliation, the next one, and what waits for an operator.

@@ -4,9 +4,11 @@
 //! write-back head brings its employee's queued completions along as one run.
 
 use std::collections::HashSet;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 use tokio::sync::Notify;
@@ -24,6 +26,7 @@ const IDLE_LOOK: Duration = Duration::from_millis(500);
 /// Completions of one employee applied as one run at most.
 const RUN: usize = 32;
 
+#[derive(Clone)]
 pub struct Worker {
     pub applier: Arc<Applier>,
     /// Flow 2, when the LRS and the contract's `[writeback]` are configured.
@@ -35,6 +38,8 @@ pub struct Worker {
     pub wake: Arc<Notify>,
     /// While set, nothing new is started (the operator paused the engine).
     pub paused: Arc<std::sync::atomic::AtomicBool>,
+    /// Where a panic while applying is reported (it makes the engine degraded).
+    pub trouble: super::supervise::TaskTrouble,
 }
 
 /// One finished event, waiting to be journaled.
@@ -213,10 +218,17 @@ impl Worker {
             match head.direction {
                 Direction::HrisToLms => {
                     let applier = self.applier.clone();
+                    let trouble = self.trouble.clone();
                     let event = run.into_iter().next().expect("a run has its head");
                     let cut_off = cut_off.contains(&event.id);
                     tasks.spawn(async move {
-                        let (outcome, sighting) = applier.apply_sighted(&event).await;
+                        // A panic while applying must not leave the event (and its
+                        // employee) in limbo: it goes to the error queue with the message.
+                        let applied = AssertUnwindSafe(applier.apply_sighted(&event))
+                            .catch_unwind()
+                            .await;
+                        let (outcome, sighting) =
+                            applied.unwrap_or_else(|panic| (panicked(&trouble, &event, &*panic), None));
                         Done {
                             finished: vec![Finished {
                                 event,
@@ -230,9 +242,13 @@ impl Worker {
                 }
                 Direction::LmsToHris => {
                     let writeback = self.writeback.clone().expect("checked above");
+                    let trouble = self.trouble.clone();
                     let cut_off: Vec<bool> = run.iter().map(|e| cut_off.contains(&e.id)).collect();
                     tasks.spawn(async move {
-                        let outcomes = writeback.apply_run(&run).await;
+                        let outcomes = AssertUnwindSafe(writeback.apply_run(&run))
+                            .catch_unwind()
+                            .await
+                            .unwrap_or_else(|panic| vec![panicked(&trouble, &run[0], &*panic)]);
                         let tried = outcomes.len();
                         let mut events = run.into_iter();
                         let finished = events
@@ -308,6 +324,23 @@ impl Worker {
             }
         }
     }
+}
+
+/// The outcome of an attempt that panicked: refused with the panic's message.
+/// A panic is a bug: the engine says it is degraded until it restarts.
+fn panicked(
+    trouble: &super::supervise::TaskTrouble,
+    event: &Event,
+    panic: &(dyn std::any::Any + Send),
+) -> Outcome {
+    let message = super::supervise::panic_message(panic);
+    trouble.report(format!(
+        "applying event {} (employee {}) panicked: {message}; it is in the error queue",
+        event.id, event.employee_id
+    ));
+    Outcome::failed(Failure::permanent(format!(
+        "applying the event panicked: {message}"
+    )))
 }
 
 /// Claims up to `room` ready runs (heads not in `skip`; write-back ones only with

@@ -210,6 +210,7 @@ fn status(store: &Store) {
         metrics: MetricsSnapshot::default(),
         contract_version: format!("v1 {BIDI}"),
         reconcile: Default::default(),
+        problems: Vec::new(),
     }
     .publish(store)
     .expect("publish status");

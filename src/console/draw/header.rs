@@ -40,6 +40,14 @@ fn engine_word(state: &State) -> (String, Option<EngineState>) {
                 EngineState::Paused if !state.pause_requested => "◑ resuming".to_string(),
                 EngineState::Paused => "‖ paused".to_string(),
                 EngineState::Draining => "◌ draining".to_string(),
+                EngineState::Degraded => format!(
+                    "▲ degraded: {}",
+                    status
+                        .problems
+                        .last()
+                        .map(String::as_str)
+                        .unwrap_or("an engine task failed")
+                ),
             };
             (word, Some(status.state))
         }

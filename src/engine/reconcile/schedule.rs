@@ -26,6 +26,7 @@ pub const NEXT_CURSOR: &str = "reconcile.next";
 const TICK: Duration = Duration::from_secs(1);
 
 /// The engine's reconciliation task: the daily run and operators' requests.
+#[derive(Clone)]
 pub struct Scheduler {
     pub reconciler: Reconciler,
     pub schedule: ReconcileSchedule,
