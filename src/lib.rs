@@ -7,6 +7,7 @@ pub mod config;
 pub mod connectors;
 pub mod console;
 pub mod contract;
+pub mod csv_cells;
 pub mod engine;
 pub mod model;
 pub mod sandbox;

@@ -10,6 +10,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use crate::config::Config;
+use crate::csv_cells::CsvCells;
 use crate::engine::operator::{self, operator_name};
 use crate::model::{Event, EventId};
 use crate::store::{AuditFormat, Store};
@@ -114,6 +115,10 @@ pub enum AuditCommand {
         /// Where to write (default: standard output).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// CSV cells exactly as stored: turns off the leading ' that keeps a
+        /// spreadsheet from running a cell starting with = + - @, tab or CR as a formula.
+        #[arg(long)]
+        raw: bool,
     },
 }
 
@@ -302,18 +307,20 @@ pub fn audit(args: &StoreArgs, command: &AuditCommand) -> anyhow::Result<ExitCod
             format,
             employee,
             out,
+            raw,
         } => {
             let format = match format {
                 ExportFormat::Jsonl => AuditFormat::Jsonl,
                 ExportFormat::Csv => AuditFormat::Csv,
             };
+            let cells = if *raw { CsvCells::Raw } else { CsvCells::Guarded };
             let written = match out {
                 Some(path) => {
                     let file = std::fs::File::create(path)
                         .with_context(|| format!("creating {}", path.display()))?;
-                    store.export_audit(format, employee.as_deref(), std::io::BufWriter::new(file))?
+                    store.export_audit(format, cells, employee.as_deref(), std::io::BufWriter::new(file))?
                 }
-                None => store.export_audit(format, employee.as_deref(), std::io::stdout().lock())?,
+                None => store.export_audit(format, cells, employee.as_deref(), std::io::stdout().lock())?,
             };
             eprintln!("{written} audit entries written");
             Ok(ExitCode::SUCCESS)

@@ -11,6 +11,7 @@ use serde_json::json;
 use super::ops::StoreArgs;
 use crate::config::Config;
 use crate::contract::Contract;
+use crate::csv_cells::CsvCells;
 use crate::engine::credentials;
 
 #[derive(Args, Debug)]
@@ -38,6 +39,10 @@ pub enum ExportCommand {
         since: String,
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Cells exactly as stored: turns off the leading ' that keeps a spreadsheet
+        /// from running a cell starting with = + - @, tab or CR as a formula.
+        #[arg(long)]
+        raw: bool,
     },
 }
 
@@ -117,7 +122,8 @@ pub fn export(
     arg: &ContractArg,
     command: &ExportCommand,
 ) -> anyhow::Result<ExitCode> {
-    let ExportCommand::Completions { since, out } = command;
+    let ExportCommand::Completions { since, out, raw } = command;
+    let cells = if *raw { CsvCells::Raw } else { CsvCells::Guarded };
     let since: jiff::civil::Date = since
         .parse()
         .with_context(|| format!("--since must be a date as YYYY-MM-DD, got {since:?}"))?;
@@ -130,7 +136,7 @@ pub fn export(
         .unwrap_or(Path::new("."));
     let mut file =
         tempfile::NamedTempFile::new_in(dir).with_context(|| format!("writing into {}", dir.display()))?;
-    let rows = credentials::export_completions(&store, &contract, since, &mut file)?;
+    let rows = credentials::export_completions(&store, &contract, since, cells, &mut file)?;
     file.persist(out)
         .with_context(|| format!("writing {}", out.display()))?;
     if store_args.json {

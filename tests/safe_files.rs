@@ -1,0 +1,166 @@
+//! The files hrsync writes, through the real binary: CSV exports are safe to open in
+//! a spreadsheet (formula cells guarded unless `--raw`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use hrsync::model::{Direction, NewAuditEntry, NewEvent, Source};
+use hrsync::store::Store;
+use jiff::Timestamp;
+use serde_json::json;
+
+const CONTRACT: &str = include_str!("../assets/contract.toml");
+
+/// A store in its own folder, with hostile text in an audit entry and in a
+/// completion the shipped contract maps.
+fn hostile_store() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("hrsync.db");
+    let store = Store::open(&db).expect("open store");
+    store
+        .audit(NewAuditEntry {
+            actor: "=cmd|' /C calc'!A0".into(),
+            action: "learner.update".into(),
+            employee_id: Some("+1042".into()),
+            subject: "=HYPERLINK(\"http://evil.example\",\"open\")".into(),
+            before: json!({ "title": "Clerk" }),
+            after: json!({ "title": "Manager" }),
+            reason: Some("@SUM(1+1)".into()),
+        })
+        .expect("audit");
+    let statement = json!({
+        "id": "6f1c1f9e-0000-4000-8000-000000000001",
+        "actor": {"objectType": "Agent", "account": {"homePage": "https://hris.acme.example", "name": "1042"}},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/passed"},
+        "object": {"id": "https://lms.example.com/courses/data-protection",
+                   "definition": {"name": {"en-US": "=HYPERLINK(\"http://evil.example\",\"open\")"}}},
+        "result": {"success": true, "completion": true, "score": {"raw": 88, "min": 0, "max": 100}},
+        "context": {"extensions": {"https://hrsync.dev/xapi/extensions/credential":
+            {"name": "\tDP Certificate", "number": "-2+3", "issued": "2026-11-20", "expires": "2027-11-20"}}},
+        "timestamp": "2026-11-20T12:00:00Z",
+    });
+    store
+        .append(&[NewEvent {
+            idempotency_key: "lrs:6f1c1f9e".into(),
+            source: Source::Lrs,
+            direction: Direction::LmsToHris,
+            employee_id: "1042".into(),
+            kind: "completion".into(),
+            occurred_at: Timestamp::now(),
+            payload: statement,
+        }])
+        .expect("append");
+    std::fs::write(dir.path().join("contract.toml"), CONTRACT).expect("write contract");
+    (dir, db)
+}
+
+/// Runs the binary and insists it succeeds.
+fn hrsync(args: &[&str]) -> std::process::Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_hrsync"))
+        .args(args)
+        .output()
+        .expect("hrsync runs");
+    assert!(
+        out.status.success(),
+        "hrsync {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
+/// The CSV file's rows after the header, by column name.
+fn rows(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let mut reader = csv::Reader::from_path(path).expect("open CSV");
+    let header = reader.headers().expect("header").clone();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.expect("valid CSV");
+            header
+                .iter()
+                .map(String::from)
+                .zip(r.iter().map(String::from))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn an_audit_csv_guards_formula_cells_unless_raw() {
+    let (dir, db) = hostile_store();
+    let out = dir.path().join("audit.csv");
+    let export = |extra: &[&str]| {
+        let mut args = vec![
+            "audit",
+            "export",
+            "--db",
+            s(&db),
+            "--format",
+            "csv",
+            "--out",
+            s(&out),
+        ];
+        args.extend_from_slice(extra);
+        hrsync(&args);
+        rows(&out)
+    };
+    let guarded = export(&[]);
+    assert_eq!(guarded.len(), 1);
+    assert_eq!(guarded[0]["actor"], "'=cmd|' /C calc'!A0");
+    assert_eq!(
+        guarded[0]["subject"],
+        "'=HYPERLINK(\"http://evil.example\",\"open\")"
+    );
+    assert_eq!(guarded[0]["employee_id"], "'+1042");
+    assert_eq!(guarded[0]["reason"], "'@SUM(1+1)");
+    // Cells that start no formula are as stored.
+    assert_eq!(guarded[0]["action"], "learner.update");
+    assert_eq!(guarded[0]["seq"], "1");
+
+    let raw = export(&["--raw"]);
+    assert_eq!(raw[0]["actor"], "=cmd|' /C calc'!A0");
+    assert_eq!(raw[0]["reason"], "@SUM(1+1)");
+}
+
+#[test]
+fn a_completions_csv_guards_formula_cells_unless_raw() {
+    let (dir, db) = hostile_store();
+    let contract = dir.path().join("contract.toml");
+    let out = dir.path().join("completions.csv");
+    let export = |extra: &[&str]| {
+        let mut args = vec![
+            "export",
+            "completions",
+            "--db",
+            s(&db),
+            "--contract",
+            s(&contract),
+            "--since",
+            "2000-01-01",
+            "--out",
+            s(&out),
+        ];
+        args.extend_from_slice(extra);
+        hrsync(&args);
+        rows(&out)
+    };
+    let guarded = export(&[]);
+    assert_eq!(guarded.len(), 1, "{guarded:?}");
+    assert_eq!(
+        guarded[0]["course_name"],
+        "'=HYPERLINK(\"http://evil.example\",\"open\")"
+    );
+    assert_eq!(guarded[0]["credential_name"], "'\tDP Certificate");
+    assert_eq!(guarded[0]["credential_number"], "'-2+3");
+    assert_eq!(guarded[0]["employee_id"], "1042");
+    let raw = export(&["--raw"]);
+    assert_eq!(
+        raw[0]["course_name"],
+        "=HYPERLINK(\"http://evil.example\",\"open\")"
+    );
+    assert_eq!(raw[0]["credential_number"], "-2+3");
+}
