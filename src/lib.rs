@@ -10,5 +10,6 @@ pub mod contract;
 pub mod csv_cells;
 pub mod engine;
 pub mod model;
+pub mod private_files;
 pub mod sandbox;
 pub mod store;

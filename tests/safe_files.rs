@@ -1,6 +1,8 @@
 //! The files hrsync writes, through the real binary: CSV exports are safe to open in
-//! a spreadsheet (formula cells guarded unless `--raw`).
+//! a spreadsheet (formula cells guarded unless `--raw`), and an export replaces a
+//! symlink planted at `--out` with a file only its owner can read.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -163,4 +165,63 @@ fn a_completions_csv_guards_formula_cells_unless_raw() {
         "=HYPERLINK(\"http://evil.example\",\"open\")"
     );
     assert_eq!(raw[0]["credential_number"], "-2+3");
+}
+
+/// The export replaced the symlink at `out` with a private regular file and left
+/// the symlink's target as it was.
+fn assert_replaced_not_followed(out: &Path, victim: &Path, header: &str) {
+    assert_eq!(std::fs::read_to_string(victim).expect("victim"), "precious\n");
+    let meta = std::fs::symlink_metadata(out).expect("out exists");
+    assert!(
+        meta.file_type().is_file(),
+        "{} is {:?}",
+        out.display(),
+        meta.file_type()
+    );
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{}", out.display());
+    let written = std::fs::read_to_string(out).expect("read out");
+    assert!(written.starts_with(header), "{written}");
+}
+
+#[test]
+fn an_export_replaces_a_symlink_at_out_and_never_writes_through_it() {
+    let (dir, db) = hostile_store();
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "precious\n").expect("victim");
+    let contract = dir.path().join("contract.toml");
+    for (name, args) in [
+        (
+            "audit.csv",
+            vec!["audit", "export", "--db", s(&db), "--format", "csv"],
+        ),
+        (
+            "audit.jsonl",
+            vec!["audit", "export", "--db", s(&db), "--format", "jsonl"],
+        ),
+        (
+            "completions.csv",
+            vec![
+                "export",
+                "completions",
+                "--db",
+                s(&db),
+                "--contract",
+                s(&contract),
+                "--since",
+                "2000-01-01",
+            ],
+        ),
+    ] {
+        let out = dir.path().join(name);
+        std::os::unix::fs::symlink(&victim, &out).expect("plant the symlink");
+        let mut args = args.clone();
+        args.extend(["--out", s(&out)]);
+        hrsync(&args);
+        let header = match name {
+            "audit.csv" => "seq,at,actor",
+            "audit.jsonl" => "{",
+            _ => "employee_id,completed",
+        };
+        assert_replaced_not_followed(&out, &victim, header);
+    }
 }

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::csv_cells::CsvCells;
 use crate::engine::operator::{self, operator_name};
 use crate::model::{Event, EventId};
+use crate::private_files::write_replacing;
 use crate::store::{AuditFormat, Store};
 
 /// Which store a command works on.
@@ -315,11 +316,11 @@ pub fn audit(args: &StoreArgs, command: &AuditCommand) -> anyhow::Result<ExitCod
             };
             let cells = if *raw { CsvCells::Raw } else { CsvCells::Guarded };
             let written = match out {
-                Some(path) => {
-                    let file = std::fs::File::create(path)
-                        .with_context(|| format!("creating {}", path.display()))?;
-                    store.export_audit(format, cells, employee.as_deref(), std::io::BufWriter::new(file))?
-                }
+                // Never through a symlink planted at --out, and readable by the owner only.
+                Some(path) => write_replacing(path, |file| {
+                    let out = std::io::BufWriter::new(file);
+                    Ok(store.export_audit(format, cells, employee.as_deref(), out)?)
+                })?,
                 None => store.export_audit(format, cells, employee.as_deref(), std::io::stdout().lock())?,
             };
             eprintln!("{written} audit entries written");

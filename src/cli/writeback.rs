@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::contract::Contract;
 use crate::csv_cells::CsvCells;
 use crate::engine::credentials;
+use crate::private_files::write_replacing;
 
 #[derive(Args, Debug)]
 pub struct ContractArg {
@@ -129,16 +130,14 @@ pub fn export(
         .with_context(|| format!("--since must be a date as YYYY-MM-DD, got {since:?}"))?;
     let contract = contract_of(store_args, arg)?;
     let store = store_args.open()?;
-    // Written beside the target and renamed into place: a failed export leaves no half file.
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut file =
-        tempfile::NamedTempFile::new_in(dir).with_context(|| format!("writing into {}", dir.display()))?;
-    let rows = credentials::export_completions(&store, &contract, since, cells, &mut file)?;
-    file.persist(out)
-        .with_context(|| format!("writing {}", out.display()))?;
+    // Written beside the target and renamed into place: a failed export leaves no half
+    // file, a symlink planted at --out is replaced rather than followed, and the file
+    // is readable by the owner only.
+    let rows = write_replacing(out, |file| {
+        Ok(credentials::export_completions(
+            &store, &contract, since, cells, file,
+        )?)
+    })?;
     if store_args.json {
         println!("{}", json!({ "rows": rows, "out": out }));
     } else {
