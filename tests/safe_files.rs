@@ -1,6 +1,6 @@
-//! The files hrsync writes, through the real binary: CSV exports are safe to open in
-//! a spreadsheet (formula cells guarded unless `--raw`), and an export replaces a
-//! symlink planted at `--out` with a file only its owner can read.
+//! The files hrsync writes, mostly through the real binary: CSV exports are safe to
+//! open in a spreadsheet (formula cells guarded unless `--raw`), an export replaces a
+//! symlink planted at `--out`, and exports, the store and the log are owner-only.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -224,4 +224,101 @@ fn an_export_replaces_a_symlink_at_out_and_never_writes_through_it() {
         };
         assert_replaced_not_followed(&out, &victim, header);
     }
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::symlink_metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[test]
+fn a_new_store_its_wal_and_shm_are_owner_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("hrsync.db");
+    let store = Store::open(&db).expect("open store");
+    store
+        .audit(NewAuditEntry {
+            actor: "engine".into(),
+            action: "learner.update".into(),
+            employee_id: Some("1042".into()),
+            subject: "learner u-1".into(),
+            before: json!({}),
+            after: json!({ "email": "zoe@example.com" }),
+            reason: None,
+        })
+        .expect("audit");
+    // While the store is open its log and index are on disk beside it.
+    for name in ["hrsync.db", "hrsync.db-wal", "hrsync.db-shm"] {
+        assert_eq!(mode(&dir.path().join(name)), 0o600, "{name}");
+    }
+}
+
+/// Runs a command that starts logging (then fails: there is no configuration) with
+/// the environment given, and returns its stderr.
+fn log_something(log_file: Option<&Path>, env: &[(&str, &Path)], cwd: &Path) -> String {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hrsync"));
+    command
+        .current_dir(cwd)
+        .env_remove("XDG_STATE_HOME")
+        .env_remove("RUST_BACKTRACE");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    if let Some(path) = log_file {
+        command.arg("--log-file").arg(path);
+    }
+    let out = command
+        .args(["doctor", "--config", "missing.toml"])
+        .output()
+        .expect("hrsync runs");
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn the_log_is_owner_only_in_a_folder_of_the_users_own() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path();
+    // --log-file: missing folders are made 0700, the file 0600.
+    let given = root.join("logs/deep/hrsync.log");
+    log_something(Some(&given), &[], root);
+    assert_eq!(mode(&given), 0o600);
+    assert_eq!(mode(&root.join("logs")), 0o700);
+    assert_eq!(mode(&root.join("logs/deep")), 0o700);
+    // The default: $XDG_STATE_HOME/hrsync/hrsync.log.
+    let state = root.join("state");
+    log_something(
+        None,
+        &[("XDG_STATE_HOME", &state), ("HOME", &root.join("home"))],
+        root,
+    );
+    assert_eq!(mode(&state.join("hrsync/hrsync.log")), 0o600);
+    assert_eq!(mode(&state.join("hrsync")), 0o700);
+    assert!(!root.join("home").exists());
+    // Without it: ~/.local/state/hrsync/hrsync.log.
+    let home = root.join("home");
+    log_something(None, &[("HOME", &home)], root);
+    assert_eq!(mode(&home.join(".local/state/hrsync/hrsync.log")), 0o600);
+    assert_eq!(mode(&home.join(".local/state/hrsync")), 0o700);
+}
+
+#[test]
+fn a_symlink_at_the_log_is_refused_and_its_target_left_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "precious\n").expect("victim");
+    let log = dir.path().join("hrsync.log");
+    std::os::unix::fs::symlink(&victim, &log).expect("plant the symlink");
+    let stderr = log_something(Some(&log), &[], dir.path());
+    assert!(stderr.contains("is a symbolic link"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&victim).expect("victim"), "precious\n");
+    assert!(
+        std::fs::symlink_metadata(&log)
+            .expect("log")
+            .file_type()
+            .is_symlink()
+    );
 }

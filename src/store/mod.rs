@@ -31,6 +31,7 @@ use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::model::{EventId, EventStatus};
+use crate::private_files;
 
 pub use audit::{AuditBreak, AuditFilter, AuditReport, GENESIS_HASH};
 pub use console_queries::Toward;
@@ -78,6 +79,8 @@ pub enum StoreError {
     },
     #[error("cannot write the audit export: {0}")]
     Export(String),
+    #[error("store file {}: {source}", path.display())]
+    File { path: PathBuf, source: std::io::Error },
 }
 
 /// A handle on the store; cheap to clone and share between tokio tasks.
@@ -122,8 +125,15 @@ impl Drop for Reader<'_> {
 
 impl Store {
     /// Opens (creating if needed) the store file and brings its schema up to date.
+    /// A new file is created 0600, and so are its `-wal` and `-shm` (SQLite gives
+    /// them the file's mode): the journal and audit log hold names and emails.
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
         let path = path.as_ref().to_path_buf();
+        let file_error = |source| StoreError::File {
+            path: path.clone(),
+            source,
+        };
+        private_files::create_private(&path).map_err(file_error)?;
         let mut writer = Connection::open(&path)?;
         writer.busy_timeout(BUSY_TIMEOUT)?;
         let _mode: String = writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
@@ -140,6 +150,8 @@ impl Store {
         // (`Store::checkpoint`), off the writer's path.
         writer.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
         schema::migrate(&mut writer)?;
+        // After the first read, so SQLite has opened (or made) both.
+        private_files::restrict_sidecars(&path).map_err(file_error)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 path,
