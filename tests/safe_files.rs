@@ -1,13 +1,14 @@
-//! The files hrsync writes, mostly through the real binary: CSV exports are safe to
-//! open in a spreadsheet (formula cells guarded unless `--raw`), an export replaces a
-//! symlink planted at `--out`, and exports, the store and the log are owner-only.
+//! The files hrsync writes and reads, mostly through the real binary: CSV exports are
+//! safe to open in a spreadsheet (formula cells guarded unless `--raw`), an export
+//! replaces a symlink planted at `--out`, exports, the store and the log are
+//! owner-only, and the read-only commands read a read-only copy without changing it.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use hrsync::model::{Direction, NewAuditEntry, NewEvent, Source};
-use hrsync::store::Store;
+use hrsync::store::{Store, StoreError};
 use jiff::Timestamp;
 use serde_json::json;
 
@@ -321,4 +322,192 @@ fn a_symlink_at_the_log_is_refused_and_its_target_left_alone() {
             .file_type()
             .is_symlink()
     );
+}
+
+fn entry(n: u32) -> NewAuditEntry {
+    NewAuditEntry {
+        actor: "engine".into(),
+        action: "learner.update".into(),
+        employee_id: Some(format!("E{n}")),
+        subject: format!("learner u-{n}"),
+        before: json!({ "title": "Clerk" }),
+        after: json!({ "title": "Manager" }),
+        reason: None,
+    }
+}
+
+/// Runs the binary and returns its exit status, stdout and stderr.
+fn hrsync_any(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_hrsync"))
+        .args(args)
+        .output()
+        .expect("hrsync runs");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.success(), text(&out.stdout), text(&out.stderr))
+}
+
+fn chmod(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+/// What a read-only command must not change: the bytes, the mtime, and which files
+/// the folder holds.
+fn snapshot(db: &Path) -> (Vec<u8>, std::time::SystemTime, Vec<String>) {
+    let mut names: Vec<String> = std::fs::read_dir(db.parent().expect("a folder"))
+        .expect("list")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let modified = std::fs::metadata(db).expect("meta").modified().expect("mtime");
+    (std::fs::read(db).expect("read"), modified, names)
+}
+
+/// Every read-only command, on `db`; each must succeed (drift list must get as far as
+/// finding there is no reconciliation run).
+fn every_read_only_command(db: &Path, contract: &Path, out_dir: &Path) {
+    let db = s(db);
+    let (ok, stdout, stderr) = hrsync_any(&["status", "--db", db, "--json"]);
+    assert!(ok, "{stderr}");
+    let status: serde_json::Value = serde_json::from_str(&stdout).expect("status JSON");
+    assert_eq!(status["counts"]["total"], 1, "{status}");
+    let (ok, stdout, stderr) = hrsync_any(&["audit", "verify", "--db", db, "--json"]);
+    assert!(ok, "{stderr}");
+    let verdict: serde_json::Value = serde_json::from_str(&stdout).expect("verify JSON");
+    assert_eq!(
+        (verdict["ok"].clone(), verdict["entries"].clone()),
+        (json!(true), json!(3))
+    );
+    let (_, exported, _) = hrsync_any(&["audit", "export", "--db", db, "--format", "jsonl"]);
+    assert_eq!(exported.lines().count(), 3, "{exported}");
+    for args in [
+        &["retries", "list"][..],
+        &["retries", "list", "--blocked"],
+        &["held", "list"],
+        &["duplicates", "list"],
+        &["flags", "list"],
+        &["credentials", "expiring"],
+    ] {
+        let (ok, _, stderr) = hrsync_any(&[args, &["--db", db]].concat());
+        assert!(ok, "hrsync {args:?}: {stderr}");
+    }
+    let out = out_dir.join("completions.csv");
+    let completions = [
+        "export",
+        "completions",
+        "--db",
+        db,
+        "--contract",
+        s(contract),
+        "--since",
+        "2000-01-01",
+        "--out",
+        s(&out),
+    ];
+    let (ok, _, stderr) = hrsync_any(&completions);
+    assert!(ok, "{stderr}");
+    let (ok, _, stderr) = hrsync_any(&["drift", "list", "--db", db]);
+    assert!(
+        !ok && stderr.contains("no complete reconciliation yet"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn read_only_commands_read_a_read_only_copy_and_change_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let live = dir.path().join("hrsync.db");
+    {
+        let store = Store::open(&live).expect("open store");
+        for n in 1..=3 {
+            store.audit(entry(n)).expect("audit");
+        }
+        store
+            .append(&[NewEvent {
+                idempotency_key: "k1".into(),
+                source: Source::Webhook,
+                direction: Direction::HrisToLms,
+                employee_id: "E1".into(),
+                kind: "Updated".into(),
+                occurred_at: Timestamp::now(),
+                payload: json!({ "id": "E1" }),
+            }])
+            .expect("append");
+        store.checkpoint().expect("checkpoint");
+    }
+    let contract = dir.path().join("contract.toml");
+    std::fs::write(&contract, CONTRACT).expect("write contract");
+    // The evidence copy: file 0444 in a folder 0555. A second copy keeps its file
+    // writable, so only the folder stops SQLite making its -shm (when not root).
+    for (name, file_mode) in [("evidence", 0o444), ("folder-only", 0o644)] {
+        let folder = dir.path().join(name);
+        std::fs::create_dir(&folder).expect("mkdir");
+        let copy = folder.join("hrsync.db");
+        std::fs::copy(&live, &copy).expect("copy");
+        chmod(&copy, file_mode);
+        chmod(&folder, 0o555);
+        let before = snapshot(&copy);
+        every_read_only_command(&copy, &contract, dir.path());
+        let after = snapshot(&copy);
+        assert_eq!(before.0, after.0, "{name}: the bytes changed");
+        assert_eq!(before.1, after.1, "{name}: the mtime changed");
+        if file_mode == 0o444 {
+            // Read as it is: not even an empty -wal or -shm beside it, root or not.
+            assert_eq!(after.2, ["hrsync.db"], "{name}");
+        }
+        chmod(&folder, 0o755);
+    }
+}
+
+#[test]
+fn a_read_only_command_reads_a_live_store_beside_its_writer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("hrsync.db");
+    let store = Store::open(&db).expect("open store");
+    store.audit(entry(1)).expect("audit");
+    store.audit(entry(2)).expect("audit");
+    // Still open, the entries only in its -wal: a reader must see them there.
+    let (ok, stdout, stderr) = hrsync_any(&["audit", "verify", "--db", s(&db), "--json"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("\"entries\":2"), "{stdout}");
+    store.audit(entry(3)).expect("the writer still writes");
+}
+
+#[test]
+fn a_read_only_store_refuses_writes_and_schemas_it_does_not_know() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("hrsync.db");
+    Store::open(&db).expect("create").audit(entry(1)).expect("audit");
+    let store = Store::open_read_only(&db).expect("open read-only");
+    assert!(store.is_read_only());
+    assert!(matches!(store.audit(entry(2)), Err(StoreError::ReadOnly { .. })));
+    assert!(matches!(store.checkpoint(), Err(StoreError::ReadOnly { .. })));
+    assert_eq!(store.verify_audit().expect("read").expect("intact").entries, 1);
+
+    let missing = dir.path().join("missing.db");
+    assert!(Store::open_read_only(&missing).is_err());
+    assert!(!missing.exists(), "a read-only open created the file");
+
+    let version = |path: &Path| -> i64 {
+        let conn = rusqlite::Connection::open(path).expect("raw");
+        conn.pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version")
+    };
+    for (name, found) in [("empty.db", 0), ("old.db", 2), ("new.db", 999)] {
+        let path = dir.path().join(name);
+        let conn = rusqlite::Connection::open(&path).expect("raw");
+        conn.pragma_update(None, "user_version", found)
+            .expect("set version");
+        drop(conn);
+        match Store::open_read_only(&path) {
+            Err(StoreError::NoSchema) if found == 0 => {}
+            Err(StoreError::OlderSchema { found: f, .. }) if found == 2 => assert_eq!(f, 2),
+            Err(StoreError::NewerSchema { found: f, .. }) if found == 999 => assert_eq!(f, 999),
+            Err(other) => panic!("{name}: {other}"),
+            Ok(_) => panic!("{name}: opened"),
+        }
+        // The command refuses it too, and leaves it unmigrated.
+        let (ok, _, stderr) = hrsync_any(&["status", "--db", s(&path)]);
+        assert!(!ok && stderr.contains("schema version"), "{stderr}");
+        assert_eq!(version(&path), found, "{name} was migrated");
+    }
 }

@@ -85,7 +85,7 @@ pub fn credentials(
         Err(_) if arg.contract.is_none() && store_args.config.is_none() => jiff::tz::TimeZone::system(),
         Err(error) => return Err(error),
     };
-    let store = store_args.open()?;
+    let store = store_args.open_read_only()?;
     let today = jiff::Timestamp::now().to_zoned(zone).date();
     let expiring = credentials::expiring(&store, today, *days)?;
     if store_args.json {
@@ -129,7 +129,7 @@ pub fn export(
         .parse()
         .with_context(|| format!("--since must be a date as YYYY-MM-DD, got {since:?}"))?;
     let contract = contract_of(store_args, arg)?;
-    let store = store_args.open()?;
+    let store = store_args.open_read_only()?;
     // Written beside the target and renamed into place: a failed export leaves no half
     // file, a symlink planted at --out is replaced rather than followed, and the file
     // is readable by the owner only.
