@@ -2,6 +2,7 @@
 //! edited, removed or reordered entry at the right place, exports round-trip, and an
 //! entry commits with its journal change or not at all.
 
+use hrsync::csv_cells::CsvCells;
 use hrsync::model::{AuditEntry, Direction, EventStatus, NewAuditEntry, NewEvent, Source};
 use hrsync::store::{AUDIT_CSV_HEADER, AuditFilter, AuditFormat, GENESIS_HASH, Store, StoreError};
 use jiff::Timestamp;
@@ -234,7 +235,7 @@ fn jsonl_export_round_trips() {
     let mut out = Vec::new();
     assert_eq!(
         store
-            .export_audit(AuditFormat::Jsonl, None, &mut out)
+            .export_audit(AuditFormat::Jsonl, CsvCells::Guarded, None, &mut out)
             .expect("export"),
         2
     );
@@ -247,7 +248,7 @@ fn jsonl_export_round_trips() {
     let mut one = Vec::new();
     assert_eq!(
         store
-            .export_audit(AuditFormat::Jsonl, Some("E2"), &mut one)
+            .export_audit(AuditFormat::Jsonl, CsvCells::Guarded, Some("E2"), &mut one)
             .expect("export"),
         1
     );
@@ -259,7 +260,7 @@ fn csv_export_round_trips_awkward_text() {
     let written = awkward_entries(&store);
     let mut out = Vec::new();
     store
-        .export_audit(AuditFormat::Csv, None, &mut out)
+        .export_audit(AuditFormat::Csv, CsvCells::Guarded, None, &mut out)
         .expect("export");
     let mut reader = csv::Reader::from_reader(out.as_slice());
     let header: Vec<String> = reader
@@ -285,7 +286,7 @@ fn csv_export_round_trips_awkward_text() {
     assert_eq!(&first[10], written[0].hash);
     let mut one = Vec::new();
     store
-        .export_audit(AuditFormat::Csv, Some("E-李"), &mut one)
+        .export_audit(AuditFormat::Csv, CsvCells::Guarded, Some("E-李"), &mut one)
         .expect("export");
     assert_eq!(csv::Reader::from_reader(one.as_slice()).records().count(), 1);
 }

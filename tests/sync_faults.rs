@@ -127,7 +127,12 @@ async fn an_lms_down_past_the_retries_gives_dead_letters_that_retry_applies() {
     let mut audit = Vec::new();
     world
         .store()
-        .export_audit(hrsync::store::AuditFormat::Jsonl, None, &mut audit)
+        .export_audit(
+            hrsync::store::AuditFormat::Jsonl,
+            hrsync::csv_cells::CsvCells::Guarded,
+            None,
+            &mut audit,
+        )
         .unwrap();
     let audit = String::from_utf8(audit).unwrap();
     assert_eq!(audit.matches(r#""action":"event.retry""#).count(), 4);

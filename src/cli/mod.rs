@@ -16,6 +16,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use crate::private_files;
 use crate::sandbox::faults::Faults;
 use crate::sandbox::{Sandbox, SandboxConfig};
 
@@ -200,10 +201,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Flags { store, command } => return reconcile::flags(store, command),
         _ => {}
     }
-    let log_file = cli
-        .log_file
-        .clone()
-        .unwrap_or_else(|| std::env::temp_dir().join("hrsync").join("hrsync.log"));
+    let log_file = match &cli.log_file {
+        Some(path) => path.clone(),
+        None => default_log_file()?,
+    };
     let _log_guard = init_logging(&log_file)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     if let Command::Reconcile { config, json } = &cli.command {
@@ -261,16 +262,32 @@ fn check_contract(file: &Path) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// `$XDG_STATE_HOME/hrsync/hrsync.log`, else `~/.local/state/hrsync/hrsync.log`: a
+/// folder of the user's own, not the shared temporary folder, where anyone could
+/// plant a symlink at the log's name or read what it says about people.
+fn default_log_file() -> anyhow::Result<PathBuf> {
+    // The XDG spec: a relative XDG_STATE_HOME is invalid and is ignored.
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_absolute())
+        .or_else(|| {
+            std::env::home_dir()
+                .filter(|home| home.is_absolute())
+                .map(|home| home.join(".local").join("state"))
+        })
+        .context("no XDG_STATE_HOME and no home folder to keep the log in: say where with --log-file")?;
+    Ok(state.join("hrsync").join("hrsync.log"))
+}
+
 fn init_logging(path: &Path) -> anyhow::Result<tracing_appender::non_blocking::WorkerGuard> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("creating the log folder {}", dir.display()))?;
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
+    // Folders made here are 0700 and the log 0600: it names employees.
+    private_files::create_private_dir_all(dir)
+        .with_context(|| format!("creating the log folder {}", dir.display()))?;
+    let file = private_files::open_append_private(path)
         .with_context(|| format!("opening the log file {}", path.display()))?;
     let (writer, guard) = tracing_appender::non_blocking(file);
     let filter = tracing_subscriber::EnvFilter::try_from_env("HRSYNC_LOG")

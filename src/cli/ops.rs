@@ -10,8 +10,10 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use crate::config::Config;
+use crate::csv_cells::CsvCells;
 use crate::engine::operator::{self, operator_name};
 use crate::model::{Event, EventId};
+use crate::private_files::write_replacing;
 use crate::store::{AuditFormat, Store};
 
 /// Which store a command works on.
@@ -29,7 +31,21 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
+    /// For commands that change the store: read-write, migrated to this hrsync's schema.
     pub fn open(&self) -> anyhow::Result<Store> {
+        let path = self.existing_path()?;
+        Store::open(&path).with_context(|| format!("opening the store {}", path.display()))
+    }
+
+    /// For commands that only read: nothing is written, so they work on a read-only
+    /// copy kept as evidence, and never migrate a store another hrsync still uses.
+    pub fn open_read_only(&self) -> anyhow::Result<Store> {
+        let path = self.existing_path()?;
+        Store::open_read_only(&path)
+            .with_context(|| format!("opening the store {} read-only", path.display()))
+    }
+
+    fn existing_path(&self) -> anyhow::Result<PathBuf> {
         let path = match (&self.db, &self.config) {
             (Some(db), _) => db.clone(),
             (None, Some(config)) => store_path_of(config)?,
@@ -38,7 +54,7 @@ impl StoreArgs {
         if !path.exists() {
             anyhow::bail!("no store at {} (has `hrsync run` started there?)", path.display());
         }
-        Store::open(&path).with_context(|| format!("opening the store {}", path.display()))
+        Ok(path)
     }
 }
 
@@ -114,6 +130,10 @@ pub enum AuditCommand {
         /// Where to write (default: standard output).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// CSV cells exactly as stored: turns off the leading ' that keeps a
+        /// spreadsheet from running a cell starting with = + - @, tab or CR as a formula.
+        #[arg(long)]
+        raw: bool,
     },
 }
 
@@ -124,7 +144,7 @@ pub enum ExportFormat {
 }
 
 pub fn status(args: &StoreArgs) -> anyhow::Result<ExitCode> {
-    let store = args.open()?;
+    let store = args.open_read_only()?;
     let counts = store.counts()?;
     let poll = store.cursor(crate::engine::initial_load::POLL_CURSOR)?;
     let loaded = store.cursor(crate::engine::initial_load::DONE_CURSOR)?;
@@ -192,7 +212,10 @@ fn print_events(json: bool, events: &[Event], what: &str) {
 }
 
 pub fn retries(args: &StoreArgs, command: &RetriesCommand) -> anyhow::Result<ExitCode> {
-    let store = args.open()?;
+    let store = match command {
+        RetriesCommand::List { .. } => args.open_read_only()?,
+        _ => args.open()?,
+    };
     let actor = operator_name();
     match command {
         RetriesCommand::List { blocked } => {
@@ -239,7 +262,10 @@ pub fn retries(args: &StoreArgs, command: &RetriesCommand) -> anyhow::Result<Exi
 }
 
 pub fn held(args: &StoreArgs, command: &HeldCommand) -> anyhow::Result<ExitCode> {
-    let store = args.open()?;
+    let store = match command {
+        HeldCommand::List => args.open_read_only()?,
+        _ => args.open()?,
+    };
     let actor = operator_name();
     let chosen = |list: &[i64], all: bool| -> anyhow::Result<Vec<EventId>> {
         match (list.is_empty(), all) {
@@ -273,7 +299,8 @@ pub fn held(args: &StoreArgs, command: &HeldCommand) -> anyhow::Result<ExitCode>
 }
 
 pub fn audit(args: &StoreArgs, command: &AuditCommand) -> anyhow::Result<ExitCode> {
-    let store = args.open()?;
+    // Verify and export only read.
+    let store = args.open_read_only()?;
     match command {
         AuditCommand::Verify => match store.verify_audit()? {
             Ok(report) => {
@@ -306,18 +333,20 @@ pub fn audit(args: &StoreArgs, command: &AuditCommand) -> anyhow::Result<ExitCod
             format,
             employee,
             out,
+            raw,
         } => {
             let format = match format {
                 ExportFormat::Jsonl => AuditFormat::Jsonl,
                 ExportFormat::Csv => AuditFormat::Csv,
             };
+            let cells = if *raw { CsvCells::Raw } else { CsvCells::Guarded };
             let written = match out {
-                Some(path) => {
-                    let file = std::fs::File::create(path)
-                        .with_context(|| format!("creating {}", path.display()))?;
-                    store.export_audit(format, employee.as_deref(), std::io::BufWriter::new(file))?
-                }
-                None => store.export_audit(format, employee.as_deref(), std::io::stdout().lock())?,
+                // Never through a symlink planted at --out, and readable by the owner only.
+                Some(path) => write_replacing(path, |file| {
+                    let out = std::io::BufWriter::new(file);
+                    Ok(store.export_audit(format, cells, employee.as_deref(), out)?)
+                })?,
+                None => store.export_audit(format, cells, employee.as_deref(), std::io::stdout().lock())?,
             };
             eprintln!("{written} audit entries written");
             Ok(ExitCode::SUCCESS)

@@ -132,7 +132,10 @@ fn print_resolved(json_out: bool, done: &[Resolved]) -> ExitCode {
 }
 
 pub fn drift(args: &StoreArgs, command: &DriftCommand) -> anyhow::Result<ExitCode> {
-    let store = args.open()?;
+    let store = match command {
+        DriftCommand::List { .. } => args.open_read_only()?,
+        _ => args.open()?,
+    };
     let actor = operator_name();
     Ok(match command {
         DriftCommand::List { run, category } => {
@@ -243,7 +246,10 @@ fn print_groups(json_out: bool, groups: &[DuplicateGroup]) {
 }
 
 pub fn duplicates(args: &StoreArgs, command: &DuplicatesCommand) -> anyhow::Result<ExitCode> {
-    let store = args.open()?;
+    let store = match command {
+        DuplicatesCommand::List { .. } => args.open_read_only()?,
+        _ => args.open()?,
+    };
     let actor = operator_name();
     match command {
         DuplicatesCommand::List { all } => {
@@ -290,7 +296,7 @@ pub enum FlagsCommand {
 }
 
 pub fn flags(args: &StoreArgs, command: &FlagsCommand) -> anyhow::Result<ExitCode> {
-    let store = args.open()?;
+    let store = args.open_read_only()?;
     let FlagsCommand::List = command;
     let mut all = Vec::new();
     loop {

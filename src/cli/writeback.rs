@@ -12,7 +12,9 @@ use super::ops::StoreArgs;
 use crate::config::Config;
 use crate::console::sanitise::on_stdout;
 use crate::contract::Contract;
+use crate::csv_cells::CsvCells;
 use crate::engine::credentials;
+use crate::private_files::write_replacing;
 
 #[derive(Args, Debug)]
 pub struct ContractArg {
@@ -39,6 +41,10 @@ pub enum ExportCommand {
         since: String,
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Cells exactly as stored: turns off the leading ' that keeps a spreadsheet
+        /// from running a cell starting with = + - @, tab or CR as a formula.
+        #[arg(long)]
+        raw: bool,
     },
 }
 
@@ -80,7 +86,7 @@ pub fn credentials(
         Err(_) if arg.contract.is_none() && store_args.config.is_none() => jiff::tz::TimeZone::system(),
         Err(error) => return Err(error),
     };
-    let store = store_args.open()?;
+    let store = store_args.open_read_only()?;
     let today = jiff::Timestamp::now().to_zoned(zone).date();
     let expiring = credentials::expiring(&store, today, *days)?;
     if store_args.json {
@@ -118,22 +124,21 @@ pub fn export(
     arg: &ContractArg,
     command: &ExportCommand,
 ) -> anyhow::Result<ExitCode> {
-    let ExportCommand::Completions { since, out } = command;
+    let ExportCommand::Completions { since, out, raw } = command;
+    let cells = if *raw { CsvCells::Raw } else { CsvCells::Guarded };
     let since: jiff::civil::Date = since
         .parse()
         .with_context(|| format!("--since must be a date as YYYY-MM-DD, got {since:?}"))?;
     let contract = contract_of(store_args, arg)?;
-    let store = store_args.open()?;
-    // Written beside the target and renamed into place: a failed export leaves no half file.
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut file =
-        tempfile::NamedTempFile::new_in(dir).with_context(|| format!("writing into {}", dir.display()))?;
-    let rows = credentials::export_completions(&store, &contract, since, &mut file)?;
-    file.persist(out)
-        .with_context(|| format!("writing {}", out.display()))?;
+    let store = store_args.open_read_only()?;
+    // Written beside the target and renamed into place: a failed export leaves no half
+    // file, a symlink planted at --out is replaced rather than followed, and the file
+    // is readable by the owner only.
+    let rows = write_replacing(out, |file| {
+        Ok(credentials::export_completions(
+            &store, &contract, since, cells, file,
+        )?)
+    })?;
     if store_args.json {
         println!("{}", json!({ "rows": rows, "out": out }));
     } else {

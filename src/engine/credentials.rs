@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::contract::Contract;
 use crate::contract::writeback::{Completion, StatementMapping, map_statement};
+use crate::csv_cells::CsvCells;
 use crate::model::{Direction, EventId, EventStatus};
 use crate::store::{CredentialRow, EventFilter, Store, StoreError};
 
@@ -177,15 +178,17 @@ pub const COMPLETIONS_CSV_HEADER: [&str; 17] = [
     "in_hris",
 ];
 
-/// Writes the completions on or after `since` as CSV (RFC 4180, UTF-8).
+/// Writes the completions on or after `since` as CSV (RFC 4180, UTF-8), each cell
+/// as `cells` says.
 pub fn export_completions(
     store: &Store,
     contract: &Contract,
     since: Date,
+    cells: CsvCells,
     out: impl std::io::Write,
 ) -> Result<usize, ExportError> {
     let mut writer = csv::Writer::from_writer(out);
-    writer.write_record(COMPLETIONS_CSV_HEADER)?;
+    cells.write_record(&mut writer, COMPLETIONS_CSV_HEADER)?;
     let number = |n: Option<f64>| n.map(|n| n.to_string()).unwrap_or_default();
     let mut rows = 0;
     for journaled in journaled_completions(store, contract)? {
@@ -194,28 +197,31 @@ pub fn export_completions(
             continue;
         }
         let credential = c.credential.as_ref();
-        writer.write_record([
-            c.employee_id.clone(),
-            c.completed.to_string(),
-            c.course_iri.clone(),
-            c.course_name.clone().unwrap_or_default(),
-            c.training_type.to_string(),
-            c.verb.clone(),
-            c.success.map(|s| s.to_string()).unwrap_or_default(),
-            number(c.score_raw),
-            number(c.score_scaled),
-            number(c.hours),
-            number(c.credits),
-            credential.map(|k| k.name.clone()).unwrap_or_default(),
-            credential.and_then(|k| k.number.clone()).unwrap_or_default(),
-            credential.map(|k| k.issued.to_string()).unwrap_or_default(),
-            credential
-                .and_then(|k| k.expires)
-                .map(|e| e.to_string())
-                .unwrap_or_default(),
-            c.statement_id.clone(),
-            journaled.in_hris().to_string(),
-        ])?;
+        cells.write_record(
+            &mut writer,
+            [
+                c.employee_id.clone(),
+                c.completed.to_string(),
+                c.course_iri.clone(),
+                c.course_name.clone().unwrap_or_default(),
+                c.training_type.to_string(),
+                c.verb.clone(),
+                c.success.map(|s| s.to_string()).unwrap_or_default(),
+                number(c.score_raw),
+                number(c.score_scaled),
+                number(c.hours),
+                number(c.credits),
+                credential.map(|k| k.name.clone()).unwrap_or_default(),
+                credential.and_then(|k| k.number.clone()).unwrap_or_default(),
+                credential.map(|k| k.issued.to_string()).unwrap_or_default(),
+                credential
+                    .and_then(|k| k.expires)
+                    .map(|e| e.to_string())
+                    .unwrap_or_default(),
+                c.statement_id.clone(),
+                journaled.in_hris().to_string(),
+            ],
+        )?;
         rows += 1;
     }
     writer.flush().map_err(csv::Error::from)?;

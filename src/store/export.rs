@@ -1,10 +1,12 @@
 //! Streams the audit log out as JSON Lines or RFC 4180 CSV, oldest entry first,
-//! optionally for one employee, without holding the log in memory.
+//! optionally for one employee, without holding the log in memory. CSV cells are
+//! guarded against spreadsheet formulas unless the caller asks for them raw.
 
 use std::io::Write;
 
 use super::audit::{AUDIT_COLUMNS, entry_from_row};
 use super::{Store, StoreError};
+use crate::csv_cells::CsvCells;
 use crate::model::AuditEntry;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,10 +33,12 @@ pub const AUDIT_CSV_HEADER: [&str; 11] = [
 ];
 
 impl Store {
-    /// Writes the log to `out` and returns how many entries went out.
+    /// Writes the log to `out` and returns how many entries went out. `cells` says
+    /// how CSV cells are written (JSON Lines is never changed).
     pub fn export_audit(
         &self,
         format: AuditFormat,
+        cells: CsvCells,
         employee_id: Option<&str>,
         out: impl Write,
     ) -> Result<u64, StoreError> {
@@ -48,7 +52,7 @@ impl Store {
             "SELECT {AUDIT_COLUMNS} FROM audit {filter} ORDER BY seq"
         ))?;
         let mut rows = stmt.query([employee_id])?;
-        let mut sink = Sink::new(format, out)?;
+        let mut sink = Sink::new(format, cells, out)?;
         let mut written = 0;
         while let Some(row) = rows.next()? {
             sink.write(&entry_from_row(row)?)?;
@@ -62,7 +66,7 @@ impl Store {
 enum Sink<W: Write> {
     Jsonl(std::io::BufWriter<W>),
     // Boxed: the CSV writer carries its buffer inline.
-    Csv(Box<csv::Writer<W>>),
+    Csv(Box<csv::Writer<W>>, CsvCells),
 }
 
 fn export_error(e: impl std::fmt::Display) -> StoreError {
@@ -70,15 +74,17 @@ fn export_error(e: impl std::fmt::Display) -> StoreError {
 }
 
 impl<W: Write> Sink<W> {
-    fn new(format: AuditFormat, out: W) -> Result<Sink<W>, StoreError> {
+    fn new(format: AuditFormat, cells: CsvCells, out: W) -> Result<Sink<W>, StoreError> {
         Ok(match format {
             AuditFormat::Jsonl => Sink::Jsonl(std::io::BufWriter::new(out)),
             AuditFormat::Csv => {
                 let mut csv = csv::WriterBuilder::new()
                     .terminator(csv::Terminator::CRLF)
                     .from_writer(out);
-                csv.write_record(AUDIT_CSV_HEADER).map_err(export_error)?;
-                Sink::Csv(Box::new(csv))
+                cells
+                    .write_record(&mut csv, AUDIT_CSV_HEADER)
+                    .map_err(export_error)?;
+                Sink::Csv(Box::new(csv), cells)
             }
         })
     }
@@ -89,20 +95,23 @@ impl<W: Write> Sink<W> {
                 serde_json::to_writer(&mut *out, entry).map_err(export_error)?;
                 out.write_all(b"\n").map_err(export_error)
             }
-            Sink::Csv(out) => out
-                .write_record([
-                    entry.seq.to_string(),
-                    entry.at.to_string(),
-                    entry.actor.clone(),
-                    entry.action.clone(),
-                    entry.employee_id.clone().unwrap_or_default(),
-                    entry.subject.clone(),
-                    entry.before.to_string(),
-                    entry.after.to_string(),
-                    entry.reason.clone().unwrap_or_default(),
-                    entry.prev_hash.clone(),
-                    entry.hash.clone(),
-                ])
+            Sink::Csv(out, cells) => cells
+                .write_record(
+                    out,
+                    [
+                        entry.seq.to_string(),
+                        entry.at.to_string(),
+                        entry.actor.clone(),
+                        entry.action.clone(),
+                        entry.employee_id.clone().unwrap_or_default(),
+                        entry.subject.clone(),
+                        entry.before.to_string(),
+                        entry.after.to_string(),
+                        entry.reason.clone().unwrap_or_default(),
+                        entry.prev_hash.clone(),
+                        entry.hash.clone(),
+                    ],
+                )
                 .map_err(export_error),
         }
     }
@@ -110,7 +119,7 @@ impl<W: Write> Sink<W> {
     fn finish(self) -> Result<(), StoreError> {
         match self {
             Sink::Jsonl(mut out) => out.flush().map_err(export_error),
-            Sink::Csv(mut out) => out.flush().map_err(export_error),
+            Sink::Csv(mut out, _) => out.flush().map_err(export_error),
         }
     }
 }

@@ -31,6 +31,7 @@ use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::model::{EventId, EventStatus};
+use crate::private_files;
 
 pub use audit::{AuditBreak, AuditFilter, AuditReport, GENESIS_HASH};
 pub use console_queries::Toward;
@@ -60,6 +61,25 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("store file has schema version {found}, this hrsync knows up to {known}: upgrade hrsync")]
     NewerSchema { found: i64, known: i64 },
+    #[error(
+        "store file has schema version {found}, older than this hrsync's {known}, and a read-only \
+         open does not upgrade it: run `hrsync run` on it once, or read it with the hrsync that wrote it"
+    )]
+    OlderSchema { found: i64, known: i64 },
+    #[error(
+        "store file has no hrsync tables (schema version 0): not an hrsync store, or a copy made \
+         without its -wal while its pages were still there"
+    )]
+    NoSchema,
+    #[error(
+        "the -wal of the store {} holds changes not yet in the file, and SQLite cannot make the \
+         -shm it needs to read them here (a read-only folder?): copy the file with its -wal into a \
+         folder you may write, or checkpoint the store where it was written",
+        path.display()
+    )]
+    UnreadableWal { path: PathBuf },
+    #[error("the store {} was opened read-only: {action} needs a store opened for writing", path.display())]
+    ReadOnly { path: PathBuf, action: &'static str },
     #[error("event {0} is not in the journal")]
     NoSuchEvent(EventId),
     #[error("event {id} is {from}: cannot {action} it")]
@@ -78,6 +98,8 @@ pub enum StoreError {
     },
     #[error("cannot write the audit export: {0}")]
     Export(String),
+    #[error("store file {}: {source}", path.display())]
+    File { path: PathBuf, source: std::io::Error },
 }
 
 /// A handle on the store; cheap to clone and share between tokio tasks.
@@ -88,10 +110,49 @@ pub struct Store {
 
 struct Inner {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    /// None when opened read-only: nothing may write.
+    writer: Option<Mutex<Connection>>,
+    /// What read connections open.
+    source: ReadSource,
     readers: Mutex<Vec<Connection>>,
     /// Its own connection, so copying the log into the file never holds up a write.
     checkpointer: Mutex<Option<Connection>>,
+}
+
+/// How a read connection opens the store.
+enum ReadSource {
+    /// The file, through SQLite's WAL index (`-shm`) like any reader.
+    File,
+    /// An `immutable=1` URI: SQLite takes the file as it is, with no `-shm`, no
+    /// locks and no `-wal`. Only for a file nothing writes and whose log is empty.
+    Immutable(String),
+}
+
+impl ReadSource {
+    fn open(&self, path: &Path) -> Result<Connection, StoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = match self {
+            ReadSource::File => Connection::open_with_flags(path, flags)?,
+            ReadSource::Immutable(uri) => {
+                Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)?
+            }
+        };
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        Ok(conn)
+    }
+
+    fn immutable(path: &Path) -> Result<ReadSource, StoreError> {
+        let file_error = |source| StoreError::File {
+            path: path.to_path_buf(),
+            source,
+        };
+        let absolute = std::path::absolute(path).map_err(file_error)?;
+        // `url` percent-encodes what SQLite's URI parser would read as a query or fragment.
+        let mut uri = url::Url::from_file_path(&absolute)
+            .map_err(|()| file_error(std::io::Error::other("cannot be written as a file: URI")))?;
+        uri.set_query(Some("immutable=1"));
+        Ok(ReadSource::Immutable(uri.into()))
+    }
 }
 
 /// A pooled read connection; goes back to the pool when dropped.
@@ -122,8 +183,15 @@ impl Drop for Reader<'_> {
 
 impl Store {
     /// Opens (creating if needed) the store file and brings its schema up to date.
+    /// A new file is created 0600, and so are its `-wal` and `-shm` (SQLite gives
+    /// them the file's mode): the journal and audit log hold names and emails.
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
         let path = path.as_ref().to_path_buf();
+        let file_error = |source| StoreError::File {
+            path: path.clone(),
+            source,
+        };
+        private_files::create_private(&path).map_err(file_error)?;
         let mut writer = Connection::open(&path)?;
         writer.busy_timeout(BUSY_TIMEOUT)?;
         let _mode: String = writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
@@ -140,14 +208,77 @@ impl Store {
         // (`Store::checkpoint`), off the writer's path.
         writer.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
         schema::migrate(&mut writer)?;
+        // After the first read, so SQLite has opened (or made) both.
+        private_files::restrict_sidecars(&path).map_err(file_error)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 path,
-                writer: Mutex::new(writer),
+                writer: Some(Mutex::new(writer)),
+                source: ReadSource::File,
                 readers: Mutex::new(Vec::new()),
                 checkpointer: Mutex::new(None),
             }),
         })
+    }
+
+    /// Opens an existing store for reading only, for the commands that only look:
+    /// SQLite's read-only flag, no migration (a schema older or newer than this
+    /// hrsync's is refused), and `transaction`/`checkpoint` refuse. A live store is
+    /// read as any reader reads it, beside a running engine.
+    ///
+    /// A copy kept as evidence must be readable as it is: a store file no one may
+    /// write (no write bits) whose `-wal` is missing or empty is read `immutable`,
+    /// which creates no `-wal` or `-shm` beside it (SQLite would make them even for a
+    /// read-only connection wherever it may, as root anywhere). Any store whose
+    /// `-shm` cannot be made (a read-only folder) and whose `-wal` is missing or
+    /// empty is read the same way; with committed pages in its `-wal`, it is an error.
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<Store, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        // Readable at all? Otherwise SQLite's "unable to open" would read as a -shm problem below.
+        let meta = std::fs::File::open(&path)
+            .and_then(|file| file.metadata())
+            .map_err(|source| StoreError::File {
+                path: path.clone(),
+                source,
+            })?;
+        let [wal, _] = private_files::sidecars(&path);
+        let log_empty = std::fs::metadata(&wal).map_or(true, |m| m.len() == 0);
+        // The first read needs the WAL index, so a failure to make one shows here.
+        let checked = |source: ReadSource| -> Result<(ReadSource, Connection), StoreError> {
+            let conn = source.open(&path)?;
+            schema::check_current(&conn)?;
+            Ok((source, conn))
+        };
+        let (source, conn) = if log_empty && meta.permissions().readonly() {
+            checked(ReadSource::immutable(&path)?)?
+        } else {
+            match checked(ReadSource::File) {
+                Err(e) if cannot_make_wal_index(&e) && log_empty => checked(ReadSource::immutable(&path)?)?,
+                Err(e) if cannot_make_wal_index(&e) => return Err(StoreError::UnreadableWal { path }),
+                other => other?,
+            }
+        };
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path,
+                writer: None,
+                source,
+                readers: Mutex::new(vec![conn]),
+                checkpointer: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// Whether it was opened with `open_read_only`.
+    pub fn is_read_only(&self) -> bool {
+        self.inner.writer.is_none()
+    }
+
+    fn read_only_error(&self, action: &'static str) -> StoreError {
+        StoreError::ReadOnly {
+            path: self.inner.path.clone(),
+            action,
+        }
     }
 
     pub fn path(&self) -> &Path {
@@ -159,12 +290,7 @@ impl Store {
         let pooled = self.inner.readers.lock().pop();
         let conn = match pooled {
             Some(conn) => conn,
-            None => {
-                let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-                let conn = Connection::open_with_flags(&self.inner.path, flags)?;
-                conn.busy_timeout(BUSY_TIMEOUT)?;
-                conn
-            }
+            None => self.inner.source.open(&self.inner.path)?,
         };
         Ok(Reader {
             store: self,
@@ -176,6 +302,9 @@ impl Store {
     /// reader still needs it, on a connection of its own: writes go on meanwhile.
     /// Returns the log's frames and how many of them are in the file now.
     pub fn checkpoint(&self) -> Result<(i64, i64), StoreError> {
+        if self.is_read_only() {
+            return Err(self.read_only_error("a checkpoint"));
+        }
         let mut slot = self.inner.checkpointer.lock();
         let conn = match slot.as_mut() {
             Some(conn) => conn,
@@ -197,7 +326,10 @@ impl Store {
         &self,
         work: impl FnOnce(&StoreTx<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut conn = self.inner.writer.lock();
+        let Some(writer) = &self.inner.writer else {
+            return Err(self.read_only_error("a write"));
+        };
+        let mut conn = writer.lock();
         // IMMEDIATE takes the write lock up front, so a CLI process writing at the same
         // time waits (busy_timeout) instead of failing half-way with SQLITE_BUSY.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -207,6 +339,16 @@ impl Store {
         tx.commit()?;
         Ok(out)
     }
+}
+
+/// The errors a read-only connection gets when SQLite can neither create the
+/// `-shm` (WAL index) nor open an existing one: a read-only folder or file.
+fn cannot_make_wal_index(error: &StoreError) -> bool {
+    matches!(
+        error,
+        StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+            if matches!(e.code, rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
+    )
 }
 
 /// Times are stored as whole microseconds since the epoch: ordered, compact, exact.

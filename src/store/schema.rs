@@ -1,5 +1,6 @@
-//! The store's tables and indexes, and the migration that brings an older file up
-//! to date (`PRAGMA user_version` counts the steps applied).
+//! The store's tables and indexes, the migration that brings an older file up to
+//! date (`PRAGMA user_version` counts the steps applied), and the check a read-only
+//! open makes instead of migrating.
 
 use rusqlite::Connection;
 
@@ -263,4 +264,17 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     tx.pragma_update(None, "user_version", known)?;
     tx.commit()?;
     Ok(())
+}
+
+/// For a read-only open, which cannot migrate: an error unless the file is at
+/// exactly this hrsync's version.
+pub(super) fn check_current(conn: &Connection) -> Result<(), StoreError> {
+    let found: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    match found.cmp(&known) {
+        std::cmp::Ordering::Equal => Ok(()),
+        _ if found == 0 => Err(StoreError::NoSchema),
+        std::cmp::Ordering::Greater => Err(StoreError::NewerSchema { found, known }),
+        std::cmp::Ordering::Less => Err(StoreError::OlderSchema { found, known }),
+    }
 }
