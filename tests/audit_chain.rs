@@ -2,8 +2,8 @@
 //! edited, removed or reordered entry at the right place, exports round-trip, and an
 //! entry commits with its journal change or not at all.
 
-use hrsync::csv_cells::CsvCells;
 use hrsync::model::{AuditEntry, Direction, EventStatus, NewAuditEntry, NewEvent, Source};
+use hrsync::store::csv_cells::CsvCells;
 use hrsync::store::{AUDIT_CSV_HEADER, AuditFilter, AuditFormat, GENESIS_HASH, Store, StoreError};
 use jiff::Timestamp;
 use rusqlite::Connection;

@@ -129,7 +129,7 @@ async fn an_lms_down_past_the_retries_gives_dead_letters_that_retry_applies() {
         .store()
         .export_audit(
             hrsync::store::AuditFormat::Jsonl,
-            hrsync::csv_cells::CsvCells::Guarded,
+            hrsync::store::csv_cells::CsvCells::Guarded,
             None,
             &mut audit,
         )

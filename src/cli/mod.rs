@@ -16,9 +16,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::private_files;
 use crate::sandbox::faults::Faults;
 use crate::sandbox::{Sandbox, SandboxConfig};
+use crate::store::private_files;
 
 #[derive(Parser, Debug)]
 #[command(

@@ -10,10 +10,10 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use crate::config::Config;
-use crate::csv_cells::CsvCells;
 use crate::engine::operator::{self, operator_name};
 use crate::model::{Event, EventId};
-use crate::private_files::write_replacing;
+use crate::store::csv_cells::CsvCells;
+use crate::store::private_files::write_replacing;
 use crate::store::{AuditFormat, Store};
 
 /// Which store a command works on.

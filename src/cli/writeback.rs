@@ -12,9 +12,9 @@ use super::ops::StoreArgs;
 use crate::config::Config;
 use crate::console::sanitise::on_stdout;
 use crate::contract::Contract;
-use crate::csv_cells::CsvCells;
 use crate::engine::credentials;
-use crate::private_files::write_replacing;
+use crate::store::csv_cells::CsvCells;
+use crate::store::private_files::write_replacing;
 
 #[derive(Args, Debug)]
 pub struct ContractArg {

@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use crate::contract::Contract;
 use crate::contract::writeback::{Completion, StatementMapping, map_statement};
-use crate::csv_cells::CsvCells;
 use crate::model::{Direction, EventId, EventStatus};
+use crate::store::csv_cells::CsvCells;
 use crate::store::{CredentialRow, EventFilter, Store, StoreError};
 
 /// Events read per page while walking the journal.

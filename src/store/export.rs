@@ -6,8 +6,8 @@ use std::io::Write;
 
 use super::audit::{AUDIT_COLUMNS, entry_from_row};
 use super::{Store, StoreError};
-use crate::csv_cells::CsvCells;
 use crate::model::AuditEntry;
+use crate::store::csv_cells::CsvCells;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditFormat {

@@ -11,11 +11,13 @@
 mod audit;
 mod console_queries;
 mod credentials;
+pub mod csv_cells;
 mod duplicates;
 mod export;
 mod journal;
 mod lock;
 mod page;
+pub mod private_files;
 mod queries;
 mod reconcile;
 mod schema;
@@ -31,7 +33,6 @@ use parking_lot::Mutex;
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::model::{EventId, EventStatus};
-use crate::private_files;
 
 pub use audit::{AuditBreak, AuditFilter, AuditReport, GENESIS_HASH};
 pub use console_queries::Toward;
