@@ -562,3 +562,7 @@ impl Checker {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "check_fuzz.rs"]
+mod fuzz;

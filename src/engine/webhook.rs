@@ -394,6 +394,10 @@ pub fn tell_held(notifier: &Notifier, held: usize, what: &str) {
 }
 
 #[cfg(test)]
+#[path = "webhook_fuzz.rs"]
+mod fuzz;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
