@@ -361,6 +361,8 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(1
 
 /// Checkpoints the journal beside the writer, so commits stay short under load.
 async fn checkpoints(store: Store, cancel: CancellationToken) {
+    // Every 100 ms: a full disk must not write a warning ten times a second.
+    let mut failing = supervise::RepeatedWarning::default();
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return,
@@ -368,8 +370,8 @@ async fn checkpoints(store: Store, cancel: CancellationToken) {
         }
         let store = store.clone();
         match tokio::task::spawn_blocking(move || store.checkpoint()).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(error)) => tracing::warn!(%error, "cannot checkpoint the journal"),
+            Ok(Ok(_)) => failing.clear("the journal checkpoints again"),
+            Ok(Err(error)) => failing.warn("cannot checkpoint the journal", &error.to_string()),
             Err(_) => return,
         }
     }

@@ -36,6 +36,39 @@ impl TaskTrouble {
     }
 }
 
+/// A warning that would repeat every tick while a fault lasts (a full disk, say)
+/// is said when it starts, when it changes, and once a minute with a count;
+/// its end is said too.
+#[derive(Default)]
+pub struct RepeatedWarning {
+    current: Option<(String, std::time::Instant)>,
+    suppressed: u64,
+}
+
+impl RepeatedWarning {
+    pub fn warn(&mut self, what: &str, error: &str) {
+        let due = match &self.current {
+            Some((said, at)) => said != error || at.elapsed() >= Duration::from_secs(60),
+            None => true,
+        };
+        if due {
+            tracing::warn!(error, repeated = self.suppressed, "{what}");
+            self.current = Some((error.to_string(), std::time::Instant::now()));
+            self.suppressed = 0;
+        } else {
+            self.suppressed += 1;
+        }
+    }
+
+    /// The fault is over: says so once.
+    pub fn clear(&mut self, what: &str) {
+        if self.current.take().is_some() {
+            tracing::info!("{what}");
+            self.suppressed = 0;
+        }
+    }
+}
+
 /// What a panic said, as text.
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     payload
@@ -122,6 +155,19 @@ mod tests {
             problems[0].contains("the test task panicked: boom"),
             "{problems:?}"
         );
+    }
+
+    #[test]
+    fn a_repeated_warning_is_said_once_until_it_changes() {
+        let mut warning = RepeatedWarning::default();
+        warning.warn("cannot checkpoint", "disk full");
+        warning.warn("cannot checkpoint", "disk full");
+        warning.warn("cannot checkpoint", "disk full");
+        assert_eq!(warning.suppressed, 2);
+        warning.warn("cannot checkpoint", "I/O error");
+        assert_eq!(warning.suppressed, 0, "a new error is said at once");
+        warning.clear("checkpoints work again");
+        assert!(warning.current.is_none());
     }
 
     #[tokio::test]

@@ -50,6 +50,9 @@ impl Scheduler {
             }
         };
         let mut published = None;
+        // The request taken, kept here too: a store that cannot record it (a full
+        // disk) must not start the same operator's run again every second.
+        let mut taken_here: Option<String> = None;
         let mut ticker = tokio::time::interval(TICK);
         loop {
             tokio::select! {
@@ -62,8 +65,11 @@ impl Scheduler {
             }
             let requested = store.cursor(REQUEST_CURSOR).ok().flatten();
             let taken = store.cursor(TAKEN_CURSOR).ok().flatten();
-            let trigger = if requested.is_some() && requested != taken {
-                let _ = store.set_cursor(TAKEN_CURSOR, requested.as_deref().unwrap_or_default());
+            let trigger = if requested.is_some() && requested != taken && requested != taken_here {
+                if let Err(error) = store.set_cursor(TAKEN_CURSOR, requested.as_deref().unwrap_or_default()) {
+                    tracing::warn!(%error, "cannot record that a reconciliation request was taken; it runs once");
+                }
+                taken_here = requested.clone();
                 "operator"
             } else if let Some(due) = self.schedule.due(last, Timestamp::now()) {
                 last = due;
