@@ -369,3 +369,58 @@ async fn an_id_that_is_not_the_records_own_or_not_a_whole_number_is_refused() {
         "nothing was written for the mismatched change"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_concurrent_copies_of_one_delivery_exactly_one_is_taken() {
+    let world = start(Options {
+        employees: 40,
+        ..Options::default()
+    })
+    .await;
+    world.settle().await;
+    let secret = world.sandbox.credentials().webhook_secret.clone();
+    let url = format!("http://{}/webhooks/hris", world.engine().webhook_addr);
+    let employee = world
+        .hris()
+        .await
+        .into_values()
+        .find(common::in_scope_and_employed)
+        .unwrap();
+    let mut fields = employee.as_object().unwrap().clone();
+    fields.insert("jobTitle".into(), json!("Concurrent Copy"));
+    let body = serde_json::to_vec(&json!({"employees": [
+        {"id": employee["id"], "action": "Updated", "timestamp": "2030-02-02T00:00:00Z", "fields": fields}
+    ]}))
+    .unwrap();
+    let stamp = now();
+    let signature = sign(&secret, &body, &stamp);
+    let before = world.store().counts().unwrap().total;
+    let sends = (0..20).map(|_| {
+        let (http, url, body, stamp, signature) = (
+            world.http.clone(),
+            url.clone(),
+            body.clone(),
+            stamp.clone(),
+            signature.clone(),
+        );
+        tokio::spawn(async move {
+            http.post(url)
+                .header("content-type", "application/json")
+                .header("X-BambooHR-Timestamp", stamp)
+                .header("X-BambooHR-Signature", signature)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    });
+    let mut statuses = Vec::new();
+    for send in sends.collect::<Vec<_>>() {
+        statuses.push(send.await.unwrap());
+    }
+    assert_eq!(statuses.iter().filter(|&&s| s == 200).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|&&s| s == 401).count(), 19, "{statuses:?}");
+    assert_eq!(world.store().counts().unwrap().total, before + 1);
+}

@@ -120,14 +120,19 @@ async fn receive(State(receiver): State<Arc<Receiver>>, request: axum::extract::
         Ok(timestamp) => (timestamp, signature.to_ascii_lowercase()),
         Err((result, why)) => return refuse(receiver, result, StatusCode::UNAUTHORIZED, why),
     };
-    if receiver.seen.lock().contains_key(&signature) {
+    // Taken in the same step as the check: of concurrent copies of one delivery,
+    // exactly one goes on; the others are replays.
+    if !reserve(&receiver.seen, &signature, timestamp, now) {
         let why = "this delivery was received before (replay)";
         return refuse(receiver, WebhookResult::Replayed, StatusCode::UNAUTHORIZED, why);
     }
     let contract = receiver.config.contract.read().clone();
     let mut batch = match intake(&contract, &body, timestamp) {
         Ok(batch) => batch,
-        Err(why) => return refuse(receiver, WebhookResult::Malformed, StatusCode::BAD_REQUEST, &why),
+        Err(why) => {
+            receiver.seen.lock().remove(&signature);
+            return refuse(receiver, WebhookResult::Malformed, StatusCode::BAD_REQUEST, &why);
+        }
     };
     // A change only to fields the contract does not map (our own write-back of a
     // training record, say) has nothing for the LMS: acknowledged, not journaled,
@@ -144,6 +149,7 @@ async fn receive(State(receiver): State<Arc<Receiver>>, request: axum::extract::
         Ok(journaled) => journaled,
         Err(error) => {
             // Not journaled, so not remembered: the HRIS's retry of this delivery is welcome.
+            receiver.seen.lock().remove(&signature);
             let why = format!("not journaled, try again: {error}");
             return refuse(
                 receiver,
@@ -153,7 +159,6 @@ async fn receive(State(receiver): State<Arc<Receiver>>, request: axum::extract::
             );
         }
     };
-    remember(&receiver.seen, signature, timestamp, now);
     if journaled.held > 0 {
         tell_held(&receiver.config.notifier, journaled.held, "one webhook delivery");
     }
@@ -260,13 +265,19 @@ fn signature_matches(
     Ok(stamp.parse().unwrap_or_default())
 }
 
-fn remember(seen: &Mutex<HashMap<String, i64>>, signature: String, timestamp: i64, now: i64) {
+/// Remembers the delivery's signature unless it is remembered already (a replay:
+/// answers false). Older deliveries are refused as stale anyway, so they need not
+/// be remembered.
+fn reserve(seen: &Mutex<HashMap<String, i64>>, signature: &str, timestamp: i64, now: i64) -> bool {
     let mut seen = seen.lock();
-    // Older deliveries are refused as stale anyway, so they need not be remembered.
     if seen.len() >= 4096 {
         seen.retain(|_, at| (now - *at).abs() <= MAX_SKEW_S);
     }
-    seen.insert(signature, timestamp);
+    if seen.contains_key(signature) {
+        return false;
+    }
+    seen.insert(signature.to_string(), timestamp);
+    true
 }
 
 /// The delivery's changes as journal entries; an unusable change is journaled as rejected.
