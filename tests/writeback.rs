@@ -566,4 +566,13 @@ async fn an_lrs_comparing_since_with_the_timestamp_loses_no_late_statement() {
         .collect();
     assert_eq!(wanted.len(), 1);
     assert_recorded_once(&world, &wanted).await;
+    // The rest of the sync is as with any LRS.
+    world.settle().await;
+    common::assert_in_step(&world).await;
+    world.assert_groups_exact().await;
+    world.assert_one_create_or_adopt_per_learner().await;
+    let counts = world.store().counts().unwrap();
+    assert_eq!(counts.dead_letters, 0, "{counts:?}");
+    world.assert_only_twins_refused();
+    world.assert_reconciles_clean().await;
 }
