@@ -2,12 +2,14 @@
 //! people who run that link a terminal console. See the README for the map.
 #![forbid(unsafe_code)]
 
+// First: its `named_enum!` is used across the crate.
+#[macro_use]
+pub mod model;
 pub mod cli;
 pub mod config;
 pub mod connectors;
 pub mod console;
 pub mod contract;
 pub mod engine;
-pub mod model;
 pub mod sandbox;
 pub mod store;

@@ -95,14 +95,40 @@ async fn an_lms_down_past_the_retries_gives_dead_letters_that_retry_applies() {
                 .any(|c| c["employee_id"] == event.employee_id.as_str())
         );
     }
+    // One message for the incident, not one per dead letter.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while ops_messages.lock().len() < 4 {
+    while !ops_messages.lock().iter().any(|m| m.contains("LMS down")) {
         assert!(
             std::time::Instant::now() < deadline,
             "the ops channel heard {:?}",
             ops_messages.lock()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        ops_messages.lock().len() <= 2,
+        "grouped: {:?}",
+        ops_messages.lock()
+    );
+    // The engine's status names the LMS as down.
+    let handle = hrsync::engine::handle::EngineHandle::in_process(world.engine(), None);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = handle.status().unwrap().expect("the engine publishes its status");
+        let lms = status
+            .systems
+            .iter()
+            .find(|h| h.system == hrsync::engine::health::System::Lms);
+        if lms.is_some_and(|h| h.state == hrsync::engine::health::SystemState::Down) {
+            assert_eq!(status.state, hrsync::engine::status::EngineState::Degraded);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "status: {:?}",
+            status.systems
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(ops_messages.lock().iter().all(|m| m.contains("dead letter")));
 
@@ -123,6 +149,22 @@ async fn an_lms_down_past_the_retries_gives_dead_letters_that_retry_applies() {
     assert_eq!(retried.len(), 4);
     world.settle().await;
     assert_eq!(world.store().counts().unwrap().dead_letters, 0);
+    // The incident ends with one "recovered" message.
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !ops_messages.lock().iter().any(|m| m.contains("LMS recovered")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no recovery message: {:?}",
+            ops_messages.lock()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let recovered = ops_messages
+        .lock()
+        .iter()
+        .filter(|m| m.contains("recovered"))
+        .count();
+    assert_eq!(recovered, 1, "{:?}", ops_messages.lock());
     assert_in_step(&world).await;
     let mut audit = Vec::new();
     world

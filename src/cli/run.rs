@@ -95,6 +95,7 @@ pub fn sandbox_config_from(
         poll_interval: Duration::from_secs(30),
         safety: SafetyThreshold::default(),
         notify_url: None,
+        alerts: crate::config::AlertPolicy::default(),
         apply: ApplyConfig::default(),
         reconcile: crate::config::ReconcileSchedule::default(),
     }

@@ -29,6 +29,8 @@ pub struct Config {
     pub poll_interval: Duration,
     pub safety: SafetyThreshold,
     pub notify_url: Option<url::Url>,
+    /// How often the ops channel hears about an ongoing incident, and when quiet is news.
+    pub alerts: AlertPolicy,
     pub apply: ApplyConfig,
     /// When reconciliation runs by itself.
     pub reconcile: ReconcileSchedule,
@@ -71,6 +73,24 @@ pub struct WebhookConfig {
     /// What one client may hold of the listener (`[webhook] header_timeout_s`,
     /// `request_timeout_s`, `max_connections`, `max_per_address`).
     pub limits: ListenerLimits,
+}
+
+/// `[notify] update_every_s` (600) and `silence_after_s` (6 h).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AlertPolicy {
+    /// At most one message about an ongoing incident this often.
+    pub update_every: Duration,
+    /// No HRIS change and no successful poll for this long is an alert.
+    pub silence_after: Duration,
+}
+
+impl Default for AlertPolicy {
+    fn default() -> Self {
+        AlertPolicy {
+            update_every: Duration::from_secs(600),
+            silence_after: Duration::from_secs(6 * 3600),
+        }
+    }
 }
 
 /// How much a listener lets its clients hold.

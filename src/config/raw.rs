@@ -121,6 +121,8 @@ struct RawSafety {
 #[serde(deny_unknown_fields)]
 struct RawNotify {
     webhook_url: Option<Spanned<String>>,
+    update_every_s: Option<Spanned<f64>>,
+    silence_after_s: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -384,6 +386,26 @@ pub(super) fn resolve(
     if let Some(count) = raw.safety.max_deactivate_count {
         safety.max_deactivate_count = count;
     }
+    let mut alerts = crate::config::AlertPolicy::default();
+    for (at, what, slot) in [
+        (
+            &raw.notify.update_every_s,
+            "[notify] update_every_s",
+            &mut alerts.update_every,
+        ),
+        (
+            &raw.notify.silence_after_s,
+            "[notify] silence_after_s",
+            &mut alerts.silence_after,
+        ),
+    ] {
+        if let Some(at) = at {
+            *slot = r.seconds(at, what)?;
+            if slot.is_zero() {
+                return Err(r.invalid(at, format!("{what} must be more than 0")));
+            }
+        }
+    }
     let notify_url = match &raw.notify.webhook_url {
         Some(url) if !url.get_ref().is_empty() => Some(r.url(url, "[notify] webhook_url")?),
         _ => None,
@@ -435,6 +457,7 @@ pub(super) fn resolve(
         poll_interval,
         safety,
         notify_url,
+        alerts,
         apply,
         reconcile,
     })

@@ -214,6 +214,8 @@ pub struct CompletionsSource {
     /// How far before the cursor each read starts again.
     pub overlap: Duration,
     pub wake: Arc<Notify>,
+    /// The LRS's health, from each read.
+    pub health: super::health::Health,
 }
 
 impl CompletionsSource {
@@ -228,12 +230,16 @@ impl CompletionsSource {
             let contract = self.contract.read().clone();
             match read_once(&self.store, &contract, &self.lrs, self.overlap).await {
                 Ok(summary) => {
+                    self.health.ok(super::health::System::Lrs);
                     if summary.new + summary.refused > 0 {
                         tracing::info!(?summary, "read completions from the LRS");
                         self.wake.notify_one();
                     }
                 }
                 Err(error) => {
+                    if matches!(&error, ReadError::Connector(_)) {
+                        self.health.failed(super::health::System::Lrs, &error.to_string());
+                    }
                     tracing::warn!(%error, "cannot read completions; trying again at the next tick")
                 }
             }

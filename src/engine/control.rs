@@ -32,6 +32,8 @@ pub struct Control {
     pub contract_path: Option<std::path::PathBuf>,
     /// What went wrong with the engine's own tasks: the engine is degraded while any.
     pub trouble: super::supervise::TaskTrouble,
+    /// Each outside system's health; the engine is degraded while one fails.
+    pub health: super::health::Health,
 }
 
 /// A short, stable name for a contract text: its version and the start of its hash.
@@ -61,7 +63,7 @@ impl Control {
                 EngineState::Draining
             } else if self.paused.load(Ordering::Relaxed) {
                 EngineState::Paused
-            } else if !self.trouble.current().is_empty() {
+            } else if !self.trouble.current().is_empty() || self.health.any_failing() {
                 EngineState::Degraded
             } else {
                 EngineState::Running
@@ -131,6 +133,7 @@ impl Control {
             contract_version: contract_version.to_string(),
             reconcile: Default::default(),
             problems: self.trouble.current(),
+            systems: self.health.snapshot(),
         };
         let store = self.store.clone();
         let written = tokio::task::spawn_blocking(move || {

@@ -150,8 +150,10 @@ impl Metrics {
                 status: status.as_str().to_string(),
             })
             .inc();
-        let acknowledged = matches!(status, EventStatus::Applied | EventStatus::Unchanged);
-        let latency = acknowledged.then(|| {
+        // Failed attempts count too: measuring successes only made the p99 fall
+        // in an outage, when nothing but the quick failures finished.
+        let finished = !matches!(status, EventStatus::Pending | EventStatus::Held);
+        let latency = finished.then(|| {
             let waited = Timestamp::now().duration_since(received_at);
             Duration::try_from(waited).unwrap_or_default()
         });

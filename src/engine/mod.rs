@@ -3,6 +3,7 @@
 //! nothing of the console; the console reaches it through `RunningEngine`.
 
 pub mod admin;
+pub mod alerts;
 pub mod apply;
 pub mod completions;
 pub mod control;
@@ -10,6 +11,7 @@ pub mod credentials;
 pub mod duplicates;
 pub mod enrol;
 pub mod handle;
+pub mod health;
 pub mod initial_load;
 pub mod journal_writer;
 pub mod link;
@@ -139,6 +141,7 @@ pub async fn start_with_listener(
     let mut tasks = Vec::new();
 
     let trouble = supervise::TaskTrouble::default();
+    let health = health::Health::default();
     let watch = |name: &'static str, task: JoinHandle<()>| {
         supervise::supervise(
             name,
@@ -257,6 +260,7 @@ pub async fn start_with_listener(
         (Some(lrs), true) => {
             let client = LrsClient::new(&lrs.url, lrs.user.clone(), lrs.password.clone())?;
             let source = completions::CompletionsSource {
+                health: health.clone(),
                 overlap: lrs.overlap,
                 store: store.clone(),
                 contract: applier.contract.clone(),
@@ -285,10 +289,10 @@ pub async fn start_with_listener(
         writeback,
         concurrency: config.apply.concurrency,
         metrics: metrics.clone(),
-        notifier: notifier.clone(),
         wake: wake.clone(),
         paused: paused.clone(),
         trouble: trouble.clone(),
+        health: health.clone(),
     };
     tasks.push(supervise::supervise(
         "apply worker",
@@ -309,6 +313,7 @@ pub async fn start_with_listener(
         notifier: notifier.clone(),
         wake: wake.clone(),
         info: poll_info.clone(),
+        health: health.clone(),
     };
     tasks.push(supervise::supervise("poller", trouble.clone(), cancel.clone(), {
         let cancel = cancel.clone();
@@ -331,7 +336,19 @@ pub async fn start_with_listener(
         wake: wake.clone(),
         contract_path: Some(config.contract_path.clone()),
         trouble: trouble.clone(),
+        health: health.clone(),
     };
+    let alerts = alerts::Alerts {
+        notifier: notifier.clone(),
+        health: health.clone(),
+        store: store.clone(),
+        update_every: config.alerts.update_every,
+        silence_after: config.alerts.silence_after,
+    };
+    tasks.push(supervise::supervise("alerts", trouble.clone(), cancel.clone(), {
+        let cancel = cancel.clone();
+        move || Some(alerts.clone().run(cancel.child_token()))
+    }));
     tasks.push(supervise::supervise(
         "status and control",
         trouble.clone(),

@@ -159,74 +159,54 @@ pub struct Poller {
     pub wake: Arc<Notify>,
     /// When it last ran and runs next, for the status the console shows.
     pub info: Arc<parking_lot::Mutex<PollInfo>>,
+    /// The HRIS's health, from each poll.
+    pub health: super::health::Health,
 }
 
 impl Poller {
     /// Polls every `interval` until `cancel`; a failed poll is logged and tried at the next tick.
     pub async fn run(self, cancel: CancellationToken) {
-        let Poller {
-            store,
-            contract,
-            hris,
-            interval,
-            threshold,
-            notifier,
-            wake,
-            info,
-        } = self;
-        run(
-            store, contract, hris, interval, threshold, notifier, wake, info, cancel,
-        )
-        .await
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn run(
-    store: Store,
-    contract: Arc<parking_lot::RwLock<Arc<Contract>>>,
-    hris: HrisClient,
-    interval: Duration,
-    threshold: SafetyThreshold,
-    notifier: Notifier,
-    wake: Arc<Notify>,
-    info: Arc<parking_lot::Mutex<PollInfo>>,
-    cancel: CancellationToken,
-) {
-    let step = jiff::SignedDuration::try_from(interval).unwrap_or(jiff::SignedDuration::from_secs(300));
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ticker.tick().await;
-    info.lock().next_at = Some(Timestamp::now() + step);
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = ticker.tick() => {}
-        }
-        let contract = contract.read().clone();
-        let result = poll_once(&store, &contract, &hris, threshold).await;
-        {
-            let mut info = info.lock();
-            info.last_at = Some(Timestamp::now());
-            info.next_at = Some(Timestamp::now() + step);
-            info.last_error = result.as_ref().err().map(ToString::to_string);
-        }
-        match result {
-            Ok(summary) => {
-                tracing::info!(
-                    changes = summary.changes,
-                    new = summary.new,
-                    held = summary.held,
-                    "polled the HRIS"
-                );
-                if summary.held > 0 {
-                    super::webhook::tell_held(&notifier, summary.held, "one poll of the HRIS");
+        let step =
+            jiff::SignedDuration::try_from(self.interval).unwrap_or(jiff::SignedDuration::from_secs(300));
+        let mut ticker = tokio::time::interval(self.interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker.tick().await;
+        self.info.lock().next_at = Some(Timestamp::now() + step);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            let contract = self.contract.read().clone();
+            let result = poll_once(&self.store, &contract, &self.hris, self.threshold).await;
+            {
+                let mut info = self.info.lock();
+                info.last_at = Some(Timestamp::now());
+                info.next_at = Some(Timestamp::now() + step);
+                info.last_error = result.as_ref().err().map(ToString::to_string);
+            }
+            match result {
+                Ok(summary) => {
+                    self.health.ok(super::health::System::Hris);
+                    tracing::info!(
+                        changes = summary.changes,
+                        new = summary.new,
+                        held = summary.held,
+                        "polled the HRIS"
+                    );
+                    if summary.held > 0 {
+                        super::webhook::tell_held(&self.notifier, summary.held, "one poll of the HRIS");
+                    }
+                    if summary.new > 0 {
+                        self.wake.notify_one();
+                    }
                 }
-                if summary.new > 0 {
-                    wake.notify_one();
+                Err(error) => {
+                    self.health
+                        .failed(super::health::System::Hris, &error.to_string());
+                    tracing::warn!(%error, "poll failed; trying again at the next interval")
                 }
             }
-            Err(error) => tracing::warn!(%error, "poll failed; trying again at the next interval"),
         }
     }
 }

@@ -28,7 +28,8 @@ pub enum EngineState {
     Paused,
     /// Stopping: in-flight work finishes, nothing new starts.
     Draining,
-    /// Running, but one of its own tasks failed (see `problems`).
+    /// Running, but an outside system fails (see `systems`) or one of its own
+    /// tasks did (see `problems`).
     Degraded,
 }
 
@@ -80,6 +81,9 @@ pub struct EngineStatus {
     /// What went wrong with the engine's own tasks (why it is degraded).
     #[serde(default)]
     pub problems: Vec<String>,
+    /// Each outside system's health (why it is degraded, when one fails).
+    #[serde(default)]
+    pub systems: Vec<super::health::SystemHealth>,
 }
 
 /// The latest reconciliation, the next one, and what waits for an operator.

@@ -17,7 +17,6 @@ use tokio_util::sync::CancellationToken;
 
 use super::apply::{Applier, Failure, Outcome};
 use super::metrics::Metrics;
-use crate::connectors::Notifier;
 use crate::model::{Direction, Event, EventId, EventStatus, FieldReason, NewAuditEntry, WriteRecord};
 use crate::store::StoreError;
 
@@ -33,13 +32,14 @@ pub struct Worker {
     pub writeback: Option<Arc<super::writeback::WriteBack>>,
     pub concurrency: usize,
     pub metrics: Arc<Metrics>,
-    pub notifier: Notifier,
     /// Signalled when new events are journaled or an operator retries one.
     pub wake: Arc<Notify>,
     /// While set, nothing new is started (the operator paused the engine).
     pub paused: Arc<std::sync::atomic::AtomicBool>,
     /// Where a panic while applying is reported (it makes the engine degraded).
     pub trouble: super::supervise::TaskTrouble,
+    /// The LMS's and the HRIS's health, from what each attempt met.
+    pub health: super::health::Health,
 }
 
 /// One finished event, waiting to be journaled.
@@ -55,11 +55,13 @@ struct Finished {
 /// What the worker still needs of a journaled event (not its payload).
 struct JournaledEvent {
     id: EventId,
+    direction: Direction,
     employee_id: String,
-    attempts: u32,
     received_at: Timestamp,
     /// Why it waits for an operator now (a failure, a refusal, a hold), if it does.
     why: Option<String>,
+    /// What the attempt showed of the target system: answered, or failing (why).
+    target: Option<Result<(), String>>,
 }
 
 impl JournaledEvent {
@@ -76,12 +78,25 @@ impl JournaledEvent {
             Outcome::Held { why } => Some(why.clone()),
             _ => None,
         };
+        let target = match outcome {
+            Outcome::Applied { .. } | Outcome::Unchanged { .. } => Some(Ok(())),
+            // Unreachable, busy or refusing our credentials: the system is failing.
+            Outcome::Failed { failure, .. }
+                if failure.transient || matches!(failure.status, Some(401 | 403)) =>
+            {
+                Some(Err(failure.message.clone()))
+            }
+            // It answered: the record or the configuration is at fault, not the system.
+            Outcome::Failed { failure, .. } if failure.status.is_some() => Some(Ok(())),
+            _ => None,
+        };
         JournaledEvent {
             id: event.id,
+            direction: event.direction,
             employee_id: event.employee_id.clone(),
-            attempts: event.attempts,
             received_at: event.received_at,
             why,
+            target,
         }
     }
 }
@@ -287,6 +302,15 @@ impl Worker {
     fn count_and_tell(&self, journaled: Vec<(JournaledEvent, EventStatus)>) {
         for (event, status) in journaled {
             self.metrics.event_finished(status, event.received_at);
+            let system = match event.direction {
+                Direction::HrisToLms => super::health::System::Lms,
+                Direction::LmsToHris => super::health::System::Hris,
+            };
+            match &event.target {
+                Some(Ok(())) => self.health.ok(system),
+                Some(Err(why)) => self.health.failed(system, why),
+                None => {}
+            }
             if matches!(
                 status,
                 EventStatus::DeadLetter | EventStatus::Rejected | EventStatus::Held
@@ -299,29 +323,7 @@ impl Worker {
                     "an event waits for an operator"
                 );
             }
-            if status == EventStatus::DeadLetter {
-                let text = format!(
-                    ":warning: hrsync: event {} for employee {} is a dead letter after {} attempts: {}. \
-                     `hrsync retries list` shows it; `hrsync retries retry {}` tries again.",
-                    event.id,
-                    event.employee_id,
-                    event.attempts + 1,
-                    self.applier
-                        .store
-                        .event(event.id)
-                        .ok()
-                        .flatten()
-                        .and_then(|d| d.event.last_error)
-                        .unwrap_or_default(),
-                    event.id,
-                );
-                let notifier = self.notifier.clone();
-                tokio::spawn(async move {
-                    if let Err(error) = notifier.send(&text).await {
-                        tracing::warn!(%error, "cannot tell the ops channel about a dead letter");
-                    }
-                });
-            }
+            // Dead letters reach the ops channel grouped, by the alerts task.
         }
     }
 }

@@ -211,6 +211,7 @@ fn status(store: &Store) {
         contract_version: format!("v1 {BIDI}"),
         reconcile: Default::default(),
         problems: Vec::new(),
+        systems: Vec::new(),
     }
     .publish(store)
     .expect("publish status");

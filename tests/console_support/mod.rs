@@ -200,6 +200,7 @@ pub fn publish_status(store: &Store) {
         contract_version: hrsync::engine::control::contract_version(&contract, CONTRACT),
         reconcile: Default::default(),
         problems: Vec::new(),
+        systems: Vec::new(),
     }
     .publish(store)
     .expect("publish status");

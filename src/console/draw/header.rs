@@ -10,6 +10,7 @@ use ratatui::widgets::Paragraph;
 
 use crate::console::sanitise::visible_string;
 use crate::console::state::State;
+use crate::engine::health::SystemState;
 use crate::engine::status::EngineState;
 
 /// "12s", "4m", "2h": how far `at` is from `now`, either way.
@@ -40,14 +41,11 @@ fn engine_word(state: &State) -> (String, Option<EngineState>) {
                 EngineState::Paused if !state.pause_requested => "◑ resuming".to_string(),
                 EngineState::Paused => "‖ paused".to_string(),
                 EngineState::Draining => "◌ draining".to_string(),
-                EngineState::Degraded => format!(
-                    "▲ degraded: {}",
-                    status
-                        .problems
-                        .last()
-                        .map(String::as_str)
-                        .unwrap_or("an engine task failed")
-                ),
+                // A failing system is named beside it; a failed task says itself.
+                EngineState::Degraded => match status.problems.last() {
+                    Some(problem) => format!("▲ degraded: {problem}"),
+                    None => "▲ degraded".to_string(),
+                },
             };
             (word, Some(status.state))
         }
@@ -120,8 +118,37 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
         ))
     });
     let mode = if state.in_process { "" } else { " · attached" };
+    // In an outage, which system fails and since when matters more than where
+    // changes come from: it takes the sources' place.
+    let failing: Vec<Span> = (state.status.iter().flat_map(|s| &s.systems))
+        .filter(|h| h.state != SystemState::Up)
+        .flat_map(|h| {
+            let (symbol, style) = match h.state {
+                SystemState::Down => ("✗", p.bad()),
+                _ => ("◐", p.warn()),
+            };
+            let error = h
+                .last_error
+                .as_deref()
+                .map_or(String::new(), |e| format!(": {e}"));
+            let text = visible_string(format!(
+                "{} {symbol} {} {}{error}",
+                h.system.label(),
+                h.state,
+                ago(state.now, h.since)
+            ));
+            [
+                Span::raw("  "),
+                Span::styled(text, style.add_modifier(Modifier::BOLD)),
+            ]
+        })
+        .collect();
     if area.height >= 2 {
-        first.push(Span::raw(format!("  {}{mode}", sources.unwrap_or_default())));
+        if failing.is_empty() {
+            first.push(Span::raw(format!("  {}{mode}", sources.unwrap_or_default())));
+        } else {
+            first.extend(failing);
+        }
         let [top, bottom] = ratatui::layout::Layout::vertical([
             ratatui::layout::Constraint::Length(1),
             ratatui::layout::Constraint::Length(1),
