@@ -158,3 +158,36 @@ async fn hostile_connections_cost_bounded_memory_and_signed_deliveries_go_on() {
     let _ = engine.kill();
     let _ = engine.wait();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_readiness_are_on_the_admin_listener() {
+    let world = common::start(Options {
+        employees: 20,
+        ..Options::default()
+    })
+    .await;
+    world.settle().await;
+    let admin = world.engine().admin_addr;
+    let health = reqwest::get(format!("http://{admin}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready: serde_json::Value = reqwest::get(format!("http://{admin}/readyz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["ready"], true, "{ready}");
+    let lms = ready["systems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["system"] == "lms");
+    assert_eq!(
+        lms.map(|s| s["state"].clone()),
+        Some(serde_json::json!("up")),
+        "{ready}"
+    );
+    let metrics = reqwest::get(format!("http://{admin}/metrics")).await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    assert!(metrics.text().await.unwrap().contains("hrsync_"));
+}

@@ -222,7 +222,7 @@ pub async fn start_with_listener(
         "admin listener",
         tokio::spawn(listener::serve(
             admin_listener,
-            admin::router(store.clone(), metrics.clone()),
+            admin::router(store.clone(), metrics.clone(), health.clone()),
             limits,
             "admin",
             cancel.child_token(),
