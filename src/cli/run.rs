@@ -97,6 +97,7 @@ pub fn sandbox_config_from(
         notify_url: None,
         apply: ApplyConfig::default(),
         reconcile: crate::config::ReconcileSchedule::default(),
+        audit: crate::config::AuditConfig::default(),
     }
 }
 
