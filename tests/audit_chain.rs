@@ -1,14 +1,16 @@
 //! The audit log on a real SQLite file: entries chain by hash (an HMAC with a key),
 //! verification finds an edited, removed, reordered or rechained entry at the right
-//! place, checkpoints catch a log rewritten since, keys rotate, stores from before
-//! keys still verify, exports round-trip, and an entry commits with its journal
-//! change or not at all.
+//! place, checkpoints catch a log cut short or emptied, keys rotate, stores from
+//! before keys still verify, exports round-trip, and an entry commits with its
+//! journal change or not at all. The CLI is the real binary.
 
 use std::path::Path;
+use std::process::{Command, Output};
 
 use hrsync::model::{AuditEntry, Direction, EventStatus, NewAuditEntry, NewEvent, Secret, Source};
 use hrsync::store::{
-    AUDIT_CSV_HEADER, AuditFilter, AuditFormat, AuditKey, GENESIS_HASH, KeyUse, Store, StoreError,
+    AUDIT_CSV_HEADER, AuditCheckpoint, AuditFilter, AuditFormat, AuditKey, GENESIS_HASH, KeyUse, Store,
+    StoreError,
 };
 use jiff::Timestamp;
 use rusqlite::{Connection, params};
@@ -560,4 +562,212 @@ fn a_store_from_before_keys_verifies_and_is_sealed_by_the_first_keyed_writer() {
         .expect("tamper");
     rechain_plain(&raw, false);
     assert!(keyed.verify_audit().expect("readable").is_err());
+}
+
+// ---- the CLI ----
+
+/// `hrsync audit ARGS` on the store at `db`, with exactly the audit-key variables in `env`.
+fn hrsync_audit(db: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hrsync"));
+    command.arg("audit").arg("--db").arg(db).args(args);
+    for var in ["HRSYNC_AUDIT_KEY", "OLD_AUDIT_KEY", "NEW_AUDIT_KEY"] {
+        command.env_remove(var);
+    }
+    command.envs(env.iter().copied());
+    command.output().expect("run hrsync")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Takes a checkpoint with the CLI into a file beside the store; checks the file.
+fn cli_checkpoint(dir: &tempfile::TempDir, env: &[(&str, &str)]) -> (std::path::PathBuf, AuditCheckpoint) {
+    let path = dir.path().join("checkpoint.json");
+    let out = hrsync_audit(
+        &db(dir),
+        &["checkpoint", "--out", path.to_str().expect("utf-8 path")],
+        env,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).expect("written").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let text = std::fs::read_to_string(&path).expect("read");
+    (path, serde_json::from_str(&text).expect("a checkpoint document"))
+}
+
+#[test]
+fn cli_checkpoint_names_the_head_and_verify_against_it_passes() {
+    let (dir, _store, _raw) = five_keyed();
+    let env = [("HRSYNC_AUDIT_KEY", KEY_A)];
+    let (path, checkpoint) = cli_checkpoint(&dir, &env);
+    assert_eq!(checkpoint.seq, 5);
+    assert_eq!(checkpoint.key_id.as_deref(), Some(key(KEY_A).id()));
+    let printed = hrsync_audit(&db(&dir), &["checkpoint"], &env);
+    let on_stdout: AuditCheckpoint = serde_json::from_slice(&printed.stdout).expect("JSON on stdout");
+    assert_eq!((on_stdout.seq, &on_stdout.hash), (5, &checkpoint.hash));
+
+    let out = hrsync_audit(
+        &db(&dir),
+        &["verify", "--against", path.to_str().expect("utf-8")],
+        &env,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("audit log intact: 5 entries"), "{text}");
+    assert!(text.contains("keyed (HMAC-SHA256): 5 entries"), "{text}");
+    assert!(text.contains("checkpoint's entry 5"), "{text}");
+    // Without the key the keyed entries cannot be checked, and a checkpoint is not taken.
+    let out = hrsync_audit(&db(&dir), &["verify"], &[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains(key(KEY_A).id()), "{}", stderr(&out));
+    assert!(!hrsync_audit(&db(&dir), &["checkpoint"], &[]).status.success());
+}
+
+#[test]
+fn cli_verify_against_finds_a_log_cut_short_after_the_checkpoint() {
+    let (dir, _store, raw) = five_keyed();
+    let env = [("HRSYNC_AUDIT_KEY", KEY_A)];
+    let (path, _) = cli_checkpoint(&dir, &env);
+    // The newest two go, and the head is made to agree with what is left.
+    raw.execute_batch(
+        "DELETE FROM audit WHERE seq >= 4; \
+         UPDATE audit_head SET seq = 3, hash = (SELECT hash FROM audit WHERE seq = 3);",
+    )
+    .expect("tamper");
+    assert!(
+        hrsync_audit(&db(&dir), &["verify"], &env).status.success(),
+        "without the checkpoint a truncated log cannot be told from a shorter one"
+    );
+    let out = hrsync_audit(
+        &db(&dir),
+        &["--json", "verify", "--against", path.to_str().expect("utf-8")],
+        &env,
+    );
+    assert!(!out.status.success());
+    let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(verdict["ok"], false);
+    assert_eq!(verdict["seq"], 5);
+    let reason = verdict["reason"].as_str().expect("reason");
+    assert!(
+        reason.contains("ends at entry 3") && reason.contains("4 to 5"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn cli_verify_against_finds_an_emptied_log() {
+    let (dir, _store, raw) = five_keyed();
+    let env = [("HRSYNC_AUDIT_KEY", KEY_A)];
+    let (path, _) = cli_checkpoint(&dir, &env);
+    raw.execute_batch("DELETE FROM audit; DELETE FROM audit_head; DELETE FROM audit_seal;")
+        .expect("tamper");
+    let out = hrsync_audit(
+        &db(&dir),
+        &["verify", "--against", path.to_str().expect("utf-8")],
+        &env,
+    );
+    assert!(!out.status.success());
+    let text = stderr(&out);
+    assert!(text.contains("broken at entry 5"), "{text}");
+    assert!(text.contains("emptied"), "{text}");
+}
+
+#[test]
+fn cli_verify_checks_rotated_keys_by_id() {
+    let (dir, store, _raw) = five_keyed();
+    drop(store);
+    let rotated = Store::open(db(&dir)).expect("open").with_audit_key(key(KEY_B));
+    rotated.audit(entry(6, "E2")).expect("audit");
+    let both = [("NEW_AUDIT_KEY", KEY_B), ("OLD_AUDIT_KEY", KEY_A)];
+    let out = hrsync_audit(
+        &db(&dir),
+        &[
+            "verify",
+            "--key-env",
+            "NEW_AUDIT_KEY",
+            "--key-env",
+            "OLD_AUDIT_KEY",
+        ],
+        &both,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("keyed (HMAC-SHA256): 6 entries"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = hrsync_audit(&db(&dir), &["verify", "--key-env", "NEW_AUDIT_KEY"], &both);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains(key(KEY_A).id()), "{}", stderr(&out));
+
+    // A key typed where its variable's name belongs is refused, and not echoed.
+    let out = hrsync_audit(&db(&dir), &["verify", "--key-env", KEY_A], &both);
+    assert!(!out.status.success());
+    assert!(!stderr(&out).contains(KEY_A), "{}", stderr(&out));
+}
+
+#[test]
+fn cli_verify_says_a_keyless_log_shows_accidents_only() {
+    let (dir, _store, _raw) = five_entries();
+    let out = hrsync_audit(&db(&dir), &["verify"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("legacy (plain SHA-256, no audit key): 5 entries"),
+        "{text}"
+    );
+    assert!(text.contains("accidents"), "{text}");
+}
+
+#[test]
+fn cli_writers_append_with_the_key_from_the_environment() {
+    let (dir, store, _raw) = five_keyed();
+    let event = NewEvent {
+        idempotency_key: "k1".into(),
+        source: Source::Webhook,
+        direction: Direction::HrisToLms,
+        employee_id: "E1".into(),
+        kind: "Updated".into(),
+        occurred_at: Timestamp::now(),
+        payload: json!({ "id": "E1" }),
+    };
+    let id = store.append(&[event]).expect("append")[0].id();
+    store
+        .mark_dead_letter(id, "LMS down", Some(503))
+        .expect("dead letter");
+    let skip = |env: &[(&str, &str)]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_hrsync"));
+        command
+            .args(["retries", "--db"])
+            .arg(db(&dir))
+            .args(["skip", &id.0.to_string(), "--reason", "superseded"])
+            .env_remove("HRSYNC_AUDIT_KEY")
+            .envs(env.iter().copied());
+        command.output().expect("run hrsync")
+    };
+    // Without the key the skip is refused whole: no unaudited change.
+    let out = skip(&[]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("HRSYNC_AUDIT_KEY"), "{}", stderr(&out));
+    assert_eq!(
+        store.event(id).expect("read").expect("event").event.status,
+        EventStatus::DeadLetter
+    );
+
+    let out = skip(&[("HRSYNC_AUDIT_KEY", KEY_A)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let newest = &store.audit_page(&AuditFilter::default(), None, 1).expect("page")[0];
+    assert_eq!((newest.seq, newest.action.as_str()), (6, "event.skip"));
+    assert_eq!(newest.key_id.as_deref(), Some(key(KEY_A).id()));
+    store.verify_audit().expect("readable").expect("intact");
 }
