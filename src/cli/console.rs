@@ -56,7 +56,11 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
             (None, None) => anyhow::bail!("say which engine to attach to: --db PATH or --config FILE"),
         };
         let contract = contract_path.map(|p| read(&p, "contract")).transpose()?;
-        let handle = EngineHandle::attach(&db, contract)?;
+        let mut handle = EngineHandle::attach(&db, contract)?;
+        // Attached, operator actions append to the audit log from this process.
+        if let Some(key) = super::audit::writer_key(args.config.as_deref())? {
+            handle = handle.with_audit_key(key);
+        }
         return run_console(handle, options).await;
     }
     let Some(config_path) = &args.config else {

@@ -1,5 +1,6 @@
 //! The command line: which part of hrsync a command starts.
 
+mod audit;
 mod console;
 mod doctor;
 mod ops;
@@ -80,7 +81,7 @@ pub enum Command {
         #[command(subcommand)]
         command: ops::HeldCommand,
     },
-    /// The hash-chained audit log: verify, export.
+    /// The hash-chained audit log: verify, checkpoint, export.
     Audit {
         #[command(flatten)]
         store: ops::StoreArgs,

@@ -118,8 +118,26 @@ pub enum HeldCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
-    /// Check the hash chain: any edited or removed entry is found.
-    Verify,
+    /// Check the chain: an edited, removed, reordered or rechained entry is found; against a
+    /// checkpoint, also a log rewritten, cut short or emptied since.
+    Verify {
+        /// A checkpoint from `hrsync audit checkpoint`, kept outside the store.
+        #[arg(long, value_name = "FILE")]
+        against: Option<PathBuf>,
+        /// An environment variable holding an audit key to check with (repeatable), besides
+        /// `[audit] key_env` and `previous_key_envs` (HRSYNC_AUDIT_KEY with --db).
+        #[arg(long = "key-env", value_name = "NAME")]
+        key_env: Vec<String>,
+    },
+    /// Print the log's head (sequence, hash, key id, time) as JSON, or write it to a file
+    /// (0600), to keep outside the store; the log must verify first.
+    Checkpoint {
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// As for `verify`.
+        #[arg(long = "key-env", value_name = "NAME")]
+        key_env: Vec<String>,
+    },
     /// Write the log out.
     Export {
         #[arg(long, value_enum, default_value = "jsonl")]
@@ -214,7 +232,7 @@ fn print_events(json: bool, events: &[Event], what: &str) {
 pub fn retries(args: &StoreArgs, command: &RetriesCommand) -> anyhow::Result<ExitCode> {
     let store = match command {
         RetriesCommand::List { .. } => args.open_read_only()?,
-        _ => args.open()?,
+        _ => super::audit::keyed(args.open()?, args)?,
     };
     let actor = operator_name();
     match command {
@@ -264,7 +282,7 @@ pub fn retries(args: &StoreArgs, command: &RetriesCommand) -> anyhow::Result<Exi
 pub fn held(args: &StoreArgs, command: &HeldCommand) -> anyhow::Result<ExitCode> {
     let store = match command {
         HeldCommand::List => args.open_read_only()?,
-        _ => args.open()?,
+        _ => super::audit::keyed(args.open()?, args)?,
     };
     let actor = operator_name();
     let chosen = |list: &[i64], all: bool| -> anyhow::Result<Vec<EventId>> {
@@ -302,33 +320,12 @@ pub fn audit(args: &StoreArgs, command: &AuditCommand) -> anyhow::Result<ExitCod
     // Verify and export only read.
     let store = args.open_read_only()?;
     match command {
-        AuditCommand::Verify => match store.verify_audit()? {
-            Ok(report) => {
-                if args.json {
-                    println!(
-                        "{}",
-                        json!({ "ok": true, "entries": report.entries, "last_hash": report.last_hash })
-                    );
-                } else {
-                    println!(
-                        "audit log intact: {} entries, last hash {}",
-                        report.entries, report.last_hash
-                    );
-                }
-                Ok(ExitCode::SUCCESS)
-            }
-            Err(broken) => {
-                if args.json {
-                    println!(
-                        "{}",
-                        json!({ "ok": false, "seq": broken.seq, "reason": broken.reason })
-                    );
-                } else {
-                    eprintln!("{broken}");
-                }
-                Ok(ExitCode::FAILURE)
-            }
-        },
+        AuditCommand::Verify { against, key_env } => {
+            super::audit::verify(&store, args, key_env, against.as_deref())
+        }
+        AuditCommand::Checkpoint { out, key_env } => {
+            super::audit::checkpoint(&store, args, key_env, out.as_deref())
+        }
         AuditCommand::Export {
             format,
             employee,

@@ -16,14 +16,15 @@ use crate::engine::operator::operator_name;
 use crate::engine::reconcile::{Reconciler, RunResult};
 use crate::engine::resolve::{self, Resolved};
 use crate::model::{DriftCategory, GroupState};
-use crate::store::{DuplicateGroup, Store};
+use crate::store::{AuditKey, DuplicateGroup};
 
 /// One run now, in this process; waits for it. Exit 0 when complete, 1 when it
 /// failed, 2 when another run is under way.
 pub async fn reconcile(config_path: &Path, json_out: bool) -> anyhow::Result<ExitCode> {
     let config = Config::load(config_path)?;
     let contract = super::run::load_contract(&config.contract_path)?;
-    let store = Store::open(&config.store_path)?;
+    let key = config.audit.key.clone().map(AuditKey::new).transpose()?;
+    let store = crate::engine::open_keyed(&config.store_path, key)?;
     let reconciler = Reconciler {
         store,
         contract: Arc::new(parking_lot::RwLock::new(Arc::new(contract))),
@@ -134,7 +135,7 @@ fn print_resolved(json_out: bool, done: &[Resolved]) -> ExitCode {
 pub fn drift(args: &StoreArgs, command: &DriftCommand) -> anyhow::Result<ExitCode> {
     let store = match command {
         DriftCommand::List { .. } => args.open_read_only()?,
-        _ => args.open()?,
+        _ => super::audit::keyed(args.open()?, args)?,
     };
     let actor = operator_name();
     Ok(match command {
@@ -248,7 +249,7 @@ fn print_groups(json_out: bool, groups: &[DuplicateGroup]) {
 pub fn duplicates(args: &StoreArgs, command: &DuplicatesCommand) -> anyhow::Result<ExitCode> {
     let store = match command {
         DuplicatesCommand::List { .. } => args.open_read_only()?,
-        _ => args.open()?,
+        _ => super::audit::keyed(args.open()?, args)?,
     };
     let actor = operator_name();
     match command {

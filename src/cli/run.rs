@@ -98,6 +98,7 @@ pub fn sandbox_config_from(
         alerts: crate::config::AlertPolicy::default(),
         apply: ApplyConfig::default(),
         reconcile: crate::config::ReconcileSchedule::default(),
+        audit: crate::config::AuditConfig::default(),
     }
 }
 

@@ -34,6 +34,20 @@ pub struct Config {
     pub apply: ApplyConfig,
     /// When reconciliation runs by itself.
     pub reconcile: ReconcileSchedule,
+    /// The audit log's key (`[audit]`).
+    pub audit: AuditConfig,
+}
+
+/// `[audit]`: the key that makes the audit chain an HMAC, and the retired keys older
+/// entries were written with. Without a key the chain is plain SHA-256.
+#[derive(Debug, Clone, Default)]
+pub struct AuditConfig {
+    /// `key_env`: the variable named, and the key it held when the file was loaded.
+    pub key_env: Option<String>,
+    pub key: Option<Secret>,
+    /// `previous_key_envs`: variables holding retired keys. Only `hrsync audit verify`
+    /// and `checkpoint` read them, when they run; the engine never needs them.
+    pub previous_key_envs: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

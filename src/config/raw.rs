@@ -9,8 +9,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{
-    ApplyConfig, Config, ConfigError, HrisConfig, LmsConfig, LrsConfig, RetryPolicy, SafetyThreshold,
-    WebhookConfig,
+    ApplyConfig, AuditConfig, Config, ConfigError, HrisConfig, LmsConfig, LrsConfig, RetryPolicy,
+    SafetyThreshold, WebhookConfig,
 };
 use crate::model::{ScimQuirk, Secret};
 
@@ -37,6 +37,8 @@ struct RawConfig {
     apply: RawApply,
     #[serde(default)]
     reconcile: RawReconcile,
+    #[serde(default)]
+    audit: RawAudit,
 }
 
 #[derive(Deserialize)]
@@ -138,6 +140,14 @@ struct RawReconcile {
     time_zone: Option<Spanned<String>>,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    key_env: Option<Spanned<String>>,
+    #[serde(default)]
+    previous_key_envs: Vec<Spanned<String>>,
+}
+
 /// Turns byte offsets into line numbers and collects the first problem.
 struct Resolver<'a> {
     path: &'a Path,
@@ -171,13 +181,7 @@ impl Resolver<'_> {
         key: &'static str,
         var: &Spanned<String>,
     ) -> Result<Secret, ConfigError> {
-        let name = var.get_ref().trim();
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(self.invalid(
-                var,
-                format!("[{section}] {key} must name an environment variable (letters, digits, _), not hold the secret"),
-            ));
-        }
+        let name = self.variable(section, key, var)?;
         match env(name).filter(|v| !v.is_empty()) {
             Some(value) => Ok(Secret::new(value)),
             None => Err(ConfigError::MissingSecret {
@@ -187,6 +191,23 @@ impl Resolver<'_> {
                 var: name.to_string(),
             }),
         }
+    }
+
+    /// The name of an environment variable, never the secret itself.
+    fn variable<'v>(
+        &self,
+        section: &str,
+        key: &str,
+        var: &'v Spanned<String>,
+    ) -> Result<&'v str, ConfigError> {
+        let name = var.get_ref().trim();
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(self.invalid(
+                var,
+                format!("[{section}] {key} must name an environment variable (letters, digits, _), not hold the secret"),
+            ));
+        }
+        Ok(name)
     }
 
     fn seconds(&self, at: &Spanned<f64>, what: &str) -> Result<Duration, ConfigError> {
@@ -445,6 +466,22 @@ pub(super) fn resolve(
         Some(contract) => r.path(&contract.path),
         None => r.path(&Spanned::new(0..0, "contract.toml".to_string())),
     };
+    let audit = AuditConfig {
+        key_env: match &raw.audit.key_env {
+            Some(var) => Some(r.variable("audit", "key_env", var)?.to_string()),
+            None => None,
+        },
+        key: match &raw.audit.key_env {
+            Some(var) => Some(r.secret(env, "audit", "key_env", var)?),
+            None => None,
+        },
+        previous_key_envs: raw
+            .audit
+            .previous_key_envs
+            .iter()
+            .map(|var| Ok(r.variable("audit", "previous_key_envs", var)?.to_string()))
+            .collect::<Result<_, ConfigError>>()?,
+    };
     Ok(Config {
         hris,
         lms,
@@ -460,5 +497,6 @@ pub(super) fn resolve(
         alerts,
         apply,
         reconcile,
+        audit,
     })
 }

@@ -108,3 +108,41 @@ path = "/var/lib/hrsync/x.db"
     assert_eq!(config.safety.allowed(10_000), 500);
     assert!(config.lrs.is_none());
 }
+
+#[test]
+fn the_audit_key_is_named_by_variable_and_previous_keys_are_only_names() {
+    let config = parse(EXAMPLE).unwrap();
+    assert_eq!(config.audit.key_env.as_deref(), Some("HRSYNC_AUDIT_KEY"));
+    assert_eq!(
+        config.audit.key.as_ref().map(|k| k.expose()),
+        Some("value-of-HRSYNC_AUDIT_KEY")
+    );
+    assert!(config.audit.previous_key_envs.is_empty());
+
+    let rotated = EXAMPLE.replace(
+        "# previous_key_envs = [\"HRSYNC_AUDIT_KEY_2025\"]",
+        "previous_key_envs = [\"HRSYNC_AUDIT_KEY_2025\", \"OLDER\"]",
+    );
+    // Retired keys are not read at load: the engine never needs them.
+    let config = Config::parse(Path::new("h.toml"), &rotated, |var| {
+        (var != "HRSYNC_AUDIT_KEY_2025").then(|| "x".to_string())
+    })
+    .unwrap();
+    assert_eq!(config.audit.previous_key_envs, ["HRSYNC_AUDIT_KEY_2025", "OLDER"]);
+
+    let missing = Config::parse(Path::new("h.toml"), EXAMPLE, |var| {
+        (var != "HRSYNC_AUDIT_KEY").then(|| "x".to_string())
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(missing.contains("[audit] key_env"), "{missing}");
+
+    let inline = EXAMPLE.replace("key_env = \"HRSYNC_AUDIT_KEY\"", "key_env = \"k3y-v@lue\"");
+    let error = problem(&inline);
+    assert!(error.contains("must name an environment variable"), "{error}");
+    assert!(!error.contains("k3y-v@lue"), "{error}");
+
+    let without = EXAMPLE.replace("key_env = \"HRSYNC_AUDIT_KEY\"", "");
+    let config = parse(&without).unwrap();
+    assert!(config.audit.key.is_none() && config.audit.key_env.is_none());
+}

@@ -71,6 +71,13 @@ impl EngineHandle {
         Ok(handle)
     }
 
+    /// Appends its operator actions to the audit log as HMACs with `key` (attached;
+    /// a handle on an engine in this process shares the engine's keyed store).
+    pub fn with_audit_key(self, key: crate::store::AuditKey) -> EngineHandle {
+        self.store.set_audit_key(key);
+        self
+    }
+
     /// A handle on an open store with no engine in this process (attach mode, tests).
     pub fn on_store(store: Store) -> EngineHandle {
         EngineHandle {

@@ -40,7 +40,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::connectors::{ConnectorError, HrisClient, LrsClient, Notifier, ScimClient};
 use crate::contract::Contract;
-use crate::store::{Store, StoreError};
+use crate::store::{AuditKey, Store, StoreError};
 use apply::Applier;
 use enrol::Enroller;
 use initial_load::LoadSummary;
@@ -53,6 +53,8 @@ pub enum StartError {
     Locked(#[from] crate::store::LockError),
     #[error("opening the store {path}: {source}")]
     Store { path: String, source: StoreError },
+    #[error("[audit] key_env: {0}")]
+    AuditKey(#[from] crate::store::AuditKeyError),
     #[error("connecting: {0}")]
     Connector(#[from] ConnectorError),
     #[error(transparent)]
@@ -95,6 +97,49 @@ impl RunningEngine {
     }
 }
 
+/// Opens the store with the audit key every append is an HMAC with, and says in the
+/// log what guards the audit chain.
+pub(crate) fn open_keyed(path: &std::path::Path, key: Option<AuditKey>) -> Result<Store, StoreError> {
+    let store = Store::open(path)?;
+    let Some(key) = key else {
+        // A log a keyed writer has sealed must not go on without the key.
+        if let Some(seal) = store.audit_seal()? {
+            return Err(StoreError::AuditKeyMissing { key_id: seal.key_id });
+        }
+        tracing::warn!(
+            "no [audit] key_env: the audit chain is plain SHA-256, which shows accidental damage \
+             but not a rewrite by someone who can write the store (docs/security.md)"
+        );
+        return Ok(store);
+    };
+    let id = key.id().to_string();
+    store.set_audit_key(key);
+    match store.seal_audit()? {
+        Some(seal) => tracing::warn!(
+            key_id = %id,
+            legacy_entries = seal.legacy_entries,
+            "audit log sealed: the entries before it keep their plain SHA-256 links, every new one \
+             is an HMAC. This happens once, on the first start with a key; seen again, it means \
+             the log was rewritten"
+        ),
+        None => match store.audit_seal()? {
+            Some(seal) => tracing::info!(
+                key_id = %id,
+                legacy_entries = seal.legacy_entries,
+                sealed_with = %seal.key_id,
+                sealed_at = %seal.at,
+                "audit entries are HMACs with this key"
+            ),
+            None => tracing::error!(
+                key_id = %id,
+                "the audit log has keyed entries but no seal: it was tampered with \
+                 (`hrsync audit verify` says where)"
+            ),
+        },
+    }
+    Ok(store)
+}
+
 /// Starts the engine on a configuration and a checked contract.
 pub async fn start(config: &Config, contract: Contract) -> Result<RunningEngine, StartError> {
     let listener = tokio::net::TcpListener::bind(config.webhook.listen)
@@ -115,8 +160,9 @@ pub async fn start_with_listener(
 ) -> Result<RunningEngine, StartError> {
     // Before anything else: a second engine on this store must not start at all.
     let lock = crate::store::EngineLock::acquire(&config.store_path)?;
+    let audit_key = config.audit.key.clone().map(AuditKey::new).transpose()?;
     let path = config.store_path.clone();
-    let store = tokio::task::spawn_blocking(move || Store::open(&path))
+    let store = tokio::task::spawn_blocking(move || open_keyed(&path, audit_key))
         .await
         .expect("opening the store does not panic")
         .map_err(|source| StartError::Store {
@@ -390,6 +436,47 @@ async fn checkpoints(store: Store, cancel: CancellationToken) {
             Ok(Ok(_)) => failing.clear("the journal checkpoints again"),
             Ok(Err(error)) => failing.warn("cannot checkpoint the journal", &error.to_string()),
             Err(_) => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::open_keyed;
+    use crate::model::{NewAuditEntry, Secret};
+    use crate::store::{AuditKey, StoreError};
+
+    fn entry() -> NewAuditEntry {
+        NewAuditEntry {
+            actor: "engine".into(),
+            action: "learner.update".into(),
+            employee_id: Some("E1".into()),
+            subject: "learner u-1".into(),
+            before: serde_json::json!({}),
+            after: serde_json::json!({ "title": "Manager" }),
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn the_configured_key_seals_the_log_and_then_is_required() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let legacy = open_keyed(&path, None).unwrap();
+        legacy.audit(entry()).unwrap();
+        drop(legacy);
+
+        let key = AuditKey::new(Secret::new("k".repeat(32))).unwrap();
+        let keyed = open_keyed(&path, Some(key.clone())).unwrap();
+        let seal = keyed.audit_seal().unwrap().expect("sealed at start");
+        assert_eq!((seal.legacy_entries, seal.key_id.as_str()), (1, key.id()));
+        assert_eq!(keyed.audit(entry()).unwrap().key_id.as_deref(), Some(key.id()));
+        drop(keyed);
+
+        // Started without the key, the engine would break the chain: it does not start.
+        match open_keyed(&path, None) {
+            Err(StoreError::AuditKeyMissing { key_id }) => assert_eq!(key_id, key.id()),
+            other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
         }
     }
 }

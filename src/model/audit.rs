@@ -21,6 +21,7 @@ pub struct NewAuditEntry {
 }
 
 /// A stored audit entry; `hash` covers every other field, `prev_hash` links the chain.
+/// `hash` is an HMAC under the key `key_id` names, or a plain SHA-256 without one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub seq: u64,
@@ -34,4 +35,6 @@ pub struct AuditEntry {
     pub reason: Option<String>,
     pub prev_hash: String,
     pub hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
 }

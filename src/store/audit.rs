@@ -1,13 +1,15 @@
-//! The audit log: append-only entries, each chained to the one before by a SHA-256
-//! hash over its canonical form, so an edited, removed or reordered entry shows up
-//! in `verify_audit`. Also the console's filtered, keyset-paginated pages.
+//! The audit log: append-only entries, each chained to the one before by an HMAC
+//! under the store's audit key (or, written without one, a plain SHA-256) over its
+//! canonical form; `verify_audit_with` finds an edited, removed, reordered or
+//! rechained entry. Also the console's filtered, keyset-paginated pages.
 
 use std::fmt;
 
+use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
+use super::audit_key::{AuditCheckpoint, AuditKey, AuditSeal, link};
 use super::page::PageQuery;
 use super::queries::json;
 use super::{Store, StoreError, StoreTx, from_micros, to_micros};
@@ -17,13 +19,30 @@ use crate::model::{AuditEntry, NewAuditEntry};
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 pub(super) const AUDIT_COLUMNS: &str =
-    "seq, at, actor, action, employee_id, subject, before, after, reason, prev_hash, hash";
+    "seq, at, actor, action, employee_id, subject, before, after, reason, prev_hash, hash, key_id";
 
 /// A chain that checks out from the first entry to the last.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditReport {
     pub entries: u64,
     pub last_hash: String,
+    pub last_key_id: Option<String>,
+    pub last_at: Option<Timestamp>,
+    /// Entries chained by plain SHA-256: written before audit keys, or with none set.
+    /// They show accidental damage only; anyone who can write the store can redo them.
+    pub legacy_entries: u64,
+    /// Entries chained by HMAC, per key, in the order the keys were first used.
+    pub keys: Vec<KeyUse>,
+    /// Where the legacy entries end, as the first writer with a key sealed it.
+    pub seal: Option<AuditSeal>,
+    /// The checkpoint's entry, when verified against one.
+    pub checkpoint_seq: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeyUse {
+    pub key_id: String,
+    pub entries: u64,
 }
 
 /// Where the chain breaks, and how.
@@ -63,13 +82,18 @@ struct StoredEntry {
     after: String,
     reason: Option<String>,
     prev_hash: String,
+    /// The key the link is an HMAC with; none: a legacy SHA-256 link.
+    key_id: Option<String>,
 }
 
 impl StoredEntry {
-    /// SHA-256 over a JSON array of the fields in a fixed order: JSON escaping keeps
-    /// every field's boundaries unambiguous, and before/after enter as stored text.
-    fn hash(&self) -> String {
-        let canonical = serde_json::json!([
+    /// The link over a JSON array of the fields in a fixed order: JSON escaping keeps
+    /// every field's boundaries unambiguous, and before/after enter as stored text. A
+    /// keyed entry's array ends with its key id; a legacy entry's is the array from
+    /// before keys existed, so entries written then still verify.
+    fn hash(&self, key: Option<&AuditKey>) -> String {
+        debug_assert_eq!(key.map(AuditKey::id), self.key_id.as_deref());
+        let mut canonical = serde_json::json!([
             self.seq,
             self.at,
             self.actor,
@@ -81,7 +105,10 @@ impl StoredEntry {
             self.reason,
             self.prev_hash,
         ]);
-        hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+        if let (Some(id), Some(fields)) = (&self.key_id, canonical.as_array_mut()) {
+            fields.push(id.as_str().into());
+        }
+        link(key, canonical.to_string().as_bytes())
     }
 
     fn from_row(row: &Row<'_>) -> rusqlite::Result<(StoredEntry, String)> {
@@ -96,6 +123,7 @@ impl StoredEntry {
             after: row.get(7)?,
             reason: row.get(8)?,
             prev_hash: row.get(9)?,
+            key_id: row.get(11)?,
         };
         Ok((entry, row.get(10)?))
     }
@@ -114,6 +142,7 @@ pub(super) fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<AuditEntry> {
         reason: row.get(8)?,
         prev_hash: row.get(9)?,
         hash: row.get(10)?,
+        key_id: row.get(11)?,
     })
 }
 
@@ -122,9 +151,38 @@ fn head(conn: &Connection) -> Result<Option<(i64, String)>, StoreError> {
     Ok(stmt.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional()?)
 }
 
+fn seal(conn: &Connection) -> Result<Option<AuditSeal>, StoreError> {
+    let mut stmt = conn
+        .prepare_cached("SELECT legacy_entries, legacy_hash, key_id, at, mac FROM audit_seal WHERE id = 1")?;
+    Ok(stmt
+        .query_row([], |r| {
+            Ok(AuditSeal {
+                legacy_entries: r.get::<_, i64>(0)? as u64,
+                legacy_hash: r.get(1)?,
+                key_id: r.get(2)?,
+                at: from_micros(r.get(3)?),
+                mac: r.get(4)?,
+            })
+        })
+        .optional()?)
+}
+
 impl StoreTx<'_> {
     /// Appends an entry to the chain, committed with whatever else this transaction does.
     pub fn audit(&self, entry: NewAuditEntry) -> Result<AuditEntry, StoreError> {
+        let key = self.audit_key.as_deref();
+        // Once a writer with a key has sealed the log, an entry without one would
+        // break the chain for good: refuse it, and with it the change it records.
+        match key {
+            Some(key) => {
+                self.seal_legacy(key)?;
+            }
+            None => {
+                if let Some(seal) = seal(self.conn)? {
+                    return Err(StoreError::AuditKeyMissing { key_id: seal.key_id });
+                }
+            }
+        }
         let (last_seq, prev_hash) = head(self.conn)?.unwrap_or((0, GENESIS_HASH.to_string()));
         let stored = StoredEntry {
             seq: last_seq + 1,
@@ -137,11 +195,13 @@ impl StoreTx<'_> {
             after: entry.after.to_string(),
             reason: entry.reason,
             prev_hash,
+            key_id: key.map(|k| k.id().to_string()),
         };
-        let hash = stored.hash();
+        let hash = stored.hash(key);
         self.conn
             .prepare_cached(&format!(
-                "INSERT INTO audit ({AUDIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                "INSERT INTO audit ({AUDIT_COLUMNS}) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
             ))?
             .execute(params![
                 stored.seq,
@@ -155,6 +215,7 @@ impl StoreTx<'_> {
                 stored.reason,
                 stored.prev_hash,
                 hash,
+                stored.key_id,
             ])?;
         self.conn
             .prepare_cached(
@@ -174,7 +235,49 @@ impl StoreTx<'_> {
             reason: stored.reason,
             prev_hash: stored.prev_hash,
             hash,
+            key_id: stored.key_id,
         })
+    }
+
+    /// Seals the entries written so far under `key`, unless the log is sealed already.
+    /// A keyed newest entry and no seal means the seal was removed: sealing now would
+    /// bless whatever was done to the log, so that is left for `verify` to report.
+    fn seal_legacy(&self, key: &AuditKey) -> Result<Option<AuditSeal>, StoreError> {
+        let mut sealed = self
+            .conn
+            .prepare_cached("SELECT 1 FROM audit_seal WHERE id = 1")?;
+        if sealed.exists([])? {
+            return Ok(None);
+        }
+        let (seq, hash) = head(self.conn)?.unwrap_or((0, GENESIS_HASH.to_string()));
+        let newest_keyed: Option<Option<String>> = self
+            .conn
+            .prepare_cached("SELECT key_id FROM audit WHERE seq = ?1")?
+            .query_row([seq], |r| r.get(0))
+            .optional()?;
+        if matches!(newest_keyed, Some(Some(_))) {
+            return Ok(None);
+        }
+        let mut sealed = AuditSeal {
+            legacy_entries: seq as u64,
+            legacy_hash: hash,
+            key_id: key.id().to_string(),
+            at: self.now,
+            mac: String::new(),
+        };
+        sealed.mac = key.mac(sealed.canonical().as_bytes());
+        self.conn.execute(
+            "INSERT INTO audit_seal (id, legacy_entries, legacy_hash, key_id, at, mac) \
+             VALUES (1, ?1, ?2, ?3, ?4, ?5)",
+            params![
+                seq,
+                sealed.legacy_hash,
+                sealed.key_id,
+                to_micros(sealed.at),
+                sealed.mac
+            ],
+        )?;
+        Ok(Some(sealed))
     }
 }
 
@@ -184,15 +287,77 @@ impl Store {
         self.transaction(|tx| tx.audit(entry))
     }
 
-    /// Walks the whole chain. The outer error is a failure to read; the inner one is
-    /// the first entry that was edited, removed or moved.
+    /// This store, every append (from every clone of it) an HMAC with `key`.
+    pub fn with_audit_key(self, key: AuditKey) -> Store {
+        self.set_audit_key(key);
+        self
+    }
+
+    /// From now on every append, from every clone of this store, is an HMAC with
+    /// `key`. Nothing is written until the first append (or `seal_audit`).
+    pub fn set_audit_key(&self, key: AuditKey) {
+        *self.inner.audit_key.write() = Some(std::sync::Arc::new(key));
+    }
+
+    /// Seals the entries written so far with the store's key, as the first keyed
+    /// append would; returns the seal when this call made it.
+    pub fn seal_audit(&self) -> Result<Option<AuditSeal>, StoreError> {
+        let Some(key) = self.inner.audit_key.read().clone() else {
+            return Ok(None);
+        };
+        self.transaction(|tx| tx.seal_legacy(&key))
+    }
+
+    /// The id of the key appends use (none: plain SHA-256).
+    pub fn audit_key_id(&self) -> Option<String> {
+        self.inner.audit_key.read().as_ref().map(|k| k.id().to_string())
+    }
+
+    /// The seal of the legacy entries, if a writer with a key has made one.
+    pub fn audit_seal(&self) -> Result<Option<AuditSeal>, StoreError> {
+        seal(&*self.reader()?)
+    }
+
+    /// Walks the whole chain with the store's own key (if it has one).
     pub fn verify_audit(&self) -> Result<Result<AuditReport, AuditBreak>, StoreError> {
+        let own: Vec<AuditKey> = self
+            .inner
+            .audit_key
+            .read()
+            .iter()
+            .map(|k| (**k).clone())
+            .collect();
+        self.verify_audit_with(&own, None)
+    }
+
+    /// Walks the whole chain, checking each keyed entry with the key its id names, and
+    /// with a checkpoint, that the entry it names is still there, unchanged. The outer
+    /// error is a failure to read; the inner one is the first thing found wrong.
+    pub fn verify_audit_with(
+        &self,
+        keys: &[AuditKey],
+        checkpoint: Option<&AuditCheckpoint>,
+    ) -> Result<Result<AuditReport, AuditBreak>, StoreError> {
         let conn = self.reader()?;
-        // One read transaction: the chain and its head are seen at the same moment.
+        // One read transaction: the chain, its head and its seal are seen at one moment.
         conn.execute_batch("BEGIN")?;
-        let verdict = verify(&conn);
+        let verdict = verify(&conn, keys, checkpoint);
         conn.execute_batch("COMMIT")?;
         verdict
+    }
+
+    /// The head of a chain that verifies, to keep outside the store.
+    pub fn audit_checkpoint(
+        &self,
+        keys: &[AuditKey],
+    ) -> Result<Result<AuditCheckpoint, AuditBreak>, StoreError> {
+        Ok(self.verify_audit_with(keys, None)?.map(|report| AuditCheckpoint {
+            seq: report.entries,
+            hash: report.last_hash,
+            key_id: report.last_key_id,
+            entry_at: report.last_at,
+            taken_at: Timestamp::now(),
+        }))
     }
 
     /// A page of the audit log, newest first, older than `before_seq` (None: the newest).
@@ -211,40 +376,110 @@ impl Store {
     }
 }
 
-fn verify(conn: &Connection) -> Result<Result<AuditReport, AuditBreak>, StoreError> {
-    let broken = |seq: i64, reason: String| {
-        Ok(Err(AuditBreak {
-            seq: seq as u64,
-            reason,
-        }))
+/// What the walk has seen so far.
+struct Walk {
+    last_seq: u64,
+    last_hash: String,
+    last_key_id: Option<String>,
+    last_at: Option<Timestamp>,
+    legacy: u64,
+    /// The hash of the last legacy entry (the genesis hash before any).
+    legacy_hash: String,
+    keys: Vec<KeyUse>,
+}
+
+fn verify(
+    conn: &Connection,
+    keys: &[AuditKey],
+    checkpoint: Option<&AuditCheckpoint>,
+) -> Result<Result<AuditReport, AuditBreak>, StoreError> {
+    let broken = |seq: u64, reason: String| Ok(Err(AuditBreak { seq, reason }));
+    let key = |id: &str| keys.iter().find(|k| k.id() == id);
+    let not_given = |id: &str| {
+        format!(
+            "written with audit key {id}, which was not given \
+             (--key-env, or [audit] key_env / previous_key_envs)"
+        )
     };
     let mut stmt = conn.prepare(&format!("SELECT {AUDIT_COLUMNS} FROM audit ORDER BY seq"))?;
     let mut rows = stmt.query([])?;
-    let (mut last_seq, mut last_hash) = (0_i64, GENESIS_HASH.to_string());
+    let mut walk = Walk {
+        last_seq: 0,
+        last_hash: GENESIS_HASH.to_string(),
+        last_key_id: None,
+        last_at: None,
+        legacy: 0,
+        legacy_hash: GENESIS_HASH.to_string(),
+        keys: Vec::new(),
+    };
     while let Some(row) = rows.next()? {
         let (entry, hash) = StoredEntry::from_row(row)?;
-        let expected = last_seq + 1;
-        if entry.seq != expected {
+        let expected = walk.last_seq + 1;
+        if entry.seq != expected as i64 {
             return broken(
                 expected,
                 format!("entry {expected} is missing (the next one is {})", entry.seq),
             );
         }
-        if entry.prev_hash != last_hash {
+        let seq = expected;
+        if entry.prev_hash != walk.last_hash {
             return broken(
-                entry.seq,
+                seq,
                 "does not link to the entry before it (removed or reordered)".into(),
             );
         }
-        if entry.hash() != hash {
-            return broken(entry.seq, "its contents do not match its hash (edited)".into());
+        let entry_key = match &entry.key_id {
+            None if !walk.keys.is_empty() => {
+                return broken(
+                    seq,
+                    "has no key id but follows keyed entries (rechained without the key)".into(),
+                );
+            }
+            None => None,
+            Some(id) => match key(id) {
+                Some(k) => Some(k),
+                None => return broken(seq, not_given(id)),
+            },
+        };
+        if entry.hash(entry_key) != hash {
+            let reason = match &entry.key_id {
+                Some(id) => format!(
+                    "its contents do not match its HMAC under key {id} (edited, or rechained without the key)"
+                ),
+                None => "its contents do not match its hash (edited)".into(),
+            };
+            return broken(seq, reason);
         }
-        (last_seq, last_hash) = (entry.seq, hash);
+        if let Some(cp) = checkpoint
+            && cp.seq == seq
+            && cp.hash != hash
+        {
+            return broken(
+                seq,
+                format!(
+                    "its hash is not the one checkpointed at {}: the log was rewritten up to entry {seq}",
+                    cp.taken_at
+                ),
+            );
+        }
+        match &entry.key_id {
+            None => (walk.legacy, walk.legacy_hash) = (walk.legacy + 1, hash.clone()),
+            Some(id) => match walk.keys.iter_mut().find(|k| &k.key_id == id) {
+                Some(used) => used.entries += 1,
+                None => walk.keys.push(KeyUse {
+                    key_id: id.clone(),
+                    entries: 1,
+                }),
+            },
+        }
+        (walk.last_seq, walk.last_hash) = (seq, hash);
+        (walk.last_key_id, walk.last_at) = (entry.key_id, Some(from_micros(entry.at)));
     }
+    let last_seq = walk.last_seq;
     match head(conn)? {
         None if last_seq == 0 => {}
-        Some((seq, hash)) if seq == last_seq && hash == last_hash => {}
-        Some((seq, _)) if seq > last_seq => {
+        Some((seq, hash)) if seq as u64 == last_seq && hash == walk.last_hash => {}
+        Some((seq, _)) if seq as u64 > last_seq => {
             return broken(
                 last_seq + 1,
                 format!("entries {} to {seq} were removed", last_seq + 1),
@@ -257,8 +492,101 @@ fn verify(conn: &Connection) -> Result<Result<AuditReport, AuditBreak>, StoreErr
             );
         }
     }
+    let seal = seal(conn)?;
+    match &seal {
+        Some(seal) => {
+            let Some(seal_key) = key(&seal.key_id) else {
+                return broken(
+                    seal.legacy_entries,
+                    format!(
+                        "the seal of the entries before keys was {}",
+                        not_given(&seal.key_id)
+                    ),
+                );
+            };
+            let sealed = format!("sealed with key {} at {}", seal.key_id, seal.at);
+            if seal_key.mac(seal.canonical().as_bytes()) != seal.mac {
+                return broken(
+                    seal.legacy_entries,
+                    format!("the seal of the entries before keys does not match its HMAC (edited; {sealed})"),
+                );
+            }
+            if walk.legacy > seal.legacy_entries {
+                return broken(
+                    seal.legacy_entries + 1,
+                    format!(
+                        "has no key id, but the log was {sealed} after entry {}: \
+                         rechained without the key",
+                        seal.legacy_entries
+                    ),
+                );
+            }
+            if walk.legacy < seal.legacy_entries {
+                return broken(
+                    walk.legacy + 1,
+                    format!(
+                        "entries 1 to {} had no key when the log was {sealed}, but the log \
+                         holds {} such entries: removed",
+                        seal.legacy_entries, walk.legacy
+                    ),
+                );
+            }
+            if walk.legacy_hash != seal.legacy_hash {
+                return broken(
+                    seal.legacy_entries,
+                    format!("its hash is not the one {sealed}: the entries before keys were rewritten"),
+                );
+            }
+        }
+        None if !walk.keys.is_empty() => {
+            return broken(
+                walk.legacy + 1,
+                "keyed entries start here, but the seal of the entries before them is gone (removed)".into(),
+            );
+        }
+        // A key in hand and nothing keyed: either no writer has used a key on this
+        // store yet, or the keyed entries were rechained without it and the seal dropped.
+        None if !keys.is_empty() && walk.legacy > 0 => {
+            return broken(
+                1,
+                format!(
+                    "none of the {} entries has a key id and no writer with a key has sealed them: \
+                     either no engine has run with [audit] key_env on this store yet (start it, \
+                     and verify again), or the log was rechained without the key",
+                    walk.legacy
+                ),
+            );
+        }
+        None => {}
+    }
+    if let Some(cp) = checkpoint
+        && cp.seq > last_seq
+    {
+        let reason = if last_seq == 0 {
+            format!(
+                "the log is empty, but the checkpoint taken at {} names entry {}: it was emptied",
+                cp.taken_at, cp.seq
+            )
+        } else {
+            format!(
+                "the log ends at entry {last_seq}, but the checkpoint taken at {} names entry {}: \
+                 entries {} to {} were removed",
+                cp.taken_at,
+                cp.seq,
+                last_seq + 1,
+                cp.seq
+            )
+        };
+        return broken(cp.seq, reason);
+    }
     Ok(Ok(AuditReport {
-        entries: last_seq as u64,
-        last_hash,
+        entries: last_seq,
+        last_hash: walk.last_hash,
+        last_key_id: walk.last_key_id,
+        last_at: walk.last_at,
+        legacy_entries: walk.legacy,
+        keys: walk.keys,
+        seal,
+        checkpoint_seq: checkpoint.map(|cp| cp.seq),
     }))
 }

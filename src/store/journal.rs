@@ -4,12 +4,13 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use serde_json::Value;
 
-use super::{Store, StoreError, queries, to_micros};
+use super::{AuditKey, Store, StoreError, queries, to_micros};
 use crate::model::{Direction, Event, EventId, EventStatus, NewEvent, Source, WriteRecord};
 
 /// What the journal did with one event of a batch.
@@ -32,16 +33,19 @@ impl Appended {
 pub struct StoreTx<'a> {
     pub(super) conn: &'a Connection,
     pub(super) now: Timestamp,
+    /// What audit entries are an HMAC with; none: plain SHA-256.
+    pub(super) audit_key: Option<Arc<AuditKey>>,
     /// What the transaction changes the counters by (table, name), written once
     /// before it commits: a group of transitions costs a few upserts, not two each.
     counts: RefCell<BTreeMap<(&'static str, &'static str), i64>>,
 }
 
 impl<'a> StoreTx<'a> {
-    pub(super) fn new(conn: &'a Connection, now: Timestamp) -> StoreTx<'a> {
+    pub(super) fn new(conn: &'a Connection, now: Timestamp, audit_key: Option<Arc<AuditKey>>) -> StoreTx<'a> {
         StoreTx {
             conn,
             now,
+            audit_key,
             counts: RefCell::default(),
         }
     }

@@ -9,6 +9,7 @@
 //! Payloads are stored as given: callers must never hand the store request headers.
 
 mod audit;
+mod audit_key;
 mod console_queries;
 mod credentials;
 pub mod csv_cells;
@@ -29,12 +30,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::model::{EventId, EventStatus};
 
-pub use audit::{AuditBreak, AuditFilter, AuditReport, GENESIS_HASH};
+pub use audit::{AuditBreak, AuditFilter, AuditReport, GENESIS_HASH, KeyUse};
+pub use audit_key::{AuditCheckpoint, AuditKey, AuditKeyError, AuditSeal, MIN_AUDIT_KEY_BYTES};
 pub use console_queries::Toward;
 pub use credentials::{CredentialRow, CredentialTotals, NewCredential};
 pub use duplicates::{DuplicateCounts, DuplicateGroup, DuplicateMember, Sharer, SuspectedGroup};
@@ -101,6 +103,11 @@ pub enum StoreError {
     Export(String),
     #[error("store file {}: {source}", path.display())]
     File { path: PathBuf, source: std::io::Error },
+    #[error(
+        "the audit log is keyed (sealed with key {key_id}) and this process has no audit key: \
+         set the variable [audit] key_env names (HRSYNC_AUDIT_KEY with --db)"
+    )]
+    AuditKeyMissing { key_id: String },
 }
 
 /// A handle on the store; cheap to clone and share between tokio tasks.
@@ -118,6 +125,8 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
     /// Its own connection, so copying the log into the file never holds up a write.
     checkpointer: Mutex<Option<Connection>>,
+    /// What audit appends are an HMAC with (`set_audit_key`); none: plain SHA-256.
+    audit_key: RwLock<Option<Arc<audit_key::AuditKey>>>,
 }
 
 /// How a read connection opens the store.
@@ -218,6 +227,7 @@ impl Store {
                 source: ReadSource::File,
                 readers: Mutex::new(Vec::new()),
                 checkpointer: Mutex::new(None),
+                audit_key: RwLock::new(None),
             }),
         })
     }
@@ -266,6 +276,7 @@ impl Store {
                 source,
                 readers: Mutex::new(vec![conn]),
                 checkpointer: Mutex::new(None),
+                audit_key: RwLock::new(None),
             }),
         })
     }
@@ -334,7 +345,7 @@ impl Store {
         // IMMEDIATE takes the write lock up front, so a CLI process writing at the same
         // time waits (busy_timeout) instead of failing half-way with SQLITE_BUSY.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let store_tx = StoreTx::new(&tx, now());
+        let store_tx = StoreTx::new(&tx, now(), self.inner.audit_key.read().clone());
         let out = work(&store_tx)?;
         store_tx.write_counts()?;
         tx.commit()?;

@@ -244,6 +244,22 @@ CREATE TABLE flags (
     detail      TEXT NOT NULL
 );
 "#,
+    r#"
+-- Which audit key made each entry's hash an HMAC; NULL for a plain SHA-256 link
+-- (entries written before audit keys, or by a store without one).
+ALTER TABLE audit ADD COLUMN key_id TEXT;
+-- Made once, by the first writer with a key: entries 1 to legacy_entries have no
+-- key and every later one has, under that key's HMAC, so entries cannot be
+-- rechained as keyless ones, nor the keyless ones rewritten, without the key.
+CREATE TABLE audit_seal (
+    id             INTEGER PRIMARY KEY CHECK (id = 1),
+    legacy_entries INTEGER NOT NULL,
+    legacy_hash    TEXT NOT NULL,
+    key_id         TEXT NOT NULL,
+    at             INTEGER NOT NULL,
+    mac            TEXT NOT NULL
+);
+"#,
 ];
 
 /// Brings the file's schema up to the newest version, in one transaction.
