@@ -238,15 +238,36 @@ impl ScimClient {
     /// Hands every learner to `each`, page by page, so a caller that keeps them in
     /// another form never holds the whole list as JSON.
     pub async fn each_user(&self, mut each: impl FnMut(ScimUser)) -> Result<usize, ConnectorError> {
-        let mut start = 1usize;
-        let mut pager = Pager::new("learners", &self.base);
         let mut listed = 0;
+        let page_size = self.profile.page_size();
+        self.each_page("Users", "learners", page_size, |resources| {
+            listed += resources.len();
+            for resource in resources {
+                each(ScimUser::from_resource(resource, None)?);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(listed)
+    }
+
+    /// Reads every resource of `resource` in checked pages of `page_size`,
+    /// handing each page's (new) resources to `each`.
+    pub(super) async fn each_page(
+        &self,
+        resource: &str,
+        listed: &'static str,
+        page_size: usize,
+        mut each: impl FnMut(Vec<Value>) -> Result<(), ConnectorError>,
+    ) -> Result<(), ConnectorError> {
+        let mut start = 1usize;
+        let mut pager = Pager::new(listed, &self.base);
         loop {
-            let what = format!("LMS learners from {start} (GET Users)");
+            let what = format!("LMS {listed} from {start} (GET {resource})");
             let page = || async {
-                let request = self.request(reqwest::Method::GET, "Users").query(&[
+                let request = self.request(reqwest::Method::GET, resource).query(&[
                     ("startIndex", start.to_string()),
-                    ("count", self.profile.page_size().to_string()),
+                    ("count", page_size.to_string()),
                 ]);
                 json_of::<ListAnswer>(&what, self.send(&what, request).await?).await
             };
@@ -259,13 +280,10 @@ impl ScimClient {
                 .await?;
             let got = answer.resources.len();
             pager.check(start, &mut answer)?;
-            listed += answer.resources.len();
-            for resource in answer.resources {
-                each(ScimUser::from_resource(resource, None)?);
-            }
+            each(answer.resources)?;
             start += got;
             if got == 0 || start > answer.total_results {
-                return Ok(listed);
+                return Ok(());
             }
         }
     }

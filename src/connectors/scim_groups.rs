@@ -2,12 +2,11 @@
 //! it, add learners with PATCH, and read every group's members in checked pages
 //! (real servers often leave the User's read-only `groups` attribute empty).
 
-use backon::Retryable;
 use serde_json::{Value, json};
 
 use super::hris::encode_segment;
 use super::scim::{SCIM_JSON, ScimClient, quoted};
-use super::scim_paging::{ListAnswer, Pager};
+use super::scim_paging::ListAnswer;
 use super::{ConnectorError, json_of};
 
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -107,25 +106,9 @@ impl ScimClient {
     /// Every group with its members, read in checked pages.
     pub async fn all_groups(&self) -> Result<Vec<GroupMembers>, ConnectorError> {
         let mut groups = Vec::new();
-        let mut start = 1usize;
-        let mut pager = Pager::new("groups", self.base());
-        loop {
-            let what = format!("LMS groups from {start} (GET Groups)");
-            let page = || async {
-                let request = self.request(reqwest::Method::GET, "Groups").query(&[
-                    ("startIndex", start.to_string()),
-                    ("count", GROUP_PAGE.min(self.profile().page_size()).to_string()),
-                ]);
-                json_of::<ListAnswer>(&what, self.send(&what, request).await?).await
-            };
-            let mut answer = page
-                .retry(super::page_retries())
-                .when(ConnectorError::is_transient)
-                .adjust(super::retry_after_within)
-                .await?;
-            let got = answer.resources.len();
-            pager.check(start, &mut answer)?;
-            for group in &answer.resources {
+        let page_size = GROUP_PAGE.min(self.profile().page_size());
+        self.each_page("Groups", "groups", page_size, |resources| {
+            for group in &resources {
                 let Some(id) = group["id"].as_str() else {
                     continue;
                 };
@@ -144,10 +127,9 @@ impl ScimClient {
                     members,
                 });
             }
-            start += got;
-            if got == 0 || start > answer.total_results {
-                return Ok(groups);
-            }
-        }
+            Ok(())
+        })
+        .await?;
+        Ok(groups)
     }
 }
