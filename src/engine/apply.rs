@@ -9,19 +9,20 @@ use jiff::Timestamp;
 use parking_lot::Mutex;
 use serde_json::{Map, Value};
 
-use super::duplicates::{self, HOLD_NOTE, Sighting, Verdict};
+use super::duplicates::{self, Sighting, Verdict};
 use super::enrol::Enroller;
 use super::initial_load::hris_fields;
+use super::learner_lookup::{Created, Preload, user_name_of};
+use super::outcome::{Failure, Outcome, Written};
 use super::plan::{Changes, ManagerRef, Plan, plan};
 use super::poll::READ_LATER;
 use crate::config::RetryPolicy;
-use crate::connectors::{ConnectorError, HrisClient, ScimClient, ScimUser};
+use crate::connectors::{HrisClient, ScimClient, ScimUser};
+use crate::contract::Contract;
 use crate::contract::identity::identity_keys;
-use crate::contract::map::{MappedEmployee, map_employee};
-use crate::contract::{AdoptBy, Contract};
-use crate::model::ScimQuirk;
-use crate::model::{Direction, Event, FieldReason, Source, WriteRecord};
-use crate::store::{Store, StoreError};
+use crate::contract::map::map_employee;
+use crate::model::{Direction, Event, FieldReason, WriteRecord};
+use crate::store::Store;
 
 /// How long a change waits for its manager's own change before looking again.
 const MANAGER_WAIT: jiff::SignedDuration = jiff::SignedDuration::from_secs(2);
@@ -31,147 +32,6 @@ const MANAGER_DUE_WITHIN: jiff::SignedDuration = jiff::SignedDuration::from_secs
 /// A fault-injection point for tests: called with every HRIS → LMS event before
 /// it is applied (a test makes it panic for one employee). Unset, it costs a load.
 pub static FAULT_HOOK: std::sync::OnceLock<fn(&Event)> = std::sync::OnceLock::new();
-
-/// What applying one event came to; the worker journals it.
-#[derive(Debug)]
-pub enum Outcome {
-    Applied {
-        write: WriteRecord,
-        audit_action: &'static str,
-        enrolled: Vec<String>,
-        mapped: Option<Value>,
-        /// The manager (HRIS id) this learner should point at once they have a
-        /// learner; the worker remembers it so the link is made then.
-        awaits_manager: Option<String>,
-    },
-    Unchanged {
-        enrolled: Vec<String>,
-        mapped: Option<Value>,
-        why: &'static str,
-        awaits_manager: Option<String>,
-    },
-    Deferred {
-        until: Timestamp,
-        why: String,
-    },
-    /// A step failed; what earlier steps of the same attempt wrote is `written`.
-    Failed {
-        failure: Failure,
-        written: Option<Box<Written>>,
-    },
-    Rejected(Vec<FieldReason>),
-    /// Held for an operator (a suspected duplicate newcomer), with the reason.
-    Held {
-        why: String,
-    },
-}
-
-impl Outcome {
-    /// A failure before anything reached the target.
-    pub fn failed(failure: Failure) -> Outcome {
-        Outcome::Failed {
-            failure,
-            written: None,
-        }
-    }
-}
-
-/// Writes that reached the target before a later step of the same attempt
-/// failed: journaled and audited with the failure, so no write goes unrecorded.
-#[derive(Debug, Default)]
-pub struct Written {
-    /// The record's own write, and its audit action.
-    pub write: Option<(WriteRecord, &'static str)>,
-    /// Groups the learner was added to.
-    pub enrolled: Vec<String>,
-}
-
-/// A failed attempt, as the journal and the retry policy see it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Failure {
-    pub message: String,
-    pub status: Option<u16>,
-    /// Worth another attempt (connection, timeout, 429, 5xx, a busy journal).
-    pub transient: bool,
-    pub retry_after: Option<std::time::Duration>,
-}
-
-impl Failure {
-    pub fn permanent(message: impl Into<String>) -> Failure {
-        Failure {
-            message: message.into(),
-            status: None,
-            transient: false,
-            retry_after: None,
-        }
-    }
-}
-
-impl From<ConnectorError> for Failure {
-    fn from(error: ConnectorError) -> Failure {
-        Failure {
-            message: error.to_string(),
-            status: error.status(),
-            transient: error.is_transient(),
-            retry_after: error.retry_after(),
-        }
-    }
-}
-
-impl From<StoreError> for Failure {
-    fn from(error: StoreError) -> Failure {
-        Failure {
-            message: format!("reading the journal: {error}"),
-            status: None,
-            transient: true,
-            retry_after: None,
-        }
-    }
-}
-
-/// The learners the initial load read in one full pull, so it need not ask per
-/// employee. Each is handed out once: a later attempt asks the LMS.
-#[derive(Default)]
-pub struct Preload {
-    by_external_id: HashMap<String, ScimUser>,
-}
-
-impl Preload {
-    pub fn new(users: Vec<ScimUser>) -> Preload {
-        let by_external_id = users
-            .into_iter()
-            .filter_map(|u| {
-                let key = u.resource.get("externalId")?.as_str()?.to_string();
-                Some((key, u))
-            })
-            .collect();
-        Preload { by_external_id }
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &ScimUser)> {
-        self.by_external_id.iter()
-    }
-
-    pub fn get(&self, employee_id: &str) -> Option<&ScimUser> {
-        self.by_external_id.get(employee_id)
-    }
-
-    /// Learners not marked inactive.
-    pub fn active_count(&self) -> usize {
-        self.by_external_id
-            .values()
-            .filter(|u| u.resource.get("active") != Some(&Value::Bool(false)))
-            .count()
-    }
-
-    pub fn len(&self) -> usize {
-        self.by_external_id.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_external_id.is_empty()
-    }
-}
 
 /// Everything applying needs; shared by the worker's tasks.
 pub struct Applier {
@@ -183,9 +43,9 @@ pub struct Applier {
     pub retry: RetryPolicy,
     pub enroller: Enroller,
     /// Learner ids by employee id; a learner's id never changes, so this is never stale.
-    learner_ids: Mutex<HashMap<String, String>>,
+    pub(super) learner_ids: Mutex<HashMap<String, String>>,
     /// The initial load's snapshot, consulted only by its own first attempts.
-    preload: Mutex<Option<Preload>>,
+    pub(super) preload: Mutex<Option<Preload>>,
 }
 
 impl Applier {
@@ -210,7 +70,7 @@ impl Applier {
 
     pub fn set_preload(&self, preload: Preload) {
         let mut ids = self.learner_ids.lock();
-        for (employee, user) in &preload.by_external_id {
+        for (employee, user) in preload.iter() {
             ids.insert(employee.clone(), user.id.clone());
         }
         *self.preload.lock() = Some(preload);
@@ -471,81 +331,6 @@ impl Applier {
         }
     }
 
-    /// POSTs the learner; a userName the LMS says is taken answers the learner holding it.
-    async fn create(&self, event: &Event, document: &Value) -> Result<Created, Failure> {
-        match self.scim.create_user(document).await {
-            Ok(user) => {
-                self.learner_ids
-                    .lock()
-                    .insert(event.employee_id.clone(), user.id.clone());
-                Ok(Created::New(user))
-            }
-            Err(error) if self.is_taken(&error) => {
-                let holder = match document["userName"].as_str() {
-                    Some(user_name) => self.scim.user_by_user_name(user_name).await?,
-                    None => None,
-                };
-                match holder {
-                    Some(user) => Ok(Created::Taken(user)),
-                    None => Err(error.into()),
-                }
-            }
-            Err(error) => Err(error.into()),
-        }
-    }
-
-    /// A 409, or a 400 from a server that answers taken names so (or says so).
-    fn is_taken(&self, error: &ConnectorError) -> bool {
-        match error.status() {
-            Some(409) => true,
-            Some(400) => {
-                let text = error.to_string().to_ascii_lowercase();
-                self.scim.profile().has(ScimQuirk::DuplicateIs400)
-                    || ["taken", "already", "exists", "unique", "duplicate"]
-                        .iter()
-                        .any(|word| text.contains(word))
-            }
-            _ => false,
-        }
-    }
-
-    /// Whether the learner holding the mapped userName may be taken over: it has
-    /// no externalId or this employee's, and the contract allows it. Otherwise
-    /// the clash is a learner-side duplicate for an operator: `Err` says why the
-    /// event is held.
-    fn adoption(
-        &self,
-        contract: &Contract,
-        event: &Event,
-        mapped: &MappedEmployee,
-        document: &Value,
-        holder: ScimUser,
-        sighting: &mut Option<Sighting>,
-    ) -> Result<ScimUser, String> {
-        let owner = holder.resource["externalId"].as_str().filter(|id| !id.is_empty());
-        let ours = owner.is_none_or(|owner| owner == event.employee_id);
-        if ours && contract.lifecycle.adopt_by == AdoptBy::UserName {
-            return Ok(holder);
-        }
-        let user_name = document["userName"].as_str().unwrap_or_default();
-        let why = match owner {
-            Some(owner) if owner != event.employee_id => format!(
-                "{HOLD_NOTE}: the LMS learner {} already holds userName {user_name:?} and belongs to employee {owner}",
-                holder.id
-            ),
-            _ => format!(
-                "{HOLD_NOTE}: the LMS learner {} already holds userName {user_name:?}, and the contract's \
-                 adopt_by = \"none\" forbids taking it over",
-                holder.id
-            ),
-        };
-        if let Some(seen) = sighting {
-            seen.groups
-                .push(duplicates::user_name_clash(mapped, user_name, &holder));
-        }
-        Err(why)
-    }
-
     /// A change that carries no record: the HRIS deleted the employee, or a full
     /// pull no longer lists them. Deactivate.
     async fn without_fields(
@@ -590,43 +375,6 @@ impl Applier {
             mapped: None,
             awaits_manager: None,
         })
-    }
-
-    /// The learner of the event's employee: by externalId, then (for one made
-    /// before hrsync) by employeeNumber, or by userName where the LMS cannot filter
-    /// on the enterprise extension. Only an initial-load event's first try reads
-    /// the load's snapshot, once; every other attempt asks the LMS as it is now.
-    async fn find_learner(
-        &self,
-        event: &Event,
-        user_name: Option<&str>,
-    ) -> Result<Option<ScimUser>, Failure> {
-        if event.source == Source::InitialLoad && event.attempts == 0 && event.last_error.is_none() {
-            let mut preload = self.preload.lock();
-            if let Some(preload) = preload.as_mut() {
-                return Ok(preload.by_external_id.remove(&event.employee_id));
-            }
-        }
-        if let Some(user) = self.scim.user_by_external_id(&event.employee_id).await? {
-            return Ok(Some(user));
-        }
-        if self.scim.profile().has(ScimQuirk::NoEnterpriseFilter) {
-            // Only a learner without an externalId can be this employee's.
-            let found = match user_name {
-                Some(user_name) => self.scim.user_by_user_name(user_name).await?,
-                None => None,
-            };
-            return Ok(found.filter(|u| u.resource["externalId"].as_str().is_none_or(str::is_empty)));
-        }
-        let number = event
-            .payload
-            .pointer("/fields/employeeNumber")
-            .and_then(Value::as_str)
-            .filter(|n| !n.is_empty());
-        match number {
-            Some(number) => Ok(self.scim.user_by_employee_number(number).await?),
-            None => Ok(None),
-        }
     }
 
     async fn manager_ref(&self, manager_id: &str) -> Result<ManagerRef, Failure> {
@@ -682,22 +430,6 @@ enum Planned {
     /// plan against it.
     Adopt(ScimUser, Plan),
     Decided(Plan, Option<ScimUser>),
-}
-
-/// What a POST came to.
-enum Created {
-    New(ScimUser),
-    /// The userName is taken; this learner holds it.
-    Taken(ScimUser),
-}
-
-/// The userName the contract maps the employee to, if it maps one.
-fn user_name_of(mapped: &MappedEmployee) -> Option<&str> {
-    mapped
-        .lms
-        .iter()
-        .find(|v| v.path.schema.is_none() && v.path.attribute.eq_ignore_ascii_case("userName"))
-        .and_then(|v| v.value.as_str())
 }
 
 fn write_record(

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::apply::Failure;
+use super::outcome::Failure;
 use crate::connectors::ScimClient;
 
 /// Requests taken off the queue at once.

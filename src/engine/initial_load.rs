@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
-use super::apply::Preload;
+use super::learner_lookup::Preload;
 use crate::config::SafetyThreshold;
 use crate::connectors::{HrisClient, ScimClient, ScimUser};
 use crate::contract::Contract;

@@ -5,7 +5,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::apply::{Failure, Outcome};
+use super::outcome::{Failure, Outcome};
 use crate::connectors::ScimClient;
 use crate::model::{Event, WriteRecord};
 

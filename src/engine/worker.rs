@@ -15,8 +15,9 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::apply::{Applier, Failure, Outcome};
+use super::apply::Applier;
 use super::metrics::Metrics;
+use super::outcome::{Failure, Outcome};
 use crate::model::{Direction, Event, EventId, EventStatus, FieldReason, NewAuditEntry, WriteRecord};
 use crate::store::StoreError;
 
@@ -593,7 +594,7 @@ fn journal_write(
 fn journal_partial(
     tx: &crate::store::StoreTx<'_>,
     event: &Event,
-    written: Option<&super::apply::Written>,
+    written: Option<&super::outcome::Written>,
 ) -> Result<(), StoreError> {
     let Some(written) = written else {
         return Ok(());

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::apply::{Failure, Outcome};
+use super::outcome::{Failure, Outcome};
 use crate::connectors::HrisClient;
 use crate::contract::Contract;
 use crate::contract::writeback::{Completion, StatementMapping, map_statement};
