@@ -132,6 +132,21 @@ async fn an_lms_down_past_the_retries_gives_dead_letters_that_retry_applies() {
     }
     assert!(ops_messages.lock().iter().all(|m| m.contains("dead letter")));
 
+    // `hrsync status --json` says the same, for scripts and the on-call engineer.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_hrsync"))
+        .args(["status", "--json", "--db"])
+        .arg(&world.config.store_path)
+        .output()
+        .unwrap();
+    let status: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(status["engine"]["state"], "degraded", "{status}");
+    let lms = status["engine"]["systems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["system"] == "lms");
+    assert_eq!(lms.map(|s| s["state"].clone()), Some(json!("down")), "{status}");
+
     // The LMS is back; the operator retries from the command line.
     world.admin("faults", json!({})).await;
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_hrsync"))

@@ -166,12 +166,49 @@ pub fn status(args: &StoreArgs) -> anyhow::Result<ExitCode> {
     let counts = store.counts()?;
     let poll = store.cursor(crate::engine::initial_load::POLL_CURSOR)?;
     let loaded = store.cursor(crate::engine::initial_load::DONE_CURSOR)?;
+    // What the engine last published: its state, each system's health, its problems.
+    let engine = crate::engine::status::EngineStatus::read(&store)?;
+    let now = jiff::Timestamp::now();
+    let stale = engine.as_ref().is_none_or(|e| e.is_stale(now));
+    let pause = crate::engine::status::pause_requested(&store)?;
     if args.json {
         println!(
             "{}",
-            json!({ "store": store.path(), "counts": counts, "poll_cursor": poll, "initial_load_done": loaded })
+            json!({ "store": store.path(), "counts": counts, "poll_cursor": poll, "initial_load_done": loaded,
+                    "engine": engine, "engine_status_stale": stale, "pause_requested": pause })
         );
     } else {
+        use crate::console::sanitise::on_stdout;
+        match &engine {
+            Some(e) if !stale => println!(
+                "engine {} (pid {}, status {}s old){}",
+                e.state.as_str(),
+                e.pid,
+                now.duration_since(e.updated_at).as_secs(),
+                if pause { ", paused by an operator" } else { "" }
+            ),
+            Some(e) => println!(
+                "engine: no status for {}s (last said {}); is it running?",
+                now.duration_since(e.updated_at).as_secs(),
+                e.state.as_str()
+            ),
+            None => println!("engine: has never published a status"),
+        }
+        for system in engine.iter().flat_map(|e| &e.systems) {
+            println!(
+                "  {} {} since {}{}",
+                system.system.label(),
+                system.state,
+                system.since.strftime("%H:%M:%S UTC"),
+                system
+                    .last_error
+                    .as_deref()
+                    .map_or(String::new(), |e| format!(": {}", on_stdout(e)))
+            );
+        }
+        for problem in engine.iter().flat_map(|e| &e.problems) {
+            println!("  problem: {}", on_stdout(problem));
+        }
         println!("store {}", store.path().display());
         println!(
             "events {}: {} pending, {} retrying, {} applied, {} unchanged, {} dead letters, {} rejected, {} held, {} skipped, {} flagged; {} duplicate deliveries",
