@@ -221,7 +221,7 @@ fn events_for(
             // A resync re-applies a change already applied once (the LMS drifted since),
             // so it needs a key of its own.
             idempotency_key: match mode {
-                Mode::Initial => hris_change_key(&employee_id, changed, &contract.change_digest(&fields)),
+                Mode::Initial => hris_change_key(&employee_id, changed),
                 Mode::Resync => format!("resync:{:017}:{employee_id}", started.as_microsecond()),
             },
             source: if mode == Mode::Initial { Source::InitialLoad } else { Source::Reconcile },

@@ -58,7 +58,7 @@ pub async fn poll_once(
     let fields: Arc<Vec<String>> = Arc::new(hris_fields(contract).into_iter().map(str::to_string).collect());
     let reads = changed.changes.into_iter().map(|change| {
         let (hris, fields) = (hris.clone(), fields.clone());
-        async move { journal_entry(contract, &hris, &fields, change).await }
+        async move { journal_entry(&hris, &fields, change).await }
     });
     let events: Vec<NewEvent> = futures::stream::iter(reads)
         .buffered(READ_CONCURRENCY)
@@ -92,12 +92,7 @@ pub async fn poll_once(
 
 /// One changed employee, read and made a journal event; one that cannot be
 /// read now is journaled to be read when it is applied.
-async fn journal_entry(
-    contract: &Contract,
-    hris: &HrisClient,
-    fields: &[String],
-    change: HrisChange,
-) -> NewEvent {
+async fn journal_entry(hris: &HrisClient, fields: &[String], change: HrisChange) -> NewEvent {
     let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
     let record = if change.action.eq_ignore_ascii_case("deleted") {
         Ok(None)
@@ -109,22 +104,21 @@ async fn journal_entry(
         "action": change.action,
         "lastChanged": change.last_changed.to_string(),
     });
-    let (kind, digest) = match record {
+    let kind = match record {
         Ok(Some(record)) => {
-            let digest = contract.change_digest(&record);
             payload["fields"] = serde_json::Value::Object(record);
-            (change.action.clone(), digest)
+            change.action.clone()
         }
         // An employee gone between the two reads is a deletion.
-        Ok(None) => ("Deleted".to_string(), "deleted".to_string()),
+        Ok(None) => "Deleted".to_string(),
         Err(error) => {
             tracing::warn!(employee = %change.employee_id, %error, "cannot read a changed employee; it is read again when applied");
             payload[READ_LATER] = json!(error.to_string());
-            (change.action.clone(), "unread".to_string())
+            change.action.clone()
         }
     };
     NewEvent {
-        idempotency_key: hris_change_key(&change.employee_id, change.last_changed, &digest),
+        idempotency_key: hris_change_key(&change.employee_id, change.last_changed),
         source: Source::Poll,
         direction: Direction::HrisToLms,
         employee_id: change.employee_id,

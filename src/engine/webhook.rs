@@ -362,12 +362,8 @@ fn one_change(
             reason: format!("a \"{action}\" change must carry the employee's fields"),
         });
     }
-    let digest = match change.get("fields").and_then(Value::as_object) {
-        Some(fields) => contract.change_digest(fields),
-        None => "deleted".to_string(),
-    };
     let key = match (&reasons[..], changed_at) {
-        ([], Some(at)) => hris_change_key(&id, at, &digest),
+        ([], Some(at)) => hris_change_key(&id, at),
         // Without its own time the change gets a key from the delivery, still unique per change.
         _ => format!("webhook:{delivery_time:012}:{index}:{id}"),
     };
@@ -459,14 +455,9 @@ mod tests {
         let batch = intake(&contract, body, 1_800_000_000).unwrap();
         assert_eq!(batch.len(), 2);
         assert!(batch[0].rejected.is_none());
-        let fields = serde_json::json!({"id": "7"});
         assert_eq!(
             batch[0].event.idempotency_key,
-            hris_change_key(
-                "7",
-                "2026-01-02T03:04:05Z".parse().unwrap(),
-                &contract.change_digest(fields.as_object().unwrap())
-            )
+            hris_change_key("7", "2026-01-02T03:04:05Z".parse().unwrap())
         );
         assert_eq!(batch[1].rejected.as_ref().unwrap()[0].field, "id");
         let contract = crate::contract::parse(include_str!("../../assets/contract.toml")).unwrap();

@@ -114,13 +114,11 @@ pub struct NewEvent {
 }
 
 /// The idempotency key of one HRIS change: the same change reached by webhook, by
-/// the poller or twice by either gets the same key; two different changes of one
-/// employee in the same second do not (`digest`, the contract's digest of what the
-/// change says, or "deleted"). It starts with the change's time (zero-padded
-/// microseconds) so keys arrive in index order, which SQLite inserts about 5×
-/// faster than random keys.
-pub fn hris_change_key(employee_id: &str, changed_at: Timestamp, digest: &str) -> String {
-    format!("hris:{:017}:{employee_id}:{digest}", changed_at.as_microsecond())
+/// the poller or twice by either gets the same key. It starts with the change's time
+/// (zero-padded microseconds) so keys arrive in index order, which SQLite inserts
+/// about 5× faster than random keys.
+pub fn hris_change_key(employee_id: &str, changed_at: Timestamp) -> String {
+    format!("hris:{:017}:{employee_id}", changed_at.as_microsecond())
 }
 
 /// Why one field of a record was refused.
