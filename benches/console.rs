@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use hrsync::console::{Action, Console, ConsoleOptions, draw};
-use hrsync::engine::handle::EngineHandle;
+use hrsync::engine::operator::handle::EngineHandle;
 use hrsync::model::{Direction, NewEvent, Source};
 use hrsync::store::Store;
 use ratatui::Terminal;

@@ -19,7 +19,7 @@ use std::time::Instant;
 use hrsync::connectors::ScimUser;
 use hrsync::contract::Contract;
 use hrsync::contract::map::map_employee;
-use hrsync::engine::plan::{ManagerRef, Plan, plan};
+use hrsync::engine::apply::plan::{ManagerRef, Plan, plan};
 use hrsync::engine::reconcile::compare::compare;
 use hrsync::engine::reconcile::rows::{Employees, Learners};
 use hrsync::sandbox::world::{WorkforceSpec, generate};
@@ -48,7 +48,7 @@ fn main() {
         .spawn()
         .expect("the world's generator starts");
     let lines = BufReader::with_capacity(1 << 20, child.stdout.take().expect("piped"));
-    let fields = hrsync::engine::initial_load::hris_fields(&contract);
+    let fields = hrsync::engine::intake::initial_load::hris_fields(&contract);
     let mut employees = Employees::new(&fields);
     let mut learners = Learners::new(&contract);
     for line in lines.lines() {

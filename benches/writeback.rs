@@ -89,7 +89,7 @@ fn main() {
         loop {
             let cursor = engine
                 .store
-                .cursor(hrsync::engine::completions::LRS_CURSOR)
+                .cursor(hrsync::engine::intake::completions::LRS_CURSOR)
                 .unwrap()
                 .and_then(|c| c.parse::<jiff::Timestamp>().ok());
             if cursor >= Some(newest) {

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::{Options, World, assert_in_step, start};
-use hrsync::engine::handle::EngineHandle;
+use hrsync::engine::operator::handle::EngineHandle;
 use hrsync::model::{EventId, EventStatus};
 use hrsync::sandbox::faults::Faults;
 use serde_json::{Value, json};

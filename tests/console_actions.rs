@@ -6,7 +6,7 @@ mod console_support;
 
 use console_support::{CONTRACT, console, ctrl, fixture, key, press, screen};
 use crossterm::event::KeyCode;
-use hrsync::engine::status::{CONTRACT_CURSOR, PAUSE_CURSOR};
+use hrsync::engine::operator::status::{CONTRACT_CURSOR, PAUSE_CURSOR};
 use hrsync::model::{AuditEntry, EventId, EventStatus};
 use hrsync::store::{AuditFilter, Store};
 

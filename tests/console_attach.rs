@@ -6,8 +6,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Options, start};
-use hrsync::engine::handle::EngineHandle;
-use hrsync::engine::status::{EngineState, EngineStatus};
+use hrsync::engine::operator::handle::EngineHandle;
+use hrsync::engine::operator::status::{EngineState, EngineStatus};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_attached_handle_sees_the_contract_and_pauses_the_engine() {

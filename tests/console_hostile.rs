@@ -8,7 +8,7 @@ use console_support::hostile::{NAME, NAME_SHOWN, hostile, hostile_contract};
 use console_support::{Fixture, key, press, stable};
 use crossterm::event::KeyCode;
 use hrsync::console::{Console, ConsoleOptions, draw, paint};
-use hrsync::engine::handle::EngineHandle;
+use hrsync::engine::operator::handle::EngineHandle;
 use hrsync::model::DuplicateSide;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use common::{Options, start};
 use console_support::{press, screen};
 use hrsync::console::{Console, ConsoleOptions};
-use hrsync::engine::handle::EngineHandle;
+use hrsync::engine::operator::handle::EngineHandle;
 use hrsync::model::EventStatus;
 use serde_json::json;
 

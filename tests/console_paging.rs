@@ -6,7 +6,7 @@ mod console_support;
 use console_support::{key, press};
 use crossterm::event::KeyCode;
 use hrsync::console::{Console, ConsoleOptions};
-use hrsync::engine::handle::EngineHandle;
+use hrsync::engine::operator::handle::EngineHandle;
 use hrsync::model::{Direction, NewEvent, Source};
 use hrsync::store::Store;
 

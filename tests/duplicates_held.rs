@@ -8,7 +8,7 @@
 mod common;
 
 use common::{Options, start};
-use hrsync::engine::handle::EngineHandle;
+use hrsync::engine::operator::handle::EngineHandle;
 use hrsync::engine::reconcile::{Reconciler, RunResult};
 use hrsync::model::{DuplicateBasis, DuplicateSide, EventStatus, GroupState};
 use hrsync::sandbox::world::DuplicateKind;

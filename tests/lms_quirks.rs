@@ -221,8 +221,8 @@ async fn learner_made_by_hand_is_adopted(world: &World) {
 }
 
 /// Pauses the engine and waits until it has noticed.
-async fn paused(world: &World) -> hrsync::engine::handle::EngineHandle {
-    let handle = hrsync::engine::handle::EngineHandle::in_process(world.engine(), None);
+async fn paused(world: &World) -> hrsync::engine::operator::handle::EngineHandle {
+    let handle = hrsync::engine::operator::handle::EngineHandle::in_process(world.engine(), None);
     handle.set_paused(true).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while !world.engine().paused.load(std::sync::atomic::Ordering::Relaxed) {

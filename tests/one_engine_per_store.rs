@@ -44,7 +44,8 @@ async fn a_second_engine_is_refused_and_attach_still_works() {
     );
 
     // A console attaches to the running engine as before.
-    let handle = hrsync::engine::handle::EngineHandle::attach(&world.config.store_path, None).unwrap();
+    let handle =
+        hrsync::engine::operator::handle::EngineHandle::attach(&world.config.store_path, None).unwrap();
     assert!(handle.counts().unwrap().total > 0);
 
     // Stopped, the first lets go: the binary starts on the store now.

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::{Options, World, start};
 use hrsync::connectors::{HrisClient, LrsClient, Notifier, ScimClient};
-use hrsync::engine::handle::EngineHandle;
+use hrsync::engine::operator::handle::EngineHandle;
 use hrsync::engine::reconcile::{Reconciler, RunResult};
 use hrsync::model::{DriftCategory, DriftState};
 use hrsync::store::{DriftItem, ReconcileRun};

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::{Options, start};
-use hrsync::engine::status::EngineState;
+use hrsync::engine::operator::status::EngineState;
 use hrsync::model::{Event, EventStatus};
 use serde_json::json;
 
@@ -81,7 +81,7 @@ async fn a_panicking_apply_sends_the_event_to_the_error_queue_and_degrades() {
     );
 
     // The status the engine publishes says degraded, and why.
-    let handle = hrsync::engine::handle::EngineHandle::in_process(world.engine(), None);
+    let handle = hrsync::engine::operator::handle::EngineHandle::in_process(world.engine(), None);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let status = handle.status().unwrap();

@@ -75,7 +75,7 @@ async fn an_lms_down_past_the_retries_gives_dead_letters_that_retry_applies() {
     let hris =
         hrsync::connectors::HrisClient::new(&world.config.hris.api_base, world.config.hris.api_key.clone())
             .unwrap();
-    hrsync::engine::poll::poll_once(world.store(), &contract, &hris, world.config.safety)
+    hrsync::engine::intake::poll::poll_once(world.store(), &contract, &hris, world.config.safety)
         .await
         .unwrap();
     world.engine().wake.notify_one();
@@ -111,16 +111,19 @@ async fn an_lms_down_past_the_retries_gives_dead_letters_that_retry_applies() {
         ops_messages.lock()
     );
     // The engine's status names the LMS as down.
-    let handle = hrsync::engine::handle::EngineHandle::in_process(world.engine(), None);
+    let handle = hrsync::engine::operator::handle::EngineHandle::in_process(world.engine(), None);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let status = handle.status().unwrap().expect("the engine publishes its status");
         let lms = status
             .systems
             .iter()
-            .find(|h| h.system == hrsync::engine::health::System::Lms);
-        if lms.is_some_and(|h| h.state == hrsync::engine::health::SystemState::Down) {
-            assert_eq!(status.state, hrsync::engine::status::EngineState::Degraded);
+            .find(|h| h.system == hrsync::engine::operator::health::System::Lms);
+        if lms.is_some_and(|h| h.state == hrsync::engine::operator::health::SystemState::Down) {
+            assert_eq!(
+                status.state,
+                hrsync::engine::operator::status::EngineState::Degraded
+            );
             break;
         }
         assert!(
@@ -223,13 +226,13 @@ async fn an_empty_hris_list_trips_the_safety_threshold_and_nobody_is_deactivated
     let hris =
         hrsync::connectors::HrisClient::new(&config.hris.api_base, config.hris.api_key.clone()).unwrap();
     let scim = hrsync::connectors::ScimClient::new(&config.lms.scim_url, config.lms.token.clone()).unwrap();
-    let (summary, _) = hrsync::engine::initial_load::full_sync(
+    let (summary, _) = hrsync::engine::intake::initial_load::full_sync(
         world.store(),
         &contract,
         &hris,
         &scim,
         config.safety,
-        hrsync::engine::initial_load::Mode::Resync,
+        hrsync::engine::intake::initial_load::Mode::Resync,
     )
     .await
     .unwrap();
@@ -297,20 +300,21 @@ async fn a_poll_goes_on_when_employee_reads_fail_and_they_are_read_when_applied(
     let applied = world.churn(json!([{"kind": "transfer", "count": 5}])).await;
     let before = world
         .store()
-        .cursor(hrsync::engine::initial_load::POLL_CURSOR)
+        .cursor(hrsync::engine::intake::initial_load::POLL_CURSOR)
         .unwrap();
     let contract = hrsync::contract::parse(common::CONTRACT).unwrap();
     let hris =
         hrsync::connectors::HrisClient::new(&world.config.hris.api_base, world.config.hris.api_key.clone())
             .unwrap();
-    let summary = hrsync::engine::poll::poll_once(world.store(), &contract, &hris, world.config.safety)
-        .await
-        .expect("one employee's failed read does not fail the poll");
+    let summary =
+        hrsync::engine::intake::poll::poll_once(world.store(), &contract, &hris, world.config.safety)
+            .await
+            .expect("one employee's failed read does not fail the poll");
     assert_eq!(summary.new, 5, "{summary:?}");
     assert_ne!(
         world
             .store()
-            .cursor(hrsync::engine::initial_load::POLL_CURSOR)
+            .cursor(hrsync::engine::intake::initial_load::POLL_CURSOR)
             .unwrap(),
         before,
         "the cursor moves past what was journaled"

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::{Options, World, start};
 use hrsync::connectors::{HrisClient, LrsClient, stored_at};
 use hrsync::contract::writeback::{Completion, NotedScore, StatementMapping, map_statement};
-use hrsync::engine::completions::LRS_CURSOR;
+use hrsync::engine::intake::completions::LRS_CURSOR;
 use hrsync::model::Secret;
 use serde_json::{Value, json};
 

@@ -8,7 +8,7 @@ use clap::Args;
 
 use crate::config::Config;
 use crate::console::{ConsoleOptions, run_console};
-use crate::engine::{self, handle::EngineHandle};
+use crate::engine::{self, operator::handle::EngineHandle};
 
 #[derive(Args, Debug)]
 pub struct ConsoleArgs {

@@ -164,13 +164,13 @@ pub enum ExportFormat {
 pub fn status(args: &StoreArgs) -> anyhow::Result<ExitCode> {
     let store = args.open_read_only()?;
     let counts = store.counts()?;
-    let poll = store.cursor(crate::engine::initial_load::POLL_CURSOR)?;
-    let loaded = store.cursor(crate::engine::initial_load::DONE_CURSOR)?;
+    let poll = store.cursor(crate::engine::intake::initial_load::POLL_CURSOR)?;
+    let loaded = store.cursor(crate::engine::intake::initial_load::DONE_CURSOR)?;
     // What the engine last published: its state, each system's health, its problems.
-    let engine = crate::engine::status::EngineStatus::read(&store)?;
+    let engine = crate::engine::operator::status::EngineStatus::read(&store)?;
     let now = jiff::Timestamp::now();
     let stale = engine.as_ref().is_none_or(|e| e.is_stale(now));
-    let pause = crate::engine::status::pause_requested(&store)?;
+    let pause = crate::engine::operator::status::pause_requested(&store)?;
     if args.json {
         println!(
             "{}",

@@ -12,9 +12,9 @@ use super::ops::StoreArgs;
 use crate::config::Config;
 use crate::connectors::{HrisClient, LrsClient, Notifier, ScimClient};
 use crate::console::sanitise::on_stdout;
+use crate::engine::apply::resolve::{self, Resolved};
 use crate::engine::operator::operator_name;
 use crate::engine::reconcile::{Reconciler, RunResult};
-use crate::engine::resolve::{self, Resolved};
 use crate::model::{DriftCategory, GroupState};
 use crate::store::{AuditKey, DuplicateGroup};
 

@@ -200,8 +200,10 @@ pub async fn demo(options: DemoOptions, log_file: &Path) -> anyhow::Result<()> {
         }
         Ok(())
     } else {
-        let handle =
-            crate::engine::handle::EngineHandle::in_process(&engine, Some(contract_text.to_string()));
+        let handle = crate::engine::operator::handle::EngineHandle::in_process(
+            &engine,
+            Some(contract_text.to_string()),
+        );
         crate::console::run_console(
             handle,
             crate::console::ConsoleOptions {

@@ -12,7 +12,7 @@ use super::ops::StoreArgs;
 use crate::config::Config;
 use crate::console::sanitise::on_stdout;
 use crate::contract::Contract;
-use crate::engine::credentials;
+use crate::engine::apply::credentials;
 use crate::store::csv_cells::CsvCells;
 use crate::store::private_files::write_replacing;
 

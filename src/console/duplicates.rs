@@ -6,7 +6,7 @@ use super::action::Command;
 use super::paged::FetchAt;
 use super::state::Prompt;
 use super::update::Console;
-use crate::engine::handle::{EngineHandle, HandleError};
+use crate::engine::operator::handle::{EngineHandle, HandleError};
 use crate::model::{DuplicateSide, GroupState};
 use crate::store::{DuplicateGroup, DuplicateMember};
 

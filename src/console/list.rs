@@ -2,7 +2,7 @@
 //! cursor and fetches the next one as the cursor nears an edge, so a journal of a
 //! million rows costs the same as one of ten.
 
-use crate::engine::handle::HandleError;
+use crate::engine::operator::handle::HandleError;
 use crate::model::{AuditEntry, Event};
 use crate::store::Toward;
 

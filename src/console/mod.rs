@@ -28,7 +28,7 @@ pub use draw::{draw, paint};
 pub use state::{Pane, State};
 pub use update::Console;
 
-use crate::engine::handle::EngineHandle;
+use crate::engine::operator::handle::EngineHandle;
 
 /// How often the store is asked whether anything changed (one PRAGMA, no rows).
 const CHANGE_POLL: Duration = Duration::from_millis(250);

@@ -3,7 +3,7 @@
 //! previous page when the cursor leaves it.
 
 use super::list::{Keyed, Window};
-use crate::engine::handle::HandleError;
+use crate::engine::operator::handle::HandleError;
 use crate::store::{DriftItem, DuplicateGroup};
 
 /// Rows fetched, and held, at a time.

@@ -11,8 +11,8 @@ use super::list::Window;
 use super::paged::Paged;
 use super::palette::Palette;
 use crate::contract::ContractProblem;
-use crate::engine::credentials::CredentialStatus;
-use crate::engine::status::EngineStatus;
+use crate::engine::apply::credentials::CredentialStatus;
+use crate::engine::operator::status::EngineStatus;
 use crate::model::{AuditEntry, DriftCategory, Event, EventId, RunOutcome};
 use crate::store::{
     AuditFilter, CredentialTotals, DriftItem, DuplicateCounts, DuplicateGroup, EventDetail, EventFilter,

@@ -11,7 +11,7 @@ use super::keys;
 use super::list::Fetch;
 use super::state::{Mode, Pane, Prompt, Ranked, State};
 use super::{ConsoleOptions, layout, palette::Palette};
-use crate::engine::handle::{ContractVerdict, EngineHandle, HandleError};
+use crate::engine::operator::handle::{ContractVerdict, EngineHandle, HandleError};
 use crate::model::{AuditEntry, Direction, Event, EventStatus};
 use crate::store::{AuditFilter, EventFilter};
 
@@ -175,7 +175,7 @@ impl Console {
                         .state
                         .status
                         .as_ref()
-                        .is_some_and(|s| s.state == crate::engine::status::EngineState::Paused);
+                        .is_some_and(|s| s.state == crate::engine::operator::status::EngineState::Paused);
                 self.request(if paused { Command::Resume } else { Command::Pause })?;
             }
             Action::Request(command) => self.request(command)?,

@@ -1,35 +1,14 @@
-//! The engine: ingest (webhooks, poller, initial load), the journal's apply
-//! worker with retries and dead letters, and the operator actions. It knows
-//! nothing of the console; the console reaches it through `RunningEngine`.
+//! The engine, grouped by what happens: `intake` (webhooks, poller, initial
+//! load, completions, all journaled first), `apply` (the worker carrying each
+//! journaled change out, with retries and dead letters), `reconcile`, and
+//! `operator` (what operators see and ask for). It knows nothing of the console;
+//! the console reaches it through `operator::handle`.
 
-pub mod admin;
-pub mod alerts;
 pub mod apply;
-pub mod completions;
-pub mod control;
-pub mod credentials;
-pub mod duplicates;
-pub mod enrol;
-pub mod handle;
-pub mod health;
-pub mod initial_load;
-pub mod journal_writer;
-pub mod learner_lookup;
-pub mod link;
-pub mod listener;
-pub mod metrics;
+pub mod intake;
 pub mod operator;
-pub mod outcome;
-pub mod plan;
-pub mod poll;
 pub mod reconcile;
-pub mod resolve;
-pub mod safety;
-pub mod status;
 pub mod supervise;
-pub mod webhook;
-pub mod worker;
-pub mod writeback;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,10 +23,10 @@ use crate::connectors::{ConnectorError, HrisClient, LrsClient, Notifier, ScimCli
 use crate::contract::Contract;
 use crate::store::{AuditKey, Store, StoreError};
 use apply::Applier;
-use enrol::Enroller;
-use initial_load::LoadSummary;
-use journal_writer::JournalWriter;
-use metrics::Metrics;
+use apply::enrol::Enroller;
+use intake::initial_load::LoadSummary;
+use intake::journal_writer::JournalWriter;
+use operator::metrics::Metrics;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -60,7 +39,7 @@ pub enum StartError {
     #[error("connecting: {0}")]
     Connector(#[from] ConnectorError),
     #[error(transparent)]
-    InitialLoad(#[from] initial_load::LoadError),
+    InitialLoad(#[from] intake::initial_load::LoadError),
     #[error("listening for webhooks on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -184,12 +163,14 @@ pub async fn start_with_listener(
     let cancel = CancellationToken::new();
     let wake = Arc::new(Notify::new());
     // An operator's pause outlives a restart: they paused for a reason.
-    let paused = Arc::new(AtomicBool::new(status::pause_requested(&store).unwrap_or(false)));
+    let paused = Arc::new(AtomicBool::new(
+        operator::status::pause_requested(&store).unwrap_or(false),
+    ));
     let contract = Arc::new(contract);
     let mut tasks = Vec::new();
 
     let trouble = supervise::TaskTrouble::default();
-    let health = health::Health::default();
+    let health = operator::health::Health::default();
     let watch = |name: &'static str, task: JoinHandle<()>| {
         supervise::supervise(
             name,
@@ -214,14 +195,14 @@ pub async fn start_with_listener(
         enroller,
     ));
 
-    let loaded = initial_load::run_if_needed(&store, &contract, &hris, &scim, config.safety).await?;
+    let loaded = intake::initial_load::run_if_needed(&store, &contract, &hris, &scim, config.safety).await?;
     let initial_load = loaded.map(|(summary, preload)| {
         tracing::info!(?summary, "initial load journaled");
         applier.set_preload(preload);
         summary
     });
     if let Some(summary) = initial_load.filter(|s| s.held > 0) {
-        webhook::tell_held(&notifier, summary.held, "the initial load");
+        intake::webhook::tell_held(&notifier, summary.held, "the initial load");
     }
 
     let (journal, task) = JournalWriter::spawn(store.clone(), wake.clone(), cancel.child_token());
@@ -234,8 +215,8 @@ pub async fn start_with_listener(
         addr: config.webhook.listen,
         source,
     })?;
-    let router = webhook::router(
-        webhook::WebhookConfig {
+    let router = intake::webhook::router(
+        intake::webhook::WebhookConfig {
             secret: config.webhook.secret.clone(),
             contract: applier.contract.clone(),
             safety: config.safety,
@@ -248,7 +229,7 @@ pub async fn start_with_listener(
     let limits = config.webhook.limits;
     tasks.push(watch(
         "webhook listener",
-        tokio::spawn(listener::serve(
+        tokio::spawn(intake::listener::serve(
             listener,
             router,
             limits,
@@ -268,9 +249,9 @@ pub async fn start_with_listener(
     })?;
     tasks.push(watch(
         "admin listener",
-        tokio::spawn(listener::serve(
+        tokio::spawn(intake::listener::serve(
             admin_listener,
-            admin::router(store.clone(), metrics.clone(), health.clone()),
+            operator::admin::router(store.clone(), metrics.clone(), health.clone()),
             limits,
             "admin",
             cancel.child_token(),
@@ -307,7 +288,7 @@ pub async fn start_with_listener(
     let writeback = match (&config.lrs, applier.contract().writeback.is_some()) {
         (Some(lrs), true) => {
             let client = LrsClient::new(&lrs.url, lrs.user.clone(), lrs.password.clone())?;
-            let source = completions::CompletionsSource {
+            let source = intake::completions::CompletionsSource {
                 health: health.clone(),
                 overlap: lrs.overlap,
                 store: store.clone(),
@@ -325,14 +306,14 @@ pub async fn start_with_listener(
                     move || Some(source.clone().run(cancel.child_token()))
                 },
             ));
-            Some(Arc::new(writeback::WriteBack {
+            Some(Arc::new(apply::writeback::WriteBack {
                 hris: hris.clone(),
                 contract: applier.contract.clone(),
             }))
         }
         _ => None,
     };
-    let worker = worker::Worker {
+    let worker = apply::worker::Worker {
         applier: applier.clone(),
         writeback,
         concurrency: config.apply.concurrency,
@@ -351,8 +332,8 @@ pub async fn start_with_listener(
             move || Some(worker.clone().run(cancel.child_token()))
         },
     ));
-    let poll_info = Arc::new(parking_lot::Mutex::new(poll::PollInfo::default()));
-    let poller = poll::Poller {
+    let poll_info = Arc::new(parking_lot::Mutex::new(intake::poll::PollInfo::default()));
+    let poller = intake::poll::Poller {
         store: store.clone(),
         contract: applier.contract.clone(),
         hris,
@@ -368,13 +349,13 @@ pub async fn start_with_listener(
         move || Some(poller.clone().run(cancel.child_token()))
     }));
     let contract_text = std::fs::read_to_string(&config.contract_path).unwrap_or_default();
-    let version = control::contract_version(&applier.contract(), &contract_text);
+    let version = operator::control::contract_version(&applier.contract(), &contract_text);
     if !contract_text.is_empty()
-        && let Err(error) = store.set_cursor(status::STARTED_CONTRACT_CURSOR, &contract_text)
+        && let Err(error) = store.set_cursor(operator::status::STARTED_CONTRACT_CURSOR, &contract_text)
     {
         tracing::warn!(%error, "cannot publish the contract for attached consoles");
     }
-    let control = control::Control {
+    let control = operator::control::Control {
         store: store.clone(),
         metrics: metrics.clone(),
         paused: paused.clone(),
@@ -386,7 +367,7 @@ pub async fn start_with_listener(
         trouble: trouble.clone(),
         health: health.clone(),
     };
-    let alerts = alerts::Alerts {
+    let alerts = operator::alerts::Alerts {
         notifier: notifier.clone(),
         health: health.clone(),
         store: store.clone(),

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use hrsync::engine::status::{EngineState, EngineStatus, MetricsSnapshot};
+use hrsync::engine::operator::status::{EngineState, EngineStatus, MetricsSnapshot};
 use hrsync::model::{
     Direction, DriftCategory, DuplicateBasis, DuplicateSide, FieldReason, IdentityKeys, NewAuditEntry,
     NewEvent, Source, WriteRecord,

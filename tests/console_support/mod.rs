@@ -8,8 +8,8 @@ pub mod hostile;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use hrsync::console::{Console, ConsoleOptions, draw};
-use hrsync::engine::handle::EngineHandle;
-use hrsync::engine::status::{EngineState, EngineStatus, MetricsSnapshot};
+use hrsync::engine::operator::handle::EngineHandle;
+use hrsync::engine::operator::status::{EngineState, EngineStatus, MetricsSnapshot};
 use hrsync::model::{Direction, EventId, FieldReason, NewAuditEntry, NewEvent, Source, WriteRecord};
 use hrsync::store::Store;
 use jiff::{SignedDuration, Timestamp};
@@ -197,7 +197,7 @@ pub fn publish_status(store: &Store) {
             webhooks_accepted: 900,
             webhooks_refused: 2,
         },
-        contract_version: hrsync::engine::control::contract_version(&contract, CONTRACT),
+        contract_version: hrsync::engine::operator::control::contract_version(&contract, CONTRACT),
         reconcile: Default::default(),
         problems: Vec::new(),
         systems: Vec::new(),

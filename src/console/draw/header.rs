@@ -10,8 +10,8 @@ use ratatui::widgets::Paragraph;
 
 use crate::console::sanitise::visible_string;
 use crate::console::state::State;
-use crate::engine::health::SystemState;
-use crate::engine::status::EngineState;
+use crate::engine::operator::health::SystemState;
+use crate::engine::operator::status::EngineState;
 
 /// "12s", "4m", "2h": how far `at` is from `now`, either way.
 pub fn ago(now: Timestamp, at: Timestamp) -> String {

@@ -17,7 +17,7 @@ use super::rows::{
 };
 use crate::contract::Contract;
 use crate::contract::map::{EmploymentState, LmsValue, map_employee};
-use crate::engine::plan::{Current, LearnerState, ManagerRef, Plan, assess, groups_for};
+use crate::engine::apply::plan::{Current, LearnerState, ManagerRef, Plan, assess, groups_for};
 use crate::model::identity::normalise_email;
 use crate::model::{DriftCategory, DuplicateBasis, DuplicateSide};
 use crate::store::{DuplicateMember, Finding, SuspectedGroup};

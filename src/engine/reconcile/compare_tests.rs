@@ -4,8 +4,8 @@ use serde_json::{Map, Value, json};
 
 use super::*;
 use crate::connectors::ScimUser;
-use crate::engine::initial_load::hris_fields;
-use crate::engine::plan::plan;
+use crate::engine::apply::plan::plan;
+use crate::engine::intake::initial_load::hris_fields;
 use crate::sandbox::world::{WorkforceSpec, generate};
 
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";

@@ -17,12 +17,12 @@ use futures::StreamExt;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use super::duplicates::employee_groups;
-use super::initial_load::hris_fields;
 use crate::connectors::{HrisClient, LrsClient, Notifier, ScimClient, stored_at};
 use crate::contract::Contract;
 use crate::contract::identity::identity_keys;
 use crate::contract::writeback::{Completion, StatementMapping, map_statement};
+use crate::engine::intake::duplicates::employee_groups;
+use crate::engine::intake::initial_load::hris_fields;
 use crate::model::DriftCategory;
 use crate::store::{Finding, ReconcileRun, Store, StoreError};
 
@@ -239,7 +239,7 @@ impl Reconciler {
         // read yet: it is on its way, not drift.
         let read_up_to = self
             .store
-            .cursor(super::completions::LRS_CURSOR)
+            .cursor(crate::engine::intake::completions::LRS_CURSOR)
             .map_err(|e| format!("the journal could not be read: {e}"))?
             .and_then(|c| c.parse::<Timestamp>().ok());
         let mut by_employee: HashMap<String, Vec<(Box<Completion>, Value)>> = HashMap::new();

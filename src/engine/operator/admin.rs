@@ -12,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
-use super::health::Health;
-use super::metrics::Metrics;
+use crate::engine::operator::health::Health;
+use crate::engine::operator::metrics::Metrics;
 use crate::store::Store;
 
 struct Admin {

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
-use super::health::{Health, System, SystemHealth, SystemState};
 use crate::connectors::Notifier;
+use crate::engine::operator::health::{Health, System, SystemHealth, SystemState};
 use crate::model::Direction;
 use crate::store::{EventFilter, Store};
 

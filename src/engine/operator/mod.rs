@@ -2,6 +2,14 @@
 //! retry, skip or flag a waiting event, confirm or reject held deactivations.
 //! Each action and its audit entry commit together, so none goes unrecorded.
 
+pub mod admin;
+pub mod alerts;
+pub mod control;
+pub mod handle;
+pub mod health;
+pub mod metrics;
+pub mod status;
+
 use serde_json::json;
 
 use crate::model::{Event, EventId, EventStatus, NewAuditEntry};

@@ -17,11 +17,11 @@ use parking_lot::Mutex;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use super::journal_writer::{Intake, JournalWriter};
-use super::metrics::{Metrics, WebhookResult};
 use crate::config::SafetyThreshold;
 use crate::connectors::Notifier;
 use crate::contract::Contract;
+use crate::engine::intake::journal_writer::{Intake, JournalWriter};
+use crate::engine::operator::metrics::{Metrics, WebhookResult};
 use crate::model::{Direction, FieldReason, NewEvent, Secret, Source, hris_change_key};
 use crate::store::{Appended, Store};
 
@@ -141,9 +141,9 @@ async fn receive(State(receiver): State<Arc<Receiver>>, request: axum::extract::
     batch.retain(|change| concerns_the_lms(&contract, &change.event.payload));
     let ignored = (before - batch.len()) as u64;
     for change in &mut batch {
-        change.deactivates = super::safety::may_deactivate(&contract, &change.event);
+        change.deactivates = crate::engine::apply::safety::may_deactivate(&contract, &change.event);
     }
-    let allowed = super::safety::allowed(&receiver.store, receiver.config.safety).unwrap_or(0);
+    let allowed = crate::engine::apply::safety::allowed(&receiver.store, receiver.config.safety).unwrap_or(0);
     let rejected = batch.iter().filter(|i| i.rejected.is_some()).count() as u64;
     let journaled = match receiver.journal.journal(batch, allowed).await {
         Ok(journaled) => journaled,
@@ -451,7 +451,7 @@ mod tests {
     #[test]
     fn a_change_without_an_id_is_journaled_as_rejected_and_the_rest_as_sent() {
         let body = br#"{"employees":[{"id":"7","action":"Updated","timestamp":"2026-01-02T03:04:05Z","fields":{"id":"7"}},{"action":"Updated","fields":{}}]}"#;
-        let contract = crate::contract::parse(include_str!("../../assets/contract.toml")).unwrap();
+        let contract = crate::contract::parse(include_str!("../../../assets/contract.toml")).unwrap();
         let batch = intake(&contract, body, 1_800_000_000).unwrap();
         assert_eq!(batch.len(), 2);
         assert!(batch[0].rejected.is_none());
@@ -460,7 +460,7 @@ mod tests {
             hris_change_key("7", "2026-01-02T03:04:05Z".parse().unwrap())
         );
         assert_eq!(batch[1].rejected.as_ref().unwrap()[0].field, "id");
-        let contract = crate::contract::parse(include_str!("../../assets/contract.toml")).unwrap();
+        let contract = crate::contract::parse(include_str!("../../../assets/contract.toml")).unwrap();
         assert!(intake(&contract, b"{\"employees\": 3}", 0).is_err());
         assert!(intake(&contract, b"not json", 0).is_err());
     }

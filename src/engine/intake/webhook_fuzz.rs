@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use super::intake;
 
 fn contract() -> crate::contract::Contract {
-    crate::contract::parse(include_str!("../../assets/contract.toml")).expect("the shipped contract checks")
+    crate::contract::parse(include_str!("../../../assets/contract.toml"))
+        .expect("the shipped contract checks")
 }
 
 /// Any JSON value, a few levels deep.

@@ -11,12 +11,12 @@ use std::collections::HashMap;
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
-use super::learner_lookup::Preload;
 use crate::config::SafetyThreshold;
 use crate::connectors::{HrisClient, ScimClient, ScimUser};
 use crate::contract::Contract;
 use crate::contract::map::{MappedEmployee, map_employee};
-use crate::engine::plan::{ManagerRef, Plan, plan};
+use crate::engine::apply::learner_lookup::Preload;
+use crate::engine::apply::plan::{ManagerRef, Plan, plan};
 use crate::model::{Direction, NewEvent, Source, hris_change_key};
 use crate::store::Store;
 
@@ -136,7 +136,7 @@ pub async fn full_sync(
                 }
             }
             tx.set_cursor(
-                super::safety::ACTIVE_LEARNERS_CURSOR,
+                crate::engine::apply::safety::ACTIVE_LEARNERS_CURSOR,
                 &active_learners.to_string(),
             )?;
             if mode == Mode::Initial {

@@ -4,8 +4,8 @@
 use jiff::Timestamp;
 
 use super::{EngineHandle, HandleError};
+use crate::engine::apply::resolve::{self, Resolved};
 use crate::engine::reconcile::schedule::{NEXT_CURSOR, REQUEST_CURSOR};
-use crate::engine::resolve::{self, Resolved};
 use crate::model::{DriftCategory, GroupState, NewAuditEntry};
 use crate::store::{DriftItem, DuplicateCounts, DuplicateGroup, Flag, ReconcileRun};
 

@@ -14,11 +14,11 @@ use serde_json::json;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use super::initial_load::{POLL_CURSOR, hris_fields};
-use super::safety;
 use crate::config::SafetyThreshold;
 use crate::connectors::{ConnectorError, HrisChange, HrisClient, Notifier};
 use crate::contract::Contract;
+use crate::engine::apply::safety;
+use crate::engine::intake::initial_load::{POLL_CURSOR, hris_fields};
 use crate::model::{Direction, NewEvent, Source, hris_change_key};
 use crate::store::Store;
 
@@ -154,7 +154,7 @@ pub struct Poller {
     /// When it last ran and runs next, for the status the console shows.
     pub info: Arc<parking_lot::Mutex<PollInfo>>,
     /// The HRIS's health, from each poll.
-    pub health: super::health::Health,
+    pub health: crate::engine::operator::health::Health,
 }
 
 impl Poller {
@@ -181,7 +181,7 @@ impl Poller {
             }
             match result {
                 Ok(summary) => {
-                    self.health.ok(super::health::System::Hris);
+                    self.health.ok(crate::engine::operator::health::System::Hris);
                     tracing::info!(
                         changes = summary.changes,
                         new = summary.new,
@@ -189,7 +189,11 @@ impl Poller {
                         "polled the HRIS"
                     );
                     if summary.held > 0 {
-                        super::webhook::tell_held(&self.notifier, summary.held, "one poll of the HRIS");
+                        crate::engine::intake::webhook::tell_held(
+                            &self.notifier,
+                            summary.held,
+                            "one poll of the HRIS",
+                        );
                     }
                     if summary.new > 0 {
                         self.wake.notify_one();
@@ -197,7 +201,7 @@ impl Poller {
                 }
                 Err(error) => {
                     self.health
-                        .failed(super::health::System::Hris, &error.to_string());
+                        .failed(crate::engine::operator::health::System::Hris, &error.to_string());
                     tracing::warn!(%error, "poll failed; trying again at the next interval")
                 }
             }

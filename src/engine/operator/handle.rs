@@ -9,11 +9,12 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 
-use super::metrics::Metrics;
-use super::operator::{self, ActionError};
-use super::status::{CONTRACT_CURSOR, EngineStatus, PAUSE_CURSOR, pause_requested};
-use super::{RunningEngine, control};
+use super::control;
 use crate::contract::ContractProblem;
+use crate::engine::RunningEngine;
+use crate::engine::operator::metrics::Metrics;
+use crate::engine::operator::status::{CONTRACT_CURSOR, EngineStatus, PAUSE_CURSOR, pause_requested};
+use crate::engine::operator::{self, ActionError};
 use crate::model::{AuditEntry, Event, EventId, NewAuditEntry};
 use crate::store::{
     AuditFilter, ChangeWatch, EventDetail, EventFilter, Store, StoreCounts, StoreError, Toward,
@@ -154,12 +155,16 @@ impl EngineHandle {
         limit: usize,
     ) -> Result<
         (
-            Vec<crate::engine::credentials::CredentialStatus>,
+            Vec<crate::engine::apply::credentials::CredentialStatus>,
             crate::store::CredentialTotals,
         ),
         HandleError,
     > {
-        Ok(crate::engine::credentials::overview(&self.store, today, limit)?)
+        Ok(crate::engine::apply::credentials::overview(
+            &self.store,
+            today,
+            limit,
+        )?)
     }
 
     /// The engine's latest published status; in process, with this instant's metrics.
@@ -186,7 +191,7 @@ impl EngineHandle {
         }
         Ok(self
             .store
-            .cursor(crate::engine::status::STARTED_CONTRACT_CURSOR)?)
+            .cursor(crate::engine::operator::status::STARTED_CONTRACT_CURSOR)?)
     }
 
     // --- commands ---

@@ -5,8 +5,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::outcome::{Failure, Outcome};
 use crate::connectors::ScimClient;
+use crate::engine::apply::outcome::{Failure, Outcome};
 use crate::model::{Event, WriteRecord};
 
 pub async fn apply_link(scim: &ScimClient, event: &Event) -> Result<Outcome, Failure> {

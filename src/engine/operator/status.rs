@@ -83,7 +83,7 @@ pub struct EngineStatus {
     pub problems: Vec<String>,
     /// Each outside system's health (why it is degraded, when one fails).
     #[serde(default)]
-    pub systems: Vec<super::health::SystemHealth>,
+    pub systems: Vec<crate::engine::operator::health::SystemHealth>,
 }
 
 /// The latest reconciliation, the next one, and what waits for an operator.

@@ -15,9 +15,9 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::apply::Applier;
-use super::metrics::Metrics;
-use super::outcome::{Failure, Outcome};
+use crate::engine::apply::Applier;
+use crate::engine::apply::outcome::{Failure, Outcome};
+use crate::engine::operator::metrics::Metrics;
 use crate::model::{Direction, Event, EventId, EventStatus, FieldReason, NewAuditEntry, WriteRecord};
 use crate::store::StoreError;
 
@@ -30,7 +30,7 @@ const RUN: usize = 32;
 pub struct Worker {
     pub applier: Arc<Applier>,
     /// Flow 2, when the LRS and the contract's `[writeback]` are configured.
-    pub writeback: Option<Arc<super::writeback::WriteBack>>,
+    pub writeback: Option<Arc<crate::engine::apply::writeback::WriteBack>>,
     pub concurrency: usize,
     pub metrics: Arc<Metrics>,
     /// Signalled when new events are journaled or an operator retries one.
@@ -38,9 +38,9 @@ pub struct Worker {
     /// While set, nothing new is started (the operator paused the engine).
     pub paused: Arc<std::sync::atomic::AtomicBool>,
     /// Where a panic while applying is reported (it makes the engine degraded).
-    pub trouble: super::supervise::TaskTrouble,
+    pub trouble: crate::engine::supervise::TaskTrouble,
     /// The LMS's and the HRIS's health, from what each attempt met.
-    pub health: super::health::Health,
+    pub health: crate::engine::operator::health::Health,
 }
 
 /// One finished event, waiting to be journaled.
@@ -50,7 +50,7 @@ struct Finished {
     /// The last attempt was cut off by a stop before it reached the journal.
     cut_off: bool,
     /// Who the employee turned out to be (HRIS → LMS only), for duplicate detection.
-    sighting: Option<super::duplicates::Sighting>,
+    sighting: Option<crate::engine::intake::duplicates::Sighting>,
 }
 
 /// What the worker still needs of a journaled event (not its payload).
@@ -304,8 +304,8 @@ impl Worker {
         for (event, status) in journaled {
             self.metrics.event_finished(status, event.received_at);
             let system = match event.direction {
-                Direction::HrisToLms => super::health::System::Lms,
-                Direction::LmsToHris => super::health::System::Hris,
+                Direction::HrisToLms => crate::engine::operator::health::System::Lms,
+                Direction::LmsToHris => crate::engine::operator::health::System::Hris,
             };
             match &event.target {
                 Some(Ok(())) => self.health.ok(system),
@@ -332,11 +332,11 @@ impl Worker {
 /// The outcome of an attempt that panicked: refused with the panic's message.
 /// A panic is a bug: the engine says it is degraded until it restarts.
 fn panicked(
-    trouble: &super::supervise::TaskTrouble,
+    trouble: &crate::engine::supervise::TaskTrouble,
     event: &Event,
     panic: &(dyn std::any::Any + Send),
 ) -> Outcome {
-    let message = super::supervise::panic_message(panic);
+    let message = crate::engine::supervise::panic_message(panic);
     trouble.report(format!(
         "applying event {} (employee {}) panicked: {message}; it is in the error queue",
         event.id, event.employee_id
@@ -594,7 +594,7 @@ fn journal_write(
 fn journal_partial(
     tx: &crate::store::StoreTx<'_>,
     event: &Event,
-    written: Option<&super::outcome::Written>,
+    written: Option<&crate::engine::apply::outcome::Written>,
 ) -> Result<(), StoreError> {
     let Some(written) = written else {
         return Ok(());

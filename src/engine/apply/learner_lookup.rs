@@ -7,12 +7,12 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::apply::Applier;
-use super::duplicates::{self, HOLD_NOTE, Sighting};
-use super::outcome::Failure;
 use crate::connectors::{ConnectorError, ScimUser};
 use crate::contract::map::MappedEmployee;
 use crate::contract::{AdoptBy, Contract};
+use crate::engine::apply::Applier;
+use crate::engine::apply::outcome::Failure;
+use crate::engine::intake::duplicates::{self, HOLD_NOTE, Sighting};
 use crate::model::{Event, ScimQuirk, Source};
 
 /// The learners the initial load read in one full pull, so it need not ask per

@@ -15,7 +15,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use super::status::MetricsSnapshot;
+use crate::engine::operator::status::MetricsSnapshot;
 use crate::model::EventStatus;
 use crate::store::StoreCounts;
 
@@ -223,7 +223,7 @@ impl Metrics {
     }
 
     /// Sets the reconciliation gauges (`hrsync_reconcile{result="..."}`).
-    pub fn set_reconcile(&self, summary: &super::status::ReconcileSummary) {
+    pub fn set_reconcile(&self, summary: &crate::engine::operator::status::ReconcileSummary) {
         let seconds = |t: Option<Timestamp>| t.map_or(0, |t| t.as_second());
         let gauges = [
             ("drift_items", summary.drift_total as i64),

@@ -150,7 +150,7 @@ fn journal_group(store: &Store, batches: &[(Vec<Intake>, u64)]) -> Result<Vec<Jo
                     .iter()
                     .map(|i| i.deactivates && i.rejected.is_none())
                     .collect();
-                let held = super::safety::hold_mass_deactivations(
+                let held = crate::engine::apply::safety::hold_mass_deactivations(
                     tx,
                     &appended,
                     &deactivating,

@@ -9,8 +9,8 @@ use std::collections::{HashMap, HashSet};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::outcome::Failure;
 use crate::connectors::ScimClient;
+use crate::engine::apply::outcome::Failure;
 
 /// Requests taken off the queue at once.
 const MAX_BATCH: usize = 4096;

@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::outcome::{Failure, Outcome};
 use crate::connectors::HrisClient;
 use crate::contract::Contract;
 use crate::contract::writeback::{Completion, StatementMapping, map_statement};
+use crate::engine::apply::outcome::{Failure, Outcome};
 use crate::model::{Event, FieldReason, WriteRecord};
 
 pub struct WriteBack {

@@ -2,6 +2,17 @@
 //! learner, plan, write only the difference, enrol. Returns an `Outcome`; the
 //! worker commits outcomes to the journal in groups.
 
+pub mod credentials;
+pub mod enrol;
+pub mod learner_lookup;
+pub mod link;
+pub mod outcome;
+pub mod plan;
+pub mod resolve;
+pub mod safety;
+pub mod worker;
+pub mod writeback;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -9,18 +20,18 @@ use jiff::Timestamp;
 use parking_lot::Mutex;
 use serde_json::{Map, Value};
 
-use super::duplicates::{self, Sighting, Verdict};
-use super::enrol::Enroller;
-use super::initial_load::hris_fields;
-use super::learner_lookup::{Created, Preload, user_name_of};
-use super::outcome::{Failure, Outcome, Written};
-use super::plan::{Changes, ManagerRef, Plan, plan};
-use super::poll::READ_LATER;
 use crate::config::RetryPolicy;
 use crate::connectors::{HrisClient, ScimClient, ScimUser};
 use crate::contract::Contract;
 use crate::contract::identity::identity_keys;
 use crate::contract::map::map_employee;
+use crate::engine::apply::enrol::Enroller;
+use crate::engine::apply::learner_lookup::{Created, Preload, user_name_of};
+use crate::engine::apply::outcome::{Failure, Outcome, Written};
+use crate::engine::apply::plan::{Changes, ManagerRef, Plan, plan};
+use crate::engine::intake::duplicates::{self, Sighting, Verdict};
+use crate::engine::intake::initial_load::hris_fields;
+use crate::engine::intake::poll::READ_LATER;
 use crate::model::{Direction, Event, FieldReason, WriteRecord};
 use crate::store::Store;
 
@@ -103,7 +114,7 @@ impl Applier {
         let contract = self.contract();
         let today = Timestamp::now().to_zoned(contract.time_zone.clone()).date();
         if event.kind == "Link" {
-            return super::link::apply_link(&self.scim, event).await;
+            return crate::engine::apply::link::apply_link(&self.scim, event).await;
         }
         let read_now;
         let record = match event.payload.get("fields").and_then(Value::as_object) {

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::operator::ActionError;
+use crate::engine::operator::ActionError;
 use crate::model::{
     Direction, DriftCategory, DriftState, DuplicateSide, GroupState, NewAuditEntry, NewEvent, Source,
 };

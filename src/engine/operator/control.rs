@@ -10,10 +10,10 @@ use jiff::Timestamp;
 use parking_lot::{Mutex, RwLock};
 use tokio_util::sync::CancellationToken;
 
-use super::metrics::Metrics;
-use super::poll::PollInfo;
-use super::status::{CONTRACT_CURSOR, EngineState, EngineStatus, pause_requested};
 use crate::contract::Contract;
+use crate::engine::intake::poll::PollInfo;
+use crate::engine::operator::metrics::Metrics;
+use crate::engine::operator::status::{CONTRACT_CURSOR, EngineState, EngineStatus, pause_requested};
 use crate::store::Store;
 
 /// How often the status is published and the control cursors are read.
@@ -31,9 +31,9 @@ pub struct Control {
     /// Where an applied contract is saved, so the next start uses it too.
     pub contract_path: Option<std::path::PathBuf>,
     /// What went wrong with the engine's own tasks: the engine is degraded while any.
-    pub trouble: super::supervise::TaskTrouble,
+    pub trouble: crate::engine::supervise::TaskTrouble,
     /// Each outside system's health; the engine is degraded while one fails.
-    pub health: super::health::Health,
+    pub health: crate::engine::operator::health::Health,
 }
 
 /// A short, stable name for a contract text: its version and the start of its hash.
@@ -138,7 +138,7 @@ impl Control {
         let store = self.store.clone();
         let written = tokio::task::spawn_blocking(move || {
             let mut status = status;
-            status.reconcile = super::status::ReconcileSummary::read(&store)?;
+            status.reconcile = crate::engine::operator::status::ReconcileSummary::read(&store)?;
             status.publish(&store)?;
             Ok::<_, crate::store::StoreError>((store.counts()?, status.reconcile))
         })

@@ -215,7 +215,7 @@ pub struct CompletionsSource {
     pub overlap: Duration,
     pub wake: Arc<Notify>,
     /// The LRS's health, from each read.
-    pub health: super::health::Health,
+    pub health: crate::engine::operator::health::Health,
 }
 
 impl CompletionsSource {
@@ -230,7 +230,7 @@ impl CompletionsSource {
             let contract = self.contract.read().clone();
             match read_once(&self.store, &contract, &self.lrs, self.overlap).await {
                 Ok(summary) => {
-                    self.health.ok(super::health::System::Lrs);
+                    self.health.ok(crate::engine::operator::health::System::Lrs);
                     if summary.new + summary.refused > 0 {
                         tracing::info!(?summary, "read completions from the LRS");
                         self.wake.notify_one();
@@ -238,7 +238,8 @@ impl CompletionsSource {
                 }
                 Err(error) => {
                     if matches!(&error, ReadError::Connector(_)) {
-                        self.health.failed(super::health::System::Lrs, &error.to_string());
+                        self.health
+                            .failed(crate::engine::operator::health::System::Lrs, &error.to_string());
                     }
                     tracing::warn!(%error, "cannot read completions; trying again at the next tick")
                 }

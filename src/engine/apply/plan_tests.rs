@@ -11,7 +11,7 @@ const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:
 const TODAY: Date = date(2026, 11, 22);
 
 fn contract() -> Contract {
-    parse(include_str!("../../assets/contract.toml")).unwrap()
+    parse(include_str!("../../../assets/contract.toml")).unwrap()
 }
 
 fn record(changes: &[(&str, &str)]) -> Map<String, Value> {
