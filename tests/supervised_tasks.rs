@@ -3,6 +3,7 @@
 //! not left in limbo), the engine says it is degraded and why, and other
 //! employees' changes go on.
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use std::sync::OnceLock;

@@ -1,0 +1,371 @@
+//! Keys pressed in the console change the journal and the audit log exactly as
+//! the operator asked: retry, skip and flag with reasons, bulk retry after a yes,
+//! held deactivations, pause, contract edits accepted and refused, read-only.
+
+use crate::console_support;
+
+use console_support::{CONTRACT, console, ctrl, fixture, key, press, screen};
+use crossterm::event::KeyCode;
+use hrsync::engine::operator::status::{CONTRACT_CURSOR, PAUSE_CURSOR};
+use hrsync::model::{AuditEntry, EventId, EventStatus};
+use hrsync::store::{AuditFilter, Store};
+
+fn status(store: &Store, id: EventId) -> EventStatus {
+    store.event(id).expect("read").expect("exists").event.status
+}
+
+fn newest_audit(store: &Store) -> AuditEntry {
+    store
+        .audit_page(&AuditFilter::default(), None, 1)
+        .expect("audit page")
+        .pop()
+        .expect("an audit entry")
+}
+
+#[test]
+fn retrying_a_dead_letter_makes_it_pending_and_audits_it() {
+    let fixture = fixture();
+    let mut console = console(&fixture, false);
+    press(&mut console, "2");
+    let selected = console
+        .state
+        .failed
+        .list
+        .selected_row()
+        .expect("a dead letter")
+        .id;
+    press(&mut console, "r");
+    assert_eq!(status(&fixture.store, selected), EventStatus::Pending);
+    let entry = newest_audit(&fixture.store);
+    assert_eq!(
+        (entry.actor.as_str(), entry.action.as_str()),
+        ("alice", "event.retry")
+    );
+    assert_eq!(entry.subject, format!("event {selected}"));
+    // It left the failed pane.
+    assert!(console.state.failed.list.rows.iter().all(|e| e.id != selected));
+    assert_eq!(console.state.counts.dead_letters, 2);
+}
+
+#[test]
+fn skip_takes_a_reason_and_a_yes_and_the_reason_is_audited() {
+    let fixture = fixture();
+    let mut console = console(&fixture, false);
+    press(&mut console, "2");
+    let selected = console
+        .state
+        .failed
+        .list
+        .selected_row()
+        .expect("a dead letter")
+        .id;
+    press(&mut console, "s");
+    press(&mut console, "superseded by a later change");
+    console.key(key(KeyCode::Enter));
+    assert!(
+        screen(&mut console, 80, 24).contains("Really skip event"),
+        "asks first"
+    );
+    assert_eq!(
+        status(&fixture.store, selected),
+        EventStatus::DeadLetter,
+        "nothing before the yes"
+    );
+    press(&mut console, "y");
+    assert_eq!(status(&fixture.store, selected), EventStatus::Skipped);
+    let entry = newest_audit(&fixture.store);
+    assert_eq!(entry.action, "event.skip");
+    assert_eq!(entry.reason.as_deref(), Some("superseded by a later change"));
+}
+
+#[test]
+fn flag_with_a_reason_hands_it_to_the_hris_admin() {
+    let fixture = fixture();
+    let mut console = console(&fixture, false);
+    press(&mut console, "2f");
+    press(&mut console, "manager id points at a terminated employee");
+    console.key(key(KeyCode::Enter));
+    press(&mut console, "y");
+    let flagged = fixture
+        .store
+        .with_status(EventStatus::Flagged, None, 10)
+        .expect("flagged");
+    assert_eq!(flagged.len(), 1);
+    let entry = newest_audit(&fixture.store);
+    assert_eq!(entry.action, "event.flag");
+    assert_eq!(
+        entry.reason.as_deref(),
+        Some("manager id points at a terminated employee")
+    );
+}
+
+#[test]
+fn an_empty_reason_changes_nothing() {
+    let fixture = fixture();
+    let mut console = console(&fixture, false);
+    press(&mut console, "2s");
+    console.key(key(KeyCode::Enter));
+    assert_eq!(console.state.counts.dead_letters, 3);
+    assert!(screen(&mut console, 80, 24).contains("a reason is required"));
+}
+
+#[test]
+fn bulk_retry_waits_for_a_yes_and_no_cancels() {
+    let fixture = fixture();
+    let mut console = console(&fixture, false);
+    press(&mut console, "2 j r");
+    assert!(screen(&mut console, 80, 24).contains("Really retry 2 events?"));
+    press(&mut console, "n");
+    assert_eq!(
+        fixture.store.counts().expect("counts").dead_letters,
+        3,
+        "no changed nothing"
+    );
+    press(&mut console, "r");
+    press(&mut console, "y");
+    let counts = fixture.store.counts().expect("counts");
+    assert_eq!(counts.dead_letters, 1);
+    let retries = fixture
+        .store
+        .audit_page(
+            &AuditFilter {
+                action: Some("event.retry".into()),
+                ..AuditFilter::default()
+            },
+            None,
+            10,
+        )
+        .expect("audit");
+    assert_eq!(retries.len(), 2);
+}
+
+#[test]
+fn retry_all_retries_every_dead_letter_after_a_yes() {
+    let fixture = fixture();
+    let mut console = console(&fixture, false);
+    press(&mut console, "2R");
+    assert!(screen(&mut console, 80, 24).contains("3 dead letters will be tried again"));
+    press(&mut console, "y");
+    for id in &fixture.dead {
+        assert_eq!(status(&fixture.store, *id), EventStatus::Pending);
+    }
+}
+
+#[test]
+fn held_deactivations_are_confirmed_or_rejected_with_a_reason() {
+    let fixture = fixture();
+    let mut console = console(&fixture, false);
+    press(&mut console, "7");
+    let first = console.state.held.list.selected_row().expect("held").id;
+    press(&mut console, "c");
+    press(&mut console, "y");
+    assert_eq!(status(&fixture.store, first), EventStatus::Pending);
+    assert_eq!(newest_audit(&fixture.store).action, "held.confirm");
+    let second = console.state.held.list.selected_row().expect("the other held").id;
+    press(&mut console, "x");
+    press(&mut console, "the HRIS export was truncated");
+    console.key(key(KeyCode::Enter));
+    press(&mut console, "y");
+    assert_eq!(status(&fixture.store, second), EventStatus::Skipped);
+    let entry = newest_audit(&fixture.store);
+    assert_eq!(entry.action, "held.reject");
+    assert_eq!(entry.reason.as_deref(), Some("the HRIS export was truncated"));
+}
+
+#[test]
+fn p_asks_the_engine_to_pause_and_again_to_resume() {
+    let fixture = fixture();
+    let mut console = console(&fixture, false);
+    press(&mut console, "p");
+    assert_eq!(
+        fixture.store.cursor(PAUSE_CURSOR).expect("cursor").as_deref(),
+        Some("true")
+    );
+    assert_eq!(newest_audit(&fixture.store).action, "engine.pause");
+    assert!(screen(&mut console, 80, 24).contains("pausing"));
+    press(&mut console, "p");
+    assert_eq!(
+        fixture.store.cursor(PAUSE_CURSOR).expect("cursor").as_deref(),
+        Some("false")
+    );
+}
+
+#[test]
+fn an_edited_contract_is_checked_shown_as_a_diff_and_applied() {
+    let fixture = fixture();
+    let mut console = console(&fixture, false);
+    press(&mut console, "5e");
+    press(&mut console, "# reviewed by alice");
+    console.key(key(KeyCode::Enter));
+    console.key(ctrl('s'));
+    let shown = screen(&mut console, 100, 30);
+    assert!(shown.contains("Really apply the edited contract?"), "{shown}");
+    assert!(shown.contains("+ # reviewed by alice"), "{shown}");
+    assert_eq!(
+        fixture.store.cursor(CONTRACT_CURSOR).expect("cursor"),
+        None,
+        "not before the yes"
+    );
+    // No goes back to the edit, which is kept.
+    press(&mut console, "n");
+    assert!(screen(&mut console, 100, 30).contains("# reviewed by alice"));
+    console.key(ctrl('s'));
+    press(&mut console, "y");
+    let applied = fixture
+        .store
+        .cursor(CONTRACT_CURSOR)
+        .expect("cursor")
+        .expect("applied");
+    assert_eq!(applied, format!("# reviewed by alice\n{CONTRACT}"));
+    assert_eq!(newest_audit(&fixture.store).action, "contract.apply");
+    assert!(screen(&mut console, 100, 30).contains("waiting for the engine"));
+}
+
+#[test]
+fn a_bad_contract_is_refused_with_its_problems_and_the_old_one_stays() {
+    let fixture = fixture();
+    let mut console = console(&fixture, false);
+    press(&mut console, "5e");
+    press(&mut console, "surprise = true");
+    console.key(key(KeyCode::Enter));
+    console.key(ctrl('s'));
+    let shown = screen(&mut console, 100, 30);
+    assert!(shown.contains("refused, 1 problem(s)"), "{shown}");
+    assert!(shown.contains("line 1:"), "{shown}");
+    assert_eq!(fixture.store.cursor(CONTRACT_CURSOR).expect("cursor"), None);
+    console.key(key(KeyCode::Esc));
+    assert!(
+        screen(&mut console, 100, 30).contains("MAPPING"),
+        "the contract in force is shown again"
+    );
+}
+
+#[test]
+fn read_only_refuses_every_write_in_one_place() {
+    let fixture = fixture();
+    let mut console = console(&fixture, true);
+    let audit_before = fixture
+        .store
+        .audit_page(&AuditFilter::default(), None, 1000)
+        .expect("audit")
+        .len();
+    press(&mut console, "2r");
+    assert!(screen(&mut console, 80, 24).contains("read-only console"));
+    press(&mut console, "sRf");
+    press(&mut console, "7cx");
+    press(&mut console, "5e");
+    press(&mut console, "p");
+    console.update(hrsync::console::Action::Request(hrsync::console::Command::Retry(
+        fixture.dead.clone(),
+    )));
+    assert_eq!(fixture.store.counts().expect("counts").dead_letters, 3);
+    assert_eq!(fixture.store.counts().expect("counts").held, 2);
+    assert_eq!(fixture.store.cursor(PAUSE_CURSOR).expect("cursor"), None);
+    let audit_after = fixture
+        .store
+        .audit_page(&AuditFilter::default(), None, 1000)
+        .expect("audit")
+        .len();
+    assert_eq!(audit_before, audit_after);
+    let footer = screen(&mut console, 80, 24);
+    assert!(footer.contains("READ-ONLY"), "{footer}");
+}
+
+#[test]
+fn enter_on_an_audit_entry_shows_that_employees_whole_history() {
+    let fixture = fixture();
+    let mut console = console(&fixture, false);
+    press(&mut console, "2r6");
+    let employee = console
+        .state
+        .audit
+        .list
+        .selected_row()
+        .expect("entry")
+        .employee_id
+        .clone()
+        .expect("employee");
+    console.key(key(KeyCode::Enter));
+    assert!(!console.state.audit.list.rows.is_empty());
+    assert!(
+        console
+            .state
+            .audit
+            .list
+            .rows
+            .iter()
+            .all(|a| a.employee_id.as_deref() == Some(employee.as_str()))
+    );
+    assert!(screen(&mut console, 80, 24).contains(&format!("history of employee {employee}")));
+    console.key(key(KeyCode::Esc));
+    assert!(console.state.audit.filter.employee_id.is_none());
+}
+
+#[test]
+fn filters_narrow_the_events_and_follow_stops_when_scrolling() {
+    let fixture = fixture();
+    let mut console = console(&fixture, false);
+    press(&mut console, "/");
+    press(&mut console, "Fire Safety");
+    console.key(key(KeyCode::Enter));
+    assert!(
+        console
+            .state
+            .events
+            .list
+            .rows
+            .iter()
+            .all(|e| e.kind == "completion")
+    );
+    assert_eq!(console.state.events.list.rows.len(), 6);
+    press(&mut console, "c");
+    press(&mut console, "t");
+    assert!(
+        console
+            .state
+            .events
+            .list
+            .rows
+            .iter()
+            .all(|e| e.status == EventStatus::Pending)
+    );
+    press(&mut console, "c");
+    assert!(console.state.events.follow);
+    press(&mut console, "jj");
+    assert!(!console.state.events.follow);
+    let on = console.state.events.list.selected_row().expect("row").id;
+    // New events arrive: the cursor stays on its event.
+    fixture
+        .store
+        .append(&[hrsync::model::NewEvent {
+            idempotency_key: "late".into(),
+            source: hrsync::model::Source::Webhook,
+            direction: hrsync::model::Direction::HrisToLms,
+            employee_id: "E777".into(),
+            kind: "Created".into(),
+            occurred_at: jiff::Timestamp::now(),
+            payload: serde_json::json!({ "id": "E777" }),
+        }])
+        .expect("append");
+    console.update(hrsync::console::Action::StoreChanged);
+    assert_eq!(console.state.events.list.selected_row().expect("row").id, on);
+    press(&mut console, "g");
+    assert!(console.state.events.follow);
+    assert_eq!(
+        console.state.events.list.selected_row().expect("row").employee_id,
+        "E777"
+    );
+}
+
+#[test]
+fn y_copies_the_selected_event_for_osc52() {
+    let fixture = fixture();
+    let mut console = console(&fixture, false);
+    press(&mut console, "y");
+    let copied = console.state.clipboard.clone().expect("something to copy");
+    let value: serde_json::Value = serde_json::from_str(&copied).expect("json");
+    assert_eq!(
+        value["id"],
+        serde_json::json!(console.state.events.list.selected_row().expect("row").id)
+    );
+}

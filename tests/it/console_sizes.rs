@@ -1,0 +1,56 @@
+//! The console draws every pane and every overlay at any terminal size down to
+//! 20×5 without panicking, and stays usable at 80×24.
+
+use crate::console_support;
+
+use console_support::{console, ctrl, fixture, key, press, screen};
+use crossterm::event::KeyCode;
+
+/// Key presses that open each pane and overlay.
+const SCREENS: &[&str] = &[
+    "1", "2", "3", "4", "5", "6", "7", "8", "?", "2 j r", "2s", "7c", "/", "6\n", "5e", "1\n",
+];
+
+fn open(console: &mut hrsync::console::Console, keys: &str) {
+    for c in keys.chars() {
+        match c {
+            '\n' => console.key(key(KeyCode::Enter)),
+            c => press(console, &c.to_string()),
+        }
+    }
+}
+
+#[test]
+fn nothing_panics_from_20x5_up() {
+    let fixture = fixture();
+    let sizes: Vec<(u16, u16)> = [1, 2, 3, 5, 8, 13, 20, 24, 33, 50, 80, 81, 120, 160, 240]
+        .iter()
+        .flat_map(|&w| [1u16, 2, 3, 4, 5, 6, 8, 11, 12, 13, 24, 48, 70].map(|h| (w, h)))
+        .collect();
+    for keys in SCREENS {
+        let mut console = console(&fixture, false);
+        open(&mut console, keys);
+        for &(width, height) in &sizes {
+            let shown = screen(&mut console, width, height);
+            assert_eq!(shown.lines().count(), height as usize);
+        }
+    }
+}
+
+#[test]
+fn at_80x24_the_essentials_show() {
+    let fixture = fixture();
+    let mut console = console(&fixture, false);
+    let shown = screen(&mut console, 80, 24);
+    assert!(shown.contains("● running"), "{shown}");
+    assert!(shown.contains("dead 3"), "{shown}");
+    assert!(
+        shown.contains("q quit") || shown.contains("? help") || shown.contains("Enter detail"),
+        "{shown}"
+    );
+    // The contract editor scrolls and the smallest terminals keep the footer.
+    open(&mut console, "5e");
+    console.key(ctrl('s'));
+    let tiny = screen(&mut console, 20, 5);
+    assert_eq!(tiny.lines().count(), 5);
+}

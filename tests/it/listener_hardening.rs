@@ -1,0 +1,193 @@
+//! The webhook listener under hostile connections, the real binary over
+//! loopback: thousands of idle connections from one address cost bounded memory
+//! and signed deliveries from another keep being answered; a half-sent request
+//! is closed; an unsigned delivery is refused before its body is read; metrics
+//! and health are on the admin listener only.
+
+use crate::common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use common::{Options, start_for_binary};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn signed_delivery(secret: &str, n: usize) -> (Vec<u8>, String, String) {
+    // Each its own body: the same signature twice is a replay.
+    let body = format!(r#"{{"employees": [], "delivery": {n}}}"#).into_bytes();
+    let stamp = jiff::Timestamp::now().as_second().to_string();
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(&body);
+    mac.update(stamp.as_bytes());
+    (body, stamp, hex::encode(mac.finalize().into_bytes()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_connections_cost_bounded_memory_and_signed_deliveries_go_on() {
+    let world = start_for_binary(Options {
+        employees: 20,
+        ..Options::default()
+    })
+    .await;
+    let config = world.dir.path().join("hrsync.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(
+            "secret_env = \"T_WEBHOOK_SECRET\"\n",
+            "secret_env = \"T_WEBHOOK_SECRET\"\nheader_timeout_s = 1\nrequest_timeout_s = 2\nmax_per_address = 100\n",
+        ),
+    )
+    .unwrap();
+    let mut engine = world.spawn_binary();
+    let webhook: SocketAddr = world.config.webhook.listen;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(webhook).is_err() {
+        assert!(engine.try_wait().unwrap().is_none(), "the engine exited");
+        assert!(Instant::now() < deadline, "the engine did not listen");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let before = rss_kib(engine.id());
+
+    // 5,000 idle connections from 127.0.0.1 (the cap per address closes most at once).
+    let idle: Vec<TcpStream> = tokio::task::spawn_blocking(move || {
+        (0..5000)
+            .filter_map(|_| TcpStream::connect(webhook).ok())
+            .collect()
+    })
+    .await
+    .unwrap();
+    assert!(idle.len() > 1000, "connections were made: {}", idle.len());
+
+    // Signed deliveries from another address are answered meanwhile.
+    let secret = world.sandbox.credentials().webhook_secret.clone();
+    let client = reqwest::Client::builder()
+        .local_address(Some("127.0.0.2".parse().unwrap()))
+        .build()
+        .unwrap();
+    let url = format!("http://{webhook}/webhooks/hris");
+    let mut slowest = Duration::ZERO;
+    for n in 0..20 {
+        let (body, stamp, signature) = signed_delivery(&secret, n);
+        let started = Instant::now();
+        let answer = client
+            .post(&url)
+            .header("X-BambooHR-Timestamp", stamp)
+            .header("X-BambooHR-Signature", signature)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("a signed delivery is answered during the flood");
+        slowest = slowest.max(started.elapsed());
+        assert_eq!(answer.status(), 200);
+    }
+    eprintln!("slowest signed delivery during 5,000 idle connections: {slowest:?}");
+    let during = rss_kib(engine.id());
+    assert!(
+        during < before + 64 * 1024,
+        "memory stays bounded: {before} KiB before, {during} KiB with the idle connections"
+    );
+
+    // The idle connections the engine kept are closed once the header timeout passes.
+    // Read after the timeout has passed for all of them: a stream still open
+    // times out its read (counted), a closed one answers at once.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let open_after = tokio::task::spawn_blocking(move || {
+        let mut open = 0;
+        for mut stream in idle {
+            stream.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+            let mut byte = [0u8; 1];
+            match stream.read(&mut byte) {
+                Ok(0) => {}
+                Err(e)
+                    if e.kind() != std::io::ErrorKind::WouldBlock
+                        && e.kind() != std::io::ErrorKind::TimedOut => {}
+                _ => open += 1,
+            }
+        }
+        open
+    })
+    .await
+    .unwrap();
+    assert_eq!(open_after, 0, "idle connections are closed");
+
+    // A half-sent request is closed after the header timeout.
+    let mut half = TcpStream::connect(webhook).unwrap();
+    half.write_all(b"POST /webhooks/hris HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    half.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let _ = half.read_to_end(&mut rest);
+    assert!(
+        started.elapsed() < Duration::from_secs(9),
+        "a half-sent request is cut off"
+    );
+
+    // Unsigned, announcing a megabyte: refused before the body is sent.
+    let mut unsigned = TcpStream::connect(webhook).unwrap();
+    unsigned
+        .write_all(
+            b"POST /webhooks/hris HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+              X-BambooHR-Timestamp: 1\r\nContent-Length: 1000000\r\n\r\n",
+        )
+        .unwrap();
+    unsigned.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut answer = [0u8; 12];
+    unsigned
+        .read_exact(&mut answer)
+        .expect("answered without the body");
+    assert_eq!(&answer, b"HTTP/1.1 401");
+
+    // Metrics are not on the webhook port.
+    let metrics = reqwest::get(format!("http://{webhook}/metrics")).await.unwrap();
+    assert_eq!(metrics.status(), 404);
+
+    let _ = engine.kill();
+    let _ = engine.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_readiness_are_on_the_admin_listener() {
+    let world = common::start(Options {
+        employees: 20,
+        ..Options::default()
+    })
+    .await;
+    world.settle().await;
+    let admin = world.engine().admin_addr;
+    let health = reqwest::get(format!("http://{admin}/healthz")).await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready: serde_json::Value = reqwest::get(format!("http://{admin}/readyz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["ready"], true, "{ready}");
+    let lms = ready["systems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["system"] == "lms");
+    assert_eq!(
+        lms.map(|s| s["state"].clone()),
+        Some(serde_json::json!("up")),
+        "{ready}"
+    );
+    let metrics = reqwest::get(format!("http://{admin}/metrics")).await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    assert!(metrics.text().await.unwrap().contains("hrsync_"));
+}

@@ -1,0 +1,47 @@
+//! hrsync's integration tests, one module per behaviour, in one test binary: one
+//! link instead of one per file. Shared set-up is in `common` (a sandbox and an
+//! engine on real HTTP) and `console_support` (the console on a `TestBackend`).
+//! `tests/supervised_tasks.rs` stays a binary of its own: it installs the
+//! process-wide apply fault hook, which would reach every other test here.
+
+mod common;
+mod console_support;
+
+mod apply_partial_writes;
+mod audit_chain;
+mod connectors;
+mod console_actions;
+mod console_attach;
+mod console_drift;
+mod console_duplicates;
+mod console_hostile;
+mod console_live;
+mod console_paging;
+mod console_screens;
+mod console_sizes;
+mod contract_check;
+mod demo_tmux;
+mod doctor;
+mod duplicates_held;
+mod interop_lrs;
+mod interop_scim;
+mod listener_hardening;
+mod lms_quirks;
+mod one_engine_per_store;
+mod reconcile_drift;
+mod safe_files;
+mod sandbox_admin;
+mod sandbox_completions;
+mod sandbox_hris;
+mod sandbox_scim;
+mod sandbox_scim_quirks;
+mod sandbox_webhooks;
+mod sandbox_xapi;
+mod store_journal;
+mod store_reconcile;
+mod sync_churn;
+mod sync_crash;
+mod sync_faults;
+mod sync_initial_load;
+mod webhook_intake;
+mod writeback;

@@ -1,0 +1,227 @@
+//! The real binary killed with SIGKILL in the middle of a churn run and started
+//! again loses nothing and applies nothing twice: afterwards the LMS equals the
+//! HRIS, every journaled change is finished, and the audit log names each
+//! applied change once and matches the journal's writes.
+
+use crate::common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use common::{Options, assert_in_step, start_for_binary};
+use serde_json::json;
+
+const KINDS: [&str; 9] = [
+    "hire",
+    "promotion",
+    "transfer",
+    "name_change",
+    "email_change",
+    "leave",
+    "return",
+    "rehire",
+    "conversion",
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_engine_restarted_loses_nothing_and_applies_nothing_twice() {
+    let world = start_for_binary(Options {
+        employees: 800,
+        retry_attempts: 30,
+        ..Options::default()
+    })
+    .await;
+    let mut engine = world.spawn_binary();
+    world
+        .settle_until(Duration::from_secs(90), |c| c.total >= 800)
+        .await;
+
+    // Churn in the background: a few changes every 40 ms, each delivered by webhook.
+    let admin = format!("{}/churn", world.sandbox.credentials().admin_url);
+    let http = world.http.clone();
+    let churn = tokio::spawn(async move {
+        let mut applied = 0;
+        for round in 0..60 {
+            let kind = KINDS[round % KINDS.len()];
+            let answer: serde_json::Value = http
+                .post(&admin)
+                .json(&json!({ "changes": [{ "kind": kind, "count": 2 }, { "kind": "termination", "count": 1 }] }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            applied += answer["applied"].as_array().map_or(0, Vec::len);
+            tokio::time::sleep(Duration::from_millis(40)).await;
+        }
+        applied
+    });
+
+    // Kill it mid-run, with changes arriving and being applied; what is sent
+    // while it is down is lost to the webhooks and must come back by polling.
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    let before_kill = world.store().counts().unwrap().total;
+    engine.kill().expect("SIGKILL");
+    engine.wait().unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut engine = world.spawn_binary();
+    let applied = churn.await.unwrap();
+    assert!(applied >= 100, "the churn ran: {applied}");
+    assert!(before_kill > 800, "changes were arriving when it was killed");
+
+    // One poll after the last change brings in whatever the webhooks lost.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    world.settle_until(Duration::from_secs(120), |_| true).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    world.settle_until(Duration::from_secs(60), |_| true).await;
+    nix_terminate(&engine);
+    let status = engine.wait().unwrap();
+    assert!(status.success(), "a SIGTERM stops it cleanly: {status:?}");
+
+    assert_in_step(&world).await;
+    world.assert_only_twins_refused();
+    let counts = world.store().counts().unwrap();
+    assert_eq!(counts.dead_letters, 0, "{counts:?}");
+
+    // Nothing applied twice: each applied event is audited once, each learner created once.
+    let audit = world
+        .store()
+        .verify_audit()
+        .unwrap()
+        .expect("the audit chain is whole");
+    let mut per_event: BTreeMap<String, usize> = BTreeMap::new();
+    let mut creates: BTreeMap<String, usize> = BTreeMap::new();
+    let mut recovered = 0;
+    let mut before = None;
+    loop {
+        let page = world
+            .store()
+            .audit_page(&Default::default(), before, 500)
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        before = Some(last.seq);
+        for entry in &page {
+            if !matches!(
+                entry.action.as_str(),
+                "learner.create"
+                    | "learner.update"
+                    | "learner.deactivate"
+                    | "learner.reactivate"
+                    | "learner.recovered"
+            ) {
+                continue;
+            }
+            recovered += usize::from(entry.action == "learner.recovered");
+            // The event's id leads the reason: "event N (source kind)...".
+            let reason = entry
+                .reason
+                .clone()
+                .unwrap_or_default()
+                .split(" (")
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            *per_event.entry(reason).or_default() += 1;
+            if entry.action == "learner.create" {
+                *creates.entry(entry.employee_id.clone().unwrap()).or_default() += 1;
+            }
+        }
+    }
+    assert!(audit.entries as usize >= per_event.len());
+    let twice: Vec<_> = per_event.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "events written more than once: {twice:?}");
+    let created_twice: Vec<_> = creates.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        created_twice.is_empty(),
+        "learners created twice: {created_twice:?}"
+    );
+    // Every applied change is audited once; a change whose attempt the kill cut off
+    // after its write is audited as recovered when the restart finds the LMS holding it.
+    assert_eq!(
+        per_event.len() as u64,
+        counts.applied + recovered as u64,
+        "every write is audited once ({recovered} recovered after the kill)"
+    );
+}
+
+fn nix_terminate(child: &std::process::Child) {
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// An attempt cut off after its write (simulated: the event is marked started, as
+/// the killed process left it) is audited as recovered when the LMS already holds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_cut_off_before_its_journal_entry_is_audited_as_recovered() {
+    let world = common::start(Options {
+        employees: 60,
+        ..Options::default()
+    })
+    .await;
+    world.settle().await;
+    let engine = world.engine();
+    engine.paused.store(true, std::sync::atomic::Ordering::Relaxed);
+    let applied = world
+        .store()
+        .events_page(
+            &hrsync::store::EventFilter {
+                status: Some(hrsync::model::EventStatus::Applied),
+                ..Default::default()
+            },
+            None,
+            1,
+        )
+        .unwrap();
+    let earlier = world.store().event(applied[0].id).unwrap().unwrap().event;
+    let again = hrsync::model::NewEvent {
+        idempotency_key: format!("test-cut-off:{}", earlier.id),
+        source: hrsync::model::Source::Poll,
+        direction: earlier.direction,
+        employee_id: earlier.employee_id.clone(),
+        kind: "Updated".into(),
+        occurred_at: jiff::Timestamp::now(),
+        payload: earlier.payload.clone(),
+    };
+    let id = world.store().append(&[again]).unwrap()[0].id();
+    let cut = world.store().transaction(|tx| tx.mark_started(&[id])).unwrap();
+    assert!(cut.is_empty(), "a first start is not a cut-off one");
+    engine.paused.store(false, std::sync::atomic::Ordering::Relaxed);
+    engine.wake.notify_one();
+    world.settle().await;
+
+    let event = world.store().event(id).unwrap().unwrap().event;
+    assert_eq!(event.status, hrsync::model::EventStatus::Unchanged);
+    let audit = world
+        .store()
+        .audit_page(
+            &hrsync::store::AuditFilter {
+                action: Some("learner.recovered".into()),
+                ..Default::default()
+            },
+            None,
+            10,
+        )
+        .unwrap();
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert_eq!(
+        audit[0].employee_id.as_deref(),
+        Some(earlier.employee_id.as_str())
+    );
+    assert!(
+        audit[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .starts_with(&format!("event {id} "))
+    );
+    assert!(
+        audit[0].after.is_object(),
+        "the values the LMS holds: {:?}",
+        audit[0].after
+    );
+    world.store().verify_audit().unwrap().expect("the chain is whole");
+}
