@@ -3,7 +3,9 @@
 
 use similar::{ChangeTag, TextDiff};
 
-use crate::contract::{Contract, EmptyRule, FieldType, LeaveAction, Owner, TriggerWhen};
+use crate::engine::handle::{
+    Contract, EmptyRule, FieldType, LeaveAction, Owner, TriggerWhen, check_contract,
+};
 
 /// Display lines for the contract text in force (or why there is none to show).
 pub fn lines(text: Option<&str>) -> Vec<String> {
@@ -14,7 +16,7 @@ pub fn lines(text: Option<&str>) -> Vec<String> {
             "`hrsync console --attach --contract FILE`, or apply one from here.".into(),
         ];
     };
-    match crate::contract::parse(text) {
+    match check_contract(text) {
         Ok(contract) => describe(&contract),
         Err(problems) => {
             let mut out = vec!["The contract text in the store does not check:".to_string()];

@@ -8,8 +8,7 @@ use super::action::{Command, Expiry};
 use super::paged::FetchAt;
 use super::state::{Mode, Prompt};
 use super::update::Console;
-use crate::engine::handle::{EngineHandle, HandleError};
-use crate::engine::resolve::Resolved;
+use crate::engine::handle::{EngineHandle, HandleError, Resolved};
 use crate::model::{DriftCategory, DriftState};
 use crate::store::DriftItem;
 

@@ -10,9 +10,7 @@ use super::action::Command;
 use super::list::Window;
 use super::paged::Paged;
 use super::palette::Palette;
-use crate::contract::ContractProblem;
-use crate::engine::credentials::CredentialStatus;
-use crate::engine::status::EngineStatus;
+use crate::engine::handle::{ContractProblem, CredentialStatus, EngineStatus};
 use crate::model::{AuditEntry, DriftCategory, Event, EventId, RunOutcome};
 use crate::store::{
     AuditFilter, CredentialTotals, DriftItem, DuplicateCounts, DuplicateGroup, EventDetail, EventFilter,

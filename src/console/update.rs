@@ -175,7 +175,7 @@ impl Console {
                         .state
                         .status
                         .as_ref()
-                        .is_some_and(|s| s.state == crate::engine::status::EngineState::Paused);
+                        .is_some_and(|s| s.state == crate::engine::handle::EngineState::Paused);
                 self.request(if paused { Command::Resume } else { Command::Pause })?;
             }
             Action::Request(command) => self.request(command)?,
@@ -745,7 +745,7 @@ impl Console {
             }
             Mode::EditContract { editor, .. } => {
                 let text = editor.lines().join("\n") + "\n";
-                match crate::contract::parse(&text) {
+                match crate::engine::handle::check_contract(&text) {
                     Err(problems) => {
                         self.state.warn(format!(
                             "contract refused: {} problem(s); the contract in force stays",

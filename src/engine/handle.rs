@@ -11,12 +11,23 @@ use tokio::sync::Notify;
 
 use super::metrics::Metrics;
 use super::operator::{self, ActionError};
-use super::status::{CONTRACT_CURSOR, EngineStatus, PAUSE_CURSOR, pause_requested};
+pub use super::status::EngineStatus;
+use super::status::{CONTRACT_CURSOR, PAUSE_CURSOR, pause_requested};
 use super::{RunningEngine, control};
-use crate::contract::ContractProblem;
+pub use crate::contract::ContractProblem;
 use crate::model::{AuditEntry, Event, EventId, NewAuditEntry};
 use crate::store::{
     AuditFilter, ChangeWatch, EventDetail, EventFilter, Store, StoreCounts, StoreError, Toward,
+};
+
+// What a console needs of the engine's and the contract's types, named here so
+// that the console imports nothing of the engine but this module.
+pub use super::credentials::CredentialStatus;
+pub use super::health::SystemState;
+pub use super::resolve::Resolved;
+pub use super::status::EngineState;
+pub use crate::contract::{
+    Contract, EmptyRule, FieldType, LeaveAction, Owner, TriggerWhen, parse as check_contract,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -152,13 +163,7 @@ impl EngineHandle {
         &self,
         today: jiff::civil::Date,
         limit: usize,
-    ) -> Result<
-        (
-            Vec<crate::engine::credentials::CredentialStatus>,
-            crate::store::CredentialTotals,
-        ),
-        HandleError,
-    > {
+    ) -> Result<(Vec<CredentialStatus>, crate::store::CredentialTotals), HandleError> {
         Ok(crate::engine::credentials::overview(&self.store, today, limit)?)
     }
 

@@ -15,7 +15,7 @@ use crate::console::layout::centered;
 use crate::console::palette::status_label;
 use crate::console::sanitise::{visible, visible_string};
 use crate::console::state::{Pane, Prompt, State};
-use crate::contract::ContractProblem;
+use crate::engine::handle::ContractProblem;
 use crate::store::EventDetail;
 
 /// A payload as indented JSON. serde_json escapes C0 controls in strings
