@@ -5,7 +5,7 @@
 use jiff::{SignedDuration, Timestamp};
 
 use super::action::{Command, Expiry};
-use super::paged::FetchAt;
+use super::list::{Fetch, Numbered, by_number};
 use super::state::{Mode, Prompt};
 use super::update::Console;
 use crate::engine::handle::{EngineHandle, HandleError, Resolved};
@@ -19,8 +19,11 @@ fn items_fetch(
     handle: &EngineHandle,
     run: i64,
     category: Option<DriftCategory>,
-) -> Box<FetchAt<'_, DriftItem>> {
-    Box::new(move |offset, limit| handle.drift_items(run, category, offset, limit))
+    total: usize,
+) -> Box<Fetch<'_, Numbered<DriftItem>>> {
+    Box::new(by_number(total, move |offset, limit| {
+        handle.drift_items(run, category, offset, limit)
+    }))
 }
 
 /// "30", "30d" (days from now) or "2030-12-31" (that day's start, here); empty: no end.
@@ -91,13 +94,13 @@ impl Console {
             pane.shown_run = None;
             return Ok(());
         };
-        let mut fetch = items_fetch(&self.handle, latest, pane.category);
+        let mut fetch = items_fetch(&self.handle, latest, pane.category, pane.listed());
         if pane.shown_run == Some(latest) {
-            pane.items.reload(&mut fetch)
+            pane.items.refresh(&mut fetch)
         } else {
             pane.chosen.clear();
             pane.shown_run = Some(latest);
-            pane.items.load(0, &mut fetch)
+            pane.items.load_newest(&mut fetch)
         }
     }
 
@@ -106,8 +109,8 @@ impl Console {
         let Some(run) = pane.latest().map(|r| r.id) else {
             return Ok(());
         };
-        pane.items
-            .move_by(delta, &mut items_fetch(&self.handle, run, pane.category))
+        let mut fetch = items_fetch(&self.handle, run, pane.category, pane.listed());
+        pane.items.move_by(delta, &mut fetch)
     }
 
     pub(super) fn jump_drift(&mut self, first: bool) -> Result<(), HandleError> {
@@ -115,9 +118,12 @@ impl Console {
         let Some(run) = pane.latest().map(|r| r.id) else {
             return Ok(());
         };
-        let at = if first { 0 } else { pane.listed().saturating_sub(1) };
-        pane.items
-            .load(at, &mut items_fetch(&self.handle, run, pane.category))
+        let mut fetch = items_fetch(&self.handle, run, pane.category, pane.listed());
+        if first {
+            pane.items.load_newest(&mut fetch)
+        } else {
+            pane.items.load_oldest(&mut fetch)
+        }
     }
 
     pub(super) fn cycle_category(&mut self) -> Result<(), HandleError> {
@@ -127,8 +133,8 @@ impl Console {
         let Some(run) = pane.latest().map(|r| r.id) else {
             return Ok(());
         };
-        pane.items
-            .load(0, &mut items_fetch(&self.handle, run, pane.category))?;
+        let mut fetch = items_fetch(&self.handle, run, pane.category, pane.listed());
+        pane.items.load_newest(&mut fetch)?;
         let name = pane.category.map_or("every category", |c| c.describe());
         self.state.say(format!("showing {name}"));
         Ok(())
@@ -210,7 +216,7 @@ impl Console {
             Command::AcceptDrift { ids, reason, expires } => (ids, reason.as_deref(), *expires),
             _ => return Vec::new(),
         };
-        let rows = &self.state.drift.items.window.rows;
+        let rows = &self.state.drift.items.rows;
         let mut body: Vec<String> = ids
             .iter()
             .take(8)

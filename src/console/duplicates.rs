@@ -3,18 +3,17 @@
 //! duplicate, flag to the HRIS admin, link a learner), through the one gate.
 
 use super::action::Command;
-use super::paged::FetchAt;
+use super::list::{Fetch, Numbered, by_number};
 use super::state::Prompt;
 use super::update::Console;
 use crate::engine::handle::{EngineHandle, HandleError};
 use crate::model::{DuplicateSide, GroupState};
 use crate::store::{DuplicateGroup, DuplicateMember};
 
-/// Groups fetched and held at a time (each with its members).
-const GROUPS_PAGE: usize = super::paged::PAGE;
-
-fn groups_fetch(handle: &EngineHandle) -> Box<FetchAt<'_, DuplicateGroup>> {
-    Box::new(move |offset, limit| handle.duplicate_groups(&[], offset, limit.min(GROUPS_PAGE)))
+fn groups_fetch(handle: &EngineHandle, total: usize) -> Box<Fetch<'_, Numbered<DuplicateGroup>>> {
+    Box::new(by_number(total, move |offset, limit| {
+        handle.duplicate_groups(&[], offset, limit)
+    }))
 }
 
 /// The employee id a learner most likely belongs to: the one it carries, else its externalId.
@@ -43,13 +42,14 @@ fn state_word(state: GroupState) -> &'static str {
 
 impl Console {
     pub(super) fn refresh_duplicates(&mut self) -> Result<(), HandleError> {
+        let total = self.state.duplicates.total();
         let groups = &mut self.state.duplicates.groups;
-        let mut fetch = groups_fetch(&self.handle);
+        let mut fetch = groups_fetch(&self.handle, total);
         let before = groups.selected_row().map(|g| g.id);
-        if groups.window.loaded {
-            groups.reload(&mut fetch)?;
+        if groups.loaded {
+            groups.refresh(&mut fetch)?;
         } else {
-            groups.load(0, &mut fetch)?;
+            groups.load_newest(&mut fetch)?;
         }
         if groups.selected_row().map(|g| g.id) != before {
             self.state.duplicates.column = 0;
@@ -60,7 +60,8 @@ impl Console {
     pub(super) fn move_duplicates(&mut self, delta: isize) -> Result<(), HandleError> {
         let pane = &mut self.state.duplicates;
         let before = pane.group().map(|g| g.id);
-        pane.groups.move_by(delta, &mut groups_fetch(&self.handle))?;
+        pane.groups
+            .move_by(delta, &mut groups_fetch(&self.handle, pane.total()))?;
         if pane.group().map(|g| g.id) != before {
             pane.column = 0;
         }
@@ -69,8 +70,12 @@ impl Console {
 
     pub(super) fn jump_duplicates(&mut self, first: bool) -> Result<(), HandleError> {
         let pane = &mut self.state.duplicates;
-        let at = if first { 0 } else { pane.total().saturating_sub(1) };
-        pane.groups.load(at, &mut groups_fetch(&self.handle))?;
+        let mut fetch = groups_fetch(&self.handle, pane.total());
+        if first {
+            pane.groups.load_newest(&mut fetch)?;
+        } else {
+            pane.groups.load_oldest(&mut fetch)?;
+        }
         pane.column = 0;
         Ok(())
     }
@@ -177,14 +182,7 @@ impl Console {
             _ => return Vec::new(),
         };
         let mut body = Vec::new();
-        let group = self
-            .state
-            .duplicates
-            .groups
-            .window
-            .rows
-            .iter()
-            .find(|g| g.id == id);
+        let group = self.state.duplicates.groups.rows.iter().find(|g| g.id == id);
         if let Some(g) = group {
             let members: Vec<&str> = g.members.iter().map(|m| m.member_id.as_str()).collect();
             body.push(format!(

@@ -11,7 +11,6 @@ mod duplicates;
 pub mod keys;
 pub mod layout;
 pub mod list;
-pub mod paged;
 pub mod palette;
 pub mod sanitise;
 pub mod state;

@@ -7,8 +7,7 @@ use jiff::Timestamp;
 use tui_textarea::TextArea;
 
 use super::action::Command;
-use super::list::Window;
-use super::paged::Paged;
+use super::list::{Numbered, Window};
 use super::palette::Palette;
 use crate::engine::handle::{ContractProblem, CredentialStatus, EngineStatus};
 use crate::model::{AuditEntry, DriftCategory, Event, EventId, RunOutcome};
@@ -191,7 +190,7 @@ pub struct DriftPane {
     pub next_run: Option<Timestamp>,
     /// The category whose items are listed; `None` lists them all.
     pub category: Option<DriftCategory>,
-    pub items: Paged<DriftItem>,
+    pub items: Window<Numbered<DriftItem>>,
     pub chosen: BTreeSet<i64>,
     /// The run whose items `items` holds.
     pub shown_run: Option<i64>,
@@ -245,7 +244,7 @@ impl DriftPane {
 /// Suspected duplicate groups (open and flagged first), a page at a time.
 #[derive(Debug, Default)]
 pub struct DuplicatesPane {
-    pub groups: Paged<DuplicateGroup>,
+    pub groups: Window<Numbered<DuplicateGroup>>,
     pub counts: DuplicateCounts,
     /// The member under the column cursor in the group under the row cursor.
     pub column: usize,
@@ -253,7 +252,7 @@ pub struct DuplicatesPane {
 
 impl DuplicatesPane {
     pub fn group(&self) -> Option<&DuplicateGroup> {
-        self.groups.selected_row()
+        self.groups.selected_row().map(|g| &g.row)
     }
 
     pub fn total(&self) -> usize {

@@ -426,8 +426,8 @@ impl Console {
         self.state.credentials.list.keep_visible(rows);
         let (width, height) = (self.state.width, self.state.height);
         let (drift, groups) = layout::review_list_rows(width, height);
-        self.state.drift.items.window.keep_visible(drift);
-        self.state.duplicates.groups.window.keep_visible(groups);
+        self.state.drift.items.keep_visible(drift);
+        self.state.duplicates.groups.keep_visible(groups);
     }
 
     fn selected_event(&self) -> Option<&Event> {
@@ -511,7 +511,7 @@ impl Console {
             }
             (Mode::DriftDetail { item, .. }, _) => serde_json::to_string_pretty(item).unwrap_or_default(),
             (_, Pane::Drift) => match self.state.drift.items.selected_row() {
-                Some(item) => serde_json::to_string(item).unwrap_or_default(),
+                Some(item) => serde_json::to_string(&item.row).unwrap_or_default(),
                 None => return,
             },
             (_, Pane::Duplicates) => match self.state.duplicates.group() {

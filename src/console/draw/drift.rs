@@ -192,7 +192,10 @@ fn items(state: &State, pane: &DriftPane, frame: &mut Frame, area: Rect) {
     let listed = pane.listed();
     let mut title = format!("{name} · {listed} item(s)");
     if listed > 0 {
-        title.push_str(&format!(" · at {} of {listed}", pane.items.position() + 1));
+        title.push_str(&format!(
+            " · at {} of {listed}",
+            pane.items.selected_row().map_or(0, |i| i.number) + 1
+        ));
     }
     if !pane.chosen.is_empty() {
         title.push_str(&format!(" · {} selected", pane.chosen.len()));
@@ -227,7 +230,7 @@ fn items(state: &State, pane: &DriftPane, frame: &mut Frame, area: Rect) {
         state,
         frame,
         list,
-        &pane.items.window,
+        &pane.items,
         Columns {
             titles: &titles,
             widths: &widths,

@@ -98,7 +98,7 @@ fn groups(state: &State, frame: &mut Frame, area: Rect) {
         state,
         frame,
         area,
-        &state.duplicates.groups.window,
+        &state.duplicates.groups,
         Columns {
             titles: &titles,
             widths: &widths,
