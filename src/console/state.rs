@@ -9,68 +9,13 @@ use tui_textarea::TextArea;
 use super::action::Command;
 use super::list::{Numbered, Window};
 use super::palette::Palette;
+pub use super::panes::Pane;
 use crate::engine::handle::{ContractProblem, CredentialStatus, EngineStatus};
 use crate::model::{AuditEntry, DriftCategory, Event, EventId, RunOutcome};
 use crate::store::{
     AuditFilter, CredentialTotals, DriftItem, DuplicateCounts, DuplicateGroup, EventDetail, EventFilter,
     ReconcileRun, StoreCounts,
 };
-
-/// The panes, in the order of their digit keys (SPEC §5 first).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pane {
-    Events,
-    Failed,
-    Drift,
-    Duplicates,
-    Contract,
-    Audit,
-    Held,
-    Credentials,
-}
-
-impl Pane {
-    pub const ALL: [Pane; 8] = [
-        Pane::Events,
-        Pane::Failed,
-        Pane::Drift,
-        Pane::Duplicates,
-        Pane::Contract,
-        Pane::Audit,
-        Pane::Held,
-        Pane::Credentials,
-    ];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Pane::Events => "Events",
-            Pane::Failed => "Failed",
-            Pane::Drift => "Drift",
-            Pane::Duplicates => "Dups",
-            Pane::Contract => "Contract",
-            Pane::Audit => "Audit",
-            Pane::Held => "Held",
-            Pane::Credentials => "Creds",
-        }
-    }
-
-    pub fn index(self) -> usize {
-        Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
-    }
-
-    pub fn by_digit(digit: char) -> Option<Pane> {
-        let n = digit.to_digit(10)? as usize;
-        Pane::ALL.get(n.checked_sub(1)?).copied()
-    }
-
-    pub fn next(self) -> Pane {
-        Pane::ALL[(self.index() + 1) % Pane::ALL.len()]
-    }
-
-    pub fn prev(self) -> Pane {
-        Pane::ALL[(self.index() + Pane::ALL.len() - 1) % Pane::ALL.len()]
-    }
-}
 
 /// What a one-line prompt is for.
 #[derive(Debug, Clone, PartialEq)]
