@@ -15,6 +15,7 @@ pub mod draw;
 mod drift;
 mod duplicates;
 mod events;
+mod gate;
 pub mod keys;
 pub mod layout;
 pub mod list;
