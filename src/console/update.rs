@@ -378,3 +378,81 @@ fn take_snapshot(state: &mut State, snapshot: Snapshot) {
         **item = fresh;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Direction, NewEvent, Source};
+    use crate::store::Store;
+
+    /// A console off the loop over a journal of `n` events, its first reads done.
+    fn console(n: usize) -> (tempfile::TempDir, Console) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("hrsync.db")).unwrap();
+        let events: Vec<NewEvent> = (0..n)
+            .map(|i| NewEvent {
+                idempotency_key: format!("k{i}"),
+                source: Source::Webhook,
+                direction: Direction::HrisToLms,
+                employee_id: format!("E{i}"),
+                kind: "Updated".into(),
+                occurred_at: jiff::Timestamp::now(),
+                payload: serde_json::json!({}),
+            })
+            .collect();
+        store.append(&events).unwrap();
+        let mut console = Console::new(EngineHandle::on_store(store), &ConsoleOptions::default());
+        console.reads_off_loop();
+        (dir, console)
+    }
+
+    /// Runs the reads asked for so far, as the loop's blocking threads do, without applying them.
+    fn run(console: &mut Console) -> Vec<Action> {
+        let reads = console.take_reads();
+        reads.into_iter().map(|read| read.run(&console.handle)).collect()
+    }
+
+    fn selected(console: &Console) -> i64 {
+        console.state.events.list.selected_row().unwrap().id.0
+    }
+
+    #[test]
+    fn a_read_for_a_pane_no_longer_in_front_or_asked_again_is_dropped() {
+        let (_dir, mut console) = console(10);
+        console.update(Action::GoPane(Pane::Failed));
+        let failed = run(&mut console);
+        console.update(Action::GoPane(Pane::Audit));
+        let first = run(&mut console);
+        console.update(Action::GoPane(Pane::Audit));
+        let second = run(&mut console);
+        for action in failed.into_iter().chain(first) {
+            console.update(action);
+        }
+        assert!(!console.state.failed.list.loaded, "not in front: dropped");
+        assert!(!console.state.audit.list.loaded, "asked again: dropped");
+        for action in second {
+            console.update(action);
+        }
+        assert!(console.state.audit.list.loaded, "the newest read is applied");
+    }
+
+    #[test]
+    fn moves_within_the_rows_held_need_no_read_and_the_rest_wait_their_turn() {
+        let (_dir, mut console) = console(250);
+        assert_eq!(selected(&console), 250);
+        console.update(Action::Down);
+        assert!(console.take_reads().is_empty(), "a row held: no read");
+        assert_eq!(selected(&console), 249);
+        console.update(Action::Bottom);
+        let oldest = run(&mut console);
+        assert_eq!(oldest.len(), 1);
+        // Pressed while the oldest page is read: done after it, in order.
+        console.update(Action::Up);
+        console.update(Action::Up);
+        assert_eq!(selected(&console), 249, "not moved yet");
+        for action in oldest {
+            console.update(action);
+        }
+        assert_eq!(selected(&console), 3);
+    }
+}
