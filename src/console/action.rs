@@ -4,6 +4,7 @@
 use crossterm::event::KeyEvent;
 use jiff::Timestamp;
 
+use super::read::Loaded;
 use super::state::Pane;
 use crate::model::EventId;
 
@@ -15,6 +16,8 @@ pub enum Action {
     Resize(u16, u16),
     /// Something committed to the store (the engine, another console, this one).
     StoreChanged,
+    /// A store read asked for earlier is back.
+    Loaded(Loaded),
     GoPane(Pane),
     NextPane,
     PrevPane,

@@ -1,9 +1,118 @@
-//! The contract pane's text: the mapping table, value tables and rules read from
-//! a checked contract, and the line diff shown before an edited one is applied.
+//! The Contract pane: the mapping table, value tables and rules read from the
+//! checked contract in force, its editor, and the line diff shown before an
+//! edited one is applied.
 
+use crossterm::event::KeyCode;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::Line;
+use ratatui::widgets::Paragraph;
 use similar::{ChangeTag, TextDiff};
+use tui_textarea::TextArea;
 
-use crate::contract::{Contract, EmptyRule, FieldType, LeaveAction, Owner, TriggerWhen};
+use super::action::Action;
+use super::keys::{Binding, Key::*, bind, write};
+use super::panes::{Effect, PaneView};
+use super::read::Read;
+use super::sanitise::{visible, visible_string};
+use super::state::{Mode, State};
+
+use crate::engine::operator::handle::{
+    Contract, EmptyRule, FieldType, LeaveAction, Owner, TriggerWhen, check_contract,
+};
+
+pub struct ContractView;
+
+impl PaneView for ContractView {
+    fn title(&self) -> &'static str {
+        "Contract"
+    }
+
+    fn keys(&self) -> Vec<Binding> {
+        vec![
+            bind(&[Char('j'), Code(KeyCode::Down)], "j/k", "scroll", Action::Down),
+            bind(&[Char('k'), Code(KeyCode::Up)], "", "", Action::Up),
+            bind(
+                &[Code(KeyCode::PageDown), Ctrl('d')],
+                "PgDn/PgUp",
+                "page",
+                Action::PageDown,
+            ),
+            bind(&[Code(KeyCode::PageUp), Ctrl('u')], "", "", Action::PageUp),
+            write(&[Char('e')], "e", "edit", Action::EditContract),
+        ]
+    }
+
+    /// The text comes with the header's read: nothing of its own to read.
+    fn refresh(&self, _state: &mut State) -> Option<Read> {
+        None
+    }
+
+    fn handle(&self, state: &mut State, action: &Action) -> Vec<Effect> {
+        let delta = match action {
+            Action::Up => -1,
+            Action::Down => 1,
+            Action::PageUp => -state.page_rows(),
+            Action::PageDown => state.page_rows(),
+            Action::EditContract => {
+                edit(state);
+                return Vec::new();
+            }
+            _ => return Vec::new(),
+        };
+        let contract = &mut state.contract;
+        let last = contract.lines.len().saturating_sub(1) as i64;
+        let to = (contract.scroll as i64 + delta as i64).clamp(0, last.max(0));
+        contract.scroll = u16::try_from(to).unwrap_or(u16::MAX);
+        Vec::new()
+    }
+
+    fn copy(&self, state: &State) -> Option<String> {
+        state.contract.text.clone()
+    }
+
+    fn draw(&self, state: &State, frame: &mut Frame, area: Rect) {
+        let mut shown: Vec<Line> = state
+            .contract
+            .lines
+            .iter()
+            .skip(state.contract.scroll as usize)
+            .map(|l| {
+                // The contract's values and its problems can quote anything.
+                let l = visible(l);
+                if l.chars().next().is_some_and(|c| c.is_ascii_uppercase()) && *l == l.to_uppercase() {
+                    Line::styled(l, state.palette.accent())
+                } else {
+                    Line::raw(l)
+                }
+            })
+            .collect();
+        if let Some(version) = &state.contract.pending_version {
+            shown.insert(
+                0,
+                Line::styled(
+                    visible_string(format!(
+                        "⧗ applied {version}; waiting for the engine to take it up"
+                    )),
+                    state.palette.warn(),
+                ),
+            );
+        }
+        frame.render_widget(Paragraph::new(shown), area);
+    }
+}
+
+/// Opens the editor on the contract in force.
+fn edit(state: &mut State) {
+    let Some(text) = state.contract.text.clone() else {
+        state.warn("the contract in force is not known to this console (attach with --contract FILE)");
+        return;
+    };
+    state.mode = Mode::EditContract {
+        editor: TextArea::new(text.lines().map(str::to_string).collect()),
+        problems: Vec::new(),
+    };
+}
 
 /// Display lines for the contract text in force (or why there is none to show).
 pub fn lines(text: Option<&str>) -> Vec<String> {
@@ -14,7 +123,7 @@ pub fn lines(text: Option<&str>) -> Vec<String> {
             "`hrsync console --attach --contract FILE`, or apply one from here.".into(),
         ];
     };
-    match crate::contract::parse(text) {
+    match check_contract(text) {
         Ok(contract) => describe(&contract),
         Err(problems) => {
             let mut out = vec!["The contract text in the store does not check:".to_string()];

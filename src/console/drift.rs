@@ -2,27 +2,21 @@
 //! chosen category's items, and the operator's fix, flag, accept and "run now",
 //! which go through the one gate in `update::request` like every write.
 
+use crossterm::event::KeyCode;
 use jiff::{SignedDuration, Timestamp};
+use ratatui::Frame;
+use ratatui::layout::Rect;
 
-use super::action::{Command, Expiry};
-use super::paged::FetchAt;
-use super::state::{Mode, Prompt};
+use super::action::{Action, Command, Expiry};
+use super::keys::{Binding, Key::*, bind, moves, write};
+use super::list::by_number;
+use super::panes::{Effect, Pane, PaneView, count_badge};
+use super::read::{self, Apply, Op, Read};
+use super::state::{Mode, Prompt, State};
 use super::update::Console;
-use crate::engine::apply::resolve::Resolved;
-use crate::engine::operator::handle::{EngineHandle, HandleError};
+use crate::engine::operator::handle::{EngineHandle, HandleError, Resolved};
 use crate::model::{DriftCategory, DriftState};
-use crate::store::DriftItem;
-
-/// Runs read for the trend: the latest complete one and those before it.
-const RUNS_SHOWN: usize = 12;
-
-fn items_fetch(
-    handle: &EngineHandle,
-    run: i64,
-    category: Option<DriftCategory>,
-) -> Box<FetchAt<'_, DriftItem>> {
-    Box::new(move |offset, limit| handle.drift_items(run, category, offset, limit))
-}
+use crate::store::Toward;
 
 /// "30", "30d" (days from now) or "2030-12-31" (that day's start, here); empty: no end.
 pub fn parse_expiry(text: &str, now: Timestamp) -> Result<Expiry, String> {
@@ -74,114 +68,181 @@ fn summary(what: &str, done: &[Resolved]) -> (String, bool) {
     (text, !refused.is_empty())
 }
 
-impl Console {
-    /// The runs and the next scheduled one (for the tab's count too), and the
-    /// open duplicate groups: a few rows, read whenever the store changes.
-    pub(super) fn read_review_counts(&mut self) -> Result<(), HandleError> {
-        self.state.drift.runs = self.handle.reconcile_runs(RUNS_SHOWN)?;
-        self.state.drift.next_run = self.handle.next_reconcile()?;
-        self.state.duplicates.counts = self.handle.duplicate_counts()?;
-        Ok(())
+pub struct DriftView;
+
+/// A read of the latest run's items in the chosen category; `fresh` when the
+/// run shown changes (the selection goes with it).
+fn items(state: &mut State, op: Op) -> Option<Read> {
+    let pane = &mut state.drift;
+    let run = pane.latest()?.id;
+    let (category, total) = (pane.category, pane.listed());
+    let fetch = move |h: &EngineHandle, from: Option<i64>, toward: Toward, limit: usize| {
+        by_number(total, |offset, limit| h.drift_items(run, category, offset, limit))(from, toward, limit)
+    };
+    read::list(Pane::Drift, &mut pane.items, op, fetch, |s, w| s.drift.items = w)
+}
+
+fn effects(read: Option<Read>) -> Vec<Effect> {
+    read.into_iter().map(Effect::from).collect()
+}
+
+/// A command on the chosen items, else the one under the cursor.
+fn on_chosen(state: &mut State, make: impl FnOnce(Vec<i64>) -> Command) -> Vec<Effect> {
+    let ids = state.drift.targets();
+    if ids.is_empty() {
+        state.say("no drift item here to act on");
+        return Vec::new();
+    }
+    vec![Effect::Request(make(ids))]
+}
+
+impl PaneView for DriftView {
+    fn title(&self) -> &'static str {
+        "Drift"
+    }
+
+    /// The latest run's total, and a mark (not colour alone) for a critical finding.
+    fn badge(&self, state: &State) -> String {
+        let Some(run) = state.drift.latest() else {
+            return String::new();
+        };
+        let mut badge = count_badge(run.total());
+        if run.count(DriftCategory::TerminatedButActive) > 0 {
+            badge.push('!');
+        }
+        badge
+    }
+
+    // The same letters as the Failed pane where the meaning is the same (Space, f).
+    fn keys(&self) -> Vec<Binding> {
+        let mut keys = moves();
+        keys.extend([
+            bind(&[Code(KeyCode::Enter)], "Enter", "detail", Action::Open),
+            bind(&[Char(' ')], "Space", "select", Action::ToggleSelect),
+            bind(&[Char('c')], "c", "category", Action::CycleCategory),
+            write(&[Char('x')], "x", "fix", Action::Fix),
+            write(&[Char('f')], "f", "flag", Action::Flag),
+            write(&[Char('a')], "a", "accept", Action::Accept),
+            write(&[Char('R')], "R", "run now", Action::RunReconcile),
+        ]);
+        keys
+    }
+
+    fn works_here(&self, state: &State, action: &Action) -> bool {
+        let item = state.drift.items.selected_row();
+        match action {
+            Action::Open | Action::ToggleSelect | Action::Flag | Action::Accept => item.is_some(),
+            Action::Fix => !state.drift.chosen.is_empty() || item.is_some_and(|i| i.category.can_fix()),
+            Action::RunReconcile => state.drift.under_way().is_none(),
+            _ => true,
+        }
     }
 
     /// The page of items in view: the same rows again, or a new run's from the top.
-    pub(super) fn refresh_drift(&mut self) -> Result<(), HandleError> {
-        let pane = &mut self.state.drift;
+    fn refresh(&self, state: &mut State) -> Option<Read> {
+        let pane = &mut state.drift;
         let Some(latest) = pane.latest().map(|r| r.id) else {
             pane.items = Default::default();
             pane.shown_run = None;
-            return Ok(());
+            return None;
         };
-        let mut fetch = items_fetch(&self.handle, latest, pane.category);
         if pane.shown_run == Some(latest) {
-            pane.items.reload(&mut fetch)
+            items(state, Op::Refresh)
         } else {
             pane.chosen.clear();
             pane.shown_run = Some(latest);
-            pane.items.load(0, &mut fetch)
+            items(state, Op::Newest)
         }
     }
 
-    pub(super) fn move_drift(&mut self, delta: isize) -> Result<(), HandleError> {
-        let pane = &mut self.state.drift;
-        let Some(run) = pane.latest().map(|r| r.id) else {
-            return Ok(());
-        };
-        pane.items
-            .move_by(delta, &mut items_fetch(&self.handle, run, pane.category))
-    }
-
-    pub(super) fn jump_drift(&mut self, first: bool) -> Result<(), HandleError> {
-        let pane = &mut self.state.drift;
-        let Some(run) = pane.latest().map(|r| r.id) else {
-            return Ok(());
-        };
-        let at = if first { 0 } else { pane.listed().saturating_sub(1) };
-        pane.items
-            .load(at, &mut items_fetch(&self.handle, run, pane.category))
-    }
-
-    pub(super) fn cycle_category(&mut self) -> Result<(), HandleError> {
-        let pane = &mut self.state.drift;
-        pane.category = super::update::cycle(DriftCategory::ALL, pane.category);
-        pane.chosen.clear();
-        let Some(run) = pane.latest().map(|r| r.id) else {
-            return Ok(());
-        };
-        pane.items
-            .load(0, &mut items_fetch(&self.handle, run, pane.category))?;
-        let name = pane.category.map_or("every category", |c| c.describe());
-        self.state.say(format!("showing {name}"));
-        Ok(())
-    }
-
-    pub(super) fn open_drift(&mut self) -> Result<(), HandleError> {
-        let Some(id) = self.state.drift.items.selected_row().map(|i| i.id) else {
-            return Ok(());
-        };
-        if let Some(item) = self.handle.drift_item(id)? {
-            self.state.mode = Mode::DriftDetail {
-                item: Box::new(item),
-                scroll: 0,
-            };
+    fn handle(&self, state: &mut State, action: &Action) -> Vec<Effect> {
+        match action {
+            Action::Up => effects(items(state, Op::Move(-1))),
+            Action::Down => effects(items(state, Op::Move(1))),
+            Action::PageUp => effects(items(state, Op::Move(-state.page_rows()))),
+            Action::PageDown => effects(items(state, Op::Move(state.page_rows()))),
+            Action::Top => effects(items(state, Op::Newest)),
+            Action::Bottom => effects(items(state, Op::Oldest)),
+            Action::Open => {
+                let Some(id) = state.drift.items.selected_row().map(|i| i.id) else {
+                    return Vec::new();
+                };
+                vec![Effect::Read(Read::new(Some(Pane::Drift), move |h| {
+                    let item = h.drift_item(id)?;
+                    Ok(Box::new(move |state: &mut State| {
+                        if let Some(item) = item {
+                            state.mode = Mode::DriftDetail {
+                                item: Box::new(item),
+                                scroll: 0,
+                            };
+                        }
+                    }) as Apply)
+                }))]
+            }
+            Action::ToggleSelect => {
+                let pane = &mut state.drift;
+                if let Some(id) = pane.items.selected_row().map(|i| i.id)
+                    && !pane.chosen.remove(&id)
+                {
+                    pane.chosen.insert(id);
+                }
+                Vec::new()
+            }
+            Action::CycleCategory => {
+                let pane = &mut state.drift;
+                pane.category = super::update::cycle(DriftCategory::ALL, pane.category);
+                pane.chosen.clear();
+                if pane.latest().is_none() {
+                    return Vec::new();
+                }
+                let read = items(state, Op::Newest);
+                let name = state.drift.category.map_or("every category", |c| c.describe());
+                state.say(format!("showing {name}"));
+                effects(read)
+            }
+            Action::Fix => on_chosen(state, Command::FixDrift),
+            Action::Flag => on_chosen(state, |ids| Command::FlagDrift { ids, note: None }),
+            Action::Accept => on_chosen(state, |ids| Command::AcceptDrift {
+                ids,
+                reason: None,
+                expires: None,
+            }),
+            Action::RunReconcile => {
+                let under_way = state.drift.under_way().map(|run| {
+                    format!(
+                        "a run is under way (run {}, started {}); its result shows here when it ends",
+                        run.id,
+                        super::draw::clock(run.started_at)
+                    )
+                });
+                match under_way {
+                    Some(text) => {
+                        state.say(text);
+                        Vec::new()
+                    }
+                    None => vec![Effect::Request(Command::RequestReconcile)],
+                }
+            }
+            _ => Vec::new(),
         }
-        Ok(())
     }
 
-    pub(super) fn toggle_drift_select(&mut self) {
-        let pane = &mut self.state.drift;
-        if let Some(id) = pane.items.selected_row().map(|i| i.id)
-            && !pane.chosen.remove(&id)
-        {
-            pane.chosen.insert(id);
-        }
+    fn copy(&self, state: &State) -> Option<String> {
+        let item = state.drift.items.selected_row()?;
+        Some(serde_json::to_string(&item.row).unwrap_or_default())
     }
 
-    /// A command on the chosen items, else the one under the cursor.
-    pub(super) fn on_drift(&mut self, make: impl FnOnce(Vec<i64>) -> Command) -> Result<(), HandleError> {
-        let ids = self.state.drift.targets();
-        if ids.is_empty() {
-            self.state.say("no drift item here to act on");
-            return Ok(());
-        }
-        self.request(make(ids))
+    fn keep_visible(&self, state: &mut State) {
+        let (rows, _) = super::layout::review_list_rows(state.width, state.height);
+        state.drift.items.keep_visible(rows);
     }
 
-    pub(super) fn run_reconcile(&mut self) -> Result<(), HandleError> {
-        let under_way = self.state.drift.under_way().map(|run| {
-            format!(
-                "a run is under way (run {}, started {}); its result shows here when it ends",
-                run.id,
-                super::draw::clock(run.started_at)
-            )
-        });
-        if let Some(text) = under_way {
-            self.state.say(text);
-            return Ok(());
-        }
-        self.request(Command::RequestReconcile)
+    fn draw(&self, state: &State, frame: &mut Frame, area: Rect) {
+        super::draw::drift::pane(state, frame, area);
     }
+}
 
+impl Console {
     /// The accept command's end, once the reason is in.
     pub(super) fn submit_expiry(&mut self, command: Command, text: String) -> Result<(), HandleError> {
         match parse_expiry(&text, Timestamp::now()) {
@@ -211,7 +272,7 @@ impl Console {
             Command::AcceptDrift { ids, reason, expires } => (ids, reason.as_deref(), *expires),
             _ => return Vec::new(),
         };
-        let rows = &self.state.drift.items.window.rows;
+        let rows = &self.state.drift.items.rows;
         let mut body: Vec<String> = ids
             .iter()
             .take(8)
@@ -276,7 +337,8 @@ impl Console {
                         .say("reconciliation requested: the engine starts it within a second or so"),
                     Err(error) => self.state.warn(format!("could not {what}: {error}")),
                 }
-                return self.refresh();
+                self.store_changed();
+                return Ok(());
             }
             _ => return Ok(()),
         };
@@ -292,7 +354,8 @@ impl Console {
             }
             Err(error) => self.state.warn(format!("could not {what}: {error}")),
         }
-        self.refresh()
+        self.store_changed();
+        Ok(())
     }
 }
 

@@ -1,20 +1,193 @@
-//! The Duplicates pane's side of `update`: a page of suspected groups, the column
-//! cursor over the selected group's members, and the operator's decisions (not a
-//! duplicate, flag to the HRIS admin, link a learner), through the one gate.
+//! The Duplicates pane: suspected groups, the column cursor over the selected
+//! group's members, and the operator's decisions (not a duplicate, flag to the
+//! HRIS admin, link a learner), through the one gate.
 
-use super::action::Command;
-use super::paged::FetchAt;
-use super::state::Prompt;
+use crossterm::event::KeyCode;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+
+use super::action::{Action, Command};
+use super::keys::{Binding, Key::*, bind, moves, write};
+use super::list::by_number;
+use super::panes::{Effect, Pane, PaneView, count_badge};
+use super::read::{self, Op, Read};
+use super::state::{Prompt, State};
 use super::update::Console;
 use crate::engine::operator::handle::{EngineHandle, HandleError};
 use crate::model::{DuplicateSide, GroupState};
-use crate::store::{DuplicateGroup, DuplicateMember};
+use crate::store::{DuplicateGroup, DuplicateMember, Toward};
 
-/// Groups fetched and held at a time (each with its members).
-const GROUPS_PAGE: usize = super::paged::PAGE;
+pub struct DuplicatesView;
 
-fn groups_fetch(handle: &EngineHandle) -> Box<FetchAt<'_, DuplicateGroup>> {
-    Box::new(move |offset, limit| handle.duplicate_groups(&[], offset, limit.min(GROUPS_PAGE)))
+/// A read of the groups; the column cursor goes back to the first member when
+/// the group under the row cursor changes.
+fn groups(state: &mut State, op: Op) -> Option<Read> {
+    let pane = &mut state.duplicates;
+    let total = pane.total();
+    let before = pane.group().map(|g| g.id);
+    let fetch = move |h: &EngineHandle, from: Option<i64>, toward: Toward, limit: usize| {
+        by_number(total, |offset, limit| h.duplicate_groups(&[], offset, limit))(from, toward, limit)
+    };
+    let read = read::list(Pane::Duplicates, &mut pane.groups, op, fetch, move |s, w| {
+        s.duplicates.groups = w;
+        if s.duplicates.group().map(|g| g.id) != before || matches!(op, Op::Newest | Op::Oldest) {
+            s.duplicates.column = 0;
+        }
+    });
+    if read.is_none() && state.duplicates.group().map(|g| g.id) != before {
+        state.duplicates.column = 0;
+    }
+    read
+}
+
+fn effects(read: Option<Read>) -> Vec<Effect> {
+    read.into_iter().map(Effect::from).collect()
+}
+
+/// The group under the cursor when a decision on it still makes sense.
+fn undecided(state: &mut State) -> Option<DuplicateGroup> {
+    let Some(group) = state.duplicates.group().cloned() else {
+        state.say("no suspected duplicate group here");
+        return None;
+    };
+    if !group.state.holds() {
+        let by = group.decided_by.as_deref().unwrap_or("an operator");
+        state.say(format!(
+            "group {} is already {} (by {by}); the decision stands while its members stay the same",
+            group.id,
+            state_word(group.state)
+        ));
+        return None;
+    }
+    Some(group)
+}
+
+/// Link: the learner under the column cursor, to an employee id the operator
+/// confirms or corrects in a prompt prefilled from the learner.
+fn link(state: &mut State) -> Vec<Effect> {
+    let Some(group) = state.duplicates.group().cloned() else {
+        state.say("no suspected duplicate group here");
+        return Vec::new();
+    };
+    if group.side != DuplicateSide::Lms {
+        state.warn(format!(
+            "group {} is of HRIS employees: link is for learners sharing an email; use n or f",
+            group.id
+        ));
+        return Vec::new();
+    }
+    if group.state == GroupState::Linked {
+        state.say(format!("group {} is already linked", group.id));
+        return Vec::new();
+    }
+    let Some(member) = group.members.get(state.duplicates.column()) else {
+        return Vec::new();
+    };
+    let learner = member
+        .learner_id
+        .clone()
+        .unwrap_or_else(|| member.member_id.clone());
+    let command = Command::LinkLearner {
+        group: group.id,
+        learner,
+        employee: None,
+    };
+    vec![Effect::Prompt(Prompt::LinkEmployee(command), employee_of(member))]
+}
+
+impl PaneView for DuplicatesView {
+    fn title(&self) -> &'static str {
+        "Dups"
+    }
+
+    fn badge(&self, state: &State) -> String {
+        count_badge(state.duplicates.counts.open + state.duplicates.counts.flagged)
+    }
+
+    fn keys(&self) -> Vec<Binding> {
+        let mut keys = moves();
+        keys.extend([
+            bind(&[Char('l'), Code(KeyCode::Right)], "h/l", "member", Action::Right),
+            bind(&[Char('h'), Code(KeyCode::Left)], "", "", Action::Left),
+            write(&[Char('n')], "n", "not a duplicate", Action::NotDuplicate),
+            write(&[Char('f')], "f", "flag", Action::Flag),
+            write(&[Char('L')], "L", "link", Action::Link),
+        ]);
+        keys
+    }
+
+    fn works_here(&self, state: &State, action: &Action) -> bool {
+        let group = state.duplicates.group();
+        match action {
+            Action::Left | Action::Right => group.is_some_and(|g| g.members.len() > 1),
+            Action::NotDuplicate | Action::Flag => group.is_some_and(|g| g.state.holds()),
+            Action::Link => {
+                group.is_some_and(|g| g.side == DuplicateSide::Lms && g.state != GroupState::Linked)
+            }
+            _ => true,
+        }
+    }
+
+    fn refresh(&self, state: &mut State) -> Option<Read> {
+        let op = if state.duplicates.groups.loaded {
+            Op::Refresh
+        } else {
+            Op::Newest
+        };
+        groups(state, op)
+    }
+
+    fn handle(&self, state: &mut State, action: &Action) -> Vec<Effect> {
+        match action {
+            Action::Up => effects(groups(state, Op::Move(-1))),
+            Action::Down => effects(groups(state, Op::Move(1))),
+            Action::PageUp => effects(groups(state, Op::Move(-state.page_rows()))),
+            Action::PageDown => effects(groups(state, Op::Move(state.page_rows()))),
+            Action::Top => effects(groups(state, Op::Newest)),
+            Action::Bottom => effects(groups(state, Op::Oldest)),
+            Action::Left | Action::Right => {
+                let delta = if *action == Action::Left { -1 } else { 1 };
+                let pane = &mut state.duplicates;
+                let last = pane.group().map_or(0, |g| g.members.len().saturating_sub(1));
+                pane.column = pane.column().saturating_add_signed(delta).min(last);
+                Vec::new()
+            }
+            Action::NotDuplicate => undecided(state)
+                .map(|g| {
+                    Effect::Request(Command::NotDuplicate {
+                        group: g.id,
+                        reason: None,
+                    })
+                })
+                .into_iter()
+                .collect(),
+            Action::Flag => undecided(state)
+                .map(|g| {
+                    Effect::Request(Command::FlagDuplicate {
+                        group: g.id,
+                        note: None,
+                    })
+                })
+                .into_iter()
+                .collect(),
+            Action::Link => link(state),
+            _ => Vec::new(),
+        }
+    }
+
+    fn copy(&self, state: &State) -> Option<String> {
+        let group = state.duplicates.group()?;
+        Some(serde_json::to_string(group).unwrap_or_default())
+    }
+
+    fn keep_visible(&self, state: &mut State) {
+        let (_, rows) = super::layout::review_list_rows(state.width, state.height);
+        state.duplicates.groups.keep_visible(rows);
+    }
+
+    fn draw(&self, state: &State, frame: &mut Frame, area: Rect) {
+        super::draw::duplicates::pane(state, frame, area);
+    }
 }
 
 /// The employee id a learner most likely belongs to: the one it carries, else its externalId.
@@ -42,119 +215,6 @@ fn state_word(state: GroupState) -> &'static str {
 }
 
 impl Console {
-    pub(super) fn refresh_duplicates(&mut self) -> Result<(), HandleError> {
-        let groups = &mut self.state.duplicates.groups;
-        let mut fetch = groups_fetch(&self.handle);
-        let before = groups.selected_row().map(|g| g.id);
-        if groups.window.loaded {
-            groups.reload(&mut fetch)?;
-        } else {
-            groups.load(0, &mut fetch)?;
-        }
-        if groups.selected_row().map(|g| g.id) != before {
-            self.state.duplicates.column = 0;
-        }
-        Ok(())
-    }
-
-    pub(super) fn move_duplicates(&mut self, delta: isize) -> Result<(), HandleError> {
-        let pane = &mut self.state.duplicates;
-        let before = pane.group().map(|g| g.id);
-        pane.groups.move_by(delta, &mut groups_fetch(&self.handle))?;
-        if pane.group().map(|g| g.id) != before {
-            pane.column = 0;
-        }
-        Ok(())
-    }
-
-    pub(super) fn jump_duplicates(&mut self, first: bool) -> Result<(), HandleError> {
-        let pane = &mut self.state.duplicates;
-        let at = if first { 0 } else { pane.total().saturating_sub(1) };
-        pane.groups.load(at, &mut groups_fetch(&self.handle))?;
-        pane.column = 0;
-        Ok(())
-    }
-
-    /// The column cursor: left (-1) or right (+1) over the members.
-    pub(super) fn move_column(&mut self, delta: isize) {
-        let pane = &mut self.state.duplicates;
-        let last = pane.group().map_or(0, |g| g.members.len().saturating_sub(1));
-        pane.column = pane.column().saturating_add_signed(delta).min(last);
-    }
-
-    /// The group under the cursor when a decision on it still makes sense.
-    fn undecided(&mut self) -> Option<DuplicateGroup> {
-        let Some(group) = self.state.duplicates.group().cloned() else {
-            self.state.say("no suspected duplicate group here");
-            return None;
-        };
-        if !group.state.holds() {
-            let by = group.decided_by.as_deref().unwrap_or("an operator");
-            self.state.say(format!(
-                "group {} is already {} (by {by}); the decision stands while its members stay the same",
-                group.id,
-                state_word(group.state)
-            ));
-            return None;
-        }
-        Some(group)
-    }
-
-    pub(super) fn not_duplicate(&mut self) -> Result<(), HandleError> {
-        match self.undecided() {
-            Some(group) => self.request(Command::NotDuplicate {
-                group: group.id,
-                reason: None,
-            }),
-            None => Ok(()),
-        }
-    }
-
-    pub(super) fn flag_duplicate(&mut self) -> Result<(), HandleError> {
-        match self.undecided() {
-            Some(group) => self.request(Command::FlagDuplicate {
-                group: group.id,
-                note: None,
-            }),
-            None => Ok(()),
-        }
-    }
-
-    /// Link: the learner under the column cursor, to an employee id the operator
-    /// confirms or corrects in a prompt prefilled from the learner.
-    pub(super) fn link(&mut self) -> Result<(), HandleError> {
-        let Some(group) = self.state.duplicates.group().cloned() else {
-            self.state.say("no suspected duplicate group here");
-            return Ok(());
-        };
-        if group.side != DuplicateSide::Lms {
-            self.state.warn(format!(
-                "group {} is of HRIS employees: link is for learners sharing an email; use n or f",
-                group.id
-            ));
-            return Ok(());
-        }
-        if group.state == GroupState::Linked {
-            self.state.say(format!("group {} is already linked", group.id));
-            return Ok(());
-        }
-        let Some(member) = group.members.get(self.state.duplicates.column()) else {
-            return Ok(());
-        };
-        let learner = member
-            .learner_id
-            .clone()
-            .unwrap_or_else(|| member.member_id.clone());
-        let employee = employee_of(member);
-        let command = Command::LinkLearner {
-            group: group.id,
-            learner,
-            employee: None,
-        };
-        self.prompt(Prompt::LinkEmployee(command), employee);
-        Ok(())
-    }
-
     pub(super) fn submit_link(&mut self, command: Command, text: String) -> Result<(), HandleError> {
         if text.is_empty() {
             self.state.warn("an employee id is required; nothing was changed");
@@ -177,14 +237,7 @@ impl Console {
             _ => return Vec::new(),
         };
         let mut body = Vec::new();
-        let group = self
-            .state
-            .duplicates
-            .groups
-            .window
-            .rows
-            .iter()
-            .find(|g| g.id == id);
+        let group = self.state.duplicates.groups.rows.iter().find(|g| g.id == id);
         if let Some(g) = group {
             let members: Vec<&str> = g.members.iter().map(|m| m.member_id.as_str()).collect();
             body.push(format!(
@@ -242,6 +295,7 @@ impl Console {
             )),
             Err(error) => self.state.warn(format!("could not {what}: {error}")),
         }
-        self.refresh()
+        self.store_changed();
+        Ok(())
     }
 }

@@ -36,7 +36,12 @@ pub struct Binding {
     pub writes: bool,
 }
 
-const fn bind(keys: &'static [Key], label: &'static str, what: &'static str, action: Action) -> Binding {
+pub(super) const fn bind(
+    keys: &'static [Key],
+    label: &'static str,
+    what: &'static str,
+    action: Action,
+) -> Binding {
     Binding {
         keys,
         label,
@@ -46,7 +51,12 @@ const fn bind(keys: &'static [Key], label: &'static str, what: &'static str, act
     }
 }
 
-const fn write(keys: &'static [Key], label: &'static str, what: &'static str, action: Action) -> Binding {
+pub(super) const fn write(
+    keys: &'static [Key],
+    label: &'static str,
+    what: &'static str,
+    action: Action,
+) -> Binding {
     Binding {
         keys,
         label,
@@ -58,7 +68,8 @@ const fn write(keys: &'static [Key], label: &'static str, what: &'static str, ac
 
 use Key::{Char, Code, Ctrl};
 
-fn moves() -> Vec<Binding> {
+/// The list panes' movement keys.
+pub(super) fn moves() -> Vec<Binding> {
     vec![
         bind(&[Char('j'), Code(KeyCode::Down)], "j/k", "move", Action::Down),
         bind(&[Char('k'), Code(KeyCode::Up)], "", "", Action::Up),
@@ -81,104 +92,13 @@ fn moves() -> Vec<Binding> {
 
 /// The keys of a pane in normal mode.
 pub fn pane_bindings(pane: Pane) -> Vec<Binding> {
-    let mut keys = match pane {
-        Pane::Events
-        | Pane::Failed
-        | Pane::Held
-        | Pane::Audit
-        | Pane::Credentials
-        | Pane::Drift
-        | Pane::Duplicates => moves(),
-        Pane::Contract => vec![
-            bind(&[Char('j'), Code(KeyCode::Down)], "j/k", "scroll", Action::Down),
-            bind(&[Char('k'), Code(KeyCode::Up)], "", "", Action::Up),
-            bind(
-                &[Code(KeyCode::PageDown), Ctrl('d')],
-                "PgDn/PgUp",
-                "page",
-                Action::PageDown,
-            ),
-            bind(&[Code(KeyCode::PageUp), Ctrl('u')], "", "", Action::PageUp),
-        ],
-    };
-    match pane {
-        Pane::Events => keys.extend([
-            bind(&[Code(KeyCode::Enter)], "Enter", "detail", Action::Open),
-            bind(&[Char('/')], "/", "filter", Action::FilterText),
-            bind(&[Char('e')], "e", "employee", Action::FilterEmployee),
-            bind(&[Char('d')], "d", "direction", Action::CycleDirection),
-            bind(&[Char('t')], "t", "status", Action::CycleStatus),
-            bind(&[Char('c')], "c", "clear", Action::ClearFilters),
-            bind(&[Char('f')], "f", "follow", Action::FollowTail),
-        ]),
-        Pane::Failed => keys.extend([
-            bind(&[Code(KeyCode::Enter)], "Enter", "detail", Action::Open),
-            bind(&[Char(' ')], "Space", "select", Action::ToggleSelect),
-            write(&[Char('r')], "r", "retry", Action::Retry),
-            write(&[Char('R')], "R", "retry all", Action::RetryAll),
-            write(&[Char('s')], "s", "skip", Action::Skip),
-            write(&[Char('f')], "f", "flag", Action::Flag),
-        ]),
-        Pane::Held => keys.extend([
-            bind(&[Code(KeyCode::Enter)], "Enter", "detail", Action::Open),
-            bind(&[Char(' ')], "Space", "select", Action::ToggleSelect),
-            write(&[Char('c')], "c", "confirm", Action::ConfirmHeld),
-            write(&[Char('x')], "x", "reject", Action::RejectHeld),
-        ]),
-        Pane::Contract => keys.push(write(&[Char('e')], "e", "edit", Action::EditContract)),
-        Pane::Audit => keys.extend([
-            bind(&[Code(KeyCode::Enter)], "Enter", "history", Action::Open),
-            bind(&[Char('/')], "/", "filter", Action::FilterText),
-            bind(&[Code(KeyCode::Esc)], "Esc", "all", Action::Back),
-        ]),
-        Pane::Credentials => keys.push(bind(&[Code(KeyCode::Enter)], "Enter", "completion", Action::Open)),
-        // The same letters as the Failed pane where the meaning is the same (Space, f).
-        Pane::Drift => keys.extend([
-            bind(&[Code(KeyCode::Enter)], "Enter", "detail", Action::Open),
-            bind(&[Char(' ')], "Space", "select", Action::ToggleSelect),
-            bind(&[Char('c')], "c", "category", Action::CycleCategory),
-            write(&[Char('x')], "x", "fix", Action::Fix),
-            write(&[Char('f')], "f", "flag", Action::Flag),
-            write(&[Char('a')], "a", "accept", Action::Accept),
-            write(&[Char('R')], "R", "run now", Action::RunReconcile),
-        ]),
-        Pane::Duplicates => keys.extend([
-            bind(&[Char('l'), Code(KeyCode::Right)], "h/l", "member", Action::Right),
-            bind(&[Char('h'), Code(KeyCode::Left)], "", "", Action::Left),
-            write(&[Char('n')], "n", "not a duplicate", Action::NotDuplicate),
-            write(&[Char('f')], "f", "flag", Action::Flag),
-            write(&[Char('L')], "L", "link", Action::Link),
-        ]),
-    }
-    keys
+    pane.view().keys()
 }
 
 /// Whether a pane's key does anything where the cursor is: the footer leaves
 /// out the others (the key still answers, saying why it does nothing).
 fn works_here(state: &State, action: &Action) -> bool {
-    match state.pane {
-        Pane::Drift => {
-            let item = state.drift.items.selected_row();
-            match action {
-                Action::Open | Action::ToggleSelect | Action::Flag | Action::Accept => item.is_some(),
-                Action::Fix => !state.drift.chosen.is_empty() || item.is_some_and(|i| i.category.can_fix()),
-                Action::RunReconcile => state.drift.under_way().is_none(),
-                _ => true,
-            }
-        }
-        Pane::Duplicates => {
-            let group = state.duplicates.group();
-            match action {
-                Action::Left | Action::Right => group.is_some_and(|g| g.members.len() > 1),
-                Action::NotDuplicate | Action::Flag => group.is_some_and(|g| g.state.holds()),
-                Action::Link => group.is_some_and(|g| {
-                    g.side == crate::model::DuplicateSide::Lms && g.state != crate::model::GroupState::Linked
-                }),
-                _ => true,
-            }
-        }
-        _ => true,
-    }
+    state.pane.view().works_here(state, action)
 }
 
 /// The keys the footer shows: those that work now, where the cursor is.

@@ -1,6 +1,10 @@
-//! A scrolling list over a keyset-paged table: it holds a few pages around the
+//! The one scrolling list over a paged table: it holds a few pages around the
 //! cursor and fetches the next one as the cursor nears an edge, so a journal of a
-//! million rows costs the same as one of ten.
+//! million rows costs the same as one of ten. Tables read by key (events, audit)
+//! page by key; tables read by row number (drift items, duplicate groups) are
+//! paged the same way through [`by_number`].
+
+use std::ops::Deref;
 
 use crate::engine::operator::handle::HandleError;
 use crate::model::{AuditEntry, Event};
@@ -30,6 +34,60 @@ impl Keyed for AuditEntry {
 
 /// Fetches a page from a key toward older or newer rows, newest first.
 pub type Fetch<'a, T> = dyn FnMut(Option<i64>, Toward, usize) -> Result<Vec<T>, HandleError> + 'a;
+
+/// A row of a table read by row number, with its number: the list's order is
+/// the table's, so the key falls as the number grows (the window's "older").
+#[derive(Debug, Clone)]
+pub struct Numbered<T> {
+    pub number: usize,
+    pub row: T,
+}
+
+impl<T> Keyed for Numbered<T> {
+    fn key(&self) -> i64 {
+        -(self.number as i64)
+    }
+}
+
+impl<T> Deref for Numbered<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.row
+    }
+}
+
+/// Pages a table of `total` rows read by row number (`fetch(offset, limit)`) as
+/// the window pages a table read by key.
+pub fn by_number<'a, T: 'a>(
+    total: usize,
+    mut fetch: impl FnMut(usize, usize) -> Result<Vec<T>, HandleError> + 'a,
+) -> impl FnMut(Option<i64>, Toward, usize) -> Result<Vec<Numbered<T>>, HandleError> + 'a {
+    move |from, toward, limit| {
+        // A key `k` is row number `-k`: older than it starts at `1 - k`, newer ends before `-k`.
+        let (start, limit) = match (from, toward) {
+            (None, Toward::Older) => (0, limit),
+            (Some(key), Toward::Older) => ((1 - key).max(0) as usize, limit),
+            (None, Toward::Newer) => (total.saturating_sub(limit), limit.min(total)),
+            (Some(key), Toward::Newer) => {
+                let end = (-key).max(0) as usize;
+                let start = end.saturating_sub(limit);
+                (start, end - start)
+            }
+        };
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let rows = fetch(start, limit)?;
+        Ok(rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, row)| Numbered {
+                number: start + i,
+                row,
+            })
+            .collect())
+    }
+}
 
 /// The rows around the cursor, newest first.
 #[derive(Debug, Clone)]
@@ -245,6 +303,38 @@ mod tests {
         assert_eq!(window.selected_row().unwrap().0, 6);
         window.move_by(-200, &mut fetch).unwrap();
         assert_eq!(window.selected_row().unwrap().0, 206);
+    }
+
+    /// A table of rows 0..n read by row number.
+    fn numbered(n: usize) -> impl FnMut(usize, usize) -> Result<Vec<Row>, HandleError> {
+        move |offset, limit| Ok((offset..n).take(limit).map(|i| Row(i as i64)).collect())
+    }
+
+    #[test]
+    fn a_table_read_by_row_number_pages_the_same_way() {
+        let mut fetch = by_number(1050, numbered(1050));
+        let mut list = Window::default();
+        list.load_newest(&mut fetch).unwrap();
+        for _ in 0..1000 {
+            list.move_by(1, &mut fetch).unwrap();
+            assert!(list.rows.len() <= KEEP);
+        }
+        assert_eq!(list.selected_row().unwrap().number, 1000);
+        list.move_by(500, &mut fetch).unwrap();
+        assert_eq!(list.selected_row().unwrap().row.0, 1049, "stops on the last row");
+        list.move_by(-1049, &mut fetch).unwrap();
+        assert_eq!(list.selected_row().unwrap().number, 0);
+        assert!(list.at_top());
+        list.load_oldest(&mut fetch).unwrap();
+        assert_eq!(list.selected_row().unwrap().number, 1049);
+        list.move_by(-300, &mut fetch).unwrap();
+        list.refresh(&mut fetch).unwrap();
+        assert_eq!(list.selected_row().unwrap().number, 749);
+        let mut empty = by_number(0, numbered(0));
+        let mut none: Window<Numbered<Row>> = Window::default();
+        none.load_oldest(&mut empty).unwrap();
+        none.move_by(3, &mut empty).unwrap();
+        assert!(none.selected_row().is_none());
     }
 
     #[test]

@@ -1,18 +1,28 @@
 //! The operations console: what the operator sees and what they asked for.
 //! Elm-style: terminal input becomes an [`Action`], [`Console::update`] changes
-//! the [`State`], [`draw`] paints it. It reaches the engine only through an
-//! [`EngineHandle`], so the same console runs beside an engine or attached to one.
+//! the [`State`], [`draw`] paints it. Each pane is a component ([`panes::PaneView`]:
+//! its reads, keys, key handling, columns and draw) listed once in the registry in
+//! `panes.rs`. Store reads run off the UI loop as [`read::Read`]s and come back
+//! as [`Action::Loaded`]; stale ones are dropped. Writes pass one gate in
+//! `update` (read-only, reason, confirmation). It reaches the engine only through
+//! an [`EngineHandle`], so the same console runs beside an engine or attached to one.
 
 pub mod action;
+mod audit;
 mod contract_view;
+mod credentials;
 pub mod draw;
 mod drift;
 mod duplicates;
+mod events;
+mod gate;
 pub mod keys;
 pub mod layout;
 pub mod list;
-pub mod paged;
 pub mod palette;
+pub mod panes;
+mod queue;
+pub mod read;
 pub mod sanitise;
 pub mod state;
 pub mod terminal;
@@ -64,7 +74,11 @@ async fn run_loop(
 ) -> anyhow::Result<()> {
     let mut watch = handle.watch()?;
     watch.changed()?;
-    let mut console = Console::new(handle, &options);
+    // The first read is done before the first frame, off the runtime's threads.
+    let reader = handle.clone();
+    let mut console = tokio::task::spawn_blocking(move || Console::new(reader, &options)).await?;
+    console.reads_off_loop();
+    let (loaded_tx, mut loaded) = tokio::sync::mpsc::unbounded_channel();
     let size = terminal.size()?;
     console.update(Action::Resize(size.width, size.height));
     let mut input = EventStream::new();
@@ -77,6 +91,14 @@ async fn run_loop(
     let mut hangup = signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut terminate = signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
+        // Store reads run on blocking threads and come back as `Action::Loaded`.
+        for read in console.take_reads() {
+            let (handle, done) = (handle.clone(), loaded_tx.clone());
+            tokio::task::spawn_blocking(move || {
+                // The console may have quit meanwhile: nobody is left to tell.
+                let _ = done.send(read.run(&handle));
+            });
+        }
         if dirty {
             terminal.draw(|frame| draw(&console.state, frame))?;
             if let Some(text) = console.state.clipboard.take() {
@@ -97,6 +119,13 @@ async fn run_loop(
                 while let Some(Some(event)) = input.next().now_or_never() {
                     dirty |= on_terminal(&mut console, event?);
                 }
+            }
+            Some(action) = loaded.recv() => {
+                console.update(action);
+                while let Ok(action) = loaded.try_recv() {
+                    console.update(action);
+                }
+                dirty = true;
             }
             _ = poll.tick() => {
                 if watch.changed()? {

@@ -4,7 +4,7 @@
 
 use ratatui::style::{Color, Modifier, Style};
 
-use crate::engine::operator::status::EngineState;
+use crate::engine::operator::handle::EngineState;
 use crate::model::EventStatus;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,73 +7,15 @@ use jiff::Timestamp;
 use tui_textarea::TextArea;
 
 use super::action::Command;
-use super::list::Window;
-use super::paged::Paged;
+use super::list::{Numbered, Window};
 use super::palette::Palette;
-use crate::contract::ContractProblem;
-use crate::engine::apply::credentials::CredentialStatus;
-use crate::engine::operator::status::EngineStatus;
+pub use super::panes::Pane;
+use crate::engine::operator::handle::{ContractProblem, CredentialStatus, EngineStatus};
 use crate::model::{AuditEntry, DriftCategory, Event, EventId, RunOutcome};
 use crate::store::{
     AuditFilter, CredentialTotals, DriftItem, DuplicateCounts, DuplicateGroup, EventDetail, EventFilter,
     ReconcileRun, StoreCounts,
 };
-
-/// The panes, in the order of their digit keys (SPEC §5 first).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pane {
-    Events,
-    Failed,
-    Drift,
-    Duplicates,
-    Contract,
-    Audit,
-    Held,
-    Credentials,
-}
-
-impl Pane {
-    pub const ALL: [Pane; 8] = [
-        Pane::Events,
-        Pane::Failed,
-        Pane::Drift,
-        Pane::Duplicates,
-        Pane::Contract,
-        Pane::Audit,
-        Pane::Held,
-        Pane::Credentials,
-    ];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Pane::Events => "Events",
-            Pane::Failed => "Failed",
-            Pane::Drift => "Drift",
-            Pane::Duplicates => "Dups",
-            Pane::Contract => "Contract",
-            Pane::Audit => "Audit",
-            Pane::Held => "Held",
-            Pane::Credentials => "Creds",
-        }
-    }
-
-    pub fn index(self) -> usize {
-        Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
-    }
-
-    pub fn by_digit(digit: char) -> Option<Pane> {
-        let n = digit.to_digit(10)? as usize;
-        Pane::ALL.get(n.checked_sub(1)?).copied()
-    }
-
-    pub fn next(self) -> Pane {
-        Pane::ALL[(self.index() + 1) % Pane::ALL.len()]
-    }
-
-    pub fn prev(self) -> Pane {
-        Pane::ALL[(self.index() + Pane::ALL.len() - 1) % Pane::ALL.len()]
-    }
-}
 
 /// What a one-line prompt is for.
 #[derive(Debug, Clone, PartialEq)]
@@ -193,7 +135,7 @@ pub struct DriftPane {
     pub next_run: Option<Timestamp>,
     /// The category whose items are listed; `None` lists them all.
     pub category: Option<DriftCategory>,
-    pub items: Paged<DriftItem>,
+    pub items: Window<Numbered<DriftItem>>,
     pub chosen: BTreeSet<i64>,
     /// The run whose items `items` holds.
     pub shown_run: Option<i64>,
@@ -247,7 +189,7 @@ impl DriftPane {
 /// Suspected duplicate groups (open and flagged first), a page at a time.
 #[derive(Debug, Default)]
 pub struct DuplicatesPane {
-    pub groups: Paged<DuplicateGroup>,
+    pub groups: Window<Numbered<DuplicateGroup>>,
     pub counts: DuplicateCounts,
     /// The member under the column cursor in the group under the row cursor.
     pub column: usize,
@@ -255,7 +197,7 @@ pub struct DuplicatesPane {
 
 impl DuplicatesPane {
     pub fn group(&self) -> Option<&DuplicateGroup> {
-        self.groups.selected_row()
+        self.groups.selected_row().map(|g| &g.row)
     }
 
     pub fn total(&self) -> usize {

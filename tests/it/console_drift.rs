@@ -183,7 +183,7 @@ fn a_category_is_chosen_with_c() {
         console.state.drift.category,
         Some(DriftCategory::TerminatedButActive)
     );
-    let rows = &console.state.drift.items.window.rows;
+    let rows = &console.state.drift.items.rows;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].employee_id, "E003");
 }

@@ -8,6 +8,7 @@ mod common;
 mod console_support;
 
 mod apply_partial_writes;
+mod architecture;
 mod audit_chain;
 mod connectors;
 mod console_actions;

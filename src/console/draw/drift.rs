@@ -11,7 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Wrap};
 
 use super::header::ago;
-use super::lists::{Columns, clock, shown, table};
+use super::lists::{Column, Columns, WIDE, clock, col, shown, table, wide_only};
 use crate::console::layout::drift_areas;
 use crate::console::sanitise::{visible, visible_string};
 use crate::console::state::{DriftPane, State};
@@ -186,13 +186,30 @@ fn value(v: &Option<String>) -> String {
     v.as_deref().map_or_else(|| "—".to_string(), shown)
 }
 
+const ITEM_COLUMNS: [Column; 7] = [
+    col("sel", Constraint::Length(3)),
+    col("state", Constraint::Length(10)),
+    col("employee", Constraint::Length(10)),
+    wide_only("learner", Constraint::Length(12)),
+    Column {
+        title: "what",
+        narrow: Some(Constraint::Length(14)),
+        wide: Some(Constraint::Length(40)),
+    },
+    col("HRIS value", Constraint::Fill(1)),
+    col("LMS value", Constraint::Fill(1)),
+];
+
 fn items(state: &State, pane: &DriftPane, frame: &mut Frame, area: Rect) {
     let [title_area, list] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
     let name = pane.category.map_or("every category", |c| c.describe());
     let listed = pane.listed();
     let mut title = format!("{name} · {listed} item(s)");
     if listed > 0 {
-        title.push_str(&format!(" · at {} of {listed}", pane.items.position() + 1));
+        title.push_str(&format!(
+            " · at {} of {listed}",
+            pane.items.selected_row().map_or(0, |i| i.number) + 1
+        ));
     }
     if !pane.chosen.is_empty() {
         title.push_str(&format!(" · {} selected", pane.chosen.len()));
@@ -201,23 +218,7 @@ fn items(state: &State, pane: &DriftPane, frame: &mut Frame, area: Rect) {
         Paragraph::new(Line::styled(title, state.palette.dim())),
         title_area,
     );
-    let wide = area.width >= 120;
-    let mut titles = vec!["sel", "state", "employee"];
-    let mut widths = vec![
-        Constraint::Length(3),
-        Constraint::Length(10),
-        Constraint::Length(10),
-    ];
-    if wide {
-        titles.push("learner");
-        widths.push(Constraint::Length(12));
-    }
-    titles.extend(["what", "HRIS value", "LMS value"]);
-    widths.extend([
-        Constraint::Length(if wide { 40 } else { 14 }),
-        Constraint::Fill(1),
-        Constraint::Fill(1),
-    ]);
+    let wide = area.width >= WIDE;
     let empty = if pane.latest().is_some() {
         "Nothing in this category in the latest run (c shows another)."
     } else {
@@ -227,10 +228,10 @@ fn items(state: &State, pane: &DriftPane, frame: &mut Frame, area: Rect) {
         state,
         frame,
         list,
-        &pane.items.window,
+        &pane.items,
         Columns {
-            titles: &titles,
-            widths: &widths,
+            columns: &ITEM_COLUMNS,
+            wide,
             empty,
         },
         |i| item_cells(state, pane, i, wide),

@@ -13,7 +13,7 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use serde_json::Value;
 
 use super::header::ago;
-use super::lists::{Columns, clock, shown, table};
+use super::lists::{Column, Columns, clock, col, shown, table};
 use crate::console::layout::duplicates_areas;
 use crate::console::sanitise::{visible, visible_string};
 use crate::console::state::State;
@@ -84,24 +84,24 @@ fn rows(now: jiff::Timestamp, group: &DuplicateGroup) -> Vec<(String, Vec<String
     rows
 }
 
+const GROUP_COLUMNS: [Column; 6] = [
+    col("state", Constraint::Length(10)),
+    col("id", Constraint::Length(5)),
+    col("side", Constraint::Length(4)),
+    col("basis", Constraint::Length(23)),
+    col("n", Constraint::Length(2)),
+    col("match key", Constraint::Fill(1)),
+];
+
 fn groups(state: &State, frame: &mut Frame, area: Rect) {
-    let titles = ["state", "id", "side", "basis", "n", "match key"];
-    let widths = [
-        Constraint::Length(10),
-        Constraint::Length(5),
-        Constraint::Length(4),
-        Constraint::Length(23),
-        Constraint::Length(2),
-        Constraint::Fill(1),
-    ];
     table(
         state,
         frame,
         area,
-        &state.duplicates.groups.window,
+        &state.duplicates.groups,
         Columns {
-            titles: &titles,
-            widths: &widths,
+            columns: &GROUP_COLUMNS,
+            wide: false,
             empty: "No suspected duplicates: no two records share an email, or a name and hire date.",
         },
         |g| {

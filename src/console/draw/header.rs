@@ -10,8 +10,7 @@ use ratatui::widgets::Paragraph;
 
 use crate::console::sanitise::visible_string;
 use crate::console::state::State;
-use crate::engine::operator::health::SystemState;
-use crate::engine::operator::status::EngineState;
+use crate::engine::operator::handle::{EngineState, SystemState};
 
 /// "12s", "4m", "2h": how far `at` is from `now`, either way.
 pub fn ago(now: Timestamp, at: Timestamp) -> String {

@@ -33,10 +33,40 @@ pub(super) fn shown(text: &str) -> String {
     visible(text).into_owned()
 }
 
-/// A list's column titles and widths, and what it says when it has no rows.
+/// One column of a list, declared once: its title and its width on a narrow
+/// screen and on a wide one (`None`: not shown there). Every column is
+/// left-aligned today, so the spec has no alignment to carry.
+pub(super) struct Column {
+    pub title: &'static str,
+    pub narrow: Option<Constraint>,
+    pub wide: Option<Constraint>,
+}
+
+/// A column of the same width everywhere.
+pub(super) const fn col(title: &'static str, width: Constraint) -> Column {
+    Column {
+        title,
+        narrow: Some(width),
+        wide: Some(width),
+    }
+}
+
+/// A column only a wide screen (120 columns and more) shows.
+pub(super) const fn wide_only(title: &'static str, width: Constraint) -> Column {
+    Column {
+        title,
+        narrow: None,
+        wide: Some(width),
+    }
+}
+
+/// Where a screen counts as wide: room for the columns only it shows.
+pub(super) const WIDE: u16 = 120;
+
+/// A list's columns (for this width) and what it says when it has no rows.
 pub(super) struct Columns<'a> {
-    pub titles: &'a [&'a str],
-    pub widths: &'a [Constraint],
+    pub columns: &'a [Column],
+    pub wide: bool,
     pub empty: &'a str,
 }
 
@@ -46,11 +76,7 @@ pub(super) fn table<T: Keyed + Clone>(
     frame: &mut Frame,
     area: Rect,
     window: &Window<T>,
-    Columns {
-        titles,
-        widths,
-        empty,
-    }: Columns<'_>,
+    Columns { columns, wide, empty }: Columns<'_>,
     row: impl Fn(&T) -> Vec<Cell<'static>>,
 ) {
     if window.rows.is_empty() {
@@ -81,11 +107,15 @@ pub(super) fn table<T: Keyed + Clone>(
             }
         })
         .collect();
-    let header =
-        Row::new(std::iter::once(Cell::from(" ")).chain(titles.iter().map(|t| Cell::from(t.to_string()))))
-            .style(state.palette.dim());
-    let mut widths = widths.to_vec();
-    widths.insert(0, Constraint::Length(1));
+    let shown: Vec<(&str, Constraint)> = columns
+        .iter()
+        .filter_map(|c| Some((c.title, if wide { c.wide } else { c.narrow }?)))
+        .collect();
+    let header = Row::new(
+        std::iter::once(Cell::from(" ")).chain(shown.iter().map(|(title, _)| Cell::from(title.to_string()))),
+    )
+    .style(state.palette.dim());
+    let widths = std::iter::once(Constraint::Length(1)).chain(shown.iter().map(|(_, width)| *width));
     frame.render_widget(Table::new(rows, widths).header(header).column_spacing(1), area);
 }
 
@@ -95,6 +125,18 @@ fn status_cell(state: &State, e: &Event) -> Cell<'static> {
         state.palette.status(e.status),
     ))
 }
+
+const EVENT_COLUMNS: [Column; 9] = [
+    col("status", Constraint::Length(11)),
+    col("id", Constraint::Length(8)),
+    col("received", Constraint::Length(8)),
+    col("dir", Constraint::Length(5)),
+    col("employee", Constraint::Length(10)),
+    col("kind", Constraint::Length(12)),
+    wide_only("source", Constraint::Length(12)),
+    wide_only("try", Constraint::Length(3)),
+    col("note", Constraint::Fill(1)),
+];
 
 pub fn events(state: &State, frame: &mut Frame, area: Rect) {
     let pane = &state.events;
@@ -129,32 +171,15 @@ pub fn events(state: &State, frame: &mut Frame, area: Rect) {
         Paragraph::new(Line::styled(title, state.palette.dim())),
         title_area,
     );
-    let wide = area.width >= 120;
-    let mut widths = vec![
-        Constraint::Length(11),
-        Constraint::Length(8),
-        Constraint::Length(8),
-        Constraint::Length(5),
-        Constraint::Length(10),
-        Constraint::Length(12),
-    ];
-    let mut titles = vec!["status", "id", "received", "dir", "employee", "kind"];
-    if wide {
-        widths.push(Constraint::Length(12));
-        titles.push("source");
-        widths.push(Constraint::Length(3));
-        titles.push("try");
-    }
-    widths.push(Constraint::Fill(1));
-    titles.push("note");
+    let wide = area.width >= WIDE;
     table(
         state,
         frame,
         list,
         &pane.list,
         Columns {
-            titles: &titles,
-            widths: &widths,
+            columns: &EVENT_COLUMNS,
+            wide,
             empty: "No events match. The engine journals every change it receives here.",
         },
         |e| {
@@ -200,6 +225,17 @@ fn queue_title(state: &State, frame: &mut Frame, area: Rect, queue: &QueuePane, 
     list
 }
 
+const FAILED_COLUMNS: [Column; 8] = [
+    col("sel", Constraint::Length(3)),
+    col("id", Constraint::Length(8)),
+    col("employee", Constraint::Length(10)),
+    col("kind", Constraint::Length(10)),
+    col("try", Constraint::Length(3)),
+    col("http", Constraint::Length(4)),
+    col("next attempt", Constraint::Length(12)),
+    col("last error", Constraint::Fill(1)),
+];
+
 pub fn failed(state: &State, frame: &mut Frame, area: Rect) {
     let queue = &state.failed;
     let area = queue_title(
@@ -209,34 +245,14 @@ pub fn failed(state: &State, frame: &mut Frame, area: Rect) {
         queue,
         format!("{} dead letters, newest first", state.counts.dead_letters),
     );
-    let titles = [
-        "sel",
-        "id",
-        "employee",
-        "kind",
-        "try",
-        "http",
-        "next attempt",
-        "last error",
-    ];
-    let widths = [
-        Constraint::Length(3),
-        Constraint::Length(8),
-        Constraint::Length(10),
-        Constraint::Length(10),
-        Constraint::Length(3),
-        Constraint::Length(4),
-        Constraint::Length(12),
-        Constraint::Fill(1),
-    ];
     table(
         state,
         frame,
         area,
         &queue.list,
         Columns {
-            titles: &titles,
-            widths: &widths,
+            columns: &FAILED_COLUMNS,
+            wide: false,
             empty: "No failed retries: nothing is waiting for an operator.",
         },
         |e| {
@@ -257,6 +273,15 @@ pub fn failed(state: &State, frame: &mut Frame, area: Rect) {
     );
 }
 
+const HELD_COLUMNS: [Column; 6] = [
+    col("sel", Constraint::Length(3)),
+    col("id", Constraint::Length(8)),
+    col("employee", Constraint::Length(10)),
+    col("kind", Constraint::Length(12)),
+    col("received", Constraint::Length(8)),
+    col("why held", Constraint::Fill(1)),
+];
+
 pub fn held(state: &State, frame: &mut Frame, area: Rect) {
     let queue = &state.held;
     let area = queue_title(
@@ -266,23 +291,14 @@ pub fn held(state: &State, frame: &mut Frame, area: Rect) {
         queue,
         format!("{} deactivations held by the safety threshold", state.counts.held),
     );
-    let titles = ["sel", "id", "employee", "kind", "received", "why held"];
-    let widths = [
-        Constraint::Length(3),
-        Constraint::Length(8),
-        Constraint::Length(10),
-        Constraint::Length(12),
-        Constraint::Length(8),
-        Constraint::Fill(1),
-    ];
     table(
         state,
         frame,
         area,
         &queue.list,
         Columns {
-            titles: &titles,
-            widths: &widths,
+            columns: &HELD_COLUMNS,
+            wide: false,
             empty: "No held deactivations: the safety threshold has not stopped anything.",
         },
         |e| {
@@ -300,6 +316,16 @@ pub fn held(state: &State, frame: &mut Frame, area: Rect) {
         },
     );
 }
+
+const AUDIT_COLUMNS: [Column; 7] = [
+    col("seq", Constraint::Length(6)),
+    col("at", Constraint::Length(8)),
+    col("actor", Constraint::Length(10)),
+    col("action", Constraint::Length(15)),
+    col("employee", Constraint::Length(10)),
+    col("subject", Constraint::Length(10)),
+    col("reason / after", Constraint::Fill(1)),
+];
 
 pub fn audit(state: &State, frame: &mut Frame, area: Rect) {
     let pane = &state.audit;
@@ -321,32 +347,14 @@ pub fn audit(state: &State, frame: &mut Frame, area: Rect) {
         Paragraph::new(Line::styled(title, state.palette.dim())),
         title_area,
     );
-    let titles = [
-        "seq",
-        "at",
-        "actor",
-        "action",
-        "employee",
-        "subject",
-        "reason / after",
-    ];
-    let widths = [
-        Constraint::Length(6),
-        Constraint::Length(8),
-        Constraint::Length(10),
-        Constraint::Length(15),
-        Constraint::Length(10),
-        Constraint::Length(10),
-        Constraint::Fill(1),
-    ];
     table(
         state,
         frame,
         list,
         &pane.list,
         Columns {
-            titles: &titles,
-            widths: &widths,
+            columns: &AUDIT_COLUMNS,
+            wide: false,
             empty: "No audit entries match.",
         },
         |a| {
@@ -366,6 +374,16 @@ pub fn audit(state: &State, frame: &mut Frame, area: Rect) {
         },
     );
 }
+
+const CREDENTIAL_COLUMNS: [Column; 7] = [
+    col("band", Constraint::Length(9)),
+    col("days", Constraint::Length(5)),
+    col("expires", Constraint::Length(10)),
+    col("employee", Constraint::Length(10)),
+    col("department", Constraint::Length(14)),
+    col("credential", Constraint::Fill(1)),
+    col("HRIS", Constraint::Length(5)),
+];
 
 pub fn credentials(state: &State, frame: &mut Frame, area: Rect) {
     let pane = &state.credentials;
@@ -387,32 +405,14 @@ pub fn credentials(state: &State, frame: &mut Frame, area: Rect) {
         Paragraph::new(Line::styled(title, state.palette.dim())),
         title_area,
     );
-    let titles = [
-        "band",
-        "days",
-        "expires",
-        "employee",
-        "department",
-        "credential",
-        "HRIS",
-    ];
-    let widths = [
-        Constraint::Length(9),
-        Constraint::Length(5),
-        Constraint::Length(10),
-        Constraint::Length(10),
-        Constraint::Length(14),
-        Constraint::Fill(1),
-        Constraint::Length(5),
-    ];
     table(
         state,
         frame,
         list,
         &pane.list,
         Columns {
-            titles: &titles,
-            widths: &widths,
+            columns: &CREDENTIAL_COLUMNS,
+            wide: false,
             empty: "No credential expires within 90 days, and none has expired.",
         },
         |r| {

@@ -1,10 +1,10 @@
 //! `draw`: a pure function of the state onto a frame. Header, pane tabs, the pane
 //! and the key-hint footer, and whatever overlay is open.
 
-mod drift;
-mod duplicates;
+pub(super) mod drift;
+pub(super) mod duplicates;
 mod header;
-mod lists;
+pub(super) mod lists;
 mod overlays;
 
 pub use lists::clock;
@@ -18,7 +18,7 @@ use ratatui::widgets::Paragraph;
 use super::action::Action;
 use super::keys;
 use super::layout;
-use super::sanitise::{self, visible, visible_string};
+use super::sanitise::{self, visible};
 use super::state::{Mode, Pane, State};
 
 /// Draws the console, then sweeps the frame (see [`sanitise::sweep`]): every
@@ -53,71 +53,18 @@ pub fn paint(state: &State, frame: &mut Frame) {
 }
 
 fn pane(state: &State, frame: &mut Frame, area: Rect) {
-    match state.pane {
-        Pane::Events => lists::events(state, frame, area),
-        Pane::Failed => lists::failed(state, frame, area),
-        Pane::Held => lists::held(state, frame, area),
-        Pane::Audit => lists::audit(state, frame, area),
-        Pane::Contract => {
-            let lines: Vec<Line> = state
-                .contract
-                .lines
-                .iter()
-                .skip(state.contract.scroll as usize)
-                .map(|l| {
-                    // The contract's values and its problems can quote anything.
-                    let l = visible(l);
-                    if l.chars().next().is_some_and(|c| c.is_ascii_uppercase()) && *l == l.to_uppercase() {
-                        Line::styled(l, state.palette.accent())
-                    } else {
-                        Line::raw(l)
-                    }
-                })
-                .collect();
-            let mut shown = lines;
-            if let Some(version) = &state.contract.pending_version {
-                shown.insert(
-                    0,
-                    Line::styled(
-                        visible_string(format!(
-                            "⧗ applied {version}; waiting for the engine to take it up"
-                        )),
-                        state.palette.warn(),
-                    ),
-                );
-            }
-            frame.render_widget(Paragraph::new(shown), area);
-        }
-        Pane::Drift => drift::pane(state, frame, area),
-        Pane::Duplicates => duplicates::pane(state, frame, area),
-        Pane::Credentials => lists::credentials(state, frame, area),
-    }
+    state.pane.view().draw(state, frame, area);
 }
 
 fn tabs(state: &State, frame: &mut Frame, area: Rect) {
-    let mut labels = Vec::new();
-    for (i, pane) in Pane::ALL.iter().enumerate() {
-        let count = match pane {
-            Pane::Failed => Some(state.counts.dead_letters),
-            Pane::Held => Some(state.counts.held),
-            Pane::Drift => state.drift.latest().map(|r| r.total()),
-            Pane::Duplicates => Some(state.duplicates.counts.open + state.duplicates.counts.flagged),
-            _ => None,
-        };
-        let mut label = format!("{} {}", i + 1, pane.title());
-        if let Some(n) = count.filter(|n| *n > 0) {
-            label.push_str(&format!(" {n}"));
-        }
-        // A critical finding shows as a mark, not by colour alone.
-        let critical = state
-            .drift
-            .latest()
-            .is_some_and(|r| r.count(crate::model::DriftCategory::TerminatedButActive) > 0);
-        if *pane == Pane::Drift && critical {
-            label.push('!');
-        }
-        labels.push((*pane, label));
-    }
+    let labels: Vec<(Pane, String)> = Pane::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, pane)| {
+            let view = pane.view();
+            (*pane, format!("{} {}{}", i + 1, view.title(), view.badge(state)))
+        })
+        .collect();
     // Counts make the line longer: narrower spacing before anything is cut off.
     let padded: usize = labels.iter().map(|(_, l)| l.chars().count() + 2).sum();
     let roomy = padded <= area.width as usize;

@@ -15,7 +15,7 @@ use crate::console::layout::centered;
 use crate::console::palette::status_label;
 use crate::console::sanitise::{visible, visible_string};
 use crate::console::state::{Pane, Prompt, State};
-use crate::contract::ContractProblem;
+use crate::engine::operator::handle::ContractProblem;
 use crate::store::EventDetail;
 
 /// A payload as indented JSON. serde_json escapes C0 controls in strings
@@ -135,7 +135,7 @@ pub fn detail(state: &State, detail: &EventDetail, scroll: u16, frame: &mut Fram
 
 pub fn help(state: &State, frame: &mut Frame, area: Rect) {
     let mut lines = vec![section(state, "KEYS (Esc closes)")];
-    for pane in Pane::ALL {
+    for &pane in Pane::ALL {
         let keys: Vec<String> = keys::pane_bindings(pane)
             .iter()
             .filter(|b| !b.label.is_empty())

@@ -10,15 +10,26 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 
 use super::control;
-use crate::contract::ContractProblem;
+use super::metrics::Metrics;
+pub use super::status::EngineStatus;
+use super::status::{CONTRACT_CURSOR, PAUSE_CURSOR, pause_requested};
+pub use crate::contract::ContractProblem;
 use crate::engine::RunningEngine;
-use crate::engine::operator::metrics::Metrics;
-use crate::engine::operator::status::{CONTRACT_CURSOR, EngineStatus, PAUSE_CURSOR, pause_requested};
 use crate::engine::operator::{self, ActionError};
 use crate::model::{AuditEntry, Event, EventId, NewAuditEntry};
 use crate::store::{
     AuditFilter, ChangeWatch, EventDetail, EventFilter, Store, StoreCounts, StoreError, Toward,
 };
+
+// What a console needs of the engine's and the contract's types, named here so
+// that the console imports nothing of the engine but this module.
+pub use super::health::SystemState;
+pub use super::status::EngineState;
+pub use crate::contract::{
+    Contract, EmptyRule, FieldType, LeaveAction, Owner, TriggerWhen, parse as check_contract,
+};
+pub use crate::engine::apply::credentials::CredentialStatus;
+pub use crate::engine::apply::resolve::Resolved;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HandleError {
@@ -153,13 +164,7 @@ impl EngineHandle {
         &self,
         today: jiff::civil::Date,
         limit: usize,
-    ) -> Result<
-        (
-            Vec<crate::engine::apply::credentials::CredentialStatus>,
-            crate::store::CredentialTotals,
-        ),
-        HandleError,
-    > {
+    ) -> Result<(Vec<CredentialStatus>, crate::store::CredentialTotals), HandleError> {
         Ok(crate::engine::apply::credentials::overview(
             &self.store,
             today,

@@ -1,0 +1,106 @@
+//! The Audit pane: the audit log, newest first; Enter narrows it to the
+//! employee of the entry under the cursor, Esc widens it again.
+
+use crossterm::event::KeyCode;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+
+use super::action::Action;
+use super::keys::{Binding, Key::*, bind, moves};
+use super::panes::{Effect, Pane, PaneView};
+use super::read::{self, Op, Read};
+use super::state::{Prompt, State};
+use crate::engine::operator::handle::EngineHandle;
+use crate::store::{AuditFilter, Toward};
+
+pub struct AuditView;
+
+fn list(state: &mut State, op: Op) -> Option<Read> {
+    let audit = &mut state.audit;
+    let filter = audit.filter.clone();
+    let fetch = move |h: &EngineHandle, from: Option<i64>, toward: Toward, limit: usize| {
+        h.audit(&filter, from.map(|s| s as u64), toward, limit)
+    };
+    read::list(Pane::Audit, &mut audit.list, op, fetch, |s, w| s.audit.list = w)
+}
+
+fn effects(read: Option<Read>) -> Vec<Effect> {
+    read.into_iter().map(Effect::from).collect()
+}
+
+impl PaneView for AuditView {
+    fn title(&self) -> &'static str {
+        "Audit"
+    }
+
+    fn keys(&self) -> Vec<Binding> {
+        let mut keys = moves();
+        keys.extend([
+            bind(&[Code(KeyCode::Enter)], "Enter", "history", Action::Open),
+            bind(&[Char('/')], "/", "filter", Action::FilterText),
+            bind(&[Code(KeyCode::Esc)], "Esc", "all", Action::Back),
+        ]);
+        keys
+    }
+
+    fn refresh(&self, state: &mut State) -> Option<Read> {
+        list(state, Op::Refresh)
+    }
+
+    fn handle(&self, state: &mut State, action: &Action) -> Vec<Effect> {
+        let read = match action {
+            Action::Up => list(state, Op::Move(-1)),
+            Action::Down => list(state, Op::Move(1)),
+            Action::PageUp => list(state, Op::Move(-state.page_rows())),
+            Action::PageDown => list(state, Op::Move(state.page_rows())),
+            Action::Top => list(state, Op::Newest),
+            Action::Bottom => list(state, Op::Oldest),
+            Action::Open => {
+                let Some(entry) = state.audit.list.selected_row() else {
+                    return Vec::new();
+                };
+                let Some(employee) = entry.employee_id.clone() else {
+                    state.say("this entry names no employee");
+                    return Vec::new();
+                };
+                state.audit.filter = AuditFilter {
+                    employee_id: Some(employee),
+                    ..AuditFilter::default()
+                };
+                list(state, Op::Newest)
+            }
+            Action::Back if state.audit.filter != AuditFilter::default() => {
+                state.audit.filter = AuditFilter::default();
+                list(state, Op::Newest)
+            }
+            Action::FilterText => {
+                let now = state.audit.filter.text.clone().unwrap_or_default();
+                return vec![Effect::Prompt(Prompt::AuditText, now)];
+            }
+            _ => None,
+        };
+        effects(read)
+    }
+
+    fn submit(&self, state: &mut State, prompt: &Prompt, value: Option<String>) -> Vec<Effect> {
+        if *prompt != Prompt::AuditText {
+            return Vec::new();
+        }
+        state.audit.filter.text = value;
+        effects(list(state, Op::Newest))
+    }
+
+    fn copy(&self, state: &State) -> Option<String> {
+        let entry = state.audit.list.selected_row()?;
+        Some(serde_json::to_string(entry).unwrap_or_default())
+    }
+
+    fn keep_visible(&self, state: &mut State) {
+        let rows = super::layout::list_rows(state.width, state.height);
+        state.audit.list.keep_visible(rows);
+    }
+
+    fn draw(&self, state: &State, frame: &mut Frame, area: Rect) {
+        super::draw::lists::audit(state, frame, area);
+    }
+}

@@ -1,0 +1,93 @@
+//! The Credentials pane: credentials expiring within 90 days and expired, the
+//! soonest first (the CLI lists them all); Enter opens the completion behind one.
+
+use crossterm::event::KeyCode;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+
+use super::action::Action;
+use super::events::open_event;
+use super::keys::{Binding, Key::*, bind, moves};
+use super::panes::{Effect, Pane, PaneView};
+use super::read::{Apply, Read};
+use super::state::{Ranked, State};
+
+/// Credentials the view loads: the soonest to expire.
+const CREDENTIALS_SHOWN: usize = 1000;
+
+pub struct CredentialsView;
+
+/// Moves within the rows, all of which are loaded at once.
+fn step(state: &mut State, delta: isize) {
+    let list = &mut state.credentials.list;
+    let last = list.rows.len().saturating_sub(1) as isize;
+    list.selected = (list.selected as isize + delta).clamp(0, last.max(0)) as usize;
+}
+
+impl PaneView for CredentialsView {
+    fn title(&self) -> &'static str {
+        "Creds"
+    }
+
+    fn keys(&self) -> Vec<Binding> {
+        let mut keys = moves();
+        keys.push(bind(&[Code(KeyCode::Enter)], "Enter", "completion", Action::Open));
+        keys
+    }
+
+    fn refresh(&self, _state: &mut State) -> Option<Read> {
+        Some(Read::new(Some(Pane::Credentials), |h| {
+            let today = jiff::Zoned::now().date();
+            let (rows, totals) = h.credentials(today, CREDENTIALS_SHOWN)?;
+            Ok(Box::new(move |state: &mut State| {
+                let pane = &mut state.credentials;
+                pane.list.selected = pane.list.selected.min(rows.len().saturating_sub(1));
+                pane.list.rows = rows
+                    .into_iter()
+                    .enumerate()
+                    .map(|(rank, credential)| Ranked {
+                        rank: rank as i64,
+                        credential,
+                    })
+                    .collect();
+                pane.list.at_newest = true;
+                pane.list.at_oldest = true;
+                pane.list.loaded = true;
+                pane.totals = totals;
+            }) as Apply)
+        }))
+    }
+
+    fn handle(&self, state: &mut State, action: &Action) -> Vec<Effect> {
+        match action {
+            Action::Up => step(state, -1),
+            Action::Down => step(state, 1),
+            Action::PageUp => step(state, -state.page_rows()),
+            Action::PageDown => step(state, state.page_rows()),
+            Action::Top => state.credentials.list.selected = 0,
+            Action::Bottom => step(state, isize::MAX / 2),
+            Action::Open => {
+                let id = state
+                    .credentials
+                    .list
+                    .selected_row()
+                    .map(|c| c.credential.event_id);
+                return id
+                    .map(|id| Effect::Read(open_event(Pane::Credentials, id)))
+                    .into_iter()
+                    .collect();
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn keep_visible(&self, state: &mut State) {
+        let rows = super::layout::list_rows(state.width, state.height);
+        state.credentials.list.keep_visible(rows);
+    }
+
+    fn draw(&self, state: &State, frame: &mut Frame, area: Rect) {
+        super::draw::lists::credentials(state, frame, area);
+    }
+}
