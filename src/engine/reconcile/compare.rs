@@ -139,6 +139,9 @@ fn compare_range(
     range: Range<usize>,
     today: Date,
 ) -> (Vec<Finding>, Vec<u32>) {
+    // A contract of its own: a regex's clone has its own cache, where threads
+    // sharing one take turns at its lock.
+    let contract = &contract.clone();
     let id_column = employees.rows.column(&contract.key_field().hris);
     let columns = employees.rows.columns();
     let mut findings = Vec::new();
