@@ -138,7 +138,7 @@ fn write_world(contract: &Contract, records: usize) {
             continue;
         };
         let manager = match &mapped.manager_id {
-            Some(id) => ManagerRef::Learner(learner_id(id)),
+            Some(id) => ManagerRef::Learner(learner_id(id).into()),
             None => ManagerRef::None,
         };
         if let Plan::Create {

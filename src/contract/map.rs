@@ -1,9 +1,11 @@
 //! One HRIS record through the contract: each field validated against its type,
 //! required flag and empty rule, mapped through its value table, plus the record's
 //! lifecycle state and scope. Pure; the engine decides what to write from this.
+//! Sync and reconciliation both map through here: the result borrows its text
+//! from the record and the contract, so a million records cost no allocation
+//! per value.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use jiff::civil::Date;
 use serde_json::{Map, Value};
@@ -21,33 +23,87 @@ pub enum EmploymentState {
 
 /// One field's value for the LMS, after the empty rule and the value table.
 #[derive(Clone, Debug, PartialEq)]
-pub struct LmsValue {
-    pub field: String,
-    pub path: std::sync::Arc<ScimPath>,
+pub struct LmsValue<'a> {
+    pub field: &'a str,
+    /// The field's place in the contract's `fields`.
+    pub rule: usize,
+    pub path: &'a ScimPath,
     /// `Null` clears the attribute in the LMS.
-    pub value: Value,
+    pub value: Wanted<'a>,
     pub kind: FieldType,
 }
 
-/// A record the contract accepted (or, for one leaving, at least identified).
+/// A value the LMS should hold, borrowed from the record or the contract where
+/// it can be: mapping a record allocates no text of its own.
 #[derive(Clone, Debug, PartialEq)]
-pub struct MappedEmployee {
-    pub employee_id: String,
+pub enum Wanted<'a> {
+    Null,
+    Text(Cow<'a, str>),
+    Number(serde_json::Number),
+    Bool(bool),
+}
+
+impl Wanted<'_> {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Wanted::Text(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    pub fn to_value(&self) -> Value {
+        match self {
+            Wanted::Null => Value::Null,
+            Wanted::Text(text) => Value::String(text.to_string()),
+            Wanted::Number(number) => Value::Number(number.clone()),
+            Wanted::Bool(flag) => Value::Bool(*flag),
+        }
+    }
+}
+
+/// Each field's checked HRIS value by contract name (empty ones absent), in the
+/// contract's order: the triggers and the lifecycle read them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FieldValues<'a>(Vec<(&'a str, Cow<'a, str>)>);
+
+impl FieldValues<'_> {
+    pub fn get(&self, field: &str) -> Option<&str> {
+        self.0.iter().find(|(name, _)| *name == field).map(|(_, v)| &**v)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(name, value)| (*name, &**value))
+    }
+}
+
+impl std::ops::Index<&str> for FieldValues<'_> {
+    type Output = str;
+
+    fn index(&self, field: &str) -> &str {
+        self.get(field).unwrap_or_else(|| panic!("no value for {field}"))
+    }
+}
+
+/// A record the contract accepted (or, for one leaving, at least identified),
+/// borrowing from the record and the contract.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MappedEmployee<'a> {
+    pub employee_id: Cow<'a, str>,
     pub state: EmploymentState,
     /// Every inclusion rule holds.
     pub in_scope: bool,
     pub hire_date: Option<Date>,
     /// The manager's employee id, if the record names one.
-    pub manager_id: Option<String>,
+    pub manager_id: Option<Cow<'a, str>>,
     /// The values the LMS should hold; skipped fields are absent.
-    pub lms: Vec<LmsValue>,
-    /// Each field's checked HRIS value by contract name (empty ones absent), for the triggers.
-    pub values: BTreeMap<String, String>,
+    pub lms: Vec<LmsValue<'a>>,
+    /// Each field's checked HRIS value, for the triggers.
+    pub values: FieldValues<'a>,
     /// Problems found in fields; empty for a record that may be written in full.
     pub problems: Vec<FieldReason>,
 }
 
-impl MappedEmployee {
+impl MappedEmployee<'_> {
     /// Whether the learner should be active: in scope and employed (leave per contract).
     pub fn should_be_active(&self, contract: &Contract) -> bool {
         self.in_scope
@@ -63,7 +119,7 @@ impl MappedEmployee {
         let fields: Map<String, Value> = self
             .lms
             .iter()
-            .map(|v| (v.field.clone(), v.value.clone()))
+            .map(|v| (v.field.to_string(), v.value.to_value()))
             .collect();
         serde_json::json!({
             "employee_id": self.employee_id,
@@ -78,27 +134,26 @@ impl MappedEmployee {
 /// Maps one HRIS record (BambooHR field names). Err only when the record cannot
 /// even be identified or placed in the lifecycle; other field problems are in
 /// `problems`, so a termination is never blocked by a bad phone number.
-pub fn map_employee<R: FieldSource + ?Sized>(
-    contract: &Contract,
-    record: &R,
-) -> Result<MappedEmployee, Vec<FieldReason>> {
+pub fn map_employee<'a, R: FieldSource + ?Sized>(
+    contract: &'a Contract,
+    record: &'a R,
+) -> Result<MappedEmployee<'a>, Vec<FieldReason>> {
     let mut problems = Vec::new();
-    let mut values = BTreeMap::new();
-    let mut lms = Vec::new();
-    for rule in &contract.fields {
+    let mut values = Vec::with_capacity(contract.fields.len());
+    let mut lms = Vec::with_capacity(contract.fields.len());
+    for (at, rule) in contract.fields.iter().enumerate() {
         // Flow 1 carries only what the HRIS owns; the LMS's own fields are not ours to check.
         if rule.owner == Owner::Lms {
             continue;
         }
-        let raw = text_of(record.text(&rule.hris));
-        match check_value(contract, rule, raw.as_deref()) {
+        match check_value(contract, rule, text_of(record.field(at, &rule.hris))) {
             Ok(Checked::Value { hris, lms: value }) => {
-                values.insert(rule.name.clone(), hris);
-                push_lms(&mut lms, rule, value);
+                values.push((rule.name.as_str(), hris));
+                push_lms(&mut lms, at, rule, value);
             }
             Ok(Checked::Empty(rule_value)) => {
                 if let Some(value) = rule_value {
-                    push_lms(&mut lms, rule, value);
+                    push_lms(&mut lms, at, rule, value);
                 }
             }
             Err(reason) => problems.push(FieldReason {
@@ -107,12 +162,18 @@ pub fn map_employee<R: FieldSource + ?Sized>(
             }),
         }
     }
+    let values = FieldValues(values);
     let key = contract.key_field();
-    let Some(employee_id) = values.get(&key.name).cloned() else {
+    let Some(employee_id) = values
+        .0
+        .iter()
+        .find(|(name, _)| *name == key.name)
+        .map(|(_, v)| v.clone())
+    else {
         return Err(problems);
     };
     let lifecycle = &contract.lifecycle;
-    let status = values.get(&lifecycle.status_field).map(String::as_str);
+    let status = values.get(&lifecycle.status_field);
     let state = match status {
         Some(s) if lifecycle.terminated.iter().any(|t| t == s) => EmploymentState::Terminated,
         Some(s) if lifecycle.on_leave.iter().any(|t| t == s) => EmploymentState::OnLeave,
@@ -143,11 +204,9 @@ pub fn map_employee<R: FieldSource + ?Sized>(
     let hire_date = values
         .get(&lifecycle.hire_date_field)
         .and_then(|d| d.parse::<Date>().ok());
-    let manager_id = lifecycle
-        .manager_field
-        .as_ref()
-        .and_then(|f| values.get(f))
-        .cloned();
+    let manager_id = (lifecycle.manager_field.as_ref())
+        .and_then(|f| values.0.iter().find(|(name, _)| name == f))
+        .map(|(_, id)| id.clone());
     Ok(MappedEmployee {
         employee_id,
         state,
@@ -160,22 +219,23 @@ pub fn map_employee<R: FieldSource + ?Sized>(
     })
 }
 
-fn push_lms(lms: &mut Vec<LmsValue>, rule: &FieldRule, value: Value) {
+fn push_lms<'a>(lms: &mut Vec<LmsValue<'a>>, at: usize, rule: &'a FieldRule, value: Wanted<'a>) {
     if let Some(path) = &rule.scim_path {
         lms.push(LmsValue {
-            field: rule.name.clone(),
-            path: path.clone(),
+            field: &rule.name,
+            rule: at,
+            path,
             value,
             kind: rule.kind,
         });
     }
 }
 
-enum Checked {
+enum Checked<'a> {
     /// The HRIS value as checked, and what the LMS gets.
-    Value { hris: String, lms: Value },
+    Value { hris: Cow<'a, str>, lms: Wanted<'a> },
     /// Empty, allowed: what the empty rule sends (None: nothing, the field is skipped).
-    Empty(Option<Value>),
+    Empty(Option<Wanted<'a>>),
 }
 
 /// Where an HRIS record's fields are read from: the record as the HRIS sent it, or
@@ -184,6 +244,14 @@ pub trait FieldSource {
     /// The field's value as text (numbers and flags as their JSON text); `None` when
     /// it is absent or null.
     fn text(&self, field: &str) -> Option<Cow<'_, str>>;
+
+    /// The value of the contract's field number `rule` (its place in `fields`),
+    /// whose HRIS name is `field`: a source that knows its columns by number
+    /// reads it without looking the name up.
+    fn field(&self, rule: usize, field: &str) -> Option<Cow<'_, str>> {
+        let _ = rule;
+        self.text(field)
+    }
 }
 
 impl FieldSource for Map<String, Value> {
@@ -203,34 +271,43 @@ fn text_of(text: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
     text.filter(|text| !text.trim().is_empty() && text != "0000-00-00")
 }
 
-fn check_value(contract: &Contract, rule: &FieldRule, raw: Option<&str>) -> Result<Checked, String> {
+fn check_value<'a>(
+    contract: &'a Contract,
+    rule: &'a FieldRule,
+    raw: Option<Cow<'a, str>>,
+) -> Result<Checked<'a>, String> {
     let Some(raw) = raw else {
         if rule.required || rule.empty == EmptyRule::Reject {
             return Err("is required but empty".to_string());
         }
         return Ok(Checked::Empty(match rule.empty {
             EmptyRule::Skip | EmptyRule::Reject => None,
-            EmptyRule::Empty => Some(Value::String(String::new())),
-            EmptyRule::Null => Some(Value::Null),
+            EmptyRule::Empty => Some(Wanted::Text(Cow::Borrowed(""))),
+            EmptyRule::Null => Some(Wanted::Null),
         }));
     };
-    acceptable_text(rule, raw)?;
+    acceptable_text(rule, &raw)?;
     let (hris, lms) = match rule.kind {
         // Kept exactly: names in any script, with their spaces, are the person's.
-        FieldType::String => (raw.to_string(), Value::String(raw.to_string())),
+        FieldType::String => (raw.clone(), Wanted::Text(raw)),
         FieldType::Email => {
-            let email = raw.trim();
-            if !looks_like_email(email) {
+            if !looks_like_email(raw.trim()) {
                 return Err(format!("\"{raw}\" is not an email address"));
             }
-            (email.to_string(), Value::String(email.to_string()))
+            let email = trimmed(raw);
+            (email.clone(), Wanted::Text(email))
         }
         FieldType::Date => {
             let date: Date = raw
                 .trim()
                 .parse()
                 .map_err(|_| format!("\"{raw}\" is not a date (YYYY-MM-DD)"))?;
-            (date.to_string(), Value::String(date.to_string()))
+            let date = match trimmed(raw) {
+                // Already written as the date prints (YYYY-MM-DD): kept, not printed again.
+                text if text.len() == 10 && date.year() >= 1000 => text,
+                _ => Cow::Owned(date.to_string()),
+            };
+            (date.clone(), Wanted::Text(date))
         }
         FieldType::Enum => {
             let found = rule
@@ -238,7 +315,10 @@ fn check_value(contract: &Contract, rule: &FieldRule, raw: Option<&str>) -> Resu
                 .iter()
                 .find(|a| a.eq_ignore_ascii_case(raw.trim()))
                 .ok_or_else(|| format!("\"{raw}\" is not one of {}", rule.allowed.join(", ")))?;
-            (found.clone(), Value::String(found.clone()))
+            (
+                Cow::Borrowed(found.as_str()),
+                Wanted::Text(Cow::Borrowed(found.as_str())),
+            )
         }
         FieldType::Number => {
             let number: f64 = raw
@@ -247,33 +327,45 @@ fn check_value(contract: &Contract, rule: &FieldRule, raw: Option<&str>) -> Resu
                 .ok()
                 .filter(|n: &f64| n.is_finite())
                 .ok_or_else(|| format!("\"{raw}\" is not a number"))?;
-            let value = serde_json::Number::from_f64(number).map_or(Value::Null, Value::Number);
-            (raw.trim().to_string(), value)
+            let value = serde_json::Number::from_f64(number).map_or(Wanted::Null, Wanted::Number);
+            (trimmed(raw), value)
         }
         FieldType::Bool => {
-            let flag = match raw.trim().to_ascii_lowercase().as_str() {
-                "true" | "yes" | "1" => true,
-                "false" | "no" | "0" => false,
+            let flag = match raw.trim() {
+                t if ["true", "yes", "1"].iter().any(|y| t.eq_ignore_ascii_case(y)) => true,
+                t if ["false", "no", "0"].iter().any(|n| t.eq_ignore_ascii_case(n)) => false,
                 _ => return Err(format!("\"{raw}\" is not true or false")),
             };
-            (flag.to_string(), Value::Bool(flag))
+            (
+                Cow::Borrowed(if flag { "true" } else { "false" }),
+                Wanted::Bool(flag),
+            )
         }
     };
-    let lms = match (&rule.values, &lms) {
-        (Some(table), Value::String(s)) => contract
-            .value_tables
-            .get(table)
-            .and_then(|t| t.entries.get(s))
-            .map_or(lms.clone(), |mapped| Value::String(mapped.clone())),
-        _ => lms,
+    let lms = match (&rule.values, lms) {
+        (Some(table), Wanted::Text(s)) => {
+            match contract.value_tables.get(table).and_then(|t| t.entries.get(&*s)) {
+                Some(mapped) => Wanted::Text(Cow::Borrowed(mapped.as_str())),
+                None => Wanted::Text(s),
+            }
+        }
+        (_, lms) => lms,
     };
     Ok(Checked::Value { hris, lms })
+}
+
+/// The text without its surrounding whitespace, borrowed where the text was.
+fn trimmed(text: Cow<'_, str>) -> Cow<'_, str> {
+    match text {
+        Cow::Borrowed(text) => Cow::Borrowed(text.trim()),
+        Cow::Owned(text) if text.trim().len() == text.len() => Cow::Owned(text),
+        Cow::Owned(text) => Cow::Owned(text.trim().to_string()),
+    }
 }
 
 /// A text value must fit the contract's length and hold no control character
 /// (C0, DEL, C1): one in a name would reach the LMS and every terminal that shows
 /// it. The reason never repeats the value (it may be an escape sequence).
-/// Shared by the full mapping and the reconciliation's quick check.
 pub(crate) fn acceptable_text(rule: &FieldRule, raw: &str) -> Result<(), String> {
     if !matches!(rule.kind, FieldType::String | FieldType::Email | FieldType::Enum) {
         return Ok(());
@@ -289,6 +381,12 @@ pub(crate) fn acceptable_text(rule: &FieldRule, raw: &str) -> Result<(), String>
         }
     }
     let bytes = raw.as_bytes();
+    // Most texts hold no byte that may start a control: one pass the compiler
+    // vectorises says so, and only the others are searched.
+    let suspect = |b: u8| b < 0x20 || b == 0x7f || b == 0xc2;
+    if !bytes.iter().fold(false, |found, &b| found | suspect(b)) {
+        return Ok(());
+    }
     // C1 controls are U+0080..U+009F, encoded 0xC2 0x80..0x9F.
     let control = bytes.iter().enumerate().find(|&(i, &b)| {
         b < 0x20 || b == 0x7f || (b == 0xc2 && bytes.get(i + 1).is_some_and(|&n| (0x80..=0x9f).contains(&n)))

@@ -181,7 +181,7 @@ pub(super) enum Created {
 }
 
 /// The userName the contract maps the employee to, if it maps one.
-pub(super) fn user_name_of(mapped: &MappedEmployee) -> Option<&str> {
+pub(super) fn user_name_of<'m>(mapped: &'m MappedEmployee<'_>) -> Option<&'m str> {
     mapped
         .lms
         .iter()

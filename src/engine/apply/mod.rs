@@ -162,7 +162,7 @@ impl Applier {
         // A manager who will not be synced by any open change may still get a
         // learner later (a rehire, a conversion into scope): remember to link then.
         let awaits_manager = match manager {
-            ManagerRef::NotSynced { coming: false } => mapped.manager_id.clone(),
+            ManagerRef::NotSynced { coming: false } => mapped.manager_id.as_deref().map(str::to_string),
             _ => None,
         };
         let decided = plan(
@@ -388,15 +388,15 @@ impl Applier {
         })
     }
 
-    async fn manager_ref(&self, manager_id: &str) -> Result<ManagerRef, Failure> {
+    async fn manager_ref(&self, manager_id: &str) -> Result<ManagerRef<'static>, Failure> {
         if let Some(id) = self.learner_ids.lock().get(manager_id) {
-            return Ok(ManagerRef::Learner(id.clone()));
+            return Ok(ManagerRef::Learner(id.clone().into()));
         }
         if let Some(user) = self.scim.user_by_external_id(manager_id).await? {
             self.learner_ids
                 .lock()
                 .insert(manager_id.to_string(), user.id.clone());
-            return Ok(ManagerRef::Learner(user.id));
+            return Ok(ManagerRef::Learner(user.id.into()));
         }
         // Wait only for a manager whose own change the engine is about to apply. One
         // waiting for an operator or for a later date would keep this one waiting with

@@ -2,11 +2,13 @@
 //! learner the LMS holds now (if any), where the manager stands and today's date,
 //! what must be written? Only differences are written; the engine carries it out.
 
+use std::borrow::Cow;
+
 use jiff::Timestamp;
 use jiff::civil::Date;
 use serde_json::{Map, Value, json};
 
-use crate::contract::map::{EmploymentState, LmsValue, MappedEmployee};
+use crate::contract::map::{EmploymentState, LmsValue, MappedEmployee, Wanted};
 use crate::contract::{Contract, FieldType, TriggerWhen};
 use crate::model::FieldReason;
 
@@ -14,11 +16,11 @@ pub const CORE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 
 /// Where the record's manager stands in the LMS.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ManagerRef {
+pub enum ManagerRef<'a> {
     /// The record names no manager.
     None,
     /// The manager's learner, by SCIM id.
-    Learner(String),
+    Learner(Cow<'a, str>),
     /// The manager has no learner yet; `coming` when an open change for them is journaled.
     NotSynced { coming: bool },
 }
@@ -132,11 +134,11 @@ pub fn assess<L: LearnerState + ?Sized>(
     }
     let manager_field = contract.lifecycle.manager_field.as_deref();
     let manager_value = match manager {
-        ManagerRef::Learner(id) => Some(Value::String(id.clone())),
-        ManagerRef::None => Some(Value::Null),
+        ManagerRef::Learner(id) => Some(Wanted::Text(Cow::Borrowed(&**id))),
+        ManagerRef::None => Some(Wanted::Null),
         ManagerRef::NotSynced { coming: true } => {
             return Plan::WaitForManager {
-                manager_id: mapped.manager_id.clone().unwrap_or_default(),
+                manager_id: mapped.manager_id.as_deref().unwrap_or_default().to_string(),
             };
         }
         // The manager will not be synced (out of scope): leave the attribute alone.
@@ -145,20 +147,22 @@ pub fn assess<L: LearnerState + ?Sized>(
 
     let mut changes = Changes::default();
     for wanted in &mapped.lms {
-        let value = if Some(wanted.field.as_str()) == manager_field {
+        let value = if Some(wanted.field) == manager_field {
             match &manager_value {
-                Some(v) => v.clone(),
+                Some(v) => v,
                 None => continue,
             }
         } else {
-            wanted.value.clone()
+            &wanted.value
         };
         let current = learner.map_or(Current::Missing, |l| l.current(wanted));
-        if same(&current, &value, wanted.kind) {
+        if same(&current, value, wanted.kind) {
             continue;
         }
-        changes.before.insert(wanted.field.clone(), current.into_value());
-        changes.after.insert(wanted.field.clone(), value);
+        changes
+            .before
+            .insert(wanted.field.to_string(), current.into_value());
+        changes.after.insert(wanted.field.to_string(), value.to_value());
     }
     if active_now != Some(true) {
         changes.before.insert("active".into(), json!(active_now));
@@ -192,7 +196,7 @@ fn document_for(learner: Option<&Value>, mapped: &MappedEmployee, changes: &Chan
         None => json!({ "schemas": [CORE_USER_SCHEMA] }),
     };
     for wanted in &mapped.lms {
-        if let Some(value) = changes.after.get(&wanted.field) {
+        if let Some(value) = changes.after.get(wanted.field) {
             if let Some(schema) = &wanted.path.schema {
                 add_schema(&mut document, schema);
             }
@@ -211,7 +215,7 @@ pub trait LearnerState {
     /// Whether the learner is active (an absent `active` means it is).
     fn active(&self) -> bool;
     /// The value the learner holds at one contract field's path.
-    fn current(&self, wanted: &LmsValue) -> Current<'_>;
+    fn current(&self, wanted: &LmsValue<'_>) -> Current<'_>;
 }
 
 impl LearnerState for Value {
@@ -219,7 +223,7 @@ impl LearnerState for Value {
         self.get("active").and_then(Value::as_bool).unwrap_or(true)
     }
 
-    fn current(&self, wanted: &LmsValue) -> Current<'_> {
+    fn current(&self, wanted: &LmsValue<'_>) -> Current<'_> {
         wanted.path.get(self).map_or(Current::Missing, Current::Json)
     }
 }
@@ -282,29 +286,29 @@ pub fn groups_for(contract: &Contract, mapped: &MappedEmployee, today: Date) -> 
 
 /// Equal as the LMS means it: a cleared value matches an absent or empty one, emails
 /// compare without case.
-fn same(current: &Current<'_>, wanted: &Value, kind: FieldType) -> bool {
-    match current {
-        Current::Missing => same_json(None, wanted, kind),
-        Current::Json(value) => same_json(Some(value), wanted, kind),
-        Current::Parsed(value) => same_json(Some(value), wanted, kind),
+fn same(current: &Current<'_>, wanted: &Wanted<'_>, kind: FieldType) -> bool {
+    let current = match current {
+        Current::Missing => None,
+        Current::Json(value) => Some(*value),
+        Current::Parsed(value) => Some(value),
         // As a JSON string would compare, without making one.
-        Current::Text(text) => match wanted {
-            Value::Null => text.is_empty(),
-            Value::String(w) if kind == FieldType::Email => text.eq_ignore_ascii_case(w),
-            Value::String(w) => *text == w.as_str(),
-            _ => false,
-        },
+        Current::Text(text) => return same_text(text, wanted, kind),
+    };
+    match (current, wanted) {
+        (None | Some(Value::Null), Wanted::Null) => true,
+        (Some(Value::String(text)), wanted) => same_text(text, wanted, kind),
+        (Some(Value::Number(a)), Wanted::Number(b)) => a.as_f64() == b.as_f64(),
+        (Some(Value::Bool(a)), Wanted::Bool(b)) => a == b,
+        _ => false,
     }
 }
 
-fn same_json(current: Option<&Value>, wanted: &Value, kind: FieldType) -> bool {
-    match (current, wanted) {
-        (None | Some(Value::Null), Value::Null) => true,
-        (Some(Value::String(s)), Value::Null) => s.is_empty(),
-        (Some(Value::String(a)), Value::String(b)) if kind == FieldType::Email => a.eq_ignore_ascii_case(b),
-        (Some(Value::Number(a)), Value::Number(b)) => a.as_f64() == b.as_f64(),
-        (Some(current), wanted) => current == wanted,
-        (None, _) => false,
+fn same_text(text: &str, wanted: &Wanted<'_>, kind: FieldType) -> bool {
+    match wanted {
+        Wanted::Null => text.is_empty(),
+        Wanted::Text(w) if kind == FieldType::Email => text.eq_ignore_ascii_case(w),
+        Wanted::Text(w) => text == w,
+        _ => false,
     }
 }
 

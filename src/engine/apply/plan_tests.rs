@@ -33,7 +33,8 @@ fn record(changes: &[(&str, &str)]) -> Map<String, Value> {
 
 fn plan_for(changes: &[(&str, &str)], learner: Option<&Value>, manager: ManagerRef) -> Plan {
     let contract = contract();
-    let mapped = map_employee(&contract, &record(changes)).unwrap();
+    let record = record(changes);
+    let mapped = map_employee(&contract, &record).unwrap();
     plan(&contract, &mapped, learner, &manager, TODAY)
 }
 

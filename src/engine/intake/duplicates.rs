@@ -115,8 +115,8 @@ pub fn user_name_clash(mapped: &MappedEmployee, user_name: &str, holder: &ScimUs
     let now = Timestamp::now();
     let mut wanting = serde_json::Map::new();
     wanting.insert("userName".into(), user_name.into());
-    for (field, value) in &mapped.values {
-        wanting.insert(field.clone(), value.clone().into());
+    for (field, value) in mapped.values.iter() {
+        wanting.insert(field.to_string(), value.into());
     }
     let mut holding = serde_json::Map::new();
     for attribute in ["userName", "externalId", "displayName", "active"] {
@@ -137,8 +137,8 @@ pub fn user_name_clash(mapped: &MappedEmployee, user_name: &str, holder: &ScimUs
                 fields: holding,
             },
             DuplicateMember {
-                member_id: mapped.employee_id.clone(),
-                employee_id: Some(mapped.employee_id.clone()),
+                member_id: mapped.employee_id.to_string(),
+                employee_id: Some(mapped.employee_id.to_string()),
                 learner_id: None,
                 first_seen: now,
                 fields: wanting,

@@ -6,6 +6,7 @@
 //! the pull is deactivated, and deactivations beyond the safety threshold are held
 //! (an HRIS that briefly answers an empty list deactivates nobody).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use jiff::Timestamp;
@@ -271,7 +272,7 @@ fn differs(
     let learner = preload.get(&mapped.employee_id).map(|u| &u.resource);
     let manager = match &mapped.manager_id {
         Some(id) => match preload.get(id) {
-            Some(user) => ManagerRef::Learner(user.id.clone()),
+            Some(user) => ManagerRef::Learner(Cow::Borrowed(&user.id)),
             None => ManagerRef::NotSynced { coming: false },
         },
         None => ManagerRef::None,

@@ -4,8 +4,6 @@
 //! down, an empty HRIS list) says so and reports nothing as drift.
 
 pub mod compare;
-mod index;
-mod quick;
 pub mod rows;
 pub mod schedule;
 
