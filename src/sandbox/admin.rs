@@ -68,6 +68,8 @@ async fn state(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
             "contractors": hris.employees.iter().filter(|e| e.employment_type == "Contractor").count(),
             "training_records": hris.training_records.values().map(Vec::len).sum::<usize>(),
             "certifications": hris.certifications.values().map(Vec::len).sum::<usize>(),
+            "webhooks_queued": hris.webhooks_queued,
+            "last_changed": hris.employees.iter().map(|e| e.last_changed).max().map(|t| t.to_string()),
         })
     };
     let lms = shared.lms.read().counts();

@@ -110,7 +110,7 @@ async fn planted_duplicates_are_held_until_an_operator_decides() {
     world
         .churn(json!([{"kind": "transfer", "employee_id": newcomer}]))
         .await;
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    world.webhooks_delivered().await;
     world.settle().await;
     assert_eq!(world.store().counts().unwrap().held as usize, {
         let open = handle

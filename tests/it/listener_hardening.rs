@@ -101,13 +101,16 @@ async fn hostile_connections_cost_bounded_memory_and_signed_deliveries_go_on() {
     );
 
     // The idle connections the engine kept are closed once the header timeout passes.
-    // Read after the timeout has passed for all of them: a stream still open
-    // times out its read (counted), a closed one answers at once.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Each read waits until its stream is closed (it answers at once then) or
+    // the deadline passes (a stream still open times out its read: counted).
+    let deadline = Instant::now() + Duration::from_secs(15);
     let open_after = tokio::task::spawn_blocking(move || {
         let mut open = 0;
         for mut stream in idle {
-            stream.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+            let left = deadline.saturating_duration_since(Instant::now());
+            stream
+                .set_read_timeout(Some(left.max(Duration::from_millis(20))))
+                .unwrap();
             let mut byte = [0u8; 1];
             match stream.read(&mut byte) {
                 Ok(0) => {}

@@ -85,10 +85,18 @@ impl Receiver {
         panic!("{} deliveries arrived, {count} expected", self.deliveries().len());
     }
 
-    /// Waits for `count` deliveries, then a little longer to see no more come.
-    async fn exactly(&self, count: usize) -> Vec<Delivery> {
+    /// Waits for `count` deliveries, then until the sandbox has nothing left
+    /// on its way (every change delivered or given up), and sees no more came.
+    async fn exactly(&self, count: usize, sandbox: &Sandbox) -> Vec<Delivery> {
         self.wait_for(count).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while sandbox.shared().hris.lock().webhooks_queued > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "deliveries still on their way"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let deliveries = self.deliveries();
         assert_eq!(deliveries.len(), count, "no more deliveries than expected");
         deliveries
@@ -211,7 +219,7 @@ async fn a_failing_receiver_gets_retries() {
     let receiver = Receiver::start(&errors).await;
     let sandbox = sandbox(&receiver, Faults::default()).await;
     churn(&sandbox, json!([{"kind": "leave"}])).await;
-    let deliveries = receiver.exactly(3).await;
+    let deliveries = receiver.exactly(3, &sandbox).await;
     for retry in &deliveries[1..] {
         assert_eq!(
             retry.body, deliveries[0].body,
@@ -236,7 +244,7 @@ async fn each_webhook_fault_produces_exactly_that() {
         let sandbox = sandbox(&receiver, faults).await;
         churn(&sandbox, json!([{"kind": "email_change"}])).await;
         let deliveries = receiver
-            .exactly(if ratio == "duplicate_ratio" { 2 } else { 1 })
+            .exactly(if ratio == "duplicate_ratio" { 2 } else { 1 }, &sandbox)
             .await;
         let first = &deliveries[0];
         match ratio {
@@ -284,7 +292,7 @@ async fn a_training_record_sends_a_webhook() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
-    let deliveries = receiver.exactly(1).await;
+    let deliveries = receiver.exactly(1, &sandbox).await;
     assert!(signature_is_valid(&sandbox, &deliveries[0]));
     let entries = entries(&deliveries);
     assert_eq!(entries[0]["id"], id.to_string());

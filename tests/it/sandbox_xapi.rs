@@ -523,9 +523,13 @@ async fn the_generator_makes_nothing_while_the_lms_has_no_learners() {
             .sample_active_learner(&mut rng)
             .is_some()
     };
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while sandbox.shared().lrs.read().generator_draws < 40 {
+        assert!(std::time::Instant::now() < deadline, "the generator did not run");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let count = sandbox.shared().lrs.read().statement_count();
-    // With learners (once the LMS has them) 200/s for 0.4 s stores some.
+    // With learners (once the LMS has them) 40 draws store some.
     assert_eq!(
         count > 0,
         has_learners,

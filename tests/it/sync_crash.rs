@@ -6,7 +6,9 @@
 use crate::common;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use common::{Options, assert_in_step, start_for_binary};
 use serde_json::json;
@@ -39,6 +41,8 @@ async fn a_killed_engine_restarted_loses_nothing_and_applies_nothing_twice() {
     // Churn in the background: a few changes every 40 ms, each delivered by webhook.
     let admin = format!("{}/churn", world.sandbox.credentials().admin_url);
     let http = world.http.clone();
+    let rounds = Arc::new(AtomicUsize::new(0));
+    let rounds_done = rounds.clone();
     let churn = tokio::spawn(async move {
         let mut applied = 0;
         for round in 0..60 {
@@ -53,6 +57,7 @@ async fn a_killed_engine_restarted_loses_nothing_and_applies_nothing_twice() {
                 .await
                 .unwrap();
             applied += answer["applied"].as_array().map_or(0, Vec::len);
+            rounds_done.fetch_add(1, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(40)).await;
         }
         applied
@@ -60,21 +65,33 @@ async fn a_killed_engine_restarted_loses_nothing_and_applies_nothing_twice() {
 
     // Kill it mid-run, with changes arriving and being applied; what is sent
     // while it is down is lost to the webhooks and must come back by polling.
-    tokio::time::sleep(Duration::from_millis(900)).await;
+    let loaded = world.store().counts().unwrap().total;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while world.store().counts().unwrap().total < loaded + 60 {
+        assert!(Instant::now() < deadline, "the churn's changes did not arrive");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let before_kill = world.store().counts().unwrap().total;
     engine.kill().expect("SIGKILL");
     engine.wait().unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Down for a few rounds of changes, whose webhooks find nobody.
+    let at_kill = rounds.load(Ordering::SeqCst);
+    while rounds.load(Ordering::SeqCst) < at_kill + 5 && !churn.is_finished() {
+        assert!(
+            Instant::now() < deadline,
+            "the churn stopped while the engine was down"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let mut engine = world.spawn_binary();
     let applied = churn.await.unwrap();
     assert!(applied >= 100, "the churn ran: {applied}");
     assert!(before_kill > 800, "changes were arriving when it was killed");
 
-    // One poll after the last change brings in whatever the webhooks lost.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    world.settle_until(Duration::from_secs(120), |_| true).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    world.settle_until(Duration::from_secs(60), |_| true).await;
+    // Every webhook delivered or given up, and one poll after the last change
+    // brings in whatever the webhooks lost.
+    world.webhooks_delivered().await;
+    world.polled_past_every_change(Duration::from_secs(120)).await;
     nix_terminate(&engine);
     let status = engine.wait().unwrap();
     assert!(status.success(), "a SIGTERM stops it cleanly: {status:?}");

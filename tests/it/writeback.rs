@@ -224,8 +224,8 @@ async fn completions_reach_the_hris_once_and_never_loop_back_to_the_lms() {
         "some completions carry credentials"
     );
 
-    // Our writes made the HRIS send webhooks; give them time, then check the LMS saw nothing.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Our writes made the HRIS send webhooks; once they are in, the LMS saw nothing.
+    world.webhooks_delivered().await;
     world.settle().await;
     assert_eq!(
         learner_versions(&world.learners().await),

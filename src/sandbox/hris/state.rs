@@ -36,6 +36,9 @@ pub struct HrisState {
     next_id: u32,
     /// Set when `--webhook-url` is given: every change goes out on it.
     webhook_tx: Option<mpsc::UnboundedSender<EmployeeChange>>,
+    /// Changes handed to the webhook sender and not yet delivered or given up:
+    /// what a test waits to reach zero instead of sleeping.
+    pub webhooks_queued: u64,
     /// Training records by employee id (write-back target).
     pub training_records: HashMap<u32, Vec<TrainingRecord>>,
     /// Rows of the `customCertifications` custom table by employee id.
@@ -58,6 +61,7 @@ impl HrisState {
             emails: workforce.emails,
             next_id,
             webhook_tx,
+            webhooks_queued: 0,
             training_records: HashMap::new(),
             certifications: HashMap::new(),
             next_record_id: 1,
@@ -109,13 +113,16 @@ impl HrisState {
             let fields = employee.to_json();
             // The delivery task outlives the state only at shutdown; a closed
             // channel then simply means nobody is delivering any more.
-            let _ = tx.send(EmployeeChange {
+            let sent = tx.send(EmployeeChange {
                 employee_id: id,
                 action,
                 at,
                 changed_fields,
                 fields,
             });
+            if sent.is_ok() {
+                self.webhooks_queued += 1;
+            }
         }
     }
 

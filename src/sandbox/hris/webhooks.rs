@@ -97,6 +97,9 @@ pub async fn deliver(
                 _ = send_with_retries(&client, &url, &delivery) => {}
             }
         }
+        // Delivered or given up: either way no longer on its way.
+        let mut hris = shared.hris.lock();
+        hris.webhooks_queued = hris.webhooks_queued.saturating_sub(received as u64);
     }
 }
 

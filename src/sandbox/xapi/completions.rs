@@ -134,6 +134,7 @@ pub async fn run(shared: Arc<Shared>, per_sec: f64, cancel: CancellationToken) {
         if !generated.is_empty() {
             store_generated(&shared, generated);
         }
+        shared.lrs.write().generator_draws += due as u64;
     })
     .await
 }

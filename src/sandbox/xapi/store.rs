@@ -63,6 +63,9 @@ pub struct LrsState {
     by_id: HashMap<String, usize>,
     /// How many admin completion batches ran: seeds the next one's rng.
     pub(super) admin_batches: u64,
+    /// Completions the generator was due to make, with or without a learner
+    /// to make them for: how a test knows it has run.
+    pub generator_draws: u64,
 }
 
 impl LrsState {

@@ -403,6 +403,58 @@ impl World {
         answer.json().await.unwrap()
     }
 
+    /// The sandbox's `GET /state`.
+    pub async fn sandbox_state(&self) -> Value {
+        let url = format!("{}/state", self.sandbox.credentials().admin_url);
+        let answer = self.http.get(url).send().await.unwrap();
+        assert!(answer.status().is_success(), "admin state: {}", answer.status());
+        answer.json().await.unwrap()
+    }
+
+    /// Waits until every change the HRIS made has been delivered as a webhook
+    /// (or given up after its retries): every change the HRIS made is journaled
+    /// or lost to the webhooks by then.
+    pub async fn webhooks_delivered(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let state = self.sandbox_state().await;
+            if state["hris"]["webhooks_queued"] == 0 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "webhooks still on their way: {}",
+                state["hris"]
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until a poll has read past the HRIS's last change (so whatever the
+    /// webhooks lost is journaled), then until the journal has settled.
+    pub async fn polled_past_every_change(&self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        let last = self.sandbox_state().await["hris"]["last_changed"]
+            .as_str()
+            .map(|t| t.parse::<jiff::Timestamp>().unwrap());
+        loop {
+            let polled = self
+                .store()
+                .cursor(hrsync::engine::intake::initial_load::POLL_CURSOR)
+                .unwrap()
+                .and_then(|c| c.parse::<jiff::Timestamp>().ok());
+            if polled.is_some() && polled >= last {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no poll read past {last:?}; the cursor is at {polled:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.settle_until(limit, |_| true).await;
+    }
+
     pub async fn churn(&self, changes: Value) -> Vec<Value> {
         self.admin("churn", json!({ "changes": changes })).await["applied"]
             .as_array()
