@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
 use super::audit_key::{AuditCheckpoint, AuditKey, AuditSeal, link};
-use super::page::PageQuery;
+use super::page::{PageQuery, Toward};
 use super::queries::json;
 use super::{Store, StoreError, StoreTx, from_micros, to_micros};
 use crate::model::{AuditEntry, NewAuditEntry};
@@ -367,12 +367,18 @@ impl Store {
         before_seq: Option<u64>,
         limit: usize,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut page = PageQuery::below("seq", before_seq.map(|s| s as i64), limit);
+        let mut page = PageQuery::new();
         page.equal("employee_id", filter.employee_id.as_deref());
         page.equal("actor", filter.actor.as_deref());
         page.equal("action", filter.action.as_deref());
         page.contains_text(&["subject", "reason", "before", "after"], filter.text.as_deref());
-        page.run(&*self.reader()?, AUDIT_COLUMNS, "audit", entry_from_row)
+        page.run(
+            &*self.reader()?,
+            (AUDIT_COLUMNS, "audit", "seq"),
+            (before_seq.map(|s| s as i64), Toward::Older),
+            limit,
+            entry_from_row,
+        )
     }
 }
 

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::page::PageQuery;
+use super::page::{PageQuery, Toward};
 use super::{Store, StoreError, from_micros, to_micros};
 use crate::model::{
     Direction, Event, EventId, EventStatus, FailedAttempt, FieldReason, Source, StoredWrite, WriteRecord,
@@ -219,7 +219,7 @@ impl Store {
         before: Option<EventId>,
         limit: usize,
     ) -> Result<Vec<EventSummary>, StoreError> {
-        let mut page = PageQuery::below("id", before.map(|id| id.0), limit);
+        let mut page = PageQuery::new();
         page.equal("direction", filter.direction.map(|d| d.as_str()));
         page.equal("status", filter.status.map(|s| s.as_str()));
         page.equal("employee_id", filter.employee_id.as_deref());
@@ -227,7 +227,13 @@ impl Store {
             &["employee_id", "kind", "last_error", "payload"],
             filter.text.as_deref(),
         );
-        page.run(&*self.reader()?, SUMMARY_COLUMNS, "events", summary_from_row)
+        page.run(
+            &*self.reader()?,
+            (SUMMARY_COLUMNS, "events", "id"),
+            (before.map(|id| id.0), Toward::Older),
+            limit,
+            summary_from_row,
+        )
     }
 
     /// One event with its writes, for the detail view.
