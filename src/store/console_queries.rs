@@ -2,7 +2,7 @@
 //! view of a million-event journal moves by one small indexed page at a time.
 
 use super::audit::{AUDIT_COLUMNS, entry_from_row};
-use super::page::{PageQuery, Toward};
+use super::page::Toward;
 use super::queries::{EVENT_COLUMNS, event_from_row};
 use super::{AuditFilter, EventFilter, Store, StoreError};
 use crate::model::{AuditEntry, Event, EventId};
@@ -16,15 +16,7 @@ impl Store {
         toward: Toward,
         limit: usize,
     ) -> Result<Vec<Event>, StoreError> {
-        let mut page = PageQuery::new();
-        page.equal("direction", filter.direction.map(|d| d.as_str()));
-        page.equal("status", filter.status.map(|s| s.as_str()));
-        page.equal("employee_id", filter.employee_id.as_deref());
-        page.contains_text(
-            &["employee_id", "kind", "last_error", "payload"],
-            filter.text.as_deref(),
-        );
-        page.run(
+        filter.page_query().run(
             &*self.reader()?,
             (EVENT_COLUMNS, "events", "id"),
             (from.map(|id| id.0), toward),
@@ -41,23 +33,7 @@ impl Store {
         toward: Toward,
         limit: usize,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut page = PageQuery::new();
-        page.equal("employee_id", filter.employee_id.as_deref());
-        page.equal("actor", filter.actor.as_deref());
-        page.equal("action", filter.action.as_deref());
-        page.contains_text(
-            &[
-                "subject",
-                "reason",
-                "before",
-                "after",
-                "employee_id",
-                "action",
-                "actor",
-            ],
-            filter.text.as_deref(),
-        );
-        page.run(
+        filter.page_query().run(
             &*self.reader()?,
             (AUDIT_COLUMNS, "audit", "seq"),
             (from.map(|s| s as i64), toward),

@@ -40,6 +40,21 @@ pub struct EventFilter {
     pub text: Option<String>,
 }
 
+impl EventFilter {
+    /// The page of events this filter keeps, for any direction.
+    pub(super) fn page_query(&self) -> PageQuery {
+        let mut page = PageQuery::new();
+        page.equal("direction", self.direction.map(|d| d.as_str()));
+        page.equal("status", self.status.map(|s| s.as_str()));
+        page.equal("employee_id", self.employee_id.as_deref());
+        page.contains_text(
+            &["employee_id", "kind", "last_error", "payload"],
+            self.text.as_deref(),
+        );
+        page
+    }
+}
+
 /// One line of the events pane: everything but the payloads.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EventSummary {
@@ -219,15 +234,7 @@ impl Store {
         before: Option<EventId>,
         limit: usize,
     ) -> Result<Vec<EventSummary>, StoreError> {
-        let mut page = PageQuery::new();
-        page.equal("direction", filter.direction.map(|d| d.as_str()));
-        page.equal("status", filter.status.map(|s| s.as_str()));
-        page.equal("employee_id", filter.employee_id.as_deref());
-        page.contains_text(
-            &["employee_id", "kind", "last_error", "payload"],
-            filter.text.as_deref(),
-        );
-        page.run(
+        filter.page_query().run(
             &*self.reader()?,
             (SUMMARY_COLUMNS, "events", "id"),
             (before.map(|id| id.0), Toward::Older),
