@@ -6,51 +6,24 @@
 
 mod common;
 
-use std::io::BufRead;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use hrsync::cli::sandbox_config_from;
-use serde_json::Value;
+use common::{SandboxProcess, engine_config, settle};
 
 fn main() {
     let employees: usize = std::env::var("HRSYNC_BENCH_EMPLOYEES")
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(100_000);
-    let mut sandbox = Command::new(env!("CARGO_BIN_EXE_hrsync"))
-        .args(["sandbox", "--employees", &employees.to_string(), "--seed", "3"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the hrsync binary starts a sandbox");
-    let mut first_line = String::new();
-    std::io::BufReader::new(sandbox.stdout.take().unwrap())
-        .read_line(&mut first_line)
-        .unwrap();
-    let credentials: Value = serde_json::from_str(&first_line).expect("the sandbox prints its credentials");
+    let sandbox = SandboxProcess::start(env!("CARGO_BIN_EXE_hrsync"), employees, 3);
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    common::runtime().block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let contract_path = dir.path().join("contract.toml");
-        std::fs::write(&contract_path, include_str!("../assets/contract.toml")).unwrap();
-        let config = sandbox_config_from(&credentials, &dir.path().join("hrsync.db"), &contract_path);
-        let contract = hrsync::contract::parse(include_str!("../assets/contract.toml")).unwrap();
+        let (config, contract) = engine_config(&sandbox.credentials, dir.path());
         let started = Instant::now();
         let engine = hrsync::engine::start(&config, contract).await.unwrap();
         let journaled = started.elapsed();
-        // Done when nothing is due: future-dated hires wait for their day, not for us.
-        loop {
-            let horizon = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(5);
-            if engine.store.ready(horizon, 1).unwrap().is_empty() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        settle(&engine.store).await;
         let elapsed = started.elapsed();
         let c = engine.store.counts().unwrap();
         let snapshot = engine.metrics.snapshot();
@@ -98,6 +71,4 @@ fn main() {
         );
         engine.shutdown().await;
     });
-    let _ = sandbox.kill();
-    let _ = sandbox.wait();
 }

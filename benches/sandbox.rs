@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use hrsync::model::ENTERPRISE_SCHEMA;
 use hrsync::sandbox::world::{WorkforceSpec, generate};
 use hrsync::sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
@@ -168,16 +169,13 @@ async fn bench_scim() {
 
 fn learner(n: usize, department: &str) -> Value {
     json!({
-        "schemas": [
-            "urn:ietf:params:scim:schemas:core:2.0:User",
-            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-        ],
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE_SCHEMA],
         "userName": format!("learner{n}@acme.example"),
         "externalId": n.to_string(),
         "name": {"givenName": "Bench", "familyName": format!("Learner {n}")},
         "emails": [{"value": format!("learner{n}@acme.example"), "type": "work", "primary": true}],
         "active": true,
-        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {
+        ENTERPRISE_SCHEMA: {
             "employeeNumber": format!("E{n:07}"),
             "department": department,
             "costCenter": "CC-1101"

@@ -9,11 +9,9 @@
 mod common;
 mod cpu;
 
-use std::io::BufRead;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hrsync::cli::sandbox_config_from;
+use common::{SandboxProcess, engine_config, settle};
 use serde_json::{Value, json};
 
 fn main() {
@@ -23,34 +21,18 @@ fn main() {
         .unwrap_or(100_000);
     let binary =
         std::env::var("HRSYNC_BENCH_SANDBOX").unwrap_or_else(|_| env!("CARGO_BIN_EXE_hrsync").into());
-    let mut sandbox = Command::new(binary)
-        .args(["sandbox", "--employees", "2000", "--seed", "5"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the hrsync binary starts a sandbox");
-    let mut first_line = String::new();
-    std::io::BufReader::new(sandbox.stdout.take().unwrap())
-        .read_line(&mut first_line)
-        .unwrap();
-    let credentials: Value = serde_json::from_str(&first_line).expect("the sandbox prints its credentials");
+    let sandbox = SandboxProcess::start(&binary, 2000, 5);
+    let credentials = &sandbox.credentials;
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    common::runtime().block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let contract_path = dir.path().join("contract.toml");
-        std::fs::write(&contract_path, include_str!("../assets/contract.toml")).unwrap();
-        let mut config = sandbox_config_from(&credentials, &dir.path().join("hrsync.db"), &contract_path);
+        let (mut config, contract) = engine_config(credentials, dir.path());
         if let Ok(n) = std::env::var("HRSYNC_BENCH_CONCURRENCY") {
             config.apply.concurrency = n.parse().expect("a number");
         }
         if let Some(lrs) = config.lrs.as_mut() {
             lrs.poll_interval = Duration::from_millis(200);
         }
-        let contract = hrsync::contract::parse(include_str!("../assets/contract.toml")).unwrap();
         let engine = hrsync::engine::start(&config, contract).await.unwrap();
         // The initial load of the 2,000 employees first, untimed.
         settle(&engine.store).await;
@@ -82,7 +64,7 @@ fn main() {
             .unwrap();
         let newest = hrsync::connectors::stored_at(&newest["statements"][0]).expect("a newest statement");
 
-        let sandbox_pid = sandbox.id().to_string();
+        let sandbox_pid = sandbox.pid().to_string();
         let cpu_before = (cpu::cpu_seconds("self"), cpu::cpu_seconds(&sandbox_pid));
         let host_before = (cpu::stolen_seconds(), cpu::waiting_seconds());
         let started = Instant::now();
@@ -132,17 +114,4 @@ fn main() {
         );
         engine.shutdown().await;
     });
-    let _ = sandbox.kill();
-    let _ = sandbox.wait();
-}
-
-/// Waits until nothing is due in the journal (future-dated hires wait for their day).
-async fn settle(store: &hrsync::store::Store) {
-    loop {
-        let horizon = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(5);
-        if store.ready(horizon, 1).unwrap().is_empty() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }

@@ -1,4 +1,16 @@
-//! What the benchmarks share.
+//! What the benchmarks share: memory readings, and a sandbox in its own process
+//! with an engine configured to talk to it. Each bench uses part of it.
+#![allow(dead_code)]
+
+use std::io::BufRead;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use hrsync::cli::sandbox_config_from;
+use hrsync::config::Config;
+use hrsync::contract::Contract;
+use serde_json::Value;
 
 /// A memory figure of this process from /proc/self/status (`VmRSS:` now,
 /// `VmHWM:` the peak), in MB; NaN where the file does not say.
@@ -9,4 +21,76 @@ pub fn rss_mb(field: &str) -> f64 {
         .find_map(|line| line.strip_prefix(field))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// `hrsync sandbox` in its own process, so the peak memory a bench reports is the
+/// engine's alone. Killed when dropped.
+pub struct SandboxProcess {
+    child: Child,
+    /// The credentials line the sandbox printed first.
+    pub credentials: Value,
+}
+
+impl SandboxProcess {
+    /// Starts `binary sandbox --employees N --seed S` and reads its credentials.
+    pub fn start(binary: &str, employees: usize, seed: u64) -> Self {
+        let mut child = Command::new(binary)
+            .args([
+                "sandbox",
+                "--employees",
+                &employees.to_string(),
+                "--seed",
+                &seed.to_string(),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the hrsync binary starts a sandbox");
+        let mut first_line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first_line)
+            .unwrap();
+        let credentials = serde_json::from_str(&first_line).expect("the sandbox prints its credentials");
+        Self { child, credentials }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for SandboxProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A configuration for a store in `dir` talking to the sandbox, and the shipped
+/// contract (also written to `dir`, where the configuration names it).
+pub fn engine_config(credentials: &Value, dir: &Path) -> (Config, Contract) {
+    let contract_path = dir.join("contract.toml");
+    std::fs::write(&contract_path, include_str!("../../assets/contract.toml")).unwrap();
+    let config = sandbox_config_from(credentials, &dir.join("hrsync.db"), &contract_path);
+    let contract = hrsync::contract::parse(include_str!("../../assets/contract.toml")).unwrap();
+    (config, contract)
+}
+
+/// A multi-threaded tokio runtime with I/O and timers, for a bench's async part.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Waits until nothing is due in the journal (future-dated hires wait for their day).
+pub async fn settle(store: &hrsync::store::Store) {
+    loop {
+        let horizon = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(5);
+        if store.ready(horizon, 1).unwrap().is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -13,10 +13,9 @@ use super::hris::encode_segment;
 use super::scim_paging::{ListAnswer, Pager};
 use super::scim_profile::ScimProfile;
 use super::{ConnectorError, checked, http_client, json_of, unanswered};
-use crate::model::{ScimQuirk, Secret};
+use crate::model::{ENTERPRISE_SCHEMA as ENTERPRISE, ScimQuirk, Secret};
 
 pub(super) const SCIM_JSON: &str = "application/scim+json";
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
 #[derive(Clone)]
 pub struct ScimClient {

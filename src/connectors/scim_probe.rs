@@ -9,9 +9,7 @@ use super::scim::{ScimClient, quoted};
 use super::scim_paging::ListAnswer;
 use super::scim_profile::ScimProfile;
 use super::{ConnectorError, json_of};
-use crate::model::ScimQuirk;
-
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+use crate::model::{ENTERPRISE_SCHEMA as ENTERPRISE, ScimQuirk};
 
 /// What the probe found; `None` where there was nothing to try it on.
 #[derive(Debug, Serialize)]

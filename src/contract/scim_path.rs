@@ -211,16 +211,16 @@ mod tests {
     use serde_json::json;
 
     use super::ScimPath;
+    use crate::model::ENTERPRISE_SCHEMA;
 
-    const MANAGER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value";
+    fn manager() -> String {
+        format!("{ENTERPRISE_SCHEMA}:manager.value")
+    }
 
     #[test]
     fn parses_every_shape_the_contract_uses() {
-        let p = ScimPath::parse(MANAGER).unwrap();
-        assert_eq!(
-            p.schema.as_deref(),
-            Some("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")
-        );
+        let p = ScimPath::parse(&manager()).unwrap();
+        assert_eq!(p.schema.as_deref(), Some(ENTERPRISE_SCHEMA));
         assert_eq!(
             (p.attribute.as_str(), p.sub_attribute.as_deref()),
             ("manager", Some("value"))
@@ -248,7 +248,7 @@ mod tests {
             ("userName", json!("ada@x.example")),
             ("name.givenName", json!("Ada")),
             (r#"emails[type eq "work"].value"#, json!("ada@x.example")),
-            (MANAGER, json!("m-1")),
+            (manager().as_str(), json!("m-1")),
             (r#"addresses[type eq "work"].locality"#, json!("Berlin")),
         ] {
             let path = ScimPath::parse(path).unwrap();
@@ -259,10 +259,7 @@ mod tests {
             user["emails"],
             json!([{"type": "work", "value": "ada@x.example"}])
         );
-        assert_eq!(
-            user["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["manager"]["value"],
-            "m-1"
-        );
+        assert_eq!(user[ENTERPRISE_SCHEMA]["manager"]["value"], "m-1");
     }
 
     #[test]
@@ -279,12 +276,9 @@ mod tests {
         assert_eq!(user["emails"][1], json!({"Type": "Work"}));
         assert_eq!(work.get(&user), None);
         // Removing what is not there creates nothing.
-        ScimPath::parse(MANAGER)
+        ScimPath::parse(&manager())
             .unwrap()
             .set(&mut user, serde_json::Value::Null);
-        assert!(
-            user.get("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User")
-                .is_none()
-        );
+        assert!(user.get(ENTERPRISE_SCHEMA).is_none());
     }
 }

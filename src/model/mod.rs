@@ -44,5 +44,5 @@ pub use event::{
     WriteRecord, hris_change_key,
 };
 pub use identity::{DuplicateBasis, IdentityKeys};
-pub use profile::ScimQuirk;
+pub use profile::{ENTERPRISE_SCHEMA, ScimQuirk};
 pub use secret::Secret;

@@ -2,6 +2,10 @@
 //! work around. The engine reads what a server says it supports; a quirk is
 //! what the configuration (or a probe) adds where the server's word is wrong.
 
+/// The URN of SCIM's enterprise User extension (RFC 7643 §4.3): employeeNumber,
+/// department, manager and the other fields the contract maps there.
+pub const ENTERPRISE_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
 named_enum!(
     /// One known departure of a SCIM server from the specification.
     #[derive(PartialOrd, Ord)]

@@ -10,7 +10,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
 use super::audit_key::{AuditCheckpoint, AuditKey, AuditSeal, link};
-use super::page::PageQuery;
+use super::page::{PageQuery, Toward};
 use super::queries::json;
 use super::{Store, StoreError, StoreTx, from_micros, to_micros};
 use crate::model::{AuditEntry, NewAuditEntry};
@@ -61,13 +61,34 @@ impl fmt::Display for AuditBreak {
 impl std::error::Error for AuditBreak {}
 
 /// What the audit pane filters on; `None` means any. `text` matches subject, reason,
-/// before and after (ASCII case-insensitive).
+/// before, after, employee, action and actor (ASCII case-insensitive).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AuditFilter {
     pub employee_id: Option<String>,
     pub actor: Option<String>,
     pub action: Option<String>,
     pub text: Option<String>,
+}
+
+impl AuditFilter {
+    /// The page of the log this filter keeps, for any direction.
+    pub(super) fn page_query(&self) -> PageQuery {
+        let mut page = PageQuery::new();
+        page.equal("employee_id", self.employee_id.as_deref());
+        page.equal("actor", self.actor.as_deref());
+        page.equal("action", self.action.as_deref());
+        let searched = [
+            "subject",
+            "reason",
+            "before",
+            "after",
+            "employee_id",
+            "action",
+            "actor",
+        ];
+        page.contains_text(&searched, self.text.as_deref());
+        page
+    }
 }
 
 /// An entry's columns as stored; the hash is computed over these exact texts.
@@ -367,12 +388,13 @@ impl Store {
         before_seq: Option<u64>,
         limit: usize,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut page = PageQuery::below("seq", before_seq.map(|s| s as i64), limit);
-        page.equal("employee_id", filter.employee_id.as_deref());
-        page.equal("actor", filter.actor.as_deref());
-        page.equal("action", filter.action.as_deref());
-        page.contains_text(&["subject", "reason", "before", "after"], filter.text.as_deref());
-        page.run(&*self.reader()?, AUDIT_COLUMNS, "audit", entry_from_row)
+        filter.page_query().run(
+            &*self.reader()?,
+            (AUDIT_COLUMNS, "audit", "seq"),
+            (before_seq.map(|s| s as i64), Toward::Older),
+            limit,
+            entry_from_row,
+        )
     }
 }
 

@@ -37,12 +37,12 @@ use crate::model::{EventId, EventStatus};
 
 pub use audit::{AuditBreak, AuditFilter, AuditReport, GENESIS_HASH, KeyUse};
 pub use audit_key::{AuditCheckpoint, AuditKey, AuditKeyError, AuditSeal, MIN_AUDIT_KEY_BYTES};
-pub use console_queries::Toward;
 pub use credentials::{CredentialRow, CredentialTotals, NewCredential};
 pub use duplicates::{DuplicateCounts, DuplicateGroup, DuplicateMember, Sharer, SuspectedGroup};
 pub use export::{AUDIT_CSV_HEADER, AuditFormat};
 pub use journal::{Appended, StoreTx};
 pub use lock::{EngineLock, LockError, host_name};
+pub use page::Toward;
 pub use queries::{EventDetail, EventFilter, EventSummary, StoreCounts};
 pub use reconcile::{DriftItem, Finding, Flag, ReconcileRun};
 pub use watch::ChangeWatch;

@@ -1,27 +1,31 @@
-//! One keyset page of a table, newest first: rows below a key, optional
-//! equality filters and a free-text match, shared by the events and audit panes.
+//! One keyset page of a table, in either direction from a key: optional equality
+//! filters and a free-text match, shared by every paged list of events and audit.
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, Row};
 
 use super::StoreError;
 
+/// Which way a page runs from its key. Pages always come back newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Toward {
+    /// Rows below the key (None: from the newest).
+    Older,
+    /// Rows above the key (None: from the oldest).
+    Newer,
+}
+
+/// A `WHERE` clause with its bound values, built from a filter.
 pub(super) struct PageQuery {
-    key_column: &'static str,
     conditions: Vec<String>,
     bound: Vec<Value>,
 }
 
 impl PageQuery {
-    /// Rows whose `key_column` is below `before` (all rows for `None`), at most `limit`.
-    pub fn below(key_column: &'static str, before: Option<i64>, limit: usize) -> Self {
+    pub fn new() -> Self {
         Self {
-            key_column,
-            conditions: vec![format!("{key_column} < ?1")],
-            bound: vec![
-                Value::Integer(before.unwrap_or(i64::MAX)),
-                Value::Integer(limit as i64),
-            ],
+            conditions: Vec::new(),
+            bound: Vec::new(),
         }
     }
 
@@ -33,9 +37,12 @@ impl PageQuery {
         }
     }
 
-    /// Keeps rows where any of `columns` contains `text` (ASCII case-insensitive).
+    /// Keeps rows where any of `columns` contains `text` (ASCII case-insensitive);
+    /// an empty text keeps every row.
     pub fn contains_text(&mut self, columns: &[&str], text: Option<&str>) {
-        let Some(text) = text else { return };
+        let Some(text) = text.filter(|t| !t.is_empty()) else {
+            return;
+        };
         // Escaped, so `%` and `_` in the operator's text match themselves.
         let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
         self.bound.push(Value::Text(format!("%{escaped}%")));
@@ -47,21 +54,34 @@ impl PageQuery {
         self.conditions.push(format!("({})", any.join(" OR ")));
     }
 
-    /// Runs `SELECT {columns} FROM {table}` with the filters, newest first.
+    /// Runs `SELECT {columns} FROM {table}` with the filters, at most `limit` rows
+    /// from `from` toward `toward`, and returns them newest first.
     pub fn run<T>(
-        self,
+        mut self,
         conn: &Connection,
-        columns: &str,
-        table: &str,
+        (columns, table, key): (&str, &str, &str),
+        (from, toward): (Option<i64>, Toward),
+        limit: usize,
         from_row: fn(&Row<'_>) -> rusqlite::Result<T>,
     ) -> Result<Vec<T>, StoreError> {
+        let (op, order, start) = match toward {
+            Toward::Older => ("<", "DESC", from.unwrap_or(i64::MAX)),
+            Toward::Newer => (">", "ASC", from.unwrap_or(0)),
+        };
+        self.bound.push(Value::Integer(start));
+        self.conditions.push(format!("{key} {op} ?{}", self.bound.len()));
+        self.bound.push(Value::Integer(limit as i64));
         let sql = format!(
-            "SELECT {columns} FROM {table} WHERE {} ORDER BY {} DESC LIMIT ?2",
+            "SELECT {columns} FROM {table} WHERE {} ORDER BY {key} {order} LIMIT ?{}",
             self.conditions.join(" AND "),
-            self.key_column
+            self.bound.len()
         );
         let mut stmt = conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(rusqlite::params_from_iter(self.bound.iter()), from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut rows: Vec<T> = rows.collect::<Result<_, _>>()?;
+        if toward == Toward::Newer {
+            rows.reverse();
+        }
+        Ok(rows)
     }
 }

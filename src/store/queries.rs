@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::page::PageQuery;
+use super::page::{PageQuery, Toward};
 use super::{Store, StoreError, from_micros, to_micros};
 use crate::model::{
     Direction, Event, EventId, EventStatus, FailedAttempt, FieldReason, Source, StoredWrite, WriteRecord,
@@ -38,6 +38,21 @@ pub struct EventFilter {
     pub status: Option<EventStatus>,
     pub employee_id: Option<String>,
     pub text: Option<String>,
+}
+
+impl EventFilter {
+    /// The page of events this filter keeps, for any direction.
+    pub(super) fn page_query(&self) -> PageQuery {
+        let mut page = PageQuery::new();
+        page.equal("direction", self.direction.map(|d| d.as_str()));
+        page.equal("status", self.status.map(|s| s.as_str()));
+        page.equal("employee_id", self.employee_id.as_deref());
+        page.contains_text(
+            &["employee_id", "kind", "last_error", "payload"],
+            self.text.as_deref(),
+        );
+        page
+    }
 }
 
 /// One line of the events pane: everything but the payloads.
@@ -219,15 +234,13 @@ impl Store {
         before: Option<EventId>,
         limit: usize,
     ) -> Result<Vec<EventSummary>, StoreError> {
-        let mut page = PageQuery::below("id", before.map(|id| id.0), limit);
-        page.equal("direction", filter.direction.map(|d| d.as_str()));
-        page.equal("status", filter.status.map(|s| s.as_str()));
-        page.equal("employee_id", filter.employee_id.as_deref());
-        page.contains_text(
-            &["employee_id", "kind", "last_error", "payload"],
-            filter.text.as_deref(),
-        );
-        page.run(&*self.reader()?, SUMMARY_COLUMNS, "events", summary_from_row)
+        filter.page_query().run(
+            &*self.reader()?,
+            (SUMMARY_COLUMNS, "events", "id"),
+            (before.map(|id| id.0), Toward::Older),
+            limit,
+            summary_from_row,
+        )
     }
 
     /// One event with its writes, for the detail view.

@@ -11,7 +11,7 @@ use hrsync::sandbox::faults::{Faults, SystemFaults};
 use hrsync::sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
 
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+use hrsync::model::ENTERPRISE_SCHEMA as ENTERPRISE;
 
 async fn sandbox(employees: usize) -> Sandbox {
     Sandbox::start(SandboxConfig {

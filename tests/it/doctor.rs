@@ -7,7 +7,7 @@ use crate::common;
 use common::{Options, World, start_for_binary};
 use serde_json::{Value, json};
 
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+use hrsync::model::ENTERPRISE_SCHEMA as ENTERPRISE;
 
 async fn scim_post(world: &World, path: &str, body: Value) -> Value {
     let c = world.sandbox.credentials();

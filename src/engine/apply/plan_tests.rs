@@ -6,8 +6,8 @@ use serde_json::{Map, Value, json};
 use super::{ManagerRef, Plan, plan};
 use crate::contract::map::map_employee;
 use crate::contract::{Contract, parse};
+use crate::model::ENTERPRISE_SCHEMA as ENTERPRISE;
 
-const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const TODAY: Date = date(2026, 11, 22);
 
 fn contract() -> Contract {

@@ -6,7 +6,6 @@ mod clock;
 mod discovery;
 mod error;
 pub mod filter;
-mod json_out;
 mod listing;
 mod matching;
 mod patch;

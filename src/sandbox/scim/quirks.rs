@@ -147,12 +147,12 @@ mod tests {
     #[test]
     fn enterprise_attributes_are_spotted_by_urn_and_short_name_anywhere_in_a_filter() {
         let named = [
-            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber eq \"7\"",
-            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value pr",
-            "userName eq \"a\" or not (department eq \"Sales\")",
+            format!("{ENTERPRISE_SCHEMA}:employeeNumber eq \"7\""),
+            format!("{ENTERPRISE_SCHEMA}:manager.value pr"),
+            "userName eq \"a\" or not (department eq \"Sales\")".to_string(),
         ];
         for text in named {
-            assert!(names_enterprise(&filter::parse(text).unwrap()), "{text}");
+            assert!(names_enterprise(&filter::parse(&text).unwrap()), "{text}");
         }
         for text in [
             "userName eq \"a\"",

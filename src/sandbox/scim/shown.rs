@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::json_out;
 use super::render::{Projection, render};
 use super::validate::ResourceKind;
 
@@ -94,10 +94,10 @@ impl Shown<'_> {
     /// The JSON text, appended to `out`.
     pub fn write(&self, out: &mut Vec<u8>) {
         match self {
-            Shown::Rendered(value) => json_out::value(out, value),
+            Shown::Rendered(value) => write_json(out, value),
             Shown::InPlace { base, found } => match found.stored.as_object() {
                 Some(object) => write_in_place(out, base, found, object),
-                None => json_out::value(out, &found.stored),
+                None => write_json(out, &*found.stored),
             },
         }
     }
@@ -124,13 +124,13 @@ fn write_in_place(out: &mut Vec<u8>, base: &str, found: &Found, object: &Map<Str
             ("password", _) => {}
             ("meta", Value::Object(meta)) => {
                 separate(out);
-                json_out::string(out, key);
+                write_json(out, key);
                 out.push(b':');
                 write_meta(out, base, found, meta);
             }
             _ => {
                 separate(out);
-                json_out::entry(out, key, value);
+                write_entry(out, key, value);
             }
         }
     }
@@ -161,7 +161,7 @@ fn write_meta(out: &mut Vec<u8>, base: &str, found: &Found, meta: &Map<String, V
             if !std::mem::take(&mut first) {
                 out.push(b',');
             }
-            json_out::entry(out, key, value);
+            write_entry(out, key, value);
         }
     }
     if location_due {
@@ -185,7 +185,7 @@ fn write_location(out: &mut Vec<u8>, base: &str, endpoint: &str, id: &str) {
         out.extend_from_slice(id.as_bytes());
         out.push(b'"');
     } else {
-        json_out::string(out, &format!("{base}/{endpoint}/{id}"));
+        write_json(out, &format!("{base}/{endpoint}/{id}"));
     }
 }
 
@@ -198,10 +198,22 @@ fn write_groups(out: &mut Vec<u8>, base: &str, groups: &[GroupRef]) {
         out.extend_from_slice(b"{\"$ref\":");
         write_location(out, base, "Groups", &group.id);
         out.extend_from_slice(b",\"display\":");
-        json_out::string(out, &group.display);
+        write_json(out, &group.display);
         out.extend_from_slice(b",\"type\":\"direct\",\"value\":");
-        json_out::string(out, &group.id);
+        write_json(out, &group.id);
         out.push(b'}');
     }
     out.push(b']');
+}
+
+/// Compact JSON (serde_json's) appended to `out`.
+fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    serde_json::to_writer(&mut *out, value).expect("JSON serialises into memory");
+}
+
+/// `"key":value`, without the separating comma.
+fn write_entry(out: &mut Vec<u8>, key: &str, value: &Value) {
+    write_json(out, key);
+    out.push(b':');
+    write_json(out, value);
 }

@@ -13,7 +13,7 @@ use hrsync::sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
 
 pub const CONTRACT: &str = include_str!("../../../assets/contract.toml");
-pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub use hrsync::model::ENTERPRISE_SCHEMA as ENTERPRISE;
 
 pub struct World {
     pub sandbox: Sandbox,
