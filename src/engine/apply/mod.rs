@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod enrol;
 pub mod learner_lookup;
 pub mod link;
+pub mod manager_waits;
 pub mod outcome;
 pub mod plan;
 pub mod resolve;

@@ -428,7 +428,7 @@ fn journal_outcomes(
         if let Some(sighting) = sighting {
             tx.upsert_person(&sighting.keys)?;
             for group in &sighting.groups {
-                tx.record_suspected(group)?;
+                crate::engine::intake::duplicates::record_suspected(tx, group)?;
             }
         }
         if *cut_off {
@@ -584,7 +584,7 @@ fn journal_write(
     // A new learner is someone's manager, maybe: the links waiting for them go now.
     if event.direction == Direction::HrisToLms && matches!(*audit_action, "learner.create" | "learner.adopt")
     {
-        tx.release_manager_waits(&event.employee_id)?;
+        crate::engine::apply::manager_waits::release_manager_waits(tx, &event.employee_id)?;
     }
     Ok(())
 }
