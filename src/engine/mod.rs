@@ -432,7 +432,7 @@ mod tests {
     fn entry() -> NewAuditEntry {
         NewAuditEntry {
             actor: "engine".into(),
-            action: "learner.update".into(),
+            action: crate::model::AuditAction::LearnerUpdate,
             employee_id: Some("E1".into()),
             subject: "learner u-1".into(),
             before: serde_json::json!({}),

@@ -16,7 +16,7 @@ use super::status::{CONTRACT_CURSOR, PAUSE_CURSOR, pause_requested};
 pub use crate::contract::ContractProblem;
 use crate::engine::RunningEngine;
 use crate::engine::operator::{self, ActionError};
-use crate::model::{AuditEntry, Event, EventId, NewAuditEntry};
+use crate::model::{AuditAction, AuditEntry, Event, EventId, NewAuditEntry};
 use crate::store::{
     AuditFilter, ChangeWatch, EventDetail, EventFilter, Store, StoreCounts, StoreError, Toward,
 };
@@ -236,7 +236,11 @@ impl EngineHandle {
         let value = if paused { "true" } else { "false" };
         let entry = NewAuditEntry {
             actor: self.operator.clone(),
-            action: if paused { "engine.pause" } else { "engine.resume" }.to_string(),
+            action: if paused {
+                AuditAction::EnginePause
+            } else {
+                AuditAction::EngineResume
+            },
             employee_id: None,
             subject: "engine".to_string(),
             before: serde_json::json!({ "paused": !paused }),
@@ -267,7 +271,7 @@ impl EngineHandle {
         });
         let entry = NewAuditEntry {
             actor: self.operator.clone(),
-            action: "contract.apply".to_string(),
+            action: AuditAction::ContractApply,
             employee_id: None,
             subject: "contract".to_string(),
             before: serde_json::json!({ "version": before }),

@@ -92,7 +92,7 @@ pub fn hostile() -> Fixture {
     store
         .audit(NewAuditEntry {
             actor: "engine".into(),
-            action: "learner.update".into(),
+            action: hrsync::model::AuditAction::LearnerUpdate,
             employee_id: Some(C1_CLEAR.into()),
             subject: format!("event {}", ids[3]),
             before: json!({ "givenName": "Zoe" }),

@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use super::{EngineHandle, HandleError};
 use crate::engine::apply::resolve::{self, Resolved};
 use crate::engine::reconcile::schedule::{NEXT_CURSOR, REQUEST_CURSOR};
-use crate::model::{DriftCategory, GroupState, NewAuditEntry};
+use crate::model::{AuditAction, DriftCategory, GroupState, NewAuditEntry};
 use crate::store::{DriftItem, DuplicateCounts, DuplicateGroup, Flag, ReconcileRun};
 
 impl EngineHandle {
@@ -65,7 +65,7 @@ impl EngineHandle {
         let now = Timestamp::now().to_string();
         let entry = NewAuditEntry {
             actor: self.operator.clone(),
-            action: "reconcile.request".to_string(),
+            action: AuditAction::ReconcileRequest,
             employee_id: None,
             subject: "reconciliation".to_string(),
             before: serde_json::Value::Null,
