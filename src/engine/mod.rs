@@ -358,7 +358,7 @@ pub async fn start_with_listener(
     let contract_text = std::fs::read_to_string(&config.contract_path).unwrap_or_default();
     let version = operator::control::contract_version(&applier.contract(), &contract_text);
     if !contract_text.is_empty()
-        && let Err(error) = store.set_cursor(operator::status::STARTED_CONTRACT_CURSOR, &contract_text)
+        && let Err(error) = store.transaction(|tx| tx.set_contract_in_force(&contract_text))
     {
         tracing::warn!(%error, "cannot publish the contract for attached consoles");
     }

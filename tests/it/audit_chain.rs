@@ -519,7 +519,8 @@ fn a_rotated_key_keeps_old_entries_verifiable_with_the_old_key() {
 fn as_before_keys(path: &Path) {
     let raw = Connection::open(path).expect("raw connection");
     raw.execute_batch(
-        "ALTER TABLE audit DROP COLUMN key_id; DROP TABLE audit_seal; PRAGMA user_version = 6;",
+        "ALTER TABLE audit DROP COLUMN key_id; DROP TABLE audit_seal; DROP TABLE control; \
+         PRAGMA user_version = 6;",
     )
     .expect("downgrade the file");
 }
