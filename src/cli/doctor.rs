@@ -37,15 +37,16 @@ struct LmsReport {
 
 pub async fn doctor(config_path: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
     let config = Config::load(config_path).with_context(|| format!("loading {}", config_path.display()))?;
-    let scim = ScimClient::new(&config.lms.scim_url, config.lms.token.clone())?;
+    let reads = crate::engine::read_retry::read_backoff(&config.retry);
+    let scim = ScimClient::new(&config.lms.scim_url, config.lms.token.clone(), reads)?;
     let profile = scim.discover(&config.lms.quirks).await;
     let scim = scim.with_profile(profile);
-    let hris = HrisClient::new(&config.hris.api_base, config.hris.api_key.clone())?;
+    let hris = HrisClient::new(&config.hris.api_base, config.hris.api_key.clone(), reads)?;
     let since = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
     let (findings, hris_read, lrs) = tokio::join!(scim.probe(), hris.changed_since(since), async {
         match &config.lrs {
             Some(lrs) => {
-                let client = LrsClient::new(&lrs.url, lrs.user.clone(), lrs.password.clone());
+                let client = LrsClient::new(&lrs.url, lrs.user.clone(), lrs.password.clone(), reads);
                 let read = match client {
                     Ok(client) => client.stored_since(None, 1).await.map(|_| ()),
                     Err(error) => Err(error),

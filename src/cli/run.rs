@@ -91,6 +91,7 @@ pub fn sandbox_config_from(
         retry: RetryPolicy {
             attempts: 3,
             interval: Duration::from_secs(5),
+            ..RetryPolicy::default()
         },
         poll_interval: Duration::from_secs(30),
         safety: SafetyThreshold::default(),
@@ -161,6 +162,7 @@ pub async fn demo(options: DemoOptions, log_file: &Path) -> anyhow::Result<()> {
     config.retry = RetryPolicy {
         attempts: 2,
         interval: Duration::from_secs(2),
+        ..RetryPolicy::default()
     };
     println!(
         "hrsync demo: sandbox HRIS + LMS + LRS with {} employees; initial load running...",

@@ -138,6 +138,10 @@ pub struct RetryPolicy {
     /// Attempts in all, the first included; after the last the event is a dead letter.
     pub attempts: u32,
     pub interval: Duration,
+    /// A page of a full pull: attempts in all after transient failures (`read_attempts`).
+    pub read_attempts: u32,
+    /// The first wait between them, doubling with jitter (`read_delay_ms`).
+    pub read_delay: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -145,6 +149,8 @@ impl Default for RetryPolicy {
         RetryPolicy {
             attempts: 3,
             interval: Duration::from_secs(60),
+            read_attempts: 4,
+            read_delay: Duration::from_millis(200),
         }
     }
 }

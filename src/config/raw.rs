@@ -104,6 +104,8 @@ struct RawContract {
 struct RawRetry {
     attempts: Option<Spanned<u32>>,
     interval_s: Option<Spanned<f64>>,
+    read_attempts: Option<Spanned<u32>>,
+    read_delay_ms: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -383,6 +385,15 @@ pub(super) fn resolve(
     }
     if let Some(interval) = &raw.retry.interval_s {
         retry.interval = r.seconds(interval, "[retry] interval_s")?;
+    }
+    if let Some(attempts) = &raw.retry.read_attempts {
+        if *attempts.get_ref() == 0 {
+            return Err(r.invalid(attempts, "[retry] read_attempts must be at least 1"));
+        }
+        retry.read_attempts = *attempts.get_ref();
+    }
+    if let Some(delay) = &raw.retry.read_delay_ms {
+        retry.read_delay = Duration::from_millis(*delay.get_ref());
     }
     let poll_interval = match &raw.poll.interval_s {
         Some(at) => {

@@ -104,6 +104,8 @@ path = "/var/lib/hrsync/x.db"
     assert_eq!(config.lms.scim_url, "http://l/scim/v2");
     assert_eq!(config.retry.attempts, 3);
     assert_eq!(config.retry.interval.as_secs(), 60);
+    assert_eq!(config.retry.read_attempts, 4);
+    assert_eq!(config.retry.read_delay.as_millis(), 200);
     assert_eq!(config.safety.allowed(100), 50);
     assert_eq!(config.safety.allowed(10_000), 500);
     assert!(config.lrs.is_none());
@@ -145,4 +147,21 @@ fn the_audit_key_is_named_by_variable_and_previous_keys_are_only_names() {
     let without = EXAMPLE.replace("key_env = \"HRSYNC_AUDIT_KEY\"", "");
     let config = parse(&without).unwrap();
     assert!(config.audit.key.is_none() && config.audit.key_env.is_none());
+}
+
+#[test]
+fn reads_retry_as_the_retry_table_says_and_at_least_once() {
+    let text = EXAMPLE.replace(
+        "read_attempts = 4\nread_delay_ms = 200",
+        "read_attempts = 6\nread_delay_ms = 50",
+    );
+    let config = parse(&text).unwrap();
+    assert_eq!(config.retry.read_attempts, 6);
+    assert_eq!(config.retry.read_delay.as_millis(), 50);
+    let never = EXAMPLE.replace("read_attempts = 4", "read_attempts = 0");
+    assert!(
+        problem(&never).contains("read_attempts must be at least 1"),
+        "{}",
+        problem(&never)
+    );
 }

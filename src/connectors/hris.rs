@@ -17,6 +17,8 @@ pub struct HrisClient {
     /// `…/api/gateway.php/{company}/v1`, without a trailing slash.
     api_base: String,
     api_key: Secret,
+    /// How a page of a full pull is asked again (the engine's `[retry]`).
+    reads: super::ReadBackoff,
 }
 
 impl fmt::Debug for HrisClient {
@@ -129,7 +131,11 @@ impl<'de, F: FnMut(Map<String, Value>)> serde::de::Visitor<'de> for Employees<'_
 }
 
 impl HrisClient {
-    pub fn new(api_base: &str, api_key: Secret) -> Result<HrisClient, ConnectorError> {
+    pub fn new(
+        api_base: &str,
+        api_key: Secret,
+        reads: super::ReadBackoff,
+    ) -> Result<HrisClient, ConnectorError> {
         url::Url::parse(api_base).map_err(|error| {
             ConnectorError::permanent(format!("the HRIS URL {api_base} is not a URL: {error}"))
         })?;
@@ -137,6 +143,7 @@ impl HrisClient {
             http: http_client()?,
             api_base: api_base.trim_end_matches('/').to_string(),
             api_key,
+            reads,
         })
     }
 
@@ -183,7 +190,7 @@ impl HrisClient {
         // The answer is read whole before a record is handed on, so asking again
         // after a busy or cut-off answer hands nobody out twice.
         let bytes = report
-            .retry(super::page_retries())
+            .retry(self.reads)
             .when(ConnectorError::is_transient)
             .adjust(super::retry_after_within)
             .await?;
@@ -263,7 +270,7 @@ impl HrisClient {
         fields: &[&str],
     ) -> Result<Option<Map<String, Value>>, ConnectorError> {
         (|| self.employee(id, fields))
-            .retry(super::page_retries())
+            .retry(self.reads)
             .when(ConnectorError::is_transient)
             .adjust(super::retry_after_within)
             .await
@@ -321,7 +328,7 @@ impl HrisClient {
         employee_id: &str,
     ) -> Result<Option<Vec<Value>>, ConnectorError> {
         (|| self.training_records(employee_id))
-            .retry(super::page_retries())
+            .retry(self.reads)
             .when(ConnectorError::is_transient)
             .adjust(super::retry_after_within)
             .await
@@ -475,6 +482,7 @@ mod tests {
         let client = HrisClient::new(
             "http://127.0.0.1:1/api/gateway.php/acme/v1/",
             Secret::new("k-123"),
+            crate::connectors::ReadBackoff::new(),
         )
         .unwrap();
         let shown = format!("{client:?}");

@@ -22,6 +22,8 @@ pub struct LrsClient {
     base: url::Url,
     user: Secret,
     password: Secret,
+    /// How a page is asked again (the engine's `[retry]`).
+    reads: super::ReadBackoff,
 }
 
 impl fmt::Debug for LrsClient {
@@ -51,7 +53,12 @@ struct StatementResult {
 }
 
 impl LrsClient {
-    pub fn new(xapi_base: &str, user: Secret, password: Secret) -> Result<LrsClient, ConnectorError> {
+    pub fn new(
+        xapi_base: &str,
+        user: Secret,
+        password: Secret,
+        reads: super::ReadBackoff,
+    ) -> Result<LrsClient, ConnectorError> {
         let base = url::Url::parse(&format!("{}/", xapi_base.trim_end_matches('/'))).map_err(|error| {
             ConnectorError::permanent(format!("the LRS URL {xapi_base} is not a URL: {error}"))
         })?;
@@ -60,6 +67,7 @@ impl LrsClient {
             base,
             user,
             password,
+            reads,
         })
     }
 
@@ -67,7 +75,7 @@ impl LrsClient {
     /// the LRS says, within reason) before the read fails, as for the LMS's pages.
     async fn get(&self, what: &str, url: url::Url) -> Result<StatementPage, ConnectorError> {
         let page = || self.get_once(what, url.clone());
-        page.retry(super::page_retries())
+        page.retry(self.reads)
             .when(ConnectorError::is_transient)
             .adjust(super::retry_after_within)
             .await
@@ -148,14 +156,25 @@ mod tests {
 
     #[test]
     fn the_password_never_shows_in_debug() {
-        let client =
-            LrsClient::new("http://127.0.0.1:1/xAPI", Secret::new("u"), Secret::new("pw-777")).unwrap();
+        let client = LrsClient::new(
+            "http://127.0.0.1:1/xAPI",
+            Secret::new("u"),
+            Secret::new("pw-777"),
+            crate::connectors::ReadBackoff::new(),
+        )
+        .unwrap();
         assert!(!format!("{client:?}").contains("pw-777"));
     }
 
     #[tokio::test]
     async fn more_never_leaves_the_lrs_host() {
-        let client = LrsClient::new("http://127.0.0.1:1/xAPI", Secret::new("u"), Secret::new("p")).unwrap();
+        let client = LrsClient::new(
+            "http://127.0.0.1:1/xAPI",
+            Secret::new("u"),
+            Secret::new("p"),
+            crate::connectors::ReadBackoff::new(),
+        )
+        .unwrap();
         let error = client.more("http://elsewhere.example/steal").await.unwrap_err();
         assert!(
             !error.is_transient() && error.to_string().contains("another host"),

@@ -75,14 +75,9 @@ impl ConnectorError {
     }
 }
 
-/// How a page of a full pull is asked again after a transient failure: three more
-/// times, 200 ms, 400 ms, 800 ms apart (with jitter).
-fn page_retries() -> backon::ExponentialBuilder {
-    backon::ExponentialBuilder::new()
-        .with_min_delay(Duration::from_millis(200))
-        .with_max_times(3)
-        .with_jitter()
-}
+/// How a page of a full pull is asked again after a transient failure. The
+/// engine builds it from `[retry]` and hands it to each client it constructs.
+pub type ReadBackoff = backon::ExponentialBuilder;
 
 /// The far side's Retry-After when it gave one (capped: a pull does not wait
 /// minutes for one page), else the backoff's own delay; `None` stops retrying.

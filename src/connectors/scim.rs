@@ -26,6 +26,8 @@ pub struct ScimClient {
     profile: Arc<ScimProfile>,
     /// Set when the server broke on an `attributes` parameter the profile allowed.
     attributes_refused: Arc<AtomicBool>,
+    /// How a page of a full pull is asked again (the engine's `[retry]`).
+    reads: super::ReadBackoff,
 }
 
 impl fmt::Debug for ScimClient {
@@ -71,7 +73,11 @@ impl ScimUser {
 }
 
 impl ScimClient {
-    pub fn new(scim_base: &str, token: Secret) -> Result<ScimClient, ConnectorError> {
+    pub fn new(
+        scim_base: &str,
+        token: Secret,
+        reads: super::ReadBackoff,
+    ) -> Result<ScimClient, ConnectorError> {
         url::Url::parse(scim_base).map_err(|error| {
             ConnectorError::permanent(format!("the SCIM URL {scim_base} is not a URL: {error}"))
         })?;
@@ -81,6 +87,7 @@ impl ScimClient {
             token,
             profile: Arc::new(ScimProfile::default()),
             attributes_refused: Arc::new(AtomicBool::new(false)),
+            reads,
         })
     }
 
@@ -273,7 +280,7 @@ impl ScimClient {
             // One busy answer must not cost a whole pull: a page is asked again a
             // few times (as long as the LMS says, within reason) before the pull fails.
             let mut answer = page
-                .retry(super::page_retries())
+                .retry(self.reads)
                 .when(ConnectorError::is_transient)
                 .adjust(super::retry_after_within)
                 .await?;
@@ -312,7 +319,12 @@ mod tests {
 
     #[test]
     fn the_token_never_shows_in_debug() {
-        let client = ScimClient::new("http://127.0.0.1:1/scim/v2", Secret::new("t-999")).unwrap();
+        let client = ScimClient::new(
+            "http://127.0.0.1:1/scim/v2",
+            Secret::new("t-999"),
+            crate::connectors::ReadBackoff::new(),
+        )
+        .unwrap();
         assert!(!format!("{client:?}").contains("t-999"));
     }
 }

@@ -7,6 +7,7 @@
 pub mod apply;
 pub mod intake;
 pub mod operator;
+pub mod read_retry;
 pub mod reconcile;
 pub mod supervise;
 
@@ -150,8 +151,9 @@ pub async fn start_with_listener(
             path: config.store_path.display().to_string(),
             source,
         })?;
-    let hris = HrisClient::new(&config.hris.api_base, config.hris.api_key.clone())?;
-    let scim = ScimClient::new(&config.lms.scim_url, config.lms.token.clone())?;
+    let reads = read_retry::read_backoff(&config.retry);
+    let hris = HrisClient::new(&config.hris.api_base, config.hris.api_key.clone(), reads)?;
+    let scim = ScimClient::new(&config.lms.scim_url, config.lms.token.clone(), reads)?;
     // The request forms follow what the LMS says it supports, and the quirks named.
     let profile = scim.discover(&config.lms.quirks).await;
     for difference in profile.differences() {
@@ -264,7 +266,12 @@ pub async fn start_with_listener(
         hris: hris.clone(),
         scim: scim.clone(),
         lrs: match &config.lrs {
-            Some(lrs) => Some(LrsClient::new(&lrs.url, lrs.user.clone(), lrs.password.clone())?),
+            Some(lrs) => Some(LrsClient::new(
+                &lrs.url,
+                lrs.user.clone(),
+                lrs.password.clone(),
+                reads,
+            )?),
             None => None,
         },
         notifier: notifier.clone(),
@@ -287,7 +294,7 @@ pub async fn start_with_listener(
     // Flow 2: completions from the LRS written back to the HRIS, when configured.
     let writeback = match (&config.lrs, applier.contract().writeback.is_some()) {
         (Some(lrs), true) => {
-            let client = LrsClient::new(&lrs.url, lrs.user.clone(), lrs.password.clone())?;
+            let client = LrsClient::new(&lrs.url, lrs.user.clone(), lrs.password.clone(), reads)?;
             let source = intake::completions::CompletionsSource {
                 health: health.clone(),
                 overlap: lrs.overlap,
@@ -351,7 +358,7 @@ pub async fn start_with_listener(
     let contract_text = std::fs::read_to_string(&config.contract_path).unwrap_or_default();
     let version = operator::control::contract_version(&applier.contract(), &contract_text);
     if !contract_text.is_empty()
-        && let Err(error) = store.set_cursor(operator::status::STARTED_CONTRACT_CURSOR, &contract_text)
+        && let Err(error) = store.transaction(|tx| tx.set_contract_in_force(&contract_text))
     {
         tracing::warn!(%error, "cannot publish the contract for attached consoles");
     }
@@ -432,7 +439,7 @@ mod tests {
     fn entry() -> NewAuditEntry {
         NewAuditEntry {
             actor: "engine".into(),
-            action: "learner.update".into(),
+            action: crate::model::AuditAction::LearnerUpdate,
             employee_id: Some("E1".into()),
             subject: "learner u-1".into(),
             before: serde_json::json!({}),

@@ -37,7 +37,7 @@ pub mod identity;
 pub mod profile;
 pub mod secret;
 
-pub use audit::{AuditEntry, NewAuditEntry};
+pub use audit::{AuditAction, AuditEntry, NewAuditEntry};
 pub use drift::{DriftCategory, DriftState, DuplicateSide, GroupState, RunOutcome};
 pub use event::{
     Direction, Event, EventId, EventStatus, FailedAttempt, FieldReason, NewEvent, Source, StoredWrite,

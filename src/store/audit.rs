@@ -209,7 +209,7 @@ impl StoreTx<'_> {
             seq: last_seq + 1,
             at: to_micros(self.now),
             actor: entry.actor,
-            action: entry.action,
+            action: entry.action.as_str().to_string(),
             employee_id: entry.employee_id,
             subject: entry.subject,
             before: entry.before.to_string(),

@@ -2,7 +2,7 @@
 //! kept in step with the journal (written when a completion is journaled,
 //! marked as held by the HRIS when its write-back is applied), read by expiry.
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::{Store, StoreError, StoreTx};
@@ -37,15 +37,23 @@ pub struct NewCredential<'a> {
 }
 
 impl StoreTx<'_> {
-    /// Records a credential unless a later-expiring award of it is already kept.
+    /// When the kept award of this credential expires (YYYY-MM-DD), if one is kept.
+    pub fn credential_expires(&self, employee_id: &str, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT expires FROM credentials WHERE employee_id = ?1 AND name = ?2")?
+            .query_row(params![employee_id, name], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Keeps this award of the credential, replacing any kept before (not yet in the HRIS).
     pub fn record_credential(&self, c: &NewCredential<'_>) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
                 "INSERT INTO credentials (employee_id, name, number, issued, expires, in_hris, event_id) \
                  VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6) \
                  ON CONFLICT (employee_id, name) DO UPDATE SET number = excluded.number, \
-                 issued = excluded.issued, expires = excluded.expires, in_hris = 0, event_id = excluded.event_id \
-                 WHERE excluded.expires >= credentials.expires",
+                 issued = excluded.issued, expires = excluded.expires, in_hris = 0, event_id = excluded.event_id",
             )?
             .execute(params![c.employee_id, c.name, c.number, c.issued, c.expires, c.event_id.0])?;
         Ok(())

@@ -167,49 +167,62 @@ impl StoreTx<'_> {
         Ok(from_micros(first))
     }
 
-    /// Stores what detection found: a new group is open; a known group whose
-    /// members changed is open again (the decision was about other records); a
-    /// known group with the same members keeps its decision. Returns the group.
-    pub fn record_suspected(&self, found: &SuspectedGroup) -> Result<DuplicateGroup, StoreError> {
+    /// The stored group of this side, basis and key, if any.
+    pub fn duplicate_group_by_key(
+        &self,
+        side: DuplicateSide,
+        basis: DuplicateBasis,
+        key: &str,
+    ) -> Result<Option<DuplicateGroup>, StoreError> {
+        group_by_key(self.conn, side, basis, key)
+    }
+
+    /// Stores a newly found group as open, without members; returns its id.
+    pub fn insert_duplicate_group(&self, found: &SuspectedGroup) -> Result<i64, StoreError> {
         let now = to_micros(self.now);
-        let members = found.members_key();
-        let existing = group_by_key(self.conn, found.side, found.basis, &found.match_key)?;
-        let id = match existing {
-            Some(group) if group.members_key == members => {
-                self.conn
-                    .prepare_cached("UPDATE duplicate_groups SET seen_at = ?2 WHERE id = ?1")?
-                    .execute(params![group.id, now])?;
-                group.id
-            }
-            Some(group) => {
-                self.conn
-                    .prepare_cached(
-                        "UPDATE duplicate_groups SET members_key = ?2, state = 'open', seen_at = ?3, \
-                         decided_at = NULL, decided_by = NULL, note = NULL WHERE id = ?1",
-                    )?
-                    .execute(params![group.id, members, now])?;
-                self.conn
-                    .prepare_cached("DELETE FROM duplicate_members WHERE group_id = ?1")?
-                    .execute([group.id])?;
-                group.id
-            }
-            None => self
-                .conn
-                .prepare_cached(
-                    "INSERT INTO duplicate_groups (side, basis, match_key, members_key, state, found_at, seen_at) \
-                     VALUES (?1, ?2, ?3, ?4, 'open', ?5, ?5) RETURNING id",
-                )?
-                .query_row(
-                    params![found.side.as_str(), found.basis.as_str(), found.match_key, members, now],
-                    |r| r.get(0),
-                )?,
-        };
+        Ok(self
+            .conn
+            .prepare_cached(
+                "INSERT INTO duplicate_groups (side, basis, match_key, members_key, state, found_at, seen_at) \
+                 VALUES (?1, ?2, ?3, ?4, 'open', ?5, ?5) RETURNING id",
+            )?
+            .query_row(
+                params![found.side.as_str(), found.basis.as_str(), found.match_key, found.members_key(), now],
+                |r| r.get(0),
+            )?)
+    }
+
+    /// Notes that the group was seen again now.
+    pub fn duplicate_group_seen(&self, id: i64) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("UPDATE duplicate_groups SET seen_at = ?2 WHERE id = ?1")?
+            .execute(params![id, to_micros(self.now)])?;
+        Ok(())
+    }
+
+    /// Opens the group again with these members: its decision and its stored
+    /// members are dropped.
+    pub fn reopen_duplicate_group(&self, id: i64, members_key: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "UPDATE duplicate_groups SET members_key = ?2, state = 'open', seen_at = ?3, \
+                 decided_at = NULL, decided_by = NULL, note = NULL WHERE id = ?1",
+            )?
+            .execute(params![id, members_key, to_micros(self.now)])?;
+        self.conn
+            .prepare_cached("DELETE FROM duplicate_members WHERE group_id = ?1")?
+            .execute([id])?;
+        Ok(())
+    }
+
+    /// Writes the group's members (a member already stored keeps its first sighting).
+    pub fn upsert_duplicate_members(&self, id: i64, members: &[DuplicateMember]) -> Result<(), StoreError> {
         let mut upsert = self.conn.prepare_cached(
             "INSERT INTO duplicate_members (group_id, member_id, employee_id, learner_id, first_seen, fields) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (group_id, member_id) DO UPDATE SET \
              employee_id = excluded.employee_id, learner_id = excluded.learner_id, fields = excluded.fields",
         )?;
-        for m in &found.members {
+        for m in members {
             upsert.execute(params![
                 id,
                 m.member_id,
@@ -219,11 +232,7 @@ impl StoreTx<'_> {
                 Value::Object(m.fields.clone()).to_string()
             ])?;
         }
-        self.duplicate_group(id)?.ok_or(StoreError::Corrupt {
-            row: id,
-            column: "duplicate_groups",
-            reason: "the group just written is missing".into(),
-        })
+        Ok(())
     }
 
     pub fn duplicate_group(&self, id: i64) -> Result<Option<DuplicateGroup>, StoreError> {

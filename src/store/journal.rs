@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, ToSql, params};
 use serde_json::Value;
 
 use super::{AuditKey, Store, StoreError, queries, to_micros};
-use crate::model::{Direction, Event, EventId, EventStatus, NewEvent, Source, WriteRecord};
+use crate::model::{Direction, Event, EventId, EventStatus, NewEvent, WriteRecord};
 
 /// What the journal did with one event of a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -197,37 +197,22 @@ impl<'a> StoreTx<'a> {
         Ok(())
     }
 
-    /// The manager now has a learner: journals the waiting employees' last change
-    /// again (source `reconcile`), so each gets its manager reference, and forgets
-    /// the waits. Returns what was appended.
-    pub fn release_manager_waits(&self, manager_id: &str) -> Result<Vec<Appended>, StoreError> {
-        let waiting: Vec<(String, i64)> = {
+    /// The links waiting for this manager, forgotten as they are handed back
+    /// (employee, the change to apply again), oldest employee id first.
+    pub fn take_manager_waits(&self, manager_id: &str) -> Result<Vec<(String, EventId)>, StoreError> {
+        let waiting: Vec<(String, EventId)> = {
             let mut stmt = self
                 .conn
                 .prepare_cached("SELECT employee_id, event_id FROM manager_waits WHERE manager_id = ?1")?;
-            let rows = stmt.query_map([manager_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let rows = stmt.query_map([manager_id], |r| Ok((r.get(0)?, EventId(r.get(1)?))))?;
             rows.collect::<Result<_, _>>()?
         };
-        if waiting.is_empty() {
-            return Ok(Vec::new());
+        if !waiting.is_empty() {
+            self.conn
+                .prepare_cached("DELETE FROM manager_waits WHERE manager_id = ?1")?
+                .execute([manager_id])?;
         }
-        let mut batch = Vec::with_capacity(waiting.len());
-        for (employee_id, event_id) in &waiting {
-            let earlier = self.event(EventId(*event_id))?;
-            batch.push(NewEvent {
-                idempotency_key: format!("manager-link:{employee_id}:{event_id}:{manager_id}"),
-                source: Source::Reconcile,
-                direction: Direction::HrisToLms,
-                employee_id: employee_id.clone(),
-                kind: "manager linked".into(),
-                occurred_at: self.now,
-                payload: earlier.payload,
-            });
-        }
-        self.conn
-            .prepare_cached("DELETE FROM manager_waits WHERE manager_id = ?1")?
-            .execute([manager_id])?;
-        self.append(&batch)
+        Ok(waiting)
     }
 
     /// Remembers how far a source has been read (e.g. the poller's "changed since").

@@ -11,6 +11,7 @@
 mod audit;
 mod audit_key;
 mod console_queries;
+mod control;
 mod credentials;
 pub mod csv_cells;
 mod duplicates;
@@ -37,6 +38,7 @@ use crate::model::{EventId, EventStatus};
 
 pub use audit::{AuditBreak, AuditFilter, AuditReport, GENESIS_HASH, KeyUse};
 pub use audit_key::{AuditCheckpoint, AuditKey, AuditKeyError, AuditSeal, MIN_AUDIT_KEY_BYTES};
+pub use control::{PublishedStatus, ReconcileControl};
 pub use credentials::{CredentialRow, CredentialTotals, NewCredential};
 pub use duplicates::{DuplicateCounts, DuplicateGroup, DuplicateMember, Sharer, SuspectedGroup};
 pub use export::{AUDIT_CSV_HEADER, AuditFormat};

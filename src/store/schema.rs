@@ -260,6 +260,45 @@ CREATE TABLE audit_seal (
     mac            TEXT NOT NULL
 );
 "#,
+    r#"
+-- The control plane, one row: what operators ask the engine (pause, a contract,
+-- a reconciliation) and what the engine publishes (its status, the contract in
+-- force, when reconciliation runs next). Times are microseconds since the epoch.
+CREATE TABLE control (
+    id                       INTEGER PRIMARY KEY CHECK (id = 1),
+    contract_in_force        TEXT,
+    contract_requested       TEXT,
+    -- NULL until an operator first pauses or resumes.
+    pause_requested          INTEGER CHECK (pause_requested IN (0, 1)),
+    reconcile_requested      INTEGER,
+    reconcile_taken          INTEGER,
+    reconcile_last_scheduled INTEGER,
+    reconcile_next           INTEGER,
+    status_at                INTEGER,
+    status                   TEXT
+);
+INSERT INTO control (id) VALUES (1);
+-- Moved from the name/value cursors they were kept in before; their times were
+-- RFC 3339 text, to the microsecond (SQLite's own parsing keeps only milliseconds).
+CREATE TEMP VIEW cursor_micros AS SELECT name, unixepoch(value) * 1000000 + CAST(substr(
+    CASE WHEN instr(value, '.') > 0
+        THEN substr(value, instr(value, '.') + 1, length(value) - instr(value, '.') - 1) ELSE '' END
+    || '000000', 1, 6) AS INTEGER) AS micros FROM cursors;
+UPDATE control SET
+    contract_in_force = (SELECT value FROM cursors WHERE name = 'engine.contract'),
+    contract_requested = (SELECT value FROM cursors WHERE name = 'control.contract'),
+    pause_requested = (SELECT value = 'true' FROM cursors WHERE name = 'control.paused'),
+    reconcile_requested = (SELECT micros FROM cursor_micros WHERE name = 'reconcile.requested'),
+    reconcile_taken = (SELECT micros FROM cursor_micros WHERE name = 'reconcile.request_taken'),
+    reconcile_last_scheduled = (SELECT micros FROM cursor_micros WHERE name = 'reconcile.last_scheduled'),
+    reconcile_next = (SELECT micros FROM cursor_micros WHERE name = 'reconcile.next'),
+    status_at = (SELECT updated_at FROM cursors WHERE name = 'engine.status'),
+    status = (SELECT value FROM cursors WHERE name = 'engine.status');
+DROP VIEW cursor_micros;
+DELETE FROM cursors WHERE name IN ('engine.contract', 'control.contract', 'control.paused',
+    'reconcile.requested', 'reconcile.request_taken', 'reconcile.last_scheduled',
+    'reconcile.next', 'engine.status');
+"#,
 ];
 
 /// Brings the file's schema up to the newest version, in one transaction.

@@ -27,7 +27,7 @@ fn open() -> (tempfile::TempDir, Store) {
 fn entry(n: u32, employee: &str) -> NewAuditEntry {
     NewAuditEntry {
         actor: "engine".into(),
-        action: "learner.update".into(),
+        action: hrsync::model::AuditAction::LearnerUpdate,
         employee_id: Some(employee.into()),
         subject: format!("learner u-{n}"),
         before: json!({ "title": "Clerk", "n": n }),
@@ -165,8 +165,11 @@ fn an_entry_commits_with_its_journal_change_or_not_at_all() {
         .expect("dead letter");
     let skip = |reason: &str| {
         let mut audit = entry(0, "E1");
-        (audit.actor, audit.action, audit.reason) =
-            ("ana".into(), "dead_letter.skip".into(), Some(reason.into()));
+        (audit.actor, audit.action, audit.reason) = (
+            "ana".into(),
+            hrsync::model::AuditAction::EventSkip,
+            Some(reason.into()),
+        );
         store.transaction(|tx| {
             let skipped = tx.skip(id, reason)?;
             let logged = tx.audit(audit)?;
@@ -178,7 +181,7 @@ fn an_entry_commits_with_its_journal_change_or_not_at_all() {
     assert_eq!(logged.seq, 1);
     // Skipping again is illegal: the audit entry written before the refusal rolls back with it.
     let mut audit = entry(9, "E1");
-    audit.action = "dead_letter.skip".into();
+    audit.action = hrsync::model::AuditAction::EventSkip;
     let refused = store.transaction(|tx| {
         tx.audit(audit)?;
         tx.skip(id, "twice")
@@ -516,7 +519,8 @@ fn a_rotated_key_keeps_old_entries_verifiable_with_the_old_key() {
 fn as_before_keys(path: &Path) {
     let raw = Connection::open(path).expect("raw connection");
     raw.execute_batch(
-        "ALTER TABLE audit DROP COLUMN key_id; DROP TABLE audit_seal; PRAGMA user_version = 6;",
+        "ALTER TABLE audit DROP COLUMN key_id; DROP TABLE audit_seal; DROP TABLE control; \
+         PRAGMA user_version = 6;",
     )
     .expect("downgrade the file");
 }

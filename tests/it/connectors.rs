@@ -25,12 +25,22 @@ async fn sandbox(employees: usize) -> Sandbox {
 
 fn hris(sandbox: &Sandbox) -> HrisClient {
     let c = sandbox.credentials();
-    HrisClient::new(&c.hris_api(), Secret::new(c.hris_api_key.clone())).unwrap()
+    HrisClient::new(
+        &c.hris_api(),
+        Secret::new(c.hris_api_key.clone()),
+        hrsync::engine::read_retry::read_backoff(&Default::default()),
+    )
+    .unwrap()
 }
 
 fn scim(sandbox: &Sandbox) -> ScimClient {
     let c = sandbox.credentials();
-    ScimClient::new(&c.scim_url, Secret::new(c.scim_token.clone())).unwrap()
+    ScimClient::new(
+        &c.scim_url,
+        Secret::new(c.scim_token.clone()),
+        hrsync::engine::read_retry::read_backoff(&Default::default()),
+    )
+    .unwrap()
 }
 
 fn learner(id: &str, user_name: &str) -> Value {
@@ -131,7 +141,12 @@ async fn the_hris_pull_poll_and_one_employee_read() {
 async fn a_wrong_key_is_permanent_and_never_shown() {
     let sandbox = sandbox(10).await;
     let c = sandbox.credentials();
-    let wrong = HrisClient::new(&c.hris_api(), Secret::new("not-the-key-abc")).unwrap();
+    let wrong = HrisClient::new(
+        &c.hris_api(),
+        Secret::new("not-the-key-abc"),
+        hrsync::engine::read_retry::read_backoff(&Default::default()),
+    )
+    .unwrap();
     let error = wrong.full_pull(&["firstName"]).await.unwrap_err();
     assert!(!error.is_transient(), "{error}");
     assert_eq!(error.status(), Some(401));
@@ -183,12 +198,58 @@ async fn a_closed_port_is_transient() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let scim = ScimClient::new(&format!("http://{addr}/scim/v2"), Secret::new("t")).unwrap();
+    let scim = ScimClient::new(
+        &format!("http://{addr}/scim/v2"),
+        Secret::new("t"),
+        hrsync::engine::read_retry::read_backoff(&Default::default()),
+    )
+    .unwrap();
     let error = scim.all_users().await.unwrap_err();
     assert!(
         matches!(error, ConnectorError::Transient { status: None, .. }),
         "{error:?}"
     );
+}
+
+/// A server that answers every request 503 and counts them.
+async fn always_busy() -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let asked = Arc::new(AtomicUsize::new(0));
+    let app = axum::Router::new().fallback({
+        let asked = asked.clone();
+        move || {
+            asked.fetch_add(1, Ordering::SeqCst);
+            async { axum::http::StatusCode::SERVICE_UNAVAILABLE }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (addr, asked)
+}
+
+#[tokio::test]
+async fn a_page_is_asked_as_often_as_the_retry_table_says() {
+    for read_attempts in [1, 3] {
+        let (addr, asked) = always_busy().await;
+        let retry = hrsync::config::RetryPolicy {
+            read_attempts,
+            read_delay: Duration::from_millis(1),
+            ..Default::default()
+        };
+        let scim = ScimClient::new(
+            &format!("http://{addr}/scim/v2"),
+            Secret::new("t"),
+            hrsync::engine::read_retry::read_backoff(&retry),
+        )
+        .unwrap();
+        let error = scim.all_users().await.unwrap_err();
+        assert_eq!(error.status(), Some(503), "{error:?}");
+        assert_eq!(
+            asked.load(std::sync::atomic::Ordering::SeqCst),
+            read_attempts as usize
+        );
+    }
 }
 
 #[tokio::test]
@@ -365,6 +426,7 @@ async fn the_lrs_pages_statements_oldest_first_from_a_stored_time() {
         &c.xapi_url,
         Secret::new(c.xapi_user.clone()),
         Secret::new(c.xapi_password.clone()),
+        hrsync::engine::read_retry::read_backoff(&Default::default()),
     )
     .unwrap();
     let mut page = lrs.stored_since(None, 100).await.unwrap();
@@ -411,7 +473,13 @@ async fn the_lrs_pages_statements_oldest_first_from_a_stored_time() {
     assert_eq!(throttled, 230, "every statement, throttled or not");
     sandbox.shared().faults.set(Faults::default());
 
-    let wrong = hrsync::connectors::LrsClient::new(&c.xapi_url, Secret::new("x"), Secret::new("y")).unwrap();
+    let wrong = hrsync::connectors::LrsClient::new(
+        &c.xapi_url,
+        Secret::new("x"),
+        Secret::new("y"),
+        hrsync::engine::read_retry::read_backoff(&Default::default()),
+    )
+    .unwrap();
     let error = wrong.stored_since(None, 10).await.unwrap_err();
     assert_eq!(error.status(), Some(401));
 }

@@ -6,7 +6,6 @@ use crate::console_support;
 
 use console_support::{CONTRACT, console, ctrl, fixture, key, press, screen};
 use crossterm::event::KeyCode;
-use hrsync::engine::operator::status::{CONTRACT_CURSOR, PAUSE_CURSOR};
 use hrsync::model::{AuditEntry, EventId, EventStatus};
 use hrsync::store::{AuditFilter, Store};
 
@@ -177,17 +176,11 @@ fn p_asks_the_engine_to_pause_and_again_to_resume() {
     let fixture = fixture();
     let mut console = console(&fixture, false);
     press(&mut console, "p");
-    assert_eq!(
-        fixture.store.cursor(PAUSE_CURSOR).expect("cursor").as_deref(),
-        Some("true")
-    );
+    assert_eq!(fixture.store.pause_requested().expect("control"), Some(true));
     assert_eq!(newest_audit(&fixture.store).action, "engine.pause");
     assert!(screen(&mut console, 80, 24).contains("pausing"));
     press(&mut console, "p");
-    assert_eq!(
-        fixture.store.cursor(PAUSE_CURSOR).expect("cursor").as_deref(),
-        Some("false")
-    );
+    assert_eq!(fixture.store.pause_requested().expect("control"), Some(false));
 }
 
 #[test]
@@ -202,7 +195,7 @@ fn an_edited_contract_is_checked_shown_as_a_diff_and_applied() {
     assert!(shown.contains("Really apply the edited contract?"), "{shown}");
     assert!(shown.contains("+ # reviewed by alice"), "{shown}");
     assert_eq!(
-        fixture.store.cursor(CONTRACT_CURSOR).expect("cursor"),
+        fixture.store.contract_requested().expect("control"),
         None,
         "not before the yes"
     );
@@ -213,8 +206,8 @@ fn an_edited_contract_is_checked_shown_as_a_diff_and_applied() {
     press(&mut console, "y");
     let applied = fixture
         .store
-        .cursor(CONTRACT_CURSOR)
-        .expect("cursor")
+        .contract_requested()
+        .expect("control")
         .expect("applied");
     assert_eq!(applied, format!("# reviewed by alice\n{CONTRACT}"));
     assert_eq!(newest_audit(&fixture.store).action, "contract.apply");
@@ -232,7 +225,7 @@ fn a_bad_contract_is_refused_with_its_problems_and_the_old_one_stays() {
     let shown = screen(&mut console, 100, 30);
     assert!(shown.contains("refused, 1 problem(s)"), "{shown}");
     assert!(shown.contains("line 1:"), "{shown}");
-    assert_eq!(fixture.store.cursor(CONTRACT_CURSOR).expect("cursor"), None);
+    assert_eq!(fixture.store.contract_requested().expect("control"), None);
     console.key(key(KeyCode::Esc));
     assert!(
         screen(&mut console, 100, 30).contains("MAPPING"),
@@ -260,7 +253,7 @@ fn read_only_refuses_every_write_in_one_place() {
     )));
     assert_eq!(fixture.store.counts().expect("counts").dead_letters, 3);
     assert_eq!(fixture.store.counts().expect("counts").held, 2);
-    assert_eq!(fixture.store.cursor(PAUSE_CURSOR).expect("cursor"), None);
+    assert_eq!(fixture.store.pause_requested().expect("control"), None);
     let audit_after = fixture
         .store
         .audit_page(&AuditFilter::default(), None, 1000)

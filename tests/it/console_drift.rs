@@ -9,7 +9,6 @@ use std::time::Duration;
 use console_support::{Fixture, console, fixture, key, press, screen, stable};
 use crossterm::event::KeyCode;
 use hrsync::console::Console;
-use hrsync::engine::reconcile::schedule::{NEXT_CURSOR, REQUEST_CURSOR};
 use hrsync::model::{AuditEntry, Direction, DriftCategory, DriftState};
 use hrsync::store::{AuditFilter, EventFilter, Finding, Store};
 use jiff::{SignedDuration, Timestamp};
@@ -106,7 +105,7 @@ fn seed(store: &Store) -> i64 {
         .expect("fail run");
     let next = Timestamp::now() + SignedDuration::from_hours(9);
     store
-        .transaction(|tx| tx.set_cursor(NEXT_CURSOR, &next.to_string()))
+        .transaction(|tx| tx.set_reconcile_next(next))
         .expect("next run");
     latest
 }
@@ -301,7 +300,7 @@ fn run_now_asks_the_engine_unless_a_run_is_under_way() {
     let (fixture, _) = seeded();
     let mut console = console(&fixture, false);
     press(&mut console, "3R");
-    let requested = fixture.store.cursor(REQUEST_CURSOR).expect("cursor");
+    let requested = fixture.store.reconcile_control().expect("control").requested;
     assert!(requested.is_some());
     assert_eq!(newest_audit(&fixture.store).action, "reconcile.request");
     fixture
@@ -339,7 +338,7 @@ fn read_only_refuses_every_drift_change() {
         assert!(flash.text.contains("read-only"), "{keys}: {}", flash.text);
     }
     assert_eq!(item_state(&fixture.store, id), DriftState::Open);
-    assert!(fixture.store.cursor(REQUEST_CURSOR).unwrap().is_none());
+    assert!(fixture.store.reconcile_control().unwrap().requested.is_none());
 }
 
 #[test]

@@ -7,6 +7,7 @@ use crate::console_support;
 use console_support::{Fixture, console, fixture, key, press, screen, stable};
 use crossterm::event::KeyCode;
 use hrsync::console::Console;
+use hrsync::engine::intake::duplicates::record_suspected;
 use hrsync::model::{DuplicateBasis, DuplicateSide, GroupState, IdentityKeys};
 use hrsync::store::{AuditFilter, DuplicateMember, EventFilter, Store, SuspectedGroup};
 use jiff::{SignedDuration, Timestamp};
@@ -59,7 +60,7 @@ fn seed(store: &Store) -> (i64, i64) {
                     display: fields(display.clone()),
                 })?;
             }
-            let hris = tx.record_suspected(&SuspectedGroup {
+            let hris = record_suspected(tx, &SuspectedGroup {
                 side: DuplicateSide::Hris,
                 basis: DuplicateBasis::Email,
                 match_key: "ana.okafor@example.com".into(),
@@ -68,7 +69,7 @@ fn seed(store: &Store) -> (i64, i64) {
                     employee("E013", now, ana2.clone()),
                 ],
             })?;
-            let lms = tx.record_suspected(&SuspectedGroup {
+            let lms = record_suspected(tx, &SuspectedGroup {
                 side: DuplicateSide::Lms,
                 basis: DuplicateBasis::Email,
                 match_key: "zoe.li@example.com".into(),

@@ -165,8 +165,18 @@ async fn planted_duplicates_are_held_until_an_operator_decides() {
     let reconciler = Reconciler {
         store: world.store().clone(),
         contract: world.engine().contract.clone(),
-        hris: hrsync::connectors::HrisClient::new(&cfg.hris.api_base, cfg.hris.api_key.clone()).unwrap(),
-        scim: hrsync::connectors::ScimClient::new(&cfg.lms.scim_url, cfg.lms.token.clone()).unwrap(),
+        hris: hrsync::connectors::HrisClient::new(
+            &cfg.hris.api_base,
+            cfg.hris.api_key.clone(),
+            hrsync::engine::read_retry::read_backoff(&Default::default()),
+        )
+        .unwrap(),
+        scim: hrsync::connectors::ScimClient::new(
+            &cfg.lms.scim_url,
+            cfg.lms.token.clone(),
+            hrsync::engine::read_retry::read_backoff(&Default::default()),
+        )
+        .unwrap(),
         lrs: None,
         notifier: hrsync::connectors::Notifier::new(None),
     };

@@ -119,6 +119,7 @@ async fn completions_from_an_independent_lrs_reach_the_hris_once() {
         &c.xapi_url,
         Secret::new(c.xapi_user.clone()),
         Secret::new(c.xapi_password.clone()),
+        hrsync::engine::read_retry::read_backoff(&Default::default()),
     )
     .unwrap();
     let mut page = sandbox_lrs.stored_since(None, 500).await.unwrap();
@@ -161,9 +162,12 @@ async fn completions_from_an_independent_lrs_reach_the_hris_once() {
     );
 
     // Each reaches the HRIS once (the engine reads the LRS every 2 s).
-    let hris =
-        hrsync::connectors::HrisClient::new(&world.config.hris.api_base, world.config.hris.api_key.clone())
-            .unwrap();
+    let hris = hrsync::connectors::HrisClient::new(
+        &world.config.hris.api_base,
+        world.config.hris.api_key.clone(),
+        hrsync::engine::read_retry::read_backoff(&Default::default()),
+    )
+    .unwrap();
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut missing: Vec<String>;
     loop {

@@ -149,8 +149,18 @@ async fn the_engine_keeps_an_independent_scim_server_in_step() {
     let reconciler = Reconciler {
         store: world.store().clone(),
         contract: world.engine().contract.clone(),
-        hris: HrisClient::new(&c.hris.api_base, c.hris.api_key.clone()).unwrap(),
-        scim: ScimClient::new(&server.scim_url, Secret::new(TOKEN)).unwrap(),
+        hris: HrisClient::new(
+            &c.hris.api_base,
+            c.hris.api_key.clone(),
+            hrsync::engine::read_retry::read_backoff(&Default::default()),
+        )
+        .unwrap(),
+        scim: ScimClient::new(
+            &server.scim_url,
+            Secret::new(TOKEN),
+            hrsync::engine::read_retry::read_backoff(&Default::default()),
+        )
+        .unwrap(),
         lrs: None,
         notifier: Notifier::new(None),
     };

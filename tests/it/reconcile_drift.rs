@@ -28,9 +28,27 @@ fn reconciler_telling(world: &World, ops: Option<&str>) -> Reconciler {
     Reconciler {
         store: world.store().clone(),
         contract: world.engine().contract.clone(),
-        hris: HrisClient::new(&c.hris.api_base, c.hris.api_key.clone()).unwrap(),
-        scim: ScimClient::new(&c.lms.scim_url, c.lms.token.clone()).unwrap(),
-        lrs: Some(LrsClient::new(&lrs.url, lrs.user.clone(), lrs.password.clone()).unwrap()),
+        hris: HrisClient::new(
+            &c.hris.api_base,
+            c.hris.api_key.clone(),
+            hrsync::engine::read_retry::read_backoff(&Default::default()),
+        )
+        .unwrap(),
+        scim: ScimClient::new(
+            &c.lms.scim_url,
+            c.lms.token.clone(),
+            hrsync::engine::read_retry::read_backoff(&Default::default()),
+        )
+        .unwrap(),
+        lrs: Some(
+            LrsClient::new(
+                &lrs.url,
+                lrs.user.clone(),
+                lrs.password.clone(),
+                hrsync::engine::read_retry::read_backoff(&Default::default()),
+            )
+            .unwrap(),
+        ),
         notifier: Notifier::new(ops.map(|u| u.parse().unwrap())),
     }
 }

@@ -23,7 +23,7 @@ fn hostile_store() -> (tempfile::TempDir, PathBuf) {
     store
         .audit(NewAuditEntry {
             actor: "=cmd|' /C calc'!A0".into(),
-            action: "learner.update".into(),
+            action: hrsync::model::AuditAction::LearnerUpdate,
             employee_id: Some("+1042".into()),
             subject: "=HYPERLINK(\"http://evil.example\",\"open\")".into(),
             before: json!({ "title": "Clerk" }),
@@ -243,7 +243,7 @@ fn a_new_store_its_wal_and_shm_are_owner_only() {
     store
         .audit(NewAuditEntry {
             actor: "engine".into(),
-            action: "learner.update".into(),
+            action: hrsync::model::AuditAction::LearnerUpdate,
             employee_id: Some("1042".into()),
             subject: "learner u-1".into(),
             before: json!({}),
@@ -327,7 +327,7 @@ fn a_symlink_at_the_log_is_refused_and_its_target_left_alone() {
 fn entry(n: u32) -> NewAuditEntry {
     NewAuditEntry {
         actor: "engine".into(),
-        action: "learner.update".into(),
+        action: hrsync::model::AuditAction::LearnerUpdate,
         employee_id: Some(format!("E{n}")),
         subject: format!("learner u-{n}"),
         before: json!({ "title": "Clerk" }),

@@ -584,3 +584,47 @@ fn a_refused_completion_holds_back_none_of_its_employees_other_completions() {
     store.mark_rejected(id(&b, 0), &refused).expect("reject");
     assert_eq!(ready_ids(&store), vec![id(&a, 0)]);
 }
+
+#[test]
+fn a_store_from_before_the_control_table_keeps_its_pause_contract_and_requests() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("hrsync.db");
+    drop(Store::open(&path).expect("open"));
+    // The file an hrsync from before the control table left: the same values as cursors.
+    let requested: Timestamp = "2026-03-01T09:30:15.123456Z".parse().unwrap();
+    let next: Timestamp = "2026-03-02T02:00:00Z".parse().unwrap();
+    let scheduled: Timestamp = "2026-03-01T02:00:00.5Z".parse().unwrap();
+    let raw = rusqlite::Connection::open(&path).expect("raw");
+    raw.execute_batch(&format!(
+        "DROP TABLE control; PRAGMA user_version = 7;
+         INSERT INTO cursors (name, value, updated_at) VALUES
+           ('control.paused', 'true', 1), ('control.contract', 'version = 2', 1),
+           ('engine.contract', 'version = 1', 1), ('reconcile.requested', '{requested}', 1),
+           ('reconcile.request_taken', '{requested}', 1), ('reconcile.next', '{next}', 1),
+           ('reconcile.last_scheduled', '{scheduled}', 1),
+           ('engine.status', '{{\"state\":\"running\"}}', 1700000000000000),
+           ('hris.poll', 'kept', 1);"
+    ))
+    .expect("downgrade the file");
+    drop(raw);
+    let store = Store::open(&path).expect("migrates");
+    assert_eq!(store.pause_requested().unwrap(), Some(true));
+    assert_eq!(
+        store.contract_requested().unwrap().as_deref(),
+        Some("version = 2")
+    );
+    assert_eq!(store.contract_in_force().unwrap().as_deref(), Some("version = 1"));
+    let reconcile = store.reconcile_control().unwrap();
+    assert_eq!(reconcile.requested, Some(requested));
+    assert_eq!(reconcile.taken, Some(requested));
+    assert_eq!(reconcile.next, Some(next));
+    assert_eq!(reconcile.last_scheduled, Some(scheduled));
+    let status = store.published_status().unwrap().expect("status moved");
+    assert_eq!(status.json, r#"{"state":"running"}"#);
+    assert_eq!(
+        status.at,
+        Timestamp::from_microsecond(1_700_000_000_000_000).unwrap()
+    );
+    assert_eq!(store.cursor("control.paused").unwrap(), None, "moved, not copied");
+    assert_eq!(store.cursor("hris.poll").unwrap().as_deref(), Some("kept"));
+}

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use hrsync::engine::intake::duplicates::record_suspected;
 use hrsync::model::{DriftCategory, DuplicateBasis, DuplicateSide, GroupState};
 use hrsync::store::{DuplicateMember, Finding, Store, SuspectedGroup};
 use serde_json::json;
@@ -33,18 +34,18 @@ fn a_decision_holds_while_the_members_stay_the_same() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path().join("s.db")).unwrap();
     let found = store
-        .transaction(|tx| tx.record_suspected(&group(&["1", "2"])))
+        .transaction(|tx| record_suspected(tx, &group(&["1", "2"])))
         .unwrap();
     assert_eq!(found.state, GroupState::Open);
     store
         .transaction(|tx| tx.decide_duplicate(found.id, GroupState::NotDuplicate, Some("two people"), "op"))
         .unwrap();
     let again = store
-        .transaction(|tx| tx.record_suspected(&group(&["2", "1"])))
+        .transaction(|tx| record_suspected(tx, &group(&["2", "1"])))
         .unwrap();
     assert_eq!((again.id, again.state), (found.id, GroupState::NotDuplicate));
     let joined = store
-        .transaction(|tx| tx.record_suspected(&group(&["1", "2", "3"])))
+        .transaction(|tx| record_suspected(tx, &group(&["1", "2", "3"])))
         .unwrap();
     assert_eq!(joined.state, GroupState::Open, "a newcomer reopens the decision");
     assert_eq!(joined.members.len(), 3);

@@ -72,9 +72,12 @@ async fn an_lms_down_past_the_retries_gives_dead_letters_that_retry_applies() {
     // changes come in through the poller: poll now instead of waiting 30 s.
     let applied = world.churn(json!([{"kind": "promotion", "count": 4}])).await;
     let contract = hrsync::contract::parse(common::CONTRACT).unwrap();
-    let hris =
-        hrsync::connectors::HrisClient::new(&world.config.hris.api_base, world.config.hris.api_key.clone())
-            .unwrap();
+    let hris = hrsync::connectors::HrisClient::new(
+        &world.config.hris.api_base,
+        world.config.hris.api_key.clone(),
+        hrsync::engine::read_retry::read_backoff(&Default::default()),
+    )
+    .unwrap();
     hrsync::engine::intake::poll::poll_once(world.store(), &contract, &hris, world.config.safety)
         .await
         .unwrap();
@@ -223,9 +226,18 @@ async fn an_empty_hris_list_trips_the_safety_threshold_and_nobody_is_deactivated
         .await;
     let contract = hrsync::contract::parse(common::CONTRACT).unwrap();
     let config = &world.config;
-    let hris =
-        hrsync::connectors::HrisClient::new(&config.hris.api_base, config.hris.api_key.clone()).unwrap();
-    let scim = hrsync::connectors::ScimClient::new(&config.lms.scim_url, config.lms.token.clone()).unwrap();
+    let hris = hrsync::connectors::HrisClient::new(
+        &config.hris.api_base,
+        config.hris.api_key.clone(),
+        hrsync::engine::read_retry::read_backoff(&Default::default()),
+    )
+    .unwrap();
+    let scim = hrsync::connectors::ScimClient::new(
+        &config.lms.scim_url,
+        config.lms.token.clone(),
+        hrsync::engine::read_retry::read_backoff(&Default::default()),
+    )
+    .unwrap();
     let (summary, _) = hrsync::engine::intake::initial_load::full_sync(
         world.store(),
         &contract,
@@ -303,9 +315,12 @@ async fn a_poll_goes_on_when_employee_reads_fail_and_they_are_read_when_applied(
         .cursor(hrsync::engine::intake::initial_load::POLL_CURSOR)
         .unwrap();
     let contract = hrsync::contract::parse(common::CONTRACT).unwrap();
-    let hris =
-        hrsync::connectors::HrisClient::new(&world.config.hris.api_base, world.config.hris.api_key.clone())
-            .unwrap();
+    let hris = hrsync::connectors::HrisClient::new(
+        &world.config.hris.api_base,
+        world.config.hris.api_key.clone(),
+        hrsync::engine::read_retry::read_backoff(&Default::default()),
+    )
+    .unwrap();
     let summary =
         hrsync::engine::intake::poll::poll_once(world.store(), &contract, &hris, world.config.safety)
             .await

@@ -21,12 +21,18 @@ fn lrs(world: &World) -> LrsClient {
         &c.xapi_url,
         Secret::new(c.xapi_user.clone()),
         Secret::new(c.xapi_password.clone()),
+        hrsync::engine::read_retry::read_backoff(&Default::default()),
     )
     .unwrap()
 }
 
 fn hris(world: &World) -> HrisClient {
-    HrisClient::new(&world.config.hris.api_base, world.config.hris.api_key.clone()).unwrap()
+    HrisClient::new(
+        &world.config.hris.api_base,
+        world.config.hris.api_key.clone(),
+        hrsync::engine::read_retry::read_backoff(&Default::default()),
+    )
+    .unwrap()
 }
 
 async fn generate(world: &World, body: Value) {

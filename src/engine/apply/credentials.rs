@@ -9,7 +9,22 @@ use crate::contract::Contract;
 use crate::contract::writeback::{Completion, StatementMapping, map_statement};
 use crate::model::{Direction, EventId, EventStatus};
 use crate::store::csv_cells::CsvCells;
-use crate::store::{CredentialRow, EventFilter, Store, StoreError};
+use crate::store::{CredentialRow, EventFilter, NewCredential, Store, StoreError, StoreTx};
+
+/// Which award of a credential is kept: the one expiring last (a tie goes to the
+/// newer award). Dates are YYYY-MM-DD, so their text orders as the dates do.
+pub fn keeps_new_award(kept_expires: Option<&str>, new_expires: &str) -> bool {
+    kept_expires.is_none_or(|kept| new_expires >= kept)
+}
+
+/// Records the credential a journaled completion awarded, if `keeps_new_award` says so.
+pub fn record_award(tx: &StoreTx<'_>, award: &NewCredential<'_>) -> Result<(), StoreError> {
+    let kept = tx.credential_expires(award.employee_id, award.name)?;
+    if keeps_new_award(kept.as_deref(), award.expires) {
+        tx.record_credential(award)?;
+    }
+    Ok(())
+}
 
 /// Events read per page while walking the journal.
 const PAGE: usize = 1000;
@@ -234,4 +249,17 @@ pub enum ExportError {
     Store(#[from] StoreError),
     #[error("writing the CSV: {0}")]
     Csv(#[from] csv::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::keeps_new_award;
+
+    #[test]
+    fn the_award_expiring_last_is_kept_and_a_tie_goes_to_the_newer() {
+        assert!(keeps_new_award(None, "2026-01-01"));
+        assert!(keeps_new_award(Some("2025-06-30"), "2026-01-01"));
+        assert!(keeps_new_award(Some("2026-01-01"), "2026-01-01"));
+        assert!(!keeps_new_award(Some("2027-01-01"), "2026-01-01"));
+    }
 }

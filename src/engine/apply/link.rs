@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::connectors::ScimClient;
 use crate::engine::apply::outcome::{Failure, Outcome};
-use crate::model::{Event, WriteRecord};
+use crate::model::{AuditAction, Event, WriteRecord};
 
 pub async fn apply_link(scim: &ScimClient, event: &Event) -> Result<Outcome, Failure> {
     let employee = event.employee_id.as_str();
@@ -72,7 +72,7 @@ pub async fn apply_link(scim: &ScimClient, event: &Event) -> Result<Outcome, Fai
             after: Value::Object(after),
             http_status: Some(200),
         },
-        audit_action: "learner.link",
+        audit_action: AuditAction::LearnerLink,
         enrolled: Vec::new(),
         mapped: None,
         awaits_manager: None,

@@ -6,6 +6,7 @@ pub mod credentials;
 pub mod enrol;
 pub mod learner_lookup;
 pub mod link;
+pub mod manager_waits;
 pub mod outcome;
 pub mod plan;
 pub mod resolve;
@@ -32,7 +33,7 @@ use crate::engine::apply::plan::{Changes, ManagerRef, Plan, plan};
 use crate::engine::intake::duplicates::{self, Sighting, Verdict};
 use crate::engine::intake::initial_load::hris_fields;
 use crate::engine::intake::poll::READ_LATER;
-use crate::model::{Direction, Event, FieldReason, WriteRecord};
+use crate::model::{AuditAction, Direction, Event, FieldReason, WriteRecord};
 use crate::store::Store;
 
 /// How long a change waits for its manager's own change before looking again.
@@ -196,7 +197,7 @@ impl Applier {
         };
         let mapped_json = Some(mapped.to_json());
         let applied =
-            |write: WriteRecord, audit_action: &'static str, enrolled: Vec<String>| Outcome::Applied {
+            |write: WriteRecord, audit_action: AuditAction, enrolled: Vec<String>| Outcome::Applied {
                 write,
                 audit_action,
                 enrolled,
@@ -210,7 +211,7 @@ impl Applier {
                     event,
                     &created.id,
                     enrol,
-                    Some((write, "learner.create")),
+                    Some((write, AuditAction::LearnerCreate)),
                     applied,
                 )
                 .await
@@ -241,8 +242,14 @@ impl Applier {
                     .lock()
                     .insert(event.employee_id.clone(), learner_id.clone());
                 let write = write_record(&learner_id, changes.before, changes.after, 200);
-                self.enrolled_after(event, &learner_id, enrol, Some((write, "learner.adopt")), applied)
-                    .await
+                self.enrolled_after(
+                    event,
+                    &learner_id,
+                    enrol,
+                    Some((write, AuditAction::LearnerAdopt)),
+                    applied,
+                )
+                .await
             }
             Planned::Decided(Plan::Nothing { why, enrol }, learner) => match &learner {
                 Some(user) => {
@@ -287,11 +294,11 @@ impl Applier {
                     && !changes.before.is_empty()
                     && changes.before.get("active") == Some(&Value::Bool(false));
                 let action = if deactivates {
-                    "learner.deactivate"
+                    AuditAction::LearnerDeactivate
                 } else if reactivates {
-                    "learner.reactivate"
+                    AuditAction::LearnerReactivate
                 } else {
-                    "learner.update"
+                    AuditAction::LearnerUpdate
                 };
                 let write = write_record(&updated.id, changes.before, changes.after, 200);
                 self.enrolled_after(event, &updated.id, enrol, Some((write, action)), applied)
@@ -329,8 +336,8 @@ impl Applier {
         event: &Event,
         learner_id: &str,
         groups: Vec<String>,
-        write: Option<(WriteRecord, &'static str)>,
-        applied: impl FnOnce(WriteRecord, &'static str, Vec<String>) -> Outcome,
+        write: Option<(WriteRecord, AuditAction)>,
+        applied: impl FnOnce(WriteRecord, AuditAction, Vec<String>) -> Outcome,
     ) -> Outcome {
         let (enrolled, failed) = self.enrol(&event.employee_id, learner_id, groups).await;
         match (failed, write) {
@@ -381,7 +388,7 @@ impl Applier {
         after.insert("active".into(), Value::Bool(false));
         Ok(Outcome::Applied {
             write: write_record(&updated.id, before, after, 200),
-            audit_action: "learner.deactivate",
+            audit_action: AuditAction::LearnerDeactivate,
             enrolled: Vec::new(),
             mapped: None,
             awaits_manager: None,

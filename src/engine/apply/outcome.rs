@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use crate::connectors::ConnectorError;
-use crate::model::{FieldReason, WriteRecord};
+use crate::model::{AuditAction, FieldReason, WriteRecord};
 use crate::store::StoreError;
 
 /// What applying one event came to; the worker journals it.
@@ -14,7 +14,7 @@ use crate::store::StoreError;
 pub enum Outcome {
     Applied {
         write: WriteRecord,
-        audit_action: &'static str,
+        audit_action: AuditAction,
         enrolled: Vec<String>,
         mapped: Option<Value>,
         /// The manager (HRIS id) this learner should point at once they have a
@@ -58,7 +58,7 @@ impl Outcome {
 #[derive(Debug, Default)]
 pub struct Written {
     /// The record's own write, and its audit action.
-    pub write: Option<(WriteRecord, &'static str)>,
+    pub write: Option<(WriteRecord, AuditAction)>,
     /// Groups the learner was added to.
     pub enrolled: Vec<String>,
 }

@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 
 use crate::engine::operator::ActionError;
 use crate::model::{
-    Direction, DriftCategory, DriftState, DuplicateSide, GroupState, NewAuditEntry, NewEvent, Source,
+    AuditAction, Direction, DriftCategory, DriftState, DuplicateSide, GroupState, NewAuditEntry, NewEvent,
+    Source,
 };
 use crate::store::{DriftItem, DuplicateGroup, Store, StoreError, StoreTx};
 
@@ -32,10 +33,16 @@ fn item_of(tx: &StoreTx<'_>, id: i64) -> Result<Result<DriftItem, String>, Store
         .ok_or_else(|| format!("drift item {id} does not exist")))
 }
 
-fn audit(actor: &str, action: &str, item: &DriftItem, after: Value, reason: Option<&str>) -> NewAuditEntry {
+fn audit(
+    actor: &str,
+    action: AuditAction,
+    item: &DriftItem,
+    after: Value,
+    reason: Option<&str>,
+) -> NewAuditEntry {
     NewAuditEntry {
         actor: actor.to_string(),
-        action: action.to_string(),
+        action,
         employee_id: Some(item.employee_id.clone()),
         subject: format!(
             "drift item {} ({} {})",
@@ -124,7 +131,7 @@ pub fn fix(store: &Store, actor: &str, ids: &[i64]) -> Result<Vec<Resolved>, Act
         let appended = tx.append(std::slice::from_ref(&event))?;
         tx.set_drift_state(item.id, DriftState::Fixing, None)?;
         let after = json!({ "state": DriftState::Fixing, "event": appended[0].id() });
-        tx.audit(audit(actor, "drift.fix", &item, after, None))?;
+        tx.audit(audit(actor, AuditAction::DriftFix, &item, after, None))?;
         Ok(Ok(DriftState::Fixing))
     })
 }
@@ -141,7 +148,7 @@ pub fn flag(store: &Store, actor: &str, ids: &[i64], note: &str) -> Result<Vec<R
         let flag = tx.add_flag("drift", Some(&item.employee_id), &subject, note, &detail, actor)?;
         tx.set_drift_state(item.id, DriftState::Flagged, Some(note))?;
         let after = json!({ "state": DriftState::Flagged, "flag": flag });
-        tx.audit(audit(actor, "drift.flag", &item, after, Some(note)))?;
+        tx.audit(audit(actor, AuditAction::DriftFlag, &item, after, Some(note)))?;
         Ok(Ok(DriftState::Flagged))
     })
 }
@@ -158,14 +165,14 @@ pub fn accept(
     each_item(store, ids, |tx, item| {
         tx.accept_drift(&item, reason, expires, actor)?;
         let after = json!({ "state": DriftState::Accepted, "expires": expires });
-        tx.audit(audit(actor, "drift.accept", &item, after, Some(reason)))?;
+        tx.audit(audit(actor, AuditAction::DriftAccept, &item, after, Some(reason)))?;
         Ok(Ok(DriftState::Accepted))
     })
 }
 
 fn group_audit(
     actor: &str,
-    action: &str,
+    action: AuditAction,
     group: &DuplicateGroup,
     after: Value,
     reason: Option<&str>,
@@ -173,7 +180,7 @@ fn group_audit(
     let members: Vec<&str> = group.members.iter().map(|m| m.member_id.as_str()).collect();
     NewAuditEntry {
         actor: actor.to_string(),
-        action: action.to_string(),
+        action,
         employee_id: group.members.iter().find_map(|m| m.employee_id.clone()),
         subject: format!(
             "duplicate group {} ({} side, {}: {})",
@@ -223,7 +230,7 @@ pub fn not_duplicate(
         let after = json!({ "state": GroupState::NotDuplicate, "released_events": held });
         tx.audit(group_audit(
             actor,
-            "duplicate.not_duplicate",
+            AuditAction::DuplicateNotDuplicate,
             &group,
             after,
             Some(reason),
@@ -249,7 +256,13 @@ pub fn flag_duplicate(
         let employee = group.members.iter().find_map(|m| m.employee_id.clone());
         let flag = tx.add_flag("duplicate", employee.as_deref(), &subject, note, &detail, actor)?;
         let after = json!({ "state": GroupState::Flagged, "flag": flag });
-        tx.audit(group_audit(actor, "duplicate.flag", &group, after, Some(note)))?;
+        tx.audit(group_audit(
+            actor,
+            AuditAction::DuplicateFlag,
+            &group,
+            after,
+            Some(note),
+        ))?;
         stored(tx, id)
     })?)
 }
@@ -304,7 +317,13 @@ pub fn link(
         tx.decide_duplicate(id, GroupState::Linked, Some(&note), actor)?;
         let after = json!({ "state": GroupState::Linked, "learner": learner_id, "employee": employee_id,
             "event": appended[0].id() });
-        tx.audit(group_audit(actor, "duplicate.link", &group, after, None))?;
+        tx.audit(group_audit(
+            actor,
+            AuditAction::DuplicateLink,
+            &group,
+            after,
+            None,
+        ))?;
         stored(tx, id)
     })?)
 }

@@ -18,7 +18,9 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::apply::Applier;
 use crate::engine::apply::outcome::{Failure, Outcome};
 use crate::engine::operator::metrics::Metrics;
-use crate::model::{Direction, Event, EventId, EventStatus, FieldReason, NewAuditEntry, WriteRecord};
+use crate::model::{
+    AuditAction, Direction, Event, EventId, EventStatus, FieldReason, NewAuditEntry, WriteRecord,
+};
 use crate::store::StoreError;
 
 /// Looks at the journal at least this often, even when nothing wakes it.
@@ -408,7 +410,7 @@ fn journal_outcomes(
             Err(StoreError::IllegalTransition { from, .. }) => {
                 tx.audit(NewAuditEntry {
                     actor: "engine".into(),
-                    action: "event.decided_in_flight".into(),
+                    action: AuditAction::EventDecidedInFlight,
                     employee_id: Some(event.employee_id.clone()),
                     subject: format!("event {}", event.id),
                     before: serde_json::Value::Null,
@@ -428,7 +430,7 @@ fn journal_outcomes(
         if let Some(sighting) = sighting {
             tx.upsert_person(&sighting.keys)?;
             for group in &sighting.groups {
-                tx.record_suspected(group)?;
+                crate::engine::intake::duplicates::record_suspected(tx, group)?;
             }
         }
         if *cut_off {
@@ -453,14 +455,14 @@ fn audit_recovered(
     };
     let (action, after) = match event.direction {
         Direction::HrisToLms => (
-            "learner.recovered",
+            AuditAction::LearnerRecovered,
             mapped.get("lms").cloned().unwrap_or(serde_json::Value::Null),
         ),
-        Direction::LmsToHris => ("training.recovered", mapped.clone()),
+        Direction::LmsToHris => (AuditAction::TrainingRecovered, mapped.clone()),
     };
     tx.audit(NewAuditEntry {
         actor: "engine".into(),
-        action: action.into(),
+        action,
         employee_id: Some(event.employee_id.clone()),
         subject: format!("event {}", event.id),
         before: serde_json::Value::Null,
@@ -561,7 +563,7 @@ fn record(
 fn journal_write(
     tx: &crate::store::StoreTx<'_>,
     event: &Event,
-    write: Option<(&WriteRecord, &&'static str)>,
+    write: Option<(&WriteRecord, &AuditAction)>,
     enrolled: &[String],
 ) -> Result<(), StoreError> {
     tx.record_enrolments(&event.employee_id, enrolled)?;
@@ -570,7 +572,7 @@ fn journal_write(
     };
     tx.audit(NewAuditEntry {
         actor: "engine".into(),
-        action: audit_action.to_string(),
+        action: *audit_action,
         employee_id: Some(event.employee_id.clone()),
         subject: match event.direction {
             Direction::HrisToLms => format!("learner {}", write.target_id.as_deref().unwrap_or("?")),
@@ -582,9 +584,13 @@ fn journal_write(
     })?;
     audit_enrolments(tx, event, write.target_id.as_deref(), enrolled)?;
     // A new learner is someone's manager, maybe: the links waiting for them go now.
-    if event.direction == Direction::HrisToLms && matches!(*audit_action, "learner.create" | "learner.adopt")
+    if event.direction == Direction::HrisToLms
+        && matches!(
+            *audit_action,
+            AuditAction::LearnerCreate | AuditAction::LearnerAdopt
+        )
     {
-        tx.release_manager_waits(&event.employee_id)?;
+        crate::engine::apply::manager_waits::release_manager_waits(tx, &event.employee_id)?;
     }
     Ok(())
 }
@@ -627,7 +633,7 @@ fn audit_enrolments(
     for group in enrolled {
         tx.audit(NewAuditEntry {
             actor: "engine".into(),
-            action: "learner.enrol".into(),
+            action: AuditAction::LearnerEnrol,
             employee_id: Some(event.employee_id.clone()),
             subject: format!("group {group}"),
             before: json!(null),

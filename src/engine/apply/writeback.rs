@@ -12,7 +12,7 @@ use crate::connectors::HrisClient;
 use crate::contract::Contract;
 use crate::contract::writeback::{Completion, StatementMapping, map_statement};
 use crate::engine::apply::outcome::{Failure, Outcome};
-use crate::model::{Event, FieldReason, WriteRecord};
+use crate::model::{AuditAction, Event, FieldReason, WriteRecord};
 
 pub struct WriteBack {
     pub hris: HrisClient,
@@ -134,7 +134,7 @@ impl WriteBack {
                 after: Value::Object(after),
                 http_status: Some(201),
             },
-            audit_action: "training.record",
+            audit_action: AuditAction::TrainingRecord,
             enrolled: Vec::new(),
             mapped,
             awaits_manager: None,

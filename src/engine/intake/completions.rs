@@ -133,14 +133,17 @@ pub async fn read_once(
                     }
                     for (index, c) in &awarded {
                         if let Appended::New(id) = appended[*index] {
-                            tx.record_credential(&NewCredential {
-                                employee_id: &c.employee_id,
-                                name: &c.name,
-                                number: c.number.as_deref(),
-                                issued: &c.issued,
-                                expires: &c.expires,
-                                event_id: id,
-                            })?;
+                            crate::engine::apply::credentials::record_award(
+                                tx,
+                                &NewCredential {
+                                    employee_id: &c.employee_id,
+                                    name: &c.name,
+                                    number: c.number.as_deref(),
+                                    issued: &c.issued,
+                                    expires: &c.expires,
+                                    event_id: id,
+                                },
+                            )?;
                         }
                     }
                     let new = appended.iter().filter(|a| matches!(a, Appended::New(_))).count();

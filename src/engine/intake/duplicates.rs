@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use crate::connectors::ScimUser;
 use crate::contract::map::MappedEmployee;
 use crate::model::{DuplicateBasis, DuplicateSide, IdentityKeys};
-use crate::store::{DuplicateMember, Store, StoreError, SuspectedGroup};
+use crate::store::{DuplicateGroup, DuplicateMember, Store, StoreError, StoreTx, SuspectedGroup};
 
 /// Every hold's note starts so; `not a duplicate` releases the events it held.
 pub const HOLD_NOTE: &str = "suspected duplicate";
@@ -172,6 +172,48 @@ pub fn employee_groups(people: &[(IdentityKeys, Timestamp)]) -> Vec<SuspectedGro
         .collect()
 }
 
+/// What storing a found group does to what is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupChange {
+    /// Not known yet: stored open.
+    New,
+    /// Known with the same members: it keeps its decision.
+    Seen(i64),
+    /// Known with other members: open again, since the decision was about other records.
+    Reopened(i64),
+}
+
+/// How a found group changes the stored one (if any).
+pub fn group_change(stored: Option<&DuplicateGroup>, found: &SuspectedGroup) -> GroupChange {
+    match stored {
+        None => GroupChange::New,
+        Some(group) if group.members_key == found.members_key() => GroupChange::Seen(group.id),
+        Some(group) => GroupChange::Reopened(group.id),
+    }
+}
+
+/// Stores what detection found, as `group_change` says. Returns the stored group.
+pub fn record_suspected(tx: &StoreTx<'_>, found: &SuspectedGroup) -> Result<DuplicateGroup, StoreError> {
+    let stored = tx.duplicate_group_by_key(found.side, found.basis, &found.match_key)?;
+    let id = match group_change(stored.as_ref(), found) {
+        GroupChange::New => tx.insert_duplicate_group(found)?,
+        GroupChange::Seen(id) => {
+            tx.duplicate_group_seen(id)?;
+            id
+        }
+        GroupChange::Reopened(id) => {
+            tx.reopen_duplicate_group(id, &found.members_key())?;
+            id
+        }
+    };
+    tx.upsert_duplicate_members(id, &found.members)?;
+    tx.duplicate_group(id)?.ok_or(StoreError::Corrupt {
+        row: id,
+        column: "duplicate_groups",
+        reason: "the group just written is missing".into(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,5 +255,42 @@ mod tests {
         let m = |id: &str, at| member(&keys(id, "", "", ""), at);
         assert_eq!(incumbent(&[m("9", late), m("5", early)]).unwrap().member_id, "5");
         assert_eq!(incumbent(&[m("7", early), m("5", early)]).unwrap().member_id, "5");
+    }
+
+    #[test]
+    fn a_known_group_keeps_its_decision_only_while_its_members_stay() {
+        let t = Timestamp::UNIX_EPOCH;
+        let found = |ids: &[&str]| SuspectedGroup {
+            side: DuplicateSide::Hris,
+            basis: DuplicateBasis::Email,
+            match_key: "a@x.com".into(),
+            members: ids
+                .iter()
+                .map(|id| member(&keys(id, "a@x.com", "", ""), t))
+                .collect(),
+        };
+        let stored = DuplicateGroup {
+            id: 7,
+            side: DuplicateSide::Hris,
+            basis: DuplicateBasis::Email,
+            match_key: "a@x.com".into(),
+            members_key: "1,2".into(),
+            state: crate::model::GroupState::NotDuplicate,
+            found_at: t,
+            seen_at: t,
+            decided_at: Some(t),
+            decided_by: Some("ops".into()),
+            note: None,
+            members: Vec::new(),
+        };
+        assert_eq!(group_change(None, &found(&["1", "2"])), GroupChange::New);
+        assert_eq!(
+            group_change(Some(&stored), &found(&["2", "1"])),
+            GroupChange::Seen(7)
+        );
+        assert_eq!(
+            group_change(Some(&stored), &found(&["1", "2", "3"])),
+            GroupChange::Reopened(7)
+        );
     }
 }

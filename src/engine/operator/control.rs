@@ -13,10 +13,10 @@ use tokio_util::sync::CancellationToken;
 use crate::contract::Contract;
 use crate::engine::intake::poll::PollInfo;
 use crate::engine::operator::metrics::Metrics;
-use crate::engine::operator::status::{CONTRACT_CURSOR, EngineState, EngineStatus, pause_requested};
+use crate::engine::operator::status::{EngineState, EngineStatus, pause_requested};
 use crate::store::Store;
 
-/// How often the status is published and the control cursors are read.
+/// How often the status is published and the control table is read.
 pub const TICK: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
@@ -48,7 +48,7 @@ impl Control {
     pub async fn run(self, mut contract_version: String, cancel: CancellationToken) {
         let started_at = Timestamp::now();
         // A request left from before this start is not taken up: the file may have changed since.
-        let mut applied_contract: Option<String> = self.store.cursor(CONTRACT_CURSOR).ok().flatten();
+        let mut applied_contract: Option<String> = self.store.contract_requested().ok().flatten();
         let mut ticker = tokio::time::interval(TICK);
         loop {
             let stopping = tokio::select! {
@@ -78,11 +78,11 @@ impl Control {
     async fn take_up_requests(&self, applied: &mut Option<String>, version: &mut String) {
         let store = self.store.clone();
         let read = tokio::task::spawn_blocking(move || {
-            Ok::<_, crate::store::StoreError>((pause_requested(&store)?, store.cursor(CONTRACT_CURSOR)?))
+            Ok::<_, crate::store::StoreError>((pause_requested(&store)?, store.contract_requested()?))
         })
         .await;
         let Ok(Ok((pause, contract_text))) = read else {
-            tracing::warn!("cannot read the control cursors");
+            tracing::warn!("cannot read the control table");
             return;
         };
         let was_paused = self.paused.swap(pause, Ordering::Relaxed);
@@ -101,6 +101,9 @@ impl Control {
                 *version = contract_version(&contract, &text);
                 *self.contract.write() = Arc::new(contract);
                 tracing::info!(version = %version, "switched to the contract an operator applied");
+                if let Err(error) = self.store.transaction(|tx| tx.set_contract_in_force(&text)) {
+                    tracing::warn!(%error, "cannot publish the contract in force for attached consoles");
+                }
                 if let Some(path) = &self.contract_path
                     && let Err(error) = save_contract(path, &text)
                 {
@@ -111,7 +114,7 @@ impl Control {
             Err(problems) => {
                 tracing::error!(
                     problems = problems.len(),
-                    "refused a contract from the control cursor; the old one stays"
+                    "refused a contract from the control table; the old one stays"
                 );
             }
         }

@@ -1,6 +1,6 @@
 //! The one seam between a console and an engine: store reads out, operator
 //! commands in. In one process it also wakes the engine at once; attached to a
-//! headless `hrsync run`, the same commands travel through the store's cursors.
+//! headless `hrsync run`, the same commands travel through the store's control table.
 
 mod drift;
 
@@ -12,11 +12,11 @@ use tokio::sync::Notify;
 use super::control;
 use super::metrics::Metrics;
 pub use super::status::EngineStatus;
-use super::status::{CONTRACT_CURSOR, PAUSE_CURSOR, pause_requested};
+use super::status::pause_requested;
 pub use crate::contract::ContractProblem;
 use crate::engine::RunningEngine;
 use crate::engine::operator::{self, ActionError};
-use crate::model::{AuditEntry, Event, EventId, NewAuditEntry};
+use crate::model::{AuditAction, AuditEntry, Event, EventId, NewAuditEntry};
 use crate::store::{
     AuditFilter, ChangeWatch, EventDetail, EventFilter, Store, StoreCounts, StoreError, Toward,
 };
@@ -188,15 +188,13 @@ impl EngineHandle {
     /// The contract text in force: the last one applied, else the one the engine
     /// started with (given to this handle, or published by the engine in the store).
     pub fn contract_text(&self) -> Result<Option<String>, HandleError> {
-        if let Some(applied) = self.store.cursor(CONTRACT_CURSOR)? {
+        if let Some(applied) = self.store.contract_requested()? {
             return Ok(Some(applied));
         }
         if let Some(started) = &self.started_contract {
             return Ok(Some(started.clone()));
         }
-        Ok(self
-            .store
-            .cursor(crate::engine::operator::status::STARTED_CONTRACT_CURSOR)?)
+        Ok(self.store.contract_in_force()?)
     }
 
     // --- commands ---
@@ -233,10 +231,13 @@ impl EngineHandle {
 
     /// Asks the engine to pause (or resume); audited, taken up within about a second.
     pub fn set_paused(&self, paused: bool) -> Result<(), HandleError> {
-        let value = if paused { "true" } else { "false" };
         let entry = NewAuditEntry {
             actor: self.operator.clone(),
-            action: if paused { "engine.pause" } else { "engine.resume" }.to_string(),
+            action: if paused {
+                AuditAction::EnginePause
+            } else {
+                AuditAction::EngineResume
+            },
             employee_id: None,
             subject: "engine".to_string(),
             before: serde_json::json!({ "paused": !paused }),
@@ -244,7 +245,7 @@ impl EngineHandle {
             reason: None,
         };
         self.store.transaction(|tx| {
-            tx.set_cursor(PAUSE_CURSOR, value)?;
+            tx.request_pause(paused)?;
             tx.audit(entry)?;
             Ok(())
         })?;
@@ -267,7 +268,7 @@ impl EngineHandle {
         });
         let entry = NewAuditEntry {
             actor: self.operator.clone(),
-            action: "contract.apply".to_string(),
+            action: AuditAction::ContractApply,
             employee_id: None,
             subject: "contract".to_string(),
             before: serde_json::json!({ "version": before }),
@@ -275,7 +276,7 @@ impl EngineHandle {
             reason: None,
         };
         self.store.transaction(|tx| {
-            tx.set_cursor(CONTRACT_CURSOR, text)?;
+            tx.request_contract(text)?;
             tx.audit(entry)?;
             Ok(())
         })?;

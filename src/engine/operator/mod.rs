@@ -12,7 +12,7 @@ pub mod status;
 
 use serde_json::json;
 
-use crate::model::{Event, EventId, EventStatus, NewAuditEntry};
+use crate::model::{AuditAction, Event, EventId, EventStatus, NewAuditEntry};
 use crate::store::{Store, StoreError};
 
 /// Who acts, for the audit log: `$HRSYNC_OPERATOR`, else the login name.
@@ -36,14 +36,14 @@ pub enum ActionError {
 
 fn entry(
     actor: &str,
-    action: &str,
+    action: AuditAction,
     event: &Event,
     before: EventStatus,
     reason: Option<&str>,
 ) -> NewAuditEntry {
     NewAuditEntry {
         actor: actor.to_string(),
-        action: action.to_string(),
+        action,
         employee_id: Some(event.employee_id.clone()),
         subject: format!("event {}", event.id),
         before: json!({ "status": before }),
@@ -59,7 +59,7 @@ pub fn retry(store: &Store, actor: &str, ids: &[EventId]) -> Result<Vec<Event>, 
             .map(|&id| {
                 let before = tx.event(id)?.status;
                 let event = tx.retry(id)?;
-                tx.audit(entry(actor, "event.retry", &event, before, None))?;
+                tx.audit(entry(actor, AuditAction::EventRetry, &event, before, None))?;
                 Ok(event)
             })
             .collect()
@@ -80,11 +80,11 @@ pub fn retry_all_dead_letters(store: &Store, actor: &str) -> Result<Vec<Event>, 
 }
 
 pub fn skip(store: &Store, actor: &str, id: EventId, reason: &str) -> Result<Event, ActionError> {
-    close(store, actor, id, reason, "skip")
+    close(store, actor, id, reason, AuditAction::EventSkip)
 }
 
 pub fn flag(store: &Store, actor: &str, id: EventId, reason: &str) -> Result<Event, ActionError> {
-    close(store, actor, id, reason, "flag")
+    close(store, actor, id, reason, AuditAction::EventFlag)
 }
 
 fn close(
@@ -92,25 +92,20 @@ fn close(
     actor: &str,
     id: EventId,
     reason: &str,
-    how: &'static str,
+    action: AuditAction,
 ) -> Result<Event, ActionError> {
+    let skip = action == AuditAction::EventSkip;
     if reason.trim().is_empty() {
-        return Err(ActionError::NoReason(how));
+        return Err(ActionError::NoReason(if skip { "skip" } else { "flag" }));
     }
     Ok(store.transaction(|tx| {
         let before = tx.event(id)?.status;
-        let event = if how == "skip" {
+        let event = if skip {
             tx.skip(id, reason)?
         } else {
             tx.flag(id, reason)?
         };
-        tx.audit(entry(
-            actor,
-            &format!("event.{how}"),
-            &event,
-            before,
-            Some(reason),
-        ))?;
+        tx.audit(entry(actor, action, &event, before, Some(reason)))?;
         Ok(event)
     })?)
 }
@@ -120,7 +115,13 @@ pub fn confirm_held(store: &Store, actor: &str, ids: &[EventId]) -> Result<Vec<E
     Ok(store.transaction(|tx| {
         let released = tx.release_held(ids)?;
         for event in &released {
-            tx.audit(entry(actor, "held.confirm", event, EventStatus::Held, None))?;
+            tx.audit(entry(
+                actor,
+                AuditAction::HeldConfirm,
+                event,
+                EventStatus::Held,
+                None,
+            ))?;
         }
         Ok(released)
     })?)
@@ -142,7 +143,7 @@ pub fn reject_held(
                 let event = tx.skip(id, reason)?;
                 tx.audit(entry(
                     actor,
-                    "held.reject",
+                    AuditAction::HeldReject,
                     &event,
                     EventStatus::Held,
                     Some(reason),

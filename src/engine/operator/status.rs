@@ -7,15 +7,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::{Store, StoreError};
 
-/// Cursor holding the engine's latest `EngineStatus` as JSON (written about once a second).
-pub const STATUS_CURSOR: &str = "engine.status";
-/// Cursor an operator sets to "true" to pause the engine, "false" to resume it.
-pub const PAUSE_CURSOR: &str = "control.paused";
-/// Cursor holding a checked contract's TOML text for the engine to switch to.
-pub const CONTRACT_CURSOR: &str = "control.contract";
-/// The contract text the engine started with, so an attached console can show it.
-pub const STARTED_CONTRACT_CURSOR: &str = "engine.contract";
-
 /// How long a published status stays believable; older means the engine is gone.
 pub const STATUS_STALE_AFTER: jiff::SignedDuration = jiff::SignedDuration::from_secs(10);
 
@@ -118,9 +109,7 @@ impl ReconcileSummary {
                 .filter(|r| r.outcome == RunOutcome::Failed)
                 .and_then(|r| r.error.clone()),
             running: newest.as_ref().is_some_and(|r| r.outcome == RunOutcome::Running),
-            next_at: store
-                .cursor(crate::engine::reconcile::schedule::NEXT_CURSOR)?
-                .and_then(|t| t.parse().ok()),
+            next_at: store.reconcile_control()?.next,
             open_duplicates: duplicates.open + duplicates.flagged,
         })
     }
@@ -130,13 +119,13 @@ impl EngineStatus {
     /// The latest status a running engine published, if any (stale or not: see `is_stale`).
     pub fn read(store: &Store) -> Result<Option<EngineStatus>, StoreError> {
         Ok(store
-            .cursor(STATUS_CURSOR)?
-            .and_then(|text| serde_json::from_str(&text).ok()))
+            .published_status()?
+            .and_then(|published| serde_json::from_str(&published.json).ok()))
     }
 
     pub fn publish(&self, store: &Store) -> Result<(), StoreError> {
         let text = serde_json::to_string(self).expect("a status serialises");
-        store.set_cursor(STATUS_CURSOR, &text)
+        store.transaction(|tx| tx.publish_status(self.updated_at, &text))
     }
 
     /// True when the engine has not published for a while (stopped or hung).
@@ -147,5 +136,5 @@ impl EngineStatus {
 
 /// Whether an operator has asked the engine to pause.
 pub fn pause_requested(store: &Store) -> Result<bool, StoreError> {
-    Ok(store.cursor(PAUSE_CURSOR)?.as_deref() == Some("true"))
+    Ok(store.pause_requested()? == Some(true))
 }

@@ -330,7 +330,7 @@ impl Pulled {
             people.push((keys, first_seen));
         }
         for group in employee_groups(&people).iter().chain(&self.learner_groups) {
-            tx.record_suspected(group)?;
+            crate::engine::intake::duplicates::record_suspected(tx, group)?;
         }
         tx.finish_run(
             id,

@@ -11,16 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Reconciler, RunResult};
 use crate::config::ReconcileSchedule;
-use crate::store::Store;
-
-/// Set by an operator (console key, handle) to ask for a run now: a timestamp.
-pub const REQUEST_CURSOR: &str = "reconcile.requested";
-/// The last request the engine took up, so one request starts one run.
-pub const TAKEN_CURSOR: &str = "reconcile.request_taken";
-/// The scheduled instant the engine last handled (ran, or found a run under way).
-pub const LAST_SCHEDULED_CURSOR: &str = "reconcile.last_scheduled";
-/// When the schedule runs next, published for consoles and the metrics.
-pub const NEXT_CURSOR: &str = "reconcile.next";
+use crate::store::{ReconcileControl, Store};
 
 /// How often requests and the schedule are looked at.
 const TICK: Duration = Duration::from_secs(1);
@@ -33,26 +24,28 @@ pub struct Scheduler {
     pub wake: Arc<Notify>,
 }
 
-fn cursor_time(store: &Store, name: &str) -> Option<Timestamp> {
-    store.cursor(name).ok().flatten().and_then(|t| t.parse().ok())
+/// The requests and schedule as stored (operators' requests: `StoreTx::request_reconcile`);
+/// unreadable counts as nothing asked.
+fn stored(store: &Store) -> ReconcileControl {
+    store.reconcile_control().unwrap_or_default()
 }
 
 impl Scheduler {
     pub async fn run(self, cancel: CancellationToken) {
         let store = self.reconciler.store.clone();
         // The first start counts from now: no run for a time before hrsync was here.
-        let mut last = match cursor_time(&store, LAST_SCHEDULED_CURSOR) {
+        let mut last = match stored(&store).last_scheduled {
             Some(last) => last,
             None => {
                 let now = Timestamp::now();
-                let _ = store.set_cursor(LAST_SCHEDULED_CURSOR, &now.to_string());
+                let _ = store.transaction(|tx| tx.reconcile_scheduled(now));
                 now
             }
         };
         let mut published = None;
         // The request taken, kept here too: a store that cannot record it (a full
         // disk) must not start the same operator's run again every second.
-        let mut taken_here: Option<String> = None;
+        let mut taken_here: Option<Timestamp> = None;
         let mut ticker = tokio::time::interval(TICK);
         loop {
             tokio::select! {
@@ -60,20 +53,21 @@ impl Scheduler {
                 _ = ticker.tick() => {}
             }
             let next = self.schedule.next_after(last);
-            if published != Some(next) && store.set_cursor(NEXT_CURSOR, &next.to_string()).is_ok() {
+            if published != Some(next) && store.transaction(|tx| tx.set_reconcile_next(next)).is_ok() {
                 published = Some(next);
             }
-            let requested = store.cursor(REQUEST_CURSOR).ok().flatten();
-            let taken = store.cursor(TAKEN_CURSOR).ok().flatten();
-            let trigger = if requested.is_some() && requested != taken && requested != taken_here {
-                if let Err(error) = store.set_cursor(TAKEN_CURSOR, requested.as_deref().unwrap_or_default()) {
+            let ReconcileControl { requested, taken, .. } = stored(&store);
+            let trigger = if let Some(asked) =
+                requested.filter(|_| requested != taken && requested != taken_here)
+            {
+                if let Err(error) = store.transaction(|tx| tx.reconcile_request_taken(asked)) {
                     tracing::warn!(%error, "cannot record that a reconciliation request was taken; it runs once");
                 }
-                taken_here = requested.clone();
+                taken_here = requested;
                 "operator"
             } else if let Some(due) = self.schedule.due(last, Timestamp::now()) {
                 last = due;
-                let _ = store.set_cursor(LAST_SCHEDULED_CURSOR, &due.to_string());
+                let _ = store.transaction(|tx| tx.reconcile_scheduled(due));
                 "schedule"
             } else {
                 continue;

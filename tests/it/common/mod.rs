@@ -637,17 +637,32 @@ impl World {
     pub async fn reconcile(&self) -> hrsync::engine::reconcile::RunResult {
         use hrsync::connectors::{HrisClient, LrsClient, Notifier, ScimClient};
         let c = &self.config;
-        let scim = ScimClient::new(&c.lms.scim_url, c.lms.token.clone()).unwrap();
+        let scim = ScimClient::new(
+            &c.lms.scim_url,
+            c.lms.token.clone(),
+            hrsync::engine::read_retry::read_backoff(&Default::default()),
+        )
+        .unwrap();
         let profile = scim.discover(&c.lms.quirks).await;
         let reconciler = hrsync::engine::reconcile::Reconciler {
             store: self.store().clone(),
             contract: self.engine().contract.clone(),
-            hris: HrisClient::new(&c.hris.api_base, c.hris.api_key.clone()).unwrap(),
+            hris: HrisClient::new(
+                &c.hris.api_base,
+                c.hris.api_key.clone(),
+                hrsync::engine::read_retry::read_backoff(&Default::default()),
+            )
+            .unwrap(),
             scim: scim.with_profile(profile),
-            lrs: c
-                .lrs
-                .as_ref()
-                .map(|l| LrsClient::new(&l.url, l.user.clone(), l.password.clone()).unwrap()),
+            lrs: c.lrs.as_ref().map(|l| {
+                LrsClient::new(
+                    &l.url,
+                    l.user.clone(),
+                    l.password.clone(),
+                    hrsync::engine::read_retry::read_backoff(&Default::default()),
+                )
+                .unwrap()
+            }),
             notifier: Notifier::new(None),
         };
         reconciler.run("test").await.unwrap()

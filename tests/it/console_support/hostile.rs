@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use hrsync::engine::intake::duplicates::record_suspected;
 use hrsync::engine::operator::status::{EngineState, EngineStatus, MetricsSnapshot};
 use hrsync::model::{
     Direction, DriftCategory, DuplicateBasis, DuplicateSide, FieldReason, IdentityKeys, NewAuditEntry,
@@ -91,7 +92,7 @@ pub fn hostile() -> Fixture {
     store
         .audit(NewAuditEntry {
             actor: "engine".into(),
-            action: "learner.update".into(),
+            action: hrsync::model::AuditAction::LearnerUpdate,
             employee_id: Some(C1_CLEAR.into()),
             subject: format!("event {}", ids[3]),
             before: json!({ "givenName": "Zoe" }),
@@ -183,12 +184,15 @@ fn duplicates(store: &Store) {
                     vec![member(&format!("u-{TITLE}"), true), member("u-2", true)],
                 ),
             ] {
-                tx.record_suspected(&SuspectedGroup {
-                    side,
-                    basis: DuplicateBasis::Email,
-                    match_key: format!("zoe\x1b[2J{BIDI}@example.com"),
-                    members,
-                })?;
+                record_suspected(
+                    tx,
+                    &SuspectedGroup {
+                        side,
+                        basis: DuplicateBasis::Email,
+                        match_key: format!("zoe\x1b[2J{BIDI}@example.com"),
+                        members,
+                    },
+                )?;
             }
             Ok(())
         })

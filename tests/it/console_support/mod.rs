@@ -120,7 +120,7 @@ pub fn fixture() -> Fixture {
                 store
                     .audit(NewAuditEntry {
                         actor: "engine".into(),
-                        action: "learner.update".into(),
+                        action: hrsync::model::AuditAction::LearnerUpdate,
                         employee_id: Some(employee),
                         subject: format!("event {id}"),
                         before: json!({ "title": "Clerk" }),

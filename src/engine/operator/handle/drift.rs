@@ -5,8 +5,7 @@ use jiff::Timestamp;
 
 use super::{EngineHandle, HandleError};
 use crate::engine::apply::resolve::{self, Resolved};
-use crate::engine::reconcile::schedule::{NEXT_CURSOR, REQUEST_CURSOR};
-use crate::model::{DriftCategory, GroupState, NewAuditEntry};
+use crate::model::{AuditAction, DriftCategory, GroupState, NewAuditEntry};
 use crate::store::{DriftItem, DuplicateCounts, DuplicateGroup, Flag, ReconcileRun};
 
 impl EngineHandle {
@@ -35,7 +34,7 @@ impl EngineHandle {
 
     /// When the engine's schedule runs next, if an engine has said.
     pub fn next_reconcile(&self) -> Result<Option<Timestamp>, HandleError> {
-        Ok(self.store.cursor(NEXT_CURSOR)?.and_then(|t| t.parse().ok()))
+        Ok(self.store.reconcile_control()?.next)
     }
 
     /// Suspected groups in `states` (all when empty): open first, then newest.
@@ -62,10 +61,10 @@ impl EngineHandle {
     /// Asks the engine for a reconciliation run now (taken up within about a second;
     /// not started twice if one is under way). Audited.
     pub fn request_reconcile(&self) -> Result<(), HandleError> {
-        let now = Timestamp::now().to_string();
+        let now = Timestamp::now();
         let entry = NewAuditEntry {
             actor: self.operator.clone(),
-            action: "reconcile.request".to_string(),
+            action: AuditAction::ReconcileRequest,
             employee_id: None,
             subject: "reconciliation".to_string(),
             before: serde_json::Value::Null,
@@ -73,7 +72,7 @@ impl EngineHandle {
             reason: None,
         };
         self.store.transaction(|tx| {
-            tx.set_cursor(REQUEST_CURSOR, &now)?;
+            tx.request_reconcile(now)?;
             tx.audit(entry)?;
             Ok(())
         })?;
