@@ -56,6 +56,9 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
             (None, None) => anyhow::bail!("say which engine to attach to: --db PATH or --config FILE"),
         };
         let contract = contract_path.map(|p| read(&p, "contract")).transpose()?;
+        if args.read_only {
+            return run_console(EngineHandle::attach_read_only(&db, contract)?, options).await;
+        }
         let mut handle = EngineHandle::attach(&db, contract)?;
         // Attached, operator actions append to the audit log from this process.
         if let Some(key) = super::audit::writer_key(args.config.as_deref())? {

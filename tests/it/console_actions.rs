@@ -264,6 +264,54 @@ fn read_only_refuses_every_write_in_one_place() {
     assert!(footer.contains("READ-ONLY"), "{footer}");
 }
 
+/// `console --attach --read-only` opens the store read-only: it shows a copy kept
+/// as evidence (file 0444 in a folder 0555) and leaves it as it was.
+#[test]
+fn a_read_only_attach_shows_an_evidence_copy_and_changes_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    let chmod = |path: &std::path::Path, mode| {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod")
+    };
+    let fixture = fixture();
+    fixture.store.checkpoint().expect("checkpoint");
+    let folder = fixture.dir.path().join("evidence");
+    std::fs::create_dir(&folder).expect("mkdir");
+    let copy = folder.join("hrsync.db");
+    std::fs::copy(fixture.store.path(), &copy).expect("copy");
+    chmod(&copy, 0o444);
+    chmod(&folder, 0o555);
+    let before = std::fs::read(&copy).expect("read");
+    let handle =
+        hrsync::engine::operator::handle::EngineHandle::attach_read_only(&copy, Some(CONTRACT.into()))
+            .expect("a read-only copy attaches");
+    let options = hrsync::console::ConsoleOptions {
+        read_only: true,
+        no_color: true,
+    };
+    let mut console = hrsync::console::Console::new(handle, &options);
+    let events = screen(&mut console, 120, 30);
+    assert!(events.contains("E001"), "the journal is shown: {events}");
+    for pane in "2345678".chars() {
+        press(&mut console, &pane.to_string());
+        let shown = screen(&mut console, 120, 30);
+        assert!(!shown.contains("cannot"), "pane {pane}: {shown}");
+    }
+    press(&mut console, "2r");
+    assert!(screen(&mut console, 120, 30).contains("read-only console"));
+    let mut files: Vec<_> = std::fs::read_dir(&folder)
+        .expect("list")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["hrsync.db"], "no -wal or -shm beside the copy");
+    assert_eq!(
+        std::fs::read(&copy).expect("read"),
+        before,
+        "the copy is unchanged"
+    );
+    chmod(&folder, 0o755);
+}
+
 #[test]
 fn enter_on_an_audit_entry_shows_that_employees_whole_history() {
     let fixture = fixture();

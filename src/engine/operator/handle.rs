@@ -75,10 +75,24 @@ impl EngineHandle {
 
     /// A handle on the store of an engine running elsewhere (`hrsync run`).
     pub fn attach(db: &Path, contract_text: Option<String>) -> Result<EngineHandle, HandleError> {
+        EngineHandle::attach_with(db, contract_text, |db| Store::open(db))
+    }
+
+    /// Attaches to look only: the store is opened read-only (`Store::open_read_only`),
+    /// so it works on a copy kept as evidence and can change nothing.
+    pub fn attach_read_only(db: &Path, contract_text: Option<String>) -> Result<EngineHandle, HandleError> {
+        EngineHandle::attach_with(db, contract_text, |db| Store::open_read_only(db))
+    }
+
+    fn attach_with(
+        db: &Path,
+        contract_text: Option<String>,
+        open: fn(&Path) -> Result<Store, crate::store::StoreError>,
+    ) -> Result<EngineHandle, HandleError> {
         if !db.exists() {
             return Err(HandleError::NoStore(db.display().to_string()));
         }
-        let mut handle = EngineHandle::on_store(Store::open(db)?);
+        let mut handle = EngineHandle::on_store(open(db)?);
         handle.started_contract = contract_text;
         Ok(handle)
     }
