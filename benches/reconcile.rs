@@ -69,7 +69,6 @@ fn main() {
     assert!(child.wait().expect("the generator ends").success());
     employees.rows.shrink_to_fit();
     learners.rows.shrink_to_fit();
-    let packed_mb = (employees.rows.heap_bytes() + learners.rows.heap_bytes()) as f64 / 1e6;
     let before = common::rss_mb("VmRSS:");
     let peak_reading = common::rss_mb("VmHWM:");
     // The peak from here on is the comparison's.
@@ -107,7 +106,7 @@ fn main() {
         "comparison of {} employees against {} learners: {elapsed:.2} s on {} threads, {cpu_median:.2} s of CPU \
          (median of {rounds}; rounds {times:.2?} s, CPU {cpu:.2?} s; in all rounds the host took {stolen:.2} s of \
          CPU away and tasks here waited {waiting:.2} s for a core), {} findings ({drift} field drift, {} planted); \
-         both lists packed {packed_mb:.0} MB; process RSS {before:.0} MB before the comparison \
+         process RSS {before:.0} MB with both lists packed, before the comparison \
          (peak while reading the lists {peak_reading:.0} MB), peak during it {peak:.0} MB",
         employees.rows.len(),
         learners.rows.len(),

@@ -197,13 +197,13 @@ impl Store {
     }
 
     /// The run could not finish: it says why and reports nothing as drift.
-    pub fn fail_run(&self, id: i64, error: &str) -> Result<(), StoreError> {
+    pub fn fail_run(&self, id: i64, error: &str) -> Result<ReconcileRun, StoreError> {
         self.transaction(|tx| {
             tx.conn.execute(
                 "UPDATE reconcile_runs SET outcome = 'failed', finished_at = ?2, error = ?3 WHERE id = ?1",
                 params![id, to_micros(tx.now), error],
             )?;
-            Ok(())
+            tx.written_run(id)
         })
     }
 
@@ -364,13 +364,18 @@ impl StoreTx<'_> {
                 serde_json::to_string(&counts).unwrap_or_default()
             ],
         )?;
+        self.written_run(id)
+    }
+
+    /// A run just written, read back in the same transaction.
+    fn written_run(&self, id: i64) -> Result<ReconcileRun, StoreError> {
         let sql = format!("SELECT {RUN_COLUMNS} FROM reconcile_runs WHERE id = ?1");
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let mut rows = stmt.query([id])?;
         let row = rows.next()?.ok_or(StoreError::Corrupt {
             row: id,
             column: "reconcile_runs",
-            reason: "the run just finished is missing".into(),
+            reason: "the run just written is missing".into(),
         })?;
         run_from_row(row)
     }

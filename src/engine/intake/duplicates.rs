@@ -149,25 +149,35 @@ pub fn user_name_clash(mapped: &MappedEmployee, user_name: &str, holder: &ScimUs
 
 /// Every group in a whole population (a full pull), with each one's first sighting.
 pub fn employee_groups(people: &[(IdentityKeys, Timestamp)]) -> Vec<SuspectedGroup> {
-    let mut by_key: BTreeMap<(DuplicateBasis, String), Vec<DuplicateMember>> = BTreeMap::new();
-    for (keys, first_seen) in people {
-        for basis in [DuplicateBasis::Email, DuplicateBasis::NameAndHireDate] {
-            if let Some(key) = keys.key(basis) {
-                by_key
-                    .entry((basis, key))
-                    .or_default()
-                    .push(member(keys, *first_seen));
-            }
-        }
+    let keyed = people.iter().flat_map(|person| {
+        [DuplicateBasis::Email, DuplicateBasis::NameAndHireDate]
+            .into_iter()
+            .filter_map(move |basis| Some(((basis, person.0.key(basis)?), person)))
+    });
+    groups_of(DuplicateSide::Hris, keyed, |(keys, first_seen)| {
+        member(keys, *first_seen)
+    })
+}
+
+/// The groups among `keyed` (what each is matched by, and who): every key more
+/// than one shares, in key order, its members made by `member`.
+pub fn groups_of<T>(
+    side: DuplicateSide,
+    keyed: impl IntoIterator<Item = ((DuplicateBasis, String), T)>,
+    mut member: impl FnMut(T) -> DuplicateMember,
+) -> Vec<SuspectedGroup> {
+    let mut by_key: BTreeMap<(DuplicateBasis, String), Vec<T>> = BTreeMap::new();
+    for (key, who) in keyed {
+        by_key.entry(key).or_default().push(who);
     }
     by_key
         .into_iter()
-        .filter(|(_, members)| members.len() > 1)
-        .map(|((basis, match_key), members)| SuspectedGroup {
-            side: DuplicateSide::Hris,
+        .filter(|(_, sharing)| sharing.len() > 1)
+        .map(|((basis, match_key), sharing)| SuspectedGroup {
+            side,
             basis,
             match_key,
-            members,
+            members: sharing.into_iter().map(&mut member).collect(),
         })
         .collect()
 }

@@ -12,7 +12,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::connectors::Notifier;
 use crate::engine::operator::health::{Health, System, SystemHealth, SystemState};
-use crate::model::Direction;
+use crate::engine::reconcile::RunResult;
+use crate::model::{Direction, DriftCategory};
 use crate::store::{EventFilter, Store};
 
 /// How often health and the journal are looked at.
@@ -175,6 +176,25 @@ impl Alerts {
             }
         }
     }
+}
+
+/// What the ops channel is told of a finished reconciliation: terminated
+/// employees still active, or a run that could not finish.
+pub fn run_told(result: &RunResult) -> Option<String> {
+    Some(match result {
+        RunResult::Complete { run } if run.count(DriftCategory::TerminatedButActive) > 0 => format!(
+            ":rotating_light: hrsync reconciliation {}: {} terminated employees still have an active learner. \
+             The Drift pane (or `hrsync drift list --category terminated_but_active`) shows them; fix pushes the deactivation.",
+            run.id,
+            run.count(DriftCategory::TerminatedButActive)
+        ),
+        RunResult::Failed { run } => format!(
+            ":warning: hrsync reconciliation {} could not finish: {}",
+            run.id,
+            run.error.as_deref().unwrap_or("unknown")
+        ),
+        _ => return None,
+    })
 }
 
 fn human(span: Duration) -> String {

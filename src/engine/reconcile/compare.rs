@@ -18,6 +18,7 @@ use super::rows::{
 use crate::contract::Contract;
 use crate::contract::map::{EmploymentState, FieldSource, LmsValue, map_employee};
 use crate::engine::apply::plan::{Current, LearnerState, ManagerRef, Plan, assess, groups_for};
+use crate::engine::intake::duplicates::groups_of;
 use crate::model::identity::normalise_email;
 use crate::model::{DriftCategory, DuplicateBasis, DuplicateSide};
 use crate::store::{DuplicateMember, Finding, SuspectedGroup};
@@ -316,42 +317,28 @@ fn learner_summary(cells: &[Cell<'_>]) -> Map<String, Value> {
 
 /// Learners sharing one normalised email (their work email, else their userName).
 pub fn learner_duplicates(learners: &Learners, first_seen: jiff::Timestamp) -> Vec<SuspectedGroup> {
-    let mut by_email: HashMap<String, Vec<u32>> = HashMap::new();
     let mut cells = Vec::new();
+    let mut keyed = Vec::new();
     for row in 0..learners.rows.len() {
         learners.rows.row(row, &mut cells);
         let email = cells[LEARNER_EMAIL]
             .text()
             .or_else(|| cells[LEARNER_USER_NAME].text().filter(|u| u.contains('@')));
         if let Some(email) = email.map(normalise_email).filter(|e| !e.is_empty()) {
-            by_email.entry(email).or_default().push(row as u32);
+            keyed.push(((DuplicateBasis::Email, email), row));
         }
     }
-    let mut groups: Vec<SuspectedGroup> = by_email
-        .into_iter()
-        .filter(|(_, rows)| rows.len() > 1)
-        .map(|(email, rows)| SuspectedGroup {
-            side: DuplicateSide::Lms,
-            basis: DuplicateBasis::Email,
-            match_key: email,
-            members: rows
-                .into_iter()
-                .map(|row| {
-                    learners.rows.row(row as usize, &mut cells);
-                    let id = cells[LEARNER_ID].text().unwrap_or_default().to_string();
-                    DuplicateMember {
-                        member_id: id.clone(),
-                        employee_id: cells[LEARNER_EXTERNAL_ID].text().map(str::to_string),
-                        learner_id: Some(id),
-                        first_seen,
-                        fields: learner_summary(&cells),
-                    }
-                })
-                .collect(),
-        })
-        .collect();
-    groups.sort_by(|a, b| a.match_key.cmp(&b.match_key));
-    groups
+    groups_of(DuplicateSide::Lms, keyed, |row| {
+        learners.rows.row(row, &mut cells);
+        let id = cells[LEARNER_ID].text().unwrap_or_default().to_string();
+        DuplicateMember {
+            member_id: id.clone(),
+            employee_id: cells[LEARNER_EXTERNAL_ID].text().map(str::to_string),
+            learner_id: Some(id),
+            first_seen,
+            fields: learner_summary(&cells),
+        }
+    })
 }
 
 #[cfg(test)]

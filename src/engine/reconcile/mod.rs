@@ -7,7 +7,7 @@ pub mod compare;
 pub mod rows;
 pub mod schedule;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -95,47 +95,20 @@ impl Reconciler {
             _ = cancel.cancelled() => Err("stopped: the engine shut down during the run".to_string()),
         };
         let store = self.store.clone();
-        let result = tokio::task::spawn_blocking(move || -> Result<RunResult, StoreError> {
-            match outcome {
-                Ok(pulled) => {
-                    let run = store.transaction(|tx| pulled.store(tx, id))?;
-                    Ok(RunResult::Complete { run })
-                }
-                Err(why) => {
-                    store.fail_run(id, &why)?;
-                    let run = store.reconcile_run(id)?.ok_or(StoreError::Corrupt {
-                        row: id,
-                        column: "reconcile_runs",
-                        reason: "the run just failed is missing".into(),
-                    })?;
-                    Ok(RunResult::Failed { run })
-                }
+        let result = tokio::task::spawn_blocking(move || match outcome {
+            Ok(pulled) => {
+                (store.transaction(|tx| pulled.store(tx, id))).map(|run| RunResult::Complete { run })
             }
+            Err(why) => store.fail_run(id, &why).map(|run| RunResult::Failed { run }),
         })
         .await
         .expect("storing a run does not panic")?;
-        self.tell(&result).await;
-        Ok(result)
-    }
-
-    async fn tell(&self, result: &RunResult) {
-        let text = match result {
-            RunResult::Complete { run } if run.count(DriftCategory::TerminatedButActive) > 0 => format!(
-                ":rotating_light: hrsync reconciliation {}: {} terminated employees still have an active learner. \
-                 The Drift pane (or `hrsync drift list --category terminated_but_active`) shows them; fix pushes the deactivation.",
-                run.id,
-                run.count(DriftCategory::TerminatedButActive)
-            ),
-            RunResult::Failed { run } => format!(
-                ":warning: hrsync reconciliation {} could not finish: {}",
-                run.id,
-                run.error.as_deref().unwrap_or("unknown")
-            ),
-            _ => return,
-        };
-        if let Err(error) = self.notifier.send(&text).await {
+        if let Some(text) = crate::engine::operator::alerts::run_told(&result)
+            && let Err(error) = self.notifier.send(&text).await
+        {
             tracing::warn!(%error, "cannot tell the ops channel about a reconciliation");
         }
+        Ok(result)
     }
 
     /// Everything read and compared; `Err` says why the run cannot finish.
@@ -143,9 +116,7 @@ impl Reconciler {
         let contract = self.contract.read().clone();
         let fields = hris_fields(&contract);
         // Each record is packed as it is read: neither list is ever whole as JSON.
-        let key_field = &contract.key_field().hris;
         let mut packed = rows::Employees::new(&fields);
-        let mut known = std::collections::HashSet::new();
         let mut keys = Vec::new();
         let mut packed_learners = rows::Learners::new(&contract);
         let (employee_count, _) = tokio::try_join!(
@@ -153,11 +124,6 @@ impl Reconciler {
                 self.hris
                     .full_pull_each(&fields, |record| {
                         packed.push(&record);
-                        match record.get(key_field) {
-                            Some(Value::String(id)) => known.insert(id.clone()),
-                            Some(Value::Number(id)) => known.insert(id.to_string()),
-                            _ => false,
-                        };
                         keys.push(identity_keys(&contract, &record));
                     })
                     .await
@@ -208,6 +174,7 @@ impl Reconciler {
         });
         let completions = match &self.lrs {
             Some(lrs) if contract.writeback.is_some() => {
+                let known = keys.iter().map(|k| k.employee_id.as_str()).collect();
                 let (count, missing) = self.completions_not_written_back(&contract, lrs, &known).await?;
                 findings.extend(missing);
                 count
@@ -230,7 +197,7 @@ impl Reconciler {
         &self,
         contract: &Contract,
         lrs: &LrsClient,
-        known: &std::collections::HashSet<String>,
+        known: &HashSet<&str>,
     ) -> Result<(u64, Vec<Finding>), String> {
         let writeback = contract.writeback.as_ref().expect("checked by the caller");
         // A completion stored after the completions source's cursor has not been
@@ -242,39 +209,26 @@ impl Reconciler {
             .and_then(|c| c.parse::<Timestamp>().ok());
         let mut by_employee: HashMap<String, Vec<(Box<Completion>, Value)>> = HashMap::new();
         let mut count = 0u64;
-        let mut page = lrs
-            .stored_since(None, 500)
-            .await
-            .map_err(|e| format!("the LRS could not be read: {e}"))?;
-        loop {
-            for statement in page.statements {
-                let read = stored_at(&statement)
-                    .zip(read_up_to)
-                    .is_some_and(|(at, up_to)| at <= up_to);
-                if !read {
-                    continue;
-                }
-                if let Ok(StatementMapping::Completion(c)) = map_statement(contract, writeback, &statement) {
-                    count += 1;
-                    // An employee the HRIS does not know waits in the error queue already.
-                    if known.contains(&c.employee_id) {
-                        by_employee
-                            .entry(c.employee_id.clone())
-                            .or_default()
-                            .push((c, statement));
-                    }
+        lrs.each_stored(|statement| {
+            let read = stored_at(&statement)
+                .zip(read_up_to)
+                .is_some_and(|(at, up_to)| at <= up_to);
+            if !read {
+                return;
+            }
+            if let Ok(StatementMapping::Completion(c)) = map_statement(contract, writeback, &statement) {
+                count += 1;
+                // An employee the HRIS does not know waits in the error queue already.
+                if known.contains(c.employee_id.as_str()) {
+                    by_employee
+                        .entry(c.employee_id.clone())
+                        .or_default()
+                        .push((c, statement));
                 }
             }
-            match page.more {
-                Some(more) => {
-                    page = lrs
-                        .more(&more)
-                        .await
-                        .map_err(|e| format!("the LRS could not be read: {e}"))?
-                }
-                None => break,
-            }
-        }
+        })
+        .await
+        .map_err(|e| format!("the LRS could not be read: {e}"))?;
         let hris = &self.hris;
         let mut checks = futures::stream::iter(by_employee)
             .map(|(employee, completions)| async move {

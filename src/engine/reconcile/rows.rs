@@ -203,21 +203,6 @@ impl Packed {
         self.text.shrink_to_fit();
         self.starts.shrink_to_fit();
     }
-
-    /// Bytes held (tags, text, the row starts and the interned values).
-    pub fn heap_bytes(&self) -> usize {
-        self.tags.capacity()
-            + self.text.capacity()
-            + self.starts.capacity() * std::mem::size_of::<(usize, usize)>()
-            + (self.shared.iter())
-                .map(|s| {
-                    // A value's text and its box; its place in the index and a control byte.
-                    s.values.iter().map(|v| v.len()).sum::<usize>()
-                        + s.values.capacity() * std::mem::size_of::<Box<str>>()
-                        + s.index.capacity() * (std::mem::size_of::<u32>() + 1)
-                })
-                .sum::<usize>()
-    }
 }
 
 fn put_varint(out: &mut Vec<u8>, mut value: u64) {

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Reconciler, RunResult};
 use crate::config::ReconcileSchedule;
-use crate::store::{ReconcileControl, Store};
+use crate::store::ReconcileControl;
 
 /// How often requests and the schedule are looked at.
 const TICK: Duration = Duration::from_secs(1);
@@ -24,28 +24,21 @@ pub struct Scheduler {
     pub wake: Arc<Notify>,
 }
 
-/// The requests and schedule as stored (operators' requests: `StoreTx::request_reconcile`);
-/// unreadable counts as nothing asked.
-fn stored(store: &Store) -> ReconcileControl {
-    store.reconcile_control().unwrap_or_default()
-}
-
 impl Scheduler {
     pub async fn run(self, cancel: CancellationToken) {
         let store = self.reconciler.store.clone();
-        // The first start counts from now: no run for a time before hrsync was here.
-        let mut last = match stored(&store).last_scheduled {
-            Some(last) => last,
-            None => {
-                let now = Timestamp::now();
-                let _ = store.transaction(|tx| tx.reconcile_scheduled(now));
-                now
-            }
-        };
+        // Unreadable counts as nothing asked; the first start counts from now (no
+        // run for a time before hrsync was here).
+        let stored = || store.reconcile_control().unwrap_or_default();
+        let mut last = stored().last_scheduled.unwrap_or_else(|| {
+            let now = Timestamp::now();
+            let _ = store.transaction(|tx| tx.reconcile_scheduled(now));
+            now
+        });
         let mut published = None;
         // The request taken, kept here too: a store that cannot record it (a full
         // disk) must not start the same operator's run again every second.
-        let mut taken_here: Option<Timestamp> = None;
+        let mut taken_here = None;
         let mut ticker = tokio::time::interval(TICK);
         loop {
             tokio::select! {
@@ -56,9 +49,8 @@ impl Scheduler {
             if published != Some(next) && store.transaction(|tx| tx.set_reconcile_next(next)).is_ok() {
                 published = Some(next);
             }
-            let ReconcileControl { requested, taken, .. } = stored(&store);
-            let trigger = if let Some(asked) =
-                requested.filter(|_| requested != taken && requested != taken_here)
+            let ReconcileControl { requested, taken, .. } = stored();
+            let trigger = if let Some(asked) = requested.filter(|_| ![taken, taken_here].contains(&requested))
             {
                 if let Err(error) = store.transaction(|tx| tx.reconcile_request_taken(asked)) {
                     tracing::warn!(%error, "cannot record that a reconciliation request was taken; it runs once");
@@ -81,7 +73,7 @@ impl Scheduler {
                 Ok(RunResult::Failed { run }) => {
                     tracing::warn!(
                         run = run.id,
-                        error = run.error.as_deref().unwrap_or(""),
+                        error = run.error.as_deref(),
                         "reconciliation failed"
                     )
                 }
