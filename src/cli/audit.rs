@@ -2,6 +2,7 @@
 //! `hrsync audit verify` checks with, and `audit verify` / `audit checkpoint`, whose
 //! checkpoint goes outside the store (a file, 0600, written atomically, or stdout).
 
+use super::out::{print_json, say};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -102,15 +103,13 @@ fn read_checkpoint(path: &Path) -> anyhow::Result<AuditCheckpoint> {
     })
 }
 
-fn print_break(json: bool, broken: &AuditBreak) {
+fn print_break(json: bool, broken: &AuditBreak) -> anyhow::Result<()> {
     if json {
-        println!(
-            "{}",
-            serde_json::json!({ "ok": false, "seq": broken.seq, "reason": broken.reason })
-        );
+        print_json(&serde_json::json!({ "ok": false, "seq": broken.seq, "reason": broken.reason }))?;
     } else {
         eprintln!("{broken}");
     }
+    Ok(())
 }
 
 /// `hrsync audit verify [--against CHECKPOINT] [--key-env NAME]...`
@@ -127,24 +126,25 @@ pub fn verify(
             if args.json {
                 let mut out = serde_json::to_value(&report)?;
                 out["ok"] = true.into();
-                println!("{out}");
+                print_json(&out)?;
             } else {
-                print_report(&report);
+                print_report(&report)?;
             }
             Ok(ExitCode::SUCCESS)
         }
         Err(broken) => {
-            print_break(args.json, &broken);
+            print_break(args.json, &broken)?;
             Ok(ExitCode::FAILURE)
         }
     }
 }
 
-fn print_report(report: &AuditReport) {
-    println!(
+fn print_report(report: &AuditReport) -> anyhow::Result<()> {
+    say!(
         "audit log intact: {} entries, last hash {}",
-        report.entries, report.last_hash
-    );
+        report.entries,
+        report.last_hash
+    )?;
     if !report.keys.is_empty() {
         let keyed: u64 = report.keys.iter().map(|k| k.entries).sum();
         let per_key: Vec<String> = report
@@ -152,30 +152,33 @@ fn print_report(report: &AuditReport) {
             .iter()
             .map(|k| format!("key {} ({})", k.key_id, k.entries))
             .collect();
-        println!("  keyed (HMAC-SHA256): {keyed} entries, {}", per_key.join(", "));
+        say!("  keyed (HMAC-SHA256): {keyed} entries, {}", per_key.join(", "))?;
     }
     match &report.seal {
-        Some(seal) => println!(
+        Some(seal) => say!(
             "  legacy (plain SHA-256, written before audit keys): {} entries, sealed with key {} at {}",
-            report.legacy_entries, seal.key_id, seal.at
-        ),
+            report.legacy_entries,
+            seal.key_id,
+            seal.at
+        )?,
         None if report.legacy_entries == 0 => {}
-        None => println!(
+        None => say!(
             "  legacy (plain SHA-256, no audit key): {} entries. Tamper-evident against accidents \
              only: anyone who can write the store can rewrite them and their chain. Set [audit] \
              key_env (docs/security.md)",
             report.legacy_entries
-        ),
+        )?,
     }
     match report.checkpoint_seq {
-        Some(seq) => println!(
+        Some(seq) => say!(
             "  the checkpoint's entry {seq} is there, unchanged, and the chain verifies through entry {}",
             report.entries
-        ),
-        None => println!(
-            "  a log cut short or emptied shows only against a checkpoint kept elsewhere (--against)"
-        ),
+        )?,
+        None => {
+            say!("  a log cut short or emptied shows only against a checkpoint kept elsewhere (--against)")?
+        }
     }
+    Ok(())
 }
 
 /// `hrsync audit checkpoint [--out FILE]`: the head of a log that verifies, as JSON.
@@ -190,7 +193,7 @@ pub fn checkpoint(
     let checkpoint = match store.audit_checkpoint(&keys)? {
         Ok(checkpoint) => checkpoint,
         Err(broken) => {
-            print_break(args.json, &broken);
+            print_break(args.json, &broken)?;
             eprintln!("no checkpoint taken: the log does not verify");
             return Ok(ExitCode::FAILURE);
         }
@@ -198,14 +201,14 @@ pub fn checkpoint(
     let document = format!("{}\n", serde_json::to_string_pretty(&checkpoint)?);
     let Some(path) = out else {
         // The document itself is the output: `> file` keeps it as well as --out.
-        print!("{document}");
+        say!("{}", document.trim_end())?;
         return Ok(ExitCode::SUCCESS);
     };
     write_private(path, document.as_bytes())?;
     if args.json {
-        println!("{}", serde_json::to_string(&checkpoint)?);
+        print_json(&checkpoint)?;
     } else {
-        println!(
+        say!(
             "checkpoint of entry {} (hash {}, {}) written to {}",
             checkpoint.seq,
             checkpoint.hash,
@@ -214,7 +217,7 @@ pub fn checkpoint(
                 .as_deref()
                 .map_or("no key".to_string(), |id| format!("key {id}")),
             path.display()
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -2,6 +2,7 @@
 //! configuration names, and says what each supports and what hrsync will do
 //! differently because of it.
 
+use super::out::{print_json, say};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -69,9 +70,9 @@ pub async fn doctor(config_path: &Path, as_json: bool) -> anyhow::Result<ExitCod
     let healthy =
         report.hris.reachable && report.lms.reachable && report.lrs.as_ref().is_none_or(|l| l.reachable);
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        print_json(&report)?;
     } else {
-        print!("{}", text(&report));
+        say!("{}", text(&report).trim_end())?;
     }
     Ok(if healthy {
         ExitCode::SUCCESS

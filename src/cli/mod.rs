@@ -4,12 +4,14 @@ mod audit;
 mod console;
 mod doctor;
 mod ops;
+pub mod out;
 mod reconcile;
 mod run;
 mod writeback;
 
 pub use run::{sandbox_config, sandbox_config_from};
 
+use out::say;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -246,7 +248,7 @@ fn check_contract(file: &Path) -> anyhow::Result<ExitCode> {
         std::fs::read_to_string(file).with_context(|| format!("reading the contract {}", file.display()))?;
     match crate::contract::parse(&text) {
         Ok(contract) => {
-            println!("{}: ok, {}", file.display(), contract.summary());
+            say!("{}: ok, {}", file.display(), contract.summary())?;
             Ok(ExitCode::SUCCESS)
         }
         Err(problems) => {
@@ -331,7 +333,7 @@ async fn sandbox(args: SandboxArgs) -> anyhow::Result<()> {
         today: None,
     };
     let sandbox = Sandbox::start(config).await?;
-    println!("{}", serde_json::to_string(sandbox.credentials())?);
+    say!("{}", serde_json::to_string(sandbox.credentials())?)?;
     shutdown_signal().await;
     sandbox.shutdown().await;
     Ok(())

@@ -2,6 +2,7 @@
 //! They work beside a running engine (SQLite WAL, one writer at a time); each
 //! prints for people, or JSON with `--json` for scripts.
 
+use super::out::{in_order, print_json, say};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -74,6 +75,9 @@ pub enum RetriesCommand {
         /// (a dead letter, a refusal, a hold), each naming the event it waits for.
         #[arg(long)]
         blocked: bool,
+        /// Oldest first (the default is newest first, as the console lists them).
+        #[arg(long)]
+        oldest_first: bool,
     },
     /// Try dead letters (or rejected events) again now.
     Retry {
@@ -99,7 +103,11 @@ pub enum RetriesCommand {
 #[derive(Subcommand, Debug)]
 pub enum HeldCommand {
     /// Deactivations held by the safety threshold.
-    List,
+    List {
+        /// Oldest first (the default is newest first, as the console lists them).
+        #[arg(long)]
+        oldest_first: bool,
+    },
     /// Apply held deactivations.
     Confirm {
         ids: Vec<i64>,
@@ -172,30 +180,29 @@ pub fn status(args: &StoreArgs) -> anyhow::Result<ExitCode> {
     let stale = engine.as_ref().is_none_or(|e| e.is_stale(now));
     let pause = crate::engine::operator::status::pause_requested(&store)?;
     if args.json {
-        println!(
-            "{}",
-            json!({ "store": store.path(), "counts": counts, "poll_cursor": poll, "initial_load_done": loaded,
-                    "engine": engine, "engine_status_stale": stale, "pause_requested": pause })
-        );
+        print_json(
+            &json!({ "store": store.path(), "counts": counts, "poll_cursor": poll, "initial_load_done": loaded,
+                    "engine": engine, "engine_status_stale": stale, "pause_requested": pause }),
+        )?;
     } else {
         use crate::console::sanitise::on_stdout;
         match &engine {
-            Some(e) if !stale => println!(
+            Some(e) if !stale => say!(
                 "engine {} (pid {}, status {}s old){}",
                 e.state.as_str(),
                 e.pid,
                 now.duration_since(e.updated_at).as_secs(),
                 if pause { ", paused by an operator" } else { "" }
-            ),
-            Some(e) => println!(
+            )?,
+            Some(e) => say!(
                 "engine: no status for {}s (last said {}); is it running?",
                 now.duration_since(e.updated_at).as_secs(),
                 e.state.as_str()
-            ),
-            None => println!("engine: has never published a status"),
+            )?,
+            None => say!("engine: has never published a status")?,
         }
         for system in engine.iter().flat_map(|e| &e.systems) {
-            println!(
+            say!(
                 "  {} {} since {}{}",
                 system.system.label(),
                 system.state,
@@ -204,13 +211,13 @@ pub fn status(args: &StoreArgs) -> anyhow::Result<ExitCode> {
                     .last_error
                     .as_deref()
                     .map_or(String::new(), |e| format!(": {}", on_stdout(e)))
-            );
+            )?;
         }
         for problem in engine.iter().flat_map(|e| &e.problems) {
-            println!("  problem: {}", on_stdout(problem));
+            say!("  problem: {}", on_stdout(problem))?;
         }
-        println!("store {}", store.path().display());
-        println!(
+        say!("store {}", store.path().display())?;
+        say!(
             "events {}: {} pending, {} retrying, {} applied, {} unchanged, {} dead letters, {} rejected, {} held, {} skipped, {} flagged; {} duplicate deliveries",
             counts.total,
             counts.pending,
@@ -223,9 +230,9 @@ pub fn status(args: &StoreArgs) -> anyhow::Result<ExitCode> {
             counts.skipped,
             counts.flagged,
             counts.duplicates
-        );
-        println!("initial load: {}", loaded.as_deref().unwrap_or("not done yet"));
-        println!("HRIS polled up to: {}", poll.as_deref().unwrap_or("never"));
+        )?;
+        say!("initial load: {}", loaded.as_deref().unwrap_or("not done yet"))?;
+        say!("HRIS polled up to: {}", poll.as_deref().unwrap_or("never"))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -234,18 +241,17 @@ fn ids(ids: &[i64]) -> Vec<EventId> {
     ids.iter().map(|&id| EventId(id)).collect()
 }
 
-fn print_events(json: bool, events: &[Event], what: &str) {
+fn print_events(json: bool, events: &[Event], what: &str) -> anyhow::Result<()> {
     use crate::console::sanitise::on_stdout;
     if json {
-        println!("{}", serde_json::to_string(events).unwrap_or_default());
-        return;
+        return print_json(events);
     }
     if events.is_empty() {
-        println!("no {what}");
+        say!("no {what}")?;
     }
     // On a terminal, values from the HRIS or LMS are shown escaped (on_stdout).
     for e in events {
-        println!(
+        say!(
             "{:>8}  {:<12} employee {:<10} {:<8} attempts {}  {}{}",
             e.id,
             e.status.as_str(),
@@ -262,8 +268,9 @@ fn print_events(json: bool, events: &[Event], what: &str) {
                     .or(e.note.as_deref())
                     .unwrap_or("")
             )
-        );
+        )?;
     }
+    Ok(())
 }
 
 pub fn retries(args: &StoreArgs, command: &RetriesCommand) -> anyhow::Result<ExitCode> {
@@ -273,7 +280,10 @@ pub fn retries(args: &StoreArgs, command: &RetriesCommand) -> anyhow::Result<Exi
     };
     let actor = operator_name();
     match command {
-        RetriesCommand::List { blocked } => {
+        RetriesCommand::List {
+            blocked,
+            oldest_first,
+        } => {
             let mut all = Vec::new();
             let mut after = None;
             loop {
@@ -291,7 +301,7 @@ pub fn retries(args: &StoreArgs, command: &RetriesCommand) -> anyhow::Result<Exi
             } else {
                 "dead letters"
             };
-            print_events(args.json, &all, what);
+            print_events(args.json, &in_order(all, *oldest_first), what)?;
         }
         RetriesCommand::Retry { ids: chosen, all } => {
             if chosen.is_empty() && !all {
@@ -302,15 +312,15 @@ pub fn retries(args: &StoreArgs, command: &RetriesCommand) -> anyhow::Result<Exi
             } else {
                 operator::retry(&store, &actor, &ids(chosen))?
             };
-            print_events(args.json, &done, "dead letters to retry");
+            print_events(args.json, &done, "dead letters to retry")?;
         }
         RetriesCommand::Skip { id, reason } => {
             let event = operator::skip(&store, &actor, EventId(*id), reason)?;
-            print_events(args.json, &[event], "events");
+            print_events(args.json, &[event], "events")?;
         }
         RetriesCommand::Flag { id, reason } => {
             let event = operator::flag(&store, &actor, EventId(*id), reason)?;
-            print_events(args.json, &[event], "events");
+            print_events(args.json, &[event], "events")?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -318,7 +328,7 @@ pub fn retries(args: &StoreArgs, command: &RetriesCommand) -> anyhow::Result<Exi
 
 pub fn held(args: &StoreArgs, command: &HeldCommand) -> anyhow::Result<ExitCode> {
     let store = match command {
-        HeldCommand::List => args.open_read_only()?,
+        HeldCommand::List { .. } => args.open_read_only()?,
         _ => super::audit::keyed(args.open()?, args)?,
     };
     let actor = operator_name();
@@ -330,16 +340,16 @@ pub fn held(args: &StoreArgs, command: &HeldCommand) -> anyhow::Result<ExitCode>
         }
     };
     match command {
-        HeldCommand::List => {
+        HeldCommand::List { oldest_first } => {
             let held: Vec<Event> = operator::all_held(&store)?
                 .into_iter()
                 .filter_map(|id| store.event(id).ok().flatten().map(|d| d.event))
                 .collect();
-            print_events(args.json, &held, "held deactivations");
+            print_events(args.json, &in_order(held, *oldest_first), "held deactivations")?;
         }
         HeldCommand::Confirm { ids: list, all } => {
             let done = operator::confirm_held(&store, &actor, &chosen(list, *all)?)?;
-            print_events(args.json, &done, "held deactivations");
+            print_events(args.json, &done, "held deactivations")?;
         }
         HeldCommand::Reject {
             ids: list,
@@ -347,7 +357,7 @@ pub fn held(args: &StoreArgs, command: &HeldCommand) -> anyhow::Result<ExitCode>
             reason,
         } => {
             let done = operator::reject_held(&store, &actor, &chosen(list, *all)?, reason)?;
-            print_events(args.json, &done, "held deactivations");
+            print_events(args.json, &done, "held deactivations")?;
         }
     }
     Ok(ExitCode::SUCCESS)

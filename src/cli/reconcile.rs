@@ -1,6 +1,7 @@
 //! `hrsync reconcile`, `hrsync drift`, `hrsync duplicates` and `hrsync flags`:
 //! a run on demand, and the operator's decisions on what runs find, for scripts.
 
+use super::out::{in_order, print_json, say};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -44,12 +45,12 @@ pub async fn reconcile(config_path: &Path, json_out: bool) -> anyhow::Result<Exi
     };
     let result = reconciler.run("operator").await?;
     if json_out {
-        println!("{}", serde_json::to_string_pretty(&result)?);
+        print_json(&result)?;
     } else {
         let run = result.run();
         match &result {
             RunResult::Complete { .. } => {
-                println!(
+                say!(
                     "reconciliation {} complete: {} employees, {} learners, {} completions; {} findings ({} accepted left out)",
                     run.id,
                     run.employees,
@@ -57,29 +58,30 @@ pub async fn reconcile(config_path: &Path, json_out: bool) -> anyhow::Result<Exi
                     run.completions,
                     run.total(),
                     run.accepted
-                );
+                )?;
                 for category in DriftCategory::ALL {
                     let critical = if category.is_critical() {
                         "  (critical)"
                     } else {
                         ""
                     };
-                    println!(
+                    say!(
                         "  {:<30} {:>7}{critical}",
                         category.as_str(),
                         run.count(*category)
-                    );
+                    )?;
                 }
             }
-            RunResult::Failed { .. } => println!(
+            RunResult::Failed { .. } => say!(
                 "reconciliation {} could not finish: {}; nothing is reported as drift",
                 run.id,
                 on_stdout(run.error.as_deref().unwrap_or("unknown"))
-            ),
-            RunResult::AlreadyRunning { .. } => println!(
+            )?,
+            RunResult::AlreadyRunning { .. } => say!(
                 "reconciliation {} is under way (started {}); not started twice",
-                run.id, run.started_at
-            ),
+                run.id,
+                run.started_at
+            )?,
         }
     }
     Ok(match result {
@@ -116,14 +118,14 @@ pub enum DriftCommand {
     },
 }
 
-fn print_resolved(json_out: bool, done: &[Resolved]) -> ExitCode {
+fn print_resolved(json_out: bool, done: &[Resolved]) -> anyhow::Result<ExitCode> {
     if json_out {
-        println!("{}", serde_json::to_string_pretty(done).unwrap_or_default());
+        print_json(done)?;
     }
     let mut refused = false;
     for r in done {
         match &r.result {
-            Ok(state) if !json_out => println!("drift item {}: {state}", r.item),
+            Ok(state) if !json_out => say!("drift item {}: {state}", r.item)?,
             Ok(_) => {}
             Err(why) => {
                 refused = true;
@@ -132,9 +134,9 @@ fn print_resolved(json_out: bool, done: &[Resolved]) -> ExitCode {
         }
     }
     if refused {
-        ExitCode::FAILURE
+        Ok(ExitCode::FAILURE)
     } else {
-        ExitCode::SUCCESS
+        Ok(ExitCode::SUCCESS)
     }
 }
 
@@ -171,14 +173,11 @@ pub fn drift(args: &StoreArgs, command: &DriftCommand) -> anyhow::Result<ExitCod
                 }
             }
             if args.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&json!({ "run": run, "items": items }))?
-                );
+                print_json(&json!({ "run": run, "items": items }))?;
             } else {
-                println!("run {} ({}), {} items", run.id, run.started_at, items.len());
+                say!("run {} ({}), {} items", run.id, run.started_at, items.len())?;
                 for i in &items {
-                    println!(
+                    say!(
                         "{:>7}  {:<28} {:<10} {:<18} hris={} lms={} [{}]",
                         i.id,
                         i.category.as_str(),
@@ -187,19 +186,19 @@ pub fn drift(args: &StoreArgs, command: &DriftCommand) -> anyhow::Result<ExitCod
                         on_stdout(i.hris_value.as_deref().unwrap_or("-")),
                         on_stdout(i.lms_value.as_deref().unwrap_or("-")),
                         i.state
-                    );
+                    )?;
                 }
             }
             ExitCode::SUCCESS
         }
-        DriftCommand::Fix { ids } => print_resolved(args.json, &resolve::fix(&store, &actor, ids)?),
+        DriftCommand::Fix { ids } => print_resolved(args.json, &resolve::fix(&store, &actor, ids)?)?,
         DriftCommand::Flag { ids, note } => {
-            print_resolved(args.json, &resolve::flag(&store, &actor, ids, note)?)
+            print_resolved(args.json, &resolve::flag(&store, &actor, ids, note)?)?
         }
         DriftCommand::Accept { ids, reason, days } => {
             let expires =
                 days.map(|d| jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24 * d as i64));
-            print_resolved(args.json, &resolve::accept(&store, &actor, ids, reason, expires)?)
+            print_resolved(args.json, &resolve::accept(&store, &actor, ids, reason, expires)?)?
         }
     })
 }
@@ -211,6 +210,9 @@ pub enum DuplicatesCommand {
         /// Decided groups too.
         #[arg(long)]
         all: bool,
+        /// Oldest first (the default is newest first, as the console lists them).
+        #[arg(long)]
+        oldest_first: bool,
     },
     /// Not a duplicate: remembered; the held records sync.
     NotDuplicate {
@@ -234,22 +236,22 @@ pub enum DuplicatesCommand {
     },
 }
 
-fn print_groups(json_out: bool, groups: &[DuplicateGroup]) {
+fn print_groups(json_out: bool, groups: &[DuplicateGroup]) -> anyhow::Result<()> {
     if json_out {
-        println!("{}", serde_json::to_string_pretty(groups).unwrap_or_default());
-        return;
+        return print_json(groups);
     }
     for g in groups {
         let members: Vec<&str> = g.members.iter().map(|m| m.member_id.as_str()).collect();
-        println!(
+        say!(
             "group {:>5}  {:<4} {:<24} {:<13} {}",
             g.id,
             g.side.as_str(),
             g.basis.describe(),
             g.state.as_str(),
             on_stdout(&members.join(", "))
-        );
+        )?;
     }
+    Ok(())
 }
 
 pub fn duplicates(args: &StoreArgs, command: &DuplicatesCommand) -> anyhow::Result<ExitCode> {
@@ -259,7 +261,7 @@ pub fn duplicates(args: &StoreArgs, command: &DuplicatesCommand) -> anyhow::Resu
     };
     let actor = operator_name();
     match command {
-        DuplicatesCommand::List { all } => {
+        DuplicatesCommand::List { all, oldest_first } => {
             let states: &[GroupState] = if *all {
                 &[]
             } else {
@@ -274,16 +276,20 @@ pub fn duplicates(args: &StoreArgs, command: &DuplicatesCommand) -> anyhow::Resu
                     break;
                 }
             }
-            print_groups(args.json, &groups);
+            // Open before flagged before decided, each newest first as the store lists them.
+            if *oldest_first {
+                groups.sort_by_key(|g| (g.state != GroupState::Open, g.state != GroupState::Flagged, g.id));
+            }
+            print_groups(args.json, &groups)?;
         }
         DuplicatesCommand::NotDuplicate { group, reason } => print_groups(
             args.json,
             &[resolve::not_duplicate(&store, &actor, *group, reason)?],
-        ),
+        )?,
         DuplicatesCommand::Flag { group, note } => print_groups(
             args.json,
             &[resolve::flag_duplicate(&store, &actor, *group, note)?],
-        ),
+        )?,
         DuplicatesCommand::Link {
             group,
             learner,
@@ -291,7 +297,7 @@ pub fn duplicates(args: &StoreArgs, command: &DuplicatesCommand) -> anyhow::Resu
         } => print_groups(
             args.json,
             &[resolve::link(&store, &actor, *group, learner, employee)?],
-        ),
+        )?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -299,12 +305,16 @@ pub fn duplicates(args: &StoreArgs, command: &DuplicatesCommand) -> anyhow::Resu
 #[derive(Subcommand, Debug)]
 pub enum FlagsCommand {
     /// The HRIS admin's queue: drift and duplicates operators handed over.
-    List,
+    List {
+        /// Oldest first (the default is newest first, as the console lists them).
+        #[arg(long)]
+        oldest_first: bool,
+    },
 }
 
 pub fn flags(args: &StoreArgs, command: &FlagsCommand) -> anyhow::Result<ExitCode> {
     let store = args.open_read_only()?;
-    let FlagsCommand::List = command;
+    let FlagsCommand::List { oldest_first } = command;
     let mut all = Vec::new();
     loop {
         let after = all.last().map_or(0, |f: &crate::store::Flag| f.id);
@@ -315,11 +325,12 @@ pub fn flags(args: &StoreArgs, command: &FlagsCommand) -> anyhow::Result<ExitCod
             break;
         }
     }
+    let all = in_order(all, *oldest_first);
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&all)?);
+        print_json(&all)?;
     } else {
         for f in &all {
-            println!(
+            say!(
                 "{:>5}  {}  {:<9} {:<10} {}: {}  ({})",
                 f.id,
                 f.at,
@@ -328,7 +339,7 @@ pub fn flags(args: &StoreArgs, command: &FlagsCommand) -> anyhow::Result<ExitCod
                 on_stdout(&f.subject),
                 on_stdout(&f.note),
                 on_stdout(&f.actor)
-            );
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,6 +1,7 @@
 //! `hrsync run` (the engine headless on a configuration) and `hrsync demo` (the
 //! sandbox and the engine together on a temporary store, no configuration).
 
+use super::out::say;
 use std::path::Path;
 use std::time::Duration;
 
@@ -30,20 +31,22 @@ pub async fn headless(config_path: &Path) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
     let contract = load_contract(&config.contract_path)?;
     let engine = engine::start(&config, contract).await?;
-    println!(
+    say!(
         "hrsync engine running: webhooks on http://{}/webhooks/hris, metrics and health on http://{}, store {}",
         engine.webhook_addr,
         engine.admin_addr,
         config.store_path.display()
-    );
+    )?;
     if let Some(load) = engine.initial_load {
-        println!(
+        say!(
             "initial load: {} employees journaled against {} learners ({} deactivations held)",
-            load.employees, load.learners, load.held
-        );
+            load.employees,
+            load.learners,
+            load.held
+        )?;
     }
     shutdown_signal().await;
-    println!("stopping: finishing what is in flight; the rest stays journaled");
+    say!("stopping: finishing what is in flight; the rest stays journaled")?;
     engine.shutdown().await;
     Ok(())
 }
@@ -164,10 +167,10 @@ pub async fn demo(options: DemoOptions, log_file: &Path) -> anyhow::Result<()> {
         interval: Duration::from_secs(2),
         ..RetryPolicy::default()
     };
-    println!(
+    say!(
         "hrsync demo: sandbox HRIS + LMS + LRS with {} employees; initial load running...",
         options.employees
-    );
+    )?;
     let engine = engine::start_with_listener(&config, contract, listener).await?;
     let admin = sandbox.credentials().admin_url.clone();
     let held = tokio::spawn(async move {
@@ -185,19 +188,19 @@ pub async fn demo(options: DemoOptions, log_file: &Path) -> anyhow::Result<()> {
         }
     });
     let result = if options.headless || !std::io::stdout().is_terminal() {
-        println!(
+        say!(
             "engine running (store {}); churn {}/s flows in by signed webhooks, completions flow back. \
              Progress prints here every 2 s.",
             config.store_path.display(),
             options.churn
-        );
-        println!("Log: {}. Press Ctrl-C to stop.", log_file.display());
+        )?;
+        say!("Log: {}. Press Ctrl-C to stop.", log_file.display())?;
         let signal = shutdown_signal();
         tokio::pin!(signal);
         loop {
             tokio::select! {
                 _ = &mut signal => break,
-                _ = tokio::time::sleep(Duration::from_secs(2)) => print_progress(&engine),
+                _ = tokio::time::sleep(Duration::from_secs(2)) => print_progress(&engine)?,
             }
         }
         Ok(())
@@ -221,11 +224,19 @@ pub async fn demo(options: DemoOptions, log_file: &Path) -> anyhow::Result<()> {
     result
 }
 
-fn print_progress(engine: &RunningEngine) {
+fn print_progress(engine: &RunningEngine) -> anyhow::Result<()> {
     if let Ok(c) = engine.store.counts() {
-        println!(
+        say!(
             "events {:>7}: {:>6} pending  {:>6} applied  {:>6} unchanged  {:>3} retrying  {:>3} dead  {:>3} rejected  {:>3} held",
-            c.total, c.pending, c.applied, c.unchanged, c.retrying, c.dead_letters, c.rejected, c.held
-        );
+            c.total,
+            c.pending,
+            c.applied,
+            c.unchanged,
+            c.retrying,
+            c.dead_letters,
+            c.rejected,
+            c.held
+        )?;
     }
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! `hrsync credentials expiring` and `hrsync export completions`: the write-back
 //! as the journal holds it, for scripts and for HRIS systems without an API.
 
+use super::out::{print_json, say};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -90,22 +91,24 @@ pub fn credentials(
     let today = jiff::Timestamp::now().to_zoned(zone).date();
     let expiring = credentials::expiring(&store, today, *days)?;
     if store_args.json {
-        println!(
-            "{}",
-            json!({ "today": today.to_string(), "days": days, "credentials": expiring })
-        );
+        print_json(&json!({ "today": today.to_string(), "days": days, "credentials": expiring }))?;
         return Ok(ExitCode::SUCCESS);
     }
     if expiring.is_empty() {
-        println!("no credential expires within {days} days");
+        say!("no credential expires within {days} days")?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    say!(
         "{:<8} {:>5}  {:<10}  {:<10}  {:<22}  {:<34}  in HRIS",
-        "band", "days", "expires", "employee", "department", "credential"
-    );
+        "band",
+        "days",
+        "expires",
+        "employee",
+        "department",
+        "credential"
+    )?;
     for c in &expiring {
-        println!(
+        say!(
             "{:<8} {:>5}  {:<10}  {:<10}  {:<22}  {:<34}  {}",
             c.band,
             c.days_left,
@@ -114,7 +117,7 @@ pub fn credentials(
             on_stdout(c.department.as_deref().unwrap_or("-")),
             on_stdout(&c.name),
             if c.in_hris { "yes" } else { "NO" }
-        );
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -140,9 +143,9 @@ pub fn export(
         )?)
     })?;
     if store_args.json {
-        println!("{}", json!({ "rows": rows, "out": out }));
+        print_json(&json!({ "rows": rows, "out": out }))?;
     } else {
-        println!("{rows} completion(s) since {since} written to {}", out.display());
+        say!("{rows} completion(s) since {since} written to {}", out.display())?;
     }
     Ok(ExitCode::SUCCESS)
 }

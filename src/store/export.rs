@@ -69,8 +69,17 @@ enum Sink<W: Write> {
     Csv(Box<csv::Writer<W>>, CsvCells),
 }
 
-fn export_error(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Export(e.to_string())
+fn export_error(e: impl Into<std::io::Error>) -> StoreError {
+    StoreError::Export(e.into())
+}
+
+/// A CSV write failure, its I/O kind kept: a closed pipe must read as one.
+fn csv_export_error(e: csv::Error) -> StoreError {
+    let kind = match e.kind() {
+        csv::ErrorKind::Io(io) => io.kind(),
+        _ => std::io::ErrorKind::Other,
+    };
+    StoreError::Export(std::io::Error::new(kind, e))
 }
 
 impl<W: Write> Sink<W> {
@@ -83,7 +92,7 @@ impl<W: Write> Sink<W> {
                     .from_writer(out);
                 cells
                     .write_record(&mut csv, AUDIT_CSV_HEADER)
-                    .map_err(export_error)?;
+                    .map_err(csv_export_error)?;
                 Sink::Csv(Box::new(csv), cells)
             }
         })
@@ -112,7 +121,7 @@ impl<W: Write> Sink<W> {
                         entry.hash.clone(),
                     ],
                 )
-                .map_err(export_error),
+                .map_err(csv_export_error),
         }
     }
 

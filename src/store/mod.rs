@@ -102,7 +102,7 @@ pub enum StoreError {
         reason: String,
     },
     #[error("cannot write the audit export: {0}")]
-    Export(String),
+    Export(#[source] std::io::Error),
     #[error("store file {}: {source}", path.display())]
     File { path: PathBuf, source: std::io::Error },
     #[error(

@@ -10,6 +10,7 @@ mod console_support;
 mod apply_partial_writes;
 mod architecture;
 mod audit_chain;
+mod cli_output;
 mod connectors;
 mod console_actions;
 mod console_attach;
