@@ -13,6 +13,7 @@ mod contract_view;
 mod credentials;
 pub mod draw;
 mod drift;
+mod drift_commands;
 mod duplicates;
 mod events;
 mod gate;
