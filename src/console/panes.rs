@@ -96,12 +96,12 @@ macro_rules! registry {
 
 registry! {
     Events => super::events::EventsView,
-    Failed => super::queue::FailedView,
+    Failed => super::failed::FailedView,
     Drift => super::drift::DriftView,
     Duplicates => super::duplicates::DuplicatesView,
     Contract => super::contract_view::ContractView,
     Audit => super::audit::AuditView,
-    Held => super::queue::HeldView,
+    Held => super::held::HeldView,
     Credentials => super::credentials::CredentialsView,
 }
 
