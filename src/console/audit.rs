@@ -7,11 +7,20 @@ use ratatui::layout::Rect;
 
 use super::action::Action;
 use super::keys::{Binding, Key::*, bind, moves};
+use super::list::Window;
 use super::panes::{Effect, Pane, PaneView};
 use super::read::{self, Op, Read};
 use super::state::{Prompt, State};
 use crate::engine::operator::handle::EngineHandle;
+use crate::model::AuditEntry;
 use crate::store::{AuditFilter, Toward};
+
+/// The audit log in view and its filter.
+#[derive(Debug, Default)]
+pub struct AuditPane {
+    pub list: Window<AuditEntry>,
+    pub filter: AuditFilter,
+}
 
 pub struct AuditView;
 

@@ -21,6 +21,18 @@ use crate::engine::operator::handle::{
     Contract, EmptyRule, FieldType, LeaveAction, Owner, TriggerWhen, check_contract,
 };
 
+/// The contract in force, as text and as display lines, and an apply under way.
+#[derive(Debug, Default)]
+pub struct ContractPane {
+    /// The contract text in force, if the console knows it.
+    pub text: Option<String>,
+    /// The text as display lines (tables and rules), rebuilt when the text changes.
+    pub lines: Vec<String>,
+    pub scroll: u16,
+    /// Where the last apply stands: "waiting for the engine", "in force".
+    pub pending_version: Option<String>,
+}
+
 pub struct ContractView;
 
 impl PaneView for ContractView {

@@ -8,12 +8,35 @@ use ratatui::layout::Rect;
 use super::action::Action;
 use super::events::open_event;
 use super::keys::{Binding, Key::*, bind, moves};
+use super::list::{Keyed, Window};
 use super::panes::{Effect, Pane, PaneView};
 use super::read::{Apply, Read};
-use super::state::{Ranked, State};
+use super::state::State;
+use crate::engine::operator::handle::CredentialStatus;
+use crate::store::CredentialTotals;
 
 /// Credentials the view loads: the soonest to expire.
 const CREDENTIALS_SHOWN: usize = 1000;
+
+/// A credential with its place in the list (the list's paging key).
+#[derive(Debug, Clone)]
+pub struct Ranked {
+    pub rank: i64,
+    pub credential: CredentialStatus,
+}
+
+impl Keyed for Ranked {
+    fn key(&self) -> i64 {
+        self.rank
+    }
+}
+
+/// Credentials expiring within 90 days and expired: the first rows, soonest first.
+#[derive(Debug, Default)]
+pub struct CredentialsPane {
+    pub list: Window<Ranked>,
+    pub totals: CredentialTotals,
+}
 
 pub struct CredentialsView;
 

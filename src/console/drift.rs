@@ -2,19 +2,81 @@
 //! its keys and their reads; its commands (fix, flag, accept, run now) go
 //! through the one gate and are carried out in `drift_commands.rs`.
 
+use std::collections::BTreeSet;
+
 use crossterm::event::KeyCode;
+use jiff::Timestamp;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
 use super::action::{Action, Command};
 use super::keys::{Binding, Key::*, bind, moves, write};
-use super::list::by_number;
+use super::list::{Numbered, Window, by_number};
 use super::panes::{Effect, Pane, PaneView, count_badge};
 use super::read::{self, Apply, Op, Read};
 use super::state::{Mode, State};
 use crate::engine::operator::handle::EngineHandle;
-use crate::model::DriftCategory;
-use crate::store::Toward;
+use crate::model::{DriftCategory, RunOutcome};
+use crate::store::{DriftItem, ReconcileRun, Toward};
+
+/// The latest reconciliation, its trend, and a page of its items.
+#[derive(Debug, Default)]
+pub struct DriftPane {
+    /// The newest runs first (complete, failed, running): the latest and its trend.
+    pub runs: Vec<ReconcileRun>,
+    pub next_run: Option<Timestamp>,
+    /// The category whose items are listed; `None` lists them all.
+    pub category: Option<DriftCategory>,
+    pub items: Window<Numbered<DriftItem>>,
+    pub chosen: BTreeSet<i64>,
+    /// The run whose items `items` holds.
+    pub shown_run: Option<i64>,
+}
+
+impl DriftPane {
+    fn complete(&self) -> impl Iterator<Item = &ReconcileRun> {
+        self.runs.iter().filter(|r| r.outcome == RunOutcome::Complete)
+    }
+
+    /// The newest complete run: the one whose items are shown.
+    pub fn latest(&self) -> Option<&ReconcileRun> {
+        self.complete().next()
+    }
+
+    /// The complete run before it, for the change per category.
+    pub fn previous(&self) -> Option<&ReconcileRun> {
+        self.complete().nth(1)
+    }
+
+    /// The newest run when it is running or failed after the latest complete one.
+    pub fn newer_unfinished(&self) -> Option<&ReconcileRun> {
+        let newest = self.runs.first()?;
+        (newest.outcome != RunOutcome::Complete).then_some(newest)
+    }
+
+    pub fn under_way(&self) -> Option<&ReconcileRun> {
+        self.newer_unfinished()
+            .filter(|r| r.outcome == RunOutcome::Running)
+    }
+
+    /// Items listed in the chosen category of the latest run.
+    pub fn listed(&self) -> usize {
+        let Some(run) = self.latest() else { return 0 };
+        match self.category {
+            Some(category) => run.count(category) as usize,
+            None => run.total() as usize,
+        }
+    }
+
+    /// The chosen items, else the one under the cursor.
+    pub fn targets(&self) -> Vec<i64> {
+        if self.chosen.is_empty() {
+            self.items.selected_row().map(|i| vec![i.id]).unwrap_or_default()
+        } else {
+            self.chosen.iter().copied().collect()
+        }
+    }
+}
 
 pub struct DriftView;
 

@@ -8,14 +8,39 @@ use ratatui::layout::Rect;
 
 use super::action::{Action, Command};
 use super::keys::{Binding, Key::*, bind, moves, write};
-use super::list::by_number;
+use super::list::{Numbered, Window, by_number};
 use super::panes::{Effect, Pane, PaneView, count_badge};
 use super::read::{self, Op, Read};
 use super::state::{Prompt, State};
 use super::update::Console;
 use crate::engine::operator::handle::{EngineHandle, HandleError};
 use crate::model::{DuplicateSide, GroupState};
-use crate::store::{DuplicateGroup, DuplicateMember, Toward};
+use crate::store::{DuplicateCounts, DuplicateGroup, DuplicateMember, Toward};
+
+/// Suspected duplicate groups (open and flagged first), a page at a time.
+#[derive(Debug, Default)]
+pub struct DuplicatesPane {
+    pub groups: Window<Numbered<DuplicateGroup>>,
+    pub counts: DuplicateCounts,
+    /// The member under the column cursor in the group under the row cursor.
+    pub column: usize,
+}
+
+impl DuplicatesPane {
+    pub fn group(&self) -> Option<&DuplicateGroup> {
+        self.groups.selected_row().map(|g| &g.row)
+    }
+
+    pub fn total(&self) -> usize {
+        (self.counts.open + self.counts.flagged + self.counts.decided) as usize
+    }
+
+    /// The column cursor, kept inside the group's members.
+    pub fn column(&self) -> usize {
+        let members = self.group().map_or(0, |g| g.members.len());
+        self.column.min(members.saturating_sub(1))
+    }
+}
 
 pub struct DuplicatesView;
 

@@ -15,6 +15,26 @@ use crate::engine::operator::handle::EngineHandle;
 use crate::model::{Direction, Event, EventId, EventStatus};
 use crate::store::{EventFilter, Toward};
 
+/// The journal in view, its filter, and whether it follows the tail.
+#[derive(Debug)]
+pub struct EventsPane {
+    pub list: Window<Event>,
+    pub filter: EventFilter,
+    /// Follow the tail: the cursor stays on the newest event as events arrive.
+    pub follow: bool,
+}
+
+impl Default for EventsPane {
+    /// A new console follows the tail.
+    fn default() -> EventsPane {
+        EventsPane {
+            list: Window::default(),
+            filter: EventFilter::default(),
+            follow: true,
+        }
+    }
+}
+
 pub struct EventsView;
 
 /// A read of `pane`'s event list under `filter`, put back with `put`.

@@ -8,9 +8,10 @@ use super::action::Action;
 use super::events::copy_event;
 use super::keys::{Binding, Key::*, write};
 use super::panes::{Effect, Pane, PaneView, count_badge};
+use super::queue::QueuePane;
 use super::queue::{self, Queue};
 use super::read::{Op, Read};
-use super::state::{QueuePane, State};
+use super::state::State;
 use crate::model::EventStatus;
 
 pub struct FailedView;

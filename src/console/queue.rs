@@ -2,16 +2,37 @@
 //! operator, a selection to act on many, and the keys that move and act on it.
 //! Each pane's own file says which events it lists and what its keys do.
 
+use std::collections::BTreeSet;
+
 use crossterm::event::KeyCode;
 
 use super::action::{Action, Command};
 use super::events::{events_read, open_event};
 use super::keys::{Binding, Key::*, bind, moves};
+use super::list::Window;
 use super::panes::{Effect, Pane};
 use super::read::{Op, Read};
-use super::state::{QueuePane, State};
-use crate::model::{EventId, EventStatus};
+use super::state::State;
+use crate::model::{Event, EventId, EventStatus};
 use crate::store::EventFilter;
+
+/// A list of waiting events (dead letters, held) with the operator's selection.
+#[derive(Debug, Default)]
+pub struct QueuePane {
+    pub list: Window<Event>,
+    pub chosen: BTreeSet<EventId>,
+}
+
+impl QueuePane {
+    /// The chosen events, else the one under the cursor.
+    pub fn targets(&self) -> Vec<EventId> {
+        if self.chosen.is_empty() {
+            self.list.selected_row().map(|e| vec![e.id]).unwrap_or_default()
+        } else {
+            self.chosen.iter().copied().collect()
+        }
+    }
+}
 
 /// What sets one queue apart from the other.
 pub(super) trait Queue {

@@ -11,8 +11,9 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
 use crate::console::list::{Keyed, Window};
 use crate::console::palette::status_label;
+use crate::console::queue::QueuePane;
 use crate::console::sanitise::{visible, visible_string};
-use crate::console::state::{QueuePane, State};
+use crate::console::state::State;
 use crate::model::{Direction, Event};
 
 /// Wall-clock time of day in the machine's zone.
