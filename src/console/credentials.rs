@@ -42,7 +42,7 @@ pub struct CredentialsView;
 
 /// Moves within the rows, all of which are loaded at once.
 fn step(state: &mut State, delta: isize) {
-    let list = &mut state.credentials.list;
+    let list = &mut state.panes.credentials.list;
     let last = list.rows.len().saturating_sub(1) as isize;
     list.selected = (list.selected as isize + delta).clamp(0, last.max(0)) as usize;
 }
@@ -63,7 +63,7 @@ impl PaneView for CredentialsView {
             let today = jiff::Zoned::now().date();
             let (rows, totals) = h.credentials(today, CREDENTIALS_SHOWN)?;
             Ok(Box::new(move |state: &mut State| {
-                let pane = &mut state.credentials;
+                let pane = &mut state.panes.credentials;
                 pane.list.selected = pane.list.selected.min(rows.len().saturating_sub(1));
                 pane.list.rows = rows
                     .into_iter()
@@ -87,10 +87,11 @@ impl PaneView for CredentialsView {
             Action::Down => step(state, 1),
             Action::PageUp => step(state, -state.page_rows()),
             Action::PageDown => step(state, state.page_rows()),
-            Action::Top => state.credentials.list.selected = 0,
+            Action::Top => state.panes.credentials.list.selected = 0,
             Action::Bottom => step(state, isize::MAX / 2),
             Action::Open => {
                 let id = state
+                    .panes
                     .credentials
                     .list
                     .selected_row()
@@ -107,7 +108,7 @@ impl PaneView for CredentialsView {
 
     fn keep_visible(&self, state: &mut State) {
         let rows = super::layout::list_rows(state.width, state.height);
-        state.credentials.list.keep_visible(rows);
+        state.panes.credentials.list.keep_visible(rows);
     }
 
     fn draw(&self, state: &State, frame: &mut Frame, area: Rect) {

@@ -83,13 +83,15 @@ pub struct DriftView;
 /// A read of the latest run's items in the chosen category; `fresh` when the
 /// run shown changes (the selection goes with it).
 fn items(state: &mut State, op: Op) -> Option<Read> {
-    let pane = &mut state.drift;
+    let pane = &mut state.panes.drift;
     let run = pane.latest()?.id;
     let (category, total) = (pane.category, pane.listed());
     let fetch = move |h: &EngineHandle, from: Option<i64>, toward: Toward, limit: usize| {
         by_number(total, |offset, limit| h.drift_items(run, category, offset, limit))(from, toward, limit)
     };
-    read::list(Pane::Drift, &mut pane.items, op, fetch, |s, w| s.drift.items = w)
+    read::list(Pane::Drift, &mut pane.items, op, fetch, |s, w| {
+        s.panes.drift.items = w
+    })
 }
 
 fn effects(read: Option<Read>) -> Vec<Effect> {
@@ -98,7 +100,7 @@ fn effects(read: Option<Read>) -> Vec<Effect> {
 
 /// A command on the chosen items, else the one under the cursor.
 fn on_chosen(state: &mut State, make: impl FnOnce(Vec<i64>) -> Command) -> Vec<Effect> {
-    let ids = state.drift.targets();
+    let ids = state.panes.drift.targets();
     if ids.is_empty() {
         state.say("no drift item here to act on");
         return Vec::new();
@@ -113,7 +115,7 @@ impl PaneView for DriftView {
 
     /// The latest run's total, and a mark (not colour alone) for a critical finding.
     fn badge(&self, state: &State) -> String {
-        let Some(run) = state.drift.latest() else {
+        let Some(run) = state.panes.drift.latest() else {
             return String::new();
         };
         let mut badge = count_badge(run.total());
@@ -139,18 +141,18 @@ impl PaneView for DriftView {
     }
 
     fn works_here(&self, state: &State, action: &Action) -> bool {
-        let item = state.drift.items.selected_row();
+        let item = state.panes.drift.items.selected_row();
         match action {
             Action::Open | Action::ToggleSelect | Action::Flag | Action::Accept => item.is_some(),
-            Action::Fix => !state.drift.chosen.is_empty() || item.is_some_and(|i| i.category.can_fix()),
-            Action::RunReconcile => state.drift.under_way().is_none(),
+            Action::Fix => !state.panes.drift.chosen.is_empty() || item.is_some_and(|i| i.category.can_fix()),
+            Action::RunReconcile => state.panes.drift.under_way().is_none(),
             _ => true,
         }
     }
 
     /// The page of items in view: the same rows again, or a new run's from the top.
     fn refresh(&self, state: &mut State) -> Option<Read> {
-        let pane = &mut state.drift;
+        let pane = &mut state.panes.drift;
         let Some(latest) = pane.latest().map(|r| r.id) else {
             pane.items = Default::default();
             pane.shown_run = None;
@@ -174,7 +176,7 @@ impl PaneView for DriftView {
             Action::Top => effects(items(state, Op::Newest)),
             Action::Bottom => effects(items(state, Op::Oldest)),
             Action::Open => {
-                let Some(id) = state.drift.items.selected_row().map(|i| i.id) else {
+                let Some(id) = state.panes.drift.items.selected_row().map(|i| i.id) else {
                     return Vec::new();
                 };
                 vec![Effect::Read(Read::new(Some(Pane::Drift), move |h| {
@@ -190,7 +192,7 @@ impl PaneView for DriftView {
                 }))]
             }
             Action::ToggleSelect => {
-                let pane = &mut state.drift;
+                let pane = &mut state.panes.drift;
                 if let Some(id) = pane.items.selected_row().map(|i| i.id)
                     && !pane.chosen.remove(&id)
                 {
@@ -199,14 +201,18 @@ impl PaneView for DriftView {
                 Vec::new()
             }
             Action::CycleCategory => {
-                let pane = &mut state.drift;
+                let pane = &mut state.panes.drift;
                 pane.category = super::update::cycle(DriftCategory::ALL, pane.category);
                 pane.chosen.clear();
                 if pane.latest().is_none() {
                     return Vec::new();
                 }
                 let read = items(state, Op::Newest);
-                let name = state.drift.category.map_or("every category", |c| c.describe());
+                let name = state
+                    .panes
+                    .drift
+                    .category
+                    .map_or("every category", |c| c.describe());
                 state.say(format!("showing {name}"));
                 effects(read)
             }
@@ -218,7 +224,7 @@ impl PaneView for DriftView {
                 expires: None,
             }),
             Action::RunReconcile => {
-                let under_way = state.drift.under_way().map(|run| {
+                let under_way = state.panes.drift.under_way().map(|run| {
                     format!(
                         "a run is under way (run {}, started {}); its result shows here when it ends",
                         run.id,
@@ -238,13 +244,13 @@ impl PaneView for DriftView {
     }
 
     fn copy(&self, state: &State) -> Option<String> {
-        let item = state.drift.items.selected_row()?;
+        let item = state.panes.drift.items.selected_row()?;
         Some(serde_json::to_string(&item.row).unwrap_or_default())
     }
 
     fn keep_visible(&self, state: &mut State) {
         let (rows, _) = super::layout::review_list_rows(state.width, state.height);
-        state.drift.items.keep_visible(rows);
+        state.panes.drift.items.keep_visible(rows);
     }
 
     fn draw(&self, state: &State, frame: &mut Frame, area: Rect) {

@@ -90,7 +90,7 @@ impl Console {
             Command::AcceptDrift { ids, reason, expires } => (ids, reason.as_deref(), *expires),
             _ => return Vec::new(),
         };
-        let rows = &self.state.drift.items.rows;
+        let rows = &self.state.panes.drift.items.rows;
         let mut body: Vec<String> = ids
             .iter()
             .take(8)
@@ -162,7 +162,7 @@ impl Console {
         };
         match done {
             Ok(done) => {
-                self.state.drift.chosen.clear();
+                self.state.panes.drift.chosen.clear();
                 let (text, refused) = summary(&what, &done);
                 if refused {
                     self.state.warn(text);

@@ -20,7 +20,7 @@ impl Queue for FailedView {
     const PANE: Pane = Pane::Failed;
     const STATUS: EventStatus = EventStatus::DeadLetter;
     fn queue(state: &mut State) -> &mut QueuePane {
-        &mut state.failed
+        &mut state.panes.failed
     }
 }
 
@@ -53,7 +53,7 @@ impl PaneView for FailedView {
     }
 
     fn copy(&self, state: &State) -> Option<String> {
-        state.failed.list.selected_row().map(copy_event)
+        state.panes.failed.list.selected_row().map(copy_event)
     }
 
     fn keep_visible(&self, state: &mut State) {

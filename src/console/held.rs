@@ -20,7 +20,7 @@ impl Queue for HeldView {
     const PANE: Pane = Pane::Held;
     const STATUS: EventStatus = EventStatus::Held;
     fn queue(state: &mut State) -> &mut QueuePane {
-        &mut state.held
+        &mut state.panes.held
     }
 }
 
@@ -51,7 +51,7 @@ impl PaneView for HeldView {
     }
 
     fn copy(&self, state: &State) -> Option<String> {
-        state.held.list.selected_row().map(copy_event)
+        state.panes.held.list.selected_row().map(copy_event)
     }
 
     fn keep_visible(&self, state: &mut State) {

@@ -6,15 +6,9 @@ use jiff::Timestamp;
 use tui_textarea::TextArea;
 
 use super::action::Command;
-use super::audit::AuditPane;
-use super::contract_view::ContractPane;
-use super::credentials::CredentialsPane;
-use super::drift::DriftPane;
-use super::duplicates::DuplicatesPane;
-use super::events::EventsPane;
 use super::palette::Palette;
 pub use super::panes::Pane;
-use super::queue::QueuePane;
+use super::panes::Panes;
 use crate::engine::operator::handle::{ContractProblem, EngineStatus};
 use crate::store::{DriftItem, EventDetail, StoreCounts};
 
@@ -95,14 +89,8 @@ pub struct State {
     pub pause_requested: bool,
     pub in_process: bool,
     pub operator: String,
-    pub events: EventsPane,
-    pub failed: QueuePane,
-    pub held: QueuePane,
-    pub drift: DriftPane,
-    pub duplicates: DuplicatesPane,
-    pub audit: AuditPane,
-    pub contract: ContractPane,
-    pub credentials: CredentialsPane,
+    /// Each pane's own state, a field per pane (`panes.events`, `panes.failed`, …).
+    pub panes: Panes,
     pub flash: Option<Flash>,
     /// Text to put on the clipboard (OSC 52) at the next draw.
     pub clipboard: Option<String>,
@@ -124,14 +112,7 @@ impl State {
             pause_requested: false,
             in_process,
             operator,
-            events: EventsPane::default(),
-            failed: QueuePane::default(),
-            held: QueuePane::default(),
-            drift: DriftPane::default(),
-            duplicates: DuplicatesPane::default(),
-            audit: AuditPane::default(),
-            contract: ContractPane::default(),
-            credentials: CredentialsPane::default(),
+            panes: Panes::default(),
             flash: None,
             clipboard: None,
             quit: false,

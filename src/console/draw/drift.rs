@@ -283,7 +283,7 @@ fn item_cells(state: &State, pane: &DriftPane, i: &DriftItem, wide: bool) -> Vec
 }
 
 pub fn pane(state: &State, frame: &mut Frame, area: Rect) {
-    let pane = &state.drift;
+    let pane = &state.panes.drift;
     let [top, below] = drift_areas(area);
     let summary = Paragraph::new(summary(state, pane)).wrap(Wrap { trim: false });
     if area.width >= 70 {
