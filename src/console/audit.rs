@@ -7,21 +7,32 @@ use ratatui::layout::Rect;
 
 use super::action::Action;
 use super::keys::{Binding, Key::*, bind, moves};
+use super::list::Window;
 use super::panes::{Effect, Pane, PaneView};
 use super::read::{self, Op, Read};
 use super::state::{Prompt, State};
 use crate::engine::operator::handle::EngineHandle;
+use crate::model::AuditEntry;
 use crate::store::{AuditFilter, Toward};
+
+/// The audit log in view and its filter.
+#[derive(Debug, Default)]
+pub struct AuditPane {
+    pub list: Window<AuditEntry>,
+    pub filter: AuditFilter,
+}
 
 pub struct AuditView;
 
 fn list(state: &mut State, op: Op) -> Option<Read> {
-    let audit = &mut state.audit;
+    let audit = &mut state.panes.audit;
     let filter = audit.filter.clone();
     let fetch = move |h: &EngineHandle, from: Option<i64>, toward: Toward, limit: usize| {
         h.audit(&filter, from.map(|s| s as u64), toward, limit)
     };
-    read::list(Pane::Audit, &mut audit.list, op, fetch, |s, w| s.audit.list = w)
+    read::list(Pane::Audit, &mut audit.list, op, fetch, |s, w| {
+        s.panes.audit.list = w
+    })
 }
 
 fn effects(read: Option<Read>) -> Vec<Effect> {
@@ -56,25 +67,25 @@ impl PaneView for AuditView {
             Action::Top => list(state, Op::Newest),
             Action::Bottom => list(state, Op::Oldest),
             Action::Open => {
-                let Some(entry) = state.audit.list.selected_row() else {
+                let Some(entry) = state.panes.audit.list.selected_row() else {
                     return Vec::new();
                 };
                 let Some(employee) = entry.employee_id.clone() else {
                     state.say("this entry names no employee");
                     return Vec::new();
                 };
-                state.audit.filter = AuditFilter {
+                state.panes.audit.filter = AuditFilter {
                     employee_id: Some(employee),
                     ..AuditFilter::default()
                 };
                 list(state, Op::Newest)
             }
-            Action::Back if state.audit.filter != AuditFilter::default() => {
-                state.audit.filter = AuditFilter::default();
+            Action::Back if state.panes.audit.filter != AuditFilter::default() => {
+                state.panes.audit.filter = AuditFilter::default();
                 list(state, Op::Newest)
             }
             Action::FilterText => {
-                let now = state.audit.filter.text.clone().unwrap_or_default();
+                let now = state.panes.audit.filter.text.clone().unwrap_or_default();
                 return vec![Effect::Prompt(Prompt::AuditText, now)];
             }
             _ => None,
@@ -86,18 +97,18 @@ impl PaneView for AuditView {
         if *prompt != Prompt::AuditText {
             return Vec::new();
         }
-        state.audit.filter.text = value;
+        state.panes.audit.filter.text = value;
         effects(list(state, Op::Newest))
     }
 
     fn copy(&self, state: &State) -> Option<String> {
-        let entry = state.audit.list.selected_row()?;
+        let entry = state.panes.audit.list.selected_row()?;
         Some(serde_json::to_string(entry).unwrap_or_default())
     }
 
     fn keep_visible(&self, state: &mut State) {
         let rows = super::layout::list_rows(state.width, state.height);
-        state.audit.list.keep_visible(rows);
+        state.panes.audit.list.keep_visible(rows);
     }
 
     fn draw(&self, state: &State, frame: &mut Frame, area: Rect) {

@@ -21,6 +21,18 @@ use crate::engine::operator::handle::{
     Contract, EmptyRule, FieldType, LeaveAction, Owner, TriggerWhen, check_contract,
 };
 
+/// The contract in force, as text and as display lines, and an apply under way.
+#[derive(Debug, Default)]
+pub struct ContractPane {
+    /// The contract text in force, if the console knows it.
+    pub text: Option<String>,
+    /// The text as display lines (tables and rules), rebuilt when the text changes.
+    pub lines: Vec<String>,
+    pub scroll: u16,
+    /// Where the last apply stands: "waiting for the engine", "in force".
+    pub pending_version: Option<String>,
+}
+
 pub struct ContractView;
 
 impl PaneView for ContractView {
@@ -60,7 +72,7 @@ impl PaneView for ContractView {
             }
             _ => return Vec::new(),
         };
-        let contract = &mut state.contract;
+        let contract = &mut state.panes.contract;
         let last = contract.lines.len().saturating_sub(1) as i64;
         let to = (contract.scroll as i64 + delta as i64).clamp(0, last.max(0));
         contract.scroll = u16::try_from(to).unwrap_or(u16::MAX);
@@ -68,15 +80,16 @@ impl PaneView for ContractView {
     }
 
     fn copy(&self, state: &State) -> Option<String> {
-        state.contract.text.clone()
+        state.panes.contract.text.clone()
     }
 
     fn draw(&self, state: &State, frame: &mut Frame, area: Rect) {
         let mut shown: Vec<Line> = state
+            .panes
             .contract
             .lines
             .iter()
-            .skip(state.contract.scroll as usize)
+            .skip(state.panes.contract.scroll as usize)
             .map(|l| {
                 // The contract's values and its problems can quote anything.
                 let l = visible(l);
@@ -87,7 +100,7 @@ impl PaneView for ContractView {
                 }
             })
             .collect();
-        if let Some(version) = &state.contract.pending_version {
+        if let Some(version) = &state.panes.contract.pending_version {
             shown.insert(
                 0,
                 Line::styled(
@@ -104,7 +117,7 @@ impl PaneView for ContractView {
 
 /// Opens the editor on the contract in force.
 fn edit(state: &mut State) {
-    let Some(text) = state.contract.text.clone() else {
+    let Some(text) = state.panes.contract.text.clone() else {
         state.warn("the contract in force is not known to this console (attach with --contract FILE)");
         return;
     };

@@ -8,18 +8,41 @@ use ratatui::layout::Rect;
 use super::action::Action;
 use super::events::open_event;
 use super::keys::{Binding, Key::*, bind, moves};
+use super::list::{Keyed, Window};
 use super::panes::{Effect, Pane, PaneView};
 use super::read::{Apply, Read};
-use super::state::{Ranked, State};
+use super::state::State;
+use crate::engine::operator::handle::CredentialStatus;
+use crate::store::CredentialTotals;
 
 /// Credentials the view loads: the soonest to expire.
 const CREDENTIALS_SHOWN: usize = 1000;
+
+/// A credential with its place in the list (the list's paging key).
+#[derive(Debug, Clone)]
+pub struct Ranked {
+    pub rank: i64,
+    pub credential: CredentialStatus,
+}
+
+impl Keyed for Ranked {
+    fn key(&self) -> i64 {
+        self.rank
+    }
+}
+
+/// Credentials expiring within 90 days and expired: the first rows, soonest first.
+#[derive(Debug, Default)]
+pub struct CredentialsPane {
+    pub list: Window<Ranked>,
+    pub totals: CredentialTotals,
+}
 
 pub struct CredentialsView;
 
 /// Moves within the rows, all of which are loaded at once.
 fn step(state: &mut State, delta: isize) {
-    let list = &mut state.credentials.list;
+    let list = &mut state.panes.credentials.list;
     let last = list.rows.len().saturating_sub(1) as isize;
     list.selected = (list.selected as isize + delta).clamp(0, last.max(0)) as usize;
 }
@@ -40,7 +63,7 @@ impl PaneView for CredentialsView {
             let today = jiff::Zoned::now().date();
             let (rows, totals) = h.credentials(today, CREDENTIALS_SHOWN)?;
             Ok(Box::new(move |state: &mut State| {
-                let pane = &mut state.credentials;
+                let pane = &mut state.panes.credentials;
                 pane.list.selected = pane.list.selected.min(rows.len().saturating_sub(1));
                 pane.list.rows = rows
                     .into_iter()
@@ -64,10 +87,11 @@ impl PaneView for CredentialsView {
             Action::Down => step(state, 1),
             Action::PageUp => step(state, -state.page_rows()),
             Action::PageDown => step(state, state.page_rows()),
-            Action::Top => state.credentials.list.selected = 0,
+            Action::Top => state.panes.credentials.list.selected = 0,
             Action::Bottom => step(state, isize::MAX / 2),
             Action::Open => {
                 let id = state
+                    .panes
                     .credentials
                     .list
                     .selected_row()
@@ -84,7 +108,7 @@ impl PaneView for CredentialsView {
 
     fn keep_visible(&self, state: &mut State) {
         let rows = super::layout::list_rows(state.width, state.height);
-        state.credentials.list.keep_visible(rows);
+        state.panes.credentials.list.keep_visible(rows);
     }
 
     fn draw(&self, state: &State, frame: &mut Frame, area: Rect) {

@@ -8,34 +8,59 @@ use ratatui::layout::Rect;
 
 use super::action::{Action, Command};
 use super::keys::{Binding, Key::*, bind, moves, write};
-use super::list::by_number;
+use super::list::{Numbered, Window, by_number};
 use super::panes::{Effect, Pane, PaneView, count_badge};
 use super::read::{self, Op, Read};
 use super::state::{Prompt, State};
 use super::update::Console;
 use crate::engine::operator::handle::{EngineHandle, HandleError};
 use crate::model::{DuplicateSide, GroupState};
-use crate::store::{DuplicateGroup, DuplicateMember, Toward};
+use crate::store::{DuplicateCounts, DuplicateGroup, DuplicateMember, Toward};
+
+/// Suspected duplicate groups (open and flagged first), a page at a time.
+#[derive(Debug, Default)]
+pub struct DuplicatesPane {
+    pub groups: Window<Numbered<DuplicateGroup>>,
+    pub counts: DuplicateCounts,
+    /// The member under the column cursor in the group under the row cursor.
+    pub column: usize,
+}
+
+impl DuplicatesPane {
+    pub fn group(&self) -> Option<&DuplicateGroup> {
+        self.groups.selected_row().map(|g| &g.row)
+    }
+
+    pub fn total(&self) -> usize {
+        (self.counts.open + self.counts.flagged + self.counts.decided) as usize
+    }
+
+    /// The column cursor, kept inside the group's members.
+    pub fn column(&self) -> usize {
+        let members = self.group().map_or(0, |g| g.members.len());
+        self.column.min(members.saturating_sub(1))
+    }
+}
 
 pub struct DuplicatesView;
 
 /// A read of the groups; the column cursor goes back to the first member when
 /// the group under the row cursor changes.
 fn groups(state: &mut State, op: Op) -> Option<Read> {
-    let pane = &mut state.duplicates;
+    let pane = &mut state.panes.duplicates;
     let total = pane.total();
     let before = pane.group().map(|g| g.id);
     let fetch = move |h: &EngineHandle, from: Option<i64>, toward: Toward, limit: usize| {
         by_number(total, |offset, limit| h.duplicate_groups(&[], offset, limit))(from, toward, limit)
     };
     let read = read::list(Pane::Duplicates, &mut pane.groups, op, fetch, move |s, w| {
-        s.duplicates.groups = w;
-        if s.duplicates.group().map(|g| g.id) != before || matches!(op, Op::Newest | Op::Oldest) {
-            s.duplicates.column = 0;
+        s.panes.duplicates.groups = w;
+        if s.panes.duplicates.group().map(|g| g.id) != before || matches!(op, Op::Newest | Op::Oldest) {
+            s.panes.duplicates.column = 0;
         }
     });
-    if read.is_none() && state.duplicates.group().map(|g| g.id) != before {
-        state.duplicates.column = 0;
+    if read.is_none() && state.panes.duplicates.group().map(|g| g.id) != before {
+        state.panes.duplicates.column = 0;
     }
     read
 }
@@ -46,7 +71,7 @@ fn effects(read: Option<Read>) -> Vec<Effect> {
 
 /// The group under the cursor when a decision on it still makes sense.
 fn undecided(state: &mut State) -> Option<DuplicateGroup> {
-    let Some(group) = state.duplicates.group().cloned() else {
+    let Some(group) = state.panes.duplicates.group().cloned() else {
         state.say("no suspected duplicate group here");
         return None;
     };
@@ -65,7 +90,7 @@ fn undecided(state: &mut State) -> Option<DuplicateGroup> {
 /// Link: the learner under the column cursor, to an employee id the operator
 /// confirms or corrects in a prompt prefilled from the learner.
 fn link(state: &mut State) -> Vec<Effect> {
-    let Some(group) = state.duplicates.group().cloned() else {
+    let Some(group) = state.panes.duplicates.group().cloned() else {
         state.say("no suspected duplicate group here");
         return Vec::new();
     };
@@ -80,7 +105,7 @@ fn link(state: &mut State) -> Vec<Effect> {
         state.say(format!("group {} is already linked", group.id));
         return Vec::new();
     }
-    let Some(member) = group.members.get(state.duplicates.column()) else {
+    let Some(member) = group.members.get(state.panes.duplicates.column()) else {
         return Vec::new();
     };
     let learner = member
@@ -101,7 +126,7 @@ impl PaneView for DuplicatesView {
     }
 
     fn badge(&self, state: &State) -> String {
-        count_badge(state.duplicates.counts.open + state.duplicates.counts.flagged)
+        count_badge(state.panes.duplicates.counts.open + state.panes.duplicates.counts.flagged)
     }
 
     fn keys(&self) -> Vec<Binding> {
@@ -117,7 +142,7 @@ impl PaneView for DuplicatesView {
     }
 
     fn works_here(&self, state: &State, action: &Action) -> bool {
-        let group = state.duplicates.group();
+        let group = state.panes.duplicates.group();
         match action {
             Action::Left | Action::Right => group.is_some_and(|g| g.members.len() > 1),
             Action::NotDuplicate | Action::Flag => group.is_some_and(|g| g.state.holds()),
@@ -129,7 +154,7 @@ impl PaneView for DuplicatesView {
     }
 
     fn refresh(&self, state: &mut State) -> Option<Read> {
-        let op = if state.duplicates.groups.loaded {
+        let op = if state.panes.duplicates.groups.loaded {
             Op::Refresh
         } else {
             Op::Newest
@@ -147,7 +172,7 @@ impl PaneView for DuplicatesView {
             Action::Bottom => effects(groups(state, Op::Oldest)),
             Action::Left | Action::Right => {
                 let delta = if *action == Action::Left { -1 } else { 1 };
-                let pane = &mut state.duplicates;
+                let pane = &mut state.panes.duplicates;
                 let last = pane.group().map_or(0, |g| g.members.len().saturating_sub(1));
                 pane.column = pane.column().saturating_add_signed(delta).min(last);
                 Vec::new()
@@ -176,13 +201,13 @@ impl PaneView for DuplicatesView {
     }
 
     fn copy(&self, state: &State) -> Option<String> {
-        let group = state.duplicates.group()?;
+        let group = state.panes.duplicates.group()?;
         Some(serde_json::to_string(group).unwrap_or_default())
     }
 
     fn keep_visible(&self, state: &mut State) {
         let (_, rows) = super::layout::review_list_rows(state.width, state.height);
-        state.duplicates.groups.keep_visible(rows);
+        state.panes.duplicates.groups.keep_visible(rows);
     }
 
     fn draw(&self, state: &State, frame: &mut Frame, area: Rect) {
@@ -237,7 +262,14 @@ impl Console {
             _ => return Vec::new(),
         };
         let mut body = Vec::new();
-        let group = self.state.duplicates.groups.rows.iter().find(|g| g.id == id);
+        let group = self
+            .state
+            .panes
+            .duplicates
+            .groups
+            .rows
+            .iter()
+            .find(|g| g.id == id);
         if let Some(g) = group {
             let members: Vec<&str> = g.members.iter().map(|m| m.member_id.as_str()).collect();
             body.push(format!(

@@ -15,6 +15,26 @@ use crate::engine::operator::handle::EngineHandle;
 use crate::model::{Direction, Event, EventId, EventStatus};
 use crate::store::{EventFilter, Toward};
 
+/// The journal in view, its filter, and whether it follows the tail.
+#[derive(Debug)]
+pub struct EventsPane {
+    pub list: Window<Event>,
+    pub filter: EventFilter,
+    /// Follow the tail: the cursor stays on the newest event as events arrive.
+    pub follow: bool,
+}
+
+impl Default for EventsPane {
+    /// A new console follows the tail.
+    fn default() -> EventsPane {
+        EventsPane {
+            list: Window::default(),
+            filter: EventFilter::default(),
+            follow: true,
+        }
+    }
+}
+
 pub struct EventsView;
 
 /// A read of `pane`'s event list under `filter`, put back with `put`.
@@ -52,14 +72,14 @@ pub(super) fn copy_event(e: &Event) -> String {
 }
 
 fn list(state: &mut State, op: Op) -> Option<Read> {
-    let events = &mut state.events;
+    let events = &mut state.panes.events;
     let read = events_read(
         Pane::Events,
         &mut events.list,
         events.filter.clone(),
         op,
         move |s, w| {
-            s.events.list = w;
+            s.panes.events.list = w;
             after(s, op);
         },
     );
@@ -71,7 +91,7 @@ fn list(state: &mut State, op: Op) -> Option<Read> {
 
 /// Scrolling away from the newest event stops following; back on it, follows again.
 fn after(state: &mut State, op: Op) {
-    let events = &mut state.events;
+    let events = &mut state.panes.events;
     match op {
         Op::Move(_) => events.follow = events.list.at_top(),
         Op::Newest => events.follow = true,
@@ -105,7 +125,7 @@ impl PaneView for EventsView {
     }
 
     fn refresh(&self, state: &mut State) -> Option<Read> {
-        let op = if state.events.follow {
+        let op = if state.panes.events.follow {
             Op::Newest
         } else {
             Op::Refresh
@@ -122,12 +142,13 @@ impl PaneView for EventsView {
             Action::Top => list(state, Op::Newest),
             Action::Bottom => list(state, Op::Oldest),
             Action::Open => state
+                .panes
                 .events
                 .list
                 .selected_row()
                 .map(|e| open_event(Pane::Events, e.id)),
             Action::FollowTail => {
-                let events = &mut state.events;
+                let events = &mut state.panes.events;
                 events.follow = !events.follow;
                 if events.follow {
                     list(state, Op::Newest)
@@ -136,25 +157,25 @@ impl PaneView for EventsView {
                 }
             }
             Action::FilterText => {
-                let now = state.events.filter.text.clone().unwrap_or_default();
+                let now = state.panes.events.filter.text.clone().unwrap_or_default();
                 return vec![Effect::Prompt(Prompt::EventText, now)];
             }
             Action::FilterEmployee => {
-                let now = state.events.filter.employee_id.clone().unwrap_or_default();
+                let now = state.panes.events.filter.employee_id.clone().unwrap_or_default();
                 return vec![Effect::Prompt(Prompt::EventEmployee, now)];
             }
             Action::CycleDirection => {
-                let filter = &mut state.events.filter;
+                let filter = &mut state.panes.events.filter;
                 filter.direction = super::update::cycle(Direction::ALL, filter.direction);
                 return reload(state);
             }
             Action::CycleStatus => {
-                let filter = &mut state.events.filter;
+                let filter = &mut state.panes.events.filter;
                 filter.status = super::update::cycle(EventStatus::ALL, filter.status);
                 return reload(state);
             }
             Action::ClearFilters => {
-                state.events.filter = EventFilter::default();
+                state.panes.events.filter = EventFilter::default();
                 return reload(state);
             }
             _ => None,
@@ -164,20 +185,20 @@ impl PaneView for EventsView {
 
     fn submit(&self, state: &mut State, prompt: &Prompt, value: Option<String>) -> Vec<Effect> {
         match prompt {
-            Prompt::EventText => state.events.filter.text = value,
-            Prompt::EventEmployee => state.events.filter.employee_id = value,
+            Prompt::EventText => state.panes.events.filter.text = value,
+            Prompt::EventEmployee => state.panes.events.filter.employee_id = value,
             _ => return Vec::new(),
         }
         reload(state)
     }
 
     fn copy(&self, state: &State) -> Option<String> {
-        state.events.list.selected_row().map(copy_event)
+        state.panes.events.list.selected_row().map(copy_event)
     }
 
     fn keep_visible(&self, state: &mut State) {
         let rows = super::layout::list_rows(state.width, state.height);
-        state.events.list.keep_visible(rows);
+        state.panes.events.list.keep_visible(rows);
     }
 
     fn draw(&self, state: &State, frame: &mut Frame, area: Rect) {

@@ -48,7 +48,7 @@ impl Console {
                 )];
             }
             Command::ApplyContract(text) => {
-                return contract_view::diff(self.state.contract.text.as_deref().unwrap_or(""), text);
+                return contract_view::diff(self.state.panes.contract.text.as_deref().unwrap_or(""), text);
             }
             Command::Pause | Command::Resume => return Vec::new(),
             Command::FixDrift(_)
@@ -59,10 +59,13 @@ impl Console {
                 return self.duplicate_body(command);
             }
         };
-        let rows: Vec<&Event> = [&self.state.failed.list.rows, &self.state.held.list.rows]
-            .into_iter()
-            .flatten()
-            .collect();
+        let rows: Vec<&Event> = [
+            &self.state.panes.failed.list.rows,
+            &self.state.panes.held.list.rows,
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         let mut body: Vec<String> = ids
             .iter()
             .take(8)
@@ -106,7 +109,7 @@ impl Console {
             Command::Resume => h.set_paused(false).map(|_| 1),
             Command::ApplyContract(text) => match h.apply_contract(&text)? {
                 ContractVerdict::Applied { version } => {
-                    self.state.contract.pending_version = Some(version.clone());
+                    self.state.panes.contract.pending_version = Some(version.clone());
                     self.state.say(format!(
                         "contract {version} handed to the engine; it switches within a second"
                     ));
@@ -124,8 +127,8 @@ impl Console {
         };
         match done {
             Ok(n) => {
-                self.state.failed.chosen.clear();
-                self.state.held.chosen.clear();
+                self.state.panes.failed.chosen.clear();
+                self.state.panes.held.chosen.clear();
                 self.state
                     .say(format!("done: {what} ({n} changed, in the audit log)"));
             }
@@ -189,7 +192,7 @@ impl Console {
                         ));
                         self.state.mode = Mode::EditContract { editor, problems };
                     }
-                    Ok(_) if Some(&text) == self.state.contract.text.as_ref() => {
+                    Ok(_) if Some(&text) == self.state.panes.contract.text.as_ref() => {
                         self.state.say("no change to apply");
                     }
                     Ok(_) => self.request(Command::ApplyContract(text))?,

@@ -1,20 +1,16 @@
 //! The operations console: what the operator sees and what they asked for.
 //! Elm-style: terminal input becomes an [`Action`], [`Console::update`] changes
 //! the [`State`], [`draw`] paints it. Each pane is a component ([`panes::PaneView`]:
-//! its reads, keys, key handling, columns and draw) listed once in the registry in
-//! `panes.rs`. Store reads run off the UI loop as [`read::Read`]s and come back
-//! as [`Action::Loaded`]; stale ones are dropped. Writes pass one gate in
-//! `update` (read-only, reason, confirmation). It reaches the engine only through
-//! an [`EngineHandle`], so the same console runs beside an engine or attached to one.
+//! its reads, keys, key handling, columns, draw and state) on one line of the
+//! registry below, which also declares its module. Store reads run off the UI
+//! loop as [`read::Read`]s and come back as [`Action::Loaded`]; stale ones are
+//! dropped. Writes pass one gate in `gate.rs` (read-only, reason, confirmation).
+//! It reaches the engine only through an [`EngineHandle`], so the same console
+//! runs beside an engine or attached to one.
 
 pub mod action;
-mod audit;
-mod contract_view;
-mod credentials;
 pub mod draw;
-mod drift;
-mod duplicates;
-mod events;
+mod drift_commands;
 mod gate;
 pub mod keys;
 pub mod layout;
@@ -28,6 +24,19 @@ pub mod state;
 pub mod terminal;
 mod update;
 
+// The panes, in the order of their digit keys: each line declares the pane's
+// module, its `Pane` variant and view, and its state in `Panes` (see panes.rs).
+panes::registry! {
+    Events => events::EventsView, events: events::EventsPane,
+    Failed => failed::FailedView, failed: queue::QueuePane,
+    Drift => drift::DriftView, drift: drift::DriftPane,
+    Duplicates => duplicates::DuplicatesView, duplicates: duplicates::DuplicatesPane,
+    Contract => contract_view::ContractView, contract: contract_view::ContractPane,
+    Audit => audit::AuditView, audit: audit::AuditPane,
+    Held => held::HeldView, held: queue::QueuePane,
+    Credentials => credentials::CredentialsView, credentials: credentials::CredentialsPane,
+}
+
 use std::time::Duration;
 
 use crossterm::event::{Event as TermEvent, EventStream};
@@ -35,7 +44,7 @@ use futures::{FutureExt, StreamExt};
 
 pub use action::{Action, Command};
 pub use draw::{draw, paint};
-pub use state::{Pane, State};
+pub use state::State;
 pub use update::Console;
 
 use crate::engine::operator::handle::EngineHandle;

@@ -1,46 +1,47 @@
-//! The Failed and Held panes: events waiting for an operator (dead letters,
-//! deactivations held by the safety threshold), with a selection to act on many.
+//! What the Failed and Held panes share: a list of events waiting for an
+//! operator, a selection to act on many, and the keys that move and act on it.
+//! Each pane's own file says which events it lists and what its keys do.
+
+use std::collections::BTreeSet;
 
 use crossterm::event::KeyCode;
-use ratatui::Frame;
-use ratatui::layout::Rect;
 
 use super::action::{Action, Command};
-use super::events::{copy_event, events_read, open_event};
-use super::keys::{Binding, Key::*, bind, moves, write};
-use super::panes::{Effect, Pane, PaneView, count_badge};
+use super::events::{events_read, open_event};
+use super::keys::{Binding, Key::*, bind, moves};
+use super::list::Window;
+use super::panes::{Effect, Pane};
 use super::read::{Op, Read};
-use super::state::{QueuePane, State};
-use crate::model::{EventId, EventStatus};
+use super::state::State;
+use crate::model::{Event, EventId, EventStatus};
 use crate::store::EventFilter;
 
-pub struct FailedView;
-pub struct HeldView;
+/// A list of waiting events (dead letters, held) with the operator's selection.
+#[derive(Debug, Default)]
+pub struct QueuePane {
+    pub list: Window<Event>,
+    pub chosen: BTreeSet<EventId>,
+}
 
-/// What sets the two queues apart.
-trait Queue {
+impl QueuePane {
+    /// The chosen events, else the one under the cursor.
+    pub fn targets(&self) -> Vec<EventId> {
+        if self.chosen.is_empty() {
+            self.list.selected_row().map(|e| vec![e.id]).unwrap_or_default()
+        } else {
+            self.chosen.iter().copied().collect()
+        }
+    }
+}
+
+/// What sets one queue apart from the other.
+pub(super) trait Queue {
     const PANE: Pane;
     const STATUS: EventStatus;
     fn queue(state: &mut State) -> &mut QueuePane;
 }
 
-impl Queue for FailedView {
-    const PANE: Pane = Pane::Failed;
-    const STATUS: EventStatus = EventStatus::DeadLetter;
-    fn queue(state: &mut State) -> &mut QueuePane {
-        &mut state.failed
-    }
-}
-
-impl Queue for HeldView {
-    const PANE: Pane = Pane::Held;
-    const STATUS: EventStatus = EventStatus::Held;
-    fn queue(state: &mut State) -> &mut QueuePane {
-        &mut state.held
-    }
-}
-
-fn list<Q: Queue>(state: &mut State, op: Op) -> Option<Read> {
+pub(super) fn list<Q: Queue>(state: &mut State, op: Op) -> Option<Read> {
     let filter = EventFilter {
         status: Some(Q::STATUS),
         ..EventFilter::default()
@@ -66,7 +67,7 @@ fn on_chosen<Q: Queue>(state: &mut State, make: impl FnOnce(Vec<EventId>) -> Com
     vec![Effect::Request(make(ids))]
 }
 
-fn handle<Q: Queue>(state: &mut State, action: &Action) -> Vec<Effect> {
+pub(super) fn handle<Q: Queue>(state: &mut State, action: &Action) -> Vec<Effect> {
     let read = match action {
         Action::Up => list::<Q>(state, Op::Move(-1)),
         Action::Down => list::<Q>(state, Op::Move(1)),
@@ -98,96 +99,16 @@ fn handle<Q: Queue>(state: &mut State, action: &Action) -> Vec<Effect> {
     read.into_iter().map(Effect::from).collect()
 }
 
-fn keep_visible<Q: Queue>(state: &mut State) {
+pub(super) fn keep_visible<Q: Queue>(state: &mut State) {
     let rows = super::layout::list_rows(state.width, state.height);
     Q::queue(state).list.keep_visible(rows);
 }
 
-fn detail_keys() -> Vec<Binding> {
+pub(super) fn detail_keys() -> Vec<Binding> {
     let mut keys = moves();
     keys.extend([
         bind(&[Code(KeyCode::Enter)], "Enter", "detail", Action::Open),
         bind(&[Char(' ')], "Space", "select", Action::ToggleSelect),
     ]);
     keys
-}
-
-impl PaneView for FailedView {
-    fn title(&self) -> &'static str {
-        "Failed"
-    }
-
-    fn badge(&self, state: &State) -> String {
-        count_badge(state.counts.dead_letters)
-    }
-
-    fn keys(&self) -> Vec<Binding> {
-        let mut keys = detail_keys();
-        keys.extend([
-            write(&[Char('r')], "r", "retry", Action::Retry),
-            write(&[Char('R')], "R", "retry all", Action::RetryAll),
-            write(&[Char('s')], "s", "skip", Action::Skip),
-            write(&[Char('f')], "f", "flag", Action::Flag),
-        ]);
-        keys
-    }
-
-    fn refresh(&self, state: &mut State) -> Option<Read> {
-        list::<Self>(state, Op::Refresh)
-    }
-
-    fn handle(&self, state: &mut State, action: &Action) -> Vec<Effect> {
-        handle::<Self>(state, action)
-    }
-
-    fn copy(&self, state: &State) -> Option<String> {
-        state.failed.list.selected_row().map(copy_event)
-    }
-
-    fn keep_visible(&self, state: &mut State) {
-        keep_visible::<Self>(state);
-    }
-
-    fn draw(&self, state: &State, frame: &mut Frame, area: Rect) {
-        super::draw::lists::failed(state, frame, area);
-    }
-}
-
-impl PaneView for HeldView {
-    fn title(&self) -> &'static str {
-        "Held"
-    }
-
-    fn badge(&self, state: &State) -> String {
-        count_badge(state.counts.held)
-    }
-
-    fn keys(&self) -> Vec<Binding> {
-        let mut keys = detail_keys();
-        keys.extend([
-            write(&[Char('c')], "c", "confirm", Action::ConfirmHeld),
-            write(&[Char('x')], "x", "reject", Action::RejectHeld),
-        ]);
-        keys
-    }
-
-    fn refresh(&self, state: &mut State) -> Option<Read> {
-        list::<Self>(state, Op::Refresh)
-    }
-
-    fn handle(&self, state: &mut State, action: &Action) -> Vec<Effect> {
-        handle::<Self>(state, action)
-    }
-
-    fn copy(&self, state: &State) -> Option<String> {
-        state.held.list.selected_row().map(copy_event)
-    }
-
-    fn keep_visible(&self, state: &mut State) {
-        keep_visible::<Self>(state);
-    }
-
-    fn draw(&self, state: &State, frame: &mut Frame, area: Rect) {
-        super::draw::lists::held(state, frame, area);
-    }
 }

@@ -354,18 +354,18 @@ fn take_snapshot(state: &mut State, snapshot: Snapshot) {
     state.counts = snapshot.counts;
     state.status = snapshot.status;
     state.pause_requested = snapshot.pause_requested;
-    state.drift.runs = snapshot.runs;
-    state.drift.next_run = snapshot.next_run;
-    state.duplicates.counts = snapshot.duplicates;
+    state.panes.drift.runs = snapshot.runs;
+    state.panes.drift.next_run = snapshot.next_run;
+    state.panes.duplicates.counts = snapshot.duplicates;
     let text = snapshot.contract_text;
-    if text != state.contract.text {
-        state.contract.lines = contract_view::lines(text.as_deref());
-        state.contract.text = text;
+    if text != state.panes.contract.text {
+        state.panes.contract.lines = contract_view::lines(text.as_deref());
+        state.panes.contract.text = text;
     }
-    if let (Some(pending), Some(status)) = (&state.contract.pending_version, &state.status)
+    if let (Some(pending), Some(status)) = (&state.panes.contract.pending_version, &state.status)
         && &status.contract_version == pending
     {
-        state.contract.pending_version = None;
+        state.panes.contract.pending_version = None;
     }
     if let Mode::Detail { detail, .. } = &mut state.mode
         && let Some(fresh) = snapshot.detail
@@ -413,7 +413,7 @@ mod tests {
     }
 
     fn selected(console: &Console) -> i64 {
-        console.state.events.list.selected_row().unwrap().id.0
+        console.state.panes.events.list.selected_row().unwrap().id.0
     }
 
     #[test]
@@ -428,12 +428,15 @@ mod tests {
         for action in failed.into_iter().chain(first) {
             console.update(action);
         }
-        assert!(!console.state.failed.list.loaded, "not in front: dropped");
-        assert!(!console.state.audit.list.loaded, "asked again: dropped");
+        assert!(!console.state.panes.failed.list.loaded, "not in front: dropped");
+        assert!(!console.state.panes.audit.list.loaded, "asked again: dropped");
         for action in second {
             console.update(action);
         }
-        assert!(console.state.audit.list.loaded, "the newest read is applied");
+        assert!(
+            console.state.panes.audit.list.loaded,
+            "the newest read is applied"
+        );
     }
 
     #[test]

@@ -28,6 +28,7 @@ fn retrying_a_dead_letter_makes_it_pending_and_audits_it() {
     press(&mut console, "2");
     let selected = console
         .state
+        .panes
         .failed
         .list
         .selected_row()
@@ -42,7 +43,16 @@ fn retrying_a_dead_letter_makes_it_pending_and_audits_it() {
     );
     assert_eq!(entry.subject, format!("event {selected}"));
     // It left the failed pane.
-    assert!(console.state.failed.list.rows.iter().all(|e| e.id != selected));
+    assert!(
+        console
+            .state
+            .panes
+            .failed
+            .list
+            .rows
+            .iter()
+            .all(|e| e.id != selected)
+    );
     assert_eq!(console.state.counts.dead_letters, 2);
 }
 
@@ -53,6 +63,7 @@ fn skip_takes_a_reason_and_a_yes_and_the_reason_is_audited() {
     press(&mut console, "2");
     let selected = console
         .state
+        .panes
         .failed
         .list
         .selected_row()
@@ -155,12 +166,19 @@ fn held_deactivations_are_confirmed_or_rejected_with_a_reason() {
     let fixture = fixture();
     let mut console = console(&fixture, false);
     press(&mut console, "7");
-    let first = console.state.held.list.selected_row().expect("held").id;
+    let first = console.state.panes.held.list.selected_row().expect("held").id;
     press(&mut console, "c");
     press(&mut console, "y");
     assert_eq!(status(&fixture.store, first), EventStatus::Pending);
     assert_eq!(newest_audit(&fixture.store).action, "held.confirm");
-    let second = console.state.held.list.selected_row().expect("the other held").id;
+    let second = console
+        .state
+        .panes
+        .held
+        .list
+        .selected_row()
+        .expect("the other held")
+        .id;
     press(&mut console, "x");
     press(&mut console, "the HRIS export was truncated");
     console.key(key(KeyCode::Enter));
@@ -319,6 +337,7 @@ fn enter_on_an_audit_entry_shows_that_employees_whole_history() {
     press(&mut console, "2r6");
     let employee = console
         .state
+        .panes
         .audit
         .list
         .selected_row()
@@ -327,10 +346,11 @@ fn enter_on_an_audit_entry_shows_that_employees_whole_history() {
         .clone()
         .expect("employee");
     console.key(key(KeyCode::Enter));
-    assert!(!console.state.audit.list.rows.is_empty());
+    assert!(!console.state.panes.audit.list.rows.is_empty());
     assert!(
         console
             .state
+            .panes
             .audit
             .list
             .rows
@@ -339,7 +359,7 @@ fn enter_on_an_audit_entry_shows_that_employees_whole_history() {
     );
     assert!(screen(&mut console, 80, 24).contains(&format!("history of employee {employee}")));
     console.key(key(KeyCode::Esc));
-    assert!(console.state.audit.filter.employee_id.is_none());
+    assert!(console.state.panes.audit.filter.employee_id.is_none());
 }
 
 #[test]
@@ -352,18 +372,20 @@ fn filters_narrow_the_events_and_follow_stops_when_scrolling() {
     assert!(
         console
             .state
+            .panes
             .events
             .list
             .rows
             .iter()
             .all(|e| e.kind == "completion")
     );
-    assert_eq!(console.state.events.list.rows.len(), 6);
+    assert_eq!(console.state.panes.events.list.rows.len(), 6);
     press(&mut console, "c");
     press(&mut console, "t");
     assert!(
         console
             .state
+            .panes
             .events
             .list
             .rows
@@ -371,10 +393,10 @@ fn filters_narrow_the_events_and_follow_stops_when_scrolling() {
             .all(|e| e.status == EventStatus::Pending)
     );
     press(&mut console, "c");
-    assert!(console.state.events.follow);
+    assert!(console.state.panes.events.follow);
     press(&mut console, "jj");
-    assert!(!console.state.events.follow);
-    let on = console.state.events.list.selected_row().expect("row").id;
+    assert!(!console.state.panes.events.follow);
+    let on = console.state.panes.events.list.selected_row().expect("row").id;
     // New events arrive: the cursor stays on its event.
     fixture
         .store
@@ -389,11 +411,21 @@ fn filters_narrow_the_events_and_follow_stops_when_scrolling() {
         }])
         .expect("append");
     console.update(hrsync::console::Action::StoreChanged);
-    assert_eq!(console.state.events.list.selected_row().expect("row").id, on);
-    press(&mut console, "g");
-    assert!(console.state.events.follow);
     assert_eq!(
-        console.state.events.list.selected_row().expect("row").employee_id,
+        console.state.panes.events.list.selected_row().expect("row").id,
+        on
+    );
+    press(&mut console, "g");
+    assert!(console.state.panes.events.follow);
+    assert_eq!(
+        console
+            .state
+            .panes
+            .events
+            .list
+            .selected_row()
+            .expect("row")
+            .employee_id,
         "E777"
     );
 }
@@ -407,6 +439,6 @@ fn y_copies_the_selected_event_for_osc52() {
     let value: serde_json::Value = serde_json::from_str(&copied).expect("json");
     assert_eq!(
         value["id"],
-        serde_json::json!(console.state.events.list.selected_row().expect("row").id)
+        serde_json::json!(console.state.panes.events.list.selected_row().expect("row").id)
     );
 }

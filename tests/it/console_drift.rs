@@ -124,7 +124,7 @@ fn stable_drift(shown: &str) -> String {
 /// The item under the cursor after walking to the one of `employee`.
 fn to_employee(console: &mut Console, employee: &str) -> i64 {
     for _ in 0..20 {
-        if let Some(item) = console.state.drift.items.selected_row()
+        if let Some(item) = console.state.panes.drift.items.selected_row()
             && item.employee_id == employee
         {
             return item.id;
@@ -179,10 +179,10 @@ fn a_category_is_chosen_with_c() {
     // every → employee without learner → learner without employee → terminated but active
     press(&mut console, "ccc");
     assert_eq!(
-        console.state.drift.category,
+        console.state.panes.drift.category,
         Some(DriftCategory::TerminatedButActive)
     );
-    let rows = &console.state.drift.items.rows;
+    let rows = &console.state.panes.drift.items.rows;
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].employee_id, "E003");
 }

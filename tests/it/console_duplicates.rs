@@ -103,7 +103,7 @@ fn seeded() -> (Fixture, i64, i64) {
 fn to_group(console: &mut Console, id: i64) {
     press(console, "g");
     for _ in 0..10 {
-        if console.state.duplicates.group().is_some_and(|g| g.id == id) {
+        if console.state.panes.duplicates.group().is_some_and(|g| g.id == id) {
             return;
         }
         press(console, "j");

@@ -184,6 +184,7 @@ fn duplicates_pane_and_link_prompt() {
             press(c, "4");
             for _ in 0..3 {
                 if c.state
+                    .panes
                     .duplicates
                     .group()
                     .is_some_and(|g| g.side == DuplicateSide::Lms)

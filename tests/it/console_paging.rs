@@ -35,7 +35,15 @@ fn journal() -> (tempfile::TempDir, Store) {
 }
 
 fn selected(console: &Console) -> i64 {
-    console.state.events.list.selected_row().expect("a row").id.0
+    console
+        .state
+        .panes
+        .events
+        .list
+        .selected_row()
+        .expect("a row")
+        .id
+        .0
 }
 
 #[test]
@@ -47,8 +55,11 @@ fn scrolling_a_large_journal_reads_pages_not_rows() {
         press(&mut console, "j");
     }
     assert_eq!(selected(&console), EVENTS - 1000);
-    assert!(console.state.events.list.rows.len() <= 300, "holds a few pages");
-    assert!(!console.state.events.follow, "scrolling stopped following");
+    assert!(
+        console.state.panes.events.list.rows.len() <= 300,
+        "holds a few pages"
+    );
+    assert!(!console.state.panes.events.follow, "scrolling stopped following");
     console.key(key(KeyCode::PageDown));
     let paged = selected(&console);
     assert!(paged < EVENTS - 1000);
@@ -62,7 +73,7 @@ fn scrolling_a_large_journal_reads_pages_not_rows() {
     assert_eq!(selected(&console), 251);
     press(&mut console, "g");
     assert_eq!(selected(&console), EVENTS);
-    assert!(console.state.events.follow);
+    assert!(console.state.panes.events.follow);
 }
 
 #[test]
@@ -73,7 +84,7 @@ fn a_direction_filter_pages_through_only_its_events() {
     for _ in 0..400 {
         press(&mut console, "j");
     }
-    let rows = &console.state.events.list.rows;
+    let rows = &console.state.panes.events.list.rows;
     assert!(rows.iter().all(|e| e.direction == Direction::LmsToHris));
     // Every 7th event flows LMS → HRIS: ids 0-based multiples of 7, so id ≡ 1 (mod 7).
     assert_eq!((selected(&console) - 1) % 7, 0);

@@ -39,6 +39,7 @@ fn event_detail_shows_raw_mapped_and_the_write() {
         for _ in 0..40 {
             let applied = c
                 .state
+                .panes
                 .events
                 .list
                 .selected_row()

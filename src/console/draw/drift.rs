@@ -12,9 +12,10 @@ use ratatui::widgets::{Cell, Paragraph, Wrap};
 
 use super::header::ago;
 use super::lists::{Column, Columns, WIDE, clock, col, shown, table, wide_only};
+use crate::console::drift::DriftPane;
 use crate::console::layout::drift_areas;
 use crate::console::sanitise::{visible, visible_string};
-use crate::console::state::{DriftPane, State};
+use crate::console::state::State;
 use crate::model::{DriftCategory, DriftState, RunOutcome};
 use crate::store::{DriftItem, ReconcileRun};
 
@@ -282,7 +283,7 @@ fn item_cells(state: &State, pane: &DriftPane, i: &DriftItem, wide: bool) -> Vec
 }
 
 pub fn pane(state: &State, frame: &mut Frame, area: Rect) {
-    let pane = &state.drift;
+    let pane = &state.panes.drift;
     let [top, below] = drift_areas(area);
     let summary = Paragraph::new(summary(state, pane)).wrap(Wrap { trim: false });
     if area.width >= 70 {

@@ -98,7 +98,7 @@ fn groups(state: &State, frame: &mut Frame, area: Rect) {
         state,
         frame,
         area,
-        &state.duplicates.groups,
+        &state.panes.duplicates.groups,
         Columns {
             columns: &GROUP_COLUMNS,
             wide: false,
@@ -134,7 +134,7 @@ fn role(group: &DuplicateGroup, index: usize) -> &'static str {
 fn compare(state: &State, group: &DuplicateGroup, frame: &mut Frame, area: Rect) {
     let p = state.palette;
     let [head, body] = Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(area);
-    let column = state.duplicates.column();
+    let column = state.panes.duplicates.column();
     let fit = (area.width.saturating_sub(LABEL) / MEMBER_MIN).max(1) as usize;
     let first = column.saturating_sub(fit - 1);
     let shown: Vec<usize> = (first..group.members.len()).take(fit).collect();
@@ -201,7 +201,7 @@ fn compare(state: &State, group: &DuplicateGroup, frame: &mut Frame, area: Rect)
 }
 
 pub fn pane(state: &State, frame: &mut Frame, area: Rect) {
-    let pane = &state.duplicates;
+    let pane = &state.panes.duplicates;
     let [title_area, list, members] = duplicates_areas(area);
     let c = &pane.counts;
     frame.render_widget(

@@ -11,8 +11,9 @@ use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
 use crate::console::list::{Keyed, Window};
 use crate::console::palette::status_label;
+use crate::console::queue::QueuePane;
 use crate::console::sanitise::{visible, visible_string};
-use crate::console::state::{QueuePane, State};
+use crate::console::state::State;
 use crate::model::{Direction, Event};
 
 /// Wall-clock time of day in the machine's zone.
@@ -139,7 +140,7 @@ const EVENT_COLUMNS: [Column; 9] = [
 ];
 
 pub fn events(state: &State, frame: &mut Frame, area: Rect) {
-    let pane = &state.events;
+    let pane = &state.panes.events;
     let f = &pane.filter;
     let mut scope = Vec::new();
     if let Some(d) = f.direction {
@@ -237,7 +238,7 @@ const FAILED_COLUMNS: [Column; 8] = [
 ];
 
 pub fn failed(state: &State, frame: &mut Frame, area: Rect) {
-    let queue = &state.failed;
+    let queue = &state.panes.failed;
     let area = queue_title(
         state,
         frame,
@@ -283,7 +284,7 @@ const HELD_COLUMNS: [Column; 6] = [
 ];
 
 pub fn held(state: &State, frame: &mut Frame, area: Rect) {
-    let queue = &state.held;
+    let queue = &state.panes.held;
     let area = queue_title(
         state,
         frame,
@@ -328,7 +329,7 @@ const AUDIT_COLUMNS: [Column; 7] = [
 ];
 
 pub fn audit(state: &State, frame: &mut Frame, area: Rect) {
-    let pane = &state.audit;
+    let pane = &state.panes.audit;
     let mut scope = Vec::new();
     if let Some(e) = &pane.filter.employee_id {
         scope.push(format!("history of employee {e} (Esc: all)"));
@@ -386,7 +387,7 @@ const CREDENTIAL_COLUMNS: [Column; 7] = [
 ];
 
 pub fn credentials(state: &State, frame: &mut Frame, area: Rect) {
-    let pane = &state.credentials;
+    let pane = &state.panes.credentials;
     let [title_area, list] =
         ratatui::layout::Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
     let t = &pane.totals;
