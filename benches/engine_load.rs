@@ -52,6 +52,7 @@ fn main() {
             scim: hrsync::connectors::ScimClient::new(&config.lms.scim_url, config.lms.token.clone(), hrsync::engine::read_retry::read_backoff(&Default::default())).unwrap(),
             lrs: None,
             notifier: hrsync::connectors::Notifier::new(None),
+            progress: Default::default(),
         };
         // The peak from here on is the run's (on top of what the load left resident).
         let resident = common::rss_mb("VmRSS:");

@@ -2,7 +2,7 @@
 //! `hrsync audit verify` checks with, and `audit verify` / `audit checkpoint`, whose
 //! checkpoint goes outside the store (a file, 0600, written atomically, or stdout).
 
-use super::out::{print_json, say};
+use super::out::{print_json, progress, say};
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
@@ -121,7 +121,10 @@ pub fn verify(
 ) -> anyhow::Result<ExitCode> {
     let keys = verify_keys(args, key_envs)?;
     let checkpoint = against.map(read_checkpoint).transpose()?;
-    match store.verify_audit_with(&keys, checkpoint.as_ref())? {
+    let bar = progress(store.audit_entries(None)?, "verifying the audit log", args.json);
+    let verdict = store.verify_audit_counted(&keys, checkpoint.as_ref(), &|n| bar.set_position(n))?;
+    bar.finish_and_clear();
+    match verdict {
         Ok(report) => {
             if args.json {
                 let mut out = serde_json::to_value(&report)?;

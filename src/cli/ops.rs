@@ -2,7 +2,8 @@
 //! They work beside a running engine (SQLite WAL, one writer at a time); each
 //! prints for people, or JSON with `--json` for scripts.
 
-use super::out::{in_order, print_json, say};
+use super::out::{in_order, print_json, progress, say};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -213,6 +214,12 @@ pub fn status(args: &StoreArgs) -> anyhow::Result<ExitCode> {
                     .map_or(String::new(), |e| format!(": {}", on_stdout(e)))
             )?;
         }
+        if let Some(work) = engine.as_ref().filter(|_| !stale).and_then(|e| e.work.as_ref()) {
+            let far = work
+                .percent()
+                .map_or(format!("{} so far", work.done), |p| format!("{p}%"));
+            say!("  under way: {}, {far}", work.what)?;
+        }
         for problem in engine.iter().flat_map(|e| &e.problems) {
             say!("  problem: {}", on_stdout(problem))?;
         }
@@ -384,14 +391,23 @@ pub fn audit(args: &StoreArgs, command: &AuditCommand) -> anyhow::Result<ExitCod
                 ExportFormat::Csv => AuditFormat::Csv,
             };
             let cells = if *raw { CsvCells::Raw } else { CsvCells::Guarded };
+            // Not over the entries themselves on a terminal.
+            let shown = out.is_some() || !std::io::stdout().is_terminal();
+            let total = store.audit_entries(employee.as_deref())?;
+            let bar = progress(total, "exporting the audit log", !shown);
+            let each = |n| bar.set_position(n);
+            let employee = employee.as_deref();
             let written = match out {
                 // Never through a symlink planted at --out, and readable by the owner only.
                 Some(path) => write_replacing(path, |file| {
                     let out = std::io::BufWriter::new(file);
-                    Ok(store.export_audit(format, cells, employee.as_deref(), out)?)
+                    Ok(store.export_audit_counted(format, cells, employee, out, &each)?)
                 })?,
-                None => store.export_audit(format, cells, employee.as_deref(), std::io::stdout().lock())?,
+                None => {
+                    store.export_audit_counted(format, cells, employee, std::io::stdout().lock(), &each)?
+                }
             };
+            bar.finish_and_clear();
             eprintln!("{written} audit entries written");
             Ok(ExitCode::SUCCESS)
         }

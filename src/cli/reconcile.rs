@@ -1,7 +1,7 @@
 //! `hrsync reconcile`, `hrsync drift`, `hrsync duplicates` and `hrsync flags`:
 //! a run on demand, and the operator's decisions on what runs find, for scripts.
 
-use super::out::{in_order, print_json, say};
+use super::out::{follow, in_order, print_json, progress, say};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -42,8 +42,15 @@ pub async fn reconcile(config_path: &Path, json_out: bool) -> anyhow::Result<Exi
             None => None,
         },
         notifier: Notifier::new(config.notify_url.clone()),
+        progress: Default::default(),
     };
-    let result = reconciler.run("operator").await?;
+    // On a terminal, the run's progress on standard error while it runs.
+    let bar = progress(0, "reconciliation", json_out);
+    let drawing = follow(bar.clone(), reconciler.progress.clone());
+    let result = reconciler.run("operator").await;
+    drawing.abort();
+    bar.finish_and_clear();
+    let result = result?;
     if json_out {
         print_json(&result)?;
     } else {

@@ -1,7 +1,7 @@
 //! `hrsync run` (the engine headless on a configuration) and `hrsync demo` (the
 //! sandbox and the engine together on a temporary store, no configuration).
 
-use super::out::say;
+use super::out::{follow, progress, say};
 use std::path::Path;
 use std::time::Duration;
 
@@ -44,6 +44,8 @@ pub async fn headless(config_path: &Path) -> anyhow::Result<()> {
             load.learners,
             load.held
         )?;
+        // On a terminal, a bar on standard error until the load is applied.
+        follow(progress(0, "initial load", false), engine.loading.clone());
     }
     shutdown_signal().await;
     say!("stopping: finishing what is in flight; the rest stays journaled")?;

@@ -58,6 +58,8 @@ pub struct RunningEngine {
     pub admin_addr: SocketAddr,
     /// What the initial load did, if this start ran one.
     pub initial_load: Option<LoadSummary>,
+    /// How far applying the initial load has come (nothing once it is applied).
+    pub loading: Arc<operator::progress::Progress>,
     pub paused: Arc<AtomicBool>,
     pub wake: Arc<Notify>,
     /// The contract in force; an operator's change swaps it (see `control`).
@@ -173,6 +175,8 @@ pub async fn start_with_listener(
 
     let trouble = supervise::TaskTrouble::default();
     let health = operator::health::Health::default();
+    // Long work under way (a reconciliation), for the status and the console's header.
+    let work = Arc::new(operator::progress::Progress::default());
     let watch = |name: &'static str, task: JoinHandle<()>| {
         supervise::supervise(
             name,
@@ -205,6 +209,19 @@ pub async fn start_with_listener(
     });
     if let Some(summary) = initial_load.filter(|s| s.held > 0) {
         intake::webhook::tell_held(&notifier, summary.held, "the initial load");
+    }
+
+    let loading = Arc::new(operator::progress::Progress::default());
+    if let Some(summary) = initial_load.filter(|s| s.employees > 0) {
+        loading.begin("initial load", Some(summary.employees as u64));
+        tasks.push(watch(
+            "initial load progress",
+            tokio::spawn(track_initial_load(
+                store.clone(),
+                loading.clone(),
+                cancel.child_token(),
+            )),
+        ));
     }
 
     let (journal, task) = JournalWriter::spawn(store.clone(), wake.clone(), cancel.child_token());
@@ -275,6 +292,7 @@ pub async fn start_with_listener(
             None => None,
         },
         notifier: notifier.clone(),
+        progress: work.clone(),
     };
     let scheduler = reconcile::schedule::Scheduler {
         reconciler,
@@ -373,6 +391,7 @@ pub async fn start_with_listener(
         contract_path: Some(config.contract_path.clone()),
         trouble: trouble.clone(),
         health: health.clone(),
+        work: vec![work, loading.clone()],
     };
     let alerts = operator::alerts::Alerts {
         notifier: notifier.clone(),
@@ -400,6 +419,7 @@ pub async fn start_with_listener(
         webhook_addr,
         admin_addr,
         initial_load,
+        loading,
         paused,
         wake,
         contract: applier.contract.clone(),
@@ -413,6 +433,42 @@ pub async fn start_with_listener(
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Checkpoints the journal beside the writer, so commits stay short under load.
+/// Counts the initial load down as its events are applied: what is still pending
+/// or retrying is what is left of it (a change arriving meanwhile counts too). It
+/// is over when nothing is left that the engine itself will apply: what remains
+/// waits for an operator (behind a held or dead event, or a manager not synced).
+async fn track_initial_load(
+    store: Store,
+    loading: Arc<operator::progress::Progress>,
+    cancel: CancellationToken,
+) {
+    let total = loading.now().and_then(|step| step.total).unwrap_or(0);
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
+        }
+        let store = store.clone();
+        let read = tokio::task::spawn_blocking(move || -> Result<(u64, bool), crate::store::StoreError> {
+            let counts = store.counts()?;
+            let horizon = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24);
+            Ok((
+                counts.pending + counts.retrying,
+                store.ready(horizon, 1)?.is_empty(),
+            ))
+        });
+        let Ok(Ok((outstanding, stalled))) = read.await else {
+            continue;
+        };
+        let left = outstanding.min(total);
+        loading.set(total - left);
+        if left == 0 || stalled {
+            loading.end();
+            return;
+        }
+    }
+}
+
 async fn checkpoints(store: Store, cancel: CancellationToken) {
     // Every 100 ms: a full disk must not write a warning ten times a second.
     let mut failing = supervise::RepeatedWarning::default();

@@ -359,10 +359,21 @@ impl Store {
         keys: &[AuditKey],
         checkpoint: Option<&AuditCheckpoint>,
     ) -> Result<Result<AuditReport, AuditBreak>, StoreError> {
+        self.verify_audit_counted(keys, checkpoint, &|_| {})
+    }
+
+    /// As `verify_audit_with`, telling `checked` how many entries are checked after
+    /// each one (for a progress bar; `audit_entries` is the total).
+    pub fn verify_audit_counted(
+        &self,
+        keys: &[AuditKey],
+        checkpoint: Option<&AuditCheckpoint>,
+        checked: &dyn Fn(u64),
+    ) -> Result<Result<AuditReport, AuditBreak>, StoreError> {
         let conn = self.reader()?;
         // One read transaction: the chain, its head and its seal are seen at one moment.
         conn.execute_batch("BEGIN")?;
-        let verdict = verify(&conn, keys, checkpoint);
+        let verdict = verify(&conn, keys, checkpoint, checked);
         conn.execute_batch("COMMIT")?;
         verdict
     }
@@ -414,6 +425,7 @@ fn verify(
     conn: &Connection,
     keys: &[AuditKey],
     checkpoint: Option<&AuditCheckpoint>,
+    checked: &dyn Fn(u64),
 ) -> Result<Result<AuditReport, AuditBreak>, StoreError> {
     let broken = |seq: u64, reason: String| Ok(Err(AuditBreak { seq, reason }));
     let key = |id: &str| keys.iter().find(|k| k.id() == id);
@@ -444,6 +456,7 @@ fn verify(
             );
         }
         let seq = expected;
+        checked(seq);
         if entry.prev_hash != walk.last_hash {
             return broken(
                 seq,

@@ -42,6 +42,19 @@ impl Store {
         employee_id: Option<&str>,
         out: impl Write,
     ) -> Result<u64, StoreError> {
+        self.export_audit_counted(format, cells, employee_id, out, &|_| {})
+    }
+
+    /// As `export_audit`, telling `written` how many entries are out after each one
+    /// (for a progress bar; `audit_entries` is the total).
+    pub fn export_audit_counted(
+        &self,
+        format: AuditFormat,
+        cells: CsvCells,
+        employee_id: Option<&str>,
+        out: impl Write,
+        written_so_far: &dyn Fn(u64),
+    ) -> Result<u64, StoreError> {
         let conn = self.reader()?;
         let filter = if employee_id.is_some() {
             "WHERE employee_id = ?1"
@@ -57,9 +70,21 @@ impl Store {
         while let Some(row) = rows.next()? {
             sink.write(&entry_from_row(row)?)?;
             written += 1;
+            written_so_far(written);
         }
         sink.finish()?;
         Ok(written)
+    }
+
+    /// How many entries the log holds (of one employee, if named).
+    pub fn audit_entries(&self, employee_id: Option<&str>) -> Result<u64, StoreError> {
+        let conn = self.reader()?;
+        let count: i64 = conn.query_row(
+            "SELECT count(*) FROM audit WHERE ?1 IS NULL OR employee_id = ?1",
+            [employee_id],
+            |r| r.get(0),
+        )?;
+        Ok(count as u64)
     }
 }
 

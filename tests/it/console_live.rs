@@ -94,3 +94,66 @@ async fn the_panes_show_the_engines_work_and_a_retry_reaches_it() {
     );
     world.stop().await;
 }
+
+/// A reconciliation under way shows in the engine's status and the console's
+/// header with its step; once it is over, the header shows its findings again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reconciliation_under_way_shows_its_step_in_the_status_and_the_header() {
+    let world = start(Options {
+        employees: 120,
+        ..Options::default()
+    })
+    .await;
+    world.settle().await;
+    // Slow LMS pages, so the reading step lasts long enough to be seen.
+    world.admin("faults", json!({"scim": {"latency_ms": 700}})).await;
+    let handle = EngineHandle::in_process(world.engine(), Some(common::CONTRACT.to_string()));
+    handle.request_reconcile().expect("a run is asked for");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let step = loop {
+        let status = handle.status().unwrap().expect("the engine publishes its status");
+        if let Some(work) = status.work.filter(|w| w.what.starts_with("reconciling: reading")) {
+            break work;
+        }
+        assert!(Instant::now() < deadline, "no reconciliation step in the status");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        step.total.is_none(),
+        "no earlier run to guess the size from: {step:?}"
+    );
+    let options = ConsoleOptions {
+        read_only: true,
+        no_color: true,
+    };
+    let mut console = Console::new(handle.clone(), &options);
+    let shown = screen(&mut console, 160, 48);
+    assert!(
+        shown.contains("reconciling: reading the HRIS and the LMS"),
+        "{shown}"
+    );
+    world.admin("faults", json!({})).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let status = handle.status().unwrap().expect("status");
+        if status.work.is_none() && status.reconcile.last_complete_at.is_some() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the run never ended: {:?} {:?} {:?}",
+            status.work,
+            world.store().counts(),
+            world
+                .store()
+                .ready(jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1), 10)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    console.update(hrsync::console::Action::StoreChanged);
+    let shown = screen(&mut console, 160, 48);
+    assert!(
+        !shown.contains("reconciling:") && shown.contains("drift"),
+        "{shown}"
+    );
+}

@@ -179,6 +179,7 @@ async fn planted_duplicates_are_held_until_an_operator_decides() {
         .unwrap(),
         lrs: None,
         notifier: hrsync::connectors::Notifier::new(None),
+        progress: Default::default(),
     };
     assert!(matches!(
         reconciler.run("test").await.unwrap(),

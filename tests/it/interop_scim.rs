@@ -163,6 +163,7 @@ async fn the_engine_keeps_an_independent_scim_server_in_step() {
         .unwrap(),
         lrs: None,
         notifier: Notifier::new(None),
+        progress: Default::default(),
     };
     let run = match reconciler.run("test").await.unwrap() {
         RunResult::Complete { run } => run,

@@ -50,6 +50,7 @@ fn reconciler_telling(world: &World, ops: Option<&str>) -> Reconciler {
             .unwrap(),
         ),
         notifier: Notifier::new(ops.map(|u| u.parse().unwrap())),
+        progress: Default::default(),
     }
 }
 

@@ -88,7 +88,15 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
         } else if r.last_complete_at.is_some() {
             figures.push(Span::raw(format!("  drift {}", r.drift_total)));
         }
-        if r.running {
+        let work = state.status.as_ref().and_then(|s| s.work.as_ref());
+        if let Some(work) = work {
+            // A reconciliation's step or the initial load, with how far it is.
+            let far = work.percent().map_or(String::new(), |p| format!(" {p}%"));
+            figures.push(Span::styled(
+                visible_string(format!("  {}{far}", work.what)),
+                p.accent(),
+            ));
+        } else if r.running {
             figures.push(Span::raw("  reconciling…"));
         } else if r.last_failure.is_some() {
             figures.push(Span::styled("  last run failed", p.warn()));

@@ -34,6 +34,8 @@ pub struct Control {
     pub trouble: crate::engine::supervise::TaskTrouble,
     /// Each outside system's health; the engine is degraded while one fails.
     pub health: crate::engine::operator::health::Health,
+    /// Long work under way (a reconciliation, the initial load), published with the status.
+    pub work: Vec<Arc<crate::engine::operator::progress::Progress>>,
 }
 
 /// A short, stable name for a contract text: its version and the start of its hash.
@@ -137,6 +139,7 @@ impl Control {
             reconcile: Default::default(),
             problems: self.trouble.current(),
             systems: self.health.snapshot(),
+            work: self.work.iter().find_map(|work| work.now()),
         };
         let store = self.store.clone();
         let written = tokio::task::spawn_blocking(move || {

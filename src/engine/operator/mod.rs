@@ -8,6 +8,7 @@ pub mod control;
 pub mod handle;
 pub mod health;
 pub mod metrics;
+pub mod progress;
 pub mod status;
 
 use serde_json::json;

@@ -75,6 +75,9 @@ pub struct EngineStatus {
     /// Each outside system's health (why it is degraded, when one fails).
     #[serde(default)]
     pub systems: Vec<crate::engine::operator::health::SystemHealth>,
+    /// Long work under way: a reconciliation's step and how far it is.
+    #[serde(default)]
+    pub work: Option<crate::engine::operator::progress::Step>,
 }
 
 /// The latest reconciliation, the next one, and what waits for an operator.

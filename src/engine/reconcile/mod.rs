@@ -21,6 +21,7 @@ use crate::contract::identity::identity_keys;
 use crate::contract::writeback::{Completion, StatementMapping, map_statement};
 use crate::engine::intake::duplicates::employee_groups;
 use crate::engine::intake::initial_load::hris_fields;
+use crate::engine::operator::progress::Progress;
 use crate::model::DriftCategory;
 use crate::store::{Finding, ReconcileRun, Store, StoreError};
 
@@ -65,6 +66,8 @@ pub struct Reconciler {
     pub scim: ScimClient,
     pub lrs: Option<LrsClient>,
     pub notifier: Notifier,
+    /// How far a run has come, for the status and a CLI progress bar.
+    pub progress: Arc<Progress>,
 }
 
 impl Reconciler {
@@ -94,6 +97,7 @@ impl Reconciler {
             outcome = self.pull_and_compare(id) => outcome,
             _ = cancel.cancelled() => Err("stopped: the engine shut down during the run".to_string()),
         };
+        self.progress.begin("reconciling: storing the findings", None);
         let store = self.store.clone();
         let result = tokio::task::spawn_blocking(move || match outcome {
             Ok(pulled) => {
@@ -102,7 +106,9 @@ impl Reconciler {
             Err(why) => store.fail_run(id, &why).map(|run| RunResult::Failed { run }),
         })
         .await
-        .expect("storing a run does not panic")?;
+        .expect("storing a run does not panic");
+        self.progress.end();
+        let result = result?;
         if let Some(text) = crate::engine::operator::alerts::run_told(&result)
             && let Err(error) = self.notifier.send(&text).await
         {
@@ -119,12 +125,18 @@ impl Reconciler {
         let mut packed = rows::Employees::new(&fields);
         let mut keys = Vec::new();
         let mut packed_learners = rows::Learners::new(&contract);
+        let progress = &self.progress;
+        // As many records as the last run read, as a guess at how many there are.
+        let expected =
+            (self.store.latest_complete_run().ok().flatten()).map(|run| run.employees + run.learners);
+        progress.begin("reconciling: reading the HRIS and the LMS", expected);
         let (employee_count, _) = tokio::try_join!(
             async {
                 self.hris
                     .full_pull_each(&fields, |record| {
                         packed.push(&record);
                         keys.push(identity_keys(&contract, &record));
+                        progress.add(1);
                     })
                     .await
                     .map_err(|e| format!("the HRIS could not be read: {e}"))
@@ -136,7 +148,10 @@ impl Reconciler {
                 packed_learners.set_memberships(&groups);
                 drop(groups);
                 self.scim
-                    .each_user(|user| packed_learners.push(&user))
+                    .each_user(|user| {
+                        packed_learners.push(&user);
+                        progress.add(1);
+                    })
                     .await
                     .map_err(|e| format!("the LMS could not be read: {e}"))
             },
@@ -153,6 +168,7 @@ impl Reconciler {
         let _ = self.store.beat_run(id);
         let today = Timestamp::now().to_zoned(contract.time_zone.clone()).date();
         let (employee_count, learner_count) = (employee_count as u64, packed_learners.rows.len() as u64);
+        progress.begin("reconciling: comparing", None);
         let comparing = contract.clone();
         let (mut findings, learner_groups) = tokio::task::spawn_blocking(move || {
             let findings = compare::compare(&comparing, &packed, &packed_learners, today);
@@ -230,6 +246,10 @@ impl Reconciler {
         .await
         .map_err(|e| format!("the LRS could not be read: {e}"))?;
         let hris = &self.hris;
+        self.progress.begin(
+            "reconciling: checking completions in the HRIS",
+            Some(by_employee.len() as u64),
+        );
         let mut checks = futures::stream::iter(by_employee)
             .map(|(employee, completions)| async move {
                 let records = hris.training_records_retried(&employee).await;
@@ -238,6 +258,7 @@ impl Reconciler {
             .buffer_unordered(HRIS_READS_AT_ONCE);
         let mut findings = Vec::new();
         while let Some((employee, completions, records)) = checks.next().await {
+            self.progress.add(1);
             let records = records
                 .map_err(|e| format!("the HRIS training records of {employee} could not be read: {e}"))?
                 .unwrap_or_default();

@@ -664,6 +664,7 @@ impl World {
                 .unwrap()
             }),
             notifier: Notifier::new(None),
+            progress: Default::default(),
         };
         reconciler.run("test").await.unwrap()
     }

@@ -216,6 +216,7 @@ fn status(store: &Store) {
         reconcile: Default::default(),
         problems: Vec::new(),
         systems: Vec::new(),
+        work: None,
     }
     .publish(store)
     .expect("publish status");

@@ -201,6 +201,7 @@ pub fn publish_status(store: &Store) {
         reconcile: Default::default(),
         problems: Vec::new(),
         systems: Vec::new(),
+        work: None,
     }
     .publish(store)
     .expect("publish status");
