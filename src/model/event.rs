@@ -76,7 +76,8 @@ named_enum!(
         Rejected => "rejected",
         /// Held by the safety threshold or a duplicate hold; waits for an operator.
         Held => "held",
-        /// Closed by an operator without applying it.
+        /// Closed without applying it: by an operator, or by the engine because a
+        /// newer record of the employee was applied first (superseded; the note says so).
         Skipped => "skipped",
         /// Closed by an operator and handed to the HRIS admin.
         Flagged => "flagged",
@@ -111,6 +112,22 @@ pub struct NewEvent {
     pub occurred_at: Timestamp,
     /// The record as received (never request headers: secrets stay out of the store).
     pub payload: Value,
+}
+
+/// Which state of an employee's HRIS record a change carries: the time the record
+/// is as of, and a digest of what the contract reads of it ("deleted" when the
+/// change carries no record). `engine::apply::supersede` makes and compares them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordStamp {
+    pub at: Timestamp,
+    pub digest: String,
+}
+
+/// The newest record applied to an employee's learner, and the event that carried it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedRecord {
+    pub stamp: RecordStamp,
+    pub event_id: EventId,
 }
 
 /// The idempotency key of one HRIS change: the same change reached by webhook, by
