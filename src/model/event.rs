@@ -130,12 +130,17 @@ pub struct AppliedRecord {
     pub event_id: EventId,
 }
 
-/// The idempotency key of one HRIS change: the same change reached by webhook, by
-/// the poller or twice by either gets the same key. It starts with the change's time
-/// (zero-padded microseconds) so keys arrive in index order, which SQLite inserts
-/// about 5× faster than random keys.
-pub fn hris_change_key(employee_id: &str, changed_at: Timestamp) -> String {
-    format!("hris:{:017}:{employee_id}", changed_at.as_microsecond())
+/// The idempotency key of one HRIS change: the same record of an employee reached
+/// by webhook, by the poller, by the initial load or twice by either gets the same
+/// key; two different edits in the same second do not (the stamp's digest). It
+/// starts with the record's time (zero-padded microseconds) so keys arrive in index
+/// order, which SQLite inserts about 5× faster than random keys.
+pub fn hris_change_key(employee_id: &str, stamp: &RecordStamp) -> String {
+    format!(
+        "hris:{:017}:{employee_id}:{}",
+        stamp.at.as_microsecond(),
+        stamp.digest
+    )
 }
 
 /// Why one field of a record was refused.
