@@ -166,6 +166,26 @@ impl Contract {
             .expect("a checked contract has exactly one key field")
     }
 
+    /// What one HRIS record says of the fields this contract reads, as a short
+    /// digest: two edits of one employee in the same second tell apart by it,
+    /// while the same record reached by webhook, poll or full pull (which carry
+    /// other fields besides) digests the same.
+    pub fn change_digest(&self, record: &serde_json::Map<String, serde_json::Value>) -> String {
+        use sha2::Digest;
+        let mut names: Vec<&str> = self.fields.iter().map(|f| f.hris.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        let mut hash = sha2::Sha256::new();
+        for name in names {
+            let value = record.get(name).unwrap_or(&serde_json::Value::Null);
+            hash.update(name.as_bytes());
+            hash.update([0]);
+            hash.update(value.to_string().as_bytes());
+            hash.update([0]);
+        }
+        hex::encode(&hash.finalize()[..8])
+    }
+
     /// A one-paragraph summary, as `hrsync contract check` prints it.
     pub fn summary(&self) -> String {
         let owned = |owner| self.fields.iter().filter(|f| f.owner == owner).count();

@@ -24,6 +24,8 @@ named_enum!(
         /// An operator decided an event while it was being applied.
         EventDecidedInFlight => "event.decided_in_flight",
         EventSkip => "event.skip",
+        /// The engine closed a change whose record was older than one already applied.
+        EventSuperseded => "event.superseded",
         EventFlag => "event.flag",
         HeldConfirm => "held.confirm",
         HeldReject => "held.reject",

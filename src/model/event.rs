@@ -76,7 +76,8 @@ named_enum!(
         Rejected => "rejected",
         /// Held by the safety threshold or a duplicate hold; waits for an operator.
         Held => "held",
-        /// Closed by an operator without applying it.
+        /// Closed without applying it: by an operator, or by the engine because a
+        /// newer record of the employee was applied first (superseded; the note says so).
         Skipped => "skipped",
         /// Closed by an operator and handed to the HRIS admin.
         Flagged => "flagged",
@@ -113,12 +114,33 @@ pub struct NewEvent {
     pub payload: Value,
 }
 
-/// The idempotency key of one HRIS change: the same change reached by webhook, by
-/// the poller or twice by either gets the same key. It starts with the change's time
-/// (zero-padded microseconds) so keys arrive in index order, which SQLite inserts
-/// about 5× faster than random keys.
-pub fn hris_change_key(employee_id: &str, changed_at: Timestamp) -> String {
-    format!("hris:{:017}:{employee_id}", changed_at.as_microsecond())
+/// Which state of an employee's HRIS record a change carries: the time the record
+/// is as of, and a digest of what the contract reads of it ("deleted" when the
+/// change carries no record). `engine::apply::supersede` makes and compares them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordStamp {
+    pub at: Timestamp,
+    pub digest: String,
+}
+
+/// The newest record applied to an employee's learner, and the event that carried it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppliedRecord {
+    pub stamp: RecordStamp,
+    pub event_id: EventId,
+}
+
+/// The idempotency key of one HRIS change: the same record of an employee reached
+/// by webhook, by the poller, by the initial load or twice by either gets the same
+/// key; two different edits in the same second do not (the stamp's digest). It
+/// starts with the record's time (zero-padded microseconds) so keys arrive in index
+/// order, which SQLite inserts about 5× faster than random keys.
+pub fn hris_change_key(employee_id: &str, stamp: &RecordStamp) -> String {
+    format!(
+        "hris:{:017}:{employee_id}:{}",
+        stamp.at.as_microsecond(),
+        stamp.digest
+    )
 }
 
 /// Why one field of a record was refused.

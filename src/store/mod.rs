@@ -8,6 +8,7 @@
 //! connections from a small pool, so a console page never waits on a write (WAL).
 //! Payloads are stored as given: callers must never hand the store request headers.
 
+mod applied;
 mod audit;
 mod audit_key;
 mod console_queries;

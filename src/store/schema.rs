@@ -299,6 +299,18 @@ DELETE FROM cursors WHERE name IN ('engine.contract', 'control.contract', 'contr
     'reconcile.requested', 'reconcile.request_taken', 'reconcile.last_scheduled',
     'reconcile.next', 'engine.status');
 "#,
+    r#"
+-- The newest HRIS record applied to each employee's learner: the time it is as of
+-- (microseconds), a digest of what the contract reads of it, and the event that
+-- carried it. A change carrying an older record is superseded, not applied
+-- (engine/apply/supersede.rs). Empty after an upgrade: it fills as changes apply.
+CREATE TABLE IF NOT EXISTS applied_records (
+    employee_id TEXT PRIMARY KEY,
+    record_at   INTEGER NOT NULL,
+    digest      TEXT NOT NULL,
+    event_id    INTEGER NOT NULL
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Brings the file's schema up to the newest version, in one transaction.

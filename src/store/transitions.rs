@@ -1,6 +1,6 @@
 //! The moves an event makes: the engine's outcomes (applied, unchanged, retry, dead
-//! letter, rejected, held) and the operator's (retry, skip, flag, release). Anything
-//! else is an `IllegalTransition`.
+//! letter, rejected, held, superseded) and the operator's (retry, skip, flag,
+//! release). Anything else is an `IllegalTransition`.
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
@@ -116,6 +116,12 @@ impl StoreTx<'_> {
     /// Held by the safety threshold or a duplicate hold until an operator decides.
     pub fn mark_held(&self, id: EventId, why: &str) -> Result<(), StoreError> {
         self.transition(id, "hold", IN_FLIGHT, Held, WITH_NOTE, &[&why])
+    }
+
+    /// Closed without applying it: the engine found a newer record of the employee
+    /// applied already (`why` says which), so this one's values are stale.
+    pub fn mark_superseded(&self, id: EventId, why: &str) -> Result<(), StoreError> {
+        self.transition(id, "supersede", IN_FLIGHT, Skipped, WITH_NOTE, &[&why])
     }
 
     /// Not yet: the event waits until `until` (a future hire date, a manager not yet

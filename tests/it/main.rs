@@ -32,6 +32,7 @@ mod lms_quirks;
 mod one_engine_per_store;
 mod reconcile_drift;
 mod safe_files;
+mod same_second_changes;
 mod sandbox_admin;
 mod sandbox_completions;
 mod sandbox_hris;

@@ -11,6 +11,7 @@ pub mod outcome;
 pub mod plan;
 pub mod resolve;
 pub mod safety;
+pub mod supersede;
 pub mod worker;
 pub mod writeback;
 
@@ -30,10 +31,11 @@ use crate::engine::apply::enrol::Enroller;
 use crate::engine::apply::learner_lookup::{Created, Preload, user_name_of};
 use crate::engine::apply::outcome::{Failure, Outcome, Written};
 use crate::engine::apply::plan::{Changes, ManagerRef, Plan, plan};
+use crate::engine::apply::supersede::Newest;
 use crate::engine::intake::duplicates::{self, Sighting, Verdict};
 use crate::engine::intake::initial_load::hris_fields;
 use crate::engine::intake::poll::READ_LATER;
-use crate::model::{AuditAction, Direction, Event, FieldReason, WriteRecord};
+use crate::model::{AuditAction, Direction, Event, FieldReason, RecordStamp, WriteRecord};
 use crate::store::Store;
 
 /// How long a change waits for its manager's own change before looking again.
@@ -94,21 +96,24 @@ impl Applier {
 
     /// Applies one HRIS → LMS event; never panics, never loses the event.
     pub async fn apply(&self, event: &Event) -> Outcome {
-        self.apply_sighted(event).await.0
+        self.attempt(event).await.outcome
     }
 
-    /// Applies one HRIS → LMS event, and says who the employee turned out to be
-    /// (for the duplicate detection the worker records with the outcome).
-    pub async fn apply_sighted(&self, event: &Event) -> (Outcome, Option<Sighting>) {
-        let mut sighting = None;
-        let outcome = match self.try_apply(event, &mut sighting).await {
+    /// Applies one HRIS → LMS event, and says what the attempt learned besides.
+    pub async fn attempt(&self, event: &Event) -> Attempt {
+        let mut learned = Learned::default();
+        let outcome = match self.try_apply(event, &mut learned).await {
             Ok(outcome) => outcome,
             Err(failure) => Outcome::failed(failure),
         };
-        (outcome, sighting)
+        Attempt {
+            outcome,
+            sighting: learned.sighting,
+            record: learned.record,
+        }
     }
 
-    async fn try_apply(&self, event: &Event, sighting: &mut Option<Sighting>) -> Result<Outcome, Failure> {
+    async fn try_apply(&self, event: &Event, learned: &mut Learned) -> Result<Outcome, Failure> {
         if let Some(hook) = FAULT_HOOK.get() {
             hook(event);
         }
@@ -118,35 +123,50 @@ impl Applier {
             return crate::engine::apply::link::apply_link(&self.scim, event).await;
         }
         let read_now;
-        let record = match event.payload.get("fields").and_then(Value::as_object) {
-            Some(record) => record,
+        let (record, gone) = match event.payload.get("fields").and_then(Value::as_object) {
+            Some(record) => (Some(record), false),
             // The poll could not read the employee: read them now (a failure is
             // retried by policy like any other).
             None if event.payload.get(READ_LATER).is_some() => {
-                let fields = hris_fields(&contract);
-                match self.hris.employee(&event.employee_id, &fields).await? {
+                match self
+                    .hris
+                    .employee(&event.employee_id, &hris_fields(&contract))
+                    .await?
+                {
                     Some(record) => {
                         read_now = record;
-                        &read_now
+                        (Some(&read_now), false)
                     }
-                    None => {
-                        let learner = self.find_learner(event, None).await?;
-                        return self.without_fields(event, learner, true).await;
-                    }
+                    None => (None, true),
                 }
             }
-            None => {
-                let learner = self.find_learner(event, None).await?;
-                return self.without_fields(event, learner, false).await;
+            None => (None, false),
+        };
+        // A record older than the one the learner holds writes nothing (supersede.rs).
+        let current;
+        let record = match self.newest_record(&contract, event, record).await? {
+            Newest::This(stamp) => {
+                learned.record = Some(stamp);
+                record
             }
+            Newest::Current(stamp, record) => {
+                learned.record = Some(stamp);
+                current = record;
+                Some(&current)
+            }
+            Newest::Superseded(why) => return Ok(Outcome::Superseded { why }),
+        };
+        let Some(record) = record else {
+            let learner = self.find_learner(event, None).await?;
+            return self.without_fields(event, learner, gone).await;
         };
         // A newcomer to a suspected duplicate group is held before anything is written.
         let keys = identity_keys(&contract, record);
         if !keys.employee_id.is_empty() {
             match duplicates::check(&self.store, keys)? {
-                Verdict::Clear(seen) => *sighting = Some(seen),
+                Verdict::Clear(seen) => learned.sighting = Some(seen),
                 Verdict::Hold { why, sighting: seen } => {
-                    *sighting = Some(seen);
+                    learned.sighting = Some(seen);
                     return Ok(Outcome::Held { why });
                 }
             }
@@ -184,7 +204,14 @@ impl Applier {
             ) => match self.create(event, &document).await? {
                 Created::New(user) => Planned::Created(user, changes, enrol),
                 Created::Taken(holder) => {
-                    match self.adoption(&contract, event, &mapped, &document, holder, sighting) {
+                    match self.adoption(
+                        &contract,
+                        event,
+                        &mapped,
+                        &document,
+                        holder,
+                        &mut learned.sighting,
+                    ) {
                         Ok(user) => {
                             let again = plan(&contract, &mapped, Some(&user.resource), &manager, today);
                             Planned::Adopt(user, again)
@@ -439,6 +466,21 @@ impl Applier {
         }
         (enrolled, None)
     }
+}
+
+/// What one attempt came to, and what it learned on the way.
+pub struct Attempt {
+    pub outcome: Outcome,
+    /// Who the employee turned out to be, for the duplicate detection.
+    pub sighting: Option<Sighting>,
+    /// The record the attempt went by; it is the employee's newest once applied.
+    pub record: Option<RecordStamp>,
+}
+
+#[derive(Default)]
+struct Learned {
+    sighting: Option<Sighting>,
+    record: Option<RecordStamp>,
 }
 
 /// The learner's own write that reached the LMS, before enrolment.

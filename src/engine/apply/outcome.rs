@@ -41,6 +41,10 @@ pub enum Outcome {
     Held {
         why: String,
     },
+    /// A newer record of the employee was applied first: closed, nothing written.
+    Superseded {
+        why: String,
+    },
 }
 
 impl Outcome {

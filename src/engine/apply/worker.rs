@@ -15,11 +15,11 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::apply::Applier;
 use crate::engine::apply::outcome::{Failure, Outcome};
+use crate::engine::apply::{Applier, Attempt};
 use crate::engine::operator::metrics::Metrics;
 use crate::model::{
-    AuditAction, Direction, Event, EventId, EventStatus, FieldReason, NewAuditEntry, WriteRecord,
+    AuditAction, Direction, Event, EventId, EventStatus, FieldReason, NewAuditEntry, RecordStamp, WriteRecord,
 };
 use crate::store::StoreError;
 
@@ -53,6 +53,8 @@ struct Finished {
     cut_off: bool,
     /// Who the employee turned out to be (HRIS → LMS only), for duplicate detection.
     sighting: Option<crate::engine::intake::duplicates::Sighting>,
+    /// The HRIS record the attempt went by (HRIS → LMS only): the employee's newest once applied.
+    record: Option<RecordStamp>,
 }
 
 /// What the worker still needs of a journaled event (not its payload).
@@ -242,17 +244,21 @@ impl Worker {
                     tasks.spawn(async move {
                         // A panic while applying must not leave the event (and its
                         // employee) in limbo: it goes to the error queue with the message.
-                        let applied = AssertUnwindSafe(applier.apply_sighted(&event))
+                        let attempt = AssertUnwindSafe(applier.attempt(&event))
                             .catch_unwind()
-                            .await;
-                        let (outcome, sighting) =
-                            applied.unwrap_or_else(|panic| (panicked(&trouble, &event, &*panic), None));
+                            .await
+                            .unwrap_or_else(|panic| Attempt {
+                                outcome: panicked(&trouble, &event, &*panic),
+                                sighting: None,
+                                record: None,
+                            });
                         Done {
                             finished: vec![Finished {
                                 event,
-                                outcome,
+                                outcome: attempt.outcome,
                                 cut_off,
-                                sighting,
+                                sighting: attempt.sighting,
+                                record: attempt.record,
                             }],
                             untried: Vec::new(),
                         }
@@ -279,6 +285,7 @@ impl Worker {
                                 outcome,
                                 cut_off,
                                 sighting: None,
+                                record: None,
                             })
                             .collect();
                         Done {
@@ -401,6 +408,7 @@ fn journal_outcomes(
         outcome,
         cut_off,
         sighting,
+        record: applied,
     } in finished
     {
         let status = match record(tx, event, outcome, retry) {
@@ -426,6 +434,9 @@ fn journal_outcomes(
             }
             Err(error) => return Err(error),
         };
+        if let (Some(stamp), EventStatus::Applied | EventStatus::Unchanged) = (applied, status) {
+            tx.set_applied_record(&event.employee_id, stamp, event.id)?;
+        }
         results.push((JournaledEvent::of(event, outcome), status));
         if let Some(sighting) = sighting {
             tx.upsert_person(&sighting.keys)?;
@@ -531,6 +542,19 @@ fn record(
         Outcome::Held { why } => {
             tx.mark_held(id, why)?;
             EventStatus::Held
+        }
+        Outcome::Superseded { why } => {
+            tx.mark_superseded(id, why)?;
+            tx.audit(NewAuditEntry {
+                actor: "engine".into(),
+                action: AuditAction::EventSuperseded,
+                employee_id: Some(event.employee_id.clone()),
+                subject: format!("event {id}"),
+                before: serde_json::Value::Null,
+                after: serde_json::Value::Null,
+                reason: Some(format!("event {id} ({} {}): {why}", event.source, event.kind)),
+            })?;
+            EventStatus::Skipped
         }
         Outcome::Failed { failure, written } if !failure.transient => {
             journal_partial(tx, event, written.as_deref())?;

@@ -18,6 +18,7 @@ use crate::contract::Contract;
 use crate::contract::map::{MappedEmployee, map_employee};
 use crate::engine::apply::learner_lookup::Preload;
 use crate::engine::apply::plan::{ManagerRef, Plan, plan};
+use crate::engine::apply::supersede;
 use crate::model::{Direction, NewEvent, Source, hris_change_key};
 use crate::store::Store;
 
@@ -56,7 +57,7 @@ pub enum Mode {
 /// The HRIS field names to ask for: every field the contract reads, plus `lastChanged`.
 pub fn hris_fields(contract: &Contract) -> Vec<&str> {
     let mut fields: Vec<&str> = contract.fields.iter().map(|f| f.hris.as_str()).collect();
-    fields.push("lastChanged");
+    fields.push(supersede::LAST_CHANGED);
     fields.sort_unstable();
     fields.dedup();
     fields
@@ -208,11 +209,8 @@ fn events_for(
         if mode == Mode::Resync && !differs(contract, mapped.as_ref().ok(), preload, today) {
             continue;
         }
-        let changed = fields
-            .get("lastChanged")
-            .and_then(Value::as_str)
-            .and_then(|t| t.parse::<Timestamp>().ok())
-            .unwrap_or(started);
+        let stamp = supersede::stamp(contract, Some(&fields), started);
+        let changed = stamp.at;
         let deactivates = preload.get(&employee_id).is_some_and(is_active)
             && mapped.is_ok_and(|m| !m.should_be_active(contract));
         if deactivates {
@@ -222,7 +220,7 @@ fn events_for(
             // A resync re-applies a change already applied once (the LMS drifted since),
             // so it needs a key of its own.
             idempotency_key: match mode {
-                Mode::Initial => hris_change_key(&employee_id, changed),
+                Mode::Initial => hris_change_key(&employee_id, &stamp),
                 Mode::Resync => format!("resync:{:017}:{employee_id}", started.as_microsecond()),
             },
             source: if mode == Mode::Initial { Source::InitialLoad } else { Source::Reconcile },

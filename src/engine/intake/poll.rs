@@ -17,9 +17,9 @@ use tokio_util::sync::CancellationToken;
 use crate::config::SafetyThreshold;
 use crate::connectors::{ConnectorError, HrisChange, HrisClient, Notifier};
 use crate::contract::Contract;
-use crate::engine::apply::safety;
+use crate::engine::apply::{safety, supersede};
 use crate::engine::intake::initial_load::{POLL_CURSOR, hris_fields};
-use crate::model::{Direction, NewEvent, Source, hris_change_key};
+use crate::model::{Direction, NewEvent, RecordStamp, Source, hris_change_key};
 use crate::store::Store;
 
 /// Employees read at the same time while polling.
@@ -58,7 +58,7 @@ pub async fn poll_once(
     let fields: Arc<Vec<String>> = Arc::new(hris_fields(contract).into_iter().map(str::to_string).collect());
     let reads = changed.changes.into_iter().map(|change| {
         let (hris, fields) = (hris.clone(), fields.clone());
-        async move { journal_entry(&hris, &fields, change).await }
+        async move { journal_entry(contract, &hris, &fields, change).await }
     });
     let events: Vec<NewEvent> = futures::stream::iter(reads)
         .buffered(READ_CONCURRENCY)
@@ -91,8 +91,14 @@ pub async fn poll_once(
 }
 
 /// One changed employee, read and made a journal event; one that cannot be
-/// read now is journaled to be read when it is applied.
-async fn journal_entry(hris: &HrisClient, fields: &[String], change: HrisChange) -> NewEvent {
+/// read now is journaled to be read when it is applied. The key is the record's
+/// (read after the change was listed, it may be newer than the change).
+async fn journal_entry(
+    contract: &Contract,
+    hris: &HrisClient,
+    fields: &[String],
+    change: HrisChange,
+) -> NewEvent {
     let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
     let record = if change.action.eq_ignore_ascii_case("deleted") {
         Ok(None)
@@ -104,21 +110,29 @@ async fn journal_entry(hris: &HrisClient, fields: &[String], change: HrisChange)
         "action": change.action,
         "lastChanged": change.last_changed.to_string(),
     });
-    let kind = match record {
+    let (kind, stamp) = match record {
         Ok(Some(record)) => {
+            let stamp = supersede::stamp(contract, Some(&record), change.last_changed);
             payload["fields"] = serde_json::Value::Object(record);
-            change.action.clone()
+            (change.action.clone(), stamp)
         }
         // An employee gone between the two reads is a deletion.
-        Ok(None) => "Deleted".to_string(),
+        Ok(None) => (
+            "Deleted".to_string(),
+            supersede::stamp(contract, None, change.last_changed),
+        ),
         Err(error) => {
             tracing::warn!(employee = %change.employee_id, %error, "cannot read a changed employee; it is read again when applied");
             payload[READ_LATER] = json!(error.to_string());
-            change.action.clone()
+            let unread = RecordStamp {
+                digest: "unread".into(),
+                ..supersede::stamp(contract, None, change.last_changed)
+            };
+            (change.action.clone(), unread)
         }
     };
     NewEvent {
-        idempotency_key: hris_change_key(&change.employee_id, change.last_changed),
+        idempotency_key: hris_change_key(&change.employee_id, &stamp),
         source: Source::Poll,
         direction: Direction::HrisToLms,
         employee_id: change.employee_id,

@@ -20,6 +20,7 @@ use sha2::Sha256;
 use crate::config::SafetyThreshold;
 use crate::connectors::Notifier;
 use crate::contract::Contract;
+use crate::engine::apply::supersede;
 use crate::engine::intake::journal_writer::{Intake, JournalWriter};
 use crate::engine::operator::metrics::{Metrics, WebhookResult};
 use crate::model::{Direction, FieldReason, NewEvent, Secret, Source, hris_change_key};
@@ -363,7 +364,10 @@ fn one_change(
         });
     }
     let key = match (&reasons[..], changed_at) {
-        ([], Some(at)) => hris_change_key(&id, at),
+        ([], Some(at)) => {
+            let record = change.get("fields").and_then(Value::as_object);
+            hris_change_key(&id, &supersede::stamp(contract, record, at))
+        }
         // Without its own time the change gets a key from the delivery, still unique per change.
         _ => format!("webhook:{delivery_time:012}:{index}:{id}"),
     };
@@ -455,9 +459,17 @@ mod tests {
         let batch = intake(&contract, body, 1_800_000_000).unwrap();
         assert_eq!(batch.len(), 2);
         assert!(batch[0].rejected.is_none());
+        let record = serde_json::json!({"id": "7"});
         assert_eq!(
             batch[0].event.idempotency_key,
-            hris_change_key("7", "2026-01-02T03:04:05Z".parse().unwrap())
+            hris_change_key(
+                "7",
+                &supersede::stamp(
+                    &contract,
+                    record.as_object(),
+                    "2026-01-02T03:04:05Z".parse().unwrap()
+                )
+            )
         );
         assert_eq!(batch[1].rejected.as_ref().unwrap()[0].field, "id");
         let contract = crate::contract::parse(include_str!("../../../assets/contract.toml")).unwrap();
