@@ -102,9 +102,11 @@ pub async fn reconcile(config_path: &Path, json_out: bool) -> anyhow::Result<Exi
 pub enum DriftCommand {
     /// The latest complete run's items (or another run's), one category or all.
     List {
+        /// Another run than the latest complete one (its id from `hrsync reconcile`).
         #[arg(long)]
         run: Option<i64>,
-        #[arg(long, value_name = "CATEGORY")]
+        /// Only this category's items.
+        #[arg(long, value_name = "CATEGORY", value_parser = categories())]
         category: Option<String>,
     },
     /// Push the owner's value now, through the normal pipeline.
@@ -112,17 +114,25 @@ pub enum DriftCommand {
     /// Hand items to the HRIS admin's queue with a note.
     Flag {
         ids: Vec<i64>,
+        /// What the HRIS admin should know (kept in the audit log).
         #[arg(long)]
         note: String,
     },
     /// Accept items: not reported again while their values stay (or until --days pass).
     Accept {
         ids: Vec<i64>,
+        /// Why the difference is acceptable (kept in the audit log).
         #[arg(long)]
         reason: String,
+        /// Accept for this many days only (default: while the values stay).
         #[arg(long)]
         days: Option<u32>,
     },
+}
+
+/// The drift categories, as `--category` takes them (and `--help` lists them).
+fn categories() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(DriftCategory::ALL.iter().map(|c| c.as_str()))
 }
 
 fn print_resolved(json_out: bool, done: &[Resolved]) -> anyhow::Result<ExitCode> {
@@ -166,9 +176,18 @@ pub fn drift(args: &StoreArgs, command: &DriftCommand) -> anyhow::Result<ExitCod
                 Some(id) => store
                     .reconcile_run(*id)?
                     .ok_or_else(|| anyhow::anyhow!("no run {id}"))?,
-                None => store.latest_complete_run()?.ok_or_else(|| {
-                    anyhow::anyhow!("no complete reconciliation yet: `hrsync reconcile` runs one")
-                })?,
+                None => match store.latest_complete_run()? {
+                    Some(run) => run,
+                    // Nothing found yet is an empty result, not a failure.
+                    None if args.json => {
+                        print_json(&json!({ "run": null, "items": [] }))?;
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                    None => {
+                        say!("no complete reconciliation yet: `hrsync reconcile` runs one")?;
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                },
             };
             let mut items = Vec::new();
             loop {
@@ -224,20 +243,24 @@ pub enum DuplicatesCommand {
     /// Not a duplicate: remembered; the held records sync.
     NotDuplicate {
         group: i64,
+        /// Why they are different people (kept in the audit log).
         #[arg(long)]
         reason: String,
     },
     /// Hand the group to the HRIS admin with a note; the newcomers stay held.
     Flag {
         group: i64,
+        /// What the HRIS admin should know (kept in the audit log).
         #[arg(long)]
         note: String,
     },
     /// Learner side: link the right learner to the employee.
     Link {
         group: i64,
+        /// The learner's SCIM id, of the group's members.
         #[arg(long)]
         learner: String,
+        /// The employee id it belongs to.
         #[arg(long)]
         employee: String,
     },
