@@ -240,11 +240,8 @@ fn state_word(state: GroupState) -> &'static str {
 }
 
 impl Console {
+    /// The employee id is in (the prompt does not close on an empty one).
     pub(super) fn submit_link(&mut self, command: Command, text: String) -> Result<(), HandleError> {
-        if text.is_empty() {
-            self.state.warn("an employee id is required; nothing was changed");
-            return Ok(());
-        }
         let Command::LinkLearner { group, learner, .. } = command else {
             return Ok(());
         };
@@ -258,7 +255,9 @@ impl Console {
     /// What the confirmation says about a group decision.
     pub(super) fn duplicate_body(&self, command: &Command) -> Vec<String> {
         let id = match command {
-            Command::NotDuplicate { group, .. } | Command::LinkLearner { group, .. } => *group,
+            Command::NotDuplicate { group, .. }
+            | Command::FlagDuplicate { group, .. }
+            | Command::LinkLearner { group, .. } => *group,
             _ => return Vec::new(),
         };
         let mut body = Vec::new();
@@ -281,11 +280,8 @@ impl Console {
             ));
         }
         match command {
-            Command::NotDuplicate { reason, .. } => {
+            Command::NotDuplicate { .. } => {
                 body.push("Remembered while the members stay the same; the held records sync now.".into());
-                if let Some(reason) = reason {
-                    body.push(format!("reason: {reason}"));
-                }
             }
             Command::LinkLearner { learner, .. } => {
                 let others: Vec<String> = group

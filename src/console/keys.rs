@@ -161,7 +161,17 @@ pub fn bindings(state: &State) -> Vec<Binding> {
         ],
         Mode::EditContract { .. } => vec![
             bind(&[Ctrl('s')], "Ctrl-S", "check & review", Action::Submit),
-            bind(&[Code(KeyCode::Esc)], "Esc", "discard", Action::Back),
+            bind(&[Code(KeyCode::Esc)], "Esc", "leave", Action::Back),
+        ],
+        Mode::DiscardEdit { .. } => vec![
+            bind(&[Char('y')], "y", "discard the edit", Action::Yes),
+            bind(
+                &[Char('n'), Code(KeyCode::Esc)],
+                "n/Esc",
+                "keep editing",
+                Action::No,
+            ),
+            bind(&[Ctrl('c')], "", "", Action::Quit),
         ],
     }
 }

@@ -54,9 +54,12 @@ pub enum Mode {
         item: Box<DriftItem>,
         scroll: u16,
     },
+    /// A one-line prompt. It keeps every key typed until Enter or Esc; an
+    /// answer it cannot take keeps it open, saying why (`refusal`).
     Prompt {
         prompt: Prompt,
         input: TextArea<'static>,
+        refusal: Option<String>,
     },
     /// The one confirmation every destructive command passes through.
     Confirm {
@@ -64,6 +67,11 @@ pub enum Mode {
         body: Vec<String>,
     },
     EditContract {
+        editor: TextArea<'static>,
+        problems: Vec<ContractProblem>,
+    },
+    /// Esc in the contract editor with changes made: discard them, or keep editing.
+    DiscardEdit {
         editor: TextArea<'static>,
         problems: Vec<ContractProblem>,
     },

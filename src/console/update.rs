@@ -276,6 +276,8 @@ impl Console {
             Action::Request(command) => self.request(command)?,
             Action::Input(key) => self.input(key),
             Action::Submit => self.submit()?,
+            Action::Yes if matches!(self.state.mode, Mode::DiscardEdit { .. }) => self.discard_edit(true),
+            Action::No if matches!(self.state.mode, Mode::DiscardEdit { .. }) => self.discard_edit(false),
             Action::Yes => {
                 if let Mode::Confirm { command, .. } = std::mem::take(&mut self.state.mode) {
                     self.execute(command)?;
@@ -307,9 +309,10 @@ impl Console {
     }
 
     fn back(&mut self) {
-        if let Mode::EditContract { .. } = std::mem::take(&mut self.state.mode) {
-            self.state
-                .say("edit discarded; the contract in force is unchanged");
+        match self.state.mode {
+            Mode::EditContract { .. } => self.leave_editor(),
+            Mode::DiscardEdit { .. } => self.discard_edit(false),
+            _ => self.state.mode = Mode::Normal,
         }
     }
 

@@ -194,11 +194,10 @@ fn accept_asks_a_reason_and_an_end_then_a_yes_and_is_audited() {
     press(&mut console, "3");
     let id = to_employee(&mut console, "E002");
     press(&mut console, "a");
-    // An empty reason is refused and nothing changes.
+    // An empty reason is refused, the prompt stays open and nothing changes.
     console.key(key(KeyCode::Enter));
-    assert!(console.state.flash.as_ref().is_some_and(|f| f.error));
+    assert!(screen(&mut console, 80, 24).contains("a reason is required"));
     assert_eq!(item_state(&fixture.store, id), DriftState::Open);
-    press(&mut console, "a");
     press(
         &mut console,
         "IT is the old name; the LMS catalogue follows in March",
@@ -206,9 +205,10 @@ fn accept_asks_a_reason_and_an_end_then_a_yes_and_is_audited() {
     console.key(key(KeyCode::Enter));
     press(&mut console, "soon");
     console.key(key(KeyCode::Enter));
+    let shown = screen(&mut console, 80, 24);
     assert!(
-        console.state.flash.as_ref().is_some_and(|f| f.error),
-        "a bad end is refused"
+        shown.contains("neither a number of days"),
+        "a bad end is refused: {shown}"
     );
     for _ in 0..4 {
         console.key(key(KeyCode::Backspace));
@@ -286,6 +286,10 @@ fn flag_takes_a_note_and_reaches_the_hris_admin() {
     press(&mut console, "f");
     press(&mut console, "left in March; please close the record");
     console.key(key(KeyCode::Enter));
+    let shown = screen(&mut console, 80, 24);
+    assert!(shown.contains("Really flag drift item"), "{shown}");
+    assert!(shown.contains("HRIS admin's queue"), "{shown}");
+    press(&mut console, "y");
     assert_eq!(item_state(&fixture.store, id), DriftState::Flagged);
     let handle = console.handle().clone();
     let flags = handle.flags(0, 10).expect("flags");

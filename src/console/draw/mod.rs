@@ -39,14 +39,19 @@ pub fn paint(state: &State, frame: &mut Frame) {
         Mode::Help => overlays::help(state, frame, areas.body),
         Mode::Detail { detail, scroll } => overlays::detail(state, detail, *scroll, frame, areas.body),
         Mode::DriftDetail { item, scroll } => drift::detail(state, item, *scroll, frame, areas.body),
-        Mode::EditContract { editor, problems } => {
+        Mode::EditContract { editor, problems } | Mode::DiscardEdit { editor, problems } => {
             overlays::editor(state, editor, problems, frame, areas.body)
         }
         _ => pane(state, frame, areas.body),
     }
     match &state.mode {
         Mode::Confirm { command, body } => overlays::confirm(state, command, body, frame, areas.body),
-        Mode::Prompt { prompt, input } => overlays::prompt(state, prompt, input, frame, areas.body),
+        Mode::Prompt {
+            prompt,
+            input,
+            refusal,
+        } => overlays::prompt(state, prompt, input, refusal.as_deref(), frame, areas.body),
+        Mode::DiscardEdit { .. } => overlays::discard(state, frame, areas.body),
         _ => {}
     }
     footer(state, frame, areas.footer);

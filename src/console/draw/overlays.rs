@@ -195,17 +195,38 @@ pub fn confirm(state: &State, command: &Command, body: &[String], frame: &mut Fr
     );
 }
 
-pub fn prompt(state: &State, prompt: &Prompt, input: &TextArea<'static>, frame: &mut Frame, area: Rect) {
+/// A one-line prompt; on its lower border, why the last answer was not taken.
+pub fn prompt(
+    state: &State,
+    prompt: &Prompt,
+    input: &TextArea<'static>,
+    refusal: Option<&str>,
+    frame: &mut Frame,
+    area: Rect,
+) {
     let width = area.width.saturating_sub(4).clamp(20, 100);
     let rect = centered(area, width, 3);
     frame.render_widget(Clear, rect);
     let mut input = input.clone();
-    input.set_block(Block::default().borders(Borders::ALL).title(Span::styled(
+    let mut block = Block::default().borders(Borders::ALL).title(Span::styled(
         visible_string(prompt.title()),
         state.palette.accent(),
-    )));
+    ));
+    if let Some(why) = refusal {
+        block = block.title_bottom(Span::styled(format!("✗ {}", visible(why)), state.palette.bad()));
+    }
+    input.set_block(block);
     input.set_cursor_line_style(ratatui::style::Style::default());
     frame.render_widget(&input, rect);
+}
+
+/// Esc in the contract editor, with changes made.
+pub fn discard(state: &State, frame: &mut Frame, area: Rect) {
+    let lines = vec![
+        Line::raw("Your changes to the contract will be lost; the contract in force stays."),
+        Line::styled("y: discard · n/Esc: keep editing", state.palette.dim()),
+    ];
+    popup(state, frame, area, "Discard the edit?".into(), lines);
 }
 
 pub fn editor(
@@ -225,7 +246,7 @@ pub fn editor(
     // any control character in it off the terminal.
     let mut editor = editor.clone();
     editor.set_block(Block::default().borders(Borders::TOP).title(Span::styled(
-        "Editing the contract · Ctrl-S checks it and shows the change · Esc discards",
+        "Editing the contract · Ctrl-S checks it and shows the change · Esc leaves (asks first)",
         state.palette.accent(),
     )));
     editor.set_line_number_style(state.palette.dim());
