@@ -32,7 +32,12 @@ pub enum Action {
     /// Esc: close what is open, else clear the pane's scope.
     Back,
     Help,
+    /// Space: mark the row under the cursor, or unmark it.
     ToggleSelect,
+    /// `A`: mark every row the pane's filter matches.
+    MarkAll,
+    /// Esc with rows marked: let the marks go.
+    Unmark,
     Copy,
     FollowTail,
     /// Events and audit: edit the free-text filter.
@@ -55,7 +60,7 @@ pub enum Action {
     Fix,
     /// Drift: accept the chosen items with a reason (and maybe an end).
     Accept,
-    /// Drift: all categories → each one → all.
+    /// Drift: all categories → each one → all. Held: the other kind of hold.
     CycleCategory,
     /// Drift: ask the engine for a reconciliation run now.
     RunReconcile,

@@ -28,7 +28,6 @@ pub struct DriftPane {
     /// The category whose items are listed; `None` lists them all.
     pub category: Option<DriftCategory>,
     pub items: Window<Numbered<DriftItem>>,
-    pub chosen: BTreeSet<i64>,
     /// The run whose items `items` holds.
     pub shown_run: Option<i64>,
 }
@@ -68,13 +67,9 @@ impl DriftPane {
         }
     }
 
-    /// The chosen items, else the one under the cursor.
+    /// The marked items, else the one under the cursor.
     pub fn targets(&self) -> Vec<i64> {
-        if self.chosen.is_empty() {
-            self.items.selected_row().map(|i| vec![i.id]).unwrap_or_default()
-        } else {
-            self.chosen.iter().copied().collect()
-        }
+        self.items.targets()
     }
 }
 
@@ -130,7 +125,6 @@ impl PaneView for DriftView {
         let mut keys = moves();
         keys.extend([
             bind(&[Code(KeyCode::Enter)], "Enter", "detail", Action::Open),
-            bind(&[Char(' ')], "Space", "select", Action::ToggleSelect),
             bind(&[Char('c')], "c", "category", Action::CycleCategory),
             write(&[Char('x')], "x", "fix", Action::Fix),
             write(&[Char('f')], "f", "flag", Action::Flag),
@@ -144,7 +138,9 @@ impl PaneView for DriftView {
         let item = state.panes.drift.items.selected_row();
         match action {
             Action::Open | Action::ToggleSelect | Action::Flag | Action::Accept => item.is_some(),
-            Action::Fix => !state.panes.drift.chosen.is_empty() || item.is_some_and(|i| i.category.can_fix()),
+            Action::Fix => {
+                !state.panes.drift.items.marked.is_empty() || item.is_some_and(|i| i.category.can_fix())
+            }
             Action::RunReconcile => state.panes.drift.under_way().is_none(),
             _ => true,
         }
@@ -161,7 +157,7 @@ impl PaneView for DriftView {
         if pane.shown_run == Some(latest) {
             items(state, Op::Refresh)
         } else {
-            pane.chosen.clear();
+            pane.items.unmark();
             pane.shown_run = Some(latest);
             items(state, Op::Newest)
         }
@@ -191,19 +187,10 @@ impl PaneView for DriftView {
                     }) as Apply)
                 }))]
             }
-            Action::ToggleSelect => {
-                let pane = &mut state.panes.drift;
-                if let Some(id) = pane.items.selected_row().map(|i| i.id)
-                    && !pane.chosen.remove(&id)
-                {
-                    pane.chosen.insert(id);
-                }
-                Vec::new()
-            }
             Action::CycleCategory => {
                 let pane = &mut state.panes.drift;
                 pane.category = super::update::cycle(DriftCategory::ALL, pane.category);
-                pane.chosen.clear();
+                pane.items.unmark();
                 if pane.latest().is_none() {
                     return Vec::new();
                 }
@@ -241,6 +228,14 @@ impl PaneView for DriftView {
             }
             _ => Vec::new(),
         }
+    }
+
+    fn marks<'s>(&self, state: &'s State) -> Option<&'s BTreeSet<i64>> {
+        Some(&state.panes.drift.items.marked)
+    }
+
+    fn list(&self, state: &mut State, op: Op) -> Option<Read> {
+        items(state, op)
     }
 
     fn copy(&self, state: &State) -> Option<String> {

@@ -154,7 +154,7 @@ impl Console {
         };
         match done {
             Ok(done) => {
-                self.state.panes.drift.chosen.clear();
+                self.state.panes.drift.items.unmark();
                 let (text, refused) = summary(&what, &done);
                 if refused {
                     self.state.warn(text);

@@ -96,7 +96,7 @@ fn after(state: &mut State, op: Op) {
         Op::Move(_) => events.follow = events.list.at_top(),
         Op::Newest => events.follow = true,
         Op::Oldest => events.follow = false,
-        Op::Refresh => {}
+        Op::Refresh | Op::Mark | Op::Unmark | Op::MarkAll => {}
     }
 }
 

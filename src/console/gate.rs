@@ -128,7 +128,7 @@ impl Console {
         match done {
             Ok(n) => {
                 self.state.panes.failed.chosen.clear();
-                self.state.panes.held.chosen.clear();
+                self.state.panes.held.list.unmark();
                 self.state
                     .say(format!("done: {what} ({n} changed, in the audit log)"));
             }

@@ -90,15 +90,13 @@ pub(super) fn moves() -> Vec<Binding> {
     ]
 }
 
-/// The keys of a pane in normal mode.
-pub fn pane_bindings(pane: Pane) -> Vec<Binding> {
-    pane.view().keys()
-}
-
 /// Whether a pane's key does anything where the cursor is: the footer leaves
 /// out the others (the key still answers, saying why it does nothing).
 fn works_here(state: &State, action: &Action) -> bool {
-    state.pane.view().works_here(state, action)
+    match action {
+        Action::Unmark => state.pane.view().marks(state).is_some_and(|m| !m.is_empty()),
+        _ => state.pane.view().works_here(state, action),
+    }
 }
 
 /// The keys the footer shows: those that work now, where the cursor is.
@@ -121,11 +119,35 @@ fn global() -> Vec<Binding> {
     ]
 }
 
+/// The marking keys, the same in every pane that marks rows.
+fn marking() -> Vec<Binding> {
+    vec![
+        bind(&[Char(' ')], "Space/A", "mark", Action::ToggleSelect),
+        bind(&[Char('A')], "", "", Action::MarkAll),
+        bind(&[Code(KeyCode::Esc)], "Esc", "unmark", Action::Unmark),
+    ]
+}
+
+/// The keys of a pane in normal mode, with the marking keys where it marks
+/// rows: just before the commands, which act on the marks.
+pub fn pane_bindings(state: &State, pane: Pane) -> Vec<Binding> {
+    let mut keys = pane.view().keys();
+    if pane.view().marks(state).is_some() {
+        let at = keys.iter().position(|b| b.writes).unwrap_or(keys.len());
+        let new: Vec<Binding> = marking()
+            .into_iter()
+            .filter(|m| !keys.iter().any(|b| b.action == m.action))
+            .collect();
+        keys.splice(at..at, new);
+    }
+    keys
+}
+
 /// The keys that work now, most specific first.
 pub fn bindings(state: &State) -> Vec<Binding> {
     match &state.mode {
         Mode::Normal => {
-            let mut keys = pane_bindings(state.pane);
+            let mut keys = pane_bindings(state, state.pane);
             keys.extend(global());
             keys
         }

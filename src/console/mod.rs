@@ -33,7 +33,7 @@ panes::registry! {
     Duplicates => duplicates::DuplicatesView, duplicates: duplicates::DuplicatesPane,
     Contract => contract_view::ContractView, contract: contract_view::ContractPane,
     Audit => audit::AuditView, audit: audit::AuditPane,
-    Held => held::HeldView, held: queue::QueuePane,
+    Held => held::HeldView, held: held::HeldPane,
     Credentials => credentials::CredentialsView, credentials: credentials::CredentialsPane,
 }
 

@@ -12,11 +12,11 @@ use super::action::{Action, Command};
 use super::contract_view;
 use super::keys;
 use super::panes::Effect;
-use super::read::{Apply, Loaded, Read};
+use super::read::{Apply, Loaded, Op, Read};
 use super::state::{Mode, Pane, State};
 use super::{ConsoleOptions, palette::Palette};
 use crate::engine::operator::handle::{EngineHandle, EngineState, HandleError};
-use crate::store::{DuplicateCounts, ReconcileRun, StoreCounts};
+use crate::store::{DuplicateCounts, HeldCounts, ReconcileRun, StoreCounts};
 
 /// Runs read for the drift trend: the latest complete one and those before it.
 const RUNS_SHOWN: usize = 12;
@@ -47,6 +47,7 @@ struct Snapshot {
     runs: Vec<ReconcileRun>,
     next_run: Option<jiff::Timestamp>,
     duplicates: DuplicateCounts,
+    held: HeldCounts,
     detail: Option<crate::store::EventDetail>,
     drift_item: Option<crate::store::DriftItem>,
 }
@@ -190,6 +191,7 @@ impl Console {
                 runs: h.reconcile_runs(RUNS_SHOWN)?,
                 next_run: h.next_reconcile()?,
                 duplicates: h.duplicate_counts()?,
+                held: h.held_counts()?,
                 contract_text: h.contract_text()?,
                 detail: detail.map(|id| h.event(id)).transpose()?.flatten(),
                 drift_item: drift_item.map(|id| h.drift_item(id)).transpose()?.flatten(),
@@ -299,6 +301,19 @@ impl Console {
                 Mode::Confirm { .. } => self.state.say("cancelled; nothing was changed"),
                 other => self.state.mode = other,
             },
+            // Marks are kept in the list window, the same way in every pane that marks rows.
+            Action::ToggleSelect | Action::MarkAll | Action::Unmark
+                if self.state.pane.view().marks(&self.state).is_some() =>
+            {
+                let op = match action {
+                    Action::ToggleSelect => Op::Mark,
+                    Action::MarkAll => Op::MarkAll,
+                    _ => Op::Unmark,
+                };
+                if let Some(read) = self.state.pane.view().list(&mut self.state, op) {
+                    self.ask(read);
+                }
+            }
             // Everything else is the pane's.
             other => {
                 let effects = self.state.pane.view().handle(&mut self.state, &other);
@@ -360,6 +375,7 @@ fn take_snapshot(state: &mut State, snapshot: Snapshot) {
     state.panes.drift.runs = snapshot.runs;
     state.panes.drift.next_run = snapshot.next_run;
     state.panes.duplicates.counts = snapshot.duplicates;
+    state.panes.held.counts = snapshot.held;
     let text = snapshot.contract_text;
     if text != state.panes.contract.text {
         state.panes.contract.lines = contract_view::lines(text.as_deref());

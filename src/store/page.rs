@@ -43,8 +43,7 @@ impl PageQuery {
         let Some(text) = text.filter(|t| !t.is_empty()) else {
             return;
         };
-        // Escaped, so `%` and `_` in the operator's text match themselves.
-        let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let escaped = escape_like(text);
         self.bound.push(Value::Text(format!("%{escaped}%")));
         let n = self.bound.len();
         let any: Vec<String> = columns
@@ -52,6 +51,14 @@ impl PageQuery {
             .map(|c| format!("{c} LIKE ?{n} ESCAPE '\\'"))
             .collect();
         self.conditions.push(format!("({})", any.join(" OR ")));
+    }
+
+    /// Keeps rows whose `column` starts with `prefix` (ASCII case-insensitive).
+    pub fn starts_with(&mut self, column: &str, prefix: &str) {
+        let escaped = escape_like(prefix);
+        self.bound.push(Value::Text(format!("{escaped}%")));
+        self.conditions
+            .push(format!("{column} LIKE ?{} ESCAPE '\\'", self.bound.len()));
     }
 
     /// Runs `SELECT {columns} FROM {table}` with the filters, at most `limit` rows
@@ -84,4 +91,9 @@ impl PageQuery {
         }
         Ok(rows)
     }
+}
+
+/// Escaped for LIKE, so `%` and `_` in the operator's text match themselves.
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }

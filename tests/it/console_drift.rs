@@ -377,3 +377,44 @@ fn the_drift_pane_and_its_overlays_draw_at_any_size() {
         }
     }
 }
+
+/// `A` marks every item of the latest run; one flag then reaches the HRIS admin
+/// for each, after one confirmation naming the count and the ids.
+#[test]
+fn select_all_marks_every_item_and_one_flag_covers_them() {
+    let (fixture, _) = seeded();
+    let mut console = console(&fixture, false);
+    press(&mut console, "3A");
+    let shown = screen(&mut console, 100, 30);
+    assert!(shown.contains("6 marked (all the filter matches)"), "{shown}");
+    press(&mut console, "f");
+    press(&mut console, "please review each of these");
+    console.key(key(KeyCode::Enter));
+    let shown = screen(&mut console, 100, 30);
+    assert!(shown.contains("Really flag 6 drift items"), "{shown}");
+    assert!(shown.contains("6 drift items: "), "{shown}");
+    assert!(console.handle().flags(0, 100).expect("flags").is_empty());
+    press(&mut console, "y");
+    assert_eq!(console.handle().flags(0, 100).expect("flags").len(), 6);
+    let flagged = fixture
+        .store
+        .audit_page(
+            &AuditFilter {
+                action: Some("drift.flag".into()),
+                ..AuditFilter::default()
+            },
+            None,
+            100,
+        )
+        .expect("audit");
+    assert_eq!(flagged.len(), 6);
+    assert!(
+        console.state.panes.drift.items.marked.is_empty(),
+        "the marks go with the command"
+    );
+    // Esc lets marks go without acting.
+    press(&mut console, "A");
+    assert_eq!(console.state.panes.drift.items.marked.len(), 6);
+    console.key(key(KeyCode::Esc));
+    assert!(console.state.panes.drift.items.marked.is_empty());
+}

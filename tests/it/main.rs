@@ -18,6 +18,7 @@ mod console_drift;
 mod console_duplicates;
 mod console_hostile;
 mod console_live;
+mod console_marks;
 mod console_paging;
 mod console_screens;
 mod console_sizes;

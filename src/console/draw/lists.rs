@@ -1,4 +1,4 @@
-//! The list panes: events, failed retries, held deactivations and the audit log,
+//! The list panes: events, failed retries, the audit log and credentials,
 //! each drawing only the rows in view from the window the state holds.
 
 use jiff::Timestamp;
@@ -268,50 +268,6 @@ pub fn failed(state: &State, frame: &mut Frame, area: Rect) {
                 Cell::from(Span::styled(
                     shown(e.last_error.as_deref().unwrap_or("")),
                     state.palette.bad(),
-                )),
-            ]
-        },
-    );
-}
-
-const HELD_COLUMNS: [Column; 6] = [
-    col("sel", Constraint::Length(3)),
-    col("id", Constraint::Length(8)),
-    col("employee", Constraint::Length(10)),
-    col("kind", Constraint::Length(12)),
-    col("received", Constraint::Length(8)),
-    col("why held", Constraint::Fill(1)),
-];
-
-pub fn held(state: &State, frame: &mut Frame, area: Rect) {
-    let queue = &state.panes.held;
-    let area = queue_title(
-        state,
-        frame,
-        area,
-        queue,
-        format!("{} deactivations held by the safety threshold", state.counts.held),
-    );
-    table(
-        state,
-        frame,
-        area,
-        &queue.list,
-        Columns {
-            columns: &HELD_COLUMNS,
-            wide: false,
-            empty: "No held deactivations: the safety threshold has not stopped anything.",
-        },
-        |e| {
-            vec![
-                chosen_mark(queue, e),
-                Cell::from(e.id.to_string()),
-                Cell::from(shown(&e.employee_id)),
-                Cell::from(shown(&e.kind)),
-                Cell::from(clock(e.received_at)),
-                Cell::from(Span::styled(
-                    shown(e.note.as_deref().unwrap_or("")),
-                    state.palette.warn(),
                 )),
             ]
         },

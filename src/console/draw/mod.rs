@@ -4,7 +4,9 @@
 pub(super) mod drift;
 pub(super) mod duplicates;
 mod header;
+pub(super) mod held;
 pub(super) mod lists;
+pub(super) mod marks;
 mod overlays;
 
 pub use lists::clock;

@@ -136,7 +136,7 @@ pub fn detail(state: &State, detail: &EventDetail, scroll: u16, frame: &mut Fram
 pub fn help(state: &State, frame: &mut Frame, area: Rect) {
     let mut lines = vec![section(state, "KEYS (Esc closes)")];
     for &pane in Pane::ALL {
-        let keys: Vec<String> = keys::pane_bindings(pane)
+        let keys: Vec<String> = keys::pane_bindings(state, pane)
             .iter()
             .filter(|b| !b.label.is_empty())
             .map(|b| format!("{} {}", b.label, b.what))
