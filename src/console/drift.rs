@@ -27,6 +27,8 @@ pub struct DriftPane {
     pub next_run: Option<Timestamp>,
     /// The category whose items are listed; `None` lists them all.
     pub category: Option<DriftCategory>,
+    /// The `/` filter's text: items whose employee, learner, field or values contain it.
+    pub text: Option<String>,
     pub items: Window<Numbered<DriftItem>>,
     /// The run whose items `items` holds.
     pub shown_run: Option<i64>,
@@ -80,9 +82,18 @@ pub struct DriftView;
 fn items(state: &mut State, op: Op) -> Option<Read> {
     let pane = &mut state.panes.drift;
     let run = pane.latest()?.id;
-    let (category, total) = (pane.category, pane.listed());
+    let (category, text) = (pane.category, pane.text.clone());
+    // The run's counts give the total, unless a filter narrows it.
+    let known = text.is_none().then(|| pane.listed());
     let fetch = move |h: &EngineHandle, from: Option<i64>, toward: Toward, limit: usize| {
-        by_number(total, |offset, limit| h.drift_items(run, category, offset, limit))(from, toward, limit)
+        let text = text.as_deref();
+        let total = match known {
+            Some(total) => total,
+            None => h.drift_items_count(run, category, text)?,
+        };
+        by_number(total, |offset, limit| {
+            h.drift_items(run, category, text, offset, limit)
+        })(from, toward, limit)
     };
     read::list(Pane::Drift, &mut pane.items, op, fetch, |s, w| {
         s.panes.drift.items = w
@@ -228,6 +239,15 @@ impl PaneView for DriftView {
             }
             _ => Vec::new(),
         }
+    }
+
+    fn text_filter<'s>(&self, state: &'s State) -> Option<Option<&'s str>> {
+        Some(state.panes.drift.text.as_deref())
+    }
+
+    fn set_text_filter(&self, state: &mut State, text: Option<String>) -> Vec<Effect> {
+        state.panes.drift.text = text;
+        effects(items(state, Op::Newest))
     }
 
     fn marks<'s>(&self, state: &'s State) -> Option<&'s BTreeSet<i64>> {

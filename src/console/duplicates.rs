@@ -24,6 +24,8 @@ pub struct DuplicatesPane {
     pub counts: DuplicateCounts,
     /// The member under the column cursor in the group under the row cursor.
     pub column: usize,
+    /// The `/` filter's text: groups whose key or members contain it.
+    pub text: Option<String>,
 }
 
 impl DuplicatesPane {
@@ -48,10 +50,18 @@ pub struct DuplicatesView;
 /// the group under the row cursor changes.
 fn groups(state: &mut State, op: Op) -> Option<Read> {
     let pane = &mut state.panes.duplicates;
-    let total = pane.total();
+    // The header's counts give the total, unless a filter narrows it.
+    let (known, text) = (pane.text.is_none().then(|| pane.total()), pane.text.clone());
     let before = pane.group().map(|g| g.id);
     let fetch = move |h: &EngineHandle, from: Option<i64>, toward: Toward, limit: usize| {
-        by_number(total, |offset, limit| h.duplicate_groups(&[], offset, limit))(from, toward, limit)
+        let text = text.as_deref();
+        let total = match known {
+            Some(total) => total,
+            None => h.duplicate_groups_count(text)?,
+        };
+        by_number(total, |offset, limit| {
+            h.duplicate_groups_matching(text, offset, limit)
+        })(from, toward, limit)
     };
     let read = read::list(Pane::Duplicates, &mut pane.groups, op, fetch, move |s, w| {
         s.panes.duplicates.groups = w;
@@ -198,6 +208,19 @@ impl PaneView for DuplicatesView {
             Action::Link => link(state),
             _ => Vec::new(),
         }
+    }
+
+    fn text_filter<'s>(&self, state: &'s State) -> Option<Option<&'s str>> {
+        Some(state.panes.duplicates.text.as_deref())
+    }
+
+    fn set_text_filter(&self, state: &mut State, text: Option<String>) -> Vec<Effect> {
+        state.panes.duplicates.text = text;
+        effects(groups(state, Op::Newest))
+    }
+
+    fn list(&self, state: &mut State, op: Op) -> Option<Read> {
+        groups(state, op)
     }
 
     fn copy(&self, state: &State) -> Option<String> {

@@ -156,10 +156,6 @@ impl PaneView for EventsView {
                     None
                 }
             }
-            Action::FilterText => {
-                let now = state.panes.events.filter.text.clone().unwrap_or_default();
-                return vec![Effect::Prompt(Prompt::EventText, now)];
-            }
             Action::FilterEmployee => {
                 let now = state.panes.events.filter.employee_id.clone().unwrap_or_default();
                 return vec![Effect::Prompt(Prompt::EventEmployee, now)];
@@ -183,12 +179,24 @@ impl PaneView for EventsView {
         read.into_iter().map(Effect::from).collect()
     }
 
+    fn text_filter<'s>(&self, state: &'s State) -> Option<Option<&'s str>> {
+        Some(state.panes.events.filter.text.as_deref())
+    }
+
+    fn set_text_filter(&self, state: &mut State, text: Option<String>) -> Vec<Effect> {
+        state.panes.events.filter.text = text;
+        reload(state)
+    }
+
+    fn list(&self, state: &mut State, op: Op) -> Option<Read> {
+        list(state, op)
+    }
+
     fn submit(&self, state: &mut State, prompt: &Prompt, value: Option<String>) -> Vec<Effect> {
-        match prompt {
-            Prompt::EventText => state.panes.events.filter.text = value,
-            Prompt::EventEmployee => state.panes.events.filter.employee_id = value,
-            _ => return Vec::new(),
+        if *prompt != Prompt::EventEmployee {
+            return Vec::new();
         }
+        state.panes.events.filter.employee_id = value;
         reload(state)
     }
 

@@ -196,7 +196,8 @@ impl Console {
                 let text = input.lines().join(" ").trim().to_string();
                 let value = (!text.is_empty()).then_some(text.clone());
                 match prompt {
-                    Prompt::EventText | Prompt::EventEmployee | Prompt::AuditText => {
+                    Prompt::Filter => self.filter_text(value)?,
+                    Prompt::EventEmployee => {
                         let effects = self.state.pane.view().submit(&mut self.state, &prompt, value);
                         self.effects(effects)?;
                     }

@@ -172,6 +172,15 @@ impl PaneView for HeldView {
         }
     }
 
+    fn text_filter<'s>(&self, state: &'s State) -> Option<Option<&'s str>> {
+        Some(state.panes.held.text.as_deref())
+    }
+
+    fn set_text_filter(&self, state: &mut State, text: Option<String>) -> Vec<Effect> {
+        state.panes.held.text = text;
+        effects(self.list(state, Op::Newest))
+    }
+
     fn marks<'s>(&self, state: &'s State) -> Option<&'s BTreeSet<i64>> {
         Some(&state.panes.held.list.marked)
     }

@@ -129,16 +129,25 @@ fn marking() -> Vec<Binding> {
 }
 
 /// The keys of a pane in normal mode, with the marking keys where it marks
-/// rows: just before the commands, which act on the marks.
+/// rows (just before the commands, which act on the marks) and `/` where its
+/// list is filtered by text (after them): the same keys in every pane.
 pub fn pane_bindings(state: &State, pane: Pane) -> Vec<Binding> {
-    let mut keys = pane.view().keys();
-    if pane.view().marks(state).is_some() {
-        let at = keys.iter().position(|b| b.writes).unwrap_or(keys.len());
-        let new: Vec<Binding> = marking()
+    let view = pane.view();
+    let mut keys = view.keys();
+    let new = |keys: &[Binding], generic: Vec<Binding>| -> Vec<Binding> {
+        generic
             .into_iter()
-            .filter(|m| !keys.iter().any(|b| b.action == m.action))
-            .collect();
-        keys.splice(at..at, new);
+            .filter(|g| !keys.iter().any(|b| b.action == g.action))
+            .collect()
+    };
+    if view.marks(state).is_some() {
+        let marks = new(&keys, marking());
+        let at = keys.iter().position(|b| b.writes).unwrap_or(keys.len());
+        keys.splice(at..at, marks);
+    }
+    if view.text_filter(state).is_some() {
+        let slash = bind(&[Char('/')], "/", "filter", Action::FilterText);
+        keys.extend(new(&keys, vec![slash]));
     }
     keys
 }

@@ -76,6 +76,18 @@ pub trait PaneView: Sync {
         None
     }
 
+    /// Its `/` filter's text (`Some(None)`: none yet), when its list is
+    /// filtered by text; `None` for a pane without one.
+    fn text_filter<'s>(&self, _state: &'s State) -> Option<Option<&'s str>> {
+        None
+    }
+
+    /// The `/` filter answered (`None`: emptied): kept, and the list read again
+    /// from the top.
+    fn set_text_filter(&self, _state: &mut State, _text: Option<String>) -> Vec<Effect> {
+        Vec::new()
+    }
+
     /// A filter prompt of its own, answered (`None`: emptied).
     fn submit(&self, _state: &mut State, _prompt: &Prompt, _value: Option<String>) -> Vec<Effect> {
         Vec::new()

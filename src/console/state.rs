@@ -15,9 +15,9 @@ use crate::store::{DriftItem, EventDetail, StoreCounts};
 /// What a one-line prompt is for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Prompt {
-    EventText,
+    /// The `/` filter of the pane in front.
+    Filter,
     EventEmployee,
-    AuditText,
     /// The reason a command needs before it can go on.
     Reason(Command),
     /// Until when an accepted difference stays accepted.
@@ -29,9 +29,8 @@ pub enum Prompt {
 impl Prompt {
     pub fn title(&self) -> String {
         match self {
-            Prompt::EventText => "Filter events by text (Enter applies, empty clears)".into(),
+            Prompt::Filter => "Filter by text (Enter applies, empty clears)".into(),
             Prompt::EventEmployee => "Filter events by employee id (empty clears)".into(),
-            Prompt::AuditText => "Filter the audit log by text (empty clears)".into(),
             Prompt::Reason(command) => command.reason_question(),
             Prompt::Expiry(_) => "Accept until? days (30) or a date (2030-12-31); empty: no end".into(),
             Prompt::LinkEmployee(command) => format!("{} to which employee id?", command.describe()),

@@ -13,7 +13,7 @@ use super::contract_view;
 use super::keys;
 use super::panes::Effect;
 use super::read::{Apply, Loaded, Op, Read};
-use super::state::{Mode, Pane, State};
+use super::state::{Mode, Pane, Prompt, State};
 use super::{ConsoleOptions, palette::Palette};
 use crate::engine::operator::handle::{EngineHandle, EngineState, HandleError};
 use crate::store::{DuplicateCounts, HeldCounts, ReconcileRun, StoreCounts};
@@ -301,6 +301,10 @@ impl Console {
                 Mode::Confirm { .. } => self.state.say("cancelled; nothing was changed"),
                 other => self.state.mode = other,
             },
+            Action::FilterText if self.state.pane.view().text_filter(&self.state).is_some() => {
+                let now = self.state.pane.view().text_filter(&self.state).flatten();
+                self.prompt(Prompt::Filter, now.unwrap_or_default().to_string());
+            }
             // Marks are kept in the list window, the same way in every pane that marks rows.
             Action::ToggleSelect | Action::MarkAll | Action::Unmark
                 if self.state.pane.view().marks(&self.state).is_some() =>
@@ -321,6 +325,17 @@ impl Console {
             }
         }
         Ok(())
+    }
+
+    /// The `/` filter answered: marks made under the old filter go (`A` marks
+    /// what the filter matches), and the list is read again from the top.
+    pub(super) fn filter_text(&mut self, text: Option<String>) -> Result<(), HandleError> {
+        let view = self.state.pane.view();
+        if view.marks(&self.state).is_some() {
+            view.list(&mut self.state, Op::Unmark);
+        }
+        let effects = view.set_text_filter(&mut self.state, text);
+        self.effects(effects)
     }
 
     fn back(&mut self) {

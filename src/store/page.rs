@@ -43,8 +43,7 @@ impl PageQuery {
         let Some(text) = text.filter(|t| !t.is_empty()) else {
             return;
         };
-        let escaped = escape_like(text);
-        self.bound.push(Value::Text(format!("%{escaped}%")));
+        self.bound.push(Value::Text(containing(text)));
         let n = self.bound.len();
         let any: Vec<String> = columns
             .iter()
@@ -91,6 +90,11 @@ impl PageQuery {
         }
         Ok(rows)
     }
+}
+
+/// A LIKE pattern (with `ESCAPE '\\'`) for rows containing `text`.
+pub(super) fn containing(text: &str) -> String {
+    format!("%{}%", escape_like(text))
 }
 
 /// Escaped for LIKE, so `%` and `_` in the operator's text match themselves.

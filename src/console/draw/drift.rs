@@ -206,7 +206,10 @@ fn items(state: &State, pane: &DriftPane, frame: &mut Frame, area: Rect) {
     let name = pane.category.map_or("every category", |c| c.describe());
     let listed = pane.listed();
     let mut title = format!("{name} · {listed} item(s)");
-    if listed > 0 {
+    if let Some(text) = &pane.text {
+        // A filter narrows the run's count to rows not counted here.
+        title = format!("{name} · matching \"{}\"", visible(text));
+    } else if listed > 0 {
         title.push_str(&format!(
             " · at {} of {listed}",
             pane.items.selected_row().map_or(0, |i| i.number) + 1

@@ -204,14 +204,15 @@ pub fn pane(state: &State, frame: &mut Frame, area: Rect) {
     let pane = &state.panes.duplicates;
     let [title_area, list, members] = duplicates_areas(area);
     let c = &pane.counts;
+    let mut title = format!(
+        "suspected duplicates: {} open · {} flagged · {} decided (open and flagged first)",
+        c.open, c.flagged, c.decided
+    );
+    if let Some(text) = &pane.text {
+        title.push_str(&format!(" · matching \"{}\"", visible(text)));
+    }
     frame.render_widget(
-        Paragraph::new(Line::styled(
-            format!(
-                "suspected duplicates: {} open · {} flagged · {} decided (open and flagged first)",
-                c.open, c.flagged, c.decided
-            ),
-            state.palette.dim(),
-        )),
+        Paragraph::new(Line::styled(title, state.palette.dim())),
         title_area,
     );
     groups(state, frame, list);

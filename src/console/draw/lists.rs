@@ -352,7 +352,9 @@ pub fn credentials(state: &State, frame: &mut Frame, area: Rect) {
         t.expired, t.within_30, t.within_60, t.within_90, t.missing_in_hris
     );
     let total = t.expired + t.within_30 + t.within_60 + t.within_90;
-    if total as usize > pane.list.rows.len() {
+    if let Some(text) = &pane.text {
+        title.push_str(&format!(" · matching \"{}\"", visible(text)));
+    } else if total as usize > pane.list.rows.len() {
         title.push_str(&format!(
             " · the {} soonest shown (all: hrsync credentials expiring)",
             pane.list.rows.len()
