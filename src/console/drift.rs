@@ -186,7 +186,7 @@ impl PaneView for DriftView {
                 let Some(id) = state.panes.drift.items.selected_row().map(|i| i.id) else {
                     return Vec::new();
                 };
-                vec![Effect::Read(Read::new(Some(Pane::Drift), move |h| {
+                vec![Effect::Read(Read::detail(Pane::Drift, move |h| {
                     let item = h.drift_item(id)?;
                     Ok(Box::new(move |state: &mut State| {
                         if let Some(item) = item {

@@ -53,7 +53,7 @@ pub(super) fn events_read(
 
 /// Opens an event's detail over the pane.
 pub(super) fn open_event(pane: Pane, id: EventId) -> Read {
-    Read::new(Some(pane), move |h| {
+    Read::detail(pane, move |h| {
         let detail = h.event(id)?;
         Ok(Box::new(move |state: &mut State| {
             if let Some(detail) = detail {

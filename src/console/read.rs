@@ -24,6 +24,9 @@ pub struct Read {
     pub ticket: u64,
     /// After the header's read, the pane in front reads its rows (they depend on it).
     pub then_refresh: bool,
+    /// It opens a detail over the pane: a read of its own, which the list's
+    /// reads neither make stale nor wait for.
+    pub detail: bool,
     job: Job,
 }
 
@@ -36,7 +39,19 @@ impl Read {
             pane,
             ticket: 0,
             then_refresh: false,
+            detail: false,
             job: Box::new(job),
+        }
+    }
+
+    /// A read that opens a detail of a row of `pane` (see [`Read::detail`]).
+    pub fn detail(
+        pane: Pane,
+        job: impl FnOnce(&EngineHandle) -> Result<Apply, HandleError> + Send + 'static,
+    ) -> Read {
+        Read {
+            detail: true,
+            ..Read::new(Some(pane), job)
         }
     }
 
@@ -46,6 +61,7 @@ impl Read {
             pane: self.pane,
             ticket: self.ticket,
             then_refresh: self.then_refresh,
+            detail: self.detail,
             result: Arc::new(Mutex::new(Some((self.job)(handle)))),
         })
     }
@@ -57,6 +73,7 @@ pub struct Loaded {
     pub pane: Option<Pane>,
     pub ticket: u64,
     pub then_refresh: bool,
+    pub detail: bool,
     result: Arc<Mutex<Option<Result<Apply, HandleError>>>>,
 }
 
