@@ -40,8 +40,12 @@ pub enum Action {
     Unmark,
     Copy,
     FollowTail,
-    /// Events and audit: edit the free-text filter.
+    /// `/`: edit the free-text filter of the pane in front.
     FilterText,
+    /// `:`: open the command line.
+    CommandLine,
+    /// Tab in the command line: complete the word being typed.
+    Complete,
     FilterEmployee,
     CycleDirection,
     CycleStatus,

@@ -6,6 +6,7 @@ use crossterm::event::KeyEvent;
 use tui_textarea::TextArea;
 
 use super::action::{Action, Command, count_and_sample};
+use super::command_line;
 use super::contract_view;
 use super::state::{Mode, Prompt};
 use super::update::Console;
@@ -145,19 +146,42 @@ impl Console {
         // operator edits and submits what they see, escapes included.
         let mut input = TextArea::new(vec![crate::console::sanitise::visible_string(text)]);
         input.move_cursor(tui_textarea::CursorMove::End);
+        let hint = (prompt == Prompt::Command).then(|| command_line::hint(&input.lines().join(" ")));
         self.state.mode = Mode::Prompt {
             prompt,
             input,
             refusal: None,
+            hint,
         };
+    }
+
+    /// Tab in the command line: the word being typed, completed.
+    pub(super) fn complete(&mut self) {
+        if let Mode::Prompt {
+            prompt: Prompt::Command,
+            input,
+            ..
+        } = &self.state.mode
+        {
+            let line = command_line::complete(&input.lines().join(" "));
+            self.prompt(Prompt::Command, line);
+        }
     }
 
     pub(super) fn input(&mut self, key: KeyEvent) {
         match &mut self.state.mode {
-            Mode::Prompt { input, refusal, .. } => {
+            Mode::Prompt {
+                prompt,
+                input,
+                refusal,
+                hint,
+            } => {
                 // One line: Enter is Submit, so only the text's own keys get here.
                 input.input(key);
                 *refusal = None;
+                if *prompt == Prompt::Command {
+                    *hint = Some(command_line::hint(&input.lines().join(" ")));
+                }
             }
             Mode::EditContract { editor, .. } => {
                 editor.input(key);
@@ -171,6 +195,7 @@ impl Console {
             prompt,
             input,
             refusal,
+            ..
         } = &mut self.state.mode
         {
             let empty = input.lines().join(" ").trim().is_empty();
@@ -197,6 +222,7 @@ impl Console {
                 let value = (!text.is_empty()).then_some(text.clone());
                 match prompt {
                     Prompt::Filter => self.filter_text(value)?,
+                    Prompt::Command => self.run_command_line(text)?,
                     Prompt::EventEmployee => {
                         let effects = self.state.pane.view().submit(&mut self.state, &prompt, value);
                         self.effects(effects)?;

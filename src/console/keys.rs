@@ -109,6 +109,7 @@ pub fn hints(state: &State) -> Vec<Binding> {
 
 fn global() -> Vec<Binding> {
     vec![
+        bind(&[Char(':')], ":", "command", Action::CommandLine),
         bind(&[Char('y')], "y", "copy", Action::Copy),
         write(&[Char('p')], "p", "pause", Action::TogglePause),
         bind(&[Code(KeyCode::Tab)], "Tab/1-8", "pane", Action::NextPane),
@@ -189,6 +190,7 @@ pub fn bindings(state: &State) -> Vec<Binding> {
         Mode::Prompt { .. } => vec![
             bind(&[Code(KeyCode::Enter)], "Enter", "done", Action::Submit),
             bind(&[Code(KeyCode::Esc)], "Esc", "cancel", Action::Back),
+            bind(&[Code(KeyCode::Tab)], "", "", Action::Complete),
         ],
         Mode::EditContract { .. } => vec![
             bind(&[Ctrl('s')], "Ctrl-S", "check & review", Action::Submit),

@@ -9,6 +9,7 @@
 //! runs beside an engine or attached to one.
 
 pub mod action;
+mod command_line;
 pub mod draw;
 mod drift_commands;
 mod gate;

@@ -17,6 +17,8 @@ use crate::store::{DriftItem, EventDetail, StoreCounts};
 pub enum Prompt {
     /// The `/` filter of the pane in front.
     Filter,
+    /// The `:` command line.
+    Command,
     EventEmployee,
     /// The reason a command needs before it can go on.
     Reason(Command),
@@ -30,6 +32,7 @@ impl Prompt {
     pub fn title(&self) -> String {
         match self {
             Prompt::Filter => "Filter by text (Enter applies, empty clears)".into(),
+            Prompt::Command => ":command (Tab completes, Enter runs, Esc cancels)".into(),
             Prompt::EventEmployee => "Filter events by employee id (empty clears)".into(),
             Prompt::Reason(command) => command.reason_question(),
             Prompt::Expiry(_) => "Accept until? days (30) or a date (2030-12-31); empty: no end".into(),
@@ -59,6 +62,8 @@ pub enum Mode {
         prompt: Prompt,
         input: TextArea<'static>,
         refusal: Option<String>,
+        /// What may be typed next (the command line's completions).
+        hint: Option<String>,
     },
     /// The one confirmation every destructive command passes through.
     Confirm {

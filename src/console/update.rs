@@ -353,6 +353,8 @@ impl Console {
                 Mode::Confirm { .. } => self.state.say("cancelled; nothing was changed"),
                 other => self.state.mode = other,
             },
+            Action::CommandLine => self.prompt(Prompt::Command, String::new()),
+            Action::Complete => self.complete(),
             Action::FilterText if self.state.pane.view().text_filter(&self.state).is_some() => {
                 let now = self.state.pane.view().text_filter(&self.state).flatten();
                 self.prompt(Prompt::Filter, now.unwrap_or_default().to_string());

@@ -14,6 +14,7 @@ mod cli_output;
 mod connectors;
 mod console_actions;
 mod console_attach;
+mod console_command_line;
 mod console_drift;
 mod console_duplicates;
 mod console_filters;

@@ -52,7 +52,15 @@ pub fn paint(state: &State, frame: &mut Frame) {
             prompt,
             input,
             refusal,
-        } => overlays::prompt(state, prompt, input, refusal.as_deref(), frame, areas.body),
+            hint,
+        } => {
+            let below = match (refusal, hint) {
+                (Some(why), _) => Some((why.as_str(), true)),
+                (None, Some(hint)) => Some((hint.as_str(), false)),
+                (None, None) => None,
+            };
+            overlays::prompt(state, prompt, input, below, frame, areas.body)
+        }
         Mode::DiscardEdit { .. } => overlays::discard(state, frame, areas.body),
         _ => {}
     }

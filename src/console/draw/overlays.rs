@@ -146,7 +146,8 @@ pub fn help(state: &State, frame: &mut Frame, area: Rect) {
         }
     }
     lines.push(Line::raw(
-        "anywhere  1-8/Tab panes · p pause/resume · y copy (OSC 52) · ? help · q quit · Esc back",
+        "anywhere  1-8/Tab panes · : commands (Tab completes) · p pause/resume · y copy (OSC 52) · \
+         ? help · q quit · Esc back",
     ));
     lines.push(Line::raw(
         "prompts   Enter done · Esc cancel; the contract editor checks with Ctrl-S and shows the change first",
@@ -195,12 +196,13 @@ pub fn confirm(state: &State, command: &Command, body: &[String], frame: &mut Fr
     );
 }
 
-/// A one-line prompt; on its lower border, why the last answer was not taken.
+/// A one-line prompt; on its lower border, why the last answer was not taken
+/// (`(text, true)`), or what may be typed next.
 pub fn prompt(
     state: &State,
     prompt: &Prompt,
     input: &TextArea<'static>,
-    refusal: Option<&str>,
+    below: Option<(&str, bool)>,
     frame: &mut Frame,
     area: Rect,
 ) {
@@ -212,8 +214,14 @@ pub fn prompt(
         visible_string(prompt.title()),
         state.palette.accent(),
     ));
-    if let Some(why) = refusal {
-        block = block.title_bottom(Span::styled(format!("✗ {}", visible(why)), state.palette.bad()));
+    match below {
+        Some((why, true)) => {
+            block = block.title_bottom(Span::styled(format!("✗ {}", visible(why)), state.palette.bad()));
+        }
+        Some((hint, false)) => {
+            block = block.title_bottom(Span::styled(visible(hint).into_owned(), state.palette.dim()));
+        }
+        None => {}
     }
     input.set_block(block);
     input.set_cursor_line_style(ratatui::style::Style::default());
