@@ -119,12 +119,13 @@ pub enum Command {
         expires: Option<Expiry>,
     },
     RequestReconcile,
+    /// The groups marked (else the one under the cursor) are not one person each.
     NotDuplicate {
-        group: i64,
+        groups: Vec<i64>,
         reason: Option<String>,
     },
     FlagDuplicate {
-        group: i64,
+        groups: Vec<i64>,
         note: Option<String>,
     },
     LinkLearner {
@@ -167,11 +168,11 @@ impl Command {
             Command::FlagDrift { ids, .. } => format!("flag {} to the HRIS admin", items(ids)),
             Command::AcceptDrift { ids, .. } => format!("accept {}", items(ids)),
             Command::RequestReconcile => "run a reconciliation now".into(),
-            Command::NotDuplicate { group, .. } => {
-                format!("mark duplicate group {group} as not a duplicate")
+            Command::NotDuplicate { groups, .. } => {
+                format!("mark {} as not a duplicate", duplicate_groups(groups))
             }
-            Command::FlagDuplicate { group, .. } => {
-                format!("flag duplicate group {group} to the HRIS admin")
+            Command::FlagDuplicate { groups, .. } => {
+                format!("flag {} to the HRIS admin", duplicate_groups(groups))
             }
             Command::LinkLearner {
                 learner, employee, ..
@@ -214,8 +215,8 @@ impl Command {
             Command::RejectHeld { ids, .. } => Command::RejectHeld { ids, reason },
             Command::FlagDrift { ids, .. } => Command::FlagDrift { ids, note: reason },
             Command::AcceptDrift { ids, expires, .. } => Command::AcceptDrift { ids, reason, expires },
-            Command::NotDuplicate { group, .. } => Command::NotDuplicate { group, reason },
-            Command::FlagDuplicate { group, .. } => Command::FlagDuplicate { group, note: reason },
+            Command::NotDuplicate { groups, .. } => Command::NotDuplicate { groups, reason },
+            Command::FlagDuplicate { groups, .. } => Command::FlagDuplicate { groups, note: reason },
             other => other,
         }
     }
@@ -244,9 +245,10 @@ impl Command {
             Command::FixDrift(ids) | Command::FlagDrift { ids, .. } | Command::AcceptDrift { ids, .. } => {
                 Some(("drift item", ids.clone()))
             }
-            Command::NotDuplicate { group, .. }
-            | Command::FlagDuplicate { group, .. }
-            | Command::LinkLearner { group, .. } => Some(("duplicate group", vec![*group])),
+            Command::NotDuplicate { groups, .. } | Command::FlagDuplicate { groups, .. } => {
+                Some(("duplicate group", groups.clone()))
+            }
+            Command::LinkLearner { group, .. } => Some(("duplicate group", vec![*group])),
             Command::RetryAllDeadLetters
             | Command::Pause
             | Command::Resume
@@ -287,6 +289,14 @@ impl Command {
             }
             _ => return None,
         })
+    }
+}
+
+/// "duplicate group 5", "3 duplicate groups".
+fn duplicate_groups(groups: &[i64]) -> String {
+    match groups {
+        [one] => format!("duplicate group {one}"),
+        many => format!("{} duplicate groups", many.len()),
     }
 }
 

@@ -386,7 +386,7 @@ fn select_all_marks_every_item_and_one_flag_covers_them() {
     let mut console = console(&fixture, false);
     press(&mut console, "3A");
     let shown = screen(&mut console, 100, 30);
-    assert!(shown.contains("6 marked (all the filter matches)"), "{shown}");
+    assert!(shown.contains("6 marked (all matching)"), "{shown}");
     press(&mut console, "f");
     press(&mut console, "please review each of these");
     console.key(key(KeyCode::Enter));

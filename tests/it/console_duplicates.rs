@@ -317,3 +317,24 @@ fn the_duplicates_pane_and_its_prompts_draw_at_any_size() {
         let _ = screen(&mut console, width, height);
     }
 }
+
+/// `A` marks every group; one flag hands each to the HRIS admin after one
+/// confirmation naming the count and the ids.
+#[test]
+fn select_all_flags_every_group_with_one_note() {
+    let (fixture, hris, lms) = seeded();
+    let mut console = console(&fixture, false);
+    press(&mut console, "4A");
+    assert!(screen(&mut console, 80, 24).contains("2 marked (all matching)"));
+    press(&mut console, "f");
+    press(&mut console, "please merge these");
+    console.key(key(KeyCode::Enter));
+    let shown = screen(&mut console, 100, 30);
+    assert!(shown.contains("Really flag 2 duplicate groups"), "{shown}");
+    assert!(shown.contains("2 duplicate groups: "), "{shown}");
+    press(&mut console, "y");
+    assert_eq!(group_state(&fixture.store, hris), GroupState::Flagged);
+    assert_eq!(group_state(&fixture.store, lms), GroupState::Flagged);
+    assert_eq!(console.handle().flags(0, 10).expect("flags").len(), 2);
+    assert!(console.state.panes.duplicates.groups.marked.is_empty());
+}

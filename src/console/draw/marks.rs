@@ -10,13 +10,14 @@ pub fn cell<T>(window: &Window<T>, id: i64) -> Cell<'static> {
     Cell::from(if window.marked.contains(&id) { "[x]" } else { "[ ]" })
 }
 
-/// " · 61 marked (all the filter matches)" for a title; empty with no marks.
+/// " · 61 marked (all matching)" for a title: all matching, or the
+/// first so many; empty with no marks.
 pub fn summary<T>(window: &Window<T>) -> String {
     let n = window.marked.len();
     match (n, window.marked_all) {
         (0, _) => String::new(),
-        (n, Some(true)) => format!(" · {n} marked (all the filter matches)"),
-        (n, Some(false)) => format!(" · {n} marked (the first {MARK_ALL_LIMIT} the filter matches)"),
+        (n, Some(true)) => format!(" · {n} marked (all matching)"),
+        (n, Some(false)) => format!(" · {n} marked (the first {MARK_ALL_LIMIT} matching)"),
         (n, None) => format!(" · {n} marked"),
     }
 }
