@@ -159,6 +159,63 @@ async fn hostile_connections_cost_bounded_memory_and_signed_deliveries_go_on() {
     let _ = engine.wait();
 }
 
+/// Idle connections from many addresses fill the cap on open connections; the
+/// one idle longest is closed to make room, so a delivery is never locked out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_from_many_addresses_make_room_for_a_delivery() {
+    let world = start_for_binary(Options {
+        employees: 20,
+        ..Options::default()
+    })
+    .await;
+    let config = world.dir.path().join("hrsync.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(
+            "secret_env = \"T_WEBHOOK_SECRET\"\n",
+            "secret_env = \"T_WEBHOOK_SECRET\"\nmax_connections = 200\nmax_per_address = 50\n",
+        ),
+    )
+    .unwrap();
+    let mut engine = world.spawn_binary();
+    let webhook: SocketAddr = world.config.webhook.listen;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(webhook).is_err() {
+        assert!(engine.try_wait().unwrap().is_none(), "the engine exited");
+        assert!(Instant::now() < deadline, "the engine did not listen");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // 20 addresses × 50: five times the cap, none of them over its own limit.
+    let sources: Vec<Ipv4Addr> = (20..40).map(|n| Ipv4Addr::new(127, 0, 0, n)).collect();
+    let _idle =
+        tokio::task::spawn_blocking(move || IdleConnections::open(webhook, &sources, 1000, Closed::Reopen))
+            .await
+            .unwrap();
+    let secret = world.sandbox.credentials().webhook_secret.clone();
+    let client = reqwest::Client::builder()
+        .local_address(Some("127.0.0.2".parse().unwrap()))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let url = format!("http://{webhook}/webhooks/hris");
+    for n in 0..20 {
+        let (body, stamp, signature) = signed_delivery(&secret, n);
+        let answer = client
+            .post(&url)
+            .header("X-BambooHR-Timestamp", stamp)
+            .header("X-BambooHR-Signature", signature)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("a signed delivery is answered while idle connections fill the cap");
+        assert_eq!(answer.status(), 200);
+    }
+    let _ = engine.kill();
+    let _ = engine.wait();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_readiness_are_on_the_admin_listener() {
     let world = common::start(Options {
