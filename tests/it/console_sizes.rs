@@ -3,7 +3,7 @@
 
 use crate::console_support;
 
-use console_support::{console, ctrl, fixture, key, press, screen};
+use console_support::{console, ctrl, fixture, key, press, publish_outage, screen};
 use crossterm::event::KeyCode;
 
 /// Key presses that open each pane and overlay.
@@ -53,4 +53,27 @@ fn at_80x24_the_essentials_show() {
     console.key(ctrl('s'));
     let tiny = screen(&mut console, 20, 5);
     assert_eq!(tiny.lines().count(), 5);
+}
+
+#[test]
+fn at_80x24_an_outage_keeps_every_count_in_the_header() {
+    let fixture = fixture();
+    publish_outage(&fixture.store);
+    let mut console = console(&fixture, false);
+    let shown = screen(&mut console, 80, 24);
+    let header = shown.lines().take(2).collect::<Vec<_>>().join("\n");
+    for what in [
+        "▲ degraded",
+        "LMS ✗ down 4m: LMS answered 503",
+        "err 68.5%",
+        "queue 11",
+        "dead 3",
+        "held 2",
+        "rejected 4",
+        "drift 5 (! 2 critical)",
+        "reconciling: reading learners 45%",
+    ] {
+        assert!(header.contains(what), "{what:?} is not in the header:\n{header}");
+    }
+    assert!(shown.lines().nth(2).unwrap().contains("1 Events"), "{shown}");
 }
