@@ -77,3 +77,47 @@ fn at_80x24_an_outage_keeps_every_count_in_the_header() {
     }
     assert!(shown.lines().nth(2).unwrap().contains("1 Events"), "{shown}");
 }
+
+/// The line above the footer: the status bar of a list pane.
+fn status_bar(shown: &str) -> &str {
+    let lines: Vec<&str> = shown.lines().collect();
+    lines[lines.len() - 2]
+}
+
+#[test]
+fn at_80x24_the_status_bar_shows_the_selected_rows_error_in_full() {
+    let fixture = fixture();
+    let mut console = console(&fixture, false);
+    press(&mut console, "2");
+    let shown = screen(&mut console, 80, 24);
+    let row = shown
+        .lines()
+        .find(|l| l.starts_with('›'))
+        .expect("a selected row");
+    assert!(
+        !row.contains("503 Service Unavailable"),
+        "the column cuts it: {row}"
+    );
+    let dead = fixture.dead.last().expect("a dead letter");
+    assert_eq!(
+        status_bar(&shown),
+        format!("event {dead} E012: LMS answered 503 Service Unavailable")
+    );
+    // Every list pane has one, for the row under the cursor.
+    for (keys, starts) in [
+        ("1", "event 40 E010: work_email: \"zoë@\" is not an email address"),
+        ("7", "event "),
+        ("6", "#"),
+        ("jj", "#"),
+    ] {
+        press(&mut console, keys);
+        let shown = screen(&mut console, 80, 24);
+        assert!(status_bar(&shown).starts_with(starts), "{keys}: {shown}");
+    }
+    press(&mut console, "7");
+    let held = screen(&mut console, 80, 24);
+    assert!(
+        status_bar(&held).contains("safety threshold: the poll would deactivate 60"),
+        "{held}"
+    );
+}
