@@ -121,3 +121,35 @@ fn at_80x24_the_status_bar_shows_the_selected_rows_error_in_full() {
         "{held}"
     );
 }
+
+#[test]
+fn at_80x24_a_long_error_fills_the_status_bar_and_the_detail_has_all_of_it() {
+    use hrsync::model::EventStatus;
+    use hrsync::store::EventFilter;
+    let fixture = fixture();
+    let pending = EventFilter {
+        status: Some(EventStatus::Pending),
+        ..Default::default()
+    };
+    let event = fixture.store.events_page(&pending, None, 1).unwrap().remove(0);
+    let error = "LMS answered 503 Service Unavailable: upstream connect error or disconnect/reset \
+                 before headers. retried and the latest reset reason: remote connection failure, \
+                 transport failure reason: delayed connect error: 111 (request id 7f3a9c)";
+    fixture
+        .store
+        .mark_dead_letter(event.id, error, Some(503))
+        .unwrap();
+    let mut console = console(&fixture, false);
+    press(&mut console, "2");
+    let shown = screen(&mut console, 80, 24);
+    let bar = status_bar(&shown);
+    assert!(
+        bar.starts_with(&format!("event {} ", event.id)) && bar.ends_with('…'),
+        "{shown}"
+    );
+    assert_eq!(bar.chars().count(), 80, "as much as the line holds: {bar}");
+    console.key(key(KeyCode::Enter));
+    let detail = screen(&mut console, 80, 24);
+    let joined = detail.lines().map(str::trim_end).collect::<Vec<_>>().join(" ");
+    assert!(joined.contains(&format!("last error: {error}")), "{detail}");
+}

@@ -35,6 +35,39 @@ pub fn fit(text: &str, width: usize) -> String {
     out
 }
 
+/// `text` on lines of at most `width` columns, broken between words where it
+/// can (a word longer than a line is broken where the line ends).
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = vec![String::new()];
+    // Whether the last line has a word yet (an empty word keeps a leading space).
+    let mut started = false;
+    for word in text.split(' ') {
+        let line = lines.last_mut().expect("one line at least");
+        let gap = usize::from(started);
+        if line.width() + gap + word.width() <= width {
+            if started {
+                line.push(' ');
+            }
+            line.push_str(word);
+            started = true;
+            continue;
+        }
+        if started {
+            lines.push(String::new());
+        }
+        for c in word.chars() {
+            let line = lines.last_mut().expect("one line at least");
+            if line.width() + c.width().unwrap_or(0) > width {
+                lines.push(String::new());
+            }
+            lines.last_mut().expect("one line at least").push(c);
+        }
+        started = true;
+    }
+    lines
+}
+
 /// One piece of the header.
 pub struct Piece {
     /// Shown whole, or not at all.
@@ -237,6 +270,17 @@ mod tests {
         assert_eq!(fit("LMS answered 503", 8), "LMS ans…");
         assert_eq!(fit("李李李李", 5), "李李…");
         assert_eq!(fit("abc", 0), "");
+    }
+
+    #[test]
+    fn wrap_breaks_between_words_and_inside_a_word_too_long() {
+        assert_eq!(
+            wrap("LMS answered 503 Service Unavailable", 16),
+            ["LMS answered 503", "Service", "Unavailable"]
+        );
+        assert_eq!(wrap("ab abcdefgh", 4), ["ab", "abcd", "efgh"]);
+        assert_eq!(wrap("", 4), [""]);
+        assert_eq!(wrap("  email: not one", 9), ["  email:", "not one"]);
     }
 
     #[test]
