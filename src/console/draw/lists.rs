@@ -9,6 +9,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
+use super::status_bar::{self, Noted};
+use crate::console::layout;
 use crate::console::list::{Keyed, Window};
 use crate::console::palette::status_label;
 use crate::console::queue::QueuePane;
@@ -71,8 +73,9 @@ pub(super) struct Columns<'a> {
     pub empty: &'a str,
 }
 
-/// Draws the column titles and the rows of `window` in view.
-pub(super) fn table<T: Keyed + Clone>(
+/// Draws the column titles and the rows of `window` in view, and under them the
+/// status bar with the selected row's error or note.
+pub(super) fn table<T: Keyed + Clone + Noted>(
     state: &State,
     frame: &mut Frame,
     area: Rect,
@@ -86,6 +89,10 @@ pub(super) fn table<T: Keyed + Clone>(
             area,
         );
         return;
+    }
+    let (area, bar) = layout::table_areas(area);
+    if let Some(bar) = bar {
+        status_bar::draw(state, window.selected_row(), frame, bar);
     }
     let visible = area.height.saturating_sub(1) as usize;
     let start = window.view_start(visible);
