@@ -19,6 +19,7 @@ mod console_duplicates;
 mod console_hostile;
 mod console_live;
 mod console_paging;
+mod console_queues;
 mod console_screens;
 mod console_sizes;
 mod contract_check;

@@ -6,6 +6,7 @@ pub(super) mod duplicates;
 mod header;
 pub(super) mod lists;
 mod overlays;
+pub(super) mod queues;
 
 pub use lists::clock;
 

@@ -94,6 +94,9 @@ pub fn detail(state: &State, detail: &EventDetail, scroll: u16, frame: &mut Fram
     if let Some(note) = &e.note {
         head.push(Line::raw(format!("note: {}", visible(note))));
     }
+    if let Some(retries) = super::queues::retry_line(state, e) {
+        head.push(Line::styled(retries, state.palette.warn()));
+    }
     for r in &e.reasons {
         head.push(Line::styled(
             visible_string(format!("  {}: {}", r.field, r.reason)),

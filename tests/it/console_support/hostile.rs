@@ -217,7 +217,7 @@ fn status(store: &Store) {
         problems: Vec::new(),
         systems: Vec::new(),
         work: None,
-        retry_attempts: Some(3),
+        retry_attempts: None,
     }
     .publish(store)
     .expect("publish status");
