@@ -29,6 +29,7 @@ mod duplicates_held;
 mod interop_lrs;
 mod interop_scim;
 mod listener_hardening;
+mod lms_outage;
 mod lms_quirks;
 mod one_engine_per_store;
 mod reconcile_drift;
