@@ -33,6 +33,7 @@ mod lms_outage;
 mod lms_quirks;
 mod one_engine_per_store;
 mod reconcile_drift;
+mod retries_cli;
 mod safe_files;
 mod same_second_changes;
 mod sandbox_admin;
