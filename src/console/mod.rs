@@ -28,7 +28,7 @@ mod update;
 // module, its `Pane` variant and view, and its state in `Panes` (see panes.rs).
 panes::registry! {
     Events => events::EventsView, events: events::EventsPane,
-    Failed => failed::FailedView, failed: queue::QueuePane,
+    Failed => failed::FailedView, failed: failed::FailedPane,
     Drift => drift::DriftView, drift: drift::DriftPane,
     Duplicates => duplicates::DuplicatesView, duplicates: duplicates::DuplicatesPane,
     Contract => contract_view::ContractView, contract: contract_view::ContractPane,

@@ -60,6 +60,7 @@ async fn the_panes_show_the_engines_work_and_a_retry_reaches_it() {
             status: Some(EventStatus::Applied),
             text: None,
             direction: None,
+            blocked: false,
         };
         if world
             .store()

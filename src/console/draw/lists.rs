@@ -1,5 +1,6 @@
-//! The list panes: events, failed retries, held deactivations and the audit log,
-//! each drawing only the rows in view from the window the state holds.
+//! The list panes: events, held deactivations and the audit log, each drawing
+//! only the rows in view from the window the state holds (the Failed pane's
+//! queues are in `queues.rs`), and the table they share.
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -127,7 +128,7 @@ pub(super) fn table<T: Keyed + Clone + Noted>(
     frame.render_widget(Table::new(rows, widths).header(header).column_spacing(1), area);
 }
 
-fn status_cell(state: &State, e: &Event) -> Cell<'static> {
+pub(super) fn status_cell(state: &State, e: &Event) -> Cell<'static> {
     Cell::from(Span::styled(
         status_label(e.status),
         state.palette.status(e.status),
@@ -210,7 +211,7 @@ pub fn events(state: &State, frame: &mut Frame, area: Rect) {
     );
 }
 
-fn chosen_mark(queue: &QueuePane, e: &Event) -> Cell<'static> {
+pub(super) fn chosen_mark(queue: &QueuePane, e: &Event) -> Cell<'static> {
     Cell::from(if queue.chosen.contains(&e.id) {
         "[x]"
     } else {
@@ -231,54 +232,6 @@ fn queue_title(state: &State, frame: &mut Frame, area: Rect, queue: &QueuePane, 
         title_area,
     );
     list
-}
-
-const FAILED_COLUMNS: [Column; 8] = [
-    col("sel", Constraint::Length(3)),
-    col("id", Constraint::Length(8)),
-    col("employee", Constraint::Length(10)),
-    col("kind", Constraint::Length(10)),
-    col("try", Constraint::Length(3)),
-    col("http", Constraint::Length(4)),
-    col("next attempt", Constraint::Length(12)),
-    col("last error", Constraint::Fill(1)),
-];
-
-pub fn failed(state: &State, frame: &mut Frame, area: Rect) {
-    let queue = &state.panes.failed;
-    let area = queue_title(
-        state,
-        frame,
-        area,
-        queue,
-        format!("{} dead letters, newest first", state.counts.dead_letters),
-    );
-    table(
-        state,
-        frame,
-        area,
-        &queue.list,
-        Columns {
-            columns: &FAILED_COLUMNS,
-            wide: false,
-            empty: "No failed retries: nothing is waiting for an operator.",
-        },
-        |e| {
-            vec![
-                chosen_mark(queue, e),
-                Cell::from(e.id.to_string()),
-                Cell::from(shown(&e.employee_id)),
-                Cell::from(shown(&e.kind)),
-                Cell::from(e.attempts.to_string()),
-                Cell::from(e.last_http_status.map_or("-".into(), |s| s.to_string())),
-                Cell::from(e.next_attempt_at.map_or("on retry".into(), clock)),
-                Cell::from(Span::styled(
-                    shown(e.last_error.as_deref().unwrap_or("")),
-                    state.palette.bad(),
-                )),
-            ]
-        },
-    );
 }
 
 const HELD_COLUMNS: [Column; 6] = [

@@ -7,6 +7,7 @@ mod flow;
 mod header;
 pub(super) mod lists;
 mod overlays;
+pub(super) mod queues;
 pub(super) mod status_bar;
 
 pub use lists::clock;

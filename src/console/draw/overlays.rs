@@ -98,6 +98,9 @@ pub fn detail(state: &State, detail: &EventDetail, scroll: u16, frame: &mut Fram
     if let Some(note) = &e.note {
         whole(format!("note: {}", visible(note)), Style::default());
     }
+    if let Some(retries) = super::queues::retry_line(state, e) {
+        whole(retries, state.palette.warn());
+    }
     for r in &e.reasons {
         whole(
             visible_string(format!("  {}: {}", r.field, r.reason)),

@@ -202,6 +202,7 @@ pub fn publish_status(store: &Store) {
         problems: Vec::new(),
         systems: Vec::new(),
         work: None,
+        retry_attempts: Some(3),
     }
     .publish(store)
     .expect("publish status");
