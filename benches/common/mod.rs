@@ -2,6 +2,8 @@
 //! with an engine configured to talk to it. Each bench uses part of it.
 #![allow(dead_code)]
 
+pub mod idle;
+
 use std::io::BufRead;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -15,7 +17,12 @@ use serde_json::Value;
 /// A memory figure of this process from /proc/self/status (`VmRSS:` now,
 /// `VmHWM:` the peak), in MB; NaN where the file does not say.
 pub fn rss_mb(field: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    process_mb("self", field)
+}
+
+/// The same for another process (`pid`), e.g. an engine started as a child.
+pub fn process_mb(pid: &str, field: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
         .lines()
         .find_map(|line| line.strip_prefix(field))
@@ -34,6 +41,11 @@ pub struct SandboxProcess {
 impl SandboxProcess {
     /// Starts `binary sandbox --employees N --seed S` and reads its credentials.
     pub fn start(binary: &str, employees: usize, seed: u64) -> Self {
+        Self::start_with(binary, employees, seed, &[])
+    }
+
+    /// The same with more arguments, e.g. `--webhook-url URL`.
+    pub fn start_with(binary: &str, employees: usize, seed: u64, more: &[&str]) -> Self {
         let mut child = Command::new(binary)
             .args([
                 "sandbox",
@@ -42,6 +54,7 @@ impl SandboxProcess {
                 "--seed",
                 &seed.to_string(),
             ])
+            .args(more)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

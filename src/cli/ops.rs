@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::engine::operator::{self, operator_name};
-use crate::model::{Event, EventId};
+use crate::model::{Event, EventId, EventStatus};
 use crate::store::csv_cells::CsvCells;
 use crate::store::private_files::write_replacing;
 use crate::store::{AuditFormat, Store};
@@ -70,20 +70,27 @@ fn store_path_of(config: &Path) -> anyhow::Result<PathBuf> {
 
 #[derive(Subcommand, Debug)]
 pub enum RetriesCommand {
-    /// The dead letters: attempts, last error, HTTP status.
+    /// The dead letters (or, with a flag, another queue): attempts, last error, HTTP status.
     List {
-        /// Instead, the events waiting behind another that waits for an operator
-        /// (a dead letter, a refusal, a hold), each naming the event it waits for.
-        #[arg(long)]
+        /// Instead, the events waiting behind an earlier open event of their
+        /// employee (blocked), each naming the event it waits for.
+        #[arg(long, group = "queue")]
         blocked: bool,
+        /// Instead, the events the engine will try again by itself, with their next attempt.
+        #[arg(long, group = "queue")]
+        retrying: bool,
+        /// Instead, the events refused for good (a contract violation, a 4xx), with why.
+        #[arg(long, group = "queue")]
+        rejected: bool,
         /// Oldest first (the default is newest first, as the console lists them).
         #[arg(long)]
         oldest_first: bool,
     },
-    /// Try dead letters (or rejected events) again now.
+    /// Try events again now: retrying ones without waiting for their next attempt,
+    /// dead letters, or rejected ones after a fix.
     Retry {
         ids: Vec<i64>,
-        /// Every dead letter.
+        /// Every retrying event and dead letter (once the failing system is back).
         #[arg(long, conflicts_with = "ids")]
         all: bool,
     },
@@ -258,8 +265,13 @@ fn print_events(json: bool, events: &[Event], what: &str) -> anyhow::Result<()> 
     }
     // On a terminal, values from the HRIS or LMS are shown escaped (on_stdout).
     for e in events {
+        // A retrying event says when the engine tries it next.
+        let next = match (e.status, e.next_attempt_at) {
+            (EventStatus::Retrying, Some(at)) => format!(" (next {})", at.strftime("%H:%M:%S UTC")),
+            _ => String::new(),
+        };
         say!(
-            "{:>8}  {:<12} employee {:<10} {:<8} attempts {}  {}{}",
+            "{:>8}  {:<12} employee {:<10} {:<8} attempts {}{next}  {}{}",
             e.id,
             e.status.as_str(),
             on_stdout(&e.employee_id),
@@ -289,25 +301,30 @@ pub fn retries(args: &StoreArgs, command: &RetriesCommand) -> anyhow::Result<Exi
     match command {
         RetriesCommand::List {
             blocked,
+            retrying,
+            rejected,
             oldest_first,
         } => {
+            let (status, what) = if *retrying {
+                (Some(EventStatus::Retrying), "retrying events")
+            } else if *rejected {
+                (Some(EventStatus::Rejected), "rejected events")
+            } else if *blocked {
+                (None, "events waiting behind another")
+            } else {
+                (Some(EventStatus::DeadLetter), "dead letters")
+            };
             let mut all = Vec::new();
             let mut after = None;
             loop {
-                let page = if *blocked {
-                    store.waiting_behind(after, 1000)?
-                } else {
-                    store.dead_letters(1000, after)?
+                let page = match status {
+                    Some(status) => store.with_status(status, after, 1000)?,
+                    None => store.waiting_behind(after, 1000)?,
                 };
                 let Some(last) = page.last() else { break };
                 after = Some(last.id);
                 all.extend(page);
             }
-            let what = if *blocked {
-                "events waiting behind another"
-            } else {
-                "dead letters"
-            };
             print_events(args.json, &in_order(all, *oldest_first), what)?;
         }
         RetriesCommand::Retry { ids: chosen, all } => {
@@ -315,11 +332,11 @@ pub fn retries(args: &StoreArgs, command: &RetriesCommand) -> anyhow::Result<Exi
                 anyhow::bail!("name the events to retry, or --all");
             }
             let done = if *all {
-                operator::retry_all_dead_letters(&store, &actor)?
+                operator::retry_all_failing(&store, &actor)?
             } else {
                 operator::retry(&store, &actor, &ids(chosen))?
             };
-            print_events(args.json, &done, "dead letters to retry")?;
+            print_events(args.json, &done, "retrying events or dead letters to retry")?;
         }
         RetriesCommand::Skip { id, reason } => {
             let event = operator::skip(&store, &actor, EventId(*id), reason)?;

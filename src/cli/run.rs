@@ -169,12 +169,16 @@ pub async fn demo(options: DemoOptions, log_file: &Path) -> anyhow::Result<()> {
         interval: Duration::from_secs(2),
         ..RetryPolicy::default()
     };
+    let admin = sandbox.credentials().admin_url.clone();
+    // Faults can be set while the demo runs (`POST {admin}/faults`): an outage on
+    // demand. The console takes the screen, so the log says it too.
+    tracing::info!(admin_url = %admin, "the sandbox's admin API: counts, churn and faults");
     say!(
-        "hrsync demo: sandbox HRIS + LMS + LRS with {} employees; initial load running...",
+        "hrsync demo: sandbox HRIS + LMS + LRS with {} employees (admin API {admin}: faults, churn); \
+         initial load running...",
         options.employees
     )?;
     let engine = engine::start_with_listener(&config, contract, listener).await?;
-    let admin = sandbox.credentials().admin_url.clone();
     let held = tokio::spawn(async move {
         // After a while, a reorganisation terminates more people than the safety
         // threshold lets through in one delivery: they wait in the held pane.

@@ -1,18 +1,111 @@
-//! The Failed pane: dead letters, events the engine gave up on after its retries,
-//! to retry, skip or flag, one or a selection at a time.
+//! The Failed pane: every queue of events that failed or cannot move, one view
+//! at a time (←/→): retrying (attempt n of max, next attempt), dead letters,
+//! rejected (why, and what fits) and blocked (what each waits behind).
+//! One pane with views rather than four panes: one digit key, one selection and
+//! one set of keys, and its badge counts everything that waits for an operator.
 
+use std::ops::{Deref, DerefMut};
+
+use crossterm::event::KeyCode;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
 use super::action::Action;
 use super::events::copy_event;
-use super::keys::{Binding, Key::*, write};
+use super::keys::{Binding, Key::*, bind, write};
 use super::panes::{Effect, Pane, PaneView, count_badge};
 use super::queue::QueuePane;
 use super::queue::{self, Queue};
 use super::read::{Op, Read};
 use super::state::State;
 use crate::model::EventStatus;
+use crate::store::EventFilter;
+
+/// One queue of the Failed pane, in the order an event meets them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailedQueue {
+    /// Failed, and the engine tries again by itself.
+    Retrying,
+    /// Failed on every attempt: waits for an operator.
+    #[default]
+    DeadLetters,
+    /// Refused for good (the contract, a 4xx): waits for a fix or an operator.
+    Rejected,
+    /// Waits behind an earlier open event of the same employee.
+    Blocked,
+}
+
+impl FailedQueue {
+    pub const ALL: [FailedQueue; 4] = [
+        FailedQueue::Retrying,
+        FailedQueue::DeadLetters,
+        FailedQueue::Rejected,
+        FailedQueue::Blocked,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            FailedQueue::Retrying => "retrying",
+            FailedQueue::DeadLetters => "dead letters",
+            FailedQueue::Rejected => "rejected",
+            FailedQueue::Blocked => "blocked",
+        }
+    }
+
+    /// How many it holds, from the header's counts.
+    pub fn count(self, state: &State) -> u64 {
+        let c = &state.counts;
+        match self {
+            FailedQueue::Retrying => c.retrying,
+            FailedQueue::DeadLetters => c.dead_letters,
+            FailedQueue::Rejected => c.rejected,
+            FailedQueue::Blocked => c.blocked,
+        }
+    }
+
+    fn filter(self) -> EventFilter {
+        let status = match self {
+            FailedQueue::Retrying => Some(EventStatus::Retrying),
+            FailedQueue::DeadLetters => Some(EventStatus::DeadLetter),
+            FailedQueue::Rejected => Some(EventStatus::Rejected),
+            FailedQueue::Blocked => None,
+        };
+        EventFilter {
+            status,
+            blocked: self == FailedQueue::Blocked,
+            ..EventFilter::default()
+        }
+    }
+
+    /// The next view (`step` 1) or the one before (-1), round the four.
+    fn step(self, step: isize) -> FailedQueue {
+        let all = FailedQueue::ALL;
+        let at = all.iter().position(|q| *q == self).unwrap_or(0) as isize;
+        all[(at + step).rem_euclid(all.len() as isize) as usize]
+    }
+}
+
+/// The queue in view, its rows and the operator's selection.
+#[derive(Debug, Default)]
+pub struct FailedPane {
+    pub queue: QueuePane,
+    pub view: FailedQueue,
+}
+
+// The rows and the selection are a queue's like any other (the gate clears the
+// selection and names the rows of every queue pane alike).
+impl Deref for FailedPane {
+    type Target = QueuePane;
+    fn deref(&self) -> &QueuePane {
+        &self.queue
+    }
+}
+
+impl DerefMut for FailedPane {
+    fn deref_mut(&mut self) -> &mut QueuePane {
+        &mut self.queue
+    }
+}
 
 pub struct FailedView;
 
@@ -20,8 +113,22 @@ impl Queue for FailedView {
     const PANE: Pane = Pane::Failed;
     const STATUS: EventStatus = EventStatus::DeadLetter;
     fn queue(state: &mut State) -> &mut QueuePane {
-        &mut state.panes.failed
+        &mut state.panes.failed.queue
     }
+    fn filter(state: &State) -> EventFilter {
+        state.panes.failed.view.filter()
+    }
+}
+
+/// Another view: from its newest row, with nothing chosen (a selection is of one queue).
+fn show(state: &mut State, view: FailedQueue) -> Vec<Effect> {
+    let pane = &mut state.panes.failed;
+    pane.view = view;
+    pane.queue = QueuePane::default();
+    queue::list::<FailedView>(state, Op::Newest)
+        .into_iter()
+        .map(Effect::from)
+        .collect()
 }
 
 impl PaneView for FailedView {
@@ -29,19 +136,34 @@ impl PaneView for FailedView {
         "Failed"
     }
 
+    /// What waits for an operator here: dead letters and rejected events.
     fn badge(&self, state: &State) -> String {
-        count_badge(state.counts.dead_letters)
+        count_badge(state.counts.dead_letters + state.counts.rejected)
     }
 
     fn keys(&self) -> Vec<Binding> {
         let mut keys = queue::detail_keys();
+        // ←/→ last: a narrow footer drops it first, and the queues' line shows it.
         keys.extend([
             write(&[Char('r')], "r", "retry", Action::Retry),
             write(&[Char('R')], "R", "retry all", Action::RetryAll),
             write(&[Char('s')], "s", "skip", Action::Skip),
             write(&[Char('f')], "f", "flag", Action::Flag),
+            bind(&[Code(KeyCode::Right), Char('l')], "←/→", "queue", Action::Right),
+            bind(&[Code(KeyCode::Left), Char('h')], "", "", Action::Left),
         ]);
         keys
+    }
+
+    fn works_here(&self, state: &State, action: &Action) -> bool {
+        let pane = &state.panes.failed;
+        let row = pane.list.selected_row().is_some() || !pane.chosen.is_empty();
+        match action {
+            Action::Retry => row && pane.view != FailedQueue::Blocked,
+            Action::RetryAll => pane.view == FailedQueue::DeadLetters && state.counts.dead_letters > 0,
+            Action::Skip | Action::Flag | Action::Open | Action::ToggleSelect => row,
+            _ => true,
+        }
     }
 
     fn refresh(&self, state: &mut State) -> Option<Read> {
@@ -49,7 +171,22 @@ impl PaneView for FailedView {
     }
 
     fn handle(&self, state: &mut State, action: &Action) -> Vec<Effect> {
-        queue::handle::<Self>(state, action)
+        let view = state.panes.failed.view;
+        match action {
+            Action::Right => show(state, view.step(1)),
+            Action::Left => show(state, view.step(-1)),
+            Action::Retry if view == FailedQueue::Blocked => {
+                state.say("a blocked event goes when the event it waits behind does: retry or skip that one");
+                Vec::new()
+            }
+            Action::RetryAll if view != FailedQueue::DeadLetters => {
+                state.say(
+                    "R retries every dead letter: ←/→ to the dead letters; r retries the chosen rows here",
+                );
+                Vec::new()
+            }
+            _ => queue::handle::<Self>(state, action),
+        }
     }
 
     fn copy(&self, state: &State) -> Option<String> {
@@ -61,6 +198,6 @@ impl PaneView for FailedView {
     }
 
     fn draw(&self, state: &State, frame: &mut Frame, area: Rect) {
-        super::draw::lists::failed(state, frame, area);
+        super::draw::queues::failed(state, frame, area);
     }
 }

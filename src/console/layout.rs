@@ -28,12 +28,30 @@ pub fn areas(area: Rect) -> Areas {
     }
 }
 
-/// Rows a list shows below its title line and column titles.
+/// A list's rows and, when it has room, the status bar below them (the
+/// selected row's error in full).
+pub fn table_areas(area: Rect) -> (Rect, Option<Rect>) {
+    if area.height < 4 {
+        return (area, None);
+    }
+    let [rows, bar] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(area);
+    (rows, Some(bar))
+}
+
+/// Rows a list drawn in `area` shows, below its column titles.
+pub fn table_rows(area: Rect) -> usize {
+    table_areas(area).0.height.saturating_sub(1) as usize
+}
+
+/// A pane's area below its one-line title.
+fn below_title(area: Rect) -> Rect {
+    let [_, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
+    rest
+}
+
+/// Rows a list pane shows below its title line and column titles.
 pub fn list_rows(width: u16, height: u16) -> usize {
-    areas(Rect::new(0, 0, width, height))
-        .body
-        .height
-        .saturating_sub(2) as usize
+    table_rows(below_title(areas(Rect::new(0, 0, width, height)).body))
 }
 
 /// The Drift pane: the run and its categories above, the items below.
@@ -58,10 +76,7 @@ pub fn review_list_rows(width: u16, height: u16) -> (usize, usize) {
     let body = areas(Rect::new(0, 0, width, height)).body;
     let [_, items] = drift_areas(body);
     let [_, groups, _] = duplicates_areas(body);
-    (
-        items.height.saturating_sub(2) as usize,
-        groups.height.saturating_sub(1) as usize,
-    )
+    (table_rows(below_title(items)), table_rows(groups))
 }
 
 /// A box of at most `width`×`height` in the middle of `area`, never outside it.

@@ -29,7 +29,7 @@ mod update;
 // module, its `Pane` variant and view, and its state in `Panes` (see panes.rs).
 panes::registry! {
     Events => events::EventsView, events: events::EventsPane,
-    Failed => failed::FailedView, failed: queue::QueuePane,
+    Failed => failed::FailedView, failed: failed::FailedPane,
     Drift => drift::DriftView, drift: drift::DriftPane,
     Duplicates => duplicates::DuplicatesView, duplicates: duplicates::DuplicatesPane,
     Contract => contract_view::ContractView, contract: contract_view::ContractPane,
@@ -92,8 +92,26 @@ async fn run_loop(
     let size = terminal.size()?;
     console.update(Action::Resize(size.width, size.height));
     let mut input = EventStream::new();
-    let mut poll = tokio::time::interval(CHANGE_POLL);
-    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    // The store's change check (a PRAGMA every 250 ms) runs on a blocking thread
+    // too: a change comes back as a message, a failure ends the console.
+    let (changed_tx, mut changed) = tokio::sync::mpsc::channel::<anyhow::Result<()>>(1);
+    tokio::task::spawn_blocking(move || {
+        while !changed_tx.is_closed() {
+            std::thread::sleep(CHANGE_POLL);
+            let (message, last) = match watch.changed() {
+                Ok(false) => continue,
+                Ok(true) => (Ok(()), false),
+                Err(error) => (Err(error.into()), true),
+            };
+            if last {
+                // A failure must reach the loop, even behind a change not yet read.
+                let _ = changed_tx.blocking_send(message);
+                return;
+            }
+            // Full: a change is already waiting to be read, which covers this one.
+            let _ = changed_tx.try_send(message);
+        }
+    });
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut dirty = true;
@@ -137,11 +155,10 @@ async fn run_loop(
                 }
                 dirty = true;
             }
-            _ = poll.tick() => {
-                if watch.changed()? {
-                    console.update(Action::StoreChanged);
-                    dirty = true;
-                }
+            Some(change) = changed.recv() => {
+                change?;
+                console.update(Action::StoreChanged);
+                dirty = true;
             }
             _ = tick.tick() => {
                 console.update(Action::Tick);

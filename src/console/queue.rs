@@ -1,6 +1,7 @@
 //! What the Failed and Held panes share: a list of events waiting for an
 //! operator, a selection to act on many, and the keys that move and act on it.
-//! Each pane's own file says which events it lists and what its keys do.
+//! Each pane's own file says which events it lists (a status, or the view the
+//! operator chose) and what its keys do.
 
 use std::collections::BTreeSet;
 
@@ -37,15 +38,21 @@ impl QueuePane {
 /// What sets one queue apart from the other.
 pub(super) trait Queue {
     const PANE: Pane;
+    /// The status it lists, unless `filter` says otherwise.
     const STATUS: EventStatus;
     fn queue(state: &mut State) -> &mut QueuePane;
+
+    /// The events it lists now (a pane with views lists the chosen view's).
+    fn filter(_state: &State) -> EventFilter {
+        EventFilter {
+            status: Some(Self::STATUS),
+            ..EventFilter::default()
+        }
+    }
 }
 
 pub(super) fn list<Q: Queue>(state: &mut State, op: Op) -> Option<Read> {
-    let filter = EventFilter {
-        status: Some(Q::STATUS),
-        ..EventFilter::default()
-    };
+    let filter = Q::filter(state);
     events_read(Q::PANE, &mut Q::queue(state).list, filter, op, move |s, w| {
         let queue = Q::queue(s);
         queue.list = w;

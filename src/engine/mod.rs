@@ -392,6 +392,7 @@ pub async fn start_with_listener(
         trouble: trouble.clone(),
         health: health.clone(),
         work: vec![work, loading.clone()],
+        retry_attempts: config.retry.attempts,
     };
     let alerts = operator::alerts::Alerts {
         notifier: notifier.clone(),

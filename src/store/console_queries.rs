@@ -36,7 +36,7 @@ impl Store {
     ) -> Result<Vec<Event>, StoreError> {
         filter.page_query().run(
             &*self.reader()?,
-            (EVENT_COLUMNS, "events", "id"),
+            (EVENT_COLUMNS, filter.table(), "id"),
             (from.map(|id| id.0), toward),
             limit,
             event_from_row,

@@ -37,6 +37,11 @@ impl PageQuery {
         }
     }
 
+    /// Keeps rows that meet `sql`, a condition of hrsync's own (never outside text).
+    pub fn condition(&mut self, sql: &'static str) {
+        self.conditions.push(format!("({sql})"));
+    }
+
     /// Keeps rows where any of `columns` contains `text` (ASCII case-insensitive);
     /// an empty text keeps every row.
     pub fn contains_text(&mut self, columns: &[&str], text: Option<&str>) {

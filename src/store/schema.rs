@@ -311,6 +311,12 @@ CREATE TABLE IF NOT EXISTS applied_records (
     event_id    INTEGER NOT NULL
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- Blocked events: open, waiting behind an earlier open event of their employee.
+-- Few at any time, even when a million are pending (each its employee's head), so
+-- the console's Blocked view and its count read only these.
+CREATE INDEX IF NOT EXISTS events_blocked ON events (id) WHERE is_head = 0 AND status IN ('pending', 'retrying');
+"#,
 ];
 
 /// Brings the file's schema up to the newest version, in one transaction.

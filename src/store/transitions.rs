@@ -1,6 +1,8 @@
 //! The moves an event makes: the engine's outcomes (applied, unchanged, retry, dead
 //! letter, rejected, held, superseded) and the operator's (retry, skip, flag,
-//! release). Anything else is an `IllegalTransition`.
+//! release). Anything else is an `IllegalTransition`. Each sets the note (why the
+//! event waits) or clears it when nothing waits any more, so no note outlives its
+//! truth: an applied event never still says "waiting for the manager".
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
@@ -12,18 +14,20 @@ use EventStatus::{Applied, DeadLetter, Flagged, Held, Pending, Rejected, Retryin
 
 /// Statuses the engine may be working on.
 const IN_FLIGHT: &[EventStatus] = &[Pending, Retrying];
-/// Statuses that wait for an operator.
-const WAITING: &[EventStatus] = &[DeadLetter, Held, Rejected];
+/// Statuses an operator may retry now: a retrying event without waiting for its
+/// next attempt, and those that wait for an operator.
+const RETRYABLE: &[EventStatus] = &[Retrying, DeadLetter, Held, Rejected];
 /// Statuses an operator may close.
 const OPEN: &[EventStatus] = EventStatus::OPEN;
-/// The `set` of transitions that leave nothing scheduled.
-const NO_NEXT: &str = "next_attempt_at = NULL";
+/// The `set` of transitions that leave nothing scheduled and nothing to say.
+const NO_NEXT: &str = "next_attempt_at = NULL, note = NULL";
 /// The `set` of transitions that keep why (?4) and leave nothing scheduled.
 const WITH_NOTE: &str = "note = ?4, next_attempt_at = NULL";
 /// The `set` of a finish that keeps what the event mapped to (?4), if given.
-const KEEP_MAPPED: &str = "next_attempt_at = NULL, mapped = COALESCE(?4, mapped)";
-/// The `set` of failures: one more attempt, its error (?4) and HTTP status (?5).
-const FAILED: &str = "attempts = attempts + 1, last_error = ?4, last_http_status = ?5";
+const KEEP_MAPPED: &str = "next_attempt_at = NULL, note = NULL, mapped = COALESCE(?4, mapped)";
+/// The `set` of failures: one more attempt, its error (?4) and HTTP status (?5);
+/// the error is what the event is waiting on now, so an earlier note goes.
+const FAILED: &str = "attempts = attempts + 1, last_error = ?4, last_http_status = ?5, note = NULL";
 
 impl StoreTx<'_> {
     // The engine's outcomes do not read the event back (the worker journals thousands
@@ -83,7 +87,7 @@ impl StoreTx<'_> {
         error: &str,
         http_status: Option<u16>,
     ) -> Result<(), StoreError> {
-        let set = format!("{FAILED}, {NO_NEXT}");
+        let set = format!("{FAILED}, next_attempt_at = NULL");
         self.transition(
             id,
             "dead-letter",
@@ -109,8 +113,8 @@ impl StoreTx<'_> {
                 .collect(),
         )
         .to_string();
-        let set = "last_error = ?4, reasons = ?5, next_attempt_at = NULL";
-        self.transition(id, "reject", IN_FLIGHT, Rejected, set, &[&summary, &reasons])
+        let set = format!("last_error = ?4, reasons = ?5, {NO_NEXT}");
+        self.transition(id, "reject", IN_FLIGHT, Rejected, &set, &[&summary, &reasons])
     }
 
     /// Held by the safety threshold or a duplicate hold until an operator decides.
@@ -132,11 +136,11 @@ impl StoreTx<'_> {
         self.transition(id, "defer", IN_FLIGHT, Pending, set, &[&why, &until])
     }
 
-    /// Operator: try a waiting event again from scratch, now.
+    /// Operator: try a retrying or waiting event again from scratch, now.
     pub fn retry(&self, id: EventId) -> Result<Event, StoreError> {
         let now = to_micros(self.now);
         let set = "attempts = 0, next_attempt_at = ?4, note = NULL";
-        self.transition(id, "retry", WAITING, Pending, set, &[&now])?;
+        self.transition(id, "retry", RETRYABLE, Pending, set, &[&now])?;
         self.event(id)
     }
 
@@ -153,11 +157,13 @@ impl StoreTx<'_> {
     }
 
     /// Operator: confirm held events; they apply as soon as it is their employee's turn.
+    /// Why they were held is no longer why they wait: the note goes (the audit keeps it).
     pub fn release_held(&self, ids: &[EventId]) -> Result<Vec<Event>, StoreError> {
         let now = to_micros(self.now);
+        let set = "next_attempt_at = ?4, note = NULL";
         ids.iter()
             .map(|&id| {
-                self.transition(id, "release", &[Held], Pending, "next_attempt_at = ?4", &[&now])?;
+                self.transition(id, "release", &[Held], Pending, set, &[&now])?;
                 self.event(id)
             })
             .collect()
@@ -233,5 +239,137 @@ impl Store {
     /// All or none: one id that is not held releases nothing.
     pub fn release_held(&self, ids: &[EventId]) -> Result<Vec<Event>, StoreError> {
         self.transaction(|tx| tx.release_held(ids))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::{SignedDuration, Timestamp};
+    use serde_json::json;
+
+    use crate::model::{Direction, EventId, EventStatus, NewEvent, Source, WriteRecord};
+    use crate::store::{EventFilter, Store, Toward};
+
+    fn change(key: &str, employee: &str) -> NewEvent {
+        NewEvent {
+            idempotency_key: key.into(),
+            source: Source::Webhook,
+            direction: Direction::HrisToLms,
+            employee_id: employee.into(),
+            kind: "Updated".into(),
+            occurred_at: Timestamp::now(),
+            payload: json!({}),
+        }
+    }
+
+    fn store(changes: &[NewEvent]) -> (tempfile::TempDir, Store, Vec<EventId>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("hrsync.db")).unwrap();
+        let ids = store.append(changes).unwrap().iter().map(|a| a.id()).collect();
+        (dir, store, ids)
+    }
+
+    fn write() -> WriteRecord {
+        WriteRecord {
+            sent_from: "hris".into(),
+            sent_to: "lms".into(),
+            target_id: Some("u-1".into()),
+            before: json!({}),
+            after: json!({}),
+            http_status: Some(200),
+        }
+    }
+
+    fn note(store: &Store, id: EventId) -> Option<String> {
+        store.event(id).unwrap().unwrap().event.note
+    }
+
+    fn defer(store: &Store, id: EventId) {
+        let later = Timestamp::now() - SignedDuration::from_secs(1);
+        store
+            .transaction(|tx| tx.defer(id, later, "waiting for the manager E9 to be synced first"))
+            .unwrap();
+    }
+
+    #[test]
+    fn a_note_goes_when_it_stops_being_true() {
+        let (_dir, store, ids) = store(&[change("a", "A"), change("b", "B"), change("c", "C")]);
+        for &id in &ids {
+            defer(&store, id);
+            assert!(note(&store, id).is_some_and(|n| n.contains("manager")));
+        }
+        store.mark_applied(ids[0], &write()).unwrap();
+        assert_eq!(note(&store, ids[0]), None, "applied: nothing waits");
+        let next = Timestamp::now() + SignedDuration::from_secs(60);
+        let retrying = store
+            .mark_retry(ids[1], "LMS answered 503", Some(503), next)
+            .unwrap();
+        assert_eq!(
+            (retrying.note, retrying.last_error.as_deref()),
+            (None, Some("LMS answered 503")),
+            "retrying: the error is what it waits on, in the list and the detail alike"
+        );
+        store.mark_held(ids[2], "suspected duplicate of E1").unwrap();
+        let released = store.release_held(&[ids[2]]).unwrap();
+        assert_eq!(
+            released[0].note, None,
+            "confirmed: no longer held for that reason"
+        );
+    }
+
+    #[test]
+    fn a_retrying_event_can_be_retried_now_and_a_pending_one_cannot() {
+        let (_dir, store, ids) = store(&[change("a", "A"), change("b", "B")]);
+        let next = Timestamp::now() + SignedDuration::from_secs(600);
+        store
+            .mark_retry(ids[0], "LMS answered 503", Some(503), next)
+            .unwrap();
+        let now = store.retry(ids[0]).unwrap();
+        assert_eq!((now.status, now.attempts), (EventStatus::Pending, 0));
+        assert!(
+            now.next_attempt_at.is_some_and(|at| at < next),
+            "due now, not in ten minutes"
+        );
+        assert!(
+            store.retry(ids[1]).is_err(),
+            "pending is not retried: it is on its way"
+        );
+    }
+
+    #[test]
+    fn blocked_events_name_what_they_wait_behind_whatever_its_status() {
+        let (_dir, store, ids) = store(&[change("a1", "A"), change("a2", "A"), change("b1", "B")]);
+        let blocked = EventFilter {
+            blocked: true,
+            ..EventFilter::default()
+        };
+        let shown = |store: &Store| -> Vec<(EventId, Option<String>)> {
+            (store.events_window(&blocked, None, Toward::Older, 10).unwrap())
+                .into_iter()
+                .map(|e| (e.id, e.note))
+                .collect()
+        };
+        let behind = |what: &str| Some(format!("waiting behind event {} {what}", ids[0]));
+        assert_eq!(shown(&store), vec![(ids[1], behind("(pending)"))]);
+        let next = Timestamp::now() + SignedDuration::from_secs(60);
+        store
+            .mark_retry(ids[0], "LMS answered 503", Some(503), next)
+            .unwrap();
+        assert_eq!(
+            shown(&store),
+            vec![(ids[1], behind("(retrying): LMS answered 503"))]
+        );
+        store
+            .mark_dead_letter(ids[0], "LMS answered 503", Some(503))
+            .unwrap();
+        assert_eq!(
+            shown(&store),
+            vec![(ids[1], behind("(dead letter): LMS answered 503"))]
+        );
+        assert_eq!(store.counts().unwrap().blocked, 1);
+        store.skip(ids[0], "superseded").unwrap();
+        assert_eq!(shown(&store), Vec::new(), "its turn now: no longer blocked");
+        assert_eq!(store.counts().unwrap().blocked, 0);
+        assert_eq!(note(&store, ids[1]), None);
     }
 }

@@ -9,13 +9,24 @@ use crossterm::event::KeyCode;
 const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
 
 fn snap(name: &str, setup: impl Fn(&mut hrsync::console::Console)) {
-    let fixture = fixture();
+    snap_on(&fixture(), name, setup);
+}
+
+fn snap_on(fixture: &console_support::Fixture, name: &str, setup: impl Fn(&mut hrsync::console::Console)) {
     for (width, height) in SIZES {
-        let mut console = console(&fixture, false);
+        let mut console = console(fixture, false);
         setup(&mut console);
         let shown = stable(&screen(&mut console, width, height));
         insta::assert_snapshot!(format!("{name}_{width}x{height}"), shown);
     }
+}
+
+#[test]
+fn the_header_in_an_lms_outage() {
+    let fixture = fixture();
+    console_support::publish_outage(&fixture.store);
+    snap_on(&fixture, "outage", |_| {});
+    snap_on(&fixture, "outage_failed", |c| press(c, "2"));
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The real `hrsync demo` in tmux, as an operator sees it: events show, the panes
-//! switch, a dead letter is retried with keys, `q` quits, and the terminal is
-//! given back (no alternate screen, the shell's line visible again).
+//! switch, a dead letter is retried with keys, an LMS outage shows in the header
+//! and is recovered with keys, `q` quits, and the terminal is given back (no
+//! alternate screen, the shell's line visible again).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -31,15 +32,20 @@ impl Tmux {
 
     /// Waits until the screen shows `what`; panics with the screen after `limit`.
     fn wait_for(&self, what: &str, limit: Duration) -> String {
+        self.wait_until(what, limit, |screen| screen.contains(what))
+    }
+
+    /// Waits until `done` holds of the screen; panics with the screen after `limit`.
+    fn wait_until(&self, what: &str, limit: Duration, done: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + limit;
         loop {
             let screen = self.screen();
-            if screen.contains(what) {
+            if done(&screen) {
                 return screen;
             }
             assert!(
                 Instant::now() < deadline,
-                "waited for {what:?}; the screen:\n{screen}"
+                "waited for {what}; the screen:\n{screen}"
             );
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -139,6 +145,8 @@ fn the_demo_in_a_real_terminal() {
     tmux.wait_for("[6 Audit]", Duration::from_secs(10));
     tmux.wait_for("learner.", Duration::from_secs(10));
 
+    lms_outage_and_recovery(&tmux, &dir.path().join("hrsync.log"));
+
     tmux.keys("q");
     let screen = tmux.wait_for("DEMO-EXITED 0", Duration::from_secs(30));
     assert!(
@@ -147,4 +155,96 @@ fn the_demo_in_a_real_terminal() {
     );
     let alternate = tmux.run(&["display-message", "-p", "-t", tmux.session, "#{alternate_on}"]);
     assert_eq!(alternate.trim(), "0", "the terminal left the alternate screen");
+}
+
+/// The header's dead-letter count.
+fn dead_letters(screen: &str) -> Option<u64> {
+    let count = regex::Regex::new(r"\bdead (\d+)\b").expect("pattern");
+    count.captures(screen)?[1].parse().ok()
+}
+
+/// The sandbox's admin API, as the demo logs it.
+fn admin_url(log: &std::path::Path) -> String {
+    let logged = regex::Regex::new(r"admin_url=(http://\S+)").expect("pattern");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(found) = logged.captures(&text) {
+            return found[1].to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the demo did not log its admin API:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn set_faults(admin: &str, faults: serde_json::Value) {
+    let answer = reqwest::blocking::Client::new()
+        .post(format!("{admin}/faults"))
+        .json(&faults)
+        .send()
+        .expect("the sandbox's admin API answers");
+    assert!(
+        answer.status().is_success(),
+        "faults {faults}: {}",
+        answer.status()
+    );
+}
+
+/// The LMS is taken down through the sandbox: the header names it and the
+/// engine degrades. The fault cleared, the dead letters are retried from the
+/// Failed pane until none is left, and the header is back to running.
+fn lms_outage_and_recovery(tmux: &Tmux, log: &std::path::Path) {
+    let admin = admin_url(log);
+    set_faults(&admin, serde_json::json!({ "scim": { "error_ratio": 1.0 } }));
+    let faulted = Instant::now();
+    tmux.keys("2");
+    // The system, since when and its last error, and the engine's state.
+    let down = regex::Regex::new(r"LMS ✗ down \d+[smh]: \S").expect("pattern");
+    tmux.wait_until(
+        "the LMS down and the engine degraded",
+        Duration::from_secs(10),
+        |s| down.is_match(s) && s.contains("▲ degraded"),
+    );
+    eprintln!(
+        "the header showed the LMS down {:?} after the fault",
+        faulted.elapsed()
+    );
+    tmux.wait_until("dead letters from the outage", Duration::from_secs(30), |s| {
+        dead_letters(s).is_some_and(|n| n > 0)
+    });
+
+    set_faults(&admin, serde_json::json!({}));
+    let cleared = Instant::now();
+    // An event in its last attempt as the fault clears may still die: retry
+    // again until none is left.
+    let deadline = cleared + Duration::from_secs(90);
+    loop {
+        let screen = tmux.screen();
+        match dead_letters(&screen) {
+            Some(0) => break,
+            Some(_) if !screen.contains("y/Enter: yes") => {
+                tmux.keys("R");
+                tmux.wait_for("y/Enter: yes", Duration::from_secs(10));
+                tmux.keys("y");
+                tmux.wait_for("done: retry", Duration::from_secs(10));
+            }
+            _ => {}
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the dead letters did not drain:\n{screen}"
+        );
+        let settled = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < settled && dead_letters(&tmux.screen()).is_some_and(|n| n > 0) {
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+    let screen = tmux.wait_until("the header running again", Duration::from_secs(60), |s| {
+        s.contains("● running") && !s.contains("LMS ✗")
+    });
+    assert_eq!(dead_letters(&screen), Some(0), "{screen}");
+    eprintln!("recovered {:?} after the fault was cleared", cleared.elapsed());
 }

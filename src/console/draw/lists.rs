@@ -1,5 +1,6 @@
-//! The list panes: events, failed retries, the audit log and credentials,
-//! each drawing only the rows in view from the window the state holds.
+//! The list panes: events, the audit log and credentials, each drawing only
+//! the rows in view from the window the state holds (the Failed pane's queues
+//! are in `queues.rs`, Held in `held.rs`), and the table they share.
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -9,6 +10,8 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 
+use super::status_bar::{self, Noted};
+use crate::console::layout;
 use crate::console::list::{Keyed, Window};
 use crate::console::palette::status_label;
 use crate::console::queue::QueuePane;
@@ -71,8 +74,9 @@ pub(super) struct Columns<'a> {
     pub empty: &'a str,
 }
 
-/// Draws the column titles and the rows of `window` in view.
-pub(super) fn table<T: Keyed + Clone>(
+/// Draws the column titles and the rows of `window` in view, and under them the
+/// status bar with the selected row's error or note.
+pub(super) fn table<T: Keyed + Clone + Noted>(
     state: &State,
     frame: &mut Frame,
     area: Rect,
@@ -86,6 +90,10 @@ pub(super) fn table<T: Keyed + Clone>(
             area,
         );
         return;
+    }
+    let (area, bar) = layout::table_areas(area);
+    if let Some(bar) = bar {
+        status_bar::draw(state, window.selected_row(), frame, bar);
     }
     let visible = area.height.saturating_sub(1) as usize;
     let start = window.view_start(visible);
@@ -120,7 +128,7 @@ pub(super) fn table<T: Keyed + Clone>(
     frame.render_widget(Table::new(rows, widths).header(header).column_spacing(1), area);
 }
 
-fn status_cell(state: &State, e: &Event) -> Cell<'static> {
+pub(super) fn status_cell(state: &State, e: &Event) -> Cell<'static> {
     Cell::from(Span::styled(
         status_label(e.status),
         state.palette.status(e.status),
@@ -203,75 +211,12 @@ pub fn events(state: &State, frame: &mut Frame, area: Rect) {
     );
 }
 
-fn chosen_mark(queue: &QueuePane, e: &Event) -> Cell<'static> {
+pub(super) fn chosen_mark(queue: &QueuePane, e: &Event) -> Cell<'static> {
     Cell::from(if queue.chosen.contains(&e.id) {
         "[x]"
     } else {
         "[ ]"
     })
-}
-
-/// A title line above a queue: how many, how many chosen.
-fn queue_title(state: &State, frame: &mut Frame, area: Rect, queue: &QueuePane, what: String) -> Rect {
-    let [title_area, list] =
-        ratatui::layout::Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
-    let chosen = match queue.chosen.len() {
-        0 => String::new(),
-        n => format!(" · {n} selected"),
-    };
-    frame.render_widget(
-        Paragraph::new(Line::styled(format!("{what}{chosen}"), state.palette.dim())),
-        title_area,
-    );
-    list
-}
-
-const FAILED_COLUMNS: [Column; 8] = [
-    col("sel", Constraint::Length(3)),
-    col("id", Constraint::Length(8)),
-    col("employee", Constraint::Length(10)),
-    col("kind", Constraint::Length(10)),
-    col("try", Constraint::Length(3)),
-    col("http", Constraint::Length(4)),
-    col("next attempt", Constraint::Length(12)),
-    col("last error", Constraint::Fill(1)),
-];
-
-pub fn failed(state: &State, frame: &mut Frame, area: Rect) {
-    let queue = &state.panes.failed;
-    let area = queue_title(
-        state,
-        frame,
-        area,
-        queue,
-        format!("{} dead letters, newest first", state.counts.dead_letters),
-    );
-    table(
-        state,
-        frame,
-        area,
-        &queue.list,
-        Columns {
-            columns: &FAILED_COLUMNS,
-            wide: false,
-            empty: "No failed retries: nothing is waiting for an operator.",
-        },
-        |e| {
-            vec![
-                chosen_mark(queue, e),
-                Cell::from(e.id.to_string()),
-                Cell::from(shown(&e.employee_id)),
-                Cell::from(shown(&e.kind)),
-                Cell::from(e.attempts.to_string()),
-                Cell::from(e.last_http_status.map_or("-".into(), |s| s.to_string())),
-                Cell::from(e.next_attempt_at.map_or("on retry".into(), clock)),
-                Cell::from(Span::styled(
-                    shown(e.last_error.as_deref().unwrap_or("")),
-                    state.palette.bad(),
-                )),
-            ]
-        },
-    );
 }
 
 const AUDIT_COLUMNS: [Column; 7] = [

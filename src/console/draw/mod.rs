@@ -1,13 +1,16 @@
 //! `draw`: a pure function of the state onto a frame. Header, pane tabs, the pane
-//! and the key-hint footer, and whatever overlay is open.
+//! (a list with its status bar), the key-hint footer, and whatever overlay is open.
 
 pub(super) mod drift;
 pub(super) mod duplicates;
+mod flow;
 mod header;
 pub(super) mod held;
 pub(super) mod lists;
 pub(super) mod marks;
 mod overlays;
+pub(super) mod queues;
+pub(super) mod status_bar;
 
 pub use lists::clock;
 

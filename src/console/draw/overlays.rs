@@ -3,11 +3,12 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::Modifier;
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use tui_textarea::TextArea;
 
+use super::flow::wrap;
 use super::lists::clock;
 use crate::console::action::Command;
 use crate::console::keys;
@@ -85,20 +86,26 @@ pub fn detail(state: &State, detail: &EventDetail, scroll: u16, frame: &mut Fram
             e.attempts
         ))),
     ])];
+    // The error in full, on as many lines as it takes: the list and its status
+    // bar show as much as one line holds.
+    let mut whole = |text: String, style| {
+        let lines = wrap(&text, area.width as usize);
+        head.extend(lines.into_iter().map(|l| Line::styled(l, style)));
+    };
     if let Some(error) = &e.last_error {
-        head.push(Line::styled(
-            format!("last error: {}", visible(error)),
-            state.palette.bad(),
-        ));
+        whole(format!("last error: {}", visible(error)), state.palette.bad());
     }
     if let Some(note) = &e.note {
-        head.push(Line::raw(format!("note: {}", visible(note))));
+        whole(format!("note: {}", visible(note)), Style::default());
+    }
+    if let Some(retries) = super::queues::retry_line(state, e) {
+        whole(retries, state.palette.warn());
     }
     for r in &e.reasons {
-        head.push(Line::styled(
+        whole(
             visible_string(format!("  {}: {}", r.field, r.reason)),
             state.palette.bad(),
-        ));
+        );
     }
     let raw = pretty(&e.payload);
     let mapped = e

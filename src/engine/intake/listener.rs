@@ -3,10 +3,14 @@
 //! timeout that bounds a slow body, a cap on open connections and one per
 //! client address. Idle or half-sent connections are closed, and a flood from
 //! one address cannot starve the others: signed deliveries keep being answered.
+//! At the cap, the connection idle longest (not serving a request) is closed to
+//! make room, so idle connections from many addresses cannot lock a delivery
+//! out either.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -17,7 +21,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use parking_lot::Mutex;
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 pub use crate::config::ListenerLimits;
@@ -61,6 +65,39 @@ impl Drop for AddressSlot {
     }
 }
 
+/// The connections not serving a request (new, or kept alive between requests),
+/// longest idle first, each with the signal that closes it.
+#[derive(Default)]
+struct Idle {
+    next: AtomicU64,
+    waiting: Mutex<BTreeMap<u64, Arc<Notify>>>,
+}
+
+impl Idle {
+    /// A connection becomes idle; its place in the line.
+    fn enter(&self, close: &Arc<Notify>) -> u64 {
+        let place = self.next.fetch_add(1, Ordering::Relaxed);
+        self.waiting.lock().insert(place, close.clone());
+        place
+    }
+
+    /// It serves a request, or has ended.
+    fn leave(&self, place: u64) {
+        self.waiting.lock().remove(&place);
+    }
+
+    /// Closes the connection idle longest; false when none is idle.
+    fn close_oldest(&self) -> bool {
+        match self.waiting.lock().pop_first() {
+            Some((_, close)) => {
+                close.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
 /// Says at most once a minute that connections are being turned away.
 struct Refusals {
     last: Mutex<Option<Instant>>,
@@ -76,6 +113,9 @@ impl Refusals {
         }
     }
 }
+
+/// How long a new connection waits for the room an unused one makes at the cap.
+const ROOM_WITHIN: Duration = Duration::from_millis(100);
 
 /// Serves `router` on `listener` within `limits` until `cancel`; requests in
 /// progress then finish (for up to `request_timeout`).
@@ -101,6 +141,7 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     let open = Arc::new(Semaphore::new(limits.max_connections));
     let per_address = Arc::new(PerAddress::default());
+    let idle = Arc::new(Idle::default());
     let refusals = Refusals {
         last: Mutex::new(None),
         what,
@@ -118,16 +159,6 @@ pub async fn serve(
                 }
             },
         };
-        let Ok(permit) = open.clone().try_acquire_owned() else {
-            refusals.note(
-                &format!(
-                    "the cap of {} open connections is reached",
-                    limits.max_connections
-                ),
-                peer,
-            );
-            continue;
-        };
         let Some(slot) = per_address.take(peer.ip(), limits.per_address) else {
             refusals.note(
                 &format!(
@@ -139,12 +170,51 @@ pub async fn serve(
             );
             continue;
         };
+        let permit = match open.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            // At the cap: the connection idle longest makes room.
+            Err(_) if idle.close_oldest() => {
+                match tokio::time::timeout(ROOM_WITHIN, open.clone().acquire_owned()).await {
+                    Ok(Ok(permit)) => permit,
+                    _ => continue,
+                }
+            }
+            Err(_) => {
+                let why = format!(
+                    "the cap of {} open connections is reached",
+                    limits.max_connections
+                );
+                refusals.note(&why, peer);
+                continue;
+            }
+        };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
-        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        let close = Arc::new(Notify::new());
+        let place = Arc::new(AtomicU64::new(idle.enter(&close)));
+        let (busy, done) = (
+            (idle.clone(), place.clone()),
+            (idle.clone(), place.clone(), close.clone()),
+        );
+        let service = tower::ServiceBuilder::new()
+            .map_request(move |request| {
+                busy.0.leave(busy.1.load(Ordering::Relaxed));
+                request
+            })
+            .map_response(move |response| {
+                done.1.store(done.0.enter(&done.2), Ordering::Relaxed);
+                response
+            })
+            .service(router.clone());
+        let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let connection = graceful.watch(connection);
+        let idle = idle.clone();
         tokio::spawn(async move {
-            let _ = connection.await;
+            tokio::select! {
+                _ = connection => {}
+                // Dropping the connection closes it.
+                _ = close.notified() => {}
+            }
+            idle.leave(place.load(Ordering::Relaxed));
             drop((permit, slot));
         });
     }

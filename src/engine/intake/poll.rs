@@ -137,7 +137,9 @@ async fn journal_entry(
         direction: Direction::HrisToLms,
         employee_id: change.employee_id,
         kind,
-        occurred_at: change.last_changed,
+        // The record read may be newer than the change listed (changed again
+        // between the two reads): the event is as of the record it carries.
+        occurred_at: stamp.at.max(change.last_changed),
         payload,
     }
 }

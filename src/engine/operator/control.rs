@@ -36,6 +36,8 @@ pub struct Control {
     pub health: crate::engine::operator::health::Health,
     /// Long work under way (a reconciliation, the initial load), published with the status.
     pub work: Vec<Arc<crate::engine::operator::progress::Progress>>,
+    /// `[retry] attempts`, published so a console shows "attempt n of max".
+    pub retry_attempts: u32,
 }
 
 /// A short, stable name for a contract text: its version and the start of its hash.
@@ -140,6 +142,7 @@ impl Control {
             problems: self.trouble.current(),
             systems: self.health.snapshot(),
             work: self.work.iter().find_map(|work| work.now()),
+            retry_attempts: Some(self.retry_attempts),
         };
         let store = self.store.clone();
         let written = tokio::task::spawn_blocking(move || {

@@ -217,14 +217,23 @@ impl EngineHandle {
 
     // --- commands ---
 
+    /// Retrying events now, or dead letters, rejected or held events again.
     pub fn retry(&self, ids: &[EventId]) -> Result<Vec<Event>, HandleError> {
         let done = operator::retry(&self.store, &self.operator, ids)?;
         self.poke();
         Ok(done)
     }
 
+    /// Every dead letter, tried again now.
     pub fn retry_all(&self) -> Result<Vec<Event>, HandleError> {
         let done = operator::retry_all_dead_letters(&self.store, &self.operator)?;
+        self.poke();
+        Ok(done)
+    }
+
+    /// Every retrying event and dead letter, tried again now (a system is back).
+    pub fn retry_all_failing(&self) -> Result<Vec<Event>, HandleError> {
+        let done = operator::retry_all_failing(&self.store, &self.operator)?;
         self.poke();
         Ok(done)
     }

@@ -1,5 +1,5 @@
-//! What an operator may do to the journal (from the CLI now, the console later):
-//! retry, skip or flag a waiting event, confirm or reject held deactivations.
+//! What an operator may do to the journal (from the CLI or the console): retry a
+//! failing or waiting event now, skip or flag one, confirm or reject held deactivations.
 //! Each action and its audit entry commit together, so none goes unrecorded.
 
 pub mod admin;
@@ -53,7 +53,9 @@ fn entry(
     }
 }
 
-/// Tries waiting events (dead letters, rejected, held) again from scratch.
+/// Tries events again from scratch, now: retrying ones without waiting for their
+/// next attempt, and those waiting for an operator (dead letters, rejected, held).
+/// All or none: an id that is neither (applied meanwhile, say) retries nothing.
 pub fn retry(store: &Store, actor: &str, ids: &[EventId]) -> Result<Vec<Event>, ActionError> {
     Ok(store.transaction(|tx| {
         ids.iter()
@@ -69,15 +71,43 @@ pub fn retry(store: &Store, actor: &str, ids: &[EventId]) -> Result<Vec<Event>, 
 
 /// Every dead letter, retried in one go.
 pub fn retry_all_dead_letters(store: &Store, actor: &str) -> Result<Vec<Event>, ActionError> {
+    retry(store, actor, &with_status(store, &[EventStatus::DeadLetter])?)
+}
+
+/// Every retrying event and dead letter, retried now in one go: what an operator
+/// does once a system is back. An event whose attempt finished between the listing
+/// and the retry is left as it is, so the engine never races the bulk into a refusal.
+pub fn retry_all_failing(store: &Store, actor: &str) -> Result<Vec<Event>, ActionError> {
+    const FAILING: [EventStatus; 2] = [EventStatus::Retrying, EventStatus::DeadLetter];
+    let ids = with_status(store, &FAILING)?;
+    Ok(store.transaction(|tx| {
+        let mut retried = Vec::with_capacity(ids.len());
+        for &id in &ids {
+            let before = tx.event(id)?.status;
+            if FAILING.contains(&before) {
+                let event = tx.retry(id)?;
+                tx.audit(entry(actor, AuditAction::EventRetry, &event, before, None))?;
+                retried.push(event);
+            }
+        }
+        Ok(retried)
+    })?)
+}
+
+/// The ids of every event in one of `statuses`, oldest first.
+fn with_status(store: &Store, statuses: &[EventStatus]) -> Result<Vec<EventId>, StoreError> {
     let mut ids = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store.dead_letters(1000, after)?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.id);
-        ids.extend(page.iter().map(|e| e.id));
+    for &status in statuses {
+        let mut after = None;
+        loop {
+            let page = store.with_status(status, after, 1000)?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id);
+            ids.extend(page.iter().map(|e| e.id));
+        }
     }
-    retry(store, actor, &ids)
+    ids.sort();
+    Ok(ids)
 }
 
 pub fn skip(store: &Store, actor: &str, id: EventId, reason: &str) -> Result<Event, ActionError> {
@@ -157,13 +187,5 @@ pub fn reject_held(
 
 /// Every held event's id.
 pub fn all_held(store: &Store) -> Result<Vec<EventId>, StoreError> {
-    let mut ids = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store.held(1000, after)?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.id);
-        ids.extend(page.iter().map(|e| e.id));
-    }
-    Ok(ids)
+    with_status(store, &[EventStatus::Held])
 }

@@ -78,6 +78,10 @@ pub struct EngineStatus {
     /// Long work under way: a reconciliation's step and how far it is.
     #[serde(default)]
     pub work: Option<crate::engine::operator::progress::Step>,
+    /// `[retry] attempts`: a retrying event shows "attempt 2 of 3" (older engines
+    /// published none).
+    #[serde(default)]
+    pub retry_attempts: Option<u32>,
 }
 
 /// The latest reconciliation, the next one, and what waits for an operator.

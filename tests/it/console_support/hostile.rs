@@ -217,6 +217,7 @@ fn status(store: &Store) {
         problems: Vec::new(),
         systems: Vec::new(),
         work: None,
+        retry_attempts: None,
     }
     .publish(store)
     .expect("publish status");

@@ -202,9 +202,56 @@ pub fn publish_status(store: &Store) {
         problems: Vec::new(),
         systems: Vec::new(),
         work: None,
+        retry_attempts: Some(3),
     }
     .publish(store)
     .expect("publish status");
+}
+
+/// What the engine publishes in an LMS outage: the LMS down for four minutes
+/// with its error, the engine degraded, drift found by the last run and the
+/// next one reading learners. Every count the header shows has a value.
+pub fn publish_outage(store: &Store) {
+    use hrsync::engine::operator::health::{System, SystemHealth, SystemState};
+    use hrsync::engine::operator::progress::Step;
+    let mut status = EngineStatus::read(store)
+        .expect("read status")
+        .expect("the fixture published a status");
+    let now = Timestamp::now();
+    let ago = |secs| now - SignedDuration::from_secs(secs);
+    status.state = EngineState::Degraded;
+    status.updated_at = now;
+    status.metrics.error_rate = 0.685;
+    status.systems = vec![
+        SystemHealth {
+            system: System::Hris,
+            state: SystemState::Up,
+            since: ago(600),
+            last_error: None,
+            last_ok: Some(ago(2)),
+            error_rate: 0.0,
+        },
+        SystemHealth {
+            system: System::Lms,
+            state: SystemState::Down,
+            since: ago(240),
+            last_error: Some(
+                "LMS answered 503 Service Unavailable: upstream connect error or disconnect/reset before headers"
+                    .into(),
+            ),
+            last_ok: Some(ago(250)),
+            error_rate: 1.0,
+        },
+    ];
+    status.reconcile.last_complete_at = Some(ago(3600));
+    status.reconcile.drift_total = 5;
+    status.reconcile.critical = 2;
+    status.work = Some(Step {
+        what: "reconciling: reading learners".into(),
+        done: 45,
+        total: Some(100),
+    });
+    status.publish(store).expect("publish status");
 }
 
 pub fn handle(fixture: &Fixture) -> EngineHandle {
