@@ -32,11 +32,20 @@ pub enum Action {
     /// Esc: close what is open, else clear the pane's scope.
     Back,
     Help,
+    /// Space: mark the row under the cursor, or unmark it.
     ToggleSelect,
+    /// `A`: mark every row the pane's filter matches.
+    MarkAll,
+    /// Esc with rows marked: let the marks go.
+    Unmark,
     Copy,
     FollowTail,
-    /// Events and audit: edit the free-text filter.
+    /// `/`: edit the free-text filter of the pane in front.
     FilterText,
+    /// `:`: open the command line.
+    CommandLine,
+    /// Tab in the command line: complete the word being typed.
+    Complete,
     FilterEmployee,
     CycleDirection,
     CycleStatus,
@@ -55,7 +64,7 @@ pub enum Action {
     Fix,
     /// Drift: accept the chosen items with a reason (and maybe an end).
     Accept,
-    /// Drift: all categories → each one → all.
+    /// Drift: all categories → each one → all. Held: the other kind of hold.
     CycleCategory,
     /// Drift: ask the engine for a reconciliation run now.
     RunReconcile,
@@ -110,12 +119,13 @@ pub enum Command {
         expires: Option<Expiry>,
     },
     RequestReconcile,
+    /// The groups marked (else the one under the cursor) are not one person each.
     NotDuplicate {
-        group: i64,
+        groups: Vec<i64>,
         reason: Option<String>,
     },
     FlagDuplicate {
-        group: i64,
+        groups: Vec<i64>,
         note: Option<String>,
     },
     LinkLearner {
@@ -158,11 +168,11 @@ impl Command {
             Command::FlagDrift { ids, .. } => format!("flag {} to the HRIS admin", items(ids)),
             Command::AcceptDrift { ids, .. } => format!("accept {}", items(ids)),
             Command::RequestReconcile => "run a reconciliation now".into(),
-            Command::NotDuplicate { group, .. } => {
-                format!("mark duplicate group {group} as not a duplicate")
+            Command::NotDuplicate { groups, .. } => {
+                format!("mark {} as not a duplicate", duplicate_groups(groups))
             }
-            Command::FlagDuplicate { group, .. } => {
-                format!("flag duplicate group {group} to the HRIS admin")
+            Command::FlagDuplicate { groups, .. } => {
+                format!("flag {} to the HRIS admin", duplicate_groups(groups))
             }
             Command::LinkLearner {
                 learner, employee, ..
@@ -205,24 +215,99 @@ impl Command {
             Command::RejectHeld { ids, .. } => Command::RejectHeld { ids, reason },
             Command::FlagDrift { ids, .. } => Command::FlagDrift { ids, note: reason },
             Command::AcceptDrift { ids, expires, .. } => Command::AcceptDrift { ids, reason, expires },
-            Command::NotDuplicate { group, .. } => Command::NotDuplicate { group, reason },
-            Command::FlagDuplicate { group, .. } => Command::FlagDuplicate { group, note: reason },
+            Command::NotDuplicate { groups, .. } => Command::NotDuplicate { groups, reason },
+            Command::FlagDuplicate { groups, .. } => Command::FlagDuplicate { groups, note: reason },
             other => other,
         }
     }
 
-    /// Destructive: closes events, applies many at once, changes the mapping,
-    /// pushes values, hides drift from later runs, or releases held records.
-    /// A flag only adds to the HRIS admin's queue; a run only reads.
+    /// Destructive or decisive: closes events, applies many at once, changes the
+    /// mapping, pushes values, hides drift from later runs, releases held records,
+    /// or hands a record to the HRIS admin. Each waits for the same yes; only a
+    /// single retry, pause and resume, and a run (which only reads) go at once.
     pub fn needs_confirmation(&self) -> bool {
         match self {
             Command::Retry(ids) => ids.len() > 1,
-            Command::Pause
-            | Command::Resume
-            | Command::RequestReconcile
-            | Command::FlagDrift { .. }
-            | Command::FlagDuplicate { .. } => false,
+            Command::Pause | Command::Resume | Command::RequestReconcile => false,
             _ => true,
         }
     }
+
+    /// What the command acts on: the kind of row and the ids, for the count and
+    /// the sample of ids every confirmation names.
+    pub fn subjects(&self) -> Option<(&'static str, Vec<i64>)> {
+        let events = |ids: &[EventId]| Some(("event", ids.iter().map(|id| id.0).collect()));
+        match self {
+            Command::Retry(ids) | Command::ConfirmHeld(ids) => events(ids),
+            Command::Skip { ids, .. } | Command::Flag { ids, .. } | Command::RejectHeld { ids, .. } => {
+                events(ids)
+            }
+            Command::FixDrift(ids) | Command::FlagDrift { ids, .. } | Command::AcceptDrift { ids, .. } => {
+                Some(("drift item", ids.clone()))
+            }
+            Command::NotDuplicate { groups, .. } | Command::FlagDuplicate { groups, .. } => {
+                Some(("duplicate group", groups.clone()))
+            }
+            Command::LinkLearner { group, .. } => Some(("duplicate group", vec![*group])),
+            Command::RetryAllDeadLetters
+            | Command::Pause
+            | Command::Resume
+            | Command::ApplyContract(_)
+            | Command::RequestReconcile => None,
+        }
+    }
+
+    /// The operator's reason (or note), once given.
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Command::Skip { reason, .. }
+            | Command::Flag { reason, .. }
+            | Command::RejectHeld { reason, .. }
+            | Command::AcceptDrift { reason, .. }
+            | Command::NotDuplicate { reason, .. } => reason.as_deref(),
+            Command::FlagDrift { note, .. } | Command::FlagDuplicate { note, .. } => note.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// What saying yes does, in a line, for the confirmation.
+    pub fn effect(&self) -> Option<&'static str> {
+        Some(match self {
+            Command::Retry(_) => "Each is tried again now, in journal order, with its retries afresh.",
+            Command::Skip { .. } => "Each is closed without being applied; the HRIS change is not synced.",
+            Command::Flag { .. } => "Each is closed and put in the HRIS admin's queue with your note.",
+            Command::ConfirmHeld(_) => "Each held change goes ahead now: deactivated learners lose access.",
+            Command::RejectHeld { .. } => {
+                "Each is closed without being applied; the learners stay as they are."
+            }
+            Command::FixDrift(_) => "The HRIS value is journaled and pushed to the LMS like any change.",
+            Command::FlagDrift { .. } => {
+                "Put in the HRIS admin's queue with your note; the difference stays listed."
+            }
+            Command::FlagDuplicate { .. } => {
+                "Put in the HRIS admin's queue with your note; the held records stay held."
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// "duplicate group 5", "3 duplicate groups".
+fn duplicate_groups(groups: &[i64]) -> String {
+    match groups {
+        [one] => format!("duplicate group {one}"),
+        many => format!("{} duplicate groups", many.len()),
+    }
+}
+
+/// A count and a sample of ids: "61 events: 12, 13, 14, 15, 16, 17 … and 55 more".
+pub fn count_and_sample(noun: &str, ids: &[i64]) -> String {
+    const SAMPLE: usize = 6;
+    let shown: Vec<String> = ids.iter().take(SAMPLE).map(i64::to_string).collect();
+    let plural = if ids.len() == 1 { "" } else { "s" };
+    let mut text = format!("{} {noun}{plural}: {}", ids.len(), shown.join(", "));
+    if ids.len() > SAMPLE {
+        text.push_str(&format!(" … and {} more", ids.len() - SAMPLE));
+    }
+    text
 }

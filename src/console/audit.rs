@@ -10,7 +10,7 @@ use super::keys::{Binding, Key::*, bind, moves};
 use super::list::Window;
 use super::panes::{Effect, Pane, PaneView};
 use super::read::{self, Op, Read};
-use super::state::{Prompt, State};
+use super::state::State;
 use crate::engine::operator::handle::EngineHandle;
 use crate::model::AuditEntry;
 use crate::store::{AuditFilter, Toward};
@@ -84,21 +84,22 @@ impl PaneView for AuditView {
                 state.panes.audit.filter = AuditFilter::default();
                 list(state, Op::Newest)
             }
-            Action::FilterText => {
-                let now = state.panes.audit.filter.text.clone().unwrap_or_default();
-                return vec![Effect::Prompt(Prompt::AuditText, now)];
-            }
             _ => None,
         };
         effects(read)
     }
 
-    fn submit(&self, state: &mut State, prompt: &Prompt, value: Option<String>) -> Vec<Effect> {
-        if *prompt != Prompt::AuditText {
-            return Vec::new();
-        }
-        state.panes.audit.filter.text = value;
+    fn text_filter<'s>(&self, state: &'s State) -> Option<Option<&'s str>> {
+        Some(state.panes.audit.filter.text.as_deref())
+    }
+
+    fn set_text_filter(&self, state: &mut State, text: Option<String>) -> Vec<Effect> {
+        state.panes.audit.filter.text = text;
         effects(list(state, Op::Newest))
+    }
+
+    fn list(&self, state: &mut State, op: Op) -> Option<Read> {
+        list(state, op)
     }
 
     fn copy(&self, state: &State) -> Option<String> {

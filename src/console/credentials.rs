@@ -36,6 +36,23 @@ impl Keyed for Ranked {
 pub struct CredentialsPane {
     pub list: Window<Ranked>,
     pub totals: CredentialTotals,
+    /// The `/` filter's text: credentials whose employee, department or name contain it.
+    pub text: Option<String>,
+}
+
+/// Whether the `/` filter keeps `c` (case-insensitive, as the store's filters).
+fn matches(c: &CredentialStatus, text: Option<&str>) -> bool {
+    let Some(text) = text.map(str::to_lowercase) else {
+        return true;
+    };
+    [
+        Some(c.employee_id.as_str()),
+        c.department.as_deref(),
+        Some(c.name.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .any(|field| field.to_lowercase().contains(&text))
 }
 
 pub struct CredentialsView;
@@ -58,10 +75,12 @@ impl PaneView for CredentialsView {
         keys
     }
 
-    fn refresh(&self, _state: &mut State) -> Option<Read> {
-        Some(Read::new(Some(Pane::Credentials), |h| {
+    fn refresh(&self, state: &mut State) -> Option<Read> {
+        let text = state.panes.credentials.text.clone();
+        Some(Read::new(Some(Pane::Credentials), move |h| {
             let today = jiff::Zoned::now().date();
-            let (rows, totals) = h.credentials(today, CREDENTIALS_SHOWN)?;
+            let (mut rows, totals) = h.credentials(today, CREDENTIALS_SHOWN)?;
+            rows.retain(|c| matches(c, text.as_deref()));
             Ok(Box::new(move |state: &mut State| {
                 let pane = &mut state.panes.credentials;
                 pane.list.selected = pane.list.selected.min(rows.len().saturating_sub(1));
@@ -104,6 +123,16 @@ impl PaneView for CredentialsView {
             _ => {}
         }
         Vec::new()
+    }
+
+    fn text_filter<'s>(&self, state: &'s State) -> Option<Option<&'s str>> {
+        Some(state.panes.credentials.text.as_deref())
+    }
+
+    fn set_text_filter(&self, state: &mut State, text: Option<String>) -> Vec<Effect> {
+        state.panes.credentials.text = text;
+        state.panes.credentials.list.selected = 0;
+        self.refresh(state).map(Effect::Read).into_iter().collect()
     }
 
     fn keep_visible(&self, state: &mut State) {

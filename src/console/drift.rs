@@ -27,8 +27,9 @@ pub struct DriftPane {
     pub next_run: Option<Timestamp>,
     /// The category whose items are listed; `None` lists them all.
     pub category: Option<DriftCategory>,
+    /// The `/` filter's text: items whose employee, learner, field or values contain it.
+    pub text: Option<String>,
     pub items: Window<Numbered<DriftItem>>,
-    pub chosen: BTreeSet<i64>,
     /// The run whose items `items` holds.
     pub shown_run: Option<i64>,
 }
@@ -68,13 +69,9 @@ impl DriftPane {
         }
     }
 
-    /// The chosen items, else the one under the cursor.
+    /// The marked items, else the one under the cursor.
     pub fn targets(&self) -> Vec<i64> {
-        if self.chosen.is_empty() {
-            self.items.selected_row().map(|i| vec![i.id]).unwrap_or_default()
-        } else {
-            self.chosen.iter().copied().collect()
-        }
+        self.items.targets()
     }
 }
 
@@ -85,9 +82,18 @@ pub struct DriftView;
 fn items(state: &mut State, op: Op) -> Option<Read> {
     let pane = &mut state.panes.drift;
     let run = pane.latest()?.id;
-    let (category, total) = (pane.category, pane.listed());
+    let (category, text) = (pane.category, pane.text.clone());
+    // The run's counts give the total, unless a filter narrows it.
+    let known = text.is_none().then(|| pane.listed());
     let fetch = move |h: &EngineHandle, from: Option<i64>, toward: Toward, limit: usize| {
-        by_number(total, |offset, limit| h.drift_items(run, category, offset, limit))(from, toward, limit)
+        let text = text.as_deref();
+        let total = match known {
+            Some(total) => total,
+            None => h.drift_items_count(run, category, text)?,
+        };
+        by_number(total, |offset, limit| {
+            h.drift_items(run, category, text, offset, limit)
+        })(from, toward, limit)
     };
     read::list(Pane::Drift, &mut pane.items, op, fetch, |s, w| {
         s.panes.drift.items = w
@@ -130,7 +136,6 @@ impl PaneView for DriftView {
         let mut keys = moves();
         keys.extend([
             bind(&[Code(KeyCode::Enter)], "Enter", "detail", Action::Open),
-            bind(&[Char(' ')], "Space", "select", Action::ToggleSelect),
             bind(&[Char('c')], "c", "category", Action::CycleCategory),
             write(&[Char('x')], "x", "fix", Action::Fix),
             write(&[Char('f')], "f", "flag", Action::Flag),
@@ -144,7 +149,9 @@ impl PaneView for DriftView {
         let item = state.panes.drift.items.selected_row();
         match action {
             Action::Open | Action::ToggleSelect | Action::Flag | Action::Accept => item.is_some(),
-            Action::Fix => !state.panes.drift.chosen.is_empty() || item.is_some_and(|i| i.category.can_fix()),
+            Action::Fix => {
+                !state.panes.drift.items.marked.is_empty() || item.is_some_and(|i| i.category.can_fix())
+            }
             Action::RunReconcile => state.panes.drift.under_way().is_none(),
             _ => true,
         }
@@ -161,7 +168,7 @@ impl PaneView for DriftView {
         if pane.shown_run == Some(latest) {
             items(state, Op::Refresh)
         } else {
-            pane.chosen.clear();
+            pane.items.unmark();
             pane.shown_run = Some(latest);
             items(state, Op::Newest)
         }
@@ -179,7 +186,7 @@ impl PaneView for DriftView {
                 let Some(id) = state.panes.drift.items.selected_row().map(|i| i.id) else {
                     return Vec::new();
                 };
-                vec![Effect::Read(Read::new(Some(Pane::Drift), move |h| {
+                vec![Effect::Read(Read::detail(Pane::Drift, move |h| {
                     let item = h.drift_item(id)?;
                     Ok(Box::new(move |state: &mut State| {
                         if let Some(item) = item {
@@ -191,19 +198,10 @@ impl PaneView for DriftView {
                     }) as Apply)
                 }))]
             }
-            Action::ToggleSelect => {
-                let pane = &mut state.panes.drift;
-                if let Some(id) = pane.items.selected_row().map(|i| i.id)
-                    && !pane.chosen.remove(&id)
-                {
-                    pane.chosen.insert(id);
-                }
-                Vec::new()
-            }
             Action::CycleCategory => {
                 let pane = &mut state.panes.drift;
                 pane.category = super::update::cycle(DriftCategory::ALL, pane.category);
-                pane.chosen.clear();
+                pane.items.unmark();
                 if pane.latest().is_none() {
                     return Vec::new();
                 }
@@ -241,6 +239,23 @@ impl PaneView for DriftView {
             }
             _ => Vec::new(),
         }
+    }
+
+    fn text_filter<'s>(&self, state: &'s State) -> Option<Option<&'s str>> {
+        Some(state.panes.drift.text.as_deref())
+    }
+
+    fn set_text_filter(&self, state: &mut State, text: Option<String>) -> Vec<Effect> {
+        state.panes.drift.text = text;
+        effects(items(state, Op::Newest))
+    }
+
+    fn marks<'s>(&self, state: &'s State) -> Option<&'s BTreeSet<i64>> {
+        Some(&state.panes.drift.items.marked)
+    }
+
+    fn list(&self, state: &mut State, op: Op) -> Option<Read> {
+        items(state, op)
     }
 
     fn copy(&self, state: &State) -> Option<String> {

@@ -5,7 +5,8 @@
 use jiff::{SignedDuration, Timestamp};
 
 use super::action::{Command, Expiry};
-use super::state::Prompt;
+use super::gate::DETAILED;
+use super::state::{Mode, Prompt};
 use super::update::Console;
 use crate::engine::operator::handle::{HandleError, Resolved};
 use crate::model::DriftState;
@@ -77,49 +78,40 @@ impl Console {
             Err(why) => {
                 // Asked again with what was typed, to correct rather than retype.
                 self.prompt(Prompt::Expiry(command), text);
-                self.state.warn(why);
+                if let Mode::Prompt { refusal, .. } = &mut self.state.mode {
+                    *refusal = Some(why);
+                }
                 Ok(())
             }
         }
     }
 
-    /// What the confirmation lists for a drift command.
+    /// The first few drift items a command acts on, and how long an accept lasts.
     pub(super) fn drift_body(&self, command: &Command) -> Vec<String> {
-        let (ids, reason, expires) = match command {
-            Command::FixDrift(ids) => (ids, None, None),
-            Command::AcceptDrift { ids, reason, expires } => (ids, reason.as_deref(), *expires),
+        let (ids, expires) = match command {
+            Command::FixDrift(ids) | Command::FlagDrift { ids, .. } => (ids, None),
+            Command::AcceptDrift { ids, expires, .. } => (ids, *expires),
             _ => return Vec::new(),
         };
         let rows = &self.state.panes.drift.items.rows;
         let mut body: Vec<String> = ids
             .iter()
-            .take(8)
-            .map(|id| match rows.iter().find(|i| i.id == *id) {
-                Some(i) => {
-                    let mut line = format!(
-                        "item {}  {}  {} {}",
-                        i.id,
-                        i.employee_id,
-                        i.category.describe(),
-                        i.field
-                    );
-                    if matches!(command, Command::FixDrift(_)) && !i.category.can_fix() {
-                        line.push_str("  (cannot be fixed: will be refused)");
-                    }
-                    line
+            .filter_map(|id| rows.iter().find(|i| i.id == *id))
+            .take(DETAILED)
+            .map(|i| {
+                let mut line = format!(
+                    "item {}  {}  {} {}",
+                    i.id,
+                    i.employee_id,
+                    i.category.describe(),
+                    i.field
+                );
+                if matches!(command, Command::FixDrift(_)) && !i.category.can_fix() {
+                    line.push_str("  (cannot be fixed: will be refused)");
                 }
-                None => format!("item {id}"),
+                line
             })
             .collect();
-        if ids.len() > 8 {
-            body.push(format!("… and {} more", ids.len() - 8));
-        }
-        if matches!(command, Command::FixDrift(_)) {
-            body.push("The HRIS value is journaled and pushed to the LMS like any change.".into());
-        }
-        if let Some(reason) = reason {
-            body.push(format!("reason: {reason}"));
-        }
         match expires {
             Some(Expiry::At(at)) => body.push(format!(
                 "accepted until {}; later runs leave it out while the values stay",
@@ -162,7 +154,7 @@ impl Console {
         };
         match done {
             Ok(done) => {
-                self.state.panes.drift.chosen.clear();
+                self.state.panes.drift.items.unmark();
                 let (text, refused) = summary(&what, &done);
                 if refused {
                     self.state.warn(text);

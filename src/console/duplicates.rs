@@ -2,11 +2,14 @@
 //! group's members, and the operator's decisions (not a duplicate, flag to the
 //! HRIS admin, link a learner), through the one gate.
 
+use std::collections::BTreeSet;
+
 use crossterm::event::KeyCode;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
 use super::action::{Action, Command};
+use super::gate::DETAILED;
 use super::keys::{Binding, Key::*, bind, moves, write};
 use super::list::{Numbered, Window, by_number};
 use super::panes::{Effect, Pane, PaneView, count_badge};
@@ -24,6 +27,8 @@ pub struct DuplicatesPane {
     pub counts: DuplicateCounts,
     /// The member under the column cursor in the group under the row cursor.
     pub column: usize,
+    /// The `/` filter's text: groups whose key or members contain it.
+    pub text: Option<String>,
 }
 
 impl DuplicatesPane {
@@ -48,10 +53,18 @@ pub struct DuplicatesView;
 /// the group under the row cursor changes.
 fn groups(state: &mut State, op: Op) -> Option<Read> {
     let pane = &mut state.panes.duplicates;
-    let total = pane.total();
+    // The header's counts give the total, unless a filter narrows it.
+    let (known, text) = (pane.text.is_none().then(|| pane.total()), pane.text.clone());
     let before = pane.group().map(|g| g.id);
     let fetch = move |h: &EngineHandle, from: Option<i64>, toward: Toward, limit: usize| {
-        by_number(total, |offset, limit| h.duplicate_groups(&[], offset, limit))(from, toward, limit)
+        let text = text.as_deref();
+        let total = match known {
+            Some(total) => total,
+            None => h.duplicate_groups_count(text)?,
+        };
+        by_number(total, |offset, limit| {
+            h.duplicate_groups_matching(text, offset, limit)
+        })(from, toward, limit)
     };
     let read = read::list(Pane::Duplicates, &mut pane.groups, op, fetch, move |s, w| {
         s.panes.duplicates.groups = w;
@@ -67,6 +80,17 @@ fn groups(state: &mut State, op: Op) -> Option<Read> {
 
 fn effects(read: Option<Read>) -> Vec<Effect> {
     read.into_iter().map(Effect::from).collect()
+}
+
+/// The groups a decision is for: the marked ones (the store refuses any
+/// already decided, each named), else the one under the cursor when a
+/// decision on it still makes sense.
+fn to_decide(state: &mut State) -> Option<Vec<i64>> {
+    let marked = &state.panes.duplicates.groups.marked;
+    if !marked.is_empty() {
+        return Some(marked.iter().copied().collect());
+    }
+    undecided(state).map(|g| vec![g.id])
 }
 
 /// The group under the cursor when a decision on it still makes sense.
@@ -145,7 +169,9 @@ impl PaneView for DuplicatesView {
         let group = state.panes.duplicates.group();
         match action {
             Action::Left | Action::Right => group.is_some_and(|g| g.members.len() > 1),
-            Action::NotDuplicate | Action::Flag => group.is_some_and(|g| g.state.holds()),
+            Action::NotDuplicate | Action::Flag => {
+                !state.panes.duplicates.groups.marked.is_empty() || group.is_some_and(|g| g.state.holds())
+            }
             Action::Link => {
                 group.is_some_and(|g| g.side == DuplicateSide::Lms && g.state != GroupState::Linked)
             }
@@ -177,27 +203,34 @@ impl PaneView for DuplicatesView {
                 pane.column = pane.column().saturating_add_signed(delta).min(last);
                 Vec::new()
             }
-            Action::NotDuplicate => undecided(state)
-                .map(|g| {
-                    Effect::Request(Command::NotDuplicate {
-                        group: g.id,
-                        reason: None,
-                    })
-                })
+            Action::NotDuplicate => to_decide(state)
+                .map(|groups| Effect::Request(Command::NotDuplicate { groups, reason: None }))
                 .into_iter()
                 .collect(),
-            Action::Flag => undecided(state)
-                .map(|g| {
-                    Effect::Request(Command::FlagDuplicate {
-                        group: g.id,
-                        note: None,
-                    })
-                })
+            Action::Flag => to_decide(state)
+                .map(|groups| Effect::Request(Command::FlagDuplicate { groups, note: None }))
                 .into_iter()
                 .collect(),
             Action::Link => link(state),
             _ => Vec::new(),
         }
+    }
+
+    fn text_filter<'s>(&self, state: &'s State) -> Option<Option<&'s str>> {
+        Some(state.panes.duplicates.text.as_deref())
+    }
+
+    fn marks<'s>(&self, state: &'s State) -> Option<&'s BTreeSet<i64>> {
+        Some(&state.panes.duplicates.groups.marked)
+    }
+
+    fn set_text_filter(&self, state: &mut State, text: Option<String>) -> Vec<Effect> {
+        state.panes.duplicates.text = text;
+        effects(groups(state, Op::Newest))
+    }
+
+    fn list(&self, state: &mut State, op: Op) -> Option<Read> {
+        groups(state, op)
     }
 
     fn copy(&self, state: &State) -> Option<String> {
@@ -240,11 +273,8 @@ fn state_word(state: GroupState) -> &'static str {
 }
 
 impl Console {
+    /// The employee id is in (the prompt does not close on an empty one).
     pub(super) fn submit_link(&mut self, command: Command, text: String) -> Result<(), HandleError> {
-        if text.is_empty() {
-            self.state.warn("an employee id is required; nothing was changed");
-            return Ok(());
-        }
         let Command::LinkLearner { group, learner, .. } = command else {
             return Ok(());
         };
@@ -255,41 +285,39 @@ impl Console {
         })
     }
 
-    /// What the confirmation says about a group decision.
+    /// What the confirmation says about a group decision: the first few groups, and what yes does.
     pub(super) fn duplicate_body(&self, command: &Command) -> Vec<String> {
-        let id = match command {
-            Command::NotDuplicate { group, .. } | Command::LinkLearner { group, .. } => *group,
+        let ids = match command {
+            Command::NotDuplicate { groups, .. } | Command::FlagDuplicate { groups, .. } => groups.clone(),
+            Command::LinkLearner { group, .. } => vec![*group],
             _ => return Vec::new(),
         };
-        let mut body = Vec::new();
-        let group = self
-            .state
-            .panes
-            .duplicates
-            .groups
-            .rows
+        let rows = &self.state.panes.duplicates.groups.rows;
+        let shown: Vec<&DuplicateGroup> = ids
             .iter()
-            .find(|g| g.id == id);
-        if let Some(g) = group {
-            let members: Vec<&str> = g.members.iter().map(|m| m.member_id.as_str()).collect();
-            body.push(format!(
-                "group {} · {} side · {} · {}",
-                g.id,
-                g.side.as_str().to_uppercase(),
-                g.basis.describe(),
-                members.join(", ")
-            ));
-        }
+            .filter_map(|id| rows.iter().find(|g| g.id == *id).map(|g| &g.row))
+            .take(DETAILED)
+            .collect();
+        let mut body: Vec<String> = shown
+            .iter()
+            .map(|g| {
+                let members: Vec<&str> = g.members.iter().map(|m| m.member_id.as_str()).collect();
+                format!(
+                    "group {} · {} side · {} · {}",
+                    g.id,
+                    g.side.as_str().to_uppercase(),
+                    g.basis.describe(),
+                    members.join(", ")
+                )
+            })
+            .collect();
         match command {
-            Command::NotDuplicate { reason, .. } => {
+            Command::NotDuplicate { .. } => {
                 body.push("Remembered while the members stay the same; the held records sync now.".into());
-                if let Some(reason) = reason {
-                    body.push(format!("reason: {reason}"));
-                }
             }
             Command::LinkLearner { learner, .. } => {
-                let others: Vec<String> = group
-                    .into_iter()
+                let others: Vec<String> = shown
+                    .iter()
                     .flat_map(|g| &g.members)
                     .filter_map(|m| m.learner_id.clone())
                     .filter(|l| l != learner)
@@ -304,28 +332,50 @@ impl Console {
         body
     }
 
+    /// Carries out a group decision, group by group; the status line names
+    /// each one refused (already decided, say) and why.
     pub(super) fn execute_duplicate(&mut self, command: Command) -> Result<(), HandleError> {
         let what = command.describe();
         let h = &self.handle;
-        let done = match &command {
-            Command::NotDuplicate { group, reason } => {
-                h.not_duplicate(*group, reason.as_deref().unwrap_or(""))
-            }
-            Command::FlagDuplicate { group, note } => h.flag_duplicate(*group, note.as_deref().unwrap_or("")),
+        let done: Vec<(i64, Result<DuplicateGroup, HandleError>)> = match &command {
+            Command::NotDuplicate { groups, reason } => groups
+                .iter()
+                .map(|&g| (g, h.not_duplicate(g, reason.as_deref().unwrap_or(""))))
+                .collect(),
+            Command::FlagDuplicate { groups, note } => groups
+                .iter()
+                .map(|&g| (g, h.flag_duplicate(g, note.as_deref().unwrap_or(""))))
+                .collect(),
             Command::LinkLearner {
                 group,
                 learner,
                 employee,
-            } => h.link_learner(*group, learner, employee.as_deref().unwrap_or("")),
+            } => vec![(
+                *group,
+                h.link_learner(*group, learner, employee.as_deref().unwrap_or("")),
+            )],
             _ => return Ok(()),
         };
-        match done {
-            Ok(group) => self.state.say(format!(
+        let refused: Vec<String> = done
+            .iter()
+            .filter_map(|(g, r)| r.as_ref().err().map(|e| format!("group {g}: {e}")))
+            .collect();
+        match done.as_slice() {
+            [(_, Ok(group))] => self.state.say(format!(
                 "done: {what}; group {} is {} (in the audit log)",
                 group.id,
                 state_word(group.state)
             )),
-            Err(error) => self.state.warn(format!("could not {what}: {error}")),
+            _ if refused.is_empty() => self.state.say(format!("done: {what} (in the audit log)")),
+            _ => self.state.warn(format!(
+                "could not {what}: {} of {} refused: {}",
+                refused.len(),
+                done.len(),
+                refused.join("; ")
+            )),
+        }
+        if refused.is_empty() {
+            self.state.panes.duplicates.groups.unmark();
         }
         self.store_changed();
         Ok(())

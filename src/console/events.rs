@@ -53,7 +53,7 @@ pub(super) fn events_read(
 
 /// Opens an event's detail over the pane.
 pub(super) fn open_event(pane: Pane, id: EventId) -> Read {
-    Read::new(Some(pane), move |h| {
+    Read::detail(pane, move |h| {
         let detail = h.event(id)?;
         Ok(Box::new(move |state: &mut State| {
             if let Some(detail) = detail {
@@ -96,7 +96,7 @@ fn after(state: &mut State, op: Op) {
         Op::Move(_) => events.follow = events.list.at_top(),
         Op::Newest => events.follow = true,
         Op::Oldest => events.follow = false,
-        Op::Refresh => {}
+        Op::Refresh | Op::Mark | Op::Unmark | Op::MarkAll => {}
     }
 }
 
@@ -156,10 +156,6 @@ impl PaneView for EventsView {
                     None
                 }
             }
-            Action::FilterText => {
-                let now = state.panes.events.filter.text.clone().unwrap_or_default();
-                return vec![Effect::Prompt(Prompt::EventText, now)];
-            }
             Action::FilterEmployee => {
                 let now = state.panes.events.filter.employee_id.clone().unwrap_or_default();
                 return vec![Effect::Prompt(Prompt::EventEmployee, now)];
@@ -183,12 +179,24 @@ impl PaneView for EventsView {
         read.into_iter().map(Effect::from).collect()
     }
 
+    fn text_filter<'s>(&self, state: &'s State) -> Option<Option<&'s str>> {
+        Some(state.panes.events.filter.text.as_deref())
+    }
+
+    fn set_text_filter(&self, state: &mut State, text: Option<String>) -> Vec<Effect> {
+        state.panes.events.filter.text = text;
+        reload(state)
+    }
+
+    fn list(&self, state: &mut State, op: Op) -> Option<Read> {
+        list(state, op)
+    }
+
     fn submit(&self, state: &mut State, prompt: &Prompt, value: Option<String>) -> Vec<Effect> {
-        match prompt {
-            Prompt::EventText => state.panes.events.filter.text = value,
-            Prompt::EventEmployee => state.panes.events.filter.employee_id = value,
-            _ => return Vec::new(),
+        if *prompt != Prompt::EventEmployee {
+            return Vec::new();
         }
+        state.panes.events.filter.employee_id = value;
         reload(state)
     }
 

@@ -5,12 +5,16 @@
 use crossterm::event::KeyEvent;
 use tui_textarea::TextArea;
 
-use super::action::{Action, Command};
+use super::action::{Action, Command, count_and_sample};
+use super::command_line;
 use super::contract_view;
 use super::state::{Mode, Prompt};
 use super::update::Console;
 use crate::engine::operator::handle::{ContractVerdict, HandleError};
 use crate::model::{Event, EventId};
+
+/// Rows a confirmation shows in detail; the rest are counted and sampled.
+pub(super) const DETAILED: usize = 5;
 
 impl Console {
     /// Every write comes here: refused when read-only, then a reason if it needs one,
@@ -35,55 +39,52 @@ impl Console {
         self.execute(command)
     }
 
+    /// What every confirmation says, in the same order: how many and which (a
+    /// count and a sample of ids), a few of them in detail, what yes does, and
+    /// the reason given.
     fn confirmation_body(&self, command: &Command) -> Vec<String> {
-        let ids = match command {
-            Command::Retry(ids) | Command::ConfirmHeld(ids) => ids.clone(),
-            Command::Skip { ids, .. } | Command::Flag { ids, .. } | Command::RejectHeld { ids, .. } => {
-                ids.clone()
-            }
-            Command::RetryAllDeadLetters => {
-                return vec![format!(
-                    "{} dead letters will be tried again now.",
-                    self.state.counts.dead_letters
-                )];
-            }
+        let mut body = Vec::new();
+        match command {
+            Command::RetryAllDeadLetters => body.push(format!(
+                "{} dead letters will be tried again now.",
+                self.state.counts.dead_letters
+            )),
             Command::ApplyContract(text) => {
-                return contract_view::diff(self.state.panes.contract.text.as_deref().unwrap_or(""), text);
+                body = contract_view::diff(self.state.panes.contract.text.as_deref().unwrap_or(""), text);
             }
-            Command::Pause | Command::Resume => return Vec::new(),
-            Command::FixDrift(_)
-            | Command::FlagDrift { .. }
-            | Command::AcceptDrift { .. }
-            | Command::RequestReconcile => return self.drift_body(command),
-            Command::NotDuplicate { .. } | Command::FlagDuplicate { .. } | Command::LinkLearner { .. } => {
-                return self.duplicate_body(command);
-            }
-        };
-        let rows: Vec<&Event> = [
-            &self.state.panes.failed.list.rows,
-            &self.state.panes.held.list.rows,
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        let mut body: Vec<String> = ids
-            .iter()
-            .take(8)
-            .map(|id| match rows.iter().find(|e| e.id == *id) {
-                Some(e) => format!("event {}  {}  {}", e.id, e.employee_id, e.kind),
-                None => format!("event {id}"),
-            })
-            .collect();
-        if ids.len() > 8 {
-            body.push(format!("… and {} more", ids.len() - 8));
+            _ => {}
         }
-        if let Command::Skip { reason: Some(r), .. }
-        | Command::Flag { reason: Some(r), .. }
-        | Command::RejectHeld { reason: Some(r), .. } = command
-        {
-            body.push(format!("reason: {r}"));
+        if let Some((noun, ids)) = command.subjects() {
+            body.push(count_and_sample(noun, &ids));
+            body.extend(self.rows_in_detail(command, &ids));
+        }
+        body.extend(command.effect().map(str::to_string));
+        if let Some(reason) = command.reason() {
+            body.push(format!("reason: {reason}"));
         }
         body
+    }
+
+    /// The first few rows a command acts on, as the pane shows them.
+    fn rows_in_detail(&self, command: &Command, ids: &[i64]) -> Vec<String> {
+        match command {
+            Command::FixDrift(_) | Command::AcceptDrift { .. } | Command::FlagDrift { .. } => {
+                self.drift_body(command)
+            }
+            Command::NotDuplicate { .. } | Command::FlagDuplicate { .. } | Command::LinkLearner { .. } => {
+                self.duplicate_body(command)
+            }
+            _ => {
+                let panes = &self.state.panes;
+                let rows = panes.failed.list.rows.iter().chain(&panes.held.list.rows);
+                let known: Vec<&Event> = rows.filter(|e| ids.contains(&e.id.0)).collect();
+                ids.iter()
+                    .filter_map(|id| known.iter().find(|e| e.id.0 == *id))
+                    .take(DETAILED)
+                    .map(|e| format!("event {}  {}  {}", e.id, e.employee_id, e.kind))
+                    .collect()
+            }
+        }
     }
 
     pub(super) fn execute(&mut self, command: Command) -> Result<(), HandleError> {
@@ -128,7 +129,7 @@ impl Console {
         match done {
             Ok(n) => {
                 self.state.panes.failed.chosen.clear();
-                self.state.panes.held.chosen.clear();
+                self.state.panes.held.list.unmark();
                 self.state
                     .say(format!("done: {what} ({n} changed, in the audit log)"));
             }
@@ -145,14 +146,42 @@ impl Console {
         // operator edits and submits what they see, escapes included.
         let mut input = TextArea::new(vec![crate::console::sanitise::visible_string(text)]);
         input.move_cursor(tui_textarea::CursorMove::End);
-        self.state.mode = Mode::Prompt { prompt, input };
+        let hint = (prompt == Prompt::Command).then(|| command_line::hint(&input.lines().join(" ")));
+        self.state.mode = Mode::Prompt {
+            prompt,
+            input,
+            refusal: None,
+            hint,
+        };
+    }
+
+    /// Tab in the command line: the word being typed, completed.
+    pub(super) fn complete(&mut self) {
+        if let Mode::Prompt {
+            prompt: Prompt::Command,
+            input,
+            ..
+        } = &self.state.mode
+        {
+            let line = command_line::complete(&input.lines().join(" "));
+            self.prompt(Prompt::Command, line);
+        }
     }
 
     pub(super) fn input(&mut self, key: KeyEvent) {
         match &mut self.state.mode {
-            Mode::Prompt { input, .. } => {
+            Mode::Prompt {
+                prompt,
+                input,
+                refusal,
+                hint,
+            } => {
                 // One line: Enter is Submit, so only the text's own keys get here.
                 input.input(key);
+                *refusal = None;
+                if *prompt == Prompt::Command {
+                    *hint = Some(command_line::hint(&input.lines().join(" ")));
+                }
             }
             Mode::EditContract { editor, .. } => {
                 editor.input(key);
@@ -162,22 +191,43 @@ impl Console {
     }
 
     pub(super) fn submit(&mut self) -> Result<(), HandleError> {
+        if let Mode::Prompt {
+            prompt,
+            input,
+            refusal,
+            ..
+        } = &mut self.state.mode
+        {
+            let empty = input.lines().join(" ").trim().is_empty();
+            // An answer the prompt needs and did not get: it stays open, and
+            // whatever is typed next goes on into it, never to the pane.
+            let needed = match prompt {
+                Prompt::Reason(command) => Some(format!(
+                    "a reason is required to {}: type it, or Esc to cancel",
+                    command.describe()
+                )),
+                Prompt::LinkEmployee(_) => {
+                    Some("an employee id is required: type it, or Esc to cancel".into())
+                }
+                _ => None,
+            };
+            if let (true, Some(why)) = (empty, needed) {
+                *refusal = Some(why);
+                return Ok(());
+            }
+        }
         match std::mem::take(&mut self.state.mode) {
-            Mode::Prompt { prompt, input } => {
+            Mode::Prompt { prompt, input, .. } => {
                 let text = input.lines().join(" ").trim().to_string();
                 let value = (!text.is_empty()).then_some(text.clone());
                 match prompt {
-                    Prompt::EventText | Prompt::EventEmployee | Prompt::AuditText => {
+                    Prompt::Filter => self.filter_text(value)?,
+                    Prompt::Command => self.run_command_line(text)?,
+                    Prompt::EventEmployee => {
                         let effects = self.state.pane.view().submit(&mut self.state, &prompt, value);
                         self.effects(effects)?;
                     }
-                    Prompt::Reason(command) => {
-                        if text.is_empty() {
-                            self.state.warn("a reason is required; nothing was changed");
-                            return Ok(());
-                        }
-                        self.request(command.with_reason(text))?;
-                    }
+                    Prompt::Reason(command) => self.request(command.with_reason(text))?,
                     Prompt::Expiry(command) => self.submit_expiry(command, text)?,
                     Prompt::LinkEmployee(command) => self.submit_link(command, text)?,
                 }
@@ -201,6 +251,34 @@ impl Console {
             other => self.state.mode = other,
         }
         Ok(())
+    }
+
+    /// Esc in the contract editor: an edit is only thrown away after a yes.
+    pub(super) fn leave_editor(&mut self) {
+        let Mode::EditContract { editor, problems } = std::mem::take(&mut self.state.mode) else {
+            return;
+        };
+        let text = editor.lines().join("\n") + "\n";
+        if Some(&text) == self.state.panes.contract.text.as_ref() {
+            self.state
+                .say("no change made; the contract in force is unchanged");
+        } else {
+            self.state.mode = Mode::DiscardEdit { editor, problems };
+        }
+    }
+
+    /// The answer to "discard the edit?".
+    pub(super) fn discard_edit(&mut self, discard: bool) {
+        let Mode::DiscardEdit { editor, problems } = std::mem::take(&mut self.state.mode) else {
+            return;
+        };
+        if discard {
+            self.state
+                .say("edit discarded; the contract in force is unchanged");
+        } else {
+            self.state.mode = Mode::EditContract { editor, problems };
+            self.state.say("still editing");
+        }
     }
 }
 

@@ -90,15 +90,13 @@ pub(super) fn moves() -> Vec<Binding> {
     ]
 }
 
-/// The keys of a pane in normal mode.
-pub fn pane_bindings(pane: Pane) -> Vec<Binding> {
-    pane.view().keys()
-}
-
 /// Whether a pane's key does anything where the cursor is: the footer leaves
 /// out the others (the key still answers, saying why it does nothing).
 fn works_here(state: &State, action: &Action) -> bool {
-    state.pane.view().works_here(state, action)
+    match action {
+        Action::Unmark => state.pane.view().marks(state).is_some_and(|m| !m.is_empty()),
+        _ => state.pane.view().works_here(state, action),
+    }
 }
 
 /// The keys the footer shows: those that work now, where the cursor is.
@@ -111,6 +109,7 @@ pub fn hints(state: &State) -> Vec<Binding> {
 
 fn global() -> Vec<Binding> {
     vec![
+        bind(&[Char(':')], ":", "command", Action::CommandLine),
         bind(&[Char('y')], "y", "copy", Action::Copy),
         write(&[Char('p')], "p", "pause", Action::TogglePause),
         bind(&[Code(KeyCode::Tab)], "Tab/1-8", "pane", Action::NextPane),
@@ -121,11 +120,44 @@ fn global() -> Vec<Binding> {
     ]
 }
 
+/// The marking keys, the same in every pane that marks rows.
+fn marking() -> Vec<Binding> {
+    vec![
+        bind(&[Char(' ')], "Space/A", "mark", Action::ToggleSelect),
+        bind(&[Char('A')], "", "", Action::MarkAll),
+        bind(&[Code(KeyCode::Esc)], "Esc", "unmark", Action::Unmark),
+    ]
+}
+
+/// The keys of a pane in normal mode, with the marking keys where it marks
+/// rows (just before the commands, which act on the marks) and `/` where its
+/// list is filtered by text (after them): the same keys in every pane.
+pub fn pane_bindings(state: &State, pane: Pane) -> Vec<Binding> {
+    let view = pane.view();
+    let mut keys = view.keys();
+    let new = |keys: &[Binding], generic: Vec<Binding>| -> Vec<Binding> {
+        generic
+            .into_iter()
+            .filter(|g| !keys.iter().any(|b| b.action == g.action))
+            .collect()
+    };
+    if view.marks(state).is_some() {
+        let marks = new(&keys, marking());
+        let at = keys.iter().position(|b| b.writes).unwrap_or(keys.len());
+        keys.splice(at..at, marks);
+    }
+    if view.text_filter(state).is_some() {
+        let slash = bind(&[Char('/')], "/", "filter", Action::FilterText);
+        keys.extend(new(&keys, vec![slash]));
+    }
+    keys
+}
+
 /// The keys that work now, most specific first.
 pub fn bindings(state: &State) -> Vec<Binding> {
     match &state.mode {
         Mode::Normal => {
-            let mut keys = pane_bindings(state.pane);
+            let mut keys = pane_bindings(state, state.pane);
             keys.extend(global());
             keys
         }
@@ -158,10 +190,21 @@ pub fn bindings(state: &State) -> Vec<Binding> {
         Mode::Prompt { .. } => vec![
             bind(&[Code(KeyCode::Enter)], "Enter", "done", Action::Submit),
             bind(&[Code(KeyCode::Esc)], "Esc", "cancel", Action::Back),
+            bind(&[Code(KeyCode::Tab)], "", "", Action::Complete),
         ],
         Mode::EditContract { .. } => vec![
             bind(&[Ctrl('s')], "Ctrl-S", "check & review", Action::Submit),
-            bind(&[Code(KeyCode::Esc)], "Esc", "discard", Action::Back),
+            bind(&[Code(KeyCode::Esc)], "Esc", "leave", Action::Back),
+        ],
+        Mode::DiscardEdit { .. } => vec![
+            bind(&[Char('y')], "y", "discard the edit", Action::Yes),
+            bind(
+                &[Char('n'), Code(KeyCode::Esc)],
+                "n/Esc",
+                "keep editing",
+                Action::No,
+            ),
+            bind(&[Ctrl('c')], "", "", Action::Quit),
         ],
     }
 }

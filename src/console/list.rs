@@ -2,22 +2,35 @@
 //! cursor and fetches the next one as the cursor nears an edge, so a journal of a
 //! million rows costs the same as one of ten. Tables read by key (events, audit)
 //! page by key; tables read by row number (drift items, duplicate groups) are
-//! paged the same way through [`by_number`].
+//! paged the same way through [`by_number`]. The window also holds the
+//! operator's marks (Space, `A` for every row the filter matches), by row id,
+//! so every list pane marks the same way and a command acts on the marks.
 
+use std::collections::BTreeSet;
 use std::ops::Deref;
 
 use crate::engine::operator::handle::HandleError;
 use crate::model::{AuditEntry, Event};
-use crate::store::Toward;
+use crate::store::{DriftItem, DuplicateGroup, Toward};
 
 /// Rows fetched at a time.
 pub const PAGE: usize = 100;
 /// Rows kept at most; the far end is dropped beyond this.
 const KEEP: usize = 3 * PAGE;
 
+/// Rows `A` marks at most: more than any held batch or drift run an operator
+/// would act on at once; beyond it the mark says so.
+pub const MARK_ALL_LIMIT: usize = 100_000;
+
 /// A row with the key it is paged by (ids and sequence numbers grow with time).
 pub trait Keyed {
     fn key(&self) -> i64;
+
+    /// The row's own id, what a mark holds and a command names: its key,
+    /// unless the list is read by row number.
+    fn id(&self) -> i64 {
+        self.key()
+    }
 }
 
 impl Keyed for Event {
@@ -32,6 +45,19 @@ impl Keyed for AuditEntry {
     }
 }
 
+// Read by row number (see `Numbered`): the key here is only the row's id.
+impl Keyed for DriftItem {
+    fn key(&self) -> i64 {
+        self.id
+    }
+}
+
+impl Keyed for DuplicateGroup {
+    fn key(&self) -> i64 {
+        self.id
+    }
+}
+
 /// Fetches a page from a key toward older or newer rows, newest first.
 pub type Fetch<'a, T> = dyn FnMut(Option<i64>, Toward, usize) -> Result<Vec<T>, HandleError> + 'a;
 
@@ -43,9 +69,13 @@ pub struct Numbered<T> {
     pub row: T,
 }
 
-impl<T> Keyed for Numbered<T> {
+impl<T: Keyed> Keyed for Numbered<T> {
     fn key(&self) -> i64 {
         -(self.number as i64)
+    }
+
+    fn id(&self) -> i64 {
+        self.row.id()
     }
 }
 
@@ -58,7 +88,7 @@ impl<T> Deref for Numbered<T> {
 
 /// Pages a table of `total` rows read by row number (`fetch(offset, limit)`) as
 /// the window pages a table read by key.
-pub fn by_number<'a, T: 'a>(
+pub fn by_number<'a, T: Keyed + 'a>(
     total: usize,
     mut fetch: impl FnMut(usize, usize) -> Result<Vec<T>, HandleError> + 'a,
 ) -> impl FnMut(Option<i64>, Toward, usize) -> Result<Vec<Numbered<T>>, HandleError> + 'a {
@@ -101,6 +131,10 @@ pub struct Window<T> {
     /// Nothing older than the last row.
     pub at_oldest: bool,
     pub loaded: bool,
+    /// The ids the operator marked; commands act on them, else on the cursor's row.
+    pub marked: BTreeSet<i64>,
+    /// `A` marked every row the filter matched (and whether it stopped at the limit).
+    pub marked_all: Option<bool>,
 }
 
 impl<T> Default for Window<T> {
@@ -112,6 +146,8 @@ impl<T> Default for Window<T> {
             at_newest: true,
             at_oldest: true,
             loaded: false,
+            marked: BTreeSet::new(),
+            marked_all: None,
         }
     }
 }
@@ -119,6 +155,72 @@ impl<T> Default for Window<T> {
 impl<T: Keyed + Clone> Window<T> {
     pub fn selected_row(&self) -> Option<&T> {
         self.rows.get(self.selected)
+    }
+
+    /// The marked ids, else the one under the cursor.
+    pub fn targets(&self) -> Vec<i64> {
+        if self.marked.is_empty() {
+            self.selected_row().map(|r| vec![r.id()]).unwrap_or_default()
+        } else {
+            self.marked.iter().copied().collect()
+        }
+    }
+
+    /// Space: marks the row under the cursor, or unmarks it.
+    pub fn toggle_mark(&mut self) {
+        let Some(id) = self.selected_row().map(Keyed::id) else {
+            return;
+        };
+        if !self.marked.remove(&id) {
+            self.marked.insert(id);
+        }
+        self.marked_all = None;
+    }
+
+    pub fn unmark(&mut self) {
+        self.marked.clear();
+        self.marked_all = None;
+    }
+
+    /// `A`: marks every row `fetch` gives, from the newest, a page at a time,
+    /// keeping only the ids (at most [`MARK_ALL_LIMIT`]).
+    pub fn mark_all(&mut self, fetch: &mut Fetch<'_, T>) -> Result<(), HandleError> {
+        let mut marked = BTreeSet::new();
+        let mut from = None;
+        let mut complete = true;
+        loop {
+            let page = fetch(from, Toward::Older, PAGE)?;
+            marked.extend(page.iter().map(Keyed::id));
+            if marked.len() >= MARK_ALL_LIMIT {
+                complete = page.len() < PAGE;
+                break;
+            }
+            match page.last() {
+                Some(last) if page.len() == PAGE => from = Some(last.key()),
+                _ => break,
+            }
+        }
+        self.marked = marked;
+        self.marked_all = Some(complete);
+        Ok(())
+    }
+
+    /// After a refresh: a marked row that was in view and is no longer, though
+    /// rows around it still are, has left the filter (retried, confirmed
+    /// elsewhere) and is let go.
+    fn forget_marks_gone(&mut self, before: &[T]) {
+        let (Some(newest), Some(oldest)) = (self.rows.first(), self.rows.last()) else {
+            return;
+        };
+        let (top, bottom) = (newest.key(), oldest.key());
+        let here: BTreeSet<i64> = self.rows.iter().map(Keyed::id).collect();
+        for row in before {
+            let id = row.id();
+            if self.marked.contains(&id) && !here.contains(&id) && (bottom..=top).contains(&row.key()) {
+                self.marked.remove(&id);
+                self.marked_all = None;
+            }
+        }
     }
 
     /// The newest page, cursor on the newest row.
@@ -157,7 +259,10 @@ impl<T: Keyed + Clone> Window<T> {
             fetch(Some(top), Toward::Older, want)?
         };
         self.at_oldest = rows.len() < want;
-        self.rows = rows;
+        let before = std::mem::replace(&mut self.rows, rows);
+        if !self.marked.is_empty() {
+            self.forget_marks_gone(&before);
+        }
         self.selected = self
             .rows
             .iter()

@@ -9,6 +9,7 @@
 //! runs beside an engine or attached to one.
 
 pub mod action;
+mod command_line;
 pub mod draw;
 mod drift_commands;
 mod gate;
@@ -33,7 +34,7 @@ panes::registry! {
     Duplicates => duplicates::DuplicatesView, duplicates: duplicates::DuplicatesPane,
     Contract => contract_view::ContractView, contract: contract_view::ContractPane,
     Audit => audit::AuditView, audit: audit::AuditPane,
-    Held => held::HeldView, held: queue::QueuePane,
+    Held => held::HeldView, held: held::HeldPane,
     Credentials => credentials::CredentialsView, credentials: credentials::CredentialsPane,
 }
 

@@ -12,12 +12,14 @@
 //! `cargo fmt` does not see the modules the registry declares; a test here
 //! checks their formatting (`rustfmt --edition 2024 src/console/*.rs` fixes it).
 
+use std::collections::BTreeSet;
+
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
 use super::action::{Action, Command};
 use super::keys::Binding;
-use super::read::Read;
+use super::read::{Op, Read};
 use super::state::{Prompt, State};
 pub use super::{Pane, Panes};
 
@@ -61,6 +63,30 @@ pub trait PaneView: Sync {
 
     /// An action while it is in front, in normal mode.
     fn handle(&self, state: &mut State, action: &Action) -> Vec<Effect>;
+
+    /// The ids marked in its list, when its rows are marked the console's one
+    /// way (Space, `A` for every row the filter matches, Esc to unmark) through
+    /// [`PaneView::list`]; `None` for a pane that marks nothing.
+    fn marks<'s>(&self, _state: &'s State) -> Option<&'s BTreeSet<i64>> {
+        None
+    }
+
+    /// The read of its list for `op` (`None`: done at once, or no list).
+    fn list(&self, _state: &mut State, _op: Op) -> Option<Read> {
+        None
+    }
+
+    /// Its `/` filter's text (`Some(None)`: none yet), when its list is
+    /// filtered by text; `None` for a pane without one.
+    fn text_filter<'s>(&self, _state: &'s State) -> Option<Option<&'s str>> {
+        None
+    }
+
+    /// The `/` filter answered (`None`: emptied): kept, and the list read again
+    /// from the top.
+    fn set_text_filter(&self, _state: &mut State, _text: Option<String>) -> Vec<Effect> {
+        Vec::new()
+    }
 
     /// A filter prompt of its own, answered (`None`: emptied).
     fn submit(&self, _state: &mut State, _prompt: &Prompt, _value: Option<String>) -> Vec<Effect> {

@@ -24,6 +24,9 @@ pub struct Read {
     pub ticket: u64,
     /// After the header's read, the pane in front reads its rows (they depend on it).
     pub then_refresh: bool,
+    /// It opens a detail over the pane: a read of its own, which the list's
+    /// reads neither make stale nor wait for.
+    pub detail: bool,
     job: Job,
 }
 
@@ -36,7 +39,19 @@ impl Read {
             pane,
             ticket: 0,
             then_refresh: false,
+            detail: false,
             job: Box::new(job),
+        }
+    }
+
+    /// A read that opens a detail of a row of `pane` (see [`Read::detail`]).
+    pub fn detail(
+        pane: Pane,
+        job: impl FnOnce(&EngineHandle) -> Result<Apply, HandleError> + Send + 'static,
+    ) -> Read {
+        Read {
+            detail: true,
+            ..Read::new(Some(pane), job)
         }
     }
 
@@ -46,6 +61,7 @@ impl Read {
             pane: self.pane,
             ticket: self.ticket,
             then_refresh: self.then_refresh,
+            detail: self.detail,
             result: Arc::new(Mutex::new(Some((self.job)(handle)))),
         })
     }
@@ -57,6 +73,7 @@ pub struct Loaded {
     pub pane: Option<Pane>,
     pub ticket: u64,
     pub then_refresh: bool,
+    pub detail: bool,
     result: Arc<Mutex<Option<Result<Apply, HandleError>>>>,
 }
 
@@ -86,13 +103,39 @@ pub enum Op {
     Oldest,
     Refresh,
     Move(isize),
+    /// Space: mark the row under the cursor, or unmark it (no read).
+    Mark,
+    /// Esc: let every mark go (no read).
+    Unmark,
+    /// `A`: mark every row the list's filter matches (read off the loop).
+    MarkAll,
 }
 
 impl Op {
-    /// Whether `op` on `window` can be done without reading: a move inside the
-    /// rows held, short of the probe at the top.
+    /// The list read a cursor key stands for (`page`: rows a page key moves by).
+    pub fn of_move(action: &Action, page: isize) -> Option<Op> {
+        Some(match action {
+            Action::Up => Op::Move(-1),
+            Action::Down => Op::Move(1),
+            Action::PageUp => Op::Move(-page),
+            Action::PageDown => Op::Move(page),
+            Action::Top => Op::Newest,
+            Action::Bottom => Op::Oldest,
+            _ => return None,
+        })
+    }
+
+    /// Whether `op` on `window` can be done without reading: a mark, or a move
+    /// inside the rows held, short of the probe at the top.
     pub fn local<T: Keyed + Clone>(self, window: &mut Window<T>) -> bool {
-        let Op::Move(delta) = self else { return false };
+        match self {
+            Op::Mark => window.toggle_mark(),
+            Op::Unmark => window.unmark(),
+            _ => {}
+        }
+        let Op::Move(delta) = self else {
+            return matches!(self, Op::Mark | Op::Unmark);
+        };
         if !window.loaded {
             return false;
         }
@@ -133,7 +176,18 @@ where
             Op::Oldest => window.load_oldest(&mut fetch)?,
             Op::Refresh => window.refresh(&mut fetch)?,
             Op::Move(delta) => window.move_by(delta, &mut fetch)?,
+            Op::MarkAll => window.mark_all(&mut fetch)?,
+            Op::Mark | Op::Unmark => {}
         }
-        Ok(Box::new(move |state: &mut State| put(state, window)) as Apply)
+        Ok(Box::new(move |state: &mut State| {
+            if let (Op::MarkAll, Some(complete)) = (op, window.marked_all) {
+                let n = window.marked.len();
+                state.say(match complete {
+                    true => format!("marked all {n} rows the filter matches (Esc unmarks)"),
+                    false => format!("marked the first {n} rows the filter matches, the most A marks"),
+                });
+            }
+            put(state, window)
+        }) as Apply)
     }))
 }

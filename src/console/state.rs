@@ -15,9 +15,11 @@ use crate::store::{DriftItem, EventDetail, StoreCounts};
 /// What a one-line prompt is for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Prompt {
-    EventText,
+    /// The `/` filter of the pane in front.
+    Filter,
+    /// The `:` command line.
+    Command,
     EventEmployee,
-    AuditText,
     /// The reason a command needs before it can go on.
     Reason(Command),
     /// Until when an accepted difference stays accepted.
@@ -29,9 +31,9 @@ pub enum Prompt {
 impl Prompt {
     pub fn title(&self) -> String {
         match self {
-            Prompt::EventText => "Filter events by text (Enter applies, empty clears)".into(),
+            Prompt::Filter => "Filter by text (Enter applies, empty clears)".into(),
+            Prompt::Command => ":command (Tab completes, Enter runs, Esc cancels)".into(),
             Prompt::EventEmployee => "Filter events by employee id (empty clears)".into(),
-            Prompt::AuditText => "Filter the audit log by text (empty clears)".into(),
             Prompt::Reason(command) => command.reason_question(),
             Prompt::Expiry(_) => "Accept until? days (30) or a date (2030-12-31); empty: no end".into(),
             Prompt::LinkEmployee(command) => format!("{} to which employee id?", command.describe()),
@@ -54,9 +56,14 @@ pub enum Mode {
         item: Box<DriftItem>,
         scroll: u16,
     },
+    /// A one-line prompt. It keeps every key typed until Enter or Esc; an
+    /// answer it cannot take keeps it open, saying why (`refusal`).
     Prompt {
         prompt: Prompt,
         input: TextArea<'static>,
+        refusal: Option<String>,
+        /// What may be typed next (the command line's completions).
+        hint: Option<String>,
     },
     /// The one confirmation every destructive command passes through.
     Confirm {
@@ -64,6 +71,11 @@ pub enum Mode {
         body: Vec<String>,
     },
     EditContract {
+        editor: TextArea<'static>,
+        problems: Vec<ContractProblem>,
+    },
+    /// Esc in the contract editor with changes made: discard them, or keep editing.
+    DiscardEdit {
         editor: TextArea<'static>,
         problems: Vec<ContractProblem>,
     },

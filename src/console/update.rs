@@ -12,11 +12,11 @@ use super::action::{Action, Command};
 use super::contract_view;
 use super::keys;
 use super::panes::Effect;
-use super::read::{Apply, Loaded, Read};
-use super::state::{Mode, Pane, State};
+use super::read::{Apply, Loaded, Op, Read};
+use super::state::{Mode, Pane, Prompt, State};
 use super::{ConsoleOptions, palette::Palette};
 use crate::engine::operator::handle::{EngineHandle, EngineState, HandleError};
-use crate::store::{DuplicateCounts, ReconcileRun, StoreCounts};
+use crate::store::{DuplicateCounts, HeldCounts, ReconcileRun, StoreCounts};
 
 /// Runs read for the drift trend: the latest complete one and those before it.
 const RUNS_SHOWN: usize = 12;
@@ -32,10 +32,18 @@ pub struct Console {
     /// leaving it to the loop's blocking threads.
     inline: bool,
     next_ticket: u64,
-    /// The newest read asked for, per pane (`None`: the header's).
-    latest: HashMap<Option<Pane>, u64>,
-    /// Moves pressed while the pane in front reads: done when it is back, in order.
+    /// The newest read asked for, per pane (`None`: the header's) and per kind
+    /// (`true`: a detail's, which the list's reads do not make stale).
+    latest: HashMap<(Option<Pane>, bool), u64>,
+    /// Moves pressed while the pane in front reads, and keys on the cursor's row
+    /// pressed after them: done when the read is back, in the order pressed.
     queued: VecDeque<Action>,
+    /// A move's read of the front pane's list is out: the cursor is not yet
+    /// where the operator put it.
+    moving: bool,
+    /// The store changed while a move's read was out: the rows are read again
+    /// once it is back, rather than the move's read being made stale.
+    refresh_after: bool,
 }
 
 /// What the header, the tabs and the open detail show, read in one go.
@@ -47,6 +55,7 @@ struct Snapshot {
     runs: Vec<ReconcileRun>,
     next_run: Option<jiff::Timestamp>,
     duplicates: DuplicateCounts,
+    held: HeldCounts,
     detail: Option<crate::store::EventDetail>,
     drift_item: Option<crate::store::DriftItem>,
 }
@@ -70,6 +79,8 @@ impl Console {
             next_ticket: 0,
             latest: HashMap::new(),
             queued: VecDeque::new(),
+            moving: false,
+            refresh_after: false,
         };
         console.update(Action::StoreChanged);
         console
@@ -99,8 +110,10 @@ impl Console {
     pub fn update(&mut self, action: Action) {
         if let Action::Loaded(loaded) = action {
             self.loaded(loaded);
-        } else if is_move(&action) && self.front_is_reading() {
+        } else if self.waits_its_turn(&action) {
             self.queued.push_back(action);
+        } else if is_move(&action) {
+            self.move_cursor(action);
         } else {
             self.operator(action);
         }
@@ -127,7 +140,7 @@ impl Console {
     fn ask(&mut self, mut read: Read) {
         self.next_ticket += 1;
         read.ticket = self.next_ticket;
-        self.latest.insert(read.pane, read.ticket);
+        self.latest.insert((read.pane, read.detail), read.ticket);
         self.reads.push_back(read);
     }
 
@@ -140,18 +153,48 @@ impl Console {
         }
     }
 
-    /// The pane in front has a read out: moves wait for it.
-    fn front_is_reading(&self) -> bool {
-        !self.inline && self.latest.contains_key(&Some(self.state.pane))
+    /// Whether `action` waits its turn: a move, or a key on the cursor's row
+    /// (Enter, Space, a command), while an earlier move's read is out or queued,
+    /// so each acts where the moves before it put the cursor. A read that only
+    /// refreshes the rows holds nothing back: the row under the cursor is the
+    /// one the operator sees, even as the Events pane follows the tail.
+    fn waits_its_turn(&self, action: &Action) -> bool {
+        matches!(self.state.mode, Mode::Normal)
+            && (is_move(action) || on_cursor_row(action))
+            && (self.moving || !self.queued.is_empty())
+    }
+
+    /// A move, done now. One that needs a page is `moving` until it is back;
+    /// one within the rows held while the rows are being refreshed asks for the
+    /// refresh again, from where the cursor now is (the one out would put it
+    /// back, or, following the tail, on the newest row).
+    fn move_cursor(&mut self, action: Action) {
+        let front = (Some(self.state.pane), false);
+        let refreshing = self.latest.get(&front).copied();
+        let detail = !matches!(self.state.mode, Mode::Normal);
+        self.operator(action);
+        if detail {
+            return;
+        }
+        match self.latest.get(&front).copied() {
+            asked if asked != refreshing => {
+                self.moving = true;
+                self.refresh_after |= refreshing.is_some();
+            }
+            Some(_) => self.refresh_front(),
+            None => {}
+        }
     }
 
     /// A read is back: applied unless stale (a newer read for the same pane was
     /// asked for, or the pane is no longer in front).
     fn loaded(&mut self, loaded: Loaded) {
-        if self.latest.get(&loaded.pane) != Some(&loaded.ticket) {
+        let slot = (loaded.pane, loaded.detail);
+        if self.latest.get(&slot) != Some(&loaded.ticket) {
             return;
         }
-        self.latest.remove(&loaded.pane);
+        self.latest.remove(&slot);
+        let front_list = loaded.pane == Some(self.state.pane) && !loaded.detail;
         if loaded.pane.is_some_and(|pane| pane != self.state.pane) {
             return;
         }
@@ -164,9 +207,13 @@ impl Console {
             self.refresh_front();
         }
         self.keep_visible();
-        if loaded.pane.is_some() {
+        if front_list {
+            self.moving = false;
             for action in std::mem::take(&mut self.queued) {
                 self.update(action);
+            }
+            if std::mem::take(&mut self.refresh_after) {
+                self.refresh_front();
             }
         }
     }
@@ -190,6 +237,7 @@ impl Console {
                 runs: h.reconcile_runs(RUNS_SHOWN)?,
                 next_run: h.next_reconcile()?,
                 duplicates: h.duplicate_counts()?,
+                held: h.held_counts()?,
                 contract_text: h.contract_text()?,
                 detail: detail.map(|id| h.event(id)).transpose()?.flatten(),
                 drift_item: drift_item.map(|id| h.drift_item(id)).transpose()?.flatten(),
@@ -201,6 +249,10 @@ impl Console {
     }
 
     fn refresh_front(&mut self) {
+        if self.moving {
+            self.refresh_after = true;
+            return;
+        }
         if let Some(read) = self.state.pane.view().refresh(&mut self.state) {
             self.ask(read);
         }
@@ -209,6 +261,8 @@ impl Console {
     fn go(&mut self, pane: Pane) {
         self.state.pane = pane;
         self.queued.clear();
+        self.moving = false;
+        self.refresh_after = false;
         self.refresh_front();
     }
 
@@ -276,6 +330,8 @@ impl Console {
             Action::Request(command) => self.request(command)?,
             Action::Input(key) => self.input(key),
             Action::Submit => self.submit()?,
+            Action::Yes if matches!(self.state.mode, Mode::DiscardEdit { .. }) => self.discard_edit(true),
+            Action::No if matches!(self.state.mode, Mode::DiscardEdit { .. }) => self.discard_edit(false),
             Action::Yes => {
                 if let Mode::Confirm { command, .. } = std::mem::take(&mut self.state.mode) {
                     self.execute(command)?;
@@ -297,6 +353,25 @@ impl Console {
                 Mode::Confirm { .. } => self.state.say("cancelled; nothing was changed"),
                 other => self.state.mode = other,
             },
+            Action::CommandLine => self.prompt(Prompt::Command, String::new()),
+            Action::Complete => self.complete(),
+            Action::FilterText if self.state.pane.view().text_filter(&self.state).is_some() => {
+                let now = self.state.pane.view().text_filter(&self.state).flatten();
+                self.prompt(Prompt::Filter, now.unwrap_or_default().to_string());
+            }
+            // Marks are kept in the list window, the same way in every pane that marks rows.
+            Action::ToggleSelect | Action::MarkAll | Action::Unmark
+                if self.state.pane.view().marks(&self.state).is_some() =>
+            {
+                let op = match action {
+                    Action::ToggleSelect => Op::Mark,
+                    Action::MarkAll => Op::MarkAll,
+                    _ => Op::Unmark,
+                };
+                if let Some(read) = self.state.pane.view().list(&mut self.state, op) {
+                    self.ask(read);
+                }
+            }
             // Everything else is the pane's.
             other => {
                 let effects = self.state.pane.view().handle(&mut self.state, &other);
@@ -306,10 +381,22 @@ impl Console {
         Ok(())
     }
 
+    /// The `/` filter answered: marks made under the old filter go (`A` marks
+    /// what the filter matches), and the list is read again from the top.
+    pub(super) fn filter_text(&mut self, text: Option<String>) -> Result<(), HandleError> {
+        let view = self.state.pane.view();
+        if view.marks(&self.state).is_some() {
+            view.list(&mut self.state, Op::Unmark);
+        }
+        let effects = view.set_text_filter(&mut self.state, text);
+        self.effects(effects)
+    }
+
     fn back(&mut self) {
-        if let Mode::EditContract { .. } = std::mem::take(&mut self.state.mode) {
-            self.state
-                .say("edit discarded; the contract in force is unchanged");
+        match self.state.mode {
+            Mode::EditContract { .. } => self.leave_editor(),
+            Mode::DiscardEdit { .. } => self.discard_edit(false),
+            _ => self.state.mode = Mode::Normal,
         }
     }
 
@@ -339,6 +426,27 @@ pub(super) fn cycle<T: Copy + PartialEq>(all: &[T], now: Option<T>) -> Option<T>
     }
 }
 
+/// A key that acts on the row under the cursor.
+fn on_cursor_row(action: &Action) -> bool {
+    matches!(
+        action,
+        Action::Open
+            | Action::ToggleSelect
+            | Action::Copy
+            | Action::Left
+            | Action::Right
+            | Action::Retry
+            | Action::Skip
+            | Action::Flag
+            | Action::ConfirmHeld
+            | Action::RejectHeld
+            | Action::Fix
+            | Action::Accept
+            | Action::NotDuplicate
+            | Action::Link
+    )
+}
+
 /// A cursor move: while the pane in front is reading, it waits its turn.
 fn is_move(action: &Action) -> bool {
     matches!(
@@ -357,6 +465,7 @@ fn take_snapshot(state: &mut State, snapshot: Snapshot) {
     state.panes.drift.runs = snapshot.runs;
     state.panes.drift.next_run = snapshot.next_run;
     state.panes.duplicates.counts = snapshot.duplicates;
+    state.panes.held.counts = snapshot.held;
     let text = snapshot.contract_text;
     if text != state.panes.contract.text {
         state.panes.contract.lines = contract_view::lines(text.as_deref());

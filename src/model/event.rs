@@ -99,6 +99,37 @@ impl EventStatus {
     }
 }
 
+/// Why an event is held, told by the start of its note: the two holds ask the
+/// operator different things.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HoldKind {
+    /// A poll or load would deactivate more learners than the threshold allows:
+    /// confirming lets the deactivations go ahead.
+    SafetyThreshold,
+    /// A newcomer to a suspected duplicate group: decided in the Duplicates pane.
+    SuspectedDuplicate,
+}
+
+impl HoldKind {
+    pub const ALL: &'static [HoldKind] = &[HoldKind::SafetyThreshold, HoldKind::SuspectedDuplicate];
+
+    /// How the note of a hold of this kind starts.
+    pub const fn note_prefix(self) -> &'static str {
+        match self {
+            HoldKind::SafetyThreshold => "safety threshold",
+            HoldKind::SuspectedDuplicate => "suspected duplicate",
+        }
+    }
+
+    /// The kind of hold a held event's note tells.
+    pub fn of_note(note: &str) -> Option<HoldKind> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|kind| note.starts_with(kind.note_prefix()))
+    }
+}
+
 /// A change as the ingest side hands it to the journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewEvent {

@@ -40,8 +40,8 @@ pub mod secret;
 pub use audit::{AuditAction, AuditEntry, NewAuditEntry};
 pub use drift::{DriftCategory, DriftState, DuplicateSide, GroupState, RunOutcome};
 pub use event::{
-    AppliedRecord, Direction, Event, EventId, EventStatus, FailedAttempt, FieldReason, NewEvent, RecordStamp,
-    Source, StoredWrite, WriteRecord, hris_change_key,
+    AppliedRecord, Direction, Event, EventId, EventStatus, FailedAttempt, FieldReason, HoldKind, NewEvent,
+    RecordStamp, Source, StoredWrite, WriteRecord, hris_change_key,
 };
 pub use identity::{DuplicateBasis, IdentityKeys};
 pub use profile::{ENTERPRISE_SCHEMA, ScimQuirk};

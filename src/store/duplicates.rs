@@ -6,6 +6,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use super::page::containing;
 use super::{Store, StoreError, StoreTx, from_micros, to_micros};
 use crate::model::{DuplicateBasis, DuplicateSide, EventId, GroupState, IdentityKeys};
 
@@ -359,19 +360,27 @@ impl Store {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<DuplicateGroup>, StoreError> {
+        self.duplicate_groups_matching(states, None, offset, limit)
+    }
+
+    /// As [`Store::duplicate_groups`], keeping the groups whose shared key, or a
+    /// member's id or fields, contain `text` (the console's `/` filter).
+    pub fn duplicate_groups_matching(
+        &self,
+        states: &[GroupState],
+        text: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<DuplicateGroup>, StoreError> {
         let conn = self.reader()?;
-        let wanted: Vec<&str> = if states.is_empty() {
-            GroupState::ALL.iter().map(|s| s.as_str()).collect()
-        } else {
-            states.iter().map(|s| s.as_str()).collect()
-        };
         let sql = format!(
-            "SELECT {GROUP_COLUMNS} FROM duplicate_groups WHERE state IN (SELECT value FROM json_each(?1)) \
-             ORDER BY state <> 'open', state <> 'flagged', id DESC LIMIT ?2 OFFSET ?3"
+            "SELECT {GROUP_COLUMNS} FROM duplicate_groups WHERE {GROUPS_MATCHING} \
+             ORDER BY state <> 'open', state <> 'flagged', id DESC LIMIT ?3 OFFSET ?4"
         );
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(params![
-            serde_json::to_string(&wanted).unwrap_or_default(),
+            wanted_states(states),
+            text.map(containing),
             limit as i64,
             offset as i64
         ])?;
@@ -383,6 +392,20 @@ impl Store {
             load_members(&conn, group)?;
         }
         Ok(groups)
+    }
+
+    /// How many groups [`Store::duplicate_groups_matching`] pages through.
+    pub fn duplicate_groups_count(
+        &self,
+        states: &[GroupState],
+        text: Option<&str>,
+    ) -> Result<usize, StoreError> {
+        let conn = self.reader()?;
+        let sql = format!("SELECT COUNT(*) FROM duplicate_groups WHERE {GROUPS_MATCHING}");
+        let n: i64 = conn
+            .prepare_cached(&sql)?
+            .query_row(params![wanted_states(states), text.map(containing)], |r| r.get(0))?;
+        Ok(n.max(0) as usize)
     }
 
     pub fn duplicate_counts(&self) -> Result<DuplicateCounts, StoreError> {
@@ -402,3 +425,19 @@ impl Store {
         Ok(counts)
     }
 }
+
+/// The states asked for (all when none), as the JSON array `GROUPS_MATCHING` takes.
+fn wanted_states(states: &[GroupState]) -> String {
+    let wanted: Vec<&str> = if states.is_empty() {
+        GroupState::ALL.iter().map(|s| s.as_str()).collect()
+    } else {
+        states.iter().map(|s| s.as_str()).collect()
+    };
+    serde_json::to_string(&wanted).unwrap_or_default()
+}
+
+/// Groups in some states (?1, a JSON array) containing a text (?2, a LIKE pattern)
+/// in their shared key or a member's id or fields.
+const GROUPS_MATCHING: &str = "state IN (SELECT value FROM json_each(?1)) AND (?2 IS NULL \
+    OR match_key LIKE ?2 ESCAPE '\\' OR id IN (SELECT group_id FROM duplicate_members \
+    WHERE member_id LIKE ?2 ESCAPE '\\' OR fields LIKE ?2 ESCAPE '\\'))";

@@ -39,6 +39,7 @@ use crate::model::{EventId, EventStatus};
 
 pub use audit::{AuditBreak, AuditFilter, AuditReport, GENESIS_HASH, KeyUse};
 pub use audit_key::{AuditCheckpoint, AuditKey, AuditKeyError, AuditSeal, MIN_AUDIT_KEY_BYTES};
+pub use console_queries::HeldCounts;
 pub use control::{PublishedStatus, ReconcileControl};
 pub use credentials::{CredentialRow, CredentialTotals, NewCredential};
 pub use duplicates::{DuplicateCounts, DuplicateGroup, DuplicateMember, Sharer, SuspectedGroup};

@@ -48,15 +48,21 @@ impl PageQuery {
         let Some(text) = text.filter(|t| !t.is_empty()) else {
             return;
         };
-        // Escaped, so `%` and `_` in the operator's text match themselves.
-        let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-        self.bound.push(Value::Text(format!("%{escaped}%")));
+        self.bound.push(Value::Text(containing(text)));
         let n = self.bound.len();
         let any: Vec<String> = columns
             .iter()
             .map(|c| format!("{c} LIKE ?{n} ESCAPE '\\'"))
             .collect();
         self.conditions.push(format!("({})", any.join(" OR ")));
+    }
+
+    /// Keeps rows whose `column` starts with `prefix` (ASCII case-insensitive).
+    pub fn starts_with(&mut self, column: &str, prefix: &str) {
+        let escaped = escape_like(prefix);
+        self.bound.push(Value::Text(format!("{escaped}%")));
+        self.conditions
+            .push(format!("{column} LIKE ?{} ESCAPE '\\'", self.bound.len()));
     }
 
     /// Runs `SELECT {columns} FROM {table}` with the filters, at most `limit` rows
@@ -89,4 +95,14 @@ impl PageQuery {
         }
         Ok(rows)
     }
+}
+
+/// A LIKE pattern (with `ESCAPE '\\'`) for rows containing `text`.
+pub(super) fn containing(text: &str) -> String {
+    format!("%{}%", escape_like(text))
+}
+
+/// Escaped for LIKE, so `%` and `_` in the operator's text match themselves.
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }

@@ -11,7 +11,8 @@ use serde_json::Value;
 use super::page::{PageQuery, Toward};
 use super::{Store, StoreError, from_micros, to_micros};
 use crate::model::{
-    Direction, Event, EventId, EventStatus, FailedAttempt, FieldReason, Source, StoredWrite, WriteRecord,
+    Direction, Event, EventId, EventStatus, FailedAttempt, FieldReason, HoldKind, Source, StoredWrite,
+    WriteRecord,
 };
 
 /// The note is worked out when read: an event waiting behind its employee's earlier
@@ -44,6 +45,8 @@ pub struct EventFilter {
     pub status: Option<EventStatus>,
     pub employee_id: Option<String>,
     pub text: Option<String>,
+    /// Held events of this kind of hold only (told by the note's start).
+    pub hold: Option<HoldKind>,
     /// Only blocked events: waiting behind an earlier open event of their employee.
     pub blocked: bool,
 }
@@ -64,9 +67,13 @@ impl EventFilter {
             page.condition(BLOCKED);
         }
         page.contains_text(
-            &["employee_id", "kind", "last_error", "payload"],
+            &["employee_id", "kind", "last_error", "note", "payload"],
             self.text.as_deref(),
         );
+        if let Some(hold) = self.hold {
+            page.equal("status", Some(EventStatus::Held.as_str()));
+            page.starts_with("note", hold.note_prefix());
+        }
         page
     }
 }

@@ -9,6 +9,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 use serde_json::Value;
 
+use super::page::containing;
 use super::{Store, StoreError, StoreTx, from_micros, to_micros};
 use crate::model::{DriftCategory, DriftState, RunOutcome};
 
@@ -88,6 +89,11 @@ pub struct Flag {
 
 const RUN_COLUMNS: &str = "id, trigger, started_at, finished_at, outcome, error, employees, learners, \
                            completions, accepted, counts";
+/// A run's items (?1) in a category (?2, all when NULL) containing a text (?3, a LIKE pattern).
+const ITEMS_MATCHING: &str = "run_id = ?1 AND (?2 IS NULL OR category = ?2) AND (?3 IS NULL \
+    OR employee_id LIKE ?3 ESCAPE '\\' OR learner_id LIKE ?3 ESCAPE '\\' OR field LIKE ?3 ESCAPE '\\' \
+    OR hris_value LIKE ?3 ESCAPE '\\' OR lms_value LIKE ?3 ESCAPE '\\')";
+
 const ITEM_COLUMNS: &str =
     "id, run_id, category, employee_id, learner_id, field, hris_value, lms_value, state, note, detail";
 
@@ -253,15 +259,29 @@ impl Store {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<DriftItem>, StoreError> {
+        self.drift_items_matching(run_id, category, None, offset, limit)
+    }
+
+    /// As [`Store::drift_items_page`], keeping the items whose employee, learner,
+    /// field or values contain `text` (the console's `/` filter).
+    pub fn drift_items_matching(
+        &self,
+        run_id: i64,
+        category: Option<DriftCategory>,
+        text: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<DriftItem>, StoreError> {
         let conn = self.reader()?;
         let sql = format!(
-            "SELECT {ITEM_COLUMNS} FROM drift_items WHERE run_id = ?1 AND (?2 IS NULL OR category = ?2) \
-             ORDER BY category, id LIMIT ?3 OFFSET ?4"
+            "SELECT {ITEM_COLUMNS} FROM drift_items WHERE {ITEMS_MATCHING} \
+             ORDER BY category, id LIMIT ?4 OFFSET ?5"
         );
         let mut stmt = conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(params![
             run_id,
             category.map(|c| c.as_str()),
+            text.map(containing),
             limit as i64,
             offset as i64
         ])?;
@@ -270,6 +290,22 @@ impl Store {
             items.push(item_from_row(row)?);
         }
         Ok(items)
+    }
+
+    /// How many items [`Store::drift_items_matching`] pages through.
+    pub fn drift_items_count(
+        &self,
+        run_id: i64,
+        category: Option<DriftCategory>,
+        text: Option<&str>,
+    ) -> Result<usize, StoreError> {
+        let conn = self.reader()?;
+        let sql = format!("SELECT COUNT(*) FROM drift_items WHERE {ITEMS_MATCHING}");
+        let n: i64 = conn.prepare_cached(&sql)?.query_row(
+            params![run_id, category.map(|c| c.as_str()), text.map(containing)],
+            |r| r.get(0),
+        )?;
+        Ok(n.max(0) as usize)
     }
 
     pub fn drift_item(&self, id: i64) -> Result<Option<DriftItem>, StoreError> {

@@ -109,14 +109,78 @@ fn flag_with_a_reason_hands_it_to_the_hris_admin() {
     );
 }
 
+fn audit_len(store: &Store) -> usize {
+    store
+        .audit_page(&AuditFilter::default(), None, 1000)
+        .expect("audit")
+        .len()
+}
+
+/// In one try an empty reason closed the prompt and the keys typed next retried
+/// an event and paused the engine. The prompt stays open and keeps every key.
 #[test]
-fn an_empty_reason_changes_nothing() {
+fn an_empty_reason_keeps_the_prompt_open_and_nothing_typed_leaks() {
     let fixture = fixture();
     let mut console = console(&fixture, false);
+    let audit_before = audit_len(&fixture.store);
     press(&mut console, "2s");
     console.key(key(KeyCode::Enter));
-    assert_eq!(console.state.counts.dead_letters, 3);
-    assert!(screen(&mut console, 80, 24).contains("a reason is required"));
+    let shown = screen(&mut console, 80, 24);
+    assert!(shown.contains("a reason is required to skip event"), "{shown}");
+    assert!(
+        shown.contains("Why skip event"),
+        "the prompt is still open: {shown}"
+    );
+    // Command keys typed into the prompt stay text: retry, pause, retry all, quit.
+    press(&mut console, "rpRq");
+    console.key(key(KeyCode::Enter));
+    assert!(screen(&mut console, 80, 24).contains("Really skip event"));
+    // In the confirmation, only yes and no answer.
+    press(&mut console, "rpR");
+    press(&mut console, "n");
+    for _ in 0..2 {
+        press(&mut console, "s");
+        for _ in 0..4 {
+            console.key(key(KeyCode::Backspace));
+        }
+        console.key(key(KeyCode::Enter));
+        press(&mut console, "rp");
+        console.key(key(KeyCode::Esc));
+    }
+    assert!(!console.state.quit);
+    let counts = fixture.store.counts().expect("counts");
+    assert_eq!(counts.dead_letters, 3, "nothing retried or skipped");
+    assert_eq!(fixture.store.pause_requested().expect("control"), None);
+    assert_eq!(audit_len(&fixture.store), audit_before, "nothing audited");
+    for id in &fixture.dead {
+        assert_eq!(status(&fixture.store, *id), EventStatus::DeadLetter);
+    }
+}
+
+#[test]
+fn esc_in_the_contract_editor_asks_before_discarding_an_edit() {
+    let fixture = fixture();
+    let mut console = console(&fixture, false);
+    press(&mut console, "5e");
+    console.key(key(KeyCode::Esc));
+    assert!(
+        screen(&mut console, 100, 30).contains("MAPPING"),
+        "no change: Esc just leaves"
+    );
+    press(&mut console, "e");
+    press(&mut console, "# half-done");
+    console.key(key(KeyCode::Esc));
+    let shown = screen(&mut console, 100, 30);
+    assert!(shown.contains("Discard the edit?"), "{shown}");
+    console.key(key(KeyCode::Esc));
+    let shown = screen(&mut console, 100, 30);
+    assert!(shown.contains("# half-done"), "kept: {shown}");
+    console.key(key(KeyCode::Esc));
+    press(&mut console, "y");
+    let shown = screen(&mut console, 100, 30);
+    assert!(shown.contains("edit discarded"), "{shown}");
+    assert!(!shown.contains("# half-done"), "{shown}");
+    assert_eq!(fixture.store.contract_requested().expect("control"), None);
 }
 
 #[test]
@@ -245,6 +309,7 @@ fn a_bad_contract_is_refused_with_its_problems_and_the_old_one_stays() {
     assert!(shown.contains("line 1:"), "{shown}");
     assert_eq!(fixture.store.contract_requested().expect("control"), None);
     console.key(key(KeyCode::Esc));
+    press(&mut console, "y");
     assert!(
         screen(&mut console, 100, 30).contains("MAPPING"),
         "the contract in force is shown again"

@@ -194,11 +194,10 @@ fn accept_asks_a_reason_and_an_end_then_a_yes_and_is_audited() {
     press(&mut console, "3");
     let id = to_employee(&mut console, "E002");
     press(&mut console, "a");
-    // An empty reason is refused and nothing changes.
+    // An empty reason is refused, the prompt stays open and nothing changes.
     console.key(key(KeyCode::Enter));
-    assert!(console.state.flash.as_ref().is_some_and(|f| f.error));
+    assert!(screen(&mut console, 80, 24).contains("a reason is required"));
     assert_eq!(item_state(&fixture.store, id), DriftState::Open);
-    press(&mut console, "a");
     press(
         &mut console,
         "IT is the old name; the LMS catalogue follows in March",
@@ -206,9 +205,10 @@ fn accept_asks_a_reason_and_an_end_then_a_yes_and_is_audited() {
     console.key(key(KeyCode::Enter));
     press(&mut console, "soon");
     console.key(key(KeyCode::Enter));
+    let shown = screen(&mut console, 80, 24);
     assert!(
-        console.state.flash.as_ref().is_some_and(|f| f.error),
-        "a bad end is refused"
+        shown.contains("neither a number of days"),
+        "a bad end is refused: {shown}"
     );
     for _ in 0..4 {
         console.key(key(KeyCode::Backspace));
@@ -286,6 +286,10 @@ fn flag_takes_a_note_and_reaches_the_hris_admin() {
     press(&mut console, "f");
     press(&mut console, "left in March; please close the record");
     console.key(key(KeyCode::Enter));
+    let shown = screen(&mut console, 80, 24);
+    assert!(shown.contains("Really flag drift item"), "{shown}");
+    assert!(shown.contains("HRIS admin's queue"), "{shown}");
+    press(&mut console, "y");
     assert_eq!(item_state(&fixture.store, id), DriftState::Flagged);
     let handle = console.handle().clone();
     let flags = handle.flags(0, 10).expect("flags");
@@ -372,4 +376,45 @@ fn the_drift_pane_and_its_overlays_draw_at_any_size() {
             assert_eq!(shown.lines().count(), height as usize);
         }
     }
+}
+
+/// `A` marks every item of the latest run; one flag then reaches the HRIS admin
+/// for each, after one confirmation naming the count and the ids.
+#[test]
+fn select_all_marks_every_item_and_one_flag_covers_them() {
+    let (fixture, _) = seeded();
+    let mut console = console(&fixture, false);
+    press(&mut console, "3A");
+    let shown = screen(&mut console, 100, 30);
+    assert!(shown.contains("6 marked (all matching)"), "{shown}");
+    press(&mut console, "f");
+    press(&mut console, "please review each of these");
+    console.key(key(KeyCode::Enter));
+    let shown = screen(&mut console, 100, 30);
+    assert!(shown.contains("Really flag 6 drift items"), "{shown}");
+    assert!(shown.contains("6 drift items: "), "{shown}");
+    assert!(console.handle().flags(0, 100).expect("flags").is_empty());
+    press(&mut console, "y");
+    assert_eq!(console.handle().flags(0, 100).expect("flags").len(), 6);
+    let flagged = fixture
+        .store
+        .audit_page(
+            &AuditFilter {
+                action: Some("drift.flag".into()),
+                ..AuditFilter::default()
+            },
+            None,
+            100,
+        )
+        .expect("audit");
+    assert_eq!(flagged.len(), 6);
+    assert!(
+        console.state.panes.drift.items.marked.is_empty(),
+        "the marks go with the command"
+    );
+    // Esc lets marks go without acting.
+    press(&mut console, "A");
+    assert_eq!(console.state.panes.drift.items.marked.len(), 6);
+    console.key(key(KeyCode::Esc));
+    assert!(console.state.panes.drift.items.marked.is_empty());
 }

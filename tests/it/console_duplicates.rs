@@ -155,10 +155,10 @@ fn not_a_duplicate_asks_a_reason_and_a_yes() {
     to_group(&mut console, lms);
     press(&mut console, "n");
     console.key(key(KeyCode::Enter));
-    let flash = console.state.flash.clone().expect("refused");
-    assert!(flash.error && flash.text.contains("required"), "{flash:?}");
+    let shown = screen(&mut console, 80, 24);
+    assert!(shown.contains("a reason is required"), "{shown}");
     assert_eq!(group_state(&fixture.store, lms), GroupState::Open);
-    press(&mut console, "n");
+    // The prompt is still open: this is the reason, not another `n`.
     press(&mut console, "two people: Zoë Li and Zoe Li share a team mailbox");
     console.key(key(KeyCode::Enter));
     assert!(screen(&mut console, 80, 24).contains("Really mark duplicate group"));
@@ -221,6 +221,8 @@ fn flag_goes_to_the_hris_admin_with_the_note() {
     press(&mut console, "f");
     press(&mut console, "please merge E013 into E001");
     console.key(key(KeyCode::Enter));
+    assert!(screen(&mut console, 80, 24).contains("Really flag duplicate group"));
+    press(&mut console, "y");
     assert_eq!(group_state(&fixture.store, hris), GroupState::Flagged);
     let flags = console.handle().flags(0, 10).expect("flags");
     assert_eq!(flags.len(), 1);
@@ -314,4 +316,25 @@ fn the_duplicates_pane_and_its_prompts_draw_at_any_size() {
     for &(width, height) in &sizes {
         let _ = screen(&mut console, width, height);
     }
+}
+
+/// `A` marks every group; one flag hands each to the HRIS admin after one
+/// confirmation naming the count and the ids.
+#[test]
+fn select_all_flags_every_group_with_one_note() {
+    let (fixture, hris, lms) = seeded();
+    let mut console = console(&fixture, false);
+    press(&mut console, "4A");
+    assert!(screen(&mut console, 80, 24).contains("2 marked (all matching)"));
+    press(&mut console, "f");
+    press(&mut console, "please merge these");
+    console.key(key(KeyCode::Enter));
+    let shown = screen(&mut console, 100, 30);
+    assert!(shown.contains("Really flag 2 duplicate groups"), "{shown}");
+    assert!(shown.contains("2 duplicate groups: "), "{shown}");
+    press(&mut console, "y");
+    assert_eq!(group_state(&fixture.store, hris), GroupState::Flagged);
+    assert_eq!(group_state(&fixture.store, lms), GroupState::Flagged);
+    assert_eq!(console.handle().flags(0, 10).expect("flags").len(), 2);
+    assert!(console.state.panes.duplicates.groups.marked.is_empty());
 }

@@ -58,9 +58,7 @@ async fn the_panes_show_the_engines_work_and_a_retry_reaches_it() {
         let filter = hrsync::store::EventFilter {
             employee_id: Some(employee.clone()),
             status: Some(EventStatus::Applied),
-            text: None,
-            direction: None,
-            blocked: false,
+            ..Default::default()
         };
         if world
             .store()

@@ -206,15 +206,16 @@ fn items(state: &State, pane: &DriftPane, frame: &mut Frame, area: Rect) {
     let name = pane.category.map_or("every category", |c| c.describe());
     let listed = pane.listed();
     let mut title = format!("{name} · {listed} item(s)");
-    if listed > 0 {
+    if let Some(text) = &pane.text {
+        // A filter narrows the run's count to rows not counted here.
+        title = format!("{name} · matching \"{}\"", visible(text));
+    } else if listed > 0 {
         title.push_str(&format!(
             " · at {} of {listed}",
             pane.items.selected_row().map_or(0, |i| i.number) + 1
         ));
     }
-    if !pane.chosen.is_empty() {
-        title.push_str(&format!(" · {} selected", pane.chosen.len()));
-    }
+    title.push_str(&super::marks::summary(&pane.items));
     frame.render_widget(
         Paragraph::new(Line::styled(title, state.palette.dim())),
         title_area,
@@ -252,7 +253,6 @@ fn short(i: &DriftItem) -> String {
 }
 
 fn item_cells(state: &State, pane: &DriftPane, i: &DriftItem, wide: bool) -> Vec<Cell<'static>> {
-    let chosen = if pane.chosen.contains(&i.id) { "[x]" } else { "[ ]" };
     let what = if wide {
         match i.field.as_str() {
             "" => i.category.describe().to_string(),
@@ -267,7 +267,7 @@ fn item_cells(state: &State, pane: &DriftPane, i: &DriftItem, wide: bool) -> Vec
         Cell::from(what)
     };
     let mut cells = vec![
-        Cell::from(chosen),
+        super::marks::cell(&pane.items, i.id),
         Cell::from(Span::styled(state_label(i.state), state_style(state, i.state))),
         Cell::from(shown(&i.employee_id)),
     ];

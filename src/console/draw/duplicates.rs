@@ -84,7 +84,8 @@ fn rows(now: jiff::Timestamp, group: &DuplicateGroup) -> Vec<(String, Vec<String
     rows
 }
 
-const GROUP_COLUMNS: [Column; 6] = [
+const GROUP_COLUMNS: [Column; 7] = [
+    col("sel", Constraint::Length(3)),
     col("state", Constraint::Length(10)),
     col("id", Constraint::Length(5)),
     col("side", Constraint::Length(4)),
@@ -110,6 +111,7 @@ fn groups(state: &State, frame: &mut Frame, area: Rect) {
                 _ => Style::default(),
             };
             vec![
+                super::marks::cell(&state.panes.duplicates.groups, g.id),
                 Cell::from(Span::styled(state_label(g.state), style)),
                 Cell::from(g.id.to_string()),
                 Cell::from(side(g.side)),
@@ -204,14 +206,19 @@ pub fn pane(state: &State, frame: &mut Frame, area: Rect) {
     let pane = &state.panes.duplicates;
     let [title_area, list, members] = duplicates_areas(area);
     let c = &pane.counts;
+    let mut title = format!(
+        "suspected duplicates: {} open · {} flagged · {} decided{}",
+        c.open,
+        c.flagged,
+        c.decided,
+        super::marks::summary(&pane.groups)
+    );
+    if let Some(text) = &pane.text {
+        title.push_str(&format!(" · matching \"{}\"", visible(text)));
+    }
+    title.push_str(" (open and flagged first)");
     frame.render_widget(
-        Paragraph::new(Line::styled(
-            format!(
-                "suspected duplicates: {} open · {} flagged · {} decided (open and flagged first)",
-                c.open, c.flagged, c.decided
-            ),
-            state.palette.dim(),
-        )),
+        Paragraph::new(Line::styled(title, state.palette.dim())),
         title_area,
     );
     groups(state, frame, list);

@@ -1,6 +1,6 @@
-//! The list panes: events, held deactivations and the audit log, each drawing
-//! only the rows in view from the window the state holds (the Failed pane's
-//! queues are in `queues.rs`), and the table they share.
+//! The list panes: events, the audit log and credentials, each drawing only
+//! the rows in view from the window the state holds (the Failed pane's queues
+//! are in `queues.rs`, Held in `held.rs`), and the table they share.
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -219,65 +219,6 @@ pub(super) fn chosen_mark(queue: &QueuePane, e: &Event) -> Cell<'static> {
     })
 }
 
-/// A title line above a queue: how many, how many chosen.
-fn queue_title(state: &State, frame: &mut Frame, area: Rect, queue: &QueuePane, what: String) -> Rect {
-    let [title_area, list] =
-        ratatui::layout::Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
-    let chosen = match queue.chosen.len() {
-        0 => String::new(),
-        n => format!(" · {n} selected"),
-    };
-    frame.render_widget(
-        Paragraph::new(Line::styled(format!("{what}{chosen}"), state.palette.dim())),
-        title_area,
-    );
-    list
-}
-
-const HELD_COLUMNS: [Column; 6] = [
-    col("sel", Constraint::Length(3)),
-    col("id", Constraint::Length(8)),
-    col("employee", Constraint::Length(10)),
-    col("kind", Constraint::Length(12)),
-    col("received", Constraint::Length(8)),
-    col("why held", Constraint::Fill(1)),
-];
-
-pub fn held(state: &State, frame: &mut Frame, area: Rect) {
-    let queue = &state.panes.held;
-    let area = queue_title(
-        state,
-        frame,
-        area,
-        queue,
-        format!("{} deactivations held by the safety threshold", state.counts.held),
-    );
-    table(
-        state,
-        frame,
-        area,
-        &queue.list,
-        Columns {
-            columns: &HELD_COLUMNS,
-            wide: false,
-            empty: "No held deactivations: the safety threshold has not stopped anything.",
-        },
-        |e| {
-            vec![
-                chosen_mark(queue, e),
-                Cell::from(e.id.to_string()),
-                Cell::from(shown(&e.employee_id)),
-                Cell::from(shown(&e.kind)),
-                Cell::from(clock(e.received_at)),
-                Cell::from(Span::styled(
-                    shown(e.note.as_deref().unwrap_or("")),
-                    state.palette.warn(),
-                )),
-            ]
-        },
-    );
-}
-
 const AUDIT_COLUMNS: [Column; 7] = [
     col("seq", Constraint::Length(6)),
     col("at", Constraint::Length(8)),
@@ -356,7 +297,9 @@ pub fn credentials(state: &State, frame: &mut Frame, area: Rect) {
         t.expired, t.within_30, t.within_60, t.within_90, t.missing_in_hris
     );
     let total = t.expired + t.within_30 + t.within_60 + t.within_90;
-    if total as usize > pane.list.rows.len() {
+    if let Some(text) = &pane.text {
+        title.push_str(&format!(" · matching \"{}\"", visible(text)));
+    } else if total as usize > pane.list.rows.len() {
         title.push_str(&format!(
             " · the {} soonest shown (all: hrsync credentials expiring)",
             pane.list.rows.len()

@@ -5,7 +5,9 @@ pub(super) mod drift;
 pub(super) mod duplicates;
 mod flow;
 mod header;
+pub(super) mod held;
 pub(super) mod lists;
+pub(super) mod marks;
 mod overlays;
 pub(super) mod queues;
 pub(super) mod status_bar;
@@ -42,14 +44,27 @@ pub fn paint(state: &State, frame: &mut Frame) {
         Mode::Help => overlays::help(state, frame, areas.body),
         Mode::Detail { detail, scroll } => overlays::detail(state, detail, *scroll, frame, areas.body),
         Mode::DriftDetail { item, scroll } => drift::detail(state, item, *scroll, frame, areas.body),
-        Mode::EditContract { editor, problems } => {
+        Mode::EditContract { editor, problems } | Mode::DiscardEdit { editor, problems } => {
             overlays::editor(state, editor, problems, frame, areas.body)
         }
         _ => pane(state, frame, areas.body),
     }
     match &state.mode {
         Mode::Confirm { command, body } => overlays::confirm(state, command, body, frame, areas.body),
-        Mode::Prompt { prompt, input } => overlays::prompt(state, prompt, input, frame, areas.body),
+        Mode::Prompt {
+            prompt,
+            input,
+            refusal,
+            hint,
+        } => {
+            let below = match (refusal, hint) {
+                (Some(why), _) => Some((why.as_str(), true)),
+                (None, Some(hint)) => Some((hint.as_str(), false)),
+                (None, None) => None,
+            };
+            overlays::prompt(state, prompt, input, below, frame, areas.body)
+        }
+        Mode::DiscardEdit { .. } => overlays::discard(state, frame, areas.body),
         _ => {}
     }
     footer(state, frame, areas.footer);

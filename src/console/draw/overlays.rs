@@ -143,7 +143,7 @@ pub fn detail(state: &State, detail: &EventDetail, scroll: u16, frame: &mut Fram
 pub fn help(state: &State, frame: &mut Frame, area: Rect) {
     let mut lines = vec![section(state, "KEYS (Esc closes)")];
     for &pane in Pane::ALL {
-        let keys: Vec<String> = keys::pane_bindings(pane)
+        let keys: Vec<String> = keys::pane_bindings(state, pane)
             .iter()
             .filter(|b| !b.label.is_empty())
             .map(|b| format!("{} {}", b.label, b.what))
@@ -153,7 +153,8 @@ pub fn help(state: &State, frame: &mut Frame, area: Rect) {
         }
     }
     lines.push(Line::raw(
-        "anywhere  1-8/Tab panes · p pause/resume · y copy (OSC 52) · ? help · q quit · Esc back",
+        "anywhere  1-8/Tab panes · : commands (Tab completes) · p pause/resume · y copy (OSC 52) · \
+         ? help · q quit · Esc back",
     ));
     lines.push(Line::raw(
         "prompts   Enter done · Esc cancel; the contract editor checks with Ctrl-S and shows the change first",
@@ -202,17 +203,45 @@ pub fn confirm(state: &State, command: &Command, body: &[String], frame: &mut Fr
     );
 }
 
-pub fn prompt(state: &State, prompt: &Prompt, input: &TextArea<'static>, frame: &mut Frame, area: Rect) {
+/// A one-line prompt; on its lower border, why the last answer was not taken
+/// (`(text, true)`), or what may be typed next.
+pub fn prompt(
+    state: &State,
+    prompt: &Prompt,
+    input: &TextArea<'static>,
+    below: Option<(&str, bool)>,
+    frame: &mut Frame,
+    area: Rect,
+) {
     let width = area.width.saturating_sub(4).clamp(20, 100);
     let rect = centered(area, width, 3);
     frame.render_widget(Clear, rect);
     let mut input = input.clone();
-    input.set_block(Block::default().borders(Borders::ALL).title(Span::styled(
+    let mut block = Block::default().borders(Borders::ALL).title(Span::styled(
         visible_string(prompt.title()),
         state.palette.accent(),
-    )));
+    ));
+    match below {
+        Some((why, true)) => {
+            block = block.title_bottom(Span::styled(format!("✗ {}", visible(why)), state.palette.bad()));
+        }
+        Some((hint, false)) => {
+            block = block.title_bottom(Span::styled(visible(hint).into_owned(), state.palette.dim()));
+        }
+        None => {}
+    }
+    input.set_block(block);
     input.set_cursor_line_style(ratatui::style::Style::default());
     frame.render_widget(&input, rect);
+}
+
+/// Esc in the contract editor, with changes made.
+pub fn discard(state: &State, frame: &mut Frame, area: Rect) {
+    let lines = vec![
+        Line::raw("Your changes to the contract will be lost; the contract in force stays."),
+        Line::styled("y: discard · n/Esc: keep editing", state.palette.dim()),
+    ];
+    popup(state, frame, area, "Discard the edit?".into(), lines);
 }
 
 pub fn editor(
@@ -232,7 +261,7 @@ pub fn editor(
     // any control character in it off the terminal.
     let mut editor = editor.clone();
     editor.set_block(Block::default().borders(Borders::TOP).title(Span::styled(
-        "Editing the contract · Ctrl-S checks it and shows the change · Esc discards",
+        "Editing the contract · Ctrl-S checks it and shows the change · Esc leaves (asks first)",
         state.palette.accent(),
     )));
     editor.set_line_number_style(state.palette.dim());

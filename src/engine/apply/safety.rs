@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::config::SafetyThreshold;
 use crate::contract::Contract;
 use crate::contract::map::map_employee;
-use crate::model::NewEvent;
+use crate::model::{HoldKind, NewEvent};
 use crate::store::{Appended, Store, StoreError, StoreTx};
 
 /// Cursor with the active learners counted by the last full sync: the threshold's base.
@@ -56,8 +56,9 @@ pub fn hold_mass_deactivations(
         return Ok(0);
     }
     let why = format!(
-        "safety threshold: one {source} would deactivate {} learners (allowed {allowed}); \
-         confirm with `hrsync held confirm --all` or reject with a reason",
+        "{}: one {source} would deactivate {} learners (allowed {allowed}); \
+         in the Held pane, c confirms them, x rejects them with a reason",
+        HoldKind::SafetyThreshold.note_prefix(),
         new.len()
     );
     for id in &new {

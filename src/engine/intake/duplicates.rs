@@ -13,7 +13,7 @@ use crate::model::{DuplicateBasis, DuplicateSide, IdentityKeys};
 use crate::store::{DuplicateGroup, DuplicateMember, Store, StoreError, StoreTx, SuspectedGroup};
 
 /// Every hold's note starts so; `not a duplicate` releases the events it held.
-pub const HOLD_NOTE: &str = "suspected duplicate";
+pub const HOLD_NOTE: &str = crate::model::HoldKind::SuspectedDuplicate.note_prefix();
 
 /// What applying one change learned about who the employee is: the worker
 /// records it with the outcome (the person, and any group they are in).
@@ -94,8 +94,8 @@ pub fn check(store: &Store, keys: IdentityKeys) -> Result<Verdict, StoreError> {
         let first = incumbent(&group.members).map(|m| m.member_id.clone());
         if !decided && hold.is_none() && first.as_deref() != Some(me.member_id.as_str()) {
             hold = Some(format!(
-                "{HOLD_NOTE} of employee {} ({}): held until an operator decides in the Duplicates pane \
-                 or with `hrsync duplicates`",
+                "{HOLD_NOTE} of employee {} ({}): held until an operator decides in the Dups pane \
+                 (n not a duplicate, L link)",
                 first.unwrap_or_default(),
                 basis.describe()
             ));

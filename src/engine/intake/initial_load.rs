@@ -113,8 +113,9 @@ pub async fn full_sync(
     };
     let store = store.clone();
     let why = format!(
-        "safety threshold: the {} would deactivate {} of {} active learners (allowed {}); \
-         confirm with `hrsync held confirm --all`",
+        "{}: the {} would deactivate {} of {} active learners (allowed {}); \
+         in the Held pane, c confirms them, x rejects them with a reason",
+        crate::model::HoldKind::SafetyThreshold.note_prefix(),
         if mode == Mode::Initial {
             "initial load"
         } else {

@@ -173,6 +173,10 @@ impl EngineHandle {
         Ok(self.store.counts()?)
     }
 
+    pub fn held_counts(&self) -> Result<crate::store::HeldCounts, HandleError> {
+        Ok(self.store.held_counts()?)
+    }
+
     /// Credentials expiring within 90 days (and expired), soonest first, with the band totals.
     pub fn credentials(
         &self,

@@ -18,14 +18,27 @@ impl EngineHandle {
     }
 
     /// A run's items (one category, or all) from row `offset`, at most `limit`.
+    /// A page of a run's items in `category`, those containing `text` when given.
     pub fn drift_items(
         &self,
         run_id: i64,
         category: Option<DriftCategory>,
+        text: Option<&str>,
         offset: usize,
         limit: usize,
     ) -> Result<Vec<DriftItem>, HandleError> {
-        Ok(self.store.drift_items_page(run_id, category, offset, limit)?)
+        Ok(self
+            .store
+            .drift_items_matching(run_id, category, text, offset, limit)?)
+    }
+
+    pub fn drift_items_count(
+        &self,
+        run_id: i64,
+        category: Option<DriftCategory>,
+        text: Option<&str>,
+    ) -> Result<usize, HandleError> {
+        Ok(self.store.drift_items_count(run_id, category, text)?)
     }
 
     pub fn drift_item(&self, id: i64) -> Result<Option<DriftItem>, HandleError> {
@@ -45,6 +58,20 @@ impl EngineHandle {
         limit: usize,
     ) -> Result<Vec<DuplicateGroup>, HandleError> {
         Ok(self.store.duplicate_groups(states, offset, limit)?)
+    }
+
+    /// A page of the groups (every state) containing `text` when given.
+    pub fn duplicate_groups_matching(
+        &self,
+        text: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<DuplicateGroup>, HandleError> {
+        Ok(self.store.duplicate_groups_matching(&[], text, offset, limit)?)
+    }
+
+    pub fn duplicate_groups_count(&self, text: Option<&str>) -> Result<usize, HandleError> {
+        Ok(self.store.duplicate_groups_count(&[], text)?)
     }
 
     pub fn duplicate_counts(&self) -> Result<DuplicateCounts, HandleError> {
