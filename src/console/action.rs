@@ -90,7 +90,8 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     Retry(Vec<EventId>),
-    RetryAllDeadLetters,
+    /// Every retrying event and dead letter, tried again now.
+    RetryAllFailing,
     Skip {
         ids: Vec<EventId>,
         reason: Option<String>,
@@ -156,7 +157,7 @@ impl Command {
         };
         match self {
             Command::Retry(ids) => format!("retry {}", n(ids)),
-            Command::RetryAllDeadLetters => "retry every dead letter".into(),
+            Command::RetryAllFailing => "retry every retrying event and dead letter".into(),
             Command::Skip { ids, .. } => format!("skip {}", n(ids)),
             Command::Flag { ids, .. } => format!("flag {} to the HRIS admin", n(ids)),
             Command::ConfirmHeld(ids) => format!("confirm {} held deactivation(s)", ids.len()),
@@ -249,7 +250,7 @@ impl Command {
                 Some(("duplicate group", groups.clone()))
             }
             Command::LinkLearner { group, .. } => Some(("duplicate group", vec![*group])),
-            Command::RetryAllDeadLetters
+            Command::RetryAllFailing
             | Command::Pause
             | Command::Resume
             | Command::ApplyContract(_)

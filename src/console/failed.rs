@@ -85,11 +85,12 @@ impl FailedQueue {
     }
 }
 
-/// The queue in view, its rows and the operator's selection.
+/// The queue in view, its rows (with the operator's marks) and its `/` filter.
 #[derive(Debug, Default)]
 pub struct FailedPane {
     pub queue: QueuePane,
     pub view: FailedQueue,
+    pub text: Option<String>,
 }
 
 // The rows and the selection are a queue's like any other (the gate clears the
@@ -116,11 +117,15 @@ impl Queue for FailedView {
         &mut state.panes.failed.queue
     }
     fn filter(state: &State) -> EventFilter {
-        state.panes.failed.view.filter()
+        let pane = &state.panes.failed;
+        EventFilter {
+            text: pane.text.clone(),
+            ..pane.view.filter()
+        }
     }
 }
 
-/// Another view: from its newest row, with nothing chosen (a selection is of one queue).
+/// Another view: from its newest row, with nothing marked (marks are of one queue).
 fn show(state: &mut State, view: FailedQueue) -> Vec<Effect> {
     let pane = &mut state.panes.failed;
     pane.view = view;
@@ -157,11 +162,12 @@ impl PaneView for FailedView {
 
     fn works_here(&self, state: &State, action: &Action) -> bool {
         let pane = &state.panes.failed;
-        let row = pane.list.selected_row().is_some() || !pane.chosen.is_empty();
+        let row = pane.list.selected_row().is_some() || !pane.list.marked.is_empty();
+        let failing = state.counts.dead_letters + state.counts.retrying;
         match action {
             Action::Retry => row && pane.view != FailedQueue::Blocked,
-            Action::RetryAll => pane.view == FailedQueue::DeadLetters && state.counts.dead_letters > 0,
-            Action::Skip | Action::Flag | Action::Open | Action::ToggleSelect => row,
+            Action::RetryAll => failing > 0,
+            Action::Skip | Action::Flag | Action::Open => row,
             _ => true,
         }
     }
@@ -179,14 +185,28 @@ impl PaneView for FailedView {
                 state.say("a blocked event goes when the event it waits behind does: retry or skip that one");
                 Vec::new()
             }
-            Action::RetryAll if view != FailedQueue::DeadLetters => {
-                state.say(
-                    "R retries every dead letter: ←/→ to the dead letters; r retries the chosen rows here",
-                );
-                Vec::new()
-            }
             _ => queue::handle::<Self>(state, action),
         }
+    }
+
+    fn marks<'s>(&self, state: &'s State) -> Option<&'s std::collections::BTreeSet<i64>> {
+        Some(&state.panes.failed.list.marked)
+    }
+
+    fn list(&self, state: &mut State, op: Op) -> Option<Read> {
+        queue::list::<Self>(state, op)
+    }
+
+    fn text_filter<'s>(&self, state: &'s State) -> Option<Option<&'s str>> {
+        Some(state.panes.failed.text.as_deref())
+    }
+
+    fn set_text_filter(&self, state: &mut State, text: Option<String>) -> Vec<Effect> {
+        state.panes.failed.text = text;
+        queue::list::<Self>(state, Op::Newest)
+            .into_iter()
+            .map(Effect::from)
+            .collect()
     }
 
     fn copy(&self, state: &State) -> Option<String> {

@@ -45,9 +45,9 @@ impl Console {
     fn confirmation_body(&self, command: &Command) -> Vec<String> {
         let mut body = Vec::new();
         match command {
-            Command::RetryAllDeadLetters => body.push(format!(
-                "{} dead letters will be tried again now.",
-                self.state.counts.dead_letters
+            Command::RetryAllFailing => body.push(format!(
+                "{} retrying events and {} dead letters will be tried again now.",
+                self.state.counts.retrying, self.state.counts.dead_letters
             )),
             Command::ApplyContract(text) => {
                 body = contract_view::diff(self.state.panes.contract.text.as_deref().unwrap_or(""), text);
@@ -99,7 +99,7 @@ impl Console {
                 return self.execute_duplicate(command);
             }
             Command::Retry(ids) => h.retry(&ids).map(|e| e.len()),
-            Command::RetryAllDeadLetters => h.retry_all().map(|e| e.len()),
+            Command::RetryAllFailing => h.retry_all_failing().map(|e| e.len()),
             Command::Skip { ids, reason } => each(&ids, |id| h.skip(id, reason.as_deref().unwrap_or(""))),
             Command::Flag { ids, reason } => each(&ids, |id| h.flag(id, reason.as_deref().unwrap_or(""))),
             Command::ConfirmHeld(ids) => h.confirm_held(&ids).map(|e| e.len()),
@@ -128,7 +128,7 @@ impl Console {
         };
         match done {
             Ok(n) => {
-                self.state.panes.failed.chosen.clear();
+                self.state.panes.failed.list.unmark();
                 self.state.panes.held.list.unmark();
                 self.state
                     .say(format!("done: {what} ({n} changed, in the audit log)"));

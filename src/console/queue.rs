@@ -1,9 +1,7 @@
-//! What the Failed and Held panes share: a list of events waiting for an
-//! operator, a selection to act on many, and the keys that move and act on it.
-//! Each pane's own file says which events it lists (a status, or the view the
+//! A queue pane's list of events waiting for an operator, and the keys that
+//! move and act on it (marks are the list window's, as in every list pane).
+//! The pane's own file says which events it lists (a status, or the view the
 //! operator chose) and what its keys do.
-
-use std::collections::BTreeSet;
 
 use crossterm::event::KeyCode;
 
@@ -17,21 +15,16 @@ use super::state::State;
 use crate::model::{Event, EventId, EventStatus};
 use crate::store::EventFilter;
 
-/// A list of waiting events (dead letters, held) with the operator's selection.
+/// A list of waiting events; its window keeps the operator's marks.
 #[derive(Debug, Default)]
 pub struct QueuePane {
     pub list: Window<Event>,
-    pub chosen: BTreeSet<EventId>,
 }
 
 impl QueuePane {
-    /// The chosen events, else the one under the cursor.
+    /// The marked events, else the one under the cursor.
     pub fn targets(&self) -> Vec<EventId> {
-        if self.chosen.is_empty() {
-            self.list.selected_row().map(|e| vec![e.id]).unwrap_or_default()
-        } else {
-            self.chosen.iter().copied().collect()
-        }
+        self.list.targets().into_iter().map(EventId).collect()
     }
 }
 
@@ -54,17 +47,11 @@ pub(super) trait Queue {
 pub(super) fn list<Q: Queue>(state: &mut State, op: Op) -> Option<Read> {
     let filter = Q::filter(state);
     events_read(Q::PANE, &mut Q::queue(state).list, filter, op, move |s, w| {
-        let queue = Q::queue(s);
-        queue.list = w;
-        if op == Op::Refresh {
-            // Chosen rows that left the queue (retried, skipped elsewhere) are let go.
-            let shown = &queue.list.rows;
-            queue.chosen.retain(|id| shown.iter().any(|e| e.id == *id));
-        }
+        Q::queue(s).list = w
     })
 }
 
-/// A command on the chosen rows, else the one under the cursor.
+/// A command on the marked rows, else the one under the cursor.
 fn on_chosen<Q: Queue>(state: &mut State, make: impl FnOnce(Vec<EventId>) -> Command) -> Vec<Effect> {
     let ids = Q::queue(state).targets();
     if ids.is_empty() {
@@ -86,17 +73,8 @@ pub(super) fn handle<Q: Queue>(state: &mut State, action: &Action) -> Vec<Effect
             .list
             .selected_row()
             .map(|e| open_event(Q::PANE, e.id)),
-        Action::ToggleSelect => {
-            let queue = Q::queue(state);
-            if let Some(id) = queue.list.selected_row().map(|e| e.id)
-                && !queue.chosen.remove(&id)
-            {
-                queue.chosen.insert(id);
-            }
-            None
-        }
         Action::Retry => return on_chosen::<Q>(state, Command::Retry),
-        Action::RetryAll => return vec![Effect::Request(Command::RetryAllDeadLetters)],
+        Action::RetryAll => return vec![Effect::Request(Command::RetryAllFailing)],
         Action::Skip => return on_chosen::<Q>(state, |ids| Command::Skip { ids, reason: None }),
         Action::Flag => return on_chosen::<Q>(state, |ids| Command::Flag { ids, reason: None }),
         Action::ConfirmHeld => return on_chosen::<Q>(state, Command::ConfirmHeld),
@@ -113,9 +91,6 @@ pub(super) fn keep_visible<Q: Queue>(state: &mut State) {
 
 pub(super) fn detail_keys() -> Vec<Binding> {
     let mut keys = moves();
-    keys.extend([
-        bind(&[Code(KeyCode::Enter)], "Enter", "detail", Action::Open),
-        bind(&[Char(' ')], "Space", "select", Action::ToggleSelect),
-    ]);
+    keys.push(bind(&[Code(KeyCode::Enter)], "Enter", "detail", Action::Open));
     keys
 }

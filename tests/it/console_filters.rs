@@ -94,6 +94,13 @@ fn rows(console: &Console, pane: char) -> Vec<String> {
             .iter()
             .map(|e| format!("{} {}", e.employee_id, e.payload))
             .collect(),
+        '2' => panes
+            .failed
+            .list
+            .rows
+            .iter()
+            .map(|e| format!("{} {}", e.employee_id, e.payload))
+            .collect(),
         '3' => panes
             .drift
             .items
@@ -140,10 +147,10 @@ fn rows(console: &Console, pane: char) -> Vec<String> {
     }
 }
 
-/// Every list pane but Failed, whose file is not this change's (see the report):
-/// its pane, a text only some of its rows contain.
-const PANES: [(char, &str); 6] = [
+/// Every list pane: its pane, a text only some of its rows contain.
+const PANES: [(char, &str); 7] = [
     ('1', "E003"),
+    ('2', "E012"),
     ('3', "E002"),
     ('4', "bo@"),
     // The audit log's entries name the employees the fixture applied: the newest's.

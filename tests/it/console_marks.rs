@@ -133,3 +133,21 @@ fn the_suspected_duplicates_are_a_view_of_their_own_decided_in_dups() {
     press(&mut console, "d");
     assert_eq!(console.state.pane, hrsync::console::state::Pane::Duplicates);
 }
+
+/// The Failed pane marks the same way: `A` marks every dead letter in view's
+/// queue, and one retry after a yes takes them all.
+#[test]
+fn select_all_in_failed_retries_every_dead_letter_after_one_yes() {
+    let fixture = fixture();
+    let mut console = console(&fixture, false);
+    press(&mut console, "2A");
+    let shown = screen(&mut console, 100, 30);
+    assert!(shown.contains("3 marked (all matching)"), "{shown}");
+    press(&mut console, "r");
+    let shown = screen(&mut console, 100, 30);
+    assert!(shown.contains("Really retry 3 events?"), "{shown}");
+    press(&mut console, "y");
+    assert_eq!(fixture.store.counts().expect("counts").dead_letters, 0);
+    assert_eq!(audited(&fixture, "event.retry"), 3);
+    assert!(console.state.panes.failed.list.marked.is_empty());
+}

@@ -159,26 +159,23 @@ async fn an_lms_outage_is_named_told_once_and_drained_from_the_console() {
     let (retrying, dead) = (counts.retrying, counts.dead_letters - before.dead_letters);
     assert!(retrying >= 15 && dead >= 15, "{counts:?}");
 
-    // The LMS is back. From the console: every retrying event chosen and retried
-    // now, then every dead letter.
+    // The LMS is back. From the console, one bulk "retry now" of every retrying
+    // event and dead letter.
     world.admin("faults", json!({})).await;
     // As the console's loop does when the store changes.
     console.update(hrsync::console::Action::StoreChanged);
     press(&mut console, "2h");
     let rows = console.state.panes.failed.list.rows.len();
     assert_eq!(rows as u64, retrying, "the retrying view lists them all");
-    for _ in 0..rows {
-        press(&mut console, " j");
-    }
-    press(&mut console, "r");
-    let shown = screen(&mut console, 80, 24);
-    assert!(shown.contains(&format!("Really retry {rows} events?")), "{shown}");
-    press(&mut console, "y");
-    press(&mut console, "l");
     press(&mut console, "R");
+    let shown = screen(&mut console, 80, 24);
+    assert!(shown.contains("retrying events and"), "{shown}");
     console.key(key(KeyCode::Enter));
     let shown = screen(&mut console, 80, 24);
-    assert!(shown.contains("done: retry every dead letter"), "{shown}");
+    assert!(
+        shown.contains("done: retry every retrying event and dead letter"),
+        "{shown}"
+    );
 
     world.settle_until(Duration::from_secs(60), |_| true).await;
     let after = world.store().counts().unwrap();

@@ -14,7 +14,6 @@ use super::status_bar::{self, Noted};
 use crate::console::layout;
 use crate::console::list::{Keyed, Window};
 use crate::console::palette::status_label;
-use crate::console::queue::QueuePane;
 use crate::console::sanitise::{visible, visible_string};
 use crate::console::state::State;
 use crate::model::{Direction, Event};
@@ -209,14 +208,6 @@ pub fn events(state: &State, frame: &mut Frame, area: Rect) {
             cells
         },
     );
-}
-
-pub(super) fn chosen_mark(queue: &QueuePane, e: &Event) -> Cell<'static> {
-    Cell::from(if queue.chosen.contains(&e.id) {
-        "[x]"
-    } else {
-        "[ ]"
-    })
 }
 
 const AUDIT_COLUMNS: [Column; 7] = [

@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph};
 
 use super::header::ago;
-use super::lists::{Column, Columns, WIDE, chosen_mark, clock, col, shown, status_cell, table, wide_only};
+use super::lists::{Column, Columns, WIDE, clock, col, shown, status_cell, table, wide_only};
 use crate::console::failed::FailedQueue;
 use crate::console::state::State;
 use crate::model::{Direction, Event, EventStatus};
@@ -92,9 +92,10 @@ fn views(state: &State, frame: &mut Frame, area: Rect) {
         }
     }
     spans.push(Span::styled("  ←/→", p.dim()));
-    if !pane.chosen.is_empty() {
-        spans.push(Span::raw(format!(" · {} selected", pane.chosen.len())));
+    if let Some(text) = &pane.text {
+        spans.push(Span::raw(format!(" · / {}", shown(text))));
     }
+    spans.push(Span::raw(super::marks::summary(&pane.list)));
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
@@ -183,7 +184,7 @@ pub fn failed(state: &State, frame: &mut Frame, area: Rect) {
         Columns { columns, wide, empty },
         |e| {
             let mut cells = vec![
-                chosen_mark(pane, e),
+                super::marks::cell(&pane.list, e.id.0),
                 Cell::from(e.id.to_string()),
                 Cell::from(shown(&e.employee_id)),
             ];
