@@ -43,8 +43,10 @@ pub enum Command {
     Sandbox(SandboxArgs),
     /// The whole thing on the built-in sandbox.
     Demo {
+        /// How many employees the simulated HRIS starts with.
         #[arg(long, default_value_t = 2000)]
         employees: usize,
+        /// HRIS changes (and LRS completions) per second.
         #[arg(long, default_value_t = 2.0, value_name = "PER_SEC")]
         churn: f64,
         /// Print progress lines instead of opening the console.
@@ -62,6 +64,7 @@ pub enum Command {
     Contract(ContractCommand),
     /// Run the engine headless until SIGINT/SIGTERM.
     Run {
+        /// The configuration (assets/hrsync.example.toml shows every key).
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
@@ -101,6 +104,7 @@ pub enum Command {
     },
     /// Run a reconciliation now (both sides pulled in full and compared) and wait for it.
     Reconcile {
+        /// The configuration naming the systems and the store (as `run` takes).
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
         /// Print the run as JSON.
@@ -154,15 +158,21 @@ pub enum Command {
 #[derive(Subcommand, Debug)]
 pub enum ContractCommand {
     /// Check a contract file: print a summary, or each problem with its line and exit non-zero.
-    Check { file: PathBuf },
+    Check {
+        /// The contract file (TOML) to check.
+        file: PathBuf,
+    },
 }
 
 #[derive(clap::Args, Debug)]
 pub struct SandboxArgs {
+    /// Where to listen (port 0: any free port; the first line says which).
     #[arg(long, default_value = "127.0.0.1:0")]
     pub addr: SocketAddr,
+    /// How many employees the simulated HRIS starts with.
     #[arg(long, default_value_t = 1000)]
     pub employees: usize,
+    /// The seed of the generated world: the same seed, the same people.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// HRIS changes per second.
@@ -353,4 +363,29 @@ pub async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = interrupt.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every argument of every command says what it takes (`--help`), so an
+    /// operator never has to guess at a flag.
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id != "help" && id != "version" && arg.get_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "hrsync", &mut missing);
+        assert!(missing.is_empty(), "arguments without help: {missing:#?}");
+    }
 }

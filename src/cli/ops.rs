@@ -89,6 +89,7 @@ pub enum RetriesCommand {
     /// Try events again now: retrying ones without waiting for their next attempt,
     /// dead letters, or rejected ones after a fix.
     Retry {
+        /// The events' ids (dead letters, retrying or rejected events).
         ids: Vec<i64>,
         /// Every retrying event and dead letter (once the failing system is back).
         #[arg(long, conflicts_with = "ids")]
@@ -96,13 +97,17 @@ pub enum RetriesCommand {
     },
     /// Close an event without applying it.
     Skip {
+        /// The event's id.
         id: i64,
+        /// Why it is closed unapplied (kept in the audit log).
         #[arg(long)]
         reason: String,
     },
     /// Close an event and hand it to the HRIS admin.
     Flag {
+        /// The event's id.
         id: i64,
+        /// What the HRIS admin should know (kept in the audit log).
         #[arg(long)]
         reason: String,
     },
@@ -118,15 +123,20 @@ pub enum HeldCommand {
     },
     /// Apply held deactivations.
     Confirm {
+        /// The held events' ids.
         ids: Vec<i64>,
+        /// Every held deactivation.
         #[arg(long, conflicts_with = "ids")]
         all: bool,
     },
     /// Drop held deactivations, with a reason.
     Reject {
+        /// The held events' ids.
         ids: Vec<i64>,
+        /// Every held deactivation.
         #[arg(long, conflicts_with = "ids")]
         all: bool,
+        /// Why they are dropped (kept in the audit log).
         #[arg(long)]
         reason: String,
     },
@@ -148,6 +158,7 @@ pub enum AuditCommand {
     /// Print the log's head (sequence, hash, key id, time) as JSON, or write it to a file
     /// (0600), to keep outside the store; the log must verify first.
     Checkpoint {
+        /// Write it to this file (0600, replaced atomically) instead of standard output.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
         /// As for `verify`.
@@ -156,6 +167,7 @@ pub enum AuditCommand {
     },
     /// Write the log out.
     Export {
+        /// JSON Lines (one entry a line) or CSV.
         #[arg(long, value_enum, default_value = "jsonl")]
         format: ExportFormat,
         /// Only this employee's history.

@@ -110,9 +110,13 @@ pub enum DriftCommand {
         category: Option<String>,
     },
     /// Push the owner's value now, through the normal pipeline.
-    Fix { ids: Vec<i64> },
+    Fix {
+        /// The drift items' ids (`hrsync drift list`).
+        ids: Vec<i64>,
+    },
     /// Hand items to the HRIS admin's queue with a note.
     Flag {
+        /// The drift items' ids.
         ids: Vec<i64>,
         /// What the HRIS admin should know (kept in the audit log).
         #[arg(long)]
@@ -120,6 +124,7 @@ pub enum DriftCommand {
     },
     /// Accept items: not reported again while their values stay (or until --days pass).
     Accept {
+        /// The drift items' ids.
         ids: Vec<i64>,
         /// Why the difference is acceptable (kept in the audit log).
         #[arg(long)]
@@ -242,6 +247,7 @@ pub enum DuplicatesCommand {
     },
     /// Not a duplicate: remembered; the held records sync.
     NotDuplicate {
+        /// The group's id (`hrsync duplicates list`).
         group: i64,
         /// Why they are different people (kept in the audit log).
         #[arg(long)]
@@ -249,6 +255,7 @@ pub enum DuplicatesCommand {
     },
     /// Hand the group to the HRIS admin with a note; the newcomers stay held.
     Flag {
+        /// The group's id.
         group: i64,
         /// What the HRIS admin should know (kept in the audit log).
         #[arg(long)]
@@ -256,6 +263,7 @@ pub enum DuplicatesCommand {
     },
     /// Learner side: link the right learner to the employee.
     Link {
+        /// The group's id.
         group: i64,
         /// The learner's SCIM id, of the group's members.
         #[arg(long)]

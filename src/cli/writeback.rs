@@ -28,6 +28,7 @@ pub struct ContractArg {
 pub enum CredentialsCommand {
     /// Credentials expiring within N days, and those already expired.
     Expiring {
+        /// How many days ahead to look.
         #[arg(long, default_value_t = 90)]
         days: i32,
     },
@@ -40,6 +41,7 @@ pub enum ExportCommand {
         /// The first completion day to include (YYYY-MM-DD, the contract's time zone).
         #[arg(long, value_name = "DATE")]
         since: String,
+        /// The CSV file to write (0600, replaced atomically, never through a symlink).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
         /// Cells exactly as stored: turns off the leading ' that keeps a spreadsheet
