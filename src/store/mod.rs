@@ -249,13 +249,13 @@ impl Store {
     /// empty is read the same way; with committed pages in its `-wal`, it is an error.
     pub fn open_read_only(path: impl AsRef<Path>) -> Result<Store, StoreError> {
         let path = path.as_ref().to_path_buf();
-        // Readable at all? Otherwise SQLite's "unable to open" would read as a -shm problem below.
-        let meta = std::fs::File::open(&path)
-            .and_then(|file| file.metadata())
-            .map_err(|source| StoreError::File {
-                path: path.clone(),
-                source,
-            })?;
+        // There at all? Otherwise SQLite's "unable to open" would read as a -shm
+        // problem below. By path: closing a descriptor of the store would drop
+        // the locks this process's other connections to it hold.
+        let meta = std::fs::metadata(&path).map_err(|source| StoreError::File {
+            path: path.clone(),
+            source,
+        })?;
         let [wal, _] = private_files::sidecars(&path);
         let log_empty = std::fs::metadata(&wal).map_or(true, |m| m.len() == 0);
         // The first read needs the WAL index, so a failure to make one shows here.

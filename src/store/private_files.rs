@@ -114,29 +114,28 @@ pub fn sidecars(db: &Path) -> [PathBuf; 2] {
 /// Takes from the store's `-wal` and `-shm` any access the store file itself does
 /// not give. SQLite creates them with the file's mode, but ones left by an older
 /// hrsync, or made by another program, may be wider (0644 with names in them).
-/// One owned by someone else is left alone: it is not ours to change.
+/// One owned by someone else, or a symlink, is left alone.
+///
+/// By path, never through an open file: closing any descriptor of a file drops
+/// every POSIX lock this process holds on it, SQLite's included. A dropped lock
+/// on the `-shm` lets the next process to open the store take it for unused and
+/// truncate it under this one's mapping (SIGBUS). A symlink swapped in between
+/// the check and the change could only narrow the mode of a file of ours.
 #[cfg(unix)]
 pub fn restrict_sidecars(db: &Path) -> io::Result<()> {
     let allowed = std::fs::metadata(db)?.permissions().mode() & 0o777;
     for side in sidecars(db) {
-        // Opened without following a symlink, then changed through the open file.
-        let file = match OpenOptions::new().read(true).custom_flags(O_NOFOLLOW).open(&side) {
-            Ok(file) => file,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
-                ) =>
-            {
-                continue;
-            }
+        let meta = match std::fs::symlink_metadata(&side) {
+            Ok(meta) if meta.file_type().is_file() => meta,
+            Ok(_) => continue,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
         };
-        let mode = file.metadata()?.permissions().mode() & 0o777;
+        let mode = meta.permissions().mode() & 0o777;
         if mode & !allowed == 0 {
             continue;
         }
-        match file.set_permissions(std::fs::Permissions::from_mode(mode & allowed)) {
+        match std::fs::set_permissions(&side, std::fs::Permissions::from_mode(mode & allowed)) {
             Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {}
             other => other?,
         }

@@ -514,3 +514,36 @@ fn a_read_only_store_refuses_writes_and_schemas_it_does_not_know() {
         assert_eq!(version(&path), found, "{name} was migrated");
     }
 }
+
+/// SQLite holds a lock on the store's `-shm` while it is open; another process
+/// that finds it free takes the file for unused and truncates it under this
+/// one's mapping (SIGBUS). Opening the store (once more in this process, as an
+/// attached console does, or read-only) must never drop that lock: checking the
+/// sidecars' modes through an open descriptor did, since closing any descriptor
+/// of a file drops every POSIX lock the process holds on it.
+#[test]
+fn opening_the_store_keeps_its_shared_memory_locked_against_other_processes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("hrsync.db");
+    let store = Store::open(&db).expect("open store");
+    store.audit(entry(1)).expect("audit");
+    let again = Store::open(&db).expect("open again");
+    let read_only = Store::open_read_only(&db).expect("open read-only");
+    again.audit(entry(2)).expect("audit");
+    assert_eq!(read_only.counts().expect("counts").total, 0);
+    let shm = format!("{}-shm", db.display());
+    // SQLite's "dead man switch" byte of the -shm (offset 128): another process
+    // may take it for writing only when no connection has the store open.
+    let probe = "import fcntl, sys\nf = open(sys.argv[1], 'r+b')\ntry:\n    fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 128)\n    print('free')\nexcept OSError:\n    print('held')\n";
+    let out = Command::new("python3")
+        .args(["-c", probe, &shm])
+        .output()
+        .expect("python3 runs");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "held",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    drop((store, again, read_only));
+}
