@@ -1,7 +1,7 @@
 //! `hrsync credentials expiring` and `hrsync export completions`: the write-back
 //! as the journal holds it, for scripts and for HRIS systems without an API.
 
-use super::out::{print_json, say};
+use super::out::{print_json, progress, say};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -139,11 +139,17 @@ pub fn export(
     // Written beside the target and renamed into place: a failed export leaves no half
     // file, a symlink planted at --out is replaced rather than followed, and the file
     // is readable by the owner only.
+    let bar = progress(0, "exporting completions", store_args.json);
+    let looked_at = |done, total| {
+        bar.set_length(total);
+        bar.set_position(done);
+    };
     let rows = write_replacing(out, |file| {
         Ok(credentials::export_completions(
-            &store, &contract, since, cells, file,
+            &store, &contract, since, cells, file, &looked_at,
         )?)
     })?;
+    bar.finish_and_clear();
     if store_args.json {
         print_json(&json!({ "rows": rows, "out": out }))?;
     } else {

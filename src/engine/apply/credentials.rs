@@ -194,19 +194,23 @@ pub const COMPLETIONS_CSV_HEADER: [&str; 17] = [
 ];
 
 /// Writes the completions on or after `since` as CSV (RFC 4180, UTF-8), each cell
-/// as `cells` says.
+/// as `cells` says; `looked_at(n, total)` after each completion looked at (a progress bar).
 pub fn export_completions(
     store: &Store,
     contract: &Contract,
     since: Date,
     cells: CsvCells,
     out: impl std::io::Write,
+    looked_at: &dyn Fn(u64, u64),
 ) -> Result<usize, ExportError> {
     let mut writer = csv::Writer::from_writer(out);
     cells.write_record(&mut writer, COMPLETIONS_CSV_HEADER)?;
     let number = |n: Option<f64>| n.map(|n| n.to_string()).unwrap_or_default();
     let mut rows = 0;
-    for journaled in journaled_completions(store, contract)? {
+    let all = journaled_completions(store, contract)?;
+    let total = all.len() as u64;
+    for (n, journaled) in all.into_iter().enumerate() {
+        looked_at(n as u64 + 1, total);
         let c = &journaled.completion;
         if c.completed < since {
             continue;
