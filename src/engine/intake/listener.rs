@@ -114,9 +114,6 @@ impl Refusals {
     }
 }
 
-/// A connection's place before it has one in the line of idle connections.
-const NOT_IN_LINE: u64 = u64::MAX;
-
 /// How long a new connection waits for the room an unused one makes at the cap.
 const ROOM_WITHIN: Duration = Duration::from_millis(100);
 
@@ -173,12 +170,15 @@ pub async fn serve(
             );
             continue;
         };
-        // At the cap, the connection idle longest makes room. Its place is awaited
-        // in the new connection's own task: accepting never waits, so the kernel's
-        // queue of connections to accept does not overflow in a flood.
-        let room = match open.clone().try_acquire_owned() {
-            Ok(permit) => Ok(permit),
-            Err(_) if idle.close_oldest() => Err(open.clone()),
+        let permit = match open.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            // At the cap: the connection idle longest makes room.
+            Err(_) if idle.close_oldest() => {
+                match tokio::time::timeout(ROOM_WITHIN, open.clone().acquire_owned()).await {
+                    Ok(Ok(permit)) => permit,
+                    _ => continue,
+                }
+            }
             Err(_) => {
                 let why = format!(
                     "the cap of {} open connections is reached",
@@ -190,9 +190,7 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let close = Arc::new(Notify::new());
-        // In the line of idle connections once it has its place (not while it
-        // waits for one: a newcomer must not push out another newcomer).
-        let place = Arc::new(AtomicU64::new(NOT_IN_LINE));
+        let place = Arc::new(AtomicU64::new(idle.enter(&close)));
         let (busy, done) = (
             (idle.clone(), place.clone()),
             (idle.clone(), place.clone(), close.clone()),
@@ -211,15 +209,6 @@ pub async fn serve(
         let connection = graceful.watch(connection);
         let idle = idle.clone();
         tokio::spawn(async move {
-            let permit = match room {
-                Ok(permit) => permit,
-                Err(open) => match tokio::time::timeout(ROOM_WITHIN, open.acquire_owned()).await {
-                    Ok(Ok(permit)) => permit,
-                    // No room came in time: dropping the connection closes it.
-                    _ => return,
-                },
-            };
-            place.store(idle.enter(&close), Ordering::Relaxed);
             tokio::select! {
                 _ = connection => {}
                 // Dropping the connection closes it.
