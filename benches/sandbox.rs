@@ -13,7 +13,7 @@ use hrsync::sandbox::world::{WorkforceSpec, generate};
 use hrsync::sandbox::{Sandbox, SandboxConfig};
 use serde_json::{Value, json};
 
-/// Loopback HTTP ceiling on this machine kind (CEILINGS.md), requests/s.
+/// Loopback HTTP ceiling on this machine kind (measured), requests/s.
 const HTTP_CEILING: f64 = 65_000.0;
 const CONCURRENCY: usize = 64;
 const SCIM_USERS: usize = 10_000;
