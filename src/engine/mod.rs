@@ -214,14 +214,12 @@ pub async fn start_with_listener(
     let loading = Arc::new(operator::progress::Progress::default());
     if let Some(summary) = initial_load.filter(|s| s.employees > 0) {
         loading.begin("initial load", Some(summary.employees as u64));
-        tasks.push(watch(
-            "initial load progress",
-            tokio::spawn(track_initial_load(
-                store.clone(),
-                loading.clone(),
-                cancel.child_token(),
-            )),
-        ));
+        // Not supervised: it ends by itself once the load is applied.
+        tasks.push(tokio::spawn(track_initial_load(
+            store.clone(),
+            loading.clone(),
+            cancel.child_token(),
+        )));
     }
 
     let (journal, task) = JournalWriter::spawn(store.clone(), wake.clone(), cancel.child_token());
