@@ -7,6 +7,7 @@
 //! Messages name the request and what the far side said, never a credential.
 
 mod hris;
+pub mod inbox;
 mod lrs;
 mod notify;
 mod scim;
