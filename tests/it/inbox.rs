@@ -176,3 +176,188 @@ async fn a_missing_folder_is_a_permanent_error_naming_it() {
     assert!(!error.is_transient());
     assert!(error.to_string().contains("not-there"), "{error}");
 }
+
+// ---- the same over SFTP, against a real sshd ----
+
+use crate::common::sshd::{self, SshKeys, Sshd};
+use hrsync::model::Secret;
+
+fn sftp_auth(keys: &SshKeys, known_hosts: &Path, accept_new: bool) -> SftpAuth {
+    SftpAuth {
+        private_key: Some(Secret::new(keys.user_key.clone())),
+        known_hosts: Some(known_hosts.to_path_buf()),
+        accept_new_host_key: accept_new,
+        ..SftpAuth::default()
+    }
+}
+
+fn sftp_location(server: &Sshd, root: &Path) -> String {
+    format!(
+        "sftp://{}@127.0.0.1:{}{}",
+        sshd::current_user(),
+        server.port,
+        root.display()
+    )
+}
+
+/// A folder on the server (this machine) to serve, and a known_hosts beside it.
+fn served() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("exports");
+    std::fs::create_dir(&root).unwrap();
+    let known_hosts = dir.path().join("known_hosts");
+    (dir, root, known_hosts)
+}
+
+#[tokio::test]
+async fn an_sftp_folder_is_an_inbox() {
+    let keys = SshKeys::new();
+    let server = Sshd::start(&keys, &keys.host_key);
+    let (_dir, root, known_hosts) = served();
+    let location = sftp_location(&server, &root);
+    let inbox = inbox::open(&location, &sftp_auth(&keys, &known_hosts, true))
+        .await
+        .unwrap();
+    assert_eq!(inbox.location(), location);
+    behaves_as_an_inbox(inbox, &root).await;
+}
+
+#[tokio::test]
+async fn an_unknown_host_key_is_refused_naming_host_fingerprint_and_file() {
+    let keys = SshKeys::new();
+    let server = Sshd::start(&keys, &keys.host_key);
+    let (_dir, root, known_hosts) = served();
+    let inbox = inbox::open(
+        &sftp_location(&server, &root),
+        &sftp_auth(&keys, &known_hosts, false),
+    )
+    .await
+    .unwrap();
+    let error = inbox.list("").await.expect_err("an unknown host");
+    let message = error.to_string();
+    assert!(!error.is_transient(), "{message}");
+    assert!(
+        message.contains(&format!("[127.0.0.1]:{} is not known", server.port)),
+        "{message}"
+    );
+    assert!(message.contains(&sshd::fingerprint(&keys.host_key)), "{message}");
+    assert!(message.contains(&known_hosts.display().to_string()), "{message}");
+    assert!(!known_hosts.exists(), "nothing was learned");
+}
+
+#[tokio::test]
+async fn a_new_host_key_is_learned_when_accepted_and_then_known() {
+    let keys = SshKeys::new();
+    let server = Sshd::start(&keys, &keys.host_key);
+    let (_dir, root, known_hosts) = served();
+    let location = sftp_location(&server, &root);
+    let learning = inbox::open(&location, &sftp_auth(&keys, &known_hosts, true))
+        .await
+        .unwrap();
+    assert_eq!(learning.list("").await.unwrap(), []);
+    let recorded = std::fs::read_to_string(&known_hosts).unwrap();
+    let expected = format!(
+        "[127.0.0.1]:{} ssh-ed25519 {}",
+        server.port,
+        sshd::public_key_body(&keys.host_key)
+    );
+    assert_eq!(recorded.trim_end(), expected);
+
+    let strict = inbox::open(&location, &sftp_auth(&keys, &known_hosts, false))
+        .await
+        .unwrap();
+    strict.write("x.csv", b"1").await.expect("the key is known now");
+    assert_eq!(std::fs::read(root.join("x.csv")).unwrap(), b"1");
+}
+
+#[tokio::test]
+async fn a_changed_host_key_is_refused_even_when_new_keys_are_accepted() {
+    let keys = SshKeys::new();
+    let impostor_key = keys.other_host_key();
+    let server = Sshd::start(&keys, &impostor_key);
+    let (_dir, root, known_hosts) = served();
+    let recorded = format!(
+        "[127.0.0.1]:{} ssh-ed25519 {}\n",
+        server.port,
+        sshd::public_key_body(&keys.host_key)
+    );
+    std::fs::write(&known_hosts, &recorded).unwrap();
+    let inbox = inbox::open(
+        &sftp_location(&server, &root),
+        &sftp_auth(&keys, &known_hosts, true),
+    )
+    .await
+    .unwrap();
+    let error = inbox.read("x.csv").await.expect_err("a changed host key");
+    let message = error.to_string();
+    assert!(!error.is_transient(), "{message}");
+    assert!(
+        message.contains(&format!("[127.0.0.1]:{} has CHANGED", server.port)),
+        "{message}"
+    );
+    assert!(message.contains(&sshd::fingerprint(&impostor_key)), "{message}");
+    assert!(
+        message.contains(&format!("{} line 1", known_hosts.display())),
+        "{message}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&known_hosts).unwrap(),
+        recorded,
+        "known_hosts untouched"
+    );
+}
+
+#[tokio::test]
+async fn a_key_the_server_does_not_know_is_refused() {
+    let keys = SshKeys::new();
+    let server = Sshd::start(&keys, &keys.host_key);
+    let (dir, root, known_hosts) = served();
+    let stranger = dir.path().join("stranger");
+    sshd::keygen(&stranger);
+    let auth = SftpAuth {
+        private_key: Some(Secret::new(std::fs::read_to_string(&stranger).unwrap())),
+        ..sftp_auth(&keys, &known_hosts, true)
+    };
+    let inbox = inbox::open(&sftp_location(&server, &root), &auth).await.unwrap();
+    let error = inbox.list("").await.expect_err("a key not in authorized_keys");
+    let message = error.to_string();
+    assert!(!error.is_transient(), "{message}");
+    assert!(message.contains("refused the key SHA256:"), "{message}");
+    assert!(message.contains(&sshd::fingerprint(&stranger)), "{message}");
+    assert!(!message.contains("PRIVATE KEY"), "{message}");
+}
+
+#[tokio::test]
+async fn a_server_that_goes_away_is_transient_and_reconnected_when_back() {
+    let keys = SshKeys::new();
+    let mut server = Sshd::start(&keys, &keys.host_key);
+    let port = server.port;
+    let (_dir, root, known_hosts) = served();
+    put(&root, "a.csv", b"1");
+    let inbox = inbox::open(
+        &sftp_location(&server, &root),
+        &sftp_auth(&keys, &known_hosts, true),
+    )
+    .await
+    .unwrap();
+    assert_eq!(inbox.read("a.csv").await.unwrap(), b"1");
+
+    server.stop();
+    let error = inbox.read("a.csv").await.expect_err("the server is gone");
+    assert!(error.is_transient(), "{error}");
+    assert!(
+        error.to_string().contains(&format!("127.0.0.1:{port}")),
+        "{error}"
+    );
+
+    let mut back = Sshd::start_on(&keys, &keys.host_key, port);
+    assert_eq!(inbox.read("a.csv").await.expect("reconnected"), b"1");
+
+    // Dropped and back before the next operation: it reconnects without an error.
+    back.stop();
+    let _again = Sshd::start_on(&keys, &keys.host_key, port);
+    assert_eq!(
+        inbox.read("a.csv").await.expect("reconnected once, quietly"),
+        b"1"
+    );
+}

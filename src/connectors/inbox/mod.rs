@@ -3,6 +3,10 @@
 //! walked out of its folder, and a write is whole or absent for any reader.
 
 mod folder;
+mod host_keys;
+mod sftp;
+mod sftp_files;
+mod ssh_login;
 
 use std::sync::Arc;
 
@@ -10,6 +14,7 @@ use super::ConnectorError;
 use crate::model::Secret;
 
 pub use folder::FolderInbox;
+pub use sftp::SftpInbox;
 
 /// Where flat files arrive and are written: a local folder or a folder on an SFTP server.
 #[async_trait::async_trait]
@@ -51,10 +56,7 @@ pub struct SftpAuth {
 /// `location` is a folder path or `sftp://user@host:port/path`.
 pub async fn open(location: &str, auth: &SftpAuth) -> Result<Arc<dyn Inbox>, ConnectorError> {
     if location.starts_with("sftp://") {
-        let _ = auth;
-        return Err(ConnectorError::permanent(format!(
-            "inbox {location:?}: SFTP is not built yet"
-        )));
+        return Ok(Arc::new(SftpInbox::new(location, auth.clone())?));
     }
     if let Some((scheme, _)) = location.split_once("://") {
         return Err(ConnectorError::permanent(format!(

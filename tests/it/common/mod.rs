@@ -3,6 +3,8 @@
 //! reading the HRIS and the LMS back over HTTP to compare them.
 #![allow(dead_code)]
 
+pub mod sshd;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
