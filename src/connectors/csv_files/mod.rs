@@ -4,10 +4,12 @@
 //! (folder, SFTP) and deciding what the rows mean is left to the callers.
 
 mod export;
+mod feed;
 mod rejects;
 mod text;
 
 pub use export::{ExportRow, ExportSpec, ExportSummary, read_export};
+pub use feed::{ACTIVE, FeedLearner, FeedSpec, GROUPS, read_feed, write_feed};
 pub use rejects::{RowReject, rejects_csv};
 
 /// Why a whole file was refused. Row problems are not errors: they are
