@@ -6,11 +6,13 @@
 mod export;
 mod feed;
 mod rejects;
+mod report;
 mod text;
 
 pub use export::{ExportRow, ExportSpec, ExportSummary, read_export};
 pub use feed::{ACTIVE, FeedLearner, FeedSpec, GROUPS, read_feed, write_feed};
 pub use rejects::{RowReject, rejects_csv};
+pub use report::{REPORT_FIELDS, ReportRow, ReportSpec, ReportSummary, read_report, row_key};
 
 /// Why a whole file was refused. Row problems are not errors: they are
 /// [`RowReject`]s and the good rows still go through.
