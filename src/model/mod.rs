@@ -1,5 +1,6 @@
 //! The plain types the rest of hrsync talks in: journal events, their statuses and
-//! writes, and audit entries. No I/O and no logic beyond naming; everything is serde.
+//! writes, and audit entries. No I/O and no logic beyond naming, save the one rule
+//! for spreadsheet-safe CSV cells that every layer writing CSV shares.
 
 /// Generates `as_str`/`parse` pairs so the words stored in SQLite are written once.
 macro_rules! named_enum {
@@ -31,6 +32,7 @@ macro_rules! named_enum {
 }
 
 pub mod audit;
+pub mod csv_cell;
 pub mod drift;
 pub mod event;
 pub mod identity;
@@ -38,6 +40,7 @@ pub mod profile;
 pub mod secret;
 
 pub use audit::{AuditAction, AuditEntry, NewAuditEntry};
+pub use csv_cell::guard_formula;
 pub use drift::{DriftCategory, DriftState, DuplicateSide, GroupState, RunOutcome};
 pub use event::{
     AppliedRecord, Direction, Event, EventId, EventStatus, FailedAttempt, FieldReason, HoldKind, NewEvent,

@@ -1,8 +1,8 @@
-//! CSV cells that are safe to open in a spreadsheet. Every CSV writer in hrsync
-//! writes its rows through here, so a cell a spreadsheet would run as a formula
-//! (OWASP "CSV injection") is written as text unless the operator asks for `--raw`.
+//! CSV cells that are safe to open in a spreadsheet. Every CSV writer of the store
+//! and the CLI writes its rows through here, so a cell a spreadsheet would run as a
+//! formula (`model::guard_formula`) is written as text unless the operator asks for `--raw`.
 
-use std::borrow::Cow;
+use crate::model::guard_formula;
 
 /// How cells are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -23,57 +23,15 @@ impl CsvCells {
         I::Item: AsRef<str>,
     {
         writer.write_record(record.into_iter().map(|cell| match self {
-            CsvCells::Guarded => guard(cell.as_ref()).into_owned(),
+            CsvCells::Guarded => guard_formula(cell.as_ref()).into_owned(),
             CsvCells::Raw => cell.as_ref().to_string(),
         }))
-    }
-}
-
-/// The cell as a spreadsheet will show it rather than evaluate it: Excel, LibreOffice
-/// and Google Sheets start a formula (or DDE call) at these characters, and a `'`
-/// in front makes the cell text there. Other cells are returned as they are.
-pub fn guard(cell: &str) -> Cow<'_, str> {
-    match cell.as_bytes().first() {
-        Some(b'=' | b'+' | b'-' | b'@' | b'\t' | b'\r') => Cow::Owned(format!("'{cell}")),
-        _ => Cow::Borrowed(cell),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cells_a_spreadsheet_would_evaluate_become_text() {
-        let table = [
-            // (cell, as written)
-            (
-                "=HYPERLINK(\"http://x.example\",\"go\")",
-                "'=HYPERLINK(\"http://x.example\",\"go\")",
-            ),
-            ("=cmd|' /C calc'!A0", "'=cmd|' /C calc'!A0"),
-            ("+1+1", "'+1+1"),
-            ("-2+3", "'-2+3"),
-            ("-0.5", "'-0.5"),
-            ("@SUM(A1:A2)", "'@SUM(A1:A2)"),
-            ("\t=1", "'\t=1"),
-            ("\r=1", "'\r=1"),
-            // Only the first character counts.
-            ("a=1", "a=1"),
-            (" =1", " =1"),
-            ("\n=1", "\n=1"),
-            ("'=1", "'=1"),
-            ("", ""),
-            ("E-1042", "E-1042"),
-            ("2026-11-20T23:30:00Z", "2026-11-20T23:30:00Z"),
-            ("{\"title\":\"Clerk\"}", "{\"title\":\"Clerk\"}"),
-            ("Zoë Ångström", "Zoë Ångström"),
-            ("李=1", "李=1"),
-        ];
-        for (cell, expected) in table {
-            assert_eq!(guard(cell), expected, "cell {cell:?}");
-        }
-    }
 
     fn written(cells: CsvCells) -> String {
         let mut writer = csv::Writer::from_writer(Vec::new());
