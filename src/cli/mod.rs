@@ -190,6 +190,19 @@ pub struct SandboxArgs {
     /// The company name in the HRIS URL path.
     #[arg(long, default_value = "acme")]
     pub company: String,
+    /// Write nightly-style CSV exports here (the HRIS's employees, the LRS's
+    /// completions) at start and every --export-every seconds.
+    #[arg(long, value_name = "DIR")]
+    pub export_dir: Option<PathBuf>,
+    /// Seconds between exports after the first.
+    #[arg(
+        long,
+        value_name = "S",
+        default_value_t = crate::sandbox::export::DEFAULT_EVERY.as_secs(),
+        requires = "export_dir",
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub export_every: u64,
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -341,6 +354,8 @@ async fn sandbox(args: SandboxArgs) -> anyhow::Result<()> {
         faults,
         company: args.company,
         today: None,
+        export_dir: args.export_dir,
+        export_every: std::time::Duration::from_secs(args.export_every),
     };
     let sandbox = Sandbox::start(config).await?;
     say!("{}", serde_json::to_string(sandbox.credentials())?)?;

@@ -1,6 +1,7 @@
 //! The sandbox's admin API under `/_sandbox`, for tests, the demo and
-//! benchmarks: counts, on-demand churn and run-time faults. Loopback only.
+//! benchmarks: counts, on-demand churn, run-time faults and exports. Loopback only.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Request, State};
@@ -15,6 +16,7 @@ use serde_json::json;
 
 use super::Shared;
 use super::churn::{AppliedChange, ChurnKind};
+use super::export::{ExportError, ExportKind, write_hris_export};
 use super::faults::Faults;
 use super::hris::employee::EmploymentStatus;
 
@@ -23,6 +25,7 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/state", get(state))
         .route("/churn", axum::routing::post(churn))
         .route("/faults", get(get_faults).post(set_faults))
+        .route("/export", axum::routing::post(export))
 }
 
 /// Guards everything under `/_sandbox`: the admin API has no credentials, so
@@ -148,4 +151,37 @@ async fn set_faults(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) 
     }
     shared.set_faults(faults.clone());
     Json(faults).into_response()
+}
+
+/// `{"kind": "full" | "truncated" | "stale" | "malformed", "dir": "/abs/path"?}`;
+/// `dir` defaults to `--export-dir`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportRequest {
+    kind: ExportKind,
+    #[serde(default)]
+    dir: Option<PathBuf>,
+}
+
+/// Writes one HRIS export now and answers `{"path", "rows", "bad_rows"?}`.
+async fn export(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+    let request: ExportRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => return bad_request(format!("export request: {error}")),
+    };
+    let dir = match (request.dir, &shared.export_dir) {
+        (Some(dir), _) if !dir.is_absolute() => return bad_request("dir must be an absolute path"),
+        (Some(dir), _) => dir,
+        (None, Some(dir)) => dir.clone(),
+        (None, None) => return bad_request("no dir: name one, or start the sandbox with --export-dir"),
+    };
+    let work =
+        tokio::task::spawn_blocking(move || write_hris_export(&shared, &dir, request.kind, Timestamp::now()));
+    let (status, message) = match work.await {
+        Ok(Ok(written)) => return Json(written).into_response(),
+        Ok(Err(error @ ExportError::TooFewForMalformed(_))) => (StatusCode::CONFLICT, error.to_string()),
+        Ok(Err(error)) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "the export failed".to_string()),
+    };
+    (status, Json(json!({"error": message}))).into_response()
 }

@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod churn;
+pub mod export;
 pub mod faults;
 pub mod hris;
 mod pace;
@@ -15,7 +16,9 @@ pub mod world;
 pub mod xapi;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use jiff::Timestamp;
@@ -50,6 +53,11 @@ pub struct SandboxConfig {
     pub company: String,
     /// The day the workforce's dates are spread around (default: today, UTC).
     pub today: Option<Date>,
+    /// Where nightly-style CSV exports go (none are written without it), and
+    /// the default folder of `POST /_sandbox/export`.
+    pub export_dir: Option<PathBuf>,
+    /// How often the exports are written after the first, at start.
+    pub export_every: Duration,
 }
 
 impl Default for SandboxConfig {
@@ -64,6 +72,8 @@ impl Default for SandboxConfig {
             faults: Faults::default(),
             company: "acme".into(),
             today: None,
+            export_dir: None,
+            export_every: export::DEFAULT_EVERY,
         }
     }
 }
@@ -117,6 +127,8 @@ pub struct Shared {
     pub churn: Mutex<churn::ChurnState>,
     pub planted_duplicates: Vec<PlantedDuplicate>,
     pub seed: u64,
+    /// `--export-dir`, made absolute: where exports go unless a request names a folder.
+    pub export_dir: Option<PathBuf>,
 }
 
 impl Shared {
@@ -145,6 +157,10 @@ pub enum SandboxError {
     Faults(String),
     #[error("employees must be between 1 and 1,000,000, got {0}")]
     Employees(usize),
+    #[error("the export folder {path}: {source}")]
+    ExportDir { path: PathBuf, source: std::io::Error },
+    #[error("the time between exports must be more than zero")]
+    ExportEvery,
 }
 
 /// A running sandbox. Dropping it stops every task it started.
@@ -161,6 +177,19 @@ impl Sandbox {
             return Err(SandboxError::Employees(config.employees));
         }
         config.faults.validate().map_err(SandboxError::Faults)?;
+        if config.export_every.is_zero() {
+            return Err(SandboxError::ExportEvery);
+        }
+        let export_dir = config
+            .export_dir
+            .as_deref()
+            .map(|dir| {
+                std::path::absolute(dir).map_err(|source| SandboxError::ExportDir {
+                    path: dir.to_path_buf(),
+                    source,
+                })
+            })
+            .transpose()?;
         let listener = TcpListener::bind(config.addr)
             .await
             .map_err(|source| SandboxError::Bind {
@@ -209,6 +238,7 @@ impl Sandbox {
             churn: Mutex::new(churn::ChurnState::new(config.seed)),
             planted_duplicates,
             seed: config.seed,
+            export_dir: export_dir.clone(),
         });
 
         let cancel = CancellationToken::new();
@@ -239,6 +269,14 @@ impl Sandbox {
             tasks.push(tokio::spawn(xapi::completions::run(
                 shared.clone(),
                 config.completions_per_sec,
+                cancel.clone(),
+            )));
+        }
+        if let Some(dir) = export_dir {
+            tasks.push(tokio::spawn(export::run(
+                shared.clone(),
+                dir,
+                config.export_every,
                 cancel.clone(),
             )));
         }

@@ -43,6 +43,7 @@ mod safe_files;
 mod same_second_changes;
 mod sandbox_admin;
 mod sandbox_completions;
+mod sandbox_export;
 mod sandbox_hris;
 mod sandbox_scim;
 mod sandbox_scim_quirks;

@@ -148,6 +148,14 @@ impl LrsState {
         self.last_stored().map_or(now, |last| last.max(now))
     }
 
+    /// The verb ids and JSON of the statements stored at `range` (positions in
+    /// storing order, clamped to what is stored): for the completion report.
+    pub fn stored_range(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = (&str, &str)> {
+        let end = range.end.min(self.statements.len());
+        let start = range.start.min(end);
+        self.statements[start..end].iter().map(|s| (&*s.verb, &*s.json))
+    }
+
     pub fn get(&self, id: &str) -> Option<&str> {
         let at = *self.by_id.get(&id.to_ascii_lowercase())?;
         Some(&self.statements[at].json)
