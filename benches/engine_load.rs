@@ -48,9 +48,10 @@ fn main() {
         let reconciler = hrsync::engine::reconcile::Reconciler {
             store: engine.store.clone(),
             contract: engine.contract.clone(),
-            hris: hrsync::connectors::HrisClient::new(&config.hris.api_base, config.hris.api_key.clone(), hrsync::engine::read_retry::read_backoff(&Default::default())).unwrap(),
-            scim: hrsync::connectors::ScimClient::new(&config.lms.scim_url, config.lms.token.clone(), hrsync::engine::read_retry::read_backoff(&Default::default())).unwrap(),
-            lrs: None,
+            connections: hrsync::engine::connect::Connections {
+                completions: None,
+                ..hrsync::engine::connect::connect(&config, &engine.store).await.unwrap()
+            },
             notifier: hrsync::connectors::Notifier::new(None),
             progress: Default::default(),
         };

@@ -42,9 +42,28 @@ pub async fn doctor(config_path: &Path, as_json: bool) -> anyhow::Result<ExitCod
     let scim = ScimClient::new(&config.lms.scim_url, config.lms.token.clone(), reads)?;
     let profile = scim.discover(&config.lms.quirks).await;
     let scim = scim.with_profile(profile);
-    let hris = HrisClient::new(&config.hris.api_base, config.hris.api_key.clone(), reads)?;
+    // The HRIS: its API answers a changes query, or its export inbox can be listed.
+    let (hris_at, hris_read) = match &config.hris.files {
+        None => (config.hris.api_base.clone(), None),
+        Some(feed) => {
+            let listed = match crate::connectors::inbox::open(&feed.inbox, &feed.sftp).await {
+                Ok(inbox) => inbox.list("").await.map(|_| ()),
+                Err(error) => Err(error),
+            };
+            (feed.inbox.clone(), Some(listed))
+        }
+    };
     let since = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
-    let (findings, hris_read, lrs) = tokio::join!(scim.probe(), hris.changed_since(since), async {
+    let hris_probe = async {
+        match hris_read {
+            Some(listed) => listed,
+            None => HrisClient::new(&config.hris.api_base, config.hris.api_key.clone(), reads)?
+                .changed_since(since)
+                .await
+                .map(|_| ()),
+        }
+    };
+    let (findings, hris_read, lrs) = tokio::join!(scim.probe(), hris_probe, async {
         match &config.lrs {
             Some(lrs) => {
                 let client = LrsClient::new(&lrs.url, lrs.user.clone(), lrs.password.clone(), reads);
@@ -58,7 +77,7 @@ pub async fn doctor(config_path: &Path, as_json: bool) -> anyhow::Result<ExitCod
         }
     });
     let report = Report {
-        hris: reach(&config.hris.api_base, hris_read.map(|_| ())),
+        hris: reach(&hris_at, hris_read),
         lms: LmsReport {
             url: config.lms.scim_url.clone(),
             reachable: findings.learners.is_some(),

@@ -86,6 +86,13 @@ pub enum Command {
         #[command(subcommand)]
         command: ops::HeldCommand,
     },
+    /// HRIS export files (flat-file mode): list them, confirm a held one.
+    Files {
+        #[command(flatten)]
+        store: ops::StoreArgs,
+        #[command(subcommand)]
+        command: ops::FilesCommand,
+    },
     /// The hash-chained audit log: verify, checkpoint, export.
     Audit {
         #[command(flatten)]
@@ -212,6 +219,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Retries { store, command } => return ops::retries(store, command),
         Command::Held { store, command } => return ops::held(store, command),
         Command::Audit { store, command } => return ops::audit(store, command),
+        Command::Files { store, command } => return ops::files(store, command),
         Command::Credentials {
             store,
             contract,

@@ -143,6 +143,25 @@ pub enum HeldCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum FilesCommand {
+    /// The HRIS export files seen (`[hris] kind = "csv"`): taken, refused or held, with counts.
+    List {
+        /// How many, newest decision first.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Let a held export (many fewer rows than the one before) through: it is taken at the
+    /// next look at the inbox.
+    Confirm {
+        /// The file's id, from `hrsync files list`.
+        id: i64,
+        /// Why it is right (kept in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum AuditCommand {
     /// Check the chain: an edited, removed, reordered or rechained entry is found; against a
     /// checkpoint, also a log rewritten, cut short or emptied since.
@@ -394,6 +413,58 @@ pub fn held(args: &StoreArgs, command: &HeldCommand) -> anyhow::Result<ExitCode>
         } => {
             let done = operator::reject_held(&store, &actor, &chosen(list, *all)?, reason)?;
             print_events(args.json, &done, "held deactivations")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn files(args: &StoreArgs, command: &FilesCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        FilesCommand::List { limit } => {
+            let files = args.open_read_only()?.export_files(*limit)?;
+            if args.json {
+                print_json(&files)?;
+            } else if files.is_empty() {
+                say!("no HRIS export files seen yet")?;
+            } else {
+                for f in &files {
+                    let c = &f.counts;
+                    say!(
+                        "{:>5} {:<9} {} rows {} rejected {} +{} ~{} -{} ={}  {}{}",
+                        f.id,
+                        f.state.as_str(),
+                        crate::console::sanitise::visible(&f.name),
+                        c.rows,
+                        c.rejected,
+                        c.inserted,
+                        c.updated,
+                        c.missing,
+                        c.unchanged,
+                        f.modified,
+                        f.reason
+                            .as_deref()
+                            .map(|r| format!("\n      {}", crate::console::sanitise::visible(r)))
+                            .unwrap_or_default()
+                    )?;
+                }
+            }
+        }
+        FilesCommand::Confirm { id, reason } => {
+            if reason.trim().is_empty() {
+                anyhow::bail!("--reason must say why the export is right");
+            }
+            let store = super::audit::keyed(args.open()?, args)?;
+            let file = crate::engine::intake::files::confirm_held(&store, *id, &operator_name(), reason)
+                .map_err(anyhow::Error::msg)?;
+            if args.json {
+                print_json(&file)?;
+            } else {
+                say!(
+                    "export file {} ({}) confirmed: it is taken at the next look at the inbox",
+                    file.id,
+                    file.name
+                )?;
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

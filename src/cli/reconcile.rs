@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::ops::StoreArgs;
 use crate::config::Config;
-use crate::connectors::{HrisClient, LrsClient, Notifier, ScimClient};
+use crate::connectors::Notifier;
 use crate::console::sanitise::on_stdout;
 use crate::engine::apply::resolve::{self, Resolved};
 use crate::engine::operator::operator_name;
@@ -26,21 +26,10 @@ pub async fn reconcile(config_path: &Path, json_out: bool) -> anyhow::Result<Exi
     let contract = super::run::load_contract(&config.contract_path)?;
     let key = config.audit.key.clone().map(AuditKey::new).transpose()?;
     let store = crate::engine::open_keyed(&config.store_path, key)?;
-    let reads = crate::engine::read_retry::read_backoff(&config.retry);
     let reconciler = Reconciler {
-        store,
+        store: store.clone(),
         contract: Arc::new(parking_lot::RwLock::new(Arc::new(contract))),
-        hris: HrisClient::new(&config.hris.api_base, config.hris.api_key.clone(), reads)?,
-        scim: ScimClient::new(&config.lms.scim_url, config.lms.token.clone(), reads)?,
-        lrs: match &config.lrs {
-            Some(lrs) => Some(LrsClient::new(
-                &lrs.url,
-                lrs.user.clone(),
-                lrs.password.clone(),
-                reads,
-            )?),
-            None => None,
-        },
+        connections: crate::engine::connect::connect(&config, &store).await?,
         notifier: Notifier::new(config.notify_url.clone()),
         progress: Default::default(),
     };

@@ -71,6 +71,8 @@ pub fn sandbox_config_from(
         hris: HrisConfig {
             api_base: c.hris_api(),
             api_key: Secret::new(c.hris_api_key.clone()),
+            kind: crate::config::HrisKind::BambooHr,
+            files: None,
         },
         lms: LmsConfig {
             scim_url: c.scim_url.clone(),

@@ -11,7 +11,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::model::{ScimQuirk, Secret};
+use crate::model::Secret;
+pub use crate::model::connections::{
+    ExportFeed, HrisConnection as HrisConfig, HrisKind, LmsConnection as LmsConfig,
+    LrsConnection as LrsConfig, SftpLogin,
+};
 
 /// A loaded configuration, secrets resolved, paths made absolute against the file's folder.
 #[derive(Debug, Clone)]
@@ -48,36 +52,6 @@ pub struct AuditConfig {
     /// `previous_key_envs`: variables holding retired keys. Only `hrsync audit verify`
     /// and `checkpoint` read them, when they run; the engine never needs them.
     pub previous_key_envs: Vec<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct HrisConfig {
-    /// `{url}/api/gateway.php/{company}/v1`.
-    pub api_base: String,
-    pub api_key: Secret,
-}
-
-#[derive(Debug, Clone)]
-pub struct LmsConfig {
-    pub scim_url: String,
-    pub token: Secret,
-    /// Learning paths the triggers need and the LMS lacks are created (`[lms] create_groups`).
-    pub create_groups: bool,
-    /// Where the server departs from SCIM in ways it does not say (`[lms] quirks`).
-    pub quirks: Vec<ScimQuirk>,
-}
-
-#[derive(Debug, Clone)]
-pub struct LrsConfig {
-    pub url: String,
-    pub user: Secret,
-    pub password: Secret,
-    /// How often new statements are read (`[lrs] poll_interval_s`, default 30).
-    pub poll_interval: std::time::Duration,
-    /// How far before its cursor each read starts again (`[lrs] overlap_s`, default
-    /// 600): LRSs that compare `since` with the statement's own time, or show a
-    /// statement a little after storing it, are read without a gap.
-    pub overlap: std::time::Duration,
 }
 
 #[derive(Debug, Clone)]

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{
-    ApplyConfig, AuditConfig, Config, ConfigError, HrisConfig, LmsConfig, LrsConfig, RetryPolicy,
-    SafetyThreshold, WebhookConfig,
+    ApplyConfig, AuditConfig, Config, ConfigError, ExportFeed, HrisConfig, HrisKind, LmsConfig, LrsConfig,
+    RetryPolicy, SafetyThreshold, SftpLogin, WebhookConfig,
 };
 use crate::model::{ScimQuirk, Secret};
 
@@ -44,9 +44,27 @@ struct RawConfig {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawHris {
-    url: Spanned<String>,
-    api_key_env: Spanned<String>,
-    company: Spanned<String>,
+    kind: Option<Spanned<String>>,
+    url: Option<Spanned<String>>,
+    api_key_env: Option<Spanned<String>>,
+    company: Option<Spanned<String>>,
+    // The `csv` kind: nightly exports in a folder or on SFTP.
+    inbox: Option<Spanned<String>>,
+    pattern: Option<Spanned<String>>,
+    #[serde(default)]
+    columns: toml::Table,
+    delimiter: Option<Spanned<String>>,
+    encoding: Option<Spanned<String>>,
+    settle_s: Option<Spanned<f64>>,
+    done_suffix: Option<Spanned<String>>,
+    outbox: Option<Spanned<String>>,
+    keep_days: Option<Spanned<f64>>,
+    scan_every_s: Option<Spanned<f64>>,
+    key_env: Option<Spanned<String>>,
+    key_passphrase_env: Option<Spanned<String>>,
+    password_env: Option<Spanned<String>>,
+    known_hosts: Option<Spanned<String>>,
+    accept_new_host_key: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -227,6 +245,191 @@ impl Resolver<'_> {
     }
 }
 
+impl Resolver<'_> {
+    /// `[hris]`: the API's origin and key, or (`kind = "csv"`) where the exports arrive.
+    fn hris(&self, raw: &RawHris, env: &dyn Fn(&str) -> Option<String>) -> Result<HrisConfig, ConfigError> {
+        let kind = match &raw.kind {
+            None => HrisKind::BambooHr,
+            Some(word) => HrisKind::parse(word.get_ref().trim()).ok_or_else(|| {
+                self.invalid(
+                    word,
+                    format!(
+                        "[hris] kind \"{}\" is not a known kind (known: bamboohr, csv)",
+                        word.get_ref()
+                    ),
+                )
+            })?,
+        };
+        if kind == HrisKind::Csv {
+            return Ok(HrisConfig {
+                kind,
+                api_base: String::new(),
+                api_key: Secret::new(""),
+                files: Some(self.export_feed(raw, env)?),
+            });
+        }
+        let needed = |value: &Option<Spanned<String>>, key: &str| {
+            value.clone().ok_or_else(|| ConfigError::Invalid {
+                path: self.path.to_path_buf(),
+                line: 1,
+                message: format!(
+                    "[hris] {key} is missing (the bamboohr kind needs url, api_key_env and company)"
+                ),
+            })
+        };
+        let url = needed(&raw.url, "url")?;
+        let company_at = needed(&raw.company, "company")?;
+        let hris_url = self.url(&url, "[hris] url")?;
+        let company = company_at.get_ref().trim();
+        if company.is_empty() || company.contains('/') {
+            return Err(self.invalid(&company_at, "[hris] company must be a name without '/'"));
+        }
+        Ok(HrisConfig {
+            kind,
+            api_base: format!(
+                "{}/api/gateway.php/{company}/v1",
+                hris_url.as_str().trim_end_matches('/')
+            ),
+            api_key: self.secret(
+                env,
+                "hris",
+                "api_key_env",
+                &needed(&raw.api_key_env, "api_key_env")?,
+            )?,
+            files: None,
+        })
+    }
+
+    /// The `csv` kind's `[hris]` keys and `[hris.columns]`.
+    fn export_feed(
+        &self,
+        raw: &RawHris,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<ExportFeed, ConfigError> {
+        let missing = |key: &str| ConfigError::Invalid {
+            path: self.path.to_path_buf(),
+            line: 1,
+            message: format!("[hris] {key} is missing (the csv kind needs inbox, outbox and [hris.columns])"),
+        };
+        let inbox_at = raw.inbox.as_ref().ok_or_else(|| missing("inbox"))?;
+        let inbox = inbox_at.get_ref().trim();
+        let inbox = if inbox.starts_with("sftp://") {
+            url::Url::parse(inbox)
+                .ok()
+                .filter(|u| u.host_str().is_some() && !u.username().is_empty() && u.password().is_none())
+                .ok_or_else(|| {
+                    self.invalid(
+                        inbox_at,
+                        "[hris] inbox must be a folder or sftp://user@host:port/path (no password in it: use password_env)",
+                    )
+                })?;
+            inbox.to_string()
+        } else {
+            self.path(inbox_at).display().to_string()
+        };
+        let mut columns = Vec::new();
+        for (column, field) in &raw.columns {
+            let field =
+                field
+                    .as_str()
+                    .filter(|f| !f.trim().is_empty())
+                    .ok_or_else(|| ConfigError::Invalid {
+                        path: self.path.to_path_buf(),
+                        line: 1,
+                        message: format!(
+                            "[hris.columns] \"{column}\" must name the contract's HRIS field as text"
+                        ),
+                    })?;
+            columns.push((column.clone(), field.trim().to_string()));
+        }
+        if columns.is_empty() {
+            return Err(missing("[hris.columns]"));
+        }
+        let delimiter = match &raw.delimiter {
+            None => None,
+            Some(at) => match at.get_ref().as_str() {
+                "\\t" | "\t" | "tab" => Some(b'\t'),
+                one if one.len() == 1 && one.is_ascii() => Some(one.as_bytes()[0]),
+                _ => return Err(self.invalid(at, "[hris] delimiter must be one ASCII character or \"tab\"")),
+            },
+        };
+        let encoding = match &raw.encoding {
+            None => None,
+            Some(at) => {
+                let word = at.get_ref().trim().to_ascii_lowercase();
+                if ![
+                    "utf-8",
+                    "utf-16le",
+                    "utf-16be",
+                    "windows-1252",
+                    "latin1",
+                    "iso-8859-1",
+                ]
+                .contains(&word.as_str())
+                {
+                    return Err(self.invalid(
+                        at,
+                        format!("[hris] encoding \"{word}\" is not known (utf-8, utf-16le, utf-16be, windows-1252)"),
+                    ));
+                }
+                Some(word)
+            }
+        };
+        let secret = |key: &'static str, var: &Option<Spanned<String>>| {
+            var.as_ref()
+                .map(|var| self.secret(env, "hris", key, var))
+                .transpose()
+        };
+        let seconds = |at: &Option<Spanned<f64>>, what: &str, default: f64| match at {
+            Some(at) => self.seconds(at, what),
+            None => Ok(Duration::from_secs_f64(default)),
+        };
+        let keep_days = match &raw.keep_days {
+            Some(at) => self.seconds(at, "[hris] keep_days")?.as_secs_f64(),
+            None => 30.0,
+        };
+        let scan_every = seconds(&raw.scan_every_s, "[hris] scan_every_s", 60.0)?;
+        if scan_every.is_zero() {
+            return Err(missing("scan_every_s above 0"));
+        }
+        Ok(ExportFeed {
+            inbox,
+            pattern: match &raw.pattern {
+                None => "*.csv".to_string(),
+                Some(at) => {
+                    let pattern = at.get_ref().trim();
+                    glob::Pattern::new(pattern).map_err(|error| {
+                        self.invalid(
+                            at,
+                            format!("[hris] pattern \"{pattern}\" is not a file-name pattern: {error}"),
+                        )
+                    })?;
+                    pattern.to_string()
+                }
+            },
+            columns,
+            delimiter,
+            encoding,
+            settle: seconds(&raw.settle_s, "[hris] settle_s", 60.0)?,
+            done_suffix: raw
+                .done_suffix
+                .as_ref()
+                .map(|s| s.get_ref().trim().to_string())
+                .filter(|s| !s.is_empty()),
+            outbox: self.path(raw.outbox.as_ref().ok_or_else(|| missing("outbox"))?),
+            keep: Duration::from_secs_f64(keep_days * 86_400.0),
+            scan_every,
+            sftp: SftpLogin {
+                private_key: secret("key_env", &raw.key_env)?,
+                key_passphrase: secret("key_passphrase_env", &raw.key_passphrase_env)?,
+                password: secret("password_env", &raw.password_env)?,
+                known_hosts: raw.known_hosts.as_ref().map(|p| self.path(p)),
+                accept_new_host_key: raw.accept_new_host_key.unwrap_or(false),
+            },
+        })
+    }
+}
+
 pub(super) fn resolve(
     path: &Path,
     text: &str,
@@ -245,18 +448,7 @@ pub(super) fn resolve(
         }
     })?;
 
-    let hris_url = r.url(&raw.hris.url, "[hris] url")?;
-    let company = raw.hris.company.get_ref().trim();
-    if company.is_empty() || company.contains('/') {
-        return Err(r.invalid(&raw.hris.company, "[hris] company must be a name without '/'"));
-    }
-    let hris = HrisConfig {
-        api_base: format!(
-            "{}/api/gateway.php/{company}/v1",
-            hris_url.as_str().trim_end_matches('/')
-        ),
-        api_key: r.secret(env, "hris", "api_key_env", &raw.hris.api_key_env)?,
-    };
+    let hris = r.hris(&raw.hris, env)?;
     let lms = LmsConfig {
         scim_url: r
             .url(&raw.lms.scim_url, "[lms] scim_url")?

@@ -165,3 +165,81 @@ fn reads_retry_as_the_retry_table_says_and_at_least_once() {
         problem(&never)
     );
 }
+
+/// The example with its `[hris]` table swapped for `hris`.
+fn with_hris(hris: &str) -> String {
+    let start = EXAMPLE.find("[hris]").unwrap();
+    let end = EXAMPLE.find("[lms]").unwrap();
+    format!("{}{hris}\n{}", &EXAMPLE[..start], &EXAMPLE[end..])
+}
+
+#[test]
+fn the_csv_kind_reads_its_inbox_columns_and_login() {
+    let config = parse(&with_hris(
+        r#"[hris]
+kind = "csv"
+inbox = "sftp://hrsync@sftp.example.com:2222/exports"
+pattern = "workers-*.csv"
+outbox = "outbox"
+settle_s = 5
+done_suffix = ".done"
+delimiter = ";"
+key_env = "HRSYNC_SFTP_KEY"
+[hris.columns]
+"Employee ID" = "id"
+"First Name" = "firstName"
+"#,
+    ))
+    .unwrap();
+    assert_eq!(config.hris.kind, crate::model::connections::HrisKind::Csv);
+    let feed = config.hris.files.expect("the csv kind's feed");
+    assert_eq!(feed.inbox, "sftp://hrsync@sftp.example.com:2222/exports");
+    assert_eq!(feed.pattern, "workers-*.csv");
+    assert_eq!(feed.outbox, Path::new("/etc/hrsync/outbox"));
+    assert_eq!(feed.settle.as_secs(), 5);
+    assert_eq!(feed.delimiter, Some(b';'));
+    assert_eq!(feed.keep.as_secs(), 30 * 86_400);
+    assert_eq!(
+        feed.sftp.private_key.as_ref().map(|k| k.expose().to_string()),
+        Some("value-of-HRSYNC_SFTP_KEY".into())
+    );
+    assert!(!feed.sftp.accept_new_host_key);
+    let mut columns = feed.columns;
+    columns.sort();
+    assert_eq!(
+        columns,
+        [
+            ("Employee ID".to_string(), "id".to_string()),
+            ("First Name".to_string(), "firstName".to_string())
+        ]
+    );
+}
+
+#[test]
+fn the_csv_kind_names_what_is_missing_or_wrong() {
+    let missing_inbox = problem(&with_hris(
+        "[hris]\nkind = \"csv\"\noutbox = \"o\"\n[hris.columns]\n\"Id\" = \"id\"\n",
+    ));
+    assert!(
+        missing_inbox.contains("[hris] inbox is missing"),
+        "{missing_inbox}"
+    );
+    let no_columns = problem(&with_hris(
+        "[hris]\nkind = \"csv\"\ninbox = \"in\"\noutbox = \"o\"\n",
+    ));
+    assert!(no_columns.contains("[hris.columns]"), "{no_columns}");
+    let password_in_url = problem(&with_hris(
+        "[hris]\nkind = \"csv\"\ninbox = \"sftp://u:hunter2@h/x\"\noutbox = \"o\"\n[hris.columns]\n\"Id\" = \"id\"\n",
+    ));
+    assert!(password_in_url.contains("password_env"), "{password_in_url}");
+    assert!(!password_in_url.contains("hunter2"), "{password_in_url}");
+    let bad_pattern = problem(&with_hris(
+        "[hris]\nkind = \"csv\"\ninbox = \"in\"\npattern = \"[x\"\noutbox = \"o\"\n[hris.columns]\n\"Id\" = \"id\"\n",
+    ));
+    assert!(
+        bad_pattern.contains("is not a file-name pattern"),
+        "{bad_pattern}"
+    );
+    let kind = problem(&with_hris("[hris]\nkind = \"workday\"\n"));
+    assert!(kind.contains("\"workday\" is not a known kind"), "{kind}");
+}

@@ -143,19 +143,6 @@ impl LrsClient {
         }
         self.get(what, url).await
     }
-
-    /// Hands every statement stored (oldest first) to `each`, page by page,
-    /// so a caller that keeps only some never holds them all.
-    pub async fn each_stored(&self, mut each: impl FnMut(Value)) -> Result<(), ConnectorError> {
-        let mut page = self.stored_since(None, 500).await?;
-        loop {
-            page.statements.drain(..).for_each(&mut each);
-            match page.more {
-                Some(more) => page = self.more(&more).await?,
-                None => return Ok(()),
-            }
-        }
-    }
 }
 
 /// When the LRS stored a statement (`stored`), the cursor's measure.

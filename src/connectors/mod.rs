@@ -11,6 +11,7 @@ mod hris;
 pub mod inbox;
 mod lrs;
 mod notify;
+pub mod roles;
 mod scim;
 mod scim_groups;
 mod scim_paging;

@@ -5,6 +5,7 @@
 //! the console reaches it through `operator::handle`.
 
 pub mod apply;
+pub mod connect;
 pub mod intake;
 pub mod operator;
 pub mod read_retry;
@@ -20,7 +21,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::connectors::{ConnectorError, HrisClient, LrsClient, Notifier, ScimClient};
+use crate::connectors::{ConnectorError, Notifier};
 use crate::contract::Contract;
 use crate::store::{AuditKey, Store, StoreError};
 use apply::Applier;
@@ -153,15 +154,8 @@ pub async fn start_with_listener(
             path: config.store_path.display().to_string(),
             source,
         })?;
-    let reads = read_retry::read_backoff(&config.retry);
-    let hris = HrisClient::new(&config.hris.api_base, config.hris.api_key.clone(), reads)?;
-    let scim = ScimClient::new(&config.lms.scim_url, config.lms.token.clone(), reads)?;
-    // The request forms follow what the LMS says it supports, and the quirks named.
-    let profile = scim.discover(&config.lms.quirks).await;
-    for difference in profile.differences() {
-        tracing::warn!(lms = %config.lms.scim_url, "{difference}");
-    }
-    let scim = scim.with_profile(profile);
+    let connections = connect::connect(config, &store).await?;
+    let learners = connections.learners.clone();
     let notifier = Notifier::new(config.notify_url.clone());
     let metrics = Arc::new(Metrics::default());
     let cancel = CancellationToken::new();
@@ -191,17 +185,30 @@ pub async fn start_with_listener(
             }),
         )
     };
-    let (enroller, task) = Enroller::spawn(scim.clone(), config.lms.create_groups, cancel.child_token());
+    let (enroller, task) = Enroller::spawn(learners.clone(), config.lms.create_groups, cancel.child_token());
     tasks.push(watch("enrolment", task));
     let applier = Arc::new(Applier::new(
         store.clone(),
         contract.clone(),
-        (scim.clone(), hris.clone()),
+        (learners.clone(), connections.employees.clone()),
         config.retry,
         enroller,
     ));
 
-    let loaded = intake::initial_load::run_if_needed(&store, &contract, &hris, &scim, config.safety).await?;
+    // An HRIS that sends files has no initial load: its first export is one.
+    let loaded = match &config.hris.files {
+        None => {
+            intake::initial_load::run_if_needed(
+                &store,
+                &contract,
+                connections.employees.as_ref(),
+                learners.as_ref(),
+                config.safety,
+            )
+            .await?
+        }
+        Some(_) => None,
+    };
     let initial_load = loaded.map(|(summary, preload)| {
         tracing::info!(?summary, "initial load journaled");
         applier.set_preload(preload);
@@ -278,17 +285,7 @@ pub async fn start_with_listener(
     let reconciler = reconcile::Reconciler {
         store: store.clone(),
         contract: applier.contract.clone(),
-        hris: hris.clone(),
-        scim: scim.clone(),
-        lrs: match &config.lrs {
-            Some(lrs) => Some(LrsClient::new(
-                &lrs.url,
-                lrs.user.clone(),
-                lrs.password.clone(),
-                reads,
-            )?),
-            None => None,
-        },
+        connections: connections.clone(),
         notifier: notifier.clone(),
         progress: work.clone(),
     };
@@ -308,15 +305,19 @@ pub async fn start_with_listener(
     ));
 
     // Flow 2: completions from the LRS written back to the HRIS, when configured.
-    let writeback = match (&config.lrs, applier.contract().writeback.is_some()) {
-        (Some(lrs), true) => {
-            let client = LrsClient::new(&lrs.url, lrs.user.clone(), lrs.password.clone(), reads)?;
+    let writeback = match (
+        &config.lrs,
+        &connections.completions,
+        &connections.training,
+        applier.contract().writeback.is_some(),
+    ) {
+        (Some(lrs), Some(completions), Some(training), true) => {
             let source = intake::completions::CompletionsSource {
                 health: health.clone(),
                 overlap: lrs.overlap,
                 store: store.clone(),
                 contract: applier.contract.clone(),
-                lrs: client,
+                lrs: completions.clone(),
                 interval: lrs.poll_interval,
                 wake: wake.clone(),
             };
@@ -330,7 +331,7 @@ pub async fn start_with_listener(
                 },
             ));
             Some(Arc::new(apply::writeback::WriteBack {
-                hris: hris.clone(),
+                training: training.clone(),
                 contract: applier.contract.clone(),
             }))
         }
@@ -356,21 +357,45 @@ pub async fn start_with_listener(
         },
     ));
     let poll_info = Arc::new(parking_lot::Mutex::new(intake::poll::PollInfo::default()));
-    let poller = intake::poll::Poller {
-        store: store.clone(),
-        contract: applier.contract.clone(),
-        hris,
-        interval: config.poll_interval,
-        threshold: config.safety,
-        notifier: notifier.clone(),
-        wake: wake.clone(),
-        info: poll_info.clone(),
-        health: health.clone(),
-    };
-    tasks.push(supervise::supervise("poller", trouble.clone(), cancel.clone(), {
-        let cancel = cancel.clone();
-        move || Some(poller.clone().run(cancel.child_token()))
-    }));
+    match &config.hris.files {
+        None => {
+            let poller = intake::poll::Poller {
+                store: store.clone(),
+                contract: applier.contract.clone(),
+                employees: connections.employees.clone(),
+                interval: config.poll_interval,
+                threshold: config.safety,
+                notifier: notifier.clone(),
+                wake: wake.clone(),
+                info: poll_info.clone(),
+                health: health.clone(),
+            };
+            tasks.push(supervise::supervise("poller", trouble.clone(), cancel.clone(), {
+                let cancel = cancel.clone();
+                move || Some(poller.clone().run(cancel.child_token()))
+            }));
+        }
+        Some(feed) => {
+            let intake = intake::files::FileIntake {
+                store: store.clone(),
+                contract: applier.contract.clone(),
+                feed: feed.clone(),
+                threshold: config.safety,
+                notifier: notifier.clone(),
+                wake: wake.clone(),
+                health: health.clone(),
+            };
+            tasks.push(supervise::supervise(
+                "file intake",
+                trouble.clone(),
+                cancel.clone(),
+                {
+                    let cancel = cancel.clone();
+                    move || Some(intake.clone().run(cancel.child_token()))
+                },
+            ));
+        }
+    }
     let contract_text = std::fs::read_to_string(&config.contract_path).unwrap_or_default();
     let version = operator::control::contract_version(&applier.contract(), &contract_text);
     if !contract_text.is_empty()

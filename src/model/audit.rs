@@ -29,6 +29,10 @@ named_enum!(
         EventFlag => "event.flag",
         HeldConfirm => "held.confirm",
         HeldReject => "held.reject",
+        /// An operator let a held HRIS export through.
+        FileConfirm => "file.confirm",
+        /// The engine refused an HRIS export (stale, unreadable).
+        FileRefuse => "file.refuse",
         DriftFix => "drift.fix",
         DriftFlag => "drift.flag",
         DriftAccept => "drift.accept",

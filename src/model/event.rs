@@ -53,6 +53,8 @@ named_enum!(
         Poll => "poll",
         InitialLoad => "initial_load",
         Csv => "csv",
+        /// A change found by comparing an HRIS export file with the one before.
+        File => "file",
         Lrs => "lrs",
         Operator => "operator",
         Reconcile => "reconcile",

@@ -32,9 +32,11 @@ macro_rules! named_enum {
 }
 
 pub mod audit;
+pub mod connections;
 pub mod csv_cell;
 pub mod drift;
 pub mod event;
+pub mod files;
 pub mod identity;
 pub mod profile;
 pub mod secret;

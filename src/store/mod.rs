@@ -17,6 +17,7 @@ mod credentials;
 pub mod csv_cells;
 mod duplicates;
 mod export;
+mod files;
 mod journal;
 mod lock;
 mod page;

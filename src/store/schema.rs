@@ -317,6 +317,35 @@ CREATE TABLE IF NOT EXISTS applied_records (
 -- the console's Blocked view and its count read only these.
 CREATE INDEX IF NOT EXISTS events_blocked ON events (id) WHERE is_head = 0 AND status IN ('pending', 'retrying');
 "#,
+    r#"
+-- HRIS export files (the csv kind): each one looked at, by name and content, and
+-- what became of it; times in microseconds.
+CREATE TABLE IF NOT EXISTS export_files (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    name       TEXT NOT NULL,
+    sha256     TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    modified   INTEGER NOT NULL,
+    decided_at INTEGER NOT NULL,
+    state      TEXT NOT NULL,
+    reason     TEXT,
+    rows       INTEGER NOT NULL DEFAULT 0,
+    rejected   INTEGER NOT NULL DEFAULT 0,
+    inserted   INTEGER NOT NULL DEFAULT 0,
+    updated    INTEGER NOT NULL DEFAULT 0,
+    missing    INTEGER NOT NULL DEFAULT 0,
+    unchanged  INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (name, sha256)
+);
+-- The newest export taken, one row per employee: the next export is compared
+-- with it, and it is the HRIS's directory for reconciliation.
+CREATE TABLE IF NOT EXISTS exported_employees (
+    employee_id TEXT PRIMARY KEY,
+    digest      TEXT NOT NULL,
+    record      TEXT NOT NULL,
+    file_id     INTEGER NOT NULL
+) WITHOUT ROWID;
+"#,
 ];
 
 /// Brings the file's schema up to the newest version, in one transaction.

@@ -149,6 +149,14 @@ fn breaks(module: &[String], path: &[String], test_file: bool) -> Option<&'stati
     if target == layer {
         return None;
     }
+    // The engine speaks to roles, never to a concrete client: of the connectors it
+    // names the roles, the file transport and formats, the error and the ops channel.
+    if layer == "engine" && target == "connectors" {
+        let item = path.get(1).map(String::as_str).unwrap_or("");
+        return (!CONNECTORS_THE_ENGINE_NAMES.contains(&item)).then_some(
+            "the engine speaks to the connectors' roles (connectors::roles), never to a concrete client",
+        );
+    }
     let allowed: &[&str] = match layer {
         "contract" => &["model"],
         "model" => &[],
@@ -187,6 +195,16 @@ fn breaks(module: &[String], path: &[String], test_file: bool) -> Option<&'stati
         _ => "unknown rule",
     })
 }
+
+/// What of `crate::connectors` the engine may name.
+const CONNECTORS_THE_ENGINE_NAMES: &[&str] = &[
+    "roles",
+    "inbox",
+    "csv_files",
+    "ConnectorError",
+    "Notifier",
+    "ReadBackoff",
+];
 
 /// I/O the pure layers must not do.
 const IO: &[&str] = &[
@@ -314,4 +332,29 @@ fn the_check_sees_every_way_of_naming_a_module() {
     assert!(breaks(&sandbox_file, &["model".into(), "Employee".into()], false).is_some());
     assert!(breaks(&engine_file, &["sandbox".into(), "world".into()], false).is_some());
     assert!(breaks(&engine_file, &["sandbox".into(), "world".into()], true).is_none());
+}
+
+#[test]
+fn the_engine_names_roles_never_a_concrete_client() {
+    let engine_file = vec!["engine".to_string(), "apply".to_string(), "worker".to_string()];
+    let source = r#"
+        use crate::connectors::{HrisClient, ScimClient};
+        use crate::connectors::roles::{EmployeeSource, LearnerTarget};
+        fn f() { let _ = crate::connectors::LrsClient::new(); }
+    "#;
+    let refused: Vec<_> = named_in(source, engine_file.clone())
+        .into_iter()
+        .filter_map(|n| breaks(&engine_file, &n.path, false).map(|rule| (n.path.join("::"), rule)))
+        .collect();
+    let names: Vec<&str> = refused.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "connectors::HrisClient",
+            "connectors::ScimClient",
+            "connectors::LrsClient::new"
+        ],
+        "a concrete client named by the engine is caught; the roles pass"
+    );
+    assert!(refused[0].1.contains("roles"), "{}", refused[0].1);
 }

@@ -165,19 +165,12 @@ async fn planted_duplicates_are_held_until_an_operator_decides() {
     let reconciler = Reconciler {
         store: world.store().clone(),
         contract: world.engine().contract.clone(),
-        hris: hrsync::connectors::HrisClient::new(
-            &cfg.hris.api_base,
-            cfg.hris.api_key.clone(),
-            hrsync::engine::read_retry::read_backoff(&Default::default()),
-        )
-        .unwrap(),
-        scim: hrsync::connectors::ScimClient::new(
-            &cfg.lms.scim_url,
-            cfg.lms.token.clone(),
-            hrsync::engine::read_retry::read_backoff(&Default::default()),
-        )
-        .unwrap(),
-        lrs: None,
+        connections: hrsync::engine::connect::Connections {
+            completions: None,
+            ..hrsync::engine::connect::connect(cfg, world.store())
+                .await
+                .unwrap()
+        },
         notifier: hrsync::connectors::Notifier::new(None),
         progress: Default::default(),
     };

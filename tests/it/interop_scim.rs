@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Options, OtherLms, assert_in_step, start};
-use hrsync::connectors::{HrisClient, Notifier, ScimClient};
+use hrsync::connectors::Notifier;
 use hrsync::engine::reconcile::{Reconciler, RunResult};
 use hrsync::model::Secret;
 use serde_json::json;
@@ -145,23 +145,18 @@ async fn the_engine_keeps_an_independent_scim_server_in_step() {
     world.assert_only_twins_refused();
 
     // A reconciliation right after finds nothing: membership is read from /Groups.
-    let c = &world.config;
     let reconciler = Reconciler {
         store: world.store().clone(),
         contract: world.engine().contract.clone(),
-        hris: HrisClient::new(
-            &c.hris.api_base,
-            c.hris.api_key.clone(),
-            hrsync::engine::read_retry::read_backoff(&Default::default()),
-        )
-        .unwrap(),
-        scim: ScimClient::new(
-            &server.scim_url,
-            Secret::new(TOKEN),
-            hrsync::engine::read_retry::read_backoff(&Default::default()),
-        )
-        .unwrap(),
-        lrs: None,
+        connections: {
+            let mut config = world.config.clone();
+            config.lms.scim_url = server.scim_url.clone();
+            config.lms.token = Secret::new(TOKEN);
+            config.lrs = None;
+            hrsync::engine::connect::connect(&config, world.store())
+                .await
+                .unwrap()
+        },
         notifier: Notifier::new(None),
         progress: Default::default(),
     };

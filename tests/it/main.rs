@@ -30,6 +30,7 @@ mod contract_check;
 mod demo_tmux;
 mod doctor;
 mod duplicates_held;
+mod flat_files;
 mod inbox;
 mod interop_lrs;
 mod interop_scim;

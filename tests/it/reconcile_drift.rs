@@ -11,51 +11,30 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use common::{Options, World, start};
-use hrsync::connectors::{HrisClient, LrsClient, Notifier, ScimClient};
+use hrsync::connectors::Notifier;
 use hrsync::engine::operator::handle::EngineHandle;
 use hrsync::engine::reconcile::{Reconciler, RunResult};
 use hrsync::model::{DriftCategory, DriftState};
 use hrsync::store::{DriftItem, ReconcileRun};
 use serde_json::{Value, json};
 
-fn reconciler(world: &World) -> Reconciler {
-    reconciler_telling(world, None)
+async fn reconciler(world: &World) -> Reconciler {
+    reconciler_telling(world, None).await
 }
 
-fn reconciler_telling(world: &World, ops: Option<&str>) -> Reconciler {
+async fn reconciler_telling(world: &World, ops: Option<&str>) -> Reconciler {
     let c = &world.config;
-    let lrs = c.lrs.as_ref().unwrap();
     Reconciler {
         store: world.store().clone(),
         contract: world.engine().contract.clone(),
-        hris: HrisClient::new(
-            &c.hris.api_base,
-            c.hris.api_key.clone(),
-            hrsync::engine::read_retry::read_backoff(&Default::default()),
-        )
-        .unwrap(),
-        scim: ScimClient::new(
-            &c.lms.scim_url,
-            c.lms.token.clone(),
-            hrsync::engine::read_retry::read_backoff(&Default::default()),
-        )
-        .unwrap(),
-        lrs: Some(
-            LrsClient::new(
-                &lrs.url,
-                lrs.user.clone(),
-                lrs.password.clone(),
-                hrsync::engine::read_retry::read_backoff(&Default::default()),
-            )
-            .unwrap(),
-        ),
+        connections: hrsync::engine::connect::connect(c, world.store()).await.unwrap(),
         notifier: Notifier::new(ops.map(|u| u.parse().unwrap())),
         progress: Default::default(),
     }
 }
 
 async fn complete_run(world: &World) -> ReconcileRun {
-    match reconciler(world).run("test").await.unwrap() {
+    match reconciler(world).await.run("test").await.unwrap() {
         RunResult::Complete { run } => run,
         other => panic!("the run did not complete: {other:?}"),
     }
@@ -172,6 +151,7 @@ async fn a_run_finds_each_kind_of_drift_and_the_operator_resolves_it() {
 
     let (ops_url, heard, _server) = common::ops_channel().await;
     let run = match reconciler_telling(&world, Some(&ops_url))
+        .await
         .run("test")
         .await
         .unwrap()
@@ -303,7 +283,7 @@ async fn a_run_that_cannot_finish_reports_nothing_and_one_runs_at_a_time() {
     world
         .admin("faults", json!({"hris": {"empty_next_full_pull": true}}))
         .await;
-    let result = reconciler(&world).run("test").await.unwrap();
+    let result = reconciler(&world).await.run("test").await.unwrap();
     let RunResult::Failed { run } = result else {
         panic!("an empty HRIS list fails the run: {result:?}")
     };
@@ -322,7 +302,7 @@ async fn a_run_that_cannot_finish_reports_nothing_and_one_runs_at_a_time() {
     let first = store.begin_run("a", Duration::from_secs(900)).unwrap().unwrap();
     let second = store.begin_run("b", Duration::from_secs(900)).unwrap();
     assert_eq!(second.unwrap_err().id, first, "the run under way is named");
-    let result = reconciler(&world).run("test").await.unwrap();
+    let result = reconciler(&world).await.run("test").await.unwrap();
     assert!(matches!(result, RunResult::AlreadyRunning { .. }), "{result:?}");
     // A run whose process died (no heartbeat) does not block the next forever.
     let taken_over = store.begin_run("c", Duration::ZERO).unwrap();

@@ -11,7 +11,6 @@ mod ssh_login;
 use std::sync::Arc;
 
 use super::ConnectorError;
-use crate::model::Secret;
 
 pub use folder::FolderInbox;
 pub use sftp::SftpInbox;
@@ -40,18 +39,9 @@ pub struct InboxEntry {
     pub modified: jiff::Timestamp,
 }
 
-/// How an SFTP inbox logs in and checks the server (secrets from the environment, resolved by config).
-#[derive(Clone, Debug, Default)]
-pub struct SftpAuth {
-    /// OpenSSH private key text.
-    pub private_key: Option<Secret>,
-    pub key_passphrase: Option<Secret>,
-    pub password: Option<Secret>,
-    /// Default ~/.ssh/known_hosts.
-    pub known_hosts: Option<std::path::PathBuf>,
-    /// Then an unknown key is appended to known_hosts; a changed one is still refused.
-    pub accept_new_host_key: bool,
-}
+/// How an SFTP inbox logs in and checks the server: `[hris]`'s login settings
+/// (secrets from the environment, resolved by the configuration).
+pub type SftpAuth = crate::model::connections::SftpLogin;
 
 /// `location` is a folder path or `sftp://user@host:port/path`.
 pub async fn open(location: &str, auth: &SftpAuth) -> Result<Arc<dyn Inbox>, ConnectorError> {

@@ -9,7 +9,9 @@ use std::collections::{HashMap, HashSet};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::connectors::ScimClient;
+use std::sync::Arc;
+
+use crate::connectors::roles::LearnerTarget;
 use crate::engine::apply::outcome::Failure;
 
 /// Requests taken off the queue at once.
@@ -30,13 +32,13 @@ pub struct Enroller {
 impl Enroller {
     /// Starts the task; it stops when `cancel` fires, answering what is queued.
     pub fn spawn(
-        scim: ScimClient,
+        learners: Arc<dyn LearnerTarget>,
         create_groups: bool,
         cancel: CancellationToken,
     ) -> (Enroller, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(MAX_BATCH);
         let paths = Paths {
-            scim,
+            learners,
             create_groups,
             ids: HashMap::new(),
             reported: HashSet::new(),
@@ -66,7 +68,7 @@ impl Enroller {
 
 /// The learning paths as the enrolment task knows them.
 struct Paths {
-    scim: ScimClient,
+    learners: Arc<dyn LearnerTarget>,
     create_groups: bool,
     /// Group ids by display name; a group's id never changes.
     ids: HashMap<String, String>,
@@ -103,12 +105,12 @@ impl Paths {
         let mut members: Vec<String> = requests.iter().map(|r| r.learner_id.clone()).collect();
         members.sort();
         members.dedup();
-        match self.scim.add_members(&id, &members).await {
+        match self.learners.add_members(&id, &members).await {
             // Deleted in the LMS since it was looked up: look it up (or make it) again.
             Err(error) if error.status() == Some(404) => {
                 self.ids.remove(group);
                 let id = self.id_of(group).await?;
-                self.scim.add_members(&id, &members).await?;
+                self.learners.add_members(&id, &members).await?;
             }
             answer => answer?,
         }
@@ -120,9 +122,9 @@ impl Paths {
         if let Some(id) = self.ids.get(group) {
             return Ok(id.clone());
         }
-        let id = match self.scim.group_id(group).await? {
+        let id = match self.learners.group_id(group).await? {
             Some(id) => id,
-            None if self.create_groups => match self.scim.create_group(group).await {
+            None if self.create_groups => match self.learners.create_group(group).await {
                 Ok(id) => {
                     tracing::info!(group, id, "created the learning path in the LMS");
                     id

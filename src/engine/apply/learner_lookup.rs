@@ -7,7 +7,8 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use crate::connectors::{ConnectorError, ScimUser};
+use crate::connectors::ConnectorError;
+use crate::connectors::roles::ScimUser;
 use crate::contract::map::MappedEmployee;
 use crate::contract::{AdoptBy, Contract};
 use crate::engine::apply::Applier;
@@ -75,13 +76,13 @@ impl Applier {
                 return Ok(preload.by_external_id.remove(&event.employee_id));
             }
         }
-        if let Some(user) = self.scim.user_by_external_id(&event.employee_id).await? {
+        if let Some(user) = self.learners.user_by_external_id(&event.employee_id).await? {
             return Ok(Some(user));
         }
-        if self.scim.profile().has(ScimQuirk::NoEnterpriseFilter) {
+        if self.learners.profile().has(ScimQuirk::NoEnterpriseFilter) {
             // Only a learner without an externalId can be this employee's.
             let found = match user_name {
-                Some(user_name) => self.scim.user_by_user_name(user_name).await?,
+                Some(user_name) => self.learners.user_by_user_name(user_name).await?,
                 None => None,
             };
             return Ok(found.filter(|u| u.resource["externalId"].as_str().is_none_or(str::is_empty)));
@@ -92,14 +93,14 @@ impl Applier {
             .and_then(Value::as_str)
             .filter(|n| !n.is_empty());
         match number {
-            Some(number) => Ok(self.scim.user_by_employee_number(number).await?),
+            Some(number) => Ok(self.learners.user_by_employee_number(number).await?),
             None => Ok(None),
         }
     }
 
     /// POSTs the learner; a userName the LMS says is taken answers the learner holding it.
     pub(super) async fn create(&self, event: &Event, document: &Value) -> Result<Created, Failure> {
-        match self.scim.create_user(document).await {
+        match self.learners.create_user(document).await {
             Ok(user) => {
                 self.learner_ids
                     .lock()
@@ -108,7 +109,7 @@ impl Applier {
             }
             Err(error) if self.is_taken(&error) => {
                 let holder = match document["userName"].as_str() {
-                    Some(user_name) => self.scim.user_by_user_name(user_name).await?,
+                    Some(user_name) => self.learners.user_by_user_name(user_name).await?,
                     None => None,
                 };
                 match holder {
@@ -126,7 +127,7 @@ impl Applier {
             Some(409) => true,
             Some(400) => {
                 let text = error.to_string().to_ascii_lowercase();
-                self.scim.profile().has(ScimQuirk::DuplicateIs400)
+                self.learners.profile().has(ScimQuirk::DuplicateIs400)
                     || ["taken", "already", "exists", "unique", "duplicate"]
                         .iter()
                         .any(|word| text.contains(word))

@@ -5,11 +5,11 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::connectors::ScimClient;
+use crate::connectors::roles::LearnerTarget;
 use crate::engine::apply::outcome::{Failure, Outcome};
 use crate::model::{AuditAction, Event, WriteRecord};
 
-pub async fn apply_link(scim: &ScimClient, event: &Event) -> Result<Outcome, Failure> {
+pub async fn apply_link(learners: &dyn LearnerTarget, event: &Event) -> Result<Outcome, Failure> {
     let employee = event.employee_id.as_str();
     let Some(learner_id) = event.payload["learner"].as_str() else {
         return Err(Failure::permanent("a link names no learner"));
@@ -22,7 +22,7 @@ pub async fn apply_link(scim: &ScimClient, event: &Event) -> Result<Outcome, Fai
         .flatten()
         .filter_map(Value::as_str)
     {
-        let Some(user) = scim.user(other).await? else {
+        let Some(user) = learners.user(other).await? else {
             continue;
         };
         if user.resource["externalId"].as_str() != Some(employee) {
@@ -33,12 +33,13 @@ pub async fn apply_link(scim: &ScimClient, event: &Event) -> Result<Outcome, Fai
             object.remove("meta");
             object.remove("externalId");
         }
-        scim.replace_user(&user.id, &document, user.etag.as_deref())
+        learners
+            .replace_user(&user.id, &document, user.etag.as_deref())
             .await?;
         before.insert(format!("{other}.externalId"), json!(employee));
         after.insert(format!("{other}.externalId"), Value::Null);
     }
-    let Some(user) = scim.user(learner_id).await? else {
+    let Some(user) = learners.user(learner_id).await? else {
         return Err(Failure::permanent(format!(
             "the LMS has no learner {learner_id} to link"
         )));
@@ -50,7 +51,8 @@ pub async fn apply_link(scim: &ScimClient, event: &Event) -> Result<Outcome, Fai
             object.remove("meta");
         }
         document["externalId"] = json!(employee);
-        scim.replace_user(&user.id, &document, user.etag.as_deref())
+        learners
+            .replace_user(&user.id, &document, user.etag.as_deref())
             .await?;
         before.insert(format!("{learner_id}.externalId"), current);
         after.insert(format!("{learner_id}.externalId"), json!(employee));

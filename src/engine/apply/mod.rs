@@ -23,7 +23,7 @@ use parking_lot::Mutex;
 use serde_json::{Map, Value};
 
 use crate::config::RetryPolicy;
-use crate::connectors::{HrisClient, ScimClient, ScimUser};
+use crate::connectors::roles::{EmployeeSource, LearnerTarget, ScimUser};
 use crate::contract::Contract;
 use crate::contract::identity::identity_keys;
 use crate::contract::map::map_employee;
@@ -51,9 +51,9 @@ pub static FAULT_HOOK: std::sync::OnceLock<fn(&Event)> = std::sync::OnceLock::ne
 pub struct Applier {
     pub store: Store,
     pub contract: Arc<parking_lot::RwLock<Arc<Contract>>>,
-    pub scim: ScimClient,
+    pub learners: Arc<dyn LearnerTarget>,
     /// The HRIS, for a change the poll journaled without its record.
-    pub hris: HrisClient,
+    pub employees: Arc<dyn EmployeeSource>,
     pub retry: RetryPolicy,
     pub enroller: Enroller,
     /// Learner ids by employee id; a learner's id never changes, so this is never stale.
@@ -66,15 +66,15 @@ impl Applier {
     pub fn new(
         store: Store,
         contract: Arc<Contract>,
-        (scim, hris): (ScimClient, HrisClient),
+        (learners, employees): (Arc<dyn LearnerTarget>, Arc<dyn EmployeeSource>),
         retry: RetryPolicy,
         enroller: Enroller,
     ) -> Applier {
         Applier {
             store,
             contract: Arc::new(parking_lot::RwLock::new(contract)),
-            scim,
-            hris,
+            learners,
+            employees,
             retry,
             enroller,
             learner_ids: Mutex::new(HashMap::new()),
@@ -120,7 +120,7 @@ impl Applier {
         let contract = self.contract();
         let today = Timestamp::now().to_zoned(contract.time_zone.clone()).date();
         if event.kind == "Link" {
-            return crate::engine::apply::link::apply_link(&self.scim, event).await;
+            return crate::engine::apply::link::apply_link(self.learners.as_ref(), event).await;
         }
         let read_now;
         let (record, gone) = match event.payload.get("fields").and_then(Value::as_object) {
@@ -129,7 +129,7 @@ impl Applier {
             // retried by policy like any other).
             None if event.payload.get(READ_LATER).is_some() => {
                 match self
-                    .hris
+                    .employees
                     .employee(&event.employee_id, &hris_fields(&contract))
                     .await?
                 {
@@ -258,7 +258,7 @@ impl Applier {
                 let learner_id = match document {
                     Some(document) => {
                         let updated = self
-                            .scim
+                            .learners
                             .replace_user(&user.id, &document, user.etag.as_deref())
                             .await?;
                         updated.id
@@ -314,7 +314,7 @@ impl Applier {
                 Some(user),
             ) => {
                 let updated = self
-                    .scim
+                    .learners
                     .replace_user(&user.id, &document, user.etag.as_deref())
                     .await?;
                 let reactivates = changes.after.get("active") == Some(&Value::Bool(true))
@@ -406,7 +406,7 @@ impl Applier {
         }
         document["active"] = Value::Bool(false);
         let updated = self
-            .scim
+            .learners
             .replace_user(&user.id, &document, user.etag.as_deref())
             .await?;
         let mut before = Map::new();
@@ -426,7 +426,7 @@ impl Applier {
         if let Some(id) = self.learner_ids.lock().get(manager_id) {
             return Ok(ManagerRef::Learner(id.clone().into()));
         }
-        if let Some(user) = self.scim.user_by_external_id(manager_id).await? {
+        if let Some(user) = self.learners.user_by_external_id(manager_id).await? {
             self.learner_ids
                 .lock()
                 .insert(manager_id.to_string(), user.id.clone());

@@ -107,7 +107,7 @@ impl Applier {
             Judgement::Superseded(why) => Ok(Newest::Superseded(why)),
             Judgement::AskHris => {
                 let current = self
-                    .hris
+                    .employees
                     .employee(&event.employee_id, &hris_fields(contract))
                     .await?;
                 Ok(match current {

@@ -8,14 +8,14 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use crate::connectors::HrisClient;
+use crate::connectors::roles::TrainingTarget;
 use crate::contract::Contract;
 use crate::contract::writeback::{Completion, StatementMapping, map_statement};
 use crate::engine::apply::outcome::{Failure, Outcome};
 use crate::model::{AuditAction, Event, FieldReason, WriteRecord};
 
 pub struct WriteBack {
-    pub hris: HrisClient,
+    pub training: Arc<dyn TrainingTarget>,
     pub contract: Arc<parking_lot::RwLock<Arc<Contract>>>,
 }
 
@@ -86,7 +86,7 @@ impl WriteBack {
         };
         let employee = &completion.employee_id;
         if held.records.is_none() {
-            held.records = self.hris.training_records(employee).await?;
+            held.records = self.training.training_records(employee).await?;
         }
         let Some(records) = held.records.as_mut() else {
             return Ok(Outcome::Rejected(vec![FieldReason {
@@ -99,7 +99,7 @@ impl WriteBack {
         let mut target = Vec::new();
         if !completion.recorded_in(records) {
             let record = completion.training_record();
-            let written = self.hris.add_training_record(employee, &record).await?;
+            let written = self.training.add_training_record(employee, &record).await?;
             target.push(format!("training record {}", written["id"]));
             records.push(written);
             after.insert("training_record".into(), record);
@@ -107,11 +107,16 @@ impl WriteBack {
         if let Some(row) = completion.certification_row() {
             let table = &writeback.credential_table;
             if held.rows.is_none() {
-                held.rows = Some(self.hris.table_rows(employee, table).await?.unwrap_or_default());
+                held.rows = Some(
+                    self.training
+                        .table_rows(employee, table)
+                        .await?
+                        .unwrap_or_default(),
+                );
             }
             let rows = held.rows.as_mut().expect("read just above");
             if !completion.credential_in(rows) {
-                let written = self.hris.add_table_row(employee, table, &row).await?;
+                let written = self.training.add_table_row(employee, table, &row).await?;
                 target.push(format!("{table} row {}", written["id"]));
                 rows.push(written);
                 after.insert(table.clone(), row);

@@ -13,7 +13,8 @@ use serde_json::Value;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::connectors::{ConnectorError, LrsClient, stored_at};
+use crate::connectors::ConnectorError;
+use crate::connectors::roles::{CompletionSource, stored_at};
 use crate::contract::Contract;
 use crate::contract::writeback::{StatementMapping, actor_employee, map_statement, verb_name};
 use crate::model::{Direction, NewEvent, Source};
@@ -51,7 +52,7 @@ pub struct ReadSummary {
 pub async fn read_once(
     store: &Store,
     contract: &Contract,
-    lrs: &LrsClient,
+    lrs: &dyn CompletionSource,
     overlap: Duration,
 ) -> Result<ReadSummary, ReadError> {
     let mut summary = ReadSummary::default();
@@ -212,7 +213,7 @@ fn refused_event(statement: Value) -> NewEvent {
 pub struct CompletionsSource {
     pub store: Store,
     pub contract: Arc<parking_lot::RwLock<Arc<Contract>>>,
-    pub lrs: LrsClient,
+    pub lrs: Arc<dyn CompletionSource>,
     pub interval: Duration,
     /// How far before the cursor each read starts again.
     pub overlap: Duration,
@@ -231,7 +232,7 @@ impl CompletionsSource {
                 _ = ticker.tick() => {}
             }
             let contract = self.contract.read().clone();
-            match read_once(&self.store, &contract, &self.lrs, self.overlap).await {
+            match read_once(&self.store, &contract, self.lrs.as_ref(), self.overlap).await {
                 Ok(summary) => {
                     self.health.ok(crate::engine::operator::health::System::Lrs);
                     if summary.new + summary.refused > 0 {

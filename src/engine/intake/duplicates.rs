@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
-use crate::connectors::ScimUser;
+use crate::connectors::roles::ScimUser;
 use crate::contract::map::MappedEmployee;
 use crate::model::{DuplicateBasis, DuplicateSide, IdentityKeys};
 use crate::store::{DuplicateGroup, DuplicateMember, Store, StoreError, StoreTx, SuspectedGroup};

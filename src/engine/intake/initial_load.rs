@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
 use crate::config::SafetyThreshold;
-use crate::connectors::{HrisClient, ScimClient, ScimUser};
+use crate::connectors::roles::{EmployeeSource, LearnerTarget, ScimUser};
 use crate::contract::Contract;
 use crate::contract::map::{MappedEmployee, map_employee};
 use crate::engine::apply::learner_lookup::Preload;
@@ -67,14 +67,14 @@ pub fn hris_fields(contract: &Contract) -> Vec<&str> {
 pub async fn run_if_needed(
     store: &Store,
     contract: &Contract,
-    hris: &HrisClient,
-    scim: &ScimClient,
+    employees: &dyn EmployeeSource,
+    learners: &dyn LearnerTarget,
     safety: SafetyThreshold,
 ) -> Result<Option<(LoadSummary, Preload)>, LoadError> {
     if store.cursor(DONE_CURSOR)?.is_some() {
         return Ok(None);
     }
-    let (summary, preload) = full_sync(store, contract, hris, scim, safety, Mode::Initial).await?;
+    let (summary, preload) = full_sync(store, contract, employees, learners, safety, Mode::Initial).await?;
     Ok(Some((summary, preload)))
 }
 
@@ -82,16 +82,16 @@ pub async fn run_if_needed(
 pub async fn full_sync(
     store: &Store,
     contract: &Contract,
-    hris: &HrisClient,
-    scim: &ScimClient,
+    employees: &dyn EmployeeSource,
+    learners: &dyn LearnerTarget,
     safety: SafetyThreshold,
     mode: Mode,
 ) -> Result<(LoadSummary, Preload), LoadError> {
     let started = Timestamp::now();
     let fields = hris_fields(contract);
     let (employees, learners) = tokio::try_join!(
-        async { hris.full_pull(&fields).await.map_err(LoadError::from) },
-        async { scim.all_users().await.map_err(LoadError::from) },
+        async { employees.all_employees(&fields).await.map_err(LoadError::from) },
+        async { learners.all_users().await.map_err(LoadError::from) },
     )?;
     let preload = Preload::new(learners);
     let pulled = employees.len();

@@ -5,6 +5,7 @@
 
 pub mod completions;
 pub mod duplicates;
+pub mod files;
 pub mod initial_load;
 pub mod journal_writer;
 pub mod listener;

@@ -15,7 +15,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::SafetyThreshold;
-use crate::connectors::{ConnectorError, HrisChange, HrisClient, Notifier};
+use crate::connectors::roles::{EmployeeSource, HrisChange};
+use crate::connectors::{ConnectorError, Notifier};
 use crate::contract::Contract;
 use crate::engine::apply::{safety, supersede};
 use crate::engine::intake::initial_load::{POLL_CURSOR, hris_fields};
@@ -46,19 +47,19 @@ pub struct PollSummary {
 pub async fn poll_once(
     store: &Store,
     contract: &Contract,
-    hris: &HrisClient,
+    employees: &dyn EmployeeSource,
     threshold: SafetyThreshold,
 ) -> Result<PollSummary, PollError> {
     let since = store
         .cursor(POLL_CURSOR)?
         .and_then(|c| c.parse::<Timestamp>().ok())
         .unwrap_or(Timestamp::UNIX_EPOCH);
-    let changed = hris.changed_since(since).await?;
+    let changed = employees.changed_since(since).await?;
     let latest = changed.latest.to_string();
     let fields: Arc<Vec<String>> = Arc::new(hris_fields(contract).into_iter().map(str::to_string).collect());
     let reads = changed.changes.into_iter().map(|change| {
-        let (hris, fields) = (hris.clone(), fields.clone());
-        async move { journal_entry(contract, &hris, &fields, change).await }
+        let fields = fields.clone();
+        async move { journal_entry(contract, employees, &fields, change).await }
     });
     let events: Vec<NewEvent> = futures::stream::iter(reads)
         .buffered(READ_CONCURRENCY)
@@ -95,7 +96,7 @@ pub async fn poll_once(
 /// (read after the change was listed, it may be newer than the change).
 async fn journal_entry(
     contract: &Contract,
-    hris: &HrisClient,
+    employees: &dyn EmployeeSource,
     fields: &[String],
     change: HrisChange,
 ) -> NewEvent {
@@ -103,7 +104,7 @@ async fn journal_entry(
     let record = if change.action.eq_ignore_ascii_case("deleted") {
         Ok(None)
     } else {
-        hris.employee_retried(&change.employee_id, &fields).await
+        employees.employee(&change.employee_id, &fields).await
     };
     let mut payload = json!({
         "id": change.employee_id,
@@ -161,7 +162,7 @@ pub struct PollInfo {
 pub struct Poller {
     pub store: Store,
     pub contract: Arc<parking_lot::RwLock<Arc<Contract>>>,
-    pub hris: HrisClient,
+    pub employees: Arc<dyn EmployeeSource>,
     pub interval: Duration,
     pub threshold: SafetyThreshold,
     pub notifier: Notifier,
@@ -188,7 +189,7 @@ impl Poller {
                 _ = ticker.tick() => {}
             }
             let contract = self.contract.read().clone();
-            let result = poll_once(&self.store, &contract, &self.hris, self.threshold).await;
+            let result = poll_once(&self.store, &contract, self.employees.as_ref(), self.threshold).await;
             {
                 let mut info = self.info.lock();
                 info.last_at = Some(Timestamp::now());

@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value, json};
 
 use super::*;
-use crate::connectors::ScimUser;
+use crate::connectors::roles::ScimUser;
 use crate::engine::apply::plan::plan;
 use crate::engine::intake::initial_load::hris_fields;
 use crate::sandbox::world::{WorkforceSpec, generate};

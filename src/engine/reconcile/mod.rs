@@ -15,10 +15,12 @@ use futures::StreamExt;
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use crate::connectors::{HrisClient, LrsClient, Notifier, ScimClient, stored_at};
+use crate::connectors::Notifier;
+use crate::connectors::roles::{CompletionSource, TrainingTarget, stored_at};
 use crate::contract::Contract;
 use crate::contract::identity::identity_keys;
 use crate::contract::writeback::{Completion, StatementMapping, map_statement};
+use crate::engine::connect::Connections;
 use crate::engine::intake::duplicates::employee_groups;
 use crate::engine::intake::initial_load::hris_fields;
 use crate::engine::operator::progress::Progress;
@@ -62,9 +64,8 @@ impl RunResult {
 pub struct Reconciler {
     pub store: Store,
     pub contract: Arc<parking_lot::RwLock<Arc<Contract>>>,
-    pub hris: HrisClient,
-    pub scim: ScimClient,
-    pub lrs: Option<LrsClient>,
+    /// The HRIS, LMS and LRS it reads.
+    pub connections: Connections,
     pub notifier: Notifier,
     /// How far a run has come, for the status and a CLI progress bar.
     pub progress: Arc<Progress>,
@@ -132,8 +133,9 @@ impl Reconciler {
         progress.begin("reconciling: reading the HRIS and the LMS", expected);
         let (employee_count, _) = tokio::try_join!(
             async {
-                self.hris
-                    .full_pull_each(&fields, |record| {
+                self.connections
+                    .employees
+                    .each_employee(&fields, &mut |record| {
                         packed.push(&record);
                         keys.push(identity_keys(&contract, &record));
                         progress.add(1);
@@ -143,12 +145,13 @@ impl Reconciler {
             },
             async {
                 // Membership first: many servers list it only on the group.
-                let groups = (self.scim.all_groups().await)
+                let groups = (self.connections.learners.all_groups().await)
                     .map_err(|e| format!("the LMS's groups could not be read: {e}"))?;
                 packed_learners.set_memberships(&groups);
                 drop(groups);
-                self.scim
-                    .each_user(|user| {
+                self.connections
+                    .learners
+                    .each_user(&mut |user| {
                         packed_learners.push(&user);
                         progress.add(1);
                     })
@@ -188,10 +191,13 @@ impl Reconciler {
         findings.retain(|f| {
             f.category != DriftCategory::EmployeeWithoutLearner || !held.contains(&f.employee_id)
         });
-        let completions = match &self.lrs {
-            Some(lrs) if contract.writeback.is_some() => {
+        let connections = &self.connections;
+        let completions = match (&connections.completions, &connections.training) {
+            (Some(lrs), Some(training)) if contract.writeback.is_some() => {
                 let known = keys.iter().map(|k| k.employee_id.as_str()).collect();
-                let (count, missing) = self.completions_not_written_back(&contract, lrs, &known).await?;
+                let (count, missing) = self
+                    .completions_not_written_back(&contract, (lrs.as_ref(), training.as_ref()), &known)
+                    .await?;
                 findings.extend(missing);
                 count
             }
@@ -212,7 +218,7 @@ impl Reconciler {
     async fn completions_not_written_back(
         &self,
         contract: &Contract,
-        lrs: &LrsClient,
+        (lrs, training): (&dyn CompletionSource, &dyn TrainingTarget),
         known: &HashSet<&str>,
     ) -> Result<(u64, Vec<Finding>), String> {
         let writeback = contract.writeback.as_ref().expect("checked by the caller");
@@ -245,14 +251,13 @@ impl Reconciler {
         })
         .await
         .map_err(|e| format!("the LRS could not be read: {e}"))?;
-        let hris = &self.hris;
         self.progress.begin(
             "reconciling: checking completions in the HRIS",
             Some(by_employee.len() as u64),
         );
         let mut checks = futures::stream::iter(by_employee)
             .map(|(employee, completions)| async move {
-                let records = hris.training_records_retried(&employee).await;
+                let records = training.training_records(&employee).await;
                 (employee, completions, records)
             })
             .buffer_unordered(HRIS_READS_AT_ONCE);

@@ -13,7 +13,7 @@ use hashbrown::HashTable;
 
 use serde_json::{Map, Value};
 
-use crate::connectors::{GroupMembers, ScimUser};
+use crate::connectors::roles::{GroupMembers, ScimUser};
 use crate::contract::Contract;
 use crate::contract::ScimPath;
 use crate::contract::map::FieldSource;

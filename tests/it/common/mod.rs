@@ -49,6 +49,8 @@ pub struct Options {
     pub create_groups: bool,
     /// The engine reads completions from this xAPI base URL instead of the sandbox's.
     pub lrs_url: Option<String>,
+    /// The HRIS sends nightly exports to `<dir>/inbox` instead of speaking its API.
+    pub hris_files: bool,
 }
 
 impl Default for Options {
@@ -63,6 +65,7 @@ impl Default for Options {
             lms_quirks: Vec::new(),
             create_groups: true,
             lrs_url: None,
+            hris_files: false,
         }
     }
 }
@@ -95,6 +98,9 @@ pub async fn start(options: Options) -> World {
         config.lms.token = hrsync::model::Secret::new(lms.token.clone());
         config.lrs = None;
     }
+    if options.hris_files {
+        config.hris = file_mode_hris(dir.path());
+    }
     let contract = hrsync::contract::parse(CONTRACT).unwrap();
     let engine = engine::start_with_listener(&config, contract, listener)
         .await
@@ -106,6 +112,34 @@ pub async fn start(options: Options) -> World {
         dir,
         http: reqwest::Client::new(),
         config,
+    }
+}
+
+/// `[hris] kind = "csv"`: exports dropped in `<dir>/inbox`, looked at every 100 ms and
+/// taken once unchanged for 300 ms; rejects in `<dir>/outbox`.
+pub fn file_mode_hris(dir: &std::path::Path) -> hrsync::config::HrisConfig {
+    let inbox = dir.join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    hrsync::config::HrisConfig {
+        kind: hrsync::config::HrisKind::Csv,
+        api_base: String::new(),
+        api_key: hrsync::model::Secret::new(""),
+        files: Some(hrsync::config::ExportFeed {
+            inbox: inbox.display().to_string(),
+            pattern: "*.csv".into(),
+            columns: hrsync::sandbox::export::EXPORT_COLUMNS
+                .iter()
+                .map(|(column, field)| (column.to_string(), field.to_string()))
+                .collect(),
+            delimiter: None,
+            encoding: None,
+            settle: Duration::from_millis(300),
+            done_suffix: Some(".done".into()),
+            outbox: dir.join("outbox"),
+            keep: Duration::from_secs(30 * 86_400),
+            scan_every: Duration::from_millis(100),
+            sftp: Default::default(),
+        }),
     }
 }
 
@@ -134,11 +168,24 @@ pub async fn start_for_binary(options: Options) -> World {
     let mut config = sandbox_config(&sandbox, &store_path, &contract_path);
     config.webhook.listen = format!("127.0.0.1:{port}").parse().unwrap();
     let c = sandbox.credentials();
+    let hris_section = if options.hris_files {
+        config.hris = file_mode_hris(dir.path());
+        let columns: String = hrsync::sandbox::export::EXPORT_COLUMNS
+            .iter()
+            .map(|(column, field)| format!("{column:?} = {field:?}\n"))
+            .collect();
+        format!(
+            "[hris]\nkind = \"csv\"\ninbox = \"inbox\"\noutbox = \"outbox\"\nsettle_s = 0.3\n\
+             scan_every_s = 0.1\ndone_suffix = \".done\"\n[hris.columns]\n{columns}"
+        )
+    } else {
+        format!(
+            "[hris]\nurl = \"{}\"\napi_key_env = \"T_HRIS_KEY\"\ncompany = \"{}\"\n",
+            c.hris_url, c.hris_company
+        )
+    };
     let toml = format!(
-        r#"[hris]
-url = "{hris}"
-api_key_env = "T_HRIS_KEY"
-company = "{company}"
+        r#"{hris_section}
 [lms]
 scim_url = "{scim}"
 token_env = "T_SCIM_TOKEN"
@@ -164,8 +211,6 @@ interval_s = 1
 max_deactivate_percent = 5.0
 max_deactivate_count = 50
 "#,
-        hris = c.hris_url,
-        company = c.hris_company,
         scim = c.scim_url,
         xapi = c.xapi_url,
         store = store_path.display(),
@@ -573,13 +618,14 @@ impl World {
             .collect()
     }
 
-    /// Every learner the LMS holds was created or adopted exactly once by the
-    /// audit log's account, and the log names no create or adoption of a learner
-    /// the LMS does not hold: the audit matches the LMS.
+    /// Every learner the LMS holds was created, adopted, or (written by an attempt
+    /// a SIGKILL cut off) recovered exactly once by the audit log's account, and the
+    /// log names no such write of a learner the LMS does not hold: the audit
+    /// matches the LMS.
     pub async fn assert_one_create_or_adopt_per_learner(&self) {
         let learners = self.learners().await;
         let mut made: BTreeMap<String, usize> = BTreeMap::new();
-        for action in ["learner.create", "learner.adopt"] {
+        for action in ["learner.create", "learner.adopt", "learner.recovered"] {
             let filter = hrsync::store::AuditFilter {
                 action: Some(action.into()),
                 ..Default::default()
@@ -637,35 +683,13 @@ impl World {
     /// A reconciliation now, as the engine's schedule would run it (the same
     /// clients, the LMS's profile read with the configured quirks).
     pub async fn reconcile(&self) -> hrsync::engine::reconcile::RunResult {
-        use hrsync::connectors::{HrisClient, LrsClient, Notifier, ScimClient};
-        let c = &self.config;
-        let scim = ScimClient::new(
-            &c.lms.scim_url,
-            c.lms.token.clone(),
-            hrsync::engine::read_retry::read_backoff(&Default::default()),
-        )
-        .unwrap();
-        let profile = scim.discover(&c.lms.quirks).await;
         let reconciler = hrsync::engine::reconcile::Reconciler {
             store: self.store().clone(),
             contract: self.engine().contract.clone(),
-            hris: HrisClient::new(
-                &c.hris.api_base,
-                c.hris.api_key.clone(),
-                hrsync::engine::read_retry::read_backoff(&Default::default()),
-            )
-            .unwrap(),
-            scim: scim.with_profile(profile),
-            lrs: c.lrs.as_ref().map(|l| {
-                LrsClient::new(
-                    &l.url,
-                    l.user.clone(),
-                    l.password.clone(),
-                    hrsync::engine::read_retry::read_backoff(&Default::default()),
-                )
-                .unwrap()
-            }),
-            notifier: Notifier::new(None),
+            connections: hrsync::engine::connect::connect(&self.config, self.store())
+                .await
+                .unwrap(),
+            notifier: hrsync::connectors::Notifier::new(None),
             progress: Default::default(),
         };
         reconciler.run("test").await.unwrap()

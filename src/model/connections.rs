@@ -1,0 +1,92 @@
+//! Where the HRIS, LMS and LRS are and what kind of system each is: the settings
+//! the configuration reads and the connectors are built from.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::{ScimQuirk, Secret};
+
+named_enum!(
+    /// What fills the HRIS's roles (`[hris] kind`).
+    HrisKind {
+        /// A BambooHR-shaped REST API: full pull, changes since, webhooks.
+        BambooHr => "bamboohr",
+        /// Nightly full exports as CSV files in a folder or on an SFTP server.
+        Csv => "csv",
+    }
+);
+
+/// `[hris]`.
+#[derive(Debug, Clone)]
+pub struct HrisConnection {
+    pub kind: HrisKind,
+    /// `{url}/api/gateway.php/{company}/v1` (an API kind only; empty otherwise).
+    pub api_base: String,
+    pub api_key: Secret,
+    /// The exports to take (the `csv` kind only).
+    pub files: Option<ExportFeed>,
+}
+
+/// How the HRIS's nightly exports are found and read (`[hris] kind = "csv"`).
+#[derive(Debug, Clone)]
+pub struct ExportFeed {
+    /// A folder, or `sftp://user@host:port/path`.
+    pub inbox: String,
+    /// Which files in it are exports: a glob on the name (`*.csv`).
+    pub pattern: String,
+    /// File column → the contract's HRIS field (`[hris.columns]`), in file order.
+    pub columns: Vec<(String, String)>,
+    /// `None`: detected among `,` `;` TAB `|`.
+    pub delimiter: Option<u8>,
+    /// `None`: detected (UTF-8, UTF-16 with a BOM, else windows-1252).
+    pub encoding: Option<String>,
+    /// A file is taken once its size and time have not changed for this long…
+    pub settle: Duration,
+    /// …or at once when a marker `<file><done_suffix>` is beside it.
+    pub done_suffix: Option<String>,
+    /// Where `<file>.rejects.csv` is written (a folder on this machine).
+    pub outbox: PathBuf,
+    /// Taken files stay in `processed/` this long.
+    pub keep: Duration,
+    /// How often the inbox is looked at.
+    pub scan_every: Duration,
+    pub sftp: SftpLogin,
+}
+
+/// How an SFTP inbox logs in and checks the server's host key.
+#[derive(Debug, Clone, Default)]
+pub struct SftpLogin {
+    /// An OpenSSH private key's text (`key_env`).
+    pub private_key: Option<Secret>,
+    pub key_passphrase: Option<Secret>,
+    pub password: Option<Secret>,
+    /// The host keys trusted (default `~/.ssh/known_hosts`).
+    pub known_hosts: Option<PathBuf>,
+    /// An unknown host key is trusted and written to `known_hosts`; a changed one never.
+    pub accept_new_host_key: bool,
+}
+
+/// `[lms]`.
+#[derive(Debug, Clone)]
+pub struct LmsConnection {
+    pub scim_url: String,
+    pub token: Secret,
+    /// Learning paths the triggers need and the LMS lacks are created (`[lms] create_groups`).
+    pub create_groups: bool,
+    /// Where the server departs from SCIM in ways it does not say (`[lms] quirks`).
+    pub quirks: Vec<ScimQuirk>,
+}
+
+/// `[lrs]`.
+#[derive(Debug, Clone)]
+pub struct LrsConnection {
+    pub url: String,
+    pub user: Secret,
+    pub password: Secret,
+    /// How often new statements are read (`[lrs] poll_interval_s`, default 30).
+    pub poll_interval: Duration,
+    /// How far before its cursor each read starts again (`[lrs] overlap_s`, default
+    /// 600): LRSs that compare `since` with the statement's own time, or show a
+    /// statement a little after storing it, are read without a gap.
+    pub overlap: Duration,
+}

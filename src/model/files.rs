@@ -1,0 +1,50 @@
+//! HRIS export files: what became of each one the engine looked at.
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+named_enum!(
+    /// What became of an export file.
+    FileState {
+        /// Compared with the one before and journaled.
+        Taken => "taken",
+        /// Not taken, for the reason recorded (stale, unreadable): it never will be.
+        Refused => "refused",
+        /// Many fewer rows than the one before: waits whole for an operator.
+        Held => "held",
+        /// An operator let a held file through: it is taken at the next look.
+        Confirmed => "confirmed",
+    }
+);
+
+/// How an export compared with the one taken before it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct FileCounts {
+    /// Data rows in the file.
+    pub rows: u64,
+    /// Rows refused (malformed, duplicate id, failing the contract).
+    pub rejected: u64,
+    pub inserted: u64,
+    pub updated: u64,
+    /// Employees of the last export absent from this one: deactivated, never deleted.
+    pub missing: u64,
+    pub unchanged: u64,
+}
+
+/// One export file as the store records it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExportFile {
+    pub id: i64,
+    pub name: String,
+    /// SHA-256 of the content, hex: the same name with the same content is one file.
+    pub sha256: String,
+    pub size: u64,
+    /// The file's own time: when the HRIS exported it.
+    pub modified: Timestamp,
+    /// When the engine last decided about it.
+    pub decided_at: Timestamp,
+    pub state: FileState,
+    /// Why it was refused or held (or who confirmed it, and why).
+    pub reason: Option<String>,
+    pub counts: FileCounts,
+}
