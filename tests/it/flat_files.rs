@@ -427,3 +427,71 @@ async fn a_killed_engine_taking_an_export_loses_nothing_and_applies_nothing_twic
         .unwrap()
         .expect("the audit chain is intact");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_are_taken_over_sftp_from_a_real_sshd_checking_its_host_key() {
+    use crate::common::sshd::{self, SshKeys, Sshd};
+    let keys = SshKeys::new();
+    let server = Sshd::start(&keys, &keys.host_key);
+    let mut world = file_world(200).await;
+    world.stop().await;
+    // The same inbox folder, now reached over SFTP: an unknown host key is refused…
+    let known_hosts = world.dir.path().join("known_hosts");
+    let location = format!(
+        "sftp://{}@127.0.0.1:{}{}",
+        sshd::current_user(),
+        server.port,
+        inbox(&world).display()
+    );
+    let feed = world.config.hris.files.as_mut().unwrap();
+    feed.inbox = location;
+    feed.sftp.private_key = Some(hrsync::model::Secret::new(keys.user_key.clone()));
+    feed.sftp.known_hosts = Some(known_hosts.clone());
+    feed.sftp.accept_new_host_key = false;
+    world.restart().await;
+    let (full, rows) = export(&world, "full").await;
+    let name = drop_in(&world, &full);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = hrsync::engine::operator::status::EngineStatus::read(world.store()).unwrap();
+        let text = serde_json::to_string(&status).unwrap();
+        if text.contains("host key") {
+            assert!(text.contains(&sshd::fingerprint(&keys.host_key)), "{text}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no host-key refusal in the status: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        world.store().export_files(10).unwrap().is_empty(),
+        "nothing is taken from an unknown host"
+    );
+    world.stop().await;
+
+    // …and trusted when the operator says so: written to known_hosts, then taken.
+    world.config.hris.files.as_mut().unwrap().sftp.accept_new_host_key = true;
+    world.restart().await;
+    let taken = decided(&world, &name, FileState::Taken).await;
+    assert_eq!(taken.counts.rows, rows);
+    assert!(
+        std::fs::read_to_string(&known_hosts)
+            .unwrap()
+            .contains("127.0.0.1")
+    );
+    assert!(
+        inbox(&world).join("processed").join(&name).exists(),
+        "moved over SFTP"
+    );
+    world.settle().await;
+    let learners = world.learners().await;
+    let hris = world.hris().await;
+    let provisioned = hris
+        .iter()
+        .filter(|(id, e)| in_scope_and_employed(e) && learners.get(*id).is_some_and(|l| l["active"] == true))
+        .count();
+    assert!(provisioned > 100, "{provisioned} provisioned over SFTP");
+    drop(server);
+}
