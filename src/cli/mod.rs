@@ -58,6 +58,10 @@ pub enum Command {
         /// No colours (as NO_COLOR does).
         #[arg(long)]
         no_color: bool,
+        /// Where the HRIS's employees come from: its API (`bamboohr`), or (`csv`) nightly
+        /// exports the sandbox writes to a folder every 20 s, taken as flat files.
+        #[arg(long, value_name = "KIND", default_value = "bamboohr", value_parser = ["bamboohr", "csv"])]
+        hris: String,
     },
     /// Work with the mapping contract.
     #[command(subcommand)]
@@ -256,6 +260,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 headless,
                 faults,
                 no_color,
+                hris,
             } => {
                 let options = run::DemoOptions {
                     employees,
@@ -263,6 +268,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     headless,
                     faults: faults.as_deref().map(read_faults).transpose()?,
                     no_color,
+                    hris_files: hris == "csv",
                 };
                 run::demo(options, &log_file).await
             }

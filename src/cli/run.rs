@@ -120,7 +120,12 @@ pub struct DemoOptions {
     /// Faults in place of the demo's light sprinkle.
     pub faults: Option<crate::sandbox::faults::Faults>,
     pub no_color: bool,
+    /// The HRIS sends nightly exports (every 20 s here) instead of webhooks.
+    pub hris_files: bool,
 }
+
+/// How often the demo's sandbox writes an HRIS export in flat-file mode.
+const DEMO_EXPORT_EVERY: Duration = Duration::from_secs(20);
 
 /// The sandbox, the engine and the console together on a temporary store, with
 /// churn, completions and a sprinkle of faults, so every pane has something real
@@ -155,16 +160,43 @@ pub async fn demo(options: DemoOptions, log_file: &Path) -> anyhow::Result<()> {
         },
         ..Default::default()
     });
+    let inbox = dir.path().join("inbox");
     let sandbox = Sandbox::start(SandboxConfig {
         employees: options.employees,
         churn_per_sec: options.churn,
         completions_per_sec: options.churn,
-        webhook_url: Some(webhook_url),
+        // In flat-file mode the HRIS only writes exports.
+        webhook_url: (!options.hris_files).then_some(webhook_url),
+        export_dir: options.hris_files.then(|| inbox.clone()),
+        export_every: DEMO_EXPORT_EVERY,
         faults,
         ..SandboxConfig::default()
     })
     .await?;
     let mut config = sandbox_config(&sandbox, &dir.path().join("hrsync.db"), &contract_path);
+    if options.hris_files {
+        config.hris = crate::config::HrisConfig {
+            kind: crate::config::HrisKind::Csv,
+            api_base: String::new(),
+            api_key: Secret::new(""),
+            files: Some(crate::config::ExportFeed {
+                inbox: inbox.display().to_string(),
+                pattern: "hris-*.csv".into(),
+                columns: crate::sandbox::export::EXPORT_COLUMNS
+                    .iter()
+                    .map(|(column, field)| (column.to_string(), field.to_string()))
+                    .collect(),
+                delimiter: None,
+                encoding: None,
+                settle: Duration::from_secs(1),
+                done_suffix: Some(".done".into()),
+                outbox: dir.path().join("outbox"),
+                keep: Duration::from_secs(86_400),
+                scan_every: Duration::from_secs(2),
+                sftp: Default::default(),
+            }),
+        };
+    }
     // Quick retries, so a dead letter shows within seconds.
     config.retry = RetryPolicy {
         attempts: 2,
