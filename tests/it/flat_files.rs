@@ -359,7 +359,6 @@ fn the_sandbox_columns_cover_what_the_contract_reads() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "open: under CI load the audit names a learner write the LMS does not hold (issue 24 note)"]
 async fn a_killed_engine_taking_an_export_loses_nothing_and_applies_nothing_twice() {
     let world = common::start_for_binary(Options {
         employees: 1500,

@@ -242,3 +242,52 @@ async fn a_write_cut_off_before_its_journal_entry_is_audited_as_recovered() {
     );
     world.store().verify_audit().unwrap().expect("the chain is whole");
 }
+
+/// An attempt cut off by a stop, for an employee who has no learner (out of
+/// scope), wrote nothing: finishing it audits no "learner.recovered".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_off_attempt_for_someone_without_a_learner_claims_no_write() {
+    let mut world = common::start(Options {
+        employees: 80,
+        ..Options::default()
+    })
+    .await;
+    world.settle().await;
+    world.stop().await;
+    let hris = world.hris().await;
+    let learners = world.learners().await;
+    let id = hris
+        .iter()
+        .find(|(id, e)| !common::in_scope_and_employed(e) && !learners.contains_key(*id))
+        .map(|(id, _)| id.clone())
+        .expect("an employee out of scope without a learner");
+    // As a killed engine leaves it: journaled and started, never finished.
+    let store = world.store();
+    let appended = store
+        .append(&[hrsync::model::NewEvent {
+            idempotency_key: format!("cut-off-{id}"),
+            source: hrsync::model::Source::Webhook,
+            direction: hrsync::model::Direction::HrisToLms,
+            employee_id: id.clone(),
+            kind: "Updated".into(),
+            occurred_at: jiff::Timestamp::now(),
+            payload: json!({ "id": id }),
+        }])
+        .unwrap();
+    let hrsync::store::Appended::New(event) = appended[0] else {
+        panic!("not journaled: {appended:?}")
+    };
+    store.transaction(|tx| tx.mark_started(&[event])).unwrap();
+
+    world.restart().await;
+    world.settle().await;
+    let status = world.store().event(event).unwrap().expect("journaled").event.status;
+    assert_eq!(status, hrsync::model::EventStatus::Unchanged);
+    let filter = hrsync::store::AuditFilter {
+        action: Some("learner.recovered".into()),
+        employee_id: Some(id.clone()),
+        ..Default::default()
+    };
+    let claimed = world.store().audit_page(&filter, None, 10).unwrap();
+    assert!(claimed.is_empty(), "employee {id}: {claimed:?}");
+}

@@ -61,6 +61,7 @@ pub async fn apply_link(learners: &dyn LearnerTarget, event: &Event) -> Result<O
         return Ok(Outcome::Unchanged {
             enrolled: Vec::new(),
             mapped: None,
+            held: true,
             why: "the learner is already linked to the employee",
             awaits_manager: None,
         });

@@ -292,6 +292,7 @@ impl Applier {
                         None => Outcome::Unchanged {
                             enrolled,
                             mapped: mapped_json,
+                            held: true,
                             why,
                             awaits_manager,
                         },
@@ -300,6 +301,7 @@ impl Applier {
                 None => Outcome::Unchanged {
                     enrolled: Vec::new(),
                     mapped: mapped_json,
+                    held: false,
                     why,
                     awaits_manager,
                 },
@@ -347,6 +349,7 @@ impl Applier {
             Plan::Nothing { why, .. } => Outcome::Unchanged {
                 enrolled: Vec::new(),
                 mapped: None,
+                held: false,
                 why,
                 awaits_manager: None,
             },
@@ -396,6 +399,7 @@ impl Applier {
             return Ok(Outcome::Unchanged {
                 enrolled: Vec::new(),
                 mapped: None,
+                held: false,
                 why: "gone from the HRIS, and no active learner",
                 awaits_manager: None,
             });

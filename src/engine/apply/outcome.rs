@@ -24,6 +24,9 @@ pub enum Outcome {
     Unchanged {
         enrolled: Vec<String>,
         mapped: Option<Value>,
+        /// The target holds a record with these values (a learner, a
+        /// completion): what a cut-off attempt may have written.
+        held: bool,
         why: &'static str,
         awaits_manager: Option<String>,
     },

@@ -459,7 +459,9 @@ fn audit_recovered(
     outcome: &Outcome,
 ) -> Result<(), StoreError> {
     let Outcome::Unchanged {
-        mapped: Some(mapped), ..
+        mapped: Some(mapped),
+        held: true,
+        ..
     } = outcome
     else {
         return Ok(());

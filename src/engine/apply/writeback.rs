@@ -78,6 +78,7 @@ impl WriteBack {
                 return Ok(Outcome::Unchanged {
                     enrolled: Vec::new(),
                     mapped: None,
+                    held: false,
                     why: "the contract in force does not write this statement back",
                     awaits_manager: None,
                 });
@@ -126,6 +127,7 @@ impl WriteBack {
             return Ok(Outcome::Unchanged {
                 enrolled: Vec::new(),
                 mapped,
+                held: true,
                 why: "the HRIS already holds this completion",
                 awaits_manager: None,
             });
