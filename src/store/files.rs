@@ -85,7 +85,7 @@ impl StoreTx<'_> {
                  ON CONFLICT (employee_id) DO UPDATE SET digest = excluded.digest, \
                  record = excluded.record, file_id = excluded.file_id",
             )?
-            .execute(params![employee_id, digest, Value::Object(record.clone()).to_string(), file])?;
+            .execute(params![employee_id, digest, serde_json::to_string(record).expect("a JSON map serialises"), file])?;
         Ok(())
     }
 

@@ -267,21 +267,25 @@ impl FileIntake {
     ) -> Result<(usize, usize), FileError> {
         let stamp_at = file.modified;
         let mut events = Vec::with_capacity(compared.changes.len());
-        for change in &compared.changes {
+        // Each record moves into its event's payload, and is kept from there as the
+        // last export's: a first export of everyone is not held twice.
+        let mut digests = Vec::with_capacity(compared.changes.len());
+        for change in compared.changes {
             let stamp = supersede::stamp(contract, change.record.as_ref(), stamp_at);
             let mut payload = json!({
                 "id": change.employee_id,
                 "action": change.kind,
                 "sent_from": format!("{}:{}", file.name, change.line),
             });
-            if let Some(record) = &change.record {
-                payload["fields"] = Value::Object(record.clone());
+            if let Some(record) = change.record {
+                payload["fields"] = Value::Object(record);
             }
+            digests.push(change.digest);
             events.push(NewEvent {
                 idempotency_key: hris_change_key(&change.employee_id, &stamp),
                 source: Source::File,
                 direction: Direction::HrisToLms,
-                employee_id: change.employee_id.clone(),
+                employee_id: change.employee_id,
                 kind: change.kind.to_string(),
                 occurred_at: stamp.at,
                 payload,
@@ -300,10 +304,10 @@ impl FileIntake {
                     safety::hold_mass_deactivations(tx, &appended, &deactivating, allowed, "HRIS export")?;
                 file.state = FileState::Taken;
                 let id = tx.record_file(&file)?;
-                for change in &compared.changes {
-                    match &change.record {
-                        Some(record) => tx.put_exported(&change.employee_id, &change.digest, record, id)?,
-                        None => tx.remove_exported(&change.employee_id)?,
+                for (event, digest) in events.iter().zip(&digests) {
+                    match event.payload.get("fields").and_then(Value::as_object) {
+                        Some(record) => tx.put_exported(&event.employee_id, digest, record, id)?,
+                        None => tx.remove_exported(&event.employee_id)?,
                     }
                 }
                 tx.set_cursor(safety::ACTIVE_LEARNERS_CURSOR, &compared.present.to_string())?;
