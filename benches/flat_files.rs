@@ -1,8 +1,9 @@
 //! Flat-file mode: a 100,000-row HRIS export taken and compared with the one
 //! before. The sandbox (its own process) writes the first export; a second is
 //! made from it with 1 % of the rows changed. Both are taken by the engine's file
-//! intake into a store on disk: the first journals everyone (the initial load of
-//! file mode), the second is the nightly case, timed with its peak memory.
+//! intake into a store on disk, each in a process of its own: the first journals
+//! everyone (the initial load of file mode), the second is the nightly case,
+//! timed with its process's peak memory.
 //! Run: `cargo bench --bench flat_files` (HRSYNC_BENCH_EMPLOYEES to change the size).
 
 mod common;
@@ -15,6 +16,13 @@ use common::SandboxProcess;
 use hrsync::engine::intake::files::{Decision, FileIntake};
 
 fn main() {
+    // A take runs in a process of its own, so its peak memory is its own: the
+    // first export (everyone inserted) leaves the allocator holding what it freed.
+    if let Ok(take) = std::env::var(TAKE) {
+        let (dir, file) = take.split_once('\n').unwrap();
+        take_one(Path::new(dir), Path::new(file));
+        return;
+    }
     let employees: usize = std::env::var("HRSYNC_BENCH_EMPLOYEES")
         .ok()
         .and_then(|n| n.parse().ok())
@@ -30,12 +38,33 @@ fn main() {
     );
     let first = wait_for_export(&exports);
     let second = one_percent_changed(&first, &dir.path().join("changed.csv"));
-    // Only the store and the contract are used: the file intake talks to neither system.
-    let (mut config, contract) = common::engine_config(&sandbox.credentials, dir.path());
+    std::fs::write(
+        dir.path().join("credentials.json"),
+        sandbox.credentials.to_string(),
+    )
+    .unwrap();
     drop(sandbox);
+    for file in [&first, &second] {
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .env(TAKE, format!("{}\n{}", dir.path().display(), file.display()))
+            .status()
+            .unwrap();
+        assert!(status.success(), "taking {} failed", file.display());
+    }
+}
 
+/// `dir` and the file to take, a line each: this process only takes that file.
+const TAKE: &str = "HRSYNC_BENCH_TAKE";
+
+/// Takes one export into the store in `dir` and prints the time and this
+/// process's peak memory.
+fn take_one(dir: &Path, file: &Path) {
+    let credentials: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("credentials.json")).unwrap()).unwrap();
+    // Only the store and the contract are used: the file intake talks to neither system.
+    let (mut config, contract) = common::engine_config(&credentials, dir);
     common::runtime().block_on(async {
-        let inbox_dir = dir.path().join("inbox");
+        let inbox_dir = dir.join("inbox");
         std::fs::create_dir_all(&inbox_dir).unwrap();
         config.hris.files = Some(hrsync::config::ExportFeed {
             inbox: inbox_dir.display().to_string(),
@@ -48,12 +77,13 @@ fn main() {
             encoding: None,
             settle: Duration::ZERO,
             done_suffix: None,
-            outbox: dir.path().join("outbox"),
+            outbox: dir.join("outbox"),
             keep: Duration::from_secs(86_400),
             scan_every: Duration::from_secs(60),
             sftp: Default::default(),
         });
         let store = hrsync::store::Store::open(&config.store_path).unwrap();
+        let first = store.last_taken_file().unwrap().is_none();
         let intake = FileIntake {
             store: store.clone(),
             contract: Arc::new(parking_lot::RwLock::new(Arc::new(contract))),
@@ -66,32 +96,34 @@ fn main() {
         let inbox = hrsync::connectors::inbox::open(&inbox_dir.display().to_string(), &Default::default())
             .await
             .unwrap();
-        let size = std::fs::metadata(&first).unwrap().len() as f64 / 1e6;
-        for (label, file) in [("first export (everyone inserted)", &first), ("next export, 1 % changed", &second)] {
-            let name = file.file_name().unwrap().to_string_lossy().into_owned();
-            std::fs::copy(file, inbox_dir.join(&name)).unwrap();
-            let entry = inbox.list("").await.unwrap().into_iter().find(|e| e.name == name).unwrap();
-            let resident = common::rss_mb("VmRSS:");
-            let _ = std::fs::write("/proc/self/clear_refs", "5");
-            let started = Instant::now();
-            let decision = intake.take(inbox.as_ref(), &entry).await.unwrap();
-            let elapsed = started.elapsed();
-            let Decision::Taken(counts) = decision else {
-                panic!("{label}: {decision:?}")
-            };
-            println!(
-                "{label}: {} rows ({size:.1} MB): {:.2} s, {:.0} rows/s; {} inserted, {} updated, {} missing, {} unchanged, {} rejected; RSS {resident:.0} MB before, peak {:.0} MB",
-                counts.rows,
-                elapsed.as_secs_f64(),
-                counts.rows as f64 / elapsed.as_secs_f64(),
-                counts.inserted,
-                counts.updated,
-                counts.missing,
-                counts.unchanged,
-                counts.rejected,
-                common::rss_mb("VmHWM:")
-            );
-        }
+        let size = std::fs::metadata(file).unwrap().len() as f64 / 1e6;
+        let label = if first {
+            "first export (everyone inserted)"
+        } else {
+            "next export, 1 % changed"
+        };
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        std::fs::copy(file, inbox_dir.join(&name)).unwrap();
+        let entry = inbox.list("").await.unwrap().into_iter().find(|e| e.name == name).unwrap();
+        let resident = common::rss_mb("VmRSS:");
+        let started = Instant::now();
+        let decision = intake.take(inbox.as_ref(), &entry).await.unwrap();
+        let elapsed = started.elapsed();
+        let Decision::Taken(counts) = decision else {
+            panic!("{label}: {decision:?}")
+        };
+        println!(
+            "{label}: {} rows ({size:.1} MB): {:.2} s, {:.0} rows/s; {} inserted, {} updated, {} missing, {} unchanged, {} rejected; RSS {resident:.0} MB before, process peak {:.0} MB",
+            counts.rows,
+            elapsed.as_secs_f64(),
+            counts.rows as f64 / elapsed.as_secs_f64(),
+            counts.inserted,
+            counts.updated,
+            counts.missing,
+            counts.unchanged,
+            counts.rejected,
+            common::rss_mb("VmHWM:")
+        );
     });
 }
 
