@@ -56,5 +56,6 @@ mod sync_churn;
 mod sync_crash;
 mod sync_faults;
 mod sync_initial_load;
+mod trace;
 mod webhook_intake;
 mod writeback;
