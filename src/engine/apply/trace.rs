@@ -149,11 +149,7 @@ impl Applier {
         let mapped = match map_employee(&contract, &record) {
             Ok(mapped) => mapped,
             Err(reasons) => {
-                let why = reasons
-                    .iter()
-                    .map(|r| format!("{}: {}", r.field, r.reason))
-                    .collect::<Vec<_>>()
-                    .join("; ");
+                let why = crate::model::FieldReason::summary(&reasons);
                 trace.plan = Decided::new("reject", format!("the record cannot be placed: {why}"));
                 trace.verdict = verdict(&trace);
                 return Ok(trace);
@@ -245,14 +241,7 @@ impl Applier {
                 "wait for manager",
                 format!("the manager {manager_id}'s own change is journaled and not applied yet"),
             ),
-            Plan::Reject(reasons) => (
-                "reject",
-                reasons
-                    .iter()
-                    .map(|r| format!("{}: {}", r.field, r.reason))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
+            Plan::Reject(reasons) => ("reject", crate::model::FieldReason::summary(&reasons)),
         };
         trace.plan = Decided::new(outcome, by);
         trace.verdict = verdict(&trace);

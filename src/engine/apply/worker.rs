@@ -73,13 +73,7 @@ impl JournaledEvent {
     fn of(event: &Event, outcome: &Outcome) -> JournaledEvent {
         let why = match outcome {
             Outcome::Failed { failure, .. } => Some(failure.message.clone()),
-            Outcome::Rejected(reasons) => Some(
-                reasons
-                    .iter()
-                    .map(|r| format!("{}: {}", r.field, r.reason))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
+            Outcome::Rejected(reasons) => Some(crate::model::FieldReason::summary(reasons)),
             Outcome::Held { why } => Some(why.clone()),
             _ => None,
         };
