@@ -65,11 +65,13 @@ impl LmsExport {
 
     /// The newest CSV file in the inbox (by time, then name): the LMS's latest export.
     async fn newest(&self) -> Result<Option<InboxEntry>, String> {
-        let listed = self
-            .inbox
-            .list("")
-            .await
-            .map_err(|e| format!("the LMS's exports could not be listed: {e}"))?;
+        let location = self.inbox.location();
+        // A folder no one has made yet holds no export; that is not a failure to read it.
+        if !location.starts_with("sftp://") && !std::path::Path::new(location).exists() {
+            return Ok(None);
+        }
+        let listed =
+            (self.inbox.list("").await).map_err(|e| format!("the LMS's exports could not be listed: {e}"))?;
         Ok(listed
             .into_iter()
             .filter(|entry| entry.name.to_ascii_lowercase().ends_with(".csv"))
