@@ -224,3 +224,58 @@ impl Store {
             })?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn only_what_differs_counts_as_a_change_and_user_names_are_unique_in_any_case() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("s.db")).unwrap();
+        let ada = json!({ "userName": "ada@x.example", "active": true });
+        let put = |id: &str, user_name: &str, resource: &Value| {
+            store.transaction(|tx| tx.put_feed_learner(id, (Some(id), user_name, None), resource))
+        };
+        put("E1", "ada@x.example", &ada).unwrap();
+        put("E1", "ada@x.example", &ada).unwrap();
+        assert_eq!(
+            store.feed_outbox().unwrap().changes,
+            1,
+            "the same again is no change"
+        );
+        put(
+            "E1",
+            "ada@x.example",
+            &json!({ "userName": "ada@x.example", "active": false }),
+        )
+        .unwrap();
+        assert_eq!(store.feed_outbox().unwrap().changes, 2);
+        assert!(
+            put("E2", "ADA@x.example", &ada).is_err(),
+            "a userName is one learner's"
+        );
+        store.transaction(|tx| tx.put_feed_group("Onboarding")).unwrap();
+        for _ in 0..2 {
+            store
+                .transaction(|tx| tx.add_feed_members("Onboarding", &["E1".to_string()]))
+                .unwrap();
+        }
+        let state = store.feed_outbox().unwrap();
+        assert_eq!((state.changes, state.written, state.written_at), (4, 0, None));
+        let found = store
+            .feed_learner_by(FeedKeys::UserName, "ADA@X.EXAMPLE")
+            .unwrap();
+        assert_eq!(found.map(|(id, _)| id).as_deref(), Some("E1"));
+        let snapshot = store.feed_snapshot().unwrap();
+        assert_eq!(snapshot.changes, 4);
+        assert_eq!(snapshot.groups["Onboarding"], ["E1"]);
+        assert_eq!(snapshot.learners[0].1["active"], false);
+        store
+            .transaction(|tx| tx.feed_written(4, Timestamp::now()))
+            .unwrap();
+        assert_eq!(store.feed_outbox().unwrap().written, 4);
+    }
+}

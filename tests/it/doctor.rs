@@ -226,9 +226,18 @@ async fn doctor_checks_a_csv_feed_lms_outbox_upload_and_exports() {
 
     let (ok, out) = doctor(&world, false);
     assert!(!ok, "an unreachable upload server fails the doctor: {out}");
-    assert!(out.contains("LMS   CSV feed") && out.contains("learners.csv  ok"), "{out}");
-    assert!(out.contains(&format!("upload to sftp://hrsync@{closed}/import  FAILED")), "{out}");
-    assert!(out.contains("reconciliation compares with users-2026-12-01.csv"), "{out}");
+    assert!(
+        out.contains("LMS   CSV feed") && out.contains("learners.csv  ok"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("upload to sftp://hrsync@{closed}/import  FAILED")),
+        "{out}"
+    );
+    assert!(
+        out.contains("reconciliation compares with users-2026-12-01.csv"),
+        "{out}"
+    );
     let (_, json) = doctor(&world, true);
     let report: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
     assert_eq!(report["lms"]["kind"], "csv");

@@ -2,26 +2,27 @@
 //! writes the desired learners as a CSV user feed. It parses back to exactly
 //! the learners the engine keeps for the LMS, keeps a terminated learner with
 //! the inactive word, survives a restart, puts the `.done` marker down only
-//! beside a whole file, uploads the same bytes to a real sshd, and reconciles
+//! beside a whole file, and reconciles
 //! against the LMS's own export when one is dropped.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use hrsync::config::LearnerFeed;
 use hrsync::connectors::csv_files::{FeedLearner, read_feed};
-use hrsync::engine::feed::FeedColumns;
+use hrsync::engine::feed::{FeedColumns, FeedWriter};
 use hrsync::engine::reconcile::RunResult;
 use hrsync::model::DriftCategory;
+use jiff::SignedDuration;
 use serde_json::json;
 
 use crate::common::{self, ENTERPRISE, Options, World, in_scope_and_employed};
 
-const FILE: &str = "learners.csv";
+pub(crate) const FILE: &str = "learners.csv";
 
 /// A feed in `dir/outbox`, the LMS's exports in `dir/lms-exports`.
-fn feed_config(dir: &Path) -> LearnerFeed {
+pub(crate) fn feed_config(dir: &Path) -> LearnerFeed {
     let columns = [
         ("Username", "userName".to_string()),
         ("Employee ID", "externalId".to_string()),
@@ -48,7 +49,7 @@ fn feed_config(dir: &Path) -> LearnerFeed {
     }
 }
 
-async fn feed_world(feed: LearnerFeed) -> World {
+pub(crate) async fn feed_world(feed: LearnerFeed) -> World {
     start_feed_world(feed, 200).await
 }
 
@@ -63,12 +64,12 @@ async fn start_feed_world(feed: LearnerFeed, employees: usize) -> World {
     world
 }
 
-fn feed_of(world: &World) -> &LearnerFeed {
+pub(crate) fn feed_of(world: &World) -> &LearnerFeed {
     world.config.lms.feed.as_ref().unwrap()
 }
 
 /// Waits until the feed file holds every change the learners had.
-async fn written(world: &World) -> Vec<u8> {
+pub(crate) async fn written(world: &World) -> Vec<u8> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let state = world.store().feed_outbox().unwrap();
@@ -203,6 +204,24 @@ async fn a_terminated_learner_stays_in_the_feed_inactive_and_a_restart_keeps_the
     let state = world.store().feed_outbox().unwrap();
     assert_eq!(state.written, state.changes, "{state:?}");
     assert_eq!(std::fs::read(feed_of(&world).outbox.join(FILE)).unwrap(), bytes);
+    // Unchanged, it is written again only once `every_s` has passed since the last write.
+    let writer = FeedWriter::open(world.store().clone(), feed_of(&world))
+        .await
+        .unwrap();
+    let at = state.written_at.unwrap();
+    assert_eq!(
+        writer
+            .write_if_due(at + SignedDuration::from_mins(59))
+            .await
+            .unwrap(),
+        None
+    );
+    let daily = writer
+        .write_if_due(at + SignedDuration::from_mins(61))
+        .await
+        .unwrap();
+    assert_eq!(daily.map(|w| w.learners), Some(before.len()), "the due write");
+    assert_eq!(std::fs::read(feed_of(&world).outbox.join(FILE)).unwrap(), bytes);
 
     // A rehire after the restart reactivates the same learner, in place.
     world
@@ -324,47 +343,4 @@ async fn reconciliation_compares_with_the_lms_export_and_says_when_there_is_none
     assert!(without.iter().any(|d| d.employee_id == missing), "{without:#?}");
     let stray = items(DriftCategory::LearnerWithoutEmployee);
     assert!(stray.iter().any(|d| d.employee_id == "X-999"), "{stray:#?}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_feed_is_uploaded_to_a_real_sshd_as_the_same_bytes() {
-    use crate::common::sshd::{self, SshKeys, Sshd};
-    let keys = SshKeys::new();
-    let server = Sshd::start(&keys, &keys.host_key);
-    let dir = tempfile::tempdir().unwrap();
-    let landing: PathBuf = dir.path().join("lms-import");
-    let mut feed = feed_config(dir.path());
-    feed.upload = Some(format!(
-        "sftp://{}@127.0.0.1:{}{}",
-        sshd::current_user(),
-        server.port,
-        landing.display()
-    ));
-    feed.sftp.private_key = Some(hrsync::model::Secret::new(keys.user_key.clone()));
-    feed.sftp.known_hosts = Some(dir.path().join("known_hosts"));
-    feed.sftp.accept_new_host_key = true;
-    std::fs::create_dir_all(&landing).unwrap();
-    let world = feed_world(feed).await;
-    let bytes = written(&world).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let state = world.store().feed_outbox().unwrap();
-        if state.uploaded == state.changes && landing.join(format!("{FILE}.done")).exists() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "not uploaded: {state:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(
-        std::fs::read(landing.join(FILE)).unwrap(),
-        bytes,
-        "the same bytes landed"
-    );
-    let left: Vec<String> = std::fs::read_dir(&landing)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.contains("hrsync-part"))
-        .collect();
-    assert!(left.is_empty(), "temporary files left on the server: {left:?}");
-    drop(server);
 }
