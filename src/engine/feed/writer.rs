@@ -212,7 +212,7 @@ fn feed_bytes(columns: &FeedColumns, snapshot: &FeedSnapshot) -> Vec<u8> {
 /// The marker goes, the file is replaced whole, the marker comes back.
 async fn put(place: &dyn Inbox, file_name: &str, bytes: &[u8]) -> Result<(), ConnectorError> {
     let marker = format!("{file_name}{DONE_SUFFIX}");
-    // Absent the first time; a marker that cannot be removed fails the write below.
+    // Absent the first time, or taken away with the file by the importer.
     let _ = place.remove(&marker).await;
     place.write(file_name, bytes).await?;
     place.write(&marker, b"").await
