@@ -3,6 +3,7 @@
 mod audit;
 mod console;
 mod doctor;
+mod doctor_feed;
 mod ops;
 pub mod out;
 mod reconcile;

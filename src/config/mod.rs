@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::model::Secret;
 pub use crate::model::connections::{
-    ExportFeed, HrisConnection as HrisConfig, HrisKind, LmsConnection as LmsConfig,
+    ExportFeed, HrisConnection as HrisConfig, HrisKind, LearnerFeed, LmsConnection as LmsConfig, LmsKind,
     LrsConnection as LrsConfig, SftpLogin,
 };
 

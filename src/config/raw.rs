@@ -9,10 +9,16 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{
-    ApplyConfig, AuditConfig, Config, ConfigError, ExportFeed, HrisConfig, HrisKind, LmsConfig, LrsConfig,
-    RetryPolicy, SafetyThreshold, SftpLogin, WebhookConfig,
+    ApplyConfig, AuditConfig, Config, ConfigError, ExportFeed, HrisConfig, HrisKind, LrsConfig, RetryPolicy,
+    SafetyThreshold, WebhookConfig,
 };
-use crate::model::{ScimQuirk, Secret};
+use crate::model::Secret;
+
+mod lms;
+mod remote;
+
+use lms::RawLms;
+use remote::SftpKeys;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -65,17 +71,6 @@ struct RawHris {
     password_env: Option<Spanned<String>>,
     known_hosts: Option<Spanned<String>>,
     accept_new_host_key: Option<bool>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLms {
-    scim_url: Spanned<String>,
-    token_env: Spanned<String>,
-    #[serde(default)]
-    create_groups: Option<bool>,
-    #[serde(default)]
-    quirks: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -311,22 +306,11 @@ impl Resolver<'_> {
             line: 1,
             message: format!("[hris] {key} is missing (the csv kind needs inbox, outbox and [hris.columns])"),
         };
-        let inbox_at = raw.inbox.as_ref().ok_or_else(|| missing("inbox"))?;
-        let inbox = inbox_at.get_ref().trim();
-        let inbox = if inbox.starts_with("sftp://") {
-            url::Url::parse(inbox)
-                .ok()
-                .filter(|u| u.host_str().is_some() && !u.username().is_empty() && u.password().is_none())
-                .ok_or_else(|| {
-                    self.invalid(
-                        inbox_at,
-                        "[hris] inbox must be a folder or sftp://user@host:port/path (no password in it: use password_env)",
-                    )
-                })?;
-            inbox.to_string()
-        } else {
-            self.path(inbox_at).display().to_string()
-        };
+        let inbox = self.location(
+            raw.inbox.as_ref().ok_or_else(|| missing("inbox"))?,
+            "hris",
+            "inbox",
+        )?;
         let mut columns = Vec::new();
         for (column, field) in &raw.columns {
             let field =
@@ -375,11 +359,6 @@ impl Resolver<'_> {
                 Some(word)
             }
         };
-        let secret = |key: &'static str, var: &Option<Spanned<String>>| {
-            var.as_ref()
-                .map(|var| self.secret(env, "hris", key, var))
-                .transpose()
-        };
         let seconds = |at: &Option<Spanned<f64>>, what: &str, default: f64| match at {
             Some(at) => self.seconds(at, what),
             None => Ok(Duration::from_secs_f64(default)),
@@ -419,13 +398,17 @@ impl Resolver<'_> {
             outbox: self.path(raw.outbox.as_ref().ok_or_else(|| missing("outbox"))?),
             keep: Duration::from_secs_f64(keep_days * 86_400.0),
             scan_every,
-            sftp: SftpLogin {
-                private_key: secret("key_env", &raw.key_env)?,
-                key_passphrase: secret("key_passphrase_env", &raw.key_passphrase_env)?,
-                password: secret("password_env", &raw.password_env)?,
-                known_hosts: raw.known_hosts.as_ref().map(|p| self.path(p)),
-                accept_new_host_key: raw.accept_new_host_key.unwrap_or(false),
-            },
+            sftp: self.sftp_login(
+                "hris",
+                SftpKeys {
+                    key_env: &raw.key_env,
+                    key_passphrase_env: &raw.key_passphrase_env,
+                    password_env: &raw.password_env,
+                    known_hosts: &raw.known_hosts,
+                    accept_new_host_key: raw.accept_new_host_key,
+                },
+                env,
+            )?,
         })
     }
 }
@@ -449,32 +432,7 @@ pub(super) fn resolve(
     })?;
 
     let hris = r.hris(&raw.hris, env)?;
-    let lms = LmsConfig {
-        scim_url: r
-            .url(&raw.lms.scim_url, "[lms] scim_url")?
-            .as_str()
-            .trim_end_matches('/')
-            .to_string(),
-        token: r.secret(env, "lms", "token_env", &raw.lms.token_env)?,
-        create_groups: raw.lms.create_groups.unwrap_or(true),
-        quirks: raw
-            .lms
-            .quirks
-            .iter()
-            .map(|word| {
-                ScimQuirk::parse(word.get_ref().trim()).ok_or_else(|| {
-                    r.invalid(
-                        word,
-                        format!(
-                            "[lms] quirks: \"{}\" is not a known quirk (known: {})",
-                            word.get_ref(),
-                            ScimQuirk::names()
-                        ),
-                    )
-                })
-            })
-            .collect::<Result<_, _>>()?,
-    };
+    let lms = r.lms(&raw.lms, env)?;
     let lrs = match &raw.lrs {
         Some(lrs) => Some(LrsConfig {
             url: r

@@ -35,6 +35,8 @@ mod inbox;
 mod interop_lrs;
 mod interop_scim;
 mod listener_hardening;
+mod lms_feed;
+mod lms_feed_upload;
 mod lms_outage;
 mod lms_quirks;
 mod one_engine_per_store;

@@ -51,6 +51,8 @@ pub struct Options {
     pub lrs_url: Option<String>,
     /// The HRIS sends nightly exports to `<dir>/inbox` instead of speaking its API.
     pub hris_files: bool,
+    /// The LMS is this CSV feed (`[lms] kind = "csv"`) instead of the sandbox's SCIM.
+    pub lms_feed: Option<hrsync::config::LearnerFeed>,
 }
 
 impl Default for Options {
@@ -66,6 +68,7 @@ impl Default for Options {
             create_groups: true,
             lrs_url: None,
             hris_files: false,
+            lms_feed: None,
         }
     }
 }
@@ -100,6 +103,10 @@ pub async fn start(options: Options) -> World {
     }
     if options.hris_files {
         config.hris = file_mode_hris(dir.path());
+    }
+    if let Some(feed) = options.lms_feed {
+        config.lms.kind = hrsync::config::LmsKind::Csv;
+        config.lms.feed = Some(feed);
     }
     let contract = hrsync::contract::parse(CONTRACT).unwrap();
     let engine = engine::start_with_listener(&config, contract, listener)
