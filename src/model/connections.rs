@@ -27,7 +27,31 @@ pub struct HrisConnection {
     pub files: Option<ExportFeed>,
 }
 
+/// How files are taken from an inbox, the same for the HRIS's nightly exports and
+/// the LMS's completion reports: where they arrive, which they are, when one is
+/// whole, where rejects go, how long taken ones are kept.
+#[derive(Debug, Clone)]
+pub struct Arrivals {
+    /// A folder, or `sftp://user@host:port/path`.
+    pub inbox: String,
+    /// Which files in it are ours: a glob on the name (`*.csv`).
+    pub pattern: String,
+    /// A file is taken once its size and time have not changed for this long…
+    pub settle: Duration,
+    /// …or at once when a marker `<file><done_suffix>` is beside it.
+    pub done_suffix: Option<String>,
+    /// Where `<file>.rejects.csv` is written (a folder on this machine).
+    pub outbox: PathBuf,
+    /// Taken files stay in `processed/` this long.
+    pub keep: Duration,
+    /// How often the inbox is looked at.
+    pub scan_every: Duration,
+    pub sftp: SftpLogin,
+}
+
 /// How the HRIS's nightly exports are found and read (`[hris] kind = "csv"`).
+/// The taking settings are [`Arrivals`]' (see [`ExportFeed::arrivals`]); they stay
+/// flat here because callers outside the library build this struct by its fields.
 #[derive(Debug, Clone)]
 pub struct ExportFeed {
     /// A folder, or `sftp://user@host:port/path`.
@@ -40,17 +64,60 @@ pub struct ExportFeed {
     pub delimiter: Option<u8>,
     /// `None`: detected (UTF-8, UTF-16 with a BOM, else windows-1252).
     pub encoding: Option<String>,
-    /// A file is taken once its size and time have not changed for this long…
     pub settle: Duration,
-    /// …or at once when a marker `<file><done_suffix>` is beside it.
     pub done_suffix: Option<String>,
-    /// Where `<file>.rejects.csv` is written (a folder on this machine).
     pub outbox: PathBuf,
-    /// Taken files stay in `processed/` this long.
     pub keep: Duration,
-    /// How often the inbox is looked at.
     pub scan_every: Duration,
     pub sftp: SftpLogin,
+}
+
+impl ExportFeed {
+    /// An export feed taking its files as `arrivals` says.
+    pub fn new(
+        arrivals: Arrivals,
+        columns: Vec<(String, String)>,
+        delimiter: Option<u8>,
+        encoding: Option<String>,
+    ) -> ExportFeed {
+        let Arrivals {
+            inbox,
+            pattern,
+            settle,
+            done_suffix,
+            outbox,
+            keep,
+            scan_every,
+            sftp,
+        } = arrivals;
+        ExportFeed {
+            inbox,
+            pattern,
+            columns,
+            delimiter,
+            encoding,
+            settle,
+            done_suffix,
+            outbox,
+            keep,
+            scan_every,
+            sftp,
+        }
+    }
+
+    /// How its files are taken.
+    pub fn arrivals(&self) -> Arrivals {
+        Arrivals {
+            inbox: self.inbox.clone(),
+            pattern: self.pattern.clone(),
+            settle: self.settle,
+            done_suffix: self.done_suffix.clone(),
+            outbox: self.outbox.clone(),
+            keep: self.keep,
+            scan_every: self.scan_every,
+            sftp: self.sftp.clone(),
+        }
+    }
 }
 
 /// How an SFTP inbox logs in and checks the server's host key.
