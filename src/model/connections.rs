@@ -144,16 +144,32 @@ pub struct LmsConnection {
     pub quirks: Vec<ScimQuirk>,
 }
 
+named_enum!(
+    /// What fills the completion source (`[lrs] kind`).
+    LrsKind {
+        /// An xAPI Learning Record Store, read by `GET /xAPI/statements`.
+        Xapi => "xapi",
+        /// The LMS's completion reports as CSV files in a folder or on an SFTP server.
+        Csv => "csv",
+    }
+);
+
 /// `[lrs]`.
 #[derive(Debug, Clone)]
 pub struct LrsConnection {
+    pub kind: LrsKind,
+    /// The LRS's endpoint (the `xapi` kind; empty otherwise).
     pub url: String,
     pub user: Secret,
     pub password: Secret,
-    /// How often new statements are read (`[lrs] poll_interval_s`, default 30).
+    /// How often new statements are read (`[lrs] poll_interval_s`, default 30), or
+    /// for the `csv` kind how often the inbox is looked at (`scan_every_s`).
     pub poll_interval: Duration,
     /// How far before its cursor each read starts again (`[lrs] overlap_s`, default
     /// 600): LRSs that compare `since` with the statement's own time, or show a
     /// statement a little after storing it, are read without a gap.
     pub overlap: Duration,
+    /// Where the completion reports arrive (the `csv` kind only); their columns
+    /// are mapped in the contract's `[writeback.report_columns]`.
+    pub reports: Option<Arrivals>,
 }
