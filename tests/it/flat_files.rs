@@ -41,21 +41,9 @@ async fn export(world: &World, kind: &str) -> (PathBuf, u64) {
     (path, answer["rows"].as_u64().expect("the export's row count"))
 }
 
-/// Drops a written file into the inbox the way an upload finishes: renamed in,
-/// its `.done` marker after it.
+/// Drops a written file into the inbox the way an upload finishes.
 fn drop_in(world: &World, file: &Path) -> String {
-    let name = file.file_name().unwrap().to_string_lossy().into_owned();
-    let modified = std::fs::metadata(file).unwrap().modified().unwrap();
-    let target = inbox(world).join(&name);
-    std::fs::copy(file, &target).unwrap();
-    std::fs::File::options()
-        .write(true)
-        .open(&target)
-        .unwrap()
-        .set_modified(modified)
-        .unwrap();
-    std::fs::write(inbox(world).join(format!("{name}.done")), "").unwrap();
-    name
+    common::drop_in(&inbox(world), file)
 }
 
 /// Waits until the engine has decided about `name` as `state`.
