@@ -75,6 +75,8 @@ pub fn sandbox_config_from(
             files: None,
         },
         lms: LmsConfig {
+            kind: crate::config::LmsKind::Scim,
+            feed: None,
             scim_url: c.scim_url.clone(),
             token: Secret::new(c.scim_token.clone()),
             create_groups: true,

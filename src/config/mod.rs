@@ -2,7 +2,6 @@
 //! lives, and the retry, poll and safety settings. Secrets are named by
 //! environment variable in the file and read from the environment at load time.
 
-mod arrivals;
 mod raw;
 mod schedule;
 
@@ -14,8 +13,8 @@ use std::time::Duration;
 
 use crate::model::Secret;
 pub use crate::model::connections::{
-    Arrivals, ExportFeed, HrisConnection as HrisConfig, HrisKind, LmsConnection as LmsConfig,
-    LrsConnection as LrsConfig, LrsKind, SftpLogin,
+    Arrivals, ExportFeed, HrisConnection as HrisConfig, HrisKind, LearnerFeed, LmsConnection as LmsConfig,
+    LmsKind, LrsConnection as LrsConfig, LrsKind, SftpLogin,
 };
 
 /// A loaded configuration, secrets resolved, paths made absolute against the file's folder.

@@ -8,12 +8,18 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::arrivals::raw_arrivals;
 use super::{
-    ApplyConfig, AuditConfig, Config, ConfigError, ExportFeed, HrisConfig, HrisKind, LmsConfig, LrsConfig,
-    LrsKind, RetryPolicy, SafetyThreshold, WebhookConfig,
+    ApplyConfig, AuditConfig, Config, ConfigError, ExportFeed, HrisConfig, HrisKind, LrsConfig, LrsKind,
+    RetryPolicy, SafetyThreshold, WebhookConfig,
 };
-use crate::model::{ScimQuirk, Secret};
+use crate::model::Secret;
+
+mod arrivals;
+mod lms;
+mod remote;
+
+use arrivals::raw_arrivals;
+use lms::RawLms;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,17 +72,6 @@ struct RawHris {
     password_env: Option<Spanned<String>>,
     known_hosts: Option<Spanned<String>>,
     accept_new_host_key: Option<bool>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLms {
-    scim_url: Spanned<String>,
-    token_env: Spanned<String>,
-    #[serde(default)]
-    create_groups: Option<bool>,
-    #[serde(default)]
-    quirks: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -466,32 +461,7 @@ pub(super) fn resolve(
     })?;
 
     let hris = r.hris(&raw.hris, env)?;
-    let lms = LmsConfig {
-        scim_url: r
-            .url(&raw.lms.scim_url, "[lms] scim_url")?
-            .as_str()
-            .trim_end_matches('/')
-            .to_string(),
-        token: r.secret(env, "lms", "token_env", &raw.lms.token_env)?,
-        create_groups: raw.lms.create_groups.unwrap_or(true),
-        quirks: raw
-            .lms
-            .quirks
-            .iter()
-            .map(|word| {
-                ScimQuirk::parse(word.get_ref().trim()).ok_or_else(|| {
-                    r.invalid(
-                        word,
-                        format!(
-                            "[lms] quirks: \"{}\" is not a known quirk (known: {})",
-                            word.get_ref(),
-                            ScimQuirk::names()
-                        ),
-                    )
-                })
-            })
-            .collect::<Result<_, _>>()?,
-    };
+    let lms = r.lms(&raw.lms, env)?;
     let lrs = raw.lrs.as_ref().map(|lrs| r.lrs(lrs, env)).transpose()?;
     let listen: SocketAddr = raw.webhook.listen.get_ref().parse().map_err(|_| {
         r.invalid(

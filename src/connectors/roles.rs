@@ -78,6 +78,12 @@ pub trait LearnerTarget: Send + Sync + fmt::Debug {
     async fn create_group(&self, display_name: &str) -> Result<String, ConnectorError>;
     async fn add_members(&self, group_id: &str, user_ids: &[String]) -> Result<(), ConnectorError>;
     async fn all_groups(&self) -> Result<Vec<GroupMembers>, ConnectorError>;
+    /// Called by the apply worker after each batch of writes: a target that keeps
+    /// what it is given and sends it on later (a file feed) does so now. Nothing
+    /// for a target every write reaches at once (SCIM).
+    async fn flush(&self) -> Result<(), ConnectorError> {
+        Ok(())
+    }
 }
 
 impl dyn LearnerTarget + '_ {

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use crate::config::{Config, LrsKind};
+use crate::config::{Config, LmsKind, LrsKind};
 use crate::connectors::ConnectorError;
 use crate::connectors::roles::{
     self, CompletionSource, EmployeeSource, LearnerTarget, ShapeOf, TrainingTarget,
@@ -19,10 +19,21 @@ pub struct Connections {
     pub training: Option<Arc<dyn TrainingTarget>>,
     pub learners: Arc<dyn LearnerTarget>,
     pub completions: Option<Arc<dyn CompletionSource>>,
+    /// For an LMS fed by a CSV file: what writes the file, and its own export.
+    pub feed: Option<FeedParts>,
+}
+
+/// A CSV-feed LMS's writer, and the user export reconciliation compares with.
+#[derive(Clone, Debug)]
+pub struct FeedParts {
+    pub writer: Arc<super::feed::FeedWriter>,
+    /// `None` without `[lms] inbox`.
+    pub export: Option<Arc<super::feed::LmsExport>>,
 }
 
 /// Builds the roles `config` names. An HRIS that sends files is read from the
-/// store's record of the last export taken.
+/// store's record of the last export taken; an LMS fed by a file keeps its
+/// learners in the store.
 pub async fn connect(config: &Config, store: &Store) -> Result<Connections, ConnectorError> {
     fill(config, store, Arc::new(|| None)).await
 }
@@ -70,10 +81,26 @@ async fn fill(config: &Config, store: &Store, shape: ShapeOf) -> Result<Connecti
             None,
         ),
     };
+    let (learners, feed) = match (config.lms.kind, &config.lms.feed) {
+        (LmsKind::Csv, Some(feed)) => {
+            let writer = Arc::new(super::feed::FeedWriter::open(store.clone(), feed).await?);
+            let target =
+                super::feed::FeedTarget::new(store.clone(), feed.group_separator.clone(), writer.wake());
+            let export = super::feed::LmsExport::open(store.clone(), feed)
+                .await?
+                .map(Arc::new);
+            (
+                Arc::new(target) as Arc<dyn LearnerTarget>,
+                Some(FeedParts { writer, export }),
+            )
+        }
+        _ => (roles::connect_lms(&config.lms, reads).await?, None),
+    };
     Ok(Connections {
         employees,
         training,
-        learners: roles::connect_lms(&config.lms, reads).await?,
+        learners,
+        feed,
         completions: config
             .lrs
             .as_ref()

@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod connect;
+pub mod feed;
 pub mod intake;
 pub mod operator;
 pub mod read_retry;
@@ -358,6 +359,18 @@ pub async fn start_with_listener(
             move || Some(worker.clone().run(cancel.child_token()))
         },
     ));
+    if let Some(feed) = &connections.feed {
+        let (writer, health) = (feed.writer.clone(), health.clone());
+        tasks.push(supervise::supervise(
+            "learner feed writer",
+            trouble.clone(),
+            cancel.clone(),
+            {
+                let cancel = cancel.clone();
+                move || Some(writer.clone().run(health.clone(), cancel.child_token()))
+            },
+        ));
+    }
     let poll_info = Arc::new(parking_lot::Mutex::new(intake::poll::PollInfo::default()));
     match &config.hris.files {
         None => {

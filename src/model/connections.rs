@@ -133,15 +133,54 @@ pub struct SftpLogin {
     pub accept_new_host_key: bool,
 }
 
+named_enum!(
+    /// What fills the LMS's learner role (`[lms] kind`).
+    LmsKind {
+        /// SCIM 2.0: learners found, created and replaced over HTTP.
+        Scim => "scim",
+        /// A CSV user feed the LMS imports: a full snapshot written to a folder.
+        Csv => "csv",
+    }
+);
+
 /// `[lms]`.
 #[derive(Debug, Clone)]
 pub struct LmsConnection {
+    pub kind: LmsKind,
+    /// The SCIM base URL (the `scim` kind only; empty otherwise).
     pub scim_url: String,
     pub token: Secret,
     /// Learning paths the triggers need and the LMS lacks are created (`[lms] create_groups`).
     pub create_groups: bool,
     /// Where the server departs from SCIM in ways it does not say (`[lms] quirks`).
     pub quirks: Vec<ScimQuirk>,
+    /// How the user feed is written (the `csv` kind only).
+    pub feed: Option<LearnerFeed>,
+}
+
+/// The LMS as a CSV user feed (`[lms] kind = "csv"`): where the snapshot of the
+/// desired learners is written, in which columns, and where it is uploaded.
+#[derive(Debug, Clone)]
+pub struct LearnerFeed {
+    /// The folder the feed is written to (on this machine).
+    pub outbox: PathBuf,
+    /// The feed's file name in the outbox (and on the upload server).
+    pub file_name: String,
+    /// (header, learner attribute) in file order (`[lms.columns]`); attributes
+    /// are SCIM paths, or `active` and `groups`.
+    pub columns: Vec<(String, String)>,
+    /// The cells for an active and an inactive learner.
+    pub active_words: (String, String),
+    /// Joins a learner's groups in the groups column.
+    pub group_separator: String,
+    /// The feed is written at least this often, changed or not.
+    pub every: Duration,
+    /// `sftp://user@host:port/path`: a folder the feed is also uploaded to.
+    pub upload: Option<String>,
+    /// Where the LMS's own user export is dropped (a folder or `sftp://`), for reconciliation.
+    pub inbox: Option<String>,
+    /// How `upload` and an `sftp://` inbox log in.
+    pub sftp: SftpLogin,
 }
 
 named_enum!(

@@ -12,6 +12,7 @@ pub mod plan;
 pub mod resolve;
 pub mod safety;
 pub mod supersede;
+pub mod trace;
 pub mod worker;
 pub mod writeback;
 

@@ -53,6 +53,8 @@ pub struct Options {
     pub hris_files: bool,
     /// Completions come as the LMS's reports in `<dir>/reports` instead of from the LRS.
     pub lrs_reports: bool,
+    /// The LMS is this CSV feed (`[lms] kind = "csv"`) instead of the sandbox's SCIM.
+    pub lms_feed: Option<hrsync::config::LearnerFeed>,
 }
 
 impl Default for Options {
@@ -69,6 +71,7 @@ impl Default for Options {
             lrs_url: None,
             hris_files: false,
             lrs_reports: false,
+            lms_feed: None,
         }
     }
 }
@@ -106,6 +109,10 @@ pub async fn start(options: Options) -> World {
     }
     if options.lrs_reports {
         config.lrs = Some(file_mode_lrs(dir.path()));
+    }
+    if let Some(feed) = options.lms_feed {
+        config.lms.kind = hrsync::config::LmsKind::Csv;
+        config.lms.feed = Some(feed);
     }
     let contract = hrsync::contract::parse(CONTRACT).unwrap();
     let engine = engine::start_with_listener(&config, contract, listener)

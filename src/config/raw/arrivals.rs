@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use toml::Spanned;
 
-use super::raw::Resolver;
-use super::{Arrivals, ConfigError, SftpLogin};
+use super::Resolver;
+use super::remote::SftpKeys;
+use crate::config::{Arrivals, ConfigError};
 
 /// The inbox keys as written, borrowed from the section that holds them (serde's
 /// `flatten` would lose the positions the messages need).
@@ -30,7 +31,7 @@ pub(super) struct RawArrivals<'a> {
 /// `RawArrivals` of a raw section that has every inbox key.
 macro_rules! raw_arrivals {
     ($raw:expr) => {
-        $crate::config::arrivals::RawArrivals {
+        $crate::config::raw::arrivals::RawArrivals {
             inbox: &$raw.inbox,
             pattern: &$raw.pattern,
             settle_s: &$raw.settle_s,
@@ -63,29 +64,11 @@ impl Resolver<'_> {
             line: 1,
             message: format!("[{section}] {key} is missing (the csv kind needs {needs})"),
         };
-        let inbox_at = raw.inbox.as_ref().ok_or_else(|| missing("inbox"))?;
-        let inbox = inbox_at.get_ref().trim();
-        let inbox = if inbox.starts_with("sftp://") {
-            url::Url::parse(inbox)
-                .ok()
-                .filter(|u| u.host_str().is_some() && !u.username().is_empty() && u.password().is_none())
-                .ok_or_else(|| {
-                    self.invalid(
-                        inbox_at,
-                        format!(
-                            "[{section}] inbox must be a folder or sftp://user@host:port/path (no password in it: use password_env)"
-                        ),
-                    )
-                })?;
-            inbox.to_string()
-        } else {
-            self.path(inbox_at).display().to_string()
-        };
-        let secret = |key: &'static str, var: &Option<Spanned<String>>| {
-            var.as_ref()
-                .map(|var| self.secret(env, section, key, var))
-                .transpose()
-        };
+        let inbox = self.location(
+            raw.inbox.as_ref().ok_or_else(|| missing("inbox"))?,
+            section,
+            "inbox",
+        )?;
         let seconds = |at: &Option<Spanned<f64>>, key: &str, default: f64| match at {
             Some(at) => self.seconds(at, &format!("[{section}] {key}")),
             None => Ok(Duration::from_secs_f64(default)),
@@ -120,13 +103,17 @@ impl Resolver<'_> {
             outbox: self.path(raw.outbox.as_ref().ok_or_else(|| missing("outbox"))?),
             keep: Duration::from_secs_f64(keep_days * 86_400.0),
             scan_every,
-            sftp: SftpLogin {
-                private_key: secret("key_env", raw.key_env)?,
-                key_passphrase: secret("key_passphrase_env", raw.key_passphrase_env)?,
-                password: secret("password_env", raw.password_env)?,
-                known_hosts: raw.known_hosts.as_ref().map(|p| self.path(p)),
-                accept_new_host_key: raw.accept_new_host_key.unwrap_or(false),
-            },
+            sftp: self.sftp_login(
+                section,
+                SftpKeys {
+                    key_env: raw.key_env,
+                    key_passphrase_env: raw.key_passphrase_env,
+                    password_env: raw.password_env,
+                    known_hosts: raw.known_hosts,
+                    accept_new_host_key: raw.accept_new_host_key,
+                },
+                env,
+            )?,
         })
     }
 }
