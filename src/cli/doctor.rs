@@ -93,6 +93,15 @@ pub async fn doctor(config_path: &Path, as_json: bool) -> anyhow::Result<ExitCod
     };
     let (lms, hris_read, lrs) = tokio::join!(lms_probe, hris_probe, async {
         match &config.lrs {
+            // A report inbox is reachable when it can be listed.
+            Some(lrs) if lrs.reports.is_some() => {
+                let reports = lrs.reports.as_ref().expect("checked by the guard");
+                let listed = match crate::connectors::inbox::open(&reports.inbox, &reports.sftp).await {
+                    Ok(inbox) => inbox.list("").await.map(|_| ()),
+                    Err(error) => Err(error),
+                };
+                Some(reach(&reports.inbox, listed))
+            }
             Some(lrs) => {
                 let client = LrsClient::new(&lrs.url, lrs.user.clone(), lrs.password.clone(), reads);
                 let read = match client {

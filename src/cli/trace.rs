@@ -35,7 +35,7 @@ pub async fn trace(
     let (enroller, enrolling) = Enroller::spawn(connections.learners.clone(), false, cancel.child_token());
     let applier = Applier::new(
         store.clone(),
-        Arc::new(contract),
+        Arc::new(parking_lot::RwLock::new(Arc::new(contract))),
         (connections.learners.clone(), connections.employees.clone()),
         config.retry,
         enroller,

@@ -155,7 +155,10 @@ pub async fn start_with_listener(
             path: config.store_path.display().to_string(),
             source,
         })?;
-    let connections = connect::connect(config, &store).await?;
+    let contract = Arc::new(contract);
+    // The contract in force, which an operator's change swaps for every reader.
+    let in_force = Arc::new(parking_lot::RwLock::new(contract.clone()));
+    let connections = connect::connect_in_force(config, &store, &in_force).await?;
     let learners = connections.learners.clone();
     let notifier = Notifier::new(config.notify_url.clone());
     let metrics = Arc::new(Metrics::default());
@@ -165,7 +168,6 @@ pub async fn start_with_listener(
     let paused = Arc::new(AtomicBool::new(
         operator::status::pause_requested(&store).unwrap_or(false),
     ));
-    let contract = Arc::new(contract);
     let mut tasks = Vec::new();
 
     let trouble = supervise::TaskTrouble::default();
@@ -190,7 +192,7 @@ pub async fn start_with_listener(
     tasks.push(watch("enrolment", task));
     let applier = Arc::new(Applier::new(
         store.clone(),
-        contract.clone(),
+        in_force,
         (learners.clone(), connections.employees.clone()),
         config.retry,
         enroller,

@@ -41,21 +41,9 @@ async fn export(world: &World, kind: &str) -> (PathBuf, u64) {
     (path, answer["rows"].as_u64().expect("the export's row count"))
 }
 
-/// Drops a written file into the inbox the way an upload finishes: renamed in,
-/// its `.done` marker after it.
+/// Drops a written file into the inbox the way an upload finishes.
 fn drop_in(world: &World, file: &Path) -> String {
-    let name = file.file_name().unwrap().to_string_lossy().into_owned();
-    let modified = std::fs::metadata(file).unwrap().modified().unwrap();
-    let target = inbox(world).join(&name);
-    std::fs::copy(file, &target).unwrap();
-    std::fs::File::options()
-        .write(true)
-        .open(&target)
-        .unwrap()
-        .set_modified(modified)
-        .unwrap();
-    std::fs::write(inbox(world).join(format!("{name}.done")), "").unwrap();
-    name
+    common::drop_in(&inbox(world), file)
 }
 
 /// Waits until the engine has decided about `name` as `state`.
@@ -69,6 +57,19 @@ async fn decided(world: &World, name: &str, state: FileState) -> ExportFile {
         assert!(
             Instant::now() < deadline,
             "{name} was not {state} within a minute: {files:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until `name` has left the inbox for `folder` (`processed` or
+/// `refused`): the move follows the store's record of the decision.
+async fn moved(world: &World, name: &str, folder: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !inbox(world).join(folder).join(name).exists() || inbox(world).join(name).exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{name} was not moved to {folder}/ within 30 s"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -124,11 +125,7 @@ async fn exports_provision_then_update_deactivate_and_reject_by_line() {
     let taken = decided(&world, &name, FileState::Taken).await;
     assert_eq!(taken.counts.rows, rows);
     assert_eq!(taken.counts.inserted + taken.counts.rejected, rows, "{taken:?}");
-    assert!(
-        inbox(&world).join("processed").join(&name).exists(),
-        "moved to processed/"
-    );
-    assert!(!inbox(&world).join(&name).exists());
+    moved(&world, &name, "processed").await;
     world.settle().await;
 
     // Every in-scope employee is provisioned, nobody else.
@@ -290,7 +287,7 @@ async fn a_stale_export_is_refused_and_the_same_one_twice_applies_once() {
         refused.reason.as_deref().unwrap().starts_with("stale"),
         "{refused:?}"
     );
-    assert!(inbox(&world).join("refused").join(&stale_name).exists());
+    moved(&world, &stale_name, "refused").await;
 
     // The first export dropped again: already taken, only tidied away.
     let again = drop_in(&world, &inbox(&world).join("processed").join(&name));
@@ -481,10 +478,7 @@ async fn exports_are_taken_over_sftp_from_a_real_sshd_checking_its_host_key() {
             .unwrap()
             .contains("127.0.0.1")
     );
-    assert!(
-        inbox(&world).join("processed").join(&name).exists(),
-        "moved over SFTP"
-    );
+    moved(&world, &name, "processed").await;
     world.settle().await;
     let learners = world.learners().await;
     let hris = world.hris().await;

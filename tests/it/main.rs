@@ -11,6 +11,7 @@ mod apply_partial_writes;
 mod architecture;
 mod audit_chain;
 mod cli_output;
+mod completions_csv;
 mod connectors;
 mod console_actions;
 mod console_attach;
