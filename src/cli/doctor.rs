@@ -16,8 +16,16 @@ use crate::connectors::{HrisClient, LrsClient, ScimClient, ScimFindings};
 #[derive(Serialize)]
 struct Report {
     hris: Reach,
-    lms: LmsReport,
+    lms: LmsSide,
     lrs: Option<Reach>,
+}
+
+/// A SCIM server probed, or a CSV feed checked.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum LmsSide {
+    Scim(LmsReport),
+    Feed(super::doctor_feed::FeedReport),
 }
 
 #[derive(Serialize)]
@@ -39,9 +47,14 @@ struct LmsReport {
 pub async fn doctor(config_path: &Path, as_json: bool) -> anyhow::Result<ExitCode> {
     let config = Config::load(config_path).with_context(|| format!("loading {}", config_path.display()))?;
     let reads = crate::engine::read_retry::read_backoff(&config.retry);
-    let scim = ScimClient::new(&config.lms.scim_url, config.lms.token.clone(), reads)?;
-    let profile = scim.discover(&config.lms.quirks).await;
-    let scim = scim.with_profile(profile);
+    let scim = match &config.lms.feed {
+        Some(_) => None,
+        None => {
+            let scim = ScimClient::new(&config.lms.scim_url, config.lms.token.clone(), reads)?;
+            let profile = scim.discover(&config.lms.quirks).await;
+            Some(scim.with_profile(profile))
+        }
+    };
     // The HRIS: its API answers a changes query, or its export inbox can be listed.
     let (hris_at, hris_read) = match &config.hris.files {
         None => (config.hris.api_base.clone(), None),
@@ -63,8 +76,32 @@ pub async fn doctor(config_path: &Path, as_json: bool) -> anyhow::Result<ExitCod
                 .map(|_| ()),
         }
     };
-    let (findings, hris_read, lrs) = tokio::join!(scim.probe(), hris_probe, async {
+    let lms_probe = async {
+        match (&scim, &config.lms.feed) {
+            (Some(scim), _) => {
+                let findings = scim.probe().await;
+                LmsSide::Scim(LmsReport {
+                    url: config.lms.scim_url.clone(),
+                    reachable: findings.learners.is_some(),
+                    will: scim.profile().differences(),
+                    findings,
+                })
+            }
+            (None, Some(feed)) => LmsSide::Feed(super::doctor_feed::check(feed).await),
+            (None, None) => unreachable!("a configuration without a SCIM URL has a feed"),
+        }
+    };
+    let (lms, hris_read, lrs) = tokio::join!(lms_probe, hris_probe, async {
         match &config.lrs {
+            // A report inbox is reachable when it can be listed.
+            Some(lrs) if lrs.reports.is_some() => {
+                let reports = lrs.reports.as_ref().expect("checked by the guard");
+                let listed = match crate::connectors::inbox::open(&reports.inbox, &reports.sftp).await {
+                    Ok(inbox) => inbox.list("").await.map(|_| ()),
+                    Err(error) => Err(error),
+                };
+                Some(reach(&reports.inbox, listed))
+            }
             Some(lrs) => {
                 let client = LrsClient::new(&lrs.url, lrs.user.clone(), lrs.password.clone(), reads);
                 let read = match client {
@@ -78,16 +115,14 @@ pub async fn doctor(config_path: &Path, as_json: bool) -> anyhow::Result<ExitCod
     });
     let report = Report {
         hris: reach(&hris_at, hris_read),
-        lms: LmsReport {
-            url: config.lms.scim_url.clone(),
-            reachable: findings.learners.is_some(),
-            will: scim.profile().differences(),
-            findings,
-        },
+        lms,
         lrs,
     };
-    let healthy =
-        report.hris.reachable && report.lms.reachable && report.lrs.as_ref().is_none_or(|l| l.reachable);
+    let lms_healthy = match &report.lms {
+        LmsSide::Scim(lms) => lms.reachable,
+        LmsSide::Feed(feed) => feed.healthy(),
+    };
+    let healthy = report.hris.reachable && lms_healthy && report.lrs.as_ref().is_none_or(|l| l.reachable);
     if as_json {
         print_json(&report)?;
     } else {
@@ -120,7 +155,14 @@ fn text(report: &Report) -> String {
         Some(problem) => format!("FAILED: {problem}"),
     };
     line(format!("HRIS  {}  {}", report.hris.url, state(&report.hris)));
-    let lms = &report.lms;
+    let lms = match &report.lms {
+        LmsSide::Scim(lms) => lms,
+        LmsSide::Feed(feed) => {
+            super::doctor_feed::text(feed, &mut line);
+            lrs_line(report, &mut line);
+            return out;
+        }
+    };
     let f = &lms.findings;
     line(format!(
         "LMS   {}  {}",
@@ -175,11 +217,21 @@ fn text(report: &Report) -> String {
             .collect();
         line(format!("      add to [lms]: quirks = [{}]", names.join(", ")));
     }
+    lrs_line(report, &mut line);
+    out
+}
+
+fn lrs_line(report: &Report, line: &mut dyn FnMut(String)) {
     match &report.lrs {
-        Some(lrs) => line(format!("LRS   {}  {}", lrs.url, state(lrs))),
+        Some(lrs) => line(format!(
+            "LRS   {}  {}",
+            lrs.url,
+            lrs.problem
+                .as_ref()
+                .map_or("ok".to_string(), |problem| format!("FAILED: {problem}"))
+        )),
         None => line("LRS   not configured (no completion write-back)".into()),
     }
-    out
 }
 
 fn yes(flag: bool) -> &'static str {

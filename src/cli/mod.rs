@@ -3,10 +3,12 @@
 mod audit;
 mod console;
 mod doctor;
+mod doctor_feed;
 mod ops;
 pub mod out;
 mod reconcile;
 mod run;
+mod trace;
 mod writeback;
 
 pub use run::{sandbox_config, sandbox_config_from};
@@ -119,6 +121,24 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
         /// Print the run as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Follow one employee through the pipeline: the HRIS record, scope, mapping,
+    /// the learner found, the plan, their events and drift, each with what decided it.
+    Trace {
+        /// The employee's HRIS id.
+        employee_id: String,
+        /// The configuration naming the systems and the store (as `run` takes).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Journal the employee's record as it is now; the engine applies it like any change (audited).
+        #[arg(long, requires = "reason")]
+        apply: bool,
+        /// Why the record is journaled (with `--apply`; kept in the audit log).
+        #[arg(long, requires = "apply")]
+        reason: Option<String>,
+        /// Print the trace as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -247,6 +267,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     if let Command::Reconcile { config, json } = &cli.command {
         return runtime.block_on(reconcile::reconcile(config, *json));
+    }
+    if let Command::Trace {
+        employee_id,
+        config,
+        apply,
+        reason,
+        json,
+    } = &cli.command
+    {
+        let apply = reason.as_deref().filter(|_| *apply);
+        return runtime.block_on(trace::trace(config, employee_id, *json, apply));
     }
     if let Command::Doctor { config, json } = &cli.command {
         return runtime.block_on(doctor::doctor(config, *json));

@@ -26,10 +26,11 @@ pub async fn reconcile(config_path: &Path, json_out: bool) -> anyhow::Result<Exi
     let contract = super::run::load_contract(&config.contract_path)?;
     let key = config.audit.key.clone().map(AuditKey::new).transpose()?;
     let store = crate::engine::open_keyed(&config.store_path, key)?;
+    let contract = Arc::new(parking_lot::RwLock::new(Arc::new(contract)));
     let reconciler = Reconciler {
         store: store.clone(),
-        contract: Arc::new(parking_lot::RwLock::new(Arc::new(contract))),
-        connections: crate::engine::connect::connect(&config, &store).await?,
+        connections: crate::engine::connect::connect_in_force(&config, &store, &contract).await?,
+        contract,
         notifier: Notifier::new(config.notify_url.clone()),
         progress: Default::default(),
     };

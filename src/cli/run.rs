@@ -75,17 +75,21 @@ pub fn sandbox_config_from(
             files: None,
         },
         lms: LmsConfig {
+            kind: crate::config::LmsKind::Scim,
+            feed: None,
             scim_url: c.scim_url.clone(),
             token: Secret::new(c.scim_token.clone()),
             create_groups: true,
             quirks: Vec::new(),
         },
         lrs: Some(LrsConfig {
+            kind: crate::config::LrsKind::Xapi,
             url: c.xapi_url.clone(),
             user: Secret::new(c.xapi_user.clone()),
             password: Secret::new(c.xapi_password.clone()),
             poll_interval: Duration::from_secs(2),
             overlap: Duration::from_secs(600),
+            reports: None,
         }),
         webhook: WebhookConfig {
             listen: "127.0.0.1:0".parse().expect("a literal address"),

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use crate::model::Secret;
 pub use crate::model::connections::{
-    ExportFeed, HrisConnection as HrisConfig, HrisKind, LmsConnection as LmsConfig,
-    LrsConnection as LrsConfig, SftpLogin,
+    Arrivals, ExportFeed, HrisConnection as HrisConfig, HrisKind, LearnerFeed, LmsConnection as LmsConfig,
+    LmsKind, LrsConnection as LrsConfig, LrsKind, SftpLogin,
 };
 
 /// A loaded configuration, secrets resolved, paths made absolute against the file's folder.

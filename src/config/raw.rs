@@ -9,10 +9,17 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{
-    ApplyConfig, AuditConfig, Config, ConfigError, ExportFeed, HrisConfig, HrisKind, LmsConfig, LrsConfig,
-    RetryPolicy, SafetyThreshold, SftpLogin, WebhookConfig,
+    ApplyConfig, AuditConfig, Config, ConfigError, ExportFeed, HrisConfig, HrisKind, LrsConfig, LrsKind,
+    RetryPolicy, SafetyThreshold, WebhookConfig,
 };
-use crate::model::{ScimQuirk, Secret};
+use crate::model::Secret;
+
+mod arrivals;
+mod lms;
+mod remote;
+
+use arrivals::raw_arrivals;
+use lms::RawLms;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -69,23 +76,25 @@ struct RawHris {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawLms {
-    scim_url: Spanned<String>,
-    token_env: Spanned<String>,
-    #[serde(default)]
-    create_groups: Option<bool>,
-    #[serde(default)]
-    quirks: Vec<Spanned<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RawLrs {
-    url: Spanned<String>,
-    user_env: Spanned<String>,
-    password_env: Spanned<String>,
+    kind: Option<Spanned<String>>,
+    url: Option<Spanned<String>>,
+    user_env: Option<Spanned<String>>,
+    password_env: Option<Spanned<String>>,
     poll_interval_s: Option<Spanned<f64>>,
     overlap_s: Option<Spanned<f64>>,
+    // The `csv` kind: completion reports in a folder or on SFTP.
+    inbox: Option<Spanned<String>>,
+    pattern: Option<Spanned<String>>,
+    settle_s: Option<Spanned<f64>>,
+    done_suffix: Option<Spanned<String>>,
+    outbox: Option<Spanned<String>>,
+    keep_days: Option<Spanned<f64>>,
+    scan_every_s: Option<Spanned<f64>>,
+    key_env: Option<Spanned<String>>,
+    key_passphrase_env: Option<Spanned<String>>,
+    known_hosts: Option<Spanned<String>>,
+    accept_new_host_key: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -169,13 +178,13 @@ struct RawAudit {
 }
 
 /// Turns byte offsets into line numbers and collects the first problem.
-struct Resolver<'a> {
-    path: &'a Path,
+pub(super) struct Resolver<'a> {
+    pub(super) path: &'a Path,
     text: &'a str,
 }
 
 impl Resolver<'_> {
-    fn invalid<T>(&self, at: &Spanned<T>, message: impl Into<String>) -> ConfigError {
+    pub(super) fn invalid<T>(&self, at: &Spanned<T>, message: impl Into<String>) -> ConfigError {
         let line = self.text[..at.span().start.min(self.text.len())]
             .matches('\n')
             .count()
@@ -187,14 +196,14 @@ impl Resolver<'_> {
         }
     }
 
-    fn url(&self, at: &Spanned<String>, what: &str) -> Result<url::Url, ConfigError> {
+    pub(super) fn url(&self, at: &Spanned<String>, what: &str) -> Result<url::Url, ConfigError> {
         url::Url::parse(at.get_ref())
             .ok()
             .filter(|u| matches!(u.scheme(), "http" | "https"))
             .ok_or_else(|| self.invalid(at, format!("{what} \"{}\" is not an http(s) URL", at.get_ref())))
     }
 
-    fn secret(
+    pub(super) fn secret(
         &self,
         env: &dyn Fn(&str) -> Option<String>,
         section: &'static str,
@@ -230,13 +239,13 @@ impl Resolver<'_> {
         Ok(name)
     }
 
-    fn seconds(&self, at: &Spanned<f64>, what: &str) -> Result<Duration, ConfigError> {
+    pub(super) fn seconds(&self, at: &Spanned<f64>, what: &str) -> Result<Duration, ConfigError> {
         Duration::try_from_secs_f64(*at.get_ref())
             .map_err(|_| self.invalid(at, format!("{what} must be a number of seconds ≥ 0")))
     }
 
     /// A path in the file is relative to the file's folder, not to where hrsync runs.
-    fn path(&self, at: &Spanned<String>) -> PathBuf {
+    pub(super) fn path(&self, at: &Spanned<String>) -> PathBuf {
         let written = Path::new(at.get_ref());
         match self.path.parent() {
             Some(dir) if written.is_relative() => dir.join(written),
@@ -306,27 +315,8 @@ impl Resolver<'_> {
         raw: &RawHris,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<ExportFeed, ConfigError> {
-        let missing = |key: &str| ConfigError::Invalid {
-            path: self.path.to_path_buf(),
-            line: 1,
-            message: format!("[hris] {key} is missing (the csv kind needs inbox, outbox and [hris.columns])"),
-        };
-        let inbox_at = raw.inbox.as_ref().ok_or_else(|| missing("inbox"))?;
-        let inbox = inbox_at.get_ref().trim();
-        let inbox = if inbox.starts_with("sftp://") {
-            url::Url::parse(inbox)
-                .ok()
-                .filter(|u| u.host_str().is_some() && !u.username().is_empty() && u.password().is_none())
-                .ok_or_else(|| {
-                    self.invalid(
-                        inbox_at,
-                        "[hris] inbox must be a folder or sftp://user@host:port/path (no password in it: use password_env)",
-                    )
-                })?;
-            inbox.to_string()
-        } else {
-            self.path(inbox_at).display().to_string()
-        };
+        const NEEDS: &str = "inbox, outbox and [hris.columns]";
+        let arrivals = self.arrivals("hris", NEEDS, &raw_arrivals!(raw), env)?;
         let mut columns = Vec::new();
         for (column, field) in &raw.columns {
             let field =
@@ -343,7 +333,11 @@ impl Resolver<'_> {
             columns.push((column.clone(), field.trim().to_string()));
         }
         if columns.is_empty() {
-            return Err(missing("[hris.columns]"));
+            return Err(ConfigError::Invalid {
+                path: self.path.to_path_buf(),
+                line: 1,
+                message: format!("[hris] [hris.columns] is missing (the csv kind needs {NEEDS})"),
+            });
         }
         let delimiter = match &raw.delimiter {
             None => None,
@@ -375,57 +369,75 @@ impl Resolver<'_> {
                 Some(word)
             }
         };
-        let secret = |key: &'static str, var: &Option<Spanned<String>>| {
-            var.as_ref()
-                .map(|var| self.secret(env, "hris", key, var))
-                .transpose()
+        Ok(ExportFeed::new(arrivals, columns, delimiter, encoding))
+    }
+
+    /// `[lrs]`: the LRS's endpoint and login, or (`kind = "csv"`) where the LMS's
+    /// completion reports arrive.
+    fn lrs(&self, raw: &RawLrs, env: &dyn Fn(&str) -> Option<String>) -> Result<LrsConfig, ConfigError> {
+        let kind = match &raw.kind {
+            None => LrsKind::Xapi,
+            Some(word) => LrsKind::parse(word.get_ref().trim()).ok_or_else(|| {
+                self.invalid(
+                    word,
+                    format!(
+                        "[lrs] kind \"{}\" is not a known kind (known: xapi, csv)",
+                        word.get_ref()
+                    ),
+                )
+            })?,
         };
-        let seconds = |at: &Option<Spanned<f64>>, what: &str, default: f64| match at {
-            Some(at) => self.seconds(at, what),
-            None => Ok(Duration::from_secs_f64(default)),
+        let overlap = match &raw.overlap_s {
+            Some(at) => self.seconds(at, "[lrs] overlap_s")?,
+            None => Duration::from_secs(600),
         };
-        let keep_days = match &raw.keep_days {
-            Some(at) => self.seconds(at, "[hris] keep_days")?.as_secs_f64(),
-            None => 30.0,
-        };
-        let scan_every = seconds(&raw.scan_every_s, "[hris] scan_every_s", 60.0)?;
-        if scan_every.is_zero() {
-            return Err(missing("scan_every_s above 0"));
+        if kind == LrsKind::Csv {
+            let reports = self.arrivals("lrs", "inbox and outbox", &raw_arrivals!(raw), env)?;
+            return Ok(LrsConfig {
+                kind,
+                url: String::new(),
+                user: Secret::new(""),
+                password: Secret::new(""),
+                poll_interval: reports.scan_every,
+                overlap,
+                reports: Some(reports),
+            });
         }
-        Ok(ExportFeed {
-            inbox,
-            pattern: match &raw.pattern {
-                None => "*.csv".to_string(),
+        let needed = |value: &Option<Spanned<String>>, key: &str| {
+            value.clone().ok_or_else(|| ConfigError::Invalid {
+                path: self.path.to_path_buf(),
+                line: 1,
+                message: format!(
+                    "[lrs] {key} is missing (the xapi kind needs url, user_env and password_env)"
+                ),
+            })
+        };
+        Ok(LrsConfig {
+            kind,
+            url: self
+                .url(&needed(&raw.url, "url")?, "[lrs] url")?
+                .as_str()
+                .trim_end_matches('/')
+                .to_string(),
+            user: self.secret(env, "lrs", "user_env", &needed(&raw.user_env, "user_env")?)?,
+            password: self.secret(
+                env,
+                "lrs",
+                "password_env",
+                &needed(&raw.password_env, "password_env")?,
+            )?,
+            poll_interval: match &raw.poll_interval_s {
                 Some(at) => {
-                    let pattern = at.get_ref().trim();
-                    glob::Pattern::new(pattern).map_err(|error| {
-                        self.invalid(
-                            at,
-                            format!("[hris] pattern \"{pattern}\" is not a file-name pattern: {error}"),
-                        )
-                    })?;
-                    pattern.to_string()
+                    let interval = self.seconds(at, "[lrs] poll_interval_s")?;
+                    if interval.is_zero() {
+                        return Err(self.invalid(at, "[lrs] poll_interval_s must be more than 0"));
+                    }
+                    interval
                 }
+                None => Duration::from_secs(30),
             },
-            columns,
-            delimiter,
-            encoding,
-            settle: seconds(&raw.settle_s, "[hris] settle_s", 60.0)?,
-            done_suffix: raw
-                .done_suffix
-                .as_ref()
-                .map(|s| s.get_ref().trim().to_string())
-                .filter(|s| !s.is_empty()),
-            outbox: self.path(raw.outbox.as_ref().ok_or_else(|| missing("outbox"))?),
-            keep: Duration::from_secs_f64(keep_days * 86_400.0),
-            scan_every,
-            sftp: SftpLogin {
-                private_key: secret("key_env", &raw.key_env)?,
-                key_passphrase: secret("key_passphrase_env", &raw.key_passphrase_env)?,
-                password: secret("password_env", &raw.password_env)?,
-                known_hosts: raw.known_hosts.as_ref().map(|p| self.path(p)),
-                accept_new_host_key: raw.accept_new_host_key.unwrap_or(false),
-            },
+            overlap,
+            reports: None,
         })
     }
 }
@@ -449,58 +461,8 @@ pub(super) fn resolve(
     })?;
 
     let hris = r.hris(&raw.hris, env)?;
-    let lms = LmsConfig {
-        scim_url: r
-            .url(&raw.lms.scim_url, "[lms] scim_url")?
-            .as_str()
-            .trim_end_matches('/')
-            .to_string(),
-        token: r.secret(env, "lms", "token_env", &raw.lms.token_env)?,
-        create_groups: raw.lms.create_groups.unwrap_or(true),
-        quirks: raw
-            .lms
-            .quirks
-            .iter()
-            .map(|word| {
-                ScimQuirk::parse(word.get_ref().trim()).ok_or_else(|| {
-                    r.invalid(
-                        word,
-                        format!(
-                            "[lms] quirks: \"{}\" is not a known quirk (known: {})",
-                            word.get_ref(),
-                            ScimQuirk::names()
-                        ),
-                    )
-                })
-            })
-            .collect::<Result<_, _>>()?,
-    };
-    let lrs = match &raw.lrs {
-        Some(lrs) => Some(LrsConfig {
-            url: r
-                .url(&lrs.url, "[lrs] url")?
-                .as_str()
-                .trim_end_matches('/')
-                .to_string(),
-            user: r.secret(env, "lrs", "user_env", &lrs.user_env)?,
-            password: r.secret(env, "lrs", "password_env", &lrs.password_env)?,
-            poll_interval: match &lrs.poll_interval_s {
-                Some(at) => {
-                    let interval = r.seconds(at, "[lrs] poll_interval_s")?;
-                    if interval.is_zero() {
-                        return Err(r.invalid(at, "[lrs] poll_interval_s must be more than 0"));
-                    }
-                    interval
-                }
-                None => std::time::Duration::from_secs(30),
-            },
-            overlap: match &lrs.overlap_s {
-                Some(at) => r.seconds(at, "[lrs] overlap_s")?,
-                None => std::time::Duration::from_secs(600),
-            },
-        }),
-        None => None,
-    };
+    let lms = r.lms(&raw.lms, env)?;
+    let lrs = raw.lrs.as_ref().map(|lrs| r.lrs(lrs, env)).transpose()?;
     let listen: SocketAddr = raw.webhook.listen.get_ref().parse().map_err(|_| {
         r.invalid(
             &raw.webhook.listen,

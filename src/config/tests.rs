@@ -243,3 +243,72 @@ fn the_csv_kind_names_what_is_missing_or_wrong() {
     let kind = problem(&with_hris("[hris]\nkind = \"workday\"\n"));
     assert!(kind.contains("\"workday\" is not a known kind"), "{kind}");
 }
+
+fn with_lrs(lrs: &str) -> String {
+    let start = EXAMPLE.find("[lrs]").unwrap();
+    let end = EXAMPLE.find("[webhook]").unwrap();
+    format!("{}{lrs}\n{}", &EXAMPLE[..start], &EXAMPLE[end..])
+}
+
+#[test]
+fn the_lrs_csv_kind_reads_its_inbox_as_the_hris_does() {
+    let config = parse(&with_lrs(
+        r#"[lrs]
+kind = "csv"
+inbox = "sftp://hrsync@sftp.example.com:2222/completions"
+pattern = "completions-*.csv"
+outbox = "outbox"
+settle_s = 5
+done_suffix = ".done"
+keep_days = 7
+scan_every_s = 10
+key_env = "HRSYNC_SFTP_KEY"
+"#,
+    ))
+    .unwrap();
+    let lrs = config.lrs.expect("an [lrs]");
+    assert_eq!(lrs.kind, crate::model::connections::LrsKind::Csv);
+    let reports = lrs.reports.expect("the csv kind's inbox");
+    assert_eq!(reports.inbox, "sftp://hrsync@sftp.example.com:2222/completions");
+    assert_eq!(reports.pattern, "completions-*.csv");
+    assert_eq!(reports.outbox, Path::new("/etc/hrsync/outbox"));
+    assert_eq!(reports.settle.as_secs(), 5);
+    assert_eq!(reports.done_suffix.as_deref(), Some(".done"));
+    assert_eq!(reports.keep.as_secs(), 7 * 86_400);
+    assert_eq!(
+        lrs.poll_interval.as_secs(),
+        10,
+        "the inbox is looked at every scan_every_s"
+    );
+    assert_eq!(
+        reports.sftp.private_key.as_ref().map(|k| k.expose().to_string()),
+        Some("value-of-HRSYNC_SFTP_KEY".into())
+    );
+
+    // The default stays the xAPI kind, which needs no inbox.
+    let xapi = parse(EXAMPLE).unwrap().lrs.unwrap();
+    assert_eq!(xapi.kind, crate::model::connections::LrsKind::Xapi);
+    assert!(xapi.reports.is_none());
+}
+
+#[test]
+fn the_lrs_csv_kind_names_what_is_missing_or_wrong() {
+    let missing = problem(&with_lrs("[lrs]\nkind = \"csv\"\noutbox = \"o\"\n"));
+    assert!(missing.contains("[lrs] inbox is missing"), "{missing}");
+    let no_outbox = problem(&with_lrs("[lrs]\nkind = \"csv\"\ninbox = \"in\"\n"));
+    assert!(no_outbox.contains("[lrs] outbox is missing"), "{no_outbox}");
+    let bad_pattern = problem(&with_lrs(
+        "[lrs]\nkind = \"csv\"\ninbox = \"in\"\noutbox = \"o\"\npattern = \"[x\"\n",
+    ));
+    assert!(
+        bad_pattern.contains("[lrs] pattern \"[x\" is not a file-name pattern"),
+        "{bad_pattern}"
+    );
+    let kind = problem(&with_lrs("[lrs]\nkind = \"scorm\"\n"));
+    assert!(
+        kind.contains("[lrs] kind \"scorm\" is not a known kind (known: xapi, csv)"),
+        "{kind}"
+    );
+    let no_url = problem(&with_lrs("[lrs]\nuser_env = \"U\"\npassword_env = \"P\"\n"));
+    assert!(no_url.contains("[lrs] url is missing"), "{no_url}");
+}

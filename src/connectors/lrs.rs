@@ -43,6 +43,10 @@ pub struct StatementPage {
     pub more: Option<String>,
     /// The LRS's promise: every statement stored up to this time is visible.
     pub consistent_through: Option<Timestamp>,
+    /// The files the page was read from, for a source of files: handed back to
+    /// [`CompletionSource::journaled`](super::roles::CompletionSource::journaled)
+    /// once every statement read is journaled, and only then moved away.
+    pub files: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -101,6 +105,7 @@ impl LrsClient {
             statements: result.statements,
             more: result.more.filter(|m| !m.is_empty()),
             consistent_through,
+            files: Vec::new(),
         })
     }
 

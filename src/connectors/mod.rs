@@ -6,6 +6,7 @@
 //! honouring Retry-After) or permanent (any other 4xx: retrying will not help).
 //! Messages name the request and what the far side said, never a credential.
 
+mod csv_completions;
 pub mod csv_files;
 mod hris;
 pub mod inbox;

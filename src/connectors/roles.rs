@@ -13,13 +13,14 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 
+pub use super::csv_completions::{ReportFiles, ShapeOf};
 pub use super::hris::{ChangedSince, HrisChange, TrainingType};
 pub use super::lrs::{StatementPage, stored_at};
 pub use super::scim::ScimUser;
 pub use super::scim_groups::GroupMembers;
 pub use super::scim_profile::ScimProfile;
 use super::{ConnectorError, HrisClient, LrsClient, ReadBackoff, ScimClient};
-use crate::model::connections::{HrisConnection, LmsConnection, LrsConnection};
+use crate::model::connections::{HrisConnection, LmsConnection, LrsConnection, LrsKind};
 
 /// One employee as the HRIS holds it: its field names and values.
 pub type EmployeeRecord = Map<String, Value>;
@@ -77,6 +78,12 @@ pub trait LearnerTarget: Send + Sync + fmt::Debug {
     async fn create_group(&self, display_name: &str) -> Result<String, ConnectorError>;
     async fn add_members(&self, group_id: &str, user_ids: &[String]) -> Result<(), ConnectorError>;
     async fn all_groups(&self) -> Result<Vec<GroupMembers>, ConnectorError>;
+    /// Called by the apply worker after each batch of writes: a target that keeps
+    /// what it is given and sends it on later (a file feed) does so now. Nothing
+    /// for a target every write reaches at once (SCIM).
+    async fn flush(&self) -> Result<(), ConnectorError> {
+        Ok(())
+    }
 }
 
 impl dyn LearnerTarget + '_ {
@@ -99,6 +106,13 @@ pub trait CompletionSource: Send + Sync + fmt::Debug {
     ) -> Result<StatementPage, ConnectorError>;
     /// The page a `more` link names.
     async fn more(&self, more: &str) -> Result<StatementPage, ConnectorError>;
+    /// Every statement of these pages' `files` is journaled: a source of files
+    /// moves them away now, never before (a crash in between reads them again,
+    /// and their statements are duplicates by their idempotency keys).
+    async fn journaled(&self, files: &[String]) -> Result<(), ConnectorError> {
+        let _ = files;
+        Ok(())
+    }
 }
 
 impl dyn CompletionSource + '_ {
@@ -169,11 +183,19 @@ pub async fn connect_lms(
     Ok(Arc::new(scim.with_profile(profile)))
 }
 
-/// Builds the completion source for `[lrs]`.
+/// Builds the completion source for `[lrs]`; a report's columns are read through
+/// `shape` at each read (the contract's, which an operator may change).
 pub fn connect_lrs(
     lrs: &LrsConnection,
     reads: ReadBackoff,
+    shape: ShapeOf,
 ) -> Result<Arc<dyn CompletionSource>, ConnectorError> {
+    if lrs.kind == LrsKind::Csv {
+        let reports = lrs.reports.clone().ok_or_else(|| {
+            ConnectorError::permanent("[lrs] kind = \"csv\" needs an inbox for the reports".to_string())
+        })?;
+        return Ok(Arc::new(ReportFiles::new(reports, shape)));
+    }
     Ok(Arc::new(LrsClient::new(
         &lrs.url,
         lrs.user.clone(),

@@ -245,6 +245,7 @@ impl Checker {
                 ),
             );
         }
+        let report_columns = self.report_columns(raw.report_columns.as_ref());
         Some(Writeback {
             verbs,
             record_failed: raw.record_failed,
@@ -259,6 +260,7 @@ impl Checker {
                 "https://hrsync.dev/xapi/extensions/credential",
             ),
             credential_table,
+            report_columns,
             line: self.line_of(spanned),
         })
     }
@@ -566,3 +568,6 @@ impl Checker {
 #[cfg(test)]
 #[path = "check_fuzz.rs"]
 mod fuzz;
+
+#[path = "check_report.rs"]
+mod report;

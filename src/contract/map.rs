@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use jiff::civil::Date;
 use serde_json::{Map, Value};
 
-use super::{Contract, EmptyRule, FieldRule, FieldType, LeaveAction, Owner, ScimPath};
+use super::{Contract, EmptyRule, FieldRule, FieldType, InclusionRule, LeaveAction, Owner, ScimPath};
 use crate::model::FieldReason;
 
 /// Where the employee stands in the HRIS, by the contract's lifecycle rule.
@@ -196,11 +196,7 @@ pub fn map_employee<'a, R: FieldSource + ?Sized>(
             return Err(problems);
         }
     };
-    let in_scope = contract.inclusion.iter().all(|rule| {
-        values
-            .get(&rule.field)
-            .is_some_and(|v| rule.any_of.iter().any(|allowed| allowed == v))
-    });
+    let in_scope = out_of_scope_by(contract, &values).is_none();
     let hire_date = values
         .get(&lifecycle.hire_date_field)
         .and_then(|d| d.parse::<Date>().ok());
@@ -219,6 +215,16 @@ pub fn map_employee<'a, R: FieldSource + ?Sized>(
     })
 }
 
+/// The first inclusion rule the values break: the one that puts the record out
+/// of scope; `None` when every rule holds (in scope).
+pub fn out_of_scope_by<'c>(contract: &'c Contract, values: &FieldValues<'_>) -> Option<&'c InclusionRule> {
+    contract.inclusion.iter().find(|rule| {
+        !values
+            .get(&rule.field)
+            .is_some_and(|v| rule.any_of.iter().any(|allowed| allowed == v))
+    })
+}
+
 fn push_lms<'a>(lms: &mut Vec<LmsValue<'a>>, at: usize, rule: &'a FieldRule, value: Wanted<'a>) {
     if let Some(path) = &rule.scim_path {
         lms.push(LmsValue {
@@ -231,7 +237,7 @@ fn push_lms<'a>(lms: &mut Vec<LmsValue<'a>>, at: usize, rule: &'a FieldRule, val
     }
 }
 
-enum Checked<'a> {
+pub(super) enum Checked<'a> {
     /// The HRIS value as checked, and what the LMS gets.
     Value { hris: Cow<'a, str>, lms: Wanted<'a> },
     /// Empty, allowed: what the empty rule sends (None: nothing, the field is skipped).
@@ -267,11 +273,11 @@ impl FieldSource for Map<String, Value> {
 }
 
 /// The HRIS value as text; absent, null and BambooHR's "0000-00-00" are empty.
-fn text_of(text: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
+pub(super) fn text_of(text: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
     text.filter(|text| !text.trim().is_empty() && text != "0000-00-00")
 }
 
-fn check_value<'a>(
+pub(super) fn check_value<'a>(
     contract: &'a Contract,
     rule: &'a FieldRule,
     raw: Option<Cow<'a, str>>,

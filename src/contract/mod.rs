@@ -3,6 +3,7 @@
 //! triggers. Pure: parsing and checking only, no I/O.
 
 mod check;
+pub mod explain;
 pub mod identity;
 pub mod map;
 mod raw;

@@ -35,6 +35,8 @@ pub struct RawWriteback {
     pub credits: Option<Spanned<String>>,
     pub credential_extension: Option<Spanned<String>>,
     pub credential_table: Option<Spanned<String>>,
+    /// A completion report's header → one of `model::files::REPORT_FIELDS`.
+    pub report_columns: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
 }
 
 #[derive(Deserialize)]

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::Contract;
 use crate::model::FieldReason;
+use crate::model::files::ReportShape;
 
 /// The `[writeback]` section, checked.
 #[derive(Clone, Debug)]
@@ -26,7 +27,21 @@ pub struct Writeback {
     pub credential_extension: String,
     /// The HRIS custom table credentials go to.
     pub credential_table: String,
+    /// A completion report's columns (`[writeback.report_columns]`): (header,
+    /// field), the field one of `REPORT_FIELDS`; empty when reports are not read.
+    pub report_columns: Vec<(String, String)>,
     pub line: usize,
+}
+
+impl Writeback {
+    /// How a completion report's rows become statements this section writes back.
+    pub fn report_shape(&self) -> ReportShape {
+        ReportShape {
+            columns: self.report_columns.clone(),
+            account_home_page: self.account_home_page.clone(),
+            credential_extension: self.credential_extension.clone(),
+        }
+    }
 }
 
 /// A credential awarded with a completion.

@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod connect;
+pub mod feed;
 pub mod intake;
 pub mod operator;
 pub mod read_retry;
@@ -154,7 +155,10 @@ pub async fn start_with_listener(
             path: config.store_path.display().to_string(),
             source,
         })?;
-    let connections = connect::connect(config, &store).await?;
+    let contract = Arc::new(contract);
+    // The contract in force, which an operator's change swaps for every reader.
+    let in_force = Arc::new(parking_lot::RwLock::new(contract.clone()));
+    let connections = connect::connect_in_force(config, &store, &in_force).await?;
     let learners = connections.learners.clone();
     let notifier = Notifier::new(config.notify_url.clone());
     let metrics = Arc::new(Metrics::default());
@@ -164,7 +168,6 @@ pub async fn start_with_listener(
     let paused = Arc::new(AtomicBool::new(
         operator::status::pause_requested(&store).unwrap_or(false),
     ));
-    let contract = Arc::new(contract);
     let mut tasks = Vec::new();
 
     let trouble = supervise::TaskTrouble::default();
@@ -189,7 +192,7 @@ pub async fn start_with_listener(
     tasks.push(watch("enrolment", task));
     let applier = Arc::new(Applier::new(
         store.clone(),
-        contract.clone(),
+        in_force,
         (learners.clone(), connections.employees.clone()),
         config.retry,
         enroller,
@@ -356,6 +359,18 @@ pub async fn start_with_listener(
             move || Some(worker.clone().run(cancel.child_token()))
         },
     ));
+    if let Some(feed) = &connections.feed {
+        let (writer, health) = (feed.writer.clone(), health.clone());
+        tasks.push(supervise::supervise(
+            "learner feed writer",
+            trouble.clone(),
+            cancel.clone(),
+            {
+                let cancel = cancel.clone();
+                move || Some(writer.clone().run(health.clone(), cancel.child_token()))
+            },
+        ));
+    }
     let poll_info = Arc::new(parking_lot::Mutex::new(intake::poll::PollInfo::default()));
     match &config.hris.files {
         None => {

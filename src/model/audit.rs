@@ -43,6 +43,8 @@ named_enum!(
         EngineResume => "engine.resume",
         ContractApply => "contract.apply",
         ReconcileRequest => "reconcile.request",
+        /// An operator journaled an employee's record as it is now (`hrsync trace --apply`).
+        TraceApply => "trace.apply",
     }
 );
 

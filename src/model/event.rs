@@ -183,6 +183,17 @@ pub struct FieldReason {
     pub reason: String,
 }
 
+impl FieldReason {
+    /// The reasons on one line, "field: reason; …", as the journal keeps them.
+    pub fn summary(reasons: &[FieldReason]) -> String {
+        reasons
+            .iter()
+            .map(|r| format!("{}: {}", r.field, r.reason))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
 /// One write carried out on a target system.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WriteRecord {

@@ -1,4 +1,5 @@
-//! HRIS export files: what became of each one the engine looked at.
+//! Flat files: what became of each HRIS export the engine looked at, and how a
+//! completion report's columns are read.
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -62,4 +63,31 @@ impl ExportFile {
                 .and_then(|r| r.strip_prefix(STALE))
                 .is_some_and(|rest| rest.starts_with(':'))
     }
+}
+
+/// The fields a completion report's column can map to (the contract's
+/// `[writeback.report_columns]`); the first [`REPORT_REQUIRED`] every report must have.
+pub const REPORT_FIELDS: [&str; 8] = [
+    "employee_id",
+    "course_id",
+    "completed_at",
+    "score",
+    "passed",
+    "credential_name",
+    "credential_number",
+    "credential_expires",
+];
+/// How many of [`REPORT_FIELDS`], from the first, a report must map.
+pub const REPORT_REQUIRED: usize = 3;
+
+/// How a completion report's rows become xAPI-shaped statements, as the contract
+/// says: the column of each field, and where the write-back looks for what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportShape {
+    /// (header, field), the field one of [`REPORT_FIELDS`].
+    pub columns: Vec<(String, String)>,
+    /// The actor account's home page the write-back expects, if it checks one.
+    pub account_home_page: Option<String>,
+    /// The extension a credential is carried in.
+    pub credential_extension: String,
 }

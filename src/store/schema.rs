@@ -346,6 +346,39 @@ CREATE TABLE IF NOT EXISTS exported_employees (
     file_id     INTEGER NOT NULL
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- The LMS as a CSV user feed: the learners hrsync wants it to hold, kept here
+-- because the feed is written whole from them and must survive a restart.
+-- The resource is the SCIM document the engine wrote; the columns beside it
+-- are what learners are looked up by.
+CREATE TABLE IF NOT EXISTS feed_learners (
+    id              TEXT PRIMARY KEY,
+    external_id     TEXT,
+    user_name       TEXT NOT NULL COLLATE NOCASE UNIQUE,
+    employee_number TEXT,
+    resource        TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS feed_learners_external_id ON feed_learners (external_id);
+CREATE INDEX IF NOT EXISTS feed_learners_employee_number ON feed_learners (employee_number);
+CREATE TABLE IF NOT EXISTS feed_groups (
+    name TEXT PRIMARY KEY
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS feed_members (
+    group_name TEXT NOT NULL REFERENCES feed_groups (name),
+    learner_id TEXT NOT NULL REFERENCES feed_learners (id),
+    PRIMARY KEY (group_name, learner_id)
+) WITHOUT ROWID;
+-- One row: how many changes the learners have had, and up to which the file and
+-- the upload hold them, so a restart writes only when something is owed.
+CREATE TABLE IF NOT EXISTS feed_outbox (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    changes    INTEGER NOT NULL DEFAULT 0,
+    written    INTEGER NOT NULL DEFAULT 0,
+    written_at INTEGER,
+    uploaded   INTEGER NOT NULL DEFAULT 0
+);
+INSERT OR IGNORE INTO feed_outbox (id) VALUES (1);
+"#,
 ];
 
 /// Brings the file's schema up to the newest version, in one transaction.

@@ -101,11 +101,7 @@ impl StoreTx<'_> {
 
     /// A permanent failure (contract violation, 4xx), with the reason for each field.
     pub fn mark_rejected(&self, id: EventId, reasons: &[FieldReason]) -> Result<(), StoreError> {
-        let summary = reasons
-            .iter()
-            .map(|r| format!("{}: {}", r.field, r.reason))
-            .collect::<Vec<_>>()
-            .join("; ");
+        let summary = crate::model::FieldReason::summary(reasons);
         let reasons = Value::Array(
             reasons
                 .iter()

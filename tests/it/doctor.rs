@@ -198,3 +198,53 @@ async fn doctor_fails_naming_a_system_it_cannot_reach() {
     assert!(out.contains("LMS") && out.contains("FAILED"), "{out}");
     assert!(out.contains("HRIS") && out.contains(" ok"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn doctor_checks_a_csv_feed_lms_outbox_upload_and_exports() {
+    let world = start_for_binary(Options {
+        employees: 10,
+        ..Options::default()
+    })
+    .await;
+    let config = world.dir.path().join("hrsync.toml");
+    let exports = world.dir.path().join("lms-exports");
+    std::fs::create_dir_all(&exports).unwrap();
+    std::fs::write(exports.join("users-2026-12-01.csv"), "Username\r\n").unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let text = std::fs::read_to_string(&config).unwrap();
+    let start = text.find("[lms]").unwrap();
+    let end = text.find("[lrs]").unwrap();
+    let lms = format!(
+        "[lms]\nkind = \"csv\"\noutbox = \"feed\"\ninbox = \"lms-exports\"\n\
+         upload = \"sftp://hrsync@{closed}/import\"\nknown_hosts = \"known_hosts\"\n\
+         [lms.columns]\n\"Username\" = \"userName\"\n\"Status\" = \"active\"\n"
+    );
+    std::fs::write(&config, format!("{}{lms}{}", &text[..start], &text[end..])).unwrap();
+
+    let (ok, out) = doctor(&world, false);
+    assert!(!ok, "an unreachable upload server fails the doctor: {out}");
+    assert!(
+        out.contains("LMS   CSV feed") && out.contains("learners.csv  ok"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("upload to sftp://hrsync@{closed}/import  FAILED")),
+        "{out}"
+    );
+    assert!(
+        out.contains("reconciliation compares with users-2026-12-01.csv"),
+        "{out}"
+    );
+    let (_, json) = doctor(&world, true);
+    let report: Value = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {json}"));
+    assert_eq!(report["lms"]["kind"], "csv");
+    assert_eq!(report["lms"]["writable"], true);
+    assert_eq!(report["lms"]["upload"]["reachable"], false);
+    assert_eq!(report["lms"]["inbox"]["newest"], "users-2026-12-01.csv");
+    // It only looked: nothing is left in the outbox.
+    let left = std::fs::read_dir(world.dir.path().join("feed")).unwrap().count();
+    assert_eq!(left, 0, "the doctor leaves nothing in the outbox");
+}

@@ -10,7 +10,7 @@ use crate::common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::exports::{decided, drop_in, events_of_kind, export, file_world, inbox};
+use common::exports::{decided, drop_in, events_of_kind, export, file_world, inbox, moved};
 use common::{Options, in_scope_and_employed};
 use hrsync::model::files::FileState;
 
@@ -54,11 +54,7 @@ async fn exports_provision_then_update_deactivate_and_reject_by_line() {
     let taken = decided(&world, &name, FileState::Taken).await;
     assert_eq!(taken.counts.rows, rows);
     assert_eq!(taken.counts.inserted + taken.counts.rejected, rows, "{taken:?}");
-    assert!(
-        inbox(&world).join("processed").join(&name).exists(),
-        "moved to processed/"
-    );
-    assert!(!inbox(&world).join(&name).exists());
+    moved(&world, &name, "processed").await;
     world.settle().await;
 
     // Every in-scope employee is provisioned, nobody else.
@@ -220,7 +216,7 @@ async fn a_stale_export_is_refused_and_the_same_one_twice_applies_once() {
         refused.reason.as_deref().unwrap().starts_with("stale"),
         "{refused:?}"
     );
-    assert!(inbox(&world).join("refused").join(&stale_name).exists());
+    moved(&world, &stale_name, "refused").await;
 
     // The first export dropped again: already taken, only tidied away.
     let again = drop_in(&world, &inbox(&world).join("processed").join(&name));
@@ -411,10 +407,7 @@ async fn exports_are_taken_over_sftp_from_a_real_sshd_checking_its_host_key() {
             .unwrap()
             .contains("127.0.0.1")
     );
-    assert!(
-        inbox(&world).join("processed").join(&name).exists(),
-        "moved over SFTP"
-    );
+    moved(&world, &name, "processed").await;
     world.settle().await;
     let learners = world.learners().await;
     let hris = world.hris().await;

@@ -256,10 +256,19 @@ async fn a_cut_off_attempt_for_someone_without_a_learner_claims_no_write() {
     world.stop().await;
     let hris = world.hris().await;
     let learners = world.learners().await;
-    let id = hris
+    let (id, employee) = hris
         .iter()
-        .find(|(id, e)| !common::in_scope_and_employed(e) && !learners.contains_key(*id))
-        .map(|(id, _)| id.clone())
+        // Out of scope for good (a contractor, say), not a hire still to come: an
+        // event for a future hire waits behind the one that creates the learner.
+        .find(|(id, e)| {
+            let hired = e["hireDate"]
+                .as_str()
+                .and_then(|d| d.parse::<jiff::civil::Date>().ok());
+            !common::in_scope_and_employed(e)
+                && hired.is_some_and(|d| d <= common::today())
+                && !learners.contains_key(*id)
+        })
+        .map(|(id, e)| (id.clone(), e.clone()))
         .expect("an employee out of scope without a learner");
     // As a killed engine leaves it: journaled and started, never finished.
     let store = world.store();
@@ -271,7 +280,7 @@ async fn a_cut_off_attempt_for_someone_without_a_learner_claims_no_write() {
             employee_id: id.clone(),
             kind: "Updated".into(),
             occurred_at: jiff::Timestamp::now(),
-            payload: json!({ "id": id }),
+            payload: json!({ "id": id, "fields": employee }),
         }])
         .unwrap();
     let hrsync::store::Appended::New(event) = appended[0] else {
@@ -281,8 +290,8 @@ async fn a_cut_off_attempt_for_someone_without_a_learner_claims_no_write() {
 
     world.restart().await;
     world.settle().await;
-    let status = world.store().event(event).unwrap().expect("journaled").event.status;
-    assert_eq!(status, hrsync::model::EventStatus::Unchanged);
+    let after = world.store().event(event).unwrap().expect("journaled").event;
+    assert_eq!(after.status, hrsync::model::EventStatus::Unchanged, "{after:?}");
     let filter = hrsync::store::AuditFilter {
         action: Some("learner.recovered".into()),
         employee_id: Some(id.clone()),

@@ -12,22 +12,15 @@ use super::FileError;
 use super::rejects::RowReject;
 use super::text::{Columns, Table, csv_error, read_header};
 
-/// The fields a report column can map to; the first three every report must have.
-pub const REPORT_FIELDS: [&str; 8] = [
-    "employee_id",
-    "course_id",
-    "completed_at",
-    "score",
-    "passed",
-    "credential_name",
-    "credential_number",
-    "credential_expires",
-];
-const REQUIRED: usize = 3;
+pub use crate::model::files::REPORT_FIELDS;
+use crate::model::files::REPORT_REQUIRED as REQUIRED;
 const FIELD_LIST: &str = "employee_id, course_id, completed_at, score, passed, \
                           credential_name, credential_number, credential_expires";
-const PASS_WORDS: [&str; 6] = ["pass", "passed", "true", "yes", "1", "completed"];
+const PASS_WORDS: [&str; 5] = ["pass", "passed", "true", "yes", "1"];
 const FAIL_WORDS: [&str; 5] = ["fail", "failed", "false", "no", "0"];
+/// Words that say the course was finished but not how it went: a completed course
+/// can be failed, so these are no outcome at all.
+const NO_OUTCOME_WORDS: [&str; 2] = ["completed", "complete"];
 
 /// How to read one LMS's completion report (columns mapped in the contract's
 /// write-back section).
@@ -207,17 +200,20 @@ fn parse_row<'c>(line: u64, cell: &impl Fn(usize) -> &'c str) -> Result<ReportRo
         refuse(3, format!("{bad:?} is not a number"));
         None
     });
-    let passed = optional(cell(4), parse_passed).unwrap_or_else(|bad| {
-        refuse(
-            4,
-            format!(
-                "{bad:?} is not a pass/fail word ({} or {})",
-                PASS_WORDS.join("/"),
-                FAIL_WORDS.join("/")
-            ),
-        );
-        None
-    });
+    let passed = optional(cell(4), parse_passed)
+        .map(Option::flatten)
+        .unwrap_or_else(|bad| {
+            refuse(
+                4,
+                format!(
+                    "{bad:?} is not a pass/fail word ({}, {}, or {} for no outcome)",
+                    PASS_WORDS.join("/"),
+                    FAIL_WORDS.join("/"),
+                    NO_OUTCOME_WORDS.join("/")
+                ),
+            );
+            None
+        });
     let number = Some(cell(6)).filter(|number| !number.is_empty());
     let expires = optional(cell(7), parse_date).unwrap_or_else(|bad| {
         refuse(7, format!("{bad:?} is not a date (YYYY-MM-DD)"));
@@ -286,12 +282,16 @@ fn parse_score(text: &str) -> Option<f64> {
     number.parse::<f64>().ok().filter(|score| score.is_finite())
 }
 
-fn parse_passed(text: &str) -> Option<bool> {
+/// `Some(outcome)`, `Some(None)` for a word that says nothing of the outcome, or
+/// `None` for a word that is not known.
+fn parse_passed(text: &str) -> Option<Option<bool>> {
     let word = text.to_lowercase();
     if PASS_WORDS.contains(&word.as_str()) {
-        Some(true)
+        Some(Some(true))
     } else if FAIL_WORDS.contains(&word.as_str()) {
-        Some(false)
+        Some(Some(false))
+    } else if NO_OUTCOME_WORDS.contains(&word.as_str()) {
+        Some(None)
     } else {
         None
     }

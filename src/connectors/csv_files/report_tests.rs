@@ -69,6 +69,26 @@ fn the_three_time_forms_and_every_field_are_read() {
 }
 
 #[test]
+fn completed_says_nothing_of_the_outcome() {
+    // A completed course can be failed: "Completed" is neither a pass nor a fail.
+    let text = format!(
+        "{HEADER}\
+         E1,C1,2026-03-01,40,Completed,,,\n\
+         E2,C1,2026-03-01,90,complete,,,\n\
+         E3,C1,2026-03-01,90,done,,,\n"
+    );
+    let (rows, summary) = read(&text, &spec());
+    assert_eq!(
+        rows.iter().map(|row| (row.line, row.passed)).collect::<Vec<_>>(),
+        vec![(2, None), (3, None)]
+    );
+    assert_eq!(summary.rejects.len(), 1);
+    let (field, reason) = &summary.rejects[0].reasons[0];
+    assert_eq!((summary.rejects[0].line, field.as_str()), (4, "passed"));
+    assert!(reason.contains("\"done\" is not a pass/fail word"), "{reason}");
+}
+
+#[test]
 fn bad_rows_are_rejected_with_every_reason() {
     let text = format!(
         "{HEADER}\

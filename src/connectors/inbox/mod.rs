@@ -2,6 +2,7 @@
 //! server, behind one trait. Paths are checked here once, so neither kind can be
 //! walked out of its folder, and a write is whole or absent for any reader.
 
+pub mod arrivals;
 mod folder;
 mod host_keys;
 mod sftp;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 
 use super::ConnectorError;
 
+pub use arrivals::{Arriving, OutboxError, PROCESSED, REFUSED, content_hash, rejects_path};
 pub use folder::FolderInbox;
 pub use sftp::SftpInbox;
 

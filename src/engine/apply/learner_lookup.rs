@@ -16,6 +16,28 @@ use crate::engine::apply::outcome::Failure;
 use crate::engine::intake::duplicates::{self, HOLD_NOTE, Sighting};
 use crate::model::{Event, ScimQuirk, Source};
 
+/// The key a learner was found by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FoundBy {
+    /// Its externalId is the employee id: linked by hrsync (or the LMS's import).
+    ExternalId,
+    /// Made before hrsync: its enterprise employeeNumber is the employee's.
+    EmployeeNumber,
+    /// An LMS that cannot filter on employeeNumber: the mapped userName, unlinked.
+    UserName,
+}
+
+impl FoundBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FoundBy::ExternalId => "externalId",
+            FoundBy::EmployeeNumber => "employeeNumber",
+            FoundBy::UserName => "userName",
+        }
+    }
+}
+
 /// The learners the initial load read in one full pull, so it need not ask per
 /// employee. Each is handed out once: a later attempt asks the LMS.
 #[derive(Default)]
@@ -76,8 +98,25 @@ impl Applier {
                 return Ok(preload.by_external_id.remove(&event.employee_id));
             }
         }
-        if let Some(user) = self.learners.user_by_external_id(&event.employee_id).await? {
-            return Ok(Some(user));
+        let number = event
+            .payload
+            .pointer("/fields/employeeNumber")
+            .and_then(Value::as_str);
+        let found = self
+            .look_up_learner(&event.employee_id, number, user_name)
+            .await?;
+        Ok(found.map(|(user, _)| user))
+    }
+
+    /// The employee's learner as the LMS holds it now, and the key it was found by.
+    pub(super) async fn look_up_learner(
+        &self,
+        employee_id: &str,
+        employee_number: Option<&str>,
+        user_name: Option<&str>,
+    ) -> Result<Option<(ScimUser, FoundBy)>, Failure> {
+        if let Some(user) = self.learners.user_by_external_id(employee_id).await? {
+            return Ok(Some((user, FoundBy::ExternalId)));
         }
         if self.learners.profile().has(ScimQuirk::NoEnterpriseFilter) {
             // Only a learner without an externalId can be this employee's.
@@ -85,15 +124,16 @@ impl Applier {
                 Some(user_name) => self.learners.user_by_user_name(user_name).await?,
                 None => None,
             };
-            return Ok(found.filter(|u| u.resource["externalId"].as_str().is_none_or(str::is_empty)));
+            return Ok(found
+                .filter(|u| u.resource["externalId"].as_str().is_none_or(str::is_empty))
+                .map(|user| (user, FoundBy::UserName)));
         }
-        let number = event
-            .payload
-            .pointer("/fields/employeeNumber")
-            .and_then(Value::as_str)
-            .filter(|n| !n.is_empty());
-        match number {
-            Some(number) => Ok(self.learners.user_by_employee_number(number).await?),
+        match employee_number.filter(|n| !n.is_empty()) {
+            Some(number) => Ok(self
+                .learners
+                .user_by_employee_number(number)
+                .await?
+                .map(|user| (user, FoundBy::EmployeeNumber))),
             None => Ok(None),
         }
     }

@@ -12,6 +12,7 @@ pub mod plan;
 pub mod resolve;
 pub mod safety;
 pub mod supersede;
+pub mod trace;
 pub mod worker;
 pub mod writeback;
 
@@ -63,16 +64,17 @@ pub struct Applier {
 }
 
 impl Applier {
+    /// `contract` is the one in force, shared with whatever else reads it.
     pub fn new(
         store: Store,
-        contract: Arc<Contract>,
+        contract: Arc<parking_lot::RwLock<Arc<Contract>>>,
         (learners, employees): (Arc<dyn LearnerTarget>, Arc<dyn EmployeeSource>),
         retry: RetryPolicy,
         enroller: Enroller,
     ) -> Applier {
         Applier {
             store,
-            contract: Arc::new(parking_lot::RwLock::new(contract)),
+            contract,
             learners,
             employees,
             retry,

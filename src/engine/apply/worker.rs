@@ -73,13 +73,7 @@ impl JournaledEvent {
     fn of(event: &Event, outcome: &Outcome) -> JournaledEvent {
         let why = match outcome {
             Outcome::Failed { failure, .. } => Some(failure.message.clone()),
-            Outcome::Rejected(reasons) => Some(
-                reasons
-                    .iter()
-                    .map(|r| format!("{}: {}", r.field, r.reason))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
+            Outcome::Rejected(reasons) => Some(crate::model::FieldReason::summary(reasons)),
             Outcome::Held { why } => Some(why.clone()),
             _ => None,
         };
@@ -212,7 +206,13 @@ impl Worker {
             }
             Err(_) => return,
         };
+        let learners_written =
+            (turned.journaled.iter()).any(|(event, _)| event.direction == Direction::HrisToLms);
         self.count_and_tell(turned.journaled);
+        // A target that sends its writes on later (a file feed) does so per batch.
+        if learners_written && let Err(error) = self.applier.learners.flush().await {
+            tracing::warn!(%error, "the LMS could not take the batch's writes; they are sent again later");
+        }
         self.spawn_runs(turned.runs, &turned.cut_off, tasks, in_flight)
             .await;
     }

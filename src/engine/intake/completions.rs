@@ -3,7 +3,8 @@
 //! than `stored` or make statements visible late), page by page; journals each
 //! one the contract writes back (or refuses, with its reasons). A statement
 //! read twice is a duplicate by its idempotency key. The cursor moves when the
-//! whole read is journaled, never past the LRS's consistent-through time.
+//! whole read is journaled, never past the LRS's consistent-through time; a
+//! source of files (completion reports) moves its files away only then.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,7 +69,10 @@ pub async fn read_once(
     // The newest stored time read, and the LRS's promise of what it has shown.
     let mut newest: Option<Timestamp> = None;
     let mut consistent_through = page.consistent_through;
+    // Files the pages came from, moved away by the source once all is journaled.
+    let mut files = Vec::new();
     loop {
+        files.append(&mut page.files);
         let mut batch = Vec::with_capacity(page.statements.len());
         let mut refusals = Vec::new();
         let mut awarded: Vec<(usize, Credential)> = Vec::new();
@@ -178,6 +182,9 @@ pub async fn read_once(
     };
     if let Some(moved) = moved.filter(|m| cursor.is_none_or(|c| *m > c)) {
         store.set_cursor(LRS_CURSOR, &moved.to_string())?;
+    }
+    if !files.is_empty() {
+        lrs.journaled(&files).await?;
     }
     Ok(summary)
 }

@@ -9,19 +9,16 @@
 //! The last export taken is kept in the store, and is the HRIS's directory for
 //! reconciliation and for reading one employee (`TakenExports`).
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Instant;
 
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
-use sha2::Digest;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ExportFeed, SafetyThreshold};
-use crate::connectors::csv_files::{ExportSpec, RowReject, read_export, rejects_csv};
-use crate::connectors::inbox::{self, Inbox, InboxEntry};
+use crate::connectors::csv_files::{ExportSpec, RowReject, read_export};
+use crate::connectors::inbox::{self, Arriving, Inbox, InboxEntry, OutboxError, content_hash};
 use crate::connectors::roles::{ChangedSince, EmployeeRecord, EmployeeSource};
 use crate::connectors::{ConnectorError, Notifier};
 use crate::contract::Contract;
@@ -32,9 +29,7 @@ use crate::model::files::{ExportFile, FileCounts, FileState, STALE};
 use crate::model::{Direction, NewEvent, Source, hris_change_key};
 use crate::store::{Appended, Store, StoreError};
 
-/// Where taken files go, under the inbox; refused ones go to `refused/`.
-pub const PROCESSED: &str = "processed";
-pub const REFUSED: &str = "refused";
+pub use crate::connectors::inbox::{PROCESSED, REFUSED};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
@@ -42,8 +37,8 @@ pub enum FileError {
     Inbox(#[from] ConnectorError),
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("writing {path}: {source}")]
-    Outbox { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
 }
 
 /// What one look at one file decided.
@@ -71,19 +66,11 @@ pub struct FileIntake {
     pub health: Health,
 }
 
-/// What a file's size and time were when last seen, and since when.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Seen {
-    size: u64,
-    modified: Timestamp,
-    since: Instant,
-}
-
 impl FileIntake {
     /// Looks at the inbox every `scan_every` until `cancel`.
     pub async fn run(self, cancel: CancellationToken) {
         let mut inbox: Option<Arc<dyn Inbox>> = None;
-        let mut seen = HashMap::new();
+        let mut arriving = Arriving::new(self.feed.arrivals());
         loop {
             let result = async {
                 let opened = match &inbox {
@@ -94,7 +81,7 @@ impl FileIntake {
                         opened
                     }
                 };
-                self.scan(opened.as_ref(), &mut seen).await
+                self.scan(opened.as_ref(), &mut arriving).await
             }
             .await;
             match result {
@@ -112,59 +99,20 @@ impl FileIntake {
     }
 
     /// One look at the inbox: every export that has settled is decided, oldest first.
-    async fn scan(&self, inbox: &dyn Inbox, seen: &mut HashMap<String, Seen>) -> Result<(), FileError> {
-        let pattern = glob::Pattern::new(&self.feed.pattern).ok();
-        let entries = inbox.list("").await?;
-        let names: HashSet<&str> = entries.iter().map(|e| e.name.as_str()).collect();
-        let mut ready: Vec<&InboxEntry> = Vec::new();
-        for entry in &entries {
-            let is_export = pattern.as_ref().is_none_or(|p| p.matches(&entry.name))
-                && !self
-                    .feed
-                    .done_suffix
-                    .as_ref()
-                    .is_some_and(|s| entry.name.ends_with(s.as_str()));
-            if !is_export {
-                continue;
-            }
-            let marked = self
-                .feed
-                .done_suffix
-                .as_ref()
-                .is_some_and(|suffix| names.contains(format!("{}{suffix}", entry.name).as_str()));
-            let now = Seen {
-                size: entry.size,
-                modified: entry.modified,
-                since: Instant::now(),
-            };
-            let settled = match seen.get(&entry.name) {
-                Some(before) if before.size == now.size && before.modified == now.modified => {
-                    before.since.elapsed() >= self.feed.settle
-                }
-                _ => {
-                    seen.insert(entry.name.clone(), now);
-                    self.feed.settle.is_zero()
-                }
-            };
-            if marked || settled {
-                ready.push(entry);
-            }
-        }
-        seen.retain(|name, _| names.contains(name.as_str()));
-        ready.sort_by(|a, b| (a.modified, &a.name).cmp(&(b.modified, &b.name)));
-        for entry in ready {
-            let decision = self.take(inbox, entry).await?;
+    async fn scan(&self, inbox: &dyn Inbox, arriving: &mut Arriving) -> Result<(), FileError> {
+        for entry in arriving.ready(inbox).await? {
+            let decision = self.take(inbox, &entry).await?;
             if !matches!(decision, Decision::NotYet) {
-                seen.remove(&entry.name);
+                arriving.decided(&entry.name);
             }
         }
-        self.forget_old(inbox).await
+        Ok(arriving.forget_old(inbox).await?)
     }
 
     /// Decides one settled file: takes, refuses or holds it.
     pub async fn take(&self, inbox: &dyn Inbox, entry: &InboxEntry) -> Result<Decision, FileError> {
         let bytes = inbox.read(&entry.name).await?;
-        let sha256 = hex::encode(sha2::Sha256::digest(&bytes));
+        let sha256 = content_hash(&bytes);
         let before = self.store.export_file(&entry.name, &sha256)?;
         let confirmed = match before.as_ref().map(|f| f.state) {
             Some(FileState::Taken) | Some(FileState::Refused) => {
@@ -356,49 +304,14 @@ impl FileIntake {
 
     /// Moves a decided file (and its marker) out of the inbox.
     async fn move_away(&self, inbox: &dyn Inbox, name: &str, state: FileState) -> Result<(), FileError> {
-        let folder = if state == FileState::Refused {
-            REFUSED
-        } else {
-            PROCESSED
-        };
-        inbox.rename(name, &format!("{folder}/{name}")).await?;
-        if let Some(suffix) = &self.feed.done_suffix {
-            let marker = format!("{name}{suffix}");
-            if inbox.list("").await?.iter().any(|e| e.name == marker) {
-                inbox.remove(&marker).await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Taken and refused files older than `keep` are deleted.
-    async fn forget_old(&self, inbox: &dyn Inbox) -> Result<(), FileError> {
-        let Ok(keep) = jiff::SignedDuration::try_from(self.feed.keep) else {
-            return Ok(());
-        };
-        let Ok(cutoff) = Timestamp::now().checked_sub(keep) else {
-            return Ok(());
-        };
-        for folder in [PROCESSED, REFUSED] {
-            for entry in inbox.list(folder).await.unwrap_or_default() {
-                if entry.modified < cutoff {
-                    inbox.remove(&format!("{folder}/{}", entry.name)).await?;
-                }
-            }
-        }
-        Ok(())
+        let arriving = Arriving::new(self.feed.arrivals());
+        Ok(arriving
+            .move_away(inbox, name, state == FileState::Refused)
+            .await?)
     }
 
     fn write_rejects(&self, name: &str, rejects: &[RowReject]) -> Result<(), FileError> {
-        let path = rejects_path(&self.feed.outbox, name);
-        let outbox_error = |source| FileError::Outbox {
-            path: path.display().to_string(),
-            source,
-        };
-        std::fs::create_dir_all(&self.feed.outbox).map_err(outbox_error)?;
-        let temporary = self.feed.outbox.join(format!(".{name}.rejects.csv.partial"));
-        std::fs::write(&temporary, rejects_csv(rejects)).map_err(outbox_error)?;
-        std::fs::rename(&temporary, &path).map_err(outbox_error)?;
+        Arriving::new(self.feed.arrivals()).write_rejects(name, rejects)?;
         Ok(())
     }
 
@@ -585,11 +498,6 @@ impl EmployeeSource for TakenExports {
         })
         .await
     }
-}
-
-/// Where the rows of export `name` that failed are written, in the outbox.
-pub fn rejects_path(outbox: &std::path::Path, name: &str) -> std::path::PathBuf {
-    outbox.join(format!("{name}.rejects.csv"))
 }
 
 /// Lets a held export through: it is taken at the next look at the inbox. The

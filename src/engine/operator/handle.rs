@@ -26,12 +26,12 @@ use crate::store::{
 // that the console imports nothing of the engine but this module.
 pub use super::health::SystemState;
 pub use super::status::EngineState;
+pub use crate::connectors::inbox::rejects_path;
 pub use crate::contract::{
     Contract, EmptyRule, FieldType, LeaveAction, Owner, TriggerWhen, parse as check_contract,
 };
 pub use crate::engine::apply::credentials::CredentialStatus;
 pub use crate::engine::apply::resolve::Resolved;
-pub use crate::engine::intake::files::rejects_path;
 pub use crate::model::connections::HrisKind;
 
 #[derive(Debug, thiserror::Error)]

@@ -144,6 +144,24 @@ impl Reconciler {
                     .map_err(|e| format!("the HRIS could not be read: {e}"))
             },
             async {
+                // A CSV-feed LMS is compared with its own export, never with the feed.
+                if let Some(feed) = &self.connections.feed {
+                    let export = match &feed.export {
+                        Some(export) => export.read().await?,
+                        None => {
+                            return Err("the LMS is a CSV feed and [lms] inbox is not set: there is no \
+                                        user export of the LMS to compare the desired learners with"
+                                .to_string());
+                        }
+                    };
+                    tracing::info!(file = %export.file, learners = export.users.len(), "reconciling against the LMS's export");
+                    packed_learners.set_memberships(&export.groups);
+                    for user in &export.users {
+                        packed_learners.push(user);
+                        progress.add(1);
+                    }
+                    return Ok(export.users.len());
+                }
                 // Membership first: many servers list it only on the group.
                 let groups = (self.connections.learners.all_groups().await)
                     .map_err(|e| format!("the LMS's groups could not be read: {e}"))?;

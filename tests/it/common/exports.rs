@@ -70,6 +70,19 @@ pub async fn decided(world: &World, name: &str, state: FileState) -> ExportFile 
     }
 }
 
+/// Waits until `name` has left the inbox for `folder` (`processed` or
+/// `refused`): the move follows the store's record of the decision.
+pub async fn moved(world: &World, name: &str, folder: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !inbox(world).join(folder).join(name).exists() || inbox(world).join(name).exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{name} was not moved to {folder}/ within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// How many events of `kind` the journal holds.
 pub fn events_of_kind(world: &World, kind: &str) -> usize {
     world

@@ -52,6 +52,10 @@ pub struct Options {
     pub lrs_url: Option<String>,
     /// The HRIS sends nightly exports to `<dir>/inbox` instead of speaking its API.
     pub hris_files: bool,
+    /// Completions come as the LMS's reports in `<dir>/reports` instead of from the LRS.
+    pub lrs_reports: bool,
+    /// The LMS is this CSV feed (`[lms] kind = "csv"`) instead of the sandbox's SCIM.
+    pub lms_feed: Option<hrsync::config::LearnerFeed>,
 }
 
 impl Default for Options {
@@ -67,6 +71,8 @@ impl Default for Options {
             create_groups: true,
             lrs_url: None,
             hris_files: false,
+            lrs_reports: false,
+            lms_feed: None,
         }
     }
 }
@@ -101,6 +107,13 @@ pub async fn start(options: Options) -> World {
     }
     if options.hris_files {
         config.hris = file_mode_hris(dir.path());
+    }
+    if options.lrs_reports {
+        config.lrs = Some(file_mode_lrs(dir.path()));
+    }
+    if let Some(feed) = options.lms_feed {
+        config.lms.kind = hrsync::config::LmsKind::Csv;
+        config.lms.feed = Some(feed);
     }
     let contract = hrsync::contract::parse(CONTRACT).unwrap();
     let engine = engine::start_with_listener(&config, contract, listener)
@@ -142,6 +155,49 @@ pub fn file_mode_hris(dir: &std::path::Path) -> hrsync::config::HrisConfig {
             sftp: Default::default(),
         }),
     }
+}
+
+/// `[lrs] kind = "csv"`: completion reports dropped in `<dir>/reports`, looked at
+/// every 100 ms and taken once unchanged for 300 ms; rejects in `<dir>/outbox`.
+pub fn file_mode_lrs(dir: &std::path::Path) -> hrsync::config::LrsConfig {
+    let reports = dir.join("reports");
+    std::fs::create_dir_all(&reports).unwrap();
+    let arrivals = hrsync::config::Arrivals {
+        inbox: reports.display().to_string(),
+        pattern: "*.csv".into(),
+        settle: Duration::from_millis(300),
+        done_suffix: Some(".done".into()),
+        outbox: dir.join("outbox"),
+        keep: Duration::from_secs(30 * 86_400),
+        scan_every: Duration::from_millis(100),
+        sftp: Default::default(),
+    };
+    hrsync::config::LrsConfig {
+        kind: hrsync::config::LrsKind::Csv,
+        url: String::new(),
+        user: hrsync::model::Secret::new(""),
+        password: hrsync::model::Secret::new(""),
+        poll_interval: arrivals.scan_every,
+        overlap: Duration::from_secs(600),
+        reports: Some(arrivals),
+    }
+}
+
+/// Drops a written file into `folder` the way an upload finishes: copied in with
+/// its time kept, its `.done` marker after it. Returns its name.
+pub fn drop_in(folder: &std::path::Path, file: &std::path::Path) -> String {
+    let name = file.file_name().unwrap().to_string_lossy().into_owned();
+    let modified = std::fs::metadata(file).unwrap().modified().unwrap();
+    let target = folder.join(&name);
+    std::fs::copy(file, &target).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&target)
+        .unwrap()
+        .set_modified(modified)
+        .unwrap();
+    std::fs::write(folder.join(format!("{name}.done")), "").unwrap();
+    name
 }
 
 /// The sandbox and a configuration for the real `hrsync` binary, which the test

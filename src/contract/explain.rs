@@ -1,0 +1,91 @@
+//! What decided each field's value for one record: the HRIS value, the value
+//! table entry or empty rule that applied, and the value the LMS gets, for
+//! `hrsync trace`. It runs the mapping's own check (`map::check_value`), so the
+//! explanation cannot drift from what is written.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::map::{Checked, FieldSource, check_value, text_of};
+use super::{Contract, EmptyRule, Owner};
+
+/// One contract field for one record.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FieldExplained {
+    pub field: String,
+    /// The HRIS field it is read from.
+    pub hris: String,
+    /// The SCIM attribute it is written to; none for a field only rules read.
+    pub scim: Option<String>,
+    /// The HRIS value as sent; `None` when absent or empty.
+    pub hris_value: Option<String>,
+    /// What decided the LMS value: "as sent", "value table T: A → B", "empty: skip".
+    pub rule: String,
+    /// The value the LMS gets; `None` when the field is left out of the write.
+    pub lms_value: Option<Value>,
+    /// Why the value breaks the contract, if it does.
+    pub problem: Option<String>,
+    /// The contract line of the field's rule.
+    pub line: usize,
+}
+
+/// Every field the contract maps, in the contract's order.
+pub fn explain_fields<R: FieldSource + ?Sized>(contract: &Contract, record: &R) -> Vec<FieldExplained> {
+    contract
+        .fields
+        .iter()
+        .enumerate()
+        .map(|(at, rule)| {
+            let raw = record.field(at, &rule.hris);
+            let hris_value = raw.as_deref().map(str::to_string);
+            let mut explained = FieldExplained {
+                field: rule.name.clone(),
+                hris: rule.hris.clone(),
+                scim: rule.scim.clone(),
+                hris_value,
+                rule: String::new(),
+                lms_value: None,
+                problem: None,
+                line: rule.line,
+            };
+            if rule.owner == Owner::Lms {
+                explained.rule = "owned by the LMS: not written from the HRIS".into();
+                return explained;
+            }
+            match check_value(contract, rule, text_of(raw)) {
+                Ok(Checked::Value { hris, lms }) => {
+                    let table = rule.values.as_ref().map(|name| {
+                        let entry = contract
+                            .value_tables
+                            .get(name)
+                            .and_then(|t| t.entries.get(&*hris));
+                        match entry {
+                            Some(to) => format!("value table {name}: {hris} → {to}"),
+                            None => format!("value table {name} has no entry for {hris}: as sent"),
+                        }
+                    });
+                    explained.rule =
+                        table.unwrap_or_else(|| format!("as sent ({:?})", rule.kind).to_lowercase());
+                    explained.lms_value = rule.scim.is_some().then(|| lms.to_value());
+                }
+                Ok(Checked::Empty(sent)) => {
+                    explained.rule = format!(
+                        "empty: {}",
+                        match rule.empty {
+                            EmptyRule::Skip => "skip (left out of the write)",
+                            EmptyRule::Empty => "empty (an empty string is sent)",
+                            EmptyRule::Null => "null (the LMS value is cleared)",
+                            EmptyRule::Reject => "reject",
+                        }
+                    );
+                    explained.lms_value = sent.filter(|_| rule.scim.is_some()).map(|w| w.to_value());
+                }
+                Err(reason) => {
+                    explained.rule = "refused".into();
+                    explained.problem = Some(reason);
+                }
+            }
+            explained
+        })
+        .collect()
+}

@@ -1,0 +1,377 @@
+//! `hrsync trace`: one employee through the pipeline, read only, each step with
+//! what decided it. It asks the same code the apply path does (the mapping, the
+//! learner lookup, the plan), against the HRIS and the LMS as they are now, and
+//! reads the journal and the last reconciliation for what holds the employee up.
+
+use jiff::Timestamp;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::contract::explain::{FieldExplained, explain_fields};
+use crate::contract::map::{EmploymentState, map_employee, out_of_scope_by};
+use crate::engine::apply::Applier;
+use crate::engine::apply::learner_lookup::{FoundBy, user_name_of};
+use crate::engine::apply::outcome::Failure;
+use crate::engine::apply::plan::{ManagerRef, Plan, plan};
+use crate::engine::intake::initial_load::hris_fields;
+use crate::model::{AuditAction, Direction, EventId, EventStatus, NewAuditEntry, NewEvent, Source};
+use crate::store::{EventFilter, Store, StoreError};
+
+/// How many of the employee's events a trace lists, newest first.
+const EVENTS_SHOWN: usize = 20;
+
+/// A step's outcome and what decided it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Decided {
+    pub outcome: String,
+    pub by: String,
+}
+
+impl Decided {
+    fn new(outcome: impl Into<String>, by: impl Into<String>) -> Decided {
+        Decided {
+            outcome: outcome.into(),
+            by: by.into(),
+        }
+    }
+}
+
+/// The learner the LMS holds for the employee, and how it was found.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LearnerFound {
+    pub id: String,
+    pub user_name: Option<String>,
+    pub active: bool,
+    pub found_by: FoundBy,
+}
+
+/// One of the employee's journaled events.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TracedEvent {
+    pub id: i64,
+    pub direction: Direction,
+    pub kind: String,
+    pub source: String,
+    pub status: EventStatus,
+    pub received_at: Timestamp,
+    /// Why it waits or was held, or its last error.
+    pub note: Option<String>,
+}
+
+/// A finding of the last complete reconciliation about the employee.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TracedDrift {
+    pub run_id: i64,
+    pub category: String,
+    pub field: String,
+    pub hris_value: Option<String>,
+    pub lms_value: Option<String>,
+    pub state: String,
+}
+
+/// One employee, step by step.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Trace {
+    pub employee_id: String,
+    /// The HRIS record now; `None` when the HRIS has no such employee.
+    pub hris: Option<Map<String, Value>>,
+    /// Active, on leave or terminated, by the lifecycle's status field.
+    pub lifecycle: Option<Decided>,
+    /// In or out of scope, naming the inclusion rule that decided it.
+    pub scope: Option<Decided>,
+    /// Each contract field: the HRIS value, the rule applied, the LMS value.
+    pub fields: Vec<FieldExplained>,
+    pub learner: Option<LearnerFound>,
+    /// What applying a change now would write.
+    pub plan: Decided,
+    /// The fields the plan writes: before and after.
+    pub changes: Option<Value>,
+    /// The groups the plan enrols the learner in.
+    pub enrol: Vec<String>,
+    /// The open event that keeps the employee's changes from applying, if any.
+    pub blocked_by: Option<TracedEvent>,
+    /// The employee's events, newest first.
+    pub events: Vec<TracedEvent>,
+    /// The last complete reconciliation's findings about them.
+    pub drift: Vec<TracedDrift>,
+    /// The one-line answer: the block if there is one, else the plan.
+    pub verdict: String,
+}
+
+impl Applier {
+    /// Traces one employee; reads only, writes nothing anywhere.
+    pub async fn trace(&self, employee_id: &str) -> Result<Trace, Failure> {
+        let contract = self.contract();
+        let today = Timestamp::now().to_zoned(contract.time_zone.clone()).date();
+        let record = self
+            .employees
+            .employee(employee_id, &hris_fields(&contract))
+            .await?;
+        let (events, blocked_by) = self.traced_events(employee_id)?;
+        let drift = self.traced_drift(employee_id)?;
+        let mut trace = Trace {
+            employee_id: employee_id.to_string(),
+            hris: record.clone(),
+            lifecycle: None,
+            scope: None,
+            fields: Vec::new(),
+            learner: None,
+            plan: Decided::new("nothing", ""),
+            changes: None,
+            enrol: Vec::new(),
+            blocked_by,
+            events,
+            drift,
+            verdict: String::new(),
+        };
+        let number = record
+            .as_ref()
+            .and_then(|r| r.get("employeeNumber"))
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let Some(record) = record else {
+            let found = self.look_up_learner(employee_id, None, None).await?;
+            trace.learner = found.map(learner_found);
+            trace.plan = match &trace.learner {
+                Some(l) if l.active => {
+                    Decided::new("deactivate", "gone from the HRIS: the learner is deactivated")
+                }
+                Some(_) => Decided::new(
+                    "nothing",
+                    "gone from the HRIS, and the learner is already inactive",
+                ),
+                None => Decided::new("nothing", "gone from the HRIS, and no learner"),
+            };
+            trace.verdict = verdict(&trace);
+            return Ok(trace);
+        };
+        trace.fields = explain_fields(&contract, &record);
+        let mapped = match map_employee(&contract, &record) {
+            Ok(mapped) => mapped,
+            Err(reasons) => {
+                let why = crate::model::FieldReason::summary(&reasons);
+                trace.plan = Decided::new("reject", format!("the record cannot be placed: {why}"));
+                trace.verdict = verdict(&trace);
+                return Ok(trace);
+            }
+        };
+        let lifecycle = &contract.lifecycle;
+        let status = mapped.values.get(&lifecycle.status_field).unwrap_or("");
+        trace.lifecycle = Some(Decided::new(
+            match mapped.state {
+                EmploymentState::Active => "active",
+                EmploymentState::OnLeave => "on leave",
+                EmploymentState::Terminated => "terminated",
+            },
+            format!("{} is \"{status}\" (lifecycle)", lifecycle.status_field),
+        ));
+        trace.scope = Some(match out_of_scope_by(&contract, &mapped.values) {
+            None if contract.inclusion.is_empty() => {
+                Decided::new("in scope", "the contract has no inclusion rules")
+            }
+            None => Decided::new(
+                "in scope",
+                format!(
+                    "every inclusion rule holds: {}",
+                    contract
+                        .inclusion
+                        .iter()
+                        .map(|r| format!("{} any of {} (line {})", r.field, r.any_of.join(", "), r.line))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            ),
+            Some(rule) => Decided::new(
+                "out of scope",
+                format!(
+                    "inclusion rule at line {}: {} is \"{}\", not any of {}",
+                    rule.line,
+                    rule.field,
+                    mapped.values.get(&rule.field).unwrap_or(""),
+                    rule.any_of.join(", ")
+                ),
+            ),
+        });
+        let found = self
+            .look_up_learner(employee_id, number.as_deref(), user_name_of(&mapped))
+            .await?;
+        let manager = match &mapped.manager_id {
+            Some(manager_id) if mapped.should_be_active(&contract) => self.manager_ref(manager_id).await?,
+            _ => ManagerRef::None,
+        };
+        let decided = plan(
+            &contract,
+            &mapped,
+            found.as_ref().map(|(u, _)| &u.resource),
+            &manager,
+            today,
+        );
+        trace.learner = found.map(learner_found);
+        let (outcome, by) = match decided {
+            Plan::Nothing { why, enrol } => {
+                trace.enrol = enrol;
+                ("nothing", why.to_string())
+            }
+            Plan::Create { changes, enrol, .. } => {
+                trace.changes = Some(changes_json(&changes.before, &changes.after));
+                trace.enrol = enrol;
+                (
+                    "create",
+                    "no learner found by externalId or employeeNumber, and the employee should have one"
+                        .into(),
+                )
+            }
+            Plan::Update {
+                changes,
+                enrol,
+                deactivates,
+                ..
+            } => {
+                let fields = changes.after.keys().cloned().collect::<Vec<_>>().join(", ");
+                trace.changes = Some(changes_json(&changes.before, &changes.after));
+                trace.enrol = enrol;
+                if deactivates {
+                    ("deactivate", "the learner is active and should not be".into())
+                } else {
+                    ("update", format!("the LMS differs in {fields}"))
+                }
+            }
+            Plan::WaitUntil { why, .. } => ("wait", why),
+            Plan::WaitForManager { manager_id } => (
+                "wait for manager",
+                format!("the manager {manager_id}'s own change is journaled and not applied yet"),
+            ),
+            Plan::Reject(reasons) => ("reject", crate::model::FieldReason::summary(&reasons)),
+        };
+        trace.plan = Decided::new(outcome, by);
+        trace.verdict = verdict(&trace);
+        Ok(trace)
+    }
+
+    /// The employee's events, newest first, and the oldest open one that keeps the
+    /// rest waiting (held, dead, rejected, or due later).
+    fn traced_events(&self, employee_id: &str) -> Result<(Vec<TracedEvent>, Option<TracedEvent>), Failure> {
+        let filter = EventFilter {
+            employee_id: Some(employee_id.to_string()),
+            ..Default::default()
+        };
+        let mut events = Vec::new();
+        for summary in self.store.events_page(&filter, None, EVENTS_SHOWN)? {
+            let note = match self.store.event(summary.id)? {
+                Some(detail) => detail.event.note.or(detail.event.last_error),
+                None => summary.last_error,
+            };
+            events.push(TracedEvent {
+                id: summary.id.0,
+                direction: summary.direction,
+                kind: summary.kind,
+                source: summary.source.as_str().to_string(),
+                status: summary.status,
+                received_at: summary.received_at,
+                note,
+            });
+        }
+        let blocking = events
+            .iter()
+            .rev()
+            .find(|e| {
+                matches!(
+                    e.status,
+                    EventStatus::Held | EventStatus::DeadLetter | EventStatus::Rejected
+                ) || (matches!(e.status, EventStatus::Pending | EventStatus::Retrying)
+                    && e.note.as_deref().is_some_and(|n| n.starts_with("waiting behind")))
+            })
+            .cloned();
+        Ok((events, blocking))
+    }
+
+    fn traced_drift(&self, employee_id: &str) -> Result<Vec<TracedDrift>, Failure> {
+        let Some(run) = self.store.latest_complete_run()? else {
+            return Ok(Vec::new());
+        };
+        let items = self
+            .store
+            .drift_items_matching(run.id, None, Some(employee_id), 0, 200)?;
+        Ok(items
+            .into_iter()
+            .filter(|item| item.employee_id == employee_id)
+            .map(|item| TracedDrift {
+                run_id: item.run_id,
+                category: item.category.as_str().to_string(),
+                field: item.field,
+                hris_value: item.hris_value,
+                lms_value: item.lms_value,
+                state: item.state.as_str().to_string(),
+            })
+            .collect())
+    }
+}
+
+fn learner_found((user, found_by): (crate::connectors::roles::ScimUser, FoundBy)) -> LearnerFound {
+    LearnerFound {
+        user_name: user.resource["userName"].as_str().map(str::to_string),
+        active: user.resource["active"].as_bool().unwrap_or(true),
+        id: user.id,
+        found_by,
+    }
+}
+
+fn changes_json(before: &Map<String, Value>, after: &Map<String, Value>) -> Value {
+    serde_json::json!({ "before": before, "after": after })
+}
+
+fn verdict(trace: &Trace) -> String {
+    match &trace.blocked_by {
+        Some(event) => format!(
+            "blocked by event {} ({}): {}",
+            event.id,
+            event.status.as_str(),
+            event.note.as_deref().unwrap_or("no note")
+        ),
+        None => format!("{}: {}", trace.plan.outcome, trace.plan.by),
+    }
+}
+
+/// `trace --apply`: journals the employee's HRIS record as it is now, as an
+/// operator's change the engine applies like any other, and audits who asked.
+pub fn journal_traced(
+    store: &Store,
+    actor: &str,
+    trace: &Trace,
+    reason: &str,
+) -> Result<EventId, StoreError> {
+    let record = trace.hris.clone().map(Value::Object).unwrap_or(Value::Null);
+    store.transaction(|tx| {
+        let at = tx.now();
+        let event = NewEvent {
+            idempotency_key: format!("trace:{}:{:017}", trace.employee_id, at.as_microsecond()),
+            source: Source::Operator,
+            direction: Direction::HrisToLms,
+            employee_id: trace.employee_id.clone(),
+            kind: if trace.hris.is_some() {
+                "Updated"
+            } else {
+                "Deleted"
+            }
+            .into(),
+            occurred_at: at,
+            payload: match &trace.hris {
+                Some(_) => {
+                    serde_json::json!({ "id": trace.employee_id, "action": "Updated", "fields": record })
+                }
+                None => serde_json::json!({ "id": trace.employee_id, "action": "Deleted" }),
+            },
+        };
+        let id = tx.append(std::slice::from_ref(&event))?[0].id();
+        tx.audit(NewAuditEntry {
+            actor: actor.to_string(),
+            action: AuditAction::TraceApply,
+            employee_id: Some(trace.employee_id.clone()),
+            subject: format!("event {}", id.0),
+            before: serde_json::json!({ "plan": trace.plan, "verdict": trace.verdict }),
+            after: serde_json::json!({ "event": id.0, "record": record }),
+            reason: Some(reason.to_string()),
+        })?;
+        Ok(id)
+    })
+}
