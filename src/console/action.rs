@@ -135,6 +135,13 @@ pub enum Command {
         /// `None` until the operator has confirmed or typed the employee id.
         employee: Option<String>,
     },
+    /// An HRIS export held whole by the safety threshold is right: take it.
+    ConfirmFile {
+        id: i64,
+        /// The file's name, for the confirmation and the result (escaped when drawn).
+        name: String,
+        reason: Option<String>,
+    },
 }
 
 /// How long an accepted difference stays accepted.
@@ -181,6 +188,7 @@ impl Command {
                 Some(employee) => format!("link learner {learner} to employee {employee}"),
                 None => format!("link learner {learner}"),
             },
+            Command::ConfirmFile { id, name, .. } => format!("confirm export file {id} ({name})"),
         }
     }
 
@@ -205,6 +213,7 @@ impl Command {
                 | Command::AcceptDrift { reason: None, .. }
                 | Command::NotDuplicate { reason: None, .. }
                 | Command::FlagDuplicate { note: None, .. }
+                | Command::ConfirmFile { reason: None, .. }
         )
     }
 
@@ -218,6 +227,7 @@ impl Command {
             Command::AcceptDrift { ids, expires, .. } => Command::AcceptDrift { ids, reason, expires },
             Command::NotDuplicate { groups, .. } => Command::NotDuplicate { groups, reason },
             Command::FlagDuplicate { groups, .. } => Command::FlagDuplicate { groups, note: reason },
+            Command::ConfirmFile { id, name, .. } => Command::ConfirmFile { id, name, reason },
             other => other,
         }
     }
@@ -250,6 +260,7 @@ impl Command {
                 Some(("duplicate group", groups.clone()))
             }
             Command::LinkLearner { group, .. } => Some(("duplicate group", vec![*group])),
+            Command::ConfirmFile { id, .. } => Some(("export file", vec![*id])),
             Command::RetryAllFailing
             | Command::Pause
             | Command::Resume
@@ -265,7 +276,8 @@ impl Command {
             | Command::Flag { reason, .. }
             | Command::RejectHeld { reason, .. }
             | Command::AcceptDrift { reason, .. }
-            | Command::NotDuplicate { reason, .. } => reason.as_deref(),
+            | Command::NotDuplicate { reason, .. }
+            | Command::ConfirmFile { reason, .. } => reason.as_deref(),
             Command::FlagDrift { note, .. } | Command::FlagDuplicate { note, .. } => note.as_deref(),
             _ => None,
         }
@@ -287,6 +299,9 @@ impl Command {
             }
             Command::FlagDuplicate { .. } => {
                 "Put in the HRIS admin's queue with your note; the held records stay held."
+            }
+            Command::ConfirmFile { .. } => {
+                "Taken at the engine's next look at the inbox: the missing are deactivated."
             }
             _ => return None,
         })

@@ -44,6 +44,10 @@ impl PaneView for AuditView {
         "Audit"
     }
 
+    fn short_title(&self) -> &'static str {
+        "Aud"
+    }
+
     fn keys(&self) -> Vec<Binding> {
         let mut keys = moves();
         keys.extend([

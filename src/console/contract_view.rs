@@ -40,6 +40,10 @@ impl PaneView for ContractView {
         "Contract"
     }
 
+    fn short_title(&self) -> &'static str {
+        "Contr"
+    }
+
     fn keys(&self) -> Vec<Binding> {
         vec![
             bind(&[Char('j'), Code(KeyCode::Down)], "j/k", "scroll", Action::Down),

@@ -69,6 +69,10 @@ impl PaneView for CredentialsView {
         "Creds"
     }
 
+    fn short_title(&self) -> &'static str {
+        "Cred"
+    }
+
     fn keys(&self) -> Vec<Binding> {
         let mut keys = moves();
         keys.push(bind(&[Code(KeyCode::Enter)], "Enter", "completion", Action::Open));

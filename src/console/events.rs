@@ -110,6 +110,10 @@ impl PaneView for EventsView {
         "Events"
     }
 
+    fn short_title(&self) -> &'static str {
+        "Evts"
+    }
+
     fn keys(&self) -> Vec<Binding> {
         let mut keys = moves();
         keys.extend([

@@ -141,6 +141,10 @@ impl PaneView for FailedView {
         "Failed"
     }
 
+    fn short_title(&self) -> &'static str {
+        "Fail"
+    }
+
     /// What waits for an operator here: dead letters and rejected events.
     fn badge(&self, state: &State) -> String {
         count_badge(state.counts.dead_letters + state.counts.rejected)

@@ -74,6 +74,7 @@ impl Console {
             Command::NotDuplicate { .. } | Command::FlagDuplicate { .. } | Command::LinkLearner { .. } => {
                 self.duplicate_body(command)
             }
+            Command::ConfirmFile { id, .. } => self.file_body(*id),
             _ => {
                 let panes = &self.state.panes;
                 let rows = panes.failed.list.rows.iter().chain(&panes.held.list.rows);
@@ -98,6 +99,7 @@ impl Console {
             Command::NotDuplicate { .. } | Command::FlagDuplicate { .. } | Command::LinkLearner { .. } => {
                 return self.execute_duplicate(command);
             }
+            Command::ConfirmFile { .. } => return self.execute_file(command),
             Command::Retry(ids) => h.retry(&ids).map(|e| e.len()),
             Command::RetryAllFailing => h.retry_all_failing().map(|e| e.len()),
             Command::Skip { ids, reason } => each(&ids, |id| h.skip(id, reason.as_deref().unwrap_or(""))),

@@ -79,6 +79,23 @@ pub fn review_list_rows(width: u16, height: u16) -> (usize, usize) {
     (table_rows(below_title(items)), table_rows(groups))
 }
 
+/// The Files pane: a title, the files, and the selected file in full.
+pub fn files_areas(body: Rect) -> [Rect; 3] {
+    let detail = if body.height >= 18 { 9 } else { body.height / 3 };
+    Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(detail),
+    ])
+    .areas(body)
+}
+
+/// Rows the Files pane's list shows (below its column titles).
+pub fn files_list_rows(width: u16, height: u16) -> usize {
+    let [_, list, _] = files_areas(areas(Rect::new(0, 0, width, height)).body);
+    table_rows(list)
+}
+
 /// A box of at most `width`×`height` in the middle of `area`, never outside it.
 pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let width = width.min(area.width);

@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::ops::Deref;
 
 use crate::engine::operator::handle::HandleError;
+use crate::model::files::ExportFile;
 use crate::model::{AuditEntry, Event};
 use crate::store::{DriftItem, DuplicateGroup, Toward};
 
@@ -36,6 +37,12 @@ pub trait Keyed {
 impl Keyed for Event {
     fn key(&self) -> i64 {
         self.id.0
+    }
+}
+
+impl Keyed for ExportFile {
+    fn key(&self) -> i64 {
+        self.id
     }
 }
 

@@ -36,6 +36,7 @@ panes::registry! {
     Audit => audit::AuditView, audit: audit::AuditPane,
     Held => held::HeldView, held: held::HeldPane,
     Credentials => credentials::CredentialsView, credentials: credentials::CredentialsPane,
+    Files => files::FilesView, files: files::FilesPane,
 }
 
 use std::time::Duration;

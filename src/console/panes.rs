@@ -44,6 +44,11 @@ pub trait PaneView: Sync {
     /// Its tab's name.
     fn title(&self) -> &'static str;
 
+    /// Its tab's name when the tab row is too narrow for every full name.
+    fn short_title(&self) -> &'static str {
+        self.title()
+    }
+
     /// What its tab shows beside the name: " 3", " 12!" (empty for nothing).
     fn badge(&self, _state: &State) -> String {
         String::new()

@@ -16,7 +16,7 @@ use super::read::{Apply, Loaded, Op, Read};
 use super::state::{Mode, Pane, Prompt, State};
 use super::{ConsoleOptions, palette::Palette};
 use crate::engine::operator::handle::{EngineHandle, EngineState, HandleError};
-use crate::store::{DuplicateCounts, HeldCounts, ReconcileRun, StoreCounts};
+use crate::store::{DuplicateCounts, FileTotals, HeldCounts, ReconcileRun, StoreCounts};
 
 /// Runs read for the drift trend: the latest complete one and those before it.
 const RUNS_SHOWN: usize = 12;
@@ -56,6 +56,7 @@ struct Snapshot {
     next_run: Option<jiff::Timestamp>,
     duplicates: DuplicateCounts,
     held: HeldCounts,
+    files: FileTotals,
     detail: Option<crate::store::EventDetail>,
     drift_item: Option<crate::store::DriftItem>,
 }
@@ -238,6 +239,7 @@ impl Console {
                 next_run: h.next_reconcile()?,
                 duplicates: h.duplicate_counts()?,
                 held: h.held_counts()?,
+                files: h.export_file_totals()?,
                 contract_text: h.contract_text()?,
                 detail: detail.map(|id| h.event(id)).transpose()?.flatten(),
                 drift_item: drift_item.map(|id| h.drift_item(id)).transpose()?.flatten(),
@@ -466,6 +468,7 @@ fn take_snapshot(state: &mut State, snapshot: Snapshot) {
     state.panes.drift.next_run = snapshot.next_run;
     state.panes.duplicates.counts = snapshot.duplicates;
     state.panes.held.counts = snapshot.held;
+    state.panes.files.totals = snapshot.files;
     let text = snapshot.contract_text;
     if text != state.panes.contract.text {
         state.panes.contract.lines = contract_view::lines(text.as_deref());

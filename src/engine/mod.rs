@@ -431,6 +431,8 @@ pub async fn start_with_listener(
         health: health.clone(),
         work: vec![work, loading.clone()],
         retry_attempts: config.retry.attempts,
+        hris_kind: config.hris.kind,
+        export_outbox: config.hris.files.as_ref().map(|feed| feed.outbox.clone()),
     };
     let alerts = operator::alerts::Alerts {
         notifier: notifier.clone(),

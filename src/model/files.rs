@@ -18,6 +18,9 @@ named_enum!(
     }
 );
 
+/// The word a stale file's refusal starts with (`stale: exported … but …`).
+pub const STALE: &str = "stale";
+
 /// How an export compared with the one taken before it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct FileCounts {
@@ -48,6 +51,18 @@ pub struct ExportFile {
     /// Why it was refused or held (or who confirmed it, and why).
     pub reason: Option<String>,
     pub counts: FileCounts,
+}
+
+impl ExportFile {
+    /// Refused as older than the last export taken (a late copy of an old one).
+    pub fn is_stale(&self) -> bool {
+        self.state == FileState::Refused
+            && self
+                .reason
+                .as_deref()
+                .and_then(|r| r.strip_prefix(STALE))
+                .is_some_and(|rest| rest.starts_with(':'))
+    }
 }
 
 /// The fields a completion report's column can map to (the contract's

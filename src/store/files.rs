@@ -6,8 +6,28 @@ use std::collections::HashMap;
 use rusqlite::{OptionalExtension, params};
 use serde_json::{Map, Value};
 
-use super::{Store, StoreError, StoreTx, from_micros, to_micros};
-use crate::model::files::{ExportFile, FileCounts, FileState};
+use super::{Store, StoreError, StoreTx, Toward, from_micros, to_micros};
+use crate::model::files::{ExportFile, FileCounts, FileState, STALE};
+
+/// How many export files are in each state, for the console's pane and tab.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileTotals {
+    pub taken: u64,
+    /// Refused, stale ones included.
+    pub refused: u64,
+    /// Refused as older than the last export taken.
+    pub stale: u64,
+    /// Waiting whole for an operator.
+    pub held: u64,
+    /// Let through by an operator, not taken yet.
+    pub confirmed: u64,
+}
+
+impl FileTotals {
+    pub fn all(&self) -> u64 {
+        self.taken + self.refused + self.held + self.confirmed
+    }
+}
 
 const FILE_COLUMNS: &str = "id, name, sha256, size, modified, decided_at, state, reason, \
      rows, rejected, inserted, updated, missing, unchanged";
@@ -128,6 +148,60 @@ impl Store {
             .query_map([limit as i64], file_of)?
             .collect::<Result<_, _>>()?;
         Ok(files)
+    }
+
+    /// A page of the files seen, newest (the highest id) first, from the id `from`
+    /// toward older or newer ones: the console pages its list by id, which keeps
+    /// a file where it is when its state changes (held, confirmed, taken).
+    pub fn export_files_window(
+        &self,
+        from: Option<i64>,
+        toward: Toward,
+        limit: usize,
+    ) -> Result<Vec<ExportFile>, StoreError> {
+        let conn = self.reader()?;
+        let sql = match toward {
+            Toward::Older => {
+                format!("SELECT {FILE_COLUMNS} FROM export_files WHERE id < ?1 ORDER BY id DESC LIMIT ?2")
+            }
+            Toward::Newer => {
+                format!("SELECT {FILE_COLUMNS} FROM export_files WHERE id > ?1 ORDER BY id ASC LIMIT ?2")
+            }
+        };
+        let key = match toward {
+            Toward::Older => from.unwrap_or(i64::MAX),
+            Toward::Newer => from.unwrap_or(i64::MIN),
+        };
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let mut files: Vec<ExportFile> = stmt
+            .query_map(params![key, limit as i64], file_of)?
+            .collect::<Result<_, _>>()?;
+        if toward == Toward::Newer {
+            files.reverse();
+        }
+        Ok(files)
+    }
+
+    /// How many files are in each state (one a night: a scan is cheap).
+    pub fn export_file_totals(&self) -> Result<FileTotals, StoreError> {
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare_cached(
+            "SELECT COALESCE(SUM(state = 'taken'), 0), COALESCE(SUM(state = 'refused'), 0), \
+             COALESCE(SUM(state = 'refused' AND reason LIKE ?1 || ':%'), 0), \
+             COALESCE(SUM(state = 'held'), 0), COALESCE(SUM(state = 'confirmed'), 0) FROM export_files",
+        )?;
+        let count = |r: &rusqlite::Row<'_>, i: usize| -> rusqlite::Result<u64> {
+            Ok(r.get::<_, i64>(i)?.max(0) as u64)
+        };
+        Ok(stmt.query_row([STALE], |r| {
+            Ok(FileTotals {
+                taken: count(r, 0)?,
+                refused: count(r, 1)?,
+                stale: count(r, 2)?,
+                held: count(r, 3)?,
+                confirmed: count(r, 4)?,
+            })
+        })?)
     }
 
     /// One file by id.

@@ -47,6 +47,7 @@ pub use credentials::{CredentialRow, CredentialTotals, NewCredential};
 pub use duplicates::{DuplicateCounts, DuplicateGroup, DuplicateMember, Sharer, SuspectedGroup};
 pub use export::{AUDIT_CSV_HEADER, AuditFormat};
 pub use feed::{FeedKeys, FeedOutbox, FeedSnapshot};
+pub use files::FileTotals;
 pub use journal::{Appended, StoreTx};
 pub use lock::{EngineLock, LockError, host_name};
 pub use page::Toward;

@@ -10,70 +10,9 @@ use crate::common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{Options, World, in_scope_and_employed, start};
-use hrsync::model::files::{ExportFile, FileState};
-use serde_json::json;
-
-async fn file_world(employees: usize) -> World {
-    start(Options {
-        employees,
-        hris_files: true,
-        ..Options::default()
-    })
-    .await
-}
-
-fn inbox(world: &World) -> PathBuf {
-    world.dir.path().join("inbox")
-}
-
-/// Has the sandbox write an export of `kind` to a folder of its own, and returns its path.
-async fn export(world: &World, kind: &str) -> (PathBuf, u64) {
-    let staging = world.dir.path().join("staging");
-    std::fs::create_dir_all(&staging).unwrap();
-    let answer = world
-        .admin(
-            "export",
-            json!({ "kind": kind, "dir": staging.display().to_string() }),
-        )
-        .await;
-    let path = PathBuf::from(answer["path"].as_str().expect("the export's path"));
-    (path, answer["rows"].as_u64().expect("the export's row count"))
-}
-
-/// Drops a written file into the inbox the way an upload finishes.
-fn drop_in(world: &World, file: &Path) -> String {
-    common::drop_in(&inbox(world), file)
-}
-
-/// Waits until the engine has decided about `name` as `state`.
-async fn decided(world: &World, name: &str, state: FileState) -> ExportFile {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let files = world.store().export_files(100).unwrap();
-        if let Some(file) = files.iter().find(|f| f.name == name && f.state == state) {
-            return file.clone();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{name} was not {state} within a minute: {files:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Waits until `name` has left the inbox for `folder` (`processed` or
-/// `refused`): the move follows the store's record of the decision.
-async fn moved(world: &World, name: &str, folder: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !inbox(world).join(folder).join(name).exists() || inbox(world).join(name).exists() {
-        assert!(
-            Instant::now() < deadline,
-            "{name} was not moved to {folder}/ within 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use common::exports::{decided, drop_in, events_of_kind, export, file_world, inbox, moved};
+use common::{Options, in_scope_and_employed};
+use hrsync::model::files::FileState;
 
 /// Rows of a CSV export as (header, records), the BOM taken off.
 fn read_rows(path: &Path) -> (csv::StringRecord, Vec<csv::StringRecord>) {
@@ -105,16 +44,6 @@ fn write_export(dir: &Path, name: &str, header: &csv::StringRecord, rows: &[Vec<
     }
     writer.flush().unwrap();
     path
-}
-
-fn events_of_kind(world: &World, kind: &str) -> usize {
-    world
-        .store()
-        .events_page(&Default::default(), None, 100_000)
-        .unwrap()
-        .iter()
-        .filter(|e| e.kind == kind)
-        .count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

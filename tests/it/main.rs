@@ -18,6 +18,7 @@ mod console_attach;
 mod console_command_line;
 mod console_drift;
 mod console_duplicates;
+mod console_files;
 mod console_filters;
 mod console_follow;
 mod console_hostile;

@@ -148,7 +148,7 @@ impl Arriving {
     /// rename), replacing one from an earlier take of the same name.
     pub fn write_rejects(&self, name: &str, rejects: &[RowReject]) -> Result<PathBuf, OutboxError> {
         let outbox = &self.settings.outbox;
-        let path = outbox.join(format!("{name}.rejects.csv"));
+        let path = rejects_path(outbox, name);
         let outbox_error = |source| OutboxError {
             path: path.display().to_string(),
             source,
@@ -159,6 +159,11 @@ impl Arriving {
         std::fs::rename(&temporary, &path).map_err(outbox_error)?;
         Ok(path)
     }
+}
+
+/// Where the rows of file `name` that failed are written, in the outbox.
+pub fn rejects_path(outbox: &std::path::Path, name: &str) -> PathBuf {
+    outbox.join(format!("{name}.rejects.csv"))
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use super::ConnectorError;
 
-pub use arrivals::{Arriving, OutboxError, PROCESSED, REFUSED, content_hash};
+pub use arrivals::{Arriving, OutboxError, PROCESSED, REFUSED, content_hash, rejects_path};
 pub use folder::FolderInbox;
 pub use sftp::SftpInbox;
 

@@ -3,6 +3,7 @@
 
 pub(super) mod drift;
 pub(super) mod duplicates;
+pub(super) mod files;
 mod flow;
 mod header;
 pub(super) mod held;
@@ -74,18 +75,39 @@ fn pane(state: &State, frame: &mut Frame, area: Rect) {
     state.pane.view().draw(state, frame, area);
 }
 
-fn tabs(state: &State, frame: &mut Frame, area: Rect) {
-    let labels: Vec<(Pane, String)> = Pane::ALL
+/// Each pane's tab label; `short`: the short names, but the pane in front's.
+fn tab_labels(state: &State, short: bool) -> Vec<(Pane, String)> {
+    Pane::ALL
         .iter()
         .enumerate()
         .map(|(i, pane)| {
             let view = pane.view();
-            (*pane, format!("{} {}{}", i + 1, view.title(), view.badge(state)))
+            let title = if short && *pane != state.pane {
+                view.short_title()
+            } else {
+                view.title()
+            };
+            (*pane, format!("{} {title}{}", i + 1, view.badge(state)))
         })
-        .collect();
-    // Counts make the line longer: narrower spacing before anything is cut off.
-    let padded: usize = labels.iter().map(|(_, l)| l.chars().count() + 2).sum();
-    let roomy = padded <= area.width as usize;
+        .collect()
+}
+
+fn tabs(state: &State, frame: &mut Frame, area: Rect) {
+    let width = area.width as usize;
+    // A label and its padding: " label " (or "[label]") when roomy, else
+    // " label", and " [label]" in front.
+    let roomy_width =
+        |labels: &[(Pane, String)]| -> usize { labels.iter().map(|(_, l)| l.chars().count() + 2).sum() };
+    let narrow_width = |labels: &[(Pane, String)]| -> usize {
+        labels.iter().map(|(_, l)| l.chars().count() + 1).sum::<usize>() + 2
+    };
+    // Counts make the line longer: narrower spacing, then short names, before
+    // anything is cut off.
+    let mut labels = tab_labels(state, false);
+    let roomy = roomy_width(&labels) <= width;
+    if !roomy && narrow_width(&labels) > width {
+        labels = tab_labels(state, true);
+    }
     let mut spans = Vec::new();
     for (pane, label) in labels {
         if pane == state.pane {

@@ -15,6 +15,7 @@ use crate::console::list::Numbered;
 use crate::console::palette::Palette;
 use crate::console::sanitise::visible_string;
 use crate::console::state::State;
+use crate::model::files::{ExportFile, FileState};
 use crate::model::{AuditEntry, Event};
 use crate::store::{DriftItem, DuplicateGroup};
 
@@ -123,6 +124,27 @@ impl Noted for Ranked {
                 Tone::Plain,
                 format!("{}{number}{department}, expires {}", c.name, c.expires),
             )),
+        }
+    }
+}
+
+impl Noted for ExportFile {
+    fn row_note(&self) -> RowNote {
+        let note = match (self.state, &self.reason) {
+            (FileState::Held, _) => Some((
+                Tone::Warning,
+                format!(
+                    "held whole; c confirms it ({} would be deactivated)",
+                    self.counts.missing
+                ),
+            )),
+            (FileState::Refused, Some(why)) => Some((Tone::Error, why.clone())),
+            (_, Some(why)) => Some((Tone::Plain, why.clone())),
+            (_, None) => None,
+        };
+        RowNote {
+            row: format!("file {}", self.id),
+            note,
         }
     }
 }

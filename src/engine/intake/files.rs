@@ -25,7 +25,7 @@ use crate::contract::Contract;
 use crate::contract::map::map_employee;
 use crate::engine::apply::{safety, supersede};
 use crate::engine::operator::health::{Health, System};
-use crate::model::files::{ExportFile, FileCounts, FileState};
+use crate::model::files::{ExportFile, FileCounts, FileState, STALE};
 use crate::model::{Direction, NewEvent, Source, hris_change_key};
 use crate::store::{Appended, Store, StoreError};
 
@@ -133,13 +133,14 @@ impl FileIntake {
             modified: entry.modified,
             decided_at: Timestamp::now(),
             state: FileState::Taken,
-            reason: None,
+            // A confirmed file keeps who let it through, and why, once taken.
+            reason: before.filter(|_| confirmed).and_then(|f| f.reason),
             counts: FileCounts::default(),
         };
         let last = self.store.last_taken_file()?;
         if let Some(last) = last.as_ref().filter(|last| entry.modified < last.modified) {
             let why = format!(
-                "stale: exported {} but {} (exported {}) was taken already; a late copy of an old \
+                "{STALE}: exported {} but {} (exported {}) was taken already; a late copy of an old \
                  export must not re-create people who left",
                 entry.modified, last.name, last.modified
             );
@@ -499,7 +500,8 @@ impl EmployeeSource for TakenExports {
     }
 }
 
-/// Lets a held export through: it is taken at the next look at the inbox.
+/// Lets a held export through: it is taken at the next look at the inbox. The
+/// file keeps who confirmed it and why, after the reason it was held for.
 pub fn confirm_held(store: &Store, id: i64, by: &str, reason: &str) -> Result<ExportFile, String> {
     let file = store
         .export_file_by_id(id)
@@ -514,7 +516,10 @@ pub fn confirm_held(store: &Store, id: i64, by: &str, reason: &str) -> Result<Ex
     let mut confirmed = file.clone();
     confirmed.state = FileState::Confirmed;
     confirmed.decided_at = Timestamp::now();
-    confirmed.reason = Some(format!("confirmed by {by}: {reason}"));
+    confirmed.reason = Some(match &file.reason {
+        Some(held) => format!("confirmed by {by}: {reason} (it was held: {held})"),
+        None => format!("confirmed by {by}: {reason}"),
+    });
     store
         .transaction(|tx| {
             tx.record_file(&confirmed)?;

@@ -38,6 +38,9 @@ pub struct Control {
     pub work: Vec<Arc<crate::engine::operator::progress::Progress>>,
     /// `[retry] attempts`, published so a console shows "attempt n of max".
     pub retry_attempts: u32,
+    /// `[hris] kind`, and the csv kind's outbox: a console shows the export files.
+    pub hris_kind: crate::model::connections::HrisKind,
+    pub export_outbox: Option<std::path::PathBuf>,
 }
 
 /// A short, stable name for a contract text: its version and the start of its hash.
@@ -143,6 +146,8 @@ impl Control {
             systems: self.health.snapshot(),
             work: self.work.iter().find_map(|work| work.now()),
             retry_attempts: Some(self.retry_attempts),
+            hris_kind: Some(self.hris_kind),
+            export_outbox: self.export_outbox.clone(),
         };
         let store = self.store.clone();
         let written = tokio::task::spawn_blocking(move || {

@@ -16,20 +16,23 @@ use super::status::pause_requested;
 pub use crate::contract::ContractProblem;
 use crate::engine::RunningEngine;
 use crate::engine::operator::{self, ActionError};
+use crate::model::files::ExportFile;
 use crate::model::{AuditAction, AuditEntry, Event, EventId, NewAuditEntry};
 use crate::store::{
-    AuditFilter, ChangeWatch, EventDetail, EventFilter, Store, StoreCounts, StoreError, Toward,
+    AuditFilter, ChangeWatch, EventDetail, EventFilter, FileTotals, Store, StoreCounts, StoreError, Toward,
 };
 
 // What a console needs of the engine's and the contract's types, named here so
 // that the console imports nothing of the engine but this module.
 pub use super::health::SystemState;
 pub use super::status::EngineState;
+pub use crate::connectors::inbox::rejects_path;
 pub use crate::contract::{
     Contract, EmptyRule, FieldType, LeaveAction, Owner, TriggerWhen, parse as check_contract,
 };
 pub use crate::engine::apply::credentials::CredentialStatus;
 pub use crate::engine::apply::resolve::Resolved;
+pub use crate::model::connections::HrisKind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HandleError {
@@ -190,6 +193,20 @@ impl EngineHandle {
         )?)
     }
 
+    /// A page of the HRIS export files seen, newest first (see `Store::export_files_window`).
+    pub fn export_files(
+        &self,
+        from: Option<i64>,
+        toward: Toward,
+        limit: usize,
+    ) -> Result<Vec<ExportFile>, HandleError> {
+        Ok(self.store.export_files_window(from, toward, limit)?)
+    }
+
+    pub fn export_file_totals(&self) -> Result<FileTotals, HandleError> {
+        Ok(self.store.export_file_totals()?)
+    }
+
     /// The engine's latest published status; in process, with this instant's metrics.
     pub fn status(&self) -> Result<Option<EngineStatus>, HandleError> {
         let mut status = EngineStatus::read(&self.store)?;
@@ -254,6 +271,18 @@ impl EngineHandle {
 
     pub fn reject_held(&self, ids: &[EventId], reason: &str) -> Result<Vec<Event>, HandleError> {
         Ok(operator::reject_held(&self.store, &self.operator, ids, reason)?)
+    }
+
+    /// Lets an export file held whole through (audited): the engine takes it at
+    /// its next look at the inbox.
+    pub fn confirm_file(&self, id: i64, reason: &str) -> Result<ExportFile, HandleError> {
+        if reason.trim().is_empty() {
+            return Err(ActionError::NoReason("confirm an export file").into());
+        }
+        let file = crate::engine::intake::files::confirm_held(&self.store, id, &self.operator, reason)
+            .map_err(ActionError::Refused)?;
+        self.poke();
+        Ok(file)
     }
 
     /// Asks the engine to pause (or resume); audited, taken up within about a second.

@@ -82,6 +82,12 @@ pub struct EngineStatus {
     /// published none).
     #[serde(default)]
     pub retry_attempts: Option<u32>,
+    /// `[hris] kind`: whether there are export files to show (older engines published none).
+    #[serde(default)]
+    pub hris_kind: Option<crate::model::connections::HrisKind>,
+    /// The csv kind's outbox, where each export's rejected rows are written.
+    #[serde(default)]
+    pub export_outbox: Option<std::path::PathBuf>,
 }
 
 /// The latest reconciliation, the next one, and what waits for an operator.

@@ -218,6 +218,8 @@ fn status(store: &Store) {
         systems: Vec::new(),
         work: None,
         retry_attempts: None,
+        hris_kind: None,
+        export_outbox: None,
     }
     .publish(store)
     .expect("publish status");

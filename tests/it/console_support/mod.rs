@@ -203,6 +203,8 @@ pub fn publish_status(store: &Store) {
         systems: Vec::new(),
         work: None,
         retry_attempts: Some(3),
+        hris_kind: None,
+        export_outbox: None,
     }
     .publish(store)
     .expect("publish status");
