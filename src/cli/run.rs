@@ -200,6 +200,9 @@ pub async fn demo(options: DemoOptions, log_file: &Path) -> anyhow::Result<()> {
                 sftp: Default::default(),
             }),
         };
+        // Exports cannot take training records back: no write-back, as a loaded
+        // configuration would refuse one.
+        config.lrs = None;
     }
     // Quick retries, so a dead letter shows within seconds.
     config.retry = RetryPolicy {

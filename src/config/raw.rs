@@ -463,6 +463,19 @@ pub(super) fn resolve(
     let hris = r.hris(&raw.hris, env)?;
     let lms = r.lms(&raw.lms, env)?;
     let lrs = raw.lrs.as_ref().map(|lrs| r.lrs(lrs, env)).transpose()?;
+    if hris.kind == HrisKind::Csv && lrs.is_some() {
+        // The write-back adds training records through the HRIS's API; exports have none.
+        return Err(ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line: text
+                .lines()
+                .position(|line| line.trim_start().starts_with("[lrs]"))
+                .map_or(1, |at| at + 1),
+            message: "[lrs] writes completions back through the HRIS's API, but [hris] kind = \"csv\" \
+                      only reads exports: remove [lrs], or connect the HRIS by its API"
+                .into(),
+        });
+    }
     let listen: SocketAddr = raw.webhook.listen.get_ref().parse().map_err(|_| {
         r.invalid(
             &raw.webhook.listen,

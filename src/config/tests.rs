@@ -166,11 +166,18 @@ fn reads_retry_as_the_retry_table_says_and_at_least_once() {
     );
 }
 
-/// The example with its `[hris]` table swapped for `hris`.
+/// The example with its `[hris]` table swapped for `hris`, and no `[lrs]`: an
+/// HRIS read from files has no API for the write-back.
 fn with_hris(hris: &str) -> String {
     let start = EXAMPLE.find("[hris]").unwrap();
     let end = EXAMPLE.find("[lms]").unwrap();
-    format!("{}{hris}\n{}", &EXAMPLE[..start], &EXAMPLE[end..])
+    let (lrs, webhook) = (EXAMPLE.find("[lrs]").unwrap(), EXAMPLE.find("[webhook]").unwrap());
+    format!(
+        "{}{hris}\n{}{}",
+        &EXAMPLE[..start],
+        &EXAMPLE[end..lrs],
+        &EXAMPLE[webhook..]
+    )
 }
 
 #[test]
@@ -242,6 +249,19 @@ fn the_csv_kind_names_what_is_missing_or_wrong() {
     );
     let kind = problem(&with_hris("[hris]\nkind = \"workday\"\n"));
     assert!(kind.contains("\"workday\" is not a known kind"), "{kind}");
+}
+
+#[test]
+fn an_hris_read_from_files_refuses_a_write_back_it_cannot_make() {
+    let hris = "[hris]\nkind = \"csv\"\ninbox = \"in\"\noutbox = \"o\"\n[hris.columns]\n\"Id\" = \"id\"\n";
+    let start = EXAMPLE.find("[hris]").unwrap();
+    let end = EXAMPLE.find("[lms]").unwrap();
+    let text = format!("{}{hris}\n{}", &EXAMPLE[..start], &EXAMPLE[end..]);
+    let refused = problem(&text);
+    let line = text[..text.find("[lrs]").unwrap()].matches('\n').count() + 1;
+    assert!(refused.contains(&format!(":{line}:")), "{refused}");
+    assert!(refused.contains("remove [lrs]"), "{refused}");
+    assert!(parse(&with_hris(hris)).is_ok(), "without [lrs] it loads");
 }
 
 fn with_lrs(lrs: &str) -> String {
