@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use csv::{ByteRecord, StringRecord};
 use serde_json::{Map, Value};
 
-use super::FileError;
 use super::rejects::RowReject;
 use super::text::{Columns, Table, csv_error, read_header};
+use super::{FileError, ReadSummary};
 
 /// The reason's "field" when a reason concerns the whole row.
 const WHOLE_ROW: &str = "(row)";
@@ -69,21 +69,6 @@ impl ExportRow<'_> {
     }
 }
 
-/// What reading an export found, beside the rows themselves.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExportSummary {
-    /// Data records seen (rows of nothing but empty cells are not records).
-    pub rows: u64,
-    pub accepted: u64,
-    pub rejects: Vec<RowReject>,
-    /// Header columns no mapping names, each once.
-    pub unknown_columns: Vec<String>,
-    /// Mapped columns the header lacks (never the id's: that refuses the file).
-    pub missing_columns: Vec<String>,
-    pub delimiter: u8,
-    pub encoding: &'static str,
-}
-
 /// Streams the file: `each` gets every good row in file order, once. A row with
 /// the wrong number of fields, no id, or an id another row also has is rejected
 /// (every row sharing the id: which one is right is for a person to say).
@@ -91,7 +76,7 @@ pub fn read_export(
     bytes: &[u8],
     spec: &ExportSpec,
     mut each: impl FnMut(ExportRow<'_>),
-) -> Result<ExportSummary, FileError> {
+) -> Result<ReadSummary, FileError> {
     let table = Table::open(bytes, spec.encoding.as_deref(), spec.delimiter)?;
     let mut reader = table.reader();
     let header = read_header(&mut reader)?;
@@ -124,7 +109,7 @@ pub fn read_export(
     };
     let repeated = repeated_ids(&table, shape)?;
 
-    let mut summary = ExportSummary {
+    let mut summary = ReadSummary {
         rows: 0,
         accepted: 0,
         rejects: Vec::new(),

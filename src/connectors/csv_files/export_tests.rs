@@ -19,7 +19,7 @@ fn spec() -> ExportSpec {
 /// Every good row as (line, record).
 type Rows = Vec<(u64, Map<String, Value>)>;
 
-fn read(bytes: &[u8], spec: &ExportSpec) -> (Rows, ExportSummary) {
+fn read(bytes: &[u8], spec: &ExportSpec) -> (Rows, ReadSummary) {
     let mut rows = Vec::new();
     let summary = read_export(bytes, spec, |row| rows.push((row.line, row.to_record()))).expect("read");
     (rows, summary)

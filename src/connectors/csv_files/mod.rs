@@ -9,10 +9,26 @@ mod rejects;
 mod report;
 mod text;
 
-pub use export::{ExportRow, ExportSpec, ExportSummary, read_export};
+pub use export::{ExportRow, ExportSpec, read_export};
 pub use feed::{ACTIVE, FeedLearner, FeedSpec, GROUPS, read_feed, write_feed};
 pub use rejects::{RowReject, rejects_csv};
-pub use report::{REPORT_FIELDS, ReportRow, ReportSpec, ReportSummary, read_report, row_key};
+pub use report::{REPORT_FIELDS, ReportRow, ReportSpec, read_report, row_key};
+
+/// What reading a file (an export or a report) found, beside the rows themselves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadSummary {
+    /// Data records seen (rows of nothing but empty cells are not records).
+    pub rows: u64,
+    pub accepted: u64,
+    pub rejects: Vec<RowReject>,
+    /// Header columns no mapping names, each once.
+    pub unknown_columns: Vec<String>,
+    /// Mapped columns the header lacks that the file may do without (one it
+    /// must have, as an export's id, refuses the file).
+    pub missing_columns: Vec<String>,
+    pub delimiter: u8,
+    pub encoding: &'static str,
+}
 
 /// Why a whole file was refused. Row problems are not errors: they are
 /// [`RowReject`]s and the good rows still go through.

@@ -8,9 +8,9 @@ use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
 use sha2::{Digest, Sha256};
 
-use super::FileError;
 use super::rejects::RowReject;
 use super::text::{Columns, Table, csv_error, read_header};
+use super::{FileError, ReadSummary};
 
 pub use crate::model::files::REPORT_FIELDS;
 use crate::model::files::REPORT_REQUIRED as REQUIRED;
@@ -42,21 +42,6 @@ pub struct ReportRow {
     pub passed: Option<bool>,
     /// (name, number, expiry date).
     pub credential: Option<(String, Option<String>, Option<Date>)>,
-}
-
-/// What reading a report found, beside the rows themselves.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReportSummary {
-    /// Data records seen (rows of nothing but empty cells are not records).
-    pub rows: u64,
-    pub accepted: u64,
-    pub rejects: Vec<RowReject>,
-    /// Header columns no mapping names, each once.
-    pub unknown_columns: Vec<String>,
-    /// Mapped optional columns the header lacks (a required one refuses the file).
-    pub missing_columns: Vec<String>,
-    pub delimiter: u8,
-    pub encoding: &'static str,
 }
 
 /// The row's idempotency key for exactly-once write-back:
@@ -97,7 +82,7 @@ pub fn read_report(
     bytes: &[u8],
     spec: &ReportSpec,
     mut each: impl FnMut(ReportRow),
-) -> Result<ReportSummary, FileError> {
+) -> Result<ReadSummary, FileError> {
     let table = Table::open(bytes, None, None)?;
     let mut reader = table.reader();
     let header = read_header(&mut reader)?;
@@ -130,7 +115,7 @@ pub fn read_report(
         }
     }
 
-    let mut summary = ReportSummary {
+    let mut summary = ReadSummary {
         rows: 0,
         accepted: 0,
         rejects: Vec::new(),

@@ -22,7 +22,7 @@ fn spec() -> ReportSpec {
 const HEADER: &str =
     "User ID,Course Code,Completion Date,Score,Status,Certificate,Certificate No,Valid Until\n";
 
-fn read(text: &str, spec: &ReportSpec) -> (Vec<ReportRow>, ReportSummary) {
+fn read(text: &str, spec: &ReportSpec) -> (Vec<ReportRow>, ReadSummary) {
     let mut rows = Vec::new();
     let summary = read_report(text.as_bytes(), spec, |row| rows.push(row)).expect("read");
     (rows, summary)
