@@ -107,6 +107,8 @@ pub async fn start(options: Options) -> World {
     }
     if options.hris_files {
         config.hris = file_mode_hris(dir.path());
+        // Exports have no API for the write-back: a loaded configuration refuses one.
+        config.lrs = None;
     }
     if options.lrs_reports {
         config.lrs = Some(file_mode_lrs(dir.path()));
@@ -225,32 +227,35 @@ pub async fn start_for_binary(options: Options) -> World {
     let mut config = sandbox_config(&sandbox, &store_path, &contract_path);
     config.webhook.listen = format!("127.0.0.1:{port}").parse().unwrap();
     let c = sandbox.credentials();
-    let hris_section = if options.hris_files {
+    let lrs_section = format!(
+        "[lrs]\nurl = \"{}\"\nuser_env = \"T_LRS_USER\"\npassword_env = \"T_LRS_PASSWORD\"\n",
+        c.xapi_url
+    );
+    let (hris_section, lrs_section) = if options.hris_files {
         config.hris = file_mode_hris(dir.path());
+        config.lrs = None;
         let columns: String = hrsync::sandbox::export::EXPORT_COLUMNS
             .iter()
             .map(|(column, field)| format!("{column:?} = {field:?}\n"))
             .collect();
-        format!(
+        let hris = format!(
             "[hris]\nkind = \"csv\"\ninbox = \"inbox\"\noutbox = \"outbox\"\nsettle_s = 0.3\n\
              scan_every_s = 0.1\ndone_suffix = \".done\"\n[hris.columns]\n{columns}"
-        )
+        );
+        (hris, String::new())
     } else {
-        format!(
+        let hris = format!(
             "[hris]\nurl = \"{}\"\napi_key_env = \"T_HRIS_KEY\"\ncompany = \"{}\"\n",
             c.hris_url, c.hris_company
-        )
+        );
+        (hris, lrs_section)
     };
     let toml = format!(
         r#"{hris_section}
 [lms]
 scim_url = "{scim}"
 token_env = "T_SCIM_TOKEN"
-[lrs]
-url = "{xapi}"
-user_env = "T_LRS_USER"
-password_env = "T_LRS_PASSWORD"
-[webhook]
+{lrs_section}[webhook]
 listen = "127.0.0.1:{port}"
 secret_env = "T_WEBHOOK_SECRET"
 [admin]
@@ -269,7 +274,6 @@ max_deactivate_percent = 5.0
 max_deactivate_count = 50
 "#,
         scim = c.scim_url,
-        xapi = c.xapi_url,
         store = store_path.display(),
         contract = contract_path.display(),
         attempts = options.retry_attempts,
