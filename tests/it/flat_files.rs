@@ -10,7 +10,9 @@ use crate::common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::exports::{decided, drop_in, events_of_kind, export, file_world, inbox, moved};
+use common::exports::{
+    Over, decided, drop_in, events_of_kind, export, file_world, file_world_over, inbox, moved,
+};
 use common::{Options, in_scope_and_employed};
 use hrsync::model::files::FileState;
 
@@ -48,7 +50,16 @@ fn write_export(dir: &Path, name: &str, header: &csv::StringRecord, rows: &[Vec<
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn exports_provision_then_update_deactivate_and_reject_by_line() {
-    let world = file_world(300).await;
+    exports_provision_then_update_deactivate_and_reject_by_line_over(Over::Folder).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exports_provision_then_update_deactivate_and_reject_by_line_over_sftp() {
+    exports_provision_then_update_deactivate_and_reject_by_line_over(Over::Sftp).await;
+}
+
+async fn exports_provision_then_update_deactivate_and_reject_by_line_over(over: Over) {
+    let world = file_world_over(300, over).await;
     let (first, rows) = export(&world, "full").await;
     let name = drop_in(&world, &first);
     let taken = decided(&world, &name, FileState::Taken).await;
@@ -140,7 +151,16 @@ async fn exports_provision_then_update_deactivate_and_reject_by_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_truncated_export_is_held_whole_until_an_operator_confirms_it() {
-    let world = file_world(300).await;
+    a_truncated_export_is_held_whole_until_an_operator_confirms_it_over(Over::Folder).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_truncated_export_is_held_whole_until_an_operator_confirms_it_over_sftp() {
+    a_truncated_export_is_held_whole_until_an_operator_confirms_it_over(Over::Sftp).await;
+}
+
+async fn a_truncated_export_is_held_whole_until_an_operator_confirms_it_over(over: Over) {
+    let world = file_world_over(300, over).await;
     let (first, _) = export(&world, "full").await;
     decided(&world, &drop_in(&world, &first), FileState::Taken).await;
     world.settle().await;
@@ -201,7 +221,16 @@ async fn a_truncated_export_is_held_whole_until_an_operator_confirms_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_export_is_refused_and_the_same_one_twice_applies_once() {
-    let world = file_world(120).await;
+    a_stale_export_is_refused_and_the_same_one_twice_applies_once_over(Over::Folder).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_export_is_refused_and_the_same_one_twice_applies_once_over_sftp() {
+    a_stale_export_is_refused_and_the_same_one_twice_applies_once_over(Over::Sftp).await;
+}
+
+async fn a_stale_export_is_refused_and_the_same_one_twice_applies_once_over(over: Over) {
+    let world = file_world_over(120, over).await;
     let (first, _) = export(&world, "full").await;
     let name = drop_in(&world, &first);
     decided(&world, &name, FileState::Taken).await;
@@ -243,7 +272,16 @@ async fn a_stale_export_is_refused_and_the_same_one_twice_applies_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_still_being_written_is_taken_only_once_it_settles() {
-    let world = file_world(200).await;
+    a_file_still_being_written_is_taken_only_once_it_settles_over(Over::Folder).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_still_being_written_is_taken_only_once_it_settles_over_sftp() {
+    a_file_still_being_written_is_taken_only_once_it_settles_over(Over::Sftp).await;
+}
+
+async fn a_file_still_being_written_is_taken_only_once_it_settles_over(over: Over) {
+    let world = file_world_over(200, over).await;
     let (full, rows) = export(&world, "full").await;
     let bytes = std::fs::read(&full).unwrap();
     // Written in pieces, without a marker, faster than the 300 ms it must stay still.

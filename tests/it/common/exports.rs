@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use hrsync::model::files::{ExportFile, FileState};
 use serde_json::json;
 
+use super::sshd::{self, SshKeys, Sshd};
 use super::{Options, World, start};
 
 pub async fn file_world(employees: usize) -> World {
@@ -17,6 +18,66 @@ pub async fn file_world(employees: usize) -> World {
         ..Options::default()
     })
     .await
+}
+
+/// How the engine reaches the inbox folder the tests drop exports in.
+#[derive(Clone, Copy, Debug)]
+pub enum Over {
+    /// As a folder on this machine.
+    Folder,
+    /// As `sftp://` on a real OpenSSH server on loopback, key login, host key
+    /// learned once into `known_hosts`.
+    Sftp,
+}
+
+/// A [`file_world`] whose engine reads the inbox `over` a folder or SFTP, and
+/// the server, stopped with it.
+pub struct FileWorld {
+    world: World,
+    _server: Option<(Sshd, SshKeys)>,
+}
+
+impl std::ops::Deref for FileWorld {
+    type Target = World;
+    fn deref(&self) -> &World {
+        &self.world
+    }
+}
+
+impl std::ops::DerefMut for FileWorld {
+    fn deref_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
+}
+
+pub async fn file_world_over(employees: usize, over: Over) -> FileWorld {
+    let mut world = file_world(employees).await;
+    let server = match over {
+        Over::Folder => None,
+        Over::Sftp => {
+            let keys = SshKeys::new();
+            let server = Sshd::start(&keys, &keys.host_key);
+            world.stop().await;
+            let location = format!(
+                "sftp://{}@127.0.0.1:{}{}",
+                sshd::current_user(),
+                server.port,
+                inbox(&world).display()
+            );
+            let known_hosts = world.dir.path().join("known_hosts");
+            let feed = world.config.hris.files.as_mut().unwrap();
+            feed.inbox = location;
+            feed.sftp.private_key = Some(hrsync::model::Secret::new(keys.user_key.clone()));
+            feed.sftp.known_hosts = Some(known_hosts);
+            feed.sftp.accept_new_host_key = true;
+            world.restart().await;
+            Some((server, keys))
+        }
+    };
+    FileWorld {
+        world,
+        _server: server,
+    }
 }
 
 pub fn inbox(world: &World) -> PathBuf {
