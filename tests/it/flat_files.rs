@@ -324,6 +324,16 @@ fn the_sandbox_columns_cover_what_the_contract_reads() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_engine_taking_an_export_loses_nothing_and_applies_nothing_twice() {
+    a_killed_engine_taking_an_export_loses_nothing_and_applies_nothing_twice_over(Over::Folder).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_engine_taking_an_export_loses_nothing_and_applies_nothing_twice_over_sftp() {
+    a_killed_engine_taking_an_export_loses_nothing_and_applies_nothing_twice_over(Over::Sftp).await;
+}
+
+async fn a_killed_engine_taking_an_export_loses_nothing_and_applies_nothing_twice_over(over: Over) {
+    use crate::common::sshd::{self, SshKeys, Sshd};
     let world = common::start_for_binary(Options {
         employees: 1500,
         hris_files: true,
@@ -331,7 +341,35 @@ async fn a_killed_engine_taking_an_export_loses_nothing_and_applies_nothing_twic
         ..Options::default()
     })
     .await;
-    let mut engine = world.spawn_binary();
+    // Over SFTP: the same inbox folder as sftp:// on a loopback sshd, the key
+    // from the environment as an operator would give it.
+    let mut env = Vec::new();
+    let _server = match over {
+        Over::Folder => None,
+        Over::Sftp => {
+            let keys = SshKeys::new();
+            let server = Sshd::start(&keys, &keys.host_key);
+            let path = world.dir.path().join("hrsync.toml");
+            let location = format!(
+                "sftp://{}@127.0.0.1:{}{}",
+                sshd::current_user(),
+                server.port,
+                inbox(&world).display()
+            );
+            let text = std::fs::read_to_string(&path).unwrap().replace(
+                "inbox = \"inbox\"\n",
+                &format!(
+                    "inbox = \"{location}\"\nkey_env = \"T_SFTP_KEY\"\n\
+                     known_hosts = \"known_hosts\"\naccept_new_host_key = true\n"
+                ),
+            );
+            assert!(text.contains("T_SFTP_KEY"), "{text}");
+            std::fs::write(&path, text).unwrap();
+            env.push(("T_SFTP_KEY", keys.user_key.clone()));
+            Some((server, keys))
+        }
+    };
+    let mut engine = world.spawn_binary_with(&env);
     let (full, _) = export(&world, "full").await;
     let name = drop_in(&world, &full);
     // Killed while the export's changes are being applied.
@@ -353,7 +391,7 @@ async fn a_killed_engine_taking_an_export_loses_nothing_and_applies_nothing_twic
     // The same file again, while it is down (an upload that was retried).
     std::fs::copy(&full, inbox(&world).join("again.csv")).unwrap();
 
-    let mut engine = world.spawn_binary();
+    let mut engine = world.spawn_binary_with(&env);
     decided(&world, &name, FileState::Taken).await;
     decided(&world, "again.csv", FileState::Taken).await;
     world.settle_until(Duration::from_secs(120), |_| true).await;

@@ -318,6 +318,12 @@ impl World {
 
     /// Starts `hrsync run` on this world's configuration.
     pub fn spawn_binary(&self) -> std::process::Child {
+        self.spawn_binary_with(&[])
+    }
+
+    /// [`World::spawn_binary`] with more environment variables (secrets a test adds
+    /// to `hrsync.toml`).
+    pub fn spawn_binary_with(&self, more: &[(&str, String)]) -> std::process::Child {
         std::process::Command::new(env!("CARGO_BIN_EXE_hrsync"))
             .arg("--log-file")
             .arg(self.dir.path().join("hrsync.log"))
@@ -325,6 +331,7 @@ impl World {
             .arg("--config")
             .arg(self.dir.path().join("hrsync.toml"))
             .envs(self.engine_env())
+            .envs(more.iter().cloned())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .spawn()
