@@ -8,6 +8,7 @@ pub mod identity;
 pub mod map;
 mod raw;
 mod scim_path;
+pub mod triggers;
 pub mod writeback;
 
 use std::collections::BTreeMap;
