@@ -5,6 +5,7 @@
 mod check;
 pub mod explain;
 pub mod identity;
+pub mod impact;
 pub mod map;
 mod raw;
 mod scim_path;
