@@ -6,6 +6,7 @@ mod doctor;
 mod doctor_feed;
 mod ops;
 pub mod out;
+mod preview;
 mod reconcile;
 mod run;
 mod trace;
@@ -193,6 +194,23 @@ pub enum ContractCommand {
         /// The contract file (TOML) to check.
         file: PathBuf,
     },
+    /// What a new contract would do to the population, from a fresh HRIS pull:
+    /// learner fields changed, scope in and out, deactivations, enrolments and
+    /// new rejections. Exits 3 when the deactivations exceed [safety], 1 when
+    /// the new contract has problems.
+    Preview {
+        /// The new contract file (TOML), compared with the one the configuration names.
+        file: PathBuf,
+        /// The configuration naming the HRIS, the store and the contract in force.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Print the impact as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Employees shown per count.
+        #[arg(long, value_name = "N", default_value_t = crate::contract::impact::DEFAULT_EXAMPLES)]
+        examples: usize,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -265,6 +283,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     let _log_guard = init_logging(&log_file)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    if let Command::Contract(ContractCommand::Preview {
+        file,
+        config,
+        json,
+        examples,
+    }) = &cli.command
+    {
+        return runtime.block_on(preview::preview(file, config, *json, *examples));
+    }
     if let Command::Reconcile { config, json } = &cli.command {
         return runtime.block_on(reconcile::reconcile(config, *json));
     }

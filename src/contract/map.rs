@@ -114,6 +114,13 @@ impl MappedEmployee<'_> {
             }
     }
 
+    /// The hire date of an active employee hired after `today`: their learner is
+    /// created that day, not before.
+    pub fn hired_later(&self, today: Date) -> Option<Date> {
+        self.hire_date
+            .filter(|&hired| self.state == EmploymentState::Active && hired > today)
+    }
+
     /// The record as the LMS attributes it maps to, by contract field name, for the journal.
     pub fn to_json(&self) -> Value {
         let fields: Map<String, Value> = self

@@ -5,9 +5,11 @@
 mod check;
 pub mod explain;
 pub mod identity;
+pub mod impact;
 pub mod map;
 mod raw;
 mod scim_path;
+pub mod triggers;
 pub mod writeback;
 
 use std::collections::BTreeMap;

@@ -29,6 +29,7 @@ mod console_queues;
 mod console_screens;
 mod console_sizes;
 mod contract_check;
+mod contract_preview;
 mod demo_tmux;
 mod doctor;
 mod duplicates_held;

@@ -8,8 +8,10 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use serde_json::{Map, Value, json};
 
-use crate::contract::map::{EmploymentState, LmsValue, MappedEmployee, Wanted};
-use crate::contract::{Contract, FieldType, TriggerWhen};
+use crate::contract::map::{LmsValue, MappedEmployee, Wanted};
+/// The triggers are the contract's rule; the plan and the reconciliation name them here.
+pub use crate::contract::triggers::groups_for;
+use crate::contract::{Contract, FieldType};
 use crate::model::FieldReason;
 
 pub const CORE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -120,8 +122,7 @@ pub fn assess<L: LearnerState + ?Sized>(
         return Plan::Reject(mapped.problems.clone());
     }
     if learner.is_none()
-        && mapped.state == EmploymentState::Active
-        && let Some(hire) = mapped.hire_date.filter(|&d| d > today)
+        && let Some(hire) = mapped.hired_later(today)
     {
         let at = hire
             .to_zoned(contract.time_zone.clone())
@@ -247,41 +248,6 @@ impl Current<'_> {
             Current::Parsed(value) => value,
         }
     }
-}
-
-/// The learning paths an active learner belongs in by the triggers (never removed:
-/// an enrolment, once made, is the LMS's history).
-pub fn groups_for(contract: &Contract, mapped: &MappedEmployee, today: Date) -> Vec<String> {
-    if !mapped.should_be_active(contract) {
-        return Vec::new();
-    }
-    let mut groups = Vec::new();
-    for trigger in &contract.triggers {
-        let group = match &trigger.when {
-            TriggerWhen::Hire { within_days } => mapped
-                .hire_date
-                .filter(|&hired| {
-                    hired <= today
-                        && today
-                            .since(hired)
-                            .is_ok_and(|d| d.get_days() <= *within_days as i32)
-                })
-                .map(|_| trigger.group.clone()),
-            TriggerWhen::FieldMatches { field, pattern } => mapped
-                .values
-                .get(field)
-                .filter(|v| pattern.is_match(v))
-                .map(|_| trigger.group.clone()),
-            TriggerWhen::FieldValue { field } => mapped
-                .values
-                .get(field)
-                .map(|v| trigger.group.replace("{value}", v)),
-        };
-        if let Some(group) = group.filter(|g| !groups.contains(g)) {
-            groups.push(group);
-        }
-    }
-    groups
 }
 
 /// Equal as the LMS means it: a cleared value matches an absent or empty one, emails

@@ -1,0 +1,42 @@
+//! The enrolment triggers: which learning paths a mapped employee belongs in.
+//! Pure; the plan enrols from this and the impact preview counts with it.
+
+use jiff::civil::Date;
+
+use super::map::MappedEmployee;
+use super::{Contract, TriggerWhen};
+
+/// The learning paths an active learner belongs in by the triggers (never removed:
+/// an enrolment, once made, is the LMS's history).
+pub fn groups_for(contract: &Contract, mapped: &MappedEmployee, today: Date) -> Vec<String> {
+    if !mapped.should_be_active(contract) {
+        return Vec::new();
+    }
+    let mut groups = Vec::new();
+    for trigger in &contract.triggers {
+        let group = match &trigger.when {
+            TriggerWhen::Hire { within_days } => mapped
+                .hire_date
+                .filter(|&hired| {
+                    hired <= today
+                        && today
+                            .since(hired)
+                            .is_ok_and(|d| d.get_days() <= *within_days as i32)
+                })
+                .map(|_| trigger.group.clone()),
+            TriggerWhen::FieldMatches { field, pattern } => mapped
+                .values
+                .get(field)
+                .filter(|v| pattern.is_match(v))
+                .map(|_| trigger.group.clone()),
+            TriggerWhen::FieldValue { field } => mapped
+                .values
+                .get(field)
+                .map(|v| trigger.group.replace("{value}", v)),
+        };
+        if let Some(group) = group.filter(|g| !groups.contains(g)) {
+            groups.push(group);
+        }
+    }
+    groups
+}
