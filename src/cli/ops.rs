@@ -114,6 +114,17 @@ pub enum RetriesCommand {
 }
 
 #[derive(Subcommand, Debug)]
+pub enum ShadowCommand {
+    /// Leave shadow mode for good: the engine writes from now on, and every shadowed
+    /// event is planned again against the LMS and the HRIS as they are then.
+    Leave {
+        /// Why shadow mode is left (kept in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 pub enum HeldCommand {
     /// Deactivations held by the safety threshold.
     List {
@@ -376,6 +387,26 @@ pub fn retries(args: &StoreArgs, command: &RetriesCommand) -> anyhow::Result<Exi
         RetriesCommand::Flag { id, reason } => {
             let event = operator::flag(&store, &actor, EventId(*id), reason)?;
             print_events(args.json, &[event], "events")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn shadow(args: &StoreArgs, command: &ShadowCommand) -> anyhow::Result<ExitCode> {
+    let store = super::audit::keyed(args.open()?, args)?;
+    let actor = operator_name();
+    match command {
+        ShadowCommand::Leave { reason } => {
+            let requeued = crate::engine::apply::shadow::leave(&store, &actor, reason)?;
+            if args.json {
+                print_json(&json!({ "left_by": actor, "events_applied_afresh": requeued.len() }))?;
+            } else {
+                say!(
+                    "shadow mode left by {actor}: the engine writes from now on; {} shadowed event(s) \
+                     are planned again and applied",
+                    requeued.len()
+                )?;
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
