@@ -54,6 +54,7 @@ mod sandbox_scim;
 mod sandbox_scim_quirks;
 mod sandbox_webhooks;
 mod sandbox_xapi;
+mod shadow;
 mod store_journal;
 mod store_reconcile;
 mod sync_churn;
