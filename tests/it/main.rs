@@ -27,6 +27,7 @@ mod console_marks;
 mod console_paging;
 mod console_queues;
 mod console_screens;
+mod console_shadow;
 mod console_sizes;
 mod contract_check;
 mod demo_tmux;
