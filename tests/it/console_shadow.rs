@@ -3,7 +3,8 @@
 
 use crate::console_support;
 
-use console_support::{console, fixture, screen, stable};
+use console_support::{console, fixture, key, press, screen, stable};
+use crossterm::event::KeyCode;
 use hrsync::engine::apply::shadow::PlannedWrite;
 use hrsync::engine::operator::status::EngineStatus;
 use hrsync::model::{EventId, EventStatus};
@@ -38,6 +39,10 @@ fn the_header_says_shadow_and_events_show_their_planned_writes() {
             .transaction(|tx| tx.mark_shadowed(*id, &planned.summary(), &planned.with_mapped(None)))
             .expect("shadowed");
     }
+    fixture
+        .store
+        .transaction(|tx| tx.enter_shadow())
+        .expect("in shadow mode");
     let shown = fixture.store.event(heads[0]).unwrap().unwrap().event;
     assert_eq!(
         (shown.status, shown.note.as_deref()),
@@ -59,4 +64,36 @@ fn the_header_says_shadow_and_events_show_their_planned_writes() {
     let shown = screen(&mut console, 80, 24);
     assert!(shown.lines().next().unwrap().contains("SHADOW"), "{shown}");
     insta::assert_snapshot!("shadow_events_80x24", stable(&shown));
+}
+
+#[test]
+fn leaving_shadow_mode_from_the_command_line_asks_why_and_for_a_yes() {
+    let fixture = fixture();
+    fixture
+        .store
+        .transaction(|tx| tx.enter_shadow())
+        .expect("in shadow mode");
+    let mut console = console(&fixture, false);
+    press(&mut console, ":shadow leave");
+    console.key(key(KeyCode::Enter));
+    assert!(screen(&mut console, 100, 30).contains("Why leave shadow mode"));
+    press(&mut console, "signed off");
+    console.key(key(KeyCode::Enter));
+    let shown = screen(&mut console, 100, 30);
+    assert!(shown.contains("Really leave shadow mode?"), "{shown}");
+    assert!(fixture.store.shadow_mode().unwrap().is_on(), "not before the yes");
+    press(&mut console, "y");
+    let left = fixture.store.shadow_mode().unwrap().left.expect("left");
+    assert_eq!((left.by.as_str(), left.reason.as_str()), ("alice", "signed off"));
+    let entry = &fixture.store.audit_page(&Default::default(), None, 1).unwrap()[0];
+    assert_eq!(
+        (entry.actor.as_str(), entry.action.as_str()),
+        ("alice", "mode.live")
+    );
+    // A second time, the console says why not.
+    press(&mut console, ":shadow leave again");
+    console.key(key(KeyCode::Enter));
+    press(&mut console, "y");
+    let shown = screen(&mut console, 100, 30);
+    assert!(shown.contains("left shadow mode"), "{shown}");
 }
