@@ -165,3 +165,66 @@ pub fn leave(store: &Store, actor: &str, reason: &str) -> Result<Vec<EventId>, S
         Ok(Ok(requeued))
     })?
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Map, Value, json};
+
+    use super::{PlannedWrite, ShadowError, check_start, leave};
+    use crate::store::Store;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("hrsync.db")).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn a_store_left_shadow_mode_never_goes_back_nor_starts_live_while_in_it() {
+        let (_dir, store) = store();
+        check_start(&store, false).expect("a new store starts live");
+        assert!(matches!(
+            leave(&store, "ann", "go"),
+            Err(ShadowError::NotInShadow)
+        ));
+        check_start(&store, true).expect("and may start in shadow mode");
+        check_start(&store, true).expect("again and again");
+        let refused = check_start(&store, false).unwrap_err().to_string();
+        assert!(
+            refused.contains("in shadow mode since") && refused.contains("shadow leave"),
+            "{refused}"
+        );
+        assert!(matches!(leave(&store, "ann", "  "), Err(ShadowError::NoReason)));
+        assert_eq!(leave(&store, "ann", "signed off").unwrap(), Vec::new());
+        check_start(&store, false).expect("live after leaving");
+        let refused = check_start(&store, true).unwrap_err().to_string();
+        assert!(refused.contains("ann left it: signed off"), "{refused}");
+        let again = leave(&store, "bob", "twice").unwrap_err().to_string();
+        assert!(again.contains("ann"), "the first leave stands: {again}");
+    }
+
+    #[test]
+    fn a_planned_write_says_what_it_would_write() {
+        let after: Map<String, Value> = [("job_title".to_string(), json!("Lead"))].into_iter().collect();
+        let none = Map::new();
+        let create = PlannedWrite::new("create", None, &none, &after, vec!["Onboarding".into()]);
+        assert_eq!(
+            create.summary(),
+            "would create learner: fields job_title; add groups Onboarding"
+        );
+        let deactivate = PlannedWrite::new("deactivate", Some("u-1".into()), &none, &none, Vec::new());
+        assert_eq!(deactivate.summary(), "would deactivate learner u-1");
+        let record = PlannedWrite::new(
+            "training record",
+            Some("training record".into()),
+            &none,
+            &after,
+            Vec::new(),
+        );
+        assert_eq!(record.summary(), "would write to the HRIS: training record");
+        assert_eq!(
+            create.with_mapped(None)["planned"]["changes"]["after"]["job_title"],
+            "Lead"
+        );
+    }
+}
