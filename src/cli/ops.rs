@@ -82,6 +82,9 @@ pub enum RetriesCommand {
         /// Instead, the events refused for good (a contract violation, a 4xx), with why.
         #[arg(long, group = "queue")]
         rejected: bool,
+        /// Instead, the events planned in shadow mode, with the write each would make.
+        #[arg(long, group = "queue")]
+        shadowed: bool,
         /// Oldest first (the default is newest first, as the console lists them).
         #[arg(long)]
         oldest_first: bool,
@@ -345,9 +348,12 @@ pub fn retries(args: &StoreArgs, command: &RetriesCommand) -> anyhow::Result<Exi
             blocked,
             retrying,
             rejected,
+            shadowed,
             oldest_first,
         } => {
-            let (status, what) = if *retrying {
+            let (status, what) = if *shadowed {
+                (Some(EventStatus::Shadowed), "shadowed events")
+            } else if *retrying {
                 (Some(EventStatus::Retrying), "retrying events")
             } else if *rejected {
                 (Some(EventStatus::Rejected), "rejected events")

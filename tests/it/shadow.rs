@@ -144,6 +144,15 @@ async fn a_shadow_run_writes_nothing_and_leaving_it_applies_everything_afresh() 
         completions.iter().map(|e| &e.note).collect::<Vec<_>>()
     );
 
+    // The CLI lists them with the write each would make.
+    let out = tokio::task::block_in_place(|| hrsync(&world, &["retries", "list", "--shadowed"]));
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && listed.contains(&format!("{:>8}  shadowed", created.id)),
+        "{listed}"
+    );
+    assert!(listed.contains("would create learner"), "{listed}");
+
     // A start in live mode while the store is in shadow mode would be refused.
     let refused = hrsync::engine::apply::shadow::check_start(world.store(), false).unwrap_err();
     assert!(refused.to_string().contains("in shadow mode since"), "{refused}");
