@@ -30,6 +30,9 @@ pub struct ConsoleArgs {
     /// No colours (as NO_COLOR does).
     #[arg(long)]
     pub no_color: bool,
+    /// Shadow mode for the engine run here: plan every write, make none (as `[mode] shadow = true`).
+    #[arg(long, conflicts_with = "attach")]
+    pub shadow: bool,
 }
 
 fn read(path: &Path, what: &str) -> anyhow::Result<String> {
@@ -69,7 +72,8 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
     let Some(config_path) = &args.config else {
         anyhow::bail!("say which engine: --config FILE to run one here, or --attach to join a running one");
     };
-    let config = Config::load(config_path)?;
+    let mut config = Config::load(config_path)?;
+    config.shadow |= args.shadow;
     let text = read(&config.contract_path, "contract")?;
     let contract = crate::contract::parse(&text).map_err(|problems| {
         let listed: Vec<String> = problems

@@ -65,6 +65,9 @@ pub enum Command {
         /// exports the sandbox writes to a folder every 20 s, taken as flat files.
         #[arg(long, value_name = "KIND", default_value = "bamboohr", value_parser = ["bamboohr", "csv"])]
         hris: String,
+        /// Shadow mode: plan every write, make none (as `[mode] shadow = true`).
+        #[arg(long)]
+        shadow: bool,
     },
     /// Work with the mapping contract.
     #[command(subcommand)]
@@ -74,11 +77,21 @@ pub enum Command {
         /// The configuration (assets/hrsync.example.toml shows every key).
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
+        /// Shadow mode: plan every write, make none (as `[mode] shadow = true`).
+        #[arg(long)]
+        shadow: bool,
     },
     /// The operations console: the engine and the console here, or attached to a running engine.
     Console(console::ConsoleArgs),
     /// The journal's counts and cursors.
     Status(ops::StoreArgs),
+    /// Shadow mode: leave it (audited), after which the shadowed events are applied afresh.
+    Shadow {
+        #[command(flatten)]
+        store: ops::StoreArgs,
+        #[command(subcommand)]
+        command: ops::ShadowCommand,
+    },
     /// Dead letters: list, retry, skip, flag.
     Retries {
         #[command(flatten)]
@@ -260,6 +273,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status(store) => return ops::status(store),
         Command::Retries { store, command } => return ops::retries(store, command),
         Command::Held { store, command } => return ops::held(store, command),
+        Command::Shadow { store, command } => return ops::shadow(store, command),
         Command::Audit { store, command } => return ops::audit(store, command),
         Command::Files { store, command } => return ops::files(store, command),
         Command::Credentials {
@@ -319,6 +333,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 faults,
                 no_color,
                 hris,
+                shadow,
             } => {
                 let options = run::DemoOptions {
                     employees,
@@ -327,10 +342,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     faults: faults.as_deref().map(read_faults).transpose()?,
                     no_color,
                     hris_files: hris == "csv",
+                    shadow,
                 };
                 run::demo(options, &log_file).await
             }
-            Command::Run { config } => run::headless(&config).await,
+            Command::Run { config, shadow } => run::headless(&config, shadow).await,
             Command::Console(args) => console::run(args).await,
             _ => unreachable!("handled before the runtime starts"),
         }

@@ -82,6 +82,9 @@ pub enum RetriesCommand {
         /// Instead, the events refused for good (a contract violation, a 4xx), with why.
         #[arg(long, group = "queue")]
         rejected: bool,
+        /// Instead, the events planned in shadow mode, with the write each would make.
+        #[arg(long, group = "queue")]
+        shadowed: bool,
         /// Oldest first (the default is newest first, as the console lists them).
         #[arg(long)]
         oldest_first: bool,
@@ -108,6 +111,17 @@ pub enum RetriesCommand {
         /// The event's id.
         id: i64,
         /// What the HRIS admin should know (kept in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ShadowCommand {
+    /// Leave shadow mode for good: the engine writes from now on, and every shadowed
+    /// event is planned again against the LMS and the HRIS as they are then.
+    Leave {
+        /// Why shadow mode is left (kept in the audit log).
         #[arg(long)]
         reason: String,
     },
@@ -334,9 +348,12 @@ pub fn retries(args: &StoreArgs, command: &RetriesCommand) -> anyhow::Result<Exi
             blocked,
             retrying,
             rejected,
+            shadowed,
             oldest_first,
         } => {
-            let (status, what) = if *retrying {
+            let (status, what) = if *shadowed {
+                (Some(EventStatus::Shadowed), "shadowed events")
+            } else if *retrying {
                 (Some(EventStatus::Retrying), "retrying events")
             } else if *rejected {
                 (Some(EventStatus::Rejected), "rejected events")
@@ -376,6 +393,26 @@ pub fn retries(args: &StoreArgs, command: &RetriesCommand) -> anyhow::Result<Exi
         RetriesCommand::Flag { id, reason } => {
             let event = operator::flag(&store, &actor, EventId(*id), reason)?;
             print_events(args.json, &[event], "events")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn shadow(args: &StoreArgs, command: &ShadowCommand) -> anyhow::Result<ExitCode> {
+    let store = super::audit::keyed(args.open()?, args)?;
+    let actor = operator_name();
+    match command {
+        ShadowCommand::Leave { reason } => {
+            let requeued = crate::engine::apply::shadow::leave(&store, &actor, reason)?;
+            if args.json {
+                print_json(&json!({ "left_by": actor, "events_applied_afresh": requeued.len() }))?;
+            } else {
+                say!(
+                    "shadow mode left by {actor}: the engine writes from now on; {} shadowed event(s) \
+                     are planned again and applied",
+                    requeued.len()
+                )?;
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -27,8 +27,9 @@ pub(super) fn load_contract(path: &Path) -> anyhow::Result<crate::contract::Cont
     })
 }
 
-pub async fn headless(config_path: &Path) -> anyhow::Result<()> {
-    let config = Config::load(config_path)?;
+pub async fn headless(config_path: &Path, shadow: bool) -> anyhow::Result<()> {
+    let mut config = Config::load(config_path)?;
+    config.shadow |= shadow;
     let contract = load_contract(&config.contract_path)?;
     let engine = engine::start(&config, contract).await?;
     say!(
@@ -111,6 +112,7 @@ pub fn sandbox_config_from(
         apply: ApplyConfig::default(),
         reconcile: crate::config::ReconcileSchedule::default(),
         audit: crate::config::AuditConfig::default(),
+        shadow: false,
     }
 }
 
@@ -126,6 +128,8 @@ pub struct DemoOptions {
     pub no_color: bool,
     /// The HRIS sends nightly exports (every 20 s here) instead of webhooks.
     pub hris_files: bool,
+    /// Shadow mode: plan every write, make none.
+    pub shadow: bool,
 }
 
 /// How often the demo's sandbox writes an HRIS export in flat-file mode.
@@ -178,6 +182,7 @@ pub async fn demo(options: DemoOptions, log_file: &Path) -> anyhow::Result<()> {
     })
     .await?;
     let mut config = sandbox_config(&sandbox, &dir.path().join("hrsync.db"), &contract_path);
+    config.shadow = options.shadow;
     if options.hris_files {
         config.hris = crate::config::HrisConfig {
             kind: crate::config::HrisKind::Csv,

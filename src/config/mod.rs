@@ -40,6 +40,8 @@ pub struct Config {
     pub reconcile: ReconcileSchedule,
     /// The audit log's key (`[audit]`).
     pub audit: AuditConfig,
+    /// `[mode] shadow` (or `--shadow`): plan everything, write nothing to the LMS or the HRIS.
+    pub shadow: bool,
 }
 
 /// `[audit]`: the key that makes the audit chain an HMAC, and the retired keys older

@@ -46,6 +46,8 @@ struct RawConfig {
     reconcile: RawReconcile,
     #[serde(default)]
     audit: RawAudit,
+    #[serde(default)]
+    mode: RawMode,
 }
 
 #[derive(Deserialize)]
@@ -167,6 +169,12 @@ struct RawApply {
 struct RawReconcile {
     at: Option<Spanned<String>>,
     time_zone: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawMode {
+    shadow: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -676,5 +684,6 @@ pub(super) fn resolve(
         apply,
         reconcile,
         audit,
+        shadow: raw.mode.shadow.unwrap_or(false),
     })
 }

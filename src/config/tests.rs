@@ -332,3 +332,31 @@ fn the_lrs_csv_kind_names_what_is_missing_or_wrong() {
     let no_url = problem(&with_lrs("[lrs]\nuser_env = \"U\"\npassword_env = \"P\"\n"));
     assert!(no_url.contains("[lrs] url is missing"), "{no_url}");
 }
+
+#[test]
+fn shadow_mode_is_off_unless_the_mode_section_says_so() {
+    assert!(
+        !parse(EXAMPLE).unwrap().shadow,
+        "the example's [mode] is commented out"
+    );
+    let on = format!("{EXAMPLE}\n[mode]\nshadow = true\n");
+    assert!(parse(&on).unwrap().shadow);
+    let off = format!("{EXAMPLE}\n[mode]\nshadow = false\n");
+    assert!(!parse(&off).unwrap().shadow);
+    assert!(!parse(&format!("{EXAMPLE}\n[mode]\n")).unwrap().shadow);
+
+    let typo = format!("{EXAMPLE}\n[mode]\nshadw = true\n");
+    let line = typo.lines().position(|l| l.starts_with("shadw")).unwrap() + 1;
+    let error = problem(&typo);
+    assert!(
+        error.starts_with(&format!("/etc/hrsync/hrsync.toml:{line}:")) && error.contains("shadw"),
+        "{error}"
+    );
+    let word = format!("{EXAMPLE}\n[mode]\nshadow = \"yes\"\n");
+    let line = word.lines().position(|l| l.starts_with("shadow =")).unwrap() + 1;
+    let error = problem(&word);
+    assert!(
+        error.starts_with(&format!("/etc/hrsync/hrsync.toml:{line}:")),
+        "{error}"
+    );
+}

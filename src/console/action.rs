@@ -135,6 +135,10 @@ pub enum Command {
         /// `None` until the operator has confirmed or typed the employee id.
         employee: Option<String>,
     },
+    /// Leave shadow mode for good: the engine writes from now on.
+    LeaveShadow {
+        reason: Option<String>,
+    },
     /// An HRIS export held whole by the safety threshold is right: take it.
     ConfirmFile {
         id: i64,
@@ -189,6 +193,7 @@ impl Command {
                 None => format!("link learner {learner}"),
             },
             Command::ConfirmFile { id, name, .. } => format!("confirm export file {id} ({name})"),
+            Command::LeaveShadow { .. } => "leave shadow mode".into(),
         }
     }
 
@@ -214,6 +219,7 @@ impl Command {
                 | Command::NotDuplicate { reason: None, .. }
                 | Command::FlagDuplicate { note: None, .. }
                 | Command::ConfirmFile { reason: None, .. }
+                | Command::LeaveShadow { reason: None }
         )
     }
 
@@ -228,6 +234,7 @@ impl Command {
             Command::NotDuplicate { groups, .. } => Command::NotDuplicate { groups, reason },
             Command::FlagDuplicate { groups, .. } => Command::FlagDuplicate { groups, note: reason },
             Command::ConfirmFile { id, name, .. } => Command::ConfirmFile { id, name, reason },
+            Command::LeaveShadow { .. } => Command::LeaveShadow { reason },
             other => other,
         }
     }
@@ -262,6 +269,7 @@ impl Command {
             Command::LinkLearner { group, .. } => Some(("duplicate group", vec![*group])),
             Command::ConfirmFile { id, .. } => Some(("export file", vec![*id])),
             Command::RetryAllFailing
+            | Command::LeaveShadow { .. }
             | Command::Pause
             | Command::Resume
             | Command::ApplyContract(_)
@@ -277,7 +285,8 @@ impl Command {
             | Command::RejectHeld { reason, .. }
             | Command::AcceptDrift { reason, .. }
             | Command::NotDuplicate { reason, .. }
-            | Command::ConfirmFile { reason, .. } => reason.as_deref(),
+            | Command::ConfirmFile { reason, .. }
+            | Command::LeaveShadow { reason } => reason.as_deref(),
             Command::FlagDrift { note, .. } | Command::FlagDuplicate { note, .. } => note.as_deref(),
             _ => None,
         }
@@ -302,6 +311,9 @@ impl Command {
             }
             Command::ConfirmFile { .. } => {
                 "Taken at the engine's next look at the inbox: the missing are deactivated."
+            }
+            Command::LeaveShadow { .. } => {
+                "The engine writes from now on, for good; every shadowed event is planned again and applied."
             }
             _ => return None,
         })

@@ -56,6 +56,10 @@ const COMMANDS: &[(&str, &str)] = &[
     ("reconcile", "reconcile: run a reconciliation now"),
     ("pause", "pause: ask the engine to pause"),
     ("resume", "resume: ask the engine to go on"),
+    (
+        "shadow",
+        "shadow leave <reason…>: leave shadow mode; the engine writes from now on",
+    ),
     ("help", "help: every key"),
     ("quit", "quit: leave the console"),
 ];
@@ -152,6 +156,10 @@ pub fn parse(line: &str) -> Result<Entered, String> {
         "reconcile" => Entered::Request(Command::RequestReconcile),
         "pause" => Entered::Request(Command::Pause),
         "resume" => Entered::Request(Command::Resume),
+        "shadow" if first() == "leave" => Entered::Request(Command::LeaveShadow {
+            reason: reason(rest.get(1..).unwrap_or_default()),
+        }),
+        "shadow" => return Err("shadow leave <reason…>: the one shadow command".into()),
         "help" => Entered::Help,
         _ => Entered::Quit,
     })

@@ -108,6 +108,7 @@ impl Console {
             Command::RejectHeld { ids, reason } => h
                 .reject_held(&ids, reason.as_deref().unwrap_or(""))
                 .map(|e| e.len()),
+            Command::LeaveShadow { reason } => h.leave_shadow(reason.as_deref().unwrap_or("")),
             Command::Pause => h.set_paused(true).map(|_| 1),
             Command::Resume => h.set_paused(false).map(|_| 1),
             Command::ApplyContract(text) => match h.apply_contract(&text)? {

@@ -61,7 +61,7 @@ impl Palette {
     pub fn status(self, status: EventStatus) -> Style {
         match status {
             EventStatus::Applied | EventStatus::Unchanged => self.good(),
-            EventStatus::Pending | EventStatus::Skipped => Style::default(),
+            EventStatus::Pending | EventStatus::Skipped | EventStatus::Shadowed => Style::default(),
             EventStatus::Retrying | EventStatus::Held | EventStatus::Flagged => self.warn(),
             EventStatus::DeadLetter | EventStatus::Rejected => self.bad(),
         }
@@ -90,5 +90,6 @@ pub fn status_label(status: EventStatus) -> &'static str {
         EventStatus::Held => "‖ held",
         EventStatus::Skipped => "» skipped",
         EventStatus::Flagged => "⚑ flagged",
+        EventStatus::Shadowed => "◌ shadowed",
     }
 }

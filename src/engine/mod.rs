@@ -43,6 +43,8 @@ pub enum StartError {
     Connector(#[from] ConnectorError),
     #[error(transparent)]
     InitialLoad(#[from] intake::initial_load::LoadError),
+    #[error(transparent)]
+    Shadow(#[from] apply::shadow::ShadowError),
     #[error("listening for webhooks on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -155,6 +157,8 @@ pub async fn start_with_listener(
             path: config.store_path.display().to_string(),
             source,
         })?;
+    // Before anything is read or written: the mode asked for must be the store's.
+    apply::shadow::check_start(&store, config.shadow)?;
     let contract = Arc::new(contract);
     // The contract in force, which an operator's change swaps for every reader.
     let in_force = Arc::new(parking_lot::RwLock::new(contract.clone()));
@@ -190,13 +194,17 @@ pub async fn start_with_listener(
     };
     let (enroller, task) = Enroller::spawn(learners.clone(), config.lms.create_groups, cancel.child_token());
     tasks.push(watch("enrolment", task));
-    let applier = Arc::new(Applier::new(
-        store.clone(),
-        in_force,
-        (learners.clone(), connections.employees.clone()),
-        config.retry,
-        enroller,
-    ));
+    let shadow = apply::shadow::Shadow::new(config.shadow);
+    let applier = Arc::new(
+        Applier::new(
+            store.clone(),
+            in_force,
+            (learners.clone(), connections.employees.clone()),
+            config.retry,
+            enroller,
+        )
+        .with_shadow(shadow.clone()),
+    );
 
     // An HRIS that sends files has no initial load: its first export is one.
     let loaded = match &config.hris.files {
@@ -336,6 +344,7 @@ pub async fn start_with_listener(
             Some(Arc::new(apply::writeback::WriteBack {
                 training: training.clone(),
                 contract: applier.contract.clone(),
+                shadow: shadow.clone(),
             }))
         }
         _ => None,
@@ -433,6 +442,7 @@ pub async fn start_with_listener(
         retry_attempts: config.retry.attempts,
         hris_kind: config.hris.kind,
         export_outbox: config.hris.files.as_ref().map(|feed| feed.outbox.clone()),
+        shadow: shadow.clone(),
     };
     let alerts = operator::alerts::Alerts {
         notifier: notifier.clone(),

@@ -45,6 +45,8 @@ named_enum!(
         ReconcileRequest => "reconcile.request",
         /// An operator journaled an employee's record as it is now (`hrsync trace --apply`).
         TraceApply => "trace.apply",
+        /// An operator took the engine out of shadow mode: it writes from now on.
+        ModeLive => "mode.live",
     }
 );
 

@@ -83,6 +83,9 @@ named_enum!(
         Skipped => "skipped",
         /// Closed by an operator and handed to the HRIS admin.
         Flagged => "flagged",
+        /// Shadow mode: planned and not written; the note says what it would have
+        /// written. Leaving shadow mode journals it again, to be planned afresh.
+        Shadowed => "shadowed",
     }
 );
 

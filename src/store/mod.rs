@@ -26,6 +26,7 @@ pub mod private_files;
 mod queries;
 mod reconcile;
 mod schema;
+mod shadow;
 mod transitions;
 mod watch;
 
@@ -53,6 +54,7 @@ pub use lock::{EngineLock, LockError, host_name};
 pub use page::Toward;
 pub use queries::{EventDetail, EventFilter, EventSummary, StoreCounts};
 pub use reconcile::{DriftItem, Finding, Flag, ReconcileRun};
+pub use shadow::{LeftShadow, ShadowMode};
 pub use watch::ChangeWatch;
 
 /// Read connections kept open for reuse; more are opened when needed, then dropped.

@@ -116,6 +116,8 @@ pub struct StoreCounts {
     pub held: u64,
     pub skipped: u64,
     pub flagged: u64,
+    /// Planned in shadow mode and not written.
+    pub shadowed: u64,
     /// Deliveries acknowledged as already journaled.
     pub duplicates: u64,
     /// Pending or retrying events waiting behind an earlier one (not in `total`:
@@ -386,6 +388,7 @@ impl Store {
                 Some(EventStatus::Held) => &mut counts.held,
                 Some(EventStatus::Skipped) => &mut counts.skipped,
                 Some(EventStatus::Flagged) => &mut counts.flagged,
+                Some(EventStatus::Shadowed) => &mut counts.shadowed,
                 None if name == "duplicates" => {
                     counts.duplicates = n;
                     continue;

@@ -379,6 +379,17 @@ CREATE TABLE IF NOT EXISTS feed_outbox (
 );
 INSERT OR IGNORE INTO feed_outbox (id) VALUES (1);
 "#,
+    r#"
+-- Shadow mode, one row: when the store first ran in shadow mode, and who took it
+-- out of shadow mode, when and why. Once left, a start in shadow mode is refused.
+CREATE TABLE IF NOT EXISTS shadow_mode (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    entered_at  INTEGER NOT NULL,
+    left_at     INTEGER,
+    left_by     TEXT,
+    left_reason TEXT
+);
+"#,
 ];
 
 /// Brings the file's schema up to the newest version, in one transaction.

@@ -10,7 +10,9 @@ use serde_json::{Value, json};
 use super::{Store, StoreError, StoreTx, to_micros};
 use crate::model::{Event, EventId, EventStatus, FieldReason, WriteRecord};
 
-use EventStatus::{Applied, DeadLetter, Flagged, Held, Pending, Rejected, Retrying, Skipped, Unchanged};
+use EventStatus::{
+    Applied, DeadLetter, Flagged, Held, Pending, Rejected, Retrying, Shadowed, Skipped, Unchanged,
+};
 
 /// Statuses the engine may be working on.
 const IN_FLIGHT: &[EventStatus] = &[Pending, Retrying];
@@ -122,6 +124,30 @@ impl StoreTx<'_> {
     /// applied already (`why` says which), so this one's values are stale.
     pub fn mark_superseded(&self, id: EventId, why: &str) -> Result<(), StoreError> {
         self.transition(id, "supersede", IN_FLIGHT, Skipped, WITH_NOTE, &[&why])
+    }
+
+    /// Shadow mode: planned, not written. The note says what it would have written
+    /// (`planned`, one line); `mapped` keeps what it mapped to and the plan.
+    pub fn mark_shadowed(&self, id: EventId, planned: &str, mapped: &Value) -> Result<(), StoreError> {
+        let mapped = mapped.to_string();
+        let set = "next_attempt_at = NULL, note = ?4, mapped = ?5";
+        self.transition(id, "shadow", IN_FLIGHT, Shadowed, set, &[&planned, &mapped])
+    }
+
+    /// Leaving shadow mode: every shadowed event is journaled again, due now and
+    /// oldest first, to be planned afresh against the target as it is then.
+    pub fn requeue_shadowed(&self) -> Result<Vec<EventId>, StoreError> {
+        let ids: Vec<i64> = self
+            .conn
+            .prepare_cached("SELECT id FROM events WHERE status = 'shadowed' ORDER BY id")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let now = to_micros(self.now);
+        let set = "attempts = 0, next_attempt_at = ?4, note = NULL";
+        for &id in &ids {
+            self.transition(EventId(id), "apply afresh", &[Shadowed], Pending, set, &[&now])?;
+        }
+        Ok(ids.into_iter().map(EventId).collect())
     }
 
     /// Not yet: the event waits until `until` (a future hire date, a manager not yet

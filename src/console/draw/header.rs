@@ -60,10 +60,15 @@ fn engine_word(state: &State) -> (String, Option<String>, Option<EngineState>) {
 fn pieces(state: &State) -> Vec<Piece> {
     let p = state.palette;
     let (word, problem, engine_state) = engine_word(state);
-    let mut engine = Piece::always(vec![
+    let mut spans = vec![
         Span::styled("hrsync ", p.accent()),
         Span::styled(word, p.engine(engine_state).add_modifier(Modifier::BOLD)),
-    ]);
+    ];
+    // Every screen says so: nothing the operator sees here was written.
+    if state.status.as_ref().is_some_and(|s| s.shadow) {
+        spans.push(Span::styled(" SHADOW", p.warn().add_modifier(Modifier::BOLD)));
+    }
+    let mut engine = Piece::always(spans);
     if let Some(problem) = problem {
         engine = engine.with_tail(Span::styled(visible_string(problem), p.warn()));
     }

@@ -11,6 +11,7 @@ pub mod outcome;
 pub mod plan;
 pub mod resolve;
 pub mod safety;
+pub mod shadow;
 pub mod supersede;
 pub mod trace;
 pub mod worker;
@@ -32,12 +33,13 @@ use crate::engine::apply::enrol::Enroller;
 use crate::engine::apply::learner_lookup::{Created, Preload, user_name_of};
 use crate::engine::apply::outcome::{Failure, Outcome, Written};
 use crate::engine::apply::plan::{Changes, ManagerRef, Plan, plan};
+use crate::engine::apply::shadow::PlannedWrite;
 use crate::engine::apply::supersede::Newest;
 use crate::engine::intake::duplicates::{self, Sighting, Verdict};
 use crate::engine::intake::initial_load::hris_fields;
 use crate::engine::intake::poll::READ_LATER;
 use crate::model::{AuditAction, Direction, Event, FieldReason, RecordStamp, WriteRecord};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// How long a change waits for its manager's own change before looking again.
 const MANAGER_WAIT: jiff::SignedDuration = jiff::SignedDuration::from_secs(2);
@@ -61,6 +63,8 @@ pub struct Applier {
     pub(super) learner_ids: Mutex<HashMap<String, String>>,
     /// The initial load's snapshot, consulted only by its own first attempts.
     pub(super) preload: Mutex<Option<Preload>>,
+    /// While on, plans are recorded (the event `shadowed`), never carried out.
+    pub shadow: shadow::Shadow,
 }
 
 impl Applier {
@@ -81,7 +85,24 @@ impl Applier {
             enroller,
             learner_ids: Mutex::new(HashMap::new()),
             preload: Mutex::new(None),
+            shadow: shadow::Shadow::default(),
         }
+    }
+
+    /// In shadow mode while `shadow` is on.
+    pub fn with_shadow(mut self, shadow: shadow::Shadow) -> Applier {
+        self.shadow = shadow;
+        self
+    }
+
+    /// Shadow mode was left: plans are carried out from now on, made against the
+    /// LMS as it is then, not the initial load's snapshot. Answers whether it was on.
+    pub fn leave_shadow(&self) -> bool {
+        let was_on = self.shadow.turn_off();
+        if was_on {
+            self.preload.lock().take();
+        }
+        was_on
     }
 
     pub fn set_preload(&self, preload: Preload) {
@@ -122,6 +143,16 @@ impl Applier {
         let contract = self.contract();
         let today = Timestamp::now().to_zoned(contract.time_zone.clone()).date();
         if event.kind == "Link" {
+            if self.shadow.is_on() {
+                let learner = event.payload["learner"].as_str().map(str::to_string);
+                let mut after = Map::new();
+                after.insert("externalId".into(), Value::String(event.employee_id.clone()));
+                let planned = PlannedWrite::new("link", learner, &Map::new(), &after, Vec::new());
+                return Ok(Outcome::Shadowed {
+                    planned,
+                    mapped: None,
+                });
+            }
             return crate::engine::apply::link::apply_link(self.learners.as_ref(), event).await;
         }
         let read_now;
@@ -195,6 +226,14 @@ impl Applier {
             &manager,
             today,
         );
+        if self.shadow.is_on()
+            && let Some(planned) = self.planned_in_shadow(&event.employee_id, &decided, learner.as_ref())?
+        {
+            return Ok(Outcome::Shadowed {
+                planned,
+                mapped: Some(mapped.to_json()),
+            });
+        }
         let planned = match (decided, learner) {
             (
                 Plan::Create {
@@ -321,16 +360,7 @@ impl Applier {
                     .learners
                     .replace_user(&user.id, &document, user.etag.as_deref())
                     .await?;
-                let reactivates = changes.after.get("active") == Some(&Value::Bool(true))
-                    && !changes.before.is_empty()
-                    && changes.before.get("active") == Some(&Value::Bool(false));
-                let action = if deactivates {
-                    AuditAction::LearnerDeactivate
-                } else if reactivates {
-                    AuditAction::LearnerReactivate
-                } else {
-                    AuditAction::LearnerUpdate
-                };
+                let action = update_action(&changes, deactivates);
                 let write = write_record(&updated.id, changes.before, changes.after, 200);
                 self.enrolled_after(event, &updated.id, enrol, Some((write, action)), applied)
                     .await
@@ -406,6 +436,17 @@ impl Applier {
                 awaits_manager: None,
             });
         };
+        let mut before = Map::new();
+        before.insert("active".into(), Value::Bool(true));
+        let mut after = Map::new();
+        after.insert("active".into(), Value::Bool(false));
+        if self.shadow.is_on() {
+            let planned = PlannedWrite::new("deactivate", Some(user.id), &before, &after, Vec::new());
+            return Ok(Outcome::Shadowed {
+                planned,
+                mapped: None,
+            });
+        }
         let mut document = user.resource.clone();
         if let Some(object) = document.as_object_mut() {
             object.remove("meta");
@@ -415,10 +456,6 @@ impl Applier {
             .learners
             .replace_user(&user.id, &document, user.etag.as_deref())
             .await?;
-        let mut before = Map::new();
-        before.insert("active".into(), Value::Bool(true));
-        let mut after = Map::new();
-        after.insert("active".into(), Value::Bool(false));
         Ok(Outcome::Applied {
             write: write_record(&updated.id, before, after, 200),
             audit_action: AuditAction::LearnerDeactivate,
@@ -456,21 +493,85 @@ impl Applier {
         learner_id: &str,
         groups: Vec<String>,
     ) -> (Vec<String>, Option<Failure>) {
-        if groups.is_empty() {
-            return (groups, None);
-        }
-        let known = match self.store.enrolments(employee_id) {
-            Ok(known) => known,
+        let groups = match self.groups_to_enrol(employee_id, &groups) {
+            Ok(groups) => groups,
             Err(error) => return (Vec::new(), Some(error.into())),
         };
         let mut enrolled = Vec::new();
-        for group in groups.into_iter().filter(|g| !known.contains(g)) {
+        for group in groups {
             if let Err(failure) = self.enroller.enrol(&group, learner_id).await {
                 return (enrolled, Some(failure));
             }
             enrolled.push(group);
         }
         (enrolled, None)
+    }
+}
+
+impl Applier {
+    /// The groups of `groups` the employee's learner is not recorded in yet.
+    fn groups_to_enrol(&self, employee_id: &str, groups: &[String]) -> Result<Vec<String>, StoreError> {
+        if groups.is_empty() {
+            return Ok(Vec::new());
+        }
+        let known = self.store.enrolments(employee_id)?;
+        Ok(groups.iter().filter(|g| !known.contains(g)).cloned().collect())
+    }
+
+    /// Shadow mode: what `plan` would write, or `None` when it writes nothing
+    /// (then the event comes to what it always does: waits, a refusal, unchanged).
+    fn planned_in_shadow(
+        &self,
+        employee_id: &str,
+        plan: &Plan,
+        learner: Option<&ScimUser>,
+    ) -> Result<Option<PlannedWrite>, Failure> {
+        let target = learner.map(|user| user.id.clone());
+        Ok(match plan {
+            Plan::Create { changes, enrol, .. } => Some(PlannedWrite::new(
+                "create",
+                None,
+                &changes.before,
+                &changes.after,
+                self.groups_to_enrol(employee_id, enrol)?,
+            )),
+            Plan::Update {
+                changes,
+                enrol,
+                deactivates,
+                ..
+            } => Some(PlannedWrite::new(
+                match update_action(changes, *deactivates) {
+                    AuditAction::LearnerDeactivate => "deactivate",
+                    AuditAction::LearnerReactivate => "reactivate",
+                    _ => "update",
+                },
+                target,
+                &changes.before,
+                &changes.after,
+                self.groups_to_enrol(employee_id, enrol)?,
+            )),
+            Plan::Nothing { enrol, .. } if learner.is_some() => {
+                let groups = self.groups_to_enrol(employee_id, enrol)?;
+                (!groups.is_empty())
+                    .then(|| PlannedWrite::new("enrol", target, &Map::new(), &Map::new(), groups))
+            }
+            _ => None,
+        })
+    }
+}
+
+/// How an update of a learner is audited: a deactivation, a reactivation, or an update.
+fn update_action(changes: &Changes, deactivates: bool) -> AuditAction {
+    let reactivates = changes.after.get("active") == Some(&Value::Bool(true))
+        && !changes.before.is_empty()
+        && changes.before.get("active") == Some(&Value::Bool(false));
+    if deactivates {
+        AuditAction::LearnerDeactivate
+    } else if reactivates {
+        AuditAction::LearnerReactivate
+    } else {
+        AuditAction::LearnerUpdate
     }
 }
 

@@ -48,6 +48,11 @@ pub enum Outcome {
     Superseded {
         why: String,
     },
+    /// Shadow mode: planned and not written.
+    Shadowed {
+        planned: crate::engine::apply::shadow::PlannedWrite,
+        mapped: Option<Value>,
+    },
 }
 
 impl Outcome {

@@ -13,6 +13,7 @@ use crate::engine::apply::Applier;
 use crate::engine::apply::learner_lookup::{FoundBy, user_name_of};
 use crate::engine::apply::outcome::Failure;
 use crate::engine::apply::plan::{ManagerRef, Plan, plan};
+use crate::engine::apply::shadow::changes_json;
 use crate::engine::intake::initial_load::hris_fields;
 use crate::model::{AuditAction, Direction, EventId, EventStatus, NewAuditEntry, NewEvent, Source};
 use crate::store::{EventFilter, Store, StoreError};
@@ -314,10 +315,6 @@ fn learner_found((user, found_by): (crate::connectors::roles::ScimUser, FoundBy)
         id: user.id,
         found_by,
     }
-}
-
-fn changes_json(before: &Map<String, Value>, after: &Map<String, Value>) -> Value {
-    serde_json::json!({ "before": before, "after": after })
 }
 
 fn verdict(trace: &Trace) -> String {

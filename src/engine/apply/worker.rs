@@ -178,8 +178,13 @@ impl Worker {
         let writeback = self.writeback.is_some();
         let store = self.applier.store.clone();
         let retry = self.applier.retry;
+        let applier = self.applier.clone();
         let turned = tokio::task::spawn_blocking(move || {
             store.transaction(|tx| {
+                // An operator left shadow mode (from anywhere): nothing claimed now is shadowed.
+                if applier.shadow.is_on() && tx.shadow_mode()?.left.is_some() && applier.leave_shadow() {
+                    tracing::info!("shadow mode was left: the engine writes to the LMS and the HRIS now");
+                }
                 let journaled = journal_outcomes(tx, &finished, &untried, retry)?;
                 let (runs, cut_off) = if room == 0 {
                     (Vec::new(), HashSet::new())
@@ -544,6 +549,20 @@ fn record(
         Outcome::Held { why } => {
             tx.mark_held(id, why)?;
             EventStatus::Held
+        }
+        // Left meanwhile (the plan was made before): planned afresh, soon, as the rest are.
+        Outcome::Shadowed { .. } if tx.shadow_mode()?.left.is_some() => {
+            let soon = Timestamp::now() + SignedDuration::from_secs(1);
+            tx.defer(
+                id,
+                soon,
+                "planned in shadow mode, which was left since: planned afresh",
+            )?;
+            EventStatus::Pending
+        }
+        Outcome::Shadowed { planned, mapped } => {
+            tx.mark_shadowed(id, &planned.summary(), &planned.with_mapped(mapped.clone()))?;
+            EventStatus::Shadowed
         }
         Outcome::Superseded { why } => {
             tx.mark_superseded(id, why)?;

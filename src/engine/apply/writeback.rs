@@ -17,6 +17,8 @@ use crate::model::{AuditAction, Event, FieldReason, WriteRecord};
 pub struct WriteBack {
     pub training: Arc<dyn TrainingTarget>,
     pub contract: Arc<parking_lot::RwLock<Arc<Contract>>>,
+    /// While on, what would be written is recorded (the event `shadowed`), not written.
+    pub shadow: crate::engine::apply::shadow::Shadow,
 }
 
 /// What the HRIS holds for the employee of a run, read once when first needed
@@ -51,7 +53,10 @@ impl WriteBack {
                 Ok(outcome) => outcome,
                 Err(failure) => Outcome::failed(failure),
             };
-            let finished = matches!(outcome, Outcome::Applied { .. } | Outcome::Unchanged { .. });
+            let finished = matches!(
+                outcome,
+                Outcome::Applied { .. } | Outcome::Unchanged { .. } | Outcome::Shadowed { .. }
+            );
             outcomes.push(outcome);
             if !finished {
                 break;
@@ -98,7 +103,11 @@ impl WriteBack {
         let mapped = Some(mapped_json(&completion));
         let mut after = Map::new();
         let mut target = Vec::new();
-        if !completion.recorded_in(records) {
+        let shadow = self.shadow.is_on();
+        if !completion.recorded_in(records) && shadow {
+            target.push("training record".to_string());
+            after.insert("training_record".into(), completion.training_record());
+        } else if !completion.recorded_in(records) {
             let record = completion.training_record();
             let written = self.training.add_training_record(employee, &record).await?;
             target.push(format!("training record {}", written["id"]));
@@ -116,7 +125,10 @@ impl WriteBack {
                 );
             }
             let rows = held.rows.as_mut().expect("read just above");
-            if !completion.credential_in(rows) {
+            if !completion.credential_in(rows) && shadow {
+                target.push(format!("{table} row"));
+                after.insert(table.clone(), row);
+            } else if !completion.credential_in(rows) {
                 let written = self.training.add_table_row(employee, table, &row).await?;
                 target.push(format!("{table} row {}", written["id"]));
                 rows.push(written);
@@ -131,6 +143,16 @@ impl WriteBack {
                 why: "the HRIS already holds this completion",
                 awaits_manager: None,
             });
+        }
+        if shadow {
+            let planned = crate::engine::apply::shadow::PlannedWrite::new(
+                "training record",
+                Some(target.join(", ")),
+                &Map::new(),
+                &after,
+                Vec::new(),
+            );
+            return Ok(Outcome::Shadowed { planned, mapped });
         }
         Ok(Outcome::Applied {
             write: WriteRecord {

@@ -41,6 +41,8 @@ pub struct Control {
     /// `[hris] kind`, and the csv kind's outbox: a console shows the export files.
     pub hris_kind: crate::model::connections::HrisKind,
     pub export_outbox: Option<std::path::PathBuf>,
+    /// Whether the engine is in shadow mode, published with the status.
+    pub shadow: crate::engine::apply::shadow::Shadow,
 }
 
 /// A short, stable name for a contract text: its version and the start of its hash.
@@ -148,6 +150,7 @@ impl Control {
             retry_attempts: Some(self.retry_attempts),
             hris_kind: Some(self.hris_kind),
             export_outbox: self.export_outbox.clone(),
+            shadow: self.shadow.is_on(),
         };
         let store = self.store.clone();
         let written = tokio::task::spawn_blocking(move || {

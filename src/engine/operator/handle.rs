@@ -42,6 +42,8 @@ pub enum HandleError {
     Action(#[from] ActionError),
     #[error("no store at {0} (has `hrsync run` started there?)")]
     NoStore(String),
+    #[error(transparent)]
+    Shadow(#[from] crate::engine::apply::shadow::ShadowError),
 }
 
 /// What became of a contract an operator asked to apply.
@@ -267,6 +269,13 @@ impl EngineHandle {
         let done = operator::confirm_held(&self.store, &self.operator, ids)?;
         self.poke();
         Ok(done)
+    }
+
+    /// Leaves shadow mode (audited); answers how many shadowed events are applied afresh.
+    pub fn leave_shadow(&self, reason: &str) -> Result<usize, HandleError> {
+        let requeued = crate::engine::apply::shadow::leave(&self.store, &self.operator, reason)?;
+        self.poke();
+        Ok(requeued.len())
     }
 
     pub fn reject_held(&self, ids: &[EventId], reason: &str) -> Result<Vec<Event>, HandleError> {

@@ -88,6 +88,9 @@ pub struct EngineStatus {
     /// The csv kind's outbox, where each export's rejected rows are written.
     #[serde(default)]
     pub export_outbox: Option<std::path::PathBuf>,
+    /// In shadow mode: planning, writing nothing (older engines published none).
+    #[serde(default)]
+    pub shadow: bool,
 }
 
 /// The latest reconciliation, the next one, and what waits for an operator.

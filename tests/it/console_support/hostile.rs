@@ -220,6 +220,7 @@ fn status(store: &Store) {
         retry_attempts: None,
         hris_kind: None,
         export_outbox: None,
+        shadow: false,
     }
     .publish(store)
     .expect("publish status");

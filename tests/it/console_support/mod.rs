@@ -205,6 +205,7 @@ pub fn publish_status(store: &Store) {
         retry_attempts: Some(3),
         hris_kind: None,
         export_outbox: None,
+        shadow: false,
     }
     .publish(store)
     .expect("publish status");
