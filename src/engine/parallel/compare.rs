@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::civil::Date;
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::connectors::csv_files::{ACTIVE, FeedLearner, GROUPS};
 use crate::contract::Contract;
@@ -61,6 +62,38 @@ pub fn desired<'r, R: FieldSource + ?Sized + 'r>(
             values,
             active,
             groups: groups_for(contract, &mapped, today),
+        });
+    }
+    learners
+}
+
+/// The learners hrsync wrote, as feed rows: each LMS user (`id`, SCIM resource)
+/// read at the contract fields' SCIM paths, with the groups `groups_of` lists
+/// for its id. Values are keyed by contract field name, as `desired` keys them.
+pub fn written<'u>(
+    contract: &Contract,
+    users: impl IntoIterator<Item = (&'u str, &'u Value)>,
+    groups_of: &BTreeMap<String, Vec<String>>,
+) -> Vec<FeedLearner> {
+    let mut learners = Vec::new();
+    for (id, resource) in users {
+        let mut values = BTreeMap::new();
+        for rule in &contract.fields {
+            let Some(path) = &rule.scim_path else { continue };
+            let text = match path.get(resource) {
+                Some(Value::String(text)) => text.clone(),
+                Some(Value::Number(number)) => number.to_string(),
+                Some(Value::Bool(flag)) => flag.to_string(),
+                _ => continue,
+            };
+            if !text.is_empty() {
+                values.insert(rule.name.clone(), text);
+            }
+        }
+        learners.push(FeedLearner {
+            values,
+            active: resource.get("active") != Some(&Value::Bool(false)),
+            groups: groups_of.get(id).cloned().unwrap_or_default(),
         });
     }
     learners

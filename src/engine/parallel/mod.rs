@@ -6,7 +6,7 @@
 pub mod compare;
 pub mod streak;
 
-pub use compare::{Comparison, compare, desired};
+pub use compare::{Comparison, compare, desired, written};
 pub use streak::{Day, DayState, Status, is_business_day, status};
 
 use crate::model::parallel::{Difference, Explanation};
