@@ -245,3 +245,31 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod written_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn an_lms_user_reads_at_the_contract_paths_with_its_groups() {
+        let contract = crate::contract::parse(include_str!("../../../assets/contract.toml")).unwrap();
+        let user = json!({
+            "id": "u1",
+            "externalId": "E7",
+            "active": false,
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": { "department": "Ops" },
+        });
+        let groups = BTreeMap::from([("u1".to_string(), vec!["onboarding".to_string()])]);
+        let learners = written(&contract, [("u1", &user)], &groups);
+        assert_eq!(learners.len(), 1);
+        let learner = &learners[0];
+        assert_eq!(learner.values.get("employee_id").map(String::as_str), Some("E7"));
+        assert_eq!(learner.values.get("department").map(String::as_str), Some("Ops"));
+        assert!(!learner.active);
+        assert_eq!(learner.groups, ["onboarding"]);
+        let active = written(&contract, [("u2", &json!({ "externalId": "E8" }))], &groups);
+        assert!(active[0].active && active[0].groups.is_empty());
+    }
+}
