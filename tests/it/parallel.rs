@@ -67,8 +67,10 @@ fn compare(world: &World, rows: &[FeedLearner]) -> Value {
     serde_json::from_str(&ok(&out)).unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_legacy_file_is_compared_with_the_desired_state_and_explanations_keep_a_day_clean() {
+/// A world of 30 employees whose `hrsync.toml` has `[parallel]` (and `[mode]
+/// shadow = true` when `shadow`), and the learners the contract wants for DATE,
+/// pulled from the sandbox's HRIS over HTTP.
+async fn world(shadow: bool) -> (World, Vec<FeedLearner>) {
     let world = common::start_for_binary(Options {
         employees: 30,
         ..Options::default()
@@ -76,14 +78,14 @@ async fn the_legacy_file_is_compared_with_the_desired_state_and_explanations_kee
     .await;
     let toml = world.dir.path().join("hrsync.toml");
     let mut text = std::fs::read_to_string(&toml).unwrap();
+    if shadow {
+        text.push_str("[mode]\nshadow = true\n");
+    }
     text.push_str(
-        "[mode]\nshadow = true\n[parallel]\nrequired_days = 5\n[parallel.columns]\n\
+        "[parallel]\nrequired_days = 5\n[parallel.columns]\n\
          \"Employee\" = \"employee_id\"\n\"Dept\" = \"department\"\n\"Active\" = \"active\"\n\"Groups\" = \"groups\"\n",
     );
     std::fs::write(&toml, text).unwrap();
-
-    // What the legacy process would have put in the LMS had it agreed with the
-    // contract: the sandbox's employees over HTTP, through the contract.
     let contract = hrsync::contract::parse(common::CONTRACT).unwrap();
     let connections = hrsync::engine::connect::connect(&world.config, world.store())
         .await
@@ -93,8 +95,12 @@ async fn the_legacy_file_is_compared_with_the_desired_state_and_explanations_kee
     let date: jiff::civil::Date = DATE.parse().unwrap();
     let agreeing = hrsync::engine::parallel::desired(&contract, employees.iter(), date);
     assert!(agreeing.len() >= 3, "{} learners wanted", agreeing.len());
+    (world, agreeing)
+}
 
-    // A legacy file equal to the desired state: a clean day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_legacy_file_equal_to_the_desired_state_is_a_clean_day() {
+    let (world, agreeing) = world(true).await;
     let clean = tokio::task::block_in_place(|| compare(&world, &agreeing));
     assert_eq!(clean["clean"], true, "{clean}");
     assert_eq!(
@@ -102,8 +108,59 @@ async fn the_legacy_file_is_compared_with_the_desired_state_and_explanations_kee
         serde_json::json!([]),
         "{clean}"
     );
+    assert_eq!(clean["comparison"]["matching"], agreeing.len());
     assert_eq!(clean["hrsync_side"], "desired");
+    let out = tokio::task::block_in_place(|| hrsync(&world, &["parallel", "status", "--json"]));
+    let status: Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(
+        status["days"],
+        serde_json::json!([{ "date": DATE, "state": "clean" }]),
+        "{status}"
+    );
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outside_shadow_mode_the_learners_hrsync_wrote_are_compared() {
+    let (mut world, agreeing) = world(false).await;
+    let listener = tokio::net::TcpListener::bind(world.config.webhook.listen)
+        .await
+        .unwrap();
+    let contract = hrsync::contract::parse(common::CONTRACT).unwrap();
+    let engine = hrsync::engine::start_with_listener(&world.config, contract, listener).await;
+    world.engine = Some(engine.unwrap());
+    world.settle().await;
+    let day = tokio::task::block_in_place(|| compare(&world, &agreeing));
+    assert_eq!(day["hrsync_side"], "lms", "{day}");
+    // Everyone the engine wrote agrees on department, active and groups; the
+    // only learners missing are the ones it holds as suspected duplicates (the
+    // sandbox seeds some), which the desired state does not yet leave out.
+    let differences = day["comparison"]["differences"].as_array().unwrap();
+    for d in differences {
+        let id = d["employee_id"].as_str().unwrap().to_string();
+        assert_eq!(
+            (d["field"].as_str(), d["hrsync"].is_null()),
+            (Some("learner"), true),
+            "{d}"
+        );
+        let held = (world
+            .store()
+            .transaction(|tx| tx.duplicate_held_events(std::slice::from_ref(&id))))
+        .unwrap();
+        assert!(
+            !held.is_empty(),
+            "{d} is missing from the LMS but not held as a duplicate"
+        );
+    }
+    assert_eq!(
+        day["comparison"]["matching"], day["comparison"]["hrsync_learners"],
+        "every learner hrsync wrote agrees: {day}"
+    );
+    assert!(day["comparison"]["matching"].as_u64().unwrap() >= 20, "{day}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_differences_are_reported_and_explained_ones_keep_the_day_clean() {
+    let (world, agreeing) = world(true).await;
     // One wrong department, one employee missing, one extra: exactly those three.
     let mut legacy = agreeing.clone();
     let wrong = legacy[0].values["employee_id"].clone();

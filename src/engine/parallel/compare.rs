@@ -102,6 +102,8 @@ pub fn written<'u>(
 /// Compares the legacy rows with hrsync's on the columns the legacy file has
 /// (`fields`: contract field names, `active` and `groups` among them or not),
 /// joined on `key`. Groups compare as sets; `separator` joins them for display.
+/// An employee only one side has, inactive there, is no difference: both sides
+/// give them no active learner.
 pub fn compare(
     key: &str,
     fields: &[&str],
@@ -146,6 +148,10 @@ pub fn compare(
                     }
                 }
             }
+            // An inactive learner on one side and none on the other agree: nobody
+            // is in the LMS for this employee (a leaver hrsync never created, say).
+            (Some(&l), None) if !legacy[l].active => continue,
+            (None, Some(&h)) if !hrsync[h].active => continue,
             (l, h) => comparison.differences.push(Difference {
                 employee_id: id.clone(),
                 field: LEARNER.to_string(),
@@ -233,6 +239,17 @@ mod tests {
             ]
         );
         assert_eq!(c.matching, 0);
+    }
+
+    #[test]
+    fn an_inactive_learner_one_side_has_agrees_with_none() {
+        let ours = [row("1", "Sales", false, &[])];
+        let theirs = [row("2", "Ops", false, &[])];
+        let c = compare("employee_id", FIELDS, "|", &theirs, &ours);
+        assert_eq!((c.differences.len(), c.matching), (0, 0));
+        let theirs = [row("2", "Ops", true, &[])];
+        let c = compare("employee_id", FIELDS, "|", &theirs, &ours);
+        assert_eq!(c.differences.len(), 1);
     }
 
     #[test]
