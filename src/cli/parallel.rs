@@ -69,7 +69,19 @@ pub async fn compare(
         let fields = hris_fields(&contract);
         let employees = (connections.employees.all_employees(&fields).await)
             .context("pulling the employees from the HRIS")?;
-        parallel::desired(&contract, employees.iter(), date)
+        let wanted = parallel::desired(&contract, employees.iter(), date);
+        // The engine holds suspected duplicates from sync, in shadow mode too:
+        // they are not in the state it would write.
+        store.transaction(|tx| {
+            let mut kept = Vec::with_capacity(wanted.len());
+            for row in wanted {
+                let id = row.values.get(&key).cloned().unwrap_or_default();
+                if tx.duplicate_held_events(std::slice::from_ref(&id))?.is_empty() {
+                    kept.push(row);
+                }
+            }
+            Ok(kept)
+        })?
     } else {
         let users = (connections.learners.all_users().await).context("listing the LMS's learners")?;
         let mut groups_of: BTreeMap<String, Vec<String>> = BTreeMap::new();

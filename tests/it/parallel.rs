@@ -159,6 +159,33 @@ async fn outside_shadow_mode_the_learners_hrsync_wrote_are_compared() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_shadow_mode_the_desired_state_leaves_out_held_duplicates() {
+    let (mut world, agreeing) = world(true).await;
+    world.config.shadow = true;
+    let listener = tokio::net::TcpListener::bind(world.config.webhook.listen)
+        .await
+        .unwrap();
+    let contract = hrsync::contract::parse(common::CONTRACT).unwrap();
+    let engine = hrsync::engine::start_with_listener(&world.config, contract, listener).await;
+    world.engine = Some(engine.unwrap());
+    world.settle().await;
+    let day = tokio::task::block_in_place(|| compare(&world, &agreeing));
+    assert_eq!(day["hrsync_side"], "desired", "{day}");
+    let differences = day["comparison"]["differences"].as_array().unwrap();
+    assert!(!differences.is_empty(), "the sandbox seeds duplicates: {day}");
+    for d in differences {
+        let id = d["employee_id"].as_str().unwrap().to_string();
+        assert_eq!(
+            (d["field"].as_str(), d["hrsync"].is_null()),
+            (Some("learner"), true),
+            "{d}"
+        );
+        let held = (world.store()).transaction(|tx| tx.duplicate_held_events(std::slice::from_ref(&id)));
+        assert!(!held.unwrap().is_empty(), "{d} is left out but not held");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_differences_are_reported_and_explained_ones_keep_the_day_clean() {
     let (world, agreeing) = world(true).await;
     // One wrong department, one employee missing, one extra: exactly those three.
