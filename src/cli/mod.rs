@@ -6,6 +6,7 @@ mod doctor;
 mod doctor_feed;
 mod ops;
 pub mod out;
+mod parallel;
 mod preview;
 mod reconcile;
 mod run;
@@ -156,6 +157,11 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The parallel run against the legacy process: compare a day, the streak, explain a difference.
+    Parallel {
+        #[command(subcommand)]
+        command: ParallelCommand,
+    },
     /// Probe the HRIS, LMS and LRS with reads only: what each supports, and what hrsync will do differently.
     Doctor {
         #[arg(
@@ -197,6 +203,47 @@ pub enum Command {
         contract: writeback::ContractArg,
         #[command(subcommand)]
         command: writeback::ExportCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ParallelCommand {
+    /// Compare the legacy process's CSV for a day with hrsync's output that day, and keep it.
+    Compare {
+        /// The legacy process's CSV of what it put in the LMS that day.
+        #[arg(long, value_name = "FILE")]
+        legacy: PathBuf,
+        /// The day the file is for (YYYY-MM-DD).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: jiff::civil::Date,
+        /// The configuration naming the systems, the store and `[parallel]`.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Print the comparison as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Each business day, its state, the streak of clean days and whether the cutover bar is reached.
+    Status {
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Print the status as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mark a difference explained while its values stay the same (audited).
+    Explain {
+        /// The employee's id.
+        #[arg(long, value_name = "ID")]
+        employee: String,
+        /// The field: a contract field, `active`, `groups` or `learner`.
+        #[arg(long, value_name = "F")]
+        field: String,
+        /// Why the two differ, e.g. "legacy kept contractors" (kept in the audit log).
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
     },
 }
 
@@ -289,6 +336,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Drift { store, command } => return reconcile::drift(store, command),
         Command::Duplicates { store, command } => return reconcile::duplicates(store, command),
         Command::Flags { store, command } => return reconcile::flags(store, command),
+        Command::Parallel {
+            command: ParallelCommand::Status { config, json },
+        } => return parallel::status(config, *json),
+        Command::Parallel {
+            command:
+                ParallelCommand::Explain {
+                    employee,
+                    field,
+                    reason,
+                    config,
+                },
+        } => return parallel::explain(config, employee, field, reason),
         _ => {}
     }
     let log_file = match &cli.log_file {
@@ -319,6 +378,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     {
         let apply = reason.as_deref().filter(|_| *apply);
         return runtime.block_on(trace::trace(config, employee_id, *json, apply));
+    }
+    if let Command::Parallel {
+        command:
+            ParallelCommand::Compare {
+                legacy,
+                date,
+                config,
+                json,
+            },
+    } = &cli.command
+    {
+        return runtime.block_on(parallel::compare(config, legacy, *date, *json));
     }
     if let Command::Doctor { config, json } = &cli.command {
         return runtime.block_on(doctor::doctor(config, *json));

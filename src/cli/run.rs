@@ -113,6 +113,7 @@ pub fn sandbox_config_from(
         reconcile: crate::config::ReconcileSchedule::default(),
         audit: crate::config::AuditConfig::default(),
         shadow: false,
+        parallel: crate::config::ParallelConfig::default(),
     }
 }
 

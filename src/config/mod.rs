@@ -42,6 +42,39 @@ pub struct Config {
     pub audit: AuditConfig,
     /// `[mode] shadow` (or `--shadow`): plan everything, write nothing to the LMS or the HRIS.
     pub shadow: bool,
+    /// `[parallel]`: comparing the legacy process's daily output with hrsync's.
+    pub parallel: ParallelConfig,
+}
+
+/// `[parallel]`: where the legacy process's daily CSV is read and how, and the
+/// cutover bar (consecutive clean business days).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParallelConfig {
+    /// `inbox`: a folder the legacy file is dropped in (read by a later watcher).
+    pub inbox: Option<PathBuf>,
+    /// `required_days`: clean business days in a row that reach the bar (default 5).
+    pub required_days: u32,
+    /// `holidays`: days that are not business days, sorted.
+    pub holidays: Vec<jiff::civil::Date>,
+    /// `[parallel.columns]`: (legacy header, contract field or `active` or `groups`).
+    pub columns: Vec<(String, String)>,
+    /// `group_separator`: joins group names in the groups column (default "|").
+    pub group_separator: String,
+    /// `active_words`: the active and the inactive cell (default "1", "0").
+    pub active_words: (String, String),
+}
+
+impl Default for ParallelConfig {
+    fn default() -> Self {
+        ParallelConfig {
+            inbox: None,
+            required_days: 5,
+            holidays: Vec::new(),
+            columns: Vec::new(),
+            group_separator: "|".into(),
+            active_words: ("1".into(), "0".into()),
+        }
+    }
 }
 
 /// `[audit]`: the key that makes the audit chain an HMAC, and the retired keys older

@@ -10,7 +10,7 @@ use toml::Spanned;
 
 use super::{
     ApplyConfig, AuditConfig, Config, ConfigError, ExportFeed, HrisConfig, HrisKind, LrsConfig, LrsKind,
-    RetryPolicy, SafetyThreshold, WebhookConfig,
+    ParallelConfig, RetryPolicy, SafetyThreshold, WebhookConfig,
 };
 use crate::model::Secret;
 
@@ -48,6 +48,8 @@ struct RawConfig {
     audit: RawAudit,
     #[serde(default)]
     mode: RawMode,
+    #[serde(default)]
+    parallel: RawParallel,
 }
 
 #[derive(Deserialize)]
@@ -175,6 +177,19 @@ struct RawReconcile {
 #[serde(deny_unknown_fields)]
 struct RawMode {
     shadow: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawParallel {
+    inbox: Option<Spanned<String>>,
+    required_days: Option<Spanned<i64>>,
+    #[serde(default)]
+    holidays: Vec<Spanned<String>>,
+    #[serde(default)]
+    columns: std::collections::BTreeMap<String, Spanned<String>>,
+    group_separator: Option<Spanned<String>>,
+    active_words: Option<Spanned<Vec<String>>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -450,6 +465,70 @@ impl Resolver<'_> {
     }
 }
 
+impl Resolver<'_> {
+    /// `[parallel]`: the legacy process's daily file and the cutover bar.
+    fn parallel(&self, raw: &RawParallel) -> Result<ParallelConfig, ConfigError> {
+        let mut parallel = ParallelConfig {
+            inbox: raw.inbox.as_ref().map(|inbox| self.path(inbox)),
+            ..ParallelConfig::default()
+        };
+        if let Some(days) = &raw.required_days {
+            if !(1..=365).contains(days.get_ref()) {
+                return Err(self.invalid(days, "[parallel] required_days must be between 1 and 365"));
+            }
+            parallel.required_days = *days.get_ref() as u32;
+        }
+        for day in &raw.holidays {
+            let date = day.get_ref().parse::<jiff::civil::Date>().map_err(|_| {
+                self.invalid(
+                    day,
+                    format!(
+                        "[parallel] holidays: \"{}\" is not a date like 2026-12-25",
+                        day.get_ref()
+                    ),
+                )
+            })?;
+            parallel.holidays.push(date);
+        }
+        parallel.holidays.sort_unstable();
+        parallel.holidays.dedup();
+        for (header, target) in &raw.columns {
+            let field = target.get_ref().trim();
+            if header.trim().is_empty() || field.is_empty() {
+                return Err(self.invalid(
+                    target,
+                    "[parallel.columns] maps a legacy CSV header to a contract field, `active` or `groups`; \
+                     neither may be empty",
+                ));
+            }
+            if parallel.columns.iter().any(|(_, f)| f == field) {
+                return Err(self.invalid(target, format!("[parallel.columns] names \"{field}\" twice")));
+            }
+            parallel.columns.push((header.clone(), field.to_string()));
+        }
+        if let Some(separator) = &raw.group_separator {
+            if separator.get_ref().is_empty() {
+                return Err(self.invalid(separator, "[parallel] group_separator must not be empty"));
+            }
+            parallel.group_separator = separator.get_ref().clone();
+        }
+        if let Some(words) = &raw.active_words {
+            match words.get_ref().as_slice() {
+                [yes, no] if !yes.trim().is_empty() && !no.trim().is_empty() && yes.trim() != no.trim() => {
+                    parallel.active_words = (yes.clone(), no.clone());
+                }
+                _ => {
+                    return Err(self.invalid(
+                        words,
+                        "[parallel] active_words must be two different words, active first: [\"1\", \"0\"]",
+                    ));
+                }
+            }
+        }
+        Ok(parallel)
+    }
+}
+
 pub(super) fn resolve(
     path: &Path,
     text: &str,
@@ -685,5 +764,6 @@ pub(super) fn resolve(
         reconcile,
         audit,
         shadow: raw.mode.shadow.unwrap_or(false),
+        parallel: r.parallel(&raw.parallel)?,
     })
 }

@@ -360,3 +360,102 @@ fn shadow_mode_is_off_unless_the_mode_section_says_so() {
         "{error}"
     );
 }
+
+/// The example with its commented `[parallel]` section switched on.
+fn with_parallel() -> String {
+    let at = EXAMPLE
+        .find("# [parallel]")
+        .expect("the example shows [parallel]");
+    let (head, tail) = EXAMPLE.split_at(at);
+    let tail: String = tail
+        .lines()
+        .map(|line| match line.strip_prefix("# ") {
+            Some(rest) if rest.starts_with('[') || rest.contains(" = ") => rest,
+            _ => "",
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    format!("{head}{tail}\n")
+}
+
+#[test]
+fn the_parallel_section_defaults_to_five_days_and_the_feed_words() {
+    let config = parse(EXAMPLE).unwrap();
+    assert_eq!(config.parallel, super::ParallelConfig::default());
+    assert_eq!(config.parallel.required_days, 5);
+    assert_eq!(config.parallel.group_separator, "|");
+    assert_eq!(config.parallel.active_words, ("1".to_string(), "0".to_string()));
+}
+
+#[test]
+fn the_example_parallel_section_reads_columns_holidays_and_inbox() {
+    let config = parse(&with_parallel()).unwrap();
+    let parallel = &config.parallel;
+    assert_eq!(parallel.inbox.as_deref(), Some(Path::new("/etc/hrsync/legacy")));
+    assert_eq!(parallel.required_days, 5);
+    assert_eq!(
+        parallel.holidays,
+        vec![jiff::civil::date(2026, 12, 25), jiff::civil::date(2026, 12, 28)]
+    );
+    let mut columns = parallel.columns.clone();
+    columns.sort();
+    assert_eq!(
+        columns,
+        [
+            ("Active", "active"),
+            ("Department", "department"),
+            ("Employee Number", "employee_id"),
+            ("Groups", "groups"),
+        ]
+        .map(|(h, f)| (h.to_string(), f.to_string()))
+    );
+}
+
+#[test]
+fn the_parallel_section_names_the_line_of_a_bad_value() {
+    let base = with_parallel();
+    let line_of = |text: &str, needle: &str| text.lines().position(|l| l.starts_with(needle)).unwrap() + 1;
+    for (from, to, says) in [
+        (
+            "required_days = 5",
+            "required_days = 0",
+            "required_days must be between 1 and 365",
+        ),
+        (
+            "holidays = [\"2026-12-25\", \"2026-12-28\"]",
+            "holidays = [\"2026-12-25\", \"Christmas\"]",
+            "\"Christmas\" is not a date",
+        ),
+        (
+            "active_words = [\"1\", \"0\"]",
+            "active_words = [\"1\", \"1\"]",
+            "two different words",
+        ),
+        (
+            "group_separator = \"|\"",
+            "group_separator = \"\"",
+            "must not be empty",
+        ),
+        (
+            "inbox = \"legacy\"",
+            "inbox = \"legacy\"\nfolder = \"x\"",
+            "unknown field `folder`",
+        ),
+        (
+            "\"Groups\" = \"groups\"",
+            "\"Groups\" = \"active\"",
+            "names \"active\" twice",
+        ),
+    ] {
+        let text = base.replacen(from, to, 1);
+        assert_ne!(text, base, "{from} is in the example");
+        let first = to.lines().last().unwrap().split(' ').next().unwrap();
+        let message = problem(&text);
+        assert!(message.contains(says), "{message}");
+        let line = line_of(&text, first);
+        assert!(
+            message.starts_with(&format!("/etc/hrsync/hrsync.toml:{line}:")),
+            "{message} should name line {line}"
+        );
+    }
+}

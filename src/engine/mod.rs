@@ -9,6 +9,7 @@ pub mod connect;
 pub mod feed;
 pub mod intake;
 pub mod operator;
+pub mod parallel;
 pub mod read_retry;
 pub mod reconcile;
 pub mod supervise;

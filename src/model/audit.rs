@@ -47,6 +47,8 @@ named_enum!(
         TraceApply => "trace.apply",
         /// An operator took the engine out of shadow mode: it writes from now on.
         ModeLive => "mode.live",
+        /// An operator explained a parallel-run difference with the legacy process.
+        ParallelExplain => "parallel.explain",
     }
 );
 

@@ -38,6 +38,7 @@ pub mod drift;
 pub mod event;
 pub mod files;
 pub mod identity;
+pub mod parallel;
 pub mod profile;
 pub mod secret;
 

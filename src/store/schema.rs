@@ -390,6 +390,32 @@ CREATE TABLE IF NOT EXISTS shadow_mode (
     left_reason TEXT
 );
 "#,
+    r#"
+-- The parallel run against the legacy process: each day's comparison (a later
+-- comparison of the same day replaces it) and the operators' explanations of
+-- differences, each valid while both values stay the same.
+CREATE TABLE IF NOT EXISTS parallel_days (
+    day               TEXT PRIMARY KEY,
+    file              TEXT NOT NULL,
+    compared_at       INTEGER NOT NULL,
+    shadow            INTEGER NOT NULL,
+    legacy_learners   INTEGER NOT NULL,
+    hrsync_learners   INTEGER NOT NULL,
+    matching          INTEGER NOT NULL,
+    legacy_without_id INTEGER NOT NULL,
+    differences       TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS parallel_explanations (
+    id          INTEGER PRIMARY KEY,
+    employee_id TEXT NOT NULL,
+    field       TEXT NOT NULL,
+    legacy      TEXT,
+    hrsync      TEXT,
+    reason      TEXT NOT NULL,
+    by          TEXT NOT NULL,
+    at          INTEGER NOT NULL
+);
+"#,
 ];
 
 /// Brings the file's schema up to the newest version, in one transaction.

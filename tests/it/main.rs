@@ -44,6 +44,7 @@ mod lms_feed_upload;
 mod lms_outage;
 mod lms_quirks;
 mod one_engine_per_store;
+mod parallel;
 mod reconcile_drift;
 mod retries_cli;
 mod safe_files;

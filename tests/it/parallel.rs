@@ -1,0 +1,312 @@
+//! The parallel run against the legacy process, end to end: the real binary
+//! compares a legacy CSV with hrsync's desired state (shadow mode) pulled from
+//! the sandbox's HRIS over HTTP, keeps the day, and counts it clean or not;
+//! an explained difference keeps the day clean.
+
+use hrsync::connectors::csv_files::{FeedLearner, FeedSpec, write_feed};
+use serde_json::Value;
+
+use crate::common;
+
+use common::{Options, World};
+
+const DATE: &str = "2026-12-07";
+
+fn hrsync(world: &World, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_hrsync"))
+        .arg("--log-file")
+        .arg(world.dir.path().join("hrsync.log"))
+        .args(args)
+        .arg("--config")
+        .arg(world.dir.path().join("hrsync.toml"))
+        .envs(world.engine_env())
+        .env("HRSYNC_OPERATOR", "on-call")
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn spec() -> FeedSpec {
+    FeedSpec::new(
+        [
+            ("Employee", "employee_id"),
+            ("Dept", "department"),
+            ("Active", "active"),
+            ("Groups", "groups"),
+        ]
+        .map(|(h, f)| (h.to_string(), f.to_string()))
+        .to_vec(),
+    )
+}
+
+/// Compares `rows` as the legacy file for DATE; the JSON the CLI answers.
+fn compare(world: &World, rows: &[FeedLearner]) -> Value {
+    let file = world.dir.path().join("legacy.csv");
+    std::fs::write(&file, write_feed(&spec(), rows)).unwrap();
+    let out = hrsync(
+        world,
+        &[
+            "parallel",
+            "compare",
+            "--legacy",
+            file.to_str().unwrap(),
+            "--date",
+            DATE,
+            "--json",
+        ],
+    );
+    serde_json::from_str(&ok(&out)).unwrap()
+}
+
+/// A world of 30 employees whose `hrsync.toml` has `[parallel]` (and `[mode]
+/// shadow = true` when `shadow`), and the learners the contract wants for DATE,
+/// pulled from the sandbox's HRIS over HTTP.
+async fn world(shadow: bool) -> (World, Vec<FeedLearner>) {
+    let world = common::start_for_binary(Options {
+        employees: 30,
+        ..Options::default()
+    })
+    .await;
+    let toml = world.dir.path().join("hrsync.toml");
+    let mut text = std::fs::read_to_string(&toml).unwrap();
+    if shadow {
+        text.push_str("[mode]\nshadow = true\n");
+    }
+    text.push_str(
+        "[parallel]\nrequired_days = 5\n[parallel.columns]\n\
+         \"Employee\" = \"employee_id\"\n\"Dept\" = \"department\"\n\"Active\" = \"active\"\n\"Groups\" = \"groups\"\n",
+    );
+    std::fs::write(&toml, text).unwrap();
+    let contract = hrsync::contract::parse(common::CONTRACT).unwrap();
+    let connections = hrsync::engine::connect::connect(&world.config, world.store())
+        .await
+        .unwrap();
+    let fields = hrsync::engine::intake::initial_load::hris_fields(&contract);
+    let employees = connections.employees.all_employees(&fields).await.unwrap();
+    let date: jiff::civil::Date = DATE.parse().unwrap();
+    let agreeing = hrsync::engine::parallel::desired(&contract, employees.iter(), date);
+    assert!(agreeing.len() >= 3, "{} learners wanted", agreeing.len());
+    (world, agreeing)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_legacy_file_equal_to_the_desired_state_is_a_clean_day() {
+    let (world, agreeing) = world(true).await;
+    let clean = tokio::task::block_in_place(|| compare(&world, &agreeing));
+    assert_eq!(clean["clean"], true, "{clean}");
+    assert_eq!(
+        clean["comparison"]["differences"],
+        serde_json::json!([]),
+        "{clean}"
+    );
+    assert_eq!(clean["comparison"]["matching"], agreeing.len());
+    assert_eq!(clean["hrsync_side"], "desired");
+    let out = tokio::task::block_in_place(|| hrsync(&world, &["parallel", "status", "--json"]));
+    let status: Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(
+        status["days"],
+        serde_json::json!([{ "date": DATE, "state": "clean" }]),
+        "{status}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outside_shadow_mode_the_learners_hrsync_wrote_are_compared() {
+    let (mut world, agreeing) = world(false).await;
+    let listener = tokio::net::TcpListener::bind(world.config.webhook.listen)
+        .await
+        .unwrap();
+    let contract = hrsync::contract::parse(common::CONTRACT).unwrap();
+    let engine = hrsync::engine::start_with_listener(&world.config, contract, listener).await;
+    world.engine = Some(engine.unwrap());
+    world.settle().await;
+    let day = tokio::task::block_in_place(|| compare(&world, &agreeing));
+    assert_eq!(day["hrsync_side"], "lms", "{day}");
+    // Everyone the engine wrote agrees on department, active and groups; the
+    // only learners missing are the ones it holds as suspected duplicates (the
+    // sandbox seeds some), which the desired state does not yet leave out.
+    let differences = day["comparison"]["differences"].as_array().unwrap();
+    for d in differences {
+        let id = d["employee_id"].as_str().unwrap().to_string();
+        assert_eq!(
+            (d["field"].as_str(), d["hrsync"].is_null()),
+            (Some("learner"), true),
+            "{d}"
+        );
+        let held = (world
+            .store()
+            .transaction(|tx| tx.duplicate_held_events(std::slice::from_ref(&id))))
+        .unwrap();
+        assert!(
+            !held.is_empty(),
+            "{d} is missing from the LMS but not held as a duplicate"
+        );
+    }
+    assert_eq!(
+        day["comparison"]["matching"], day["comparison"]["hrsync_learners"],
+        "every learner hrsync wrote agrees: {day}"
+    );
+    assert!(day["comparison"]["matching"].as_u64().unwrap() >= 20, "{day}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_shadow_mode_the_desired_state_leaves_out_held_duplicates() {
+    let (mut world, agreeing) = world(true).await;
+    world.config.shadow = true;
+    let listener = tokio::net::TcpListener::bind(world.config.webhook.listen)
+        .await
+        .unwrap();
+    let contract = hrsync::contract::parse(common::CONTRACT).unwrap();
+    let engine = hrsync::engine::start_with_listener(&world.config, contract, listener).await;
+    world.engine = Some(engine.unwrap());
+    world.settle().await;
+    let day = tokio::task::block_in_place(|| compare(&world, &agreeing));
+    assert_eq!(day["hrsync_side"], "desired", "{day}");
+    let differences = day["comparison"]["differences"].as_array().unwrap();
+    assert!(!differences.is_empty(), "the sandbox seeds duplicates: {day}");
+    for d in differences {
+        let id = d["employee_id"].as_str().unwrap().to_string();
+        assert_eq!(
+            (d["field"].as_str(), d["hrsync"].is_null()),
+            (Some("learner"), true),
+            "{d}"
+        );
+        let held = (world.store()).transaction(|tx| tx.duplicate_held_events(std::slice::from_ref(&id)));
+        assert!(!held.unwrap().is_empty(), "{d} is left out but not held");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_differences_are_reported_and_explained_ones_keep_the_day_clean() {
+    let (world, agreeing) = world(true).await;
+    // One wrong department, one employee missing, one extra: exactly those three.
+    let mut legacy = agreeing.clone();
+    let wrong = legacy[0].values["employee_id"].clone();
+    let right = legacy[0].values.get("department").cloned();
+    legacy[0].values.insert("department".into(), "Legacy Dept".into());
+    let missing = legacy.remove(1).values["employee_id"].clone();
+    let mut extra = legacy[1].clone();
+    extra.values.insert("employee_id".into(), "LEGACY-ONLY".into());
+    legacy.push(extra);
+    let day = tokio::task::block_in_place(|| compare(&world, &legacy));
+    let mut found: Vec<(String, String, Value, Value)> =
+        (day["comparison"]["differences"].as_array().unwrap())
+            .iter()
+            .map(|d| {
+                (
+                    d["employee_id"].as_str().unwrap().to_string(),
+                    d["field"].as_str().unwrap().to_string(),
+                    d["legacy"].clone(),
+                    d["hrsync"].clone(),
+                )
+            })
+            .collect();
+    found.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    let mut expected = vec![
+        (
+            wrong.clone(),
+            "department".to_string(),
+            Value::from("Legacy Dept"),
+            right.map_or(Value::Null, Value::from),
+        ),
+        (
+            missing.clone(),
+            "learner".to_string(),
+            Value::Null,
+            Value::from("present"),
+        ),
+        (
+            "LEGACY-ONLY".to_string(),
+            "learner".to_string(),
+            Value::from("present"),
+            Value::Null,
+        ),
+    ];
+    expected.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    assert_eq!(found, expected, "{day}");
+    assert_eq!(day["clean"], false);
+    assert_eq!(day["unexplained"], 3);
+
+    // Explaining all three (reason required, audited) makes the day clean.
+    let refused = tokio::task::block_in_place(|| {
+        hrsync(
+            &world,
+            &[
+                "parallel",
+                "explain",
+                "--employee",
+                &wrong,
+                "--field",
+                "department",
+                "--reason",
+                " ",
+            ],
+        )
+    });
+    assert!(!refused.status.success(), "an empty reason is refused");
+    for (employee, field) in [
+        (&wrong, "department"),
+        (&missing, "learner"),
+        (&"LEGACY-ONLY".to_string(), "learner"),
+    ] {
+        let out = tokio::task::block_in_place(|| {
+            hrsync(
+                &world,
+                &[
+                    "parallel",
+                    "explain",
+                    "--employee",
+                    employee,
+                    "--field",
+                    field,
+                    "--reason",
+                    "legacy kept contractors",
+                ],
+            )
+        });
+        ok(&out);
+    }
+    let again = tokio::task::block_in_place(|| compare(&world, &legacy));
+    assert_eq!(
+        (again["clean"].clone(), again["unexplained"].clone()),
+        (Value::Bool(true), Value::from(0)),
+        "{again}"
+    );
+    let audited = (world
+        .store()
+        .audit_page(&Default::default(), None, 10_000)
+        .unwrap())
+    .into_iter()
+    .filter(|e| e.action == "parallel.explain")
+    .count();
+    assert_eq!(audited, 3);
+
+    // The stored day counts as one clean business day of the five.
+    let out = tokio::task::block_in_place(|| hrsync(&world, &["parallel", "status", "--json"]));
+    let status: Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(
+        status["days"],
+        serde_json::json!([{ "date": DATE, "state": "clean" }]),
+        "{status}"
+    );
+    assert_eq!(
+        (status["streak"].clone(), status["bar_reached"].clone()),
+        (Value::from(1), Value::Bool(false))
+    );
+
+    // A department that moves again is a new, unexplained difference.
+    legacy[0]
+        .values
+        .insert("department".into(), "Another Dept".into());
+    let moved = tokio::task::block_in_place(|| compare(&world, &legacy));
+    assert_eq!(moved["unexplained"], 1, "{moved}");
+}
