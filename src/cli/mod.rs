@@ -225,6 +225,7 @@ pub enum ParallelCommand {
     },
     /// Each business day, its state, the streak of clean days and whether the cutover bar is reached.
     Status {
+        /// The configuration naming the store and `[parallel]`.
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
         /// Print the status as JSON.
@@ -242,6 +243,7 @@ pub enum ParallelCommand {
         /// Why the two differ, e.g. "legacy kept contractors" (kept in the audit log).
         #[arg(long, value_name = "TEXT")]
         reason: String,
+        /// The configuration naming the store and `[parallel]`.
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
