@@ -64,6 +64,7 @@ fn the_header_says_shadow_and_events_show_their_planned_writes() {
     let shown = screen(&mut console, 80, 24);
     assert!(shown.lines().next().unwrap().contains("SHADOW"), "{shown}");
     insta::assert_snapshot!("shadow_events_80x24", stable(&shown));
+    insta::assert_snapshot!("shadow_events_160x48", stable(&screen(&mut console, 160, 48)));
 }
 
 #[test]

@@ -248,3 +248,85 @@ fn lms_outage_and_recovery(tmux: &Tmux, log: &std::path::Path) {
     assert_eq!(dead_letters(&screen), Some(0), "{screen}");
     eprintln!("recovered {:?} after the fault was cleared", cleared.elapsed());
 }
+
+fn sandbox_state(admin: &str) -> serde_json::Value {
+    reqwest::blocking::get(format!("{admin}/state"))
+        .and_then(|answer| answer.json())
+        .expect("the sandbox's admin API answers")
+}
+
+/// `hrsync demo --shadow`: the header says SHADOW, events are shadowed and
+/// nothing reaches the LMS or the HRIS; leaving shadow mode from the command
+/// line (a reason, then a yes) applies the planned writes afresh.
+#[test]
+fn the_demo_in_shadow_mode_then_live() {
+    if !tmux_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tmux = Tmux {
+        socket: format!("hrsync-shadow-{}", std::process::id()),
+        session: "shadow",
+    };
+    let log = dir.path().join("hrsync.log");
+    let command = format!(
+        "{} --log-file {} demo --employees 100 --churn 2 --shadow; echo DEMO-EXITED $?; sleep 60",
+        env!("CARGO_BIN_EXE_hrsync"),
+        log.display(),
+    );
+    tmux.run(&[
+        "new-session",
+        "-d",
+        "-s",
+        tmux.session,
+        "-x",
+        "120",
+        "-y",
+        "36",
+        &command,
+    ]);
+    let screen = tmux.wait_for("shadowed", Duration::from_secs(60));
+    assert!(
+        screen.lines().next().unwrap_or_default().contains("SHADOW"),
+        "the header says SHADOW:\n{screen}"
+    );
+    let admin = admin_url(&log);
+    let before = sandbox_state(&admin);
+    assert_eq!(before["lms"]["users"], 0, "nothing provisioned: {before}");
+    // Churn and completions go on; still nothing is written anywhere.
+    tmux.wait_until("more shadowed events", Duration::from_secs(30), |s| {
+        s.matches("shadowed").count() > 5
+    });
+    let during = sandbox_state(&admin);
+    assert_eq!(during["lms"]["users"], 0, "{during}");
+    assert_eq!(
+        during["hris"]["training_records"], before["hris"]["training_records"],
+        "no write-back in shadow mode"
+    );
+
+    tmux.keys(":shadow leave");
+    tmux.keys("Enter");
+    tmux.wait_for("Why leave shadow mode", Duration::from_secs(10));
+    tmux.keys("parallel run signed off");
+    tmux.keys("Enter");
+    tmux.wait_for("Really leave shadow mode?", Duration::from_secs(10));
+    tmux.keys("y");
+    tmux.wait_until("the header live", Duration::from_secs(30), |s| {
+        !s.lines().next().unwrap_or_default().contains("SHADOW")
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let after = sandbox_state(&admin);
+        if after["lms"]["users"].as_u64().is_some_and(|n| n > 0) && tmux.screen().contains("✓ applied") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the planned writes were not applied: {after}\n{}",
+            tmux.screen()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    tmux.keys("q");
+    tmux.wait_for("DEMO-EXITED 0", Duration::from_secs(30));
+}
