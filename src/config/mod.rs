@@ -17,6 +17,9 @@ pub use crate::model::connections::{
     LmsKind, LrsConnection as LrsConfig, LrsKind, SftpLogin,
 };
 
+/// `[store] keep_days` when the file does not say: 90 days.
+pub const DEFAULT_KEEP_FINISHED: Duration = Duration::from_secs(90 * 86_400);
+
 /// A loaded configuration, secrets resolved, paths made absolute against the file's folder.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -28,6 +31,9 @@ pub struct Config {
     /// default 127.0.0.1:8089): never on the internet-facing webhook port.
     pub admin_listen: SocketAddr,
     pub store_path: PathBuf,
+    /// `[store] keep_days` (default 90): how long a finished event keeps its
+    /// payload and write bodies before compaction drops them (its row stays).
+    pub keep_finished: Duration,
     pub contract_path: PathBuf,
     pub retry: RetryPolicy,
     pub poll_interval: Duration,

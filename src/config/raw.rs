@@ -122,6 +122,8 @@ struct RawWebhook {
 #[serde(deny_unknown_fields)]
 struct RawStore {
     path: Spanned<String>,
+    /// Days a finished event keeps its payload and write bodies (default 90).
+    keep_days: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -754,6 +756,13 @@ pub(super) fn resolve(
         webhook,
         admin_listen,
         store_path: r.path(&raw.store.path),
+        keep_finished: match &raw.store.keep_days {
+            None => super::DEFAULT_KEEP_FINISHED,
+            Some(days) => match Duration::try_from_secs_f64(*days.get_ref() * 86_400.0) {
+                Ok(keep) if !keep.is_zero() => keep,
+                _ => return Err(r.invalid(days, "[store] keep_days must be a number of days > 0")),
+            },
+        },
         contract_path,
         retry,
         poll_interval,

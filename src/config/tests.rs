@@ -109,6 +109,23 @@ path = "/var/lib/hrsync/x.db"
     assert_eq!(config.safety.allowed(100), 50);
     assert_eq!(config.safety.allowed(10_000), 500);
     assert!(config.lrs.is_none());
+    assert_eq!(config.keep_finished, crate::config::DEFAULT_KEEP_FINISHED);
+}
+
+#[test]
+fn keep_days_is_a_positive_number_of_days() {
+    let week = EXAMPLE.replace("keep_days = 90", "keep_days = 7");
+    assert_eq!(parse(&week).unwrap().keep_finished.as_secs(), 7 * 86_400);
+    let hours = EXAMPLE.replace("keep_days = 90", "keep_days = 0.25");
+    assert_eq!(parse(&hours).unwrap().keep_finished.as_secs(), 6 * 3_600);
+    for bad in ["0", "-1"] {
+        let text = EXAMPLE.replace("keep_days = 90", &format!("keep_days = {bad}"));
+        let error = problem(&text);
+        assert!(
+            error.contains("[store] keep_days must be a number of days > 0"),
+            "{error}"
+        );
+    }
 }
 
 #[test]

@@ -12,6 +12,7 @@ pub mod operator;
 pub mod parallel;
 pub mod read_retry;
 pub mod reconcile;
+pub mod retention;
 pub mod supervise;
 
 use std::net::SocketAddr;
@@ -360,6 +361,15 @@ pub async fn start_with_listener(
         trouble: trouble.clone(),
         health: health.clone(),
     };
+    tasks.push(supervise::supervise(
+        "retention",
+        trouble.clone(),
+        cancel.clone(),
+        {
+            let (store, keep, cancel) = (store.clone(), config.keep_finished, cancel.clone());
+            move || Some(retention::run(store.clone(), keep, cancel.child_token()))
+        },
+    ));
     tasks.push(supervise::supervise(
         "apply worker",
         trouble.clone(),

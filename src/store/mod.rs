@@ -26,6 +26,7 @@ mod parallel;
 pub mod private_files;
 mod queries;
 mod reconcile;
+mod retention;
 mod schema;
 mod shadow;
 mod transitions;
@@ -56,6 +57,7 @@ pub use page::Toward;
 pub use parallel::ParallelDay;
 pub use queries::{EventDetail, EventFilter, EventSummary, StoreCounts};
 pub use reconcile::{DriftItem, Finding, Flag, ReconcileRun};
+pub use retention::Compacted;
 pub use shadow::{LeftShadow, ShadowMode};
 pub use watch::ChangeWatch;
 
@@ -216,6 +218,9 @@ impl Store {
         private_files::create_private(&path).map_err(file_error)?;
         let mut writer = Connection::open(&path)?;
         writer.busy_timeout(BUSY_TIMEOUT)?;
+        // Free pages can be given back while the engine runs (`release_free_pages`).
+        // SQLite takes this only in a new file, before it turns to WAL.
+        writer.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
         let _mode: String = writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
         // FULL: a webhook is answered 200 only after its batch is on disk.
         writer.pragma_update(None, "synchronous", "FULL")?;

@@ -416,6 +416,11 @@ CREATE TABLE IF NOT EXISTS parallel_explanations (
     at          INTEGER NOT NULL
 );
 "#,
+    r#"
+-- Retention (`Store::compact`): finished events in the order they finished.
+CREATE INDEX IF NOT EXISTS events_finished ON events (updated_at, id)
+    WHERE status IN ('applied', 'unchanged', 'skipped', 'flagged');
+"#,
 ];
 
 /// Brings the file's schema up to the newest version, in one transaction.

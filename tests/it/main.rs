@@ -60,6 +60,7 @@ mod sandbox_xapi;
 mod shadow;
 mod store_journal;
 mod store_reconcile;
+mod store_retention;
 mod sync_churn;
 mod sync_crash;
 mod sync_faults;

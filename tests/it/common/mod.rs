@@ -56,6 +56,8 @@ pub struct Options {
     pub lrs_reports: bool,
     /// The LMS is this CSV feed (`[lms] kind = "csv"`) instead of the sandbox's SCIM.
     pub lms_feed: Option<hrsync::config::LearnerFeed>,
+    /// `[store] keep_days`, as a duration.
+    pub keep_finished: Option<Duration>,
 }
 
 impl Default for Options {
@@ -73,6 +75,7 @@ impl Default for Options {
             hris_files: false,
             lrs_reports: false,
             lms_feed: None,
+            keep_finished: None,
         }
     }
 }
@@ -97,6 +100,9 @@ pub async fn start(options: Options) -> World {
     config.retry.interval = options.retry_interval;
     config.lms.quirks = options.lms_quirks.clone();
     config.lms.create_groups = options.create_groups;
+    if let Some(keep) = options.keep_finished {
+        config.keep_finished = keep;
+    }
     if let (Some(url), Some(lrs)) = (&options.lrs_url, config.lrs.as_mut()) {
         lrs.url = url.clone();
     }
