@@ -44,6 +44,7 @@ fn main() {
             snapshot.p99_ms,
             common::rss_mb("VmHWM:")
         );
+        journal_size(&engine.store, dir.path());
         // One reconciliation of everything just loaded: both full pulls, the join, the store.
         let reconciler = hrsync::engine::reconcile::Reconciler {
             store: engine.store.clone(),
@@ -73,4 +74,54 @@ fn main() {
         );
         engine.shutdown().await;
     });
+}
+
+/// Bytes the journal holds per event, as loaded and once compacted (retention
+/// with every finished event past `keep_days`), and how fast compaction goes.
+fn journal_size(store: &hrsync::store::Store, dir: &std::path::Path) {
+    let conn = rusqlite::Connection::open(dir.join("hrsync.db")).unwrap();
+    let measure = || -> (f64, f64, f64) {
+        let pages: f64 = conn.pragma_query_value(None, "page_count", |r| r.get(0)).unwrap();
+        let free: f64 = conn
+            .pragma_query_value(None, "freelist_count", |r| r.get(0))
+            .unwrap();
+        let size: f64 = conn.pragma_query_value(None, "page_size", |r| r.get(0)).unwrap();
+        let events: f64 = conn
+            .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+            .unwrap();
+        let audit: f64 = conn
+            .query_row(
+                "SELECT sum(length(actor) + length(action) + length(coalesce(employee_id, '')) + length(subject) \
+                 + length(before) + length(after) + length(coalesce(reason, '')) + length(prev_hash) + length(hash) + 16) \
+                 FROM audit",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        (
+            (pages - free) * size / events.max(1.0),
+            audit / events.max(1.0),
+            events,
+        )
+    };
+    let (loaded, audit, events) = measure();
+    let started = Instant::now();
+    let cutoff = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(1);
+    let mut compacted = 0;
+    loop {
+        let step = store.compact(cutoff, 500).unwrap();
+        compacted += step.events;
+        if !step.more {
+            break;
+        }
+    }
+    let took = started.elapsed();
+    store.release_free_pages(u32::MAX).unwrap();
+    let (after, _, _) = measure();
+    println!(
+        "journal: {events:.0} events, {loaded:.0} bytes per event as loaded (audit log {audit:.0} of it), \
+         {after:.0} once compacted; compaction {compacted} events in {:.1} s ({:.0}/s)",
+        took.as_secs_f64(),
+        compacted as f64 / took.as_secs_f64()
+    );
 }
