@@ -2,6 +2,7 @@
 //! with an engine configured to talk to it. Each bench uses part of it.
 #![allow(dead_code)]
 
+pub mod figure;
 pub mod idle;
 
 use std::io::BufRead;
