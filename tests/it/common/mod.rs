@@ -56,6 +56,8 @@ pub struct Options {
     pub lrs_reports: bool,
     /// The LMS is this CSV feed (`[lms] kind = "csv"`) instead of the sandbox's SCIM.
     pub lms_feed: Option<hrsync::config::LearnerFeed>,
+    /// The contract the engine runs, instead of the shipped [`CONTRACT`].
+    pub contract: Option<&'static str>,
 }
 
 impl Default for Options {
@@ -73,6 +75,7 @@ impl Default for Options {
             hris_files: false,
             lrs_reports: false,
             lms_feed: None,
+            contract: None,
         }
     }
 }
@@ -91,7 +94,8 @@ pub async fn start(options: Options) -> World {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let contract_path = dir.path().join("contract.toml");
-    std::fs::write(&contract_path, CONTRACT).unwrap();
+    let contract_text = options.contract.unwrap_or(CONTRACT);
+    std::fs::write(&contract_path, contract_text).unwrap();
     let mut config = sandbox_config(&sandbox, &dir.path().join("hrsync.db"), &contract_path);
     config.retry.attempts = options.retry_attempts;
     config.retry.interval = options.retry_interval;
@@ -117,7 +121,7 @@ pub async fn start(options: Options) -> World {
         config.lms.kind = hrsync::config::LmsKind::Csv;
         config.lms.feed = Some(feed);
     }
-    let contract = hrsync::contract::parse(CONTRACT).unwrap();
+    let contract = hrsync::contract::parse(contract_text).unwrap();
     let engine = engine::start_with_listener(&config, contract, listener)
         .await
         .unwrap();
