@@ -437,7 +437,15 @@ fn check_contract(file: &Path) -> anyhow::Result<ExitCode> {
         }
         Err(problems) => {
             for problem in &problems {
-                eprintln!("{}:{}: {}", file.display(), problem.line, problem.message);
+                match problem.column {
+                    Some(column) => eprintln!(
+                        "{}:{}:{column}: {}",
+                        file.display(),
+                        problem.line,
+                        problem.message
+                    ),
+                    None => eprintln!("{}:{}: {}", file.display(), problem.line, problem.message),
+                }
             }
             eprintln!(
                 "{}: {} problem(s); the contract was not accepted",

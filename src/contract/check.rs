@@ -20,12 +20,17 @@ const DEFAULT_ONBOARDING_DAYS: u32 = 30;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ContractProblem {
     pub line: usize,
+    /// The column (1-based, in characters) where it is known: inside an expression.
+    pub column: Option<usize>,
     pub message: String,
 }
 
 impl fmt::Display for ContractProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.message)
+        match self.column {
+            Some(column) => write!(f, "line {}, column {column}: {}", self.line, self.message),
+            None => write!(f, "line {}: {}", self.line, self.message),
+        }
     }
 }
 
@@ -36,10 +41,12 @@ pub fn parse(text: &str) -> Result<Contract, Vec<ContractProblem>> {
         let line = error.span().map_or(1, |span| lines.line(span.start));
         vec![ContractProblem {
             line,
+            column: None,
             message: error.message().trim().to_string(),
         }]
     })?;
     let mut checker = Checker {
+        text,
         lines,
         problems: Vec::new(),
     };
@@ -48,7 +55,7 @@ pub fn parse(text: &str) -> Result<Contract, Vec<ContractProblem>> {
     match contract {
         Some(contract) if problems.is_empty() => Ok(contract),
         _ => {
-            problems.sort_by_key(|p| p.line);
+            problems.sort_by_key(|p| (p.line, p.column));
             Err(problems)
         }
     }
@@ -71,12 +78,13 @@ impl LineIndex {
     }
 }
 
-struct Checker {
+struct Checker<'t> {
+    text: &'t str,
     lines: LineIndex,
     problems: Vec<ContractProblem>,
 }
 
-impl Checker {
+impl Checker<'_> {
     fn line_of<T>(&self, spanned: &Spanned<T>) -> usize {
         self.lines.line(spanned.span().start)
     }
@@ -85,8 +93,48 @@ impl Checker {
         let line = self.line_of(at);
         self.problems.push(ContractProblem {
             line,
+            column: None,
             message: message.into(),
         });
+    }
+
+    /// A problem at a byte offset of the file: its line and column.
+    fn problem_at(&mut self, offset: usize, message: impl Into<String>) {
+        let line = self.lines.line(offset);
+        let line_start = self.lines.starts[line - 1];
+        let column = self
+            .text
+            .get(line_start..offset)
+            .map_or(1, |t| t.chars().count() + 1);
+        self.problems.push(ContractProblem {
+            line,
+            column: Some(column),
+            message: message.into(),
+        });
+    }
+
+    /// Compiles a field's `hris_expr`; a mistake is a problem at its line and column.
+    fn expression(
+        &mut self,
+        name: &str,
+        source: &Spanned<String>,
+        declared: &super::expr::Declared<'_>,
+    ) -> Option<super::expr::Expr> {
+        if source.get_ref().trim().is_empty() {
+            return None; // reported as an empty path
+        }
+        match super::expr::Expr::compile(source.get_ref(), declared) {
+            Ok(expr) => Some(expr),
+            Err(error) => {
+                let span = source.span();
+                let offset = self
+                    .text
+                    .get(span.clone())
+                    .map_or(span.start, |token| span.start + file_offset(token, error.offset));
+                self.problem_at(offset, format!("field \"{name}\": hris_expr: {}", error.message));
+                None
+            }
+        }
     }
 
     fn contract(&mut self, raw: RawContract) -> Option<Contract> {
@@ -144,6 +192,29 @@ impl Checker {
                 }
             })
             .collect();
+        let computed: HashSet<&str> = fields
+            .iter()
+            .filter(|f| f.expr.is_some())
+            .map(|f| f.name.as_str())
+            .collect();
+        if let Some(lifecycle) = &raw.lifecycle {
+            let l = lifecycle.get_ref();
+            for (at, role) in [
+                (Some(&l.status_field), "status_field"),
+                (Some(&l.hire_date_field), "hire_date_field"),
+                (l.manager_field.as_ref(), "manager_field"),
+            ] {
+                if let Some(at) = at.filter(|f| computed.contains(f.get_ref().as_str())) {
+                    self.problem(
+                        at,
+                        format!(
+                            "lifecycle.{role}: field \"{}\" is computed (hris_expr); the lifecycle reads an HRIS field as it is",
+                            at.get_ref()
+                        ),
+                    );
+                }
+            }
+        }
         let lifecycle = match &raw.lifecycle {
             Some(lifecycle) => self.lifecycle(lifecycle, &names),
             None => {
@@ -266,6 +337,20 @@ impl Checker {
     }
 
     fn fields(&mut self, raw: &[Spanned<RawField>], tables: &BTreeMap<String, ValueTable>) -> Vec<FieldRule> {
+        // What an expression may read: the HRIS fields the plain fields copy.
+        let hris_fields: Vec<&str> = raw
+            .iter()
+            .filter_map(|f| f.get_ref().hris.as_ref())
+            .map(|h| h.get_ref().as_str())
+            .collect();
+        let entries: BTreeMap<String, BTreeMap<String, String>> = tables
+            .iter()
+            .map(|(name, table)| (name.clone(), table.entries.clone()))
+            .collect();
+        let declared = super::expr::Declared {
+            hris_fields: &hris_fields,
+            tables: &entries,
+        };
         let mut seen_names = HashSet::new();
         let mut seen_scim = HashSet::new();
         let mut fields = Vec::new();
@@ -291,7 +376,40 @@ impl Checker {
             {
                 self.problem(scim, format!("field \"{name}\": SCIM path {problem}"));
             }
-            for (path, side) in [(Some(&f.hris), "hris"), (f.scim.as_ref(), "scim")] {
+            let (hris, expr) = match (&f.hris, &f.hris_expr) {
+                (Some(hris), None) => (hris.get_ref().clone(), None),
+                (None, Some(source)) => {
+                    if f.key {
+                        self.problem(
+                            source,
+                            format!("field \"{name}\": the join key is an HRIS field, not an expression"),
+                        );
+                    }
+                    let expr = self.expression(&name, source, &declared).map(std::sync::Arc::new);
+                    (source.get_ref().clone(), expr)
+                }
+                (Some(hris), Some(_)) => {
+                    self.problem(
+                        hris,
+                        format!("field \"{name}\": give `hris` or `hris_expr`, not both"),
+                    );
+                    (hris.get_ref().clone(), None)
+                }
+                (None, None) => {
+                    self.problem(
+                        &f.name,
+                        format!(
+                            "field \"{name}\": needs `hris` (the HRIS field) or `hris_expr` (an expression)"
+                        ),
+                    );
+                    (String::new(), None)
+                }
+            };
+            for (path, side) in [
+                (f.hris.as_ref(), "hris"),
+                (f.hris_expr.as_ref(), "hris_expr"),
+                (f.scim.as_ref(), "scim"),
+            ] {
                 if let Some(path) = path.filter(|p| p.get_ref().trim().is_empty()) {
                     self.problem(path, format!("field \"{name}\": the {side} path is empty"));
                 }
@@ -376,7 +494,8 @@ impl Checker {
             fields.push(FieldRule {
                 max_length,
                 name,
-                hris: f.hris.get_ref().clone(),
+                hris,
+                expr,
                 scim: f.scim.as_ref().map(|s| s.get_ref().clone()),
                 scim_path: f
                     .scim
@@ -397,10 +516,12 @@ impl Checker {
         match keys.as_slice() {
             [] => self.problems.push(ContractProblem {
                 line: 1,
+                column: None,
                 message: "no field is the join key (key = true on the employee id)".into(),
             }),
             [key] if !key.required || key.owner != Owner::Hris => self.problems.push(ContractProblem {
                 line: key.line,
+                column: None,
                 message: format!(
                     "key field \"{}\" must be required and owned by the HRIS",
                     key.name
@@ -409,6 +530,7 @@ impl Checker {
             [_] => {}
             [_, second, ..] => self.problems.push(ContractProblem {
                 line: second.line,
+                column: None,
                 message: format!(
                     "field \"{}\" is a second join key; only one field may have key = true",
                     second.name
@@ -563,6 +685,62 @@ impl Checker {
             line: self.line_of(spanned),
         })
     }
+}
+
+/// Where the decoded string's byte `decoded` was written in the TOML token
+/// `token` (quotes included), as an offset into the token: a basic string's
+/// escapes make the two differ, a literal string's do not.
+fn file_offset(token: &str, decoded: usize) -> usize {
+    let (quote, multi) = match token.as_bytes() {
+        [b'"', b'"', b'"', ..] => ('"', 3),
+        [b'\'', b'\'', b'\'', ..] => ('\'', 3),
+        [b'\'', ..] => ('\'', 1),
+        _ => ('"', 1),
+    };
+    let mut raw = multi;
+    // A newline right after a multi-line string's opening quotes is not part of it.
+    if multi == 3 {
+        if token[raw..].starts_with("\r\n") {
+            raw += 2;
+        } else if token[raw..].starts_with('\n') {
+            raw += 1;
+        }
+    }
+    let mut produced = 0;
+    while produced < decoded && raw < token.len() {
+        let rest = &token[raw..];
+        let Some(c) = rest.chars().next() else { break };
+        if quote == '"' && c == '\\' {
+            let next = rest[1..].chars().next().unwrap_or(' ');
+            let (taken, made) = match next {
+                'u' => (6, 1),
+                'U' => (10, 1),
+                'b' | 't' | 'n' | 'f' | 'r' | '"' | '\\' | 'e' => (2, 1),
+                _ => {
+                    // A line-ending backslash: it and the whitespace after it vanish.
+                    let skipped = rest[1..].len() - rest[1..].trim_start().len();
+                    (1 + skipped, 0)
+                }
+            };
+            let made_len = match next {
+                'u' => u32::from_str_radix(rest.get(2..6).unwrap_or("0"), 16)
+                    .ok()
+                    .and_then(char::from_u32)
+                    .map_or(1, char::len_utf8),
+                'U' => u32::from_str_radix(rest.get(2..10).unwrap_or("0"), 16)
+                    .ok()
+                    .and_then(char::from_u32)
+                    .map_or(1, char::len_utf8),
+                _ => made,
+            };
+            raw += taken.min(rest.len());
+            produced += if made == 0 { 0 } else { made_len };
+        } else {
+            raw += c.len_utf8();
+            produced += c.len_utf8();
+        }
+    }
+    raw
 }
 
 #[cfg(test)]

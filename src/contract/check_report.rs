@@ -8,7 +8,7 @@ use toml::Spanned;
 use super::Checker;
 use crate::model::files::{REPORT_FIELDS, REPORT_REQUIRED};
 
-impl Checker {
+impl Checker<'_> {
     /// `[writeback.report_columns]`: each header names a report field, no field
     /// twice, and every field a report must have.
     pub(super) fn report_columns(

@@ -6,7 +6,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::map::{Checked, FieldSource, check_value, text_of};
+use super::map::{Checked, FieldSource, check_value, source_text, text_of};
 use super::{Contract, EmptyRule, Owner};
 
 /// One contract field for one record.
@@ -36,8 +36,15 @@ pub fn explain_fields<R: FieldSource + ?Sized>(contract: &Contract, record: &R) 
         .iter()
         .enumerate()
         .map(|(at, rule)| {
-            let raw = record.field(at, &rule.hris);
-            let hris_value = raw.as_deref().map(str::to_string);
+            // A plain field shows the HRIS value as sent; a computed one what it computed.
+            let raw = match &rule.expr {
+                None => Ok(record.field(at, &rule.hris)),
+                Some(_) => source_text(contract, at, rule, record),
+            };
+            let hris_value = raw
+                .as_ref()
+                .ok()
+                .and_then(|raw| raw.as_deref().map(str::to_string));
             let mut explained = FieldExplained {
                 field: rule.name.clone(),
                 hris: rule.hris.clone(),
@@ -52,7 +59,16 @@ pub fn explain_fields<R: FieldSource + ?Sized>(contract: &Contract, record: &R) 
                 explained.rule = "owned by the LMS: not written from the HRIS".into();
                 return explained;
             }
-            match check_value(contract, rule, text_of(raw)) {
+            let raw = match raw {
+                Ok(raw) if rule.expr.is_none() => text_of(raw),
+                Ok(raw) => raw,
+                Err(reason) => {
+                    explained.rule = "expression failed".into();
+                    explained.problem = Some(reason);
+                    return explained;
+                }
+            };
+            match check_value(contract, rule, raw) {
                 Ok(Checked::Value { hris, lms }) => {
                     let table = rule.values.as_ref().map(|name| {
                         let entry = contract
@@ -64,8 +80,12 @@ pub fn explain_fields<R: FieldSource + ?Sized>(contract: &Contract, record: &R) 
                             None => format!("value table {name} has no entry for {hris}: as sent"),
                         }
                     });
+                    let source = match &rule.expr {
+                        Some(_) => "computed",
+                        None => "as sent",
+                    };
                     explained.rule =
-                        table.unwrap_or_else(|| format!("as sent ({:?})", rule.kind).to_lowercase());
+                        table.unwrap_or_else(|| format!("{source} ({:?})", rule.kind).to_lowercase());
                     explained.lms_value = rule.scim.is_some().then(|| lms.to_value());
                 }
                 Ok(Checked::Empty(sent)) => {

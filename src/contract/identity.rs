@@ -30,13 +30,14 @@ pub fn identity_keys(contract: &Contract, record: &Map<String, Value>) -> Identi
     let hris_of = |name: &str, fallback: &'static str| {
         contract
             .field(name)
-            .map(|f| f.hris.clone())
+            .and_then(|f| f.plain_hris())
+            .map(str::to_string)
             .unwrap_or_else(|| fallback.to_string())
     };
     let email_field = contract
         .fields
         .iter()
-        .find(|f| f.kind == FieldType::Email)
+        .find(|f| f.kind == FieldType::Email && f.expr.is_none())
         .map(|f| f.hris.clone())
         .unwrap_or_else(|| "workEmail".into());
     let (first_field, last_field) = (

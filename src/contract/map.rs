@@ -153,7 +153,17 @@ pub fn map_employee<'a, R: FieldSource + ?Sized>(
         if rule.owner == Owner::Lms {
             continue;
         }
-        match check_value(contract, rule, text_of(record.field(at, &rule.hris))) {
+        let raw = match source_text(contract, at, rule, record) {
+            Ok(raw) => raw,
+            Err(reason) => {
+                problems.push(FieldReason {
+                    field: rule.name.clone(),
+                    reason,
+                });
+                continue;
+            }
+        };
+        match check_value(contract, rule, raw) {
             Ok(Checked::Value { hris, lms: value }) => {
                 values.push((rule.name.as_str(), hris));
                 push_lms(&mut lms, at, rule, value);
@@ -277,6 +287,32 @@ impl FieldSource for Map<String, Value> {
             other => Cow::Owned(other.to_string()),
         })
     }
+}
+
+/// A field's source value as text, before its checks: the HRIS field's value,
+/// or what its expression computes from the record (the reason names the
+/// expression and the values it read when that fails).
+pub(super) fn source_text<'a, R: FieldSource + ?Sized>(
+    contract: &Contract,
+    at: usize,
+    rule: &FieldRule,
+    record: &'a R,
+) -> Result<Option<Cow<'a, str>>, String> {
+    let Some(expr) = &rule.expr else {
+        return Ok(text_of(record.field(at, &rule.hris)));
+    };
+    let today = if expr.uses_today() {
+        super::expr::today(&contract.time_zone, jiff::Timestamp::now())
+    } else {
+        Date::default()
+    };
+    let read = |field: &str| text_of(record.text(field));
+    let failed = |why: String| format!("expression `{}` {why}", expr.source());
+    let value = expr
+        .eval(&super::expr::Vars { hris: &read, today })
+        .map_err(|error| failed(format!("failed: {error}")))?;
+    let text = super::expr::value_text(&value).map_err(failed)?;
+    Ok(text.map(|text| Cow::Owned(text.into_owned())))
 }
 
 /// The HRIS value as text; absent, null and BambooHR's "0000-00-00" are empty.

@@ -4,6 +4,7 @@
 
 mod check;
 pub mod explain;
+pub mod expr;
 pub mod identity;
 pub mod impact;
 pub mod map;
@@ -66,8 +67,11 @@ pub enum EmptyRule {
 #[derive(Clone, Debug)]
 pub struct FieldRule {
     pub name: String,
-    /// The HRIS field name (BambooHR), e.g. `workEmail`.
+    /// The HRIS field name (BambooHR), e.g. `workEmail`; for a computed field,
+    /// the expression's text (for display: read what it reads with [`FieldRule::reads`]).
     pub hris: String,
+    /// The expression computing the value (`hris_expr`), compiled once with the contract.
+    pub expr: Option<std::sync::Arc<expr::Expr>>,
     /// The SCIM attribute path, e.g. `emails[type eq "work"].value`; none
     /// for a field the rules read but the LMS does not hold (a hire date).
     pub scim: Option<String>,
@@ -157,6 +161,23 @@ pub struct Trigger {
     pub line: usize,
 }
 
+impl FieldRule {
+    /// The HRIS fields this field's value comes from: its `hris` field, or those
+    /// its expression reads.
+    pub fn reads(&self) -> impl Iterator<Item = &str> {
+        let (plain, computed) = match &self.expr {
+            None => (Some(self.hris.as_str()), None),
+            Some(expr) => (None, Some(expr.reads())),
+        };
+        plain.into_iter().chain(computed.into_iter().flatten())
+    }
+
+    /// The HRIS field copied as it is; `None` for a computed field.
+    pub fn plain_hris(&self) -> Option<&str> {
+        self.expr.is_none().then_some(self.hris.as_str())
+    }
+}
+
 impl Contract {
     pub fn field(&self, name: &str) -> Option<&FieldRule> {
         self.fields.iter().find(|f| f.name == name)
@@ -175,7 +196,7 @@ impl Contract {
     /// other fields besides) digests the same.
     pub fn change_digest(&self, record: &serde_json::Map<String, serde_json::Value>) -> String {
         use sha2::Digest;
-        let mut names: Vec<&str> = self.fields.iter().map(|f| f.hris.as_str()).collect();
+        let mut names: Vec<&str> = self.fields.iter().flat_map(FieldRule::reads).collect();
         names.sort_unstable();
         names.dedup();
         let mut hash = sha2::Sha256::new();

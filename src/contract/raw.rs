@@ -43,7 +43,10 @@ pub struct RawWriteback {
 #[serde(deny_unknown_fields)]
 pub struct RawField {
     pub name: Spanned<String>,
-    pub hris: Spanned<String>,
+    /// The HRIS field copied; a field has this or `hris_expr`.
+    pub hris: Option<Spanned<String>>,
+    /// A CEL expression computing the value (`contract::expr`).
+    pub hris_expr: Option<Spanned<String>>,
     pub scim: Option<Spanned<String>>,
     #[serde(rename = "type")]
     pub kind: Spanned<String>,

@@ -93,3 +93,42 @@ fn a_missing_contract_file_is_named() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/contract.toml"));
 }
+
+#[test]
+fn a_broken_expression_is_refused_with_its_line_and_column() {
+    let shipped = include_str!("../../assets/contract.expressions.toml");
+    let broken = shipped
+        .replacen("hris.firstName + \".\"", "hris.frstName + \".\"", 1)
+        .replacen(
+            "years_between(hris.hireDate, today)",
+            "years_between(hris.hireDate, today",
+            1,
+        );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.toml");
+    std::fs::write(&path, &broken).unwrap();
+    let output = check(&path);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let position = |needle: &str, within: &str| {
+        let at = broken.find(needle).unwrap() + needle.find(within).unwrap();
+        let line = broken[..at].matches('\n').count() + 1;
+        (line, at - broken[..at].rfind('\n').unwrap())
+    };
+    let (line, column) = position("hris.frstName", "frstName");
+    assert!(
+        stderr.contains(&format!(
+            "broken.toml:{line}:{column}: field \"user_name\": hris_expr: hris.frstName is not an HRIS field"
+        )),
+        "{stderr}"
+    );
+    // The parser stops at the end of the expression, where the `)` is missing.
+    let (line, column) = position("today\"\n", "\"");
+    assert!(
+        stderr.contains(&format!(
+            "broken.toml:{line}:{column}: field \"tenure_years\": hris_expr: Syntax error"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("2 problem(s)"), "{stderr}");
+}

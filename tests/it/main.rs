@@ -30,6 +30,7 @@ mod console_screens;
 mod console_shadow;
 mod console_sizes;
 mod contract_check;
+mod contract_expressions;
 mod contract_preview;
 mod demo_tmux;
 mod doctor;

@@ -56,7 +56,7 @@ pub enum Mode {
 
 /// The HRIS field names to ask for: every field the contract reads, plus `lastChanged`.
 pub fn hris_fields(contract: &Contract) -> Vec<&str> {
-    let mut fields: Vec<&str> = contract.fields.iter().map(|f| f.hris.as_str()).collect();
+    let mut fields: Vec<&str> = contract.fields.iter().flat_map(|f| f.reads()).collect();
     fields.push(supersede::LAST_CHANGED);
     fields.sort_unstable();
     fields.dedup();

@@ -195,7 +195,7 @@ pub fn concerns_the_lms(contract: &crate::contract::Contract, change: &Value) ->
     changed
         .iter()
         .filter_map(Value::as_str)
-        .any(|name| contract.fields.iter().any(|f| f.hris == name))
+        .any(|name| contract.fields.iter().any(|f| f.reads().any(|read| read == name)))
 }
 
 /// Checks freshness then signature; returns the delivery's timestamp and signature.

@@ -268,7 +268,10 @@ impl Employees {
     /// The column of each of the contract's fields, by its place in `fields`.
     pub fn columns_of(&self, contract: &Contract) -> Vec<Option<usize>> {
         (contract.fields.iter())
-            .map(|rule| self.rows.columns.binary_search(&rule.hris).ok())
+            .map(|rule| {
+                (rule.plain_hris())
+                    .and_then(|hris| self.rows.columns.binary_search_by(|c| c.as_str().cmp(hris)).ok())
+            })
             .collect()
     }
 }

@@ -58,6 +58,8 @@ pub struct Options {
     pub lms_feed: Option<hrsync::config::LearnerFeed>,
     /// `[store] keep_days`, as a duration.
     pub keep_finished: Option<Duration>,
+    /// The contract the engine runs, instead of the shipped [`CONTRACT`].
+    pub contract: Option<&'static str>,
 }
 
 impl Default for Options {
@@ -76,6 +78,7 @@ impl Default for Options {
             lrs_reports: false,
             lms_feed: None,
             keep_finished: None,
+            contract: None,
         }
     }
 }
@@ -94,7 +97,8 @@ pub async fn start(options: Options) -> World {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let contract_path = dir.path().join("contract.toml");
-    std::fs::write(&contract_path, CONTRACT).unwrap();
+    let contract_text = options.contract.unwrap_or(CONTRACT);
+    std::fs::write(&contract_path, contract_text).unwrap();
     let mut config = sandbox_config(&sandbox, &dir.path().join("hrsync.db"), &contract_path);
     config.retry.attempts = options.retry_attempts;
     config.retry.interval = options.retry_interval;
@@ -123,7 +127,7 @@ pub async fn start(options: Options) -> World {
         config.lms.kind = hrsync::config::LmsKind::Csv;
         config.lms.feed = Some(feed);
     }
-    let contract = hrsync::contract::parse(CONTRACT).unwrap();
+    let contract = hrsync::contract::parse(contract_text).unwrap();
     let engine = engine::start_with_listener(&config, contract, listener)
         .await
         .unwrap();
