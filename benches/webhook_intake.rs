@@ -180,7 +180,9 @@ fn main() {
         let (config, contract) = engine_config(&sandbox.credentials, dir.path());
         let engine = hrsync::engine::start(&config, contract).await.unwrap();
         settle(&engine.store).await;
-        // Intake alone: what is journaled waits.
+        // Intake alone: what is journaled waits (as an operator's pause, which the
+        // engine takes up from the store).
+        engine.store.transaction(|tx| tx.request_pause(true)).unwrap();
         engine.paused.store(true, Ordering::SeqCst);
         let secret = config.webhook.secret.expose().to_string();
         let url = format!("http://{}/webhooks/hris", engine.webhook_addr);
