@@ -39,6 +39,20 @@ fn read(path: &Path, what: &str) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading the {what} {}", path.display()))
 }
 
+/// Attached with `--config`, `T` traces against the systems it names, when its
+/// secrets are at hand; otherwise `T` says why it cannot.
+async fn attached_tracer(handle: EngineHandle, args: &ConsoleArgs) -> EngineHandle {
+    let Some(path) = &args.config else {
+        return handle;
+    };
+    match Config::load(path) {
+        Ok(config) => handle.connect_tracer(&config).await,
+        Err(error) => handle.with_tracer(Err(format!(
+            "this console cannot trace: the configuration does not load here ({error:#})"
+        ))),
+    }
+}
+
 pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
     let options = ConsoleOptions {
         read_only: args.read_only,
@@ -60,9 +74,10 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
         };
         let contract = contract_path.map(|p| read(&p, "contract")).transpose()?;
         if args.read_only {
-            return run_console(EngineHandle::attach_read_only(&db, contract)?, options).await;
+            let handle = attached_tracer(EngineHandle::attach_read_only(&db, contract)?, &args).await;
+            return run_console(handle, options).await;
         }
-        let mut handle = EngineHandle::attach(&db, contract)?;
+        let mut handle = attached_tracer(EngineHandle::attach(&db, contract)?, &args).await;
         // Attached, operator actions append to the audit log from this process.
         if let Some(key) = super::audit::writer_key(args.config.as_deref())? {
             handle = handle.with_audit_key(key);

@@ -75,6 +75,8 @@ pub enum Action {
     /// Duplicates: the column cursor over the group's members.
     Left,
     Right,
+    /// `T`: trace the employee the row under the cursor names.
+    Trace,
     /// A write the operator asked for; it may still need a reason or a yes.
     Request(Command),
     /// Keys typed into the open text area.

@@ -106,6 +106,17 @@ impl PaneView for AuditView {
         list(state, op)
     }
 
+    fn employee(&self, state: &State) -> Option<Option<String>> {
+        Some(
+            state
+                .panes
+                .audit
+                .list
+                .selected_row()
+                .and_then(|e| e.employee_id.clone()),
+        )
+    }
+
     fn copy(&self, state: &State) -> Option<String> {
         let entry = state.panes.audit.list.selected_row()?;
         Some(serde_json::to_string(entry).unwrap_or_default())

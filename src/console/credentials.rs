@@ -139,6 +139,17 @@ impl PaneView for CredentialsView {
         self.refresh(state).map(Effect::Read).into_iter().collect()
     }
 
+    fn employee(&self, state: &State) -> Option<Option<String>> {
+        Some(
+            state
+                .panes
+                .credentials
+                .list
+                .selected_row()
+                .map(|c| c.credential.employee_id.clone()),
+        )
+    }
+
     fn keep_visible(&self, state: &mut State) {
         let rows = super::layout::list_rows(state.width, state.height);
         state.panes.credentials.list.keep_visible(rows);

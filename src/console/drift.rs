@@ -258,6 +258,17 @@ impl PaneView for DriftView {
         items(state, op)
     }
 
+    fn employee(&self, state: &State) -> Option<Option<String>> {
+        Some(
+            state
+                .panes
+                .drift
+                .items
+                .selected_row()
+                .map(|i| i.row.employee_id.clone()),
+        )
+    }
+
     fn copy(&self, state: &State) -> Option<String> {
         let item = state.panes.drift.items.selected_row()?;
         Some(serde_json::to_string(&item.row).unwrap_or_default())

@@ -233,6 +233,13 @@ impl PaneView for DuplicatesView {
         groups(state, op)
     }
 
+    /// The member under the column cursor: `h`/`l` pick which of the group `T` traces.
+    fn employee(&self, state: &State) -> Option<Option<String>> {
+        let pane = &state.panes.duplicates;
+        let member = pane.group().and_then(|g| g.members.get(pane.column()));
+        Some(member.map(employee_of).filter(|id| !id.is_empty()))
+    }
+
     fn copy(&self, state: &State) -> Option<String> {
         let group = state.panes.duplicates.group()?;
         Some(serde_json::to_string(group).unwrap_or_default())

@@ -204,6 +204,17 @@ impl PaneView for EventsView {
         reload(state)
     }
 
+    fn employee(&self, state: &State) -> Option<Option<String>> {
+        Some(
+            state
+                .panes
+                .events
+                .list
+                .selected_row()
+                .map(|e| e.employee_id.clone()),
+        )
+    }
+
     fn copy(&self, state: &State) -> Option<String> {
         state.panes.events.list.selected_row().map(copy_event)
     }

@@ -213,6 +213,17 @@ impl PaneView for FailedView {
             .collect()
     }
 
+    fn employee(&self, state: &State) -> Option<Option<String>> {
+        Some(
+            state
+                .panes
+                .failed
+                .list
+                .selected_row()
+                .map(|e| e.employee_id.clone()),
+        )
+    }
+
     fn copy(&self, state: &State) -> Option<String> {
         state.panes.failed.list.selected_row().map(copy_event)
     }

@@ -193,6 +193,17 @@ impl PaneView for HeldView {
         })
     }
 
+    fn employee(&self, state: &State) -> Option<Option<String>> {
+        Some(
+            state
+                .panes
+                .held
+                .list
+                .selected_row()
+                .map(|e| e.employee_id.clone()),
+        )
+    }
+
     fn copy(&self, state: &State) -> Option<String> {
         state.panes.held.list.selected_row().map(copy_event)
     }

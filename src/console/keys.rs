@@ -95,6 +95,7 @@ pub(super) fn moves() -> Vec<Binding> {
 fn works_here(state: &State, action: &Action) -> bool {
     match action {
         Action::Unmark => state.pane.view().marks(state).is_some_and(|m| !m.is_empty()),
+        Action::Trace => state.pane.view().employee(state).flatten().is_some(),
         _ => state.pane.view().works_here(state, action),
     }
 }
@@ -114,6 +115,8 @@ fn global() -> Vec<Binding> {
         write(&[Char('p')], "p", "pause", Action::TogglePause),
         bind(&[Code(KeyCode::Tab)], "Tab/1-9", "pane", Action::NextPane),
         bind(&[Code(KeyCode::BackTab)], "", "", Action::PrevPane),
+        // Where no row names an employee, `T` still answers, saying so.
+        bind(&[Char('T')], "", "", Action::Trace),
         bind(&[Char('?')], "?", "help", Action::Help),
         bind(&[Char('q')], "q", "quit", Action::Quit),
         bind(&[Ctrl('c')], "", "", Action::Quit),
@@ -150,6 +153,10 @@ pub fn pane_bindings(state: &State, pane: Pane) -> Vec<Binding> {
         let slash = bind(&[Char('/')], "/", "filter", Action::FilterText);
         keys.extend(new(&keys, vec![slash]));
     }
+    if view.employee(state).is_some() {
+        let trace = bind(&[Char('T')], "T", "trace", Action::Trace);
+        keys.extend(new(&keys, vec![trace]));
+    }
     keys
 }
 
@@ -174,6 +181,25 @@ pub fn bindings(state: &State) -> Vec<Binding> {
             bind(&[Char('j'), Code(KeyCode::Down)], "j/k", "scroll", Action::Down),
             bind(&[Char('k'), Code(KeyCode::Up)], "", "", Action::Up),
             bind(&[Char('y')], "y", "copy payload", Action::Copy),
+            bind(
+                &[Code(KeyCode::Esc), Code(KeyCode::Enter), Char('q')],
+                "Esc",
+                "back",
+                Action::Back,
+            ),
+            bind(&[Ctrl('c')], "", "", Action::Quit),
+        ],
+        Mode::Trace { .. } => vec![
+            bind(&[Char('j'), Code(KeyCode::Down)], "j/k", "scroll", Action::Down),
+            bind(&[Char('k'), Code(KeyCode::Up)], "", "", Action::Up),
+            bind(
+                &[Code(KeyCode::PageDown), Ctrl('d')],
+                "PgDn/PgUp",
+                "page",
+                Action::PageDown,
+            ),
+            bind(&[Code(KeyCode::PageUp), Ctrl('u')], "", "", Action::PageUp),
+            bind(&[Char('y')], "y", "copy trace", Action::Copy),
             bind(
                 &[Code(KeyCode::Esc), Code(KeyCode::Enter), Char('q')],
                 "Esc",

@@ -98,6 +98,12 @@ pub trait PaneView: Sync {
         Vec::new()
     }
 
+    /// The employee the row under the cursor names, for `T` (`Some(None)`: no
+    /// row there names one now); `None` for a pane whose rows name no employee.
+    fn employee(&self, _state: &State) -> Option<Option<String>> {
+        None
+    }
+
     /// What `y` copies: the row under the cursor.
     fn copy(&self, _state: &State) -> Option<String> {
         None

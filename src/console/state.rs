@@ -56,6 +56,13 @@ pub enum Mode {
         item: Box<DriftItem>,
         scroll: u16,
     },
+    /// `T`: one employee through the pipeline, as `hrsync trace` shows it
+    /// (`lines` already made safe to show); "tracing …" until it is back.
+    Trace {
+        employee: String,
+        lines: Vec<String>,
+        scroll: u16,
+    },
     /// A one-line prompt. It keeps every key typed until Enter or Esc; an
     /// answer it cannot take keeps it open, saying why (`refusal`).
     Prompt {

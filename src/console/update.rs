@@ -13,6 +13,7 @@ use super::contract_view;
 use super::keys;
 use super::panes::Effect;
 use super::read::{Apply, Loaded, Op, Read};
+use super::sanitise::visible;
 use super::state::{Mode, Pane, Prompt, State};
 use super::{ConsoleOptions, palette::Palette};
 use crate::engine::operator::handle::{EngineHandle, EngineState, HandleError};
@@ -296,7 +297,10 @@ impl Console {
     }
 
     fn apply(&mut self, action: Action) -> Result<(), HandleError> {
-        let detail = matches!(self.state.mode, Mode::Detail { .. } | Mode::DriftDetail { .. });
+        let detail = matches!(
+            self.state.mode,
+            Mode::Detail { .. } | Mode::DriftDetail { .. } | Mode::Trace { .. }
+        );
         match action {
             Action::Quit => self.state.quit = true,
             Action::Tick => self.state.now = jiff::Timestamp::now(),
@@ -313,12 +317,30 @@ impl Console {
                     Action::PageUp => -self.state.page_rows(),
                     _ => self.state.page_rows(),
                 };
-                if let Mode::Detail { scroll, .. } | Mode::DriftDetail { scroll, .. } = &mut self.state.mode {
+                if let Mode::Detail { scroll, .. }
+                | Mode::DriftDetail { scroll, .. }
+                | Mode::Trace { scroll, .. } = &mut self.state.mode
+                {
                     *scroll = scroll.saturating_add_signed(delta as i16);
+                }
+                if let Mode::Trace { lines, scroll, .. } = &mut self.state.mode {
+                    // Wrapped at the screen's width, the last row at most at the top.
+                    let width = self.state.width.max(1) as usize;
+                    let rows: usize = lines
+                        .iter()
+                        .map(|l| {
+                            ratatui::text::Line::raw(l.as_str())
+                                .width()
+                                .div_ceil(width)
+                                .max(1)
+                        })
+                        .sum();
+                    *scroll = (*scroll).min(rows as u16);
                 }
             }
             Action::Back if !matches!(self.state.mode, Mode::Normal) => self.back(),
             Action::Help => self.state.mode = Mode::Help,
+            Action::Trace => self.trace(),
             Action::Copy => self.copy(),
             Action::TogglePause => {
                 let paused = self.state.pause_requested
@@ -402,12 +424,64 @@ impl Console {
         }
     }
 
+    /// `T`: the employee the row under the cursor names, traced off the loop as
+    /// `hrsync trace` does (a few HTTP reads): "tracing …" until it is back.
+    fn trace(&mut self) {
+        let view = self.state.pane.view();
+        let employee = match view.employee(&self.state) {
+            Some(Some(employee)) => employee,
+            Some(None) => return self.state.warn("T traces an employee: the row here names none"),
+            None => {
+                let panes: Vec<&str> = Pane::ALL
+                    .iter()
+                    .filter(|p| p.view().employee(&self.state).is_some())
+                    .map(|p| p.title())
+                    .collect();
+                return self.state.warn(format!(
+                    "T traces the employee a row names; {} rows name none (try {})",
+                    view.title(),
+                    panes.join(", ")
+                ));
+            }
+        };
+        self.state.mode = Mode::Trace {
+            employee: employee.clone(),
+            lines: vec![format!("tracing employee {} …", visible(&employee))],
+            scroll: 0,
+        };
+        self.ask(Read::detail(self.state.pane, move |h| {
+            let traced = h.trace(&employee);
+            Ok(Box::new(move |state: &mut State| {
+                // Closed meanwhile, or another employee's trace asked for since: dropped.
+                let Mode::Trace {
+                    employee: open,
+                    lines,
+                    ..
+                } = &mut state.mode
+                else {
+                    return;
+                };
+                if *open != employee {
+                    return;
+                }
+                match traced {
+                    Ok(trace) => *lines = trace.lines(|s| visible(s).into_owned()),
+                    Err(error) => {
+                        state.mode = Mode::Normal;
+                        state.warn(error.to_string());
+                    }
+                }
+            }) as Apply)
+        }));
+    }
+
     fn copy(&mut self) {
         let text = match &self.state.mode {
             Mode::Detail { detail, .. } => {
                 Some(serde_json::to_string_pretty(&detail.event.payload).unwrap_or_default())
             }
             Mode::DriftDetail { item, .. } => Some(serde_json::to_string_pretty(item).unwrap_or_default()),
+            Mode::Trace { lines, .. } => Some(lines.join("\n")),
             _ => self.state.pane.view().copy(&self.state),
         };
         let Some(text) = text else { return };
@@ -446,6 +520,7 @@ fn on_cursor_row(action: &Action) -> bool {
             | Action::Accept
             | Action::NotDuplicate
             | Action::Link
+            | Action::Trace
     )
 }
 

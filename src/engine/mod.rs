@@ -70,6 +70,8 @@ pub struct RunningEngine {
     pub wake: Arc<Notify>,
     /// The contract in force; an operator's change swaps it (see `control`).
     pub contract: Arc<parking_lot::RwLock<Arc<Contract>>>,
+    /// What applies each change; a console in this process traces with its lookups.
+    pub applier: Arc<Applier>,
     cancel: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
     /// This engine's hold on its store: one engine per store. Released on drop.
@@ -485,6 +487,7 @@ pub async fn start_with_listener(
         paused,
         wake,
         contract: applier.contract.clone(),
+        applier,
         cancel,
         tasks,
         _lock: lock,

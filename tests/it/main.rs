@@ -29,6 +29,7 @@ mod console_queues;
 mod console_screens;
 mod console_shadow;
 mod console_sizes;
+mod console_trace;
 mod contract_check;
 mod contract_expressions;
 mod contract_preview;

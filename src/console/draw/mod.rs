@@ -45,6 +45,11 @@ pub fn paint(state: &State, frame: &mut Frame) {
         Mode::Help => overlays::help(state, frame, areas.body),
         Mode::Detail { detail, scroll } => overlays::detail(state, detail, *scroll, frame, areas.body),
         Mode::DriftDetail { item, scroll } => drift::detail(state, item, *scroll, frame, areas.body),
+        Mode::Trace {
+            employee,
+            lines,
+            scroll,
+        } => overlays::trace(state, employee, lines, *scroll, frame, areas.body),
         Mode::EditContract { editor, problems } | Mode::DiscardEdit { editor, problems } => {
             overlays::editor(state, editor, problems, frame, areas.body)
         }

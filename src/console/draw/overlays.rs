@@ -1,5 +1,5 @@
-//! What opens over a pane: an event's detail, the help, the one confirmation,
-//! a one-line prompt and the contract editor.
+//! What opens over a pane: an event's detail, an employee's trace, the help,
+//! the one confirmation, a one-line prompt and the contract editor.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -138,6 +138,31 @@ pub fn detail(state: &State, detail: &EventDetail, scroll: u16, frame: &mut Fram
         lines.extend(result);
         frame.render_widget(Paragraph::new(lines).scroll((scroll, 0)), area);
     }
+}
+
+/// `T`: an employee's trace, its lines as `hrsync trace` prints them (made
+/// safe already), the verdict set off; long lines wrap, j/k scroll.
+pub fn trace(state: &State, employee: &str, lines: &[String], scroll: u16, frame: &mut Frame, area: Rect) {
+    let mut shown = vec![Line::styled(
+        format!("TRACE OF EMPLOYEE {}", visible(employee)),
+        state.palette.accent(),
+    )];
+    shown.extend(lines.iter().map(|line| {
+        let line = visible(line).into_owned();
+        if line.starts_with("verdict:") {
+            Line::styled(line, state.palette.accent().add_modifier(Modifier::BOLD))
+        } else if line.contains("  ✗ ") {
+            Line::styled(line, state.palette.bad())
+        } else {
+            Line::raw(line)
+        }
+    }));
+    frame.render_widget(
+        Paragraph::new(shown)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
+        area,
+    );
 }
 
 pub fn help(state: &State, frame: &mut Frame, area: Rect) {

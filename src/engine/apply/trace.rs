@@ -3,13 +3,21 @@
 //! learner lookup, the plan), against the HRIS and the LMS as they are now, and
 //! reads the journal and the last reconciliation for what holds the employee up.
 
+use std::sync::Arc;
+
 use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::{Map, Value};
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+use crate::config::Config;
+use crate::connectors::ConnectorError;
+use crate::contract::Contract;
 
 use crate::contract::explain::{FieldExplained, explain_fields};
 use crate::contract::map::{EmploymentState, map_employee, out_of_scope_by};
 use crate::engine::apply::Applier;
+use crate::engine::apply::enrol::Enroller;
 use crate::engine::apply::learner_lookup::{FoundBy, user_name_of};
 use crate::engine::apply::outcome::Failure;
 use crate::engine::apply::plan::{ManagerRef, Plan, plan};
@@ -97,6 +105,185 @@ pub struct Trace {
     pub drift: Vec<TracedDrift>,
     /// The one-line answer: the block if there is one, else the plan.
     pub verdict: String,
+}
+
+impl Trace {
+    /// The trace as text, a line per step: what `hrsync trace` prints and the
+    /// console's trace shows. `text` makes each value from outside safe where
+    /// it is shown (before it is padded into its column).
+    pub fn lines(&self, text: impl Fn(&str) -> String) -> Vec<String> {
+        let mut lines = vec![format!("employee {}", text(&self.employee_id))];
+        match &self.hris {
+            None => lines.push("  HRIS        no such employee now".into()),
+            Some(record) => lines.push(format!("  HRIS        {} fields", record.len())),
+        }
+        if let Some(lifecycle) = &self.lifecycle {
+            lines.push(format!(
+                "  lifecycle   {}: {}",
+                lifecycle.outcome,
+                text(&lifecycle.by)
+            ));
+        }
+        if let Some(scope) = &self.scope {
+            lines.push(format!("  scope       {}: {}", scope.outcome, text(&scope.by)));
+        }
+        if !self.fields.is_empty() {
+            lines.push("  fields".into());
+            for field in &self.fields {
+                let lms = match &field.lms_value {
+                    Some(value) => value.to_string(),
+                    None => "(not written)".into(),
+                };
+                lines.push(format!(
+                    "    {:<18} {:<24} {} → {}{}",
+                    text(&field.field),
+                    text(&field.rule),
+                    text(field.hris_value.as_deref().unwrap_or("(empty)")),
+                    text(&lms),
+                    field
+                        .problem
+                        .as_deref()
+                        .map(|p| format!("  ✗ {}", text(p)))
+                        .unwrap_or_default()
+                ));
+            }
+        }
+        match &self.learner {
+            Some(learner) => lines.push(format!(
+                "  learner     {} ({}), {}, found by {}",
+                text(&learner.id),
+                text(learner.user_name.as_deref().unwrap_or("no userName")),
+                if learner.active { "active" } else { "inactive" },
+                learner.found_by.as_str()
+            )),
+            None => lines.push("  learner     none found".into()),
+        }
+        lines.push(format!(
+            "  plan        {}: {}",
+            self.plan.outcome,
+            text(&self.plan.by)
+        ));
+        if let Some(changes) = &self.changes {
+            for (field, after) in changes["after"].as_object().into_iter().flatten() {
+                lines.push(format!(
+                    "    {:<18} {} → {}",
+                    text(field),
+                    text(
+                        &changes["before"]
+                            .get(field)
+                            .map(|v| v.to_string())
+                            .unwrap_or("(none)".into())
+                    ),
+                    text(&after.to_string())
+                ));
+            }
+        }
+        if !self.enrol.is_empty() {
+            lines.push(format!("  enrol       {}", text(&self.enrol.join(", "))));
+        }
+        lines.push(format!("  events      {} (newest first)", self.events.len()));
+        for event in &self.events {
+            lines.push(format!(
+                "    {:>8} {} {:<12} {:<12} {}{}",
+                event.id,
+                event.received_at.strftime("%Y-%m-%d %H:%M:%S"),
+                text(&event.kind),
+                event.status.as_str(),
+                event.source,
+                event
+                    .note
+                    .as_deref()
+                    .map(|n| format!("  {}", text(n)))
+                    .unwrap_or_default()
+            ));
+        }
+        if self.drift.is_empty() {
+            lines.push("  drift       none in the last reconciliation".into());
+        }
+        for item in &self.drift {
+            lines.push(format!(
+                "  drift       run {}: {} {} (HRIS {}, LMS {}) {}",
+                item.run_id,
+                item.category,
+                text(&item.field),
+                text(item.hris_value.as_deref().unwrap_or("-")),
+                text(item.lms_value.as_deref().unwrap_or("-")),
+                item.state
+            ));
+        }
+        lines.push(format!("verdict: {}", text(&self.verdict)));
+        lines
+    }
+}
+
+/// What traces employees: an applier's lookups (the running engine's, or one
+/// made for tracing alone), and the runtime its connections live on. Cheap to clone.
+#[derive(Clone)]
+pub struct Tracer {
+    applier: Arc<Applier>,
+    runtime: tokio::runtime::Handle,
+    /// Stops the idle enroller of an applier made for tracing, with the last clone.
+    _enroller: Option<Arc<DropGuard>>,
+}
+
+impl std::fmt::Debug for Tracer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tracer")
+    }
+}
+
+impl Tracer {
+    /// Traces with the applier of an engine running in this process, on the
+    /// runtime it runs on (`None` outside one).
+    pub fn of_engine(applier: Arc<Applier>) -> Option<Tracer> {
+        Some(Tracer {
+            applier,
+            runtime: tokio::runtime::Handle::try_current().ok()?,
+            _enroller: None,
+        })
+    }
+
+    /// Traces against the systems `config` names, reading the journal and the
+    /// reconciliations of `store`, with `contract` as the contract in force.
+    /// Its applier enrols no one: its enroller idles until the last clone goes.
+    pub async fn connect(
+        config: &Config,
+        store: Store,
+        contract: Contract,
+    ) -> Result<Tracer, ConnectorError> {
+        let connections = crate::engine::connect::connect(config, &store).await?;
+        let cancel = CancellationToken::new();
+        let (enroller, _idle) = Enroller::spawn(connections.learners.clone(), false, cancel.child_token());
+        let applier = Applier::new(
+            store,
+            Arc::new(parking_lot::RwLock::new(Arc::new(contract))),
+            (connections.learners.clone(), connections.employees.clone()),
+            config.retry,
+            enroller,
+        );
+        Ok(Tracer {
+            applier: Arc::new(applier),
+            runtime: tokio::runtime::Handle::current(),
+            _enroller: Some(Arc::new(cancel.drop_guard())),
+        })
+    }
+
+    /// Traces one employee (see [`Applier::trace`]).
+    pub async fn trace(&self, employee_id: &str) -> Result<Trace, Failure> {
+        self.applier.trace(employee_id).await
+    }
+
+    /// [`Tracer::trace`] from synchronous code, even a thread of the runtime:
+    /// the trace runs on a thread of its own, which this one waits for (a few
+    /// HTTP reads). On a current-thread runtime, call it off that runtime's thread.
+    pub fn trace_blocking(&self, employee_id: &str) -> Result<Trace, Failure> {
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| self.runtime.block_on(self.trace(employee_id)))
+                .join()
+                .unwrap_or_else(|_| Err(Failure::permanent("the trace panicked")))
+        })
+    }
 }
 
 impl Applier {

@@ -32,6 +32,7 @@ pub use crate::contract::{
 };
 pub use crate::engine::apply::credentials::CredentialStatus;
 pub use crate::engine::apply::resolve::Resolved;
+pub use crate::engine::apply::trace::{Trace, Tracer};
 pub use crate::model::connections::HrisKind;
 
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +45,15 @@ pub enum HandleError {
     NoStore(String),
     #[error(transparent)]
     Shadow(#[from] crate::engine::apply::shadow::ShadowError),
+    #[error("{0}")]
+    NoTracer(String),
+    #[error("tracing employee {employee}: {message}")]
+    Trace { employee: String, message: String },
 }
+
+/// Why a console attached by `--db` alone cannot trace.
+const NO_TRACER: &str = "this console cannot trace: it has no connections to the HRIS and the LMS \
+     (run it with the engine, or attach with --config and the configuration's secrets)";
 
 /// What became of a contract an operator asked to apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +73,8 @@ pub struct EngineHandle {
     metrics: Option<Arc<Metrics>>,
     /// The contract the engine started with, for when no operator has applied one yet.
     started_contract: Option<String>,
+    /// What traces an employee (`T`), or why this console cannot.
+    tracer: Result<Tracer, String>,
 }
 
 impl EngineHandle {
@@ -75,6 +86,8 @@ impl EngineHandle {
             wake: Some(engine.wake.clone()),
             metrics: Some(engine.metrics.clone()),
             started_contract: contract_text,
+            tracer: Tracer::of_engine(engine.applier.clone())
+                .ok_or_else(|| "this console cannot trace: it runs outside the engine's runtime".into()),
         }
     }
 
@@ -117,6 +130,7 @@ impl EngineHandle {
             wake: None,
             metrics: None,
             started_contract: None,
+            tracer: Err(NO_TRACER.into()),
         }
     }
 
@@ -129,6 +143,32 @@ impl EngineHandle {
     pub fn with_contract_text(mut self, text: Option<String>) -> EngineHandle {
         self.started_contract = text;
         self
+    }
+
+    /// Traces with `tracer`, or says why it cannot (`Err`).
+    pub fn with_tracer(mut self, tracer: Result<Tracer, String>) -> EngineHandle {
+        self.tracer = tracer;
+        self
+    }
+
+    /// Attached with a configuration: traces against the systems it names, its
+    /// connections made now, with the contract in force. When they cannot be
+    /// made, `T` says why; the console works on without it.
+    pub async fn connect_tracer(self, config: &crate::config::Config) -> EngineHandle {
+        let contract = self
+            .contract_text()
+            .map_err(|e| e.to_string())
+            .and_then(|text| text.ok_or_else(|| "no contract is known (attach with --contract)".to_string()))
+            .and_then(|text| {
+                crate::contract::parse(&text).map_err(|_| "the contract in force does not check".to_string())
+            });
+        let tracer = match contract {
+            Ok(contract) => Tracer::connect(config, self.store.clone(), contract)
+                .await
+                .map_err(|e| format!("connecting: {e}")),
+            Err(why) => Err(why),
+        };
+        self.with_tracer(tracer.map_err(|why| format!("this console cannot trace: {why}")))
     }
 
     pub fn operator(&self) -> &str {
@@ -232,6 +272,22 @@ impl EngineHandle {
             return Ok(Some(started.clone()));
         }
         Ok(self.store.contract_in_force()?)
+    }
+
+    /// One employee through the pipeline, as `hrsync trace` shows it: reads the
+    /// HRIS and the LMS as they are now (a few HTTP reads) and the journal; writes
+    /// nothing. It blocks until done: the console calls it off its UI loop.
+    pub fn trace(&self, employee_id: &str) -> Result<Trace, HandleError> {
+        let tracer = self
+            .tracer
+            .as_ref()
+            .map_err(|why| HandleError::NoTracer(why.clone()))?;
+        tracer
+            .trace_blocking(employee_id)
+            .map_err(|failure| HandleError::Trace {
+                employee: employee_id.to_string(),
+                message: failure.message,
+            })
     }
 
     // --- commands ---
