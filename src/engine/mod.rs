@@ -69,6 +69,9 @@ pub struct RunningEngine {
     pub wake: Arc<Notify>,
     /// The contract in force; an operator's change swaps it (see `control`).
     pub contract: Arc<parking_lot::RwLock<Arc<Contract>>>,
+    /// What a console's contract preview maps: the HRIS, and the list the last
+    /// reconciliation pulled from it.
+    pub preview: operator::preview::Population,
     cancel: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
     /// This engine's hold on its store: one engine per store. Released on drop.
@@ -165,6 +168,12 @@ pub async fn start_with_listener(
     let in_force = Arc::new(parking_lot::RwLock::new(contract.clone()));
     let connections = connect::connect_in_force(config, &store, &in_force).await?;
     let learners = connections.learners.clone();
+    let preview = operator::preview::Population {
+        source: connections.employees.clone(),
+        latest: connections.latest_pull.clone(),
+        max_age: config.preview.max_age,
+        safety: config.safety,
+    };
     let notifier = Notifier::new(config.notify_url.clone());
     let metrics = Arc::new(Metrics::default());
     let cancel = CancellationToken::new();
@@ -475,6 +484,7 @@ pub async fn start_with_listener(
         paused,
         wake,
         contract: applier.contract.clone(),
+        preview,
         cancel,
         tasks,
         _lock: lock,
