@@ -168,3 +168,61 @@ impl Console {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    use super::Previewed;
+    use crate::console::state::Mode;
+    use crate::console::{Console, ConsoleOptions};
+    use crate::engine::operator::handle::EngineHandle;
+    use crate::store::Store;
+
+    const CONTRACT: &str = include_str!("../../assets/contract.toml");
+
+    fn press(console: &mut Console, code: KeyCode, modifiers: KeyModifiers) {
+        console.key(KeyEvent::new(code, modifiers));
+    }
+
+    #[test]
+    fn yes_waits_for_the_count_and_a_count_that_fails_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("hrsync.db")).unwrap();
+        let handle = EngineHandle::on_store(store.clone()).with_contract_text(Some(CONTRACT.into()));
+        let mut console = Console::new(handle.clone(), &ConsoleOptions::default());
+        // From here on, reads wait for the loop, as they do in a terminal.
+        console.reads_off_loop();
+        for c in "5e#".chars() {
+            press(&mut console, KeyCode::Char(c), KeyModifiers::NONE);
+        }
+        press(&mut console, KeyCode::Char('s'), KeyModifiers::CONTROL);
+        assert!(matches!(console.state.mode, Mode::Confirm { .. }));
+        let review = console.state.panes.contract.review.as_ref().unwrap();
+        assert!(matches!(review.preview, Previewed::Counting));
+
+        press(&mut console, KeyCode::Char('y'), KeyModifiers::NONE);
+        assert!(
+            matches!(console.state.mode, Mode::Confirm { .. }),
+            "still reviewing"
+        );
+        let flash = console.state.flash.as_ref().unwrap();
+        assert!(flash.text.contains("still being counted"), "{flash:?}");
+        assert_eq!(store.contract_requested().unwrap(), None);
+
+        // The count comes back: this handle has no HRIS to pull from.
+        for read in console.take_reads() {
+            let loaded = read.run(&handle);
+            console.update(loaded);
+        }
+        let review = console.state.panes.contract.review.as_ref().unwrap();
+        match &review.preview {
+            Previewed::Failed(why) => assert!(why.contains("no HRIS to preview against"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        // Nothing counted, nothing marked: the engine's own [safety] still holds.
+        press(&mut console, KeyCode::Char('y'), KeyModifiers::NONE);
+        assert_eq!(store.contract_requested().unwrap(), Some(format!("#{CONTRACT}")));
+        assert!(console.state.panes.contract.review.is_none());
+    }
+}
