@@ -8,7 +8,8 @@ use clap::Args;
 
 use crate::config::Config;
 use crate::console::{ConsoleOptions, run_console};
-use crate::engine::{self, operator::handle::EngineHandle};
+use crate::engine;
+use crate::engine::operator::handle::{EngineHandle, Population};
 
 #[derive(Args, Debug)]
 pub struct ConsoleArgs {
@@ -53,6 +54,30 @@ async fn attached_tracer(handle: EngineHandle, args: &ConsoleArgs) -> EngineHand
     }
 }
 
+/// Attached, the contract review previews against a fresh pull of the HRIS the
+/// configuration names (no reconciliation in this process keeps one). Without
+/// its secrets there is no HRIS to pull: the review says so.
+fn attached_population(config: &Path, db: &Path) -> Option<Population> {
+    let loaded = (|| -> anyhow::Result<Population> {
+        let config = Config::load(config)?;
+        let store = crate::store::Store::open(db)?;
+        let source = crate::engine::connect::hris_source(&config, &store)?;
+        Ok(Population {
+            source,
+            latest: Default::default(),
+            max_age: std::time::Duration::ZERO,
+            safety: config.safety,
+        })
+    })();
+    match loaded {
+        Ok(population) => Some(population),
+        Err(error) => {
+            tracing::warn!(%error, "no HRIS for the contract review's impact preview");
+            None
+        }
+    }
+}
+
 pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
     let options = ConsoleOptions {
         read_only: args.read_only,
@@ -81,6 +106,13 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
         // Attached, operator actions append to the audit log from this process.
         if let Some(key) = super::audit::writer_key(args.config.as_deref())? {
             handle = handle.with_audit_key(key);
+        }
+        if let Some(population) = args
+            .config
+            .as_deref()
+            .and_then(|config| attached_population(config, &db))
+        {
+            handle = handle.with_population(population);
         }
         return run_console(handle, options).await;
     }

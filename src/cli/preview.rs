@@ -7,15 +7,15 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use jiff::Timestamp;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::out::{print_json, say};
 use crate::config::Config;
 use crate::console::sanitise::on_stdout;
-use crate::contract::impact::{Affected, Example, Impact, Preview};
+use crate::contract::impact::Impact;
 use crate::engine::apply::safety;
 use crate::engine::intake::initial_load::hris_fields;
-use crate::engine::reconcile::rows::{Employees, Record};
+use crate::engine::operator::preview;
 use crate::store::AuditKey;
 
 /// The exit code of a preview whose deactivations trip the safety threshold.
@@ -53,39 +53,12 @@ pub async fn preview(
     // Every field either contract reads, packed as a reconciliation packs them.
     let mut fields = hris_fields(&old);
     fields.extend(hris_fields(&new));
-    let mut employees = Employees::new(&fields);
-    let count = connections
-        .employees
-        .each_employee(&fields, &mut |record| employees.push(&record))
+    let pulled = preview::pull(connections.employees.as_ref(), &fields)
         .await
-        .context("pulling the employees from the HRIS")?;
-    if count == 0 {
-        anyhow::bail!("the HRIS answered an empty employee list: there is nothing to preview against");
-    }
+        .map_err(|why| anyhow::anyhow!(why))?;
     let today = Timestamp::now().to_zoned(new.time_zone.clone()).date();
     let impact = tokio::task::spawn_blocking(move || {
-        let by_rule_old = employees.columns_of(&old);
-        let by_rule_new = employees.columns_of(&new);
-        // The two contracts number their fields apart: each reads through its own columns.
-        let mut preview = Preview::new(&old, &new, today, examples);
-        let (columns, mut cells) = (employees.rows.columns(), Vec::new());
-        for row in 0..employees.rows.len() {
-            employees.rows.row(row, &mut cells);
-            let (old_view, new_view) = (
-                Record {
-                    columns,
-                    cells: &cells,
-                    by_rule: &by_rule_old,
-                },
-                Record {
-                    columns,
-                    cells: &cells,
-                    by_rule: &by_rule_new,
-                },
-            );
-            preview.add_each(&old_view, &new_view);
-        }
-        preview.finish(allowed)
+        preview::impact_of(&pulled.employees, (&old, &new), today, examples, allowed)
     })
     .await
     .context("computing the preview")?;
@@ -106,107 +79,21 @@ pub async fn preview(
 
 fn print_impact(impact: &Impact, in_force: &Path, new: &Path) -> anyhow::Result<()> {
     say!(
-        "{} in place of {}: {} HRIS employees, active learners {} → {}",
+        "{} in place of {}: {}",
         on_stdout(&new.display().to_string()),
         on_stdout(&in_force.display().to_string()),
-        impact.employees,
-        impact.learners_before,
-        impact.learners_after
+        impact.summary()
     )?;
     say!()?;
-    say!(
-        "{:<22} {:>9}  examples (employee: before → after)",
-        "learner field",
-        "learners"
-    )?;
-    if impact.fields.is_empty() {
-        say!("{:<22} {:>9}", "(none)", 0)?;
-    }
-    for field in &impact.fields {
-        say!(
-            "{:<22} {:>9}  {}",
-            on_stdout(&field.field),
-            field.learners,
-            changes(&field.examples)
-        )?;
+    // The same tables the console's contract review shows.
+    for line in impact.lines(on_stdout) {
+        say!("{line}")?;
     }
     say!()?;
-    say!("{:<22} {:>9}  examples", "population", "employees")?;
-    for (what, affected) in [
-        ("enter scope", &impact.entering_scope),
-        ("leave scope", &impact.leaving_scope),
-        ("deactivated", &impact.deactivated),
-        ("newly rejected", &impact.rejected),
-    ] {
-        say!("{what:<22} {:>9}  {}", affected.count, reasons(affected))?;
-    }
-    say!()?;
-    say!("{:<22} {:>9}  examples", "enrolled in group", "learners")?;
-    if impact.enrolments.is_empty() {
-        say!("{:<22} {:>9}", "(none)", 0)?;
-    }
-    for enrolment in &impact.enrolments {
-        say!(
-            "{:<22} {:>9}  {}",
-            on_stdout(&enrolment.group),
-            enrolment.learners,
-            ids(&enrolment.examples)
-        )?;
-    }
-    say!()?;
-    let safety = &impact.safety;
-    if safety.trips_safety {
-        say!(
-            "SAFETY: {} deactivations, more than the {} [safety] allows: the engine would hold \
-             them for an operator (exit {TRIPS_SAFETY})",
-            safety.deactivations,
-            safety.allowed
-        )?;
+    if impact.safety.trips_safety {
+        say!("{} (exit {TRIPS_SAFETY})", impact.safety_line())?;
     } else {
-        say!(
-            "safety: {} deactivations, within the {} [safety] allows",
-            safety.deactivations,
-            safety.allowed
-        )?;
+        say!("{}", impact.safety_line())?;
     }
     Ok(())
-}
-
-fn shown(value: &Value) -> String {
-    match value {
-        Value::Null => "-".to_string(),
-        Value::String(text) => format!("\"{}\"", on_stdout(text)),
-        other => other.to_string(),
-    }
-}
-
-fn changes(examples: &[Example]) -> String {
-    (examples.iter())
-        .map(|e| {
-            format!(
-                "{}: {} → {}",
-                on_stdout(&e.employee_id),
-                shown(&e.before),
-                shown(&e.after)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-fn reasons(affected: &Affected) -> String {
-    (affected.examples.iter())
-        .map(|e| match &e.after {
-            Value::String(why) => format!("{} ({})", on_stdout(&e.employee_id), on_stdout(why)),
-            _ => on_stdout(&e.employee_id).into_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn ids(examples: &[Example]) -> String {
-    (examples.iter())
-        .map(|e| on_stdout(&e.employee_id).into_owned())
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -115,6 +115,7 @@ pub fn sandbox_config_from(
         audit: crate::config::AuditConfig::default(),
         shadow: false,
         parallel: crate::config::ParallelConfig::default(),
+        preview: crate::config::PreviewConfig::default(),
     }
 }
 

@@ -50,6 +50,24 @@ pub struct Config {
     pub shadow: bool,
     /// `[parallel]`: comparing the legacy process's daily output with hrsync's.
     pub parallel: ParallelConfig,
+    /// `[preview]`: what the console's contract impact preview maps.
+    pub preview: PreviewConfig,
+}
+
+/// `[preview] max_age_s` (3600): the HRIS list the last reconciliation pulled is
+/// mapped through the old and the new contract while it is younger than this;
+/// older, the console's review pulls the list afresh.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PreviewConfig {
+    pub max_age: Duration,
+}
+
+impl Default for PreviewConfig {
+    fn default() -> Self {
+        PreviewConfig {
+            max_age: Duration::from_secs(3600),
+        }
+    }
 }
 
 /// `[parallel]`: where the legacy process's daily CSV is read and how, and the

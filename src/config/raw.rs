@@ -50,6 +50,14 @@ struct RawConfig {
     mode: RawMode,
     #[serde(default)]
     parallel: RawParallel,
+    #[serde(default)]
+    preview: RawPreview,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPreview {
+    max_age_s: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -729,6 +737,10 @@ pub(super) fn resolve(
         })?;
         reconcile.time_zone_name = zone.get_ref().clone();
     }
+    let mut preview = super::PreviewConfig::default();
+    if let Some(at) = &raw.preview.max_age_s {
+        preview.max_age = r.seconds(at, "[preview] max_age_s")?;
+    }
     let contract_path = match &raw.contract {
         Some(contract) => r.path(&contract.path),
         None => r.path(&Spanned::new(0..0, "contract.toml".to_string())),
@@ -774,5 +786,6 @@ pub(super) fn resolve(
         audit,
         shadow: raw.mode.shadow.unwrap_or(false),
         parallel: r.parallel(&raw.parallel)?,
+        preview,
     })
 }

@@ -378,6 +378,28 @@ fn shadow_mode_is_off_unless_the_mode_section_says_so() {
     );
 }
 
+#[test]
+fn the_preview_age_defaults_to_an_hour_and_is_read_in_seconds() {
+    use std::time::Duration;
+    assert_eq!(parse(EXAMPLE).unwrap().preview.max_age, Duration::from_secs(3600));
+    let without = EXAMPLE
+        .replace("[preview]\n", "")
+        .replace("max_age_s = 3600\n", "");
+    assert_eq!(
+        parse(&without).unwrap().preview.max_age,
+        Duration::from_secs(3600)
+    );
+    let short = EXAMPLE.replace("max_age_s = 3600", "max_age_s = 90");
+    assert_eq!(parse(&short).unwrap().preview.max_age, Duration::from_secs(90));
+    let negative = EXAMPLE.replace("max_age_s = 3600", "max_age_s = -1");
+    let line = negative.lines().position(|l| l.starts_with("max_age_s")).unwrap() + 1;
+    let error = problem(&negative);
+    assert!(
+        error.starts_with(&format!("/etc/hrsync/hrsync.toml:{line}:")) && error.contains("max_age_s"),
+        "{error}"
+    );
+}
+
 /// The example with its commented `[parallel]` section switched on.
 fn with_parallel() -> String {
     let at = EXAMPLE

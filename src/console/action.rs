@@ -110,6 +110,14 @@ pub enum Command {
     Pause,
     Resume,
     ApplyContract(String),
+    /// An edited contract whose previewed deactivations exceed `[safety]`,
+    /// applied after the operator typed `typed` to say so (audited as an override).
+    OverrideSafety {
+        text: String,
+        deactivations: u64,
+        allowed: u64,
+        typed: String,
+    },
     FixDrift(Vec<i64>),
     FlagDrift {
         ids: Vec<i64>,
@@ -178,6 +186,9 @@ impl Command {
             Command::Pause => "pause the engine".into(),
             Command::Resume => "resume the engine".into(),
             Command::ApplyContract(_) => "apply the edited contract".into(),
+            Command::OverrideSafety { deactivations, .. } => {
+                format!("apply the edited contract over [safety] ({deactivations} deactivations)")
+            }
             Command::FixDrift(ids) => format!("fix {} (push the owner's value)", items(ids)),
             Command::FlagDrift { ids, .. } => format!("flag {} to the HRIS admin", items(ids)),
             Command::AcceptDrift { ids, .. } => format!("accept {}", items(ids)),
@@ -275,6 +286,7 @@ impl Command {
             | Command::Pause
             | Command::Resume
             | Command::ApplyContract(_)
+            | Command::OverrideSafety { .. }
             | Command::RequestReconcile => None,
         }
     }

@@ -31,6 +31,8 @@ pub struct ContractPane {
     pub scroll: u16,
     /// Where the last apply stands: "waiting for the engine", "in force".
     pub pending_version: Option<String>,
+    /// The edited contract under review (Ctrl-S) and its impact preview.
+    pub review: Option<super::review::Review>,
 }
 
 pub struct ContractView;

@@ -10,7 +10,7 @@ use super::command_line;
 use super::contract_view;
 use super::state::{Mode, Prompt};
 use super::update::Console;
-use crate::engine::operator::handle::{ContractVerdict, HandleError};
+use crate::engine::operator::handle::{HandleError, SafetyOverride};
 use crate::model::{Event, EventId};
 
 /// Rows a confirmation shows in detail; the rest are counted and sampled.
@@ -32,6 +32,9 @@ impl Console {
             return Ok(());
         }
         if command.needs_confirmation() {
+            if let Command::ApplyContract(text) = &command {
+                self.review_contract(text.clone())?;
+            }
             let body = self.confirmation_body(&command);
             self.state.mode = Mode::Confirm { command, body };
             return Ok(());
@@ -42,7 +45,7 @@ impl Console {
     /// What every confirmation says, in the same order: how many and which (a
     /// count and a sample of ids), a few of them in detail, what yes does, and
     /// the reason given.
-    fn confirmation_body(&self, command: &Command) -> Vec<String> {
+    pub(super) fn confirmation_body(&self, command: &Command) -> Vec<String> {
         let mut body = Vec::new();
         match command {
             Command::RetryAllFailing => body.push(format!(
@@ -111,23 +114,26 @@ impl Console {
             Command::LeaveShadow { reason } => h.leave_shadow(reason.as_deref().unwrap_or("")),
             Command::Pause => h.set_paused(true).map(|_| 1),
             Command::Resume => h.set_paused(false).map(|_| 1),
-            Command::ApplyContract(text) => match h.apply_contract(&text)? {
-                ContractVerdict::Applied { version } => {
-                    self.state.panes.contract.pending_version = Some(version.clone());
-                    self.state.say(format!(
-                        "contract {version} handed to the engine; it switches within a second"
-                    ));
-                    self.store_changed();
-                    return Ok(());
-                }
-                ContractVerdict::Refused(problems) => {
-                    self.state.warn(format!(
-                        "contract refused: {} problem(s); the old one stays",
-                        problems.len()
-                    ));
-                    return Ok(());
-                }
-            },
+            Command::ApplyContract(text) => {
+                let verdict = h.apply_contract(&text)?;
+                self.contract_applied(verdict, None);
+                return Ok(());
+            }
+            Command::OverrideSafety {
+                text,
+                deactivations,
+                allowed,
+                typed,
+            } => {
+                let overriding = SafetyOverride {
+                    deactivations,
+                    allowed,
+                    typed,
+                };
+                let verdict = h.apply_contract_overriding(&text, Some(overriding))?;
+                self.contract_applied(verdict, Some(deactivations));
+                return Ok(());
+            }
         };
         match done {
             Ok(n) => {
@@ -233,6 +239,7 @@ impl Console {
                     Prompt::Reason(command) => self.request(command.with_reason(text))?,
                     Prompt::Expiry(command) => self.submit_expiry(command, text)?,
                     Prompt::LinkEmployee(command) => self.submit_link(command, text)?,
+                    Prompt::TypeToConfirm { command, word } => self.submit_typed(command, &word, text)?,
                 }
             }
             Mode::EditContract { editor, .. } => {

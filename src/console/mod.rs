@@ -20,6 +20,7 @@ pub mod palette;
 pub mod panes;
 mod queue;
 pub mod read;
+mod review;
 pub mod sanitise;
 pub mod state;
 pub mod terminal;

@@ -26,6 +26,12 @@ pub enum Prompt {
     Expiry(Command),
     /// The employee id a learner is linked to (prefilled from the learner).
     LinkEmployee(Command),
+    /// A command so far-reaching that a yes is not enough: `word` must be typed
+    /// (an edited contract deactivating more than `[safety]` allows).
+    TypeToConfirm {
+        command: Command,
+        word: String,
+    },
 }
 
 impl Prompt {
@@ -37,6 +43,9 @@ impl Prompt {
             Prompt::Reason(command) => command.reason_question(),
             Prompt::Expiry(_) => "Accept until? days (30) or a date (2030-12-31); empty: no end".into(),
             Prompt::LinkEmployee(command) => format!("{} to which employee id?", command.describe()),
+            Prompt::TypeToConfirm { word, .. } => {
+                format!("Over [safety]: type \"{word}\" to apply (Esc: back to the review)")
+            }
         }
     }
 }

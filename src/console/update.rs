@@ -357,8 +357,8 @@ impl Console {
             Action::Yes if matches!(self.state.mode, Mode::DiscardEdit { .. }) => self.discard_edit(true),
             Action::No if matches!(self.state.mode, Mode::DiscardEdit { .. }) => self.discard_edit(false),
             Action::Yes => {
-                if let Mode::Confirm { command, .. } = std::mem::take(&mut self.state.mode) {
-                    self.execute(command)?;
+                if let Mode::Confirm { command, body } = std::mem::take(&mut self.state.mode) {
+                    self.confirmed(command, body)?;
                 }
             }
             Action::No => match std::mem::take(&mut self.state.mode) {
@@ -368,6 +368,7 @@ impl Console {
                     ..
                 } => {
                     let editor = TextArea::new(text.lines().map(str::to_string).collect());
+                    self.state.panes.contract.review = None;
                     self.state.mode = Mode::EditContract {
                         editor,
                         problems: Vec::new(),
@@ -417,9 +418,17 @@ impl Console {
     }
 
     fn back(&mut self) {
-        match self.state.mode {
+        match &self.state.mode {
             Mode::EditContract { .. } => self.leave_editor(),
             Mode::DiscardEdit { .. } => self.discard_edit(false),
+            Mode::Prompt {
+                prompt: Prompt::TypeToConfirm { command, .. },
+                ..
+            } => {
+                let command = command.clone();
+                self.back_to_review(&command);
+                self.state.say("nothing applied; the review again");
+            }
             _ => self.state.mode = Mode::Normal,
         }
     }

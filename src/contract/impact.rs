@@ -312,6 +312,10 @@ fn note(affected: &mut Affected, examples: usize, id: impl FnOnce() -> String, b
     }
 }
 
+#[path = "impact_text.rs"]
+mod text;
+pub use text::Shown;
+
 #[cfg(test)]
 #[path = "impact_tests.rs"]
 mod tests;

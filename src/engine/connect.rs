@@ -21,6 +21,9 @@ pub struct Connections {
     pub completions: Option<Arc<dyn CompletionSource>>,
     /// For an LMS fed by a CSV file: what writes the file, and its own export.
     pub feed: Option<FeedParts>,
+    /// The newest full list read from `employees` (a reconciliation's), kept
+    /// packed for contract previews.
+    pub latest_pull: super::operator::preview::LatestPull,
 }
 
 /// A CSV-feed LMS's writer, and the user export reconciliation compares with.
@@ -72,15 +75,28 @@ pub async fn connect_in_force(
     fill(config, store, shape).await
 }
 
-async fn fill(config: &Config, store: &Store, shape: ShapeOf) -> Result<Connections, ConnectorError> {
+/// The HRIS alone, as a source of employees (what a contract preview pulls).
+pub fn hris_source(config: &Config, store: &Store) -> Result<Arc<dyn EmployeeSource>, ConnectorError> {
+    Ok(hris_roles(config, store)?.0)
+}
+
+/// Where employees are read, and where completions are written back (if anywhere).
+type HrisRoles = (Arc<dyn EmployeeSource>, Option<Arc<dyn TrainingTarget>>);
+
+fn hris_roles(config: &Config, store: &Store) -> Result<HrisRoles, ConnectorError> {
     let reads = super::read_retry::read_backoff(&config.retry);
-    let (employees, training) = match roles::connect_hris(&config.hris, reads)? {
+    Ok(match roles::connect_hris(&config.hris, reads)? {
         Some(hris) => (hris.employees, Some(hris.training)),
         None => (
             Arc::new(super::intake::files::TakenExports::new(store.clone())) as Arc<dyn EmployeeSource>,
             None,
         ),
-    };
+    })
+}
+
+async fn fill(config: &Config, store: &Store, shape: ShapeOf) -> Result<Connections, ConnectorError> {
+    let reads = super::read_retry::read_backoff(&config.retry);
+    let (employees, training) = hris_roles(config, store)?;
     let (learners, feed) = match (config.lms.kind, &config.lms.feed) {
         (LmsKind::Csv, Some(feed)) => {
             let writer = Arc::new(super::feed::FeedWriter::open(store.clone(), feed).await?);
@@ -101,6 +117,7 @@ async fn fill(config: &Config, store: &Store, shape: ShapeOf) -> Result<Connecti
         training,
         learners,
         feed,
+        latest_pull: Default::default(),
         completions: config
             .lrs
             .as_ref()

@@ -72,6 +72,9 @@ pub struct RunningEngine {
     pub contract: Arc<parking_lot::RwLock<Arc<Contract>>>,
     /// What applies each change; a console in this process traces with its lookups.
     pub applier: Arc<Applier>,
+    /// What a console's contract preview maps: the HRIS, and the list the last
+    /// reconciliation pulled from it.
+    pub preview: operator::preview::Population,
     cancel: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
     /// This engine's hold on its store: one engine per store. Released on drop.
@@ -168,6 +171,12 @@ pub async fn start_with_listener(
     let in_force = Arc::new(parking_lot::RwLock::new(contract.clone()));
     let connections = connect::connect_in_force(config, &store, &in_force).await?;
     let learners = connections.learners.clone();
+    let preview = operator::preview::Population {
+        source: connections.employees.clone(),
+        latest: connections.latest_pull.clone(),
+        max_age: config.preview.max_age,
+        safety: config.safety,
+    };
     let notifier = Notifier::new(config.notify_url.clone());
     let metrics = Arc::new(Metrics::default());
     let cancel = CancellationToken::new();
@@ -488,6 +497,7 @@ pub async fn start_with_listener(
         wake,
         contract: applier.contract.clone(),
         applier,
+        preview,
         cancel,
         tasks,
         _lock: lock,

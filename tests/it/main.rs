@@ -25,6 +25,7 @@ mod console_hostile;
 mod console_live;
 mod console_marks;
 mod console_paging;
+mod console_preview;
 mod console_queues;
 mod console_screens;
 mod console_shadow;

@@ -11,6 +11,7 @@ pub(super) mod lists;
 pub(super) mod marks;
 mod overlays;
 pub(super) mod queues;
+mod review;
 pub(super) mod status_bar;
 
 pub use lists::clock;
@@ -21,11 +22,11 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::action::Action;
+use super::action::{Action, Command};
 use super::keys;
 use super::layout;
 use super::sanitise::{self, visible};
-use super::state::{Mode, Pane, State};
+use super::state::{Mode, Pane, Prompt, State};
 
 /// Draws the console, then sweeps the frame (see [`sanitise::sweep`]): every
 /// draw site escapes outside text itself, and the sweep makes sure a site added
@@ -53,9 +54,23 @@ pub fn paint(state: &State, frame: &mut Frame) {
         Mode::EditContract { editor, problems } | Mode::DiscardEdit { editor, problems } => {
             overlays::editor(state, editor, problems, frame, areas.body)
         }
+        // An edited contract under review: its diff and its impact, the typed
+        // confirmation over it when it trips [safety].
+        Mode::Confirm {
+            command: Command::ApplyContract(_),
+            body,
+        } => review::review(state, body, frame, areas.body),
+        Mode::Prompt {
+            prompt: Prompt::TypeToConfirm { command, .. },
+            ..
+        } => review::review(state, &review_body(state, command), frame, areas.body),
         _ => pane(state, frame, areas.body),
     }
     match &state.mode {
+        Mode::Confirm {
+            command: Command::ApplyContract(_),
+            ..
+        } => {}
         Mode::Confirm { command, body } => overlays::confirm(state, command, body, frame, areas.body),
         Mode::Prompt {
             prompt,
@@ -74,6 +89,16 @@ pub fn paint(state: &State, frame: &mut Frame) {
         _ => {}
     }
     footer(state, frame, areas.footer);
+}
+
+/// The diff a typed confirmation's review shows under it.
+fn review_body(state: &State, command: &Command) -> Vec<String> {
+    match command {
+        Command::OverrideSafety { text, .. } => {
+            super::contract_view::diff(state.panes.contract.text.as_deref().unwrap_or(""), text)
+        }
+        _ => Vec::new(),
+    }
 }
 
 fn pane(state: &State, frame: &mut Frame, area: Rect) {

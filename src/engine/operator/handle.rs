@@ -3,6 +3,7 @@
 //! headless `hrsync run`, the same commands travel through the store's control table.
 
 mod drift;
+mod preview;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -27,13 +28,18 @@ use crate::store::{
 pub use super::health::SystemState;
 pub use super::status::EngineState;
 pub use crate::connectors::inbox::rejects_path;
+pub use crate::contract::impact::{
+    Affected, DEFAULT_EXAMPLES, Enrolment, Example, FieldImpact, Impact, SafetyMark, Shown,
+};
 pub use crate::contract::{
     Contract, EmptyRule, FieldType, LeaveAction, Owner, TriggerWhen, parse as check_contract,
 };
 pub use crate::engine::apply::credentials::CredentialStatus;
 pub use crate::engine::apply::resolve::Resolved;
 pub use crate::engine::apply::trace::{Trace, Tracer};
+pub use crate::engine::operator::preview::{Population, PulledBy};
 pub use crate::model::connections::HrisKind;
+pub use preview::ContractPreview;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HandleError {
@@ -49,6 +55,19 @@ pub enum HandleError {
     NoTracer(String),
     #[error("tracing employee {employee}: {message}")]
     Trace { employee: String, message: String },
+    /// A contract preview that could not be made (no HRIS to pull, a pull that failed).
+    #[error("{0}")]
+    Preview(String),
+}
+
+/// An operator applying a contract whose deactivations exceed `[safety]`, having
+/// typed the confirmation asked for: recorded in the contract's audit entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SafetyOverride {
+    pub deactivations: u64,
+    pub allowed: u64,
+    /// What the operator typed to confirm.
+    pub typed: String,
 }
 
 /// Why a console attached by `--db` alone cannot trace.
@@ -75,6 +94,8 @@ pub struct EngineHandle {
     started_contract: Option<String>,
     /// What traces an employee (`T`), or why this console cannot.
     tracer: Result<Tracer, String>,
+    /// The HRIS a contract preview maps (none: previews are refused).
+    population: Option<Population>,
 }
 
 impl EngineHandle {
@@ -88,6 +109,7 @@ impl EngineHandle {
             started_contract: contract_text,
             tracer: Tracer::of_engine(engine.applier.clone())
                 .ok_or_else(|| "this console cannot trace: it runs outside the engine's runtime".into()),
+            population: Some(engine.preview.clone()),
         }
     }
 
@@ -131,12 +153,20 @@ impl EngineHandle {
             metrics: None,
             started_contract: None,
             tracer: Err(NO_TRACER.into()),
+            population: None,
         }
     }
 
     /// Acts as `name` in the audit log.
     pub fn with_operator(mut self, name: impl Into<String>) -> EngineHandle {
         self.operator = name.into();
+        self
+    }
+
+    /// Previews contracts against this HRIS (attached: a fresh pull each time,
+    /// as no reconciliation in this process keeps one).
+    pub fn with_population(mut self, population: Population) -> EngineHandle {
+        self.population = Some(population);
         self
     }
 
@@ -376,6 +406,17 @@ impl EngineHandle {
 
     /// Checks `text` as a contract; when it passes, hands it to the engine and audits it.
     pub fn apply_contract(&self, text: &str) -> Result<ContractVerdict, HandleError> {
+        self.apply_contract_overriding(text, None)
+    }
+
+    /// [`EngineHandle::apply_contract`], for a contract whose previewed
+    /// deactivations exceed `[safety]`: the audit entry records that the operator
+    /// overrode it, by how much, and what they typed to confirm.
+    pub fn apply_contract_overriding(
+        &self,
+        text: &str,
+        overriding: Option<SafetyOverride>,
+    ) -> Result<ContractVerdict, HandleError> {
         let contract = match crate::contract::parse(text) {
             Ok(contract) => contract,
             Err(problems) => return Ok(ContractVerdict::Refused(problems)),
@@ -387,14 +428,27 @@ impl EngineHandle {
                 |c| control::contract_version(&c, &old),
             )
         });
+        let mut after = serde_json::json!({ "version": version });
+        let reason = overriding.map(|o| {
+            after["safety_overridden"] = serde_json::json!({
+                "by": self.operator,
+                "deactivations": o.deactivations,
+                "allowed": o.allowed,
+                "typed": o.typed,
+            });
+            format!(
+                "[safety] overridden by {}: {} deactivations previewed, {} allowed",
+                self.operator, o.deactivations, o.allowed
+            )
+        });
         let entry = NewAuditEntry {
             actor: self.operator.clone(),
             action: AuditAction::ContractApply,
             employee_id: None,
             subject: "contract".to_string(),
             before: serde_json::json!({ "version": before }),
-            after: serde_json::json!({ "version": version }),
-            reason: None,
+            after,
+            reason,
         };
         self.store.transaction(|tx| {
             tx.request_contract(text)?;
@@ -412,3 +466,5 @@ impl EngineHandle {
         }
     }
 }
+
+//END

@@ -8,6 +8,7 @@ pub mod control;
 pub mod handle;
 pub mod health;
 pub mod metrics;
+pub mod preview;
 pub mod progress;
 pub mod status;
 

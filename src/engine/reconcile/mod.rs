@@ -23,6 +23,7 @@ use crate::contract::writeback::{Completion, StatementMapping, map_statement};
 use crate::engine::connect::Connections;
 use crate::engine::intake::duplicates::employee_groups;
 use crate::engine::intake::initial_load::hris_fields;
+use crate::engine::operator::preview::PulledEmployees;
 use crate::engine::operator::progress::Progress;
 use crate::model::DriftCategory;
 use crate::store::{Finding, ReconcileRun, Store, StoreError};
@@ -186,20 +187,27 @@ impl Reconciler {
         }
         packed.rows.shrink_to_fit();
         packed_learners.rows.shrink_to_fit();
+        let pulled_at = Timestamp::now();
         let _ = self.store.beat_run(id);
         let today = Timestamp::now().to_zoned(contract.time_zone.clone()).date();
         let (employee_count, learner_count) = (employee_count as u64, packed_learners.rows.len() as u64);
         progress.begin("reconciling: comparing", None);
         let comparing = contract.clone();
-        let (mut findings, learner_groups) = tokio::task::spawn_blocking(move || {
+        let (mut findings, learner_groups, packed) = tokio::task::spawn_blocking(move || {
             let findings = compare::compare(&comparing, &packed, &packed_learners, today);
             (
                 findings,
                 compare::learner_duplicates(&packed_learners, Timestamp::now()),
+                packed,
             )
         })
         .await
         .map_err(|e| format!("the comparison failed: {e}"))?;
+        // Kept packed, for the contract previews until the next run replaces it.
+        (self.connections.latest_pull).keep(Arc::new(PulledEmployees {
+            employees: packed,
+            pulled_at,
+        }));
         // An employee whose learner is held for an operator (a suspected duplicate)
         // is asked about in the Duplicates and Held panes, not reported as drift.
         let held = self
