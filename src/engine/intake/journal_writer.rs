@@ -113,7 +113,7 @@ async fn commit(store: &Store, requests: Vec<Request>) {
         .into_iter()
         .map(|r| ((r.batch, r.allowed), r.answer))
         .unzip();
-    let result = tokio::task::spawn_blocking(move || journal_group(&store, &batches)).await;
+    let result = tokio::task::spawn_blocking(move || journal_group(&store, batches)).await;
     match result {
         Ok(Ok(appended)) => {
             for (answer, appended) in answers.into_iter().zip(appended) {
@@ -134,27 +134,31 @@ async fn commit(store: &Store, requests: Vec<Request>) {
     }
 }
 
-fn journal_group(store: &Store, batches: &[(Vec<Intake>, u64)]) -> Result<Vec<Journaled>, StoreError> {
-    store.transaction(|tx| {
+fn journal_group(store: &Store, batches: Vec<(Vec<Intake>, u64)>) -> Result<Vec<Journaled>, StoreError> {
+    store.transaction(move |tx| {
         batches
-            .iter()
+            .into_iter()
             .map(|(batch, allowed)| {
-                let events: Vec<NewEvent> = batch.iter().map(|i| i.event.clone()).collect();
+                // The events are handed over, not copied: a delivery's payloads are most of its bytes.
+                let (events, rest): (Vec<NewEvent>, Vec<_>) = batch
+                    .into_iter()
+                    .map(|i| (i.event, (i.rejected, i.deactivates)))
+                    .unzip();
                 let appended = tx.append(&events)?;
-                for (intake, appended) in batch.iter().zip(&appended) {
-                    if let (Some(reasons), Appended::New(id)) = (&intake.rejected, appended) {
+                for ((rejected, _), appended) in rest.iter().zip(&appended) {
+                    if let (Some(reasons), Appended::New(id)) = (rejected, appended) {
                         tx.mark_rejected(*id, reasons)?;
                     }
                 }
-                let deactivating: Vec<bool> = batch
+                let deactivating: Vec<bool> = rest
                     .iter()
-                    .map(|i| i.deactivates && i.rejected.is_none())
+                    .map(|(rejected, deactivates)| *deactivates && rejected.is_none())
                     .collect();
                 let held = crate::engine::apply::safety::hold_mass_deactivations(
                     tx,
                     &appended,
                     &deactivating,
-                    *allowed,
+                    allowed,
                     "webhook delivery",
                 )?;
                 Ok(Journaled { appended, held })

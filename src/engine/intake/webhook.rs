@@ -283,13 +283,15 @@ fn reserve(seen: &Mutex<HashMap<String, i64>>, signature: &str, timestamp: i64, 
 
 /// The delivery's changes as journal entries; an unusable change is journaled as rejected.
 fn intake(contract: &Contract, body: &[u8], delivery_time: i64) -> Result<Vec<Intake>, String> {
-    let parsed: Value = serde_json::from_slice(body).map_err(|e| format!("the delivery is not JSON: {e}"))?;
-    let Some(employees) = parsed.get("employees").and_then(Value::as_array) else {
+    let mut parsed: Value =
+        serde_json::from_slice(body).map_err(|e| format!("the delivery is not JSON: {e}"))?;
+    let Some(employees) = parsed.get_mut("employees").and_then(Value::as_array_mut) else {
         return Err("the delivery has no \"employees\" list".into());
     };
     let delivered_at = Timestamp::from_second(delivery_time).unwrap_or_else(|_| Timestamp::now());
-    Ok(employees
-        .iter()
+    // Each change becomes its event's payload as it is: moved, not copied.
+    Ok(std::mem::take(employees)
+        .into_iter()
         .enumerate()
         .map(|(index, change)| one_change(contract, change, index, delivery_time, delivered_at))
         .collect())
@@ -309,7 +311,7 @@ fn id_text(value: &Value) -> Result<String, &'static str> {
 
 fn one_change(
     contract: &Contract,
-    change: &Value,
+    change: Value,
     index: usize,
     delivery_time: i64,
     delivered_at: Timestamp,
@@ -379,7 +381,7 @@ fn one_change(
             employee_id: if id.is_empty() { "(none)".into() } else { id },
             kind: action,
             occurred_at: changed_at.unwrap_or(delivered_at),
-            payload: change.clone(),
+            payload: change,
         },
         rejected: (!reasons.is_empty()).then_some(reasons),
         deactivates: false,
