@@ -499,3 +499,81 @@ async fn a_forced_cutover_below_the_bar_is_audited_with_its_reason() {
     assert_eq!(live[0].reason.as_deref(), Some("the board signed off early"));
     assert!(!world.store().shadow_mode().unwrap().is_on());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_legacy_file_dropped_in_the_inbox_of_a_running_engine_is_compared_for_its_day() {
+    let (mut world, agreeing) = world(true).await;
+    let inbox = world.dir.path().join("legacy");
+    let outbox = world.dir.path().join("legacy-rejects");
+    std::fs::create_dir_all(&inbox).unwrap();
+    world.config.shadow = true;
+    world.config.parallel = hrsync::config::ParallelConfig {
+        inbox: Some(hrsync::config::Arrivals {
+            inbox: inbox.display().to_string(),
+            pattern: "*.csv".into(),
+            settle: std::time::Duration::from_millis(300),
+            done_suffix: Some(".done".into()),
+            outbox: outbox.clone(),
+            keep: std::time::Duration::from_secs(30 * 86_400),
+            scan_every: std::time::Duration::from_millis(100),
+            sftp: Default::default(),
+        }),
+        columns: spec().columns,
+        ..Default::default()
+    };
+    let listener = tokio::net::TcpListener::bind(world.config.webhook.listen)
+        .await
+        .unwrap();
+    let contract = hrsync::contract::parse(common::CONTRACT).unwrap();
+    let engine = hrsync::engine::start_with_listener(&world.config, contract, listener).await;
+    world.engine = Some(engine.unwrap());
+
+    let staging = world.dir.path().join("staging");
+    std::fs::create_dir_all(&staging).unwrap();
+    let undated = staging.join("legacy.csv");
+    std::fs::write(&undated, write_feed(&spec(), &agreeing)).unwrap();
+    common::drop_in(&inbox, &undated);
+    let dated = staging.join(format!("legacy-{DATE}.csv"));
+    std::fs::write(&dated, write_feed(&spec(), &agreeing)).unwrap();
+    common::drop_in(&inbox, &dated);
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let day = loop {
+        let days = world.store().parallel_days().unwrap();
+        if let Some(day) = days.into_iter().find(|d| d.day.to_string() == DATE) {
+            break day;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the dropped legacy file was never compared"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!(day.file, format!("legacy-{DATE}.csv"));
+    assert!(day.shadow, "a shadow run compares the desired state");
+    assert!(day.matching > 0, "{day:?}");
+    let out = tokio::task::block_in_place(|| world.cli(&["parallel", "status", "--json"]));
+    let status: Value = serde_json::from_str(&ok(&out)).unwrap();
+    assert_eq!(status["days"][0]["date"], DATE, "{status}");
+
+    // The compared file moves to processed/ with its marker gone; the undated
+    // one is refused with its reason in the outbox.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !(inbox.join(format!("processed/legacy-{DATE}.csv")).exists()
+        && inbox.join("refused/legacy.csv").exists())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the files were not moved away"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(!inbox.join(format!("legacy-{DATE}.csv.done")).exists());
+    let rejects = std::fs::read_to_string(outbox.join("legacy.csv.rejects.csv")).unwrap();
+    assert!(rejects.contains("gives no day"), "{rejects}");
+    assert_eq!(
+        world.store().parallel_days().unwrap().len(),
+        1,
+        "only the dated file counts"
+    );
+}

@@ -6,6 +6,7 @@
 
 pub mod compare;
 pub mod cutover;
+pub mod inbox;
 pub mod report;
 pub mod run;
 pub mod streak;
