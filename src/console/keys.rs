@@ -112,7 +112,7 @@ fn global() -> Vec<Binding> {
         bind(&[Char(':')], ":", "command", Action::CommandLine),
         bind(&[Char('y')], "y", "copy", Action::Copy),
         write(&[Char('p')], "p", "pause", Action::TogglePause),
-        bind(&[Code(KeyCode::Tab)], "Tab/1-9", "pane", Action::NextPane),
+        bind(&[Code(KeyCode::Tab)], "Tab/0-9", "pane", Action::NextPane),
         bind(&[Code(KeyCode::BackTab)], "", "", Action::PrevPane),
         bind(&[Char('?')], "?", "help", Action::Help),
         bind(&[Char('q')], "q", "quit", Action::Quit),

@@ -32,6 +32,7 @@ pub use crate::contract::{
 };
 pub use crate::engine::apply::credentials::CredentialStatus;
 pub use crate::engine::apply::resolve::Resolved;
+pub use crate::engine::parallel::{DayState, Standing};
 pub use crate::model::connections::HrisKind;
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +45,8 @@ pub enum HandleError {
     NoStore(String),
     #[error(transparent)]
     Shadow(#[from] crate::engine::apply::shadow::ShadowError),
+    #[error(transparent)]
+    Parallel(#[from] crate::engine::parallel::ParallelError),
 }
 
 /// What became of a contract an operator asked to apply.
@@ -64,6 +67,8 @@ pub struct EngineHandle {
     metrics: Option<Arc<Metrics>>,
     /// The contract the engine started with, for when no operator has applied one yet.
     started_contract: Option<String>,
+    /// `[parallel]`: the business days and the bar the Cutover pane counts against.
+    parallel: crate::config::ParallelConfig,
 }
 
 impl EngineHandle {
@@ -75,6 +80,7 @@ impl EngineHandle {
             wake: Some(engine.wake.clone()),
             metrics: Some(engine.metrics.clone()),
             started_contract: contract_text,
+            parallel: Default::default(),
         }
     }
 
@@ -117,12 +123,20 @@ impl EngineHandle {
             wake: None,
             metrics: None,
             started_contract: None,
+            parallel: Default::default(),
         }
     }
 
     /// Acts as `name` in the audit log.
     pub fn with_operator(mut self, name: impl Into<String>) -> EngineHandle {
         self.operator = name.into();
+        self
+    }
+
+    /// Counts the parallel run's business days and bar as `[parallel]` says
+    /// (holidays, `required_days`); without it, weekends and 5 days.
+    pub fn with_parallel(mut self, parallel: crate::config::ParallelConfig) -> EngineHandle {
+        self.parallel = parallel;
         self
     }
 
@@ -234,7 +248,34 @@ impl EngineHandle {
         Ok(self.store.contract_in_force()?)
     }
 
+    /// How the parallel run stands: the days compared, the explanations, the
+    /// business days with the streak and the bar (today in the contract's time zone).
+    pub fn parallel_standing(&self) -> Result<crate::engine::parallel::Standing, HandleError> {
+        let zone = (self.contract_text().ok().flatten())
+            .and_then(|text| crate::contract::parse(&text).ok())
+            .map_or(jiff::tz::TimeZone::UTC, |contract| contract.time_zone);
+        let today = jiff::Timestamp::now().to_zoned(zone).date();
+        Ok(crate::engine::parallel::standing(
+            &self.store,
+            &self.parallel,
+            today,
+        )?)
+    }
+
     // --- commands ---
+
+    /// Explains the latest difference for this employee and field (audited as
+    /// `parallel.explain`), as `hrsync parallel explain` does.
+    pub fn explain_difference(
+        &self,
+        employee_id: &str,
+        field: &str,
+        reason: &str,
+    ) -> Result<crate::model::parallel::Explanation, HandleError> {
+        let (_, explanation) =
+            crate::engine::parallel::explain(&self.store, &self.operator, employee_id, field, reason)?;
+        Ok(explanation)
+    }
 
     /// Retrying events now, or dead letters, rejected or held events again.
     pub fn retry(&self, ids: &[EventId]) -> Result<Vec<Event>, HandleError> {
