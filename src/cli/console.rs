@@ -84,8 +84,8 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
         no_color: args.no_color,
     };
     if args.attach {
-        let (db, contract_path) = match (&args.db, &args.config) {
-            (Some(db), _) => (db.clone(), args.contract.clone()),
+        let (db, contract_path, parallel) = match (&args.db, &args.config) {
+            (Some(db), _) => (db.clone(), args.contract.clone(), Default::default()),
             (None, Some(config)) => {
                 // Secrets are not needed to find the store: any value stands in for them.
                 let config =
@@ -93,16 +93,19 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
                 (
                     config.store_path,
                     args.contract.clone().or(Some(config.contract_path)),
+                    config.parallel,
                 )
             }
             (None, None) => anyhow::bail!("say which engine to attach to: --db PATH or --config FILE"),
         };
         let contract = contract_path.map(|p| read(&p, "contract")).transpose()?;
         if args.read_only {
-            let handle = attached_tracer(EngineHandle::attach_read_only(&db, contract)?, &args).await;
+            let handle = EngineHandle::attach_read_only(&db, contract)?.with_parallel(parallel);
+            let handle = attached_tracer(handle, &args).await;
             return run_console(handle, options).await;
         }
-        let mut handle = attached_tracer(EngineHandle::attach(&db, contract)?, &args).await;
+        let handle = EngineHandle::attach(&db, contract)?.with_parallel(parallel);
+        let mut handle = attached_tracer(handle, &args).await;
         // Attached, operator actions append to the audit log from this process.
         if let Some(key) = super::audit::writer_key(args.config.as_deref())? {
             handle = handle.with_audit_key(key);
@@ -130,7 +133,7 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
         anyhow::anyhow!("the contract was not accepted:\n{}", listed.join("\n"))
     })?;
     let engine = engine::start(&config, contract).await?;
-    let handle = EngineHandle::in_process(&engine, Some(text));
+    let handle = EngineHandle::in_process(&engine, Some(text)).with_parallel(config.parallel.clone());
     let result = run_console(handle, options).await;
     engine.shutdown().await;
     result

@@ -157,7 +157,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// The parallel run against the legacy process: compare a day, the streak, explain a difference.
+    /// The parallel run against the legacy process: compare a day, the streak, explain a difference, report, cut over.
     Parallel {
         #[command(subcommand)]
         command: ParallelCommand,
@@ -246,6 +246,39 @@ pub enum ParallelCommand {
         /// The configuration naming the store and `[parallel]`.
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
+    },
+    /// Write the sign-off report: each business day (clean, differences, missing)
+    /// with its differences by kind, the streak and the bar, and every explained
+    /// difference with its reason, who explained it and when.
+    Report {
+        /// The Markdown report to write; the JSON goes beside it with the extension
+        /// `.json` (`--out signoff.md` writes signoff.md and signoff.json). Each is
+        /// written whole (a temporary file, then a rename), replacing an older one.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// The configuration naming the store and `[parallel]`.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Print where the report went and the streak as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Leave shadow mode once the streak reaches `required_days` (audited as
+    /// `parallel.cutover` and `mode.live`); the shadowed events are applied afresh.
+    /// Refused, exiting non-zero, below the bar or outside shadow mode.
+    Cutover {
+        /// Cut over below the bar; needs --reason.
+        #[arg(long, requires = "reason")]
+        force: bool,
+        /// Why (required with --force; kept in the audit log).
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+        /// The configuration naming the store and `[parallel]`.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Print what was done as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -350,6 +383,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     config,
                 },
         } => return parallel::explain(config, employee, field, reason),
+        Command::Parallel {
+            command: ParallelCommand::Report { out, config, json },
+        } => return parallel::report(config, out, *json),
+        Command::Parallel {
+            command:
+                ParallelCommand::Cutover {
+                    force,
+                    reason,
+                    config,
+                    json,
+                },
+        } => return parallel::cutover(config, *force, reason.as_deref(), *json),
         _ => {}
     }
     let log_file = match &cli.log_file {

@@ -1,9 +1,8 @@
-//! `hrsync parallel compare|status|explain`: the parallel run against the legacy
+//! `hrsync parallel compare|status|explain|report|cutover`: the parallel run against the legacy
 //! process. The decisions are `engine::parallel`'s; this reads the files and the
 //! lists, keeps the results and prints them.
 
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -13,14 +12,11 @@ use serde_json::json;
 
 use super::out::{print_json, say};
 use crate::config::Config;
-use crate::connectors::csv_files::{ACTIVE, FeedSpec, GROUPS, read_feed};
+use crate::connectors::inbox::write_whole;
 use crate::console::sanitise::on_stdout;
-use crate::engine::intake::initial_load::hris_fields;
 use crate::engine::operator::operator_name;
 use crate::engine::parallel::{self, DayState};
-use crate::model::parallel::LEARNER;
-use crate::model::{AuditAction, NewAuditEntry};
-use crate::store::{AuditKey, ParallelDay, Store};
+use crate::store::{AuditKey, Store};
 
 fn open(config: &Config) -> anyhow::Result<Store> {
     let key = config.audit.key.clone().map(AuditKey::new).transpose()?;
@@ -40,79 +36,23 @@ pub async fn compare(
 ) -> anyhow::Result<ExitCode> {
     let config = Config::load(config_path)?;
     let contract = super::run::load_contract(&config.contract_path)?;
-    let columns = &config.parallel.columns;
-    let key = contract.key_field().name.clone();
-    if !columns.iter().any(|(_, field)| *field == key) {
-        bail!("[parallel.columns] must map a legacy column to the contract's key field \"{key}\"");
-    }
-    for (header, field) in columns {
-        if field != ACTIVE && field != GROUPS && !contract.fields.iter().any(|f| f.name == *field) {
-            bail!(
-                "[parallel.columns] \"{header}\" names \"{field}\", which is no contract field, `active` or `groups`"
-            );
-        }
-    }
-    let spec = FeedSpec {
-        columns: columns.clone(),
-        active_words: config.parallel.active_words.clone(),
-        group_separator: config.parallel.group_separator.clone(),
-    };
+    parallel::run::check_columns(&config.parallel, &contract)?;
     let bytes =
         std::fs::read(legacy).with_context(|| format!("reading the legacy file {}", legacy.display()))?;
-    let theirs =
-        read_feed(&bytes, &spec).with_context(|| format!("reading the legacy file {}", legacy.display()))?;
     let store = open(&config)?;
-    let mode = store.shadow_mode()?;
-    let shadow = mode.is_on() || (config.shadow && mode.left.is_none());
     let connections = crate::engine::connect::connect(&config, &store).await?;
-    let ours = if shadow {
-        let fields = hris_fields(&contract);
-        let employees = (connections.employees.all_employees(&fields).await)
-            .context("pulling the employees from the HRIS")?;
-        let wanted = parallel::desired(&contract, employees.iter(), date);
-        // The engine holds suspected duplicates from sync, in shadow mode too:
-        // they are not in the state it would write.
-        store.transaction(|tx| {
-            let mut kept = Vec::with_capacity(wanted.len());
-            for row in wanted {
-                let id = row.values.get(&key).cloned().unwrap_or_default();
-                if tx.duplicate_held_events(std::slice::from_ref(&id))?.is_empty() {
-                    kept.push(row);
-                }
-            }
-            Ok(kept)
-        })?
-    } else {
-        let users = (connections.learners.all_users().await).context("listing the LMS's learners")?;
-        let mut groups_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for group in (connections.learners.all_groups().await).context("listing the LMS's groups")? {
-            for member in group.members {
-                groups_of
-                    .entry(member)
-                    .or_default()
-                    .push(group.display_name.clone());
-            }
-        }
-        parallel::written(
-            &contract,
-            users.iter().map(|u| (u.id.as_str(), &u.resource)),
-            &groups_of,
-        )
-    };
-    let fields: Vec<&str> = columns.iter().map(|(_, field)| field.as_str()).collect();
-    let comparison = parallel::compare(&key, &fields, &config.parallel.group_separator, &theirs, &ours);
-    let day = ParallelDay {
-        day: date,
-        file: legacy.display().to_string(),
-        compared_at: Timestamp::now(),
-        shadow,
-        legacy_learners: comparison.legacy_learners,
-        hrsync_learners: comparison.hrsync_learners,
-        matching: comparison.matching,
-        legacy_without_id: comparison.legacy_without_id,
-        differences: comparison.differences.clone(),
-    };
-    store.transaction(|tx| tx.record_parallel_day(&day))?;
+    let (day, comparison) = parallel::compare_file(
+        &config.parallel,
+        config.shadow,
+        &contract,
+        &store,
+        &connections,
+        &bytes,
+        &legacy.display().to_string(),
+        date,
+    )
+    .await?;
+    let shadow = day.shadow;
     let explanations = store.parallel_explanations()?;
     let open_count = parallel::unexplained(&comparison.differences, &explanations);
     if json_out {
@@ -149,22 +89,20 @@ pub async fn compare(
     Ok(ExitCode::SUCCESS)
 }
 
+/// How the parallel run stands today, in the contract's time zone.
+fn standing(config: &Config) -> anyhow::Result<(Store, parallel::Standing)> {
+    let contract = super::run::load_contract(&config.contract_path)?;
+    let store = open(config)?;
+    let today = Timestamp::now().to_zoned(contract.time_zone.clone()).date();
+    let standing = parallel::standing(&store, &config.parallel, today)?;
+    Ok((store, standing))
+}
+
 /// The business days, the streak and whether the cutover bar is reached.
 pub fn status(config_path: &Path, json_out: bool) -> anyhow::Result<ExitCode> {
     let config = Config::load(config_path)?;
-    let contract = super::run::load_contract(&config.contract_path)?;
-    let store = open(&config)?;
-    let explanations = store.parallel_explanations()?;
-    let compared: BTreeMap<Date, u64> = (store.parallel_days()?.iter())
-        .map(|day| (day.day, parallel::unexplained(&day.differences, &explanations)))
-        .collect();
-    let today = Timestamp::now().to_zoned(contract.time_zone.clone()).date();
-    let status = parallel::status(
-        &compared,
-        &config.parallel.holidays,
-        config.parallel.required_days,
-        today,
-    );
+    let (_, standing) = standing(&config)?;
+    let status = standing.status;
     if json_out {
         print_json(&status)?;
     } else {
@@ -197,39 +135,13 @@ pub fn status(config_path: &Path, json_out: bool) -> anyhow::Result<ExitCode> {
 /// Marks the latest difference for this employee and field explained (audited).
 pub fn explain(config_path: &Path, employee_id: &str, field: &str, reason: &str) -> anyhow::Result<ExitCode> {
     if reason.trim().is_empty() {
-        bail!("--reason is required: say why the legacy process and hrsync differ here");
+        bail!(parallel::ParallelError::NoReason);
     }
     let config = Config::load(config_path)?;
     let store = open(&config)?;
-    let days = store.parallel_days()?;
-    let Some((day, difference)) = (days.iter().rev()).find_map(|day| {
-        Some((
-            day.day,
-            day.differences
-                .iter()
-                .find(|d| d.employee_id == employee_id && d.field == field)?,
-        ))
-    }) else {
-        bail!(
-            "no compared day has a difference for employee {} in field {} (fields: a contract field, active, groups or {LEARNER})",
-            text(employee_id),
-            text(field)
-        );
-    };
     let actor = operator_name();
-    let explanation = store.transaction(|tx| {
-        let explanation = tx.add_parallel_explanation(difference, reason, &actor)?;
-        tx.audit(NewAuditEntry {
-            actor: actor.clone(),
-            action: AuditAction::ParallelExplain,
-            employee_id: Some(employee_id.to_string()),
-            subject: format!("parallel run {day}, field {field}"),
-            before: json!({ "legacy": difference.legacy, "hrsync": difference.hrsync, "explained": false }),
-            after: json!({ "legacy": difference.legacy, "hrsync": difference.hrsync, "explained": true }),
-            reason: Some(reason.to_string()),
-        })?;
-        Ok(explanation)
-    })?;
+    let (day, explanation) = parallel::explain(&store, &actor, employee_id, field, reason)
+        .map_err(|error| anyhow::anyhow!(text(&error.to_string())))?;
     say!(
         "explained: employee {} {} (legacy {} · hrsync {}), as of {day}, by {}",
         text(&explanation.employee_id),
@@ -238,5 +150,83 @@ pub fn explain(config_path: &Path, employee_id: &str, field: &str, reason: &str)
         text(explanation.hrsync.as_deref().unwrap_or("(none)")),
         text(&explanation.by)
     )?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where the report's JSON goes beside its Markdown `out`: the same name with
+/// the extension `.json` (`signoff.md` → `signoff.json`, `signoff` → `signoff.json`).
+pub fn report_json_path(out: &Path) -> anyhow::Result<PathBuf> {
+    if out.extension().is_some_and(|e| e.eq_ignore_ascii_case("json")) {
+        bail!(
+            "--out names the Markdown report; its JSON is written beside it with the extension .json, \
+             so give a name like signoff.md rather than {}",
+            out.display()
+        );
+    }
+    if out.file_name().is_none() {
+        bail!("--out must name a file, not {}", out.display());
+    }
+    Ok(out.with_extension("json"))
+}
+
+/// Writes the sign-off report: Markdown at `out`, JSON beside it; each file
+/// whole or not at all (a temporary name in the same folder, synced, renamed).
+pub fn report(config_path: &Path, out: &Path, json_out: bool) -> anyhow::Result<ExitCode> {
+    let json_path = report_json_path(out)?;
+    let config = Config::load(config_path)?;
+    let (_, standing) = standing(&config)?;
+    let report = parallel::report::build(&standing, Timestamp::now());
+    let json_text = serde_json::to_string_pretty(&report)? + "\n";
+    write_whole(out, report.markdown().as_bytes())
+        .with_context(|| format!("writing the report {}", out.display()))?;
+    write_whole(&json_path, json_text.as_bytes())
+        .with_context(|| format!("writing the report {}", json_path.display()))?;
+    if json_out {
+        print_json(&json!({
+            "markdown": out,
+            "json": json_path,
+            "streak": report.streak,
+            "required_days": report.required_days,
+            "bar_reached": report.bar_reached,
+        }))?;
+    } else {
+        say!(
+            "wrote {} and {}: {} business day(s), streak {} of {}, {} explained difference(s)",
+            out.display(),
+            json_path.display(),
+            report.days.len(),
+            report.streak,
+            report.required_days,
+            report.explained.len()
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Leaves shadow mode once the bar is met, or forced with a reason (audited).
+pub fn cutover(
+    config_path: &Path,
+    force: bool,
+    reason: Option<&str>,
+    json_out: bool,
+) -> anyhow::Result<ExitCode> {
+    let config = Config::load(config_path)?;
+    let (store, standing) = standing(&config)?;
+    let actor = operator_name();
+    let done = parallel::cutover(&store, &standing, &actor, force, reason)
+        .map_err(|error| anyhow::anyhow!(text(&error.to_string())))?;
+    if json_out {
+        print_json(&done)?;
+    } else {
+        say!(
+            "cut over by {}{}: the engine writes from now on; {} shadowed event(s) are planned again and applied \
+             (streak {} of {})",
+            text(&done.by),
+            if done.forced { ", forced" } else { "" },
+            done.events_applied_afresh,
+            done.streak,
+            done.required_days
+        )?;
+    }
     Ok(ExitCode::SUCCESS)
 }

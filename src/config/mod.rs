@@ -74,8 +74,11 @@ impl Default for PreviewConfig {
 /// cutover bar (consecutive clean business days).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParallelConfig {
-    /// `inbox`: a folder the legacy file is dropped in (read by a later watcher).
-    pub inbox: Option<PathBuf>,
+    /// `inbox` and the keys that say how files are taken from it (`outbox`,
+    /// `pattern`, `settle_s`, `done_suffix`, `keep_days`, `scan_every_s`, the SFTP
+    /// login): where the running engine takes the legacy files, each compared for
+    /// the day its name gives (`legacy-2026-12-04.csv`).
+    pub inbox: Option<Arrivals>,
     /// `required_days`: clean business days in a row that reach the bar (default 5).
     pub required_days: u32,
     /// `holidays`: days that are not business days, sorted.

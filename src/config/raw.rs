@@ -192,7 +192,19 @@ struct RawMode {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct RawParallel {
+    // Legacy files dropped in a folder or on SFTP, taken as other inboxes are.
     inbox: Option<Spanned<String>>,
+    pattern: Option<Spanned<String>>,
+    settle_s: Option<Spanned<f64>>,
+    done_suffix: Option<Spanned<String>>,
+    outbox: Option<Spanned<String>>,
+    keep_days: Option<Spanned<f64>>,
+    scan_every_s: Option<Spanned<f64>>,
+    key_env: Option<Spanned<String>>,
+    key_passphrase_env: Option<Spanned<String>>,
+    password_env: Option<Spanned<String>>,
+    known_hosts: Option<Spanned<String>>,
+    accept_new_host_key: Option<bool>,
     required_days: Option<Spanned<i64>>,
     #[serde(default)]
     holidays: Vec<Spanned<String>>,
@@ -477,9 +489,19 @@ impl Resolver<'_> {
 
 impl Resolver<'_> {
     /// `[parallel]`: the legacy process's daily file and the cutover bar.
-    fn parallel(&self, raw: &RawParallel) -> Result<ParallelConfig, ConfigError> {
+    fn parallel(
+        &self,
+        raw: &RawParallel,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<ParallelConfig, ConfigError> {
+        let inbox = match &raw.inbox {
+            Some(_) => {
+                Some(self.arrivals("parallel", "an outbox with its inbox", &raw_arrivals!(raw), env)?)
+            }
+            None => None,
+        };
         let mut parallel = ParallelConfig {
-            inbox: raw.inbox.as_ref().map(|inbox| self.path(inbox)),
+            inbox,
             ..ParallelConfig::default()
         };
         if let Some(days) = &raw.required_days {
@@ -785,7 +807,7 @@ pub(super) fn resolve(
         reconcile,
         audit,
         shadow: raw.mode.shadow.unwrap_or(false),
-        parallel: r.parallel(&raw.parallel)?,
+        parallel: r.parallel(&raw.parallel, env)?,
         preview,
     })
 }

@@ -430,7 +430,10 @@ fn the_parallel_section_defaults_to_five_days_and_the_feed_words() {
 fn the_example_parallel_section_reads_columns_holidays_and_inbox() {
     let config = parse(&with_parallel()).unwrap();
     let parallel = &config.parallel;
-    assert_eq!(parallel.inbox.as_deref(), Some(Path::new("/etc/hrsync/legacy")));
+    let inbox = parallel.inbox.as_ref().expect("the example has an inbox");
+    assert_eq!(inbox.inbox, "/etc/hrsync/legacy");
+    assert_eq!(inbox.outbox, Path::new("/etc/hrsync/legacy-rejects"));
+    assert_eq!(inbox.pattern, "legacy-*.csv");
     assert_eq!(parallel.required_days, 5);
     assert_eq!(
         parallel.holidays,

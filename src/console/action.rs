@@ -77,6 +77,8 @@ pub enum Action {
     Right,
     /// `T`: trace the employee the row under the cursor names.
     Trace,
+    /// Cutover: explain the parallel-run difference under the cursor, with a reason.
+    Explain,
     /// A write the operator asked for; it may still need a reason or a yes.
     Request(Command),
     /// Keys typed into the open text area.
@@ -149,6 +151,16 @@ pub enum Command {
     LeaveShadow {
         reason: Option<String>,
     },
+    /// A parallel-run difference with the legacy process is explained: it no
+    /// longer breaks the streak while both values stay the same.
+    ExplainDifference {
+        employee_id: String,
+        field: String,
+        /// Both values, for the confirmation (escaped when drawn).
+        legacy: Option<String>,
+        hrsync: Option<String>,
+        reason: Option<String>,
+    },
     /// An HRIS export held whole by the safety threshold is right: take it.
     ConfirmFile {
         id: i64,
@@ -207,6 +219,9 @@ impl Command {
             },
             Command::ConfirmFile { id, name, .. } => format!("confirm export file {id} ({name})"),
             Command::LeaveShadow { .. } => "leave shadow mode".into(),
+            Command::ExplainDifference {
+                employee_id, field, ..
+            } => format!("explain the {field} difference of employee {employee_id}"),
         }
     }
 
@@ -233,6 +248,7 @@ impl Command {
                 | Command::FlagDuplicate { note: None, .. }
                 | Command::ConfirmFile { reason: None, .. }
                 | Command::LeaveShadow { reason: None }
+                | Command::ExplainDifference { reason: None, .. }
         )
     }
 
@@ -248,6 +264,19 @@ impl Command {
             Command::FlagDuplicate { groups, .. } => Command::FlagDuplicate { groups, note: reason },
             Command::ConfirmFile { id, name, .. } => Command::ConfirmFile { id, name, reason },
             Command::LeaveShadow { .. } => Command::LeaveShadow { reason },
+            Command::ExplainDifference {
+                employee_id,
+                field,
+                legacy,
+                hrsync,
+                ..
+            } => Command::ExplainDifference {
+                employee_id,
+                field,
+                legacy,
+                hrsync,
+                reason,
+            },
             other => other,
         }
     }
@@ -283,6 +312,7 @@ impl Command {
             Command::ConfirmFile { id, .. } => Some(("export file", vec![*id])),
             Command::RetryAllFailing
             | Command::LeaveShadow { .. }
+            | Command::ExplainDifference { .. }
             | Command::Pause
             | Command::Resume
             | Command::ApplyContract(_)
@@ -300,7 +330,8 @@ impl Command {
             | Command::AcceptDrift { reason, .. }
             | Command::NotDuplicate { reason, .. }
             | Command::ConfirmFile { reason, .. }
-            | Command::LeaveShadow { reason } => reason.as_deref(),
+            | Command::LeaveShadow { reason }
+            | Command::ExplainDifference { reason, .. } => reason.as_deref(),
             Command::FlagDrift { note, .. } | Command::FlagDuplicate { note, .. } => note.as_deref(),
             _ => None,
         }
@@ -328,6 +359,9 @@ impl Command {
             }
             Command::LeaveShadow { .. } => {
                 "The engine writes from now on, for good; every shadowed event is planned again and applied."
+            }
+            Command::ExplainDifference { .. } => {
+                "It stops breaking the streak while both values stay the same; the report lists it."
             }
             _ => return None,
         })

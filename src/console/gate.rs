@@ -55,6 +55,11 @@ impl Console {
             Command::ApplyContract(text) => {
                 body = contract_view::diff(self.state.panes.contract.text.as_deref().unwrap_or(""), text);
             }
+            Command::ExplainDifference { legacy, hrsync, .. } => body.push(format!(
+                "legacy {} · hrsync {}",
+                legacy.as_deref().unwrap_or("(none)"),
+                hrsync.as_deref().unwrap_or("(none)")
+            )),
             _ => {}
         }
         if let Some((noun, ids)) = command.subjects() {
@@ -103,6 +108,7 @@ impl Console {
                 return self.execute_duplicate(command);
             }
             Command::ConfirmFile { .. } => return self.execute_file(command),
+            Command::ExplainDifference { .. } => return self.execute_explain(command),
             Command::Retry(ids) => h.retry(&ids).map(|e| e.len()),
             Command::RetryAllFailing => h.retry_all_failing().map(|e| e.len()),
             Command::Skip { ids, reason } => each(&ids, |id| h.skip(id, reason.as_deref().unwrap_or(""))),
@@ -321,6 +327,7 @@ impl Action {
                 | Action::RunReconcile
                 | Action::NotDuplicate
                 | Action::Link
+                | Action::Explain
                 | Action::Request(_)
         )
     }

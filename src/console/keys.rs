@@ -113,7 +113,7 @@ fn global() -> Vec<Binding> {
         bind(&[Char(':')], ":", "command", Action::CommandLine),
         bind(&[Char('y')], "y", "copy", Action::Copy),
         write(&[Char('p')], "p", "pause", Action::TogglePause),
-        bind(&[Code(KeyCode::Tab)], "Tab/1-9", "pane", Action::NextPane),
+        bind(&[Code(KeyCode::Tab)], "Tab/0-9", "pane", Action::NextPane),
         bind(&[Code(KeyCode::BackTab)], "", "", Action::PrevPane),
         // Where no row names an employee, `T` still answers, saying so.
         bind(&[Char('T')], "", "", Action::Trace),

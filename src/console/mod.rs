@@ -38,6 +38,7 @@ panes::registry! {
     Held => held::HeldView, held: held::HeldPane,
     Credentials => credentials::CredentialsView, credentials: credentials::CredentialsPane,
     Files => files::FilesView, files: files::FilesPane,
+    Cutover => cutover::CutoverView, cutover: cutover::CutoverPane,
 }
 
 use std::time::Duration;

@@ -170,9 +170,16 @@ impl Pane {
         Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
     }
 
+    /// The pane of a digit key: `1` the first, …, `9` the ninth, `0` the tenth.
     pub fn by_digit(digit: char) -> Option<Pane> {
         let n = digit.to_digit(10)? as usize;
-        Pane::ALL.get(n.checked_sub(1)?).copied()
+        let n = if n == 0 { 10 } else { n };
+        Pane::ALL.get(n - 1).copied()
+    }
+
+    /// The digit key of this pane (the tenth is `0`).
+    pub fn digit(self) -> usize {
+        (self.index() + 1) % 10
     }
 
     pub fn next(self) -> Pane {

@@ -442,6 +442,26 @@ pub async fn start_with_listener(
             ));
         }
     }
+    // The parallel run: legacy files dropped in `[parallel] inbox` compared for their day.
+    if let Some(arrivals) = &config.parallel.inbox {
+        let legacy = parallel::inbox::LegacyInbox {
+            store: store.clone(),
+            contract: applier.contract.clone(),
+            connections: connections.clone(),
+            parallel: config.parallel.clone(),
+            arrivals: arrivals.clone(),
+            shadow: config.shadow,
+        };
+        tasks.push(supervise::supervise(
+            "legacy inbox",
+            trouble.clone(),
+            cancel.clone(),
+            {
+                let cancel = cancel.clone();
+                move || Some(legacy.clone().run(cancel.child_token()))
+            },
+        ));
+    }
     let contract_text = std::fs::read_to_string(&config.contract_path).unwrap_or_default();
     let version = operator::control::contract_version(&applier.contract(), &contract_text);
     if !contract_text.is_empty()

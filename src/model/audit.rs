@@ -49,6 +49,8 @@ named_enum!(
         ModeLive => "mode.live",
         /// An operator explained a parallel-run difference with the legacy process.
         ParallelExplain => "parallel.explain",
+        /// An operator cut over from the legacy process (the bar met, or forced with a reason).
+        ParallelCutover => "parallel.cutover",
     }
 );
 

@@ -30,7 +30,7 @@ pub struct HrisConnection {
 /// How files are taken from an inbox, the same for the HRIS's nightly exports and
 /// the LMS's completion reports: where they arrive, which they are, when one is
 /// whole, where rejects go, how long taken ones are kept.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Arrivals {
     /// A folder, or `sftp://user@host:port/path`.
     pub inbox: String,
@@ -121,7 +121,7 @@ impl ExportFeed {
 }
 
 /// How an SFTP inbox logs in and checks the server's host key.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SftpLogin {
     /// An OpenSSH private key's text (`key_env`).
     pub private_key: Option<Secret>,

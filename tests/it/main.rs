@@ -16,6 +16,7 @@ mod connectors;
 mod console_actions;
 mod console_attach;
 mod console_command_line;
+mod console_cutover;
 mod console_drift;
 mod console_duplicates;
 mod console_files;

@@ -309,25 +309,6 @@ async fn a_run_that_cannot_finish_reports_nothing_and_one_runs_at_a_time() {
     assert!(taken_over.is_ok(), "{taken_over:?}");
 }
 
-fn hrsync(world: &World, args: &[&str]) -> (i32, Value) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hrsync"))
-        .args(args)
-        .arg("--config")
-        .arg(world.dir.path().join("hrsync.toml"))
-        .arg("--json")
-        .envs(world.engine_env())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let json = serde_json::from_str(&text).unwrap_or_else(|e| {
-        panic!(
-            "{args:?} printed no JSON ({e}): {text}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap_or(-1), json)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_command_line_runs_and_lists_for_scripts() {
     let world = common::start_for_binary(Options {
@@ -336,20 +317,17 @@ async fn the_command_line_runs_and_lists_for_scripts() {
     })
     .await;
     // Nothing synced yet: every active employee lacks a learner.
-    let (code, run) = tokio::task::block_in_place(|| hrsync(&world, &["reconcile"]));
+    let (code, run) = tokio::task::block_in_place(|| world.cli_json(&["reconcile"]));
     assert_eq!(code, 0, "{run}");
     assert_eq!(run["result"], "complete", "{run}");
     let missing = run["run"]["counts"]["employee_without_learner"].as_u64().unwrap();
     assert!(missing > 100, "{run}");
     let (code, listed) = tokio::task::block_in_place(|| {
-        hrsync(
-            &world,
-            &["drift", "list", "--category", "employee_without_learner"],
-        )
+        world.cli_json(&["drift", "list", "--category", "employee_without_learner"])
     });
     assert_eq!(code, 0);
     assert_eq!(listed["items"].as_array().unwrap().len() as u64, missing);
-    let (_, groups) = tokio::task::block_in_place(|| hrsync(&world, &["duplicates", "list"]));
+    let (_, groups) = tokio::task::block_in_place(|| world.cli_json(&["duplicates", "list"]));
     let planted = world.sandbox.shared().planted_duplicates.clone();
     for d in &planted {
         assert!(
@@ -361,6 +339,6 @@ async fn the_command_line_runs_and_lists_for_scripts() {
             "the run found {d:?}: {groups}"
         );
     }
-    let (_, flags) = tokio::task::block_in_place(|| hrsync(&world, &["flags", "list"]));
+    let (_, flags) = tokio::task::block_in_place(|| world.cli_json(&["flags", "list"]));
     assert_eq!(flags, json!([]));
 }

@@ -13,19 +13,6 @@ use hrsync::model::{Direction, EventStatus};
 use hrsync::store::EventFilter;
 use serde_json::{Value, json};
 
-fn hrsync(world: &World, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_hrsync"))
-        .arg("--log-file")
-        .arg(world.dir.path().join("hrsync.log"))
-        .args(args)
-        .arg("--config")
-        .arg(world.dir.path().join("hrsync.toml"))
-        .envs(world.engine_env())
-        .env("HRSYNC_OPERATOR", "on-call")
-        .output()
-        .unwrap()
-}
-
 fn events(world: &World, status: EventStatus, direction: Direction) -> Vec<hrsync::model::Event> {
     let filter = EventFilter {
         status: Some(status),
@@ -145,7 +132,7 @@ async fn a_shadow_run_writes_nothing_and_leaving_it_applies_everything_afresh() 
     );
 
     // The CLI lists them with the write each would make.
-    let out = tokio::task::block_in_place(|| hrsync(&world, &["retries", "list", "--shadowed"]));
+    let out = tokio::task::block_in_place(|| world.cli(&["retries", "list", "--shadowed"]));
     let listed = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success() && listed.contains(&format!("{:>8}  shadowed", created.id)),
@@ -158,13 +145,10 @@ async fn a_shadow_run_writes_nothing_and_leaving_it_applies_everything_afresh() 
     assert!(refused.to_string().contains("in shadow mode since"), "{refused}");
 
     // Leaving is an operator's action with a reason; the engine picks it up running.
-    let out = tokio::task::block_in_place(|| hrsync(&world, &["shadow", "leave"]));
+    let out = tokio::task::block_in_place(|| world.cli(&["shadow", "leave"]));
     assert!(!out.status.success(), "leaving needs --reason");
     let out = tokio::task::block_in_place(|| {
-        hrsync(
-            &world,
-            &["shadow", "leave", "--reason", "parallel run signed off"],
-        )
+        world.cli(&["shadow", "leave", "--reason", "parallel run signed off"])
     });
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let left = world
@@ -205,7 +189,7 @@ async fn a_shadow_run_writes_nothing_and_leaving_it_applies_everything_afresh() 
 
     // Back to shadow mode after leaving it: refused, naming who left and when.
     world.stop().await;
-    let out = tokio::task::block_in_place(|| hrsync(&world, &["run", "--shadow"]));
+    let out = tokio::task::block_in_place(|| world.cli(&["run", "--shadow"]));
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{said}");
     assert!(

@@ -124,7 +124,9 @@ fn list_files(folder: &Path) -> io::Result<Vec<InboxEntry>> {
     Ok(entries)
 }
 
-fn write_whole(target: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Writes `target` whole or not at all: a hidden temporary file in the same
+/// folder, synced, then renamed onto it, the folder synced.
+pub fn write_whole(target: &Path, bytes: &[u8]) -> io::Result<()> {
     let folder = parent_of(target);
     std::fs::create_dir_all(&folder)?;
     let name = target

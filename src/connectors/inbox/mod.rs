@@ -14,7 +14,7 @@ use std::sync::Arc;
 use super::ConnectorError;
 
 pub use arrivals::{Arriving, OutboxError, PROCESSED, REFUSED, content_hash, rejects_path};
-pub use folder::FolderInbox;
+pub use folder::{FolderInbox, write_whole};
 pub use sftp::SftpInbox;
 
 /// Where flat files arrive and are written: a local folder or a folder on an SFTP server.

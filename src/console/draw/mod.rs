@@ -1,6 +1,7 @@
 //! `draw`: a pure function of the state onto a frame. Header, pane tabs, the pane
 //! (a list with its status bar), the key-hint footer, and whatever overlay is open.
 
+pub(super) mod cutover;
 pub(super) mod drift;
 pub(super) mod duplicates;
 pub(super) mod files;
@@ -117,7 +118,20 @@ fn tab_labels(state: &State, short: bool) -> Vec<(Pane, String)> {
             } else {
                 view.title()
             };
-            (*pane, format!("{} {title}{}", i + 1, view.badge(state)))
+            (*pane, format!("{} {title}{}", (i + 1) % 10, view.badge(state)))
+        })
+        .collect()
+}
+
+/// Every tab's short name, the pane in front's too; `spaced`: "1 Evts", else "1Evts".
+fn tight_labels(state: &State, spaced: bool) -> Vec<(Pane, String)> {
+    let gap = if spaced { " " } else { "" };
+    Pane::ALL
+        .iter()
+        .map(|pane| {
+            let view = pane.view();
+            let label = format!("{}{gap}{}{}", pane.digit(), view.short_title(), view.badge(state));
+            (*pane, label)
         })
         .collect()
 }
@@ -137,6 +151,13 @@ fn tabs(state: &State, frame: &mut Frame, area: Rect) {
     let roomy = roomy_width(&labels) <= width;
     if !roomy && narrow_width(&labels) > width {
         labels = tab_labels(state, true);
+    }
+    // Ten panes on a narrow screen: the pane in front's name short too, then
+    // the digits without their space.
+    for spaced in [true, false] {
+        if !roomy && narrow_width(&labels) > width {
+            labels = tight_labels(state, spaced);
+        }
     }
     let mut spans = Vec::new();
     for (pane, label) in labels {

@@ -178,7 +178,7 @@ pub fn help(state: &State, frame: &mut Frame, area: Rect) {
         }
     }
     lines.push(Line::raw(
-        "anywhere  1-9/Tab panes · : commands (Tab completes) · p pause/resume · y copy (OSC 52) · \
+        "anywhere  0-9/Tab panes · : commands (Tab completes) · p pause/resume · y copy (OSC 52) · \
          ? help · q quit · Esc back",
     ));
     lines.push(Line::raw(

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use crate::model::{AuditAction, EventId, NewAuditEntry};
-use crate::store::{LeftShadow, Store, StoreError};
+use crate::store::{LeftShadow, Store, StoreError, StoreTx};
 
 /// Whether the engine writes nothing (on) or writes (off); shared, turned off once.
 #[derive(Clone, Debug, Default)]
@@ -143,27 +143,39 @@ pub fn leave(store: &Store, actor: &str, reason: &str) -> Result<Vec<EventId>, S
     if reason.trim().is_empty() {
         return Err(ShadowError::NoReason);
     }
-    store.transaction(|tx| {
-        let mode = tx.shadow_mode()?;
-        if let Some(left) = mode.left {
-            return Ok(Err(ShadowError::AlreadyLeft(left)));
-        }
-        let Some(entered_at) = mode.entered_at else {
-            return Ok(Err(ShadowError::NotInShadow));
-        };
-        tx.record_left_shadow(actor, reason)?;
-        let requeued = tx.requeue_shadowed()?;
-        tx.audit(NewAuditEntry {
-            actor: actor.to_string(),
-            action: AuditAction::ModeLive,
-            employee_id: None,
-            subject: "engine mode".into(),
-            before: json!({ "mode": "shadow", "since": entered_at }),
-            after: json!({ "mode": "live", "events_applied_afresh": requeued.len() }),
-            reason: Some(reason.to_string()),
-        })?;
-        Ok(Ok(requeued))
-    })?
+    store.transaction(|tx| leave_in(tx, actor, reason))?
+}
+
+/// [`leave`] inside a caller's transaction, so what the caller records with it
+/// (the parallel run's cutover) stands or falls with it. The outer error is the
+/// store's; the inner one says why shadow mode cannot be left.
+pub fn leave_in(
+    tx: &StoreTx<'_>,
+    actor: &str,
+    reason: &str,
+) -> Result<Result<Vec<EventId>, ShadowError>, StoreError> {
+    if reason.trim().is_empty() {
+        return Ok(Err(ShadowError::NoReason));
+    }
+    let mode = tx.shadow_mode()?;
+    if let Some(left) = mode.left {
+        return Ok(Err(ShadowError::AlreadyLeft(left)));
+    }
+    let Some(entered_at) = mode.entered_at else {
+        return Ok(Err(ShadowError::NotInShadow));
+    };
+    tx.record_left_shadow(actor, reason)?;
+    let requeued = tx.requeue_shadowed()?;
+    tx.audit(NewAuditEntry {
+        actor: actor.to_string(),
+        action: AuditAction::ModeLive,
+        employee_id: None,
+        subject: "engine mode".into(),
+        before: json!({ "mode": "shadow", "since": entered_at }),
+        after: json!({ "mode": "live", "events_applied_afresh": requeued.len() }),
+        reason: Some(reason.to_string()),
+    })?;
+    Ok(Ok(requeued))
 }
 
 #[cfg(test)]

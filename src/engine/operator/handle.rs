@@ -38,6 +38,7 @@ pub use crate::engine::apply::credentials::CredentialStatus;
 pub use crate::engine::apply::resolve::Resolved;
 pub use crate::engine::apply::trace::{Trace, Tracer};
 pub use crate::engine::operator::preview::{Population, PulledBy};
+pub use crate::engine::parallel::{DayState, Standing};
 pub use crate::model::connections::HrisKind;
 pub use preview::ContractPreview;
 
@@ -58,6 +59,8 @@ pub enum HandleError {
     /// A contract preview that could not be made (no HRIS to pull, a pull that failed).
     #[error("{0}")]
     Preview(String),
+    #[error(transparent)]
+    Parallel(#[from] crate::engine::parallel::ParallelError),
 }
 
 /// An operator applying a contract whose deactivations exceed `[safety]`, having
@@ -96,6 +99,8 @@ pub struct EngineHandle {
     tracer: Result<Tracer, String>,
     /// The HRIS a contract preview maps (none: previews are refused).
     population: Option<Population>,
+    /// `[parallel]`: the business days and the bar the Cutover pane counts against.
+    parallel: crate::config::ParallelConfig,
 }
 
 impl EngineHandle {
@@ -110,6 +115,7 @@ impl EngineHandle {
             tracer: Tracer::of_engine(engine.applier.clone())
                 .ok_or_else(|| "this console cannot trace: it runs outside the engine's runtime".into()),
             population: Some(engine.preview.clone()),
+            parallel: Default::default(),
         }
     }
 
@@ -154,6 +160,7 @@ impl EngineHandle {
             started_contract: None,
             tracer: Err(NO_TRACER.into()),
             population: None,
+            parallel: Default::default(),
         }
     }
 
@@ -167,6 +174,13 @@ impl EngineHandle {
     /// as no reconciliation in this process keeps one).
     pub fn with_population(mut self, population: Population) -> EngineHandle {
         self.population = Some(population);
+        self
+    }
+
+    /// Counts the parallel run's business days and bar as `[parallel]` says
+    /// (holidays, `required_days`); without it, weekends and 5 days.
+    pub fn with_parallel(mut self, parallel: crate::config::ParallelConfig) -> EngineHandle {
+        self.parallel = parallel;
         self
     }
 
@@ -320,7 +334,34 @@ impl EngineHandle {
             })
     }
 
+    /// How the parallel run stands: the days compared, the explanations, the
+    /// business days with the streak and the bar (today in the contract's time zone).
+    pub fn parallel_standing(&self) -> Result<crate::engine::parallel::Standing, HandleError> {
+        let zone = (self.contract_text().ok().flatten())
+            .and_then(|text| crate::contract::parse(&text).ok())
+            .map_or(jiff::tz::TimeZone::UTC, |contract| contract.time_zone);
+        let today = jiff::Timestamp::now().to_zoned(zone).date();
+        Ok(crate::engine::parallel::standing(
+            &self.store,
+            &self.parallel,
+            today,
+        )?)
+    }
+
     // --- commands ---
+
+    /// Explains the latest difference for this employee and field (audited as
+    /// `parallel.explain`), as `hrsync parallel explain` does.
+    pub fn explain_difference(
+        &self,
+        employee_id: &str,
+        field: &str,
+        reason: &str,
+    ) -> Result<crate::model::parallel::Explanation, HandleError> {
+        let (_, explanation) =
+            crate::engine::parallel::explain(&self.store, &self.operator, employee_id, field, reason)?;
+        Ok(explanation)
+    }
 
     /// Retrying events now, or dead letters, rejected or held events again.
     pub fn retry(&self, ids: &[EventId]) -> Result<Vec<Event>, HandleError> {

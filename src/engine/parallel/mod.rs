@@ -1,12 +1,19 @@
 //! The parallel run against the legacy process (SPEC §4): each business day the
 //! legacy process's CSV of what it put in the LMS is compared with hrsync's own
 //! output that day, and consecutive clean business days count towards cutover.
-//! `compare` and `streak` are pure; the CLI reads the files and lists.
+//! `compare`, `streak` and `report` are pure; `run` and `cutover` act on the
+//! store, one way for the command line, the engine's legacy inbox and the console.
 
 pub mod compare;
+pub mod cutover;
+pub mod inbox;
+pub mod report;
+pub mod run;
 pub mod streak;
 
 pub use compare::{Comparison, compare, desired, written};
+pub use cutover::{Cutover, CutoverError, cutover};
+pub use run::{ParallelError, Standing, compare_file, explain, standing};
 pub use streak::{Day, DayState, Status, is_business_day, status};
 
 use crate::model::parallel::{Difference, Explanation};

@@ -85,16 +85,15 @@ mod tests {
         days.iter().map(|&d| (d, 0)).collect()
     }
 
+    /// These days of December 2026.
+    fn december(days: &[i8]) -> Vec<Date> {
+        days.iter().map(|&d| date(2026, 12, d)).collect()
+    }
+
     #[test]
     fn five_clean_business_days_around_a_weekend_reach_the_bar() {
         // Wednesday 2026-12-02 to Tuesday 2026-12-08, the weekend between.
-        let days = [
-            date(2026, 12, 2),
-            date(2026, 12, 3),
-            date(2026, 12, 4),
-            date(2026, 12, 7),
-            date(2026, 12, 8),
-        ];
+        let days = december(&[2, 3, 4, 7, 8]);
         let s = status(&clean(&days), &[], 5, date(2026, 12, 8));
         assert_eq!(s.days.len(), 5, "Saturday and Sunday are not listed");
         assert_eq!(s.streak, 5);
@@ -105,12 +104,7 @@ mod tests {
 
     #[test]
     fn a_missed_business_day_resets_the_streak() {
-        let days = [
-            date(2026, 12, 1),
-            date(2026, 12, 2),
-            date(2026, 12, 4),
-            date(2026, 12, 7),
-        ];
+        let days = december(&[1, 2, 4, 7]);
         let s = status(&clean(&days), &[], 5, date(2026, 12, 7));
         assert_eq!(
             s.days
@@ -125,7 +119,7 @@ mod tests {
 
     #[test]
     fn a_day_with_open_differences_resets_it_too() {
-        let mut days = clean(&[date(2026, 12, 1), date(2026, 12, 2), date(2026, 12, 3)]);
+        let mut days = clean(&december(&[1, 2, 3]));
         days.insert(date(2026, 12, 2), 3);
         let s = status(&days, &[], 2, date(2026, 12, 3));
         assert_eq!(s.days[1].state, DayState::Differences(3));
@@ -135,13 +129,7 @@ mod tests {
     #[test]
     fn a_holiday_is_skipped_not_missed() {
         // Christmas on Friday 2026-12-25 is a holiday: Thursday to Tuesday is four days.
-        let days = [
-            date(2026, 12, 23),
-            date(2026, 12, 24),
-            date(2026, 12, 28),
-            date(2026, 12, 29),
-            date(2026, 12, 30),
-        ];
+        let days = december(&[23, 24, 28, 29, 30]);
         let holidays = [date(2026, 12, 25)];
         let s = status(&clean(&days), &holidays, 5, date(2026, 12, 30));
         assert!(s.days.iter().all(|d| d.date != date(2026, 12, 25)));

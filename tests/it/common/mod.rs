@@ -326,6 +326,38 @@ impl World {
         ]
     }
 
+    /// Runs the real `hrsync` binary with `args` and this world's `--config`,
+    /// its log in the world's folder, its secrets in the environment, and the
+    /// operator "on-call"; waits for it and answers what it did.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_hrsync"))
+            .arg("--log-file")
+            .arg(self.dir.path().join("hrsync.log"))
+            .args(args)
+            .arg("--config")
+            .arg(self.dir.path().join("hrsync.toml"))
+            .envs(self.engine_env())
+            .env("HRSYNC_OPERATOR", "on-call")
+            .output()
+            .unwrap()
+    }
+
+    /// [`World::cli`] with `--json`: the exit code and the JSON printed (a
+    /// test fails when none is).
+    pub fn cli_json(&self, args: &[&str]) -> (i32, Value) {
+        let mut with_json = args.to_vec();
+        with_json.push("--json");
+        let out = self.cli(&with_json);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let json = serde_json::from_str(&text).unwrap_or_else(|e| {
+            panic!(
+                "{args:?} printed no JSON ({e}): {text}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (out.status.code().unwrap_or(-1), json)
+    }
+
     /// Starts `hrsync run` on this world's configuration.
     pub fn spawn_binary(&self) -> std::process::Child {
         self.spawn_binary_with(&[])
