@@ -7,18 +7,24 @@ use super::map::MappedEmployee;
 use super::{Contract, TriggerWhen};
 
 /// The learning paths an active learner belongs in by the triggers (never removed:
-/// an enrolment, once made, is the LMS's history).
+/// an enrolment, once made, is the LMS's history). A trigger's `condition` must
+/// hold too (decided with the mapping, `MappedEmployee::conditions`).
 pub fn groups_for(contract: &Contract, mapped: &MappedEmployee, today: Date) -> Vec<String> {
     if !mapped.should_be_active(contract) {
         return Vec::new();
     }
     let mut groups = Vec::new();
-    for trigger in &contract.triggers {
+    for (at, trigger) in contract.triggers.iter().enumerate() {
+        // A trigger's condition was decided with the mapping (a failure is the record's problem).
+        if !mapped.conditions.get(at).copied().unwrap_or(true) {
+            continue;
+        }
         let group = match &trigger.when {
             TriggerWhen::Hire { within_days } => mapped
                 .hire_date
                 .filter(|&hired| {
-                    hired <= today
+                    // A pre-provisioned learner is made before the hire date: onboarding then too.
+                    (hired <= today || mapped.pre_provisioned)
                         && today
                             .since(hired)
                             .is_ok_and(|d| d.get_days() <= *within_days as i32)

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::contract::explain::{FieldExplained, explain_fields};
-use crate::contract::map::{EmploymentState, map_employee, out_of_scope_by};
+use crate::contract::map::{EmploymentState, listed, map_employee};
 use crate::engine::apply::Applier;
 use crate::engine::apply::learner_lookup::{FoundBy, user_name_of};
 use crate::engine::apply::outcome::Failure;
@@ -166,7 +166,7 @@ impl Applier {
             },
             format!("{} is \"{status}\" (lifecycle)", lifecycle.status_field),
         ));
-        trace.scope = Some(match out_of_scope_by(&contract, &mapped.values) {
+        trace.scope = Some(match mapped.out_of_scope_by.map(|at| &contract.inclusion[at]) {
             None if contract.inclusion.is_empty() => {
                 Decided::new("in scope", "the contract has no inclusion rules")
             }
@@ -177,12 +177,12 @@ impl Applier {
                     contract
                         .inclusion
                         .iter()
-                        .map(|r| format!("{} any of {} (line {})", r.field, r.any_of.join(", "), r.line))
+                        .map(|r| format!("{} (line {})", r.describe(), r.line))
                         .collect::<Vec<_>>()
                         .join("; ")
                 ),
             ),
-            Some(rule) => Decided::new(
+            Some(rule) if !listed(rule, &mapped.values) => Decided::new(
                 "out of scope",
                 format!(
                     "inclusion rule at line {}: {} is \"{}\", not any of {}",
@@ -190,6 +190,18 @@ impl Applier {
                     rule.field,
                     mapped.values.get(&rule.field).unwrap_or(""),
                     rule.any_of.join(", ")
+                ),
+            ),
+            Some(rule) => Decided::new(
+                "out of scope",
+                format!(
+                    "inclusion rule at line {}: `{}` does not hold{}",
+                    rule.line,
+                    rule.when.as_ref().map_or("", |w| w.source()),
+                    mapped
+                        .in_scope_from
+                        .map(|from| format!(" (it does from {from})"))
+                        .unwrap_or_default()
                 ),
             ),
         });
