@@ -9,7 +9,7 @@ use toml::Spanned;
 use super::raw::{RawContract, RawField, RawInclusion, RawLifecycle, RawTrigger, RawWriteback};
 use super::writeback::Writeback;
 use super::{
-    AdoptBy, Contract, EmptyRule, FieldRule, FieldType, InclusionRule, LeaveAction, Lifecycle, Owner,
+    AdoptBy, Contract, EmptyRule, FieldRule, FieldType, InclusionRule, LeaveAction, Lifecycle, OnExit, Owner,
     ScimPath, Trigger, TriggerWhen, ValueTable,
 };
 
@@ -655,6 +655,17 @@ impl Checker<'_> {
         if t.group.get_ref().trim().is_empty() {
             self.problem(&t.group, format!("trigger \"{name}\": group is empty"));
         }
+        let on_exit = match t.on_exit.as_ref().map(|o| (o, o.get_ref().as_str())) {
+            None | Some((_, "keep")) => OnExit::Keep,
+            Some((_, "remove")) => OnExit::Remove,
+            Some((at, other)) => {
+                self.problem(
+                    at,
+                    format!("trigger \"{name}\": on_exit \"{other}\" is not keep or remove"),
+                );
+                OnExit::Keep
+            }
+        };
         let condition = match &t.condition {
             Some(source) if source.get_ref().trim().is_empty() => {
                 self.problem(source, format!("trigger \"{name}\": `condition` is empty"));
@@ -687,6 +698,7 @@ impl Checker<'_> {
                 },
                 condition,
                 group: t.group.get_ref().clone(),
+                on_exit,
                 line: self.line_of(spanned),
             });
         };
@@ -766,6 +778,7 @@ impl Checker<'_> {
             when,
             condition,
             group: t.group.get_ref().clone(),
+            on_exit,
             line: self.line_of(spanned),
         })
     }

@@ -176,7 +176,35 @@ pub struct Trigger {
     pub condition: Option<std::sync::Arc<expr::Expr>>,
     /// The SCIM group's displayName; may hold `{value}`.
     pub group: String,
+    /// What happens to the membership when the trigger stops holding.
+    pub on_exit: OnExit,
     pub line: usize,
+}
+
+/// What a trigger's membership comes to once the trigger no longer holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnExit {
+    /// The learner stays in the group (onboarding: the path, once begun, is theirs).
+    #[default]
+    Keep,
+    /// The learner leaves the group (location compliance after a move), by an
+    /// ordinary planned write; their history in the LMS stays.
+    Remove,
+}
+
+impl Trigger {
+    /// Whether `group` is one this trigger can put a learner in: its group, or
+    /// for a `{value}` group any name of that shape.
+    pub fn can_give(&self, group: &str) -> bool {
+        match self.group.split_once("{value}") {
+            None => self.group == group,
+            Some((before, after)) => {
+                group.len() > before.len() + after.len()
+                    && group.starts_with(before)
+                    && group.ends_with(after)
+            }
+        }
+    }
 }
 
 impl FieldRule {

@@ -98,4 +98,6 @@ pub struct RawTrigger {
     pub pattern: Option<Spanned<String>>,
     pub within_days: Option<Spanned<u32>>,
     pub group: Spanned<String>,
+    /// keep (the default) or remove: what happens when the trigger stops holding.
+    pub on_exit: Option<Spanned<String>>,
 }

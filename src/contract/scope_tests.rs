@@ -283,3 +283,50 @@ fn scope_rules_and_triggers_say_what_they_need() {
         "{nothing:?}"
     );
 }
+
+/// `on_exit = "remove"`: the groups a moved learner leaves, and those it keeps.
+#[test]
+fn a_remove_trigger_no_longer_holding_takes_the_learner_out_and_keep_stays() {
+    use crate::contract::OnExit;
+    use crate::contract::triggers::groups_to_leave;
+    let contract = parse(EXPRESSIONS).unwrap();
+    let compliance = &contract.triggers[2];
+    assert_eq!(compliance.on_exit, OnExit::Remove);
+    assert_eq!(contract.triggers[0].on_exit, OnExit::Keep, "keep is the default");
+    assert!(compliance.can_give("Compliance London"));
+    assert!(!compliance.can_give("Compliance "), "{{value}} is never empty");
+    assert!(!compliance.can_give("Onboarding"));
+    let today = today(&contract);
+    let mut moved = record(&days(today, -3).to_string(), "Sales");
+    moved.insert("location".into(), json!("Bengaluru"));
+    let mapped = map_employee(&contract, &moved).unwrap();
+    let member_of = [
+        "Compliance London",
+        "Compliance Bengaluru",
+        "Onboarding",
+        "Chess Club",
+    ];
+    assert_eq!(
+        groups_to_leave(&contract, &mapped, today, member_of),
+        ["Compliance London"],
+        "onboarding is kept, the new location's group wanted, a group no trigger gives not ours"
+    );
+    // A learner who is no longer active keeps its groups: only an active one leaves one.
+    let mut gone = moved.clone();
+    gone.insert("employmentStatus".into(), json!("Terminated"));
+    let mapped = map_employee(&contract, &gone).unwrap();
+    assert!(groups_to_leave(&contract, &mapped, today, member_of).is_empty());
+    // The shipped contract keeps every group.
+    let shipped = parse(include_str!("../../assets/contract.toml")).unwrap();
+    let mapped = map_employee(&shipped, &moved).unwrap();
+    assert!(groups_to_leave(&shipped, &mapped, today, member_of).is_empty());
+    // A mistake is named.
+    let wrong = EXPRESSIONS.replacen("on_exit = \"remove\"", "on_exit = \"drop\"", 1);
+    let problems = parse(&wrong).unwrap_err();
+    assert!(
+        problems[0]
+            .message
+            .contains("trigger \"location compliance\": on_exit \"drop\" is not keep or remove"),
+        "{problems:?}"
+    );
+}

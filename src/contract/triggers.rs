@@ -4,7 +4,7 @@
 use jiff::civil::Date;
 
 use super::map::MappedEmployee;
-use super::{Contract, TriggerWhen};
+use super::{Contract, OnExit, TriggerWhen};
 
 /// The learning paths an active learner belongs in by the triggers (never removed:
 /// an enrolment, once made, is the LMS's history). A trigger's `condition` must
@@ -45,4 +45,37 @@ pub fn groups_for(contract: &Contract, mapped: &MappedEmployee, today: Date) -> 
         }
     }
     groups
+}
+
+/// The groups of `member_of` (those the learner is in, or recorded in) that a
+/// `on_exit = "remove"` trigger gave and that no trigger gives any more: the
+/// learner leaves them. Only an active learner leaves a group; a group a `keep`
+/// trigger could give too is kept.
+pub fn groups_to_leave<'g>(
+    contract: &Contract,
+    mapped: &MappedEmployee,
+    today: Date,
+    member_of: impl IntoIterator<Item = &'g str>,
+) -> Vec<String> {
+    let removable = |group: &str| {
+        let mut givers = contract.triggers.iter().filter(|t| t.can_give(group));
+        let mut any = false;
+        let all_remove = givers.all(|t| {
+            any = true;
+            t.on_exit == OnExit::Remove
+        });
+        any && all_remove
+    };
+    if !contract.triggers.iter().any(|t| t.on_exit == OnExit::Remove) || !mapped.should_be_active(contract) {
+        return Vec::new();
+    }
+    let wanted = groups_for(contract, mapped, today);
+    let mut leave: Vec<String> = member_of
+        .into_iter()
+        .filter(|group| removable(group) && !wanted.iter().any(|w| w == group))
+        .map(str::to_string)
+        .collect();
+    leave.sort();
+    leave.dedup();
+    leave
 }

@@ -32,6 +32,7 @@ mod console_sizes;
 mod contract_check;
 mod contract_expressions;
 mod contract_preview;
+mod contract_triggers;
 mod demo_tmux;
 mod doctor;
 mod duplicates_held;

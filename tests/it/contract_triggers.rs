@@ -1,0 +1,111 @@
+//! Leaving a trigger's group: the shipped contract with `on_exit = "remove"` on
+//! location compliance. A transfer takes the learner out of the old location's
+//! group and into the new one's, while onboarding (`keep`) stays; the removal is
+//! audited, and a reconciliation afterwards finds nothing.
+
+use std::collections::BTreeSet;
+
+use crate::common;
+
+use common::{Options, World, in_scope_and_employed, start};
+use serde_json::{Value, json};
+
+/// The shipped contract, location compliance leaving on exit, and onboarding
+/// reaching everyone (so a kept group is there to check).
+fn contract() -> &'static str {
+    let text = common::CONTRACT
+        .replacen(
+            "group = \"Compliance {value}\"",
+            "group = \"Compliance {value}\"\non_exit = \"remove\"",
+            1,
+        )
+        .replacen("within_days = 30", "within_days = 36500", 1);
+    assert_ne!(text, common::CONTRACT);
+    Box::leak(text.into_boxed_str())
+}
+
+/// The groups the learner of `employee` is in, read through `/Groups`.
+async fn groups_of(world: &World, learner_id: &str) -> BTreeSet<String> {
+    world
+        .groups()
+        .await
+        .into_iter()
+        .filter(|(_, members)| members.contains(learner_id))
+        .map(|(name, _)| name)
+        .collect()
+}
+
+fn audited(world: &World, action: &str, employee: &str) -> Vec<Value> {
+    let filter = hrsync::store::AuditFilter {
+        action: Some(action.into()),
+        ..Default::default()
+    };
+    world
+        .store()
+        .audit_page(&filter, None, 1000)
+        .unwrap()
+        .into_iter()
+        .filter(|entry| entry.employee_id.as_deref() == Some(employee))
+        .map(|entry| json!({ "subject": entry.subject, "before": entry.before, "after": entry.after }))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_leaves_the_old_location_group_and_keeps_onboarding() {
+    let world = start(Options {
+        contract: Some(contract()),
+        employees: 60,
+        ..Options::default()
+    })
+    .await;
+    world.settle().await;
+    let hris = world.hris().await;
+    let learners = world.learners().await;
+    let (employee, before) = hris
+        .iter()
+        .find(|(id, e)| {
+            in_scope_and_employed(e)
+                && e["location"].as_str().is_some_and(|l| !l.is_empty())
+                && learners.get(*id).is_some_and(|l| l["active"] == true)
+        })
+        .expect("an employee with a learner and a location");
+    let learner_id = learners[employee]["id"].as_str().unwrap().to_string();
+    let old = format!("Compliance {}", before["location"].as_str().unwrap());
+    let groups = groups_of(&world, &learner_id).await;
+    assert!(
+        groups.contains(&old) && groups.contains("Onboarding"),
+        "{groups:?}"
+    );
+
+    world
+        .churn(json!([{ "kind": "transfer", "employee_id": employee }]))
+        .await;
+    world.webhooks_delivered().await;
+    world.settle().await;
+
+    let after = &world.hris().await[employee];
+    let new = format!("Compliance {}", after["location"].as_str().unwrap());
+    assert_ne!(old, new);
+    let groups = groups_of(&world, &learner_id).await;
+    assert!(
+        !groups.contains(&old),
+        "still in {old}: {groups:?}\n{}",
+        world.events_of(employee)
+    );
+    assert!(groups.contains(&new), "not in {new}: {groups:?}");
+    assert!(groups.contains("Onboarding"), "onboarding is kept: {groups:?}");
+    // The learner itself stays, active.
+    assert_eq!(world.learners().await[employee]["active"], true);
+    // An ordinary write: audited, and the enrolment record forgotten.
+    let left = audited(&world, "learner.unenrol", employee);
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0]["subject"], format!("group {old}"));
+    assert_eq!(left[0]["before"]["learner"], learner_id.as_str());
+    let recorded = world.store().enrolments(employee).unwrap();
+    assert!(
+        !recorded.contains(&old) && recorded.contains(&new),
+        "{recorded:?}"
+    );
+
+    world.assert_reconciles_clean().await;
+}
