@@ -1,7 +1,8 @@
 //! Leaving a trigger's group: the shipped contract with `on_exit = "remove"` on
 //! location compliance. A transfer takes the learner out of the old location's
 //! group and into the new one's, while onboarding (`keep`) stays; the removal is
-//! audited, and a reconciliation afterwards finds nothing.
+//! audited, and a reconciliation afterwards finds nothing. A membership no
+//! `remove` trigger justifies any more is drift, and its fix takes it away.
 
 use std::collections::BTreeSet;
 
@@ -107,5 +108,110 @@ async fn a_transfer_leaves_the_old_location_group_and_keeps_onboarding() {
         "{recorded:?}"
     );
 
+    world.assert_reconciles_clean().await;
+}
+
+/// A membership no `remove` trigger justifies, made behind the engine's back in
+/// the LMS: a reconciliation reports it as a learner in the wrong groups, and the
+/// fix takes the learner out of it (the learner and its other groups stay).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_membership_is_drift_and_the_fix_removes_it() {
+    use hrsync::engine::operator::handle::EngineHandle;
+    use hrsync::model::DriftCategory;
+    let world = start(Options {
+        contract: Some(contract()),
+        employees: 60,
+        ..Options::default()
+    })
+    .await;
+    world.settle().await;
+    let hris = world.hris().await;
+    let learners = world.learners().await;
+    let groups = world.groups().await;
+    // Someone active, and a location group they do not belong in.
+    let (employee, record) = hris
+        .iter()
+        .find(|(id, e)| {
+            in_scope_and_employed(e)
+                && e["location"].as_str().is_some_and(|l| !l.is_empty())
+                && learners.get(*id).is_some_and(|l| l["active"] == true)
+        })
+        .unwrap();
+    let own = format!("Compliance {}", record["location"].as_str().unwrap());
+    let other = groups
+        .keys()
+        .find(|g| g.starts_with("Compliance ") && **g != own)
+        .expect("another location's group")
+        .clone();
+    let learner_id = learners[employee]["id"].as_str().unwrap().to_string();
+    let c = world.sandbox.credentials();
+    let group_id = {
+        let found: Value = world
+            .http
+            .get(format!("{}/Groups", c.scim_url))
+            .query(&[("filter", format!("displayName eq \"{other}\""))])
+            .bearer_auth(&c.scim_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        found["Resources"][0]["id"].as_str().unwrap().to_string()
+    };
+    let added = world
+        .http
+        .patch(format!("{}/Groups/{group_id}", c.scim_url))
+        .bearer_auth(&c.scim_token)
+        .header("content-type", "application/scim+json")
+        .body(
+            json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{ "op": "add", "path": "members", "value": [{ "value": learner_id }] }],
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(added.status().is_success(), "{}", added.status());
+    assert!(groups_of(&world, &learner_id).await.contains(&other));
+
+    let run = match world.reconcile().await {
+        hrsync::engine::reconcile::RunResult::Complete { run } => run,
+        other => panic!("the run did not complete: {other:?}"),
+    };
+    let items = world
+        .store()
+        .drift_items_page(run.id, Some(DriftCategory::WrongGroups), 0, 100)
+        .unwrap();
+    assert_eq!(run.total(), 1, "{items:#?}");
+    let item = &items[0];
+    assert_eq!(
+        (item.employee_id.as_str(), item.field.as_str()),
+        (employee.as_str(), other.as_str())
+    );
+    assert_eq!(
+        item.lms_value.as_deref(),
+        Some(format!("member of {other}").as_str())
+    );
+    assert_eq!(item.hris_value.as_deref(), Some("not a member"));
+
+    let handle = EngineHandle::in_process(world.engine(), None).with_operator("on-call");
+    let fixed = handle.fix_drift(&[item.id]).unwrap();
+    assert!(fixed[0].result.is_ok(), "{fixed:?}");
+    world.engine().wake.notify_one();
+    world.settle().await;
+    let groups = groups_of(&world, &learner_id).await;
+    assert!(
+        !groups.contains(&other),
+        "still in {other}: {groups:?}\n{}",
+        world.events_of(employee)
+    );
+    assert!(
+        groups.contains(&own) && groups.contains("Onboarding"),
+        "{groups:?}"
+    );
+    assert_eq!(audited(&world, "learner.unenrol", employee).len(), 1);
     world.assert_reconciles_clean().await;
 }
