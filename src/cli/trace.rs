@@ -132,6 +132,9 @@ fn print_trace(trace: &Trace) -> anyhow::Result<()> {
     if !trace.enrol.is_empty() {
         say!("  enrol       {}", text(&trace.enrol.join(", ")))?;
     }
+    if !trace.leave.is_empty() {
+        say!("  leave       {}", text(&trace.leave.join(", ")))?;
+    }
     say!("  events      {} (newest first)", trace.events.len())?;
     for event in &trace.events {
         say!(

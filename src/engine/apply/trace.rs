@@ -89,6 +89,10 @@ pub struct Trace {
     pub changes: Option<Value>,
     /// The groups the plan enrols the learner in.
     pub enrol: Vec<String>,
+    /// The groups it takes the learner out of: an `on_exit = "remove"` trigger
+    /// no longer gives them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leave: Vec<String>,
     /// The open event that keeps the employee's changes from applying, if any.
     pub blocked_by: Option<TracedEvent>,
     /// The employee's events, newest first.
@@ -120,6 +124,7 @@ impl Applier {
             plan: Decided::new("nothing", ""),
             changes: None,
             enrol: Vec::new(),
+            leave: Vec::new(),
             blocked_by,
             events,
             drift,
@@ -219,6 +224,9 @@ impl Applier {
             &manager,
             today,
         );
+        if found.is_some() {
+            trace.leave = self.groups_to_leave(&contract, &mapped, employee_id, today)?;
+        }
         trace.learner = found.map(learner_found);
         let (outcome, by) = match decided {
             Plan::Nothing { why, enrol } => {
