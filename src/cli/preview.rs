@@ -153,6 +153,18 @@ fn print_impact(impact: &Impact, in_force: &Path, new: &Path) -> anyhow::Result<
             ids(&enrolment.examples)
         )?;
     }
+    if !impact.leaving_groups.is_empty() {
+        say!()?;
+        say!("{:<22} {:>9}  examples", "taken out of group", "learners")?;
+    }
+    for left in &impact.leaving_groups {
+        say!(
+            "{:<22} {:>9}  {}",
+            on_stdout(&left.group),
+            left.learners,
+            ids(&left.examples)
+        )?;
+    }
     say!()?;
     let safety = &impact.safety;
     if safety.trips_safety {

@@ -330,3 +330,46 @@ fn a_remove_trigger_no_longer_holding_takes_the_learner_out_and_keep_stays() {
         "{problems:?}"
     );
 }
+
+/// The impact preview counts the learners a contract change takes out of a
+/// group (a `remove` trigger that no longer holds for them), per group.
+#[test]
+fn the_preview_counts_the_learners_taken_out_of_a_group() {
+    let shipped = include_str!("../../assets/contract.toml");
+    let old = parse(shipped).unwrap();
+    let narrowed = shipped.replacen(
+        "group = \"Compliance {value}\"",
+        "group = \"Compliance {value}\"\ncondition = 'hris.location != \"Berlin\"'\non_exit = \"remove\"",
+        1,
+    );
+    let new = parse(&narrowed).unwrap();
+    let today = today(&old);
+    let people: Vec<Map<String, Value>> = [("1", "Berlin"), ("2", "London"), ("3", "Berlin")]
+        .into_iter()
+        .map(|(id, location)| {
+            let mut person = record("2020-01-15", "Sales");
+            person.insert("id".into(), json!(id));
+            person.insert("employeeNumber".into(), json!(format!("E{id}")));
+            person.insert("location".into(), json!(location));
+            person
+        })
+        .collect();
+    let got = crate::contract::impact::impact(&old, &new, &people, today, 5, 50);
+    let left: Vec<(&str, u64, Vec<&str>)> = (got.leaving_groups.iter())
+        .map(|g| {
+            let ids = g.examples.iter().map(|e| e.employee_id.as_str()).collect();
+            (g.group.as_str(), g.learners, ids)
+        })
+        .collect();
+    assert_eq!(left, [("Compliance Berlin", 2, vec!["1", "3"])]);
+    assert!(got.enrolments.is_empty(), "{:?}", got.enrolments);
+    // Unchanged, nothing is taken out; the JSON of a preview without removals is as before.
+    let same = crate::contract::impact::impact(&new, &new, &people, today, 5, 50);
+    assert!(same.leaving_groups.is_empty());
+    assert!(
+        serde_json::to_value(&same)
+            .unwrap()
+            .get("leaving_groups")
+            .is_none()
+    );
+}
