@@ -230,7 +230,8 @@ impl Applier {
         );
         let leave = self.groups_to_leave(&contract, &mapped, &event.employee_id, today)?;
         if self.shadow.is_on()
-            && let Some(planned) = self.planned_in_shadow(&event.employee_id, &decided, learner.as_ref())?
+            && let Some(planned) =
+                self.planned_in_shadow(&event.employee_id, &decided, learner.as_ref(), &leave)?
         {
             return Ok(Outcome::Shadowed {
                 planned,
@@ -563,6 +564,7 @@ impl Applier {
         employee_id: &str,
         plan: &Plan,
         learner: Option<&ScimUser>,
+        leave: &[String],
     ) -> Result<Option<PlannedWrite>, Failure> {
         let target = learner.map(|user| user.id.clone());
         Ok(match plan {
@@ -578,21 +580,26 @@ impl Applier {
                 enrol,
                 deactivates,
                 ..
-            } => Some(PlannedWrite::new(
-                match update_action(changes, *deactivates) {
-                    AuditAction::LearnerDeactivate => "deactivate",
-                    AuditAction::LearnerReactivate => "reactivate",
-                    _ => "update",
-                },
-                target,
-                &changes.before,
-                &changes.after,
-                self.groups_to_enrol(employee_id, enrol)?,
-            )),
+            } => Some(
+                PlannedWrite::new(
+                    match update_action(changes, *deactivates) {
+                        AuditAction::LearnerDeactivate => "deactivate",
+                        AuditAction::LearnerReactivate => "reactivate",
+                        _ => "update",
+                    },
+                    target,
+                    &changes.before,
+                    &changes.after,
+                    self.groups_to_enrol(employee_id, enrol)?,
+                )
+                .leaving(leave),
+            ),
             Plan::Nothing { enrol, .. } if learner.is_some() => {
                 let groups = self.groups_to_enrol(employee_id, enrol)?;
-                (!groups.is_empty())
-                    .then(|| PlannedWrite::new("enrol", target, &Map::new(), &Map::new(), groups))
+                let action = if groups.is_empty() { "unenrol" } else { "enrol" };
+                (!groups.is_empty() || !leave.is_empty()).then(|| {
+                    PlannedWrite::new(action, target, &Map::new(), &Map::new(), groups).leaving(leave)
+                })
             }
             _ => None,
         })
