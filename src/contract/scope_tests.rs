@@ -105,6 +105,26 @@ fn a_future_hire_is_created_fourteen_days_ahead_and_not_fifteen() {
     }
 }
 
+/// A rehire whose learner is inactive waits the same way, and is not left inactive.
+#[test]
+fn a_rehire_beyond_reach_waits_with_its_inactive_learner() {
+    let contract = contract();
+    let today = today(&contract);
+    let hire = days(today, 20);
+    let record = record(&hire.to_string(), "Sales");
+    let mapped = map_employee(&contract, &record).unwrap();
+    let inactive = json!({ "id": "u-7", "active": false, "externalId": "7" });
+    let decided = assess(&contract, &mapped, Some(&inactive), &ManagerRef::None, today);
+    let start = days(hire, -14)
+        .to_zoned(contract.time_zone.clone())
+        .unwrap()
+        .timestamp();
+    assert!(
+        matches!(decided, Plan::WaitUntil { at, .. } if at == start),
+        "{decided:?}"
+    );
+}
+
 #[test]
 fn a_rule_that_never_holds_puts_the_record_out_of_scope_without_a_wait() {
     let contract = contract();

@@ -95,10 +95,11 @@ pub fn assess<L: LearnerState + ?Sized>(
     today: Date,
 ) -> Plan {
     let active_now = learner.map(|l| l.active());
-    if learner.is_none()
+    if active_now != Some(true)
         && let Some(from) = mapped.in_scope_from
     {
-        // A future hire the contract pre-provisions, not yet within its reach.
+        // A future hire (or rehire, whose learner is inactive) the contract
+        // pre-provisions, not yet within its reach.
         return Plan::WaitUntil {
             at: start_of(contract, from),
             why: format!(
