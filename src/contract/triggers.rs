@@ -6,9 +6,10 @@ use jiff::civil::Date;
 use super::map::MappedEmployee;
 use super::{Contract, OnExit, TriggerWhen};
 
-/// The learning paths an active learner belongs in by the triggers (never removed:
-/// an enrolment, once made, is the LMS's history). A trigger's `condition` must
-/// hold too (decided with the mapping, `MappedEmployee::conditions`).
+/// The learning paths an active learner belongs in by the triggers. A trigger's
+/// `condition` must hold too (decided with the mapping, `MappedEmployee::conditions`).
+/// A group stays once given unless its trigger says `on_exit = "remove"`
+/// ([`groups_to_leave`]); the learner's history in the LMS always stays.
 pub fn groups_for(contract: &Contract, mapped: &MappedEmployee, today: Date) -> Vec<String> {
     if !mapped.should_be_active(contract) {
         return Vec::new();
@@ -58,13 +59,8 @@ pub fn groups_to_leave<'g>(
     member_of: impl IntoIterator<Item = &'g str>,
 ) -> Vec<String> {
     let removable = |group: &str| {
-        let mut givers = contract.triggers.iter().filter(|t| t.can_give(group));
-        let mut any = false;
-        let all_remove = givers.all(|t| {
-            any = true;
-            t.on_exit == OnExit::Remove
-        });
-        any && all_remove
+        let mut givers = contract.triggers.iter().filter(|t| t.can_give(group)).peekable();
+        givers.peek().is_some() && givers.all(|t| t.on_exit == OnExit::Remove)
     };
     if !contract.triggers.iter().any(|t| t.on_exit == OnExit::Remove) || !mapped.should_be_active(contract) {
         return Vec::new();
