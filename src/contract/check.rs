@@ -186,6 +186,7 @@ impl Checker<'_> {
         let declared = super::expr::Declared {
             hris_fields: &hris_fields,
             tables: &entries,
+            before: false,
         };
         let fields = self.fields(&raw.fields, &value_tables, &declared);
         let names: HashSet<&str> = fields.iter().map(|f| f.name.as_str()).collect();
@@ -671,11 +672,28 @@ impl Checker<'_> {
                 self.problem(source, format!("trigger \"{name}\": `condition` is empty"));
                 return None;
             }
-            Some(source) => Some(std::sync::Arc::new(self.expression(
-                &format!("trigger \"{name}\": condition"),
-                source,
-                declared,
-            )?)),
+            Some(source) => {
+                // A trigger's condition may read the previous record too.
+                let declared = super::expr::Declared {
+                    before: true,
+                    ..*declared
+                };
+                let condition =
+                    self.expression(&format!("trigger \"{name}\": condition"), source, &declared)?;
+                if condition.reads_before()
+                    && on_exit == OnExit::Remove
+                    && let Some(at) = &t.on_exit
+                {
+                    self.problem(
+                        at,
+                        format!(
+                            "trigger \"{name}\": a condition that reads before.<field> fires on a change, \
+                             so there is nothing to leave: on_exit must be keep"
+                        ),
+                    );
+                }
+                Some(std::sync::Arc::new(condition))
+            }
             None => None,
         };
         let Some(kind) = &t.when else {

@@ -257,6 +257,8 @@ pub fn map_employee<'a, R: FieldSource + ?Sized>(
         .iter()
         .map(|trigger| match &trigger.condition {
             None => true,
+            // A change trigger: decided where the previous record is known (`change_conditions`).
+            Some(condition) if condition.reads_before() => false,
             Some(condition) => condition_holds(condition, record, today).unwrap_or_else(|reason| {
                 problems.push(FieldReason {
                     field: format!("trigger \"{}\"", trigger.name),
@@ -338,6 +340,34 @@ fn first_day_in_scope<R: FieldSource + ?Sized>(
         .find(|&day| matches!(scope_on(contract, values, record, day), Ok(None)))
 }
 
+/// Decides the change triggers (a `condition` that reads `before.<field>`) with
+/// the employee's previous record, as the applier knows it (`None`: none is
+/// known, every `before.<field>` is null). `map_employee` leaves them false: a
+/// change is not judged from the state alone, so the reconciliation and the
+/// preview never expect their groups (`on_exit` is keep for them).
+pub fn change_conditions<R: FieldSource + ?Sized, B: FieldSource + ?Sized>(
+    contract: &Contract,
+    mapped: &mut MappedEmployee<'_>,
+    record: &R,
+    before: Option<&B>,
+) {
+    let mut today = None;
+    for (at, trigger) in contract.triggers.iter().enumerate() {
+        let Some(condition) = trigger.condition.as_ref().filter(|c| c.reads_before()) else {
+            continue;
+        };
+        let today =
+            *today.get_or_insert_with(|| super::expr::today(&contract.time_zone, jiff::Timestamp::now()));
+        match condition_holds_after(condition, record, before, today) {
+            Ok(holds) => mapped.conditions[at] = holds,
+            Err(reason) => mapped.problems.push(FieldReason {
+                field: format!("trigger \"{}\"", trigger.name),
+                reason,
+            }),
+        }
+    }
+}
+
 /// Whether a condition (a scope rule's `when`, a trigger's `condition`) holds
 /// for the record: Err names the expression, and the values it read, when it
 /// fails or yields something other than true or false.
@@ -346,10 +376,25 @@ pub(super) fn condition_holds<R: FieldSource + ?Sized>(
     record: &R,
     today: Date,
 ) -> Result<bool, String> {
+    condition_holds_after(condition, record, None::<&R>, today)
+}
+
+/// [`condition_holds`], with the previous record for `before.<field>`.
+fn condition_holds_after<R: FieldSource + ?Sized, B: FieldSource + ?Sized>(
+    condition: &super::expr::Expr,
+    record: &R,
+    before: Option<&B>,
+    today: Date,
+) -> Result<bool, String> {
     let read = |field: &str| text_of(record.text(field));
+    let read_before = |field: &str| before.and_then(|b| text_of(b.text(field)));
     let failed = |why: String| format!("expression `{}` {why}", condition.source());
     let value = condition
-        .eval(&super::expr::Vars { hris: &read, today })
+        .eval(&super::expr::Vars {
+            hris: &read,
+            today,
+            before: Some(&read_before),
+        })
         .map_err(|error| failed(format!("failed: {error}")))?;
     match value {
         cel::Value::Bool(holds) => Ok(holds),
@@ -431,7 +476,11 @@ pub(super) fn source_text<'a, R: FieldSource + ?Sized>(
     let read = |field: &str| text_of(record.text(field));
     let failed = |why: String| format!("expression `{}` {why}", expr.source());
     let value = expr
-        .eval(&super::expr::Vars { hris: &read, today })
+        .eval(&super::expr::Vars {
+            hris: &read,
+            today,
+            before: None,
+        })
         .map_err(|error| failed(format!("failed: {error}")))?;
     let text = super::expr::value_text(&value).map_err(failed)?;
     Ok(text.map(|text| Cow::Owned(text.into_owned())))

@@ -393,3 +393,60 @@ fn the_preview_counts_the_learners_taken_out_of_a_group() {
             .is_none()
     );
 }
+
+/// A trigger's condition may read the previous record (`before.<field>`): a
+/// change trigger, decided where that record is known; nowhere else may read it.
+#[test]
+fn a_change_trigger_reads_the_previous_record_and_only_a_condition_may() {
+    use crate::contract::map::change_conditions;
+    let text = format!(
+        "{EXPRESSIONS}\n[[trigger]]\nname = \"relocated\"\n\
+         condition = 'before.location != null && before.location != hris.location'\n\
+         group = \"Relocation\"\n"
+    );
+    let contract = parse(&text).unwrap();
+    let today = today(&contract);
+    let now = record("2020-01-15", "Sales");
+    let mut was = now.clone();
+    was.insert("location".into(), json!("London"));
+    let groups = |before: Option<&Map<String, Value>>| {
+        let mut mapped = map_employee(&contract, &now).unwrap();
+        change_conditions(&contract, &mut mapped, &now, before);
+        assert!(mapped.problems.is_empty(), "{:?}", mapped.problems);
+        groups_for(&contract, &mapped, today)
+    };
+    assert!(groups(Some(&was)).contains(&"Relocation".to_string()));
+    assert!(!groups(Some(&now)).contains(&"Relocation".to_string()), "no move");
+    assert!(
+        !groups(None).contains(&"Relocation".to_string()),
+        "no previous record"
+    );
+    // Mapped alone (the reconciliation, the preview), a change is not judged.
+    let mapped = map_employee(&contract, &now).unwrap();
+    assert!(!groups_for(&contract, &mapped, today).contains(&"Relocation".to_string()));
+
+    let refused =
+        |text: &str| -> Vec<String> { parse(text).unwrap_err().iter().map(ToString::to_string).collect() };
+    let in_scope = refused(&EXPRESSIONS.replacen(
+        "when = 'hris.department != \"Board\"",
+        "when = 'before.department != \"Board\"",
+        1,
+    ));
+    assert!(
+        in_scope[0].contains(
+            "inclusion rule: when: before.<field> is the previous record: only a trigger's condition reads it"
+        ),
+        "{in_scope:?}"
+    );
+    let removing = refused(&format!("{text}on_exit = \"remove\"\n"));
+    assert!(
+        removing[0]
+            .contains("trigger \"relocated\": a condition that reads before.<field> fires on a change"),
+        "{removing:?}"
+    );
+    let unknown = refused(&text.replace("before.location != hris", "before.office != hris"));
+    assert!(
+        unknown[0].contains("before.office is not an HRIS field"),
+        "{unknown:?}"
+    );
+}

@@ -1,5 +1,5 @@
 //! Leaving a trigger's group: the shipped contract with `on_exit = "remove"` on
-//! location compliance. A transfer takes the learner out of the old location's
+//! location compliance, and a change trigger reading `before.location`. A transfer takes the learner out of the old location's
 //! group and into the new one's, while onboarding (`keep`) stays; the removal is
 //! audited, and a reconciliation afterwards finds nothing. A membership no
 //! `remove` trigger justifies any more is drift, and its fix takes it away.
@@ -11,8 +11,9 @@ use crate::common;
 use common::{Options, World, in_scope_and_employed, start};
 use serde_json::{Value, json};
 
-/// The shipped contract, location compliance leaving on exit, and onboarding
-/// reaching everyone (so a kept group is there to check).
+/// The shipped contract, location compliance leaving on exit, onboarding
+/// reaching everyone (so a kept group is there to check), and a change trigger:
+/// whoever moves from one location to another joins "Relocation".
 fn contract() -> &'static str {
     let text = common::CONTRACT
         .replacen(
@@ -20,7 +21,10 @@ fn contract() -> &'static str {
             "group = \"Compliance {value}\"\non_exit = \"remove\"",
             1,
         )
-        .replacen("within_days = 30", "within_days = 36500", 1);
+        .replacen("within_days = 30", "within_days = 36500", 1)
+        + "\n[[trigger]]\nname = \"relocated\"\n\
+           condition = 'before.location != null && before.location != hris.location'\n\
+           group = \"Relocation\"\n";
     assert_ne!(text, common::CONTRACT);
     Box::leak(text.into_boxed_str())
 }
@@ -77,6 +81,10 @@ async fn a_transfer_leaves_the_old_location_group_and_keeps_onboarding() {
         groups.contains(&old) && groups.contains("Onboarding"),
         "{groups:?}"
     );
+    assert!(
+        !world.groups().await.contains_key("Relocation"),
+        "nobody moved yet"
+    );
 
     world
         .churn(json!([{ "kind": "transfer", "employee_id": employee }]))
@@ -95,6 +103,9 @@ async fn a_transfer_leaves_the_old_location_group_and_keeps_onboarding() {
     );
     assert!(groups.contains(&new), "not in {new}: {groups:?}");
     assert!(groups.contains("Onboarding"), "onboarding is kept: {groups:?}");
+    // The change trigger saw the previous record: the mover, and only them.
+    let relocated = world.groups().await.remove("Relocation").unwrap_or_default();
+    assert_eq!(relocated, BTreeSet::from([learner_id.clone()]));
     // The learner itself stays, active.
     assert_eq!(world.learners().await[employee]["active"], true);
     // An ordinary write: audited, and the enrolment record forgotten.

@@ -29,7 +29,7 @@ use crate::connectors::roles::{EmployeeSource, LearnerTarget, ScimUser};
 use crate::contract::Contract;
 use crate::contract::OnExit;
 use crate::contract::identity::identity_keys;
-use crate::contract::map::{MappedEmployee, map_employee};
+use crate::contract::map::{MappedEmployee, change_conditions, map_employee};
 use crate::contract::triggers::groups_to_leave;
 use crate::engine::apply::enrol::Enroller;
 use crate::engine::apply::learner_lookup::{Created, Preload, user_name_of};
@@ -206,10 +206,14 @@ impl Applier {
                 }
             }
         }
-        let mapped = match map_employee(&contract, record) {
+        let mut mapped = match map_employee(&contract, record) {
             Ok(mapped) => mapped,
             Err(reasons) => return Ok(Outcome::Rejected(reasons)),
         };
+        if (contract.triggers.iter()).any(|t| t.condition.as_ref().is_some_and(|c| c.reads_before())) {
+            let before = self.previous_record(&event.employee_id)?;
+            change_conditions(&contract, &mut mapped, record, before.as_ref());
+        }
         let learner = self.find_learner(event, user_name_of(&mapped)).await?;
         let manager = match &mapped.manager_id {
             Some(manager_id) if mapped.should_be_active(&contract) => self.manager_ref(manager_id).await?,
@@ -527,6 +531,22 @@ impl Applier {
 }
 
 impl Applier {
+    /// The HRIS record of the employee's last applied change (what `before.<field>`
+    /// reads); `None` for someone never applied, or whose change carried no record.
+    fn previous_record(&self, employee_id: &str) -> Result<Option<Map<String, Value>>, StoreError> {
+        let Some(applied) = self.store.applied_record(employee_id)? else {
+            return Ok(None);
+        };
+        Ok(self.store.event(applied.event_id)?.and_then(|detail| {
+            detail
+                .event
+                .payload
+                .get("fields")
+                .and_then(Value::as_object)
+                .cloned()
+        }))
+    }
+
     /// The groups the employee's learner is recorded in that an `on_exit =
     /// "remove"` trigger no longer gives it (`triggers::groups_to_leave`).
     fn groups_to_leave(
