@@ -289,5 +289,19 @@ mod tests {
             .transaction(|tx| tx.feed_written(4, Timestamp::now()))
             .unwrap();
         assert_eq!(store.feed_outbox().unwrap().written, 4);
+        // Taken out of a group: one change; out of one it is not in: none.
+        for _ in 0..2 {
+            store
+                .transaction(|tx| tx.remove_feed_members("Onboarding", &["E1".to_string()]))
+                .unwrap();
+        }
+        assert_eq!(store.feed_outbox().unwrap().changes, 5);
+        let snapshot = store.feed_snapshot().unwrap();
+        assert!(
+            snapshot
+                .groups
+                .get("Onboarding")
+                .is_none_or(|members| members.is_empty())
+        );
     }
 }
