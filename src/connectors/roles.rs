@@ -77,6 +77,8 @@ pub trait LearnerTarget: Send + Sync + fmt::Debug {
     async fn group_id(&self, display_name: &str) -> Result<Option<String>, ConnectorError>;
     async fn create_group(&self, display_name: &str) -> Result<String, ConnectorError>;
     async fn add_members(&self, group_id: &str, user_ids: &[String]) -> Result<(), ConnectorError>;
+    /// Takes learners out of a group; one not in it changes nothing.
+    async fn remove_members(&self, group_id: &str, user_ids: &[String]) -> Result<(), ConnectorError>;
     async fn all_groups(&self) -> Result<Vec<GroupMembers>, ConnectorError>;
     /// Called by the apply worker after each batch of writes: a target that keeps
     /// what it is given and sends it on later (a file feed) does so now. Nothing
@@ -300,6 +302,10 @@ impl LearnerTarget for ScimClient {
 
     async fn add_members(&self, group_id: &str, user_ids: &[String]) -> Result<(), ConnectorError> {
         ScimClient::add_members(self, group_id, user_ids).await
+    }
+
+    async fn remove_members(&self, group_id: &str, user_ids: &[String]) -> Result<(), ConnectorError> {
+        ScimClient::remove_members(self, group_id, user_ids).await
     }
 
     async fn all_groups(&self) -> Result<Vec<GroupMembers>, ConnectorError> {

@@ -83,6 +83,34 @@ impl ScimClient {
         Ok(())
     }
 
+    /// Takes learners out of a group (a `remove` of each member by its value);
+    /// their history in the LMS is not touched.
+    pub async fn remove_members(&self, group_id: &str, user_ids: &[String]) -> Result<(), ConnectorError> {
+        for chunk in user_ids.chunks(MEMBERS_PER_PATCH) {
+            let what = format!(
+                "removing {} learner(s) from LMS group {group_id} (PATCH Groups/{{id}})",
+                chunk.len()
+            );
+            let operations: Vec<Value> = chunk
+                .iter()
+                .map(|id| {
+                    let quoted = serde_json::to_string(id).unwrap_or_default();
+                    json!({ "op": "remove", "path": format!("members[value eq {quoted}]") })
+                })
+                .collect();
+            let body = json!({ "schemas": [PATCH_OP], "Operations": operations });
+            let trimmed = self.profile().sends_attributes() && !self.attributes_refused();
+            match self.patch_group(group_id, &what, &body, trimmed).await {
+                Err(error) if trimmed && error.status() == Some(500) => {
+                    self.patch_group(group_id, &what, &body, false).await?;
+                    self.refuse_attributes(&error);
+                }
+                answer => answer?,
+            }
+        }
+        Ok(())
+    }
+
     async fn patch_group(
         &self,
         group_id: &str,

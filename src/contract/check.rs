@@ -6,10 +6,10 @@ use std::fmt;
 
 use toml::Spanned;
 
-use super::raw::{RawContract, RawField, RawLifecycle, RawTrigger, RawWriteback};
+use super::raw::{RawContract, RawField, RawInclusion, RawLifecycle, RawTrigger, RawWriteback};
 use super::writeback::Writeback;
 use super::{
-    AdoptBy, Contract, EmptyRule, FieldRule, FieldType, InclusionRule, LeaveAction, Lifecycle, Owner,
+    AdoptBy, Contract, EmptyRule, FieldRule, FieldType, InclusionRule, LeaveAction, Lifecycle, OnExit, Owner,
     ScimPath, Trigger, TriggerWhen, ValueTable,
 };
 
@@ -113,10 +113,11 @@ impl Checker<'_> {
         });
     }
 
-    /// Compiles a field's `hris_expr`; a mistake is a problem at its line and column.
+    /// Compiles an expression (`what` says whose: `field "x": hris_expr`); a
+    /// mistake is a problem at its line and column.
     fn expression(
         &mut self,
-        name: &str,
+        what: &str,
         source: &Spanned<String>,
         declared: &super::expr::Declared<'_>,
     ) -> Option<super::expr::Expr> {
@@ -131,7 +132,7 @@ impl Checker<'_> {
                     .text
                     .get(span.clone())
                     .map_or(span.start, |token| span.start + file_offset(token, error.offset));
-                self.problem_at(offset, format!("field \"{name}\": hris_expr: {}", error.message));
+                self.problem_at(offset, format!("{what}: {}", error.message));
                 None
             }
         }
@@ -171,26 +172,28 @@ impl Checker<'_> {
                 )
             })
             .collect();
-        let fields = self.fields(&raw.fields, &value_tables);
+        // What an expression may read: the HRIS fields the plain fields copy.
+        let hris_fields: Vec<&str> = raw
+            .fields
+            .iter()
+            .filter_map(|f| f.get_ref().hris.as_ref())
+            .map(|h| h.get_ref().as_str())
+            .collect();
+        let entries: BTreeMap<String, BTreeMap<String, String>> = value_tables
+            .iter()
+            .map(|(name, table)| (name.clone(), table.entries.clone()))
+            .collect();
+        let declared = super::expr::Declared {
+            hris_fields: &hris_fields,
+            tables: &entries,
+            before: false,
+        };
+        let fields = self.fields(&raw.fields, &value_tables, &declared);
         let names: HashSet<&str> = fields.iter().map(|f| f.name.as_str()).collect();
         let inclusion = raw
             .inclusion
             .iter()
-            .map(|rule| {
-                let inner = rule.get_ref();
-                self.known_field(&inner.field, &names, "inclusion");
-                if inner.any_of.is_empty() {
-                    self.problem(
-                        rule,
-                        "inclusion rule: `in` lists no values, so nobody would be in scope",
-                    );
-                }
-                InclusionRule {
-                    field: inner.field.get_ref().clone(),
-                    any_of: inner.any_of.clone(),
-                    line: self.line_of(rule),
-                }
-            })
+            .map(|rule| self.inclusion(rule, &names, &declared))
             .collect();
         let computed: HashSet<&str> = fields
             .iter()
@@ -229,7 +232,7 @@ impl Checker<'_> {
         let triggers = raw
             .triggers
             .iter()
-            .filter_map(|t| self.trigger(t, &names))
+            .filter_map(|t| self.trigger(t, &names, &declared, &fields))
             .collect();
         let writeback = raw
             .writeback
@@ -336,21 +339,12 @@ impl Checker<'_> {
         })
     }
 
-    fn fields(&mut self, raw: &[Spanned<RawField>], tables: &BTreeMap<String, ValueTable>) -> Vec<FieldRule> {
-        // What an expression may read: the HRIS fields the plain fields copy.
-        let hris_fields: Vec<&str> = raw
-            .iter()
-            .filter_map(|f| f.get_ref().hris.as_ref())
-            .map(|h| h.get_ref().as_str())
-            .collect();
-        let entries: BTreeMap<String, BTreeMap<String, String>> = tables
-            .iter()
-            .map(|(name, table)| (name.clone(), table.entries.clone()))
-            .collect();
-        let declared = super::expr::Declared {
-            hris_fields: &hris_fields,
-            tables: &entries,
-        };
+    fn fields(
+        &mut self,
+        raw: &[Spanned<RawField>],
+        tables: &BTreeMap<String, ValueTable>,
+        declared: &super::expr::Declared<'_>,
+    ) -> Vec<FieldRule> {
         let mut seen_names = HashSet::new();
         let mut seen_scim = HashSet::new();
         let mut fields = Vec::new();
@@ -385,7 +379,9 @@ impl Checker<'_> {
                             format!("field \"{name}\": the join key is an HRIS field, not an expression"),
                         );
                     }
-                    let expr = self.expression(&name, source, &declared).map(std::sync::Arc::new);
+                    let expr = self
+                        .expression(&format!("field \"{name}\": hris_expr"), source, declared)
+                        .map(std::sync::Arc::new);
                     (source.get_ref().clone(), expr)
                 }
                 (Some(hris), Some(_)) => {
@@ -601,28 +597,145 @@ impl Checker<'_> {
         })
     }
 
-    fn trigger(&mut self, spanned: &Spanned<RawTrigger>, names: &HashSet<&str>) -> Option<Trigger> {
+    fn inclusion(
+        &mut self,
+        rule: &Spanned<RawInclusion>,
+        names: &HashSet<&str>,
+        declared: &super::expr::Declared<'_>,
+    ) -> InclusionRule {
+        let inner = rule.get_ref();
+        match (&inner.field, &inner.any_of) {
+            (Some(field), Some(any_of)) => {
+                self.known_field(field, names, "inclusion");
+                if any_of.is_empty() {
+                    self.problem(
+                        rule,
+                        "inclusion rule: `in` lists no values, so nobody would be in scope",
+                    );
+                }
+            }
+            (None, None) if inner.when.is_some() => {}
+            (Some(_), None) | (None, Some(_)) => self.problem(
+                rule,
+                "inclusion rule: `field` and `in` go together (field = \"x\", in = [...])",
+            ),
+            (None, None) => self.problem(
+                rule,
+                "inclusion rule: needs `field` and `in`, or `when` (an expression)",
+            ),
+        }
+        let when = inner.when.as_ref().and_then(|source| {
+            if source.get_ref().trim().is_empty() {
+                self.problem(source, "inclusion rule: `when` is empty");
+                return None;
+            }
+            self.expression("inclusion rule: when", source, declared)
+                .map(std::sync::Arc::new)
+        });
+        InclusionRule {
+            field: inner
+                .field
+                .as_ref()
+                .map(|f| f.get_ref().clone())
+                .unwrap_or_default(),
+            any_of: inner.any_of.clone().unwrap_or_default(),
+            when,
+            line: self.line_of(rule),
+        }
+    }
+
+    fn trigger(
+        &mut self,
+        spanned: &Spanned<RawTrigger>,
+        names: &HashSet<&str>,
+        declared: &super::expr::Declared<'_>,
+        fields: &[FieldRule],
+    ) -> Option<Trigger> {
         let t = spanned.get_ref();
         let name = t.name.get_ref().clone();
         if t.group.get_ref().trim().is_empty() {
             self.problem(&t.group, format!("trigger \"{name}\": group is empty"));
         }
+        let on_exit = match t.on_exit.as_ref().map(|o| (o, o.get_ref().as_str())) {
+            None | Some((_, "keep")) => OnExit::Keep,
+            Some((_, "remove")) => OnExit::Remove,
+            Some((at, other)) => {
+                self.problem(
+                    at,
+                    format!("trigger \"{name}\": on_exit \"{other}\" is not keep or remove"),
+                );
+                OnExit::Keep
+            }
+        };
+        let condition = match &t.condition {
+            Some(source) if source.get_ref().trim().is_empty() => {
+                self.problem(source, format!("trigger \"{name}\": `condition` is empty"));
+                return None;
+            }
+            Some(source) => {
+                // A trigger's condition may read the previous record too.
+                let declared = super::expr::Declared {
+                    before: true,
+                    ..*declared
+                };
+                let condition =
+                    self.expression(&format!("trigger \"{name}\": condition"), source, &declared)?;
+                if condition.reads_before()
+                    && on_exit == OnExit::Remove
+                    && let Some(at) = &t.on_exit
+                {
+                    self.problem(
+                        at,
+                        format!(
+                            "trigger \"{name}\": a condition that reads before.<field> fires on a change, \
+                             so there is nothing to leave: on_exit must be keep"
+                        ),
+                    );
+                }
+                Some(std::sync::Arc::new(condition))
+            }
+            None => None,
+        };
+        let Some(kind) = &t.when else {
+            if condition.is_none() {
+                self.problem(
+                    &t.name,
+                    format!(
+                        "trigger \"{name}\": needs `when` (hire, field_matches, field_value) or a `condition`"
+                    ),
+                );
+                return None;
+            }
+            // Only the condition decides: the key, which every mapped record has, matches.
+            let key = fields.iter().find(|f| f.key)?;
+            return Some(Trigger {
+                name,
+                when: TriggerWhen::FieldMatches {
+                    field: key.name.clone(),
+                    pattern: regex::Regex::new("").ok()?,
+                },
+                condition,
+                group: t.group.get_ref().clone(),
+                on_exit,
+                line: self.line_of(spanned),
+            });
+        };
         let field = |checker: &mut Self| match &t.field {
             Some(field) => checker
                 .known_field(field, names, &format!("trigger \"{name}\""))
                 .then(|| field.get_ref().clone()),
             None => {
                 checker.problem(
-                    &t.when,
+                    kind,
                     format!(
                         "trigger \"{name}\": `when = \"{}\"` needs a `field`",
-                        t.when.get_ref()
+                        kind.get_ref()
                     ),
                 );
                 None
             }
         };
-        let when = match t.when.get_ref().as_str() {
+        let when = match kind.get_ref().as_str() {
             "hire" => TriggerWhen::Hire {
                 within_days: t
                     .within_days
@@ -651,7 +764,7 @@ impl Checker<'_> {
                     },
                     None => {
                         self.problem(
-                            &t.when,
+                            kind,
                             format!("trigger \"{name}\": field_matches needs a `pattern`"),
                         );
                         None
@@ -674,14 +787,16 @@ impl Checker<'_> {
             other => {
                 let message =
                     format!("trigger \"{name}\": when \"{other}\" is not hire, field_matches or field_value");
-                self.problem(&t.when, message);
+                self.problem(kind, message);
                 return None;
             }
         };
         Some(Trigger {
             name,
             when,
+            condition,
             group: t.group.get_ref().clone(),
+            on_exit,
             line: self.line_of(spanned),
         })
     }

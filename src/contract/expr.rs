@@ -9,9 +9,10 @@
 //! reads, `lookup` must name a value table, and only the functions below may be
 //! called. Evaluating it per record re-parses nothing.
 //!
-//! Variables: `hris.<field>` (the record's text, `null` when empty) and `today`
-//! (the date in the contract's time zone, `YYYY-MM-DD`). Dates are that text:
-//! they compare in order, and jiff does the arithmetic.
+//! Variables: `hris.<field>` (the record's text, `null` when empty), `today`
+//! (the date in the contract's time zone, `YYYY-MM-DD`) and, in a trigger's
+//! condition only, `before.<field>` (the previous record's text). Dates are that
+//! text: they compare in order, and jiff does the arithmetic.
 //!
 //! Functions: `lower`, `upper`, `trim`, `translit` (Unicode to ASCII, for user
 //! names), `replace(s, from, to)`, `lookup(table, key)` (the key itself when the
@@ -49,11 +50,15 @@ const FROM_CEL: &[&str] = &["size", "contains", "startsWith", "endsWith", "strin
 static ENV: LazyLock<Arc<cel::Env>> = LazyLock::new(|| Arc::new(cel::Env::default().with_stdlib()));
 
 /// What an expression may refer to: the contract's declarations.
+#[derive(Clone, Copy)]
 pub struct Declared<'a> {
     /// The HRIS field names the contract's plain fields read.
     pub hris_fields: &'a [&'a str],
     /// The contract's value tables: name → (HRIS value → LMS value).
     pub tables: &'a BTreeMap<String, BTreeMap<String, String>>,
+    /// Whether `before.<field>` (the previous HRIS record) may be read: only a
+    /// trigger's condition reads it.
+    pub before: bool,
 }
 
 /// A compiled expression, ready to evaluate per record.
@@ -62,6 +67,8 @@ pub struct Expr {
     program: cel::Program,
     /// The HRIS fields it reads, each once, in order of first use.
     reads: Vec<String>,
+    /// The fields of the previous record it reads (`before.<field>`).
+    reads_before: Vec<String>,
     /// The functions of ours it calls (only those are added per evaluation).
     calls: Vec<&'static str>,
     /// Whether it reads `today` (only then is the day worked out).
@@ -110,11 +117,17 @@ impl fmt::Display for EvalError {
     }
 }
 
+/// Reads one field of a record: its text, `None` when absent or empty.
+pub type ReadField<'r> = &'r dyn Fn(&str) -> Option<Cow<'r, str>>;
+
 /// What one evaluation reads: the record's fields and the day.
 pub struct Vars<'r> {
     /// The HRIS field's text, `None` when absent or empty.
-    pub hris: &'r dyn Fn(&str) -> Option<Cow<'r, str>>,
+    pub hris: ReadField<'r>,
     pub today: Date,
+    /// The previous record's field, for a change trigger; `None`: no previous
+    /// record is known (then every `before.<field>` is null).
+    pub before: Option<ReadField<'r>>,
 }
 
 impl Expr {
@@ -133,10 +146,11 @@ impl Expr {
             program: &program,
             declared,
             reads: Vec::new(),
+            reads_before: Vec::new(),
             calls: Vec::new(),
         };
         walk.node(program.expression())?;
-        let (reads, calls) = (walk.reads, walk.calls);
+        let (reads, reads_before, calls) = (walk.reads, walk.reads_before, walk.calls);
         let tables = if calls.contains(&"lookup") {
             Arc::new(declared.tables.clone())
         } else {
@@ -148,9 +162,15 @@ impl Expr {
             uses_today,
             program,
             reads,
+            reads_before,
             calls,
             tables,
         })
+    }
+
+    /// Whether it reads the previous record (`before.<field>`): a change trigger.
+    pub fn reads_before(&self) -> bool {
+        !self.reads_before.is_empty()
     }
 
     pub fn source(&self) -> &str {
@@ -180,6 +200,17 @@ impl Expr {
             .map(|(field, value)| (field.clone(), value.clone().map_or(Value::Null, Value::from)))
             .collect();
         context.add_variable_from_value("hris", record);
+        if !self.reads_before.is_empty() {
+            let before: HashMap<String, Value> = self
+                .reads_before
+                .iter()
+                .map(|field| {
+                    let value = vars.before.and_then(|before| before(field)).map(Cow::into_owned);
+                    (field.clone(), value.map_or(Value::Null, Value::from))
+                })
+                .collect();
+            context.add_variable_from_value("before", before);
+        }
         context.add_variable_from_value("today", vars.today.to_string());
         for &name in &self.calls {
             self.add_function(&mut context, name);
@@ -302,6 +333,7 @@ struct Walk<'a> {
     program: &'a cel::Program,
     declared: &'a Declared<'a>,
     reads: Vec<String>,
+    reads_before: Vec<String>,
     calls: Vec<&'static str>,
 }
 
@@ -335,12 +367,20 @@ impl Walk<'_> {
                 node,
                 "`hris` is the record: name one of its fields, as hris.firstName".into(),
             ),
+            Node::Ident(name) if name == "before" => self.error(
+                node,
+                "`before` is the previous record: name one of its fields, as before.location".into(),
+            ),
             Node::Ident(name) => self.error(
                 node,
-                format!("unknown name `{name}`: an expression reads hris.<field> and today"),
+                format!("unknown name `{name}`: an expression reads hris.<field> and today (a trigger's condition before.<field> too)"),
             ),
             Node::Select(select) => match &select.operand.expr {
-                Node::Ident(root) if root == "hris" => {
+                Node::Ident(root) if root == "before" && !self.declared.before => self.error(
+                    node,
+                    "before.<field> is the previous record: only a trigger's condition reads it".into(),
+                ),
+                Node::Ident(root) if root == "hris" || root == "before" => {
                     let field = &select.field;
                     if !self.declared.hris_fields.contains(&field.as_str()) {
                         // The node sits at the dot; the field's name follows it.
@@ -351,18 +391,23 @@ impl Walk<'_> {
                         return Err(ExprError {
                             offset: after,
                             message: format!(
-                                "hris.{field} is not an HRIS field the contract reads (a [[field]]'s `hris`)"
+                                "{root}.{field} is not an HRIS field the contract reads (a [[field]]'s `hris`)"
                             ),
                         });
                     }
-                    if !self.reads.contains(field) {
-                        self.reads.push(field.clone());
+                    let reads = if root == "before" {
+                        &mut self.reads_before
+                    } else {
+                        &mut self.reads
+                    };
+                    if !reads.contains(field) {
+                        reads.push(field.clone());
                     }
                     Ok(())
                 }
                 _ => self.error(
                     node,
-                    format!("`.{}` reads a field of something other than hris", select.field),
+                    format!("`.{}` reads a field of something other than hris or before", select.field),
                 ),
             },
             Node::Call(call) => {

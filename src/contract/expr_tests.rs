@@ -36,6 +36,7 @@ fn compile(source: &str) -> Result<Expr, ExprError> {
         &Declared {
             hris_fields: FIELDS,
             tables: &tables,
+            before: false,
         },
     )
 }
@@ -52,6 +53,7 @@ fn eval_on(source: &str, record: &[(&str, &str)]) -> Result<Value, EvalError> {
     expr.eval(&Vars {
         hris: &read,
         today: date(2026, 3, 29),
+        before: None,
     })
 }
 

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::Contract;
 use super::map::{EmploymentState, FieldSource, LmsValue, MappedEmployee, map_employee};
-use super::triggers::groups_for;
+use super::triggers::{groups_for, groups_to_leave};
 use crate::model::FieldReason;
 
 /// Examples kept per count when the caller does not say.
@@ -36,6 +36,10 @@ pub struct Impact {
     pub rejected: Affected,
     /// Per learning-path group, the learners the new contract enrols that the old did not.
     pub enrolments: Vec<Enrolment>,
+    /// Per group, the learners the new contract takes out of a group the old gave
+    /// them (a trigger with `on_exit = "remove"` that no longer holds).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leaving_groups: Vec<Enrolment>,
     pub safety: SafetyMark,
 }
 
@@ -177,30 +181,20 @@ impl<'c> Preview<'c> {
             self.field_changes(b, a);
         }
         let enrolled_before = b.map_or_else(Vec::new, |b| groups_for(old, b, self.today));
+        let leaving = groups_to_leave(new, a, self.today, enrolled_before.iter().map(String::as_str));
         for group in groups_for(new, a, self.today) {
             if enrolled_before.contains(&group) {
                 continue;
             }
-            let at = match self.impact.enrolments.iter().position(|e| e.group == group) {
-                Some(at) => at,
-                None => {
-                    self.impact.enrolments.push(Enrolment {
-                        group,
-                        learners: 0,
-                        examples: Vec::new(),
-                    });
-                    self.impact.enrolments.len() - 1
-                }
-            };
-            let enrolment = &mut self.impact.enrolments[at];
-            enrolment.learners += 1;
-            if enrolment.examples.len() < self.examples {
-                enrolment.examples.push(Example {
-                    employee_id: a.employee_id.to_string(),
-                    before: Value::Null,
-                    after: Value::Null,
-                });
-            }
+            count_in(&mut self.impact.enrolments, self.examples, group, &a.employee_id);
+        }
+        for group in leaving {
+            count_in(
+                &mut self.impact.leaving_groups,
+                self.examples,
+                group,
+                &a.employee_id,
+            );
         }
     }
 
@@ -236,6 +230,7 @@ impl<'c> Preview<'c> {
             })
             .collect();
         self.impact.enrolments.sort_by(|a, b| a.group.cmp(&b.group));
+        self.impact.leaving_groups.sort_by(|a, b| a.group.cmp(&b.group));
         let deactivations = self.impact.deactivated.count;
         self.impact.safety = SafetyMark {
             deactivations,
@@ -243,6 +238,30 @@ impl<'c> Preview<'c> {
             trips_safety: deactivations > allowed_deactivations,
         };
         self.impact
+    }
+}
+
+/// Counts one learner in `group`'s row, keeping up to `examples` of them.
+fn count_in(rows: &mut Vec<Enrolment>, examples: usize, group: String, employee_id: &str) {
+    let at = match rows.iter().position(|e| e.group == group) {
+        Some(at) => at,
+        None => {
+            rows.push(Enrolment {
+                group,
+                learners: 0,
+                examples: Vec::new(),
+            });
+            rows.len() - 1
+        }
+    };
+    let row = &mut rows[at];
+    row.learners += 1;
+    if row.examples.len() < examples {
+        row.examples.push(Example {
+            employee_id: employee_id.to_string(),
+            before: Value::Null,
+            after: Value::Null,
+        });
     }
 }
 

@@ -68,6 +68,18 @@ impl Impact {
                 ids(&enrolment.examples, shown)
             ));
         }
+        if !self.leaving_groups.is_empty() {
+            out.push(String::new());
+            out.push(format!("{:<22} {:>9}  examples", "taken out of group", "learners"));
+        }
+        for left in &self.leaving_groups {
+            out.push(format!(
+                "{:<22} {:>9}  {}",
+                shown(&left.group),
+                left.learners,
+                ids(&left.examples, shown)
+            ));
+        }
         out
     }
 

@@ -90,8 +90,20 @@ impl std::ops::Index<&str> for FieldValues<'_> {
 pub struct MappedEmployee<'a> {
     pub employee_id: Cow<'a, str>,
     pub state: EmploymentState,
-    /// Every inclusion rule holds.
+    /// Every inclusion rule holds (or one could not be decided: then `problems` says why).
     pub in_scope: bool,
+    /// The inclusion rule (its place in the contract's `inclusion`) that puts the
+    /// record out of scope.
+    pub out_of_scope_by: Option<usize>,
+    /// For a future hire out of scope today by a pre-provisioning rule
+    /// ([`Contract::pre_provisions`]): the first day the rules hold, when the
+    /// learner is to be created.
+    pub in_scope_from: Option<Date>,
+    /// The contract pre-provisions: a future hire in scope is created now.
+    pub pre_provisioned: bool,
+    /// Per trigger (in the contract's order), whether its `condition` holds
+    /// (true for a trigger without one).
+    pub conditions: Vec<bool>,
     pub hire_date: Option<Date>,
     /// The manager's employee id, if the record names one.
     pub manager_id: Option<Cow<'a, str>>,
@@ -116,9 +128,10 @@ impl MappedEmployee<'_> {
 
     /// The hire date of an active employee hired after `today`: their learner is
     /// created that day, not before.
+    /// A contract that pre-provisions creates them once its scope rules hold instead.
     pub fn hired_later(&self, today: Date) -> Option<Date> {
         self.hire_date
-            .filter(|&hired| self.state == EmploymentState::Active && hired > today)
+            .filter(|&hired| !self.pre_provisioned && self.state == EmploymentState::Active && hired > today)
     }
 
     /// The record as the LMS attributes it maps to, by contract field name, for the journal.
@@ -213,10 +226,48 @@ pub fn map_employee<'a, R: FieldSource + ?Sized>(
             return Err(problems);
         }
     };
-    let in_scope = out_of_scope_by(contract, &values).is_none();
     let hire_date = values
         .get(&lifecycle.hire_date_field)
         .and_then(|d| d.parse::<Date>().ok());
+    let uses_expressions = contract.inclusion.iter().any(|r| r.when.is_some())
+        || contract.triggers.iter().any(|t| t.condition.is_some());
+    let today = if uses_expressions {
+        super::expr::today(&contract.time_zone, jiff::Timestamp::now())
+    } else {
+        Date::default()
+    };
+    let pre_provisioned = uses_expressions && contract.pre_provisions();
+    let (out_of_scope_by, in_scope_from) = match scope_on(contract, &values, record, today) {
+        Ok(None) => (None, None),
+        Ok(Some(rule)) => {
+            let from = hire_date
+                .filter(|&hired| pre_provisioned && state == EmploymentState::Active && hired > today)
+                .and_then(|hired| first_day_in_scope(contract, &values, record, today, hired));
+            (Some(rule), from)
+        }
+        // Undecided: in scope, so the record is refused (and queued), not deactivated.
+        Err(problem) => {
+            problems.push(problem);
+            (None, None)
+        }
+    };
+    let in_scope = out_of_scope_by.is_none();
+    let conditions = contract
+        .triggers
+        .iter()
+        .map(|trigger| match &trigger.condition {
+            None => true,
+            // A change trigger: decided where the previous record is known (`change_conditions`).
+            Some(condition) if condition.reads_before() => false,
+            Some(condition) => condition_holds(condition, record, today).unwrap_or_else(|reason| {
+                problems.push(FieldReason {
+                    field: format!("trigger \"{}\"", trigger.name),
+                    reason,
+                });
+                false
+            }),
+        })
+        .collect();
     let manager_id = (lifecycle.manager_field.as_ref())
         .and_then(|f| values.0.iter().find(|(name, _)| name == f))
         .map(|(_, id)| id.clone());
@@ -224,6 +275,10 @@ pub fn map_employee<'a, R: FieldSource + ?Sized>(
         employee_id,
         state,
         in_scope,
+        out_of_scope_by,
+        in_scope_from,
+        pre_provisioned,
+        conditions,
         hire_date,
         manager_id,
         lms,
@@ -232,14 +287,126 @@ pub fn map_employee<'a, R: FieldSource + ?Sized>(
     })
 }
 
-/// The first inclusion rule the values break: the one that puts the record out
-/// of scope; `None` when every rule holds (in scope).
-pub fn out_of_scope_by<'c>(contract: &'c Contract, values: &FieldValues<'_>) -> Option<&'c InclusionRule> {
-    contract.inclusion.iter().find(|rule| {
-        !values
+/// The first inclusion rule the record breaks on `today` (its place in the
+/// contract's `inclusion`): the one that puts it out of scope; `None` when every
+/// rule holds. A `when` that fails or yields no boolean is the record's problem,
+/// naming the rule, the expression and the values it read.
+pub fn scope_on<R: FieldSource + ?Sized>(
+    contract: &Contract,
+    values: &FieldValues<'_>,
+    record: &R,
+    today: Date,
+) -> Result<Option<usize>, FieldReason> {
+    for (at, rule) in contract.inclusion.iter().enumerate() {
+        if !listed(rule, values) {
+            return Ok(Some(at));
+        }
+        if let Some(when) = &rule.when {
+            let holds = condition_holds(when, record, today).map_err(|reason| FieldReason {
+                field: format!("inclusion rule at line {}", rule.line),
+                reason,
+            })?;
+            if !holds {
+                return Ok(Some(at));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Whether the record's value is one the rule lists (true for a rule that lists none: only `when`).
+pub fn listed(rule: &InclusionRule, values: &FieldValues<'_>) -> bool {
+    rule.field.is_empty()
+        || values
             .get(&rule.field)
             .is_some_and(|v| rule.any_of.iter().any(|allowed| allowed == v))
-    })
+}
+
+/// The longest a future hire is looked ahead for the day their scope rules hold.
+const LOOK_AHEAD_DAYS: i32 = 400;
+
+/// The first day after `today`, up to the hire date, on which every scope rule
+/// holds: when a pre-provisioned hire's learner is made.
+fn first_day_in_scope<R: FieldSource + ?Sized>(
+    contract: &Contract,
+    values: &FieldValues<'_>,
+    record: &R,
+    today: Date,
+    hired: Date,
+) -> Option<Date> {
+    (1..=LOOK_AHEAD_DAYS)
+        .map_while(|ahead| today.checked_add(jiff::Span::new().days(ahead)).ok())
+        .take_while(|&day| day <= hired)
+        .find(|&day| matches!(scope_on(contract, values, record, day), Ok(None)))
+}
+
+/// Decides the change triggers (a `condition` that reads `before.<field>`) with
+/// the employee's previous record, as the applier knows it (`None`: none is
+/// known, every `before.<field>` is null). `map_employee` leaves them false: a
+/// change is not judged from the state alone, so the reconciliation and the
+/// preview never expect their groups (`on_exit` is keep for them).
+pub fn change_conditions<R: FieldSource + ?Sized, B: FieldSource + ?Sized>(
+    contract: &Contract,
+    mapped: &mut MappedEmployee<'_>,
+    record: &R,
+    before: Option<&B>,
+) {
+    let mut today = None;
+    for (at, trigger) in contract.triggers.iter().enumerate() {
+        let Some(condition) = trigger.condition.as_ref().filter(|c| c.reads_before()) else {
+            continue;
+        };
+        let today =
+            *today.get_or_insert_with(|| super::expr::today(&contract.time_zone, jiff::Timestamp::now()));
+        match condition_holds_after(condition, record, before, today) {
+            Ok(holds) => mapped.conditions[at] = holds,
+            Err(reason) => mapped.problems.push(FieldReason {
+                field: format!("trigger \"{}\"", trigger.name),
+                reason,
+            }),
+        }
+    }
+}
+
+/// Whether a condition (a scope rule's `when`, a trigger's `condition`) holds
+/// for the record: Err names the expression, and the values it read, when it
+/// fails or yields something other than true or false.
+pub(super) fn condition_holds<R: FieldSource + ?Sized>(
+    condition: &super::expr::Expr,
+    record: &R,
+    today: Date,
+) -> Result<bool, String> {
+    condition_holds_after(condition, record, None::<&R>, today)
+}
+
+/// [`condition_holds`], with the previous record for `before.<field>`.
+fn condition_holds_after<R: FieldSource + ?Sized, B: FieldSource + ?Sized>(
+    condition: &super::expr::Expr,
+    record: &R,
+    before: Option<&B>,
+    today: Date,
+) -> Result<bool, String> {
+    let read = |field: &str| text_of(record.text(field));
+    let read_before = |field: &str| before.and_then(|b| text_of(b.text(field)));
+    let failed = |why: String| format!("expression `{}` {why}", condition.source());
+    let value = condition
+        .eval(&super::expr::Vars {
+            hris: &read,
+            today,
+            before: Some(&read_before),
+        })
+        .map_err(|error| failed(format!("failed: {error}")))?;
+    match value {
+        cel::Value::Bool(holds) => Ok(holds),
+        other => {
+            let shown = match super::expr::value_text(&other) {
+                Ok(Some(text)) => format!("{text:?}"),
+                Ok(None) => "nothing (null or empty)".to_string(),
+                Err(_) => format!("a {}", other.type_of()),
+            };
+            Err(failed(format!("yields {shown}, not true or false")))
+        }
+    }
 }
 
 fn push_lms<'a>(lms: &mut Vec<LmsValue<'a>>, at: usize, rule: &'a FieldRule, value: Wanted<'a>) {
@@ -309,7 +476,11 @@ pub(super) fn source_text<'a, R: FieldSource + ?Sized>(
     let read = |field: &str| text_of(record.text(field));
     let failed = |why: String| format!("expression `{}` {why}", expr.source());
     let value = expr
-        .eval(&super::expr::Vars { hris: &read, today })
+        .eval(&super::expr::Vars {
+            hris: &read,
+            today,
+            before: None,
+        })
         .map_err(|error| failed(format!("failed: {error}")))?;
     let text = super::expr::value_text(&value).map_err(failed)?;
     Ok(text.map(|text| Cow::Owned(text.into_owned())))
@@ -481,3 +652,7 @@ pub(crate) fn looks_like_email(text: &str) -> bool {
 #[cfg(test)]
 #[path = "map_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "scope_tests.rs"]
+mod scope_tests;

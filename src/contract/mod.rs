@@ -106,9 +106,23 @@ pub struct ValueTable {
 /// A record is in scope when every rule holds.
 #[derive(Clone, Debug)]
 pub struct InclusionRule {
+    /// The contract field whose value must be one of `any_of`; empty for a rule
+    /// that is only an expression (`when`).
     pub field: String,
     pub any_of: Vec<String>,
+    /// An expression that must hold too (`when = "..."`), compiled once with the contract.
+    pub when: Option<std::sync::Arc<expr::Expr>>,
     pub line: usize,
+}
+
+impl InclusionRule {
+    /// The rule as the contract states it, for `trace` and the console.
+    pub fn describe(&self) -> String {
+        let listed =
+            (!self.field.is_empty()).then(|| format!("{} any of {}", self.field, self.any_of.join(", ")));
+        let when = self.when.as_ref().map(|e| format!("when {}", e.source()));
+        listed.into_iter().chain(when).collect::<Vec<_>>().join(" and ")
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -155,10 +169,42 @@ pub enum TriggerWhen {
 #[derive(Clone, Debug)]
 pub struct Trigger {
     pub name: String,
+    /// What fires it; a trigger written with only a `condition` fires for every
+    /// learner (`FieldMatches` on the key with an empty pattern), so the condition decides.
     pub when: TriggerWhen,
+    /// An expression that must hold too (`condition = "..."`), compiled once with the contract.
+    pub condition: Option<std::sync::Arc<expr::Expr>>,
     /// The SCIM group's displayName; may hold `{value}`.
     pub group: String,
+    /// What happens to the membership when the trigger stops holding.
+    pub on_exit: OnExit,
     pub line: usize,
+}
+
+/// What a trigger's membership comes to once the trigger no longer holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnExit {
+    /// The learner stays in the group (onboarding: the path, once begun, is theirs).
+    #[default]
+    Keep,
+    /// The learner leaves the group (location compliance after a move), by an
+    /// ordinary planned write; their history in the LMS stays.
+    Remove,
+}
+
+impl Trigger {
+    /// Whether `group` is one this trigger can put a learner in: its group, or
+    /// for a `{value}` group any name of that shape.
+    pub fn can_give(&self, group: &str) -> bool {
+        match self.group.split_once("{value}") {
+            None => self.group == group,
+            Some((before, after)) => {
+                group.len() > before.len() + after.len()
+                    && group.starts_with(before)
+                    && group.ends_with(after)
+            }
+        }
+    }
 }
 
 impl FieldRule {
@@ -179,6 +225,22 @@ impl FieldRule {
 }
 
 impl Contract {
+    /// Whether a scope rule decides how far ahead a future hire's learner is made
+    /// (pre-provisioning): a `when` that reads `today` and the hire date's HRIS
+    /// field. Then such a hire is created once the rules hold, not on the hire date.
+    pub fn pre_provisions(&self) -> bool {
+        let Some(hire) = self
+            .field(&self.lifecycle.hire_date_field)
+            .and_then(FieldRule::plain_hris)
+        else {
+            return false;
+        };
+        self.inclusion
+            .iter()
+            .filter_map(|rule| rule.when.as_deref())
+            .any(|when| when.uses_today() && when.reads().any(|read| read == hire))
+    }
+
     pub fn field(&self, name: &str) -> Option<&FieldRule> {
         self.fields.iter().find(|f| f.name == name)
     }

@@ -65,9 +65,11 @@ pub struct RawField {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawInclusion {
-    pub field: Spanned<String>,
+    pub field: Option<Spanned<String>>,
     #[serde(rename = "in")]
-    pub any_of: Vec<String>,
+    pub any_of: Option<Vec<String>>,
+    /// A CEL expression that must hold (`contract::expr`), instead of or beside `field in [...]`.
+    pub when: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -88,9 +90,14 @@ pub struct RawLifecycle {
 #[serde(deny_unknown_fields)]
 pub struct RawTrigger {
     pub name: Spanned<String>,
-    pub when: Spanned<String>,
+    /// hire, field_matches or field_value; absent for a trigger only `condition` decides.
+    pub when: Option<Spanned<String>>,
+    /// A CEL expression that must also hold (`contract::expr`).
+    pub condition: Option<Spanned<String>>,
     pub field: Option<Spanned<String>>,
     pub pattern: Option<Spanned<String>>,
     pub within_days: Option<Spanned<u32>>,
     pub group: Spanned<String>,
+    /// keep (the default) or remove: what happens when the trigger stops holding.
+    pub on_exit: Option<Spanned<String>>,
 }

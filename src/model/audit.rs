@@ -15,6 +15,8 @@ named_enum!(
         LearnerDeactivate => "learner.deactivate",
         LearnerReactivate => "learner.reactivate",
         LearnerEnrol => "learner.enrol",
+        /// Taken out of a group a trigger with `on_exit = "remove"` no longer gives.
+        LearnerUnenrol => "learner.unenrol",
         LearnerLink => "learner.link",
         /// A stopped attempt's write, found in the target afterwards.
         LearnerRecovered => "learner.recovered",

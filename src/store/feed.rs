@@ -108,6 +108,18 @@ impl StoreTx<'_> {
         self.count_feed_change(added)
     }
 
+    /// Takes learners out of a group; those not in it change nothing.
+    pub fn remove_feed_members(&self, group: &str, learner_ids: &[String]) -> Result<(), StoreError> {
+        let mut delete = self
+            .conn
+            .prepare_cached("DELETE FROM feed_members WHERE group_name = ?1 AND learner_id = ?2")?;
+        let mut removed = 0;
+        for id in learner_ids {
+            removed += delete.execute(params![group, id])?;
+        }
+        self.count_feed_change(removed)
+    }
+
     /// The file now holds the changes up to `changes`, written at `at`.
     pub fn feed_written(&self, changes: i64, at: Timestamp) -> Result<(), StoreError> {
         self.conn
@@ -277,5 +289,19 @@ mod tests {
             .transaction(|tx| tx.feed_written(4, Timestamp::now()))
             .unwrap();
         assert_eq!(store.feed_outbox().unwrap().written, 4);
+        // Taken out of a group: one change; out of one it is not in: none.
+        for _ in 0..2 {
+            store
+                .transaction(|tx| tx.remove_feed_members("Onboarding", &["E1".to_string()]))
+                .unwrap();
+        }
+        assert_eq!(store.feed_outbox().unwrap().changes, 5);
+        let snapshot = store.feed_snapshot().unwrap();
+        assert!(
+            snapshot
+                .groups
+                .get("Onboarding")
+                .is_none_or(|members| members.is_empty())
+        );
     }
 }

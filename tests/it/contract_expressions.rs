@@ -188,3 +188,60 @@ fn every_sandbox_name_becomes_an_ascii_login_through_the_contract() {
         assert_eq!(user_name.value.as_str(), Some(want), "{first} {last}");
     }
 }
+
+/// The scope rule `days_between(today, date(hris.hireDate)) <= 14` pre-provisions:
+/// of the sandbox's new hires, one starting within 14 days has an active learner
+/// now, one starting later has none and its change waits for the day 14 days
+/// before the hire; a reconciliation afterwards finds nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_future_hire_is_pre_provisioned_fourteen_days_ahead_and_not_fifteen() {
+    let world = start(Options {
+        contract: Some(EXPRESSIONS),
+        employees: 40,
+        ..Options::default()
+    })
+    .await;
+    world.settle().await;
+    // One hire in ten starts 1 to 30 days ahead.
+    world.churn(json!([{ "kind": "hire", "count": 80 }])).await;
+    world.webhooks_delivered().await;
+    world.settle().await;
+    let today = common::today();
+    let hris = world.hris().await;
+    let learners = world.learners().await;
+    let (mut within, mut beyond) = (0, 0);
+    for (id, e) in &hris {
+        let hired: jiff::civil::Date = e["hireDate"].as_str().unwrap().parse().unwrap();
+        let ahead = (hired - today).get_days();
+        let in_scope = matches!(
+            e["employmentHistoryStatus"].as_str(),
+            Some("Full-Time" | "Part-Time")
+        ) && e["employmentStatus"] == "Active"
+            && e["department"] != "Board";
+        // A suspected duplicate waits for an operator, whatever its hire date.
+        if ahead <= 0 || !in_scope || world.events_of(id).contains(" held ") {
+            continue;
+        }
+        let learner = learners.get(id);
+        if ahead <= 14 {
+            within += 1;
+            let learner =
+                learner.unwrap_or_else(|| panic!("{id} starts in {ahead} days: {}", world.events_of(id)));
+            assert_eq!(learner["active"], true, "{id}");
+        } else {
+            beyond += 1;
+            assert!(learner.is_none(), "{id} starts in {ahead} days: {learner:?}");
+            let waiting = world.events_of(id);
+            let from = hired.checked_sub(jiff::Span::new().days(14)).unwrap();
+            assert!(
+                waiting.contains(&format!("the scope rules hold from {from}")),
+                "{id}: {waiting}"
+            );
+        }
+    }
+    assert!(
+        within > 0 && beyond > 0,
+        "future hires: {within} within 14 days, {beyond} beyond"
+    );
+    world.assert_reconciles_clean().await;
+}

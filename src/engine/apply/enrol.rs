@@ -19,6 +19,8 @@ const MAX_BATCH: usize = 4096;
 
 struct Request {
     group: String,
+    /// Taken out of the group rather than added (a trigger's `on_exit = "remove"`).
+    leave: bool,
     learner_id: String,
     reply: oneshot::Sender<Result<(), Failure>>,
 }
@@ -49,8 +51,19 @@ impl Enroller {
 
     /// Adds the learner to the group (by display name); returns once the LMS has it.
     pub async fn enrol(&self, group: &str, learner_id: &str) -> Result<(), Failure> {
+        self.send(group, learner_id, false).await
+    }
+
+    /// Takes the learner out of the group (by display name); returns once the LMS
+    /// has done it. A group the LMS lacks has nobody to take out.
+    pub async fn leave(&self, group: &str, learner_id: &str) -> Result<(), Failure> {
+        self.send(group, learner_id, true).await
+    }
+
+    async fn send(&self, group: &str, learner_id: &str, leave: bool) -> Result<(), Failure> {
         let (reply, answer) = oneshot::channel();
         let request = Request {
+            leave,
             group: group.to_string(),
             learner_id: learner_id.to_string(),
             reply,
@@ -86,12 +99,19 @@ async fn run(mut paths: Paths, mut rx: mpsc::Receiver<Request>, cancel: Cancella
         if received == 0 {
             return;
         }
-        let mut by_group: HashMap<String, Vec<Request>> = HashMap::new();
+        let mut by_group: HashMap<(String, bool), Vec<Request>> = HashMap::new();
         for request in batch.drain(..) {
-            by_group.entry(request.group.clone()).or_default().push(request);
+            by_group
+                .entry((request.group.clone(), request.leave))
+                .or_default()
+                .push(request);
         }
-        for (group, requests) in by_group {
-            let result = paths.add(&group, &requests).await;
+        for ((group, leave), requests) in by_group {
+            let result = if leave {
+                paths.remove(&group, &requests).await
+            } else {
+                paths.add(&group, &requests).await
+            };
             for request in requests {
                 let _ = request.reply.send(result.clone());
             }
@@ -115,6 +135,30 @@ impl Paths {
             answer => answer?,
         }
         Ok(())
+    }
+
+    async fn remove(&mut self, group: &str, requests: &[Request]) -> Result<(), Failure> {
+        let id = match self.ids.get(group) {
+            Some(id) => id.clone(),
+            None => match self.learners.group_id(group).await? {
+                Some(id) => {
+                    self.ids.insert(group.to_string(), id.clone());
+                    id
+                }
+                None => return Ok(()),
+            },
+        };
+        let mut members: Vec<String> = requests.iter().map(|r| r.learner_id.clone()).collect();
+        members.sort();
+        members.dedup();
+        match self.learners.remove_members(&id, &members).await {
+            // Deleted in the LMS since it was looked up: nobody is in it.
+            Err(error) if error.status() == Some(404) => {
+                self.ids.remove(group);
+                Ok(())
+            }
+            answer => Ok(answer?),
+        }
     }
 
     /// The group's id; a missing group is created when the configuration allows.

@@ -27,11 +27,13 @@ use serde_json::{Map, Value};
 use crate::config::RetryPolicy;
 use crate::connectors::roles::{EmployeeSource, LearnerTarget, ScimUser};
 use crate::contract::Contract;
+use crate::contract::OnExit;
 use crate::contract::identity::identity_keys;
-use crate::contract::map::map_employee;
+use crate::contract::map::{MappedEmployee, change_conditions, map_employee};
+use crate::contract::triggers::groups_to_leave;
 use crate::engine::apply::enrol::Enroller;
 use crate::engine::apply::learner_lookup::{Created, Preload, user_name_of};
-use crate::engine::apply::outcome::{Failure, Outcome, Written};
+use crate::engine::apply::outcome::{Failure, Membership, Outcome, Written};
 use crate::engine::apply::plan::{Changes, ManagerRef, Plan, plan};
 use crate::engine::apply::shadow::PlannedWrite;
 use crate::engine::apply::supersede::Newest;
@@ -204,10 +206,14 @@ impl Applier {
                 }
             }
         }
-        let mapped = match map_employee(&contract, record) {
+        let mut mapped = match map_employee(&contract, record) {
             Ok(mapped) => mapped,
             Err(reasons) => return Ok(Outcome::Rejected(reasons)),
         };
+        if (contract.triggers.iter()).any(|t| t.condition.as_ref().is_some_and(|c| c.reads_before())) {
+            let before = self.previous_record(&event.employee_id)?;
+            change_conditions(&contract, &mut mapped, record, before.as_ref());
+        }
         let learner = self.find_learner(event, user_name_of(&mapped)).await?;
         let manager = match &mapped.manager_id {
             Some(manager_id) if mapped.should_be_active(&contract) => self.manager_ref(manager_id).await?,
@@ -226,8 +232,10 @@ impl Applier {
             &manager,
             today,
         );
+        let leave = self.groups_to_leave(&contract, &mapped, &event.employee_id, today)?;
         if self.shadow.is_on()
-            && let Some(planned) = self.planned_in_shadow(&event.employee_id, &decided, learner.as_ref())?
+            && let Some(planned) =
+                self.planned_in_shadow(&event.employee_id, &decided, learner.as_ref(), &leave)?
         {
             return Ok(Outcome::Shadowed {
                 planned,
@@ -265,7 +273,7 @@ impl Applier {
         };
         let mapped_json = Some(mapped.to_json());
         let applied =
-            |write: WriteRecord, audit_action: AuditAction, enrolled: Vec<String>| Outcome::Applied {
+            |write: WriteRecord, audit_action: AuditAction, enrolled: Vec<Membership>| Outcome::Applied {
                 write,
                 audit_action,
                 enrolled,
@@ -278,7 +286,7 @@ impl Applier {
                 self.enrolled_after(
                     event,
                     &created.id,
-                    enrol,
+                    (enrol, &leave),
                     Some((write, AuditAction::LearnerCreate)),
                     applied,
                 )
@@ -313,7 +321,7 @@ impl Applier {
                 self.enrolled_after(
                     event,
                     &learner_id,
-                    enrol,
+                    (enrol, &leave),
                     Some((write, AuditAction::LearnerAdopt)),
                     applied,
                 )
@@ -321,7 +329,7 @@ impl Applier {
             }
             Planned::Decided(Plan::Nothing { why, enrol }, learner) => match &learner {
                 Some(user) => {
-                    let (enrolled, failed) = self.enrol(&event.employee_id, &user.id, enrol).await;
+                    let (enrolled, failed) = self.enrol(&event.employee_id, &user.id, enrol, &leave).await;
                     match failed {
                         Some(failure) => Outcome::Failed {
                             failure,
@@ -362,8 +370,14 @@ impl Applier {
                     .await?;
                 let action = update_action(&changes, deactivates);
                 let write = write_record(&updated.id, changes.before, changes.after, 200);
-                self.enrolled_after(event, &updated.id, enrol, Some((write, action)), applied)
-                    .await
+                self.enrolled_after(
+                    event,
+                    &updated.id,
+                    (enrol, &leave),
+                    Some((write, action)),
+                    applied,
+                )
+                .await
             }
             Planned::Decided(other, _) => self.outcome_of_plan(other),
         })
@@ -397,11 +411,11 @@ impl Applier {
         &self,
         event: &Event,
         learner_id: &str,
-        groups: Vec<String>,
+        (groups, leave): (Vec<String>, &[String]),
         write: Option<(WriteRecord, AuditAction)>,
-        applied: impl FnOnce(WriteRecord, AuditAction, Vec<String>) -> Outcome,
+        applied: impl FnOnce(WriteRecord, AuditAction, Vec<Membership>) -> Outcome,
     ) -> Outcome {
-        let (enrolled, failed) = self.enrol(&event.employee_id, learner_id, groups).await;
+        let (enrolled, failed) = self.enrol(&event.employee_id, learner_id, groups, leave).await;
         match (failed, write) {
             (None, Some((write, action))) => applied(write, action, enrolled),
             (failed, write) => Outcome::Failed {
@@ -485,14 +499,16 @@ impl Applier {
         Ok(ManagerRef::NotSynced { coming })
     }
 
-    /// Enrols the learner in the groups it is not yet recorded in; answers those
-    /// it went into, and the failure that stopped the rest.
+    /// Enrols the learner in the groups it is not yet recorded in, and takes it
+    /// out of those it is to `leave`; answers the changes made, and the failure
+    /// that stopped the rest.
     async fn enrol(
         &self,
         employee_id: &str,
         learner_id: &str,
         groups: Vec<String>,
-    ) -> (Vec<String>, Option<Failure>) {
+        leave: &[String],
+    ) -> (Vec<Membership>, Option<Failure>) {
         let groups = match self.groups_to_enrol(employee_id, &groups) {
             Ok(groups) => groups,
             Err(error) => return (Vec::new(), Some(error.into())),
@@ -502,13 +518,56 @@ impl Applier {
             if let Err(failure) = self.enroller.enrol(&group, learner_id).await {
                 return (enrolled, Some(failure));
             }
-            enrolled.push(group);
+            enrolled.push(Membership::Joined(group));
+        }
+        for group in leave {
+            if let Err(failure) = self.enroller.leave(group, learner_id).await {
+                return (enrolled, Some(failure));
+            }
+            enrolled.push(Membership::Left(group.clone()));
         }
         (enrolled, None)
     }
 }
 
 impl Applier {
+    /// The HRIS record of the employee's last applied change (what `before.<field>`
+    /// reads); `None` for someone never applied, or whose change carried no record.
+    fn previous_record(&self, employee_id: &str) -> Result<Option<Map<String, Value>>, StoreError> {
+        let Some(applied) = self.store.applied_record(employee_id)? else {
+            return Ok(None);
+        };
+        Ok(self.store.event(applied.event_id)?.and_then(|detail| {
+            detail
+                .event
+                .payload
+                .get("fields")
+                .and_then(Value::as_object)
+                .cloned()
+        }))
+    }
+
+    /// The groups the employee's learner is recorded in that an `on_exit =
+    /// "remove"` trigger no longer gives it (`triggers::groups_to_leave`).
+    fn groups_to_leave(
+        &self,
+        contract: &Contract,
+        mapped: &MappedEmployee<'_>,
+        employee_id: &str,
+        today: jiff::civil::Date,
+    ) -> Result<Vec<String>, StoreError> {
+        if !contract.triggers.iter().any(|t| t.on_exit == OnExit::Remove) {
+            return Ok(Vec::new());
+        }
+        let recorded = self.store.enrolments(employee_id)?;
+        Ok(groups_to_leave(
+            contract,
+            mapped,
+            today,
+            recorded.iter().map(String::as_str),
+        ))
+    }
+
     /// The groups of `groups` the employee's learner is not recorded in yet.
     fn groups_to_enrol(&self, employee_id: &str, groups: &[String]) -> Result<Vec<String>, StoreError> {
         if groups.is_empty() {
@@ -525,6 +584,7 @@ impl Applier {
         employee_id: &str,
         plan: &Plan,
         learner: Option<&ScimUser>,
+        leave: &[String],
     ) -> Result<Option<PlannedWrite>, Failure> {
         let target = learner.map(|user| user.id.clone());
         Ok(match plan {
@@ -540,21 +600,26 @@ impl Applier {
                 enrol,
                 deactivates,
                 ..
-            } => Some(PlannedWrite::new(
-                match update_action(changes, *deactivates) {
-                    AuditAction::LearnerDeactivate => "deactivate",
-                    AuditAction::LearnerReactivate => "reactivate",
-                    _ => "update",
-                },
-                target,
-                &changes.before,
-                &changes.after,
-                self.groups_to_enrol(employee_id, enrol)?,
-            )),
+            } => Some(
+                PlannedWrite::new(
+                    match update_action(changes, *deactivates) {
+                        AuditAction::LearnerDeactivate => "deactivate",
+                        AuditAction::LearnerReactivate => "reactivate",
+                        _ => "update",
+                    },
+                    target,
+                    &changes.before,
+                    &changes.after,
+                    self.groups_to_enrol(employee_id, enrol)?,
+                )
+                .leaving(leave),
+            ),
             Plan::Nothing { enrol, .. } if learner.is_some() => {
                 let groups = self.groups_to_enrol(employee_id, enrol)?;
-                (!groups.is_empty())
-                    .then(|| PlannedWrite::new("enrol", target, &Map::new(), &Map::new(), groups))
+                let action = if groups.is_empty() { "unenrol" } else { "enrol" };
+                (!groups.is_empty() || !leave.is_empty()).then(|| {
+                    PlannedWrite::new(action, target, &Map::new(), &Map::new(), groups).leaving(leave)
+                })
             }
             _ => None,
         })

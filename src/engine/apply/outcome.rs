@@ -15,14 +15,14 @@ pub enum Outcome {
     Applied {
         write: WriteRecord,
         audit_action: AuditAction,
-        enrolled: Vec<String>,
+        enrolled: Vec<Membership>,
         mapped: Option<Value>,
         /// The manager (HRIS id) this learner should point at once they have a
         /// learner; the worker remembers it so the link is made then.
         awaits_manager: Option<String>,
     },
     Unchanged {
-        enrolled: Vec<String>,
+        enrolled: Vec<Membership>,
         mapped: Option<Value>,
         /// The target holds a record with these values (a learner, a
         /// completion): what a cut-off attempt may have written.
@@ -71,8 +71,17 @@ impl Outcome {
 pub struct Written {
     /// The record's own write, and its audit action.
     pub write: Option<(WriteRecord, AuditAction)>,
-    /// Groups the learner was added to.
-    pub enrolled: Vec<String>,
+    /// Groups the learner was added to or taken out of.
+    pub enrolled: Vec<Membership>,
+}
+
+/// One change to a learner's groups (learning paths), made by the triggers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Membership {
+    /// Added to the group.
+    Joined(String),
+    /// Taken out of it: a trigger with `on_exit = "remove"` no longer holds.
+    Left(String),
 }
 
 /// A failed attempt, as the journal and the retry policy see it.

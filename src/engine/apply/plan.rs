@@ -95,6 +95,19 @@ pub fn assess<L: LearnerState + ?Sized>(
     today: Date,
 ) -> Plan {
     let active_now = learner.map(|l| l.active());
+    if active_now != Some(true)
+        && let Some(from) = mapped.in_scope_from
+    {
+        // A future hire (or rehire, whose learner is inactive) the contract
+        // pre-provisions, not yet within its reach.
+        return Plan::WaitUntil {
+            at: start_of(contract, from),
+            why: format!(
+                "hired on {}: the scope rules hold from {from}, and the learner is created then",
+                mapped.hire_date.map(|d| d.to_string()).unwrap_or_default()
+            ),
+        };
+    }
     if !mapped.should_be_active(contract) {
         return match active_now {
             None => Plan::Nothing {
@@ -124,12 +137,8 @@ pub fn assess<L: LearnerState + ?Sized>(
     if learner.is_none()
         && let Some(hire) = mapped.hired_later(today)
     {
-        let at = hire
-            .to_zoned(contract.time_zone.clone())
-            .map(|z| z.timestamp())
-            .unwrap_or(Timestamp::MAX);
         return Plan::WaitUntil {
-            at,
+            at: start_of(contract, hire),
             why: format!("hired on {hire}: the learner is created that day"),
         };
     }
@@ -187,6 +196,13 @@ pub fn assess<L: LearnerState + ?Sized>(
             deactivates: false,
         },
     }
+}
+
+/// The moment `day` starts in the contract's time zone.
+fn start_of(contract: &Contract, day: Date) -> Timestamp {
+    day.to_zoned(contract.time_zone.clone())
+        .map(|z| z.timestamp())
+        .unwrap_or(Timestamp::MAX)
 }
 
 /// The document a create or update sends: the learner as it is (minus what the

@@ -125,8 +125,14 @@ pub fn fix(store: &Store, actor: &str, ids: &[i64]) -> Result<Vec<Resolved>, Act
             Err(why) => return Ok(Err(why)),
         };
         if item.category == DriftCategory::WrongGroups {
-            // The enrolment was recorded but the LMS lost it: enrol again.
-            tx.forget_enrolment(&item.employee_id, &item.field)?;
+            if item.detail["leave"] == true {
+                // A membership a `remove` trigger no longer justifies: recorded, the
+                // applier takes the learner out of it (`triggers::groups_to_leave`).
+                tx.record_enrolments(&item.employee_id, std::slice::from_ref(&item.field))?;
+            } else {
+                // The enrolment was recorded but the LMS lost it: enrol again.
+                tx.forget_enrolment(&item.employee_id, &item.field)?;
+            }
         }
         let appended = tx.append(std::slice::from_ref(&event))?;
         tx.set_drift_state(item.id, DriftState::Fixing, None)?;

@@ -33,7 +33,7 @@ impl Shadow {
 /// What one event would have written, as a shadowed event records it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct PlannedWrite {
-    /// create, update, deactivate, reactivate, enrol, link, or training record.
+    /// create, update, deactivate, reactivate, enrol, unenrol, link, or training record.
     pub action: &'static str,
     /// The learner (SCIM id) or HRIS record written to, when there is one already.
     pub target: Option<String>,
@@ -41,6 +41,9 @@ pub struct PlannedWrite {
     pub changes: Value,
     /// The groups the learner would be added to.
     pub enrol: Vec<String>,
+    /// The groups it would be taken out of (a trigger with `on_exit = "remove"`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leave: Vec<String>,
 }
 
 impl PlannedWrite {
@@ -56,7 +59,14 @@ impl PlannedWrite {
             target,
             changes: changes_json(before, after),
             enrol,
+            leave: Vec::new(),
         }
+    }
+
+    /// The same write, taking the learner out of `leave` too.
+    pub fn leaving(mut self, leave: &[String]) -> PlannedWrite {
+        self.leave = leave.to_vec();
+        self
     }
 
     /// One line for the Events pane and the CLI: what would have been written.
@@ -76,6 +86,9 @@ impl PlannedWrite {
         }
         if !self.enrol.is_empty() {
             line.push_str(&format!("; add groups {}", self.enrol.join(", ")));
+        }
+        if !self.leave.is_empty() {
+            line.push_str(&format!("; take out of groups {}", self.leave.join(", ")));
         }
         line
     }
@@ -237,6 +250,17 @@ mod tests {
         assert_eq!(
             create.with_mapped(None)["planned"]["changes"]["after"]["job_title"],
             "Lead"
+        );
+        assert!(create.with_mapped(None)["planned"].get("leave").is_none());
+        let moved = PlannedWrite::new("unenrol", Some("u-1".into()), &none, &none, Vec::new())
+            .leaving(&["Compliance London".to_string()]);
+        assert_eq!(
+            moved.summary(),
+            "would unenrol learner u-1; take out of groups Compliance London"
+        );
+        assert_eq!(
+            moved.with_mapped(None)["planned"]["leave"][0],
+            "Compliance London"
         );
     }
 }

@@ -15,7 +15,7 @@ use crate::connectors::ConnectorError;
 use crate::contract::Contract;
 
 use crate::contract::explain::{FieldExplained, explain_fields};
-use crate::contract::map::{EmploymentState, map_employee, out_of_scope_by};
+use crate::contract::map::{EmploymentState, listed, map_employee};
 use crate::engine::apply::Applier;
 use crate::engine::apply::enrol::Enroller;
 use crate::engine::apply::learner_lookup::{FoundBy, user_name_of};
@@ -97,6 +97,10 @@ pub struct Trace {
     pub changes: Option<Value>,
     /// The groups the plan enrols the learner in.
     pub enrol: Vec<String>,
+    /// The groups it takes the learner out of: an `on_exit = "remove"` trigger
+    /// no longer gives them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub leave: Vec<String>,
     /// The open event that keeps the employee's changes from applying, if any.
     pub blocked_by: Option<TracedEvent>,
     /// The employee's events, newest first.
@@ -180,6 +184,9 @@ impl Trace {
         }
         if !self.enrol.is_empty() {
             lines.push(format!("  enrol       {}", text(&self.enrol.join(", "))));
+        }
+        if !self.leave.is_empty() {
+            lines.push(format!("  leave       {}", text(&self.leave.join(", "))));
         }
         lines.push(format!("  events      {} (newest first)", self.events.len()));
         for event in &self.events {
@@ -307,6 +314,7 @@ impl Applier {
             plan: Decided::new("nothing", ""),
             changes: None,
             enrol: Vec::new(),
+            leave: Vec::new(),
             blocked_by,
             events,
             drift,
@@ -353,7 +361,7 @@ impl Applier {
             },
             format!("{} is \"{status}\" (lifecycle)", lifecycle.status_field),
         ));
-        trace.scope = Some(match out_of_scope_by(&contract, &mapped.values) {
+        trace.scope = Some(match mapped.out_of_scope_by.map(|at| &contract.inclusion[at]) {
             None if contract.inclusion.is_empty() => {
                 Decided::new("in scope", "the contract has no inclusion rules")
             }
@@ -364,12 +372,12 @@ impl Applier {
                     contract
                         .inclusion
                         .iter()
-                        .map(|r| format!("{} any of {} (line {})", r.field, r.any_of.join(", "), r.line))
+                        .map(|r| format!("{} (line {})", r.describe(), r.line))
                         .collect::<Vec<_>>()
                         .join("; ")
                 ),
             ),
-            Some(rule) => Decided::new(
+            Some(rule) if !listed(rule, &mapped.values) => Decided::new(
                 "out of scope",
                 format!(
                     "inclusion rule at line {}: {} is \"{}\", not any of {}",
@@ -377,6 +385,18 @@ impl Applier {
                     rule.field,
                     mapped.values.get(&rule.field).unwrap_or(""),
                     rule.any_of.join(", ")
+                ),
+            ),
+            Some(rule) => Decided::new(
+                "out of scope",
+                format!(
+                    "inclusion rule at line {}: `{}` does not hold{}",
+                    rule.line,
+                    rule.when.as_ref().map_or("", |w| w.source()),
+                    mapped
+                        .in_scope_from
+                        .map(|from| format!(" (it does from {from})"))
+                        .unwrap_or_default()
                 ),
             ),
         });
@@ -394,6 +414,9 @@ impl Applier {
             &manager,
             today,
         );
+        if found.is_some() {
+            trace.leave = self.groups_to_leave(&contract, &mapped, employee_id, today)?;
+        }
         trace.learner = found.map(learner_found);
         let (outcome, by) = match decided {
             Plan::Nothing { why, enrol } => {

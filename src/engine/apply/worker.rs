@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::apply::outcome::{Failure, Outcome};
+use crate::engine::apply::outcome::{Failure, Membership, Outcome};
 use crate::engine::apply::{Applier, Attempt};
 use crate::engine::operator::metrics::Metrics;
 use crate::model::{
@@ -609,9 +609,21 @@ fn journal_write(
     tx: &crate::store::StoreTx<'_>,
     event: &Event,
     write: Option<(&WriteRecord, &AuditAction)>,
-    enrolled: &[String],
+    enrolled: &[Membership],
 ) -> Result<(), StoreError> {
-    tx.record_enrolments(&event.employee_id, enrolled)?;
+    let joined: Vec<String> = enrolled
+        .iter()
+        .filter_map(|m| match m {
+            Membership::Joined(group) => Some(group.clone()),
+            Membership::Left(_) => None,
+        })
+        .collect();
+    tx.record_enrolments(&event.employee_id, &joined)?;
+    for membership in enrolled {
+        if let Membership::Left(group) = membership {
+            tx.forget_enrolment(&event.employee_id, group)?;
+        }
+    }
     let Some((write, audit_action)) = write else {
         return audit_enrolments(tx, event, None, enrolled);
     };
@@ -673,16 +685,30 @@ fn audit_enrolments(
     tx: &crate::store::StoreTx<'_>,
     event: &Event,
     learner: Option<&str>,
-    enrolled: &[String],
+    enrolled: &[Membership],
 ) -> Result<(), StoreError> {
-    for group in enrolled {
+    for membership in enrolled {
+        let (action, group, before, after) = match membership {
+            Membership::Joined(group) => (
+                AuditAction::LearnerEnrol,
+                group,
+                json!(null),
+                json!({ "group": group, "learner": learner }),
+            ),
+            Membership::Left(group) => (
+                AuditAction::LearnerUnenrol,
+                group,
+                json!({ "group": group, "learner": learner }),
+                json!(null),
+            ),
+        };
         tx.audit(NewAuditEntry {
             actor: "engine".into(),
-            action: AuditAction::LearnerEnrol,
+            action,
             employee_id: Some(event.employee_id.clone()),
             subject: format!("group {group}"),
-            before: json!(null),
-            after: json!({ "group": group, "learner": learner }),
+            before,
+            after,
             reason: Some(format!("trigger, event {}", event.id)),
         })?;
     }

@@ -172,6 +172,13 @@ impl LearnerTarget for FeedTarget {
         Ok(display_name.to_string())
     }
 
+    async fn remove_members(&self, group_id: &str, user_ids: &[String]) -> Result<(), ConnectorError> {
+        self.writable_group(group_id)?;
+        self.store
+            .transaction(|tx| tx.remove_feed_members(group_id, user_ids))
+            .map_err(store_error)
+    }
+
     async fn add_members(&self, group_id: &str, user_ids: &[String]) -> Result<(), ConnectorError> {
         self.writable_group(group_id)?;
         if !self.store.feed_group_exists(group_id).map_err(store_error)? {

@@ -17,6 +17,7 @@ use super::rows::{
 };
 use crate::contract::Contract;
 use crate::contract::map::{EmploymentState, FieldSource, LmsValue, map_employee};
+use crate::contract::triggers::groups_to_leave;
 use crate::engine::apply::plan::{Current, LearnerState, ManagerRef, Plan, assess, groups_for};
 use crate::engine::intake::duplicates::groups_of;
 use crate::model::identity::normalise_email;
@@ -27,6 +28,8 @@ use crate::store::{DuplicateMember, Finding, SuspectedGroup};
 pub(super) trait Learner: LearnerState {
     fn id(&self) -> &str;
     fn in_group(&self, group: &str) -> bool;
+    /// The groups it is in, by display name.
+    fn groups(&self) -> Vec<&str>;
 }
 
 /// One packed learner.
@@ -58,6 +61,12 @@ impl Learner for LearnerView<'_> {
         self.cells[LEARNER_GROUPS]
             .text()
             .is_some_and(|groups| groups.split('\n').any(|g| g == group))
+    }
+
+    fn groups(&self) -> Vec<&str> {
+        self.cells[LEARNER_GROUPS]
+            .text()
+            .map_or_else(Vec::new, |groups| groups.split('\n').collect())
     }
 }
 
@@ -263,6 +272,17 @@ pub(super) fn judge<'m, R: FieldSource + ?Sized, L: Learner>(
             Some(format!("member of {group}")),
             Some("not a member".into()),
         ));
+    }
+    // A membership an `on_exit = "remove"` trigger no longer justifies: the fix takes it away.
+    for group in groups_to_leave(contract, &mapped, today, user.groups()) {
+        let mut stale = finding(
+            DriftCategory::WrongGroups,
+            &group,
+            Some("not a member".into()),
+            Some(format!("member of {group}")),
+        );
+        stale.detail["leave"] = Value::Bool(true);
+        findings.push(stale);
     }
 }
 

@@ -224,6 +224,12 @@ impl Learner for Plain<'_> {
         (self.0.resource["groups"].as_array())
             .is_some_and(|groups| groups.iter().any(|g| g["display"] == group))
     }
+
+    fn groups(&self) -> Vec<&str> {
+        (self.0.resource["groups"].as_array()).map_or_else(Vec::new, |groups| {
+            groups.iter().filter_map(|g| g["display"].as_str()).collect()
+        })
+    }
 }
 
 /// The same comparison without packing: each record as JSON, each learner as
