@@ -18,7 +18,7 @@ use super::sanitise::{visible, visible_string};
 use super::state::{Mode, State};
 
 use crate::engine::operator::handle::{
-    Contract, EmptyRule, FieldType, LeaveAction, Owner, TriggerWhen, check_contract,
+    Contract, EmptyRule, FieldType, LeaveAction, OnExit, Owner, TriggerWhen, check_contract,
 };
 
 /// The contract in force, as text and as display lines, and an apply under way.
@@ -252,7 +252,7 @@ fn describe(c: &Contract) -> Vec<String> {
     out.push(String::new());
     out.push("INCLUSION (all must hold)".into());
     for rule in &c.inclusion {
-        out.push(format!("  {} in [{}]", rule.field, rule.any_of.join(", ")));
+        out.push(format!("  {}", rule.describe()));
     }
     let l = &c.lifecycle;
     out.push(String::new());
@@ -281,7 +281,19 @@ fn describe(c: &Contract) -> Vec<String> {
             TriggerWhen::FieldMatches { field, pattern } => format!("{field} matches /{pattern}/"),
             TriggerWhen::FieldValue { field } => format!("each value of {field}"),
         };
-        out.push(format!("  {}: {when} → group {:?}", t.name, t.group));
+        // A trigger written with only a condition matches every learner on its own.
+        let when = match (&t.condition, &t.when) {
+            (Some(c), TriggerWhen::FieldMatches { pattern, .. }) if pattern.as_str().is_empty() => {
+                format!("when {}", c.source())
+            }
+            (Some(c), _) => format!("{when} and when {}", c.source()),
+            (None, _) => when,
+        };
+        let exit = match t.on_exit {
+            OnExit::Keep => "",
+            OnExit::Remove => ", left when it no longer holds",
+        };
+        out.push(format!("  {}: {when} → group {:?}{exit}", t.name, t.group));
     }
     if let Some(w) = &c.writeback {
         out.push(String::new());
@@ -340,6 +352,17 @@ mod tests {
         let shown = lines(Some(text)).join("\n");
         assert!(shown.contains("MAPPING"), "{shown}");
         assert!(shown.contains("employee_id (key)"), "{shown}");
+    }
+
+    #[test]
+    fn expressions_in_scope_and_triggers_read_as_written() {
+        let text = include_str!("../../assets/contract.expressions.toml");
+        let shown = lines(Some(text)).join("\n");
+        assert!(shown.contains("when hris.department != \"Board\""), "{shown}");
+        assert!(!shown.contains(" in []"), "{shown}");
+        assert!(shown.contains("when years_between(date(hris.hireDate), today) >= 10"), "{shown}");
+        assert!(!shown.contains("matches //"), "{shown}");
+        assert!(shown.contains("left when it no longer holds"), "{shown}");
     }
 
     #[test]

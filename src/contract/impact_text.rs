@@ -70,7 +70,10 @@ impl Impact {
         }
         if !self.leaving_groups.is_empty() {
             out.push(String::new());
-            out.push(format!("{:<22} {:>9}  examples", "taken out of group", "learners"));
+            out.push(format!(
+                "{:<22} {:>9}  examples",
+                "taken out of group", "learners"
+            ));
         }
         for left in &self.leaving_groups {
             out.push(format!(

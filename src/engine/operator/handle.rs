@@ -32,7 +32,7 @@ pub use crate::contract::impact::{
     Affected, DEFAULT_EXAMPLES, Enrolment, Example, FieldImpact, Impact, SafetyMark, Shown,
 };
 pub use crate::contract::{
-    Contract, EmptyRule, FieldType, LeaveAction, Owner, TriggerWhen, parse as check_contract,
+    Contract, EmptyRule, FieldType, LeaveAction, OnExit, Owner, TriggerWhen, parse as check_contract,
 };
 pub use crate::engine::apply::credentials::CredentialStatus;
 pub use crate::engine::apply::resolve::Resolved;
