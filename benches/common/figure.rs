@@ -54,16 +54,21 @@ pub fn report(figures: &[Figure]) {
     );
     for f in figures {
         println!(
-            "{:<44} {:>12.1} {:<9} {:>12} {:>7}",
+            "{:<44} {:>12} {:<9} {:>12} {:>7}",
             f.bench,
-            f.value,
+            round(f.value),
             f.unit,
-            f.ceiling.map_or("-".into(), |c| format!("{c:.1}")),
+            f.ceiling.map_or("-".into(), |c| round(c).to_string()),
             f.ratio().map_or("-".into(), |r| format!("{r:.2}")),
         );
     }
 }
 
+/// Four significant digits: enough for a ratio, whatever the unit's scale.
 fn round(value: f64) -> f64 {
-    (value * 10.0).round() / 10.0
+    if value == 0.0 || !value.is_finite() {
+        return value;
+    }
+    let scale = 10f64.powi(3 - value.abs().log10().floor() as i32);
+    (value * scale).round() / scale
 }

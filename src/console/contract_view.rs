@@ -360,7 +360,10 @@ mod tests {
         let shown = lines(Some(text)).join("\n");
         assert!(shown.contains("when hris.department != \"Board\""), "{shown}");
         assert!(!shown.contains(" in []"), "{shown}");
-        assert!(shown.contains("when years_between(date(hris.hireDate), today) >= 10"), "{shown}");
+        assert!(
+            shown.contains("when years_between(date(hris.hireDate), today) >= 10"),
+            "{shown}"
+        );
         assert!(!shown.contains("matches //"), "{shown}");
         assert!(shown.contains("left when it no longer holds"), "{shown}");
     }

@@ -69,12 +69,11 @@ pub struct Expr {
     reads: Vec<String>,
     /// The fields of the previous record it reads (`before.<field>`).
     reads_before: Vec<String>,
-    /// The functions of ours it calls (only those are added per evaluation).
-    calls: Vec<&'static str>,
     /// Whether it reads `today` (only then is the day worked out).
     uses_today: bool,
-    /// The value tables `lookup` reads, when it is called.
-    tables: Arc<BTreeMap<String, BTreeMap<String, String>>>,
+    /// CEL's environment with the functions it calls, made once: each
+    /// evaluation binds its variables in a scope of its own inside it.
+    functions: Context<'static, 'static>,
 }
 
 impl fmt::Debug for Expr {
@@ -157,14 +156,17 @@ impl Expr {
             Arc::default()
         };
         let uses_today = program.references().has_variable("today");
+        let mut functions = Context::with_env(Arc::clone(&ENV));
+        for &name in &calls {
+            add_function(&mut functions, name, &tables);
+        }
         Ok(Expr {
             source: source.to_string(),
             uses_today,
             program,
             reads,
             reads_before,
-            calls,
-            tables,
+            functions,
         })
     }
 
@@ -189,15 +191,14 @@ impl Expr {
 
     /// Evaluates it for one record.
     pub fn eval(&self, vars: &Vars<'_>) -> Result<Value, EvalError> {
-        let values: Vec<(String, Option<String>)> = self
+        // What it read, each value copied once: into CEL, and only on a failure
+        // into the error that names them.
+        let read = |field: &String| (vars.hris)(field).map(Cow::into_owned);
+        let mut context = self.functions.new_inner_scope();
+        let record: HashMap<String, Value> = self
             .reads
             .iter()
-            .map(|field| (field.clone(), (vars.hris)(field).map(Cow::into_owned)))
-            .collect();
-        let mut context = Context::with_env(Arc::clone(&ENV));
-        let record: HashMap<String, Value> = values
-            .iter()
-            .map(|(field, value)| (field.clone(), value.clone().map_or(Value::Null, Value::from)))
+            .map(|field| (field.clone(), read(field).map_or(Value::Null, Value::from)))
             .collect();
         context.add_variable_from_value("hris", record);
         if !self.reads_before.is_empty() {
@@ -212,74 +213,80 @@ impl Expr {
             context.add_variable_from_value("before", before);
         }
         context.add_variable_from_value("today", vars.today.to_string());
-        for &name in &self.calls {
-            self.add_function(&mut context, name);
-        }
         self.program.execute(&context).map_err(|error| EvalError {
             message: describe(&error),
-            values,
+            values: self
+                .reads
+                .iter()
+                .map(|field| (field.clone(), read(field)))
+                .collect(),
         })
     }
+}
 
-    fn add_function(&self, context: &mut Context<'_, '_>, name: &'static str) {
-        let added = match name {
-            "lower" => context.add_function(name, |s: Arc<String>| s.to_lowercase()),
-            "upper" => context.add_function(name, |s: Arc<String>| s.to_uppercase()),
-            "trim" => context.add_function(name, |s: Arc<String>| s.trim().to_string()),
-            "translit" => context.add_function(name, |s: Arc<String>| translit(&s)),
-            "replace" => context.add_function(name, |s: Arc<String>, from: Arc<String>, to: Arc<String>| {
-                if from.is_empty() {
-                    s.to_string()
-                } else {
-                    s.replace(from.as_str(), &to)
-                }
-            }),
-            "lookup" => {
-                let tables = Arc::clone(&self.tables);
-                context.add_function(name, move |table: Arc<String>, key: Arc<String>| {
-                    let found = tables.get(table.as_str()).and_then(|t| t.get(key.as_str()));
-                    found.map_or_else(|| key.to_string(), Clone::clone)
-                })
+/// Adds one of our functions to a root context (only the ones an expression calls).
+fn add_function(
+    context: &mut Context<'_, '_>,
+    name: &'static str,
+    tables: &Arc<BTreeMap<String, BTreeMap<String, String>>>,
+) {
+    let added = match name {
+        "lower" => context.add_function(name, |s: Arc<String>| s.to_lowercase()),
+        "upper" => context.add_function(name, |s: Arc<String>| s.to_uppercase()),
+        "trim" => context.add_function(name, |s: Arc<String>| s.trim().to_string()),
+        "translit" => context.add_function(name, |s: Arc<String>| translit(&s)),
+        "replace" => context.add_function(name, |s: Arc<String>, from: Arc<String>, to: Arc<String>| {
+            if from.is_empty() {
+                s.to_string()
+            } else {
+                s.replace(from.as_str(), &to)
             }
-            "date" => context.add_function(name, |s: Arc<String>| -> Result<Value, ExecutionError> {
-                Ok(Value::from(parse_date("date", &s)?.to_string()))
-            }),
-            "days_between" => context.add_function(
-                name,
-                move |a: Arc<String>, b: Arc<String>| -> Result<Value, ExecutionError> {
-                    let (a, b) = (parse_date(name, &a)?, parse_date(name, &b)?);
-                    let span = a
-                        .until((jiff::Unit::Day, b))
-                        .map_err(|e| ExecutionError::function_error(name, e))?;
-                    Ok(Value::Int(i64::from(span.get_days())))
-                },
-            ),
-            "years_between" => context.add_function(
-                name,
-                move |a: Arc<String>, b: Arc<String>| -> Result<Value, ExecutionError> {
-                    let (a, b) = (parse_date(name, &a)?, parse_date(name, &b)?);
-                    let span = a
-                        .until((jiff::Unit::Year, b))
-                        .map_err(|e| ExecutionError::function_error(name, e))?;
-                    Ok(Value::Int(i64::from(span.get_years())))
-                },
-            ),
-            "add_days" => context.add_function(
-                name,
-                move |d: Arc<String>, days: i64| -> Result<Value, ExecutionError> {
-                    let date = parse_date(name, &d)?;
-                    let later = jiff::Span::new()
-                        .try_days(days)
-                        .and_then(|span| date.checked_add(span))
-                        .map_err(|e| ExecutionError::function_error(name, e))?;
-                    Ok(Value::from(later.to_string()))
-                },
-            ),
-            _ => Ok(()),
-        };
-        // Our names are none of CEL's own, so adding cannot clash.
-        debug_assert!(added.is_ok(), "{name}: {added:?}");
-    }
+        }),
+        "lookup" => {
+            let tables = Arc::clone(tables);
+            context.add_function(name, move |table: Arc<String>, key: Arc<String>| {
+                let found = tables.get(table.as_str()).and_then(|t| t.get(key.as_str()));
+                found.map_or_else(|| key.to_string(), Clone::clone)
+            })
+        }
+        "date" => context.add_function(name, |s: Arc<String>| -> Result<Value, ExecutionError> {
+            Ok(Value::from(parse_date("date", &s)?.to_string()))
+        }),
+        "days_between" => context.add_function(
+            name,
+            move |a: Arc<String>, b: Arc<String>| -> Result<Value, ExecutionError> {
+                let (a, b) = (parse_date(name, &a)?, parse_date(name, &b)?);
+                let span = a
+                    .until((jiff::Unit::Day, b))
+                    .map_err(|e| ExecutionError::function_error(name, e))?;
+                Ok(Value::Int(i64::from(span.get_days())))
+            },
+        ),
+        "years_between" => context.add_function(
+            name,
+            move |a: Arc<String>, b: Arc<String>| -> Result<Value, ExecutionError> {
+                let (a, b) = (parse_date(name, &a)?, parse_date(name, &b)?);
+                let span = a
+                    .until((jiff::Unit::Year, b))
+                    .map_err(|e| ExecutionError::function_error(name, e))?;
+                Ok(Value::Int(i64::from(span.get_years())))
+            },
+        ),
+        "add_days" => context.add_function(
+            name,
+            move |d: Arc<String>, days: i64| -> Result<Value, ExecutionError> {
+                let date = parse_date(name, &d)?;
+                let later = jiff::Span::new()
+                    .try_days(days)
+                    .and_then(|span| date.checked_add(span))
+                    .map_err(|e| ExecutionError::function_error(name, e))?;
+                Ok(Value::from(later.to_string()))
+            },
+        ),
+        _ => Ok(()),
+    };
+    // Our names are none of CEL's own, so adding cannot clash.
+    debug_assert!(added.is_ok(), "{name}: {added:?}");
 }
 
 /// The date it is at `now` in the contract's time zone: what `today` reads.
