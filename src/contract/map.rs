@@ -652,7 +652,3 @@ pub(crate) fn looks_like_email(text: &str) -> bool {
 #[cfg(test)]
 #[path = "map_tests.rs"]
 mod tests;
-
-#[cfg(test)]
-#[path = "scope_tests.rs"]
-mod scope_tests;

@@ -319,3 +319,9 @@ fn add_schema(document: &mut Value, schema: &str) {
 #[cfg(test)]
 #[path = "plan_tests.rs"]
 mod tests;
+
+/// Scope expressions and triggers through the plan: they need the engine's
+/// `assess`, so they live on this side of the layering.
+#[cfg(test)]
+#[path = "scope_tests.rs"]
+mod scope_tests;

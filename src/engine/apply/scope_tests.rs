@@ -6,12 +6,12 @@
 use jiff::civil::Date;
 use serde_json::{Map, Value, json};
 
-use super::map_employee;
+use crate::contract::map::map_employee;
 use crate::contract::triggers::groups_for;
 use crate::contract::{Contract, parse};
 use crate::engine::apply::plan::{ManagerRef, Plan, assess};
 
-const EXPRESSIONS: &str = include_str!("../../assets/contract.expressions.toml");
+const EXPRESSIONS: &str = include_str!("../../../assets/contract.expressions.toml");
 
 fn contract() -> Contract {
     parse(EXPRESSIONS).unwrap()
@@ -19,7 +19,7 @@ fn contract() -> Contract {
 
 /// Today as the mapping sees it: in the contract's zone.
 fn today(contract: &Contract) -> Date {
-    super::super::expr::today(&contract.time_zone, jiff::Timestamp::now())
+    crate::contract::expr::today(&contract.time_zone, jiff::Timestamp::now())
 }
 
 fn days(from: Date, n: i64) -> Date {
@@ -54,7 +54,7 @@ fn a_future_hire_is_created_fourteen_days_ahead_and_not_fifteen() {
     let contract = contract();
     assert!(contract.pre_provisions());
     assert!(
-        !parse(include_str!("../../assets/contract.toml"))
+        !parse(include_str!("../../../assets/contract.toml"))
             .unwrap()
             .pre_provisions()
     );
@@ -337,7 +337,7 @@ fn a_remove_trigger_no_longer_holding_takes_the_learner_out_and_keep_stays() {
     let mapped = map_employee(&contract, &gone).unwrap();
     assert!(groups_to_leave(&contract, &mapped, today, member_of).is_empty());
     // The shipped contract keeps every group.
-    let shipped = parse(include_str!("../../assets/contract.toml")).unwrap();
+    let shipped = parse(include_str!("../../../assets/contract.toml")).unwrap();
     let mapped = map_employee(&shipped, &moved).unwrap();
     assert!(groups_to_leave(&shipped, &mapped, today, member_of).is_empty());
     // A mistake is named.
@@ -355,7 +355,7 @@ fn a_remove_trigger_no_longer_holding_takes_the_learner_out_and_keep_stays() {
 /// group (a `remove` trigger that no longer holds for them), per group.
 #[test]
 fn the_preview_counts_the_learners_taken_out_of_a_group() {
-    let shipped = include_str!("../../assets/contract.toml");
+    let shipped = include_str!("../../../assets/contract.toml");
     let old = parse(shipped).unwrap();
     let narrowed = shipped.replacen(
         "group = \"Compliance {value}\"",
