@@ -22,11 +22,14 @@
 //! `endsWith`, `string`, `int`, the operators (`+` joins text) and `? :`.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, LazyLock};
 
 use cel::common::ast::{EntryExpr, Expr as Node, IdedExpr, LiteralValue};
+use cel::common::types::{CelNull as Null, CelString};
+use cel::common::value::CowVal;
+use cel::context::VariableResolver;
 use cel::{Context, ExecutionError, Value};
 use jiff::civil::Date;
 
@@ -117,7 +120,7 @@ impl fmt::Display for EvalError {
 }
 
 /// Reads one field of a record: its text, `None` when absent or empty.
-pub type ReadField<'r> = &'r dyn Fn(&str) -> Option<Cow<'r, str>>;
+pub type ReadField<'r> = &'r (dyn Fn(&str) -> Option<Cow<'r, str>> + Sync);
 
 /// What one evaluation reads: the record's fields and the day.
 pub struct Vars<'r> {
@@ -189,38 +192,50 @@ impl Expr {
         self.reads.iter().map(String::as_str)
     }
 
-    /// Evaluates it for one record.
+    /// Evaluates it for one record. Nothing is copied in: CEL asks for
+    /// `hris.<field>`, `before.<field>` and `today` as it meets them, and a
+    /// field's text is lent to it as the record holds it.
     pub fn eval(&self, vars: &Vars<'_>) -> Result<Value, EvalError> {
-        // What it read, each value copied once: into CEL, and only on a failure
-        // into the error that names them.
-        let read = |field: &String| (vars.hris)(field).map(Cow::into_owned);
+        let today = self.uses_today.then(|| vars.today.to_string());
+        let scope = Scope {
+            vars,
+            today: today.as_deref(),
+        };
         let mut context = self.functions.new_inner_scope();
-        let record: HashMap<String, Value> = self
-            .reads
-            .iter()
-            .map(|field| (field.clone(), read(field).map_or(Value::Null, Value::from)))
-            .collect();
-        context.add_variable_from_value("hris", record);
-        if !self.reads_before.is_empty() {
-            let before: HashMap<String, Value> = self
-                .reads_before
-                .iter()
-                .map(|field| {
-                    let value = vars.before.and_then(|before| before(field)).map(Cow::into_owned);
-                    (field.clone(), value.map_or(Value::Null, Value::from))
-                })
-                .collect();
-            context.add_variable_from_value("before", before);
-        }
-        context.add_variable_from_value("today", vars.today.to_string());
+        context.set_variable_resolver(&scope);
         self.program.execute(&context).map_err(|error| EvalError {
             message: describe(&error),
             values: self
                 .reads
                 .iter()
-                .map(|field| (field.clone(), read(field)))
+                .map(|field| (field.clone(), (vars.hris)(field).map(Cow::into_owned)))
                 .collect(),
         })
+    }
+}
+
+/// One evaluation's variables, looked up by the name CEL meets: `hris.<field>`
+/// whole (CEL tries the qualified name before selecting a field of `hris`),
+/// `before.<field>` and `today`. The check let through only names that exist.
+struct Scope<'s, 'r> {
+    vars: &'s Vars<'r>,
+    today: Option<&'s str>,
+}
+
+impl VariableResolver for Scope<'_, '_> {
+    fn resolve<'b>(&'b self, name: &str) -> Option<CowVal<'b, 'b>> {
+        let text = |value: Option<Cow<'b, str>>| match value {
+            Some(Cow::Borrowed(text)) => CowVal::owned(CelString::from(text)),
+            Some(Cow::Owned(text)) => CowVal::owned(CelString::from(text)),
+            None => CowVal::owned(Null),
+        };
+        if let Some(field) = name.strip_prefix("hris.") {
+            return Some(text((self.vars.hris)(field)));
+        }
+        if let Some(field) = name.strip_prefix("before.") {
+            return Some(text(self.vars.before.and_then(|before| before(field))));
+        }
+        (name == "today").then(|| text(self.today.map(Cow::Borrowed)))
     }
 }
 

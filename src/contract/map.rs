@@ -430,7 +430,7 @@ pub(super) enum Checked<'a> {
 
 /// Where an HRIS record's fields are read from: the record as the HRIS sent it, or
 /// a reconciliation's packed copy of it.
-pub trait FieldSource {
+pub trait FieldSource: Sync {
     /// The field's value as text (numbers and flags as their JSON text); `None` when
     /// it is absent or null.
     fn text(&self, field: &str) -> Option<Cow<'_, str>>;
