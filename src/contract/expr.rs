@@ -27,10 +27,10 @@ use std::fmt;
 use std::sync::{Arc, LazyLock};
 
 use cel::common::ast::{EntryExpr, Expr as Node, IdedExpr, LiteralValue};
-use cel::common::types::{CelNull as Null, CelString};
+use cel::common::types::{CelInt, CelNull as Null, CelString};
 use cel::common::value::CowVal;
 use cel::context::VariableResolver;
-use cel::{Context, ExecutionError, Value};
+use cel::{Context, ExecutionError, FunctionContext, Value};
 use jiff::civil::Date;
 
 /// The functions an expression may call, besides CEL's operators.
@@ -239,67 +239,103 @@ impl VariableResolver for Scope<'_, '_> {
     }
 }
 
+/// A function as CEL calls it, with its arguments as CEL holds them: ours
+/// read text in place, without a copy per argument.
+type Function = Box<
+    dyn for<'c, 'k> Fn(&mut FunctionContext<'c, 'k>) -> Result<CowVal<'c, 'k>, ExecutionError> + Send + Sync,
+>;
+
+/// Argument `at` of a call, as text.
+fn text_arg<'a>(call: &'a FunctionContext<'_, '_>, at: usize) -> Result<&'a str, ExecutionError> {
+    let value = arg(call, at)?;
+    match value.downcast_ref::<CelString>() {
+        Some(text) => Ok(text.inner()),
+        None if value.downcast_ref::<Null>().is_some() => Err(call.error("met an empty value")),
+        None => Err(call.error(format!("wants text, not {}", value.get_type().name()))),
+    }
+}
+
+/// Argument `at` of a call, as a whole number.
+fn int_arg(call: &FunctionContext<'_, '_>, at: usize) -> Result<i64, ExecutionError> {
+    let value = arg(call, at)?;
+    value
+        .downcast_ref::<CelInt>()
+        .map(|n| *n.inner())
+        .ok_or_else(|| call.error(format!("wants a whole number, not {}", value.get_type().name())))
+}
+
+fn arg<'a, 'c, 'k>(
+    call: &'a FunctionContext<'c, 'k>,
+    at: usize,
+) -> Result<&'a CowVal<'c, 'k>, ExecutionError> {
+    call.args
+        .get(at)
+        .ok_or_else(|| call.error(format!("takes {} arguments, not {}", at + 1, call.args.len())))
+}
+
+fn text<'c, 'k>(text: String) -> Result<CowVal<'c, 'k>, ExecutionError> {
+    Ok(CowVal::owned(CelString::from(text)))
+}
+
 /// Adds one of our functions to a root context (only the ones an expression calls).
 fn add_function(
     context: &mut Context<'_, '_>,
     name: &'static str,
     tables: &Arc<BTreeMap<String, BTreeMap<String, String>>>,
 ) {
-    let added = match name {
-        "lower" => context.add_function(name, |s: Arc<String>| s.to_lowercase()),
-        "upper" => context.add_function(name, |s: Arc<String>| s.to_uppercase()),
-        "trim" => context.add_function(name, |s: Arc<String>| s.trim().to_string()),
-        "translit" => context.add_function(name, |s: Arc<String>| translit(&s)),
-        "replace" => context.add_function(name, |s: Arc<String>, from: Arc<String>, to: Arc<String>| {
-            if from.is_empty() {
+    let function: Function = match name {
+        "lower" => Box::new(|call| text(text_arg(call, 0)?.to_lowercase())),
+        "upper" => Box::new(|call| text(text_arg(call, 0)?.to_uppercase())),
+        "trim" => Box::new(|call| text(text_arg(call, 0)?.trim().to_string())),
+        "translit" => Box::new(|call| text(translit(text_arg(call, 0)?))),
+        "replace" => Box::new(|call| {
+            let (s, from, to) = (text_arg(call, 0)?, text_arg(call, 1)?, text_arg(call, 2)?);
+            text(if from.is_empty() {
                 s.to_string()
             } else {
-                s.replace(from.as_str(), &to)
-            }
+                s.replace(from, to)
+            })
         }),
         "lookup" => {
             let tables = Arc::clone(tables);
-            context.add_function(name, move |table: Arc<String>, key: Arc<String>| {
-                let found = tables.get(table.as_str()).and_then(|t| t.get(key.as_str()));
-                found.map_or_else(|| key.to_string(), Clone::clone)
+            Box::new(move |call| {
+                let (table, key) = (text_arg(call, 0)?, text_arg(call, 1)?);
+                let found = tables.get(table).and_then(|t| t.get(key));
+                text(found.map_or_else(|| key.to_string(), Clone::clone))
             })
         }
-        "date" => context.add_function(name, |s: Arc<String>| -> Result<Value, ExecutionError> {
-            Ok(Value::from(parse_date("date", &s)?.to_string()))
+        "date" => Box::new(|call| text(parse_date("date", text_arg(call, 0)?)?.to_string())),
+        "days_between" | "years_between" => {
+            let unit = if name == "days_between" {
+                jiff::Unit::Day
+            } else {
+                jiff::Unit::Year
+            };
+            Box::new(move |call| {
+                let a = parse_date(name, text_arg(call, 0)?)?;
+                let b = parse_date(name, text_arg(call, 1)?)?;
+                let span = a
+                    .until((unit, b))
+                    .map_err(|e| ExecutionError::function_error(name, e))?;
+                let whole = if unit == jiff::Unit::Day {
+                    span.get_days()
+                } else {
+                    i32::from(span.get_years())
+                };
+                Ok(CowVal::owned(CelInt::from(i64::from(whole))))
+            })
+        }
+        "add_days" => Box::new(move |call| {
+            let date = parse_date(name, text_arg(call, 0)?)?;
+            let later = jiff::Span::new()
+                .try_days(int_arg(call, 1)?)
+                .and_then(|span| date.checked_add(span))
+                .map_err(|e| ExecutionError::function_error(name, e))?;
+            text(later.to_string())
         }),
-        "days_between" => context.add_function(
-            name,
-            move |a: Arc<String>, b: Arc<String>| -> Result<Value, ExecutionError> {
-                let (a, b) = (parse_date(name, &a)?, parse_date(name, &b)?);
-                let span = a
-                    .until((jiff::Unit::Day, b))
-                    .map_err(|e| ExecutionError::function_error(name, e))?;
-                Ok(Value::Int(i64::from(span.get_days())))
-            },
-        ),
-        "years_between" => context.add_function(
-            name,
-            move |a: Arc<String>, b: Arc<String>| -> Result<Value, ExecutionError> {
-                let (a, b) = (parse_date(name, &a)?, parse_date(name, &b)?);
-                let span = a
-                    .until((jiff::Unit::Year, b))
-                    .map_err(|e| ExecutionError::function_error(name, e))?;
-                Ok(Value::Int(i64::from(span.get_years())))
-            },
-        ),
-        "add_days" => context.add_function(
-            name,
-            move |d: Arc<String>, days: i64| -> Result<Value, ExecutionError> {
-                let date = parse_date(name, &d)?;
-                let later = jiff::Span::new()
-                    .try_days(days)
-                    .and_then(|span| date.checked_add(span))
-                    .map_err(|e| ExecutionError::function_error(name, e))?;
-                Ok(Value::from(later.to_string()))
-            },
-        ),
-        _ => Ok(()),
+        _ => return,
     };
+    let added = context.add_function(name, function);
     // Our names are none of CEL's own, so adding cannot clash.
     debug_assert!(added.is_ok(), "{name}: {added:?}");
 }

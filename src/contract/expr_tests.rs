@@ -128,6 +128,18 @@ fn a_runtime_failure_names_what_went_wrong_and_the_values_read() {
     assert!(error.to_string().contains("hris.lastName is empty"), "{error}");
     let error = eval_on("add_days(today, 999999999)", &[]).unwrap_err();
     assert!(error.message.starts_with("add_days: "), "{error}");
+    let error = eval_on("lower(hris.preferredName)", &[]).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "lower: met an empty value (hris.preferredName is empty)"
+    );
+    let error = eval_on("add_days(today, '14')", &[]).unwrap_err();
+    assert_eq!(error.to_string(), "add_days: wants a whole number, not string");
+    let error = eval_on("upper(size(hris.lastName))", &[("lastName", "Li")]).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "upper: wants text, not int (hris.lastName = \"Li\")"
+    );
 }
 
 #[test]
