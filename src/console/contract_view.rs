@@ -240,6 +240,9 @@ fn describe(c: &Contract) -> Vec<String> {
             f.values.as_deref().unwrap_or("-"),
             f.scim.as_deref().unwrap_or("(not in the LMS)"),
         ));
+        if let Some(fallback) = &f.empty_expr {
+            out.push(format!("    when empty: {}", fallback.source()));
+        }
     }
     out.push(String::new());
     out.push("VALUE TABLES (HRIS → LMS)".into());
@@ -366,6 +369,10 @@ mod tests {
         );
         assert!(!shown.contains("matches //"), "{shown}");
         assert!(shown.contains("left when it no longer holds"), "{shown}");
+        assert!(
+            shown.contains("    when empty: hris.firstName + \" \" + hris.lastName"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -197,7 +197,7 @@ impl Checker<'_> {
             .collect();
         let computed: HashSet<&str> = fields
             .iter()
-            .filter(|f| f.expr.is_some())
+            .filter(|f| f.expr.is_some() || f.empty_expr.is_some())
             .map(|f| f.name.as_str())
             .collect();
         if let Some(lifecycle) = &raw.lifecycle {
@@ -211,7 +211,7 @@ impl Checker<'_> {
                     self.problem(
                         at,
                         format!(
-                            "lifecycle.{role}: field \"{}\" is computed (hris_expr); the lifecycle reads an HRIS field as it is",
+                            "lifecycle.{role}: field \"{}\" is computed (hris_expr or empty_expr); the lifecycle reads an HRIS field as it is",
                             at.get_ref()
                         ),
                     );
@@ -404,6 +404,7 @@ impl Checker<'_> {
             for (path, side) in [
                 (f.hris.as_ref(), "hris"),
                 (f.hris_expr.as_ref(), "hris_expr"),
+                (f.empty_expr.as_ref(), "empty_expr"),
                 (f.scim.as_ref(), "scim"),
             ] {
                 if let Some(path) = path.filter(|p| p.get_ref().trim().is_empty()) {
@@ -464,6 +465,16 @@ impl Checker<'_> {
                     EmptyRule::Skip
                 }
             };
+            let empty_expr = f.empty_expr.as_ref().and_then(|source| {
+                if f.key {
+                    self.problem(
+                        source,
+                        format!("field \"{name}\": the join key is never empty, so it takes no empty_expr"),
+                    );
+                }
+                self.expression(&format!("field \"{name}\": empty_expr"), source, declared)
+                    .map(std::sync::Arc::new)
+            });
             if f.required && empty != EmptyRule::Reject {
                 let at = f.empty.as_ref().unwrap_or(&f.name);
                 self.problem(at, format!("field \"{name}\" is required, so an empty value must be rejected (empty = \"reject\")"));
@@ -502,6 +513,7 @@ impl Checker<'_> {
                 required: f.required,
                 owner,
                 empty,
+                empty_expr,
                 key: f.key,
                 allowed: f.allowed.clone(),
                 values: f.values.as_ref().map(|v| v.get_ref().clone()),

@@ -1,5 +1,7 @@
 //! Contract expressions: a field computed from the HRIS record instead of copied
-//! from one field (`hris_expr = "..."`). The language is CEL (the Common
+//! from one field (`hris_expr = "..."`), or computed when its source is empty
+//! (`empty_expr = "..."`, before the `empty` rule), a scope rule's `when` and a
+//! trigger's `condition`. The language is CEL (the Common
 //! Expression Language, as Kubernetes and Envoy use it) through the `cel`
 //! crate, without its macros: no loop of any kind, so an evaluation costs at
 //! most a pass over the expression and the text it reads.

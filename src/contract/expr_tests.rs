@@ -181,6 +181,114 @@ fn the_display_name_falls_back_from_the_preferred_to_the_first_name() {
         record.insert("preferredName".into(), empty);
         assert_eq!(display(&record).as_deref(), Some("Robert Smith"));
     }
+    // `trace` explains it by the same path: the empty_expr decided it.
+    let explained = crate::contract::explain::explain_fields(&contract, &record);
+    let field = explained.iter().find(|f| f.field == "display_name").unwrap();
+    assert_eq!(field.rule, "empty, computed by empty_expr (string)");
+    assert_eq!(field.lms_value, Some(json!("Robert Smith")));
+}
+
+/// A field's `empty_expr`, on a plain field and on a computed one: it applies
+/// only when the source is empty, its value goes through the type and the value
+/// table, and the `empty` rule applies when it is empty too.
+#[test]
+fn an_empty_fallback_computes_the_value_of_an_empty_field() {
+    let text = EXPRESSIONS
+        .replacen(
+            "empty = \"null\"\nvalues = \"departments\"",
+            "empty = \"null\"\nvalues = \"departments\"\nempty_expr = 'hris.division'",
+            1,
+        )
+        .replacen(
+            "hris = \"costCenter\"",
+            "hris = \"costCenter\"\nempty_expr = 'hris.division == null ? null : \"CC-\" + upper(hris.division)'",
+            1,
+        );
+    assert_ne!(text, EXPRESSIONS);
+    let contract = parse(&text).unwrap();
+    let base = json!({
+        "id": "7", "employeeNumber": "E7", "workEmail": "a@acme.example",
+        "firstName": "Ana", "lastName": "Silva",
+        "employmentHistoryStatus": "Full-Time", "employmentStatus": "Active",
+        "hireDate": "2020-01-15",
+    });
+    let cases: &[(Json, Option<&str>, Option<Json>)] = &[
+        // The source wins when it has a value.
+        (
+            json!({"department": "Sales", "costCenter": "CC-1", "division": "x"}),
+            Some("Sales"),
+            Some(json!("CC-1")),
+        ),
+        // Empty: the fallback, through the department's value table.
+        (
+            json!({"division": "Human Resources"}),
+            Some("People"),
+            Some(json!("CC-HUMAN RESOURCES")),
+        ),
+        (
+            json!({"department": " ", "division": "Ops"}),
+            Some("Ops"),
+            Some(json!("CC-OPS")),
+        ),
+        // The fallback empty too: the `empty` rule (null).
+        (json!({}), None, Some(Json::Null)),
+    ];
+    for (fields, department, cost_center) in cases {
+        let mut record = base.as_object().unwrap().clone();
+        record.extend(fields.as_object().unwrap().clone());
+        let mapped = map_employee(&contract, &record).unwrap();
+        assert!(mapped.problems.is_empty(), "{fields}: {:?}", mapped.problems);
+        let lms = |name: &str| {
+            mapped
+                .lms
+                .iter()
+                .find(|v| v.field == name)
+                .map(|v| v.value.to_value())
+        };
+        assert_eq!(
+            lms("department"),
+            Some(department.map_or(Json::Null, |d| json!(d))),
+            "{fields}"
+        );
+        assert_eq!(lms("cost_center"), cost_center.clone(), "{fields}");
+    }
+}
+
+#[test]
+fn an_empty_fallback_that_fails_names_the_field_the_expression_and_the_value() {
+    let text = EXPRESSIONS.replacen(
+        "hris = \"terminationDate\"",
+        "hris = \"terminationDate\"\nempty_expr = 'add_days(hris.hireDate, 365)'",
+        1,
+    );
+    let contract = parse(&text).unwrap();
+    let record: Map<String, Json> = json!({
+        "id": "7", "employeeNumber": "E7", "workEmail": "a@acme.example",
+        "firstName": "Ana", "lastName": "Silva",
+        "employmentHistoryStatus": "Full-Time", "employmentStatus": "Active",
+        "hireDate": "2020-01-15",
+    })
+    .as_object()
+    .unwrap()
+    .clone();
+    let mapped = map_employee(&contract, &record).unwrap();
+    let termination = (mapped.values.iter()).find(|(name, _)| *name == "termination_date");
+    assert_eq!(termination, Some(("termination_date", "2021-01-14")));
+    let mut bad = record.clone();
+    bad.insert("hireDate".into(), json!("15/01/2020"));
+    let mapped = map_employee(&contract, &bad).unwrap();
+    let problem = (mapped.problems.iter())
+        .find(|p| p.field == "termination_date")
+        .unwrap();
+    assert_eq!(
+        problem.reason,
+        "expression `add_days(hris.hireDate, 365)` failed: add_days: \"15/01/2020\" is not a date \
+         (YYYY-MM-DD) (hris.hireDate = \"15/01/2020\")"
+    );
+    let explained = crate::contract::explain::explain_fields(&contract, &bad);
+    let field = explained.iter().find(|f| f.field == "termination_date").unwrap();
+    assert_eq!(field.rule, "empty_expr failed");
+    assert_eq!(field.problem.as_deref(), Some(problem.reason.as_str()));
 }
 
 #[test]
@@ -301,6 +409,22 @@ fn a_contract_reports_an_expression_mistake_at_its_line_and_column() {
                 .starts_with("field \"user_name\": hris_expr: hris.nope")
         );
     }
+    // An empty_expr's mistake, at its line and column too.
+    let from = "empty_expr = 'hris.firstName + \" \" + hris.lastName'";
+    let to = "empty_expr = 'hris.firstName + \" \" + hris.lastNme'";
+    let text = shipped.replacen(from, to, 1);
+    assert_ne!(text, shipped);
+    let problems = parse(&text).expect_err(to);
+    let offset = text.find(to).unwrap() + to.find("lastNme").unwrap();
+    let line = text[..offset].matches('\n').count() + 1;
+    let column = offset - text[..offset].rfind('\n').unwrap();
+    assert_eq!(
+        problems.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        [format!(
+            "line {line}, column {column}: field \"display_name\": empty_expr: hris.lastNme is not an \
+             HRIS field the contract reads (a [[field]]'s `hris`)"
+        )]
+    );
 }
 
 #[test]
@@ -334,6 +458,34 @@ fn the_checker_refuses_expressions_where_they_do_not_belong() {
     assert!(
         key.iter().any(|p| p.contains("the join key is an HRIS field")),
         "{key:?}"
+    );
+    let fallback_key = problems(
+        "hris = \"id\"\nscim = \"externalId\"",
+        "hris = \"id\"\nempty_expr = \"hris.employeeNumber\"\nscim = \"externalId\"",
+    );
+    assert!(
+        fallback_key
+            .iter()
+            .any(|p| p.contains("the join key is never empty, so it takes no empty_expr")),
+        "{fallback_key:?}"
+    );
+    let fallback_lifecycle = problems(
+        "hris = \"hireDate\"\ntype = \"date\"",
+        "hris = \"hireDate\"\nempty_expr = \"today\"\ntype = \"date\"",
+    );
+    assert!(
+        fallback_lifecycle.iter().any(|p| p.contains(
+            "lifecycle.hire_date_field: field \"hire_date\" is computed (hris_expr or empty_expr)"
+        )),
+        "{fallback_lifecycle:?}"
+    );
+    let fallback_empty = problems(
+        "empty_expr = 'hris.firstName + \" \" + hris.lastName'",
+        "empty_expr = ' '",
+    );
+    assert!(
+        fallback_empty[0].contains("field \"display_name\": the empty_expr path is empty"),
+        "{fallback_empty:?}"
     );
     let lifecycle = problems(
         "hire_date_field = \"hire_date\"",

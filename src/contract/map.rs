@@ -457,17 +457,54 @@ impl FieldSource for Map<String, Value> {
 }
 
 /// A field's source value as text, before its checks: the HRIS field's value,
-/// or what its expression computes from the record (the reason names the
-/// expression and the values it read when that fails).
+/// or what its expression computes from the record; when that is empty, what
+/// its `empty_expr` computes (the reason names the expression and the values it
+/// read when one fails).
 pub(super) fn source_text<'a, R: FieldSource + ?Sized>(
     contract: &Contract,
     at: usize,
     rule: &FieldRule,
     record: &'a R,
 ) -> Result<Option<Cow<'a, str>>, String> {
-    let Some(expr) = &rule.expr else {
-        return Ok(text_of(record.field(at, &rule.hris)));
-    };
+    match sent_text(contract, at, rule, record)? {
+        None => fallback_text(contract, rule, record),
+        sent => Ok(sent),
+    }
+}
+
+/// [`source_text`] before the `empty_expr`: the HRIS field's value, or what
+/// the field's expression computes.
+pub(super) fn sent_text<'a, R: FieldSource + ?Sized>(
+    contract: &Contract,
+    at: usize,
+    rule: &FieldRule,
+    record: &'a R,
+) -> Result<Option<Cow<'a, str>>, String> {
+    match &rule.expr {
+        None => Ok(text_of(record.field(at, &rule.hris))),
+        Some(expr) => computed_text(contract, expr, record),
+    }
+}
+
+/// What a field's `empty_expr` computes for a record whose source is empty
+/// (`None`: the field has none, or it computes nothing either).
+pub(super) fn fallback_text<'a, R: FieldSource + ?Sized>(
+    contract: &Contract,
+    rule: &FieldRule,
+    record: &'a R,
+) -> Result<Option<Cow<'a, str>>, String> {
+    match &rule.empty_expr {
+        Some(expr) => computed_text(contract, expr, record),
+        None => Ok(None),
+    }
+}
+
+/// An expression's value for a record as a field's text.
+fn computed_text<'a, R: FieldSource + ?Sized>(
+    contract: &Contract,
+    expr: &super::expr::Expr,
+    record: &'a R,
+) -> Result<Option<Cow<'a, str>>, String> {
     let today = if expr.uses_today() {
         super::expr::today(&contract.time_zone, jiff::Timestamp::now())
     } else {

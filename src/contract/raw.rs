@@ -54,6 +54,9 @@ pub struct RawField {
     pub required: bool,
     pub owner: Spanned<String>,
     pub empty: Option<Spanned<String>>,
+    /// A CEL expression computing the value when the source is empty; the
+    /// `empty` rule applies when it is empty too.
+    pub empty_expr: Option<Spanned<String>>,
     #[serde(default)]
     pub key: bool,
     #[serde(default)]
