@@ -186,7 +186,7 @@ impl Checker<'_> {
         let declared = super::expr::Declared {
             hris_fields: &hris_fields,
             tables: &entries,
-            before: false,
+            trigger: false,
         };
         let fields = self.fields(&raw.fields, &value_tables, &declared);
         let names: HashSet<&str> = fields.iter().map(|f| f.name.as_str()).collect();
@@ -685,24 +685,24 @@ impl Checker<'_> {
                 return None;
             }
             Some(source) => {
-                // A trigger's condition may read the previous record too.
+                // A trigger's condition may read the previous record and the learner too.
                 let declared = super::expr::Declared {
-                    before: true,
+                    trigger: true,
                     ..*declared
                 };
                 let condition =
                     self.expression(&format!("trigger \"{name}\": condition"), source, &declared)?;
-                if condition.reads_before()
+                if condition.reads_beyond_record()
                     && on_exit == OnExit::Remove
                     && let Some(at) = &t.on_exit
                 {
-                    self.problem(
-                        at,
-                        format!(
-                            "trigger \"{name}\": a condition that reads before.<field> fires on a change, \
-                             so there is nothing to leave: on_exit must be keep"
-                        ),
-                    );
+                    let why = if condition.reads_before() {
+                        "a condition that reads before.<field> fires on a change, so there is nothing to leave"
+                    } else {
+                        "a condition that reads lms.<path> is decided by the sync alone, with the learner \
+                         in hand, so nothing judges when it stops holding"
+                    };
+                    self.problem(at, format!("trigger \"{name}\": {why}: on_exit must be keep"));
                 }
                 Some(std::sync::Arc::new(condition))
             }

@@ -13,8 +13,10 @@
 //!
 //! Variables: `hris.<field>` (the record's text, `null` when empty), `today`
 //! (the date in the contract's time zone, `YYYY-MM-DD`) and, in a trigger's
-//! condition only, `before.<field>` (the previous record's text). Dates are that
-//! text: they compare in order, and jiff does the arithmetic.
+//! condition only, `before.<field>` (the previous record's text) and
+//! `lms.<path>` (the learner as the LMS holds it, by its SCIM attributes:
+//! `lms.active`, `lms.name.givenName`; all null when there is no learner yet).
+//! Dates are that text: they compare in order, and jiff does the arithmetic.
 //!
 //! Functions: `lower`, `upper`, `trim`, `translit` (Unicode to ASCII, for user
 //! names), `replace(s, from, to)`, `lookup(table, key)` (the key itself when the
@@ -58,9 +60,9 @@ pub struct Declared<'a> {
     pub hris_fields: &'a [&'a str],
     /// The contract's value tables: name → (HRIS value → LMS value).
     pub tables: &'a BTreeMap<String, BTreeMap<String, String>>,
-    /// Whether `before.<field>` (the previous HRIS record) may be read: only a
-    /// trigger's condition reads it.
-    pub before: bool,
+    /// Whether `before.<field>` (the previous HRIS record) and `lms.<path>`
+    /// (the learner) may be read: only a trigger's condition reads them.
+    pub trigger: bool,
 }
 
 /// A compiled expression, ready to evaluate per record.
@@ -71,6 +73,8 @@ pub struct Expr {
     reads: Vec<String>,
     /// The fields of the previous record it reads (`before.<field>`).
     reads_before: Vec<String>,
+    /// The learner's attributes it reads (`lms.<path>`), each a path of names.
+    reads_lms: Vec<Vec<String>>,
     /// Whether it reads `today` (only then is the day worked out).
     uses_today: bool,
     /// CEL's environment with the functions it calls, made once: each
@@ -129,6 +133,9 @@ pub struct Vars<'r> {
     /// The previous record's field, for a change trigger; `None`: no previous
     /// record is known (then every `before.<field>` is null).
     pub before: Option<ReadField<'r>>,
+    /// The learner as the LMS holds it (its SCIM resource), for a trigger;
+    /// `None`: there is none yet (then every `lms.<path>` is null).
+    pub lms: Option<&'r serde_json::Value>,
 }
 
 impl Expr {
@@ -148,10 +155,12 @@ impl Expr {
             declared,
             reads: Vec::new(),
             reads_before: Vec::new(),
+            reads_lms: Vec::new(),
             calls: Vec::new(),
         };
         walk.node(program.expression())?;
-        let (reads, reads_before, calls) = (walk.reads, walk.reads_before, walk.calls);
+        let (reads, reads_before, reads_lms, calls) =
+            (walk.reads, walk.reads_before, walk.reads_lms, walk.calls);
         let tables = if calls.contains(&"lookup") {
             Arc::new(declared.tables.clone())
         } else {
@@ -168,6 +177,7 @@ impl Expr {
             program,
             reads,
             reads_before,
+            reads_lms,
             functions,
         })
     }
@@ -175,6 +185,17 @@ impl Expr {
     /// Whether it reads the previous record (`before.<field>`): a change trigger.
     pub fn reads_before(&self) -> bool {
         !self.reads_before.is_empty()
+    }
+
+    /// Whether it reads the learner (`lms.<path>`).
+    pub fn reads_lms(&self) -> bool {
+        !self.reads_lms.is_empty()
+    }
+
+    /// Whether the record alone does not decide it: it reads the previous
+    /// record or the learner, which only the sync's apply knows.
+    pub fn reads_beyond_record(&self) -> bool {
+        self.reads_before() || self.reads_lms()
     }
 
     pub fn source(&self) -> &str {
@@ -214,6 +235,9 @@ impl Expr {
                 .collect();
             context.add_variable_from_value("before", before);
         }
+        if !self.reads_lms.is_empty() {
+            context.add_variable_from_value("lms", learner_value(&self.reads_lms, vars.lms));
+        }
         context.add_variable_from_value("today", vars.today.to_string());
         self.program.execute(&context).map_err(|error| EvalError {
             message: describe(&error),
@@ -223,6 +247,59 @@ impl Expr {
                 .map(|field| (field.clone(), read(field)))
                 .collect(),
         })
+    }
+}
+
+/// The learner as `lms` reads it: each path read, with the learner's value
+/// there (null where the learner, or the attribute, is missing), so reading a
+/// missing attribute yields null rather than failing.
+fn learner_value(paths: &[Vec<String>], learner: Option<&serde_json::Value>) -> Value {
+    let mut tree = serde_json::Value::Object(serde_json::Map::new());
+    // Shorter paths first: a longer one then fills in what its prefix lacks.
+    let mut paths: Vec<&Vec<String>> = paths.iter().collect();
+    paths.sort_by_key(|path| path.len());
+    for path in paths {
+        let found = learner
+            .and_then(|learner| path.iter().try_fold(learner, |at, name| at.get(name)))
+            .cloned()
+            .unwrap_or(serde_json::Value::Null);
+        insert_at(&mut tree, path, found);
+    }
+    json_value(tree)
+}
+
+/// Puts `value` at `path` in `tree`, making the objects on the way; a value
+/// already there stays.
+fn insert_at(tree: &mut serde_json::Value, path: &[String], value: serde_json::Value) {
+    let (Some(object), [name, rest @ ..]) = (tree.as_object_mut(), path) else {
+        return;
+    };
+    if rest.is_empty() {
+        object.entry(name.clone()).or_insert(value);
+    } else {
+        let next = object
+            .entry(name.clone())
+            .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+        insert_at(next, rest, value);
+    }
+}
+
+/// A JSON value as CEL's.
+fn json_value(json: serde_json::Value) -> Value {
+    match json {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(b),
+        serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Value::Int(i),
+            (None, Some(u)) => Value::UInt(u),
+            _ => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        serde_json::Value::String(s) => Value::from(s),
+        serde_json::Value::Array(items) => Value::List(Arc::new(items.into_iter().map(json_value).collect())),
+        serde_json::Value::Object(map) => {
+            let map: HashMap<String, Value> = map.into_iter().map(|(k, v)| (k, json_value(v))).collect();
+            Value::from(map)
+        }
     }
 }
 
@@ -343,6 +420,7 @@ struct Walk<'a> {
     declared: &'a Declared<'a>,
     reads: Vec<String>,
     reads_before: Vec<String>,
+    reads_lms: Vec<Vec<String>>,
     calls: Vec<&'static str>,
 }
 
@@ -369,7 +447,36 @@ impl Walk<'_> {
         })
     }
 
+    /// `lms.a.b`: the path of names under `lms`, if the node is one.
+    fn lms_path(node: &IdedExpr) -> Option<Vec<String>> {
+        match &node.expr {
+            Node::Select(select) => match &select.operand.expr {
+                Node::Ident(root) if root == "lms" => Some(vec![select.field.clone()]),
+                _ => {
+                    let mut path = Self::lms_path(&select.operand)?;
+                    path.push(select.field.clone());
+                    Some(path)
+                }
+            },
+            _ => None,
+        }
+    }
+
     fn node(&mut self, node: &IdedExpr) -> Result<(), ExprError> {
+        if let Some(path) = Self::lms_path(node) {
+            if !self.declared.trigger {
+                return self.error(
+                    node,
+                    "lms.<path> is the learner as the LMS holds it: only a trigger's condition reads it \
+                     (a field and a scope rule are decided from the HRIS record)"
+                        .into(),
+                );
+            }
+            if !self.reads_lms.contains(&path) {
+                self.reads_lms.push(path);
+            }
+            return Ok(());
+        }
         match &node.expr {
             Node::Ident(name) if name == "today" => Ok(()),
             Node::Ident(name) if name == "hris" => self.error(
@@ -380,12 +487,16 @@ impl Walk<'_> {
                 node,
                 "`before` is the previous record: name one of its fields, as before.location".into(),
             ),
+            Node::Ident(name) if name == "lms" => self.error(
+                node,
+                "`lms` is the learner: name one of its attributes, as lms.active or lms.name.givenName".into(),
+            ),
             Node::Ident(name) => self.error(
                 node,
-                format!("unknown name `{name}`: an expression reads hris.<field> and today (a trigger's condition before.<field> too)"),
+                format!("unknown name `{name}`: an expression reads hris.<field> and today (a trigger's condition before.<field> and lms.<path> too)"),
             ),
             Node::Select(select) => match &select.operand.expr {
-                Node::Ident(root) if root == "before" && !self.declared.before => self.error(
+                Node::Ident(root) if root == "before" && !self.declared.trigger => self.error(
                     node,
                     "before.<field> is the previous record: only a trigger's condition reads it".into(),
                 ),
@@ -416,7 +527,7 @@ impl Walk<'_> {
                 }
                 _ => self.error(
                     node,
-                    format!("`.{}` reads a field of something other than hris or before", select.field),
+                    format!("`.{}` reads a field of something other than hris, before or lms", select.field),
                 ),
             },
             Node::Call(call) => {

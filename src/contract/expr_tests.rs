@@ -36,7 +36,7 @@ fn compile(source: &str) -> Result<Expr, ExprError> {
         &Declared {
             hris_fields: FIELDS,
             tables: &tables,
-            before: false,
+            trigger: false,
         },
     )
 }
@@ -54,6 +54,7 @@ fn eval_on(source: &str, record: &[(&str, &str)]) -> Result<Value, EvalError> {
         hris: &read,
         today: date(2026, 3, 29),
         before: None,
+        lms: None,
     })
 }
 
@@ -515,4 +516,164 @@ fn the_shipped_contracts_check_and_the_plain_one_reads_no_expression() {
         names.into_iter().map(str::to_string).collect::<Vec<_>>()
     };
     assert_eq!(asked(&plain), asked(&computed));
+}
+
+/// `lms.<path>`: the learner's attributes as the LMS holds them, null where the
+/// learner or the attribute is missing; only a trigger's condition reads it.
+#[test]
+fn a_trigger_reads_the_learner_as_the_lms_holds_it() {
+    let tables = tables();
+    let declared = Declared {
+        hris_fields: FIELDS,
+        tables: &tables,
+        trigger: true,
+    };
+    let learner = json!({
+        "userName": "ana.silva@acme.com", "active": false, "title": "Nurse",
+        "name": {"givenName": "Ana", "familyName": "Silva"},
+        "emails": [{"type": "work", "value": "ana@acme.example"}],
+    });
+    let eval = |source: &str, learner: Option<&Json>| {
+        let expr = Expr::compile(source, &declared).unwrap_or_else(|e| panic!("{source}: {e:?}"));
+        assert!(expr.reads_lms() && expr.reads_beyond_record() && !expr.reads_before());
+        let read = |field: &str| (field == "firstName").then_some(Cow::Borrowed("Ana"));
+        expr.eval(&Vars {
+            hris: &read,
+            today: date(2026, 3, 29),
+            before: None,
+            lms: learner,
+        })
+        .ok()
+    };
+    // Each with the learner, and with none yet (`None`: the evaluation fails).
+    let cases: &[(&str, Value, Option<Value>)] = &[
+        ("lms.active", Value::Bool(false), Some(Value::Null)),
+        ("lms.name.givenName", Value::from("Ana"), Some(Value::Null)),
+        (
+            "lms.name.givenName == hris.firstName && lms.name.familyName == 'Silva'",
+            Value::Bool(true),
+            Some(Value::Bool(false)),
+        ),
+        // An attribute the learner does not have is null, at any depth.
+        ("lms.nickName == null", Value::Bool(true), Some(Value::Bool(true))),
+        (
+            "lms.manager.value == null",
+            Value::Bool(true),
+            Some(Value::Bool(true)),
+        ),
+        (
+            "lms.name.familyName == 'Silva' && lms.name.middleName == null",
+            Value::Bool(true),
+            Some(Value::Bool(false)),
+        ),
+        ("size(lms.emails)", Value::Int(1), None),
+        (
+            "lms.active == false && lms.title.startsWith('Nur')",
+            Value::Bool(true),
+            Some(Value::Bool(false)),
+        ),
+    ];
+    for (source, with, without) in cases {
+        assert_eq!(eval(source, Some(&learner)).as_ref(), Some(with), "{source}");
+        assert_eq!(&eval(source, None), without, "{source} without a learner");
+    }
+    let error = Expr::compile("lms", &declared).unwrap_err();
+    assert!(error.message.contains("`lms` is the learner"), "{error:?}");
+    // Outside a trigger's condition, lms is refused where it is written.
+    let source = "hris.firstName + lms.name.givenName";
+    let error = compile(source).unwrap_err();
+    assert!(
+        error
+            .message
+            .starts_with("lms.<path> is the learner as the LMS holds it: only a trigger's condition"),
+        "{error:?}"
+    );
+    assert!(source[error.offset..].starts_with('.'), "{error:?}");
+}
+
+/// Where the learner may be read: a trigger's condition, decided by the sync
+/// with the learner in hand (`change_conditions`); a field, an empty fallback
+/// or a scope rule is refused at its line.
+#[test]
+fn only_a_trigger_condition_reads_the_learner() {
+    let problems = |from: &str, to: &str| -> Vec<String> {
+        let text = EXPRESSIONS.replacen(from, to, 1);
+        assert_ne!(text, EXPRESSIONS, "{from}");
+        parse(&text)
+            .expect_err(to)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    };
+    let refused = "lms.<path> is the learner as the LMS holds it: only a trigger's condition reads it";
+    for (from, to, whose) in [
+        (
+            "hris_expr = \"years_between(hris.hireDate, today)\"",
+            "hris_expr = \"lms.title\"",
+            "field \"tenure_years\": hris_expr",
+        ),
+        (
+            "empty_expr = 'hris.firstName + \" \" + hris.lastName'",
+            "empty_expr = 'lms.displayName'",
+            "field \"display_name\": empty_expr",
+        ),
+        (
+            "when = 'hris.department != \"Board\"",
+            "when = 'lms.active && hris.department != \"Board\"",
+            "inclusion rule: when",
+        ),
+    ] {
+        let found = problems(from, to);
+        assert!(
+            found.len() == 1 && found[0].contains(&format!("{whose}: {refused}")),
+            "{to}: {found:?}"
+        );
+    }
+    let remove = problems(
+        "condition = \"before.location != null && before.location != hris.location\"",
+        "condition = \"lms.active == false\"\non_exit = \"remove\"",
+    );
+    assert!(
+        remove[0].contains("a condition that reads lms.<path> is decided by the sync alone"),
+        "{remove:?}"
+    );
+
+    // A trigger on the learner: decided with the learner, not by the mapping alone.
+    let text = EXPRESSIONS.replacen(
+        "condition = \"before.location != null && before.location != hris.location\"",
+        "condition = \"lms.active == false\"",
+        1,
+    );
+    let contract = parse(&text).unwrap();
+    let at = contract
+        .triggers
+        .iter()
+        .position(|t| t.name == "relocated")
+        .unwrap();
+    let record: Map<String, Json> = json!({
+        "id": "7", "employeeNumber": "E7", "workEmail": "a@acme.example",
+        "firstName": "Ana", "lastName": "Silva",
+        "employmentHistoryStatus": "Full-Time", "employmentStatus": "Active",
+        "hireDate": "2020-01-15",
+    })
+    .as_object()
+    .unwrap()
+    .clone();
+    let decided = |learner: Option<&Json>| {
+        let mut mapped = map_employee(&contract, &record).unwrap();
+        assert!(!mapped.conditions[at], "the mapping alone leaves it false");
+        crate::contract::map::change_conditions(
+            &contract,
+            &mut mapped,
+            &record,
+            None::<&Map<String, Json>>,
+            learner,
+        );
+        assert!(mapped.problems.is_empty(), "{:?}", mapped.problems);
+        mapped.conditions[at]
+    };
+    assert!(decided(Some(&json!({"active": false}))));
+    assert!(!decided(Some(&json!({"active": true}))));
+    // No learner yet: lms.active is null, not false.
+    assert!(!decided(None));
 }

@@ -257,8 +257,9 @@ pub fn map_employee<'a, R: FieldSource + ?Sized>(
         .iter()
         .map(|trigger| match &trigger.condition {
             None => true,
-            // A change trigger: decided where the previous record is known (`change_conditions`).
-            Some(condition) if condition.reads_before() => false,
+            // A change trigger, or one reading the learner: decided where the
+            // previous record and the learner are known (`change_conditions`).
+            Some(condition) if condition.reads_beyond_record() => false,
             Some(condition) => condition_holds(condition, record, today).unwrap_or_else(|reason| {
                 problems.push(FieldReason {
                     field: format!("trigger \"{}\"", trigger.name),
@@ -340,25 +341,28 @@ fn first_day_in_scope<R: FieldSource + ?Sized>(
         .find(|&day| matches!(scope_on(contract, values, record, day), Ok(None)))
 }
 
-/// Decides the change triggers (a `condition` that reads `before.<field>`) with
-/// the employee's previous record, as the applier knows it (`None`: none is
-/// known, every `before.<field>` is null). `map_employee` leaves them false: a
-/// change is not judged from the state alone, so the reconciliation and the
-/// preview never expect their groups (`on_exit` is keep for them).
+/// Decides the triggers the record alone does not: a `condition` that reads
+/// `before.<field>` (a change trigger) or `lms.<path>` (the learner), with the
+/// employee's previous record as the applier knows it and the learner the LMS
+/// holds (`None`: none is known, every `before.<field>` or `lms.<path>` is
+/// null). `map_employee` leaves them false: they are not judged from the HRIS
+/// state alone, so the reconciliation and the preview never expect their
+/// groups (`on_exit` is keep for them).
 pub fn change_conditions<R: FieldSource + ?Sized, B: FieldSource + ?Sized>(
     contract: &Contract,
     mapped: &mut MappedEmployee<'_>,
     record: &R,
     before: Option<&B>,
+    learner: Option<&Value>,
 ) {
     let mut today = None;
     for (at, trigger) in contract.triggers.iter().enumerate() {
-        let Some(condition) = trigger.condition.as_ref().filter(|c| c.reads_before()) else {
+        let Some(condition) = trigger.condition.as_ref().filter(|c| c.reads_beyond_record()) else {
             continue;
         };
         let today =
             *today.get_or_insert_with(|| super::expr::today(&contract.time_zone, jiff::Timestamp::now()));
-        match condition_holds_after(condition, record, before, today) {
+        match condition_holds_after(condition, record, (before, learner), today) {
             Ok(holds) => mapped.conditions[at] = holds,
             Err(reason) => mapped.problems.push(FieldReason {
                 field: format!("trigger \"{}\"", trigger.name),
@@ -376,14 +380,15 @@ pub(super) fn condition_holds<R: FieldSource + ?Sized>(
     record: &R,
     today: Date,
 ) -> Result<bool, String> {
-    condition_holds_after(condition, record, None::<&R>, today)
+    condition_holds_after(condition, record, (None::<&R>, None), today)
 }
 
-/// [`condition_holds`], with the previous record for `before.<field>`.
+/// [`condition_holds`], with the previous record for `before.<field>` and the
+/// learner for `lms.<path>`.
 fn condition_holds_after<R: FieldSource + ?Sized, B: FieldSource + ?Sized>(
     condition: &super::expr::Expr,
     record: &R,
-    before: Option<&B>,
+    (before, learner): (Option<&B>, Option<&Value>),
     today: Date,
 ) -> Result<bool, String> {
     let read = |field: &str| text_of(record.text(field));
@@ -394,6 +399,7 @@ fn condition_holds_after<R: FieldSource + ?Sized, B: FieldSource + ?Sized>(
             hris: &read,
             today,
             before: Some(&read_before),
+            lms: learner,
         })
         .map_err(|error| failed(format!("failed: {error}")))?;
     match value {
@@ -517,6 +523,7 @@ fn computed_text<'a, R: FieldSource + ?Sized>(
             hris: &read,
             today,
             before: None,
+            lms: None,
         })
         .map_err(|error| failed(format!("failed: {error}")))?;
     let text = super::expr::value_text(&value).map_err(failed)?;

@@ -210,11 +210,12 @@ impl Applier {
             Ok(mapped) => mapped,
             Err(reasons) => return Ok(Outcome::Rejected(reasons)),
         };
-        if (contract.triggers.iter()).any(|t| t.condition.as_ref().is_some_and(|c| c.reads_before())) {
-            let before = self.previous_record(&event.employee_id)?;
-            change_conditions(&contract, &mut mapped, record, before.as_ref());
-        }
         let learner = self.find_learner(event, user_name_of(&mapped)).await?;
+        if (contract.triggers.iter()).any(|t| t.condition.as_ref().is_some_and(|c| c.reads_beyond_record())) {
+            let before = self.previous_record(&event.employee_id)?;
+            let resource = learner.as_ref().map(|u| &u.resource);
+            change_conditions(&contract, &mut mapped, record, before.as_ref(), resource);
+        }
         let manager = match &mapped.manager_id {
             Some(manager_id) if mapped.should_be_active(&contract) => self.manager_ref(manager_id).await?,
             _ => ManagerRef::None,
