@@ -1,11 +1,12 @@
 //! Contract expressions end to end: the engine runs
 //! `assets/contract.expressions.toml` against the sandbox, a userName computed
 //! from names in every script reaches the LMS, and a reconciliation afterwards
-//! (the same mapping path) finds nothing to report.
+//! (the same mapping path) finds nothing to report; a record an expression
+//! fails on goes to the error queue, named.
 
 use crate::common;
 
-use common::{Options, start};
+use common::{Options, in_scope_and_employed, start};
 use hrsync::connectors::Notifier;
 use hrsync::engine::reconcile::{Reconciler, RunResult};
 
@@ -244,4 +245,63 @@ async fn a_future_hire_is_pre_provisioned_fourteen_days_ahead_and_not_fifteen() 
         "future hires: {within} within 14 days, {beyond} beyond"
     );
     world.assert_reconciles_clean().await;
+}
+
+/// A hire date typed as "15/01/2020" into the HRIS: the tenure expression
+/// `years_between(hris.hireDate, today)` fails on it at runtime, and the change
+/// goes to the error queue (rejected), its error naming the field, the
+/// expression and the value. The learner is left as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hire_date_that_does_not_parse_sends_the_record_to_the_error_queue() {
+    use hrsync::model::EventStatus;
+    use hrsync::sandbox::hris::state::ChangeAction;
+    let world = start(Options {
+        contract: Some(EXPRESSIONS),
+        employees: 20,
+        ..Options::default()
+    })
+    .await;
+    world.settle().await;
+    let learners = world.learners().await;
+    let employee = (world.hris().await)
+        .into_iter()
+        .find(|(id, e)| in_scope_and_employed(e) && learners.contains_key(id))
+        .map(|(id, _)| id)
+        .expect("a synced employee");
+    {
+        let mut hris = world.sandbox.shared().hris.lock();
+        let id: u32 = employee.parse().unwrap();
+        hris.get_mut(id).unwrap().hire_date_typed = Some("15/01/2020".into());
+        hris.record_change(
+            id,
+            ChangeAction::Updated,
+            vec!["hireDate"],
+            jiff::Timestamp::now(),
+        );
+    }
+    world.webhooks_delivered().await;
+    world.settle().await;
+
+    let filter = hrsync::store::EventFilter {
+        status: Some(EventStatus::Rejected),
+        employee_id: Some(employee.clone()),
+        ..Default::default()
+    };
+    let rejected = world.store().events_page(&filter, None, 10).unwrap();
+    assert_eq!(rejected.len(), 1, "{}", world.events_of(&employee));
+    let error = rejected[0].last_error.as_deref().unwrap_or_default();
+    assert!(
+        error.contains(
+            "tenure_years: expression `years_between(hris.hireDate, today)` failed: years_between: \
+             \"15/01/2020\" is not a date (YYYY-MM-DD) (hris.hireDate = \"15/01/2020\")"
+        ),
+        "{error}"
+    );
+    // Only this record: nobody else is in the queue, and its learner is unchanged.
+    let all = hrsync::store::EventFilter {
+        status: Some(EventStatus::Rejected),
+        ..Default::default()
+    };
+    assert_eq!(world.store().events_page(&all, None, 10).unwrap().len(), 1);
+    assert_eq!(world.learners().await[&employee], learners[&employee]);
 }
