@@ -187,6 +187,7 @@ impl Checker<'_> {
             hris_fields: &hris_fields,
             tables: &entries,
             trigger: false,
+            statement: false,
         };
         let fields = self.fields(&raw.fields, &value_tables, &declared);
         let names: HashSet<&str> = fields.iter().map(|f| f.name.as_str()).collect();
@@ -237,7 +238,7 @@ impl Checker<'_> {
         let writeback = raw
             .writeback
             .as_ref()
-            .and_then(|wb| self.writeback(wb, &value_tables));
+            .and_then(|wb| self.writeback(wb, &value_tables, &declared));
         Some(Contract {
             version: *raw.version.get_ref(),
             time_zone,
@@ -255,8 +256,32 @@ impl Checker<'_> {
         &mut self,
         spanned: &Spanned<RawWriteback>,
         tables: &BTreeMap<String, ValueTable>,
+        declared: &super::expr::Declared<'_>,
     ) -> Option<Writeback> {
         let raw = spanned.get_ref();
+        // A write-back expression reads the statement, not an HRIS record.
+        let declared = super::expr::Declared {
+            hris_fields: &[],
+            statement: true,
+            ..*declared
+        };
+        let mut computed = |what: &str, source: &Option<Spanned<String>>| {
+            let source = source.as_ref()?;
+            if source.get_ref().trim().is_empty() {
+                self.problem(source, format!("writeback: {what} is empty"));
+                return None;
+            }
+            self.expression(&format!("writeback: {what}"), source, &declared)
+                .map(std::sync::Arc::new)
+        };
+        let hours_expr = computed("hours_expr", &raw.hours_expr);
+        let credits_expr = computed("credits_expr", &raw.credits_expr);
+        if let (Some(_), Some(at)) = (&raw.credits, &raw.credits_expr) {
+            self.problem(
+                at,
+                "writeback: give `credits` (a value table) or `credits_expr` (an expression), not both",
+            );
+        }
         let verbs = match &raw.verbs {
             Some(verbs) if verbs.get_ref().is_empty() => {
                 self.problem(
@@ -329,6 +354,8 @@ impl Checker<'_> {
                 .map(|h| h.get_ref().trim().to_string()),
             courses: raw.courses.get_ref().clone(),
             credits: raw.credits.as_ref().map(|c| c.get_ref().clone()),
+            credits_expr,
+            hours_expr,
             credential_extension: text(
                 &raw.credential_extension,
                 "https://hrsync.dev/xapi/extensions/credential",

@@ -1,7 +1,8 @@
 //! Contract expressions: a field computed from the HRIS record instead of copied
 //! from one field (`hris_expr = "..."`), or computed when its source is empty
-//! (`empty_expr = "..."`, before the `empty` rule), a scope rule's `when` and a
-//! trigger's `condition`. The language is CEL (the Common
+//! (`empty_expr = "..."`, before the `empty` rule), a scope rule's `when`, a
+//! trigger's `condition` and a training record's hours and credits computed
+//! from a statement. The language is CEL (the Common
 //! Expression Language, as Kubernetes and Envoy use it) through the `cel`
 //! crate, without its macros: no loop of any kind, so an evaluation costs at
 //! most a pass over the expression and the text it reads.
@@ -16,14 +17,18 @@
 //! condition only, `before.<field>` (the previous record's text) and
 //! `lms.<path>` (the learner as the LMS holds it, by its SCIM attributes:
 //! `lms.active`, `lms.name.givenName`; all null when there is no learner yet).
-//! Dates are that text: they compare in order, and jiff does the arithmetic.
+//! A write-back expression (`[writeback]`'s `hours_expr`, `credits_expr`)
+//! reads `statement.<path>` (the xAPI statement, null where it has no such
+//! attribute) and `today`, and no HRIS record. Dates are that text: they
+//! compare in order, and jiff does the arithmetic.
 //!
 //! Functions: `lower`, `upper`, `trim`, `translit` (Unicode to ASCII, for user
 //! names), `replace(s, from, to)`, `lookup(table, key)` (the key itself when the
 //! table has no entry, as a field's `values` does), `date(s)` (checks and
 //! normalises a date), `days_between(a, b)`, `years_between(a, b)` (whole years),
 //! `add_days(d, n)`; from CEL itself `size`, `contains`, `startsWith`,
-//! `endsWith`, `string`, `int`, the operators (`+` joins text) and `? :`.
+//! `endsWith`, `string`, `int`, the operators (`+` joins text, `key in map`
+//! tells an attribute is there) and `? :`.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
@@ -63,6 +68,9 @@ pub struct Declared<'a> {
     /// Whether `before.<field>` (the previous HRIS record) and `lms.<path>`
     /// (the learner) may be read: only a trigger's condition reads them.
     pub trigger: bool,
+    /// A write-back expression: it reads `statement.<path>` (the xAPI
+    /// statement) and `today`, and no HRIS record.
+    pub statement: bool,
 }
 
 /// A compiled expression, ready to evaluate per record.
@@ -75,6 +83,8 @@ pub struct Expr {
     reads_before: Vec<String>,
     /// The learner's attributes it reads (`lms.<path>`), each a path of names.
     reads_lms: Vec<Vec<String>>,
+    /// The statement's attributes it reads (`statement.<path>`).
+    reads_statement: Vec<Vec<String>>,
     /// Whether it reads `today` (only then is the day worked out).
     uses_today: bool,
     /// CEL's environment with the functions it calls, made once: each
@@ -97,11 +107,12 @@ pub struct ExprError {
     pub message: String,
 }
 
-/// Why an evaluation failed, with the HRIS values the expression read.
+/// Why an evaluation failed, with the values the expression read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EvalError {
     pub message: String,
-    /// Each field read, and its value (`None`: empty).
+    /// Each value read by its name in the expression (`hris.hireDate`,
+    /// `statement.result.duration`), and its text (`None`: empty).
     pub values: Vec<(String, Option<String>)>,
 }
 
@@ -111,8 +122,8 @@ impl fmt::Display for EvalError {
         for (at, (field, value)) in self.values.iter().enumerate() {
             let sep = if at == 0 { " (" } else { ", " };
             match value {
-                Some(value) => write!(f, "{sep}hris.{field} = {value:?}")?,
-                None => write!(f, "{sep}hris.{field} is empty")?,
+                Some(value) => write!(f, "{sep}{field} = {value:?}")?,
+                None => write!(f, "{sep}{field} is empty")?,
             }
         }
         if !self.values.is_empty() {
@@ -136,6 +147,8 @@ pub struct Vars<'r> {
     /// The learner as the LMS holds it (its SCIM resource), for a trigger;
     /// `None`: there is none yet (then every `lms.<path>` is null).
     pub lms: Option<&'r serde_json::Value>,
+    /// The xAPI statement, for a write-back expression.
+    pub statement: Option<&'r serde_json::Value>,
 }
 
 impl Expr {
@@ -156,11 +169,17 @@ impl Expr {
             reads: Vec::new(),
             reads_before: Vec::new(),
             reads_lms: Vec::new(),
+            reads_statement: Vec::new(),
             calls: Vec::new(),
         };
         walk.node(program.expression())?;
-        let (reads, reads_before, reads_lms, calls) =
-            (walk.reads, walk.reads_before, walk.reads_lms, walk.calls);
+        let (reads, reads_before, reads_lms, reads_statement, calls) = (
+            walk.reads,
+            walk.reads_before,
+            walk.reads_lms,
+            walk.reads_statement,
+            walk.calls,
+        );
         let tables = if calls.contains(&"lookup") {
             Arc::new(declared.tables.clone())
         } else {
@@ -178,6 +197,7 @@ impl Expr {
             reads,
             reads_before,
             reads_lms,
+            reads_statement,
             functions,
         })
     }
@@ -236,31 +256,50 @@ impl Expr {
             context.add_variable_from_value("before", before);
         }
         if !self.reads_lms.is_empty() {
-            context.add_variable_from_value("lms", learner_value(&self.reads_lms, vars.lms));
+            context.add_variable_from_value("lms", json_variable(&self.reads_lms, vars.lms));
+        }
+        if !self.reads_statement.is_empty() {
+            context
+                .add_variable_from_value("statement", json_variable(&self.reads_statement, vars.statement));
         }
         context.add_variable_from_value("today", vars.today.to_string());
-        self.program.execute(&context).map_err(|error| EvalError {
-            message: describe(&error),
-            values: self
-                .reads
-                .iter()
-                .map(|field| (field.clone(), read(field)))
-                .collect(),
+        self.program.execute(&context).map_err(|error| {
+            let hris = (self.reads.iter()).map(|field| (format!("hris.{field}"), read(field)));
+            let json = |root: &str, paths: &[Vec<String>], value: Option<&serde_json::Value>| {
+                (paths.iter())
+                    .map(|path| {
+                        let at = value.and_then(|v| path.iter().try_fold(v, |at, name| at.get(name)));
+                        let text = at.filter(|v| !v.is_null()).map(|v| match v {
+                            serde_json::Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        });
+                        (format!("{root}.{}", path.join(".")), text)
+                    })
+                    .collect::<Vec<_>>()
+            };
+            EvalError {
+                message: describe(&error),
+                values: hris
+                    .chain(json("lms", &self.reads_lms, vars.lms))
+                    .chain(json("statement", &self.reads_statement, vars.statement))
+                    .collect(),
+            }
         })
     }
 }
 
-/// The learner as `lms` reads it: each path read, with the learner's value
-/// there (null where the learner, or the attribute, is missing), so reading a
-/// missing attribute yields null rather than failing.
-fn learner_value(paths: &[Vec<String>], learner: Option<&serde_json::Value>) -> Value {
+/// The learner as `lms` reads it (or the statement as `statement` does): each
+/// path read, with the learner's value there (null where the learner, or the
+/// attribute, is missing), so reading a missing attribute yields null rather
+/// than failing.
+fn json_variable(paths: &[Vec<String>], value: Option<&serde_json::Value>) -> Value {
     let mut tree = serde_json::Value::Object(serde_json::Map::new());
     // Shorter paths first: a longer one then fills in what its prefix lacks.
     let mut paths: Vec<&Vec<String>> = paths.iter().collect();
     paths.sort_by_key(|path| path.len());
     for path in paths {
-        let found = learner
-            .and_then(|learner| path.iter().try_fold(learner, |at, name| at.get(name)))
+        let found = value
+            .and_then(|value| path.iter().try_fold(value, |at, name| at.get(name)))
             .cloned()
             .unwrap_or(serde_json::Value::Null);
         insert_at(&mut tree, path, found);
@@ -421,6 +460,7 @@ struct Walk<'a> {
     reads: Vec<String>,
     reads_before: Vec<String>,
     reads_lms: Vec<Vec<String>>,
+    reads_statement: Vec<Vec<String>>,
     calls: Vec<&'static str>,
 }
 
@@ -447,33 +487,58 @@ impl Walk<'_> {
         })
     }
 
-    /// `lms.a.b`: the path of names under `lms`, if the node is one.
-    fn lms_path(node: &IdedExpr) -> Option<Vec<String>> {
+    /// `lms.a.b` or `statement.a.b`: the root and the path of names under it,
+    /// if the node is one.
+    fn json_path(node: &IdedExpr) -> Option<(&'static str, Vec<String>)> {
         match &node.expr {
             Node::Select(select) => match &select.operand.expr {
-                Node::Ident(root) if root == "lms" => Some(vec![select.field.clone()]),
+                Node::Ident(root) => ["lms", "statement"]
+                    .into_iter()
+                    .find(|r| r == root)
+                    .map(|root| (root, vec![select.field.clone()])),
                 _ => {
-                    let mut path = Self::lms_path(&select.operand)?;
+                    let (root, mut path) = Self::json_path(&select.operand)?;
                     path.push(select.field.clone());
-                    Some(path)
+                    Some((root, path))
                 }
             },
             _ => None,
         }
     }
 
+    /// The innermost operand of a chain of selections: where `lms.a.b` begins.
+    fn root_of(node: &IdedExpr) -> &IdedExpr {
+        match &node.expr {
+            Node::Select(select) => Self::root_of(&select.operand),
+            _ => node,
+        }
+    }
+
     fn node(&mut self, node: &IdedExpr) -> Result<(), ExprError> {
-        if let Some(path) = Self::lms_path(node) {
-            if !self.declared.trigger {
-                return self.error(
-                    node,
-                    "lms.<path> is the learner as the LMS holds it: only a trigger's condition reads it \
-                     (a field and a scope rule are decided from the HRIS record)"
-                        .into(),
-                );
-            }
-            if !self.reads_lms.contains(&path) {
-                self.reads_lms.push(path);
+        if let Some((root, path)) = Self::json_path(node) {
+            // A mistake is shown where the path begins.
+            let node = Self::root_of(node);
+            let reads = match root {
+                "lms" if self.declared.trigger => &mut self.reads_lms,
+                "lms" => {
+                    return self.error(
+                        node,
+                        "lms.<path> is the learner as the LMS holds it: only a trigger's condition reads it \
+                         (a field and a scope rule are decided from the HRIS record)"
+                            .into(),
+                    );
+                }
+                _ if self.declared.statement => &mut self.reads_statement,
+                _ => {
+                    return self.error(
+                        node,
+                        "statement.<path> is the xAPI statement: only a [writeback] expression reads it"
+                            .into(),
+                    );
+                }
+            };
+            if !reads.contains(&path) {
+                reads.push(path);
             }
             return Ok(());
         }
@@ -487,6 +552,11 @@ impl Walk<'_> {
                 node,
                 "`before` is the previous record: name one of its fields, as before.location".into(),
             ),
+            Node::Ident(name) if name == "statement" => self.error(
+                node,
+                "`statement` is the xAPI statement: name one of its attributes, as statement.result.duration"
+                    .into(),
+            ),
             Node::Ident(name) if name == "lms" => self.error(
                 node,
                 "`lms` is the learner: name one of its attributes, as lms.active or lms.name.givenName".into(),
@@ -496,6 +566,10 @@ impl Walk<'_> {
                 format!("unknown name `{name}`: an expression reads hris.<field> and today (a trigger's condition before.<field> and lms.<path> too)"),
             ),
             Node::Select(select) => match &select.operand.expr {
+                Node::Ident(root) if (root == "hris" || root == "before") && self.declared.statement => self.error(
+                    node,
+                    format!("{root}.<field> is an HRIS record: a [writeback] expression reads the statement (statement.<path>)"),
+                ),
                 Node::Ident(root) if root == "before" && !self.declared.trigger => self.error(
                     node,
                     "before.<field> is the previous record: only a trigger's condition reads it".into(),
@@ -532,7 +606,8 @@ impl Walk<'_> {
             },
             Node::Call(call) => {
                 let name = call.func_name.as_str();
-                let operator = name.starts_with('_') || name.starts_with('!') || name.starts_with('-');
+                // `_+_`, `!_`, `-_`, `@in` (`key in map`): CEL's operators.
+                let operator = name.starts_with(['_', '!', '-', '@']);
                 if let Some(&ours) = OURS.iter().find(|&&f| f == name) {
                     if call.target.is_some() {
                         return self.error(

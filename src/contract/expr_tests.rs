@@ -37,6 +37,7 @@ fn compile(source: &str) -> Result<Expr, ExprError> {
             hris_fields: FIELDS,
             tables: &tables,
             trigger: false,
+            statement: false,
         },
     )
 }
@@ -55,6 +56,7 @@ fn eval_on(source: &str, record: &[(&str, &str)]) -> Result<Value, EvalError> {
         today: date(2026, 3, 29),
         before: None,
         lms: None,
+        statement: None,
     })
 }
 
@@ -527,6 +529,7 @@ fn a_trigger_reads_the_learner_as_the_lms_holds_it() {
         hris_fields: FIELDS,
         tables: &tables,
         trigger: true,
+        statement: false,
     };
     let learner = json!({
         "userName": "ana.silva@acme.com", "active": false, "title": "Nurse",
@@ -542,6 +545,7 @@ fn a_trigger_reads_the_learner_as_the_lms_holds_it() {
             today: date(2026, 3, 29),
             before: None,
             lms: learner,
+            statement: None,
         })
         .ok()
     };
@@ -588,7 +592,7 @@ fn a_trigger_reads_the_learner_as_the_lms_holds_it() {
             .starts_with("lms.<path> is the learner as the LMS holds it: only a trigger's condition"),
         "{error:?}"
     );
-    assert!(source[error.offset..].starts_with('.'), "{error:?}");
+    assert!(source[error.offset..].starts_with("lms.name"), "{error:?}");
 }
 
 /// Where the learner may be read: a trigger's condition, decided by the sync
@@ -676,4 +680,157 @@ fn only_a_trigger_condition_reads_the_learner() {
     assert!(!decided(Some(&json!({"active": true}))));
     // No learner yet: lms.active is null, not false.
     assert!(!decided(None));
+}
+
+/// A statement as the LRS sends it, for the write-back's expressions.
+fn statement() -> Json {
+    json!({
+        "id": "6f1c1f9e-0000-4000-8000-000000000001",
+        "actor": {"objectType": "Agent", "account": {"homePage": "https://hris.acme.example", "name": "1042"}},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/passed"},
+        "object": {"id": "https://lms.example.com/courses/data-protection"},
+        "result": {"success": true, "duration": "PT1H30M",
+                   "score": {"raw": 88, "max": 100, "scaled": 0.88},
+                   "extensions": {"https://acme.example/xapi/seat-hours": "3.5"}},
+        "timestamp": "2026-11-20T23:30:00Z",
+    })
+}
+
+/// `hours_expr` and `credits_expr`: a training record's hours and credits
+/// computed from the statement (`statement.<path>`), through `map_statement`,
+/// the one path every write-back takes.
+#[test]
+fn a_writeback_expression_computes_the_record_from_the_statement() {
+    use crate::contract::writeback::{StatementMapping, map_statement};
+    let with = |hours: &str, credits: &str| {
+        let text = EXPRESSIONS
+            .replacen(
+                "hours_expr = 'lookup(\"course_hours\", statement.object.id)'",
+                &format!("hours_expr = '{hours}'"),
+                1,
+            )
+            .replacen(
+                "credits = \"course_credits\"",
+                &format!("credits_expr = '{credits}'"),
+                1,
+            );
+        assert_ne!(text, EXPRESSIONS);
+        parse(&text).unwrap_or_else(|p| panic!("{hours} / {credits}: {p:?}"))
+    };
+    let mapped = |contract: &crate::contract::Contract| match map_statement(
+        contract,
+        contract.writeback.as_ref().unwrap(),
+        &statement(),
+    ) {
+        Ok(StatementMapping::Completion(c)) => Ok((c.hours, c.credits)),
+        Ok(other) => panic!("{other:?}"),
+        Err(reasons) => Err(crate::model::FieldReason::summary(&reasons)),
+    };
+    // As shipped: the catalogue's hours, the table's credits.
+    assert_eq!(mapped(&parse(EXPRESSIONS).unwrap()), Ok((Some(1.0), Some(1.0))));
+    let seat = r#"statement.result.extensions["https://acme.example/xapi/seat-hours"]"#;
+    /// The record's hours and credits, or the reasons the statement is refused.
+    type Mapped<'a> = Result<(Option<f64>, Option<f64>), &'a str>;
+    let cases: &[(&str, &str, Mapped)] = &[
+        (
+            seat,
+            "statement.result.score.scaled >= 0.9 ? 2 : 1",
+            Ok((Some(3.5), Some(1.0))),
+        ),
+        (
+            "statement.result.score.raw / 8",
+            "statement.result.success ? 0.5 : 0",
+            Ok((Some(11.0), Some(0.5))),
+        ),
+        // An attribute the statement lacks is null: no hours.
+        (
+            r#""https://acme.example/xapi/none" in statement.result.extensions ? 1 : null"#,
+            "statement.context.registration == null ? 1 : 2",
+            Ok((None, Some(1.0))),
+        ),
+        (
+            "statement.result.score.raw - 100",
+            "1",
+            Err(
+                "hours: expression `statement.result.score.raw - 100` yields \"-12\", not a number at least 0",
+            ),
+        ),
+        (
+            "1",
+            "years_between(statement.timestamp, today)",
+            Err(
+                "credits: expression `years_between(statement.timestamp, today)` failed: years_between: \
+                 \"2026-11-20T23:30:00Z\" is not a date (YYYY-MM-DD) (statement.timestamp = \
+                 \"2026-11-20T23:30:00Z\")",
+            ),
+        ),
+    ];
+    for (hours, credits, want) in cases {
+        let got = mapped(&with(hours, credits));
+        assert_eq!(got, want.map_err(str::to_string), "{hours} / {credits}");
+    }
+}
+
+/// A write-back expression reads the statement and nothing else; nothing else
+/// reads the statement; each mistake at its line and column.
+#[test]
+fn a_writeback_expression_reads_only_the_statement() {
+    let shipped = "hours_expr = 'lookup(\"course_hours\", statement.object.id)'";
+    let problems = |from: &str, to: &str| -> Vec<String> {
+        let text = EXPRESSIONS.replacen(from, to, 1);
+        assert_ne!(text, EXPRESSIONS, "{from}");
+        parse(&text)
+            .expect_err(to)
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    };
+    let position = |text: &str, needle: &str, at: &str| {
+        let offset = text.find(needle).unwrap() + needle.find(at).unwrap();
+        let line = text[..offset].matches('\n').count() + 1;
+        (line, offset - text[..offset].rfind('\n').unwrap())
+    };
+    let cases = [
+        (
+            shipped,
+            "hours_expr = 'hris.hireDate'",
+            ".hireDate",
+            "writeback: hours_expr: hris.<field> is an HRIS record: a [writeback] expression reads the statement",
+        ),
+        (
+            shipped,
+            "hours_expr = 'lookup(\"course_hour\", statement.object.id)'",
+            "\"course_hour\"",
+            "writeback: hours_expr: lookup: no value table \"course_hour\"",
+        ),
+        (
+            "condition = \"lms.active == false\"",
+            "condition = \"statement.verb.id != null\"",
+            "statement",
+            "trigger \"returning\": condition: statement.<path> is the xAPI statement: only a [writeback] \
+             expression reads it",
+        ),
+    ];
+    for (from, to, at, message) in cases {
+        let text = EXPRESSIONS.replacen(from, to, 1);
+        let found = problems(from, to);
+        let (line, column) = position(&text, to, at);
+        assert!(
+            found.len() == 1 && found[0].starts_with(&format!("line {line}, column {column}: {message}")),
+            "{to}: {found:?} (want line {line}, column {column})"
+        );
+    }
+    let both = problems(
+        "credits = \"course_credits\"",
+        "credits = \"course_credits\"\ncredits_expr = '1'",
+    );
+    assert!(
+        both[0].contains("give `credits` (a value table) or `credits_expr` (an expression), not both"),
+        "{both:?}"
+    );
+    let whole = problems(shipped, "hours_expr = 'size(statement) > 0 ? 1 : 0'");
+    assert!(
+        whole[0].contains("`statement` is the xAPI statement"),
+        "{whole:?}"
+    );
 }

@@ -400,6 +400,7 @@ fn condition_holds_after<R: FieldSource + ?Sized, B: FieldSource + ?Sized>(
             today,
             before: Some(&read_before),
             lms: learner,
+            statement: None,
         })
         .map_err(|error| failed(format!("failed: {error}")))?;
     match value {
@@ -524,6 +525,7 @@ fn computed_text<'a, R: FieldSource + ?Sized>(
             today,
             before: None,
             lms: None,
+            statement: None,
         })
         .map_err(|error| failed(format!("failed: {error}")))?;
     let text = super::expr::value_text(&value).map_err(failed)?;
