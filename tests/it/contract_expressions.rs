@@ -305,3 +305,87 @@ async fn a_hire_date_that_does_not_parse_sends_the_record_to_the_error_queue() {
     assert_eq!(world.store().events_page(&all, None, 10).unwrap().len(), 1);
     assert_eq!(world.learners().await[&employee], learners[&employee]);
 }
+
+/// The write-back's `hours_expr` end to end: completions the sandbox LRS holds
+/// for one employee become HRIS training records whose hours are the
+/// catalogue's (`lookup("course_hours", statement.object.id)`), whatever time
+/// the LMS measured, and none is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_training_record_takes_its_hours_from_the_writeback_expression() {
+    use hrsync::model::{Direction, EventStatus};
+    use std::time::{Duration, Instant};
+    let world = start(Options {
+        contract: Some(EXPRESSIONS),
+        employees: 20,
+        ..Options::default()
+    })
+    .await;
+    world.settle().await;
+    let employee = (world.hris().await)
+        .into_iter()
+        .find(|(_, e)| in_scope_and_employed(e))
+        .map(|(id, _)| id)
+        .expect("an employed employee");
+    let answer = world
+        .admin("completions", json!({ "count": 12, "employee_ids": [employee] }))
+        .await;
+    assert!(answer.is_object(), "{answer}");
+
+    // Until the LRS's statements are journaled and none is waiting any more.
+    let filter = hrsync::store::EventFilter {
+        employee_id: Some(employee.clone()),
+        direction: Some(Direction::LmsToHris),
+        ..Default::default()
+    };
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let events = loop {
+        let events = world.store().events_page(&filter, None, 100).unwrap();
+        let waiting = events
+            .iter()
+            .any(|e| matches!(e.status, EventStatus::Pending | EventStatus::Retrying));
+        if !events.is_empty() && !waiting {
+            break events;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "completions still waiting: {events:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    world.settle().await;
+    let refused: Vec<_> = (events.iter())
+        .filter(|e| e.status.is_open())
+        .map(|e| (e.status, e.last_error.clone()))
+        .collect();
+    assert!(refused.is_empty(), "{refused:#?}");
+
+    // The catalogue's hours by HRIS training type, from the contract's tables.
+    let contract = parse(EXPRESSIONS).unwrap();
+    let table = |name: &str| &contract.value_tables[name].entries;
+    let hours_of_type: std::collections::BTreeMap<u64, f64> = (table("courses").iter())
+        .map(|(course, kind)| {
+            (
+                kind.parse().unwrap(),
+                table("course_hours")[course].parse().unwrap(),
+            )
+        })
+        .collect();
+    let hris = hrsync::connectors::HrisClient::new(
+        &world.config.hris.api_base,
+        world.config.hris.api_key.clone(),
+        hrsync::engine::read_retry::read_backoff(&Default::default()),
+    )
+    .unwrap();
+    let records = hris.training_records(&employee).await.unwrap().unwrap();
+    let ours: Vec<&Json> = (records.iter())
+        .filter(|r| r["notes"].as_str().is_some_and(|n| n.contains("via hrsync")))
+        .collect();
+    assert!(!ours.is_empty(), "no training record written back: {records:#?}");
+    for record in ours {
+        let kind = match &record["type"] {
+            Json::String(s) => s.parse().unwrap(),
+            other => other.as_u64().unwrap(),
+        };
+        assert_eq!(record["hours"].as_f64(), Some(hours_of_type[&kind]), "{record}");
+    }
+}
