@@ -389,3 +389,57 @@ async fn a_training_record_takes_its_hours_from_the_writeback_expression() {
         assert_eq!(record["hours"].as_f64(), Some(hours_of_type[&kind]), "{record}");
     }
 }
+
+/// A trigger reading the learner (`lms.active == false`, "returning"): the sync
+/// decides it with the learner it holds before writing, so someone whose
+/// learner was deactivated by a termination and who is rehired joins
+/// "Welcome Back", and nobody else does; the reconciliation, which does not
+/// judge such a trigger, finds nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rehire_whose_learner_was_deactivated_joins_welcome_back() {
+    let world = start(Options {
+        contract: Some(EXPRESSIONS),
+        employees: 40,
+        ..Options::default()
+    })
+    .await;
+    world.settle().await;
+    assert!(
+        !world.groups().await.contains_key("Welcome Back"),
+        "nobody returned yet"
+    );
+    let learners = world.learners().await;
+    let employee = (world.hris().await)
+        .into_iter()
+        .find(|(id, e)| {
+            in_scope_and_employed(e)
+                && e["supervisorEId"].as_str().is_some_and(|s| !s.is_empty())
+                && learners.get(id).is_some_and(|l| l["active"] == true)
+        })
+        .map(|(id, _)| id)
+        .expect("a synced employee with a manager");
+    let learner_id = learners[&employee]["id"].as_str().unwrap().to_string();
+
+    for kind in ["termination", "rehire"] {
+        world
+            .churn(json!([{ "kind": kind, "employee_id": employee }]))
+            .await;
+        world.webhooks_delivered().await;
+        world.settle().await;
+        let active = kind == "rehire";
+        assert_eq!(
+            world.learners().await[&employee]["active"],
+            active,
+            "after the {kind}: {}",
+            world.events_of(&employee)
+        );
+    }
+    let returned = world.groups().await.remove("Welcome Back").unwrap_or_default();
+    assert_eq!(
+        returned,
+        std::collections::BTreeSet::from([learner_id]),
+        "{}",
+        world.events_of(&employee)
+    );
+    world.assert_reconciles_clean().await;
+}
