@@ -226,6 +226,15 @@ impl Expr {
         self.uses_today
     }
 
+    /// What `today` is for it now in `zone`: worked out only when it reads it.
+    pub fn today_in(&self, zone: &jiff::tz::TimeZone) -> Date {
+        if self.uses_today {
+            today(zone, jiff::Timestamp::now())
+        } else {
+            Date::default()
+        }
+    }
+
     /// The HRIS fields it reads.
     pub fn reads(&self) -> impl Iterator<Item = &str> {
         self.reads.iter().map(String::as_str)

@@ -512,11 +512,7 @@ fn computed_text<'a, R: FieldSource + ?Sized>(
     expr: &super::expr::Expr,
     record: &'a R,
 ) -> Result<Option<Cow<'a, str>>, String> {
-    let today = if expr.uses_today() {
-        super::expr::today(&contract.time_zone, jiff::Timestamp::now())
-    } else {
-        Date::default()
-    };
+    let today = expr.today_in(&contract.time_zone);
     let read = |field: &str| text_of(record.text(field));
     let failed = |why: String| format!("expression `{}` {why}", expr.source());
     let value = expr

@@ -257,11 +257,7 @@ fn quantity_of(
     expr: &super::expr::Expr,
     statement: &Value,
 ) -> Result<Option<f64>, String> {
-    let today = if expr.uses_today() {
-        super::expr::today(&contract.time_zone, Timestamp::now())
-    } else {
-        Date::default()
-    };
+    let today = expr.today_in(&contract.time_zone);
     let failed = |why: String| format!("expression `{}` {why}", expr.source());
     let value = expr
         .eval(&super::expr::Vars {
