@@ -393,8 +393,8 @@ async fn a_training_record_takes_its_hours_from_the_writeback_expression() {
 /// A trigger reading the learner (`lms.active == false`, "returning"): the sync
 /// decides it with the learner it holds before writing, so someone whose
 /// learner was deactivated by a termination and who is rehired joins
-/// "Welcome Back", and nobody else does; the reconciliation, which does not
-/// judge such a trigger, finds nothing.
+/// "Welcome Back", and nobody else does; `trace` says so beforehand, and the
+/// reconciliation, which does not judge such a trigger, finds nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rehire_whose_learner_was_deactivated_joins_welcome_back() {
     let world = start(Options {
@@ -420,20 +420,47 @@ async fn a_rehire_whose_learner_was_deactivated_joins_welcome_back() {
         .expect("a synced employee with a manager");
     let learner_id = learners[&employee]["id"].as_str().unwrap().to_string();
 
-    for kind in ["termination", "rehire"] {
-        world
-            .churn(json!([{ "kind": kind, "employee_id": employee }]))
-            .await;
-        world.webhooks_delivered().await;
-        world.settle().await;
-        let active = kind == "rehire";
-        assert_eq!(
-            world.learners().await[&employee]["active"],
-            active,
-            "after the {kind}: {}",
-            world.events_of(&employee)
-        );
+    world
+        .churn(json!([{ "kind": "termination", "employee_id": employee }]))
+        .await;
+    world.webhooks_delivered().await;
+    world.settle().await;
+    assert_eq!(world.learners().await[&employee]["active"], false);
+
+    // Rehired in the HRIS, unannounced (no webhook, no change for the poll):
+    // `trace` reads the record live and decides the trigger as the sync will.
+    let id: u32 = employee.parse().unwrap();
+    {
+        let mut hris = world.sandbox.shared().hris.lock();
+        let rehired = hris.get_mut(id).unwrap();
+        rehired.employment_status = hrsync::sandbox::hris::employee::EmploymentStatus::Active;
+        rehired.termination_date = None;
+        rehired.hire_date = common::today();
     }
+    let tracer = hrsync::engine::apply::trace::Tracer::connect(
+        &world.config,
+        world.store().clone(),
+        parse(EXPRESSIONS).unwrap(),
+    )
+    .await
+    .unwrap();
+    let traced = tracer.trace(&employee).await.unwrap();
+    assert!(traced.enrol.iter().any(|g| g == "Welcome Back"), "{traced:#?}");
+    // Announced: the sync does what the trace said.
+    world.sandbox.shared().hris.lock().record_change(
+        id,
+        hrsync::sandbox::hris::state::ChangeAction::Updated,
+        vec!["status", "employmentStatus", "terminationDate", "hireDate"],
+        jiff::Timestamp::now(),
+    );
+    world.webhooks_delivered().await;
+    world.settle().await;
+    assert_eq!(
+        world.learners().await[&employee]["active"],
+        true,
+        "{}",
+        world.events_of(&employee)
+    );
     let returned = world.groups().await.remove("Welcome Back").unwrap_or_default();
     assert_eq!(
         returned,
