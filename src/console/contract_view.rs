@@ -240,6 +240,9 @@ fn describe(c: &Contract) -> Vec<String> {
             f.values.as_deref().unwrap_or("-"),
             f.scim.as_deref().unwrap_or("(not in the LMS)"),
         ));
+        if let Some(fallback) = &f.empty_expr {
+            out.push(format!("    when empty: {}", fallback.source()));
+        }
     }
     out.push(String::new());
     out.push("VALUE TABLES (HRIS → LMS)".into());
@@ -307,8 +310,14 @@ fn describe(c: &Contract) -> Vec<String> {
                 ""
             },
             w.courses,
-            w.credits.as_deref().unwrap_or("-")
+            match &w.credits_expr {
+                Some(expr) => format!("expression {}", expr.source()),
+                None => w.credits.as_deref().unwrap_or("-").to_string(),
+            }
         ));
+        if let Some(hours) = &w.hours_expr {
+            out.push(format!("  hours by expression {}", hours.source()));
+        }
         out.push(format!(
             "  credentials from extension {} into HRIS table {:?}",
             w.credential_extension, w.credential_table
@@ -366,6 +375,14 @@ mod tests {
         );
         assert!(!shown.contains("matches //"), "{shown}");
         assert!(shown.contains("left when it no longer holds"), "{shown}");
+        assert!(
+            shown.contains("    when empty: hris.firstName + \" \" + hris.lastName"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("  hours by expression lookup(\"course_hours\", statement.object.id)"),
+            "{shown}"
+        );
     }
 
     #[test]

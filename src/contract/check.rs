@@ -186,7 +186,8 @@ impl Checker<'_> {
         let declared = super::expr::Declared {
             hris_fields: &hris_fields,
             tables: &entries,
-            before: false,
+            trigger: false,
+            statement: false,
         };
         let fields = self.fields(&raw.fields, &value_tables, &declared);
         let names: HashSet<&str> = fields.iter().map(|f| f.name.as_str()).collect();
@@ -197,7 +198,7 @@ impl Checker<'_> {
             .collect();
         let computed: HashSet<&str> = fields
             .iter()
-            .filter(|f| f.expr.is_some())
+            .filter(|f| f.expr.is_some() || f.empty_expr.is_some())
             .map(|f| f.name.as_str())
             .collect();
         if let Some(lifecycle) = &raw.lifecycle {
@@ -211,7 +212,7 @@ impl Checker<'_> {
                     self.problem(
                         at,
                         format!(
-                            "lifecycle.{role}: field \"{}\" is computed (hris_expr); the lifecycle reads an HRIS field as it is",
+                            "lifecycle.{role}: field \"{}\" is computed (hris_expr or empty_expr); the lifecycle reads an HRIS field as it is",
                             at.get_ref()
                         ),
                     );
@@ -237,7 +238,7 @@ impl Checker<'_> {
         let writeback = raw
             .writeback
             .as_ref()
-            .and_then(|wb| self.writeback(wb, &value_tables));
+            .and_then(|wb| self.writeback(wb, &value_tables, &declared));
         Some(Contract {
             version: *raw.version.get_ref(),
             time_zone,
@@ -255,8 +256,32 @@ impl Checker<'_> {
         &mut self,
         spanned: &Spanned<RawWriteback>,
         tables: &BTreeMap<String, ValueTable>,
+        declared: &super::expr::Declared<'_>,
     ) -> Option<Writeback> {
         let raw = spanned.get_ref();
+        // A write-back expression reads the statement, not an HRIS record.
+        let declared = super::expr::Declared {
+            hris_fields: &[],
+            statement: true,
+            ..*declared
+        };
+        let mut computed = |what: &str, source: &Option<Spanned<String>>| {
+            let source = source.as_ref()?;
+            if source.get_ref().trim().is_empty() {
+                self.problem(source, format!("writeback: {what} is empty"));
+                return None;
+            }
+            self.expression(&format!("writeback: {what}"), source, &declared)
+                .map(std::sync::Arc::new)
+        };
+        let hours_expr = computed("hours_expr", &raw.hours_expr);
+        let credits_expr = computed("credits_expr", &raw.credits_expr);
+        if let (Some(_), Some(at)) = (&raw.credits, &raw.credits_expr) {
+            self.problem(
+                at,
+                "writeback: give `credits` (a value table) or `credits_expr` (an expression), not both",
+            );
+        }
         let verbs = match &raw.verbs {
             Some(verbs) if verbs.get_ref().is_empty() => {
                 self.problem(
@@ -329,6 +354,8 @@ impl Checker<'_> {
                 .map(|h| h.get_ref().trim().to_string()),
             courses: raw.courses.get_ref().clone(),
             credits: raw.credits.as_ref().map(|c| c.get_ref().clone()),
+            credits_expr,
+            hours_expr,
             credential_extension: text(
                 &raw.credential_extension,
                 "https://hrsync.dev/xapi/extensions/credential",
@@ -404,6 +431,7 @@ impl Checker<'_> {
             for (path, side) in [
                 (f.hris.as_ref(), "hris"),
                 (f.hris_expr.as_ref(), "hris_expr"),
+                (f.empty_expr.as_ref(), "empty_expr"),
                 (f.scim.as_ref(), "scim"),
             ] {
                 if let Some(path) = path.filter(|p| p.get_ref().trim().is_empty()) {
@@ -464,6 +492,16 @@ impl Checker<'_> {
                     EmptyRule::Skip
                 }
             };
+            let empty_expr = f.empty_expr.as_ref().and_then(|source| {
+                if f.key {
+                    self.problem(
+                        source,
+                        format!("field \"{name}\": the join key is never empty, so it takes no empty_expr"),
+                    );
+                }
+                self.expression(&format!("field \"{name}\": empty_expr"), source, declared)
+                    .map(std::sync::Arc::new)
+            });
             if f.required && empty != EmptyRule::Reject {
                 let at = f.empty.as_ref().unwrap_or(&f.name);
                 self.problem(at, format!("field \"{name}\" is required, so an empty value must be rejected (empty = \"reject\")"));
@@ -502,6 +540,7 @@ impl Checker<'_> {
                 required: f.required,
                 owner,
                 empty,
+                empty_expr,
                 key: f.key,
                 allowed: f.allowed.clone(),
                 values: f.values.as_ref().map(|v| v.get_ref().clone()),
@@ -673,24 +712,24 @@ impl Checker<'_> {
                 return None;
             }
             Some(source) => {
-                // A trigger's condition may read the previous record too.
+                // A trigger's condition may read the previous record and the learner too.
                 let declared = super::expr::Declared {
-                    before: true,
+                    trigger: true,
                     ..*declared
                 };
                 let condition =
                     self.expression(&format!("trigger \"{name}\": condition"), source, &declared)?;
-                if condition.reads_before()
+                if condition.reads_beyond_record()
                     && on_exit == OnExit::Remove
                     && let Some(at) = &t.on_exit
                 {
-                    self.problem(
-                        at,
-                        format!(
-                            "trigger \"{name}\": a condition that reads before.<field> fires on a change, \
-                             so there is nothing to leave: on_exit must be keep"
-                        ),
-                    );
+                    let why = if condition.reads_before() {
+                        "a condition that reads before.<field> fires on a change, so there is nothing to leave"
+                    } else {
+                        "a condition that reads lms.<path> is decided by the sync alone, with the learner \
+                         in hand, so nothing judges when it stops holding"
+                    };
+                    self.problem(at, format!("trigger \"{name}\": {why}: on_exit must be keep"));
                 }
                 Some(std::sync::Arc::new(condition))
             }

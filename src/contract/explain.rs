@@ -6,7 +6,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::map::{Checked, FieldSource, check_value, source_text, text_of};
+use super::map::{Checked, FieldSource, check_value, fallback_text, sent_text, text_of};
 use super::{Contract, EmptyRule, Owner};
 
 /// One contract field for one record.
@@ -39,7 +39,7 @@ pub fn explain_fields<R: FieldSource + ?Sized>(contract: &Contract, record: &R) 
             // A plain field shows the HRIS value as sent; a computed one what it computed.
             let raw = match &rule.expr {
                 None => Ok(record.field(at, &rule.hris)),
-                Some(_) => source_text(contract, at, rule, record),
+                Some(_) => sent_text(contract, at, rule, record),
             };
             let hris_value = raw
                 .as_ref()
@@ -68,6 +68,19 @@ pub fn explain_fields<R: FieldSource + ?Sized>(contract: &Contract, record: &R) 
                     return explained;
                 }
             };
+            // An empty source falls back to the field's `empty_expr`, as the mapping does.
+            let fell_back = raw.is_none() && rule.empty_expr.is_some();
+            let raw = match raw {
+                None => match fallback_text(contract, rule, record) {
+                    Ok(raw) => raw,
+                    Err(reason) => {
+                        explained.rule = "empty_expr failed".into();
+                        explained.problem = Some(reason);
+                        return explained;
+                    }
+                },
+                raw => raw,
+            };
             match check_value(contract, rule, raw) {
                 Ok(Checked::Value { hris, lms }) => {
                     let table = rule.values.as_ref().map(|name| {
@@ -81,6 +94,7 @@ pub fn explain_fields<R: FieldSource + ?Sized>(contract: &Contract, record: &R) 
                         }
                     });
                     let source = match &rule.expr {
+                        _ if fell_back => "empty, computed by empty_expr",
                         Some(_) => "computed",
                         None => "as sent",
                     };

@@ -1,5 +1,8 @@
 //! Contract expressions: a field computed from the HRIS record instead of copied
-//! from one field (`hris_expr = "..."`). The language is CEL (the Common
+//! from one field (`hris_expr = "..."`), or computed when its source is empty
+//! (`empty_expr = "..."`, before the `empty` rule), a scope rule's `when`, a
+//! trigger's `condition` and a training record's hours and credits computed
+//! from a statement. The language is CEL (the Common
 //! Expression Language, as Kubernetes and Envoy use it) through the `cel`
 //! crate, without its macros: no loop of any kind, so an evaluation costs at
 //! most a pass over the expression and the text it reads.
@@ -11,24 +14,29 @@
 //!
 //! Variables: `hris.<field>` (the record's text, `null` when empty), `today`
 //! (the date in the contract's time zone, `YYYY-MM-DD`) and, in a trigger's
-//! condition only, `before.<field>` (the previous record's text). Dates are that
-//! text: they compare in order, and jiff does the arithmetic.
+//! condition only, `before.<field>` (the previous record's text) and
+//! `lms.<path>` (the learner as the LMS holds it, by its SCIM attributes:
+//! `lms.active`, `lms.name.givenName`; all null when there is no learner yet).
+//! A write-back expression (`[writeback]`'s `hours_expr`, `credits_expr`)
+//! reads `statement.<path>` (the xAPI statement, null where it has no such
+//! attribute) and `today`, and no HRIS record. Dates are that text: they
+//! compare in order, and jiff does the arithmetic.
 //!
 //! Functions: `lower`, `upper`, `trim`, `translit` (Unicode to ASCII, for user
 //! names), `replace(s, from, to)`, `lookup(table, key)` (the key itself when the
 //! table has no entry, as a field's `values` does), `date(s)` (checks and
 //! normalises a date), `days_between(a, b)`, `years_between(a, b)` (whole years),
 //! `add_days(d, n)`; from CEL itself `size`, `contains`, `startsWith`,
-//! `endsWith`, `string`, `int`, the operators (`+` joins text) and `? :`.
+//! `endsWith`, `string`, `int`, the operators (`+` joins text, `key in map`
+//! tells an attribute is there) and `? :`.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, LazyLock};
 
-use cel::common::ast::{EntryExpr, Expr as Node, IdedExpr, LiteralValue};
 use cel::common::types::{CelInt, CelNull as Null, CelString};
-use cel::common::value::CowVal;
+use cel::common::value::{CowVal, Val};
 use cel::context::VariableResolver;
 use cel::{Context, ExecutionError, FunctionContext, Value};
 use jiff::civil::Date;
@@ -59,9 +67,12 @@ pub struct Declared<'a> {
     pub hris_fields: &'a [&'a str],
     /// The contract's value tables: name → (HRIS value → LMS value).
     pub tables: &'a BTreeMap<String, BTreeMap<String, String>>,
-    /// Whether `before.<field>` (the previous HRIS record) may be read: only a
-    /// trigger's condition reads it.
-    pub before: bool,
+    /// Whether `before.<field>` (the previous HRIS record) and `lms.<path>`
+    /// (the learner) may be read: only a trigger's condition reads them.
+    pub trigger: bool,
+    /// A write-back expression: it reads `statement.<path>` (the xAPI
+    /// statement) and `today`, and no HRIS record.
+    pub statement: bool,
 }
 
 /// A compiled expression, ready to evaluate per record.
@@ -72,6 +83,10 @@ pub struct Expr {
     reads: Vec<String>,
     /// The fields of the previous record it reads (`before.<field>`).
     reads_before: Vec<String>,
+    /// The learner's attributes it reads (`lms.<path>`), each a path of names.
+    reads_lms: Vec<Vec<String>>,
+    /// The statement's attributes it reads (`statement.<path>`).
+    reads_statement: Vec<Vec<String>>,
     /// Whether it reads `today` (only then is the day worked out).
     uses_today: bool,
     /// CEL's environment with the functions it calls, made once: each
@@ -94,11 +109,12 @@ pub struct ExprError {
     pub message: String,
 }
 
-/// Why an evaluation failed, with the HRIS values the expression read.
+/// Why an evaluation failed, with the values the expression read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EvalError {
     pub message: String,
-    /// Each field read, and its value (`None`: empty).
+    /// Each value read by its name in the expression (`hris.hireDate`,
+    /// `statement.result.duration`), and its text (`None`: empty).
     pub values: Vec<(String, Option<String>)>,
 }
 
@@ -108,8 +124,8 @@ impl fmt::Display for EvalError {
         for (at, (field, value)) in self.values.iter().enumerate() {
             let sep = if at == 0 { " (" } else { ", " };
             match value {
-                Some(value) => write!(f, "{sep}hris.{field} = {value:?}")?,
-                None => write!(f, "{sep}hris.{field} is empty")?,
+                Some(value) => write!(f, "{sep}{field} = {value:?}")?,
+                None => write!(f, "{sep}{field} is empty")?,
             }
         }
         if !self.values.is_empty() {
@@ -130,6 +146,11 @@ pub struct Vars<'r> {
     /// The previous record's field, for a change trigger; `None`: no previous
     /// record is known (then every `before.<field>` is null).
     pub before: Option<ReadField<'r>>,
+    /// The learner as the LMS holds it (its SCIM resource), for a trigger;
+    /// `None`: there is none yet (then every `lms.<path>` is null).
+    pub lms: Option<&'r serde_json::Value>,
+    /// The xAPI statement, for a write-back expression.
+    pub statement: Option<&'r serde_json::Value>,
 }
 
 impl Expr {
@@ -143,16 +164,24 @@ impl Expr {
                 message: first.map_or_else(|| "does not parse".to_string(), |e| e.msg.clone()),
             }
         })?;
-        let mut walk = Walk {
+        let mut walk = walk::Walk {
             source,
             program: &program,
             declared,
             reads: Vec::new(),
             reads_before: Vec::new(),
+            reads_lms: Vec::new(),
+            reads_statement: Vec::new(),
             calls: Vec::new(),
         };
         walk.node(program.expression())?;
-        let (reads, reads_before, calls) = (walk.reads, walk.reads_before, walk.calls);
+        let (reads, reads_before, reads_lms, reads_statement, calls) = (
+            walk.reads,
+            walk.reads_before,
+            walk.reads_lms,
+            walk.reads_statement,
+            walk.calls,
+        );
         let tables = if calls.contains(&"lookup") {
             Arc::new(declared.tables.clone())
         } else {
@@ -169,6 +198,8 @@ impl Expr {
             program,
             reads,
             reads_before,
+            reads_lms,
+            reads_statement,
             functions,
         })
     }
@@ -178,6 +209,17 @@ impl Expr {
         !self.reads_before.is_empty()
     }
 
+    /// Whether it reads the learner (`lms.<path>`).
+    pub fn reads_lms(&self) -> bool {
+        !self.reads_lms.is_empty()
+    }
+
+    /// Whether the record alone does not decide it: it reads the previous
+    /// record or the learner, which only the sync's apply knows.
+    pub fn reads_beyond_record(&self) -> bool {
+        self.reads_before() || self.reads_lms()
+    }
+
     pub fn source(&self) -> &str {
         &self.source
     }
@@ -185,6 +227,15 @@ impl Expr {
     /// Whether it reads `today`.
     pub fn uses_today(&self) -> bool {
         self.uses_today
+    }
+
+    /// What `today` is for it now in `zone`: worked out only when it reads it.
+    pub fn today_in(&self, zone: &jiff::tz::TimeZone) -> Date {
+        if self.uses_today {
+            today(zone, jiff::Timestamp::now())
+        } else {
+            Date::default()
+        }
     }
 
     /// The HRIS fields it reads.
@@ -203,20 +254,37 @@ impl Expr {
         };
         let mut context = self.functions.new_inner_scope();
         context.set_variable_resolver(&scope);
-        self.program.execute(&context).map_err(|error| EvalError {
-            message: describe(&error),
-            values: self
-                .reads
-                .iter()
-                .map(|field| (field.clone(), (vars.hris)(field).map(Cow::into_owned)))
-                .collect(),
+        self.program.execute(&context).map_err(|error| {
+            let read = |field: &String| (vars.hris)(field).map(Cow::into_owned);
+            let hris = (self.reads.iter()).map(|field| (format!("hris.{field}"), read(field)));
+            let json = |root: &str, paths: &[Vec<String>], value: Option<&serde_json::Value>| {
+                (paths.iter())
+                    .map(|path| {
+                        let at = json_at(value, path.iter().map(String::as_str));
+                        let text = at.filter(|v| !v.is_null()).map(|v| match v {
+                            serde_json::Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        });
+                        (format!("{root}.{}", path.join(".")), text)
+                    })
+                    .collect::<Vec<_>>()
+            };
+            EvalError {
+                message: describe(&error),
+                values: hris
+                    .chain(json("lms", &self.reads_lms, vars.lms))
+                    .chain(json("statement", &self.reads_statement, vars.statement))
+                    .collect(),
+            }
         })
     }
 }
 
 /// One evaluation's variables, looked up by the name CEL meets: `hris.<field>`
 /// whole (CEL tries the qualified name before selecting a field of `hris`),
-/// `before.<field>` and `today`. The check let through only names that exist.
+/// `before.<field>`, `lms.<path>`, `statement.<path>` and `today`. The check
+/// let through only names that exist; an attribute the learner or the
+/// statement lacks is null.
 struct Scope<'s, 'r> {
     vars: &'s Vars<'r>,
     today: Option<&'s str>,
@@ -234,6 +302,17 @@ impl VariableResolver for Scope<'_, '_> {
         }
         if let Some(field) = name.strip_prefix("before.") {
             return Some(text(self.vars.before.and_then(|before| before(field))));
+        }
+        let json = |value: Option<&serde_json::Value>, path: &str| {
+            let found = json_at(value, path.split('.')).cloned();
+            let value = found.map_or(Value::Null, json_value);
+            Box::<dyn Val>::try_from(value).ok().map(CowVal::Owned)
+        };
+        if let Some(path) = name.strip_prefix("lms.") {
+            return json(self.vars.lms, path);
+        }
+        if let Some(path) = name.strip_prefix("statement.") {
+            return json(self.vars.statement, path);
         }
         (name == "today").then(|| text(self.today.map(Cow::Borrowed)))
     }
@@ -275,6 +354,34 @@ fn arg<'a, 'c, 'k>(
 
 fn text<'c, 'k>(text: String) -> Result<CowVal<'c, 'k>, ExecutionError> {
     Ok(CowVal::owned(CelString::from(text)))
+}
+
+/// A JSON value as CEL's.
+fn json_value(json: serde_json::Value) -> Value {
+    match json {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(b),
+        serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => Value::Int(i),
+            (None, Some(u)) => Value::UInt(u),
+            _ => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        serde_json::Value::String(s) => Value::from(s),
+        serde_json::Value::Array(items) => Value::List(Arc::new(items.into_iter().map(json_value).collect())),
+        serde_json::Value::Object(map) => {
+            let map: std::collections::HashMap<String, Value> =
+                map.into_iter().map(|(k, v)| (k, json_value(v))).collect();
+            Value::from(map)
+        }
+    }
+}
+
+/// The value at `path` in a JSON document (`None`: no document, or no such attribute).
+fn json_at<'j, 'p>(
+    value: Option<&'j serde_json::Value>,
+    mut path: impl Iterator<Item = &'p str>,
+) -> Option<&'j serde_json::Value> {
+    value.and_then(|value| path.try_fold(value, |at, name| at.get(name)))
 }
 
 /// Adds one of our functions to a root context (only the ones an expression calls).
@@ -386,163 +493,6 @@ fn char_offset(source: &str, line: usize, column: usize) -> usize {
             .map_or(rest.len(), |(at, _)| at)
 }
 
-struct Walk<'a> {
-    source: &'a str,
-    program: &'a cel::Program,
-    declared: &'a Declared<'a>,
-    reads: Vec<String>,
-    reads_before: Vec<String>,
-    calls: Vec<&'static str>,
-}
-
-impl Walk<'_> {
-    /// The byte offset in the source where a node was written (the parser
-    /// counts bytes).
-    fn offset(&self, node: &IdedExpr) -> usize {
-        let start = self
-            .program
-            .source_info()
-            .offset_for(node.id)
-            .map_or(0, |(start, _)| start);
-        let mut at = (start as usize).min(self.source.len());
-        while !self.source.is_char_boundary(at) {
-            at -= 1;
-        }
-        at
-    }
-
-    fn error(&self, node: &IdedExpr, message: String) -> Result<(), ExprError> {
-        Err(ExprError {
-            offset: self.offset(node),
-            message,
-        })
-    }
-
-    fn node(&mut self, node: &IdedExpr) -> Result<(), ExprError> {
-        match &node.expr {
-            Node::Ident(name) if name == "today" => Ok(()),
-            Node::Ident(name) if name == "hris" => self.error(
-                node,
-                "`hris` is the record: name one of its fields, as hris.firstName".into(),
-            ),
-            Node::Ident(name) if name == "before" => self.error(
-                node,
-                "`before` is the previous record: name one of its fields, as before.location".into(),
-            ),
-            Node::Ident(name) => self.error(
-                node,
-                format!("unknown name `{name}`: an expression reads hris.<field> and today (a trigger's condition before.<field> too)"),
-            ),
-            Node::Select(select) => match &select.operand.expr {
-                Node::Ident(root) if root == "before" && !self.declared.before => self.error(
-                    node,
-                    "before.<field> is the previous record: only a trigger's condition reads it".into(),
-                ),
-                Node::Ident(root) if root == "hris" || root == "before" => {
-                    let field = &select.field;
-                    if !self.declared.hris_fields.contains(&field.as_str()) {
-                        // The node sits at the dot; the field's name follows it.
-                        let offset = self.offset(node);
-                        let after = self.source[offset..]
-                            .find(field.as_str())
-                            .map_or(offset, |i| offset + i);
-                        return Err(ExprError {
-                            offset: after,
-                            message: format!(
-                                "{root}.{field} is not an HRIS field the contract reads (a [[field]]'s `hris`)"
-                            ),
-                        });
-                    }
-                    let reads = if root == "before" {
-                        &mut self.reads_before
-                    } else {
-                        &mut self.reads
-                    };
-                    if !reads.contains(field) {
-                        reads.push(field.clone());
-                    }
-                    Ok(())
-                }
-                _ => self.error(
-                    node,
-                    format!("`.{}` reads a field of something other than hris or before", select.field),
-                ),
-            },
-            Node::Call(call) => {
-                let name = call.func_name.as_str();
-                let operator = name.starts_with('_') || name.starts_with('!') || name.starts_with('-');
-                if let Some(&ours) = OURS.iter().find(|&&f| f == name) {
-                    if call.target.is_some() {
-                        return self.error(
-                            node,
-                            format!("{name} is called as {name}(value), not value.{name}()"),
-                        );
-                    }
-                    if !self.calls.contains(&ours) {
-                        self.calls.push(ours);
-                    }
-                    if ours == "lookup" {
-                        self.lookup(node, &call.args)?;
-                    }
-                } else if !operator && !FROM_CEL.contains(&name) {
-                    let known = OURS
-                        .iter()
-                        .chain(FROM_CEL)
-                        .copied()
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    return self.error(node, format!("unknown function `{name}` (known: {known})"));
-                }
-                if let Some(target) = &call.target {
-                    self.node(target)?;
-                }
-                call.args.iter().try_for_each(|arg| self.node(arg))
-            }
-            Node::Literal(_) => Ok(()),
-            Node::List(list) => list.elements.iter().try_for_each(|e| self.node(e)),
-            Node::Map(map) => map.entries.iter().try_for_each(|entry| match &entry.expr {
-                EntryExpr::MapEntry(e) => self.node(&e.key).and_then(|()| self.node(&e.value)),
-                EntryExpr::StructField(f) => self.node(&f.value),
-            }),
-            Node::Comprehension(_) | Node::Struct(_) | Node::Unspecified => self.error(
-                node,
-                "only values, hris fields, functions and operators are allowed here".into(),
-            ),
-        }
-    }
-
-    /// `lookup(table, key)`: the table is named by a literal, and exists.
-    fn lookup(&mut self, node: &IdedExpr, args: &[IdedExpr]) -> Result<(), ExprError> {
-        let [table, _key] = args else {
-            return self.error(
-                node,
-                "lookup takes a value table's name and a key: lookup(\"table\", key)".into(),
-            );
-        };
-        let Node::Literal(LiteralValue::String(name)) = &table.expr else {
-            return self.error(
-                table,
-                "lookup's first argument is a value table's name, in quotes".into(),
-            );
-        };
-        let name: &str = name.inner();
-        if !self.declared.tables.contains_key(name) {
-            let known = self
-                .declared
-                .tables
-                .keys()
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ");
-            return self.error(
-                table,
-                format!("lookup: no value table \"{name}\" under [values] (there are: {known})"),
-            );
-        }
-        Ok(())
-    }
-}
-
 /// An expression's value as a field's text: `None` when null or empty.
 pub fn value_text(value: &Value) -> Result<Option<Cow<'_, str>>, String> {
     Ok(match value {
@@ -556,6 +506,9 @@ pub fn value_text(value: &Value) -> Result<Option<Cow<'_, str>>, String> {
         other => return Err(format!("yields a {}, not a field's value", other.type_of())),
     })
 }
+
+#[path = "expr_walk.rs"]
+mod walk;
 
 #[cfg(test)]
 #[path = "expr_tests.rs"]

@@ -257,8 +257,9 @@ pub fn map_employee<'a, R: FieldSource + ?Sized>(
         .iter()
         .map(|trigger| match &trigger.condition {
             None => true,
-            // A change trigger: decided where the previous record is known (`change_conditions`).
-            Some(condition) if condition.reads_before() => false,
+            // A change trigger, or one reading the learner: decided where the
+            // previous record and the learner are known (`change_conditions`).
+            Some(condition) if condition.reads_beyond_record() => false,
             Some(condition) => condition_holds(condition, record, today).unwrap_or_else(|reason| {
                 problems.push(FieldReason {
                     field: format!("trigger \"{}\"", trigger.name),
@@ -340,25 +341,28 @@ fn first_day_in_scope<R: FieldSource + ?Sized>(
         .find(|&day| matches!(scope_on(contract, values, record, day), Ok(None)))
 }
 
-/// Decides the change triggers (a `condition` that reads `before.<field>`) with
-/// the employee's previous record, as the applier knows it (`None`: none is
-/// known, every `before.<field>` is null). `map_employee` leaves them false: a
-/// change is not judged from the state alone, so the reconciliation and the
-/// preview never expect their groups (`on_exit` is keep for them).
+/// Decides the triggers the record alone does not: a `condition` that reads
+/// `before.<field>` (a change trigger) or `lms.<path>` (the learner), with the
+/// employee's previous record as the applier knows it and the learner the LMS
+/// holds (`None`: none is known, every `before.<field>` or `lms.<path>` is
+/// null). `map_employee` leaves them false: they are not judged from the HRIS
+/// state alone, so the reconciliation and the preview never expect their
+/// groups (`on_exit` is keep for them).
 pub fn change_conditions<R: FieldSource + ?Sized, B: FieldSource + ?Sized>(
     contract: &Contract,
     mapped: &mut MappedEmployee<'_>,
     record: &R,
     before: Option<&B>,
+    learner: Option<&Value>,
 ) {
     let mut today = None;
     for (at, trigger) in contract.triggers.iter().enumerate() {
-        let Some(condition) = trigger.condition.as_ref().filter(|c| c.reads_before()) else {
+        let Some(condition) = trigger.condition.as_ref().filter(|c| c.reads_beyond_record()) else {
             continue;
         };
         let today =
             *today.get_or_insert_with(|| super::expr::today(&contract.time_zone, jiff::Timestamp::now()));
-        match condition_holds_after(condition, record, before, today) {
+        match condition_holds_after(condition, record, (before, learner), today) {
             Ok(holds) => mapped.conditions[at] = holds,
             Err(reason) => mapped.problems.push(FieldReason {
                 field: format!("trigger \"{}\"", trigger.name),
@@ -376,14 +380,15 @@ pub(super) fn condition_holds<R: FieldSource + ?Sized>(
     record: &R,
     today: Date,
 ) -> Result<bool, String> {
-    condition_holds_after(condition, record, None::<&R>, today)
+    condition_holds_after(condition, record, (None::<&R>, None), today)
 }
 
-/// [`condition_holds`], with the previous record for `before.<field>`.
+/// [`condition_holds`], with the previous record for `before.<field>` and the
+/// learner for `lms.<path>`.
 fn condition_holds_after<R: FieldSource + ?Sized, B: FieldSource + ?Sized>(
     condition: &super::expr::Expr,
     record: &R,
-    before: Option<&B>,
+    (before, learner): (Option<&B>, Option<&Value>),
     today: Date,
 ) -> Result<bool, String> {
     let read = |field: &str| text_of(record.text(field));
@@ -394,6 +399,8 @@ fn condition_holds_after<R: FieldSource + ?Sized, B: FieldSource + ?Sized>(
             hris: &read,
             today,
             before: Some(&read_before),
+            lms: learner,
+            statement: None,
         })
         .map_err(|error| failed(format!("failed: {error}")))?;
     match value {
@@ -457,22 +464,55 @@ impl FieldSource for Map<String, Value> {
 }
 
 /// A field's source value as text, before its checks: the HRIS field's value,
-/// or what its expression computes from the record (the reason names the
-/// expression and the values it read when that fails).
+/// or what its expression computes from the record; when that is empty, what
+/// its `empty_expr` computes (the reason names the expression and the values it
+/// read when one fails).
 pub(super) fn source_text<'a, R: FieldSource + ?Sized>(
     contract: &Contract,
     at: usize,
     rule: &FieldRule,
     record: &'a R,
 ) -> Result<Option<Cow<'a, str>>, String> {
-    let Some(expr) = &rule.expr else {
-        return Ok(text_of(record.field(at, &rule.hris)));
-    };
-    let today = if expr.uses_today() {
-        super::expr::today(&contract.time_zone, jiff::Timestamp::now())
-    } else {
-        Date::default()
-    };
+    match sent_text(contract, at, rule, record)? {
+        None => fallback_text(contract, rule, record),
+        sent => Ok(sent),
+    }
+}
+
+/// [`source_text`] before the `empty_expr`: the HRIS field's value, or what
+/// the field's expression computes.
+pub(super) fn sent_text<'a, R: FieldSource + ?Sized>(
+    contract: &Contract,
+    at: usize,
+    rule: &FieldRule,
+    record: &'a R,
+) -> Result<Option<Cow<'a, str>>, String> {
+    match &rule.expr {
+        None => Ok(text_of(record.field(at, &rule.hris))),
+        Some(expr) => computed_text(contract, expr, record),
+    }
+}
+
+/// What a field's `empty_expr` computes for a record whose source is empty
+/// (`None`: the field has none, or it computes nothing either).
+pub(super) fn fallback_text<'a, R: FieldSource + ?Sized>(
+    contract: &Contract,
+    rule: &FieldRule,
+    record: &'a R,
+) -> Result<Option<Cow<'a, str>>, String> {
+    match &rule.empty_expr {
+        Some(expr) => computed_text(contract, expr, record),
+        None => Ok(None),
+    }
+}
+
+/// An expression's value for a record as a field's text.
+fn computed_text<'a, R: FieldSource + ?Sized>(
+    contract: &Contract,
+    expr: &super::expr::Expr,
+    record: &'a R,
+) -> Result<Option<Cow<'a, str>>, String> {
+    let today = expr.today_in(&contract.time_zone);
     let read = |field: &str| text_of(record.text(field));
     let failed = |why: String| format!("expression `{}` {why}", expr.source());
     let value = expr
@@ -480,6 +520,8 @@ pub(super) fn source_text<'a, R: FieldSource + ?Sized>(
             hris: &read,
             today,
             before: None,
+            lms: None,
+            statement: None,
         })
         .map_err(|error| failed(format!("failed: {error}")))?;
     let text = super::expr::value_text(&value).map_err(failed)?;

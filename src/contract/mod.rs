@@ -81,6 +81,9 @@ pub struct FieldRule {
     pub required: bool,
     pub owner: Owner,
     pub empty: EmptyRule,
+    /// The value when the source is empty (`empty_expr`), compiled once with the
+    /// contract; `empty` applies when this is empty too.
+    pub empty_expr: Option<std::sync::Arc<expr::Expr>>,
     /// The join key: employee id on both sides.
     pub key: bool,
     /// For `enum` fields: the values the HRIS may send.
@@ -209,13 +212,17 @@ impl Trigger {
 
 impl FieldRule {
     /// The HRIS fields this field's value comes from: its `hris` field, or those
-    /// its expression reads.
+    /// its expression reads, and those its `empty_expr` reads.
     pub fn reads(&self) -> impl Iterator<Item = &str> {
         let (plain, computed) = match &self.expr {
             None => (Some(self.hris.as_str()), None),
             Some(expr) => (None, Some(expr.reads())),
         };
-        plain.into_iter().chain(computed.into_iter().flatten())
+        let fallback = self.empty_expr.iter().flat_map(|e| e.reads());
+        plain
+            .into_iter()
+            .chain(computed.into_iter().flatten())
+            .chain(fallback)
     }
 
     /// The HRIS field copied as it is; `None` for a computed field.

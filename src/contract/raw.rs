@@ -33,6 +33,12 @@ pub struct RawWriteback {
     pub account_home_page: Option<Spanned<String>>,
     pub courses: Spanned<String>,
     pub credits: Option<Spanned<String>>,
+    /// A CEL expression computing the record's credits from the statement
+    /// (`statement.<path>`), instead of the `credits` table.
+    pub credits_expr: Option<Spanned<String>>,
+    /// A CEL expression computing the record's hours from the statement,
+    /// instead of `result.duration`.
+    pub hours_expr: Option<Spanned<String>>,
     pub credential_extension: Option<Spanned<String>>,
     pub credential_table: Option<Spanned<String>>,
     /// A completion report's header → one of `model::files::REPORT_FIELDS`.
@@ -54,6 +60,9 @@ pub struct RawField {
     pub required: bool,
     pub owner: Spanned<String>,
     pub empty: Option<Spanned<String>>,
+    /// A CEL expression computing the value when the source is empty; the
+    /// `empty` rule applies when it is empty too.
+    pub empty_expr: Option<Spanned<String>>,
     #[serde(default)]
     pub key: bool,
     #[serde(default)]

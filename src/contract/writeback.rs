@@ -23,6 +23,10 @@ pub struct Writeback {
     pub courses: String,
     /// The value table: course IRI → credits, if the HRIS wants them.
     pub credits: Option<String>,
+    /// The credits computed from the statement (`credits_expr`), instead of the table.
+    pub credits_expr: Option<std::sync::Arc<super::expr::Expr>>,
+    /// The hours computed from the statement (`hours_expr`), instead of `result.duration`.
+    pub hours_expr: Option<std::sync::Arc<super::expr::Expr>>,
     /// Where a credential sits in `result.extensions` or `context.extensions`.
     pub credential_extension: String,
     /// The HRIS custom table credentials go to.
@@ -198,16 +202,31 @@ pub fn map_statement(
     if score_raw.is_some_and(|s| s < 0.0) {
         reasons.push(reason("result.score.raw", "a score below 0 cannot be recorded"));
     }
+    // `None`: no expression (or it failed, a reason then); `Some`: what it computed.
+    let mut computed = |field: &str, expr: &Option<std::sync::Arc<super::expr::Expr>>| {
+        let expr = expr.as_deref()?;
+        quantity_of(contract, expr, statement)
+            .map_err(|why| reasons.push(reason(field, why)))
+            .ok()
+    };
+    let hours = computed("hours", &wb.hours_expr);
+    let credits = computed("credits", &wb.credits_expr);
     if !reasons.is_empty() {
         return Err(reasons);
     }
     let at = at.expect("checked above");
-    let credits = wb
-        .credits
-        .as_ref()
-        .and_then(|table| contract.value_tables.get(table))
-        .and_then(|t| t.entries.get(course_iri))
-        .and_then(|c| c.trim().parse::<f64>().ok());
+    let credits = credits.unwrap_or_else(|| {
+        wb.credits
+            .as_ref()
+            .and_then(|table| contract.value_tables.get(table))
+            .and_then(|t| t.entries.get(course_iri))
+            .and_then(|c| c.trim().parse::<f64>().ok())
+    });
+    let hours = hours.unwrap_or_else(|| {
+        path(statement, &["result", "duration"])
+            .and_then(Value::as_str)
+            .and_then(hours_of)
+    });
     Ok(StatementMapping::Completion(Box::new(Completion {
         statement_id,
         employee_id,
@@ -220,9 +239,7 @@ pub fn map_statement(
         at,
         completed: at.to_zoned(contract.time_zone.clone()).date(),
         training_type: training_type.expect("checked above"),
-        hours: path(statement, &["result", "duration"])
-            .and_then(Value::as_str)
-            .and_then(hours_of),
+        hours,
         credits,
         score_raw,
         score_max: path(statement, &["result", "score", "max"]).and_then(Value::as_f64),
@@ -230,6 +247,34 @@ pub fn map_statement(
         success,
         credential,
     })))
+}
+
+/// What a write-back expression computes from the statement, as a number of
+/// hours or credits: a number at least 0 (or its text), or `None` for null or
+/// empty. Err names the expression and the values it read.
+fn quantity_of(
+    contract: &Contract,
+    expr: &super::expr::Expr,
+    statement: &Value,
+) -> Result<Option<f64>, String> {
+    let today = expr.today_in(&contract.time_zone);
+    let failed = |why: String| format!("expression `{}` {why}", expr.source());
+    let value = expr
+        .eval(&super::expr::Vars {
+            hris: &|_| None,
+            today,
+            before: None,
+            lms: None,
+            statement: Some(statement),
+        })
+        .map_err(|error| failed(format!("failed: {error}")))?;
+    let Some(text) = super::expr::value_text(&value).map_err(failed)? else {
+        return Ok(None);
+    };
+    match text.trim().parse::<f64>() {
+        Ok(number) if number.is_finite() && number >= 0.0 => Ok(Some(number)),
+        _ => Err(failed(format!("yields {text:?}, not a number at least 0"))),
+    }
 }
 
 /// An ISO 8601 duration (`PT1H30M`) in hours, rounded to a hundredth.

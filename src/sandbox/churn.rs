@@ -196,6 +196,7 @@ impl ChurnState {
                 employee.employment_status = EmploymentStatus::Active;
                 employee.termination_date = None;
                 employee.hire_date = today;
+                employee.hire_date_typed = None;
                 vec!["status", "employmentStatus", "terminationDate", "hireDate"]
             }
             ChurnKind::Conversion => {

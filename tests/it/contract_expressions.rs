@@ -1,11 +1,12 @@
 //! Contract expressions end to end: the engine runs
 //! `assets/contract.expressions.toml` against the sandbox, a userName computed
 //! from names in every script reaches the LMS, and a reconciliation afterwards
-//! (the same mapping path) finds nothing to report.
+//! (the same mapping path) finds nothing to report; a record an expression
+//! fails on goes to the error queue, named.
 
 use crate::common;
 
-use common::{Options, start};
+use common::{Options, in_scope_and_employed, start};
 use hrsync::connectors::Notifier;
 use hrsync::engine::reconcile::{Reconciler, RunResult};
 
@@ -242,6 +243,230 @@ async fn a_future_hire_is_pre_provisioned_fourteen_days_ahead_and_not_fifteen() 
     assert!(
         within > 0 && beyond > 0,
         "future hires: {within} within 14 days, {beyond} beyond"
+    );
+    world.assert_reconciles_clean().await;
+}
+
+/// A hire date typed as "15/01/2020" into the HRIS: the tenure expression
+/// `years_between(hris.hireDate, today)` fails on it at runtime, and the change
+/// goes to the error queue (rejected), its error naming the field, the
+/// expression and the value. The learner is left as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hire_date_that_does_not_parse_sends_the_record_to_the_error_queue() {
+    use hrsync::model::EventStatus;
+    use hrsync::sandbox::hris::state::ChangeAction;
+    let world = start(Options {
+        contract: Some(EXPRESSIONS),
+        employees: 20,
+        ..Options::default()
+    })
+    .await;
+    world.settle().await;
+    let learners = world.learners().await;
+    let employee = (world.hris().await)
+        .into_iter()
+        .find(|(id, e)| in_scope_and_employed(e) && learners.contains_key(id))
+        .map(|(id, _)| id)
+        .expect("a synced employee");
+    {
+        let mut hris = world.sandbox.shared().hris.lock();
+        let id: u32 = employee.parse().unwrap();
+        hris.get_mut(id).unwrap().hire_date_typed = Some("15/01/2020".into());
+        hris.record_change(
+            id,
+            ChangeAction::Updated,
+            vec!["hireDate"],
+            jiff::Timestamp::now(),
+        );
+    }
+    world.webhooks_delivered().await;
+    world.settle().await;
+
+    let filter = hrsync::store::EventFilter {
+        status: Some(EventStatus::Rejected),
+        employee_id: Some(employee.clone()),
+        ..Default::default()
+    };
+    let rejected = world.store().events_page(&filter, None, 10).unwrap();
+    assert_eq!(rejected.len(), 1, "{}", world.events_of(&employee));
+    let error = rejected[0].last_error.as_deref().unwrap_or_default();
+    assert!(
+        error.contains(
+            "tenure_years: expression `years_between(hris.hireDate, today)` failed: years_between: \
+             \"15/01/2020\" is not a date (YYYY-MM-DD) (hris.hireDate = \"15/01/2020\")"
+        ),
+        "{error}"
+    );
+    // Only this record: nobody else is in the queue, and its learner is unchanged.
+    let all = hrsync::store::EventFilter {
+        status: Some(EventStatus::Rejected),
+        ..Default::default()
+    };
+    assert_eq!(world.store().events_page(&all, None, 10).unwrap().len(), 1);
+    assert_eq!(world.learners().await[&employee], learners[&employee]);
+}
+
+/// The write-back's `hours_expr` end to end: completions the sandbox LRS holds
+/// for one employee become HRIS training records whose hours are the
+/// catalogue's (`lookup("course_hours", statement.object.id)`), whatever time
+/// the LMS measured, and none is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_training_record_takes_its_hours_from_the_writeback_expression() {
+    use hrsync::model::{Direction, EventStatus};
+    use std::time::{Duration, Instant};
+    let world = start(Options {
+        contract: Some(EXPRESSIONS),
+        employees: 20,
+        ..Options::default()
+    })
+    .await;
+    world.settle().await;
+    let employee = (world.hris().await)
+        .into_iter()
+        .find(|(_, e)| in_scope_and_employed(e))
+        .map(|(id, _)| id)
+        .expect("an employed employee");
+    let answer = world
+        .admin("completions", json!({ "count": 12, "employee_ids": [employee] }))
+        .await;
+    assert!(answer.is_object(), "{answer}");
+
+    // Until the LRS's statements are journaled and none is waiting any more.
+    let filter = hrsync::store::EventFilter {
+        employee_id: Some(employee.clone()),
+        direction: Some(Direction::LmsToHris),
+        ..Default::default()
+    };
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let events = loop {
+        let events = world.store().events_page(&filter, None, 100).unwrap();
+        let waiting = events
+            .iter()
+            .any(|e| matches!(e.status, EventStatus::Pending | EventStatus::Retrying));
+        if !events.is_empty() && !waiting {
+            break events;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "completions still waiting: {events:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    world.settle().await;
+    let refused: Vec<_> = (events.iter())
+        .filter(|e| e.status.is_open())
+        .map(|e| (e.status, e.last_error.clone()))
+        .collect();
+    assert!(refused.is_empty(), "{refused:#?}");
+
+    // The catalogue's hours by HRIS training type, from the contract's tables.
+    let contract = parse(EXPRESSIONS).unwrap();
+    let table = |name: &str| &contract.value_tables[name].entries;
+    let hours_of_type: std::collections::BTreeMap<u64, f64> = (table("courses").iter())
+        .map(|(course, kind)| {
+            (
+                kind.parse().unwrap(),
+                table("course_hours")[course].parse().unwrap(),
+            )
+        })
+        .collect();
+    let hris = hrsync::connectors::HrisClient::new(
+        &world.config.hris.api_base,
+        world.config.hris.api_key.clone(),
+        hrsync::engine::read_retry::read_backoff(&Default::default()),
+    )
+    .unwrap();
+    let records = hris.training_records(&employee).await.unwrap().unwrap();
+    let ours: Vec<&Json> = (records.iter())
+        .filter(|r| r["notes"].as_str().is_some_and(|n| n.contains("via hrsync")))
+        .collect();
+    assert!(!ours.is_empty(), "no training record written back: {records:#?}");
+    for record in ours {
+        let kind = match &record["type"] {
+            Json::String(s) => s.parse().unwrap(),
+            other => other.as_u64().unwrap(),
+        };
+        assert_eq!(record["hours"].as_f64(), Some(hours_of_type[&kind]), "{record}");
+    }
+}
+
+/// A trigger reading the learner (`lms.active == false`, "returning"): the sync
+/// decides it with the learner it holds before writing, so someone whose
+/// learner was deactivated by a termination and who is rehired joins
+/// "Welcome Back", and nobody else does; `trace` says so beforehand, and the
+/// reconciliation, which does not judge such a trigger, finds nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rehire_whose_learner_was_deactivated_joins_welcome_back() {
+    let world = start(Options {
+        contract: Some(EXPRESSIONS),
+        employees: 40,
+        ..Options::default()
+    })
+    .await;
+    world.settle().await;
+    assert!(
+        !world.groups().await.contains_key("Welcome Back"),
+        "nobody returned yet"
+    );
+    let learners = world.learners().await;
+    let employee = (world.hris().await)
+        .into_iter()
+        .find(|(id, e)| {
+            in_scope_and_employed(e)
+                && e["supervisorEId"].as_str().is_some_and(|s| !s.is_empty())
+                && learners.get(id).is_some_and(|l| l["active"] == true)
+        })
+        .map(|(id, _)| id)
+        .expect("a synced employee with a manager");
+    let learner_id = learners[&employee]["id"].as_str().unwrap().to_string();
+
+    world
+        .churn(json!([{ "kind": "termination", "employee_id": employee }]))
+        .await;
+    world.webhooks_delivered().await;
+    world.settle().await;
+    assert_eq!(world.learners().await[&employee]["active"], false);
+
+    // Rehired in the HRIS, unannounced (no webhook, no change for the poll):
+    // `trace` reads the record live and decides the trigger as the sync will.
+    let id: u32 = employee.parse().unwrap();
+    {
+        let mut hris = world.sandbox.shared().hris.lock();
+        let rehired = hris.get_mut(id).unwrap();
+        rehired.employment_status = hrsync::sandbox::hris::employee::EmploymentStatus::Active;
+        rehired.termination_date = None;
+        rehired.hire_date = common::today();
+    }
+    let tracer = hrsync::engine::apply::trace::Tracer::connect(
+        &world.config,
+        world.store().clone(),
+        parse(EXPRESSIONS).unwrap(),
+    )
+    .await
+    .unwrap();
+    let traced = tracer.trace(&employee).await.unwrap();
+    assert!(traced.enrol.iter().any(|g| g == "Welcome Back"), "{traced:#?}");
+    // Announced: the sync does what the trace said.
+    world.sandbox.shared().hris.lock().record_change(
+        id,
+        hrsync::sandbox::hris::state::ChangeAction::Updated,
+        vec!["status", "employmentStatus", "terminationDate", "hireDate"],
+        jiff::Timestamp::now(),
+    );
+    world.webhooks_delivered().await;
+    world.settle().await;
+    assert_eq!(
+        world.learners().await[&employee]["active"],
+        true,
+        "{}",
+        world.events_of(&employee)
+    );
+    let returned = world.groups().await.remove("Welcome Back").unwrap_or_default();
+    assert_eq!(
+        returned,
+        std::collections::BTreeSet::from([learner_id]),
+        "{}",
+        world.events_of(&employee)
     );
     world.assert_reconciles_clean().await;
 }

@@ -210,11 +210,9 @@ impl Applier {
             Ok(mapped) => mapped,
             Err(reasons) => return Ok(Outcome::Rejected(reasons)),
         };
-        if (contract.triggers.iter()).any(|t| t.condition.as_ref().is_some_and(|c| c.reads_before())) {
-            let before = self.previous_record(&event.employee_id)?;
-            change_conditions(&contract, &mut mapped, record, before.as_ref());
-        }
         let learner = self.find_learner(event, user_name_of(&mapped)).await?;
+        let resource = learner.as_ref().map(|u| &u.resource);
+        self.decide_beyond_record(&contract, &mut mapped, record, &event.employee_id, resource)?;
         let manager = match &mapped.manager_id {
             Some(manager_id) if mapped.should_be_active(&contract) => self.manager_ref(manager_id).await?,
             _ => ManagerRef::None,
@@ -533,6 +531,26 @@ impl Applier {
 impl Applier {
     /// The HRIS record of the employee's last applied change (what `before.<field>`
     /// reads); `None` for someone never applied, or whose change carried no record.
+    /// Decides the trigger conditions the record alone does not
+    /// (`map::change_conditions`): with the record last applied for the
+    /// employee and the learner the LMS holds. The sync and `trace` both ask here.
+    fn decide_beyond_record(
+        &self,
+        contract: &Contract,
+        mapped: &mut MappedEmployee<'_>,
+        record: &Map<String, Value>,
+        employee_id: &str,
+        learner: Option<&Value>,
+    ) -> Result<(), StoreError> {
+        let beyond =
+            |t: &crate::contract::Trigger| t.condition.as_ref().is_some_and(|c| c.reads_beyond_record());
+        if contract.triggers.iter().any(beyond) {
+            let before = self.previous_record(employee_id)?;
+            change_conditions(contract, mapped, record, before.as_ref(), learner);
+        }
+        Ok(())
+    }
+
     fn previous_record(&self, employee_id: &str) -> Result<Option<Map<String, Value>>, StoreError> {
         let Some(applied) = self.store.applied_record(employee_id)? else {
             return Ok(None);

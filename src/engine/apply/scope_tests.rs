@@ -411,7 +411,7 @@ fn a_change_trigger_reads_the_previous_record_and_only_a_condition_may() {
     was.insert("location".into(), json!("London"));
     let groups = |before: Option<&Map<String, Value>>| {
         let mut mapped = map_employee(&contract, &now).unwrap();
-        change_conditions(&contract, &mut mapped, &now, before);
+        change_conditions(&contract, &mut mapped, &now, before, None);
         assert!(mapped.problems.is_empty(), "{:?}", mapped.problems);
         groups_for(&contract, &mapped, today)
     };

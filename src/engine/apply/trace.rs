@@ -403,6 +403,10 @@ impl Applier {
         let found = self
             .look_up_learner(employee_id, number.as_deref(), user_name_of(&mapped))
             .await?;
+        // The triggers the sync decides with the learner and the last record applied, as it does.
+        let mut mapped = mapped;
+        let learner = found.as_ref().map(|(u, _)| &u.resource);
+        self.decide_beyond_record(&contract, &mut mapped, &record, employee_id, learner)?;
         let manager = match &mapped.manager_id {
             Some(manager_id) if mapped.should_be_active(&contract) => self.manager_ref(manager_id).await?,
             _ => ManagerRef::None,

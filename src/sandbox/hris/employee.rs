@@ -33,6 +33,9 @@ pub struct HrisEmployee {
     pub last_name: Cow<'static, str>,
     pub preferred_name: Option<Cow<'static, str>>,
     pub hire_date: Date,
+    /// The hire date as someone typed it, served in place of `hire_date` when
+    /// set: a slip real HRIS data carries ("15/01/2020"), which no churn makes.
+    pub hire_date_typed: Option<String>,
     pub supervisor_id: Option<u32>,
     pub department: Cow<'static, str>,
     pub division: Cow<'static, str>,
@@ -131,7 +134,10 @@ impl HrisEmployee {
                 self.preferred_name.as_deref().unwrap_or(&self.first_name),
                 self.last_name
             )),
-            "hireDate" => Owned(self.hire_date.to_string()),
+            "hireDate" => match &self.hire_date_typed {
+                Some(typed) => Text(typed),
+                None => Owned(self.hire_date.to_string()),
+            },
             "supervisorEId" => self.supervisor_id.map_or(Null, |id| Owned(id.to_string())),
             "department" => Text(&self.department),
             "division" => Text(&self.division),

@@ -159,6 +159,7 @@ pub fn new_employee(
         last_name: Cow::Borrowed(family),
         preferred_name,
         hire_date,
+        hire_date_typed: None,
         supervisor_id,
         department: Cow::Borrowed(department.name),
         division: Cow::Borrowed(department.division),
