@@ -20,6 +20,7 @@ mod export;
 mod feed;
 mod files;
 mod journal;
+mod lease;
 mod lock;
 mod page;
 mod parallel;
@@ -29,6 +30,7 @@ mod reconcile;
 mod retention;
 mod schema;
 mod shadow;
+pub mod sql;
 mod transitions;
 mod watch;
 
@@ -52,6 +54,7 @@ pub use export::{AUDIT_CSV_HEADER, AuditFormat};
 pub use feed::{FeedKeys, FeedOutbox, FeedSnapshot};
 pub use files::FileTotals;
 pub use journal::{Appended, StoreTx};
+pub use lease::{Lease, LeaseHolder, Leases};
 pub use lock::{EngineLock, LockError, host_name};
 pub use page::Toward;
 pub use parallel::ParallelDay;
@@ -59,6 +62,8 @@ pub use queries::{EventDetail, EventFilter, EventSummary, StoreCounts};
 pub use reconcile::{DriftItem, Finding, Flag, ReconcileRun};
 pub use retention::Compacted;
 pub use shadow::{LeftShadow, ShadowMode};
+pub use sql::Transact;
+pub use sql::postgres::PgStore;
 pub use watch::ChangeWatch;
 
 /// Read connections kept open for reuse; more are opened when needed, then dropped.
@@ -76,6 +81,16 @@ const WRITER_CHECKPOINT_PAGES: i64 = 8_192;
 pub enum StoreError {
     #[error("store database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("store database error (PostgreSQL): {0}")]
+    Postgres(#[from] postgres::Error),
+    #[error("[store] url is not a PostgreSQL connection URL: {reason}")]
+    PostgresUrl { reason: String },
+    #[error("cannot reach the store's PostgreSQL server: {reason}")]
+    PostgresUnreachable { reason: String },
+    #[error(
+        "the lease on {duty} is no longer held with token {token}: another engine took it over, or it expired"
+    )]
+    LeaseLost { duty: String, token: i64 },
     #[error("store file has schema version {found}, this hrsync knows up to {known}: upgrade hrsync")]
     NewerSchema { found: i64, known: i64 },
     #[error(

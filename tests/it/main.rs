@@ -64,6 +64,7 @@ mod sandbox_webhooks;
 mod sandbox_xapi;
 mod shadow;
 mod store_journal;
+mod store_leases;
 mod store_reconcile;
 mod store_retention;
 mod sync_churn;
