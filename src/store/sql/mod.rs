@@ -141,18 +141,22 @@ impl Dialect {
     }
 
     /// A statement in SQLite's spelling, spelled for this database: PostgreSQL
-    /// numbers its parameters `$1`, not `?1`. Quoted text and identifiers are left alone.
+    /// numbers its parameters `$1`, not `?1`. Quoted text, identifiers and `--`
+    /// comments are left alone.
     pub fn translate(self, sql: &str) -> Cow<'_, str> {
         if self == Dialect::Sqlite || !sql.contains('?') {
             return Cow::Borrowed(sql);
         }
         let mut out = String::with_capacity(sql.len());
-        let mut quote: Option<char> = None;
-        for c in sql.chars() {
-            match quote {
-                Some(open) if c == open => quote = None,
+        // Inside quoted text or an identifier (its closing quote), or a `--` comment ('\n').
+        let mut until: Option<char> = None;
+        let mut chars = sql.chars().peekable();
+        while let Some(c) = chars.next() {
+            match until {
+                Some(end) if c == end => until = None,
                 Some(_) => {}
-                None if c == '\'' || c == '"' => quote = Some(c),
+                None if c == '\'' || c == '"' => until = Some(c),
+                None if c == '-' && chars.peek() == Some(&'-') => until = Some('\n'),
                 None if c == '?' => {
                     out.push('$');
                     continue;
@@ -177,6 +181,15 @@ mod tests {
             "SELECT a FROM t WHERE b = $1 AND c = '?2' AND \"d?\" = $12"
         );
         assert_eq!(Dialect::Sqlite.translate(sql), sql);
+    }
+
+    #[test]
+    fn a_comment_is_left_alone_apostrophes_and_all() {
+        let sql = "SELECT 1 -- the engine's ?1\nWHERE x = ?1";
+        assert_eq!(
+            Dialect::Postgres.translate(sql),
+            "SELECT 1 -- the engine's ?1\nWHERE x = $1"
+        );
     }
 
     #[test]
