@@ -37,7 +37,7 @@ pub struct LeaseHolder {
     pub expires_at: Timestamp,
 }
 
-fn micros(ttl: Duration) -> i64 {
+pub(super) fn micros(ttl: Duration) -> i64 {
     i64::try_from(ttl.as_micros()).unwrap_or(i64::MAX / 2)
 }
 

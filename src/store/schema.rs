@@ -424,6 +424,7 @@ CREATE INDEX IF NOT EXISTS events_finished ON events (updated_at, id)
     WHERE status IN ('applied', 'unchanged', 'skipped', 'flagged');
 "#,
     LEASES,
+    ENGINES,
 ];
 
 /// Duties that must run once across engines, each held by a lease (`store/lease.rs`).
@@ -438,9 +439,20 @@ CREATE TABLE IF NOT EXISTS leases (
 );
 "#;
 
+/// The engines sharing the store, each with its last heartbeat (`store/engines.rs`).
+const ENGINES: &str = r#"
+CREATE TABLE IF NOT EXISTS engines (
+    engine_id    TEXT PRIMARY KEY,
+    host         TEXT NOT NULL,
+    pid          BIGINT NOT NULL,
+    started_at   BIGINT NOT NULL,
+    heartbeat_at BIGINT NOT NULL
+);
+"#;
+
 /// PostgreSQL's steps, in order; a database is at version N after step N. Tables
 /// join as their store functions move onto `Sql` (docs/architecture.md).
-const POSTGRES_MIGRATIONS: &[&str] = &[LEASES];
+const POSTGRES_MIGRATIONS: &[&str] = &[LEASES, ENGINES];
 
 /// Brings a PostgreSQL database's schema up to date, in one transaction. A lock
 /// held to the commit makes engines that start together migrate once (an advisory

@@ -1,10 +1,11 @@
-//! The store's conformance suite for leases (duties held with a fencing token):
-//! one set of checks, each run on SQLite and on PostgreSQL by `conformance!`.
+//! The store's conformance suite: one set of checks, each run on SQLite and on
+//! PostgreSQL by `conformance!`. So far the tables on both: leases (duties held
+//! with a fencing token) and the engines that hold them.
 
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use hrsync::store::{Leases, PgStore, Store, StoreError, Transact};
+use hrsync::store::{Engines, Leases, PgStore, Store, StoreError, Transact};
 
 use crate::common::postgres::{TestDatabase, database};
 
@@ -67,6 +68,8 @@ conformance!(
     a_released_duty_is_free_at_once,
     engines_racing_for_a_duty_leave_one_holder,
     the_store_is_called_and_dropped_inside_async_tasks,
+    engines_are_listed_with_their_heartbeats_and_duties,
+    an_engine_gone_silent_is_no_longer_live,
 );
 
 const LONG: Duration = Duration::from_secs(60);
@@ -247,4 +250,52 @@ fn the_store_is_called_and_dropped_inside_async_tasks(backend: &impl Backend) {
         });
         assert!(renewed.await.unwrap().is_some());
     });
+}
+
+fn engines_are_listed_with_their_heartbeats_and_duties(backend: &impl Backend) {
+    let (a, b) = (backend.open(), backend.open());
+    a.heartbeat("engine-a", "host-a", 101).unwrap();
+    b.heartbeat("engine-b", "host-b", 202).unwrap();
+    a.acquire_lease("poller", "engine-a", LONG).unwrap().unwrap();
+    a.acquire_lease("reconcile", "engine-a", LONG).unwrap().unwrap();
+    let first = b.engines(LONG).unwrap();
+    let seen: Vec<_> = first
+        .iter()
+        .map(|e| (e.id.as_str(), e.host.as_str(), e.pid, e.live, e.duties.clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                "engine-a",
+                "host-a",
+                101,
+                true,
+                vec!["poller".to_string(), "reconcile".to_string()]
+            ),
+            ("engine-b", "host-b", 202, true, vec![]),
+        ]
+    );
+    a.heartbeat("engine-a", "host-a", 101).unwrap();
+    let again = b.engines(LONG).unwrap();
+    let (before, after) = (&first[0], &again[0]);
+    assert_eq!(after.started_at, before.started_at, "a heartbeat keeps the start");
+    assert!(after.heartbeat_at >= before.heartbeat_at);
+}
+
+fn an_engine_gone_silent_is_no_longer_live(backend: &impl Backend) {
+    let store = backend.open();
+    store.heartbeat("engine-c", "host-c", 7).unwrap();
+    let window = Duration::from_millis(200);
+    assert!(store.engines(LONG).unwrap()[0].live);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while store.engines(window).unwrap()[0].live {
+        assert!(Instant::now() < deadline, "a silent engine stayed live");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    store.heartbeat("engine-c", "host-c", 7).unwrap();
+    assert!(
+        store.engines(window).unwrap()[0].live,
+        "live again once heard from"
+    );
 }
