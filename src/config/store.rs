@@ -67,7 +67,10 @@ impl Resolver<'_> {
         }
         // What the driver reads besides (its query options, say) must read too.
         if let Err(error) = written.parse::<postgres::Config>() {
-            return Err(self.invalid(url, format!("[store] url: {error}")));
+            // The client's own text is only "invalid connection string"; its source says which part.
+            let why = std::error::Error::source(&error)
+                .map_or_else(|| error.to_string(), |cause| cause.to_string());
+            return Err(self.invalid(url, format!("[store] url: {why}")));
         }
         let (password_env, password) = match password_env {
             Some(var) => (

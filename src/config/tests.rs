@@ -533,7 +533,10 @@ fn a_bad_store_url_is_refused_saying_what_is_wrong() {
         ("url = \"postgres://u:hunter2@h/db\"", "holds a password"),
         ("url = \"postgres://h/db\"", "names no user"),
         ("url = \"postgres://u@h\"", "names no database"),
-        ("url = \"postgres://u@h/db?sslmode=sometimes\"", "[store] url:"),
+        (
+            "url = \"postgres://u@h/db?sslmode=sometimes\"",
+            "[store] url: invalid value for option `sslmode`",
+        ),
         ("password_env = \"PG_PASSWORD\"", "there is no url"),
         (
             "url = \"postgres://u@h/db\"\npassword_env = \"hunter2!\"",

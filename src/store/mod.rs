@@ -83,7 +83,7 @@ const WRITER_CHECKPOINT_PAGES: i64 = 8_192;
 pub enum StoreError {
     #[error("store database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("store database error (PostgreSQL): {0}")]
+    #[error("store database error (PostgreSQL): {}", sql::postgres::describe(.0))]
     Postgres(#[from] postgres::Error),
     #[error("[store] url is not a PostgreSQL connection URL: {reason}")]
     PostgresUrl { reason: String },

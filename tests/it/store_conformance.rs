@@ -299,3 +299,41 @@ fn an_engine_gone_silent_is_no_longer_live(backend: &impl Backend) {
         "live again once heard from"
     );
 }
+
+/// PostgreSQL only: what an operator sees when the server cannot be used. Said
+/// at once, in the server's words, and never with the password.
+#[test]
+fn postgres_says_at_once_why_it_cannot_connect() {
+    let Some(db) = postgres() else { return };
+    let wrong = hrsync::model::Secret::new("not-the-password-xyzzy");
+    let started = Instant::now();
+    let refused = match PgStore::open(&db.url, Some(&wrong)) {
+        Err(error) => error.to_string(),
+        Ok(_) => panic!("a wrong password was let in"),
+    };
+    assert!(refused.contains("password authentication failed"), "{refused}");
+    assert!(
+        !refused.contains("xyzzy") && !refused.contains(db.password.expose()),
+        "{refused}"
+    );
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let nowhere = format!("postgres://hrsync@127.0.0.1:{closed}/hrsync");
+    let refused = match PgStore::open(&nowhere, Some(&db.password)) {
+        Err(error) => error.to_string(),
+        Ok(_) => panic!("a store opened on a closed port"),
+    };
+    assert!(
+        refused.contains("cannot reach the store's PostgreSQL server"),
+        "{refused}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+}

@@ -50,30 +50,30 @@ impl PgStore {
     /// Connects to `url` (`postgres://user@host:port/db`, with the password given
     /// apart, from `[store] password_env`) and brings the schema up to date.
     pub fn open(url: &str, password: Option<&Secret>) -> Result<PgStore, StoreError> {
-        let mut config: postgres::Config =
-            url.parse()
-                .map_err(|e: postgres::Error| StoreError::PostgresUrl {
-                    reason: e.to_string(),
-                })?;
+        let mut config: postgres::Config = url
+            .parse()
+            .map_err(|e: postgres::Error| StoreError::PostgresUrl { reason: describe(&e) })?;
         if let Some(password) = password {
             config.password(password.expose());
         }
         config.connect_timeout(CONNECT_TIMEOUT);
         config.application_name("hrsync");
-        let manager = PostgresConnectionManager::new(config, NoTls);
         let pool = off_async_thread(|| {
-            let pool = r2d2::Pool::builder()
+            // One connection first: a wrong password or a server down is said at
+            // once, in the server's words, not after the pool's timeout.
+            let mut first = config
+                .connect(NoTls)
+                .map_err(|e| StoreError::PostgresUnreachable { reason: describe(&e) })?;
+            schema::migrate_postgres(&mut first)?;
+            drop(first);
+            r2d2::Pool::builder()
                 .max_size(POOL_SIZE)
                 .min_idle(Some(1))
                 .connection_timeout(CONNECT_TIMEOUT)
                 // Connection errors come back to the caller; r2d2 would also log them.
                 .error_handler(Box::new(r2d2::NopErrorHandler))
-                .build(manager)
-                .map_err(pool_error)?;
-            let mut client = pool.get().map_err(pool_error)?;
-            schema::migrate_postgres(&mut client)?;
-            drop(client);
-            Ok(pool)
+                .build(PostgresConnectionManager::new(config.clone(), NoTls))
+                .map_err(pool_error)
         })?;
         Ok(PgStore {
             inner: std::sync::Arc::new(Inner { pool: Some(pool) }),
@@ -118,6 +118,24 @@ impl Transact for PgStore {
     ) -> Result<T, StoreError> {
         self.in_transaction(true, work)
     }
+}
+
+/// The client's error with what the server or the socket said: its own text is
+/// only the kind ("db error"), the rest sits in its source.
+pub(crate) fn describe(error: &postgres::Error) -> String {
+    if let Some(db) = error.as_db_error() {
+        return db.to_string();
+    }
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let said = cause.to_string();
+        if !text.contains(&said) {
+            text = format!("{text}: {said}");
+        }
+        source = cause.source();
+    }
+    text
 }
 
 fn pool_error(error: r2d2::Error) -> StoreError {
