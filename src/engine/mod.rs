@@ -48,8 +48,8 @@ pub enum StartError {
     #[error(transparent)]
     Shadow(#[from] apply::shadow::ShadowError),
     #[error(
-        "[store] url {url}: the engine does not run on PostgreSQL yet (only its leases are there so \
-         far); leave url out to run on the SQLite file at [store] path"
+        "[store] url {url}: the engine does not run on PostgreSQL yet (only leases and the engine \
+         registry are there so far); leave url out to run on the SQLite file at [store] path"
     )]
     NotOnPostgresYet { url: String },
     #[error("listening for webhooks on {addr}: {source}")]

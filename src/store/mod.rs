@@ -1,6 +1,7 @@
 //! The durable store: the journal of events, their attempts and writes, cursors and
 //! the hash-chained audit log, in one SQLite file. It records and answers queries;
-//! it decides nothing.
+//! it decides nothing. Table by table it moves onto `sql::Sql`, which runs on
+//! SQLite and on PostgreSQL (`PgStore`): leases and engines so far.
 //!
 //! Every call is blocking and short (one small transaction or one page of rows). From
 //! async code call it directly for single events and pages; use `spawn_blocking` for
