@@ -99,6 +99,7 @@ pub fn sandbox_config_from(
         },
         admin_listen: "127.0.0.1:0".parse().expect("a literal address"),
         store_path: store_path.to_path_buf(),
+        store_url: None,
         keep_finished: crate::config::DEFAULT_KEEP_FINISHED,
         contract_path: contract_path.to_path_buf(),
         retry: RetryPolicy {

@@ -4,8 +4,10 @@
 
 mod raw;
 mod schedule;
+mod store;
 
 pub use schedule::ReconcileSchedule;
+pub use store::PostgresStore;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -31,6 +33,9 @@ pub struct Config {
     /// default 127.0.0.1:8089): never on the internet-facing webhook port.
     pub admin_listen: SocketAddr,
     pub store_path: PathBuf,
+    /// `[store] url` and `password_env`: the store on PostgreSQL. Only leases and
+    /// engines are there so far, so the engine refuses it and `path` is still required.
+    pub store_url: Option<PostgresStore>,
     /// `[store] keep_days` (default 90): how long a finished event keeps its
     /// payload and write bodies before compaction drops them (its row stays).
     pub keep_finished: Duration,

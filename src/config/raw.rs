@@ -130,6 +130,10 @@ struct RawWebhook {
 #[serde(deny_unknown_fields)]
 struct RawStore {
     path: Spanned<String>,
+    /// The store on PostgreSQL: `postgres://user@host:port/database`.
+    url: Option<Spanned<String>>,
+    /// The variable holding the PostgreSQL password.
+    password_env: Option<Spanned<String>>,
     /// Days a finished event keeps its payload and write bodies (default 90).
     keep_days: Option<Spanned<f64>>,
 }
@@ -268,7 +272,7 @@ impl Resolver<'_> {
     }
 
     /// The name of an environment variable, never the secret itself.
-    fn variable<'v>(
+    pub(super) fn variable<'v>(
         &self,
         section: &str,
         key: &str,
@@ -790,6 +794,7 @@ pub(super) fn resolve(
         webhook,
         admin_listen,
         store_path: r.path(&raw.store.path),
+        store_url: r.postgres_store(raw.store.url.as_ref(), raw.store.password_env.as_ref(), env)?,
         keep_finished: match &raw.store.keep_days {
             None => super::DEFAULT_KEEP_FINISHED,
             Some(days) => match Duration::try_from_secs_f64(*days.get_ref() * 86_400.0) {

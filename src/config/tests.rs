@@ -501,3 +501,62 @@ fn the_parallel_section_names_the_line_of_a_bad_value() {
         );
     }
 }
+
+fn with_store(keys: &str) -> String {
+    EXAMPLE.replace("[store]\n", &format!("[store]\n{keys}\n"))
+}
+
+#[test]
+fn the_store_is_sqlite_unless_a_postgres_url_is_given() {
+    assert!(parse(EXAMPLE).unwrap().store_url.is_none());
+    let config = parse(&with_store(
+        "url = \"postgres://hrsync@db.internal:5432/hrsync\"\npassword_env = \"HRSYNC_PG_PASSWORD\"",
+    ))
+    .unwrap();
+    let postgres = config.store_url.expect("the url is read");
+    assert_eq!(postgres.url, "postgres://hrsync@db.internal:5432/hrsync");
+    assert_eq!(postgres.password_env.as_deref(), Some("HRSYNC_PG_PASSWORD"));
+    assert_eq!(
+        postgres.password.as_ref().map(|p| p.expose()),
+        Some("value-of-HRSYNC_PG_PASSWORD")
+    );
+    let shown = format!("{postgres:?}");
+    assert!(!shown.contains("value-of-"), "the password shows: {shown}");
+    let without_password = parse(&with_store("url = \"postgresql://hrsync@127.0.0.1/hrsync\"")).unwrap();
+    assert!(without_password.store_url.unwrap().password.is_none());
+}
+
+#[test]
+fn a_bad_store_url_is_refused_saying_what_is_wrong() {
+    for (keys, expected) in [
+        ("url = \"mysql://u@h/db\"", "must be a PostgreSQL URL"),
+        ("url = \"postgres://u:hunter2@h/db\"", "holds a password"),
+        ("url = \"postgres://h/db\"", "names no user"),
+        ("url = \"postgres://u@h\"", "names no database"),
+        (
+            "url = \"postgres://u@h/db?sslmode=sometimes\"",
+            "[store] url: invalid value for option `sslmode`",
+        ),
+        ("password_env = \"PG_PASSWORD\"", "there is no url"),
+        (
+            "url = \"postgres://u@h/db\"\npassword_env = \"hunter2!\"",
+            "must name an environment variable",
+        ),
+    ] {
+        let error = problem(&with_store(keys));
+        assert!(error.contains(expected), "{keys}: {error}");
+        assert!(!error.contains("hunter2"), "the password shows: {error}");
+        assert!(error.contains("hrsync.toml:3"), "the line: {keys}: {error}");
+    }
+    let missing = Config::parse(
+        Path::new("h.toml"),
+        &with_store("url = \"postgres://u@h/db\"\npassword_env = \"HRSYNC_PG_PASSWORD\""),
+        |var| (var != "HRSYNC_PG_PASSWORD").then(|| "x".to_string()),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        missing.contains("[store] password_env") && missing.contains("HRSYNC_PG_PASSWORD"),
+        "{missing}"
+    );
+}

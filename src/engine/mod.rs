@@ -47,6 +47,11 @@ pub enum StartError {
     InitialLoad(#[from] intake::initial_load::LoadError),
     #[error(transparent)]
     Shadow(#[from] apply::shadow::ShadowError),
+    #[error(
+        "[store] url {url}: the engine does not run on PostgreSQL yet (only leases and the engine \
+         registry are there so far); leave url out to run on the SQLite file at [store] path"
+    )]
+    NotOnPostgresYet { url: String },
     #[error("listening for webhooks on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -153,6 +158,11 @@ pub async fn start_with_listener(
     contract: Contract,
     listener: tokio::net::TcpListener,
 ) -> Result<RunningEngine, StartError> {
+    if let Some(postgres) = &config.store_url {
+        return Err(StartError::NotOnPostgresYet {
+            url: postgres.url.clone(),
+        });
+    }
     // Before anything else: a second engine on this store must not start at all.
     let lock = crate::store::EngineLock::acquire(&config.store_path)?;
     let audit_key = config.audit.key.clone().map(AuditKey::new).transpose()?;

@@ -1,6 +1,7 @@
 //! The durable store: the journal of events, their attempts and writes, cursors and
 //! the hash-chained audit log, in one SQLite file. It records and answers queries;
-//! it decides nothing.
+//! it decides nothing. Table by table it moves onto `sql::Sql`, which runs on
+//! SQLite and on PostgreSQL (`PgStore`): leases and engines so far.
 //!
 //! Every call is blocking and short (one small transaction or one page of rows). From
 //! async code call it directly for single events and pages; use `spawn_blocking` for
@@ -16,10 +17,12 @@ mod control;
 mod credentials;
 pub mod csv_cells;
 mod duplicates;
+mod engines;
 mod export;
 mod feed;
 mod files;
 mod journal;
+mod lease;
 mod lock;
 mod page;
 mod parallel;
@@ -29,6 +32,7 @@ mod reconcile;
 mod retention;
 mod schema;
 mod shadow;
+pub mod sql;
 mod transitions;
 mod watch;
 
@@ -48,10 +52,12 @@ pub use console_queries::HeldCounts;
 pub use control::{PublishedStatus, ReconcileControl};
 pub use credentials::{CredentialRow, CredentialTotals, NewCredential};
 pub use duplicates::{DuplicateCounts, DuplicateGroup, DuplicateMember, Sharer, SuspectedGroup};
+pub use engines::{EngineRecord, Engines};
 pub use export::{AUDIT_CSV_HEADER, AuditFormat};
 pub use feed::{FeedKeys, FeedOutbox, FeedSnapshot};
 pub use files::FileTotals;
 pub use journal::{Appended, StoreTx};
+pub use lease::{Lease, LeaseHolder, Leases};
 pub use lock::{EngineLock, LockError, host_name};
 pub use page::Toward;
 pub use parallel::ParallelDay;
@@ -59,6 +65,8 @@ pub use queries::{EventDetail, EventFilter, EventSummary, StoreCounts};
 pub use reconcile::{DriftItem, Finding, Flag, ReconcileRun};
 pub use retention::Compacted;
 pub use shadow::{LeftShadow, ShadowMode};
+pub use sql::Transact;
+pub use sql::postgres::PgStore;
 pub use watch::ChangeWatch;
 
 /// Read connections kept open for reuse; more are opened when needed, then dropped.
@@ -76,6 +84,16 @@ const WRITER_CHECKPOINT_PAGES: i64 = 8_192;
 pub enum StoreError {
     #[error("store database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("store database error (PostgreSQL): {}", sql::postgres::describe(.0))]
+    Postgres(#[from] postgres::Error),
+    #[error("[store] url is not a PostgreSQL connection URL: {reason}")]
+    PostgresUrl { reason: String },
+    #[error("cannot reach the store's PostgreSQL server: {reason}")]
+    PostgresUnreachable { reason: String },
+    #[error(
+        "the lease on {duty} is no longer held with token {token}: another engine took it over, or it expired"
+    )]
+    LeaseLost { duty: String, token: i64 },
     #[error("store file has schema version {found}, this hrsync knows up to {known}: upgrade hrsync")]
     NewerSchema { found: i64, known: i64 },
     #[error(

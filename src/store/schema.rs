@@ -1,6 +1,8 @@
 //! The store's tables and indexes, the migration that brings an older file up to
 //! date (`PRAGMA user_version` counts the steps applied), and the check a read-only
-//! open makes instead of migrating.
+//! open makes instead of migrating. PostgreSQL has its own list of steps
+//! (`POSTGRES_MIGRATIONS`, counted in `hrsync_schema`); a table on both backends
+//! shares its step's text where both databases read it alike.
 
 use rusqlite::Connection;
 
@@ -421,7 +423,68 @@ CREATE TABLE IF NOT EXISTS parallel_explanations (
 CREATE INDEX IF NOT EXISTS events_finished ON events (updated_at, id)
     WHERE status IN ('applied', 'unchanged', 'skipped', 'flagged');
 "#,
+    LEASES,
+    ENGINES,
 ];
+
+/// Duties that must run once across engines, each held by a lease (`store/lease.rs`).
+/// The token only grows: it is how a write tells a current holder from a stale one.
+const LEASES: &str = r#"
+CREATE TABLE IF NOT EXISTS leases (
+    duty        TEXT PRIMARY KEY,
+    holder      TEXT NOT NULL,
+    token       BIGINT NOT NULL CHECK (token > 0),
+    acquired_at BIGINT NOT NULL,
+    expires_at  BIGINT NOT NULL
+);
+"#;
+
+/// The engines sharing the store, each with its last heartbeat (`store/engines.rs`).
+const ENGINES: &str = r#"
+CREATE TABLE IF NOT EXISTS engines (
+    engine_id    TEXT PRIMARY KEY,
+    host         TEXT NOT NULL,
+    pid          BIGINT NOT NULL,
+    started_at   BIGINT NOT NULL,
+    heartbeat_at BIGINT NOT NULL
+);
+"#;
+
+/// PostgreSQL's steps, in order; a database is at version N after step N. Tables
+/// join as their store functions move onto `Sql` (docs/architecture.md).
+const POSTGRES_MIGRATIONS: &[&str] = &[LEASES, ENGINES];
+
+/// Brings a PostgreSQL database's schema up to date, in one transaction. A lock
+/// held to the commit makes engines that start together migrate once (an advisory
+/// lock of the transaction: poolers that hand out connections per transaction keep it).
+pub(super) fn migrate_postgres(client: &mut postgres::Client) -> Result<(), StoreError> {
+    let mut tx = client.transaction()?;
+    tx.batch_execute(
+        "SELECT pg_advisory_xact_lock(hashtext('hrsync schema'));
+         CREATE TABLE IF NOT EXISTS hrsync_schema (
+             id      INTEGER PRIMARY KEY CHECK (id = 1),
+             version BIGINT NOT NULL
+         );",
+    )?;
+    let found: i64 = tx
+        .query_opt("SELECT version FROM hrsync_schema WHERE id = 1", &[])?
+        .map(|row| row.get(0))
+        .unwrap_or(0);
+    let known = POSTGRES_MIGRATIONS.len() as i64;
+    if found > known {
+        return Err(StoreError::NewerSchema { found, known });
+    }
+    for step in &POSTGRES_MIGRATIONS[found as usize..] {
+        tx.batch_execute(step)?;
+    }
+    tx.execute(
+        "INSERT INTO hrsync_schema (id, version) VALUES (1, $1)
+         ON CONFLICT (id) DO UPDATE SET version = excluded.version",
+        &[&known],
+    )?;
+    tx.commit()?;
+    Ok(())
+}
 
 /// Brings the file's schema up to the newest version, in one transaction.
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {

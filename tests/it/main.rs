@@ -63,6 +63,7 @@ mod sandbox_scim_quirks;
 mod sandbox_webhooks;
 mod sandbox_xapi;
 mod shadow;
+mod store_conformance;
 mod store_journal;
 mod store_reconcile;
 mod store_retention;

@@ -67,3 +67,36 @@ async fn a_second_engine_is_refused_and_attach_still_works() {
     let _ = third.kill();
     let _ = third.wait();
 }
+
+/// `[store] url` is read, but the engine's tables are not on PostgreSQL yet: it
+/// refuses to start, naming the URL and never the password, before it touches anything.
+#[tokio::test]
+async fn an_engine_is_refused_a_postgres_store_until_its_tables_move() {
+    let dir = tempfile::tempdir().unwrap();
+    let nowhere = "http://127.0.0.1:9";
+    let credentials = serde_json::json!({
+        "hris_url": nowhere, "hris_company": "acme", "hris_api_key": "k", "webhook_secret": "s",
+        "scim_url": nowhere, "scim_token": "t", "xapi_url": nowhere, "xapi_user": "u",
+        "xapi_password": "p", "admin_url": nowhere,
+    });
+    let store = dir.path().join("hrsync.db");
+    let mut config =
+        hrsync::cli::sandbox_config_from(&credentials, &store, &dir.path().join("contract.toml"));
+    config.store_url = Some(hrsync::config::PostgresStore {
+        url: "postgres://hrsync@127.0.0.1:5432/hrsync".into(),
+        password_env: Some("HRSYNC_STORE_PASSWORD".into()),
+        password: Some(hrsync::model::Secret::new("hunter2")),
+    });
+    let contract = hrsync::contract::parse(common::CONTRACT).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let refused = match hrsync::engine::start_with_listener(&config, contract, listener).await {
+        Err(error) => error.to_string(),
+        Ok(_) => panic!("an engine started on a PostgreSQL store"),
+    };
+    assert!(
+        refused.contains("postgres://hrsync@127.0.0.1:5432/hrsync") && refused.contains("[store] path"),
+        "{refused}"
+    );
+    assert!(!refused.contains("hunter2"), "{refused}");
+    assert!(!store.exists(), "nothing was opened");
+}

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod exports;
+pub mod postgres;
 pub mod sshd;
 
 use std::collections::{BTreeMap, BTreeSet};

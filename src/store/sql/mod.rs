@@ -1,0 +1,200 @@
+//! One store function, two databases: the few calls every store function needs
+//! (`Sql`), the SQL differences between SQLite and PostgreSQL (`Dialect`), and a
+//! backend for each (`sqlite`, `postgres`). A function written over `&dyn Sql`
+//! runs unchanged on both; see docs/architecture.md, "The store on two backends".
+
+pub mod postgres;
+pub mod sqlite;
+
+use std::borrow::Cow;
+
+use super::StoreError;
+
+/// A value bound to a statement. Typed even when null: PostgreSQL checks a
+/// parameter's type against the column's, null or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Param<'a> {
+    Int(Option<i64>),
+    Text(Option<&'a str>),
+}
+
+impl From<i64> for Param<'_> {
+    fn from(value: i64) -> Self {
+        Param::Int(Some(value))
+    }
+}
+
+impl From<Option<i64>> for Param<'_> {
+    fn from(value: Option<i64>) -> Self {
+        Param::Int(value)
+    }
+}
+
+impl<'a> From<&'a str> for Param<'a> {
+    fn from(value: &'a str) -> Self {
+        Param::Text(Some(value))
+    }
+}
+
+impl<'a> From<Option<&'a str>> for Param<'a> {
+    fn from(value: Option<&'a str>) -> Self {
+        Param::Text(value)
+    }
+}
+
+/// One row of a result, read by column index (from 0).
+pub trait Row {
+    fn int(&self, column: usize) -> Result<Option<i64>, StoreError>;
+    fn text(&self, column: usize) -> Result<Option<String>, StoreError>;
+}
+
+/// A connection inside one transaction, on either backend. Statements are
+/// written once, in SQLite's spelling with numbered parameters (`?1`); the
+/// backend rewrites what its database spells differently (`Dialect::translate`).
+pub trait Sql {
+    fn dialect(&self) -> Dialect;
+    /// Runs a statement; returns the rows it changed.
+    fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError>;
+    /// Runs a query, handing each row to `each` in order.
+    fn query(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        each: &mut dyn FnMut(&dyn Row) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+}
+
+/// A store that runs functions written over `Sql`: the SQLite `Store` and `PgStore`.
+pub trait Transact {
+    /// Runs `work` in one write transaction: it commits if `work` returns Ok, else
+    /// nothing of it stays.
+    fn write<T: Send>(
+        &self,
+        work: impl FnOnce(&dyn Sql) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError>;
+
+    /// Runs `work` on a consistent view of the store, writing nothing.
+    fn read<T: Send>(
+        &self,
+        work: impl FnOnce(&dyn Sql) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError>;
+}
+
+impl dyn Sql + '_ {
+    /// The first row's value, if there is a row.
+    pub fn query_opt<T>(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        read: impl Fn(&dyn Row) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let mut found = None;
+        self.query(sql, params, &mut |row| {
+            if found.is_none() {
+                found = Some(read(row)?);
+            }
+            Ok(())
+        })?;
+        Ok(found)
+    }
+
+    /// Every row's value.
+    pub fn query_all<T>(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        read: impl Fn(&dyn Row) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut all = Vec::new();
+        self.query(sql, params, &mut |row| {
+            all.push(read(row)?);
+            Ok(())
+        })?;
+        Ok(all)
+    }
+}
+
+/// What differs between the two databases' SQL, in one place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl Dialect {
+    /// The database's clock now, as whole microseconds since the epoch (how the
+    /// store keeps times). Several engines read one clock: the server's, not theirs.
+    pub fn now_micros(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "CAST(unixepoch('now', 'subsec') * 1000000 AS INTEGER)",
+            Dialect::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)",
+        }
+    }
+
+    /// Appended to a `SELECT` that must keep the rows it read as they are until the
+    /// transaction ends. SQLite needs nothing: its one writer already excludes the rest.
+    pub fn for_share(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR SHARE",
+        }
+    }
+
+    /// A statement in SQLite's spelling, spelled for this database: PostgreSQL
+    /// numbers its parameters `$1`, not `?1`. Quoted text, identifiers and `--`
+    /// comments are left alone.
+    pub fn translate(self, sql: &str) -> Cow<'_, str> {
+        if self == Dialect::Sqlite || !sql.contains('?') {
+            return Cow::Borrowed(sql);
+        }
+        let mut out = String::with_capacity(sql.len());
+        // Inside quoted text or an identifier (its closing quote), or a `--` comment ('\n').
+        let mut until: Option<char> = None;
+        let mut chars = sql.chars().peekable();
+        while let Some(c) = chars.next() {
+            match until {
+                Some(end) if c == end => until = None,
+                Some(_) => {}
+                None if c == '\'' || c == '"' => until = Some(c),
+                None if c == '-' && chars.peek() == Some(&'-') => until = Some('\n'),
+                None if c == '?' => {
+                    out.push('$');
+                    continue;
+                }
+                None => {}
+            }
+            out.push(c);
+        }
+        Cow::Owned(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_numbers_parameters_with_a_dollar_outside_quotes() {
+        let sql = "SELECT a FROM t WHERE b = ?1 AND c = '?2' AND \"d?\" = ?12";
+        assert_eq!(
+            Dialect::Postgres.translate(sql),
+            "SELECT a FROM t WHERE b = $1 AND c = '?2' AND \"d?\" = $12"
+        );
+        assert_eq!(Dialect::Sqlite.translate(sql), sql);
+    }
+
+    #[test]
+    fn a_comment_is_left_alone_apostrophes_and_all() {
+        let sql = "SELECT 1 -- the engine's ?1\nWHERE x = ?1";
+        assert_eq!(
+            Dialect::Postgres.translate(sql),
+            "SELECT 1 -- the engine's ?1\nWHERE x = $1"
+        );
+    }
+
+    #[test]
+    fn a_doubled_quote_inside_text_stays_text() {
+        let sql = "SELECT 'it''s ?1' WHERE x = ?1";
+        assert_eq!(Dialect::Postgres.translate(sql), "SELECT 'it''s ?1' WHERE x = $1");
+    }
+}

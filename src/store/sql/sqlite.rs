@@ -1,0 +1,81 @@
+//! `Sql` on an SQLite connection (inside the transaction its caller opened).
+
+use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+
+use super::{Dialect, Param, Row, Sql, Transact};
+use crate::store::{Store, StoreError};
+
+/// A connection already inside a transaction (a `StoreTx`'s, say).
+pub struct SqliteSql<'a> {
+    pub conn: &'a rusqlite::Connection,
+}
+
+impl rusqlite::ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match *self {
+            Param::Int(Some(n)) => ToSqlOutput::Owned(Value::Integer(n)),
+            Param::Text(Some(text)) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
+            Param::Int(None) | Param::Text(None) => ToSqlOutput::Owned(Value::Null),
+        })
+    }
+}
+
+struct SqliteRow<'r, 's>(&'r rusqlite::Row<'s>);
+
+impl Row for SqliteRow<'_, '_> {
+    fn int(&self, column: usize) -> Result<Option<i64>, StoreError> {
+        Ok(self.0.get(column)?)
+    }
+
+    fn text(&self, column: usize) -> Result<Option<String>, StoreError> {
+        Ok(self.0.get(column)?)
+    }
+}
+
+impl Sql for SqliteSql<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
+        let changed = self
+            .conn
+            .prepare_cached(sql)?
+            .execute(rusqlite::params_from_iter(params))?;
+        Ok(changed as u64)
+    }
+
+    fn query(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        each: &mut dyn FnMut(&dyn Row) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+        while let Some(row) = rows.next()? {
+            each(&SqliteRow(row))?;
+        }
+        Ok(())
+    }
+}
+
+impl Transact for Store {
+    fn write<T: Send>(
+        &self,
+        work: impl FnOnce(&dyn Sql) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError> {
+        self.transaction(|tx| work(&SqliteSql { conn: tx.conn }))
+    }
+
+    fn read<T: Send>(
+        &self,
+        work: impl FnOnce(&dyn Sql) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError> {
+        let reader = self.reader()?;
+        let tx = reader.unchecked_transaction()?;
+        let out = work(&SqliteSql { conn: &tx })?;
+        tx.finish()?;
+        Ok(out)
+    }
+}

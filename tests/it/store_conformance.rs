@@ -1,0 +1,339 @@
+//! The store's conformance suite: one set of checks, each run on SQLite and on
+//! PostgreSQL by `conformance!`. So far the tables on both: leases (duties held
+//! with a fencing token) and the engines that hold them.
+
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use hrsync::store::{Engines, Leases, PgStore, Store, StoreError, Transact};
+
+use crate::common::postgres::{TestDatabase, database};
+
+/// A place a store lives, and a way to open another handle on it: another engine.
+trait Backend {
+    type Handle: Transact + Send + Sync + 'static;
+    fn open(&self) -> Self::Handle;
+}
+
+struct SqliteFile(tempfile::TempDir);
+
+impl Backend for SqliteFile {
+    type Handle = Store;
+    fn open(&self) -> Store {
+        Store::open(self.0.path().join("hrsync.db")).expect("the SQLite store opens")
+    }
+}
+
+impl Backend for TestDatabase {
+    type Handle = PgStore;
+    fn open(&self) -> PgStore {
+        PgStore::open(&self.url, Some(&self.password)).expect("the PostgreSQL store opens")
+    }
+}
+
+fn sqlite() -> Option<SqliteFile> {
+    Some(SqliteFile(tempfile::tempdir().unwrap()))
+}
+
+fn postgres() -> Option<TestDatabase> {
+    database()
+}
+
+/// Each check becomes a test on each backend: `on_sqlite::NAME`, `on_postgres::NAME`.
+macro_rules! conformance {
+    ($($check:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(#[test]
+            fn $check() {
+                if let Some(backend) = super::sqlite() {
+                    super::$check(&backend);
+                }
+            })*
+        }
+        mod on_postgres {
+            $(#[test]
+            fn $check() {
+                if let Some(backend) = super::postgres() {
+                    super::$check(&backend);
+                }
+            })*
+        }
+    };
+}
+
+conformance!(
+    a_free_duty_is_taken_and_then_refused_to_others,
+    the_holder_renews_with_its_token_only,
+    an_expired_lease_is_taken_over_with_a_higher_token,
+    a_released_duty_is_free_at_once,
+    engines_racing_for_a_duty_leave_one_holder,
+    the_store_is_called_and_dropped_inside_async_tasks,
+    engines_are_listed_with_their_heartbeats_and_duties,
+    an_engine_gone_silent_is_no_longer_live,
+);
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn a_free_duty_is_taken_and_then_refused_to_others(backend: &impl Backend) {
+    let (a, b) = (backend.open(), backend.open());
+    let before = Instant::now();
+    let lease = a
+        .acquire_lease("poller", "engine-a", LONG)
+        .unwrap()
+        .expect("a free duty is taken");
+    assert_eq!(
+        (lease.duty.as_str(), lease.holder.as_str(), lease.token),
+        ("poller", "engine-a", 1)
+    );
+    assert!(lease.held_until >= before + LONG && lease.held_until <= Instant::now() + LONG);
+    assert!(lease.expires_at > jiff::Timestamp::now() + Duration::from_secs(50));
+
+    assert_eq!(
+        b.acquire_lease("poller", "engine-b", LONG).unwrap(),
+        None,
+        "held: refused"
+    );
+    assert_eq!(
+        a.acquire_lease("poller", "engine-a", LONG).unwrap(),
+        None,
+        "the holder renews, it does not take again"
+    );
+    let other = b
+        .acquire_lease("reconcile", "engine-b", LONG)
+        .unwrap()
+        .expect("another duty is free");
+    assert_eq!(other.token, 1);
+
+    let holders = b.lease_holders().unwrap();
+    let listed: Vec<_> = holders
+        .iter()
+        .map(|h| (h.duty.as_str(), h.holder.as_str(), h.token))
+        .collect();
+    assert_eq!(listed, [("poller", "engine-a", 1), ("reconcile", "engine-b", 1)]);
+}
+
+fn the_holder_renews_with_its_token_only(backend: &impl Backend) {
+    let store = backend.open();
+    let lease = store
+        .acquire_lease("lrs", "engine-a", Duration::from_secs(30))
+        .unwrap()
+        .unwrap();
+    let renewed = store
+        .renew_lease(&lease, LONG)
+        .unwrap()
+        .expect("the current holder renews");
+    assert_eq!(renewed.token, lease.token, "a renewal keeps the token");
+    assert!(renewed.expires_at > lease.expires_at && renewed.held_until > lease.held_until);
+
+    let forged = hrsync::store::Lease {
+        token: lease.token + 1,
+        ..lease.clone()
+    };
+    assert_eq!(
+        store.renew_lease(&forged, LONG).unwrap(),
+        None,
+        "not the current token"
+    );
+    let impostor = hrsync::store::Lease {
+        holder: "engine-b".into(),
+        ..lease.clone()
+    };
+    assert_eq!(
+        store.renew_lease(&impostor, LONG).unwrap(),
+        None,
+        "not the holder"
+    );
+    store
+        .write(|sql| renewed.check(sql))
+        .expect("the fence lets the holder write");
+}
+
+fn an_expired_lease_is_taken_over_with_a_higher_token(backend: &impl Backend) {
+    let (a, b) = (backend.open(), backend.open());
+    let short = Duration::from_millis(300);
+    let first = a
+        .acquire_lease("initial-load", "engine-a", short)
+        .unwrap()
+        .unwrap();
+    // Until it expires by the database's clock, the duty stays engine-a's.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let taken = loop {
+        if let Some(lease) = b.acquire_lease("initial-load", "engine-b", LONG).unwrap() {
+            break lease;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the expired lease was never taken over"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        Instant::now() >= first.held_until,
+        "taken over before the holder's own deadline"
+    );
+    assert!(taken.token > first.token, "{} after {}", taken.token, first.token);
+
+    assert_eq!(
+        a.renew_lease(&first, LONG).unwrap(),
+        None,
+        "the stale holder may not renew"
+    );
+    assert!(
+        !a.release_lease(&first).unwrap(),
+        "nor let go of what it no longer holds"
+    );
+    match a.write(|sql| first.check(sql)) {
+        Err(StoreError::LeaseLost { duty, token }) => {
+            assert_eq!((duty.as_str(), token), ("initial-load", first.token))
+        }
+        other => panic!("the fence let a stale holder write: {other:?}"),
+    }
+    b.write(|sql| taken.check(sql)).expect("the new holder writes");
+    assert!(b.renew_lease(&taken, LONG).unwrap().is_some());
+}
+
+fn a_released_duty_is_free_at_once(backend: &impl Backend) {
+    let (a, b) = (backend.open(), backend.open());
+    let lease = a
+        .acquire_lease("audit-checkpoint", "engine-a", LONG)
+        .unwrap()
+        .unwrap();
+    assert!(a.release_lease(&lease).unwrap());
+    assert!(!a.release_lease(&lease).unwrap(), "released once");
+    let next = b
+        .acquire_lease("audit-checkpoint", "engine-b", LONG)
+        .unwrap()
+        .expect("free without waiting out the lease");
+    assert_eq!(next.token, lease.token + 1);
+    assert_eq!(a.renew_lease(&lease, LONG).unwrap(), None);
+}
+
+fn engines_racing_for_a_duty_leave_one_holder(backend: &impl Backend) {
+    const ENGINES: usize = 4;
+    let stores: Vec<_> = (0..ENGINES).map(|_| Arc::new(backend.open())).collect();
+    for round in 0..5 {
+        let duty = format!("poller-{round}");
+        let start = Arc::new(Barrier::new(ENGINES));
+        let racers: Vec<_> = stores
+            .iter()
+            .enumerate()
+            .map(|(engine, store)| {
+                let (store, start, duty) = (store.clone(), start.clone(), duty.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    store
+                        .acquire_lease(&duty, &format!("engine-{engine}"), LONG)
+                        .unwrap()
+                })
+            })
+            .collect();
+        let won: Vec<_> = racers.into_iter().filter_map(|r| r.join().unwrap()).collect();
+        assert_eq!(won.len(), 1, "round {round}: {won:?}");
+        assert_eq!(won[0].token, 1);
+    }
+}
+
+/// The engine calls the store from async tasks, on a one-thread runtime in tests:
+/// PostgreSQL's blocking client must neither panic there nor stall the runtime.
+fn the_store_is_called_and_dropped_inside_async_tasks(backend: &impl Backend) {
+    let store = backend.open();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let lease = store.acquire_lease("poller", "engine-a", LONG).unwrap().unwrap();
+        let renewed = tokio::spawn(async move {
+            let renewed = store.renew_lease(&lease, LONG).unwrap();
+            drop(store);
+            renewed
+        });
+        assert!(renewed.await.unwrap().is_some());
+    });
+}
+
+fn engines_are_listed_with_their_heartbeats_and_duties(backend: &impl Backend) {
+    let (a, b) = (backend.open(), backend.open());
+    a.heartbeat("engine-a", "host-a", 101).unwrap();
+    b.heartbeat("engine-b", "host-b", 202).unwrap();
+    a.acquire_lease("poller", "engine-a", LONG).unwrap().unwrap();
+    a.acquire_lease("reconcile", "engine-a", LONG).unwrap().unwrap();
+    let first = b.engines(LONG).unwrap();
+    let seen: Vec<_> = first
+        .iter()
+        .map(|e| (e.id.as_str(), e.host.as_str(), e.pid, e.live, e.duties.clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                "engine-a",
+                "host-a",
+                101,
+                true,
+                vec!["poller".to_string(), "reconcile".to_string()]
+            ),
+            ("engine-b", "host-b", 202, true, vec![]),
+        ]
+    );
+    a.heartbeat("engine-a", "host-a", 101).unwrap();
+    let again = b.engines(LONG).unwrap();
+    let (before, after) = (&first[0], &again[0]);
+    assert_eq!(after.started_at, before.started_at, "a heartbeat keeps the start");
+    assert!(after.heartbeat_at >= before.heartbeat_at);
+}
+
+fn an_engine_gone_silent_is_no_longer_live(backend: &impl Backend) {
+    let store = backend.open();
+    store.heartbeat("engine-c", "host-c", 7).unwrap();
+    let window = Duration::from_millis(200);
+    assert!(store.engines(LONG).unwrap()[0].live);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while store.engines(window).unwrap()[0].live {
+        assert!(Instant::now() < deadline, "a silent engine stayed live");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    store.heartbeat("engine-c", "host-c", 7).unwrap();
+    assert!(
+        store.engines(window).unwrap()[0].live,
+        "live again once heard from"
+    );
+}
+
+/// PostgreSQL only: what an operator sees when the server cannot be used. Said
+/// at once, in the server's words, and never with the password.
+#[test]
+fn postgres_says_at_once_why_it_cannot_connect() {
+    let Some(db) = postgres() else { return };
+    let wrong = hrsync::model::Secret::new("not-the-password-xyzzy");
+    let started = Instant::now();
+    let refused = match PgStore::open(&db.url, Some(&wrong)) {
+        Err(error) => error.to_string(),
+        Ok(_) => panic!("a wrong password was let in"),
+    };
+    assert!(refused.contains("password authentication failed"), "{refused}");
+    assert!(
+        !refused.contains("xyzzy") && !refused.contains(db.password.expose()),
+        "{refused}"
+    );
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let nowhere = format!("postgres://hrsync@127.0.0.1:{closed}/hrsync");
+    let refused = match PgStore::open(&nowhere, Some(&db.password)) {
+        Err(error) => error.to_string(),
+        Ok(_) => panic!("a store opened on a closed port"),
+    };
+    assert!(
+        refused.contains("cannot reach the store's PostgreSQL server"),
+        "{refused}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+}
