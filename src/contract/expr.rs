@@ -11,8 +11,10 @@
 //!
 //! Variables: `hris.<field>` (the record's text, `null` when empty), `today`
 //! (the date in the contract's time zone, `YYYY-MM-DD`) and, in a trigger's
-//! condition only, `before.<field>` (the previous record's text). Dates are that
-//! text: they compare in order, and jiff does the arithmetic.
+//! condition only, `before.<field>` (the previous record's text) and `reports`
+//! (how many employees name this one in the lifecycle's manager field, counted
+//! by `contract::reports`). Dates are that text: they compare in order, and
+//! jiff does the arithmetic.
 //!
 //! Functions: `lower`, `upper`, `trim`, `translit` (Unicode to ASCII, for user
 //! names), `replace(s, from, to)`, `lookup(table, key)` (the key itself when the
@@ -59,6 +61,9 @@ pub struct Declared<'a> {
     /// Whether `before.<field>` (the previous HRIS record) may be read: only a
     /// trigger's condition reads it.
     pub before: bool,
+    /// Whether `reports` may be read: a trigger's condition, in a contract
+    /// that names a manager field.
+    pub reports: bool,
 }
 
 /// A compiled expression, ready to evaluate per record.
@@ -71,6 +76,8 @@ pub struct Expr {
     reads_before: Vec<String>,
     /// Whether it reads `today` (only then is the day worked out).
     uses_today: bool,
+    /// Whether it reads `reports`.
+    uses_reports: bool,
     /// CEL's environment with the functions it calls, made once: each
     /// evaluation binds its variables in a scope of its own inside it.
     functions: Context<'static, 'static>,
@@ -127,6 +134,9 @@ pub struct Vars<'r> {
     /// The previous record's field, for a change trigger; `None`: no previous
     /// record is known (then every `before.<field>` is null).
     pub before: Option<ReadField<'r>>,
+    /// How many employees name this one as their manager; `None` where that is
+    /// not known (an expression reading `reports` then fails, saying so).
+    pub reports: Option<u32>,
 }
 
 impl Expr {
@@ -156,6 +166,7 @@ impl Expr {
             Arc::default()
         };
         let uses_today = program.references().has_variable("today");
+        let uses_reports = program.references().has_variable("reports");
         let mut functions = Context::with_env(Arc::clone(&ENV));
         for &name in &calls {
             add_function(&mut functions, name, &tables);
@@ -163,6 +174,7 @@ impl Expr {
         Ok(Expr {
             source: source.to_string(),
             uses_today,
+            uses_reports,
             program,
             reads,
             reads_before,
@@ -182,6 +194,11 @@ impl Expr {
     /// Whether it reads `today`.
     pub fn uses_today(&self) -> bool {
         self.uses_today
+    }
+
+    /// Whether it reads `reports`: a fact about other records ([`Vars::reports`]).
+    pub fn uses_reports(&self) -> bool {
+        self.uses_reports
     }
 
     /// The HRIS fields it reads.
@@ -213,6 +230,16 @@ impl Expr {
             context.add_variable_from_value("before", before);
         }
         context.add_variable_from_value("today", vars.today.to_string());
+        if self.uses_reports {
+            let Some(reports) = vars.reports else {
+                return Err(EvalError {
+                    message: "reports (how many employees name this one as their manager) is not known here"
+                        .into(),
+                    values: Vec::new(),
+                });
+            };
+            context.add_variable_from_value("reports", i64::from(reports));
+        }
         self.program.execute(&context).map_err(|error| EvalError {
             message: describe(&error),
             values: self
@@ -370,6 +397,13 @@ impl Walk<'_> {
     fn node(&mut self, node: &IdedExpr) -> Result<(), ExprError> {
         match &node.expr {
             Node::Ident(name) if name == "today" => Ok(()),
+            Node::Ident(name) if name == "reports" && self.declared.reports => Ok(()),
+            Node::Ident(name) if name == "reports" => self.error(
+                node,
+                "reports (how many employees name this one in [lifecycle] manager_field) is read only \
+                 in a trigger's condition, in a contract with a manager_field"
+                    .into(),
+            ),
             Node::Ident(name) if name == "hris" => self.error(
                 node,
                 "`hris` is the record: name one of its fields, as hris.firstName".into(),
@@ -380,7 +414,7 @@ impl Walk<'_> {
             ),
             Node::Ident(name) => self.error(
                 node,
-                format!("unknown name `{name}`: an expression reads hris.<field> and today (a trigger's condition before.<field> too)"),
+                format!("unknown name `{name}`: an expression reads hris.<field> and today (a trigger's condition before.<field> and reports too)"),
             ),
             Node::Select(select) => match &select.operand.expr {
                 Node::Ident(root) if root == "before" && !self.declared.before => self.error(

@@ -37,6 +37,7 @@ fn compile(source: &str) -> Result<Expr, ExprError> {
             hris_fields: FIELDS,
             tables: &tables,
             before: false,
+            reports: false,
         },
     )
 }
@@ -54,6 +55,7 @@ fn eval_on(source: &str, record: &[(&str, &str)]) -> Result<Value, EvalError> {
         hris: &read,
         today: date(2026, 3, 29),
         before: None,
+        reports: None,
     })
 }
 

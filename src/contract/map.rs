@@ -204,11 +204,10 @@ pub fn map_employee<'a, R: FieldSource + ?Sized>(
     };
     let lifecycle = &contract.lifecycle;
     let status = values.get(&lifecycle.status_field);
-    let state = match status {
-        Some(s) if lifecycle.terminated.iter().any(|t| t == s) => EmploymentState::Terminated,
-        Some(s) if lifecycle.on_leave.iter().any(|t| t == s) => EmploymentState::OnLeave,
-        Some(s) if lifecycle.active.iter().any(|t| t == s) => EmploymentState::Active,
-        other => {
+    let state = match state_of(lifecycle, status) {
+        Some(state) => state,
+        None => {
+            let other = status;
             if !problems.iter().any(|p| p.field == lifecycle.status_field) {
                 problems.push(FieldReason {
                     field: lifecycle.status_field.clone(),
@@ -285,6 +284,18 @@ pub fn map_employee<'a, R: FieldSource + ?Sized>(
         values,
         problems,
     })
+}
+
+/// Where a status (the lifecycle's status field's checked value) places the
+/// employee; `None` for a status the lifecycle does not list.
+pub fn state_of(lifecycle: &super::Lifecycle, status: Option<&str>) -> Option<EmploymentState> {
+    let listed = |statuses: &[String], s: &str| statuses.iter().any(|t| t == s);
+    match status? {
+        s if listed(&lifecycle.terminated, s) => Some(EmploymentState::Terminated),
+        s if listed(&lifecycle.on_leave, s) => Some(EmploymentState::OnLeave),
+        s if listed(&lifecycle.active, s) => Some(EmploymentState::Active),
+        _ => None,
+    }
 }
 
 /// The first inclusion rule the record breaks on `today` (its place in the
@@ -394,6 +405,7 @@ fn condition_holds_after<R: FieldSource + ?Sized, B: FieldSource + ?Sized>(
             hris: &read,
             today,
             before: Some(&read_before),
+            reports: record.reports(),
         })
         .map_err(|error| failed(format!("failed: {error}")))?;
     match value {
@@ -442,6 +454,13 @@ pub trait FieldSource {
         let _ = rule;
         self.text(field)
     }
+
+    /// How many employees name this one in the lifecycle's manager field
+    /// (`reports`, counted by `contract::reports`); `None` where it is not
+    /// known (a source wrapped in `reports::Counted` knows it).
+    fn reports(&self) -> Option<u32> {
+        None
+    }
 }
 
 impl FieldSource for Map<String, Value> {
@@ -480,6 +499,7 @@ pub(super) fn source_text<'a, R: FieldSource + ?Sized>(
             hris: &read,
             today,
             before: None,
+            reports: None,
         })
         .map_err(|error| failed(format!("failed: {error}")))?;
     let text = super::expr::value_text(&value).map_err(failed)?;
