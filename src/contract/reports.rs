@@ -75,6 +75,25 @@ impl ReportCounts {
     pub fn of(&self, employee_id: &str) -> u32 {
         self.0.get(employee_id).copied().unwrap_or(0)
     }
+
+    /// The reports of the employee `record` is (by its key field).
+    pub fn of_record<R: FieldSource + ?Sized>(&self, contract: &Contract, record: &R) -> u32 {
+        checked(contract, &contract.key_field().name, record).map_or(0, |id| self.of(&id))
+    }
+
+    /// Counts a whole list under `contract`; `None` when its triggers do not read `reports`.
+    pub fn of_list<'r, R: FieldSource + ?Sized + 'r>(
+        contract: &Contract,
+        records: impl IntoIterator<Item = &'r R>,
+    ) -> Option<ReportCounts> {
+        contract.reads_reports().then(|| {
+            let mut counts = ReportCounts::default();
+            records
+                .into_iter()
+                .for_each(|record| counts.add(contract, record));
+            counts
+        })
+    }
 }
 
 /// A record with its employee's `reports` count, as `map_employee` reads it.

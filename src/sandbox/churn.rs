@@ -85,6 +85,30 @@ pub enum ChurnError {
     NobodyEligible(ChurnKind),
     #[error("a hire creates a new employee; it takes no employee_id")]
     HireWithId,
+    #[error("employee {0} cannot be their own supervisor")]
+    OwnSupervisor(u32),
+}
+
+/// Gives employee `id` another supervisor (`None`: none), as an operator would:
+/// not random churn, so tests can make someone a manager on demand.
+pub fn reassign(
+    hris: &mut HrisState,
+    id: u32,
+    supervisor: Option<u32>,
+    at: Timestamp,
+) -> Result<Vec<&'static str>, ChurnError> {
+    if let Some(supervisor) = supervisor {
+        if supervisor == id {
+            return Err(ChurnError::OwnSupervisor(id));
+        }
+        hris.get(supervisor)
+            .ok_or(ChurnError::UnknownEmployee(supervisor))?;
+    }
+    let employee = hris.get_mut(id).ok_or(ChurnError::UnknownEmployee(id))?;
+    employee.supervisor_id = supervisor;
+    let changed = vec!["supervisorEId"];
+    hris.record_change(id, ChangeAction::Updated, changed.clone(), at);
+    Ok(changed)
 }
 
 /// The churn generator's own random stream, so a seed replays the same changes.

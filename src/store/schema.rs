@@ -421,6 +421,16 @@ CREATE TABLE IF NOT EXISTS parallel_explanations (
 CREATE INDEX IF NOT EXISTS events_finished ON events (updated_at, id)
     WHERE status IN ('applied', 'unchanged', 'skipped', 'flagged');
 "#,
+    r#"
+-- Whom each employee counts as a report of, by the last record applied (only a
+-- contract whose triggers read `reports` keeps it): the count a "became a
+-- manager" trigger reads, one index lookup per manager.
+CREATE TABLE IF NOT EXISTS reports_to (
+    employee_id TEXT PRIMARY KEY,
+    manager_id  TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS reports_to_manager ON reports_to (manager_id);
+"#,
 ];
 
 /// Brings the file's schema up to the newest version, in one transaction.

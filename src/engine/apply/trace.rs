@@ -342,7 +342,15 @@ impl Applier {
             return Ok(trace);
         };
         trace.fields = explain_fields(&contract, &record);
-        let mapped = match map_employee(&contract, &record) {
+        // `reports` as the sync reads it: the count the store keeps.
+        let counted = crate::contract::reports::Counted {
+            record: &record,
+            reports: contract
+                .reads_reports()
+                .then(|| self.store.reports_of(employee_id))
+                .transpose()?,
+        };
+        let mapped = match map_employee(&contract, &counted) {
             Ok(mapped) => mapped,
             Err(reasons) => {
                 let why = crate::model::FieldReason::summary(&reasons);
