@@ -8,6 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
+use hrsync::engine::operator::handle::EngineHandle;
+
 use crate::common;
 use common::{Options, World, in_scope_and_employed, start};
 
@@ -119,6 +121,11 @@ async fn a_first_report_enrols_into_leadership_and_the_last_one_leaving_takes_th
     // Decided again through the journal, as an ordinary change of the manager.
     let events = world.events_of(&manager);
     assert!(events.contains("reconcile reports changed unchanged"), "{events}");
+    // `trace` shows the count the sync read, and the group it gives.
+    let handle = EngineHandle::in_process(world.engine(), None);
+    let traced = tokio::task::block_in_place(|| handle.trace(&manager)).unwrap();
+    assert_eq!(traced.reports, Some(1), "{traced:#?}");
+    assert!(traced.enrol.contains(&"Leadership".to_string()), "{traced:#?}");
     // Nobody else joined; the old supervisor left only if that was their last report.
     let joined: Vec<_> = after.difference(&before).collect();
     assert_eq!(joined, [&manager_learner]);
