@@ -48,18 +48,19 @@ impl StoreTx<'_> {
             .optional()?)
     }
 
-    /// Whether an HRIS change of the employee waits to be applied and has not
-    /// begun: applied later, it reads what is recorded by then.
-    pub fn has_change_waiting(&self, employee_id: &str) -> Result<bool, StoreError> {
+    /// Whether an HRIS change of the employee is due to be applied, and whether
+    /// one is being applied now (begun): (waiting, begun).
+    pub fn change_due(&self, employee_id: &str) -> Result<(bool, bool), StoreError> {
         Ok(self
             .conn
             .prepare_cached(
                 // The first status term is the index's own condition, so the partial index applies.
-                "SELECT EXISTS (SELECT 1 FROM events INDEXED BY events_open WHERE direction = 'hris_to_lms' \
+                "SELECT COALESCE(MAX(started_at IS NULL), 0), COALESCE(MAX(started_at IS NOT NULL), 0) \
+                 FROM events INDEXED BY events_open WHERE direction = 'hris_to_lms' \
                  AND employee_id = ?1 AND status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held') \
-                 AND status IN ('pending', 'retrying') AND started_at IS NULL)",
+                 AND status IN ('pending', 'retrying')",
             )?
-            .query_row([employee_id], |r| r.get(0))?)
+            .query_row([employee_id], |r| Ok((r.get(0)?, r.get(1)?)))?)
     }
 }
 

@@ -422,9 +422,9 @@ CREATE INDEX IF NOT EXISTS events_finished ON events (updated_at, id)
     WHERE status IN ('applied', 'unchanged', 'skipped', 'flagged');
 "#,
     r#"
--- Whom each employee counts as a report of, by the last record applied (only a
--- contract whose triggers read `reports` keeps it): the count a "became a
--- manager" trigger reads, one index lookup per manager.
+-- Whom each employee counts as a report of, by the last record applied (kept
+-- under a contract that names a manager field): the count a "became a manager"
+-- trigger reads, one index lookup per manager. Fills as changes apply.
 CREATE TABLE IF NOT EXISTS reports_to (
     employee_id TEXT PRIMARY KEY,
     manager_id  TEXT NOT NULL

@@ -154,3 +154,39 @@ async fn a_first_report_enrols_into_leadership_and_the_last_one_leaving_takes_th
     assert_eq!(world.learners().await[&manager]["active"], true);
     world.assert_reconciles_clean().await;
 }
+
+/// The counts are kept under any contract that names a manager field: one that
+/// starts reading `reports` while the engine runs finds them there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contract_applied_later_finds_the_counts_kept() {
+    let world = start(Options {
+        employees: 40,
+        ..Options::default()
+    })
+    .await;
+    world.settle().await;
+    let hris = world.hris().await;
+    let learners = world.learners().await;
+    let counts = reports(&hris);
+    let before = leaders(&world).await;
+    let (manager, manager_learner) = hris
+        .iter()
+        .filter(|(id, e)| in_scope_and_employed(e) && !counts.contains_key(*id))
+        .filter_map(|(id, _)| Some((id.clone(), learners.get(id)?["id"].as_str()?.to_string())))
+        .find(|(_, learner)| !before.contains(learner))
+        .expect("an employee without reports, not in Leadership");
+    let (report, _) = hris
+        .iter()
+        .find(|(id, e)| **id != manager && e["employmentStatus"] != "Terminated")
+        .unwrap();
+    let applied = hrsync::contract::parse(contract()).unwrap();
+    *world.engine().contract.write() = std::sync::Arc::new(applied);
+
+    reassign(&world, report, &manager).await;
+    let after = leaders(&world).await;
+    assert!(
+        after.contains(&manager_learner),
+        "not enrolled: {after:?}\n{}",
+        world.events_of(&manager)
+    );
+}

@@ -31,7 +31,7 @@ use crate::contract::Contract;
 use crate::contract::OnExit;
 use crate::contract::identity::identity_keys;
 use crate::contract::map::{MappedEmployee, change_conditions, map_employee};
-use crate::contract::reports::{Counted, reports_to};
+use crate::contract::reports::{Counted, reports_to as counted_for};
 use crate::contract::triggers::groups_to_leave;
 use crate::engine::apply::enrol::Enroller;
 use crate::engine::apply::learner_lookup::{Created, Preload, user_name_of};
@@ -196,9 +196,14 @@ impl Applier {
             Newest::Superseded(why) => return Ok(Outcome::Superseded { why }),
         };
         let reads_reports = contract.reads_reports();
+        let keeps_reports = contract.lifecycle.manager_field.is_some();
+        let reports_to = |manager: Option<&str>| ReportsTo {
+            manager: manager.map(str::to_string),
+            read: reads_reports,
+        };
         let Some(record) = record else {
-            if reads_reports && is_gone(event, gone) {
-                learned.reports_to = Some(ReportsTo(None));
+            if keeps_reports && is_gone(event, gone) {
+                learned.reports_to = Some(reports_to(None));
             }
             let learner = self.find_learner(event, None).await?;
             return self.without_fields(event, learner, gone).await;
@@ -222,9 +227,8 @@ impl Applier {
                 .transpose()?,
         };
         let mapped = map_employee(&contract, &counted);
-        if reads_reports {
-            let manager = mapped.as_ref().ok().and_then(reports_to);
-            learned.reports_to = Some(ReportsTo(manager.map(str::to_string)));
+        if keeps_reports {
+            learned.reports_to = Some(reports_to(mapped.as_ref().ok().and_then(counted_for)));
         }
         let mut mapped = match mapped {
             Ok(mapped) => mapped,
@@ -672,7 +676,7 @@ pub struct Attempt {
     /// The record the attempt went by; it is the employee's newest once applied.
     pub record: Option<RecordStamp>,
     /// Whom that record makes the employee a report of, when the contract
-    /// counts `reports` (`None`: not learned).
+    /// names a manager field (`None`: not learned).
     pub reports_to: Option<ReportsTo>,
 }
 

@@ -55,7 +55,7 @@ struct Finished {
     sighting: Option<crate::engine::intake::duplicates::Sighting>,
     /// The HRIS record the attempt went by (HRIS → LMS only): the employee's newest once applied.
     record: Option<RecordStamp>,
-    /// Whom that record makes the employee a report of (a contract reading `reports`).
+    /// Whom that record makes the employee a report of (a contract with a manager field).
     reports_to: Option<crate::engine::apply::reports::ReportsTo>,
 }
 
