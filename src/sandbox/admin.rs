@@ -1,5 +1,6 @@
 //! The sandbox's admin API under `/_sandbox`, for tests, the demo and
-//! benchmarks: counts, on-demand churn, run-time faults and exports. Loopback only.
+//! benchmarks: counts, on-demand churn, supervisor changes, run-time faults and
+//! exports. Loopback only.
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -373,6 +373,29 @@ mod tests {
     }
 
     #[test]
+    fn a_reassignment_changes_the_supervisor_and_marks_the_change() {
+        let mut hris = hris(50);
+        let at = Timestamp::from_second(1_800_000_000).unwrap();
+        let (id, supervisor) = (hris.employees[3].id, hris.employees[7].id);
+        assert_eq!(
+            reassign(&mut hris, id, Some(supervisor), at),
+            Ok(vec!["supervisorEId"])
+        );
+        assert_eq!(hris.get(id).unwrap().supervisor_id, Some(supervisor));
+        assert_eq!(hris.get(id).unwrap().last_changed, at);
+        assert_eq!(reassign(&mut hris, id, None, at), Ok(vec!["supervisorEId"]));
+        assert_eq!(hris.get(id).unwrap().supervisor_id, None);
+        assert_eq!(
+            reassign(&mut hris, id, Some(id), at),
+            Err(ChurnError::OwnSupervisor(id))
+        );
+        assert_eq!(
+            reassign(&mut hris, id, Some(999_999), at),
+            Err(ChurnError::UnknownEmployee(999_999))
+        );
+    }
+
+    #[test]
     fn same_seed_same_sequence_of_changes() {
         let run = || {
             let mut hris = hris(500);
