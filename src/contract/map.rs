@@ -207,13 +207,12 @@ pub fn map_employee<'a, R: FieldSource + ?Sized>(
     let state = match state_of(lifecycle, status) {
         Some(state) => state,
         None => {
-            let other = status;
             if !problems.iter().any(|p| p.field == lifecycle.status_field) {
                 problems.push(FieldReason {
                     field: lifecycle.status_field.clone(),
                     reason: format!(
                         "\"{}\" is none of the lifecycle's statuses ({})",
-                        other.unwrap_or(""),
+                        status.unwrap_or(""),
                         [&lifecycle.active, &lifecycle.on_leave, &lifecycle.terminated]
                             .iter()
                             .flat_map(|l| l.iter().map(String::as_str))
