@@ -139,3 +139,29 @@ fn the_checker_refuses_reports_outside_a_trigger_or_without_a_manager_field() {
         14,
     );
 }
+
+#[test]
+fn a_change_trigger_reads_reports_too() {
+    use crate::contract::map::change_conditions;
+    let contract = parse(&format!(
+        "{SHIPPED}\n[[trigger]]\nname = \"manager moved\"\n\
+         condition = 'reports > 0 && before.location != null && before.location != hris.location'\n\
+         group = \"Managers Relocated\"\n"
+    ))
+    .unwrap();
+    let now = record("1", "Active", "");
+    let mut was = now.clone();
+    was.insert("location".into(), json!("London"));
+    let groups = |reports| {
+        let counted = Counted {
+            record: &now,
+            reports: Some(reports),
+        };
+        let mut mapped = map_employee(&contract, &counted).unwrap();
+        change_conditions(&contract, &mut mapped, &counted, Some(&was));
+        assert!(mapped.problems.is_empty(), "{:?}", mapped.problems);
+        groups_for(&contract, &mapped, jiff::civil::date(2026, 3, 29))
+    };
+    assert!(groups(2).contains(&"Managers Relocated".to_string()));
+    assert!(!groups(0).contains(&"Managers Relocated".to_string()));
+}

@@ -236,7 +236,7 @@ impl Applier {
         };
         if (contract.triggers.iter()).any(|t| t.condition.as_ref().is_some_and(|c| c.reads_before())) {
             let before = self.previous_record(&event.employee_id)?;
-            change_conditions(&contract, &mut mapped, record, before.as_ref());
+            change_conditions(&contract, &mut mapped, &counted, before.as_ref());
         }
         let learner = self.find_learner(event, user_name_of(&mapped)).await?;
         let manager = match &mapped.manager_id {
