@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::Contract;
-use super::map::{Checked, EmploymentState, FieldSource, MappedEmployee, check_value, source_text, state_of};
+use super::map::{Checked, EmploymentState, FieldSource, check_value, source_text, state_of};
 
 /// Whether an employee in `state` counts as a report of the manager their record
 /// names: while not terminated, and never of themselves.
@@ -17,15 +17,9 @@ pub fn counts_as_report(state: EmploymentState, employee_id: &str, manager_id: &
     state != EmploymentState::Terminated && employee_id != manager_id
 }
 
-/// Whom a mapped employee counts as a report of, if anyone.
-pub fn reports_to<'m>(mapped: &'m MappedEmployee<'_>) -> Option<&'m str> {
-    let manager = mapped.manager_id.as_deref()?;
-    counts_as_report(mapped.state, &mapped.employee_id, manager).then_some(manager)
-}
-
 /// Whom a record counts as a report of, read from its key, status and manager
-/// fields alone (checked as `map_employee` checks them), so a whole list is
-/// counted without mapping each record twice.
+/// fields alone (checked as `map_employee` checks them): the sync, for each
+/// record it applies, and the count over a list, without mapping it twice.
 pub fn reports_to_in<'a, R: FieldSource + ?Sized>(
     contract: &'a Contract,
     record: &'a R,

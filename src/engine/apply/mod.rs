@@ -31,7 +31,7 @@ use crate::contract::Contract;
 use crate::contract::OnExit;
 use crate::contract::identity::identity_keys;
 use crate::contract::map::{MappedEmployee, change_conditions, map_employee};
-use crate::contract::reports::{Counted, reports_to as counted_for};
+use crate::contract::reports::{Counted, reports_to_in};
 use crate::contract::triggers::groups_to_leave;
 use crate::engine::apply::enrol::Enroller;
 use crate::engine::apply::learner_lookup::{Created, Preload, user_name_of};
@@ -208,6 +208,11 @@ impl Applier {
             let learner = self.find_learner(event, None).await?;
             return self.without_fields(event, learner, gone).await;
         };
+        // Whom the record makes them a report of, read as the reconciliation
+        // reads it (a record held or refused below counts there too).
+        if keeps_reports {
+            learned.reports_to = Some(reports_to(reports_to_in(&contract, record).as_deref()));
+        }
         // A newcomer to a suspected duplicate group is held before anything is written.
         let keys = identity_keys(&contract, record);
         if !keys.employee_id.is_empty() {
@@ -226,11 +231,7 @@ impl Applier {
                 .then(|| self.store.reports_of(&event.employee_id))
                 .transpose()?,
         };
-        let mapped = map_employee(&contract, &counted);
-        if keeps_reports {
-            learned.reports_to = Some(reports_to(mapped.as_ref().ok().and_then(counted_for)));
-        }
-        let mut mapped = match mapped {
+        let mut mapped = match map_employee(&contract, &counted) {
             Ok(mapped) => mapped,
             Err(reasons) => return Ok(Outcome::Rejected(reasons)),
         };
