@@ -188,6 +188,7 @@ impl Checker<'_> {
             tables: &entries,
             trigger: false,
             statement: false,
+            reports: false,
         };
         let fields = self.fields(&raw.fields, &value_tables, &declared);
         let names: HashSet<&str> = fields.iter().map(|f| f.name.as_str()).collect();
@@ -230,10 +231,15 @@ impl Checker<'_> {
                 None
             }
         };
+        // `reports` counts whom the manager field names: only a contract with one has it.
+        let for_triggers = super::expr::Declared {
+            reports: (raw.lifecycle.as_ref()).is_some_and(|l| l.get_ref().manager_field.is_some()),
+            ..declared
+        };
         let triggers = raw
             .triggers
             .iter()
-            .filter_map(|t| self.trigger(t, &names, &declared, &fields))
+            .filter_map(|t| self.trigger(t, &names, &for_triggers, &fields))
             .collect();
         let writeback = raw
             .writeback
@@ -712,7 +718,8 @@ impl Checker<'_> {
                 return None;
             }
             Some(source) => {
-                // A trigger's condition may read the previous record and the learner too.
+                // A trigger's condition may read the previous record and the
+                // learner too, and how many name the employee their manager.
                 let declared = super::expr::Declared {
                     trigger: true,
                     ..*declared

@@ -14,13 +14,15 @@
 //!
 //! Variables: `hris.<field>` (the record's text, `null` when empty), `today`
 //! (the date in the contract's time zone, `YYYY-MM-DD`) and, in a trigger's
-//! condition only, `before.<field>` (the previous record's text) and
+//! condition only, `before.<field>` (the previous record's text),
 //! `lms.<path>` (the learner as the LMS holds it, by its SCIM attributes:
-//! `lms.active`, `lms.name.givenName`; all null when there is no learner yet).
-//! A write-back expression (`[writeback]`'s `hours_expr`, `credits_expr`)
-//! reads `statement.<path>` (the xAPI statement, null where it has no such
-//! attribute) and `today`, and no HRIS record. Dates are that text: they
-//! compare in order, and jiff does the arithmetic.
+//! `lms.active`, `lms.name.givenName`; all null when there is no learner yet)
+//! and `reports` (how many employees name this one in the lifecycle's manager
+//! field, counted by `contract::reports`). A write-back expression
+//! (`[writeback]`'s `hours_expr`, `credits_expr`) reads `statement.<path>` (the
+//! xAPI statement, null where it has no such attribute) and `today`, and no
+//! HRIS record. Dates are that text: they compare in order, and jiff does the
+//! arithmetic.
 //!
 //! Functions: `lower`, `upper`, `trim`, `translit` (Unicode to ASCII, for user
 //! names), `replace(s, from, to)`, `lookup(table, key)` (the key itself when the
@@ -73,6 +75,9 @@ pub struct Declared<'a> {
     /// A write-back expression: it reads `statement.<path>` (the xAPI
     /// statement) and `today`, and no HRIS record.
     pub statement: bool,
+    /// Whether `reports` may be read: a trigger's condition, in a contract
+    /// that names a manager field.
+    pub reports: bool,
 }
 
 /// A compiled expression, ready to evaluate per record.
@@ -89,6 +94,8 @@ pub struct Expr {
     reads_statement: Vec<Vec<String>>,
     /// Whether it reads `today` (only then is the day worked out).
     uses_today: bool,
+    /// Whether it reads `reports`.
+    uses_reports: bool,
     /// CEL's environment with the functions it calls, made once: each
     /// evaluation binds its variables in a scope of its own inside it.
     functions: Context<'static, 'static>,
@@ -151,6 +158,9 @@ pub struct Vars<'r> {
     pub lms: Option<&'r serde_json::Value>,
     /// The xAPI statement, for a write-back expression.
     pub statement: Option<&'r serde_json::Value>,
+    /// How many employees name this one as their manager; `None` where that is
+    /// not known (an expression reading `reports` then fails, saying so).
+    pub reports: Option<u32>,
 }
 
 impl Expr {
@@ -188,6 +198,7 @@ impl Expr {
             Arc::default()
         };
         let uses_today = program.references().has_variable("today");
+        let uses_reports = program.references().has_variable("reports");
         let mut functions = Context::with_env(Arc::clone(&ENV));
         for &name in &calls {
             add_function(&mut functions, name, &tables);
@@ -195,6 +206,7 @@ impl Expr {
         Ok(Expr {
             source: source.to_string(),
             uses_today,
+            uses_reports,
             program,
             reads,
             reads_before,
@@ -238,6 +250,11 @@ impl Expr {
         }
     }
 
+    /// Whether it reads `reports`: a fact about other records ([`Vars::reports`]).
+    pub fn uses_reports(&self) -> bool {
+        self.uses_reports
+    }
+
     /// The HRIS fields it reads.
     pub fn reads(&self) -> impl Iterator<Item = &str> {
         self.reads.iter().map(String::as_str)
@@ -252,6 +269,13 @@ impl Expr {
             vars,
             today: today.as_deref(),
         };
+        if self.uses_reports && vars.reports.is_none() {
+            return Err(EvalError {
+                message: "reports (how many employees name this one as their manager) is not known here"
+                    .into(),
+                values: Vec::new(),
+            });
+        }
         let mut context = self.functions.new_inner_scope();
         context.set_variable_resolver(&scope);
         self.program.execute(&context).map_err(|error| {
@@ -282,7 +306,7 @@ impl Expr {
 
 /// One evaluation's variables, looked up by the name CEL meets: `hris.<field>`
 /// whole (CEL tries the qualified name before selecting a field of `hris`),
-/// `before.<field>`, `lms.<path>`, `statement.<path>` and `today`. The check
+/// `before.<field>`, `lms.<path>`, `statement.<path>`, `reports` and `today`. The check
 /// let through only names that exist; an attribute the learner or the
 /// statement lacks is null.
 struct Scope<'s, 'r> {
@@ -314,7 +338,11 @@ impl VariableResolver for Scope<'_, '_> {
         if let Some(path) = name.strip_prefix("statement.") {
             return json(self.vars.statement, path);
         }
-        (name == "today").then(|| text(self.today.map(Cow::Borrowed)))
+        match name {
+            "today" => Some(text(self.today.map(Cow::Borrowed))),
+            "reports" => (self.vars.reports).map(|count| CowVal::owned(CelInt::from(i64::from(count)))),
+            _ => None,
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use serde_json::{Map, Value as Json, json};
 use super::*;
 use crate::contract::map::map_employee;
 use crate::contract::parse;
+use crate::contract::reports::Counted;
 
 const EXPRESSIONS: &str = include_str!("../../assets/contract.expressions.toml");
 const FIELDS: &[&str] = &[
@@ -38,6 +39,7 @@ fn compile(source: &str) -> Result<Expr, ExprError> {
             tables: &tables,
             trigger: false,
             statement: false,
+            reports: false,
         },
     )
 }
@@ -57,6 +59,7 @@ fn eval_on(source: &str, record: &[(&str, &str)]) -> Result<Value, EvalError> {
         before: None,
         lms: None,
         statement: None,
+        reports: None,
     })
 }
 
@@ -251,7 +254,12 @@ fn an_empty_fallback_computes_the_value_of_an_empty_field() {
     for (fields, department, cost_center) in cases {
         let mut record = base.as_object().unwrap().clone();
         record.extend(fields.as_object().unwrap().clone());
-        let mapped = map_employee(&contract, &record).unwrap();
+        // The expressions contract reads `reports` too: nobody reports to them.
+        let counted = Counted {
+            record: &record,
+            reports: Some(0),
+        };
+        let mapped = map_employee(&contract, &counted).unwrap();
         assert!(mapped.problems.is_empty(), "{fields}: {:?}", mapped.problems);
         let lms = |name: &str| {
             mapped
@@ -542,6 +550,7 @@ fn a_trigger_reads_the_learner_as_the_lms_holds_it() {
         tables: &tables,
         trigger: true,
         statement: false,
+        reports: false,
     };
     let learner = json!({
         "userName": "ana.silva@acme.com", "active": false, "title": "Nurse",
@@ -558,6 +567,7 @@ fn a_trigger_reads_the_learner_as_the_lms_holds_it() {
             before: None,
             lms: learner,
             statement: None,
+            reports: None,
         })
         .ok()
     };
@@ -675,13 +685,17 @@ fn only_a_trigger_condition_reads_the_learner() {
     .as_object()
     .unwrap()
     .clone();
+    let counted = Counted {
+        record: &record,
+        reports: Some(0),
+    };
     let decided = |learner: Option<&Json>| {
-        let mut mapped = map_employee(&contract, &record).unwrap();
+        let mut mapped = map_employee(&contract, &counted).unwrap();
         assert!(!mapped.conditions[at], "the mapping alone leaves it false");
         crate::contract::map::change_conditions(
             &contract,
             &mut mapped,
-            &record,
+            &counted,
             None::<&Map<String, Json>>,
             learner,
         );

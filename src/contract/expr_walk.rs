@@ -97,6 +97,13 @@ impl Walk<'_> {
         }
         match &node.expr {
             Node::Ident(name) if name == "today" => Ok(()),
+            Node::Ident(name) if name == "reports" && self.declared.reports => Ok(()),
+            Node::Ident(name) if name == "reports" => self.error(
+                node,
+                "reports (how many employees name this one in [lifecycle] manager_field) is read only \
+                 in a trigger's condition, in a contract with a manager_field"
+                    .into(),
+            ),
             Node::Ident(name) if name == "hris" => self.error(
                 node,
                 "`hris` is the record: name one of its fields, as hris.firstName".into(),
@@ -116,7 +123,7 @@ impl Walk<'_> {
             ),
             Node::Ident(name) => self.error(
                 node,
-                format!("unknown name `{name}`: an expression reads hris.<field> and today (a trigger's condition before.<field> and lms.<path> too)"),
+                format!("unknown name `{name}`: an expression reads hris.<field> and today (a trigger's condition before.<field>, lms.<path> and reports too)"),
             ),
             Node::Select(select) => match &select.operand.expr {
                 Node::Ident(root) if (root == "hris" || root == "before") && self.declared.statement => self.error(

@@ -204,17 +204,15 @@ pub fn map_employee<'a, R: FieldSource + ?Sized>(
     };
     let lifecycle = &contract.lifecycle;
     let status = values.get(&lifecycle.status_field);
-    let state = match status {
-        Some(s) if lifecycle.terminated.iter().any(|t| t == s) => EmploymentState::Terminated,
-        Some(s) if lifecycle.on_leave.iter().any(|t| t == s) => EmploymentState::OnLeave,
-        Some(s) if lifecycle.active.iter().any(|t| t == s) => EmploymentState::Active,
-        other => {
+    let state = match state_of(lifecycle, status) {
+        Some(state) => state,
+        None => {
             if !problems.iter().any(|p| p.field == lifecycle.status_field) {
                 problems.push(FieldReason {
                     field: lifecycle.status_field.clone(),
                     reason: format!(
                         "\"{}\" is none of the lifecycle's statuses ({})",
-                        other.unwrap_or(""),
+                        status.unwrap_or(""),
                         [&lifecycle.active, &lifecycle.on_leave, &lifecycle.terminated]
                             .iter()
                             .flat_map(|l| l.iter().map(String::as_str))
@@ -286,6 +284,18 @@ pub fn map_employee<'a, R: FieldSource + ?Sized>(
         values,
         problems,
     })
+}
+
+/// Where a status (the lifecycle's status field's checked value) places the
+/// employee; `None` for a status the lifecycle does not list.
+pub fn state_of(lifecycle: &super::Lifecycle, status: Option<&str>) -> Option<EmploymentState> {
+    let listed = |statuses: &[String], s: &str| statuses.iter().any(|t| t == s);
+    match status? {
+        s if listed(&lifecycle.terminated, s) => Some(EmploymentState::Terminated),
+        s if listed(&lifecycle.on_leave, s) => Some(EmploymentState::OnLeave),
+        s if listed(&lifecycle.active, s) => Some(EmploymentState::Active),
+        _ => None,
+    }
 }
 
 /// The first inclusion rule the record breaks on `today` (its place in the
@@ -401,6 +411,7 @@ fn condition_holds_after<R: FieldSource + ?Sized, B: FieldSource + ?Sized>(
             before: Some(&read_before),
             lms: learner,
             statement: None,
+            reports: record.reports(),
         })
         .map_err(|error| failed(format!("failed: {error}")))?;
     match value {
@@ -448,6 +459,13 @@ pub trait FieldSource: Sync {
     fn field(&self, rule: usize, field: &str) -> Option<Cow<'_, str>> {
         let _ = rule;
         self.text(field)
+    }
+
+    /// How many employees name this one in the lifecycle's manager field
+    /// (`reports`, counted by `contract::reports`); `None` where it is not
+    /// known (a source wrapped in `reports::Counted` knows it).
+    fn reports(&self) -> Option<u32> {
+        None
     }
 }
 
@@ -522,6 +540,7 @@ fn computed_text<'a, R: FieldSource + ?Sized>(
             before: None,
             lms: None,
             statement: None,
+            reports: None,
         })
         .map_err(|error| failed(format!("failed: {error}")))?;
     let text = super::expr::value_text(&value).map_err(failed)?;

@@ -9,6 +9,7 @@ pub mod identity;
 pub mod impact;
 pub mod map;
 mod raw;
+pub mod reports;
 mod scim_path;
 pub mod triggers;
 pub mod writeback;

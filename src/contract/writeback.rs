@@ -266,6 +266,7 @@ fn quantity_of(
             before: None,
             lms: None,
             statement: Some(statement),
+            reports: None,
         })
         .map_err(|error| failed(format!("failed: {error}")))?;
     let Some(text) = super::expr::value_text(&value).map_err(failed)? else {

@@ -1,5 +1,6 @@
 //! The sandbox's admin API under `/_sandbox`, for tests, the demo and
-//! benchmarks: counts, on-demand churn, run-time faults and exports. Loopback only.
+//! benchmarks: counts, on-demand churn, supervisor changes, run-time faults and
+//! exports. Loopback only.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ pub fn router() -> Router<Arc<Shared>> {
     Router::new()
         .route("/state", get(state))
         .route("/churn", axum::routing::post(churn))
+        .route("/reassign", axum::routing::post(reassign))
         .route("/faults", get(get_faults).post(set_faults))
         .route("/export", axum::routing::post(export))
 }
@@ -135,6 +137,37 @@ async fn churn(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Re
         }
     }
     Json(json!({ "applied": applied })).into_response()
+}
+
+/// `{"employee_id": "17", "supervisor_id": "42"}` (`null`: no supervisor).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReassignRequest {
+    employee_id: String,
+    supervisor_id: Option<String>,
+}
+
+async fn reassign(State(shared): State<Arc<Shared>>, body: axum::body::Bytes) -> Response {
+    let request: ReassignRequest = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => return bad_request(format!("reassign request: {error}")),
+    };
+    let Ok(id) = request.employee_id.parse::<u32>() else {
+        return bad_request("employee_id is not a number");
+    };
+    let supervisor = match request.supervisor_id.as_deref().map(str::parse::<u32>) {
+        None => None,
+        Some(Ok(supervisor)) => Some(supervisor),
+        Some(Err(_)) => return bad_request("supervisor_id is not a number"),
+    };
+    let mut hris = shared.hris.lock();
+    match super::churn::reassign(&mut hris, id, supervisor, Timestamp::now()) {
+        Ok(changed_fields) => {
+            Json(json!({ "employee_id": request.employee_id, "changed_fields": changed_fields }))
+                .into_response()
+        }
+        Err(error) => (StatusCode::CONFLICT, Json(json!({"error": error.to_string()}))).into_response(),
+    }
 }
 
 async fn get_faults(State(shared): State<Arc<Shared>>) -> Json<Faults> {

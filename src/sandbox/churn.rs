@@ -85,6 +85,30 @@ pub enum ChurnError {
     NobodyEligible(ChurnKind),
     #[error("a hire creates a new employee; it takes no employee_id")]
     HireWithId,
+    #[error("employee {0} cannot be their own supervisor")]
+    OwnSupervisor(u32),
+}
+
+/// Gives employee `id` another supervisor (`None`: none), as an operator would:
+/// not random churn, so tests can make someone a manager on demand.
+pub fn reassign(
+    hris: &mut HrisState,
+    id: u32,
+    supervisor: Option<u32>,
+    at: Timestamp,
+) -> Result<Vec<&'static str>, ChurnError> {
+    if let Some(supervisor) = supervisor {
+        if supervisor == id {
+            return Err(ChurnError::OwnSupervisor(id));
+        }
+        hris.get(supervisor)
+            .ok_or(ChurnError::UnknownEmployee(supervisor))?;
+    }
+    let employee = hris.get_mut(id).ok_or(ChurnError::UnknownEmployee(id))?;
+    employee.supervisor_id = supervisor;
+    let changed = vec!["supervisorEId"];
+    hris.record_change(id, ChangeAction::Updated, changed.clone(), at);
+    Ok(changed)
 }
 
 /// The churn generator's own random stream, so a seed replays the same changes.
@@ -345,6 +369,29 @@ mod tests {
         );
         assert_eq!(
             churn.apply(&mut hris, ChurnKind::Leave, Some(999_999), at),
+            Err(ChurnError::UnknownEmployee(999_999))
+        );
+    }
+
+    #[test]
+    fn a_reassignment_changes_the_supervisor_and_marks_the_change() {
+        let mut hris = hris(50);
+        let at = Timestamp::from_second(1_800_000_000).unwrap();
+        let (id, supervisor) = (hris.employees[3].id, hris.employees[7].id);
+        assert_eq!(
+            reassign(&mut hris, id, Some(supervisor), at),
+            Ok(vec!["supervisorEId"])
+        );
+        assert_eq!(hris.get(id).unwrap().supervisor_id, Some(supervisor));
+        assert_eq!(hris.get(id).unwrap().last_changed, at);
+        assert_eq!(reassign(&mut hris, id, None, at), Ok(vec!["supervisorEId"]));
+        assert_eq!(hris.get(id).unwrap().supervisor_id, None);
+        assert_eq!(
+            reassign(&mut hris, id, Some(id), at),
+            Err(ChurnError::OwnSupervisor(id))
+        );
+        assert_eq!(
+            reassign(&mut hris, id, Some(999_999), at),
             Err(ChurnError::UnknownEmployee(999_999))
         );
     }

@@ -29,6 +29,7 @@ mod parallel;
 pub mod private_files;
 mod queries;
 mod reconcile;
+mod reports;
 mod retention;
 mod schema;
 mod shadow;

@@ -425,6 +425,16 @@ CREATE INDEX IF NOT EXISTS events_finished ON events (updated_at, id)
 "#,
     LEASES,
     ENGINES,
+    r#"
+-- Whom each employee counts as a report of, by the last record applied (kept
+-- under a contract that names a manager field): the count a "became a manager"
+-- trigger reads, one index lookup per manager. Fills as changes apply.
+CREATE TABLE IF NOT EXISTS reports_to (
+    employee_id TEXT PRIMARY KEY,
+    manager_id  TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS reports_to_manager ON reports_to (manager_id);
+"#,
 ];
 
 /// Duties that must run once across engines, each held by a lease (`store/lease.rs`).

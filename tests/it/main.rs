@@ -35,6 +35,7 @@ mod console_trace;
 mod contract_check;
 mod contract_expressions;
 mod contract_preview;
+mod contract_reports;
 mod contract_triggers;
 mod demo_tmux;
 mod doctor;

@@ -9,6 +9,7 @@ pub mod link;
 pub mod manager_waits;
 pub mod outcome;
 pub mod plan;
+pub mod reports;
 pub mod resolve;
 pub mod safety;
 pub mod shadow;
@@ -30,11 +31,13 @@ use crate::contract::Contract;
 use crate::contract::OnExit;
 use crate::contract::identity::identity_keys;
 use crate::contract::map::{MappedEmployee, change_conditions, map_employee};
+use crate::contract::reports::{Counted, reports_to_in};
 use crate::contract::triggers::groups_to_leave;
 use crate::engine::apply::enrol::Enroller;
 use crate::engine::apply::learner_lookup::{Created, Preload, user_name_of};
 use crate::engine::apply::outcome::{Failure, Membership, Outcome, Written};
 use crate::engine::apply::plan::{Changes, ManagerRef, Plan, plan};
+use crate::engine::apply::reports::ReportsTo;
 use crate::engine::apply::shadow::PlannedWrite;
 use crate::engine::apply::supersede::Newest;
 use crate::engine::intake::duplicates::{self, Sighting, Verdict};
@@ -135,6 +138,7 @@ impl Applier {
             outcome,
             sighting: learned.sighting,
             record: learned.record,
+            reports_to: learned.reports_to,
         }
     }
 
@@ -191,10 +195,24 @@ impl Applier {
             }
             Newest::Superseded(why) => return Ok(Outcome::Superseded { why }),
         };
+        let reads_reports = contract.reads_reports();
+        let keeps_reports = contract.lifecycle.manager_field.is_some();
+        let reports_to = |manager: Option<&str>| ReportsTo {
+            manager: manager.map(str::to_string),
+            read: reads_reports,
+        };
         let Some(record) = record else {
+            if keeps_reports && is_gone(event, gone) {
+                learned.reports_to = Some(reports_to(None));
+            }
             let learner = self.find_learner(event, None).await?;
             return self.without_fields(event, learner, gone).await;
         };
+        // Whom the record makes them a report of, read as the reconciliation
+        // reads it (a record held or refused below counts there too).
+        if keeps_reports {
+            learned.reports_to = Some(reports_to(reports_to_in(&contract, record).as_deref()));
+        }
         // A newcomer to a suspected duplicate group is held before anything is written.
         let keys = identity_keys(&contract, record);
         if !keys.employee_id.is_empty() {
@@ -206,13 +224,20 @@ impl Applier {
                 }
             }
         }
-        let mut mapped = match map_employee(&contract, record) {
+        // `reports` is a fact about other records: the count the store keeps.
+        let counted = Counted {
+            record,
+            reports: reads_reports
+                .then(|| self.store.reports_of(&event.employee_id))
+                .transpose()?,
+        };
+        let mut mapped = match map_employee(&contract, &counted) {
             Ok(mapped) => mapped,
             Err(reasons) => return Ok(Outcome::Rejected(reasons)),
         };
         let learner = self.find_learner(event, user_name_of(&mapped)).await?;
         let resource = learner.as_ref().map(|u| &u.resource);
-        self.decide_beyond_record(&contract, &mut mapped, record, &event.employee_id, resource)?;
+        self.decide_beyond_record(&contract, &mut mapped, &counted, &event.employee_id, resource)?;
         let manager = match &mapped.manager_id {
             Some(manager_id) if mapped.should_be_active(&contract) => self.manager_ref(manager_id).await?,
             _ => ManagerRef::None,
@@ -431,9 +456,7 @@ impl Applier {
         learner: Option<ScimUser>,
         gone: bool,
     ) -> Result<Outcome, Failure> {
-        let gone =
-            gone || event.kind.eq_ignore_ascii_case("deleted") || event.kind.eq_ignore_ascii_case("missing");
-        if !gone {
+        if !is_gone(event, gone) {
             return Ok(Outcome::Rejected(vec![FieldReason {
                 field: "fields".into(),
                 reason: format!("a \"{}\" change must carry the employee's fields", event.kind),
@@ -534,11 +557,11 @@ impl Applier {
     /// Decides the trigger conditions the record alone does not
     /// (`map::change_conditions`): with the record last applied for the
     /// employee and the learner the LMS holds. The sync and `trace` both ask here.
-    fn decide_beyond_record(
+    fn decide_beyond_record<R: crate::contract::map::FieldSource + ?Sized>(
         &self,
         contract: &Contract,
         mapped: &mut MappedEmployee<'_>,
-        record: &Map<String, Value>,
+        record: &R,
         employee_id: &str,
         learner: Option<&Value>,
     ) -> Result<(), StoreError> {
@@ -644,6 +667,12 @@ impl Applier {
     }
 }
 
+/// Whether a change without a record says the employee is gone: the HRIS could
+/// not find them (`gone`), deleted them, or a full pull no longer lists them.
+fn is_gone(event: &Event, gone: bool) -> bool {
+    gone || event.kind.eq_ignore_ascii_case("deleted") || event.kind.eq_ignore_ascii_case("missing")
+}
+
 /// How an update of a learner is audited: a deactivation, a reactivation, or an update.
 fn update_action(changes: &Changes, deactivates: bool) -> AuditAction {
     let reactivates = changes.after.get("active") == Some(&Value::Bool(true))
@@ -665,12 +694,16 @@ pub struct Attempt {
     pub sighting: Option<Sighting>,
     /// The record the attempt went by; it is the employee's newest once applied.
     pub record: Option<RecordStamp>,
+    /// Whom that record makes the employee a report of, when the contract
+    /// names a manager field (`None`: not learned).
+    pub reports_to: Option<ReportsTo>,
 }
 
 #[derive(Default)]
 struct Learned {
     sighting: Option<Sighting>,
     record: Option<RecordStamp>,
+    reports_to: Option<ReportsTo>,
 }
 
 /// The learner's own write that reached the LMS, before enrolment.

@@ -7,6 +7,7 @@ use jiff::civil::Date;
 use serde_json::{Map, Value, json};
 
 use crate::contract::map::map_employee;
+use crate::contract::reports::Counted;
 use crate::contract::triggers::groups_for;
 use crate::contract::{Contract, parse};
 use crate::engine::apply::plan::{ManagerRef, Plan, assess};
@@ -38,8 +39,18 @@ fn record(hire: &str, department: &str) -> Map<String, Value> {
     .clone()
 }
 
+/// The record as the sync maps it for someone nobody names as their manager
+/// (the "people manager" trigger reads `reports`).
+fn nobody_reports(record: &Map<String, Value>) -> Counted<'_, Map<String, Value>> {
+    Counted {
+        record,
+        reports: Some(0),
+    }
+}
+
 fn plan_for(contract: &Contract, record: &Map<String, Value>) -> Plan {
-    let mapped = map_employee(contract, record).unwrap();
+    let counted = nobody_reports(record);
+    let mapped = map_employee(contract, &counted).unwrap();
     assess(
         contract,
         &mapped,
@@ -70,7 +81,8 @@ fn a_future_hire_is_created_fourteen_days_ahead_and_not_fifteen() {
     ] {
         let hire = days(today, ahead);
         let record = record(&hire.to_string(), "Sales");
-        let mapped = map_employee(&contract, &record).unwrap();
+        let counted = nobody_reports(&record);
+        let mapped = map_employee(&contract, &counted).unwrap();
         assert!(mapped.problems.is_empty(), "{ahead}: {:?}", mapped.problems);
         assert_eq!(mapped.in_scope, in_scope, "{ahead} days ahead");
         assert_eq!(
@@ -190,7 +202,8 @@ fn a_trigger_condition_decides_alone_or_narrows_its_kind() {
     let groups = |hire: Date, location: &str| {
         let mut record = record(&hire.to_string(), "Sales");
         record.insert("location".into(), json!(location));
-        let mapped = map_employee(&contract, &record).unwrap();
+        let counted = nobody_reports(&record);
+        let mapped = map_employee(&contract, &counted).unwrap();
         assert!(mapped.problems.is_empty(), "{:?}", mapped.problems);
         groups_for(&contract, &mapped, today)
     };
@@ -410,8 +423,9 @@ fn a_change_trigger_reads_the_previous_record_and_only_a_condition_may() {
     let mut was = now.clone();
     was.insert("location".into(), json!("London"));
     let groups = |before: Option<&Map<String, Value>>| {
-        let mut mapped = map_employee(&contract, &now).unwrap();
-        change_conditions(&contract, &mut mapped, &now, before, None);
+        let counted = nobody_reports(&now);
+        let mut mapped = map_employee(&contract, &counted).unwrap();
+        change_conditions(&contract, &mut mapped, &counted, before, None);
         assert!(mapped.problems.is_empty(), "{:?}", mapped.problems);
         groups_for(&contract, &mapped, today)
     };

@@ -88,6 +88,10 @@ pub struct Trace {
     pub lifecycle: Option<Decided>,
     /// In or out of scope, naming the inclusion rule that decided it.
     pub scope: Option<Decided>,
+    /// How many employees name them as their manager (`reports`), when a
+    /// trigger's condition reads it: the count the sync reads.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reports: Option<u32>,
     /// Each contract field: the HRIS value, the rule applied, the LMS value.
     pub fields: Vec<FieldExplained>,
     pub learner: Option<LearnerFound>,
@@ -130,6 +134,11 @@ impl Trace {
         }
         if let Some(scope) = &self.scope {
             lines.push(format!("  scope       {}: {}", scope.outcome, text(&scope.by)));
+        }
+        if let Some(reports) = self.reports {
+            lines.push(format!(
+                "  reports     {reports} (employees naming them as their manager)"
+            ));
         }
         if !self.fields.is_empty() {
             lines.push("  fields".into());
@@ -309,6 +318,7 @@ impl Applier {
             hris: record.clone(),
             lifecycle: None,
             scope: None,
+            reports: None,
             fields: Vec::new(),
             learner: None,
             plan: Decided::new("nothing", ""),
@@ -342,7 +352,16 @@ impl Applier {
             return Ok(trace);
         };
         trace.fields = explain_fields(&contract, &record);
-        let mapped = match map_employee(&contract, &record) {
+        // `reports` as the sync reads it: the count the store keeps.
+        let counted = crate::contract::reports::Counted {
+            record: &record,
+            reports: contract
+                .reads_reports()
+                .then(|| self.store.reports_of(employee_id))
+                .transpose()?,
+        };
+        trace.reports = counted.reports;
+        let mapped = match map_employee(&contract, &counted) {
             Ok(mapped) => mapped,
             Err(reasons) => {
                 let why = crate::model::FieldReason::summary(&reasons);
@@ -406,7 +425,7 @@ impl Applier {
         // The triggers the sync decides with the learner and the last record applied, as it does.
         let mut mapped = mapped;
         let learner = found.as_ref().map(|(u, _)| &u.resource);
-        self.decide_beyond_record(&contract, &mut mapped, &record, employee_id, learner)?;
+        self.decide_beyond_record(&contract, &mut mapped, &counted, employee_id, learner)?;
         let manager = match &mapped.manager_id {
             Some(manager_id) if mapped.should_be_active(&contract) => self.manager_ref(manager_id).await?,
             _ => ManagerRef::None,

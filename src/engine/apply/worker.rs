@@ -55,6 +55,8 @@ struct Finished {
     sighting: Option<crate::engine::intake::duplicates::Sighting>,
     /// The HRIS record the attempt went by (HRIS → LMS only): the employee's newest once applied.
     record: Option<RecordStamp>,
+    /// Whom that record makes the employee a report of (a contract with a manager field).
+    reports_to: Option<crate::engine::apply::reports::ReportsTo>,
 }
 
 /// What the worker still needs of a journaled event (not its payload).
@@ -256,6 +258,7 @@ impl Worker {
                                 outcome: panicked(&trouble, &event, &*panic),
                                 sighting: None,
                                 record: None,
+                                reports_to: None,
                             });
                         Done {
                             finished: vec![Finished {
@@ -264,6 +267,7 @@ impl Worker {
                                 cut_off,
                                 sighting: attempt.sighting,
                                 record: attempt.record,
+                                reports_to: attempt.reports_to,
                             }],
                             untried: Vec::new(),
                         }
@@ -291,6 +295,7 @@ impl Worker {
                                 cut_off,
                                 sighting: None,
                                 record: None,
+                                reports_to: None,
                             })
                             .collect();
                         Done {
@@ -414,6 +419,7 @@ fn journal_outcomes(
         cut_off,
         sighting,
         record: applied,
+        reports_to,
     } in finished
     {
         let status = match record(tx, event, outcome, retry) {
@@ -441,6 +447,10 @@ fn journal_outcomes(
         };
         if let (Some(stamp), EventStatus::Applied | EventStatus::Unchanged) = (applied, status) {
             tx.set_applied_record(&event.employee_id, stamp, event.id)?;
+        }
+        // A manager whose count this record changed is decided again.
+        if let Some(reports_to) = reports_to {
+            crate::engine::apply::reports::record_reports_to(tx, &event.employee_id, event.id, reports_to)?;
         }
         results.push((JournaledEvent::of(event, outcome), status));
         if let Some(sighting) = sighting {

@@ -16,6 +16,7 @@ use crate::config::SafetyThreshold;
 use crate::connectors::roles::{EmployeeSource, LearnerTarget, ScimUser};
 use crate::contract::Contract;
 use crate::contract::map::{MappedEmployee, map_employee};
+use crate::contract::reports::{Counted, ReportCounts};
 use crate::engine::apply::learner_lookup::Preload;
 use crate::engine::apply::plan::{ManagerRef, Plan, plan};
 use crate::engine::apply::supersede;
@@ -197,6 +198,8 @@ fn events_for(
     let mut ordered: Vec<(usize, Map<String, Value>)> =
         employees.into_iter().map(|e| (depth(&id_of(&e)), e)).collect();
     ordered.sort_by_key(|(depth, _)| *depth);
+    // A resync judges each record as the applier will, `reports` included.
+    let counts = ReportCounts::of_list(contract, ordered.iter().map(|(_, fields)| fields));
     let mut events = Vec::with_capacity(ordered.len());
     let mut deactivations = Vec::new();
     let mut seen = std::collections::HashSet::with_capacity(ordered.len());
@@ -206,7 +209,11 @@ fn events_for(
             continue;
         }
         seen.insert(employee_id.clone());
-        let mapped = map_employee(contract, &fields);
+        let counted = Counted {
+            record: &fields,
+            reports: counts.as_ref().map(|c| c.of(&employee_id)),
+        };
+        let mapped = map_employee(contract, &counted);
         if mode == Mode::Resync && !differs(contract, mapped.as_ref().ok(), preload, today) {
             continue;
         }

@@ -15,6 +15,7 @@ use crate::config::SafetyThreshold;
 use crate::connectors::roles::EmployeeSource;
 use crate::contract::Contract;
 use crate::contract::impact::{Impact, Preview};
+use crate::contract::reports::{Counted, ReportCounts};
 use crate::engine::intake::initial_load::hris_fields;
 use crate::engine::reconcile::rows::{Employees, Record};
 
@@ -135,6 +136,9 @@ pub fn impact_of(
 ) -> Impact {
     let by_rule_old = employees.columns_of(old);
     let by_rule_new = employees.columns_of(new);
+    // `reports` as each contract counts it over the whole list.
+    let counts_old = employees.report_counts(old, &by_rule_old);
+    let counts_new = employees.report_counts(new, &by_rule_new);
     // The two contracts number their fields apart: each reads through its own columns.
     let mut preview = Preview::new(old, new, today, examples);
     let (columns, mut cells) = (employees.rows.columns(), Vec::new());
@@ -150,6 +154,19 @@ pub fn impact_of(
                 columns,
                 cells: &cells,
                 by_rule: &by_rule_new,
+            },
+        );
+        let reports = |counts: &Option<ReportCounts>, contract: &Contract, view: &Record<'_>| {
+            counts.as_ref().map(|c| c.of_record(contract, view))
+        };
+        let (old_view, new_view) = (
+            Counted {
+                reports: reports(&counts_old, old, &old_view),
+                record: &old_view,
+            },
+            Counted {
+                reports: reports(&counts_new, new, &new_view),
+                record: &new_view,
             },
         );
         preview.add_each(&old_view, &new_view);

@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::connectors::csv_files::{ACTIVE, FeedLearner, GROUPS};
 use crate::contract::Contract;
 use crate::contract::map::{FieldSource, Wanted, map_employee};
+use crate::contract::reports::{Counted, ReportCounts};
 use crate::contract::triggers::groups_for;
 use crate::model::parallel::{Difference, LEARNER};
 
@@ -31,13 +32,18 @@ pub struct Comparison {
 /// Values are keyed by contract field name, the employee id under `key`.
 pub fn desired<'r, R: FieldSource + ?Sized + 'r>(
     contract: &Contract,
-    records: impl IntoIterator<Item = &'r R>,
+    records: impl IntoIterator<Item = &'r R> + Clone,
     today: Date,
 ) -> Vec<FeedLearner> {
     let key = contract.key_field().name.clone();
     let mut learners = Vec::new();
+    let counts = ReportCounts::of_list(contract, records.clone());
     for record in records {
-        let Ok(mapped) = map_employee(contract, record) else {
+        let record = Counted {
+            reports: counts.as_ref().map(|c| c.of_record(contract, record)),
+            record,
+        };
+        let Ok(mapped) = map_employee(contract, &record) else {
             continue;
         };
         let active = mapped.should_be_active(contract);

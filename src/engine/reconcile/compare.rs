@@ -17,6 +17,7 @@ use super::rows::{
 };
 use crate::contract::Contract;
 use crate::contract::map::{EmploymentState, FieldSource, LmsValue, map_employee};
+use crate::contract::reports::{Counted, ReportCounts};
 use crate::contract::triggers::groups_to_leave;
 use crate::engine::apply::plan::{Current, LearnerState, ManagerRef, Plan, assess, groups_for};
 use crate::engine::intake::duplicates::groups_of;
@@ -92,6 +93,8 @@ pub fn compare(contract: &Contract, employees: &Employees, learners: &Learners, 
         .clamp(1, 8);
     let index = join_index(learners);
     let by_rule = employees.columns_of(contract);
+    let counts = employees.report_counts(contract, &by_rule);
+    let counts = counts.as_ref();
     let rows = employees.rows.len();
     let chunk = rows.div_ceil(threads).max(1);
     let (index, by_rule) = (&index, by_rule.as_slice());
@@ -100,8 +103,17 @@ pub fn compare(contract: &Contract, employees: &Employees, learners: &Learners, 
             .step_by(chunk)
             .map(|start| {
                 let range = start..(start + chunk).min(rows);
-                scope
-                    .spawn(move || compare_range(contract, employees, learners, index, by_rule, range, today))
+                scope.spawn(move || {
+                    compare_range(
+                        contract,
+                        (employees, counts),
+                        learners,
+                        index,
+                        by_rule,
+                        range,
+                        today,
+                    )
+                })
             })
             .collect();
         handles
@@ -142,7 +154,7 @@ pub fn compare(contract: &Contract, employees: &Employees, learners: &Learners, 
 /// The findings for employees `range`, and the learner rows they matched.
 fn compare_range(
     contract: &Contract,
-    employees: &Employees,
+    (employees, counts): (&Employees, Option<&ReportCounts>),
     learners: &Learners,
     index: &JoinIndex<'_>,
     by_rule: &[Option<usize>],
@@ -180,9 +192,13 @@ fn compare_range(
             learners,
             cells: &learner_cells,
         });
+        let counted = Counted {
+            record: &record,
+            reports: counts.map(|c| c.of(employee_id)),
+        };
         judge(
             contract,
-            &record,
+            &counted,
             employee_id,
             learner.as_ref(),
             manager_learner,

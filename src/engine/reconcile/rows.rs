@@ -17,6 +17,7 @@ use crate::connectors::roles::{GroupMembers, ScimUser};
 use crate::contract::Contract;
 use crate::contract::ScimPath;
 use crate::contract::map::FieldSource;
+use crate::contract::reports::ReportCounts;
 
 /// Distinct values a column interns; later new values are kept in the record
 /// (an id or an email column fills this and stops).
@@ -273,6 +274,25 @@ impl Employees {
                     .and_then(|hris| self.rows.columns.binary_search_by(|c| c.as_str().cmp(hris)).ok())
             })
             .collect()
+    }
+
+    /// Each manager's `reports` among these employees, read through `by_rule`
+    /// (`columns_of`); `None` when the contract's triggers do not read it.
+    pub fn report_counts(&self, contract: &Contract, by_rule: &[Option<usize>]) -> Option<ReportCounts> {
+        if !contract.reads_reports() {
+            return None;
+        }
+        let (mut counts, mut cells) = (ReportCounts::default(), Vec::new());
+        for row in 0..self.rows.len() {
+            self.rows.row(row, &mut cells);
+            let record = Record {
+                columns: &self.rows.columns,
+                cells: &cells,
+                by_rule,
+            };
+            counts.add(contract, &record);
+        }
+        Some(counts)
     }
 }
 
