@@ -507,3 +507,42 @@ fn y_copies_the_selected_event_for_osc52() {
         serde_json::json!(console.state.panes.events.list.selected_row().expect("row").id)
     );
 }
+
+/// A broken expression typed into the editor is refused there, before it can
+/// be applied, with the line and column `contract check` gives, and nothing is
+/// asked of the engine.
+#[test]
+fn a_broken_expression_is_refused_in_the_editor_with_its_line_and_column() {
+    let fixture = fixture();
+    let mut console = console(&fixture, false);
+    press(&mut console, "5e");
+    // To the end of the last line.
+    for _ in 0..CONTRACT.lines().count() {
+        console.key(key(KeyCode::Down));
+    }
+    console.key(key(KeyCode::End));
+    for line in [
+        "[[field]]",
+        "name = \"login\"",
+        "hris_expr = 'lower(hris.firstNme)'",
+        "scim = \"displayName\"",
+        "type = \"string\"",
+        "owner = \"hris\"",
+    ] {
+        console.key(key(KeyCode::Enter));
+        press(&mut console, line);
+    }
+    console.key(ctrl('s'));
+    let shown = screen(&mut console, 160, 48);
+    // The editor's text is the shipped contract with six lines added after its last.
+    let line = CONTRACT.trim_end_matches('\n').lines().count() + 3;
+    let column = "hris_expr = 'lower(hris.".chars().count() + 1;
+    assert!(shown.contains("refused, 1 problem(s)"), "{shown}");
+    assert!(
+        shown.contains(&format!(
+            "line {line}, column {column}: field \"login\": hris_expr: hris.firstNme is not an HRIS field"
+        )),
+        "{shown}"
+    );
+    assert_eq!(fixture.store.contract_requested().expect("control"), None);
+}
