@@ -538,6 +538,7 @@ pub async fn start_with_listener(
         hris_kind: config.hris.kind,
         export_outbox: config.hris.files.as_ref().map(|feed| feed.outbox.clone()),
         shadow: shadow.clone(),
+        lease_time: config.lease_time,
     };
     let alerts = operator::alerts::Alerts {
         notifier: notifier.clone(),

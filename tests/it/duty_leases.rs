@@ -48,7 +48,10 @@ async fn started() -> common::World {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_engine_holds_each_duty_and_status_lists_it_alive() {
     let mut world = started().await;
-    until("every duty held", Duration::from_secs(20), || duties(&world) == EVERY_DUTY).await;
+    until("every duty held", Duration::from_secs(20), || {
+        duties(&world) == EVERY_DUTY
+    })
+    .await;
 
     let status = status_json(&world);
     let engines = status["engines"].as_array().expect("engines are listed");
@@ -60,12 +63,25 @@ async fn a_running_engine_holds_each_duty_and_status_lists_it_alive() {
     assert_eq!(engine["live"], true);
     assert_eq!(engine["duties"], serde_json::json!(EVERY_DUTY));
     // The initial load's lease was let go once the load was journaled.
-    assert!(!engine["duties"].as_array().unwrap().contains(&"initial load".into()));
+    assert!(
+        !engine["duties"]
+            .as_array()
+            .unwrap()
+            .contains(&"initial load".into())
+    );
 
     // It keeps saying it is alive.
     let first = world.store().engines(LEASE).unwrap()[0].heartbeat_at;
     until("a later heartbeat", Duration::from_secs(10), || {
         world.store().engines(LEASE).unwrap()[0].heartbeat_at > first
+    })
+    .await;
+
+    // The status the console's header reads counts it.
+    until("the live engines published", Duration::from_secs(10), || {
+        hrsync::engine::operator::status::EngineStatus::read(world.store())
+            .unwrap()
+            .is_some_and(|s| s.live_engines == Some(1))
     })
     .await;
 
@@ -77,7 +93,8 @@ async fn a_running_engine_holds_each_duty_and_status_lists_it_alive() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("engines: 1 live"), "{text}");
     assert!(
-        text.contains(&format!("{id} on ")) && text.contains("holds lrs reader, poller, reconciliation schedule"),
+        text.contains(&format!("{id} on "))
+            && text.contains("holds lrs reader, poller, reconciliation schedule"),
         "{text}"
     );
     world.stop().await;
@@ -86,7 +103,10 @@ async fn a_running_engine_holds_each_duty_and_status_lists_it_alive() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_duty_taken_away_is_stopped_and_taken_again_once_free() {
     let mut world = started().await;
-    until("every duty held", Duration::from_secs(20), || duties(&world) == EVERY_DUTY).await;
+    until("every duty held", Duration::from_secs(20), || {
+        duties(&world) == EVERY_DUTY
+    })
+    .await;
     let ours = world.engine().duties.engine().id.clone();
     let before = token_of(&world, "poller");
 
@@ -101,8 +121,14 @@ async fn a_duty_taken_away_is_stopped_and_taken_again_once_free() {
         )
         .unwrap();
     let taken = Instant::now();
-    until("the poller stopped", LEASE, || !duties(&world).contains(&"poller".to_string())).await;
-    assert!(taken.elapsed() < Duration::from_secs(2), "stopped while the other held it");
+    until("the poller stopped", LEASE, || {
+        !duties(&world).contains(&"poller".to_string())
+    })
+    .await;
+    assert!(
+        taken.elapsed() < Duration::from_secs(2),
+        "stopped while the other held it"
+    );
     let holder = holder_of(&world, "poller");
     assert_eq!(holder.holder, "another engine", "not taken back while held");
     // The other duties are untouched.
@@ -121,7 +147,10 @@ async fn a_duty_taken_away_is_stopped_and_taken_again_once_free() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clean_stop_lets_every_lease_go() {
     let mut world = started().await;
-    until("every duty held", Duration::from_secs(20), || duties(&world) == EVERY_DUTY).await;
+    until("every duty held", Duration::from_secs(20), || {
+        duties(&world) == EVERY_DUTY
+    })
+    .await;
     let store = world.store().clone();
     world.stop().await;
     let now = jiff::Timestamp::now();
