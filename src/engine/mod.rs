@@ -274,6 +274,7 @@ pub async fn start_with_listener(
                 connections.employees.as_ref(),
                 learners.as_ref(),
                 config.safety,
+                Some(held.lease()),
             );
             let lost = held.lost();
             let loaded = tokio::select! {

@@ -141,6 +141,38 @@ async fn a_duty_taken_away_is_stopped_and_taken_again_once_free() {
     let again = holder_of(&world, "poller");
     assert_eq!(again.holder, ours);
     assert!(again.token > before + 1, "{again:?}");
+    // A poll still under the first lease is refused whole: its cursor does not move.
+    let cursor = world.store().cursor("hris_poll").unwrap();
+    let old = hrsync::store::Lease {
+        duty: "poller".into(),
+        holder: ours.clone(),
+        token: before,
+        expires_at: jiff::Timestamp::now(),
+        held_until: Instant::now(),
+    };
+    let contract = hrsync::contract::parse(common::CONTRACT).unwrap();
+    let hris = hrsync::connectors::HrisClient::new(
+        &world.config.hris.api_base,
+        world.config.hris.api_key.clone(),
+        hrsync::engine::read_retry::read_backoff(&Default::default()),
+    )
+    .unwrap();
+    let refused = hrsync::engine::intake::poll::poll_once(
+        world.store(),
+        &contract,
+        &hris,
+        world.config.safety,
+        Some(&old),
+    )
+    .await
+    .expect_err("the fence refuses the old holder");
+    assert!(
+        refused
+            .to_string()
+            .contains("the lease on poller is no longer held"),
+        "{refused}"
+    );
+    assert_eq!(world.store().cursor("hris_poll").unwrap(), cursor);
     world.stop().await;
 }
 

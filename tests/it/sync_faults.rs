@@ -245,6 +245,7 @@ async fn an_empty_hris_list_trips_the_safety_threshold_and_nobody_is_deactivated
         &scim,
         config.safety,
         hrsync::engine::intake::initial_load::Mode::Resync,
+        None,
     )
     .await
     .unwrap();
