@@ -4,6 +4,7 @@ mod audit;
 mod console;
 mod doctor;
 mod doctor_feed;
+mod engines;
 mod ops;
 pub mod out;
 mod parallel;

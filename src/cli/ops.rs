@@ -47,6 +47,16 @@ impl StoreArgs {
             .with_context(|| format!("opening the store {} read-only", path.display()))
     }
 
+    /// The live window of `hrsync status`: `[store] lease_seconds` of the
+    /// configuration, else its default.
+    fn lease_time(&self) -> std::time::Duration {
+        let configured = self.config.as_deref().and_then(|path| {
+            let text = std::fs::read_to_string(path).ok()?;
+            Config::parse(path, &text, |_| Some("unused".into())).ok()
+        });
+        configured.map_or(crate::config::DEFAULT_LEASE_TIME, |c| c.lease_time)
+    }
+
     fn existing_path(&self) -> anyhow::Result<PathBuf> {
         let path = match (&self.db, &self.config) {
             (Some(db), _) => db.clone(),
@@ -232,10 +242,13 @@ pub fn status(args: &StoreArgs) -> anyhow::Result<ExitCode> {
     let now = jiff::Timestamp::now();
     let stale = engine.as_ref().is_none_or(|e| e.is_stale(now));
     let pause = crate::engine::operator::status::pause_requested(&store)?;
+    // A store an older hrsync made read-only has no engines table: said, not fatal.
+    let engines = crate::store::Engines::engines(&store, args.lease_time()).map_err(|e| e.to_string());
     if args.json {
         print_json(
             &json!({ "store": store.path(), "counts": counts, "poll_cursor": poll, "initial_load_done": loaded,
-                    "engine": engine, "engine_status_stale": stale, "pause_requested": pause }),
+                    "engine": engine, "engine_status_stale": stale, "pause_requested": pause,
+                    "engines": engines.as_ref().ok().map(|e| super::engines::as_json(e)) }),
         )?;
     } else {
         use crate::console::sanitise::on_stdout;
@@ -274,6 +287,10 @@ pub fn status(args: &StoreArgs) -> anyhow::Result<ExitCode> {
         }
         for problem in engine.iter().flat_map(|e| &e.problems) {
             say!("  problem: {}", on_stdout(problem))?;
+        }
+        match &engines {
+            Ok(engines) => super::engines::say_engines(engines, now)?,
+            Err(error) => say!("engines: cannot be read: {}", on_stdout(error))?,
         }
         say!("store {}", store.path().display())?;
         say!(

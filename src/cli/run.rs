@@ -101,6 +101,7 @@ pub fn sandbox_config_from(
         store_path: store_path.to_path_buf(),
         store_url: None,
         keep_finished: crate::config::DEFAULT_KEEP_FINISHED,
+        lease_time: crate::config::DEFAULT_LEASE_TIME,
         contract_path: contract_path.to_path_buf(),
         retry: RetryPolicy {
             attempts: 3,

@@ -22,6 +22,9 @@ pub use crate::model::connections::{
 /// `[store] keep_days` when the file does not say: 90 days.
 pub const DEFAULT_KEEP_FINISHED: Duration = Duration::from_secs(90 * 86_400);
 
+/// `[store] lease_seconds` when the file does not say: 15 seconds.
+pub const DEFAULT_LEASE_TIME: Duration = Duration::from_secs(15);
+
 /// A loaded configuration, secrets resolved, paths made absolute against the file's folder.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -39,6 +42,9 @@ pub struct Config {
     /// `[store] keep_days` (default 90): how long a finished event keeps its
     /// payload and write bodies before compaction drops them (its row stays).
     pub keep_finished: Duration,
+    /// `[store] lease_seconds` (default 15): how long a once-only duty's lease
+    /// lasts unless renewed; an engine that stops renewing loses its duties after it.
+    pub lease_time: Duration,
     pub contract_path: PathBuf,
     pub retry: RetryPolicy,
     pub poll_interval: Duration,

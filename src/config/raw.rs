@@ -136,6 +136,8 @@ struct RawStore {
     password_env: Option<Spanned<String>>,
     /// Days a finished event keeps its payload and write bodies (default 90).
     keep_days: Option<Spanned<f64>>,
+    /// Seconds a duty's lease lasts unless renewed (default 15).
+    lease_seconds: Option<Spanned<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -800,6 +802,18 @@ pub(super) fn resolve(
             Some(days) => match Duration::try_from_secs_f64(*days.get_ref() * 86_400.0) {
                 Ok(keep) if !keep.is_zero() => keep,
                 _ => return Err(r.invalid(days, "[store] keep_days must be a number of days > 0")),
+            },
+        },
+        lease_time: match &raw.store.lease_seconds {
+            None => super::DEFAULT_LEASE_TIME,
+            Some(seconds) => match Duration::try_from_secs_f64(*seconds.get_ref()) {
+                Ok(time) if time >= Duration::from_secs(1) && time <= Duration::from_secs(3600) => time,
+                _ => {
+                    return Err(r.invalid(
+                        seconds,
+                        "[store] lease_seconds must be a number of seconds from 1 to 3600",
+                    ));
+                }
             },
         },
         contract_path,

@@ -560,3 +560,21 @@ fn a_bad_store_url_is_refused_saying_what_is_wrong() {
         "{missing}"
     );
 }
+
+#[test]
+fn lease_seconds_is_fifteen_unless_said_and_checked() {
+    assert_eq!(
+        parse(EXAMPLE).unwrap().lease_time,
+        crate::config::DEFAULT_LEASE_TIME
+    );
+    let said = parse(&with_store("lease_seconds = 4.5")).unwrap();
+    assert_eq!(said.lease_time, std::time::Duration::from_millis(4500));
+    for bad in ["0", "0.5", "-3", "7200"] {
+        let error = problem(&with_store(&format!("lease_seconds = {bad}")));
+        assert!(
+            error.contains("[store] lease_seconds must be a number of seconds from 1 to 3600"),
+            "{bad}: {error}"
+        );
+        assert!(error.contains("hrsync.toml:3"), "the line: {bad}: {error}");
+    }
+}

@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod connect;
+pub mod duties;
 pub mod feed;
 pub mod intake;
 pub mod operator;
@@ -52,6 +53,8 @@ pub enum StartError {
          registry are there so far); leave url out to run on the SQLite file at [store] path"
     )]
     NotOnPostgresYet { url: String },
+    #[error("the lease on the {duty} duty was lost while the engine started (another engine took it)")]
+    DutyLost { duty: &'static str },
     #[error("listening for webhooks on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -80,6 +83,8 @@ pub struct RunningEngine {
     /// What a console's contract preview maps: the HRIS, and the list the last
     /// reconciliation pulled from it.
     pub preview: operator::preview::Population,
+    /// This engine's id in the store, and the once-only duties it holds now.
+    pub duties: duties::Duties,
     cancel: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
     /// This engine's hold on its store: one engine per store. Released on drop.
@@ -174,6 +179,19 @@ pub async fn start_with_listener(
             path: config.store_path.display().to_string(),
             source,
         })?;
+    // The lock file keeps any other engine off this store, so a current lease is a
+    // crashed run's: ended, so the duties start at once (on PostgreSQL, where
+    // engines share the store, leases are waited out instead).
+    match crate::store::Leases::end_leases_of_crashed_runs(&store) {
+        Ok(0) => {}
+        Ok(ended) => tracing::info!(
+            ended,
+            "the leases of an earlier run that stopped without letting them go are ended"
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "cannot end the leases of an earlier run; its duties wait for them to expire")
+        }
+    }
     // Before anything is read or written: the mode asked for must be the store's.
     apply::shadow::check_start(&store, config.shadow)?;
     let contract = Arc::new(contract);
@@ -196,8 +214,20 @@ pub async fn start_with_listener(
         operator::status::pause_requested(&store).unwrap_or(false),
     ));
     let mut tasks = Vec::new();
+    // A start that fails half-way stops what it started.
+    let stop_on_error = cancel.clone().drop_guard();
 
     let trouble = supervise::TaskTrouble::default();
+    let duties = duties::Duties::new(store.clone(), duties::EngineId::new(), config.lease_time);
+    tasks.push(supervise::supervise(
+        "heartbeat",
+        trouble.clone(),
+        cancel.clone(),
+        {
+            let (duties, cancel) = (duties.clone(), cancel.clone());
+            move || Some(duties.clone().heartbeat(cancel.child_token()))
+        },
+    ));
     let health = operator::health::Health::default();
     // Long work under way (a reconciliation), for the status and the console's header.
     let work = Arc::new(operator::progress::Progress::default());
@@ -232,14 +262,27 @@ pub async fn start_with_listener(
     // An HRIS that sends files has no initial load: its first export is one.
     let loaded = match &config.hris.files {
         None => {
-            intake::initial_load::run_if_needed(
+            // Another engine may be loading: this one waits, and then finds it done.
+            let duty = duties::INITIAL_LOAD;
+            let held = duties
+                .acquire(duty, &cancel)
+                .await
+                .ok_or(StartError::DutyLost { duty })?;
+            let load = intake::initial_load::run_if_needed(
                 &store,
                 &contract,
                 connections.employees.as_ref(),
                 learners.as_ref(),
                 config.safety,
-            )
-            .await?
+                Some(held.lease()),
+            );
+            let lost = held.lost();
+            let loaded = tokio::select! {
+                loaded = load => loaded.map_err(StartError::from),
+                _ = lost.cancelled() => Err(StartError::DutyLost { duty }),
+            };
+            held.release().await;
+            loaded?
         }
         Some(_) => None,
     };
@@ -328,14 +371,13 @@ pub async fn start_with_listener(
         schedule: config.reconcile.clone(),
         wake: wake.clone(),
     };
-    tasks.push(supervise::supervise(
+    tasks.push(duties::supervise_duty(
         "reconciliation schedule",
+        duties::RECONCILIATION,
+        &duties,
         trouble.clone(),
         cancel.clone(),
-        {
-            let cancel = cancel.clone();
-            move || Some(scheduler.clone().run(cancel.child_token()))
-        },
+        move |_lease, lost| scheduler.clone().run(lost),
     ));
 
     // Flow 2: completions from the LRS written back to the HRIS, when configured.
@@ -355,14 +397,13 @@ pub async fn start_with_listener(
                 interval: lrs.poll_interval,
                 wake: wake.clone(),
             };
-            tasks.push(supervise::supervise(
+            tasks.push(duties::supervise_duty(
                 "completions source",
+                duties::LRS_READER,
+                &duties,
                 trouble.clone(),
                 cancel.clone(),
-                {
-                    let cancel = cancel.clone();
-                    move || Some(source.clone().run(cancel.child_token()))
-                },
+                move |lease, lost| source.clone().run(lease, lost),
             ));
             Some(Arc::new(apply::writeback::WriteBack {
                 training: training.clone(),
@@ -426,10 +467,14 @@ pub async fn start_with_listener(
                 info: poll_info.clone(),
                 health: health.clone(),
             };
-            tasks.push(supervise::supervise("poller", trouble.clone(), cancel.clone(), {
-                let cancel = cancel.clone();
-                move || Some(poller.clone().run(cancel.child_token()))
-            }));
+            tasks.push(duties::supervise_duty(
+                "poller",
+                duties::POLLER,
+                &duties,
+                trouble.clone(),
+                cancel.clone(),
+                move |lease, lost| poller.clone().run(lease, lost),
+            ));
         }
         Some(feed) => {
             let intake = intake::files::FileIntake {
@@ -441,14 +486,13 @@ pub async fn start_with_listener(
                 wake: wake.clone(),
                 health: health.clone(),
             };
-            tasks.push(supervise::supervise(
+            tasks.push(duties::supervise_duty(
                 "file intake",
+                duties::FILE_INTAKE,
+                &duties,
                 trouble.clone(),
                 cancel.clone(),
-                {
-                    let cancel = cancel.clone();
-                    move || Some(intake.clone().run(cancel.child_token()))
-                },
+                move |_lease, lost| intake.clone().run(lost),
             ));
         }
     }
@@ -495,6 +539,7 @@ pub async fn start_with_listener(
         hris_kind: config.hris.kind,
         export_outbox: config.hris.files.as_ref().map(|feed| feed.outbox.clone()),
         shadow: shadow.clone(),
+        lease_time: config.lease_time,
     };
     let alerts = operator::alerts::Alerts {
         notifier: notifier.clone(),
@@ -516,6 +561,7 @@ pub async fn start_with_listener(
             move || Some(control.clone().run(version.clone(), cancel.child_token()))
         },
     ));
+    stop_on_error.disarm();
     Ok(RunningEngine {
         store,
         metrics,
@@ -528,6 +574,7 @@ pub async fn start_with_listener(
         contract: applier.contract.clone(),
         applier,
         preview,
+        duties,
         cancel,
         tasks,
         _lock: lock,

@@ -215,6 +215,12 @@ impl<'a> StoreTx<'a> {
         Ok(waiting)
     }
 
+    /// The fence of a write made for a once-only duty: refused (`LeaseLost`)
+    /// unless `lease` is still the duty's current lease.
+    pub fn check_lease(&self, lease: &super::Lease) -> Result<(), StoreError> {
+        lease.check(&super::sql::sqlite::SqliteSql { conn: self.conn })
+    }
+
     /// Remembers how far a source has been read (e.g. the poller's "changed since").
     pub fn set_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
         self.conn

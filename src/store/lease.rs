@@ -128,6 +128,18 @@ pub fn release(sql: &dyn Sql, lease: &Lease) -> Result<bool, StoreError> {
     Ok(sql.execute(&statement, &params)? == 1)
 }
 
+/// Ends every current lease. Only for a store one engine holds alone (SQLite,
+/// under its lock file), where a current lease can only be a crashed run's: the
+/// engine starting takes its duties at once instead of waiting out the lease.
+pub fn end_all(sql: &dyn Sql) -> Result<u64, StoreError> {
+    let statement = format!(
+        "WITH clock AS (SELECT {now} AS now) \
+         UPDATE leases SET expires_at = (SELECT now FROM clock) WHERE expires_at > (SELECT now FROM clock)",
+        now = sql.dialect().now_micros()
+    );
+    sql.execute(&statement, &[])
+}
+
 /// Every duty's current or last holder, by duty.
 pub fn holders(sql: &dyn Sql) -> Result<Vec<LeaseHolder>, StoreError> {
     sql.query_all(
@@ -177,6 +189,11 @@ pub trait Leases: Transact {
 
     fn release_lease(&self, lease: &Lease) -> Result<bool, StoreError> {
         self.write(|sql| release(sql, lease))
+    }
+
+    /// See `end_all`: for a store one engine holds alone.
+    fn end_leases_of_crashed_runs(&self) -> Result<u64, StoreError> {
+        self.write(end_all)
     }
 
     fn lease_holders(&self) -> Result<Vec<LeaseHolder>, StoreError> {

@@ -35,7 +35,7 @@ async fn promote(world: &common::World, count: usize) -> Vec<Value> {
         hrsync::engine::read_retry::read_backoff(&Default::default()),
     )
     .unwrap();
-    hrsync::engine::intake::poll::poll_once(world.store(), &contract, &hris, world.config.safety)
+    hrsync::engine::intake::poll::poll_once(world.store(), &contract, &hris, world.config.safety, None)
         .await
         .unwrap();
     world.engine().wake.notify_one();

@@ -40,6 +40,7 @@ mod contract_triggers;
 mod demo_tmux;
 mod doctor;
 mod duplicates_held;
+mod duty_leases;
 mod flat_files;
 mod inbox;
 mod interop_lrs;

@@ -121,7 +121,7 @@ async fn poll_now(world: &World) {
         hrsync::engine::read_retry::read_backoff(&Default::default()),
     )
     .unwrap();
-    hrsync::engine::intake::poll::poll_once(world.store(), &contract, &hris, world.config.safety)
+    hrsync::engine::intake::poll::poll_once(world.store(), &contract, &hris, world.config.safety, None)
         .await
         .unwrap();
     world.engine().wake.notify_one();

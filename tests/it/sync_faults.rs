@@ -78,7 +78,7 @@ async fn an_lms_down_past_the_retries_gives_dead_letters_that_retry_applies() {
         hrsync::engine::read_retry::read_backoff(&Default::default()),
     )
     .unwrap();
-    hrsync::engine::intake::poll::poll_once(world.store(), &contract, &hris, world.config.safety)
+    hrsync::engine::intake::poll::poll_once(world.store(), &contract, &hris, world.config.safety, None)
         .await
         .unwrap();
     world.engine().wake.notify_one();
@@ -245,6 +245,7 @@ async fn an_empty_hris_list_trips_the_safety_threshold_and_nobody_is_deactivated
         &scim,
         config.safety,
         hrsync::engine::intake::initial_load::Mode::Resync,
+        None,
     )
     .await
     .unwrap();
@@ -322,7 +323,7 @@ async fn a_poll_goes_on_when_employee_reads_fail_and_they_are_read_when_applied(
     )
     .unwrap();
     let summary =
-        hrsync::engine::intake::poll::poll_once(world.store(), &contract, &hris, world.config.safety)
+        hrsync::engine::intake::poll::poll_once(world.store(), &contract, &hris, world.config.safety, None)
             .await
             .expect("one employee's failed read does not fail the poll");
     assert_eq!(summary.new, 5, "{summary:?}");

@@ -73,6 +73,19 @@ fn pieces(state: &State) -> Vec<Piece> {
         engine = engine.with_tail(Span::styled(visible_string(problem), p.warn()));
     }
     let mut pieces = vec![engine];
+    // How many engines share the store, heard from within a lease time.
+    if let Some(live) = state
+        .status
+        .as_ref()
+        .filter(|s| !s.is_stale(state.now))
+        .and_then(|s| s.live_engines)
+    {
+        let word = if live == 1 { "engine" } else { "engines" };
+        pieces.push(Piece::optional(
+            0,
+            vec![Span::styled(format!("{live} {word}"), p.dim())],
+        ));
+    }
     // In an outage, which system fails and since when matters more than where
     // changes come from: it takes the sources' place.
     let failing: Vec<_> = (state.status.iter().flat_map(|s| &s.systems))

@@ -19,7 +19,7 @@ use crate::connectors::roles::{CompletionSource, stored_at};
 use crate::contract::Contract;
 use crate::contract::writeback::{StatementMapping, actor_employee, map_statement, verb_name};
 use crate::model::{Direction, NewEvent, Source};
-use crate::store::{Appended, NewCredential, Store, StoreError};
+use crate::store::{Appended, Lease, NewCredential, Store, StoreError};
 
 /// The stored time of the last statement journaled.
 pub const LRS_CURSOR: &str = "lrs.stored";
@@ -50,11 +50,13 @@ pub struct ReadSummary {
 
 /// Reads everything stored since the cursor. Each page is journaled with the
 /// cursor in one transaction before the next page (fetched meanwhile) is journaled.
+/// The cursor moves only while `fence` (the LRS reader's lease) is held.
 pub async fn read_once(
     store: &Store,
     contract: &Contract,
     lrs: &dyn CompletionSource,
     overlap: Duration,
+    fence: Option<&Lease>,
 ) -> Result<ReadSummary, ReadError> {
     let mut summary = ReadSummary::default();
     let Some(writeback) = contract.writeback.as_ref() else {
@@ -181,7 +183,12 @@ pub async fn read_once(
         (newest, _) => newest,
     };
     if let Some(moved) = moved.filter(|m| cursor.is_none_or(|c| *m > c)) {
-        store.set_cursor(LRS_CURSOR, &moved.to_string())?;
+        store.transaction(|tx| {
+            if let Some(lease) = fence {
+                tx.check_lease(lease)?;
+            }
+            tx.set_cursor(LRS_CURSOR, &moved.to_string())
+        })?;
     }
     if !files.is_empty() {
         lrs.journaled(&files).await?;
@@ -230,7 +237,8 @@ pub struct CompletionsSource {
 }
 
 impl CompletionsSource {
-    pub async fn run(self, cancel: CancellationToken) {
+    /// Reads while `lease` holds the LRS reader's duty.
+    pub async fn run(self, lease: Lease, cancel: CancellationToken) {
         let mut ticker = tokio::time::interval(self.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -239,7 +247,15 @@ impl CompletionsSource {
                 _ = ticker.tick() => {}
             }
             let contract = self.contract.read().clone();
-            match read_once(&self.store, &contract, self.lrs.as_ref(), self.overlap).await {
+            match read_once(
+                &self.store,
+                &contract,
+                self.lrs.as_ref(),
+                self.overlap,
+                Some(&lease),
+            )
+            .await
+            {
                 Ok(summary) => {
                     self.health.ok(crate::engine::operator::health::System::Lrs);
                     if summary.new + summary.refused > 0 {

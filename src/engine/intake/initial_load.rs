@@ -21,7 +21,7 @@ use crate::engine::apply::learner_lookup::Preload;
 use crate::engine::apply::plan::{ManagerRef, Plan, plan};
 use crate::engine::apply::supersede;
 use crate::model::{Direction, NewEvent, Source, hris_change_key};
-use crate::store::Store;
+use crate::store::{Lease, Store};
 
 /// Set once the initial load is journaled; its presence means "steady state".
 pub const DONE_CURSOR: &str = "initial_load";
@@ -65,21 +65,25 @@ pub fn hris_fields(contract: &Contract) -> Vec<&str> {
 }
 
 /// Runs the initial load if the store has not had one; returns the learners read.
+/// Its journal is written only while `fence` (the initial load's lease) holds.
 pub async fn run_if_needed(
     store: &Store,
     contract: &Contract,
     employees: &dyn EmployeeSource,
     learners: &dyn LearnerTarget,
     safety: SafetyThreshold,
+    fence: Option<&Lease>,
 ) -> Result<Option<(LoadSummary, Preload)>, LoadError> {
     if store.cursor(DONE_CURSOR)?.is_some() {
         return Ok(None);
     }
-    let (summary, preload) = full_sync(store, contract, employees, learners, safety, Mode::Initial).await?;
+    let (summary, preload) =
+        full_sync(store, contract, employees, learners, safety, Mode::Initial, fence).await?;
     Ok(Some((summary, preload)))
 }
 
-/// Pulls both sides and journals what they need; see the module's comment.
+/// Pulls both sides and journals what they need, in one transaction that
+/// `fence` (a duty's lease) lets through only while held; see the module's comment.
 pub async fn full_sync(
     store: &Store,
     contract: &Contract,
@@ -87,6 +91,7 @@ pub async fn full_sync(
     learners: &dyn LearnerTarget,
     safety: SafetyThreshold,
     mode: Mode,
+    fence: Option<&Lease>,
 ) -> Result<(LoadSummary, Preload), LoadError> {
     let started = Timestamp::now();
     let fields = hris_fields(contract);
@@ -126,8 +131,12 @@ pub async fn full_sync(
         active_learners,
         allowed
     );
+    let fence = fence.cloned();
     tokio::task::spawn_blocking(move || {
         store.transaction(|tx| {
+            if let Some(lease) = &fence {
+                tx.check_lease(lease)?;
+            }
             for keys in &people {
                 tx.upsert_person(keys)?;
             }

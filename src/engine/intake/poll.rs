@@ -21,7 +21,7 @@ use crate::contract::Contract;
 use crate::engine::apply::{safety, supersede};
 use crate::engine::intake::initial_load::{POLL_CURSOR, hris_fields};
 use crate::model::{Direction, NewEvent, RecordStamp, Source, hris_change_key};
-use crate::store::Store;
+use crate::store::{Lease, Store};
 
 /// Employees read at the same time while polling.
 const READ_CONCURRENCY: usize = 8;
@@ -43,12 +43,14 @@ pub struct PollSummary {
     pub held: usize,
 }
 
-/// Polls once: journals every change since the cursor and moves the cursor.
+/// Polls once: journals every change since the cursor and moves the cursor, in
+/// one transaction that `fence` (the poller's lease) lets through only while held.
 pub async fn poll_once(
     store: &Store,
     contract: &Contract,
     employees: &dyn EmployeeSource,
     threshold: SafetyThreshold,
+    fence: Option<&Lease>,
 ) -> Result<PollSummary, PollError> {
     let since = store
         .cursor(POLL_CURSOR)?
@@ -71,8 +73,12 @@ pub async fn poll_once(
         .collect();
     let allowed = safety::allowed(store, threshold)?;
     let store = store.clone();
+    let fence = fence.cloned();
     let (appended, held) = tokio::task::spawn_blocking(move || {
         store.transaction(|tx| {
+            if let Some(lease) = &fence {
+                tx.check_lease(lease)?;
+            }
             let appended = tx.append(&events)?;
             let held = safety::hold_mass_deactivations(tx, &appended, &deactivating, allowed, "poll")?;
             tx.set_cursor(POLL_CURSOR, &latest)?;
@@ -175,8 +181,9 @@ pub struct Poller {
 }
 
 impl Poller {
-    /// Polls every `interval` until `cancel`; a failed poll is logged and tried at the next tick.
-    pub async fn run(self, cancel: CancellationToken) {
+    /// Polls every `interval` until `cancel`, while `lease` holds the poller's
+    /// duty; a failed poll is logged and tried at the next tick.
+    pub async fn run(self, lease: Lease, cancel: CancellationToken) {
         let step =
             jiff::SignedDuration::try_from(self.interval).unwrap_or(jiff::SignedDuration::from_secs(300));
         let mut ticker = tokio::time::interval(self.interval);
@@ -189,7 +196,14 @@ impl Poller {
                 _ = ticker.tick() => {}
             }
             let contract = self.contract.read().clone();
-            let result = poll_once(&self.store, &contract, self.employees.as_ref(), self.threshold).await;
+            let result = poll_once(
+                &self.store,
+                &contract,
+                self.employees.as_ref(),
+                self.threshold,
+                Some(&lease),
+            )
+            .await;
             {
                 let mut info = self.info.lock();
                 info.last_at = Some(Timestamp::now());

@@ -43,6 +43,8 @@ pub struct Control {
     pub export_outbox: Option<std::path::PathBuf>,
     /// Whether the engine is in shadow mode, published with the status.
     pub shadow: crate::engine::apply::shadow::Shadow,
+    /// `[store] lease_seconds`: an engine heard from within it is live.
+    pub lease_time: std::time::Duration,
 }
 
 /// A short, stable name for a contract text: its version and the start of its hash.
@@ -151,11 +153,14 @@ impl Control {
             hris_kind: Some(self.hris_kind),
             export_outbox: self.export_outbox.clone(),
             shadow: self.shadow.is_on(),
+            live_engines: None,
         };
-        let store = self.store.clone();
+        let (store, lease_time) = (self.store.clone(), self.lease_time);
         let written = tokio::task::spawn_blocking(move || {
             let mut status = status;
             status.reconcile = crate::engine::operator::status::ReconcileSummary::read(&store)?;
+            let engines = crate::store::Engines::engines(&store, lease_time)?;
+            status.live_engines = Some(engines.iter().filter(|e| e.live).count() as u64);
             status.publish(&store)?;
             Ok::<_, crate::store::StoreError>((store.counts()?, status.reconcile))
         })

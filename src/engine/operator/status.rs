@@ -91,6 +91,10 @@ pub struct EngineStatus {
     /// In shadow mode: planning, writing nothing (older engines published none).
     #[serde(default)]
     pub shadow: bool,
+    /// Engines heard from within a lease time, this one included (older engines
+    /// published none).
+    #[serde(default)]
+    pub live_engines: Option<u64>,
 }
 
 /// The latest reconciliation, the next one, and what waits for an operator.

@@ -59,6 +59,8 @@ pub struct Options {
     pub lms_feed: Option<hrsync::config::LearnerFeed>,
     /// `[store] keep_days`, as a duration.
     pub keep_finished: Option<Duration>,
+    /// `[store] lease_seconds`, as a duration.
+    pub lease_time: Option<Duration>,
     /// The contract the engine runs, instead of the shipped [`CONTRACT`].
     pub contract: Option<&'static str>,
 }
@@ -79,6 +81,7 @@ impl Default for Options {
             lrs_reports: false,
             lms_feed: None,
             keep_finished: None,
+            lease_time: None,
             contract: None,
         }
     }
@@ -107,6 +110,9 @@ pub async fn start(options: Options) -> World {
     config.lms.create_groups = options.create_groups;
     if let Some(keep) = options.keep_finished {
         config.keep_finished = keep;
+    }
+    if let Some(lease) = options.lease_time {
+        config.lease_time = lease;
     }
     if let (Some(url), Some(lrs)) = (&options.lrs_url, config.lrs.as_mut()) {
         lrs.url = url.clone();

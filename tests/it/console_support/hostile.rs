@@ -221,6 +221,7 @@ fn status(store: &Store) {
         hris_kind: None,
         export_outbox: None,
         shadow: false,
+        live_engines: Some(1),
     }
     .publish(store)
     .expect("publish status");

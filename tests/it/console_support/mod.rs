@@ -206,6 +206,7 @@ pub fn publish_status(store: &Store) {
         hris_kind: None,
         export_outbox: None,
         shadow: false,
+        live_engines: Some(1),
     }
     .publish(store)
     .expect("publish status");
