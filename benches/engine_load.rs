@@ -105,6 +105,7 @@ fn journal_size(store: &hrsync::store::Store, dir: &std::path::Path) {
         )
     };
     let (loaded, audit, events) = measure();
+    per_table(&conn, events);
     let started = Instant::now();
     let cutoff = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(1);
     let mut compacted = 0;
@@ -118,10 +119,66 @@ fn journal_size(store: &hrsync::store::Store, dir: &std::path::Path) {
     let took = started.elapsed();
     store.release_free_pages(u32::MAX).unwrap();
     let (after, _, _) = measure();
+    per_table(&conn, events);
     println!(
         "journal: {events:.0} events, {loaded:.0} bytes per event as loaded (audit log {audit:.0} of it), \
          {after:.0} once compacted; compaction {compacted} events in {:.1} s ({:.0}/s)",
         took.as_secs_f64(),
         compacted as f64 / took.as_secs_f64()
     );
+}
+
+/// Where the bytes are: used pages per event of each table with its indexes
+/// (`dbstat`), and for the tables that grow with events the stored length of each
+/// column per event (what a change of format moves).
+fn per_table(conn: &rusqlite::Connection, events: f64) {
+    let per_event = |bytes: f64| bytes / events.max(1.0);
+    let tables: Vec<(String, f64)> = conn
+        .prepare(
+            "SELECT coalesce(m.tbl_name, d.name), sum(d.pgsize - d.unused) FROM dbstat d \
+             LEFT JOIN sqlite_master m ON m.name = d.name GROUP BY 1 ORDER BY 2 DESC",
+        )
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .filter(|(_, bytes)| per_event(*bytes) >= 1.0)
+        .collect();
+    let shown: Vec<String> = tables
+        .iter()
+        .map(|(table, bytes)| format!("{table} {:.0}", per_event(*bytes)))
+        .collect();
+    println!(
+        "  bytes per event by table (with its indexes): {}",
+        shown.join(", ")
+    );
+    for table in ["events", "writes", "audit"] {
+        let columns: Vec<String> = conn
+            .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let mut lengths: Vec<(String, f64)> = columns
+            .into_iter()
+            .map(|column| {
+                let bytes: f64 = conn
+                    .query_row(
+                        &format!("SELECT coalesce(sum(length({column})), 0) FROM {table}"),
+                        [],
+                        |r| r.get(0),
+                    )
+                    .unwrap();
+                (column, per_event(bytes))
+            })
+            .filter(|(_, bytes)| *bytes >= 8.0)
+            .collect();
+        lengths.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let shown: Vec<String> = lengths.iter().map(|(c, b)| format!("{c} {b:.0}")).collect();
+        println!(
+            "  {table}, stored length per event by column: {}",
+            shown.join(", ")
+        );
+    }
 }

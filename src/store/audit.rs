@@ -6,6 +6,7 @@
 use std::fmt;
 
 use jiff::Timestamp;
+use rusqlite::types::{Type, Value as SqlValue, ValueRef};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
@@ -91,6 +92,30 @@ impl AuditFilter {
     }
 }
 
+/// A link as stored: the 32 bytes its hex names (half the size), or the text itself
+/// when it is not lowercase hex that reads back the same, so reading gives back
+/// exactly what was hashed. Entries written before keep their text.
+fn link_cell(hex_text: &str) -> SqlValue {
+    match hex::decode(hex_text) {
+        Ok(bytes) if hex::encode(&bytes) == hex_text => SqlValue::Blob(bytes),
+        _ => SqlValue::Text(hex_text.to_string()),
+    }
+}
+
+/// A link as the chain uses it, hex text, from either stored form.
+fn link_text(row: &Row<'_>, idx: usize) -> rusqlite::Result<String> {
+    match row.get_ref(idx)? {
+        ValueRef::Blob(bytes) => Ok(hex::encode(bytes)),
+        ValueRef::Text(text) => String::from_utf8(text.to_vec())
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, e.into())),
+        other => Err(rusqlite::Error::InvalidColumnType(
+            idx,
+            "a hash".into(),
+            other.data_type(),
+        )),
+    }
+}
+
 /// An entry's columns as stored; the hash is computed over these exact texts.
 struct StoredEntry {
     seq: i64,
@@ -143,10 +168,10 @@ impl StoredEntry {
             before: row.get(6)?,
             after: row.get(7)?,
             reason: row.get(8)?,
-            prev_hash: row.get(9)?,
+            prev_hash: link_text(row, 9)?,
             key_id: row.get(11)?,
         };
-        Ok((entry, row.get(10)?))
+        Ok((entry, link_text(row, 10)?))
     }
 }
 
@@ -161,15 +186,17 @@ pub(super) fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<AuditEntry> {
         before: json(row, 6)?,
         after: json(row, 7)?,
         reason: row.get(8)?,
-        prev_hash: row.get(9)?,
-        hash: row.get(10)?,
+        prev_hash: link_text(row, 9)?,
+        hash: link_text(row, 10)?,
         key_id: row.get(11)?,
     })
 }
 
 fn head(conn: &Connection) -> Result<Option<(i64, String)>, StoreError> {
     let mut stmt = conn.prepare_cached("SELECT seq, hash FROM audit_head WHERE id = 1")?;
-    Ok(stmt.query_row([], |r| Ok((r.get(0)?, r.get(1)?))).optional()?)
+    Ok(stmt
+        .query_row([], |r| Ok((r.get(0)?, link_text(r, 1)?)))
+        .optional()?)
 }
 
 fn seal(conn: &Connection) -> Result<Option<AuditSeal>, StoreError> {
@@ -234,8 +261,8 @@ impl StoreTx<'_> {
                 stored.before,
                 stored.after,
                 stored.reason,
-                stored.prev_hash,
-                hash,
+                link_cell(&stored.prev_hash),
+                link_cell(&hash),
                 stored.key_id,
             ])?;
         self.conn

@@ -776,3 +776,40 @@ fn cli_writers_append_with_the_key_from_the_environment() {
     assert_eq!(newest.key_id.as_deref(), Some(key(KEY_A).id()));
     store.verify_audit().expect("readable").expect("intact");
 }
+
+/// Links are kept as their 32 bytes (half the hex): a log whose older entries hold
+/// them as hex text, as every hrsync before did, and newer ones as bytes verifies as
+/// one chain, reads back the same hex, and an edit to either kind is still found.
+#[test]
+fn links_kept_as_text_before_and_as_bytes_now_verify_as_one_chain() {
+    let (_dir, store, raw) = five_keyed();
+    let kind = |seq: i64| -> (String, i64) {
+        raw.query_row(
+            "SELECT typeof(hash) || '/' || typeof(prev_hash), length(hash) FROM audit WHERE seq = ?1",
+            [seq],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("kind")
+    };
+    assert_eq!(kind(5), ("blob/blob".to_string(), 32));
+    let written = store.audit_page(&AuditFilter::default(), None, 10).expect("page");
+    // The first three as an older hrsync wrote them: hex text.
+    raw.execute_batch(
+        "UPDATE audit SET hash = lower(hex(hash)), prev_hash = lower(hex(prev_hash)) WHERE seq <= 3;",
+    )
+    .expect("as older entries");
+    assert_eq!(kind(3).0, "text/text");
+    assert_eq!(
+        store.audit_page(&AuditFilter::default(), None, 10).expect("page"),
+        written,
+        "the same hex either way"
+    );
+    store.audit(entry(6, "E2")).expect("audit");
+    let report = store.verify_audit().expect("readable").expect("intact");
+    assert_eq!(report.entries, 6);
+    assert_eq!(kind(6).0, "blob/blob");
+
+    raw.execute("UPDATE audit SET after = '{\"title\":\"CEO\"}' WHERE seq = 2", [])
+        .expect("tamper with a text-linked entry");
+    assert_eq!(keyed_break(&store, &[key(KEY_A)]).0, 2);
+}

@@ -94,3 +94,40 @@ async fn a_second_start_on_the_same_store_does_not_load_again() {
     engine.shutdown().await;
     assert_eq!(world.learners().await.len(), learners);
 }
+
+/// A create is audited by what it set: `before` is null (nothing was there, where
+/// an object of nulls once took ~250 B an entry), `after` the learner's fields, as
+/// the journal's write says too; the Audit pane's line (the reason) still names the
+/// event, and the chain verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_is_audited_by_the_fields_it_set() {
+    let world = start(Options {
+        employees: 30,
+        ..Options::default()
+    })
+    .await;
+    world.settle().await;
+    let store = world.store();
+    let filter = hrsync::store::AuditFilter {
+        action: Some("learner.create".into()),
+        ..Default::default()
+    };
+    let created = store.audit_page(&filter, None, 1_000).unwrap();
+    assert!(created.len() >= 20, "{}", created.len());
+    for entry in &created {
+        assert_eq!(entry.before, serde_json::Value::Null, "{entry:?}");
+        let after = entry.after.as_object().expect("the fields set");
+        assert!(after.values().any(|v| !v.is_null()), "{entry:?}");
+        let reason = entry.reason.as_deref().unwrap_or_default();
+        let event: i64 = reason
+            .strip_prefix("event ")
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|id| id.parse().ok())
+            .unwrap_or_else(|| panic!("the reason names the event: {reason}"));
+        let detail = store.event(hrsync::model::EventId(event)).unwrap().unwrap();
+        assert_eq!(detail.writes.len(), 1, "{detail:?}");
+        assert_eq!(detail.writes[0].write.before, serde_json::Value::Null);
+        assert_eq!(detail.writes[0].write.after, entry.after);
+    }
+    assert!(store.verify_audit().unwrap().is_ok());
+}

@@ -305,7 +305,9 @@ impl Applier {
             };
         Ok(match planned {
             Planned::Created(created, changes, enrol) => {
-                let write = write_record(&created.id, changes.before, changes.after, 201);
+                // A create has no before: nothing was there. (An object of nulls, one
+                // per field, said so at ~250 B in each of the write and the audit entry.)
+                let write = write_record(&created.id, Value::Null, changes.after, 201);
                 self.enrolled_after(
                     event,
                     &created.id,
@@ -340,7 +342,7 @@ impl Applier {
                 self.learner_ids
                     .lock()
                     .insert(event.employee_id.clone(), learner_id.clone());
-                let write = write_record(&learner_id, changes.before, changes.after, 200);
+                let write = write_record(&learner_id, Value::Object(changes.before), changes.after, 200);
                 self.enrolled_after(
                     event,
                     &learner_id,
@@ -392,7 +394,7 @@ impl Applier {
                     .replace_user(&user.id, &document, user.etag.as_deref())
                     .await?;
                 let action = update_action(&changes, deactivates);
-                let write = write_record(&updated.id, changes.before, changes.after, 200);
+                let write = write_record(&updated.id, Value::Object(changes.before), changes.after, 200);
                 self.enrolled_after(
                     event,
                     &updated.id,
@@ -492,7 +494,7 @@ impl Applier {
             .replace_user(&user.id, &document, user.etag.as_deref())
             .await?;
         Ok(Outcome::Applied {
-            write: write_record(&updated.id, before, after, 200),
+            write: write_record(&updated.id, Value::Object(before), after, 200),
             audit_action: AuditAction::LearnerDeactivate,
             enrolled: Vec::new(),
             mapped: None,
@@ -715,17 +717,12 @@ enum Planned {
     Decided(Plan, Option<ScimUser>),
 }
 
-fn write_record(
-    target_id: &str,
-    before: Map<String, Value>,
-    after: Map<String, Value>,
-    status: u16,
-) -> WriteRecord {
+fn write_record(target_id: &str, before: Value, after: Map<String, Value>, status: u16) -> WriteRecord {
     WriteRecord {
         sent_from: "hris".into(),
         sent_to: "lms".into(),
         target_id: Some(target_id.to_string()),
-        before: Value::Object(before),
+        before,
         after: Value::Object(after),
         http_status: Some(status),
     }
