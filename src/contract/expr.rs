@@ -99,6 +99,9 @@ pub struct Expr {
     /// CEL's environment with the functions it calls, made once: each
     /// evaluation binds its variables in a scope of its own inside it.
     functions: Context<'static, 'static>,
+    /// Its results by the values it read, when it reads only the record's
+    /// fields and `today` (`expr_memo.rs`).
+    memo: Option<memo::Memo>,
 }
 
 impl fmt::Debug for Expr {
@@ -203,7 +206,10 @@ impl Expr {
         for &name in &calls {
             add_function(&mut functions, name, &tables);
         }
+        let record_alone =
+            reads_before.is_empty() && reads_lms.is_empty() && reads_statement.is_empty() && !uses_reports;
         Ok(Expr {
+            memo: record_alone.then(memo::Memo::default),
             source: source.to_string(),
             uses_today,
             uses_reports,
@@ -260,10 +266,23 @@ impl Expr {
         self.reads.iter().map(String::as_str)
     }
 
-    /// Evaluates it for one record. Nothing is copied in: CEL asks for
-    /// `hris.<field>`, `before.<field>` and `today` as it meets them, and a
-    /// field's text is lent to it as the record holds it.
+    /// Evaluates it for one record, or finds what it gave for the same values
+    /// before (`expr_memo.rs`).
     pub fn eval(&self, vars: &Vars<'_>) -> Result<Value, EvalError> {
+        let Some(memo) = &self.memo else {
+            return self.evaluate(vars);
+        };
+        let inputs = memo::Inputs {
+            values: self.reads.iter().map(|field| (vars.hris)(field)).collect(),
+            today: self.uses_today.then_some(vars.today),
+        };
+        memo.get_or(&inputs, || self.evaluate(vars))
+    }
+
+    /// Evaluates it. Nothing is copied in: CEL asks for `hris.<field>`,
+    /// `before.<field>` and `today` as it meets them, and a field's text is
+    /// lent to it as the record holds it.
+    fn evaluate(&self, vars: &Vars<'_>) -> Result<Value, EvalError> {
         let today = self.uses_today.then(|| vars.today.to_string());
         let scope = Scope {
             vars,
@@ -534,6 +553,9 @@ pub fn value_text(value: &Value) -> Result<Option<Cow<'_, str>>, String> {
         other => return Err(format!("yields a {}, not a field's value", other.type_of())),
     })
 }
+
+#[path = "expr_memo.rs"]
+mod memo;
 
 #[path = "expr_walk.rs"]
 mod walk;
