@@ -218,18 +218,18 @@ impl<'a> StoreTx<'a> {
     /// The fence of a write made for a once-only duty: refused (`LeaseLost`)
     /// unless `lease` is still the duty's current lease.
     pub fn check_lease(&self, lease: &super::Lease) -> Result<(), StoreError> {
-        lease.check(&super::sql::sqlite::SqliteSql { conn: self.conn })
+        lease.check(&self.sql())
     }
 
-    /// Remembers how far a source has been read (e.g. the poller's "changed since").
+    /// Remembers how far a source has been read (e.g. the poller's "changed since"),
+    /// inside this transaction (`store/cursors.rs`).
     pub fn set_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO cursors (name, value, updated_at) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
-            )?
-            .execute(params![name, value, to_micros(self.now)])?;
-        Ok(())
+        super::cursors::set_cursor(&self.sql(), name, value)
+    }
+
+    /// This transaction as `Sql`, for the store functions written once over it.
+    pub(super) fn sql(&self) -> super::sql::sqlite::SqliteSql<'a> {
+        super::sql::sqlite::SqliteSql { conn: self.conn }
     }
 
     /// Keeps the contract-mapped payload beside the raw one, for the console's detail view.

@@ -404,9 +404,9 @@ impl Store {
         Ok(counts)
     }
 
+    /// Where the source `name` was last read up to (`store/cursors.rs`).
     pub fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare_cached("SELECT value FROM cursors WHERE name = ?1")?;
-        Ok(stmt.query_row([name], |row| row.get(0)).optional()?)
+        let reader = self.reader()?;
+        super::cursors::cursor(&super::sql::sqlite::SqliteSql { conn: &reader }, name)
     }
 }

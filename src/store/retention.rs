@@ -11,7 +11,7 @@
 //! most one short batch.
 
 use jiff::Timestamp;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 use super::{Store, StoreError, from_micros, to_micros};
 
@@ -44,11 +44,7 @@ impl Store {
     /// first, in one transaction. Call it again while `more` says so.
     pub fn compact(&self, cutoff: Timestamp, limit: usize) -> Result<Compacted, StoreError> {
         self.transaction(|tx| {
-            let mark: Option<String> = tx
-                .conn
-                .prepare_cached("SELECT value FROM cursors WHERE name = ?1")?
-                .query_row([MARK], |r| r.get(0))
-                .optional()?;
+            let mark = super::cursors::cursor(&tx.sql(), MARK)?;
             let (from_at, from_id) = mark.as_deref().and_then(parse_mark).unwrap_or((i64::MIN, 0));
             let chosen: Vec<(i64, i64)> = tx
                 .conn

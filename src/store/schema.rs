@@ -460,9 +460,36 @@ CREATE TABLE IF NOT EXISTS engines (
 );
 "#;
 
+/// How far each source has been read (`store/cursors.rs`).
+const CURSORS: &str = r#"
+CREATE TABLE IF NOT EXISTS cursors (
+    name       TEXT PRIMARY KEY,
+    value      TEXT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+"#;
+
+/// The control plane, one row (`store/control.rs`), as SQLite's: what operators
+/// ask the engine and what the engine publishes. Times are microseconds.
+const CONTROL: &str = r#"
+CREATE TABLE IF NOT EXISTS control (
+    id                       BIGINT PRIMARY KEY CHECK (id = 1),
+    contract_in_force        TEXT,
+    contract_requested       TEXT,
+    pause_requested          BIGINT CHECK (pause_requested IN (0, 1)),
+    reconcile_requested      BIGINT,
+    reconcile_taken          BIGINT,
+    reconcile_last_scheduled BIGINT,
+    reconcile_next           BIGINT,
+    status_at                BIGINT,
+    status                   TEXT
+);
+INSERT INTO control (id) VALUES (1) ON CONFLICT (id) DO NOTHING;
+"#;
+
 /// PostgreSQL's steps, in order; a database is at version N after step N. Tables
 /// join as their store functions move onto `Sql` (docs/architecture.md).
-const POSTGRES_MIGRATIONS: &[&str] = &[LEASES, ENGINES];
+const POSTGRES_MIGRATIONS: &[&str] = &[LEASES, ENGINES, CURSORS, CONTROL];
 
 /// Brings a PostgreSQL database's schema up to date, in one transaction. A lock
 /// held to the commit makes engines that start together migrate once (an advisory

@@ -1,11 +1,14 @@
 //! The store's conformance suite: one set of checks, each run on SQLite and on
 //! PostgreSQL by `conformance!`. So far the tables on both: leases (duties held
-//! with a fencing token) and the engines that hold them.
+//! with a fencing token), the engines that hold them, cursors and the control row.
 
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use hrsync::store::{Engines, Leases, PgStore, Store, StoreError, Transact};
+use hrsync::store::{
+    ControlPlane, Cursors, Engines, Leases, PgStore, PublishedStatus, ReconcileControl, Store, StoreError,
+    Transact,
+};
 
 use crate::common::postgres::{TestDatabase, database};
 
@@ -70,6 +73,8 @@ conformance!(
     the_store_is_called_and_dropped_inside_async_tasks,
     engines_are_listed_with_their_heartbeats_and_duties,
     an_engine_gone_silent_is_no_longer_live,
+    a_cursor_is_set_advanced_and_read_by_another_engine,
+    operator_requests_and_engine_reports_cross_engines,
 );
 
 const LONG: Duration = Duration::from_secs(60);
@@ -297,6 +302,83 @@ fn an_engine_gone_silent_is_no_longer_live(backend: &impl Backend) {
     assert!(
         store.engines(window).unwrap()[0].live,
         "live again once heard from"
+    );
+}
+
+fn a_cursor_is_set_advanced_and_read_by_another_engine(backend: &impl Backend) {
+    let (a, b) = (backend.open(), backend.open());
+    assert_eq!(
+        b.read_cursor("poll.since").unwrap(),
+        None,
+        "never read: no cursor"
+    );
+    a.write_cursor("poll.since", "2026-01-01T00:00:00Z").unwrap();
+    a.write_cursor("lrs.since", "2026-01-02T00:00:00Z").unwrap();
+    a.write_cursor("poll.since", "2026-01-03T00:00:00Z").unwrap();
+    assert_eq!(
+        b.read_cursor("poll.since").unwrap().as_deref(),
+        Some("2026-01-03T00:00:00Z"),
+        "advanced in place"
+    );
+    assert_eq!(
+        b.read_cursor("lrs.since").unwrap().as_deref(),
+        Some("2026-01-02T00:00:00Z"),
+        "each name its own row"
+    );
+}
+
+fn operator_requests_and_engine_reports_cross_engines(backend: &impl Backend) {
+    let (console, engine) = (backend.open(), backend.open());
+    assert_eq!(
+        engine.pause_requested().unwrap(),
+        None,
+        "nobody paused or resumed yet"
+    );
+    assert_eq!(engine.contract_requested().unwrap(), None);
+    assert_eq!(engine.reconcile_control().unwrap(), ReconcileControl::default());
+    assert_eq!(console.published_status().unwrap(), None);
+
+    console.request_pause(true).unwrap();
+    assert_eq!(engine.pause_requested().unwrap(), Some(true));
+    console.request_pause(false).unwrap();
+    assert_eq!(engine.pause_requested().unwrap(), Some(false), "resumed");
+
+    console.request_contract("version = 2").unwrap();
+    assert_eq!(
+        engine.contract_requested().unwrap().as_deref(),
+        Some("version = 2")
+    );
+    engine.set_contract_in_force("version = 2").unwrap();
+    assert_eq!(
+        console.contract_in_force().unwrap().as_deref(),
+        Some("version = 2")
+    );
+
+    let at = |micros| jiff::Timestamp::from_microsecond(micros).unwrap();
+    console.request_reconcile(at(1_700_000_000_000_001)).unwrap();
+    engine.reconcile_request_taken(at(1_700_000_000_000_001)).unwrap();
+    engine.reconcile_scheduled(at(1_700_000_000_000_002)).unwrap();
+    engine.set_reconcile_next(at(1_700_000_000_000_003)).unwrap();
+    assert_eq!(
+        console.reconcile_control().unwrap(),
+        ReconcileControl {
+            requested: Some(at(1_700_000_000_000_001)),
+            taken: Some(at(1_700_000_000_000_001)),
+            last_scheduled: Some(at(1_700_000_000_000_002)),
+            next: Some(at(1_700_000_000_000_003)),
+        },
+        "to the microsecond"
+    );
+
+    engine
+        .publish_status(at(1_700_000_000_000_004), r#"{"paused":false}"#)
+        .unwrap();
+    assert_eq!(
+        console.published_status().unwrap(),
+        Some(PublishedStatus {
+            at: at(1_700_000_000_000_004),
+            json: r#"{"paused":false}"#.into(),
+        })
     );
 }
 
