@@ -172,12 +172,10 @@ impl Checker<'_> {
                 )
             })
             .collect();
-        // What an expression may read: the HRIS fields the plain fields copy.
-        let hris_fields: Vec<&str> = raw
-            .fields
-            .iter()
-            .filter_map(|f| f.get_ref().hris.as_ref())
-            .map(|h| h.get_ref().as_str())
+        // What an expression may read: the HRIS fields the plain fields copy,
+        // by each field's place.
+        let hris_fields: Vec<Option<&str>> = (raw.fields.iter())
+            .map(|f| f.get_ref().hris.as_ref().map(|h| h.get_ref().as_str()))
             .collect();
         let entries: BTreeMap<String, BTreeMap<String, String>> = value_tables
             .iter()

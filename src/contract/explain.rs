@@ -6,7 +6,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::map::{Checked, FieldSource, check_value, fallback_text, sent_text, text_of};
+use super::map::{Checked, FieldSource, Today, check_value, fallback_text, sent_text, text_of};
 use super::{Contract, EmptyRule, Owner};
 
 /// One contract field for one record.
@@ -31,6 +31,7 @@ pub struct FieldExplained {
 
 /// Every field the contract maps, in the contract's order.
 pub fn explain_fields<R: FieldSource + ?Sized>(contract: &Contract, record: &R) -> Vec<FieldExplained> {
+    let today = Today::new(contract);
     contract
         .fields
         .iter()
@@ -39,7 +40,7 @@ pub fn explain_fields<R: FieldSource + ?Sized>(contract: &Contract, record: &R) 
             // A plain field shows the HRIS value as sent; a computed one what it computed.
             let raw = match &rule.expr {
                 None => Ok(record.field(at, &rule.hris)),
-                Some(_) => sent_text(contract, at, rule, record),
+                Some(_) => sent_text(&today, at, rule, record),
             };
             let hris_value = raw
                 .as_ref()
@@ -71,7 +72,7 @@ pub fn explain_fields<R: FieldSource + ?Sized>(contract: &Contract, record: &R) 
             // An empty source falls back to the field's `empty_expr`, as the mapping does.
             let fell_back = raw.is_none() && rule.empty_expr.is_some();
             let raw = match raw {
-                None => match fallback_text(contract, rule, record) {
+                None => match fallback_text(&today, rule, record) {
                     Ok(raw) => raw,
                     Err(reason) => {
                         explained.rule = "empty_expr failed".into();

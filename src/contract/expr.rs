@@ -65,8 +65,11 @@ static ENV: LazyLock<Arc<cel::Env>> = LazyLock::new(|| Arc::new(cel::Env::defaul
 /// What an expression may refer to: the contract's declarations.
 #[derive(Clone, Copy)]
 pub struct Declared<'a> {
-    /// The HRIS field names the contract's plain fields read.
-    pub hris_fields: &'a [&'a str],
+    /// Each contract field's HRIS source, by its place in the contract's
+    /// `fields`: the HRIS field a plain field copies, `None` for a computed
+    /// one. An expression reads only these, each by that place
+    /// (`FieldSource::field`, [`ReadField`]).
+    pub hris_fields: &'a [Option<&'a str>],
     /// The contract's value tables: name → (HRIS value → LMS value).
     pub tables: &'a BTreeMap<String, BTreeMap<String, String>>,
     /// Whether `before.<field>` (the previous HRIS record) and `lms.<path>`
@@ -84,10 +87,11 @@ pub struct Declared<'a> {
 pub struct Expr {
     source: String,
     program: cel::Program,
-    /// The HRIS fields it reads, each once, in order of first use.
-    reads: Vec<String>,
-    /// The fields of the previous record it reads (`before.<field>`).
-    reads_before: Vec<String>,
+    /// The HRIS fields it reads, each once, in order of first use, with the
+    /// place of a contract field that copies it.
+    reads: Vec<(String, usize)>,
+    /// The fields of the previous record it reads (`before.<field>`), the same way.
+    reads_before: Vec<(String, usize)>,
     /// The learner's attributes it reads (`lms.<path>`), each a path of names.
     reads_lms: Vec<Vec<String>>,
     /// The statement's attributes it reads (`statement.<path>`).
@@ -145,8 +149,10 @@ impl fmt::Display for EvalError {
     }
 }
 
-/// Reads one field of a record: its text, `None` when absent or empty.
-pub type ReadField<'r> = &'r (dyn Fn(&str) -> Option<Cow<'r, str>> + Sync);
+/// Reads one field of a record: its text, `None` when absent or empty. Asked
+/// with the place of a contract field that copies it (its `rule`, as
+/// `FieldSource::field` takes it) and the HRIS field's name.
+pub type ReadField<'r> = &'r (dyn Fn(usize, &str) -> Option<Cow<'r, str>> + Sync);
 
 /// What one evaluation reads: the record's fields and the day.
 pub struct Vars<'r> {
@@ -263,7 +269,7 @@ impl Expr {
 
     /// The HRIS fields it reads.
     pub fn reads(&self) -> impl Iterator<Item = &str> {
-        self.reads.iter().map(String::as_str)
+        self.reads.iter().map(|(field, _)| field.as_str())
     }
 
     /// Evaluates it for one record, or finds what it gave for the same values
@@ -273,7 +279,9 @@ impl Expr {
             return self.evaluate(vars);
         };
         let inputs = memo::Inputs {
-            values: self.reads.iter().map(|field| (vars.hris)(field)).collect(),
+            values: (self.reads.iter())
+                .map(|(field, rule)| (vars.hris)(*rule, field))
+                .collect(),
             today: self.uses_today.then_some(vars.today),
         };
         memo.get_or(&inputs, || self.evaluate(vars))
@@ -286,6 +294,7 @@ impl Expr {
         let today = self.uses_today.then(|| vars.today.to_string());
         let scope = Scope {
             vars,
+            expr: self,
             today: today.as_deref(),
         };
         if self.uses_reports && vars.reports.is_none() {
@@ -298,8 +307,8 @@ impl Expr {
         let mut context = self.functions.new_inner_scope();
         context.set_variable_resolver(&scope);
         self.program.execute(&context).map_err(|error| {
-            let read = |field: &String| (vars.hris)(field).map(Cow::into_owned);
-            let hris = (self.reads.iter()).map(|field| (format!("hris.{field}"), read(field)));
+            let read = |field: &str, rule: usize| (vars.hris)(rule, field).map(Cow::into_owned);
+            let hris = (self.reads.iter()).map(|(field, rule)| (format!("hris.{field}"), read(field, *rule)));
             let json = |root: &str, paths: &[Vec<String>], value: Option<&serde_json::Value>| {
                 (paths.iter())
                     .map(|path| {
@@ -330,6 +339,8 @@ impl Expr {
 /// statement lacks is null.
 struct Scope<'s, 'r> {
     vars: &'s Vars<'r>,
+    /// The expression evaluated: where each field it reads is copied.
+    expr: &'s Expr,
     today: Option<&'s str>,
 }
 
@@ -340,11 +351,20 @@ impl VariableResolver for Scope<'_, '_> {
             Some(Cow::Owned(text)) => CowVal::owned(CelString::from(text)),
             None => CowVal::owned(Null),
         };
+        // The check let through only fields the contract copies.
+        let rule = |reads: &[(String, usize)], field: &str| {
+            reads
+                .iter()
+                .find(|(read, _)| read == field)
+                .map(|&(_, rule)| rule)
+        };
         if let Some(field) = name.strip_prefix("hris.") {
-            return Some(text((self.vars.hris)(field)));
+            let at = rule(&self.expr.reads, field)?;
+            return Some(text((self.vars.hris)(at, field)));
         }
         if let Some(field) = name.strip_prefix("before.") {
-            return Some(text(self.vars.before.and_then(|before| before(field))));
+            let at = rule(&self.expr.reads_before, field)?;
+            return Some(text(self.vars.before.and_then(|before| before(at, field))));
         }
         let json = |value: Option<&serde_json::Value>, path: &str| {
             let found = json_at(value, path.split('.')).cloned();

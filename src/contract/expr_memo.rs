@@ -3,67 +3,122 @@
 //! reads a few dozen locations in a million records, `years_between(
 //! hris.hireDate, today)` a few thousand days. Only for an expression that
 //! reads nothing but the record's fields and `today` (its functions are pure
-//! and its value tables fixed with it). Bounded, and given up for an
-//! expression whose inputs rarely repeat (a login from each name): after
-//! `TRIAL` lookups it stays on only if at least half of them were found.
+//! and its value tables fixed with it).
+//!
+//! Each thread keeps its own table: the reconciliation's threads look up
+//! millions of times a second, and one table behind a lock made them queue
+//! for it and pass its cache line back and forth. A table holds at most
+//! `CAPACITY` inputs and starts again when full, so it keeps up with inputs
+//! that drift (a new day's hires) rather than holding the first ones for
+//! good. A thread gives up on an expression whose inputs rarely repeat (a
+//! login from each name): after `TRIAL` lookups it stays on only while at
+//! least half of them were found.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::cell::RefCell;
+use std::hash::BuildHasher;
 
 use cel::Value;
+use foldhash::fast::RandomState;
+use hashbrown::HashTable;
 use jiff::civil::Date;
-use parking_lot::Mutex;
+use smallvec::SmallVec;
+use thread_local::ThreadLocal;
 
 /// Lookups before deciding whether the memo pays.
 const TRIAL: u64 = 16_384;
-/// Distinct inputs kept at most.
+/// Distinct inputs a thread keeps at most before it starts again.
 const CAPACITY: usize = 16_384;
+/// Bytes of kept inputs a thread holds at most before it starts again.
+const CAPACITY_BYTES: usize = 1 << 20;
 
 /// What one evaluation read: each field's text in the order the expression
 /// reads them, and the day when it reads `today`.
 pub(super) struct Inputs<'r> {
-    pub values: Vec<Option<Cow<'r, str>>>,
+    /// On the stack for an expression reading up to four fields.
+    pub values: SmallVec<[Option<Cow<'r, str>>; 4]>,
     pub today: Option<Date>,
 }
 
 impl Inputs<'_> {
-    fn same(&self, kept: &Kept) -> bool {
-        self.today == kept.today
-            && self.values.len() == kept.values.len()
-            && (self.values.iter().zip(&kept.values)).all(|(a, b)| a.as_deref() == b.as_deref())
-    }
-
-    fn hash_with(&self, state: &RandomState) -> u64 {
-        let mut hasher = state.build_hasher();
+    /// The inputs as bytes, each value with its length, so that two inputs
+    /// are the same exactly when their bytes are.
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.clear();
         for value in &self.values {
-            value.as_deref().hash(&mut hasher);
+            match value.as_deref() {
+                None => out.push(0),
+                Some(text) => {
+                    out.push(1);
+                    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+                    out.extend_from_slice(text.as_bytes());
+                }
+            }
         }
-        self.today.hash(&mut hasher);
-        hasher.finish()
+        match self.today {
+            None => out.push(0),
+            Some(day) => {
+                out.push(1);
+                out.extend_from_slice(&day.year().to_le_bytes());
+                out.extend_from_slice(&[day.month() as u8, day.day() as u8]);
+            }
+        }
     }
 }
 
-struct Kept {
-    values: Vec<Option<String>>,
-    today: Option<Date>,
-    result: Value,
+/// Where a kept input's bytes and result are in its table.
+struct Entry {
+    hash: u64,
+    start: usize,
+    len: usize,
+    result: usize,
 }
 
+/// One thread's results, kept compact: the lookups of a comparison over a
+/// million records are bound by memory, not by instructions.
 #[derive(Default)]
 struct Table {
-    /// By the inputs' hash; a collision keeps both.
-    kept: HashMap<u64, Vec<Kept>>,
-    len: usize,
+    index: HashTable<Entry>,
+    /// The kept inputs' bytes, one after another.
+    bytes: Vec<u8>,
+    results: Vec<Value>,
+    /// This lookup's inputs, encoded (one buffer, reused).
+    scratch: Vec<u8>,
     looked: u64,
     found: u64,
     given_up: bool,
 }
 
+impl Table {
+    fn find(&self, hash: u64) -> Option<&Value> {
+        let entry = (self.index).find(hash, |e| {
+            e.hash == hash && self.bytes[e.start..e.start + e.len] == self.scratch[..]
+        })?;
+        Some(&self.results[entry.result])
+    }
+
+    fn keep(&mut self, hash: u64, result: Value) {
+        if self.results.len() == CAPACITY || self.bytes.len() + self.scratch.len() > CAPACITY_BYTES {
+            self.index.clear();
+            self.bytes.clear();
+            self.results.clear();
+        }
+        let entry = Entry {
+            hash,
+            start: self.bytes.len(),
+            len: self.scratch.len(),
+            result: self.results.len(),
+        };
+        self.bytes.extend_from_slice(&self.scratch);
+        self.results.push(result);
+        self.index.insert_unique(hash, entry, |e| e.hash);
+    }
+}
+
 #[derive(Default)]
 pub(super) struct Memo {
     state: RandomState,
-    table: Mutex<Table>,
+    tables: ThreadLocal<RefCell<Table>>,
 }
 
 impl Memo {
@@ -73,18 +128,19 @@ impl Memo {
         inputs: &Inputs<'_>,
         evaluate: impl FnOnce() -> Result<Value, E>,
     ) -> Result<Value, E> {
-        let hash = inputs.hash_with(&self.state);
-        {
-            let mut table = self.table.lock();
+        let cell = self.tables.get_or_default();
+        let hash = {
+            let mut table = cell.borrow_mut();
             if table.given_up {
                 drop(table);
                 return evaluate();
             }
             table.looked += 1;
-            let found = (table.kept.get(&hash))
-                .and_then(|bucket| bucket.iter().find(|kept| inputs.same(kept)))
-                .map(|kept| kept.result.clone());
-            if let Some(result) = found {
+            let mut scratch = std::mem::take(&mut table.scratch);
+            inputs.encode(&mut scratch);
+            table.scratch = scratch;
+            let hash = self.state.hash_one(table.scratch.as_slice());
+            if let Some(result) = table.find(hash).cloned() {
                 table.found += 1;
                 return Ok(result);
             }
@@ -94,20 +150,15 @@ impl Memo {
                     given_up: true,
                     ..Table::default()
                 };
+                drop(table);
+                return evaluate();
             }
-        }
+            hash
+        };
         let result = evaluate()?;
-        let mut table = self.table.lock();
-        if !table.given_up && table.len < CAPACITY {
-            table.len += 1;
-            table.kept.entry(hash).or_default().push(Kept {
-                values: (inputs.values.iter())
-                    .map(|value| value.as_deref().map(str::to_string))
-                    .collect(),
-                today: inputs.today,
-                result: result.clone(),
-            });
-        }
+        // `evaluate` looks up no other input of this expression: the scratch
+        // still holds this one.
+        cell.borrow_mut().keep(hash, result.clone());
         Ok(result)
     }
 }
@@ -120,7 +171,7 @@ mod tests {
 
     fn inputs(value: &str) -> Inputs<'_> {
         Inputs {
-            values: vec![Some(Cow::Borrowed(value)), None],
+            values: SmallVec::from_vec(vec![Some(Cow::Borrowed(value)), None]),
             today: Some(jiff::civil::date(2026, 3, 29)),
         }
     }
@@ -170,7 +221,59 @@ mod tests {
                 Ok(Value::from(text.clone()))
             );
         }
-        let table = memo.table.lock();
-        assert!(table.given_up && table.kept.is_empty() && table.len == 0);
+        let table = memo.tables.get().expect("this thread's table").borrow();
+        assert!(table.given_up && table.index.is_empty() && table.results.is_empty());
+    }
+
+    #[test]
+    fn a_full_table_starts_again_and_keeps_the_new_inputs() {
+        let memo = Memo::default();
+        let evaluated = Cell::new(0);
+        let lookup = |text: &str| {
+            memo.get_or(&inputs(text), || {
+                evaluated.set(evaluated.get() + 1);
+                Ok::<_, String>(Value::from(text.to_string()))
+            })
+        };
+        // Each input three times, so that most are found and the memo stays on.
+        for n in 0..CAPACITY {
+            let text = format!("old {n}");
+            for _ in 0..3 {
+                lookup(&text).unwrap();
+            }
+        }
+        assert_eq!(evaluated.get(), CAPACITY);
+        // Full: the next input empties it, and is kept from then on.
+        lookup("new").unwrap();
+        lookup("new").unwrap();
+        assert_eq!(evaluated.get(), CAPACITY + 1, "the new input is kept");
+        lookup("old 0").unwrap();
+        assert_eq!(evaluated.get(), CAPACITY + 2, "the old ones were let go");
+        let table = memo.tables.get().expect("this thread's table").borrow();
+        assert!(!table.given_up && table.results.len() == 2);
+    }
+
+    #[test]
+    fn each_thread_keeps_its_own_results() {
+        let memo = Memo::default();
+        let evaluated = std::sync::atomic::AtomicUsize::new(0);
+        let upper = || {
+            evaluated.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok::<_, String>(Value::from("BERLIN"))
+        };
+        // Both threads alive at once (an ended thread's table passes to the next).
+        let together = std::sync::Barrier::new(2);
+        std::thread::scope(|threads| {
+            for _ in 0..2 {
+                threads.spawn(|| {
+                    together.wait();
+                    for _ in 0..3 {
+                        assert_eq!(memo.get_or(&inputs("berlin"), upper), Ok(Value::from("BERLIN")));
+                    }
+                    together.wait();
+                });
+            }
+        });
+        assert_eq!(evaluated.into_inner(), 2, "once per thread");
     }
 }

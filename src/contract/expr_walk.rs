@@ -10,8 +10,9 @@ pub(super) struct Walk<'a> {
     pub(super) source: &'a str,
     pub(super) program: &'a cel::Program,
     pub(super) declared: &'a Declared<'a>,
-    pub(super) reads: Vec<String>,
-    pub(super) reads_before: Vec<String>,
+    /// Each HRIS field read, with the place of a contract field that copies it.
+    pub(super) reads: Vec<(String, usize)>,
+    pub(super) reads_before: Vec<(String, usize)>,
     pub(super) reads_lms: Vec<Vec<String>>,
     pub(super) reads_statement: Vec<Vec<String>>,
     pub(super) calls: Vec<&'static str>,
@@ -136,7 +137,8 @@ impl Walk<'_> {
                 ),
                 Node::Ident(root) if root == "hris" || root == "before" => {
                     let field = &select.field;
-                    if !self.declared.hris_fields.contains(&field.as_str()) {
+                    let declared = (self.declared.hris_fields.iter()).position(|f| *f == Some(field.as_str()));
+                    let Some(rule) = declared else {
                         // The node sits at the dot; the field's name follows it.
                         let offset = self.offset(node);
                         let after = self.source[offset..]
@@ -148,14 +150,14 @@ impl Walk<'_> {
                                 "{root}.{field} is not an HRIS field the contract reads (a [[field]]'s `hris`)"
                             ),
                         });
-                    }
+                    };
                     let reads = if root == "before" {
                         &mut self.reads_before
                     } else {
                         &mut self.reads
                     };
-                    if !reads.contains(field) {
-                        reads.push(field.clone());
+                    if !reads.iter().any(|(read, _)| read == field) {
+                        reads.push((field.clone(), rule));
                     }
                     Ok(())
                 }

@@ -159,6 +159,7 @@ pub fn map_employee<'a, R: FieldSource + ?Sized>(
     record: &'a R,
 ) -> Result<MappedEmployee<'a>, Vec<FieldReason>> {
     let mut problems = Vec::new();
+    let today = Today::new(contract);
     let mut values = Vec::with_capacity(contract.fields.len());
     let mut lms = Vec::with_capacity(contract.fields.len());
     for (at, rule) in contract.fields.iter().enumerate() {
@@ -166,7 +167,7 @@ pub fn map_employee<'a, R: FieldSource + ?Sized>(
         if rule.owner == Owner::Lms {
             continue;
         }
-        let raw = match source_text(contract, at, rule, record) {
+        let raw = match source_text(&today, at, rule, record) {
             Ok(raw) => raw,
             Err(reason) => {
                 problems.push(FieldReason {
@@ -230,7 +231,7 @@ pub fn map_employee<'a, R: FieldSource + ?Sized>(
     let uses_expressions = contract.inclusion.iter().any(|r| r.when.is_some())
         || contract.triggers.iter().any(|t| t.condition.is_some());
     let today = if uses_expressions {
-        super::expr::today(&contract.time_zone, jiff::Timestamp::now())
+        today.get()
     } else {
         Date::default()
     };
@@ -401,8 +402,8 @@ fn condition_holds_after<R: FieldSource + ?Sized, B: FieldSource + ?Sized>(
     (before, learner): (Option<&B>, Option<&Value>),
     today: Date,
 ) -> Result<bool, String> {
-    let read = |field: &str| text_of(record.text(field));
-    let read_before = |field: &str| before.and_then(|b| text_of(b.text(field)));
+    let read = |rule: usize, field: &str| text_of(record.field(rule, field));
+    let read_before = |rule: usize, field: &str| before.and_then(|b| text_of(b.field(rule, field)));
     let failed = |why: String| format!("expression `{}` {why}", condition.source());
     let value = condition
         .eval(&super::expr::Vars {
@@ -481,18 +482,38 @@ impl FieldSource for Map<String, Value> {
     }
 }
 
+/// `today` in the contract's time zone for one record: worked out when an
+/// expression first reads it, then the same day for every other one.
+pub(super) struct Today<'c> {
+    zone: &'c jiff::tz::TimeZone,
+    day: std::cell::OnceCell<Date>,
+}
+
+impl<'c> Today<'c> {
+    pub(super) fn new(contract: &'c Contract) -> Today<'c> {
+        Today {
+            zone: &contract.time_zone,
+            day: std::cell::OnceCell::new(),
+        }
+    }
+
+    pub(super) fn get(&self) -> Date {
+        *(self.day).get_or_init(|| super::expr::today(self.zone, jiff::Timestamp::now()))
+    }
+}
+
 /// A field's source value as text, before its checks: the HRIS field's value,
 /// or what its expression computes from the record; when that is empty, what
 /// its `empty_expr` computes (the reason names the expression and the values it
 /// read when one fails).
 pub(super) fn source_text<'a, R: FieldSource + ?Sized>(
-    contract: &Contract,
+    today: &Today<'_>,
     at: usize,
     rule: &FieldRule,
     record: &'a R,
 ) -> Result<Option<Cow<'a, str>>, String> {
-    match sent_text(contract, at, rule, record)? {
-        None => fallback_text(contract, rule, record),
+    match sent_text(today, at, rule, record)? {
+        None => fallback_text(today, rule, record),
         sent => Ok(sent),
     }
 }
@@ -500,38 +521,42 @@ pub(super) fn source_text<'a, R: FieldSource + ?Sized>(
 /// [`source_text`] before the `empty_expr`: the HRIS field's value, or what
 /// the field's expression computes.
 pub(super) fn sent_text<'a, R: FieldSource + ?Sized>(
-    contract: &Contract,
+    today: &Today<'_>,
     at: usize,
     rule: &FieldRule,
     record: &'a R,
 ) -> Result<Option<Cow<'a, str>>, String> {
     match &rule.expr {
         None => Ok(text_of(record.field(at, &rule.hris))),
-        Some(expr) => computed_text(contract, expr, record),
+        Some(expr) => computed_text(today, expr, record),
     }
 }
 
 /// What a field's `empty_expr` computes for a record whose source is empty
 /// (`None`: the field has none, or it computes nothing either).
 pub(super) fn fallback_text<'a, R: FieldSource + ?Sized>(
-    contract: &Contract,
+    today: &Today<'_>,
     rule: &FieldRule,
     record: &'a R,
 ) -> Result<Option<Cow<'a, str>>, String> {
     match &rule.empty_expr {
-        Some(expr) => computed_text(contract, expr, record),
+        Some(expr) => computed_text(today, expr, record),
         None => Ok(None),
     }
 }
 
 /// An expression's value for a record as a field's text.
 fn computed_text<'a, R: FieldSource + ?Sized>(
-    contract: &Contract,
+    today: &Today<'_>,
     expr: &super::expr::Expr,
     record: &'a R,
 ) -> Result<Option<Cow<'a, str>>, String> {
-    let today = expr.today_in(&contract.time_zone);
-    let read = |field: &str| text_of(record.text(field));
+    let today = if expr.uses_today() {
+        today.get()
+    } else {
+        Date::default()
+    };
+    let read = |rule: usize, field: &str| text_of(record.field(rule, field));
     let failed = |why: String| format!("expression `{}` {why}", expr.source());
     let value = expr
         .eval(&super::expr::Vars {
@@ -549,7 +574,9 @@ fn computed_text<'a, R: FieldSource + ?Sized>(
 
 /// The HRIS value as text; absent, null and BambooHR's "0000-00-00" are empty.
 pub(super) fn text_of(text: Option<Cow<'_, str>>) -> Option<Cow<'_, str>> {
-    text.filter(|text| !text.trim().is_empty() && text != "0000-00-00")
+    // Blank: every character white space (what `trim` would empty), found
+    // at the first that is not.
+    text.filter(|text| !text.chars().all(char::is_whitespace) && text != "0000-00-00")
 }
 
 pub(super) fn check_value<'a>(

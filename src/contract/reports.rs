@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::Contract;
-use super::map::{Checked, EmploymentState, FieldSource, check_value, source_text, state_of};
+use super::map::{Checked, EmploymentState, FieldSource, Today, check_value, source_text, state_of};
 
 /// Whether an employee in `state` counts as a report of the manager their record
 /// names: while not terminated, and never of themselves.
@@ -41,7 +41,7 @@ fn checked<'a, R: FieldSource + ?Sized>(
     record: &'a R,
 ) -> Option<Cow<'a, str>> {
     let (at, rule) = contract.fields.iter().enumerate().find(|(_, f)| f.name == name)?;
-    let raw = source_text(contract, at, rule, record).ok()?;
+    let raw = source_text(&Today::new(contract), at, rule, record).ok()?;
     match check_value(contract, rule, raw).ok()? {
         Checked::Value { hris, .. } => Some(hris),
         Checked::Empty(_) => None,

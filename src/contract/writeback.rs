@@ -261,7 +261,7 @@ fn quantity_of(
     let failed = |why: String| format!("expression `{}` {why}", expr.source());
     let value = expr
         .eval(&super::expr::Vars {
-            hris: &|_| None,
+            hris: &|_, _| None,
             today,
             before: None,
             lms: None,
