@@ -114,6 +114,14 @@ impl dyn Sql + '_ {
     }
 }
 
+/// The database's clock now, in whole microseconds since the epoch: what a
+/// transaction on several engines stamps its rows with (`Dialect::now_micros`).
+pub fn clock(sql: &dyn Sql) -> Result<i64, StoreError> {
+    let statement = format!("SELECT {}", sql.dialect().now_micros());
+    let now = sql.query_opt(&statement, &[], |row| row.int(0))?;
+    Ok(now.flatten().unwrap_or_default())
+}
+
 /// What differs between the two databases' SQL, in one place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -137,6 +145,37 @@ impl Dialect {
         match self {
             Dialect::Sqlite => "",
             Dialect::Postgres => " FOR SHARE",
+        }
+    }
+
+    /// Appended to a `SELECT` of rows this transaction will claim: on PostgreSQL
+    /// each row it answers stays locked to the commit and rows another engine holds
+    /// are passed over, not waited for. SQLite's one writer needs neither.
+    pub fn for_update_skip_locked(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
+    /// `clause` (an ` INDEXED BY index` after a table's name) on SQLite, whose
+    /// planner is told which partial index serves a query; PostgreSQL has no such
+    /// clause and chooses for itself.
+    pub fn indexed_by(self, clause: &'static str) -> &'static str {
+        match self {
+            Dialect::Sqlite => clause,
+            Dialect::Postgres => "",
+        }
+    }
+
+    /// A statement that holds the lock named by its text parameter `?1` until the
+    /// transaction ends, for rows that do not exist yet (an employee's next event);
+    /// none on SQLite, whose one writer already excludes the rest. A lock of the
+    /// transaction, not the session, so connection poolers keep it.
+    pub fn transaction_lock(self) -> Option<&'static str> {
+        match self {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => Some("SELECT pg_advisory_xact_lock(hashtextextended(?1, 0))"),
         }
     }
 
