@@ -59,6 +59,9 @@ impl Counts {
     }
 }
 
+/// The event journaled under an idempotency key (`?1`).
+const KNOWN: &str = "SELECT id FROM events WHERE idempotency_key = ?1";
+
 /// Open events: the statuses the `events_open` index holds, the first term of
 /// every query it serves (so the partial index applies).
 const OPEN_STATUSES: &str = "status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held')";
@@ -96,16 +99,17 @@ impl JournalTx<'_> {
                 self.lock_employee(direction, employee_id)?;
             }
         }
-        // Whether the employee has a head already is asked inside the insert: one
-        // statement a new event, not two.
-        let insert = format!(
+        // Prepared once for the batch. Whether the employee has a head already is
+        // asked inside the insert: one statement a new event, not two.
+        let mut known = sql.prepare(KNOWN)?;
+        let mut insert = sql.prepare(&format!(
             "INSERT INTO events (idempotency_key, source, direction, employee_id, kind, occurred_at, \
              received_at, updated_at, status, is_head, next_attempt_at, payload) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, 'pending', \
              CASE WHEN EXISTS (SELECT 1 FROM events WHERE direction = ?3 AND employee_id = ?4 \
              AND {OPEN_STATUSES} AND is_head = 1) THEN 0 ELSE 1 END, ?7, ?8) \
              ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
-        );
+        ))?;
         let mut appended = Vec::with_capacity(batch.len());
         let (mut new, mut duplicates) = (0_i64, 0_i64);
         for (index, event) in batch.iter().enumerate() {
@@ -124,14 +128,14 @@ impl JournalTx<'_> {
             }
             // A key seen before is answered from the index alone: a duplicate
             // (redelivered, re-read) costs neither its payload's text nor an insert.
-            if let Some(id) = self.known(&event.idempotency_key)? {
+            let key = [Param::from(event.idempotency_key.as_str())];
+            if let Some(id) = known.query_opt(&key, |row| row.int(0))?.flatten() {
                 duplicates += 1;
-                appended.push(Appended::Duplicate(id));
+                appended.push(Appended::Duplicate(EventId(id)));
                 continue;
             }
             let payload = event.payload.to_string();
-            let inserted = sql.query_opt(
-                &insert,
+            let inserted = insert.query_opt(
                 &[
                     Param::from(event.idempotency_key.as_str()),
                     Param::from(event.source.as_str()),
@@ -152,11 +156,11 @@ impl JournalTx<'_> {
                 None => {
                     // Another engine journaled the key meanwhile (its commit came first).
                     duplicates += 1;
-                    let id = self.known(&event.idempotency_key)?;
-                    Appended::Duplicate(id.ok_or_else(|| StoreError::InvalidEvent {
+                    let id = known.query_opt(&key, |row| row.int(0))?.flatten();
+                    Appended::Duplicate(EventId(id.ok_or_else(|| StoreError::InvalidEvent {
                         index,
                         reason: "its idempotency key was taken and then lost again".into(),
-                    })?)
+                    })?))
                 }
             });
         }
@@ -164,16 +168,6 @@ impl JournalTx<'_> {
             .add("status_counts", EventStatus::Pending.as_str(), new);
         self.counts.add("counters", "duplicates", duplicates);
         Ok(appended)
-    }
-
-    /// The event journaled under `key`, if any.
-    fn known(&self, key: &str) -> Result<Option<EventId>, StoreError> {
-        let found = self.sql.query_opt(
-            "SELECT id FROM events WHERE idempotency_key = ?1",
-            &[Param::from(key)],
-            |row| row.int(0),
-        )?;
-        Ok(found.flatten().map(EventId))
     }
 
     /// Holds the employee's turn in `direction` until the transaction ends, where
@@ -299,22 +293,22 @@ impl JournalTx<'_> {
     /// start never reached the journal (an attempt cut off by a stop or a lost claim).
     pub fn claim(&self, ids: &[EventId], engine: &str, until: Timestamp) -> Result<Vec<EventId>, StoreError> {
         let mut cut_off = Vec::new();
+        if ids.is_empty() {
+            return Ok(cut_off);
+        }
         let (now, until) = (Param::from(to_micros(self.now)), Param::from(to_micros(until)));
         // One statement per event: the first start of an event; only an event started
         // before (an attempt cut off) takes the second.
+        let mut first = self.sql.prepare(
+            "UPDATE events SET started_at = ?2, claimed_by = ?3, claim_until = ?4 \
+             WHERE id = ?1 AND started_at IS NULL",
+        )?;
+        let mut again = self
+            .sql
+            .prepare("UPDATE events SET started_at = ?2, claimed_by = ?3, claim_until = ?4 WHERE id = ?1")?;
         for id in ids {
             let params = [Param::from(id.0), now, Param::from(engine), until];
-            let first = self.sql.execute(
-                "UPDATE events SET started_at = ?2, claimed_by = ?3, claim_until = ?4 \
-                 WHERE id = ?1 AND started_at IS NULL",
-                &params,
-            )?;
-            if first == 0
-                && self.sql.execute(
-                    "UPDATE events SET started_at = ?2, claimed_by = ?3, claim_until = ?4 WHERE id = ?1",
-                    &params,
-                )? == 1
-            {
+            if first.execute(&params)? == 0 && again.execute(&params)? == 1 {
                 cut_off.push(*id);
             }
         }
@@ -324,11 +318,14 @@ impl JournalTx<'_> {
     /// Lets go of events claimed but never tried (their run stopped before them):
     /// free for any engine at once, and their next start is not taken for one cut off.
     pub fn release_claims(&self, ids: &[EventId]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut release = self.sql.prepare(
+            "UPDATE events SET started_at = NULL, claimed_by = NULL, claim_until = NULL WHERE id = ?1",
+        )?;
         for id in ids {
-            self.sql.execute(
-                "UPDATE events SET started_at = NULL, claimed_by = NULL, claim_until = NULL WHERE id = ?1",
-                &[Param::from(id.0)],
-            )?;
+            release.execute(&[Param::from(id.0)])?;
         }
         Ok(())
     }

@@ -62,6 +62,39 @@ pub trait Sql {
         params: &[Param<'_>],
         each: &mut dyn FnMut(&dyn Row) -> Result<(), StoreError>,
     ) -> Result<(), StoreError>;
+    /// Prepares a statement once, to run it for each row of a batch: no lookup of
+    /// its text per row (SQLite keeps it in the connection's cache afterwards).
+    fn prepare<'s>(&'s self, sql: &str) -> Result<Box<dyn Prepared + 's>, StoreError>;
+}
+
+/// A statement prepared in one transaction (`Sql::prepare`), run as often as needed.
+pub trait Prepared {
+    /// Runs it; returns the rows it changed.
+    fn execute(&mut self, params: &[Param<'_>]) -> Result<u64, StoreError>;
+    /// Runs it as a query, handing each row to `each` in order.
+    fn query(
+        &mut self,
+        params: &[Param<'_>],
+        each: &mut dyn FnMut(&dyn Row) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+}
+
+impl dyn Prepared + '_ {
+    /// The first row's value, if there is a row.
+    pub fn query_opt<T>(
+        &mut self,
+        params: &[Param<'_>],
+        read: impl Fn(&dyn Row) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let mut found = None;
+        self.query(params, &mut |row| {
+            if found.is_none() {
+                found = Some(read(row)?);
+            }
+            Ok(())
+        })?;
+        Ok(found)
+    }
 }
 
 /// A store that runs functions written over `Sql`: the SQLite `Store` and `PgStore`.
