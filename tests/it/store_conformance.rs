@@ -6,7 +6,7 @@
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use hrsync::model::{Direction, EventId, NewEvent, Source, WriteRecord};
+use hrsync::model::{Direction, EventId, FieldReason, NewEvent, Source, WriteRecord};
 use hrsync::store::{
     Appended, ControlPlane, Cursors, Engines, Journal, Leases, PgStore, PublishedStatus, ReconcileControl,
     Store, StoreError, Transact,
@@ -81,6 +81,7 @@ conformance!(
     engines_claiming_at_once_take_disjoint_heads,
     only_an_employees_head_is_claimed_until_it_finishes,
     an_expired_claim_is_taken_by_another_engine_as_cut_off,
+    every_transition_moves_the_counts_on_any_engine,
 );
 
 const LONG: Duration = Duration::from_secs(60);
@@ -545,6 +546,83 @@ fn an_expired_claim_is_taken_by_another_engine_as_cut_off(backend: &impl Backend
         "taken over, its start known as cut off"
     );
     assert_eq!(claim(&a, "engine-a", LONG, 10).0, [], "the new claim holds");
+}
+
+/// The engine's outcomes and the operator's moves, each on its own engine: the
+/// counters follow, an illegal move leaves nothing, and what is due is claimable.
+fn every_transition_moves_the_counts_on_any_engine(backend: &impl Backend) {
+    let (engine, operator) = (backend.open(), backend.open());
+    let batch: Vec<NewEvent> = (0..9)
+        .map(|n| change(&format!("k-{n}"), &format!("E{n}")))
+        .collect();
+    let appended = engine.journal(|tx| tx.append(&batch)).unwrap();
+    let e: Vec<EventId> = appended.iter().map(|a| a.id()).collect();
+    let later = |secs| jiff::Timestamp::now() + Duration::from_secs(secs);
+    let mapped = serde_json::json!({ "userName": "ana" });
+    let refused = [FieldReason {
+        field: "email".into(),
+        reason: "not an address".into(),
+    }];
+    engine
+        .journal(|tx| {
+            tx.mark_unchanged(e[0], Some(&mapped))?;
+            tx.mark_retry(e[1], "LMS answered 503", Some(503), later(60))?;
+            tx.mark_dead_letter(e[2], "LMS answered 503 again", Some(503))?;
+            tx.mark_rejected(e[3], &refused)?;
+            tx.mark_held(e[4], "suspected duplicate of E1")?;
+            tx.mark_superseded(e[5], "a newer record was applied")?;
+            tx.mark_shadowed(e[6], "would create ana", &mapped)?;
+            tx.defer(e[7], later(3600), "hired next month")?;
+            tx.mark_applied(e[8], &write(), Some(&mapped))
+        })
+        .unwrap();
+    let counts = operator.journal_counts().unwrap();
+    let by_status = |c: hrsync::store::StoreCounts| {
+        [
+            c.pending,
+            c.retrying,
+            c.applied,
+            c.unchanged,
+            c.dead_letters,
+            c.rejected,
+            c.held,
+            c.skipped,
+            c.flagged,
+            c.shadowed,
+        ]
+    };
+    assert_eq!(by_status(counts), [1, 1, 1, 1, 1, 1, 1, 1, 0, 1]);
+    assert_eq!(counts.total, 9);
+
+    let requeued = operator
+        .journal(|tx| {
+            tx.retry(e[2])?;
+            tx.release_held(e[4])?;
+            tx.skip(e[3], "fixed in the HRIS by hand")?;
+            tx.flag(e[1], "for the HRIS admin")?;
+            tx.requeue_shadowed()
+        })
+        .unwrap();
+    assert_eq!(requeued, [e[6]]);
+    let moved = by_status(engine.journal_counts().unwrap());
+    assert_eq!(moved, [4, 0, 1, 1, 0, 0, 0, 2, 1, 0]);
+
+    let illegal = operator.journal(|tx| {
+        tx.skip(e[7], "not needed after all")?;
+        tx.skip(e[0], "already unchanged")
+    });
+    assert!(
+        matches!(illegal, Err(StoreError::IllegalTransition { .. })),
+        "{illegal:?}"
+    );
+    assert_eq!(
+        by_status(engine.journal_counts().unwrap()),
+        moved,
+        "an illegal move rolls back the moves before it"
+    );
+    let (mut due, _) = claim(&engine, "engine-a", LONG, 10);
+    due.sort();
+    assert_eq!(due, [e[2], e[4], e[6]], "due now; the deferred one is not");
 }
 
 /// PostgreSQL only: what an operator sees when the server cannot be used. Said
