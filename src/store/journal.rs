@@ -89,16 +89,8 @@ impl JournalTx<'_> {
         let sql = self.sql;
         let now = to_micros(self.now);
         // Whether an event is its employee's head depends on events not yet
-        // committed: engines appending for one employee take turns (in one order,
-        // so two batches never wait on each other).
-        if sql.dialect().transaction_lock().is_some() {
-            let employees: BTreeSet<(&str, &str)> = (batch.iter())
-                .map(|e| (e.direction.as_str(), e.employee_id.as_str()))
-                .collect();
-            for (direction, employee_id) in employees {
-                self.lock_employee(direction, employee_id)?;
-            }
-        }
+        // committed: engines appending for one employee take turns.
+        self.hold_turns(batch.iter().map(|e| (e.direction, e.employee_id.as_str())))?;
         // Prepared once for the batch. Whether the employee has a head already is
         // asked inside the insert: one statement a new event, not two.
         let mut known = sql.prepare(KNOWN)?;
@@ -168,6 +160,26 @@ impl JournalTx<'_> {
             .add("status_counts", EventStatus::Pending.as_str(), new);
         self.counts.add("counters", "duplicates", duplicates);
         Ok(appended)
+    }
+
+    /// Holds these employees' turns until the transaction ends, where engines
+    /// share the store, in one order: two transactions that hold several never
+    /// wait on each other. Call it first in a transaction that moves many
+    /// employees' events (a batch appended, a turn's outcomes).
+    pub fn hold_turns<'e>(
+        &self,
+        employees: impl IntoIterator<Item = (Direction, &'e str)>,
+    ) -> Result<(), StoreError> {
+        if self.sql.dialect().transaction_lock().is_none() {
+            return Ok(());
+        }
+        let employees: BTreeSet<(&str, &str)> = (employees.into_iter())
+            .map(|(direction, employee_id)| (direction.as_str(), employee_id))
+            .collect();
+        for (direction, employee_id) in employees {
+            self.lock_employee(direction, employee_id)?;
+        }
+        Ok(())
     }
 
     /// Holds the employee's turn in `direction` until the transaction ends, where
@@ -682,6 +694,14 @@ impl<'a> StoreTx<'a> {
             found.extend(queries::read_event(self.conn, *id)?);
         }
         Ok(found)
+    }
+
+    /// See `JournalTx::hold_turns`.
+    pub fn hold_turns<'e>(
+        &self,
+        employees: impl IntoIterator<Item = (Direction, &'e str)>,
+    ) -> Result<(), StoreError> {
+        self.journal().hold_turns(employees)
     }
 
     /// See `JournalTx::release_claims`.

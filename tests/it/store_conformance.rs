@@ -437,14 +437,22 @@ fn a_key_appended_by_two_engines_is_one_event(backend: &impl Backend) {
     let batch: Vec<NewEvent> = (0..20)
         .map(|n| change(&format!("k-at-once-{n}"), &format!("F{}", n % 7)))
         .collect();
+    // The other engine has the batch in the opposite order: neither waits on the other for good.
     let start = Arc::new(Barrier::new(2));
-    let racers: Vec<_> = [a, b]
+    let racers: Vec<_> = [(a, false), (b, true)]
         .into_iter()
-        .map(|store| {
-            let (start, batch) = (start.clone(), batch.clone());
+        .map(|(store, reversed)| {
+            let (start, mut batch) = (start.clone(), batch.clone());
             std::thread::spawn(move || {
+                if reversed {
+                    batch.reverse();
+                }
                 start.wait();
-                store.journal(|tx| tx.append(&batch)).unwrap()
+                let mut answers = store.journal(|tx| tx.append(&batch)).unwrap();
+                if reversed {
+                    answers.reverse();
+                }
+                answers
             })
         })
         .collect();

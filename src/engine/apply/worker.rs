@@ -424,6 +424,12 @@ fn journal_outcomes(
     retry: crate::config::RetryPolicy,
 ) -> Result<Vec<(JournaledEvent, EventStatus)>, StoreError> {
     tx.release_claims(untried)?;
+    // Where engines share the store, their turns take the employees in one order.
+    tx.hold_turns(
+        finished
+            .iter()
+            .map(|f| (f.event.direction, f.event.employee_id.as_str())),
+    )?;
     let mut results = Vec::with_capacity(finished.len());
     for Finished {
         event,
