@@ -192,6 +192,17 @@ pub async fn start_with_listener(
             tracing::warn!(%error, "cannot end the leases of an earlier run; its duties wait for them to expire")
         }
     }
+    // Likewise its claims on events: applied again at once, as attempts cut off.
+    match crate::store::Journal::end_claims_of_crashed_runs(&store) {
+        Ok(0) => {}
+        Ok(ended) => tracing::info!(
+            ended,
+            "the claims of an earlier run on events it was applying are ended"
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "cannot end an earlier run's claims on events; they wait for them to expire")
+        }
+    }
     // Before anything is read or written: the mode asked for must be the store's.
     apply::shadow::check_start(&store, config.shadow)?;
     let contract = Arc::new(contract);
@@ -422,6 +433,8 @@ pub async fn start_with_listener(
         paused: paused.clone(),
         trouble: trouble.clone(),
         health: health.clone(),
+        engine: duties.engine().id.clone(),
+        claim_time: config.lease_time,
     };
     tasks.push(supervise::supervise(
         "retention",

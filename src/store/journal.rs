@@ -1,16 +1,21 @@
-//! Writing to the journal inside one transaction: appending a batch of events
-//! (duplicates acknowledged and counted), cursors, mapped payloads, writes, and the
-//! status change every transition goes through.
+//! The journal, written once over `Sql` (`JournalTx`), so the same statements run
+//! on SQLite and PostgreSQL: appending a batch of events (a known idempotency key
+//! is acknowledged as a duplicate, by any engine), claiming ready heads, writes and
+//! failures, and the status change every transition goes through, with the
+//! counters kept in step. `StoreTx` is SQLite's write transaction, which runs the
+//! same functions and the tables not moved yet (enrolments, manager waits).
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use rusqlite::{Connection, OptionalExtension, ToSql, params};
+use rusqlite::{Connection, params};
 use serde_json::Value;
 
-use super::{AuditKey, Store, StoreError, queries, to_micros};
+use super::sql::sqlite::SqliteSql;
+use super::sql::{Param, Sql, Transact, clock};
+use super::{AuditKey, Store, StoreCounts, StoreError, from_micros, queries, to_micros};
 use crate::model::{Direction, Event, EventId, EventStatus, NewEvent, WriteRecord};
 
 /// What the journal did with one event of a batch.
@@ -29,66 +34,74 @@ impl Appended {
     }
 }
 
-/// One open write transaction; everything done through it commits or rolls back together.
-pub struct StoreTx<'a> {
-    pub(super) conn: &'a Connection,
-    pub(super) now: Timestamp,
-    /// What audit entries are an HMAC with; none: plain SHA-256.
-    pub(super) audit_key: Option<Arc<AuditKey>>,
-    /// What the transaction changes the counters by (table, name), written once
-    /// before it commits: a group of transitions costs a few upserts, not two each.
-    counts: RefCell<BTreeMap<(&'static str, &'static str), i64>>,
-}
+/// What a transaction changes the counters by (table, name), written once before
+/// it commits: a group of transitions costs a few upserts, not two each.
+#[derive(Default)]
+pub(super) struct Counts(RefCell<BTreeMap<(&'static str, &'static str), i64>>);
 
-impl<'a> StoreTx<'a> {
-    pub(super) fn new(conn: &'a Connection, now: Timestamp, audit_key: Option<Arc<AuditKey>>) -> StoreTx<'a> {
-        StoreTx {
-            conn,
-            now,
-            audit_key,
-            counts: RefCell::default(),
-        }
+impl Counts {
+    fn add(&self, table: &'static str, name: &'static str, delta: i64) {
+        *self.0.borrow_mut().entry((table, name)).or_default() += delta;
     }
 
-    /// Writes the counters' changes; the store calls it just before committing.
-    pub(super) fn write_counts(&self) -> Result<(), StoreError> {
-        for ((table, name), delta) in std::mem::take(&mut *self.counts.borrow_mut()) {
+    /// Writes the changes added so far, and forgets them.
+    pub(super) fn write(&self, sql: &dyn Sql) -> Result<(), StoreError> {
+        for ((table, name), delta) in std::mem::take(&mut *self.0.borrow_mut()) {
             if delta != 0 {
-                let sql = format!(
-                    "INSERT INTO {table} (name, n) VALUES (?1, ?2) ON CONFLICT DO UPDATE SET n = n + excluded.n"
+                let statement = format!(
+                    "INSERT INTO {table} (name, n) VALUES (?1, ?2) \
+                     ON CONFLICT (name) DO UPDATE SET n = {table}.n + excluded.n"
                 );
-                self.conn.prepare_cached(&sql)?.execute(params![name, delta])?;
+                sql.execute(&statement, &[Param::from(name), Param::from(delta)])?;
             }
         }
         Ok(())
     }
+}
 
-    fn add_count(&self, table: &'static str, name: &'static str, delta: i64) {
-        *self.counts.borrow_mut().entry((table, name)).or_default() += delta;
-    }
+/// The event journaled under an idempotency key (`?1`).
+const KNOWN: &str = "SELECT id FROM events WHERE idempotency_key = ?1";
 
+/// Open events: the statuses the `events_open` index holds, the first term of
+/// every query it serves (so the partial index applies).
+const OPEN_STATUSES: &str = "status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held')";
+
+/// The journal inside one write transaction, on either backend: every row it
+/// touches is stamped `now` (on PostgreSQL the server's clock, which engines share).
+pub struct JournalTx<'a> {
+    pub(super) sql: &'a dyn Sql,
+    pub(super) now: Timestamp,
+    pub(super) counts: &'a Counts,
+}
+
+/// An employee's head event that may apply now: its id, direction and employee.
+pub type ReadyHead = (EventId, Direction, String);
+
+impl JournalTx<'_> {
     /// The transaction's clock: every row it touches gets this time.
     pub fn now(&self) -> Timestamp {
         self.now
     }
 
-    /// Journals a batch as Pending; an event whose key is known comes back as a duplicate.
+    /// Journals a batch as Pending; an event whose key is known comes back as a
+    /// duplicate, whichever engine journaled it first.
     pub fn append(&self, batch: &[NewEvent]) -> Result<Vec<Appended>, StoreError> {
+        let sql = self.sql;
         let now = to_micros(self.now);
-        // The first status term is the index's own condition, so the partial index applies.
-        let mut has_head = self.conn.prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM events WHERE direction = ?1 AND employee_id = ?2 \
-             AND status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held') AND is_head = 1)",
-        )?;
-        let mut insert = self.conn.prepare_cached(
+        // Whether an event is its employee's head depends on events not yet
+        // committed: engines appending for one employee take turns.
+        self.hold_turns(batch.iter().map(|e| (e.direction, e.employee_id.as_str())))?;
+        // Prepared once for the batch. Whether the employee has a head already is
+        // asked inside the insert: one statement a new event, not two.
+        let mut known = sql.prepare(KNOWN)?;
+        let mut insert = sql.prepare(&format!(
             "INSERT INTO events (idempotency_key, source, direction, employee_id, kind, occurred_at, \
              received_at, updated_at, status, is_head, next_attempt_at, payload) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, 'pending', ?8, ?7, ?9) \
-             ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-        )?;
-        let mut known = self
-            .conn
-            .prepare_cached("SELECT id FROM events WHERE idempotency_key = ?1")?;
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, 'pending', \
+             CASE WHEN EXISTS (SELECT 1 FROM events WHERE direction = ?3 AND employee_id = ?4 \
+             AND {OPEN_STATUSES} AND is_head = 1) THEN 0 ELSE 1 END, ?7, ?8) \
+             ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
+        ))?;
         let mut appended = Vec::with_capacity(batch.len());
         let (mut new, mut duplicates) = (0_i64, 0_i64);
         for (index, event) in batch.iter().enumerate() {
@@ -107,46 +120,449 @@ impl<'a> StoreTx<'a> {
             }
             // A key seen before is answered from the index alone: a duplicate
             // (redelivered, re-read) costs neither its payload's text nor an insert.
-            let seen: Option<i64> = known
-                .query_row([&event.idempotency_key], |r| r.get(0))
-                .optional()?;
-            if let Some(id) = seen {
+            let key = [Param::from(event.idempotency_key.as_str())];
+            if let Some(id) = known.query_opt(&key, |row| row.int(0))?.flatten() {
                 duplicates += 1;
                 appended.push(Appended::Duplicate(EventId(id)));
                 continue;
             }
-            let direction = event.direction.as_str();
-            let blocked: bool = has_head.query_row(params![direction, event.employee_id], |r| r.get(0))?;
-            let inserted: Option<i64> = insert
-                .query_row(
-                    params![
-                        event.idempotency_key,
-                        event.source.as_str(),
-                        direction,
-                        event.employee_id,
-                        event.kind,
-                        to_micros(event.occurred_at),
-                        now,
-                        !blocked,
-                        event.payload.to_string(),
-                    ],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            appended.push(match inserted {
+            let payload = event.payload.to_string();
+            let inserted = insert.query_opt(
+                &[
+                    Param::from(event.idempotency_key.as_str()),
+                    Param::from(event.source.as_str()),
+                    Param::from(event.direction.as_str()),
+                    Param::from(event.employee_id.as_str()),
+                    Param::from(event.kind.as_str()),
+                    Param::from(to_micros(event.occurred_at)),
+                    Param::from(now),
+                    Param::from(payload.as_str()),
+                ],
+                |row| row.int(0),
+            )?;
+            appended.push(match inserted.flatten() {
                 Some(id) => {
                     new += 1;
                     Appended::New(EventId(id))
                 }
                 None => {
+                    // Another engine journaled the key meanwhile (its commit came first).
                     duplicates += 1;
-                    Appended::Duplicate(EventId(known.query_row([&event.idempotency_key], |r| r.get(0))?))
+                    let id = known.query_opt(&key, |row| row.int(0))?.flatten();
+                    Appended::Duplicate(EventId(id.ok_or_else(|| StoreError::InvalidEvent {
+                        index,
+                        reason: "its idempotency key was taken and then lost again".into(),
+                    })?))
                 }
             });
         }
-        self.add_count("status_counts", EventStatus::Pending.as_str(), new);
-        self.add_count("counters", "duplicates", duplicates);
+        self.counts
+            .add("status_counts", EventStatus::Pending.as_str(), new);
+        self.counts.add("counters", "duplicates", duplicates);
         Ok(appended)
+    }
+
+    /// Holds these employees' turns until the transaction ends, where engines
+    /// share the store, in one order: two transactions that hold several never
+    /// wait on each other. Call it first in a transaction that moves many
+    /// employees' events (a batch appended, a turn's outcomes).
+    pub fn hold_turns<'e>(
+        &self,
+        employees: impl IntoIterator<Item = (Direction, &'e str)>,
+    ) -> Result<(), StoreError> {
+        if self.sql.dialect().transaction_lock().is_none() {
+            return Ok(());
+        }
+        let employees: BTreeSet<(&str, &str)> = (employees.into_iter())
+            .map(|(direction, employee_id)| (direction.as_str(), employee_id))
+            .collect();
+        for (direction, employee_id) in employees {
+            self.lock_employee(direction, employee_id)?;
+        }
+        Ok(())
+    }
+
+    /// Holds the employee's turn in `direction` until the transaction ends, where
+    /// engines share the store (`Dialect::transaction_lock`).
+    fn lock_employee(&self, direction: &str, employee_id: &str) -> Result<(), StoreError> {
+        if let Some(lock) = self.sql.dialect().transaction_lock() {
+            let key = format!("hrsync employee {direction} {employee_id}");
+            self.sql
+                .query(lock, &[Param::from(key.as_str())], &mut |_| Ok(()))?;
+        }
+        Ok(())
+    }
+
+    /// Records a write made for an event; `mark_applied` records its own.
+    pub fn record_write(&self, id: EventId, write: &WriteRecord) -> Result<(), StoreError> {
+        let (before, after) = (write.before.to_string(), write.after.to_string());
+        self.sql.execute(
+            "INSERT INTO writes (event_id, at, sent_from, sent_to, target_id, before, after, http_status) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            &[
+                Param::from(id.0),
+                Param::from(to_micros(self.now)),
+                Param::from(write.sent_from.as_str()),
+                Param::from(write.sent_to.as_str()),
+                Param::from(write.target_id.as_deref()),
+                Param::from(before.as_str()),
+                Param::from(after.as_str()),
+                Param::from(write.http_status.map(i64::from)),
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub(super) fn record_failure(
+        &self,
+        id: EventId,
+        error: &str,
+        http_status: Option<u16>,
+    ) -> Result<(), StoreError> {
+        self.sql.execute(
+            "INSERT INTO failures (event_id, at, error, http_status) VALUES (?1, ?2, ?3, ?4)",
+            &[
+                Param::from(id.0),
+                Param::from(to_micros(self.now)),
+                Param::from(error),
+                Param::from(http_status.map(i64::from)),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// The employees' heads that may apply now and no engine holds a live claim
+    /// on, longest-due first, without their payloads, as this transaction sees
+    /// them: a head it passed the turn to counts. On PostgreSQL the heads answered
+    /// stay locked to the commit and those another engine is claiming are passed
+    /// over (`FOR UPDATE SKIP LOCKED`): claim them (`claim`) in this transaction.
+    pub fn ready_heads(&self, limit: usize) -> Result<Vec<ReadyHead>, StoreError> {
+        let dialect = self.sql.dialect();
+        let statement = format!(
+            "SELECT id, direction, employee_id FROM events{index} \
+             WHERE is_head = 1 AND status IN ('pending', 'retrying') AND next_attempt_at <= ?1 \
+             AND (claim_until IS NULL OR claim_until <= ?1) \
+             ORDER BY next_attempt_at, id LIMIT ?2{lock}",
+            index = dialect.indexed_by(" INDEXED BY events_ready"),
+            lock = dialect.for_update_skip_locked(),
+        );
+        self.sql.query_all(
+            &statement,
+            &[Param::from(to_micros(self.now)), Param::from(limit as i64)],
+            |row| {
+                let id = row.int(0)?.unwrap_or_default();
+                let word = row.text(1)?.unwrap_or_default();
+                let direction = Direction::parse(&word).ok_or(StoreError::Corrupt {
+                    row: id,
+                    column: "direction",
+                    reason: format!("unknown word {word:?}"),
+                })?;
+                Ok((EventId(id), direction, row.text(2)?.unwrap_or_default()))
+            },
+        )
+    }
+
+    /// The employee's queued events after `head`, oldest first, that may apply now
+    /// (pending or retrying and due), stopping at the first that may not and after
+    /// `limit`: the rest of a run its worker claims with the head.
+    pub fn queued_after(
+        &self,
+        head: EventId,
+        direction: Direction,
+        employee_id: &str,
+        limit: usize,
+    ) -> Result<Vec<EventId>, StoreError> {
+        let statement = format!(
+            "SELECT id, CASE WHEN status IN ('pending', 'retrying') AND next_attempt_at <= ?4 THEN 1 ELSE 0 END \
+             FROM events{index} WHERE direction = ?1 AND employee_id = ?2 \
+             AND {OPEN_STATUSES} AND id > ?3 ORDER BY id LIMIT ?5",
+            index = self.sql.dialect().indexed_by(" INDEXED BY events_open"),
+        );
+        let rows = self.sql.query_all(
+            &statement,
+            &[
+                Param::from(direction.as_str()),
+                Param::from(employee_id),
+                Param::from(head.0),
+                Param::from(to_micros(self.now)),
+                Param::from(limit as i64),
+            ],
+            |row| Ok((EventId(row.int(0)?.unwrap_or_default()), row.int(1)? == Some(1))),
+        )?;
+        let mut queued = Vec::new();
+        for (id, may_apply) in rows {
+            if may_apply {
+                queued.push(id);
+            } else if direction.in_order() {
+                break;
+            }
+        }
+        Ok(queued)
+    }
+
+    /// Claims events for `engine` until `until` (a lease: past it, another engine
+    /// may take them) and marks them as being applied now; answers those whose last
+    /// start never reached the journal (an attempt cut off by a stop or a lost claim).
+    pub fn claim(&self, ids: &[EventId], engine: &str, until: Timestamp) -> Result<Vec<EventId>, StoreError> {
+        let mut cut_off = Vec::new();
+        if ids.is_empty() {
+            return Ok(cut_off);
+        }
+        let (now, until) = (Param::from(to_micros(self.now)), Param::from(to_micros(until)));
+        // One statement per event: the first start of an event; only an event started
+        // before (an attempt cut off) takes the second.
+        let mut first = self.sql.prepare(
+            "UPDATE events SET started_at = ?2, claimed_by = ?3, claim_until = ?4 \
+             WHERE id = ?1 AND started_at IS NULL",
+        )?;
+        let mut again = self
+            .sql
+            .prepare("UPDATE events SET started_at = ?2, claimed_by = ?3, claim_until = ?4 WHERE id = ?1")?;
+        for id in ids {
+            let params = [Param::from(id.0), now, Param::from(engine), until];
+            if first.execute(&params)? == 0 && again.execute(&params)? == 1 {
+                cut_off.push(*id);
+            }
+        }
+        Ok(cut_off)
+    }
+
+    /// Lets go of events claimed but never tried (their run stopped before them):
+    /// free for any engine at once, and their next start is not taken for one cut off.
+    pub fn release_claims(&self, ids: &[EventId]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut release = self.sql.prepare(
+            "UPDATE events SET started_at = NULL, claimed_by = NULL, claim_until = NULL WHERE id = ?1",
+        )?;
+        for id in ids {
+            release.execute(&[Param::from(id.0)])?;
+        }
+        Ok(())
+    }
+
+    /// The event's status, whether it is its employee's head, and whose it is.
+    fn place(&self, id: EventId) -> Result<(EventStatus, bool, Direction, String), StoreError> {
+        let found = self.sql.query_opt(
+            "SELECT status, is_head, direction, employee_id FROM events WHERE id = ?1",
+            &[Param::from(id.0)],
+            |row| {
+                Ok((
+                    row.text(0)?.unwrap_or_default(),
+                    row.int(1)? == Some(1),
+                    row.text(2)?.unwrap_or_default(),
+                    row.text(3)?.unwrap_or_default(),
+                ))
+            },
+        )?;
+        let (from, is_head, direction, employee_id) = found.ok_or(StoreError::NoSuchEvent(id))?;
+        let direction = Direction::parse(&direction).ok_or(StoreError::Corrupt {
+            row: id.0,
+            column: "direction",
+            reason: direction.clone(),
+        })?;
+        let from = EventStatus::parse(&from).ok_or_else(|| StoreError::Corrupt {
+            row: id.0,
+            column: "status",
+            reason: from.clone(),
+        })?;
+        Ok((from, is_head, direction, employee_id))
+    }
+
+    /// Moves an event from one of `allowed` to `to`, setting `set` (SQL with ?4.. bound
+    /// to `extra`), ends its claim, keeps the counts and passes the employee's turn
+    /// on when it finishes.
+    pub(super) fn transition(
+        &self,
+        id: EventId,
+        action: &'static str,
+        allowed: &[EventStatus],
+        to: EventStatus,
+        set: &str,
+        extra: &[Param<'_>],
+    ) -> Result<(), StoreError> {
+        let mut place = self.place(id)?;
+        if self.sql.dialect().transaction_lock().is_some() {
+            // The turn is passed on among events another engine may be appending:
+            // read again once the employee's turn is held.
+            self.lock_employee(place.2.as_str(), &place.3)?;
+            place = self.place(id)?;
+        }
+        let (from, is_head, direction, employee_id) = place;
+        if !allowed.contains(&from) {
+            return Err(StoreError::IllegalTransition { id, from, action });
+        }
+        let statement = format!(
+            "UPDATE events SET status = ?1, updated_at = ?2, started_at = NULL, claimed_by = NULL, \
+             claim_until = NULL, {set} WHERE id = ?3"
+        );
+        let mut bound = vec![
+            Param::from(to.as_str()),
+            Param::from(to_micros(self.now)),
+            Param::from(id.0),
+        ];
+        bound.extend_from_slice(extra);
+        self.sql.execute(&statement, &bound)?;
+        if from != to {
+            self.counts.add("status_counts", from.as_str(), -1);
+            self.counts.add("status_counts", to.as_str(), 1);
+        }
+        if is_head && !direction.keeps_turn(to) {
+            self.pass_turn(id, direction, &employee_id)?;
+        } else if !is_head && direction.keeps_turn(to) {
+            // A completion retried after a refusal: its turn comes when nothing holds it.
+            self.sql.execute(
+                &format!(
+                    "UPDATE events SET is_head = 1 WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM events \
+                     WHERE direction = ?2 AND employee_id = ?3 AND {OPEN_STATUSES} AND is_head = 1)"
+                ),
+                &[
+                    Param::from(id.0),
+                    Param::from(direction.as_str()),
+                    Param::from(employee_id.as_str()),
+                ],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The head that is done (or, for completions, waits for an operator) hands
+    /// over to the employee's next event that keeps a turn, if any.
+    fn pass_turn(
+        &self,
+        finished: EventId,
+        direction: Direction,
+        employee_id: &str,
+    ) -> Result<(), StoreError> {
+        self.sql.execute(
+            "UPDATE events SET is_head = 0 WHERE id = ?1",
+            &[Param::from(finished.0)],
+        )?;
+        let next = if direction.in_order() {
+            "UPDATE events SET is_head = 1 WHERE id = (SELECT id FROM events \
+             WHERE direction = ?1 AND employee_id = ?2 \
+             AND status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held') \
+             ORDER BY id LIMIT 1)"
+        } else {
+            "UPDATE events SET is_head = 1 WHERE id = (SELECT id FROM events \
+             WHERE direction = ?1 AND employee_id = ?2 \
+             AND status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held') \
+             AND status IN ('pending', 'retrying') ORDER BY id LIMIT 1)"
+        };
+        self.sql
+            .execute(next, &[Param::from(direction.as_str()), Param::from(employee_id)])?;
+        Ok(())
+    }
+}
+
+/// Ends every live claim, keeping when each event was started (so its next start
+/// is known as one cut off). Only for a store one engine holds alone (SQLite, under
+/// its lock file), where a live claim can only be a crashed run's.
+pub fn end_claims(sql: &dyn Sql) -> Result<u64, StoreError> {
+    sql.execute(
+        "UPDATE events SET claimed_by = NULL, claim_until = NULL \
+         WHERE status IN ('pending', 'retrying') AND claim_until IS NOT NULL",
+        &[],
+    )
+}
+
+/// The journal on any store, SQLite or PostgreSQL.
+pub trait Journal: Transact {
+    /// Runs `work` on the journal in one write transaction, by the database's
+    /// clock; the counters' changes are written just before it commits.
+    fn journal<T: Send>(
+        &self,
+        work: impl FnOnce(&JournalTx<'_>) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError> {
+        self.write(|sql| {
+            let counts = Counts::default();
+            let tx = JournalTx {
+                sql,
+                now: from_micros(clock(sql)?),
+                counts: &counts,
+            };
+            let out = work(&tx)?;
+            counts.write(sql)?;
+            Ok(out)
+        })
+    }
+
+    /// Claims up to `limit` ready heads for `engine` for `claim_time`, in one
+    /// transaction; answers them (`ReadyHead`) with those whose last start was cut off.
+    fn claim_heads(
+        &self,
+        engine: &str,
+        claim_time: std::time::Duration,
+        limit: usize,
+    ) -> Result<(Vec<ReadyHead>, Vec<EventId>), StoreError> {
+        self.journal(|tx| {
+            let heads = tx.ready_heads(limit)?;
+            let ids: Vec<EventId> = heads.iter().map(|head| head.0).collect();
+            let until = tx.now + claim_time;
+            let cut_off = tx.claim(&ids, engine, until)?;
+            Ok((heads, cut_off))
+        })
+    }
+
+    /// The journal's totals (`StoreCounts`).
+    fn journal_counts(&self) -> Result<StoreCounts, StoreError> {
+        self.read(queries::counts)
+    }
+
+    /// See `end_claims`: for a store one engine holds alone.
+    fn end_claims_of_crashed_runs(&self) -> Result<u64, StoreError> {
+        self.write(end_claims)
+    }
+}
+
+impl<T: Transact> Journal for T {}
+
+/// One open write transaction on SQLite; everything done through it commits or
+/// rolls back together.
+pub struct StoreTx<'a> {
+    pub(super) conn: &'a Connection,
+    /// The same connection as `Sql`, for the functions written once over it.
+    sqlite: SqliteSql<'a>,
+    pub(super) now: Timestamp,
+    /// What audit entries are an HMAC with; none: plain SHA-256.
+    pub(super) audit_key: Option<Arc<AuditKey>>,
+    counts: Counts,
+}
+
+impl<'a> StoreTx<'a> {
+    pub(super) fn new(conn: &'a Connection, now: Timestamp, audit_key: Option<Arc<AuditKey>>) -> StoreTx<'a> {
+        StoreTx {
+            conn,
+            sqlite: SqliteSql { conn },
+            now,
+            audit_key,
+            counts: Counts::default(),
+        }
+    }
+
+    /// Writes the counters' changes; the store calls it just before committing.
+    pub(super) fn write_counts(&self) -> Result<(), StoreError> {
+        self.counts.write(&self.sqlite)
+    }
+
+    /// The journal's calls (`JournalTx`) inside this transaction.
+    pub fn journal(&self) -> JournalTx<'_> {
+        JournalTx {
+            sql: &self.sqlite,
+            now: self.now,
+            counts: &self.counts,
+        }
+    }
+
+    /// The transaction's clock: every row it touches gets this time.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// Journals a batch as Pending; an event whose key is known comes back as a duplicate.
+    pub fn append(&self, batch: &[NewEvent]) -> Result<Vec<Appended>, StoreError> {
+        self.journal().append(batch)
     }
 
     /// Remembers that the employee was enrolled in these learning paths.
@@ -247,62 +663,15 @@ impl<'a> StoreTx<'a> {
 
     /// Records a write made for an event; `mark_applied` records its own.
     pub fn record_write(&self, id: EventId, write: &WriteRecord) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO writes (event_id, at, sent_from, sent_to, target_id, before, after, http_status) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                id.0,
-                to_micros(self.now),
-                write.sent_from,
-                write.sent_to,
-                write.target_id,
-                write.before.to_string(),
-                write.after.to_string(),
-                write.http_status,
-            ])?;
-        Ok(())
+        self.journal().record_write(id, write)
     }
 
-    pub(super) fn record_failure(
-        &self,
-        id: EventId,
-        error: &str,
-        http_status: Option<u16>,
-    ) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO failures (event_id, at, error, http_status) VALUES (?1, ?2, ?3, ?4)",
-            )?
-            .execute(params![id.0, to_micros(self.now), error, http_status])?;
-        Ok(())
+    /// See `JournalTx::claim`.
+    pub fn claim(&self, ids: &[EventId], engine: &str, until: Timestamp) -> Result<Vec<EventId>, StoreError> {
+        self.journal().claim(ids, engine, until)
     }
 
-    /// Marks events as being applied now; answers those whose last start never
-    /// reached the journal (an attempt cut off by a stop).
-    pub fn mark_started(&self, ids: &[EventId]) -> Result<Vec<EventId>, StoreError> {
-        let mut cut_off = Vec::new();
-        // One statement per event: the first start of an event; only an event started
-        // before (an attempt cut off by a stop) takes the second.
-        let mut first = self
-            .conn
-            .prepare_cached("UPDATE events SET started_at = ?2 WHERE id = ?1 AND started_at IS NULL")?;
-        let mut again = self
-            .conn
-            .prepare_cached("UPDATE events SET started_at = ?2 WHERE id = ?1")?;
-        let now = to_micros(self.now);
-        for id in ids {
-            if first.execute(params![id.0, now])? == 0 && again.execute(params![id.0, now])? == 1 {
-                cut_off.push(*id);
-            }
-        }
-        Ok(cut_off)
-    }
-
-    /// The employee's queued events after `head`, oldest first, that may apply now
-    /// (pending or retrying and due), stopping at the first that may not and after
-    /// `limit`: the rest of a run its worker claims with the head.
+    /// See `JournalTx::queued_after`.
     pub fn queued_after(
         &self,
         head: EventId,
@@ -310,51 +679,12 @@ impl<'a> StoreTx<'a> {
         employee_id: &str,
         limit: usize,
     ) -> Result<Vec<EventId>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            // The first status term is the index's own condition, so the partial index applies.
-            "SELECT id, COALESCE(status IN ('pending', 'retrying') AND next_attempt_at <= ?4, 0) \
-             FROM events INDEXED BY events_open WHERE direction = ?1 AND employee_id = ?2 \
-             AND status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held') AND id > ?3 \
-             ORDER BY id LIMIT ?5",
-        )?;
-        let rows = stmt.query_map(
-            params![
-                direction.as_str(),
-                employee_id,
-                head.0,
-                to_micros(self.now),
-                limit as i64
-            ],
-            |r| Ok((EventId(r.get(0)?), r.get::<_, bool>(1)?)),
-        )?;
-        let mut queued = Vec::new();
-        for row in rows {
-            let (id, may_apply) = row?;
-            if may_apply {
-                queued.push(id);
-            } else if direction.in_order() {
-                break;
-            }
-        }
-        Ok(queued)
+        self.journal().queued_after(head, direction, employee_id, limit)
     }
 
-    /// The employees' heads that may apply now, longest-due first, without their
-    /// payloads, as this transaction sees them: a head it passed the turn to counts.
-    pub fn ready_heads(&self, limit: usize) -> Result<Vec<(EventId, Direction, String)>, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, direction, employee_id FROM events INDEXED BY events_ready \
-             WHERE is_head = 1 AND status IN ('pending', 'retrying') AND next_attempt_at <= ?1 \
-             ORDER BY next_attempt_at, id LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![to_micros(self.now), limit as i64], |row| {
-            Ok((
-                EventId(row.get(0)?),
-                queries::word(row, 1, Direction::parse)?,
-                row.get(2)?,
-            ))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+    /// See `JournalTx::ready_heads`.
+    pub fn ready_heads(&self, limit: usize) -> Result<Vec<ReadyHead>, StoreError> {
+        self.journal().ready_heads(limit)
     }
 
     /// Whole events by id, in the order asked; ids not in the journal are left out.
@@ -366,111 +696,22 @@ impl<'a> StoreTx<'a> {
         Ok(found)
     }
 
-    /// Forgets the start of events claimed but never tried (their run stopped
-    /// before them), so their next start is not taken for one cut off by a stop.
-    pub fn unstart(&self, ids: &[EventId]) -> Result<(), StoreError> {
-        let mut unmark = self
-            .conn
-            .prepare_cached("UPDATE events SET started_at = NULL WHERE id = ?1")?;
-        for id in ids {
-            unmark.execute([id.0])?;
-        }
-        Ok(())
+    /// See `JournalTx::hold_turns`.
+    pub fn hold_turns<'e>(
+        &self,
+        employees: impl IntoIterator<Item = (Direction, &'e str)>,
+    ) -> Result<(), StoreError> {
+        self.journal().hold_turns(employees)
+    }
+
+    /// See `JournalTx::release_claims`.
+    pub fn release_claims(&self, ids: &[EventId]) -> Result<(), StoreError> {
+        self.journal().release_claims(ids)
     }
 
     /// The event as this transaction sees it.
     pub fn event(&self, id: EventId) -> Result<Event, StoreError> {
         queries::read_event(self.conn, id)?.ok_or(StoreError::NoSuchEvent(id))
-    }
-
-    /// Moves an event from one of `allowed` to `to`, setting `set` (SQL with ?4.. bound
-    /// to `extra`), keeps the counts and passes the employee's turn on when it finishes.
-    pub(super) fn transition(
-        &self,
-        id: EventId,
-        action: &'static str,
-        allowed: &[EventStatus],
-        to: EventStatus,
-        set: &str,
-        extra: &[&dyn ToSql],
-    ) -> Result<(), StoreError> {
-        let found = self
-            .conn
-            .prepare_cached("SELECT status, is_head, direction, employee_id FROM events WHERE id = ?1")?
-            .query_row([id.0], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, bool>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                ))
-            })
-            .optional()?;
-        let (from, is_head, direction_word, employee_id) = found.ok_or(StoreError::NoSuchEvent(id))?;
-        let direction = Direction::parse(&direction_word).ok_or_else(|| StoreError::Corrupt {
-            row: id.0,
-            column: "direction",
-            reason: direction_word.clone(),
-        })?;
-        let from = EventStatus::parse(&from).ok_or_else(|| StoreError::Corrupt {
-            row: id.0,
-            column: "status",
-            reason: from.clone(),
-        })?;
-        if !allowed.contains(&from) {
-            return Err(StoreError::IllegalTransition { id, from, action });
-        }
-        let sql =
-            format!("UPDATE events SET status = ?1, updated_at = ?2, started_at = NULL, {set} WHERE id = ?3");
-        let (status, at) = (to.as_str(), to_micros(self.now));
-        let mut bound: Vec<&dyn ToSql> = vec![&status, &at, &id.0];
-        bound.extend_from_slice(extra);
-        self.conn.prepare_cached(&sql)?.execute(bound.as_slice())?;
-        if from != to {
-            self.add_count("status_counts", from.as_str(), -1);
-            self.add_count("status_counts", to.as_str(), 1);
-        }
-        if is_head && !direction.keeps_turn(to) {
-            self.pass_turn(id, direction, &employee_id)?;
-        } else if !is_head && direction.keeps_turn(to) {
-            // A completion retried after a refusal: its turn comes when nothing holds it.
-            self.conn
-                .prepare_cached(
-                    "UPDATE events SET is_head = 1 WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM events \
-                     WHERE direction = ?2 AND employee_id = ?3 \
-                     AND status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held') AND is_head = 1)",
-                )?
-                .execute(params![id.0, direction_word, employee_id])?;
-        }
-        Ok(())
-    }
-
-    /// The head that is done (or, for completions, waits for an operator) hands
-    /// over to the employee's next event that keeps a turn, if any.
-    fn pass_turn(
-        &self,
-        finished: EventId,
-        direction: Direction,
-        employee_id: &str,
-    ) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached("UPDATE events SET is_head = 0 WHERE id = ?1")?
-            .execute([finished.0])?;
-        let next = if direction.in_order() {
-            "UPDATE events SET is_head = 1 WHERE id = (SELECT id FROM events \
-             WHERE direction = ?1 AND employee_id = ?2 \
-             AND status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held') \
-             ORDER BY id LIMIT 1)"
-        } else {
-            "UPDATE events SET is_head = 1 WHERE id = (SELECT id FROM events \
-             WHERE direction = ?1 AND employee_id = ?2 \
-             AND status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held') \
-             AND status IN ('pending', 'retrying') ORDER BY id LIMIT 1)"
-        };
-        self.conn
-            .prepare_cached(next)?
-            .execute(params![direction.as_str(), employee_id])?;
-        Ok(())
     }
 }
 

@@ -1,7 +1,8 @@
 //! The durable store: the journal of events, their attempts and writes, cursors and
 //! the hash-chained audit log, in one SQLite file. It records and answers queries;
 //! it decides nothing. Table by table it moves onto `sql::Sql`, which runs on
-//! SQLite and on PostgreSQL (`PgStore`): leases and engines so far.
+//! SQLite and on PostgreSQL (`PgStore`): leases, engines, cursors, control and
+//! the journal (events, writes, failures, counters) so far.
 //!
 //! Every call is blocking and short (one small transaction or one page of rows). From
 //! async code call it directly for single events and pages; use `spawn_blocking` for
@@ -59,7 +60,7 @@ pub use engines::{EngineRecord, Engines};
 pub use export::{AUDIT_CSV_HEADER, AuditFormat};
 pub use feed::{FeedKeys, FeedOutbox, FeedSnapshot};
 pub use files::FileTotals;
-pub use journal::{Appended, StoreTx};
+pub use journal::{Appended, Journal, JournalTx, ReadyHead, StoreTx};
 pub use lease::{Lease, LeaseHolder, Leases};
 pub use lock::{EngineLock, LockError, host_name};
 pub use page::Toward;

@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::page::{PageQuery, Toward};
+use super::sql::{Sql, Transact};
 use super::{Store, StoreError, from_micros, to_micros};
 use crate::model::{
     Direction, Event, EventId, EventStatus, FailedAttempt, FieldReason, HoldKind, Source, StoredWrite,
@@ -368,16 +369,27 @@ impl Store {
     }
 
     pub fn counts(&self) -> Result<StoreCounts, StoreError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT name, n FROM status_counts UNION ALL SELECT 'duplicates', n FROM counters \
-             WHERE name = 'duplicates'",
-        )?;
-        let mut rows = stmt.query([])?;
-        let mut counts = StoreCounts::default();
-        while let Some(row) = rows.next()? {
-            let (name, n): (String, i64) = (row.get(0)?, row.get(1)?);
-            let n = n.max(0) as u64;
+        self.read(counts)
+    }
+
+    /// Where the source `name` was last read up to (`store/cursors.rs`).
+    pub fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let reader = self.reader()?;
+        super::cursors::cursor(&super::sql::sqlite::SqliteSql { conn: &reader }, name)
+    }
+}
+
+/// The journal's totals, from the counters every transition keeps, and the blocked
+/// events (served by the partial index `events_blocked`: as cheap as the few it holds).
+pub(super) fn counts(sql: &dyn Sql) -> Result<StoreCounts, StoreError> {
+    let mut counts = StoreCounts::default();
+    sql.query(
+        "SELECT name, n FROM status_counts UNION ALL SELECT 'duplicates', n FROM counters \
+         WHERE name = 'duplicates'",
+        &[],
+        &mut |row| {
+            let name = row.text(0)?.unwrap_or_default();
+            let n = row.int(1)?.unwrap_or_default().max(0) as u64;
             let slot = match EventStatus::parse(&name) {
                 Some(EventStatus::Pending) => &mut counts.pending,
                 Some(EventStatus::Retrying) => &mut counts.retrying,
@@ -391,22 +403,20 @@ impl Store {
                 Some(EventStatus::Shadowed) => &mut counts.shadowed,
                 None if name == "duplicates" => {
                     counts.duplicates = n;
-                    continue;
+                    return Ok(());
                 }
-                None => continue,
+                None => return Ok(()),
             };
             *slot = n;
             counts.total += n;
-        }
-        // Served by the partial index `events_blocked`: as cheap as the few it holds.
-        let sql = format!("SELECT COUNT(*) FROM {BLOCKED_TABLE} WHERE {BLOCKED}");
-        counts.blocked = conn.prepare_cached(&sql)?.query_row([], |r| r.get(0))?;
-        Ok(counts)
-    }
-
-    /// Where the source `name` was last read up to (`store/cursors.rs`).
-    pub fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
-        let reader = self.reader()?;
-        super::cursors::cursor(&super::sql::sqlite::SqliteSql { conn: &reader }, name)
-    }
+            Ok(())
+        },
+    )?;
+    let statement = format!(
+        "SELECT COUNT(*) FROM events{} WHERE {BLOCKED}",
+        sql.dialect().indexed_by(" INDEXED BY events_blocked")
+    );
+    let blocked = sql.query_opt(&statement, &[], |row| row.int(0))?;
+    counts.blocked = blocked.flatten().unwrap_or_default().max(0) as u64;
+    Ok(counts)
 }

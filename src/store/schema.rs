@@ -435,7 +435,17 @@ CREATE TABLE IF NOT EXISTS reports_to (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS reports_to_manager ON reports_to (manager_id);
 "#,
+    CLAIMS,
 ];
+
+/// A claim on an event being applied (`store/journal.rs`): the engine applying it
+/// and until when (microseconds), a lease with a deadline. Cleared by every
+/// transition; past `claim_until` another engine may take the event. SQLite has no
+/// `ADD COLUMN IF NOT EXISTS`: `migrate` skips the step where the columns are there.
+const CLAIMS: &str = r#"
+ALTER TABLE events ADD COLUMN claimed_by TEXT;
+ALTER TABLE events ADD COLUMN claim_until INTEGER;
+"#;
 
 /// Duties that must run once across engines, each held by a lease (`store/lease.rs`).
 /// The token only grows: it is how a write tells a current holder from a stale one.
@@ -487,9 +497,74 @@ CREATE TABLE IF NOT EXISTS control (
 INSERT INTO control (id) VALUES (1) ON CONFLICT (id) DO NOTHING;
 "#;
 
+/// The journal on PostgreSQL (`store/journal.rs`, `store/transitions.rs`): the
+/// events with their claims, their writes and failed attempts, and the counters
+/// kept in step with every transition, as SQLite's tables (step 1 and the added
+/// columns) with an identity for the ids SQLite's AUTOINCREMENT gives.
+const JOURNAL: &str = r#"
+CREATE TABLE IF NOT EXISTS events (
+    id               BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    idempotency_key  TEXT NOT NULL UNIQUE CHECK (idempotency_key <> ''),
+    source           TEXT NOT NULL,
+    direction        TEXT NOT NULL,
+    employee_id      TEXT NOT NULL CHECK (employee_id <> ''),
+    kind             TEXT NOT NULL,
+    occurred_at      BIGINT NOT NULL,
+    received_at      BIGINT NOT NULL,
+    updated_at       BIGINT NOT NULL,
+    status           TEXT NOT NULL,
+    is_head          BIGINT NOT NULL,
+    attempts         BIGINT NOT NULL DEFAULT 0,
+    next_attempt_at  BIGINT,
+    last_error       TEXT,
+    last_http_status BIGINT,
+    reasons          TEXT,
+    note             TEXT,
+    payload          TEXT NOT NULL,
+    mapped           TEXT,
+    started_at       BIGINT,
+    claimed_by       TEXT,
+    claim_until      BIGINT
+);
+CREATE INDEX IF NOT EXISTS events_ready ON events (next_attempt_at, id)
+    WHERE is_head = 1 AND status IN ('pending', 'retrying');
+CREATE INDEX IF NOT EXISTS events_open ON events (direction, employee_id, id)
+    WHERE status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held');
+CREATE INDEX IF NOT EXISTS events_status ON events (status, id);
+CREATE INDEX IF NOT EXISTS events_employee ON events (employee_id, id);
+CREATE INDEX IF NOT EXISTS events_blocked ON events (id) WHERE is_head = 0 AND status IN ('pending', 'retrying');
+CREATE INDEX IF NOT EXISTS events_finished ON events (updated_at, id)
+    WHERE status IN ('applied', 'unchanged', 'skipped', 'flagged');
+
+CREATE TABLE IF NOT EXISTS writes (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    event_id    BIGINT NOT NULL REFERENCES events (id),
+    at          BIGINT NOT NULL,
+    sent_from   TEXT NOT NULL,
+    sent_to     TEXT NOT NULL,
+    target_id   TEXT,
+    before      TEXT NOT NULL,
+    after       TEXT NOT NULL,
+    http_status BIGINT
+);
+CREATE INDEX IF NOT EXISTS writes_event ON writes (event_id);
+
+CREATE TABLE IF NOT EXISTS failures (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    event_id    BIGINT NOT NULL REFERENCES events (id),
+    at          BIGINT NOT NULL,
+    error       TEXT NOT NULL,
+    http_status BIGINT
+);
+CREATE INDEX IF NOT EXISTS failures_event ON failures (event_id);
+
+CREATE TABLE IF NOT EXISTS status_counts (name TEXT PRIMARY KEY, n BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, n BIGINT NOT NULL);
+"#;
+
 /// PostgreSQL's steps, in order; a database is at version N after step N. Tables
 /// join as their store functions move onto `Sql` (docs/architecture.md).
-const POSTGRES_MIGRATIONS: &[&str] = &[LEASES, ENGINES, CURSORS, CONTROL];
+const POSTGRES_MIGRATIONS: &[&str] = &[LEASES, ENGINES, CURSORS, CONTROL, JOURNAL];
 
 /// Brings a PostgreSQL database's schema up to date, in one transaction. A lock
 /// held to the commit makes engines that start together migrate once (an advisory
@@ -536,11 +611,24 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         return Ok(());
     }
     for step in &MIGRATIONS[found as usize..] {
+        if *step == CLAIMS && has_column(&tx, "events", "claim_until")? {
+            continue;
+        }
         tx.execute_batch(step)?;
     }
     tx.pragma_update(None, "user_version", known)?;
     tx.commit()?;
     Ok(())
+}
+
+/// Whether `table` has the column `column` already.
+fn has_column(conn: &Connection, table: &str, column: &str) -> Result<bool, StoreError> {
+    let found: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info(?1) WHERE name = ?2",
+        [table, column],
+        |row| row.get(0),
+    )?;
+    Ok(found > 0)
 }
 
 /// For a read-only open, which cannot migrate: an error unless the file is at

@@ -7,6 +7,8 @@
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
+use super::journal::JournalTx;
+use super::sql::Param;
 use super::{Store, StoreError, StoreTx, to_micros};
 use crate::model::{Event, EventId, EventStatus, FieldReason, WriteRecord};
 
@@ -31,7 +33,7 @@ const KEEP_MAPPED: &str = "next_attempt_at = NULL, note = NULL, mapped = COALESC
 /// the error is what the event is waiting on now, so an earlier note goes.
 const FAILED: &str = "attempts = attempts + 1, last_error = ?4, last_http_status = ?5, note = NULL";
 
-impl StoreTx<'_> {
+impl JournalTx<'_> {
     // The engine's outcomes do not read the event back (the worker journals thousands
     // a second); the `Store` wrappers, for operators and tests, do.
 
@@ -44,21 +46,16 @@ impl StoreTx<'_> {
         mapped: Option<&Value>,
     ) -> Result<(), StoreError> {
         let mapped = mapped.map(Value::to_string);
-        self.transition(id, "mark applied", IN_FLIGHT, Applied, KEEP_MAPPED, &[&mapped])?;
+        let extra = [Param::from(mapped.as_deref())];
+        self.transition(id, "mark applied", IN_FLIGHT, Applied, KEEP_MAPPED, &extra)?;
         self.record_write(id, write)
     }
 
     /// The target already held these values: nothing was written.
     pub fn mark_unchanged(&self, id: EventId, mapped: Option<&Value>) -> Result<(), StoreError> {
         let mapped = mapped.map(Value::to_string);
-        self.transition(
-            id,
-            "mark unchanged",
-            IN_FLIGHT,
-            Unchanged,
-            KEEP_MAPPED,
-            &[&mapped],
-        )
+        let extra = [Param::from(mapped.as_deref())];
+        self.transition(id, "mark unchanged", IN_FLIGHT, Unchanged, KEEP_MAPPED, &extra)
     }
 
     /// A transient failure: one more failed attempt, tried again at `next_attempt_at`.
@@ -69,16 +66,13 @@ impl StoreTx<'_> {
         http_status: Option<u16>,
         next_attempt_at: Timestamp,
     ) -> Result<(), StoreError> {
-        let next = to_micros(next_attempt_at);
         let set = format!("{FAILED}, next_attempt_at = ?6");
-        self.transition(
-            id,
-            "retry later",
-            IN_FLIGHT,
-            Retrying,
-            &set,
-            &[&error, &http_status, &next],
-        )?;
+        let extra = [
+            Param::from(error),
+            Param::from(http_status.map(i64::from)),
+            Param::from(to_micros(next_attempt_at)),
+        ];
+        self.transition(id, "retry later", IN_FLIGHT, Retrying, &set, &extra)?;
         self.record_failure(id, error, http_status)
     }
 
@@ -90,14 +84,8 @@ impl StoreTx<'_> {
         http_status: Option<u16>,
     ) -> Result<(), StoreError> {
         let set = format!("{FAILED}, next_attempt_at = NULL");
-        self.transition(
-            id,
-            "dead-letter",
-            IN_FLIGHT,
-            DeadLetter,
-            &set,
-            &[&error, &http_status],
-        )?;
+        let extra = [Param::from(error), Param::from(http_status.map(i64::from))];
+        self.transition(id, "dead-letter", IN_FLIGHT, DeadLetter, &set, &extra)?;
         self.record_failure(id, error, http_status)
     }
 
@@ -112,18 +100,26 @@ impl StoreTx<'_> {
         )
         .to_string();
         let set = format!("last_error = ?4, reasons = ?5, {NO_NEXT}");
-        self.transition(id, "reject", IN_FLIGHT, Rejected, &set, &[&summary, &reasons])
+        let extra = [Param::from(summary.as_str()), Param::from(reasons.as_str())];
+        self.transition(id, "reject", IN_FLIGHT, Rejected, &set, &extra)
     }
 
     /// Held by the safety threshold or a duplicate hold until an operator decides.
     pub fn mark_held(&self, id: EventId, why: &str) -> Result<(), StoreError> {
-        self.transition(id, "hold", IN_FLIGHT, Held, WITH_NOTE, &[&why])
+        self.transition(id, "hold", IN_FLIGHT, Held, WITH_NOTE, &[Param::from(why)])
     }
 
     /// Closed without applying it: the engine found a newer record of the employee
     /// applied already (`why` says which), so this one's values are stale.
     pub fn mark_superseded(&self, id: EventId, why: &str) -> Result<(), StoreError> {
-        self.transition(id, "supersede", IN_FLIGHT, Skipped, WITH_NOTE, &[&why])
+        self.transition(
+            id,
+            "supersede",
+            IN_FLIGHT,
+            Skipped,
+            WITH_NOTE,
+            &[Param::from(why)],
+        )
     }
 
     /// Shadow mode: planned, not written. The note says what it would have written
@@ -131,61 +127,138 @@ impl StoreTx<'_> {
     pub fn mark_shadowed(&self, id: EventId, planned: &str, mapped: &Value) -> Result<(), StoreError> {
         let mapped = mapped.to_string();
         let set = "next_attempt_at = NULL, note = ?4, mapped = ?5";
-        self.transition(id, "shadow", IN_FLIGHT, Shadowed, set, &[&planned, &mapped])
+        let extra = [Param::from(planned), Param::from(mapped.as_str())];
+        self.transition(id, "shadow", IN_FLIGHT, Shadowed, set, &extra)
     }
 
     /// Leaving shadow mode: every shadowed event is journaled again, due now and
     /// oldest first, to be planned afresh against the target as it is then.
     pub fn requeue_shadowed(&self) -> Result<Vec<EventId>, StoreError> {
-        let ids: Vec<i64> = self
-            .conn
-            .prepare_cached("SELECT id FROM events WHERE status = 'shadowed' ORDER BY id")?
-            .query_map([], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
-        let now = to_micros(self.now);
+        let ids = self.sql.query_all(
+            "SELECT id FROM events WHERE status = 'shadowed' ORDER BY id",
+            &[],
+            |row| Ok(EventId(row.int(0)?.unwrap_or_default())),
+        )?;
+        let now = [Param::from(to_micros(self.now))];
         let set = "attempts = 0, next_attempt_at = ?4, note = NULL";
         for &id in &ids {
-            self.transition(EventId(id), "apply afresh", &[Shadowed], Pending, set, &[&now])?;
+            self.transition(id, "apply afresh", &[Shadowed], Pending, set, &now)?;
         }
-        Ok(ids.into_iter().map(EventId).collect())
+        Ok(ids)
     }
 
     /// Not yet: the event waits until `until` (a future hire date, a manager not yet
     /// synced) without counting as a failed attempt.
     pub fn defer(&self, id: EventId, until: Timestamp, why: &str) -> Result<(), StoreError> {
-        let until = to_micros(until);
         let set = "note = ?4, next_attempt_at = ?5";
-        self.transition(id, "defer", IN_FLIGHT, Pending, set, &[&why, &until])
+        let extra = [Param::from(why), Param::from(to_micros(until))];
+        self.transition(id, "defer", IN_FLIGHT, Pending, set, &extra)
     }
 
     /// Operator: try a retrying or waiting event again from scratch, now.
-    pub fn retry(&self, id: EventId) -> Result<Event, StoreError> {
-        let now = to_micros(self.now);
+    pub fn retry(&self, id: EventId) -> Result<(), StoreError> {
         let set = "attempts = 0, next_attempt_at = ?4, note = NULL";
-        self.transition(id, "retry", RETRYABLE, Pending, set, &[&now])?;
-        self.event(id)
+        let now = [Param::from(to_micros(self.now))];
+        self.transition(id, "retry", RETRYABLE, Pending, set, &now)
     }
 
     /// Operator: close an open event without applying it.
-    pub fn skip(&self, id: EventId, reason: &str) -> Result<Event, StoreError> {
-        self.transition(id, "skip", OPEN, Skipped, WITH_NOTE, &[&reason])?;
-        self.event(id)
+    pub fn skip(&self, id: EventId, reason: &str) -> Result<(), StoreError> {
+        self.transition(id, "skip", OPEN, Skipped, WITH_NOTE, &[Param::from(reason)])
     }
 
     /// Operator: close an open event and hand it to the HRIS admin.
-    pub fn flag(&self, id: EventId, reason: &str) -> Result<Event, StoreError> {
-        self.transition(id, "flag", OPEN, Flagged, WITH_NOTE, &[&reason])?;
+    pub fn flag(&self, id: EventId, reason: &str) -> Result<(), StoreError> {
+        self.transition(id, "flag", OPEN, Flagged, WITH_NOTE, &[Param::from(reason)])
+    }
+
+    /// Operator: confirm a held event; it applies as soon as it is its employee's turn.
+    /// Why it was held is no longer why it waits: the note goes (the audit keeps it).
+    pub fn release_held(&self, id: EventId) -> Result<(), StoreError> {
+        let set = "next_attempt_at = ?4, note = NULL";
+        let now = [Param::from(to_micros(self.now))];
+        self.transition(id, "release", &[Held], Pending, set, &now)
+    }
+}
+
+/// The same moves inside SQLite's `StoreTx`; the operator's read the event back.
+impl StoreTx<'_> {
+    pub fn mark_applied(
+        &self,
+        id: EventId,
+        write: &WriteRecord,
+        mapped: Option<&Value>,
+    ) -> Result<(), StoreError> {
+        self.journal().mark_applied(id, write, mapped)
+    }
+
+    pub fn mark_unchanged(&self, id: EventId, mapped: Option<&Value>) -> Result<(), StoreError> {
+        self.journal().mark_unchanged(id, mapped)
+    }
+
+    pub fn mark_retry(
+        &self,
+        id: EventId,
+        error: &str,
+        http_status: Option<u16>,
+        next_attempt_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.journal().mark_retry(id, error, http_status, next_attempt_at)
+    }
+
+    pub fn mark_dead_letter(
+        &self,
+        id: EventId,
+        error: &str,
+        http_status: Option<u16>,
+    ) -> Result<(), StoreError> {
+        self.journal().mark_dead_letter(id, error, http_status)
+    }
+
+    pub fn mark_rejected(&self, id: EventId, reasons: &[FieldReason]) -> Result<(), StoreError> {
+        self.journal().mark_rejected(id, reasons)
+    }
+
+    pub fn mark_held(&self, id: EventId, why: &str) -> Result<(), StoreError> {
+        self.journal().mark_held(id, why)
+    }
+
+    pub fn mark_superseded(&self, id: EventId, why: &str) -> Result<(), StoreError> {
+        self.journal().mark_superseded(id, why)
+    }
+
+    pub fn mark_shadowed(&self, id: EventId, planned: &str, mapped: &Value) -> Result<(), StoreError> {
+        self.journal().mark_shadowed(id, planned, mapped)
+    }
+
+    pub fn requeue_shadowed(&self) -> Result<Vec<EventId>, StoreError> {
+        self.journal().requeue_shadowed()
+    }
+
+    pub fn defer(&self, id: EventId, until: Timestamp, why: &str) -> Result<(), StoreError> {
+        self.journal().defer(id, until, why)
+    }
+
+    pub fn retry(&self, id: EventId) -> Result<Event, StoreError> {
+        self.journal().retry(id)?;
         self.event(id)
     }
 
-    /// Operator: confirm held events; they apply as soon as it is their employee's turn.
-    /// Why they were held is no longer why they wait: the note goes (the audit keeps it).
+    pub fn skip(&self, id: EventId, reason: &str) -> Result<Event, StoreError> {
+        self.journal().skip(id, reason)?;
+        self.event(id)
+    }
+
+    pub fn flag(&self, id: EventId, reason: &str) -> Result<Event, StoreError> {
+        self.journal().flag(id, reason)?;
+        self.event(id)
+    }
+
+    /// All or none: the first that is not held fails the call.
     pub fn release_held(&self, ids: &[EventId]) -> Result<Vec<Event>, StoreError> {
-        let now = to_micros(self.now);
-        let set = "next_attempt_at = ?4, note = NULL";
         ids.iter()
             .map(|&id| {
-                self.transition(id, "release", &[Held], Pending, set, &[&now])?;
+                self.journal().release_held(id)?;
                 self.event(id)
             })
             .collect()

@@ -1,13 +1,15 @@
 //! The store's conformance suite: one set of checks, each run on SQLite and on
 //! PostgreSQL by `conformance!`. So far the tables on both: leases (duties held
-//! with a fencing token), the engines that hold them, cursors and the control row.
+//! with a fencing token), the engines that hold them, cursors, the control row,
+//! and the journal (idempotent appends, claims of head events, transitions).
 
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+use hrsync::model::{Direction, EventId, FieldReason, NewEvent, Source, WriteRecord};
 use hrsync::store::{
-    ControlPlane, Cursors, Engines, Leases, PgStore, PublishedStatus, ReconcileControl, Store, StoreError,
-    Transact,
+    Appended, ControlPlane, Cursors, Engines, Journal, Leases, PgStore, PublishedStatus, ReconcileControl,
+    Store, StoreError, Transact,
 };
 
 use crate::common::postgres::{TestDatabase, database};
@@ -75,6 +77,11 @@ conformance!(
     an_engine_gone_silent_is_no_longer_live,
     a_cursor_is_set_advanced_and_read_by_another_engine,
     operator_requests_and_engine_reports_cross_engines,
+    a_key_appended_by_two_engines_is_one_event,
+    engines_claiming_at_once_take_disjoint_heads,
+    only_an_employees_head_is_claimed_until_it_finishes,
+    an_expired_claim_is_taken_by_another_engine_as_cut_off,
+    every_transition_moves_the_counts_on_any_engine,
 );
 
 const LONG: Duration = Duration::from_secs(60);
@@ -380,6 +387,250 @@ fn operator_requests_and_engine_reports_cross_engines(backend: &impl Backend) {
             json: r#"{"paused":false}"#.into(),
         })
     );
+}
+
+fn change(key: &str, employee: &str) -> NewEvent {
+    NewEvent {
+        idempotency_key: key.into(),
+        source: Source::Webhook,
+        direction: Direction::HrisToLms,
+        employee_id: employee.into(),
+        kind: "Updated".into(),
+        occurred_at: jiff::Timestamp::now(),
+        payload: serde_json::json!({ "id": employee }),
+    }
+}
+
+fn write() -> WriteRecord {
+    WriteRecord {
+        sent_from: "hris".into(),
+        sent_to: "lms".into(),
+        target_id: Some("u-1".into()),
+        before: serde_json::json!({}),
+        after: serde_json::json!({ "active": true }),
+        http_status: Some(200),
+    }
+}
+
+/// Claims for `engine` what it may take now: the heads, and those cut off.
+fn claim(
+    store: &impl Journal,
+    engine: &str,
+    claim_time: Duration,
+    limit: usize,
+) -> (Vec<EventId>, Vec<EventId>) {
+    let (heads, cut_off) = store.claim_heads(engine, claim_time, limit).unwrap();
+    (heads.into_iter().map(|(id, _, _)| id).collect(), cut_off)
+}
+
+/// Webhooks spread over engines: a delivery repeated to another engine, even at
+/// the same moment, is journaled once and acknowledged as a duplicate there.
+fn a_key_appended_by_two_engines_is_one_event(backend: &impl Backend) {
+    let (a, b) = (backend.open(), backend.open());
+    let first = a.journal(|tx| tx.append(&[change("k-1", "E1")])).unwrap();
+    let again = b.journal(|tx| tx.append(&[change("k-1", "E1")])).unwrap();
+    let [Appended::New(id)] = first[..] else {
+        panic!("{first:?}")
+    };
+    assert_eq!(again, [Appended::Duplicate(id)]);
+
+    let batch: Vec<NewEvent> = (0..20)
+        .map(|n| change(&format!("k-at-once-{n}"), &format!("F{}", n % 7)))
+        .collect();
+    // The other engine has the batch in the opposite order: neither waits on the other for good.
+    let start = Arc::new(Barrier::new(2));
+    let racers: Vec<_> = [(a, false), (b, true)]
+        .into_iter()
+        .map(|(store, reversed)| {
+            let (start, mut batch) = (start.clone(), batch.clone());
+            std::thread::spawn(move || {
+                if reversed {
+                    batch.reverse();
+                }
+                start.wait();
+                let mut answers = store.journal(|tx| tx.append(&batch)).unwrap();
+                if reversed {
+                    answers.reverse();
+                }
+                answers
+            })
+        })
+        .collect();
+    let answers: Vec<Vec<Appended>> = racers.into_iter().map(|r| r.join().unwrap()).collect();
+    for (n, (x, y)) in answers[0].iter().zip(&answers[1]).enumerate() {
+        assert_eq!(x.id(), y.id(), "event {n}: one event for one key");
+        let new = [x, y].iter().filter(|a| matches!(a, Appended::New(_))).count();
+        assert_eq!(new, 1, "event {n}: journaled once: {x:?} {y:?}");
+    }
+    let counts = backend.open().journal_counts().unwrap();
+    assert_eq!((counts.pending, counts.duplicates), (21, 21));
+    assert_eq!(counts.blocked, 20 - 7, "one head per employee, the rest wait");
+}
+
+/// Each engine takes ready heads the others are not taking: none is applied twice.
+fn engines_claiming_at_once_take_disjoint_heads(backend: &impl Backend) {
+    const EMPLOYEES: usize = 30;
+    let store = backend.open();
+    let batch: Vec<NewEvent> = (0..EMPLOYEES)
+        .map(|n| change(&format!("k-{n}"), &format!("E{n}")))
+        .collect();
+    store.journal(|tx| tx.append(&batch)).unwrap();
+    let start = Arc::new(Barrier::new(2));
+    let racers: Vec<_> = ["engine-a", "engine-b"]
+        .into_iter()
+        .map(|engine| {
+            let (store, start) = (backend.open(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                claim(&store, engine, LONG, 20).0
+            })
+        })
+        .collect();
+    let taken: Vec<Vec<EventId>> = racers.into_iter().map(|r| r.join().unwrap()).collect();
+    let rest = claim(&store, "engine-c", LONG, EMPLOYEES).0;
+    let mut all: Vec<EventId> = taken.iter().flatten().chain(&rest).copied().collect();
+    assert!(taken.iter().all(|t| !t.is_empty() && t.len() <= 20), "{taken:?}");
+    all.sort();
+    let claimed = all.len();
+    all.dedup();
+    assert_eq!(all.len(), claimed, "no head claimed twice: {taken:?} {rest:?}");
+    assert_eq!(all.len(), EMPLOYEES, "every head claimed once");
+}
+
+/// Per-employee order across engines: an employee's next event is claimable only
+/// once its head has finished, whichever engine finishes it.
+fn only_an_employees_head_is_claimed_until_it_finishes(backend: &impl Backend) {
+    let (a, b) = (backend.open(), backend.open());
+    let appended = a
+        .journal(|tx| tx.append(&[change("k-1", "E1"), change("k-2", "E1"), change("k-3", "E2")]))
+        .unwrap();
+    let ids: Vec<EventId> = appended.iter().map(|a| a.id()).collect();
+    assert_eq!(claim(&a, "engine-a", LONG, 10), (vec![ids[0], ids[2]], vec![]));
+    assert_eq!(
+        claim(&b, "engine-b", LONG, 10),
+        (vec![], vec![]),
+        "the heads are claimed, and E1's second event waits behind its head"
+    );
+    a.journal(|tx| tx.mark_applied(ids[0], &write(), None)).unwrap();
+    assert_eq!(
+        claim(&b, "engine-b", LONG, 10),
+        (vec![ids[1]], vec![]),
+        "the head applied: the next is claimable, by any engine"
+    );
+    let retry_at = jiff::Timestamp::now() - Duration::from_secs(1);
+    b.journal(|tx| tx.mark_retry(ids[1], "LMS answered 503", Some(503), retry_at))
+        .unwrap();
+    assert_eq!(
+        claim(&a, "engine-a", LONG, 10),
+        (vec![ids[1]], vec![]),
+        "a failed attempt ends its claim; due again, it is claimable"
+    );
+    let counts = b.journal_counts().unwrap();
+    assert_eq!(
+        (counts.pending, counts.retrying, counts.applied, counts.blocked),
+        (1, 1, 1, 0)
+    );
+}
+
+/// A claim is a lease: the claim of an engine that died runs out, and another
+/// engine takes the event, told that its last attempt was cut off.
+fn an_expired_claim_is_taken_by_another_engine_as_cut_off(backend: &impl Backend) {
+    let (a, b) = (backend.open(), backend.open());
+    let id = a.journal(|tx| tx.append(&[change("k-1", "E1")])).unwrap()[0].id();
+    let short = Duration::from_millis(300);
+    assert_eq!(claim(&a, "engine-a", short, 10), (vec![id], vec![]));
+    assert_eq!(claim(&b, "engine-b", LONG, 10).0, [], "claimed, not yet expired");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let taken = loop {
+        let taken = claim(&b, "engine-b", LONG, 10);
+        if !taken.0.is_empty() || Instant::now() > deadline {
+            break taken;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        taken,
+        (vec![id], vec![id]),
+        "taken over, its start known as cut off"
+    );
+    assert_eq!(claim(&a, "engine-a", LONG, 10).0, [], "the new claim holds");
+}
+
+/// The engine's outcomes and the operator's moves, each on its own engine: the
+/// counters follow, an illegal move leaves nothing, and what is due is claimable.
+fn every_transition_moves_the_counts_on_any_engine(backend: &impl Backend) {
+    let (engine, operator) = (backend.open(), backend.open());
+    let batch: Vec<NewEvent> = (0..9)
+        .map(|n| change(&format!("k-{n}"), &format!("E{n}")))
+        .collect();
+    let appended = engine.journal(|tx| tx.append(&batch)).unwrap();
+    let e: Vec<EventId> = appended.iter().map(|a| a.id()).collect();
+    let later = |secs| jiff::Timestamp::now() + Duration::from_secs(secs);
+    let mapped = serde_json::json!({ "userName": "ana" });
+    let refused = [FieldReason {
+        field: "email".into(),
+        reason: "not an address".into(),
+    }];
+    engine
+        .journal(|tx| {
+            tx.mark_unchanged(e[0], Some(&mapped))?;
+            tx.mark_retry(e[1], "LMS answered 503", Some(503), later(60))?;
+            tx.mark_dead_letter(e[2], "LMS answered 503 again", Some(503))?;
+            tx.mark_rejected(e[3], &refused)?;
+            tx.mark_held(e[4], "suspected duplicate of E1")?;
+            tx.mark_superseded(e[5], "a newer record was applied")?;
+            tx.mark_shadowed(e[6], "would create ana", &mapped)?;
+            tx.defer(e[7], later(3600), "hired next month")?;
+            tx.mark_applied(e[8], &write(), Some(&mapped))
+        })
+        .unwrap();
+    let counts = operator.journal_counts().unwrap();
+    let by_status = |c: hrsync::store::StoreCounts| {
+        [
+            c.pending,
+            c.retrying,
+            c.applied,
+            c.unchanged,
+            c.dead_letters,
+            c.rejected,
+            c.held,
+            c.skipped,
+            c.flagged,
+            c.shadowed,
+        ]
+    };
+    assert_eq!(by_status(counts), [1, 1, 1, 1, 1, 1, 1, 1, 0, 1]);
+    assert_eq!(counts.total, 9);
+
+    let requeued = operator
+        .journal(|tx| {
+            tx.retry(e[2])?;
+            tx.release_held(e[4])?;
+            tx.skip(e[3], "fixed in the HRIS by hand")?;
+            tx.flag(e[1], "for the HRIS admin")?;
+            tx.requeue_shadowed()
+        })
+        .unwrap();
+    assert_eq!(requeued, [e[6]]);
+    let moved = by_status(engine.journal_counts().unwrap());
+    assert_eq!(moved, [4, 0, 1, 1, 0, 0, 0, 2, 1, 0]);
+
+    let illegal = operator.journal(|tx| {
+        tx.skip(e[7], "not needed after all")?;
+        tx.skip(e[0], "already unchanged")
+    });
+    assert!(
+        matches!(illegal, Err(StoreError::IllegalTransition { .. })),
+        "{illegal:?}"
+    );
+    assert_eq!(
+        by_status(engine.journal_counts().unwrap()),
+        moved,
+        "an illegal move rolls back the moves before it"
+    );
+    let (mut due, _) = claim(&engine, "engine-a", LONG, 10);
+    due.sort();
+    assert_eq!(due, [e[2], e[4], e[6]], "due now; the deferred one is not");
 }
 
 /// PostgreSQL only: what an operator sees when the server cannot be used. Said

@@ -204,7 +204,10 @@ async fn a_write_cut_off_before_its_journal_entry_is_audited_as_recovered() {
         payload: earlier.payload.clone(),
     };
     let id = world.store().append(&[again]).unwrap()[0].id();
-    let cut = world.store().transaction(|tx| tx.mark_started(&[id])).unwrap();
+    // Claimed by a run whose claim has run out by now.
+    let cut = (world.store())
+        .transaction(|tx| tx.claim(&[id], "an earlier run", tx.now()))
+        .unwrap();
     assert!(cut.is_empty(), "a first start is not a cut-off one");
     engine.paused.store(false, std::sync::atomic::Ordering::Relaxed);
     engine.wake.notify_one();
@@ -270,7 +273,8 @@ async fn a_cut_off_attempt_for_someone_without_a_learner_claims_no_write() {
         })
         .map(|(id, e)| (id.clone(), e.clone()))
         .expect("an employee out of scope without a learner");
-    // As a killed engine leaves it: journaled and started, never finished.
+    // As a killed engine leaves it: journaled, claimed for an hour and started,
+    // never finished. The restarted engine ends the claim: one engine per SQLite store.
     let store = world.store();
     let appended = store
         .append(&[hrsync::model::NewEvent {
@@ -286,7 +290,9 @@ async fn a_cut_off_attempt_for_someone_without_a_learner_claims_no_write() {
     let hrsync::store::Appended::New(event) = appended[0] else {
         panic!("not journaled: {appended:?}")
     };
-    store.transaction(|tx| tx.mark_started(&[event])).unwrap();
+    store
+        .transaction(|tx| tx.claim(&[event], "a killed run", tx.now() + Duration::from_secs(3600)))
+        .unwrap();
 
     world.restart().await;
     world.settle().await;

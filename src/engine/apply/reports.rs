@@ -174,7 +174,15 @@ mod tests {
         let first = store
             .append(&[change("M8", json!({ "fields": { "id": "M8" } }))])
             .unwrap();
-        store.transaction(|tx| tx.mark_started(&[first[0].id()])).unwrap();
+        store
+            .transaction(|tx| {
+                tx.claim(
+                    &[first[0].id()],
+                    "engine",
+                    tx.now() + std::time::Duration::from_secs(60),
+                )
+            })
+            .unwrap();
         let again = record(&store, "H", 16, to(Some("M8"), true));
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].employee_id, "M8");

@@ -43,6 +43,11 @@ pub struct Worker {
     pub trouble: crate::engine::supervise::TaskTrouble,
     /// The LMS's and the HRIS's health, from what each attempt met.
     pub health: crate::engine::operator::health::Health,
+    /// What this engine's claims on events name it (its id in the store).
+    pub engine: String,
+    /// How long a claim lasts (`[store] lease_seconds`): past it, the event may
+    /// be taken again (on SQLite, where one engine runs, only by this one).
+    pub claim_time: Duration,
 }
 
 /// One finished event, waiting to be journaled.
@@ -181,6 +186,7 @@ impl Worker {
         let store = self.applier.store.clone();
         let retry = self.applier.retry;
         let applier = self.applier.clone();
+        let claimer = (self.engine.clone(), self.claim_time);
         let turned = tokio::task::spawn_blocking(move || {
             store.transaction(|tx| {
                 // An operator left shadow mode (from anywhere): nothing claimed now is shadowed.
@@ -191,7 +197,7 @@ impl Worker {
                 let (runs, cut_off) = if room == 0 {
                     (Vec::new(), HashSet::new())
                 } else {
-                    claim_runs(tx, limit, room, &skip, writeback)?
+                    claim_runs(tx, limit, room, &skip, writeback, &claimer)?
                 };
                 Ok(Turned {
                     journaled,
@@ -238,8 +244,8 @@ impl Worker {
                 || (head.direction == Direction::LmsToHris && self.writeback.is_none())
                 || !in_flight.insert((head.direction, head.employee_id.clone()))
             {
-                // Marked started but not begun: not an attempt cut off by a stop.
-                self.unstart(run.iter().map(|e| e.id).collect()).await;
+                // Claimed but not begun: not an attempt cut off by a stop.
+                self.release(run.iter().map(|e| e.id).collect()).await;
                 continue;
             }
             match head.direction {
@@ -308,12 +314,13 @@ impl Worker {
         }
     }
 
-    /// Forgets the start of claimed events that were not begun.
-    async fn unstart(&self, ids: Vec<EventId>) {
+    /// Lets go of claimed events that were not begun.
+    async fn release(&self, ids: Vec<EventId>) {
         let store = self.applier.store.clone();
-        let result = tokio::task::spawn_blocking(move || store.transaction(|tx| tx.unstart(&ids))).await;
+        let result =
+            tokio::task::spawn_blocking(move || store.transaction(|tx| tx.release_claims(&ids))).await;
         if let Ok(Err(error)) = result {
-            tracing::warn!(%error, "cannot forget the start of events not begun");
+            tracing::warn!(%error, "cannot let go of the claims on events not begun");
         }
     }
 
@@ -367,13 +374,15 @@ fn panicked(
 
 /// Claims up to `room` ready runs (heads not in `skip`; write-back ones only with
 /// `writeback`), each a head and, for a write-back, its employee's queued
-/// completions after it. Answers them whole, and those whose last start was cut off.
+/// completions after it, claimed for `engine` for `claim_time`. Answers them
+/// whole, and those whose last start was cut off.
 fn claim_runs(
     tx: &crate::store::StoreTx<'_>,
     limit: usize,
     room: usize,
     skip: &HashSet<(Direction, String)>,
     writeback: bool,
+    (engine, claim_time): &(String, Duration),
 ) -> Result<(Vec<Vec<Event>>, HashSet<EventId>), StoreError> {
     let heads = tx.ready_heads(limit)?;
     let start = heads
@@ -392,7 +401,10 @@ fn claim_runs(
         runs.push(run);
     }
     let all: Vec<EventId> = runs.iter().flatten().copied().collect();
-    let cut_off = tx.mark_started(&all)?.into_iter().collect();
+    let cut_off = tx
+        .claim(&all, engine, tx.now() + *claim_time)?
+        .into_iter()
+        .collect();
     let mut events: std::collections::HashMap<EventId, Event> =
         tx.events(&all)?.into_iter().map(|e| (e.id, e)).collect();
     let runs = runs
@@ -403,7 +415,7 @@ fn claim_runs(
     Ok((runs, cut_off))
 }
 
-/// Journals finished outcomes (and forgets the start of untried events) inside
+/// Journals finished outcomes (and lets go of the claims on untried events) inside
 /// the turn's transaction; answers each journaled event with its new status.
 fn journal_outcomes(
     tx: &crate::store::StoreTx<'_>,
@@ -411,7 +423,13 @@ fn journal_outcomes(
     untried: &[EventId],
     retry: crate::config::RetryPolicy,
 ) -> Result<Vec<(JournaledEvent, EventStatus)>, StoreError> {
-    tx.unstart(untried)?;
+    tx.release_claims(untried)?;
+    // Where engines share the store, their turns take the employees in one order.
+    tx.hold_turns(
+        finished
+            .iter()
+            .map(|f| (f.event.direction, f.event.employee_id.as_str())),
+    )?;
     let mut results = Vec::with_capacity(finished.len());
     for Finished {
         event,

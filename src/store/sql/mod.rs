@@ -62,6 +62,39 @@ pub trait Sql {
         params: &[Param<'_>],
         each: &mut dyn FnMut(&dyn Row) -> Result<(), StoreError>,
     ) -> Result<(), StoreError>;
+    /// Prepares a statement once, to run it for each row of a batch: no lookup of
+    /// its text per row (SQLite keeps it in the connection's cache afterwards).
+    fn prepare<'s>(&'s self, sql: &str) -> Result<Box<dyn Prepared + 's>, StoreError>;
+}
+
+/// A statement prepared in one transaction (`Sql::prepare`), run as often as needed.
+pub trait Prepared {
+    /// Runs it; returns the rows it changed.
+    fn execute(&mut self, params: &[Param<'_>]) -> Result<u64, StoreError>;
+    /// Runs it as a query, handing each row to `each` in order.
+    fn query(
+        &mut self,
+        params: &[Param<'_>],
+        each: &mut dyn FnMut(&dyn Row) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+}
+
+impl dyn Prepared + '_ {
+    /// The first row's value, if there is a row.
+    pub fn query_opt<T>(
+        &mut self,
+        params: &[Param<'_>],
+        read: impl Fn(&dyn Row) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError> {
+        let mut found = None;
+        self.query(params, &mut |row| {
+            if found.is_none() {
+                found = Some(read(row)?);
+            }
+            Ok(())
+        })?;
+        Ok(found)
+    }
 }
 
 /// A store that runs functions written over `Sql`: the SQLite `Store` and `PgStore`.
@@ -114,6 +147,14 @@ impl dyn Sql + '_ {
     }
 }
 
+/// The database's clock now, in whole microseconds since the epoch: what a
+/// transaction on several engines stamps its rows with (`Dialect::now_micros`).
+pub fn clock(sql: &dyn Sql) -> Result<i64, StoreError> {
+    let statement = format!("SELECT {}", sql.dialect().now_micros());
+    let now = sql.query_opt(&statement, &[], |row| row.int(0))?;
+    Ok(now.flatten().unwrap_or_default())
+}
+
 /// What differs between the two databases' SQL, in one place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -137,6 +178,37 @@ impl Dialect {
         match self {
             Dialect::Sqlite => "",
             Dialect::Postgres => " FOR SHARE",
+        }
+    }
+
+    /// Appended to a `SELECT` of rows this transaction will claim: on PostgreSQL
+    /// each row it answers stays locked to the commit and rows another engine holds
+    /// are passed over, not waited for. SQLite's one writer needs neither.
+    pub fn for_update_skip_locked(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
+    /// `clause` (an ` INDEXED BY index` after a table's name) on SQLite, whose
+    /// planner is told which partial index serves a query; PostgreSQL has no such
+    /// clause and chooses for itself.
+    pub fn indexed_by(self, clause: &'static str) -> &'static str {
+        match self {
+            Dialect::Sqlite => clause,
+            Dialect::Postgres => "",
+        }
+    }
+
+    /// A statement that holds the lock named by its text parameter `?1` until the
+    /// transaction ends, for rows that do not exist yet (an employee's next event);
+    /// none on SQLite, whose one writer already excludes the rest. A lock of the
+    /// transaction, not the session, so connection poolers keep it.
+    pub fn transaction_lock(self) -> Option<&'static str> {
+        match self {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => Some("SELECT pg_advisory_xact_lock(hashtextextended(?1, 0))"),
         }
     }
 

@@ -14,7 +14,7 @@ use postgres::NoTls;
 use postgres::types::ToSql;
 use r2d2_postgres::PostgresConnectionManager;
 
-use super::{Dialect, Param, Row, Sql, Transact};
+use super::{Dialect, Param, Prepared, Row, Sql, Transact};
 use crate::model::Secret;
 use crate::store::{StoreError, schema};
 
@@ -206,6 +206,36 @@ impl Sql for PgSql<'_> {
     ) -> Result<(), StoreError> {
         let sql = Dialect::Postgres.translate(sql);
         let rows = self.tx.borrow_mut().query(sql.as_ref(), &bind(params))?;
+        for row in &rows {
+            each(&PgRow(row))?;
+        }
+        Ok(())
+    }
+
+    fn prepare<'s>(&'s self, sql: &str) -> Result<Box<dyn Prepared + 's>, StoreError> {
+        let sql = Dialect::Postgres.translate(sql);
+        let statement = self.tx.borrow_mut().prepare(sql.as_ref())?;
+        Ok(Box::new(PgPrepared { on: self, statement }))
+    }
+}
+
+/// A statement the server has parsed and planned, run by its handle.
+struct PgPrepared<'s, 'c> {
+    on: &'s PgSql<'c>,
+    statement: postgres::Statement,
+}
+
+impl Prepared for PgPrepared<'_, '_> {
+    fn execute(&mut self, params: &[Param<'_>]) -> Result<u64, StoreError> {
+        Ok(self.on.tx.borrow_mut().execute(&self.statement, &bind(params))?)
+    }
+
+    fn query(
+        &mut self,
+        params: &[Param<'_>],
+        each: &mut dyn FnMut(&dyn Row) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let rows = self.on.tx.borrow_mut().query(&self.statement, &bind(params))?;
         for row in &rows {
             each(&PgRow(row))?;
         }

@@ -2,7 +2,7 @@
 
 use rusqlite::types::{ToSqlOutput, Value, ValueRef};
 
-use super::{Dialect, Param, Row, Sql, Transact};
+use super::{Dialect, Param, Prepared, Row, Sql, Transact};
 use crate::store::{Store, StoreError};
 
 /// A connection already inside a transaction (a `StoreTx`'s, say).
@@ -53,6 +53,31 @@ impl Sql for SqliteSql<'_> {
     ) -> Result<(), StoreError> {
         let mut stmt = self.conn.prepare_cached(sql)?;
         let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+        while let Some(row) = rows.next()? {
+            each(&SqliteRow(row))?;
+        }
+        Ok(())
+    }
+
+    fn prepare<'s>(&'s self, sql: &str) -> Result<Box<dyn Prepared + 's>, StoreError> {
+        Ok(Box::new(SqlitePrepared(self.conn.prepare_cached(sql)?)))
+    }
+}
+
+/// A statement from the connection's cache, back in it when dropped.
+struct SqlitePrepared<'c>(rusqlite::CachedStatement<'c>);
+
+impl Prepared for SqlitePrepared<'_> {
+    fn execute(&mut self, params: &[Param<'_>]) -> Result<u64, StoreError> {
+        Ok(self.0.execute(rusqlite::params_from_iter(params))? as u64)
+    }
+
+    fn query(
+        &mut self,
+        params: &[Param<'_>],
+        each: &mut dyn FnMut(&dyn Row) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut rows = self.0.query(rusqlite::params_from_iter(params))?;
         while let Some(row) = rows.next()? {
             each(&SqliteRow(row))?;
         }
