@@ -11,6 +11,13 @@ use std::time::Instant;
 use common::{SandboxProcess, engine_config, settle};
 
 fn main() {
+    // The reconciliation says when each side was read (HRSYNC_BENCH_LOG to see it).
+    if std::env::var_os("HRSYNC_BENCH_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter("hrsync::engine::reconcile=info")
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let employees: usize = std::env::var("HRSYNC_BENCH_EMPLOYEES")
         .ok()
         .and_then(|n| n.parse().ok())
@@ -56,22 +63,32 @@ fn main() {
             notifier: hrsync::connectors::Notifier::new(None),
             progress: Default::default(),
         };
-        // The peak from here on is the run's (on top of what the load left resident).
-        let resident = common::rss_mb("VmRSS:");
-        let _ = std::fs::write("/proc/self/clear_refs", "5");
-        let started = Instant::now();
-        let result = reconciler.run("bench").await.unwrap();
-        let run = result.run();
-        println!(
-            "reconciliation of {} employees against {} learners: {:.1} s, {} findings ({:?}), {} open duplicate groups; engine RSS {resident:.0} MB before the run, peak during it {:.0} MB",
-            run.employees,
-            run.learners,
-            started.elapsed().as_secs_f64(),
-            run.total(),
-            run.counts.iter().filter(|(_, n)| **n > 0).collect::<Vec<_>>(),
-            engine.store.duplicate_counts().unwrap().open,
-            common::rss_mb("VmHWM:")
-        );
+        let rounds: usize = std::env::var("HRSYNC_BENCH_RECONCILE_ROUNDS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
+        for _ in 0..rounds {
+            // The peak from here on is the run's (on top of what the load left resident).
+            let resident = common::rss_mb("VmRSS:");
+            let _ = std::fs::write("/proc/self/clear_refs", "5");
+            let phases = Phases::watch(reconciler.progress.clone());
+            let started = Instant::now();
+            let result = reconciler.run("bench").await.unwrap();
+            let took = started.elapsed();
+            let phases = phases.stop();
+            let run = result.run();
+            println!(
+                "reconciliation of {} employees against {} learners: {:.1} s, {} findings ({:?}), {} open duplicate groups; engine RSS {resident:.0} MB before the run, peak during it {:.0} MB",
+                run.employees,
+                run.learners,
+                took.as_secs_f64(),
+                run.total(),
+                run.counts.iter().filter(|(_, n)| **n > 0).collect::<Vec<_>>(),
+                engine.store.duplicate_counts().unwrap().open,
+                common::rss_mb("VmHWM:")
+            );
+            println!("  phases: {phases}");
+        }
         engine.shutdown().await;
     });
 }
@@ -180,5 +197,49 @@ fn per_table(conn: &rusqlite::Connection, events: f64) {
             "  {table}, stored length per event by column: {}",
             shown.join(", ")
         );
+    }
+}
+
+/// The phases of a reconciliation as its progress names them, each with how long
+/// it lasted and the most the process held while in it (sampled every 5 ms).
+struct Phases {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    sampler: std::thread::JoinHandle<Vec<(String, std::time::Duration, f64)>>,
+}
+
+impl Phases {
+    fn watch(progress: std::sync::Arc<hrsync::engine::operator::progress::Progress>) -> Phases {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let sampler = std::thread::spawn(move || {
+            let mut phases: Vec<(String, Instant, std::time::Duration, f64)> = Vec::new();
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                let what = progress.now().map_or_else(|| "(between)".to_string(), |s| s.what);
+                let rss = common::rss_mb("VmRSS:");
+                match phases.last_mut() {
+                    Some((last, began, took, most)) if *last == what => {
+                        *took = began.elapsed();
+                        *most = most.max(rss);
+                    }
+                    _ => phases.push((what, Instant::now(), std::time::Duration::ZERO, rss)),
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            phases
+                .into_iter()
+                .map(|(what, _, took, most)| (what, took, most))
+                .collect()
+        });
+        Phases { stop, sampler }
+    }
+
+    fn stop(self) -> String {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let phases = self.sampler.join().unwrap();
+        let shown: Vec<String> = phases
+            .iter()
+            .map(|(what, took, most)| format!("{what} {:.2} s (RSS up to {most:.0} MB)", took.as_secs_f64()))
+            .collect();
+        shown.join("; ")
     }
 }
