@@ -71,7 +71,7 @@ fn main() {
             // The peak from here on is the run's (on top of what the load left resident).
             let resident = common::rss_mb("VmRSS:");
             let _ = std::fs::write("/proc/self/clear_refs", "5");
-            let phases = Phases::watch(reconciler.progress.clone());
+            let phases = Phases::watch(reconciler.progress.clone(), sandbox.pid());
             let started = Instant::now();
             let result = reconciler.run("bench").await.unwrap();
             let took = started.elapsed();
@@ -201,34 +201,71 @@ fn per_table(conn: &rusqlite::Connection, events: f64) {
 }
 
 /// The phases of a reconciliation as its progress names them, each with how long
-/// it lasted and the most the process held while in it (sampled every 5 ms).
+/// it lasted, the most the process held while in it (sampled every 5 ms) and
+/// the CPU the engine and the sandbox used in it.
 struct Phases {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    sampler: std::thread::JoinHandle<Vec<(String, std::time::Duration, f64)>>,
+    sampler: std::thread::JoinHandle<Vec<Phase>>,
+}
+
+struct Phase {
+    what: String,
+    began: Instant,
+    took: std::time::Duration,
+    most_mb: f64,
+    /// CPU seconds (engine, sandbox) when it began, then used in it.
+    cpu: (f64, f64),
+}
+
+/// User and system CPU seconds of a process so far (`/proc/PID/stat`, 100 ticks a second).
+fn cpu_s(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 impl Phases {
-    fn watch(progress: std::sync::Arc<hrsync::engine::operator::progress::Progress>) -> Phases {
+    fn watch(progress: std::sync::Arc<hrsync::engine::operator::progress::Progress>, sandbox: u32) -> Phases {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stopped = stop.clone();
+        let sandbox = sandbox.to_string();
         let sampler = std::thread::spawn(move || {
-            let mut phases: Vec<(String, Instant, std::time::Duration, f64)> = Vec::new();
-            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+            let mut phases: Vec<Phase> = Vec::new();
+            loop {
+                let done = stopped.load(std::sync::atomic::Ordering::Relaxed);
                 let what = progress.now().map_or_else(|| "(between)".to_string(), |s| s.what);
                 let rss = common::rss_mb("VmRSS:");
-                match phases.last_mut() {
-                    Some((last, began, took, most)) if *last == what => {
-                        *took = began.elapsed();
-                        *most = most.max(rss);
+                let cpu = (cpu_s("self"), cpu_s(&sandbox));
+                let same = phases.last().is_some_and(|p| p.what == what) && !done;
+                if let Some(last) = phases.last_mut() {
+                    last.took = last.began.elapsed();
+                    last.most_mb = last.most_mb.max(rss);
+                    if !same {
+                        last.cpu = (cpu.0 - last.cpu.0, cpu.1 - last.cpu.1);
                     }
-                    _ => phases.push((what, Instant::now(), std::time::Duration::ZERO, rss)),
+                }
+                if done {
+                    break;
+                }
+                if !same {
+                    phases.push(Phase {
+                        what,
+                        began: Instant::now(),
+                        took: std::time::Duration::ZERO,
+                        most_mb: rss,
+                        cpu,
+                    });
                 }
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
             phases
-                .into_iter()
-                .map(|(what, _, took, most)| (what, took, most))
-                .collect()
         });
         Phases { stop, sampler }
     }
@@ -238,7 +275,17 @@ impl Phases {
         let phases = self.sampler.join().unwrap();
         let shown: Vec<String> = phases
             .iter()
-            .map(|(what, took, most)| format!("{what} {:.2} s (RSS up to {most:.0} MB)", took.as_secs_f64()))
+            .filter(|p| p.what != "(between)" || p.took.as_millis() >= 10)
+            .map(|p| {
+                format!(
+                    "{} {:.2} s (CPU engine {:.2} s, sandbox {:.2} s; RSS up to {:.0} MB)",
+                    p.what,
+                    p.took.as_secs_f64(),
+                    p.cpu.0,
+                    p.cpu.1,
+                    p.most_mb
+                )
+            })
             .collect();
         shown.join("; ")
     }

@@ -250,11 +250,9 @@ impl ScimClient {
     pub async fn each_user(&self, mut each: impl FnMut(ScimUser)) -> Result<usize, ConnectorError> {
         let mut listed = 0;
         let page_size = self.profile.page_size();
-        self.each_page("Users", "learners", page_size, |resources| {
-            listed += resources.len();
-            for resource in resources {
-                each(ScimUser::from_resource(resource, None)?);
-            }
+        self.each_page("Users", "learners", page_size, |resource| {
+            listed += 1;
+            each(ScimUser::from_resource(resource, None)?);
             Ok(())
         })
         .await?;
@@ -262,38 +260,36 @@ impl ScimClient {
     }
 
     /// Reads every resource of `resource` in checked pages of `page_size`,
-    /// handing each page's (new) resources to `each`, in the server's order.
-    /// Once the first answer tells how many there are, up to `PAGES_IN_FLIGHT`
-    /// pages are asked for at once, so the server renders the next pages while
-    /// this side parses and packs the last one.
+    /// handing each (new) resource to `each` as it is parsed, in the server's
+    /// order. Once the first answer tells how many there are, up to
+    /// `PAGES_IN_FLIGHT` pages are asked for at once, so the server renders the
+    /// next pages while this side parses and packs the last one.
     pub(super) async fn each_page(
         &self,
         resource: &str,
         listed: &'static str,
         page_size: usize,
-        mut each: impl FnMut(Vec<Value>) -> Result<(), ConnectorError>,
+        mut each: impl FnMut(Value) -> Result<(), ConnectorError>,
     ) -> Result<(), ConnectorError> {
         let mut pager = Pager::new(listed, &self.base);
         let mut in_flight = FuturesOrdered::new();
         in_flight.push_back(self.page(resource, listed, 1, page_size));
         // The pages in flight start at `start`, `start + stride`, … up to `next`.
         let (mut start, mut next, mut stride) = (1usize, 1 + page_size, page_size);
-        while let Some(answer) = in_flight.next().await {
-            let mut answer = answer?;
-            let got = answer.resources.len();
-            pager.check(start, &mut answer)?;
-            each(answer.resources)?;
-            start += got;
-            if got == 0 || start > answer.total_results {
+        while let Some(bytes) = in_flight.next().await {
+            let (asked, bytes) = bytes?;
+            let page = pager.read(&asked, start, &bytes, &mut each)?;
+            start += page.got;
+            if page.got == 0 || start > page.total {
                 return Ok(());
             }
-            if got < stride {
+            if page.got < stride {
                 // The server answers fewer than asked: the pages asked ahead start
                 // in the wrong places, so they are dropped and asked again.
                 in_flight.clear();
-                (next, stride) = (start, got);
+                (next, stride) = (start, page.got);
             }
-            while in_flight.len() < PAGES_IN_FLIGHT && next <= answer.total_results {
+            while in_flight.len() < PAGES_IN_FLIGHT && next <= page.total {
                 in_flight.push_back(self.page(resource, listed, next, stride));
                 next += stride;
             }
@@ -301,27 +297,33 @@ impl ScimClient {
         Ok(())
     }
 
-    /// One page of a list from `start`, asked again after a transient failure.
+    /// One page of a list from `start`, its body read whole (asked again after a
+    /// transient failure, a cut-off body too), with what it was for messages.
     async fn page(
         &self,
         resource: &str,
         listed: &'static str,
         start: usize,
         count: usize,
-    ) -> Result<ListAnswer, ConnectorError> {
+    ) -> Result<(String, Vec<u8>), ConnectorError> {
         let what = format!("LMS {listed} from {start} (GET {resource})");
         let page = || async {
             let request = self
                 .request(reqwest::Method::GET, resource)
                 .query(&[("startIndex", start.to_string()), ("count", count.to_string())]);
-            json_of::<ListAnswer>(&what, self.send(&what, request).await?).await
+            let response = self.send(&what, request).await?;
+            (response.bytes().await)
+                .map(Vec::from)
+                .map_err(|error| unanswered(&what, error))
         };
         // One busy answer must not cost a whole pull: a page is asked again a
         // few times (as long as the LMS says, within reason) before the pull fails.
-        page.retry(self.reads)
+        let bytes = page
+            .retry(self.reads)
             .when(ConnectorError::is_transient)
             .adjust(super::retry_after_within)
-            .await
+            .await?;
+        Ok((what, bytes))
     }
 }
 
