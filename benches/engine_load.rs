@@ -11,6 +11,13 @@ use std::time::Instant;
 use common::{SandboxProcess, engine_config, settle};
 
 fn main() {
+    // The reconciliation says when each side was read (HRSYNC_BENCH_LOG to see it).
+    if std::env::var_os("HRSYNC_BENCH_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter("hrsync::engine::reconcile=info")
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let employees: usize = std::env::var("HRSYNC_BENCH_EMPLOYEES")
         .ok()
         .and_then(|n| n.parse().ok())
@@ -56,22 +63,32 @@ fn main() {
             notifier: hrsync::connectors::Notifier::new(None),
             progress: Default::default(),
         };
-        // The peak from here on is the run's (on top of what the load left resident).
-        let resident = common::rss_mb("VmRSS:");
-        let _ = std::fs::write("/proc/self/clear_refs", "5");
-        let started = Instant::now();
-        let result = reconciler.run("bench").await.unwrap();
-        let run = result.run();
-        println!(
-            "reconciliation of {} employees against {} learners: {:.1} s, {} findings ({:?}), {} open duplicate groups; engine RSS {resident:.0} MB before the run, peak during it {:.0} MB",
-            run.employees,
-            run.learners,
-            started.elapsed().as_secs_f64(),
-            run.total(),
-            run.counts.iter().filter(|(_, n)| **n > 0).collect::<Vec<_>>(),
-            engine.store.duplicate_counts().unwrap().open,
-            common::rss_mb("VmHWM:")
-        );
+        let rounds: usize = std::env::var("HRSYNC_BENCH_RECONCILE_ROUNDS")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
+        for _ in 0..rounds {
+            // The peak from here on is the run's (on top of what the load left resident).
+            let resident = common::rss_mb("VmRSS:");
+            let _ = std::fs::write("/proc/self/clear_refs", "5");
+            let phases = Phases::watch(reconciler.progress.clone(), sandbox.pid());
+            let started = Instant::now();
+            let result = reconciler.run("bench").await.unwrap();
+            let took = started.elapsed();
+            let phases = phases.stop();
+            let run = result.run();
+            println!(
+                "reconciliation of {} employees against {} learners: {:.1} s, {} findings ({:?}), {} open duplicate groups; engine RSS {resident:.0} MB before the run, peak during it {:.0} MB",
+                run.employees,
+                run.learners,
+                took.as_secs_f64(),
+                run.total(),
+                run.counts.iter().filter(|(_, n)| **n > 0).collect::<Vec<_>>(),
+                engine.store.duplicate_counts().unwrap().open,
+                common::rss_mb("VmHWM:")
+            );
+            println!("  phases: {phases}");
+        }
         engine.shutdown().await;
     });
 }
@@ -180,5 +197,96 @@ fn per_table(conn: &rusqlite::Connection, events: f64) {
             "  {table}, stored length per event by column: {}",
             shown.join(", ")
         );
+    }
+}
+
+/// The phases of a reconciliation as its progress names them, each with how long
+/// it lasted, the most the process held while in it (sampled every 5 ms) and
+/// the CPU the engine and the sandbox used in it.
+struct Phases {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    sampler: std::thread::JoinHandle<Vec<Phase>>,
+}
+
+struct Phase {
+    what: String,
+    began: Instant,
+    took: std::time::Duration,
+    most_mb: f64,
+    /// CPU seconds (engine, sandbox) when it began, then used in it.
+    cpu: (f64, f64),
+}
+
+/// User and system CPU seconds of a process so far (`/proc/PID/stat`, 100 ticks a second).
+fn cpu_s(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+impl Phases {
+    fn watch(progress: std::sync::Arc<hrsync::engine::operator::progress::Progress>, sandbox: u32) -> Phases {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let sandbox = sandbox.to_string();
+        let sampler = std::thread::spawn(move || {
+            let mut phases: Vec<Phase> = Vec::new();
+            loop {
+                let done = stopped.load(std::sync::atomic::Ordering::Relaxed);
+                let what = progress.now().map_or_else(|| "(between)".to_string(), |s| s.what);
+                let rss = common::rss_mb("VmRSS:");
+                let cpu = (cpu_s("self"), cpu_s(&sandbox));
+                let same = phases.last().is_some_and(|p| p.what == what) && !done;
+                if let Some(last) = phases.last_mut() {
+                    last.took = last.began.elapsed();
+                    last.most_mb = last.most_mb.max(rss);
+                    if !same {
+                        last.cpu = (cpu.0 - last.cpu.0, cpu.1 - last.cpu.1);
+                    }
+                }
+                if done {
+                    break;
+                }
+                if !same {
+                    phases.push(Phase {
+                        what,
+                        began: Instant::now(),
+                        took: std::time::Duration::ZERO,
+                        most_mb: rss,
+                        cpu,
+                    });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            phases
+        });
+        Phases { stop, sampler }
+    }
+
+    fn stop(self) -> String {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let phases = self.sampler.join().unwrap();
+        let shown: Vec<String> = phases
+            .iter()
+            .filter(|p| p.what != "(between)" || p.took.as_millis() >= 10)
+            .map(|p| {
+                format!(
+                    "{} {:.2} s (CPU engine {:.2} s, sandbox {:.2} s; RSS up to {:.0} MB)",
+                    p.what,
+                    p.took.as_secs_f64(),
+                    p.cpu.0,
+                    p.cpu.1,
+                    p.most_mb
+                )
+            })
+            .collect();
+        shown.join("; ")
     }
 }

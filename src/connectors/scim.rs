@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use backon::Retryable;
+use futures::StreamExt;
+use futures::stream::FuturesOrdered;
 use serde_json::Value;
 
 use super::hris::encode_segment;
@@ -16,6 +18,8 @@ use super::{ConnectorError, checked, http_client, json_of, unanswered};
 use crate::model::{ENTERPRISE_SCHEMA as ENTERPRISE, ScimQuirk, Secret};
 
 pub(super) const SCIM_JSON: &str = "application/scim+json";
+/// Pages of a list asked for at once (the one being read and those after it).
+const PAGES_IN_FLIGHT: usize = 3;
 
 #[derive(Clone)]
 pub struct ScimClient {
@@ -246,11 +250,9 @@ impl ScimClient {
     pub async fn each_user(&self, mut each: impl FnMut(ScimUser)) -> Result<usize, ConnectorError> {
         let mut listed = 0;
         let page_size = self.profile.page_size();
-        self.each_page("Users", "learners", page_size, |resources| {
-            listed += resources.len();
-            for resource in resources {
-                each(ScimUser::from_resource(resource, None)?);
-            }
+        self.each_page("Users", "learners", page_size, |resource| {
+            listed += 1;
+            each(ScimUser::from_resource(resource, None)?);
             Ok(())
         })
         .await?;
@@ -258,40 +260,70 @@ impl ScimClient {
     }
 
     /// Reads every resource of `resource` in checked pages of `page_size`,
-    /// handing each page's (new) resources to `each`.
+    /// handing each (new) resource to `each` as it is parsed, in the server's
+    /// order. Once the first answer tells how many there are, up to
+    /// `PAGES_IN_FLIGHT` pages are asked for at once, so the server renders the
+    /// next pages while this side parses and packs the last one.
     pub(super) async fn each_page(
         &self,
         resource: &str,
         listed: &'static str,
         page_size: usize,
-        mut each: impl FnMut(Vec<Value>) -> Result<(), ConnectorError>,
+        mut each: impl FnMut(Value) -> Result<(), ConnectorError>,
     ) -> Result<(), ConnectorError> {
-        let mut start = 1usize;
         let mut pager = Pager::new(listed, &self.base);
-        loop {
-            let what = format!("LMS {listed} from {start} (GET {resource})");
-            let page = || async {
-                let request = self.request(reqwest::Method::GET, resource).query(&[
-                    ("startIndex", start.to_string()),
-                    ("count", page_size.to_string()),
-                ]);
-                json_of::<ListAnswer>(&what, self.send(&what, request).await?).await
-            };
-            // One busy answer must not cost a whole pull: a page is asked again a
-            // few times (as long as the LMS says, within reason) before the pull fails.
-            let mut answer = page
-                .retry(self.reads)
-                .when(ConnectorError::is_transient)
-                .adjust(super::retry_after_within)
-                .await?;
-            let got = answer.resources.len();
-            pager.check(start, &mut answer)?;
-            each(answer.resources)?;
-            start += got;
-            if got == 0 || start > answer.total_results {
+        let mut in_flight = FuturesOrdered::new();
+        in_flight.push_back(self.page(resource, listed, 1, page_size));
+        // The pages in flight start at `start`, `start + stride`, … up to `next`.
+        let (mut start, mut next, mut stride) = (1usize, 1 + page_size, page_size);
+        while let Some(bytes) = in_flight.next().await {
+            let (asked, bytes) = bytes?;
+            let page = pager.read(&asked, start, &bytes, &mut each)?;
+            start += page.got;
+            if page.got == 0 || start > page.total {
                 return Ok(());
             }
+            if page.got < stride {
+                // The server answers fewer than asked: the pages asked ahead start
+                // in the wrong places, so they are dropped and asked again.
+                in_flight.clear();
+                (next, stride) = (start, page.got);
+            }
+            while in_flight.len() < PAGES_IN_FLIGHT && next <= page.total {
+                in_flight.push_back(self.page(resource, listed, next, stride));
+                next += stride;
+            }
         }
+        Ok(())
+    }
+
+    /// One page of a list from `start`, its body read whole (asked again after a
+    /// transient failure, a cut-off body too), with what it was for messages.
+    async fn page(
+        &self,
+        resource: &str,
+        listed: &'static str,
+        start: usize,
+        count: usize,
+    ) -> Result<(String, Vec<u8>), ConnectorError> {
+        let what = format!("LMS {listed} from {start} (GET {resource})");
+        let page = || async {
+            let request = self
+                .request(reqwest::Method::GET, resource)
+                .query(&[("startIndex", start.to_string()), ("count", count.to_string())]);
+            let response = self.send(&what, request).await?;
+            (response.bytes().await)
+                .map(Vec::from)
+                .map_err(|error| unanswered(&what, error))
+        };
+        // One busy answer must not cost a whole pull: a page is asked again a
+        // few times (as long as the LMS says, within reason) before the pull fails.
+        let bytes = page
+            .retry(self.reads)
+            .when(ConnectorError::is_transient)
+            .adjust(super::retry_after_within)
+            .await?;
+        Ok((what, bytes))
     }
 }
 

@@ -135,26 +135,24 @@ impl ScimClient {
     pub async fn all_groups(&self) -> Result<Vec<GroupMembers>, ConnectorError> {
         let mut groups = Vec::new();
         let page_size = GROUP_PAGE.min(self.profile().page_size());
-        self.each_page("Groups", "groups", page_size, |resources| {
-            for group in &resources {
-                let Some(id) = group["id"].as_str() else {
-                    continue;
-                };
-                let members = group["members"]
-                    .as_array()
-                    .map(|members| {
-                        members
-                            .iter()
-                            .filter_map(|m| m["value"].as_str().map(str::to_string))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                groups.push(GroupMembers {
-                    id: id.to_string(),
-                    display_name: group["displayName"].as_str().unwrap_or_default().to_string(),
-                    members,
-                });
-            }
+        self.each_page("Groups", "groups", page_size, |group| {
+            let Some(id) = group["id"].as_str() else {
+                return Ok(());
+            };
+            let members = group["members"]
+                .as_array()
+                .map(|members| {
+                    members
+                        .iter()
+                        .filter_map(|m| m["value"].as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            groups.push(GroupMembers {
+                id: id.to_string(),
+                display_name: group["displayName"].as_str().unwrap_or_default().to_string(),
+                members,
+            });
             Ok(())
         })
         .await?;

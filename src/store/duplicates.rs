@@ -143,10 +143,27 @@ fn group_by_key(
 }
 
 impl StoreTx<'_> {
-    /// Records who an employee is now; returns when they were first seen.
+    /// Records who an employee is now; returns when they were first seen. A
+    /// person whose keys and display are as stored is not written again (a
+    /// reconciliation sees every employee, and most are unchanged), so
+    /// `updated_at` is when they last changed.
     pub fn upsert_person(&self, keys: &IdentityKeys) -> Result<Timestamp, StoreError> {
         let now = to_micros(self.now);
-        let display = Value::Object(keys.display.clone()).to_string();
+        let display = serde_json::to_string(&keys.display).expect("a JSON map serialises");
+        let name_key = keys.key(DuplicateBasis::NameAndHireDate).unwrap_or_default();
+        let stored: Option<(i64, bool)> = self
+            .conn
+            .prepare_cached(
+                "SELECT first_seen, email_key = ?2 AND name_key = ?3 AND display = ?4 \
+                 FROM people WHERE employee_id = ?1",
+            )?
+            .query_row(params![keys.employee_id, keys.email, name_key, display], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        if let Some((first, true)) = stored {
+            return Ok(from_micros(first));
+        }
         let first: i64 = self
             .conn
             .prepare_cached(
@@ -156,13 +173,7 @@ impl StoreTx<'_> {
                  updated_at = excluded.updated_at, display = excluded.display RETURNING first_seen",
             )?
             .query_row(
-                params![
-                    keys.employee_id,
-                    keys.email,
-                    keys.key(DuplicateBasis::NameAndHireDate).unwrap_or_default(),
-                    now,
-                    display
-                ],
+                params![keys.employee_id, keys.email, name_key, now, display],
                 |r| r.get(0),
             )?;
         Ok(from_micros(first))

@@ -64,6 +64,7 @@ mod sandbox_scim;
 mod sandbox_scim_quirks;
 mod sandbox_webhooks;
 mod sandbox_xapi;
+mod scim_pages_ahead;
 mod shadow;
 mod store_conformance;
 mod store_journal;

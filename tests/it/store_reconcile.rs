@@ -101,3 +101,50 @@ fn accepted_drift_is_left_out_until_its_values_change_or_it_expires() {
         "an expired acceptance no longer hides it"
     );
 }
+
+/// A person seen again as stored is not written again (a reconciliation sees
+/// every employee); one whose keys changed is, and keeps when it was first seen.
+#[test]
+fn a_person_seen_again_unchanged_is_not_rewritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("s.db")).unwrap();
+    let ana = |email: &str| hrsync::model::IdentityKeys {
+        employee_id: "E1".into(),
+        email: email.into(),
+        name: "ana okafor".into(),
+        hire_date: "2021-03-01".into(),
+        display: json!({ "firstName": "Ana", "workEmail": email })
+            .as_object()
+            .unwrap()
+            .clone(),
+    };
+    let stored = || -> (String, i64, i64) {
+        let conn = rusqlite::Connection::open(dir.path().join("s.db")).unwrap();
+        conn.query_row(
+            "SELECT email_key, first_seen, updated_at FROM people WHERE employee_id = 'E1'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .unwrap()
+    };
+    let first = store
+        .transaction(|tx| tx.upsert_person(&ana("ana@x.com")))
+        .unwrap();
+    let (_, first_seen, written) = stored();
+    let again = store
+        .transaction(|tx| tx.upsert_person(&ana("ana@x.com")))
+        .unwrap();
+    assert_eq!(again, first);
+    assert_eq!(
+        stored(),
+        ("ana@x.com".into(), first_seen, written),
+        "not written again"
+    );
+    let moved = store
+        .transaction(|tx| tx.upsert_person(&ana("ana@y.com")))
+        .unwrap();
+    assert_eq!(moved, first, "still first seen when first written");
+    let (email, kept, updated) = stored();
+    assert_eq!((email.as_str(), kept), ("ana@y.com", first_seen));
+    assert!(updated >= written);
+}

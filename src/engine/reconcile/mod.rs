@@ -132,9 +132,11 @@ impl Reconciler {
         let expected =
             (self.store.latest_complete_run().ok().flatten()).map(|run| run.employees + run.learners);
         progress.begin("reconciling: reading the HRIS and the LMS", expected);
+        let reading = std::time::Instant::now();
         let (employee_count, _) = tokio::try_join!(
             async {
-                self.connections
+                let count = self
+                    .connections
                     .employees
                     .each_employee(&fields, &mut |record| {
                         packed.push(&record);
@@ -142,7 +144,14 @@ impl Reconciler {
                         progress.add(1);
                     })
                     .await
-                    .map_err(|e| format!("the HRIS could not be read: {e}"))
+                    .map_err(|e| format!("the HRIS could not be read: {e}"))?;
+                tracing::info!(
+                    run = id,
+                    employees = count,
+                    took_ms = reading.elapsed().as_millis() as u64,
+                    "the HRIS was read"
+                );
+                Ok(count)
             },
             async {
                 // A CSV-feed LMS is compared with its own export, never with the feed.
@@ -166,16 +175,30 @@ impl Reconciler {
                 // Membership first: many servers list it only on the group.
                 let groups = (self.connections.learners.all_groups().await)
                     .map_err(|e| format!("the LMS's groups could not be read: {e}"))?;
+                tracing::info!(
+                    run = id,
+                    groups = groups.len(),
+                    took_ms = reading.elapsed().as_millis() as u64,
+                    "the LMS's groups were read"
+                );
                 packed_learners.set_memberships(&groups);
                 drop(groups);
-                self.connections
+                let count = self
+                    .connections
                     .learners
                     .each_user(&mut |user| {
                         packed_learners.push(&user);
                         progress.add(1);
                     })
                     .await
-                    .map_err(|e| format!("the LMS could not be read: {e}"))
+                    .map_err(|e| format!("the LMS could not be read: {e}"))?;
+                tracing::info!(
+                    run = id,
+                    learners = count,
+                    took_ms = reading.elapsed().as_millis() as u64,
+                    "the LMS was read"
+                );
+                Ok(count)
             },
         )?;
         if employee_count == 0 {
