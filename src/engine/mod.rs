@@ -600,8 +600,14 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(1
 /// Checkpoints the journal beside the writer, so commits stay short under load.
 /// Counts the initial load down as its events are applied: what is still pending
 /// or retrying is what is left of it (a change arriving meanwhile counts too). It
-/// is over when nothing is left that the engine itself will apply: what remains
-/// waits for an operator (behind a held or dead event, or a manager not synced).
+/// is over when nothing is left that the engine itself will apply soon: what
+/// remains waits for an operator (behind a held or dead event, or a manager not
+/// synced) or for a day to come (a future hire's learner is made on their day).
+/// Soon is `LOAD_HORIZON`: a retry's wait is minutes, a hire's day can be hours
+/// off at any time of day (tomorrow starts within 24 hours, always).
+/// How far ahead an event still counts as the initial load's work to come.
+const LOAD_HORIZON: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
+
 async fn track_initial_load(
     store: Store,
     loading: Arc<operator::progress::Progress>,
@@ -616,7 +622,7 @@ async fn track_initial_load(
         let store = store.clone();
         let read = tokio::task::spawn_blocking(move || -> Result<(u64, bool), crate::store::StoreError> {
             let counts = store.counts()?;
-            let horizon = jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24);
+            let horizon = jiff::Timestamp::now() + LOAD_HORIZON;
             Ok((
                 counts.pending + counts.retrying,
                 store.ready(horizon, 1)?.is_empty(),
