@@ -1,15 +1,19 @@
 //! The store's conformance suite: one set of checks, each run on SQLite and on
 //! PostgreSQL by `conformance!`. So far the tables on both: leases (duties held
 //! with a fencing token), the engines that hold them, cursors, the control row,
-//! and the journal (idempotent appends, claims of head events, transitions).
+//! the journal (idempotent appends, claims of head events, transitions), and the
+//! audit log (one chain however many engines append).
 
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use hrsync::model::{Direction, EventId, FieldReason, NewEvent, Source, WriteRecord};
+use hrsync::model::Secret;
+use hrsync::model::{
+    AuditAction, Direction, EventId, FieldReason, NewAuditEntry, NewEvent, Source, WriteRecord,
+};
 use hrsync::store::{
-    Appended, ControlPlane, Cursors, Engines, Journal, Leases, PgStore, PublishedStatus, ReconcileControl,
-    Store, StoreError, Transact,
+    Appended, AuditKey, AuditLog, ControlPlane, Cursors, Engines, Journal, Leases, PgStore, PublishedStatus,
+    ReconcileControl, Store, StoreError, Transact,
 };
 
 use crate::common::postgres::{TestDatabase, database};
@@ -82,6 +86,8 @@ conformance!(
     only_an_employees_head_is_claimed_until_it_finishes,
     an_expired_claim_is_taken_by_another_engine_as_cut_off,
     every_transition_moves_the_counts_on_any_engine,
+    engines_appending_at_once_keep_one_chain,
+    a_rolled_back_append_leaves_no_trace_in_the_chain,
 );
 
 const LONG: Duration = Duration::from_secs(60);
@@ -669,4 +675,106 @@ fn postgres_says_at_once_why_it_cannot_connect() {
         "took {:?}",
         started.elapsed()
     );
+}
+
+fn audit_entry(engine: usize, n: usize) -> NewAuditEntry {
+    NewAuditEntry {
+        actor: format!("engine-{engine}"),
+        action: AuditAction::LearnerUpdate,
+        employee_id: Some(format!("E{n}")),
+        subject: format!("learner u-{engine}-{n}"),
+        before: serde_json::json!({ "title": "Clerk" }),
+        after: serde_json::json!({ "title": "Manager", "n": n }),
+        reason: None,
+    }
+}
+
+/// Engines appending at the same moment, with a key, take turns on the head: one
+/// chain with no gap or fork, sealed once (at the empty log) by the first of them.
+fn engines_appending_at_once_keep_one_chain(backend: &impl Backend) {
+    const ENGINES: usize = 3;
+    const EACH: usize = 40;
+    let key = AuditKey::new(Secret::new("k".repeat(32))).unwrap();
+    let stores: Vec<_> = (0..ENGINES).map(|_| Arc::new(backend.open())).collect();
+    let start = Arc::new(Barrier::new(ENGINES));
+    let appenders: Vec<_> = stores
+        .iter()
+        .enumerate()
+        .map(|(engine, store)| {
+            let (store, start, key) = (store.clone(), start.clone(), key.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                let mut seqs = Vec::new();
+                for n in 0..EACH {
+                    // Some transactions append two entries: a batch is one turn too.
+                    let batch = if n % 5 == 0 {
+                        vec![audit_entry(engine, n), audit_entry(engine, n + 1000)]
+                    } else {
+                        vec![audit_entry(engine, n)]
+                    };
+                    let appended = store.audit_log(Some(&key), |tx| tx.append(batch)).unwrap();
+                    seqs.extend(appended.iter().map(|entry| entry.seq));
+                }
+                seqs
+            })
+        })
+        .collect();
+    let mut seqs: Vec<u64> = appenders.into_iter().flat_map(|a| a.join().unwrap()).collect();
+    let total = (ENGINES * (EACH + EACH / 5)) as u64;
+    seqs.sort_unstable();
+    assert_eq!(
+        seqs,
+        (1..=total).collect::<Vec<_>>(),
+        "every entry its own place, none missing"
+    );
+
+    let report = stores[0]
+        .verify_audit_log(std::slice::from_ref(&key), None)
+        .unwrap()
+        .expect("one intact chain");
+    assert_eq!((report.entries, report.legacy_entries), (total, 0));
+    assert_eq!(report.keys.len(), 1);
+    assert_eq!(report.keys[0].entries, total);
+    let seal = report.seal.expect("sealed by the first keyed append");
+    assert_eq!(seal.legacy_entries, 0);
+    assert_eq!(stores[1].audit_log_seal().unwrap(), Some(seal));
+    // Without the key the chain is not taken for intact, and a keyless writer is refused.
+    assert!(stores[1].verify_audit_log(&[], None).unwrap().is_err());
+    let refused = stores[1].audit_log(None, |tx| tx.append(vec![audit_entry(9, 9)]));
+    assert!(
+        matches!(refused, Err(StoreError::AuditKeyMissing { .. })),
+        "{refused:?}"
+    );
+}
+
+/// An entry appended in a transaction that rolls back leaves nothing: the next one
+/// takes its place in the chain, which verifies.
+fn a_rolled_back_append_leaves_no_trace_in_the_chain(backend: &impl Backend) {
+    let (a, b) = (backend.open(), backend.open());
+    let first = a
+        .audit_log(None, |tx| tx.append(vec![audit_entry(0, 1)]))
+        .unwrap();
+    assert_eq!(first[0].seq, 1);
+    let rolled_back = a.audit_log(None, |tx| {
+        let appended = tx.append(vec![audit_entry(0, 2), audit_entry(0, 3)])?;
+        assert_eq!(appended[1].seq, 3);
+        Err::<(), _>(StoreError::NoSuchEvent(EventId(77)))
+    });
+    assert!(matches!(rolled_back, Err(StoreError::NoSuchEvent(_))));
+    let report = b.verify_audit_log(&[], None).unwrap().expect("intact");
+    assert_eq!(
+        (report.entries, report.last_hash.as_str()),
+        (1, first[0].hash.as_str())
+    );
+
+    let next = b
+        .audit_log(None, |tx| tx.append(vec![audit_entry(1, 4)]))
+        .unwrap();
+    assert_eq!(
+        (next[0].seq, next[0].prev_hash.as_str()),
+        (2, first[0].hash.as_str())
+    );
+    let report = a.verify_audit_log(&[], None).unwrap().expect("intact");
+    assert_eq!((report.entries, report.legacy_entries), (2, 2));
+    assert!(report.seal.is_none());
 }

@@ -1,8 +1,8 @@
 //! `Sql` on an SQLite connection (inside the transaction its caller opened).
 
-use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+use rusqlite::types::{ToSqlOutput, Type, Value, ValueRef};
 
-use super::{Dialect, Param, Prepared, Row, Sql, Transact};
+use super::{Bytes, Dialect, Param, Prepared, Row, Sql, Transact};
 use crate::store::{Store, StoreError};
 
 /// A connection already inside a transaction (a `StoreTx`'s, say).
@@ -15,7 +15,8 @@ impl rusqlite::ToSql for Param<'_> {
         Ok(match *self {
             Param::Int(Some(n)) => ToSqlOutput::Owned(Value::Integer(n)),
             Param::Text(Some(text)) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
-            Param::Int(None) | Param::Text(None) => ToSqlOutput::Owned(Value::Null),
+            Param::Bytes(Some(bytes)) => ToSqlOutput::Borrowed(ValueRef::Blob(bytes)),
+            Param::Int(None) | Param::Text(None) | Param::Bytes(None) => ToSqlOutput::Owned(Value::Null),
         })
     }
 }
@@ -29,6 +30,26 @@ impl Row for SqliteRow<'_, '_> {
 
     fn text(&self, column: usize) -> Result<Option<String>, StoreError> {
         Ok(self.0.get(column)?)
+    }
+
+    fn bytes(&self, column: usize) -> Result<Option<Bytes>, StoreError> {
+        Ok(bytes(self.0, column)?)
+    }
+}
+
+/// A binary column's cell of a row (`Row::bytes`): a blob, or text kept there before.
+pub(crate) fn bytes(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<Option<Bytes>> {
+    match row.get_ref(column)? {
+        ValueRef::Null => Ok(None),
+        ValueRef::Blob(bytes) => Ok(Some(Bytes::Blob(bytes.to_vec()))),
+        ValueRef::Text(text) => String::from_utf8(text.to_vec())
+            .map(|text| Some(Bytes::Text(text)))
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(column, Type::Text, e.into())),
+        other => Err(rusqlite::Error::InvalidColumnType(
+            column,
+            "bytes".into(),
+            other.data_type(),
+        )),
     }
 }
 
