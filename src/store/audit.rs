@@ -48,6 +48,19 @@ pub struct KeyUse {
     pub entries: u64,
 }
 
+impl AuditReport {
+    /// The head of this chain that verified, to keep outside the store, taken now.
+    fn checkpoint(self) -> AuditCheckpoint {
+        AuditCheckpoint {
+            seq: self.entries,
+            hash: self.last_hash,
+            key_id: self.last_key_id,
+            entry_at: self.last_at,
+            taken_at: Timestamp::now(),
+        }
+    }
+}
+
 /// Where the chain breaks, and how.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditBreak {
@@ -248,6 +261,17 @@ fn seal(sql: &dyn Sql) -> Result<Option<AuditSeal>, StoreError> {
     )
 }
 
+/// How many entries the log holds (of one employee, if named).
+pub(super) fn entries(sql: &dyn Sql, employee_id: Option<&str>) -> Result<u64, StoreError> {
+    // Cast: PostgreSQL types a parameter by its use, and `IS NULL` says none.
+    let count = sql.query_opt(
+        "SELECT count(*) FROM audit WHERE CAST(?1 AS TEXT) IS NULL OR employee_id = ?1",
+        &[Param::from(employee_id)],
+        |row| row.int(0),
+    )?;
+    Ok(count.flatten().unwrap_or_default() as u64)
+}
+
 /// The audit log inside one write transaction, on either backend: entries are
 /// stamped `now` and chained with `key` (none: plain SHA-256).
 pub struct AuditTx<'a> {
@@ -435,6 +459,20 @@ pub trait AuditLog: Transact {
         self.read(|sql| verify(sql, keys, checkpoint, &|_| {}))
     }
 
+    /// The head of a chain that verifies, to keep outside the store
+    /// (`hrsync audit checkpoint`).
+    fn audit_log_checkpoint(
+        &self,
+        keys: &[AuditKey],
+    ) -> Result<Result<AuditCheckpoint, AuditBreak>, StoreError> {
+        Ok(self.verify_audit_log(keys, None)?.map(AuditReport::checkpoint))
+    }
+
+    /// How many entries the log holds (of one employee, if named).
+    fn audit_log_entries(&self, employee_id: Option<&str>) -> Result<u64, StoreError> {
+        self.read(|sql| entries(sql, employee_id))
+    }
+
     /// The seal of the legacy entries, if a writer with a key has made one.
     fn audit_log_seal(&self) -> Result<Option<AuditSeal>, StoreError> {
         self.read(seal)
@@ -524,13 +562,7 @@ impl Store {
         &self,
         keys: &[AuditKey],
     ) -> Result<Result<AuditCheckpoint, AuditBreak>, StoreError> {
-        Ok(self.verify_audit_with(keys, None)?.map(|report| AuditCheckpoint {
-            seq: report.entries,
-            hash: report.last_hash,
-            key_id: report.last_key_id,
-            entry_at: report.last_at,
-            taken_at: Timestamp::now(),
-        }))
+        Ok(self.verify_audit_with(keys, None)?.map(AuditReport::checkpoint))
     }
 
     /// A page of the audit log, newest first, older than `before_seq` (None: the newest).

@@ -5,6 +5,7 @@
 use std::io::Write;
 
 use super::audit::{AUDIT_COLUMNS, entry_from_row};
+use super::sql::sqlite::SqliteSql;
 use super::{Store, StoreError};
 use crate::model::AuditEntry;
 use crate::store::csv_cells::CsvCells;
@@ -78,13 +79,12 @@ impl Store {
 
     /// How many entries the log holds (of one employee, if named).
     pub fn audit_entries(&self, employee_id: Option<&str>) -> Result<u64, StoreError> {
-        let conn = self.reader()?;
-        let count: i64 = conn.query_row(
-            "SELECT count(*) FROM audit WHERE ?1 IS NULL OR employee_id = ?1",
-            [employee_id],
-            |r| r.get(0),
-        )?;
-        Ok(count as u64)
+        super::audit::entries(
+            &SqliteSql {
+                conn: &*self.reader()?,
+            },
+            employee_id,
+        )
     }
 }
 

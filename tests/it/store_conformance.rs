@@ -735,6 +735,17 @@ fn engines_appending_at_once_keep_one_chain(backend: &impl Backend) {
     assert_eq!((report.entries, report.legacy_entries), (total, 0));
     assert_eq!(report.keys.len(), 1);
     assert_eq!(report.keys[0].entries, total);
+    let checkpoint = stores[1]
+        .audit_log_checkpoint(std::slice::from_ref(&key))
+        .unwrap()
+        .expect("a checkpoint of an intact chain");
+    assert_eq!((checkpoint.seq, &checkpoint.hash), (total, &report.last_hash));
+    assert_eq!(checkpoint.key_id.as_deref(), Some(key.id()));
+    assert_eq!(stores[1].audit_log_entries(None).unwrap(), total);
+    assert_eq!(
+        stores[1].audit_log_entries(Some("E1000")).unwrap(),
+        ENGINES as u64
+    );
     let seal = report.seal.expect("sealed by the first keyed append");
     assert_eq!(seal.legacy_entries, 0);
     assert_eq!(stores[1].audit_log_seal().unwrap(), Some(seal));
