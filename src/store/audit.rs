@@ -11,9 +11,10 @@ use rusqlite::types::Type;
 use serde::Serialize;
 
 use super::audit_key::{AuditCheckpoint, AuditKey, AuditSeal, link};
+use super::csv_cells::CsvCells;
+use super::export::AuditFormat;
 use super::page::{PageQuery, Toward};
-use super::queries::json;
-use super::sql::sqlite::{self, SqliteSql};
+use super::sql::sqlite::{SqliteRow, SqliteSql};
 use super::sql::{Bytes, Param, Row as SqlRow, Sql, Transact, clock};
 use super::{Store, StoreError, StoreTx, from_micros, to_micros};
 use crate::model::{AuditEntry, NewAuditEntry};
@@ -142,18 +143,6 @@ fn link_at(row: &dyn SqlRow, idx: usize, column: &'static str) -> Result<String,
     Ok(link_hex(cell))
 }
 
-/// The link in column `idx` of an SQLite row (the pages and exports, read there still).
-fn link_text(row: &Row<'_>, idx: usize) -> rusqlite::Result<String> {
-    match sqlite::bytes(row, idx)? {
-        Some(cell) => Ok(link_hex(cell)),
-        None => Err(rusqlite::Error::InvalidColumnType(
-            idx,
-            "a hash".into(),
-            Type::Null,
-        )),
-    }
-}
-
 /// An entry's columns as stored; the hash is computed over these exact texts.
 struct StoredEntry {
     seq: i64,
@@ -215,20 +204,37 @@ impl StoredEntry {
     }
 }
 
-pub(super) fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<AuditEntry> {
+/// An entry read through `Sql` (`AUDIT_COLUMNS`), as the API gives it.
+pub(super) fn entry_of(row: &dyn SqlRow) -> Result<AuditEntry, StoreError> {
+    let (stored, hash) = StoredEntry::from_row(row)?;
+    let json = |text: &str, column| {
+        serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+            row: stored.seq,
+            column,
+            reason: e.to_string(),
+        })
+    };
     Ok(AuditEntry {
-        seq: row.get::<_, i64>(0)? as u64,
-        at: from_micros(row.get(1)?),
-        actor: row.get(2)?,
-        action: row.get(3)?,
-        employee_id: row.get(4)?,
-        subject: row.get(5)?,
-        before: json(row, 6)?,
-        after: json(row, 7)?,
-        reason: row.get(8)?,
-        prev_hash: link_text(row, 9)?,
-        hash: link_text(row, 10)?,
-        key_id: row.get(11)?,
+        seq: stored.seq as u64,
+        at: from_micros(stored.at),
+        before: json(&stored.before, "before")?,
+        after: json(&stored.after, "after")?,
+        actor: stored.actor,
+        action: stored.action,
+        employee_id: stored.employee_id,
+        subject: stored.subject,
+        reason: stored.reason,
+        prev_hash: stored.prev_hash,
+        hash,
+        key_id: stored.key_id,
+    })
+}
+
+/// `entry_of` on an SQLite row, for the console's pages (`page.rs`, read there still).
+pub(super) fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<AuditEntry> {
+    entry_of(&SqliteRow(row)).map_err(|e| match e {
+        StoreError::Sqlite(e) => e,
+        other => rusqlite::Error::FromSqlConversionFailure(0, Type::Null, Box::new(other)),
     })
 }
 
@@ -284,8 +290,10 @@ impl AuditTx<'_> {
     /// Appends entries to the chain in order, committed with whatever else this
     /// transaction does. The head is taken first and held to the commit where
     /// engines share the store (`FOR UPDATE`; SQLite's one writer already holds
-    /// it): appends from several engines take turns on one chain. Four
-    /// statements for one entry, two more for each further one.
+    /// it): appends from several engines take turns on one chain, and the head
+    /// is held to the commit, so append last in a transaction that also takes
+    /// employees' turns (`JournalTx::hold_turns` first, as the engine does).
+    /// Four statements for one entry, one more for each further one.
     pub fn append(&self, entries: Vec<NewAuditEntry>) -> Result<Vec<AuditEntry>, StoreError> {
         let sql = self.sql;
         let (mut last_seq, mut last_hash) = head(sql, true)?.unwrap_or((0, GENESIS_HASH.to_string()));
@@ -471,6 +479,18 @@ pub trait AuditLog: Transact {
     /// How many entries the log holds (of one employee, if named).
     fn audit_log_entries(&self, employee_id: Option<&str>) -> Result<u64, StoreError> {
         self.read(|sql| entries(sql, employee_id))
+    }
+
+    /// Writes the log, oldest first (of one employee, if named), to `out` in
+    /// `format` (`Store::export_audit`); how many entries went out.
+    fn export_audit_log(
+        &self,
+        format: AuditFormat,
+        cells: CsvCells,
+        employee_id: Option<&str>,
+        out: impl std::io::Write + Send,
+    ) -> Result<u64, StoreError> {
+        self.read(|sql| super::export::export(sql, (format, cells, employee_id), out, &|_| {}))
     }
 
     /// The seal of the legacy entries, if a writer with a key has made one.

@@ -7,13 +7,14 @@
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use hrsync::model::Secret;
 use hrsync::model::{
-    AuditAction, Direction, EventId, FieldReason, NewAuditEntry, NewEvent, Source, WriteRecord,
+    AuditAction, AuditEntry, Direction, EventId, FieldReason, NewAuditEntry, NewEvent, Secret, Source,
+    WriteRecord,
 };
+use hrsync::store::csv_cells::CsvCells;
 use hrsync::store::{
-    Appended, AuditKey, AuditLog, ControlPlane, Cursors, Engines, Journal, Leases, PgStore, PublishedStatus,
-    ReconcileControl, Store, StoreError, Transact,
+    Appended, AuditFormat, AuditKey, AuditLog, ControlPlane, Cursors, Engines, Journal, Leases, PgStore,
+    PublishedStatus, ReconcileControl, Store, StoreError, Transact,
 };
 
 use crate::common::postgres::{TestDatabase, database};
@@ -788,4 +789,21 @@ fn a_rolled_back_append_leaves_no_trace_in_the_chain(backend: &impl Backend) {
     let report = a.verify_audit_log(&[], None).unwrap().expect("intact");
     assert_eq!((report.entries, report.legacy_entries), (2, 2));
     assert!(report.seal.is_none());
+
+    // Exported as written, links as hex, of one employee by its own filter.
+    let mut out = Vec::new();
+    let written = a
+        .export_audit_log(AuditFormat::Jsonl, CsvCells::default(), None, &mut out)
+        .unwrap();
+    let exported: Vec<AuditEntry> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(written, 2);
+    assert_eq!(exported, vec![first[0].clone(), next[0].clone()]);
+    let mut out = Vec::new();
+    let of_one = (b.export_audit_log(AuditFormat::Jsonl, CsvCells::default(), Some("E4"), &mut out)).unwrap();
+    assert_eq!(of_one, 1);
+    assert!(String::from_utf8(out).unwrap().contains(&next[0].hash));
 }

@@ -21,7 +21,8 @@ impl rusqlite::ToSql for Param<'_> {
     }
 }
 
-struct SqliteRow<'r, 's>(&'r rusqlite::Row<'s>);
+/// A row of SQLite's, read as `Row`.
+pub(crate) struct SqliteRow<'r, 's>(pub(crate) &'r rusqlite::Row<'s>);
 
 impl Row for SqliteRow<'_, '_> {
     fn int(&self, column: usize) -> Result<Option<i64>, StoreError> {
@@ -32,24 +33,19 @@ impl Row for SqliteRow<'_, '_> {
         Ok(self.0.get(column)?)
     }
 
+    /// A blob, or text kept there before the column held bytes.
     fn bytes(&self, column: usize) -> Result<Option<Bytes>, StoreError> {
-        Ok(bytes(self.0, column)?)
-    }
-}
-
-/// A binary column's cell of a row (`Row::bytes`): a blob, or text kept there before.
-pub(crate) fn bytes(row: &rusqlite::Row<'_>, column: usize) -> rusqlite::Result<Option<Bytes>> {
-    match row.get_ref(column)? {
-        ValueRef::Null => Ok(None),
-        ValueRef::Blob(bytes) => Ok(Some(Bytes::Blob(bytes.to_vec()))),
-        ValueRef::Text(text) => String::from_utf8(text.to_vec())
-            .map(|text| Some(Bytes::Text(text)))
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(column, Type::Text, e.into())),
-        other => Err(rusqlite::Error::InvalidColumnType(
-            column,
-            "bytes".into(),
-            other.data_type(),
-        )),
+        match self.0.get_ref(column)? {
+            ValueRef::Null => Ok(None),
+            ValueRef::Blob(bytes) => Ok(Some(Bytes::Blob(bytes.to_vec()))),
+            ValueRef::Text(text) => match String::from_utf8(text.to_vec()) {
+                Ok(text) => Ok(Some(Bytes::Text(text))),
+                Err(e) => Err(rusqlite::Error::FromSqlConversionFailure(column, Type::Text, e.into()).into()),
+            },
+            other => {
+                Err(rusqlite::Error::InvalidColumnType(column, "bytes".into(), other.data_type()).into())
+            }
+        }
     }
 }
 
