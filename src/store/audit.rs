@@ -1,7 +1,9 @@
 //! The audit log: append-only entries, each chained to the one before by an HMAC
 //! under the store's audit key (or, written without one, a plain SHA-256) over its
 //! canonical form; `verify_audit_with` finds an edited, removed, reordered or
-//! rechained entry. Also the console's filtered, keyset-paginated pages.
+//! rechained entry. Written once over `Sql` (`AuditTx` appends, `AuditLog` on any
+//! store), so several engines on PostgreSQL keep one chain. Also the console's
+//! filtered, keyset-paginated pages (read on SQLite still).
 
 use std::fmt;
 

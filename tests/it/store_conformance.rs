@@ -89,6 +89,7 @@ conformance!(
     every_transition_moves_the_counts_on_any_engine,
     engines_appending_at_once_keep_one_chain,
     a_rolled_back_append_leaves_no_trace_in_the_chain,
+    an_edited_or_removed_entry_is_found_on_any_backend,
 );
 
 const LONG: Duration = Duration::from_secs(60);
@@ -806,4 +807,36 @@ fn a_rolled_back_append_leaves_no_trace_in_the_chain(backend: &impl Backend) {
     let of_one = (b.export_audit_log(AuditFormat::Jsonl, CsvCells::default(), Some("E4"), &mut out)).unwrap();
     assert_eq!(of_one, 1);
     assert!(String::from_utf8(out).unwrap().contains(&next[0].hash));
+}
+
+/// The chain check reads each backend's links alike: an edit, or the newest
+/// entries removed, is found at its entry.
+fn an_edited_or_removed_entry_is_found_on_any_backend(backend: &impl Backend) {
+    let store = backend.open();
+    let entries: Vec<NewAuditEntry> = (1..=4).map(|n| audit_entry(0, n)).collect();
+    store.audit_log(None, |tx| tx.append(entries)).unwrap();
+    store.verify_audit_log(&[], None).unwrap().expect("intact");
+
+    store
+        .write(|sql| sql.execute("UPDATE audit SET reason = 'nothing to see' WHERE seq = 2", &[]))
+        .unwrap();
+    let broken = store
+        .verify_audit_log(&[], None)
+        .unwrap()
+        .expect_err("the edit is found");
+    assert_eq!(broken.seq, 2, "{broken}");
+
+    store
+        .write(|sql| sql.execute("UPDATE audit SET reason = NULL WHERE seq = 2", &[]))
+        .unwrap();
+    store.verify_audit_log(&[], None).unwrap().expect("intact again");
+    store
+        .write(|sql| sql.execute("DELETE FROM audit WHERE seq >= 3", &[]))
+        .unwrap();
+    let broken = store
+        .verify_audit_log(&[], None)
+        .unwrap()
+        .expect_err("the cut is found");
+    assert_eq!(broken.seq, 3, "{broken}");
+    assert!(broken.reason.contains("removed"), "{broken}");
 }
