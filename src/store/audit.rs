@@ -1,18 +1,23 @@
 //! The audit log: append-only entries, each chained to the one before by an HMAC
 //! under the store's audit key (or, written without one, a plain SHA-256) over its
 //! canonical form; `verify_audit_with` finds an edited, removed, reordered or
-//! rechained entry. Also the console's filtered, keyset-paginated pages.
+//! rechained entry. Written once over `Sql` (`AuditTx` appends, `AuditLog` on any
+//! store), so several engines on PostgreSQL keep one chain. Also the console's
+//! filtered, keyset-paginated pages (read on SQLite still).
 
 use std::fmt;
 
 use jiff::Timestamp;
-use rusqlite::types::{Type, Value as SqlValue, ValueRef};
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::Row;
+use rusqlite::types::Type;
 use serde::Serialize;
 
 use super::audit_key::{AuditCheckpoint, AuditKey, AuditSeal, link};
+use super::csv_cells::CsvCells;
+use super::export::AuditFormat;
 use super::page::{PageQuery, Toward};
-use super::queries::json;
+use super::sql::sqlite::{SqliteRow, SqliteSql};
+use super::sql::{Bytes, Param, Row as SqlRow, Sql, Transact, clock};
 use super::{Store, StoreError, StoreTx, from_micros, to_micros};
 use crate::model::{AuditEntry, NewAuditEntry};
 
@@ -44,6 +49,19 @@ pub struct AuditReport {
 pub struct KeyUse {
     pub key_id: String,
     pub entries: u64,
+}
+
+impl AuditReport {
+    /// The head of this chain that verified, to keep outside the store, taken now.
+    fn checkpoint(self) -> AuditCheckpoint {
+        AuditCheckpoint {
+            seq: self.entries,
+            hash: self.last_hash,
+            key_id: self.last_key_id,
+            entry_at: self.last_at,
+            taken_at: Timestamp::now(),
+        }
+    }
 }
 
 /// Where the chain breaks, and how.
@@ -92,28 +110,39 @@ impl AuditFilter {
     }
 }
 
-/// A link as stored: the 32 bytes its hex names (half the size), or the text itself
-/// when it is not lowercase hex that reads back the same, so reading gives back
-/// exactly what was hashed. Entries written before keep their text.
-fn link_cell(hex_text: &str) -> SqlValue {
-    match hex::decode(hex_text) {
-        Ok(bytes) if hex::encode(&bytes) == hex_text => SqlValue::Blob(bytes),
-        _ => SqlValue::Text(hex_text.to_string()),
+/// A link as stored: the 32 bytes its hex names (half the size), or none when it
+/// is not lowercase hex that reads back the same (then its text is stored, so
+/// reading gives back exactly what was hashed). Entries written before keep their text.
+fn link_bytes(hex_text: &str) -> Option<Vec<u8>> {
+    hex::decode(hex_text)
+        .ok()
+        .filter(|bytes| hex::encode(bytes) == hex_text)
+}
+
+/// The parameter a link is stored as: `bytes` (its `link_bytes`), else its text.
+fn link_param<'a>(hex_text: &'a str, bytes: &'a Option<Vec<u8>>) -> Param<'a> {
+    match bytes {
+        Some(bytes) => Param::Bytes(Some(bytes)),
+        None => Param::Text(Some(hex_text)),
     }
 }
 
 /// A link as the chain uses it, hex text, from either stored form.
-fn link_text(row: &Row<'_>, idx: usize) -> rusqlite::Result<String> {
-    match row.get_ref(idx)? {
-        ValueRef::Blob(bytes) => Ok(hex::encode(bytes)),
-        ValueRef::Text(text) => String::from_utf8(text.to_vec())
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, e.into())),
-        other => Err(rusqlite::Error::InvalidColumnType(
-            idx,
-            "a hash".into(),
-            other.data_type(),
-        )),
+fn link_hex(cell: Bytes) -> String {
+    match cell {
+        Bytes::Blob(bytes) => hex::encode(bytes),
+        Bytes::Text(text) => text,
     }
+}
+
+/// The link in column `idx` of a row read through `Sql`.
+fn link_at(row: &dyn SqlRow, idx: usize, column: &'static str) -> Result<String, StoreError> {
+    let cell = row.bytes(idx)?.ok_or_else(|| StoreError::Corrupt {
+        row: row.int(0).ok().flatten().unwrap_or_default(),
+        column,
+        reason: "no link".into(),
+    })?;
+    Ok(link_hex(cell))
 }
 
 /// An entry's columns as stored; the hash is computed over these exact texts.
@@ -157,177 +186,322 @@ impl StoredEntry {
         link(key, canonical.to_string().as_bytes())
     }
 
-    fn from_row(row: &Row<'_>) -> rusqlite::Result<(StoredEntry, String)> {
+    /// An entry read through `Sql` (`AUDIT_COLUMNS`), with its stored hash.
+    fn from_row(row: &dyn SqlRow) -> Result<(StoredEntry, String), StoreError> {
+        let text = |idx| Ok::<_, StoreError>(row.text(idx)?.unwrap_or_default());
         let entry = StoredEntry {
-            seq: row.get(0)?,
-            at: row.get(1)?,
-            actor: row.get(2)?,
-            action: row.get(3)?,
-            employee_id: row.get(4)?,
-            subject: row.get(5)?,
-            before: row.get(6)?,
-            after: row.get(7)?,
-            reason: row.get(8)?,
-            prev_hash: link_text(row, 9)?,
-            key_id: row.get(11)?,
+            seq: row.int(0)?.unwrap_or_default(),
+            at: row.int(1)?.unwrap_or_default(),
+            actor: text(2)?,
+            action: text(3)?,
+            employee_id: row.text(4)?,
+            subject: text(5)?,
+            before: text(6)?,
+            after: text(7)?,
+            reason: row.text(8)?,
+            prev_hash: link_at(row, 9, "prev_hash")?,
+            key_id: row.text(11)?,
         };
-        Ok((entry, link_text(row, 10)?))
+        Ok((entry, link_at(row, 10, "hash")?))
     }
 }
 
-pub(super) fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<AuditEntry> {
+/// An entry read through `Sql` (`AUDIT_COLUMNS`), as the API gives it.
+pub(super) fn entry_of(row: &dyn SqlRow) -> Result<AuditEntry, StoreError> {
+    let (stored, hash) = StoredEntry::from_row(row)?;
+    let json = |text: &str, column| {
+        serde_json::from_str(text).map_err(|e| StoreError::Corrupt {
+            row: stored.seq,
+            column,
+            reason: e.to_string(),
+        })
+    };
     Ok(AuditEntry {
-        seq: row.get::<_, i64>(0)? as u64,
-        at: from_micros(row.get(1)?),
-        actor: row.get(2)?,
-        action: row.get(3)?,
-        employee_id: row.get(4)?,
-        subject: row.get(5)?,
-        before: json(row, 6)?,
-        after: json(row, 7)?,
-        reason: row.get(8)?,
-        prev_hash: link_text(row, 9)?,
-        hash: link_text(row, 10)?,
-        key_id: row.get(11)?,
+        seq: stored.seq as u64,
+        at: from_micros(stored.at),
+        before: json(&stored.before, "before")?,
+        after: json(&stored.after, "after")?,
+        actor: stored.actor,
+        action: stored.action,
+        employee_id: stored.employee_id,
+        subject: stored.subject,
+        reason: stored.reason,
+        prev_hash: stored.prev_hash,
+        hash,
+        key_id: stored.key_id,
     })
 }
 
-fn head(conn: &Connection) -> Result<Option<(i64, String)>, StoreError> {
-    let mut stmt = conn.prepare_cached("SELECT seq, hash FROM audit_head WHERE id = 1")?;
-    Ok(stmt
-        .query_row([], |r| Ok((r.get(0)?, link_text(r, 1)?)))
-        .optional()?)
+/// `entry_of` on an SQLite row, for the console's pages (`page.rs`, read there still).
+pub(super) fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<AuditEntry> {
+    entry_of(&SqliteRow(row)).map_err(|e| match e {
+        StoreError::Sqlite(e) => e,
+        other => rusqlite::Error::FromSqlConversionFailure(0, Type::Null, Box::new(other)),
+    })
 }
 
-fn seal(conn: &Connection) -> Result<Option<AuditSeal>, StoreError> {
-    let mut stmt = conn
-        .prepare_cached("SELECT legacy_entries, legacy_hash, key_id, at, mac FROM audit_seal WHERE id = 1")?;
-    Ok(stmt
-        .query_row([], |r| {
+/// The chain's last link (seq, hash); with `lock`, held to the commit against
+/// other writers (`Dialect::for_update`). None on an SQLite log never written.
+fn head(sql: &dyn Sql, lock: bool) -> Result<Option<(i64, String)>, StoreError> {
+    let for_update = if lock { sql.dialect().for_update() } else { "" };
+    let statement = format!("SELECT seq, hash FROM audit_head WHERE id = 1{for_update}");
+    sql.query_opt(&statement, &[], |row| {
+        Ok((
+            row.int(0)?.unwrap_or_default(),
+            link_at(row, 1, "audit_head.hash")?,
+        ))
+    })
+}
+
+fn seal(sql: &dyn Sql) -> Result<Option<AuditSeal>, StoreError> {
+    sql.query_opt(
+        "SELECT legacy_entries, legacy_hash, key_id, at, mac FROM audit_seal WHERE id = 1",
+        &[],
+        |row| {
             Ok(AuditSeal {
-                legacy_entries: r.get::<_, i64>(0)? as u64,
-                legacy_hash: r.get(1)?,
-                key_id: r.get(2)?,
-                at: from_micros(r.get(3)?),
-                mac: r.get(4)?,
+                legacy_entries: row.int(0)?.unwrap_or_default() as u64,
+                legacy_hash: row.text(1)?.unwrap_or_default(),
+                key_id: row.text(2)?.unwrap_or_default(),
+                at: from_micros(row.int(3)?.unwrap_or_default()),
+                mac: row.text(4)?.unwrap_or_default(),
             })
-        })
-        .optional()?)
+        },
+    )
 }
 
-impl StoreTx<'_> {
-    /// Appends an entry to the chain, committed with whatever else this transaction does.
-    pub fn audit(&self, entry: NewAuditEntry) -> Result<AuditEntry, StoreError> {
-        let key = self.audit_key.as_deref();
+/// How many entries the log holds (of one employee, if named).
+pub(super) fn entries(sql: &dyn Sql, employee_id: Option<&str>) -> Result<u64, StoreError> {
+    // Cast: PostgreSQL types a parameter by its use, and `IS NULL` says none.
+    let count = sql.query_opt(
+        "SELECT count(*) FROM audit WHERE CAST(?1 AS TEXT) IS NULL OR employee_id = ?1",
+        &[Param::from(employee_id)],
+        |row| row.int(0),
+    )?;
+    Ok(count.flatten().unwrap_or_default() as u64)
+}
+
+/// The audit log inside one write transaction, on either backend: entries are
+/// stamped `now` and chained with `key` (none: plain SHA-256).
+pub struct AuditTx<'a> {
+    pub(super) sql: &'a dyn Sql,
+    pub(super) now: Timestamp,
+    pub(super) key: Option<&'a AuditKey>,
+}
+
+impl AuditTx<'_> {
+    /// Appends entries to the chain in order, committed with whatever else this
+    /// transaction does. The head is taken first and held to the commit where
+    /// engines share the store (`FOR UPDATE`; SQLite's one writer already holds
+    /// it): appends from several engines take turns on one chain, and the head
+    /// is held to the commit, so append last in a transaction that also takes
+    /// employees' turns (`JournalTx::hold_turns` first, as the engine does).
+    /// Four statements for one entry, one more for each further one.
+    pub fn append(&self, entries: Vec<NewAuditEntry>) -> Result<Vec<AuditEntry>, StoreError> {
+        let sql = self.sql;
+        let (mut last_seq, mut last_hash) = head(sql, true)?.unwrap_or((0, GENESIS_HASH.to_string()));
         // Once a writer with a key has sealed the log, an entry without one would
         // break the chain for good: refuse it, and with it the change it records.
-        match key {
+        match self.key {
             Some(key) => {
-                self.seal_legacy(key)?;
+                self.seal_at(key, last_seq, &last_hash)?;
             }
             None => {
-                if let Some(seal) = seal(self.conn)? {
+                if let Some(seal) = seal(sql)? {
                     return Err(StoreError::AuditKeyMissing { key_id: seal.key_id });
                 }
             }
         }
-        let (last_seq, prev_hash) = head(self.conn)?.unwrap_or((0, GENESIS_HASH.to_string()));
-        let stored = StoredEntry {
-            seq: last_seq + 1,
-            at: to_micros(self.now),
-            actor: entry.actor,
-            action: entry.action.as_str().to_string(),
-            employee_id: entry.employee_id,
-            subject: entry.subject,
-            before: entry.before.to_string(),
-            after: entry.after.to_string(),
-            reason: entry.reason,
-            prev_hash,
-            key_id: key.map(|k| k.id().to_string()),
-        };
-        let hash = stored.hash(key);
-        self.conn
-            .prepare_cached(&format!(
-                "INSERT INTO audit ({AUDIT_COLUMNS}) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-            ))?
-            .execute(params![
-                stored.seq,
-                stored.at,
-                stored.actor,
-                stored.action,
-                stored.employee_id,
-                stored.subject,
-                stored.before,
-                stored.after,
-                stored.reason,
-                link_cell(&stored.prev_hash),
-                link_cell(&hash),
-                stored.key_id,
+        let mut insert = sql.prepare(&format!(
+            "INSERT INTO audit ({AUDIT_COLUMNS}) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+        ))?;
+        let mut appended = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let stored = StoredEntry {
+                seq: last_seq + 1,
+                at: to_micros(self.now),
+                actor: entry.actor,
+                action: entry.action.as_str().to_string(),
+                employee_id: entry.employee_id,
+                subject: entry.subject,
+                before: entry.before.to_string(),
+                after: entry.after.to_string(),
+                reason: entry.reason,
+                prev_hash: last_hash,
+                key_id: self.key.map(|k| k.id().to_string()),
+            };
+            let hash = stored.hash(self.key);
+            let (prev_bytes, hash_bytes) = (link_bytes(&stored.prev_hash), link_bytes(&hash));
+            insert.execute(&[
+                Param::from(stored.seq),
+                Param::from(stored.at),
+                Param::from(stored.actor.as_str()),
+                Param::from(stored.action.as_str()),
+                Param::from(stored.employee_id.as_deref()),
+                Param::from(stored.subject.as_str()),
+                Param::from(stored.before.as_str()),
+                Param::from(stored.after.as_str()),
+                Param::from(stored.reason.as_deref()),
+                link_param(&stored.prev_hash, &prev_bytes),
+                link_param(&hash, &hash_bytes),
+                Param::from(stored.key_id.as_deref()),
             ])?;
-        self.conn
-            .prepare_cached(
+            (last_seq, last_hash) = (stored.seq, hash.clone());
+            appended.push(AuditEntry {
+                seq: stored.seq as u64,
+                at: self.now,
+                actor: stored.actor,
+                action: stored.action,
+                employee_id: stored.employee_id,
+                subject: stored.subject,
+                before: entry.before,
+                after: entry.after,
+                reason: stored.reason,
+                prev_hash: stored.prev_hash,
+                hash,
+                key_id: stored.key_id,
+            });
+        }
+        if !appended.is_empty() {
+            let bytes = link_bytes(&last_hash);
+            sql.execute(
                 "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?1, ?2) \
                  ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-            )?
-            .execute(params![stored.seq, hash])?;
-        Ok(AuditEntry {
-            seq: stored.seq as u64,
-            at: self.now,
-            actor: stored.actor,
-            action: stored.action,
-            employee_id: stored.employee_id,
-            subject: stored.subject,
-            before: entry.before,
-            after: entry.after,
-            reason: stored.reason,
-            prev_hash: stored.prev_hash,
-            hash,
-            key_id: stored.key_id,
-        })
+                &[Param::from(last_seq), link_param(&last_hash, &bytes)],
+            )?;
+        }
+        Ok(appended)
     }
 
-    /// Seals the entries written so far under `key`, unless the log is sealed already.
-    /// A keyed newest entry and no seal means the seal was removed: sealing now would
-    /// bless whatever was done to the log, so that is left for `verify` to report.
-    fn seal_legacy(&self, key: &AuditKey) -> Result<Option<AuditSeal>, StoreError> {
-        let mut sealed = self
-            .conn
-            .prepare_cached("SELECT 1 FROM audit_seal WHERE id = 1")?;
-        if sealed.exists([])? {
+    /// Seals the entries written so far with this transaction's key, unless there
+    /// is none or the log is sealed already; the seal when this call made it.
+    pub fn seal(&self) -> Result<Option<AuditSeal>, StoreError> {
+        let Some(key) = self.key else {
+            return Ok(None);
+        };
+        let (seq, hash) = head(self.sql, true)?.unwrap_or((0, GENESIS_HASH.to_string()));
+        self.seal_at(key, seq, &hash)
+    }
+
+    /// Seals the entries up to the head (`seq`, `hash`, held by this transaction)
+    /// under `key`, unless the log is sealed already. A keyed newest entry and no
+    /// seal means the seal was removed: sealing now would bless whatever was done
+    /// to the log, so that is left for `verify` to report.
+    fn seal_at(&self, key: &AuditKey, seq: i64, hash: &str) -> Result<Option<AuditSeal>, StoreError> {
+        let sql = self.sql;
+        if (sql.query_opt("SELECT 1 FROM audit_seal WHERE id = 1", &[], |_| Ok(()))?).is_some() {
             return Ok(None);
         }
-        let (seq, hash) = head(self.conn)?.unwrap_or((0, GENESIS_HASH.to_string()));
-        let newest_keyed: Option<Option<String>> = self
-            .conn
-            .prepare_cached("SELECT key_id FROM audit WHERE seq = ?1")?
-            .query_row([seq], |r| r.get(0))
-            .optional()?;
+        let newest_keyed = sql.query_opt(
+            "SELECT key_id FROM audit WHERE seq = ?1",
+            &[Param::from(seq)],
+            |row| row.text(0),
+        )?;
         if matches!(newest_keyed, Some(Some(_))) {
             return Ok(None);
         }
         let mut sealed = AuditSeal {
             legacy_entries: seq as u64,
-            legacy_hash: hash,
+            legacy_hash: hash.to_string(),
             key_id: key.id().to_string(),
             at: self.now,
             mac: String::new(),
         };
         sealed.mac = key.mac(sealed.canonical().as_bytes());
-        self.conn.execute(
+        sql.execute(
             "INSERT INTO audit_seal (id, legacy_entries, legacy_hash, key_id, at, mac) \
              VALUES (1, ?1, ?2, ?3, ?4, ?5)",
-            params![
-                seq,
-                sealed.legacy_hash,
-                sealed.key_id,
-                to_micros(sealed.at),
-                sealed.mac
+            &[
+                Param::from(seq),
+                Param::from(sealed.legacy_hash.as_str()),
+                Param::from(sealed.key_id.as_str()),
+                Param::from(to_micros(sealed.at)),
+                Param::from(sealed.mac.as_str()),
             ],
         )?;
         Ok(Some(sealed))
     }
 }
+
+impl StoreTx<'_> {
+    /// The audit log's calls (`AuditTx`) inside this transaction, with the store's key.
+    pub fn audit_log(&self) -> AuditTx<'_> {
+        AuditTx {
+            sql: &self.sqlite,
+            now: self.now,
+            key: self.audit_key.as_deref(),
+        }
+    }
+
+    /// Appends an entry to the chain, committed with whatever else this transaction does.
+    pub fn audit(&self, entry: NewAuditEntry) -> Result<AuditEntry, StoreError> {
+        let appended = self.audit_log().append(vec![entry])?;
+        Ok(appended.into_iter().next().expect("one entry in, one out"))
+    }
+}
+
+/// The audit log on any store, SQLite or PostgreSQL.
+pub trait AuditLog: Transact {
+    /// Runs `work` on the audit log in one write transaction, by the database's
+    /// clock, chaining with `key` (none: plain SHA-256). The key is given here, not
+    /// taken from the store: `PgStore` keeps none yet (step 6 of the move).
+    fn audit_log<T: Send>(
+        &self,
+        key: Option<&AuditKey>,
+        work: impl FnOnce(&AuditTx<'_>) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError> {
+        self.write(|sql| {
+            let tx = AuditTx {
+                sql,
+                now: from_micros(clock(sql)?),
+                key,
+            };
+            work(&tx)
+        })
+    }
+
+    /// Walks the whole chain on one view of the store (`verify`).
+    fn verify_audit_log(
+        &self,
+        keys: &[AuditKey],
+        checkpoint: Option<&AuditCheckpoint>,
+    ) -> Result<Result<AuditReport, AuditBreak>, StoreError> {
+        self.read(|sql| verify(sql, keys, checkpoint, &|_| {}))
+    }
+
+    /// The head of a chain that verifies, to keep outside the store
+    /// (`hrsync audit checkpoint`).
+    fn audit_log_checkpoint(
+        &self,
+        keys: &[AuditKey],
+    ) -> Result<Result<AuditCheckpoint, AuditBreak>, StoreError> {
+        Ok(self.verify_audit_log(keys, None)?.map(AuditReport::checkpoint))
+    }
+
+    /// How many entries the log holds (of one employee, if named).
+    fn audit_log_entries(&self, employee_id: Option<&str>) -> Result<u64, StoreError> {
+        self.read(|sql| entries(sql, employee_id))
+    }
+
+    /// Writes the log, oldest first (of one employee, if named), to `out` in
+    /// `format` (`Store::export_audit`); how many entries went out.
+    fn export_audit_log(
+        &self,
+        format: AuditFormat,
+        cells: CsvCells,
+        employee_id: Option<&str>,
+        out: impl std::io::Write + Send,
+    ) -> Result<u64, StoreError> {
+        self.read(|sql| super::export::export(sql, (format, cells, employee_id), out, &|_| {}))
+    }
+
+    /// The seal of the legacy entries, if a writer with a key has made one.
+    fn audit_log_seal(&self) -> Result<Option<AuditSeal>, StoreError> {
+        self.read(seal)
+    }
+}
+
+impl<T: Transact> AuditLog for T {}
 
 impl Store {
     /// Appends one entry on its own; use `transaction` to tie it to a journal change.
@@ -350,10 +524,7 @@ impl Store {
     /// Seals the entries written so far with the store's key, as the first keyed
     /// append would; returns the seal when this call made it.
     pub fn seal_audit(&self) -> Result<Option<AuditSeal>, StoreError> {
-        let Some(key) = self.inner.audit_key.read().clone() else {
-            return Ok(None);
-        };
-        self.transaction(|tx| tx.seal_legacy(&key))
+        self.transaction(|tx| tx.audit_log().seal())
     }
 
     /// The id of the key appends use (none: plain SHA-256).
@@ -363,7 +534,9 @@ impl Store {
 
     /// The seal of the legacy entries, if a writer with a key has made one.
     pub fn audit_seal(&self) -> Result<Option<AuditSeal>, StoreError> {
-        seal(&*self.reader()?)
+        seal(&SqliteSql {
+            conn: &*self.reader()?,
+        })
     }
 
     /// Walks the whole chain with the store's own key (if it has one).
@@ -397,12 +570,13 @@ impl Store {
         checkpoint: Option<&AuditCheckpoint>,
         checked: &dyn Fn(u64),
     ) -> Result<Result<AuditReport, AuditBreak>, StoreError> {
-        let conn = self.reader()?;
-        // One read transaction: the chain, its head and its seal are seen at one moment.
-        conn.execute_batch("BEGIN")?;
-        let verdict = verify(&conn, keys, checkpoint, checked);
-        conn.execute_batch("COMMIT")?;
-        verdict
+        // One read transaction: the chain, its head and its seal are seen at one
+        // moment. Not `Transact::read`: `checked` stays on this thread.
+        let reader = self.reader()?;
+        let tx = reader.unchecked_transaction()?;
+        let verdict = verify(&SqliteSql { conn: &tx }, keys, checkpoint, checked)?;
+        tx.finish()?;
+        Ok(verdict)
     }
 
     /// The head of a chain that verifies, to keep outside the store.
@@ -410,13 +584,7 @@ impl Store {
         &self,
         keys: &[AuditKey],
     ) -> Result<Result<AuditCheckpoint, AuditBreak>, StoreError> {
-        Ok(self.verify_audit_with(keys, None)?.map(|report| AuditCheckpoint {
-            seq: report.entries,
-            hash: report.last_hash,
-            key_id: report.last_key_id,
-            entry_at: report.last_at,
-            taken_at: Timestamp::now(),
-        }))
+        Ok(self.verify_audit_with(keys, None)?.map(AuditReport::checkpoint))
     }
 
     /// A page of the audit log, newest first, older than `before_seq` (None: the newest).
@@ -448,59 +616,42 @@ struct Walk {
     keys: Vec<KeyUse>,
 }
 
-fn verify(
-    conn: &Connection,
-    keys: &[AuditKey],
-    checkpoint: Option<&AuditCheckpoint>,
-    checked: &dyn Fn(u64),
-) -> Result<Result<AuditReport, AuditBreak>, StoreError> {
-    let broken = |seq: u64, reason: String| Ok(Err(AuditBreak { seq, reason }));
-    let key = |id: &str| keys.iter().find(|k| k.id() == id);
-    let not_given = |id: &str| {
-        format!(
-            "written with audit key {id}, which was not given \
-             (--key-env, or [audit] key_env / previous_key_envs)"
-        )
-    };
-    let mut stmt = conn.prepare(&format!("SELECT {AUDIT_COLUMNS} FROM audit ORDER BY seq"))?;
-    let mut rows = stmt.query([])?;
-    let mut walk = Walk {
-        last_seq: 0,
-        last_hash: GENESIS_HASH.to_string(),
-        last_key_id: None,
-        last_at: None,
-        legacy: 0,
-        legacy_hash: GENESIS_HASH.to_string(),
-        keys: Vec::new(),
-    };
-    while let Some(row) = rows.next()? {
-        let (entry, hash) = StoredEntry::from_row(row)?;
-        let expected = walk.last_seq + 1;
+impl Walk {
+    /// Checks the next entry read and takes it in; the break it shows, if any.
+    fn step(
+        &mut self,
+        entry: StoredEntry,
+        hash: String,
+        keys: &[AuditKey],
+        checkpoint: Option<&AuditCheckpoint>,
+        checked: &dyn Fn(u64),
+    ) -> Result<(), AuditBreak> {
+        let expected = self.last_seq + 1;
         if entry.seq != expected as i64 {
-            return broken(
+            return Err(AuditBreak::at(
                 expected,
                 format!("entry {expected} is missing (the next one is {})", entry.seq),
-            );
+            ));
         }
         let seq = expected;
         checked(seq);
-        if entry.prev_hash != walk.last_hash {
-            return broken(
+        if entry.prev_hash != self.last_hash {
+            return Err(AuditBreak::at(
                 seq,
                 "does not link to the entry before it (removed or reordered)".into(),
-            );
+            ));
         }
         let entry_key = match &entry.key_id {
-            None if !walk.keys.is_empty() => {
-                return broken(
+            None if !self.keys.is_empty() => {
+                return Err(AuditBreak::at(
                     seq,
                     "has no key id but follows keyed entries (rechained without the key)".into(),
-                );
+                ));
             }
             None => None,
-            Some(id) => match key(id) {
+            Some(id) => match key_of(keys, id) {
                 Some(k) => Some(k),
-                None => return broken(seq, not_given(id)),
+                None => return Err(AuditBreak::at(seq, not_given(id))),
             },
         };
         if entry.hash(entry_key) != hash {
@@ -510,35 +661,86 @@ fn verify(
                 ),
                 None => "its contents do not match its hash (edited)".into(),
             };
-            return broken(seq, reason);
+            return Err(AuditBreak::at(seq, reason));
         }
         if let Some(cp) = checkpoint
             && cp.seq == seq
             && cp.hash != hash
         {
-            return broken(
+            return Err(AuditBreak::at(
                 seq,
                 format!(
                     "its hash is not the one checkpointed at {}: the log was rewritten up to entry {seq}",
                     cp.taken_at
                 ),
-            );
+            ));
         }
         match &entry.key_id {
-            None => (walk.legacy, walk.legacy_hash) = (walk.legacy + 1, hash.clone()),
-            Some(id) => match walk.keys.iter_mut().find(|k| &k.key_id == id) {
+            None => (self.legacy, self.legacy_hash) = (self.legacy + 1, hash.clone()),
+            Some(id) => match self.keys.iter_mut().find(|k| &k.key_id == id) {
                 Some(used) => used.entries += 1,
-                None => walk.keys.push(KeyUse {
+                None => self.keys.push(KeyUse {
                     key_id: id.clone(),
                     entries: 1,
                 }),
             },
         }
-        (walk.last_seq, walk.last_hash) = (seq, hash);
-        (walk.last_key_id, walk.last_at) = (entry.key_id, Some(from_micros(entry.at)));
+        (self.last_seq, self.last_hash) = (seq, hash);
+        (self.last_key_id, self.last_at) = (entry.key_id, Some(from_micros(entry.at)));
+        Ok(())
+    }
+}
+
+impl AuditBreak {
+    fn at(seq: u64, reason: String) -> AuditBreak {
+        AuditBreak { seq, reason }
+    }
+}
+
+/// The key of this id among those given.
+fn key_of<'k>(keys: &'k [AuditKey], id: &str) -> Option<&'k AuditKey> {
+    keys.iter().find(|k| k.id() == id)
+}
+
+fn not_given(id: &str) -> String {
+    format!(
+        "written with audit key {id}, which was not given \
+         (--key-env, or [audit] key_env / previous_key_envs)"
+    )
+}
+
+fn verify(
+    sql: &dyn Sql,
+    keys: &[AuditKey],
+    checkpoint: Option<&AuditCheckpoint>,
+    checked: &dyn Fn(u64),
+) -> Result<Result<AuditReport, AuditBreak>, StoreError> {
+    let broken = |seq: u64, reason: String| Ok(Err(AuditBreak { seq, reason }));
+    let key = |id: &str| key_of(keys, id);
+    let mut walk = Walk {
+        last_seq: 0,
+        last_hash: GENESIS_HASH.to_string(),
+        last_key_id: None,
+        last_at: None,
+        legacy: 0,
+        legacy_hash: GENESIS_HASH.to_string(),
+        keys: Vec::new(),
+    };
+    // After a break the rest of the rows are passed over, not checked.
+    let mut found = None;
+    let statement = format!("SELECT {AUDIT_COLUMNS} FROM audit ORDER BY seq");
+    sql.query(&statement, &[], &mut |row| {
+        if found.is_none() {
+            let (entry, hash) = StoredEntry::from_row(row)?;
+            found = walk.step(entry, hash, keys, checkpoint, checked).err();
+        }
+        Ok(())
+    })?;
+    if let Some(found) = found {
+        return Ok(Err(found));
     }
     let last_seq = walk.last_seq;
-    match head(conn)? {
+    match head(sql, false)? {
         None if last_seq == 0 => {}
         Some((seq, hash)) if seq as u64 == last_seq && hash == walk.last_hash => {}
         Some((seq, _)) if seq as u64 > last_seq => {
@@ -554,7 +756,7 @@ fn verify(
             );
         }
     }
-    let seal = seal(conn)?;
+    let seal = seal(sql)?;
     match &seal {
         Some(seal) => {
             let Some(seal_key) = key(&seal.key_id) else {

@@ -4,7 +4,9 @@
 
 use std::io::Write;
 
-use super::audit::{AUDIT_COLUMNS, entry_from_row};
+use super::audit::{AUDIT_COLUMNS, entry_of};
+use super::sql::sqlite::SqliteSql;
+use super::sql::{Param, Sql};
 use super::{Store, StoreError};
 use crate::model::AuditEntry;
 use crate::store::csv_cells::CsvCells;
@@ -55,37 +57,53 @@ impl Store {
         out: impl Write,
         written_so_far: &dyn Fn(u64),
     ) -> Result<u64, StoreError> {
-        let conn = self.reader()?;
-        let filter = if employee_id.is_some() {
-            "WHERE employee_id = ?1"
-        } else {
-            "WHERE ?1 IS NULL"
-        };
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {AUDIT_COLUMNS} FROM audit {filter} ORDER BY seq"
-        ))?;
-        let mut rows = stmt.query([employee_id])?;
-        let mut sink = Sink::new(format, cells, out)?;
-        let mut written = 0;
-        while let Some(row) = rows.next()? {
-            sink.write(&entry_from_row(row)?)?;
-            written += 1;
-            written_so_far(written);
-        }
-        sink.finish()?;
-        Ok(written)
+        export(
+            &SqliteSql {
+                conn: &*self.reader()?,
+            },
+            (format, cells, employee_id),
+            out,
+            written_so_far,
+        )
     }
 
     /// How many entries the log holds (of one employee, if named).
     pub fn audit_entries(&self, employee_id: Option<&str>) -> Result<u64, StoreError> {
-        let conn = self.reader()?;
-        let count: i64 = conn.query_row(
-            "SELECT count(*) FROM audit WHERE ?1 IS NULL OR employee_id = ?1",
-            [employee_id],
-            |r| r.get(0),
-        )?;
-        Ok(count as u64)
+        super::audit::entries(
+            &SqliteSql {
+                conn: &*self.reader()?,
+            },
+            employee_id,
+        )
     }
+}
+
+/// Writes the log (`format`, `cells`, of one employee if named) to `out`, telling
+/// `written_so_far` after each entry; how many went out.
+pub(super) fn export(
+    sql: &dyn Sql,
+    (format, cells, employee_id): (AuditFormat, CsvCells, Option<&str>),
+    out: impl Write,
+    written_so_far: &dyn Fn(u64),
+) -> Result<u64, StoreError> {
+    // Two texts, not an OR: one employee's entries are read by its index.
+    // (The cast: PostgreSQL types a parameter by its use, and `IS NULL` says none.)
+    let filter = if employee_id.is_some() {
+        "WHERE employee_id = ?1"
+    } else {
+        "WHERE CAST(?1 AS TEXT) IS NULL"
+    };
+    let statement = format!("SELECT {AUDIT_COLUMNS} FROM audit {filter} ORDER BY seq");
+    let mut sink = Sink::new(format, cells, out)?;
+    let mut written = 0;
+    sql.query(&statement, &[Param::from(employee_id)], &mut |row| {
+        sink.write(&entry_of(row)?)?;
+        written += 1;
+        written_so_far(written);
+        Ok(())
+    })?;
+    sink.finish()?;
+    Ok(written)
 }
 
 enum Sink<W: Write> {

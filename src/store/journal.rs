@@ -523,7 +523,7 @@ impl<T: Transact> Journal for T {}
 pub struct StoreTx<'a> {
     pub(super) conn: &'a Connection,
     /// The same connection as `Sql`, for the functions written once over it.
-    sqlite: SqliteSql<'a>,
+    pub(super) sqlite: SqliteSql<'a>,
     pub(super) now: Timestamp,
     /// What audit entries are an HMAC with; none: plain SHA-256.
     pub(super) audit_key: Option<Arc<AuditKey>>,

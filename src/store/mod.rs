@@ -49,7 +49,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::model::{EventId, EventStatus};
 
-pub use audit::{AuditBreak, AuditFilter, AuditReport, GENESIS_HASH, KeyUse};
+pub use audit::{AuditBreak, AuditFilter, AuditLog, AuditReport, AuditTx, GENESIS_HASH, KeyUse};
 pub use audit_key::{AuditCheckpoint, AuditKey, AuditKeyError, AuditSeal, MIN_AUDIT_KEY_BYTES};
 pub use console_queries::HeldCounts;
 pub use control::{ControlPlane, PublishedStatus, ReconcileControl};

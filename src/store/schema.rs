@@ -562,9 +562,46 @@ CREATE TABLE IF NOT EXISTS status_counts (name TEXT PRIMARY KEY, n BIGINT NOT NU
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, n BIGINT NOT NULL);
 "#;
 
+/// The audit log on PostgreSQL (`store/audit.rs`), as SQLite's with its key ids
+/// and seal. The links are 32 bytes (SQLite keeps older rows' text too). The head
+/// row is there from the start, at the genesis link: every append takes it `FOR
+/// UPDATE`, so engines appending at once take turns on one chain.
+const AUDIT: &str = r#"
+CREATE TABLE IF NOT EXISTS audit (
+    seq         BIGINT PRIMARY KEY,
+    at          BIGINT NOT NULL,
+    actor       TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    employee_id TEXT,
+    subject     TEXT NOT NULL,
+    before      TEXT NOT NULL,
+    after       TEXT NOT NULL,
+    reason      TEXT,
+    prev_hash   BYTEA NOT NULL,
+    hash        BYTEA NOT NULL,
+    key_id      TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_employee ON audit (employee_id, seq);
+CREATE TABLE IF NOT EXISTS audit_head (
+    id   BIGINT PRIMARY KEY CHECK (id = 1),
+    seq  BIGINT NOT NULL,
+    hash BYTEA NOT NULL
+);
+INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, decode(repeat('0', 64), 'hex'))
+    ON CONFLICT (id) DO NOTHING;
+CREATE TABLE IF NOT EXISTS audit_seal (
+    id             BIGINT PRIMARY KEY CHECK (id = 1),
+    legacy_entries BIGINT NOT NULL,
+    legacy_hash    TEXT NOT NULL,
+    key_id         TEXT NOT NULL,
+    at             BIGINT NOT NULL,
+    mac            TEXT NOT NULL
+);
+"#;
+
 /// PostgreSQL's steps, in order; a database is at version N after step N. Tables
 /// join as their store functions move onto `Sql` (docs/architecture.md).
-const POSTGRES_MIGRATIONS: &[&str] = &[LEASES, ENGINES, CURSORS, CONTROL, JOURNAL];
+const POSTGRES_MIGRATIONS: &[&str] = &[LEASES, ENGINES, CURSORS, CONTROL, JOURNAL, AUDIT];
 
 /// Brings a PostgreSQL database's schema up to date, in one transaction. A lock
 /// held to the commit makes engines that start together migrate once (an advisory

@@ -813,3 +813,31 @@ fn links_kept_as_text_before_and_as_bytes_now_verify_as_one_chain() {
         .expect("tamper with a text-linked entry");
     assert_eq!(keyed_break(&store, &[key(KEY_A)]).0, 2);
 }
+
+/// A store an older hrsync wrote holds every link as text, its head's too: the next
+/// entry links from that head, the chain verifies, and the head is bytes from then on.
+#[test]
+fn an_entry_appended_after_a_head_kept_as_text_links_to_it() {
+    let (_dir, store, raw) = five_entries();
+    let fifth = store.audit_page(&AuditFilter::default(), None, 1).expect("page")[0].clone();
+    raw.execute_batch(
+        "UPDATE audit SET hash = lower(hex(hash)), prev_hash = lower(hex(prev_hash)); \
+         UPDATE audit_head SET hash = lower(hex(hash));",
+    )
+    .expect("as an older hrsync left it");
+    let head_kind = || -> String {
+        raw.query_row("SELECT typeof(hash) FROM audit_head", [], |r| r.get(0))
+            .expect("head")
+    };
+    assert_eq!(head_kind(), "text");
+    store.verify_audit().expect("readable").expect("intact as text");
+
+    let sixth = store.audit(entry(6, "E1")).expect("audit");
+    assert_eq!((sixth.seq, sixth.prev_hash.as_str()), (6, fifth.hash.as_str()));
+    let report = store.verify_audit().expect("readable").expect("intact");
+    assert_eq!(
+        (report.entries, report.last_hash.as_str()),
+        (6, sixth.hash.as_str())
+    );
+    assert_eq!(head_kind(), "blob");
+}

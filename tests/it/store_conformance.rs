@@ -1,15 +1,20 @@
 //! The store's conformance suite: one set of checks, each run on SQLite and on
 //! PostgreSQL by `conformance!`. So far the tables on both: leases (duties held
 //! with a fencing token), the engines that hold them, cursors, the control row,
-//! and the journal (idempotent appends, claims of head events, transitions).
+//! the journal (idempotent appends, claims of head events, transitions), and the
+//! audit log (one chain however many engines append).
 
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use hrsync::model::{Direction, EventId, FieldReason, NewEvent, Source, WriteRecord};
+use hrsync::model::{
+    AuditAction, AuditEntry, Direction, EventId, FieldReason, NewAuditEntry, NewEvent, Secret, Source,
+    WriteRecord,
+};
+use hrsync::store::csv_cells::CsvCells;
 use hrsync::store::{
-    Appended, ControlPlane, Cursors, Engines, Journal, Leases, PgStore, PublishedStatus, ReconcileControl,
-    Store, StoreError, Transact,
+    Appended, AuditFormat, AuditKey, AuditLog, ControlPlane, Cursors, Engines, Journal, Leases, PgStore,
+    PublishedStatus, ReconcileControl, Store, StoreError, Transact,
 };
 
 use crate::common::postgres::{TestDatabase, database};
@@ -82,6 +87,9 @@ conformance!(
     only_an_employees_head_is_claimed_until_it_finishes,
     an_expired_claim_is_taken_by_another_engine_as_cut_off,
     every_transition_moves_the_counts_on_any_engine,
+    engines_appending_at_once_keep_one_chain,
+    a_rolled_back_append_leaves_no_trace_in_the_chain,
+    an_edited_or_removed_entry_is_found_on_any_backend,
 );
 
 const LONG: Duration = Duration::from_secs(60);
@@ -669,4 +677,166 @@ fn postgres_says_at_once_why_it_cannot_connect() {
         "took {:?}",
         started.elapsed()
     );
+}
+
+fn audit_entry(engine: usize, n: usize) -> NewAuditEntry {
+    NewAuditEntry {
+        actor: format!("engine-{engine}"),
+        action: AuditAction::LearnerUpdate,
+        employee_id: Some(format!("E{n}")),
+        subject: format!("learner u-{engine}-{n}"),
+        before: serde_json::json!({ "title": "Clerk" }),
+        after: serde_json::json!({ "title": "Manager", "n": n }),
+        reason: None,
+    }
+}
+
+/// Engines appending at the same moment, with a key, take turns on the head: one
+/// chain with no gap or fork, sealed once (at the empty log) by the first of them.
+fn engines_appending_at_once_keep_one_chain(backend: &impl Backend) {
+    const ENGINES: usize = 3;
+    const EACH: usize = 40;
+    let key = AuditKey::new(Secret::new("k".repeat(32))).unwrap();
+    let stores: Vec<_> = (0..ENGINES).map(|_| Arc::new(backend.open())).collect();
+    let start = Arc::new(Barrier::new(ENGINES));
+    let appenders: Vec<_> = stores
+        .iter()
+        .enumerate()
+        .map(|(engine, store)| {
+            let (store, start, key) = (store.clone(), start.clone(), key.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                let mut seqs = Vec::new();
+                for n in 0..EACH {
+                    // Some transactions append two entries: a batch is one turn too.
+                    let batch = if n % 5 == 0 {
+                        vec![audit_entry(engine, n), audit_entry(engine, n + 1000)]
+                    } else {
+                        vec![audit_entry(engine, n)]
+                    };
+                    let appended = store.audit_log(Some(&key), |tx| tx.append(batch)).unwrap();
+                    seqs.extend(appended.iter().map(|entry| entry.seq));
+                }
+                seqs
+            })
+        })
+        .collect();
+    let mut seqs: Vec<u64> = appenders.into_iter().flat_map(|a| a.join().unwrap()).collect();
+    let total = (ENGINES * (EACH + EACH / 5)) as u64;
+    seqs.sort_unstable();
+    assert_eq!(
+        seqs,
+        (1..=total).collect::<Vec<_>>(),
+        "every entry its own place, none missing"
+    );
+
+    let report = stores[0]
+        .verify_audit_log(std::slice::from_ref(&key), None)
+        .unwrap()
+        .expect("one intact chain");
+    assert_eq!((report.entries, report.legacy_entries), (total, 0));
+    assert_eq!(report.keys.len(), 1);
+    assert_eq!(report.keys[0].entries, total);
+    let checkpoint = stores[1]
+        .audit_log_checkpoint(std::slice::from_ref(&key))
+        .unwrap()
+        .expect("a checkpoint of an intact chain");
+    assert_eq!((checkpoint.seq, &checkpoint.hash), (total, &report.last_hash));
+    assert_eq!(checkpoint.key_id.as_deref(), Some(key.id()));
+    assert_eq!(stores[1].audit_log_entries(None).unwrap(), total);
+    assert_eq!(
+        stores[1].audit_log_entries(Some("E1000")).unwrap(),
+        ENGINES as u64
+    );
+    let seal = report.seal.expect("sealed by the first keyed append");
+    assert_eq!(seal.legacy_entries, 0);
+    assert_eq!(stores[1].audit_log_seal().unwrap(), Some(seal));
+    // Without the key the chain is not taken for intact, and a keyless writer is refused.
+    assert!(stores[1].verify_audit_log(&[], None).unwrap().is_err());
+    let refused = stores[1].audit_log(None, |tx| tx.append(vec![audit_entry(9, 9)]));
+    assert!(
+        matches!(refused, Err(StoreError::AuditKeyMissing { .. })),
+        "{refused:?}"
+    );
+}
+
+/// An entry appended in a transaction that rolls back leaves nothing: the next one
+/// takes its place in the chain, which verifies.
+fn a_rolled_back_append_leaves_no_trace_in_the_chain(backend: &impl Backend) {
+    let (a, b) = (backend.open(), backend.open());
+    let first = a
+        .audit_log(None, |tx| tx.append(vec![audit_entry(0, 1)]))
+        .unwrap();
+    assert_eq!(first[0].seq, 1);
+    let rolled_back = a.audit_log(None, |tx| {
+        let appended = tx.append(vec![audit_entry(0, 2), audit_entry(0, 3)])?;
+        assert_eq!(appended[1].seq, 3);
+        Err::<(), _>(StoreError::NoSuchEvent(EventId(77)))
+    });
+    assert!(matches!(rolled_back, Err(StoreError::NoSuchEvent(_))));
+    let report = b.verify_audit_log(&[], None).unwrap().expect("intact");
+    assert_eq!(
+        (report.entries, report.last_hash.as_str()),
+        (1, first[0].hash.as_str())
+    );
+
+    let next = b
+        .audit_log(None, |tx| tx.append(vec![audit_entry(1, 4)]))
+        .unwrap();
+    assert_eq!(
+        (next[0].seq, next[0].prev_hash.as_str()),
+        (2, first[0].hash.as_str())
+    );
+    let report = a.verify_audit_log(&[], None).unwrap().expect("intact");
+    assert_eq!((report.entries, report.legacy_entries), (2, 2));
+    assert!(report.seal.is_none());
+
+    // Exported as written, links as hex, of one employee by its own filter.
+    let mut out = Vec::new();
+    let written = a
+        .export_audit_log(AuditFormat::Jsonl, CsvCells::default(), None, &mut out)
+        .unwrap();
+    let exported: Vec<AuditEntry> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(written, 2);
+    assert_eq!(exported, vec![first[0].clone(), next[0].clone()]);
+    let mut out = Vec::new();
+    let of_one = (b.export_audit_log(AuditFormat::Jsonl, CsvCells::default(), Some("E4"), &mut out)).unwrap();
+    assert_eq!(of_one, 1);
+    assert!(String::from_utf8(out).unwrap().contains(&next[0].hash));
+}
+
+/// The chain check reads each backend's links alike: an edit, or the newest
+/// entries removed, is found at its entry.
+fn an_edited_or_removed_entry_is_found_on_any_backend(backend: &impl Backend) {
+    let store = backend.open();
+    let entries: Vec<NewAuditEntry> = (1..=4).map(|n| audit_entry(0, n)).collect();
+    store.audit_log(None, |tx| tx.append(entries)).unwrap();
+    store.verify_audit_log(&[], None).unwrap().expect("intact");
+
+    store
+        .write(|sql| sql.execute("UPDATE audit SET reason = 'nothing to see' WHERE seq = 2", &[]))
+        .unwrap();
+    let broken = store
+        .verify_audit_log(&[], None)
+        .unwrap()
+        .expect_err("the edit is found");
+    assert_eq!(broken.seq, 2, "{broken}");
+
+    store
+        .write(|sql| sql.execute("UPDATE audit SET reason = NULL WHERE seq = 2", &[]))
+        .unwrap();
+    store.verify_audit_log(&[], None).unwrap().expect("intact again");
+    store
+        .write(|sql| sql.execute("DELETE FROM audit WHERE seq >= 3", &[]))
+        .unwrap();
+    let broken = store
+        .verify_audit_log(&[], None)
+        .unwrap()
+        .expect_err("the cut is found");
+    assert_eq!(broken.seq, 3, "{broken}");
+    assert!(broken.reason.contains("removed"), "{broken}");
 }

@@ -16,6 +16,8 @@ use super::StoreError;
 pub enum Param<'a> {
     Int(Option<i64>),
     Text(Option<&'a str>),
+    /// A blob on SQLite, `BYTEA` on PostgreSQL.
+    Bytes(Option<&'a [u8]>),
 }
 
 impl From<i64> for Param<'_> {
@@ -42,10 +44,27 @@ impl<'a> From<Option<&'a str>> for Param<'a> {
     }
 }
 
+impl<'a> From<&'a [u8]> for Param<'a> {
+    fn from(value: &'a [u8]) -> Self {
+        Param::Bytes(Some(value))
+    }
+}
+
+/// A binary cell as read: its bytes (a blob, `BYTEA`), or its text where SQLite
+/// kept text in the column (it keeps any value in any column: rows written
+/// before the column held bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bytes {
+    Blob(Vec<u8>),
+    Text(String),
+}
+
 /// One row of a result, read by column index (from 0).
 pub trait Row {
     fn int(&self, column: usize) -> Result<Option<i64>, StoreError>;
     fn text(&self, column: usize) -> Result<Option<String>, StoreError>;
+    /// A binary column's cell (see `Bytes`).
+    fn bytes(&self, column: usize) -> Result<Option<Bytes>, StoreError>;
 }
 
 /// A connection inside one transaction, on either backend. Statements are
@@ -178,6 +197,16 @@ impl Dialect {
         match self {
             Dialect::Sqlite => "",
             Dialect::Postgres => " FOR SHARE",
+        }
+    }
+
+    /// Appended to a `SELECT` of a row this transaction will change: on PostgreSQL
+    /// another transaction that asks for it waits for this one to end, then reads
+    /// what it left. SQLite's one writer already excludes the rest.
+    pub fn for_update(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE",
         }
     }
 

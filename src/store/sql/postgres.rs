@@ -14,7 +14,7 @@ use postgres::NoTls;
 use postgres::types::ToSql;
 use r2d2_postgres::PostgresConnectionManager;
 
-use super::{Dialect, Param, Prepared, Row, Sql, Transact};
+use super::{Bytes, Dialect, Param, Prepared, Row, Sql, Transact};
 use crate::model::Secret;
 use crate::store::{StoreError, schema};
 
@@ -172,6 +172,7 @@ fn bind<'p>(params: &'p [Param<'_>]) -> Vec<&'p (dyn ToSql + Sync)> {
         .map(|param| match param {
             Param::Int(value) => value as &(dyn ToSql + Sync),
             Param::Text(value) => value as &(dyn ToSql + Sync),
+            Param::Bytes(value) => value as &(dyn ToSql + Sync),
         })
         .collect()
 }
@@ -185,6 +186,10 @@ impl Row for PgRow<'_> {
 
     fn text(&self, column: usize) -> Result<Option<String>, StoreError> {
         Ok(self.0.try_get(column)?)
+    }
+
+    fn bytes(&self, column: usize) -> Result<Option<Bytes>, StoreError> {
+        Ok(self.0.try_get::<_, Option<Vec<u8>>>(column)?.map(Bytes::Blob))
     }
 }
 

@@ -1,8 +1,8 @@
 //! `Sql` on an SQLite connection (inside the transaction its caller opened).
 
-use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+use rusqlite::types::{ToSqlOutput, Type, Value, ValueRef};
 
-use super::{Dialect, Param, Prepared, Row, Sql, Transact};
+use super::{Bytes, Dialect, Param, Prepared, Row, Sql, Transact};
 use crate::store::{Store, StoreError};
 
 /// A connection already inside a transaction (a `StoreTx`'s, say).
@@ -15,12 +15,14 @@ impl rusqlite::ToSql for Param<'_> {
         Ok(match *self {
             Param::Int(Some(n)) => ToSqlOutput::Owned(Value::Integer(n)),
             Param::Text(Some(text)) => ToSqlOutput::Borrowed(ValueRef::Text(text.as_bytes())),
-            Param::Int(None) | Param::Text(None) => ToSqlOutput::Owned(Value::Null),
+            Param::Bytes(Some(bytes)) => ToSqlOutput::Borrowed(ValueRef::Blob(bytes)),
+            Param::Int(None) | Param::Text(None) | Param::Bytes(None) => ToSqlOutput::Owned(Value::Null),
         })
     }
 }
 
-struct SqliteRow<'r, 's>(&'r rusqlite::Row<'s>);
+/// A row of SQLite's, read as `Row`.
+pub(crate) struct SqliteRow<'r, 's>(pub(crate) &'r rusqlite::Row<'s>);
 
 impl Row for SqliteRow<'_, '_> {
     fn int(&self, column: usize) -> Result<Option<i64>, StoreError> {
@@ -29,6 +31,21 @@ impl Row for SqliteRow<'_, '_> {
 
     fn text(&self, column: usize) -> Result<Option<String>, StoreError> {
         Ok(self.0.get(column)?)
+    }
+
+    /// A blob, or text kept there before the column held bytes.
+    fn bytes(&self, column: usize) -> Result<Option<Bytes>, StoreError> {
+        match self.0.get_ref(column)? {
+            ValueRef::Null => Ok(None),
+            ValueRef::Blob(bytes) => Ok(Some(Bytes::Blob(bytes.to_vec()))),
+            ValueRef::Text(text) => match String::from_utf8(text.to_vec()) {
+                Ok(text) => Ok(Some(Bytes::Text(text))),
+                Err(e) => Err(rusqlite::Error::FromSqlConversionFailure(column, Type::Text, e.into()).into()),
+            },
+            other => {
+                Err(rusqlite::Error::InvalidColumnType(column, "bytes".into(), other.data_type()).into())
+            }
+        }
     }
 }
 
