@@ -275,8 +275,17 @@ impl Expr {
     /// Evaluates it for one record, or finds what it gave for the same values
     /// before (`expr_memo.rs`).
     pub fn eval(&self, vars: &Vars<'_>) -> Result<Value, EvalError> {
+        self.eval_with(vars, |found| match found {
+            Found::Text(text) => Value::from(text.to_string()),
+            Found::Value(value) => value.clone(),
+        })
+    }
+
+    /// [`Expr::eval`], handing the value to `then` where it is kept, without a
+    /// copy: a field's text is copied once, into the learner's value.
+    pub fn eval_with<R>(&self, vars: &Vars<'_>, then: impl FnOnce(Found<'_>) -> R) -> Result<R, EvalError> {
         let Some(memo) = &self.memo else {
-            return self.evaluate(vars);
+            return self.evaluate(vars).map(|value| then(Found::from(&value)));
         };
         let inputs = memo::Inputs {
             values: (self.reads.iter())
@@ -284,7 +293,7 @@ impl Expr {
                 .collect(),
             today: self.uses_today.then_some(vars.today),
         };
-        memo.get_or(&inputs, || self.evaluate(vars))
+        memo.get_or(&inputs, || self.evaluate(vars), then)
     }
 
     /// Evaluates it. Nothing is copied in: CEL asks for `hris.<field>`,
@@ -562,10 +571,19 @@ fn char_offset(source: &str, line: usize, column: usize) -> usize {
 
 /// An expression's value as a field's text: `None` when null or empty.
 pub fn value_text(value: &Value) -> Result<Option<Cow<'_, str>>, String> {
+    found_text(Found::from(value))
+}
+
+/// [`value_text`] of a value where the memo keeps it.
+pub fn found_text(found: Found<'_>) -> Result<Option<Cow<'_, str>>, String> {
+    let value = match found {
+        Found::Text(text) if text.trim().is_empty() => return Ok(None),
+        Found::Text(text) => return Ok(Some(Cow::Borrowed(text))),
+        Found::Value(value) => value,
+    };
     Ok(match value {
         Value::Null => None,
-        Value::String(s) if s.trim().is_empty() => None,
-        Value::String(s) => Some(Cow::Borrowed(s.as_str())),
+        Value::String(s) => return found_text(Found::Text(s.as_str())),
         Value::Int(n) => Some(Cow::Owned(n.to_string())),
         Value::UInt(n) => Some(Cow::Owned(n.to_string())),
         Value::Float(n) => Some(Cow::Owned(n.to_string())),
@@ -576,6 +594,8 @@ pub fn value_text(value: &Value) -> Result<Option<Cow<'_, str>>, String> {
 
 #[path = "expr_memo.rs"]
 mod memo;
+
+pub use memo::Found;
 
 #[path = "expr_walk.rs"]
 mod walk;

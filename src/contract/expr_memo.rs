@@ -66,53 +66,95 @@ impl Inputs<'_> {
     }
 }
 
-/// Where a kept input's bytes and result are in its table.
+/// A result as kept: text (most of them) in the table's bytes, right after
+/// its input, so that finding an input reads its result from the same place.
+pub enum Found<'a> {
+    Text(&'a str),
+    Value(&'a Value),
+}
+
+impl<'a> From<&'a Value> for Found<'a> {
+    fn from(value: &'a Value) -> Found<'a> {
+        match value {
+            Value::String(text) => Found::Text(text.as_str()),
+            other => Found::Value(other),
+        }
+    }
+}
+
+/// Where a kept input's bytes and result are in its table: `len` bytes of
+/// input from `start`, then `text` bytes of its result when it is text, else
+/// its place in `results`.
 struct Entry {
     hash: u64,
     start: usize,
     len: usize,
-    result: usize,
+    text: usize,
+    result: Option<usize>,
 }
 
-/// One thread's results, kept compact: the lookups of a comparison over a
+/// What one thread keeps, compact: the lookups of a comparison over a
 /// million records are bound by memory, not by instructions.
 #[derive(Default)]
-struct Table {
+struct Kept {
     index: HashTable<Entry>,
-    /// The kept inputs' bytes, one after another.
+    /// The kept inputs' bytes, each followed by its result when that is text.
     bytes: Vec<u8>,
+    /// The results that are not text.
     results: Vec<Value>,
+}
+
+impl Kept {
+    fn find(&self, hash: u64, input: &[u8]) -> Option<Found<'_>> {
+        let entry = (self.index).find(hash, |e| {
+            e.hash == hash && self.bytes[e.start..e.start + e.len] == *input
+        })?;
+        Some(match entry.result {
+            Some(at) => Found::Value(&self.results[at]),
+            None => {
+                let text = &self.bytes[entry.start + entry.len..][..entry.text];
+                // Kept from a `&str` in `keep`, and cut where it ends.
+                Found::Text(std::str::from_utf8(text).expect("kept text is UTF-8"))
+            }
+        })
+    }
+
+    fn keep(&mut self, hash: u64, input: &[u8], result: &Value) {
+        if self.index.len() == CAPACITY || self.bytes.len() + input.len() > CAPACITY_BYTES {
+            *self = Kept::default();
+        }
+        let (start, len) = (self.bytes.len(), input.len());
+        self.bytes.extend_from_slice(input);
+        let (text, result) = match Found::from(result) {
+            Found::Text(text) => {
+                self.bytes.extend_from_slice(text.as_bytes());
+                (text.len(), None)
+            }
+            Found::Value(value) => {
+                self.results.push(value.clone());
+                (0, Some(self.results.len() - 1))
+            }
+        };
+        let entry = Entry {
+            hash,
+            start,
+            len,
+            text,
+            result,
+        };
+        self.index.insert_unique(hash, entry, |e| e.hash);
+    }
+}
+
+/// One thread's results, and how well they serve.
+#[derive(Default)]
+struct Table {
+    kept: Kept,
     /// This lookup's inputs, encoded (one buffer, reused).
     scratch: Vec<u8>,
     looked: u64,
     found: u64,
     given_up: bool,
-}
-
-impl Table {
-    fn find(&self, hash: u64) -> Option<&Value> {
-        let entry = (self.index).find(hash, |e| {
-            e.hash == hash && self.bytes[e.start..e.start + e.len] == self.scratch[..]
-        })?;
-        Some(&self.results[entry.result])
-    }
-
-    fn keep(&mut self, hash: u64, result: Value) {
-        if self.results.len() == CAPACITY || self.bytes.len() + self.scratch.len() > CAPACITY_BYTES {
-            self.index.clear();
-            self.bytes.clear();
-            self.results.clear();
-        }
-        let entry = Entry {
-            hash,
-            start: self.bytes.len(),
-            len: self.scratch.len(),
-            result: self.results.len(),
-        };
-        self.bytes.extend_from_slice(&self.scratch);
-        self.results.push(result);
-        self.index.insert_unique(hash, entry, |e| e.hash);
-    }
 }
 
 #[derive(Default)]
@@ -122,27 +164,28 @@ pub(super) struct Memo {
 }
 
 impl Memo {
-    /// The result kept for `inputs`, else `evaluate`'s (kept when it is a value).
-    pub fn get_or<E>(
+    /// `then` of the result kept for `inputs`, else of `evaluate`'s (kept when
+    /// it is a value). `then` sees it where it is kept: nothing is copied.
+    pub fn get_or<R, E>(
         &self,
         inputs: &Inputs<'_>,
         evaluate: impl FnOnce() -> Result<Value, E>,
-    ) -> Result<Value, E> {
+        then: impl FnOnce(Found<'_>) -> R,
+    ) -> Result<R, E> {
         let cell = self.tables.get_or_default();
         let hash = {
             let mut table = cell.borrow_mut();
             if table.given_up {
                 drop(table);
-                return evaluate();
+                return evaluate().map(|value| then(Found::from(&value)));
             }
+            let table = &mut *table;
             table.looked += 1;
-            let mut scratch = std::mem::take(&mut table.scratch);
-            inputs.encode(&mut scratch);
-            table.scratch = scratch;
+            inputs.encode(&mut table.scratch);
             let hash = self.state.hash_one(table.scratch.as_slice());
-            if let Some(result) = table.find(hash).cloned() {
+            if let Some(found) = table.kept.find(hash, &table.scratch) {
                 table.found += 1;
-                return Ok(result);
+                return Ok(then(found));
             }
             if table.looked >= TRIAL && table.found * 2 < table.looked {
                 // Its inputs rarely repeat: keeping them costs more than it saves.
@@ -150,16 +193,16 @@ impl Memo {
                     given_up: true,
                     ..Table::default()
                 };
-                drop(table);
-                return evaluate();
+                return evaluate().map(|value| then(Found::from(&value)));
             }
             hash
         };
         let result = evaluate()?;
         // `evaluate` looks up no other input of this expression: the scratch
         // still holds this one.
-        cell.borrow_mut().keep(hash, result.clone());
-        Ok(result)
+        let table = &mut *cell.borrow_mut();
+        table.kept.keep(hash, &table.scratch, &result);
+        Ok(then(Found::from(&result)))
     }
 }
 
@@ -168,6 +211,14 @@ mod tests {
     use std::cell::Cell;
 
     use super::*;
+
+    /// A result as the caller gets it.
+    fn value(found: Found<'_>) -> Value {
+        match found {
+            Found::Text(text) => Value::from(text.to_string()),
+            Found::Value(value) => value.clone(),
+        }
+    }
 
     fn inputs(value: &str) -> Inputs<'_> {
         Inputs {
@@ -186,12 +237,12 @@ mod tests {
         };
         for _ in 0..3 {
             assert_eq!(
-                memo.get_or(&inputs("berlin"), || upper("berlin")),
+                memo.get_or(&inputs("berlin"), || upper("berlin"), value),
                 Ok(Value::from("BERLIN"))
             );
         }
         assert_eq!(
-            memo.get_or(&inputs("london"), || upper("london")),
+            memo.get_or(&inputs("london"), || upper("london"), value),
             Ok(Value::from("LONDON"))
         );
         assert_eq!(evaluated.get(), 2, "once per distinct input");
@@ -201,14 +252,17 @@ mod tests {
             ..inputs("berlin")
         };
         assert_eq!(
-            memo.get_or(&tomorrow, || upper("berlin")),
+            memo.get_or(&tomorrow, || upper("berlin"), value),
             Ok(Value::from("BERLIN"))
         );
         assert_eq!(evaluated.get(), 3);
         // A failure is not kept: the next lookup evaluates again.
         let failed = |_: &str| Err::<Value, _>("not a date".to_string());
-        assert!(memo.get_or(&inputs("x"), || failed("x")).is_err());
-        assert_eq!(memo.get_or(&inputs("x"), || upper("x")), Ok(Value::from("X")));
+        assert!(memo.get_or(&inputs("x"), || failed("x"), value).is_err());
+        assert_eq!(
+            memo.get_or(&inputs("x"), || upper("x"), value),
+            Ok(Value::from("X"))
+        );
     }
 
     #[test]
@@ -217,12 +271,16 @@ mod tests {
         for n in 0..=TRIAL {
             let text = n.to_string();
             assert_eq!(
-                memo.get_or(&inputs(&text), || Ok::<_, String>(Value::from(text.clone()))),
+                memo.get_or(
+                    &inputs(&text),
+                    || Ok::<_, String>(Value::from(text.clone())),
+                    value
+                ),
                 Ok(Value::from(text.clone()))
             );
         }
         let table = memo.tables.get().expect("this thread's table").borrow();
-        assert!(table.given_up && table.index.is_empty() && table.results.is_empty());
+        assert!(table.given_up && table.kept.index.is_empty() && table.kept.bytes.is_empty());
     }
 
     #[test]
@@ -230,10 +288,14 @@ mod tests {
         let memo = Memo::default();
         let evaluated = Cell::new(0);
         let lookup = |text: &str| {
-            memo.get_or(&inputs(text), || {
-                evaluated.set(evaluated.get() + 1);
-                Ok::<_, String>(Value::from(text.to_string()))
-            })
+            memo.get_or(
+                &inputs(text),
+                || {
+                    evaluated.set(evaluated.get() + 1);
+                    Ok::<_, String>(Value::from(text.to_string()))
+                },
+                value,
+            )
         };
         // Each input three times, so that most are found and the memo stays on.
         for n in 0..CAPACITY {
@@ -250,7 +312,7 @@ mod tests {
         lookup("old 0").unwrap();
         assert_eq!(evaluated.get(), CAPACITY + 2, "the old ones were let go");
         let table = memo.tables.get().expect("this thread's table").borrow();
-        assert!(!table.given_up && table.results.len() == 2);
+        assert!(!table.given_up && table.kept.index.len() == 2);
     }
 
     #[test]
@@ -268,7 +330,10 @@ mod tests {
                 threads.spawn(|| {
                     together.wait();
                     for _ in 0..3 {
-                        assert_eq!(memo.get_or(&inputs("berlin"), upper), Ok(Value::from("BERLIN")));
+                        assert_eq!(
+                            memo.get_or(&inputs("berlin"), upper, value),
+                            Ok(Value::from("BERLIN"))
+                        );
                     }
                     together.wait();
                 });

@@ -558,18 +558,21 @@ fn computed_text<'a, R: FieldSource + ?Sized>(
     };
     let read = |rule: usize, field: &str| text_of(record.field(rule, field));
     let failed = |why: String| format!("expression `{}` {why}", expr.source());
-    let value = expr
-        .eval(&super::expr::Vars {
-            hris: &read,
-            today,
-            before: None,
-            lms: None,
-            statement: None,
-            reports: None,
+    let vars = super::expr::Vars {
+        hris: &read,
+        today,
+        before: None,
+        lms: None,
+        statement: None,
+        reports: None,
+    };
+    // The text is copied once, from where the memo keeps it.
+    let text = expr
+        .eval_with(&vars, |found| {
+            super::expr::found_text(found).map(|text| text.map(|text| Cow::Owned(text.into_owned())))
         })
         .map_err(|error| failed(format!("failed: {error}")))?;
-    let text = super::expr::value_text(&value).map_err(failed)?;
-    Ok(text.map(|text| Cow::Owned(text.into_owned())))
+    text.map_err(failed)
 }
 
 /// The HRIS value as text; absent, null and BambooHR's "0000-00-00" are empty.
