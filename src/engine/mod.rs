@@ -336,7 +336,6 @@ pub async fn start_with_listener(
         },
         journal,
         metrics.clone(),
-        store.clone(),
     );
     let limits = config.webhook.limits;
     tasks.push(watch(

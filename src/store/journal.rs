@@ -643,6 +643,11 @@ impl<'a> StoreTx<'a> {
         super::cursors::set_cursor(&self.sql(), name, value)
     }
 
+    /// A cursor as this transaction sees it.
+    pub fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
+        super::cursors::cursor(&self.sql(), name)
+    }
+
     /// This transaction as `Sql`, for the store functions written once over it.
     pub(super) fn sql(&self) -> super::sql::sqlite::SqliteSql<'a> {
         super::sql::sqlite::SqliteSql { conn: self.conn }

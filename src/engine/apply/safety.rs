@@ -28,11 +28,15 @@ pub fn may_deactivate(contract: &Contract, event: &NewEvent) -> bool {
 
 /// What the threshold allows in one batch, from the last full sync's count of active learners.
 pub fn allowed(store: &Store, threshold: SafetyThreshold) -> Result<u64, StoreError> {
-    let learners = store
-        .cursor(ACTIVE_LEARNERS_CURSOR)?
-        .and_then(|n| n.parse::<u64>().ok())
-        .unwrap_or(0);
-    Ok(threshold.allowed(learners))
+    Ok(allowed_of(
+        store.cursor(ACTIVE_LEARNERS_CURSOR)?.as_deref(),
+        threshold,
+    ))
+}
+
+/// [`allowed`], given the count's cursor as read (inside a journal transaction, say).
+pub fn allowed_of(active_learners: Option<&str>, threshold: SafetyThreshold) -> u64 {
+    threshold.allowed(active_learners.and_then(|n| n.parse::<u64>().ok()).unwrap_or(0))
 }
 
 /// Holds the batch's new deactivating changes when there are more than `allowed`;

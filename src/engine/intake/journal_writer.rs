@@ -8,6 +8,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::SafetyThreshold;
 use crate::model::{FieldReason, NewEvent};
 use crate::store::{Appended, Store, StoreError};
 
@@ -43,8 +44,9 @@ pub enum JournalError {
 
 struct Request {
     batch: Vec<Intake>,
-    /// Deactivations this delivery may carry before they are held.
-    allowed: u64,
+    /// The threshold for this delivery's deactivations: what it allows is read
+    /// in the group's transaction, once for the group.
+    safety: SafetyThreshold,
     answer: oneshot::Sender<Result<Journaled, JournalError>>,
 }
 
@@ -67,12 +69,16 @@ impl JournalWriter {
     }
 
     /// Journals a delivery's changes durably; answers once they are committed.
-    pub async fn journal(&self, batch: Vec<Intake>, allowed: u64) -> Result<Journaled, JournalError> {
+    pub async fn journal(
+        &self,
+        batch: Vec<Intake>,
+        safety: SafetyThreshold,
+    ) -> Result<Journaled, JournalError> {
         let (answer, answered) = oneshot::channel();
         self.requests
             .send(Request {
                 batch,
-                allowed,
+                safety,
                 answer,
             })
             .await
@@ -109,9 +115,9 @@ async fn run(
 /// Journals a group in one transaction and answers every sender.
 async fn commit(store: &Store, requests: Vec<Request>) {
     let store = store.clone();
-    let (batches, answers): (Vec<(Vec<Intake>, u64)>, Vec<_>) = requests
+    let (batches, answers): (Vec<(Vec<Intake>, SafetyThreshold)>, Vec<_>) = requests
         .into_iter()
-        .map(|r| ((r.batch, r.allowed), r.answer))
+        .map(|r| ((r.batch, r.safety), r.answer))
         .unzip();
     let result = tokio::task::spawn_blocking(move || journal_group(&store, batches)).await;
     match result {
@@ -134,11 +140,17 @@ async fn commit(store: &Store, requests: Vec<Request>) {
     }
 }
 
-fn journal_group(store: &Store, batches: Vec<(Vec<Intake>, u64)>) -> Result<Vec<Journaled>, StoreError> {
+fn journal_group(
+    store: &Store,
+    batches: Vec<(Vec<Intake>, SafetyThreshold)>,
+) -> Result<Vec<Journaled>, StoreError> {
     store.transaction(move |tx| {
+        // The last full sync's count, read once for the group.
+        let active = tx.cursor(crate::engine::apply::safety::ACTIVE_LEARNERS_CURSOR)?;
         batches
             .into_iter()
-            .map(|(batch, allowed)| {
+            .map(|(batch, safety)| {
+                let allowed = crate::engine::apply::safety::allowed_of(active.as_deref(), safety);
                 // The events are handed over, not copied: a delivery's payloads are most of its bytes.
                 let (events, rest): (Vec<NewEvent>, Vec<_>) = batch
                     .into_iter()

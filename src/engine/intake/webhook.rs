@@ -24,7 +24,7 @@ use crate::engine::apply::supersede;
 use crate::engine::intake::journal_writer::{Intake, JournalWriter};
 use crate::engine::operator::metrics::{Metrics, WebhookResult};
 use crate::model::{Direction, FieldReason, NewEvent, Secret, Source, hris_change_key};
-use crate::store::{Appended, Store};
+use crate::store::Appended;
 
 pub const TIMESTAMP_HEADER: &str = "X-BambooHR-Timestamp";
 pub const SIGNATURE_HEADER: &str = "X-BambooHR-Signature";
@@ -45,17 +45,15 @@ struct Receiver {
     config: WebhookConfig,
     journal: JournalWriter,
     metrics: Arc<Metrics>,
-    store: Store,
     /// Signatures of journaled deliveries still inside the skew window, with their timestamps.
     seen: Mutex<HashMap<String, i64>>,
 }
 
-pub fn router(config: WebhookConfig, journal: JournalWriter, metrics: Arc<Metrics>, store: Store) -> Router {
+pub fn router(config: WebhookConfig, journal: JournalWriter, metrics: Arc<Metrics>) -> Router {
     let receiver = Arc::new(Receiver {
         config,
         journal,
         metrics,
-        store,
         seen: Mutex::new(HashMap::new()),
     });
     // Only deliveries here: metrics and health are on the admin listener.
@@ -144,9 +142,8 @@ async fn receive(State(receiver): State<Arc<Receiver>>, request: axum::extract::
     for change in &mut batch {
         change.deactivates = crate::engine::apply::safety::may_deactivate(&contract, &change.event);
     }
-    let allowed = crate::engine::apply::safety::allowed(&receiver.store, receiver.config.safety).unwrap_or(0);
     let rejected = batch.iter().filter(|i| i.rejected.is_some()).count() as u64;
-    let journaled = match receiver.journal.journal(batch, allowed).await {
+    let journaled = match receiver.journal.journal(batch, receiver.config.safety).await {
         Ok(journaled) => journaled,
         Err(error) => {
             // Not journaled, so not remembered: the HRIS's retry of this delivery is welcome.
