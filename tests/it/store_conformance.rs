@@ -14,62 +14,10 @@ use hrsync::model::{
 use hrsync::store::csv_cells::CsvCells;
 use hrsync::store::{
     Appended, AuditFormat, AuditKey, AuditLog, ControlPlane, Cursors, Engines, Journal, Leases, PgStore,
-    PublishedStatus, ReconcileControl, Store, StoreError, Transact,
+    PublishedStatus, ReconcileControl, StoreError, Transact,
 };
 
-use crate::common::postgres::{TestDatabase, database};
-
-/// A place a store lives, and a way to open another handle on it: another engine.
-trait Backend {
-    type Handle: Transact + Send + Sync + 'static;
-    fn open(&self) -> Self::Handle;
-}
-
-struct SqliteFile(tempfile::TempDir);
-
-impl Backend for SqliteFile {
-    type Handle = Store;
-    fn open(&self) -> Store {
-        Store::open(self.0.path().join("hrsync.db")).expect("the SQLite store opens")
-    }
-}
-
-impl Backend for TestDatabase {
-    type Handle = PgStore;
-    fn open(&self) -> PgStore {
-        PgStore::open(&self.url, Some(&self.password)).expect("the PostgreSQL store opens")
-    }
-}
-
-fn sqlite() -> Option<SqliteFile> {
-    Some(SqliteFile(tempfile::tempdir().unwrap()))
-}
-
-fn postgres() -> Option<TestDatabase> {
-    database()
-}
-
-/// Each check becomes a test on each backend: `on_sqlite::NAME`, `on_postgres::NAME`.
-macro_rules! conformance {
-    ($($check:ident),* $(,)?) => {
-        mod on_sqlite {
-            $(#[test]
-            fn $check() {
-                if let Some(backend) = super::sqlite() {
-                    super::$check(&backend);
-                }
-            })*
-        }
-        mod on_postgres {
-            $(#[test]
-            fn $check() {
-                if let Some(backend) = super::postgres() {
-                    super::$check(&backend);
-                }
-            })*
-        }
-    };
-}
+use crate::common::backends::{Backend, conformance, postgres};
 
 conformance!(
     a_free_duty_is_taken_and_then_refused_to_others,

@@ -3,6 +3,7 @@
 //! reading the HRIS and the LMS back over HTTP to compare them.
 #![allow(dead_code)]
 
+pub mod backends;
 pub mod exports;
 pub mod postgres;
 pub mod sshd;
