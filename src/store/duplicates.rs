@@ -170,15 +170,17 @@ fn one_group(
 pub fn upsert_person(sql: &dyn Sql, now: Timestamp, keys: &IdentityKeys) -> Result<Timestamp, StoreError> {
     let display = serde_json::to_string(&keys.display).expect("a JSON map serialises");
     let name_key = keys.key(DuplicateBasis::NameAndHireDate).unwrap_or_default();
+    // Compared where the row is: its display is not read out to be compared.
     let stored = sql.query_opt(
-        "SELECT first_seen, email_key, name_key, display FROM people WHERE employee_id = ?1",
-        &[Param::from(keys.employee_id.as_str())],
-        |row| {
-            let unchanged = row.text(1)?.as_deref() == Some(keys.email.as_str())
-                && row.text(2)?.as_deref() == Some(name_key.as_str())
-                && row.text(3)?.as_deref() == Some(display.as_str());
-            Ok((row.int(0)?, unchanged))
-        },
+        "SELECT first_seen, CAST(CASE WHEN email_key = ?2 AND name_key = ?3 AND display = ?4 \
+         THEN 1 ELSE 0 END AS BIGINT) FROM people WHERE employee_id = ?1",
+        &[
+            Param::from(keys.employee_id.as_str()),
+            Param::from(keys.email.as_str()),
+            Param::from(name_key.as_str()),
+            Param::from(display.as_str()),
+        ],
+        |row| Ok((row.int(0)?, row.int(1)? == Some(1))),
     )?;
     if let Some((Some(first), true)) = stored {
         return Ok(from_micros(first));
