@@ -1,10 +1,15 @@
 //! The credentials ledger: the latest award of each credential per employee,
 //! kept in step with the journal (written when a completion is journaled,
 //! marked as held by the HRIS when its write-back is applied), read by expiry.
+//! Written once over `Sql`, so the same statements run on SQLite and
+//! PostgreSQL: `CredentialLedger` offers them on either store, each one
+//! transaction; inside a SQLite `StoreTx` the same functions run on the wider
+//! transaction.
 
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
+use super::duplicates::required;
+use super::sql::{Param, Sql, Transact};
 use super::{Store, StoreError, StoreTx};
 use crate::model::EventId;
 
@@ -36,38 +41,6 @@ pub struct NewCredential<'a> {
     pub event_id: EventId,
 }
 
-impl StoreTx<'_> {
-    /// When the kept award of this credential expires (YYYY-MM-DD), if one is kept.
-    pub fn credential_expires(&self, employee_id: &str, name: &str) -> Result<Option<String>, StoreError> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT expires FROM credentials WHERE employee_id = ?1 AND name = ?2")?
-            .query_row(params![employee_id, name], |r| r.get(0))
-            .optional()?)
-    }
-
-    /// Keeps this award of the credential, replacing any kept before (not yet in the HRIS).
-    pub fn record_credential(&self, c: &NewCredential<'_>) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO credentials (employee_id, name, number, issued, expires, in_hris, event_id) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6) \
-                 ON CONFLICT (employee_id, name) DO UPDATE SET number = excluded.number, \
-                 issued = excluded.issued, expires = excluded.expires, in_hris = 0, event_id = excluded.event_id",
-            )?
-            .execute(params![c.employee_id, c.name, c.number, c.issued, c.expires, c.event_id.0])?;
-        Ok(())
-    }
-
-    /// The completion of this event is in the HRIS now: so is its credential.
-    pub fn credential_in_hris(&self, event: EventId) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached("UPDATE credentials SET in_hris = 1 WHERE event_id = ?1")?
-            .execute([event.0])?;
-        Ok(())
-    }
-}
-
 /// How many credentials fall in each band, and how many of those the HRIS lacks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct CredentialTotals {
@@ -79,8 +52,177 @@ pub struct CredentialTotals {
     pub missing_in_hris: u64,
 }
 
+/// When the kept award of this credential expires (YYYY-MM-DD), if one is kept.
+pub fn credential_expires(
+    sql: &dyn Sql,
+    employee_id: &str,
+    name: &str,
+) -> Result<Option<String>, StoreError> {
+    let found = sql.query_opt(
+        "SELECT expires FROM credentials WHERE employee_id = ?1 AND name = ?2",
+        &[Param::from(employee_id), Param::from(name)],
+        |row| row.text(0),
+    )?;
+    Ok(found.flatten())
+}
+
+/// Keeps this award of the credential, replacing any kept before (not yet in the HRIS).
+pub fn record_credential(sql: &dyn Sql, c: &NewCredential<'_>) -> Result<(), StoreError> {
+    sql.execute(
+        "INSERT INTO credentials (employee_id, name, number, issued, expires, in_hris, event_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6) \
+         ON CONFLICT (employee_id, name) DO UPDATE SET number = excluded.number, \
+         issued = excluded.issued, expires = excluded.expires, in_hris = 0, event_id = excluded.event_id",
+        &[
+            Param::from(c.employee_id),
+            Param::from(c.name),
+            Param::from(c.number),
+            Param::from(c.issued),
+            Param::from(c.expires),
+            Param::from(c.event_id.0),
+        ],
+    )?;
+    Ok(())
+}
+
+/// The completion of this event is in the HRIS now: so is its credential.
+pub fn credential_in_hris(sql: &dyn Sql, event: EventId) -> Result<(), StoreError> {
+    sql.execute(
+        "UPDATE credentials SET in_hris = 1 WHERE event_id = ?1",
+        &[Param::from(event.0)],
+    )?;
+    Ok(())
+}
+
+/// The band totals, with days given as YYYY-MM-DD (`today` and today + 30/60/90).
+pub fn credential_totals(
+    sql: &dyn Sql,
+    today: &str,
+    d30: &str,
+    d60: &str,
+    d90: &str,
+) -> Result<CredentialTotals, StoreError> {
+    let statement = format!(
+        "SELECT COUNT(*) FILTER (WHERE expires < ?1), \
+         COUNT(*) FILTER (WHERE expires >= ?1 AND expires <= ?2), \
+         COUNT(*) FILTER (WHERE expires > ?2 AND expires <= ?3), \
+         COUNT(*) FILTER (WHERE expires > ?3 AND expires <= ?4), \
+         COUNT(*) FILTER (WHERE in_hris = 0) FROM credentials{} WHERE expires <= ?4",
+        sql.dialect().indexed_by(" INDEXED BY credentials_expires")
+    );
+    let params = [today, d30, d60, d90].map(Param::from);
+    let totals = sql.query_opt(&statement, &params, |row| {
+        let n = |column| Ok::<_, StoreError>(row.int(column)?.unwrap_or_default().max(0) as u64);
+        Ok(CredentialTotals {
+            expired: n(0)?,
+            within_30: n(1)?,
+            within_60: n(2)?,
+            within_90: n(3)?,
+            missing_in_hris: n(4)?,
+        })
+    })?;
+    Ok(totals.unwrap_or_default())
+}
+
+/// Credentials expiring on or before `until` (YYYY-MM-DD), soonest first, after
+/// the `(expires, employee_id)` of the last row shown, at most `limit`, each with
+/// the department the HRIS last sent for its employee.
+pub fn credentials_expiring(
+    sql: &dyn Sql,
+    until: &str,
+    after: Option<(&str, &str)>,
+    limit: usize,
+) -> Result<Vec<CredentialRow>, StoreError> {
+    let dialect = sql.dialect();
+    let department = dialect.json_text("e.payload", &["fields", "department"]);
+    let statement = format!(
+        "SELECT c.employee_id, c.name, c.number, c.issued, c.expires, c.in_hris, c.event_id, \
+         (SELECT {department} FROM events e{indexed} \
+          WHERE e.employee_id = c.employee_id AND e.direction = 'hris_to_lms' \
+          AND {department} IS NOT NULL ORDER BY e.id DESC LIMIT 1) \
+         FROM credentials c WHERE c.expires <= ?1 AND (c.expires, c.employee_id) > (?2, ?3) \
+         ORDER BY c.expires, c.employee_id, c.name LIMIT ?4",
+        indexed = dialect.indexed_by(" INDEXED BY events_employee")
+    );
+    let (after_expires, after_employee) = after.unwrap_or(("", ""));
+    let params = [
+        Param::from(until),
+        Param::from(after_expires),
+        Param::from(after_employee),
+        Param::from(limit as i64),
+    ];
+    sql.query_all(&statement, &params, |row| {
+        let text = |column| required(row.text(column)?, "credentials", column);
+        Ok(CredentialRow {
+            employee_id: text(0)?,
+            name: text(1)?,
+            number: row.text(2)?,
+            issued: text(3)?,
+            expires: text(4)?,
+            in_hris: row.int(5)? != Some(0),
+            event_id: EventId(required(row.int(6)?, "credentials", 6)?),
+            department: row.text(7)?,
+        })
+    })
+}
+
+/// The ledger's calls on any store, SQLite or PostgreSQL, each one transaction.
+/// On SQLite, `StoreTx` and `Store` offer the same calls under the same names,
+/// inside a wider transaction and on a reader.
+pub trait CredentialLedger: Transact {
+    fn credential_expires(&self, employee_id: &str, name: &str) -> Result<Option<String>, StoreError> {
+        self.read(|sql| credential_expires(sql, employee_id, name))
+    }
+
+    fn record_credential(&self, c: &NewCredential<'_>) -> Result<(), StoreError> {
+        self.write(|sql| record_credential(sql, c))
+    }
+
+    fn credential_in_hris(&self, event: EventId) -> Result<(), StoreError> {
+        self.write(|sql| credential_in_hris(sql, event))
+    }
+
+    fn credential_totals(
+        &self,
+        today: &str,
+        d30: &str,
+        d60: &str,
+        d90: &str,
+    ) -> Result<CredentialTotals, StoreError> {
+        self.read(|sql| credential_totals(sql, today, d30, d60, d90))
+    }
+
+    fn credentials_expiring(
+        &self,
+        until: &str,
+        after: Option<(&str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<CredentialRow>, StoreError> {
+        self.read(|sql| credentials_expiring(sql, until, after, limit))
+    }
+}
+
+impl<T: Transact> CredentialLedger for T {}
+
+impl StoreTx<'_> {
+    /// When the kept award of this credential expires (YYYY-MM-DD), if one is kept.
+    pub fn credential_expires(&self, employee_id: &str, name: &str) -> Result<Option<String>, StoreError> {
+        credential_expires(&self.sql(), employee_id, name)
+    }
+
+    /// Keeps this award of the credential, replacing any kept before (not yet in the HRIS).
+    pub fn record_credential(&self, c: &NewCredential<'_>) -> Result<(), StoreError> {
+        record_credential(&self.sql(), c)
+    }
+
+    /// The completion of this event is in the HRIS now: so is its credential.
+    pub fn credential_in_hris(&self, event: EventId) -> Result<(), StoreError> {
+        credential_in_hris(&self.sql(), event)
+    }
+}
+
+/// The reads on SQLite's `Store` without importing `CredentialLedger`, as callers had them.
 impl Store {
-    /// The band totals, with days given as YYYY-MM-DD (`today` and today + 30/60/90).
     pub fn credential_totals(
         &self,
         today: &str,
@@ -88,54 +230,15 @@ impl Store {
         d60: &str,
         d90: &str,
     ) -> Result<CredentialTotals, StoreError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT COALESCE(SUM(expires < ?1), 0), COALESCE(SUM(expires >= ?1 AND expires <= ?2), 0), \
-             COALESCE(SUM(expires > ?2 AND expires <= ?3), 0), COALESCE(SUM(expires > ?3 AND expires <= ?4), 0), \
-             COALESCE(SUM(in_hris = 0), 0) FROM credentials INDEXED BY credentials_expires WHERE expires <= ?4",
-        )?;
-        let totals = stmt.query_row(params![today, d30, d60, d90], |r| {
-            Ok(CredentialTotals {
-                expired: r.get::<_, i64>(0)? as u64,
-                within_30: r.get::<_, i64>(1)? as u64,
-                within_60: r.get::<_, i64>(2)? as u64,
-                within_90: r.get::<_, i64>(3)? as u64,
-                missing_in_hris: r.get::<_, i64>(4)? as u64,
-            })
-        })?;
-        Ok(totals)
+        CredentialLedger::credential_totals(self, today, d30, d60, d90)
     }
 
-    /// Credentials expiring on or before `until` (YYYY-MM-DD), soonest first, after
-    /// the `(expires, employee_id)` of the last row shown, at most `limit`.
     pub fn credentials_expiring(
         &self,
         until: &str,
         after: Option<(&str, &str)>,
         limit: usize,
     ) -> Result<Vec<CredentialRow>, StoreError> {
-        let conn = self.reader()?;
-        let (after_expires, after_employee) = after.unwrap_or(("", ""));
-        let mut stmt = conn.prepare_cached(
-            "SELECT c.employee_id, c.name, c.number, c.issued, c.expires, c.in_hris, c.event_id, \
-             (SELECT json_extract(e.payload, '$.fields.department') FROM events e INDEXED BY events_employee \
-              WHERE e.employee_id = c.employee_id AND e.direction = 'hris_to_lms' \
-              AND json_extract(e.payload, '$.fields.department') IS NOT NULL ORDER BY e.id DESC LIMIT 1) \
-             FROM credentials c WHERE c.expires <= ?1 AND (c.expires, c.employee_id) > (?2, ?3) \
-             ORDER BY c.expires, c.employee_id, c.name LIMIT ?4",
-        )?;
-        let rows = stmt.query_map(params![until, after_expires, after_employee, limit as i64], |r| {
-            Ok(CredentialRow {
-                employee_id: r.get(0)?,
-                name: r.get(1)?,
-                number: r.get(2)?,
-                issued: r.get(3)?,
-                expires: r.get(4)?,
-                in_hris: r.get::<_, i64>(5)? != 0,
-                event_id: EventId(r.get(6)?),
-                department: r.get(7)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        CredentialLedger::credentials_expiring(self, until, after, limit)
     }
 }

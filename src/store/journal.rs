@@ -3,7 +3,7 @@
 //! is acknowledged as a duplicate, by any engine), claiming ready heads, writes and
 //! failures, and the status change every transition goes through, with the
 //! counters kept in step. `StoreTx` is SQLite's write transaction, which runs the
-//! same functions and the tables not moved yet (enrolments, manager waits).
+//! same functions (and those of the other tables, each in its own file).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -563,72 +563,6 @@ impl<'a> StoreTx<'a> {
     /// Journals a batch as Pending; an event whose key is known comes back as a duplicate.
     pub fn append(&self, batch: &[NewEvent]) -> Result<Vec<Appended>, StoreError> {
         self.journal().append(batch)
-    }
-
-    /// Remembers that the employee was enrolled in these learning paths.
-    pub fn record_enrolments(&self, employee_id: &str, groups: &[String]) -> Result<(), StoreError> {
-        let mut insert = self.conn.prepare_cached(
-            "INSERT INTO enrolments (employee_id, group_name, at) VALUES (?1, ?2, ?3) \
-             ON CONFLICT DO NOTHING",
-        )?;
-        for group in groups {
-            insert.execute(params![employee_id, group, to_micros(self.now)])?;
-        }
-        Ok(())
-    }
-
-    /// Forgets a recorded enrolment, so the next change enrols the learner again
-    /// (reconciliation found the LMS group without them).
-    pub fn forget_enrolment(&self, employee_id: &str, group: &str) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached("DELETE FROM enrolments WHERE employee_id = ?1 AND group_name = ?2")?
-            .execute(params![employee_id, group])?;
-        Ok(())
-    }
-
-    /// Remembers (or, with `None`, forgets) that this employee's learner waits for
-    /// its manager to get a learner; `event` is the change to apply again then.
-    pub fn set_manager_wait(
-        &self,
-        employee_id: &str,
-        manager_id: Option<&str>,
-        event: EventId,
-    ) -> Result<(), StoreError> {
-        match manager_id {
-            Some(manager_id) => {
-                self.conn
-                    .prepare_cached(
-                        "INSERT INTO manager_waits (employee_id, manager_id, event_id, at) \
-                         VALUES (?1, ?2, ?3, ?4) ON CONFLICT (employee_id) DO UPDATE SET \
-                         manager_id = excluded.manager_id, event_id = excluded.event_id, at = excluded.at",
-                    )?
-                    .execute(params![employee_id, manager_id, event.0, to_micros(self.now)])?;
-            }
-            None => {
-                self.conn
-                    .prepare_cached("DELETE FROM manager_waits WHERE employee_id = ?1")?
-                    .execute([employee_id])?;
-            }
-        }
-        Ok(())
-    }
-
-    /// The links waiting for this manager, forgotten as they are handed back
-    /// (employee, the change to apply again), oldest employee id first.
-    pub fn take_manager_waits(&self, manager_id: &str) -> Result<Vec<(String, EventId)>, StoreError> {
-        let waiting: Vec<(String, EventId)> = {
-            let mut stmt = self
-                .conn
-                .prepare_cached("SELECT employee_id, event_id FROM manager_waits WHERE manager_id = ?1")?;
-            let rows = stmt.query_map([manager_id], |r| Ok((r.get(0)?, EventId(r.get(1)?))))?;
-            rows.collect::<Result<_, _>>()?
-        };
-        if !waiting.is_empty() {
-            self.conn
-                .prepare_cached("DELETE FROM manager_waits WHERE manager_id = ?1")?
-                .execute([manager_id])?;
-        }
-        Ok(waiting)
     }
 
     /// The fence of a write made for a once-only duty: refused (`LeaseLost`)

@@ -1,8 +1,9 @@
 //! The durable store: the journal of events, their attempts and writes, cursors and
 //! the hash-chained audit log, in one SQLite file. It records and answers queries;
 //! it decides nothing. Table by table it moves onto `sql::Sql`, which runs on
-//! SQLite and on PostgreSQL (`PgStore`): leases, engines, cursors, control and
-//! the journal (events, writes, failures, counters) so far.
+//! SQLite and on PostgreSQL (`PgStore`): leases, engines, cursors, control, the
+//! journal (events, writes, failures, counters), the audit log, enrolments and
+//! manager waits, people and duplicate groups, and credentials so far.
 //!
 //! Every call is blocking and short (one small transaction or one page of rows). From
 //! async code call it directly for single events and pages; use `spawn_blocking` for
@@ -20,6 +21,7 @@ pub mod csv_cells;
 mod cursors;
 mod duplicates;
 mod engines;
+mod enrolments;
 mod export;
 mod feed;
 mod files;
@@ -53,10 +55,11 @@ pub use audit::{AuditBreak, AuditFilter, AuditLog, AuditReport, AuditTx, GENESIS
 pub use audit_key::{AuditCheckpoint, AuditKey, AuditKeyError, AuditSeal, MIN_AUDIT_KEY_BYTES};
 pub use console_queries::HeldCounts;
 pub use control::{ControlPlane, PublishedStatus, ReconcileControl};
-pub use credentials::{CredentialRow, CredentialTotals, NewCredential};
+pub use credentials::{CredentialLedger, CredentialRow, CredentialTotals, NewCredential};
 pub use cursors::Cursors;
-pub use duplicates::{DuplicateCounts, DuplicateGroup, DuplicateMember, Sharer, SuspectedGroup};
+pub use duplicates::{DuplicateCounts, DuplicateGroup, DuplicateMember, Duplicates, Sharer, SuspectedGroup};
 pub use engines::{EngineRecord, Engines};
+pub use enrolments::Enrolments;
 pub use export::{AUDIT_CSV_HEADER, AuditFormat};
 pub use feed::{FeedKeys, FeedOutbox, FeedSnapshot};
 pub use files::FileTotals;

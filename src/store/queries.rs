@@ -247,15 +247,6 @@ impl Store {
         )
     }
 
-    /// The learning paths the employee is recorded as enrolled in.
-    pub fn enrolments(&self, employee_id: &str) -> Result<Vec<String>, StoreError> {
-        let conn = self.reader()?;
-        let mut stmt = conn
-            .prepare_cached("SELECT group_name FROM enrolments WHERE employee_id = ?1 ORDER BY group_name")?;
-        let rows = stmt.query_map([employee_id], |r| r.get(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
     /// A page of events, newest first, older than `before` (None: from the newest).
     pub fn events_page(
         &self,

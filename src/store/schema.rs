@@ -599,9 +599,81 @@ CREATE TABLE IF NOT EXISTS audit_seal (
 );
 "#;
 
+/// The people directory, suspected duplicate groups and their members
+/// (`store/duplicates.rs`), enrolments and manager waits (`store/enrolments.rs`)
+/// and the credentials ledger (`store/credentials.rs`) on PostgreSQL, as SQLite's
+/// tables. Text that is ordered or paged by (ids, names, expiry days) is `COLLATE
+/// "C"`: by bytes, as SQLite orders it, whatever the database's locale.
+const PEOPLE: &str = r#"
+CREATE TABLE IF NOT EXISTS enrolments (
+    employee_id TEXT COLLATE "C" NOT NULL,
+    group_name  TEXT COLLATE "C" NOT NULL,
+    at          BIGINT NOT NULL,
+    PRIMARY KEY (employee_id, group_name)
+);
+
+CREATE TABLE IF NOT EXISTS manager_waits (
+    employee_id TEXT COLLATE "C" PRIMARY KEY,
+    manager_id  TEXT NOT NULL,
+    event_id    BIGINT NOT NULL,
+    at          BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS manager_waits_manager ON manager_waits (manager_id);
+
+CREATE TABLE IF NOT EXISTS credentials (
+    employee_id TEXT COLLATE "C" NOT NULL,
+    name        TEXT COLLATE "C" NOT NULL,
+    number      TEXT,
+    issued      TEXT NOT NULL,
+    expires     TEXT COLLATE "C" NOT NULL,
+    in_hris     BIGINT NOT NULL DEFAULT 0,
+    event_id    BIGINT NOT NULL,
+    PRIMARY KEY (employee_id, name)
+);
+CREATE INDEX IF NOT EXISTS credentials_expires ON credentials (expires, employee_id);
+CREATE INDEX IF NOT EXISTS credentials_event ON credentials (event_id);
+
+CREATE TABLE IF NOT EXISTS people (
+    employee_id TEXT COLLATE "C" PRIMARY KEY,
+    email_key   TEXT NOT NULL,
+    name_key    TEXT NOT NULL,
+    first_seen  BIGINT NOT NULL,
+    updated_at  BIGINT NOT NULL,
+    display     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS people_email ON people (email_key) WHERE email_key <> '';
+CREATE INDEX IF NOT EXISTS people_name ON people (name_key) WHERE name_key <> '';
+
+CREATE TABLE IF NOT EXISTS duplicate_groups (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    side        TEXT NOT NULL,
+    basis       TEXT NOT NULL,
+    match_key   TEXT NOT NULL,
+    members_key TEXT NOT NULL,
+    state       TEXT NOT NULL,
+    found_at    BIGINT NOT NULL,
+    seen_at     BIGINT NOT NULL,
+    decided_at  BIGINT,
+    decided_by  TEXT,
+    note        TEXT,
+    UNIQUE (side, basis, match_key)
+);
+CREATE INDEX IF NOT EXISTS duplicate_groups_state ON duplicate_groups (state, id);
+CREATE TABLE IF NOT EXISTS duplicate_members (
+    group_id    BIGINT NOT NULL REFERENCES duplicate_groups (id),
+    member_id   TEXT COLLATE "C" NOT NULL,
+    employee_id TEXT,
+    learner_id  TEXT,
+    first_seen  BIGINT NOT NULL,
+    fields      TEXT NOT NULL,
+    PRIMARY KEY (group_id, member_id)
+);
+CREATE INDEX IF NOT EXISTS duplicate_members_employee ON duplicate_members (employee_id);
+"#;
+
 /// PostgreSQL's steps, in order; a database is at version N after step N. Tables
 /// join as their store functions move onto `Sql` (docs/architecture.md).
-const POSTGRES_MIGRATIONS: &[&str] = &[LEASES, ENGINES, CURSORS, CONTROL, JOURNAL, AUDIT];
+const POSTGRES_MIGRATIONS: &[&str] = &[LEASES, ENGINES, CURSORS, CONTROL, JOURNAL, AUDIT, PEOPLE];
 
 /// Brings a PostgreSQL database's schema up to date, in one transaction. A lock
 /// held to the commit makes engines that start together migrate once (an advisory

@@ -241,6 +241,24 @@ impl Dialect {
         }
     }
 
+    /// The operator of a `LIKE` that ignores the case of letters, as SQLite's does
+    /// (of ASCII letters): PostgreSQL's `LIKE` heeds case, its `ILIKE` does not.
+    pub fn like(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "LIKE",
+            Dialect::Postgres => "ILIKE",
+        }
+    }
+
+    /// The text at `path` (keys from the root, none with a quote, comma or dot)
+    /// in the JSON text of `column`, null where absent.
+    pub fn json_text(self, column: &str, path: &[&str]) -> String {
+        match self {
+            Dialect::Sqlite => format!("json_extract({column}, '$.{}')", path.join(".")),
+            Dialect::Postgres => format!("({column}::jsonb #>> '{{{}}}')", path.join(",")),
+        }
+    }
+
     /// A statement in SQLite's spelling, spelled for this database: PostgreSQL
     /// numbers its parameters `$1`, not `?1`. Quoted text, identifiers and `--`
     /// comments are left alone.
