@@ -67,6 +67,26 @@ pub trait Row {
     fn bytes(&self, column: usize) -> Result<Option<Bytes>, StoreError>;
 }
 
+impl dyn Row + '_ {
+    /// A cell of a `NOT NULL` column; null is a damaged row, said with `column`'s name.
+    pub fn int_of(&self, column: usize, name: &'static str) -> Result<i64, StoreError> {
+        self.int(column)?.ok_or_else(|| null_cell(name))
+    }
+
+    /// See `int_of`.
+    pub fn text_of(&self, column: usize, name: &'static str) -> Result<String, StoreError> {
+        self.text(column)?.ok_or_else(|| null_cell(name))
+    }
+}
+
+fn null_cell(column: &'static str) -> StoreError {
+    StoreError::Corrupt {
+        row: 0,
+        column,
+        reason: "null in a NOT NULL column".into(),
+    }
+}
+
 /// A connection inside one transaction, on either backend. Statements are
 /// written once, in SQLite's spelling with numbered parameters (`?1`); the
 /// backend rewrites what its database spells differently (`Dialect::translate`).
@@ -238,6 +258,17 @@ impl Dialect {
         match self {
             Dialect::Sqlite => None,
             Dialect::Postgres => Some("SELECT pg_advisory_xact_lock(hashtextextended(?1, 0))"),
+        }
+    }
+
+    /// Whether the database takes back by itself the room rows leave when an
+    /// `UPDATE` shrinks them or a `DELETE` removes them: PostgreSQL's autovacuum
+    /// does. SQLite leaves a shrunk row's page as big, and keeps freed pages in the
+    /// file until `PRAGMA incremental_vacuum` gives them back (`store/retention.rs`).
+    pub fn reclaims_room(self) -> bool {
+        match self {
+            Dialect::Sqlite => false,
+            Dialect::Postgres => true,
         }
     }
 
