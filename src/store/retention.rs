@@ -14,9 +14,8 @@
 //! freed pages back (`Dialect::reclaims_room` says which).
 
 use jiff::Timestamp;
-use serde_json::{Value, json};
 
-use super::sql::{Param, Sql, Transact, clock};
+use super::sql::{Dialect, Param, Sql, Transact, clock};
 use super::{Store, StoreError, cursors, from_micros, to_micros};
 
 /// The statuses whose events are over: nothing reads their payload again.
@@ -53,17 +52,18 @@ pub fn compact(
     cutoff: Timestamp,
     limit: usize,
 ) -> Result<Compacted, StoreError> {
-    if let Some(lock) = sql.dialect().transaction_lock() {
+    let dialect = sql.dialect();
+    if let Some(lock) = dialect.transaction_lock() {
         sql.query(lock, &[Param::from("hrsync compaction")], &mut |_| Ok(()))?;
     }
     let mark = cursors::cursor(sql, MARK)?;
     let (from_at, from_id) = mark.as_deref().and_then(parse_mark).unwrap_or((i64::MIN, 0));
     let chosen = sql.query_all(
         &format!(
-            "SELECT id, updated_at FROM events{} \
+            "SELECT updated_at, id FROM events{} \
              WHERE status IN {FINISHED} AND (updated_at, id) > (?1, ?2) AND updated_at < ?3 \
              ORDER BY updated_at, id LIMIT ?4",
-            sql.dialect().indexed_by(" INDEXED BY events_finished")
+            dialect.indexed_by(" INDEXED BY events_finished")
         ),
         &[
             Param::from(from_at),
@@ -71,108 +71,116 @@ pub fn compact(
             Param::from(to_micros(cutoff)),
             Param::from(limit as i64 + 1),
         ],
-        |row| Ok((row.int_of(0, "events.id")?, row.int_of(1, "events.updated_at")?)),
+        |row| Ok((row.int_of(0, "events.updated_at")?, row.int_of(1, "events.id")?)),
     )?;
     let more = chosen.len() > limit;
-    let chosen = &chosen[..chosen.len().min(limit)];
-    let Some(&(last_id, last_at)) = chosen.last() else {
+    let Some(&(last_at, last_id)) = chosen[..chosen.len().min(limit)].last() else {
         return Ok(Compacted::default());
     };
-    let slim = slim_payloads(sql, chosen.iter().map(|&(id, _)| id), now)?;
-    let (events, writes) = if sql.dialect().reclaims_room() {
-        slim_rows(sql, "events", "writes", &slim)?
+    let compacted = now.to_string();
+    let batch = Batch {
+        dialect,
+        params: [
+            Param::from(from_at),
+            Param::from(from_id),
+            Param::from(last_at),
+            Param::from(last_id),
+            Param::from(compacted.as_str()),
+        ],
+    };
+    let (events, writes) = if dialect.reclaims_room() {
+        batch.slim(sql, "events", "writes")?
     } else {
-        slim_rows_moved_out(sql, &slim)?
+        batch.slim_moved_out(sql)?
     };
     cursors::set_cursor(sql, MARK, &format!("{last_at}:{last_id}"))?;
     Ok(Compacted { events, writes, more })
 }
 
-/// The marker each event's payload shrinks to (the department kept), for those
-/// not compacted yet.
-fn slim_payloads(
-    sql: &dyn Sql,
-    ids: impl Iterator<Item = i64>,
-    now: Timestamp,
-) -> Result<Vec<(i64, String)>, StoreError> {
-    let mut payload = sql.prepare("SELECT payload FROM events WHERE id = ?1")?;
-    let compacted = now.to_string();
-    let mut slim = Vec::new();
-    for id in ids {
-        let Some(text) = payload.query_opt(&[Param::from(id)], |row| row.text_of(0, "events.payload"))?
-        else {
-            continue;
-        };
-        let kept: Value = serde_json::from_str(&text).map_err(|e| StoreError::Corrupt {
-            row: id,
-            column: "events.payload",
-            reason: e.to_string(),
-        })?;
-        if kept.get("compacted").is_some() {
-            continue;
+/// One transaction's events to compact: finished ones from after the mark (`?1`,
+/// `?2`) to the last chosen (`?3`, `?4`), not compacted yet; `?5` stamps them.
+struct Batch<'a> {
+    dialect: Dialect,
+    params: [Param<'a>; 5],
+}
+
+impl Batch<'_> {
+    /// The batch's rows of a table shaped as `events`.
+    fn rows(&self) -> String {
+        format!(
+            "status IN {FINISHED} AND (updated_at, id) > (?1, ?2) AND (updated_at, id) <= (?3, ?4) \
+             AND {} IS NULL",
+            self.dialect.json_at("payload", &["compacted"])
+        )
+    }
+
+    /// Shrinks the batch's payloads in `events` to the marker (the department kept,
+    /// the mapped payload gone) and empties the bodies of their writes in `writes`;
+    /// answers the events and writes changed.
+    fn slim(&self, sql: &dyn Sql, events: &str, writes: &str) -> Result<(u64, u64), StoreError> {
+        let rows = self.rows();
+        let changed_writes = sql.execute(
+            &format!(
+                "UPDATE {writes} SET before = '{{}}', after = '{{}}' \
+                 WHERE event_id IN (SELECT id FROM {events} WHERE {rows})"
+            ),
+            &self.params[..4],
+        )?;
+        let json = self.dialect;
+        let marker = json.json_object(&[
+            ("compacted", "CAST(?5 AS TEXT)"),
+            (
+                "fields",
+                &json.json_object(&[("department", &json.json_at("payload", &["fields", "department"]))]),
+            ),
+        ]);
+        let changed_events = sql.execute(
+            &format!("UPDATE {events} SET mapped = NULL, payload = {marker} WHERE {rows}"),
+            &self.params,
+        )?;
+        Ok((changed_events, changed_writes))
+    }
+
+    /// `slim` for SQLite, where shrinking a row in place leaves its page as big as
+    /// before: the rows are taken out, made slim and put back, so SQLite merges the
+    /// pages it empties and they can be given back. Writes and failures point at
+    /// their event: foreign keys are checked at the commit, when all are back.
+    fn slim_moved_out(&self, sql: &dyn Sql) -> Result<(u64, u64), StoreError> {
+        for statement in [
+            "PRAGMA defer_foreign_keys = ON",
+            "CREATE TEMP TABLE IF NOT EXISTS compact_events AS SELECT * FROM main.events WHERE 0",
+            "CREATE TEMP TABLE IF NOT EXISTS compact_writes AS SELECT * FROM main.writes WHERE 0",
+            "DELETE FROM temp.compact_events",
+            "DELETE FROM temp.compact_writes",
+        ] {
+            sql.execute(statement, &[])?;
         }
-        let department = kept.pointer("/fields/department").cloned().unwrap_or(Value::Null);
-        let marker = json!({ "compacted": compacted, "fields": { "department": department } });
-        slim.push((id, marker.to_string()));
+        sql.execute(
+            &format!(
+                "INSERT INTO temp.compact_events SELECT * FROM main.events{} WHERE {}",
+                self.dialect.indexed_by(" INDEXED BY events_finished"),
+                self.rows()
+            ),
+            &self.params[..4],
+        )?;
+        sql.execute(
+            "INSERT INTO temp.compact_writes SELECT * FROM main.writes \
+             WHERE event_id IN (SELECT id FROM temp.compact_events)",
+            &[],
+        )?;
+        let changed = self.slim(sql, "temp.compact_events", "temp.compact_writes")?;
+        for statement in [
+            "DELETE FROM main.writes WHERE id IN (SELECT id FROM temp.compact_writes)",
+            "DELETE FROM main.events WHERE id IN (SELECT id FROM temp.compact_events)",
+            "INSERT INTO main.events SELECT * FROM temp.compact_events",
+            "INSERT INTO main.writes SELECT * FROM temp.compact_writes",
+            "DELETE FROM temp.compact_events",
+            "DELETE FROM temp.compact_writes",
+        ] {
+            sql.execute(statement, &[])?;
+        }
+        Ok(changed)
     }
-    Ok(slim)
-}
-
-/// Puts the slim payloads in `events` (the mapped payload goes) and empties the
-/// bodies of their writes in `writes`; answers the events and writes changed.
-fn slim_rows(
-    sql: &dyn Sql,
-    events: &str,
-    writes: &str,
-    slim: &[(i64, String)],
-) -> Result<(u64, u64), StoreError> {
-    let mut event = sql.prepare(&format!(
-        "UPDATE {events} SET mapped = NULL, payload = ?2 WHERE id = ?1"
-    ))?;
-    let mut write = sql.prepare(&format!(
-        "UPDATE {writes} SET before = '{{}}', after = '{{}}' WHERE event_id = ?1"
-    ))?;
-    let (mut changed_events, mut changed_writes) = (0, 0);
-    for (id, payload) in slim {
-        changed_events += event.execute(&[Param::from(*id), Param::from(payload.as_str())])?;
-        changed_writes += write.execute(&[Param::from(*id)])?;
-    }
-    Ok((changed_events, changed_writes))
-}
-
-/// `slim_rows` for SQLite, where shrinking a row in place leaves its page as big
-/// as before: each row is taken out, made slim and put back, so SQLite merges the
-/// pages it empties and they can be given back. Writes and failures point at their
-/// event: foreign keys are checked at the commit, when all are back.
-fn slim_rows_moved_out(sql: &dyn Sql, slim: &[(i64, String)]) -> Result<(u64, u64), StoreError> {
-    for statement in [
-        "PRAGMA defer_foreign_keys = ON",
-        "CREATE TEMP TABLE IF NOT EXISTS compact_events AS SELECT * FROM main.events WHERE 0",
-        "CREATE TEMP TABLE IF NOT EXISTS compact_writes AS SELECT * FROM main.writes WHERE 0",
-        "DELETE FROM temp.compact_events",
-        "DELETE FROM temp.compact_writes",
-    ] {
-        sql.execute(statement, &[])?;
-    }
-    let mut event = sql.prepare("INSERT INTO temp.compact_events SELECT * FROM main.events WHERE id = ?1")?;
-    let mut writes =
-        sql.prepare("INSERT INTO temp.compact_writes SELECT * FROM main.writes WHERE event_id = ?1")?;
-    for (id, _) in slim {
-        event.execute(&[Param::from(*id)])?;
-        writes.execute(&[Param::from(*id)])?;
-    }
-    let changed = slim_rows(sql, "temp.compact_events", "temp.compact_writes", slim)?;
-    for statement in [
-        "DELETE FROM main.writes WHERE id IN (SELECT id FROM temp.compact_writes)",
-        "DELETE FROM main.events WHERE id IN (SELECT id FROM temp.compact_events)",
-        "INSERT INTO main.events SELECT * FROM temp.compact_events",
-        "INSERT INTO main.writes SELECT * FROM temp.compact_writes",
-        "DELETE FROM temp.compact_events",
-        "DELETE FROM temp.compact_writes",
-    ] {
-        sql.execute(statement, &[])?;
-    }
-    Ok(changed)
 }
 
 /// Where compaction has got to: the finish time of the last event it compacted.

@@ -261,6 +261,28 @@ impl Dialect {
         }
     }
 
+    /// The JSON at `path` (keys, outermost first) inside the text column `column`,
+    /// null where there is none: to test with `IS NULL` or to put in `json_object`.
+    pub fn json_at(self, column: &str, path: &[&str]) -> String {
+        match self {
+            Dialect::Sqlite => format!("json_extract({column}, '$.{}')", path.join(".")),
+            Dialect::Postgres => format!("({column}::jsonb #> '{{{}}}')", path.join(",")),
+        }
+    }
+
+    /// A JSON object of `(key, value)` pairs, each value an SQL expression: text
+    /// becomes a JSON string, `json_at` and `json_object` stay JSON. It may be
+    /// stored in a text column as it is.
+    pub fn json_object(self, pairs: &[(&str, &str)]) -> String {
+        let pairs: Vec<String> = (pairs.iter())
+            .map(|(key, value)| format!("'{key}', {value}"))
+            .collect();
+        match self {
+            Dialect::Sqlite => format!("json_object({})", pairs.join(", ")),
+            Dialect::Postgres => format!("jsonb_build_object({})", pairs.join(", ")),
+        }
+    }
+
     /// Whether the database takes back by itself the room rows leave when an
     /// `UPDATE` shrinks them or a `DELETE` removes them: PostgreSQL's autovacuum
     /// does. SQLite leaves a shrunk row's page as big, and keeps freed pages in the
