@@ -272,7 +272,8 @@ impl Dialect {
 
     /// A JSON object of `(key, value)` pairs, each value an SQL expression: text
     /// becomes a JSON string, `json_at` and `json_object` stay JSON. It may be
-    /// stored in a text column as it is.
+    /// stored in a text column as it is. Keys and paths are the code's own names,
+    /// put in quotes as they are.
     pub fn json_object(self, pairs: &[(&str, &str)]) -> String {
         let pairs: Vec<String> = (pairs.iter())
             .map(|(key, value)| format!("'{key}', {value}"))
@@ -335,6 +336,24 @@ mod tests {
             "SELECT a FROM t WHERE b = $1 AND c = '?2' AND \"d?\" = $12"
         );
         assert_eq!(Dialect::Sqlite.translate(sql), sql);
+    }
+
+    #[test]
+    fn json_is_spelled_for_each_database() {
+        let department = |dialect: Dialect| {
+            dialect.json_object(&[(
+                "department",
+                &dialect.json_at("payload", &["fields", "department"]),
+            )])
+        };
+        assert_eq!(
+            department(Dialect::Sqlite),
+            "json_object('department', json_extract(payload, '$.fields.department'))"
+        );
+        assert_eq!(
+            department(Dialect::Postgres),
+            "jsonb_build_object('department', (payload::jsonb #> '{fields,department}'))"
+        );
     }
 
     #[test]
