@@ -9,7 +9,7 @@ use jiff::{SignedDuration, Timestamp};
 use tokio_util::sync::CancellationToken;
 
 use super::supervise::RepeatedWarning;
-use crate::store::{Compacted, Store, StoreError};
+use crate::store::{Compacted, Retention, Store, StoreError};
 
 /// Events compacted per transaction.
 const BATCH: usize = 500;
@@ -21,9 +21,9 @@ pub fn every(keep: Duration) -> Duration {
     (keep / 4).clamp(Duration::from_secs(1), Duration::from_secs(3_600))
 }
 
-/// Compacts everything finished before `now - keep`, then gives free pages back.
-/// Returns the totals.
-pub fn compact_now(store: &Store, keep: Duration) -> Result<Compacted, StoreError> {
+/// Compacts everything finished before `now - keep`, then gives free pages back
+/// (on SQLite; PostgreSQL's autovacuum takes them). Returns the totals.
+pub fn compact_now(store: &impl Retention, keep: Duration) -> Result<Compacted, StoreError> {
     let keep = SignedDuration::try_from(keep).unwrap_or(SignedDuration::MAX);
     let cutoff = Timestamp::now().checked_sub(keep).unwrap_or(Timestamp::MIN);
     let mut total = Compacted::default();

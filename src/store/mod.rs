@@ -3,7 +3,8 @@
 //! it decides nothing. Table by table it moves onto `sql::Sql`, which runs on
 //! SQLite and on PostgreSQL (`PgStore`): leases, engines, cursors, control, the
 //! journal (events, writes, failures, counters), the audit log, enrolments and
-//! manager waits, people and duplicate groups, and credentials so far.
+//! manager waits, people and duplicate groups, credentials, shadow mode, the
+//! parallel run, applied records and retention so far.
 //!
 //! Every call is blocking and short (one small transaction or one page of rows). From
 //! async code call it directly for single events and pages; use `spawn_blocking` for
@@ -51,6 +52,7 @@ use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
 use crate::model::{EventId, EventStatus};
 
+pub use applied::AppliedRecords;
 pub use audit::{AuditBreak, AuditFilter, AuditLog, AuditReport, AuditTx, GENESIS_HASH, KeyUse};
 pub use audit_key::{AuditCheckpoint, AuditKey, AuditKeyError, AuditSeal, MIN_AUDIT_KEY_BYTES};
 pub use console_queries::HeldCounts;
@@ -67,11 +69,11 @@ pub use journal::{Appended, Journal, JournalTx, ReadyHead, StoreTx};
 pub use lease::{Lease, LeaseHolder, Leases};
 pub use lock::{EngineLock, LockError, host_name};
 pub use page::Toward;
-pub use parallel::ParallelDay;
+pub use parallel::{ParallelDay, ParallelRun};
 pub use queries::{EventDetail, EventFilter, EventSummary, StoreCounts};
 pub use reconcile::{DriftItem, Finding, Flag, ReconcileRun};
-pub use retention::Compacted;
-pub use shadow::{LeftShadow, ShadowMode};
+pub use retention::{Compacted, Retention};
+pub use shadow::{LeftShadow, Shadow, ShadowMode};
 pub use sql::Transact;
 pub use sql::postgres::PgStore;
 pub use watch::ChangeWatch;

@@ -1,11 +1,12 @@
 //! The parallel run as the store keeps it: each day's comparison with the legacy
 //! process, and the operators' explanations. The engine (`engine::parallel`)
-//! decides what they mean for the streak.
+//! decides what they mean for the streak. Written once over `Sql`, so the same
+//! statements run on SQLite and PostgreSQL.
 
 use jiff::Timestamp;
 use jiff::civil::Date;
-use rusqlite::params;
 
+use super::sql::{Param, Row, Sql, Transact, clock};
 use super::{Store, StoreError, StoreTx, from_micros, to_micros};
 use crate::model::parallel::{Difference, Explanation};
 
@@ -25,71 +26,159 @@ pub struct ParallelDay {
     pub differences: Vec<Difference>,
 }
 
-fn bad(what: impl std::fmt::Display) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, what.to_string().into())
+/// A column of `parallel_days` that holds a count.
+fn count(row: &dyn Row, column: usize, name: &'static str) -> Result<u64, StoreError> {
+    Ok(row.int_of(column, name)? as u64)
 }
 
-fn days(conn: &rusqlite::Connection) -> Result<Vec<ParallelDay>, StoreError> {
-    let mut statement = conn.prepare_cached(
+fn corrupt(column: &'static str, reason: String) -> StoreError {
+    StoreError::Corrupt {
+        row: 0,
+        column,
+        reason,
+    }
+}
+
+fn day_of(row: &dyn Row) -> Result<ParallelDay, StoreError> {
+    let day = row.text_of(0, "parallel_days.day")?;
+    let differences = row.text_of(8, "parallel_days.differences")?;
+    Ok(ParallelDay {
+        day: day
+            .parse()
+            .map_err(|e: jiff::Error| corrupt("parallel_days.day", format!("{day:?}: {e}")))?,
+        file: row.text_of(1, "parallel_days.file")?,
+        compared_at: from_micros(row.int_of(2, "parallel_days.compared_at")?),
+        shadow: row.int_of(3, "parallel_days.shadow")? != 0,
+        legacy_learners: count(row, 4, "parallel_days.legacy_learners")?,
+        hrsync_learners: count(row, 5, "parallel_days.hrsync_learners")?,
+        matching: count(row, 6, "parallel_days.matching")?,
+        legacy_without_id: count(row, 7, "parallel_days.legacy_without_id")?,
+        differences: serde_json::from_str(&differences)
+            .map_err(|e| corrupt("parallel_days.differences", e.to_string()))?,
+    })
+}
+
+/// Every compared day, oldest first.
+pub fn parallel_days(sql: &dyn Sql) -> Result<Vec<ParallelDay>, StoreError> {
+    sql.query_all(
         "SELECT day, file, compared_at, shadow, legacy_learners, hrsync_learners, matching, \
          legacy_without_id, differences FROM parallel_days ORDER BY day",
-    )?;
-    let rows = statement.query_map([], |r| {
-        Ok(ParallelDay {
-            day: r.get::<_, String>(0)?.parse().map_err(bad)?,
-            file: r.get(1)?,
-            compared_at: from_micros(r.get(2)?),
-            shadow: r.get(3)?,
-            legacy_learners: r.get::<_, i64>(4)? as u64,
-            hrsync_learners: r.get::<_, i64>(5)? as u64,
-            matching: r.get::<_, i64>(6)? as u64,
-            legacy_without_id: r.get::<_, i64>(7)? as u64,
-            differences: serde_json::from_str(&r.get::<_, String>(8)?).map_err(bad)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        &[],
+        day_of,
+    )
 }
 
-fn explanations(conn: &rusqlite::Connection) -> Result<Vec<Explanation>, StoreError> {
-    let mut statement = conn.prepare_cached(
+/// Every explanation, oldest first.
+pub fn parallel_explanations(sql: &dyn Sql) -> Result<Vec<Explanation>, StoreError> {
+    sql.query_all(
         "SELECT employee_id, field, legacy, hrsync, reason, by, at FROM parallel_explanations ORDER BY id",
-    )?;
-    let rows = statement.query_map([], |r| {
-        Ok(Explanation {
-            employee_id: r.get(0)?,
-            field: r.get(1)?,
-            legacy: r.get(2)?,
-            hrsync: r.get(3)?,
-            reason: r.get(4)?,
-            by: r.get(5)?,
-            at: from_micros(r.get(6)?).to_string(),
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+        &[],
+        |row| {
+            Ok(Explanation {
+                employee_id: row.text_of(0, "parallel_explanations.employee_id")?,
+                field: row.text_of(1, "parallel_explanations.field")?,
+                legacy: row.text(2)?,
+                hrsync: row.text(3)?,
+                reason: row.text_of(4, "parallel_explanations.reason")?,
+                by: row.text_of(5, "parallel_explanations.by")?,
+                at: from_micros(row.int_of(6, "parallel_explanations.at")?).to_string(),
+            })
+        },
+    )
 }
+
+/// Keeps one day's comparison, replacing an earlier one of the same day (made by
+/// any engine).
+pub fn record_parallel_day(sql: &dyn Sql, day: &ParallelDay) -> Result<(), StoreError> {
+    let differences = serde_json::to_string(&day.differences).expect("differences serialise");
+    let date = day.day.to_string();
+    sql.execute(
+        "INSERT INTO parallel_days (day, file, compared_at, shadow, legacy_learners, \
+         hrsync_learners, matching, legacy_without_id, differences) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+         ON CONFLICT (day) DO UPDATE SET file = excluded.file, compared_at = excluded.compared_at, \
+         shadow = excluded.shadow, legacy_learners = excluded.legacy_learners, \
+         hrsync_learners = excluded.hrsync_learners, matching = excluded.matching, \
+         legacy_without_id = excluded.legacy_without_id, differences = excluded.differences",
+        &[
+            Param::from(date.as_str()),
+            Param::from(day.file.as_str()),
+            Param::from(to_micros(day.compared_at)),
+            Param::from(i64::from(day.shadow)),
+            Param::from(day.legacy_learners as i64),
+            Param::from(day.hrsync_learners as i64),
+            Param::from(day.matching as i64),
+            Param::from(day.legacy_without_id as i64),
+            Param::from(differences.as_str()),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Keeps an operator's explanation of one difference, stamped `at`.
+pub fn add_parallel_explanation(
+    sql: &dyn Sql,
+    at: Timestamp,
+    difference: &Difference,
+    reason: &str,
+    by: &str,
+) -> Result<Explanation, StoreError> {
+    sql.execute(
+        "INSERT INTO parallel_explanations (employee_id, field, legacy, hrsync, reason, by, at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        &[
+            Param::from(difference.employee_id.as_str()),
+            Param::from(difference.field.as_str()),
+            Param::from(difference.legacy.as_deref()),
+            Param::from(difference.hrsync.as_deref()),
+            Param::from(reason),
+            Param::from(by),
+            Param::from(to_micros(at)),
+        ],
+    )?;
+    Ok(Explanation {
+        employee_id: difference.employee_id.clone(),
+        field: difference.field.clone(),
+        legacy: difference.legacy.clone(),
+        hrsync: difference.hrsync.clone(),
+        reason: reason.to_string(),
+        by: by.to_string(),
+        at: at.to_string(),
+    })
+}
+
+/// The parallel run's calls on any store, SQLite or PostgreSQL, each one
+/// transaction; an explanation is stamped by the database's clock. Inside a wider
+/// SQLite transaction, `StoreTx` offers the writes under the same names.
+pub trait ParallelRun: Transact {
+    fn record_parallel_day(&self, day: &ParallelDay) -> Result<(), StoreError> {
+        self.write(|sql| record_parallel_day(sql, day))
+    }
+
+    fn add_parallel_explanation(
+        &self,
+        difference: &Difference,
+        reason: &str,
+        by: &str,
+    ) -> Result<Explanation, StoreError> {
+        self.write(|sql| add_parallel_explanation(sql, from_micros(clock(sql)?), difference, reason, by))
+    }
+
+    fn parallel_days(&self) -> Result<Vec<ParallelDay>, StoreError> {
+        self.read(parallel_days)
+    }
+
+    fn parallel_explanations(&self) -> Result<Vec<Explanation>, StoreError> {
+        self.read(parallel_explanations)
+    }
+}
+
+impl<T: Transact> ParallelRun for T {}
 
 impl StoreTx<'_> {
     /// Keeps one day's comparison, replacing an earlier one of the same day.
     pub fn record_parallel_day(&self, day: &ParallelDay) -> Result<(), StoreError> {
-        let differences = serde_json::to_string(&day.differences).expect("differences serialise");
-        self.conn
-            .prepare_cached(
-                "INSERT OR REPLACE INTO parallel_days (day, file, compared_at, shadow, legacy_learners, \
-                 hrsync_learners, matching, legacy_without_id, differences) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?
-            .execute(params![
-                day.day.to_string(),
-                day.file,
-                to_micros(day.compared_at),
-                day.shadow,
-                day.legacy_learners as i64,
-                day.hrsync_learners as i64,
-                day.matching as i64,
-                day.legacy_without_id as i64,
-                differences,
-            ])?;
-        Ok(())
+        record_parallel_day(&self.sql(), day)
     }
 
     /// Keeps an operator's explanation of one difference, stamped now.
@@ -99,48 +188,24 @@ impl StoreTx<'_> {
         reason: &str,
         by: &str,
     ) -> Result<Explanation, StoreError> {
-        let at = self.now();
-        self.conn
-            .prepare_cached(
-                "INSERT INTO parallel_explanations (employee_id, field, legacy, hrsync, reason, by, at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?
-            .execute(params![
-                difference.employee_id,
-                difference.field,
-                difference.legacy,
-                difference.hrsync,
-                reason,
-                by,
-                to_micros(at),
-            ])?;
-        Ok(Explanation {
-            employee_id: difference.employee_id.clone(),
-            field: difference.field.clone(),
-            legacy: difference.legacy.clone(),
-            hrsync: difference.hrsync.clone(),
-            reason: reason.to_string(),
-            by: by.to_string(),
-            at: at.to_string(),
-        })
+        add_parallel_explanation(&self.sql(), self.now(), difference, reason, by)
     }
 
     pub fn parallel_days(&self) -> Result<Vec<ParallelDay>, StoreError> {
-        days(self.conn)
+        parallel_days(&self.sql())
     }
 }
 
+/// The reads on SQLite's `Store` without importing `ParallelRun`, as callers had them.
 impl Store {
     /// Every compared day, oldest first.
     pub fn parallel_days(&self) -> Result<Vec<ParallelDay>, StoreError> {
-        let conn = self.reader()?;
-        days(&conn)
+        ParallelRun::parallel_days(self)
     }
 
     /// Every explanation, oldest first.
     pub fn parallel_explanations(&self) -> Result<Vec<Explanation>, StoreError> {
-        let conn = self.reader()?;
-        explanations(&conn)
+        ParallelRun::parallel_explanations(self)
     }
 }
 

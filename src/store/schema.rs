@@ -671,9 +671,52 @@ CREATE TABLE IF NOT EXISTS duplicate_members (
 CREATE INDEX IF NOT EXISTS duplicate_members_employee ON duplicate_members (employee_id);
 "#;
 
+/// Shadow mode, the parallel run and the applied records on PostgreSQL
+/// (`store/shadow.rs`, `store/parallel.rs`, `store/applied.rs`), as SQLite's,
+/// with an identity for the explanations' ids. Retention needs no table of its
+/// own: it walks `events_finished` (JOURNAL) and keeps its mark in `cursors`.
+const ADOPTION: &str = r#"
+CREATE TABLE IF NOT EXISTS applied_records (
+    employee_id TEXT PRIMARY KEY,
+    record_at   BIGINT NOT NULL,
+    digest      TEXT NOT NULL,
+    event_id    BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS shadow_mode (
+    id          BIGINT PRIMARY KEY CHECK (id = 1),
+    entered_at  BIGINT NOT NULL,
+    left_at     BIGINT,
+    left_by     TEXT,
+    left_reason TEXT
+);
+CREATE TABLE IF NOT EXISTS parallel_days (
+    day               TEXT PRIMARY KEY,
+    file              TEXT NOT NULL,
+    compared_at       BIGINT NOT NULL,
+    shadow            BIGINT NOT NULL,
+    legacy_learners   BIGINT NOT NULL,
+    hrsync_learners   BIGINT NOT NULL,
+    matching          BIGINT NOT NULL,
+    legacy_without_id BIGINT NOT NULL,
+    differences       TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS parallel_explanations (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    employee_id TEXT NOT NULL,
+    field       TEXT NOT NULL,
+    legacy      TEXT,
+    hrsync      TEXT,
+    reason      TEXT NOT NULL,
+    by          TEXT NOT NULL,
+    at          BIGINT NOT NULL
+);
+"#;
+
 /// PostgreSQL's steps, in order; a database is at version N after step N. Tables
 /// join as their store functions move onto `Sql` (docs/architecture.md).
-const POSTGRES_MIGRATIONS: &[&str] = &[LEASES, ENGINES, CURSORS, CONTROL, JOURNAL, AUDIT, PEOPLE];
+const POSTGRES_MIGRATIONS: &[&str] = &[
+    LEASES, ENGINES, CURSORS, CONTROL, JOURNAL, AUDIT, PEOPLE, ADOPTION,
+];
 
 /// Brings a PostgreSQL database's schema up to date, in one transaction. A lock
 /// held to the commit makes engines that start together migrate once (an advisory

@@ -67,6 +67,26 @@ pub trait Row {
     fn bytes(&self, column: usize) -> Result<Option<Bytes>, StoreError>;
 }
 
+impl dyn Row + '_ {
+    /// A cell of a `NOT NULL` column; null is a damaged row, said with `column`'s name.
+    pub fn int_of(&self, column: usize, name: &'static str) -> Result<i64, StoreError> {
+        self.int(column)?.ok_or_else(|| null_cell(name))
+    }
+
+    /// See `int_of`.
+    pub fn text_of(&self, column: usize, name: &'static str) -> Result<String, StoreError> {
+        self.text(column)?.ok_or_else(|| null_cell(name))
+    }
+}
+
+fn null_cell(column: &'static str) -> StoreError {
+    StoreError::Corrupt {
+        row: 0,
+        column,
+        reason: "null in a NOT NULL column".into(),
+    }
+}
+
 /// A connection inside one transaction, on either backend. Statements are
 /// written once, in SQLite's spelling with numbered parameters (`?1`); the
 /// backend rewrites what its database spells differently (`Dialect::translate`).
@@ -259,6 +279,40 @@ impl Dialect {
         }
     }
 
+    /// The JSON at `path` (keys, outermost first) inside the text column `column`,
+    /// null where there is none: to test with `IS NULL` or to put in `json_object`.
+    pub fn json_at(self, column: &str, path: &[&str]) -> String {
+        match self {
+            Dialect::Sqlite => format!("json_extract({column}, '$.{}')", path.join(".")),
+            Dialect::Postgres => format!("({column}::jsonb #> '{{{}}}')", path.join(",")),
+        }
+    }
+
+    /// A JSON object of `(key, value)` pairs, each value an SQL expression: text
+    /// becomes a JSON string, `json_at` and `json_object` stay JSON. It may be
+    /// stored in a text column as it is. Keys and paths are the code's own names,
+    /// put in quotes as they are.
+    pub fn json_object(self, pairs: &[(&str, &str)]) -> String {
+        let pairs: Vec<String> = (pairs.iter())
+            .map(|(key, value)| format!("'{key}', {value}"))
+            .collect();
+        match self {
+            Dialect::Sqlite => format!("json_object({})", pairs.join(", ")),
+            Dialect::Postgres => format!("jsonb_build_object({})", pairs.join(", ")),
+        }
+    }
+
+    /// Whether the database takes back by itself the room rows leave when an
+    /// `UPDATE` shrinks them or a `DELETE` removes them: PostgreSQL's autovacuum
+    /// does. SQLite leaves a shrunk row's page as big, and keeps freed pages in the
+    /// file until `PRAGMA incremental_vacuum` gives them back (`store/retention.rs`).
+    pub fn reclaims_room(self) -> bool {
+        match self {
+            Dialect::Sqlite => false,
+            Dialect::Postgres => true,
+        }
+    }
+
     /// A statement in SQLite's spelling, spelled for this database: PostgreSQL
     /// numbers its parameters `$1`, not `?1`. Quoted text, identifiers and `--`
     /// comments are left alone.
@@ -300,6 +354,24 @@ mod tests {
             "SELECT a FROM t WHERE b = $1 AND c = '?2' AND \"d?\" = $12"
         );
         assert_eq!(Dialect::Sqlite.translate(sql), sql);
+    }
+
+    #[test]
+    fn json_is_spelled_for_each_database() {
+        let department = |dialect: Dialect| {
+            dialect.json_object(&[(
+                "department",
+                &dialect.json_at("payload", &["fields", "department"]),
+            )])
+        };
+        assert_eq!(
+            department(Dialect::Sqlite),
+            "json_object('department', json_extract(payload, '$.fields.department'))"
+        );
+        assert_eq!(
+            department(Dialect::Postgres),
+            "jsonb_build_object('department', (payload::jsonb #> '{fields,department}'))"
+        );
     }
 
     #[test]
