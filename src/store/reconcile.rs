@@ -1,15 +1,18 @@
 //! Reconciliation runs and their items, the accepted differences that are not
-//! reported again, and the HRIS admin's queue of flags.
+//! reported again, and the HRIS admin's queue of flags. Written once over `Sql`,
+//! so the same statements run on SQLite and PostgreSQL: any store through the
+//! `ReconcileRuns` trait (each call one transaction, by the database's clock),
+//! SQLite's `StoreTx` and `Store` under the names callers had.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use jiff::Timestamp;
-use rusqlite::{OptionalExtension, Row, params};
 use serde::Serialize;
 use serde_json::Value;
 
 use super::page::containing;
+use super::sql::{Param, Row, Sql, Transact, clock};
 use super::{Store, StoreError, StoreTx, from_micros, to_micros};
 use crate::model::{DriftCategory, DriftState, RunOutcome};
 
@@ -89,42 +92,55 @@ pub struct Flag {
 
 const RUN_COLUMNS: &str = "id, trigger, started_at, finished_at, outcome, error, employees, learners, \
                            completions, accepted, counts";
-/// A run's items (?1) in a category (?2, all when NULL) containing a text (?3, a LIKE pattern).
-const ITEMS_MATCHING: &str = "run_id = ?1 AND (?2 IS NULL OR category = ?2) AND (?3 IS NULL \
-    OR employee_id LIKE ?3 ESCAPE '\\' OR learner_id LIKE ?3 ESCAPE '\\' OR field LIKE ?3 ESCAPE '\\' \
-    OR hris_value LIKE ?3 ESCAPE '\\' OR lms_value LIKE ?3 ESCAPE '\\')";
 
 const ITEM_COLUMNS: &str =
     "id, run_id, category, employee_id, learner_id, field, hris_value, lms_value, state, note, detail";
 
-fn run_from_row(row: &Row<'_>) -> Result<ReconcileRun, StoreError> {
-    let id: i64 = row.get(0)?;
-    let outcome: String = row.get(4)?;
-    let counts: String = row.get(10)?;
+/// A run's items (?1) in a category (?2, all when NULL) containing a text (?3, a
+/// LIKE pattern, in any case as SQLite's `LIKE` matches). The casts say the
+/// parameters' type where PostgreSQL would not work it out from `IS NULL`.
+fn items_matching(sql: &dyn Sql) -> String {
+    let like = sql.dialect().like_any_case();
+    format!(
+        "run_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR category = ?2) AND (CAST(?3 AS TEXT) IS NULL \
+         OR employee_id {like} ?3 ESCAPE '\\' OR learner_id {like} ?3 ESCAPE '\\' \
+         OR field {like} ?3 ESCAPE '\\' OR hris_value {like} ?3 ESCAPE '\\' \
+         OR lms_value {like} ?3 ESCAPE '\\')"
+    )
+}
+
+fn count(row: &dyn Row, column: usize) -> Result<u64, StoreError> {
+    Ok(row.int(column)?.unwrap_or_default().max(0) as u64)
+}
+
+fn run_from_row(row: &dyn Row) -> Result<ReconcileRun, StoreError> {
+    let id = row.int(0)?.unwrap_or_default();
+    let outcome = row.text(4)?.unwrap_or_default();
+    let counts = row.text(10)?.unwrap_or_default();
     Ok(ReconcileRun {
         id,
-        trigger: row.get(1)?,
-        started_at: from_micros(row.get(2)?),
-        finished_at: row.get::<_, Option<i64>>(3)?.map(from_micros),
+        trigger: row.text(1)?.unwrap_or_default(),
+        started_at: from_micros(row.int(2)?.unwrap_or_default()),
+        finished_at: row.int(3)?.map(from_micros),
         outcome: RunOutcome::parse(&outcome).ok_or_else(|| StoreError::Corrupt {
             row: id,
             column: "outcome",
             reason: format!("unknown value {outcome:?}"),
         })?,
-        error: row.get(5)?,
-        employees: row.get::<_, i64>(6)? as u64,
-        learners: row.get::<_, i64>(7)? as u64,
-        completions: row.get::<_, i64>(8)? as u64,
-        accepted: row.get::<_, i64>(9)? as u64,
+        error: row.text(5)?,
+        employees: count(row, 6)?,
+        learners: count(row, 7)?,
+        completions: count(row, 8)?,
+        accepted: count(row, 9)?,
         counts: serde_json::from_str(&counts).unwrap_or_default(),
     })
 }
 
-fn item_from_row(row: &Row<'_>) -> Result<DriftItem, StoreError> {
-    let id: i64 = row.get(0)?;
-    let category: String = row.get(2)?;
-    let state: String = row.get(8)?;
-    let detail: String = row.get(10)?;
+fn item_from_row(row: &dyn Row) -> Result<DriftItem, StoreError> {
+    let id = row.int(0)?.unwrap_or_default();
+    let category = row.text(2)?.unwrap_or_default();
+    let state = row.text(8)?.unwrap_or_default();
+    let detail = row.text(10)?.unwrap_or_default();
     let corrupt = |column, value: &str| StoreError::Corrupt {
         row: id,
         column,
@@ -132,126 +148,496 @@ fn item_from_row(row: &Row<'_>) -> Result<DriftItem, StoreError> {
     };
     Ok(DriftItem {
         id,
-        run_id: row.get(1)?,
+        run_id: row.int(1)?.unwrap_or_default(),
         category: DriftCategory::parse(&category).ok_or_else(|| corrupt("category", &category))?,
-        employee_id: row.get(3)?,
-        learner_id: row.get(4)?,
-        field: row.get(5)?,
-        hris_value: row.get(6)?,
-        lms_value: row.get(7)?,
+        employee_id: row.text(3)?.unwrap_or_default(),
+        learner_id: row.text(4)?,
+        field: row.text(5)?.unwrap_or_default(),
+        hris_value: row.text(6)?,
+        lms_value: row.text(7)?,
         state: DriftState::parse(&state).ok_or_else(|| corrupt("state", &state))?,
-        note: row.get(9)?,
+        note: row.text(9)?,
         detail: serde_json::from_str(&detail).unwrap_or(Value::Null),
     })
 }
 
+fn flag_from_row(row: &dyn Row) -> Result<Flag, StoreError> {
+    let detail = row.text(7)?.unwrap_or_default();
+    Ok(Flag {
+        id: row.int(0)?.unwrap_or_default(),
+        at: from_micros(row.int(1)?.unwrap_or_default()),
+        actor: row.text(2)?.unwrap_or_default(),
+        kind: row.text(3)?.unwrap_or_default(),
+        employee_id: row.text(4)?,
+        subject: row.text(5)?.unwrap_or_default(),
+        note: row.text(6)?.unwrap_or_default(),
+        detail: serde_json::from_str(&detail).unwrap_or(Value::Null),
+    })
+}
+
+/// Starts a run unless another is under way (its heartbeat younger than
+/// `stale_after`): then returns that one instead. One run at a time across
+/// processes and engines (the engine's schedule, `hrsync reconcile`, the
+/// console): on PostgreSQL the transaction holds a lock by name first, so two
+/// engines asking at once take turns and the second finds the first's run.
+pub fn begin_run(
+    sql: &dyn Sql,
+    now: Timestamp,
+    trigger: &str,
+    stale_after: Duration,
+) -> Result<Result<i64, ReconcileRun>, StoreError> {
+    if let Some(lock) = sql.dialect().transaction_lock() {
+        sql.query(lock, &[Param::from("hrsync reconcile run")], &mut |_| Ok(()))?;
+    }
+    let now = to_micros(now);
+    let stale = now - stale_after.as_micros() as i64;
+    let running = sql.query_all(
+        &format!("SELECT {RUN_COLUMNS}, beat_at FROM reconcile_runs WHERE outcome = 'running' ORDER BY id"),
+        &[],
+        |row| Ok((run_from_row(row)?, row.int(11)?.unwrap_or_default())),
+    )?;
+    for (run, beat) in running {
+        if beat >= stale {
+            return Ok(Err(run));
+        }
+        // Its process stopped mid-run: it will never finish.
+        sql.execute(
+            "UPDATE reconcile_runs SET outcome = 'failed', finished_at = ?2, \
+             error = 'stopped before it finished (the process ended)' WHERE id = ?1",
+            &[Param::from(run.id), Param::from(now)],
+        )?;
+    }
+    let id = sql.query_opt(
+        "INSERT INTO reconcile_runs (trigger, started_at, beat_at, outcome) VALUES (?1, ?2, ?2, 'running') \
+         RETURNING id",
+        &[Param::from(trigger), Param::from(now)],
+        |row| row.int(0),
+    )?;
+    Ok(Ok(id.flatten().unwrap_or_default()))
+}
+
+/// The run is still alive (long pulls call this between steps).
+pub fn beat_run(sql: &dyn Sql, now: Timestamp, id: i64) -> Result<(), StoreError> {
+    sql.execute(
+        "UPDATE reconcile_runs SET beat_at = ?2 WHERE id = ?1",
+        &[Param::from(id), Param::from(to_micros(now))],
+    )?;
+    Ok(())
+}
+
+/// The run could not finish: it says why and reports nothing as drift.
+pub fn fail_run(sql: &dyn Sql, now: Timestamp, id: i64, error: &str) -> Result<ReconcileRun, StoreError> {
+    sql.execute(
+        "UPDATE reconcile_runs SET outcome = 'failed', finished_at = ?2, error = ?3 WHERE id = ?1",
+        &[Param::from(id), Param::from(to_micros(now)), Param::from(error)],
+    )?;
+    written_run(sql, id)
+}
+
+/// Stores a finished run's findings, leaving out those accepted with the same
+/// values (and not expired); returns the run with its counts.
+pub fn finish_run(
+    sql: &dyn Sql,
+    now: Timestamp,
+    id: i64,
+    totals: (u64, u64, u64),
+    findings: &[Finding],
+) -> Result<ReconcileRun, StoreError> {
+    let now = to_micros(now);
+    let mut counts: BTreeMap<String, u64> = DriftCategory::ALL
+        .iter()
+        .map(|c| (c.as_str().to_string(), 0))
+        .collect();
+    let mut accepted = 0u64;
+    let mut is_accepted = sql.prepare(
+        "SELECT 1 FROM drift_accepted WHERE category = ?1 AND employee_id = ?2 AND field = ?3 \
+         AND hris_value IS NOT DISTINCT FROM ?4 AND lms_value IS NOT DISTINCT FROM ?5 \
+         AND (expires_at IS NULL OR expires_at > ?6)",
+    )?;
+    let mut insert = sql.prepare(
+        "INSERT INTO drift_items (run_id, category, employee_id, learner_id, field, hris_value, lms_value, detail) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    for f in findings {
+        let category = f.category.as_str();
+        let known = is_accepted.query_opt(
+            &[
+                Param::from(category),
+                Param::from(f.employee_id.as_str()),
+                Param::from(f.field.as_str()),
+                Param::from(f.hris_value.as_deref()),
+                Param::from(f.lms_value.as_deref()),
+                Param::from(now),
+            ],
+            |_| Ok(()),
+        )?;
+        if known.is_some() {
+            accepted += 1;
+            continue;
+        }
+        let detail = f.detail.to_string();
+        insert.execute(&[
+            Param::from(id),
+            Param::from(category),
+            Param::from(f.employee_id.as_str()),
+            Param::from(f.learner_id.as_deref()),
+            Param::from(f.field.as_str()),
+            Param::from(f.hris_value.as_deref()),
+            Param::from(f.lms_value.as_deref()),
+            Param::from(detail.as_str()),
+        ])?;
+        *counts.entry(category.to_string()).or_default() += 1;
+    }
+    let counts = serde_json::to_string(&counts).unwrap_or_default();
+    sql.execute(
+        "UPDATE reconcile_runs SET outcome = 'complete', finished_at = ?2, employees = ?3, learners = ?4, \
+         completions = ?5, accepted = ?6, counts = ?7 WHERE id = ?1",
+        &[
+            Param::from(id),
+            Param::from(now),
+            Param::from(totals.0 as i64),
+            Param::from(totals.1 as i64),
+            Param::from(totals.2 as i64),
+            Param::from(accepted as i64),
+            Param::from(counts.as_str()),
+        ],
+    )?;
+    written_run(sql, id)
+}
+
+/// A run just written, read back in the same transaction.
+fn written_run(sql: &dyn Sql, id: i64) -> Result<ReconcileRun, StoreError> {
+    reconcile_run(sql, id)?.ok_or(StoreError::Corrupt {
+        row: id,
+        column: "reconcile_runs",
+        reason: "the run just written is missing".into(),
+    })
+}
+
+/// Newest first, at most `limit`.
+pub fn reconcile_runs(sql: &dyn Sql, limit: usize) -> Result<Vec<ReconcileRun>, StoreError> {
+    sql.query_all(
+        &format!("SELECT {RUN_COLUMNS} FROM reconcile_runs ORDER BY id DESC LIMIT ?1"),
+        &[Param::from(limit as i64)],
+        run_from_row,
+    )
+}
+
+pub fn reconcile_run(sql: &dyn Sql, id: i64) -> Result<Option<ReconcileRun>, StoreError> {
+    sql.query_opt(
+        &format!("SELECT {RUN_COLUMNS} FROM reconcile_runs WHERE id = ?1"),
+        &[Param::from(id)],
+        run_from_row,
+    )
+}
+
+/// The newest complete run, the one the Drift pane and the metrics show.
+pub fn latest_complete_run(sql: &dyn Sql) -> Result<Option<ReconcileRun>, StoreError> {
+    sql.query_opt(
+        &format!(
+            "SELECT {RUN_COLUMNS} FROM reconcile_runs WHERE outcome = 'complete' ORDER BY id DESC LIMIT 1"
+        ),
+        &[],
+        run_from_row,
+    )
+}
+
+/// A run's items of one category (all when `None`) whose employee, learner,
+/// field or values contain `text` (the console's `/` filter), by category and
+/// id, from row `offset` on, at most `limit`.
+pub fn drift_items_matching(
+    sql: &dyn Sql,
+    run_id: i64,
+    category: Option<DriftCategory>,
+    text: Option<&str>,
+    offset: usize,
+    limit: usize,
+) -> Result<Vec<DriftItem>, StoreError> {
+    let pattern = text.map(containing);
+    sql.query_all(
+        &format!(
+            "SELECT {ITEM_COLUMNS} FROM drift_items WHERE {} ORDER BY category, id LIMIT ?4 OFFSET ?5",
+            items_matching(sql)
+        ),
+        &[
+            Param::from(run_id),
+            Param::from(category.map(|c| c.as_str())),
+            Param::from(pattern.as_deref()),
+            Param::from(limit as i64),
+            Param::from(offset as i64),
+        ],
+        item_from_row,
+    )
+}
+
+/// How many items [`drift_items_matching`] pages through.
+pub fn drift_items_count(
+    sql: &dyn Sql,
+    run_id: i64,
+    category: Option<DriftCategory>,
+    text: Option<&str>,
+) -> Result<usize, StoreError> {
+    let pattern = text.map(containing);
+    let n = sql.query_opt(
+        &format!("SELECT COUNT(*) FROM drift_items WHERE {}", items_matching(sql)),
+        &[
+            Param::from(run_id),
+            Param::from(category.map(|c| c.as_str())),
+            Param::from(pattern.as_deref()),
+        ],
+        |row| row.int(0),
+    )?;
+    Ok(n.flatten().unwrap_or_default().max(0) as usize)
+}
+
+pub fn drift_item(sql: &dyn Sql, id: i64) -> Result<Option<DriftItem>, StoreError> {
+    sql.query_opt(
+        &format!("SELECT {ITEM_COLUMNS} FROM drift_items WHERE id = ?1"),
+        &[Param::from(id)],
+        item_from_row,
+    )
+}
+
+/// The HRIS admin's queue, oldest first, after `after_id`, at most `limit`.
+pub fn flags(sql: &dyn Sql, after_id: i64, limit: usize) -> Result<Vec<Flag>, StoreError> {
+    sql.query_all(
+        "SELECT id, at, actor, kind, employee_id, subject, note, detail FROM flags WHERE id > ?1 \
+         ORDER BY id LIMIT ?2",
+        &[Param::from(after_id), Param::from(limit as i64)],
+        flag_from_row,
+    )
+}
+
+pub fn set_drift_state(
+    sql: &dyn Sql,
+    id: i64,
+    state: DriftState,
+    note: Option<&str>,
+) -> Result<(), StoreError> {
+    sql.execute(
+        "UPDATE drift_items SET state = ?2, note = ?3 WHERE id = ?1",
+        &[Param::from(id), Param::from(state.as_str()), Param::from(note)],
+    )?;
+    Ok(())
+}
+
+/// Remembers an accepted difference: later runs leave it out while its values
+/// stay. Accepted again, the newer acceptance replaces the older.
+pub fn accept_drift(
+    sql: &dyn Sql,
+    now: Timestamp,
+    item: &DriftItem,
+    reason: &str,
+    expires_at: Option<Timestamp>,
+    actor: &str,
+) -> Result<(), StoreError> {
+    sql.execute(
+        "INSERT INTO drift_accepted (category, employee_id, field, hris_value, lms_value, \
+         reason, expires_at, actor, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+         ON CONFLICT (category, employee_id, field) DO UPDATE SET hris_value = excluded.hris_value, \
+         lms_value = excluded.lms_value, reason = excluded.reason, expires_at = excluded.expires_at, \
+         actor = excluded.actor, at = excluded.at",
+        &[
+            Param::from(item.category.as_str()),
+            Param::from(item.employee_id.as_str()),
+            Param::from(item.field.as_str()),
+            Param::from(item.hris_value.as_deref()),
+            Param::from(item.lms_value.as_deref()),
+            Param::from(reason),
+            Param::from(expires_at.map(to_micros)),
+            Param::from(actor),
+            Param::from(to_micros(now)),
+        ],
+    )?;
+    set_drift_state(sql, item.id, DriftState::Accepted, Some(reason))
+}
+
+/// Adds an entry to the HRIS admin's queue; returns its id.
+#[allow(clippy::too_many_arguments)]
+pub fn add_flag(
+    sql: &dyn Sql,
+    now: Timestamp,
+    kind: &str,
+    employee_id: Option<&str>,
+    subject: &str,
+    note: &str,
+    detail: &Value,
+    actor: &str,
+) -> Result<i64, StoreError> {
+    let detail = detail.to_string();
+    let id = sql.query_opt(
+        "INSERT INTO flags (at, actor, kind, employee_id, subject, note, detail) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+        &[
+            Param::from(to_micros(now)),
+            Param::from(actor),
+            Param::from(kind),
+            Param::from(employee_id),
+            Param::from(subject),
+            Param::from(note),
+            Param::from(detail.as_str()),
+        ],
+        |row| row.int(0),
+    )?;
+    Ok(id.flatten().unwrap_or_default())
+}
+
+/// The database's clock, as a write on several engines stamps its rows.
+fn clock_now(sql: &dyn Sql) -> Result<Timestamp, StoreError> {
+    Ok(from_micros(clock(sql)?))
+}
+
+/// The reconciliation calls on any store, SQLite or PostgreSQL, each one
+/// transaction stamped by the database's clock. Inside a wider SQLite
+/// transaction, `StoreTx` offers the writes under the same names.
+pub trait ReconcileRuns: Transact {
+    /// See [`begin_run`].
+    fn begin_run(
+        &self,
+        trigger: &str,
+        stale_after: Duration,
+    ) -> Result<Result<i64, ReconcileRun>, StoreError> {
+        self.write(|sql| begin_run(sql, clock_now(sql)?, trigger, stale_after))
+    }
+
+    fn beat_run(&self, id: i64) -> Result<(), StoreError> {
+        self.write(|sql| beat_run(sql, clock_now(sql)?, id))
+    }
+
+    fn fail_run(&self, id: i64, error: &str) -> Result<ReconcileRun, StoreError> {
+        self.write(|sql| fail_run(sql, clock_now(sql)?, id, error))
+    }
+
+    fn finish_run(
+        &self,
+        id: i64,
+        totals: (u64, u64, u64),
+        findings: &[Finding],
+    ) -> Result<ReconcileRun, StoreError> {
+        self.write(|sql| finish_run(sql, clock_now(sql)?, id, totals, findings))
+    }
+
+    fn reconcile_runs(&self, limit: usize) -> Result<Vec<ReconcileRun>, StoreError> {
+        self.read(|sql| reconcile_runs(sql, limit))
+    }
+
+    fn reconcile_run(&self, id: i64) -> Result<Option<ReconcileRun>, StoreError> {
+        self.read(|sql| reconcile_run(sql, id))
+    }
+
+    fn latest_complete_run(&self) -> Result<Option<ReconcileRun>, StoreError> {
+        self.read(latest_complete_run)
+    }
+
+    /// A run's items of one category from row `offset` on, at most `limit`: for paging.
+    fn drift_items_page(
+        &self,
+        run_id: i64,
+        category: Option<DriftCategory>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<DriftItem>, StoreError> {
+        self.read(|sql| drift_items_matching(sql, run_id, category, None, offset, limit))
+    }
+
+    fn drift_items_matching(
+        &self,
+        run_id: i64,
+        category: Option<DriftCategory>,
+        text: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<DriftItem>, StoreError> {
+        self.read(|sql| drift_items_matching(sql, run_id, category, text, offset, limit))
+    }
+
+    fn drift_items_count(
+        &self,
+        run_id: i64,
+        category: Option<DriftCategory>,
+        text: Option<&str>,
+    ) -> Result<usize, StoreError> {
+        self.read(|sql| drift_items_count(sql, run_id, category, text))
+    }
+
+    fn drift_item(&self, id: i64) -> Result<Option<DriftItem>, StoreError> {
+        self.read(|sql| drift_item(sql, id))
+    }
+
+    fn flags(&self, after_id: i64, limit: usize) -> Result<Vec<Flag>, StoreError> {
+        self.read(|sql| flags(sql, after_id, limit))
+    }
+
+    fn set_drift_state(&self, id: i64, state: DriftState, note: Option<&str>) -> Result<(), StoreError> {
+        self.write(|sql| set_drift_state(sql, id, state, note))
+    }
+
+    fn accept_drift(
+        &self,
+        item: &DriftItem,
+        reason: &str,
+        expires_at: Option<Timestamp>,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        self.write(|sql| accept_drift(sql, clock_now(sql)?, item, reason, expires_at, actor))
+    }
+
+    fn add_flag(
+        &self,
+        kind: &str,
+        employee_id: Option<&str>,
+        subject: &str,
+        note: &str,
+        detail: &Value,
+        actor: &str,
+    ) -> Result<i64, StoreError> {
+        self.write(|sql| {
+            add_flag(
+                sql,
+                clock_now(sql)?,
+                kind,
+                employee_id,
+                subject,
+                note,
+                detail,
+                actor,
+            )
+        })
+    }
+}
+
+impl<T: Transact> ReconcileRuns for T {}
+
+/// The calls on SQLite's `Store` without importing `ReconcileRuns`, as callers had them.
 impl Store {
-    /// Starts a run unless another is under way (its heartbeat younger than
-    /// `stale_after`): then returns that one instead. One run at a time, across
-    /// processes (the engine's schedule, `hrsync reconcile`, the console).
     pub fn begin_run(
         &self,
         trigger: &str,
         stale_after: Duration,
     ) -> Result<Result<i64, ReconcileRun>, StoreError> {
-        self.transaction(|tx| {
-            let now = to_micros(tx.now);
-            let stale = now - stale_after.as_micros() as i64;
-            let sql = format!("SELECT {RUN_COLUMNS} FROM reconcile_runs WHERE outcome = 'running' ORDER BY id");
-            let running: Vec<ReconcileRun> = {
-                let mut stmt = tx.conn.prepare_cached(&sql)?;
-                let mut rows = stmt.query([])?;
-                let mut found = Vec::new();
-                while let Some(row) = rows.next()? {
-                    found.push(run_from_row(row)?);
-                }
-                found
-            };
-            for run in running {
-                let beat: i64 = tx
-                    .conn
-                    .query_row("SELECT beat_at FROM reconcile_runs WHERE id = ?1", [run.id], |r| r.get(0))?;
-                if beat >= stale {
-                    return Ok(Err(run));
-                }
-                // Its process stopped mid-run: it will never finish.
-                tx.conn.execute(
-                    "UPDATE reconcile_runs SET outcome = 'failed', finished_at = ?2, \
-                     error = 'stopped before it finished (the process ended)' WHERE id = ?1",
-                    params![run.id, now],
-                )?;
-            }
-            let id = tx.conn.query_row(
-                "INSERT INTO reconcile_runs (trigger, started_at, beat_at, outcome) VALUES (?1, ?2, ?2, 'running') \
-                 RETURNING id",
-                params![trigger, now],
-                |r| r.get(0),
-            )?;
-            Ok(Ok(id))
-        })
+        ReconcileRuns::begin_run(self, trigger, stale_after)
     }
 
-    /// The run is still alive (long pulls call this between steps).
     pub fn beat_run(&self, id: i64) -> Result<(), StoreError> {
-        self.transaction(|tx| {
-            tx.conn.execute(
-                "UPDATE reconcile_runs SET beat_at = ?2 WHERE id = ?1",
-                params![id, to_micros(tx.now)],
-            )?;
-            Ok(())
-        })
+        ReconcileRuns::beat_run(self, id)
     }
 
-    /// The run could not finish: it says why and reports nothing as drift.
     pub fn fail_run(&self, id: i64, error: &str) -> Result<ReconcileRun, StoreError> {
-        self.transaction(|tx| {
-            tx.conn.execute(
-                "UPDATE reconcile_runs SET outcome = 'failed', finished_at = ?2, error = ?3 WHERE id = ?1",
-                params![id, to_micros(tx.now), error],
-            )?;
-            tx.written_run(id)
-        })
+        ReconcileRuns::fail_run(self, id, error)
     }
 
-    /// Newest first, at most `limit`.
     pub fn reconcile_runs(&self, limit: usize) -> Result<Vec<ReconcileRun>, StoreError> {
-        let conn = self.reader()?;
-        let sql = format!("SELECT {RUN_COLUMNS} FROM reconcile_runs ORDER BY id DESC LIMIT ?1");
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query([limit as i64])?;
-        let mut runs = Vec::new();
-        while let Some(row) = rows.next()? {
-            runs.push(run_from_row(row)?);
-        }
-        Ok(runs)
+        ReconcileRuns::reconcile_runs(self, limit)
     }
 
     pub fn reconcile_run(&self, id: i64) -> Result<Option<ReconcileRun>, StoreError> {
-        let conn = self.reader()?;
-        let sql = format!("SELECT {RUN_COLUMNS} FROM reconcile_runs WHERE id = ?1");
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query([id])?;
-        rows.next()?.map(run_from_row).transpose()
+        ReconcileRuns::reconcile_run(self, id)
     }
 
-    /// The newest complete run, the one the Drift pane and the metrics show.
     pub fn latest_complete_run(&self) -> Result<Option<ReconcileRun>, StoreError> {
-        let conn = self.reader()?;
-        let id: Option<i64> = conn
-            .query_row(
-                "SELECT id FROM reconcile_runs WHERE outcome = 'complete' ORDER BY id DESC LIMIT 1",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?;
-        drop(conn);
-        match id {
-            Some(id) => self.reconcile_run(id),
-            None => Ok(None),
-        }
+        ReconcileRuns::latest_complete_run(self)
     }
 
-    /// A run's items of one category from row `offset` on, at most `limit`: for paging.
     pub fn drift_items_page(
         &self,
         run_id: i64,
@@ -259,11 +645,9 @@ impl Store {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<DriftItem>, StoreError> {
-        self.drift_items_matching(run_id, category, None, offset, limit)
+        ReconcileRuns::drift_items_page(self, run_id, category, offset, limit)
     }
 
-    /// As [`Store::drift_items_page`], keeping the items whose employee, learner,
-    /// field or values contain `text` (the console's `/` filter).
     pub fn drift_items_matching(
         &self,
         run_id: i64,
@@ -272,165 +656,46 @@ impl Store {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<DriftItem>, StoreError> {
-        let conn = self.reader()?;
-        let sql = format!(
-            "SELECT {ITEM_COLUMNS} FROM drift_items WHERE {ITEMS_MATCHING} \
-             ORDER BY category, id LIMIT ?4 OFFSET ?5"
-        );
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query(params![
-            run_id,
-            category.map(|c| c.as_str()),
-            text.map(containing),
-            limit as i64,
-            offset as i64
-        ])?;
-        let mut items = Vec::new();
-        while let Some(row) = rows.next()? {
-            items.push(item_from_row(row)?);
-        }
-        Ok(items)
+        ReconcileRuns::drift_items_matching(self, run_id, category, text, offset, limit)
     }
 
-    /// How many items [`Store::drift_items_matching`] pages through.
     pub fn drift_items_count(
         &self,
         run_id: i64,
         category: Option<DriftCategory>,
         text: Option<&str>,
     ) -> Result<usize, StoreError> {
-        let conn = self.reader()?;
-        let sql = format!("SELECT COUNT(*) FROM drift_items WHERE {ITEMS_MATCHING}");
-        let n: i64 = conn.prepare_cached(&sql)?.query_row(
-            params![run_id, category.map(|c| c.as_str()), text.map(containing)],
-            |r| r.get(0),
-        )?;
-        Ok(n.max(0) as usize)
+        ReconcileRuns::drift_items_count(self, run_id, category, text)
     }
 
     pub fn drift_item(&self, id: i64) -> Result<Option<DriftItem>, StoreError> {
-        let conn = self.reader()?;
-        let sql = format!("SELECT {ITEM_COLUMNS} FROM drift_items WHERE id = ?1");
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query([id])?;
-        rows.next()?.map(item_from_row).transpose()
+        ReconcileRuns::drift_item(self, id)
     }
 
-    /// The HRIS admin's queue, oldest first, after `after_id`, at most `limit`.
     pub fn flags(&self, after_id: i64, limit: usize) -> Result<Vec<Flag>, StoreError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, at, actor, kind, employee_id, subject, note, detail FROM flags WHERE id > ?1 \
-             ORDER BY id LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![after_id, limit as i64], |r| {
-            let detail: String = r.get(7)?;
-            Ok(Flag {
-                id: r.get(0)?,
-                at: from_micros(r.get(1)?),
-                actor: r.get(2)?,
-                kind: r.get(3)?,
-                employee_id: r.get(4)?,
-                subject: r.get(5)?,
-                note: r.get(6)?,
-                detail: serde_json::from_str(&detail).unwrap_or(Value::Null),
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        ReconcileRuns::flags(self, after_id, limit)
     }
 }
 
+/// The writes inside SQLite's wider transaction, stamped with its clock.
 impl StoreTx<'_> {
-    /// Stores a finished run's findings, leaving out those accepted with the same
-    /// values (and not expired); returns the run with its counts.
     pub fn finish_run(
         &self,
         id: i64,
         totals: (u64, u64, u64),
         findings: &[Finding],
     ) -> Result<ReconcileRun, StoreError> {
-        let now = to_micros(self.now);
-        let mut counts: BTreeMap<String, u64> = DriftCategory::ALL
-            .iter()
-            .map(|c| (c.as_str().to_string(), 0))
-            .collect();
-        let mut accepted = 0u64;
-        let mut is_accepted = self.conn.prepare_cached(
-            "SELECT 1 FROM drift_accepted WHERE category = ?1 AND employee_id = ?2 AND field = ?3 \
-             AND hris_value IS ?4 AND lms_value IS ?5 AND (expires_at IS NULL OR expires_at > ?6)",
-        )?;
-        let mut insert = self.conn.prepare_cached(
-            "INSERT INTO drift_items (run_id, category, employee_id, learner_id, field, hris_value, lms_value, detail) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?;
-        for f in findings {
-            let category = f.category.as_str();
-            let known = is_accepted
-                .query_row(
-                    params![category, f.employee_id, f.field, f.hris_value, f.lms_value, now],
-                    |_| Ok(()),
-                )
-                .optional()?;
-            if known.is_some() {
-                accepted += 1;
-                continue;
-            }
-            insert.execute(params![
-                id,
-                category,
-                f.employee_id,
-                f.learner_id,
-                f.field,
-                f.hris_value,
-                f.lms_value,
-                f.detail.to_string()
-            ])?;
-            *counts.entry(category.to_string()).or_default() += 1;
-        }
-        self.conn.execute(
-            "UPDATE reconcile_runs SET outcome = 'complete', finished_at = ?2, employees = ?3, learners = ?4, \
-             completions = ?5, accepted = ?6, counts = ?7 WHERE id = ?1",
-            params![
-                id,
-                now,
-                totals.0 as i64,
-                totals.1 as i64,
-                totals.2 as i64,
-                accepted as i64,
-                serde_json::to_string(&counts).unwrap_or_default()
-            ],
-        )?;
-        self.written_run(id)
-    }
-
-    /// A run just written, read back in the same transaction.
-    fn written_run(&self, id: i64) -> Result<ReconcileRun, StoreError> {
-        let sql = format!("SELECT {RUN_COLUMNS} FROM reconcile_runs WHERE id = ?1");
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query([id])?;
-        let row = rows.next()?.ok_or(StoreError::Corrupt {
-            row: id,
-            column: "reconcile_runs",
-            reason: "the run just written is missing".into(),
-        })?;
-        run_from_row(row)
+        finish_run(&self.sql(), self.now, id, totals, findings)
     }
 
     pub fn drift_item(&self, id: i64) -> Result<Option<DriftItem>, StoreError> {
-        let sql = format!("SELECT {ITEM_COLUMNS} FROM drift_items WHERE id = ?1");
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query([id])?;
-        rows.next()?.map(item_from_row).transpose()
+        drift_item(&self.sql(), id)
     }
 
     pub fn set_drift_state(&self, id: i64, state: DriftState, note: Option<&str>) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached("UPDATE drift_items SET state = ?2, note = ?3 WHERE id = ?1")?
-            .execute(params![id, state.as_str(), note])?;
-        Ok(())
+        set_drift_state(&self.sql(), id, state, note)
     }
 
-    /// Remembers an accepted difference: later runs leave it out while its values stay.
     pub fn accept_drift(
         &self,
         item: &DriftItem,
@@ -438,23 +703,7 @@ impl StoreTx<'_> {
         expires_at: Option<Timestamp>,
         actor: &str,
     ) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached(
-                "INSERT OR REPLACE INTO drift_accepted (category, employee_id, field, hris_value, lms_value, \
-                 reason, expires_at, actor, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?
-            .execute(params![
-                item.category.as_str(),
-                item.employee_id,
-                item.field,
-                item.hris_value,
-                item.lms_value,
-                reason,
-                expires_at.map(to_micros),
-                actor,
-                to_micros(self.now)
-            ])?;
-        self.set_drift_state(item.id, DriftState::Accepted, Some(reason))
+        accept_drift(&self.sql(), self.now, item, reason, expires_at, actor)
     }
 
     /// Adds an entry to the HRIS admin's queue; returns its id.
@@ -467,13 +716,15 @@ impl StoreTx<'_> {
         detail: &Value,
         actor: &str,
     ) -> Result<i64, StoreError> {
-        Ok(self.conn.prepare_cached(
-            "INSERT INTO flags (at, actor, kind, employee_id, subject, note, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
-             RETURNING id",
-        )?
-        .query_row(
-            params![to_micros(self.now), actor, kind, employee_id, subject, note, detail.to_string()],
-            |r| r.get(0),
-        )?)
+        add_flag(
+            &self.sql(),
+            self.now,
+            kind,
+            employee_id,
+            subject,
+            note,
+            detail,
+            actor,
+        )
     }
 }

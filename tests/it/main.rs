@@ -67,6 +67,7 @@ mod sandbox_xapi;
 mod scim_pages_ahead;
 mod shadow;
 mod store_conformance;
+mod store_conformance_runs;
 mod store_journal;
 mod store_reconcile;
 mod store_retention;

@@ -230,6 +230,15 @@ impl Dialect {
         }
     }
 
+    /// The operator that matches a `LIKE` pattern in any case, as SQLite's `LIKE`
+    /// does (for ASCII); PostgreSQL's `LIKE` minds case, its `ILIKE` does not.
+    pub fn like_any_case(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "LIKE",
+            Dialect::Postgres => "ILIKE",
+        }
+    }
+
     /// A statement that holds the lock named by its text parameter `?1` until the
     /// transaction ends, for rows that do not exist yet (an employee's next event);
     /// none on SQLite, whose one writer already excludes the rest. A lock of the
