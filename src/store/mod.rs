@@ -1,8 +1,9 @@
 //! The durable store: the journal of events, their attempts and writes, cursors and
 //! the hash-chained audit log, in one SQLite file. It records and answers queries;
 //! it decides nothing. Table by table it moves onto `sql::Sql`, which runs on
-//! SQLite and on PostgreSQL (`PgStore`): leases, engines, cursors, control and
-//! the journal (events, writes, failures, counters) so far.
+//! SQLite and on PostgreSQL (`PgStore`): leases, engines, cursors, control, the
+//! journal (events, writes, failures, counters), the audit log, reconciliation
+//! runs and flags, export files and the LMS feed so far.
 //!
 //! Every call is blocking and short (one small transaction or one page of rows). From
 //! async code call it directly for single events and pages; use `spawn_blocking` for
@@ -18,11 +19,13 @@ mod control;
 mod credentials;
 pub mod csv_cells;
 mod cursors;
+mod drift;
 mod duplicates;
 mod engines;
 mod export;
 mod feed;
 mod files;
+mod flags;
 mod journal;
 mod lease;
 mod lock;
@@ -55,18 +58,20 @@ pub use console_queries::HeldCounts;
 pub use control::{ControlPlane, PublishedStatus, ReconcileControl};
 pub use credentials::{CredentialRow, CredentialTotals, NewCredential};
 pub use cursors::Cursors;
+pub use drift::{DriftItem, DriftItems};
 pub use duplicates::{DuplicateCounts, DuplicateGroup, DuplicateMember, Sharer, SuspectedGroup};
 pub use engines::{EngineRecord, Engines};
 pub use export::{AUDIT_CSV_HEADER, AuditFormat};
 pub use feed::{FeedKeys, FeedOutbox, FeedSnapshot, LearnerFeed};
 pub use files::{ExportFiles, FileTotals};
+pub use flags::{Flag, FlagQueue};
 pub use journal::{Appended, Journal, JournalTx, ReadyHead, StoreTx};
 pub use lease::{Lease, LeaseHolder, Leases};
 pub use lock::{EngineLock, LockError, host_name};
 pub use page::Toward;
 pub use parallel::ParallelDay;
 pub use queries::{EventDetail, EventFilter, EventSummary, StoreCounts};
-pub use reconcile::{DriftItem, Finding, Flag, ReconcileRun, ReconcileRuns};
+pub use reconcile::{Finding, ReconcileRun, ReconcileRuns};
 pub use retention::Compacted;
 pub use shadow::{LeftShadow, ShadowMode};
 pub use sql::Transact;

@@ -1,8 +1,8 @@
-//! Reconciliation runs and their items, the accepted differences that are not
-//! reported again, and the HRIS admin's queue of flags. Written once over `Sql`,
-//! so the same statements run on SQLite and PostgreSQL: any store through the
-//! `ReconcileRuns` trait (each call one transaction, by the database's clock),
-//! SQLite's `StoreTx` and `Store` under the names callers had.
+//! Reconciliation runs: one at a time, kept alive by beats, finished with their
+//! findings as drift items (`store/drift.rs`) less the accepted ones. Written
+//! once over `Sql`, so the same statements run on SQLite and PostgreSQL: any
+//! store through the `ReconcileRuns` trait (each call one transaction, by the
+//! database's clock), SQLite's `StoreTx` and `Store` under the names callers had.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -11,10 +11,9 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::page::containing;
 use super::sql::{Param, Row, Sql, Transact, clock};
 use super::{Store, StoreError, StoreTx, from_micros, to_micros};
-use crate::model::{DriftCategory, DriftState, RunOutcome};
+use crate::model::{DriftCategory, RunOutcome};
 
 /// One difference a run found, before it is stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -60,56 +59,10 @@ impl ReconcileRun {
     }
 }
 
-/// A stored finding.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DriftItem {
-    pub id: i64,
-    pub run_id: i64,
-    pub category: DriftCategory,
-    pub employee_id: String,
-    pub learner_id: Option<String>,
-    pub field: String,
-    pub hris_value: Option<String>,
-    pub lms_value: Option<String>,
-    pub state: DriftState,
-    pub note: Option<String>,
-    pub detail: Value,
-}
-
-/// An entry of the HRIS admin's queue.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Flag {
-    pub id: i64,
-    pub at: Timestamp,
-    pub actor: String,
-    /// "drift" or "duplicate".
-    pub kind: String,
-    pub employee_id: Option<String>,
-    pub subject: String,
-    pub note: String,
-    pub detail: Value,
-}
-
 const RUN_COLUMNS: &str = "id, trigger, started_at, finished_at, outcome, error, employees, learners, \
                            completions, accepted, counts";
 
-const ITEM_COLUMNS: &str =
-    "id, run_id, category, employee_id, learner_id, field, hris_value, lms_value, state, note, detail";
-
-/// A run's items (?1) in a category (?2, all when NULL) containing a text (?3, a
-/// LIKE pattern, in any case as SQLite's `LIKE` matches). The casts say the
-/// parameters' type where PostgreSQL would not work it out from `IS NULL`.
-fn items_matching(sql: &dyn Sql) -> String {
-    let like = sql.dialect().like_any_case();
-    format!(
-        "run_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR category = ?2) AND (CAST(?3 AS TEXT) IS NULL \
-         OR employee_id {like} ?3 ESCAPE '\\' OR learner_id {like} ?3 ESCAPE '\\' \
-         OR field {like} ?3 ESCAPE '\\' OR hris_value {like} ?3 ESCAPE '\\' \
-         OR lms_value {like} ?3 ESCAPE '\\')"
-    )
-}
-
-fn count(row: &dyn Row, column: usize) -> Result<u64, StoreError> {
+pub(super) fn count(row: &dyn Row, column: usize) -> Result<u64, StoreError> {
     Ok(row.int(column)?.unwrap_or_default().max(0) as u64)
 }
 
@@ -133,45 +86,6 @@ fn run_from_row(row: &dyn Row) -> Result<ReconcileRun, StoreError> {
         completions: count(row, 8)?,
         accepted: count(row, 9)?,
         counts: serde_json::from_str(&counts).unwrap_or_default(),
-    })
-}
-
-fn item_from_row(row: &dyn Row) -> Result<DriftItem, StoreError> {
-    let id = row.int(0)?.unwrap_or_default();
-    let category = row.text(2)?.unwrap_or_default();
-    let state = row.text(8)?.unwrap_or_default();
-    let detail = row.text(10)?.unwrap_or_default();
-    let corrupt = |column, value: &str| StoreError::Corrupt {
-        row: id,
-        column,
-        reason: format!("unknown value {value:?}"),
-    };
-    Ok(DriftItem {
-        id,
-        run_id: row.int(1)?.unwrap_or_default(),
-        category: DriftCategory::parse(&category).ok_or_else(|| corrupt("category", &category))?,
-        employee_id: row.text(3)?.unwrap_or_default(),
-        learner_id: row.text(4)?,
-        field: row.text(5)?.unwrap_or_default(),
-        hris_value: row.text(6)?,
-        lms_value: row.text(7)?,
-        state: DriftState::parse(&state).ok_or_else(|| corrupt("state", &state))?,
-        note: row.text(9)?,
-        detail: serde_json::from_str(&detail).unwrap_or(Value::Null),
-    })
-}
-
-fn flag_from_row(row: &dyn Row) -> Result<Flag, StoreError> {
-    let detail = row.text(7)?.unwrap_or_default();
-    Ok(Flag {
-        id: row.int(0)?.unwrap_or_default(),
-        at: from_micros(row.int(1)?.unwrap_or_default()),
-        actor: row.text(2)?.unwrap_or_default(),
-        kind: row.text(3)?.unwrap_or_default(),
-        employee_id: row.text(4)?,
-        subject: row.text(5)?.unwrap_or_default(),
-        note: row.text(6)?.unwrap_or_default(),
-        detail: serde_json::from_str(&detail).unwrap_or(Value::Null),
     })
 }
 
@@ -342,154 +256,14 @@ pub fn latest_complete_run(sql: &dyn Sql) -> Result<Option<ReconcileRun>, StoreE
     )
 }
 
-/// A run's items of one category (all when `None`) whose employee, learner,
-/// field or values contain `text` (the console's `/` filter), by category and
-/// id, from row `offset` on, at most `limit`.
-pub fn drift_items_matching(
-    sql: &dyn Sql,
-    run_id: i64,
-    category: Option<DriftCategory>,
-    text: Option<&str>,
-    offset: usize,
-    limit: usize,
-) -> Result<Vec<DriftItem>, StoreError> {
-    let pattern = text.map(containing);
-    sql.query_all(
-        &format!(
-            "SELECT {ITEM_COLUMNS} FROM drift_items WHERE {} ORDER BY category, id LIMIT ?4 OFFSET ?5",
-            items_matching(sql)
-        ),
-        &[
-            Param::from(run_id),
-            Param::from(category.map(|c| c.as_str())),
-            Param::from(pattern.as_deref()),
-            Param::from(limit as i64),
-            Param::from(offset as i64),
-        ],
-        item_from_row,
-    )
-}
-
-/// How many items [`drift_items_matching`] pages through.
-pub fn drift_items_count(
-    sql: &dyn Sql,
-    run_id: i64,
-    category: Option<DriftCategory>,
-    text: Option<&str>,
-) -> Result<usize, StoreError> {
-    let pattern = text.map(containing);
-    let n = sql.query_opt(
-        &format!("SELECT COUNT(*) FROM drift_items WHERE {}", items_matching(sql)),
-        &[
-            Param::from(run_id),
-            Param::from(category.map(|c| c.as_str())),
-            Param::from(pattern.as_deref()),
-        ],
-        |row| row.int(0),
-    )?;
-    Ok(n.flatten().unwrap_or_default().max(0) as usize)
-}
-
-pub fn drift_item(sql: &dyn Sql, id: i64) -> Result<Option<DriftItem>, StoreError> {
-    sql.query_opt(
-        &format!("SELECT {ITEM_COLUMNS} FROM drift_items WHERE id = ?1"),
-        &[Param::from(id)],
-        item_from_row,
-    )
-}
-
-/// The HRIS admin's queue, oldest first, after `after_id`, at most `limit`.
-pub fn flags(sql: &dyn Sql, after_id: i64, limit: usize) -> Result<Vec<Flag>, StoreError> {
-    sql.query_all(
-        "SELECT id, at, actor, kind, employee_id, subject, note, detail FROM flags WHERE id > ?1 \
-         ORDER BY id LIMIT ?2",
-        &[Param::from(after_id), Param::from(limit as i64)],
-        flag_from_row,
-    )
-}
-
-pub fn set_drift_state(
-    sql: &dyn Sql,
-    id: i64,
-    state: DriftState,
-    note: Option<&str>,
-) -> Result<(), StoreError> {
-    sql.execute(
-        "UPDATE drift_items SET state = ?2, note = ?3 WHERE id = ?1",
-        &[Param::from(id), Param::from(state.as_str()), Param::from(note)],
-    )?;
-    Ok(())
-}
-
-/// Remembers an accepted difference: later runs leave it out while its values
-/// stay. Accepted again, the newer acceptance replaces the older.
-pub fn accept_drift(
-    sql: &dyn Sql,
-    now: Timestamp,
-    item: &DriftItem,
-    reason: &str,
-    expires_at: Option<Timestamp>,
-    actor: &str,
-) -> Result<(), StoreError> {
-    sql.execute(
-        "INSERT INTO drift_accepted (category, employee_id, field, hris_value, lms_value, \
-         reason, expires_at, actor, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
-         ON CONFLICT (category, employee_id, field) DO UPDATE SET hris_value = excluded.hris_value, \
-         lms_value = excluded.lms_value, reason = excluded.reason, expires_at = excluded.expires_at, \
-         actor = excluded.actor, at = excluded.at",
-        &[
-            Param::from(item.category.as_str()),
-            Param::from(item.employee_id.as_str()),
-            Param::from(item.field.as_str()),
-            Param::from(item.hris_value.as_deref()),
-            Param::from(item.lms_value.as_deref()),
-            Param::from(reason),
-            Param::from(expires_at.map(to_micros)),
-            Param::from(actor),
-            Param::from(to_micros(now)),
-        ],
-    )?;
-    set_drift_state(sql, item.id, DriftState::Accepted, Some(reason))
-}
-
-/// Adds an entry to the HRIS admin's queue; returns its id.
-#[allow(clippy::too_many_arguments)]
-pub fn add_flag(
-    sql: &dyn Sql,
-    now: Timestamp,
-    kind: &str,
-    employee_id: Option<&str>,
-    subject: &str,
-    note: &str,
-    detail: &Value,
-    actor: &str,
-) -> Result<i64, StoreError> {
-    let detail = detail.to_string();
-    let id = sql.query_opt(
-        "INSERT INTO flags (at, actor, kind, employee_id, subject, note, detail) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
-        &[
-            Param::from(to_micros(now)),
-            Param::from(actor),
-            Param::from(kind),
-            Param::from(employee_id),
-            Param::from(subject),
-            Param::from(note),
-            Param::from(detail.as_str()),
-        ],
-        |row| row.int(0),
-    )?;
-    Ok(id.flatten().unwrap_or_default())
-}
-
 /// The database's clock, as a write on several engines stamps its rows.
-fn clock_now(sql: &dyn Sql) -> Result<Timestamp, StoreError> {
+pub(super) fn clock_now(sql: &dyn Sql) -> Result<Timestamp, StoreError> {
     Ok(from_micros(clock(sql)?))
 }
 
-/// The reconciliation calls on any store, SQLite or PostgreSQL, each one
+/// The reconciliation runs' calls on any store, SQLite or PostgreSQL, each one
 /// transaction stamped by the database's clock. Inside a wider SQLite
-/// transaction, `StoreTx` offers the writes under the same names.
+/// transaction, `StoreTx::finish_run` writes the same rows.
 pub trait ReconcileRuns: Transact {
     /// See [`begin_run`].
     fn begin_run(
@@ -528,82 +302,6 @@ pub trait ReconcileRuns: Transact {
     fn latest_complete_run(&self) -> Result<Option<ReconcileRun>, StoreError> {
         self.read(latest_complete_run)
     }
-
-    /// A run's items of one category from row `offset` on, at most `limit`: for paging.
-    fn drift_items_page(
-        &self,
-        run_id: i64,
-        category: Option<DriftCategory>,
-        offset: usize,
-        limit: usize,
-    ) -> Result<Vec<DriftItem>, StoreError> {
-        self.read(|sql| drift_items_matching(sql, run_id, category, None, offset, limit))
-    }
-
-    fn drift_items_matching(
-        &self,
-        run_id: i64,
-        category: Option<DriftCategory>,
-        text: Option<&str>,
-        offset: usize,
-        limit: usize,
-    ) -> Result<Vec<DriftItem>, StoreError> {
-        self.read(|sql| drift_items_matching(sql, run_id, category, text, offset, limit))
-    }
-
-    fn drift_items_count(
-        &self,
-        run_id: i64,
-        category: Option<DriftCategory>,
-        text: Option<&str>,
-    ) -> Result<usize, StoreError> {
-        self.read(|sql| drift_items_count(sql, run_id, category, text))
-    }
-
-    fn drift_item(&self, id: i64) -> Result<Option<DriftItem>, StoreError> {
-        self.read(|sql| drift_item(sql, id))
-    }
-
-    fn flags(&self, after_id: i64, limit: usize) -> Result<Vec<Flag>, StoreError> {
-        self.read(|sql| flags(sql, after_id, limit))
-    }
-
-    fn set_drift_state(&self, id: i64, state: DriftState, note: Option<&str>) -> Result<(), StoreError> {
-        self.write(|sql| set_drift_state(sql, id, state, note))
-    }
-
-    fn accept_drift(
-        &self,
-        item: &DriftItem,
-        reason: &str,
-        expires_at: Option<Timestamp>,
-        actor: &str,
-    ) -> Result<(), StoreError> {
-        self.write(|sql| accept_drift(sql, clock_now(sql)?, item, reason, expires_at, actor))
-    }
-
-    fn add_flag(
-        &self,
-        kind: &str,
-        employee_id: Option<&str>,
-        subject: &str,
-        note: &str,
-        detail: &Value,
-        actor: &str,
-    ) -> Result<i64, StoreError> {
-        self.write(|sql| {
-            add_flag(
-                sql,
-                clock_now(sql)?,
-                kind,
-                employee_id,
-                subject,
-                note,
-                detail,
-                actor,
-            )
-        })
-    }
 }
 
 impl<T: Transact> ReconcileRuns for T {}
@@ -637,47 +335,8 @@ impl Store {
     pub fn latest_complete_run(&self) -> Result<Option<ReconcileRun>, StoreError> {
         ReconcileRuns::latest_complete_run(self)
     }
-
-    pub fn drift_items_page(
-        &self,
-        run_id: i64,
-        category: Option<DriftCategory>,
-        offset: usize,
-        limit: usize,
-    ) -> Result<Vec<DriftItem>, StoreError> {
-        ReconcileRuns::drift_items_page(self, run_id, category, offset, limit)
-    }
-
-    pub fn drift_items_matching(
-        &self,
-        run_id: i64,
-        category: Option<DriftCategory>,
-        text: Option<&str>,
-        offset: usize,
-        limit: usize,
-    ) -> Result<Vec<DriftItem>, StoreError> {
-        ReconcileRuns::drift_items_matching(self, run_id, category, text, offset, limit)
-    }
-
-    pub fn drift_items_count(
-        &self,
-        run_id: i64,
-        category: Option<DriftCategory>,
-        text: Option<&str>,
-    ) -> Result<usize, StoreError> {
-        ReconcileRuns::drift_items_count(self, run_id, category, text)
-    }
-
-    pub fn drift_item(&self, id: i64) -> Result<Option<DriftItem>, StoreError> {
-        ReconcileRuns::drift_item(self, id)
-    }
-
-    pub fn flags(&self, after_id: i64, limit: usize) -> Result<Vec<Flag>, StoreError> {
-        ReconcileRuns::flags(self, after_id, limit)
-    }
 }
 
-/// The writes inside SQLite's wider transaction, stamped with its clock.
 impl StoreTx<'_> {
     pub fn finish_run(
         &self,
@@ -686,45 +345,5 @@ impl StoreTx<'_> {
         findings: &[Finding],
     ) -> Result<ReconcileRun, StoreError> {
         finish_run(&self.sql(), self.now, id, totals, findings)
-    }
-
-    pub fn drift_item(&self, id: i64) -> Result<Option<DriftItem>, StoreError> {
-        drift_item(&self.sql(), id)
-    }
-
-    pub fn set_drift_state(&self, id: i64, state: DriftState, note: Option<&str>) -> Result<(), StoreError> {
-        set_drift_state(&self.sql(), id, state, note)
-    }
-
-    pub fn accept_drift(
-        &self,
-        item: &DriftItem,
-        reason: &str,
-        expires_at: Option<Timestamp>,
-        actor: &str,
-    ) -> Result<(), StoreError> {
-        accept_drift(&self.sql(), self.now, item, reason, expires_at, actor)
-    }
-
-    /// Adds an entry to the HRIS admin's queue; returns its id.
-    pub fn add_flag(
-        &self,
-        kind: &str,
-        employee_id: Option<&str>,
-        subject: &str,
-        note: &str,
-        detail: &Value,
-        actor: &str,
-    ) -> Result<i64, StoreError> {
-        add_flag(
-            &self.sql(),
-            self.now,
-            kind,
-            employee_id,
-            subject,
-            note,
-            detail,
-            actor,
-        )
     }
 }
