@@ -9,9 +9,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::page::containing;
-use super::reconcile::clock_now;
-use super::sql::{Param, Row, Sql, Transact};
-use super::{Store, StoreError, StoreTx, to_micros};
+use super::sql::{Param, Row, Sql, Transact, clock};
+use super::{Store, StoreError, StoreTx, from_micros, to_micros};
 use crate::model::{DriftCategory, DriftState};
 
 /// A stored finding.
@@ -221,7 +220,7 @@ pub trait DriftItems: Transact {
         expires_at: Option<Timestamp>,
         actor: &str,
     ) -> Result<(), StoreError> {
-        self.write(|sql| accept_drift(sql, clock_now(sql)?, item, reason, expires_at, actor))
+        self.write(|sql| accept_drift(sql, from_micros(clock(sql)?), item, reason, expires_at, actor))
     }
 }
 

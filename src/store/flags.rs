@@ -6,8 +6,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::reconcile::clock_now;
-use super::sql::{Param, Row, Sql, Transact};
+use super::sql::{Param, Row, Sql, Transact, clock};
 use super::{Store, StoreError, StoreTx, from_micros, to_micros};
 
 /// An entry of the HRIS admin's queue.
@@ -97,7 +96,7 @@ pub trait FlagQueue: Transact {
         self.write(|sql| {
             add_flag(
                 sql,
-                clock_now(sql)?,
+                from_micros(clock(sql)?),
                 kind,
                 employee_id,
                 subject,

@@ -62,7 +62,7 @@ impl ReconcileRun {
 const RUN_COLUMNS: &str = "id, trigger, started_at, finished_at, outcome, error, employees, learners, \
                            completions, accepted, counts";
 
-pub(super) fn count(row: &dyn Row, column: usize) -> Result<u64, StoreError> {
+fn count(row: &dyn Row, column: usize) -> Result<u64, StoreError> {
     Ok(row.int(column)?.unwrap_or_default().max(0) as u64)
 }
 
@@ -256,11 +256,6 @@ pub fn latest_complete_run(sql: &dyn Sql) -> Result<Option<ReconcileRun>, StoreE
     )
 }
 
-/// The database's clock, as a write on several engines stamps its rows.
-pub(super) fn clock_now(sql: &dyn Sql) -> Result<Timestamp, StoreError> {
-    Ok(from_micros(clock(sql)?))
-}
-
 /// The reconciliation runs' calls on any store, SQLite or PostgreSQL, each one
 /// transaction stamped by the database's clock. Inside a wider SQLite
 /// transaction, `StoreTx::finish_run` writes the same rows.
@@ -271,15 +266,15 @@ pub trait ReconcileRuns: Transact {
         trigger: &str,
         stale_after: Duration,
     ) -> Result<Result<i64, ReconcileRun>, StoreError> {
-        self.write(|sql| begin_run(sql, clock_now(sql)?, trigger, stale_after))
+        self.write(|sql| begin_run(sql, from_micros(clock(sql)?), trigger, stale_after))
     }
 
     fn beat_run(&self, id: i64) -> Result<(), StoreError> {
-        self.write(|sql| beat_run(sql, clock_now(sql)?, id))
+        self.write(|sql| beat_run(sql, from_micros(clock(sql)?), id))
     }
 
     fn fail_run(&self, id: i64, error: &str) -> Result<ReconcileRun, StoreError> {
-        self.write(|sql| fail_run(sql, clock_now(sql)?, id, error))
+        self.write(|sql| fail_run(sql, from_micros(clock(sql)?), id, error))
     }
 
     fn finish_run(
@@ -288,7 +283,7 @@ pub trait ReconcileRuns: Transact {
         totals: (u64, u64, u64),
         findings: &[Finding],
     ) -> Result<ReconcileRun, StoreError> {
-        self.write(|sql| finish_run(sql, clock_now(sql)?, id, totals, findings))
+        self.write(|sql| finish_run(sql, from_micros(clock(sql)?), id, totals, findings))
     }
 
     fn reconcile_runs(&self, limit: usize) -> Result<Vec<ReconcileRun>, StoreError> {
