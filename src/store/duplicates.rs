@@ -446,7 +446,7 @@ fn matching<'a>(sql: &dyn Sql, states: &[GroupState], pattern: Option<&'a str>) 
     let slots: Vec<String> = (1..=params.len()).map(|i| format!("?{i}")).collect();
     params.push(Param::Text(pattern));
     let p = params.len();
-    let like = sql.dialect().like();
+    let like = sql.dialect().like_any_case();
     let condition = format!(
         "state IN ({slots}) AND (CAST(?{p} AS TEXT) IS NULL OR match_key {like} ?{p} ESCAPE '\\' \
          OR id IN (SELECT group_id FROM duplicate_members \

@@ -4,7 +4,8 @@
 //! SQLite and on PostgreSQL (`PgStore`): leases, engines, cursors, control, the
 //! journal (events, writes, failures, counters), the audit log, enrolments and
 //! manager waits, people and duplicate groups, credentials, shadow mode, the
-//! parallel run, applied records and retention so far.
+//! parallel run, applied records, retention, reconciliation runs, drift and
+//! flags, export files and the LMS feed: every table.
 //!
 //! Every call is blocking and short (one small transaction or one page of rows). From
 //! async code call it directly for single events and pages; use `spawn_blocking` for
@@ -20,12 +21,14 @@ mod control;
 mod credentials;
 pub mod csv_cells;
 mod cursors;
+mod drift;
 mod duplicates;
 mod engines;
 mod enrolments;
 mod export;
 mod feed;
 mod files;
+mod flags;
 mod journal;
 mod lease;
 mod lock;
@@ -59,19 +62,21 @@ pub use console_queries::HeldCounts;
 pub use control::{ControlPlane, PublishedStatus, ReconcileControl};
 pub use credentials::{CredentialLedger, CredentialRow, CredentialTotals, NewCredential};
 pub use cursors::Cursors;
+pub use drift::{DriftItem, DriftItems};
 pub use duplicates::{DuplicateCounts, DuplicateGroup, DuplicateMember, Duplicates, Sharer, SuspectedGroup};
 pub use engines::{EngineRecord, Engines};
 pub use enrolments::Enrolments;
 pub use export::{AUDIT_CSV_HEADER, AuditFormat};
-pub use feed::{FeedKeys, FeedOutbox, FeedSnapshot};
-pub use files::FileTotals;
+pub use feed::{FeedKeys, FeedOutbox, FeedSnapshot, LearnerFeed};
+pub use files::{ExportFiles, FileTotals};
+pub use flags::{Flag, FlagQueue};
 pub use journal::{Appended, Journal, JournalTx, ReadyHead, StoreTx};
 pub use lease::{Lease, LeaseHolder, Leases};
 pub use lock::{EngineLock, LockError, host_name};
 pub use page::Toward;
 pub use parallel::{ParallelDay, ParallelRun};
 pub use queries::{EventDetail, EventFilter, EventSummary, StoreCounts};
-pub use reconcile::{DriftItem, Finding, Flag, ReconcileRun};
+pub use reconcile::{Finding, ReconcileRun, ReconcileRuns};
 pub use retention::{Compacted, Retention};
 pub use shadow::{LeftShadow, Shadow, ShadowMode};
 pub use sql::Transact;

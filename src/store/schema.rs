@@ -712,10 +712,131 @@ CREATE TABLE IF NOT EXISTS parallel_explanations (
 );
 "#;
 
+/// Reconciliation runs and their items, accepted differences and flags
+/// (`store/reconcile.rs`), the HRIS export files and the last export taken
+/// (`store/files.rs`), and the LMS feed's learners, groups and outbox
+/// (`store/feed.rs`) on PostgreSQL, as SQLite's tables with identities for the
+/// ids SQLite gives. Text that lists are ordered by is `COLLATE "C"`: the
+/// byte order SQLite sorts in, whatever the database's locale. A userName is
+/// one learner's in any case, as SQLite's `COLLATE NOCASE` keeps it: a
+/// case-insensitive ICU collation makes `=` and `UNIQUE` ignore case.
+const RUNS_FILES_FEED: &str = r#"
+CREATE TABLE IF NOT EXISTS reconcile_runs (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    trigger     TEXT NOT NULL,
+    started_at  BIGINT NOT NULL,
+    beat_at     BIGINT NOT NULL,
+    finished_at BIGINT,
+    outcome     TEXT NOT NULL,
+    error       TEXT,
+    employees   BIGINT NOT NULL DEFAULT 0,
+    learners    BIGINT NOT NULL DEFAULT 0,
+    completions BIGINT NOT NULL DEFAULT 0,
+    accepted    BIGINT NOT NULL DEFAULT 0,
+    counts      TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS drift_items (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    run_id      BIGINT NOT NULL REFERENCES reconcile_runs (id),
+    category    TEXT COLLATE "C" NOT NULL,
+    employee_id TEXT NOT NULL,
+    learner_id  TEXT,
+    field       TEXT NOT NULL,
+    hris_value  TEXT,
+    lms_value   TEXT,
+    state       TEXT NOT NULL DEFAULT 'open',
+    note        TEXT,
+    detail      TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS drift_items_run ON drift_items (run_id, category, id);
+CREATE TABLE IF NOT EXISTS drift_accepted (
+    category    TEXT NOT NULL,
+    employee_id TEXT NOT NULL,
+    field       TEXT NOT NULL,
+    hris_value  TEXT,
+    lms_value   TEXT,
+    reason      TEXT NOT NULL,
+    expires_at  BIGINT,
+    actor       TEXT NOT NULL,
+    at          BIGINT NOT NULL,
+    PRIMARY KEY (category, employee_id, field)
+);
+CREATE TABLE IF NOT EXISTS flags (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    at          BIGINT NOT NULL,
+    actor       TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    employee_id TEXT,
+    subject     TEXT NOT NULL,
+    note        TEXT NOT NULL,
+    detail      TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS export_files (
+    id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    name       TEXT NOT NULL,
+    sha256     TEXT NOT NULL,
+    size       BIGINT NOT NULL,
+    modified   BIGINT NOT NULL,
+    decided_at BIGINT NOT NULL,
+    state      TEXT NOT NULL,
+    reason     TEXT,
+    rows       BIGINT NOT NULL DEFAULT 0,
+    rejected   BIGINT NOT NULL DEFAULT 0,
+    inserted   BIGINT NOT NULL DEFAULT 0,
+    updated    BIGINT NOT NULL DEFAULT 0,
+    missing    BIGINT NOT NULL DEFAULT 0,
+    unchanged  BIGINT NOT NULL DEFAULT 0,
+    UNIQUE (name, sha256)
+);
+CREATE TABLE IF NOT EXISTS exported_employees (
+    employee_id TEXT COLLATE "C" PRIMARY KEY,
+    digest      TEXT NOT NULL,
+    record      TEXT NOT NULL,
+    file_id     BIGINT NOT NULL
+);
+
+CREATE COLLATION IF NOT EXISTS hrsync_any_case
+    (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+CREATE TABLE IF NOT EXISTS feed_learners (
+    id              TEXT COLLATE "C" PRIMARY KEY,
+    external_id     TEXT,
+    user_name       TEXT COLLATE hrsync_any_case NOT NULL UNIQUE,
+    employee_number TEXT,
+    resource        TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS feed_learners_external_id ON feed_learners (external_id);
+CREATE INDEX IF NOT EXISTS feed_learners_employee_number ON feed_learners (employee_number);
+CREATE TABLE IF NOT EXISTS feed_groups (
+    name TEXT COLLATE "C" PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS feed_members (
+    group_name TEXT COLLATE "C" NOT NULL REFERENCES feed_groups (name),
+    learner_id TEXT COLLATE "C" NOT NULL REFERENCES feed_learners (id),
+    PRIMARY KEY (group_name, learner_id)
+);
+CREATE TABLE IF NOT EXISTS feed_outbox (
+    id         BIGINT PRIMARY KEY CHECK (id = 1),
+    changes    BIGINT NOT NULL DEFAULT 0,
+    written    BIGINT NOT NULL DEFAULT 0,
+    written_at BIGINT,
+    uploaded   BIGINT NOT NULL DEFAULT 0
+);
+INSERT INTO feed_outbox (id) VALUES (1) ON CONFLICT (id) DO NOTHING;
+"#;
+
 /// PostgreSQL's steps, in order; a database is at version N after step N. Tables
 /// join as their store functions move onto `Sql` (docs/architecture.md).
 const POSTGRES_MIGRATIONS: &[&str] = &[
-    LEASES, ENGINES, CURSORS, CONTROL, JOURNAL, AUDIT, PEOPLE, ADOPTION,
+    LEASES,
+    ENGINES,
+    CURSORS,
+    CONTROL,
+    JOURNAL,
+    AUDIT,
+    PEOPLE,
+    ADOPTION,
+    RUNS_FILES_FEED,
 ];
 
 /// Brings a PostgreSQL database's schema up to date, in one transaction. A lock

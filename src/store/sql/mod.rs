@@ -250,6 +250,15 @@ impl Dialect {
         }
     }
 
+    /// The operator that matches a `LIKE` pattern in any case, as SQLite's `LIKE`
+    /// does (for ASCII); PostgreSQL's `LIKE` minds case, its `ILIKE` does not.
+    pub fn like_any_case(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "LIKE",
+            Dialect::Postgres => "ILIKE",
+        }
+    }
+
     /// A statement that holds the lock named by its text parameter `?1` until the
     /// transaction ends, for rows that do not exist yet (an employee's next event);
     /// none on SQLite, whose one writer already excludes the rest. A lock of the
@@ -258,15 +267,6 @@ impl Dialect {
         match self {
             Dialect::Sqlite => None,
             Dialect::Postgres => Some("SELECT pg_advisory_xact_lock(hashtextextended(?1, 0))"),
-        }
-    }
-
-    /// The operator of a `LIKE` that ignores the case of letters, as SQLite's does
-    /// (of ASCII letters): PostgreSQL's `LIKE` heeds case, its `ILIKE` does not.
-    pub fn like(self) -> &'static str {
-        match self {
-            Dialect::Sqlite => "LIKE",
-            Dialect::Postgres => "ILIKE",
         }
     }
 

@@ -95,7 +95,14 @@ impl PgStore {
         let pool = self.pool();
         off_async_thread(|| {
             let mut client = pool.get().map_err(pool_error)?;
-            let tx = client.build_transaction().read_only(read_only).start()?;
+            let mut builder = client.build_transaction().read_only(read_only);
+            if read_only {
+                // One snapshot for the whole read, as SQLite's read transaction
+                // sees: several statements answer of one moment (a read-only
+                // transaction at this level never fails to serialise).
+                builder = builder.isolation_level(postgres::IsolationLevel::RepeatableRead);
+            }
+            let tx = builder.start()?;
             let sql = PgSql { tx: RefCell::new(tx) };
             let out = work(&sql)?;
             sql.tx.into_inner().commit()?;
