@@ -3,21 +3,19 @@
 //! canonical form; `verify_audit_with` finds an edited, removed, reordered or
 //! rechained entry. Written once over `Sql` (`AuditTx` appends, `AuditLog` on any
 //! store), so several engines on PostgreSQL keep one chain. Also the console's
-//! filtered, keyset-paginated pages (read on SQLite still).
+//! filtered, keyset-paginated pages (`console_queries.rs`, by `entry_of`).
 
 use std::fmt;
 
 use jiff::Timestamp;
-use rusqlite::Row;
-use rusqlite::types::Type;
 use serde::Serialize;
 
 use super::audit_key::{AuditCheckpoint, AuditKey, AuditSeal, link};
 use super::csv_cells::CsvCells;
 use super::export::AuditFormat;
-use super::page::{PageQuery, Toward};
-use super::sql::sqlite::{SqliteRow, SqliteSql};
-use super::sql::{Bytes, Param, Row as SqlRow, Sql, Transact, clock};
+use super::page::PageQuery;
+use super::sql::sqlite::SqliteSql;
+use super::sql::{Bytes, Dialect, Param, Row as SqlRow, Sql, Transact, clock};
 use super::{Store, StoreError, StoreTx, from_micros, to_micros};
 use crate::model::{AuditEntry, NewAuditEntry};
 
@@ -91,8 +89,8 @@ pub struct AuditFilter {
 
 impl AuditFilter {
     /// The page of the log this filter keeps, for any direction.
-    pub(super) fn page_query(&self) -> PageQuery {
-        let mut page = PageQuery::new();
+    pub(super) fn page_query(&self, dialect: Dialect) -> PageQuery {
+        let mut page = PageQuery::new(dialect);
         page.equal("employee_id", self.employee_id.as_deref());
         page.equal("actor", self.actor.as_deref());
         page.equal("action", self.action.as_deref());
@@ -229,14 +227,6 @@ pub(super) fn entry_of(row: &dyn SqlRow) -> Result<AuditEntry, StoreError> {
         prev_hash: stored.prev_hash,
         hash,
         key_id: stored.key_id,
-    })
-}
-
-/// `entry_of` on an SQLite row, for the console's pages (`page.rs`, read there still).
-pub(super) fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<AuditEntry> {
-    entry_of(&SqliteRow(row)).map_err(|e| match e {
-        StoreError::Sqlite(e) => e,
-        other => rusqlite::Error::FromSqlConversionFailure(0, Type::Null, Box::new(other)),
     })
 }
 
@@ -585,22 +575,6 @@ impl Store {
         keys: &[AuditKey],
     ) -> Result<Result<AuditCheckpoint, AuditBreak>, StoreError> {
         Ok(self.verify_audit_with(keys, None)?.map(AuditReport::checkpoint))
-    }
-
-    /// A page of the audit log, newest first, older than `before_seq` (None: the newest).
-    pub fn audit_page(
-        &self,
-        filter: &AuditFilter,
-        before_seq: Option<u64>,
-        limit: usize,
-    ) -> Result<Vec<AuditEntry>, StoreError> {
-        filter.page_query().run(
-            &*self.reader()?,
-            (AUDIT_COLUMNS, "audit", "seq"),
-            (before_seq.map(|s| s as i64), Toward::Older),
-            limit,
-            entry_from_row,
-        )
     }
 }
 

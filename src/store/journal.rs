@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 use serde_json::Value;
 
 use super::sql::sqlite::SqliteSql;
@@ -191,6 +191,28 @@ impl JournalTx<'_> {
                 .query(lock, &[Param::from(key.as_str())], &mut |_| Ok(()))?;
         }
         Ok(())
+    }
+
+    /// Keeps the contract-mapped payload beside the raw one, for the console's detail view.
+    pub fn set_mapped(&self, id: EventId, mapped: &Value) -> Result<Event, StoreError> {
+        let mapped = mapped.to_string();
+        let changed = self.sql.execute(
+            "UPDATE events SET mapped = ?1, updated_at = ?2 WHERE id = ?3",
+            &[
+                Param::from(mapped.as_str()),
+                Param::from(to_micros(self.now)),
+                Param::from(id.0),
+            ],
+        )?;
+        if changed == 0 {
+            return Err(StoreError::NoSuchEvent(id));
+        }
+        self.event(id)
+    }
+
+    /// The event as this transaction sees it.
+    pub fn event(&self, id: EventId) -> Result<Event, StoreError> {
+        queries::read_event(self.sql, id)?.ok_or(StoreError::NoSuchEvent(id))
     }
 
     /// Records a write made for an event; `mark_applied` records its own.
@@ -590,14 +612,7 @@ impl<'a> StoreTx<'a> {
     /// Keeps the contract-mapped payload beside the raw one, for the console's detail view.
     /// The worker keeps it with the outcome instead (`mark_applied`, `mark_unchanged`).
     pub fn set_mapped(&self, id: EventId, mapped: &Value) -> Result<Event, StoreError> {
-        let changed = self
-            .conn
-            .prepare_cached("UPDATE events SET mapped = ?1, updated_at = ?2 WHERE id = ?3")?
-            .execute(params![mapped.to_string(), to_micros(self.now), id.0])?;
-        if changed == 0 {
-            return Err(StoreError::NoSuchEvent(id));
-        }
-        self.event(id)
+        self.journal().set_mapped(id, mapped)
     }
 
     /// Records a write made for an event; `mark_applied` records its own.
@@ -630,7 +645,7 @@ impl<'a> StoreTx<'a> {
     pub fn events(&self, ids: &[EventId]) -> Result<Vec<Event>, StoreError> {
         let mut found = Vec::with_capacity(ids.len());
         for id in ids {
-            found.extend(queries::read_event(self.conn, *id)?);
+            found.extend(queries::read_event(&self.sqlite, *id)?);
         }
         Ok(found)
     }
@@ -650,7 +665,7 @@ impl<'a> StoreTx<'a> {
 
     /// The event as this transaction sees it.
     pub fn event(&self, id: EventId) -> Result<Event, StoreError> {
-        queries::read_event(self.conn, id)?.ok_or(StoreError::NoSuchEvent(id))
+        self.journal().event(id)
     }
 }
 

@@ -1,15 +1,17 @@
 //! Reading the journal for the engine, the console and the CLI: what may apply now,
 //! pages of events (keyset-paginated, never OFFSET), one event with its writes,
-//! the operator queues, counts and cursors.
+//! the operator queues, counts and cursors. Written once over `Sql`: `EventReads`
+//! offers them on either store, and `Store`'s own calls run the same functions
+//! on a reader connection.
+
+use std::collections::HashSet;
 
 use jiff::Timestamp;
-use rusqlite::types::Type;
-use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
-use serde_json::Value;
 
 use super::page::{PageQuery, Toward};
-use super::sql::{Sql, Transact};
+use super::sql::sqlite::SqliteSql;
+use super::sql::{Dialect, Param, Row, Sql, Transact};
 use super::{Store, StoreError, from_micros, to_micros};
 use crate::model::{
     Direction, Event, EventId, EventStatus, FailedAttempt, FieldReason, HoldKind, Source, StoredWrite,
@@ -33,7 +35,9 @@ pub(super) const EVENT_COLUMNS: &str = "id, idempotency_key, source, direction, 
 /// own condition; queries name the index, which the planner would pass over for
 /// `events_status` and then read every pending event of an initial load.
 pub(super) const BLOCKED: &str = "is_head = 0 AND status IN ('pending', 'retrying')";
-const BLOCKED_TABLE: &str = "events INDEXED BY events_blocked";
+fn blocked_table(dialect: Dialect) -> String {
+    format!("events{}", dialect.indexed_by(" INDEXED BY events_blocked"))
+}
 
 const SUMMARY_COLUMNS: &str = "id, source, direction, employee_id, kind, occurred_at, received_at, \
     status, attempts, next_attempt_at, last_error, last_http_status";
@@ -54,13 +58,17 @@ pub struct EventFilter {
 
 impl EventFilter {
     /// What the filter's page is read from: the blocked events' own index, if only those.
-    pub(super) fn table(&self) -> &'static str {
-        if self.blocked { BLOCKED_TABLE } else { "events" }
+    pub(super) fn table(&self, dialect: Dialect) -> String {
+        if self.blocked {
+            blocked_table(dialect)
+        } else {
+            "events".into()
+        }
     }
 
     /// The page of events this filter keeps, for any direction.
-    pub(super) fn page_query(&self) -> PageQuery {
-        let mut page = PageQuery::new();
+    pub(super) fn page_query(&self, dialect: Dialect) -> PageQuery {
+        let mut page = PageQuery::new(dialect);
         page.equal("direction", self.direction.map(|d| d.as_str()));
         page.equal("status", self.status.map(|s| s.as_str()));
         page.equal("employee_id", self.employee_id.as_deref());
@@ -126,84 +134,391 @@ pub struct StoreCounts {
     pub blocked: u64,
 }
 
-pub(super) fn word<T>(row: &Row<'_>, idx: usize, parse: fn(&str) -> Option<T>) -> rusqlite::Result<T> {
-    let text: String = row.get(idx)?;
-    parse(&text).ok_or_else(|| {
-        rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, format!("unknown word {text:?}").into())
-    })
+/// The cells of one row, read with the row's key at hand for a damaged cell's error.
+pub(super) struct Cells<'r> {
+    row: &'r dyn Row,
+    key: i64,
 }
 
-pub(super) fn json(row: &Row<'_>, idx: usize) -> rusqlite::Result<Value> {
-    let text: String = row.get(idx)?;
-    serde_json::from_str(&text)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(idx, Type::Text, e.into()))
+impl<'r> Cells<'r> {
+    /// `row`, whose key (an id) is in column `key`.
+    pub(super) fn new(row: &'r dyn Row, key: usize) -> Result<Self, StoreError> {
+        Ok(Self {
+            row,
+            key: row.int_of(key, "id")?,
+        })
+    }
+
+    pub(super) fn key(&self) -> i64 {
+        self.key
+    }
+
+    fn corrupt(&self, column: &'static str, reason: String) -> StoreError {
+        StoreError::Corrupt {
+            row: self.key,
+            column,
+            reason,
+        }
+    }
+
+    pub(super) fn text(&self, idx: usize, column: &'static str) -> Result<String, StoreError> {
+        self.row
+            .text(idx)?
+            .ok_or_else(|| self.corrupt(column, "null".into()))
+    }
+
+    pub(super) fn maybe_text(&self, idx: usize) -> Result<Option<String>, StoreError> {
+        self.row.text(idx)
+    }
+
+    /// A number that fits `T` (a count, an HTTP status), if there is one.
+    pub(super) fn maybe_number<T: TryFrom<i64>>(
+        &self,
+        idx: usize,
+        column: &'static str,
+    ) -> Result<Option<T>, StoreError> {
+        match self.row.int(idx)? {
+            Some(n) => T::try_from(n)
+                .map(Some)
+                .map_err(|_| self.corrupt(column, format!("{n} is out of range"))),
+            None => Ok(None),
+        }
+    }
+
+    pub(super) fn number<T: TryFrom<i64>>(&self, idx: usize, column: &'static str) -> Result<T, StoreError> {
+        self.maybe_number(idx, column)?
+            .ok_or_else(|| self.corrupt(column, "null".into()))
+    }
+
+    /// One of hrsync's words (a status, a direction), parsed.
+    pub(super) fn word<T>(
+        &self,
+        idx: usize,
+        column: &'static str,
+        parse: fn(&str) -> Option<T>,
+    ) -> Result<T, StoreError> {
+        let text = self.text(idx, column)?;
+        parse(&text).ok_or_else(|| self.corrupt(column, format!("unknown word {text:?}")))
+    }
+
+    pub(super) fn json<T: serde::de::DeserializeOwned>(
+        &self,
+        idx: usize,
+        column: &'static str,
+    ) -> Result<T, StoreError> {
+        let text = self.text(idx, column)?;
+        serde_json::from_str(&text).map_err(|e| self.corrupt(column, e.to_string()))
+    }
+
+    pub(super) fn maybe_json<T: serde::de::DeserializeOwned>(
+        &self,
+        idx: usize,
+        column: &'static str,
+    ) -> Result<Option<T>, StoreError> {
+        match self.row.text(idx)? {
+            Some(_) => self.json(idx, column).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub(super) fn time(&self, idx: usize, column: &'static str) -> Result<Timestamp, StoreError> {
+        Ok(from_micros(self.number(idx, column)?))
+    }
+
+    pub(super) fn maybe_time(
+        &self,
+        idx: usize,
+        column: &'static str,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        Ok(self.maybe_number::<i64>(idx, column)?.map(from_micros))
+    }
 }
 
-fn time(row: &Row<'_>, idx: usize) -> rusqlite::Result<Timestamp> {
-    Ok(from_micros(row.get(idx)?))
-}
-
-fn maybe_time(row: &Row<'_>, idx: usize) -> rusqlite::Result<Option<Timestamp>> {
-    Ok(row.get::<_, Option<i64>>(idx)?.map(from_micros))
-}
-
-pub(super) fn event_from_row(row: &Row<'_>) -> rusqlite::Result<Event> {
-    let reasons: Vec<FieldReason> = match row.get::<_, Option<String>>(14)? {
-        Some(text) => serde_json::from_str(&text)
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(14, Type::Text, e.into()))?,
-        None => Vec::new(),
-    };
+/// An event read with `EVENT_COLUMNS`.
+pub(super) fn event_from_row(row: &dyn Row) -> Result<Event, StoreError> {
+    let cells = Cells::new(row, 0)?;
     Ok(Event {
-        id: EventId(row.get(0)?),
-        idempotency_key: row.get(1)?,
-        source: word(row, 2, Source::parse)?,
-        direction: word(row, 3, Direction::parse)?,
-        employee_id: row.get(4)?,
-        kind: row.get(5)?,
-        occurred_at: time(row, 6)?,
-        received_at: time(row, 7)?,
-        updated_at: time(row, 8)?,
-        status: word(row, 9, EventStatus::parse)?,
-        attempts: row.get(10)?,
-        next_attempt_at: maybe_time(row, 11)?,
-        last_error: row.get(12)?,
-        last_http_status: row.get(13)?,
-        reasons,
-        note: row.get(15)?,
-        payload: json(row, 16)?,
-        mapped: match row.get::<_, Option<String>>(17)? {
-            Some(_) => Some(json(row, 17)?),
-            None => None,
-        },
+        id: EventId(cells.key()),
+        idempotency_key: cells.text(1, "idempotency_key")?,
+        source: cells.word(2, "source", Source::parse)?,
+        direction: cells.word(3, "direction", Direction::parse)?,
+        employee_id: cells.text(4, "employee_id")?,
+        kind: cells.text(5, "kind")?,
+        occurred_at: cells.time(6, "occurred_at")?,
+        received_at: cells.time(7, "received_at")?,
+        updated_at: cells.time(8, "updated_at")?,
+        status: cells.word(9, "status", EventStatus::parse)?,
+        attempts: cells.number(10, "attempts")?,
+        next_attempt_at: cells.maybe_time(11, "next_attempt_at")?,
+        last_error: cells.maybe_text(12)?,
+        last_http_status: cells.maybe_number(13, "last_http_status")?,
+        reasons: cells
+            .maybe_json::<Vec<FieldReason>>(14, "reasons")?
+            .unwrap_or_default(),
+        note: cells.maybe_text(15)?,
+        payload: cells.json(16, "payload")?,
+        mapped: cells.maybe_json(17, "mapped")?,
     })
 }
 
-fn summary_from_row(row: &Row<'_>) -> rusqlite::Result<EventSummary> {
+/// A line of the events pane, read with `SUMMARY_COLUMNS`.
+fn summary_from_row(row: &dyn Row) -> Result<EventSummary, StoreError> {
+    let cells = Cells::new(row, 0)?;
     Ok(EventSummary {
-        id: EventId(row.get(0)?),
-        source: word(row, 1, Source::parse)?,
-        direction: word(row, 2, Direction::parse)?,
-        employee_id: row.get(3)?,
-        kind: row.get(4)?,
-        occurred_at: time(row, 5)?,
-        received_at: time(row, 6)?,
-        status: word(row, 7, EventStatus::parse)?,
-        attempts: row.get(8)?,
-        next_attempt_at: maybe_time(row, 9)?,
-        last_error: row.get(10)?,
-        last_http_status: row.get(11)?,
+        id: EventId(cells.key()),
+        source: cells.word(1, "source", Source::parse)?,
+        direction: cells.word(2, "direction", Direction::parse)?,
+        employee_id: cells.text(3, "employee_id")?,
+        kind: cells.text(4, "kind")?,
+        occurred_at: cells.time(5, "occurred_at")?,
+        received_at: cells.time(6, "received_at")?,
+        status: cells.word(7, "status", EventStatus::parse)?,
+        attempts: cells.number(8, "attempts")?,
+        next_attempt_at: cells.maybe_time(9, "next_attempt_at")?,
+        last_error: cells.maybe_text(10)?,
+        last_http_status: cells.maybe_number(11, "last_http_status")?,
     })
 }
 
-pub(super) fn read_event(conn: &Connection, id: EventId) -> Result<Option<Event>, StoreError> {
-    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1");
-    Ok(conn
-        .prepare_cached(&sql)?
-        .query_row([id.0], event_from_row)
-        .optional()?)
+/// One event, as this transaction sees it.
+pub(super) fn read_event(sql: &dyn Sql, id: EventId) -> Result<Option<Event>, StoreError> {
+    let statement = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1");
+    sql.query_opt(&statement, &[Param::from(id.0)], event_from_row)
 }
+
+/// Events that may be applied now, longest-due first (see `Store::ready`).
+pub(super) fn ready(sql: &dyn Sql, now: Timestamp, limit: usize) -> Result<Vec<Event>, StoreError> {
+    let statement = format!(
+        "SELECT {EVENT_COLUMNS} FROM events{} \
+         WHERE is_head = 1 AND status IN ('pending', 'retrying') AND next_attempt_at <= ?1 \
+         ORDER BY next_attempt_at, id LIMIT ?2",
+        sql.dialect().indexed_by(" INDEXED BY events_ready")
+    );
+    sql.query_all(
+        &statement,
+        &[Param::from(to_micros(now)), Param::from(limit as i64)],
+        event_from_row,
+    )
+}
+
+/// See `Store::has_change_due`.
+pub(super) fn has_change_due(
+    sql: &dyn Sql,
+    direction: Direction,
+    employee_id: &str,
+    by: Timestamp,
+) -> Result<bool, StoreError> {
+    // The first status term is the index's own condition, so the partial index applies.
+    let statement = format!(
+        "SELECT id FROM events{} WHERE direction = ?1 \
+         AND employee_id = ?2 AND status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held') \
+         AND status IN ('pending', 'retrying') AND is_head = 1 AND next_attempt_at <= ?3 LIMIT 1",
+        sql.dialect().indexed_by(" INDEXED BY events_open")
+    );
+    let found = sql.query_opt(
+        &statement,
+        &[
+            Param::from(direction.as_str()),
+            Param::from(employee_id),
+            Param::from(to_micros(by)),
+        ],
+        |row| row.int(0),
+    )?;
+    Ok(found.is_some())
+}
+
+/// A page of events, newest first, older than `before` (None: from the newest).
+pub(super) fn events_page(
+    sql: &dyn Sql,
+    filter: &EventFilter,
+    before: Option<EventId>,
+    limit: usize,
+) -> Result<Vec<EventSummary>, StoreError> {
+    let dialect = sql.dialect();
+    filter.page_query(dialect).run(
+        sql,
+        (SUMMARY_COLUMNS, &filter.table(dialect), "id"),
+        (before.map(|id| id.0), Toward::Older),
+        limit,
+        summary_from_row,
+    )
+}
+
+/// One event with its writes and failed attempts, oldest first.
+pub(super) fn event_detail(sql: &dyn Sql, id: EventId) -> Result<Option<EventDetail>, StoreError> {
+    let Some(event) = read_event(sql, id)? else {
+        return Ok(None);
+    };
+    let writes = sql.query_all(
+        "SELECT id, event_id, at, sent_from, sent_to, target_id, before, after, http_status \
+         FROM writes WHERE event_id = ?1 ORDER BY id",
+        &[Param::from(id.0)],
+        |row| {
+            let cells = Cells::new(row, 0)?;
+            Ok(StoredWrite {
+                id: cells.key(),
+                event_id: EventId(cells.number(1, "event_id")?),
+                at: cells.time(2, "at")?,
+                write: WriteRecord {
+                    sent_from: cells.text(3, "sent_from")?,
+                    sent_to: cells.text(4, "sent_to")?,
+                    target_id: cells.maybe_text(5)?,
+                    before: cells.json(6, "before")?,
+                    after: cells.json(7, "after")?,
+                    http_status: cells.maybe_number(8, "http_status")?,
+                },
+            })
+        },
+    )?;
+    let failures = sql.query_all(
+        "SELECT id, at, error, http_status FROM failures WHERE event_id = ?1 ORDER BY id",
+        &[Param::from(id.0)],
+        |row| {
+            let cells = Cells::new(row, 0)?;
+            Ok(FailedAttempt {
+                at: cells.time(1, "at")?,
+                error: cells.text(2, "error")?,
+                http_status: cells.maybe_number(3, "http_status")?,
+            })
+        },
+    )?;
+    Ok(Some(EventDetail {
+        event,
+        writes,
+        failures,
+    }))
+}
+
+/// Events with one status, oldest first, after `after` (None: from the oldest).
+pub(super) fn with_status(
+    sql: &dyn Sql,
+    status: EventStatus,
+    after: Option<EventId>,
+    limit: usize,
+) -> Result<Vec<Event>, StoreError> {
+    let statement =
+        format!("SELECT {EVENT_COLUMNS} FROM events WHERE status = ?1 AND id > ?2 ORDER BY id LIMIT ?3");
+    sql.query_all(
+        &statement,
+        &[
+            Param::from(status.as_str()),
+            Param::from(after.map_or(0, |id| id.0)),
+            Param::from(limit as i64),
+        ],
+        event_from_row,
+    )
+}
+
+/// Blocked events (see [`BLOCKED`]), oldest first, after `after`.
+pub(super) fn waiting_behind(
+    sql: &dyn Sql,
+    after: Option<EventId>,
+    limit: usize,
+) -> Result<Vec<Event>, StoreError> {
+    let statement = format!(
+        "SELECT {EVENT_COLUMNS} FROM {} WHERE {BLOCKED} AND id > ?1 ORDER BY id LIMIT ?2",
+        blocked_table(sql.dialect())
+    );
+    sql.query_all(
+        &statement,
+        &[Param::from(after.map_or(0, |id| id.0)), Param::from(limit as i64)],
+        event_from_row,
+    )
+}
+
+/// Employees with a change held for an operator in `direction`.
+pub(super) fn held_employees(sql: &dyn Sql, direction: Direction) -> Result<HashSet<String>, StoreError> {
+    let mut held = HashSet::new();
+    sql.query(
+        "SELECT DISTINCT employee_id FROM events WHERE status = 'held' AND direction = ?1",
+        &[Param::from(direction.as_str())],
+        &mut |row| {
+            held.insert(row.text_of(0, "employee_id")?);
+            Ok(())
+        },
+    )?;
+    Ok(held)
+}
+
+/// The journal's reads on any store, SQLite or PostgreSQL, each on one consistent
+/// view (the totals are `Journal::journal_counts`). `Store` offers the same calls under the same names (its own methods,
+/// which run these functions on a reader connection).
+pub trait EventReads: Transact {
+    /// See `Store::ready`.
+    fn ready(&self, now: Timestamp, limit: usize) -> Result<Vec<Event>, StoreError> {
+        self.read(|sql| ready(sql, now, limit))
+    }
+
+    /// See `Store::has_change_due`.
+    fn has_change_due(
+        &self,
+        direction: Direction,
+        employee_id: &str,
+        by: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.read(|sql| has_change_due(sql, direction, employee_id, by))
+    }
+
+    /// See `Store::events_page`.
+    fn events_page(
+        &self,
+        filter: &EventFilter,
+        before: Option<EventId>,
+        limit: usize,
+    ) -> Result<Vec<EventSummary>, StoreError> {
+        self.read(|sql| events_page(sql, filter, before, limit))
+    }
+
+    /// See `Store::event`.
+    fn event(&self, id: EventId) -> Result<Option<EventDetail>, StoreError> {
+        self.read(|sql| event_detail(sql, id))
+    }
+
+    /// See `Store::with_status`.
+    fn with_status(
+        &self,
+        status: EventStatus,
+        after: Option<EventId>,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
+        self.read(|sql| with_status(sql, status, after, limit))
+    }
+
+    /// See `Store::dead_letters`.
+    fn dead_letters(&self, limit: usize, after: Option<EventId>) -> Result<Vec<Event>, StoreError> {
+        self.read(|sql| with_status(sql, EventStatus::DeadLetter, after, limit))
+    }
+
+    /// See `Store::waiting_behind`.
+    fn waiting_behind(&self, after: Option<EventId>, limit: usize) -> Result<Vec<Event>, StoreError> {
+        self.read(|sql| waiting_behind(sql, after, limit))
+    }
+
+    /// See `Store::held`.
+    fn held(&self, limit: usize, after: Option<EventId>) -> Result<Vec<Event>, StoreError> {
+        self.read(|sql| with_status(sql, EventStatus::Held, after, limit))
+    }
+
+    /// See `Store::held_employees`.
+    fn held_employees(&self, direction: Direction) -> Result<HashSet<String>, StoreError> {
+        self.read(|sql| held_employees(sql, direction))
+    }
+}
+
+impl<T: Transact> EventReads for T {}
 
 impl Store {
+    /// Runs one read on a reader connection as it is, outside a transaction: a
+    /// single statement is its own consistent view, and the engine's hot reads
+    /// (`ready`) pay no `BEGIN` and `COMMIT` for it.
+    pub(super) fn on_reader<T>(
+        &self,
+        work: impl FnOnce(&dyn Sql) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let reader = self.reader()?;
+        work(&SqliteSql { conn: &reader })
+    }
+
     /// Events that may be applied now, longest-due first: Pending or Retrying and due,
     /// and only the oldest open event of each employee in each direction. An employee's
     /// event that waits for an operator (dead letter, rejected, held) keeps that
@@ -212,15 +527,7 @@ impl Store {
     /// It claims nothing: until an event is marked, it stays ready, so the engine keeps
     /// its own set of events in flight.
     pub fn ready(&self, now: Timestamp, limit: usize) -> Result<Vec<Event>, StoreError> {
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events INDEXED BY events_ready \
-             WHERE is_head = 1 AND status IN ('pending', 'retrying') AND next_attempt_at <= ?1 \
-             ORDER BY next_attempt_at, id LIMIT ?2"
-        );
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params![to_micros(now), limit as i64], event_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.on_reader(|sql| ready(sql, now, limit))
     }
 
     /// Whether the engine will apply a change of the employee by itself before `by`:
@@ -233,18 +540,7 @@ impl Store {
         employee_id: &str,
         by: Timestamp,
     ) -> Result<bool, StoreError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare_cached(
-            // The first status term is the index's own condition, so the partial index applies.
-            "SELECT EXISTS (SELECT 1 FROM events INDEXED BY events_open WHERE direction = ?1 \
-             AND employee_id = ?2 AND status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held') \
-             AND status IN ('pending', 'retrying') AND is_head = 1 AND next_attempt_at <= ?3)",
-        )?;
-        Ok(
-            stmt.query_row(params![direction.as_str(), employee_id, to_micros(by)], |r| {
-                r.get(0)
-            })?,
-        )
+        self.on_reader(|sql| has_change_due(sql, direction, employee_id, by))
     }
 
     /// A page of events, newest first, older than `before` (None: from the newest).
@@ -254,55 +550,12 @@ impl Store {
         before: Option<EventId>,
         limit: usize,
     ) -> Result<Vec<EventSummary>, StoreError> {
-        filter.page_query().run(
-            &*self.reader()?,
-            (SUMMARY_COLUMNS, filter.table(), "id"),
-            (before.map(|id| id.0), Toward::Older),
-            limit,
-            summary_from_row,
-        )
+        self.on_reader(|sql| events_page(sql, filter, before, limit))
     }
 
-    /// One event with its writes, for the detail view.
+    /// One event with its writes, for the detail view (one consistent view).
     pub fn event(&self, id: EventId) -> Result<Option<EventDetail>, StoreError> {
-        let conn = self.reader()?;
-        let Some(event) = read_event(&conn, id)? else {
-            return Ok(None);
-        };
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, event_id, at, sent_from, sent_to, target_id, before, after, http_status \
-             FROM writes WHERE event_id = ?1 ORDER BY id",
-        )?;
-        let writes = stmt.query_map([id.0], |row| {
-            Ok(StoredWrite {
-                id: row.get(0)?,
-                event_id: EventId(row.get(1)?),
-                at: time(row, 2)?,
-                write: WriteRecord {
-                    sent_from: row.get(3)?,
-                    sent_to: row.get(4)?,
-                    target_id: row.get(5)?,
-                    before: json(row, 6)?,
-                    after: json(row, 7)?,
-                    http_status: row.get(8)?,
-                },
-            })
-        })?;
-        let writes = writes.collect::<Result<_, _>>()?;
-        let mut stmt = conn
-            .prepare_cached("SELECT at, error, http_status FROM failures WHERE event_id = ?1 ORDER BY id")?;
-        let failures = stmt.query_map([id.0], |row| {
-            Ok(FailedAttempt {
-                at: time(row, 0)?,
-                error: row.get(1)?,
-                http_status: row.get(2)?,
-            })
-        })?;
-        Ok(Some(EventDetail {
-            event,
-            writes,
-            failures: failures.collect::<Result<_, _>>()?,
-        }))
+        self.read(|sql| event_detail(sql, id))
     }
 
     /// Events with one status, oldest first, after `after` (None: from the oldest).
@@ -312,13 +565,7 @@ impl Store {
         after: Option<EventId>,
         limit: usize,
     ) -> Result<Vec<Event>, StoreError> {
-        let sql =
-            format!("SELECT {EVENT_COLUMNS} FROM events WHERE status = ?1 AND id > ?2 ORDER BY id LIMIT ?3");
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let after = after.map_or(0, |id| id.0);
-        let rows = stmt.query_map(params![status.as_str(), after, limit as i64], event_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.on_reader(|sql| with_status(sql, status, after, limit))
     }
 
     /// The failed-retries pane: dead letters, oldest first.
@@ -329,13 +576,7 @@ impl Store {
     /// Blocked events (see [`BLOCKED`]), each naming in its note the event it
     /// waits behind, oldest first, after `after`.
     pub fn waiting_behind(&self, after: Option<EventId>, limit: usize) -> Result<Vec<Event>, StoreError> {
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM {BLOCKED_TABLE} WHERE {BLOCKED} AND id > ?1 ORDER BY id LIMIT ?2"
-        );
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params![after.map_or(0, |id| id.0), limit as i64], event_from_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        self.on_reader(|sql| waiting_behind(sql, after, limit))
     }
 
     /// Held events (safety threshold, duplicate holds), oldest first.
@@ -345,18 +586,8 @@ impl Store {
 
     /// Employees with a change held for an operator in `direction` (a suspected
     /// duplicate, a mass deactivation): the held pane already asks about them.
-    pub fn held_employees(
-        &self,
-        direction: Direction,
-    ) -> Result<std::collections::HashSet<String>, StoreError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare_cached(
-            "SELECT DISTINCT employee_id FROM events WHERE status = 'held' AND direction = ?1",
-        )?;
-        let held = stmt
-            .query_map([direction.as_str()], |r| r.get::<_, String>(0))?
-            .collect::<Result<_, _>>()?;
-        Ok(held)
+    pub fn held_employees(&self, direction: Direction) -> Result<HashSet<String>, StoreError> {
+        self.on_reader(|sql| held_employees(sql, direction))
     }
 
     pub fn counts(&self) -> Result<StoreCounts, StoreError> {
@@ -365,8 +596,7 @@ impl Store {
 
     /// Where the source `name` was last read up to (`store/cursors.rs`).
     pub fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
-        let reader = self.reader()?;
-        super::cursors::cursor(&super::sql::sqlite::SqliteSql { conn: &reader }, name)
+        self.on_reader(|sql| super::cursors::cursor(sql, name))
     }
 }
 
@@ -404,8 +634,8 @@ pub(super) fn counts(sql: &dyn Sql) -> Result<StoreCounts, StoreError> {
         },
     )?;
     let statement = format!(
-        "SELECT COUNT(*) FROM events{} WHERE {BLOCKED}",
-        sql.dialect().indexed_by(" INDEXED BY events_blocked")
+        "SELECT COUNT(*) FROM {} WHERE {BLOCKED}",
+        blocked_table(sql.dialect())
     );
     let blocked = sql.query_opt(&statement, &[], |row| row.int(0))?;
     counts.blocked = blocked.flatten().unwrap_or_default().max(0) as u64;
