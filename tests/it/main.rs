@@ -69,6 +69,7 @@ mod shadow;
 mod store_conformance;
 mod store_conformance_adoption;
 mod store_conformance_people;
+mod store_conformance_reports;
 mod store_conformance_runs;
 mod store_journal;
 mod store_reconcile;

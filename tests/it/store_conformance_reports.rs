@@ -1,0 +1,114 @@
+//! The conformance suite for who reports to whom, run on SQLite and on
+//! PostgreSQL by `conformance!`: the `reports_to` table (kept and counted by any
+//! engine), the last applied event and a change due per employee.
+
+use hrsync::model::{Direction, EventId, NewEvent, RecordStamp, Source, WriteRecord};
+use hrsync::store::{AppliedRecords, Journal, ReportsTo};
+use jiff::{SignedDuration, Timestamp};
+use serde_json::json;
+
+use crate::common::backends::{Backend, conformance};
+
+conformance!(
+    who_reports_to_whom_is_kept_and_counted_by_any_engine,
+    the_last_applied_event_is_read_per_employee,
+    a_change_due_is_waiting_then_begun_then_gone,
+);
+
+fn who_reports_to_whom_is_kept_and_counted_by_any_engine(backend: &impl Backend) {
+    let (a, b) = (backend.open(), backend.open());
+    assert_eq!(a.reports_of("M1").unwrap(), 0);
+    assert_eq!(a.set_reports_to("E1", Some("M1")).unwrap(), None);
+    assert_eq!(b.set_reports_to("E2", Some("M1")).unwrap(), None);
+    assert_eq!(
+        b.set_reports_to("E1", Some("M1")).unwrap(),
+        Some("M1".into()),
+        "unchanged"
+    );
+    assert_eq!((a.reports_of("M1").unwrap(), b.reports_of("M2").unwrap()), (2, 0));
+
+    assert_eq!(b.set_reports_to("E1", Some("M2")).unwrap(), Some("M1".into()));
+    assert_eq!((a.reports_of("M1").unwrap(), a.reports_of("M2").unwrap()), (1, 1));
+    assert_eq!(a.set_reports_to("E2", None).unwrap(), Some("M1".into()));
+    assert_eq!(a.set_reports_to("E2", None).unwrap(), None, "nobody stays nobody");
+    assert_eq!((b.reports_of("M1").unwrap(), b.reports_of("M2").unwrap()), (0, 1));
+    assert_eq!(
+        b.reports_of("E1").unwrap(),
+        0,
+        "counted by manager, not by employee"
+    );
+}
+
+fn the_last_applied_event_is_read_per_employee(backend: &impl Backend) {
+    let (a, b) = (backend.open(), backend.open());
+    assert_eq!(a.applied_event("E1").unwrap(), None);
+    let stamp = RecordStamp {
+        at: Timestamp::from_second(1_800_000_000).unwrap(),
+        digest: "d".into(),
+    };
+    a.set_applied_record("E1", &stamp, EventId(7)).unwrap();
+    b.set_applied_record("E2", &stamp, EventId(8)).unwrap();
+    a.set_applied_record("E1", &stamp, EventId(9)).unwrap();
+    assert_eq!(b.applied_event("E1").unwrap(), Some(EventId(9)));
+    assert_eq!(a.applied_event("E2").unwrap(), Some(EventId(8)));
+    assert_eq!(a.applied_event("E3").unwrap(), None);
+}
+
+fn change(key: &str, direction: Direction, employee: &str) -> NewEvent {
+    NewEvent {
+        idempotency_key: key.into(),
+        source: Source::Webhook,
+        direction,
+        employee_id: employee.into(),
+        kind: "Updated".into(),
+        occurred_at: Timestamp::now(),
+        payload: json!({ "id": employee }),
+    }
+}
+
+fn written() -> WriteRecord {
+    WriteRecord {
+        sent_from: "hris".into(),
+        sent_to: "lms".into(),
+        target_id: Some("u-1".into()),
+        before: json!({ "title": "Clerk" }),
+        after: json!({ "title": "Manager" }),
+        http_status: Some(200),
+    }
+}
+
+fn a_change_due_is_waiting_then_begun_then_gone(backend: &impl Backend) {
+    let (a, b) = (backend.open(), backend.open());
+    assert_eq!(a.change_due("M").unwrap(), (false, false));
+    let batch = [
+        change("m1", Direction::HrisToLms, "M"),
+        change("l1", Direction::LmsToHris, "L"),
+    ];
+    let ids: Vec<EventId> = (a.journal(|tx| tx.append(&batch)).unwrap().iter())
+        .map(|appended| appended.id())
+        .collect();
+    assert_eq!(b.change_due("M").unwrap(), (true, false));
+    assert_eq!(
+        b.change_due("L").unwrap(),
+        (false, false),
+        "a change the other way is not due"
+    );
+
+    let until = Timestamp::now() + SignedDuration::from_secs(60);
+    b.journal(|tx| tx.claim(&ids[..1], "engine-b", until)).unwrap();
+    assert_eq!(a.change_due("M").unwrap(), (false, true), "being applied");
+    let next = a
+        .journal(|tx| tx.append(&[change("m2", Direction::HrisToLms, "M")]))
+        .unwrap()[0]
+        .id();
+    assert_eq!(
+        a.change_due("M").unwrap(),
+        (true, true),
+        "one begun, one behind it"
+    );
+
+    b.journal(|tx| tx.mark_applied(ids[0], &written(), None)).unwrap();
+    assert_eq!(a.change_due("M").unwrap(), (true, false));
+    a.journal(|tx| tx.mark_applied(next, &written(), None)).unwrap();
+    assert_eq!(b.change_due("M").unwrap(), (false, false), "nothing left");
+}
