@@ -94,7 +94,8 @@ pub trait Sql {
     fn dialect(&self) -> Dialect;
     /// Runs a statement; returns the rows it changed.
     fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError>;
-    /// Runs a query, handing each row to `each` in order.
+    /// Runs a query, handing each row to `each` in order, as it comes (none
+    /// held beyond it); `each` runs no statement on this `Sql` itself.
     fn query(
         &self,
         sql: &str,
