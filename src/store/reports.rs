@@ -84,7 +84,7 @@ pub trait ReportsTo: Transact {
         employee_id: &str,
         manager_id: Option<&str>,
     ) -> Result<Option<String>, StoreError> {
-        self.write(|sql| set_reports_to(sql, employee_id, manager_id))
+        self.write_retrying(|sql| set_reports_to(sql, employee_id, manager_id))
     }
 
     fn applied_event(&self, employee_id: &str) -> Result<Option<EventId>, StoreError> {
