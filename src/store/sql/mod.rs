@@ -3,12 +3,14 @@
 //! backend for each (`sqlite`, `postgres`). A function written over `&dyn Sql`
 //! runs unchanged on both; see docs/architecture.md, "The store on two backends".
 
+mod conflict;
 pub mod postgres;
 pub mod sqlite;
 
 use std::borrow::Cow;
 
 use super::StoreError;
+pub use conflict::{CONFLICT_RETRIES, is_conflict};
 
 /// A value bound to a statement. Typed even when null: PostgreSQL checks a
 /// parameter's type against the column's, null or not.
@@ -154,7 +156,7 @@ pub trait Transact {
 
     /// Runs `work` in one write transaction as `write` does, and again from the
     /// start when the database gave it up for another engine's transaction
-    /// (`is_conflict`: nothing of it stayed), at most `CONFLICT_RETRIES` more
+    /// (`conflict::is_conflict`: nothing of it stayed), at most `CONFLICT_RETRIES` more
     /// times after a short jittered wait; then answers the error. Several engines
     /// meet such conflicts in the normal course; SQLite's one writer never does.
     fn write_retrying<T: Send>(
@@ -163,37 +165,10 @@ pub trait Transact {
     ) -> Result<T, StoreError> {
         use backon::BlockingRetryable;
         (|| self.write(&work))
-            .retry(conflict_backoff())
+            .retry(conflict::backoff())
             .sleep(std::thread::sleep)
             .when(is_conflict)
             .call()
-    }
-}
-
-/// How many times `Transact::write_retrying` runs its work again at most.
-pub const CONFLICT_RETRIES: usize = 6;
-
-/// The waits between runs of work given up for a conflict: from 10 ms, doubling
-/// to at most 250 ms, each with its own random jitter so engines that met fall apart.
-fn conflict_backoff() -> backon::ExponentialBuilder {
-    backon::ExponentialBuilder::new()
-        .with_min_delay(std::time::Duration::from_millis(10))
-        .with_max_delay(std::time::Duration::from_millis(250))
-        .with_max_times(CONFLICT_RETRIES)
-        .with_jitter()
-}
-
-/// Whether the database gave up the transaction because it met another one at
-/// the same moment, so running it again from the start may succeed: PostgreSQL's
-/// serialization failure (SQLSTATE 40001) or a deadlock it broke (40P01).
-pub fn is_conflict(error: &StoreError) -> bool {
-    use ::postgres::error::SqlState;
-    match error {
-        StoreError::Postgres(error) => matches!(
-            error.code(),
-            Some(code) if *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED
-        ),
-        _ => false,
     }
 }
 
