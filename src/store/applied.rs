@@ -54,7 +54,7 @@ pub trait AppliedRecords: Transact {
         stamp: &RecordStamp,
         event: EventId,
     ) -> Result<(), StoreError> {
-        self.write(|sql| set_applied_record(sql, employee_id, stamp, event))
+        self.write_retrying(|sql| set_applied_record(sql, employee_id, stamp, event))
     }
 
     fn applied_record(&self, employee_id: &str) -> Result<Option<AppliedRecord>, StoreError> {

@@ -145,35 +145,35 @@ pub fn published_status(sql: &dyn Sql) -> Result<Option<PublishedStatus>, StoreE
 /// inside a wider transaction and on a reader.
 pub trait ControlPlane: Transact {
     fn request_pause(&self, paused: bool) -> Result<(), StoreError> {
-        self.write(|sql| request_pause(sql, paused))
+        self.write_retrying(|sql| request_pause(sql, paused))
     }
 
     fn request_contract(&self, text: &str) -> Result<(), StoreError> {
-        self.write(|sql| request_contract(sql, text))
+        self.write_retrying(|sql| request_contract(sql, text))
     }
 
     fn request_reconcile(&self, at: Timestamp) -> Result<(), StoreError> {
-        self.write(|sql| request_reconcile(sql, at))
+        self.write_retrying(|sql| request_reconcile(sql, at))
     }
 
     fn reconcile_request_taken(&self, requested: Timestamp) -> Result<(), StoreError> {
-        self.write(|sql| reconcile_request_taken(sql, requested))
+        self.write_retrying(|sql| reconcile_request_taken(sql, requested))
     }
 
     fn reconcile_scheduled(&self, at: Timestamp) -> Result<(), StoreError> {
-        self.write(|sql| reconcile_scheduled(sql, at))
+        self.write_retrying(|sql| reconcile_scheduled(sql, at))
     }
 
     fn set_reconcile_next(&self, at: Timestamp) -> Result<(), StoreError> {
-        self.write(|sql| set_reconcile_next(sql, at))
+        self.write_retrying(|sql| set_reconcile_next(sql, at))
     }
 
     fn set_contract_in_force(&self, text: &str) -> Result<(), StoreError> {
-        self.write(|sql| set_contract_in_force(sql, text))
+        self.write_retrying(|sql| set_contract_in_force(sql, text))
     }
 
     fn publish_status(&self, at: Timestamp, json: &str) -> Result<(), StoreError> {
-        self.write(|sql| publish_status(sql, at, json))
+        self.write_retrying(|sql| publish_status(sql, at, json))
     }
 
     fn pause_requested(&self) -> Result<Option<bool>, StoreError> {

@@ -175,11 +175,11 @@ pub trait CredentialLedger: Transact {
     }
 
     fn record_credential(&self, c: &NewCredential<'_>) -> Result<(), StoreError> {
-        self.write(|sql| record_credential(sql, c))
+        self.write_retrying(|sql| record_credential(sql, c))
     }
 
     fn credential_in_hris(&self, event: EventId) -> Result<(), StoreError> {
-        self.write(|sql| credential_in_hris(sql, event))
+        self.write_retrying(|sql| credential_in_hris(sql, event))
     }
 
     fn credential_totals(

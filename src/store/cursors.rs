@@ -36,7 +36,7 @@ pub trait Cursors: Transact {
     }
 
     fn write_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
-        self.write(|sql| set_cursor(sql, name, value))
+        self.write_retrying(|sql| set_cursor(sql, name, value))
     }
 }
 

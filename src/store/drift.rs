@@ -210,7 +210,7 @@ pub trait DriftItems: Transact {
     }
 
     fn set_drift_state(&self, id: i64, state: DriftState, note: Option<&str>) -> Result<(), StoreError> {
-        self.write(|sql| set_drift_state(sql, id, state, note))
+        self.write_retrying(|sql| set_drift_state(sql, id, state, note))
     }
 
     fn accept_drift(
@@ -220,7 +220,9 @@ pub trait DriftItems: Transact {
         expires_at: Option<Timestamp>,
         actor: &str,
     ) -> Result<(), StoreError> {
-        self.write(|sql| accept_drift(sql, from_micros(clock(sql)?), item, reason, expires_at, actor))
+        self.write_retrying(|sql| {
+            accept_drift(sql, from_micros(clock(sql)?), item, reason, expires_at, actor)
+        })
     }
 }
 

@@ -462,7 +462,7 @@ fn matching<'a>(sql: &dyn Sql, states: &[GroupState], pattern: Option<&'a str>) 
 /// names, inside a wider transaction and on a reader.
 pub trait Duplicates: Transact {
     fn upsert_person(&self, keys: &IdentityKeys) -> Result<Timestamp, StoreError> {
-        self.write(|sql| upsert_person(sql, from_micros(clock(sql)?), keys))
+        self.write_retrying(|sql| upsert_person(sql, from_micros(clock(sql)?), keys))
     }
 
     fn people_sharing(&self, keys: &IdentityKeys) -> Result<Vec<Sharer>, StoreError> {
@@ -487,19 +487,19 @@ pub trait Duplicates: Transact {
     }
 
     fn insert_duplicate_group(&self, found: &SuspectedGroup) -> Result<i64, StoreError> {
-        self.write(|sql| insert_group(sql, from_micros(clock(sql)?), found))
+        self.write_retrying(|sql| insert_group(sql, from_micros(clock(sql)?), found))
     }
 
     fn duplicate_group_seen(&self, id: i64) -> Result<(), StoreError> {
-        self.write(|sql| group_seen(sql, from_micros(clock(sql)?), id))
+        self.write_retrying(|sql| group_seen(sql, from_micros(clock(sql)?), id))
     }
 
     fn reopen_duplicate_group(&self, id: i64, members_key: &str) -> Result<(), StoreError> {
-        self.write(|sql| reopen_group(sql, from_micros(clock(sql)?), id, members_key))
+        self.write_retrying(|sql| reopen_group(sql, from_micros(clock(sql)?), id, members_key))
     }
 
     fn upsert_duplicate_members(&self, id: i64, members: &[DuplicateMember]) -> Result<(), StoreError> {
-        self.write(|sql| upsert_members(sql, id, members))
+        self.write_retrying(|sql| upsert_members(sql, id, members))
     }
 
     fn decide_duplicate(
@@ -509,7 +509,7 @@ pub trait Duplicates: Transact {
         note: Option<&str>,
         actor: &str,
     ) -> Result<(), StoreError> {
-        self.write(|sql| decide(sql, from_micros(clock(sql)?), id, state, note, actor))
+        self.write_retrying(|sql| decide(sql, from_micros(clock(sql)?), id, state, note, actor))
     }
 
     fn duplicate_held_events(&self, employee_ids: &[String]) -> Result<Vec<EventId>, StoreError> {

@@ -94,7 +94,7 @@ fn text(row: &dyn Row, column: usize) -> Result<String, StoreError> {
 /// The registry calls on any store, SQLite or PostgreSQL.
 pub trait Engines: Transact {
     fn heartbeat(&self, id: &str, host: &str, pid: u32) -> Result<(), StoreError> {
-        self.write(|sql| heartbeat(sql, id, host, pid))
+        self.write_retrying(|sql| heartbeat(sql, id, host, pid))
     }
 
     fn engines(&self, window: Duration) -> Result<Vec<EngineRecord>, StoreError> {

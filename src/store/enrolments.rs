@@ -107,11 +107,11 @@ pub fn take_manager_waits(sql: &dyn Sql, manager_id: &str) -> Result<Vec<(String
 /// `StoreTx` and `Store` offer the same calls under the same names.
 pub trait Enrolments: Transact {
     fn record_enrolments(&self, employee_id: &str, groups: &[String]) -> Result<(), StoreError> {
-        self.write(|sql| record_enrolments(sql, from_micros(clock(sql)?), employee_id, groups))
+        self.write_retrying(|sql| record_enrolments(sql, from_micros(clock(sql)?), employee_id, groups))
     }
 
     fn forget_enrolment(&self, employee_id: &str, group: &str) -> Result<(), StoreError> {
-        self.write(|sql| forget_enrolment(sql, employee_id, group))
+        self.write_retrying(|sql| forget_enrolment(sql, employee_id, group))
     }
 
     fn enrolments(&self, employee_id: &str) -> Result<Vec<String>, StoreError> {
@@ -124,11 +124,13 @@ pub trait Enrolments: Transact {
         manager_id: Option<&str>,
         event: EventId,
     ) -> Result<(), StoreError> {
-        self.write(|sql| set_manager_wait(sql, from_micros(clock(sql)?), employee_id, manager_id, event))
+        self.write_retrying(|sql| {
+            set_manager_wait(sql, from_micros(clock(sql)?), employee_id, manager_id, event)
+        })
     }
 
     fn take_manager_waits(&self, manager_id: &str) -> Result<Vec<(String, EventId)>, StoreError> {
-        self.write(|sql| take_manager_waits(sql, manager_id))
+        self.write_retrying(|sql| take_manager_waits(sql, manager_id))
     }
 }
 

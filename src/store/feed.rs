@@ -255,27 +255,27 @@ pub trait LearnerFeed: Transact {
         keys: (Option<&str>, &str, Option<&str>),
         resource: &Value,
     ) -> Result<(), StoreError> {
-        self.write(|sql| put_feed_learner(sql, id, keys, resource))
+        self.write_retrying(|sql| put_feed_learner(sql, id, keys, resource))
     }
 
     fn put_feed_group(&self, name: &str) -> Result<(), StoreError> {
-        self.write(|sql| put_feed_group(sql, name))
+        self.write_retrying(|sql| put_feed_group(sql, name))
     }
 
     fn add_feed_members(&self, group: &str, learner_ids: &[String]) -> Result<(), StoreError> {
-        self.write(|sql| add_feed_members(sql, group, learner_ids))
+        self.write_retrying(|sql| add_feed_members(sql, group, learner_ids))
     }
 
     fn remove_feed_members(&self, group: &str, learner_ids: &[String]) -> Result<(), StoreError> {
-        self.write(|sql| remove_feed_members(sql, group, learner_ids))
+        self.write_retrying(|sql| remove_feed_members(sql, group, learner_ids))
     }
 
     fn feed_written(&self, changes: i64, at: Timestamp) -> Result<(), StoreError> {
-        self.write(|sql| feed_written(sql, changes, at))
+        self.write_retrying(|sql| feed_written(sql, changes, at))
     }
 
     fn feed_uploaded(&self, changes: i64) -> Result<(), StoreError> {
-        self.write(|sql| feed_uploaded(sql, changes))
+        self.write_retrying(|sql| feed_uploaded(sql, changes))
     }
 
     fn feed_learner(&self, id: &str) -> Result<Option<Value>, StoreError> {

@@ -256,7 +256,7 @@ pub fn exported_employees(sql: &dyn Sql) -> Result<Vec<Map<String, Value>>, Stor
 /// under the same names.
 pub trait ExportFiles: Transact {
     fn record_file(&self, file: &ExportFile) -> Result<i64, StoreError> {
-        self.write(|sql| record_file(sql, file))
+        self.write_retrying(|sql| record_file(sql, file))
     }
 
     fn put_exported(
@@ -266,11 +266,11 @@ pub trait ExportFiles: Transact {
         record: &Map<String, Value>,
         file: i64,
     ) -> Result<(), StoreError> {
-        self.write(|sql| put_exported(sql, employee_id, digest, record, file))
+        self.write_retrying(|sql| put_exported(sql, employee_id, digest, record, file))
     }
 
     fn remove_exported(&self, employee_id: &str) -> Result<(), StoreError> {
-        self.write(|sql| remove_exported(sql, employee_id))
+        self.write_retrying(|sql| remove_exported(sql, employee_id))
     }
 
     fn export_file(&self, name: &str, sha256: &str) -> Result<Option<ExportFile>, StoreError> {

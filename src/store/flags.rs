@@ -93,7 +93,7 @@ pub trait FlagQueue: Transact {
         detail: &Value,
         actor: &str,
     ) -> Result<i64, StoreError> {
-        self.write(|sql| {
+        self.write_retrying(|sql| {
             add_flag(
                 sql,
                 from_micros(clock(sql)?),

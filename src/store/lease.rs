@@ -180,20 +180,20 @@ impl Lease {
 /// The lease calls on any store, SQLite or PostgreSQL, each one transaction.
 pub trait Leases: Transact {
     fn acquire_lease(&self, duty: &str, holder: &str, ttl: Duration) -> Result<Option<Lease>, StoreError> {
-        self.write(|sql| acquire(sql, duty, holder, ttl))
+        self.write_retrying(|sql| acquire(sql, duty, holder, ttl))
     }
 
     fn renew_lease(&self, lease: &Lease, ttl: Duration) -> Result<Option<Lease>, StoreError> {
-        self.write(|sql| renew(sql, lease, ttl))
+        self.write_retrying(|sql| renew(sql, lease, ttl))
     }
 
     fn release_lease(&self, lease: &Lease) -> Result<bool, StoreError> {
-        self.write(|sql| release(sql, lease))
+        self.write_retrying(|sql| release(sql, lease))
     }
 
     /// See `end_all`: for a store one engine holds alone.
     fn end_leases_of_crashed_runs(&self) -> Result<u64, StoreError> {
-        self.write(end_all)
+        self.write_retrying(end_all)
     }
 
     fn lease_holders(&self) -> Result<Vec<LeaseHolder>, StoreError> {

@@ -5,7 +5,7 @@
 //! journal (events, writes, failures, counters), the audit log, enrolments and
 //! manager waits, people and duplicate groups, credentials, shadow mode, the
 //! parallel run, applied records, retention, reconciliation runs, drift and
-//! flags, export files and the LMS feed: every table.
+//! flags, export files, the LMS feed and who reports to whom: every table.
 //!
 //! Every call is blocking and short (one small transaction or one page of rows). From
 //! async code call it directly for single events and pages; use `spawn_blocking` for
@@ -77,6 +77,7 @@ pub use page::Toward;
 pub use parallel::{ParallelDay, ParallelRun};
 pub use queries::{EventDetail, EventFilter, EventReads, EventSummary, StoreCounts};
 pub use reconcile::{Finding, ReconcileRun, ReconcileRuns};
+pub use reports::ReportsTo;
 pub use retention::{Compacted, Retention};
 pub use shadow::{LeftShadow, Shadow, ShadowMode};
 pub use sql::Transact;

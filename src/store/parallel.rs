@@ -152,7 +152,7 @@ pub fn add_parallel_explanation(
 /// SQLite transaction, `StoreTx` offers the writes under the same names.
 pub trait ParallelRun: Transact {
     fn record_parallel_day(&self, day: &ParallelDay) -> Result<(), StoreError> {
-        self.write(|sql| record_parallel_day(sql, day))
+        self.write_retrying(|sql| record_parallel_day(sql, day))
     }
 
     fn add_parallel_explanation(
@@ -161,7 +161,9 @@ pub trait ParallelRun: Transact {
         reason: &str,
         by: &str,
     ) -> Result<Explanation, StoreError> {
-        self.write(|sql| add_parallel_explanation(sql, from_micros(clock(sql)?), difference, reason, by))
+        self.write_retrying(|sql| {
+            add_parallel_explanation(sql, from_micros(clock(sql)?), difference, reason, by)
+        })
     }
 
     fn parallel_days(&self) -> Result<Vec<ParallelDay>, StoreError> {

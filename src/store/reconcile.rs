@@ -266,15 +266,15 @@ pub trait ReconcileRuns: Transact {
         trigger: &str,
         stale_after: Duration,
     ) -> Result<Result<i64, ReconcileRun>, StoreError> {
-        self.write(|sql| begin_run(sql, from_micros(clock(sql)?), trigger, stale_after))
+        self.write_retrying(|sql| begin_run(sql, from_micros(clock(sql)?), trigger, stale_after))
     }
 
     fn beat_run(&self, id: i64) -> Result<(), StoreError> {
-        self.write(|sql| beat_run(sql, from_micros(clock(sql)?), id))
+        self.write_retrying(|sql| beat_run(sql, from_micros(clock(sql)?), id))
     }
 
     fn fail_run(&self, id: i64, error: &str) -> Result<ReconcileRun, StoreError> {
-        self.write(|sql| fail_run(sql, from_micros(clock(sql)?), id, error))
+        self.write_retrying(|sql| fail_run(sql, from_micros(clock(sql)?), id, error))
     }
 
     fn finish_run(
@@ -283,7 +283,7 @@ pub trait ReconcileRuns: Transact {
         totals: (u64, u64, u64),
         findings: &[Finding],
     ) -> Result<ReconcileRun, StoreError> {
-        self.write(|sql| finish_run(sql, from_micros(clock(sql)?), id, totals, findings))
+        self.write_retrying(|sql| finish_run(sql, from_micros(clock(sql)?), id, totals, findings))
     }
 
     fn reconcile_runs(&self, limit: usize) -> Result<Vec<ReconcileRun>, StoreError> {

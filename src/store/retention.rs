@@ -219,7 +219,7 @@ pub trait Retention: Transact {
     /// Compacts at most `limit` events that finished before `cutoff`, oldest
     /// first, by the database's clock. Call it again while `more` says so.
     fn compact(&self, cutoff: Timestamp, limit: usize) -> Result<Compacted, StoreError> {
-        self.write(|sql| compact(sql, from_micros(clock(sql)?), cutoff, limit))
+        self.write_retrying(|sql| compact(sql, from_micros(clock(sql)?), cutoff, limit))
     }
 
     fn compacted_through(&self) -> Result<Option<Timestamp>, StoreError> {
@@ -228,7 +228,7 @@ pub trait Retention: Transact {
 
     /// See `release_free_pages`.
     fn release_free_pages(&self, pages: u32) -> Result<u64, StoreError> {
-        self.write(|sql| release_free_pages(sql, pages))
+        self.write_retrying(|sql| release_free_pages(sql, pages))
     }
 }
 

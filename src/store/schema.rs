@@ -825,6 +825,15 @@ CREATE TABLE IF NOT EXISTS feed_outbox (
 INSERT INTO feed_outbox (id) VALUES (1) ON CONFLICT (id) DO NOTHING;
 "#;
 
+/// Who reports to whom (`store/reports.rs`), as SQLite's `reports_to`.
+const REPORTS: &str = r#"
+CREATE TABLE IF NOT EXISTS reports_to (
+    employee_id TEXT PRIMARY KEY,
+    manager_id  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reports_to_manager ON reports_to (manager_id);
+"#;
+
 /// PostgreSQL's steps, in order; a database is at version N after step N. Tables
 /// join as their store functions move onto `Sql` (docs/architecture.md).
 const POSTGRES_MIGRATIONS: &[&str] = &[
@@ -837,6 +846,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     PEOPLE,
     ADOPTION,
     RUNS_FILES_FEED,
+    REPORTS,
 ];
 
 /// Brings a PostgreSQL database's schema up to date, in one transaction. A lock

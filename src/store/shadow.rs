@@ -83,11 +83,11 @@ pub trait Shadow: Transact {
     }
 
     fn enter_shadow(&self) -> Result<(), StoreError> {
-        self.write(|sql| enter_shadow(sql, from_micros(clock(sql)?)))
+        self.write_retrying(|sql| enter_shadow(sql, from_micros(clock(sql)?)))
     }
 
     fn record_left_shadow(&self, by: &str, reason: &str) -> Result<(), StoreError> {
-        self.write(|sql| record_left_shadow(sql, from_micros(clock(sql)?), by, reason))
+        self.write_retrying(|sql| record_left_shadow(sql, from_micros(clock(sql)?), by, reason))
     }
 }
 

@@ -70,6 +70,7 @@ mod store_conformance;
 mod store_conformance_adoption;
 mod store_conformance_people;
 mod store_conformance_reads;
+mod store_conformance_reports;
 mod store_conformance_runs;
 mod store_journal;
 mod store_reconcile;

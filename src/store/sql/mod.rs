@@ -3,12 +3,14 @@
 //! backend for each (`sqlite`, `postgres`). A function written over `&dyn Sql`
 //! runs unchanged on both; see docs/architecture.md, "The store on two backends".
 
+mod conflict;
 pub mod postgres;
 pub mod sqlite;
 
 use std::borrow::Cow;
 
 use super::StoreError;
+pub use conflict::{CONFLICT_RETRIES, is_conflict};
 
 /// A value bound to a statement. Typed even when null: PostgreSQL checks a
 /// parameter's type against the column's, null or not.
@@ -94,7 +96,8 @@ pub trait Sql {
     fn dialect(&self) -> Dialect;
     /// Runs a statement; returns the rows it changed.
     fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError>;
-    /// Runs a query, handing each row to `each` in order.
+    /// Runs a query, handing each row to `each` in order, as it comes (none
+    /// held beyond it); `each` runs no statement on this `Sql` itself.
     fn query(
         &self,
         sql: &str,
@@ -150,6 +153,23 @@ pub trait Transact {
         &self,
         work: impl FnOnce(&dyn Sql) -> Result<T, StoreError> + Send,
     ) -> Result<T, StoreError>;
+
+    /// Runs `work` in one write transaction as `write` does, and again from the
+    /// start when the database gave it up for another engine's transaction
+    /// (`conflict::is_conflict`: nothing of it stayed), at most `CONFLICT_RETRIES` more
+    /// times after a short jittered wait; then answers the error. Several engines
+    /// meet such conflicts in the normal course; SQLite's one writer never does.
+    fn write_retrying<T: Send>(
+        &self,
+        work: impl Fn(&dyn Sql) -> Result<T, StoreError> + Send + Sync,
+    ) -> Result<T, StoreError> {
+        use backon::BlockingRetryable;
+        (|| self.write(&work))
+            .retry(conflict::backoff())
+            .sleep(std::thread::sleep)
+            .when(is_conflict)
+            .call()
+    }
 }
 
 impl dyn Sql + '_ {

@@ -1,5 +1,7 @@
 //! The store on a PostgreSQL server: a pool of connections (r2d2) and `Sql` on
-//! one of them inside a transaction.
+//! one of them inside a transaction. A query's rows are streamed to its caller
+//! as the server sends them (`query_raw`), never loaded all at once: the audit
+//! chain's verify and export keep their memory flat however long the chain.
 //!
 //! The client is the blocking `postgres` crate, like the store's API. It drives
 //! its socket with a runtime of its own, which tokio refuses to start on a thread
@@ -7,10 +9,11 @@
 //! each call runs on a short scoped thread of its own (which may borrow the
 //! caller's arguments) while the caller waits, as it waits on SQLite's disk.
 
-use std::cell::RefCell;
+use std::cell::{RefCell, RefMut};
 use std::time::Duration;
 
 use postgres::NoTls;
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use r2d2_postgres::PostgresConnectionManager;
 
@@ -173,6 +176,26 @@ struct PgSql<'c> {
     tx: RefCell<postgres::Transaction<'c>>,
 }
 
+impl<'c> PgSql<'c> {
+    /// The transaction, for one statement. A query's rows are read as they come
+    /// (`stream`), so no statement may run from inside its `each`.
+    fn client(&self) -> RefMut<'_, postgres::Transaction<'c>> {
+        (self.tx.try_borrow_mut()).expect("no statement runs inside another query's `each` on PostgreSQL")
+    }
+}
+
+/// Hands each row to `each` as the server sends it: however many rows a query
+/// answers (a whole audit chain), only the few in flight are held, not all.
+fn stream(
+    mut rows: postgres::RowIter<'_>,
+    each: &mut dyn FnMut(&dyn Row) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    while let Some(row) = rows.next()? {
+        each(&PgRow(&row))?;
+    }
+    Ok(())
+}
+
 fn bind<'p>(params: &'p [Param<'_>]) -> Vec<&'p (dyn ToSql + Sync)> {
     params
         .iter()
@@ -207,7 +230,7 @@ impl Sql for PgSql<'_> {
 
     fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, StoreError> {
         let sql = Dialect::Postgres.translate(sql);
-        Ok(self.tx.borrow_mut().execute(sql.as_ref(), &bind(params))?)
+        Ok(self.client().execute(sql.as_ref(), &bind(params))?)
     }
 
     fn query(
@@ -217,16 +240,13 @@ impl Sql for PgSql<'_> {
         each: &mut dyn FnMut(&dyn Row) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let sql = Dialect::Postgres.translate(sql);
-        let rows = self.tx.borrow_mut().query(sql.as_ref(), &bind(params))?;
-        for row in &rows {
-            each(&PgRow(row))?;
-        }
-        Ok(())
+        let mut tx = self.client();
+        stream(tx.query_raw(sql.as_ref(), bind(params))?, each)
     }
 
     fn prepare<'s>(&'s self, sql: &str) -> Result<Box<dyn Prepared + 's>, StoreError> {
         let sql = Dialect::Postgres.translate(sql);
-        let statement = self.tx.borrow_mut().prepare(sql.as_ref())?;
+        let statement = self.client().prepare(sql.as_ref())?;
         Ok(Box::new(PgPrepared { on: self, statement }))
     }
 }
@@ -239,7 +259,7 @@ struct PgPrepared<'s, 'c> {
 
 impl Prepared for PgPrepared<'_, '_> {
     fn execute(&mut self, params: &[Param<'_>]) -> Result<u64, StoreError> {
-        Ok(self.on.tx.borrow_mut().execute(&self.statement, &bind(params))?)
+        Ok(self.on.client().execute(&self.statement, &bind(params))?)
     }
 
     fn query(
@@ -247,10 +267,7 @@ impl Prepared for PgPrepared<'_, '_> {
         params: &[Param<'_>],
         each: &mut dyn FnMut(&dyn Row) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
-        let rows = self.on.tx.borrow_mut().query(&self.statement, &bind(params))?;
-        for row in &rows {
-            each(&PgRow(row))?;
-        }
-        Ok(())
+        let mut tx = self.on.client();
+        stream(tx.query_raw(&self.statement, bind(params))?, each)
     }
 }
