@@ -6,7 +6,7 @@
 //! same functions (and those of the other tables, each in its own file).
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -349,6 +349,55 @@ impl JournalTx<'_> {
         Ok(cut_off)
     }
 
+    /// Extends `engine`'s live claims on `ids` to `until`, in one statement, and
+    /// answers those it extended. A claim that ran out, or that another engine took,
+    /// is left as it is (a renewal never takes a claim back) and is not answered:
+    /// the caller's attempt on that event has lost its claim.
+    pub fn renew_claims(
+        &self,
+        ids: &[EventId],
+        engine: &str,
+        until: Timestamp,
+    ) -> Result<Vec<EventId>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let slots: Vec<String> = (4..4 + ids.len()).map(|n| format!("?{n}")).collect();
+        let statement = format!(
+            "UPDATE events SET claim_until = ?3 \
+             WHERE claimed_by = ?1 AND claim_until > ?2 AND id IN ({slots}) RETURNING id",
+            slots = slots.join(", ")
+        );
+        let mut params = vec![
+            Param::from(engine),
+            Param::from(to_micros(self.now)),
+            Param::from(to_micros(until)),
+        ];
+        params.extend(ids.iter().map(|id| Param::from(id.0)));
+        self.sql
+            .query_all(&statement, &params, |row| Ok(EventId(row.int_of(0, "id")?)))
+    }
+
+    /// Which engine holds the claim on each of `ids` now (`None`: no engine), the
+    /// rows locked to the commit where engines share the store, so that no engine
+    /// takes one while this transaction journals what it did with them.
+    pub fn claim_holders(&self, ids: &[EventId]) -> Result<HashMap<EventId, Option<String>>, StoreError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let slots: Vec<String> = (1..=ids.len()).map(|n| format!("?{n}")).collect();
+        let statement = format!(
+            "SELECT id, claimed_by FROM events WHERE id IN ({slots}) ORDER BY id{lock}",
+            slots = slots.join(", "),
+            lock = self.sql.dialect().for_update(),
+        );
+        let params: Vec<Param<'_>> = ids.iter().map(|id| Param::from(id.0)).collect();
+        let holders = self.sql.query_all(&statement, &params, |row| {
+            Ok((EventId(row.int_of(0, "id")?), row.text(1)?))
+        })?;
+        Ok(holders.into_iter().collect())
+    }
+
     /// Lets go of events claimed but never tried (their run stopped before them):
     /// free for any engine at once, and their next start is not taken for one cut off.
     pub fn release_claims(&self, ids: &[EventId]) -> Result<(), StoreError> {
@@ -656,6 +705,21 @@ impl<'a> StoreTx<'a> {
         employees: impl IntoIterator<Item = (Direction, &'e str)>,
     ) -> Result<(), StoreError> {
         self.journal().hold_turns(employees)
+    }
+
+    /// See `JournalTx::renew_claims`.
+    pub fn renew_claims(
+        &self,
+        ids: &[EventId],
+        engine: &str,
+        until: Timestamp,
+    ) -> Result<Vec<EventId>, StoreError> {
+        self.journal().renew_claims(ids, engine, until)
+    }
+
+    /// See `JournalTx::claim_holders`.
+    pub fn claim_holders(&self, ids: &[EventId]) -> Result<HashMap<EventId, Option<String>>, StoreError> {
+        self.journal().claim_holders(ids)
     }
 
     /// See `JournalTx::release_claims`.

@@ -114,6 +114,27 @@ struct Done {
     untried: Vec<EventId>,
 }
 
+/// The events this engine is applying (claimed, not yet journaled), whose claims
+/// it renews while they are in flight, and those whose claim it lost meanwhile.
+#[derive(Default)]
+struct Claims {
+    held: HashSet<EventId>,
+    lost: HashSet<EventId>,
+}
+
+impl Claims {
+    /// Forgets the events of a turn (journaled, or left to be tried again) and
+    /// answers which of them lost their claim while in flight.
+    fn end(&mut self, ids: impl IntoIterator<Item = EventId>) -> HashSet<EventId> {
+        ids.into_iter()
+            .filter(|id| {
+                self.held.remove(id);
+                self.lost.remove(id)
+            })
+            .collect()
+    }
+}
+
 /// What one turn of the journal answers: the outcomes it journaled, and the
 /// runs it claimed to start (with the events whose last start was cut off).
 struct Turned {
@@ -130,11 +151,16 @@ impl Worker {
         let mut stopping = false;
         let mut finished = Vec::new();
         let mut untried = Vec::new();
+        let mut claims = Claims::default();
+        // Well before a claim runs out: an attempt may outlast several claim times.
+        let mut renewal = tokio::time::interval((self.claim_time / 3).max(Duration::from_millis(10)));
+        renewal.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let start = !stopping && !self.paused.load(std::sync::atomic::Ordering::Relaxed);
             if start || !finished.is_empty() {
                 let done = (std::mem::take(&mut finished), std::mem::take(&mut untried));
-                self.turn(done, start, &mut tasks, &mut in_flight).await;
+                self.turn(done, start, &mut tasks, &mut in_flight, &mut claims)
+                    .await;
             }
             if stopping && tasks.is_empty() {
                 return;
@@ -153,6 +179,7 @@ impl Worker {
                         take(done);
                     }
                 }
+                _ = renewal.tick(), if !claims.held.is_empty() => self.renew(&mut claims).await,
                 _ = self.wake.notified(), if !stopping => {}
                 _ = tokio::time::sleep(IDLE_LOOK), if !stopping => {}
             }
@@ -169,7 +196,9 @@ impl Worker {
         start: bool,
         tasks: &mut JoinSet<Done>,
         in_flight: &mut HashSet<(Direction, String)>,
+        claims: &mut Claims,
     ) {
+        let lost = claims.end(finished.iter().map(|f| f.event.id).chain(untried.iter().copied()));
         // An employee whose event finished has nothing in flight once it is journaled
         // (or, if journaling fails, its event stays ready and is applied again).
         for f in &finished {
@@ -193,7 +222,7 @@ impl Worker {
                 if applier.shadow.is_on() && tx.shadow_mode()?.left.is_some() && applier.leave_shadow() {
                     tracing::info!("shadow mode was left: the engine writes to the LMS and the HRIS now");
                 }
-                let journaled = journal_outcomes(tx, &finished, &untried, retry)?;
+                let journaled = journal_outcomes(tx, &finished, &untried, retry, (&claimer.0, &lost))?;
                 let (runs, cut_off) = if room == 0 {
                     (Vec::new(), HashSet::new())
                 } else {
@@ -226,7 +255,7 @@ impl Worker {
         if learners_written && let Err(error) = self.applier.learners.flush().await {
             tracing::warn!(%error, "the LMS could not take the batch's writes; they are sent again later");
         }
-        self.spawn_runs(turned.runs, &turned.cut_off, tasks, in_flight)
+        self.spawn_runs(turned.runs, &turned.cut_off, tasks, in_flight, claims)
             .await;
     }
 
@@ -237,6 +266,7 @@ impl Worker {
         cut_off: &HashSet<EventId>,
         tasks: &mut JoinSet<Done>,
         in_flight: &mut HashSet<(Direction, String)>,
+        claims: &mut Claims,
     ) {
         for run in runs {
             let head = &run[0];
@@ -248,6 +278,7 @@ impl Worker {
                 self.release(run.iter().map(|e| e.id).collect()).await;
                 continue;
             }
+            claims.held.extend(run.iter().map(|e| e.id));
             match head.direction {
                 Direction::HrisToLms => {
                     let applier = self.applier.clone();
@@ -311,6 +342,37 @@ impl Worker {
                     });
                 }
             }
+        }
+    }
+
+    /// Extends the claims on the events in flight, in one small transaction of its
+    /// own (not the turn's, which may be far off), and marks those it could not
+    /// extend as lost: their claim ran out or another engine took them.
+    async fn renew(&self, claims: &mut Claims) {
+        let ids: Vec<EventId> = claims.held.iter().copied().collect();
+        let store = self.applier.store.clone();
+        let (engine, claim_time, asked) = (self.engine.clone(), self.claim_time, ids.clone());
+        let renewed = tokio::task::spawn_blocking(move || {
+            store.transaction(|tx| tx.renew_claims(&asked, &engine, tx.now() + claim_time))
+        })
+        .await;
+        let renewed: HashSet<EventId> = match renewed {
+            Ok(Ok(renewed)) => renewed.into_iter().collect(),
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "cannot renew the claims on the events in flight; trying again soon");
+                return;
+            }
+            Err(_) => return,
+        };
+        for id in ids.into_iter().filter(|id| !renewed.contains(id)) {
+            claims.held.remove(&id);
+            claims.lost.insert(id);
+            tracing::warn!(
+                event = id.0,
+                engine = %self.engine,
+                "the claim on an event in flight was lost (it ran out, or another engine took the \
+                 event): its outcome is journaled only if no other engine holds it by then"
+            );
         }
     }
 
@@ -415,21 +477,42 @@ fn claim_runs(
     Ok((runs, cut_off))
 }
 
+/// Whether an event this engine (`engine`) claimed is another engine's now: its
+/// claim was taken over (`holder`, locked by `claim_holders`), or it was `lost`
+/// while in flight and is no engine's (the other engine may have finished it).
+fn taken_over(holder: Option<&Option<String>>, engine: &str, lost: bool) -> bool {
+    match holder {
+        Some(Some(holder)) => holder != engine,
+        Some(None) => lost,
+        None => false,
+    }
+}
+
 /// Journals finished outcomes (and lets go of the claims on untried events) inside
-/// the turn's transaction; answers each journaled event with its new status.
+/// the turn's transaction; answers each journaled event with its new status. An
+/// event another engine took over while it was in flight (`lost`, or claimed by
+/// another now) is left to that engine: its outcome is not journaled over the
+/// other's, and the event is named in a warning.
 fn journal_outcomes(
     tx: &crate::store::StoreTx<'_>,
     finished: &[Finished],
     untried: &[EventId],
     retry: crate::config::RetryPolicy,
+    (engine, lost): (&str, &HashSet<EventId>),
 ) -> Result<Vec<(JournaledEvent, EventStatus)>, StoreError> {
-    tx.release_claims(untried)?;
     // Where engines share the store, their turns take the employees in one order.
     tx.hold_turns(
         finished
             .iter()
             .map(|f| (f.event.direction, f.event.employee_id.as_str())),
     )?;
+    let ids: Vec<EventId> = (finished.iter().map(|f| f.event.id))
+        .chain(untried.iter().copied())
+        .collect();
+    let holders = tx.claim_holders(&ids)?;
+    let taken = |id: &EventId| taken_over(holders.get(id), engine, lost.contains(id));
+    let untried: Vec<EventId> = untried.iter().copied().filter(|id| !taken(id)).collect();
+    tx.release_claims(&untried)?;
     let mut results = Vec::with_capacity(finished.len());
     for Finished {
         event,
@@ -440,6 +523,17 @@ fn journal_outcomes(
         reports_to,
     } in finished
     {
+        if taken(&event.id) {
+            tracing::warn!(
+                event = event.id.0,
+                employee = %event.employee_id,
+                engine,
+                holder = holders.get(&event.id).cloned().flatten().as_deref().unwrap_or("none"),
+                "another engine took this event while it was being applied here: this \
+                 attempt's outcome is not journaled over that engine's"
+            );
+            continue;
+        }
         let status = match record(tx, event, outcome, retry) {
             Ok(status) => status,
             // An operator decided the event (skipped, flagged) while it was in
