@@ -95,56 +95,46 @@ pub async fn full_sync(
 ) -> Result<(LoadSummary, Preload), LoadError> {
     let started = Timestamp::now();
     let fields = hris_fields(contract);
-    let (employees, learners) = tokio::try_join!(
-        async { employees.all_employees(&fields).await.map_err(LoadError::from) },
+    let mut directory = Directory::new(contract);
+    let (pulled, learners) = tokio::try_join!(
+        async {
+            (employees.each_employee(&fields, &mut |employee| directory.add(contract, employee)))
+                .await
+                .map_err(LoadError::from)
+        },
         async { learners.all_users().await.map_err(LoadError::from) },
     )?;
     let preload = Preload::new(learners);
-    let pulled = employees.len();
-    // Everyone is seen now, in the HRIS's order: a suspected duplicate's first seen syncs.
-    let people: Vec<_> = employees
-        .iter()
-        .map(|e| crate::contract::identity::identity_keys(contract, e))
-        .filter(|k| !k.employee_id.is_empty())
-        .collect();
-    let (events, deactivations) = events_for(contract, employees, &preload, started, mode);
     let active_learners = preload.active_count();
     let allowed = safety.allowed(active_learners as u64) as usize;
-    let hold = deactivations.len() > allowed;
-    let summary = LoadSummary {
-        employees: pulled,
-        learners: preload.len(),
-        journaled: events.len(),
-        held: if hold { deactivations.len() } else { 0 },
-    };
     let store = store.clone();
-    let why = format!(
-        "{}: the {} would deactivate {} of {} active learners (allowed {}); \
-         in the Held pane, c confirms them, x rejects them with a reason",
-        crate::model::HoldKind::SafetyThreshold.note_prefix(),
-        if mode == Mode::Initial {
-            "initial load"
-        } else {
-            "resync"
-        },
-        deactivations.len(),
-        active_learners,
-        allowed
-    );
+    let contract = contract.clone();
     let fence = fence.cloned();
-    tokio::task::spawn_blocking(move || {
-        store.transaction(|tx| {
+    let (journaled, held, preload) = tokio::task::spawn_blocking(move || {
+        let outcome = store.transaction(|tx| {
             if let Some(lease) = &fence {
                 tx.check_lease(lease)?;
             }
-            for keys in &people {
-                tx.upsert_person(keys)?;
-            }
-            let appended = tx.append(&events)?;
+            let (journaled, deactivations) =
+                journal_events(tx, &contract, directory, &preload, started, mode)?;
+            let hold = deactivations.len() > allowed;
             if hold {
-                for index in &deactivations {
-                    if let crate::store::Appended::New(id) = appended[*index] {
-                        tx.mark_held(id, &why)?;
+                let why = format!(
+                    "{}: the {} would deactivate {} of {} active learners (allowed {}); \
+                     in the Held pane, c confirms them, x rejects them with a reason",
+                    crate::model::HoldKind::SafetyThreshold.note_prefix(),
+                    if mode == Mode::Initial {
+                        "initial load"
+                    } else {
+                        "resync"
+                    },
+                    deactivations.len(),
+                    active_learners,
+                    allowed
+                );
+                for appended in &deactivations {
+                    if let crate::store::Appended::New(id) = appended {
+                        tx.mark_held(*id, &why)?;
                     }
                 }
             }
@@ -156,73 +146,134 @@ pub async fn full_sync(
                 tx.set_cursor(POLL_CURSOR, &started.to_string())?;
                 tx.set_cursor(DONE_CURSOR, &Timestamp::now().to_string())?;
             }
-            Ok(())
-        })
+            Ok((journaled, if hold { deactivations.len() } else { 0 }))
+        });
+        outcome.map(|(journaled, held)| (journaled, held, preload))
     })
     .await
     .expect("the full sync's journal task does not panic")?;
+    let summary = LoadSummary {
+        employees: pulled,
+        learners: preload.len(),
+        journaled,
+        held,
+    };
     Ok((summary, preload))
 }
 
-/// One event per employee, managers first; and the indexes of those that deactivate a learner.
-fn events_for(
+/// Events are built and journaled this many at a time: what is held at once.
+const CHUNK: usize = 2_000;
+
+/// One employee as pulled: `(depth in the manager chain, id, record as JSON text)`.
+type Pulled = (usize, String, Box<str>);
+
+/// The directory as the pull handed it over: each employee's record kept as its
+/// JSON text until its event is built (a tree per employee for the whole
+/// directory was most of the load's memory), with what the order of the events
+/// and the people directory need read out as it arrived.
+struct Directory {
+    /// In the HRIS's order; the depth is worked out once everyone is in.
+    records: Vec<Pulled>,
+    /// Who each employee's manager is, for the depth.
+    managers: HashMap<String, String>,
+    counts: Option<ReportCounts>,
+    manager_field: Option<String>,
+}
+
+impl Directory {
+    fn new(contract: &Contract) -> Directory {
+        Directory {
+            records: Vec::new(),
+            managers: HashMap::new(),
+            counts: contract.reads_reports().then(ReportCounts::default),
+            manager_field: (contract.lifecycle.manager_field.as_deref())
+                .and_then(|name| contract.field(name))
+                .map(|f| f.hris.clone()),
+        }
+    }
+
+    fn add(&mut self, contract: &Contract, record: Map<String, Value>) {
+        let id = match record.get(&contract.key_field().hris) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Number(n)) => n.to_string(),
+            _ => String::new(),
+        };
+        if let Some(counts) = &mut self.counts {
+            counts.add(contract, &record);
+        }
+        if id.is_empty() {
+            return;
+        }
+        let manager = (self.manager_field.as_ref())
+            .and_then(|f| record.get(f))
+            .and_then(Value::as_str)
+            .filter(|m| !m.is_empty());
+        if let Some(manager) = manager {
+            self.managers.insert(id.clone(), manager.to_string());
+        }
+        let text = serde_json::to_string(&record).expect("a JSON map serialises");
+        self.records.push((0, id, text.into_boxed_str()));
+    }
+
+    /// The records, managers before the people who report to them (the HRIS's
+    /// order kept among equals).
+    fn in_order(mut self) -> (Vec<Pulled>, Option<ReportCounts>) {
+        let depth = |id: &str| {
+            let (mut depth, mut at) = (0, id);
+            // Bounded: a cycle in the HRIS's manager chain must not hang the load.
+            while let Some(next) = self.managers.get(at).filter(|_| depth < 64) {
+                depth += 1;
+                at = next;
+            }
+            depth
+        };
+        for (d, id, _) in &mut self.records {
+            *d = depth(id);
+        }
+        self.records.sort_by_key(|(depth, _, _)| *depth);
+        (self.records, self.counts)
+    }
+}
+
+/// Journals one event per employee, managers first, `CHUNK` at a time, and
+/// everyone into the people directory (all seen at the transaction's one time,
+/// so the order does not matter: ties of first seen go to the smaller id); answers
+/// how many were journaled and the appended deactivations (for the safety threshold).
+fn journal_events(
+    tx: &crate::store::StoreTx<'_>,
     contract: &Contract,
-    employees: Vec<Map<String, Value>>,
+    directory: Directory,
     preload: &Preload,
     started: Timestamp,
     mode: Mode,
-) -> (Vec<NewEvent>, Vec<usize>) {
+) -> Result<(usize, Vec<crate::store::Appended>), crate::store::StoreError> {
     let today = started.to_zoned(contract.time_zone.clone()).date();
-    let id_field = &contract.key_field().hris;
-    let id_of = |e: &Map<String, Value>| match e.get(id_field) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        _ => String::new(),
-    };
-    let manager_field = contract
-        .lifecycle
-        .manager_field
-        .as_deref()
-        .and_then(|name| contract.field(name))
-        .map(|f| f.hris.clone());
-    let managers: HashMap<String, String> = employees
-        .iter()
-        .filter_map(|e| {
-            let manager = manager_field
-                .as_ref()
-                .and_then(|f| e.get(f))
-                .and_then(Value::as_str)?;
-            (!manager.is_empty()).then(|| (id_of(e), manager.to_string()))
-        })
-        .collect();
-    let depth = |id: &str| {
-        let (mut depth, mut at) = (0, id);
-        // Bounded: a cycle in the HRIS's manager chain must not hang the load.
-        while let Some(next) = managers.get(at).filter(|_| depth < 64) {
-            depth += 1;
-            at = next;
-        }
-        depth
-    };
-    let mut ordered: Vec<(usize, Map<String, Value>)> =
-        employees.into_iter().map(|e| (depth(&id_of(&e)), e)).collect();
-    ordered.sort_by_key(|(depth, _)| *depth);
-    // A resync judges each record as the applier will, `reports` included.
-    let counts = ReportCounts::of_list(contract, ordered.iter().map(|(_, fields)| fields));
-    let mut events = Vec::with_capacity(ordered.len());
+    let (records, counts) = directory.in_order();
+    let mut seen = std::collections::HashSet::with_capacity(records.len());
+    let mut journaled = 0;
     let mut deactivations = Vec::new();
-    let mut seen = std::collections::HashSet::with_capacity(ordered.len());
-    for (_, fields) in ordered {
-        let employee_id = id_of(&fields);
-        if employee_id.is_empty() {
-            continue;
-        }
+    let mut chunk: Vec<NewEvent> = Vec::with_capacity(CHUNK);
+    let mut chunk_deactivations: Vec<usize> = Vec::new();
+    let mut flush =
+        |chunk: &mut Vec<NewEvent>, marked: &mut Vec<usize>| -> Result<(), crate::store::StoreError> {
+            let appended = tx.append(chunk)?;
+            journaled += chunk.len();
+            deactivations.extend(marked.drain(..).map(|index| appended[index]));
+            chunk.clear();
+            Ok(())
+        };
+    for (_, employee_id, text) in records {
+        let fields: Map<String, Value> =
+            serde_json::from_str(&text).expect("the load's own JSON text reads back");
+        drop(text);
+        tx.upsert_person(&crate::contract::identity::identity_keys(contract, &fields))?;
         seen.insert(employee_id.clone());
         let counted = Counted {
             record: &fields,
             reports: counts.as_ref().map(|c| c.of(&employee_id)),
         };
         let mapped = map_employee(contract, &counted);
+        // A resync judges each record as the applier will, `reports` included.
         if mode == Mode::Resync && !differs(contract, mapped.as_ref().ok(), preload, today) {
             continue;
         }
@@ -231,30 +282,37 @@ fn events_for(
         let deactivates = preload.get(&employee_id).is_some_and(is_active)
             && mapped.is_ok_and(|m| !m.should_be_active(contract));
         if deactivates {
-            deactivations.push(events.len());
+            chunk_deactivations.push(chunk.len());
         }
-        events.push(NewEvent {
+        chunk.push(NewEvent {
             // A resync re-applies a change already applied once (the LMS drifted since),
             // so it needs a key of its own.
             idempotency_key: match mode {
                 Mode::Initial => hris_change_key(&employee_id, &stamp),
                 Mode::Resync => format!("resync:{:017}:{employee_id}", started.as_microsecond()),
             },
-            source: if mode == Mode::Initial { Source::InitialLoad } else { Source::Reconcile },
+            source: if mode == Mode::Initial {
+                Source::InitialLoad
+            } else {
+                Source::Reconcile
+            },
             direction: Direction::HrisToLms,
             employee_id: employee_id.clone(),
             kind: if mode == Mode::Initial { "Load" } else { "Resync" }.into(),
             occurred_at: changed,
-            payload: json!({ "id": employee_id, "action": "Load", "lastChanged": changed.to_string(), "fields": fields }),
+            payload: load_payload(employee_id, changed, fields),
         });
+        if chunk.len() == CHUNK {
+            flush(&mut chunk, &mut chunk_deactivations)?;
+        }
     }
     // A learner whose employee the HRIS no longer lists has left: deactivate it.
     for (employee_id, _) in preload
         .iter()
         .filter(|(id, user)| !seen.contains(*id) && is_active(user))
     {
-        deactivations.push(events.len());
-        events.push(NewEvent {
+        chunk_deactivations.push(chunk.len());
+        chunk.push(NewEvent {
             idempotency_key: format!("missing:{:017}:{employee_id}", started.as_microsecond()),
             source: if mode == Mode::Initial {
                 Source::InitialLoad
@@ -267,8 +325,24 @@ fn events_for(
             occurred_at: started,
             payload: json!({ "id": employee_id, "action": "Missing" }),
         });
+        if chunk.len() == CHUNK {
+            flush(&mut chunk, &mut chunk_deactivations)?;
+        }
     }
-    (events, deactivations)
+    if !chunk.is_empty() {
+        flush(&mut chunk, &mut chunk_deactivations)?;
+    }
+    Ok((journaled, deactivations))
+}
+
+/// A load event's payload: the record moved in whole, not copied.
+fn load_payload(employee_id: String, changed: Timestamp, fields: Map<String, Value>) -> Value {
+    let mut payload = Map::new();
+    payload.insert("id".into(), Value::String(employee_id));
+    payload.insert("action".into(), "Load".into());
+    payload.insert("lastChanged".into(), Value::String(changed.to_string()));
+    payload.insert("fields".into(), Value::Object(fields));
+    Value::Object(payload)
 }
 
 fn is_active(user: &ScimUser) -> bool {
