@@ -8,8 +8,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use hrsync::model::{
-    AuditAction, AuditEntry, Direction, EventId, FieldReason, NewAuditEntry, NewEvent, Secret, Source,
-    WriteRecord,
+    AuditAction, AuditEntry, EventId, FieldReason, NewAuditEntry, NewEvent, Secret, WriteRecord,
 };
 use hrsync::store::csv_cells::CsvCells;
 use hrsync::store::{
@@ -17,7 +16,7 @@ use hrsync::store::{
     PublishedStatus, ReconcileControl, StoreError, Transact,
 };
 
-use crate::common::backends::{Backend, conformance, postgres};
+use crate::common::backends::{Backend, change, conformance, postgres};
 
 conformance!(
     a_free_duty_is_taken_and_then_refused_to_others,
@@ -343,18 +342,6 @@ fn operator_requests_and_engine_reports_cross_engines(backend: &impl Backend) {
             json: r#"{"paused":false}"#.into(),
         })
     );
-}
-
-fn change(key: &str, employee: &str) -> NewEvent {
-    NewEvent {
-        idempotency_key: key.into(),
-        source: Source::Webhook,
-        direction: Direction::HrisToLms,
-        employee_id: employee.into(),
-        kind: "Updated".into(),
-        occurred_at: jiff::Timestamp::now(),
-        payload: serde_json::json!({ "id": employee }),
-    }
 }
 
 fn write() -> WriteRecord {

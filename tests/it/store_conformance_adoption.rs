@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use hrsync::engine::retention::compact_now;
 use hrsync::model::parallel::Difference;
-use hrsync::model::{Direction, EventId, NewEvent, RecordStamp, Source, WriteRecord};
+use hrsync::model::{Direction, EventId, NewEvent, RecordStamp, WriteRecord};
 use hrsync::store::sql::{Param, Sql};
 use hrsync::store::{
     Appended, AppliedRecords, Compacted, Journal, ParallelDay, ParallelRun, Retention, Shadow, StoreError,
@@ -18,7 +18,7 @@ use hrsync::store::{
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
-use crate::common::backends::{Backend, conformance};
+use crate::common::backends::{Backend, change_with, conformance};
 
 conformance!(
     shadow_mode_is_entered_once_and_left_once_by_any_engine,
@@ -150,18 +150,15 @@ fn the_newest_applied_record_is_kept_per_employee(backend: &impl Backend) {
 }
 
 fn change(key: &str, employee: &str) -> NewEvent {
-    NewEvent {
-        idempotency_key: key.into(),
-        source: Source::Webhook,
-        direction: Direction::HrisToLms,
-        employee_id: employee.into(),
-        kind: "Updated".into(),
-        occurred_at: Timestamp::now(),
-        payload: json!({
+    change_with(
+        key,
+        Direction::HrisToLms,
+        employee,
+        json!({
             "id": employee,
             "fields": { "department": "Sales", "firstName": "Zoë", "bio": "x".repeat(500) },
         }),
-    }
+    )
 }
 
 fn write() -> WriteRecord {

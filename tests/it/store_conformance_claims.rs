@@ -7,10 +7,10 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use hrsync::model::{Direction, EventId, NewEvent, Source};
+use hrsync::model::{EventId, NewEvent};
 use hrsync::store::Journal;
 
-use crate::common::backends::{Backend, conformance};
+use crate::common::backends::{Backend, change, conformance};
 
 conformance!(
     renewal_extends_only_own_live_claims,
@@ -20,18 +20,6 @@ conformance!(
 
 /// Longer than any check.
 const LONG: Duration = Duration::from_secs(60);
-
-fn change(key: &str, employee: &str) -> NewEvent {
-    NewEvent {
-        idempotency_key: key.into(),
-        source: Source::Webhook,
-        direction: Direction::HrisToLms,
-        employee_id: employee.into(),
-        kind: "Updated".into(),
-        occurred_at: jiff::Timestamp::now(),
-        payload: serde_json::json!({ "id": employee }),
-    }
-}
 
 /// Journals one change for each employee; answers their ids, in order.
 fn heads(store: &impl Journal, employees: &[&str]) -> Vec<EventId> {

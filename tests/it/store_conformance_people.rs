@@ -5,17 +5,15 @@
 
 use std::sync::{Arc, Barrier};
 
-use hrsync::model::{
-    Direction, DuplicateBasis, DuplicateSide, EventId, GroupState, HoldKind, IdentityKeys, NewEvent, Source,
-};
+use hrsync::model::{Direction, DuplicateBasis, DuplicateSide, EventId, GroupState, HoldKind, IdentityKeys};
 use hrsync::store::{
-    Appended, CredentialLedger, CredentialTotals, DuplicateCounts, DuplicateMember, Duplicates, Enrolments,
-    Journal, NewCredential, SuspectedGroup,
+    CredentialLedger, CredentialTotals, DuplicateCounts, DuplicateMember, Duplicates, Enrolments, Journal,
+    NewCredential, SuspectedGroup,
 };
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
-use crate::common::backends::{Backend, conformance};
+use crate::common::backends::{Backend, appended, change_with, conformance};
 
 conformance!(
     a_person_keeps_when_first_seen_through_changes,
@@ -285,29 +283,6 @@ fn groups_page_open_first_by_state_and_by_text(backend: &impl Backend) {
     );
 }
 
-fn change(key: &str, employee: &str, payload: Value) -> NewEvent {
-    NewEvent {
-        idempotency_key: key.into(),
-        source: Source::Webhook,
-        direction: Direction::HrisToLms,
-        employee_id: employee.into(),
-        kind: "Updated".into(),
-        occurred_at: Timestamp::now(),
-        payload,
-    }
-}
-
-fn appended(store: &impl Journal, events: &[NewEvent]) -> Vec<EventId> {
-    let answers = store.journal(|tx| tx.append(events)).unwrap();
-    answers
-        .into_iter()
-        .map(|a| match a {
-            Appended::New(id) => id,
-            other => panic!("{other:?}"),
-        })
-        .collect()
-}
-
 /// Events held by a duplicate hold, not by another hold nor pending, of the
 /// employees asked about, in their order.
 fn only_a_duplicate_hold_is_a_held_duplicate(backend: &impl Backend) {
@@ -315,10 +290,10 @@ fn only_a_duplicate_hold_is_a_held_duplicate(backend: &impl Backend) {
     let ids = appended(
         &a,
         &[
-            change("k1", "E1", json!({})),
-            change("k2", "E2", json!({})),
-            change("k3", "E3", json!({})),
-            change("k4", "E4", json!({})),
+            change_with("k1", Direction::HrisToLms, "E1", json!({})),
+            change_with("k2", Direction::HrisToLms, "E2", json!({})),
+            change_with("k3", Direction::HrisToLms, "E3", json!({})),
+            change_with("k4", Direction::HrisToLms, "E4", json!({})),
         ],
     );
     let duplicate = format!(
@@ -477,10 +452,25 @@ fn credentials_expiring_page_by_expiry_with_the_department(backend: &impl Backen
     appended(
         &a,
         &[
-            change("k1", "E1", json!({ "fields": { "department": "Finance" } })),
-            change("k2", "E1", json!({ "fields": { "department": "IT" } })),
-            change("k3", "E1", json!({ "fields": { "title": "Lead" } })),
-            change("k4", "E2", json!({ "fields": {} })),
+            change_with(
+                "k1",
+                Direction::HrisToLms,
+                "E1",
+                json!({ "fields": { "department": "Finance" } }),
+            ),
+            change_with(
+                "k2",
+                Direction::HrisToLms,
+                "E1",
+                json!({ "fields": { "department": "IT" } }),
+            ),
+            change_with(
+                "k3",
+                Direction::HrisToLms,
+                "E1",
+                json!({ "fields": { "title": "Lead" } }),
+            ),
+            change_with("k4", Direction::HrisToLms, "E2", json!({ "fields": {} })),
         ],
     );
     for (employee, name, expires) in [

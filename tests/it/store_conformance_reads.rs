@@ -12,13 +12,11 @@ use hrsync::model::{
     AuditAction, Direction, EventId, EventStatus, FailedAttempt, FieldReason, HoldKind, NewAuditEntry,
     NewEvent, Source, WriteRecord,
 };
-use hrsync::store::{
-    Appended, AuditFilter, AuditLog, ConsolePages, EventFilter, EventReads, Journal, Toward,
-};
+use hrsync::store::{AuditFilter, AuditLog, ConsolePages, EventFilter, EventReads, Journal, Toward};
 use jiff::Timestamp;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::common::backends::{Backend, conformance};
+use crate::common::backends::{Backend, appended, change_with, conformance};
 
 conformance!(
     events_page_both_ways_newest_first,
@@ -27,29 +25,6 @@ conformance!(
     the_queues_list_oldest_first_after_a_key,
     audit_pages_both_ways_with_filters,
 );
-
-fn change(key: &str, direction: Direction, employee: &str, payload: Value) -> NewEvent {
-    NewEvent {
-        idempotency_key: key.into(),
-        source: Source::Webhook,
-        direction,
-        employee_id: employee.into(),
-        kind: "Updated".into(),
-        occurred_at: Timestamp::now(),
-        payload,
-    }
-}
-
-/// Journals `batch` on `store`; the new events' ids, in the batch's order.
-fn appended(store: &impl Journal, batch: &[NewEvent]) -> Vec<EventId> {
-    let appended = store.journal(|tx| tx.append(batch)).unwrap();
-    (appended.iter())
-        .map(|a| match a {
-            Appended::New(id) => *id,
-            other => panic!("not new: {other:?}"),
-        })
-        .collect()
-}
 
 fn write(sent_to: &str) -> WriteRecord {
     WriteRecord {
@@ -76,7 +51,7 @@ fn events_page_both_ways_newest_first(backend: &impl Backend) {
     let (engine, console) = (backend.open(), backend.open());
     let batch: Vec<NewEvent> = (0..8)
         .map(|n| {
-            change(
+            change_with(
                 &format!("k-{n}"),
                 Direction::HrisToLms,
                 &format!("E{n}"),
@@ -115,17 +90,17 @@ fn events_page_both_ways_newest_first(backend: &impl Backend) {
 fn events_are_filtered_by_field_text_hold_and_blocking(backend: &impl Backend) {
     let (engine, console) = (backend.open(), backend.open());
     let batch = [
-        change("k-0", Direction::HrisToLms, "E1", json!({ "name": "Ana Lopez" })),
-        change("k-1", Direction::LmsToHris, "E2", json!({ "name": "ana lopez" })),
-        change("k-2", Direction::HrisToLms, "E3", json!({ "share": "50%" })),
-        change(
+        change_with("k-0", Direction::HrisToLms, "E1", json!({ "name": "Ana Lopez" })),
+        change_with("k-1", Direction::LmsToHris, "E2", json!({ "name": "ana lopez" })),
+        change_with("k-2", Direction::HrisToLms, "E3", json!({ "share": "50%" })),
+        change_with(
             "k-3",
             Direction::HrisToLms,
             "E4",
             json!({ "share": "500", "tag": "a_b" }),
         ),
-        change("k-4", Direction::HrisToLms, "E5", json!({ "tag": "axb" })),
-        change("k-5", Direction::HrisToLms, "E1", json!({ "name": "Ana" })),
+        change_with("k-4", Direction::HrisToLms, "E5", json!({ "tag": "axb" })),
+        change_with("k-5", Direction::HrisToLms, "E1", json!({ "name": "Ana" })),
     ];
     let e = appended(&engine, &batch);
     engine
@@ -189,8 +164,8 @@ fn events_are_filtered_by_field_text_hold_and_blocking(backend: &impl Backend) {
 fn one_event_is_read_with_its_writes_and_failures(backend: &impl Backend) {
     let (engine, console) = (backend.open(), backend.open());
     let batch = [
-        change("k-0", Direction::HrisToLms, "E1", json!({ "id": "E1" })),
-        change("k-1", Direction::HrisToLms, "E2", json!({ "id": "E2" })),
+        change_with("k-0", Direction::HrisToLms, "E1", json!({ "id": "E1" })),
+        change_with("k-1", Direction::HrisToLms, "E2", json!({ "id": "E2" })),
     ];
     let e = appended(&engine, &batch);
     let mapped = json!({ "userName": "ana" });
@@ -262,13 +237,13 @@ fn the_queues_list_oldest_first_after_a_key(backend: &impl Backend) {
     let (engine, console) = (backend.open(), backend.open());
     let to_lms = Direction::HrisToLms;
     let batch = [
-        change("k-0", to_lms, "E1", json!({})),
-        change("k-1", to_lms, "E1", json!({})),
-        change("k-2", to_lms, "E2", json!({})),
-        change("k-3", to_lms, "E3", json!({})),
-        change("k-4", to_lms, "E4", json!({})),
-        change("k-5", to_lms, "E5", json!({})),
-        change("k-6", Direction::LmsToHris, "E6", json!({})),
+        change_with("k-0", to_lms, "E1", json!({})),
+        change_with("k-1", to_lms, "E1", json!({})),
+        change_with("k-2", to_lms, "E2", json!({})),
+        change_with("k-3", to_lms, "E3", json!({})),
+        change_with("k-4", to_lms, "E4", json!({})),
+        change_with("k-5", to_lms, "E5", json!({})),
+        change_with("k-6", Direction::LmsToHris, "E6", json!({})),
     ];
     let e = appended(&engine, &batch);
     engine

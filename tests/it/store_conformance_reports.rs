@@ -5,9 +5,7 @@
 //! (rows streamed, not loaded), and writes run again when PostgreSQL gave them
 //! up for another engine's (a deadlock, a serialization failure).
 
-use hrsync::model::{
-    AuditAction, AuditEntry, Direction, EventId, NewAuditEntry, NewEvent, RecordStamp, Source, WriteRecord,
-};
+use hrsync::model::{AuditAction, AuditEntry, Direction, EventId, NewAuditEntry, RecordStamp, WriteRecord};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 
@@ -19,7 +17,7 @@ use hrsync::store::{
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 
-use crate::common::backends::{Backend, conformance, postgres};
+use crate::common::backends::{Backend, change_with, conformance, postgres};
 
 conformance!(
     who_reports_to_whom_is_kept_and_counted_by_any_engine,
@@ -68,18 +66,6 @@ fn the_last_applied_event_is_read_per_employee(backend: &impl Backend) {
     assert_eq!(a.applied_event("E3").unwrap(), None);
 }
 
-fn change(key: &str, direction: Direction, employee: &str) -> NewEvent {
-    NewEvent {
-        idempotency_key: key.into(),
-        source: Source::Webhook,
-        direction,
-        employee_id: employee.into(),
-        kind: "Updated".into(),
-        occurred_at: Timestamp::now(),
-        payload: json!({ "id": employee }),
-    }
-}
-
 fn written() -> WriteRecord {
     WriteRecord {
         sent_from: "hris".into(),
@@ -95,8 +81,8 @@ fn a_change_due_is_waiting_then_begun_then_gone(backend: &impl Backend) {
     let (a, b) = (backend.open(), backend.open());
     assert_eq!(a.change_due("M").unwrap(), (false, false));
     let batch = [
-        change("m1", Direction::HrisToLms, "M"),
-        change("l1", Direction::LmsToHris, "L"),
+        change_with("m1", Direction::HrisToLms, "M", json!({ "id": "M" })),
+        change_with("l1", Direction::LmsToHris, "L", json!({ "id": "L" })),
     ];
     let ids: Vec<EventId> = (a.journal(|tx| tx.append(&batch)).unwrap().iter())
         .map(|appended| appended.id())
@@ -112,7 +98,7 @@ fn a_change_due_is_waiting_then_begun_then_gone(backend: &impl Backend) {
     b.journal(|tx| tx.claim(&ids[..1], "engine-b", until)).unwrap();
     assert_eq!(a.change_due("M").unwrap(), (false, true), "being applied");
     let next = a
-        .journal(|tx| tx.append(&[change("m2", Direction::HrisToLms, "M")]))
+        .journal(|tx| tx.append(&[change_with("m2", Direction::HrisToLms, "M", json!({ "id": "M" }))]))
         .unwrap()[0]
         .id();
     assert_eq!(

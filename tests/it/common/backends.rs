@@ -2,7 +2,9 @@
 //! temporary folder and a database on the tests' PostgreSQL. `conformance!` turns
 //! each check into a test on each backend, so a suite is written once.
 
-use hrsync::store::{PgStore, Store, Transact};
+use hrsync::model::{Direction, EventId, NewEvent, Source};
+use hrsync::store::{Appended, Journal, PgStore, Store, Transact};
+use serde_json::{Value, json};
 
 use super::postgres::{TestDatabase, database};
 
@@ -34,6 +36,35 @@ pub fn sqlite() -> Option<SqliteFile> {
 
 pub fn postgres() -> Option<TestDatabase> {
     database()
+}
+
+/// A webhook change of `employee` toward the LMS, keyed `key`, its payload `{"id": employee}`.
+pub fn change(key: &str, employee: &str) -> NewEvent {
+    change_with(key, Direction::HrisToLms, employee, json!({ "id": employee }))
+}
+
+/// A webhook change with its direction and payload given.
+pub fn change_with(key: &str, direction: Direction, employee: &str, payload: Value) -> NewEvent {
+    NewEvent {
+        idempotency_key: key.into(),
+        source: Source::Webhook,
+        direction,
+        employee_id: employee.into(),
+        kind: "Updated".into(),
+        occurred_at: jiff::Timestamp::now(),
+        payload,
+    }
+}
+
+/// Journals `batch` on `store`; the new events' ids, in the batch's order.
+pub fn appended(store: &impl Journal, batch: &[NewEvent]) -> Vec<EventId> {
+    let appended = store.journal(|tx| tx.append(batch)).unwrap();
+    (appended.iter())
+        .map(|a| match a {
+            Appended::New(id) => *id,
+            other => panic!("not new: {other:?}"),
+        })
+        .collect()
 }
 
 /// Each check (a function taking `&impl Backend`) becomes a test on each backend:
