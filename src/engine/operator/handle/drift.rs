@@ -17,8 +17,8 @@ impl EngineHandle {
         Ok(self.store.reconcile_runs(limit)?)
     }
 
-    /// A run's items (one category, or all) from row `offset`, at most `limit`.
-    /// A page of a run's items in `category`, those containing `text` when given.
+    /// A page of a run's items (one category, or all) from row `offset`, at most
+    /// `limit`, those containing `text` when given.
     pub fn drift_items(
         &self,
         run_id: i64,
