@@ -346,32 +346,45 @@ impl Worker {
     }
 
     /// Extends the claims on the events in flight, in one small transaction of its
-    /// own (not the turn's, which may be far off), and marks those it could not
-    /// extend as lost: their claim ran out or another engine took them.
+    /// own (not the turn's, which may be far off), and marks as lost those another
+    /// engine holds now. One it could not extend that no other engine holds (an
+    /// operator decided it, or its claim ran out and nobody took it) is not lost:
+    /// the turn journals its outcome, or the operator's decision, as before.
     async fn renew(&self, claims: &mut Claims) {
         let ids: Vec<EventId> = claims.held.iter().copied().collect();
         let store = self.applier.store.clone();
-        let (engine, claim_time, asked) = (self.engine.clone(), self.claim_time, ids.clone());
+        let (engine, claim_time, asked) = (self.engine.clone(), self.claim_time, ids);
         let renewed = tokio::task::spawn_blocking(move || {
-            store.transaction(|tx| tx.renew_claims(&asked, &engine, tx.now() + claim_time))
+            store.transaction(|tx| {
+                let renewed: HashSet<EventId> = (tx.renew_claims(&asked, &engine, tx.now() + claim_time)?)
+                    .into_iter()
+                    .collect();
+                let missed: Vec<EventId> = asked.into_iter().filter(|id| !renewed.contains(id)).collect();
+                let holders = tx.claim_holders(&missed)?;
+                Ok(holders
+                    .into_iter()
+                    .filter_map(|(id, holder)| holder.filter(|h| *h != engine).map(|h| (id, h)))
+                    .collect::<Vec<_>>())
+            })
         })
         .await;
-        let renewed: HashSet<EventId> = match renewed {
-            Ok(Ok(renewed)) => renewed.into_iter().collect(),
+        let taken = match renewed {
+            Ok(Ok(taken)) => taken,
             Ok(Err(error)) => {
                 tracing::warn!(%error, "cannot renew the claims on the events in flight; trying again soon");
                 return;
             }
             Err(_) => return,
         };
-        for id in ids.into_iter().filter(|id| !renewed.contains(id)) {
+        for (id, holder) in taken {
             claims.held.remove(&id);
             claims.lost.insert(id);
             tracing::warn!(
                 event = id.0,
                 engine = %self.engine,
-                "the claim on an event in flight was lost (it ran out, or another engine took the \
-                 event): its outcome is journaled only if no other engine holds it by then"
+                holder = %holder,
+                "another engine took the claim on an event in flight: its outcome is not journaled \
+                 over the other engine's"
             );
         }
     }
