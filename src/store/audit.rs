@@ -432,14 +432,15 @@ impl StoreTx<'_> {
 /// The audit log on any store, SQLite or PostgreSQL.
 pub trait AuditLog: Transact {
     /// Runs `work` on the audit log in one write transaction, by the database's
-    /// clock, chaining with `key` (none: plain SHA-256). The key is given here, not
-    /// taken from the store: `PgStore` keeps none yet (step 6 of the move).
+    /// clock, chaining with `key` (none: plain SHA-256); one the database gave up
+    /// for another engine's runs again (`write_retrying`). The key is given here:
+    /// `Store` keeps one for its own appends (`set_audit_key`), a bare `PgStore` none.
     fn audit_log<T: Send>(
         &self,
         key: Option<&AuditKey>,
-        work: impl FnOnce(&AuditTx<'_>) -> Result<T, StoreError> + Send,
+        work: impl Fn(&AuditTx<'_>) -> Result<T, StoreError> + Send + Sync,
     ) -> Result<T, StoreError> {
-        self.write(|sql| {
+        self.write_retrying(|sql| {
             let tx = AuditTx {
                 sql,
                 now: from_micros(clock(sql)?),
@@ -495,7 +496,7 @@ impl<T: Transact> AuditLog for T {}
 impl Store {
     /// Appends one entry on its own; use `transaction` to tie it to a journal change.
     pub fn audit(&self, entry: NewAuditEntry) -> Result<AuditEntry, StoreError> {
-        self.transaction(|tx| tx.audit(entry))
+        self.transaction(|tx| tx.audit(entry.clone()))
     }
 
     /// This store, every append (from every clone of it) an HMAC with `key`.

@@ -539,12 +539,13 @@ pub fn end_claims(sql: &dyn Sql) -> Result<u64, StoreError> {
 /// The journal on any store, SQLite or PostgreSQL.
 pub trait Journal: Transact {
     /// Runs `work` on the journal in one write transaction, by the database's
-    /// clock; the counters' changes are written just before it commits.
+    /// clock; the counters' changes are written just before it commits. One the
+    /// database gave up for another engine's runs again (`write_retrying`).
     fn journal<T: Send>(
         &self,
-        work: impl FnOnce(&JournalTx<'_>) -> Result<T, StoreError> + Send,
+        work: impl Fn(&JournalTx<'_>) -> Result<T, StoreError> + Send + Sync,
     ) -> Result<T, StoreError> {
-        self.write(|sql| {
+        self.write_retrying(|sql| {
             let counts = Counts::default();
             let tx = JournalTx {
                 sql,

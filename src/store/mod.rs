@@ -297,18 +297,39 @@ impl Store {
     }
 
     /// Runs `work` in one write transaction: it commits if `work` returns Ok, else
-    /// nothing of it stays. Use it to journal a transition and its audit entry together.
+    /// nothing of it stays. Use it to journal a transition and its audit entry
+    /// together. Where engines share the store, a transaction the database gave up
+    /// for another's (a deadlock, say) runs again from the start
+    /// (`Transact::write_retrying`), so `work` must do nothing but its statements.
     pub fn transaction<T: Send>(
+        &self,
+        work: impl Fn(&StoreTx<'_>) -> Result<T, StoreError> + Send + Sync,
+    ) -> Result<T, StoreError> {
+        self.write_retrying(|sql| self.run_in(sql, &work))
+    }
+
+    /// As `transaction`, for work that takes what it journals by move (a batch
+    /// handed over, not copied): it runs once, and a transaction the database gave
+    /// up comes back as the error, for the caller to try again as it would any
+    /// failure to journal (a webhook is answered 503, a duty runs again).
+    pub fn transaction_once<T: Send>(
         &self,
         work: impl FnOnce(&StoreTx<'_>) -> Result<T, StoreError> + Send,
     ) -> Result<T, StoreError> {
+        self.write(|sql| self.run_in(sql, work))
+    }
+
+    /// `work` on a `StoreTx` over `sql`, the counters' changes written after it.
+    fn run_in<T>(
+        &self,
+        sql: &dyn Sql,
+        work: impl FnOnce(&StoreTx<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
         let audit_key = self.inner.audit_key.read().clone();
-        self.write(|sql| {
-            let tx = StoreTx::new(sql, self.clock(sql)?, audit_key);
-            let out = work(&tx)?;
-            tx.write_counts()?;
-            Ok(out)
-        })
+        let tx = StoreTx::new(sql, self.clock(sql)?, audit_key);
+        let out = work(&tx)?;
+        tx.write_counts()?;
+        Ok(out)
     }
 }
 

@@ -172,7 +172,7 @@ fn an_entry_commits_with_its_journal_change_or_not_at_all() {
         );
         store.transaction(|tx| {
             let skipped = tx.skip(id, reason)?;
-            let logged = tx.audit(audit)?;
+            let logged = tx.audit(audit.clone())?;
             Ok((skipped, logged))
         })
     };
@@ -183,7 +183,7 @@ fn an_entry_commits_with_its_journal_change_or_not_at_all() {
     let mut audit = entry(9, "E1");
     audit.action = hrsync::model::AuditAction::EventSkip;
     let refused = store.transaction(|tx| {
-        tx.audit(audit)?;
+        tx.audit(audit.clone())?;
         tx.skip(id, "twice")
     });
     assert!(matches!(refused, Err(StoreError::IllegalTransition { .. })));

@@ -74,6 +74,7 @@ mod store_conformance_reads;
 mod store_conformance_reports;
 mod store_conformance_runs;
 mod store_journal;
+mod store_on_postgres;
 mod store_reconcile;
 mod store_retention;
 mod sync_churn;

@@ -649,7 +649,9 @@ fn engines_appending_at_once_keep_one_chain(backend: &impl Backend) {
                     } else {
                         vec![audit_entry(engine, n)]
                     };
-                    let appended = store.audit_log(Some(&key), |tx| tx.append(batch)).unwrap();
+                    let appended = store
+                        .audit_log(Some(&key), |tx| tx.append(batch.clone()))
+                        .unwrap();
                     seqs.extend(appended.iter().map(|entry| entry.seq));
                 }
                 seqs
@@ -749,7 +751,7 @@ fn a_rolled_back_append_leaves_no_trace_in_the_chain(backend: &impl Backend) {
 fn an_edited_or_removed_entry_is_found_on_any_backend(backend: &impl Backend) {
     let store = backend.open();
     let entries: Vec<NewAuditEntry> = (1..=4).map(|n| audit_entry(0, n)).collect();
-    store.audit_log(None, |tx| tx.append(entries)).unwrap();
+    store.audit_log(None, |tx| tx.append(entries.clone())).unwrap();
     store.verify_audit_log(&[], None).unwrap().expect("intact");
 
     store

@@ -341,7 +341,7 @@ fn audit_pages_both_ways_with_filters(backend: &impl Backend) {
         .map(|n| audit_entry(&format!("engine-{}", n % 2), n, &format!("learner u-{n}")))
         .chain([audit_entry("operator", 6, "learner 50% done")])
         .collect();
-    let mut written = engine.audit_log(None, |tx| tx.append(batch)).unwrap();
+    let mut written = engine.audit_log(None, |tx| tx.append(batch.clone())).unwrap();
     written.reverse();
     let seqs = |rows: &[hrsync::model::AuditEntry]| rows.iter().map(|e| e.seq).collect::<Vec<_>>();
     let all = AuditFilter::default();

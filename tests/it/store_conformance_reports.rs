@@ -134,7 +134,7 @@ fn a_long_chain_is_verified_and_exported_whole_and_in_order(backend: &impl Backe
     let mut appended: Vec<AuditEntry> = Vec::with_capacity(ENTRIES);
     for start in (0..ENTRIES).step_by(BATCH) {
         let batch: Vec<NewAuditEntry> = (start..start + BATCH).map(audit_entry).collect();
-        appended.extend(a.audit_log(None, |tx| tx.append(batch)).unwrap());
+        appended.extend(a.audit_log(None, |tx| tx.append(batch.clone())).unwrap());
     }
 
     let report = b.verify_audit_log(&[], None).unwrap().expect("intact");

@@ -359,7 +359,9 @@ impl Worker {
                 let renewed: HashSet<EventId> = (tx.renew_claims(&asked, &engine, tx.now() + claim_time)?)
                     .into_iter()
                     .collect();
-                let missed: Vec<EventId> = asked.into_iter().filter(|id| !renewed.contains(id)).collect();
+                let missed: Vec<EventId> = (asked.iter().copied())
+                    .filter(|id| !renewed.contains(id))
+                    .collect();
                 let holders = tx.claim_holders(&missed)?;
                 Ok(holders
                     .into_iter()

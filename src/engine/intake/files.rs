@@ -246,12 +246,12 @@ impl FileIntake {
             .collect();
         let allowed = safety::allowed(&self.store, self.threshold)?;
         let store = self.store.clone();
+        file.state = FileState::Taken;
         let (new, held) = tokio::task::spawn_blocking(move || {
             store.transaction(|tx| {
                 let appended = tx.append(&events)?;
                 let held =
                     safety::hold_mass_deactivations(tx, &appended, &deactivating, allowed, "HRIS export")?;
-                file.state = FileState::Taken;
                 let id = tx.record_file(&file)?;
                 for (event, digest) in events.iter().zip(&digests) {
                     match event.payload.get("fields").and_then(Value::as_object) {
@@ -290,7 +290,7 @@ impl FileIntake {
                     subject: format!("export file {id} ({})", file.name),
                     before: Value::Null,
                     after: json!({ "state": FileState::Refused, "sha256": file.sha256, "size": file.size }),
-                    reason: Some(audited),
+                    reason: Some(audited.clone()),
                 })
             })
         })

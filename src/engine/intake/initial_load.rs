@@ -111,7 +111,7 @@ pub async fn full_sync(
     let contract = contract.clone();
     let fence = fence.cloned();
     let (journaled, held, preload) = tokio::task::spawn_blocking(move || {
-        let outcome = store.transaction(|tx| {
+        let outcome = store.transaction_once(|tx| {
             if let Some(lease) = &fence {
                 tx.check_lease(lease)?;
             }

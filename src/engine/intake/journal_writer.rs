@@ -144,7 +144,7 @@ fn journal_group(
     store: &Store,
     batches: Vec<(Vec<Intake>, SafetyThreshold)>,
 ) -> Result<Vec<Journaled>, StoreError> {
-    store.transaction(move |tx| {
+    store.transaction_once(move |tx| {
         // The last full sync's count, read once for the group.
         let active = tx.cursor(crate::engine::apply::safety::ACTIVE_LEARNERS_CURSOR)?;
         batches

@@ -421,7 +421,7 @@ impl EngineHandle {
         };
         self.store.transaction(|tx| {
             tx.request_pause(paused)?;
-            tx.audit(entry)?;
+            tx.audit(entry.clone())?;
             Ok(())
         })?;
         self.poke();
@@ -476,7 +476,7 @@ impl EngineHandle {
         };
         self.store.transaction(|tx| {
             tx.request_contract(text)?;
-            tx.audit(entry)?;
+            tx.audit(entry.clone())?;
             Ok(())
         })?;
         self.poke();

@@ -100,7 +100,7 @@ pub async fn compare_file(
         let wanted = desired(contract, employees.iter(), date);
         // The engine holds suspected duplicates from sync, in shadow mode too:
         // they are not in the state it would write.
-        store.transaction(|tx| {
+        store.transaction_once(|tx| {
             let mut kept = Vec::with_capacity(wanted.len());
             for row in wanted {
                 let id = row.values.get(&key).cloned().unwrap_or_default();

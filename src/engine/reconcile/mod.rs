@@ -103,7 +103,7 @@ impl Reconciler {
         let store = self.store.clone();
         let result = tokio::task::spawn_blocking(move || match outcome {
             Ok(pulled) => {
-                (store.transaction(|tx| pulled.store(tx, id))).map(|run| RunResult::Complete { run })
+                (store.transaction_once(|tx| pulled.store(tx, id))).map(|run| RunResult::Complete { run })
             }
             Err(why) => store.fail_run(id, &why).map(|run| RunResult::Failed { run }),
         })

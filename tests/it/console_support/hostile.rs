@@ -138,7 +138,7 @@ fn drift(store: &Store) {
         .expect("begin run")
         .expect("no other run");
     store
-        .transaction(|tx| tx.finish_run(run, (1, 1, 0), &[finding]))
+        .transaction(|tx| tx.finish_run(run, (1, 1, 0), std::slice::from_ref(&finding)))
         .expect("finish run");
     let failed = store
         .begin_run("console", Duration::from_secs(900))

@@ -100,7 +100,7 @@ impl EngineHandle {
         };
         self.store.transaction(|tx| {
             tx.request_reconcile(now)?;
-            tx.audit(entry)?;
+            tx.audit(entry.clone())?;
             Ok(())
         })?;
         self.poke();
