@@ -9,6 +9,7 @@ mod common;
 use std::time::Instant;
 
 use common::{SandboxProcess, engine_config, settle};
+use hrsync::store::{Duplicates, Retention};
 
 fn main() {
     // The reconciliation says when each side was read (HRSYNC_BENCH_LOG to see it).

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::SandboxProcess;
 use hrsync::engine::intake::files::{Decision, FileIntake};
+use hrsync::store::ExportFiles;
 
 fn main() {
     // A take runs in a process of its own, so its peak memory is its own: the

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::process::Command;
 
 use hrsync::model::{Direction, EventId, EventStatus};
-use hrsync::store::{AuditFilter, EventFilter};
+use hrsync::store::{AuditFilter, DriftItems, EventFilter};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 

@@ -16,7 +16,7 @@ use crate::engine::operator::{self, operator_name};
 use crate::model::{Event, EventId, EventStatus};
 use crate::store::csv_cells::CsvCells;
 use crate::store::private_files::write_replacing;
-use crate::store::{AuditFormat, Store};
+use crate::store::{AuditFormat, ExportFiles, Store};
 
 /// Which store a command works on.
 #[derive(Args, Debug, Clone)]

@@ -16,7 +16,7 @@ use crate::connectors::inbox::write_whole;
 use crate::console::sanitise::on_stdout;
 use crate::engine::operator::operator_name;
 use crate::engine::parallel::{self, DayState};
-use crate::store::{AuditKey, Store};
+use crate::store::{AuditKey, ParallelRun, Store};
 
 fn open(config: &Config) -> anyhow::Result<Store> {
     let key = config.audit.key.clone().map(AuditKey::new).transpose()?;

@@ -17,7 +17,7 @@ use crate::engine::apply::resolve::{self, Resolved};
 use crate::engine::operator::operator_name;
 use crate::engine::reconcile::{Reconciler, RunResult};
 use crate::model::{DriftCategory, GroupState};
-use crate::store::{AuditKey, DuplicateGroup};
+use crate::store::{AuditKey, DriftItems, DuplicateGroup, Duplicates, FlagQueue, ReconcileRuns};
 
 /// One run now, in this process; waits for it. Exit 0 when complete, 1 when it
 /// failed, 2 when another run is under way.

@@ -177,7 +177,7 @@ mod tests {
     use crate::console::state::Mode;
     use crate::console::{Console, ConsoleOptions};
     use crate::engine::operator::handle::EngineHandle;
-    use crate::store::Store;
+    use crate::store::{ControlPlane, Store};
 
     const CONTRACT: &str = include_str!("../../assets/contract.toml");
 

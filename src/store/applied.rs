@@ -4,7 +4,7 @@
 //! once over `Sql`, so the same statements run on SQLite and PostgreSQL.
 
 use super::sql::{Param, Sql, Transact};
-use super::{Store, StoreError, StoreTx, from_micros, to_micros};
+use super::{StoreError, StoreTx, from_micros, to_micros};
 use crate::model::{AppliedRecord, EventId, RecordStamp};
 
 /// Records `stamp`, carried by `event`, as the newest record applied to the employee.
@@ -46,7 +46,7 @@ pub fn applied_record(sql: &dyn Sql, employee_id: &str) -> Result<Option<Applied
 }
 
 /// The applied records on any store, SQLite or PostgreSQL, each one transaction.
-/// Inside a wider SQLite transaction, `StoreTx::set_applied_record` writes the same row.
+/// inside a wider transaction, `StoreTx::set_applied_record` writes the same row.
 pub trait AppliedRecords: Transact {
     fn set_applied_record(
         &self,
@@ -73,13 +73,5 @@ impl StoreTx<'_> {
         event: EventId,
     ) -> Result<(), StoreError> {
         set_applied_record(self.sql(), employee_id, stamp, event)
-    }
-}
-
-/// The read on SQLite's `Store` without importing `AppliedRecords`, as callers had it.
-impl Store {
-    /// The newest record applied to the employee's learner, if any was.
-    pub fn applied_record(&self, employee_id: &str) -> Result<Option<AppliedRecord>, StoreError> {
-        AppliedRecords::applied_record(self, employee_id)
     }
 }

@@ -6,7 +6,7 @@
 use jiff::Timestamp;
 
 use super::sql::{Param, Row, Sql, Transact};
-use super::{Store, StoreError, StoreTx, from_micros, to_micros};
+use super::{StoreError, StoreTx, from_micros, to_micros};
 
 /// Operators' reconciliation requests and the schedule, as the engine sees them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -230,28 +230,5 @@ impl StoreTx<'_> {
 
     pub fn publish_status(&self, at: Timestamp, json: &str) -> Result<(), StoreError> {
         publish_status(self.sql(), at, json)
-    }
-}
-
-/// The reads on SQLite's `Store` without importing `ControlPlane`, as callers had them.
-impl Store {
-    pub fn pause_requested(&self) -> Result<Option<bool>, StoreError> {
-        ControlPlane::pause_requested(self)
-    }
-
-    pub fn contract_requested(&self) -> Result<Option<String>, StoreError> {
-        ControlPlane::contract_requested(self)
-    }
-
-    pub fn contract_in_force(&self) -> Result<Option<String>, StoreError> {
-        ControlPlane::contract_in_force(self)
-    }
-
-    pub fn reconcile_control(&self) -> Result<ReconcileControl, StoreError> {
-        ControlPlane::reconcile_control(self)
-    }
-
-    pub fn published_status(&self) -> Result<Option<PublishedStatus>, StoreError> {
-        ControlPlane::published_status(self)
     }
 }

@@ -3,14 +3,14 @@
 //! marked as held by the HRIS when its write-back is applied), read by expiry.
 //! Written once over `Sql`, so the same statements run on SQLite and
 //! PostgreSQL: `CredentialLedger` offers them on either store, each one
-//! transaction; inside a SQLite `StoreTx` the same functions run on the wider
+//! transaction; inside a `StoreTx` the same functions run on the wider
 //! transaction.
 
 use serde::Serialize;
 
 use super::duplicates::required;
 use super::sql::{Param, Sql, Transact};
-use super::{Store, StoreError, StoreTx};
+use super::{StoreError, StoreTx};
 use crate::model::EventId;
 
 /// A credential as the journal has it.
@@ -218,27 +218,5 @@ impl StoreTx<'_> {
     /// The completion of this event is in the HRIS now: so is its credential.
     pub fn credential_in_hris(&self, event: EventId) -> Result<(), StoreError> {
         credential_in_hris(self.sql(), event)
-    }
-}
-
-/// The reads on SQLite's `Store` without importing `CredentialLedger`, as callers had them.
-impl Store {
-    pub fn credential_totals(
-        &self,
-        today: &str,
-        d30: &str,
-        d60: &str,
-        d90: &str,
-    ) -> Result<CredentialTotals, StoreError> {
-        CredentialLedger::credential_totals(self, today, d30, d60, d90)
-    }
-
-    pub fn credentials_expiring(
-        &self,
-        until: &str,
-        after: Option<(&str, &str)>,
-        limit: usize,
-    ) -> Result<Vec<CredentialRow>, StoreError> {
-        CredentialLedger::credentials_expiring(self, until, after, limit)
     }
 }

@@ -29,7 +29,7 @@ pub fn set_cursor(sql: &dyn Sql, name: &str, value: &str) -> Result<(), StoreErr
 }
 
 /// The cursor calls on any store, SQLite or PostgreSQL, each one transaction.
-/// Inside a wider SQLite transaction, `StoreTx::set_cursor` writes the same row.
+/// inside a wider transaction, `StoreTx::set_cursor` writes the same row.
 pub trait Cursors: Transact {
     fn read_cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
         self.read(|sql| cursor(sql, name))

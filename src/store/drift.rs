@@ -1,8 +1,8 @@
 //! What runs found (drift items: paged, filtered, counted) and what operators
 //! made of it: an item's state, and the accepted differences that later runs
 //! leave out (`store/reconcile.rs`) while their values stay. Written once over
-//! `Sql`; any store through the `DriftItems` trait, SQLite's `StoreTx` and
-//! `Store` under the names callers had.
+//! `Sql`; any store through the `DriftItems` trait, and `StoreTx` inside a
+//! wider transaction.
 
 use jiff::Timestamp;
 use serde::Serialize;
@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::page::containing;
 use super::sql::{Param, Row, Sql, Transact, clock};
-use super::{Store, StoreError, StoreTx, from_micros, to_micros};
+use super::{StoreError, StoreTx, from_micros, to_micros};
 use crate::model::{DriftCategory, DriftState};
 
 /// A stored finding.
@@ -171,7 +171,7 @@ pub fn accept_drift(
 }
 
 /// The drift items' calls on any store, SQLite or PostgreSQL, each one
-/// transaction. Inside a wider SQLite transaction, `StoreTx` offers the writes
+/// transaction. inside a wider transaction, `StoreTx` offers the writes
 /// under the same names.
 pub trait DriftItems: Transact {
     /// A run's items of one category from row `offset` on, at most `limit`: for paging.
@@ -227,43 +227,6 @@ pub trait DriftItems: Transact {
 }
 
 impl<T: Transact> DriftItems for T {}
-
-/// The reads on SQLite's `Store` without importing `DriftItems`, as callers had them.
-impl Store {
-    pub fn drift_items_page(
-        &self,
-        run_id: i64,
-        category: Option<DriftCategory>,
-        offset: usize,
-        limit: usize,
-    ) -> Result<Vec<DriftItem>, StoreError> {
-        DriftItems::drift_items_page(self, run_id, category, offset, limit)
-    }
-
-    pub fn drift_items_matching(
-        &self,
-        run_id: i64,
-        category: Option<DriftCategory>,
-        text: Option<&str>,
-        offset: usize,
-        limit: usize,
-    ) -> Result<Vec<DriftItem>, StoreError> {
-        DriftItems::drift_items_matching(self, run_id, category, text, offset, limit)
-    }
-
-    pub fn drift_items_count(
-        &self,
-        run_id: i64,
-        category: Option<DriftCategory>,
-        text: Option<&str>,
-    ) -> Result<usize, StoreError> {
-        DriftItems::drift_items_count(self, run_id, category, text)
-    }
-
-    pub fn drift_item(&self, id: i64) -> Result<Option<DriftItem>, StoreError> {
-        DriftItems::drift_item(self, id)
-    }
-}
 
 /// The writes inside SQLite's wider transaction, stamped with its clock.
 impl StoreTx<'_> {

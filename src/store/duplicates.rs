@@ -1,7 +1,7 @@
 //! The people directory (who each employee is, when first seen) and suspected
 //! duplicate groups with their members and the operator's decision. Written once
 //! over `Sql`, so the same statements run on SQLite and PostgreSQL: `Duplicates`
-//! offers them on either store, each one transaction; inside a SQLite `StoreTx`
+//! offers them on either store, each one transaction; inside a `StoreTx`
 //! the same functions run on the wider transaction.
 
 use jiff::Timestamp;
@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::page::containing;
 use super::sql::{Param, Row, Sql, Transact, clock};
-use super::{Store, StoreError, StoreTx, from_micros, to_micros};
+use super::{StoreError, StoreTx, from_micros, to_micros};
 use crate::model::{DuplicateBasis, DuplicateSide, EventId, GroupState, HoldKind, IdentityKeys};
 
 /// One record of a suspected group: an employee (HRIS side) or a learner (LMS side).
@@ -606,60 +606,5 @@ impl StoreTx<'_> {
     /// The held events of these employees that a duplicate hold put there.
     pub fn duplicate_held_events(&self, employee_ids: &[String]) -> Result<Vec<EventId>, StoreError> {
         held_events(self.sql(), employee_ids)
-    }
-}
-
-/// The reads on SQLite's `Store` without importing `Duplicates`, as callers had them.
-impl Store {
-    pub fn people_sharing(&self, keys: &IdentityKeys) -> Result<Vec<Sharer>, StoreError> {
-        Duplicates::people_sharing(self, keys)
-    }
-
-    pub fn person_first_seen(&self, employee_id: &str) -> Result<Option<Timestamp>, StoreError> {
-        Duplicates::person_first_seen(self, employee_id)
-    }
-
-    pub fn duplicate_group_by_key(
-        &self,
-        side: DuplicateSide,
-        basis: DuplicateBasis,
-        key: &str,
-    ) -> Result<Option<DuplicateGroup>, StoreError> {
-        Duplicates::duplicate_group_by_key(self, side, basis, key)
-    }
-
-    pub fn duplicate_group(&self, id: i64) -> Result<Option<DuplicateGroup>, StoreError> {
-        Duplicates::duplicate_group(self, id)
-    }
-
-    pub fn duplicate_groups(
-        &self,
-        states: &[GroupState],
-        offset: usize,
-        limit: usize,
-    ) -> Result<Vec<DuplicateGroup>, StoreError> {
-        Duplicates::duplicate_groups(self, states, offset, limit)
-    }
-
-    pub fn duplicate_groups_matching(
-        &self,
-        states: &[GroupState],
-        text: Option<&str>,
-        offset: usize,
-        limit: usize,
-    ) -> Result<Vec<DuplicateGroup>, StoreError> {
-        Duplicates::duplicate_groups_matching(self, states, text, offset, limit)
-    }
-
-    pub fn duplicate_groups_count(
-        &self,
-        states: &[GroupState],
-        text: Option<&str>,
-    ) -> Result<usize, StoreError> {
-        Duplicates::duplicate_groups_count(self, states, text)
-    }
-
-    pub fn duplicate_counts(&self) -> Result<DuplicateCounts, StoreError> {
-        Duplicates::duplicate_counts(self)
     }
 }

@@ -2,14 +2,14 @@
 //! change does not enrol them again) and the learners waiting for their manager
 //! to get a learner. Written once over `Sql`, so the same statements run on
 //! SQLite and PostgreSQL: `Enrolments` offers them on either store, each one
-//! transaction; inside a SQLite `StoreTx` the same functions run on the wider
+//! transaction; inside a `StoreTx` the same functions run on the wider
 //! transaction.
 
 use jiff::Timestamp;
 
 use super::duplicates::required;
 use super::sql::{Param, Sql, Transact, clock};
-use super::{Store, StoreError, StoreTx, from_micros, to_micros};
+use super::{StoreError, StoreTx, from_micros, to_micros};
 use crate::model::EventId;
 
 /// Remembers, `now`, that the employee was enrolled in these learning paths.
@@ -161,12 +161,5 @@ impl StoreTx<'_> {
     /// The links waiting for this manager, forgotten as they are handed back.
     pub fn take_manager_waits(&self, manager_id: &str) -> Result<Vec<(String, EventId)>, StoreError> {
         take_manager_waits(self.sql(), manager_id)
-    }
-}
-
-/// The read on SQLite's `Store` without importing `Enrolments`, as callers had it.
-impl Store {
-    pub fn enrolments(&self, employee_id: &str) -> Result<Vec<String>, StoreError> {
-        Enrolments::enrolments(self, employee_id)
     }
 }

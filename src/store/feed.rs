@@ -4,7 +4,7 @@
 //! a membership counts one in `feed_outbox.changes`, in the same transaction.
 //! Written once over `Sql`, so the same statements run on SQLite and
 //! PostgreSQL: any store through the `LearnerFeed` trait (each call one
-//! transaction), SQLite's `StoreTx` and `Store` under the names callers had.
+//! transaction), and `StoreTx` inside a wider transaction.
 
 use std::collections::BTreeMap;
 
@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use super::sql::{Param, Sql, Transact};
-use super::{Store, StoreError, StoreTx, from_micros, to_micros};
+use super::{StoreError, StoreTx, from_micros, to_micros};
 
 /// What a learner is looked up by, besides its id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,7 +246,7 @@ pub fn feed_outbox(sql: &dyn Sql) -> Result<FeedOutbox, StoreError> {
 }
 
 /// The feed's calls on any store, SQLite or PostgreSQL, each one transaction.
-/// Inside a wider SQLite transaction, `StoreTx` offers the writes under the
+/// inside a wider transaction, `StoreTx` offers the writes under the
 /// same names.
 pub trait LearnerFeed: Transact {
     fn put_feed_learner(
@@ -329,28 +329,5 @@ impl StoreTx<'_> {
 
     pub fn feed_uploaded(&self, changes: i64) -> Result<(), StoreError> {
         feed_uploaded(self.sql(), changes)
-    }
-}
-
-/// The reads on SQLite's `Store` without importing `LearnerFeed`, as callers had them.
-impl Store {
-    pub fn feed_learner(&self, id: &str) -> Result<Option<Value>, StoreError> {
-        LearnerFeed::feed_learner(self, id)
-    }
-
-    pub fn feed_learner_by(&self, key: FeedKeys, value: &str) -> Result<Option<(String, Value)>, StoreError> {
-        LearnerFeed::feed_learner_by(self, key, value)
-    }
-
-    pub fn feed_group_exists(&self, name: &str) -> Result<bool, StoreError> {
-        LearnerFeed::feed_group_exists(self, name)
-    }
-
-    pub fn feed_snapshot(&self) -> Result<FeedSnapshot, StoreError> {
-        LearnerFeed::feed_snapshot(self)
-    }
-
-    pub fn feed_outbox(&self) -> Result<FeedOutbox, StoreError> {
-        LearnerFeed::feed_outbox(self)
     }
 }

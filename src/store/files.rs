@@ -2,14 +2,14 @@
 //! compared with it (engine/intake/files.rs decides; the store only keeps).
 //! Written once over `Sql`, so the same statements run on SQLite and
 //! PostgreSQL: any store through the `ExportFiles` trait (each call one
-//! transaction), SQLite's `StoreTx` and `Store` under the names callers had.
+//! transaction), and `StoreTx` inside a wider transaction.
 
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
 use super::sql::{Param, Row, Sql, Transact};
-use super::{Store, StoreError, StoreTx, Toward, from_micros, to_micros};
+use super::{StoreError, StoreTx, Toward, from_micros, to_micros};
 use crate::model::files::{ExportFile, FileCounts, FileState, STALE};
 
 /// How many export files are in each state, for the console's pane and tab.
@@ -252,7 +252,7 @@ pub fn exported_employees(sql: &dyn Sql) -> Result<Vec<Map<String, Value>>, Stor
 }
 
 /// The export files' calls on any store, SQLite or PostgreSQL, each one
-/// transaction. Inside a wider SQLite transaction, `StoreTx` offers the writes
+/// transaction. inside a wider transaction, `StoreTx` offers the writes
 /// under the same names.
 pub trait ExportFiles: Transact {
     fn record_file(&self, file: &ExportFile) -> Result<i64, StoreError> {
@@ -337,49 +337,5 @@ impl StoreTx<'_> {
     /// An employee the newest export taken no longer lists.
     pub fn remove_exported(&self, employee_id: &str) -> Result<(), StoreError> {
         remove_exported(self.sql(), employee_id)
-    }
-}
-
-/// The reads on SQLite's `Store` without importing `ExportFiles`, as callers had them.
-impl Store {
-    pub fn export_file(&self, name: &str, sha256: &str) -> Result<Option<ExportFile>, StoreError> {
-        ExportFiles::export_file(self, name, sha256)
-    }
-
-    pub fn last_taken_file(&self) -> Result<Option<ExportFile>, StoreError> {
-        ExportFiles::last_taken_file(self)
-    }
-
-    pub fn export_files(&self, limit: usize) -> Result<Vec<ExportFile>, StoreError> {
-        ExportFiles::export_files(self, limit)
-    }
-
-    pub fn export_files_window(
-        &self,
-        from: Option<i64>,
-        toward: Toward,
-        limit: usize,
-    ) -> Result<Vec<ExportFile>, StoreError> {
-        ExportFiles::export_files_window(self, from, toward, limit)
-    }
-
-    pub fn export_file_totals(&self) -> Result<FileTotals, StoreError> {
-        ExportFiles::export_file_totals(self)
-    }
-
-    pub fn export_file_by_id(&self, id: i64) -> Result<Option<ExportFile>, StoreError> {
-        ExportFiles::export_file_by_id(self, id)
-    }
-
-    pub fn exported_digests(&self) -> Result<HashMap<String, String>, StoreError> {
-        ExportFiles::exported_digests(self)
-    }
-
-    pub fn exported_employee(&self, employee_id: &str) -> Result<Option<Map<String, Value>>, StoreError> {
-        ExportFiles::exported_employee(self, employee_id)
-    }
-
-    pub fn exported_employees(&self) -> Result<Vec<Map<String, Value>>, StoreError> {
-        ExportFiles::exported_employees(self)
     }
 }

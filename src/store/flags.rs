@@ -1,13 +1,13 @@
 //! The HRIS admin's queue: drift items and suspected duplicates an operator
 //! handed over, with a note. Written once over `Sql`; any store through the
-//! `FlagQueue` trait, SQLite's `StoreTx` and `Store` under the names callers had.
+//! `FlagQueue` trait, and `StoreTx` inside a wider transaction.
 
 use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
 
 use super::sql::{Param, Row, Sql, Transact, clock};
-use super::{Store, StoreError, StoreTx, from_micros, to_micros};
+use super::{StoreError, StoreTx, from_micros, to_micros};
 
 /// An entry of the HRIS admin's queue.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -78,7 +78,7 @@ pub fn add_flag(
 }
 
 /// The queue's calls on any store, SQLite or PostgreSQL, each one transaction.
-/// Inside a wider SQLite transaction, `StoreTx::add_flag` adds the same row.
+/// inside a wider transaction, `StoreTx::add_flag` adds the same row.
 pub trait FlagQueue: Transact {
     fn flags(&self, after_id: i64, limit: usize) -> Result<Vec<Flag>, StoreError> {
         self.read(|sql| flags(sql, after_id, limit))
@@ -109,13 +109,6 @@ pub trait FlagQueue: Transact {
 }
 
 impl<T: Transact> FlagQueue for T {}
-
-/// The read on SQLite's `Store` without importing `FlagQueue`, as callers had it.
-impl Store {
-    pub fn flags(&self, after_id: i64, limit: usize) -> Result<Vec<Flag>, StoreError> {
-        FlagQueue::flags(self, after_id, limit)
-    }
-}
 
 impl StoreTx<'_> {
     /// Adds an entry to the HRIS admin's queue; returns its id.

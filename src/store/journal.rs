@@ -2,7 +2,7 @@
 //! on SQLite and PostgreSQL: appending a batch of events (a known idempotency key
 //! is acknowledged as a duplicate, by any engine), claiming ready heads, writes and
 //! failures, and the status change every transition goes through, with the
-//! counters kept in step. `StoreTx` is SQLite's write transaction, which runs the
+//! counters kept in step. `StoreTx` is `Store::transaction`'s transaction, which runs the
 //! same functions (and those of the other tables, each in its own file).
 
 use std::cell::RefCell;

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 
 use super::sql::{Param, Row, Sql, Transact, clock};
-use super::{Store, StoreError, StoreTx, from_micros, to_micros};
+use super::{StoreError, StoreTx, from_micros, to_micros};
 use crate::model::parallel::{Difference, Explanation};
 
 /// One day's comparison of the legacy file with hrsync's output.
@@ -198,22 +198,10 @@ impl StoreTx<'_> {
     }
 }
 
-/// The reads on SQLite's `Store` without importing `ParallelRun`, as callers had them.
-impl Store {
-    /// Every compared day, oldest first.
-    pub fn parallel_days(&self) -> Result<Vec<ParallelDay>, StoreError> {
-        ParallelRun::parallel_days(self)
-    }
-
-    /// Every explanation, oldest first.
-    pub fn parallel_explanations(&self) -> Result<Vec<Explanation>, StoreError> {
-        ParallelRun::parallel_explanations(self)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
 
     #[test]
     fn a_day_and_an_explanation_come_back_as_kept_and_a_day_is_replaced() {

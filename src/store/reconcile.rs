@@ -2,7 +2,7 @@
 //! findings as drift items (`store/drift.rs`) less the accepted ones. Written
 //! once over `Sql`, so the same statements run on SQLite and PostgreSQL: any
 //! store through the `ReconcileRuns` trait (each call one transaction, by the
-//! database's clock), SQLite's `StoreTx` and `Store` under the names callers had.
+//! database's clock), and `StoreTx` inside a wider transaction.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::sql::{Param, Row, Sql, Transact, clock};
-use super::{Store, StoreError, StoreTx, from_micros, to_micros};
+use super::{StoreError, StoreTx, from_micros, to_micros};
 use crate::model::{DriftCategory, RunOutcome};
 
 /// One difference a run found, before it is stored.
@@ -300,37 +300,6 @@ pub trait ReconcileRuns: Transact {
 }
 
 impl<T: Transact> ReconcileRuns for T {}
-
-/// The calls on SQLite's `Store` without importing `ReconcileRuns`, as callers had them.
-impl Store {
-    pub fn begin_run(
-        &self,
-        trigger: &str,
-        stale_after: Duration,
-    ) -> Result<Result<i64, ReconcileRun>, StoreError> {
-        ReconcileRuns::begin_run(self, trigger, stale_after)
-    }
-
-    pub fn beat_run(&self, id: i64) -> Result<(), StoreError> {
-        ReconcileRuns::beat_run(self, id)
-    }
-
-    pub fn fail_run(&self, id: i64, error: &str) -> Result<ReconcileRun, StoreError> {
-        ReconcileRuns::fail_run(self, id, error)
-    }
-
-    pub fn reconcile_runs(&self, limit: usize) -> Result<Vec<ReconcileRun>, StoreError> {
-        ReconcileRuns::reconcile_runs(self, limit)
-    }
-
-    pub fn reconcile_run(&self, id: i64) -> Result<Option<ReconcileRun>, StoreError> {
-        ReconcileRuns::reconcile_run(self, id)
-    }
-
-    pub fn latest_complete_run(&self) -> Result<Option<ReconcileRun>, StoreError> {
-        ReconcileRuns::latest_complete_run(self)
-    }
-}
 
 impl StoreTx<'_> {
     pub fn finish_run(

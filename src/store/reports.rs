@@ -4,7 +4,7 @@
 //! over `Sql`, so the same statements run on SQLite and PostgreSQL.
 
 use super::sql::{Param, Sql, Transact};
-use super::{Store, StoreError, StoreTx};
+use super::{StoreError, StoreTx};
 use crate::model::EventId;
 
 /// Records whom the employee counts as a report of (`None`: nobody); answers
@@ -76,7 +76,7 @@ pub fn reports_of(sql: &dyn Sql, employee_id: &str) -> Result<u32, StoreError> {
 }
 
 /// Who reports to whom on any store, SQLite or PostgreSQL, each call one
-/// transaction. Inside a wider SQLite transaction, `StoreTx` offers the same
+/// transaction. inside a wider transaction, `StoreTx` offers the same
 /// calls under the same names.
 pub trait ReportsTo: Transact {
     fn set_reports_to(
@@ -122,13 +122,5 @@ impl StoreTx<'_> {
     /// one is being applied now (begun): (waiting, begun).
     pub fn change_due(&self, employee_id: &str) -> Result<(bool, bool), StoreError> {
         change_due(self.sql(), employee_id)
-    }
-}
-
-/// The read on SQLite's `Store` without importing `ReportsTo`, as callers had it.
-impl Store {
-    /// How many employees count as the employee's reports.
-    pub fn reports_of(&self, employee_id: &str) -> Result<u32, StoreError> {
-        ReportsTo::reports_of(self, employee_id)
     }
 }

@@ -16,7 +16,7 @@
 use jiff::Timestamp;
 
 use super::sql::{Dialect, Param, Sql, Transact, clock};
-use super::{Store, StoreError, cursors, from_micros, to_micros};
+use super::{StoreError, cursors, from_micros, to_micros};
 
 /// The statuses whose events are over: nothing reads their payload again.
 /// (Shadowed events are planned afresh from theirs when shadow mode is left.)
@@ -233,18 +233,3 @@ pub trait Retention: Transact {
 }
 
 impl<T: Transact> Retention for T {}
-
-/// The calls on SQLite's `Store` without importing `Retention`, as callers had them.
-impl Store {
-    pub fn compact(&self, cutoff: Timestamp, limit: usize) -> Result<Compacted, StoreError> {
-        Retention::compact(self, cutoff, limit)
-    }
-
-    pub fn compacted_through(&self) -> Result<Option<Timestamp>, StoreError> {
-        Retention::compacted_through(self)
-    }
-
-    pub fn release_free_pages(&self, pages: u32) -> Result<u64, StoreError> {
-        Retention::release_free_pages(self, pages)
-    }
-}

@@ -6,7 +6,7 @@
 use jiff::Timestamp;
 
 use super::sql::{Param, Sql, Transact, clock};
-use super::{Store, StoreError, StoreTx, from_micros, to_micros};
+use super::{StoreError, StoreTx, from_micros, to_micros};
 
 /// Who took the store out of shadow mode, when and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,7 +75,7 @@ pub fn record_left_shadow(sql: &dyn Sql, at: Timestamp, by: &str, reason: &str) 
 }
 
 /// The shadow-mode calls on any store, SQLite or PostgreSQL, each one transaction
-/// stamped by the database's clock. Inside a wider SQLite transaction, `StoreTx`
+/// stamped by the database's clock. inside a wider transaction, `StoreTx`
 /// offers the same calls under the same names.
 pub trait Shadow: Transact {
     fn shadow_mode(&self) -> Result<ShadowMode, StoreError> {
@@ -107,12 +107,5 @@ impl StoreTx<'_> {
     /// call keeps the first).
     pub fn record_left_shadow(&self, by: &str, reason: &str) -> Result<(), StoreError> {
         record_left_shadow(self.sql(), self.now(), by, reason)
-    }
-}
-
-/// The read on SQLite's `Store` without importing `Shadow`, as callers had it.
-impl Store {
-    pub fn shadow_mode(&self) -> Result<ShadowMode, StoreError> {
-        Shadow::shadow_mode(self)
     }
 }

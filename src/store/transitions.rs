@@ -181,7 +181,7 @@ impl JournalTx<'_> {
     }
 }
 
-/// The same moves inside SQLite's `StoreTx`; the operator's read the event back.
+/// The same moves inside a `StoreTx`; the operator's read the event back.
 impl StoreTx<'_> {
     pub fn mark_applied(
         &self,

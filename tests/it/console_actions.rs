@@ -7,7 +7,7 @@ use crate::console_support;
 use console_support::{CONTRACT, console, ctrl, fixture, key, press, screen};
 use crossterm::event::KeyCode;
 use hrsync::model::{AuditEntry, EventId, EventStatus};
-use hrsync::store::{AuditFilter, Store};
+use hrsync::store::{AuditFilter, ControlPlane, Store};
 
 fn status(store: &Store, id: EventId) -> EventStatus {
     store.event(id).expect("read").expect("exists").event.status

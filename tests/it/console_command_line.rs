@@ -9,7 +9,7 @@ use crossterm::event::KeyCode;
 use hrsync::console::Console;
 use hrsync::console::state::{Mode, Pane};
 use hrsync::model::{EventId, EventStatus};
-use hrsync::store::{AuditFilter, Store};
+use hrsync::store::{AuditFilter, ControlPlane, Store};
 
 fn status(store: &Store, id: EventId) -> EventStatus {
     store.event(id).expect("read").expect("exists").event.status

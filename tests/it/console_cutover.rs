@@ -9,7 +9,7 @@ use console_support::{console, fixture, key, press, screen, stable};
 use crossterm::event::KeyCode;
 use hrsync::console::state::Mode;
 use hrsync::model::parallel::Difference;
-use hrsync::store::{AuditFilter, ParallelDay, Store};
+use hrsync::store::{AuditFilter, ParallelDay, ParallelRun, Store};
 use jiff::civil::date;
 
 fn difference(employee: &str, field: &str, legacy: Option<&str>, hrsync: Option<&str>) -> Difference {

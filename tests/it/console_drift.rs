@@ -10,7 +10,7 @@ use console_support::{Fixture, console, fixture, key, press, screen, stable};
 use crossterm::event::KeyCode;
 use hrsync::console::Console;
 use hrsync::model::{AuditEntry, Direction, DriftCategory, DriftState};
-use hrsync::store::{AuditFilter, EventFilter, Finding, Store};
+use hrsync::store::{AuditFilter, ControlPlane, DriftItems, EventFilter, Finding, ReconcileRuns, Store};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 

@@ -9,7 +9,7 @@ use crossterm::event::KeyCode;
 use hrsync::console::Console;
 use hrsync::engine::intake::duplicates::record_suspected;
 use hrsync::model::{DuplicateBasis, DuplicateSide, GroupState, IdentityKeys};
-use hrsync::store::{AuditFilter, DuplicateMember, EventFilter, Store, SuspectedGroup};
+use hrsync::store::{AuditFilter, DuplicateMember, Duplicates, EventFilter, Store, SuspectedGroup};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Map, Value, json};
 

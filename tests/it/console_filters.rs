@@ -11,7 +11,7 @@ use crossterm::event::KeyCode;
 use hrsync::console::Console;
 use hrsync::engine::intake::duplicates::record_suspected;
 use hrsync::model::{DriftCategory, DuplicateBasis, DuplicateSide, EventId};
-use hrsync::store::{DuplicateMember, Finding, NewCredential, SuspectedGroup};
+use hrsync::store::{DuplicateMember, Finding, NewCredential, ReconcileRuns, SuspectedGroup};
 use jiff::Timestamp;
 use serde_json::json;
 

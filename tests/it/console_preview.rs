@@ -16,7 +16,7 @@ use crossterm::event::KeyCode;
 use hrsync::console::{Console, ConsoleOptions};
 use hrsync::engine::operator::handle::{EngineHandle, Population, PulledBy};
 use hrsync::engine::operator::status::EngineStatus;
-use hrsync::store::AuditFilter;
+use hrsync::store::{AuditFilter, ControlPlane};
 use serde_json::Value;
 
 const IT_DEPT: &str = r#""Information Technology" = "IT Dept""#;

@@ -8,6 +8,7 @@ use crossterm::event::KeyCode;
 use hrsync::engine::apply::shadow::PlannedWrite;
 use hrsync::engine::operator::status::EngineStatus;
 use hrsync::model::{EventId, EventStatus};
+use hrsync::store::Shadow;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Map, Value, json};
 

@@ -13,6 +13,7 @@ use hrsync::engine::reconcile::{Reconciler, RunResult};
 use hrsync::contract::map::map_employee;
 use hrsync::contract::parse;
 use hrsync::contract::reports::Counted;
+use hrsync::store::{ControlPlane, DriftItems};
 use serde_json::{Map, Value as Json, json};
 
 const EXPRESSIONS: &str = include_str!("../../assets/contract.expressions.toml");

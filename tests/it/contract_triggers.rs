@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use crate::common;
 
 use common::{Options, World, in_scope_and_employed, start};
+use hrsync::store::{DriftItems, Enrolments};
 use serde_json::{Value, json};
 
 /// The shipped contract, location compliance leaving on exit, onboarding

@@ -15,6 +15,7 @@ use common::exports::{
 };
 use common::{Options, in_scope_and_employed};
 use hrsync::model::files::FileState;
+use hrsync::store::ExportFiles;
 
 /// Rows of a CSV export as (header, records), the BOM taken off.
 fn read_rows(path: &Path) -> (csv::StringRecord, Vec<csv::StringRecord>) {

@@ -13,6 +13,7 @@ use common::{Options, OtherLms, assert_in_step, start};
 use hrsync::connectors::Notifier;
 use hrsync::engine::reconcile::{Reconciler, RunResult};
 use hrsync::model::Secret;
+use hrsync::store::DriftItems;
 use serde_json::json;
 
 const TOKEN: &str = "interop-token";

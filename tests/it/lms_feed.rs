@@ -18,6 +18,7 @@ use jiff::SignedDuration;
 use serde_json::json;
 
 use crate::common::{self, ENTERPRISE, Options, World, in_scope_and_employed};
+use hrsync::store::{DriftItems, LearnerFeed as _};
 
 pub(crate) const FILE: &str = "learners.csv";
 

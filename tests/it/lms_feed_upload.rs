@@ -11,6 +11,7 @@ use jiff::Timestamp;
 use serde_json::json;
 
 use crate::lms_feed::{FILE, feed_config, feed_of, feed_world, written};
+use hrsync::store::LearnerFeed as _;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_feed_is_uploaded_to_a_real_sshd_as_the_same_bytes() {

@@ -12,6 +12,7 @@ use common::{Options, World, assert_in_step, start};
 use hrsync::engine::reconcile::RunResult;
 use hrsync::model::{EventStatus, ScimQuirk};
 use hrsync::sandbox::faults::Faults;
+use hrsync::store::Duplicates;
 use serde_json::{Value, json};
 
 fn faults(quirks: &[&str]) -> Faults {

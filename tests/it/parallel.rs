@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::common;
 
 use common::{Options, World};
+use hrsync::store::{ParallelRun, Shadow};
 
 const DATE: &str = "2026-12-07";
 

@@ -15,7 +15,7 @@ use hrsync::connectors::Notifier;
 use hrsync::engine::operator::handle::EngineHandle;
 use hrsync::engine::reconcile::{Reconciler, RunResult};
 use hrsync::model::{DriftCategory, DriftState};
-use hrsync::store::{DriftItem, ReconcileRun};
+use hrsync::store::{DriftItem, DriftItems, ReconcileRun, ReconcileRuns};
 use serde_json::{Value, json};
 
 async fn reconciler(world: &World) -> Reconciler {

@@ -9,7 +9,7 @@ use crate::common;
 use common::{Options, World, start};
 use hmac::{Hmac, Mac};
 use hrsync::model::{EventStatus, RecordStamp};
-use hrsync::store::{AuditFilter, EventFilter};
+use hrsync::store::{AppliedRecords, AuditFilter, EventFilter};
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 use sha2::Sha256;

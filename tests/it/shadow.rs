@@ -10,7 +10,7 @@ use crate::common;
 
 use common::{Options, World};
 use hrsync::model::{Direction, EventStatus};
-use hrsync::store::EventFilter;
+use hrsync::store::{ControlPlane, EventFilter, Shadow};
 use serde_json::{Value, json};
 
 fn events(world: &World, status: EventStatus, direction: Direction) -> Vec<hrsync::model::Event> {

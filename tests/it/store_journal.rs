@@ -2,7 +2,7 @@
 //! retries, dead letters, every transition, restarts, cursors, pages and counts.
 
 use hrsync::model::{Direction, EventId, EventStatus, FieldReason, NewEvent, Source, WriteRecord};
-use hrsync::store::{Appended, EventFilter, Store, StoreError};
+use hrsync::store::{Appended, ControlPlane, EventFilter, Store, StoreError};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use hrsync::engine::intake::duplicates::record_suspected;
 use hrsync::model::{DriftCategory, DuplicateBasis, DuplicateSide, GroupState};
-use hrsync::store::{DuplicateMember, Finding, Store, SuspectedGroup};
+use hrsync::store::{DriftItems, DuplicateMember, Duplicates, Finding, ReconcileRuns, Store, SuspectedGroup};
 use serde_json::json;
 
 fn member(id: &str) -> DuplicateMember {

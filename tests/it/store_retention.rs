@@ -4,7 +4,7 @@
 //! creates gives the freed pages back.
 
 use hrsync::model::{Direction, EventStatus, NewEvent, Source, WriteRecord};
-use hrsync::store::{Compacted, Store};
+use hrsync::store::{Compacted, Retention, Store};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 

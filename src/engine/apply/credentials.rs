@@ -9,7 +9,7 @@ use crate::contract::Contract;
 use crate::contract::writeback::{Completion, StatementMapping, map_statement};
 use crate::model::{Direction, EventId, EventStatus};
 use crate::store::csv_cells::CsvCells;
-use crate::store::{CredentialRow, EventFilter, NewCredential, Store, StoreError, StoreTx};
+use crate::store::{CredentialLedger, CredentialRow, EventFilter, NewCredential, Store, StoreError, StoreTx};
 
 /// Which award of a credential is kept: the one expiring last (a tie goes to the
 /// newer award). Dates are YYYY-MM-DD, so their text orders as the dates do.

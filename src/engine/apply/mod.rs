@@ -44,7 +44,7 @@ use crate::engine::intake::duplicates::{self, Sighting, Verdict};
 use crate::engine::intake::initial_load::hris_fields;
 use crate::engine::intake::poll::READ_LATER;
 use crate::model::{AuditAction, Direction, Event, FieldReason, RecordStamp, WriteRecord};
-use crate::store::{Store, StoreError};
+use crate::store::{AppliedRecords, Enrolments, ReportsTo as _, Store, StoreError};
 
 /// How long a change waits for its manager's own change before looking again.
 const MANAGER_WAIT: jiff::SignedDuration = jiff::SignedDuration::from_secs(2);

@@ -83,7 +83,7 @@ pub fn record_reports_to(
 mod tests {
     use super::*;
     use crate::model::RecordStamp;
-    use crate::store::Store;
+    use crate::store::{ReportsTo as _, Store};
 
     fn change(employee: &str, payload: Value) -> NewEvent {
         NewEvent {

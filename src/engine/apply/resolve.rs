@@ -10,7 +10,7 @@ use crate::model::{
     AuditAction, Direction, DriftCategory, DriftState, DuplicateSide, GroupState, NewAuditEntry, NewEvent,
     Source,
 };
-use crate::store::{DriftItem, DuplicateGroup, Store, StoreError, StoreTx};
+use crate::store::{DriftItem, DuplicateGroup, Duplicates, Store, StoreError, StoreTx};
 
 /// What became of one drift item an operator acted on.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

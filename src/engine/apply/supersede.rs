@@ -31,6 +31,7 @@ use crate::engine::apply::Applier;
 use crate::engine::apply::outcome::Failure;
 use crate::engine::intake::initial_load::hris_fields;
 use crate::model::{AppliedRecord, Event, RecordStamp};
+use crate::store::AppliedRecords;
 
 /// The HRIS field that says when a record last changed.
 pub const LAST_CHANGED: &str = "lastChanged";

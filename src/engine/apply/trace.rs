@@ -24,7 +24,7 @@ use crate::engine::apply::plan::{ManagerRef, Plan, plan};
 use crate::engine::apply::shadow::changes_json;
 use crate::engine::intake::initial_load::hris_fields;
 use crate::model::{AuditAction, Direction, EventId, EventStatus, NewAuditEntry, NewEvent, Source};
-use crate::store::{EventFilter, Store, StoreError};
+use crate::store::{DriftItems, EventFilter, ReconcileRuns, ReportsTo as _, Store, StoreError};
 
 /// How many of the employee's events a trace lists, newest first.
 const EVENTS_SHOWN: usize = 20;

@@ -17,7 +17,7 @@ use crate::connectors::ConnectorError;
 use crate::connectors::csv_files::read_feed;
 use crate::connectors::inbox::{self, Inbox, InboxEntry};
 use crate::connectors::roles::{GroupMembers, ScimUser};
-use crate::store::Store;
+use crate::store::{LearnerFeed as _, Store};
 
 /// The newest export's learners and groups, as the SCIM role would list them.
 #[derive(Debug, Clone)]

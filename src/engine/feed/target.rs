@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 use crate::connectors::ConnectorError;
 use crate::connectors::roles::{GroupMembers, LearnerTarget, ScimProfile, ScimUser};
 use crate::model::ENTERPRISE_SCHEMA;
-use crate::store::{FeedKeys, Store, StoreError};
+use crate::store::{FeedKeys, LearnerFeed as _, Store, StoreError};
 
 /// The learners of a CSV-feed LMS, kept in the store.
 pub struct FeedTarget {

@@ -21,7 +21,7 @@ use crate::connectors::ConnectorError;
 use crate::connectors::csv_files::write_feed;
 use crate::connectors::inbox::{self, Inbox};
 use crate::engine::operator::health::{Health, System};
-use crate::store::{FeedSnapshot, Store, StoreError};
+use crate::store::{FeedSnapshot, LearnerFeed as _, Store, StoreError};
 
 /// Writes follow a batch by this much, so a burst of batches makes one write.
 const GATHER: Duration = Duration::from_millis(300);

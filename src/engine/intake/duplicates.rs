@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use crate::connectors::roles::ScimUser;
 use crate::contract::map::MappedEmployee;
 use crate::model::{DuplicateBasis, DuplicateSide, IdentityKeys};
-use crate::store::{DuplicateGroup, DuplicateMember, Store, StoreError, StoreTx, SuspectedGroup};
+use crate::store::{DuplicateGroup, DuplicateMember, Duplicates, Store, StoreError, StoreTx, SuspectedGroup};
 
 /// Every hold's note starts so; `not a duplicate` releases the events it held.
 pub const HOLD_NOTE: &str = crate::model::HoldKind::SuspectedDuplicate.note_prefix();

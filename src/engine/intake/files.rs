@@ -27,7 +27,7 @@ use crate::engine::apply::{safety, supersede};
 use crate::engine::operator::health::{Health, System};
 use crate::model::files::{ExportFile, FileCounts, FileState, STALE};
 use crate::model::{Direction, NewEvent, Source, hris_change_key};
-use crate::store::{Appended, Store, StoreError};
+use crate::store::{Appended, ExportFiles, Store, StoreError};
 
 pub use crate::connectors::inbox::{PROCESSED, REFUSED};
 

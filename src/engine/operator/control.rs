@@ -14,7 +14,7 @@ use crate::contract::Contract;
 use crate::engine::intake::poll::PollInfo;
 use crate::engine::operator::metrics::Metrics;
 use crate::engine::operator::status::{EngineState, EngineStatus, pause_requested};
-use crate::store::Store;
+use crate::store::{ControlPlane, Store};
 
 /// How often the status is published and the control table is read.
 pub const TICK: Duration = Duration::from_secs(1);

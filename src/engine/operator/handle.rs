@@ -39,6 +39,7 @@ pub use crate::engine::apply::trace::{Trace, Tracer};
 pub use crate::engine::operator::preview::{Population, PulledBy};
 pub use crate::engine::parallel::{DayState, Standing};
 pub use crate::model::connections::HrisKind;
+use crate::store::{ControlPlane, ExportFiles};
 pub use preview::ContractPreview;
 
 #[derive(Debug, thiserror::Error)]

@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::store::{Store, StoreError};
+use crate::store::{ControlPlane, Duplicates, ReconcileRuns, Store, StoreError};
 
 /// How long a published status stays believable; older means the engine is gone.
 pub const STATUS_STALE_AFTER: jiff::SignedDuration = jiff::SignedDuration::from_secs(10);

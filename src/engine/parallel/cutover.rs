@@ -10,7 +10,7 @@ use serde_json::json;
 use super::run::Standing;
 use crate::engine::apply::shadow::{self, ShadowError};
 use crate::model::{AuditAction, NewAuditEntry};
-use crate::store::{Store, StoreError};
+use crate::store::{Shadow, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CutoverError {

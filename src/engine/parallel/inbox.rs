@@ -22,7 +22,7 @@ use crate::connectors::inbox::{self, Arriving, Inbox, InboxEntry};
 use crate::contract::Contract;
 use crate::engine::connect::Connections;
 use crate::model::connections::Arrivals;
-use crate::store::Store;
+use crate::store::{ParallelRun, Store};
 
 /// The legacy inbox task: where the files are and what they are compared with.
 #[derive(Clone)]

@@ -17,7 +17,7 @@ use crate::contract::Contract;
 use crate::engine::connect::Connections;
 use crate::model::parallel::{Explanation, LEARNER};
 use crate::model::{AuditAction, NewAuditEntry};
-use crate::store::{ParallelDay, Store, StoreError};
+use crate::store::{ParallelDay, ParallelRun, Shadow, Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ParallelError {

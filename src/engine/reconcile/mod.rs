@@ -26,7 +26,7 @@ use crate::engine::intake::initial_load::hris_fields;
 use crate::engine::operator::preview::PulledEmployees;
 use crate::engine::operator::progress::Progress;
 use crate::model::DriftCategory;
-use crate::store::{Finding, ReconcileRun, Store, StoreError};
+use crate::store::{Finding, ReconcileRun, ReconcileRuns, Store, StoreError};
 
 /// A run whose heartbeat is older than this is taken for dead (its process stopped).
 pub const STALE_AFTER: Duration = Duration::from_secs(15 * 60);

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Reconciler, RunResult};
 use crate::config::ReconcileSchedule;
-use crate::store::ReconcileControl;
+use crate::store::{ControlPlane, ReconcileControl};
 
 /// How often requests and the schedule are looked at.
 const TICK: Duration = Duration::from_secs(1);

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use super::sshd::{self, SshKeys, Sshd};
 use super::{Options, World, start};
+use hrsync::store::ExportFiles;
 
 pub async fn file_world(employees: usize) -> World {
     start(Options {

@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 pub const CONTRACT: &str = include_str!("../../../assets/contract.toml");
 pub use hrsync::model::ENTERPRISE_SCHEMA as ENTERPRISE;
+use hrsync::store::DriftItems;
 
 pub struct World {
     pub sandbox: Sandbox,

@@ -10,7 +10,7 @@ use hrsync::model::{
     Direction, DriftCategory, DuplicateBasis, DuplicateSide, FieldReason, IdentityKeys, NewAuditEntry,
     NewEvent, Source, WriteRecord,
 };
-use hrsync::store::{DuplicateMember, Finding, NewCredential, Store, SuspectedGroup};
+use hrsync::store::{DuplicateMember, Finding, NewCredential, ReconcileRuns, Store, SuspectedGroup};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Map, Value, json};
 

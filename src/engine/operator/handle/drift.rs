@@ -6,7 +6,10 @@ use jiff::Timestamp;
 use super::{EngineHandle, HandleError};
 use crate::engine::apply::resolve::{self, Resolved};
 use crate::model::{AuditAction, DriftCategory, GroupState, NewAuditEntry};
-use crate::store::{DriftItem, DuplicateCounts, DuplicateGroup, Flag, ReconcileRun};
+use crate::store::{
+    ControlPlane, DriftItem, DriftItems, DuplicateCounts, DuplicateGroup, Duplicates, Flag, FlagQueue,
+    ReconcileRun, ReconcileRuns,
+};
 
 impl EngineHandle {
     // --- reads ---
