@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use hrsync::store::{Engines, Leases};
 use serde_json::Value;
 
+use crate::common::engines::{EVERY_DUTY, until};
 use crate::common::{self, Options};
 
 const LEASE: Duration = Duration::from_secs(3);
@@ -22,19 +23,9 @@ fn status_json(world: &common::World) -> Value {
     serde_json::from_slice(&out.stdout).expect("status is JSON")
 }
 
-async fn until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 fn duties(world: &common::World) -> Vec<String> {
     world.engine().duties.held()
 }
-
-const EVERY_DUTY: [&str; 3] = ["lrs reader", "poller", "reconciliation schedule"];
 
 async fn started() -> common::World {
     common::start(Options {

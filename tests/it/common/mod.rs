@@ -3,7 +3,10 @@
 //! reading the HRIS and the LMS back over HTTP to compare them.
 #![allow(dead_code)]
 
+pub mod audited;
 pub mod backends;
+pub mod churning;
+pub mod engines;
 pub mod exports;
 pub mod postgres;
 pub mod sshd;
@@ -64,6 +67,9 @@ pub struct Options {
     pub lease_time: Option<Duration>,
     /// The contract the engine runs, instead of the shipped [`CONTRACT`].
     pub contract: Option<&'static str>,
+    /// `[store] url` and its password: the store on PostgreSQL instead of SQLite
+    /// (see [`engines`]).
+    pub store_url: Option<hrsync::config::PostgresStore>,
 }
 
 impl Default for Options {
@@ -84,6 +90,7 @@ impl Default for Options {
             keep_finished: None,
             lease_time: None,
             contract: None,
+            store_url: None,
         }
     }
 }
@@ -115,6 +122,7 @@ pub async fn start(options: Options) -> World {
     if let Some(lease) = options.lease_time {
         config.lease_time = lease;
     }
+    config.store_url = options.store_url.clone();
     if let (Some(url), Some(lrs)) = (&options.lrs_url, config.lrs.as_mut()) {
         lrs.url = url.clone();
     }
@@ -244,6 +252,19 @@ pub async fn start_for_binary(options: Options) -> World {
     let store_path = dir.path().join("hrsync.db");
     let mut config = sandbox_config(&sandbox, &store_path, &contract_path);
     config.webhook.listen = format!("127.0.0.1:{port}").parse().unwrap();
+    config.store_url = options.store_url.clone();
+    let mut store_section = match &config.store_url {
+        Some(postgres) => format!(
+            "url = \"{}\"\npassword_env = \"{}\"\n",
+            postgres.url,
+            engines::STORE_PASSWORD_ENV
+        ),
+        None => format!("path = \"{}\"\n", store_path.display()),
+    };
+    if let Some(lease) = options.lease_time {
+        config.lease_time = lease;
+        store_section.push_str(&format!("lease_seconds = {:?}\n", lease.as_secs_f64()));
+    }
     let c = sandbox.credentials();
     let lrs_section = format!(
         "[lrs]\nurl = \"{}\"\nuser_env = \"T_LRS_USER\"\npassword_env = \"T_LRS_PASSWORD\"\n",
@@ -279,8 +300,7 @@ secret_env = "T_WEBHOOK_SECRET"
 [admin]
 listen = "127.0.0.1:0"
 [store]
-path = "{store}"
-[contract]
+{store_section}[contract]
 path = "{contract}"
 [retry]
 attempts = {attempts}
@@ -292,12 +312,11 @@ max_deactivate_percent = 5.0
 max_deactivate_count = 50
 "#,
         scim = c.scim_url,
-        store = store_path.display(),
         contract = contract_path.display(),
         attempts = options.retry_attempts,
     );
     std::fs::write(dir.path().join("hrsync.toml"), toml).unwrap();
-    let store = hrsync::store::Store::open(&store_path).unwrap();
+    let store = engines::open_store(&config);
     World {
         sandbox,
         engine: None,
@@ -325,13 +344,18 @@ impl World {
     /// The environment the binary reads its secrets from.
     pub fn engine_env(&self) -> Vec<(&'static str, String)> {
         let c = self.sandbox.credentials();
-        vec![
+        let mut env = vec![
             ("T_HRIS_KEY", c.hris_api_key.clone()),
             ("T_SCIM_TOKEN", c.scim_token.clone()),
             ("T_LRS_USER", c.xapi_user.clone()),
             ("T_LRS_PASSWORD", c.xapi_password.clone()),
             ("T_WEBHOOK_SECRET", c.webhook_secret.clone()),
-        ]
+        ];
+        let store_password = (self.config.store_url.as_ref()).and_then(|p| p.password.as_ref());
+        if let Some(password) = store_password {
+            env.push((engines::STORE_PASSWORD_ENV, password.expose().to_string()));
+        }
+        env
     }
 
     /// Runs the real `hrsync` binary with `args` and this world's `--config`,
@@ -374,12 +398,18 @@ impl World {
     /// [`World::spawn_binary`] with more environment variables (secrets a test adds
     /// to `hrsync.toml`).
     pub fn spawn_binary_with(&self, more: &[(&str, String)]) -> std::process::Child {
+        self.spawn_binary_on("hrsync", more)
+    }
+
+    /// [`World::spawn_binary_with`] on `<name>.toml` in the world's folder, its
+    /// log in `<name>.log` (another engine on the same store, say).
+    pub fn spawn_binary_on(&self, name: &str, more: &[(&str, String)]) -> std::process::Child {
         std::process::Command::new(env!("CARGO_BIN_EXE_hrsync"))
             .arg("--log-file")
-            .arg(self.dir.path().join("hrsync.log"))
+            .arg(self.dir.path().join(format!("{name}.log")))
             .arg("run")
             .arg("--config")
-            .arg(self.dir.path().join("hrsync.toml"))
+            .arg(self.dir.path().join(format!("{name}.toml")))
             .envs(self.engine_env())
             .envs(more.iter().cloned())
             .stdout(std::process::Stdio::null())
