@@ -57,11 +57,10 @@ async fn attached_tracer(handle: EngineHandle, args: &ConsoleArgs) -> EngineHand
 /// Attached, the contract review previews against a fresh pull of the HRIS the
 /// configuration names (no reconciliation in this process keeps one). Without
 /// its secrets there is no HRIS to pull: the review says so.
-fn attached_population(config: &Path, db: &Path) -> Option<Population> {
+fn attached_population(config: &Path, store: &crate::store::Store) -> Option<Population> {
     let loaded = (|| -> anyhow::Result<Population> {
         let config = Config::load(config)?;
-        let store = crate::store::Store::open(db)?;
-        let source = crate::engine::connect::hris_source(&config, &store)?;
+        let source = crate::engine::connect::hris_source(&config, store)?;
         Ok(Population {
             source,
             latest: Default::default(),
@@ -84,27 +83,25 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
         no_color: args.no_color,
     };
     if args.attach {
-        let (db, contract_path, parallel) = match (&args.db, &args.config) {
-            (Some(db), _) => (db.clone(), args.contract.clone(), Default::default()),
+        let (contract_path, parallel) = match (&args.db, &args.config) {
+            (Some(_), _) => (args.contract.clone(), Default::default()),
             (None, Some(config)) => {
-                // Secrets are not needed to find the store: any value stands in for them.
-                let config =
-                    Config::parse(config, &read(config, "configuration")?, |_| Some("unused".into()))?;
+                let config = super::ops::store_config(config)?;
                 (
-                    config.store_path,
                     args.contract.clone().or(Some(config.contract_path)),
                     config.parallel,
                 )
             }
             (None, None) => anyhow::bail!("say which engine to attach to: --db PATH or --config FILE"),
         };
+        let store = super::ops::open_store(args.db.as_deref(), args.config.as_deref(), args.read_only)?;
         let contract = contract_path.map(|p| read(&p, "contract")).transpose()?;
         if args.read_only {
-            let handle = EngineHandle::attach_read_only(&db, contract)?.with_parallel(parallel);
+            let handle = EngineHandle::attach(store, contract).with_parallel(parallel);
             let handle = attached_tracer(handle, &args).await;
             return run_console(handle, options).await;
         }
-        let handle = EngineHandle::attach(&db, contract)?.with_parallel(parallel);
+        let handle = EngineHandle::attach(store.clone(), contract).with_parallel(parallel);
         let mut handle = attached_tracer(handle, &args).await;
         // Attached, operator actions append to the audit log from this process.
         if let Some(key) = super::audit::writer_key(args.config.as_deref())? {
@@ -113,7 +110,7 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<()> {
         if let Some(population) = args
             .config
             .as_deref()
-            .and_then(|config| attached_population(config, &db))
+            .and_then(|config| attached_population(config, &store))
         {
             handle = handle.with_population(population);
         }

@@ -21,7 +21,7 @@ use crate::store::{AuditFormat, Store};
 /// Which store a command works on.
 #[derive(Args, Debug, Clone)]
 pub struct StoreArgs {
-    /// The configuration whose `[store] path` to use.
+    /// The configuration whose store (`[store] path` or `url`) to use.
     #[arg(long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
     /// The store file itself (instead of --config).
@@ -35,16 +35,13 @@ pub struct StoreArgs {
 impl StoreArgs {
     /// For commands that change the store: read-write, migrated to this hrsync's schema.
     pub fn open(&self) -> anyhow::Result<Store> {
-        let path = self.existing_path()?;
-        Store::open(&path).with_context(|| format!("opening the store {}", path.display()))
+        open_store(self.db.as_deref(), self.config.as_deref(), false)
     }
 
     /// For commands that only read: nothing is written, so they work on a read-only
     /// copy kept as evidence, and never migrate a store another hrsync still uses.
     pub fn open_read_only(&self) -> anyhow::Result<Store> {
-        let path = self.existing_path()?;
-        Store::open_read_only(&path)
-            .with_context(|| format!("opening the store {} read-only", path.display()))
+        open_store(self.db.as_deref(), self.config.as_deref(), true)
     }
 
     /// The live window of `hrsync status`: `[store] lease_seconds` of the
@@ -56,26 +53,64 @@ impl StoreArgs {
         });
         configured.map_or(crate::config::DEFAULT_LEASE_TIME, |c| c.lease_time)
     }
-
-    fn existing_path(&self) -> anyhow::Result<PathBuf> {
-        let path = match (&self.db, &self.config) {
-            (Some(db), _) => db.clone(),
-            (None, Some(config)) => store_path_of(config)?,
-            (None, None) => anyhow::bail!("say which store: --config FILE or --db PATH"),
-        };
-        if !path.exists() {
-            anyhow::bail!("no store at {} (has `hrsync run` started there?)", path.display());
-        }
-        Ok(path)
-    }
 }
 
-/// The store path from a configuration, without needing its secrets.
-fn store_path_of(config: &Path) -> anyhow::Result<PathBuf> {
+/// Opens an existing store: the SQLite file `db`, or the store `config` names
+/// (its SQLite file, or its PostgreSQL database with the password from
+/// `[store] password_env`). Read-only for the commands that only look.
+pub fn open_store(db: Option<&Path>, config: Option<&Path>, read_only: bool) -> anyhow::Result<Store> {
+    let path = match (db, config) {
+        (Some(db), _) => db.to_path_buf(),
+        (None, Some(config)) => {
+            let config = store_config(config)?;
+            if let Some(postgres) = &config.store_url {
+                let (url, password) = (&postgres.url, postgres.password.as_ref());
+                let opened = match read_only {
+                    true => Store::open_postgres_read_only(url, password),
+                    false => Store::open_postgres(url, password),
+                };
+                return opened.with_context(|| format!("opening the store {url}"));
+            }
+            config.store_path
+        }
+        (None, None) => anyhow::bail!("say which store: --config FILE or --db PATH"),
+    };
+    if !path.exists() {
+        anyhow::bail!("no store at {} (has `hrsync run` started there?)", path.display());
+    }
+    let opened = match read_only {
+        true => Store::open_read_only(&path),
+        false => Store::open(&path),
+    };
+    let how = if read_only { " read-only" } else { "" };
+    opened.with_context(|| format!("opening the store {}{how}", path.display()))
+}
+
+/// A configuration read to find its store. The other secrets are not needed for
+/// that, so any value stands in for one that is not set; a PostgreSQL store's
+/// password is, and must be set.
+pub fn store_config(config: &Path) -> anyhow::Result<Config> {
     let text = std::fs::read_to_string(config).with_context(|| format!("reading {}", config.display()))?;
-    // Secrets are not needed to find the store: any value stands in for them.
-    let loaded = Config::parse(config, &text, |_| Some("unused".into()))?;
-    Ok(loaded.store_path)
+    let loaded = Config::parse(config, &text, |var| {
+        std::env::var(var)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .or(Some("unused".into()))
+    })?;
+    let password_env = loaded
+        .store_url
+        .as_ref()
+        .and_then(|pg| pg.password_env.as_deref());
+    if let Some(var) = password_env
+        && !std::env::var(var).is_ok_and(|v| !v.is_empty())
+    {
+        anyhow::bail!(
+            "{}: [store] password_env names {var}, which is not set: the PostgreSQL store's \
+             password is needed to open it",
+            config.display()
+        );
+    }
+    Ok(loaded)
 }
 
 #[derive(Subcommand, Debug)]
@@ -246,7 +281,7 @@ pub fn status(args: &StoreArgs) -> anyhow::Result<ExitCode> {
     let engines = crate::store::Engines::engines(&store, args.lease_time()).map_err(|e| e.to_string());
     if args.json {
         print_json(
-            &json!({ "store": store.path(), "counts": counts, "poll_cursor": poll, "initial_load_done": loaded,
+            &json!({ "store": store.location(), "counts": counts, "poll_cursor": poll, "initial_load_done": loaded,
                     "engine": engine, "engine_status_stale": stale, "pause_requested": pause,
                     "engines": engines.as_ref().ok().map(|e| super::engines::as_json(e)) }),
         )?;
@@ -292,7 +327,7 @@ pub fn status(args: &StoreArgs) -> anyhow::Result<ExitCode> {
             Ok(engines) => super::engines::say_engines(engines, now)?,
             Err(error) => say!("engines: cannot be read: {}", on_stdout(error))?,
         }
-        say!("store {}", store.path().display())?;
+        say!("store {}", store.location())?;
         say!(
             "events {}: {} pending, {} retrying, {} applied, {} unchanged, {} dead letters, {} rejected, {} held, {} skipped, {} flagged; {} duplicate deliveries",
             counts.total,
@@ -557,9 +592,7 @@ pub fn audit(args: &StoreArgs, command: &AuditCommand) -> anyhow::Result<ExitCod
                     let out = std::io::BufWriter::new(file);
                     Ok(store.export_audit_counted(format, cells, employee, out, &each)?)
                 })?,
-                None => {
-                    store.export_audit_counted(format, cells, employee, std::io::stdout().lock(), &each)?
-                }
+                None => store.export_audit_counted(format, cells, employee, std::io::stdout(), &each)?,
             };
             bar.finish_and_clear();
             eprintln!("{written} audit entries written");

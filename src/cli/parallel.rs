@@ -20,7 +20,7 @@ use crate::store::{AuditKey, Store};
 
 fn open(config: &Config) -> anyhow::Result<Store> {
     let key = config.audit.key.clone().map(AuditKey::new).transpose()?;
-    Ok(crate::engine::open_keyed(&config.store_path, key)?)
+    Ok(crate::engine::open_keyed(config, key)?)
 }
 
 fn text(s: &str) -> String {

@@ -46,7 +46,7 @@ pub async fn preview(
         }
     };
     let key = config.audit.key.clone().map(AuditKey::new).transpose()?;
-    let store = crate::engine::open_keyed(&config.store_path, key)?;
+    let store = crate::engine::open_keyed(&config, key)?;
     // What the engine would let through before holding deactivations for an operator.
     let allowed = safety::allowed(&store, config.safety)?;
     let connections = crate::engine::connect::connect(&config, &store).await?;

@@ -25,7 +25,7 @@ pub async fn reconcile(config_path: &Path, json_out: bool) -> anyhow::Result<Exi
     let config = Config::load(config_path)?;
     let contract = super::run::load_contract(&config.contract_path)?;
     let key = config.audit.key.clone().map(AuditKey::new).transpose()?;
-    let store = crate::engine::open_keyed(&config.store_path, key)?;
+    let store = crate::engine::open_keyed(&config, key)?;
     let contract = Arc::new(parking_lot::RwLock::new(Arc::new(contract)));
     let reconciler = Reconciler {
         store: store.clone(),

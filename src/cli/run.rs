@@ -36,7 +36,7 @@ pub async fn headless(config_path: &Path, shadow: bool) -> anyhow::Result<()> {
         "hrsync engine running: webhooks on http://{}/webhooks/hris, metrics and health on http://{}, store {}",
         engine.webhook_addr,
         engine.admin_addr,
-        config.store_path.display()
+        config.store_location()
     )?;
     if let Some(load) = engine.initial_load {
         say!(
@@ -248,7 +248,7 @@ pub async fn demo(options: DemoOptions, log_file: &Path) -> anyhow::Result<()> {
         say!(
             "engine running (store {}); churn {}/s flows in by signed webhooks, completions flow back. \
              Progress prints here every 2 s.",
-            config.store_path.display(),
+            config.store_location(),
             options.churn
         )?;
         say!("Log: {}. Press Ctrl-C to stop.", log_file.display())?;

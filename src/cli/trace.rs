@@ -24,7 +24,7 @@ pub async fn trace(
     let config = Config::load(config_path)?;
     let contract = super::run::load_contract(&config.contract_path)?;
     let key = config.audit.key.clone().map(AuditKey::new).transpose()?;
-    let store = crate::engine::open_keyed(&config.store_path, key)?;
+    let store = crate::engine::open_keyed(&config, key)?;
     let tracer = Tracer::connect(&config, store.clone(), contract).await?;
     let traced = tracer.trace(employee_id).await;
     drop(tracer);

@@ -36,8 +36,8 @@ pub struct Config {
     /// default 127.0.0.1:8089): never on the internet-facing webhook port.
     pub admin_listen: SocketAddr,
     pub store_path: PathBuf,
-    /// `[store] url` and `password_env`: the store on PostgreSQL. Only leases and
-    /// engines are there so far, so the engine refuses it and `path` is still required.
+    /// `[store] url` and `password_env`: the store on PostgreSQL, which several
+    /// engines may share; `store_path` is then not used.
     pub store_url: Option<PostgresStore>,
     /// `[store] keep_days` (default 90): how long a finished event keeps its
     /// payload and write bodies before compaction drops them (its row stays).
@@ -274,6 +274,15 @@ impl Config {
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
         raw::resolve(path, text, &env)
+    }
+
+    /// Where the store is, for people: `[store] url` (which never holds a
+    /// password) if set, else the SQLite file at `[store] path`.
+    pub fn store_location(&self) -> String {
+        match &self.store_url {
+            Some(postgres) => postgres.url.clone(),
+            None => self.store_path.display().to_string(),
+        }
     }
 }
 

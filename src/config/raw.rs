@@ -30,7 +30,7 @@ struct RawConfig {
     webhook: RawWebhook,
     #[serde(default)]
     admin: RawAdmin,
-    store: RawStore,
+    store: Spanned<RawStore>,
     contract: Option<RawContract>,
     #[serde(default)]
     retry: RawRetry,
@@ -129,7 +129,8 @@ struct RawWebhook {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawStore {
-    path: Spanned<String>,
+    /// The SQLite file; not needed with `url`.
+    path: Option<Spanned<String>>,
     /// The store on PostgreSQL: `postgres://user@host:port/database`.
     url: Option<Spanned<String>>,
     /// The variable holding the PostgreSQL password.
@@ -789,22 +790,33 @@ pub(super) fn resolve(
             .map(|var| Ok(r.variable("audit", "previous_key_envs", var)?.to_string()))
             .collect::<Result<_, ConfigError>>()?,
     };
+    let store = raw.store.get_ref();
     Ok(Config {
         hris,
         lms,
         lrs,
         webhook,
         admin_listen,
-        store_path: r.path(&raw.store.path),
-        store_url: r.postgres_store(raw.store.url.as_ref(), raw.store.password_env.as_ref(), env)?,
-        keep_finished: match &raw.store.keep_days {
+        store_path: match (&store.path, &store.url) {
+            (Some(path), _) => r.path(path),
+            // Not used: the store is on PostgreSQL.
+            (None, Some(_)) => PathBuf::new(),
+            (None, None) => {
+                return Err(r.invalid(
+                    &raw.store,
+                    "[store] needs path (the SQLite file) or url (a PostgreSQL database)",
+                ));
+            }
+        },
+        store_url: r.postgres_store(store.url.as_ref(), store.password_env.as_ref(), env)?,
+        keep_finished: match &store.keep_days {
             None => super::DEFAULT_KEEP_FINISHED,
             Some(days) => match Duration::try_from_secs_f64(*days.get_ref() * 86_400.0) {
                 Ok(keep) if !keep.is_zero() => keep,
                 _ => return Err(r.invalid(days, "[store] keep_days must be a number of days > 0")),
             },
         },
-        lease_time: match &raw.store.lease_seconds {
+        lease_time: match &store.lease_seconds {
             None => super::DEFAULT_LEASE_TIME,
             Some(seconds) => match Duration::try_from_secs_f64(*seconds.get_ref()) {
                 Ok(time) if time >= Duration::from_secs(1) && time <= Duration::from_secs(3600) => time,

@@ -578,3 +578,23 @@ fn lease_seconds_is_fifteen_unless_said_and_checked() {
         assert!(error.contains("hrsync.toml:3"), "the line: {bad}: {error}");
     }
 }
+
+#[test]
+fn the_store_needs_a_path_or_a_url_and_a_url_alone_will_do() {
+    let without_path = EXAMPLE.replace("path = \"hrsync.db\"\n", "");
+    assert_ne!(without_path, EXAMPLE, "the example's [store] path moved");
+    let refused = problem(&without_path);
+    assert!(
+        refused.contains("[store] needs path (the SQLite file) or url (a PostgreSQL database)"),
+        "{refused}"
+    );
+    let on_postgres = without_path.replace(
+        "[store]\n",
+        "[store]\nurl = \"postgres://hrsync@db.internal:5432/hrsync\"\n",
+    );
+    let config = parse(&on_postgres).unwrap();
+    assert_eq!(
+        config.store_location(),
+        "postgres://hrsync@db.internal:5432/hrsync"
+    );
+}

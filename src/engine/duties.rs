@@ -372,7 +372,7 @@ mod tests {
     }
 
     fn raw(store: &Store) -> rusqlite::Connection {
-        rusqlite::Connection::open(store.path()).unwrap()
+        rusqlite::Connection::open(store.path().expect("an SQLite store")).unwrap()
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

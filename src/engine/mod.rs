@@ -48,11 +48,6 @@ pub enum StartError {
     InitialLoad(#[from] intake::initial_load::LoadError),
     #[error(transparent)]
     Shadow(#[from] apply::shadow::ShadowError),
-    #[error(
-        "[store] url {url}: the engine does not run on PostgreSQL yet (only leases and the engine \
-         registry are there so far); leave url out to run on the SQLite file at [store] path"
-    )]
-    NotOnPostgresYet { url: String },
     #[error("the lease on the {duty} duty was lost while the engine started (another engine took it)")]
     DutyLost { duty: &'static str },
     #[error("listening for webhooks on {addr}: {source}")]
@@ -87,8 +82,9 @@ pub struct RunningEngine {
     pub duties: duties::Duties,
     cancel: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
-    /// This engine's hold on its store: one engine per store. Released on drop.
-    _lock: crate::store::EngineLock,
+    /// This engine's hold on its SQLite store: one engine per file. Released on
+    /// drop. None on PostgreSQL, which engines share by design.
+    _lock: Option<crate::store::EngineLock>,
 }
 
 impl RunningEngine {
@@ -102,10 +98,22 @@ impl RunningEngine {
     }
 }
 
-/// Opens the store with the audit key every append is an HMAC with, and says in the
-/// log what guards the audit chain.
-pub(crate) fn open_keyed(path: &std::path::Path, key: Option<AuditKey>) -> Result<Store, StoreError> {
-    let store = Store::open(path)?;
+/// Opens the configured store for writing: the PostgreSQL database at `[store]
+/// url` if there is one, else the SQLite file at `[store] path`.
+pub(crate) fn open_store(config: &Config) -> Result<Store, StoreError> {
+    match &config.store_url {
+        Some(postgres) => Store::open_postgres(&postgres.url, postgres.password.as_ref()),
+        None => Store::open(&config.store_path),
+    }
+}
+
+/// Opens the configured store (`open_store`) with the audit key every append is
+/// an HMAC with, and says in the log what guards the audit chain.
+pub(crate) fn open_keyed(config: &Config, key: Option<AuditKey>) -> Result<Store, StoreError> {
+    with_audit_key(open_store(config)?, key)
+}
+
+fn with_audit_key(store: Store, key: Option<AuditKey>) -> Result<Store, StoreError> {
     let Some(key) = key else {
         // A log a keyed writer has sealed must not go on without the key.
         if let Some(seal) = store.audit_seal()? {
@@ -145,6 +153,34 @@ pub(crate) fn open_keyed(path: &std::path::Path, key: Option<AuditKey>) -> Resul
     Ok(store)
 }
 
+/// Ends what an earlier run on this SQLite store left held when it stopped
+/// without letting go: its leases and its claims on events. The lock file keeps
+/// any other engine off the store, so a current one can only be a crashed run's;
+/// the duties start at once and its attempts apply again, as cut off. (On
+/// PostgreSQL, where engines share the store, they are waited out instead.)
+fn end_crashed_runs(store: &Store) {
+    match crate::store::Leases::end_leases_of_crashed_runs(store) {
+        Ok(0) => {}
+        Ok(ended) => tracing::info!(
+            ended,
+            "the leases of an earlier run that stopped without letting them go are ended"
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "cannot end the leases of an earlier run; its duties wait for them to expire")
+        }
+    }
+    match crate::store::Journal::end_claims_of_crashed_runs(store) {
+        Ok(0) => {}
+        Ok(ended) => tracing::info!(
+            ended,
+            "the claims of an earlier run on events it was applying are ended"
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "cannot end an earlier run's claims on events; they wait for them to expire")
+        }
+    }
+}
+
 /// Starts the engine on a configuration and a checked contract.
 pub async fn start(config: &Config, contract: Contract) -> Result<RunningEngine, StartError> {
     let listener = tokio::net::TcpListener::bind(config.webhook.listen)
@@ -163,45 +199,23 @@ pub async fn start_with_listener(
     contract: Contract,
     listener: tokio::net::TcpListener,
 ) -> Result<RunningEngine, StartError> {
-    if let Some(postgres) = &config.store_url {
-        return Err(StartError::NotOnPostgresYet {
-            url: postgres.url.clone(),
-        });
-    }
-    // Before anything else: a second engine on this store must not start at all.
-    let lock = crate::store::EngineLock::acquire(&config.store_path)?;
+    // Before anything else: a second engine on an SQLite store must not start at
+    // all. Engines share a PostgreSQL store by design.
+    let lock = match config.store_url {
+        Some(_) => None,
+        None => Some(crate::store::EngineLock::acquire(&config.store_path)?),
+    };
     let audit_key = config.audit.key.clone().map(AuditKey::new).transpose()?;
-    let path = config.store_path.clone();
-    let store = tokio::task::spawn_blocking(move || open_keyed(&path, audit_key))
+    let opening = config.clone();
+    let store = tokio::task::spawn_blocking(move || open_keyed(&opening, audit_key))
         .await
         .expect("opening the store does not panic")
         .map_err(|source| StartError::Store {
-            path: config.store_path.display().to_string(),
+            path: config.store_location(),
             source,
         })?;
-    // The lock file keeps any other engine off this store, so a current lease is a
-    // crashed run's: ended, so the duties start at once (on PostgreSQL, where
-    // engines share the store, leases are waited out instead).
-    match crate::store::Leases::end_leases_of_crashed_runs(&store) {
-        Ok(0) => {}
-        Ok(ended) => tracing::info!(
-            ended,
-            "the leases of an earlier run that stopped without letting them go are ended"
-        ),
-        Err(error) => {
-            tracing::warn!(%error, "cannot end the leases of an earlier run; its duties wait for them to expire")
-        }
-    }
-    // Likewise its claims on events: applied again at once, as attempts cut off.
-    match crate::store::Journal::end_claims_of_crashed_runs(&store) {
-        Ok(0) => {}
-        Ok(ended) => tracing::info!(
-            ended,
-            "the claims of an earlier run on events it was applying are ended"
-        ),
-        Err(error) => {
-            tracing::warn!(%error, "cannot end an earlier run's claims on events; they wait for them to expire")
-        }
+    if lock.is_some() {
+        end_crashed_runs(&store);
     }
     // Before anything is read or written: the mode asked for must be the store's.
     apply::shadow::check_start(&store, config.shadow)?;
@@ -658,9 +672,9 @@ async fn checkpoints(store: Store, cancel: CancellationToken) {
 
 #[cfg(test)]
 mod tests {
-    use super::open_keyed;
+    use super::with_audit_key;
     use crate::model::{NewAuditEntry, Secret};
-    use crate::store::{AuditKey, StoreError};
+    use crate::store::{AuditKey, Store, StoreError};
 
     fn entry() -> NewAuditEntry {
         NewAuditEntry {
@@ -678,19 +692,19 @@ mod tests {
     fn the_configured_key_seals_the_log_and_then_is_required() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
-        let legacy = open_keyed(&path, None).unwrap();
+        let legacy = with_audit_key(Store::open(&path).unwrap(), None).unwrap();
         legacy.audit(entry()).unwrap();
         drop(legacy);
 
         let key = AuditKey::new(Secret::new("k".repeat(32))).unwrap();
-        let keyed = open_keyed(&path, Some(key.clone())).unwrap();
+        let keyed = with_audit_key(Store::open(&path).unwrap(), Some(key.clone())).unwrap();
         let seal = keyed.audit_seal().unwrap().expect("sealed at start");
         assert_eq!((seal.legacy_entries, seal.key_id.as_str()), (1, key.id()));
         assert_eq!(keyed.audit(entry()).unwrap().key_id.as_deref(), Some(key.id()));
         drop(keyed);
 
         // Started without the key, the engine would break the chain: it does not start.
-        match open_keyed(&path, None) {
+        match with_audit_key(Store::open(&path).unwrap(), None) {
             Err(StoreError::AuditKeyMissing { key_id }) => assert_eq!(key_id, key.id()),
             other => panic!("expected a refusal, got {:?}", other.map(|_| ())),
         }

@@ -72,7 +72,7 @@ impl StoreTx<'_> {
         stamp: &RecordStamp,
         event: EventId,
     ) -> Result<(), StoreError> {
-        set_applied_record(&self.sql(), employee_id, stamp, event)
+        set_applied_record(self.sql(), employee_id, stamp, event)
     }
 }
 

@@ -14,7 +14,6 @@ use super::audit_key::{AuditCheckpoint, AuditKey, AuditSeal, link};
 use super::csv_cells::CsvCells;
 use super::export::AuditFormat;
 use super::page::PageQuery;
-use super::sql::sqlite::SqliteSql;
 use super::sql::{Bytes, Dialect, Param, Row as SqlRow, Sql, Transact, clock};
 use super::{Store, StoreError, StoreTx, from_micros, to_micros};
 use crate::model::{AuditEntry, NewAuditEntry};
@@ -417,7 +416,7 @@ impl StoreTx<'_> {
     /// The audit log's calls (`AuditTx`) inside this transaction, with the store's key.
     pub fn audit_log(&self) -> AuditTx<'_> {
         AuditTx {
-            sql: &self.sqlite,
+            sql: self.sql,
             now: self.now,
             key: self.audit_key.as_deref(),
         }
@@ -524,9 +523,7 @@ impl Store {
 
     /// The seal of the legacy entries, if a writer with a key has made one.
     pub fn audit_seal(&self) -> Result<Option<AuditSeal>, StoreError> {
-        seal(&SqliteSql {
-            conn: &*self.reader()?,
-        })
+        self.read(seal)
     }
 
     /// Walks the whole chain with the store's own key (if it has one).
@@ -558,15 +555,10 @@ impl Store {
         &self,
         keys: &[AuditKey],
         checkpoint: Option<&AuditCheckpoint>,
-        checked: &dyn Fn(u64),
+        checked: &(dyn Fn(u64) + Sync),
     ) -> Result<Result<AuditReport, AuditBreak>, StoreError> {
-        // One read transaction: the chain, its head and its seal are seen at one
-        // moment. Not `Transact::read`: `checked` stays on this thread.
-        let reader = self.reader()?;
-        let tx = reader.unchecked_transaction()?;
-        let verdict = verify(&SqliteSql { conn: &tx }, keys, checkpoint, checked)?;
-        tx.finish()?;
-        Ok(verdict)
+        // One read transaction: the chain, its head and its seal are seen at one moment.
+        self.read(|sql| verify(sql, keys, checkpoint, checked))
     }
 
     /// The head of a chain that verifies, to keep outside the store.
@@ -598,7 +590,7 @@ impl Walk {
         hash: String,
         keys: &[AuditKey],
         checkpoint: Option<&AuditCheckpoint>,
-        checked: &dyn Fn(u64),
+        checked: &(dyn Fn(u64) + Sync),
     ) -> Result<(), AuditBreak> {
         let expected = self.last_seq + 1;
         if entry.seq != expected as i64 {
@@ -687,7 +679,7 @@ fn verify(
     sql: &dyn Sql,
     keys: &[AuditKey],
     checkpoint: Option<&AuditCheckpoint>,
-    checked: &dyn Fn(u64),
+    checked: &(dyn Fn(u64) + Sync),
 ) -> Result<Result<AuditReport, AuditBreak>, StoreError> {
     let broken = |seq: u64, reason: String| Ok(Err(AuditBreak { seq, reason }));
     let key = |id: &str| key_of(keys, id);

@@ -139,7 +139,7 @@ impl Store {
         toward: Toward,
         limit: usize,
     ) -> Result<Vec<Event>, StoreError> {
-        self.on_reader(|sql| events_window(sql, filter, from, toward, limit))
+        self.read_one(|sql| events_window(sql, filter, from, toward, limit))
     }
 
     /// A page of the audit log from `from` (a sequence number), newest first.
@@ -150,7 +150,7 @@ impl Store {
         toward: Toward,
         limit: usize,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        self.on_reader(|sql| audit_window(sql, filter, from, toward, limit))
+        self.read_one(|sql| audit_window(sql, filter, from, toward, limit))
     }
 
     /// A page of the audit log, newest first, older than `before_seq` (None: the newest).
@@ -165,6 +165,6 @@ impl Store {
 
     /// How many events each kind of hold holds (by the status index).
     pub fn held_counts(&self) -> Result<HeldCounts, StoreError> {
-        self.on_reader(held_counts)
+        self.read_one(held_counts)
     }
 }

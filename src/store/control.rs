@@ -201,35 +201,35 @@ impl<T: Transact> ControlPlane for T {}
 
 impl StoreTx<'_> {
     pub fn request_pause(&self, paused: bool) -> Result<(), StoreError> {
-        request_pause(&self.sql(), paused)
+        request_pause(self.sql(), paused)
     }
 
     pub fn request_contract(&self, text: &str) -> Result<(), StoreError> {
-        request_contract(&self.sql(), text)
+        request_contract(self.sql(), text)
     }
 
     pub fn request_reconcile(&self, at: Timestamp) -> Result<(), StoreError> {
-        request_reconcile(&self.sql(), at)
+        request_reconcile(self.sql(), at)
     }
 
     pub fn reconcile_request_taken(&self, requested: Timestamp) -> Result<(), StoreError> {
-        reconcile_request_taken(&self.sql(), requested)
+        reconcile_request_taken(self.sql(), requested)
     }
 
     pub fn reconcile_scheduled(&self, at: Timestamp) -> Result<(), StoreError> {
-        reconcile_scheduled(&self.sql(), at)
+        reconcile_scheduled(self.sql(), at)
     }
 
     pub fn set_reconcile_next(&self, at: Timestamp) -> Result<(), StoreError> {
-        set_reconcile_next(&self.sql(), at)
+        set_reconcile_next(self.sql(), at)
     }
 
     pub fn set_contract_in_force(&self, text: &str) -> Result<(), StoreError> {
-        set_contract_in_force(&self.sql(), text)
+        set_contract_in_force(self.sql(), text)
     }
 
     pub fn publish_status(&self, at: Timestamp, json: &str) -> Result<(), StoreError> {
-        publish_status(&self.sql(), at, json)
+        publish_status(self.sql(), at, json)
     }
 }
 

@@ -207,17 +207,17 @@ impl<T: Transact> CredentialLedger for T {}
 impl StoreTx<'_> {
     /// When the kept award of this credential expires (YYYY-MM-DD), if one is kept.
     pub fn credential_expires(&self, employee_id: &str, name: &str) -> Result<Option<String>, StoreError> {
-        credential_expires(&self.sql(), employee_id, name)
+        credential_expires(self.sql(), employee_id, name)
     }
 
     /// Keeps this award of the credential, replacing any kept before (not yet in the HRIS).
     pub fn record_credential(&self, c: &NewCredential<'_>) -> Result<(), StoreError> {
-        record_credential(&self.sql(), c)
+        record_credential(self.sql(), c)
     }
 
     /// The completion of this event is in the HRIS now: so is its credential.
     pub fn credential_in_hris(&self, event: EventId) -> Result<(), StoreError> {
-        credential_in_hris(&self.sql(), event)
+        credential_in_hris(self.sql(), event)
     }
 }
 

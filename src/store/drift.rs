@@ -268,11 +268,11 @@ impl Store {
 /// The writes inside SQLite's wider transaction, stamped with its clock.
 impl StoreTx<'_> {
     pub fn drift_item(&self, id: i64) -> Result<Option<DriftItem>, StoreError> {
-        drift_item(&self.sql(), id)
+        drift_item(self.sql(), id)
     }
 
     pub fn set_drift_state(&self, id: i64, state: DriftState, note: Option<&str>) -> Result<(), StoreError> {
-        set_drift_state(&self.sql(), id, state, note)
+        set_drift_state(self.sql(), id, state, note)
     }
 
     pub fn accept_drift(
@@ -282,6 +282,6 @@ impl StoreTx<'_> {
         expires_at: Option<Timestamp>,
         actor: &str,
     ) -> Result<(), StoreError> {
-        accept_drift(&self.sql(), self.now, item, reason, expires_at, actor)
+        accept_drift(self.sql(), self.now, item, reason, expires_at, actor)
     }
 }

@@ -562,7 +562,7 @@ impl<T: Transact> Duplicates for T {}
 impl StoreTx<'_> {
     /// See `upsert_person`: stamped with the transaction's clock.
     pub fn upsert_person(&self, keys: &IdentityKeys) -> Result<Timestamp, StoreError> {
-        upsert_person(&self.sql(), self.now, keys)
+        upsert_person(self.sql(), self.now, keys)
     }
 
     /// The stored group of this side, basis and key, if any.
@@ -572,32 +572,32 @@ impl StoreTx<'_> {
         basis: DuplicateBasis,
         key: &str,
     ) -> Result<Option<DuplicateGroup>, StoreError> {
-        group_by_key(&self.sql(), side, basis, key)
+        group_by_key(self.sql(), side, basis, key)
     }
 
     /// Stores a newly found group as open, without members; returns its id.
     pub fn insert_duplicate_group(&self, found: &SuspectedGroup) -> Result<i64, StoreError> {
-        insert_group(&self.sql(), self.now, found)
+        insert_group(self.sql(), self.now, found)
     }
 
     /// Notes that the group was seen again now.
     pub fn duplicate_group_seen(&self, id: i64) -> Result<(), StoreError> {
-        group_seen(&self.sql(), self.now, id)
+        group_seen(self.sql(), self.now, id)
     }
 
     /// Opens the group again with these members: its decision and its stored
     /// members are dropped.
     pub fn reopen_duplicate_group(&self, id: i64, members_key: &str) -> Result<(), StoreError> {
-        reopen_group(&self.sql(), self.now, id, members_key)
+        reopen_group(self.sql(), self.now, id, members_key)
     }
 
     /// Writes the group's members (a member already stored keeps its first sighting).
     pub fn upsert_duplicate_members(&self, id: i64, members: &[DuplicateMember]) -> Result<(), StoreError> {
-        upsert_members(&self.sql(), id, members)
+        upsert_members(self.sql(), id, members)
     }
 
     pub fn duplicate_group(&self, id: i64) -> Result<Option<DuplicateGroup>, StoreError> {
-        group(&self.sql(), id)
+        group(self.sql(), id)
     }
 
     /// An operator's decision on a group.
@@ -608,12 +608,12 @@ impl StoreTx<'_> {
         note: Option<&str>,
         actor: &str,
     ) -> Result<(), StoreError> {
-        decide(&self.sql(), self.now, id, state, note, actor)
+        decide(self.sql(), self.now, id, state, note, actor)
     }
 
     /// The held events of these employees that a duplicate hold put there.
     pub fn duplicate_held_events(&self, employee_ids: &[String]) -> Result<Vec<EventId>, StoreError> {
-        held_events(&self.sql(), employee_ids)
+        held_events(self.sql(), employee_ids)
     }
 }
 

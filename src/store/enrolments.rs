@@ -139,12 +139,12 @@ impl<T: Transact> Enrolments for T {}
 impl StoreTx<'_> {
     /// Remembers that the employee was enrolled in these learning paths.
     pub fn record_enrolments(&self, employee_id: &str, groups: &[String]) -> Result<(), StoreError> {
-        record_enrolments(&self.sql(), self.now, employee_id, groups)
+        record_enrolments(self.sql(), self.now, employee_id, groups)
     }
 
     /// Forgets a recorded enrolment, so the next change enrols the learner again.
     pub fn forget_enrolment(&self, employee_id: &str, group: &str) -> Result<(), StoreError> {
-        forget_enrolment(&self.sql(), employee_id, group)
+        forget_enrolment(self.sql(), employee_id, group)
     }
 
     /// Remembers (or, with `None`, forgets) that this employee's learner waits for
@@ -155,12 +155,12 @@ impl StoreTx<'_> {
         manager_id: Option<&str>,
         event: EventId,
     ) -> Result<(), StoreError> {
-        set_manager_wait(&self.sql(), self.now, employee_id, manager_id, event)
+        set_manager_wait(self.sql(), self.now, employee_id, manager_id, event)
     }
 
     /// The links waiting for this manager, forgotten as they are handed back.
     pub fn take_manager_waits(&self, manager_id: &str) -> Result<Vec<(String, EventId)>, StoreError> {
-        take_manager_waits(&self.sql(), manager_id)
+        take_manager_waits(self.sql(), manager_id)
     }
 }
 

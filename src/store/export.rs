@@ -5,8 +5,7 @@
 use std::io::Write;
 
 use super::audit::{AUDIT_COLUMNS, entry_of};
-use super::sql::sqlite::SqliteSql;
-use super::sql::{Param, Sql};
+use super::sql::{Param, Sql, Transact};
 use super::{Store, StoreError};
 use crate::model::AuditEntry;
 use crate::store::csv_cells::CsvCells;
@@ -42,7 +41,7 @@ impl Store {
         format: AuditFormat,
         cells: CsvCells,
         employee_id: Option<&str>,
-        out: impl Write,
+        out: impl Write + Send,
     ) -> Result<u64, StoreError> {
         self.export_audit_counted(format, cells, employee_id, out, &|_| {})
     }
@@ -54,27 +53,15 @@ impl Store {
         format: AuditFormat,
         cells: CsvCells,
         employee_id: Option<&str>,
-        out: impl Write,
-        written_so_far: &dyn Fn(u64),
+        out: impl Write + Send,
+        written_so_far: &(dyn Fn(u64) + Sync),
     ) -> Result<u64, StoreError> {
-        export(
-            &SqliteSql {
-                conn: &*self.reader()?,
-            },
-            (format, cells, employee_id),
-            out,
-            written_so_far,
-        )
+        self.read(|sql| export(sql, (format, cells, employee_id), out, written_so_far))
     }
 
     /// How many entries the log holds (of one employee, if named).
     pub fn audit_entries(&self, employee_id: Option<&str>) -> Result<u64, StoreError> {
-        super::audit::entries(
-            &SqliteSql {
-                conn: &*self.reader()?,
-            },
-            employee_id,
-        )
+        self.read(|sql| super::audit::entries(sql, employee_id))
     }
 }
 
@@ -84,7 +71,7 @@ pub(super) fn export(
     sql: &dyn Sql,
     (format, cells, employee_id): (AuditFormat, CsvCells, Option<&str>),
     out: impl Write,
-    written_so_far: &dyn Fn(u64),
+    written_so_far: &(dyn Fn(u64) + Sync),
 ) -> Result<u64, StoreError> {
     // Two texts, not an OR: one employee's entries are read by its index.
     // (The cast: PostgreSQL types a parameter by its use, and `IS NULL` says none.)

@@ -308,27 +308,27 @@ impl StoreTx<'_> {
         keys: (Option<&str>, &str, Option<&str>),
         resource: &Value,
     ) -> Result<(), StoreError> {
-        put_feed_learner(&self.sql(), id, keys, resource)
+        put_feed_learner(self.sql(), id, keys, resource)
     }
 
     pub fn put_feed_group(&self, name: &str) -> Result<(), StoreError> {
-        put_feed_group(&self.sql(), name)
+        put_feed_group(self.sql(), name)
     }
 
     pub fn add_feed_members(&self, group: &str, learner_ids: &[String]) -> Result<(), StoreError> {
-        add_feed_members(&self.sql(), group, learner_ids)
+        add_feed_members(self.sql(), group, learner_ids)
     }
 
     pub fn remove_feed_members(&self, group: &str, learner_ids: &[String]) -> Result<(), StoreError> {
-        remove_feed_members(&self.sql(), group, learner_ids)
+        remove_feed_members(self.sql(), group, learner_ids)
     }
 
     pub fn feed_written(&self, changes: i64, at: Timestamp) -> Result<(), StoreError> {
-        feed_written(&self.sql(), changes, at)
+        feed_written(self.sql(), changes, at)
     }
 
     pub fn feed_uploaded(&self, changes: i64) -> Result<(), StoreError> {
-        feed_uploaded(&self.sql(), changes)
+        feed_uploaded(self.sql(), changes)
     }
 }
 

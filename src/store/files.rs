@@ -320,7 +320,7 @@ impl<T: Transact> ExportFiles for T {}
 impl StoreTx<'_> {
     /// Records what became of a file (by name and content); returns its id.
     pub fn record_file(&self, file: &ExportFile) -> Result<i64, StoreError> {
-        record_file(&self.sql(), file)
+        record_file(self.sql(), file)
     }
 
     /// An employee's record as the newest export taken has it.
@@ -331,12 +331,12 @@ impl StoreTx<'_> {
         record: &Map<String, Value>,
         file: i64,
     ) -> Result<(), StoreError> {
-        put_exported(&self.sql(), employee_id, digest, record, file)
+        put_exported(self.sql(), employee_id, digest, record, file)
     }
 
     /// An employee the newest export taken no longer lists.
     pub fn remove_exported(&self, employee_id: &str) -> Result<(), StoreError> {
-        remove_exported(&self.sql(), employee_id)
+        remove_exported(self.sql(), employee_id)
     }
 }
 

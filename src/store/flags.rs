@@ -129,7 +129,7 @@ impl StoreTx<'_> {
         actor: &str,
     ) -> Result<i64, StoreError> {
         add_flag(
-            &self.sql(),
+            self.sql(),
             self.now,
             kind,
             employee_id,

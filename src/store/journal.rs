@@ -10,10 +10,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use jiff::Timestamp;
-use rusqlite::Connection;
 use serde_json::Value;
 
-use super::sql::sqlite::SqliteSql;
 use super::sql::{Param, Sql, Transact, clock};
 use super::{AuditKey, Store, StoreCounts, StoreError, from_micros, queries, to_micros};
 use crate::model::{Direction, Event, EventId, EventStatus, NewEvent, WriteRecord};
@@ -589,12 +587,10 @@ pub trait Journal: Transact {
 
 impl<T: Transact> Journal for T {}
 
-/// One open write transaction on SQLite; everything done through it commits or
-/// rolls back together.
+/// One open write transaction on either backend (`Store::transaction`);
+/// everything done through it commits or rolls back together.
 pub struct StoreTx<'a> {
-    pub(super) conn: &'a Connection,
-    /// The same connection as `Sql`, for the functions written once over it.
-    pub(super) sqlite: SqliteSql<'a>,
+    pub(super) sql: &'a dyn Sql,
     pub(super) now: Timestamp,
     /// What audit entries are an HMAC with; none: plain SHA-256.
     pub(super) audit_key: Option<Arc<AuditKey>>,
@@ -602,10 +598,9 @@ pub struct StoreTx<'a> {
 }
 
 impl<'a> StoreTx<'a> {
-    pub(super) fn new(conn: &'a Connection, now: Timestamp, audit_key: Option<Arc<AuditKey>>) -> StoreTx<'a> {
+    pub(super) fn new(sql: &'a dyn Sql, now: Timestamp, audit_key: Option<Arc<AuditKey>>) -> StoreTx<'a> {
         StoreTx {
-            conn,
-            sqlite: SqliteSql { conn },
+            sql,
             now,
             audit_key,
             counts: Counts::default(),
@@ -614,13 +609,13 @@ impl<'a> StoreTx<'a> {
 
     /// Writes the counters' changes; the store calls it just before committing.
     pub(super) fn write_counts(&self) -> Result<(), StoreError> {
-        self.counts.write(&self.sqlite)
+        self.counts.write(self.sql)
     }
 
     /// The journal's calls (`JournalTx`) inside this transaction.
     pub fn journal(&self) -> JournalTx<'_> {
         JournalTx {
-            sql: &self.sqlite,
+            sql: self.sql,
             now: self.now,
             counts: &self.counts,
         }
@@ -639,23 +634,23 @@ impl<'a> StoreTx<'a> {
     /// The fence of a write made for a once-only duty: refused (`LeaseLost`)
     /// unless `lease` is still the duty's current lease.
     pub fn check_lease(&self, lease: &super::Lease) -> Result<(), StoreError> {
-        lease.check(&self.sql())
+        lease.check(self.sql())
     }
 
     /// Remembers how far a source has been read (e.g. the poller's "changed since"),
     /// inside this transaction (`store/cursors.rs`).
     pub fn set_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
-        super::cursors::set_cursor(&self.sql(), name, value)
+        super::cursors::set_cursor(self.sql(), name, value)
     }
 
     /// A cursor as this transaction sees it.
     pub fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
-        super::cursors::cursor(&self.sql(), name)
+        super::cursors::cursor(self.sql(), name)
     }
 
     /// This transaction as `Sql`, for the store functions written once over it.
-    pub(super) fn sql(&self) -> super::sql::sqlite::SqliteSql<'a> {
-        super::sql::sqlite::SqliteSql { conn: self.conn }
+    pub(super) fn sql(&self) -> &'a dyn Sql {
+        self.sql
     }
 
     /// Keeps the contract-mapped payload beside the raw one, for the console's detail view.
@@ -694,7 +689,7 @@ impl<'a> StoreTx<'a> {
     pub fn events(&self, ids: &[EventId]) -> Result<Vec<Event>, StoreError> {
         let mut found = Vec::with_capacity(ids.len());
         for id in ids {
-            found.extend(queries::read_event(&self.sqlite, *id)?);
+            found.extend(queries::read_event(self.sql, *id)?);
         }
         Ok(found)
     }

@@ -180,7 +180,7 @@ impl<T: Transact> ParallelRun for T {}
 impl StoreTx<'_> {
     /// Keeps one day's comparison, replacing an earlier one of the same day.
     pub fn record_parallel_day(&self, day: &ParallelDay) -> Result<(), StoreError> {
-        record_parallel_day(&self.sql(), day)
+        record_parallel_day(self.sql(), day)
     }
 
     /// Keeps an operator's explanation of one difference, stamped now.
@@ -190,11 +190,11 @@ impl StoreTx<'_> {
         reason: &str,
         by: &str,
     ) -> Result<Explanation, StoreError> {
-        add_parallel_explanation(&self.sql(), self.now(), difference, reason, by)
+        add_parallel_explanation(self.sql(), self.now(), difference, reason, by)
     }
 
     pub fn parallel_days(&self) -> Result<Vec<ParallelDay>, StoreError> {
-        parallel_days(&self.sql())
+        parallel_days(self.sql())
     }
 }
 

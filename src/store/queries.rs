@@ -10,7 +10,6 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::page::{PageQuery, Toward};
-use super::sql::sqlite::SqliteSql;
 use super::sql::{Dialect, Param, Row, Sql, Transact};
 use super::{Store, StoreError, from_micros, to_micros};
 use crate::model::{
@@ -508,17 +507,6 @@ pub trait EventReads: Transact {
 impl<T: Transact> EventReads for T {}
 
 impl Store {
-    /// Runs one read on a reader connection as it is, outside a transaction: a
-    /// single statement is its own consistent view, and the engine's hot reads
-    /// (`ready`) pay no `BEGIN` and `COMMIT` for it.
-    pub(super) fn on_reader<T>(
-        &self,
-        work: impl FnOnce(&dyn Sql) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
-        let reader = self.reader()?;
-        work(&SqliteSql { conn: &reader })
-    }
-
     /// Events that may be applied now, longest-due first: Pending or Retrying and due,
     /// and only the oldest open event of each employee in each direction. An employee's
     /// event that waits for an operator (dead letter, rejected, held) keeps that
@@ -527,7 +515,7 @@ impl Store {
     /// It claims nothing: until an event is marked, it stays ready, so the engine keeps
     /// its own set of events in flight.
     pub fn ready(&self, now: Timestamp, limit: usize) -> Result<Vec<Event>, StoreError> {
-        self.on_reader(|sql| ready(sql, now, limit))
+        self.read_one(|sql| ready(sql, now, limit))
     }
 
     /// Whether the engine will apply a change of the employee by itself before `by`:
@@ -540,7 +528,7 @@ impl Store {
         employee_id: &str,
         by: Timestamp,
     ) -> Result<bool, StoreError> {
-        self.on_reader(|sql| has_change_due(sql, direction, employee_id, by))
+        self.read_one(|sql| has_change_due(sql, direction, employee_id, by))
     }
 
     /// A page of events, newest first, older than `before` (None: from the newest).
@@ -550,7 +538,7 @@ impl Store {
         before: Option<EventId>,
         limit: usize,
     ) -> Result<Vec<EventSummary>, StoreError> {
-        self.on_reader(|sql| events_page(sql, filter, before, limit))
+        self.read_one(|sql| events_page(sql, filter, before, limit))
     }
 
     /// One event with its writes, for the detail view (one consistent view).
@@ -565,7 +553,7 @@ impl Store {
         after: Option<EventId>,
         limit: usize,
     ) -> Result<Vec<Event>, StoreError> {
-        self.on_reader(|sql| with_status(sql, status, after, limit))
+        self.read_one(|sql| with_status(sql, status, after, limit))
     }
 
     /// The failed-retries pane: dead letters, oldest first.
@@ -576,7 +564,7 @@ impl Store {
     /// Blocked events (see [`BLOCKED`]), each naming in its note the event it
     /// waits behind, oldest first, after `after`.
     pub fn waiting_behind(&self, after: Option<EventId>, limit: usize) -> Result<Vec<Event>, StoreError> {
-        self.on_reader(|sql| waiting_behind(sql, after, limit))
+        self.read_one(|sql| waiting_behind(sql, after, limit))
     }
 
     /// Held events (safety threshold, duplicate holds), oldest first.
@@ -587,7 +575,7 @@ impl Store {
     /// Employees with a change held for an operator in `direction` (a suspected
     /// duplicate, a mass deactivation): the held pane already asks about them.
     pub fn held_employees(&self, direction: Direction) -> Result<HashSet<String>, StoreError> {
-        self.on_reader(|sql| held_employees(sql, direction))
+        self.read_one(|sql| held_employees(sql, direction))
     }
 
     pub fn counts(&self) -> Result<StoreCounts, StoreError> {
@@ -596,7 +584,7 @@ impl Store {
 
     /// Where the source `name` was last read up to (`store/cursors.rs`).
     pub fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
-        self.on_reader(|sql| super::cursors::cursor(sql, name))
+        self.read_one(|sql| super::cursors::cursor(sql, name))
     }
 }
 

@@ -339,6 +339,6 @@ impl StoreTx<'_> {
         totals: (u64, u64, u64),
         findings: &[Finding],
     ) -> Result<ReconcileRun, StoreError> {
-        finish_run(&self.sql(), self.now, id, totals, findings)
+        finish_run(self.sql(), self.now, id, totals, findings)
     }
 }

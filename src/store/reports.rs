@@ -110,18 +110,18 @@ impl StoreTx<'_> {
         employee_id: &str,
         manager_id: Option<&str>,
     ) -> Result<Option<String>, StoreError> {
-        set_reports_to(&self.sql(), employee_id, manager_id)
+        set_reports_to(self.sql(), employee_id, manager_id)
     }
 
     /// The event whose record was last applied to the employee, if any was.
     pub fn applied_event(&self, employee_id: &str) -> Result<Option<EventId>, StoreError> {
-        applied_event(&self.sql(), employee_id)
+        applied_event(self.sql(), employee_id)
     }
 
     /// Whether an HRIS change of the employee is due to be applied, and whether
     /// one is being applied now (begun): (waiting, begun).
     pub fn change_due(&self, employee_id: &str) -> Result<(bool, bool), StoreError> {
-        change_due(&self.sql(), employee_id)
+        change_due(self.sql(), employee_id)
     }
 }
 

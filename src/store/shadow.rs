@@ -95,18 +95,18 @@ impl<T: Transact> Shadow for T {}
 
 impl StoreTx<'_> {
     pub fn shadow_mode(&self) -> Result<ShadowMode, StoreError> {
-        shadow_mode(&self.sql())
+        shadow_mode(self.sql())
     }
 
     /// Records that the store runs in shadow mode, the first time it does.
     pub fn enter_shadow(&self) -> Result<(), StoreError> {
-        enter_shadow(&self.sql(), self.now())
+        enter_shadow(self.sql(), self.now())
     }
 
     /// Records who took the store out of shadow mode and why (once: a second
     /// call keeps the first).
     pub fn record_left_shadow(&self, by: &str, reason: &str) -> Result<(), StoreError> {
-        record_left_shadow(&self.sql(), self.now(), by, reason)
+        record_left_shadow(self.sql(), self.now(), by, reason)
     }
 }
 

@@ -1,30 +1,59 @@
-//! Tells a reader that the store changed, from any process: SQLite's
+//! Tells a reader that the store changed, from any process. On SQLite,
 //! `PRAGMA data_version` on one dedicated connection moves whenever another
-//! connection commits. Polling it is one cheap statement, no rows read.
+//! connection commits. On PostgreSQL, the server's current snapshot (the
+//! transactions under way and the next to start) moves whenever a transaction
+//! that wrote begins or ends, on any engine. Polling either is one cheap
+//! statement, no rows read.
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::{BUSY_TIMEOUT, Store, StoreError};
+use super::sql::Transact;
+use super::sql::sqlite::BUSY_TIMEOUT;
+use super::{Store, StoreError};
 
-/// A dedicated read connection that remembers the last `data_version` it saw.
+/// Remembers the last mark of the store's commits it saw.
 pub struct ChangeWatch {
-    conn: Connection,
-    last: Option<i64>,
+    on: Watched,
+    last: Option<String>,
+}
+
+enum Watched {
+    /// A dedicated read connection to the SQLite file.
+    Sqlite(Connection),
+    Postgres(Store),
 }
 
 impl ChangeWatch {
-    /// Watches the store's file (the engine's writes, another process's, the console's own).
+    /// Watches the store (the engine's writes, another process's, the console's own).
     pub fn new(store: &Store) -> Result<ChangeWatch, StoreError> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(store.path(), flags)?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        Ok(ChangeWatch { conn, last: None })
+        let on = match store.path() {
+            Some(path) => {
+                let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                let conn = Connection::open_with_flags(path, flags)?;
+                conn.busy_timeout(BUSY_TIMEOUT)?;
+                Watched::Sqlite(conn)
+            }
+            None => Watched::Postgres(store.clone()),
+        };
+        Ok(ChangeWatch { on, last: None })
     }
 
     /// True the first time, then whenever anything was committed since the last call.
     pub fn changed(&mut self) -> Result<bool, StoreError> {
-        let now: i64 = self.conn.pragma_query_value(None, "data_version", |r| r.get(0))?;
-        Ok(self.last.replace(now) != Some(now))
+        let now = match &self.on {
+            Watched::Sqlite(conn) => conn
+                .pragma_query_value(None, "data_version", |r| r.get::<_, i64>(0))?
+                .to_string(),
+            Watched::Postgres(store) => store.read(|sql| {
+                let mark = sql.query_opt("SELECT CAST(pg_current_snapshot() AS TEXT)", &[], |row| {
+                    row.text(0)
+                })?;
+                Ok(mark.flatten().unwrap_or_default())
+            })?,
+        };
+        let changed = self.last.as_ref() != Some(&now);
+        self.last = Some(now);
+        Ok(changed)
     }
 }
 

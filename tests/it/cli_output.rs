@@ -29,7 +29,13 @@ fn listed_ids(text: &str) -> Vec<i64> {
 #[test]
 fn lists_are_newest_first_unless_asked_and_json_is_one_line_in_a_pipe() {
     let fixture = console_support::fixture();
-    let db = fixture.store.path().to_str().expect("utf-8 path").to_string();
+    let db = fixture
+        .store
+        .path()
+        .expect("an SQLite store")
+        .to_str()
+        .expect("utf-8 path")
+        .to_string();
     let mut oldest_first: Vec<i64> = fixture.dead.iter().map(|id| id.0).collect();
     oldest_first.sort();
     let newest_first: Vec<i64> = oldest_first.iter().rev().copied().collect();
@@ -70,7 +76,13 @@ fn a_reader_closing_the_pipe_early_ends_the_command_quietly() {
             })
             .expect("audit");
     }
-    let db = fixture.store.path().to_str().expect("utf-8 path").to_string();
+    let db = fixture
+        .store
+        .path()
+        .expect("an SQLite store")
+        .to_str()
+        .expect("utf-8 path")
+        .to_string();
     for args in [
         &["audit", "export", "--db", &db, "--format", "jsonl"][..],
         &["audit", "export", "--db", &db, "--format", "csv"],

@@ -360,13 +360,14 @@ fn a_read_only_attach_shows_an_evidence_copy_and_changes_nothing() {
     let folder = fixture.dir.path().join("evidence");
     std::fs::create_dir(&folder).expect("mkdir");
     let copy = folder.join("hrsync.db");
-    std::fs::copy(fixture.store.path(), &copy).expect("copy");
+    std::fs::copy(fixture.store.path().expect("an SQLite store"), &copy).expect("copy");
     chmod(&copy, 0o444);
     chmod(&folder, 0o555);
     let before = std::fs::read(&copy).expect("read");
-    let handle =
-        hrsync::engine::operator::handle::EngineHandle::attach_read_only(&copy, Some(CONTRACT.into()))
-            .expect("a read-only copy attaches");
+    let handle = hrsync::engine::operator::handle::EngineHandle::attach(
+        hrsync::store::Store::open_read_only(&copy).expect("a read-only copy opens"),
+        Some(CONTRACT.into()),
+    );
     let options = hrsync::console::ConsoleOptions {
         read_only: true,
         no_color: true,

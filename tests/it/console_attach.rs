@@ -17,7 +17,10 @@ async fn an_attached_handle_sees_the_contract_and_pauses_the_engine() {
     })
     .await;
     world.settle().await;
-    let handle = EngineHandle::attach(&world.config.store_path, None).unwrap();
+    let handle = EngineHandle::attach(
+        hrsync::store::Store::open(&world.config.store_path).unwrap(),
+        None,
+    );
     assert_eq!(
         handle.contract_text().unwrap().as_deref(),
         Some(common::CONTRACT),

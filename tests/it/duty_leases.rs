@@ -16,7 +16,7 @@ const LEASE: Duration = Duration::from_secs(3);
 fn status_json(world: &common::World) -> Value {
     let out = Command::new(env!("CARGO_BIN_EXE_hrsync"))
         .args(["status", "--json", "--db"])
-        .arg(world.store().path())
+        .arg(world.store().path().expect("an SQLite store"))
         .output()
         .expect("hrsync runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -78,7 +78,7 @@ async fn a_running_engine_holds_each_duty_and_status_lists_it_alive() {
 
     let out = Command::new(env!("CARGO_BIN_EXE_hrsync"))
         .args(["status", "--db"])
-        .arg(world.store().path())
+        .arg(world.store().path().expect("an SQLite store"))
         .output()
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
@@ -102,7 +102,7 @@ async fn a_duty_taken_away_is_stopped_and_taken_again_once_free() {
     let before = token_of(&world, "poller");
 
     // Another holder takes the poller over with a higher token, for two seconds.
-    rusqlite::Connection::open(world.store().path())
+    rusqlite::Connection::open(world.store().path().expect("an SQLite store"))
         .unwrap()
         .execute(
             "UPDATE leases SET holder = 'another engine', token = token + 1, \

@@ -44,8 +44,10 @@ async fn a_second_engine_is_refused_and_attach_still_works() {
     );
 
     // A console attaches to the running engine as before.
-    let handle =
-        hrsync::engine::operator::handle::EngineHandle::attach(&world.config.store_path, None).unwrap();
+    let handle = hrsync::engine::operator::handle::EngineHandle::attach(
+        hrsync::store::Store::open(&world.config.store_path).unwrap(),
+        None,
+    );
     assert!(handle.counts().unwrap().total > 0);
 
     // Stopped, the first lets go: the binary starts on the store now.
@@ -68,10 +70,10 @@ async fn a_second_engine_is_refused_and_attach_still_works() {
     let _ = third.wait();
 }
 
-/// `[store] url` is read, but the engine's tables are not on PostgreSQL yet: it
-/// refuses to start, naming the URL and never the password, before it touches anything.
+/// On `[store] url`, an engine whose PostgreSQL server does not answer refuses
+/// to start, naming the URL and never the password, and makes no SQLite file.
 #[tokio::test]
-async fn an_engine_is_refused_a_postgres_store_until_its_tables_move() {
+async fn an_engine_whose_postgres_store_does_not_answer_says_where() {
     let dir = tempfile::tempdir().unwrap();
     let nowhere = "http://127.0.0.1:9";
     let credentials = serde_json::json!({
@@ -82,8 +84,15 @@ async fn an_engine_is_refused_a_postgres_store_until_its_tables_move() {
     let store = dir.path().join("hrsync.db");
     let mut config =
         hrsync::cli::sandbox_config_from(&credentials, &store, &dir.path().join("contract.toml"));
+    // A loopback port nothing listens on (bound, then let go).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://hrsync@127.0.0.1:{port}/hrsync");
     config.store_url = Some(hrsync::config::PostgresStore {
-        url: "postgres://hrsync@127.0.0.1:5432/hrsync".into(),
+        url: url.clone(),
         password_env: Some("HRSYNC_STORE_PASSWORD".into()),
         password: Some(hrsync::model::Secret::new("hunter2")),
     });
@@ -91,12 +100,12 @@ async fn an_engine_is_refused_a_postgres_store_until_its_tables_move() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let refused = match hrsync::engine::start_with_listener(&config, contract, listener).await {
         Err(error) => error.to_string(),
-        Ok(_) => panic!("an engine started on a PostgreSQL store"),
+        Ok(_) => panic!("an engine started on a PostgreSQL server that does not answer"),
     };
     assert!(
-        refused.contains("postgres://hrsync@127.0.0.1:5432/hrsync") && refused.contains("[store] path"),
+        refused.contains(&url) && refused.contains("cannot reach"),
         "{refused}"
     );
     assert!(!refused.contains("hunter2"), "{refused}");
-    assert!(!store.exists(), "nothing was opened");
+    assert!(!store.exists(), "no SQLite file was made");
 }

@@ -38,7 +38,12 @@ fn status(store: &Store, id: EventId) -> EventStatus {
 fn a_retrying_event_is_retried_now_by_id_and_all_takes_retrying_and_dead() {
     let fixture = console_support::fixture();
     let store = &fixture.store;
-    let db = store.path().to_str().expect("utf-8 path").to_string();
+    let db = store
+        .path()
+        .expect("an SQLite store")
+        .to_str()
+        .expect("utf-8 path")
+        .to_string();
     let later = Timestamp::now() + SignedDuration::from_secs(3600);
     let heads: Vec<EventId> = (store.ready(later, 100).expect("ready"))
         .iter()

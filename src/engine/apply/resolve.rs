@@ -61,7 +61,7 @@ fn audit(
 fn each_item(
     store: &Store,
     ids: &[i64],
-    mut act: impl FnMut(&StoreTx<'_>, DriftItem) -> Result<Result<DriftState, String>, StoreError>,
+    mut act: impl FnMut(&StoreTx<'_>, DriftItem) -> Result<Result<DriftState, String>, StoreError> + Send,
 ) -> Result<Vec<Resolved>, ActionError> {
     Ok(store.transaction(|tx| {
         let mut done = Vec::with_capacity(ids.len());

@@ -27,7 +27,7 @@ pub struct FeedTarget {
 impl std::fmt::Debug for FeedTarget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FeedTarget")
-            .field("store", &self.store.path())
+            .field("store", &self.store.location())
             .finish_non_exhaustive()
     }
 }

@@ -5,7 +5,6 @@
 mod drift;
 mod preview;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use tokio::sync::Notify;
@@ -48,8 +47,6 @@ pub enum HandleError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Action(#[from] ActionError),
-    #[error("no store at {0} (has `hrsync run` started there?)")]
-    NoStore(String),
     #[error(transparent)]
     Shadow(#[from] crate::engine::apply::shadow::ShadowError),
     #[error("{0}")]
@@ -119,28 +116,13 @@ impl EngineHandle {
         }
     }
 
-    /// A handle on the store of an engine running elsewhere (`hrsync run`).
-    pub fn attach(db: &Path, contract_text: Option<String>) -> Result<EngineHandle, HandleError> {
-        EngineHandle::attach_with(db, contract_text, |db| Store::open(db))
-    }
-
-    /// Attaches to look only: the store is opened read-only (`Store::open_read_only`),
-    /// so it works on a copy kept as evidence and can change nothing.
-    pub fn attach_read_only(db: &Path, contract_text: Option<String>) -> Result<EngineHandle, HandleError> {
-        EngineHandle::attach_with(db, contract_text, |db| Store::open_read_only(db))
-    }
-
-    fn attach_with(
-        db: &Path,
-        contract_text: Option<String>,
-        open: fn(&Path) -> Result<Store, crate::store::StoreError>,
-    ) -> Result<EngineHandle, HandleError> {
-        if !db.exists() {
-            return Err(HandleError::NoStore(db.display().to_string()));
-        }
-        let mut handle = EngineHandle::on_store(open(db)?);
+    /// A handle on the store of an engine running elsewhere (`hrsync run`); a
+    /// store opened read-only (`Store::open_read_only`) makes a console that looks
+    /// only, which works on a copy kept as evidence and can change nothing.
+    pub fn attach(store: Store, contract_text: Option<String>) -> EngineHandle {
+        let mut handle = EngineHandle::on_store(store);
         handle.started_contract = contract_text;
-        Ok(handle)
+        handle
     }
 
     /// Appends its operator actions to the audit log as HMACs with `key` (attached;
@@ -219,8 +201,9 @@ impl EngineHandle {
         &self.operator
     }
 
-    pub fn store_path(&self) -> &Path {
-        self.store.path()
+    /// Where the store is: its file, or its PostgreSQL URL.
+    pub fn store_location(&self) -> String {
+        self.store.location()
     }
 
     pub fn is_in_process(&self) -> bool {

@@ -1,9 +1,16 @@
-//! `Sql` on an SQLite connection (inside the transaction its caller opened).
+//! The store in one SQLite file (`SqliteFile`): one writer connection behind a
+//! mutex, read connections from a small pool (WAL: a read never waits on a
+//! write), and `Sql` on a connection inside the transaction its caller opened.
 
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use parking_lot::Mutex;
 use rusqlite::types::{ToSqlOutput, Type, Value, ValueRef};
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 
-use super::{Bytes, Dialect, Param, Prepared, Row, Sql, Transact};
-use crate::store::{Store, StoreError};
+use super::{Bytes, Dialect, Param, Prepared, Row, Sql};
+use crate::store::{StoreError, private_files, schema};
 
 /// A connection already inside a transaction (a `StoreTx`'s, say).
 pub struct SqliteSql<'a> {
@@ -102,17 +109,218 @@ impl Prepared for SqlitePrepared<'_> {
     }
 }
 
-impl Transact for Store {
-    fn write<T: Send>(
-        &self,
-        work: impl FnOnce(&dyn Sql) -> Result<T, StoreError> + Send,
-    ) -> Result<T, StoreError> {
-        self.transaction(|tx| work(&SqliteSql { conn: tx.conn }))
+/// Read connections kept open for reuse; more are opened when needed, then dropped.
+const IDLE_READERS: usize = 4;
+/// How long a statement waits for another process's write lock before failing.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The writer's page cache (negative: KiB, as SQLite reads `cache_size`).
+const WRITER_CACHE_KIB: i64 = -65_536;
+/// Prepared statements the writer keeps.
+const WRITER_STATEMENTS: usize = 128;
+/// The log size (pages) at which the writer checkpoints itself after a commit.
+const WRITER_CHECKPOINT_PAGES: i64 = 8_192;
+
+/// The store's SQLite file and its connections.
+pub(crate) struct SqliteFile {
+    path: PathBuf,
+    /// None when opened read-only: nothing may write.
+    writer: Option<Mutex<Connection>>,
+    /// What read connections open.
+    source: ReadSource,
+    readers: Mutex<Vec<Connection>>,
+    /// Its own connection, so copying the log into the file never holds up a write.
+    checkpointer: Mutex<Option<Connection>>,
+}
+
+/// How a read connection opens the store.
+enum ReadSource {
+    /// The file, through SQLite's WAL index (`-shm`) like any reader.
+    File,
+    /// An `immutable=1` URI: SQLite takes the file as it is, with no `-shm`, no
+    /// locks and no `-wal`. Only for a file nothing writes and whose log is empty.
+    Immutable(String),
+}
+
+impl ReadSource {
+    fn open(&self, path: &Path) -> Result<Connection, StoreError> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = match self {
+            ReadSource::File => Connection::open_with_flags(path, flags)?,
+            ReadSource::Immutable(uri) => {
+                Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)?
+            }
+        };
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        Ok(conn)
     }
 
-    fn read<T: Send>(
+    fn immutable(path: &Path) -> Result<ReadSource, StoreError> {
+        let file_error = |source| StoreError::File {
+            path: path.to_path_buf(),
+            source,
+        };
+        let absolute = std::path::absolute(path).map_err(file_error)?;
+        // `url` percent-encodes what SQLite's URI parser would read as a query or fragment.
+        let mut uri = url::Url::from_file_path(&absolute)
+            .map_err(|()| file_error(std::io::Error::other("cannot be written as a file: URI")))?;
+        uri.set_query(Some("immutable=1"));
+        Ok(ReadSource::Immutable(uri.into()))
+    }
+}
+
+/// A pooled read connection; goes back to the pool when dropped.
+struct Reader<'a> {
+    file: &'a SqliteFile,
+    conn: Option<Connection>,
+}
+
+impl std::ops::Deref for Reader<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn
+            .as_ref()
+            .expect("a reader holds its connection until dropped")
+    }
+}
+
+impl Drop for Reader<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            let mut idle = self.file.readers.lock();
+            if idle.len() < IDLE_READERS {
+                idle.push(conn);
+            }
+        }
+    }
+}
+
+impl SqliteFile {
+    /// Opens (creating if needed) the store file and brings its schema up to date.
+    /// A new file is created 0600, and so are its `-wal` and `-shm` (SQLite gives
+    /// them the file's mode): the journal and audit log hold names and emails.
+    pub(crate) fn open(path: &Path) -> Result<SqliteFile, StoreError> {
+        let path = path.to_path_buf();
+        let file_error = |source| StoreError::File {
+            path: path.clone(),
+            source,
+        };
+        private_files::create_private(&path).map_err(file_error)?;
+        let mut writer = Connection::open(&path)?;
+        writer.busy_timeout(BUSY_TIMEOUT)?;
+        // Free pages can be given back while the engine runs (`release_free_pages`).
+        // SQLite takes this only in a new file, before it turns to WAL.
+        writer.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+        let _mode: String = writer.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        // FULL: a webhook is answered 200 only after its batch is on disk.
+        writer.pragma_update(None, "synchronous", "FULL")?;
+        writer.pragma_update(None, "foreign_keys", "ON")?;
+        // The writer's own pages stay valid across its commits: a bigger cache saves
+        // reading back the journal's hot pages (its indexes, recent events) on every write.
+        writer.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
+        // Every statement the writer runs stays prepared (rusqlite keeps 16 by default,
+        // fewer than a worker's turn uses, so some were parsed again on every turn).
+        writer.set_prepared_statement_cache_capacity(WRITER_STATEMENTS);
+        // Only a backstop: a running engine checkpoints on its own connection
+        // (`Store::checkpoint`), off the writer's path.
+        writer.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
+        schema::migrate(&mut writer)?;
+        // After the first read, so SQLite has opened (or made) both.
+        private_files::restrict_sidecars(&path).map_err(file_error)?;
+        Ok(SqliteFile {
+            path,
+            writer: Some(Mutex::new(writer)),
+            source: ReadSource::File,
+            readers: Mutex::new(Vec::new()),
+            checkpointer: Mutex::new(None),
+        })
+    }
+
+    /// Opens an existing store for reading only (`Store::open_read_only`).
+    pub(crate) fn open_read_only(path: &Path) -> Result<SqliteFile, StoreError> {
+        let path = path.to_path_buf();
+        // There at all? Otherwise SQLite's "unable to open" would read as a -shm
+        // problem below. By path: closing a descriptor of the store would drop
+        // the locks this process's other connections to it hold.
+        let meta = std::fs::metadata(&path).map_err(|source| StoreError::File {
+            path: path.clone(),
+            source,
+        })?;
+        let [wal, _] = private_files::sidecars(&path);
+        let log_empty = std::fs::metadata(&wal).map_or(true, |m| m.len() == 0);
+        // The first read needs the WAL index, so a failure to make one shows here.
+        let checked = |source: ReadSource| -> Result<(ReadSource, Connection), StoreError> {
+            let conn = source.open(&path)?;
+            schema::check_current(&conn)?;
+            Ok((source, conn))
+        };
+        let (source, conn) = if log_empty && meta.permissions().readonly() {
+            checked(ReadSource::immutable(&path)?)?
+        } else {
+            match checked(ReadSource::File) {
+                Err(e) if cannot_make_wal_index(&e) && log_empty => checked(ReadSource::immutable(&path)?)?,
+                Err(e) if cannot_make_wal_index(&e) => return Err(StoreError::UnreadableWal { path }),
+                other => other?,
+            }
+        };
+        Ok(SqliteFile {
+            path,
+            writer: None,
+            source,
+            readers: Mutex::new(vec![conn]),
+            checkpointer: Mutex::new(None),
+        })
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn is_read_only(&self) -> bool {
+        self.writer.is_none()
+    }
+
+    fn read_only_error(&self, action: &'static str) -> StoreError {
+        StoreError::ReadOnly {
+            place: self.path.display().to_string(),
+            action,
+        }
+    }
+
+    /// A read-only connection that sees the last committed state and never blocks writers.
+    fn reader(&self) -> Result<Reader<'_>, StoreError> {
+        let pooled = self.readers.lock().pop();
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => self.source.open(&self.path)?,
+        };
+        Ok(Reader {
+            file: self,
+            conn: Some(conn),
+        })
+    }
+
+    /// Runs `work` in one write transaction on the writer: it commits if `work`
+    /// returns Ok, else nothing of it stays.
+    pub(crate) fn write<T>(
         &self,
-        work: impl FnOnce(&dyn Sql) -> Result<T, StoreError> + Send,
+        work: impl FnOnce(&dyn Sql) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let Some(writer) = &self.writer else {
+            return Err(self.read_only_error("a write"));
+        };
+        let mut conn = writer.lock();
+        // IMMEDIATE takes the write lock up front, so a CLI process writing at the same
+        // time waits (busy_timeout) instead of failing half-way with SQLITE_BUSY.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = work(&SqliteSql { conn: &tx })?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Runs `work` in one read transaction on a reader: one view of the store.
+    pub(crate) fn read<T>(
+        &self,
+        work: impl FnOnce(&dyn Sql) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let reader = self.reader()?;
         let tx = reader.unchecked_transaction()?;
@@ -120,4 +328,46 @@ impl Transact for Store {
         tx.finish()?;
         Ok(out)
     }
+
+    /// Runs one read on a reader as it is, outside a transaction: a single
+    /// statement is its own consistent view, with no `BEGIN` and `COMMIT` to pay.
+    pub(crate) fn read_one<T>(
+        &self,
+        work: impl FnOnce(&dyn Sql) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let reader = self.reader()?;
+        work(&SqliteSql { conn: &reader })
+    }
+
+    /// Copies what the write-ahead log holds into the database file, as far as no
+    /// reader still needs it, on a connection of its own: writes go on meanwhile.
+    /// Returns the log's frames and how many of them are in the file now.
+    pub(crate) fn checkpoint(&self) -> Result<(i64, i64), StoreError> {
+        if self.is_read_only() {
+            return Err(self.read_only_error("a checkpoint"));
+        }
+        let mut slot = self.checkpointer.lock();
+        let conn = match slot.as_mut() {
+            Some(conn) => conn,
+            None => {
+                let conn = Connection::open(&self.path)?;
+                conn.busy_timeout(BUSY_TIMEOUT)?;
+                slot.insert(conn)
+            }
+        };
+        let frames = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+        })?;
+        Ok(frames)
+    }
+}
+
+/// The errors a read-only connection gets when SQLite can neither create the
+/// `-shm` (WAL index) nor open an existing one: a read-only folder or file.
+fn cannot_make_wal_index(error: &StoreError) -> bool {
+    matches!(
+        error,
+        StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+            if matches!(e.code, rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)
+    )
 }
