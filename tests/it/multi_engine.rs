@@ -75,6 +75,7 @@ async fn two_engines_on_one_postgres_share_the_initial_load_and_the_churn() {
     let first = applied_in(&world.engine().metrics.render());
     let second = applied_in(&two.second.metrics.render());
     let applied = world.store().counts().unwrap().applied;
+    eprintln!("applied: {first} by the first engine, {second} by the second, {applied} in the journal");
     assert!(
         first > 0 && second > 0,
         "both engines applied events: {first} and {second} of {applied}"

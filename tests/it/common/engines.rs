@@ -35,8 +35,8 @@ pub fn postgres_store(database: &TestDatabase) -> PostgresStore {
 pub fn open_store(config: &hrsync::config::Config) -> hrsync::store::Store {
     match &config.store_url {
         None => hrsync::store::Store::open(&config.store_path).unwrap(),
-        // Until `Store` holds either backend (issue 28, step 6).
-        Some(postgres) => panic!("no Store on PostgreSQL yet: {}", postgres.url),
+        Some(postgres) => hrsync::store::Store::open_postgres(&postgres.url, postgres.password.as_ref())
+            .expect("the PostgreSQL store opens"),
     }
 }
 
