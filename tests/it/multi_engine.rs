@@ -186,3 +186,24 @@ async fn the_duty_holder_killed_mid_churn_hands_its_duties_to_the_survivor_in_ti
     );
     assert_final_state(&world).await;
 }
+
+/// An initial load whose journal takes longer than a third of the lease time
+/// keeps its lease (its fence no longer holds the lease row through the whole
+/// transaction, which made every renewal wait past the deadline), and the
+/// second engine, waiting for the duty, finds the load done: it runs once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_initial_load_keeps_its_lease_and_runs_once() {
+    let Some(two) = start_two(Options {
+        employees: 2000,
+        lease_time: Some(LEASE),
+        ..Options::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let load = two.world.engine().initial_load.expect("the first engine loads");
+    assert_eq!(load.employees, 2000, "{load:?}");
+    assert_eq!(two.second.initial_load, None, "the second finds it done");
+    two.stop().await;
+}
