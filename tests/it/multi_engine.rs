@@ -152,6 +152,17 @@ async fn the_duty_holder_killed_mid_churn_hands_its_duties_to_the_survivor_in_ti
         .expect("the survivor is alive")
         .id
         .clone();
+    // `hrsync status` on the same configuration says the same.
+    let (code, status) = world.cli_json(&["status"]);
+    assert_eq!(code, 0, "{status}");
+    let listed = status["engines"].as_array().expect("engines are listed");
+    let live: Vec<&serde_json::Value> = listed.iter().filter(|e| e["live"] == true).collect();
+    assert_eq!(live.len(), 2, "{status}");
+    let by_status = live
+        .iter()
+        .find(|e| e["pid"] == holder.pid)
+        .expect("the holder is listed");
+    assert_eq!(by_status["duties"], json!(EVERY_DUTY), "{status}");
     let applied_by_dying = engines[dying].applied(&world.http).await;
     engines[dying].kill();
     let killed = Instant::now();
