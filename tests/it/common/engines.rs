@@ -94,8 +94,9 @@ pub async fn until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) 
 }
 
 impl World {
-    /// Another engine on this world's store and sandbox, with its own webhook
-    /// listener on a free port (the sandbox keeps sending to the first).
+    /// Another engine on this world's store and sandbox, on the shipped contract,
+    /// with its own webhook listener on a free port (the sandbox keeps sending
+    /// to the first).
     pub async fn start_another(&self) -> RunningEngine {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let mut config = self.config.clone();
