@@ -196,6 +196,9 @@ async fn the_duty_holder_killed_mid_churn_hands_its_duties_to_the_survivor_in_ti
         "a SIGTERM stops the survivor cleanly: {status:?}"
     );
     assert_final_state(&world).await;
+    // As an operator would check it: `hrsync audit verify` on the configuration.
+    let (code, verdict) = world.cli_json(&["audit", "verify"]);
+    assert_eq!((code, &verdict["ok"]), (0, &json!(true)), "{verdict}");
 }
 
 /// An initial load whose journal takes longer than a third of the lease time
