@@ -174,9 +174,11 @@ async fn the_duty_holder_killed_mid_churn_hands_its_duties_to_the_survivor_in_ti
     let took = killed.elapsed();
     assert_eq!(duties_by_engine(&world, &[&survivor_id]), [every]);
     // The dead holder's leases run at most the lease time from its last renewal;
-    // the survivor asks as they end. The margin is for a debug build on 2 cores.
+    // the survivor asks as they end (2.2-3.0 s here; 3.1-3.5 s when it asked only
+    // every third of the lease time, which engine::duties' unit test pins down).
+    // The margin is for a debug build on 2 cores and this test's 50 ms polling.
     assert!(
-        took <= LEASE + Duration::from_millis(750),
+        took <= LEASE + Duration::from_millis(500),
         "the survivor took the duties {took:?} after the kill; the lease is {LEASE:?}"
     );
     eprintln!("failover: the survivor held every duty {took:?} after the kill");
