@@ -107,29 +107,56 @@ impl Duties {
         let mut said_waiting = false;
         loop {
             let (store, holder, ttl) = (self.store.clone(), self.engine.id.clone(), self.ttl);
-            let asked = tokio::task::spawn_blocking(move || store.acquire_lease(duty, &holder, ttl)).await;
+            let asked = tokio::task::spawn_blocking(move || {
+                let lease = store.acquire_lease(duty, &holder, ttl)?;
+                // Held by another engine: when its lease ends, by the store's record.
+                let ends = match lease {
+                    Some(_) => None,
+                    None => (store.lease_holders()?.into_iter())
+                        .find(|held| held.duty == duty)
+                        .map(|held| held.expires_at),
+                };
+                Ok::<_, crate::store::StoreError>((lease, ends))
+            })
+            .await;
+            let mut wait = self.beat();
             match asked {
-                Ok(Ok(Some(lease))) => {
+                Ok(Ok((Some(lease), _))) => {
                     failing.clear("leases can be taken again");
                     tracing::info!(duty, token = lease.token, "this engine holds the duty");
                     return Some(self.keep(lease, cancel));
                 }
-                Ok(Ok(None)) if !said_waiting => {
-                    said_waiting = true;
-                    tracing::info!(
-                        duty,
-                        "another engine holds the duty; waiting for its lease to end"
-                    );
+                Ok(Ok((None, ends))) => {
+                    wait = self.until_free(ends);
+                    if !said_waiting {
+                        said_waiting = true;
+                        tracing::info!(
+                            duty,
+                            "another engine holds the duty; waiting for its lease to end"
+                        );
+                    }
                 }
-                Ok(Ok(None)) => {}
                 Ok(Err(error)) => failing.warn("cannot take a duty's lease", &error.to_string()),
                 Err(_) => return None,
             }
             tokio::select! {
                 _ = cancel.cancelled() => return None,
-                _ = tokio::time::sleep(self.beat()) => {}
+                _ = tokio::time::sleep(wait) => {}
             }
         }
+    }
+
+    /// How long to wait before asking again for a duty another engine holds: until
+    /// its lease ends, so a dead holder's duty is taken within the lease time (not
+    /// up to a beat later, as the failover test asks); at most
+    /// a beat, and at least a thirtieth of the lease time, so a clock that
+    /// disagrees with the database's does not make it ask in a tight loop.
+    fn until_free(&self, ends: Option<jiff::Timestamp>) -> Duration {
+        let left = ends.map_or(self.beat(), |ends| {
+            let left = Duration::try_from(ends.duration_since(jiff::Timestamp::now())).unwrap_or_default();
+            left + Duration::from_millis(10)
+        });
+        left.clamp(self.ttl / 30, self.beat())
     }
 
     /// Starts renewing `lease` in the background.
@@ -410,6 +437,34 @@ mod tests {
             after[0].expires_at <= jiff::Timestamp::now(),
             "let go on stop: {after:?}"
         );
+    }
+
+    /// A dead holder's duty is taken as its lease ends, not up to a beat later:
+    /// failover within the lease time.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_duty_another_holds_is_taken_as_its_lease_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path().join("s.db")).unwrap();
+        // A beat of a second; the other's lease ends half-way between two.
+        let ttl = Duration::from_secs(3);
+        let other = Duration::from_millis(1500);
+        let asked = Instant::now();
+        (store.acquire_lease(POLLER, "a dead engine", other).unwrap()).expect("free at first");
+        let duties = Duties::new(store.clone(), EngineId::new(), ttl);
+        let cancel = CancellationToken::new();
+        let (duty, work) = test_duty();
+        let running = tokio::spawn(duties.clone().run(POLLER, cancel.clone(), work));
+        until("the duty starts", Duration::from_secs(10), || {
+            duty.starts.load(Ordering::SeqCst) == 1
+        })
+        .await;
+        let took = asked.elapsed();
+        assert!(
+            took >= other && took < other + Duration::from_millis(400),
+            "taken {took:?} after the other's lease of {other:?} began"
+        );
+        cancel.cancel();
+        running.await.unwrap();
     }
 
     #[tokio::test]

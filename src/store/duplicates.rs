@@ -271,11 +271,15 @@ pub fn group(sql: &dyn Sql, id: i64) -> Result<Option<DuplicateGroup>, StoreErro
 }
 
 /// Stores a newly found group as open, without members, found `now`; returns its id.
+/// Another engine may have found and stored the same group at once: then the
+/// insert does nothing (it waits for that engine's commit on the unique key) and
+/// the group that engine stored is answered.
 pub fn insert_group(sql: &dyn Sql, now: Timestamp, found: &SuspectedGroup) -> Result<i64, StoreError> {
     let members_key = found.members_key();
     let id = sql.query_opt(
         "INSERT INTO duplicate_groups (side, basis, match_key, members_key, state, found_at, seen_at) \
-         VALUES (?1, ?2, ?3, ?4, 'open', ?5, ?5) RETURNING id",
+         VALUES (?1, ?2, ?3, ?4, 'open', ?5, ?5) \
+         ON CONFLICT (side, basis, match_key) DO NOTHING RETURNING id",
         &[
             Param::from(found.side.as_str()),
             Param::from(found.basis.as_str()),
@@ -285,7 +289,11 @@ pub fn insert_group(sql: &dyn Sql, now: Timestamp, found: &SuspectedGroup) -> Re
         ],
         |row| row.int(0),
     )?;
-    required(id.flatten(), "duplicate_groups", 0)
+    if let Some(id) = id {
+        return required(id, "duplicate_groups", 0);
+    }
+    let stored = group_by_key(sql, found.side, found.basis, &found.match_key)?;
+    required(stored.map(|g| g.id), "duplicate_groups", 0)
 }
 
 /// Notes that the group was seen again `now`.

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use hrsync::store::{Engines, Leases};
 use serde_json::Value;
 
+use crate::common::engines::{EVERY_DUTY, until};
 use crate::common::{self, Options};
 
 const LEASE: Duration = Duration::from_secs(3);
@@ -22,19 +23,9 @@ fn status_json(world: &common::World) -> Value {
     serde_json::from_slice(&out.stdout).expect("status is JSON")
 }
 
-async fn until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !done() {
-        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 fn duties(world: &common::World) -> Vec<String> {
     world.engine().duties.held()
 }
-
-const EVERY_DUTY: [&str; 3] = ["lrs reader", "poller", "reconciliation schedule"];
 
 async fn started() -> common::World {
     common::start(Options {
@@ -207,4 +198,84 @@ fn holder_of(world: &common::World, duty: &str) -> hrsync::store::LeaseHolder {
 
 fn token_of(world: &common::World, duty: &str) -> i64 {
     holder_of(world, duty).token
+}
+
+/// A full sync journaled under a lease no longer held is refused whole: the fence
+/// is checked before its commit, so nothing of it stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_sync_under_a_lease_no_longer_held_journals_nothing() {
+    let mut world = started().await;
+    world.settle().await;
+    let ours = world.engine().duties.engine().id.clone();
+    let current = token_of(&world, "initial load");
+    let old = hrsync::store::Lease {
+        duty: "initial load".into(),
+        holder: ours,
+        token: current - 1,
+        expires_at: jiff::Timestamp::now(),
+        held_until: Instant::now(),
+    };
+    // Something for the sync to journal: a learner changed behind hrsync's back.
+    let learners = world.learners().await;
+    let (_, learner) = learners.iter().find(|(_, l)| l["active"] == true).unwrap();
+    let url = format!(
+        "{}/Users/{}",
+        world.config.lms.scim_url,
+        learner["id"].as_str().unwrap()
+    );
+    let patch = serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{ "op": "replace", "path": "title", "value": "Changed behind hrsync" }],
+    });
+    let answer = (world.http.patch(url))
+        .bearer_auth(world.config.lms.token.expose())
+        .json(&patch)
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{}", answer.status());
+    let before = world.store().counts().unwrap().total;
+    let contract = hrsync::contract::parse(common::CONTRACT).unwrap();
+    let config = &world.config;
+    let backoff = hrsync::engine::read_retry::read_backoff(&Default::default());
+    let hris =
+        hrsync::connectors::HrisClient::new(&config.hris.api_base, config.hris.api_key.clone(), backoff)
+            .unwrap();
+    let scim =
+        hrsync::connectors::ScimClient::new(&config.lms.scim_url, config.lms.token.clone(), backoff).unwrap();
+    let refused = hrsync::engine::intake::initial_load::full_sync(
+        world.store(),
+        &contract,
+        &hris,
+        &scim,
+        config.safety,
+        hrsync::engine::intake::initial_load::Mode::Resync,
+        Some(&old),
+    )
+    .await;
+    let Err(refused) = refused else {
+        panic!("the fence lets the old holder's full sync through")
+    };
+    assert!(
+        refused
+            .to_string()
+            .contains("the lease on initial load is no longer held"),
+        "{refused}"
+    );
+    assert_eq!(world.store().counts().unwrap().total, before, "nothing journaled");
+    // Without the fence the same sync journals the change: there was something to refuse.
+    let sync = hrsync::engine::intake::initial_load::full_sync(
+        world.store(),
+        &contract,
+        &hris,
+        &scim,
+        config.safety,
+        hrsync::engine::intake::initial_load::Mode::Resync,
+        None,
+    );
+    let Ok((summary, _)) = sync.await else {
+        panic!("a resync without a fence runs")
+    };
+    assert!(summary.journaled > 0, "{summary:?}");
+    world.stop().await;
 }

@@ -50,6 +50,7 @@ mod lms_feed;
 mod lms_feed_upload;
 mod lms_outage;
 mod lms_quirks;
+mod multi_engine;
 mod one_engine_per_store;
 mod parallel;
 mod reconcile_drift;

@@ -19,6 +19,7 @@ conformance!(
     a_person_keeps_when_first_seen_through_changes,
     people_sharing_a_key_are_found_by_either_basis,
     a_group_is_stored_seen_decided_and_reopened_across_engines,
+    two_engines_finding_one_new_group_at_once_store_it_once,
     groups_page_open_first_by_state_and_by_text,
     only_a_duplicate_hold_is_a_held_duplicate,
     enrolments_are_recorded_once_listed_and_forgotten,
@@ -210,6 +211,48 @@ fn a_group_is_stored_seen_decided_and_reopened_across_engines(backend: &impl Bac
         "the decision is dropped"
     );
     assert!(reopened.members.is_empty(), "and the members with it");
+}
+
+/// Two engines find one new group at once and both store it: the one that comes
+/// second (waiting on the unique key for the first one's commit, on PostgreSQL)
+/// gets the group the first stored instead of an error, and there is one group.
+fn two_engines_finding_one_new_group_at_once_store_it_once(backend: &impl Backend) {
+    let found = group(
+        "bo@x.com",
+        vec![member("E1", 1_000, json!({})), member("E2", 2_000, json!({}))],
+    );
+    for round in 0..5 {
+        let found = SuspectedGroup {
+            match_key: format!("{round}.{}", found.match_key),
+            ..found.clone()
+        };
+        let start = Arc::new(Barrier::new(2));
+        let finders: Vec<_> = [backend.open(), backend.open()]
+            .into_iter()
+            .map(|store| {
+                let (start, found) = (start.clone(), found.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    stored(&store, &found)
+                })
+            })
+            .collect();
+        let ids: Vec<i64> = finders.into_iter().map(|f| f.join().unwrap()).collect();
+        assert_eq!(ids[0], ids[1], "round {round}: one group for both engines");
+        let read = backend.open().duplicate_group(ids[0]).unwrap().expect("stored");
+        assert_eq!(
+            (read.state, read.members_key.as_str()),
+            (GroupState::Open, "E1,E2")
+        );
+    }
+    // Found again later by either, it is the same group still.
+    let (a, b) = (backend.open(), backend.open());
+    let again = SuspectedGroup {
+        match_key: format!("0.{}", found.match_key),
+        ..found.clone()
+    };
+    assert_eq!(stored(&a, &again), stored(&b, &again));
+    assert_eq!(a.duplicate_counts().unwrap().open, 5);
 }
 
 /// The Duplicates pane's pages: open groups first, then flagged, then the

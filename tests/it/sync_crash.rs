@@ -5,25 +5,10 @@
 
 use crate::common;
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{Options, assert_in_step, start_for_binary};
 use serde_json::json;
-
-const KINDS: [&str; 9] = [
-    "hire",
-    "promotion",
-    "transfer",
-    "name_change",
-    "email_change",
-    "leave",
-    "return",
-    "rehire",
-    "conversion",
-];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_engine_restarted_loses_nothing_and_applies_nothing_twice() {
@@ -39,29 +24,7 @@ async fn a_killed_engine_restarted_loses_nothing_and_applies_nothing_twice() {
         .await;
 
     // Churn in the background: a few changes every 40 ms, each delivered by webhook.
-    let admin = format!("{}/churn", world.sandbox.credentials().admin_url);
-    let http = world.http.clone();
-    let rounds = Arc::new(AtomicUsize::new(0));
-    let rounds_done = rounds.clone();
-    let churn = tokio::spawn(async move {
-        let mut applied = 0;
-        for round in 0..60 {
-            let kind = KINDS[round % KINDS.len()];
-            let answer: serde_json::Value = http
-                .post(&admin)
-                .json(&json!({ "changes": [{ "kind": kind, "count": 2 }, { "kind": "termination", "count": 1 }] }))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            applied += answer["applied"].as_array().map_or(0, Vec::len);
-            rounds_done.fetch_add(1, Ordering::SeqCst);
-            tokio::time::sleep(Duration::from_millis(40)).await;
-        }
-        applied
-    });
+    let churn = world.churn_in_background(60);
 
     // Kill it mid-run, with changes arriving and being applied; what is sent
     // while it is down is lost to the webhooks and must come back by polling.
@@ -75,8 +38,8 @@ async fn a_killed_engine_restarted_loses_nothing_and_applies_nothing_twice() {
     engine.kill().expect("SIGKILL");
     engine.wait().unwrap();
     // Down for a few rounds of changes, whose webhooks find nobody.
-    let at_kill = rounds.load(Ordering::SeqCst);
-    while rounds.load(Ordering::SeqCst) < at_kill + 5 && !churn.is_finished() {
+    let at_kill = churn.rounds_done();
+    while churn.rounds_done() < at_kill + 5 && !churn.task.is_finished() {
         assert!(
             Instant::now() < deadline,
             "the churn stopped while the engine was down"
@@ -84,7 +47,7 @@ async fn a_killed_engine_restarted_loses_nothing_and_applies_nothing_twice() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let mut engine = world.spawn_binary();
-    let applied = churn.await.unwrap();
+    let applied = churn.task.await.unwrap();
     assert!(applied >= 100, "the churn ran: {applied}");
     assert!(before_kill > 800, "changes were arriving when it was killed");
 
@@ -102,64 +65,7 @@ async fn a_killed_engine_restarted_loses_nothing_and_applies_nothing_twice() {
     assert_eq!(counts.dead_letters, 0, "{counts:?}");
 
     // Nothing applied twice: each applied event is audited once, each learner created once.
-    let audit = world
-        .store()
-        .verify_audit()
-        .unwrap()
-        .expect("the audit chain is whole");
-    let mut per_event: BTreeMap<String, usize> = BTreeMap::new();
-    let mut creates: BTreeMap<String, usize> = BTreeMap::new();
-    let mut recovered = 0;
-    let mut before = None;
-    loop {
-        let page = world
-            .store()
-            .audit_page(&Default::default(), before, 500)
-            .unwrap();
-        let Some(last) = page.last() else { break };
-        before = Some(last.seq);
-        for entry in &page {
-            if !matches!(
-                entry.action.as_str(),
-                "learner.create"
-                    | "learner.update"
-                    | "learner.deactivate"
-                    | "learner.reactivate"
-                    | "learner.recovered"
-            ) {
-                continue;
-            }
-            recovered += usize::from(entry.action == "learner.recovered");
-            // The event's id leads the reason: "event N (source kind)...".
-            let reason = entry
-                .reason
-                .clone()
-                .unwrap_or_default()
-                .split(" (")
-                .next()
-                .unwrap_or_default()
-                .to_string();
-            *per_event.entry(reason).or_default() += 1;
-            if entry.action == "learner.create" {
-                *creates.entry(entry.employee_id.clone().unwrap()).or_default() += 1;
-            }
-        }
-    }
-    assert!(audit.entries as usize >= per_event.len());
-    let twice: Vec<_> = per_event.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "events written more than once: {twice:?}");
-    let created_twice: Vec<_> = creates.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(
-        created_twice.is_empty(),
-        "learners created twice: {created_twice:?}"
-    );
-    // Every applied change is audited once; a change whose attempt the kill cut off
-    // after its write is audited as recovered when the restart finds the LMS holding it.
-    assert_eq!(
-        per_event.len() as u64,
-        counts.applied + recovered as u64,
-        "every write is audited once ({recovered} recovered after the kill)"
-    );
+    world.assert_each_write_audited_once();
 }
 
 fn nix_terminate(child: &std::process::Child) {

@@ -112,9 +112,6 @@ pub async fn full_sync(
     let fence = fence.cloned();
     let (journaled, held, preload) = tokio::task::spawn_blocking(move || {
         let outcome = store.transaction_once(|tx| {
-            if let Some(lease) = &fence {
-                tx.check_lease(lease)?;
-            }
             let (journaled, deactivations) =
                 journal_events(tx, &contract, directory, &preload, started, mode)?;
             let hold = deactivations.len() > allowed;
@@ -145,6 +142,13 @@ pub async fn full_sync(
             if mode == Mode::Initial {
                 tx.set_cursor(POLL_CURSOR, &started.to_string())?;
                 tx.set_cursor(DONE_CURSOR, &Timestamp::now().to_string())?;
+            }
+            // The fence last, not first: on PostgreSQL it locks the lease row to the
+            // commit, and a load's transaction held that lock so long that the
+            // lease's renewals waited past its deadline and the duty was lost. Held
+            // from here to the commit, it still keeps a takeover out of this write.
+            if let Some(lease) = &fence {
+                tx.check_lease(lease)?;
             }
             Ok((journaled, if hold { deactivations.len() } else { 0 }))
         });
