@@ -223,3 +223,58 @@ async fn a_long_initial_load_keeps_its_lease_and_runs_once() {
     assert_eq!(two.second.initial_load, None, "the second finds it done");
     two.stop().await;
 }
+
+/// Behind a load balancer any engine takes a delivery, and the HRIS may send a
+/// retry to another engine than the first: one delivery reaching both engines
+/// at once is journaled once and written once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_reaching_both_engines_is_journaled_and_written_once() {
+    let Some(two) = start_two(Options {
+        employees: 40,
+        ..Options::default()
+    })
+    .await
+    else {
+        return;
+    };
+    let world = &two.world;
+    world.settle().await;
+    let employee = (world.hris().await.into_values())
+        .find(crate::common::in_scope_and_employed)
+        .unwrap();
+    let id = employee["id"].as_str().unwrap().to_string();
+    let mut fields = employee.as_object().unwrap().clone();
+    fields.insert("jobTitle".into(), json!("Seen By Both"));
+    let body = serde_json::to_vec(&json!({"employees": [
+        {"id": id, "action": "Updated", "timestamp": "2030-02-02T00:00:00Z", "fields": fields}
+    ]}))
+    .unwrap();
+    let stamp = jiff::Timestamp::now().as_second().to_string();
+    let secret = world.sandbox.credentials().webhook_secret.clone();
+    let signature = hrsync::sandbox::hris::webhooks::sign(secret.as_bytes(), &body, &stamp);
+    let before = world.store().counts().unwrap().total;
+    let send = |addr: std::net::SocketAddr| {
+        (world.http.post(format!("http://{addr}/webhooks/hris")))
+            .header("content-type", "application/json")
+            .header("X-BambooHR-Timestamp", &stamp)
+            .header("X-BambooHR-Signature", &signature)
+            .body(body.clone())
+            .send()
+    };
+    let (first, second) = tokio::join!(send(world.engine().webhook_addr), send(two.second.webhook_addr));
+    let statuses = [
+        first.unwrap().status().as_u16(),
+        second.unwrap().status().as_u16(),
+    ];
+    assert!(statuses.contains(&200), "one engine took it: {statuses:?}");
+    assert_eq!(
+        world.store().counts().unwrap().total,
+        before + 1,
+        "journaled once"
+    );
+    world.settle().await;
+    let learner = world.learners().await.remove(&id).unwrap();
+    assert_eq!(learner["title"], "Seen By Both");
+    world.assert_each_write_audited_once();
+    two.stop().await;
+}
