@@ -99,6 +99,8 @@ path = "{contract}"
         let config = shared.dir.join(format!("{file}.toml"));
         std::fs::write(&config, toml).unwrap();
         let log = shared.dir.join(format!("{file}.log"));
+        // What the engine says on its way out (an error that stops it) goes here.
+        let stderr = std::fs::File::create(shared.dir.join(format!("{file}.stderr"))).unwrap();
         let child = Command::new(shared.binary)
             .arg("--log-file")
             .arg(&log)
@@ -108,7 +110,7 @@ path = "{contract}"
             .envs(SECRETS.iter().map(|(var, key)| (*var, text(key))))
             .env("B_STORE_PASSWORD", shared.password.expose())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("the hrsync binary starts an engine");
         EngineProcess {
@@ -126,8 +128,9 @@ path = "{contract}"
     /// Panics, with the end of its log, if the engine has exited.
     pub fn assert_running(&mut self) {
         if let Some(status) = self.child.try_wait().unwrap() {
+            let said = std::fs::read_to_string(self.log.with_extension("stderr")).unwrap_or_default();
             panic!(
-                "{} exited ({status}); its log ends:\n{}",
+                "{} exited ({status}), saying: {said}\nits log ends:\n{}",
                 self.name,
                 self.log_tail(20).join("\n")
             );
