@@ -218,20 +218,6 @@ struct Phase {
     cpu: (f64, f64),
 }
 
-/// User and system CPU seconds of a process so far (`/proc/PID/stat`, 100 ticks a second).
-fn cpu_s(pid: &str) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(f64::NAN)
-    };
-    (ticks(11) + ticks(12)) / 100.0
-}
-
 impl Phases {
     fn watch(progress: std::sync::Arc<hrsync::engine::operator::progress::Progress>, sandbox: u32) -> Phases {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -243,7 +229,7 @@ impl Phases {
                 let done = stopped.load(std::sync::atomic::Ordering::Relaxed);
                 let what = progress.now().map_or_else(|| "(between)".to_string(), |s| s.what);
                 let rss = common::rss_mb("VmRSS:");
-                let cpu = (cpu_s("self"), cpu_s(&sandbox));
+                let cpu = (common::cpu_s("self"), common::cpu_s(&sandbox));
                 let same = phases.last().is_some_and(|p| p.what == what) && !done;
                 if let Some(last) = phases.last_mut() {
                     last.took = last.began.elapsed();

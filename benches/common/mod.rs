@@ -2,8 +2,10 @@
 //! with an engine configured to talk to it. Each bench uses part of it.
 #![allow(dead_code)]
 
+pub mod engines;
 pub mod figure;
 pub mod idle;
+pub mod postgres_server;
 
 use std::io::BufRead;
 use std::path::Path;
@@ -29,6 +31,32 @@ pub fn process_mb(pid: &str, field: &str) -> f64 {
         .find_map(|line| line.strip_prefix(field))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// User and system CPU seconds of a process so far (`/proc/PID/stat`, 100
+/// ticks a second); NaN once it is gone.
+pub fn cpu_s(pid: &str) -> f64 {
+    stat_ticks(pid, &[11, 12])
+}
+
+/// The CPU seconds of a process's children that ended and were waited for
+/// (`cutime` and `cstime`): e.g. PostgreSQL's backends of closed connections.
+pub fn reaped_cpu_s(pid: &str) -> f64 {
+    stat_ticks(pid, &[13, 14])
+}
+
+/// The sum of `fields` (counted after the process's name) of `/proc/PID/stat`, in seconds.
+fn stat_ticks(pid: &str, fields: &[usize]) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let values: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: &usize| {
+        values
+            .get(*i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    fields.iter().map(ticks).sum::<f64>() / 100.0
 }
 
 /// `hrsync sandbox` in its own process, so the peak memory a bench reports is the
