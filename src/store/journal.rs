@@ -57,6 +57,23 @@ impl Counts {
     }
 }
 
+/// Whether this transaction holds every employee's turn at once (`hold_turns`
+/// over `TURNS_ONE_BY_ONE` employees): then it takes no employee's lock besides.
+#[derive(Default)]
+pub(super) struct Turns(std::cell::Cell<bool>);
+
+/// At most this many employees' turns a transaction holds one by one, each its
+/// own lock; over it, it holds every turn under one lock. PostgreSQL keeps a
+/// bounded number of locks for all transactions together (64 per connection by
+/// default, `max_locks_per_transaction`), which an initial load of thousands of
+/// employees ran out of ("out of shared memory").
+const TURNS_ONE_BY_ONE: usize = 128;
+
+/// The lock every employee's turn is held under: each transaction that holds
+/// turns one by one shares it; one that holds them all takes it alone, so it
+/// waits for those under way and they wait for it.
+const EVERY_TURN: &str = "hrsync every employee's turn";
+
 /// The event journaled under an idempotency key (`?1`).
 const KNOWN: &str = "SELECT id FROM events WHERE idempotency_key = ?1";
 
@@ -70,6 +87,7 @@ pub struct JournalTx<'a> {
     pub(super) sql: &'a dyn Sql,
     pub(super) now: Timestamp,
     pub(super) counts: &'a Counts,
+    pub(super) turns: &'a Turns,
 }
 
 /// An employee's head event that may apply now: its id, direction and employee.
@@ -162,18 +180,29 @@ impl JournalTx<'_> {
 
     /// Holds these employees' turns until the transaction ends, where engines
     /// share the store, in one order: two transactions that hold several never
-    /// wait on each other. Call it first in a transaction that moves many
-    /// employees' events (a batch appended, a turn's outcomes).
+    /// wait on each other. Over `TURNS_ONE_BY_ONE` employees (an initial load's
+    /// chunk) it holds every employee's turn under one lock instead. Call it
+    /// first in a transaction that moves many employees' events (a batch
+    /// appended, a turn's outcomes).
     pub fn hold_turns<'e>(
         &self,
         employees: impl IntoIterator<Item = (Direction, &'e str)>,
     ) -> Result<(), StoreError> {
-        if self.sql.dialect().transaction_lock().is_none() {
+        let Some(lock) = self.sql.dialect().transaction_lock() else {
+            return Ok(());
+        };
+        if self.turns.0.get() {
             return Ok(());
         }
         let employees: BTreeSet<(&str, &str)> = (employees.into_iter())
             .map(|(direction, employee_id)| (direction.as_str(), employee_id))
             .collect();
+        if employees.len() > TURNS_ONE_BY_ONE {
+            self.sql
+                .query(lock, &[Param::from(EVERY_TURN)], &mut |_| Ok(()))?;
+            self.turns.0.set(true);
+            return Ok(());
+        }
         for (direction, employee_id) in employees {
             self.lock_employee(direction, employee_id)?;
         }
@@ -181,13 +210,23 @@ impl JournalTx<'_> {
     }
 
     /// Holds the employee's turn in `direction` until the transaction ends, where
-    /// engines share the store (`Dialect::transaction_lock`).
+    /// engines share the store (`Dialect::transaction_lock`): under a share of
+    /// `EVERY_TURN` (taken again costs nothing: the transaction holds it), unless
+    /// this transaction holds every turn already.
     fn lock_employee(&self, direction: &str, employee_id: &str) -> Result<(), StoreError> {
-        if let Some(lock) = self.sql.dialect().transaction_lock() {
-            let key = format!("hrsync employee {direction} {employee_id}");
-            self.sql
-                .query(lock, &[Param::from(key.as_str())], &mut |_| Ok(()))?;
+        let dialect = self.sql.dialect();
+        let (Some(lock), Some(shared)) = (dialect.transaction_lock(), dialect.transaction_lock_shared())
+        else {
+            return Ok(());
+        };
+        if self.turns.0.get() {
+            return Ok(());
         }
+        self.sql
+            .query(shared, &[Param::from(EVERY_TURN)], &mut |_| Ok(()))?;
+        let key = format!("hrsync employee {direction} {employee_id}");
+        self.sql
+            .query(lock, &[Param::from(key.as_str())], &mut |_| Ok(()))?;
         Ok(())
     }
 
@@ -547,10 +586,12 @@ pub trait Journal: Transact {
     ) -> Result<T, StoreError> {
         self.write_retrying(|sql| {
             let counts = Counts::default();
+            let turns = Turns::default();
             let tx = JournalTx {
                 sql,
                 now: from_micros(clock(sql)?),
                 counts: &counts,
+                turns: &turns,
             };
             let out = work(&tx)?;
             counts.write(sql)?;
@@ -596,6 +637,7 @@ pub struct StoreTx<'a> {
     /// What audit entries are an HMAC with; none: plain SHA-256.
     pub(super) audit_key: Option<Arc<AuditKey>>,
     counts: Counts,
+    turns: Turns,
 }
 
 impl<'a> StoreTx<'a> {
@@ -605,6 +647,7 @@ impl<'a> StoreTx<'a> {
             now,
             audit_key,
             counts: Counts::default(),
+            turns: Turns::default(),
         }
     }
 
@@ -619,6 +662,7 @@ impl<'a> StoreTx<'a> {
             sql: self.sql,
             now: self.now,
             counts: &self.counts,
+            turns: &self.turns,
         }
     }
 

@@ -89,3 +89,41 @@ fn a_store_opened_to_look_only_refuses_writes() {
     assert!(matches!(looking.checkpoint(), Err(StoreError::ReadOnly { .. })));
     assert_eq!(looking.cursor("x").unwrap(), None, "reads work");
 }
+
+/// An initial load journals every employee in one transaction, 2,000 at a time.
+/// Holding each one's turn by a lock of its own ran PostgreSQL out of lock
+/// space ("out of shared memory") past a few thousand; over a batch it holds
+/// every turn under one lock, and another engine's append waits for it.
+#[test]
+fn an_initial_loads_worth_of_employees_is_journaled_in_one_transaction() {
+    let Some(db) = database() else { return };
+    let (loading, other) = (open(&db), open(&db));
+    let batch: Vec<hrsync::model::NewEvent> = (0..20_000)
+        .map(|n| crate::common::backends::change(&format!("load-{n}"), &format!("E{n}")))
+        .collect();
+    let appended = loading
+        .transaction_once(|tx| {
+            let mut appended = 0;
+            for chunk in batch.chunks(2_000) {
+                appended += tx.append(chunk)?.len();
+            }
+            Ok(appended)
+        })
+        .expect("the whole load is journaled");
+    assert_eq!(appended, 20_000);
+    // The other engine's change of one of them queues behind the load's.
+    let later = other
+        .append(&[crate::common::backends::change("later-7", "E7")])
+        .unwrap();
+    let ready = other
+        .ready(
+            jiff::Timestamp::now() + jiff::SignedDuration::from_secs(60),
+            30_000,
+        )
+        .unwrap();
+    assert_eq!(ready.len(), 20_000, "one head per employee");
+    assert!(
+        !ready.iter().any(|e| e.id == later[0].id()),
+        "the later change waits its turn"
+    );
+}

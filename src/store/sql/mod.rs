@@ -290,6 +290,15 @@ impl Dialect {
         }
     }
 
+    /// As `transaction_lock`, a share of the lock: transactions sharing it do not
+    /// wait for each other, only for one holding it alone (`transaction_lock`).
+    pub fn transaction_lock_shared(self) -> Option<&'static str> {
+        match self {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => Some("SELECT pg_advisory_xact_lock_shared(hashtextextended(?1, 0))"),
+        }
+    }
+
     /// The text at `path` (keys from the root, none with a quote, comma or dot)
     /// in the JSON text of `column`, null where absent.
     pub fn json_text(self, column: &str, path: &[&str]) -> String {
