@@ -427,6 +427,15 @@ impl StoreTx<'_> {
         let appended = self.audit_log().append(vec![entry])?;
         Ok(appended.into_iter().next().expect("one entry in, one out"))
     }
+
+    /// Appends an entry to the chain just before this transaction commits, with
+    /// the others kept so, in the order given: the chain's head (locked to the
+    /// commit where engines share the store, `AuditTx::append`) is held only for
+    /// that, not from here on. For a transaction that does much besides, such as
+    /// a worker's turn, whose other engines' turns would wait on the head.
+    pub fn audit_at_commit(&self, entry: NewAuditEntry) {
+        self.audits.borrow_mut().push(entry);
+    }
 }
 
 /// The audit log on any store, SQLite or PostgreSQL.

@@ -638,6 +638,8 @@ pub struct StoreTx<'a> {
     pub(super) audit_key: Option<Arc<AuditKey>>,
     counts: Counts,
     turns: Turns,
+    /// Audit entries to append just before the commit (`audit_at_commit`).
+    pub(super) audits: RefCell<Vec<crate::model::NewAuditEntry>>,
 }
 
 impl<'a> StoreTx<'a> {
@@ -648,11 +650,17 @@ impl<'a> StoreTx<'a> {
             audit_key,
             counts: Counts::default(),
             turns: Turns::default(),
+            audits: RefCell::default(),
         }
     }
 
-    /// Writes the counters' changes; the store calls it just before committing.
-    pub(super) fn write_counts(&self) -> Result<(), StoreError> {
+    /// Appends the entries `audit_at_commit` kept, then writes the counters'
+    /// changes; the store calls it just before committing.
+    pub(super) fn finish(&self) -> Result<(), StoreError> {
+        let audits = std::mem::take(&mut *self.audits.borrow_mut());
+        if !audits.is_empty() {
+            self.audit_log().append(audits)?;
+        }
         self.counts.write(self.sql)
     }
 

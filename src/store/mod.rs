@@ -328,7 +328,7 @@ impl Store {
         let audit_key = self.inner.audit_key.read().clone();
         let tx = StoreTx::new(sql, self.clock(sql)?, audit_key);
         let out = work(&tx)?;
-        tx.write_counts()?;
+        tx.finish()?;
         Ok(out)
     }
 }

@@ -554,7 +554,7 @@ fn journal_outcomes(
             // An operator decided the event (skipped, flagged) while it was in
             // flight: the decision stands, and the attempt is on record.
             Err(StoreError::IllegalTransition { from, .. }) => {
-                tx.audit(NewAuditEntry {
+                tx.audit_at_commit(NewAuditEntry {
                     actor: "engine".into(),
                     action: AuditAction::EventDecidedInFlight,
                     employee_id: Some(event.employee_id.clone()),
@@ -567,7 +567,7 @@ fn journal_outcomes(
                         event.id,
                         from.as_str()
                     )),
-                })?;
+                });
                 continue;
             }
             Err(error) => return Err(error),
@@ -615,7 +615,7 @@ fn audit_recovered(
         ),
         Direction::LmsToHris => (AuditAction::TrainingRecovered, mapped.clone()),
     };
-    tx.audit(NewAuditEntry {
+    tx.audit_at_commit(NewAuditEntry {
         actor: "engine".into(),
         action,
         employee_id: Some(event.employee_id.clone()),
@@ -627,7 +627,7 @@ fn audit_recovered(
              most likely written by that attempt",
             event.id, event.source, event.kind
         )),
-    })?;
+    });
     Ok(())
 }
 
@@ -703,7 +703,7 @@ fn record(
         }
         Outcome::Superseded { why } => {
             tx.mark_superseded(id, why)?;
-            tx.audit(NewAuditEntry {
+            tx.audit_at_commit(NewAuditEntry {
                 actor: "engine".into(),
                 action: AuditAction::EventSuperseded,
                 employee_id: Some(event.employee_id.clone()),
@@ -711,7 +711,7 @@ fn record(
                 before: serde_json::Value::Null,
                 after: serde_json::Value::Null,
                 reason: Some(format!("event {id} ({} {}): {why}", event.source, event.kind)),
-            })?;
+            });
             EventStatus::Skipped
         }
         Outcome::Failed { failure, written } if !failure.transient => {
@@ -764,7 +764,7 @@ fn journal_write(
     let Some((write, audit_action)) = write else {
         return audit_enrolments(tx, event, None, enrolled);
     };
-    tx.audit(NewAuditEntry {
+    tx.audit_at_commit(NewAuditEntry {
         actor: "engine".into(),
         action: *audit_action,
         employee_id: Some(event.employee_id.clone()),
@@ -775,7 +775,7 @@ fn journal_write(
         before: write.before.clone(),
         after: write.after.clone(),
         reason: Some(format!("event {} ({} {})", event.id, event.source, event.kind)),
-    })?;
+    });
     audit_enrolments(tx, event, write.target_id.as_deref(), enrolled)?;
     // A new learner is someone's manager, maybe: the links waiting for them go now.
     if event.direction == Direction::HrisToLms
@@ -839,7 +839,7 @@ fn audit_enrolments(
                 json!(null),
             ),
         };
-        tx.audit(NewAuditEntry {
+        tx.audit_at_commit(NewAuditEntry {
             actor: "engine".into(),
             action,
             employee_id: Some(event.employee_id.clone()),
@@ -847,7 +847,7 @@ fn audit_enrolments(
             before,
             after,
             reason: Some(format!("trigger, event {}", event.id)),
-        })?;
+        });
     }
     Ok(())
 }
