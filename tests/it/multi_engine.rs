@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use hrsync::store::Engines;
 use serde_json::json;
 
-use crate::common::churning::KINDS;
 use crate::common::engines::{EVERY_DUTY, applied_in, start_for_binaries, start_two, until};
 use crate::common::{Options, World, assert_in_step};
 
@@ -64,7 +63,7 @@ async fn two_engines_on_one_postgres_share_the_initial_load_and_the_churn() {
     world
         .settle_until(Duration::from_secs(60), |c| c.total >= 300)
         .await;
-    for kind in KINDS.iter().chain(&["termination"]) {
+    for kind in hrsync::sandbox::churn::ChurnKind::ALL {
         world.churn(json!([{ "kind": kind, "count": 4 }])).await;
     }
     world.webhooks_delivered().await;

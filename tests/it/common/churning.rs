@@ -7,20 +7,16 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use hrsync::sandbox::churn::ChurnKind;
+
 use super::World;
 
 /// Every churn kind but a termination, which each round adds.
-pub const KINDS: [&str; 9] = [
-    "hire",
-    "promotion",
-    "transfer",
-    "name_change",
-    "email_change",
-    "leave",
-    "return",
-    "rehire",
-    "conversion",
-];
+pub fn kinds() -> impl Iterator<Item = ChurnKind> + Clone {
+    ChurnKind::ALL
+        .into_iter()
+        .filter(|kind| *kind != ChurnKind::Termination)
+}
 
 /// A churn running in the background: how many rounds are done, and its task,
 /// which answers how many changes the HRIS made.
@@ -36,7 +32,7 @@ impl Churning {
 }
 
 impl World {
-    /// Starts `rounds` rounds of churn, one every 40 ms, cycling through [`KINDS`]:
+    /// Starts `rounds` rounds of churn, one every 40 ms, cycling through [`kinds`]:
     /// two changes of the round's kind and one termination each.
     pub fn churn_in_background(&self, rounds: usize) -> Churning {
         let admin = format!("{}/churn", self.sandbox.credentials().admin_url);
@@ -45,9 +41,9 @@ impl World {
         let rounds_done = done.clone();
         let task = tokio::spawn(async move {
             let mut applied = 0;
-            for round in 0..rounds {
-                let kind = KINDS[round % KINDS.len()];
-                let changes = json!([{ "kind": kind, "count": 2 }, { "kind": "termination", "count": 1 }]);
+            for kind in kinds().cycle().take(rounds) {
+                let changes =
+                    json!([{ "kind": kind, "count": 2 }, { "kind": ChurnKind::Termination, "count": 1 }]);
                 let answer: serde_json::Value = (http.post(&admin))
                     .json(&json!({ "changes": changes }))
                     .send()
