@@ -13,3 +13,10 @@ pub mod contract;
 pub mod engine;
 pub mod sandbox;
 pub mod store;
+
+/// The engine allocates and frees many small buffers from many threads (one
+/// per store call, one per request); glibc's allocator spent about a seventh
+/// of the initial load's CPU on it (docs/performance.md). Every binary that
+/// links the library (the engine, its tests and benchmarks) uses this one.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
