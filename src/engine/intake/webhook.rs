@@ -45,8 +45,24 @@ struct Receiver {
     config: WebhookConfig,
     journal: JournalWriter,
     metrics: Arc<Metrics>,
-    /// Signatures of journaled deliveries still inside the skew window, with their timestamps.
-    seen: Mutex<HashMap<String, i64>>,
+    /// Signatures of journaled deliveries still inside the skew window.
+    seen: Mutex<Seen>,
+}
+
+/// Signatures of deliveries with their timestamps. Those outside the skew
+/// window are swept out when the map has doubled since the last sweep, so a
+/// steady stream of fresh deliveries costs each one a constant share of a sweep,
+/// not a walk of every signature still in the window.
+#[derive(Default)]
+struct Seen {
+    at: HashMap<String, i64>,
+    sweep_at: usize,
+}
+
+impl Seen {
+    fn remove(&mut self, signature: &str) {
+        self.at.remove(signature);
+    }
 }
 
 pub fn router(config: WebhookConfig, journal: JournalWriter, metrics: Arc<Metrics>) -> Router {
@@ -54,7 +70,7 @@ pub fn router(config: WebhookConfig, journal: JournalWriter, metrics: Arc<Metric
         config,
         journal,
         metrics,
-        seen: Mutex::new(HashMap::new()),
+        seen: Mutex::new(Seen::default()),
     });
     // Only deliveries here: metrics and health are on the admin listener.
     Router::new()
@@ -266,15 +282,16 @@ fn signature_matches(
 /// Remembers the delivery's signature unless it is remembered already (a replay:
 /// answers false). Older deliveries are refused as stale anyway, so they need not
 /// be remembered.
-fn reserve(seen: &Mutex<HashMap<String, i64>>, signature: &str, timestamp: i64, now: i64) -> bool {
+fn reserve(seen: &Mutex<Seen>, signature: &str, timestamp: i64, now: i64) -> bool {
     let mut seen = seen.lock();
-    if seen.len() >= 4096 {
-        seen.retain(|_, at| (now - *at).abs() <= MAX_SKEW_S);
+    if seen.at.len() >= seen.sweep_at {
+        seen.at.retain(|_, at| (now - *at).abs() <= MAX_SKEW_S);
+        seen.sweep_at = (2 * seen.at.len()).max(4096);
     }
-    if seen.contains_key(signature) {
+    if seen.at.contains_key(signature) {
         return false;
     }
-    seen.insert(signature.to_string(), timestamp);
+    seen.at.insert(signature.to_string(), timestamp);
     true
 }
 
@@ -422,6 +439,31 @@ mod tests {
             hex::encode(mac.finalize().into_bytes()).parse().unwrap(),
         );
         headers
+    }
+
+    #[test]
+    fn replays_are_refused_and_the_window_is_swept_as_it_doubles() {
+        let seen = Mutex::new(Seen::default());
+        let now = 1_800_000_000;
+        assert!(reserve(&seen, "a", now, now));
+        assert!(!reserve(&seen, "a", now, now + 10), "a replay inside the window");
+        // 10,000 fresh deliveries: the map is swept when it reaches 4,096, then
+        // only when it has doubled, and nothing inside the window is forgotten.
+        for i in 0..10_000 {
+            assert!(reserve(&seen, &format!("s{i}"), now, now));
+        }
+        assert_eq!(seen.lock().sweep_at, 8192 * 2);
+        assert!(!reserve(&seen, "s0", now, now));
+        assert!(!reserve(&seen, "a", now, now));
+        // Past the window, the next sweep forgets them all.
+        let later = now + MAX_SKEW_S + 1;
+        for i in 0..6_385 {
+            assert!(reserve(&seen, &format!("t{i}"), later, later));
+        }
+        let seen = seen.lock();
+        assert_eq!(seen.at.len(), 6_385, "only the fresh signatures are left");
+        // The sweep came at 16,384, when 6,383 of them were in: twice that is next.
+        assert_eq!(seen.sweep_at, 2 * 6_383);
     }
 
     #[test]
