@@ -2,7 +2,7 @@
 //! reconciliation's reads or a write-back, done by a bare reqwest client at the
 //! same concurrency and with nothing else while timed (no journal, no mapping:
 //! the bodies are made first, by the contract's own functions). And the
-//! sandbox's tally of the requests a client made, to show the two did the same.
+//! sandbox's tally of the requests a client made, to show what each did.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
@@ -54,7 +54,7 @@ pub fn per_unit(before: &Value, after: &Value, units: usize) -> String {
     shown.join(", ")
 }
 
-/// Runs `requests`, at most `concurrency` at a time; panics on the first that fails.
+/// Runs `requests`, at most `concurrency` at a time.
 async fn at_most<T>(
     concurrency: usize,
     requests: impl IntoIterator<Item = impl Future<Output = T>>,
@@ -148,7 +148,9 @@ pub struct BareLoad {
 /// The engine's initial load as bare HTTP: the HRIS report and the LMS's learners
 /// read at once, a POST of each learner the contract creates (`concurrency` at a
 /// time) and the enrolments, `MEMBERS_PER_PATCH` members per PATCH after one
-/// lookup per group. The learners carry no manager: their ids are the LMS's.
+/// lookup per group: the fewest the work needs (the engine batches the
+/// enrolments waiting while a PATCH is in flight, so its count depends on timing;
+/// both tallies are printed). The learners carry no manager: their ids are the LMS's.
 pub async fn initial_load(
     config: &Config,
     contract: &Contract,
