@@ -279,7 +279,8 @@ pub struct BareWriteback {
 }
 
 /// The engine's write-back writes as bare HTTP: every statement in the LRS
-/// mapped by the contract, and what the HRIS lacks (known by the contract's
+/// mapped by the contract, once per idempotency key as the engine journals
+/// them, and what the HRIS lacks (known by the contract's
 /// `recorded_in` and `credential_in` against what it held, read first, untimed)
 /// posted `concurrency` at a time: training records and credential rows.
 pub async fn writeback(config: &Config, contract: &Contract, concurrency: usize) -> BareWriteback {
@@ -298,9 +299,13 @@ pub async fn writeback(config: &Config, contract: &Contract, concurrency: usize)
     let mut page = lrs.stored_since(None, 1000).await.expect("the LRS's statements");
     let writeback = contract.writeback.as_ref().expect("the contract writes back");
     let mut by_employee: BTreeMap<String, Vec<_>> = BTreeMap::new();
+    // A completion reported again has the same key and is journaled once.
+    let mut keys = HashSet::new();
     loop {
         for statement in &page.statements {
-            if let Ok(StatementMapping::Completion(c)) = map_statement(contract, writeback, statement) {
+            if let Ok(StatementMapping::Completion(c)) = map_statement(contract, writeback, statement)
+                && keys.insert(c.idempotency_key())
+            {
                 by_employee.entry(c.employee_id.clone()).or_default().push(c);
             }
         }
