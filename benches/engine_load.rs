@@ -1,14 +1,25 @@
 //! The initial load: 100,000 employees from the sandbox HRIS into the sandbox LMS
-//! over HTTP, through the whole engine (journal, apply, enrol, audit). The sandbox
-//! runs as its own process (`hrsync sandbox`), so the peak memory reported is the
-//! engine's alone. Run: `cargo bench --bench engine_load` (HRSYNC_BENCH_EMPLOYEES
-//! to change the size).
+//! over HTTP, through the whole engine (journal, apply, enrol, audit), then
+//! reconciliations of what it loaded. The sandbox runs as its own process
+//! (`hrsync sandbox`), so the peak memory reported is the engine's alone.
+//!
+//! Each figure is reported through the harness (`common::figure`) beside its
+//! ceiling, measured in the same run just before with the same concurrency
+//! (`common::bare`): for the load, the same requests from a bare reqwest client
+//! to a sandbox process of the same size and seed of its own (the learners it
+//! creates would otherwise meet the engine's), stopped before the load starts;
+//! for a reconciliation, the bare reads of both sides with the same page sizes
+//! from the load's sandbox (reads change nothing). Run: `cargo bench --bench
+//! engine_load` (HRSYNC_BENCH_EMPLOYEES to change the size,
+//! HRSYNC_BENCH_RECONCILE_ROUNDS for the reconciliations, default 1,
+//! HRSYNC_BENCH_CONCURRENCY for `[apply] concurrency`).
 
 mod common;
 
 use std::time::Instant;
 
-use common::{SandboxProcess, engine_config, settle};
+use common::figure::{Figure, report};
+use common::{SandboxProcess, bare, engine_config, settle};
 use hrsync::store::{Duplicates, Retention};
 
 fn main() {
@@ -19,26 +30,50 @@ fn main() {
             .with_writer(std::io::stderr)
             .init();
     }
-    let employees: usize = std::env::var("HRSYNC_BENCH_EMPLOYEES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(100_000);
-    let sandbox = SandboxProcess::start(env!("CARGO_BIN_EXE_hrsync"), employees, 3);
-
-    common::runtime().block_on(async {
+    let employees = common::env_number("HRSYNC_BENCH_EMPLOYEES", 100_000);
+    let binary = env!("CARGO_BIN_EXE_hrsync");
+    let ceiling = common::ceiling_in_child(|| {
+        let sandbox = SandboxProcess::start(binary, employees, 3);
         let dir = tempfile::tempdir().unwrap();
-        let (config, contract) = engine_config(&sandbox.credentials, dir.path());
+        let (mut config, contract) = engine_config(&sandbox.credentials, dir.path());
+        common::set_concurrency(&mut config);
+        let admin = sandbox.credentials["admin_url"].as_str().unwrap().to_string();
+        let concurrency = config.apply.concurrency;
+        let bare = common::runtime().block_on(bare::initial_load(&config, &contract, concurrency, &admin));
+        println!(
+            "ceiling: the same load from a bare client at concurrency {concurrency}: {:.1} s = {:.0} employees/s \
+             ({} learners created, {} memberships); requests per employee: {}",
+            bare.secs,
+            employees as f64 / bare.secs,
+            bare.created,
+            bare.memberships,
+            bare::per_unit(&bare.requests.0, &bare.requests.1, employees),
+        );
+        employees as f64 / bare.secs
+    });
+    let runtime = common::runtime();
+    let mut figures = Vec::new();
+    let sandbox = SandboxProcess::start(binary, employees, 3);
+    let admin = sandbox.credentials["admin_url"].as_str().unwrap().to_string();
+
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut config, contract) = engine_config(&sandbox.credentials, dir.path());
+        common::set_concurrency(&mut config);
+        let requests_before = bare::tally(&admin).await;
         let started = Instant::now();
         let engine = hrsync::engine::start(&config, contract).await.unwrap();
         let journaled = started.elapsed();
         settle(&engine.store).await;
         let elapsed = started.elapsed();
+        let requests = bare::per_unit(&requests_before, &bare::tally(&admin).await, employees);
         let c = engine.store.counts().unwrap();
         let snapshot = engine.metrics.snapshot();
+        let peak_mb = common::rss_mb("VmHWM:");
         println!(
             "initial load of {employees} employees: {:.1} s in all ({:.1} s pulling both sides and journaling), \
              {:.0} employees/s; {} learners created/updated, {} unchanged, {} rejected, {} held as suspected duplicates, {} dead letters, {} waiting for a later date; \
-             receipt→LMS p50 {:.1} ms p99 {:.1} ms; engine peak RSS {:.0} MB",
+             receipt→LMS p50 {:.1} ms p99 {:.1} ms; engine peak RSS {peak_mb:.0} MB",
             elapsed.as_secs_f64(),
             journaled.as_secs_f64(),
             employees as f64 / elapsed.as_secs_f64(),
@@ -50,9 +85,19 @@ fn main() {
             c.pending,
             snapshot.p50_ms,
             snapshot.p99_ms,
-            common::rss_mb("VmHWM:")
         );
-        journal_size(&engine.store, dir.path());
+        println!("  requests per employee (concurrency {}): {requests}", config.apply.concurrency);
+        figures.push(
+            Figure::new("engine_load: initial load", employees as f64 / elapsed.as_secs_f64(), "empl/s")
+                .against(ceiling),
+        );
+        figures.push(Figure::new("engine_load: engine peak RSS, load", peak_mb, "MB"));
+        let journal = journal_size(&engine.store, dir.path());
+        figures.extend([
+            Figure::new("engine_load: journal per event, as loaded", journal.loaded, "B/event"),
+            Figure::new("engine_load: journal per event, compacted", journal.compacted, "B/event"),
+            Figure::new("engine_load: compaction", journal.compaction_per_s, "events/s"),
+        ]);
         // One reconciliation of everything just loaded: both full pulls, the join, the store.
         let reconciler = hrsync::engine::reconcile::Reconciler {
             store: engine.store.clone(),
@@ -64,11 +109,10 @@ fn main() {
             notifier: hrsync::connectors::Notifier::new(None),
             progress: Default::default(),
         };
-        let rounds: usize = std::env::var("HRSYNC_BENCH_RECONCILE_ROUNDS")
-            .ok()
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(1);
-        for _ in 0..rounds {
+        let rounds = common::env_number("HRSYNC_BENCH_RECONCILE_ROUNDS", 1);
+        for round in 1..=rounds {
+            let in_force = engine.contract.read().clone();
+            let bare_reads = bare::reconcile_reads(&config, &in_force).await;
             // The peak from here on is the run's (on top of what the load left resident).
             let resident = common::rss_mb("VmRSS:");
             let _ = std::fs::write("/proc/self/clear_refs", "5");
@@ -78,25 +122,40 @@ fn main() {
             let took = started.elapsed();
             let phases = phases.stop();
             let run = result.run();
+            let peak_mb = common::rss_mb("VmHWM:");
             println!(
-                "reconciliation of {} employees against {} learners: {:.1} s, {} findings ({:?}), {} open duplicate groups; engine RSS {resident:.0} MB before the run, peak during it {:.0} MB",
+                "reconciliation of {} employees against {} learners: {:.1} s, {} findings ({:?}), {} open duplicate groups; engine RSS {resident:.0} MB before the run, peak during it {peak_mb:.0} MB",
                 run.employees,
                 run.learners,
                 took.as_secs_f64(),
                 run.total(),
                 run.counts.iter().filter(|(_, n)| **n > 0).collect::<Vec<_>>(),
                 engine.store.duplicate_counts().unwrap().open,
-                common::rss_mb("VmHWM:")
             );
             println!("  phases: {phases}");
+            println!("  ceiling: both sides' pages read by a bare client just before: {bare_reads:.2} s");
+            let name = match rounds {
+                1 => "engine_load: reconciliation".to_string(),
+                _ => format!("engine_load: reconciliation {round}"),
+            };
+            figures.push(Figure::new(&name, took.as_secs_f64(), "s").against(bare_reads));
+            figures.push(Figure::new(format!("{name}, RSS added"), peak_mb - resident, "MB"));
         }
         engine.shutdown().await;
     });
+    report(&figures);
+}
+
+/// The journal's bytes per event as loaded and compacted, and compaction's rate.
+struct JournalSize {
+    loaded: f64,
+    compacted: f64,
+    compaction_per_s: f64,
 }
 
 /// Bytes the journal holds per event, as loaded and once compacted (retention
 /// with every finished event past `keep_days`), and how fast compaction goes.
-fn journal_size(store: &hrsync::store::Store, dir: &std::path::Path) {
+fn journal_size(store: &hrsync::store::Store, dir: &std::path::Path) -> JournalSize {
     let conn = rusqlite::Connection::open(dir.join("hrsync.db")).unwrap();
     let measure = || -> (f64, f64, f64) {
         let pages: f64 = conn.pragma_query_value(None, "page_count", |r| r.get(0)).unwrap();
@@ -144,6 +203,11 @@ fn journal_size(store: &hrsync::store::Store, dir: &std::path::Path) {
         took.as_secs_f64(),
         compacted as f64 / took.as_secs_f64()
     );
+    JournalSize {
+        loaded,
+        compacted: after,
+        compaction_per_s: compacted as f64 / took.as_secs_f64(),
+    }
 }
 
 /// Where the bytes are: used pages per event of each table with its indexes

@@ -2,6 +2,7 @@
 //! with an engine configured to talk to it. Each bench uses part of it.
 #![allow(dead_code)]
 
+pub mod bare;
 pub mod engines;
 pub mod figure;
 pub mod idle;
@@ -116,6 +117,58 @@ pub fn engine_config(credentials: &Value, dir: &Path) -> (Config, Contract) {
     let config = sandbox_config_from(credentials, &dir.join("hrsync.db"), &contract_path);
     let contract = hrsync::contract::parse(include_str!("../../assets/contract.toml")).unwrap();
     (config, contract)
+}
+
+/// Set in the child process that measures a bench's ceiling.
+const CEILING_CHILD: &str = "HRSYNC_BENCH_CEILING_CHILD";
+
+/// Measures a ceiling in a child process (this bench again, with the same
+/// arguments and environment), so nothing the bare client held counts in this
+/// process's peak memory; answers what `measure` answered there, and passes on
+/// what it printed. In that child: runs `measure`, prints its answer and exits.
+pub fn ceiling_in_child(measure: impl FnOnce() -> f64) -> f64 {
+    if std::env::var_os(CEILING_CHILD).is_some() {
+        let ceiling = measure();
+        println!("{CEILING_CHILD} {ceiling}");
+        std::process::exit(0);
+    }
+    let output = Command::new(std::env::current_exe().expect("the bench's own path"))
+        .args(std::env::args_os().skip(1))
+        .env(CEILING_CHILD, "1")
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("the ceiling's process starts");
+    let said = String::from_utf8_lossy(&output.stdout);
+    let mut ceiling = None;
+    for line in said.lines() {
+        match line.strip_prefix(CEILING_CHILD) {
+            Some(answer) => ceiling = answer.trim().parse::<f64>().ok(),
+            None => println!("{line}"),
+        }
+    }
+    assert!(
+        output.status.success(),
+        "the ceiling's process failed ({})",
+        output.status
+    );
+    ceiling.expect("the ceiling's process answered its ceiling")
+}
+
+/// `[apply] concurrency`, or HRSYNC_BENCH_CONCURRENCY when set.
+pub fn set_concurrency(config: &mut Config) {
+    if let Ok(n) = std::env::var("HRSYNC_BENCH_CONCURRENCY") {
+        config.apply.concurrency = n
+            .parse()
+            .expect("HRSYNC_BENCH_CONCURRENCY is a number of employees applied at once");
+    }
+}
+
+/// A number from the environment variable `name`, or `default` when unset.
+pub fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name).map_or(default, |n| {
+        n.parse()
+            .unwrap_or_else(|_| panic!("{name} is a number, not {n:?}"))
+    })
 }
 
 /// A multi-threaded tokio runtime with I/O and timers, for a bench's async part.

@@ -26,10 +26,10 @@ use reqwest::{Response, StatusCode, header};
 pub use hris::{ChangedSince, HrisChange, HrisClient, TrainingType};
 pub use lrs::{LrsClient, StatementPage, stored_at};
 pub use notify::Notifier;
-pub use scim::{ScimClient, ScimUser};
-pub use scim_groups::GroupMembers;
+pub use scim::{PAGES_IN_FLIGHT, ScimClient, ScimUser};
+pub use scim_groups::{GROUP_PAGE, GroupMembers, MEMBERS_PER_PATCH};
 pub use scim_probe::ScimFindings;
-pub use scim_profile::ScimProfile;
+pub use scim_profile::{PAGE as SCIM_PAGE, ScimProfile};
 
 /// How long one request may take before it counts as a transient failure.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

@@ -19,7 +19,7 @@ use crate::model::{ENTERPRISE_SCHEMA as ENTERPRISE, ScimQuirk, Secret};
 
 pub(super) const SCIM_JSON: &str = "application/scim+json";
 /// Pages of a list asked for at once (the one being read and those after it).
-const PAGES_IN_FLIGHT: usize = 3;
+pub const PAGES_IN_FLIGHT: usize = 3;
 
 #[derive(Clone)]
 pub struct ScimClient {

@@ -12,9 +12,9 @@ use super::{ConnectorError, json_of};
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 /// Members added per PATCH, so one request stays a reasonable size.
-const MEMBERS_PER_PATCH: usize = 500;
+pub const MEMBERS_PER_PATCH: usize = 500;
 /// Groups asked for per page (each may carry many members).
-const GROUP_PAGE: usize = 50;
+pub const GROUP_PAGE: usize = 50;
 
 /// One group and the ids of its members.
 #[derive(Clone, Debug, PartialEq)]

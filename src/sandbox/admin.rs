@@ -83,6 +83,7 @@ async fn state(State(shared): State<Arc<Shared>>) -> Json<serde_json::Value> {
         "hris": hris,
         "lms": lms,
         "lrs": lrs,
+        "requests": shared.requests.to_json(),
         "planted_duplicates": shared.planted_duplicates,
         "seed": shared.seed,
     }))

@@ -12,6 +12,7 @@ mod pace;
 mod quirks;
 pub mod scim;
 mod serve;
+pub mod tally;
 pub mod world;
 pub mod xapi;
 
@@ -124,6 +125,8 @@ pub struct Shared {
     pub lms: RwLock<LmsState>,
     pub lrs: RwLock<LrsState>,
     pub faults: FaultState,
+    /// Requests received, per system and method (`/_sandbox/state`).
+    pub requests: tally::RequestTally,
     pub churn: Mutex<churn::ChurnState>,
     pub planted_duplicates: Vec<PlantedDuplicate>,
     pub seed: u64,
@@ -235,6 +238,7 @@ impl Sandbox {
             lms: RwLock::new(LmsState::new(&learning_paths)),
             lrs: RwLock::new(LrsState::new()),
             faults: FaultState::new(config.faults.clone(), config.seed),
+            requests: tally::RequestTally::default(),
             churn: Mutex::new(churn::ChurnState::new(config.seed)),
             planted_duplicates,
             seed: config.seed,

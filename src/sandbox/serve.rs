@@ -91,6 +91,7 @@ async fn handle(
 ) -> Result<axum::response::Response, DroppedByFault> {
     request.extensions_mut().insert(ConnectInfo(peer));
     if let Some(system) = system_of(request.uri().path()) {
+        shared.requests.count(system, request.method());
         let (latency, verdict) = shared.faults.judge(system);
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;

@@ -62,6 +62,34 @@ async fn state_counts_the_workforce_and_the_same_seed_gives_the_same_world() {
 }
 
 #[tokio::test]
+async fn state_counts_the_requests_each_system_received_by_method() {
+    let client = reqwest::Client::new();
+    let sandbox = start(20, 1).await;
+    let creds = sandbox.credentials().clone();
+    assert_eq!(
+        state(&client, &sandbox).await["requests"],
+        json!({"hris": {}, "scim": {}, "xapi": {}})
+    );
+    let users = format!("{}/Users", creds.scim_url);
+    for _ in 0..2 {
+        let answer = client
+            .get(&users)
+            .bearer_auth(&creds.scim_token)
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success());
+    }
+    // A refused request was received all the same; the admin API is no system.
+    let refused = client.post(&users).bearer_auth("wrong").send().await.unwrap();
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        state(&client, &sandbox).await["requests"],
+        json!({"hris": {}, "scim": {"GET": 2, "POST": 1}, "xapi": {}})
+    );
+}
+
+#[tokio::test]
 async fn churn_on_demand_applies_each_kind_and_refuses_what_cannot_apply() {
     let client = reqwest::Client::new();
     let sandbox = start(500, 7).await;
