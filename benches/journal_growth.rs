@@ -4,15 +4,17 @@
 //! HRSYNC_BENCH_PREFILL finished events added through the store's own calls
 //! (journaled as intake does, claimed, applied with their writes and audit
 //! entries as the worker journals them, the older three quarters compacted as
-//! `[store] keep_days` would leave them). Each run, on A then B, measures
-//! webhook intake (apply paused, as `webhook_intake` does) and apply (a churn of
-//! updates from first receipt to the last finished), and B is reported with A as
-//! its ceiling. The bytes per event are the growth of the used pages over a churn.
+//! `[store] keep_days` would leave them). Each run, on a fresh copy of A then of
+//! B, measures webhook intake (apply paused, as `webhook_intake` does) and apply
+//! (a churn of updates from first receipt to the last finished), and B is
+//! reported with A as its ceiling (medians of the runs). The bytes per event are
+//! the growth of the used pages over A's churns, as loaded and compacted.
 //!
 //! Run: `cargo bench --bench journal_growth` (HRSYNC_BENCH_EMPLOYEES, default
 //! 10,000; HRSYNC_BENCH_PREFILL, default 1,000,000; HRSYNC_BENCH_RUNS, default 3;
 //! HRSYNC_BENCH_SECONDS, default 5, of intake each run; HRSYNC_BENCH_CHURN,
-//! default 10,000 updates each run).
+//! default 10,000 updates each run; HRSYNC_BENCH_KEEP to keep both stores' files
+//! for a look afterwards).
 
 mod common;
 
@@ -76,9 +78,7 @@ impl People {
                 let rendered = Value::Object(record).to_string();
                 let unquoted = |mark: &str| Value::from(mark).to_string();
                 ids.push(event.employee_id);
-                fields.push(
-                    (rendered.replace(&unquoted(TITLE), TITLE)).replace(&unquoted(CHANGED), CHANGED),
-                );
+                fields.push((rendered.replace(&unquoted(TITLE), TITLE)).replace(&unquoted(CHANGED), CHANGED));
             }
         }
         assert!(!ids.is_empty(), "the initial load applied employees");
@@ -90,8 +90,8 @@ impl People {
     fn delivery(&self, tag: &str, n: u64) -> Vec<u8> {
         let i = n as usize % self.ids.len();
         let now = jiff::Timestamp::now();
-        let fields = (self.fields[i].replace(TITLE, &format!("\"{tag}{n}\"")))
-            .replace(CHANGED, &format!("\"{now}\""));
+        let fields =
+            (self.fields[i].replace(TITLE, &format!("\"{tag}{n}\""))).replace(CHANGED, &format!("\"{now}\""));
         format!(
             "{{\"employees\":[{{\"id\":{},\"action\":\"Updated\",\"timestamp\":\"{now}\",\
              \"changedFields\":[\"jobTitle\"],\"fields\":{fields}}}]}}",
@@ -137,7 +137,14 @@ impl Webhook {
 
     /// `senders` tasks post one change a delivery, `tag`ged and numbered from 0,
     /// until `count` are sent or `until` passes; answers those accepted.
-    async fn drive(&self, people: &Arc<People>, tag: &str, senders: usize, count: u64, until: Instant) -> u64 {
+    async fn drive(
+        &self,
+        people: &Arc<People>,
+        tag: &str,
+        senders: usize,
+        count: u64,
+        until: Instant,
+    ) -> u64 {
         let next = Arc::new(AtomicU64::new(0));
         let tasks: Vec<_> = (0..senders)
             .map(|_| {
@@ -149,7 +156,10 @@ impl Webhook {
                         if n >= count || Instant::now() >= until {
                             return accepted;
                         }
-                        assert!(hook.post(people.delivery(&tag, n)).await, "the engine refused a delivery");
+                        assert!(
+                            hook.post(people.delivery(&tag, n)).await,
+                            "the engine refused a delivery"
+                        );
                         accepted += 1;
                     }
                 })
@@ -256,11 +266,14 @@ impl Template {
     }
 }
 
-/// How the prefill went: seconds journaling and compacting.
+/// How the prefill went: seconds journaling and compacting, and the rate of its
+/// first and last tenth (the store's own journal path, as the journal grows).
 struct Prefilled {
     events: u64,
     journal_s: f64,
     compact_s: f64,
+    first_tenth: f64,
+    last_tenth: f64,
 }
 
 /// Adds `total` finished events to the store at `path`, a round of one event per
@@ -271,7 +284,9 @@ fn prefill(path: &Path, templates: &[Template], total: u64) -> Prefilled {
     let started = Instant::now();
     let rounds = total.div_ceil(templates.len() as u64);
     let (mut done, mut cutoff) = (0_u64, None);
+    let mut took = Vec::with_capacity(rounds as usize);
     for round in 0..rounds {
+        let round_started = Instant::now();
         let batch = &templates[..(total - done).min(templates.len() as u64) as usize];
         store
             .transaction(|tx| {
@@ -292,6 +307,7 @@ fn prefill(path: &Path, templates: &[Template], total: u64) -> Prefilled {
             })
             .unwrap();
         done += batch.len() as u64;
+        took.push((batch.len() as f64, round_started.elapsed().as_secs_f64()));
         if round + 1 == rounds * 3 / 4 {
             cutoff = Some(jiff::Timestamp::now());
         }
@@ -302,10 +318,17 @@ fn prefill(path: &Path, templates: &[Template], total: u64) -> Prefilled {
         while store.compact(cutoff, 5_000).unwrap().more {}
         while store.release_free_pages(u32::MAX).unwrap() > 0 {}
     }
+    let tenth = took.len().div_ceil(10);
+    let rate = |rounds: &[(f64, f64)]| {
+        let (events, secs) = rounds.iter().fold((0.0, 0.0), |(e, s), r| (e + r.0, s + r.1));
+        events / secs
+    };
     Prefilled {
         events: done,
         journal_s,
         compact_s: started.elapsed().as_secs_f64(),
+        first_tenth: rate(&took[..tenth]),
+        last_tenth: rate(&took[took.len() - tenth..]),
     }
 }
 
@@ -523,11 +546,16 @@ fn main() {
             prefilled.compact_s
         );
 
+        // Each run starts from the same two files: A stays empty of all but its
+        // own run's events, B holds the prefill and its own run's.
+        let work = root.path().join("run");
         let mut on = BTreeMap::<&str, Vec<Measured>>::new();
         for run in 0..runs {
             for (side, dir) in [("A", &empty), ("B", &full)] {
                 let tag = format!("{side}{run}");
-                let measured = measure(&sandbox.credentials, dir, &people, &knobs, &tag, side == "A").await;
+                let _ = std::fs::remove_dir_all(&work);
+                copy_store(dir, &work);
+                let measured = measure(&sandbox.credentials, &work, &people, &knobs, &tag, side == "A").await;
                 eprintln!(
                     "run {run} on {side}: intake {:.0} events/s, apply {:.0} events/s, {:.0} bytes per churn event",
                     measured.intake, measured.apply, measured.loaded["all"]
@@ -540,6 +568,8 @@ fn main() {
             Figure::new("prefill: events journaled/s", prefilled.events as f64 / prefilled.journal_s, "events/s"),
             Figure::new("prefill: seconds journaling", prefilled.journal_s, "s"),
             Figure::new("prefill: seconds compacting 3/4", prefilled.compact_s, "s"),
+            Figure::new("prefill: last tenth vs first", prefilled.last_tenth, "events/s")
+                .against(prefilled.first_tenth),
         ];
         for (name, pick) in [
             ("intake", (|m: &Measured| m.intake) as fn(&Measured) -> f64),
@@ -570,4 +600,7 @@ fn main() {
         report(&figures);
     });
     drop(sandbox);
+    if std::env::var_os("HRSYNC_BENCH_KEEP").is_some() {
+        eprintln!("the stores are kept in {}", root.keep().display());
+    }
 }
