@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::figure::{Figure, report};
-use common::{SandboxProcess, engine_config, settle};
+use common::{SandboxProcess, engine_config, env_number, settle};
 use hrsync::engine::RunningEngine;
 use hrsync::model::{
     AuditAction, Direction, EventId, EventStatus, NewAuditEntry, NewEvent, RecordStamp, Source, WriteRecord,
@@ -43,13 +43,6 @@ const TITLE: &str = "\u{1}title\u{1}";
 const CHANGED: &str = "\u{1}changed\u{1}";
 /// The tables a churn event grows.
 const GROWING: [&str; 3] = ["events", "writes", "audit"];
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(default)
-}
 
 /// The employees the changes are about: their ids and their HRIS records as the
 /// initial load journaled them, rendered once as a delivery's `fields` with the
@@ -504,9 +497,9 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let employees = env_number("HRSYNC_BENCH_EMPLOYEES", 10_000) as usize;
-    let total = env_number("HRSYNC_BENCH_PREFILL", 1_000_000);
-    let runs = env_number("HRSYNC_BENCH_RUNS", 3).max(1);
+    let employees = env_number("HRSYNC_BENCH_EMPLOYEES", 10_000);
+    let total = env_number("HRSYNC_BENCH_PREFILL", 1_000_000) as u64;
+    let runs = (env_number("HRSYNC_BENCH_RUNS", 3) as u64).max(1);
     let sandbox = SandboxProcess::start(env!("CARGO_BIN_EXE_hrsync"), employees, 7);
     let root = tempfile::tempdir().unwrap();
     let (empty, full) = (root.path().join("empty"), root.path().join("full"));
@@ -516,8 +509,8 @@ fn main() {
         // prefill's templates), on A; then B is A's file plus the prefill.
         let (config, contract) = engine_config(&sandbox.credentials, &empty);
         let knobs = Knobs {
-            seconds: env_number("HRSYNC_BENCH_SECONDS", 5),
-            churn: env_number("HRSYNC_BENCH_CHURN", 10_000),
+            seconds: env_number("HRSYNC_BENCH_SECONDS", 5) as u64,
+            churn: env_number("HRSYNC_BENCH_CHURN", 10_000) as u64,
             secret: config.webhook.secret.expose().to_string(),
         };
         let engine = hrsync::engine::start(&config, contract).await.unwrap();
