@@ -117,8 +117,16 @@ pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const WRITER_CACHE_KIB: i64 = -65_536;
 /// Prepared statements the writer keeps.
 const WRITER_STATEMENTS: usize = 128;
-/// The log size (pages) at which the writer checkpoints itself after a commit.
-const WRITER_CHECKPOINT_PAGES: i64 = 8_192;
+/// The log size (pages, 256 MiB) at which the writer checkpoints itself after a
+/// commit: only a backstop for when the engine's checkpointer falls far behind.
+/// At 8,192 pages a burst of intake into a journal of a million events crossed it
+/// every few hundred milliseconds, and every commit past it checkpointed in line,
+/// the webhook senders waiting: 0.74 of the intake of an empty store, 0.89 here
+/// (`cargo bench --bench journal_growth`, docs/performance.md).
+const WRITER_CHECKPOINT_PAGES: i64 = 65_536;
+/// The log file is cut back to this many bytes when it starts over, so a burst
+/// leaves no quarter-gigabyte file behind.
+const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
 /// The store's SQLite file and its connections.
 pub(crate) struct SqliteFile {
@@ -223,6 +231,8 @@ impl SqliteFile {
         // Only a backstop: a running engine checkpoints on its own connection
         // (`Store::checkpoint`), off the writer's path.
         writer.pragma_update(None, "wal_autocheckpoint", WRITER_CHECKPOINT_PAGES)?;
+        let _limit: i64 =
+            writer.pragma_update_and_check(None, "journal_size_limit", WAL_SIZE_LIMIT, |r| r.get(0))?;
         schema::migrate(&mut writer)?;
         // After the first read, so SQLite has opened (or made) both.
         private_files::restrict_sidecars(&path).map_err(file_error)?;
