@@ -121,8 +121,8 @@ const WRITER_STATEMENTS: usize = 128;
 /// commit: only a backstop for when the engine's checkpointer falls far behind.
 /// At 8,192 pages a burst of intake into a journal of a million events crossed it
 /// every few hundred milliseconds, and every commit past it checkpointed in line,
-/// the webhook senders waiting: 0.74 of the intake of an empty store, 0.89 here
-/// (`cargo bench --bench journal_growth`, docs/performance.md).
+/// the webhook senders waiting: 0.74 of the intake of an empty store, 0.83–0.87
+/// with this backstop (`cargo bench --bench journal_growth`, docs/performance.md).
 const WRITER_CHECKPOINT_PAGES: i64 = 65_536;
 /// The log file is cut back to this many bytes when it starts over, so a burst
 /// leaves no quarter-gigabyte file behind.
