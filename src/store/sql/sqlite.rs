@@ -225,6 +225,10 @@ impl SqliteFile {
         // The writer's own pages stay valid across its commits: a bigger cache saves
         // reading back the journal's hot pages (its indexes, recent events) on every write.
         writer.pragma_update(None, "cache_size", WRITER_CACHE_KIB)?;
+        // A statement's journal (the pages it changed, kept until it ends) stays in
+        // memory: past 64 KiB SQLite moved it to a temporary file, and every later
+        // statement of the transaction then paid a write(2) for each page it touched.
+        writer.pragma_update(None, "temp_store", "MEMORY")?;
         // Every statement the writer runs stays prepared (rusqlite keeps 16 by default,
         // fewer than a worker's turn uses, so some were parsed again on every turn).
         writer.set_prepared_statement_cache_capacity(WRITER_STATEMENTS);
