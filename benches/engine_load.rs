@@ -158,11 +158,6 @@ struct JournalSize {
 fn journal_size(store: &hrsync::store::Store, dir: &std::path::Path) -> JournalSize {
     let conn = rusqlite::Connection::open(dir.join("hrsync.db")).unwrap();
     let measure = || -> (f64, f64, f64) {
-        let pages: f64 = conn.pragma_query_value(None, "page_count", |r| r.get(0)).unwrap();
-        let free: f64 = conn
-            .pragma_query_value(None, "freelist_count", |r| r.get(0))
-            .unwrap();
-        let size: f64 = conn.pragma_query_value(None, "page_size", |r| r.get(0)).unwrap();
         let events: f64 = conn
             .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
             .unwrap();
@@ -176,7 +171,7 @@ fn journal_size(store: &hrsync::store::Store, dir: &std::path::Path) -> JournalS
             )
             .unwrap();
         (
-            (pages - free) * size / events.max(1.0),
+            common::used_bytes(&conn) / events.max(1.0),
             audit / events.max(1.0),
             events,
         )
@@ -184,15 +179,7 @@ fn journal_size(store: &hrsync::store::Store, dir: &std::path::Path) -> JournalS
     let (loaded, audit, events) = measure();
     per_table(&conn, events);
     let started = Instant::now();
-    let cutoff = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(1);
-    let mut compacted = 0;
-    loop {
-        let step = store.compact(cutoff, 500).unwrap();
-        compacted += step.events;
-        if !step.more {
-            break;
-        }
-    }
+    let compacted = common::compact_all(store, 500);
     let took = started.elapsed();
     store.release_free_pages(u32::MAX).unwrap();
     let (after, _, _) = measure();

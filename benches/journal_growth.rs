@@ -329,11 +329,7 @@ fn prefill(path: &Path, templates: &[Template], total: u64) -> Prefilled {
 /// growing table with its indexes (`dbstat`, which reads every page).
 fn used_bytes(db: &Path, by_table: bool) -> BTreeMap<&'static str, f64> {
     let conn = rusqlite::Connection::open(db).unwrap();
-    let pragma = |name: &str| -> f64 { conn.pragma_query_value(None, name, |r| r.get(0)).unwrap() };
-    let mut used = BTreeMap::from([(
-        "all",
-        (pragma("page_count") - pragma("freelist_count")) * pragma("page_size"),
-    )]);
+    let mut used = BTreeMap::from([("all", common::used_bytes(&conn))]);
     if by_table {
         for table in GROWING {
             let bytes: f64 = conn
@@ -352,8 +348,7 @@ fn used_bytes(db: &Path, by_table: bool) -> BTreeMap<&'static str, f64> {
 
 /// Compacts every finished event (`keep_days` 0), and gives the pages back.
 fn compact_all(store: &Store) {
-    let cutoff = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(1);
-    while store.compact(cutoff, 5_000).unwrap().more {}
+    common::compact_all(store, 5_000);
     while store.release_free_pages(u32::MAX).unwrap() > 0 {}
 }
 

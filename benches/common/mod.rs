@@ -189,3 +189,25 @@ pub async fn settle(store: &hrsync::store::Store) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The store file's used pages, in bytes (its free pages left out).
+pub fn used_bytes(conn: &rusqlite::Connection) -> f64 {
+    let pragma = |name: &str| -> f64 { conn.pragma_query_value(None, name, |r| r.get(0)).unwrap() };
+    (pragma("page_count") - pragma("freelist_count")) * pragma("page_size")
+}
+
+/// Compacts every finished event, as `[store] keep_days = 0` would, `batch` at a
+/// time; answers the events compacted. The pages it frees stay in the file.
+pub fn compact_all(store: &hrsync::store::Store, batch: usize) -> u64 {
+    use hrsync::store::Retention;
+    let cutoff = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(1);
+    let mut compacted = 0;
+    loop {
+        let step = store.compact(cutoff, batch).unwrap();
+        compacted += step.events;
+        if !step.more {
+            break;
+        }
+    }
+    compacted
+}
