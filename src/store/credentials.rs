@@ -137,12 +137,11 @@ pub fn credentials_expiring(
     let department = dialect.json_text("e.payload", &["fields", "department"]);
     let statement = format!(
         "SELECT c.employee_id, c.name, c.number, c.issued, c.expires, c.in_hris, c.event_id, \
-         (SELECT {department} FROM events e{indexed} \
-          WHERE e.employee_id = c.employee_id AND e.direction = 'hris_to_lms' \
+         (SELECT {department} FROM events e WHERE e.id IN ({ids}) AND e.direction = 'hris_to_lms' \
           AND {department} IS NOT NULL ORDER BY e.id DESC LIMIT 1) \
          FROM credentials c WHERE c.expires <= ?1 AND (c.expires, c.employee_id) > (?2, ?3) \
          ORDER BY c.expires, c.employee_id, c.name LIMIT ?4",
-        indexed = dialect.indexed_by(" INDEXED BY events_employee")
+        ids = super::journal::employee_event_ids(dialect, "c.employee_id")
     );
     let (after_expires, after_employee) = after.unwrap_or(("", ""));
     let params = [

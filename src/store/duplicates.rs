@@ -374,10 +374,12 @@ pub fn held_events(sql: &dyn Sql, employee_ids: &[String]) -> Result<Vec<EventId
     if employee_ids.is_empty() {
         return Ok(ids);
     }
-    let mut held = sql.prepare(
-        "SELECT id FROM events WHERE direction = 'hris_to_lms' AND employee_id = ?1 \
-         AND status = 'held' AND note LIKE ?2 ORDER BY id",
-    )?;
+    let mut held = sql.prepare(&format!(
+        "SELECT id FROM events{index} WHERE direction = 'hris_to_lms' AND employee_id = ?1 \
+         AND {open} AND status = 'held' AND note LIKE ?2 ORDER BY id",
+        index = sql.dialect().indexed_by(" INDEXED BY events_open"),
+        open = super::journal::OPEN_STATUSES,
+    ))?;
     let hold = format!("{}%", HoldKind::SuspectedDuplicate.note_prefix());
     for employee in employee_ids {
         held.query(

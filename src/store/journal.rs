@@ -12,7 +12,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use serde_json::Value;
 
-use super::sql::{Param, Sql, Transact, clock};
+use super::sql::{Dialect, Param, Sql, Transact, clock};
 use super::{AuditKey, Store, StoreCounts, StoreError, from_micros, queries, to_micros};
 use crate::model::{Direction, Event, EventId, EventStatus, NewEvent, WriteRecord};
 
@@ -79,7 +79,26 @@ const KNOWN: &str = "SELECT id FROM events WHERE idempotency_key = ?1";
 
 /// Open events: the statuses the `events_open` index holds, the first term of
 /// every query it serves (so the partial index applies).
-const OPEN_STATUSES: &str = "status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held')";
+pub(super) const OPEN_STATUSES: &str = "status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held')";
+/// Finished events: every other status, as the `events_history` index holds them.
+const FINISHED_STATUSES: &str = "status NOT IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held')";
+
+/// A statement answering the ids of one employee's events, open and finished, in
+/// both directions; `employee` is an SQL expression (a bound parameter, or a
+/// column of an outer query). The open ones are read from `events_open`, the
+/// finished ones from `events_history`: no index holds every event of an
+/// employee, so journaling one writes no page of a big one (schema.rs, HISTORY).
+pub(super) fn employee_event_ids(dialect: Dialect, employee: &str) -> String {
+    format!(
+        "SELECT id FROM events{open} WHERE direction IN ('{hris}', '{lms}') \
+         AND employee_id = {employee} AND {OPEN_STATUSES} \
+         UNION ALL SELECT id FROM events{history} WHERE employee_id = {employee} AND {FINISHED_STATUSES}",
+        open = dialect.indexed_by(" INDEXED BY events_open"),
+        history = dialect.indexed_by(" INDEXED BY events_history"),
+        hris = Direction::HrisToLms.as_str(),
+        lms = Direction::LmsToHris.as_str(),
+    )
+}
 
 /// The journal inside one write transaction, on either backend: every row it
 /// touches is stamped `now` (on PostgreSQL the server's clock, which engines share).

@@ -46,6 +46,16 @@ impl PageQuery {
         }
     }
 
+    /// Keeps rows that meet the condition `sql` makes of `value` bound as its
+    /// parameter (`?n`), when there is a value.
+    pub fn bound_condition(&mut self, value: Option<&str>, sql: impl FnOnce(&str) -> String) {
+        if let Some(value) = value {
+            self.bound.push(Bound::Text(value.to_string()));
+            let condition = sql(&format!("?{}", self.bound.len()));
+            self.conditions.push(format!("({condition})"));
+        }
+    }
+
     /// Keeps rows that meet `sql`, a condition of hrsync's own (never outside text).
     pub fn condition(&mut self, sql: &'static str) {
         self.conditions.push(format!("({sql})"));

@@ -70,7 +70,13 @@ impl EventFilter {
         let mut page = PageQuery::new(dialect);
         page.equal("direction", self.direction.map(|d| d.as_str()));
         page.equal("status", self.status.map(|s| s.as_str()));
-        page.equal("employee_id", self.employee_id.as_deref());
+        // No index holds all of an employee's events: their ids come from the two that do.
+        page.bound_condition(self.employee_id.as_deref(), |employee| {
+            format!(
+                "id IN ({})",
+                super::journal::employee_event_ids(dialect, employee)
+            )
+        });
         if self.blocked {
             page.condition(BLOCKED);
         }

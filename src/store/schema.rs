@@ -436,6 +436,7 @@ CREATE TABLE IF NOT EXISTS reports_to (
 CREATE INDEX IF NOT EXISTS reports_to_manager ON reports_to (manager_id);
 "#,
     CLAIMS,
+    HISTORY,
 ];
 
 /// A claim on an event being applied (`store/journal.rs`): the engine applying it
@@ -834,6 +835,18 @@ CREATE TABLE IF NOT EXISTS reports_to (
 CREATE INDEX IF NOT EXISTS reports_to_manager ON reports_to (manager_id);
 "#;
 
+/// An employee's history without a page of a big index per event journaled:
+/// `events_employee` held every event, so with a million journaled each new one
+/// wrote a page of it in its own place (intake with 1,000,000 finished events
+/// journaled ran at 0.81-0.82 of an empty store's; without the index, 0.89-0.91).
+/// Open events are in `events_open` already; finished ones join `events_history`
+/// when they finish. `store::journal::employee_event_ids` reads both.
+const HISTORY: &str = r#"
+DROP INDEX IF EXISTS events_employee;
+CREATE INDEX IF NOT EXISTS events_history ON events (employee_id, id)
+    WHERE status NOT IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held');
+"#;
+
 /// PostgreSQL's steps, in order; a database is at version N after step N. Tables
 /// join as their store functions move onto `Sql` (docs/architecture.md).
 const POSTGRES_MIGRATIONS: &[&str] = &[
@@ -847,6 +860,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     ADOPTION,
     RUNS_FILES_FEED,
     REPORTS,
+    HISTORY,
 ];
 
 /// Brings a PostgreSQL database's schema up to date, in one transaction. A lock

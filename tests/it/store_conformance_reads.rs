@@ -21,6 +21,7 @@ use crate::common::backends::{Backend, appended, change_with, conformance};
 conformance!(
     events_page_both_ways_newest_first,
     events_are_filtered_by_field_text_hold_and_blocking,
+    an_employees_events_are_found_open_and_finished_both_ways,
     one_event_is_read_with_its_writes_and_failures,
     the_queues_list_oldest_first_after_a_key,
     audit_pages_both_ways_with_filters,
@@ -157,6 +158,45 @@ fn events_are_filtered_by_field_text_hold_and_blocking(backend: &impl Backend) {
         ..blocked
     };
     assert!(page(blocked_of_e5).is_empty());
+}
+
+/// One employee's events whatever their status and direction: the open ones
+/// are read from one index, the finished ones from another, and a page of them
+/// runs newest first across both.
+fn an_employees_events_are_found_open_and_finished_both_ways(backend: &impl Backend) {
+    let (engine, console) = (backend.open(), backend.open());
+    let batch = [
+        change_with("k-0", Direction::HrisToLms, "E1", json!({ "n": 0 })),
+        change_with("k-1", Direction::LmsToHris, "E1", json!({ "n": 1 })),
+        change_with("k-2", Direction::HrisToLms, "E2", json!({ "n": 2 })),
+        change_with("k-3", Direction::HrisToLms, "E1", json!({ "n": 3 })),
+        change_with("k-4", Direction::LmsToHris, "E1", json!({ "n": 4 })),
+    ];
+    let e = appended(&engine, &batch);
+    engine
+        .journal(|tx| {
+            tx.mark_applied(e[0], &write("lms"), None)?;
+            tx.mark_unchanged(e[1], None)?;
+            tx.mark_applied(e[2], &write("lms"), None)
+        })
+        .unwrap();
+    let of = |employee: &str, status: Option<EventStatus>, before: Option<EventId>| {
+        let filter = EventFilter {
+            employee_id: Some(employee.into()),
+            status,
+            ..EventFilter::default()
+        };
+        let rows = console.events_page(&filter, before, 10).unwrap();
+        let window = console.events_window(&filter, before, Toward::Older, 10).unwrap();
+        assert_eq!(ids(&rows, |s| s.id), ids(&window, |e| e.id), "{filter:?}");
+        ids(&rows, |s| s.id)
+    };
+    assert_eq!(of("E1", None, None), [e[4], e[3], e[1], e[0]]);
+    assert_eq!(of("E1", None, Some(e[3])), [e[1], e[0]], "a page from a key");
+    assert_eq!(of("E1", Some(EventStatus::Applied), None), [e[0]]);
+    assert_eq!(of("E1", Some(EventStatus::Pending), None), [e[4], e[3]]);
+    assert_eq!(of("E2", None, None), [e[2]]);
+    assert!(of("E3", None, None).is_empty());
 }
 
 /// The detail view: the event with its mapped record and refused fields, every
