@@ -77,11 +77,17 @@ const EVERY_TURN: &str = "hrsync every employee's turn";
 /// The event journaled under an idempotency key (`?1`).
 const KNOWN: &str = "SELECT id FROM events WHERE idempotency_key = ?1";
 
+/// The statuses of an open event, as the partial indexes' conditions list them.
+macro_rules! open_list {
+    () => {
+        "('pending', 'retrying', 'dead_letter', 'rejected', 'held')"
+    };
+}
 /// Open events: the statuses the `events_open` index holds, the first term of
 /// every query it serves (so the partial index applies).
-pub(super) const OPEN_STATUSES: &str = "status IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held')";
+pub(super) const OPEN_STATUSES: &str = concat!("status IN ", open_list!());
 /// Finished events: every other status, as the `events_history` index holds them.
-const FINISHED_STATUSES: &str = "status NOT IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held')";
+const FINISHED_STATUSES: &str = concat!("status NOT IN ", open_list!());
 
 /// A statement answering the ids of one employee's events, open and finished, in
 /// both directions; `employee` is an SQL expression (a bound parameter, or a
