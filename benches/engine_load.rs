@@ -12,7 +12,9 @@
 //! from the load's sandbox (reads change nothing). Run: `cargo bench --bench
 //! engine_load` (HRSYNC_BENCH_EMPLOYEES to change the size,
 //! HRSYNC_BENCH_RECONCILE_ROUNDS for the reconciliations, default 1,
-//! HRSYNC_BENCH_CONCURRENCY for `[apply] concurrency`).
+//! HRSYNC_BENCH_CONCURRENCY for `[apply] concurrency`). A smaller load then runs
+//! against an LMS that answers every request 20 ms late, beside the bare client
+//! against one as slow: there the engine's waits count, not its CPU.
 
 mod common;
 
@@ -142,8 +144,65 @@ fn main() {
             figures.push(Figure::new(format!("{name}, RSS added"), peak_mb - resident, "MB"));
         }
         engine.shutdown().await;
+        figures.push(slow_lms(binary).await);
     });
     report(&figures);
+}
+
+/// Each LMS request answered this much later, as a real LMS over the internet
+/// answers at best: the load then measures the engine's waits, not its CPU.
+const LMS_LATENCY_MS: u64 = 20;
+
+/// A smaller initial load against an LMS answering in `LMS_LATENCY_MS`, beside
+/// the same load from the bare client against one as slow
+/// (HRSYNC_BENCH_SLOW_EMPLOYEES, default 3,000).
+async fn slow_lms(binary: &str) -> Figure {
+    let employees = common::env_number("HRSYNC_BENCH_SLOW_EMPLOYEES", 3_000);
+    let slow_sandbox = || async {
+        let sandbox = SandboxProcess::start(binary, employees, 3);
+        let admin = sandbox.credentials["admin_url"].as_str().unwrap().to_string();
+        let faults = serde_json::json!({ "scim": { "latency_ms": LMS_LATENCY_MS } });
+        let answer = reqwest::Client::new()
+            .post(format!("{admin}/faults"))
+            .json(&faults)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            answer.status().is_success(),
+            "the sandbox takes the latency: {answer:?}"
+        );
+        (sandbox, admin)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ceiling = {
+        let (sandbox, admin) = slow_sandbox().await;
+        let (mut config, contract) = engine_config(&sandbox.credentials, dir.path());
+        common::set_concurrency(&mut config);
+        let bare = bare::initial_load(&config, &contract, config.apply.concurrency, &admin).await;
+        employees as f64 / bare.secs
+    };
+    let (sandbox, admin) = slow_sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut config, contract) = engine_config(&sandbox.credentials, dir.path());
+    common::set_concurrency(&mut config);
+    let requests_before = bare::tally(&admin).await;
+    let started = Instant::now();
+    let engine = hrsync::engine::start(&config, contract).await.unwrap();
+    settle(&engine.store).await;
+    let rate = employees as f64 / started.elapsed().as_secs_f64();
+    let requests = bare::per_unit(&requests_before, &bare::tally(&admin).await, employees);
+    println!(
+        "initial load of {employees} employees, every LMS request answered {LMS_LATENCY_MS} ms late: \
+         {rate:.0} employees/s, bare client {ceiling:.0}/s; requests per employee: {requests}"
+    );
+    engine.shutdown().await;
+    Figure::new(
+        format!("engine_load: initial load, LMS at {LMS_LATENCY_MS} ms"),
+        rate,
+        "empl/s",
+    )
+    .against(ceiling)
 }
 
 /// The journal's bytes per event as loaded and compacted, and compaction's rate.
