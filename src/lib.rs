@@ -1,6 +1,6 @@
 //! hrsync keeps an HRIS and an LMS in step in both directions and gives the
 //! people who run that link a terminal console. See the README for the map.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 // First: its `named_enum!` is used across the crate.
 #[macro_use]

@@ -140,6 +140,20 @@ pub(crate) struct SqliteFile {
     checkpointer: Mutex<Option<Connection>>,
 }
 
+/// SQLite counts the memory it holds (`SQLITE_CONFIG_MEMSTATUS`, on unless built
+/// otherwise) under one process-wide mutex taken on every allocation and free;
+/// nothing here reads the count. Turned off once, before SQLite starts.
+#[allow(unsafe_code)]
+fn without_memory_count() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: an integer option set before this process's first connection.
+        // Once SQLite has started (a connection opened elsewhere first) it answers
+        // SQLITE_MISUSE and changes nothing, and the count stays on.
+        let _ = unsafe { rusqlite::ffi::sqlite3_config(rusqlite::ffi::SQLITE_CONFIG_MEMSTATUS, 0) };
+    });
+}
+
 /// How a read connection opens the store.
 enum ReadSource {
     /// The file, through SQLite's WAL index (`-shm`) like any reader.
@@ -207,6 +221,7 @@ impl SqliteFile {
     /// A new file is created 0600, and so are its `-wal` and `-shm` (SQLite gives
     /// them the file's mode): the journal and audit log hold names and emails.
     pub(crate) fn open(path: &Path) -> Result<SqliteFile, StoreError> {
+        without_memory_count();
         let path = path.to_path_buf();
         let file_error = |source| StoreError::File {
             path: path.clone(),
@@ -251,6 +266,7 @@ impl SqliteFile {
 
     /// Opens an existing store for reading only (`Store::open_read_only`).
     pub(crate) fn open_read_only(path: &Path) -> Result<SqliteFile, StoreError> {
+        without_memory_count();
         let path = path.to_path_buf();
         // There at all? Otherwise SQLite's "unable to open" would read as a -shm
         // problem below. By path: closing a descriptor of the store would drop
