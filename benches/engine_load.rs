@@ -60,15 +60,13 @@ fn main() {
 
     runtime.block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let (mut config, contract) = engine_config(&sandbox.credentials, dir.path());
-        common::set_concurrency(&mut config);
-        let requests_before = bare::tally(&admin).await;
-        let started = Instant::now();
-        let engine = hrsync::engine::start(&config, contract).await.unwrap();
-        let journaled = started.elapsed();
-        settle(&engine.store).await;
-        let elapsed = started.elapsed();
-        let requests = bare::per_unit(&requests_before, &bare::tally(&admin).await, employees);
+        let Loaded {
+            engine,
+            config,
+            journaled,
+            elapsed,
+            requests,
+        } = load(&sandbox, &admin, dir.path(), employees).await;
         let c = engine.store.counts().unwrap();
         let snapshot = engine.metrics.snapshot();
         let peak_mb = common::rss_mb("VmHWM:");
@@ -149,6 +147,37 @@ fn main() {
     report(&figures);
 }
 
+/// An initial load done: the engine, how long it took to journal and in all,
+/// and the requests it sent per employee.
+struct Loaded {
+    engine: hrsync::engine::RunningEngine,
+    config: hrsync::config::Config,
+    journaled: std::time::Duration,
+    elapsed: std::time::Duration,
+    requests: String,
+}
+
+/// Starts an engine on an empty store in `dir` against the sandbox and waits
+/// until everything the initial load journaled is applied.
+async fn load(sandbox: &SandboxProcess, admin: &str, dir: &std::path::Path, employees: usize) -> Loaded {
+    let (mut config, contract) = engine_config(&sandbox.credentials, dir);
+    common::set_concurrency(&mut config);
+    let requests_before = bare::tally(admin).await;
+    let started = Instant::now();
+    let engine = hrsync::engine::start(&config, contract).await.unwrap();
+    let journaled = started.elapsed();
+    settle(&engine.store).await;
+    let elapsed = started.elapsed();
+    let requests = bare::per_unit(&requests_before, &bare::tally(admin).await, employees);
+    Loaded {
+        engine,
+        config,
+        journaled,
+        elapsed,
+        requests,
+    }
+}
+
 /// Each LMS request answered this much later, as a real LMS over the internet
 /// answers at best: the load then measures the engine's waits, not its CPU.
 const LMS_LATENCY_MS: u64 = 20;
@@ -184,14 +213,9 @@ async fn slow_lms(binary: &str) -> Figure {
     };
     let (sandbox, admin) = slow_sandbox().await;
     let dir = tempfile::tempdir().unwrap();
-    let (mut config, contract) = engine_config(&sandbox.credentials, dir.path());
-    common::set_concurrency(&mut config);
-    let requests_before = bare::tally(&admin).await;
-    let started = Instant::now();
-    let engine = hrsync::engine::start(&config, contract).await.unwrap();
-    settle(&engine.store).await;
-    let rate = employees as f64 / started.elapsed().as_secs_f64();
-    let requests = bare::per_unit(&requests_before, &bare::tally(&admin).await, employees);
+    let loaded = load(&sandbox, &admin, dir.path(), employees).await;
+    let (engine, requests) = (loaded.engine, loaded.requests);
+    let rate = employees as f64 / loaded.elapsed.as_secs_f64();
     println!(
         "initial load of {employees} employees, every LMS request answered {LMS_LATENCY_MS} ms late: \
          {rate:.0} employees/s, bare client {ceiling:.0}/s; requests per employee: {requests}"
