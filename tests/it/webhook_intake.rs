@@ -38,9 +38,7 @@ impl Post<'_> {
         let status = answer.status().as_u16();
         (status, answer.json().await.unwrap_or(Value::Null))
     }
-}
 
-impl Post<'_> {
     /// Sends the headers alone, declaring the body's length, and answers the
     /// status: a receiver that refuses a body by its declared length must answer
     /// before a byte of it is sent. (A client still writing a body it was refused
