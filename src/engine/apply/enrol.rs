@@ -94,7 +94,8 @@ async fn route(
         let received = tokio::select! {
             _ = cancel.cancelled() => 0,
             n = rx.recv_many(&mut batch, MAX_BATCH) => n,
-            // A path's task ends only by a panic: the engine's supervisor hears of it.
+            // Before the engine stops, a path's task ends only by a panic: the
+            // engine's supervisor hears of it.
             Some(Err(error)) = tasks.join_next(), if !tasks.is_empty() => {
                 if error.is_panic() {
                     std::panic::resume_unwind(error.into_panic());
