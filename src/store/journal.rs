@@ -528,7 +528,7 @@ impl JournalTx<'_> {
         }
         let statement = format!(
             "UPDATE events SET status = ?1, updated_at = ?2, started_at = NULL, claimed_by = NULL, \
-             claim_until = NULL, {set} WHERE id = ?3"
+             claim_until = NULL, waits_for = NULL, {set} WHERE id = ?3"
         );
         let mut bound = vec![
             Param::from(to.as_str()),

@@ -437,6 +437,7 @@ CREATE INDEX IF NOT EXISTS reports_to_manager ON reports_to (manager_id);
 "#,
     CLAIMS,
     HISTORY,
+    WAITS,
 ];
 
 /// A claim on an event being applied (`store/journal.rs`): the engine applying it
@@ -847,6 +848,16 @@ CREATE INDEX IF NOT EXISTS events_history ON events (employee_id, id)
     WHERE status NOT IN ('pending', 'retrying', 'dead_letter', 'rejected', 'held');
 "#;
 
+/// The manager an event was deferred for (`JournalTx::defer_for_manager`): the
+/// turn that journals that manager's change makes the event due again at once
+/// (`JournalTx::wake_waiting_for`), where it was in the queue. Every transition
+/// clears it. Before, such an event waited two seconds behind everything then
+/// queued: in an initial load, behind its own reports, who waited for it in turn.
+const WAITS: &str = r#"
+ALTER TABLE events ADD COLUMN waits_for TEXT;
+CREATE INDEX IF NOT EXISTS events_waiting ON events (waits_for) WHERE waits_for IS NOT NULL;
+"#;
+
 /// PostgreSQL's steps, in order; a database is at version N after step N. Tables
 /// join as their store functions move onto `Sql` (docs/architecture.md).
 const POSTGRES_MIGRATIONS: &[&str] = &[
@@ -861,6 +872,7 @@ const POSTGRES_MIGRATIONS: &[&str] = &[
     RUNS_FILES_FEED,
     REPORTS,
     HISTORY,
+    WAITS,
 ];
 
 /// Brings a PostgreSQL database's schema up to date, in one transaction. A lock
@@ -909,6 +921,10 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     for step in &MIGRATIONS[found as usize..] {
         if *step == CLAIMS && has_column(&tx, "events", "claim_until")? {
+            continue;
+        }
+        // Its index is made in the same transaction as the column.
+        if *step == WAITS && has_column(&tx, "events", "waits_for")? {
             continue;
         }
         tx.execute_batch(step)?;

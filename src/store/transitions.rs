@@ -155,6 +155,58 @@ impl JournalTx<'_> {
         self.transition(id, "defer", IN_FLIGHT, Pending, set, &extra)
     }
 
+    /// Deferred until the change of its manager (`manager_id`) is journaled: that
+    /// turn makes it due again at once (`wake_waiting_for`), `until` is only the
+    /// latest it waits. If the manager has no change left to apply (it was
+    /// journaled since the attempt looked: earlier in this turn, or by another
+    /// engine), it is due again now.
+    pub fn defer_for_manager(
+        &self,
+        id: EventId,
+        until: Timestamp,
+        why: &str,
+        manager_id: &str,
+    ) -> Result<(), StoreError> {
+        self.defer(id, until, why)?;
+        let manager_waits = super::queries::has_change_due(
+            self.sql,
+            crate::model::Direction::HrisToLms,
+            manager_id,
+            Timestamp::MAX,
+        )?;
+        if manager_waits {
+            self.sql.execute(
+                "UPDATE events SET waits_for = ?2 WHERE id = ?1",
+                &[Param::from(id.0), Param::from(manager_id)],
+            )?;
+        } else {
+            self.sql.execute(
+                "UPDATE events SET next_attempt_at = received_at, note = NULL WHERE id = ?1",
+                &[Param::from(id.0)],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The events deferred for these employees' changes (`defer_for_manager`),
+    /// which are journaled now: due again at once, in their old place in the
+    /// queue (their arrival), ahead of what came in after them. One statement.
+    pub fn wake_waiting_for(&self, employees: &[&str]) -> Result<u64, StoreError> {
+        if employees.is_empty() {
+            return Ok(0);
+        }
+        let slots: Vec<String> = (1..=employees.len()).map(|n| format!("?{n}")).collect();
+        // By the small index of those waiting, never by status (every pending event).
+        let statement = format!(
+            "UPDATE events{} SET next_attempt_at = received_at, note = NULL, waits_for = NULL \
+             WHERE waits_for IN ({}) AND status = 'pending'",
+            self.sql.dialect().indexed_by(" INDEXED BY events_waiting"),
+            slots.join(", ")
+        );
+        let params: Vec<Param<'_>> = employees.iter().map(|e| Param::from(*e)).collect();
+        self.sql.execute(&statement, &params)
+    }
+
     /// Operator: try a retrying or waiting event again from scratch, now.
     pub fn retry(&self, id: EventId) -> Result<(), StoreError> {
         let set = "attempts = 0, next_attempt_at = ?4, note = NULL";
@@ -237,6 +289,22 @@ impl StoreTx<'_> {
 
     pub fn defer(&self, id: EventId, until: Timestamp, why: &str) -> Result<(), StoreError> {
         self.journal().defer(id, until, why)
+    }
+
+    /// See `JournalTx::defer_for_manager`.
+    pub fn defer_for_manager(
+        &self,
+        id: EventId,
+        until: Timestamp,
+        why: &str,
+        manager_id: &str,
+    ) -> Result<(), StoreError> {
+        self.journal().defer_for_manager(id, until, why, manager_id)
+    }
+
+    /// See `JournalTx::wake_waiting_for`.
+    pub fn wake_waiting_for(&self, employees: &[&str]) -> Result<u64, StoreError> {
+        self.journal().wake_waiting_for(employees)
     }
 
     pub fn retry(&self, id: EventId) -> Result<Event, StoreError> {

@@ -32,6 +32,7 @@ conformance!(
     a_key_appended_by_two_engines_is_one_event,
     engines_claiming_at_once_take_disjoint_heads,
     only_an_employees_head_is_claimed_until_it_finishes,
+    an_event_waiting_for_its_manager_goes_when_the_manager_is_journaled,
     an_expired_claim_is_taken_by_another_engine_as_cut_off,
     every_transition_moves_the_counts_on_any_engine,
     engines_appending_at_once_keep_one_chain,
@@ -473,6 +474,68 @@ fn only_an_employees_head_is_claimed_until_it_finishes(backend: &impl Backend) {
         (counts.pending, counts.retrying, counts.applied, counts.blocked),
         (1, 1, 1, 0)
     );
+}
+
+/// An event deferred for its manager's change is due again once that change is
+/// journaled (by any engine), in its old place ahead of later arrivals and with
+/// no note left; deferred for a manager with nothing left to apply, at once.
+fn an_event_waiting_for_its_manager_goes_when_the_manager_is_journaled(backend: &impl Backend) {
+    let (a, b) = (backend.open(), backend.open());
+    let batch = [
+        change("k-m", "M1"),
+        change("k-r", "E1"),
+        change("k-l", "E2"),
+        change("k-x", "E3"),
+    ];
+    let ids: Vec<EventId> = (a.journal(|tx| tx.append(&batch)).unwrap().iter())
+        .map(|a| a.id())
+        .collect();
+    let [manager, report, later, lone] = ids[..] else {
+        panic!("{ids:?}")
+    };
+    let hour = jiff::Timestamp::now() + Duration::from_secs(3600);
+    let why = "waiting for the manager M1 to be synced first";
+    a.journal(|tx| tx.defer_for_manager(report, hour, why, "M1"))
+        .unwrap();
+    assert_eq!(
+        ready_on(&b),
+        [manager, later, lone],
+        "the report waits an hour at most"
+    );
+    let woken = b
+        .journal(|tx| {
+            tx.mark_unchanged(manager, None)?;
+            tx.wake_waiting_for(&["M1", "E9"])
+        })
+        .unwrap();
+    assert_eq!(woken, 1);
+    assert_eq!(
+        ready_on(&a),
+        [report, later, lone],
+        "due again, ahead of later arrivals"
+    );
+    let event = a.journal(|tx| tx.event(report)).unwrap();
+    assert_eq!(event.note, None, "no longer waiting for anyone");
+    assert_eq!(
+        a.journal(|tx| tx.wake_waiting_for(&["M1"])).unwrap(),
+        0,
+        "woken once"
+    );
+
+    a.journal(|tx| tx.defer_for_manager(lone, hour, why, "M1"))
+        .unwrap();
+    assert_eq!(
+        ready_on(&b),
+        [report, later, lone],
+        "the manager has nothing left to apply: due at once"
+    );
+}
+
+/// The heads due now, in the order they are taken.
+fn ready_on(store: &impl Journal) -> Vec<EventId> {
+    (store.journal(|tx| tx.ready_heads(10)).unwrap().into_iter())
+        .map(|(id, _, _)| id)
+        .collect()
 }
 
 /// A claim is a lease: the claim of an engine that died runs out, and another

@@ -46,7 +46,8 @@ use crate::engine::intake::poll::READ_LATER;
 use crate::model::{AuditAction, Direction, Event, FieldReason, RecordStamp, WriteRecord};
 use crate::store::{AppliedRecords, Enrolments, ReportsTo as _, Store, StoreError};
 
-/// How long a change waits for its manager's own change before looking again.
+/// How long a change waits for its manager's own change at most before looking
+/// again: the turn that journals the manager's change wakes it sooner.
 const MANAGER_WAIT: jiff::SignedDuration = jiff::SignedDuration::from_secs(2);
 /// A manager's change due within this long (a retry, say) is worth waiting for.
 const MANAGER_DUE_WITHIN: jiff::SignedDuration = jiff::SignedDuration::from_secs(120);
@@ -411,10 +412,15 @@ impl Applier {
     /// What a plan that writes nothing now comes to.
     fn outcome_of_plan(&self, plan: Plan) -> Outcome {
         match plan {
-            Plan::WaitUntil { at, why } => Outcome::Deferred { until: at, why },
+            Plan::WaitUntil { at, why } => Outcome::Deferred {
+                until: at,
+                why,
+                waits_for: None,
+            },
             Plan::WaitForManager { manager_id } => Outcome::Deferred {
                 until: Timestamp::now() + MANAGER_WAIT,
                 why: format!("waiting for the manager {manager_id} to be synced first"),
+                waits_for: Some(manager_id),
             },
             Plan::Reject(reasons) => Outcome::Rejected(reasons),
             Plan::Nothing { why, .. } => Outcome::Unchanged {

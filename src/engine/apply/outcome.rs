@@ -33,6 +33,8 @@ pub enum Outcome {
     Deferred {
         until: Timestamp,
         why: String,
+        /// The manager whose change it waits for: due again as soon as that is journaled.
+        waits_for: Option<String>,
     },
     /// A step failed; what earlier steps of the same attempt wrote is `written`.
     Failed {

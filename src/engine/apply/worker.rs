@@ -529,6 +529,8 @@ fn journal_outcomes(
     let untried: Vec<EventId> = untried.iter().copied().filter(|id| !taken(id)).collect();
     tx.release_claims(&untried)?;
     let mut results = Vec::with_capacity(finished.len());
+    // Those whose change is journaled now: whatever waits for them as a manager goes.
+    let mut finished_employees = Vec::new();
     for Finished {
         event,
         outcome,
@@ -579,6 +581,11 @@ fn journal_outcomes(
         if let Some(reports_to) = reports_to {
             crate::engine::apply::reports::record_reports_to(tx, &event.employee_id, event.id, reports_to)?;
         }
+        if event.direction == Direction::HrisToLms
+            && !matches!(status, EventStatus::Pending | EventStatus::Retrying)
+        {
+            finished_employees.push(event.employee_id.as_str());
+        }
         results.push((JournaledEvent::of(event, outcome), status));
         if let Some(sighting) = sighting {
             tx.upsert_person(&sighting.keys)?;
@@ -590,6 +597,7 @@ fn journal_outcomes(
             audit_recovered(tx, event, outcome)?;
         }
     }
+    tx.wake_waiting_for(&finished_employees)?;
     Ok(results)
 }
 
@@ -675,8 +683,15 @@ fn record(
             }
             EventStatus::Unchanged
         }
-        Outcome::Deferred { until, why } => {
-            tx.defer(id, *until, why)?;
+        Outcome::Deferred {
+            until,
+            why,
+            waits_for,
+        } => {
+            match waits_for {
+                Some(manager_id) => tx.defer_for_manager(id, *until, why, manager_id)?,
+                None => tx.defer(id, *until, why)?,
+            }
             EventStatus::Pending
         }
         Outcome::Rejected(reasons) => {
