@@ -66,6 +66,7 @@ fn main() {
             journaled,
             elapsed,
             requests,
+            cpu_us,
         } = load(&sandbox, &admin, dir.path(), employees).await;
         let c = engine.store.counts().unwrap();
         let snapshot = engine.metrics.snapshot();
@@ -87,11 +88,18 @@ fn main() {
             snapshot.p99_ms,
         );
         println!("  requests per employee (concurrency {}): {requests}", config.apply.concurrency);
+        println!(
+            "  CPU per employee: engine {:.0} µs, sandbox {:.0} µs (2 cores give {:.0} µs at the aim of 6,000/s)",
+            cpu_us.0,
+            cpu_us.1,
+            2e6 / 6000.0
+        );
         figures.push(
             Figure::new("engine_load: initial load", employees as f64 / elapsed.as_secs_f64(), "empl/s")
                 .against(ceiling),
         );
         figures.push(Figure::new("engine_load: engine peak RSS, load", peak_mb, "MB"));
+        figures.push(Figure::new("engine_load: engine CPU per employee, load", cpu_us.0, "µs/empl"));
         let journal = journal_size(&engine.store, dir.path());
         figures.extend([
             Figure::new("engine_load: journal per event, as loaded", journal.loaded, "B/event"),
@@ -155,6 +163,9 @@ struct Loaded {
     journaled: std::time::Duration,
     elapsed: std::time::Duration,
     requests: String,
+    /// CPU time per employee, in µs: the engine's (this process) and the sandbox's.
+    /// Steadier than the rate on a host that lends its cores out.
+    cpu_us: (f64, f64),
 }
 
 /// Starts an engine on an empty store in `dir` against the sandbox and waits
@@ -163,11 +174,18 @@ async fn load(sandbox: &SandboxProcess, admin: &str, dir: &std::path::Path, empl
     let (mut config, contract) = engine_config(&sandbox.credentials, dir);
     common::set_concurrency(&mut config);
     let requests_before = bare::tally(admin).await;
+    let sandbox_pid = sandbox.pid().to_string();
+    let cpu_before = (common::cpu_s("self"), common::cpu_s(&sandbox_pid));
     let started = Instant::now();
     let engine = hrsync::engine::start(&config, contract).await.unwrap();
     let journaled = started.elapsed();
     settle(&engine.store).await;
     let elapsed = started.elapsed();
+    let per_employee_us = |before: f64, after: f64| (after - before) * 1e6 / employees as f64;
+    let cpu_us = (
+        per_employee_us(cpu_before.0, common::cpu_s("self")),
+        per_employee_us(cpu_before.1, common::cpu_s(&sandbox_pid)),
+    );
     let requests = bare::per_unit(&requests_before, &bare::tally(admin).await, employees);
     Loaded {
         engine,
@@ -175,6 +193,7 @@ async fn load(sandbox: &SandboxProcess, admin: &str, dir: &std::path::Path, empl
         journaled,
         elapsed,
         requests,
+        cpu_us,
     }
 }
 
