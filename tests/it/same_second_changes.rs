@@ -128,6 +128,24 @@ async fn poll_now(world: &World) {
     world.settle().await;
 }
 
+/// The first whole second, as a clock reads it now, after `loaded` (the records as
+/// the initial load applied them): edits stamped in the load's own second would be
+/// older than the load's record and rightly superseded. Waits for it if need be.
+async fn second_after(loaded: Timestamp) -> Timestamp {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let second = Timestamp::from_second(Timestamp::now().as_second()).unwrap();
+        if second > loaded {
+            return second;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the clock passes {loaded} within five seconds"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// When the record last changed, to the microsecond (as the journal keeps times).
 fn changed_at(record: &Map<String, Value>) -> Timestamp {
     let at: Timestamp = record["lastChanged"].as_str().unwrap().parse().unwrap();
@@ -148,7 +166,7 @@ async fn two_changes_of_one_employee_in_the_same_second_both_apply_in_order() {
     world.settle().await;
     let employees = synced_employees(&world, 2).await;
     let (one, two) = (&employees[0], &employees[1]);
-    let second = Timestamp::from_second(Timestamp::now().as_second()).unwrap();
+    let second = second_after(employees.iter().map(changed_at).max().unwrap()).await;
 
     // In one delivery: the second edit is the one the LMS ends with.
     let (status, answer) = deliver(
