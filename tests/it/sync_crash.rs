@@ -212,3 +212,66 @@ async fn a_cut_off_attempt_for_someone_without_a_learner_claims_no_write() {
     let claimed = world.store().audit_page(&filter, None, 10).unwrap();
     assert!(claimed.is_empty(), "employee {id}: {claimed:?}");
 }
+
+/// A paused engine starts nothing more: the runs it claimed ahead of its free
+/// places are let go at once (any engine may take them), those in flight finish
+/// and are journaled, and once resumed it applies everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_engine_lets_go_of_the_runs_it_claimed_ahead() {
+    let mut faults = hrsync::sandbox::faults::Faults::default();
+    // Slow LMS answers keep every place busy, so the turns claim runs ahead.
+    faults.scim.latency_ms = 150;
+    let world = common::start(Options {
+        employees: 240,
+        faults,
+        ..Options::default()
+    })
+    .await;
+    let engine = world.engine();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while world.store().counts().unwrap().applied == 0 {
+        assert!(Instant::now() < deadline, "nothing applied");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let handle = hrsync::engine::operator::handle::EngineHandle::in_process(engine, None);
+    handle.set_paused(true).unwrap();
+    while !engine.paused.load(std::sync::atomic::Ordering::Relaxed) {
+        assert!(Instant::now() < deadline, "the engine did not pause");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let pending = |world: &common::World| {
+        let filter = hrsync::store::EventFilter {
+            status: Some(hrsync::model::EventStatus::Pending),
+            ..Default::default()
+        };
+        let ids: Vec<_> = (world.store().events_page(&filter, None, 1000).unwrap())
+            .iter()
+            .map(|e| e.id)
+            .collect();
+        let holders = (world.store()).transaction(|tx| tx.claim_holders(&ids)).unwrap();
+        (ids.len(), holders.values().filter(|h| h.is_some()).count())
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (waiting, claimed) = pending(&world);
+        if claimed == 0 {
+            assert!(waiting > 0, "the load finished before the pause took hold");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{claimed} of {waiting} pending events still claimed by a paused engine"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    handle.set_paused(false).unwrap();
+    engine.wake.notify_one();
+    world.admin("faults", json!({})).await;
+    world.settle().await;
+    let counts = world.store().counts().unwrap();
+    assert_eq!(counts.dead_letters, 0, "{counts:?}");
+    assert_in_step(&world).await;
+    world.assert_each_write_audited_once();
+}

@@ -2,8 +2,10 @@
 //! in each direction, a bounded number at once), applies them, and journals their
 //! outcomes in groups: one transaction for everything that finished together. A
 //! write-back head brings its employee's queued completions along as one run.
+//! Each turn claims runs ahead, so that a place that frees starts the next run at
+//! once instead of waiting for the turn's commit.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -143,31 +145,47 @@ struct Turned {
     cut_off: HashSet<EventId>,
 }
 
+/// What the worker has on hand between turns.
+#[derive(Default)]
+struct Flight {
+    tasks: JoinSet<Done>,
+    /// The employees (per direction) with a run claimed: started or queued.
+    employees: HashSet<(Direction, String)>,
+    claims: Claims,
+    /// Claimed runs not started yet. A place that frees takes the next at once,
+    /// not after the turn's commit: at 32 places a turn held up every one of
+    /// them, and waiting 5 ms more before each turn cost a fifth of the load's
+    /// rate. Up to `[apply] concurrency` runs wait here.
+    queued: VecDeque<Vec<Event>>,
+    /// The queued events whose last start was cut off.
+    cut_off: HashSet<EventId>,
+}
+
 impl Worker {
     /// Runs until `cancel`; events in flight then finish and are journaled.
     pub async fn run(self, cancel: CancellationToken) {
-        let mut in_flight: HashSet<(Direction, String)> = HashSet::new();
-        let mut tasks: JoinSet<Done> = JoinSet::new();
+        let mut flight = Flight::default();
         let mut stopping = false;
         let mut finished = Vec::new();
         let mut untried = Vec::new();
-        let mut claims = Claims::default();
         // Well before a claim runs out: an attempt may outlast several claim times.
         let mut renewal = tokio::time::interval((self.claim_time / 3).max(Duration::from_millis(10)));
         renewal.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let start = !stopping && !self.paused.load(std::sync::atomic::Ordering::Relaxed);
+            if !start && !flight.queued.is_empty() {
+                self.release_queued(&mut flight).await;
+            }
             if start || !finished.is_empty() {
                 let done = (std::mem::take(&mut finished), std::mem::take(&mut untried));
-                self.turn(done, start, &mut tasks, &mut in_flight, &mut claims)
-                    .await;
+                self.turn(done, start, &mut flight).await;
             }
-            if stopping && tasks.is_empty() {
+            if stopping && flight.tasks.is_empty() {
                 return;
             }
             tokio::select! {
                 _ = cancel.cancelled(), if !stopping => stopping = true,
-                Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                Some(done) = flight.tasks.join_next(), if !flight.tasks.is_empty() => {
                     let mut take = |done: Done| {
                         finished.extend(done.finished);
                         untried.extend(done.untried);
@@ -175,11 +193,14 @@ impl Worker {
                     if let Ok(done) = done {
                         take(done);
                     }
-                    while let Some(Ok(done)) = tasks.try_join_next() {
+                    while let Some(Ok(done)) = flight.tasks.try_join_next() {
                         take(done);
                     }
+                    if !stopping && !self.paused.load(std::sync::atomic::Ordering::Relaxed) {
+                        self.start_queued(&mut flight);
+                    }
                 }
-                _ = renewal.tick(), if !claims.held.is_empty() => self.renew(&mut claims).await,
+                _ = renewal.tick(), if !flight.claims.held.is_empty() => self.renew(&mut flight.claims).await,
                 _ = self.wake.notified(), if !stopping => {}
                 _ = tokio::time::sleep(IDLE_LOOK), if !stopping => {}
             }
@@ -194,23 +215,22 @@ impl Worker {
         &self,
         (finished, untried): (Vec<Finished>, Vec<EventId>),
         start: bool,
-        tasks: &mut JoinSet<Done>,
-        in_flight: &mut HashSet<(Direction, String)>,
-        claims: &mut Claims,
+        flight: &mut Flight,
     ) {
-        let lost = claims.end(finished.iter().map(|f| f.event.id).chain(untried.iter().copied()));
+        let lost = (flight.claims).end(finished.iter().map(|f| f.event.id).chain(untried.iter().copied()));
         // An employee whose event finished has nothing in flight once it is journaled
         // (or, if journaling fails, its event stays ready and is applied again).
         for f in &finished {
-            in_flight.remove(&(f.event.direction, f.event.employee_id.clone()));
+            (flight.employees).remove(&(f.event.direction, f.event.employee_id.clone()));
         }
+        // Places free now, and as many runs again to start the moment places free.
         let room = if start {
-            self.concurrency.saturating_sub(tasks.len())
+            (2 * self.concurrency).saturating_sub(flight.tasks.len() + flight.queued.len())
         } else {
             0
         };
-        let limit = in_flight.len() + room;
-        let skip = in_flight.clone();
+        let limit = flight.employees.len() + room;
+        let skip = flight.employees.clone();
         let writeback = self.writeback.is_some();
         let store = self.applier.store.clone();
         let retry = self.applier.retry;
@@ -255,92 +275,128 @@ impl Worker {
         if learners_written && let Err(error) = self.applier.learners.flush().await {
             tracing::warn!(%error, "the LMS could not take the batch's writes; they are sent again later");
         }
-        self.spawn_runs(turned.runs, &turned.cut_off, tasks, in_flight, claims)
-            .await;
+        self.queue_runs(turned.runs, turned.cut_off, flight).await;
+        if start {
+            self.start_queued(flight);
+        }
     }
 
-    /// Starts the claimed runs, one task each.
-    async fn spawn_runs(
-        &self,
-        runs: Vec<Vec<Event>>,
-        cut_off: &HashSet<EventId>,
-        tasks: &mut JoinSet<Done>,
-        in_flight: &mut HashSet<(Direction, String)>,
-        claims: &mut Claims,
-    ) {
+    /// Queues the claimed runs to start, but for those that may not start here.
+    async fn queue_runs(&self, runs: Vec<Vec<Event>>, cut_off: HashSet<EventId>, flight: &mut Flight) {
+        let mut not_begun = Vec::new();
         for run in runs {
             let head = &run[0];
-            if tasks.len() >= self.concurrency
-                || (head.direction == Direction::LmsToHris && self.writeback.is_none())
-                || !in_flight.insert((head.direction, head.employee_id.clone()))
+            if (head.direction == Direction::LmsToHris && self.writeback.is_none())
+                || !(flight.employees).insert((head.direction, head.employee_id.clone()))
             {
-                // Claimed but not begun: not an attempt cut off by a stop.
-                self.release(run.iter().map(|e| e.id).collect()).await;
+                not_begun.extend(run.iter().map(|e| e.id));
                 continue;
             }
-            claims.held.extend(run.iter().map(|e| e.id));
-            match head.direction {
-                Direction::HrisToLms => {
-                    let applier = self.applier.clone();
-                    let trouble = self.trouble.clone();
-                    let event = run.into_iter().next().expect("a run has its head");
-                    let cut_off = cut_off.contains(&event.id);
-                    tasks.spawn(async move {
-                        // A panic while applying must not leave the event (and its
-                        // employee) in limbo: it goes to the error queue with the message.
-                        let attempt = AssertUnwindSafe(applier.attempt(&event))
-                            .catch_unwind()
-                            .await
-                            .unwrap_or_else(|panic| Attempt {
-                                outcome: panicked(&trouble, &event, &*panic),
-                                sighting: None,
-                                record: None,
-                                reports_to: None,
-                            });
-                        Done {
-                            finished: vec![Finished {
-                                event,
-                                outcome: attempt.outcome,
-                                cut_off,
-                                sighting: attempt.sighting,
-                                record: attempt.record,
-                                reports_to: attempt.reports_to,
-                            }],
-                            untried: Vec::new(),
-                        }
-                    });
+            (flight.claims.held).extend(run.iter().map(|e| e.id));
+            (flight.cut_off).extend(run.iter().map(|e| e.id).filter(|id| cut_off.contains(id)));
+            flight.queued.push_back(run);
+        }
+        if !not_begun.is_empty() {
+            // Claimed but not begun: not an attempt cut off by a stop.
+            self.release(not_begun).await;
+        }
+    }
+
+    /// Lets go of the queued runs (the engine stops or is paused).
+    async fn release_queued(&self, flight: &mut Flight) {
+        let mut not_begun = Vec::new();
+        for run in flight.queued.drain(..) {
+            (flight.employees).remove(&(run[0].direction, run[0].employee_id.clone()));
+            for event in run {
+                flight.claims.held.remove(&event.id);
+                flight.cut_off.remove(&event.id);
+                not_begun.push(event.id);
+            }
+        }
+        self.release(not_begun).await;
+    }
+
+    /// Starts queued runs, one task each, while there are places. A run whose
+    /// claim another engine took meanwhile is that engine's: it is dropped.
+    fn start_queued(&self, flight: &mut Flight) {
+        while flight.tasks.len() < self.concurrency
+            && let Some(run) = flight.queued.pop_front()
+        {
+            if run.iter().any(|e| flight.claims.lost.contains(&e.id)) {
+                (flight.employees).remove(&(run[0].direction, run[0].employee_id.clone()));
+                flight.claims.end(run.iter().map(|e| e.id));
+                for event in &run {
+                    flight.cut_off.remove(&event.id);
                 }
-                Direction::LmsToHris => {
-                    let writeback = self.writeback.clone().expect("checked above");
-                    let trouble = self.trouble.clone();
-                    let cut_off: Vec<bool> = run.iter().map(|e| cut_off.contains(&e.id)).collect();
-                    tasks.spawn(async move {
-                        let outcomes = AssertUnwindSafe(writeback.apply_run(&run))
-                            .catch_unwind()
-                            .await
-                            .unwrap_or_else(|panic| vec![panicked(&trouble, &run[0], &*panic)]);
-                        let tried = outcomes.len();
-                        let mut events = run.into_iter();
-                        let finished = events
-                            .by_ref()
-                            .take(tried)
-                            .zip(outcomes)
-                            .zip(cut_off)
-                            .map(|((event, outcome), cut_off)| Finished {
-                                event,
-                                outcome,
-                                cut_off,
-                                sighting: None,
-                                record: None,
-                                reports_to: None,
-                            })
-                            .collect();
-                        Done {
-                            finished,
-                            untried: events.map(|e| e.id).collect(),
-                        }
-                    });
-                }
+                continue;
+            }
+            let cut_off: Vec<bool> = run.iter().map(|e| flight.cut_off.remove(&e.id)).collect();
+            self.spawn_run(run, cut_off, &mut flight.tasks);
+        }
+    }
+
+    /// Starts one run; `cut_off` says, per event, whether its last start was cut off.
+    fn spawn_run(&self, run: Vec<Event>, cut_off: Vec<bool>, tasks: &mut JoinSet<Done>) {
+        match run[0].direction {
+            Direction::HrisToLms => {
+                let applier = self.applier.clone();
+                let trouble = self.trouble.clone();
+                let event = run.into_iter().next().expect("a run has its head");
+                let cut_off = cut_off[0];
+                tasks.spawn(async move {
+                    // A panic while applying must not leave the event (and its
+                    // employee) in limbo: it goes to the error queue with the message.
+                    let attempt = AssertUnwindSafe(applier.attempt(&event))
+                        .catch_unwind()
+                        .await
+                        .unwrap_or_else(|panic| Attempt {
+                            outcome: panicked(&trouble, &event, &*panic),
+                            sighting: None,
+                            record: None,
+                            reports_to: None,
+                        });
+                    Done {
+                        finished: vec![Finished {
+                            event,
+                            outcome: attempt.outcome,
+                            cut_off,
+                            sighting: attempt.sighting,
+                            record: attempt.record,
+                            reports_to: attempt.reports_to,
+                        }],
+                        untried: Vec::new(),
+                    }
+                });
+            }
+            Direction::LmsToHris => {
+                let writeback = self.writeback.clone().expect("queued only with write-back");
+                let trouble = self.trouble.clone();
+                tasks.spawn(async move {
+                    let outcomes = AssertUnwindSafe(writeback.apply_run(&run))
+                        .catch_unwind()
+                        .await
+                        .unwrap_or_else(|panic| vec![panicked(&trouble, &run[0], &*panic)]);
+                    let tried = outcomes.len();
+                    let mut events = run.into_iter();
+                    let finished = events
+                        .by_ref()
+                        .take(tried)
+                        .zip(outcomes)
+                        .zip(cut_off)
+                        .map(|((event, outcome), cut_off)| Finished {
+                            event,
+                            outcome,
+                            cut_off,
+                            sighting: None,
+                            record: None,
+                            reports_to: None,
+                        })
+                        .collect();
+                    Done {
+                        finished,
+                        untried: events.map(|e| e.id).collect(),
+                    }
+                });
             }
         }
     }
